@@ -1,0 +1,34 @@
+"""User-facing errors: each renders as one line naming the field and the fix."""
+
+from __future__ import annotations
+
+import difflib
+
+from pydantic import ValidationError
+
+
+class CostmodelError(ValueError):
+    """Bad input from a user: the CLI prints str(e) on one line and exits with code 2."""
+
+
+class UnknownName(CostmodelError, LookupError):
+    """A model or hardware id that is not known; carries the nearest known ids."""
+
+    def __init__(self, kind: str, name: str, known: list[str]) -> None:
+        self.kind, self.name = kind, name
+        self.suggestions = difflib.get_close_matches(name.lower(), known, n=3, cutoff=0.4)
+        hint = f"; did you mean {', '.join(self.suggestions)}?" if self.suggestions else ""
+        super().__init__(
+            f"{kind}: unknown '{name}'{hint} (`costmodel {kind} list` shows all; "
+            "a path to a file works too)"
+        )
+
+
+def one_line(e: ValidationError, where: str = "") -> str:
+    """The first pydantic error as 'where.field: message'."""
+    err = e.errors()[0]
+    loc = ".".join(str(x) for x in err["loc"])
+    msg = err["msg"].removeprefix("Value error, ")
+    field = ".".join(x for x in (where, loc) if x)
+    more = f" (+{len(e.errors()) - 1} more)" if len(e.errors()) > 1 else ""
+    return f"{field}: {msg}{more}" if field and not msg.startswith(f"{loc}:") else f"{msg}{more}"

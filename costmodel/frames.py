@@ -1,0 +1,45 @@
+"""Evaluations -> pandas DataFrames (tidy: one row per operator, units in column names)."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from costmodel.evaluate import Evaluation
+
+_RANGE = re.compile(r"/L(\d+)-(\d+)/")
+
+
+def _at(x: np.ndarray, i: int) -> float:
+    return float(np.asarray(x).reshape(-1)[i]) if np.ndim(x) else float(x)
+
+
+def op_frame(ev: Evaluation, i: int = 0, per_layer: bool = False) -> pd.DataFrame:
+    """Operator rows for point i. Quantities are totals over the operator's instances (and,
+    for decode, over all decode steps); per_layer splits a layer range into one row a layer."""
+    rows = []
+    for c in ev.op_costs:
+        vals = {
+            "flops": _at(c.flops, i), "useful_flops": _at(c.useful_flops, i),
+            "weight_bytes": _at(c.weight_bytes, i), "act_bytes": _at(c.act_bytes, i),
+            "kv_bytes": _at(c.kv_bytes, i), "compute_s": _at(c.compute_s, i),
+            "memory_s": _at(c.memory_s, i), "latency_s": _at(c.latency_s, i),
+        }
+        base = {"stage": c.op.stage, "op": c.op.name, "op_class": c.op.op_class}
+        m = _RANGE.search(c.op.name)
+        if per_layer and m:
+            lo, hi = int(m.group(1)), int(m.group(2))
+            n = hi - lo + 1
+            for layer in range(lo, hi + 1):
+                name = _RANGE.sub(f"/L{layer}/", c.op.name)
+                rows.append({**base, "op": name, "count": 1, **{k: v / n for k, v in vals.items()}})
+        else:
+            rows.append({**base, "count": c.op.count, **vals})
+    df = pd.DataFrame(rows)
+    df["bytes"] = df["weight_bytes"] + df["act_bytes"] + df["kv_bytes"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df["intensity_flops_per_byte"] = np.where(df["bytes"] > 0, df["flops"] / df["bytes"], 0.0)
+    df["bound"] = np.where(df["compute_s"] >= df["memory_s"], "compute", "memory")
+    return df

@@ -1,0 +1,204 @@
+"""(spec, points, precision) -> operators, per stage: vision -> projector -> prefill -> decode.
+
+Shapes in comments: B = batch, N = crops per sample, S = sequence, h = hidden, I = MLP size.
+Identical layers are one Op with `count` = number of layers and a name like `llm/L0-31/...`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from costmodel.ops import (
+    ACT_FLOPS,
+    ADD_FLOPS,
+    ROPE_FLOPS,
+    Arr,
+    AttnShape,
+    Op,
+    attention,
+    embedding,
+    linear,
+    norm,
+    vector_op,
+)
+from costmodel.specs.model import LLMSpec, ModelSpec, ProjectorSpec, VisionSpec
+
+
+@dataclass(frozen=True)
+class Precision:
+    """Bytes per element of weights, activations and KV cache."""
+
+    weight: float
+    act: float
+    kv: float
+
+
+@dataclass(frozen=True)
+class Points:
+    """Evaluation points: every field is an array of the same shape (per sample counts)."""
+
+    batch: Arr
+    crops: Arr  # encoder passes per sample
+    seq_per_crop: Arr  # encoder sequence length per pass
+    projector_rows: Arr  # patch features into the projector per sample
+    visual: Arr  # visual tokens entering the LLM per sample
+    text: Arr
+    output: Arr
+
+    @property
+    def prompt(self) -> Arr:
+        return self.visual + self.text
+
+
+def _layers(lo: int, hi: int) -> str:
+    return f"L{lo}" if hi - lo == 1 else f"L{lo}-{hi - 1}"
+
+
+def vision_ops(v: VisionSpec, pts: Points, p: Precision, flash: bool) -> list[Op]:
+    """ViT over B*N crops of S tokens, up to the selected feature layer."""
+    seqs = pts.batch * pts.crops  # [B*N] encoder passes
+    patch_rows = seqs * (pts.seq_per_crop - int(v.cls_token))  # patches, no CLS
+    rows = seqs * pts.seq_per_crop  # [B*N*S] tokens
+    d, st = v.hidden_size, "vision"
+    ops = [linear("vision/patch_embed", st, patch_rows, v.patch_input_dim, d, v.patch_bias,
+                  p.weight, p.act)]
+    if v.learned_pos_embedding:
+        ops.append(vector_op("vision/pos_embed", st, "elementwise", rows * d, ADD_FLOPS, 1.0,
+                             p.act, (v.patches_per_image + int(v.cls_token)) * d, p.weight))
+    if v.pre_norm:
+        ops.append(norm("vision/pre_norm", st, rows, d, "layernorm", p.weight, p.act))
+    n = v.executed_layers
+    pre = f"vision/{_layers(0, n)}"
+    shape = AttnShape(seqs=seqs, q=pts.seq_per_crop, k=pts.seq_per_crop, heads=v.num_heads,
+                      kv_heads=v.num_heads, head_dim=v.head_dim, causal=False,
+                      kv_from_cache=False)
+    layer = [
+        norm(f"{pre}/norm1", st, rows, d, "layernorm", p.weight, p.act),
+        linear(f"{pre}/attn/qkv", st, rows, d, 3 * d, True, p.weight, p.act),
+    ]
+    if v.rope2d:
+        layer.append(vector_op(f"{pre}/attn/rope", st, "elementwise", rows * 2 * d,
+                               ROPE_FLOPS, 1.0, p.act))
+    layer += attention(f"{pre}/attn", st, shape, p.act, p.act, flash)
+    layer += [
+        linear(f"{pre}/attn/o", st, rows, d, d, True, p.weight, p.act),
+        vector_op(f"{pre}/attn/residual", st, "elementwise", rows * d, ADD_FLOPS, 2.0, p.act),
+        norm(f"{pre}/norm2", st, rows, d, "layernorm", p.weight, p.act),
+        linear(f"{pre}/mlp/fc1", st, rows, d, v.intermediate_size, True, p.weight, p.act),
+        vector_op(f"{pre}/mlp/act", st, "activation", rows * v.intermediate_size,
+                  ACT_FLOPS[v.mlp_act], 1.0, p.act),
+        linear(f"{pre}/mlp/fc2", st, rows, v.intermediate_size, d, True, p.weight, p.act),
+        vector_op(f"{pre}/mlp/residual", st, "elementwise", rows * d, ADD_FLOPS, 2.0, p.act),
+    ]
+    return ops + [_repeat(o, n, 0) for o in layer]
+
+
+def projector_ops(pj: ProjectorSpec, pts: Points, p: Precision) -> list[Op]:
+    """Linear / 2-layer MLP over patch features, or Qwen2-VL's 2x2 patch merger."""
+    st = "projector"
+    rows_in = pts.batch * pts.projector_rows  # [B*P] patch features
+    ops: list[Op] = []
+    if pj.kind == "patch_merger":
+        ops.append(norm("projector/norm", st, rows_in, pj.input_dim, "layernorm", p.weight, p.act))
+    rows = rows_in / pj.merge_size**2  # [B*P/m^2] merged rows
+    shapes = pj.linear_shapes()
+    for i, (d_in, d_out) in enumerate(shapes):
+        ops.append(linear(f"projector/fc{i + 1}", st, rows, d_in, d_out, pj.bias, p.weight, p.act))
+        if i + 1 < len(shapes):
+            ops.append(vector_op("projector/act", st, "activation", rows * d_out, ACT_FLOPS["gelu"],
+                                 1.0, p.act))
+    return ops
+
+
+def _repeat(op: Op, count: int, first: int) -> Op:
+    return Op(**{**op.__dict__, "count": count, "first_layer": first})
+
+
+def llm_layer_ops(m: LLMSpec, stage: str, batch: Arr, q: Arr, k: Arr, p: Precision,
+                  flash: bool, layers: tuple[int, int]) -> list[Op]:
+    """One decoder layer over B sequences of q new tokens attending to k keys (q <= k).
+
+    Prefill: q = k = prompt. Decode: q = 1, k = context including the new token.
+    """
+    h, inter, pre = m.hidden_size, m.intermediate_size, f"llm/{_layers(*layers)}"
+    rows = batch * q  # [B*q] new tokens
+    shape = AttnShape(seqs=batch, q=q, k=k, heads=m.num_heads, kv_heads=m.num_kv_heads,
+                      head_dim=m.head_dim, causal=True, kv_from_cache=True)
+    ops = [
+        norm(f"{pre}/attn_norm", stage, rows, h, m.norm_kind, p.weight, p.act),
+        linear(f"{pre}/attn/q", stage, rows, h, m.q_dim, m.qkv_bias, p.weight, p.act),
+        # K and V projections write straight into the KV cache (in the KV dtype).
+        _kv_linear(f"{pre}/attn/k", stage, rows, h, m.kv_dim, m.qkv_bias, p),
+        _kv_linear(f"{pre}/attn/v", stage, rows, h, m.kv_dim, m.qkv_bias, p),
+    ]
+    if m.rope:
+        ops.append(vector_op(f"{pre}/attn/rope", stage, "elementwise",
+                             rows * (m.q_dim + m.kv_dim), ROPE_FLOPS, 1.0, p.act))
+    ops += attention(f"{pre}/attn", stage, shape, p.act, p.kv, flash)
+    ops += [
+        linear(f"{pre}/attn/o", stage, rows, m.q_dim, h, False, p.weight, p.act),
+        vector_op(f"{pre}/attn/residual", stage, "elementwise", rows * h, ADD_FLOPS, 2.0, p.act),
+        norm(f"{pre}/mlp_norm", stage, rows, h, m.norm_kind, p.weight, p.act),
+    ]
+    if m.mlp_kind == "swiglu":
+        ops += [
+            linear(f"{pre}/mlp/gate", stage, rows, h, inter, False, p.weight, p.act),
+            linear(f"{pre}/mlp/up", stage, rows, h, inter, False, p.weight, p.act),
+            vector_op(f"{pre}/mlp/act", stage, "activation", rows * inter, ACT_FLOPS["swiglu"],
+                      2.0, p.act),
+        ]
+    else:
+        ops += [
+            linear(f"{pre}/mlp/up", stage, rows, h, inter, True, p.weight, p.act),
+            vector_op(f"{pre}/mlp/act", stage, "activation", rows * inter, ACT_FLOPS["gelu"],
+                      1.0, p.act),
+        ]
+    ops += [
+        linear(f"{pre}/mlp/down", stage, rows, inter, h, m.mlp_kind == "gelu", p.weight, p.act),
+        vector_op(f"{pre}/mlp/residual", stage, "elementwise", rows * h, ADD_FLOPS, 2.0, p.act),
+    ]
+    return [_repeat(o, layers[1] - layers[0], layers[0]) for o in ops]
+
+
+def _kv_linear(name: str, stage: str, rows: Arr, d_in: int, d_out: int, bias: bool,
+               p: Precision) -> Op:
+    op = linear(name, stage, rows, d_in, d_out, bias, p.weight, p.act, kv_out=True)
+    return Op(**{**op.__dict__, "kv_write_bytes": op.kv_write_bytes * (p.kv / p.act)})
+
+
+def llm_ops(m: LLMSpec, stage: str, batch: Arr, text_rows: Arr, q: Arr, k: Arr, p: Precision,
+            flash: bool, logit_rows: Arr) -> list[Op]:
+    """Embedding of text tokens, all decoder layers, final norm and lm_head.
+
+    text_rows: tokens per sample looked up in the embedding (visual tokens bypass it).
+    logit_rows: tokens per sample whose logits are computed (1 = last only).
+    """
+    h = m.hidden_size
+    ops = [embedding("llm/embed", stage, batch * text_rows, h, p.weight, p.act)]
+    ops += llm_layer_ops(m, stage, batch, q, k, p, flash, (0, m.num_layers))
+    ops.append(norm("llm/final_norm", stage, batch * q, h, m.norm_kind, p.weight, p.act))
+    ops.append(linear("llm/lm_head", stage, batch * logit_rows, h, m.vocab_size, False,
+                      p.weight, p.act, op_class="lm_head"))
+    return ops
+
+
+def prefill_ops(spec: ModelSpec, pts: Points, p: Precision, flash: bool, all_logits: bool) -> list[Op]:
+    s = pts.prompt  # [B, S] prompt = visual + text
+    logit_rows = s if all_logits else np.ones_like(s)
+    return llm_ops(spec.llm, "prefill", pts.batch, pts.text, s, s, p, flash, logit_rows)
+
+
+def decode_ops(spec: ModelSpec, pts: Points, context: Arr, p: Precision, flash: bool) -> list[Op]:
+    """One decode step: each sample feeds 1 token that attends over `context` keys."""
+    one = np.ones_like(np.asarray(context, dtype=float))
+    return llm_ops(spec.llm, "decode", pts.batch, one, one, context, p, flash, one)
+
+
+def stage_ops(spec: ModelSpec, pts: Points, p: Precision, flash: bool,
+              all_logits: bool = False) -> dict[str, list[Op]]:
+    """Operators of the three pre-decode stages (decode depends on the context length)."""
+    vis = vision_ops(spec.vision, pts, p, flash) if spec.vision else []
+    proj = projector_ops(spec.projector, pts, p) if spec.projector else []
+    return {"vision": vis, "projector": proj, "prefill": prefill_ops(spec, pts, p, flash, all_logits)}

@@ -1,0 +1,200 @@
+"""The operator record and its constructors.
+
+Conventions (also in docs/methodology.md):
+- FLOPs = 2 x multiply-accumulate for matrix products. A linear layer over M rows is
+  2*M*in*out FLOPs (+ M*out for a bias add, counted as vector FLOPs).
+- Vector (non-matmul) FLOPs per element: RMSNorm 4, LayerNorm 7, SiLU-gate (SwiGLU) 5,
+  GELU 8, QuickGELU 5, softmax 5, residual add 1, RoPE 3 (on q and k).
+- Bytes are the minimum traffic to and from device memory: each input read once and each
+  output written once; weights, activations and KV cache are kept apart.
+- Every quantity is per instance (one layer); `count` says how many identical instances run
+  (e.g. 32 layers). Values are numpy arrays over evaluation points (token counts, batch sizes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+Arr = np.ndarray
+OpClass = Literal[
+    "linear", "attention", "norm", "activation", "elementwise", "embedding", "lm_head"
+]
+
+# Vector FLOPs per element for the non-matmul operators (see module docstring).
+NORM_FLOPS = {"rmsnorm": 4.0, "layernorm": 7.0}
+ACT_FLOPS = {"swiglu": 5.0, "gelu": 8.0, "gelu_tanh": 8.0, "quick_gelu": 5.0}
+SOFTMAX_FLOPS = 5.0
+ADD_FLOPS = 1.0
+ROPE_FLOPS = 3.0
+
+
+def _z(like: Arr | float) -> Arr:
+    return np.zeros_like(np.asarray(like, dtype=float))
+
+
+def _touched(work: Arr, weight_bytes: float) -> Arr:
+    """Weights are read only by an operator that has work to do (0 rows -> 0 bytes)."""
+    return np.where(np.asarray(work) > 0, weight_bytes, 0.0)
+
+
+@dataclass(frozen=True)
+class Op:
+    """One operator instance. All byte and FLOP fields are arrays over points (or floats)."""
+
+    name: str  # hierarchical, e.g. "llm/L0-31/attn/qk"; "L0-31" = layers 0..31, count 32
+    stage: str  # vision | projector | prefill | decode
+    op_class: OpClass
+    matmul_flops: Arr  # tensor-core FLOPs executed (what torch's FlopCounterMode counts)
+    vector_flops: Arr  # elementwise FLOPs (CUDA cores)
+    useful_flops: Arr  # FLOPs a causal-aware count needs (== executed unless masked work)
+    weight_bytes: Arr
+    act_read_bytes: Arr
+    act_write_bytes: Arr
+    kv_read_bytes: Arr = field(default=0.0)  # type: ignore[assignment]
+    kv_write_bytes: Arr = field(default=0.0)  # type: ignore[assignment]
+    count: int = 1
+    first_layer: int | None = None  # for names with a layer range
+
+    @property
+    def flops(self) -> Arr:
+        return self.matmul_flops + self.vector_flops
+
+    @property
+    def bytes(self) -> Arr:
+        return (
+            self.weight_bytes
+            + self.act_read_bytes
+            + self.act_write_bytes
+            + self.kv_read_bytes
+            + self.kv_write_bytes
+        )
+
+
+def linear(name: str, stage: str, rows: Arr, d_in: int, d_out: int, bias: bool,
+           w_bytes: float, a_bytes: float, op_class: OpClass = "linear",
+           kv_out: bool = False) -> Op:
+    """y[rows, d_out] = x[rows, d_in] @ W[d_in, d_out] (+ b). kv_out: y goes to the KV cache."""
+    rows = np.asarray(rows, dtype=float)
+    mm = 2.0 * rows * d_in * d_out
+    vec = rows * d_out if bias else _z(rows)
+    out = rows * d_out * a_bytes
+    return Op(
+        name=name, stage=stage, op_class=op_class,
+        matmul_flops=mm, vector_flops=vec, useful_flops=mm + vec,
+        weight_bytes=_touched(rows, (d_in * d_out + (d_out if bias else 0)) * w_bytes),
+        act_read_bytes=rows * d_in * a_bytes,
+        act_write_bytes=_z(rows) if kv_out else out,
+        kv_write_bytes=out if kv_out else _z(rows),
+    )
+
+
+def vector_op(name: str, stage: str, op_class: OpClass, elements: Arr, flops_per_elem: float,
+              reads: float, a_bytes: float, weight_elems: int = 0, w_bytes: float = 0.0) -> Op:
+    """An elementwise operator over `elements` outputs reading `reads` inputs per output."""
+    elements = np.asarray(elements, dtype=float)
+    flops = flops_per_elem * elements
+    return Op(
+        name=name, stage=stage, op_class=op_class,
+        matmul_flops=_z(elements), vector_flops=flops, useful_flops=flops,
+        weight_bytes=_touched(elements, weight_elems * w_bytes),
+        act_read_bytes=reads * elements * a_bytes,
+        act_write_bytes=elements * a_bytes,
+    )
+
+
+def norm(name: str, stage: str, rows: Arr, dim: int, kind: str,
+         w_bytes: float, a_bytes: float) -> Op:
+    """RMSNorm / LayerNorm over rows x dim; weights are dim (RMS) or 2*dim (LayerNorm)."""
+    w_elems = dim if kind == "rmsnorm" else 2 * dim
+    return vector_op(name, stage, "norm", np.asarray(rows) * dim, NORM_FLOPS[kind], 1.0,
+                     a_bytes, w_elems, w_bytes)
+
+
+def embedding(name: str, stage: str, rows: Arr, dim: int, w_bytes: float, a_bytes: float) -> Op:
+    """Gather `rows` embedding rows: reads only the rows touched, no FLOPs."""
+    rows = np.asarray(rows, dtype=float)
+    return Op(
+        name=name, stage=stage, op_class="embedding",
+        matmul_flops=_z(rows), vector_flops=_z(rows), useful_flops=_z(rows),
+        weight_bytes=rows * dim * w_bytes, act_read_bytes=_z(rows),
+        act_write_bytes=rows * dim * a_bytes,
+    )
+
+
+@dataclass(frozen=True)
+class AttnShape:
+    """One attention call: `seqs` independent sequences of q queries over k keys.
+
+    causal: queries are the last q of k positions and see only earlier keys.
+    kv_from_cache: K and V are read from the KV cache (LLM) rather than activations (ViT).
+    """
+
+    seqs: Arr
+    q: Arr
+    k: Arr
+    heads: int
+    kv_heads: int
+    head_dim: int
+    causal: bool
+    kv_from_cache: bool
+
+
+def _score_counts(s: AttnShape) -> tuple[Arr, Arr]:
+    """(executed, useful) score elements per sequence per head.
+
+    Executed is the full q x k rectangle; useful drops the masked upper triangle of a causal
+    block: sum over the q queries of the keys each may see = q*k - q*(q-1)/2.
+    """
+    full = s.q * s.k
+    if not s.causal:
+        return full, full
+    return full, full - s.q * (s.q - 1) / 2.0
+
+
+def attention(prefix: str, stage: str, s: AttnShape, a_bytes: float, kv_bytes: float,
+              flash: bool) -> list[Op]:
+    """QK^T, softmax and PV. flash: one fused op, no score traffic, causal blocks skipped.
+
+    Eager: three ops; the score matrix [seqs, heads, q, k] is written by QK^T, read and
+    written by softmax and read by PV; the full rectangle is computed (mask applied after).
+    """
+    full, useful = _score_counts(s)
+    per_seq_heads = s.seqs * s.heads
+    dh = s.head_dim
+    mm_exec = 2.0 * 2.0 * dh * per_seq_heads * (useful if flash else full)  # QK^T and PV
+    mm_useful = 2.0 * 2.0 * dh * per_seq_heads * useful
+    sm_exec = SOFTMAX_FLOPS * per_seq_heads * (useful if flash else full)
+    sm_useful = SOFTMAX_FLOPS * per_seq_heads * useful
+    q_bytes = s.seqs * s.q * s.heads * dh * a_bytes
+    kv_elems = s.seqs * s.k * s.kv_heads * dh  # K (and again V): GQA reads kv_heads only
+    kv_b = kv_bytes if s.kv_from_cache else a_bytes
+    k_read = kv_elems * kv_b
+    z = _z(full * s.seqs)
+    kv_field = "kv_read_bytes" if s.kv_from_cache else "act_read_bytes"
+    if flash:
+        extra = {kv_field: 2.0 * k_read} if s.kv_from_cache else {}
+        act_read = q_bytes + (0.0 if s.kv_from_cache else 2.0 * k_read)
+        return [Op(
+            name=f"{prefix}/flash", stage=stage, op_class="attention",
+            matmul_flops=mm_exec, vector_flops=sm_exec, useful_flops=mm_useful + sm_useful,
+            weight_bytes=z, act_read_bytes=act_read + z, act_write_bytes=q_bytes + z,
+            **extra,
+        )]
+    scores = per_seq_heads * full * a_bytes
+    half_mm = mm_exec / 2.0
+    half_useful = mm_useful / 2.0
+    qk_extra = {kv_field: k_read + z} if s.kv_from_cache else {}
+    pv_extra = {kv_field: k_read + z} if s.kv_from_cache else {}
+    qk_read = q_bytes + (0.0 if s.kv_from_cache else k_read)
+    pv_read = scores + (0.0 if s.kv_from_cache else k_read)
+    return [
+        Op(f"{prefix}/qk", stage, "attention", half_mm, z, half_useful, z,
+           qk_read + z, scores + z, **qk_extra),
+        Op(f"{prefix}/softmax", stage, "attention", z, sm_exec, sm_useful, z,
+           scores + z, scores + z),
+        Op(f"{prefix}/pv", stage, "attention", half_mm, z, half_useful, z,
+           pv_read + z, q_bytes + z, **pv_extra),
+    ]

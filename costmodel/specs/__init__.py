@@ -1,0 +1,1 @@
+"""Frozen pydantic specs: models (model.py), hardware (hardware.py), workloads (workload.py)."""

@@ -1,0 +1,163 @@
+"""Hardware profiles.
+
+Two layers, as in Calculon: `HardwareFile` mirrors the YAML on disk (human units in the keys:
+GB, GB/s, TFLOP/s, MB, W, us) and is what validation errors refer to; `HardwareProfile` is the
+same device in base units (bytes, bytes/s, FLOP/s, s), converted once by `HardwareProfile.from_file`.
+All peak figures are dense (no 2:4 sparsity). GB = 1e9 bytes, TFLOP/s = 1e12 FLOP/s.
+This module never imports the model specs.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
+
+from costmodel.units import GIGA, MEGA, MICRO, TERA, DType
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+# Figures that must carry a source when present (keys of the YAML file).
+SOURCED_KEYS = (
+    "memory_GB",
+    "memory_bandwidth_GBps",
+    "peak_tflops",
+    "l2_cache_MB",
+    "tdp_W",
+    "interconnect",
+    "power_modes_W",
+)
+
+
+class PeakTflops(BaseModel):
+    """Dense peak throughput per dtype in TFLOP/s (TOPS for int). null = not supported."""
+
+    model_config = _FROZEN
+    fp32: PositiveFloat | None = None
+    tf32: PositiveFloat | None = None
+    bf16: PositiveFloat | None = None
+    fp16: PositiveFloat | None = None
+    fp8: PositiveFloat | None = None
+    int8: PositiveFloat | None = None
+    int4: PositiveFloat | None = None
+
+
+class Interconnect(BaseModel):
+    """GPU-to-GPU link: bandwidth per direction per GPU, and one-way latency."""
+
+    model_config = _FROZEN
+    kind: Literal["nvlink", "pcie", "none"] = "none"
+    bandwidth_GBps: PositiveFloat | None = None
+    latency_us: float = Field(default=0.0, ge=0.0)
+
+
+class EfficiencyFile(BaseModel):
+    """Achievable fraction of the datasheet peak; 1.0 = the bare roofline."""
+
+    model_config = _FROZEN
+    compute: float = Field(default=1.0, gt=0.0, le=1.0)
+    memory: float = Field(default=1.0, gt=0.0, le=1.0)
+    attention: float = Field(default=1.0, gt=0.0, le=1.0)
+
+
+class HardwareFile(BaseModel):
+    """A hardware profile exactly as written in YAML (units in the keys)."""
+
+    model_config = _FROZEN
+    id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    category: Literal["datacenter", "workstation", "consumer", "edge"]
+    memory_GB: PositiveFloat
+    memory_bandwidth_GBps: PositiveFloat
+    peak_tflops: PeakTflops
+    l2_cache_MB: PositiveFloat | None = None
+    tdp_W: PositiveFloat | None = None
+    interconnect: Interconnect = Interconnect()
+    power_modes_W: dict[str, PositiveFloat] | None = None
+    efficiency: EfficiencyFile = EfficiencyFile()
+    kernel_launch_overhead_us: float = Field(default=0.0, ge=0.0)
+    sources: dict[str, str]
+    notes: str = ""
+
+    @model_validator(mode="after")
+    def _every_figure_has_a_source(self) -> HardwareFile:
+        present = [k for k in SOURCED_KEYS if getattr(self, k) is not None]
+        if self.interconnect.kind == "none":
+            present.remove("interconnect")
+        missing = [k for k in present if not self.sources.get(k, "").strip()]
+        if missing:
+            raise ValueError(f"sources: add a source for {', '.join(missing)}")
+        if self.peak_tflops.bf16 is None and self.peak_tflops.fp16 is None:
+            raise ValueError("peak_tflops: give at least fp16 or bf16")
+        return self
+
+
+class HardwareProfile(BaseModel):
+    """A device in base units (bytes, bytes/s, FLOP/s, s). Build with `from_file`."""
+
+    model_config = _FROZEN
+    id: str
+    name: str
+    category: str
+    memory_bytes: float
+    memory_bandwidth_Bps: float
+    peak_flops_by_dtype: dict[DType, float]
+    l2_cache_bytes: float | None
+    tdp_W: float | None
+    interconnect_kind: str
+    interconnect_bandwidth_Bps: float | None
+    interconnect_latency_s: float
+    power_modes_W: dict[str, float]
+    compute_efficiency: float
+    memory_efficiency: float
+    attention_efficiency: float
+    kernel_launch_overhead_s: float
+    changes: tuple[str, ...] = ()
+    source_file: HardwareFile
+
+    @classmethod
+    def from_file(cls, f: HardwareFile, changes: tuple[str, ...] = ()) -> HardwareProfile:
+        peaks = {DType(k): v * TERA for k, v in f.peak_tflops.model_dump().items() if v is not None}
+        ic = f.interconnect
+        return cls(
+            id=f.id,
+            name=f.name,
+            category=f.category,
+            memory_bytes=f.memory_GB * GIGA,
+            memory_bandwidth_Bps=f.memory_bandwidth_GBps * GIGA,
+            peak_flops_by_dtype=peaks,
+            l2_cache_bytes=None if f.l2_cache_MB is None else f.l2_cache_MB * MEGA,
+            tdp_W=f.tdp_W,
+            interconnect_kind=ic.kind,
+            interconnect_bandwidth_Bps=None if ic.bandwidth_GBps is None else ic.bandwidth_GBps * GIGA,
+            interconnect_latency_s=ic.latency_us * MICRO,
+            power_modes_W=dict(f.power_modes_W or {}),
+            compute_efficiency=f.efficiency.compute,
+            memory_efficiency=f.efficiency.memory,
+            attention_efficiency=f.efficiency.attention,
+            kernel_launch_overhead_s=f.kernel_launch_overhead_us * MICRO,
+            changes=changes,
+            source_file=f,
+        )
+
+    def supports(self, dtype: DType) -> bool:
+        return dtype in self.peak_flops_by_dtype
+
+    def peak_flops(self, dtype: DType) -> float:
+        """Dense peak FLOP/s for math in `dtype`; raises UnsupportedDtype if the device lacks it."""
+        if dtype not in self.peak_flops_by_dtype:
+            have = ", ".join(d.value for d in self.peak_flops_by_dtype)
+            raise UnsupportedDtype(
+                f"dtype: {self.id} has no {dtype.value} peak (has {have}); choose one of those"
+            )
+        return self.peak_flops_by_dtype[dtype]
+
+    @property
+    def ridge_point(self) -> float:
+        """FLOP per byte where the bf16 (or fp16) roofline turns compute-bound."""
+        dt = DType.bf16 if DType.bf16 in self.peak_flops_by_dtype else DType.fp16
+        return self.peak_flops(dt) / self.memory_bandwidth_Bps
+
+
+class UnsupportedDtype(ValueError):
+    """The device has no peak figure for the requested math dtype."""

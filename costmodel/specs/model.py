@@ -1,0 +1,272 @@
+"""Frozen model specs: LLM decoder, vision encoder, projector, and the VLM that ties them.
+
+Every size is a count (no units). Parameter counts are closed forms written once here and
+checked against published figures in tests (Llama-2-7B = 6,738,415,616).
+This module never imports the hardware specs.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+def _norm_params(kind: str, dim: int) -> int:
+    """RMSNorm has a scale (dim); LayerNorm a scale and a bias (2 x dim)."""
+    return dim if kind == "rmsnorm" else 2 * dim
+
+
+class LLMSpec(BaseModel):
+    """A decoder-only transformer (Llama / Mistral / Qwen2 family)."""
+
+    model_config = _FROZEN
+    hidden_size: PositiveInt
+    num_layers: PositiveInt
+    num_heads: PositiveInt
+    num_kv_heads: PositiveInt
+    head_dim_override: PositiveInt | None = Field(default=None, alias="head_dim")
+    intermediate_size: PositiveInt
+    mlp_kind: Literal["swiglu", "gelu"] = "swiglu"
+    vocab_size: PositiveInt
+    tie_embeddings: bool = False
+    norm_kind: Literal["rmsnorm", "layernorm"] = "rmsnorm"
+    qkv_bias: bool = False
+    rope: bool = True
+
+    @model_validator(mode="after")
+    def _check_heads(self) -> LLMSpec:
+        if self.head_dim_override is None and self.hidden_size % self.num_heads:
+            raise ValueError(
+                f"num_heads: {self.num_heads} does not divide hidden_size {self.hidden_size}; "
+                "fix one or set head_dim"
+            )
+        if self.num_heads % self.num_kv_heads:
+            raise ValueError(
+                f"num_kv_heads: {self.num_kv_heads} does not divide num_heads {self.num_heads}"
+            )
+        return self
+
+    @property
+    def head_dim(self) -> int:
+        return self.head_dim_override or self.hidden_size // self.num_heads
+
+    @property
+    def q_dim(self) -> int:
+        return self.num_heads * self.head_dim
+
+    @property
+    def kv_dim(self) -> int:
+        """Width of K (and of V): num_kv_heads x head_dim (GQA/MQA shrink it)."""
+        return self.num_kv_heads * self.head_dim
+
+    def layer_params(self) -> int:
+        h, i = self.hidden_size, self.intermediate_size
+        attn = h * (self.q_dim + 2 * self.kv_dim) + self.q_dim * h
+        if self.qkv_bias:
+            attn += self.q_dim + 2 * self.kv_dim
+        mlp = (3 if self.mlp_kind == "swiglu" else 2) * h * i
+        return attn + mlp + 2 * _norm_params(self.norm_kind, h)
+
+    def embedding_params(self) -> int:
+        return self.vocab_size * self.hidden_size
+
+    def lm_head_params(self) -> int:
+        """0 when tied: the lm_head reuses the embedding matrix."""
+        return 0 if self.tie_embeddings else self.vocab_size * self.hidden_size
+
+    def num_params(self) -> int:
+        final_norm = _norm_params(self.norm_kind, self.hidden_size)
+        return (
+            self.embedding_params()
+            + self.num_layers * self.layer_params()
+            + final_norm
+            + self.lm_head_params()
+        )
+
+
+class VisionSpec(BaseModel):
+    """A ViT encoder (CLIP, SigLIP, Qwen2-VL's ViT)."""
+
+    model_config = _FROZEN
+    num_layers: PositiveInt
+    hidden_size: PositiveInt
+    num_heads: PositiveInt
+    intermediate_size: PositiveInt
+    patch_size: PositiveInt
+    image_size: PositiveInt
+    in_channels: PositiveInt = 3
+    temporal_patch_size: PositiveInt = 1
+    cls_token: bool = True
+    patch_bias: bool = False
+    learned_pos_embedding: bool = True
+    rope2d: bool = False
+    pre_norm: bool = False
+    post_norm: bool = True
+    feature_layer: int = -1
+    mlp_act: Literal["gelu", "quick_gelu", "gelu_tanh"] = "quick_gelu"
+
+    @model_validator(mode="after")
+    def _check(self) -> VisionSpec:
+        if self.hidden_size % self.num_heads:
+            raise ValueError(
+                f"vision.num_heads: {self.num_heads} does not divide hidden_size {self.hidden_size}"
+            )
+        if self.image_size % self.patch_size:
+            raise ValueError(
+                f"vision.patch_size: {self.patch_size} does not divide image_size {self.image_size}"
+            )
+        if not (-self.num_layers <= self.feature_layer <= self.num_layers) or self.feature_layer == 0:
+            raise ValueError(
+                f"vision.feature_layer: {self.feature_layer} is outside 1..{self.num_layers} "
+                f"or -1..-{self.num_layers}"
+            )
+        return self
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.num_heads
+
+    @property
+    def patches_per_image(self) -> int:
+        """Patches of one image at the native image_size."""
+        return (self.image_size // self.patch_size) ** 2
+
+    @property
+    def executed_layers(self) -> int:
+        """Layers that must run to produce the selected feature layer (-2 of 24 -> 23)."""
+        fl = self.feature_layer
+        return fl if fl > 0 else self.num_layers + 1 + fl
+
+    @property
+    def patch_input_dim(self) -> int:
+        return self.in_channels * self.temporal_patch_size * self.patch_size**2
+
+    def layer_params(self) -> int:
+        d, i = self.hidden_size, self.intermediate_size
+        attn = 4 * d * d + 4 * d  # q, k, v, o with biases
+        mlp = 2 * d * i + i + d  # fc1, fc2 with biases
+        return attn + mlp + 2 * 2 * d  # two LayerNorms
+
+    def num_params(self) -> int:
+        d = self.hidden_size
+        n = self.patch_input_dim * d + (d if self.patch_bias else 0)
+        if self.cls_token:
+            n += d
+        if self.learned_pos_embedding:
+            n += (self.patches_per_image + int(self.cls_token)) * d
+        n += 2 * d * (int(self.pre_norm) + int(self.post_norm))
+        return n + self.num_layers * self.layer_params()
+
+
+class ProjectorSpec(BaseModel):
+    """Vision -> LLM connector.
+
+    linear: one Linear(in, out). mlp2x_gelu: Linear(in, out), GELU, Linear(out, out) (LLaVA-1.5).
+    patch_merger: LayerNorm(in) on each patch, concat merge_size^2 neighbours, then
+    Linear(in*m^2, in*m^2), GELU, Linear(in*m^2, out) (Qwen2-VL).
+    """
+
+    model_config = _FROZEN
+    kind: Literal["linear", "mlp2x_gelu", "patch_merger"]
+    input_dim: PositiveInt
+    output_dim: PositiveInt
+    merge_size: PositiveInt = 1
+    bias: bool = True
+
+    @model_validator(mode="after")
+    def _check(self) -> ProjectorSpec:
+        if self.kind != "patch_merger" and self.merge_size != 1:
+            raise ValueError("projector.merge_size: only patch_merger merges patches; set it to 1")
+        return self
+
+    @property
+    def merged_dim(self) -> int:
+        return self.input_dim * self.merge_size**2
+
+    def linear_shapes(self) -> list[tuple[int, int]]:
+        """(in_features, out_features) of each Linear, in order."""
+        i, o = self.input_dim, self.output_dim
+        if self.kind == "linear":
+            return [(i, o)]
+        if self.kind == "mlp2x_gelu":
+            return [(i, o), (o, o)]
+        return [(self.merged_dim, self.merged_dim), (self.merged_dim, o)]
+
+    def num_params(self) -> int:
+        n = sum(a * b + (b if self.bias else 0) for a, b in self.linear_shapes())
+        if self.kind == "patch_merger":
+            n += 2 * self.input_dim  # LayerNorm before merging
+        return n
+
+
+class TokenScheme(BaseModel):
+    """How images become visual tokens.
+
+    fixed: every image is resized to the encoder's image_size; tokens = patches (CLS dropped).
+    anyres: LLaVA-NeXT; a base image plus tiles picked from grid_pinpoints, unpadded, one newline
+      token per feature row.
+    dynamic: Qwen2-VL; the image is resized to multiples of patch x merge within
+      [min_pixels, max_pixels]; tokens = patches / merge^2.
+    """
+
+    model_config = _FROZEN
+    kind: Literal["fixed", "anyres", "dynamic"]
+    grid_pinpoints: tuple[tuple[int, int], ...] = ()
+    min_pixels: PositiveInt = 56 * 56
+    max_pixels: PositiveInt = 28 * 28 * 1280
+    newline_token: bool = False
+    default_image_size: tuple[PositiveInt, PositiveInt] | None = None  # (W, H); None = encoder's
+
+    @model_validator(mode="after")
+    def _check(self) -> TokenScheme:
+        if self.kind == "anyres" and not self.grid_pinpoints:
+            raise ValueError("token_scheme.grid_pinpoints: anyres needs at least one [H, W] pinpoint")
+        if self.min_pixels > self.max_pixels:
+            raise ValueError("token_scheme.min_pixels: must not exceed max_pixels")
+        return self
+
+
+class ModelSpec(BaseModel):
+    """A VLM (llm + vision + projector) or a text-only LLM (vision and projector None)."""
+
+    model_config = _FROZEN
+    name: str = Field(min_length=1)
+    llm: LLMSpec
+    vision: VisionSpec | None = None
+    projector: ProjectorSpec | None = None
+    token_scheme: TokenScheme = TokenScheme(kind="fixed")
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _check(self) -> ModelSpec:
+        if (self.vision is None) != (self.projector is None):
+            raise ValueError("projector: a VLM needs both vision and projector; a text LLM neither")
+        if self.vision and self.projector:
+            if self.projector.input_dim != self.vision.hidden_size:
+                raise ValueError(
+                    f"projector.input_dim: {self.projector.input_dim} != vision.hidden_size "
+                    f"{self.vision.hidden_size}"
+                )
+            if self.projector.output_dim != self.llm.hidden_size:
+                raise ValueError(
+                    f"projector.output_dim: {self.projector.output_dim} != llm.hidden_size "
+                    f"{self.llm.hidden_size}"
+                )
+        return self
+
+    @property
+    def is_vlm(self) -> bool:
+        return self.vision is not None
+
+    def param_counts(self) -> dict[str, int]:
+        """Parameters per component and in total."""
+        counts = {
+            "llm": self.llm.num_params(),
+            "vision": self.vision.num_params() if self.vision else 0,
+            "projector": self.projector.num_params() if self.projector else 0,
+        }
+        counts["total"] = sum(counts.values())
+        return counts

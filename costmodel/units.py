@@ -1,0 +1,65 @@
+"""Data types, SI constants and display formatting.
+
+Base units everywhere in code: FLOPs, bytes, seconds, bytes/s, FLOP/s. Human units
+(GB/s, TFLOP/s, GB, MB) appear only in YAML keys (converted once at load) and in display.
+Convention: GB = 1e9 bytes, MB = 1e6 bytes, TFLOP/s = 1e12 FLOP/s (vendor datasheet units).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+KILO = 1e3
+MEGA = 1e6
+GIGA = 1e9
+TERA = 1e12
+MICRO = 1e-6
+
+
+class DType(str, Enum):
+    """Numeric formats. The value is the id users type."""
+
+    fp32 = "fp32"
+    tf32 = "tf32"
+    bf16 = "bf16"
+    fp16 = "fp16"
+    fp8 = "fp8"
+    int8 = "int8"
+    int4 = "int4"
+
+    @property
+    def bytes_per_element(self) -> float:
+        """Storage bytes per element (int4 packs two per byte: 0.5)."""
+        return _BYTES[self]
+
+
+_BYTES = {
+    DType.fp32: 4.0,
+    DType.tf32: 4.0,  # tf32 is stored as fp32
+    DType.bf16: 2.0,
+    DType.fp16: 2.0,
+    DType.fp8: 1.0,
+    DType.int8: 1.0,
+    DType.int4: 0.5,
+}
+
+_PREFIXES = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
+
+
+def si(value: float, unit: str, digits: int = 3) -> str:
+    """Format a base-unit value with an SI prefix, e.g. si(1.5e12, 'FLOP') -> '1.50 TFLOP'."""
+    mag = abs(value)
+    for scale, prefix in _PREFIXES:
+        if mag >= scale:
+            return f"{value / scale:.{digits}g} {prefix}{unit}"
+    return f"{value:.{digits}g} {unit}"
+
+
+def seconds(value: float) -> str:
+    """Format a duration in s / ms / us for display."""
+    mag = abs(value)
+    if mag >= 1.0:
+        return f"{value:.3g} s"
+    if mag >= 1e-3:
+        return f"{value * 1e3:.3g} ms"
+    return f"{value * 1e6:.3g} us"

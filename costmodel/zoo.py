@@ -1,0 +1,34 @@
+"""Bundled models: one line each, id -> (the model's own config.json shipped in zoo_configs/,
+Hugging Face repo it comes from). Specs are built from those files by `costmodel.hf`.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class ZooEntry(NamedTuple):
+    config_file: str  # in costmodel/zoo_configs/
+    source: str  # Hugging Face repo of the config.json
+    kind: str  # vlm | llm
+    note: str
+
+
+ZOO: dict[str, ZooEntry] = {
+    "llava-1.5-7b": ZooEntry("llava-1.5-7b.json", "llava-hf/llava-1.5-7b-hf", "vlm",
+                             "Vicuna-7B v1.5 + CLIP ViT-L/14-336 + 2-layer MLP; 576 tokens/image"),
+    "llava-1.5-13b": ZooEntry("llava-1.5-13b.json", "llava-hf/llava-1.5-13b-hf", "vlm",
+                              "Vicuna-13B v1.5 + CLIP ViT-L/14-336 + 2-layer MLP"),
+    "llava-next-vicuna-7b": ZooEntry("llava-next-vicuna-7b.json", "llava-hf/llava-v1.6-vicuna-7b-hf",
+                                     "vlm", "LLaVA-NeXT (1.6): AnyRes tiles, up to 2928 tokens"),
+    "qwen2-vl-2b": ZooEntry("qwen2-vl-2b.json", "Qwen/Qwen2-VL-2B-Instruct", "vlm",
+                            "Qwen2-VL 2B: dynamic resolution, 2x2 patch merger"),
+    "qwen2-vl-7b": ZooEntry("qwen2-vl-7b.json", "Qwen/Qwen2-VL-7B-Instruct", "vlm",
+                            "Qwen2-VL 7B: dynamic resolution, 2x2 patch merger"),
+    "llava-onevision-0.5b": ZooEntry("llava-onevision-0.5b.json",
+                                     "llava-hf/llava-onevision-qwen2-0.5b-ov-hf", "vlm",
+                                     "edge-sized: SigLIP-so400m + Qwen2-0.5B"),
+    "llama-2-7b": ZooEntry("llama-2-7b.json", "meta-llama/Llama-2-7b-hf", "llm", "text only"),
+    "llama-3-8b": ZooEntry("llama-3-8b.json", "meta-llama/Meta-Llama-3-8B", "llm",
+                           "text only; GQA (8 KV heads)"),
+}
