@@ -1,0 +1,56 @@
+"""`costmodel` command line: thin typer sub-apps over the library.
+
+Every user error prints one line `error: <field>: <what and the fix>` and exits with code 2;
+no traceback. Only the commands that need torch or matplotlib import them.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+from pydantic import ValidationError
+
+from costmodel.errors import CostmodelError, one_line
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+    rich_markup_mode=None, help="Roofline cost model for vision-language-model inference.",
+)
+
+
+def _register() -> None:
+    from costmodel.cli import catalog, estimate_cmd
+
+    app.command("estimate")(estimate_cmd.estimate)
+    app.add_typer(catalog.models_app, name="models")
+    app.add_typer(catalog.hardware_app, name="hardware")
+
+
+_register()
+
+
+def fail(message: str) -> None:
+    """Print one error line and exit 2."""
+    click.echo(f"error: {message}", err=True)
+    raise SystemExit(2)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except click.exceptions.Exit as e:
+        raise SystemExit(e.exit_code) from None
+    except click.exceptions.Abort:
+        fail("aborted")
+    except click.UsageError as e:
+        fail(e.format_message().replace("\n", " "))
+    except CostmodelError as e:
+        fail(str(e))
+    except ValidationError as e:
+        fail(one_line(e))
+    except BrokenPipeError:
+        sys.stderr.close()
+        raise SystemExit(0) from None

@@ -1,0 +1,93 @@
+"""`costmodel models list|show` and `costmodel hardware list|show`."""
+
+from __future__ import annotations
+
+import typer
+import yaml
+
+from costmodel.cli.common import Format, dumps, table
+from costmodel.io import hardware_ids, load_hardware, load_model, model_ids
+from costmodel.units import DType
+from costmodel.zoo import ZOO
+
+models_app = typer.Typer(no_args_is_help=True, help="Bundled models.")
+hardware_app = typer.Typer(no_args_is_help=True, help="Bundled hardware profiles.")
+
+
+@models_app.command("list")
+def models_list(fmt: Format = typer.Option(Format.table, "--format", "-f")) -> None:
+    """Zoo ids with parameter counts and sources."""
+    recs = []
+    for mid in model_ids():
+        spec, entry = load_model(mid), ZOO[mid]
+        recs.append({"id": mid, "kind": entry.kind, "params": spec.param_counts()["total"],
+                     "source": entry.source, "note": entry.note})
+    if fmt is Format.json:
+        typer.echo(dumps(recs))
+        return
+    if fmt is Format.csv:
+        typer.echo("id,kind,params,source")
+        for r in recs:
+            typer.echo(f"{r['id']},{r['kind']},{r['params']},{r['source']}")
+        return
+    rows = [[r["id"], r["kind"], f"{r['params'] / 1e9:.3f} B", r["source"], r["note"]] for r in recs]
+    typer.echo(table(rows, ["id", "kind", "params", "config.json from", "note"], right={2}))
+
+
+@models_app.command("show")
+def models_show(name: str, fmt: Format = typer.Option(Format.table, "--format", "-f")) -> None:
+    """A model's spec (from its config.json) and exact parameter counts."""
+    spec = load_model(name)
+    doc = {"name": spec.name, "source": spec.source, "params": spec.param_counts(),
+           **spec.model_dump(exclude={"name", "source"}, by_alias=True)}
+    if fmt is Format.json:
+        typer.echo(dumps(doc))
+    else:
+        typer.echo(yaml.safe_dump(_plain(doc), sort_keys=False).rstrip())
+
+
+def _plain(x: object) -> object:
+    if isinstance(x, dict):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    return x.value if hasattr(x, "value") else x
+
+
+@hardware_app.command("list")
+def hardware_list(fmt: Format = typer.Option(Format.table, "--format", "-f")) -> None:
+    """Bundled devices with memory, bandwidth, dense bf16/fp16 peak and ridge point."""
+    recs = []
+    for hid in hardware_ids():
+        h = load_hardware(hid)
+        dt = DType.bf16 if h.supports(DType.bf16) else DType.fp16
+        recs.append({"id": hid, "name": h.name, "memory_bytes": h.memory_bytes,
+                     "memory_bandwidth_Bps": h.memory_bandwidth_Bps,
+                     "peak_flops": h.peak_flops(dt), "peak_dtype": dt.value,
+                     "ridge_flops_per_byte": h.ridge_point})
+    if fmt is Format.json:
+        typer.echo(dumps(recs))
+        return
+    if fmt is Format.csv:
+        typer.echo(",".join(recs[0]))
+        for r in recs:
+            typer.echo(",".join(str(v) for v in r.values()))
+        return
+    rows = [[r["id"], r["name"], f"{r['memory_bytes'] / 1e9:g} GB",
+             f"{r['memory_bandwidth_Bps'] / 1e9:g} GB/s",
+             f"{r['peak_flops'] / 1e12:g} TFLOP/s {r['peak_dtype']}",
+             f"{r['ridge_flops_per_byte']:.0f}"] for r in recs]
+    typer.echo(table(rows, ["id", "name", "memory", "bandwidth", "dense peak", "ridge FLOP/B"],
+                     right={2, 3, 4, 5}))
+
+
+@hardware_app.command("show")
+def hardware_show(name: str, fmt: Format = typer.Option(Format.table, "--format", "-f")) -> None:
+    """A profile as written (units in the keys) with its sources."""
+    h = load_hardware(name)
+    doc = h.source_file.model_dump(exclude_none=True)
+    doc["derived"] = {"ridge_flops_per_byte": round(h.ridge_point, 1)}
+    if fmt is Format.json:
+        typer.echo(dumps(doc))
+    else:
+        typer.echo(yaml.safe_dump(doc, sort_keys=False, width=100).rstrip())

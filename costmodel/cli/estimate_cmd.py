@@ -1,0 +1,141 @@
+"""`costmodel estimate`: one request on one device, by stage."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Optional
+
+import numpy as np
+import typer
+
+from costmodel.cli.common import Format, checked, dumps, table
+from costmodel.errors import CostmodelError
+from costmodel.estimate import Estimate, estimate as run_estimate
+from costmodel.io import load_hardware, load_model
+from costmodel.specs.workload import Workload
+from costmodel.units import DType, seconds, si
+
+
+def parse_image_size(text: str | None) -> tuple[int, int] | None:
+    """'672x448' -> (672, 448) as (width, height)."""
+    if text is None:
+        return None
+    parts = text.lower().replace("*", "x").split("x")
+    if len(parts) != 2 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise CostmodelError(f"--image-size: '{text}' is not WIDTHxHEIGHT in pixels, e.g. 672x448")
+    return int(parts[0]), int(parts[1])
+
+
+def build_workload(**kw: object) -> Workload:
+    return checked(Workload, **{k: v for k, v in kw.items() if v is not None})
+
+
+def estimate(
+    model: str = typer.Argument(..., help="Zoo id (costmodel models list) or config.json path."),
+    hardware: str = typer.Option(..., "--hardware", "-H", help="Hardware id or YAML path."),
+    visual_tokens: Optional[int] = typer.Option(None, min=0, help="Visual tokens into the LLM."),
+    images: int = typer.Option(1, min=0, help="Images per request (when tokens not given)."),
+    image_size: Optional[str] = typer.Option(None, help="Image WIDTHxHEIGHT, e.g. 672x672."),
+    text_tokens: int = typer.Option(64, min=0, help="Text tokens in the prompt."),
+    output_tokens: int = typer.Option(128, min=1, help="Tokens generated."),
+    batch: int = typer.Option(1, min=1, help="Requests run together."),
+    dtype: DType = typer.Option(DType.bf16, help="Activation (math) dtype; weights too by default."),
+    weight_dtype: Optional[DType] = typer.Option(None, help="Weight dtype (weight-only quant)."),
+    kv_dtype: Optional[DType] = typer.Option(None, help="KV-cache dtype."),
+    flash_attention: bool = typer.Option(True, help="FlashAttention I/O (else eager scores)."),
+    overlap: str = typer.Option("roofline", help="roofline = max(compute, memory); serial = sum."),
+    logits: str = typer.Option("last", help="lm_head over the 'last' prompt token or 'all'."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json or csv."),
+    per_op: bool = typer.Option(False, "--per-op", help="Add the per-operator breakdown."),
+) -> None:
+    """FLOPs, memory traffic, latency and memory footprint of each inference stage."""
+    w = build_workload(
+        batch=batch, visual_tokens=visual_tokens, images=images,
+        image_size=parse_image_size(image_size), text_tokens=text_tokens,
+        output_tokens=output_tokens, act_dtype=dtype, weight_dtype=weight_dtype,
+        kv_dtype=kv_dtype, flash_attention=flash_attention, overlap=overlap, logits=logits,
+    )
+    spec, hw = load_model(model), load_hardware(hardware)
+    est = run_estimate(spec, hw, w)
+    if fmt is Format.json:
+        doc = est.to_dict()
+        if per_op:
+            doc["ops"] = est.to_frame().to_dict(orient="records")
+        typer.echo(dumps(doc))
+    elif fmt is Format.csv:
+        typer.echo(est.to_frame().to_csv(index=False) if per_op else stage_csv(est), nl=False)
+    else:
+        typer.echo(render(est, per_op))
+
+
+def stage_csv(est: Estimate) -> str:
+    buf = io.StringIO()
+    cols = ["stage", "flops", "useful_flops", "bytes", "weight_bytes", "act_bytes", "kv_bytes",
+            "latency_s"]
+    wr = csv.writer(buf, lineterminator="\n")
+    wr.writerow(cols)
+    for name, s in est.stages.items():
+        wr.writerow([name, s.flops, s.useful_flops, s.bytes, s.weight_bytes, s.act_bytes,
+                     s.kv_bytes, s.latency_s])
+    return buf.getvalue()
+
+
+def compute_share(est: Estimate) -> dict[str, float]:
+    """Fraction of each stage's latency spent in compute-bound operators."""
+    share: dict[str, list[float]] = {s: [0.0, 0.0] for s in est.stages}
+    for c in est.evaluation.op_costs:
+        lat = float(np.asarray(c.latency_s).reshape(-1)[0])
+        comp = float(np.asarray(c.compute_s).reshape(-1)[0])
+        mem = float(np.asarray(c.memory_s).reshape(-1)[0])
+        share[c.op.stage][1] += lat
+        if comp >= mem:
+            share[c.op.stage][0] += lat
+    return {s: (a / b if b else 0.0) for s, (a, b) in share.items()}
+
+
+def _header(est: Estimate) -> list[str]:
+    w, p, hw = est.workload, est.plan, est.hardware
+    attn = "FlashAttention" if w.flash_attention else "eager attention"
+    changed = f" [changed: {', '.join(hw.changes)}]" if hw.changes else ""
+    return [
+        f"{est.model.name} on {hw.name} ({hw.id}){changed}",
+        f"batch {w.batch} | {p.llm_tokens:g} visual tokens ({p.crops:g} encoder passes) + "
+        f"{w.text_tokens} text tokens -> {w.output_tokens} output tokens",
+        f"weights {w.weights.value}, activations {w.act_dtype.value}, KV cache {w.kv.value} | "
+        f"{attn} | {w.overlap} overlap",
+    ]
+
+
+def render(est: Estimate, per_op: bool = False) -> str:
+    share = compute_share(est)
+    steps = int(est.workload.output_tokens) - 1
+    rows = []
+    for name, s in est.stages.items():
+        label = f"decode ({steps} steps)" if name == "decode" else name
+        rows.append([label, si(s.flops, "FLOP"), si(s.bytes, "B"),
+                     f"{s.arithmetic_intensity:.1f}", seconds(s.latency_s),
+                     f"{100 * share[name]:.0f}%"])
+    t = table(rows, ["stage", "FLOPs", "bytes", "FLOP/B", "latency", "compute-bound"],
+              right={1, 2, 3, 4, 5})
+    m = est.memory
+    verdict = "fits" if m.fits else "DOES NOT FIT"
+    lines = _header(est) + ["", t, "",
+        f"TTFT {seconds(est.ttft_s)} | TPOT {seconds(est.tpot_s)} | end-to-end "
+        f"{seconds(est.e2e_latency_s)} | {est.tokens_per_s:.1f} tokens/s",
+        f"memory: weights {si(m.weights_bytes, 'B')} + KV cache {si(m.kv_cache_bytes, 'B')} + "
+        f"activations {si(m.activation_bytes, 'B')} = {si(m.total_bytes, 'B')} of "
+        f"{si(m.capacity_bytes, 'B')}: {verdict}",
+    ]
+    if per_op:
+        lines += ["", op_table(est)]
+    return "\n".join(lines)
+
+
+def op_table(est: Estimate) -> str:
+    df = est.to_frame()
+    rows = [[r.stage, r.op, str(r.count), si(r.flops, "FLOP"), si(r.bytes, "B"),
+             f"{r.intensity_flops_per_byte:.1f}", seconds(r.latency_s), r.bound]
+            for r in df.itertuples()]
+    return table(rows, ["stage", "operator", "x", "FLOPs", "bytes", "FLOP/B", "latency", "bound"],
+                 right={2, 3, 4, 5, 6})
