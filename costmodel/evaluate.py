@@ -6,7 +6,8 @@ Decode convention: the prefill produces the first output token; each further tok
 decode step, so N output tokens need N - 1 decode steps. Step j (0-based) feeds one token per
 sample that attends over prompt + 1 + j keys. TPOT = decode latency / (N - 1) (for N = 1, the
 latency of that first step). e2e = TTFT + decode latency. KV cache at the end holds
-prompt + N - 1 tokens per sample.
+prompt + N - 1 tokens per sample and layer (the prompt part per layer group, see
+graph.layer_groups).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from costmodel.graph import Points, Precision, decode_ops, stage_ops
+from costmodel.graph import Points, Precision, decode_ops, layer_groups, stage_ops
 from costmodel.ops import Arr, Op
 from costmodel.roofline import Rates, op_times, sum_linear_max
 from costmodel.specs.model import ModelSpec
@@ -130,9 +131,8 @@ def evaluate(spec: ModelSpec, pts: Points, prec: Precision, rates: Rates, capaci
     pre = stage_ops(spec, pts, prec, flash, all_logits)
     costs = [_static_cost(op, rates, overlap) for ops in pre.values() for op in ops]
     n_steps = pts.output - 1.0
-    ctx0 = pts.prompt + 1.0
-    dec_a = decode_ops(spec, pts, ctx0, prec, flash)
-    dec_b = decode_ops(spec, pts, ctx0 + 1.0, prec, flash)
+    dec_a = decode_ops(spec, pts, 0.0, prec, flash)
+    dec_b = decode_ops(spec, pts, 1.0, prec, flash)
     dec_costs = [_decode_cost(a, b, rates, overlap, n_steps) for a, b in zip(dec_a, dec_b)]
     stages = {s: _totals([c for c in costs if c.op.stage == s], like) for s in STAGES[:3]}
     stages["decode"] = _totals(dec_costs, like)
@@ -146,7 +146,8 @@ def evaluate(spec: ModelSpec, pts: Points, prec: Precision, rates: Rates, capaci
     e2e = ttft + dec
     m = spec.llm
     weights = spec.param_counts()["total"] * prec.weight + np.zeros_like(like, dtype=float)
-    kv = pts.batch * m.num_layers * 2 * m.kv_dim * (pts.prompt + n_steps) * prec.kv
+    kv_tokens = sum((hi - lo) * (s + n_steps) for lo, hi, s in layer_groups(m, pts))
+    kv = pts.batch * 2 * m.kv_dim * kv_tokens * prec.kv  # per layer: prompt kept + N - 1
     act = _peak_activation_bytes([o for ops in pre.values() for o in ops] + dec_a, like)
     total = weights + kv + act
     return Evaluation(

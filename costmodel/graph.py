@@ -46,10 +46,18 @@ class Points:
     visual: Arr  # visual tokens entering the LLM per sample
     text: Arr
     output: Arr
+    # Prompt tokens seen per LLM layer range, when layers differ (FastV-style pruning inside
+    # the LLM): ((lo, hi, tokens), ...) covering 0..num_layers. None = all layers see `prompt`.
+    layer_prompt: tuple[tuple[int, int, Arr], ...] | None = None
 
     @property
     def prompt(self) -> Arr:
         return self.visual + self.text
+
+
+def layer_groups(m: LLMSpec, pts: Points) -> tuple[tuple[int, int, Arr], ...]:
+    """(first layer, end layer, prompt tokens kept in those layers' KV cache) per group."""
+    return pts.layer_prompt or ((0, m.num_layers, pts.prompt),)
 
 
 def _layers(lo: int, hi: int) -> str:
@@ -168,32 +176,41 @@ def _kv_linear(name: str, stage: str, rows: Arr, d_in: int, d_out: int, bias: bo
     return Op(**{**op.__dict__, "kv_write_bytes": op.kv_write_bytes * (p.kv / p.act)})
 
 
-def llm_ops(m: LLMSpec, stage: str, batch: Arr, text_rows: Arr, q: Arr, k: Arr, p: Precision,
-            flash: bool, logit_rows: Arr) -> list[Op]:
-    """Embedding of text tokens, all decoder layers, final norm and lm_head.
+Group = tuple[int, int, Arr, Arr]  # (lo, hi, q new tokens, k keys) per sample
+
+
+def llm_ops(m: LLMSpec, stage: str, batch: Arr, text_rows: Arr, groups: list[Group],
+            p: Precision, flash: bool, logit_rows: Arr) -> list[Op]:
+    """Embedding of text tokens, decoder layers by group, final norm and lm_head.
 
     text_rows: tokens per sample looked up in the embedding (visual tokens bypass it).
     logit_rows: tokens per sample whose logits are computed (1 = last only).
     """
     h = m.hidden_size
     ops = [embedding("llm/embed", stage, batch * text_rows, h, p.weight, p.act)]
-    ops += llm_layer_ops(m, stage, batch, q, k, p, flash, (0, m.num_layers))
-    ops.append(norm("llm/final_norm", stage, batch * q, h, m.norm_kind, p.weight, p.act))
+    for lo, hi, q, k in groups:
+        ops += llm_layer_ops(m, stage, batch, q, k, p, flash, (lo, hi))
+    q_last = groups[-1][2]
+    ops.append(norm("llm/final_norm", stage, batch * q_last, h, m.norm_kind, p.weight, p.act))
     ops.append(linear("llm/lm_head", stage, batch * logit_rows, h, m.vocab_size, False,
                       p.weight, p.act, op_class="lm_head"))
     return ops
 
 
 def prefill_ops(spec: ModelSpec, pts: Points, p: Precision, flash: bool, all_logits: bool) -> list[Op]:
-    s = pts.prompt  # [B, S] prompt = visual + text
-    logit_rows = s if all_logits else np.ones_like(s)
-    return llm_ops(spec.llm, "prefill", pts.batch, pts.text, s, s, p, flash, logit_rows)
+    groups = [(lo, hi, s, s) for lo, hi, s in layer_groups(spec.llm, pts)]  # q = k = prompt
+    last = groups[-1][2]
+    logit_rows = last if all_logits else np.ones_like(last)
+    return llm_ops(spec.llm, "prefill", pts.batch, pts.text, groups, p, flash, logit_rows)
 
 
-def decode_ops(spec: ModelSpec, pts: Points, context: Arr, p: Precision, flash: bool) -> list[Op]:
-    """One decode step: each sample feeds 1 token that attends over `context` keys."""
-    one = np.ones_like(np.asarray(context, dtype=float))
-    return llm_ops(spec.llm, "decode", pts.batch, one, one, context, p, flash, one)
+def decode_ops(spec: ModelSpec, pts: Points, step: Arr | float, p: Precision,
+               flash: bool) -> list[Op]:
+    """Decode step `step` (0-based): one token per sample attending over its layer group's
+    prompt + 1 + step keys."""
+    groups = [(lo, hi, s * 0 + 1.0, s + 1.0 + step) for lo, hi, s in layer_groups(spec.llm, pts)]
+    one = groups[0][2]
+    return llm_ops(spec.llm, "decode", pts.batch, one, groups, p, flash, one)
 
 
 def stage_ops(spec: ModelSpec, pts: Points, p: Precision, flash: bool,

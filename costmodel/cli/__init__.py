@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 from pydantic import ValidationError
 
@@ -31,9 +30,19 @@ def _register() -> None:
 _register()
 
 
+def _base(name: str) -> type[Exception]:
+    """typer's parameter errors derive from click's UsageError / ClickException; newer typer
+    vendors click, so find the classes through typer's own MRO rather than importing click."""
+    return next(c for c in typer.BadParameter.__mro__ if c.__name__ == name)
+
+
+UsageError = _base("UsageError")
+ClickException = _base("ClickException")
+
+
 def fail(message: str) -> None:
     """Print one error line and exit 2."""
-    click.echo(f"error: {message}", err=True)
+    typer.echo(f"error: {message}", err=True)
     raise SystemExit(2)
 
 
@@ -41,11 +50,16 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     try:
         app(args=argv, standalone_mode=False)
-    except click.exceptions.Exit as e:
+    except typer.Exit as e:
         raise SystemExit(e.exit_code) from None
-    except click.exceptions.Abort:
+    except typer.Abort:
         fail("aborted")
-    except click.UsageError as e:
+    except UsageError as e:
+        if type(e).__name__ == "NoArgsIsHelpError":
+            e.show()
+            raise SystemExit(0) from None
+        fail(e.format_message().replace("\n", " "))
+    except ClickException as e:
         fail(e.format_message().replace("\n", " "))
     except CostmodelError as e:
         fail(str(e))
