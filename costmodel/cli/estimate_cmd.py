@@ -100,7 +100,7 @@ def _header(est: Estimate) -> list[str]:
     changed = f" [changed: {', '.join(hw.changes)}]" if hw.changes else ""
     return [
         f"{est.model.name} on {hw.name} ({hw.id}){changed}",
-        f"batch {w.batch} | {p.llm_tokens:g} visual tokens ({p.crops:g} encoder passes) + "
+        f"batch {w.batch} | {p.llm_tokens:g} visual tokens ({p.crops:g} ViT pass{"" if p.crops == 1 else "es"}) + "
         f"{w.text_tokens} text tokens -> {w.output_tokens} output tokens",
         f"weights {w.weights.value}, activations {w.act_dtype.value}, KV cache {w.kv.value} | "
         f"{attn} | {w.overlap} overlap",
