@@ -108,7 +108,8 @@ def plot(recs: list[dict[str, Any]], path: Path, title: str) -> None:
 
 
 def compare(
-    model: str = fc.MODEL, hardware: str = fc.HARDWARE, visual_tokens: int | None = fc.VISUAL,
+    model: str = fc.MODEL, hardware: str | None = fc.HARDWARE,
+    visual_tokens: int | None = fc.VISUAL,
     images: int = fc.IMAGES, image_size: str | None = fc.IMAGE_SIZE, text_tokens: int = fc.TEXT,
     output_tokens: int = fc.OUTPUT, batch: int = typer.Option(1, min=1, help="Requests together."),
     dtype: DType | None = fc.DTYPE, weight_dtype: DType | None = fc.WDTYPE,
@@ -133,7 +134,8 @@ def compare(
 
 
 def energy_cmd(
-    model: str = fc.MODEL, hardware: str = fc.HARDWARE, visual_tokens: int | None = fc.VISUAL,
+    model: str = fc.MODEL, hardware: str | None = fc.HARDWARE,
+    visual_tokens: int | None = fc.VISUAL,
     images: int = fc.IMAGES, image_size: str | None = fc.IMAGE_SIZE, text_tokens: int = fc.TEXT,
     output_tokens: int = fc.OUTPUT, batch: int = typer.Option(1, min=1, help="Requests together."),
     dtype: DType | None = fc.DTYPE, weight_dtype: DType | None = fc.WDTYPE,

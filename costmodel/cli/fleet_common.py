@@ -12,14 +12,15 @@ import typer
 from costmodel.cli.common import Format, dumps
 from costmodel.cli.estimate_cmd import build_workload, parse_image_size
 from costmodel.errors import CostmodelError
-from costmodel.io import load_hardware, load_model
+from costmodel.io import hardware_ids, load_hardware, load_model
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Workload
 from costmodel.units import DType
 
 MODEL = typer.Argument(..., help="Zoo id (costmodel models list) or config.json path.")
-HARDWARE = typer.Option(..., "--hardware", "-H", help="Comma-separated hardware ids or YAML paths.")
+HARDWARE = typer.Option(None, "--hardware", "-H",
+                        help="Comma-separated hardware ids or YAML paths (default: all bundled).")
 VISUAL = typer.Option(None, min=0, help="Visual tokens into the LLM.")
 IMAGES = typer.Option(1, min=0, help="Images per request (when tokens not given).")
 IMAGE_SIZE = typer.Option(None, help="Image WIDTHxHEIGHT, e.g. 672x672.")
@@ -32,7 +33,9 @@ SETS = typer.Option([], "--set", help="What-if KEY=VALUE on every device (repeat
 FMT = typer.Option(Format.table, "--format", "-f", help="table, json or csv.")
 
 
-def devices(text: str, sets: list[str]) -> list[HardwareProfile]:
+def devices(text: str | None, sets: list[str]) -> list[HardwareProfile]:
+    """The listed devices, or every bundled profile when none are given."""
+    text = ",".join(hardware_ids()) if text is None else text
     names = [n.strip() for n in text.split(",")]
     if not all(names):
         raise CostmodelError(f"--hardware: '{text}' has an empty entry; "
@@ -40,7 +43,7 @@ def devices(text: str, sets: list[str]) -> list[HardwareProfile]:
     return [load_hardware(n, tuple(sets)) for n in names]
 
 
-def setup(model: str, hardware: str, sets: list[str], batch: int, visual_tokens: int | None,
+def setup(model: str, hardware: str | None, sets: list[str], batch: int, visual_tokens: int | None,
           images: int, image_size: str | None, text_tokens: int, output_tokens: int,
           dtype: DType | None, weight_dtype: DType | None, kv_dtype: DType | None,
           ) -> tuple[ModelSpec, list[HardwareProfile], Workload]:

@@ -45,7 +45,8 @@ def plan_table(recs: list[dict[str, Any]], head: str) -> str:
                      seconds(r["tpot_s_at_largest"]) if b else "-",
                      f"{r['tokens_per_s_at_largest']:.1f}" if b else "-", r["limiting"],
                      _scales(r),
-                     fc.factor(r["scale_capacity_to_meet"])])
+                     "fits" if r["scale_capacity_to_meet"] <= 1.0
+                     else fc.factor(r["scale_capacity_to_meet"])])
     t = table(rows, ["device", "met", "max batch", "TTFT", "TPOT", "tokens/s",
                      "limited by", "scale to meet: compute/bandwidth/both", "memory"],
               right={2, 3, 4, 5})
@@ -62,7 +63,7 @@ def _scales(r: dict[str, Any]) -> str:
 
 
 def plan_command(
-    model: str = fc.MODEL, hardware: str = fc.HARDWARE,
+    model: str = fc.MODEL, hardware: str | None = fc.HARDWARE,
     ttft: float | None = typer.Option(None, help="TTFT SLO in seconds, e.g. 0.3."),
     tpot: float | None = typer.Option(None, help="TPOT SLO in seconds, e.g. 0.05."),
     visual_tokens: int | None = fc.VISUAL, images: int = fc.IMAGES,
@@ -115,7 +116,7 @@ def _shown(batches: np.ndarray, extra: list[float]) -> list[int]:
 
 
 def batching_command(
-    model: str = fc.MODEL, hardware: str = fc.HARDWARE,
+    model: str = fc.MODEL, hardware: str | None = fc.HARDWARE,
     batch: str = typer.Option("1:256", help="Batch sizes: LO:HI (all) or a list 1,2,4."),
     visual_tokens: int | None = fc.VISUAL, images: int = fc.IMAGES,
     image_size: str | None = fc.IMAGE_SIZE, text_tokens: int = fc.TEXT,
