@@ -54,7 +54,9 @@ def plan_table(recs: list[dict[str, Any]], head: str) -> str:
                       "limited by: at the first failing batch (max batch + 1, or 1 when not met)",
                       "scale: smallest factor on peak FLOP/s, on bandwidth, or on both that meets "
                       "the latency SLO at the target batch (re-evaluated, 1% steps; - = none up "
-                      "to 1000x); memory: footprint / capacity"])
+                      "to 1000x); memory: footprint / capacity"]
+                     + [f"[changed] {r['hardware']}: {r['hardware_changes']}"
+                        for r in recs if r["hardware_changes"]])
 
 
 def _scales(r: dict[str, Any]) -> str:
