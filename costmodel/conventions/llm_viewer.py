@@ -27,7 +27,7 @@ All work is matmul FLOPs at one peak (LLM-Viewer has no separate vector rate).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
