@@ -182,7 +182,7 @@ def test_cli_convention_json_and_header(capsys, llama_config):
     assert doc["convention"] == "llm-viewer"
     code, out, _ = run(["estimate", llama_config, "-H", "llm-viewer-a100-80gb",
                         "--convention", "llm-viewer"], capsys)
-    assert code == 0 and "convention llm-viewer" in out
+    assert code == 0 and "llm-viewer convention" in out
     code, _, err = run(["estimate", llama_config, "-H", "a100-80gb", "--convention", "llmviewer"],
                        capsys)
     assert code == 2 and "convention" in err
