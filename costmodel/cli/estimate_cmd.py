@@ -98,9 +98,10 @@ def _header(est: Estimate) -> list[str]:
     w, p, hw = est.workload, est.plan, est.hardware
     attn = "FlashAttention" if w.flash_attention else "eager attention"
     changed = f" [changed: {', '.join(hw.changes)}]" if hw.changes else ""
+    plural = "" if p.crops == 1 else "es"
     return [
         f"{est.model.name} on {hw.name} ({hw.id}){changed}",
-        f"batch {w.batch} | {p.llm_tokens:g} visual tokens ({p.crops:g} ViT pass{"" if p.crops == 1 else "es"}) + "
+        f"batch {w.batch} | {p.llm_tokens:g} visual tokens ({p.crops:g} ViT pass{plural}) + "
         f"{w.text_tokens} text tokens -> {w.output_tokens} output tokens",
         f"weights {w.weights.value}, activations {w.act_dtype.value}, KV cache {w.kv.value} | "
         f"{attn} | {w.overlap} overlap",
