@@ -81,24 +81,33 @@ def stage_inputs(spec: ModelSpec, plan: VisualPlan, batch: int) -> dict[str, Any
     return out
 
 
-def _visual_embeds(model: ReferenceModel, plan: VisualPlan, batch: int, device: str,
-                   dtype: torch.dtype, counts: dict[str, int] | None) -> torch.Tensor | None:
-    """Vision -> projector (counting each into `counts` if given); random embeddings for a
-    text-only LLM given visual tokens."""
-    spec = model.spec
+def visual_inputs(spec: ModelSpec, plan: VisualPlan, batch: int, device: str | torch.device,
+                  dtype: torch.dtype) -> torch.Tensor | None:
+    """Random patches [B*crops, P, C*p*p] for a VLM; random visual embeddings [B, V, h] for a
+    text-only LLM given visual tokens; None without visual tokens."""
     shp = stage_inputs(spec, plan, batch)
     if not shp["visual"]:
         return None
-    if model.vision is None or model.projector is None:
+    if spec.vision is None or spec.projector is None:
         return torch.randn(batch, shp["visual"], spec.llm.hidden_size, device=device, dtype=dtype)
-    patches = torch.randn(*shp["patches"], device=device, dtype=dtype)
+    return torch.randn(*shp["patches"], device=device, dtype=dtype)
+
+
+def visual_embeds(model: ReferenceModel, plan: VisualPlan, batch: int, x: torch.Tensor | None,
+                  counts: dict[str, int] | None = None) -> torch.Tensor | None:
+    """Vision -> projector on `x` from visual_inputs (counting each stage's FLOPs into
+    `counts` if given); the visual embeddings entering the LLM."""
+    spec = model.spec
+    if x is None or model.vision is None or model.projector is None:
+        return x
+    rows = stage_inputs(spec, plan, batch)["projector_rows"]
     box: dict[str, torch.Tensor] = {}
 
     def vision() -> None:
-        box["f"] = model.vision(patches).reshape(batch, -1, spec.vision.hidden_size)
+        box["f"] = model.vision(x).reshape(batch, -1, spec.vision.hidden_size)
 
     def projector() -> None:
-        box["v"] = model.projector(box["f"][:, : shp["projector_rows"]])
+        box["v"] = model.projector(box["f"][:, :rows])
 
     for name, fn in (("vision", vision), ("projector", projector)):
         if counts is None:
@@ -114,8 +123,8 @@ def torch_matmul_flops(spec: ModelSpec, batch: int, visual_tokens: int, text_tok
     model = model or build(spec, "meta")
     plan = plan_tokens(spec, visual_tokens)
     counts = {"vision": 0, "projector": 0}
-    dt = torch.float32
-    vis = _visual_embeds(model, plan, batch, "meta", dt, counts)
+    x = visual_inputs(spec, plan, batch, "meta", torch.float32)
+    vis = visual_embeds(model, plan, batch, x, counts)
     prompt = int(plan.llm_tokens) + text_tokens
     cache = model.llm.new_cache(batch, prompt + step + 1)
     ids = torch.zeros(batch, text_tokens, dtype=torch.long, device="meta")
