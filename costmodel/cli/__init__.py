@@ -20,16 +20,16 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from costmodel.cli import catalog, estimate_cmd
+    from costmodel.cli import catalog, compare_cmd, estimate_cmd, plan_cmd, profile_cmd
 
     app.command("estimate")(estimate_cmd.estimate)
     app.add_typer(catalog.models_app, name="models")
     app.add_typer(catalog.hardware_app, name="hardware")
-    from costmodel.cli import compare_cmd, plan_cmd
     app.command("compare")(compare_cmd.compare)
     app.command("energy")(compare_cmd.energy_cmd)
     app.command("plan")(plan_cmd.plan_command)
     app.command("batching")(plan_cmd.batching_command)
+    app.command("profile")(profile_cmd.profile)
 
 
 _register()

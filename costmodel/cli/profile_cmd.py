@@ -1,0 +1,109 @@
+"""`costmodel profile`: time the torch reference model (needs `costmodel[validate]`)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import typer
+
+from costmodel.cli.common import Format, dumps, table
+from costmodel.errors import CostmodelError
+
+
+def parse_ints(text: str, option: str) -> list[int]:
+    """'64,576' -> [64, 576] (each >= 0, or >= 1 for --batch)."""
+    low = 1 if option == "--batch" else 0
+    try:
+        vals = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        vals = []
+    if not vals or min(vals) < low:
+        raise CostmodelError(f"{option}: '{text}' is not a comma-separated list of integers "
+                             f">= {low}, e.g. 64,576")
+    return vals
+
+
+def write_csv_atomic(path: Path, rows: list[dict], columns: tuple[str, ...]) -> None:
+    """Write the whole file or nothing (temp file + rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w", newline="") as f:
+        wr = csv.DictWriter(f, fieldnames=list(columns), lineterminator="\n")
+        wr.writeheader()
+        wr.writerows(rows)
+    os.replace(tmp, path)
+
+
+def _spec(model: str | None, tiny: bool):
+    from costmodel.io import load_model
+    from costmodel.validation.reference import tiny_spec
+
+    if tiny == (model is not None):
+        raise CostmodelError("MODEL: give a zoo id or config.json path, or --tiny (not both)")
+    return tiny_spec() if tiny else load_model(model)
+
+
+def profile(
+    model: str | None = typer.Argument(None, help="Zoo id or config.json path."),
+    tiny: bool = typer.Option(False, "--tiny", help="Built-in 0.7 M-parameter LLaVA-shaped VLM."),
+    device: str = typer.Option("cpu", help="cpu or cuda."),
+    visual_tokens: str = typer.Option("64,576", help="Comma-separated visual-token counts."),
+    batch: str = typer.Option("1", help="Comma-separated batch sizes."),
+    text_tokens: int = typer.Option(64, min=0, help="Text tokens in the prompt."),
+    dtype: str | None = typer.Option(None, help="fp32, bf16 or fp16 (default: fp32 on cpu, "
+                                                   "bf16 on cuda)."),
+    warmup: int = typer.Option(2, min=0, help="Untimed calls before timing."),
+    repeats: int = typer.Option(10, min=1, help="Timed calls per point."),
+    cuda_graphs: bool = typer.Option(True, help="Also time decode replayed from a CUDA graph."),
+    out: Path = typer.Option(Path("costmodel-profile.csv"), "--out", "-o", help="CSV to write."),
+    kernels: Path | None = typer.Option(None, help="Also write per-kernel times (CSV) for "
+                                                     "the first point (torch.profiler)."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json or csv."),
+) -> None:
+    """Time prefill and per-token decode of the torch reference model; write a CSV."""
+    if device not in ("cpu", "cuda"):
+        raise CostmodelError(f"--device: '{device}' is not cpu or cuda")
+    vis, batches = parse_ints(visual_tokens, "--visual-tokens"), parse_ints(batch, "--batch")
+    spec = _spec(model, tiny)
+    try:
+        import torch
+
+        from costmodel.validation import profile as prof
+    except ImportError:
+        raise CostmodelError('profile: needs torch; pip install "costmodel[validate]"') from None
+    dtype = dtype or ("bf16" if device == "cuda" else "fp32")
+    if dtype not in prof.DTYPES:
+        raise CostmodelError(f"--dtype: '{dtype}' is not one of {', '.join(prof.DTYPES)}")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise CostmodelError("--device: cuda is not available here; use --device cpu")
+    rows = prof.as_dicts(prof.profile(spec, device, dtype, vis, batches, text_tokens, warmup,
+                                      repeats, cuda_graphs))
+    write_csv_atomic(out, rows, prof.COLUMNS)
+    if kernels is not None:
+        k = prof.kernel_times(spec, device, dtype, batches[0], vis[0], text_tokens)
+        write_csv_atomic(kernels, k, ("stage", "kernel", "calls", "self_s"))
+    _print(rows, fmt, prof.COLUMNS)
+
+
+def _print(rows: list[dict], fmt: Format, columns: tuple[str, ...]) -> None:
+    if fmt is Format.json:
+        typer.echo(dumps(rows))
+    elif fmt is Format.csv:
+        buf = io.StringIO()
+        wr = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
+        wr.writeheader()
+        wr.writerows(rows)
+        typer.echo(buf.getvalue(), nl=False)
+    else:
+        body = [[r["stage"], r["mode"], str(r["batch"]), str(r["visual_tokens"]),
+                 str(r["context_tokens"]), f"{r['median_s'] * 1e3:.3f}",
+                 f"{r['p25_s'] * 1e3:.3f}-{r['p75_s'] * 1e3:.3f}"] for r in rows]
+        head = f"{rows[0]['model']} on {rows[0]['device_name']} ({rows[0]['dtype']}, torch " \
+               f"{rows[0]['torch_version']}, {rows[0]['repeats']} repeats)"
+        typer.echo(head + "\n\n" + table(
+            body, ["stage", "mode", "batch", "visual", "context", "median ms", "IQR ms"],
+            right={2, 3, 4, 5, 6}))

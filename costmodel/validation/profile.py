@@ -1,0 +1,185 @@
+"""Timing the torch reference model: prefill (vision + projector + LLM prefill, i.e. the TTFT
+path) and one decode step, per (batch, visual tokens) point.
+
+Each measurement: `warmup` untimed calls, then `repeats` timed calls; we report the median and
+the 25th/75th percentiles in seconds. CPU: `time.perf_counter` around each call. CUDA:
+`torch.cuda.Event` pairs around each call, read after one synchronize. Decode runs eager and,
+on CUDA, replayed from a CUDA graph captured for that context length (static shapes: the cache
+is preallocated and the step writes a fixed slot).
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from costmodel.specs.model import ModelSpec
+from costmodel.validation.crosscheck import visual_embeds, visual_inputs
+from costmodel.validation.reference import ReferenceModel, build
+from costmodel.visual_tokens import plan_tokens
+
+COLUMNS = ("device_name", "torch_version", "dtype", "model", "batch", "visual_tokens",
+           "text_tokens", "stage", "context_tokens", "median_s", "p25_s", "p75_s", "repeats",
+           "mode", "date")
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+@dataclass(frozen=True)
+class Row:
+    device_name: str
+    torch_version: str
+    dtype: str
+    model: str
+    batch: int
+    visual_tokens: int
+    text_tokens: int
+    stage: str  # prefill | decode
+    context_tokens: int  # keys attended by the last token timed
+    median_s: float
+    p25_s: float
+    p75_s: float
+    repeats: int
+    mode: str  # eager | cuda_graph
+    date: str
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    import platform
+
+    return platform.processor() or platform.machine() or "cpu"
+
+
+def time_calls(fn: Callable[[], object], device: torch.device, warmup: int,
+               repeats: int) -> list[float]:
+    """Seconds per call of `repeats` timed calls after `warmup` untimed ones."""
+    for _ in range(warmup):
+        fn()
+    if device.type != "cuda":
+        out = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - t0)
+        return out
+    torch.cuda.synchronize(device)
+    events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
+              for _ in range(repeats)]
+    for start, end in events:
+        start.record()
+        fn()
+        end.record()
+    torch.cuda.synchronize(device)
+    return [s.elapsed_time(e) / 1e3 for s, e in events]  # ms -> s
+
+
+def _graphed(fn: Callable[[], object], device: torch.device) -> Callable[[], object]:
+    """Capture `fn` (static shapes, static inputs) in a CUDA graph; return its replay."""
+    stream = torch.cuda.Stream(device)
+    stream.wait_stream(torch.cuda.current_stream(device))
+    with torch.cuda.stream(stream):
+        for _ in range(3):  # warm-up on a side stream, as capture requires
+            fn()
+    torch.cuda.current_stream(device).wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        fn()
+    return graph.replay
+
+
+@dataclass(frozen=True)
+class Setup:
+    model: ReferenceModel
+    device: torch.device
+    dtype: str
+    text_tokens: int
+    warmup: int
+    repeats: int
+    cuda_graphs: bool
+
+
+def _stage_fns(s: Setup, batch: int, visual_tokens: int) -> tuple[dict[str, Callable], int]:
+    """Callables for the prefill path and one decode step; the prompt length."""
+    m, dev, dt = s.model, s.device, DTYPES[s.dtype]
+    plan = plan_tokens(m.spec, visual_tokens)
+    prompt = int(plan.llm_tokens) + s.text_tokens
+    cache = m.llm.new_cache(batch, prompt + 1)
+    ids = torch.randint(0, m.spec.llm.vocab_size, (batch, s.text_tokens), device=dev)
+    tok = torch.randint(0, m.spec.llm.vocab_size, (batch, 1), device=dev)
+
+    x = visual_inputs(m.spec, plan, batch, dev, dt)
+
+    def prefill() -> object:
+        return m.llm.prefill(ids, cache, visual_embeds(m, plan, batch, x))
+
+    prefill()  # fills the cache the decode step reads
+
+    def decode() -> object:
+        return m.llm.decode(tok, cache, prompt)
+
+    return {"prefill": prefill, "decode": decode}, prompt
+
+
+def profile_point(s: Setup, batch: int, visual_tokens: int, date: str) -> list[Row]:
+    with torch.inference_mode():
+        fns, prompt = _stage_fns(s, batch, visual_tokens)
+        plans = [("prefill", "eager", fns["prefill"], prompt),
+                 ("decode", "eager", fns["decode"], prompt + 1)]
+        if s.cuda_graphs and s.device.type == "cuda":
+            plans.append(("decode", "cuda_graph", _graphed(fns["decode"], s.device), prompt + 1))
+        rows = []
+        for stage, mode, fn, ctx in plans:
+            t = np.asarray(time_calls(fn, s.device, s.warmup, s.repeats))
+            rows.append(Row(
+                device_name=device_name(s.device), torch_version=torch.__version__,
+                dtype=s.dtype, model=s.model.spec.name, batch=batch,
+                visual_tokens=visual_tokens, text_tokens=s.text_tokens, stage=stage,
+                context_tokens=ctx, median_s=float(np.median(t)),
+                p25_s=float(np.percentile(t, 25)), p75_s=float(np.percentile(t, 75)),
+                repeats=s.repeats, mode=mode, date=date))
+    return rows
+
+
+def profile(spec: ModelSpec, device: str, dtype: str, visual_tokens: list[int],
+            batches: list[int], text_tokens: int = 64, warmup: int = 2, repeats: int = 10,
+            cuda_graphs: bool = True) -> list[Row]:
+    """Time every (batch, visual tokens) point; one row per stage and mode."""
+    dev = torch.device(device)
+    s = Setup(build(spec, dev, DTYPES[dtype]), dev, dtype, text_tokens, warmup, repeats,
+              cuda_graphs)
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return [r for b in batches for v in visual_tokens for r in profile_point(s, b, v, date)]
+
+
+def kernel_times(spec: ModelSpec, device: str, dtype: str, batch: int, visual_tokens: int,
+                 text_tokens: int = 64) -> list[dict[str, object]]:
+    """Per-operator self times (s) from torch.profiler over one prefill and one decode step."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as tprofile
+
+    dev = torch.device(device)
+    s = Setup(build(spec, dev, DTYPES[dtype]), dev, dtype, text_tokens, 0, 1, False)
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])
+    out: list[dict[str, object]] = []
+    with torch.inference_mode():
+        fns, _ = _stage_fns(s, batch, visual_tokens)
+        for stage, fn in fns.items():
+            fn()
+            with tprofile(activities=acts) as prof:
+                fn()
+            for e in prof.key_averages():
+                self_us = e.self_device_time_total if dev.type == "cuda" else e.self_cpu_time_total
+                if self_us > 0:
+                    out.append({"stage": stage, "kernel": e.key, "calls": e.count,
+                                "self_s": self_us / 1e6})
+    return out
+
+
+def as_dicts(rows: list[Row]) -> list[dict[str, object]]:
+    return [asdict(r) for r in rows]
