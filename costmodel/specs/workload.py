@@ -11,6 +11,29 @@ from costmodel.units import DType
 Overlap = Literal["roofline", "serial"]
 
 
+class Parallelism(BaseModel):
+    """How one model replica is spread over GPUs (see costmodel/parallel.py).
+
+    tp: tensor-parallel degree (Megatron-style split of every decoder layer; two all-reduces a
+    layer). pp: pipeline stages (layers split into pp contiguous stages). microbatches: the
+    batch is split into this many microbatches for the pipelined prefill (None = 1; must divide
+    the batch). GPUs used = tp * pp.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    tp: PositiveInt = 1
+    pp: PositiveInt = 1
+    microbatches: PositiveInt | None = None
+
+    @property
+    def gpus(self) -> int:
+        return self.tp * self.pp
+
+    @property
+    def m(self) -> int:
+        return self.microbatches or 1
+
+
 class Workload(BaseModel):
     """One inference request shape.
 
@@ -35,6 +58,7 @@ class Workload(BaseModel):
     flash_attention: bool = True
     overlap: Overlap = "roofline"
     logits: Literal["last", "all"] = "last"
+    parallel: Parallelism = Parallelism()
 
     @model_validator(mode="after")
     def _check(self) -> Workload:
@@ -42,6 +66,9 @@ class Workload(BaseModel):
             raise ValueError("text_tokens: a prompt needs at least one token (or an image)")
         if self.visual_tokens == 0 and self.text_tokens == 0:
             raise ValueError("text_tokens: a prompt needs at least one token")
+        if self.batch % self.parallel.m:
+            raise ValueError(f"parallel.microbatches: {self.parallel.m} does not divide batch "
+                             f"{self.batch}; choose a divisor of the batch")
         return self
 
     @property
