@@ -115,6 +115,16 @@ def _pipelined(ev: Evaluation, ev_mb: Evaluation, pp: int, m: int, p2p_pre: Arr,
                                e2e_latency_s=e2e, tokens_per_s=batch_tokens / e2e)
 
 
+def _most_loaded_gpu(gpu: ModelSpec, pts: Points, prec: Precision,
+                     bounds: tuple[tuple[int, int], ...], like: Arr) -> tuple[Arr, Arr]:
+    """(weights, KV cache) bytes of the stage whose weights + KV are largest, per point."""
+    w_stage = np.asarray([p * prec.weight for p in stage_params(gpu, bounds)])
+    kv_stage = np.stack([stage_kv_bytes(gpu, pts, prec, lo, hi) + 0.0 * like
+                         for lo, hi in bounds])
+    worst = np.argmax(kv_stage + w_stage.reshape((-1,) + (1,) * (kv_stage.ndim - 1)), axis=0)
+    return w_stage[worst], np.take_along_axis(kv_stage, worst[None], axis=0)[0]
+
+
 def evaluate_parallel(spec: ModelSpec, pts: Points, prec: Precision, rates: Rates,
                       capacity_bytes: Arr, par: Parallelism, flash: bool = True,
                       overlap: str = "roofline",
@@ -137,13 +147,7 @@ def evaluate_parallel(spec: ModelSpec, pts: Points, prec: Precision, rates: Rate
         p2p_pre = _p2p_s(gpu, pts, prec, rates, bounds, None, pts.batch / m)
         p2p_step = _p2p_s(gpu, pts, prec, rates, bounds, np.ones_like(pts.batch), pts.batch)
         ev = _pipelined(ev, ev_mb, pp, m, p2p_pre, p2p_step)
-    params = stage_params(gpu, bounds)
-    w_stage = np.asarray([p * prec.weight for p in params])
-    kv_stage = np.stack([stage_kv_bytes(gpu, pts, prec, lo, hi) + 0.0 * ev.ttft_s
-                         for lo, hi in bounds])
-    worst = np.argmax(kv_stage + w_stage.reshape((-1,) + (1,) * (kv_stage.ndim - 1)), axis=0)
-    w_gpu = w_stage[worst]
-    kv_gpu = np.take_along_axis(kv_stage, worst[None], axis=0)[0]
+    w_gpu, kv_gpu = _most_loaded_gpu(gpu, pts, prec, bounds, ev.ttft_s)
     total_gpu = w_gpu + kv_gpu + ev.activation_bytes
     fits = total_gpu <= capacity_bytes
     if par.gpus > 1:

@@ -10,12 +10,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from costmodel.errors import CostmodelError
 from costmodel.estimate import estimate, points, precision, visual_plan
 from costmodel.evaluate import evaluate
+from costmodel.graph import Points
 from costmodel.parallel import allreduce_time_s, shard_spec
-from costmodel.pipeline import stage_bounds
+from costmodel.pipeline import evaluate_parallel, stage_bounds
 from costmodel.roofline import DEFAULT_LINK_LATENCY_S, Rates
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Parallelism, Workload
@@ -202,3 +205,34 @@ def test_shard_spec_keeps_head_dim(llava):
     assert isinstance(s, ModelSpec) and s.llm.head_dim == llava.llm.head_dim == 128
     assert s.llm.num_heads == 8 and s.llm.intermediate_size == 11008 // 4
     assert dataclasses.is_dataclass(Parallelism) is False  # a pydantic model, frozen
+
+
+@settings(max_examples=40, deadline=None)
+@given(m=st.floats(1e3, 1e9), n=st.integers(2, 16))
+def test_allreduce_time_grows_with_size_and_gpus(m, n):
+    t = allreduce_time_s(m, n, 300e9, 2e-6)
+    assert allreduce_time_s(2 * m, n, 300e9, 2e-6) > t
+    assert allreduce_time_s(m, n + 1, 300e9, 2e-6) > t
+    # Bounded by sending the message twice over the link plus the latency steps.
+    assert t < 2 * m / 300e9 + 2 * (n - 1) * 2e-6 + 1e-15
+
+
+def test_parallel_evaluation_is_vectorised(llava, gpu):
+    """Several points in one call equal one estimate per point."""
+    hw = _nvlink(gpu)
+    par = Parallelism(tp=2, pp=2, microbatches=2)
+    ws = [Workload(visual_tokens=v, batch=b, parallel=par) for v, b in [(576, 2), (144, 8)]]
+    plans = [visual_plan(llava, w) for w in ws]
+    pts = [points(p, w) for p, w in zip(plans, ws, strict=True)]
+    arr = Points(**{f: np.concatenate([getattr(p, f) for p in pts])
+                    for f in ("batch", "crops", "seq_per_crop", "projector_rows", "visual",
+                              "text", "output")})
+    rates = Rates.from_profiles([hw, hw], ws[0].act_dtype)
+    ev, res = evaluate_parallel(llava, arr, precision(ws[0]), rates,
+                                np.asarray([hw.memory_bytes] * 2), par)
+    for i, w in enumerate(ws):
+        one = estimate(llava, hw, w)
+        assert float(ev.ttft_s[i]) == pytest.approx(one.ttft_s, rel=1e-12)
+        assert float(ev.tpot_s[i]) == pytest.approx(one.tpot_s, rel=1e-12)
+        assert float(res.per_gpu_total_bytes[i]) == pytest.approx(one.memory.per_gpu_bytes,
+                                                                  rel=1e-12)
