@@ -52,6 +52,7 @@ def estimate(
     pp: int = typer.Option(1, "--pp", min=1, help="Pipeline stages (layers split)."),
     microbatches: int | None = typer.Option(None, min=1,
                                                help="Prefill microbatches for --pp (divide batch)."),
+    sets: list[str] = typer.Option([], "--set", help="What-if KEY=VALUE on the hardware."),
 ) -> None:
     """FLOPs, memory traffic, latency and memory footprint of each inference stage."""
     w = build_workload(
@@ -61,7 +62,7 @@ def estimate(
         kv_dtype=kv_dtype, flash_attention=flash_attention, overlap=overlap, logits=logits,
         parallel={"tp": tp, "pp": pp, "microbatches": microbatches},
     )
-    spec, hw = load_model(model), load_hardware(hardware)
+    spec, hw = load_model(model), load_hardware(hardware, tuple(sets))
     est = run_estimate(spec, hw, w)
     if fmt is Format.json:
         doc = est.to_dict()
