@@ -6,14 +6,17 @@ per-operator tidy table, `.to_dict()` the JSON document (base units throughout).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from costmodel.evaluate import STAGES, Evaluation, evaluate
+from costmodel.evaluate import STAGES, Evaluation
 from costmodel.graph import Points, Precision
-from costmodel.roofline import Rates
+from costmodel.pipeline import ParallelResult, evaluate_parallel
+from costmodel.quant import dequant_flops_per_element, weight_bytes_per_element
+from costmodel.roofline import Rates, link_latency_s
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import VisualPlan, Workload
@@ -35,8 +38,10 @@ def visual_plan(spec: ModelSpec, w: Workload) -> VisualPlan:
 
 
 def precision(w: Workload) -> Precision:
-    return Precision(weight=w.weights.bytes_per_element, act=w.act_dtype.bytes_per_element,
-                     kv=w.kv.bytes_per_element)
+    """Bytes per element (weights with their quantisation scales) and dequantisation work."""
+    return Precision(weight=weight_bytes_per_element(w.weights, w.act_dtype),
+                     act=w.act_dtype.bytes_per_element, kv=w.kv.bytes_per_element,
+                     dequant_flops=dequant_flops_per_element(w.weights, w.act_dtype))
 
 
 def points(plan: VisualPlan, w: Workload) -> Points:
@@ -73,8 +78,12 @@ class Memory:
     kv_cache_bytes: float
     activation_bytes: float
     total_bytes: float
-    capacity_bytes: float
-    fits: bool
+    capacity_bytes: float  # one GPU's
+    fits: bool  # every GPU fits (one GPU unless --tp/--pp)
+    per_gpu_bytes: float = 0.0  # most loaded GPU: its weights + KV cache + activations
+    per_gpu_weights_bytes: float = 0.0
+    per_gpu_kv_cache_bytes: float = 0.0
+    gpus: int = 1
 
 
 @dataclass(frozen=True)
@@ -90,6 +99,7 @@ class Estimate:
     tokens_per_s: float
     memory: Memory
     evaluation: Evaluation
+    parallel: ParallelResult | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready document, base units only."""
@@ -116,6 +126,25 @@ class Estimate:
             "ttft_s": self.ttft_s, "tpot_s": self.tpot_s, "e2e_latency_s": self.e2e_latency_s,
             "tokens_per_s": self.tokens_per_s,
             "memory": {k: v for k, v in self.memory.__dict__.items()},
+            "parallel": self._parallel_dict(),
+        }
+
+    def _parallel_dict(self) -> dict[str, Any]:
+        p, hw = self.parallel, self.hardware
+        if p is None:
+            return {}
+
+        def f(x: Any) -> float:
+            return float(np.asarray(x).reshape(-1)[0])
+
+        return {
+            "tp": p.par.tp, "pp": p.par.pp, "microbatches": p.par.m, "gpus": p.par.gpus,
+            "interconnect": hw.interconnect_kind,
+            "link_bytes_per_s": hw.interconnect_bandwidth_Bps,
+            "link_latency_s": link_latency_s(hw),
+            "stage_layers": [list(b) for b in p.stage_layers],
+            "comm_s": f(p.comm_s), "p2p_s": f(p.p2p_s),
+            "prefill_bubble_fraction": p.prefill_bubble_fraction,
         }
 
     def to_frame(self, per_layer: bool = False) -> pd.DataFrame:
@@ -141,14 +170,15 @@ def estimate(model: ModelSpec | str, hardware: HardwareProfile | str,
         rates = bare_rates([hw], (w.weights, w.act_dtype, w.kv))
     else:
         rates = Rates.from_profiles([hw], w.act_dtype)
-    ev = evaluate(spec, points(plan, w), precision(w), rates, np.asarray([hw.memory_bytes]),
-                  flash=w.flash_attention, overlap=w.overlap, all_logits=w.logits == "all",
-                  convention=w.convention)
-    return from_evaluation(spec, hw, w, plan, ev)
+    ev, par = evaluate_parallel(spec, points(plan, w), precision(w), rates,
+                                np.asarray([hw.memory_bytes]), w.parallel,
+                                flash=w.flash_attention, overlap=w.overlap,
+                                all_logits=w.logits == "all", convention=w.convention)
+    return from_evaluation(spec, hw, w, plan, ev, par=par)
 
 
 def from_evaluation(spec: ModelSpec, hw: HardwareProfile, w: Workload, plan: VisualPlan,
-                    ev: Evaluation, i: int = 0) -> Estimate:
+                    ev: Evaluation, i: int = 0, par: ParallelResult | None = None) -> Estimate:
     def f(x: np.ndarray) -> float:
         return float(np.asarray(x).reshape(-1)[i])
 
@@ -156,6 +186,15 @@ def from_evaluation(spec: ModelSpec, hw: HardwareProfile, w: Workload, plan: Vis
                              f(t.kv_bytes), f(t.latency_s)) for s, t in ev.stages.items()}
     mem = Memory(f(ev.weights_bytes), f(ev.kv_cache_bytes), f(ev.activation_bytes),
                  f(ev.total_bytes), hw.memory_bytes, bool(np.asarray(ev.fits).reshape(-1)[i]))
+    if par is not None:
+        mem = dataclasses.replace(
+            mem, per_gpu_bytes=f(par.per_gpu_total_bytes),
+            per_gpu_weights_bytes=f(par.per_gpu_weights_bytes),
+            per_gpu_kv_cache_bytes=f(par.per_gpu_kv_cache_bytes), gpus=par.par.gpus)
+    else:
+        mem = dataclasses.replace(mem, per_gpu_bytes=mem.total_bytes,
+                                  per_gpu_weights_bytes=mem.weights_bytes,
+                                  per_gpu_kv_cache_bytes=mem.kv_cache_bytes)
     assert tuple(stages) == STAGES
     return Estimate(spec, hw, w, plan, stages, f(ev.ttft_s), f(ev.tpot_s), f(ev.e2e_latency_s),
-                    f(ev.tokens_per_s), mem, ev)
+                    f(ev.tokens_per_s), mem, ev, par)

@@ -18,6 +18,8 @@ import numpy as np
 
 from costmodel.graph import Points, Precision, decode_ops, layer_groups, stage_ops
 from costmodel.ops import Arr, Op
+from costmodel.parallel import with_allreduce
+from costmodel.quant import with_dequant
 from costmodel.roofline import Rates, op_times, sum_linear_max
 from costmodel.specs.model import ModelSpec
 
@@ -37,6 +39,7 @@ class OpCost:
     compute_s: Arr
     memory_s: Arr
     latency_s: Arr
+    comm_s: Arr = 0.0  # type: ignore[assignment]  # interconnect time (op_class "comm")
 
     @property
     def bytes(self) -> Arr:
@@ -79,7 +82,8 @@ def _static_cost(op: Op, r: Rates, overlap: str) -> OpCost:
     return OpCost(op, k * op.flops, k * op.useful_flops, k * op.weight_bytes,
                   k * (op.act_read_bytes + op.act_write_bytes),
                   k * (op.kv_read_bytes + op.kv_write_bytes),
-                  k * t.compute_s, k * t.memory_s, k * t.latency_s(overlap, r.launch_s))
+                  k * t.compute_s, k * t.memory_s, k * t.latency_s(overlap, r.launch_s),
+                  k * t.comm_s)
 
 
 def _decode_cost(a: Op, b: Op, r: Rates, overlap: str, n: Arr) -> OpCost:
@@ -96,12 +100,13 @@ def _decode_cost(a: Op, b: Op, r: Rates, overlap: str, n: Arr) -> OpCost:
         lat = k * (core + n * r.launch_s)
     else:
         lat = series(ta.compute_s + ta.memory_s, tb.compute_s + tb.memory_s) + k * n * r.launch_s
+    comm = series(ta.comm_s, tb.comm_s)
     return OpCost(
         a, series(a.flops, b.flops), series(a.useful_flops, b.useful_flops),
         series(a.weight_bytes, b.weight_bytes),
         series(a.act_read_bytes + a.act_write_bytes, b.act_read_bytes + b.act_write_bytes),
         series(a.kv_read_bytes + a.kv_write_bytes, b.kv_read_bytes + b.kv_write_bytes),
-        series(ta.compute_s, tb.compute_s), series(ta.memory_s, tb.memory_s), lat,
+        series(ta.compute_s, tb.compute_s), series(ta.memory_s, tb.memory_s), lat + comm, comm,
     )
 
 
@@ -124,11 +129,18 @@ def _peak_activation_bytes(ops: list[Op], like: Arr) -> Arr:
     return peak
 
 
+def _finish(ops: list[Op], prec: Precision, tp: int) -> list[Op]:
+    """Weight dequantisation work (costmodel/quant.py) and TP all-reduces (parallel.py)."""
+    return with_allreduce(with_dequant(ops, prec.dequant_flops, prec.weight), tp)
+
+
 def evaluate(spec: ModelSpec, pts: Points, prec: Precision, rates: Rates, capacity_bytes: Arr,
              flash: bool = True, overlap: str = "roofline", all_logits: bool = False,
-             convention: str = "costmodel") -> Evaluation:
+             convention: str = "costmodel", tp: int = 1) -> Evaluation:
     """Every stage for every point. Arrays in `pts`, `rates` and `capacity_bytes` broadcast.
-    convention 'llm-viewer': operators and memory by costmodel.conventions.llm_viewer."""
+
+    convention 'llm-viewer': operators and memory by costmodel.conventions.llm_viewer.
+    tp > 1: `spec` is one GPU's shard (parallel.shard_spec) and all-reduces are added."""
     like = np.broadcast_arrays(pts.batch, pts.visual, pts.text, pts.output, rates.bytes_per_s)[0]
     if convention == "llm-viewer":
         from costmodel.conventions import llm_viewer as lv
@@ -136,11 +148,13 @@ def evaluate(spec: ModelSpec, pts: Points, prec: Precision, rates: Rates, capaci
         pre = lv.stage_ops(spec, pts, prec, flash)
         dec_a, dec_b = (lv.decode_ops(spec, pts, j, prec, flash) for j in (0.0, 1.0))
     else:
-        pre = stage_ops(spec, pts, prec, flash, all_logits)
-        dec_a, dec_b = (decode_ops(spec, pts, j, prec, flash) for j in (0.0, 1.0))
+        pre = {s: _finish(ops, prec, tp) for s, ops in
+               stage_ops(spec, pts, prec, flash, all_logits).items()}
+        dec_a, dec_b = (_finish(decode_ops(spec, pts, j, prec, flash), prec, tp) for j in (0.0, 1.0))
     costs = [_static_cost(op, rates, overlap) for ops in pre.values() for op in ops]
     n_steps = pts.output - 1.0
-    dec_costs = [_decode_cost(a, b, rates, overlap, n_steps) for a, b in zip(dec_a, dec_b, strict=True)]
+    dec_costs = [_decode_cost(a, b, rates, overlap, n_steps)
+                 for a, b in zip(dec_a, dec_b, strict=True)]
     stages = {s: _totals([c for c in costs if c.op.stage == s], like) for s in STAGES[:3]}
     stages["decode"] = _totals(dec_costs, like)
     first_step = sum(

@@ -42,4 +42,5 @@ def op_frame(ev: Evaluation, i: int = 0, per_layer: bool = False) -> pd.DataFram
     with np.errstate(divide="ignore", invalid="ignore"):
         df["intensity_flops_per_byte"] = np.where(df["bytes"] > 0, df["flops"] / df["bytes"], 0.0)
     df["bound"] = np.where(df["compute_s"] >= df["memory_s"], "compute", "memory")
+    df.loc[df["op_class"] == "comm", "bound"] = "comm"  # interconnect time (parallel.py)
     return df

@@ -28,11 +28,13 @@ from costmodel.specs.model import LLMSpec, ModelSpec, ProjectorSpec, VisionSpec
 
 @dataclass(frozen=True)
 class Precision:
-    """Bytes per element of weights, activations and KV cache."""
+    """Bytes per element of weights (incl. quantisation scales), activations and KV cache;
+    dequant_flops: vector FLOPs per weight element each time a linear reads it (quant.py)."""
 
     weight: float
     act: float
     kv: float
+    dequant_flops: float = 0.0
 
 
 @dataclass(frozen=True)

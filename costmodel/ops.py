@@ -20,7 +20,7 @@ import numpy as np
 
 Arr = np.ndarray
 OpClass = Literal[
-    "linear", "attention", "norm", "activation", "elementwise", "embedding", "lm_head"
+    "linear", "attention", "norm", "activation", "elementwise", "embedding", "lm_head", "comm"
 ]
 
 # Vector FLOPs per element for the non-matmul operators (see module docstring).
@@ -57,6 +57,10 @@ class Op:
     kv_write_bytes: Arr = field(default=0.0)  # type: ignore[assignment]
     count: int = 1
     first_layer: int | None = None  # for names with a layer range
+    # Interconnect traffic (op_class "comm", costmodel/parallel.py): bytes each GPU sends over
+    # its link, and link latencies paid one after another (ring steps).
+    link_bytes: Arr = field(default=0.0)  # type: ignore[assignment]
+    link_hops: float = 0.0
 
     @property
     def flops(self) -> Arr:

@@ -7,6 +7,8 @@ Per operator (units: FLOPs, bytes, FLOP/s, bytes/s, seconds):
   latency_s = max(compute_s, memory_s)   (overlap='roofline': compute hides memory or v.v.)
             = compute_s + memory_s       (overlap='serial': no overlap, an upper bound)
             + kernel_launch_overhead_s   (one kernel per operator instance)
+  comm_s    = link_bytes / link_bandwidth + link_hops * link_latency   (added to latency_s;
+              only interconnect operators have link traffic, see costmodel/parallel.py)
 Matrix products run on tensor cores at the math dtype's dense peak; vector work (norms,
 softmax, activations) on the CUDA cores at the fp32 peak. Source: Williams, Waterman and
 Patterson, "Roofline" (CACM 2009), applied per operator as in LLM-Viewer (Yuan et al. 2024).
@@ -15,7 +17,7 @@ Patterson, "Roofline" (CACM 2009), applied per operator as in LLM-Viewer (Yuan e
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -33,6 +35,8 @@ class Rates:
     vector_flops_per_s: Arr
     bytes_per_s: Arr
     launch_s: Arr
+    link_bytes_per_s: Arr = field(default_factory=lambda: np.asarray(np.inf))
+    link_latency_s: Arr = field(default_factory=lambda: np.asarray(0.0))
 
     @classmethod
     def from_profiles(cls, profiles: Sequence[HardwareProfile], math_dtype: DType) -> Rates:
@@ -45,7 +49,22 @@ class Rates:
         ])
         bw = np.array([h.memory_bandwidth_Bps * h.memory_efficiency for h in profiles])
         launch = np.array([h.kernel_launch_overhead_s for h in profiles])
-        return cls(mm, attn, vec, bw, launch)
+        link = np.array([h.interconnect_bandwidth_Bps or np.inf for h in profiles])
+        hop = np.array([link_latency_s(h) for h in profiles])
+        return cls(mm, attn, vec, bw, launch, link, hop)
+
+
+# Typical one-step link latency where a profile gives none (latency_us: 0), by link kind.
+# Convention, not a datasheet figure: NCCL small-message all-reduces take a few microseconds
+# (nccl-tests doc/PERFORMANCE.md: time ~ overhead + size/bw; a 2-GPU PCIe all-reduce of 8 B
+# takes ~6 us, i.e. ~3 us per ring step). Checked against measured all-reduces in
+# tests/test_parallel.py.
+DEFAULT_LINK_LATENCY_S = {"nvlink": 2e-6, "pcie": 3e-6, "none": 0.0}
+
+
+def link_latency_s(h: HardwareProfile) -> float:
+    """The profile's interconnect latency, or the per-kind default when it gives 0."""
+    return h.interconnect_latency_s or DEFAULT_LINK_LATENCY_S[h.interconnect_kind]
 
 
 @dataclass(frozen=True)
@@ -54,17 +73,19 @@ class OpTimes:
 
     compute_s: Arr
     memory_s: Arr
+    comm_s: Arr = field(default_factory=lambda: np.asarray(0.0))
 
     def latency_s(self, overlap: str, launch_s: Arr) -> Arr:
         core = np.maximum(self.compute_s, self.memory_s) if overlap == "roofline" else (
             self.compute_s + self.memory_s)
-        return core + launch_s
+        return core + self.comm_s + launch_s
 
 
 def op_times(op: Op, r: Rates) -> OpTimes:
     mm_rate = r.attention_flops_per_s if op.op_class == "attention" else r.matmul_flops_per_s
     compute = op.matmul_flops / mm_rate + op.vector_flops / r.vector_flops_per_s
-    return OpTimes(compute_s=compute, memory_s=op.bytes / r.bytes_per_s)
+    comm = op.link_bytes / r.link_bytes_per_s + op.link_hops * r.link_latency_s
+    return OpTimes(compute_s=compute, memory_s=op.bytes / r.bytes_per_s, comm_s=comm)
 
 
 def bound(t: OpTimes) -> Arr:

@@ -49,6 +49,10 @@ def estimate(
     convention: str = typer.Option("costmodel", help="costmodel or llm-viewer (LLM-Viewer's count)."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json or csv."),
     per_op: bool = typer.Option(False, "--per-op", help="Add the per-operator breakdown."),
+    tp: int = typer.Option(1, "--tp", min=1, help="Tensor-parallel GPUs (all-reduce per layer)."),
+    pp: int = typer.Option(1, "--pp", min=1, help="Pipeline stages (layers split)."),
+    microbatches: int | None = typer.Option(None, min=1,
+                                               help="Prefill microbatches for --pp (divide batch)."),
     sets: list[str] = typer.Option([], "--set", help="What-if KEY=VALUE on the hardware."),
 ) -> None:
     """FLOPs, memory traffic, latency and memory footprint of each inference stage."""
@@ -58,6 +62,7 @@ def estimate(
         output_tokens=output_tokens, act_dtype=dtype, weight_dtype=weight_dtype,
         kv_dtype=kv_dtype, flash_attention=flash_attention, overlap=overlap, logits=logits,
         convention=convention,
+        parallel={"tp": tp, "pp": pp, "microbatches": microbatches},
     )
     spec, hw = load_model(model), load_hardware(hardware, tuple(sets))
     est = run_estimate(spec, hw, w)
@@ -92,7 +97,7 @@ def compute_share(est: Estimate) -> dict[str, float]:
         comp = float(np.asarray(c.compute_s).reshape(-1)[0])
         mem = float(np.asarray(c.memory_s).reshape(-1)[0])
         share[c.op.stage][1] += lat
-        if comp >= mem:
+        if comp >= mem and c.op.op_class != "comm":  # comm: interconnect time
             share[c.op.stage][0] += lat
     return {s: (a / b if b else 0.0) for s, (a, b) in share.items()}
 
@@ -129,12 +134,26 @@ def render(est: Estimate, per_op: bool = False) -> str:
         f"TTFT {seconds(est.ttft_s)} | TPOT {seconds(est.tpot_s)} | end-to-end "
         f"{seconds(est.e2e_latency_s)} | {est.tokens_per_s:.1f} tokens/s",
         f"memory: weights {si(m.weights_bytes, 'B')} + KV cache {si(m.kv_cache_bytes, 'B')} + "
-        f"activations {si(m.activation_bytes, 'B')} = {si(m.total_bytes, 'B')} of "
-        f"{si(m.capacity_bytes, 'B')}: {verdict}",
+        f"activations {si(m.activation_bytes, 'B')} = {si(m.total_bytes, 'B')}"
+        + (f" of {si(m.capacity_bytes, 'B')}: {verdict}" if m.gpus == 1 else " (whole model)"),
     ]
+    if m.gpus > 1:
+        lines.append(parallel_line(est))
     if per_op:
         lines += ["", op_table(est)]
     return "\n".join(lines)
+
+
+def parallel_line(est: Estimate) -> str:
+    """Per-GPU memory and communication for --tp/--pp."""
+    m, d = est.memory, est.to_dict()["parallel"]
+    verdict = "fits" if m.fits else "DOES NOT FIT"
+    return (f"per GPU ({d['gpus']} GPUs: tp {d['tp']} x pp {d['pp']}, {d['interconnect']}): "
+            f"weights {si(m.per_gpu_weights_bytes, 'B')} + KV cache "
+            f"{si(m.per_gpu_kv_cache_bytes, 'B')} + activations {si(m.activation_bytes, 'B')} = "
+            f"{si(m.per_gpu_bytes, 'B')} of {si(m.capacity_bytes, 'B')}: {verdict} | "
+            f"communication {seconds(d['comm_s'] + d['p2p_s'])} | prefill bubble "
+            f"{100 * d['prefill_bubble_fraction']:.0f}%")
 
 
 def op_table(est: Estimate) -> str:

@@ -12,6 +12,29 @@ Overlap = Literal["roofline", "serial"]
 Convention = Literal["costmodel", "llm-viewer"]
 
 
+class Parallelism(BaseModel):
+    """How one model replica is spread over GPUs (see costmodel/parallel.py).
+
+    tp: tensor-parallel degree (Megatron-style split of every decoder layer; two all-reduces a
+    layer). pp: pipeline stages (layers split into pp contiguous stages). microbatches: the
+    batch is split into this many microbatches for the pipelined prefill (None = 1; must divide
+    the batch). GPUs used = tp * pp.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    tp: PositiveInt = 1
+    pp: PositiveInt = 1
+    microbatches: PositiveInt | None = None
+
+    @property
+    def gpus(self) -> int:
+        return self.tp * self.pp
+
+    @property
+    def m(self) -> int:
+        return self.microbatches or 1
+
+
 class Workload(BaseModel):
     """One inference request shape.
 
@@ -39,6 +62,7 @@ class Workload(BaseModel):
     overlap: Overlap = "roofline"
     logits: Literal["last", "all"] = "last"
     convention: Convention = "costmodel"
+    parallel: Parallelism = Parallelism()
 
     @model_validator(mode="after")
     def _check(self) -> Workload:
@@ -49,6 +73,9 @@ class Workload(BaseModel):
         if self.convention == "llm-viewer" and (self.overlap, self.logits) != ("roofline", "last"):
             raise ValueError("convention: llm-viewer uses the roofline max and last-token logits; "
                              "drop overlap='serial' / logits='all'")
+        if self.batch % self.parallel.m:
+            raise ValueError(f"parallel.microbatches: {self.parallel.m} does not divide batch "
+                             f"{self.batch}; choose a divisor of the batch")
         return self
 
     @property

@@ -1,0 +1,90 @@
+"""Tensor parallelism: one GPU's shard of the model and the collective operators it adds.
+
+Convention (Megatron-LM, Shoeybi et al. 2019; also in docs/methodology.md, "Multi-GPU"):
+- Attention: q/k/v column-parallel (heads split over tp; num_heads must divide by tp), o
+  row-parallel. KV heads split too; with fewer KV heads than tp each GPU keeps one KV head
+  (replicated tp / num_kv_heads times), as vLLM does. MLP: gate/up column-parallel,
+  down row-parallel (intermediate size split, rounded up). Embedding and lm_head split over the
+  vocabulary (rounded up). Norms, residual adds and the vision encoder and projector are
+  replicated on every GPU. Row-parallel biases are counted on every GPU (h elements).
+- Each decoder layer ends its attention and its MLP with an all-reduce of the [rows, hidden]
+  output (op_class "comm"); the lm_head ends with an all-gather of the logits.
+- Ring all-reduce of M bytes over n GPUs (Thakur, Rabenseifner and Gropp 2005; NCCL's
+  "bus bandwidth" factor in nccl-tests doc/PERFORMANCE.md):
+      time_s = 2 (n-1)/n * M / link_bandwidth + 2 (n-1) * link_latency
+  Ring all-gather of M bytes in total: (n-1)/n * M / link_bandwidth + (n-1) * link_latency.
+  link_bandwidth = the profile's interconnect bandwidth per direction per GPU; link_latency =
+  the profile's latency or roofline.DEFAULT_LINK_LATENCY_S for the link kind.
+- The reduction's own memory traffic and any overlap of communication with compute are not
+  modelled: communication adds to the latency.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from costmodel.errors import CostmodelError
+from costmodel.ops import Arr, Op
+from costmodel.specs.model import ModelSpec
+
+
+def allreduce_link(message_bytes: Arr | float, n: int) -> tuple[Arr, float]:
+    """(bytes each GPU sends, latency steps) of a ring all-reduce of `message_bytes`."""
+    return 2.0 * (n - 1) / n * np.asarray(message_bytes, dtype=float), 2.0 * (n - 1)
+
+
+def allreduce_time_s(message_bytes: Arr | float, n: int, link_bytes_per_s: float,
+                     link_latency_s: float) -> Arr:
+    """Ring all-reduce time: 2(n-1)/n * M / bandwidth + 2(n-1) * latency (seconds)."""
+    sent, hops = allreduce_link(message_bytes, n)
+    return sent / link_bytes_per_s + hops * link_latency_s
+
+
+def _comm(after: Op, name: str, link_bytes: Arr, hops: float) -> Op:
+    z = after.matmul_flops * 0.0
+    return Op(name=name, stage=after.stage, op_class="comm", matmul_flops=z, vector_flops=z,
+              useful_flops=z, weight_bytes=z, act_read_bytes=z, act_write_bytes=z,
+              count=after.count, first_layer=after.first_layer, link_bytes=link_bytes + z,
+              link_hops=hops)
+
+
+def with_allreduce(ops: list[Op], tp: int) -> list[Op]:
+    """Insert an all-reduce after every LLM attn/o and mlp/down, an all-gather after lm_head."""
+    if tp == 1:
+        return ops
+    out: list[Op] = []
+    for op in ops:
+        out.append(op)
+        if op.name.startswith("llm/") and op.name.endswith(("/attn/o", "/mlp/down")):
+            sent, hops = allreduce_link(op.act_write_bytes, tp)
+            out.append(_comm(op, op.name.rsplit("/", 1)[0] + "/allreduce", sent, hops))
+        elif op.op_class == "lm_head":  # each GPU holds 1/tp of the logits; gather the rest
+            out.append(_comm(op, "llm/lm_head/allgather", (tp - 1) * op.act_write_bytes,
+                             float(tp - 1)))
+    return out
+
+
+def kv_heads_per_gpu(num_kv_heads: int, tp: int) -> int:
+    """KV heads each GPU holds: split when tp divides them, else one (replicated)."""
+    return num_kv_heads // tp if num_kv_heads >= tp else 1
+
+
+def shard_spec(spec: ModelSpec, tp: int) -> ModelSpec:
+    """One GPU's share of the model under tensor parallelism (the same spec for tp = 1)."""
+    if tp == 1:
+        return spec
+    m = spec.llm
+    if m.num_heads % tp:
+        raise CostmodelError(f"parallel.tp: {tp} does not divide the {m.num_heads} attention "
+                             "heads; choose a divisor of num_heads")
+    if m.num_kv_heads % tp and tp % m.num_kv_heads:
+        raise CostmodelError(f"parallel.tp: {tp} and the {m.num_kv_heads} KV heads do not "
+                             "divide one another; choose tp that divides or is a multiple")
+    llm = m.model_copy(update={
+        "num_heads": m.num_heads // tp, "num_kv_heads": kv_heads_per_gpu(m.num_kv_heads, tp),
+        "head_dim_override": m.head_dim, "intermediate_size": math.ceil(m.intermediate_size / tp),
+        "vocab_size": math.ceil(m.vocab_size / tp),
+    })
+    return spec.model_copy(update={"llm": llm})

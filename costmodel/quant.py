@@ -1,0 +1,62 @@
+"""Quantisation: weight bytes with their scales, and the dequantisation work of weight-only
+formats. Conventions (also in docs/methodology.md, section "Quantisation"):
+
+- Weight-only (weight dtype narrower than the activation dtype, e.g. int4 or int8 weights
+  with bf16 activations): weights are stored narrow and widened to the activation dtype inside
+  the matmul kernel, in registers (as the AWQ and Marlin kernels do: Lin et al. 2024;
+  Frantar et al. 2024), so there is no extra memory traffic; the math runs at the activation
+  dtype's peak. The widening costs DEQUANT_FLOPS vector FLOPs per weight element, counted
+  every time a linear operator reads its weights (once per operator instance per pass).
+- Group-wise scales: int4 stores one fp16 scale per group of INT4_GROUP = 128 weights (the
+  AWQ/GPTQ default), i.e. 2/128 extra bytes per weight element; int8 and fp8 use one scale
+  per output channel (or tensor), which is under 0.05% for d_in >= 4096 and not counted.
+  Zero points (asymmetric int4) are not counted.
+- Weight + activation (--dtype fp8 or int8): weights and activations 1 byte, math at the
+  fp8/int8 dense peak, no dequantisation of weights; the per-channel/per-token output rescale
+  (one multiply per output element) is not counted.
+- The weight dtype applies to every weight tensor (embeddings, norms and lm_head too), as the
+  rest of the model does; real int4 checkpoints often keep embeddings and lm_head in 16 bit.
+"""
+
+from __future__ import annotations
+
+from costmodel.ops import Op
+from costmodel.units import DType
+
+INT4_GROUP = 128
+SCALE_BYTES = 2.0  # fp16 scale
+
+# Vector FLOPs per weight element to widen it to the activation dtype (convention): int4 =
+# unpack (shift/mask) + convert (with zero-point subtract) + scale multiply; int8 and fp8 =
+# convert + scale multiply.
+DEQUANT_FLOPS = {DType.int4: 3.0, DType.int8: 2.0, DType.fp8: 2.0}
+
+
+def weight_bytes_per_element(weight: DType, act: DType) -> float:
+    """Stored bytes per weight element including group-wise scales (int4: +2/128)."""
+    extra = SCALE_BYTES / INT4_GROUP if weight is DType.int4 else 0.0
+    return weight.bytes_per_element + extra
+
+
+def dequant_flops_per_element(weight: DType, act: DType) -> float:
+    """Vector FLOPs per weight element read; 0 unless weights are narrower than activations."""
+    if weight.bytes_per_element >= act.bytes_per_element:
+        return 0.0
+    return DEQUANT_FLOPS.get(weight, 0.0)
+
+
+def with_dequant(ops: list[Op], flops_per_weight: float, weight_bytes: float) -> list[Op]:
+    """Add flops_per_weight x (weight elements read) vector FLOPs to every linear / lm_head
+    operator that reads weights. Elements = weight_bytes of the op / bytes per element (scales
+    included in both, so the count is exact; biases count as weights). The work is fused into
+    the operator: no new operator, no extra bytes."""
+    if not flops_per_weight:
+        return ops
+    out = []
+    for op in ops:
+        if op.op_class in ("linear", "lm_head"):
+            extra = op.weight_bytes / weight_bytes * flops_per_weight
+            op = Op(**{**op.__dict__, "vector_flops": op.vector_flops + extra,
+                       "useful_flops": op.useful_flops + extra})
+        out.append(op)
+    return out
