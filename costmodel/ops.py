@@ -20,7 +20,7 @@ import numpy as np
 
 Arr = np.ndarray
 OpClass = Literal[
-    "linear", "attention", "norm", "activation", "elementwise", "embedding", "lm_head"
+    "linear", "attention", "norm", "activation", "elementwise", "rope", "embedding", "lm_head"
 ]
 
 # Vector FLOPs per element for the non-matmul operators (see module docstring).

@@ -6,7 +6,13 @@ Per operator (units: FLOPs, bytes, FLOP/s, bytes/s, seconds):
   memory_s  = bytes / (bandwidth * eff_memory)
   latency_s = max(compute_s, memory_s)   (overlap='roofline': compute hides memory or v.v.)
             = compute_s + memory_s       (overlap='serial': no overlap, an upper bound)
-            + kernel_launch_overhead_s   (one kernel per operator instance)
+            / eff_curve[class](max(compute_s, memory_s))   (optional, see below)
+            + kernel_launch_overhead_s * launches[execution]   (one kernel per instance)
+Efficiency curve (optional, per op class; lm_head uses the linear curve): piecewise-linear in
+log10 of the operator's bare roofline time t = max(compute_s, memory_s), clamped outside the
+knots; it divides both compute_s and memory_s, so `bound` is unchanged. No curve = 1.
+Execution mode: 'eager' pays the launch overhead once per kernel; 'cuda_graph' and 'engine'
+replay captured graphs and pay none (launches = 0).
 Matrix products run on tensor cores at the math dtype's dense peak; vector work (norms,
 softmax, activations) on the CUDA cores at the fp32 peak. Source: Williams, Waterman and
 Patterson, "Roofline" (CACM 2009), applied per operator as in LLM-Viewer (Yuan et al. 2024).
@@ -14,14 +20,57 @@ Patterson, "Roofline" (CACM 2009), applied per operator as in LLM-Viewer (Yuan e
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
 from costmodel.ops import Arr, Op
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.units import DType
+
+Execution = Literal["eager", "cuda_graph", "engine"]
+LAUNCHES: dict[str, float] = {"eager": 1.0, "cuda_graph": 0.0, "engine": 0.0}
+CURVE_OF_CLASS = {"linear": "linear", "lm_head": "linear", "attention": "attention",
+                  "norm": "norm", "activation": "activation", "elementwise": "elementwise",
+                  "rope": "rope", "embedding": "embedding"}
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One op class's efficiency curve for every point: knots log10(s) shared by all points
+    (the union of the devices' knots, so the resampling is exact), values [points, knots]."""
+
+    log10_s: Arr
+    eff: Arr
+
+    def __call__(self, t_s: Arr) -> Arr:
+        x = np.log10(np.maximum(np.asarray(t_s, dtype=float), 1e-30))
+        shape = np.broadcast_shapes(x.shape, self.eff.shape[:-1])
+        x = np.broadcast_to(x, shape)
+        table = np.broadcast_to(self.eff, shape + self.eff.shape[-1:])
+        k = self.log10_s
+        if len(k) == 1:
+            return table[..., 0]
+        i = np.clip(np.searchsorted(k, x), 1, len(k) - 1)
+        w = np.clip((x - k[i - 1]) / (k[i] - k[i - 1]), 0.0, 1.0)
+        lo = np.take_along_axis(table, (i - 1)[..., None], -1)[..., 0]
+        hi = np.take_along_axis(table, i[..., None], -1)[..., 0]
+        return lo + w * (hi - lo)
+
+
+def _curves(profiles: Sequence[HardwareProfile]) -> dict[str, Curve]:
+    out = {}
+    for cls in {c for h in profiles for c in h.efficiency_curves}:
+        knots = np.unique(np.log10([x for h in profiles for x in h.efficiency_curves.get(
+            cls, ((1.0,), (1.0,)))[0]]))
+        rows = []
+        for h in profiles:
+            xs, ys = h.efficiency_curves.get(cls, ((1.0,), (1.0,)))
+            rows.append(np.interp(knots, np.log10(xs), ys))
+        out[cls] = Curve(knots, np.array(rows))
+    return out
 
 
 @dataclass(frozen=True)
@@ -33,9 +82,11 @@ class Rates:
     vector_flops_per_s: Arr
     bytes_per_s: Arr
     launch_s: Arr
+    curves: dict[str, Curve] = field(default_factory=dict)  # op-class curve; absent = 1
 
     @classmethod
-    def from_profiles(cls, profiles: Sequence[HardwareProfile], math_dtype: DType) -> Rates:
+    def from_profiles(cls, profiles: Sequence[HardwareProfile], math_dtype: DType,
+                      execution: Execution = "eager") -> Rates:
         """One entry per point; raises UnsupportedDtype if a device lacks `math_dtype`."""
         mm = np.array([h.peak_flops(math_dtype) * h.compute_efficiency for h in profiles])
         attn = mm * np.array([h.attention_efficiency for h in profiles])
@@ -44,8 +95,8 @@ class Rates:
             for h in profiles
         ])
         bw = np.array([h.memory_bandwidth_Bps * h.memory_efficiency for h in profiles])
-        launch = np.array([h.kernel_launch_overhead_s for h in profiles])
-        return cls(mm, attn, vec, bw, launch)
+        launch = np.array([h.kernel_launch_overhead_s for h in profiles]) * LAUNCHES[execution]
+        return cls(mm, attn, vec, bw, launch, _curves(profiles))
 
 
 @dataclass(frozen=True)
@@ -64,7 +115,12 @@ class OpTimes:
 def op_times(op: Op, r: Rates) -> OpTimes:
     mm_rate = r.attention_flops_per_s if op.op_class == "attention" else r.matmul_flops_per_s
     compute = op.matmul_flops / mm_rate + op.vector_flops / r.vector_flops_per_s
-    return OpTimes(compute_s=compute, memory_s=op.bytes / r.bytes_per_s)
+    memory = op.bytes / r.bytes_per_s
+    curve = r.curves.get(CURVE_OF_CLASS[op.op_class])
+    if curve is None:
+        return OpTimes(compute_s=compute, memory_s=memory)
+    eff = curve(np.maximum(compute, memory))
+    return OpTimes(compute_s=compute / eff, memory_s=memory / eff)
 
 
 def bound(t: OpTimes) -> Arr:

@@ -25,6 +25,7 @@ def _register() -> None:
     app.command("estimate")(estimate_cmd.estimate)
     app.add_typer(catalog.models_app, name="models")
     app.add_typer(catalog.hardware_app, name="hardware")
+    app.command("calibrate")(__import__("costmodel.cli.calibrate_cmd", fromlist=["x"]).calibrate)
 
 
 _register()
