@@ -79,7 +79,7 @@ def fit_samples(samples: list[Any], hw: Any, math_dtype: Any, launch_s: float
         times = [op_times(s.op, rates) for s in sel]
         t = np.array([float(np.maximum(x.compute_s, x.memory_s).reshape(-1)[0]) for x in times])
         m = np.maximum(np.array([s.measured_s for s in sel]) - launch_s, 1e-9)
-        knots, eff = fit_curve(t, m, min_points=1)
+        knots, eff = fit_curve(t, m)
         out[cls] = {"roofline_us": [round(k * 1e6, 4) for k in knots],
                     "efficiency": [round(e, 4) for e in eff]}
     return out

@@ -104,6 +104,7 @@ class Estimate:
                 "output_tokens": w.output_tokens, "weight_dtype": w.weights.value,
                 "act_dtype": w.act_dtype.value, "kv_dtype": w.kv.value,
                 "flash_attention": w.flash_attention, "overlap": w.overlap, "logits": w.logits,
+                "execution": w.execution,
             },
             "params": self.model.param_counts(),
             "stages": {
@@ -134,7 +135,7 @@ def estimate(model: ModelSpec | str, hardware: HardwareProfile | str,
     hw = load_hardware(hardware) if isinstance(hardware, str) else hardware
     w = workload or Workload(**fields)
     plan = visual_plan(spec, w)
-    rates = Rates.from_profiles([hw], w.act_dtype)
+    rates = Rates.from_profiles([hw], w.act_dtype, w.execution)
     ev = evaluate(spec, points(plan, w), precision(w), rates, np.asarray([hw.memory_bytes]),
                   flash=w.flash_attention, overlap=w.overlap, all_logits=w.logits == "all")
     return from_evaluation(spec, hw, w, plan, ev)

@@ -22,7 +22,7 @@ def implied_efficiency(roofline_s: Arr, measured_s: Arr) -> Arr:
 
 
 def fit_curve(roofline_s: Arr, measured_s: Arr, per_decade: int = 4,
-              min_points: int = 2) -> tuple[list[float], list[float]]:
+              min_points: int = 1) -> tuple[list[float], list[float]]:
     """(knots in seconds, efficiency per knot). Raises ValueError if nothing can be fitted."""
     t = np.asarray(roofline_s, dtype=float)
     m = np.asarray(measured_s, dtype=float)

@@ -9,8 +9,10 @@ Per operator (units: FLOPs, bytes, FLOP/s, bytes/s, seconds):
             / eff_curve[class](max(compute_s, memory_s))   (optional, see below)
             + kernel_launch_overhead_s * launches[execution]   (one kernel per instance)
 Efficiency curve (optional, per op class; lm_head uses the linear curve): piecewise-linear in
-log10 of the operator's bare roofline time t = max(compute_s, memory_s), clamped outside the
-knots; it divides both compute_s and memory_s, so `bound` is unchanged. No curve = 1.
+log10 of the operator's roofline time t = max(compute_s, memory_s) (with the scalar
+efficiencies); above the last knot the last efficiency holds, below the first knot the
+latency holds (eff = eff_0 * t / t_0). It divides both compute_s and memory_s, so `bound` is
+unchanged. No curve = 1.
 Execution mode: 'eager' pays the launch overhead once per kernel; 'cuda_graph' and 'engine'
 replay captured graphs and pay none (launches = 0).
 Matrix products run on tensor cores at the math dtype's dense peak; vector work (norms,
@@ -22,15 +24,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 
 from costmodel.ops import Arr, Op
 from costmodel.specs.hardware import HardwareProfile
+from costmodel.specs.workload import Execution
 from costmodel.units import DType
 
-Execution = Literal["eager", "cuda_graph", "engine"]
 LAUNCHES: dict[str, float] = {"eager": 1.0, "cuda_graph": 0.0, "engine": 0.0}
 CURVE_OF_CLASS = {"linear": "linear", "lm_head": "linear", "attention": "attention",
                   "norm": "norm", "activation": "activation", "elementwise": "elementwise",
@@ -51,13 +52,16 @@ class Curve:
         x = np.broadcast_to(x, shape)
         table = np.broadcast_to(self.eff, shape + self.eff.shape[-1:])
         k = self.log10_s
+        # below the first knot the latency stays at the first knot's (a kernel never gets
+        # faster than the smallest size measured): eff = eff0 * t / t0.
+        below = np.minimum(10.0 ** (x - k[0]), 1.0)
         if len(k) == 1:
-            return table[..., 0]
+            return table[..., 0] * below
         i = np.clip(np.searchsorted(k, x), 1, len(k) - 1)
         w = np.clip((x - k[i - 1]) / (k[i] - k[i - 1]), 0.0, 1.0)
         lo = np.take_along_axis(table, (i - 1)[..., None], -1)[..., 0]
         hi = np.take_along_axis(table, i[..., None], -1)[..., 0]
-        return lo + w * (hi - lo)
+        return (lo + w * (hi - lo)) * below
 
 
 def _curves(profiles: Sequence[HardwareProfile]) -> dict[str, Curve]:

@@ -26,6 +26,7 @@ def _register() -> None:
     app.add_typer(catalog.models_app, name="models")
     app.add_typer(catalog.hardware_app, name="hardware")
     app.command("calibrate")(__import__("costmodel.cli.calibrate_cmd", fromlist=["x"]).calibrate)
+    app.command("validate")(__import__("costmodel.cli.validate_cmd", fromlist=["x"]).validate)
 
 
 _register()

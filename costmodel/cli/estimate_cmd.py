@@ -46,6 +46,8 @@ def estimate(
     flash_attention: bool = typer.Option(True, help="FlashAttention I/O (else eager scores)."),
     overlap: str = typer.Option("roofline", help="roofline = max(compute, memory); serial = sum."),
     logits: str = typer.Option("last", help="lm_head over the 'last' prompt token or 'all'."),
+    execution: str = typer.Option("eager", help="eager (launch overhead per kernel), "
+                                  "cuda_graph or engine (none)."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json or csv."),
     per_op: bool = typer.Option(False, "--per-op", help="Add the per-operator breakdown."),
 ) -> None:
@@ -55,6 +57,7 @@ def estimate(
         image_size=parse_image_size(image_size), text_tokens=text_tokens,
         output_tokens=output_tokens, act_dtype=dtype, weight_dtype=weight_dtype,
         kv_dtype=kv_dtype, flash_attention=flash_attention, overlap=overlap, logits=logits,
+        execution=execution,
     )
     spec, hw = load_model(model), load_hardware(hardware)
     est = run_estimate(spec, hw, w)
@@ -103,7 +106,8 @@ def _header(est: Estimate) -> list[str]:
         f"batch {w.batch} | {p.llm_tokens:g} visual tokens ({p.crops:g} encoder passes) + "
         f"{w.text_tokens} text tokens -> {w.output_tokens} output tokens",
         f"weights {w.weights.value}, activations {w.act_dtype.value}, KV cache {w.kv.value} | "
-        f"{attn} | {w.overlap} overlap",
+        f"{attn} | {w.overlap} overlap | {w.execution} execution (launch overhead "
+        f"{hw.kernel_launch_overhead_s * 1e6 * (w.execution == 'eager'):.3g} us per kernel)",
     ]
 
 

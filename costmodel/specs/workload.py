@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, 
 from costmodel.units import DType
 
 Overlap = Literal["roofline", "serial"]
+Execution = Literal["eager", "cuda_graph", "engine"]
 
 
 class Workload(BaseModel):
@@ -20,6 +21,8 @@ class Workload(BaseModel):
     weight-only quantisation uses the activation dtype's peak).
     overlap: 'roofline' = max(compute, memory) per operator; 'serial' = their sum.
     logits: 'last' computes the lm_head for the last prompt token only; 'all' for every one.
+    execution: 'eager' (PyTorch eager, SDPA) pays the profile's kernel launch overhead per
+    kernel; 'cuda_graph' and 'engine' (an optimised serving engine) replay graphs and pay none.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -35,6 +38,7 @@ class Workload(BaseModel):
     flash_attention: bool = True
     overlap: Overlap = "roofline"
     logits: Literal["last", "all"] = "last"
+    execution: Execution = "eager"
 
     @model_validator(mode="after")
     def _check(self) -> Workload:
