@@ -181,7 +181,7 @@ def run(device: str, quick: bool) -> Result:
     best = max(float(x.op.matmul_flops[0]) / x.measured_s for x in samples if x.curve == "linear")
     peaks = {math: best}
     if math != "bf16":
-        peaks["bf16"] = best_gemm_flops(t, torch.bfloat16, max(s.hidden))
+        peaks["bf16"] = best_gemm_flops(t, torch.bfloat16, s.hidden[0])
     name = torch.cuda.get_device_name() if device == "cuda" else _cpu_name()
     return Result(name, math, launch, samples, peaks, time.perf_counter() - t0)
 

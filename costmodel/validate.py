@@ -117,9 +117,19 @@ def join(path: str | Path, kind: str | None, hw: HardwareProfile,
 
 
 def summarise(err: pd.DataFrame) -> pd.DataFrame:
-    """Points, median and max APE per group, in the order groups first appear."""
-    g = err.groupby("group", sort=False)["ape_pct"]
-    return g.agg(points="size", median_ape_pct="median", max_ape_pct="max").reset_index()
+    """Points, median and max APE per group, in the order groups first appear; Vidur files add
+    one pooled row per token-count bucket over all operators ('all <bucket>')."""
+    import pandas as pd
+
+    def agg(frame: pd.DataFrame, key: pd.Series) -> pd.DataFrame:
+        g = frame.groupby(key, sort=False)["ape_pct"]
+        return g.agg(points="size", median_ape_pct="median", max_ape_pct="max").reset_index()
+
+    out = agg(err, err["group"].rename("group"))
+    if "bucket" in err:
+        out = pd.concat([out, agg(err, ("all " + err["bucket"]).rename("group"))],
+                        ignore_index=True)
+    return out
 
 
 def plot(err: pd.DataFrame, title: str, path: str | Path) -> None:

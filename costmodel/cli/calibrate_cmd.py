@@ -30,7 +30,7 @@ def calibrate(
     quick: bool = typer.Option(False, help="Small sizes (CI: well under a minute on a CPU)."),
     from_vidur: Path | None = typer.Option(None, help="Fit a Vidur mlp.csv (needs --base) "
                                               "instead of running microbenchmarks."),
-    fmt: Format = typer.Option(Format.table, "--format", help="table | json | csv"),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table | json | csv"),
 ) -> None:
     """Measure what a device achieves and write a calibrated hardware profile."""
     from costmodel.calibration import write_profile

@@ -31,7 +31,7 @@ def validate(
                                    "(a profile CSV's `mode` column wins where it is one)."),
     points: bool = typer.Option(False, help="Table: list every point, not only the summary."),
     plot: Path | None = typer.Option(None, help="Write a predicted-vs-measured PNG here."),
-    fmt: Format = typer.Option(Format.table, "--format", help="table | json | csv"),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table | json | csv"),
 ) -> None:
     """Compare measurements with the model's predictions for the same shapes."""
     from costmodel import validate as v
