@@ -115,6 +115,7 @@ class Estimate:
                 "output_tokens": w.output_tokens, "weight_dtype": w.weights.value,
                 "act_dtype": w.act_dtype.value, "kv_dtype": w.kv.value,
                 "flash_attention": w.flash_attention, "overlap": w.overlap, "logits": w.logits,
+                "execution": w.execution,
             },
             "params": self.model.param_counts(),
             "stages": {
@@ -169,7 +170,7 @@ def estimate(model: ModelSpec | str, hardware: HardwareProfile | str,
 
         rates = bare_rates([hw], (w.weights, w.act_dtype, w.kv))
     else:
-        rates = Rates.from_profiles([hw], w.act_dtype)
+        rates = Rates.from_profiles([hw], w.act_dtype, w.execution)
     ev, par = evaluate_parallel(spec, points(plan, w), precision(w), rates,
                                 np.asarray([hw.memory_bytes]), w.parallel,
                                 flash=w.flash_attention, overlap=w.overlap,

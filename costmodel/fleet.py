@@ -26,7 +26,7 @@ from costmodel.errors import CostmodelError
 from costmodel.estimate import points, precision, visual_plan
 from costmodel.evaluate import STAGES, Evaluation, evaluate
 from costmodel.ops import Arr
-from costmodel.roofline import Rates
+from costmodel.roofline import Curve, Rates, curve_table
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Workload
@@ -49,14 +49,19 @@ def math_dtypes(profiles: Sequence[HardwareProfile], dtype: DType | None) -> lis
 def device_rates(profiles: Sequence[HardwareProfile], dtypes: Sequence[DType]) -> Rates:
     """Rates shaped (devices, 1), each device at its own math dtype."""
     rows = [Rates.from_profiles([h], dt) for h, dt in zip(profiles, dtypes, strict=True)]
-    return Rates(*[np.concatenate([np.asarray(getattr(r, f.name)) for r in rows])[:, None]
-                   for f in dataclasses.fields(Rates)])
+    arrays = {f.name: np.concatenate([np.asarray(getattr(r, f.name)).reshape(-1) for r in rows])
+              [:, None] for f in dataclasses.fields(Rates) if f.name != "curves"}
+    # Efficiency curves: one row per device, broadcast over the columns.
+    curves = {c: Curve(v.log10_s, v.eff[:, None, :]) for c, v in curve_table(profiles).items()}
+    return Rates(**arrays, curves=curves)
 
 
 def scaled(r: Rates, compute: Arr | float = 1.0, bandwidth: Arr | float = 1.0) -> Rates:
     """Rates with every FLOP/s multiplied by `compute` and bytes/s by `bandwidth`."""
-    return Rates(r.matmul_flops_per_s * compute, r.attention_flops_per_s * compute,
-                 r.vector_flops_per_s * compute, r.bytes_per_s * bandwidth, r.launch_s)
+    return dataclasses.replace(
+        r, matmul_flops_per_s=r.matmul_flops_per_s * compute,
+        attention_flops_per_s=r.attention_flops_per_s * compute,
+        vector_flops_per_s=r.vector_flops_per_s * compute, bytes_per_s=r.bytes_per_s * bandwidth)
 
 
 @dataclass(frozen=True)

@@ -89,7 +89,7 @@ def vision_ops(v: VisionSpec, pts: Points, p: Precision, flash: bool) -> list[Op
         linear(f"{pre}/attn/qkv", st, rows, d, 3 * d, True, p.weight, p.act),
     ]
     if v.rope2d:
-        layer.append(vector_op(f"{pre}/attn/rope", st, "elementwise", rows * 2 * d,
+        layer.append(vector_op(f"{pre}/attn/rope", st, "rope", rows * 2 * d,
                                ROPE_FLOPS, 1.0, p.act))
     layer += attention(f"{pre}/attn", st, shape, p.act, p.act, flash)
     layer += [
@@ -144,7 +144,7 @@ def llm_layer_ops(m: LLMSpec, stage: str, batch: Arr, q: Arr, k: Arr, p: Precisi
         _kv_linear(f"{pre}/attn/v", stage, rows, h, m.kv_dim, m.qkv_bias, p),
     ]
     if m.rope:
-        ops.append(vector_op(f"{pre}/attn/rope", stage, "elementwise",
+        ops.append(vector_op(f"{pre}/attn/rope", stage, "rope",
                              rows * (m.q_dim + m.kv_dim), ROPE_FLOPS, 1.0, p.act))
     ops += attention(f"{pre}/attn", stage, shape, p.act, p.kv, flash)
     ops += [

@@ -20,7 +20,8 @@ import numpy as np
 
 Arr = np.ndarray
 OpClass = Literal[
-    "linear", "attention", "norm", "activation", "elementwise", "embedding", "lm_head", "comm"
+    "linear", "attention", "norm", "activation", "elementwise", "rope", "embedding", "lm_head",
+    "comm",
 ]
 
 # Vector FLOPs per element for the non-matmul operators (see module docstring).

@@ -9,6 +9,15 @@ Per operator (units: FLOPs, bytes, FLOP/s, bytes/s, seconds):
             + kernel_launch_overhead_s   (one kernel per operator instance)
   comm_s    = link_bytes / link_bandwidth + link_hops * link_latency   (added to latency_s;
               only interconnect operators have link traffic, see costmodel/parallel.py)
+            / eff_curve[class](max(compute_s, memory_s))   (optional, see below)
+            + kernel_launch_overhead_s * launches[execution]   (one kernel per instance)
+Efficiency curve (optional, per op class; lm_head uses the linear curve): piecewise-linear in
+log10 of the operator's roofline time t = max(compute_s, memory_s) (with the scalar
+efficiencies); above the last knot the last efficiency holds, below the first knot the
+latency holds (eff = eff_0 * t / t_0). It divides both compute_s and memory_s, so `bound` is
+unchanged. No curve = 1.
+Execution mode: 'eager' pays the launch overhead once per kernel; 'cuda_graph' and 'engine'
+replay captured graphs and pay none (launches = 0).
 Matrix products run on tensor cores at the math dtype's dense peak; vector work (norms,
 softmax, activations) on the CUDA cores at the fp32 peak. Source: Williams, Waterman and
 Patterson, "Roofline" (CACM 2009), applied per operator as in LLM-Viewer (Yuan et al. 2024).
@@ -23,7 +32,53 @@ import numpy as np
 
 from costmodel.ops import Arr, Op
 from costmodel.specs.hardware import HardwareProfile
+from costmodel.specs.workload import Execution
 from costmodel.units import DType
+
+LAUNCHES: dict[str, float] = {"eager": 1.0, "cuda_graph": 0.0, "engine": 0.0}
+CURVE_OF_CLASS = {"linear": "linear", "lm_head": "linear", "attention": "attention",
+                  "norm": "norm", "activation": "activation", "elementwise": "elementwise",
+                  "rope": "rope", "embedding": "embedding"}
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One op class's efficiency curve for every point: knots log10(s) shared by all points
+    (the union of the devices' knots, so the resampling is exact), values [points, knots]."""
+
+    log10_s: Arr
+    eff: Arr
+
+    def __call__(self, t_s: Arr) -> Arr:
+        x = np.log10(np.maximum(np.asarray(t_s, dtype=float), 1e-30))
+        shape = np.broadcast_shapes(x.shape, self.eff.shape[:-1])
+        x = np.broadcast_to(x, shape)
+        table = np.broadcast_to(self.eff, shape + self.eff.shape[-1:])
+        k = self.log10_s
+        # below the first knot the latency stays at the first knot's (a kernel never gets
+        # faster than the smallest size measured): eff = eff0 * t / t0.
+        below = np.minimum(10.0 ** (x - k[0]), 1.0)
+        if len(k) == 1:
+            return table[..., 0] * below
+        i = np.clip(np.searchsorted(k, x), 1, len(k) - 1)
+        w = np.clip((x - k[i - 1]) / (k[i] - k[i - 1]), 0.0, 1.0)
+        lo = np.take_along_axis(table, (i - 1)[..., None], -1)[..., 0]
+        hi = np.take_along_axis(table, i[..., None], -1)[..., 0]
+        return (lo + w * (hi - lo)) * below
+
+
+def curve_table(profiles: Sequence[HardwareProfile]) -> dict[str, Curve]:
+    """Per op class, the devices' efficiency curves resampled on shared knots (one row each)."""
+    out = {}
+    for cls in {c for h in profiles for c in h.efficiency_curves}:
+        knots = np.unique(np.log10([x for h in profiles for x in h.efficiency_curves.get(
+            cls, ((1.0,), (1.0,)))[0]]))
+        rows = []
+        for h in profiles:
+            xs, ys = h.efficiency_curves.get(cls, ((1.0,), (1.0,)))
+            rows.append(np.interp(knots, np.log10(xs), ys))
+        out[cls] = Curve(knots, np.array(rows))
+    return out
 
 
 @dataclass(frozen=True)
@@ -37,9 +92,11 @@ class Rates:
     launch_s: Arr
     link_bytes_per_s: Arr = field(default_factory=lambda: np.asarray(np.inf))
     link_latency_s: Arr = field(default_factory=lambda: np.asarray(0.0))
+    curves: dict[str, Curve] = field(default_factory=dict)  # op-class curve; absent = 1
 
     @classmethod
-    def from_profiles(cls, profiles: Sequence[HardwareProfile], math_dtype: DType) -> Rates:
+    def from_profiles(cls, profiles: Sequence[HardwareProfile], math_dtype: DType,
+                      execution: Execution = "eager") -> Rates:
         """One entry per point; raises UnsupportedDtype if a device lacks `math_dtype`."""
         mm = np.array([h.peak_flops(math_dtype) * h.compute_efficiency for h in profiles])
         attn = mm * np.array([h.attention_efficiency for h in profiles])
@@ -48,10 +105,10 @@ class Rates:
             for h in profiles
         ])
         bw = np.array([h.memory_bandwidth_Bps * h.memory_efficiency for h in profiles])
-        launch = np.array([h.kernel_launch_overhead_s for h in profiles])
+        launch = np.array([h.kernel_launch_overhead_s for h in profiles]) * LAUNCHES[execution]
         link = np.array([h.interconnect_bandwidth_Bps or np.inf for h in profiles])
         hop = np.array([link_latency_s(h) for h in profiles])
-        return cls(mm, attn, vec, bw, launch, link, hop)
+        return cls(mm, attn, vec, bw, launch, link, hop, curve_table(profiles))
 
 
 # Typical one-step link latency where a profile gives none (latency_us: 0), by link kind.
@@ -85,7 +142,12 @@ def op_times(op: Op, r: Rates) -> OpTimes:
     mm_rate = r.attention_flops_per_s if op.op_class == "attention" else r.matmul_flops_per_s
     compute = op.matmul_flops / mm_rate + op.vector_flops / r.vector_flops_per_s
     comm = op.link_bytes / r.link_bytes_per_s + op.link_hops * r.link_latency_s
-    return OpTimes(compute_s=compute, memory_s=op.bytes / r.bytes_per_s, comm_s=comm)
+    memory = op.bytes / r.bytes_per_s
+    curve = r.curves.get(CURVE_OF_CLASS.get(op.op_class, ""))
+    if curve is None:
+        return OpTimes(compute_s=compute, memory_s=memory, comm_s=comm)
+    eff = curve(np.maximum(compute, memory))
+    return OpTimes(compute_s=compute / eff, memory_s=memory / eff, comm_s=comm)
 
 
 def bound(t: OpTimes) -> Arr:

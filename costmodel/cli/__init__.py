@@ -30,6 +30,8 @@ def _register() -> None:
     app.command("plan")(plan_cmd.plan_command)
     app.command("batching")(plan_cmd.batching_command)
     app.command("profile")(profile_cmd.profile)
+    app.command("calibrate")(__import__("costmodel.cli.calibrate_cmd", fromlist=["x"]).calibrate)
+    app.command("validate")(__import__("costmodel.cli.validate_cmd", fromlist=["x"]).validate)
 
 
 _register()

@@ -47,6 +47,8 @@ def estimate(
     overlap: str = typer.Option("roofline", help="roofline = max(compute, memory); serial = sum."),
     logits: str = typer.Option("last", help="lm_head over the 'last' prompt token or 'all'."),
     convention: str = typer.Option("costmodel", help="costmodel or llm-viewer (LLM-Viewer's count)."),
+    execution: str = typer.Option("eager", help="eager (launch overhead per kernel), "
+                                  "cuda_graph or engine (none)."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json or csv."),
     per_op: bool = typer.Option(False, "--per-op", help="Add the per-operator breakdown."),
     tp: int = typer.Option(1, "--tp", min=1, help="Tensor-parallel GPUs (all-reduce per layer)."),
@@ -63,6 +65,7 @@ def estimate(
         kv_dtype=kv_dtype, flash_attention=flash_attention, overlap=overlap, logits=logits,
         convention=convention,
         parallel={"tp": tp, "pp": pp, "microbatches": microbatches},
+        execution=execution,
     )
     spec, hw = load_model(model), load_hardware(hardware, tuple(sets))
     est = run_estimate(spec, hw, w)
@@ -108,12 +111,14 @@ def _header(est: Estimate) -> list[str]:
     changed = f" [changed: {', '.join(hw.changes)}]" if hw.changes else ""
     plural = "" if p.crops == 1 else "es"
     conv = f" | {w.convention} convention" if w.convention != "costmodel" else ""
+    launch_us = hw.kernel_launch_overhead_s * 1e6 * (w.execution == "eager")
+    launch = f" ({launch_us:.3g} us launch overhead per kernel)" if launch_us else ""
     return [
         f"{est.model.name} on {hw.name} ({hw.id}){changed}",
         f"batch {w.batch} | {p.llm_tokens:g} visual tokens ({p.crops:g} ViT pass{plural}) + "
         f"{w.text_tokens} text tokens -> {w.output_tokens} output tokens",
         f"weights {w.weights.value}, activations {w.act_dtype.value}, KV cache {w.kv.value} | "
-        f"{attn} | {w.overlap} overlap{conv}",
+        f"{attn} | {w.overlap} overlap | {w.execution} execution{launch}{conv}",
     ]
 
 

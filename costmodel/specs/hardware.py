@@ -61,6 +61,47 @@ class EfficiencyFile(BaseModel):
     attention: float = Field(default=1.0, gt=0.0, le=1.0)
 
 
+CURVE_CLASSES = ("linear", "attention", "norm", "activation", "elementwise", "rope", "embedding")
+
+
+class EfficiencyCurveFile(BaseModel):
+    """Efficiency by operator size: piecewise-linear in log10(roofline time), clamped at the ends.
+
+    `roofline_us` is the operator's bare-roofline time max(compute, memory) at efficiency 1 in
+    microseconds (knots strictly increasing); `efficiency` the fraction of that roofline the
+    device achieves at that size, in (0, 1]. See docs/validation.md, "Efficiency curves".
+    """
+
+    model_config = _FROZEN
+    roofline_us: list[PositiveFloat] = Field(min_length=1)
+    efficiency: list[float] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> EfficiencyCurveFile:
+        if len(self.roofline_us) != len(self.efficiency):
+            raise ValueError("efficiency: give one value per roofline_us knot")
+        if any(b <= a for a, b in zip(self.roofline_us[:-1], self.roofline_us[1:], strict=True)):
+            raise ValueError("roofline_us: knots must be strictly increasing")
+        if any(not 0.0 < e <= 1.0 for e in self.efficiency):
+            raise ValueError("efficiency: every value must be in (0, 1]")
+        return self
+
+
+class EfficiencyCurvesFile(BaseModel):
+    """Optional curve per operator class (costmodel.ops.OpClass; lm_head uses `linear`).
+    Real kernels of the same roofline size differ by class (an RMSNorm reaches about a third
+    of the bandwidth a residual add does), so one curve per class, not one for all."""
+
+    model_config = _FROZEN
+    linear: EfficiencyCurveFile | None = None
+    attention: EfficiencyCurveFile | None = None
+    norm: EfficiencyCurveFile | None = None
+    activation: EfficiencyCurveFile | None = None
+    elementwise: EfficiencyCurveFile | None = None
+    rope: EfficiencyCurveFile | None = None
+    embedding: EfficiencyCurveFile | None = None
+
+
 class HardwareFile(BaseModel):
     """A hardware profile exactly as written in YAML (units in the keys)."""
 
@@ -76,6 +117,7 @@ class HardwareFile(BaseModel):
     interconnect: Interconnect = Interconnect()
     power_modes_W: dict[str, PositiveFloat] | None = None
     efficiency: EfficiencyFile = EfficiencyFile()
+    efficiency_curves: EfficiencyCurvesFile = EfficiencyCurvesFile()
     kernel_launch_overhead_us: float = Field(default=0.0, ge=0.0)
     sources: dict[str, str]
     notes: str = ""
@@ -113,6 +155,8 @@ class HardwareProfile(BaseModel):
     memory_efficiency: float
     attention_efficiency: float
     kernel_launch_overhead_s: float
+    # op class -> (roofline-time knots in s, efficiency at each knot); empty = no curve.
+    efficiency_curves: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {}
     changes: tuple[str, ...] = ()
     source_file: HardwareFile
 
@@ -137,6 +181,7 @@ class HardwareProfile(BaseModel):
             memory_efficiency=f.efficiency.memory,
             attention_efficiency=f.efficiency.attention,
             kernel_launch_overhead_s=f.kernel_launch_overhead_us * MICRO,
+            efficiency_curves=_curves(f.efficiency_curves),
             changes=changes,
             source_file=f,
         )
@@ -158,6 +203,15 @@ class HardwareProfile(BaseModel):
         """FLOP per byte where the bf16 (or fp16) roofline turns compute-bound."""
         dt = DType.bf16 if DType.bf16 in self.peak_flops_by_dtype else DType.fp16
         return self.peak_flops(dt) / self.memory_bandwidth_Bps
+
+
+def _curves(c: EfficiencyCurvesFile) -> dict[str, tuple[tuple[float, ...], tuple[float, ...]]]:
+    out = {}
+    for cls in CURVE_CLASSES:
+        curve = getattr(c, cls)
+        if curve is not None:
+            out[cls] = (tuple(x * MICRO for x in curve.roofline_us), tuple(curve.efficiency))
+    return out
 
 
 class UnsupportedDtype(CostmodelError):

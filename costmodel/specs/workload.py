@@ -33,6 +33,7 @@ class Parallelism(BaseModel):
     @property
     def m(self) -> int:
         return self.microbatches or 1
+Execution = Literal["eager", "cuda_graph", "engine"]
 
 
 class Workload(BaseModel):
@@ -46,6 +47,8 @@ class Workload(BaseModel):
     logits: 'last' computes the lm_head for the last prompt token only; 'all' for every one.
     convention: 'costmodel' (this model's count) or 'llm-viewer' (LLM-Viewer's conventions, for
     regenerating published tables: costmodel.conventions.llm_viewer).
+    execution: 'eager' (PyTorch eager, SDPA) pays the profile's kernel launch overhead per
+    kernel; 'cuda_graph' and 'engine' (an optimised serving engine) replay graphs and pay none.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -63,6 +66,7 @@ class Workload(BaseModel):
     logits: Literal["last", "all"] = "last"
     convention: Convention = "costmodel"
     parallel: Parallelism = Parallelism()
+    execution: Execution = "eager"
 
     @model_validator(mode="after")
     def _check(self) -> Workload:

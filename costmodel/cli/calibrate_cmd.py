@@ -1,0 +1,131 @@
+"""`costmodel calibrate`: measure a device (torch microbenchmarks) or fit Vidur timings, and
+write a hardware profile with efficiency curves and launch overhead."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from costmodel.cli.common import Format, dumps, table
+from costmodel.errors import CostmodelError
+from costmodel.specs.hardware import HardwareFile
+
+
+class Device(str, Enum):
+    cuda = "cuda"
+    cpu = "cpu"
+
+
+def calibrate(
+    output: Path = typer.Option(..., "-o", "--output", help="YAML profile to write."),
+    device: Device = typer.Option(Device.cuda, help="Device to measure."),
+    base: str | None = typer.Option(None, help="Keep this profile's datasheet peaks; fit "
+                                       "efficiency against them (else peaks = measured)."),
+    new_id: str | None = typer.Option(None, "--id", help="id of the written profile."),
+    quick: bool = typer.Option(False, help="Small sizes (CI: well under a minute on a CPU)."),
+    from_vidur: Path | None = typer.Option(None, help="Fit a Vidur mlp.csv (needs --base) "
+                                              "instead of running microbenchmarks."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table | json | csv"),
+) -> None:
+    """Measure what a device achieves and write a calibrated hardware profile."""
+    from costmodel.calibration import write_profile
+
+    if from_vidur is not None:
+        f, info = _from_vidur(from_vidur, base, new_id)
+    else:
+        f, info = _from_bench(device.value, base, new_id, quick)
+    write_profile(f, output)
+    info["output"] = str(output)
+    _show(f, info, fmt)
+
+
+def _from_vidur(path: Path, base: str | None, new_id: str | None) -> tuple[HardwareFile, dict]:
+    from costmodel import vidur
+    from costmodel.calibration import calibrated_file
+    from costmodel.io import load_hardware
+
+    if base is None:
+        raise CostmodelError("--base: --from-vidur fits against a datasheet profile; give "
+                             "--base a100-80gb or --base h100-sxm")
+    hw = load_hardware(base)
+    curves = vidur.fit_curves(vidur.load(path), hw)
+    src = (f"fit by `costmodel calibrate --from-vidur {path.name} --base {hw.id}`: median "
+           "measured/roofline per quarter-decade of roofline time, Vidur (microsoft/vidur commit "
+           "7d47513, MIT) tp=1 per-operator timings; launch overhead 0 (CUDA-event kernel times)")
+    note = ("Datasheet peaks of " + hw.id + " with efficiency curves fitted to real per-operator "
+            "timings (docs/validation.md). Use for eager PyTorch-like per-kernel times.")
+    f = calibrated_file(hw.source_file, new_id or f"{hw.id}-vidur", curves, 0.0, src, note)
+    return f, {"source": str(path), "base": hw.id, "launch_us": 0.0}
+
+
+def _from_bench(device: str, base: str | None, new_id: str | None,
+                quick: bool) -> tuple[HardwareFile, dict]:
+    from costmodel import microbench
+    from costmodel.calibration import calibrated_file, fit_samples
+    from costmodel.io import load_hardware
+    from costmodel.specs.hardware import HardwareProfile
+    from costmodel.units import DType
+
+    res = microbench.run(device, quick)
+    when = dt.date.today().isoformat()
+    src = f"measured by costmodel calibrate on {res.device_name} ({device}) {when}"
+    if base is not None:
+        hw = load_hardware(base)
+        bf, overrides = hw.source_file, {}
+    else:
+        bf = _bare_file(res, device, src)
+        overrides = {}
+        hw = HardwareProfile.from_file(bf)
+    curves = fit_samples(res.samples, hw, DType(res.math_dtype), res.launch_s)
+    note = (f"Calibrated {'against ' + hw.id if base else 'from measured peaks'} with "
+            f"{len(res.samples)} microbenchmarks in {res.math_dtype}"
+            f"{' (--quick sizes)' if quick else ''}; launch overhead per kernel in eager mode.")
+    f = calibrated_file(bf, new_id or f"{(base or device)}-calibrated", curves,
+                        res.launch_s * 1e6, src, note, overrides)
+    return f, {"source": res.device_name, "base": base or "measured peaks",
+               "launch_us": round(res.launch_s * 1e6, 3), "seconds": round(res.seconds, 2)}
+
+
+def _bare_file(res: Any, device: str, src: str) -> HardwareFile:
+    from costmodel.calibration import measured_peaks
+
+    mem = _memory_bytes(device)
+    data = {"id": f"{device}-measured", "name": res.device_name,
+            "category": "datacenter" if device == "cuda" else "workstation",
+            "memory_GB": round(mem / 1e9, 2), **measured_peaks(res.samples, res.peak_flops),
+            "sources": {"memory_GB": src, "memory_bandwidth_GBps": src + " (best add)",
+                        "peak_tflops": src + " (best GEMM per dtype)"}}
+    return HardwareFile.model_validate(data)
+
+
+def _memory_bytes(device: str) -> float:
+    if device == "cuda":
+        import torch
+
+        return float(torch.cuda.get_device_properties(0).total_memory)
+    return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+
+
+def _show(f: HardwareFile, info: dict, fmt: Format) -> None:
+    curves = f.efficiency_curves.model_dump(exclude_none=True)
+    rows = [{"class": c, "knots": str(len(v["roofline_us"])),
+             "roofline_us_range": f"{v['roofline_us'][0]:.3g}-{v['roofline_us'][-1]:.3g}",
+             "efficiency_range": f"{min(v['efficiency']):.3g}-{max(v['efficiency']):.3g}"}
+            for c, v in curves.items()]
+    if fmt == Format.json:
+        typer.echo(dumps({**info, "id": f.id, "kernel_launch_overhead_us":
+                          f.kernel_launch_overhead_us, "efficiency_curves": curves}))
+        return
+    if fmt == Format.csv:
+        typer.echo("class,knots,roofline_us_range,efficiency_range")
+        for r in rows:
+            typer.echo(",".join(str(v) for v in r.values()))
+        return
+    typer.echo(f"wrote {info['output']} (id {f.id}) from {info['source']}; base "
+               f"{info['base']}; launch overhead {f.kernel_launch_overhead_us:.3g} us")
+    typer.echo(table([list(r.values()) for r in rows], list(rows[0]), right={1}))

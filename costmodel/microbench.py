@@ -1,0 +1,198 @@
+"""Microbenchmarks for `costmodel calibrate` (torch; imported only by that command).
+
+What is measured (never the validation points): GEMMs of LLM shapes over a range of row
+counts, an elementwise add and a copy (bandwidth), RMSNorm, SwiGLU, RoPE-like rotate,
+embedding gather, SDPA (causal, prefill-shaped), and the per-kernel launch overhead (a long
+run of one-element adds, divided by the count). Each kernel is timed as the median over
+`repeats` back-to-back batches; CUDA timings use events after a synchronise.
+
+Every benchmark returns (op class, costmodel Op of the same shape, measured seconds per call),
+so the fit compares a measurement with the roofline of exactly the operator the model charges.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from costmodel.ops import (
+    ACT_FLOPS,
+    ADD_FLOPS,
+    NORM_FLOPS,
+    ROPE_FLOPS,
+    AttnShape,
+    Op,
+    attention,
+    embedding,
+    linear,
+    vector_op,
+)
+
+
+@dataclass(frozen=True)
+class Sizes:
+    hidden: tuple[int, ...]
+    rows: tuple[int, ...]
+    attn_seq: tuple[int, ...]
+    repeats: int
+
+
+QUICK = Sizes(hidden=(512, 1024), rows=(1, 8, 64, 256), attn_seq=(64, 256), repeats=3)
+FULL = Sizes(hidden=(2048, 4096), rows=(1, 4, 16, 64, 256, 1024, 4096), attn_seq=(256, 1024, 4096),
+             repeats=10)
+
+
+@dataclass(frozen=True)
+class Sample:
+    curve: str  # efficiency-curve class
+    op: Op
+    measured_s: float
+
+
+class Timer:
+    def __init__(self, torch: Any, device: str, repeats: int) -> None:
+        self.torch, self.device, self.repeats = torch, device, repeats
+
+    def _sync(self) -> None:
+        if self.device == "cuda":
+            self.torch.cuda.synchronize()
+
+    def per_call_s(self, fn: Callable[[], Any], calls: int = 1) -> float:
+        """Median over repeats of (time of `calls` back-to-back calls) / calls."""
+        fn()
+        self._sync()
+        times = []
+        for _ in range(self.repeats):
+            t0 = time.perf_counter()
+            for _ in range(calls):
+                fn()
+            self._sync()
+            times.append((time.perf_counter() - t0) / calls)
+        return float(np.median(times))
+
+
+def launch_overhead_s(t: Timer) -> float:
+    """Per-kernel cost of a kernel that does (almost) no work, in eager mode."""
+    x = t.torch.ones(1, device=t.device)
+    return t.per_call_s(lambda: x.add_(1.0), calls=200)
+
+
+def gemm_samples(t: Timer, s: Sizes, dtype: Any, nbytes: float) -> list[Sample]:
+    out = []
+    for h in s.hidden:
+        for d_in, d_out in ((h, 3 * h), (h, h), (h, 2 * int(2.7 * h)), (int(2.7 * h), h)):
+            w = t.torch.randn(d_in, d_out, device=t.device, dtype=dtype)
+            for m in s.rows:
+                x = t.torch.randn(m, d_in, device=t.device, dtype=dtype)
+                sec = t.per_call_s(lambda x=x, w=w: x @ w)
+                out.append(Sample("linear", linear("gemm", "prefill", np.asarray([m], float),
+                                                   d_in, d_out, False, nbytes, nbytes), sec))
+    return out
+
+
+def vector_samples(t: Timer, s: Sizes, dtype: Any, nbytes: float) -> list[Sample]:
+    torch, out = t.torch, []
+    for h in s.hidden:
+        w = torch.ones(h, device=t.device, dtype=dtype)
+        table = torch.randn(32000, h, device=t.device, dtype=dtype)
+        for m in s.rows:
+            a = torch.randn(m, h, device=t.device, dtype=dtype)
+            b = torch.randn(m, h, device=t.device, dtype=dtype)
+            g = torch.randn(m, 2 * h, device=t.device, dtype=dtype)
+            idx = torch.randint(0, 32000, (m,), device=t.device)
+            e = np.asarray([m * h], float)
+
+            def rms(a: Any = a, w: Any = w) -> Any:
+                return a * torch.rsqrt(a.float().pow(2).mean(-1, keepdim=True) + 1e-6).to(a) * w
+
+            def rot(a: Any = a, b: Any = b) -> Any:
+                x1, x2 = a.chunk(2, -1)
+                return torch.cat((-x2, x1), -1) * b + a * b
+
+            out += [
+                Sample("elementwise", vector_op("add", "p", "elementwise", e, ADD_FLOPS, 2.0,
+                                                nbytes), t.per_call_s(lambda a=a, b=b: a + b)),
+                Sample("norm", vector_op("norm", "p", "norm", e, NORM_FLOPS["rmsnorm"], 1.0, nbytes,
+                                         h, nbytes), t.per_call_s(rms)),
+                Sample("activation", vector_op("act", "p", "activation", 2 * e, ACT_FLOPS["swiglu"],
+                                               2.0, nbytes),
+                       t.per_call_s(lambda g=g: torch.nn.functional.silu(g) * g)),
+                Sample("rope", vector_op("rope", "p", "rope", e, ROPE_FLOPS, 1.0, nbytes),
+                       t.per_call_s(rot)),
+                Sample("embedding", embedding("emb", "p", np.asarray([m], float), h, nbytes,
+                                              nbytes),
+                       t.per_call_s(lambda i=idx, tb=table: torch.nn.functional.embedding(i, tb))),
+            ]
+    return out
+
+
+def attention_samples(t: Timer, s: Sizes, dtype: Any, nbytes: float) -> list[Sample]:
+    torch, out = t.torch, []
+    heads, dh = 8, 64
+    for n in s.attn_seq:
+        q = torch.randn(1, heads, n, dh, device=t.device, dtype=dtype)
+        sec = t.per_call_s(lambda q=q: torch.nn.functional.scaled_dot_product_attention(
+            q, q, q, is_causal=True))
+        one = np.asarray([1.0])
+        shape = AttnShape(seqs=one, q=one * n, k=one * n, heads=heads, kv_heads=heads,
+                          head_dim=dh, causal=True, kv_from_cache=False)
+        out.append(Sample("attention", attention("sdpa", "p", shape, nbytes, nbytes, True)[0], sec))
+    return out
+
+
+@dataclass(frozen=True)
+class Result:
+    device_name: str
+    math_dtype: str  # dtype of every sample
+    launch_s: float
+    samples: list[Sample]
+    peak_flops: dict[str, float]  # best GEMM FLOP/s seen, per dtype
+    seconds: float
+
+
+def best_gemm_flops(t: Timer, dtype: Any, h: int) -> float:
+    x = t.torch.randn(h, h, device=t.device, dtype=dtype)
+    return 2.0 * h**3 / t.per_call_s(lambda: x @ x)
+
+
+def run(device: str, quick: bool) -> Result:
+    """All benchmarks. Samples in bf16 on CUDA, fp32 on CPU (CPU bf16 matmuls are often
+    emulated and would not say what the device does in its native format); the bf16 peak
+    (which a profile needs) comes from one square bf16 GEMM on either device."""
+    import torch
+
+    if device == "cuda" and not torch.cuda.is_available():
+        from costmodel.errors import CostmodelError
+
+        raise CostmodelError("--device: cuda is not available here; use --device cpu")
+    t0 = time.perf_counter()
+    s = QUICK if quick else FULL
+    t = Timer(torch, device, s.repeats)
+    dtype, nbytes = (torch.bfloat16, 2.0) if device == "cuda" else (torch.float32, 4.0)
+    torch.manual_seed(0)
+    launch = launch_overhead_s(t)
+    samples = (gemm_samples(t, s, dtype, nbytes) + vector_samples(t, s, dtype, nbytes)
+               + attention_samples(t, s, dtype, nbytes))
+    math = "bf16" if device == "cuda" else "fp32"
+    best = max(float(x.op.matmul_flops[0]) / x.measured_s for x in samples if x.curve == "linear")
+    peaks = {math: best}
+    if math != "bf16":
+        peaks["bf16"] = best_gemm_flops(t, torch.bfloat16, s.hidden[0])
+    name = torch.cuda.get_device_name() if device == "cuda" else _cpu_name()
+    return Result(name, math, launch, samples, peaks, time.perf_counter() - t0)
+
+
+def _cpu_name() -> str:
+    import platform
+
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "cpu"

@@ -1,0 +1,156 @@
+"""Join measurements with predictions for the same shapes (an edge: reads CSV files).
+
+Two kinds of measurement file:
+- `vidur`: a Vidur mlp.csv (per-operator GPU timings, costmodel.vidur); predictions price the
+  same operator on the chosen profile; groups = (op, token-count bucket).
+- `profile`: the CSV written by `costmodel profile` (one row per model, batch, visual/text
+  tokens and stage with median_s); predictions are TTFT (vision + projector + prefill) for
+  `prefill` rows and one decode step for `decode` rows, whose KV cache holds
+  `context_tokens` tokens before the step (so the step attends over context_tokens + 1 keys);
+  groups = stage.
+Error = absolute percentage error 100 |predicted - measured| / measured (costmodel.fit.ape).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from costmodel.errors import CostmodelError
+from costmodel.roofline import LAUNCHES, Execution, Rates
+from costmodel.specs.hardware import HardwareProfile
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+PROFILE_COLS = ("model", "batch", "visual_tokens", "text_tokens", "stage", "context_tokens",
+                "median_s")
+
+
+def detect(path: str | Path) -> str:
+    """'vidur' or 'profile' from the header of a measurement CSV."""
+    from costmodel.vidur import is_vidur
+
+    try:
+        with open(path) as fh:
+            header = fh.readline().strip().split(",")
+    except OSError as e:
+        raise CostmodelError(f"--measurements: cannot read {path} ({e.strerror}); check the "
+                             "path") from None
+    if is_vidur(header):
+        return "vidur"
+    if all(c in header for c in PROFILE_COLS):
+        return "profile"
+    raise CostmodelError(f"--measurements: {path} is neither a Vidur mlp.csv nor a `costmodel "
+                         "profile` CSV; give one of those (or --kind)")
+
+
+def join_vidur(path: str | Path, hw: HardwareProfile, execution: Execution) -> pd.DataFrame:
+    from costmodel import vidur
+
+    err = vidur.errors(vidur.load(path), hw, execution)
+    err["group"] = err["op"] + " " + err["bucket"]
+    err["point"] = err["op"] + "@" + err["num_tokens"].astype(str)
+    return err
+
+
+def _predict_profile(rows: pd.DataFrame, hw: HardwareProfile, execution: str) -> np.ndarray:
+    """Predicted seconds for rows sharing one model and dtype (one vectorised evaluate)."""
+    from costmodel.estimate import precision
+    from costmodel.evaluate import evaluate
+    from costmodel.graph import Points
+    from costmodel.io import load_model
+    from costmodel.specs.workload import Workload
+    from costmodel.visual_tokens import plan_tokens
+
+    spec = load_model(str(rows["model"].iloc[0]))
+    w = Workload(act_dtype=str(rows["dtype"].iloc[0]) if "dtype" in rows else "bf16")
+    dec = (rows["stage"] == "decode").to_numpy()
+    vis = rows["visual_tokens"].to_numpy(float)
+    # decode: prompt = context (KV cache before the step), split as visual + the rest as text
+    text = np.where(dec, rows["context_tokens"].to_numpy(float) - vis,
+                    rows["text_tokens"].to_numpy(float))
+    plans = [plan_tokens(spec, int(v)) for v in vis]
+    a = np.asarray
+    pts = Points(batch=rows["batch"].to_numpy(float), crops=a([p.crops for p in plans], float),
+                 seq_per_crop=a([p.seq_per_crop for p in plans], float),
+                 projector_rows=a([p.projector_rows for p in plans], float),
+                 visual=a([p.llm_tokens for p in plans], float), text=np.maximum(text, 0.0),
+                 output=np.full(len(rows), 2.0))
+    rates = Rates.from_profiles([hw] * len(rows), w.act_dtype, execution)  # type: ignore[arg-type]
+    ev = evaluate(spec, pts, precision(w), rates, np.full(len(rows), hw.memory_bytes))
+    return np.where(dec, ev.tpot_s, ev.ttft_s)
+
+
+def join_profile(path: str | Path, hw: HardwareProfile, execution: Execution) -> pd.DataFrame:
+    import pandas as pd
+
+    from costmodel.fit import ape
+
+    df = pd.read_csv(path)
+    bad = df.loc[~df["stage"].isin(["prefill", "decode"]), "stage"]
+    if len(bad):
+        raise CostmodelError(f"stage: {bad.iloc[0]!r} in {path}; use prefill or decode")
+    df["execution"] = [m if m in LAUNCHES else execution
+                       for m in df.get("mode", pd.Series([execution] * len(df)))]
+    df["predicted_s"] = np.nan
+    keys = ["model", "dtype", "execution"] if "dtype" in df else ["model", "execution"]
+    for key, idx in df.groupby(keys).indices.items():
+        df.loc[df.index[idx], "predicted_s"] = _predict_profile(df.iloc[idx], hw, key[-1])
+    df["measured_s"] = df["median_s"]
+    df["ape_pct"] = ape(df["predicted_s"], df["measured_s"])
+    df["group"] = df["stage"]
+    df["point"] = (df["model"].astype(str) + " b" + df["batch"].astype(str) + " v"
+                   + df["visual_tokens"].astype(str) + " t" + df["text_tokens"].astype(str)
+                   + " c" + df["context_tokens"].astype(str))
+    return df
+
+
+def join(path: str | Path, kind: str | None, hw: HardwareProfile,
+         execution: Execution) -> tuple[str, pd.DataFrame]:
+    kind = kind or detect(path)
+    frame = join_vidur(path, hw, execution) if kind == "vidur" else join_profile(path, hw,
+                                                                                 execution)
+    return kind, frame
+
+
+def summarise(err: pd.DataFrame) -> pd.DataFrame:
+    """Points, median and max APE per group, in the order groups first appear; Vidur files add
+    one pooled row per token-count bucket over all operators ('all <bucket>')."""
+    import pandas as pd
+
+    def agg(frame: pd.DataFrame, key: pd.Series) -> pd.DataFrame:
+        g = frame.groupby(key, sort=False)["ape_pct"]
+        return g.agg(points="size", median_ape_pct="median", max_ape_pct="max").reset_index()
+
+    out = agg(err, err["group"].rename("group"))
+    if "bucket" in err:
+        out = pd.concat([out, agg(err, ("all " + err["bucket"]).rename("group"))],
+                        ignore_index=True)
+    return out
+
+
+def plot(err: pd.DataFrame, title: str, path: str | Path) -> None:
+    """Predicted vs measured, log-log, one colour per group prefix (op or stage), y = x line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 6))
+    label = err["group"].str.split(" ").str[0]
+    for name in dict.fromkeys(label):
+        sel = label == name
+        ax.scatter(err.loc[sel, "measured_s"] * 1e3, err.loc[sel, "predicted_s"] * 1e3, s=8,
+                   label=name, alpha=0.7)
+    lo = float(min(err["measured_s"].min(), err["predicted_s"].min()) * 1e3)
+    hi = float(max(err["measured_s"].max(), err["predicted_s"].max()) * 1e3)
+    ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="predicted = measured")
+    ax.set(xscale="log", yscale="log", xlabel="measured (ms)", ylabel="predicted (ms)",
+           title=title)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
