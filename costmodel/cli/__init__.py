@@ -20,11 +20,12 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from costmodel.cli import catalog, estimate_cmd
+    from costmodel.cli import catalog, estimate_cmd, plot_cmd
 
     app.command("estimate")(estimate_cmd.estimate)
     app.add_typer(catalog.models_app, name="models")
     app.add_typer(catalog.hardware_app, name="hardware")
+    app.add_typer(plot_cmd.plot_app, name="plot")
 
 
 _register()
