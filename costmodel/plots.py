@@ -145,16 +145,17 @@ def breakdown_figure(op_df: pd.DataFrame) -> Figure:
     require(op_df, ("stage", "op", "op_class", "flops", "bytes", "latency_s"), "op frame")
     df = op_df.assign(group=operator_group(op_df))
     stages = [s for s in STAGES if s in set(df.stage)]
+    groups = [g for g in GROUPS if g in set(df.group)]
     panels = (("latency_s", MILLI, "latency (ms)"), ("flops", TERA, "FLOPs (TFLOP)"),
               ("bytes", GIGA, "memory traffic (GB)"))
     fig = Figure(figsize=(12, 4.5), layout="constrained")
     axes = fig.subplots(1, 3)
     for ax, (col, scale, label) in zip(axes, panels, strict=True):
         table = df.pivot_table(index="stage", columns="group", values=col, aggfunc="sum",
-                               fill_value=0.0).reindex(index=stages, columns=GROUPS,
+                               fill_value=0.0).reindex(index=stages, columns=groups,
                                                        fill_value=0.0) / scale
         bottom = np.zeros(len(stages))
-        for g in GROUPS:
+        for g in groups:
             ax.bar(stages, table[g], bottom=bottom, color=GROUP_COLOR[g], label=g, width=0.6)
             bottom += table[g].to_numpy()
         for i, total in enumerate(bottom):
@@ -163,7 +164,7 @@ def breakdown_figure(op_df: pd.DataFrame) -> Figure:
         ax.set_ylim(0, bottom.max() * 1.12 if bottom.max() > 0 else 1)
         ax.set(ylabel=label, xlabel="stage", title=label.split(" (")[0])
     handles, names = axes[0].get_legend_handles_labels()
-    fig.legend(handles, names, loc="outside upper center", ncols=len(GROUPS), fontsize=9)
+    fig.legend(handles, names, loc="outside upper center", ncols=len(groups), fontsize=9)
     return fig
 
 
@@ -201,8 +202,9 @@ def sweep_figure(sweep_df: pd.DataFrame,
                          textcoords="offset points", fontsize=7, color="gray")
     for ax in axes[2:]:
         ax.set_xlabel("visual tokens per request")
-    for ax in axes:
         ax.legend(fontsize=8)
+    handles, names = axes[0].get_legend_handles_labels()  # TTFT and TPOT share their lines
+    fig.legend(handles, names, loc="outside upper center", ncols=min(len(names), 4), fontsize=9)
     return fig
 
 
