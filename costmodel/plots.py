@@ -242,21 +242,7 @@ def _lines(ax: Any, pts: pd.DataFrame, col: str, scale: float, keys: list[str]) 
 def savings_figure(savings_df: pd.DataFrame, title: str = "Savings from compression") -> Figure:
     """One horizontal bar per (stage, metric): savings in percent, annotated with
     baseline -> compressed in display units. Rows with no baseline (NaN savings) are left out."""
-    require(savings_df, ("stage", "metric", "baseline", "compressed", "savings_pct"),
-            "savings frame")
-    order = {s: i for i, s in enumerate((*STAGES, "total"))}
-    morder = {m: i for i, m in enumerate(METRIC_LABEL)}
-    num = ["baseline", "compressed", "savings_pct"]
-    bad = [c for c in num if not pd.api.types.is_numeric_dtype(savings_df[c])]
-    if bad:
-        raise CostmodelError(f"savings frame: column(s) {', '.join(bad)} must be numbers in "
-                             "base units (FLOPs, bytes, seconds, percent)")
-    df = savings_df.dropna(subset=["savings_pct"]).copy()
-    if df.empty:
-        raise CostmodelError("savings frame: every savings_pct is empty (baselines are zero)")
-    df["_s"] = df.stage.map(order).fillna(len(order))
-    df["_m"] = df.metric.map(morder).fillna(len(morder))
-    df = df.sort_values(["_s", "_m"], ascending=False)
+    df = _savings_rows(savings_df)
     fig = Figure(figsize=(9, 1.2 + 0.38 * len(df)), layout="constrained")
     ax = fig.add_subplot()
     colors = dict(zip(METRIC_LABEL, ("tab:blue", "tab:orange", "tab:green", "tab:purple",
@@ -280,6 +266,25 @@ def savings_figure(savings_df: pd.DataFrame, title: str = "Savings from compress
     ax.set(xlabel="savings (% of baseline; positive = less)", title=title)
     ax.grid(True, axis="x", alpha=0.3)
     return fig
+
+
+def _savings_rows(savings_df: pd.DataFrame) -> pd.DataFrame:
+    """Checked rows with a savings figure, ordered for plotting (first stage at the top)."""
+    require(savings_df, ("stage", "metric", "baseline", "compressed", "savings_pct"),
+            "savings frame")
+    bad = [c for c in ("baseline", "compressed", "savings_pct")
+           if not pd.api.types.is_numeric_dtype(savings_df[c])]
+    if bad:
+        raise CostmodelError(f"savings frame: column(s) {', '.join(bad)} must be numbers in "
+                             "base units (FLOPs, bytes, seconds, percent)")
+    df = savings_df.dropna(subset=["savings_pct"])
+    if df.empty:
+        raise CostmodelError("savings frame: every savings_pct is empty (baselines are zero)")
+    order = {s: i for i, s in enumerate((*STAGES, "total"))}
+    morder = {m: i for i, m in enumerate(METRIC_LABEL)}
+    return df.assign(_s=df.stage.map(order).fillna(len(order)),
+                     _m=df.metric.map(morder).fillna(len(morder))).sort_values(
+                         ["_s", "_m"], ascending=False)
 
 
 def _human(value: float, metric: str) -> str:
