@@ -179,6 +179,18 @@ def test_cli_writes_file_of_type(kind, fmt, config, tmp_path, capsys):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_cli_what_if_set_reaches_the_profile(config, tmp_path, capsys, monkeypatch):
+    from costmodel.cli import plot_cmd
+
+    seen = []
+    monkeypatch.setattr(plot_cmd, "save", lambda fig, path: seen.append(fig))
+    code, _, err = run(["plot", "roofline", config, "-H", "a100-80gb", "--set",
+                        "memory_bandwidth_GBps=x2", "-o", str(tmp_path / "r.png")], capsys)
+    assert code == 0, err
+    ridge = next(ln for ln in seen[0].axes[0].get_lines() if ln.get_label().startswith("ridge"))
+    assert ridge.get_xdata()[0] == pytest.approx(312e12 / (2 * 2039e9))
+
+
 def test_cli_sweep_png(config, tmp_path, capsys):
     out = tmp_path / "sweep.png"
     code, _, err = run(["plot", "sweep", config, "-H", "a100-80gb,l4", "--visual-tokens",
@@ -202,6 +214,10 @@ def test_cli_savings_from_csv(tmp_path, capsys):
     (["plot", "roofline", "CONFIG", "-H", "a100-80gbx", "-o", "OUT/fig.png"], "did you mean"),
     (["plot", "sweep", "CONFIG", "-H", "a100-80gb", "--visual-tokens", "9:1", "-o",
       "OUT/fig.png"], "--visual-tokens"),
+    (["plot", "roofline", "CONFIG", "-H", "a100-80gb", "--set", "hbm=1", "-o", "OUT/fig.png"],
+     "--set: unknown key 'hbm'"),
+    (["plot", "sweep", "CONFIG", "-H", "a100-80gb", "--set", "hbm=1", "-o", "OUT/fig.png"],
+     "--set: unknown key 'hbm'"),
     (["plot", "savings", "--from", "OUT/none.csv", "-o", "OUT/fig.png"], "--from"),
     (["plot", "savings", "--from", "OUT/bad.csv", "-o", "OUT/fig.png"], "savings_pct"),
     (["plot", "savings", "--from", "OUT/text.csv", "-o", "OUT/fig.png"], "must be numbers"),

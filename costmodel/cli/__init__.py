@@ -26,6 +26,11 @@ def _register() -> None:
     app.add_typer(catalog.models_app, name="models")
     app.add_typer(catalog.hardware_app, name="hardware")
     app.add_typer(plot_cmd.plot_app, name="plot")
+    from costmodel.cli import compare_cmd, plan_cmd
+    app.command("compare")(compare_cmd.compare)
+    app.command("energy")(compare_cmd.energy_cmd)
+    app.command("plan")(plan_cmd.plan_command)
+    app.command("batching")(plan_cmd.batching_command)
 
 
 _register()

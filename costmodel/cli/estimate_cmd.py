@@ -48,6 +48,7 @@ def estimate(
     logits: str = typer.Option("last", help="lm_head over the 'last' prompt token or 'all'."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json or csv."),
     per_op: bool = typer.Option(False, "--per-op", help="Add the per-operator breakdown."),
+    sets: list[str] = typer.Option([], "--set", help="What-if KEY=VALUE on the hardware."),
 ) -> None:
     """FLOPs, memory traffic, latency and memory footprint of each inference stage."""
     w = build_workload(
@@ -56,7 +57,7 @@ def estimate(
         output_tokens=output_tokens, act_dtype=dtype, weight_dtype=weight_dtype,
         kv_dtype=kv_dtype, flash_attention=flash_attention, overlap=overlap, logits=logits,
     )
-    spec, hw = load_model(model), load_hardware(hardware)
+    spec, hw = load_model(model), load_hardware(hardware, tuple(sets))
     est = run_estimate(spec, hw, w)
     if fmt is Format.json:
         doc = est.to_dict()

@@ -114,7 +114,12 @@ def _one(kw: dict[str, Any]) -> Estimate:
     out = Path(kw["output"])
     output_format(out)
     w = workload(kw)
-    return run_estimate(load_model(kw["model"]), load_hardware(kw["hardware"]), w)
+    return run_estimate(load_model(kw["model"]), _hardware(kw["hardware"], kw), w)
+
+
+def _hardware(name: str, kw: dict[str, Any]) -> HardwareProfile:
+    """The profile with the estimate command's what-if `--set KEY=VALUE` changes applied."""
+    return load_hardware(name, tuple(kw.get("sets") or ()))
 
 
 @plot_app.command("roofline")
@@ -183,7 +188,7 @@ def sweep(*, output: Path = OUTPUT, **kw: Any) -> None:
     output_format(output)
     tokens = token_range(kw["visual_tokens"])
     specs = [(m, load_model(m)) for m in _names(kw["model"], "MODEL")]
-    hws = [load_hardware(h) for h in _names(kw["hardware"], "--hardware")]
+    hws = [_hardware(h, kw) for h in _names(kw["hardware"], "--hardware")]
     df = sweep_frame(specs, hws, tokens, kw)
     save(plots().sweep_figure(df, {h.id: h.memory_bytes for h in hws}), output)
 
