@@ -91,7 +91,8 @@ def roofline_figure(op_df: pd.DataFrame, hardware: HardwareProfile,
     _label_top_ops(ax, df)
     ax.set(xscale="log", yscale="log", xlim=(lo, hi),
            xlabel="arithmetic intensity (FLOP/byte)", ylabel="achieved throughput (TFLOP/s)",
-           title=f"Roofline: {hardware.name}, {dtype.value}")
+           title=f"Roofline: {hardware.name}{' (what-if)' if hardware.changes else ''}, "
+                 f"{dtype.value}")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     return fig

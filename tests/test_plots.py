@@ -189,6 +189,7 @@ def test_cli_what_if_set_reaches_the_profile(config, tmp_path, capsys, monkeypat
     assert code == 0, err
     ridge = next(ln for ln in seen[0].axes[0].get_lines() if ln.get_label().startswith("ridge"))
     assert ridge.get_xdata()[0] == pytest.approx(312e12 / (2 * 2039e9))
+    assert "(what-if)" in seen[0].axes[0].get_title()
 
 
 def test_cli_sweep_png(config, tmp_path, capsys):
