@@ -20,18 +20,28 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from costmodel.cli import catalog, compare_cmd, estimate_cmd, plan_cmd, profile_cmd
+    from costmodel.cli import (
+        calibrate_cmd,
+        catalog,
+        compare_cmd,
+        estimate_cmd,
+        plan_cmd,
+        plot_cmd,
+        profile_cmd,
+        validate_cmd,
+    )
 
     app.command("estimate")(estimate_cmd.estimate)
     app.add_typer(catalog.models_app, name="models")
     app.add_typer(catalog.hardware_app, name="hardware")
+    app.add_typer(plot_cmd.plot_app, name="plot")
     app.command("compare")(compare_cmd.compare)
     app.command("energy")(compare_cmd.energy_cmd)
     app.command("plan")(plan_cmd.plan_command)
     app.command("batching")(plan_cmd.batching_command)
     app.command("profile")(profile_cmd.profile)
-    app.command("calibrate")(__import__("costmodel.cli.calibrate_cmd", fromlist=["x"]).calibrate)
-    app.command("validate")(__import__("costmodel.cli.validate_cmd", fromlist=["x"]).validate)
+    app.command("calibrate")(calibrate_cmd.calibrate)
+    app.command("validate")(validate_cmd.validate)
 
 
 _register()

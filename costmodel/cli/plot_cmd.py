@@ -1,0 +1,218 @@
+"""`costmodel plot roofline|breakdown|sweep|savings ... -o file.png|svg|pdf`.
+
+The estimate options are reused from `costmodel estimate` (same names, defaults and help) by
+copying that command's signature; matplotlib is imported only inside these commands. The
+figure goes to a temporary file beside the target and is renamed into place, so an error
+never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from costmodel.cli import estimate_cmd
+from costmodel.errors import CostmodelError
+from costmodel.estimate import Estimate
+from costmodel.estimate import estimate as run_estimate
+from costmodel.io import load_hardware, load_model
+from costmodel.specs.hardware import HardwareProfile
+from costmodel.specs.model import ModelSpec
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+plot_app = typer.Typer(no_args_is_help=True,
+                       help="Figures (PNG, SVG or PDF, from the -o suffix); needs matplotlib.")
+
+FORMATS = ("png", "svg", "pdf")
+OUTPUT = typer.Option(..., "--output", "-o", help="File to write: .png, .svg or .pdf.")
+SWEEP_COLUMNS = ("model", "hardware", "batch", "visual_tokens", "text_tokens", "output_tokens")
+
+
+def plots() -> Any:
+    """costmodel.plots, imported only by the plot commands (it needs matplotlib)."""
+    try:
+        import costmodel.plots as module
+    except ImportError as e:
+        raise CostmodelError(f"plot: {e.name or 'matplotlib'} is not installed; "
+                             "pip install 'costmodel[plot]'") from None
+    return module
+
+
+def output_format(path: Path) -> str:
+    """The figure format from the -o suffix (checked before any work is done)."""
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in FORMATS:
+        raise CostmodelError(f"--output: '{path}' has suffix '{path.suffix}'; "
+                             "use .png, .svg or .pdf")
+    if not path.parent.is_dir():
+        raise CostmodelError(f"--output: directory '{path.parent}' does not exist; create it")
+    return fmt
+
+
+def save(fig: Any, path: Path) -> None:
+    """Write to a temporary file in the same directory, then rename it into place."""
+    fmt = output_format(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".{fmt}", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format=fmt, dpi=150)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def with_estimate_options(drop: tuple[str, ...] = (), replace: dict[str, Any] | None = None
+                          ) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a command the options of `costmodel estimate` (less fmt/per_op and `drop`; `replace`
+    maps a name to (annotation, typer option)), followed by the command's own parameters."""
+    base = inspect.signature(estimate_cmd.estimate, eval_str=True).parameters.values()
+    replace = replace or {}
+
+    def wrap(func: Callable[..., None]) -> Callable[..., None]:
+        own = list(inspect.signature(func, eval_str=True).parameters.values())
+        params = []
+        for p in base:
+            if p.name in ("fmt", "per_op", *drop):
+                continue
+            if p.name in replace:
+                ann, default = replace[p.name]
+                p = p.replace(annotation=ann, default=default)
+            params.append(p)
+        params += [p for p in own if p.kind is p.KEYWORD_ONLY]
+        func.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        func.__annotations__ = {p.name: p.annotation for p in params}
+        return func
+
+    return wrap
+
+
+def workload(kw: dict[str, Any], **override: Any) -> Any:
+    """The Workload `costmodel estimate` would build from the same options."""
+    fields = dict(
+        batch=kw["batch"], visual_tokens=kw.get("visual_tokens"), images=kw["images"],
+        image_size=estimate_cmd.parse_image_size(kw["image_size"]),
+        text_tokens=kw["text_tokens"], output_tokens=kw["output_tokens"], act_dtype=kw["dtype"],
+        weight_dtype=kw["weight_dtype"], kv_dtype=kw["kv_dtype"],
+        flash_attention=kw["flash_attention"], overlap=kw["overlap"], logits=kw["logits"],
+    )
+    return estimate_cmd.build_workload(**{**fields, **override})
+
+
+def _one(kw: dict[str, Any]) -> Estimate:
+    out = Path(kw["output"])
+    output_format(out)
+    w = workload(kw)
+    return run_estimate(load_model(kw["model"]), _hardware(kw["hardware"], kw), w)
+
+
+def _hardware(name: str, kw: dict[str, Any]) -> HardwareProfile:
+    """The profile with the estimate command's what-if `--set KEY=VALUE` changes applied."""
+    return load_hardware(name, tuple(kw.get("sets") or ()))
+
+
+@plot_app.command("roofline")
+@with_estimate_options()
+def roofline(*, output: Path = OUTPUT, **kw: Any) -> None:
+    """Each operator at its arithmetic intensity and achieved FLOP/s under the device roof."""
+    est = _one({**kw, "output": output})
+    save(plots().roofline_figure(est.to_frame(), est.hardware, est.workload.act_dtype), output)
+
+
+@plot_app.command("breakdown")
+@with_estimate_options()
+def breakdown(*, output: Path = OUTPUT, **kw: Any) -> None:
+    """Latency, FLOPs and memory traffic per stage, stacked by operator class."""
+    est = _one({**kw, "output": output})
+    save(plots().breakdown_figure(est.to_frame()), output)
+
+
+def token_range(text: str) -> list[int]:
+    """'0:2880:64' -> 0, 64, ..., 2880 (stop included when on the grid); '576' -> [576]."""
+    parts = text.split(":")
+    ok = 1 <= len(parts) <= 3 and all(p.strip().isdigit() for p in parts)
+    nums = [int(p) for p in parts] if ok else []
+    if len(nums) == 2:
+        nums.append(1)
+    if not ok or (len(nums) == 3 and (nums[2] <= 0 or nums[1] < nums[0])):
+        raise CostmodelError(f"--visual-tokens: '{text}' is not START:STOP:STEP with "
+                             "0 <= START <= STOP and STEP > 0, e.g. 0:2880:64")
+    return nums if len(nums) == 1 else list(range(nums[0], nums[1] + 1, nums[2]))
+
+
+def sweep_frame(specs: list[tuple[str, ModelSpec]], hws: list[HardwareProfile],
+                tokens: list[int], kw: dict[str, Any]) -> pd.DataFrame:
+    """The sweep frame (see costmodel/plots.py) from one point estimate per combination.
+    Point by point until the vectorised costmodel.sweep is available to this command."""
+    import pandas as pd
+
+    rows = []
+    for name, spec in specs:
+        for hw in hws:
+            for t in tokens:
+                e = run_estimate(spec, hw, workload(kw, visual_tokens=t))
+                w, m = e.workload, e.memory
+                point = dict(zip(SWEEP_COLUMNS, (name, hw.id, w.batch, t, w.text_tokens,
+                                                 w.output_tokens), strict=True))
+                point.update(ttft_s=e.ttft_s, tpot_s=e.tpot_s, e2e_latency_s=e.e2e_latency_s,
+                             kv_cache_bytes=m.kv_cache_bytes, weights_bytes=m.weights_bytes,
+                             total_memory_bytes=m.total_bytes, fits=m.fits)
+                for stage, s in e.stages.items():
+                    rows.append({**point, "stage": stage, "flops": s.flops,
+                                 "useful_flops": s.useful_flops, "bytes": s.bytes,
+                                 "weight_bytes": s.weight_bytes, "act_bytes": s.act_bytes,
+                                 "kv_bytes": s.kv_bytes, "latency_s": s.latency_s})
+    return pd.DataFrame(rows)
+
+
+@plot_app.command("sweep")
+@with_estimate_options(replace={
+    "model": (str, typer.Argument(..., help="Zoo id or config.json path; several: a,b.")),
+    "hardware": (str, typer.Option(..., "--hardware", "-H",
+                                   help="Hardware ids or YAML paths, comma-separated.")),
+    "visual_tokens": (str, typer.Option("0:2880:64", help="Visual tokens START:STOP:STEP.")),
+})
+def sweep(*, output: Path = OUTPUT, **kw: Any) -> None:
+    """TTFT, TPOT, FLOPs and memory against visual tokens, one line per hardware."""
+    output_format(output)
+    tokens = token_range(kw["visual_tokens"])
+    specs = [(m, load_model(m)) for m in _names(kw["model"], "MODEL")]
+    hws = [_hardware(h, kw) for h in _names(kw["hardware"], "--hardware")]
+    df = sweep_frame(specs, hws, tokens, kw)
+    save(plots().sweep_figure(df, {h.id: h.memory_bytes for h in hws}), output)
+
+
+def _names(text: str, what: str) -> list[str]:
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise CostmodelError(f"{what}: give at least one name")
+    return names
+
+
+@plot_app.command("savings")
+def savings(
+    source: Path = typer.Option(..., "--from", help="CSV from compare-compression --format csv."),
+    output: Path = OUTPUT,
+    title: str | None = typer.Option(None, help="Figure title."),
+) -> None:
+    """Savings of a compression scenario per stage and metric (bars, % of baseline)."""
+    import pandas as pd
+
+    output_format(output)
+    try:
+        df = pd.read_csv(source)
+    except (OSError, ValueError) as e:
+        raise CostmodelError(f"--from: cannot read '{source}' as CSV ({e}); check the path"
+                             ) from None
+    save(plots().savings_figure(df, title or f"Savings: {source.stem}"), output)
