@@ -136,7 +136,8 @@ def estimate(model: ModelSpec | str, hardware: HardwareProfile | str,
     plan = visual_plan(spec, w)
     rates = Rates.from_profiles([hw], w.act_dtype)
     ev = evaluate(spec, points(plan, w), precision(w), rates, np.asarray([hw.memory_bytes]),
-                  flash=w.flash_attention, overlap=w.overlap, all_logits=w.logits == "all")
+                  flash=w.flash_attention, overlap=w.overlap, all_logits=w.logits == "all",
+                  compression=w.compression)
     return from_evaluation(spec, hw, w, plan, ev)
 
 

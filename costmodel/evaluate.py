@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from costmodel.compression import compress_points, overhead_ops
 from costmodel.graph import Points, Precision, decode_ops, layer_groups, stage_ops
 from costmodel.ops import Arr, Op
 from costmodel.roofline import Rates, op_times, sum_linear_max
+from costmodel.specs.compression import Compression
 from costmodel.specs.model import ModelSpec
 
 STAGES = ("vision", "projector", "prefill", "decode")
@@ -125,10 +127,16 @@ def _peak_activation_bytes(ops: list[Op], like: Arr) -> Arr:
 
 
 def evaluate(spec: ModelSpec, pts: Points, prec: Precision, rates: Rates, capacity_bytes: Arr,
-             flash: bool = True, overlap: str = "roofline", all_logits: bool = False) -> Evaluation:
-    """Every stage for every point. Arrays in `pts`, `rates` and `capacity_bytes` broadcast."""
+             flash: bool = True, overlap: str = "roofline", all_logits: bool = False,
+             compression: Compression | None = None) -> Evaluation:
+    """Every stage for every point. Arrays in `pts`, `rates` and `capacity_bytes` broadcast.
+    `pts` are the uncompressed points; `compression` reshapes them (costmodel.compression)
+    and adds the method's own operators to the stage where they run."""
+    base, pts = pts, compress_points(spec, pts, compression)
     like = np.broadcast_arrays(pts.batch, pts.visual, pts.text, pts.output, rates.bytes_per_s)[0]
     pre = stage_ops(spec, pts, prec, flash, all_logits)
+    for op in overhead_ops(spec, base, compression, prec):
+        pre[op.stage].append(op)
     costs = [_static_cost(op, rates, overlap) for ops in pre.values() for op in ops]
     n_steps = pts.output - 1.0
     dec_a = decode_ops(spec, pts, 0.0, prec, flash)

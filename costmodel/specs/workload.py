@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, model_validator
 
+from costmodel.specs.compression import Compression
 from costmodel.units import DType
 
 Overlap = Literal["roofline", "serial"]
@@ -20,6 +21,7 @@ class Workload(BaseModel):
     weight-only quantisation uses the activation dtype's peak).
     overlap: 'roofline' = max(compute, memory) per operator; 'serial' = their sum.
     logits: 'last' computes the lm_head for the last prompt token only; 'all' for every one.
+    compression: where visual tokens are removed and how many remain (specs/compression.py).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -35,6 +37,7 @@ class Workload(BaseModel):
     flash_attention: bool = True
     overlap: Overlap = "roofline"
     logits: Literal["last", "all"] = "last"
+    compression: Compression | None = None  # token compression scenario (None = none)
 
     @model_validator(mode="after")
     def _check(self) -> Workload:
