@@ -104,6 +104,7 @@ class Estimate:
                 "output_tokens": w.output_tokens, "weight_dtype": w.weights.value,
                 "act_dtype": w.act_dtype.value, "kv_dtype": w.kv.value,
                 "flash_attention": w.flash_attention, "overlap": w.overlap, "logits": w.logits,
+                "compression": w.compression.model_dump() if w.compression else None,
             },
             "params": self.model.param_counts(),
             "stages": {
