@@ -141,7 +141,7 @@ def evaluate(spec: ModelSpec, pts: Points, prec: Precision, rates: Rates, capaci
     n_steps = pts.output - 1.0
     dec_a = decode_ops(spec, pts, 0.0, prec, flash)
     dec_b = decode_ops(spec, pts, 1.0, prec, flash)
-    dec_costs = [_decode_cost(a, b, rates, overlap, n_steps) for a, b in zip(dec_a, dec_b)]
+    dec_costs = [_decode_cost(a, b, rates, overlap, n_steps) for a, b in zip(dec_a, dec_b, strict=True)]
     stages = {s: _totals([c for c in costs if c.op.stage == s], like) for s in STAGES[:3]}
     stages["decode"] = _totals(dec_costs, like)
     first_step = sum(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +23,10 @@ _PKG = Path(__file__).resolve().parent
 
 
 def _profiles_dir() -> Path:
-    """Installed wheels map hardware_profiles/ to costmodel/hardware_profiles; a source
-    checkout has it beside the package."""
-    try:
-        p = Path(str(resources.files("costmodel.hardware_profiles")))
-        if p.is_dir():
-            return p
-    except ModuleNotFoundError:
-        pass
-    return _PKG.parent / "hardware_profiles"
+    """An installed wheel carries hardware_profiles/ as costmodel/hardware_profiles (see
+    pyproject); a source checkout has it beside the package."""
+    installed = _PKG / "hardware_profiles"
+    return installed if installed.is_dir() else _PKG.parent / "hardware_profiles"
 
 
 def hardware_ids() -> list[str]:

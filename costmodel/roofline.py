@@ -14,8 +14,8 @@ Patterson, "Roofline" (CACM 2009), applied per operator as in LLM-Viewer (Yuan e
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

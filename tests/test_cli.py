@@ -55,7 +55,7 @@ def test_estimate_csv_per_op_is_numeric(capsys):
     assert code == 0
     header, first = out.splitlines()[:2]
     assert "latency_s" in header and "weight_bytes" in header
-    cols = dict(zip(header.split(","), first.split(",")))
+    cols = dict(zip(header.split(","), first.split(","), strict=True))
     float(cols["flops"]), float(cols["latency_s"])  # plain numbers, no units in cells
 
 

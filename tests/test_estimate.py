@@ -130,7 +130,7 @@ def test_vectorised_evaluation_matches_single_points(llava, gpu):
 
     ws = [Workload(visual_tokens=v, batch=b) for v, b in [(0, 1), (576, 1), (2880, 8), (144, 4)]]
     plans = [visual_plan(llava, w) for w in ws]
-    arr = {f: np.array([getattr(points(p, w), f)[0] for p, w in zip(plans, ws)])
+    arr = {f: np.array([getattr(points(p, w), f)[0] for p, w in zip(plans, ws, strict=True)])
            for f in ("batch", "crops", "seq_per_crop", "projector_rows", "visual", "text",
                      "output")}
     rates = Rates.from_profiles([gpu] * 4, DType.bf16)

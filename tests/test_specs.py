@@ -52,7 +52,7 @@ def test_head_dim_override_allows_non_dividing_heads():
 def test_vision_validators():
     with pytest.raises(ValidationError, match="patch_size"):
         VisionSpec(num_layers=2, hidden_size=64, num_heads=4, intermediate_size=8,
-                   patch_size=14, image_size=300)
+                   patch_size=14, image_size=10)
     with pytest.raises(ValidationError, match="feature_layer"):
         VisionSpec(num_layers=2, hidden_size=64, num_heads=4, intermediate_size=8,
                    patch_size=14, image_size=28, feature_layer=5)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Optional
 
 import numpy as np
 import typer
 
 from costmodel.cli.common import Format, checked, dumps, table
 from costmodel.errors import CostmodelError
-from costmodel.estimate import Estimate, estimate as run_estimate
+from costmodel.estimate import Estimate
+from costmodel.estimate import estimate as run_estimate
 from costmodel.io import load_hardware, load_model
 from costmodel.specs.workload import Workload
 from costmodel.units import DType, seconds, si
@@ -34,15 +34,15 @@ def build_workload(**kw: object) -> Workload:
 def estimate(
     model: str = typer.Argument(..., help="Zoo id (costmodel models list) or config.json path."),
     hardware: str = typer.Option(..., "--hardware", "-H", help="Hardware id or YAML path."),
-    visual_tokens: Optional[int] = typer.Option(None, min=0, help="Visual tokens into the LLM."),
+    visual_tokens: int | None = typer.Option(None, min=0, help="Visual tokens into the LLM."),
     images: int = typer.Option(1, min=0, help="Images per request (when tokens not given)."),
-    image_size: Optional[str] = typer.Option(None, help="Image WIDTHxHEIGHT, e.g. 672x672."),
+    image_size: str | None = typer.Option(None, help="Image WIDTHxHEIGHT, e.g. 672x672."),
     text_tokens: int = typer.Option(64, min=0, help="Text tokens in the prompt."),
     output_tokens: int = typer.Option(128, min=1, help="Tokens generated."),
     batch: int = typer.Option(1, min=1, help="Requests run together."),
     dtype: DType = typer.Option(DType.bf16, help="Activation (math) dtype; weights too by default."),
-    weight_dtype: Optional[DType] = typer.Option(None, help="Weight dtype (weight-only quant)."),
-    kv_dtype: Optional[DType] = typer.Option(None, help="KV-cache dtype."),
+    weight_dtype: DType | None = typer.Option(None, help="Weight dtype (weight-only quant)."),
+    kv_dtype: DType | None = typer.Option(None, help="KV-cache dtype."),
     flash_attention: bool = typer.Option(True, help="FlashAttention I/O (else eager scores)."),
     overlap: str = typer.Option("roofline", help="roofline = max(compute, memory); serial = sum."),
     logits: str = typer.Option("last", help="lm_head over the 'last' prompt token or 'all'."),
@@ -98,9 +98,10 @@ def _header(est: Estimate) -> list[str]:
     w, p, hw = est.workload, est.plan, est.hardware
     attn = "FlashAttention" if w.flash_attention else "eager attention"
     changed = f" [changed: {', '.join(hw.changes)}]" if hw.changes else ""
+    plural = "" if p.crops == 1 else "es"
     return [
         f"{est.model.name} on {hw.name} ({hw.id}){changed}",
-        f"batch {w.batch} | {p.llm_tokens:g} visual tokens ({p.crops:g} encoder passes) + "
+        f"batch {w.batch} | {p.llm_tokens:g} visual tokens ({p.crops:g} ViT pass{plural}) + "
         f"{w.text_tokens} text tokens -> {w.output_tokens} output tokens",
         f"weights {w.weights.value}, activations {w.act_dtype.value}, KV cache {w.kv.value} | "
         f"{attn} | {w.overlap} overlap",

@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
 
+from costmodel.errors import CostmodelError
 from costmodel.units import GIGA, MEGA, MICRO, TERA, DType
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
@@ -159,5 +160,5 @@ class HardwareProfile(BaseModel):
         return self.peak_flops(dt) / self.memory_bandwidth_Bps
 
 
-class UnsupportedDtype(ValueError):
+class UnsupportedDtype(CostmodelError):
     """The device has no peak figure for the requested math dtype."""

@@ -114,9 +114,9 @@ class VisionSpec(BaseModel):
             raise ValueError(
                 f"vision.num_heads: {self.num_heads} does not divide hidden_size {self.hidden_size}"
             )
-        if self.image_size % self.patch_size:
+        if self.image_size < self.patch_size:
             raise ValueError(
-                f"vision.patch_size: {self.patch_size} does not divide image_size {self.image_size}"
+                f"vision.patch_size: {self.patch_size} exceeds image_size {self.image_size}"
             )
         if not (-self.num_layers <= self.feature_layer <= self.num_layers) or self.feature_layer == 0:
             raise ValueError(
@@ -131,7 +131,8 @@ class VisionSpec(BaseModel):
 
     @property
     def patches_per_image(self) -> int:
-        """Patches of one image at the native image_size."""
+        """Patches of one image at the native image_size (a strided conv drops any remainder:
+        SigLIP 384/14 -> 27 x 27)."""
         return (self.image_size // self.patch_size) ** 2
 
     @property
@@ -263,10 +264,13 @@ class ModelSpec(BaseModel):
 
     def param_counts(self) -> dict[str, int]:
         """Parameters per component and in total."""
+        # LLaVA-NeXT / OneVision learn one `image_newline` vector of LLM width (counted with
+        # the projector: it is part of the vision-to-LLM glue).
+        newline = self.llm.hidden_size if self.token_scheme.newline_token else 0
         counts = {
             "llm": self.llm.num_params(),
             "vision": self.vision.num_params() if self.vision else 0,
-            "projector": self.projector.num_params() if self.projector else 0,
+            "projector": (self.projector.num_params() + newline) if self.projector else 0,
         }
         counts["total"] = sum(counts.values())
         return counts

@@ -1,0 +1,58 @@
+"""Every zoo model loads from its own config.json and has the exact published parameter count.
+
+Published totals (sources in costmodel/zoo_configs/SOURCES.md): safetensors index sizes / 2 for
+the bf16/fp16 checkpoints, or the model card. The three marked 'hand' have no exact published
+figure; their totals equal a build of the real transformers classes on the meta device
+(transformers 5.23, see SOURCES.md) and are kept as regression values.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from costmodel.io import load_model, model_ids
+from costmodel.visual_tokens import plan_images
+
+PUBLISHED = {
+    "llava-1.5-7b": 7_063_427_072,  # llava-hf port (vocab 32064); safetensors index
+    "qwen2-vl-2b": 2_208_985_600,
+    "qwen2-vl-7b": 8_291_375_616,  # safetensors index
+    "llama-2-7b": 6_738_415_616,
+    "llama-3-8b": 8_030_261_248,  # safetensors index
+    "llava-1.5-13b": 13_351_494_656,  # hand
+    "llava-next-vicuna-7b": 7_063_431_168,  # hand: llava-1.5-7b + image_newline (4096)
+    "llava-onevision-0.5b": 893_675_552,  # hand
+}
+
+
+def test_zoo_ids_cover_the_required_models():
+    assert set(model_ids()) == set(PUBLISHED)
+
+
+@pytest.mark.parametrize("mid", sorted(PUBLISHED))
+def test_param_count_exact(mid):
+    assert load_model(mid).param_counts()["total"] == PUBLISHED[mid]
+
+
+def test_llava_hf_vs_original_vocab():
+    # The original liuhaotian/llava-v1.5-7b (vocab 32000) + CLIP tower = 7,062,902,784; the hf port
+    # pads the vocab to 32064: +64 rows in both embedding and lm_head.
+    assert PUBLISHED["llava-1.5-7b"] - 7_062_902_784 == 2 * 64 * 4096
+
+
+def test_components():
+    c = load_model("llava-1.5-7b").param_counts()
+    assert c["vision"] == 303_507_456 and c["projector"] == 20_979_712
+    q = load_model("qwen2-vl-7b")
+    assert q.llm.qkv_bias and q.vision.rope2d and q.projector.kind == "patch_merger"
+    assert load_model("qwen2-vl-2b").llm.tie_embeddings
+
+
+def test_token_counts_from_sources():
+    # SOURCES.md section 6: LLaVA-NeXT 672x672 -> 2928, 336x336 -> 1176;
+    # Qwen2-VL 672x672 -> 576; OneVision 384x384 -> 1485 (no anyres_max_9 cap needed).
+    nxt = load_model("llava-next-vicuna-7b")
+    assert plan_images(nxt, 1, 672, 672).llm_tokens == 2928
+    assert plan_images(nxt, 1, 336, 336).llm_tokens == 1176
+    assert plan_images(load_model("qwen2-vl-7b"), 1, 672, 672).llm_tokens == 576
+    assert plan_images(load_model("llava-onevision-0.5b"), 1, 384, 384).llm_tokens == 1485
