@@ -90,7 +90,7 @@ def render(base: Estimate, comp: Estimate, label: str, rows: list[dict[str, Any]
 
     cells = [[r["quantity"], r["stage"], fmt(r["baseline"], r["unit"]),
               fmt(r["compressed"], r["unit"]),
-              "-" if r["savings_pct"] is None else f"{r['savings_pct']:.1f}%"] for r in rows]
+              "-" if r["savings_pct"] is None else f"{round(r['savings_pct'], 1) + 0.0:.1f}%"] for r in rows]
     w = base.workload
     hw = base.hardware
     head = [f"{base.model.name} on {hw.name} ({hw.id}) | compression: {label}",
