@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from costmodel.errors import CostmodelError
 from costmodel.estimate import precision
 from costmodel.evaluate import STAGES, Evaluation, evaluate
 from costmodel.graph import Points
@@ -85,34 +86,53 @@ def _flat(x: Arr, shape: tuple[int, int]) -> Arr:
     return np.broadcast_to(np.asarray(x), shape).reshape(-1)
 
 
-def _frame(spec: ModelSpec, profiles: Sequence[HardwareProfile], ev: Evaluation,
-           grid: dict[str, Arr], w: Workload) -> pd.DataFrame:
+FLOAT_COLUMNS = STAGE_COLUMNS + POINT_COLUMNS[:-1]  # every numeric column but `fits`
+
+
+def _columns(ev: Evaluation, grid: dict[str, Arr], n_hw: int, model_idx: int) -> dict[str, Arr]:
+    """One model's rows (point x stage, stage fastest) as plain arrays; the float columns
+    fill one 2-D block so the frame is built without copying column by column."""
     n, k = len(grid["batch"]), len(STAGES)
-    shape = (len(profiles), n // len(profiles))
-    per_point: dict[str, Any] = {
-        "ttft_s": ev.ttft_s, "tpot_s": ev.tpot_s, "e2e_latency_s": ev.e2e_latency_s,
-        "tokens_per_s": ev.tokens_per_s, "kv_cache_bytes": ev.kv_cache_bytes,
-        "weights_bytes": ev.weights_bytes, "activation_bytes": ev.activation_bytes,
-        "total_memory_bytes": ev.total_bytes, "fits": ev.fits,
-    }
-    hw_names = [h.id for h in profiles]
-    cols: dict[str, Any] = {
-        "model": pd.Categorical.from_codes(np.zeros(n * k, dtype=int), [spec.name]),
-        "hardware": pd.Categorical.from_codes(np.repeat(grid["hw_idx"], k), hw_names),
-        "batch": np.repeat(grid["batch"], k).astype(int),
-        "visual_tokens": np.repeat(grid["visual_tokens"], k).astype(int),
-        "text_tokens": np.full(n * k, w.text_tokens),
-        "output_tokens": np.full(n * k, w.output_tokens),
-        "compression": pd.Categorical.from_codes(
-            np.zeros(n * k, dtype=int), [w.compression.label if w.compression else "none"]),
-        "stage": pd.Categorical.from_codes(np.tile(np.arange(k), n), list(STAGES)),
-    }
-    for c in STAGE_COLUMNS:
-        cols[c] = np.stack([_flat(getattr(ev.stages[s], c), shape) for s in STAGES],
-                           axis=1).reshape(-1)
-    for c, x in per_point.items():
-        cols[c] = np.repeat(_flat(x, shape), k)
-    return pd.DataFrame(cols)
+    shape = (n_hw, n // n_hw)
+    per_point = {"ttft_s": ev.ttft_s, "tpot_s": ev.tpot_s, "e2e_latency_s": ev.e2e_latency_s,
+                 "tokens_per_s": ev.tokens_per_s, "kv_cache_bytes": ev.kv_cache_bytes,
+                 "weights_bytes": ev.weights_bytes, "activation_bytes": ev.activation_bytes,
+                 "total_memory_bytes": ev.total_bytes}
+    block = np.empty((len(FLOAT_COLUMNS), n, k))
+    for i, c in enumerate(STAGE_COLUMNS):
+        for j, s in enumerate(STAGES):
+            block[i, :, j] = _flat(getattr(ev.stages[s], c), shape)
+    for i, c in enumerate(POINT_COLUMNS[:-1], start=len(STAGE_COLUMNS)):
+        block[i] = _flat(per_point[c], shape)[:, None]
+    return {"model": np.full(n * k, model_idx), "hardware": np.repeat(grid["hw_idx"], k),
+            "batch": np.repeat(grid["batch"].astype(int), k),
+            "visual_tokens": np.repeat(grid["visual_tokens"].astype(int), k),
+            "stage": np.tile(np.arange(k), n), "fits": np.repeat(_flat(ev.fits, shape), k),
+            "block": block.reshape(len(FLOAT_COLUMNS), n * k)}
+
+
+def _frame(parts: list[dict[str, Arr]], names: list[str], hw_names: list[str],
+           w: Workload) -> pd.DataFrame:
+    """The tidy frame from per-model column arrays."""
+    def cat(key: str) -> Arr:
+        return np.concatenate([p[key] for p in parts]) if len(parts) > 1 else parts[0][key]
+
+    block = np.concatenate([p["block"] for p in parts], axis=1) if len(parts) > 1 else (
+        parts[0]["block"])
+    rows = block.shape[1]
+    label = w.compression.label if w.compression else "none"
+    head = pd.DataFrame({
+        "model": pd.Categorical.from_codes(cat("model"), names),
+        "hardware": pd.Categorical.from_codes(cat("hardware"), hw_names),
+        "batch": cat("batch"), "visual_tokens": cat("visual_tokens"),
+        "text_tokens": np.full(rows, w.text_tokens),
+        "output_tokens": np.full(rows, w.output_tokens),
+        "compression": pd.Categorical.from_codes(np.zeros(rows, dtype=int), [label]),
+        "stage": pd.Categorical.from_codes(cat("stage"), list(STAGES)),
+    })
+    nums = pd.DataFrame(block.T, columns=list(FLOAT_COLUMNS), copy=False)
+    nums["fits"] = cat("fits")
+    return pd.concat([head, nums], axis=1)
 
 
 def sweep(specs: ModelSpec | Sequence[ModelSpec], hardware: Sequence[HardwareProfile],
@@ -132,13 +152,11 @@ def sweep(specs: ModelSpec | Sequence[ModelSpec], hardware: Sequence[HardwarePro
     for b, t in ((bat.min(), vis.min()), (bat.max(), vis.max())):
         Workload(**{**w.model_dump(exclude={"batch", "visual_tokens"}), "batch": int(b),
                     "visual_tokens": int(t)})
-    frames = []
-    for spec in model_list:
+    parts = []
+    for i, spec in enumerate(model_list):
         ev, grid = evaluate_grid(spec, hardware, vis, bat, w)
-        frames.append(_frame(spec, hardware, ev, grid, w))
-    if len(frames) == 1:
-        return frames[0]
-    df = pd.concat(frames, ignore_index=True)
-    for c in ("model", "hardware", "compression", "stage"):
-        df[c] = df[c].astype("category")
-    return df
+        parts.append(_columns(ev, grid, len(hardware), i))
+    names = list(dict.fromkeys(m.name for m in model_list))
+    if len(names) != len(model_list):
+        raise CostmodelError("model: the same model name appears twice; give each once")
+    return _frame(parts, names, [h.id for h in hardware], w)

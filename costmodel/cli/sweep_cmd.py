@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import typer
 
 from costmodel.cli.common import Format, checked, dumps, table
@@ -13,8 +13,10 @@ from costmodel.cli.compare_cmd import build_compression
 from costmodel.errors import CostmodelError
 from costmodel.io import load_hardware, load_model
 from costmodel.specs.workload import Workload
-from costmodel.sweep import sweep as run_sweep
 from costmodel.units import DType, seconds, si
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _RANGE = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*(?::\s*(\d+)\s*)?$")
 MAX_POINTS = 50_000_000
@@ -51,6 +53,7 @@ def _names(text: str, option: str) -> list[str]:
 
 
 def render(df: pd.DataFrame) -> str:
+    """Aligned text table of the sweep frame (human units)."""
     rows = [[str(r.model), str(r.hardware), str(r.batch), str(r.visual_tokens), str(r.stage),
              si(r.flops, "FLOP"), si(r.bytes, "B"), seconds(r.latency_s), seconds(r.ttft_s),
              seconds(r.tpot_s), seconds(r.e2e_latency_s), si(r.total_memory_bytes, "B"),
@@ -88,6 +91,8 @@ def sweep(
     w = checked(Workload, text_tokens=text_tokens, output_tokens=output_tokens, act_dtype=dtype,
                 weight_dtype=weight_dtype, kv_dtype=kv_dtype, flash_attention=flash_attention,
                 overlap=overlap, compression=comp)
+    from costmodel.sweep import sweep as run_sweep  # pandas only when the command runs
+
     df = run_sweep(specs, hws, vis, bat, w)
     if fmt is Format.json:
         typer.echo(dumps(df.astype({c: str for c in ("model", "hardware", "compression",
