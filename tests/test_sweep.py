@@ -22,7 +22,7 @@ from costmodel.specs.workload import Workload
 from costmodel.sweep import POINT_COLUMNS, STAGE_COLUMNS, sweep, sweep_plan
 from costmodel.units import DType
 
-from .conftest import DATA, LLAVA15_7B
+from .conftest import LLAVA15_7B
 from .test_cli import run
 
 # A Qwen2-VL-2B-like spec (dynamic resolution, 2x2 patch merger, GQA, tied embeddings).
@@ -38,7 +38,7 @@ QWEN_LIKE = ModelSpec(
     token_scheme=TokenScheme(kind="dynamic"),
 )
 DEVICES = ("a100-80gb", "h100-sxm", "jetson-agx-orin-64gb")
-CONFIG = str(DATA / "llava-1.5-7b-config.json")
+CONFIG = "llava-1.5-7b"  # zoo id (costmodel/zoo_configs)
 
 
 def _check_rows(df: pd.DataFrame, spec: ModelSpec, w: Workload) -> int:
@@ -172,6 +172,7 @@ def test_cli_sweep_csv_json_table(capsys):
     assert code == 0 and len(rows) == len(df) and rows[0]["stage"] == "vision"
     code, out, _ = run(args[:4] + ["--visual-tokens", "576"], capsys)
     assert code == 0 and "TTFT" in out and "jetson-agx-orin-64gb" in out
+    assert "llava-1.5-7b" in out
 
 
 def test_cli_sweep_with_compression(capsys):
