@@ -20,11 +20,11 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from costmodel.cli import catalog, compare_cmd, estimate_cmd, sweep_cmd
+    from costmodel.cli import catalog, compression_cmd, estimate_cmd, sweep_cmd
 
     app.command("estimate")(estimate_cmd.estimate)
     app.command("sweep")(sweep_cmd.sweep)
-    app.command("compare-compression")(compare_cmd.compare_compression)
+    app.command("compare-compression")(compression_cmd.compare_compression)
     app.add_typer(catalog.models_app, name="models")
     app.add_typer(catalog.hardware_app, name="hardware")
 

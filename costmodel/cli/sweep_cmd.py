@@ -9,7 +9,7 @@ import numpy as np
 import typer
 
 from costmodel.cli.common import Format, checked, dumps, table
-from costmodel.cli.compare_cmd import build_compression
+from costmodel.cli.compression_cmd import build_compression
 from costmodel.errors import CostmodelError
 from costmodel.io import load_hardware, load_model
 from costmodel.specs.workload import Workload
