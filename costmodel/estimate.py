@@ -98,6 +98,7 @@ class Estimate:
             "model": self.model.name,
             "hardware": self.hardware.id,
             "hardware_changes": list(self.hardware.changes),
+            "convention": w.convention,
             "workload": {
                 "batch": w.batch, "visual_tokens": self.plan.llm_tokens,
                 "vision_crops": self.plan.crops, "text_tokens": w.text_tokens,
@@ -135,10 +136,15 @@ def estimate(model: ModelSpec | str, hardware: HardwareProfile | str,
     hw = load_hardware(hardware) if isinstance(hardware, str) else hardware
     w = workload or Workload(**fields)
     plan = visual_plan(spec, w)
-    rates = Rates.from_profiles([hw], w.act_dtype)
+    if w.convention == "llm-viewer":
+        from costmodel.conventions.llm_viewer import bare_rates
+
+        rates = bare_rates([hw], (w.weights, w.act_dtype, w.kv))
+    else:
+        rates = Rates.from_profiles([hw], w.act_dtype)
     ev = evaluate(spec, points(plan, w), precision(w), rates, np.asarray([hw.memory_bytes]),
                   flash=w.flash_attention, overlap=w.overlap, all_logits=w.logits == "all",
-                  compression=w.compression)
+                  convention=w.convention, compression=w.compression)
     return from_evaluation(spec, hw, w, plan, ev)
 
 

@@ -128,19 +128,26 @@ def _peak_activation_bytes(ops: list[Op], like: Arr) -> Arr:
 
 def evaluate(spec: ModelSpec, pts: Points, prec: Precision, rates: Rates, capacity_bytes: Arr,
              flash: bool = True, overlap: str = "roofline", all_logits: bool = False,
+             convention: str = "costmodel",
              compression: Compression | None = None) -> Evaluation:
     """Every stage for every point. Arrays in `pts`, `rates` and `capacity_bytes` broadcast.
+    convention 'llm-viewer': operators and memory by costmodel.conventions.llm_viewer.
     `pts` are the uncompressed points; `compression` reshapes them (costmodel.compression)
     and adds the method's own operators to the stage where they run."""
     base, pts = pts, compress_points(spec, pts, compression)
     like = np.broadcast_arrays(pts.batch, pts.visual, pts.text, pts.output, rates.bytes_per_s)[0]
-    pre = stage_ops(spec, pts, prec, flash, all_logits)
+    if convention == "llm-viewer":
+        from costmodel.conventions import llm_viewer as lv
+
+        pre = lv.stage_ops(spec, pts, prec, flash)
+        dec_a, dec_b = (lv.decode_ops(spec, pts, j, prec, flash) for j in (0.0, 1.0))
+    else:
+        pre = stage_ops(spec, pts, prec, flash, all_logits)
+        dec_a, dec_b = (decode_ops(spec, pts, j, prec, flash) for j in (0.0, 1.0))
     for op in overhead_ops(spec, base, compression, prec):
         pre[op.stage].append(op)
     costs = [_static_cost(op, rates, overlap) for ops in pre.values() for op in ops]
     n_steps = pts.output - 1.0
-    dec_a = decode_ops(spec, pts, 0.0, prec, flash)
-    dec_b = decode_ops(spec, pts, 1.0, prec, flash)
     dec_costs = [_decode_cost(a, b, rates, overlap, n_steps) for a, b in zip(dec_a, dec_b, strict=True)]
     stages = {s: _totals([c for c in costs if c.op.stage == s], like) for s in STAGES[:3]}
     stages["decode"] = _totals(dec_costs, like)
@@ -157,6 +164,9 @@ def evaluate(spec: ModelSpec, pts: Points, prec: Precision, rates: Rates, capaci
     kv_tokens = sum((hi - lo) * (s + n_steps) for lo, hi, s in layer_groups(m, pts))
     kv = pts.batch * 2 * m.kv_dim * kv_tokens * prec.kv  # per layer: prompt kept + N - 1
     act = _peak_activation_bytes([o for ops in pre.values() for o in ops] + dec_a, like)
+    if convention == "llm-viewer":
+        weights, kv, act = lv.memory_bytes(spec, pts, prec, flash)
+        weights = weights + 0 * like
     total = weights + kv + act
     return Evaluation(
         stages=stages, ttft_s=ttft + 0 * like, tpot_s=tpot + 0 * like, e2e_latency_s=e2e + 0 * like,

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from costmodel import whatif
 from costmodel.errors import CostmodelError, UnknownName, one_line
 from costmodel.hf import ConfigError, spec_from_config
 from costmodel.specs.hardware import HardwareFile, HardwareProfile
@@ -59,19 +60,57 @@ def hardware_file(data: Any, where: str) -> HardwareFile:
         raise CostmodelError(f"{where}: {one_line(e)}") from None
 
 
-@lru_cache(maxsize=64)
-def load_hardware(name: str) -> HardwareProfile:
-    """A bundled id (`a100-80gb`) or a path to a YAML profile."""
+def _hardware_path(name: str, near: Path | None = None) -> Path:
+    """A bundled id or a YAML path (relative paths in a `base:` key are relative to the
+    file that names them)."""
     if _looks_like_path(name) or Path(name).is_file():
         path = Path(name)
+        if near is not None and not path.is_absolute() and not path.is_file():
+            path = near.parent / path
         if not path.is_file():
             raise CostmodelError(f"--hardware: no file {name}; give a bundled id or a YAML path")
-        return HardwareProfile.from_file(hardware_file(read_yaml(path), str(path)))
-    key = name.lower()
-    path = _profiles_dir() / f"{key}.yaml"
+        return path
+    path = _profiles_dir() / f"{name.lower()}.yaml"
     if not path.is_file():
         raise UnknownName("hardware", name, hardware_ids())
-    return HardwareProfile.from_file(hardware_file(read_yaml(path), path.name))
+    return path
+
+
+def hardware_data(name: str, near: Path | None = None,
+                  seen: tuple[Path, ...] = ()) -> tuple[dict[str, Any], str, HardwareFile | None]:
+    """(profile mapping with `base:` resolved, where it came from, the validated base or None)."""
+    path = _hardware_path(name, near)
+    where = path.name if path.parent == _profiles_dir() else str(path)
+    data = read_yaml(path)
+    if not isinstance(data, dict):
+        raise CostmodelError(f"{where}: expected a mapping of hardware fields")
+    if "base" not in data:
+        return data, where, None
+    if path.resolve() in seen:
+        raise CostmodelError(f"{where}: base: inheritance loops back to {path.name}; "
+                             "break the cycle")
+    base_data, base_where, _ = hardware_data(str(data["base"]), path, seen + (path.resolve(),))
+    base = hardware_file(base_data, base_where)
+    child = {k: v for k, v in data.items() if k != "base"}
+    merged = whatif.merge(base_data, child)
+    merged["id"] = whatif.derived_id(base.id, child)
+    return merged, where, base
+
+
+@lru_cache(maxsize=64)
+def load_hardware(name: str, sets: tuple[str, ...] = ()) -> HardwareProfile:
+    """A bundled id (`a100-80gb`) or a path to a YAML profile (which may inherit with
+    `base: <id or path>`), with what-if overrides `sets` (KEY=VALUE, see costmodel.whatif)."""
+    data, where, base = hardware_data(name)
+    if sets:
+        base = base or hardware_file(data, where)
+        data = whatif.apply_overrides(data, sets)
+        data["id"] = whatif.derived_id(base.id, {}) if data["id"] == base.id else data["id"]
+        where = f"{where} with --set"
+    f = hardware_file(data, where)
+    if base is None:
+        return HardwareProfile.from_file(f)
+    return HardwareProfile.from_file(f, whatif.changes(base, f))
 
 
 def model_ids() -> list[str]:

@@ -52,7 +52,12 @@ def sweep_plan(spec: ModelSpec, visual: Arr, images: int = 1) -> dict[str, Arr]:
 
 def _rates(profiles: Sequence[HardwareProfile], w: Workload) -> tuple[Rates, Arr]:
     """Rates and memory capacity as columns [H, 1] (one row per device)."""
-    r = Rates.from_profiles(profiles, w.act_dtype)
+    if w.convention == "llm-viewer":
+        from costmodel.conventions.llm_viewer import bare_rates
+
+        r = bare_rates(profiles, (w.weights, w.act_dtype, w.kv))
+    else:
+        r = Rates.from_profiles(profiles, w.act_dtype)
     cap = np.array([h.memory_bytes for h in profiles], dtype=float)
     fields = (r.matmul_flops_per_s, r.attention_flops_per_s, r.vector_flops_per_s,
               r.bytes_per_s, r.launch_s)
@@ -74,7 +79,8 @@ def evaluate_grid(spec: ModelSpec, profiles: Sequence[HardwareProfile], visual: 
                  text=ones[None] * w.text_tokens, output=ones[None] * w.output_tokens)
     rates, cap = _rates(profiles, w)
     ev = evaluate(spec, pts, precision(w), rates, cap, flash=w.flash_attention,
-                  overlap=w.overlap, all_logits=w.logits == "all", compression=w.compression)
+                  overlap=w.overlap, all_logits=w.logits == "all", convention=w.convention,
+                  compression=w.compression)
     n_hw = len(profiles)
     grid = {"hw_idx": np.repeat(np.arange(n_hw), tok.size), "visual_tokens": np.tile(tok, n_hw),
             "batch": np.tile(bat, n_hw)}

@@ -13,7 +13,7 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "methodology.md"
 
 
 def _rows() -> dict[str, str]:
-    text = DOC.read_text().split("## Worked example", 1)[1]
+    text = DOC.read_text().split("## Worked example", 1)[1].split("\n## ", 1)[0]
     return {m.group(1): m.group(2).strip() for m in
             re.finditer(r"^\| ([a-z0-9_]+) \|[^|]*\| ([^|]+) \|$", text, re.M)}
 

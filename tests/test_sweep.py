@@ -85,6 +85,7 @@ def test_sweep_equals_estimate_point_by_point(spec, request):
     {"compression": Compression(where="projector", keep_ratio=0.25, method="cluster")},
     {"compression": Compression(where="vit", merge_per_layer=6)},
     {"compression": Compression(where="llm_layer", layer=3, keep_tokens=100)},
+    {"convention": "llm-viewer"},
 ])
 def test_sweep_equals_estimate_with_options(llava, gpu, fields):
     w = Workload(text_tokens=20, output_tokens=9, **{k: v for k, v in fields.items()

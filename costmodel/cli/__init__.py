@@ -27,6 +27,11 @@ def _register() -> None:
     app.command("compare-compression")(compression_cmd.compare_compression)
     app.add_typer(catalog.models_app, name="models")
     app.add_typer(catalog.hardware_app, name="hardware")
+    from costmodel.cli import compare_cmd, plan_cmd
+    app.command("compare")(compare_cmd.compare)
+    app.command("energy")(compare_cmd.energy_cmd)
+    app.command("plan")(plan_cmd.plan_command)
+    app.command("batching")(plan_cmd.batching_command)
 
 
 _register()

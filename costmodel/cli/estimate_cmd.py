@@ -46,8 +46,10 @@ def estimate(
     flash_attention: bool = typer.Option(True, help="FlashAttention I/O (else eager scores)."),
     overlap: str = typer.Option("roofline", help="roofline = max(compute, memory); serial = sum."),
     logits: str = typer.Option("last", help="lm_head over the 'last' prompt token or 'all'."),
+    convention: str = typer.Option("costmodel", help="costmodel or llm-viewer (LLM-Viewer's count)."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json or csv."),
     per_op: bool = typer.Option(False, "--per-op", help="Add the per-operator breakdown."),
+    sets: list[str] = typer.Option([], "--set", help="What-if KEY=VALUE on the hardware."),
 ) -> None:
     """FLOPs, memory traffic, latency and memory footprint of each inference stage."""
     w = build_workload(
@@ -55,8 +57,9 @@ def estimate(
         image_size=parse_image_size(image_size), text_tokens=text_tokens,
         output_tokens=output_tokens, act_dtype=dtype, weight_dtype=weight_dtype,
         kv_dtype=kv_dtype, flash_attention=flash_attention, overlap=overlap, logits=logits,
+        convention=convention,
     )
-    spec, hw = load_model(model), load_hardware(hardware)
+    spec, hw = load_model(model), load_hardware(hardware, tuple(sets))
     est = run_estimate(spec, hw, w)
     if fmt is Format.json:
         doc = est.to_dict()
@@ -99,12 +102,13 @@ def _header(est: Estimate) -> list[str]:
     attn = "FlashAttention" if w.flash_attention else "eager attention"
     changed = f" [changed: {', '.join(hw.changes)}]" if hw.changes else ""
     plural = "" if p.crops == 1 else "es"
+    conv = f" | {w.convention} convention" if w.convention != "costmodel" else ""
     return [
         f"{est.model.name} on {hw.name} ({hw.id}){changed}",
         f"batch {w.batch} | {p.llm_tokens:g} visual tokens ({p.crops:g} ViT pass{plural}) + "
         f"{w.text_tokens} text tokens -> {w.output_tokens} output tokens",
         f"weights {w.weights.value}, activations {w.act_dtype.value}, KV cache {w.kv.value} | "
-        f"{attn} | {w.overlap} overlap",
+        f"{attn} | {w.overlap} overlap{conv}",
     ]
 
 

@@ -10,6 +10,7 @@ from costmodel.specs.compression import Compression
 from costmodel.units import DType
 
 Overlap = Literal["roofline", "serial"]
+Convention = Literal["costmodel", "llm-viewer"]
 
 
 class Workload(BaseModel):
@@ -21,6 +22,8 @@ class Workload(BaseModel):
     weight-only quantisation uses the activation dtype's peak).
     overlap: 'roofline' = max(compute, memory) per operator; 'serial' = their sum.
     logits: 'last' computes the lm_head for the last prompt token only; 'all' for every one.
+    convention: 'costmodel' (this model's count) or 'llm-viewer' (LLM-Viewer's conventions, for
+    regenerating published tables: costmodel.conventions.llm_viewer).
     compression: where visual tokens are removed and how many remain (specs/compression.py).
     """
 
@@ -37,6 +40,7 @@ class Workload(BaseModel):
     flash_attention: bool = True
     overlap: Overlap = "roofline"
     logits: Literal["last", "all"] = "last"
+    convention: Convention = "costmodel"
     compression: Compression | None = None  # token compression scenario (None = none)
 
     @model_validator(mode="after")
@@ -45,6 +49,9 @@ class Workload(BaseModel):
             raise ValueError("text_tokens: a prompt needs at least one token (or an image)")
         if self.visual_tokens == 0 and self.text_tokens == 0:
             raise ValueError("text_tokens: a prompt needs at least one token")
+        if self.convention == "llm-viewer" and (self.overlap, self.logits) != ("roofline", "last"):
+            raise ValueError("convention: llm-viewer uses the roofline max and last-token logits; "
+                             "drop overlap='serial' / logits='all'")
         return self
 
     @property

@@ -1,0 +1,165 @@
+"""`costmodel compare` (rank devices for one workload) and `costmodel energy` (joules)."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import typer
+
+from costmodel.cli import fleet_common as fc
+from costmodel.cli.common import Format, table
+from costmodel.errors import CostmodelError
+from costmodel.evaluate import STAGES
+from costmodel.fleet import Fleet, energy, evaluate_fleet, power_W, stage_bounds
+from costmodel.units import DType, seconds, si
+
+ENERGY_NOTE = ("energy is an ESTIMATE: power (TDP or power mode) x latency per stage, as if the "
+               "device drew that power throughout; measured power is usually lower")
+
+
+class RankBy(str, Enum):
+    e2e = "e2e"
+    ttft = "ttft"
+    tpot = "tpot"
+    throughput = "throughput"
+    energy = "energy"
+
+
+def compare_records(f: Fleet, power_mode: str | None) -> list[dict[str, Any]]:
+    ev, bounds = f.ev, stage_bounds(f.ev)
+    en = energy(f, power_W(f.profiles, power_mode))
+    recs = []
+    for d, h in enumerate(f.profiles):
+        recs.append({
+            "hardware": h.id, "hardware_changes": "; ".join(h.changes),
+            "math_dtype": f.dtypes[d].value, "batch": f.workload.batch,
+            "ttft_s": float(ev.ttft_s[d, 0]), "tpot_s": float(ev.tpot_s[d, 0]),
+            "e2e_latency_s": float(ev.e2e_latency_s[d, 0]),
+            "tokens_per_s": float(ev.tokens_per_s[d, 0]),
+            "total_bytes": float(ev.total_bytes[d, 0]), "capacity_bytes": h.memory_bytes,
+            "fits": bool(ev.fits[d, 0]),
+            **{f"{s}_bound": str(bounds[s][d, 0]) for s in STAGES},
+            "power_W": float(en.power_W[d, 0]),
+            "energy_per_request_J": float(en.request_J[d, 0]),
+            "energy_per_output_token_J": float(en.output_token_J[d, 0]),
+        })
+    return recs
+
+
+def _rank(recs: list[dict[str, Any]], by: RankBy) -> list[dict[str, Any]]:
+    key = {"e2e": "e2e_latency_s", "ttft": "ttft_s", "tpot": "tpot_s",
+           "throughput": "tokens_per_s", "energy": "energy_per_request_J"}[by.value]
+    sign = -1.0 if by is RankBy.throughput else 1.0
+
+    def order(r: dict[str, Any]) -> tuple[bool, float]:
+        v = r[key]
+        return (not r["fits"], sign * v if np.isfinite(v) else np.inf)
+
+    ranked = sorted(recs, key=order)
+    return [{"rank": i + 1, **r} for i, r in enumerate(ranked)]
+
+
+def _joules(x: float) -> str:
+    return "n/a" if not np.isfinite(x) else f"{x:.3g} J"
+
+
+def compare_table(recs: list[dict[str, Any]], head: str) -> str:
+    short = {"compute": "C", "memory": "M", "-": "-"}
+    rows = [[str(r["rank"]), r["hardware"], r["math_dtype"], seconds(r["ttft_s"]),
+             seconds(r["tpot_s"]), seconds(r["e2e_latency_s"]), f"{r['tokens_per_s']:.1f}",
+             f"{si(r['total_bytes'], 'B')} / {si(r['capacity_bytes'], 'B')}",
+             "yes" if r["fits"] else "NO", "/".join(short[r[f"{s}_bound"]] for s in STAGES),
+             _joules(r["energy_per_request_J"])] for r in recs]
+    t = table(rows, ["#", "device", "dtype", "TTFT", "TPOT", "e2e", "tokens/s", "memory", "fits",
+                     "bound v/p/pf/d", "J/request"], right={0, 3, 4, 5, 6, 7, 10})
+    changed = [f"{r['hardware']}: {r['hardware_changes']}" for r in recs if r["hardware_changes"]]
+    return "\n".join([head, "", t, "", "bound: C = compute-bound, M = memory-bound (latency-"
+                      "weighted majority of the stage's operators)", ENERGY_NOTE]
+                     + [f"[changed] {c}" for c in changed])
+
+
+def plot(recs: list[dict[str, Any]], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [r["hardware"] for r in recs]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.2))
+    panels = (("ttft_s", "TTFT (ms)", 1e3), ("tpot_s", "TPOT (ms)", 1e3),
+              ("tokens_per_s", "throughput (tokens/s)", 1.0))
+    for ax, (key, lab, scale) in zip(axes, panels, strict=True):
+        vals = [r[key] * scale for r in recs]
+        bars = ax.bar(names, vals, color=["tab:blue" if r["fits"] else "tab:gray" for r in recs])
+        for b, r in zip(bars, recs, strict=True):
+            if not r["fits"]:
+                b.set_hatch("//")
+        ax.bar_label(bars, labels=[f"{v:.3g}" if v < 1000 else f"{v:.0f}" for v in vals],
+                     fontsize=8)
+        ax.set_ylabel(lab)
+        plt.setp(ax.get_xticklabels(), rotation=30, ha="right", fontsize=8)
+    fig.suptitle(f"{title}  (grey hatched: does not fit in memory)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def compare(
+    model: str = fc.MODEL, hardware: str | None = fc.HARDWARE,
+    visual_tokens: int | None = fc.VISUAL,
+    images: int = fc.IMAGES, image_size: str | None = fc.IMAGE_SIZE, text_tokens: int = fc.TEXT,
+    output_tokens: int = fc.OUTPUT, batch: int = typer.Option(1, min=1, help="Requests together."),
+    dtype: DType | None = fc.DTYPE, weight_dtype: DType | None = fc.WDTYPE,
+    kv_dtype: DType | None = fc.KVDTYPE, sets: list[str] = fc.SETS,
+    rank_by: RankBy = typer.Option(RankBy.e2e, help="e2e, ttft, tpot, throughput or energy."),
+    power_mode: str | None = typer.Option(None, help="Power mode for energy, e.g. 30W."),
+    plot_path: Path | None = typer.Option(None, "--plot", help="Write a bar chart (PNG)."),
+    fmt: Format = fc.FMT,
+) -> None:
+    """Rank devices for one workload: TTFT, TPOT, throughput, memory fit, bound per stage."""
+    if plot_path is not None and not plot_path.parent.is_dir():
+        raise CostmodelError(f"--plot: folder {plot_path.parent} does not exist; create it first")
+    spec, profiles, w = fc.setup(model, hardware, sets, batch, visual_tokens, images, image_size,
+                                 text_tokens, output_tokens, dtype, weight_dtype, kv_dtype)
+    f = evaluate_fleet(spec, profiles, w, dtype=dtype)
+    recs = _rank(compare_records(f, power_mode), rank_by)
+    head = (f"{spec.name}: batch {w.batch}, {f.ev.decode_steps[0, 0] + 1:g} output tokens | "
+            f"ranked by {rank_by.value} (devices that do not fit last)")
+    if plot_path is not None:
+        plot(recs, plot_path, f"{spec.name}, batch {w.batch}")
+    fc.emit(recs, fmt, compare_table(recs, head))
+
+
+def energy_cmd(
+    model: str = fc.MODEL, hardware: str | None = fc.HARDWARE,
+    visual_tokens: int | None = fc.VISUAL,
+    images: int = fc.IMAGES, image_size: str | None = fc.IMAGE_SIZE, text_tokens: int = fc.TEXT,
+    output_tokens: int = fc.OUTPUT, batch: int = typer.Option(1, min=1, help="Requests together."),
+    dtype: DType | None = fc.DTYPE, weight_dtype: DType | None = fc.WDTYPE,
+    kv_dtype: DType | None = fc.KVDTYPE, sets: list[str] = fc.SETS,
+    power_mode: str | None = typer.Option(None, help="Power mode (e.g. 30W); default TDP."),
+    fmt: Format = fc.FMT,
+) -> None:
+    """Estimated joules per request and per output token, split by stage (power x time)."""
+    spec, profiles, w = fc.setup(model, hardware, sets, batch, visual_tokens, images, image_size,
+                                 text_tokens, output_tokens, dtype, weight_dtype, kv_dtype)
+    f = evaluate_fleet(spec, profiles, w, dtype=dtype)
+    en = energy(f, power_W(profiles, power_mode))
+    recs = [{"hardware": h.id, "power_W": float(en.power_W[d, 0]),
+             "power_source": f"power mode {power_mode}" if power_mode else "TDP",
+             **{f"{s}_J": float(en.stage_J[s][d, 0]) for s in STAGES},
+             "per_request_J": float(en.request_J[d, 0]),
+             "per_output_token_J": float(en.output_token_J[d, 0]), "method": "estimate"}
+            for d, h in enumerate(profiles)]
+    rows = [[r["hardware"], "n/a" if not np.isfinite(r["power_W"]) else f"{r['power_W']:g} W",
+             *[_joules(r[f"{s}_J"]) for s in STAGES], _joules(r["per_request_J"]),
+             _joules(r["per_output_token_J"])] for r in recs]
+    t = table(rows, ["device", "power", *STAGES, "J/request", "J/output token"],
+              right=set(range(1, 8)))
+    head = (f"{spec.name}: batch {w.batch}, {w.output_tokens} output tokens; energy per request "
+            f"(batch energy / batch), power = {'mode ' + power_mode if power_mode else 'TDP'}")
+    fc.emit(recs, fmt, "\n".join([head, "", t, "", ENERGY_NOTE + "; power modes cap clocks, "
+                                  "which this latency (at the profile's peaks) does not model"]))

@@ -1,0 +1,81 @@
+"""Options and set-up shared by `compare`, `plan`, `batching` and `energy` (several devices)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import numpy as np
+import typer
+
+from costmodel.cli.common import Format, dumps
+from costmodel.cli.estimate_cmd import build_workload, parse_image_size
+from costmodel.errors import CostmodelError
+from costmodel.io import hardware_ids, load_hardware, load_model
+from costmodel.specs.hardware import HardwareProfile
+from costmodel.specs.model import ModelSpec
+from costmodel.specs.workload import Workload
+from costmodel.units import DType
+
+MODEL = typer.Argument(..., help="Zoo id (costmodel models list) or config.json path.")
+HARDWARE = typer.Option(None, "--hardware", "-H",
+                        help="Comma-separated hardware ids or YAML paths (default: all bundled).")
+VISUAL = typer.Option(None, min=0, help="Visual tokens into the LLM.")
+IMAGES = typer.Option(1, min=0, help="Images per request (when tokens not given).")
+IMAGE_SIZE = typer.Option(None, help="Image WIDTHxHEIGHT, e.g. 672x672.")
+TEXT = typer.Option(64, min=0, help="Text tokens in the prompt.")
+OUTPUT = typer.Option(128, min=1, help="Tokens generated.")
+DTYPE = typer.Option(None, help="Math dtype (default: bf16 where the device has it, else fp16).")
+WDTYPE = typer.Option(None, help="Weight dtype (weight-only quant).")
+KVDTYPE = typer.Option(None, help="KV-cache dtype.")
+SETS = typer.Option([], "--set", help="What-if KEY=VALUE on every device (repeatable).")
+FMT = typer.Option(Format.table, "--format", "-f", help="table, json or csv.")
+
+
+def devices(text: str | None, sets: list[str]) -> list[HardwareProfile]:
+    """The listed devices, or every bundled profile when none are given."""
+    text = ",".join(hardware_ids()) if text is None else text
+    names = [n.strip() for n in text.split(",")]
+    if not all(names):
+        raise CostmodelError(f"--hardware: '{text}' has an empty entry; "
+                             "give ids separated by commas")
+    return [load_hardware(n, tuple(sets)) for n in names]
+
+
+def setup(model: str, hardware: str | None, sets: list[str], batch: int, visual_tokens: int | None,
+          images: int, image_size: str | None, text_tokens: int, output_tokens: int,
+          dtype: DType | None, weight_dtype: DType | None, kv_dtype: DType | None,
+          ) -> tuple[ModelSpec, list[HardwareProfile], Workload]:
+    w = build_workload(batch=batch, visual_tokens=visual_tokens, images=images,
+                       image_size=parse_image_size(image_size), text_tokens=text_tokens,
+                       output_tokens=output_tokens, act_dtype=dtype or DType.bf16,
+                       weight_dtype=weight_dtype, kv_dtype=kv_dtype)
+    return load_model(model), devices(hardware, sets), w
+
+
+def label(h: HardwareProfile) -> str:
+    return h.id
+
+
+def emit(records: list[dict[str, Any]], fmt: Format, table_text: str) -> None:
+    """Print records as JSON / CSV, or the ready-made table."""
+    if fmt is Format.json:
+        typer.echo(dumps(records))
+    elif fmt is Format.csv:
+        buf = io.StringIO()
+        wr = csv.DictWriter(buf, fieldnames=list(records[0]), lineterminator="\n")
+        wr.writeheader()
+        wr.writerows(records)
+        typer.echo(buf.getvalue(), nl=False)
+    else:
+        typer.echo(table_text)
+
+
+def num(x: Any) -> float:
+    """A plain float (numpy scalars and 1-element arrays too)."""
+    return float(np.asarray(x).reshape(-1)[0])
+
+
+def factor(x: float) -> str:
+    return "-" if not np.isfinite(x) else f"x{x:.2f}"

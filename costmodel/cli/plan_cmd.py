@@ -1,0 +1,170 @@
+"""`costmodel plan` (SLO capacity planning) and `costmodel batching` (decode vs batch)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import typer
+
+from costmodel.cli import fleet_common as fc
+from costmodel.cli.common import Format, table
+from costmodel.errors import CostmodelError
+from costmodel.plan import Slo, batching, plan
+from costmodel.units import DType, seconds, si
+
+
+def plan_records(res: Any, slo: Slo) -> list[dict[str, Any]]:
+    ev, recs = res.fleet.ev, []
+    for d, h in enumerate(res.fleet.profiles):
+        b = int(res.largest[d])
+        k = max(b - 1, 0)
+        at = {"ttft_s": float(ev.ttft_s[d, k]), "tpot_s": float(ev.tpot_s[d, k]),
+              "tokens_per_s": float(ev.tokens_per_s[d, k]),
+              "total_bytes": float(ev.total_bytes[d, k])} if b else {
+            "ttft_s": None, "tpot_s": None, "tokens_per_s": None, "total_bytes": None}
+        recs.append({
+            "hardware": h.id, "hardware_changes": "; ".join(h.changes),
+            "slo_ttft_s": slo.ttft_s if np.isfinite(slo.ttft_s) else None,
+            "slo_tpot_s": slo.tpot_s if np.isfinite(slo.tpot_s) else None,
+            "met_at_batch_1": b > 0, "largest_batch": b, **{f"{x}_at_largest": v
+                                                             for x, v in at.items()},
+            "limiting": res.limit[d], "target_batch": res.target_batch,
+            **{f"scale_{r}_to_meet": float(res.scale[r][d])
+               for r in ("compute", "bandwidth", "both", "capacity")},
+        })
+    return recs
+
+
+def plan_table(recs: list[dict[str, Any]], head: str) -> str:
+    rows = []
+    for r in recs:
+        b = r["largest_batch"]
+        rows.append([r["hardware"], "yes" if b else "NO", str(b) if b else "-",
+                     seconds(r["ttft_s_at_largest"]) if b else "-",
+                     seconds(r["tpot_s_at_largest"]) if b else "-",
+                     f"{r['tokens_per_s_at_largest']:.1f}" if b else "-", r["limiting"],
+                     _scales(r),
+                     "fits" if r["scale_capacity_to_meet"] <= 1.0
+                     else fc.factor(r["scale_capacity_to_meet"])])
+    t = table(rows, ["device", "met", "max batch", "TTFT", "TPOT", "tokens/s",
+                     "limited by", "scale to meet: compute/bandwidth/both", "memory"],
+              right={2, 3, 4, 5})
+    return "\n".join([head, "", t, "",
+                      "limited by: at the first failing batch (max batch + 1, or 1 when not met)",
+                      "scale: smallest factor on peak FLOP/s, on bandwidth, or on both that meets "
+                      "the latency SLO at the target batch (re-evaluated, 1% steps; - = none up "
+                      "to 1000x); memory: footprint / capacity"]
+                     + [f"[changed] {r['hardware']}: {r['hardware_changes']}"
+                        for r in recs if r["hardware_changes"]])
+
+
+def _scales(r: dict[str, Any]) -> str:
+    vals = [r[f"scale_{k}_to_meet"] for k in ("compute", "bandwidth", "both")]
+    return "met" if all(v == 1.0 for v in vals) else " / ".join(fc.factor(v) for v in vals)
+
+
+def plan_command(
+    model: str = fc.MODEL, hardware: str | None = fc.HARDWARE,
+    ttft: float | None = typer.Option(None, help="TTFT SLO in seconds, e.g. 0.3."),
+    tpot: float | None = typer.Option(None, help="TPOT SLO in seconds, e.g. 0.05."),
+    visual_tokens: int | None = fc.VISUAL, images: int = fc.IMAGES,
+    image_size: str | None = fc.IMAGE_SIZE, text_tokens: int = fc.TEXT,
+    output_tokens: int = fc.OUTPUT,
+    batch: int = typer.Option(1, min=1, help="Target batch for the scaling answer."),
+    max_batch: int = typer.Option(1024, min=1, max=65536, help="Largest batch searched."),
+    dtype: DType | None = fc.DTYPE, weight_dtype: DType | None = fc.WDTYPE,
+    kv_dtype: DType | None = fc.KVDTYPE, sets: list[str] = fc.SETS, fmt: Format = fc.FMT,
+) -> None:
+    """Per device: is the SLO met, the largest batch that meets it and fits, what limits it,
+    and what scaling of compute, bandwidth or memory would meet it."""
+    for name, v in (("--ttft", ttft), ("--tpot", tpot)):
+        if v is not None and not v > 0:
+            raise CostmodelError(f"{name}: {v} is not a positive number of seconds, e.g. 0.3")
+    if ttft is None and tpot is None:
+        raise CostmodelError("--ttft/--tpot: give at least one SLO, e.g. --ttft 0.3 --tpot 0.05")
+    slo = Slo(ttft if ttft is not None else np.inf, tpot if tpot is not None else np.inf)
+    spec, profiles, w = fc.setup(model, hardware, sets, batch, visual_tokens, images, image_size,
+                                 text_tokens, output_tokens, dtype, weight_dtype, kv_dtype)
+    res = plan(spec, profiles, w, slo, max_batch=max_batch, dtype=dtype)
+    recs = plan_records(res, slo)
+    head = (f"{spec.name}: SLO TTFT <= {seconds(slo.ttft_s) if ttft else 'any'}, TPOT <= "
+            f"{seconds(slo.tpot_s) if tpot else 'any'}; batch searched 1..{max_batch}; scaling "
+            f"for batch {batch}")
+    fc.emit(recs, fmt, plan_table(recs, head))
+
+
+def parse_batches(text: str) -> np.ndarray:
+    """'1:256' (every integer) or '1,2,4,8' -> sorted unique float array."""
+    try:
+        if ":" in text:
+            lo, hi = (int(x) for x in text.split(":"))
+            vals = list(range(lo, hi + 1))
+        else:
+            vals = [int(x) for x in text.split(",")]
+    except ValueError:
+        vals = []
+    if not vals or min(vals) < 1 or len(vals) > 65536:
+        raise CostmodelError(f"--batch: '{text}' is not a range LO:HI or a list like 1,2,4 of "
+                             "positive integers (at most 65536)")
+    return np.array(sorted(set(vals)), dtype=float)
+
+
+def _shown(batches: np.ndarray, extra: list[float]) -> list[int]:
+    """Rows for the table: powers of two in the grid, the ends, and the crossings."""
+    keep = {b for b in batches if (int(b) & (int(b) - 1)) == 0}
+    keep |= {batches[0], batches[-1]} | {x for x in extra if np.isfinite(x)}
+    return [int(np.searchsorted(batches, b)) for b in sorted(keep)]
+
+
+def batching_command(
+    model: str = fc.MODEL, hardware: str | None = fc.HARDWARE,
+    batch: str = typer.Option("1:256", help="Batch sizes: LO:HI (all) or a list 1,2,4."),
+    visual_tokens: int | None = fc.VISUAL, images: int = fc.IMAGES,
+    image_size: str | None = fc.IMAGE_SIZE, text_tokens: int = fc.TEXT,
+    output_tokens: int = fc.OUTPUT, dtype: DType | None = fc.DTYPE,
+    weight_dtype: DType | None = fc.WDTYPE, kv_dtype: DType | None = fc.KVDTYPE,
+    sets: list[str] = fc.SETS, fmt: Format = fc.FMT,
+) -> None:
+    """Decode throughput and TPOT versus batch, and the batch where decode turns compute-bound."""
+    grid = parse_batches(batch)
+    spec, profiles, w = fc.setup(model, hardware, sets, 1, visual_tokens, images, image_size,
+                                 text_tokens, output_tokens, dtype, weight_dtype, kv_dtype)
+    res = batching(spec, profiles, w, grid, dtype=dtype)
+    ev, recs, parts = res.fleet.ev, [], []
+    for d, h in enumerate(profiles):
+        turn, lin = float(res.turns_compute[d]), float(res.linears_compute[d])
+        rows = []
+        for k in range(len(grid)):
+            rec = {"hardware": h.id, "batch": int(grid[k]), "tpot_s": float(ev.tpot_s[d, k]),
+                   "ttft_s": float(ev.ttft_s[d, k]),
+                   "decode_tokens_per_s": float(res.decode_tokens_per_s[d, k]),
+                   "decode_compute_share": float(res.decode_share[d, k]),
+                   "decode_linear_compute_share": float(res.linear_share[d, k]),
+                   "total_bytes": float(ev.total_bytes[d, k]), "fits": bool(ev.fits[d, k]),
+                   "decode_turns_compute_at": turn if np.isfinite(turn) else None,
+                   "decode_linears_compute_at": lin if np.isfinite(lin) else None}
+            recs.append(rec)
+            rows.append(rec)
+        parts.append(_device_table(h.id, rows, grid, turn, lin))
+    head = f"{spec.name}: decode versus batch ({output_tokens} output tokens)"
+    note = ("compute-bound at: smallest batch where >= half the decode latency is in compute-bound "
+            "operators (all / linear layers only); '-' = not within the batches given")
+    fc.emit(recs, fmt, "\n\n".join([head, *parts, note]))
+
+
+def _device_table(hid: str, rows: list[dict[str, Any]], grid: np.ndarray, turn: float,
+                  lin: float) -> str:
+    show = _shown(grid, [turn, lin])
+    t = table([[str(r["batch"]), seconds(r["tpot_s"]), f"{r['decode_tokens_per_s']:.1f}",
+                f"{100 * r['decode_compute_share']:.0f}%",
+                f"{100 * r['decode_linear_compute_share']:.0f}%", si(r["total_bytes"], "B"),
+                "yes" if r["fits"] else "NO"] for r in (rows[i] for i in show)],
+              ["batch", "TPOT", "decode tok/s", "compute-bound", "linears c-b", "memory", "fits"],
+              right={0, 1, 2, 3, 4, 5})
+
+    def at(x: float) -> str:
+        return f"batch {x:g}" if np.isfinite(x) else "-"
+
+    return (f"{hid}: decode turns compute-bound at {at(turn)} (linear layers at {at(lin)})\n"
+            + t)

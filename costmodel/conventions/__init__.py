@@ -1,0 +1,1 @@
+"""Counting conventions other than costmodel's own (see docs/methodology.md)."""

@@ -1,0 +1,139 @@
+"""Capacity planning against a latency SLO, and decode batching. Pure: no I/O.
+
+plan (per device, one vectorised evaluation over the batch grid):
+- meets(b) = TTFT(b) <= ttft_slo and TPOT(b) <= tpot_slo and the footprint fits in memory.
+- largest batch = the last b of the longest run 1, 2, ..., b (of the grid) where meets holds,
+  0 when batch 1 fails.
+- limiting resource, read at the first failing batch (largest + 1, or 1): 'capacity' if the
+  footprint does not fit; for a violated TTFT / TPOT, 'compute' when >= half of that metric's
+  latency is in compute-bound operators, else 'bandwidth'.
+- scaling that would meet the SLO at a target batch: the smallest factor on peak FLOP/s alone,
+  on memory bandwidth alone, and on both together, found by re-evaluating the device with
+  scaled rates over a geometric grid of factors (1% steps, 1x..1000x); inf where no factor in
+  the grid meets it (the other roofline term is the floor). Capacity: footprint / memory.
+
+batching: decode throughput = batch / TPOT (tokens/s over the decode phase). Decode turns
+compute-bound at the smallest batch where >= half of the decode latency is in compute-bound
+operators (latency-weighted); the same test on the decode linear layers alone (attention reads
+the KV cache, whose bytes grow with the batch, and never turns compute-bound) gives the
+'linears' crossing, which sits near the device's ridge point x weight bytes / 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from costmodel.evaluate import Evaluation
+from costmodel.fleet import Fleet, compute_share, evaluate_fleet
+from costmodel.ops import Arr
+from costmodel.specs.hardware import HardwareProfile
+from costmodel.specs.model import ModelSpec
+from costmodel.specs.workload import Workload
+from costmodel.units import DType
+
+FACTORS = np.geomspace(1.0, 1000.0, int(np.ceil(np.log(1000.0) / np.log(1.01))) + 1)
+TTFT_STAGES = ("vision", "projector", "prefill")
+
+
+@dataclass(frozen=True)
+class Slo:
+    ttft_s: float = np.inf
+    tpot_s: float = np.inf
+
+
+def meets(ev: Evaluation, slo: Slo, latency_only: bool = False) -> Arr:
+    ok = (ev.ttft_s <= slo.ttft_s) & (ev.tpot_s <= slo.tpot_s)
+    return ok if latency_only else ok & ev.fits
+
+
+def largest_batch(ok: Arr, batches: Arr) -> tuple[Arr, Arr]:
+    """(largest batch of the leading run of True per row (0 if none), index of first False)."""
+    run = np.cumprod(ok, axis=1).sum(axis=1).astype(int)
+    b = np.where(run > 0, batches.reshape(-1)[np.maximum(run - 1, 0)], 0)
+    return b, run
+
+
+def _limits(ev: Evaluation, slo: Slo, d: int, k: int) -> str:
+    why = [] if bool(ev.fits[d, k]) else ["capacity"]
+    for metric, stages, limit in (("ttft", TTFT_STAGES, slo.ttft_s),
+                                  ("tpot", ("decode",), slo.tpot_s)):
+        if getattr(ev, f"{metric}_s")[d, k] > limit:
+            share = compute_share(ev, stages)[d, k]
+            why.append(f"{'compute' if share >= 0.5 else 'bandwidth'} ({metric.upper()})")
+    return ", ".join(why)
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    fleet: Fleet  # over the batch grid
+    batches: Arr  # (K,)
+    largest: Arr  # (D,) 0 = not met at batch 1
+    limit: list[str]  # limiting resource per device
+    target_batch: int
+    scale: dict[str, Arr]  # 'compute' | 'bandwidth' | 'both' | 'capacity' -> (D,)
+
+
+def _smallest_factor(ok: Arr) -> Arr:
+    idx = np.argmax(ok, axis=1)
+    return np.where(ok.any(axis=1), FACTORS[idx], np.inf)
+
+
+def scaling(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Workload, slo: Slo,
+            dtype: DType | None) -> dict[str, Arr]:
+    """Smallest factor per resource that meets the latency SLO at w.batch (see module doc)."""
+    f = FACTORS[None, :]
+    out = {}
+    for name, c, bw in (("compute", f, 1.0), ("bandwidth", 1.0, f), ("both", f, f)):
+        ev = evaluate_fleet(spec, profiles, w, dtype=dtype, compute_scale=c,
+                            bandwidth_scale=bw).ev
+        out[name] = _smallest_factor(meets(ev, slo, latency_only=True))
+    base = evaluate_fleet(spec, profiles, w, dtype=dtype)
+    out["capacity"] = np.maximum(base.ev.total_bytes[:, 0] / base.capacity_bytes[:, 0], 1.0)
+    return out
+
+
+def plan(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Workload, slo: Slo,
+         max_batch: int = 1024, dtype: DType | None = None) -> PlanResult:
+    batches = np.arange(1, max_batch + 1, dtype=float)
+    fl = evaluate_fleet(spec, profiles, w, batch=batches[None, :], dtype=dtype)
+    largest, first_fail = largest_batch(meets(fl.ev, slo), batches)
+    limit = [("none up to batch " + str(max_batch)) if k >= len(batches)
+             else _limits(fl.ev, slo, d, int(k)) for d, k in enumerate(first_fail)]
+    return PlanResult(fl, batches, largest, limit, w.batch,
+                      scaling(spec, profiles, w, slo, dtype))
+
+
+@dataclass(frozen=True)
+class Batching:
+    fleet: Fleet
+    batches: Arr  # (K,)
+    decode_tokens_per_s: Arr  # (D, K)
+    decode_share: Arr  # (D, K) compute-bound share of decode latency
+    linear_share: Arr  # (D, K) same, decode linear layers (incl. lm_head) only
+    turns_compute: Arr  # (D,) smallest batch with decode_share >= 0.5 (nan: none)
+    linears_compute: Arr  # (D,) smallest batch with linear_share >= 0.5 (nan: none)
+
+
+def _linear_share(ev: Evaluation) -> Arr:
+    comp = total = np.zeros_like(ev.ttft_s)
+    for c in ev.op_costs:
+        if c.op.stage == "decode" and c.op.op_class in ("linear", "lm_head"):
+            total = total + c.latency_s
+            comp = comp + np.where(c.compute_s >= c.memory_s, c.latency_s, 0.0)
+    return np.divide(comp, total, out=np.zeros_like(total), where=total > 0)
+
+
+def _first(ok: Arr, batches: Arr) -> Arr:
+    return np.where(ok.any(axis=1), batches[np.argmax(ok, axis=1)], np.nan)
+
+
+def batching(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Workload, batches: Arr,
+             dtype: DType | None = None) -> Batching:
+    fl = evaluate_fleet(spec, profiles, w, batch=batches[None, :], dtype=dtype)
+    ev = fl.ev
+    share, lin = compute_share(ev, ("decode",)), _linear_share(ev)
+    return Batching(fl, batches, fl.batch / ev.tpot_s, share, lin,
+                    _first(share >= 0.5, batches), _first(lin >= 0.5, batches))

@@ -1,0 +1,149 @@
+"""What-if hardware: derive a profile from a named one (the edge; plain dicts, no file I/O).
+
+Two ways, both on the YAML-level mapping (human units in the keys, as in `HardwareFile`):
+- overrides `KEY=VALUE` (`--set` on the command line). KEY is a YAML key or a dotted path
+  (`memory_bandwidth_GBps`, `peak_tflops.bf16`, `efficiency.memory`, `power_modes_W.30W`);
+  `peak_tflops` / `power_modes_W` alone address every figure in the group. VALUE is absolute
+  (`6700`), a multiplier of the current value (`x1.5`, also `*1.5`), or `null` for an optional
+  figure. An overridden sourced figure gets the source "what-if override (...)".
+- inheritance: a YAML with `base: <id or path>` starts from that profile and lays its own keys
+  over it (mappings such as peak_tflops, efficiency, sources, interconnect merge key by key).
+The derived profile's id ends in `*` unless the YAML gives its own id, and `changes` lists
+every figure that differs from the base as `key old -> new`.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from costmodel.errors import CostmodelError
+from costmodel.specs.hardware import (
+    SOURCED_KEYS,
+    EfficiencyFile,
+    HardwareFile,
+    Interconnect,
+    PeakTflops,
+)
+
+# Mappings whose keys merge one by one under inheritance.
+NESTED = ("peak_tflops", "efficiency", "sources", "interconnect", "power_modes_W")
+# Fields that are descriptions, not figures: never reported as changes.
+_NOT_FIGURES = ("id", "name", "sources", "notes", "base")
+_GROUPS = {"peak_tflops": PeakTflops, "efficiency": EfficiencyFile, "interconnect": Interconnect}
+_SCALARS = ("memory_GB", "memory_bandwidth_GBps", "l2_cache_MB", "tdp_W",
+            "kernel_launch_overhead_us", "category", "name")
+
+
+def settable_keys(data: dict[str, Any]) -> list[str]:
+    """Every KEY a `--set` accepts for this profile mapping."""
+    keys = list(_SCALARS)
+    for group, model in _GROUPS.items():
+        keys += [group] if group == "peak_tflops" else []
+        keys += [f"{group}.{k}" for k in model.model_fields]
+    modes = data.get("power_modes_W") or {}
+    keys += ["power_modes_W"] + [f"power_modes_W.{m}" for m in modes] if modes else []
+    return keys
+
+
+def merge(base: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
+    """`child` laid over `base`; the NESTED mappings merge key by key (one level)."""
+    out = copy.deepcopy(base)
+    for k, v in child.items():
+        if k in NESTED and isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = {**out[k], **v}
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def _number(text: str, key: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise CostmodelError(
+            f"--set {key}: '{text}' is not a number; give e.g. {key}=6700, {key}=x1.5 or "
+            f"{key}=null") from None
+
+
+def _new_value(key: str, old: Any, text: str) -> Any:
+    """The value after applying `text` (absolute, xF multiplier or null) to `old`."""
+    t = text.strip()
+    if key in ("category", "name", "interconnect.kind"):
+        return t
+    if t.lower() in ("null", "none"):
+        return None
+    if t[:1].lower() in ("x", "*"):
+        factor = _number(t[1:], key)
+        if old is None:
+            raise CostmodelError(f"--set {key}: the profile has no value to multiply; "
+                                 "give an absolute value")
+        return float(old) * factor
+    return _number(t, key)
+
+
+def _split(item: str) -> tuple[str, str]:
+    key, sep, value = item.partition("=")
+    if not sep or not key.strip() or not value.strip():
+        raise CostmodelError(f"--set: '{item}' is not KEY=VALUE, e.g. memory_bandwidth_GBps=6700 "
+                             "or peak_tflops.bf16=x1.5")
+    return key.strip(), value.strip()
+
+
+def _targets(data: dict[str, Any], key: str) -> list[tuple[str, str | None]]:
+    """(top-level key, sub-key or None) pairs a KEY addresses; error if KEY is unknown."""
+    valid = settable_keys(data)
+    if key not in valid:
+        raise CostmodelError(f"--set: unknown key '{key}'; valid keys: {', '.join(valid)}")
+    top, _, sub = key.partition(".")
+    if sub:
+        return [(top, sub)]
+    if top in ("peak_tflops", "power_modes_W"):
+        return [(top, k) for k, v in (data.get(top) or {}).items() if v is not None]
+    return [(top, None)]
+
+
+def apply_overrides(data: dict[str, Any], items: tuple[str, ...]) -> dict[str, Any]:
+    """A copy of the profile mapping with every KEY=VALUE applied in order."""
+    out = copy.deepcopy(data)
+    for item in items:
+        key, text = _split(item)
+        for top, sub in _targets(out, key):
+            if sub is None:
+                out[top] = _new_value(key, out.get(top), text)
+            else:
+                group = dict(out.get(top) or {})
+                group[sub] = _new_value(f"{top}.{sub}", group.get(sub), text)
+                out[top] = group
+            if top in SOURCED_KEYS:
+                out["sources"] = {**out.get("sources", {}), top: f"what-if override ({item})"}
+    return out
+
+
+def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        if not prefix and k in _NOT_FIGURES:
+            continue
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _show(v: Any) -> str:
+    return "null" if v is None else f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def changes(base: HardwareFile, new: HardwareFile) -> tuple[str, ...]:
+    """`key old -> new` for every figure that differs (validated files, defaults filled)."""
+    a, b = _flat(base.model_dump()), _flat(new.model_dump())
+    return tuple(f"{k} {_show(a.get(k))} -> {_show(b.get(k))}"
+                 for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k))
+
+
+def derived_id(base_id: str, child: dict[str, Any]) -> str:
+    """The id of a derived profile: its own if it names one, else the base id with `*`."""
+    own = child.get("id")
+    return str(own) if own else base_id.rstrip("*") + "*"

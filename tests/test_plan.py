@@ -1,0 +1,159 @@
+"""compare / plan / batching / energy: checked against independent point estimates."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from costmodel.estimate import estimate
+from costmodel.fleet import energy, evaluate_fleet, power_W
+from costmodel.io import load_hardware
+from costmodel.plan import FACTORS, Slo, batching, plan
+from costmodel.specs.workload import Workload
+
+from .conftest import DATA
+from .test_cli import run
+
+MODEL = str(DATA / "llava-7b")
+MY_GPU = str(DATA / "my-gpu.yaml")
+DEVICES = ["a100-80gb", "h100-sxm", "l4", "jetson-agx-orin-64gb"]
+
+
+def _meets(e, slo: Slo) -> bool:
+    return e.ttft_s <= slo.ttft_s and e.tpot_s <= slo.tpot_s and e.memory.fits
+
+
+def test_fleet_equals_point_estimates(llava):
+    hw = [load_hardware(h) for h in DEVICES]
+    w = Workload(visual_tokens=2880, batch=3)
+    f = evaluate_fleet(llava, hw, w)
+    for d, h in enumerate(hw):
+        e = estimate(llava, h, w)
+        assert f.ev.ttft_s[d, 0] == pytest.approx(e.ttft_s, rel=1e-12)
+        assert f.ev.tpot_s[d, 0] == pytest.approx(e.tpot_s, rel=1e-12)
+        assert f.ev.total_bytes[d, 0] == pytest.approx(e.memory.total_bytes, rel=1e-12)
+
+
+@pytest.mark.parametrize("slo", [Slo(0.3, 0.05), Slo(0.5, 0.02), Slo(np.inf, 0.03)])
+def test_plan_largest_batch_is_the_boundary(llava, slo):
+    hw = [load_hardware(h) for h in DEVICES]
+    w = Workload(visual_tokens=2880)
+    res = plan(llava, hw, w, slo, max_batch=512)
+    assert (res.largest > 0).any()  # the SLOs are chosen so some device meets them
+    for d, h in enumerate(hw):
+        b = int(res.largest[d])
+        if b > 0:
+            assert _meets(estimate(llava, h, w.model_copy(update={"batch": b})), slo)
+        if b < 512:
+            assert not _meets(estimate(llava, h, w.model_copy(update={"batch": b + 1})), slo)
+
+
+def test_plan_limit_capacity_and_compute(llava, gpu):
+    # no TPOT limit, generous TTFT: the batch grows until the 80 GB fill up
+    res = plan(llava, [gpu], Workload(visual_tokens=576, output_tokens=512), Slo(100.0),
+               max_batch=1024)
+    b = int(res.largest[0])
+    e = estimate(llava, gpu, Workload(visual_tokens=576, output_tokens=512, batch=b + 1))
+    assert not e.memory.fits and res.limit[0] == "capacity"
+    res = plan(llava, [gpu], Workload(visual_tokens=2880), Slo(0.01))  # prefill compute-bound
+    assert res.largest[0] == 0 and res.limit[0] == "compute (TTFT)"
+
+
+@pytest.mark.parametrize("slo, resource, keys", [
+    (Slo(0.1), "compute", ("peak_tflops",)),  # TTFT: compute-bound prefill
+    (Slo(np.inf, 0.005), "bandwidth", ("memory_bandwidth_GBps",)),  # TPOT: memory-bound decode
+    (Slo(0.1, 0.005), "both", ("peak_tflops", "memory_bandwidth_GBps")),
+])
+def test_plan_scaling_factor_is_the_smallest_that_meets(llava, gpu, slo, resource, keys):
+    w = Workload(visual_tokens=2880)
+    res = plan(llava, [gpu], w, slo, max_batch=8)
+    assert res.largest[0] == 0
+    f = float(res.scale[resource][0])
+    assert 1.0 < f < 1000.0
+    prev = float(FACTORS[int(np.searchsorted(FACTORS, f)) - 1])
+    faster = load_hardware(MY_GPU, tuple(f"{k}=x{f!r}" for k in keys))  # through the profile
+    slower = load_hardware(MY_GPU, tuple(f"{k}=x{prev!r}" for k in keys))
+    assert _meets(estimate(llava, faster, w), slo)
+    assert not _meets(estimate(llava, slower, w), slo)
+
+
+def test_batching_crossing(llava, gpu):
+    grid = np.arange(1.0, 400.0)
+    res = batching(llava, [gpu], Workload(visual_tokens=576, output_tokens=16), grid)
+    lin = float(res.linears_compute[0])
+    k = int(lin) - 1
+    assert res.linear_share[0, k] >= 0.5 > res.linear_share[0, k - 1]
+    # linear layers in bf16: intensity ~ batch FLOP/byte, ridge = 300e12 / 2000e9 = 150
+    assert 150 <= lin <= 170
+    assert np.all(np.diff(res.decode_tokens_per_s[0]) > 0)  # throughput grows with batch
+    assert np.all(np.diff(res.fleet.ev.tpot_s[0]) > 0)  # and so does TPOT
+
+
+def test_energy_by_hand(llava, gpu):
+    w = Workload(visual_tokens=576, batch=4, output_tokens=100)
+    f = evaluate_fleet(llava, [gpu], w)
+    en = energy(f, power_W([gpu]))
+    e = estimate(llava, gpu, w)
+    assert en.request_J[0, 0] == pytest.approx(400.0 * e.e2e_latency_s / 4)  # TDP 400 W
+    assert en.stage_J["decode"][0, 0] == pytest.approx(400.0 * e.stages["decode"].latency_s / 4)
+    assert en.output_token_J[0, 0] == pytest.approx(en.request_J[0, 0] / 100)
+    orin = load_hardware("jetson-agx-orin-64gb")
+    assert power_W([orin], "30w")[0, 0] == 30.0 and power_W([orin])[0, 0] == 60.0
+
+
+def test_compare_cli_ranks_and_plots(tmp_path, capsys):
+    png = tmp_path / "cmp.png"
+    args = ["compare", MODEL, "-H", ",".join(DEVICES), "--visual-tokens", "2880"]
+    code, out, _ = run(args + ["--plot", str(png)], capsys)
+    assert code == 0 and png.stat().st_size > 10_000 and "ESTIMATE" in out
+    code, out, _ = run(args + ["-f", "json", "--rank-by", "ttft"], capsys)
+    recs = json.loads(out)
+    assert [r["rank"] for r in recs] == [1, 2, 3, 4]
+    ttfts = [r["ttft_s"] for r in recs]
+    assert ttfts == sorted(ttfts) and recs[0]["hardware"] == "h100-sxm"
+    assert {r["decode_bound"] for r in recs} == {"memory"}
+    code, out, _ = run(args + ["-f", "csv"], capsys)
+    assert out.splitlines()[0].startswith("rank,hardware,") and len(out.splitlines()) == 5
+
+
+def test_plan_batching_energy_cli(capsys):
+    code, out, _ = run(["plan", MODEL, "-H", "h100-sxm,l4", "--ttft", "0.3", "--tpot", "0.05",
+                        "--visual-tokens", "2880", "-f", "json"], capsys)
+    recs = json.loads(out)
+    assert code == 0 and recs[0]["largest_batch"] > 0 and recs[1]["largest_batch"] == 0
+    code, out, _ = run(["batching", MODEL, "-H", "a100-80gb", "--batch", "1,8,64",
+                        "-f", "csv"], capsys)
+    assert code == 0 and len(out.splitlines()) == 4
+    code, out, _ = run(["energy", MODEL, "-H", "jetson-agx-orin-64gb", "--power-mode", "15W"],
+                       capsys)
+    assert code == 0 and "15 W" in out and "ESTIMATE" in out
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["plan", MODEL, "-H", "l4"], "--ttft/--tpot: give at least one SLO"),
+    (["plan", MODEL, "-H", "l4", "--ttft", "-1"], "--ttft: -1.0 is not a positive"),
+    (["batching", MODEL, "-H", "l4", "--batch", "0:8"], "--batch: '0:8'"),
+    (["batching", MODEL, "-H", "l4", "--batch", "a,b"], "--batch: 'a,b'"),
+    (["compare", MODEL, "-H", "l4,,h100-sxm"], "--hardware: 'l4,,h100-sxm' has an empty"),
+    (["compare", MODEL, "-H", "l4,h100-sxn"], "did you mean h100-sxm"),
+    (["compare", MODEL, "-H", "l4", "--plot", "/no/such/dir/x.png"], "--plot: folder"),
+    (["energy", MODEL, "-H", "h100-sxm", "--power-mode", "30W"], "h100-sxm has no mode '30W'"),
+    (["compare", MODEL, "-H", "t4", "--dtype", "bf16"], "--dtype: t4 has no bf16 peak"),
+])
+def test_fleet_cli_errors_one_line_exit_2(args, needle, capsys):
+    code, out, err = run(args, capsys)
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1 and out == ""
+
+
+def test_compare_without_plot_does_not_import_matplotlib():
+    import subprocess
+    import sys
+
+    code = ("import sys; from costmodel.cli import main\n"
+            f"try:\n    main(['compare', {MODEL!r}, '-H', 'l4', '-f', 'json'])\n"
+            "except SystemExit:\n    pass\n"
+            "print('matplotlib' in sys.modules, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False False"
