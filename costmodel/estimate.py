@@ -116,6 +116,7 @@ class Estimate:
                 "act_dtype": w.act_dtype.value, "kv_dtype": w.kv.value,
                 "flash_attention": w.flash_attention, "overlap": w.overlap, "logits": w.logits,
                 "execution": w.execution,
+                "compression": w.compression.model_dump() if w.compression else None,
             },
             "params": self.model.param_counts(),
             "stages": {
@@ -174,7 +175,8 @@ def estimate(model: ModelSpec | str, hardware: HardwareProfile | str,
     ev, par = evaluate_parallel(spec, points(plan, w), precision(w), rates,
                                 np.asarray([hw.memory_bytes]), w.parallel,
                                 flash=w.flash_attention, overlap=w.overlap,
-                                all_logits=w.logits == "all", convention=w.convention)
+                                all_logits=w.logits == "all", convention=w.convention,
+                                compression=w.compression)
     return from_evaluation(spec, hw, w, plan, ev, par=par)
 
 

@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from costmodel.compression import compress_points, overhead_ops
 from costmodel.graph import Points, Precision, decode_ops, layer_groups, stage_ops
 from costmodel.ops import Arr, Op
 from costmodel.parallel import with_allreduce
 from costmodel.quant import with_dequant
 from costmodel.roofline import Rates, op_times, sum_linear_max
+from costmodel.specs.compression import Compression
 from costmodel.specs.model import ModelSpec
 
 STAGES = ("vision", "projector", "prefill", "decode")
@@ -136,11 +138,15 @@ def _finish(ops: list[Op], prec: Precision, tp: int) -> list[Op]:
 
 def evaluate(spec: ModelSpec, pts: Points, prec: Precision, rates: Rates, capacity_bytes: Arr,
              flash: bool = True, overlap: str = "roofline", all_logits: bool = False,
-             convention: str = "costmodel", tp: int = 1) -> Evaluation:
+             convention: str = "costmodel", tp: int = 1,
+             compression: Compression | None = None) -> Evaluation:
     """Every stage for every point. Arrays in `pts`, `rates` and `capacity_bytes` broadcast.
 
     convention 'llm-viewer': operators and memory by costmodel.conventions.llm_viewer.
-    tp > 1: `spec` is one GPU's shard (parallel.shard_spec) and all-reduces are added."""
+    tp > 1: `spec` is one GPU's shard (parallel.shard_spec) and all-reduces are added.
+    `pts` are the uncompressed points; `compression` reshapes them (costmodel.compression)
+    and adds the method's own operators to the stage where they run."""
+    base, pts = pts, compress_points(spec, pts, compression)
     like = np.broadcast_arrays(pts.batch, pts.visual, pts.text, pts.output, rates.bytes_per_s)[0]
     if convention == "llm-viewer":
         from costmodel.conventions import llm_viewer as lv
@@ -151,6 +157,8 @@ def evaluate(spec: ModelSpec, pts: Points, prec: Precision, rates: Rates, capaci
         pre = {s: _finish(ops, prec, tp) for s, ops in
                stage_ops(spec, pts, prec, flash, all_logits).items()}
         dec_a, dec_b = (_finish(decode_ops(spec, pts, j, prec, flash), prec, tp) for j in (0.0, 1.0))
+    for op in overhead_ops(spec, base, compression, prec):
+        pre[op.stage].append(op)
     costs = [_static_cost(op, rates, overlap) for ops in pre.values() for op in ops]
     n_steps = pts.output - 1.0
     dec_costs = [_decode_cost(a, b, rates, overlap, n_steps)

@@ -51,6 +51,8 @@ class Points:
     # Prompt tokens seen per LLM layer range, when layers differ (FastV-style pruning inside
     # the LLM): ((lo, hi, tokens), ...) covering 0..num_layers. None = all layers see `prompt`.
     layer_prompt: tuple[tuple[int, int, Arr], ...] | None = None
+    # ToMe inside the ViT: tokens merged per layer per pass (None = no merging).
+    vit_merge: Arr | None = None
 
     @property
     def prompt(self) -> Arr:
@@ -67,7 +69,11 @@ def _layers(lo: int, hi: int) -> str:
 
 
 def vision_ops(v: VisionSpec, pts: Points, p: Precision, flash: bool) -> list[Op]:
-    """ViT over B*N crops of S tokens, up to the selected feature layer."""
+    """ViT over B*N crops of S tokens, up to the selected feature layer.
+
+    With ToMe merging (pts.vit_merge = r per layer), layer i sees vit_seq(v, pts, i) tokens
+    and each layer is its own operator group.
+    """
     seqs = pts.batch * pts.crops  # [B*N] encoder passes
     patch_rows = seqs * (pts.seq_per_crop - int(v.cls_token))  # patches, no CLS
     rows = seqs * pts.seq_per_crop  # [B*N*S] tokens
@@ -80,8 +86,28 @@ def vision_ops(v: VisionSpec, pts: Points, p: Precision, flash: bool) -> list[Op
     if v.pre_norm:
         ops.append(norm("vision/pre_norm", st, rows, d, "layernorm", p.weight, p.act))
     n = v.executed_layers
-    pre = f"vision/{_layers(0, n)}"
-    shape = AttnShape(seqs=seqs, q=pts.seq_per_crop, k=pts.seq_per_crop, heads=v.num_heads,
+    if pts.vit_merge is None:
+        layer = vit_layer_ops(v, seqs, pts.seq_per_crop, p, flash, f"vision/{_layers(0, n)}")
+        return ops + [_repeat(o, n, 0) for o in layer]
+    for i in range(n):
+        layer = vit_layer_ops(v, seqs, vit_seq(v, pts, i), p, flash, f"vision/L{i}")
+        ops += [_repeat(o, 1, i) for o in layer]
+    return ops
+
+
+def vit_seq(v: VisionSpec, pts: Points, i: int) -> Arr:
+    """Tokens per encoder pass entering ViT layer i under ToMe (r merged per layer, CLS and
+    at least one patch kept): max(S - r*i, cls + 1)."""
+    if pts.vit_merge is None:
+        return pts.seq_per_crop
+    return np.maximum(pts.seq_per_crop - pts.vit_merge * i, int(v.cls_token) + 1.0)
+
+
+def vit_layer_ops(v: VisionSpec, seqs: Arr, seq: Arr, p: Precision, flash: bool,
+                  pre: str) -> list[Op]:
+    """One ViT block over `seqs` passes of `seq` tokens."""
+    rows, d, st = seqs * seq, v.hidden_size, "vision"
+    shape = AttnShape(seqs=seqs, q=seq, k=seq, heads=v.num_heads,
                       kv_heads=v.num_heads, head_dim=v.head_dim, causal=False,
                       kv_from_cache=False)
     layer = [
@@ -102,7 +128,7 @@ def vision_ops(v: VisionSpec, pts: Points, p: Precision, flash: bool) -> list[Op
         linear(f"{pre}/mlp/fc2", st, rows, v.intermediate_size, d, True, p.weight, p.act),
         vector_op(f"{pre}/mlp/residual", st, "elementwise", rows * d, ADD_FLOPS, 2.0, p.act),
     ]
-    return ops + [_repeat(o, n, 0) for o in layer]
+    return layer
 
 
 def projector_ops(pj: ProjectorSpec, pts: Points, p: Precision) -> list[Op]:

@@ -33,6 +33,7 @@ from costmodel.graph import Points, Precision, layer_groups
 from costmodel.ops import Arr
 from costmodel.parallel import shard_spec
 from costmodel.roofline import Rates
+from costmodel.specs.compression import Compression
 from costmodel.specs.model import ModelSpec, _norm_params
 from costmodel.specs.workload import Parallelism
 
@@ -129,7 +130,8 @@ def evaluate_parallel(spec: ModelSpec, pts: Points, prec: Precision, rates: Rate
                       capacity_bytes: Arr, par: Parallelism, flash: bool = True,
                       overlap: str = "roofline",
                       all_logits: bool = False,
-                      convention: str = "costmodel") -> tuple[Evaluation, ParallelResult]:
+                      convention: str = "costmodel",
+                      compression: Compression | None = None) -> tuple[Evaluation, ParallelResult]:
     """`evaluate` for one model replica on tp x pp GPUs. For tp = pp = 1 the Evaluation is
     exactly `evaluate`'s. Memory fields of the Evaluation stay whole-model (one copy of the
     weights and of the logical KV cache); `fits` becomes "every GPU fits"."""
@@ -141,7 +143,7 @@ def evaluate_parallel(spec: ModelSpec, pts: Points, prec: Precision, rates: Rate
     if convention != "costmodel" and par.gpus > 1:
         raise CostmodelError("convention: llm-viewer is single-GPU here; drop --tp/--pp")
     kw = {"flash": flash, "overlap": overlap, "all_logits": all_logits, "tp": tp,
-          "convention": convention}
+          "convention": convention, "compression": compression}
     ev = evaluate(gpu, pts, prec, rates, capacity_bytes, **kw)
     bounds = stage_bounds(spec.llm.num_layers, pp)
     p2p_pre = p2p_step = 0.0 * ev.ttft_s

@@ -24,14 +24,18 @@ def _register() -> None:
         calibrate_cmd,
         catalog,
         compare_cmd,
+        compression_cmd,
         estimate_cmd,
         plan_cmd,
         plot_cmd,
         profile_cmd,
+        sweep_cmd,
         validate_cmd,
     )
 
     app.command("estimate")(estimate_cmd.estimate)
+    app.command("sweep")(sweep_cmd.sweep)
+    app.command("compare-compression")(compression_cmd.compare_compression)
     app.add_typer(catalog.models_app, name="models")
     app.add_typer(catalog.hardware_app, name="hardware")
     app.add_typer(plot_cmd.plot_app, name="plot")

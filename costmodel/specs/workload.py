@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, model_validator
 
+from costmodel.specs.compression import Compression
 from costmodel.units import DType
 
 Overlap = Literal["roofline", "serial"]
@@ -49,6 +50,7 @@ class Workload(BaseModel):
     regenerating published tables: costmodel.conventions.llm_viewer).
     execution: 'eager' (PyTorch eager, SDPA) pays the profile's kernel launch overhead per
     kernel; 'cuda_graph' and 'engine' (an optimised serving engine) replay graphs and pay none.
+    compression: where visual tokens are removed and how many remain (specs/compression.py).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -67,6 +69,7 @@ class Workload(BaseModel):
     convention: Convention = "costmodel"
     parallel: Parallelism = Parallelism()
     execution: Execution = "eager"
+    compression: Compression | None = None  # token compression scenario (None = none)
 
     @model_validator(mode="after")
     def _check(self) -> Workload:

@@ -1,0 +1,150 @@
+"""`costmodel compare-compression`: baseline vs one token-compression scenario, with savings."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from typing import Any
+
+import typer
+from pydantic import ValidationError
+
+from costmodel.cli.common import Format, dumps, table
+from costmodel.cli.estimate_cmd import build_workload, parse_image_size
+from costmodel.errors import CostmodelError, one_line
+from costmodel.estimate import Estimate
+from costmodel.estimate import estimate as run_estimate
+from costmodel.io import load_hardware, load_model
+from costmodel.specs.compression import Compression
+from costmodel.units import DType, seconds, si
+
+
+def parse_at(text: str) -> tuple[str, int | None]:
+    """'projector' | 'llm-layer:K' | 'vit' -> (where, K)."""
+    t = text.strip().lower()
+    if t in ("projector", "vit"):
+        return t, None
+    head, _, k = t.partition(":")
+    if head in ("llm-layer", "llm_layer") and k.strip().isdigit() and int(k) >= 1:
+        return "llm_layer", int(k)
+    raise CostmodelError(f"--at: '{text}' is not projector, llm-layer:K (K >= 1) or vit")
+
+
+def parse_keep(text: str) -> tuple[float | None, int | None]:
+    """'0.1' -> ratio 0.1; '64' -> 64 tokens. Values up to 1 are ratios, larger ones counts."""
+    try:
+        x = float(text)
+    except ValueError:
+        raise CostmodelError(f"--keep: '{text}' is not a ratio (0..1) or a token count") from None
+    if not math.isfinite(x) or x < 0:
+        raise CostmodelError(f"--keep: '{text}' must be a ratio in 0..1 or a count >= 2")
+    if x <= 1.0:
+        return x, None
+    if x != int(x):
+        raise CostmodelError(f"--keep: '{text}' is above 1, so it must be a whole token count")
+    return None, int(x)
+
+
+def build_compression(keep: str | None, at: str, method: str | None, cluster_iters: int,
+                      merge_per_layer: int | None, overhead: bool) -> Compression:
+    where, layer = parse_at(at)
+    ratio, count = parse_keep(keep) if keep is not None else (None, None)
+    if where == "vit" and count is not None:
+        raise CostmodelError("--keep: with --at vit give a ratio (0..1) or --merge-per-layer")
+    fields = {"where": where, "keep_ratio": ratio, "keep_tokens": count, "layer": layer,
+              "merge_per_layer": merge_per_layer, "method": method,
+              "cluster_iters": cluster_iters, "overhead": overhead}
+    try:
+        return Compression(**fields)
+    except ValidationError as e:
+        raise CostmodelError(one_line(e, "compression")) from None
+
+
+def _pct(base: float, new: float) -> float | None:
+    return 100.0 * (1.0 - new / base) if base else None
+
+
+def compare_rows(base: Estimate, comp: Estimate) -> list[dict[str, Any]]:
+    """(quantity, stage, unit, baseline, compressed, savings_pct) in base units."""
+    rows = []
+    for s in base.stages:
+        b, c = base.stages[s], comp.stages[s]
+        rows += [{"quantity": q, "stage": s, "unit": u, "baseline": getattr(b, q),
+                  "compressed": getattr(c, q)}
+                 for q, u in (("flops", "FLOP"), ("bytes", "B"), ("latency_s", "s"))]
+    for q, u, get in (("ttft_s", "s", lambda e: e.ttft_s), ("tpot_s", "s", lambda e: e.tpot_s),
+                      ("e2e_latency_s", "s", lambda e: e.e2e_latency_s),
+                      ("kv_cache_bytes", "B", lambda e: e.memory.kv_cache_bytes),
+                      ("total_memory_bytes", "B", lambda e: e.memory.total_bytes)):
+        rows.append({"quantity": q, "stage": "all", "unit": u, "baseline": get(base),
+                     "compressed": get(comp)})
+    for r in rows:
+        r["savings_pct"] = _pct(r["baseline"], r["compressed"])
+    return rows
+
+
+def render(base: Estimate, comp: Estimate, label: str, rows: list[dict[str, Any]]) -> str:
+    def fmt(x: float, unit: str) -> str:
+        return seconds(x) if unit == "s" else si(x, unit)
+
+    cells = [[r["quantity"], r["stage"], fmt(r["baseline"], r["unit"]),
+              fmt(r["compressed"], r["unit"]),
+              "-" if r["savings_pct"] is None else f"{round(r['savings_pct'], 1) + 0.0:.1f}%"] for r in rows]
+    w = base.workload
+    hw = base.hardware
+    head = [f"{base.model.name} on {hw.name} ({hw.id}) | compression: {label}",
+            f"batch {w.batch} | {base.plan.llm_tokens:g} visual tokens + {w.text_tokens} text "
+            f"tokens -> {w.output_tokens} output tokens"]
+    extra = [o.op.name for o in comp.evaluation.op_costs if o.op.name.startswith("compress/")]
+    tail = [f"method overhead operators: {', '.join(extra)}"] if extra else []
+    t = table(cells, ["quantity", "stage", "baseline", "compressed", "savings"],
+              right={2, 3, 4})
+    return "\n".join(head + ["", t, ""] + tail)
+
+
+def compare_compression(
+    model: str = typer.Argument(..., help="Zoo id (costmodel models list) or config.json path."),
+    hardware: str = typer.Option(..., "--hardware", "-H", help="Hardware id or YAML path."),
+    keep: str | None = typer.Option(None, help="Kept visual tokens: ratio 0..1 or a count."),
+    at: str = typer.Option("projector", help="projector | llm-layer:K (FastV) | vit (ToMe)."),
+    method: str | None = typer.Option(None, help="projector: select|cluster|merge."),
+    cluster_iters: int = typer.Option(10, min=1, help="k-means iterations (method cluster)."),
+    merge_per_layer: int | None = typer.Option(None, min=0, help="ToMe r (with --at vit)."),
+    overhead: bool = typer.Option(True, help="Count the method's own cost (scores, clustering)."),
+    visual_tokens: int | None = typer.Option(None, min=0, help="Visual tokens into the LLM."),
+    images: int = typer.Option(1, min=0, help="Images per request (when tokens not given)."),
+    image_size: str | None = typer.Option(None, help="Image WIDTHxHEIGHT, e.g. 672x672."),
+    text_tokens: int = typer.Option(64, min=0, help="Text tokens in the prompt."),
+    output_tokens: int = typer.Option(128, min=1, help="Tokens generated."),
+    batch: int = typer.Option(1, min=1, help="Requests run together."),
+    dtype: DType = typer.Option(DType.bf16, help="Math dtype; weights too by default."),
+    weight_dtype: DType | None = typer.Option(None, help="Weight dtype (weight-only quant)."),
+    kv_dtype: DType | None = typer.Option(None, help="KV-cache dtype."),
+    flash_attention: bool = typer.Option(True, help="FlashAttention I/O (else eager scores)."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json or csv."),
+) -> None:
+    """Baseline vs compressed: FLOPs, bytes, latency per stage; TTFT, TPOT, KV cache, e2e."""
+    comp = build_compression(keep, at, method, cluster_iters, merge_per_layer, overhead)
+    base_w = build_workload(
+        batch=batch, visual_tokens=visual_tokens, images=images,
+        image_size=parse_image_size(image_size), text_tokens=text_tokens,
+        output_tokens=output_tokens, act_dtype=dtype, weight_dtype=weight_dtype,
+        kv_dtype=kv_dtype, flash_attention=flash_attention,
+    )
+    spec, hw = load_model(model), load_hardware(hardware)
+    base = run_estimate(spec, hw, base_w)
+    new = run_estimate(spec, hw, base_w.model_copy(update={"compression": comp}))
+    rows = compare_rows(base, new)
+    if fmt is Format.json:
+        typer.echo(dumps({"model": spec.name, "hardware": hw.id, "compression": comp.label,
+                          "compression_spec": comp.model_dump(), "rows": rows,
+                          "baseline": base.to_dict(), "compressed": new.to_dict()}))
+    elif fmt is Format.csv:
+        buf = io.StringIO()
+        wr = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+        wr.writeheader()
+        wr.writerows(rows)
+        typer.echo(buf.getvalue(), nl=False)
+    else:
+        typer.echo(render(base, new, comp.label, rows))

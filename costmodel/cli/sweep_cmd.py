@@ -1,0 +1,103 @@
+"""`costmodel sweep`: models x hardware x visual tokens x batch in one tidy table."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import numpy as np
+import typer
+
+from costmodel.cli.common import Format, checked, dumps, table
+from costmodel.cli.compression_cmd import build_compression
+from costmodel.errors import CostmodelError
+from costmodel.io import load_hardware, load_model
+from costmodel.specs.workload import Workload
+from costmodel.units import DType, seconds, si
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+_RANGE = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*(?::\s*(\d+)\s*)?$")
+MAX_POINTS = 50_000_000
+
+
+def parse_grid(text: str, option: str, minimum: int = 0) -> np.ndarray:
+    """'0:2880:64' (start:stop:step, stop included when on the grid; step 1 by default) and
+    comma lists of numbers or ranges, e.g. '1,8' or '0:512:128,1024' -> sorted unique ints."""
+    values: list[np.ndarray] = []
+    for part in text.split(","):
+        m = _RANGE.match(part)
+        if m:
+            start, stop, step = int(m[1]), int(m[2]), int(m[3] or 1)
+            if step == 0 or stop < start:
+                raise CostmodelError(f"{option}: '{part.strip()}' needs start <= stop and step "
+                                     ">= 1, e.g. 0:2880:64")
+            values.append(np.arange(start, stop + 1, step))
+        elif part.strip().isdigit():
+            values.append(np.array([int(part)]))
+        else:
+            raise CostmodelError(f"{option}: '{part.strip()}' is not a whole number or "
+                                 "start:stop:step, e.g. 0:2880:64 or 1,8")
+    out = np.unique(np.concatenate(values))
+    if out.min() < minimum:
+        raise CostmodelError(f"{option}: values must be >= {minimum} (got {out.min()})")
+    return out
+
+
+def _names(text: str, option: str) -> list[str]:
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise CostmodelError(f"{option}: give at least one id, e.g. a100-80gb,h100-sxm")
+    return names
+
+
+def render(df: pd.DataFrame) -> str:
+    """Aligned text table of the sweep frame (human units)."""
+    rows = [[str(r.model), str(r.hardware), str(r.batch), str(r.visual_tokens), str(r.stage),
+             si(r.flops, "FLOP"), si(r.bytes, "B"), seconds(r.latency_s), seconds(r.ttft_s),
+             seconds(r.tpot_s), seconds(r.e2e_latency_s), si(r.total_memory_bytes, "B"),
+             "yes" if r.fits else "NO"] for r in df.itertuples()]
+    return table(rows, ["model", "hardware", "batch", "visual", "stage", "FLOPs", "bytes",
+                        "latency", "TTFT", "TPOT", "e2e", "memory", "fits"],
+                 right=set(range(2, 12)) - {4})
+
+
+def sweep(
+    model: str = typer.Argument(..., help="Zoo ids or config.json paths, comma-separated."),
+    hardware: str = typer.Option(..., "--hardware", "-H", help="Hardware ids, comma list."),
+    visual_tokens: str = typer.Option(..., help="start:stop:step and/or list, e.g. 0:2880:64."),
+    batch: str = typer.Option("1", help="Batch sizes: list or grid, e.g. 1,8 or 1:32:1."),
+    text_tokens: int = typer.Option(64, min=0, help="Text tokens in the prompt."),
+    output_tokens: int = typer.Option(128, min=1, help="Tokens generated."),
+    dtype: DType = typer.Option(DType.bf16, help="Math dtype; weights too by default."),
+    weight_dtype: DType | None = typer.Option(None, help="Weight dtype (weight-only quant)."),
+    kv_dtype: DType | None = typer.Option(None, help="KV-cache dtype."),
+    flash_attention: bool = typer.Option(True, help="FlashAttention I/O (else eager scores)."),
+    overlap: str = typer.Option("roofline", help="roofline = max(compute, memory); serial = sum."),
+    keep: str | None = typer.Option(None, help="Token compression: kept ratio 0..1 or count."),
+    at: str = typer.Option("projector", help="With --keep: projector | llm-layer:K | vit."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json or csv."),
+) -> None:
+    """One row per (model, hardware, visual tokens, batch, stage); per-point TTFT, TPOT, memory."""
+    vis = parse_grid(visual_tokens, "--visual-tokens")
+    bat = parse_grid(batch, "--batch", minimum=1)
+    comp = build_compression(keep, at, None, 10, None, True) if keep is not None else None
+    specs = [load_model(m) for m in _names(model, "model")]
+    hws = [load_hardware(h) for h in _names(hardware, "--hardware")]
+    n = len(specs) * len(hws) * len(vis) * len(bat)
+    if n > MAX_POINTS:
+        raise CostmodelError(f"--visual-tokens: {n} points exceed {MAX_POINTS}; use a coarser step")
+    w = checked(Workload, text_tokens=text_tokens, output_tokens=output_tokens, act_dtype=dtype,
+                weight_dtype=weight_dtype, kv_dtype=kv_dtype, flash_attention=flash_attention,
+                overlap=overlap, compression=comp)
+    from costmodel.sweep import sweep as run_sweep  # pandas only when the command runs
+
+    df = run_sweep(specs, hws, vis, bat, w)
+    if fmt is Format.json:
+        typer.echo(dumps(df.astype({c: str for c in ("model", "hardware", "compression",
+                                                     "stage")}).to_dict(orient="records")))
+    elif fmt is Format.csv:
+        typer.echo(df.to_csv(index=False), nl=False)
+    else:
+        typer.echo(render(df))

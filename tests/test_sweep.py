@@ -1,0 +1,224 @@
+"""Sweeps: identical to `estimate` point by point, vectorised (one evaluate per model), grid
+parsing, and the `sweep` / `compare-compression` commands."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from costmodel.cli.sweep_cmd import parse_grid
+from costmodel.errors import CostmodelError
+from costmodel.estimate import estimate, visual_plan
+from costmodel.io import load_hardware
+from costmodel.specs.compression import Compression
+from costmodel.specs.model import LLMSpec, ModelSpec, ProjectorSpec, TokenScheme, VisionSpec
+from costmodel.specs.workload import Workload
+from costmodel.sweep import POINT_COLUMNS, STAGE_COLUMNS, sweep, sweep_plan
+from costmodel.units import DType
+
+from .conftest import LLAVA15_7B
+from .test_cli import run
+
+# A Qwen2-VL-2B-like spec (dynamic resolution, 2x2 patch merger, GQA, tied embeddings).
+QWEN_LIKE = ModelSpec(
+    name="qwen-like",
+    llm=LLMSpec(hidden_size=1536, num_layers=28, num_heads=12, num_kv_heads=2,
+                intermediate_size=8960, vocab_size=151936, tie_embeddings=True, qkv_bias=True),
+    vision=VisionSpec(num_layers=32, hidden_size=1280, num_heads=16, intermediate_size=5120,
+                      patch_size=14, image_size=28, temporal_patch_size=2, cls_token=False,
+                      patch_bias=False, learned_pos_embedding=False, rope2d=True,
+                      post_norm=False, mlp_act="quick_gelu"),
+    projector=ProjectorSpec(kind="patch_merger", input_dim=1280, output_dim=1536, merge_size=2),
+    token_scheme=TokenScheme(kind="dynamic"),
+)
+DEVICES = ("a100-80gb", "h100-sxm", "jetson-agx-orin-64gb")
+CONFIG = "llava-1.5-7b"  # zoo id (costmodel/zoo_configs)
+
+
+def _check_rows(df: pd.DataFrame, spec: ModelSpec, w: Workload) -> int:
+    """Every row equals estimate() at its point (relative 1e-12)."""
+    n = 0
+    for (hw_id, b, t), g in df.groupby(["hardware", "batch", "visual_tokens"], observed=True):
+        e = estimate(spec, load_hardware(str(hw_id)),
+                     w.model_copy(update={"batch": int(b), "visual_tokens": int(t)}))
+        for r in g.itertuples():
+            s = e.stages[r.stage]
+            for c in STAGE_COLUMNS:
+                assert getattr(r, c) == pytest.approx(getattr(s, c), rel=1e-12, abs=0), c
+            assert r.ttft_s == pytest.approx(e.ttft_s, rel=1e-12)
+            assert r.tpot_s == pytest.approx(e.tpot_s, rel=1e-12)
+            assert r.e2e_latency_s == pytest.approx(e.e2e_latency_s, rel=1e-12)
+            assert r.tokens_per_s == pytest.approx(e.tokens_per_s, rel=1e-12)
+            m = e.memory
+            assert r.kv_cache_bytes == pytest.approx(m.kv_cache_bytes, rel=1e-12)
+            assert r.weights_bytes == pytest.approx(m.weights_bytes, rel=1e-12)
+            assert r.activation_bytes == pytest.approx(m.activation_bytes, rel=1e-12)
+            assert r.total_memory_bytes == pytest.approx(m.total_bytes, rel=1e-12)
+            assert bool(r.fits) == m.fits
+            n += 1
+    return n
+
+
+@pytest.mark.parametrize("spec", [pytest.param("llava", id="llava"),
+                                  pytest.param("llama2", id="text-only"),
+                                  pytest.param(QWEN_LIKE, id="qwen-like")])
+def test_sweep_equals_estimate_point_by_point(spec, request):
+    spec = request.getfixturevalue(spec) if isinstance(spec, str) else spec
+    hws = [load_hardware(h) for h in DEVICES]
+    vis = [0, 1, 64, 575, 576, 577, 1000, 2880]
+    w = Workload(text_tokens=48, output_tokens=33)
+    df = sweep(spec, hws, vis, [1, 3, 8], w)
+    assert len(df) == len(hws) * len(vis) * 3 * 4
+    assert _check_rows(df, spec, w) == len(df)
+
+
+@pytest.mark.parametrize("fields", [
+    {"kv_dtype": DType.int8, "overlap": "serial"},
+    {"flash_attention": False, "logits": "all", "output_tokens": 1},
+    {"weight_dtype": DType.int4},
+    {"compression": Compression(where="projector", keep_ratio=0.25, method="cluster")},
+    {"compression": Compression(where="vit", merge_per_layer=6)},
+    {"compression": Compression(where="llm_layer", layer=3, keep_tokens=100)},
+    {"convention": "llm-viewer"},
+])
+def test_sweep_equals_estimate_with_options(llava, gpu, fields):
+    w = Workload(text_tokens=20, output_tokens=9, **{k: v for k, v in fields.items()
+                                                      if k != "output_tokens"})
+    if "output_tokens" in fields:
+        w = w.model_copy(update={"output_tokens": fields["output_tokens"]})
+    hws = [gpu, load_hardware("l4")]
+    df = sweep(llava, hws, [0, 300, 576, 1500], [1, 5], w)
+    n = 0
+    for (hw_id, b, t), g in df.groupby(["hardware", "batch", "visual_tokens"], observed=True):
+        hw = gpu if hw_id == "my-gpu" else load_hardware(str(hw_id))
+        e = estimate(llava, hw, w.model_copy(update={"batch": int(b), "visual_tokens": int(t)}))
+        for r in g.itertuples():
+            assert r.latency_s == pytest.approx(e.stages[r.stage].latency_s, rel=1e-12)
+            assert r.flops == pytest.approx(e.stages[r.stage].flops, rel=1e-12)
+            assert r.kv_cache_bytes == pytest.approx(e.memory.kv_cache_bytes, rel=1e-12)
+            n += 1
+    assert n == len(df) == 2 * 4 * 2 * 4
+
+
+def test_several_models_one_frame(llava, llama2):
+    df = sweep([llava, llama2], [load_hardware("h100-sxm")], [0, 576], [1])
+    assert list(df.model.unique()) == ["llava-test", "llama-test"]
+    assert set(df.columns) >= {"model", "hardware", "batch", "visual_tokens", "text_tokens",
+                               "output_tokens", "stage", *STAGE_COLUMNS, *POINT_COLUMNS}
+    assert (df.bytes == df.weight_bytes + df.act_bytes + df.kv_bytes).all()
+
+
+def test_one_evaluate_per_model(llava, llama2, monkeypatch):
+    """Vectorised: 2 models x 3 devices x 200 token counts x 4 batches = 4,800 points, and
+    evaluate runs twice (once per model)."""
+    import costmodel.sweep as sw
+
+    calls = []
+    real = sw.evaluate
+
+    def counting(*a, **k):
+        calls.append(1)
+        return real(*a, **k)
+
+    monkeypatch.setattr(sw, "evaluate", counting)
+    df = sweep([llava, llama2], [load_hardware(h) for h in DEVICES], np.arange(200),
+               [1, 2, 4, 8])
+    assert len(calls) == 2 and len(df) == 4800 * 4
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(0, 6000), images=st.integers(1, 4))
+def test_sweep_plan_equals_plan_tokens(n, images):
+    for spec in (LLAVA15_7B, QWEN_LIKE):
+        arr = sweep_plan(spec, np.array([float(n)]), images)
+        p = visual_plan(spec, Workload(visual_tokens=n, images=images))
+        assert arr["crops"][0] == p.crops and arr["visual"][0] == p.llm_tokens
+        assert arr["seq_per_crop"][0] == p.seq_per_crop
+        assert arr["projector_rows"][0] == p.projector_rows
+
+
+def test_parse_grid():
+    assert parse_grid("0:2880:64", "--visual-tokens")[-1] == 2880
+    assert len(parse_grid("0:2880:64", "--visual-tokens")) == 46
+    assert parse_grid("0:10:3", "--x").tolist() == [0, 3, 6, 9]
+    assert parse_grid("8,1, 4", "--batch").tolist() == [1, 4, 8]
+    assert parse_grid("5:7,1", "--x").tolist() == [1, 5, 6, 7]
+
+
+@pytest.mark.parametrize("text, option", [("0:10:0", "--visual-tokens"), ("10:0", "--x"),
+                                          ("a,b", "--batch"), ("1.5", "--batch"),
+                                          ("0,1", "--batch")])
+def test_parse_grid_errors_name_the_option(text, option):
+    with pytest.raises(CostmodelError, match=f"^{option}: "):
+        parse_grid(text, option, minimum=1 if option == "--batch" else 0)
+
+
+def test_cli_sweep_csv_json_table(capsys):
+    args = ["sweep", CONFIG, "-H", "a100-80gb,h100-sxm,jetson-agx-orin-64gb",
+            "--visual-tokens", "0:2880:64", "--batch", "1,8", "--text-tokens", "64",
+            "--output-tokens", "128"]
+    code, out, _ = run(args + ["--format", "csv"], capsys)
+    assert code == 0
+    df = pd.read_csv(io.StringIO(out))
+    assert len(df) == 3 * 46 * 2 * 4
+    assert df.select_dtypes("number").columns.size >= 15
+    code, out, _ = run(args + ["-f", "json"], capsys)
+    rows = json.loads(out)
+    assert code == 0 and len(rows) == len(df) and rows[0]["stage"] == "vision"
+    code, out, _ = run(args[:4] + ["--visual-tokens", "576"], capsys)
+    assert code == 0 and "TTFT" in out and "jetson-agx-orin-64gb" in out
+    assert "llava-1.5-7b" in out
+
+
+def test_cli_sweep_with_compression(capsys):
+    code, out, _ = run(["sweep", CONFIG, "-H", "h100-sxm", "--visual-tokens", "576",
+                        "--keep", "0.5", "--at", "llm-layer:2", "-f", "csv"], capsys)
+    assert code == 0
+    assert "fastv@L2 keep 0.5" in out
+
+
+@pytest.mark.parametrize("args, field", [
+    (["--visual-tokens", "0:x"], "--visual-tokens"),
+    (["--visual-tokens", "64", "--batch", "0"], "--batch"),
+    (["--visual-tokens", "64", "--keep", "0.5", "--at", "llm:2"], "--at"),
+])
+def test_cli_sweep_errors_one_line(capsys, args, field):
+    code, out, err = run(["sweep", CONFIG, "-H", "a100-80gb"] + args, capsys)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith(f"error: {field}")
+
+
+def test_cli_compare_compression(capsys):
+    base = ["compare-compression", CONFIG, "-H", "a100-80gb", "--visual-tokens", "576"]
+    code, out, _ = run(base + ["--keep", "0.1"], capsys)
+    assert code == 0 and "compress/select" in out and "savings" in out
+    code, out, _ = run(base + ["--keep", "0.5", "--at", "llm-layer:2", "-f", "json"], capsys)
+    doc = json.loads(out)
+    assert code == 0 and doc["compression"] == "fastv@L2 keep 0.5"
+    rows = {(r["quantity"], r["stage"]): r for r in doc["rows"]}
+    for q in ("ttft_s", "tpot_s", "kv_cache_bytes", "e2e_latency_s"):
+        r = rows[(q, "all")]
+        assert r["savings_pct"] == pytest.approx(100 * (1 - r["compressed"] / r["baseline"]))
+        assert r["savings_pct"] > 0
+    assert rows[("flops", "vision")]["savings_pct"] == 0
+    code, out, _ = run(base + ["--keep", "0.5", "--at", "vit", "-f", "csv"], capsys)
+    df = pd.read_csv(io.StringIO(out))
+    assert code == 0 and df.loc[(df.quantity == "flops") & (df.stage == "vision"),
+                                "savings_pct"].iloc[0] > 0
+
+
+@pytest.mark.parametrize("args, field", [
+    (["--keep", "2.5"], "--keep"), (["--keep", "x"], "--keep"),
+    (["--keep", "64", "--at", "vit"], "--keep"), (["--at", "llm-layer:2"], "compression"),
+    (["--keep", "0.5", "--at", "llm-layer:40"], "compression.layer"),
+])
+def test_cli_compare_errors_one_line(capsys, args, field):
+    code, out, err = run(["compare-compression", CONFIG, "-H", "a100-80gb"] + args, capsys)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith(f"error: {field}")
