@@ -26,7 +26,7 @@ from costmodel.errors import CostmodelError
 from costmodel.estimate import points, precision, visual_plan
 from costmodel.evaluate import STAGES, Evaluation, evaluate
 from costmodel.ops import Arr
-from costmodel.roofline import Curve, Rates, curve_table
+from costmodel.roofline import Rates, as_column, curve_table
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Workload
@@ -49,11 +49,9 @@ def math_dtypes(profiles: Sequence[HardwareProfile], dtype: DType | None) -> lis
 def device_rates(profiles: Sequence[HardwareProfile], dtypes: Sequence[DType]) -> Rates:
     """Rates shaped (devices, 1), each device at its own math dtype."""
     rows = [Rates.from_profiles([h], dt) for h, dt in zip(profiles, dtypes, strict=True)]
-    arrays = {f.name: np.concatenate([np.asarray(getattr(r, f.name)).reshape(-1) for r in rows])
-              [:, None] for f in dataclasses.fields(Rates) if f.name != "curves"}
-    # Efficiency curves: one row per device, broadcast over the columns.
-    curves = {c: Curve(v.log10_s, v.eff[:, None, :]) for c, v in curve_table(profiles).items()}
-    return Rates(**arrays, curves=curves)
+    flat = {f.name: np.concatenate([np.asarray(getattr(r, f.name)).reshape(-1) for r in rows])
+            for f in dataclasses.fields(Rates) if f.name != "curves"}
+    return as_column(Rates(**flat, curves=curve_table(profiles)))
 
 
 def scaled(r: Rates, compute: Arr | float = 1.0, bandwidth: Arr | float = 1.0) -> Rates:

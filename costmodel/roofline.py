@@ -26,7 +26,7 @@ Patterson, "Roofline" (CACM 2009), applied per operator as in LLM-Viewer (Yuan e
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -48,6 +48,7 @@ class Curve:
 
     log10_s: Arr
     eff: Arr
+    first_log10_s: Arr  # each point's own first knot [points]; -inf = no curve (eff 1)
 
     def __call__(self, t_s: Arr) -> Arr:
         x = np.log10(np.maximum(np.asarray(t_s, dtype=float), 1e-30))
@@ -55,9 +56,10 @@ class Curve:
         x = np.broadcast_to(x, shape)
         table = np.broadcast_to(self.eff, shape + self.eff.shape[-1:])
         k = self.log10_s
-        # below the first knot the latency stays at the first knot's (a kernel never gets
-        # faster than the smallest size measured): eff = eff0 * t / t0.
-        below = np.minimum(10.0 ** (x - k[0]), 1.0)
+        # below a device's own first knot the latency stays at that knot's (a kernel never
+        # gets faster than the smallest size measured): eff = eff0 * t / t0. Resampled rows
+        # are constant there (np.interp clamps), so eff0 is the row's value.
+        below = np.minimum(10.0 ** (x - self.first_log10_s), 1.0)
         if len(k) == 1:
             return table[..., 0] * below
         i = np.clip(np.searchsorted(k, x), 1, len(k) - 1)
@@ -73,11 +75,12 @@ def curve_table(profiles: Sequence[HardwareProfile]) -> dict[str, Curve]:
     for cls in {c for h in profiles for c in h.efficiency_curves}:
         knots = np.unique(np.log10([x for h in profiles for x in h.efficiency_curves.get(
             cls, ((1.0,), (1.0,)))[0]]))
-        rows = []
+        rows, firsts = [], []
         for h in profiles:
             xs, ys = h.efficiency_curves.get(cls, ((1.0,), (1.0,)))
             rows.append(np.interp(knots, np.log10(xs), ys))
-        out[cls] = Curve(knots, np.array(rows))
+            firsts.append(np.log10(xs[0]) if cls in h.efficiency_curves else -np.inf)
+        out[cls] = Curve(knots, np.array(rows), np.array(firsts))
     return out
 
 
@@ -148,6 +151,15 @@ def op_times(op: Op, r: Rates) -> OpTimes:
         return OpTimes(compute_s=compute, memory_s=memory, comm_s=comm)
     eff = curve(np.maximum(compute, memory))
     return OpTimes(compute_s=compute / eff, memory_s=memory / eff, comm_s=comm)
+
+
+def as_column(r: Rates) -> Rates:
+    """The same rates shaped [devices, 1], to broadcast against [1, points] grids."""
+    arrays = {f.name: np.asarray(getattr(r, f.name)).reshape(-1)[:, None]
+              for f in fields(Rates) if f.name != "curves"}
+    curves = {c: Curve(v.log10_s, v.eff[:, None, :], v.first_log10_s[:, None])
+              for c, v in r.curves.items()}
+    return Rates(**arrays, curves=curves)
 
 
 def bound(t: OpTimes) -> Arr:

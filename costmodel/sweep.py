@@ -20,7 +20,7 @@ from costmodel.estimate import precision
 from costmodel.evaluate import STAGES, Evaluation, evaluate
 from costmodel.graph import Points
 from costmodel.ops import Arr
-from costmodel.roofline import Rates
+from costmodel.roofline import Rates, as_column
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Workload
@@ -57,11 +57,9 @@ def _rates(profiles: Sequence[HardwareProfile], w: Workload) -> tuple[Rates, Arr
 
         r = bare_rates(profiles, (w.weights, w.act_dtype, w.kv))
     else:
-        r = Rates.from_profiles(profiles, w.act_dtype)
+        r = Rates.from_profiles(profiles, w.act_dtype, w.execution)
     cap = np.array([h.memory_bytes for h in profiles], dtype=float)
-    fields = (r.matmul_flops_per_s, r.attention_flops_per_s, r.vector_flops_per_s,
-              r.bytes_per_s, r.launch_s)
-    return Rates(*(f[:, None] for f in fields)), cap[:, None]
+    return as_column(r), cap[:, None]
 
 
 def evaluate_grid(spec: ModelSpec, profiles: Sequence[HardwareProfile], visual: Arr,

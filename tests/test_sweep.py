@@ -222,3 +222,18 @@ def test_cli_compare_errors_one_line(capsys, args, field):
     code, out, err = run(["compare-compression", CONFIG, "-H", "a100-80gb"] + args, capsys)
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith(f"error: {field}")
+
+
+@pytest.mark.parametrize("execution", ["eager", "cuda_graph"])
+def test_sweep_equals_estimate_on_calibrated_profiles(llava, gpu, execution):
+    # Efficiency curves and launch overhead must survive the [devices, 1] reshaping.
+    hws = [load_hardware("a100-80gb-vidur"), gpu, load_hardware("h100-sxm-vidur")]
+    w = Workload(text_tokens=20, output_tokens=9, execution=execution)
+    df = sweep(llava, hws, [0, 64, 576, 2000], [1, 4], w)
+    by_id = {h.id: h for h in hws}
+    for (hw_id, b, t), g in df.groupby(["hardware", "batch", "visual_tokens"], observed=True):
+        e = estimate(llava, by_id[str(hw_id)],
+                     w.model_copy(update={"batch": int(b), "visual_tokens": int(t)}))
+        for r in g.itertuples():
+            assert r.latency_s == pytest.approx(e.stages[r.stage].latency_s, rel=1e-12)
+            assert r.ttft_s == pytest.approx(e.ttft_s, rel=1e-12)
