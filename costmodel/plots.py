@@ -45,7 +45,7 @@ POINT_KEYS = ("model", "hardware", "batch", "text_tokens", "output_tokens")
 MILLI = 1e-3  # divide seconds by this for ms
 METRIC_LABEL = {"flops": "FLOPs", "bytes": "memory traffic", "latency_s": "latency",
                 "kv_cache_bytes": "KV cache", "ttft_s": "TTFT", "tpot_s": "TPOT",
-                "e2e_latency_s": "end-to-end latency"}
+                "e2e_latency_s": "end-to-end latency", "total_memory_bytes": "memory footprint"}
 
 
 def require(df: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
@@ -247,7 +247,7 @@ def savings_figure(savings_df: pd.DataFrame, title: str = "Savings from compress
     fig = Figure(figsize=(9, 1.2 + 0.38 * len(df)), layout="constrained")
     ax = fig.add_subplot()
     colors = dict(zip(METRIC_LABEL, ("tab:blue", "tab:orange", "tab:green", "tab:purple",
-                                     "tab:red", "tab:brown", "tab:cyan"), strict=True))
+                                     "tab:red", "tab:brown", "tab:cyan", "tab:gray"), strict=True))
     y = np.arange(len(df))
     ax.barh(y, df.savings_pct, color=[colors.get(m, "tab:gray") for m in df.metric],
             height=0.7)

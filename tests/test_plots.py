@@ -241,3 +241,25 @@ def test_estimate_with_plot_registered_imports_no_matplotlib(config):
             "print([m for m in ('matplotlib', 'pandas') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_sweep_and_compare_compression_draw_plots(tmp_path, capsys):
+    from costmodel.cli import main
+
+    png, svg = tmp_path / "sweep.png", tmp_path / "savings.svg"
+    for args in (["sweep", "llava-1.5-7b", "-H", "a100-80gb,l4", "--visual-tokens", "0:576:64",
+                  "-f", "csv", "--plot", str(png)],
+                 ["compare-compression", "llava-1.5-7b", "-H", "a100-80gb", "--keep", "0.1",
+                  "--plot", str(svg)]):
+        try:
+            main(args)
+        except SystemExit as e:  # pragma: no cover - a failure shows the error line
+            raise AssertionError(capsys.readouterr().err) from e
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert b"<svg" in svg.read_bytes()[:400]
+    # A bad suffix fails before any work and writes nothing.
+    bad = tmp_path / "x.gif"
+    with pytest.raises(SystemExit) as ei:
+        main(["sweep", "llava-1.5-7b", "-H", "a100-80gb", "--visual-tokens", "0:64:64",
+              "--plot", str(bad)])
+    assert ei.value.code == 2 and not bad.exists()

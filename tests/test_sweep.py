@@ -201,15 +201,15 @@ def test_cli_compare_compression(capsys):
     code, out, _ = run(base + ["--keep", "0.5", "--at", "llm-layer:2", "-f", "json"], capsys)
     doc = json.loads(out)
     assert code == 0 and doc["compression"] == "fastv@L2 keep 0.5"
-    rows = {(r["quantity"], r["stage"]): r for r in doc["rows"]}
+    rows = {(r["metric"], r["stage"]): r for r in doc["rows"]}
     for q in ("ttft_s", "tpot_s", "kv_cache_bytes", "e2e_latency_s"):
-        r = rows[(q, "all")]
+        r = rows[(q, "total")]
         assert r["savings_pct"] == pytest.approx(100 * (1 - r["compressed"] / r["baseline"]))
         assert r["savings_pct"] > 0
     assert rows[("flops", "vision")]["savings_pct"] == 0
     code, out, _ = run(base + ["--keep", "0.5", "--at", "vit", "-f", "csv"], capsys)
     df = pd.read_csv(io.StringIO(out))
-    assert code == 0 and df.loc[(df.quantity == "flops") & (df.stage == "vision"),
+    assert code == 0 and df.loc[(df.metric == "flops") & (df.stage == "vision"),
                                 "savings_pct"].iloc[0] > 0
 
 

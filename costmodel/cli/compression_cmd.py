@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -12,6 +13,7 @@ from pydantic import ValidationError
 
 from costmodel.cli.common import Format, dumps, table
 from costmodel.cli.estimate_cmd import build_workload, parse_image_size
+from costmodel.cli.plot_cmd import output_format, plots, save
 from costmodel.errors import CostmodelError, one_line
 from costmodel.estimate import Estimate
 from costmodel.estimate import estimate as run_estimate
@@ -66,18 +68,19 @@ def _pct(base: float, new: float) -> float | None:
 
 
 def compare_rows(base: Estimate, comp: Estimate) -> list[dict[str, Any]]:
-    """(quantity, stage, unit, baseline, compressed, savings_pct) in base units."""
+    """(metric, stage, unit, baseline, compressed, savings_pct) in base units: the savings
+    frame of costmodel/plots.py (per-request metrics under stage 'total')."""
     rows = []
     for s in base.stages:
         b, c = base.stages[s], comp.stages[s]
-        rows += [{"quantity": q, "stage": s, "unit": u, "baseline": getattr(b, q),
+        rows += [{"metric": q, "stage": s, "unit": u, "baseline": getattr(b, q),
                   "compressed": getattr(c, q)}
                  for q, u in (("flops", "FLOP"), ("bytes", "B"), ("latency_s", "s"))]
     for q, u, get in (("ttft_s", "s", lambda e: e.ttft_s), ("tpot_s", "s", lambda e: e.tpot_s),
                       ("e2e_latency_s", "s", lambda e: e.e2e_latency_s),
                       ("kv_cache_bytes", "B", lambda e: e.memory.kv_cache_bytes),
                       ("total_memory_bytes", "B", lambda e: e.memory.total_bytes)):
-        rows.append({"quantity": q, "stage": "all", "unit": u, "baseline": get(base),
+        rows.append({"metric": q, "stage": "total", "unit": u, "baseline": get(base),
                      "compressed": get(comp)})
     for r in rows:
         r["savings_pct"] = _pct(r["baseline"], r["compressed"])
@@ -88,7 +91,7 @@ def render(base: Estimate, comp: Estimate, label: str, rows: list[dict[str, Any]
     def fmt(x: float, unit: str) -> str:
         return seconds(x) if unit == "s" else si(x, unit)
 
-    cells = [[r["quantity"], r["stage"], fmt(r["baseline"], r["unit"]),
+    cells = [[r["metric"], r["stage"], fmt(r["baseline"], r["unit"]),
               fmt(r["compressed"], r["unit"]),
               "-" if r["savings_pct"] is None else f"{round(r['savings_pct'], 1) + 0.0:.1f}%"] for r in rows]
     w = base.workload
@@ -123,8 +126,11 @@ def compare_compression(
     kv_dtype: DType | None = typer.Option(None, help="KV-cache dtype."),
     flash_attention: bool = typer.Option(True, help="FlashAttention I/O (else eager scores)."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json or csv."),
+    plot: Path | None = typer.Option(None, "--plot", help="Also draw the savings: out.png|svg|pdf."),
 ) -> None:
     """Baseline vs compressed: FLOPs, bytes, latency per stage; TTFT, TPOT, KV cache, e2e."""
+    if plot is not None:
+        output_format(plot)  # a bad path fails before any work
     comp = build_compression(keep, at, method, cluster_iters, merge_per_layer, overhead)
     base_w = build_workload(
         batch=batch, visual_tokens=visual_tokens, images=images,
@@ -136,6 +142,11 @@ def compare_compression(
     base = run_estimate(spec, hw, base_w)
     new = run_estimate(spec, hw, base_w.model_copy(update={"compression": comp}))
     rows = compare_rows(base, new)
+    if plot is not None:
+        import pandas as pd
+
+        fig = plots().savings_figure(pd.DataFrame(rows), f"{spec.name} on {hw.id}: {comp.label}")
+        save(fig, plot)
     if fmt is Format.json:
         typer.echo(dumps({"model": spec.name, "hardware": hw.id, "compression": comp.label,
                           "compression_spec": comp.model_dump(), "rows": rows,

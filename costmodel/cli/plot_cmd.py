@@ -23,10 +23,9 @@ from costmodel.estimate import Estimate
 from costmodel.estimate import estimate as run_estimate
 from costmodel.io import load_hardware, load_model
 from costmodel.specs.hardware import HardwareProfile
-from costmodel.specs.model import ModelSpec
 
 if TYPE_CHECKING:
-    import pandas as pd
+    pass
 
 plot_app = typer.Typer(no_args_is_help=True,
                        help="Figures (PNG, SVG or PDF, from the -o suffix); needs matplotlib.")
@@ -151,31 +150,6 @@ def token_range(text: str) -> list[int]:
     return nums if len(nums) == 1 else list(range(nums[0], nums[1] + 1, nums[2]))
 
 
-def sweep_frame(specs: list[tuple[str, ModelSpec]], hws: list[HardwareProfile],
-                tokens: list[int], kw: dict[str, Any]) -> pd.DataFrame:
-    """The sweep frame (see costmodel/plots.py) from one point estimate per combination.
-    Point by point until the vectorised costmodel.sweep is available to this command."""
-    import pandas as pd
-
-    rows = []
-    for name, spec in specs:
-        for hw in hws:
-            for t in tokens:
-                e = run_estimate(spec, hw, workload(kw, visual_tokens=t))
-                w, m = e.workload, e.memory
-                point = dict(zip(SWEEP_COLUMNS, (name, hw.id, w.batch, t, w.text_tokens,
-                                                 w.output_tokens), strict=True))
-                point.update(ttft_s=e.ttft_s, tpot_s=e.tpot_s, e2e_latency_s=e.e2e_latency_s,
-                             kv_cache_bytes=m.kv_cache_bytes, weights_bytes=m.weights_bytes,
-                             total_memory_bytes=m.total_bytes, fits=m.fits)
-                for stage, s in e.stages.items():
-                    rows.append({**point, "stage": stage, "flops": s.flops,
-                                 "useful_flops": s.useful_flops, "bytes": s.bytes,
-                                 "weight_bytes": s.weight_bytes, "act_bytes": s.act_bytes,
-                                 "kv_bytes": s.kv_bytes, "latency_s": s.latency_s})
-    return pd.DataFrame(rows)
-
-
 @plot_app.command("sweep")
 @with_estimate_options(replace={
     "model": (str, typer.Argument(..., help="Zoo id or config.json path; several: a,b.")),
@@ -186,10 +160,13 @@ def sweep_frame(specs: list[tuple[str, ModelSpec]], hws: list[HardwareProfile],
 def sweep(*, output: Path = OUTPUT, **kw: Any) -> None:
     """TTFT, TPOT, FLOPs and memory against visual tokens, one line per hardware."""
     output_format(output)
+    from costmodel.sweep import sweep as run_sweep
+
     tokens = token_range(kw["visual_tokens"])
-    specs = [(m, load_model(m)) for m in _names(kw["model"], "MODEL")]
+    specs = [load_model(m) for m in _names(kw["model"], "MODEL")]
     hws = [_hardware(h, kw) for h in _names(kw["hardware"], "--hardware")]
-    df = sweep_frame(specs, hws, tokens, kw)
+    w = workload(kw, visual_tokens=None)
+    df = run_sweep(specs, hws, tokens, [w.batch], w)  # vectorised (costmodel/sweep.py)
     save(plots().sweep_figure(df, {h.id: h.memory_bytes for h in hws}), output)
 
 

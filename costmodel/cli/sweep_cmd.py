@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -10,6 +11,7 @@ import typer
 
 from costmodel.cli.common import Format, checked, dumps, table
 from costmodel.cli.compression_cmd import build_compression
+from costmodel.cli.plot_cmd import output_format, plots, save
 from costmodel.errors import CostmodelError
 from costmodel.io import load_hardware, load_model
 from costmodel.specs.workload import Workload
@@ -78,8 +80,11 @@ def sweep(
     keep: str | None = typer.Option(None, help="Token compression: kept ratio 0..1 or count."),
     at: str = typer.Option("projector", help="With --keep: projector | llm-layer:K | vit."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json or csv."),
+    plot: Path | None = typer.Option(None, "--plot", help="Also draw it: out.png|svg|pdf."),
 ) -> None:
     """One row per (model, hardware, visual tokens, batch, stage); per-point TTFT, TPOT, memory."""
+    if plot is not None:
+        output_format(plot)  # a bad path fails before any work
     vis = parse_grid(visual_tokens, "--visual-tokens")
     bat = parse_grid(batch, "--batch", minimum=1)
     comp = build_compression(keep, at, None, 10, None, True) if keep is not None else None
@@ -94,6 +99,8 @@ def sweep(
     from costmodel.sweep import sweep as run_sweep  # pandas only when the command runs
 
     df = run_sweep(specs, hws, vis, bat, w)
+    if plot is not None:
+        save(plots().sweep_figure(df, {h.id: h.memory_bytes for h in hws}), plot)
     if fmt is Format.json:
         typer.echo(dumps(df.astype({c: str for c in ("model", "hardware", "compression",
                                                      "stage")}).to_dict(orient="records")))
