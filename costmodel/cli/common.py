@@ -7,15 +7,33 @@ import math
 from enum import Enum
 from typing import Any
 
+import typer
 from pydantic import ValidationError
 
 from costmodel.errors import CostmodelError, one_line
+from costmodel.units import DType
 
 
 class Format(str, Enum):
     table = "table"
     json = "json"
     csv = "csv"
+
+
+# Options shared by the commands that describe one workload (estimate, compare-compression,
+# sweep, ...): one definition each, so their names, defaults and help agree everywhere.
+VISUAL_TOKENS = typer.Option(None, min=0, help="Visual tokens into the LLM.")
+IMAGES = typer.Option(1, min=0, help="Images per request (when tokens not given).")
+IMAGE_SIZE = typer.Option(None, help="Image WIDTHxHEIGHT, e.g. 672x672.")
+TEXT_TOKENS = typer.Option(64, min=0, help="Text tokens in the prompt.")
+OUTPUT_TOKENS = typer.Option(128, min=1, help="Tokens generated.")
+BATCH = typer.Option(1, min=1, help="Requests run together.")
+DTYPE = typer.Option(DType.bf16, help="Activation (math) dtype; weights too by default.")
+WEIGHT_DTYPE = typer.Option(None, help="Weight dtype (weight-only quant).")
+KV_DTYPE = typer.Option(None, help="KV-cache dtype.")
+FLASH = typer.Option(True, help="FlashAttention I/O (else eager scores).")
+OVERLAP = typer.Option("roofline", help="roofline = max(compute, memory); serial = sum.")
+FORMAT = typer.Option(Format.table, "--format", "-f", help="table, json or csv.")
 
 
 def checked(build: Any, *args: Any, where: str = "", **kwargs: Any) -> Any:

@@ -11,7 +11,22 @@ from typing import Any
 import typer
 from pydantic import ValidationError
 
-from costmodel.cli.common import Format, dumps, table
+from costmodel.cli.common import (
+    BATCH,
+    DTYPE,
+    FLASH,
+    FORMAT,
+    IMAGE_SIZE,
+    IMAGES,
+    KV_DTYPE,
+    OUTPUT_TOKENS,
+    TEXT_TOKENS,
+    VISUAL_TOKENS,
+    WEIGHT_DTYPE,
+    Format,
+    dumps,
+    table,
+)
 from costmodel.cli.estimate_cmd import build_workload, parse_image_size
 from costmodel.cli.plot_cmd import output_format, plots, save
 from costmodel.errors import CostmodelError, one_line
@@ -115,17 +130,17 @@ def compare_compression(
     cluster_iters: int = typer.Option(10, min=1, help="k-means iterations (method cluster)."),
     merge_per_layer: int | None = typer.Option(None, min=0, help="ToMe r (with --at vit)."),
     overhead: bool = typer.Option(True, help="Count the method's own cost (scores, clustering)."),
-    visual_tokens: int | None = typer.Option(None, min=0, help="Visual tokens into the LLM."),
-    images: int = typer.Option(1, min=0, help="Images per request (when tokens not given)."),
-    image_size: str | None = typer.Option(None, help="Image WIDTHxHEIGHT, e.g. 672x672."),
-    text_tokens: int = typer.Option(64, min=0, help="Text tokens in the prompt."),
-    output_tokens: int = typer.Option(128, min=1, help="Tokens generated."),
-    batch: int = typer.Option(1, min=1, help="Requests run together."),
-    dtype: DType = typer.Option(DType.bf16, help="Math dtype; weights too by default."),
-    weight_dtype: DType | None = typer.Option(None, help="Weight dtype (weight-only quant)."),
-    kv_dtype: DType | None = typer.Option(None, help="KV-cache dtype."),
-    flash_attention: bool = typer.Option(True, help="FlashAttention I/O (else eager scores)."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json or csv."),
+    visual_tokens: int | None = VISUAL_TOKENS,
+    images: int = IMAGES,
+    image_size: str | None = IMAGE_SIZE,
+    text_tokens: int = TEXT_TOKENS,
+    output_tokens: int = OUTPUT_TOKENS,
+    batch: int = BATCH,
+    dtype: DType = DTYPE,
+    weight_dtype: DType | None = WEIGHT_DTYPE,
+    kv_dtype: DType | None = KV_DTYPE,
+    flash_attention: bool = FLASH,
+    fmt: Format = FORMAT,
     plot: Path | None = typer.Option(None, "--plot", help="Also draw the savings: out.png|svg|pdf."),
 ) -> None:
     """Baseline vs compressed: FLOPs, bytes, latency per stage; TTFT, TPOT, KV cache, e2e."""

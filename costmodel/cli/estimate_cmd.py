@@ -8,7 +8,24 @@ import io
 import numpy as np
 import typer
 
-from costmodel.cli.common import Format, checked, dumps, table
+from costmodel.cli.common import (
+    BATCH,
+    DTYPE,
+    FLASH,
+    FORMAT,
+    IMAGE_SIZE,
+    IMAGES,
+    KV_DTYPE,
+    OUTPUT_TOKENS,
+    OVERLAP,
+    TEXT_TOKENS,
+    VISUAL_TOKENS,
+    WEIGHT_DTYPE,
+    Format,
+    checked,
+    dumps,
+    table,
+)
 from costmodel.errors import CostmodelError
 from costmodel.estimate import Estimate
 from costmodel.estimate import estimate as run_estimate
@@ -34,22 +51,22 @@ def build_workload(**kw: object) -> Workload:
 def estimate(
     model: str = typer.Argument(..., help="Zoo id (costmodel models list) or config.json path."),
     hardware: str = typer.Option(..., "--hardware", "-H", help="Hardware id or YAML path."),
-    visual_tokens: int | None = typer.Option(None, min=0, help="Visual tokens into the LLM."),
-    images: int = typer.Option(1, min=0, help="Images per request (when tokens not given)."),
-    image_size: str | None = typer.Option(None, help="Image WIDTHxHEIGHT, e.g. 672x672."),
-    text_tokens: int = typer.Option(64, min=0, help="Text tokens in the prompt."),
-    output_tokens: int = typer.Option(128, min=1, help="Tokens generated."),
-    batch: int = typer.Option(1, min=1, help="Requests run together."),
-    dtype: DType = typer.Option(DType.bf16, help="Activation (math) dtype; weights too by default."),
-    weight_dtype: DType | None = typer.Option(None, help="Weight dtype (weight-only quant)."),
-    kv_dtype: DType | None = typer.Option(None, help="KV-cache dtype."),
-    flash_attention: bool = typer.Option(True, help="FlashAttention I/O (else eager scores)."),
-    overlap: str = typer.Option("roofline", help="roofline = max(compute, memory); serial = sum."),
+    visual_tokens: int | None = VISUAL_TOKENS,
+    images: int = IMAGES,
+    image_size: str | None = IMAGE_SIZE,
+    text_tokens: int = TEXT_TOKENS,
+    output_tokens: int = OUTPUT_TOKENS,
+    batch: int = BATCH,
+    dtype: DType = DTYPE,
+    weight_dtype: DType | None = WEIGHT_DTYPE,
+    kv_dtype: DType | None = KV_DTYPE,
+    flash_attention: bool = FLASH,
+    overlap: str = OVERLAP,
     logits: str = typer.Option("last", help="lm_head over the 'last' prompt token or 'all'."),
     convention: str = typer.Option("costmodel", help="costmodel or llm-viewer (LLM-Viewer's count)."),
     execution: str = typer.Option("eager", help="eager (launch overhead per kernel), "
                                   "cuda_graph or engine (none)."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json or csv."),
+    fmt: Format = FORMAT,
     per_op: bool = typer.Option(False, "--per-op", help="Add the per-operator breakdown."),
     tp: int = typer.Option(1, "--tp", min=1, help="Tensor-parallel GPUs (all-reduce per layer)."),
     pp: int = typer.Option(1, "--pp", min=1, help="Pipeline stages (layers split)."),

@@ -10,7 +10,13 @@ from pathlib import Path
 
 import typer
 
-from costmodel.cli.common import Format, dumps, table
+from costmodel.cli.common import (
+    FORMAT,
+    TEXT_TOKENS,
+    Format,
+    dumps,
+    table,
+)
 from costmodel.errors import CostmodelError
 
 
@@ -53,7 +59,7 @@ def profile(
     device: str = typer.Option("cpu", help="cpu or cuda."),
     visual_tokens: str = typer.Option("64,576", help="Comma-separated visual-token counts."),
     batch: str = typer.Option("1", help="Comma-separated batch sizes."),
-    text_tokens: int = typer.Option(64, min=0, help="Text tokens in the prompt."),
+    text_tokens: int = TEXT_TOKENS,
     dtype: str | None = typer.Option(None, help="fp32, bf16 or fp16 (default: fp32 on cpu, "
                                                    "bf16 on cuda)."),
     warmup: int = typer.Option(2, min=0, help="Untimed calls before timing."),
@@ -62,7 +68,7 @@ def profile(
     out: Path = typer.Option(Path("costmodel-profile.csv"), "--out", "-o", help="CSV to write."),
     kernels: Path | None = typer.Option(None, help="Also write per-kernel times (CSV) for "
                                                      "the first point (torch.profiler)."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json or csv."),
+    fmt: Format = FORMAT,
 ) -> None:
     """Time prefill and per-token decode of the torch reference model; write a CSV."""
     if device not in ("cpu", "cuda"):

@@ -9,7 +9,20 @@ from typing import TYPE_CHECKING
 import numpy as np
 import typer
 
-from costmodel.cli.common import Format, checked, dumps, table
+from costmodel.cli.common import (
+    DTYPE,
+    FLASH,
+    FORMAT,
+    KV_DTYPE,
+    OUTPUT_TOKENS,
+    OVERLAP,
+    TEXT_TOKENS,
+    WEIGHT_DTYPE,
+    Format,
+    checked,
+    dumps,
+    table,
+)
 from costmodel.cli.compression_cmd import build_compression
 from costmodel.cli.plot_cmd import output_format, plots, save
 from costmodel.errors import CostmodelError
@@ -70,16 +83,16 @@ def sweep(
     hardware: str = typer.Option(..., "--hardware", "-H", help="Hardware ids, comma list."),
     visual_tokens: str = typer.Option(..., help="start:stop:step and/or list, e.g. 0:2880:64."),
     batch: str = typer.Option("1", help="Batch sizes: list or grid, e.g. 1,8 or 1:32:1."),
-    text_tokens: int = typer.Option(64, min=0, help="Text tokens in the prompt."),
-    output_tokens: int = typer.Option(128, min=1, help="Tokens generated."),
-    dtype: DType = typer.Option(DType.bf16, help="Math dtype; weights too by default."),
-    weight_dtype: DType | None = typer.Option(None, help="Weight dtype (weight-only quant)."),
-    kv_dtype: DType | None = typer.Option(None, help="KV-cache dtype."),
-    flash_attention: bool = typer.Option(True, help="FlashAttention I/O (else eager scores)."),
-    overlap: str = typer.Option("roofline", help="roofline = max(compute, memory); serial = sum."),
+    text_tokens: int = TEXT_TOKENS,
+    output_tokens: int = OUTPUT_TOKENS,
+    dtype: DType = DTYPE,
+    weight_dtype: DType | None = WEIGHT_DTYPE,
+    kv_dtype: DType | None = KV_DTYPE,
+    flash_attention: bool = FLASH,
+    overlap: str = OVERLAP,
     keep: str | None = typer.Option(None, help="Token compression: kept ratio 0..1 or count."),
     at: str = typer.Option("projector", help="With --keep: projector | llm-layer:K | vit."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json or csv."),
+    fmt: Format = FORMAT,
     plot: Path | None = typer.Option(None, "--plot", help="Also draw it: out.png|svg|pdf."),
 ) -> None:
     """One row per (model, hardware, visual tokens, batch, stage); per-point TTFT, TPOT, memory."""
