@@ -59,6 +59,8 @@ class Curve:
         # below a device's own first knot the latency stays at that knot's (a kernel never
         # gets faster than the smallest size measured): eff = eff0 * t / t0. Resampled rows
         # are constant there (np.interp clamps), so eff0 is the row's value.
+        if x.ndim == 2 and self.eff.ndim == 3 and self.eff.shape[1] == 1:
+            return self._by_device(x, k)
         below = np.minimum(10.0 ** (x - self.first_log10_s), 1.0)
         if len(k) == 1:
             return table[..., 0] * below
@@ -67,6 +69,17 @@ class Curve:
         lo = np.take_along_axis(table, (i - 1)[..., None], -1)[..., 0]
         hi = np.take_along_axis(table, i[..., None], -1)[..., 0]
         return (lo + w * (hi - lo)) * below
+
+
+    def _by_device(self, x: Arr, k: Arr) -> Arr:
+        """Grid case [devices, points]: one np.interp per device that has a curve (same
+        values as the general path: interp clamps at the ends; devices without one get 1)."""
+        out = np.ones(x.shape)
+        for d in range(x.shape[0]):
+            first = self.first_log10_s.reshape(-1)[d]
+            if np.isfinite(first):
+                out[d] = np.interp(x[d], k, self.eff[d, 0]) * np.minimum(10.0 ** (x[d] - first), 1.0)
+        return out
 
 
 def curve_table(profiles: Sequence[HardwareProfile]) -> dict[str, Curve]:
