@@ -187,12 +187,12 @@ def llm_layer_ops(m: LLMSpec, stage: str, batch: Arr, q: Arr, k: Arr, p: Precisi
         ]
     else:
         ops += [
-            linear(f"{pre}/mlp/up", stage, rows, h, inter, True, p.weight, p.act),
+            linear(f"{pre}/mlp/up", stage, rows, h, inter, False, p.weight, p.act),
             vector_op(f"{pre}/mlp/act", stage, "activation", rows * inter, ACT_FLOPS["gelu"],
                       1.0, p.act),
         ]
     ops += [
-        linear(f"{pre}/mlp/down", stage, rows, inter, h, m.mlp_kind == "gelu", p.weight, p.act),
+        linear(f"{pre}/mlp/down", stage, rows, inter, h, False, p.weight, p.act),
         vector_op(f"{pre}/mlp/residual", stage, "elementwise", rows * h, ADD_FLOPS, 2.0, p.act),
     ]
     return [_repeat(o, layers[1] - layers[0], layers[0]) for o in ops]

@@ -60,15 +60,16 @@ def plan_images(spec: ModelSpec, images: int, width: int, height: int) -> Visual
         return VisualPlan(crops=0, seq_per_crop=0, projector_rows=0, llm_tokens=0)
     cls = int(v.cls_token)
     side = v.image_size // v.patch_size
+    m2 = spec.projector.merge_size ** 2  # a patch merger maps m^2 patches to one token
     if ts.kind == "fixed":
         p = side * side
         return VisualPlan(crops=images, seq_per_crop=p + cls, projector_rows=images * p,
-                          llm_tokens=images * p)
+                          llm_tokens=images * p // m2)
     if ts.kind == "anyres":
         ph, pw = best_resolution(width, height, ts.grid_pinpoints)
         grid_r, grid_c = ph // v.image_size, pw // v.image_size
         rows, cols = _unpadded(grid_r * side, grid_c * side, width, height)
-        tokens = side * side + rows * (cols + int(ts.newline_token))
+        tokens = (side * side + rows * cols) // m2 + rows * int(ts.newline_token)
         crops = 1 + grid_r * grid_c
         return VisualPlan(crops=images * crops, seq_per_crop=side * side + cls,
                           projector_rows=images * crops * side * side,
@@ -96,6 +97,7 @@ def plan_tokens(spec: ModelSpec, visual_tokens: int, images: int = 1) -> VisualP
         return VisualPlan(crops=n_img, seq_per_crop=visual_tokens * m2 / n_img,
                           projector_rows=visual_tokens * m2, llm_tokens=visual_tokens)
     per_crop = v.patches_per_image
-    return VisualPlan(crops=math.ceil(visual_tokens / per_crop),
+    m2 = spec.projector.merge_size ** 2  # a patch merger maps m^2 patches to one token
+    return VisualPlan(crops=math.ceil(visual_tokens * m2 / per_crop),
                       seq_per_crop=per_crop + int(v.cls_token),
-                      projector_rows=visual_tokens, llm_tokens=visual_tokens)
+                      projector_rows=visual_tokens * m2, llm_tokens=visual_tokens)

@@ -61,3 +61,12 @@ def test_plan_tokens_fixed_rounds_up_crops():
 def test_plan_tokens_dynamic():
     p = plan_tokens(_qwen_like(), 100)
     assert p.projector_rows == 400 and p.seq_per_crop == 400
+
+
+def test_patch_merger_with_fixed_scheme_merges_tokens():
+    # A merger with fixed-size images (e.g. InternVL-style pixel shuffle): m^2 patches -> 1 token.
+    spec = _qwen_like().model_copy(update={"token_scheme": TokenScheme(kind="fixed")})
+    p = plan_images(spec, 1, 28, 28)
+    assert p.projector_rows == 4 and p.llm_tokens == 1
+    t = plan_tokens(spec, 10)
+    assert t.projector_rows == 40 and t.llm_tokens == 10 and t.crops == 10
