@@ -2,9 +2,10 @@
 
 What is measured (never the validation points): GEMMs of LLM shapes over a range of row
 counts, an elementwise add and a copy (bandwidth), RMSNorm, SwiGLU, RoPE-like rotate,
-embedding gather, SDPA (causal, prefill-shaped), and the per-kernel launch overhead (a long
-run of one-element adds, divided by the count). Each kernel is timed as the median over
-`repeats` batches of back-to-back calls, each batch at least `MIN_BATCH_S` long (so short
+embedding gather, SDPA (causal prefill-shaped, and one query over a cached K/V slice), and
+the per-kernel launch overhead (a long run of one-element adds, divided by the count).
+Each kernel is timed as the median over `repeats` batches of back-to-back calls,
+each batch at least `MIN_BATCH_S` long (so short
 kernels are not timed at the clock's resolution); CUDA timings synchronise around a batch.
 
 Cold weights: a model's decode step streams every weight from DRAM once, so a GEMM whose
@@ -52,7 +53,7 @@ MIN_BATCH_S = 2e-3  # shortest timed batch of back-to-back calls (s)
 COLD_BYTES = 128 * 2**20  # weight copies a GEMM cycles through (bytes)
 STREAM_ELEMENTS = 16 * 2**20  # elements per operand of the bandwidth add (64 MiB in fp32)
 
-QUICK = Sizes(hidden=(512, 1024), rows=(1, 8, 64, 256), attn_seq=(64, 256), repeats=5)
+QUICK = Sizes(hidden=(512, 1024), rows=(1, 8, 64, 256), attn_seq=(64, 256, 1024), repeats=5)
 FULL = Sizes(hidden=(2048, 4096), rows=(1, 4, 16, 64, 256, 1024, 4096), attn_seq=(256, 1024, 4096),
              repeats=10)
 
@@ -179,6 +180,14 @@ def attention_samples(t: Timer, s: Sizes, dtype: Any, nbytes: float) -> list[Sam
         shape = AttnShape(seqs=one, q=one * n, k=one * n, heads=heads, kv_heads=heads,
                           head_dim=dh, causal=True, kv_from_cache=False)
         out.append(Sample("attention", attention("sdpa", "p", shape, nbytes, nbytes, True)[0], sec))
+        # decode-shaped: one query over n cached keys (a slice of a larger preallocated cache)
+        kv = torch.randn(1, heads, 2 * n, dh, device=t.device, dtype=dtype)[:, :, :n]
+        q1 = q[:, :, :1]
+        sec = t.per_call_s(lambda q1=q1, kv=kv: torch.nn.functional.scaled_dot_product_attention(
+            q1, kv, kv))
+        shape = AttnShape(seqs=one, q=one, k=one * n, heads=heads, kv_heads=heads, head_dim=dh,
+                          causal=False, kv_from_cache=True)
+        out.append(Sample("attention", attention("sdpa", "d", shape, nbytes, nbytes, True)[0], sec))
     return out
 
 
