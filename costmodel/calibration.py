@@ -87,9 +87,11 @@ def fit_samples(samples: list[Any], hw: Any, math_dtype: Any, launch_s: float
 
 def measured_peaks(samples: list[Any], peak_flops: dict[str, float]) -> dict[str, Any]:
     """Peaks a device showed in the microbenchmarks, in YAML units: `peak_flops` (best GEMM
-    FLOP/s per dtype) and the best elementwise-add bytes/s as the bandwidth."""
-    bw = max(float(np.asarray(s.op.bytes).reshape(-1)[0]) / s.measured_s
-             for s in samples if s.curve == "elementwise")
+    FLOP/s per dtype) and, as the bandwidth, the bytes/s of the largest elementwise add (the
+    out-of-cache stream; smaller adds run from cache and would overstate DRAM bandwidth)."""
+    big = max((s for s in samples if s.curve == "elementwise"),
+              key=lambda s: float(np.asarray(s.op.bytes).reshape(-1)[0]))
+    bw = float(np.asarray(big.op.bytes).reshape(-1)[0]) / big.measured_s
     return {"peak_tflops": {k: round(v / 1e12, 5) for k, v in peak_flops.items()},
             "memory_bandwidth_GBps": round(bw / 1e9, 2)}
 

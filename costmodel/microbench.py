@@ -2,9 +2,17 @@
 
 What is measured (never the validation points): GEMMs of LLM shapes over a range of row
 counts, an elementwise add and a copy (bandwidth), RMSNorm, SwiGLU, RoPE-like rotate,
-embedding gather, SDPA (causal, prefill-shaped), and the per-kernel launch overhead (a long
-run of one-element adds, divided by the count). Each kernel is timed as the median over
-`repeats` back-to-back batches; CUDA timings use events after a synchronise.
+embedding gather, SDPA (causal prefill-shaped, and one query over a cached K/V slice), and
+the per-kernel launch overhead (a long run of one-element adds, divided by the count).
+Each kernel is timed as the median over `repeats` batches of back-to-back calls,
+each batch at least `MIN_BATCH_S` long (so short
+kernels are not timed at the clock's resolution); CUDA timings synchronise around a batch.
+
+Cold weights: a model's decode step streams every weight from DRAM once, so a GEMM whose
+weight stays in the last-level cache between calls would measure cache, not memory,
+bandwidth. Each GEMM therefore cycles through copies of its weight totalling at least
+`COLD_BYTES` (4x a 32 MiB L3; far below GPU memory). The bandwidth peak is the best of large
+adds (`STREAM_ELEMENTS` per operand, out of cache), not of the small cached ones.
 
 Every benchmark returns (op class, costmodel Op of the same shape, measured seconds per call),
 so the fit compares a measurement with the roofline of exactly the operator the model charges.
@@ -41,7 +49,11 @@ class Sizes:
     repeats: int
 
 
-QUICK = Sizes(hidden=(512, 1024), rows=(1, 8, 64, 256), attn_seq=(64, 256), repeats=3)
+MIN_BATCH_S = 2e-3  # shortest timed batch of back-to-back calls (s)
+COLD_BYTES = 128 * 2**20  # weight copies a GEMM cycles through (bytes)
+STREAM_ELEMENTS = 16 * 2**20  # elements per operand of the bandwidth add (64 MiB in fp32)
+
+QUICK = Sizes(hidden=(512, 1024), rows=(1, 8, 64, 256), attn_seq=(64, 256, 1024), repeats=5)
 FULL = Sizes(hidden=(2048, 4096), rows=(1, 4, 16, 64, 256, 1024, 4096), attn_seq=(256, 1024, 4096),
              repeats=10)
 
@@ -61,10 +73,16 @@ class Timer:
         if self.device == "cuda":
             self.torch.cuda.synchronize()
 
-    def per_call_s(self, fn: Callable[[], Any], calls: int = 1) -> float:
-        """Median over repeats of (time of `calls` back-to-back calls) / calls."""
+    def per_call_s(self, fn: Callable[[], Any], calls: int | None = None) -> float:
+        """Median over repeats of (time of `calls` back-to-back calls) / calls; `calls`
+        default: enough for a batch to last MIN_BATCH_S."""
         fn()
         self._sync()
+        if calls is None:
+            t0 = time.perf_counter()
+            fn()
+            self._sync()
+            calls = int(min(max(MIN_BATCH_S / max(time.perf_counter() - t0, 1e-7), 1), 1000))
         times = []
         for _ in range(self.repeats):
             t0 = time.perf_counter()
@@ -86,12 +104,33 @@ def gemm_samples(t: Timer, s: Sizes, dtype: Any, nbytes: float) -> list[Sample]:
     for h in s.hidden:
         for d_in, d_out in ((h, 3 * h), (h, h), (h, 2 * int(2.7 * h)), (int(2.7 * h), h)):
             w = t.torch.randn(d_in, d_out, device=t.device, dtype=dtype)
+            ws = [w] + [w.clone() for _ in range(int(COLD_BYTES // (d_in * d_out * nbytes)))]
             for m in s.rows:
                 x = t.torch.randn(m, d_in, device=t.device, dtype=dtype)
-                sec = t.per_call_s(lambda x=x, w=w: x @ w)
+                sec = t.per_call_s(_cycling(x, ws))
                 out.append(Sample("linear", linear("gemm", "prefill", np.asarray([m], float),
                                                    d_in, d_out, False, nbytes, nbytes), sec))
     return out
+
+
+def _cycling(x: Any, ws: list[Any]) -> Callable[[], Any]:
+    """x @ the next of `ws` on each call (cold weights)."""
+    box = [0]
+
+    def fn() -> Any:
+        box[0] = (box[0] + 1) % len(ws)
+        return x @ ws[box[0]]
+
+    return fn
+
+
+def stream_sample(t: Timer, dtype: Any, nbytes: float) -> Sample:
+    """A large add (operands far out of cache): the memory bandwidth."""
+    a = t.torch.randn(STREAM_ELEMENTS, device=t.device, dtype=dtype)
+    b, c = a.clone(), a.clone()  # preallocated output: no page faults of a fresh 64 MiB
+    op = vector_op("add", "p", "elementwise", np.asarray([float(STREAM_ELEMENTS)]), ADD_FLOPS,
+                   2.0, nbytes)
+    return Sample("elementwise", op, t.per_call_s(lambda: t.torch.add(a, b, out=c)))
 
 
 def vector_samples(t: Timer, s: Sizes, dtype: Any, nbytes: float) -> list[Sample]:
@@ -141,6 +180,14 @@ def attention_samples(t: Timer, s: Sizes, dtype: Any, nbytes: float) -> list[Sam
         shape = AttnShape(seqs=one, q=one * n, k=one * n, heads=heads, kv_heads=heads,
                           head_dim=dh, causal=True, kv_from_cache=False)
         out.append(Sample("attention", attention("sdpa", "p", shape, nbytes, nbytes, True)[0], sec))
+        # decode-shaped: one query over n cached keys (a slice of a larger preallocated cache)
+        kv = torch.randn(1, heads, 2 * n, dh, device=t.device, dtype=dtype)[:, :, :n]
+        q1 = q[:, :, :1]
+        sec = t.per_call_s(lambda q1=q1, kv=kv: torch.nn.functional.scaled_dot_product_attention(
+            q1, kv, kv))
+        shape = AttnShape(seqs=one, q=one, k=one * n, heads=heads, kv_heads=heads, head_dim=dh,
+                          causal=False, kv_from_cache=True)
+        out.append(Sample("attention", attention("sdpa", "d", shape, nbytes, nbytes, True)[0], sec))
     return out
 
 
@@ -152,6 +199,7 @@ class Result:
     samples: list[Sample]
     peak_flops: dict[str, float]  # best GEMM FLOP/s seen, per dtype
     seconds: float
+    threads: str = ""  # ", N threads" on CPU
 
 
 def best_gemm_flops(t: Timer, dtype: Any, h: int) -> float:
@@ -159,7 +207,7 @@ def best_gemm_flops(t: Timer, dtype: Any, h: int) -> float:
     return 2.0 * h**3 / t.per_call_s(lambda: x @ x)
 
 
-def run(device: str, quick: bool) -> Result:
+def run(device: str, quick: bool, threads: int | None = None) -> Result:
     """All benchmarks. Samples in bf16 on CUDA, fp32 on CPU (CPU bf16 matmuls are often
     emulated and would not say what the device does in its native format); the bf16 peak
     (which a profile needs) comes from one square bf16 GEMM on either device."""
@@ -169,6 +217,8 @@ def run(device: str, quick: bool) -> Result:
         from costmodel.errors import CostmodelError
 
         raise CostmodelError("--device: cuda is not available here; use --device cpu")
+    if threads is not None:
+        torch.set_num_threads(threads)
     t0 = time.perf_counter()
     s = QUICK if quick else FULL
     t = Timer(torch, device, s.repeats)
@@ -176,14 +226,15 @@ def run(device: str, quick: bool) -> Result:
     torch.manual_seed(0)
     launch = launch_overhead_s(t)
     samples = (gemm_samples(t, s, dtype, nbytes) + vector_samples(t, s, dtype, nbytes)
-               + attention_samples(t, s, dtype, nbytes))
+               + attention_samples(t, s, dtype, nbytes) + [stream_sample(t, dtype, nbytes)])
     math = "bf16" if device == "cuda" else "fp32"
     best = max(float(x.op.matmul_flops[0]) / x.measured_s for x in samples if x.curve == "linear")
     peaks = {math: best}
     if math != "bf16":
         peaks["bf16"] = best_gemm_flops(t, torch.bfloat16, s.hidden[0])
     name = torch.cuda.get_device_name() if device == "cuda" else _cpu_name()
-    return Result(name, math, launch, samples, peaks, time.perf_counter() - t0)
+    nthreads = "" if device == "cuda" else f", {torch.get_num_threads()} threads"
+    return Result(name, math, launch, samples, peaks, time.perf_counter() - t0, nthreads)
 
 
 def _cpu_name() -> str:

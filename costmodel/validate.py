@@ -5,9 +5,10 @@ Two kinds of measurement file:
   same operator on the chosen profile; groups = (op, token-count bucket).
 - `profile`: the CSV written by `costmodel profile` (one row per model, batch, visual/text
   tokens and stage with median_s); predictions are TTFT (vision + projector + prefill) for
-  `prefill` rows and one decode step for `decode` rows, whose KV cache holds
-  `context_tokens` tokens before the step (so the step attends over context_tokens + 1 keys);
-  groups = stage.
+  `prefill` rows and one decode step for `decode` rows; `context_tokens` is the keys the
+  step attends to (as `costmodel profile` writes it: prompt + 1), so its KV cache holds
+  context_tokens - 1 tokens before the step; groups = stage. `model` is a zoo id, a
+  config.json path or `tiny` (costmodel.validation.tiny).
 Error = absolute percentage error 100 |predicted - measured| / measured (costmodel.fit.ape).
 """
 
@@ -63,21 +64,25 @@ def _predict_profile(rows: pd.DataFrame, hw: HardwareProfile, execution: str) ->
     from costmodel.graph import Points
     from costmodel.io import load_model
     from costmodel.specs.workload import Workload
+    from costmodel.validation.tiny import tiny_spec
     from costmodel.visual_tokens import plan_tokens
 
-    spec = load_model(str(rows["model"].iloc[0]))
+    name = str(rows["model"].iloc[0])
+    spec = tiny_spec() if name == "tiny" else load_model(name)
     w = Workload(act_dtype=str(rows["dtype"].iloc[0]) if "dtype" in rows else "bf16")
     dec = (rows["stage"] == "decode").to_numpy()
     vis = rows["visual_tokens"].to_numpy(float)
-    # decode: prompt = context (KV cache before the step), split as visual + the rest as text
-    text = np.where(dec, rows["context_tokens"].to_numpy(float) - vis,
-                    rows["text_tokens"].to_numpy(float))
     plans = [plan_tokens(spec, int(v)) for v in vis]
     a = np.asarray
+    llm_vis = a([p.llm_tokens for p in plans], float)
+    # decode: the step attends over context_tokens keys = prompt + itself, so the KV cache
+    # before the step holds prompt = context_tokens - 1 tokens (visual + the rest as text)
+    text = np.where(dec, rows["context_tokens"].to_numpy(float) - 1.0 - llm_vis,
+                    rows["text_tokens"].to_numpy(float))
     pts = Points(batch=rows["batch"].to_numpy(float), crops=a([p.crops for p in plans], float),
                  seq_per_crop=a([p.seq_per_crop for p in plans], float),
                  projector_rows=a([p.projector_rows for p in plans], float),
-                 visual=a([p.llm_tokens for p in plans], float), text=np.maximum(text, 0.0),
+                 visual=llm_vis, text=np.maximum(text, 0.0),
                  output=np.full(len(rows), 2.0))
     rates = Rates.from_profiles([hw] * len(rows), w.act_dtype, execution)  # type: ignore[arg-type]
     ev = evaluate(spec, pts, precision(w), rates, np.full(len(rows), hw.memory_bytes))

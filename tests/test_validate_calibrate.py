@@ -50,7 +50,7 @@ def test_validate_profile_csv_matches_estimate(capsys, tmp_path):
     csv = tmp_path / "m.csv"
     csv.write_text(PROFILE_HEADER + "\n"
                    f"H100,2.13,bf16,{cfg},2,0,300,prefill,0,0.05,0.04,0.06,5,eager,2026-01-01\n"
-                   f"H100,2.13,bf16,{cfg},2,0,0,decode,700,0.02,0.019,0.021,5,eager,2026-01-01\n")
+                   f"H100,2.13,bf16,{cfg},2,0,0,decode,701,0.02,0.019,0.021,5,eager,2026-01-01\n")
     code, out, err = run(["validate", "-m", str(csv), "-H", "h100-sxm-vidur", "-f", "json"],
                          capsys)
     assert code == 0, err

@@ -28,6 +28,8 @@ def calibrate(
                                        "efficiency against them (else peaks = measured)."),
     new_id: str | None = typer.Option(None, "--id", help="id of the written profile."),
     quick: bool = typer.Option(False, help="Small sizes (CI: well under a minute on a CPU)."),
+    threads: int | None = typer.Option(None, min=1, help="torch.set_num_threads for the run "
+                                       "(CPU; default: torch's). Use the same for `profile`."),
     from_vidur: Path | None = typer.Option(None, help="Fit a Vidur mlp.csv (needs --base) "
                                               "instead of running microbenchmarks."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table | json | csv"),
@@ -38,7 +40,7 @@ def calibrate(
     if from_vidur is not None:
         f, info = _from_vidur(from_vidur, base, new_id)
     else:
-        f, info = _from_bench(device.value, base, new_id, quick)
+        f, info = _from_bench(device.value, base, new_id, quick, threads)
     write_profile(f, output)
     info["output"] = str(output)
     _show(f, info, fmt)
@@ -64,16 +66,16 @@ def _from_vidur(path: Path, base: str | None, new_id: str | None) -> tuple[Hardw
 
 
 def _from_bench(device: str, base: str | None, new_id: str | None,
-                quick: bool) -> tuple[HardwareFile, dict]:
+                quick: bool, threads: int | None = None) -> tuple[HardwareFile, dict]:
     from costmodel import microbench
     from costmodel.calibration import calibrated_file, fit_samples
     from costmodel.io import load_hardware
     from costmodel.specs.hardware import HardwareProfile
     from costmodel.units import DType
 
-    res = microbench.run(device, quick)
+    res = microbench.run(device, quick, threads)
     when = dt.date.today().isoformat()
-    src = f"measured by costmodel calibrate on {res.device_name} ({device}) {when}"
+    src = f"measured by costmodel calibrate on {res.device_name} ({device}{res.threads}) {when}"
     if base is not None:
         hw = load_hardware(base)
         bf, overrides = hw.source_file, {}

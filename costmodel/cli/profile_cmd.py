@@ -65,6 +65,8 @@ def profile(
     warmup: int = typer.Option(2, min=0, help="Untimed calls before timing."),
     repeats: int = typer.Option(10, min=1, help="Timed calls per point."),
     cuda_graphs: bool = typer.Option(True, help="Also time decode replayed from a CUDA graph."),
+    threads: int | None = typer.Option(None, min=1, help="torch.set_num_threads (CPU; default: "
+                                       "torch's). Use the same as for `calibrate`."),
     out: Path = typer.Option(Path("costmodel-profile.csv"), "--out", "-o", help="CSV to write."),
     kernels: Path | None = typer.Option(None, help="Also write per-kernel times (CSV) for "
                                                      "the first point (torch.profiler)."),
@@ -87,7 +89,7 @@ def profile(
     if device == "cuda" and not torch.cuda.is_available():
         raise CostmodelError("--device: cuda is not available here; use --device cpu")
     rows = prof.as_dicts(prof.profile(spec, device, dtype, vis, batches, text_tokens, warmup,
-                                      repeats, cuda_graphs))
+                                      repeats, cuda_graphs, model or "tiny", threads))
     write_csv_atomic(out, rows, prof.COLUMNS)
     if kernels is not None:
         k = prof.kernel_times(spec, device, dtype, batches[0], vis[0], text_tokens)

@@ -102,6 +102,7 @@ class Setup:
     warmup: int
     repeats: int
     cuda_graphs: bool
+    label: str  # the `model` column: what `costmodel validate` reloads (zoo id, path, tiny)
 
 
 def _stage_fns(s: Setup, batch: int, visual_tokens: int) -> tuple[dict[str, Callable], int]:
@@ -138,7 +139,7 @@ def profile_point(s: Setup, batch: int, visual_tokens: int, date: str) -> list[R
             t = np.asarray(time_calls(fn, s.device, s.warmup, s.repeats))
             rows.append(Row(
                 device_name=device_name(s.device), torch_version=torch.__version__,
-                dtype=s.dtype, model=s.model.spec.name, batch=batch,
+                dtype=s.dtype, model=s.label, batch=batch,
                 visual_tokens=visual_tokens, text_tokens=s.text_tokens, stage=stage,
                 context_tokens=ctx, median_s=float(np.median(t)),
                 p25_s=float(np.percentile(t, 25)), p75_s=float(np.percentile(t, 75)),
@@ -148,11 +149,15 @@ def profile_point(s: Setup, batch: int, visual_tokens: int, date: str) -> list[R
 
 def profile(spec: ModelSpec, device: str, dtype: str, visual_tokens: list[int],
             batches: list[int], text_tokens: int = 64, warmup: int = 2, repeats: int = 10,
-            cuda_graphs: bool = True) -> list[Row]:
-    """Time every (batch, visual tokens) point; one row per stage and mode."""
+            cuda_graphs: bool = True, label: str | None = None,
+            threads: int | None = None) -> list[Row]:
+    """Time every (batch, visual tokens) point; one row per stage and mode. `label` (default
+    the spec name) is written as the `model` column; `threads`: torch.set_num_threads."""
+    if threads is not None:
+        torch.set_num_threads(threads)
     dev = torch.device(device)
     s = Setup(build(spec, dev, DTYPES[dtype]), dev, dtype, text_tokens, warmup, repeats,
-              cuda_graphs)
+              cuda_graphs, label or spec.name)
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     return [r for b in batches for v in visual_tokens for r in profile_point(s, b, v, date)]
 
@@ -164,7 +169,7 @@ def kernel_times(spec: ModelSpec, device: str, dtype: str, batch: int, visual_to
     from torch.profiler import profile as tprofile
 
     dev = torch.device(device)
-    s = Setup(build(spec, dev, DTYPES[dtype]), dev, dtype, text_tokens, 0, 1, False)
+    s = Setup(build(spec, dev, DTYPES[dtype]), dev, dtype, text_tokens, 0, 1, False, spec.name)
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])
     out: list[dict[str, object]] = []
     with torch.inference_mode():

@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from costmodel.errors import CostmodelError
 from costmodel.specs.model import LLMSpec, ModelSpec, ProjectorSpec, VisionSpec
+from costmodel.validation.tiny import tiny_spec  # noqa: F401  (re-exported)
 
 ROPE_THETA = 10000.0
 INIT_STD = 0.02
@@ -304,14 +305,3 @@ def build(spec: ModelSpec, device: str | torch.device = "meta",
             else:
                 p.normal_(0.0, INIT_STD, generator=gen)
     return model.eval()
-
-
-def tiny_spec() -> ModelSpec:
-    """A LLaVA-shaped VLM small enough to run in CI on a CPU (685,440 parameters): a
-    2-layer CLIP-style ViT (64 patches + CLS) and a 2-layer GQA LLaMA-style decoder."""
-    llm = LLMSpec(hidden_size=128, num_layers=2, num_heads=4, num_kv_heads=2,
-                  intermediate_size=256, vocab_size=1000)
-    vit = VisionSpec(num_layers=2, hidden_size=64, num_heads=4, intermediate_size=128,
-                     patch_size=14, image_size=112, pre_norm=True, feature_layer=-1)
-    proj = ProjectorSpec(kind="mlp2x_gelu", input_dim=64, output_dim=128)
-    return ModelSpec(name="tiny", llm=llm, vision=vit, projector=proj, source="built in")
