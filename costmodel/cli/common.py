@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 from enum import Enum
@@ -42,6 +44,15 @@ def checked(build: Any, *args: Any, where: str = "", **kwargs: Any) -> Any:
         return build(*args, **kwargs)
     except ValidationError as e:
         raise CostmodelError(one_line(e, where)) from None
+
+
+def records_csv(records: list[dict[str, Any]]) -> str:
+    """Records (dicts with the same keys) as CSV text with a header row."""
+    buf = io.StringIO()
+    wr = csv.DictWriter(buf, fieldnames=list(records[0]), lineterminator="\n")
+    wr.writeheader()
+    wr.writerows(records)
+    return buf.getvalue()
 
 
 def _clean(x: Any) -> Any:

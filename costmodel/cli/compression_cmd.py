@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ from costmodel.cli.common import (
     WEIGHT_DTYPE,
     Format,
     dumps,
+    records_csv,
     table,
 )
 from costmodel.cli.estimate_cmd import build_workload, parse_image_size
@@ -167,10 +166,6 @@ def compare_compression(
                           "compression_spec": comp.model_dump(), "rows": rows,
                           "baseline": base.to_dict(), "compressed": new.to_dict()}))
     elif fmt is Format.csv:
-        buf = io.StringIO()
-        wr = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-        wr.writeheader()
-        wr.writerows(rows)
-        typer.echo(buf.getvalue(), nl=False)
+        typer.echo(records_csv(rows), nl=False)
     else:
         typer.echo(render(base, new, comp.label, rows))

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 import numpy as np
 import typer
 
-from costmodel.cli.common import Format, dumps
+from costmodel.cli.common import (
+    FORMAT,
+    KV_DTYPE,
+    OUTPUT_TOKENS,
+    TEXT_TOKENS,
+    VISUAL_TOKENS,
+    WEIGHT_DTYPE,
+    Format,
+    dumps,
+    records_csv,
+)
+from costmodel.cli.common import IMAGE_SIZE as IMAGE_SIZE  # re-exported for the commands
+from costmodel.cli.common import IMAGES as IMAGES
 from costmodel.cli.estimate_cmd import build_workload, parse_image_size
 from costmodel.errors import CostmodelError
 from costmodel.io import hardware_ids, load_hardware, load_model
@@ -21,16 +31,11 @@ from costmodel.units import DType
 MODEL = typer.Argument(..., help="Zoo id (costmodel models list) or config.json path.")
 HARDWARE = typer.Option(None, "--hardware", "-H",
                         help="Comma-separated hardware ids or YAML paths (default: all bundled).")
-VISUAL = typer.Option(None, min=0, help="Visual tokens into the LLM.")
-IMAGES = typer.Option(1, min=0, help="Images per request (when tokens not given).")
-IMAGE_SIZE = typer.Option(None, help="Image WIDTHxHEIGHT, e.g. 672x672.")
-TEXT = typer.Option(64, min=0, help="Text tokens in the prompt.")
-OUTPUT = typer.Option(128, min=1, help="Tokens generated.")
+VISUAL, TEXT, OUTPUT = VISUAL_TOKENS, TEXT_TOKENS, OUTPUT_TOKENS  # shared definitions
 DTYPE = typer.Option(None, help="Math dtype (default: bf16 where the device has it, else fp16).")
-WDTYPE = typer.Option(None, help="Weight dtype (weight-only quant).")
-KVDTYPE = typer.Option(None, help="KV-cache dtype.")
+WDTYPE, KVDTYPE = WEIGHT_DTYPE, KV_DTYPE
 SETS = typer.Option([], "--set", help="What-if KEY=VALUE on every device (repeatable).")
-FMT = typer.Option(Format.table, "--format", "-f", help="table, json or csv.")
+FMT = FORMAT
 
 
 def devices(text: str | None, sets: list[str]) -> list[HardwareProfile]:
@@ -63,11 +68,7 @@ def emit(records: list[dict[str, Any]], fmt: Format, table_text: str) -> None:
     if fmt is Format.json:
         typer.echo(dumps(records))
     elif fmt is Format.csv:
-        buf = io.StringIO()
-        wr = csv.DictWriter(buf, fieldnames=list(records[0]), lineterminator="\n")
-        wr.writeheader()
-        wr.writerows(records)
-        typer.echo(buf.getvalue(), nl=False)
+        typer.echo(records_csv(records), nl=False)
     else:
         typer.echo(table_text)
 
