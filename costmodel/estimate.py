@@ -38,7 +38,11 @@ def visual_plan(spec: ModelSpec, w: Workload) -> VisualPlan:
 
 
 def precision(w: Workload) -> Precision:
-    """Bytes per element (weights with their quantisation scales) and dequantisation work."""
+    """Bytes per element (weights with their quantisation scales) and dequantisation work.
+    LLM-Viewer's convention has neither: w_byte = w_bit / 8 and no dequantisation."""
+    if w.convention == "llm-viewer":
+        return Precision(weight=w.weights.bytes_per_element, act=w.act_dtype.bytes_per_element,
+                         kv=w.kv.bytes_per_element)
     return Precision(weight=weight_bytes_per_element(w.weights, w.act_dtype),
                      act=w.act_dtype.bytes_per_element, kv=w.kv.bytes_per_element,
                      dequant_flops=dequant_flops_per_element(w.weights, w.act_dtype))
@@ -129,7 +133,16 @@ class Estimate:
             "tokens_per_s": self.tokens_per_s,
             "memory": {k: v for k, v in self.memory.__dict__.items()},
             "parallel": self._parallel_dict(),
+            **self._llm_viewer_dict(),
         }
+
+    def _llm_viewer_dict(self) -> dict[str, Any]:
+        """Under --convention llm-viewer: LLM-Viewer's own prefill totals (its field names)."""
+        if self.workload.convention != "llm-viewer":
+            return {}
+        from costmodel.conventions.llm_viewer import prefill_totals
+
+        return {"llm_viewer": {"prefill": prefill_totals(self.evaluation.op_costs)}}
 
     def _parallel_dict(self) -> dict[str, Any]:
         p, hw = self.parallel, self.hardware

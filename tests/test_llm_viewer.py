@@ -96,7 +96,7 @@ def test_bare_roofline_per_op(gpu):
     assert f(lv.bare_rates([gpu], (DType.int8,) * 3).matmul_flops_per_s) == 600e12
     assert f(lv.bare_rates([gpu], (DType.int8, DType.fp16, DType.int8)).matmul_flops_per_s) == 300e12
     e = estimate(TINY, gpu, visual_tokens=0, text_tokens=3, output_tokens=1, act_dtype="fp16",
-                 convention="llm-viewer")
+                 flash_attention=True, convention="llm-viewer")
     ops = lv.prefill_ops(TINY, pts(0, 3), P2, flash=True)
     want = sum(o.count * max(f(o.flops) / 300e12, f(o.bytes) / 2000e9) for o in ops)
     assert e.stages["prefill"].latency_s == pytest.approx(want, rel=1e-12)
@@ -141,6 +141,22 @@ def test_decode_context_is_prompt_plus_step():
     cm = by_name(decode_ops(m, pts(576, 64), 0.0, P2, flash=False))
     vw = by_name(lv.decode_ops(m, pts(576, 64), 0.0, P2, flash=False))
     assert f(vw["qk_matmul"].flops) / f(cm["qk"].flops) == pytest.approx(640 / 641)
+
+
+def test_attention_kernel_default_follows_the_convention():
+    """LLM-Viewer's analyze() defaults to use_flashattention=False; costmodel to FlashAttention.
+    An explicit choice wins under either convention."""
+    assert Workload().flash_attention and not Workload(convention="llm-viewer").flash_attention
+    assert Workload(convention="llm-viewer", flash_attention=True).flash_attention
+    assert not Workload(flash_attention=False).flash_attention
+
+
+def test_quantised_weights_are_bits_over_eight():
+    """LLM-Viewer's w_byte = w_bit / 8: no int4 group scales, no dequantisation work."""
+    w = Workload(convention="llm-viewer", act_dtype="fp16", weight_dtype="int4")
+    assert precision(w) == Precision(0.5, 2.0, 2.0, 0.0)
+    cm = precision(Workload(act_dtype="fp16", weight_dtype="int4"))
+    assert cm.weight > 0.5 and cm.dequant_flops > 0
 
 
 def test_workload_rejects_serial_and_all_logits():

@@ -33,7 +33,9 @@ BATCH = typer.Option(1, min=1, help="Requests run together.")
 DTYPE = typer.Option(DType.bf16, help="Activation (math) dtype; weights too by default.")
 WEIGHT_DTYPE = typer.Option(None, help="Weight dtype (weight-only quant).")
 KV_DTYPE = typer.Option(None, help="KV-cache dtype.")
-FLASH = typer.Option(True, help="FlashAttention I/O (else eager scores).")
+FLASH = typer.Option(None, "--flash-attention/--no-flash-attention",
+                     help="FlashAttention I/O (else eager scores). Default: on; off under "
+                     "--convention llm-viewer (LLM-Viewer's default).")
 OVERLAP = typer.Option("roofline", help="roofline = max(compute, memory); serial = sum.")
 FORMAT = typer.Option(Format.table, "--format", "-f", help="table, json or csv.")
 

@@ -138,7 +138,7 @@ def compare_compression(
     dtype: DType = DTYPE,
     weight_dtype: DType | None = WEIGHT_DTYPE,
     kv_dtype: DType | None = KV_DTYPE,
-    flash_attention: bool = FLASH,
+    flash_attention: bool | None = FLASH,
     fmt: Format = FORMAT,
     plot: Path | None = typer.Option(None, "--plot", help="Also draw the savings: out.png|svg|pdf."),
 ) -> None:

@@ -60,7 +60,7 @@ def estimate(
     dtype: DType = DTYPE,
     weight_dtype: DType | None = WEIGHT_DTYPE,
     kv_dtype: DType | None = KV_DTYPE,
-    flash_attention: bool = FLASH,
+    flash_attention: bool | None = FLASH,
     overlap: str = OVERLAP,
     logits: str = typer.Option("last", help="lm_head over the 'last' prompt token or 'all'."),
     convention: str = typer.Option("costmodel", help="costmodel or llm-viewer (LLM-Viewer's count)."),
@@ -161,9 +161,20 @@ def render(est: Estimate, per_op: bool = False) -> str:
     ]
     if m.gpus > 1:
         lines.append(parallel_line(est))
+    if est.workload.convention == "llm-viewer":
+        lines.append(llm_viewer_line(est))
     if per_op:
         lines += ["", op_table(est)]
     return "\n".join(lines)
+
+
+def llm_viewer_line(est: Estimate) -> str:
+    """LLM-Viewer's prefill totals under the names papers print (docs/methodology.md)."""
+    t = est.to_dict()["llm_viewer"]["prefill"]
+    return (f"LLM-Viewer prefill: OPs {si(t['ops_flops'], 'FLOP')} | memory access ('Total Memory') "
+            f"{si(t['memory_access_bytes'], 'B')} | store_act ('Storing Activation') "
+            f"{si(t['store_act_bytes'], 'B')} | store_kv_cache {si(t['store_kv_cache_bytes'], 'B')} | "
+            f"time {seconds(t['inference_time_s'])}")
 
 
 def parallel_line(est: Estimate) -> str:

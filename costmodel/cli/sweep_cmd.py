@@ -88,7 +88,7 @@ def sweep(
     dtype: DType = DTYPE,
     weight_dtype: DType | None = WEIGHT_DTYPE,
     kv_dtype: DType | None = KV_DTYPE,
-    flash_attention: bool = FLASH,
+    flash_attention: bool | None = FLASH,
     overlap: str = OVERLAP,
     keep: str | None = typer.Option(None, help="Token compression: kept ratio 0..1 or count."),
     at: str = typer.Option("projector", help="With --keep: projector | llm-layer:K | vit."),

@@ -28,6 +28,7 @@ All work is matmul FLOPs at one peak (LLM-Viewer has no separate vector rate).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -37,6 +38,9 @@ from costmodel.roofline import Rates
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import LLMSpec, ModelSpec
 from costmodel.units import DType
+
+if TYPE_CHECKING:
+    from costmodel.evaluate import OpCost
 
 SOFTMAX_OPS = 5.0  # max, sub, exp, sum, div (LLM-Viewer's comment)
 NORM_OPS = 7.0  # sum, sub, pow, sum, div, mul, add
@@ -174,3 +178,25 @@ def bare_rates(profiles: Sequence[HardwareProfile], dtypes: Sequence[DType]) -> 
     bw = np.array([h.memory_bandwidth_Bps for h in profiles])
     return Rates(peak, peak, peak, bw, np.zeros_like(bw))
 
+
+
+
+def _at(x: Arr | float, i: int) -> float:
+    a = np.asarray(x, dtype=float).reshape(-1)
+    return float(a[0] if a.size == 1 else a[i])
+
+
+def prefill_totals(costs: Sequence[OpCost], i: int = 0) -> dict[str, float]:
+    """LLM-Viewer's `total_results['prefill']` for point i, under its names with base units:
+    every layer (x count) plus the lm_head. Tables made with LLM-Viewer print memory_access as
+    'Total Memory' and store_act as 'Storing Activation' (docs/methodology.md)."""
+    pre = [c.op for c in costs if c.op.stage == "prefill"]
+
+    def total(field: str) -> float:
+        return sum(o.count * _at(getattr(o, field), i) for o in pre)
+
+    parts = {"load_weight_bytes": total("weight_bytes"), "load_act_bytes": total("act_read_bytes"),
+             "store_act_bytes": total("act_write_bytes"), "load_kv_cache_bytes": total("kv_read_bytes"),
+             "store_kv_cache_bytes": total("kv_write_bytes")}
+    return {"ops_flops": total("flops"), "memory_access_bytes": sum(parts.values()), **parts,
+            "inference_time_s": sum(_at(c.latency_s, i) for c in costs if c.op.stage == "prefill")}

@@ -48,6 +48,8 @@ class Workload(BaseModel):
     logits: 'last' computes the lm_head for the last prompt token only; 'all' for every one.
     convention: 'costmodel' (this model's count) or 'llm-viewer' (LLM-Viewer's conventions, for
     regenerating published tables: costmodel.conventions.llm_viewer).
+    flash_attention: FlashAttention-style fused attention I/O; unset follows the convention
+    (costmodel: on; llm-viewer: off, LLM-Viewer's own default).
     execution: 'eager' (PyTorch eager, SDPA) pays the profile's kernel launch overhead per
     kernel; 'cuda_graph' and 'engine' (an optimised serving engine) replay graphs and pay none.
     compression: where visual tokens are removed and how many remain (specs/compression.py).
@@ -63,13 +65,22 @@ class Workload(BaseModel):
     act_dtype: DType = DType.bf16
     weight_dtype: DType | None = None
     kv_dtype: DType | None = None
-    flash_attention: bool = True
+    flash_attention: bool = True  # None or unset: True, False under convention='llm-viewer'
     overlap: Overlap = "roofline"
     logits: Literal["last", "all"] = "last"
     convention: Convention = "costmodel"
     parallel: Parallelism = Parallelism()
     execution: Execution = "eager"
     compression: Compression | None = None  # token compression scenario (None = none)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flash_default(cls, data: object) -> object:
+        """The attention kernel follows the convention unless given: costmodel assumes
+        FlashAttention; LLM-Viewer's `analyze` defaults to use_flashattention=False."""
+        if isinstance(data, dict) and data.get("flash_attention") is None:
+            return {**data, "flash_attention": data.get("convention") != "llm-viewer"}
+        return data
 
     @model_validator(mode="after")
     def _check(self) -> Workload:
