@@ -137,12 +137,16 @@ class Estimate:
         }
 
     def _llm_viewer_dict(self) -> dict[str, Any]:
-        """Under --convention llm-viewer: LLM-Viewer's own prefill totals (its field names)."""
+        """Under --convention llm-viewer: LLM-Viewer's own prefill totals (its field names);
+        OPs, memory access and time are the prefill stage's, the traffic split is per op."""
         if self.workload.convention != "llm-viewer":
             return {}
-        from costmodel.conventions.llm_viewer import prefill_totals
+        from costmodel.conventions.llm_viewer import prefill_traffic
 
-        return {"llm_viewer": {"prefill": prefill_totals(self.evaluation.op_costs)}}
+        p = self.stages["prefill"]
+        return {"llm_viewer": {"prefill": {
+            "ops_flops": p.flops, "memory_access_bytes": p.bytes,
+            **prefill_traffic(self.evaluation.op_costs), "inference_time_s": p.latency_s}}}
 
     def _parallel_dict(self) -> dict[str, Any]:
         p, hw = self.parallel, self.hardware

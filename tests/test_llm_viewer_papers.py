@@ -141,3 +141,12 @@ def test_methodology_example_is_what_the_cli_prints(capsys):
     shown = next(ln for ln in block.splitlines() if ln.startswith("LLM-Viewer prefill:"))
     code, out, _ = run(cmd.split()[1:], capsys)
     assert code == 0 and shown in out.splitlines()
+
+
+def test_traffic_split_sums_to_memory_access():
+    """LLM-Viewer's memory_access = load_weight + load_act + store_act + load/store KV cache."""
+    est = estimate("llava-1.5-7b", "llm-viewer-a6000", visual_tokens=576, text_tokens=30,
+                   output_tokens=1, act_dtype="fp16", convention="llm-viewer")
+    t = est.to_dict()["llm_viewer"]["prefill"]
+    parts = sum(v for k, v in t.items() if k.startswith(("load_", "store_")))
+    assert parts == pytest.approx(t["memory_access_bytes"], rel=1e-12)

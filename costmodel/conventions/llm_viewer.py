@@ -186,17 +186,16 @@ def _at(x: Arr | float, i: int) -> float:
     return float(a[0] if a.size == 1 else a[i])
 
 
-def prefill_totals(costs: Sequence[OpCost], i: int = 0) -> dict[str, float]:
-    """LLM-Viewer's `total_results['prefill']` for point i, under its names with base units:
-    every layer (x count) plus the lm_head. Tables made with LLM-Viewer print memory_access as
-    'Total Memory' and store_act as 'Storing Activation' (docs/methodology.md)."""
+def prefill_traffic(costs: Sequence[OpCost], i: int = 0) -> dict[str, float]:
+    """LLM-Viewer's split of the prefill traffic for point i, under its names with base units:
+    every layer (x count) plus the lm_head. Their sum is the stage's bytes (LLM-Viewer's
+    memory_access, printed by papers as 'Total Memory'); store_act is their 'Storing
+    Activation' (docs/methodology.md)."""
     pre = [c.op for c in costs if c.op.stage == "prefill"]
 
     def total(field: str) -> float:
         return sum(o.count * _at(getattr(o, field), i) for o in pre)
 
-    parts = {"load_weight_bytes": total("weight_bytes"), "load_act_bytes": total("act_read_bytes"),
-             "store_act_bytes": total("act_write_bytes"), "load_kv_cache_bytes": total("kv_read_bytes"),
-             "store_kv_cache_bytes": total("kv_write_bytes")}
-    return {"ops_flops": total("flops"), "memory_access_bytes": sum(parts.values()), **parts,
-            "inference_time_s": sum(_at(c.latency_s, i) for c in costs if c.op.stage == "prefill")}
+    return {"load_weight_bytes": total("weight_bytes"), "load_act_bytes": total("act_read_bytes"),
+            "store_act_bytes": total("act_write_bytes"), "load_kv_cache_bytes": total("kv_read_bytes"),
+            "store_kv_cache_bytes": total("kv_write_bytes")}
