@@ -1,4 +1,4 @@
-"""The ring all-reduce model (costmodel/parallel.py) against measured NCCL all-reduces.
+"""The ring all-reduce model (costmodel/core/parallel/tensor.py) against measured NCCL all-reduces.
 
 Data: tests/data/vidur_all_reduce.csv (from microsoft/vidur, MIT licence): one 8-GPU DGX
 node, A100 80GB SXM4 and H100 SXM, 2/4/8 GPUs, 2 KiB .. 64 MiB. Two checks:
@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from costmodel.io import load_hardware
-from costmodel.parallel import allreduce_link, allreduce_time_s
-from costmodel.roofline import link_latency_s
+from costmodel import load_hardware
+from costmodel.core.parallel.tensor import allreduce_link, allreduce_time_s
+from costmodel.core.roofline import link_latency_s
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "vidur_all_reduce.csv"
 PROFILES = {"a100": "a100-80gb", "h100": "h100-sxm"}

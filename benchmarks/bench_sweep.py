@@ -19,8 +19,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from costmodel.estimate import estimate  # noqa: E402
-from costmodel.io import hardware_ids, load_hardware  # noqa: E402
+from costmodel.analysis.estimate import estimate  # noqa: E402
+from costmodel.loading.load import hardware_ids, load_hardware  # noqa: E402
 from costmodel.specs.model import LLMSpec, ModelSpec, ProjectorSpec, VisionSpec  # noqa: E402
 from costmodel.specs.workload import Workload  # noqa: E402
 from costmodel.sweep import sweep  # noqa: E402

@@ -11,8 +11,8 @@ from __future__ import annotations
 import sys
 
 from costmodel.errors import CostmodelError
-from costmodel.estimate import estimate
-from costmodel.io import load_model
+from costmodel.analysis.estimate import estimate
+from costmodel.loading.load import load_model
 from costmodel.specs.model import LLMSpec, ModelSpec
 
 GROUPS = {  # term -> operator-name endings under (costmodel, llm-viewer)

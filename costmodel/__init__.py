@@ -7,8 +7,8 @@ Public API:
 """
 
 from costmodel.errors import CostmodelError, UnknownName
-from costmodel.estimate import Estimate, estimate
-from costmodel.io import hardware_ids, load_hardware, load_model, model_ids
+from costmodel.analysis.estimate import Estimate, estimate
+from costmodel.loading.load import hardware_ids, load_hardware, load_model, model_ids
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import LLMSpec, ModelSpec, ProjectorSpec, VisionSpec
 from costmodel.specs.workload import Workload

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from costmodel.io import hardware_file, read_yaml
+from costmodel.loading.load import hardware_file, read_yaml
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import LLMSpec, ModelSpec, ProjectorSpec, VisionSpec
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from costmodel.errors import CostmodelError
-from costmodel.estimate import estimate
+from costmodel.analysis.estimate import estimate
 from costmodel.specs.compression import Compression
 from costmodel.specs.model import LLMSpec, ModelSpec, ProjectorSpec
 from costmodel.specs.workload import Workload
@@ -147,7 +147,7 @@ def test_bad_compression_names_the_field(fields, field):
 @settings(max_examples=30, deadline=None)
 @given(a=st.floats(0.0, 1.0), b=st.floats(0.0, 1.0), where=st.sampled_from(["projector", "fastv"]))
 def test_keeping_fewer_never_costs_more_in_the_llm(a, b, where):
-    from costmodel.io import load_hardware
+    from costmodel import load_hardware
 
     hw = load_hardware("h100-sxm")
     lo, hi = sorted((a, b))

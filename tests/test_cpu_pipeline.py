@@ -15,7 +15,7 @@ import time
 import pytest
 import yaml
 
-from costmodel.io import hardware_file, read_yaml
+from costmodel.loading.load import hardware_file, read_yaml
 
 from .conftest import DATA
 from .test_cli import run

@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from costmodel.estimate import estimate
-from costmodel.fit import fit_curve
-from costmodel.ops import linear, vector_op
-from costmodel.roofline import Rates, op_times
+from costmodel.analysis.estimate import estimate
+from costmodel.calibration.fit import fit_curve
+from costmodel.core.ops import linear, vector_op
+from costmodel.core.roofline import Rates, op_times
 from costmodel.specs.hardware import HardwareFile, HardwareProfile
 from costmodel.units import DType
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from costmodel.estimate import estimate, points, precision, visual_plan
-from costmodel.evaluate import _static_cost
-from costmodel.graph import decode_ops
-from costmodel.roofline import Rates
+from costmodel.analysis.estimate import estimate, points, precision, visual_plan
+from costmodel.core.evaluate import _static_cost
+from costmodel.core.stages import decode_ops
+from costmodel.core.roofline import Rates
 from costmodel.specs.hardware import UnsupportedDtype
 from costmodel.specs.workload import Workload
 from costmodel.units import DType
@@ -87,7 +87,7 @@ def test_fits_false_is_a_result_not_a_crash(llava, gpu):
 def test_weight_only_int4_uses_activation_peak(llava, gpu):
     bf = estimate(llava, gpu, visual_tokens=576)
     w4 = estimate(llava, gpu, visual_tokens=576, weight_dtype="int4")
-    # int4 = 0.5 B a weight + one fp16 scale per 128 weights (costmodel/quant.py).
+    # int4 = 0.5 B a weight + one fp16 scale per 128 weights (costmodel/core/quant.py).
     assert w4.memory.weights_bytes == bf.memory.weights_bytes / 2 * (0.5 + 2 / 128)
     # Same math dtype -> same matmul work; decode (memory-bound) gets faster.
     assert w4.tpot_s < bf.tpot_s / 2
@@ -128,8 +128,8 @@ def test_vision_runs_up_to_selected_layer(llava, gpu):
 
 
 def test_vectorised_evaluation_matches_single_points(llava, gpu):
-    from costmodel.evaluate import evaluate
-    from costmodel.graph import Points
+    from costmodel.core.evaluate import evaluate
+    from costmodel.core.stages import Points
 
     ws = [Workload(visual_tokens=v, batch=b) for v, b in [(0, 1), (576, 1), (2880, 8), (144, 4)]]
     plans = [visual_plan(llava, w) for w in ws]

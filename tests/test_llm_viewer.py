@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from costmodel.conventions import llm_viewer as lv
-from costmodel.estimate import estimate, points, precision, visual_plan
-from costmodel.graph import Points, Precision, decode_ops, prefill_ops
-from costmodel.io import load_hardware
+from costmodel.analysis.estimate import estimate, points, precision, visual_plan
+from costmodel.core.stages import Points, Precision, decode_ops, prefill_ops
+from costmodel import load_hardware
 from costmodel.specs.model import LLMSpec, ModelSpec
 from costmodel.specs.workload import Workload
 from costmodel.units import DType

@@ -17,7 +17,7 @@ from decimal import Decimal
 
 import pytest
 
-from costmodel.estimate import estimate
+from costmodel.analysis.estimate import estimate
 
 
 def lv(model: str, hw: str, visual: int, text: int, dtype: str = "fp16") -> dict[str, float]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from costmodel.ops import AttnShape, attention, embedding, linear, norm, vector_op
+from costmodel.core.ops import AttnShape, attention, embedding, linear, norm, vector_op
 
 
 def test_linear_flops_and_bytes_by_hand():

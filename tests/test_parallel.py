@@ -14,12 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from costmodel.errors import CostmodelError
-from costmodel.estimate import estimate, points, precision, visual_plan
-from costmodel.evaluate import evaluate
-from costmodel.graph import Points
-from costmodel.parallel import allreduce_time_s, shard_spec
-from costmodel.pipeline import evaluate_parallel, stage_bounds
-from costmodel.roofline import DEFAULT_LINK_LATENCY_S, Rates
+from costmodel.analysis.estimate import estimate, points, precision, visual_plan
+from costmodel.core.evaluate import evaluate
+from costmodel.core.stages import Points
+from costmodel.core.parallel.tensor import allreduce_time_s, shard_spec
+from costmodel.core.parallel.pipeline import evaluate_parallel, stage_bounds
+from costmodel.core.roofline import DEFAULT_LINK_LATENCY_S, Rates
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Parallelism, Workload
 
@@ -143,8 +143,8 @@ def test_microbatches_must_divide_batch():
 
 
 def test_default_link_latency_when_profile_gives_none():
-    from costmodel.io import load_hardware
-    from costmodel.roofline import link_latency_s
+    from costmodel import load_hardware
+    from costmodel.core.roofline import link_latency_s
 
     hw = load_hardware("h100-sxm")
     assert hw.interconnect_latency_s == 0.0

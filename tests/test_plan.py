@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from costmodel.estimate import estimate
-from costmodel.fleet import energy, evaluate_fleet, power_W
-from costmodel.io import load_hardware
-from costmodel.plan import FACTORS, Slo, batching, plan
+from costmodel.analysis.estimate import estimate
+from costmodel.analysis.devices import energy, evaluate_fleet, power_W
+from costmodel import load_hardware
+from costmodel.analysis.plan import FACTORS, Slo, batching, plan
 from costmodel.specs.workload import Workload
 
 from .conftest import DATA

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from costmodel.estimate import estimate
-from costmodel.io import hardware_file, read_yaml
+from costmodel.analysis.estimate import estimate
+from costmodel.loading.load import hardware_file, read_yaml
 from costmodel.specs.hardware import HardwareProfile
 
 from .conftest import DATA, LLAVA15_7B

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from costmodel.estimate import estimate
-from costmodel.io import load_hardware
-from costmodel.quant import dequant_flops_per_element, weight_bytes_per_element
+from costmodel.analysis.estimate import estimate
+from costmodel import load_hardware
+from costmodel.core.quant import dequant_flops_per_element, weight_bytes_per_element
 from costmodel.units import DType
 
 

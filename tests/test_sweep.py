@@ -14,12 +14,12 @@ from hypothesis import strategies as st
 
 from costmodel.cli.sweep_cmd import parse_grid
 from costmodel.errors import CostmodelError
-from costmodel.estimate import estimate, visual_plan
-from costmodel.io import load_hardware
+from costmodel.analysis.estimate import estimate, visual_plan
+from costmodel import load_hardware
 from costmodel.specs.compression import Compression
 from costmodel.specs.model import LLMSpec, ModelSpec, ProjectorSpec, TokenScheme, VisionSpec
 from costmodel.specs.workload import Workload
-from costmodel.sweep import POINT_COLUMNS, STAGE_COLUMNS, sweep, sweep_plan
+from costmodel.analysis.sweep import POINT_COLUMNS, STAGE_COLUMNS, sweep, sweep_plan
 from costmodel.units import DType
 
 from .conftest import LLAVA15_7B
@@ -117,7 +117,7 @@ def test_several_models_one_frame(llava, llama2):
 def test_one_evaluate_per_model(llava, llama2, monkeypatch):
     """Vectorised: 2 models x 3 devices x 200 token counts x 4 batches = 4,800 points, and
     evaluate runs twice (once per model)."""
-    import costmodel.sweep as sw
+    import costmodel.analysis.sweep as sw
 
     calls = []
     real = sw.evaluate

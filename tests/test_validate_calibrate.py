@@ -8,8 +8,8 @@ import time
 import pytest
 import yaml
 
-from costmodel.estimate import estimate
-from costmodel.io import hardware_file, load_hardware, load_model, read_yaml
+from costmodel.analysis.estimate import estimate
+from costmodel.loading.load import hardware_file, load_hardware, load_model, read_yaml
 
 from .conftest import DATA
 from .test_cli import run

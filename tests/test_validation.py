@@ -13,8 +13,8 @@ torch = pytest.importorskip("torch")
 import torch.nn.functional as F  # noqa: E402, N812
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from costmodel.estimate import estimate  # noqa: E402
-from costmodel.io import load_model, model_ids  # noqa: E402
+from costmodel.analysis.estimate import estimate  # noqa: E402
+from costmodel.loading.load import load_model, model_ids  # noqa: E402
 from costmodel.specs.model import (  # noqa: E402
     LLMSpec,
     ModelSpec,
@@ -22,12 +22,12 @@ from costmodel.specs.model import (  # noqa: E402
     TokenScheme,
     VisionSpec,
 )
-from costmodel.validation.crosscheck import (  # noqa: E402
+from costmodel.reference.crosscheck import (  # noqa: E402
     analytical_matmul_flops,
     causal_skipped_flops,
     torch_matmul_flops,
 )
-from costmodel.validation.reference import build, tiny_spec  # noqa: E402
+from costmodel.reference.model import build, tiny_spec  # noqa: E402
 
 from .conftest import LLAVA15_7B  # noqa: E402
 
@@ -162,7 +162,7 @@ def test_vlm_pipeline_runs_on_cpu():
 def test_profile_cli_writes_csv(tmp_path, capsys):
     import csv
 
-    from costmodel.validation.profile import COLUMNS
+    from costmodel.reference.timing import COLUMNS
 
     from .test_cli import run
 
@@ -198,7 +198,7 @@ def test_profile_cli_bad_input(tmp_path, capsys):
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_profile_cuda_graph_decode():
-    from costmodel.validation.profile import profile
+    from costmodel.reference.timing import profile
 
     rows = profile(tiny_spec(), "cuda", "bf16", [64], [1], text_tokens=8, warmup=2, repeats=5)
     assert {(r.stage, r.mode) for r in rows} == {("prefill", "eager"), ("decode", "eager"),

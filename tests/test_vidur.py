@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from costmodel import vidur
-from costmodel.io import hardware_file, load_hardware, read_yaml
+from costmodel.calibration import vidur
+from costmodel.loading.load import hardware_file, load_hardware, read_yaml
 from costmodel.specs.hardware import HardwareProfile
 
 from .conftest import DATA

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from costmodel.specs.model import ModelSpec, ProjectorSpec, TokenScheme, VisionSpec
-from costmodel.visual_tokens import best_resolution, plan_images, plan_tokens, smart_resize
+from costmodel.core.visual_tokens import best_resolution, plan_images, plan_tokens, smart_resize
 
 from .conftest import CLIP_L336, LLAMA2_7B, LLAVA15_7B
 

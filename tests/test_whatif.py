@@ -7,9 +7,9 @@ import json
 import pytest
 
 from costmodel.errors import CostmodelError, UnknownName
-from costmodel.io import hardware_data, load_hardware
+from costmodel.loading.load import hardware_data, load_hardware
 from costmodel.units import DType
-from costmodel.whatif import apply_overrides, merge
+from costmodel.loading.whatif import apply_overrides, merge
 
 from .conftest import DATA
 from .test_cli import run

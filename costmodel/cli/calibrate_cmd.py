@@ -35,7 +35,7 @@ def calibrate(
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table | json | csv"),
 ) -> None:
     """Measure what a device achieves and write a calibrated hardware profile."""
-    from costmodel.calibration import write_profile
+    from costmodel.calibration.profile_writer import write_profile
 
     if from_vidur is not None:
         f, info = _from_vidur(from_vidur, base, new_id)
@@ -47,9 +47,9 @@ def calibrate(
 
 
 def _from_vidur(path: Path, base: str | None, new_id: str | None) -> tuple[HardwareFile, dict]:
-    from costmodel import vidur
-    from costmodel.calibration import calibrated_file
-    from costmodel.io import load_hardware
+    from costmodel.calibration import vidur
+    from costmodel.calibration.profile_writer import calibrated_file
+    from costmodel.loading.load import load_hardware
 
     if base is None:
         raise CostmodelError("--base: --from-vidur fits against a datasheet profile; give "
@@ -67,9 +67,9 @@ def _from_vidur(path: Path, base: str | None, new_id: str | None) -> tuple[Hardw
 
 def _from_bench(device: str, base: str | None, new_id: str | None,
                 quick: bool, threads: int | None = None) -> tuple[HardwareFile, dict]:
-    from costmodel import microbench
-    from costmodel.calibration import calibrated_file, fit_samples
-    from costmodel.io import load_hardware
+    from costmodel.calibration import microbench
+    from costmodel.calibration.profile_writer import calibrated_file, fit_samples
+    from costmodel.loading.load import load_hardware
     from costmodel.specs.hardware import HardwareProfile
     from costmodel.units import DType
 
@@ -94,7 +94,7 @@ def _from_bench(device: str, base: str | None, new_id: str | None,
 
 
 def _bare_file(res: Any, device: str, src: str) -> HardwareFile:
-    from costmodel.calibration import measured_peaks
+    from costmodel.calibration.profile_writer import measured_peaks
 
     mem = _memory_bytes(device)
     data = {"id": f"{device}-measured", "name": res.device_name,

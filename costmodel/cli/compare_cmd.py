@@ -12,8 +12,8 @@ import typer
 from costmodel.cli import fleet_common as fc
 from costmodel.cli.common import Format, table
 from costmodel.errors import CostmodelError
-from costmodel.evaluate import STAGES
-from costmodel.fleet import Fleet, energy, evaluate_fleet, power_W, stage_bounds
+from costmodel.core.evaluate import STAGES
+from costmodel.analysis.devices import Fleet, energy, evaluate_fleet, power_W, stage_bounds
 from costmodel.units import DType, seconds, si
 
 ENERGY_NOTE = ("energy is an ESTIMATE: power (TDP or power mode) x latency per stage, as if the "

@@ -29,9 +29,9 @@ from costmodel.cli.common import (
 from costmodel.cli.estimate_cmd import build_workload, parse_image_size
 from costmodel.cli.plot_cmd import output_format, plots, save
 from costmodel.errors import CostmodelError, one_line
-from costmodel.estimate import Estimate
-from costmodel.estimate import estimate as run_estimate
-from costmodel.io import load_hardware, load_model
+from costmodel.analysis.estimate import Estimate
+from costmodel.analysis.estimate import estimate as run_estimate
+from costmodel.loading.load import load_hardware, load_model
 from costmodel.specs.compression import Compression
 from costmodel.units import DType, seconds, si
 

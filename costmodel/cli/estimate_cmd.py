@@ -27,9 +27,9 @@ from costmodel.cli.common import (
     table,
 )
 from costmodel.errors import CostmodelError
-from costmodel.estimate import Estimate
-from costmodel.estimate import estimate as run_estimate
-from costmodel.io import load_hardware, load_model
+from costmodel.analysis.estimate import Estimate
+from costmodel.analysis.estimate import estimate as run_estimate
+from costmodel.loading.load import load_hardware, load_model
 from costmodel.specs.workload import Workload
 from costmodel.units import DType, seconds, si
 

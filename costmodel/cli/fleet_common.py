@@ -22,7 +22,7 @@ from costmodel.cli.common import IMAGE_SIZE as IMAGE_SIZE  # re-exported for the
 from costmodel.cli.common import IMAGES as IMAGES
 from costmodel.cli.estimate_cmd import build_workload, parse_image_size
 from costmodel.errors import CostmodelError
-from costmodel.io import hardware_ids, load_hardware, load_model
+from costmodel.loading.load import hardware_ids, load_hardware, load_model
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Workload

@@ -10,7 +10,7 @@ import typer
 from costmodel.cli import fleet_common as fc
 from costmodel.cli.common import Format, table
 from costmodel.errors import CostmodelError
-from costmodel.plan import Slo, batching, plan
+from costmodel.analysis.plan import Slo, batching, plan
 from costmodel.units import DType, seconds, si
 
 

@@ -19,9 +19,9 @@ import typer
 
 from costmodel.cli import estimate_cmd
 from costmodel.errors import CostmodelError
-from costmodel.estimate import Estimate
-from costmodel.estimate import estimate as run_estimate
-from costmodel.io import load_hardware, load_model
+from costmodel.analysis.estimate import Estimate
+from costmodel.analysis.estimate import estimate as run_estimate
+from costmodel.loading.load import load_hardware, load_model
 from costmodel.specs.hardware import HardwareProfile
 
 if TYPE_CHECKING:
@@ -160,7 +160,7 @@ def token_range(text: str) -> list[int]:
 def sweep(*, output: Path = OUTPUT, **kw: Any) -> None:
     """TTFT, TPOT, FLOPs and memory against visual tokens, one line per hardware."""
     output_format(output)
-    from costmodel.sweep import sweep as run_sweep
+    from costmodel.analysis.sweep import sweep as run_sweep
 
     tokens = token_range(kw["visual_tokens"])
     specs = [load_model(m) for m in _names(kw["model"], "MODEL")]

@@ -45,8 +45,8 @@ def write_csv_atomic(path: Path, rows: list[dict], columns: tuple[str, ...]) -> 
 
 
 def _spec(model: str | None, tiny: bool):
-    from costmodel.io import load_model
-    from costmodel.validation.reference import tiny_spec
+    from costmodel.loading.load import load_model
+    from costmodel.reference.model import tiny_spec
 
     if tiny == (model is not None):
         raise CostmodelError("MODEL: give a zoo id or config.json path, or --tiny (not both)")
@@ -80,7 +80,7 @@ def profile(
     try:
         import torch
 
-        from costmodel.validation import profile as prof
+        from costmodel.reference import timing as prof
     except ImportError:
         raise CostmodelError('profile: needs torch; pip install "costmodel[validate]"') from None
     dtype = dtype or ("bf16" if device == "cuda" else "fp32")

@@ -26,7 +26,7 @@ from costmodel.cli.common import (
 from costmodel.cli.compression_cmd import build_compression
 from costmodel.cli.plot_cmd import output_format, plots, save
 from costmodel.errors import CostmodelError
-from costmodel.io import load_hardware, load_model
+from costmodel.loading.load import load_hardware, load_model
 from costmodel.specs.workload import Workload
 from costmodel.units import DType, seconds, si
 
@@ -109,7 +109,7 @@ def sweep(
     w = checked(Workload, text_tokens=text_tokens, output_tokens=output_tokens, act_dtype=dtype,
                 weight_dtype=weight_dtype, kv_dtype=kv_dtype, flash_attention=flash_attention,
                 overlap=overlap, compression=comp)
-    from costmodel.sweep import sweep as run_sweep  # pandas only when the command runs
+    from costmodel.analysis.sweep import sweep as run_sweep  # pandas only when the command runs
 
     df = run_sweep(specs, hws, vis, bat, w)
     if plot is not None:

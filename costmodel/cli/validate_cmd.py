@@ -34,8 +34,8 @@ def validate(
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table | json | csv"),
 ) -> None:
     """Compare measurements with the model's predictions for the same shapes."""
-    from costmodel import validate as v
-    from costmodel.io import load_hardware
+    from costmodel.calibration import measured as v
+    from costmodel.loading.load import load_hardware
 
     hw = load_hardware(hardware)
     k, err = v.join(measurements, kind.value if kind else None, hw, execution.value)

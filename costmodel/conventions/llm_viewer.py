@@ -32,15 +32,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from costmodel.graph import Points, Precision, layer_groups
-from costmodel.ops import Arr, Op, OpClass
-from costmodel.roofline import Rates
+from costmodel.core.stages import Points, Precision, layer_groups
+from costmodel.core.ops import Arr, Op, OpClass
+from costmodel.core.roofline import Rates
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import LLMSpec, ModelSpec
 from costmodel.units import DType
 
 if TYPE_CHECKING:
-    from costmodel.evaluate import OpCost
+    from costmodel.core.evaluate import OpCost
 
 SOFTMAX_OPS = 5.0  # max, sub, exp, sum, div (LLM-Viewer's comment)
 NORM_OPS = 7.0  # sum, sub, pow, sum, div, mul, add

@@ -88,7 +88,7 @@ class EfficiencyCurveFile(BaseModel):
 
 
 class EfficiencyCurvesFile(BaseModel):
-    """Optional curve per operator class (costmodel.ops.OpClass; lm_head uses `linear`).
+    """Optional curve per operator class (costmodel.core.ops.OpClass; lm_head uses `linear`).
     Real kernels of the same roofline size differ by class (an RMSNorm reaches about a third
     of the bandwidth a residual add does), so one curve per class, not one for all."""
 

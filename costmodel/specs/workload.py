@@ -14,7 +14,7 @@ Convention = Literal["costmodel", "llm-viewer"]
 
 
 class Parallelism(BaseModel):
-    """How one model replica is spread over GPUs (see costmodel/parallel.py).
+    """How one model replica is spread over GPUs (see costmodel/core/parallel/tensor.py).
 
     tp: tensor-parallel degree (Megatron-style split of every decoder layer; two all-reduces a
     layer). pp: pipeline stages (layers split into pp contiguous stages). microbatches: the

@@ -58,7 +58,7 @@ class Op:
     kv_write_bytes: Arr = field(default=0.0)  # type: ignore[assignment]
     count: int = 1
     first_layer: int | None = None  # for names with a layer range
-    # Interconnect traffic (op_class "comm", costmodel/parallel.py): bytes each GPU sends over
+    # Interconnect traffic (op_class "comm", costmodel/core/parallel/tensor.py): bytes each GPU sends over
     # its link, and link latencies paid one after another (ring steps).
     link_bytes: Arr = field(default=0.0)  # type: ignore[assignment]
     link_hops: float = 0.0

@@ -8,7 +8,7 @@ Per operator (units: FLOPs, bytes, FLOP/s, bytes/s, seconds):
             = compute_s + memory_s       (overlap='serial': no overlap, an upper bound)
             + kernel_launch_overhead_s   (one kernel per operator instance)
   comm_s    = link_bytes / link_bandwidth + link_hops * link_latency   (added to latency_s;
-              only interconnect operators have link traffic, see costmodel/parallel.py)
+              only interconnect operators have link traffic, see costmodel/core/parallel/tensor.py)
             / eff_curve[class](max(compute_s, memory_s))   (optional, see below)
             + kernel_launch_overhead_s * launches[execution]   (one kernel per instance)
 Efficiency curve (optional, per op class; lm_head uses the linear curve): piecewise-linear in
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from costmodel.ops import Arr, Op
+from costmodel.core.ops import Arr, Op
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.workload import Execution
 from costmodel.units import DType

@@ -19,9 +19,9 @@ import numpy as np
 import torch
 
 from costmodel.specs.model import ModelSpec
-from costmodel.validation.crosscheck import visual_embeds, visual_inputs
-from costmodel.validation.reference import ReferenceModel, build
-from costmodel.visual_tokens import plan_tokens
+from costmodel.reference.crosscheck import visual_embeds, visual_inputs
+from costmodel.reference.model import ReferenceModel, build
+from costmodel.core.visual_tokens import plan_tokens
 
 COLUMNS = ("device_name", "torch_version", "dtype", "model", "batch", "visual_tokens",
            "text_tokens", "stage", "context_tokens", "median_s", "p25_s", "p75_s", "repeats",

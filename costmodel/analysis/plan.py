@@ -26,9 +26,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from costmodel.evaluate import Evaluation
-from costmodel.fleet import Fleet, compute_share, evaluate_fleet
-from costmodel.ops import Arr
+from costmodel.core.evaluate import Evaluation
+from costmodel.analysis.devices import Fleet, compute_share, evaluate_fleet
+from costmodel.core.ops import Arr
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Workload

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from costmodel.compression import compress_points, overhead_ops
-from costmodel.graph import Points, Precision, decode_ops, layer_groups, stage_ops
-from costmodel.ops import Arr, Op
-from costmodel.parallel import with_allreduce
-from costmodel.quant import with_dequant
-from costmodel.roofline import Rates, op_times, sum_linear_max
+from costmodel.core.compression import compress_points, overhead_ops
+from costmodel.core.stages import Points, Precision, decode_ops, layer_groups, stage_ops
+from costmodel.core.ops import Arr, Op
+from costmodel.core.parallel.tensor import with_allreduce
+from costmodel.core.quant import with_dequant
+from costmodel.core.roofline import Rates, op_times, sum_linear_max
 from costmodel.specs.compression import Compression
 from costmodel.specs.model import ModelSpec
 
@@ -132,7 +132,7 @@ def _peak_activation_bytes(ops: list[Op], like: Arr) -> Arr:
 
 
 def _finish(ops: list[Op], prec: Precision, tp: int) -> list[Op]:
-    """Weight dequantisation work (costmodel/quant.py) and TP all-reduces (parallel.py)."""
+    """Weight dequantisation work (costmodel/core/quant.py) and TP all-reduces (parallel.py)."""
     return with_allreduce(with_dequant(ops, prec.dequant_flops, prec.weight), tp)
 
 
@@ -144,7 +144,7 @@ def evaluate(spec: ModelSpec, pts: Points, prec: Precision, rates: Rates, capaci
 
     convention 'llm-viewer': operators and memory by costmodel.conventions.llm_viewer.
     tp > 1: `spec` is one GPU's shard (parallel.shard_spec) and all-reduces are added.
-    `pts` are the uncompressed points; `compression` reshapes them (costmodel.compression)
+    `pts` are the uncompressed points; `compression` reshapes them (costmodel.core.compression)
     and adds the method's own operators to the stage where they run."""
     base, pts = pts, compress_points(spec, pts, compression)
     like = np.broadcast_arrays(pts.batch, pts.visual, pts.text, pts.output, rates.bytes_per_s)[0]

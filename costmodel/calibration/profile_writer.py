@@ -1,5 +1,5 @@
 """Writing calibrated hardware profiles (an edge: YAML out). The fits themselves are in
-costmodel.fit (numpy) and costmodel.vidur / costmodel.microbench (what was measured)."""
+costmodel.calibration.fit (numpy) and costmodel.calibration.vidur / costmodel.calibration.microbench (what was measured)."""
 
 from __future__ import annotations
 
@@ -65,10 +65,10 @@ def write_profile(f: HardwareFile, path: str | Path) -> None:
 
 def fit_samples(samples: list[Any], hw: Any, math_dtype: Any, launch_s: float
                 ) -> dict[str, dict[str, list[float]]]:
-    """Curves from microbenchmark samples (costmodel.microbench.Sample) against the bare
+    """Curves from microbenchmark samples (costmodel.calibration.microbench.Sample) against the bare
     roofline of `hw` in `math_dtype`; the launch overhead is taken off each timing first."""
-    from costmodel.fit import fit_curve
-    from costmodel.roofline import Rates, op_times
+    from costmodel.calibration.fit import fit_curve
+    from costmodel.core.roofline import Rates, op_times
 
     base = Rates.from_profiles([hw], math_dtype)
     rates = Rates(base.matmul_flops_per_s, base.attention_flops_per_s, base.vector_flops_per_s,

@@ -3,8 +3,8 @@
 Vidur (microsoft/vidur, commit 7d47513, MIT licence) profiled each operator of a Llama decoder
 layer on real GPUs; its `mlp.csv` files give, per `num_tokens` (rows through the layer) and
 tensor-parallel degree, `time_stats.<op>.median` in milliseconds. Only tp = 1 rows are used.
-Each Vidur operator is rebuilt with the costmodel.ops constructors for the same shape (bf16
-weights and activations) and priced with costmodel.roofline, so a prediction here is exactly
+Each Vidur operator is rebuilt with the costmodel.core.ops constructors for the same shape (bf16
+weights and activations) and priced with costmodel.core.roofline, so a prediction here is exactly
 what the estimator charges for that operator:
 
   attn_pre_proj   fused QKV: linear(h -> q_dim + 2 kv_dim)
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from costmodel.errors import CostmodelError
-from costmodel.ops import (
+from costmodel.core.ops import (
     ACT_FLOPS,
     ADD_FLOPS,
     ROPE_FLOPS,
@@ -38,7 +38,7 @@ from costmodel.ops import (
     norm,
     vector_op,
 )
-from costmodel.roofline import Execution, Rates, op_times
+from costmodel.core.roofline import Execution, Rates, op_times
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.units import DType
 
@@ -132,8 +132,8 @@ def roofline_times(df: pd.DataFrame, hw: HardwareProfile, execution: Execution =
 
 
 def curve_class(op: str) -> str:
-    """The efficiency-curve class (costmodel.roofline.CURVE_OF_CLASS) of a Vidur operator."""
-    from costmodel.roofline import CURVE_OF_CLASS
+    """The efficiency-curve class (costmodel.core.roofline.CURVE_OF_CLASS) of a Vidur operator."""
+    from costmodel.core.roofline import CURVE_OF_CLASS
 
     return CURVE_OF_CLASS[op_builders((4096, 11008, 32, 32))[op](np.ones(1)).op_class]
 
@@ -144,7 +144,7 @@ BUCKETS = ((1, 63), (64, 511), (512, 4096), (4097, 32768))
 def fit_curves(df: pd.DataFrame, hw: HardwareProfile) -> dict[str, dict[str, list[float]]]:
     """Efficiency curve per op class from measurements, against the bare roofline of `hw`
     (its own curves ignored). YAML-ready: {class: {roofline_us: [...], efficiency: [...]}}."""
-    from costmodel.fit import fit_curve
+    from costmodel.calibration.fit import fit_curve
 
     t = roofline_times(df, hw, curves=False) - hw.kernel_launch_overhead_s
     classes = df["op"].map(curve_class).to_numpy()
@@ -160,7 +160,7 @@ def fit_curves(df: pd.DataFrame, hw: HardwareProfile) -> dict[str, dict[str, lis
 
 def errors(df: pd.DataFrame, hw: HardwareProfile, execution: Execution = "eager") -> pd.DataFrame:
     """`load`'s table plus predicted_s, ape_pct and the token-count bucket of each row."""
-    from costmodel.fit import ape
+    from costmodel.calibration.fit import ape
 
     out = df.copy()
     out["predicted_s"] = roofline_times(df, hw, execution)

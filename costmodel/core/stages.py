@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from costmodel.ops import (
+from costmodel.core.ops import (
     ACT_FLOPS,
     ADD_FLOPS,
     ROPE_FLOPS,

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from costmodel.ops import (
+from costmodel.core.ops import (
     ACT_FLOPS,
     ADD_FLOPS,
     NORM_FLOPS,

@@ -8,7 +8,7 @@ position table or 2-D RoPE (Qwen2-VL), optional pre-norm, fused qkv. Projector: 
 2-layer GELU MLP or Qwen2-VL's patch merger. Every module mirrors the closed-form parameter
 counts of `costmodel.specs.model` one for one (a test checks it for every zoo model).
 
-torch is imported only under `costmodel.validation`; the core never imports this module.
+torch is imported only under `costmodel.reference`; the core never imports this module.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from costmodel.errors import CostmodelError
 from costmodel.specs.model import LLMSpec, ModelSpec, ProjectorSpec, VisionSpec
-from costmodel.validation.tiny import tiny_spec  # noqa: F401  (re-exported)
+from costmodel.reference.tiny import tiny_spec  # noqa: F401  (re-exported)
 
 ROPE_THETA = 10000.0
 INIT_STD = 0.02

@@ -1,5 +1,5 @@
 """Bundled models: one line each, id -> (the model's own config.json shipped in zoo_configs/,
-Hugging Face repo it comes from). Specs are built from those files by `costmodel.hf`.
+Hugging Face repo it comes from). Specs are built from those files by `costmodel.loading.hf_config`.
 """
 
 from __future__ import annotations

@@ -13,14 +13,14 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from costmodel import whatif
+from costmodel.loading import whatif
 from costmodel.errors import CostmodelError, UnknownName, one_line
-from costmodel.hf import ConfigError, spec_from_config
+from costmodel.loading.hf_config import ConfigError, spec_from_config
 from costmodel.specs.hardware import HardwareFile, HardwareProfile
 from costmodel.specs.model import ModelSpec
-from costmodel.zoo import ZOO
+from costmodel.loading.zoo import ZOO
 
-_PKG = Path(__file__).resolve().parent
+_PKG = Path(__file__).resolve().parents[1]  # the costmodel package
 
 
 def _profiles_dir() -> Path:
@@ -100,7 +100,7 @@ def hardware_data(name: str, near: Path | None = None,
 @lru_cache(maxsize=64)
 def load_hardware(name: str, sets: tuple[str, ...] = ()) -> HardwareProfile:
     """A bundled id (`a100-80gb`) or a path to a YAML profile (which may inherit with
-    `base: <id or path>`), with what-if overrides `sets` (KEY=VALUE, see costmodel.whatif)."""
+    `base: <id or path>`), with what-if overrides `sets` (KEY=VALUE, see costmodel.loading.whatif)."""
     data, where, base = hardware_data(name)
     if sets:
         base = base or hardware_file(data, where)

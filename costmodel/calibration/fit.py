@@ -1,7 +1,7 @@
 """Fit an efficiency curve from (bare roofline time, measured time) pairs. Pure numpy.
 
 Implied efficiency of one measurement = roofline_s / measured_s (the fraction of the roofline
-the kernel achieved). The curve (see costmodel.roofline) is piecewise-linear in
+the kernel achieved). The curve (see costmodel.core.roofline) is piecewise-linear in
 log10(roofline_s): points are binned by `per_decade` bins per decade of roofline time; each
 bin with at least `min_points` points gives one knot at the median log10(roofline_s) of its
 points and the median implied efficiency, clipped to [1e-4, 1]. Medians, not means, so a few
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from costmodel.ops import Arr
+from costmodel.core.ops import Arr
 
 MIN_EFF = 1e-4
 

@@ -12,15 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from costmodel.evaluate import STAGES, Evaluation
-from costmodel.graph import Points, Precision
-from costmodel.pipeline import ParallelResult, evaluate_parallel
-from costmodel.quant import dequant_flops_per_element, weight_bytes_per_element
-from costmodel.roofline import Rates, link_latency_s
+from costmodel.core.evaluate import STAGES, Evaluation
+from costmodel.core.stages import Points, Precision
+from costmodel.core.parallel.pipeline import ParallelResult, evaluate_parallel
+from costmodel.core.quant import dequant_flops_per_element, weight_bytes_per_element
+from costmodel.core.roofline import Rates, link_latency_s
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import VisualPlan, Workload
-from costmodel.visual_tokens import plan_images, plan_tokens
+from costmodel.core.visual_tokens import plan_images, plan_tokens
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -168,7 +168,7 @@ class Estimate:
 
     def to_frame(self, per_layer: bool = False) -> pd.DataFrame:
         """Per-operator tidy table (one row per operator; per_layer=True: one per layer)."""
-        from costmodel.frames import op_frame
+        from costmodel.analysis.frames import op_frame
 
         return op_frame(self.evaluation, 0, per_layer)
 
@@ -177,7 +177,7 @@ def estimate(model: ModelSpec | str, hardware: HardwareProfile | str,
              workload: Workload | None = None, **fields: Any) -> Estimate:
     """Estimate one request. `model`/`hardware` are specs, zoo/bundled ids or file paths;
     keyword fields build the Workload (batch=8, visual_tokens=576, act_dtype='bf16', ...)."""
-    from costmodel.io import load_hardware, load_model
+    from costmodel.loading.load import load_hardware, load_model
 
     spec = load_model(model) if isinstance(model, str) else model
     hw = load_hardware(hardware) if isinstance(hardware, str) else hardware

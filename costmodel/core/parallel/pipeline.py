@@ -28,11 +28,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from costmodel.errors import CostmodelError
-from costmodel.evaluate import Evaluation, evaluate
-from costmodel.graph import Points, Precision, layer_groups
-from costmodel.ops import Arr
-from costmodel.parallel import shard_spec
-from costmodel.roofline import Rates
+from costmodel.core.evaluate import Evaluation, evaluate
+from costmodel.core.stages import Points, Precision, layer_groups
+from costmodel.core.ops import Arr
+from costmodel.core.parallel.tensor import shard_spec
+from costmodel.core.roofline import Rates
 from costmodel.specs.compression import Compression
 from costmodel.specs.model import ModelSpec, _norm_params
 from costmodel.specs.workload import Parallelism

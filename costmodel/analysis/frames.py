@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from costmodel.evaluate import Evaluation
+from costmodel.core.evaluate import Evaluation
 
 _RANGE = re.compile(r"/L(\d+)-(\d+)/")
 

@@ -1,15 +1,15 @@
 """Join measurements with predictions for the same shapes (an edge: reads CSV files).
 
 Two kinds of measurement file:
-- `vidur`: a Vidur mlp.csv (per-operator GPU timings, costmodel.vidur); predictions price the
+- `vidur`: a Vidur mlp.csv (per-operator GPU timings, costmodel.calibration.vidur); predictions price the
   same operator on the chosen profile; groups = (op, token-count bucket).
 - `profile`: the CSV written by `costmodel profile` (one row per model, batch, visual/text
   tokens and stage with median_s); predictions are TTFT (vision + projector + prefill) for
   `prefill` rows and one decode step for `decode` rows; `context_tokens` is the keys the
   step attends to (as `costmodel profile` writes it: prompt + 1), so its KV cache holds
   context_tokens - 1 tokens before the step; groups = stage. `model` is a zoo id, a
-  config.json path or `tiny` (costmodel.validation.tiny).
-Error = absolute percentage error 100 |predicted - measured| / measured (costmodel.fit.ape).
+  config.json path or `tiny` (costmodel.reference.tiny).
+Error = absolute percentage error 100 |predicted - measured| / measured (costmodel.calibration.fit.ape).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from costmodel.errors import CostmodelError
-from costmodel.roofline import LAUNCHES, Execution, Rates
+from costmodel.core.roofline import LAUNCHES, Execution, Rates
 from costmodel.specs.hardware import HardwareProfile
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ PROFILE_COLS = ("model", "batch", "visual_tokens", "text_tokens", "stage", "cont
 
 def detect(path: str | Path) -> str:
     """'vidur' or 'profile' from the header of a measurement CSV."""
-    from costmodel.vidur import is_vidur
+    from costmodel.calibration.vidur import is_vidur
 
     try:
         with open(path) as fh:
@@ -49,7 +49,7 @@ def detect(path: str | Path) -> str:
 
 
 def join_vidur(path: str | Path, hw: HardwareProfile, execution: Execution) -> pd.DataFrame:
-    from costmodel import vidur
+    from costmodel.calibration import vidur
 
     err = vidur.errors(vidur.load(path), hw, execution)
     err["group"] = err["op"] + " " + err["bucket"]
@@ -59,13 +59,13 @@ def join_vidur(path: str | Path, hw: HardwareProfile, execution: Execution) -> p
 
 def _predict_profile(rows: pd.DataFrame, hw: HardwareProfile, execution: str) -> np.ndarray:
     """Predicted seconds for rows sharing one model and dtype (one vectorised evaluate)."""
-    from costmodel.estimate import precision
-    from costmodel.evaluate import evaluate
-    from costmodel.graph import Points
-    from costmodel.io import load_model
+    from costmodel.analysis.estimate import precision
+    from costmodel.core.evaluate import evaluate
+    from costmodel.core.stages import Points
+    from costmodel.loading.load import load_model
     from costmodel.specs.workload import Workload
-    from costmodel.validation.tiny import tiny_spec
-    from costmodel.visual_tokens import plan_tokens
+    from costmodel.reference.tiny import tiny_spec
+    from costmodel.core.visual_tokens import plan_tokens
 
     name = str(rows["model"].iloc[0])
     spec = tiny_spec() if name == "tiny" else load_model(name)
@@ -92,7 +92,7 @@ def _predict_profile(rows: pd.DataFrame, hw: HardwareProfile, execution: str) ->
 def join_profile(path: str | Path, hw: HardwareProfile, execution: Execution) -> pd.DataFrame:
     import pandas as pd
 
-    from costmodel.fit import ape
+    from costmodel.calibration.fit import ape
 
     df = pd.read_csv(path)
     bad = df.loc[~df["stage"].isin(["prefill", "decode"]), "stage"]

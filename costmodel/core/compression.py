@@ -36,8 +36,8 @@ from dataclasses import replace
 import numpy as np
 
 from costmodel.errors import CostmodelError
-from costmodel.graph import Points, Precision, vit_seq
-from costmodel.ops import SOFTMAX_FLOPS, Arr, Op
+from costmodel.core.stages import Points, Precision, vit_seq
+from costmodel.core.ops import SOFTMAX_FLOPS, Arr, Op
 from costmodel.specs.compression import Compression
 from costmodel.specs.model import ModelSpec
 

@@ -26,7 +26,7 @@ import math
 import numpy as np
 
 from costmodel.errors import CostmodelError
-from costmodel.ops import Arr, Op
+from costmodel.core.ops import Arr, Op
 from costmodel.specs.model import ModelSpec
 
 

@@ -1,7 +1,7 @@
 """One workload over several devices and batch sizes in one vectorised `evaluate` call.
 
 Arrays are shaped (devices, columns): a column is a batch size, or a scale factor on the
-device's rates (what-if solving in `costmodel.plan`). Pure: no I/O, no printing.
+device's rates (what-if solving in `costmodel.analysis.plan`). Pure: no I/O, no printing.
 
 Bound of a stage: the latency-weighted share of the stage spent in compute-bound operators
 (compute_s >= memory_s, totals over all instances and decode steps); a stage is 'compute'-bound
@@ -23,10 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from costmodel.errors import CostmodelError
-from costmodel.estimate import points, precision, visual_plan
-from costmodel.evaluate import STAGES, Evaluation, evaluate
-from costmodel.ops import Arr
-from costmodel.roofline import Rates, as_column, curve_table
+from costmodel.analysis.estimate import points, precision, visual_plan
+from costmodel.core.evaluate import STAGES, Evaluation, evaluate
+from costmodel.core.ops import Arr
+from costmodel.core.roofline import Rates, as_column, curve_table
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Workload

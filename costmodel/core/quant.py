@@ -20,7 +20,7 @@ formats. Conventions (also in docs/methodology.md, section "Quantisation"):
 
 from __future__ import annotations
 
-from costmodel.ops import Op
+from costmodel.core.ops import Op
 from costmodel.units import DType
 
 INT4_GROUP = 128

@@ -1,0 +1,166 @@
+"""Sweeps: every (model x hardware x visual tokens x batch) point in one vectorised evaluation
+per model -> one tidy DataFrame (a row per point x stage, base units in the column names).
+
+The grid is flattened hardware-major (hardware, then visual tokens, then batch); each field of
+`Points`, `Rates` and the capacity is an array with one entry per point, and
+`costmodel.core.evaluate.evaluate` runs once per model. `sweep_plan` is the array form of
+`visual_tokens.plan_tokens`, so a sweep row equals `estimate()` at that point (tested).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from costmodel.errors import CostmodelError
+from costmodel.analysis.estimate import precision
+from costmodel.core.evaluate import STAGES, Evaluation, evaluate
+from costmodel.core.stages import Points
+from costmodel.core.ops import Arr
+from costmodel.core.roofline import Rates, as_column
+from costmodel.specs.hardware import HardwareProfile
+from costmodel.specs.model import ModelSpec
+from costmodel.specs.workload import Workload
+
+STAGE_COLUMNS = ("flops", "useful_flops", "bytes", "weight_bytes", "act_bytes", "kv_bytes",
+                 "latency_s")
+POINT_COLUMNS = ("ttft_s", "tpot_s", "e2e_latency_s", "tokens_per_s", "kv_cache_bytes",
+                 "weights_bytes", "activation_bytes", "total_memory_bytes", "fits")
+
+
+def sweep_plan(spec: ModelSpec, visual: Arr, images: int = 1) -> dict[str, Arr]:
+    """plan_tokens over an array of visual-token counts: crops, seq_per_crop, projector_rows,
+    visual (tokens into the LLM) per sample."""
+    n = np.asarray(visual, dtype=float)
+    z = np.zeros_like(n)
+    v = spec.vision
+    if v is None or spec.projector is None:
+        return {"crops": z, "seq_per_crop": z, "projector_rows": z, "visual": n}
+    some = n > 0
+    if spec.token_scheme.kind == "dynamic":
+        m2, n_img = spec.projector.merge_size ** 2, float(max(images, 1))
+        return {"crops": np.where(some, n_img, 0.0), "seq_per_crop": n * m2 / n_img,
+                "projector_rows": n * m2, "visual": n}
+    per_crop = v.patches_per_image
+    return {"crops": np.ceil(n / per_crop),
+            "seq_per_crop": np.where(some, per_crop + int(v.cls_token), 0.0),
+            "projector_rows": n, "visual": n}
+
+
+def _rates(profiles: Sequence[HardwareProfile], w: Workload) -> tuple[Rates, Arr]:
+    """Rates and memory capacity as columns [H, 1] (one row per device)."""
+    if w.convention == "llm-viewer":
+        from costmodel.conventions.llm_viewer import bare_rates
+
+        r = bare_rates(profiles, (w.weights, w.act_dtype, w.kv))
+    else:
+        r = Rates.from_profiles(profiles, w.act_dtype, w.execution)
+    cap = np.array([h.memory_bytes for h in profiles], dtype=float)
+    return as_column(r), cap[:, None]
+
+
+def evaluate_grid(spec: ModelSpec, profiles: Sequence[HardwareProfile], visual: Arr,
+                  batch: Arr, w: Workload) -> tuple[Evaluation, dict[str, Arr]]:
+    """One evaluation of one model over the grid. Operator FLOPs and bytes depend on tokens
+    and batch only, so `Points` are a row [1, T*B] and the device rates a column [H, 1]; the
+    times broadcast to [H, T*B], flattened hardware-major. Returns it and the grid columns."""
+    tok, bat = (x.reshape(-1).astype(float) for x in np.meshgrid(
+        np.asarray(visual), np.asarray(batch), indexing="ij"))
+    plan = sweep_plan(spec, tok, w.images)
+    ones = np.ones_like(tok)
+    pts = Points(batch=bat[None], crops=plan["crops"][None],
+                 seq_per_crop=plan["seq_per_crop"][None],
+                 projector_rows=plan["projector_rows"][None], visual=plan["visual"][None],
+                 text=ones[None] * w.text_tokens, output=ones[None] * w.output_tokens)
+    rates, cap = _rates(profiles, w)
+    ev = evaluate(spec, pts, precision(w), rates, cap, flash=w.flash_attention,
+                  overlap=w.overlap, all_logits=w.logits == "all", convention=w.convention,
+                  compression=w.compression)
+    n_hw = len(profiles)
+    grid = {"hw_idx": np.repeat(np.arange(n_hw), tok.size), "visual_tokens": np.tile(tok, n_hw),
+            "batch": np.tile(bat, n_hw)}
+    return ev, grid
+
+
+def _flat(x: Arr, shape: tuple[int, int]) -> Arr:
+    """A result broadcast to [H, T*B] and flattened hardware-major."""
+    return np.broadcast_to(np.asarray(x), shape).reshape(-1)
+
+
+FLOAT_COLUMNS = STAGE_COLUMNS + POINT_COLUMNS[:-1]  # every numeric column but `fits`
+
+
+def _columns(ev: Evaluation, grid: dict[str, Arr], n_hw: int, model_idx: int) -> dict[str, Arr]:
+    """One model's rows (point x stage, stage fastest) as plain arrays; the float columns
+    fill one 2-D block so the frame is built without copying column by column."""
+    n, k = len(grid["batch"]), len(STAGES)
+    shape = (n_hw, n // n_hw)
+    per_point = {"ttft_s": ev.ttft_s, "tpot_s": ev.tpot_s, "e2e_latency_s": ev.e2e_latency_s,
+                 "tokens_per_s": ev.tokens_per_s, "kv_cache_bytes": ev.kv_cache_bytes,
+                 "weights_bytes": ev.weights_bytes, "activation_bytes": ev.activation_bytes,
+                 "total_memory_bytes": ev.total_bytes}
+    block = np.empty((len(FLOAT_COLUMNS), n, k))
+    for i, c in enumerate(STAGE_COLUMNS):
+        for j, s in enumerate(STAGES):
+            block[i, :, j] = _flat(getattr(ev.stages[s], c), shape)
+    for i, c in enumerate(POINT_COLUMNS[:-1], start=len(STAGE_COLUMNS)):
+        block[i] = _flat(per_point[c], shape)[:, None]
+    return {"model": np.full(n * k, model_idx), "hardware": np.repeat(grid["hw_idx"], k),
+            "batch": np.repeat(grid["batch"].astype(int), k),
+            "visual_tokens": np.repeat(grid["visual_tokens"].astype(int), k),
+            "stage": np.tile(np.arange(k), n), "fits": np.repeat(_flat(ev.fits, shape), k),
+            "block": block.reshape(len(FLOAT_COLUMNS), n * k)}
+
+
+def _frame(parts: list[dict[str, Arr]], names: list[str], hw_names: list[str],
+           w: Workload) -> pd.DataFrame:
+    """The tidy frame from per-model column arrays."""
+    def cat(key: str) -> Arr:
+        return np.concatenate([p[key] for p in parts]) if len(parts) > 1 else parts[0][key]
+
+    block = np.concatenate([p["block"] for p in parts], axis=1) if len(parts) > 1 else (
+        parts[0]["block"])
+    rows = block.shape[1]
+    label = w.compression.label if w.compression else "none"
+    head = pd.DataFrame({
+        "model": pd.Categorical.from_codes(cat("model"), names),
+        "hardware": pd.Categorical.from_codes(cat("hardware"), hw_names),
+        "batch": cat("batch"), "visual_tokens": cat("visual_tokens"),
+        "text_tokens": np.full(rows, w.text_tokens),
+        "output_tokens": np.full(rows, w.output_tokens),
+        "compression": pd.Categorical.from_codes(np.zeros(rows, dtype=int), [label]),
+        "stage": pd.Categorical.from_codes(cat("stage"), list(STAGES)),
+    })
+    nums = pd.DataFrame(block.T, columns=list(FLOAT_COLUMNS), copy=False)
+    nums["fits"] = cat("fits")
+    return pd.concat([head, nums], axis=1)
+
+
+def sweep(specs: ModelSpec | Sequence[ModelSpec], hardware: Sequence[HardwareProfile],
+          visual_tokens: Sequence[int] | Arr, batch: Sequence[int] | Arr = (1,),
+          workload: Workload | None = None, **fields: Any) -> pd.DataFrame:
+    """The tidy table over models x hardware x visual tokens x batch.
+
+    `workload` (or keyword fields such as text_tokens=64, output_tokens=128, act_dtype='bf16',
+    compression=Compression(...)) fixes everything but the swept axes; its own batch and
+    visual_tokens are ignored. A Python loop runs over models only.
+    """
+    model_list = [specs] if isinstance(specs, ModelSpec) else list(specs)
+    vis = np.asarray(visual_tokens, dtype=float).reshape(-1)
+    bat = np.asarray(batch, dtype=float).reshape(-1)
+    w = workload or Workload(**fields)
+    # Validate the swept values through the Workload rules (one point each end).
+    for b, t in ((bat.min(), vis.min()), (bat.max(), vis.max())):
+        Workload(**{**w.model_dump(exclude={"batch", "visual_tokens"}), "batch": int(b),
+                    "visual_tokens": int(t)})
+    parts = []
+    for i, spec in enumerate(model_list):
+        ev, grid = evaluate_grid(spec, hardware, vis, bat, w)
+        parts.append(_columns(ev, grid, len(hardware), i))
+    names = list(dict.fromkeys(m.name for m in model_list))
+    if len(names) != len(model_list):
+        raise CostmodelError("model: the same model name appears twice; give each once")
+    return _frame(parts, names, [h.id for h in hardware], w)
