@@ -6,8 +6,8 @@ Public API:
     estimate(model, hardware, workload=None, **workload_fields) -> Estimate
 """
 
-from costmodel.errors import CostmodelError, UnknownName
 from costmodel.analysis.estimate import Estimate, estimate
+from costmodel.errors import CostmodelError, UnknownName
 from costmodel.loading.load import hardware_ids, load_hardware, load_model, model_ids
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import LLMSpec, ModelSpec, ProjectorSpec, VisionSpec

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from costmodel.errors import CostmodelError
 from costmodel.analysis.estimate import estimate
+from costmodel.errors import CostmodelError
 from costmodel.specs.compression import Compression
 from costmodel.specs.model import LLMSpec, ModelSpec, ProjectorSpec
 from costmodel.specs.workload import Workload
@@ -55,15 +55,15 @@ def test_select_and_cluster_overhead_formulas(llava, gpu):
     _, sel = _pair(llava, gpu, Compression(where="projector", keep_ratio=0.1))
     op = _op(sel, "compress/select")
     assert op.op.stage == "projector"
-    assert float(op.flops[0]) == pytest.approx(2 * n * d + n * math.log2(n), rel=1e-12)
+    assert float(np.ravel(op.flops)[0]) == pytest.approx(2 * n * d + n * math.log2(n), rel=1e-12)
     _, clu = _pair(llava, gpu, Compression(where="projector", keep_ratio=0.1, method="cluster",
                                            cluster_iters=7))
     op = _op(clu, "compress/cluster")
-    assert float(op.flops[0]) == pytest.approx(7 * (2 * n * k * d + n * k + n * d), rel=1e-12)
+    assert float(np.ravel(op.flops)[0]) == pytest.approx(7 * (2 * n * k * d + n * k + n * d), rel=1e-12)
     # The overhead shows up in the projector stage total and nowhere else.
     base, _ = _pair(llava, gpu, None)
     assert clu.stages["projector"].flops == pytest.approx(
-        base.stages["projector"].flops + float(op.flops[0]), rel=1e-12)
+        base.stages["projector"].flops + float(np.ravel(op.flops)[0]), rel=1e-12)
 
 
 def test_keep_count_is_capped(llava, gpu):
@@ -82,7 +82,7 @@ def test_fastv_layers_and_kv_cache(llava, gpu):
     assert new.memory.kv_cache_bytes == pytest.approx(expect, rel=1e-12)
     names = {c.op.name for c in new.evaluation.op_costs if c.op.stage == "prefill"}
     assert "llm/L0-1/attn/q" in names and "llm/L2-31/attn/q" in names
-    q = sum(float(c.flops[0]) for c in new.evaluation.op_costs
+    q = sum(float(np.ravel(c.flops)[0]) for c in new.evaluation.op_costs
             if c.op.stage == "prefill" and c.op.name.endswith("/attn/q"))
     assert q == pytest.approx(2 * 2 * 4096 * 4096 * (2 * 640 + 30 * 352), rel=1e-12)
     assert new.stages["vision"] == base.stages["vision"]
@@ -96,8 +96,8 @@ def test_fastv_score_overhead(llava, gpu):
     n, heads, hd = 640.0, 32, 128
     expect = 2 * hd * heads * n + 6 * heads * n + 576 * math.log2(576)
     assert op.op.stage == "prefill"
-    assert float(op.flops[0]) == pytest.approx(expect, rel=1e-12)
-    assert float(op.kv_bytes[0]) == pytest.approx(n * 4096 * 2.0, rel=1e-12)
+    assert float(np.ravel(op.flops)[0]) == pytest.approx(expect, rel=1e-12)
+    assert float(np.ravel(op.kv_bytes)[0]) == pytest.approx(n * 4096 * 2.0, rel=1e-12)
 
 
 def test_fastv_layer_must_be_inside_the_llm(llava, gpu):
@@ -111,7 +111,7 @@ def test_tome_r0_is_baseline_and_sequences_shrink(llava, gpu):
         assert same.stages[s].flops == pytest.approx(base.stages[s].flops, rel=1e-12)
     _, new = _pair(llava, gpu, Compression(where="vit", merge_per_layer=8, overhead=False))
     # Layer i sees 577 - 8 i tokens; 23 executed layers leave 577 - 184 = 393 (392 patches).
-    qkv = {c.op.name: float(c.flops[0]) for c in new.evaluation.op_costs
+    qkv = {c.op.name: float(np.ravel(c.flops)[0]) for c in new.evaluation.op_costs
            if c.op.name.endswith("/attn/qkv")}
     def qkv_flops(rows):  # matmul 2*rows*1024*3072 + bias add rows*3072
         return 2 * rows * 1024 * 3072 + rows * 3072

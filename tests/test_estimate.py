@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from costmodel.analysis.estimate import estimate, points, precision, visual_plan
+from costmodel.analysis.estimate import estimate
+from costmodel.analysis.prepare import prepare
 from costmodel.core.evaluate import _static_cost
 from costmodel.core.stages import decode_ops
-from costmodel.core.roofline import Rates
 from costmodel.specs.hardware import UnsupportedDtype
 from costmodel.specs.workload import Workload
 from costmodel.units import DType
@@ -25,7 +25,7 @@ def test_prefill_flops_closed_form(llama2, gpu):
     mm = sum(c.flops[0] for c in e.evaluation.op_costs if c.op.stage == "prefill"
              and c.op.op_class in ("linear", "lm_head"))
     assert mm == 2 * linear_params * s + lm_head
-    attn_mm = sum(float(c.op.matmul_flops[0]) * c.op.count for c in e.evaluation.op_costs
+    attn_mm = sum(float(np.ravel(c.op.matmul_flops)[0]) * c.op.count for c in e.evaluation.op_costs
                   if c.op.stage == "prefill" and c.op.op_class == "attention")
     assert attn_mm == attn
 
@@ -40,14 +40,14 @@ def test_logits_all_counts_lm_head_for_every_token(llama2, gpu):
 def test_decode_integration_equals_step_loop(llava, gpu):
     w = Workload(visual_tokens=576, text_tokens=40, output_tokens=50)
     e = estimate(llava, gpu, w)
-    rates = Rates.from_profiles([gpu], w.act_dtype)
-    pts, prec = points(visual_plan(llava, w), w), precision(w)
+    prep = prepare(llava, [gpu], w)
+    rates, pts, prec = prep.rates, prep.points, prep.precision
     total = flops = 0.0
     for j in range(w.output_tokens - 1):
         for op in decode_ops(llava, pts, float(j), prec, True):
             c = _static_cost(op, rates, "roofline")
-            total += float(c.latency_s[0])
-            flops += float(c.flops[0])
+            total += float(c.latency_s.reshape(-1)[0])
+            flops += float(c.flops.reshape(-1)[0])
     assert e.stages["decode"].latency_s == pytest.approx(total, rel=1e-12)
     assert e.stages["decode"].flops == pytest.approx(flops, rel=1e-12)
     assert e.tpot_s == pytest.approx(total / 49, rel=1e-12)
@@ -91,7 +91,7 @@ def test_weight_only_int4_uses_activation_peak(llava, gpu):
     assert w4.memory.weights_bytes == bf.memory.weights_bytes / 2 * (0.5 + 2 / 128)
     # Same math dtype -> same matmul work; decode (memory-bound) gets faster.
     assert w4.tpot_s < bf.tpot_s / 2
-    mm = [sum(float(c.op.matmul_flops[0]) * c.op.count for c in e.evaluation.op_costs
+    mm = [sum(float(np.ravel(c.op.matmul_flops)[0]) * c.op.count for c in e.evaluation.op_costs
               if c.op.stage == "prefill") for e in (bf, w4)]
     assert mm[0] == mm[1]
 
@@ -129,16 +129,12 @@ def test_vision_runs_up_to_selected_layer(llava, gpu):
 
 def test_vectorised_evaluation_matches_single_points(llava, gpu):
     from costmodel.core.evaluate import evaluate
-    from costmodel.core.stages import Points
 
-    ws = [Workload(visual_tokens=v, batch=b) for v, b in [(0, 1), (576, 1), (2880, 8), (144, 4)]]
-    plans = [visual_plan(llava, w) for w in ws]
-    arr = {f: np.array([getattr(points(p, w), f)[0] for p, w in zip(plans, ws, strict=True)])
-           for f in ("batch", "crops", "seq_per_crop", "projector_rows", "visual", "text",
-                     "output")}
-    rates = Rates.from_profiles([gpu] * 4, DType.bf16)
-    ev = evaluate(llava, Points(**arr), precision(ws[0]), rates, np.full(4, gpu.memory_bytes))
+    pairs = [(0, 1), (576, 1), (2880, 8), (144, 4)]
+    ws = [Workload(visual_tokens=v, batch=b) for v, b in pairs]
+    cols = {"visual_tokens": np.array([v for v, _ in pairs]), "batch": np.array([b for _, b in pairs])}
+    ev = evaluate(llava, prepare(llava, [gpu], Workload(), columns=cols))
     for i, w in enumerate(ws):
         one = estimate(llava, gpu, w)
-        assert ev.ttft_s[i] == one.ttft_s and ev.e2e_latency_s[i] == one.e2e_latency_s
-        assert ev.kv_cache_bytes[i] == one.memory.kv_cache_bytes
+        assert ev.ttft_s[0, i] == one.ttft_s and ev.e2e_latency_s[0, i] == one.e2e_latency_s
+        assert ev.kv_cache_bytes[0, i] == one.memory.kv_cache_bytes

@@ -12,10 +12,14 @@ import json
 import numpy as np
 import pytest
 
-from costmodel.conventions import llm_viewer as lv
-from costmodel.analysis.estimate import estimate, points, precision, visual_plan
-from costmodel.core.stages import Points, Precision, decode_ops, prefill_ops
 from costmodel import load_hardware
+from costmodel.analysis.estimate import estimate
+from costmodel.analysis.prepare import prepare
+from costmodel.conventions import get as convention
+from costmodel.conventions import llm_viewer as lv
+from costmodel.core.inputs import Points, Precision
+from costmodel.core.stages import decode_ops, prefill_ops
+from costmodel.errors import CostmodelError
 from costmodel.specs.model import LLMSpec, ModelSpec
 from costmodel.specs.workload import Workload
 from costmodel.units import DType
@@ -143,27 +147,32 @@ def test_decode_context_is_prompt_plus_step():
     assert f(vw["qk_matmul"].flops) / f(cm["qk"].flops) == pytest.approx(640 / 641)
 
 
-def test_attention_kernel_default_follows_the_convention():
+def test_attention_kernel_default_follows_the_convention(gpu):
     """LLM-Viewer's analyze() defaults to use_flashattention=False; costmodel to FlashAttention.
     An explicit choice wins under either convention."""
-    assert Workload().flash_attention and not Workload(convention="llm-viewer").flash_attention
-    assert Workload(convention="llm-viewer", flash_attention=True).flash_attention
-    assert not Workload(flash_attention=False).flash_attention
+    def flash(**kw):
+        return prepare(LLAVA15_7B, [gpu], Workload(**kw)).options.flash
+
+    assert flash() and not flash(convention="llm-viewer")
+    assert flash(convention="llm-viewer", flash_attention=True)
+    assert not flash(flash_attention=False)
 
 
 def test_quantised_weights_are_bits_over_eight():
     """LLM-Viewer's w_byte = w_bit / 8: no int4 group scales, no dequantisation work."""
     w = Workload(convention="llm-viewer", act_dtype="fp16", weight_dtype="int4")
-    assert precision(w) == Precision(0.5, 2.0, 2.0, 0.0)
-    cm = precision(Workload(act_dtype="fp16", weight_dtype="int4"))
+    assert convention("llm-viewer").precision(w) == Precision(0.5, 2.0, 2.0, 0.0)
+    cm = convention("costmodel").precision(Workload(act_dtype="fp16", weight_dtype="int4"))
     assert cm.weight > 0.5 and cm.dequant_flops > 0
 
 
-def test_workload_rejects_serial_and_all_logits():
-    with pytest.raises(ValueError, match="convention"):
-        Workload(convention="llm-viewer", overlap="serial")
-    with pytest.raises(ValueError, match="convention"):
-        Workload(convention="llm-viewer", logits="all")
+def test_convention_refuses_serial_all_logits_and_gpus(gpu):
+    for kw in ({"overlap": "serial"}, {"logits": "all"}, {"parallel": {"tp": 2}},
+               {"execution": "cuda_graph"}):
+        with pytest.raises(CostmodelError, match="llm-viewer"):
+            estimate(LLAVA15_7B, gpu, Workload(convention="llm-viewer", **kw))
+    with pytest.raises(CostmodelError, match="convention: 'nope' is not one of"):
+        estimate(LLAVA15_7B, gpu, Workload(convention="nope"))
 
 
 def test_profiles_carry_llm_viewer_figures():
@@ -176,8 +185,8 @@ def test_profiles_carry_llm_viewer_figures():
 
 def test_estimate_points_match(gpu):
     w = Workload(visual_tokens=576, text_tokens=64, convention="llm-viewer", act_dtype="fp16")
-    plan = visual_plan(LLAVA15_7B, w)
-    assert f(points(plan, w).prompt) == 640 and precision(w).act == 2.0
+    prep = prepare(LLAVA15_7B, [gpu], w)
+    assert f(prep.points.prompt) == 640 and prep.precision.act == 2.0
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import costmodel
@@ -25,7 +26,7 @@ def est():
 
 def _sum(df, stage, cls, col="matmul"):
     return sum(
-        float(c.op.count * (c.op.matmul_flops if col == "matmul" else c.op.vector_flops)[0])
+        float(c.op.count * np.ravel(c.op.matmul_flops if col == "matmul" else c.op.vector_flops)[0])
         for c in df.evaluation.op_costs if c.op.stage == stage and c.op.op_class == cls
     )
 

@@ -13,13 +13,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from costmodel.errors import CostmodelError
-from costmodel.analysis.estimate import estimate, points, precision, visual_plan
+from costmodel.analysis.estimate import estimate
+from costmodel.analysis.prepare import prepare
 from costmodel.core.evaluate import evaluate
-from costmodel.core.stages import Points
+from costmodel.core.parallel.pipeline import stage_bounds
 from costmodel.core.parallel.tensor import allreduce_time_s, shard_spec
-from costmodel.core.parallel.pipeline import evaluate_parallel, stage_bounds
-from costmodel.core.roofline import DEFAULT_LINK_LATENCY_S, Rates
+from costmodel.core.roofline import DEFAULT_LINK_LATENCY_S
+from costmodel.errors import CostmodelError
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Parallelism, Workload
 
@@ -46,12 +46,10 @@ def test_ring_allreduce_time_by_hand():
 
 def test_tp1_is_the_single_gpu_evaluation(llava, gpu):
     w = Workload(visual_tokens=576, batch=4, text_tokens=100, output_tokens=50)
-    plan = visual_plan(llava, w)
-    direct = evaluate(llava, points(plan, w), precision(w), Rates.from_profiles([gpu], w.act_dtype),
-                      np.asarray([gpu.memory_bytes]))
+    direct = evaluate(llava, prepare(llava, [gpu], w))
     est = estimate(llava, gpu, w)
-    assert est.ttft_s == float(direct.ttft_s[0]) and est.tpot_s == float(direct.tpot_s[0])
-    assert est.memory.total_bytes == float(direct.total_bytes[0]) == est.memory.per_gpu_bytes
+    assert est.ttft_s == float(direct.ttft_s[0, 0]) and est.tpot_s == float(direct.tpot_s[0, 0])
+    assert est.memory.total_bytes == float(direct.total_bytes[0, 0]) == est.memory.per_gpu_bytes
     assert not [c for c in est.evaluation.op_costs if c.op.op_class == "comm"]
     assert est.to_dict()["parallel"]["gpus"] == 1
 
@@ -94,10 +92,10 @@ def test_two_allreduces_per_layer_timed_by_the_formula(llava, gpu):
     assert names == ["llm/L0-31/attn/allreduce", "llm/L0-31/mlp/allreduce", "llm/lm_head/allgather"]
     ar = next(c for c in comm if c.op.name.endswith("mlp/allreduce"))
     one = allreduce_time_s(batch * 4096 * 2, tp, 100e9, 1e-6)  # [batch, hidden] bf16 per step
-    assert float(ar.latency_s[0]) == pytest.approx(32 * 10 * one, rel=1e-12)  # 32 layers, 10 steps
+    assert float(np.ravel(ar.latency_s)[0]) == pytest.approx(32 * 10 * one, rel=1e-12)  # 32 layers, 10 steps
     # The sharded layer does 1/tp of the linear work.
     full = estimate(llava, gpu, visual_tokens=576, batch=batch, output_tokens=11)
-    flops = [sum(float(c.flops[0]) for c in x.evaluation.op_costs if c.op.name ==
+    flops = [sum(float(np.ravel(c.flops)[0]) for c in x.evaluation.op_costs if c.op.name ==
                  "llm/L0-31/mlp/down" and c.op.stage == "prefill") for x in (full, e)]
     assert flops[1] == flops[0] / tp
 
@@ -222,17 +220,11 @@ def test_parallel_evaluation_is_vectorised(llava, gpu):
     hw = _nvlink(gpu)
     par = Parallelism(tp=2, pp=2, microbatches=2)
     ws = [Workload(visual_tokens=v, batch=b, parallel=par) for v, b in [(576, 2), (144, 8)]]
-    plans = [visual_plan(llava, w) for w in ws]
-    pts = [points(p, w) for p, w in zip(plans, ws, strict=True)]
-    arr = Points(**{f: np.concatenate([getattr(p, f) for p in pts])
-                    for f in ("batch", "crops", "seq_per_crop", "projector_rows", "visual",
-                              "text", "output")})
-    rates = Rates.from_profiles([hw, hw], ws[0].act_dtype)
-    ev, res = evaluate_parallel(llava, arr, precision(ws[0]), rates,
-                                np.asarray([hw.memory_bytes] * 2), par)
+    cols = {"visual_tokens": np.array([576, 144]), "batch": np.array([2, 8])}
+    ev = evaluate(llava, prepare(llava, [hw], Workload(parallel=par, batch=2), columns=cols))
     for i, w in enumerate(ws):
         one = estimate(llava, hw, w)
-        assert float(ev.ttft_s[i]) == pytest.approx(one.ttft_s, rel=1e-12)
-        assert float(ev.tpot_s[i]) == pytest.approx(one.tpot_s, rel=1e-12)
-        assert float(res.per_gpu_total_bytes[i]) == pytest.approx(one.memory.per_gpu_bytes,
-                                                                  rel=1e-12)
+        assert float(ev.ttft_s[0, i]) == pytest.approx(one.ttft_s, rel=1e-12)
+        assert float(ev.tpot_s[0, i]) == pytest.approx(one.tpot_s, rel=1e-12)
+        assert float(ev.per_gpu_total_bytes[0, i]) == pytest.approx(one.memory.per_gpu_bytes,
+                                                                    rel=1e-12)

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from costmodel.analysis.estimate import estimate
-from costmodel.analysis.devices import energy, evaluate_fleet, power_W
 from costmodel import load_hardware
+from costmodel.analysis.devices import energy, evaluate_fleet, power_W
+from costmodel.analysis.estimate import estimate
 from costmodel.analysis.plan import FACTORS, Slo, batching, plan
 from costmodel.specs.workload import Workload
 

@@ -16,8 +16,8 @@ pytest.importorskip("matplotlib")
 from matplotlib.collections import PathCollection  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from costmodel.analysis.estimate import estimate  # noqa: E402
 from costmodel import load_hardware  # noqa: E402
+from costmodel.analysis.estimate import estimate  # noqa: E402
 from costmodel.plots import (  # noqa: E402
     GROUPS,
     breakdown_figure,

@@ -3,10 +3,11 @@ fp8/int8 weight + activation, KV-cache int8/fp8."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from costmodel.analysis.estimate import estimate
 from costmodel import load_hardware
+from costmodel.analysis.estimate import estimate
 from costmodel.core.quant import dequant_flops_per_element, weight_bytes_per_element
 from costmodel.units import DType
 
@@ -38,14 +39,14 @@ def test_int4_dequant_flops_on_every_weight_read(llava, gpu):
     bf, w4 = estimate(llava, gpu, **kw), estimate(llava, gpu, weight_dtype="int4", **kw)
     q_bf, q_w4 = _op(bf, "llm/L0-31/attn/q"), _op(w4, "llm/L0-31/attn/q")
     # 10 decode steps x 32 layers, each reading the 4096 x 4096 weights once: 3 FLOPs each.
-    assert float(q_w4.flops[0] - q_bf.flops[0]) == 10 * 32 * 3 * 4096 * 4096
-    assert float(q_w4.weight_bytes[0]) == 10 * 32 * 4096 * 4096 * (0.5 + 2 / 128)
+    assert float(np.ravel(q_w4.flops - q_bf.flops)[0]) == 10 * 32 * 3 * 4096 * 4096
+    assert float(np.ravel(q_w4.weight_bytes)[0]) == 10 * 32 * 4096 * 4096 * (0.5 + 2 / 128)
     # Non-linear operators are untouched; the matmul work is the same.
-    assert float(_op(w4, "llm/L0-31/attn/flash").flops[0]) == float(
-        _op(bf, "llm/L0-31/attn/flash").flops[0])
+    assert float(np.ravel(_op(w4, "llm/L0-31/attn/flash").flops)[0]) == float(np.ravel(
+        _op(bf, "llm/L0-31/attn/flash").flops)[0])
     # Vision linears dequantise too (weights int4 everywhere): fc1 reads 1024 x 4096 + bias.
     fc1 = [_op(e, "vision/L0-22/mlp/fc1", "vision") for e in (bf, w4)]
-    assert float(fc1[1].flops[0] - fc1[0].flops[0]) == 23 * 3 * (1024 * 4096 + 4096)
+    assert float(np.ravel(fc1[1].flops[0] - fc1[0].flops)[0]) == 23 * 3 * (1024 * 4096 + 4096)
 
 
 def test_int8_weight_only_halves_weight_traffic(llava, gpu):
@@ -63,10 +64,10 @@ def test_fp8_weight_and_activation_runs_at_fp8_peak():
     bf = estimate(LLAVA15_7B, h100, **kw)
     f8 = estimate(LLAVA15_7B, h100, act_dtype="fp8", **kw)
     up = [_op(e, "llm/L0-31/mlp/up", "prefill") for e in (bf, f8)]
-    assert float(up[1].compute_s[0]) == pytest.approx(
-        float(up[0].compute_s[0]) * h100.peak_flops(DType.bf16) / h100.peak_flops(DType.fp8))
-    assert float(up[1].act_bytes[0]) == float(up[0].act_bytes[0]) / 2
-    assert float(up[1].flops[0]) == float(up[0].flops[0])  # no dequantisation
+    assert float(np.ravel(up[1].compute_s)[0]) == pytest.approx(
+        float(np.ravel(up[0].compute_s)[0]) * h100.peak_flops(DType.bf16) / h100.peak_flops(DType.fp8))
+    assert float(np.ravel(up[1].act_bytes)[0]) == float(np.ravel(up[0].act_bytes)[0]) / 2
+    assert float(np.ravel(up[1].flops)[0]) == float(np.ravel(up[0].flops)[0])  # no dequantisation
     assert f8.memory.weights_bytes == bf.memory.weights_bytes / 2
 
 

@@ -12,14 +12,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from costmodel.cli.sweep_cmd import parse_grid
-from costmodel.errors import CostmodelError
-from costmodel.analysis.estimate import estimate, visual_plan
 from costmodel import load_hardware
+from costmodel.analysis.estimate import estimate
+from costmodel.analysis.sweep import POINT_COLUMNS, STAGE_COLUMNS, sweep
+from costmodel.cli.sweep_cmd import parse_grid
+from costmodel.core.visual_tokens import plan_token_arrays
+from costmodel.errors import CostmodelError
 from costmodel.specs.compression import Compression
 from costmodel.specs.model import LLMSpec, ModelSpec, ProjectorSpec, TokenScheme, VisionSpec
 from costmodel.specs.workload import Workload
-from costmodel.analysis.sweep import POINT_COLUMNS, STAGE_COLUMNS, sweep, sweep_plan
 from costmodel.units import DType
 
 from .conftest import LLAVA15_7B
@@ -134,13 +135,17 @@ def test_one_evaluate_per_model(llava, llama2, monkeypatch):
 
 @settings(max_examples=60, deadline=None)
 @given(n=st.integers(0, 6000), images=st.integers(1, 4))
-def test_sweep_plan_equals_plan_tokens(n, images):
-    for spec in (LLAVA15_7B, QWEN_LIKE):
-        arr = sweep_plan(spec, np.array([float(n)]), images)
-        p = visual_plan(spec, Workload(visual_tokens=n, images=images))
-        assert arr["crops"][0] == p.crops and arr["visual"][0] == p.llm_tokens
-        assert arr["seq_per_crop"][0] == p.seq_per_crop
-        assert arr["projector_rows"][0] == p.projector_rows
+def test_token_plan_covers_the_tokens(n, images):
+    """Fixed scheme: the fewest native crops that hold N patches; dynamic: N x merge^2
+    patches over the images, one pass each (core/visual_tokens.plan_token_arrays, vectorised)."""
+    fixed = plan_token_arrays(LLAVA15_7B, np.array([float(n)]), images)
+    per = LLAVA15_7B.vision.patches_per_image
+    assert fixed["crops"][0] * per >= n > (fixed["crops"][0] - 1) * per
+    assert fixed["seq_per_crop"][0] == (per + 1 if n else 0) and fixed["visual"][0] == n
+    dyn = plan_token_arrays(QWEN_LIKE, np.array([float(n)]), images)
+    m2 = QWEN_LIKE.projector.merge_size ** 2
+    assert dyn["crops"][0] == (images if n else 0) and dyn["projector_rows"][0] == n * m2
+    assert dyn["seq_per_crop"][0] * images == pytest.approx(n * m2)
 
 
 def test_parse_grid():

@@ -15,6 +15,12 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from costmodel.analysis.estimate import estimate  # noqa: E402
 from costmodel.loading.load import load_model, model_ids  # noqa: E402
+from costmodel.reference.crosscheck import (  # noqa: E402
+    analytical_matmul_flops,
+    causal_skipped_flops,
+    torch_matmul_flops,
+)
+from costmodel.reference.model import build, tiny_spec  # noqa: E402
 from costmodel.specs.model import (  # noqa: E402
     LLMSpec,
     ModelSpec,
@@ -22,12 +28,6 @@ from costmodel.specs.model import (  # noqa: E402
     TokenScheme,
     VisionSpec,
 )
-from costmodel.reference.crosscheck import (  # noqa: E402
-    analytical_matmul_flops,
-    causal_skipped_flops,
-    torch_matmul_flops,
-)
-from costmodel.reference.model import build, tiny_spec  # noqa: E402
 
 from .conftest import LLAVA15_7B  # noqa: E402
 

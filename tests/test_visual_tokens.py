@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from costmodel.specs.model import ModelSpec, ProjectorSpec, TokenScheme, VisionSpec
 from costmodel.core.visual_tokens import best_resolution, plan_images, plan_tokens, smart_resize
+from costmodel.specs.model import ModelSpec, ProjectorSpec, TokenScheme, VisionSpec
 
 from .conftest import CLIP_L336, LLAMA2_7B, LLAVA15_7B
 

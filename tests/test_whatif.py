@@ -8,8 +8,8 @@ import pytest
 
 from costmodel.errors import CostmodelError, UnknownName
 from costmodel.loading.load import hardware_data, load_hardware
-from costmodel.units import DType
 from costmodel.loading.whatif import apply_overrides, merge
+from costmodel.units import DType
 
 from .conftest import DATA
 from .test_cli import run

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from costmodel.loading.load import load_model, model_ids
 from costmodel.core.visual_tokens import plan_images
+from costmodel.loading.load import load_model, model_ids
 
 PUBLISHED = {
     "llava-1.5-7b": 7_063_427_072,  # llava-hf port (vocab 32064); safetensors index

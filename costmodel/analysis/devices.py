@@ -16,50 +16,20 @@ batch energy / batch; per output token = per request / output tokens.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from costmodel.errors import CostmodelError
-from costmodel.analysis.estimate import points, precision, visual_plan
+from costmodel.analysis.prepare import prepare
 from costmodel.core.evaluate import STAGES, Evaluation, evaluate
+from costmodel.core.metrics import compute_share
 from costmodel.core.ops import Arr
-from costmodel.core.roofline import Rates, as_column, curve_table
+from costmodel.errors import CostmodelError
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Workload
 from costmodel.units import DType
-
-
-def math_dtypes(profiles: Sequence[HardwareProfile], dtype: DType | None) -> list[DType]:
-    """The math dtype per device: `dtype`, or (None = auto) bf16 where supported, else fp16."""
-    out = []
-    for h in profiles:
-        dt = dtype or (DType.bf16 if h.supports(DType.bf16) else DType.fp16)
-        if not h.supports(dt):
-            have = ", ".join(d.value for d in h.peak_flops_by_dtype)
-            raise CostmodelError(f"--dtype: {h.id} has no {dt.value} peak (has {have}); "
-                                 "choose one of those or leave --dtype out (auto)")
-        out.append(dt)
-    return out
-
-
-def device_rates(profiles: Sequence[HardwareProfile], dtypes: Sequence[DType]) -> Rates:
-    """Rates shaped (devices, 1), each device at its own math dtype."""
-    rows = [Rates.from_profiles([h], dt) for h, dt in zip(profiles, dtypes, strict=True)]
-    flat = {f.name: np.concatenate([np.asarray(getattr(r, f.name)).reshape(-1) for r in rows])
-            for f in dataclasses.fields(Rates) if f.name != "curves"}
-    return as_column(Rates(**flat, curves=curve_table(profiles)))
-
-
-def scaled(r: Rates, compute: Arr | float = 1.0, bandwidth: Arr | float = 1.0) -> Rates:
-    """Rates with every FLOP/s multiplied by `compute` and bytes/s by `bandwidth`."""
-    return dataclasses.replace(
-        r, matmul_flops_per_s=r.matmul_flops_per_s * compute,
-        attention_flops_per_s=r.attention_flops_per_s * compute,
-        vector_flops_per_s=r.vector_flops_per_s * compute, bytes_per_s=r.bytes_per_s * bandwidth)
 
 
 @dataclass(frozen=True)
@@ -78,38 +48,23 @@ class Fleet:
 
 
 def evaluate_fleet(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Workload,
-                   batch: Arr | None = None, dtype: DType | None = None,
+                   batch: Arr | None = None, auto_dtype: bool = True,
                    compute_scale: Arr | float = 1.0, bandwidth_scale: Arr | float = 1.0) -> Fleet:
-    """Every device x column. `batch` (1, K) overrides w.batch; scales broadcast as (1, K)."""
-    dts = math_dtypes(profiles, dtype)
-    plan = visual_plan(spec, w)
-    pts = points(plan, w)
-    b = np.asarray([[w.batch]] if batch is None else batch, dtype=float).reshape(1, -1)
-    pts = dataclasses.replace(pts, batch=b)
-    rates = scaled(device_rates(profiles, dts), np.asarray(compute_scale, dtype=float),
-                   np.asarray(bandwidth_scale, dtype=float))
-    cap = np.array([h.memory_bytes for h in profiles], dtype=float)[:, None]
-    ev = evaluate(spec, pts, precision(w), rates, cap, flash=w.flash_attention,
-                  overlap=w.overlap, all_logits=w.logits == "all")
-    return Fleet(tuple(profiles), tuple(dts), w, b, ev)
-
-
-def compute_share(ev: Evaluation, stages: Sequence[str]) -> Arr:
-    """Share of the latency of `stages` spent in compute-bound operators (0..1)."""
-    comp: Arr = np.zeros_like(ev.ttft_s)
-    total: Arr = np.zeros_like(ev.ttft_s)
-    for c in ev.op_costs:
-        if c.op.stage in stages:
-            total = total + c.latency_s
-            comp = comp + np.where(c.compute_s >= c.memory_s, c.latency_s, 0.0)
-    return np.divide(comp, total, out=np.zeros_like(total), where=total > 0)
+    """Every device x column, through the one prepare step. `batch` (K values) overrides
+    w.batch column by column; auto_dtype: bf16 where a device has it, else fp16 (else
+    w.act_dtype everywhere); scales broadcast as (1, K)."""
+    cols = {} if batch is None else {"batch": np.asarray(batch, dtype=float).reshape(-1)}
+    prep = prepare(spec, profiles, w, columns=cols, auto_dtype=auto_dtype,
+                   compute_scale=compute_scale, bandwidth_scale=bandwidth_scale)
+    return Fleet(tuple(profiles), prep.dtypes, w, prep.points.batch, evaluate(spec, prep))
 
 
 def stage_bounds(ev: Evaluation) -> dict[str, Arr]:
-    """'compute' or 'memory' per stage ('-' where the stage takes no time)."""
+    """'compute' or 'memory' per stage ('-' where the stage takes no time): 'compute' when
+    at least half of the stage's latency is in compute-bound operators (core/metrics.py)."""
     out = {}
     for s in STAGES:
-        share = compute_share(ev, (s,))
+        share = compute_share(ev.op_costs, (s,), ev.ttft_s)
         out[s] = np.where(ev.stages[s].latency_s > 0,
                           np.where(share >= 0.5, "compute", "memory"), "-")
     return out

@@ -1,60 +1,34 @@
 """The Python API for one point: `estimate(model, hardware, ...)` -> Estimate.
 
-An Estimate is a view of point 0 of the vectorised `evaluate`; `.to_frame()` gives the
-per-operator tidy table, `.to_dict()` the JSON document (base units throughout).
+An Estimate is a view of one point of the vectorised evaluation (`Estimate.at`, also used by
+the commands that evaluate many points); `.to_frame()` gives the per-operator tidy table,
+`.to_dict()` the JSON document (base units throughout).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from costmodel.core.evaluate import STAGES, Evaluation
-from costmodel.core.stages import Points, Precision
-from costmodel.core.parallel.pipeline import ParallelResult, evaluate_parallel
-from costmodel.core.quant import dequant_flops_per_element, weight_bytes_per_element
-from costmodel.core.roofline import Rates, link_latency_s
+from costmodel.analysis.prepare import prepare
+from costmodel.core.evaluate import STAGES, Evaluation, evaluate
+from costmodel.core.inputs import Prepared
+from costmodel.core.metrics import compute_share
+from costmodel.core.ops import Arr
+from costmodel.core.roofline import link_latency_s
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import VisualPlan, Workload
-from costmodel.core.visual_tokens import plan_images, plan_tokens
 
 if TYPE_CHECKING:
     import pandas as pd
 
 
-def visual_plan(spec: ModelSpec, w: Workload) -> VisualPlan:
-    """Visual tokens and encoder passes per sample for a workload."""
-    if w.visual_tokens is not None:
-        return plan_tokens(spec, w.visual_tokens, w.images)
-    if spec.vision is None:
-        return plan_tokens(spec, 0)
-    size = w.image_size or spec.token_scheme.default_image_size or (
-        spec.vision.image_size, spec.vision.image_size)
-    return plan_images(spec, w.images, size[0], size[1])
-
-
-def precision(w: Workload) -> Precision:
-    """Bytes per element (weights with their quantisation scales) and dequantisation work.
-    LLM-Viewer's convention has neither: w_byte = w_bit / 8 and no dequantisation."""
-    if w.convention == "llm-viewer":
-        return Precision(weight=w.weights.bytes_per_element, act=w.act_dtype.bytes_per_element,
-                         kv=w.kv.bytes_per_element)
-    return Precision(weight=weight_bytes_per_element(w.weights, w.act_dtype),
-                     act=w.act_dtype.bytes_per_element, kv=w.kv.bytes_per_element,
-                     dequant_flops=dequant_flops_per_element(w.weights, w.act_dtype))
-
-
-def points(plan: VisualPlan, w: Workload) -> Points:
-    a = np.asarray
-    return Points(batch=a([w.batch], float), crops=a([plan.crops], float),
-                  seq_per_crop=a([plan.seq_per_crop], float),
-                  projector_rows=a([plan.projector_rows], float),
-                  visual=a([plan.llm_tokens], float), text=a([w.text_tokens], float),
-                  output=a([w.output_tokens], float))
+def pick(x: Arr | float, d: int, k: int, shape: tuple[int, int]) -> float:
+    """Element [d, k] of an array broadcast to `shape` ([devices, columns])."""
+    return float(np.broadcast_to(np.asarray(x, dtype=float), shape)[d, k])
 
 
 @dataclass(frozen=True)
@@ -65,6 +39,7 @@ class StageResult:
     act_bytes: float
     kv_bytes: float
     latency_s: float
+    compute_share: float  # share of the latency in compute-bound operators (core/metrics.py)
 
     @property
     def bytes(self) -> float:
@@ -84,9 +59,9 @@ class Memory:
     total_bytes: float
     capacity_bytes: float  # one GPU's
     fits: bool  # every GPU fits (one GPU unless --tp/--pp)
-    per_gpu_bytes: float = 0.0  # most loaded GPU: its weights + KV cache + activations
-    per_gpu_weights_bytes: float = 0.0
-    per_gpu_kv_cache_bytes: float = 0.0
+    per_gpu_bytes: float  # most loaded GPU: its weights + KV cache + activations
+    per_gpu_weights_bytes: float
+    per_gpu_kv_cache_bytes: float
     gpus: int = 1
 
 
@@ -103,11 +78,36 @@ class Estimate:
     tokens_per_s: float
     memory: Memory
     evaluation: Evaluation
-    parallel: ParallelResult | None = None
+    prepared: Prepared
+    index: int = 0  # flat point index in `evaluation` (device-major)
+
+    @classmethod
+    def at(cls, spec: ModelSpec, hw: HardwareProfile, w: Workload, prep: Prepared,
+           ev: Evaluation, d: int = 0, k: int = 0) -> Estimate:
+        """The view of point [d, k] of an evaluation (device d, grid column k)."""
+        shape = (prep.capacity_bytes.shape[0], prep.points.batch.shape[-1])
+
+        def f(x: Arr | float) -> float:
+            return pick(x, d, k, shape)
+
+        like = np.zeros(shape)
+        share = {s: compute_share(ev.op_costs, (s,), like) for s in STAGES}
+        stages = {s: StageResult(f(t.flops), f(t.useful_flops), f(t.weight_bytes),
+                                 f(t.act_bytes), f(t.kv_bytes), f(t.latency_s), f(share[s]))
+                  for s, t in ev.stages.items()}
+        p = prep.points
+        plan = VisualPlan(crops=f(p.crops), seq_per_crop=f(p.seq_per_crop),
+                          projector_rows=f(p.projector_rows), llm_tokens=f(p.visual))
+        mem = Memory(f(ev.weights_bytes), f(ev.kv_cache_bytes), f(ev.activation_bytes),
+                     f(ev.total_bytes), hw.memory_bytes, bool(f(ev.fits)),
+                     f(ev.per_gpu_total_bytes), f(ev.per_gpu_weights_bytes),
+                     f(ev.per_gpu_kv_cache_bytes), w.parallel.gpus)
+        return cls(spec, hw, w, plan, stages, f(ev.ttft_s), f(ev.tpot_s), f(ev.e2e_latency_s),
+                   f(ev.tokens_per_s), mem, ev, prep, d * shape[1] + k)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready document, base units only."""
-        w = self.workload
+        w, o = self.workload, self.prepared.options
         return {
             "model": self.model.name,
             "hardware": self.hardware.id,
@@ -118,7 +118,7 @@ class Estimate:
                 "vision_crops": self.plan.crops, "text_tokens": w.text_tokens,
                 "output_tokens": w.output_tokens, "weight_dtype": w.weights.value,
                 "act_dtype": w.act_dtype.value, "kv_dtype": w.kv.value,
-                "flash_attention": w.flash_attention, "overlap": w.overlap, "logits": w.logits,
+                "flash_attention": o.flash, "overlap": w.overlap, "logits": w.logits,
                 "execution": w.execution,
                 "compression": w.compression.model_dump() if w.compression else None,
             },
@@ -131,38 +131,23 @@ class Estimate:
             },
             "ttft_s": self.ttft_s, "tpot_s": self.tpot_s, "e2e_latency_s": self.e2e_latency_s,
             "tokens_per_s": self.tokens_per_s,
-            "memory": {k: v for k, v in self.memory.__dict__.items()},
+            "memory": dict(self.memory.__dict__),
             "parallel": self._parallel_dict(),
-            **self._llm_viewer_dict(),
+            **self.prepared.convention.extras(self.evaluation.stages, self.evaluation.op_costs,
+                                              self.index),
         }
 
-    def _llm_viewer_dict(self) -> dict[str, Any]:
-        """Under --convention llm-viewer: LLM-Viewer's own prefill totals (its field names);
-        OPs, memory access and time are the prefill stage's, the traffic split is per op."""
-        if self.workload.convention != "llm-viewer":
-            return {}
-        from costmodel.conventions.llm_viewer import prefill_traffic
-
-        p = self.stages["prefill"]
-        return {"llm_viewer": {"prefill": {
-            "ops_flops": p.flops, "memory_access_bytes": p.bytes,
-            **prefill_traffic(self.evaluation.op_costs), "inference_time_s": p.latency_s}}}
-
     def _parallel_dict(self) -> dict[str, Any]:
-        p, hw = self.parallel, self.hardware
-        if p is None:
-            return {}
-
-        def f(x: Any) -> float:
-            return float(np.asarray(x).reshape(-1)[0])
-
+        p, hw = self.evaluation.parallel, self.hardware
+        shape = (self.prepared.capacity_bytes.shape[0], self.prepared.points.batch.shape[-1])
+        d, k = divmod(self.index, shape[1])
         return {
             "tp": p.par.tp, "pp": p.par.pp, "microbatches": p.par.m, "gpus": p.par.gpus,
             "interconnect": hw.interconnect_kind,
             "link_bytes_per_s": hw.interconnect_bandwidth_Bps,
             "link_latency_s": link_latency_s(hw),
             "stage_layers": [list(b) for b in p.stage_layers],
-            "comm_s": f(p.comm_s), "p2p_s": f(p.p2p_s),
+            "comm_s": pick(p.comm_s, d, k, shape), "p2p_s": pick(p.p2p_s, d, k, shape),
             "prefill_bubble_fraction": p.prefill_bubble_fraction,
         }
 
@@ -170,7 +155,7 @@ class Estimate:
         """Per-operator tidy table (one row per operator; per_layer=True: one per layer)."""
         from costmodel.analysis.frames import op_frame
 
-        return op_frame(self.evaluation, 0, per_layer)
+        return op_frame(self.evaluation, self.index, per_layer)
 
 
 def estimate(model: ModelSpec | str, hardware: HardwareProfile | str,
@@ -182,39 +167,5 @@ def estimate(model: ModelSpec | str, hardware: HardwareProfile | str,
     spec = load_model(model) if isinstance(model, str) else model
     hw = load_hardware(hardware) if isinstance(hardware, str) else hardware
     w = workload or Workload(**fields)
-    plan = visual_plan(spec, w)
-    if w.convention == "llm-viewer":
-        from costmodel.conventions.llm_viewer import bare_rates
-
-        rates = bare_rates([hw], (w.weights, w.act_dtype, w.kv))
-    else:
-        rates = Rates.from_profiles([hw], w.act_dtype, w.execution)
-    ev, par = evaluate_parallel(spec, points(plan, w), precision(w), rates,
-                                np.asarray([hw.memory_bytes]), w.parallel,
-                                flash=w.flash_attention, overlap=w.overlap,
-                                all_logits=w.logits == "all", convention=w.convention,
-                                compression=w.compression)
-    return from_evaluation(spec, hw, w, plan, ev, par=par)
-
-
-def from_evaluation(spec: ModelSpec, hw: HardwareProfile, w: Workload, plan: VisualPlan,
-                    ev: Evaluation, i: int = 0, par: ParallelResult | None = None) -> Estimate:
-    def f(x: np.ndarray) -> float:
-        return float(np.asarray(x).reshape(-1)[i])
-
-    stages = {s: StageResult(f(t.flops), f(t.useful_flops), f(t.weight_bytes), f(t.act_bytes),
-                             f(t.kv_bytes), f(t.latency_s)) for s, t in ev.stages.items()}
-    mem = Memory(f(ev.weights_bytes), f(ev.kv_cache_bytes), f(ev.activation_bytes),
-                 f(ev.total_bytes), hw.memory_bytes, bool(np.asarray(ev.fits).reshape(-1)[i]))
-    if par is not None:
-        mem = dataclasses.replace(
-            mem, per_gpu_bytes=f(par.per_gpu_total_bytes),
-            per_gpu_weights_bytes=f(par.per_gpu_weights_bytes),
-            per_gpu_kv_cache_bytes=f(par.per_gpu_kv_cache_bytes), gpus=par.par.gpus)
-    else:
-        mem = dataclasses.replace(mem, per_gpu_bytes=mem.total_bytes,
-                                  per_gpu_weights_bytes=mem.weights_bytes,
-                                  per_gpu_kv_cache_bytes=mem.kv_cache_bytes)
-    assert tuple(stages) == STAGES
-    return Estimate(spec, hw, w, plan, stages, f(ev.ttft_s), f(ev.tpot_s), f(ev.e2e_latency_s),
-                    f(ev.tokens_per_s), mem, ev, par)
+    prep = prepare(spec, [hw], w)
+    return Estimate.at(spec, hw, w, prep, evaluate(spec, prep))

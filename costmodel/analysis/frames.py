@@ -8,26 +8,29 @@ import numpy as np
 import pandas as pd
 
 from costmodel.core.evaluate import Evaluation
+from costmodel.core.metrics import bound_label
 
 _RANGE = re.compile(r"/L(\d+)-(\d+)/")
 
 
-def _at(x: np.ndarray, i: int) -> float:
-    return float(np.asarray(x).reshape(-1)[i]) if np.ndim(x) else float(x)
+def _at(x: np.ndarray, i: int, shape: tuple[int, ...]) -> float:
+    return float(np.broadcast_to(np.asarray(x, dtype=float), shape).reshape(-1)[i])
 
 
 def op_frame(ev: Evaluation, i: int = 0, per_layer: bool = False) -> pd.DataFrame:
     """Operator rows for point i. Quantities are totals over the operator's instances (and,
     for decode, over all decode steps); per_layer splits a layer range into one row a layer."""
     rows = []
+    shape = np.shape(ev.ttft_s)
     for c in ev.op_costs:
         vals = {
-            "flops": _at(c.flops, i), "useful_flops": _at(c.useful_flops, i),
-            "weight_bytes": _at(c.weight_bytes, i), "act_bytes": _at(c.act_bytes, i),
-            "kv_bytes": _at(c.kv_bytes, i), "compute_s": _at(c.compute_s, i),
-            "memory_s": _at(c.memory_s, i), "latency_s": _at(c.latency_s, i),
+            "flops": _at(c.flops, i, shape), "useful_flops": _at(c.useful_flops, i, shape),
+            "weight_bytes": _at(c.weight_bytes, i, shape), "act_bytes": _at(c.act_bytes, i, shape),
+            "kv_bytes": _at(c.kv_bytes, i, shape), "compute_s": _at(c.compute_s, i, shape),
+            "memory_s": _at(c.memory_s, i, shape), "latency_s": _at(c.latency_s, i, shape),
         }
-        base = {"stage": c.op.stage, "op": c.op.name, "op_class": c.op.op_class}
+        base = {"stage": c.op.stage, "op": c.op.name, "op_class": c.op.op_class,
+                "bound": str(bound_label(vals["compute_s"], vals["memory_s"], c.op.op_class))}
         m = _RANGE.search(c.op.name)
         if per_layer and m:
             lo, hi = int(m.group(1)), int(m.group(2))
@@ -41,6 +44,4 @@ def op_frame(ev: Evaluation, i: int = 0, per_layer: bool = False) -> pd.DataFram
     df["bytes"] = df["weight_bytes"] + df["act_bytes"] + df["kv_bytes"]
     with np.errstate(divide="ignore", invalid="ignore"):
         df["intensity_flops_per_byte"] = np.where(df["bytes"] > 0, df["flops"] / df["bytes"], 0.0)
-    df["bound"] = np.where(df["compute_s"] >= df["memory_s"], "compute", "memory")
-    df.loc[df["op_class"] == "comm", "bound"] = "comm"  # interconnect time (parallel.py)
     return df

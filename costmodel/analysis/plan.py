@@ -26,13 +26,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from costmodel.analysis.devices import Fleet, evaluate_fleet
 from costmodel.core.evaluate import Evaluation
-from costmodel.analysis.devices import Fleet, compute_share, evaluate_fleet
+from costmodel.core.metrics import compute_share
 from costmodel.core.ops import Arr
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Workload
-from costmodel.units import DType
 
 FACTORS = np.geomspace(1.0, 1000.0, int(np.ceil(np.log(1000.0) / np.log(1.01))) + 1)
 TTFT_STAGES = ("vision", "projector", "prefill")
@@ -61,7 +61,7 @@ def _limits(ev: Evaluation, slo: Slo, d: int, k: int) -> str:
     for metric, stages, limit in (("ttft", TTFT_STAGES, slo.ttft_s),
                                   ("tpot", ("decode",), slo.tpot_s)):
         if getattr(ev, f"{metric}_s")[d, k] > limit:
-            share = compute_share(ev, stages)[d, k]
+            share = compute_share(ev.op_costs, stages, ev.ttft_s)[d, k]
             why.append(f"{'compute' if share >= 0.5 else 'bandwidth'} ({metric.upper()})")
     return ", ".join(why)
 
@@ -82,28 +82,28 @@ def _smallest_factor(ok: Arr) -> Arr:
 
 
 def scaling(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Workload, slo: Slo,
-            dtype: DType | None) -> dict[str, Arr]:
+            auto_dtype: bool) -> dict[str, Arr]:
     """Smallest factor per resource that meets the latency SLO at w.batch (see module doc)."""
     f = FACTORS[None, :]
     out = {}
     for name, c, bw in (("compute", f, 1.0), ("bandwidth", 1.0, f), ("both", f, f)):
-        ev = evaluate_fleet(spec, profiles, w, dtype=dtype, compute_scale=c,
+        ev = evaluate_fleet(spec, profiles, w, auto_dtype=auto_dtype, compute_scale=c,
                             bandwidth_scale=bw).ev
         out[name] = _smallest_factor(meets(ev, slo, latency_only=True))
-    base = evaluate_fleet(spec, profiles, w, dtype=dtype)
-    out["capacity"] = np.maximum(base.ev.total_bytes[:, 0] / base.capacity_bytes[:, 0], 1.0)
+    base = evaluate_fleet(spec, profiles, w, auto_dtype=auto_dtype)
+    out["capacity"] = np.maximum(base.ev.per_gpu_total_bytes[:, 0] / base.capacity_bytes[:, 0], 1.0)
     return out
 
 
 def plan(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Workload, slo: Slo,
-         max_batch: int = 1024, dtype: DType | None = None) -> PlanResult:
+         max_batch: int = 1024, auto_dtype: bool = True) -> PlanResult:
     batches = np.arange(1, max_batch + 1, dtype=float)
-    fl = evaluate_fleet(spec, profiles, w, batch=batches[None, :], dtype=dtype)
+    fl = evaluate_fleet(spec, profiles, w, batch=batches, auto_dtype=auto_dtype)
     largest, first_fail = largest_batch(meets(fl.ev, slo), batches)
     limit = [("none up to batch " + str(max_batch)) if k >= len(batches)
              else _limits(fl.ev, slo, d, int(k)) for d, k in enumerate(first_fail)]
     return PlanResult(fl, batches, largest, limit, w.batch,
-                      scaling(spec, profiles, w, slo, dtype))
+                      scaling(spec, profiles, w, slo, auto_dtype))
 
 
 @dataclass(frozen=True)
@@ -117,23 +117,15 @@ class Batching:
     linears_compute: Arr  # (D,) smallest batch with linear_share >= 0.5 (nan: none)
 
 
-def _linear_share(ev: Evaluation) -> Arr:
-    comp = total = np.zeros_like(ev.ttft_s)
-    for c in ev.op_costs:
-        if c.op.stage == "decode" and c.op.op_class in ("linear", "lm_head"):
-            total = total + c.latency_s
-            comp = comp + np.where(c.compute_s >= c.memory_s, c.latency_s, 0.0)
-    return np.divide(comp, total, out=np.zeros_like(total), where=total > 0)
-
-
 def _first(ok: Arr, batches: Arr) -> Arr:
     return np.where(ok.any(axis=1), batches[np.argmax(ok, axis=1)], np.nan)
 
 
 def batching(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Workload, batches: Arr,
-             dtype: DType | None = None) -> Batching:
-    fl = evaluate_fleet(spec, profiles, w, batch=batches[None, :], dtype=dtype)
+             auto_dtype: bool = True) -> Batching:
+    fl = evaluate_fleet(spec, profiles, w, batch=batches, auto_dtype=auto_dtype)
     ev = fl.ev
-    share, lin = compute_share(ev, ("decode",)), _linear_share(ev)
+    share = compute_share(ev.op_costs, ("decode",), ev.ttft_s)
+    lin = compute_share(ev.op_costs, ("decode",), ev.ttft_s, classes=("linear", "lm_head"))
     return Batching(fl, batches, fl.batch / ev.tpot_s, share, lin,
                     _first(share >= 0.5, batches), _first(lin >= 0.5, batches))

@@ -3,8 +3,9 @@ per model -> one tidy DataFrame (a row per point x stage, base units in the colu
 
 The grid is flattened hardware-major (hardware, then visual tokens, then batch); each field of
 `Points`, `Rates` and the capacity is an array with one entry per point, and
-`costmodel.core.evaluate.evaluate` runs once per model. `sweep_plan` is the array form of
-`visual_tokens.plan_tokens`, so a sweep row equals `estimate()` at that point (tested).
+`costmodel.core.evaluate.evaluate` runs once per model, prepared by
+`costmodel.analysis.prepare` like every other entry point, so a sweep row equals `estimate()`
+at that point (tested).
 """
 
 from __future__ import annotations
@@ -15,12 +16,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from costmodel.errors import CostmodelError
-from costmodel.analysis.estimate import precision
+from costmodel.analysis.prepare import prepare
 from costmodel.core.evaluate import STAGES, Evaluation, evaluate
-from costmodel.core.stages import Points
 from costmodel.core.ops import Arr
-from costmodel.core.roofline import Rates, as_column
+from costmodel.errors import CostmodelError
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Workload
@@ -31,54 +30,15 @@ POINT_COLUMNS = ("ttft_s", "tpot_s", "e2e_latency_s", "tokens_per_s", "kv_cache_
                  "weights_bytes", "activation_bytes", "total_memory_bytes", "fits")
 
 
-def sweep_plan(spec: ModelSpec, visual: Arr, images: int = 1) -> dict[str, Arr]:
-    """plan_tokens over an array of visual-token counts: crops, seq_per_crop, projector_rows,
-    visual (tokens into the LLM) per sample."""
-    n = np.asarray(visual, dtype=float)
-    z = np.zeros_like(n)
-    v = spec.vision
-    if v is None or spec.projector is None:
-        return {"crops": z, "seq_per_crop": z, "projector_rows": z, "visual": n}
-    some = n > 0
-    if spec.token_scheme.kind == "dynamic":
-        m2, n_img = spec.projector.merge_size ** 2, float(max(images, 1))
-        return {"crops": np.where(some, n_img, 0.0), "seq_per_crop": n * m2 / n_img,
-                "projector_rows": n * m2, "visual": n}
-    per_crop = v.patches_per_image
-    return {"crops": np.ceil(n / per_crop),
-            "seq_per_crop": np.where(some, per_crop + int(v.cls_token), 0.0),
-            "projector_rows": n, "visual": n}
-
-
-def _rates(profiles: Sequence[HardwareProfile], w: Workload) -> tuple[Rates, Arr]:
-    """Rates and memory capacity as columns [H, 1] (one row per device)."""
-    if w.convention == "llm-viewer":
-        from costmodel.conventions.llm_viewer import bare_rates
-
-        r = bare_rates(profiles, (w.weights, w.act_dtype, w.kv))
-    else:
-        r = Rates.from_profiles(profiles, w.act_dtype, w.execution)
-    cap = np.array([h.memory_bytes for h in profiles], dtype=float)
-    return as_column(r), cap[:, None]
-
-
 def evaluate_grid(spec: ModelSpec, profiles: Sequence[HardwareProfile], visual: Arr,
                   batch: Arr, w: Workload) -> tuple[Evaluation, dict[str, Arr]]:
-    """One evaluation of one model over the grid. Operator FLOPs and bytes depend on tokens
-    and batch only, so `Points` are a row [1, T*B] and the device rates a column [H, 1]; the
-    times broadcast to [H, T*B], flattened hardware-major. Returns it and the grid columns."""
+    """One evaluation of one model over the grid: the flattened (visual tokens x batch) grid
+    is a row [1, T*B] of points, the devices a column [H, 1]; results [H, T*B], flattened
+    hardware-major. Returns it and the grid columns."""
     tok, bat = (x.reshape(-1).astype(float) for x in np.meshgrid(
         np.asarray(visual), np.asarray(batch), indexing="ij"))
-    plan = sweep_plan(spec, tok, w.images)
-    ones = np.ones_like(tok)
-    pts = Points(batch=bat[None], crops=plan["crops"][None],
-                 seq_per_crop=plan["seq_per_crop"][None],
-                 projector_rows=plan["projector_rows"][None], visual=plan["visual"][None],
-                 text=ones[None] * w.text_tokens, output=ones[None] * w.output_tokens)
-    rates, cap = _rates(profiles, w)
-    ev = evaluate(spec, pts, precision(w), rates, cap, flash=w.flash_attention,
-                  overlap=w.overlap, all_logits=w.logits == "all", convention=w.convention,
-                  compression=w.compression)
+    prep = prepare(spec, profiles, w, columns={"visual_tokens": tok, "batch": bat})
+    ev = evaluate(spec, prep)
     n_hw = len(profiles)
     grid = {"hw_idx": np.repeat(np.arange(n_hw), tok.size), "visual_tokens": np.tile(tok, n_hw),
             "batch": np.tile(bat, n_hw)}
@@ -152,10 +112,6 @@ def sweep(specs: ModelSpec | Sequence[ModelSpec], hardware: Sequence[HardwarePro
     vis = np.asarray(visual_tokens, dtype=float).reshape(-1)
     bat = np.asarray(batch, dtype=float).reshape(-1)
     w = workload or Workload(**fields)
-    # Validate the swept values through the Workload rules (one point each end).
-    for b, t in ((bat.min(), vis.min()), (bat.max(), vis.max())):
-        Workload(**{**w.model_dump(exclude={"batch", "visual_tokens"}), "batch": int(b),
-                    "visual_tokens": int(t)})
     parts = []
     for i, spec in enumerate(model_list):
         ev, grid = evaluate_grid(spec, hardware, vis, bat, w)

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from costmodel.core.roofline import LAUNCHES, Execution
 from costmodel.errors import CostmodelError
-from costmodel.core.roofline import LAUNCHES, Execution, Rates
 from costmodel.specs.hardware import HardwareProfile
 
 if TYPE_CHECKING:
@@ -58,35 +58,30 @@ def join_vidur(path: str | Path, hw: HardwareProfile, execution: Execution) -> p
 
 
 def _predict_profile(rows: pd.DataFrame, hw: HardwareProfile, execution: str) -> np.ndarray:
-    """Predicted seconds for rows sharing one model and dtype (one vectorised evaluate)."""
-    from costmodel.analysis.estimate import precision
+    """Predicted seconds for rows sharing one model, dtype and execution mode: one prepare +
+    evaluate over the rows as grid columns (batch, visual, text tokens; 2 output tokens)."""
+    from costmodel.analysis.prepare import prepare
     from costmodel.core.evaluate import evaluate
-    from costmodel.core.stages import Points
+    from costmodel.core.visual_tokens import plan_token_arrays
     from costmodel.loading.load import load_model
-    from costmodel.specs.workload import Workload
     from costmodel.reference.tiny import tiny_spec
-    from costmodel.core.visual_tokens import plan_tokens
+    from costmodel.specs.workload import Workload
 
     name = str(rows["model"].iloc[0])
     spec = tiny_spec() if name == "tiny" else load_model(name)
-    w = Workload(act_dtype=str(rows["dtype"].iloc[0]) if "dtype" in rows else "bf16")
+    w = Workload(act_dtype=str(rows["dtype"].iloc[0]) if "dtype" in rows else "bf16",
+                 execution=execution, output_tokens=2)
     dec = (rows["stage"] == "decode").to_numpy()
     vis = rows["visual_tokens"].to_numpy(float)
-    plans = [plan_tokens(spec, int(v)) for v in vis]
-    a = np.asarray
-    llm_vis = a([p.llm_tokens for p in plans], float)
+    llm_vis = plan_token_arrays(spec, vis)["visual"]
     # decode: the step attends over context_tokens keys = prompt + itself, so the KV cache
     # before the step holds prompt = context_tokens - 1 tokens (visual + the rest as text)
     text = np.where(dec, rows["context_tokens"].to_numpy(float) - 1.0 - llm_vis,
                     rows["text_tokens"].to_numpy(float))
-    pts = Points(batch=rows["batch"].to_numpy(float), crops=a([p.crops for p in plans], float),
-                 seq_per_crop=a([p.seq_per_crop for p in plans], float),
-                 projector_rows=a([p.projector_rows for p in plans], float),
-                 visual=llm_vis, text=np.maximum(text, 0.0),
-                 output=np.full(len(rows), 2.0))
-    rates = Rates.from_profiles([hw] * len(rows), w.act_dtype, execution)  # type: ignore[arg-type]
-    ev = evaluate(spec, pts, precision(w), rates, np.full(len(rows), hw.memory_bytes))
-    return np.where(dec, ev.tpot_s, ev.ttft_s)
+    cols = {"batch": rows["batch"].to_numpy(float), "visual_tokens": vis,
+            "text_tokens": np.maximum(text, 0.0)}
+    ev = evaluate(spec, prepare(spec, [hw], w, columns=cols))
+    return np.where(dec, ev.tpot_s, ev.ttft_s).reshape(-1)
 
 
 def join_profile(path: str | Path, hw: HardwareProfile, execution: Execution) -> pd.DataFrame:

@@ -1,5 +1,6 @@
 """Writing calibrated hardware profiles (an edge: YAML out). The fits themselves are in
-costmodel.calibration.fit (numpy) and costmodel.calibration.vidur / costmodel.calibration.microbench (what was measured)."""
+costmodel.calibration.fit (numpy) and costmodel.calibration.vidur /
+costmodel.calibration.microbench (what was measured)."""
 
 from __future__ import annotations
 

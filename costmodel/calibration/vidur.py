@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from costmodel.errors import CostmodelError
 from costmodel.core.ops import (
     ACT_FLOPS,
     ADD_FLOPS,
@@ -39,6 +38,7 @@ from costmodel.core.ops import (
     vector_op,
 )
 from costmodel.core.roofline import Execution, Rates, op_times
+from costmodel.errors import CostmodelError
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.units import DType
 

@@ -7,8 +7,8 @@ import yaml
 
 from costmodel.cli.common import Format, dumps, table
 from costmodel.loading.load import hardware_ids, load_hardware, load_model, model_ids
-from costmodel.units import DType
 from costmodel.loading.zoo import ZOO
+from costmodel.units import DType
 
 models_app = typer.Typer(no_args_is_help=True, help="Bundled models.")
 hardware_app = typer.Typer(no_args_is_help=True, help="Bundled hardware profiles.")

@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 import typer
 
+from costmodel.analysis.devices import Fleet, energy, evaluate_fleet, power_W, stage_bounds
 from costmodel.cli import fleet_common as fc
 from costmodel.cli.common import Format, table
-from costmodel.errors import CostmodelError
 from costmodel.core.evaluate import STAGES
-from costmodel.analysis.devices import Fleet, energy, evaluate_fleet, power_W, stage_bounds
+from costmodel.errors import CostmodelError
 from costmodel.units import DType, seconds, si
 
 ENERGY_NOTE = ("energy is an ESTIMATE: power (TDP or power mode) x latency per stage, as if the "
@@ -124,7 +124,7 @@ def compare(
         raise CostmodelError(f"--plot: folder {plot_path.parent} does not exist; create it first")
     spec, profiles, w = fc.setup(model, hardware, sets, batch, visual_tokens, images, image_size,
                                  text_tokens, output_tokens, dtype, weight_dtype, kv_dtype)
-    f = evaluate_fleet(spec, profiles, w, dtype=dtype)
+    f = evaluate_fleet(spec, profiles, w, auto_dtype=dtype is None)
     recs = _rank(compare_records(f, power_mode), rank_by)
     head = (f"{spec.name}: batch {w.batch}, {f.ev.decode_steps[0, 0] + 1:g} output tokens | "
             f"ranked by {rank_by.value} (devices that do not fit last)")
@@ -146,7 +146,7 @@ def energy_cmd(
     """Estimated joules per request and per output token, split by stage (power x time)."""
     spec, profiles, w = fc.setup(model, hardware, sets, batch, visual_tokens, images, image_size,
                                  text_tokens, output_tokens, dtype, weight_dtype, kv_dtype)
-    f = evaluate_fleet(spec, profiles, w, dtype=dtype)
+    f = evaluate_fleet(spec, profiles, w, auto_dtype=dtype is None)
     en = energy(f, power_W(profiles, power_mode))
     recs = [{"hardware": h.id, "power_W": float(en.power_W[d, 0]),
              "power_source": f"power mode {power_mode}" if power_mode else "TDP",

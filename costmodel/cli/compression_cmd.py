@@ -9,6 +9,8 @@ from typing import Any
 import typer
 from pydantic import ValidationError
 
+from costmodel.analysis.estimate import Estimate
+from costmodel.analysis.estimate import estimate as run_estimate
 from costmodel.cli.common import (
     BATCH,
     DTYPE,
@@ -29,8 +31,6 @@ from costmodel.cli.common import (
 from costmodel.cli.estimate_cmd import build_workload, parse_image_size
 from costmodel.cli.plot_cmd import output_format, plots, save
 from costmodel.errors import CostmodelError, one_line
-from costmodel.analysis.estimate import Estimate
-from costmodel.analysis.estimate import estimate as run_estimate
 from costmodel.loading.load import load_hardware, load_model
 from costmodel.specs.compression import Compression
 from costmodel.units import DType, seconds, si

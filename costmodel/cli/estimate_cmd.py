@@ -5,9 +5,10 @@ from __future__ import annotations
 import csv
 import io
 
-import numpy as np
 import typer
 
+from costmodel.analysis.estimate import Estimate
+from costmodel.analysis.estimate import estimate as run_estimate
 from costmodel.cli.common import (
     BATCH,
     DTYPE,
@@ -27,8 +28,6 @@ from costmodel.cli.common import (
     table,
 )
 from costmodel.errors import CostmodelError
-from costmodel.analysis.estimate import Estimate
-from costmodel.analysis.estimate import estimate as run_estimate
 from costmodel.loading.load import load_hardware, load_model
 from costmodel.specs.workload import Workload
 from costmodel.units import DType, seconds, si
@@ -109,22 +108,9 @@ def stage_csv(est: Estimate) -> str:
     return buf.getvalue()
 
 
-def compute_share(est: Estimate) -> dict[str, float]:
-    """Fraction of each stage's latency spent in compute-bound operators."""
-    share: dict[str, list[float]] = {s: [0.0, 0.0] for s in est.stages}
-    for c in est.evaluation.op_costs:
-        lat = float(np.asarray(c.latency_s).reshape(-1)[0])
-        comp = float(np.asarray(c.compute_s).reshape(-1)[0])
-        mem = float(np.asarray(c.memory_s).reshape(-1)[0])
-        share[c.op.stage][1] += lat
-        if comp >= mem and c.op.op_class != "comm":  # comm: interconnect time
-            share[c.op.stage][0] += lat
-    return {s: (a / b if b else 0.0) for s, (a, b) in share.items()}
-
-
 def _header(est: Estimate) -> list[str]:
     w, p, hw = est.workload, est.plan, est.hardware
-    attn = "FlashAttention" if w.flash_attention else "eager attention"
+    attn = "FlashAttention" if est.prepared.options.flash else "eager attention"
     changed = f" [changed: {', '.join(hw.changes)}]" if hw.changes else ""
     plural = "" if p.crops == 1 else "es"
     conv = f" | {w.convention} convention" if w.convention != "costmodel" else ""
@@ -140,14 +126,13 @@ def _header(est: Estimate) -> list[str]:
 
 
 def render(est: Estimate, per_op: bool = False) -> str:
-    share = compute_share(est)
     steps = int(est.workload.output_tokens) - 1
     rows = []
     for name, s in est.stages.items():
         label = f"decode ({steps} steps)" if name == "decode" else name
         rows.append([label, si(s.flops, "FLOP"), si(s.bytes, "B"),
                      f"{s.arithmetic_intensity:.1f}", seconds(s.latency_s),
-                     f"{100 * share[name]:.0f}%"])
+                     f"{100 * s.compute_share:.0f}%"])
     t = table(rows, ["stage", "FLOPs", "bytes", "FLOP/B", "latency", "compute-bound"],
               right={1, 2, 3, 4, 5})
     m = est.memory

@@ -7,10 +7,10 @@ from typing import Any
 import numpy as np
 import typer
 
+from costmodel.analysis.plan import Slo, batching, plan
 from costmodel.cli import fleet_common as fc
 from costmodel.cli.common import Format, table
 from costmodel.errors import CostmodelError
-from costmodel.analysis.plan import Slo, batching, plan
 from costmodel.units import DType, seconds, si
 
 
@@ -86,7 +86,7 @@ def plan_command(
     slo = Slo(ttft if ttft is not None else np.inf, tpot if tpot is not None else np.inf)
     spec, profiles, w = fc.setup(model, hardware, sets, batch, visual_tokens, images, image_size,
                                  text_tokens, output_tokens, dtype, weight_dtype, kv_dtype)
-    res = plan(spec, profiles, w, slo, max_batch=max_batch, dtype=dtype)
+    res = plan(spec, profiles, w, slo, max_batch=max_batch, auto_dtype=dtype is None)
     recs = plan_records(res, slo)
     head = (f"{spec.name}: SLO TTFT <= {seconds(slo.ttft_s) if ttft else 'any'}, TPOT <= "
             f"{seconds(slo.tpot_s) if tpot else 'any'}; batch searched 1..{max_batch}; scaling "
@@ -130,7 +130,7 @@ def batching_command(
     grid = parse_batches(batch)
     spec, profiles, w = fc.setup(model, hardware, sets, 1, visual_tokens, images, image_size,
                                  text_tokens, output_tokens, dtype, weight_dtype, kv_dtype)
-    res = batching(spec, profiles, w, grid, dtype=dtype)
+    res = batching(spec, profiles, w, grid, auto_dtype=dtype is None)
     ev, recs, parts = res.fleet.ev, [], []
     for d, h in enumerate(profiles):
         turn, lin = float(res.turns_compute[d]), float(res.linears_compute[d])

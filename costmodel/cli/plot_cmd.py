@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from costmodel.cli import estimate_cmd
-from costmodel.errors import CostmodelError
 from costmodel.analysis.estimate import Estimate
 from costmodel.analysis.estimate import estimate as run_estimate
+from costmodel.cli import estimate_cmd
+from costmodel.errors import CostmodelError
 from costmodel.loading.load import load_hardware, load_model
 from costmodel.specs.hardware import HardwareProfile
 

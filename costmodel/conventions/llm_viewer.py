@@ -28,19 +28,20 @@ All work is matmul FLOPs at one peak (LLM-Viewer has no separate vector rate).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
-from costmodel.core.stages import Points, Precision, layer_groups
+from costmodel.core.inputs import Options, Points, Precision
+from costmodel.core.metrics import Footprint
 from costmodel.core.ops import Arr, Op, OpClass
 from costmodel.core.roofline import Rates
+from costmodel.core.stages import layer_groups
+from costmodel.errors import CostmodelError
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import LLMSpec, ModelSpec
+from costmodel.specs.workload import Workload
 from costmodel.units import DType
-
-if TYPE_CHECKING:
-    from costmodel.core.evaluate import OpCost
 
 SOFTMAX_OPS = 5.0  # max, sub, exp, sum, div (LLM-Viewer's comment)
 NORM_OPS = 7.0  # sum, sub, pow, sum, div, mul, add
@@ -179,14 +180,12 @@ def bare_rates(profiles: Sequence[HardwareProfile], dtypes: Sequence[DType]) -> 
     return Rates(peak, peak, peak, bw, np.zeros_like(bw))
 
 
-
-
 def _at(x: Arr | float, i: int) -> float:
     a = np.asarray(x, dtype=float).reshape(-1)
     return float(a[0] if a.size == 1 else a[i])
 
 
-def prefill_traffic(costs: Sequence[OpCost], i: int = 0) -> dict[str, float]:
+def prefill_traffic(costs: Sequence[Any], i: int = 0) -> dict[str, float]:
     """LLM-Viewer's split of the prefill traffic for point i, under its names with base units:
     every layer (x count) plus the lm_head. Their sum is the stage's bytes (LLM-Viewer's
     memory_access, printed by papers as 'Total Memory'); store_act is their 'Storing
@@ -199,3 +198,57 @@ def prefill_traffic(costs: Sequence[OpCost], i: int = 0) -> dict[str, float]:
     return {"load_weight_bytes": total("weight_bytes"), "load_act_bytes": total("act_read_bytes"),
             "store_act_bytes": total("act_write_bytes"), "load_kv_cache_bytes": total("kv_read_bytes"),
             "store_kv_cache_bytes": total("kv_write_bytes")}
+
+
+class LLMViewerConvention:
+    """LLM-Viewer's count (module docstring): the ideal roofline on its own device figures,
+    LLM-only operators, its memory footprint; single GPU, roofline overlap, last-token logits."""
+
+    name = "llm-viewer"
+    default_flash = False  # LLM-Viewer's `analyze` defaults to use_flashattention=False
+
+    def check(self, w: Workload) -> None:
+        if (w.overlap, w.logits) != ("roofline", "last"):
+            raise CostmodelError("convention: llm-viewer uses the roofline max and last-token "
+                                 "logits; drop overlap='serial' / logits='all'")
+        if w.parallel.gpus > 1:
+            raise CostmodelError("convention: llm-viewer models one GPU; drop --tp/--pp "
+                                 "(or use --convention costmodel)")
+        if w.execution != "eager":
+            raise CostmodelError(f"execution: '{w.execution}' has no meaning under the llm-viewer "
+                                 "convention (no launch overhead); drop --execution")
+
+    def precision(self, w: Workload) -> Precision:
+        """w_byte = w_bit / 8 and no dequantisation work."""
+        return Precision(weight=w.weights.bytes_per_element, act=w.act_dtype.bytes_per_element,
+                         kv=w.kv.bytes_per_element)
+
+    def rates(self, profiles: Sequence[HardwareProfile], dtypes: Sequence[DType],
+              w: Workload) -> Rates:
+        return bare_rates(profiles, (w.weights, w.act_dtype, w.kv))
+
+    def stage_ops(self, spec: ModelSpec, pts: Points, p: Precision,
+                  o: Options) -> dict[str, list[Op]]:
+        return stage_ops(spec, pts, p, o.flash)
+
+    def decode_ops(self, spec: ModelSpec, pts: Points, step: float, p: Precision,
+                   o: Options) -> list[Op]:
+        return decode_ops(spec, pts, step, p, o.flash)
+
+    def footprint(self, spec: ModelSpec, gpu: ModelSpec, pts: Points, p: Precision, o: Options,
+                  activation_bytes: Arr) -> Footprint:
+        like = activation_bytes
+        weights, kv, act = memory_bytes(spec, pts, p, o.flash)
+        weights, kv, act = weights + 0 * like, kv + 0 * like, act + 0 * like
+        return Footprint(weights, kv, act, weights, kv)  # one GPU: per GPU = whole
+
+    def extras(self, stages: dict[str, Any], costs: Sequence[Any], i: int) -> dict[str, Any]:
+        """LLM-Viewer's prefill totals under its field names (base units); OPs, memory access
+        and time are the prefill stage's, the traffic split is per op (prefill_traffic)."""
+        p = stages["prefill"]
+        return {"llm_viewer": {"prefill": {
+            "ops_flops": _at(p.flops, i), "memory_access_bytes": _at(p.bytes, i),
+            **prefill_traffic(costs, i), "inference_time_s": _at(p.latency_s, i)}}}
+
+
+LLM_VIEWER = LLMViewerConvention()

@@ -35,9 +35,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from costmodel.errors import CostmodelError
-from costmodel.core.stages import Points, Precision, vit_seq
+from costmodel.core.inputs import Points, Precision
 from costmodel.core.ops import SOFTMAX_FLOPS, Arr, Op
+from costmodel.core.stages import vit_seq
+from costmodel.errors import CostmodelError
 from costmodel.specs.compression import Compression
 from costmodel.specs.model import ModelSpec
 

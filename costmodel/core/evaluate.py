@@ -1,6 +1,7 @@
-"""The vectorised evaluation: (spec, points, precision, rates) -> per-stage totals, TTFT, TPOT,
-memory footprint. `estimate()` and `sweep()` both call `evaluate`, so a sweep equals the
-point-by-point estimates by construction (and a test checks it).
+"""The vectorised evaluation: (spec, Prepared) -> per-stage totals, TTFT, TPOT, memory
+footprint, for one model replica on tp x pp GPUs. Every entry point (estimate, sweep, the
+device comparisons, plan, validate) prepares its workload with `costmodel.analysis.prepare`
+and calls `evaluate`, so they agree point by point by construction (and a test checks it).
 
 Decode convention: the prefill produces the first output token; each further token is one
 decode step, so N output tokens need N - 1 decode steps. Step j (0-based) feeds one token per
@@ -12,17 +13,23 @@ graph.layer_groups).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from costmodel.core.compression import compress_points, overhead_ops
-from costmodel.core.stages import Points, Precision, decode_ops, layer_groups, stage_ops
+from costmodel.core.inputs import Points, Prepared
+from costmodel.core.metrics import peak_activation_bytes
 from costmodel.core.ops import Arr, Op
-from costmodel.core.parallel.tensor import with_allreduce
-from costmodel.core.quant import with_dequant
+from costmodel.core.parallel.pipeline import (
+    ParallelResult,
+    p2p_s,
+    pipelined_prefill_s,
+    stage_bounds,
+)
+from costmodel.core.parallel.tensor import shard_spec
 from costmodel.core.roofline import Rates, op_times, sum_linear_max
-from costmodel.specs.compression import Compression
 from costmodel.specs.model import ModelSpec
 
 STAGES = ("vision", "projector", "prefill", "decode")
@@ -64,6 +71,9 @@ class StageTotals:
 
 @dataclass(frozen=True)
 class Evaluation:
+    """Arrays broadcast to [devices, columns]. Memory: the whole model (one copy of the
+    weights and of the logical KV cache) and the most loaded GPU; `fits` = every GPU fits."""
+
     stages: dict[str, StageTotals]
     ttft_s: Arr
     tpot_s: Arr
@@ -74,7 +84,11 @@ class Evaluation:
     kv_cache_bytes: Arr
     activation_bytes: Arr
     total_bytes: Arr
+    per_gpu_weights_bytes: Arr
+    per_gpu_kv_cache_bytes: Arr
+    per_gpu_total_bytes: Arr
     fits: Arr
+    parallel: ParallelResult
     op_costs: list[OpCost] = field(default_factory=list)
 
 
@@ -122,69 +136,85 @@ def _totals(costs: list[OpCost], like: Arr) -> StageTotals:
     )
 
 
-def _peak_activation_bytes(ops: list[Op], like: Arr) -> Arr:
-    """Largest single operator's activation inputs + outputs (one instance): the transient
-    working set on top of weights and KV cache."""
-    peak = np.zeros_like(like, dtype=float)
-    for op in ops:
-        peak = np.maximum(peak, op.act_read_bytes + op.act_write_bytes)
-    return peak
+@dataclass(frozen=True)
+class _Replica:
+    """One pass of the (sharded) model over the points, before pipelining and memory."""
+
+    pts: Points  # after compression
+    stages: dict[str, StageTotals]
+    tpot_s: Arr
+    n_steps: Arr
+    costs: list[OpCost]
+    activation_bytes: Arr
+    like: Arr
 
 
-def _finish(ops: list[Op], prec: Precision, tp: int) -> list[Op]:
-    """Weight dequantisation work (costmodel/core/quant.py) and TP all-reduces (parallel.py)."""
-    return with_allreduce(with_dequant(ops, prec.dequant_flops, prec.weight), tp)
-
-
-def evaluate(spec: ModelSpec, pts: Points, prec: Precision, rates: Rates, capacity_bytes: Arr,
-             flash: bool = True, overlap: str = "roofline", all_logits: bool = False,
-             convention: str = "costmodel", tp: int = 1,
-             compression: Compression | None = None) -> Evaluation:
-    """Every stage for every point. Arrays in `pts`, `rates` and `capacity_bytes` broadcast.
-
-    convention 'llm-viewer': operators and memory by costmodel.conventions.llm_viewer.
-    tp > 1: `spec` is one GPU's shard (parallel.shard_spec) and all-reduces are added.
-    `pts` are the uncompressed points; `compression` reshapes them (costmodel.core.compression)
-    and adds the method's own operators to the stage where they run."""
-    base, pts = pts, compress_points(spec, pts, compression)
-    like = np.broadcast_arrays(pts.batch, pts.visual, pts.text, pts.output, rates.bytes_per_s)[0]
-    if convention == "llm-viewer":
-        from costmodel.conventions import llm_viewer as lv
-
-        pre = lv.stage_ops(spec, pts, prec, flash)
-        dec_a, dec_b = (lv.decode_ops(spec, pts, j, prec, flash) for j in (0.0, 1.0))
-    else:
-        pre = {s: _finish(ops, prec, tp) for s, ops in
-               stage_ops(spec, pts, prec, flash, all_logits).items()}
-        dec_a, dec_b = (_finish(decode_ops(spec, pts, j, prec, flash), prec, tp) for j in (0.0, 1.0))
-    for op in overhead_ops(spec, base, compression, prec):
+def _replica(gpu: ModelSpec, base: Points, prep: Prepared) -> _Replica:
+    """Every stage of one GPU's shard over the points; compression reshapes the points
+    (core/compression.py) and adds the method's own operators to the stage where they run."""
+    o, conv, r, prec = prep.options, prep.convention, prep.rates, prep.precision
+    pts = compress_points(gpu, base, o.compression)
+    like = np.broadcast_arrays(pts.batch, pts.visual, pts.text, pts.output, r.bytes_per_s)[0]
+    pre = conv.stage_ops(gpu, pts, prec, o)
+    dec_a, dec_b = (conv.decode_ops(gpu, pts, j, prec, o) for j in (0.0, 1.0))
+    for op in overhead_ops(gpu, base, o.compression, prec):
         pre[op.stage].append(op)
-    costs = [_static_cost(op, rates, overlap) for ops in pre.values() for op in ops]
+    costs = [_static_cost(op, r, o.overlap) for ops in pre.values() for op in ops]
     n_steps = pts.output - 1.0
-    dec_costs = [_decode_cost(a, b, rates, overlap, n_steps)
+    dec_costs = [_decode_cost(a, b, r, o.overlap, n_steps)
                  for a, b in zip(dec_a, dec_b, strict=True)]
     stages = {s: _totals([c for c in costs if c.op.stage == s], like) for s in STAGES[:3]}
     stages["decode"] = _totals(dec_costs, like)
-    first_step = sum(
-        (c.latency_s for c in (_static_cost(op, rates, overlap) for op in dec_a)),
-        np.zeros_like(like, dtype=float),
-    )
-    ttft = stages["vision"].latency_s + stages["projector"].latency_s + stages["prefill"].latency_s
+    first_step = _totals([_static_cost(op, r, o.overlap) for op in dec_a], like).latency_s
     dec = stages["decode"].latency_s
     tpot = np.where(n_steps > 0, dec / np.maximum(n_steps, 1.0), first_step)
-    e2e = ttft + dec
-    m = spec.llm
-    weights = spec.param_counts()["total"] * prec.weight + np.zeros_like(like, dtype=float)
-    kv_tokens = sum((hi - lo) * (s + n_steps) for lo, hi, s in layer_groups(m, pts))
-    kv = pts.batch * 2 * m.kv_dim * kv_tokens * prec.kv  # per layer: prompt kept + N - 1
-    act = _peak_activation_bytes([o for ops in pre.values() for o in ops] + dec_a, like)
-    if convention == "llm-viewer":
-        weights, kv, act = lv.memory_bytes(spec, pts, prec, flash)
-        weights = weights + 0 * like
-    total = weights + kv + act
+    act = peak_activation_bytes([op for ops in pre.values() for op in ops] + dec_a, like)
+    return _Replica(pts, stages, tpot + 0 * like, n_steps + 0 * like, costs + dec_costs,
+                    act + 0 * like, like)
+
+
+def _pipeline(gpu: ModelSpec, run: _Replica, prep: Prepared,
+              bounds: tuple[tuple[int, int], ...]) -> tuple[dict[str, StageTotals], Arr, Arr]:
+    """Stage totals, TPOT and transfer time with pp stages and m prefill microbatches
+    (core/parallel/pipeline.py; no change for pp = 1)."""
+    par, zero = prep.options.parallel, 0.0 * run.like
+    if par.pp == 1:
+        return run.stages, run.tpot_s, zero
+    base, m = prep.points, par.m
+    mb = run if m == 1 else _replica(gpu, dataclasses.replace(base, batch=base.batch / m), prep)
+    step = p2p_s(gpu, run.pts, prep.precision, prep.rates, bounds, np.ones_like(base.batch),
+                 base.batch)
+    pre_p2p = p2p_s(gpu, run.pts, prep.precision, prep.rates, bounds, None, base.batch / m)
+    st = run.stages
+    pre = pipelined_prefill_s(mb.stages["prefill"].latency_s, par.pp, m, pre_p2p)
+    dec = st["decode"].latency_s + run.n_steps * step
+    stages = {**st, "prefill": dataclasses.replace(st["prefill"], latency_s=pre + zero),
+              "decode": dataclasses.replace(st["decode"], latency_s=dec + zero)}
+    return stages, run.tpot_s + step, pre_p2p + run.n_steps * step + zero
+
+
+def evaluate(spec: ModelSpec, prep: Prepared) -> Evaluation:
+    """Every stage for every point of `prep` (arrays broadcast to [devices, columns]).
+
+    Decode convention: see the module docstring. TTFT = vision + projector + prefill;
+    e2e = TTFT + decode; tokens/s = batch x output tokens / e2e."""
+    par = prep.options.parallel
+    gpu = shard_spec(spec, par.tp)
+    run = _replica(gpu, prep.points, prep)
+    bounds = stage_bounds(spec.llm.num_layers, par.pp)
+    stages, tpot, p2p = _pipeline(gpu, run, prep, bounds)
+    ttft = stages["vision"].latency_s + stages["projector"].latency_s + stages["prefill"].latency_s
+    e2e = ttft + stages["decode"].latency_s
+    mem = prep.convention.footprint(spec, gpu, run.pts, prep.precision, prep.options,
+                                    run.activation_bytes)
+    comm = sum((c.comm_s for c in run.costs if c.op.op_class == "comm"), 0.0 * run.like)
+    info = ParallelResult(par, bounds, comm, p2p, (par.pp - 1) / (par.m + par.pp - 1))
     return Evaluation(
-        stages=stages, ttft_s=ttft + 0 * like, tpot_s=tpot + 0 * like, e2e_latency_s=e2e + 0 * like,
-        decode_steps=n_steps + 0 * like, tokens_per_s=pts.batch * pts.output / e2e,
-        weights_bytes=weights, kv_cache_bytes=kv + 0 * like, activation_bytes=act + 0 * like,
-        total_bytes=total, fits=total <= capacity_bytes, op_costs=costs + dec_costs,
+        stages=stages, ttft_s=ttft, tpot_s=tpot, e2e_latency_s=e2e, decode_steps=run.n_steps,
+        tokens_per_s=run.pts.batch * run.pts.output / e2e, weights_bytes=mem.weights_bytes,
+        kv_cache_bytes=mem.kv_cache_bytes, activation_bytes=mem.activation_bytes,
+        total_bytes=mem.total_bytes, per_gpu_weights_bytes=mem.per_gpu_weights_bytes,
+        per_gpu_kv_cache_bytes=mem.per_gpu_kv_cache_bytes,
+        per_gpu_total_bytes=mem.per_gpu_total_bytes,
+        fits=mem.per_gpu_total_bytes <= prep.capacity_bytes, parallel=info, op_costs=run.costs,
     )

@@ -26,7 +26,7 @@ Patterson, "Roofline" (CACM 2009), applied per operator as in LLM-Viewer (Yuan e
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
@@ -111,20 +111,29 @@ class Rates:
     curves: dict[str, Curve] = field(default_factory=dict)  # op-class curve; absent = 1
 
     @classmethod
-    def from_profiles(cls, profiles: Sequence[HardwareProfile], math_dtype: DType,
+    def from_profiles(cls, profiles: Sequence[HardwareProfile], math_dtype: DType | Sequence[DType],
                       execution: Execution = "eager") -> Rates:
-        """One entry per point; raises UnsupportedDtype if a device lacks `math_dtype`."""
-        mm = np.array([h.peak_flops(math_dtype) * h.compute_efficiency for h in profiles])
+        """One entry per device, each at its math dtype (one dtype, or one per device);
+        raises UnsupportedDtype if a device lacks its dtype."""
+        dts = [math_dtype] * len(profiles) if isinstance(math_dtype, DType) else list(math_dtype)
+        pairs = list(zip(profiles, dts, strict=True))
+        mm = np.array([h.peak_flops(dt) * h.compute_efficiency for h, dt in pairs])
         attn = mm * np.array([h.attention_efficiency for h in profiles])
-        vec = np.array([
-            h.peak_flops_by_dtype.get(DType.fp32, h.peak_flops(math_dtype)) * h.compute_efficiency
-            for h in profiles
-        ])
+        vec = np.array([h.peak_flops_by_dtype.get(DType.fp32, h.peak_flops(dt)) * h.compute_efficiency
+                        for h, dt in pairs])
         bw = np.array([h.memory_bandwidth_Bps * h.memory_efficiency for h in profiles])
         launch = np.array([h.kernel_launch_overhead_s for h in profiles]) * LAUNCHES[execution]
         link = np.array([h.interconnect_bandwidth_Bps or np.inf for h in profiles])
         hop = np.array([link_latency_s(h) for h in profiles])
         return cls(mm, attn, vec, bw, launch, link, hop, curve_table(profiles))
+
+    def scaled(self, compute: Arr | float = 1.0, bandwidth: Arr | float = 1.0) -> Rates:
+        """What-if rates: every FLOP/s multiplied by `compute`, bytes/s by `bandwidth`."""
+        c, b = np.asarray(compute, dtype=float), np.asarray(bandwidth, dtype=float)
+        return replace(self, matmul_flops_per_s=self.matmul_flops_per_s * c,
+                       attention_flops_per_s=self.attention_flops_per_s * c,
+                       vector_flops_per_s=self.vector_flops_per_s * c,
+                       bytes_per_s=self.bytes_per_s * b)
 
 
 # Typical one-step link latency where a profile gives none (latency_us: 0), by link kind.
@@ -173,11 +182,6 @@ def as_column(r: Rates) -> Rates:
     curves = {c: Curve(v.log10_s, v.eff[:, None, :], v.first_log10_s[:, None])
               for c, v in r.curves.items()}
     return Rates(**arrays, curves=curves)
-
-
-def bound(t: OpTimes) -> Arr:
-    """'compute' where compute time dominates, else 'memory'."""
-    return np.where(t.compute_s >= t.memory_s, "compute", "memory")
 
 
 def sum_linear_max(a1: Arr, b1: Arr, a2: Arr, b2: Arr, n: Arr) -> Arr:

@@ -6,10 +6,9 @@ Identical layers are one Op with `count` = number of layers and a name like `llm
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
+from costmodel.core.inputs import Points, Precision
 from costmodel.core.ops import (
     ACT_FLOPS,
     ADD_FLOPS,
@@ -24,39 +23,6 @@ from costmodel.core.ops import (
     vector_op,
 )
 from costmodel.specs.model import LLMSpec, ModelSpec, ProjectorSpec, VisionSpec
-
-
-@dataclass(frozen=True)
-class Precision:
-    """Bytes per element of weights (incl. quantisation scales), activations and KV cache;
-    dequant_flops: vector FLOPs per weight element each time a linear reads it (quant.py)."""
-
-    weight: float
-    act: float
-    kv: float
-    dequant_flops: float = 0.0
-
-
-@dataclass(frozen=True)
-class Points:
-    """Evaluation points: every field is an array of the same shape (per sample counts)."""
-
-    batch: Arr
-    crops: Arr  # encoder passes per sample
-    seq_per_crop: Arr  # encoder sequence length per pass
-    projector_rows: Arr  # patch features into the projector per sample
-    visual: Arr  # visual tokens entering the LLM per sample
-    text: Arr
-    output: Arr
-    # Prompt tokens seen per LLM layer range, when layers differ (FastV-style pruning inside
-    # the LLM): ((lo, hi, tokens), ...) covering 0..num_layers. None = all layers see `prompt`.
-    layer_prompt: tuple[tuple[int, int, Arr], ...] | None = None
-    # ToMe inside the ViT: tokens merged per layer per pass (None = no merging).
-    vit_merge: Arr | None = None
-
-    @property
-    def prompt(self) -> Arr:
-        return self.visual + self.text
 
 
 def layer_groups(m: LLMSpec, pts: Points) -> tuple[tuple[int, int, Arr], ...]:

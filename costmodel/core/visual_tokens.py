@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
+from costmodel.core.ops import Arr
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import VisualPlan
 
@@ -81,23 +84,33 @@ def plan_images(spec: ModelSpec, images: int, width: int, height: int) -> Visual
                       llm_tokens=images * patches // (m * m))
 
 
-def plan_tokens(spec: ModelSpec, visual_tokens: int, images: int = 1) -> VisualPlan:
-    """Per-sample plan when the number of visual tokens entering the LLM is given directly.
+def plan_token_arrays(spec: ModelSpec, visual_tokens: Arr | float, images: int = 1) -> dict[str, Arr]:
+    """Per-sample plan when the visual tokens entering the LLM are given directly, vectorised
+    over an array of counts N: crops (encoder passes), seq_per_crop, projector_rows, visual.
 
-    fixed / anyres: the encoder runs ceil(N / patches_per_crop) crops at its native size and
-    the projector maps N patch features to N tokens. dynamic: N tokens come from N x merge^2
-    patches spread over `images` images (one encoder pass each).
+    fixed / anyres: the encoder runs ceil(N x merge^2 / patches_per_crop) crops at its native
+    size and the projector maps N x merge^2 patch features to N tokens. dynamic: N tokens come
+    from N x merge^2 patches spread over `images` images (one encoder pass each).
     """
+    n = np.asarray(visual_tokens, dtype=float)
+    z = np.zeros_like(n)
     v = spec.vision
-    if v is None or spec.projector is None or visual_tokens == 0:
-        return VisualPlan(crops=0, seq_per_crop=0, projector_rows=0, llm_tokens=visual_tokens)
-    if spec.token_scheme.kind == "dynamic":
-        m2 = spec.projector.merge_size ** 2
-        n_img = max(images, 1)
-        return VisualPlan(crops=n_img, seq_per_crop=visual_tokens * m2 / n_img,
-                          projector_rows=visual_tokens * m2, llm_tokens=visual_tokens)
-    per_crop = v.patches_per_image
+    if v is None or spec.projector is None:
+        return {"crops": z, "seq_per_crop": z, "projector_rows": z, "visual": n}
+    some = n > 0
     m2 = spec.projector.merge_size ** 2  # a patch merger maps m^2 patches to one token
-    return VisualPlan(crops=math.ceil(visual_tokens * m2 / per_crop),
-                      seq_per_crop=per_crop + int(v.cls_token),
-                      projector_rows=visual_tokens * m2, llm_tokens=visual_tokens)
+    if spec.token_scheme.kind == "dynamic":
+        n_img = float(max(images, 1))
+        return {"crops": np.where(some, n_img, 0.0), "seq_per_crop": n * m2 / n_img,
+                "projector_rows": n * m2, "visual": n}
+    per_crop = v.patches_per_image
+    return {"crops": np.ceil(n * m2 / per_crop),
+            "seq_per_crop": np.where(some, per_crop + int(v.cls_token), 0.0),
+            "projector_rows": n * m2, "visual": n}
+
+
+def plan_tokens(spec: ModelSpec, visual_tokens: int, images: int = 1) -> VisualPlan:
+    """plan_token_arrays for one count, as a VisualPlan (the torch reference uses it)."""
+    a = {k: float(np.ravel(v)[0]) for k, v in plan_token_arrays(spec, visual_tokens, images).items()}
+    return VisualPlan(crops=a["crops"], seq_per_crop=a["seq_per_crop"],
+                      projector_rows=a["projector_rows"], llm_tokens=a["visual"])

@@ -13,12 +13,12 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from costmodel.loading import whatif
 from costmodel.errors import CostmodelError, UnknownName, one_line
+from costmodel.loading import whatif
 from costmodel.loading.hf_config import ConfigError, spec_from_config
+from costmodel.loading.zoo import ZOO
 from costmodel.specs.hardware import HardwareFile, HardwareProfile
 from costmodel.specs.model import ModelSpec
-from costmodel.loading.zoo import ZOO
 
 _PKG = Path(__file__).resolve().parents[1]  # the costmodel package
 

@@ -23,11 +23,12 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from costmodel.core.stages import Points, Precision, decode_ops, stage_ops
+from costmodel.core.inputs import Points, Precision
+from costmodel.core.stages import decode_ops, stage_ops
+from costmodel.core.visual_tokens import plan_tokens
+from costmodel.reference.model import ReferenceModel, build
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import VisualPlan
-from costmodel.reference.model import ReferenceModel, build
-from costmodel.core.visual_tokens import plan_tokens
 
 STAGES = ("vision", "projector", "prefill", "decode")
 _UNIT = Precision(weight=1.0, act=1.0, kv=1.0)

@@ -20,8 +20,8 @@ import torch.nn.functional as F  # noqa: N812
 from torch import Tensor, nn
 
 from costmodel.errors import CostmodelError
-from costmodel.specs.model import LLMSpec, ModelSpec, ProjectorSpec, VisionSpec
 from costmodel.reference.tiny import tiny_spec  # noqa: F401  (re-exported)
+from costmodel.specs.model import LLMSpec, ModelSpec, ProjectorSpec, VisionSpec
 
 ROPE_THETA = 10000.0
 INIT_STD = 0.02

@@ -18,10 +18,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from costmodel.specs.model import ModelSpec
+from costmodel.core.visual_tokens import plan_tokens
 from costmodel.reference.crosscheck import visual_embeds, visual_inputs
 from costmodel.reference.model import ReferenceModel, build
-from costmodel.core.visual_tokens import plan_tokens
+from costmodel.specs.model import ModelSpec
 
 COLUMNS = ("device_name", "torch_version", "dtype", "model", "batch", "visual_tokens",
            "text_tokens", "stage", "context_tokens", "median_s", "p25_s", "p75_s", "repeats",

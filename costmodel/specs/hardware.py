@@ -194,7 +194,8 @@ class HardwareProfile(BaseModel):
         if dtype not in self.peak_flops_by_dtype:
             have = ", ".join(d.value for d in self.peak_flops_by_dtype)
             raise UnsupportedDtype(
-                f"dtype: {self.id} has no {dtype.value} peak (has {have}); choose one of those"
+                f"--dtype: {self.id} has no {dtype.value} peak (has {have}); choose one of those "
+                "(or, for the device comparisons, leave --dtype out: auto)"
             )
         return self.peak_flops_by_dtype[dtype]
 

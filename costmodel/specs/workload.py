@@ -10,7 +10,6 @@ from costmodel.specs.compression import Compression
 from costmodel.units import DType
 
 Overlap = Literal["roofline", "serial"]
-Convention = Literal["costmodel", "llm-viewer"]
 
 
 class Parallelism(BaseModel):
@@ -46,9 +45,10 @@ class Workload(BaseModel):
     weight-only quantisation uses the activation dtype's peak).
     overlap: 'roofline' = max(compute, memory) per operator; 'serial' = their sum.
     logits: 'last' computes the lm_head for the last prompt token only; 'all' for every one.
-    convention: 'costmodel' (this model's count) or 'llm-viewer' (LLM-Viewer's conventions, for
-    regenerating published tables: costmodel.conventions.llm_viewer).
-    flash_attention: FlashAttention-style fused attention I/O; unset follows the convention
+    convention: a registered counting convention (costmodel.conventions: 'costmodel', this
+    model's count, or 'llm-viewer', LLM-Viewer's, for regenerating published tables); the
+    prepare step refuses an unknown name and the fields a convention cannot honour.
+    flash_attention: FlashAttention-style fused attention I/O; None follows the convention
     (costmodel: on; llm-viewer: off, LLM-Viewer's own default).
     execution: 'eager' (PyTorch eager, SDPA) pays the profile's kernel launch overhead per
     kernel; 'cuda_graph' and 'engine' (an optimised serving engine) replay graphs and pay none.
@@ -65,22 +65,13 @@ class Workload(BaseModel):
     act_dtype: DType = DType.bf16
     weight_dtype: DType | None = None
     kv_dtype: DType | None = None
-    flash_attention: bool = True  # None or unset: True, False under convention='llm-viewer'
+    flash_attention: bool | None = None  # None: the convention's default
     overlap: Overlap = "roofline"
     logits: Literal["last", "all"] = "last"
-    convention: Convention = "costmodel"
+    convention: str = "costmodel"
     parallel: Parallelism = Parallelism()
     execution: Execution = "eager"
     compression: Compression | None = None  # token compression scenario (None = none)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _flash_default(cls, data: object) -> object:
-        """The attention kernel follows the convention unless given: costmodel assumes
-        FlashAttention; LLM-Viewer's `analyze` defaults to use_flashattention=False."""
-        if isinstance(data, dict) and data.get("flash_attention") is None:
-            return {**data, "flash_attention": data.get("convention") != "llm-viewer"}
-        return data
 
     @model_validator(mode="after")
     def _check(self) -> Workload:
@@ -88,9 +79,6 @@ class Workload(BaseModel):
             raise ValueError("text_tokens: a prompt needs at least one token (or an image)")
         if self.visual_tokens == 0 and self.text_tokens == 0:
             raise ValueError("text_tokens: a prompt needs at least one token")
-        if self.convention == "llm-viewer" and (self.overlap, self.logits) != ("roofline", "last"):
-            raise ValueError("convention: llm-viewer uses the roofline max and last-token logits; "
-                             "drop overlap='serial' / logits='all'")
         if self.batch % self.parallel.m:
             raise ValueError(f"parallel.microbatches: {self.parallel.m} does not divide batch "
                              f"{self.batch}; choose a divisor of the batch")

@@ -25,8 +25,8 @@ import math
 
 import numpy as np
 
-from costmodel.errors import CostmodelError
 from costmodel.core.ops import Arr, Op
+from costmodel.errors import CostmodelError
 from costmodel.specs.model import ModelSpec
 
 

@@ -1,0 +1,112 @@
+"""The one path from a workload to the core: `prepare` turns (model, devices, workload, grid)
+into a `costmodel.core.inputs.Prepared` (points, precision, rates, options, convention), and
+every entry point (estimate, sweep, compare, plan, batching, energy, compare-compression,
+plot, validate, the Python API) calls it before `costmodel.core.evaluate.evaluate`.
+
+Grid columns (`columns`): 1-D arrays of equal length K for any of batch, visual_tokens,
+text_tokens and output_tokens; each replaces the workload's value point by point (a sweep
+passes its flattened grid, validate one column per measured row). Every column is checked
+through the Workload rules at its smallest and largest value before any work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from costmodel import conventions
+from costmodel.core.inputs import Options, Points, Prepared
+from costmodel.core.ops import Arr
+from costmodel.core.parallel.pipeline import stage_bounds
+from costmodel.core.parallel.tensor import shard_spec
+from costmodel.core.roofline import as_column
+from costmodel.core.visual_tokens import plan_images, plan_token_arrays
+from costmodel.errors import CostmodelError
+from costmodel.specs.hardware import HardwareProfile
+from costmodel.specs.model import ModelSpec
+from costmodel.specs.workload import Workload
+from costmodel.units import DType
+
+GRID_FIELDS = ("batch", "visual_tokens", "text_tokens", "output_tokens")
+
+
+def math_dtypes(profiles: Sequence[HardwareProfile], dtype: DType | None) -> tuple[DType, ...]:
+    """The math dtype per device: `dtype`, or (None = auto) bf16 where supported, else fp16.
+    The convention's rates refuse a dtype a device has no peak for (UnsupportedDtype)."""
+    return tuple(dtype or (DType.bf16 if h.supports(DType.bf16) else DType.fp16)
+                 for h in profiles)
+
+
+def _check_columns(w: Workload, columns: Mapping[str, Arr]) -> int:
+    """Length K of the grid; each column's extremes pass the Workload rules."""
+    unknown = set(columns) - set(GRID_FIELDS)
+    if unknown:
+        raise CostmodelError(f"columns: {sorted(unknown)} cannot vary; use {', '.join(GRID_FIELDS)}")
+    sizes = {len(np.asarray(c).reshape(-1)) for c in columns.values()}
+    if len(sizes) > 1:
+        raise CostmodelError("columns: grid columns differ in length; give equal lengths")
+    base = w.model_dump(exclude=set(columns))
+    for pick in (np.min, np.max):
+        Workload(**base, **{k: int(pick(v)) for k, v in columns.items()})
+    return sizes.pop() if sizes else 1
+
+
+def _check_parallel(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Workload,
+                    batch: Arr) -> None:
+    par = w.parallel
+    if par.gpus == 1:
+        return
+    if any(h.interconnect_bandwidth_Bps is None for h in profiles):
+        raise CostmodelError("interconnect: the hardware profile has no GPU-to-GPU link "
+                             "bandwidth; add interconnect.bandwidth_GBps or use --tp 1 --pp 1")
+    if np.any(np.asarray(batch) % par.m):
+        raise CostmodelError(f"parallel.microbatches: {par.m} does not divide every batch; "
+                             "choose a divisor of the batch")
+    shard_spec(spec, par.tp)  # raises when tp does not divide the heads
+    stage_bounds(spec.llm.num_layers, par.pp)
+
+
+def points(spec: ModelSpec, w: Workload, columns: Mapping[str, Arr], k: int) -> Points:
+    """Per-sample counts as rows [1, K]: the workload's values, or the grid columns."""
+    def col(name: str, default: float) -> Arr:
+        return np.broadcast_to(np.asarray(columns.get(name, default), dtype=float), (k,))
+
+    if "visual_tokens" in columns or w.visual_tokens is not None:
+        plan = plan_token_arrays(spec, col("visual_tokens", w.visual_tokens or 0), w.images)
+    else:
+        v = spec.vision
+        size = w.image_size or spec.token_scheme.default_image_size or (
+            (v.image_size, v.image_size) if v else (0, 0))
+        vp = plan_images(spec, w.images, size[0], size[1])
+        plan = {"crops": np.full(k, vp.crops), "seq_per_crop": np.full(k, vp.seq_per_crop),
+                "projector_rows": np.full(k, vp.projector_rows),
+                "visual": np.full(k, vp.llm_tokens)}
+    return Points(batch=col("batch", w.batch)[None], crops=plan["crops"][None],
+                  seq_per_crop=plan["seq_per_crop"][None],
+                  projector_rows=plan["projector_rows"][None], visual=plan["visual"][None],
+                  text=col("text_tokens", w.text_tokens)[None],
+                  output=col("output_tokens", w.output_tokens)[None])
+
+
+def prepare(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Workload,
+            columns: Mapping[str, Arr] | None = None, auto_dtype: bool = False,
+            compute_scale: Arr | float = 1.0, bandwidth_scale: Arr | float = 1.0) -> Prepared:
+    """The workload on `profiles` (rates [D, 1]) over the grid `columns` (points [1, K]).
+
+    auto_dtype: math in bf16 where a device has it, else fp16 (the device comparisons);
+    otherwise in w.act_dtype everywhere. compute_scale / bandwidth_scale multiply the rates
+    (what-if solving in analysis/plan.py); arrays broadcast against [D, K]."""
+    columns = {k: np.asarray(v).reshape(-1) for k, v in (columns or {}).items()}
+    conv = conventions.get(w.convention)
+    conv.check(w)
+    k = _check_columns(w, columns)
+    pts = points(spec, w, columns, k)
+    _check_parallel(spec, profiles, w, pts.batch)
+    dtypes = math_dtypes(profiles, None if auto_dtype else w.act_dtype)
+    rates = as_column(conv.rates(profiles, dtypes, w)).scaled(compute_scale, bandwidth_scale)
+    cap = np.array([h.memory_bytes for h in profiles], dtype=float)[:, None]
+    flash = conv.default_flash if w.flash_attention is None else w.flash_attention
+    opts = Options(flash=flash, overlap=w.overlap, all_logits=w.logits == "all",
+                   compression=w.compression, parallel=w.parallel)
+    return Prepared(pts, conv.precision(w), rates, cap, opts, conv, dtypes)

@@ -1,0 +1,100 @@
+"""A counting convention: how a workload becomes operators, rates and a memory footprint.
+
+The core evaluates through this small interface and never imports a convention module;
+`costmodel.conventions` holds the registry (name -> object) and the other conventions
+(LLM-Viewer's). `COSTMODEL` below is costmodel's own count (docs/methodology.md).
+To add a convention: implement these methods in costmodel/conventions/<name>.py and register
+the object in costmodel/conventions/__init__.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from costmodel.core.inputs import Options, Points, Precision
+from costmodel.core.metrics import Footprint, footprint
+from costmodel.core.ops import Arr, Op
+from costmodel.core.parallel.tensor import with_allreduce
+from costmodel.core.quant import dequant_flops_per_element, weight_bytes_per_element, with_dequant
+from costmodel.core.roofline import Rates
+from costmodel.core.stages import decode_ops, stage_ops
+from costmodel.specs.hardware import HardwareProfile
+from costmodel.specs.model import ModelSpec
+from costmodel.specs.workload import Workload
+from costmodel.units import DType
+
+
+class Convention(Protocol):
+    name: str
+    default_flash: bool  # attention kernel when the workload leaves flash_attention unset
+
+    def check(self, w: Workload) -> None:
+        """Raise CostmodelError (one line naming the field) for a field it cannot honour."""
+
+    def precision(self, w: Workload) -> Precision: ...
+
+    def rates(self, profiles: Sequence[HardwareProfile], dtypes: Sequence[DType],
+              w: Workload) -> Rates:
+        """Achievable rates, one entry per device."""
+        ...
+
+    def stage_ops(self, spec: ModelSpec, pts: Points, p: Precision,
+                  o: Options) -> dict[str, list[Op]]:
+        """Operators of vision, projector and prefill (spec = one GPU's TP shard)."""
+        ...
+
+    def decode_ops(self, spec: ModelSpec, pts: Points, step: float, p: Precision,
+                   o: Options) -> list[Op]:
+        """Operators of decode step `step` (0-based)."""
+        ...
+
+    def footprint(self, spec: ModelSpec, gpu: ModelSpec, pts: Points, p: Precision, o: Options,
+                  activation_bytes: Arr) -> Footprint: ...
+
+    def extras(self, stages: dict[str, Any], costs: Sequence[Any], i: int) -> dict[str, Any]:
+        """Convention-specific output keys for point i (empty for costmodel)."""
+        ...
+
+
+class CostmodelConvention:
+    """costmodel's own count: every stage, weight quantisation scales and dequantisation,
+    tensor-parallel collectives, the profile's efficiencies and launch overhead."""
+
+    name = "costmodel"
+    default_flash = True
+
+    def check(self, w: Workload) -> None:
+        return None
+
+    def precision(self, w: Workload) -> Precision:
+        return Precision(weight=weight_bytes_per_element(w.weights, w.act_dtype),
+                         act=w.act_dtype.bytes_per_element, kv=w.kv.bytes_per_element,
+                         dequant_flops=dequant_flops_per_element(w.weights, w.act_dtype))
+
+    def rates(self, profiles: Sequence[HardwareProfile], dtypes: Sequence[DType],
+              w: Workload) -> Rates:
+        return Rates.from_profiles(profiles, dtypes, w.execution)
+
+    def _finish(self, ops: list[Op], p: Precision, o: Options) -> list[Op]:
+        """Weight dequantisation work (core/quant.py) and TP collectives (parallel/tensor.py)."""
+        return with_allreduce(with_dequant(ops, p.dequant_flops, p.weight), o.parallel.tp)
+
+    def stage_ops(self, spec: ModelSpec, pts: Points, p: Precision,
+                  o: Options) -> dict[str, list[Op]]:
+        ops = stage_ops(spec, pts, p, o.flash, o.all_logits)
+        return {s: self._finish(v, p, o) for s, v in ops.items()}
+
+    def decode_ops(self, spec: ModelSpec, pts: Points, step: float, p: Precision,
+                   o: Options) -> list[Op]:
+        return self._finish(decode_ops(spec, pts, step, p, o.flash), p, o)
+
+    def footprint(self, spec: ModelSpec, gpu: ModelSpec, pts: Points, p: Precision, o: Options,
+                  activation_bytes: Arr) -> Footprint:
+        return footprint(spec, gpu, pts, p, o.parallel, activation_bytes)
+
+    def extras(self, stages: dict[str, Any], costs: Sequence[Any], i: int) -> dict[str, Any]:
+        return {}
+
+
+COSTMODEL = CostmodelConvention()

@@ -1,0 +1,83 @@
+"""What the core evaluates: evaluation points, precision, options, and the prepared bundle.
+
+Every entry point builds a `Prepared` through one function, `costmodel.analysis.prepare`
+(a workload and devices -> points, precision, rates, options, convention) and hands it to
+`costmodel.core.evaluate.evaluate`. Shapes: points are rows [1, K] (K grid columns: token
+counts, batch sizes, ...), device rates and capacities columns [D, 1]; results broadcast to
+[D, K].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from costmodel.core.ops import Arr
+from costmodel.specs.compression import Compression
+from costmodel.specs.workload import Overlap, Parallelism
+from costmodel.units import DType
+
+if TYPE_CHECKING:
+    from costmodel.core.convention import Convention
+    from costmodel.core.roofline import Rates
+
+
+@dataclass(frozen=True)
+class Precision:
+    """Bytes per element of weights (incl. quantisation scales), activations and KV cache;
+    dequant_flops: vector FLOPs per weight element each time a linear reads it (quant.py)."""
+
+    weight: float
+    act: float
+    kv: float
+    dequant_flops: float = 0.0
+
+
+@dataclass(frozen=True)
+class Points:
+    """Evaluation points: every field is an array of the same shape (per sample counts)."""
+
+    batch: Arr
+    crops: Arr  # encoder passes per sample
+    seq_per_crop: Arr  # encoder sequence length per pass
+    projector_rows: Arr  # patch features into the projector per sample
+    visual: Arr  # visual tokens entering the LLM per sample
+    text: Arr
+    output: Arr
+    # Prompt tokens seen per LLM layer range, when layers differ (FastV-style pruning inside
+    # the LLM): ((lo, hi, tokens), ...) covering 0..num_layers. None = all layers see `prompt`.
+    layer_prompt: tuple[tuple[int, int, Arr], ...] | None = None
+    # ToMe inside the ViT: tokens merged per layer per pass (None = no merging).
+    vit_merge: Arr | None = None
+
+    @property
+    def prompt(self) -> Arr:
+        return self.visual + self.text
+
+
+@dataclass(frozen=True)
+class Options:
+    """How the operators are counted and priced, resolved from the workload and convention.
+
+    flash: FlashAttention-style fused attention I/O; overlap: 'roofline' (max of compute and
+    memory per operator) or 'serial' (their sum); all_logits: lm_head over every prompt token;
+    compression: the token-compression scenario; parallel: tensor / pipeline degrees."""
+
+    flash: bool = True
+    overlap: Overlap = "roofline"
+    all_logits: bool = False
+    compression: Compression | None = None
+    parallel: Parallelism = Parallelism()
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Everything `evaluate` needs besides the model spec (see the module docstring)."""
+
+    points: Points  # uncompressed, [1, K]
+    precision: Precision
+    rates: Rates  # [D, 1] (scaled what-ifs: [D, K])
+    capacity_bytes: Arr  # [D, 1] one GPU's memory
+    options: Options
+    convention: Convention
+    dtypes: tuple[DType, ...] = ()  # math dtype per device

@@ -1,0 +1,101 @@
+"""Quantities derived from operators, each computed here once: KV-cache bytes, the memory
+footprint (whole model and most loaded GPU), the compute-bound share of a latency and the
+per-operator bound label. Formulas: docs/methodology.md, "Memory footprint" and "Bound".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from costmodel.core.inputs import Points, Precision
+from costmodel.core.ops import Arr, Op
+from costmodel.core.parallel.pipeline import stage_bounds, stage_params
+from costmodel.core.stages import layer_groups
+from costmodel.specs.model import LLMSpec, ModelSpec
+from costmodel.specs.workload import Parallelism
+
+
+def kv_cache_bytes(m: LLMSpec, pts: Points, kv_bytes: float, lo: int = 0,
+                   hi: int | None = None) -> Arr:
+    """KV cache of layers lo..hi-1 at the end of generation (bytes):
+    batch x 2 (K and V) x kv_dim x (prompt tokens kept in the layer + N - 1) x bytes/element."""
+    hi = m.num_layers if hi is None else hi
+    n_steps = pts.output - 1.0
+    tokens = sum(max(0, min(h, hi) - max(g, lo)) * (s + n_steps) for g, h, s in layer_groups(m, pts))
+    return pts.batch * 2 * m.kv_dim * tokens * kv_bytes
+
+
+def peak_activation_bytes(ops: Iterable[Op], like: Arr) -> Arr:
+    """Largest single operator's activation inputs + outputs (one instance): the transient
+    working set on top of weights and KV cache."""
+    peak = np.zeros_like(like, dtype=float)
+    for op in ops:
+        peak = np.maximum(peak, op.act_read_bytes + op.act_write_bytes)
+    return peak
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """Memory in bytes: the whole model (one copy of the weights, the logical KV cache) and
+    the most loaded GPU of a tp x pp replica (equal for one GPU)."""
+
+    weights_bytes: Arr
+    kv_cache_bytes: Arr
+    activation_bytes: Arr
+    per_gpu_weights_bytes: Arr
+    per_gpu_kv_cache_bytes: Arr
+
+    @property
+    def total_bytes(self) -> Arr:
+        return self.weights_bytes + self.kv_cache_bytes + self.activation_bytes
+
+    @property
+    def per_gpu_total_bytes(self) -> Arr:
+        return self.per_gpu_weights_bytes + self.per_gpu_kv_cache_bytes + self.activation_bytes
+
+
+def footprint(spec: ModelSpec, gpu: ModelSpec, pts: Points, prec: Precision, par: Parallelism,
+              activation_bytes: Arr) -> Footprint:
+    """costmodel's count: weights = all parameters x bytes; KV cache as kv_cache_bytes; per
+    GPU: the pipeline stage (of `gpu`, one TP shard) whose weights + KV cache are largest."""
+    like = activation_bytes
+    weights = spec.param_counts()["total"] * prec.weight + 0.0 * like
+    kv = kv_cache_bytes(spec.llm, pts, prec.kv) + 0.0 * like
+    bounds = stage_bounds(spec.llm.num_layers, par.pp)
+    w_stage = np.asarray([p * prec.weight for p in stage_params(gpu, bounds)])
+    kv_stage = np.stack([kv_cache_bytes(gpu.llm, pts, prec.kv, lo, hi) + 0.0 * like
+                         for lo, hi in bounds])
+    worst = np.argmax(kv_stage + w_stage.reshape((-1,) + (1,) * (kv_stage.ndim - 1)), axis=0)
+    kv_gpu = np.take_along_axis(kv_stage, worst[None], axis=0)[0]
+    return Footprint(weights, kv, activation_bytes, w_stage[worst], kv_gpu)
+
+
+def is_compute_bound(compute_s: Arr, memory_s: Arr, op_class: str) -> Arr:
+    """An operator is compute-bound when its compute time is at least its memory time;
+    interconnect operators (op_class 'comm') never are: their time is link time."""
+    return np.asarray(compute_s >= memory_s) & (op_class != "comm")
+
+
+def bound_label(compute_s: Arr, memory_s: Arr, op_class: str) -> Arr:
+    """'compute', 'memory', or 'comm' for interconnect operators."""
+    if op_class == "comm":
+        return np.full(np.shape(compute_s), "comm")
+    return np.where(compute_s >= memory_s, "compute", "memory")
+
+
+def compute_share(costs: Sequence, stages: Sequence[str], like: Arr,
+                  classes: Sequence[str] | None = None) -> Arr:
+    """Share (0..1) of the latency of `stages` (optionally only op classes `classes`) spent in
+    compute-bound operators (is_compute_bound), latency-weighted, totals over all instances
+    and decode steps. `costs` are core.evaluate.OpCost records."""
+    comp = np.zeros_like(like, dtype=float)
+    total = np.zeros_like(like, dtype=float)
+    for c in costs:
+        if c.op.stage in stages and (classes is None or c.op.op_class in classes):
+            total = total + c.latency_s
+            comp = comp + np.where(is_compute_bound(c.compute_s, c.memory_s, c.op.op_class),
+                                   c.latency_s, 0.0)
+    return np.divide(comp, total, out=np.zeros_like(total), where=total > 0)
