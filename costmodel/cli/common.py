@@ -38,6 +38,36 @@ FLASH = typer.Option(None, "--flash-attention/--no-flash-attention",
                      "--convention llm-viewer (LLM-Viewer's default).")
 OVERLAP = typer.Option("roofline", help="roofline = max(compute, memory); serial = sum.")
 FORMAT = typer.Option(Format.table, "--format", "-f", help="table, json or csv.")
+LOGITS = typer.Option("last", help="lm_head over the 'last' prompt token or 'all'.")
+CONVENTION = typer.Option("costmodel", help="costmodel or llm-viewer (LLM-Viewer's count).")
+EXECUTION = typer.Option("eager", help="eager (launch overhead per kernel), cuda_graph or "
+                         "engine (none).")
+TP = typer.Option(1, "--tp", min=1, help="Tensor-parallel GPUs (all-reduce per layer).")
+PP = typer.Option(1, "--pp", min=1, help="Pipeline stages (layers split).")
+MICROBATCHES = typer.Option(None, min=1, help="Prefill microbatches for --pp (divide batch).")
+
+
+def parse_image_size(text: str | None) -> tuple[int, int] | None:
+    """'672x448' -> (672, 448) as (width, height)."""
+    if text is None:
+        return None
+    parts = text.lower().replace("*", "x").split("x")
+    if len(parts) != 2 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise CostmodelError(f"--image-size: '{text}' is not WIDTHxHEIGHT in pixels, e.g. 672x448")
+    return int(parts[0]), int(parts[1])
+
+
+def workload_from_options(*, dtype: DType | None = None, image_size: str | None = None,
+                          tp: int = 1, pp: int = 1, microbatches: int | None = None,
+                          **fields: Any) -> Any:
+    """The Workload every command builds from the shared options (names as the options:
+    --dtype is act_dtype, --tp/--pp/--microbatches the parallel layout); None = default."""
+    from costmodel.specs.workload import Workload
+
+    kw = {k: v for k, v in fields.items() if v is not None}
+    kw.update(act_dtype=dtype or DType.bf16, image_size=parse_image_size(image_size),
+              parallel={"tp": tp, "pp": pp, "microbatches": microbatches})
+    return checked(Workload, **{k: v for k, v in kw.items() if v is not None})
 
 
 def checked(build: Any, *args: Any, where: str = "", **kwargs: Any) -> Any:

@@ -114,6 +114,10 @@ def compare(
     output_tokens: int = fc.OUTPUT, batch: int = typer.Option(1, min=1, help="Requests together."),
     dtype: DType | None = fc.DTYPE, weight_dtype: DType | None = fc.WDTYPE,
     kv_dtype: DType | None = fc.KVDTYPE, sets: list[str] = fc.SETS,
+    flash_attention: bool | None = fc.FLASH, overlap: str = fc.OVERLAP, logits: str = fc.LOGITS,
+    convention: str = fc.CONVENTION, execution: str = fc.EXECUTION, tp: int = fc.TP,
+    pp: int = fc.PP, microbatches: int | None = fc.MICROBATCHES, keep: str | None = fc.KEEP,
+    at: str = fc.AT,
     rank_by: RankBy = typer.Option(RankBy.e2e, help="e2e, ttft, tpot, throughput or energy."),
     power_mode: str | None = typer.Option(None, help="Power mode for energy, e.g. 30W."),
     plot_path: Path | None = typer.Option(None, "--plot", help="Write a bar chart (PNG)."),
@@ -123,7 +127,10 @@ def compare(
     if plot_path is not None and not plot_path.parent.is_dir():
         raise CostmodelError(f"--plot: folder {plot_path.parent} does not exist; create it first")
     spec, profiles, w = fc.setup(model, hardware, sets, batch, visual_tokens, images, image_size,
-                                 text_tokens, output_tokens, dtype, weight_dtype, kv_dtype)
+                                 text_tokens, output_tokens, dtype, weight_dtype, kv_dtype,
+                                 flash_attention=flash_attention, overlap=overlap, logits=logits,
+                                 convention=convention, execution=execution, tp=tp, pp=pp,
+                                 microbatches=microbatches, keep=keep, at=at)
     f = evaluate_fleet(spec, profiles, w, auto_dtype=dtype is None)
     recs = _rank(compare_records(f, power_mode), rank_by)
     head = (f"{spec.name}: batch {w.batch}, {f.ev.decode_steps[0, 0] + 1:g} output tokens | "
@@ -140,12 +147,19 @@ def energy_cmd(
     output_tokens: int = fc.OUTPUT, batch: int = typer.Option(1, min=1, help="Requests together."),
     dtype: DType | None = fc.DTYPE, weight_dtype: DType | None = fc.WDTYPE,
     kv_dtype: DType | None = fc.KVDTYPE, sets: list[str] = fc.SETS,
+    flash_attention: bool | None = fc.FLASH, overlap: str = fc.OVERLAP, logits: str = fc.LOGITS,
+    convention: str = fc.CONVENTION, execution: str = fc.EXECUTION, tp: int = fc.TP,
+    pp: int = fc.PP, microbatches: int | None = fc.MICROBATCHES, keep: str | None = fc.KEEP,
+    at: str = fc.AT,
     power_mode: str | None = typer.Option(None, help="Power mode (e.g. 30W); default TDP."),
     fmt: Format = fc.FMT,
 ) -> None:
     """Estimated joules per request and per output token, split by stage (power x time)."""
     spec, profiles, w = fc.setup(model, hardware, sets, batch, visual_tokens, images, image_size,
-                                 text_tokens, output_tokens, dtype, weight_dtype, kv_dtype)
+                                 text_tokens, output_tokens, dtype, weight_dtype, kv_dtype,
+                                 flash_attention=flash_attention, overlap=overlap, logits=logits,
+                                 convention=convention, execution=execution, tp=tp, pp=pp,
+                                 microbatches=microbatches, keep=keep, at=at)
     f = evaluate_fleet(spec, profiles, w, auto_dtype=dtype is None)
     en = energy(f, power_W(profiles, power_mode))
     recs = [{"hardware": h.id, "power_W": float(en.power_W[d, 0]),

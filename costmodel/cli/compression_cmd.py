@@ -13,22 +13,29 @@ from costmodel.analysis.estimate import Estimate
 from costmodel.analysis.estimate import estimate as run_estimate
 from costmodel.cli.common import (
     BATCH,
+    CONVENTION,
     DTYPE,
+    EXECUTION,
     FLASH,
     FORMAT,
     IMAGE_SIZE,
     IMAGES,
     KV_DTYPE,
+    LOGITS,
+    MICROBATCHES,
     OUTPUT_TOKENS,
+    OVERLAP,
+    PP,
     TEXT_TOKENS,
+    TP,
     VISUAL_TOKENS,
     WEIGHT_DTYPE,
     Format,
     dumps,
     records_csv,
     table,
+    workload_from_options,
 )
-from costmodel.cli.estimate_cmd import build_workload, parse_image_size
 from costmodel.cli.plot_cmd import output_format, plots, save
 from costmodel.errors import CostmodelError, one_line
 from costmodel.loading.load import load_hardware, load_model
@@ -139,6 +146,14 @@ def compare_compression(
     weight_dtype: DType | None = WEIGHT_DTYPE,
     kv_dtype: DType | None = KV_DTYPE,
     flash_attention: bool | None = FLASH,
+    overlap: str = OVERLAP,
+    logits: str = LOGITS,
+    convention: str = CONVENTION,
+    execution: str = EXECUTION,
+    tp: int = TP,
+    pp: int = PP,
+    microbatches: int | None = MICROBATCHES,
+    sets: list[str] = typer.Option([], "--set", help="What-if KEY=VALUE on the hardware."),
     fmt: Format = FORMAT,
     plot: Path | None = typer.Option(None, "--plot", help="Also draw the savings: out.png|svg|pdf."),
 ) -> None:
@@ -146,13 +161,13 @@ def compare_compression(
     if plot is not None:
         output_format(plot)  # a bad path fails before any work
     comp = build_compression(keep, at, method, cluster_iters, merge_per_layer, overhead)
-    base_w = build_workload(
-        batch=batch, visual_tokens=visual_tokens, images=images,
-        image_size=parse_image_size(image_size), text_tokens=text_tokens,
-        output_tokens=output_tokens, act_dtype=dtype, weight_dtype=weight_dtype,
-        kv_dtype=kv_dtype, flash_attention=flash_attention,
-    )
-    spec, hw = load_model(model), load_hardware(hardware)
+    base_w = workload_from_options(
+        batch=batch, visual_tokens=visual_tokens, images=images, image_size=image_size,
+        text_tokens=text_tokens, output_tokens=output_tokens, dtype=dtype,
+        weight_dtype=weight_dtype, kv_dtype=kv_dtype, flash_attention=flash_attention,
+        overlap=overlap, logits=logits, convention=convention, execution=execution, tp=tp,
+        pp=pp, microbatches=microbatches)
+    spec, hw = load_model(model), load_hardware(hardware, tuple(sets))
     base = run_estimate(spec, hw, base_w)
     new = run_estimate(spec, hw, base_w.model_copy(update={"compression": comp}))
     rows = compare_rows(base, new)

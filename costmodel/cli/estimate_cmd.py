@@ -11,40 +11,30 @@ from costmodel.analysis.estimate import Estimate
 from costmodel.analysis.estimate import estimate as run_estimate
 from costmodel.cli.common import (
     BATCH,
+    CONVENTION,
     DTYPE,
+    EXECUTION,
     FLASH,
     FORMAT,
     IMAGE_SIZE,
     IMAGES,
     KV_DTYPE,
+    LOGITS,
+    MICROBATCHES,
     OUTPUT_TOKENS,
     OVERLAP,
+    PP,
     TEXT_TOKENS,
+    TP,
     VISUAL_TOKENS,
     WEIGHT_DTYPE,
     Format,
-    checked,
     dumps,
     table,
+    workload_from_options,
 )
-from costmodel.errors import CostmodelError
 from costmodel.loading.load import load_hardware, load_model
-from costmodel.specs.workload import Workload
 from costmodel.units import DType, seconds, si
-
-
-def parse_image_size(text: str | None) -> tuple[int, int] | None:
-    """'672x448' -> (672, 448) as (width, height)."""
-    if text is None:
-        return None
-    parts = text.lower().replace("*", "x").split("x")
-    if len(parts) != 2 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
-        raise CostmodelError(f"--image-size: '{text}' is not WIDTHxHEIGHT in pixels, e.g. 672x448")
-    return int(parts[0]), int(parts[1])
-
-
-def build_workload(**kw: object) -> Workload:
-    return checked(Workload, **{k: v for k, v in kw.items() if v is not None})
 
 
 def estimate(
@@ -61,28 +51,23 @@ def estimate(
     kv_dtype: DType | None = KV_DTYPE,
     flash_attention: bool | None = FLASH,
     overlap: str = OVERLAP,
-    logits: str = typer.Option("last", help="lm_head over the 'last' prompt token or 'all'."),
-    convention: str = typer.Option("costmodel", help="costmodel or llm-viewer (LLM-Viewer's count)."),
-    execution: str = typer.Option("eager", help="eager (launch overhead per kernel), "
-                                  "cuda_graph or engine (none)."),
+    logits: str = LOGITS,
+    convention: str = CONVENTION,
+    execution: str = EXECUTION,
     fmt: Format = FORMAT,
     per_op: bool = typer.Option(False, "--per-op", help="Add the per-operator breakdown."),
-    tp: int = typer.Option(1, "--tp", min=1, help="Tensor-parallel GPUs (all-reduce per layer)."),
-    pp: int = typer.Option(1, "--pp", min=1, help="Pipeline stages (layers split)."),
-    microbatches: int | None = typer.Option(None, min=1,
-                                               help="Prefill microbatches for --pp (divide batch)."),
+    tp: int = TP,
+    pp: int = PP,
+    microbatches: int | None = MICROBATCHES,
     sets: list[str] = typer.Option([], "--set", help="What-if KEY=VALUE on the hardware."),
 ) -> None:
     """FLOPs, memory traffic, latency and memory footprint of each inference stage."""
-    w = build_workload(
-        batch=batch, visual_tokens=visual_tokens, images=images,
-        image_size=parse_image_size(image_size), text_tokens=text_tokens,
-        output_tokens=output_tokens, act_dtype=dtype, weight_dtype=weight_dtype,
-        kv_dtype=kv_dtype, flash_attention=flash_attention, overlap=overlap, logits=logits,
-        convention=convention,
-        parallel={"tp": tp, "pp": pp, "microbatches": microbatches},
-        execution=execution,
-    )
+    w = workload_from_options(
+        batch=batch, visual_tokens=visual_tokens, images=images, image_size=image_size,
+        text_tokens=text_tokens, output_tokens=output_tokens, dtype=dtype,
+        weight_dtype=weight_dtype, kv_dtype=kv_dtype, flash_attention=flash_attention,
+        overlap=overlap, logits=logits, convention=convention, execution=execution, tp=tp,
+        pp=pp, microbatches=microbatches)
     spec, hw = load_model(model), load_hardware(hardware, tuple(sets))
     est = run_estimate(spec, hw, w)
     if fmt is Format.json:

@@ -8,19 +8,27 @@ import numpy as np
 import typer
 
 from costmodel.cli.common import (
+    CONVENTION,
+    EXECUTION,
+    FLASH,
     FORMAT,
     KV_DTYPE,
+    LOGITS,
+    MICROBATCHES,
     OUTPUT_TOKENS,
+    OVERLAP,
+    PP,
     TEXT_TOKENS,
+    TP,
     VISUAL_TOKENS,
     WEIGHT_DTYPE,
     Format,
     dumps,
     records_csv,
+    workload_from_options,
 )
 from costmodel.cli.common import IMAGE_SIZE as IMAGE_SIZE  # re-exported for the commands
 from costmodel.cli.common import IMAGES as IMAGES
-from costmodel.cli.estimate_cmd import build_workload, parse_image_size
 from costmodel.errors import CostmodelError
 from costmodel.loading.load import hardware_ids, load_hardware, load_model
 from costmodel.specs.hardware import HardwareProfile
@@ -36,6 +44,9 @@ DTYPE = typer.Option(None, help="Math dtype (default: bf16 where the device has 
 WDTYPE, KVDTYPE = WEIGHT_DTYPE, KV_DTYPE
 SETS = typer.Option([], "--set", help="What-if KEY=VALUE on every device (repeatable).")
 FMT = FORMAT
+KEEP = typer.Option(None, help="Token compression: kept ratio 0..1 or count.")
+AT = typer.Option("projector", help="With --keep: projector | llm-layer:K | vit.")
+__all__ = ["CONVENTION", "EXECUTION", "FLASH", "LOGITS", "MICROBATCHES", "OVERLAP", "PP", "TP"]
 
 
 def devices(text: str | None, sets: list[str]) -> list[HardwareProfile]:
@@ -51,11 +62,17 @@ def devices(text: str | None, sets: list[str]) -> list[HardwareProfile]:
 def setup(model: str, hardware: str | None, sets: list[str], batch: int, visual_tokens: int | None,
           images: int, image_size: str | None, text_tokens: int, output_tokens: int,
           dtype: DType | None, weight_dtype: DType | None, kv_dtype: DType | None,
+          keep: str | None = None, at: str = "projector", **options: Any,
           ) -> tuple[ModelSpec, list[HardwareProfile], Workload]:
-    w = build_workload(batch=batch, visual_tokens=visual_tokens, images=images,
-                       image_size=parse_image_size(image_size), text_tokens=text_tokens,
-                       output_tokens=output_tokens, act_dtype=dtype or DType.bf16,
-                       weight_dtype=weight_dtype, kv_dtype=kv_dtype)
+    """Model, devices and the Workload from the shared options (cli/common.workload_from_options);
+    `options` are the remaining workload options (overlap, convention, tp, ...)."""
+    from costmodel.cli.compression_cmd import build_compression
+
+    comp = build_compression(keep, at, None, 10, None, True) if keep is not None else None
+    w = workload_from_options(batch=batch, visual_tokens=visual_tokens, images=images,
+                              image_size=image_size, text_tokens=text_tokens,
+                              output_tokens=output_tokens, dtype=dtype, weight_dtype=weight_dtype,
+                              kv_dtype=kv_dtype, compression=comp, **options)
     return load_model(model), devices(hardware, sets), w
 
 

@@ -75,6 +75,10 @@ def plan_command(
     max_batch: int = typer.Option(1024, min=1, max=65536, help="Largest batch searched."),
     dtype: DType | None = fc.DTYPE, weight_dtype: DType | None = fc.WDTYPE,
     kv_dtype: DType | None = fc.KVDTYPE, sets: list[str] = fc.SETS, fmt: Format = fc.FMT,
+    flash_attention: bool | None = fc.FLASH, overlap: str = fc.OVERLAP, logits: str = fc.LOGITS,
+    convention: str = fc.CONVENTION, execution: str = fc.EXECUTION, tp: int = fc.TP,
+    pp: int = fc.PP, microbatches: int | None = fc.MICROBATCHES, keep: str | None = fc.KEEP,
+    at: str = fc.AT,
 ) -> None:
     """Per device: is the SLO met, the largest batch that meets it and fits, what limits it,
     and what scaling of compute, bandwidth or memory would meet it."""
@@ -85,7 +89,10 @@ def plan_command(
         raise CostmodelError("--ttft/--tpot: give at least one SLO, e.g. --ttft 0.3 --tpot 0.05")
     slo = Slo(ttft if ttft is not None else np.inf, tpot if tpot is not None else np.inf)
     spec, profiles, w = fc.setup(model, hardware, sets, batch, visual_tokens, images, image_size,
-                                 text_tokens, output_tokens, dtype, weight_dtype, kv_dtype)
+                                 text_tokens, output_tokens, dtype, weight_dtype, kv_dtype,
+                                 flash_attention=flash_attention, overlap=overlap, logits=logits,
+                                 convention=convention, execution=execution, tp=tp, pp=pp,
+                                 microbatches=microbatches, keep=keep, at=at)
     res = plan(spec, profiles, w, slo, max_batch=max_batch, auto_dtype=dtype is None)
     recs = plan_records(res, slo)
     head = (f"{spec.name}: SLO TTFT <= {seconds(slo.ttft_s) if ttft else 'any'}, TPOT <= "
@@ -125,11 +132,18 @@ def batching_command(
     output_tokens: int = fc.OUTPUT, dtype: DType | None = fc.DTYPE,
     weight_dtype: DType | None = fc.WDTYPE, kv_dtype: DType | None = fc.KVDTYPE,
     sets: list[str] = fc.SETS, fmt: Format = fc.FMT,
+    flash_attention: bool | None = fc.FLASH, overlap: str = fc.OVERLAP, logits: str = fc.LOGITS,
+    convention: str = fc.CONVENTION, execution: str = fc.EXECUTION, tp: int = fc.TP,
+    pp: int = fc.PP, microbatches: int | None = fc.MICROBATCHES, keep: str | None = fc.KEEP,
+    at: str = fc.AT,
 ) -> None:
     """Decode throughput and TPOT versus batch, and the batch where decode turns compute-bound."""
     grid = parse_batches(batch)
     spec, profiles, w = fc.setup(model, hardware, sets, 1, visual_tokens, images, image_size,
-                                 text_tokens, output_tokens, dtype, weight_dtype, kv_dtype)
+                                 text_tokens, output_tokens, dtype, weight_dtype, kv_dtype,
+                                 flash_attention=flash_attention, overlap=overlap, logits=logits,
+                                 convention=convention, execution=execution, tp=tp, pp=pp,
+                                 microbatches=microbatches, keep=keep, at=at)
     res = batching(spec, profiles, w, grid, auto_dtype=dtype is None)
     ev, recs, parts = res.fleet.ev, [], []
     for d, h in enumerate(profiles):

@@ -20,6 +20,7 @@ import typer
 from costmodel.analysis.estimate import Estimate
 from costmodel.analysis.estimate import estimate as run_estimate
 from costmodel.cli import estimate_cmd
+from costmodel.cli.common import workload_from_options
 from costmodel.errors import CostmodelError
 from costmodel.loading.load import load_hardware, load_model
 from costmodel.specs.hardware import HardwareProfile
@@ -98,15 +99,10 @@ def with_estimate_options(drop: tuple[str, ...] = (), replace: dict[str, Any] | 
 
 
 def workload(kw: dict[str, Any], **override: Any) -> Any:
-    """The Workload `costmodel estimate` would build from the same options."""
-    fields = dict(
-        batch=kw["batch"], visual_tokens=kw.get("visual_tokens"), images=kw["images"],
-        image_size=estimate_cmd.parse_image_size(kw["image_size"]),
-        text_tokens=kw["text_tokens"], output_tokens=kw["output_tokens"], act_dtype=kw["dtype"],
-        weight_dtype=kw["weight_dtype"], kv_dtype=kw["kv_dtype"],
-        flash_attention=kw["flash_attention"], overlap=kw["overlap"], logits=kw["logits"],
-    )
-    return estimate_cmd.build_workload(**{**fields, **override})
+    """The Workload `costmodel estimate` builds from the same options (every one of them:
+    the plot commands copy its signature, so none is dropped)."""
+    own = {"model", "hardware", "sets", "output"}
+    return workload_from_options(**{**{k: v for k, v in kw.items() if k not in own}, **override})
 
 
 def _one(kw: dict[str, Any]) -> Estimate:

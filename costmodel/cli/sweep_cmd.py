@@ -10,24 +10,29 @@ import numpy as np
 import typer
 
 from costmodel.cli.common import (
+    CONVENTION,
     DTYPE,
+    EXECUTION,
     FLASH,
     FORMAT,
     KV_DTYPE,
+    LOGITS,
+    MICROBATCHES,
     OUTPUT_TOKENS,
     OVERLAP,
+    PP,
     TEXT_TOKENS,
+    TP,
     WEIGHT_DTYPE,
     Format,
-    checked,
     dumps,
     table,
+    workload_from_options,
 )
 from costmodel.cli.compression_cmd import build_compression
 from costmodel.cli.plot_cmd import output_format, plots, save
 from costmodel.errors import CostmodelError
 from costmodel.loading.load import load_hardware, load_model
-from costmodel.specs.workload import Workload
 from costmodel.units import DType, seconds, si
 
 if TYPE_CHECKING:
@@ -90,6 +95,12 @@ def sweep(
     kv_dtype: DType | None = KV_DTYPE,
     flash_attention: bool | None = FLASH,
     overlap: str = OVERLAP,
+    logits: str = LOGITS,
+    convention: str = CONVENTION,
+    execution: str = EXECUTION,
+    tp: int = TP,
+    pp: int = PP,
+    microbatches: int | None = MICROBATCHES,
     keep: str | None = typer.Option(None, help="Token compression: kept ratio 0..1 or count."),
     at: str = typer.Option("projector", help="With --keep: projector | llm-layer:K | vit."),
     fmt: Format = FORMAT,
@@ -106,9 +117,11 @@ def sweep(
     n = len(specs) * len(hws) * len(vis) * len(bat)
     if n > MAX_POINTS:
         raise CostmodelError(f"--visual-tokens: {n} points exceed {MAX_POINTS}; use a coarser step")
-    w = checked(Workload, text_tokens=text_tokens, output_tokens=output_tokens, act_dtype=dtype,
-                weight_dtype=weight_dtype, kv_dtype=kv_dtype, flash_attention=flash_attention,
-                overlap=overlap, compression=comp)
+    w = workload_from_options(
+        text_tokens=text_tokens, output_tokens=output_tokens, dtype=dtype,
+        weight_dtype=weight_dtype, kv_dtype=kv_dtype, flash_attention=flash_attention,
+        overlap=overlap, logits=logits, convention=convention, execution=execution, tp=tp, pp=pp,
+        microbatches=microbatches, compression=comp)
     from costmodel.analysis.sweep import sweep as run_sweep  # pandas only when the command runs
 
     df = run_sweep(specs, hws, vis, bat, w)
