@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+from pydantic import ValidationError
 
 from costmodel import conventions
 from costmodel.core.inputs import Options, Points, Prepared
@@ -22,7 +23,7 @@ from costmodel.core.parallel.pipeline import stage_bounds
 from costmodel.core.parallel.tensor import shard_spec
 from costmodel.core.roofline import as_column
 from costmodel.core.visual_tokens import plan_images, plan_token_arrays
-from costmodel.errors import CostmodelError
+from costmodel.errors import CostmodelError, one_line
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Workload
@@ -48,7 +49,10 @@ def _check_columns(w: Workload, columns: Mapping[str, Arr]) -> int:
         raise CostmodelError("columns: grid columns differ in length; give equal lengths")
     base = w.model_dump(exclude=set(columns))
     for pick in (np.min, np.max):
-        Workload(**base, **{k: int(pick(v)) for k, v in columns.items()})
+        try:
+            Workload(**base, **{k: int(pick(v)) for k, v in columns.items()})
+        except ValidationError as e:
+            raise CostmodelError(one_line(e)) from None
     return sizes.pop() if sizes else 1
 
 

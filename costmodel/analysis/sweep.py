@@ -112,6 +112,9 @@ def sweep(specs: ModelSpec | Sequence[ModelSpec], hardware: Sequence[HardwarePro
     vis = np.asarray(visual_tokens, dtype=float).reshape(-1)
     bat = np.asarray(batch, dtype=float).reshape(-1)
     w = workload or Workload(**fields)
+    if w.image_size is not None:
+        raise CostmodelError("image_size: a sweep varies the visual tokens; drop image_size "
+                             "(or estimate that image size on its own)")
     parts = []
     for i, spec in enumerate(model_list):
         ev, grid = evaluate_grid(spec, hardware, vis, bat, w)

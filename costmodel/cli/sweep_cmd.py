@@ -118,7 +118,7 @@ def sweep(
     if n > MAX_POINTS:
         raise CostmodelError(f"--visual-tokens: {n} points exceed {MAX_POINTS}; use a coarser step")
     w = workload_from_options(
-        text_tokens=text_tokens, output_tokens=output_tokens, dtype=dtype,
+        batch=int(bat[0]), text_tokens=text_tokens, output_tokens=output_tokens, dtype=dtype,
         weight_dtype=weight_dtype, kv_dtype=kv_dtype, flash_attention=flash_attention,
         overlap=overlap, logits=logits, convention=convention, execution=execution, tp=tp, pp=pp,
         microbatches=microbatches, compression=comp)

@@ -1,0 +1,164 @@
+"""Every entry point gives the numbers `estimate` gives for the same workload, field by field
+(issue: one path from a workload to the numbers). Each case sets one Workload field to a
+non-default value; each entry point either reproduces estimate's TTFT, TPOT, e2e latency and
+memory at that point exactly, or refuses the field with a one-line CostmodelError."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from costmodel.analysis.devices import energy, evaluate_fleet, power_W
+from costmodel.analysis.estimate import Estimate, estimate
+from costmodel.analysis.plan import Slo, batching, plan
+from costmodel.analysis.sweep import sweep
+from costmodel.calibration.measured import _predict_profile
+from costmodel.cli import main
+from costmodel.errors import CostmodelError
+from costmodel.loading.load import load_hardware, load_model
+from costmodel.specs.compression import Compression
+from costmodel.specs.workload import Workload
+
+# One non-default value per Workload field (parallel needs an even batch for 2 microbatches).
+CASES: dict[str, dict] = {
+    "batch": {"batch": 4},
+    "visual_tokens": {"visual_tokens": 144},
+    "images": {"images": 2},
+    "image_size": {"image_size": (672, 448)},
+    "text_tokens": {"text_tokens": 200},
+    "output_tokens": {"output_tokens": 33},
+    "act_dtype": {"act_dtype": "fp16"},
+    "weight_dtype": {"weight_dtype": "int4"},
+    "kv_dtype": {"kv_dtype": "int8"},
+    "flash_attention": {"flash_attention": False},
+    "overlap": {"overlap": "serial"},
+    "logits": {"logits": "all"},
+    "convention": {"convention": "llm-viewer"},
+    "parallel": {"parallel": {"tp": 2, "pp": 2, "microbatches": 2}, "batch": 2},
+    "execution": {"execution": "cuda_graph"},
+    "compression": {"compression": Compression(where="llm_layer", layer=2, keep_ratio=0.5)},
+}
+
+
+def test_every_workload_field_has_a_case():
+    assert set(CASES) == set(Workload.model_fields)
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return load_model("llava-1.5-7b")
+
+
+@pytest.fixture(scope="module")
+def hw():
+    return load_hardware("a100-80gb")  # NVLink, a launch overhead, bf16/fp16/int8 peaks
+
+
+def _same(est: Estimate, ttft, tpot, e2e, total, per_gpu) -> None:
+    got = [float(np.ravel(x)[0]) for x in (ttft, tpot, e2e, total, per_gpu)]
+    want = [est.ttft_s, est.tpot_s, est.e2e_latency_s, est.memory.total_bytes,
+            est.memory.per_gpu_bytes]
+    assert got == pytest.approx(want, rel=1e-12)
+
+
+def _sweep(spec, hw, w):
+    vis = 576 if w.visual_tokens is None else w.visual_tokens
+    df = sweep(spec, [hw], [vis], [w.batch], w)
+    row = df[df["stage"] == "decode"].iloc[0]
+    ref = estimate(spec, hw, w.model_copy(update={"visual_tokens": vis}))
+    _same(ref, row.ttft_s, row.tpot_s, row.e2e_latency_s, row.total_memory_bytes,
+          ref.memory.per_gpu_bytes)
+
+
+def _fleet(spec, hw, w):
+    ev = evaluate_fleet(spec, [hw], w, auto_dtype=False).ev
+    _same(estimate(spec, hw, w), ev.ttft_s, ev.tpot_s, ev.e2e_latency_s, ev.total_bytes,
+          ev.per_gpu_total_bytes)
+
+
+def _energy(spec, hw, w):
+    f = evaluate_fleet(spec, [hw], w, auto_dtype=False)
+    en = energy(f, power_W([hw]))
+    est = estimate(spec, hw, w)
+    assert float(en.request_J[0, 0]) == pytest.approx(hw.tdp_W * est.e2e_latency_s / w.batch,
+                                                      rel=1e-12)
+
+
+def _batching(spec, hw, w):
+    ev = batching(spec, [hw], w, np.array([w.batch]), auto_dtype=False).fleet.ev
+    _same(estimate(spec, hw, w), ev.ttft_s, ev.tpot_s, ev.e2e_latency_s, ev.total_bytes,
+          ev.per_gpu_total_bytes)
+
+
+def _plan(spec, hw, w):
+    ev = plan(spec, [hw], w, Slo(), max_batch=w.batch, auto_dtype=False).fleet.ev
+    k = w.batch - 1
+    _same(estimate(spec, hw, w), ev.ttft_s[:, k], ev.tpot_s[:, k], ev.e2e_latency_s[:, k],
+          ev.total_bytes[:, k], ev.per_gpu_total_bytes[:, k])
+
+
+ENTRY_POINTS = {"sweep": _sweep, "devices": _fleet, "energy": _energy, "batching": _batching,
+                "plan": _plan}
+# Refusals, each a documented limit of that entry point (one line, names the field).
+REFUSED = {("sweep", "image_size"): "image_size",
+           ("plan", "parallel"): "microbatches"}  # plan searches batch 1, 2, ...: odd ones
+
+
+@pytest.mark.parametrize("entry", list(ENTRY_POINTS))
+@pytest.mark.parametrize("field", list(CASES))
+def test_entry_point_equals_estimate(spec, hw, entry, field):
+    w = Workload(**CASES[field])
+    if (entry, field) in REFUSED:
+        with pytest.raises(CostmodelError, match=REFUSED[entry, field]):
+            ENTRY_POINTS[entry](spec, hw, w)
+        return
+    ENTRY_POINTS[entry](spec, hw, w)
+
+
+@pytest.mark.parametrize("field", ["batch", "visual_tokens", "text_tokens", "act_dtype",
+                                   "execution"])
+def test_validate_predicts_what_estimate_gives(spec, hw, field):
+    """validate's profile rows carry batch, tokens, dtype and execution mode; a prefill row's
+    prediction is estimate's TTFT with 2 output tokens, a decode row's its TPOT."""
+    w = Workload(**{"visual_tokens": 576, "output_tokens": 2, **CASES[field]})
+    rows = pd.DataFrame({"model": ["llava-1.5-7b"] * 2, "batch": [w.batch] * 2,
+                         "visual_tokens": [w.visual_tokens] * 2,
+                         "text_tokens": [w.text_tokens] * 2, "stage": ["prefill", "decode"],
+                         "context_tokens": [w.visual_tokens + w.text_tokens + 1] * 2,
+                         "dtype": [w.act_dtype.value] * 2})
+    got = _predict_profile(rows, hw, w.execution)
+    est = estimate(spec, hw, w)
+    assert got.tolist() == pytest.approx([est.ttft_s, est.tpot_s], rel=1e-12)
+
+
+CLI_CASES = {
+    "batch": ["--batch", "4"], "text_tokens": ["--text-tokens", "200"],
+    "output_tokens": ["--output-tokens", "33"], "weight_dtype": ["--weight-dtype", "int4"],
+    "kv_dtype": ["--kv-dtype", "int8"], "flash_attention": ["--no-flash-attention"],
+    "overlap": ["--overlap", "serial"], "logits": ["--logits", "all"],
+    "convention": ["--convention", "llm-viewer"], "execution": ["--execution", "cuda_graph"],
+    "parallel": ["--tp", "2", "--pp", "2", "--microbatches", "2", "--batch", "2"],
+}
+
+
+def _json(args, capsys):
+    try:
+        main(args + ["-f", "json"])
+    except SystemExit as e:
+        pytest.fail(f"exit {e.code}: {capsys.readouterr().err}")
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize("field", list(CLI_CASES))
+def test_cli_commands_agree_with_estimate(field, capsys):
+    """The same options on estimate, sweep and compare give the same TTFT/TPOT/e2e."""
+    opts = ["llava-1.5-7b", "-H", "a100-80gb", "--visual-tokens", "576", *CLI_CASES[field]]
+    est = _json(["estimate", *opts], capsys)
+    sw = [r for r in _json(["sweep", *opts], capsys) if r["stage"] == "decode"][0]
+    cmp = _json(["compare", *opts, "--dtype", "bf16"], capsys)[0]
+    for key in ("ttft_s", "tpot_s", "e2e_latency_s"):
+        assert sw[key] == pytest.approx(est[key], rel=1e-12)
+        assert cmp[key] == pytest.approx(est[key], rel=1e-12)
