@@ -292,3 +292,48 @@ def _human(value: float, metric: str) -> str:
     if metric.endswith("_s"):
         return seconds(value)
     return si(value, "FLOP" if metric == "flops" else "B")
+
+
+def compare_figure(records: list[dict[str, Any]], title: str) -> Figure:
+    """Devices side by side (records of `costmodel compare`): TTFT, TPOT, throughput bars;
+    grey hatched bars do not fit in memory."""
+    fig = Figure(figsize=(13, 4.2))
+    axes = fig.subplots(1, 3)
+    names = [r["hardware"] for r in records]
+    panels = (("ttft_s", "TTFT (ms)", 1e3), ("tpot_s", "TPOT (ms)", 1e3),
+              ("tokens_per_s", "throughput (tokens/s)", 1.0))
+    for ax, (key, label, scale) in zip(axes, panels, strict=True):
+        vals = [r[key] * scale for r in records]
+        bars = ax.bar(names, vals, color=["tab:blue" if r["fits"] else "tab:gray" for r in records])
+        for b, r in zip(bars, records, strict=True):
+            if not r["fits"]:
+                b.set_hatch("//")
+        ax.bar_label(bars, labels=[f"{v:.3g}" if v < 1000 else f"{v:.0f}" for v in vals],
+                     fontsize=8)
+        ax.set_ylabel(label)
+        for t in ax.get_xticklabels():
+            t.set(rotation=30, ha="right", fontsize=8)
+    fig.suptitle(f"{title}  (grey hatched: does not fit in memory)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def validation_figure(err: pd.DataFrame, title: str) -> Figure:
+    """Predicted vs measured (columns measured_s, predicted_s, group), log-log, one colour per
+    group prefix (op or stage), with the y = x line."""
+    require(err, ("measured_s", "predicted_s", "group"), "validation frame")
+    fig = Figure(figsize=(7, 6))
+    ax = fig.subplots()
+    label = err["group"].str.split(" ").str[0]
+    for name in dict.fromkeys(label):
+        sel = label == name
+        ax.scatter(err.loc[sel, "measured_s"] / MILLI, err.loc[sel, "predicted_s"] / MILLI, s=8,
+                   label=name, alpha=0.7)
+    lo = float(min(err["measured_s"].min(), err["predicted_s"].min()) / MILLI)
+    hi = float(max(err["measured_s"].max(), err["predicted_s"].max()) / MILLI)
+    ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="predicted = measured")
+    ax.set(xscale="log", yscale="log", xlabel="measured (ms)", ylabel="predicted (ms)",
+           title=title)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -138,7 +138,7 @@ def test_plan_batching_energy_cli(capsys):
     (["batching", MODEL, "-H", "l4", "--batch", "a,b"], "--batch: 'a,b'"),
     (["compare", MODEL, "-H", "l4,,h100-sxm"], "--hardware: 'l4,,h100-sxm' has an empty"),
     (["compare", MODEL, "-H", "l4,h100-sxn"], "did you mean h100-sxm"),
-    (["compare", MODEL, "-H", "l4", "--plot", "/no/such/dir/x.png"], "--plot: folder"),
+    (["compare", MODEL, "-H", "l4", "--plot", "/no/such/dir/x.png"], "--plot: directory"),
     (["energy", MODEL, "-H", "h100-sxm", "--power-mode", "30W"], "h100-sxm has no mode '30W'"),
     (["compare", MODEL, "-H", "t4", "--dtype", "bf16"], "--dtype: t4 has no bf16 peak"),
 ])

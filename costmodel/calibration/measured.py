@@ -130,27 +130,3 @@ def summarise(err: pd.DataFrame) -> pd.DataFrame:
         out = pd.concat([out, agg(err, ("all " + err["bucket"]).rename("group"))],
                         ignore_index=True)
     return out
-
-
-def plot(err: pd.DataFrame, title: str, path: str | Path) -> None:
-    """Predicted vs measured, log-log, one colour per group prefix (op or stage), y = x line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 6))
-    label = err["group"].str.split(" ").str[0]
-    for name in dict.fromkeys(label):
-        sel = label == name
-        ax.scatter(err.loc[sel, "measured_s"] * 1e3, err.loc[sel, "predicted_s"] * 1e3, s=8,
-                   label=name, alpha=0.7)
-    lo = float(min(err["measured_s"].min(), err["predicted_s"].min()) * 1e3)
-    hi = float(max(err["measured_s"].max(), err["predicted_s"].max()) * 1e3)
-    ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="predicted = measured")
-    ax.set(xscale="log", yscale="log", xlabel="measured (ms)", ylabel="predicted (ms)",
-           title=title)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)

@@ -12,8 +12,8 @@ import typer
 from costmodel.analysis.devices import Fleet, energy, evaluate_fleet, power_W, stage_bounds
 from costmodel.cli import fleet_common as fc
 from costmodel.cli.common import Format, table
+from costmodel.cli.plot_cmd import output_format, plots, save
 from costmodel.core.evaluate import STAGES
-from costmodel.errors import CostmodelError
 from costmodel.units import DType, seconds, si
 
 ENERGY_NOTE = ("energy is an ESTIMATE: power (TDP or power mode) x latency per stage, as if the "
@@ -81,32 +81,6 @@ def compare_table(recs: list[dict[str, Any]], head: str) -> str:
                      + [f"[changed] {c}" for c in changed])
 
 
-def plot(recs: list[dict[str, Any]], path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = [r["hardware"] for r in recs]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4.2))
-    panels = (("ttft_s", "TTFT (ms)", 1e3), ("tpot_s", "TPOT (ms)", 1e3),
-              ("tokens_per_s", "throughput (tokens/s)", 1.0))
-    for ax, (key, lab, scale) in zip(axes, panels, strict=True):
-        vals = [r[key] * scale for r in recs]
-        bars = ax.bar(names, vals, color=["tab:blue" if r["fits"] else "tab:gray" for r in recs])
-        for b, r in zip(bars, recs, strict=True):
-            if not r["fits"]:
-                b.set_hatch("//")
-        ax.bar_label(bars, labels=[f"{v:.3g}" if v < 1000 else f"{v:.0f}" for v in vals],
-                     fontsize=8)
-        ax.set_ylabel(lab)
-        plt.setp(ax.get_xticklabels(), rotation=30, ha="right", fontsize=8)
-    fig.suptitle(f"{title}  (grey hatched: does not fit in memory)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
 def compare(
     model: str = fc.MODEL, hardware: str | None = fc.HARDWARE,
     visual_tokens: int | None = fc.VISUAL,
@@ -124,8 +98,8 @@ def compare(
     fmt: Format = fc.FMT,
 ) -> None:
     """Rank devices for one workload: TTFT, TPOT, throughput, memory fit, bound per stage."""
-    if plot_path is not None and not plot_path.parent.is_dir():
-        raise CostmodelError(f"--plot: folder {plot_path.parent} does not exist; create it first")
+    if plot_path is not None:
+        output_format(plot_path, "--plot")  # a bad path fails before any work
     spec, profiles, w = fc.setup(model, hardware, sets, batch, visual_tokens, images, image_size,
                                  text_tokens, output_tokens, dtype, weight_dtype, kv_dtype,
                                  flash_attention=flash_attention, overlap=overlap, logits=logits,
@@ -136,7 +110,7 @@ def compare(
     head = (f"{spec.name}: batch {w.batch}, {f.ev.decode_steps[0, 0] + 1:g} output tokens | "
             f"ranked by {rank_by.value} (devices that do not fit last)")
     if plot_path is not None:
-        plot(recs, plot_path, f"{spec.name}, batch {w.batch}")
+        save(plots().compare_figure(recs, f"{spec.name}, batch {w.batch}"), plot_path)
     fc.emit(recs, fmt, compare_table(recs, head))
 
 

@@ -159,7 +159,7 @@ def compare_compression(
 ) -> None:
     """Baseline vs compressed: FLOPs, bytes, latency per stage; TTFT, TPOT, KV cache, e2e."""
     if plot is not None:
-        output_format(plot)  # a bad path fails before any work
+        output_format(plot, "--plot")  # a bad path fails before any work
     comp = build_compression(keep, at, method, cluster_iters, merge_per_layer, overhead)
     base_w = workload_from_options(
         batch=batch, visual_tokens=visual_tokens, images=images, image_size=image_size,

@@ -46,14 +46,14 @@ def plots() -> Any:
     return module
 
 
-def output_format(path: Path) -> str:
-    """The figure format from the -o suffix (checked before any work is done)."""
+def output_format(path: Path, option: str = "--output") -> str:
+    """The figure format from the file suffix (checked before any work is done)."""
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in FORMATS:
-        raise CostmodelError(f"--output: '{path}' has suffix '{path.suffix}'; "
+        raise CostmodelError(f"{option}: '{path}' has suffix '{path.suffix}'; "
                              "use .png, .svg or .pdf")
     if not path.parent.is_dir():
-        raise CostmodelError(f"--output: directory '{path.parent}' does not exist; create it")
+        raise CostmodelError(f"{option}: directory '{path.parent}' does not exist; create it first")
     return fmt
 
 

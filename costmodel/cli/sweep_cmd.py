@@ -108,7 +108,7 @@ def sweep(
 ) -> None:
     """One row per (model, hardware, visual tokens, batch, stage); per-point TTFT, TPOT, memory."""
     if plot is not None:
-        output_format(plot)  # a bad path fails before any work
+        output_format(plot, "--plot")  # a bad path fails before any work
     vis = parse_grid(visual_tokens, "--visual-tokens")
     bat = parse_grid(batch, "--batch", minimum=1)
     comp = build_compression(keep, at, None, 10, None, True) if keep is not None else None

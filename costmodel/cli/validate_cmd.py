@@ -35,8 +35,11 @@ def validate(
 ) -> None:
     """Compare measurements with the model's predictions for the same shapes."""
     from costmodel.calibration import measured as v
+    from costmodel.cli.plot_cmd import output_format, plots, save
     from costmodel.loading.load import load_hardware
 
+    if plot is not None:
+        output_format(plot, "--plot")  # a bad path fails before any work
     hw = load_hardware(hardware)
     k, err = v.join(measurements, kind.value if kind else None, hw, execution.value)
     summ = v.summarise(err)
@@ -61,4 +64,5 @@ def validate(
                 for r in summ.itertuples()]
         typer.echo(table(rows, ["group", "points", "median APE %", "max APE %"], right={1, 2, 3}))
     if plot is not None:
-        v.plot(err, f"{measurements.name} vs {hw.id} ({execution.value})", plot)
+        save(plots().validation_figure(err, f"{measurements.name} vs {hw.id} ({execution.value})"),
+             plot)
