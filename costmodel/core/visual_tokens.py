@@ -3,6 +3,10 @@
 fixed (LLaVA-1.5): the image is resized to image_size; tokens = (image_size/patch)^2, CLS dropped.
 anyres (LLaVA-NeXT, transformers `select_best_resolution`, `unpad_image`, image_newline):
   a base crop plus tiles of image_size; tokens = base + unpadded grid rows x (cols + newline).
+  anyres_max_N (LLaVA-OneVision, transformers `LlavaOnevisionModel.pack_image_features` and
+  `LlavaOnevisionProcessor._get_unpadded_features`): when the unpadded grid has more than
+  1.1^2 x N crops' worth of features it is downscaled by ratio = sqrt(rows*cols / (N*side^2))
+  to (rows // ratio) x (cols // ratio) before the newline tokens are added.
 dynamic (Qwen2-VL `smart_resize`): the image is resized to multiples of patch x merge within
   [min_pixels, max_pixels]; patches = (H/patch)(W/patch); tokens = patches / merge^2.
 """
@@ -11,6 +15,7 @@ from __future__ import annotations
 
 import math
 
+from costmodel.errors import CostmodelError
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import VisualPlan
 
@@ -38,10 +43,23 @@ def _unpadded(rows: int, cols: int, width: int, height: int) -> tuple[int, int]:
     return rows, cols - 2 * pad
 
 
+MAX_ASPECT_RATIO = 200  # transformers smart_resize: "absolute aspect ratio must be smaller than 200"
+
+
 def smart_resize(width: int, height: int, factor: int, min_pixels: int, max_pixels: int) -> tuple[int, int]:
-    """Qwen2-VL's resize: (width, height) rounded to multiples of `factor` within pixel bounds."""
-    h = max(factor, round(height / factor) * factor)
-    w = max(factor, round(width / factor) * factor)
+    """Qwen2-VL's resize: (width, height) rounded to multiples of `factor` within pixel bounds.
+
+    transformers `models/qwen2_vl/image_processing_qwen2_vl.py::smart_resize` (5.23.0), line for
+    line: a side of under factor/2 px rounds to 0, so the product falls below min_pixels and the
+    image is scaled up (13x1000 -> 504x28, not 1008x28). An aspect ratio above 200 is refused.
+    """
+    if max(width, height) / min(width, height) > MAX_ASPECT_RATIO:
+        raise CostmodelError(
+            f"--image-size: {width}x{height} has aspect ratio {max(width, height) / min(width, height):.4g}"
+            f"; Qwen2-VL's smart_resize refuses more than {MAX_ASPECT_RATIO}; use a less elongated image"
+        )
+    h = round(height / factor) * factor
+    w = round(width / factor) * factor
     if h * w > max_pixels:
         beta = math.sqrt(height * width / max_pixels)
         h = max(factor, math.floor(height / beta / factor) * factor)
@@ -53,28 +71,49 @@ def smart_resize(width: int, height: int, factor: int, min_pixels: int, max_pixe
     return w, h
 
 
+def anyres_max(rows: int, cols: int, side: int, max_patches: int | None) -> tuple[int, int]:
+    """LLaVA-OneVision's anyres_max_N cap on the unpadded feature grid (rows x cols).
+
+    transformers `LlavaOnevisionModel.pack_image_features`: ratio = sqrt(rows*cols / (N*side^2));
+    if ratio > 1.1 the grid is bilinearly resized to (int(rows // ratio), int(cols // ratio)).
+    None (LLaVA-NeXT) = no cap.
+    """
+    if max_patches is None:
+        return rows, cols
+    ratio = math.sqrt(rows * cols / (max_patches * side * side))
+    if ratio > 1.1:
+        return int(rows // ratio), int(cols // ratio)
+    return rows, cols
+
+
+def _plan_anyres(spec: ModelSpec, images: int, width: int, height: int) -> VisualPlan:
+    """Base crop + best-resolution tiles; the projector sees every crop's patches, the LLM the
+    base crop, the unpadded (and, for anyres_max_N, downscaled) grid and one newline per row."""
+    v, ts = spec.vision, spec.token_scheme
+    side = v.image_size // v.patch_size
+    m2 = spec.projector.merge_size ** 2
+    ph, pw = best_resolution(width, height, ts.grid_pinpoints)
+    grid_r, grid_c = ph // v.image_size, pw // v.image_size
+    rows, cols = _unpadded(grid_r * side, grid_c * side, width, height)
+    rows, cols = anyres_max(rows, cols, side, ts.anyres_max_patches)
+    tokens = (side * side + rows * cols) // m2 + rows * int(ts.newline_token)
+    crops = 1 + grid_r * grid_c
+    return VisualPlan(crops=images * crops, seq_per_crop=side * side + int(v.cls_token),
+                      projector_rows=images * crops * side * side, llm_tokens=images * tokens)
+
+
 def plan_images(spec: ModelSpec, images: int, width: int, height: int) -> VisualPlan:
     """Per-sample plan for `images` images of width x height pixels."""
     v, ts = spec.vision, spec.token_scheme
     if v is None or spec.projector is None or images == 0:
         return VisualPlan(crops=0, seq_per_crop=0, projector_rows=0, llm_tokens=0)
-    cls = int(v.cls_token)
-    side = v.image_size // v.patch_size
-    m2 = spec.projector.merge_size ** 2  # a patch merger maps m^2 patches to one token
+    m = spec.projector.merge_size  # a patch merger maps m^2 patches to one token
     if ts.kind == "fixed":
-        p = side * side
-        return VisualPlan(crops=images, seq_per_crop=p + cls, projector_rows=images * p,
-                          llm_tokens=images * p // m2)
+        p = (v.image_size // v.patch_size) ** 2
+        return VisualPlan(crops=images, seq_per_crop=p + int(v.cls_token),
+                          projector_rows=images * p, llm_tokens=images * p // (m * m))
     if ts.kind == "anyres":
-        ph, pw = best_resolution(width, height, ts.grid_pinpoints)
-        grid_r, grid_c = ph // v.image_size, pw // v.image_size
-        rows, cols = _unpadded(grid_r * side, grid_c * side, width, height)
-        tokens = (side * side + rows * cols) // m2 + rows * int(ts.newline_token)
-        crops = 1 + grid_r * grid_c
-        return VisualPlan(crops=images * crops, seq_per_crop=side * side + cls,
-                          projector_rows=images * crops * side * side,
-                          llm_tokens=images * tokens)
-    m = spec.projector.merge_size
+        return _plan_anyres(spec, images, width, height)
     w, h = smart_resize(width, height, v.patch_size * m, ts.min_pixels, ts.max_pixels)
     patches = (w // v.patch_size) * (h // v.patch_size)
     return VisualPlan(crops=images, seq_per_crop=patches, projector_rows=images * patches,

@@ -98,6 +98,17 @@ def _feature_layer(cfg: Cfg) -> int:
     return int(fl)
 
 
+def _anyres_max(cfg: Cfg) -> int:
+    """N of LLaVA-OneVision's `vision_aspect_ratio` "anyres_max_N" (LlavaOnevisionConfig default
+    "anyres_max_9"; transformers reads N with int(value.strip("anyres_max_")))."""
+    value = cfg.get("vision_aspect_ratio") or "anyres_max_9"
+    n = str(value).removeprefix("anyres_max_")
+    if not n.isdigit() or int(n) == 0:
+        raise ConfigError(f"config.json: vision_aspect_ratio '{value}' is not supported; "
+                          "use anyres_max_N (N >= 1), as transformers' LLaVA-OneVision requires")
+    return int(n)
+
+
 def _llava(cfg: Cfg, name: str) -> ModelSpec:
     llm = llm_from_config(cfg.get("text_config") or {"model_type": "llama"})
     if "vocab_size" in cfg and "vocab_size" not in (cfg.get("text_config") or {}):
@@ -114,6 +125,7 @@ def _llava(cfg: Cfg, name: str) -> ModelSpec:
             raise ConfigError("config.json: image_grid_pinpoints is missing for an anyres model")
         biggest = max(pins, key=lambda p: p[0] * p[1])
         scheme = TokenScheme(kind="anyres", grid_pinpoints=pins, newline_token=True,
+                             anyres_max_patches=_anyres_max(cfg) if kind == "llava_onevision" else None,
                              default_image_size=(biggest[1], biggest[0]) if len(pins) <= 5
                              else (vit.image_size * 2, vit.image_size * 2))
     if vit.cls_token is False and cfg.get("vision_feature_select_strategy") == "default":
