@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from costmodel.core.visual_tokens import anyres_max, plan_images, smart_resize
+from costmodel.core.visual_tokens import anyres_max, plan_images, plan_video, smart_resize
 from costmodel.errors import CostmodelError
 from costmodel.loading.load import load_model
 
@@ -116,3 +116,22 @@ def test_token_table_equals_transformers_helpers():
         assert plan_images(qwen, 1, w, h).llm_tokens == (rh // 14) * (rw // 14) // 4, (w, h)
         checked += 1
     assert checked > 80
+
+
+# --- Qwen2-VL video: frames pair into temporal patches (transformers Qwen2VLVideoProcessor.patchify)
+
+@pytest.mark.parametrize(("frames", "size", "want"), [
+    (16, (448, 448), (8, 1024, 2048)),  # 16 images would give 4,096
+    (15, (448, 448), (8, 1024, 2048)),  # padded to 16 by repeating the last frame
+    (1, (448, 448), (1, 1024, 256)),
+    (32, (640, 360), (16, 23 * 13 * 4, 16 * 23 * 13)),  # 360x640 -> 364x644 (26x46 patches)
+])
+def test_qwen2vl_video_pairs_frames(frames, size, want):
+    p = plan_video(load_model("qwen2-vl-7b"), frames, *size)
+    assert (p.crops, p.seq_per_crop, p.llm_tokens) == want
+    assert p.projector_rows == want[0] * want[1]
+
+
+def test_video_on_other_schemes_refused():
+    with pytest.raises(CostmodelError, match=r"^--video-frames: the anyres token scheme has no"):
+        plan_video(load_model("llava-onevision-0.5b"), 8, 384, 384)

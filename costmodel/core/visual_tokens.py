@@ -9,6 +9,7 @@ anyres (LLaVA-NeXT, transformers `select_best_resolution`, `unpad_image`, image_
   to (rows // ratio) x (cols // ratio) before the newline tokens are added.
 dynamic (Qwen2-VL `smart_resize`): the image is resized to multiples of patch x merge within
   [min_pixels, max_pixels]; patches = (H/patch)(W/patch); tokens = patches / merge^2.
+  Video (`plan_video`): pairs of frames form one temporal patch (temporal_patch_size 2).
 """
 
 from __future__ import annotations
@@ -100,6 +101,32 @@ def _plan_anyres(spec: ModelSpec, images: int, width: int, height: int) -> Visua
     crops = 1 + grid_r * grid_c
     return VisualPlan(crops=images * crops, seq_per_crop=side * side + int(v.cls_token),
                       projector_rows=images * crops * side * side, llm_tokens=images * tokens)
+
+
+def plan_video(spec: ModelSpec, frames: int, width: int, height: int) -> VisualPlan:
+    """Per-sample plan for one video of `frames` frames of width x height (Qwen2-VL).
+
+    transformers `Qwen2VLVideoProcessor` (5.23.0): each frame is smart_resize'd (cap_pixels_per_frame
+    off, its default), the frames are padded to a multiple of temporal_patch_size by repeating
+    the last one, and patchify gives grid_t = ceil(frames / 2) temporal patches of
+    (h/14) x (w/14); the ViT attends within each temporal patch (`get_vision_cu_seqlens`,
+    merge_temporal=False), so grid_t encoder sequences. tokens = grid_t x (h/14)(w/14) / 4:
+    16 frames of 448x448 -> 8 x 32 x 32 / 4 = 2,048 (not 16 images' 4,096). Frames use the
+    scheme's image bounds [min_pixels, max_pixels]; a video_preprocessor_config.json may set
+    others (the class default is [128 x 28^2, 768 x 28^2]). Not yet reachable from a Workload.
+    """
+    v, ts = spec.vision, spec.token_scheme
+    if v is None or spec.projector is None or frames == 0:
+        return VisualPlan(crops=0, seq_per_crop=0, projector_rows=0, llm_tokens=0)
+    if ts.kind != "dynamic":
+        raise CostmodelError(f"--video-frames: the {ts.kind} token scheme has no video rule yet; "
+                             "give the frames as --images")
+    m = spec.projector.merge_size
+    w, h = smart_resize(width, height, v.patch_size * m, ts.min_pixels, ts.max_pixels)
+    grid_t = math.ceil(frames / v.temporal_patch_size)
+    patches = (w // v.patch_size) * (h // v.patch_size)
+    return VisualPlan(crops=grid_t, seq_per_crop=patches, projector_rows=grid_t * patches,
+                      llm_tokens=grid_t * patches // (m * m))
 
 
 def plan_images(spec: ModelSpec, images: int, width: int, height: int) -> VisualPlan:
