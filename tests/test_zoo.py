@@ -50,9 +50,16 @@ def test_components():
 
 def test_token_counts_from_sources():
     # SOURCES.md section 6: LLaVA-NeXT 672x672 -> 2928, 336x336 -> 1176;
-    # Qwen2-VL 672x672 -> 576; OneVision 384x384 -> 1485 (no anyres_max_9 cap needed).
+    # Qwen2-VL 672x672 -> 576; OneVision 384x384 -> 1485 (no anyres_max_9 cap needed),
+    # 1080x1920 (H x W) -> 7269 and 2304x2304 -> 7371 (capped by the anyres_max_9 downscaling).
     nxt = load_model("llava-next-vicuna-7b")
     assert plan_images(nxt, 1, 672, 672).llm_tokens == 2928
     assert plan_images(nxt, 1, 336, 336).llm_tokens == 1176
     assert plan_images(load_model("qwen2-vl-7b"), 1, 672, 672).llm_tokens == 576
-    assert plan_images(load_model("llava-onevision-0.5b"), 1, 384, 384).llm_tokens == 1485
+    ov = load_model("llava-onevision-0.5b")
+    assert plan_images(ov, 1, 384, 384).llm_tokens == 1485
+    assert plan_images(ov, 1, 672, 672).llm_tokens == 3699
+    assert plan_images(ov, 1, 640, 480).llm_tokens == 2929
+    assert plan_images(ov, 1, 1024, 899).llm_tokens == 6551
+    assert plan_images(ov, 1, 1920, 1080).llm_tokens == 7269
+    assert plan_images(ov, 1, 2304, 2304).llm_tokens == 7371

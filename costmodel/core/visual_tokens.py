@@ -3,8 +3,13 @@
 fixed (LLaVA-1.5): the image is resized to image_size; tokens = (image_size/patch)^2, CLS dropped.
 anyres (LLaVA-NeXT, transformers `select_best_resolution`, `unpad_image`, image_newline):
   a base crop plus tiles of image_size; tokens = base + unpadded grid rows x (cols + newline).
+  anyres_max_N (LLaVA-OneVision, transformers `LlavaOnevisionModel.pack_image_features` and
+  `LlavaOnevisionProcessor._get_unpadded_features`): when the unpadded grid has more than
+  1.1^2 x N crops' worth of features it is downscaled by ratio = sqrt(rows*cols / (N*side^2))
+  to (rows // ratio) x (cols // ratio) before the newline tokens are added.
 dynamic (Qwen2-VL `smart_resize`): the image is resized to multiples of patch x merge within
   [min_pixels, max_pixels]; patches = (H/patch)(W/patch); tokens = patches / merge^2.
+  Video (`plan_video`): pairs of frames form one temporal patch (temporal_patch_size 2).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import math
 import numpy as np
 
 from costmodel.core.ops import Arr
+from costmodel.errors import CostmodelError
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import VisualPlan
 
@@ -41,10 +47,23 @@ def _unpadded(rows: int, cols: int, width: int, height: int) -> tuple[int, int]:
     return rows, cols - 2 * pad
 
 
+MAX_ASPECT_RATIO = 200  # transformers smart_resize: "absolute aspect ratio must be smaller than 200"
+
+
 def smart_resize(width: int, height: int, factor: int, min_pixels: int, max_pixels: int) -> tuple[int, int]:
-    """Qwen2-VL's resize: (width, height) rounded to multiples of `factor` within pixel bounds."""
-    h = max(factor, round(height / factor) * factor)
-    w = max(factor, round(width / factor) * factor)
+    """Qwen2-VL's resize: (width, height) rounded to multiples of `factor` within pixel bounds.
+
+    transformers `models/qwen2_vl/image_processing_qwen2_vl.py::smart_resize` (5.23.0), line for
+    line: a side of under factor/2 px rounds to 0, so the product falls below min_pixels and the
+    image is scaled up (13x1000 -> 504x28, not 1008x28). An aspect ratio above 200 is refused.
+    """
+    if max(width, height) / min(width, height) > MAX_ASPECT_RATIO:
+        raise CostmodelError(
+            f"--image-size: {width}x{height} has aspect ratio {max(width, height) / min(width, height):.4g}"
+            f"; Qwen2-VL's smart_resize refuses more than {MAX_ASPECT_RATIO}; use a less elongated image"
+        )
+    h = round(height / factor) * factor
+    w = round(width / factor) * factor
     if h * w > max_pixels:
         beta = math.sqrt(height * width / max_pixels)
         h = max(factor, math.floor(height / beta / factor) * factor)
@@ -56,28 +75,75 @@ def smart_resize(width: int, height: int, factor: int, min_pixels: int, max_pixe
     return w, h
 
 
+def anyres_max(rows: int, cols: int, side: int, max_patches: int | None) -> tuple[int, int]:
+    """LLaVA-OneVision's anyres_max_N cap on the unpadded feature grid (rows x cols).
+
+    transformers `LlavaOnevisionModel.pack_image_features`: ratio = sqrt(rows*cols / (N*side^2));
+    if ratio > 1.1 the grid is bilinearly resized to (int(rows // ratio), int(cols // ratio)).
+    None (LLaVA-NeXT) = no cap.
+    """
+    if max_patches is None:
+        return rows, cols
+    ratio = math.sqrt(rows * cols / (max_patches * side * side))
+    if ratio > 1.1:
+        return int(rows // ratio), int(cols // ratio)
+    return rows, cols
+
+
+def _plan_anyres(spec: ModelSpec, images: int, width: int, height: int) -> VisualPlan:
+    """Base crop + best-resolution tiles; the projector sees every crop's patches, the LLM the
+    base crop, the unpadded (and, for anyres_max_N, downscaled) grid and one newline per row."""
+    v, ts = spec.vision, spec.token_scheme
+    side = v.image_size // v.patch_size
+    m2 = spec.projector.merge_size ** 2
+    ph, pw = best_resolution(width, height, ts.grid_pinpoints)
+    grid_r, grid_c = ph // v.image_size, pw // v.image_size
+    rows, cols = _unpadded(grid_r * side, grid_c * side, width, height)
+    rows, cols = anyres_max(rows, cols, side, ts.anyres_max_patches)
+    tokens = (side * side + rows * cols) // m2 + rows * int(ts.newline_token)
+    crops = 1 + grid_r * grid_c
+    return VisualPlan(crops=images * crops, seq_per_crop=side * side + int(v.cls_token),
+                      projector_rows=images * crops * side * side, llm_tokens=images * tokens)
+
+
+def plan_video(spec: ModelSpec, frames: int, width: int, height: int) -> VisualPlan:
+    """Per-sample plan for one video of `frames` frames of width x height (Qwen2-VL).
+
+    transformers `Qwen2VLVideoProcessor` (5.23.0): each frame is smart_resize'd (cap_pixels_per_frame
+    off, its default), the frames are padded to a multiple of temporal_patch_size by repeating
+    the last one, and patchify gives grid_t = ceil(frames / 2) temporal patches of
+    (h/14) x (w/14); the ViT attends within each temporal patch (`get_vision_cu_seqlens`,
+    merge_temporal=False), so grid_t encoder sequences. tokens = grid_t x (h/14)(w/14) / 4:
+    16 frames of 448x448 -> 8 x 32 x 32 / 4 = 2,048 (not 16 images' 4,096). Frames use the
+    scheme's image bounds [min_pixels, max_pixels]; a video_preprocessor_config.json may set
+    others (the class default is [128 x 28^2, 768 x 28^2]). Not yet reachable from a Workload.
+    """
+    v, ts = spec.vision, spec.token_scheme
+    if v is None or spec.projector is None or frames == 0:
+        return VisualPlan(crops=0, seq_per_crop=0, projector_rows=0, llm_tokens=0)
+    if ts.kind != "dynamic":
+        raise CostmodelError(f"--video-frames: the {ts.kind} token scheme has no video rule yet; "
+                             "give the frames as --images")
+    m = spec.projector.merge_size
+    w, h = smart_resize(width, height, v.patch_size * m, ts.min_pixels, ts.max_pixels)
+    grid_t = math.ceil(frames / v.temporal_patch_size)
+    patches = (w // v.patch_size) * (h // v.patch_size)
+    return VisualPlan(crops=grid_t, seq_per_crop=patches, projector_rows=grid_t * patches,
+                      llm_tokens=grid_t * patches // (m * m))
+
+
 def plan_images(spec: ModelSpec, images: int, width: int, height: int) -> VisualPlan:
     """Per-sample plan for `images` images of width x height pixels."""
     v, ts = spec.vision, spec.token_scheme
     if v is None or spec.projector is None or images == 0:
         return VisualPlan(crops=0, seq_per_crop=0, projector_rows=0, llm_tokens=0)
-    cls = int(v.cls_token)
-    side = v.image_size // v.patch_size
-    m2 = spec.projector.merge_size ** 2  # a patch merger maps m^2 patches to one token
+    m = spec.projector.merge_size  # a patch merger maps m^2 patches to one token
     if ts.kind == "fixed":
-        p = side * side
-        return VisualPlan(crops=images, seq_per_crop=p + cls, projector_rows=images * p,
-                          llm_tokens=images * p // m2)
+        p = (v.image_size // v.patch_size) ** 2
+        return VisualPlan(crops=images, seq_per_crop=p + int(v.cls_token),
+                          projector_rows=images * p, llm_tokens=images * p // (m * m))
     if ts.kind == "anyres":
-        ph, pw = best_resolution(width, height, ts.grid_pinpoints)
-        grid_r, grid_c = ph // v.image_size, pw // v.image_size
-        rows, cols = _unpadded(grid_r * side, grid_c * side, width, height)
-        tokens = (side * side + rows * cols) // m2 + rows * int(ts.newline_token)
-        crops = 1 + grid_r * grid_c
-        return VisualPlan(crops=images * crops, seq_per_crop=side * side + cls,
-                          projector_rows=images * crops * side * side,
-                          llm_tokens=images * tokens)
-    m = spec.projector.merge_size
+        return _plan_anyres(spec, images, width, height)
     w, h = smart_resize(width, height, v.patch_size * m, ts.min_pixels, ts.max_pixels)
     patches = (w // v.patch_size) * (h // v.patch_size)
     return VisualPlan(crops=images, seq_per_crop=patches, projector_rows=images * patches,

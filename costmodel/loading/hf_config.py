@@ -3,6 +3,11 @@
 Supported `model_type`s: llava, llava_next, llava_onevision, qwen2_vl, llama, mistral, qwen2.
 Fields a published config omits take the transformers defaults of that config class
 (LlamaConfig, MistralConfig, Qwen2Config, CLIPVisionConfig, SiglipVisionConfig), listed below.
+
+Nothing that changes cost is silently ignored: a config with mixture-of-experts fields, an
+active sliding window, non-full `layer_types` (linear / local attention), an MLP this loader
+does not build (`hidden_act` other than silu, `mlp_bias`) or an `architectures` class other
+than transformers' own for its model_type is refused with one ConfigError line naming the field.
 """
 
 from __future__ import annotations
@@ -50,16 +55,104 @@ def _get(cfg: Cfg, defaults: Cfg, key: str) -> Any:
     raise ConfigError(f"config.json: missing field '{key}'")
 
 
-def llm_from_config(cfg: Cfg) -> LLMSpec:
+# transformers' model class for each model_type (`architectures` in config.json).
+ARCHITECTURES = {
+    "llava": "LlavaForConditionalGeneration", "llava_next": "LlavaNextForConditionalGeneration",
+    "llava_onevision": "LlavaOnevisionForConditionalGeneration",
+    "qwen2_vl": "Qwen2VLForConditionalGeneration", "llama": "LlamaForCausalLM",
+    "mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM",
+}
+# Mixture-of-experts fields of transformers configs (Mixtral, Qwen2/3-MoE, DeepSeek-V2/V3, ...).
+MOE_FIELDS = ("num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts",
+              "moe_intermediate_size", "num_experts_per_tok", "n_shared_experts",
+              "shared_expert_intermediate_size")
+# Config-class defaults: MistralConfig / Qwen2Config sliding_window 4096; Qwen2Config
+# max_window_layers 28 (Qwen2VLConfig: 80, set by the qwen2_vl loader).
+SLIDING_WINDOW_DEFAULT = 4096
+MAX_WINDOW_LAYERS_DEFAULT = 28
+
+
+def check_architectures(cfg: Cfg, kind: str, where: str = "") -> None:
+    """Refuse an `architectures` class that is not transformers' class for this model_type
+    (e.g. the original LLaVA code base's LlavaLlamaForCausalLM, whose vision tower is not in
+    config.json). An absent `architectures` follows the model_type."""
+    archs = cfg.get("architectures") or []
+    want = ARCHITECTURES[kind]
+    if any(a != want for a in archs):
+        raise ConfigError(f"config.json: {where}architectures {archs} is not modelled for model_type "
+                          f"'{kind}'; use a transformers config.json whose architectures is {want}")
+
+
+def check_experts(cfg: Cfg, where: str = "") -> None:
+    """Refuse mixture-of-experts fields: experts are not modelled yet, and costing the config
+    as its dense shape would be wrong (Mixtral-8x7B has 46.7B parameters, not 7.24B)."""
+    for key in MOE_FIELDS:
+        if cfg.get(key):
+            raise ConfigError(f"config.json: {where}{key} = {cfg[key]}: mixture-of-experts layers are "
+                              "not modelled yet (they would be costed as dense); use a dense model")
+
+
+def sliding_window(cfg: Cfg, kind: str) -> tuple[str, int] | None:
+    """(field to change, window) when transformers would apply a sliding window, else None.
+
+    MistralConfig: `sliding_window` (default 4096; null = off) on every layer. Qwen2Config:
+    only with `use_sliding_window` true, on layers >= `max_window_layers` (so Qwen2 configs
+    carrying `sliding_window` with use_sliding_window false use full attention). LlamaConfig
+    has no sliding window.
+    """
+    if kind == "mistral":
+        window = cfg.get("sliding_window", SLIDING_WINDOW_DEFAULT)
+        return None if window is None else ("sliding_window", window)
+    if kind == "qwen2" and cfg.get("use_sliding_window"):
+        window = cfg.get("sliding_window", SLIDING_WINDOW_DEFAULT)
+        layers = _get(cfg, TEXT_DEFAULTS["qwen2"], "num_hidden_layers")
+        if window is not None and cfg.get("max_window_layers", MAX_WINDOW_LAYERS_DEFAULT) < layers:
+            return "use_sliding_window", window
+    return None
+
+
+def check_attention(cfg: Cfg, kind: str, where: str = "") -> None:
+    """Refuse attention this model does not cost: non-full `layer_types` (sliding / linear /
+    chunked attention) and an active sliding window."""
+    other = [t for t in cfg.get("layer_types") or () if t != "full_attention"]
+    if other:
+        raise ConfigError(f"config.json: {where}layer_types has '{other[0]}' layers: only "
+                          "full attention is modelled; use a config whose layers are all full_attention")
+    active = sliding_window(cfg, kind)
+    if active:
+        field, window = active
+        off = "null" if field == "sliding_window" else "false"
+        raise ConfigError(
+            f"config.json: {where}{field}: a {window}-token sliding window is active and not "
+            f"modelled; set {where}{field} to {off} to cost full attention (exact up to {window} tokens)"
+        )
+
+
+def check_mlp(cfg: Cfg, kind: str, where: str = "") -> None:
+    """Llama / Mistral / Qwen2 MLPs are gate/up/down with no biases: refuse what is not that."""
+    act = cfg.get("hidden_act") or TEXT_DEFAULTS[kind]["hidden_act"]
+    if act != "silu":
+        raise ConfigError(f"config.json: {where}hidden_act '{act}' is not modelled ({kind} MLPs are "
+                          "costed as SwiGLU); use a config with hidden_act silu")
+    if cfg.get("mlp_bias"):
+        raise ConfigError(f"config.json: {where}mlp_bias = true is not modelled (MLP biases); "
+                          "use a config without MLP biases")
+
+
+def llm_from_config(cfg: Cfg, where: str = "") -> LLMSpec:
+    """The decoder of a text config (`where` prefixes field names in errors: 'text_config.')."""
     kind = cfg.get("model_type", "llama")
+    check_experts(cfg, where)
     if kind not in TEXT_DEFAULTS:
         raise ConfigError(
-            f"config.json: text model_type '{kind}' is not supported; use one of "
+            f"config.json: {where}model_type '{kind}' is not supported; use one of "
             f"{', '.join(TEXT_DEFAULTS)}"
         )
+    check_architectures(cfg, kind, where)
+    check_attention(cfg, kind, where)
+    check_mlp(cfg, kind, where)
     d = TEXT_DEFAULTS[kind]
     heads = _get(cfg, d, "num_attention_heads")
-    act = _get(cfg, d, "hidden_act")
     return LLMSpec(
         hidden_size=_get(cfg, d, "hidden_size"),
         num_layers=_get(cfg, d, "num_hidden_layers"),
@@ -67,7 +160,7 @@ def llm_from_config(cfg: Cfg) -> LLMSpec:
         num_kv_heads=cfg.get("num_key_value_heads") or d.get("num_key_value_heads", heads),
         head_dim=cfg.get("head_dim"),
         intermediate_size=_get(cfg, d, "intermediate_size"),
-        mlp_kind="swiglu" if act == "silu" else "gelu",
+        mlp_kind="swiglu",
         vocab_size=_get(cfg, d, "vocab_size"),
         tie_embeddings=bool(_get(cfg, d, "tie_word_embeddings")),
         qkv_bias=bool(cfg.get("attention_bias", _QKV_BIAS.get(kind, False))),
@@ -98,8 +191,19 @@ def _feature_layer(cfg: Cfg) -> int:
     return int(fl)
 
 
+def _anyres_max(cfg: Cfg) -> int:
+    """N of LLaVA-OneVision's `vision_aspect_ratio` "anyres_max_N" (LlavaOnevisionConfig default
+    "anyres_max_9"; transformers reads N with int(value.strip("anyres_max_")))."""
+    value = cfg.get("vision_aspect_ratio") or "anyres_max_9"
+    n = str(value).removeprefix("anyres_max_")
+    if not n.isdigit() or int(n) == 0:
+        raise ConfigError(f"config.json: vision_aspect_ratio '{value}' is not supported; "
+                          "use anyres_max_N (N >= 1), as transformers' LLaVA-OneVision requires")
+    return int(n)
+
+
 def _llava(cfg: Cfg, name: str) -> ModelSpec:
-    llm = llm_from_config(cfg.get("text_config") or {"model_type": "llama"})
+    llm = llm_from_config(cfg.get("text_config") or {"model_type": "llama"}, "text_config.")
     if "vocab_size" in cfg and "vocab_size" not in (cfg.get("text_config") or {}):
         llm = llm.model_copy(update={"vocab_size": cfg["vocab_size"]})
     vit = _vit_from_config(cfg.get("vision_config") or {}, _feature_layer(cfg))
@@ -114,6 +218,7 @@ def _llava(cfg: Cfg, name: str) -> ModelSpec:
             raise ConfigError("config.json: image_grid_pinpoints is missing for an anyres model")
         biggest = max(pins, key=lambda p: p[0] * p[1])
         scheme = TokenScheme(kind="anyres", grid_pinpoints=pins, newline_token=True,
+                             anyres_max_patches=_anyres_max(cfg) if kind == "llava_onevision" else None,
                              default_image_size=(biggest[1], biggest[0]) if len(pins) <= 5
                              else (vit.image_size * 2, vit.image_size * 2))
     if vit.cls_token is False and cfg.get("vision_feature_select_strategy") == "default":
@@ -122,9 +227,11 @@ def _llava(cfg: Cfg, name: str) -> ModelSpec:
 
 
 def _qwen2_vl(cfg: Cfg, name: str) -> ModelSpec:
-    text = dict(cfg.get("text_config") or cfg)
+    nested = "text_config" in cfg
+    text = {k: v for k, v in (cfg.get("text_config") or cfg).items() if k != "architectures"}
     text["model_type"] = "qwen2"
-    llm = llm_from_config(text)
+    text.setdefault("max_window_layers", 80)  # Qwen2VLConfig's default (Qwen2Config: 28)
+    llm = llm_from_config(text, "text_config." if nested else "")
     vc = cfg.get("vision_config") or {}
     try:
         dim, depth = vc["embed_dim"], vc["depth"]
@@ -151,6 +258,9 @@ def spec_from_config(cfg: Cfg, name: str = "model") -> ModelSpec:
     if not isinstance(cfg, dict):
         raise ConfigError("config.json: expected a JSON object at the top level")
     kind = cfg.get("model_type")
+    check_experts(cfg)
+    if kind in ARCHITECTURES and kind not in TEXT_DEFAULTS:
+        check_architectures(cfg, kind)
     if kind in ("llava", "llava_next", "llava_onevision"):
         return _llava(cfg, name)
     if kind == "qwen2_vl":

@@ -208,7 +208,8 @@ class TokenScheme(BaseModel):
 
     fixed: every image is resized to the encoder's image_size; tokens = patches (CLS dropped).
     anyres: LLaVA-NeXT; a base image plus tiles picked from grid_pinpoints, unpadded, one newline
-      token per feature row.
+      token per feature row. anyres_max_patches N (LLaVA-OneVision `vision_aspect_ratio`
+      "anyres_max_N"): the unpadded grid is downscaled when it exceeds 1.1^2 x N crops' features.
     dynamic: Qwen2-VL; the image is resized to multiples of patch x merge within
       [min_pixels, max_pixels]; tokens = patches / merge^2.
     """
@@ -219,6 +220,7 @@ class TokenScheme(BaseModel):
     min_pixels: PositiveInt = 56 * 56
     max_pixels: PositiveInt = 28 * 28 * 1280
     newline_token: bool = False
+    anyres_max_patches: PositiveInt | None = None  # anyres_max_N; None = no cap (LLaVA-NeXT)
     default_image_size: tuple[PositiveInt, PositiveInt] | None = None  # (W, H); None = encoder's
 
     @model_validator(mode="after")
