@@ -1,32 +1,7 @@
-"""Token compression applied to evaluation points, and each method's own overhead operators.
-
-`compress_points` turns the uncompressed points into what every later operator sees:
-  projector : LLM visual tokens -> kept(N); the ViT and projector still see all tokens.
-  llm_layer : FastV at layer K: layers [0, K) keep the full prompt, layers [K, L) keep
-              text + kept(N) (Points.layer_prompt), so prefill, decode and the KV cache follow.
-  vit       : ToMe: r tokens merged per ViT layer (Points.vit_merge); the patches leaving the
-              encoder, and so projector rows and LLM visual tokens, shrink by the factor
-              (S_out - cls) / (S - cls), floored.
-kept(N) = min(keep_tokens, N), or floor(keep_ratio * N).
-
-`overhead_ops` (FLOPs = 2 x MAC for products; bytes = each input read once, output written once;
-N visual tokens in, k kept, d the width the method works in, B batch):
-  select  (projector): score each token against one query vector, then top-k:
-            matmul 2*N*d, vector N*log2(N); reads N*d, writes k*d (gathered tokens).
-  cluster (projector): k-means, I iterations (option cluster_iters) of distances to k centroids
-            (matmul 2*N*k*d), argmin (vector N*k) and centroid update (vector N*d);
-            reads I*(N*d + k*d), writes I*k*d.
-  merge   (projector): ToMe bipartite matching of two halves: matmul 2*(N/2)^2*d,
-            vector (N/2)^2 (argmax) + N*d (averaging); reads N*d, writes k*d.
-  fastv   (prefill, layer K-1): attention of the last prompt token to all n prompt tokens,
-            averaged over heads, then top-k over the N visual tokens (Chen et al. 2024):
-            matmul 2*heads*head_dim*n, vector (softmax 5 + mean 1)*heads*n + N*log2(N);
-            reads q (heads*head_dim) and K of layer K-1 from the KV cache (n*kv_dim),
-            plus the n hidden states, writes the n_kept = text + k hidden states.
-  tome    (vision, every layer i over seq s_i per pass): matching of two halves on the keys:
-            matmul 2*(s_i/2)^2*d, vector (s_i/2)^2 + s_i*d; reads s_i*d, writes s_{i+1}*d
-            (Bolya et al., "Token Merging: Your ViT But Faster", ICLR 2023).
-All quantities are multiplied by the batch (and by encoder passes for ToMe).
+"""Token compression applied to evaluation points (`compress_points`: what every later
+operator sees) and each method's own operators (`overhead_ops`: select, cluster, merge, fastv,
+tome), per sample and multiplied by the batch (and by encoder passes for ToMe).
+Formula: docs/methodology.md, section "Token compression".
 """
 
 from __future__ import annotations

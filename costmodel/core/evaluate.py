@@ -3,12 +3,9 @@ footprint, for one model replica on tp x pp GPUs. Every entry point (estimate, s
 device comparisons, plan, validate) prepares its workload with `costmodel.analysis.prepare`
 and calls `evaluate`, so they agree point by point by construction (and a test checks it).
 
-Decode convention: the prefill produces the first output token; each further token is one
-decode step, so N output tokens need N - 1 decode steps. Step j (0-based) feeds one token per
-sample that attends over prompt + 1 + j keys. TPOT = decode latency / (N - 1) (for N = 1, the
-latency of that first step). e2e = TTFT + decode latency. KV cache at the end holds
-prompt + N - 1 tokens per sample and layer (the prompt part per layer group, see
-graph.layer_groups).
+Decode convention (N output tokens = the prefill's token + N - 1 decode steps), TTFT, TPOT
+and e2e: docs/methodology.md, section "Decode and end-to-end latency"; the footprint and the
+compute-bound share: section "The evaluation path".
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Quantities derived from operators, each computed here once: KV-cache bytes, the memory
 footprint (whole model and most loaded GPU), the compute-bound share of a latency and the
-per-operator bound label. Formulas: docs/methodology.md, "Memory footprint" and "Bound".
+per-operator bound label. Formula: docs/methodology.md, section "The evaluation path"
+("Memory footprint", "Compute-bound share and the bound label").
 """
 
 from __future__ import annotations

@@ -1,21 +1,7 @@
-"""Quantisation: weight bytes with their scales, and the dequantisation work of weight-only
-formats. Conventions (also in docs/methodology.md, section "Quantisation"):
-
-- Weight-only (weight dtype narrower than the activation dtype, e.g. int4 or int8 weights
-  with bf16 activations): weights are stored narrow and widened to the activation dtype inside
-  the matmul kernel, in registers (as the AWQ and Marlin kernels do: Lin et al. 2024;
-  Frantar et al. 2024), so there is no extra memory traffic; the math runs at the activation
-  dtype's peak. The widening costs DEQUANT_FLOPS vector FLOPs per weight element, counted
-  every time a linear operator reads its weights (once per operator instance per pass).
-- Group-wise scales: int4 stores one fp16 scale per group of INT4_GROUP = 128 weights (the
-  AWQ/GPTQ default), i.e. 2/128 extra bytes per weight element; int8 and fp8 use one scale
-  per output channel (or tensor), which is under 0.05% for d_in >= 4096 and not counted.
-  Zero points (asymmetric int4) are not counted.
-- Weight + activation (--dtype fp8 or int8): weights and activations 1 byte, math at the
-  fp8/int8 dense peak, no dequantisation of weights; the per-channel/per-token output rescale
-  (one multiply per output element) is not counted.
-- The weight dtype applies to every weight tensor (embeddings, norms and lm_head too), as the
-  rest of the model does; real int4 checkpoints often keep embeddings and lm_head in 16 bit.
+"""Quantisation: weight bytes per element with their scales (int4: one fp16 scale per
+INT4_GROUP weights), and the dequantisation work of weight-only formats (DEQUANT_FLOPS vector
+FLOPs per weight element each time a linear reads it; widened in registers, no extra bytes).
+Formula: docs/methodology.md, section "Quantisation".
 """
 
 from __future__ import annotations

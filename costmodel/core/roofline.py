@@ -1,26 +1,10 @@
 """(operators, device rates) -> compute time, memory time, latency, bound.
 
-Per operator (units: FLOPs, bytes, FLOP/s, bytes/s, seconds):
-  compute_s = matmul_flops / (peak_dtype * eff_compute [* eff_attention])
-            + vector_flops / (peak_fp32 * eff_compute)
-  memory_s  = bytes / (bandwidth * eff_memory)
-  latency_s = max(compute_s, memory_s)   (overlap='roofline': compute hides memory or v.v.)
-            = compute_s + memory_s       (overlap='serial': no overlap, an upper bound)
-            + kernel_launch_overhead_s   (one kernel per operator instance)
-  comm_s    = link_bytes / link_bandwidth + link_hops * link_latency   (added to latency_s;
-              only interconnect operators have link traffic, see costmodel/core/parallel/tensor.py)
-            / eff_curve[class](max(compute_s, memory_s))   (optional, see below)
-            + kernel_launch_overhead_s * launches[execution]   (one kernel per instance)
-Efficiency curve (optional, per op class; lm_head uses the linear curve): piecewise-linear in
-log10 of the operator's roofline time t = max(compute_s, memory_s) (with the scalar
-efficiencies); above the last knot the last efficiency holds, below the first knot the
-latency holds (eff = eff_0 * t / t_0). It divides both compute_s and memory_s, so `bound` is
-unchanged. No curve = 1.
-Execution mode: 'eager' pays the launch overhead once per kernel; 'cuda_graph' and 'engine'
-replay captured graphs and pay none (launches = 0).
-Matrix products run on tensor cores at the math dtype's dense peak; vector work (norms,
-softmax, activations) on the CUDA cores at the fp32 peak. Source: Williams, Waterman and
-Patterson, "Roofline" (CACM 2009), applied per operator as in LLM-Viewer (Yuan et al. 2024).
+Per operator instance, in FLOPs, bytes, FLOP/s, bytes/s and seconds: matrix products at the
+math dtype's dense peak, vector work at the fp32 peak, bytes at the memory bandwidth; optional
+efficiency curves per operator class, launch overhead per execution mode, link time for
+interconnect operators; decode steps summed in closed form (`sum_linear_max`).
+Formula: docs/methodology.md, sections "Roofline" and "Decode and end-to-end latency".
 """
 
 from __future__ import annotations

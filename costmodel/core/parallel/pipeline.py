@@ -1,23 +1,6 @@
-"""Multi-GPU evaluation: tensor parallelism (parallel.py) plus pipeline stages, and the memory
-each GPU holds. Conventions (also in docs/methodology.md, "Multi-GPU"):
-
-- Layers are split into pp contiguous stages, sizes as even as possible (the first
-  num_layers % pp stages get one more). Stage 0 also holds the embedding, vision encoder and
-  projector; the last stage the final norm and lm_head (and, with tied embeddings and pp > 1,
-  its own copy of the embedding matrix, as Megatron-LM keeps).
-- Per-GPU memory = its stage's weights (TP shard) + its layers' KV cache (TP shard) + the
-  activation working set of the largest operator; `per_gpu_total_bytes` is the most loaded GPU.
-- One request (microbatches = 1): latency = sum over stages (the TP-sharded model's latency)
-  + (pp-1) point-to-point transfers per forward pass, each link_latency + bytes / bandwidth of
-  the hidden states [rows, hidden] crossing the stage boundary.
-- Prefill of a batch in m microbatches (GPipe, Huang et al. 2019): LLM prefill time =
-  (m + pp - 1) x T_mb / pp + (pp - 1) transfers of one microbatch, where T_mb is the TP-sharded
-  prefill of one microbatch over all layers (stages assumed balanced; later microbatches'
-  transfers overlap compute). Bubble fraction = (pp - 1) / (m + pp - 1). Vision and projector
-  run for the whole batch before the LLM, on stage 0.
-- Decode: the batch steps through the stages as one microbatch (no interleaving of
-  microbatches across decode steps): TPOT = sharded step time + (pp - 1) transfers; only one
-  stage is busy at a time (bubble (pp - 1) / pp).
+"""Pipeline parallelism: contiguous layer stages, each stage's parameters, the point-to-point
+transfers between stages and the GPipe prefill over m microbatches. The memory each GPU holds
+is `costmodel.core.metrics.footprint`. Formula: docs/methodology.md, section "Multi-GPU".
 """
 
 from __future__ import annotations

@@ -1,22 +1,6 @@
-"""Tensor parallelism: one GPU's shard of the model and the collective operators it adds.
-
-Convention (Megatron-LM, Shoeybi et al. 2019; also in docs/methodology.md, "Multi-GPU"):
-- Attention: q/k/v column-parallel (heads split over tp; num_heads must divide by tp), o
-  row-parallel. KV heads split too; with fewer KV heads than tp each GPU keeps one KV head
-  (replicated tp / num_kv_heads times), as vLLM does. MLP: gate/up column-parallel,
-  down row-parallel (intermediate size split, rounded up). Embedding and lm_head split over the
-  vocabulary (rounded up). Norms, residual adds and the vision encoder and projector are
-  replicated on every GPU. Row-parallel biases are counted on every GPU (h elements).
-- Each decoder layer ends its attention and its MLP with an all-reduce of the [rows, hidden]
-  output (op_class "comm"); the lm_head ends with an all-gather of the logits.
-- Ring all-reduce of M bytes over n GPUs (Thakur, Rabenseifner and Gropp 2005; NCCL's
-  "bus bandwidth" factor in nccl-tests doc/PERFORMANCE.md):
-      time_s = 2 (n-1)/n * M / link_bandwidth + 2 (n-1) * link_latency
-  Ring all-gather of M bytes in total: (n-1)/n * M / link_bandwidth + (n-1) * link_latency.
-  link_bandwidth = the profile's interconnect bandwidth per direction per GPU; link_latency =
-  the profile's latency or roofline.DEFAULT_LINK_LATENCY_S for the link kind.
-- The reduction's own memory traffic and any overlap of communication with compute are not
-  modelled: communication adds to the latency.
+"""Tensor parallelism: one GPU's shard of the model (Megatron-LM sharding) and the collective
+operators it adds (ring all-reduce per attention and MLP block, all-gather of the logits;
+op_class "comm"). Formula: docs/methodology.md, section "Multi-GPU".
 """
 
 from __future__ import annotations
