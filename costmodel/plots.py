@@ -254,13 +254,15 @@ def savings_figure(savings_df: pd.DataFrame, title: str = "Savings from compress
     names = [f"{s}: {METRIC_LABEL.get(m, m)}"
              for s, m in zip(df.stage, df.metric, strict=True)]
     ax.set_yticks(y, names, fontsize=8)
+    r: Any  # a row of df; its columns' types are known at run time only
     for yi, r in zip(y, df.itertuples(), strict=True):
         text = (f"{_human(r.baseline, r.metric)} -> {_human(r.compressed, r.metric)}"
                 f"  ({r.savings_pct:+.1f}%)")
         ax.annotate(text, (max(r.savings_pct, 0), yi), xytext=(4, 0), textcoords="offset points",
                     va="center", fontsize=7)
-    hi = max(df.savings_pct.max(), 0)
-    ax.set_xlim(min(df.savings_pct.min(), 0) * 1.1, hi * 1.6 + 10)
+    pct: pd.Series[float] = df.savings_pct
+    hi = max(pct.max(), 0)
+    ax.set_xlim(min(pct.min(), 0) * 1.1, hi * 1.6 + 10)
     ax.axvline(0, color="black", lw=0.8)
     for yi in y[1:][df.stage.to_numpy()[1:] != df.stage.to_numpy()[:-1]]:
         ax.axhline(yi - 0.5, color="lightgray", lw=0.8)

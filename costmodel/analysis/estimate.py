@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from costmodel.analysis.prepare import prepare
-from costmodel.core.evaluate import STAGES, Evaluation, evaluate
-from costmodel.core.inputs import Prepared
+from costmodel.core.evaluate import STAGES, Evaluation, Prepared, evaluate
 from costmodel.core.metrics import compute_share
 from costmodel.core.ops import Arr
 from costmodel.core.roofline import link_latency_s

@@ -1,5 +1,5 @@
 """The one path from a workload to the core: `prepare` turns (model, devices, workload, grid)
-into a `costmodel.core.inputs.Prepared` (points, precision, rates, options, convention), and
+into a `costmodel.core.evaluate.Prepared` (points, precision, rates, options, convention), and
 every entry point (estimate, sweep, compare, plan, batching, energy, compare-compression,
 plot, validate, the Python API) calls it before `costmodel.core.evaluate.evaluate`.
 
@@ -17,7 +17,8 @@ import numpy as np
 from pydantic import ValidationError
 
 from costmodel import conventions
-from costmodel.core.inputs import Options, Points, Prepared
+from costmodel.core.evaluate import Prepared
+from costmodel.core.inputs import Options, Points
 from costmodel.core.ops import Arr
 from costmodel.core.parallel.pipeline import stage_bounds
 from costmodel.core.parallel.tensor import shard_spec

@@ -86,13 +86,13 @@ def _frame(parts: list[dict[str, Arr]], names: list[str], hw_names: list[str],
     rows = block.shape[1]
     label = w.compression.label if w.compression else "none"
     head = pd.DataFrame({
-        "model": pd.Categorical.from_codes(cat("model"), names),
-        "hardware": pd.Categorical.from_codes(cat("hardware"), hw_names),
+        "model": pd.Categorical.from_codes(cat("model"), pd.Index(names)),
+        "hardware": pd.Categorical.from_codes(cat("hardware"), pd.Index(hw_names)),
         "batch": cat("batch"), "visual_tokens": cat("visual_tokens"),
         "text_tokens": np.full(rows, w.text_tokens),
         "output_tokens": np.full(rows, w.output_tokens),
-        "compression": pd.Categorical.from_codes(np.zeros(rows, dtype=int), [label]),
-        "stage": pd.Categorical.from_codes(cat("stage"), list(STAGES)),
+        "compression": pd.Categorical.from_codes(np.zeros(rows, dtype=int), pd.Index([label])),
+        "stage": pd.Categorical.from_codes(cat("stage"), pd.Index(list(STAGES))),
     })
     nums = pd.DataFrame(block.T, columns=list(FLOAT_COLUMNS), copy=False)
     nums["fits"] = cat("fits")

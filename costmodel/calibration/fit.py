@@ -11,6 +11,7 @@ noisy timings do not move the curve.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from costmodel.core.ops import Arr
 
@@ -40,7 +41,7 @@ def fit_curve(roofline_s: Arr, measured_s: Arr, per_decade: int = 4,
     return knots, values
 
 
-def ape(predicted: Arr, measured: Arr) -> Arr:
+def ape(predicted: ArrayLike, measured: ArrayLike) -> Arr:
     """Absolute percentage error, in percent: 100 * |predicted - measured| / measured."""
     p, m = np.asarray(predicted, dtype=float), np.asarray(measured, dtype=float)
     return 100.0 * np.abs(p - m) / m

@@ -15,7 +15,7 @@ Error = absolute percentage error 100 |predicted - measured| / measured (costmod
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -98,7 +98,8 @@ def join_profile(path: str | Path, hw: HardwareProfile, execution: Execution) ->
     df["predicted_s"] = np.nan
     keys = ["model", "dtype", "execution"] if "dtype" in df else ["model", "execution"]
     for key, idx in df.groupby(keys).indices.items():
-        df.loc[df.index[idx], "predicted_s"] = _predict_profile(df.iloc[idx], hw, key[-1])
+        mode = cast("tuple[str, ...]", key)[-1]
+        df.loc[df.index[idx], "predicted_s"] = _predict_profile(df.iloc[idx], hw, mode)
     df["measured_s"] = df["median_s"]
     df["ape_pct"] = ape(df["predicted_s"], df["measured_s"])
     df["group"] = df["stage"]

@@ -152,19 +152,28 @@ def vector_samples(t: Timer, s: Sizes, dtype: Any, nbytes: float) -> list[Sample
                 x1, x2 = a.chunk(2, -1)
                 return torch.cat((-x2, x1), -1) * b + a * b
 
+            def add(a: Any = a, b: Any = b) -> Any:
+                return a + b
+
+            def swiglu(g: Any = g) -> Any:
+                return torch.nn.functional.silu(g) * g
+
+            def embed(i: Any = idx, tb: Any = table) -> Any:
+                return torch.nn.functional.embedding(i, tb)
+
             out += [
                 Sample("elementwise", vector_op("add", "p", "elementwise", e, ADD_FLOPS, 2.0,
-                                                nbytes), t.per_call_s(lambda a=a, b=b: a + b)),
+                                                nbytes), t.per_call_s(add)),
                 Sample("norm", vector_op("norm", "p", "norm", e, NORM_FLOPS["rmsnorm"], 1.0, nbytes,
                                          h, nbytes), t.per_call_s(rms)),
                 Sample("activation", vector_op("act", "p", "activation", 2 * e, ACT_FLOPS["swiglu"],
                                                2.0, nbytes),
-                       t.per_call_s(lambda g=g: torch.nn.functional.silu(g) * g)),
+                       t.per_call_s(swiglu)),
                 Sample("rope", vector_op("rope", "p", "rope", e, ROPE_FLOPS, 1.0, nbytes),
                        t.per_call_s(rot)),
                 Sample("embedding", embedding("emb", "p", np.asarray([m], float), h, nbytes,
                                               nbytes),
-                       t.per_call_s(lambda i=idx, tb=table: torch.nn.functional.embedding(i, tb))),
+                       t.per_call_s(embed)),
             ]
     return out
 
@@ -174,8 +183,11 @@ def attention_samples(t: Timer, s: Sizes, dtype: Any, nbytes: float) -> list[Sam
     heads, dh = 8, 64
     for n in s.attn_seq:
         q = torch.randn(1, heads, n, dh, device=t.device, dtype=dtype)
-        sec = t.per_call_s(lambda q=q: torch.nn.functional.scaled_dot_product_attention(
-            q, q, q, is_causal=True))
+
+        def prefill(q: Any = q) -> Any:
+            return torch.nn.functional.scaled_dot_product_attention(q, q, q, is_causal=True)
+
+        sec = t.per_call_s(prefill)
         one = np.asarray([1.0])
         shape = AttnShape(seqs=one, q=one * n, k=one * n, heads=heads, kv_heads=heads,
                           head_dim=dh, causal=True, kv_from_cache=False)
@@ -183,8 +195,11 @@ def attention_samples(t: Timer, s: Sizes, dtype: Any, nbytes: float) -> list[Sam
         # decode-shaped: one query over n cached keys (a slice of a larger preallocated cache)
         kv = torch.randn(1, heads, 2 * n, dh, device=t.device, dtype=dtype)[:, :, :n]
         q1 = q[:, :, :1]
-        sec = t.per_call_s(lambda q1=q1, kv=kv: torch.nn.functional.scaled_dot_product_attention(
-            q1, kv, kv))
+
+        def decode(q1: Any = q1, kv: Any = kv) -> Any:
+            return torch.nn.functional.scaled_dot_product_attention(q1, kv, kv)
+
+        sec = t.per_call_s(decode)
         shape = AttnShape(seqs=one, q=one, k=one * n, heads=heads, kv_heads=heads, head_dim=dh,
                           causal=False, kv_from_cache=True)
         out.append(Sample("attention", attention("sdpa", "d", shape, nbytes, nbytes, True)[0], sec))

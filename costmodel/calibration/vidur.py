@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -125,7 +125,8 @@ def roofline_times(df: pd.DataFrame, hw: HardwareProfile, execution: Execution =
                       rates.vector_flops_per_s, rates.bytes_per_s, rates.launch_s)
     out = np.full(len(df), np.nan)
     for key, idx in df.groupby(["op", *SHAPE_COLS]).indices.items():
-        op = op_builders(tuple(int(v) for v in key[1:]))[key[0]](
+        name, embd, expanded, heads, kv_heads = cast("tuple[str, int, int, int, int]", key)
+        op = op_builders((int(embd), int(expanded), int(heads), int(kv_heads)))[name](
             df["num_tokens"].to_numpy(float)[idx])
         out[idx] = op_times(op, rates).latency_s("roofline", rates.launch_s)
     return out

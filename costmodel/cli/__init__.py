@@ -7,6 +7,7 @@ no traceback. Only the commands that need torch or matplotlib import them.
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import typer
 from pydantic import ValidationError
@@ -51,9 +52,10 @@ def _register() -> None:
 _register()
 
 
-def _base(name: str) -> type[Exception]:
+def _base(name: str) -> type[Any]:
     """typer's parameter errors derive from click's UsageError / ClickException; newer typer
-    vendors click, so find the classes through typer's own MRO rather than importing click."""
+    vendors click, so find the classes through typer's own MRO rather than importing click
+    (found at run time, so typed Any: an exception with click's show() and format_message())."""
     return next(c for c in typer.BadParameter.__mro__ if c.__name__ == name)
 
 

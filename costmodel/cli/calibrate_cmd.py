@@ -76,12 +76,12 @@ def _from_bench(device: str, base: str | None, new_id: str | None,
     res = microbench.run(device, quick, threads)
     when = dt.date.today().isoformat()
     src = f"measured by costmodel calibrate on {res.device_name} ({device}{res.threads}) {when}"
+    overrides: dict[str, Any] = {}
     if base is not None:
         hw = load_hardware(base)
-        bf, overrides = hw.source_file, {}
+        bf = hw.source_file
     else:
         bf = _bare_file(res, device, src)
-        overrides = {}
         hw = HardwareProfile.from_file(bf)
     curves = fit_samples(res.samples, hw, DType(res.math_dtype), res.launch_s)
     note = (f"Calibrated {'against ' + hw.id if base else 'from measured peaks'} with "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 import yaml
 
@@ -17,7 +19,7 @@ hardware_app = typer.Typer(no_args_is_help=True, help="Bundled hardware profiles
 @models_app.command("list")
 def models_list(fmt: Format = typer.Option(Format.table, "--format", "-f")) -> None:
     """Zoo ids with parameter counts and sources."""
-    recs = []
+    recs: list[dict[str, Any]] = []
     for mid in model_ids():
         spec, entry = load_model(mid), ZOO[mid]
         recs.append({"id": mid, "kind": entry.kind, "params": spec.param_counts()["total"],
@@ -57,7 +59,7 @@ def _plain(x: object) -> object:
 @hardware_app.command("list")
 def hardware_list(fmt: Format = typer.Option(Format.table, "--format", "-f")) -> None:
     """Bundled devices with memory, bandwidth, dense bf16/fp16 peak and ridge point."""
-    recs = []
+    recs: list[dict[str, Any]] = []
     for hid in hardware_ids():
         h = load_hardware(hid)
         dt = DType.bf16 if h.supports(DType.bf16) else DType.fp16

@@ -136,7 +136,7 @@ def energy_cmd(
                                  microbatches=microbatches, keep=keep, at=at)
     f = evaluate_fleet(spec, profiles, w, auto_dtype=dtype is None)
     en = energy(f, power_W(profiles, power_mode))
-    recs = [{"hardware": h.id, "power_W": float(en.power_W[d, 0]),
+    recs: list[dict[str, Any]] = [{"hardware": h.id, "power_W": float(en.power_W[d, 0]),
              "power_source": f"power mode {power_mode}" if power_mode else "TDP",
              **{f"{s}_J": float(en.stage_J[s][d, 0]) for s in STAGES},
              "per_request_J": float(en.request_J[d, 0]),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
+from typing import Any
 
 import typer
 
@@ -161,8 +163,9 @@ def parallel_line(est: Estimate) -> str:
 
 def op_table(est: Estimate) -> str:
     df = est.to_frame()
+    records: Iterable[Any] = df.itertuples()  # the columns' types are known at run time only
     rows = [[r.stage, r.op, str(r.count), si(r.flops, "FLOP"), si(r.bytes, "B"),
              f"{r.intensity_flops_per_byte:.1f}", seconds(r.latency_s), r.bound]
-            for r in df.itertuples()]
+            for r in records]
     return table(rows, ["stage", "operator", "x", "FLOPs", "bytes", "FLOP/B", "latency", "bound"],
                  right={2, 3, 4, 5, 6})

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import typer
@@ -74,10 +75,11 @@ def _names(text: str, option: str) -> list[str]:
 
 def render(df: pd.DataFrame) -> str:
     """Aligned text table of the sweep frame (human units)."""
+    records: Iterable[Any] = df.itertuples()  # the columns' types are known at run time only
     rows = [[str(r.model), str(r.hardware), str(r.batch), str(r.visual_tokens), str(r.stage),
              si(r.flops, "FLOP"), si(r.bytes, "B"), seconds(r.latency_s), seconds(r.ttft_s),
              seconds(r.tpot_s), seconds(r.e2e_latency_s), si(r.total_memory_bytes, "B"),
-             "yes" if r.fits else "NO"] for r in df.itertuples()]
+             "yes" if r.fits else "NO"] for r in records]
     return table(rows, ["model", "hardware", "batch", "visual", "stage", "FLOPs", "bytes",
                         "latency", "TTFT", "TPOT", "e2e", "memory", "fits"],
                  right=set(range(2, 12)) - {4})

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -56,12 +58,14 @@ def validate(
                    f"{len(err)} points, median APE {err['ape_pct'].median():.1f}%, "
                    f"max {err['ape_pct'].max():.1f}%")
         if points:
+            records: Iterable[Any] = err.itertuples()  # column types are known at run time only
             rows = [[r.group, r.point, seconds(r.measured_s), seconds(r.predicted_s),
-                     f"{r.ape_pct:.1f}"] for r in err.itertuples()]
+                     f"{r.ape_pct:.1f}"] for r in records]
             typer.echo(table(rows, ["group", "point", "measured", "predicted", "APE %"],
                              right={2, 3, 4}))
+        summary: Iterable[Any] = summ.itertuples()
         rows = [[r.group, str(r.points), f"{r.median_ape_pct:.1f}", f"{r.max_ape_pct:.1f}"]
-                for r in summ.itertuples()]
+                for r in summary]
         typer.echo(table(rows, ["group", "points", "median APE %", "max APE %"], right={1, 2, 3}))
     if plot is not None:
         save(plots().validation_figure(err, f"{measurements.name} vs {hw.id} ({execution.value})"),

@@ -159,8 +159,8 @@ def memory_bytes(spec: ModelSpec, pts: Points, p: Precision, flash: bool) -> tup
     weights = m.num_layers * per_layer + 0.0 * pts.batch
     layers = [layer_ops(m, "prefill", pts.batch, s, s, p, flash, (lo, hi))
               for lo, hi, s in layer_groups(m, pts)]
-    kv = sum(o.count * o.kv_write_bytes for ops in layers for o in ops)
-    act = np.maximum.reduce([sum(o.act_write_bytes for o in ops) for ops in layers])
+    kv = np.asarray(sum(o.count * o.kv_write_bytes for ops in layers for o in ops))
+    act = np.maximum.reduce([np.asarray(sum(o.act_write_bytes for o in ops)) for ops in layers])
     return weights, kv, act
 
 

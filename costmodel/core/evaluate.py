@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from costmodel.core.compression import compress_points, overhead_ops
-from costmodel.core.inputs import Points, Prepared
+from costmodel.core.convention import Convention
+from costmodel.core.inputs import Options, Points, Precision
 from costmodel.core.metrics import peak_activation_bytes
 from costmodel.core.ops import Arr, Op
 from costmodel.core.parallel.pipeline import (
@@ -28,8 +29,22 @@ from costmodel.core.parallel.pipeline import (
 from costmodel.core.parallel.tensor import shard_spec
 from costmodel.core.roofline import Rates, op_times, sum_linear_max
 from costmodel.specs.model import ModelSpec
+from costmodel.units import DType
 
 STAGES = ("vision", "projector", "prefill", "decode")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Everything `evaluate` needs besides the model spec (see the module docstring)."""
+
+    points: Points  # uncompressed, [1, K]
+    precision: Precision
+    rates: Rates  # [D, 1] (scaled what-ifs: [D, K])
+    capacity_bytes: Arr  # [D, 1] one GPU's memory
+    options: Options
+    convention: Convention
+    dtypes: tuple[DType, ...] = ()  # math dtype per device
 
 
 @dataclass(frozen=True)

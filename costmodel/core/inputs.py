@@ -1,4 +1,5 @@
-"""What the core evaluates: evaluation points, precision, options, and the prepared bundle.
+"""What the core evaluates: evaluation points, precision and options (bundled with rates and
+a convention into `costmodel.core.evaluate.Prepared`).
 
 Every entry point builds a `Prepared` through one function, `costmodel.analysis.prepare`
 (a workload and devices -> points, precision, rates, options, convention) and hands it to
@@ -10,16 +11,10 @@ counts, batch sizes, ...), device rates and capacities columns [D, 1]; results b
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from costmodel.core.ops import Arr
 from costmodel.specs.compression import Compression
 from costmodel.specs.workload import Overlap, Parallelism
-from costmodel.units import DType
-
-if TYPE_CHECKING:
-    from costmodel.core.convention import Convention
-    from costmodel.core.roofline import Rates
 
 
 @dataclass(frozen=True)
@@ -68,16 +63,3 @@ class Options:
     all_logits: bool = False
     compression: Compression | None = None
     parallel: Parallelism = Parallelism()
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """Everything `evaluate` needs besides the model spec (see the module docstring)."""
-
-    points: Points  # uncompressed, [1, K]
-    precision: Precision
-    rates: Rates  # [D, 1] (scaled what-ifs: [D, K])
-    capacity_bytes: Arr  # [D, 1] one GPU's memory
-    options: Options
-    convention: Convention
-    dtypes: tuple[DType, ...] = ()  # math dtype per device

@@ -80,7 +80,7 @@ def is_compute_bound(compute_s: Arr, memory_s: Arr, op_class: str) -> Arr:
     return np.asarray(compute_s >= memory_s) & (op_class != "comm")
 
 
-def bound_label(compute_s: Arr, memory_s: Arr, op_class: str) -> Arr:
+def bound_label(compute_s: Arr | float, memory_s: Arr | float, op_class: str) -> Arr:
     """'compute', 'memory', or 'comm' for interconnect operators."""
     if op_class == "comm":
         return np.full(np.shape(compute_s), "comm")

@@ -13,7 +13,7 @@ Conventions (also in docs/methodology.md):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -54,13 +54,13 @@ class Op:
     weight_bytes: Arr
     act_read_bytes: Arr
     act_write_bytes: Arr
-    kv_read_bytes: Arr = field(default=0.0)  # type: ignore[assignment]
-    kv_write_bytes: Arr = field(default=0.0)  # type: ignore[assignment]
+    kv_read_bytes: Arr = 0.0  # type: ignore[assignment]  # scalar 0 broadcasts as an Arr
+    kv_write_bytes: Arr = 0.0  # type: ignore[assignment]  # scalar 0 broadcasts as an Arr
     count: int = 1
     first_layer: int | None = None  # for names with a layer range
     # Interconnect traffic (op_class "comm", costmodel/core/parallel/tensor.py): bytes each GPU sends over
     # its link, and link latencies paid one after another (ring steps).
-    link_bytes: Arr = field(default=0.0)  # type: ignore[assignment]
+    link_bytes: Arr = 0.0  # type: ignore[assignment]  # scalar 0 broadcasts as an Arr
     link_hops: float = 0.0
 
     @property

@@ -93,9 +93,10 @@ def anyres_max(rows: int, cols: int, side: int, max_patches: int | None) -> tupl
 def _plan_anyres(spec: ModelSpec, images: int, width: int, height: int) -> VisualPlan:
     """Base crop + best-resolution tiles; the projector sees every crop's patches, the LLM the
     base crop, the unpadded (and, for anyres_max_N, downscaled) grid and one newline per row."""
-    v, ts = spec.vision, spec.token_scheme
+    v, ts, pj = spec.vision, spec.token_scheme, spec.projector
+    assert v is not None and pj is not None  # plan_images returns early without them
     side = v.image_size // v.patch_size
-    m2 = spec.projector.merge_size ** 2
+    m2 = pj.merge_size ** 2
     ph, pw = best_resolution(width, height, ts.grid_pinpoints)
     grid_r, grid_c = ph // v.image_size, pw // v.image_size
     rows, cols = _unpadded(grid_r * side, grid_c * side, width, height)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from costmodel.specs.model import LLMSpec, ModelSpec, ProjectorSpec, TokenScheme, VisionSpec
+from costmodel.specs.model import LLMSpec, MlpAct, ModelSpec, ProjectorSpec, TokenScheme, VisionSpec
 
 Cfg = dict[str, Any]
 
@@ -38,8 +38,8 @@ VISION_DEFAULTS: dict[str, Cfg] = {
                                 num_attention_heads=12, image_size=224, patch_size=16,
                                 num_channels=3, hidden_act="gelu_pytorch_tanh"),
 }
-_ACT = {"quick_gelu": "quick_gelu", "gelu": "gelu", "gelu_pytorch_tanh": "gelu_tanh",
-        "gelu_new": "gelu_tanh"}
+_ACT: dict[str, MlpAct] = {"quick_gelu": "quick_gelu", "gelu": "gelu", "gelu_pytorch_tanh": "gelu_tanh",
+                           "gelu_new": "gelu_tanh"}
 _QKV_BIAS = {"qwen2": True}
 
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from pydantic import BaseModel
+
 from costmodel.errors import CostmodelError
 from costmodel.specs.hardware import (
     SOURCED_KEYS,
@@ -30,7 +32,8 @@ from costmodel.specs.hardware import (
 NESTED = ("peak_tflops", "efficiency", "sources", "interconnect", "power_modes_W")
 # Fields that are descriptions, not figures: never reported as changes.
 _NOT_FIGURES = ("id", "name", "sources", "notes", "base")
-_GROUPS = {"peak_tflops": PeakTflops, "efficiency": EfficiencyFile, "interconnect": Interconnect}
+_GROUPS: dict[str, type[BaseModel]] = {"peak_tflops": PeakTflops, "efficiency": EfficiencyFile,
+                                       "interconnect": Interconnect}
 _SCALARS = ("memory_GB", "memory_bandwidth_GBps", "l2_cache_MB", "tdp_W",
             "kernel_launch_overhead_us", "category", "name")
 

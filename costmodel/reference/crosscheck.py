@@ -99,16 +99,18 @@ def visual_embeds(model: ReferenceModel, plan: VisualPlan, batch: int, x: torch.
     """Vision -> projector on `x` from visual_inputs (counting each stage's FLOPs into
     `counts` if given); the visual embeddings entering the LLM."""
     spec = model.spec
-    if x is None or model.vision is None or model.projector is None:
+    vit, proj = model.vision, model.projector  # built exactly when spec.vision, spec.projector are
+    if x is None or vit is None or proj is None or spec.vision is None:
         return x
     rows = stage_inputs(spec, plan, batch)["projector_rows"]
+    width = spec.vision.hidden_size
     box: dict[str, torch.Tensor] = {}
 
     def vision() -> None:
-        box["f"] = model.vision(x).reshape(batch, -1, spec.vision.hidden_size)
+        box["f"] = vit(x).reshape(batch, -1, width)
 
     def projector() -> None:
-        box["v"] = model.projector(box["f"][:, :rows])
+        box["v"] = proj(box["f"][:, :rows])
 
     for name, fn in (("vision", vision), ("projector", projector)):
         if counts is None:

@@ -87,6 +87,9 @@ class LLMSpec(BaseModel):
         )
 
 
+MlpAct = Literal["gelu", "quick_gelu", "gelu_tanh"]
+
+
 class VisionSpec(BaseModel):
     """A ViT encoder (CLIP, SigLIP, Qwen2-VL's ViT)."""
 
@@ -106,7 +109,7 @@ class VisionSpec(BaseModel):
     pre_norm: bool = False
     post_norm: bool = True
     feature_layer: int = -1
-    mlp_act: Literal["gelu", "quick_gelu", "gelu_tanh"] = "quick_gelu"
+    mlp_act: MlpAct = "quick_gelu"
 
     @model_validator(mode="after")
     def _check(self) -> VisionSpec:
