@@ -88,15 +88,22 @@ def test_bad_curve_names_the_field(gpu, bad, field):
         _profile(gpu, efficiency_curves={"linear": bad})
 
 
-def test_execution_mode_launch_overhead_per_kernel(llama2, gpu):
+def test_engine_launch_overhead_per_kernel(llama2, gpu):
+    """torch-eager pays the device's launch overhead once per kernel instance; a CUDA-graph
+    engine pays none; hf-eager adds its host overhead per kernel on top; the bound neither."""
     hw = _profile(gpu, kernel_launch_overhead_us=10.0)
     kw = dict(visual_tokens=0, text_tokens=128, output_tokens=1)
-    eager = estimate(llama2, hw, execution="eager", **kw)
-    graph = estimate(llama2, hw, execution="cuda_graph", **kw)
+    eager = estimate(llama2, hw, engine="torch-eager", **kw)
+    graph = estimate(llama2, hw, engine="torch-cuda-graph", **kw)
     kernels = sum(c.op.count for c in eager.evaluation.op_costs if c.op.stage == "prefill")
     assert eager.ttft_s - graph.ttft_s == pytest.approx(kernels * 10e-6)
-    assert graph.ttft_s == pytest.approx(estimate(llama2, gpu, **kw).ttft_s)
-    assert eager.to_dict()["workload"]["execution"] == "eager"
+    assert graph.ttft_s == pytest.approx(estimate(llama2, gpu, engine="torch-eager", **kw).ttft_s)
+    hf = estimate(llama2, hw, engine="hf-eager", **kw)
+    host = hf.prepared.engine.host_overhead_per_kernel_s
+    assert hf.ttft_s - graph.ttft_s == pytest.approx(kernels * (10e-6 + host))
+    # my-gpu has efficiencies 1 and no curves: without launches the engine is at the bound
+    assert eager.bound.ttft_s == graph.bound.ttft_s == hf.bound.ttft_s == graph.ttft_s < eager.ttft_s
+    assert eager.to_dict()["engine"] == "torch-eager"
 
 
 def test_fit_recovers_a_known_curve():

@@ -15,7 +15,7 @@ from costmodel.analysis.devices import energy, evaluate_fleet, power_W
 from costmodel.analysis.estimate import Estimate, estimate
 from costmodel.analysis.plan import Slo, batching, plan
 from costmodel.analysis.sweep import sweep
-from costmodel.calibration.measured import _predict_profile
+from costmodel.calibration.measured import MODE_ENGINES, _predict_profile
 from costmodel.cli import main
 from costmodel.errors import CostmodelError
 from costmodel.loading.load import load_hardware, load_model
@@ -38,7 +38,7 @@ CASES: dict[str, dict] = {
     "logits": {"logits": "all"},
     "convention": {"convention": "llm-viewer"},
     "parallel": {"parallel": {"tp": 2, "pp": 2, "microbatches": 2}, "batch": 2},
-    "execution": {"execution": "cuda_graph"},
+    "engine": {"engine": "vllm"},
     "compression": {"compression": Compression(where="llm_layer", layer=2, keep_ratio=0.5)},
 }
 
@@ -71,12 +71,22 @@ def _sweep(spec, hw, w):
     ref = estimate(spec, hw, w.model_copy(update={"visual_tokens": vis}))
     _same(ref, row.ttft_s, row.tpot_s, row.e2e_latency_s, row.total_memory_bytes,
           ref.memory.per_gpu_bytes)
+    assert [row.bound_ttft_s, row.bound_tpot_s, row.bound_e2e_latency_s] == pytest.approx(
+        [ref.bound.ttft_s, ref.bound.tpot_s, ref.bound.e2e_latency_s], rel=1e-12)
+
+
+def _same_bound(est: Estimate, ev, k: int = 0) -> None:
+    b = ev.bound
+    got = [float(np.ravel(x)[k]) for x in (b.ttft_s, b.tpot_s, b.e2e_latency_s)]
+    assert got == pytest.approx([est.bound.ttft_s, est.bound.tpot_s, est.bound.e2e_latency_s],
+                                rel=1e-12)
 
 
 def _fleet(spec, hw, w):
     ev = evaluate_fleet(spec, [hw], w, auto_dtype=False).ev
-    _same(estimate(spec, hw, w), ev.ttft_s, ev.tpot_s, ev.e2e_latency_s, ev.total_bytes,
-          ev.per_gpu_total_bytes)
+    est = estimate(spec, hw, w)
+    _same(est, ev.ttft_s, ev.tpot_s, ev.e2e_latency_s, ev.total_bytes, ev.per_gpu_total_bytes)
+    _same_bound(est, ev)
 
 
 def _energy(spec, hw, w):
@@ -119,17 +129,20 @@ def test_entry_point_equals_estimate(spec, hw, entry, field):
 
 
 @pytest.mark.parametrize("field", ["batch", "visual_tokens", "text_tokens", "act_dtype",
-                                   "execution"])
+                                   "engine"])
 def test_validate_predicts_what_estimate_gives(spec, hw, field):
-    """validate's profile rows carry batch, tokens, dtype and execution mode; a prefill row's
-    prediction is estimate's TTFT with 2 output tokens, a decode row's its TPOT."""
-    w = Workload(**{"visual_tokens": 576, "output_tokens": 2, **CASES[field]})
+    """validate's profile rows carry batch, tokens, dtype and the timing mode (eager ->
+    torch-eager, cuda_graph -> torch-cuda-graph); a prefill row's prediction is estimate's TTFT
+    with 2 output tokens, a decode row's its TPOT."""
+    mode = "cuda_graph" if field == "engine" else "eager"
+    w = Workload(**{"visual_tokens": 576, "output_tokens": 2, **CASES[field],
+                    "engine": MODE_ENGINES[mode]})
     rows = pd.DataFrame({"model": ["llava-1.5-7b"] * 2, "batch": [w.batch] * 2,
                          "visual_tokens": [w.visual_tokens] * 2,
                          "text_tokens": [w.text_tokens] * 2, "stage": ["prefill", "decode"],
                          "context_tokens": [w.visual_tokens + w.text_tokens + 1] * 2,
                          "dtype": [w.act_dtype.value] * 2})
-    got = _predict_profile(rows, hw, w.execution)
+    got = _predict_profile(rows, hw, mode)
     est = estimate(spec, hw, w)
     assert got.tolist() == pytest.approx([est.ttft_s, est.tpot_s], rel=1e-12)
 
@@ -139,7 +152,7 @@ CLI_CASES = {
     "output_tokens": ["--output-tokens", "33"], "weight_dtype": ["--weight-dtype", "int4"],
     "kv_dtype": ["--kv-dtype", "int8"], "flash_attention": ["--no-flash-attention"],
     "overlap": ["--overlap", "serial"], "logits": ["--logits", "all"],
-    "convention": ["--convention", "llm-viewer"], "execution": ["--execution", "cuda_graph"],
+    "convention": ["--convention", "llm-viewer"], "engine": ["--engine", "vllm"],
     "parallel": ["--tp", "2", "--pp", "2", "--microbatches", "2", "--batch", "2"],
 }
 
@@ -162,3 +175,5 @@ def test_cli_commands_agree_with_estimate(field, capsys):
     for key in ("ttft_s", "tpot_s", "e2e_latency_s"):
         assert sw[key] == pytest.approx(est[key], rel=1e-12)
         assert cmp[key] == pytest.approx(est[key], rel=1e-12)
+        assert sw[f"bound_{key}"] == pytest.approx(est["bound"][key], rel=1e-12)
+        assert cmp[f"bound_{key}"] == pytest.approx(est["bound"][key], rel=1e-12)

@@ -55,7 +55,7 @@ def test_decode_integration_equals_step_loop(llava, gpu):
 
 
 def test_decode_is_memory_bound_at_batch_1(llava, gpu):
-    e = estimate(llava, gpu, visual_tokens=576, output_tokens=2)
+    e = estimate(llava, gpu, visual_tokens=576, output_tokens=2, engine="torch-eager")
     weights = llava.llm.num_params() * 2 - 32000 * 4096 * 2  # embedding: only 1 row read
     # One step reads (almost) every LLM weight once: TPOT ~ weight bytes / bandwidth.
     assert e.tpot_s == pytest.approx(weights / 2000e9, rel=0.03)
@@ -85,8 +85,8 @@ def test_fits_false_is_a_result_not_a_crash(llava, gpu):
 
 
 def test_weight_only_int4_uses_activation_peak(llava, gpu):
-    bf = estimate(llava, gpu, visual_tokens=576)
-    w4 = estimate(llava, gpu, visual_tokens=576, weight_dtype="int4")
+    bf = estimate(llava, gpu, visual_tokens=576, engine="torch-eager")
+    w4 = estimate(llava, gpu, visual_tokens=576, weight_dtype="int4", engine="torch-eager")
     # int4 = 0.5 B a weight + one fp16 scale per 128 weights (costmodel/core/quant.py).
     assert w4.memory.weights_bytes == bf.memory.weights_bytes / 2 * (0.5 + 2 / 128)
     # Same math dtype -> same matmul work; decode (memory-bound) gets faster.

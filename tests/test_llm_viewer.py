@@ -168,7 +168,7 @@ def test_quantised_weights_are_bits_over_eight():
 
 def test_convention_refuses_serial_all_logits_and_gpus(gpu):
     for kw in ({"overlap": "serial"}, {"logits": "all"}, {"parallel": {"tp": 2}},
-               {"execution": "cuda_graph"}):
+               {"engine": "vllm"}):
         with pytest.raises(CostmodelError, match="llm-viewer"):
             estimate(LLAVA15_7B, gpu, Workload(convention="llm-viewer", **kw))
     with pytest.raises(CostmodelError, match="convention: 'nope' is not one of"):

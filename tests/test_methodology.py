@@ -21,7 +21,7 @@ def _rows() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def est():
-    return costmodel.estimate("llava-1.5-7b", "a100-80gb")
+    return costmodel.estimate("llava-1.5-7b", "a100-80gb", engine="ideal")
 
 
 def _sum(df, stage, cls, col="matmul"):

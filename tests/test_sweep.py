@@ -229,11 +229,11 @@ def test_cli_compare_errors_one_line(capsys, args, field):
     assert err.count("\n") == 1 and err.startswith(f"error: {field}")
 
 
-@pytest.mark.parametrize("execution", ["eager", "cuda_graph"])
-def test_sweep_equals_estimate_on_calibrated_profiles(llava, gpu, execution):
+@pytest.mark.parametrize("engine", ["torch-eager", "torch-cuda-graph", "vllm"])
+def test_sweep_equals_estimate_on_calibrated_profiles(llava, gpu, engine):
     # Efficiency curves and launch overhead must survive the [devices, 1] reshaping.
     hws = [load_hardware("a100-80gb-vidur"), gpu, load_hardware("h100-sxm-vidur")]
-    w = Workload(text_tokens=20, output_tokens=9, execution=execution)
+    w = Workload(text_tokens=20, output_tokens=9, engine=engine)
     df = sweep(llava, hws, [0, 64, 576, 2000], [1, 4], w)
     by_id = {h.id: h for h in hws}
     for (hw_id, b, t), g in df.groupby(["hardware", "batch", "visual_tokens"], observed=True):

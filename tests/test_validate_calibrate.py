@@ -56,8 +56,10 @@ def test_validate_profile_csv_matches_estimate(capsys, tmp_path):
     assert code == 0, err
     pts = json.loads(out)["points"]
     spec, hw = load_model(str(cfg)), load_hardware("h100-sxm-vidur")
-    pre = estimate(spec, hw, batch=2, visual_tokens=0, text_tokens=300, output_tokens=1)
-    dec = estimate(spec, hw, batch=2, visual_tokens=0, text_tokens=700, output_tokens=2)
+    # the rows' mode 'eager' is the reference model's engine, torch-eager (MODE_ENGINES)
+    kw = {"batch": 2, "visual_tokens": 0, "engine": "torch-eager"}
+    pre = estimate(spec, hw, text_tokens=300, output_tokens=1, **kw)
+    dec = estimate(spec, hw, text_tokens=700, output_tokens=2, **kw)
     assert pts[0]["predicted_s"] == pytest.approx(pre.ttft_s)
     assert pts[1]["predicted_s"] == pytest.approx(dec.tpot_s)
     assert pts[0]["group"] == "prefill" and pts[1]["group"] == "decode"

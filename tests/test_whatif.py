@@ -112,7 +112,7 @@ def test_inheritance_errors(tmp_path):
 
 
 def test_estimate_set_shows_changes_and_halves_memory_bound_decode(capsys):
-    args = ["estimate", MODEL, "-H", "h100-sxm", "-f", "json"]
+    args = ["estimate", MODEL, "-H", "h100-sxm", "-f", "json", "--engine", "ideal"]
     _, out, _ = run(args, capsys)
     code, out2, _ = run(args + ["--set", "memory_bandwidth_GBps=x2"], capsys)
     a, b = json.loads(out), json.loads(out2)

@@ -41,6 +41,7 @@ class Fleet:
     workload: Workload
     batch: Arr  # (1, columns) or (1, 1)
     ev: Evaluation
+    engine: str = ""  # the engine of the expected latencies
 
     @property
     def capacity_bytes(self) -> Arr:
@@ -56,7 +57,8 @@ def evaluate_fleet(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Work
     cols = {} if batch is None else {"batch": np.asarray(batch, dtype=float).reshape(-1)}
     prep = prepare(spec, profiles, w, columns=cols, auto_dtype=auto_dtype,
                    compute_scale=compute_scale, bandwidth_scale=bandwidth_scale)
-    return Fleet(tuple(profiles), prep.dtypes, w, prep.points.batch, evaluate(spec, prep))
+    return Fleet(tuple(profiles), prep.dtypes, w, prep.points.batch, evaluate(spec, prep),
+                 prep.engine.id)
 
 
 def stage_bounds(ev: Evaluation) -> dict[str, Arr]:

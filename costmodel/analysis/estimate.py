@@ -37,8 +37,9 @@ class StageResult:
     weight_bytes: float
     act_bytes: float
     kv_bytes: float
-    latency_s: float
+    latency_s: float  # expected, on the engine
     compute_share: float  # share of the latency in compute-bound operators (core/metrics.py)
+    bound_latency_s: float  # at the roofline bound
 
     @property
     def bytes(self) -> float:
@@ -65,6 +66,15 @@ class Memory:
 
 
 @dataclass(frozen=True)
+class BoundView:
+    """TTFT, TPOT and end-to-end latency at the roofline bound (seconds)."""
+
+    ttft_s: float
+    tpot_s: float
+    e2e_latency_s: float
+
+
+@dataclass(frozen=True)
 class Estimate:
     model: ModelSpec
     hardware: HardwareProfile
@@ -76,6 +86,7 @@ class Estimate:
     e2e_latency_s: float
     tokens_per_s: float
     memory: Memory
+    bound: BoundView
     evaluation: Evaluation
     prepared: Prepared
     index: int = 0  # flat point index in `evaluation` (device-major)
@@ -91,8 +102,10 @@ class Estimate:
 
         like = np.zeros(shape)
         share = {s: compute_share(ev.op_costs, (s,), like) for s in STAGES}
+        b = ev.bound
         stages = {s: StageResult(f(t.flops), f(t.useful_flops), f(t.weight_bytes),
-                                 f(t.act_bytes), f(t.kv_bytes), f(t.latency_s), f(share[s]))
+                                 f(t.act_bytes), f(t.kv_bytes), f(t.latency_s), f(share[s]),
+                                 f(b.stage_latency_s[s]))
                   for s, t in ev.stages.items()}
         p = prep.points
         plan = VisualPlan(crops=f(p.crops), seq_per_crop=f(p.seq_per_crop),
@@ -101,8 +114,9 @@ class Estimate:
                      f(ev.total_bytes), hw.memory_bytes, bool(f(ev.fits)),
                      f(ev.per_gpu_total_bytes), f(ev.per_gpu_weights_bytes),
                      f(ev.per_gpu_kv_cache_bytes), w.parallel.gpus)
+        bound = BoundView(f(b.ttft_s), f(b.tpot_s), f(b.e2e_latency_s))
         return cls(spec, hw, w, plan, stages, f(ev.ttft_s), f(ev.tpot_s), f(ev.e2e_latency_s),
-                   f(ev.tokens_per_s), mem, ev, prep, d * shape[1] + k)
+                   f(ev.tokens_per_s), mem, bound, ev, prep, d * shape[1] + k)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready document, base units only."""
@@ -112,13 +126,13 @@ class Estimate:
             "hardware": self.hardware.id,
             "hardware_changes": list(self.hardware.changes),
             "convention": w.convention,
+            "engine": self.prepared.engine.id,
             "workload": {
                 "batch": w.batch, "visual_tokens": self.plan.llm_tokens,
                 "vision_crops": self.plan.crops, "text_tokens": w.text_tokens,
                 "output_tokens": w.output_tokens, "weight_dtype": w.weights.value,
                 "act_dtype": w.act_dtype.value, "kv_dtype": w.kv.value,
                 "flash_attention": o.flash, "overlap": w.overlap, "logits": w.logits,
-                "execution": w.execution,
                 "compression": w.compression.model_dump() if w.compression else None,
             },
             "params": self.model.param_counts(),
@@ -130,6 +144,8 @@ class Estimate:
             },
             "ttft_s": self.ttft_s, "tpot_s": self.tpot_s, "e2e_latency_s": self.e2e_latency_s,
             "tokens_per_s": self.tokens_per_s,
+            "bound": {"stages": {s: {"latency_s": r.bound_latency_s} for s, r in self.stages.items()},
+                      **self.bound.__dict__},
             "memory": dict(self.memory.__dict__),
             "parallel": self._parallel_dict(),
             **self.prepared.convention.extras(self.evaluation.stages, self.evaluation.op_costs,

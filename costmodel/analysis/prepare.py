@@ -25,6 +25,7 @@ from costmodel.core.parallel.tensor import shard_spec
 from costmodel.core.roofline import as_column
 from costmodel.core.visual_tokens import plan_images, plan_token_arrays
 from costmodel.errors import CostmodelError, one_line
+from costmodel.loading.load import load_engine
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Workload
@@ -104,14 +105,19 @@ def prepare(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Workload,
     (what-if solving in analysis/plan.py); arrays broadcast against [D, K]."""
     columns = {k: np.asarray(v).reshape(-1) for k, v in (columns or {}).items()}
     conv = conventions.get(w.convention)
-    conv.check(w)
+    engine = load_engine(w.engine or conv.default_engine)
+    conv.check(w, engine)
     k = _check_columns(w, columns)
     pts = points(spec, w, columns, k)
     _check_parallel(spec, profiles, w, pts.batch)
     dtypes = math_dtypes(profiles, None if auto_dtype else w.act_dtype)
-    rates = as_column(conv.rates(profiles, dtypes, w)).scaled(compute_scale, bandwidth_scale)
+    scale = {"compute": compute_scale, "bandwidth": bandwidth_scale}
+    rates = as_column(conv.rates(profiles, dtypes, w, engine)).scaled(**scale)
+    bound = as_column(conv.bound_rates(profiles, dtypes, w)).scaled(**scale)
     cap = np.array([h.memory_bytes for h in profiles], dtype=float)[:, None]
-    flash = conv.default_flash if w.flash_attention is None else w.flash_attention
+    flash = w.flash_attention
+    if flash is None:
+        flash = engine.flash_attention if conv.default_flash is None else conv.default_flash
     opts = Options(flash=flash, overlap=w.overlap, all_logits=w.logits == "all",
                    compression=w.compression, parallel=w.parallel)
-    return Prepared(pts, conv.precision(w), rates, cap, opts, conv, dtypes)
+    return Prepared(pts, conv.precision(w), rates, bound, cap, opts, conv, engine, dtypes)

@@ -25,16 +25,17 @@ from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Workload
 
 STAGE_COLUMNS = ("flops", "useful_flops", "bytes", "weight_bytes", "act_bytes", "kv_bytes",
-                 "latency_s")
-POINT_COLUMNS = ("ttft_s", "tpot_s", "e2e_latency_s", "tokens_per_s", "kv_cache_bytes",
-                 "weights_bytes", "activation_bytes", "total_memory_bytes", "fits")
+                 "latency_s", "bound_latency_s")
+POINT_COLUMNS = ("ttft_s", "tpot_s", "e2e_latency_s", "tokens_per_s", "bound_ttft_s",
+                 "bound_tpot_s", "bound_e2e_latency_s", "kv_cache_bytes", "weights_bytes",
+                 "activation_bytes", "total_memory_bytes", "fits")
 
 
 def evaluate_grid(spec: ModelSpec, profiles: Sequence[HardwareProfile], visual: Arr,
-                  batch: Arr, w: Workload) -> tuple[Evaluation, dict[str, Arr]]:
+                  batch: Arr, w: Workload) -> tuple[Evaluation, dict[str, Arr], str]:
     """One evaluation of one model over the grid: the flattened (visual tokens x batch) grid
     is a row [1, T*B] of points, the devices a column [H, 1]; results [H, T*B], flattened
-    hardware-major. Returns it and the grid columns."""
+    hardware-major. Returns it, the grid columns and the engine id."""
     tok, bat = (x.reshape(-1).astype(float) for x in np.meshgrid(
         np.asarray(visual), np.asarray(batch), indexing="ij"))
     prep = prepare(spec, profiles, w, columns={"visual_tokens": tok, "batch": bat})
@@ -42,7 +43,7 @@ def evaluate_grid(spec: ModelSpec, profiles: Sequence[HardwareProfile], visual: 
     n_hw = len(profiles)
     grid = {"hw_idx": np.repeat(np.arange(n_hw), tok.size), "visual_tokens": np.tile(tok, n_hw),
             "batch": np.tile(bat, n_hw)}
-    return ev, grid
+    return ev, grid, prep.engine.id
 
 
 def _flat(x: Arr, shape: tuple[int, int]) -> Arr:
@@ -59,13 +60,16 @@ def _columns(ev: Evaluation, grid: dict[str, Arr], n_hw: int, model_idx: int) ->
     n, k = len(grid["batch"]), len(STAGES)
     shape = (n_hw, n // n_hw)
     per_point = {"ttft_s": ev.ttft_s, "tpot_s": ev.tpot_s, "e2e_latency_s": ev.e2e_latency_s,
-                 "tokens_per_s": ev.tokens_per_s, "kv_cache_bytes": ev.kv_cache_bytes,
+                 "tokens_per_s": ev.tokens_per_s, "bound_ttft_s": ev.bound.ttft_s,
+                 "bound_tpot_s": ev.bound.tpot_s, "bound_e2e_latency_s": ev.bound.e2e_latency_s,
+                 "kv_cache_bytes": ev.kv_cache_bytes,
                  "weights_bytes": ev.weights_bytes, "activation_bytes": ev.activation_bytes,
                  "total_memory_bytes": ev.total_bytes}
     block = np.empty((len(FLOAT_COLUMNS), n, k))
     for i, c in enumerate(STAGE_COLUMNS):
         for j, s in enumerate(STAGES):
-            block[i, :, j] = _flat(getattr(ev.stages[s], c), shape)
+            src = ev.bound.stage_latency_s[s] if c == "bound_latency_s" else getattr(ev.stages[s], c)
+            block[i, :, j] = _flat(src, shape)
     for i, c in enumerate(POINT_COLUMNS[:-1], start=len(STAGE_COLUMNS)):
         block[i] = _flat(per_point[c], shape)[:, None]
     return {"model": np.full(n * k, model_idx), "hardware": np.repeat(grid["hw_idx"], k),
@@ -76,7 +80,7 @@ def _columns(ev: Evaluation, grid: dict[str, Arr], n_hw: int, model_idx: int) ->
 
 
 def _frame(parts: list[dict[str, Arr]], names: list[str], hw_names: list[str],
-           w: Workload) -> pd.DataFrame:
+           w: Workload, engine: str) -> pd.DataFrame:
     """The tidy frame from per-model column arrays."""
     def cat(key: str) -> Arr:
         return np.concatenate([p[key] for p in parts]) if len(parts) > 1 else parts[0][key]
@@ -92,6 +96,7 @@ def _frame(parts: list[dict[str, Arr]], names: list[str], hw_names: list[str],
         "text_tokens": np.full(rows, w.text_tokens),
         "output_tokens": np.full(rows, w.output_tokens),
         "compression": pd.Categorical.from_codes(np.zeros(rows, dtype=int), pd.Index([label])),
+        "engine": pd.Categorical.from_codes(np.zeros(rows, dtype=int), pd.Index([engine])),
         "stage": pd.Categorical.from_codes(cat("stage"), pd.Index(list(STAGES))),
     })
     nums = pd.DataFrame(block.T, columns=list(FLOAT_COLUMNS), copy=False)
@@ -115,11 +120,11 @@ def sweep(specs: ModelSpec | Sequence[ModelSpec], hardware: Sequence[HardwarePro
     if w.image_size is not None:
         raise CostmodelError("image_size: a sweep varies the visual tokens; drop image_size "
                              "(or estimate that image size on its own)")
-    parts = []
+    parts, engine = [], ""
     for i, spec in enumerate(model_list):
-        ev, grid = evaluate_grid(spec, hardware, vis, bat, w)
+        ev, grid, engine = evaluate_grid(spec, hardware, vis, bat, w)
         parts.append(_columns(ev, grid, len(hardware), i))
     names = list(dict.fromkeys(m.name for m in model_list))
     if len(names) != len(model_list):
         raise CostmodelError("model: the same model name appears twice; give each once")
-    return _frame(parts, names, [h.id for h in hardware], w)
+    return _frame(parts, names, [h.id for h in hardware], w, engine)

@@ -19,13 +19,16 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
-from costmodel.core.roofline import LAUNCHES, Execution
+from costmodel.calibration.vidur import Execution
 from costmodel.errors import CostmodelError
 from costmodel.specs.hardware import HardwareProfile
 
 if TYPE_CHECKING:
     import pandas as pd
 
+# The engine that runs as a measured file's mode did (`costmodel profile --mode`).
+MODE_ENGINES = {"eager": "torch-eager", "cuda_graph": "torch-cuda-graph",
+                "engine": "torch-cuda-graph"}
 PROFILE_COLS = ("model", "batch", "visual_tokens", "text_tokens", "stage", "context_tokens",
                 "median_s")
 
@@ -70,7 +73,7 @@ def _predict_profile(rows: pd.DataFrame, hw: HardwareProfile, execution: str) ->
     name = str(rows["model"].iloc[0])
     spec = tiny_spec() if name == "tiny" else load_model(name)
     w = Workload(act_dtype=str(rows["dtype"].iloc[0]) if "dtype" in rows else "bf16",
-                 execution=execution, output_tokens=2)
+                 engine=MODE_ENGINES[execution], output_tokens=2)
     dec = (rows["stage"] == "decode").to_numpy()
     vis = rows["visual_tokens"].to_numpy(float)
     llm_vis = plan_token_arrays(spec, vis)["visual"]
@@ -93,7 +96,7 @@ def join_profile(path: str | Path, hw: HardwareProfile, execution: Execution) ->
     bad = df.loc[~df["stage"].isin(["prefill", "decode"]), "stage"]
     if len(bad):
         raise CostmodelError(f"stage: {bad.iloc[0]!r} in {path}; use prefill or decode")
-    df["execution"] = [m if m in LAUNCHES else execution
+    df["execution"] = [m if m in MODE_ENGINES else execution
                        for m in df.get("mode", pd.Series([execution] * len(df)))]
     df["predicted_s"] = np.nan
     keys = ["model", "dtype", "execution"] if "dtype" in df else ["model", "execution"]

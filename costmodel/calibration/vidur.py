@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Literal, cast
 
 import numpy as np
 
@@ -37,7 +37,7 @@ from costmodel.core.ops import (
     norm,
     vector_op,
 )
-from costmodel.core.roofline import Execution, Rates, op_times
+from costmodel.core.roofline import Rates, op_times
 from costmodel.errors import CostmodelError
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.units import DType
@@ -115,11 +115,14 @@ def load(path: str | Path) -> pd.DataFrame:
     return out[out["measured_s"] > 0].reset_index(drop=True)
 
 
+Execution = Literal["eager", "cuda_graph", "engine"]  # how measured kernels were launched
+
+
 def roofline_times(df: pd.DataFrame, hw: HardwareProfile, execution: Execution = "eager",
                    curves: bool = True) -> Arr:
     """Predicted latency in s per row of `load`'s table (vectorised per op and shape).
     curves=False prices the bare roofline (the profile's efficiency curves ignored)."""
-    rates = Rates.from_profiles([hw], DType.bf16, execution)
+    rates = Rates.from_profiles([hw], DType.bf16, launch=execution == "eager")
     if not curves:
         rates = Rates(rates.matmul_flops_per_s, rates.attention_flops_per_s,
                       rates.vector_flops_per_s, rates.bytes_per_s, rates.launch_s)

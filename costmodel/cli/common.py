@@ -40,8 +40,10 @@ OVERLAP = typer.Option("roofline", help="roofline = max(compute, memory); serial
 FORMAT = typer.Option(Format.table, "--format", "-f", help="table, json or csv.")
 LOGITS = typer.Option("last", help="lm_head over the 'last' prompt token or 'all'.")
 CONVENTION = typer.Option("costmodel", help="costmodel or llm-viewer (LLM-Viewer's count).")
-EXECUTION = typer.Option("eager", help="eager (launch overhead per kernel), cuda_graph or "
-                         "engine (none).")
+ENGINE = typer.Option(None, "--engine", help="Inference engine of the expected latency: ideal, "
+                      "hf-eager (default), torch-compile, vllm, sglang, trtllm, llama.cpp, mlc, "
+                      "torch-eager, torch-cuda-graph (`costmodel engines list`) or a YAML path; "
+                      "the roofline bound is shown beside it.")
 TP = typer.Option(1, "--tp", min=1, help="Tensor-parallel GPUs (all-reduce per layer).")
 PP = typer.Option(1, "--pp", min=1, help="Pipeline stages (layers split).")
 MICROBATCHES = typer.Option(None, min=1, help="Prefill microbatches for --pp (divide batch).")

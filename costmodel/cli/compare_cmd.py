@@ -35,10 +35,13 @@ def compare_records(f: Fleet, power_mode: str | None) -> list[dict[str, Any]]:
     for d, h in enumerate(f.profiles):
         recs.append({
             "hardware": h.id, "hardware_changes": "; ".join(h.changes),
-            "math_dtype": f.dtypes[d].value, "batch": f.workload.batch,
+            "math_dtype": f.dtypes[d].value, "engine": f.engine, "batch": f.workload.batch,
             "ttft_s": float(ev.ttft_s[d, 0]), "tpot_s": float(ev.tpot_s[d, 0]),
             "e2e_latency_s": float(ev.e2e_latency_s[d, 0]),
             "tokens_per_s": float(ev.tokens_per_s[d, 0]),
+            "bound_ttft_s": float(ev.bound.ttft_s[d, 0]),
+            "bound_tpot_s": float(ev.bound.tpot_s[d, 0]),
+            "bound_e2e_latency_s": float(ev.bound.e2e_latency_s[d, 0]),
             "total_bytes": float(ev.total_bytes[d, 0]), "capacity_bytes": h.memory_bytes,
             "fits": bool(ev.fits[d, 0]),
             **{f"{s}_bound": str(bounds[s][d, 0]) for s in STAGES},
@@ -89,7 +92,7 @@ def compare(
     dtype: DType | None = fc.DTYPE, weight_dtype: DType | None = fc.WDTYPE,
     kv_dtype: DType | None = fc.KVDTYPE, sets: list[str] = fc.SETS,
     flash_attention: bool | None = fc.FLASH, overlap: str = fc.OVERLAP, logits: str = fc.LOGITS,
-    convention: str = fc.CONVENTION, execution: str = fc.EXECUTION, tp: int = fc.TP,
+    convention: str = fc.CONVENTION, engine: str | None = fc.ENGINE, tp: int = fc.TP,
     pp: int = fc.PP, microbatches: int | None = fc.MICROBATCHES, keep: str | None = fc.KEEP,
     at: str = fc.AT,
     rank_by: RankBy = typer.Option(RankBy.e2e, help="e2e, ttft, tpot, throughput or energy."),
@@ -103,7 +106,7 @@ def compare(
     spec, profiles, w = fc.setup(model, hardware, sets, batch, visual_tokens, images, image_size,
                                  text_tokens, output_tokens, dtype, weight_dtype, kv_dtype,
                                  flash_attention=flash_attention, overlap=overlap, logits=logits,
-                                 convention=convention, execution=execution, tp=tp, pp=pp,
+                                 convention=convention, engine=engine, tp=tp, pp=pp,
                                  microbatches=microbatches, keep=keep, at=at)
     f = evaluate_fleet(spec, profiles, w, auto_dtype=dtype is None)
     recs = _rank(compare_records(f, power_mode), rank_by)
@@ -122,7 +125,7 @@ def energy_cmd(
     dtype: DType | None = fc.DTYPE, weight_dtype: DType | None = fc.WDTYPE,
     kv_dtype: DType | None = fc.KVDTYPE, sets: list[str] = fc.SETS,
     flash_attention: bool | None = fc.FLASH, overlap: str = fc.OVERLAP, logits: str = fc.LOGITS,
-    convention: str = fc.CONVENTION, execution: str = fc.EXECUTION, tp: int = fc.TP,
+    convention: str = fc.CONVENTION, engine: str | None = fc.ENGINE, tp: int = fc.TP,
     pp: int = fc.PP, microbatches: int | None = fc.MICROBATCHES, keep: str | None = fc.KEEP,
     at: str = fc.AT,
     power_mode: str | None = typer.Option(None, help="Power mode (e.g. 30W); default TDP."),
@@ -132,7 +135,7 @@ def energy_cmd(
     spec, profiles, w = fc.setup(model, hardware, sets, batch, visual_tokens, images, image_size,
                                  text_tokens, output_tokens, dtype, weight_dtype, kv_dtype,
                                  flash_attention=flash_attention, overlap=overlap, logits=logits,
-                                 convention=convention, execution=execution, tp=tp, pp=pp,
+                                 convention=convention, engine=engine, tp=tp, pp=pp,
                                  microbatches=microbatches, keep=keep, at=at)
     f = evaluate_fleet(spec, profiles, w, auto_dtype=dtype is None)
     en = energy(f, power_W(profiles, power_mode))

@@ -15,7 +15,7 @@ from costmodel.cli.common import (
     BATCH,
     CONVENTION,
     DTYPE,
-    EXECUTION,
+    ENGINE,
     FLASH,
     FORMAT,
     IMAGE_SIZE,
@@ -149,7 +149,7 @@ def compare_compression(
     overlap: str = OVERLAP,
     logits: str = LOGITS,
     convention: str = CONVENTION,
-    execution: str = EXECUTION,
+    engine: str | None = ENGINE,
     tp: int = TP,
     pp: int = PP,
     microbatches: int | None = MICROBATCHES,
@@ -165,7 +165,7 @@ def compare_compression(
         batch=batch, visual_tokens=visual_tokens, images=images, image_size=image_size,
         text_tokens=text_tokens, output_tokens=output_tokens, dtype=dtype,
         weight_dtype=weight_dtype, kv_dtype=kv_dtype, flash_attention=flash_attention,
-        overlap=overlap, logits=logits, convention=convention, execution=execution, tp=tp,
+        overlap=overlap, logits=logits, convention=convention, engine=engine, tp=tp,
         pp=pp, microbatches=microbatches)
     spec, hw = load_model(model), load_hardware(hardware, tuple(sets))
     base = run_estimate(spec, hw, base_w)

@@ -15,7 +15,7 @@ from costmodel.cli.common import (
     BATCH,
     CONVENTION,
     DTYPE,
-    EXECUTION,
+    ENGINE,
     FLASH,
     FORMAT,
     IMAGE_SIZE,
@@ -55,7 +55,7 @@ def estimate(
     overlap: str = OVERLAP,
     logits: str = LOGITS,
     convention: str = CONVENTION,
-    execution: str = EXECUTION,
+    engine: str | None = ENGINE,
     fmt: Format = FORMAT,
     per_op: bool = typer.Option(False, "--per-op", help="Add the per-operator breakdown."),
     tp: int = TP,
@@ -68,7 +68,7 @@ def estimate(
         batch=batch, visual_tokens=visual_tokens, images=images, image_size=image_size,
         text_tokens=text_tokens, output_tokens=output_tokens, dtype=dtype,
         weight_dtype=weight_dtype, kv_dtype=kv_dtype, flash_attention=flash_attention,
-        overlap=overlap, logits=logits, convention=convention, execution=execution, tp=tp,
+        overlap=overlap, logits=logits, convention=convention, engine=engine, tp=tp,
         pp=pp, microbatches=microbatches)
     spec, hw = load_model(model), load_hardware(hardware, tuple(sets))
     est = run_estimate(spec, hw, w)
@@ -101,14 +101,15 @@ def _header(est: Estimate) -> list[str]:
     changed = f" [changed: {', '.join(hw.changes)}]" if hw.changes else ""
     plural = "" if p.crops == 1 else "es"
     conv = f" | {w.convention} convention" if w.convention != "costmodel" else ""
-    launch_us = hw.kernel_launch_overhead_s * 1e6 * (w.execution == "eager")
-    launch = f" ({launch_us:.3g} us launch overhead per kernel)" if launch_us else ""
+    e = est.prepared.engine
     return [
         f"{est.model.name} on {hw.name} ({hw.id}){changed}",
         f"batch {w.batch} | {p.llm_tokens:g} visual tokens ({p.crops:g} ViT pass{plural}) + "
         f"{w.text_tokens} text tokens -> {w.output_tokens} output tokens",
         f"weights {w.weights.value}, activations {w.act_dtype.value}, KV cache {w.kv.value} | "
-        f"{attn} | {w.overlap} overlap | {w.execution} execution{launch}{conv}",
+        f"{attn} | {w.overlap} overlap{conv}",
+        f"engine {e.id} ({e.name}): 'expected' is the latency on it; 'bound' is the roofline "
+        "at the datasheet peaks",
     ]
 
 
@@ -118,15 +119,17 @@ def render(est: Estimate, per_op: bool = False) -> str:
     for name, s in est.stages.items():
         label = f"decode ({steps} steps)" if name == "decode" else name
         rows.append([label, si(s.flops, "FLOP"), si(s.bytes, "B"),
-                     f"{s.arithmetic_intensity:.1f}", seconds(s.latency_s),
-                     f"{100 * s.compute_share:.0f}%"])
-    t = table(rows, ["stage", "FLOPs", "bytes", "FLOP/B", "latency", "compute-bound"],
-              right={1, 2, 3, 4, 5})
+                     f"{s.arithmetic_intensity:.1f}", seconds(s.bound_latency_s),
+                     seconds(s.latency_s), f"{100 * s.compute_share:.0f}%"])
+    t = table(rows, ["stage", "FLOPs", "bytes", "FLOP/B", "bound", "expected",
+                     "compute-bound"], right={1, 2, 3, 4, 5, 6})
     m = est.memory
     verdict = "fits" if m.fits else "DOES NOT FIT"
     lines = _header(est) + ["", t, "",
-        f"TTFT {seconds(est.ttft_s)} | TPOT {seconds(est.tpot_s)} | end-to-end "
+        f"expected: TTFT {seconds(est.ttft_s)} | TPOT {seconds(est.tpot_s)} | end-to-end "
         f"{seconds(est.e2e_latency_s)} | {est.tokens_per_s:.1f} tokens/s",
+        f"bound:    TTFT {seconds(est.bound.ttft_s)} | TPOT {seconds(est.bound.tpot_s)} | "
+        f"end-to-end {seconds(est.bound.e2e_latency_s)}",
         f"memory: weights {si(m.weights_bytes, 'B')} + KV cache {si(m.kv_cache_bytes, 'B')} + "
         f"activations {si(m.activation_bytes, 'B')} = {si(m.total_bytes, 'B')}"
         + (f" of {si(m.capacity_bytes, 'B')}: {verdict}" if m.gpus == 1 else " (whole model)"),

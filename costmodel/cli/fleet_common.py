@@ -9,7 +9,7 @@ import typer
 
 from costmodel.cli.common import (
     CONVENTION,
-    EXECUTION,
+    ENGINE,
     FLASH,
     FORMAT,
     KV_DTYPE,
@@ -46,7 +46,7 @@ SETS = typer.Option([], "--set", help="What-if KEY=VALUE on every device (repeat
 FMT = FORMAT
 KEEP = typer.Option(None, help="Token compression: kept ratio 0..1 or count.")
 AT = typer.Option("projector", help="With --keep: projector | llm-layer:K | vit.")
-__all__ = ["CONVENTION", "EXECUTION", "FLASH", "LOGITS", "MICROBATCHES", "OVERLAP", "PP", "TP"]
+__all__ = ["CONVENTION", "ENGINE", "FLASH", "LOGITS", "MICROBATCHES", "OVERLAP", "PP", "TP"]
 
 
 def devices(text: str | None, sets: list[str]) -> list[HardwareProfile]:

@@ -76,7 +76,7 @@ def plan_command(
     dtype: DType | None = fc.DTYPE, weight_dtype: DType | None = fc.WDTYPE,
     kv_dtype: DType | None = fc.KVDTYPE, sets: list[str] = fc.SETS, fmt: Format = fc.FMT,
     flash_attention: bool | None = fc.FLASH, overlap: str = fc.OVERLAP, logits: str = fc.LOGITS,
-    convention: str = fc.CONVENTION, execution: str = fc.EXECUTION, tp: int = fc.TP,
+    convention: str = fc.CONVENTION, engine: str | None = fc.ENGINE, tp: int = fc.TP,
     pp: int = fc.PP, microbatches: int | None = fc.MICROBATCHES, keep: str | None = fc.KEEP,
     at: str = fc.AT,
 ) -> None:
@@ -91,7 +91,7 @@ def plan_command(
     spec, profiles, w = fc.setup(model, hardware, sets, batch, visual_tokens, images, image_size,
                                  text_tokens, output_tokens, dtype, weight_dtype, kv_dtype,
                                  flash_attention=flash_attention, overlap=overlap, logits=logits,
-                                 convention=convention, execution=execution, tp=tp, pp=pp,
+                                 convention=convention, engine=engine, tp=tp, pp=pp,
                                  microbatches=microbatches, keep=keep, at=at)
     res = plan(spec, profiles, w, slo, max_batch=max_batch, auto_dtype=dtype is None)
     recs = plan_records(res, slo)
@@ -133,7 +133,7 @@ def batching_command(
     weight_dtype: DType | None = fc.WDTYPE, kv_dtype: DType | None = fc.KVDTYPE,
     sets: list[str] = fc.SETS, fmt: Format = fc.FMT,
     flash_attention: bool | None = fc.FLASH, overlap: str = fc.OVERLAP, logits: str = fc.LOGITS,
-    convention: str = fc.CONVENTION, execution: str = fc.EXECUTION, tp: int = fc.TP,
+    convention: str = fc.CONVENTION, engine: str | None = fc.ENGINE, tp: int = fc.TP,
     pp: int = fc.PP, microbatches: int | None = fc.MICROBATCHES, keep: str | None = fc.KEEP,
     at: str = fc.AT,
 ) -> None:
@@ -142,7 +142,7 @@ def batching_command(
     spec, profiles, w = fc.setup(model, hardware, sets, 1, visual_tokens, images, image_size,
                                  text_tokens, output_tokens, dtype, weight_dtype, kv_dtype,
                                  flash_attention=flash_attention, overlap=overlap, logits=logits,
-                                 convention=convention, execution=execution, tp=tp, pp=pp,
+                                 convention=convention, engine=engine, tp=tp, pp=pp,
                                  microbatches=microbatches, keep=keep, at=at)
     res = batching(spec, profiles, w, grid, auto_dtype=dtype is None)
     ev, recs, parts = res.fleet.ev, [], []

@@ -13,7 +13,7 @@ import typer
 from costmodel.cli.common import (
     CONVENTION,
     DTYPE,
-    EXECUTION,
+    ENGINE,
     FLASH,
     FORMAT,
     KV_DTYPE,
@@ -99,7 +99,7 @@ def sweep(
     overlap: str = OVERLAP,
     logits: str = LOGITS,
     convention: str = CONVENTION,
-    execution: str = EXECUTION,
+    engine: str | None = ENGINE,
     tp: int = TP,
     pp: int = PP,
     microbatches: int | None = MICROBATCHES,
@@ -122,7 +122,7 @@ def sweep(
     w = workload_from_options(
         batch=int(bat[0]), text_tokens=text_tokens, output_tokens=output_tokens, dtype=dtype,
         weight_dtype=weight_dtype, kv_dtype=kv_dtype, flash_attention=flash_attention,
-        overlap=overlap, logits=logits, convention=convention, execution=execution, tp=tp, pp=pp,
+        overlap=overlap, logits=logits, convention=convention, engine=engine, tp=tp, pp=pp,
         microbatches=microbatches, compression=comp)
     from costmodel.analysis.sweep import sweep as run_sweep  # pandas only when the command runs
 

@@ -38,6 +38,7 @@ from costmodel.core.ops import Arr, Op, OpClass
 from costmodel.core.roofline import Rates
 from costmodel.core.stages import layer_groups
 from costmodel.errors import CostmodelError
+from costmodel.specs.engine import Engine
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import LLMSpec, ModelSpec
 from costmodel.specs.workload import Workload
@@ -205,18 +206,19 @@ class LLMViewerConvention:
     LLM-only operators, its memory footprint; single GPU, roofline overlap, last-token logits."""
 
     name = "llm-viewer"
+    default_engine = "ideal"  # LLM-Viewer computes the roofline bound
     default_flash = False  # LLM-Viewer's `analyze` defaults to use_flashattention=False
 
-    def check(self, w: Workload) -> None:
+    def check(self, w: Workload, engine: Engine) -> None:
         if (w.overlap, w.logits) != ("roofline", "last"):
             raise CostmodelError("convention: llm-viewer uses the roofline max and last-token "
                                  "logits; drop overlap='serial' / logits='all'")
         if w.parallel.gpus > 1:
             raise CostmodelError("convention: llm-viewer models one GPU; drop --tp/--pp "
                                  "(or use --convention costmodel)")
-        if w.execution != "eager":
-            raise CostmodelError(f"execution: '{w.execution}' has no meaning under the llm-viewer "
-                                 "convention (no launch overhead); drop --execution")
+        if engine.kernels != "bound" or engine.launch_per_kernel or engine.step_overhead_s:
+            raise CostmodelError(f"engine: llm-viewer computes the roofline bound ('ideal'), not "
+                                 f"'{engine.id}'; drop --engine (or use --convention costmodel)")
 
     def precision(self, w: Workload) -> Precision:
         """w_byte = w_bit / 8 and no dequantisation work."""
@@ -224,7 +226,11 @@ class LLMViewerConvention:
                          kv=w.kv.bytes_per_element)
 
     def rates(self, profiles: Sequence[HardwareProfile], dtypes: Sequence[DType],
-              w: Workload) -> Rates:
+              w: Workload, engine: Engine) -> Rates:
+        return bare_rates(profiles, (w.weights, w.act_dtype, w.kv))
+
+    def bound_rates(self, profiles: Sequence[HardwareProfile], dtypes: Sequence[DType],
+                    w: Workload) -> Rates:
         return bare_rates(profiles, (w.weights, w.act_dtype, w.kv))
 
     def stage_ops(self, spec: ModelSpec, pts: Points, p: Precision,

@@ -19,6 +19,7 @@ from costmodel.core.parallel.tensor import with_allreduce
 from costmodel.core.quant import dequant_flops_per_element, weight_bytes_per_element, with_dequant
 from costmodel.core.roofline import Rates
 from costmodel.core.stages import decode_ops, stage_ops
+from costmodel.specs.engine import IDEAL, Engine
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Workload
@@ -27,16 +28,22 @@ from costmodel.units import DType
 
 class Convention(Protocol):
     name: str
-    default_flash: bool  # attention kernel when the workload leaves flash_attention unset
+    default_engine: str  # engine id when the workload leaves engine unset
+    default_flash: bool | None  # attention kernel when unset; None: the engine's
 
-    def check(self, w: Workload) -> None:
+    def check(self, w: Workload, engine: Engine) -> None:
         """Raise CostmodelError (one line naming the field) for a field it cannot honour."""
 
     def precision(self, w: Workload) -> Precision: ...
 
     def rates(self, profiles: Sequence[HardwareProfile], dtypes: Sequence[DType],
-              w: Workload) -> Rates:
-        """Achievable rates, one entry per device."""
+              w: Workload, engine: Engine) -> Rates:
+        """Rates on `engine` (the expected latency), one entry per device."""
+        ...
+
+    def bound_rates(self, profiles: Sequence[HardwareProfile], dtypes: Sequence[DType],
+                    w: Workload) -> Rates:
+        """Rates of the roofline bound (datasheet peaks, no launches), one entry per device."""
         ...
 
     def stage_ops(self, spec: ModelSpec, pts: Points, p: Precision,
@@ -62,9 +69,12 @@ class CostmodelConvention:
     tensor-parallel collectives, the profile's efficiencies and launch overhead."""
 
     name = "costmodel"
-    default_flash = True
+    # Token-compression papers time their methods in Hugging Face transformers (LLaVA's
+    # codebase, model.generate): the expected latency a researcher compares with is hf-eager.
+    default_engine = "hf-eager"
+    default_flash = None
 
-    def check(self, w: Workload) -> None:
+    def check(self, w: Workload, engine: Engine) -> None:
         return None
 
     def precision(self, w: Workload) -> Precision:
@@ -73,8 +83,12 @@ class CostmodelConvention:
                          dequant_flops=dequant_flops_per_element(w.weights, w.act_dtype))
 
     def rates(self, profiles: Sequence[HardwareProfile], dtypes: Sequence[DType],
-              w: Workload) -> Rates:
-        return Rates.from_profiles(profiles, dtypes, w.execution)
+              w: Workload, engine: Engine) -> Rates:
+        return Rates.from_profiles(profiles, dtypes, engine)
+
+    def bound_rates(self, profiles: Sequence[HardwareProfile], dtypes: Sequence[DType],
+                    w: Workload) -> Rates:
+        return Rates.from_profiles(profiles, dtypes, IDEAL)
 
     def _finish(self, ops: list[Op], p: Precision, o: Options) -> list[Op]:
         """Weight dequantisation work (core/quant.py) and TP collectives (parallel/tensor.py)."""

@@ -28,6 +28,7 @@ from costmodel.core.parallel.pipeline import (
 )
 from costmodel.core.parallel.tensor import shard_spec
 from costmodel.core.roofline import Rates, op_times, sum_linear_max
+from costmodel.specs.engine import Engine
 from costmodel.specs.model import ModelSpec
 from costmodel.units import DType
 
@@ -40,10 +41,12 @@ class Prepared:
 
     points: Points  # uncompressed, [1, K]
     precision: Precision
-    rates: Rates  # [D, 1] (scaled what-ifs: [D, K])
+    rates: Rates  # [D, 1] (scaled what-ifs: [D, K]): the engine's expected rates
+    bound_rates: Rates  # the same shape: datasheet peaks, no launches (the roofline bound)
     capacity_bytes: Arr  # [D, 1] one GPU's memory
     options: Options
     convention: Convention
+    engine: Engine
     dtypes: tuple[DType, ...] = ()  # math dtype per device
 
 
@@ -82,6 +85,16 @@ class StageTotals:
 
 
 @dataclass(frozen=True)
+class Bound:
+    """Latencies at the roofline bound (datasheet peaks, no launches or host overheads)."""
+
+    stage_latency_s: dict[str, Arr]
+    ttft_s: Arr
+    tpot_s: Arr
+    e2e_latency_s: Arr
+
+
+@dataclass(frozen=True)
 class Evaluation:
     """Arrays broadcast to [devices, columns]. Memory: the whole model (one copy of the
     weights and of the logical KV cache) and the most loaded GPU; `fits` = every GPU fits."""
@@ -101,6 +114,7 @@ class Evaluation:
     per_gpu_total_bytes: Arr
     fits: Arr
     parallel: ParallelResult
+    bound: Bound  # the same latencies at the roofline bound (no engine overheads)
     op_costs: list[OpCost] = field(default_factory=list)
 
 
@@ -110,7 +124,7 @@ def _static_cost(op: Op, r: Rates, overlap: str) -> OpCost:
     return OpCost(op, k * op.flops, k * op.useful_flops, k * op.weight_bytes,
                   k * (op.act_read_bytes + op.act_write_bytes),
                   k * (op.kv_read_bytes + op.kv_write_bytes),
-                  k * t.compute_s, k * t.memory_s, k * t.latency_s(overlap, r.launch_s),
+                  k * t.compute_s, k * t.memory_s, k * t.latency_s(overlap, r.launch_for(op)),
                   k * t.comm_s)
 
 
@@ -125,9 +139,9 @@ def _decode_cost(a: Op, b: Op, r: Rates, overlap: str, n: Arr) -> OpCost:
     if overlap == "roofline":
         core = sum_linear_max(ta.compute_s, tb.compute_s - ta.compute_s,
                               ta.memory_s, tb.memory_s - ta.memory_s, n)
-        lat = k * (core + n * r.launch_s)
+        lat = k * (core + n * r.launch_for(a))
     else:
-        lat = series(ta.compute_s + ta.memory_s, tb.compute_s + tb.memory_s) + k * n * r.launch_s
+        lat = series(ta.compute_s + ta.memory_s, tb.compute_s + tb.memory_s) + k * n * r.launch_for(a)
     comm = series(ta.comm_s, tb.comm_s)
     return OpCost(
         a, series(a.flops, b.flops), series(a.useful_flops, b.useful_flops),
@@ -149,10 +163,21 @@ def _totals(costs: list[OpCost], like: Arr) -> StageTotals:
 
 
 @dataclass(frozen=True)
-class _Replica:
-    """One pass of the (sharded) model over the points, before pipelining and memory."""
+class _Ops:
+    """One GPU shard's operators over the (compressed) points; decode at steps 0 and 1."""
 
     pts: Points  # after compression
+    pre: dict[str, list[Op]]
+    dec_a: list[Op]
+    dec_b: list[Op]
+    like: Arr
+
+
+@dataclass(frozen=True)
+class _Replica:
+    """One pass of the (sharded) model over the points, priced, before pipelining."""
+
+    pts: Points
     stages: dict[str, StageTotals]
     tpot_s: Arr
     n_steps: Arr
@@ -161,31 +186,59 @@ class _Replica:
     like: Arr
 
 
-def _replica(gpu: ModelSpec, base: Points, prep: Prepared) -> _Replica:
-    """Every stage of one GPU's shard over the points; compression reshapes the points
-    (core/compression.py) and adds the method's own operators to the stage where they run."""
-    o, conv, r, prec = prep.options, prep.convention, prep.rates, prep.precision
+def _ops(gpu: ModelSpec, base: Points, prep: Prepared) -> _Ops:
+    """Operators of every stage; compression reshapes the points (core/compression.py) and
+    adds the method's own operators to the stage where they run."""
+    o, conv, prec = prep.options, prep.convention, prep.precision
     pts = compress_points(gpu, base, o.compression)
-    like = np.broadcast_arrays(pts.batch, pts.visual, pts.text, pts.output, r.bytes_per_s)[0]
+    like = np.broadcast_arrays(pts.batch, pts.visual, pts.text, pts.output,
+                               prep.rates.bytes_per_s)[0]
     pre = conv.stage_ops(gpu, pts, prec, o)
     dec_a, dec_b = (conv.decode_ops(gpu, pts, j, prec, o) for j in (0.0, 1.0))
     for op in overhead_ops(gpu, base, o.compression, prec):
         pre[op.stage].append(op)
-    costs = [_static_cost(op, r, o.overlap) for ops in pre.values() for op in ops]
-    n_steps = pts.output - 1.0
-    dec_costs = [_decode_cost(a, b, r, o.overlap, n_steps)
-                 for a, b in zip(dec_a, dec_b, strict=True)]
+    return _Ops(pts, pre, dec_a, dec_b, like)
+
+
+def _host_cost(name: str, stage: str, latency_s: Arr, like: Arr) -> OpCost:
+    """A fixed host time of the engine (no FLOPs, no bytes) as an operator row."""
+    z = np.zeros_like(like, dtype=float)
+    op = Op(name=name, stage=stage, op_class="overhead", matmul_flops=z, vector_flops=z,
+            useful_flops=z, weight_bytes=z, act_read_bytes=z, act_write_bytes=z)
+    return OpCost(op, z, z, z, z, z, z, z, latency_s + z)
+
+
+def _engine_costs(r: Rates, n_steps: Arr, like: Arr) -> dict[str, list[OpCost]]:
+    """The engine's per-prefill and per-decode-step host overheads (Engine, specs/engine.py)."""
+    e = r.engine
+    if e is None or e.kernels == "bound":
+        return {"prefill": [], "decode": []}
+    pre = [_host_cost("engine/prefill_overhead", "prefill", np.asarray(e.prefill_overhead_s),
+                      like)] if e.prefill_overhead_s else []
+    dec = [_host_cost("engine/step_overhead", "decode", np.maximum(n_steps, 1.0)
+                      * e.step_overhead_s, like)] if e.step_overhead_s else []
+    return {"prefill": pre, "decode": dec}
+
+
+def _price(ops: _Ops, overlap: str, r: Rates) -> _Replica:
+    """Every operator priced at rates `r` (bound or the engine's), summed per stage."""
+    like = ops.like
+    n_steps = ops.pts.output - 1.0
+    host = _engine_costs(r, n_steps, like)
+    costs = [_static_cost(op, r, overlap) for v in ops.pre.values() for op in v] + host["prefill"]
+    dec_costs = [_decode_cost(a, b, r, overlap, n_steps)
+                 for a, b in zip(ops.dec_a, ops.dec_b, strict=True)] + host["decode"]
     stages = {s: _totals([c for c in costs if c.op.stage == s], like) for s in STAGES[:3]}
     stages["decode"] = _totals(dec_costs, like)
-    first_step = _totals([_static_cost(op, r, o.overlap) for op in dec_a], like).latency_s
+    first = [_static_cost(op, r, overlap) for op in ops.dec_a] + host["decode"]
     dec = stages["decode"].latency_s
-    tpot = np.where(n_steps > 0, dec / np.maximum(n_steps, 1.0), first_step)
-    act = peak_activation_bytes([op for ops in pre.values() for op in ops] + dec_a, like)
-    return _Replica(pts, stages, tpot + 0 * like, n_steps + 0 * like, costs + dec_costs,
+    tpot = np.where(n_steps > 0, dec / np.maximum(n_steps, 1.0), _totals(first, like).latency_s)
+    act = peak_activation_bytes([op for v in ops.pre.values() for op in v] + ops.dec_a, like)
+    return _Replica(ops.pts, stages, tpot + 0 * like, n_steps + 0 * like, costs + dec_costs,
                     act + 0 * like, like)
 
 
-def _pipeline(gpu: ModelSpec, run: _Replica, prep: Prepared,
+def _pipeline(gpu: ModelSpec, run: _Replica, prep: Prepared, r: Rates,
               bounds: tuple[tuple[int, int], ...]) -> tuple[dict[str, StageTotals], Arr, Arr]:
     """Stage totals, TPOT and transfer time with pp stages and m prefill microbatches
     (core/parallel/pipeline.py; no change for pp = 1)."""
@@ -193,10 +246,10 @@ def _pipeline(gpu: ModelSpec, run: _Replica, prep: Prepared,
     if par.pp == 1:
         return run.stages, run.tpot_s, zero
     base, m = prep.points, par.m
-    mb = run if m == 1 else _replica(gpu, dataclasses.replace(base, batch=base.batch / m), prep)
-    step = p2p_s(gpu, run.pts, prep.precision, prep.rates, bounds, np.ones_like(base.batch),
-                 base.batch)
-    pre_p2p = p2p_s(gpu, run.pts, prep.precision, prep.rates, bounds, None, base.batch / m)
+    mb = run if m == 1 else _price(
+        _ops(gpu, dataclasses.replace(base, batch=base.batch / m), prep), prep.options.overlap, r)
+    step = p2p_s(gpu, run.pts, prep.precision, r, bounds, np.ones_like(base.batch), base.batch)
+    pre_p2p = p2p_s(gpu, run.pts, prep.precision, r, bounds, None, base.batch / m)
     st = run.stages
     pre = pipelined_prefill_s(mb.stages["prefill"].latency_s, par.pp, m, pre_p2p)
     dec = st["decode"].latency_s + run.n_steps * step
@@ -205,16 +258,27 @@ def _pipeline(gpu: ModelSpec, run: _Replica, prep: Prepared,
     return stages, run.tpot_s + step, pre_p2p + run.n_steps * step + zero
 
 
+def _bound(gpu: ModelSpec, ops: _Ops, prep: Prepared,
+           bounds: tuple[tuple[int, int], ...]) -> Bound:
+    ideal = _price(ops, prep.options.overlap, prep.bound_rates)
+    stages, tpot, _ = _pipeline(gpu, ideal, prep, prep.bound_rates, bounds)
+    lat = {s: t.latency_s for s, t in stages.items()}
+    ttft = lat["vision"] + lat["projector"] + lat["prefill"]
+    return Bound(lat, ttft, tpot, ttft + lat["decode"])
+
+
 def evaluate(spec: ModelSpec, prep: Prepared) -> Evaluation:
-    """Every stage for every point of `prep` (arrays broadcast to [devices, columns]).
+    """Every stage for every point of `prep` (arrays broadcast to [devices, columns]), at the
+    engine's expected rates and at the roofline bound.
 
     Decode convention: see the module docstring. TTFT = vision + projector + prefill;
     e2e = TTFT + decode; tokens/s = batch x output tokens / e2e."""
     par = prep.options.parallel
     gpu = shard_spec(spec, par.tp)
-    run = _replica(gpu, prep.points, prep)
+    ops = _ops(gpu, prep.points, prep)
+    run = _price(ops, prep.options.overlap, prep.rates)
     bounds = stage_bounds(spec.llm.num_layers, par.pp)
-    stages, tpot, p2p = _pipeline(gpu, run, prep, bounds)
+    stages, tpot, p2p = _pipeline(gpu, run, prep, prep.rates, bounds)
     ttft = stages["vision"].latency_s + stages["projector"].latency_s + stages["prefill"].latency_s
     e2e = ttft + stages["decode"].latency_s
     mem = prep.convention.footprint(spec, gpu, run.pts, prep.precision, prep.options,
@@ -228,5 +292,6 @@ def evaluate(spec: ModelSpec, prep: Prepared) -> Evaluation:
         total_bytes=mem.total_bytes, per_gpu_weights_bytes=mem.per_gpu_weights_bytes,
         per_gpu_kv_cache_bytes=mem.per_gpu_kv_cache_bytes,
         per_gpu_total_bytes=mem.per_gpu_total_bytes,
-        fits=mem.per_gpu_total_bytes <= prep.capacity_bytes, parallel=info, op_costs=run.costs,
+        fits=mem.per_gpu_total_bytes <= prep.capacity_bytes, parallel=info,
+        bound=_bound(gpu, ops, prep, bounds), op_costs=run.costs,
     )

@@ -21,8 +21,8 @@ import numpy as np
 Arr = np.ndarray
 OpClass = Literal[
     "linear", "attention", "norm", "activation", "elementwise", "rope", "embedding", "lm_head",
-    "comm",
-]
+    "comm", "overhead",
+]  # comm: interconnect collectives; overhead: an engine's fixed host time (no FLOPs, no bytes)
 
 # Vector FLOPs per element for the non-matmul operators (see module docstring).
 NORM_FLOPS = {"rmsnorm": 4.0, "layernorm": 7.0}

@@ -2,7 +2,7 @@
 
 Per operator instance, in FLOPs, bytes, FLOP/s, bytes/s and seconds: matrix products at the
 math dtype's dense peak, vector work at the fp32 peak, bytes at the memory bandwidth; optional
-efficiency curves per operator class, launch overhead per execution mode, link time for
+efficiency curves per operator class, kernel launches as the inference engine runs them, link time for
 interconnect operators; decode steps summed in closed form (`sum_linear_max`).
 Formula: docs/methodology.md, sections "Roofline" and "Decode and end-to-end latency".
 """
@@ -15,11 +15,10 @@ from dataclasses import dataclass, field, fields, replace
 import numpy as np
 
 from costmodel.core.ops import Arr, Op
+from costmodel.specs.engine import Engine
 from costmodel.specs.hardware import HardwareProfile
-from costmodel.specs.workload import Execution
 from costmodel.units import DType
 
-LAUNCHES: dict[str, float] = {"eager": 1.0, "cuda_graph": 0.0, "engine": 0.0}
 CURVE_OF_CLASS = {"linear": "linear", "lm_head": "linear", "attention": "attention",
                   "norm": "norm", "activation": "activation", "elementwise": "elementwise",
                   "rope": "rope", "embedding": "embedding"}
@@ -94,22 +93,45 @@ class Rates:
     link_latency_s: Arr = field(default_factory=lambda: np.asarray(0.0))
     curves: dict[str, Curve] = field(default_factory=dict)  # op-class curve; absent = 1
 
+    engine: Engine | None = None  # launches per operator (None: one per kernel instance)
+
     @classmethod
     def from_profiles(cls, profiles: Sequence[HardwareProfile], math_dtype: DType | Sequence[DType],
-                      execution: Execution = "eager") -> Rates:
+                      engine: Engine | None = None, launch: bool = True) -> Rates:
         """One entry per device, each at its math dtype (one dtype, or one per device);
-        raises UnsupportedDtype if a device lacks its dtype."""
+        raises UnsupportedDtype if a device lacks its dtype.
+
+        engine None: the profile's efficiencies and curves, and (launch=True) the device's
+        kernel launch overhead once per kernel instance (the calibration's view). An engine
+        with kernels 'bound': datasheet peaks, no curves, no launches (the roofline bound);
+        'measured': the profile's efficiencies and curves, launches as the engine says
+        (Engine.launches) at the device's overhead + the engine's host overhead per kernel."""
         dts = [math_dtype] * len(profiles) if isinstance(math_dtype, DType) else list(math_dtype)
         pairs = list(zip(profiles, dts, strict=True))
-        mm = np.array([h.peak_flops(dt) * h.compute_efficiency for h, dt in pairs])
-        attn = mm * np.array([h.attention_efficiency for h in profiles])
-        vec = np.array([h.peak_flops_by_dtype.get(DType.fp32, h.peak_flops(dt)) * h.compute_efficiency
-                        for h, dt in pairs])
-        bw = np.array([h.memory_bandwidth_Bps * h.memory_efficiency for h in profiles])
-        launch = np.array([h.kernel_launch_overhead_s for h in profiles]) * LAUNCHES[execution]
+        ideal = engine is not None and engine.kernels == "bound"
+
+        def eff(x: float) -> float:
+            return 1.0 if ideal else x
+
+        mm = np.array([h.peak_flops(dt) * eff(h.compute_efficiency) for h, dt in pairs])
+        attn = mm * np.array([eff(h.attention_efficiency) for h in profiles])
+        vec = np.array([h.peak_flops_by_dtype.get(DType.fp32, h.peak_flops(dt))
+                        * eff(h.compute_efficiency) for h, dt in pairs])
+        bw = np.array([h.memory_bandwidth_Bps * eff(h.memory_efficiency) for h in profiles])
+        host = 0.0 if engine is None else engine.host_overhead_per_kernel_s
+        on = launch and not ideal and (engine is None or engine.launch_per_kernel)
+        launch_s = np.array([h.kernel_launch_overhead_s + host for h in profiles]) * float(on)
         link = np.array([h.interconnect_bandwidth_Bps or np.inf for h in profiles])
         hop = np.array([link_latency_s(h) for h in profiles])
-        return cls(mm, attn, vec, bw, launch, link, hop, curve_table(profiles))
+        curves = {} if ideal else curve_table(profiles)
+        return cls(mm, attn, vec, bw, launch_s, link, hop, curves, engine)
+
+    def launch_for(self, op: Op) -> Arr:
+        """Launch time per instance of `op`: launch_s x the engine's launches for its class
+        and stage (1 per instance without an engine)."""
+        if self.engine is None:
+            return self.launch_s
+        return self.launch_s * self.engine.launches(op.stage, op.op_class)
 
     def scaled(self, compute: Arr | float = 1.0, bandwidth: Arr | float = 1.0) -> Rates:
         """What-if rates: every FLOP/s multiplied by `compute`, bytes/s by `bandwidth`."""
@@ -162,10 +184,10 @@ def op_times(op: Op, r: Rates) -> OpTimes:
 def as_column(r: Rates) -> Rates:
     """The same rates shaped [devices, 1], to broadcast against [1, points] grids."""
     arrays = {f.name: np.asarray(getattr(r, f.name)).reshape(-1)[:, None]
-              for f in fields(Rates) if f.name != "curves"}
+              for f in fields(Rates) if f.name not in ("curves", "engine")}
     curves = {c: Curve(v.log10_s, v.eff[:, None, :], v.first_log10_s[:, None])
               for c, v in r.curves.items()}
-    return Rates(**arrays, curves=curves)
+    return Rates(**arrays, curves=curves, engine=r.engine)
 
 
 def sum_linear_max(a1: Arr, b1: Arr, a2: Arr, b2: Arr, n: Arr) -> Arr:

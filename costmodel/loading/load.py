@@ -17,6 +17,7 @@ from costmodel.errors import CostmodelError, UnknownName, one_line
 from costmodel.loading import whatif
 from costmodel.loading.hf_config import ConfigError, spec_from_config
 from costmodel.loading.zoo import ZOO
+from costmodel.specs.engine import Engine, EngineFile
 from costmodel.specs.hardware import HardwareFile, HardwareProfile
 from costmodel.specs.model import ModelSpec
 
@@ -32,6 +33,27 @@ def _profiles_dir() -> Path:
 
 def hardware_ids() -> list[str]:
     return sorted(p.stem for p in _profiles_dir().glob("*.yaml"))
+
+
+def engine_ids() -> list[str]:
+    """The bundled inference engines (costmodel/engines/*.yaml)."""
+    return sorted(p.stem for p in (_PKG / "engines").glob("*.yaml"))
+
+
+def load_engine(name: str) -> Engine:
+    """A bundled engine id (`vllm`) or a path to an engine YAML (costmodel.specs.engine)."""
+    path = Path(name) if _looks_like_path(name) else _PKG / "engines" / f"{name}.yaml"
+    if not path.is_file():
+        if _looks_like_path(name):
+            raise CostmodelError(f"--engine: no file '{name[:80]}'; check the path")
+        raise UnknownName("engines", name[:40], engine_ids())
+    data = read_yaml(path)
+    if not isinstance(data, dict):
+        raise CostmodelError(f"{path}: expected a mapping of engine fields")
+    try:
+        return Engine.from_file(EngineFile.model_validate(data))
+    except ValidationError as e:
+        raise CostmodelError(f"{path}: {one_line(e)}") from None
 
 
 def _looks_like_path(name: str) -> bool:

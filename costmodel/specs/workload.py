@@ -33,7 +33,6 @@ class Parallelism(BaseModel):
     @property
     def m(self) -> int:
         return self.microbatches or 1
-Execution = Literal["eager", "cuda_graph", "engine"]
 
 
 class Workload(BaseModel):
@@ -50,8 +49,10 @@ class Workload(BaseModel):
     prepare step refuses an unknown name and the fields a convention cannot honour.
     flash_attention: FlashAttention-style fused attention I/O; None follows the convention
     (costmodel: on; llm-viewer: off, LLM-Viewer's own default).
-    execution: 'eager' (PyTorch eager, SDPA) pays the profile's kernel launch overhead per
-    kernel; 'cuda_graph' and 'engine' (an optimised serving engine) replay graphs and pay none.
+    engine: the inference engine the expected latency is for (a bundled id, e.g. 'hf-eager',
+    'vllm', 'trtllm', or an engine YAML path; costmodel/engines/); None = the convention's
+    default ('hf-eager' for costmodel, 'ideal' for llm-viewer). The roofline bound is always
+    reported beside it.
     compression: where visual tokens are removed and how many remain (specs/compression.py).
     """
 
@@ -70,7 +71,7 @@ class Workload(BaseModel):
     logits: Literal["last", "all"] = "last"
     convention: str = "costmodel"
     parallel: Parallelism = Parallelism()
-    execution: Execution = "eager"
+    engine: str | None = None
     compression: Compression | None = None  # token compression scenario (None = none)
 
     @model_validator(mode="after")

@@ -1,0 +1,96 @@
+"""An inference engine: how a serving stack runs the operators (the expected latency).
+
+YAML (costmodel/engines/<id>.yaml, or a user's file) in human units (`_us`); `Engine` holds base
+units (seconds). Every figure has a source under `sources`. How the fields enter the latency
+(docs/methodology.md, "Inference engines"):
+
+- kernels: 'bound' prices every operator at the datasheet peaks (the roofline bound, what
+  LLM-Viewer computes); 'measured' at the device's achievable efficiency (the profile's
+  efficiencies, curves and fitted kernel figures).
+- launch_per_kernel: the host launches each kernel (eager): every kernel instance pays the
+  device's kernel_launch_overhead_us plus host_overhead_per_kernel_us (framework dispatch).
+  decode_cuda_graphs: decode steps replay a captured graph (no per-kernel cost in decode).
+  fused_op_classes: operator classes fused into a neighbouring kernel (no launch of their own;
+  their memory traffic is still counted).
+- step_overhead_us per decode step (scheduling, sampling, detokenisation) and
+  prefill_overhead_us per prefill (request scheduling, input preparation): fixed host times.
+- flash_attention: the engine's attention kernel when the workload leaves it unset.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from costmodel.units import MICRO
+
+FusableClass = Literal["norm", "activation", "elementwise", "rope", "embedding"]
+ENGINE_SOURCED = ("kernels", "host_overhead_per_kernel_us", "step_overhead_us",
+                  "prefill_overhead_us", "decode_cuda_graphs", "fused_op_classes")
+
+
+class EngineFile(BaseModel):
+    """One engine YAML file (human units)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    kernels: Literal["bound", "measured"]
+    launch_per_kernel: bool
+    host_overhead_per_kernel_us: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
+    decode_cuda_graphs: bool = False
+    fused_op_classes: tuple[FusableClass, ...] = ()
+    step_overhead_us: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
+    prefill_overhead_us: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
+    flash_attention: bool = True
+    sources: dict[str, str]
+    notes: str = ""
+
+    @model_validator(mode="after")
+    def _sourced(self) -> EngineFile:
+        missing = [k for k in ENGINE_SOURCED if not self.sources.get(k, "").strip()]
+        if missing:
+            raise ValueError(f"sources: no source for {', '.join(missing)}; add "
+                             "sources.<key>: where the figure comes from")
+        return self
+
+
+class Engine(BaseModel):
+    """An engine in base units (built from an EngineFile)."""
+
+    model_config = ConfigDict(frozen=True)
+    id: str
+    name: str
+    kernels: Literal["bound", "measured"]
+    launch_per_kernel: bool
+    host_overhead_per_kernel_s: float
+    decode_cuda_graphs: bool
+    fused_op_classes: frozenset[str]
+    step_overhead_s: float
+    prefill_overhead_s: float
+    flash_attention: bool
+    source_file: EngineFile
+
+    @classmethod
+    def from_file(cls, f: EngineFile) -> Engine:
+        return cls(id=f.id, name=f.name, kernels=f.kernels, launch_per_kernel=f.launch_per_kernel,
+                   host_overhead_per_kernel_s=f.host_overhead_per_kernel_us * MICRO,
+                   decode_cuda_graphs=f.decode_cuda_graphs,
+                   fused_op_classes=frozenset(f.fused_op_classes),
+                   step_overhead_s=f.step_overhead_us * MICRO,
+                   prefill_overhead_s=f.prefill_overhead_us * MICRO,
+                   flash_attention=f.flash_attention, source_file=f)
+
+    def launches(self, stage: str, op_class: str) -> float:
+        """Kernel launches paid per instance of an operator of this class in this stage."""
+        if not self.launch_per_kernel or op_class in self.fused_op_classes:
+            return 0.0
+        return 0.0 if (stage == "decode" and self.decode_cuda_graphs) else 1.0
+
+
+# The roofline bound as an engine (the same figures as costmodel/engines/ideal.yaml, which
+# users select with --engine ideal); the core prices the bound with it.
+IDEAL = Engine.from_file(EngineFile(
+    id="ideal", name="ideal (roofline bound)", kernels="bound", launch_per_kernel=False,
+    sources={k: "definition: the roofline bound (docs/methodology.md)" for k in ENGINE_SOURCED}))
