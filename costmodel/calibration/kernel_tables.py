@@ -142,11 +142,15 @@ def device(hw: HardwareProfile) -> eff.Device:
 
 
 def _col(frame: pd.DataFrame, name: str, default: float | str) -> np.ndarray:
-    return frame[name].to_numpy() if name in frame else np.full(len(frame), default)
+    """The column with gaps (tables of other kinds concatenated) filled by `default`."""
+    return frame[name].fillna(default).to_numpy() if name in frame else np.full(len(frame),
+                                                                                   default)
 
 
 def _bytes(frame: pd.DataFrame, name: str) -> np.ndarray:
-    return np.array([ELEM_BYTES[str(x)] for x in _col(frame, name, "bfloat16")])
+    import pandas as pd
+
+    return pd.Series(_col(frame, name, "bfloat16")).astype(str).map(ELEM_BYTES).to_numpy(float)
 
 
 def _attn_peak(hw: HardwareProfile) -> float:
@@ -228,7 +232,7 @@ OVERLAP = (0.0, 2.0)
 GROUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "gemm": (("gemm",), ("gemm_fraction", "memory_fraction", "gemm_tile_s", "gemm_fixed_s",
                          "gemm_overlap")),
-    "attention": (("context_attention", "encoder_attention"),
+    "attention": (("context_attention",),
                   ("attention_fraction", "attention_tile_s", "attention_fixed_s",
                    "attention_memory_fraction", "attention_overlap")),
     "decode": (("generation_attention",), ("decode_fraction", "decode_tile_s",

@@ -223,7 +223,8 @@ def op_time_s(op: Op, dev: Device, p: KernelParams, peak_flops_per_s: float, a_b
         raise ValueError("op_time_s: comm ops are priced by the link model (core/roofline)")
     if op.op_class in ("linear", "lm_head"):
         m, n, k, w = _gemm_of_op(op, a_bytes)
-        t = gemm_time_s(m, n, k, peak_flops_per_s, a_bytes, w, a_bytes, dev, p)
+        with np.errstate(divide="ignore", invalid="ignore"):  # rows without work -> 0 below
+            t = gemm_time_s(m, n, k, peak_flops_per_s, a_bytes, w, a_bytes, dev, p)
     elif op.op_class == "attention" and attn is not None:
         t = _attention_of_op(op, attn, dev, p, peak_flops_per_s, a_bytes)
     elif op.op_class == "attention" and op.stage == "decode":
