@@ -25,8 +25,13 @@ class Mode(str, Enum):
 
 
 def validate(
-    measurements: Path = typer.Option(..., "--measurements", "-m",
-                                      help="Vidur mlp.csv or `costmodel profile` CSV."),
+    measurements: Path | None = typer.Option(None, "--measurements", "-m",
+                                             help="Vidur mlp.csv or `costmodel profile` CSV."),
+    kernels: Path | None = typer.Option(
+        None, "--kernels", help="Measured kernel table(s) in the aiconfigurator format (csv, "
+        "csv.gz, parquet): --kernels FILE [FILE ...]."),
+    more_kernels: list[Path] | None = typer.Argument(None, metavar="[FILE ...]",
+                                                     help="Further --kernels files."),
     hardware: str = typer.Option(..., "--hardware", "-H", help="Hardware id or YAML path."),
     kind: Kind | None = typer.Option(None, help="Measurement file kind (default: detect)."),
     execution: Mode = typer.Option(Mode.eager, help="Execution mode of the predictions "
@@ -34,8 +39,20 @@ def validate(
     points: bool = typer.Option(False, help="Table: list every point, not only the summary."),
     plot: Path | None = typer.Option(None, help="Write a predicted-vs-measured PNG here."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table | json | csv"),
+    per_row: bool = typer.Option(False, "--per-row", help="--kernels: every row as well."),
+    held_out: bool = typer.Option(False, "--held-out", help="--kernels: only the rows the "
+                                  "shipped kernel_efficiency was not fitted on."),
 ) -> None:
     """Compare measurements with the model's predictions for the same shapes."""
+    from costmodel.errors import CostmodelError
+
+    if kernels is not None:
+        from costmodel.cli import kernels_cmd
+
+        kernels_cmd.run([kernels, *(more_kernels or [])], hardware, fmt, per_row, held_out)
+        return
+    if measurements is None or more_kernels:
+        raise CostmodelError("validate: give --measurements FILE or --kernels FILE [FILE ...]")
     from costmodel.calibration import measured as v
     from costmodel.cli.plot_cmd import output_format, plots, save
     from costmodel.loading.load import load_hardware

@@ -27,6 +27,8 @@ SOURCED_KEYS = (
     "tdp_W",
     "interconnect",
     "power_modes_W",
+    "sm_count",
+    "kernel_efficiency",
 )
 
 
@@ -59,6 +61,29 @@ class EfficiencyFile(BaseModel):
     compute: float = Field(default=1.0, gt=0.0, le=1.0)
     memory: float = Field(default=1.0, gt=0.0, le=1.0)
     attention: float = Field(default=1.0, gt=0.0, le=1.0)
+
+
+class KernelEfficiencyFile(BaseModel):
+    """Kernel-level efficiency figures (costmodel.core.efficiency.KernelParams) in YAML units.
+
+    Fractions are of the datasheet peak (FLOP/s of the math dtype, or bandwidth); `_us` are
+    microseconds; `_overlap` in [0, 2] (0 = max(compute, memory), 1 = their sum).
+    """
+
+    model_config = _FROZEN
+    gemm_fraction: float = Field(gt=0.0, le=1.0)
+    memory_fraction: float = Field(gt=0.0, le=1.0)
+    gemm_tile_us: float = Field(default=0.0, ge=0.0)
+    gemm_fixed_us: float = Field(default=0.0, ge=0.0)
+    gemm_overlap: float = Field(default=0.0, ge=0.0, le=2.0)
+    attention_fraction: float = Field(default=1.0, gt=0.0, le=1.0)
+    attention_tile_us: float = Field(default=0.0, ge=0.0)
+    attention_fixed_us: float = Field(default=0.0, ge=0.0)
+    attention_memory_fraction: float = Field(default=1.0, gt=0.0, le=1.0)
+    attention_overlap: float = Field(default=0.0, ge=0.0, le=2.0)
+    decode_fraction: float = Field(default=1.0, gt=0.0, le=1.0)
+    decode_tile_us: float = Field(default=0.0, ge=0.0)
+    decode_fixed_us: float = Field(default=0.0, ge=0.0)
 
 
 CURVE_CLASSES = ("linear", "attention", "norm", "activation", "elementwise", "rope", "embedding")
@@ -119,6 +144,8 @@ class HardwareFile(BaseModel):
     efficiency: EfficiencyFile = EfficiencyFile()
     efficiency_curves: EfficiencyCurvesFile = EfficiencyCurvesFile()
     kernel_launch_overhead_us: float = Field(default=0.0, ge=0.0)
+    sm_count: int | None = Field(default=None, gt=0)
+    kernel_efficiency: KernelEfficiencyFile | None = None
     sources: dict[str, str]
     notes: str = ""
 
@@ -155,6 +182,9 @@ class HardwareProfile(BaseModel):
     memory_efficiency: float
     attention_efficiency: float
     kernel_launch_overhead_s: float
+    sm_count: int | None = None
+    # costmodel.core.efficiency.KernelParams as a dict in base units (s); None = not fitted
+    kernel_params: dict[str, float] | None = None
     # op class -> (roofline-time knots in s, efficiency at each knot); empty = no curve.
     efficiency_curves: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {}
     changes: tuple[str, ...] = ()
@@ -181,6 +211,8 @@ class HardwareProfile(BaseModel):
             memory_efficiency=f.efficiency.memory,
             attention_efficiency=f.efficiency.attention,
             kernel_launch_overhead_s=f.kernel_launch_overhead_us * MICRO,
+            sm_count=f.sm_count,
+            kernel_params=_kernel_params(f.kernel_efficiency),
             efficiency_curves=_curves(f.efficiency_curves),
             changes=changes,
             source_file=f,
@@ -204,6 +236,14 @@ class HardwareProfile(BaseModel):
         """FLOP per byte where the bf16 (or fp16) roofline turns compute-bound."""
         dt = DType.bf16 if DType.bf16 in self.peak_flops_by_dtype else DType.fp16
         return self.peak_flops(dt) / self.memory_bandwidth_Bps
+
+
+def _kernel_params(k: KernelEfficiencyFile | None) -> dict[str, float] | None:
+    """YAML units -> base units: `x_us` becomes `x_s` (seconds), fractions stay."""
+    if k is None:
+        return None
+    return {(n[:-3] + "_s" if n.endswith("_us") else n): (v * MICRO if n.endswith("_us") else v)
+            for n, v in k.model_dump().items()}
 
 
 def _curves(c: EfficiencyCurvesFile) -> dict[str, tuple[tuple[float, ...], tuple[float, ...]]]:

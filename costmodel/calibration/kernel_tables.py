@@ -1,0 +1,331 @@
+"""Measured kernel tables (aiconfigurator format): read, predict, fit, summarise. An edge module.
+
+Format (ai-dynamo/aiconfigurator, `systems/data/<gpu>/<kind>/<framework>/<version>/`): one row
+per kernel call, `latency` in milliseconds. `op_name` (or, without it, the columns) gives the
+kind:
+  gemm                  m, n, k, gemm_dtype          C[m,n] = A[m,k] B[k,n], FLOPs 2mnk
+  context_attention     batch_size, isl, num_heads, num_key_value_heads, head_dim (causal)
+  generation_attention  the same + step (cached tokens; the step attends over step + 1)
+  encoder_attention     batch_size, isl, num_heads, head_dim (non-causal ViT attention)
+Optional: attn_dtype, kv_cache_dtype (bfloat16 | float16 | fp8 | int8), window_size (0 = none),
+framework. Predictions use costmodel.core.efficiency; the bound is the bare roofline
+max(FLOPs / peak, bytes / bandwidth) at the datasheet figures. Attention runs at the bf16
+(or fp16) peak whatever attn_dtype is: the fp8 context rows on H100 are not 2x faster.
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from costmodel.calibration.lsq import least_squares
+from costmodel.core import efficiency as eff
+from costmodel.errors import CostmodelError
+from costmodel.specs.hardware import HardwareProfile
+from costmodel.units import DType
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+KINDS = ("gemm", "context_attention", "generation_attention", "encoder_attention")
+REQUIRED = {
+    "gemm": ("m", "n", "k", "latency"),
+    "context_attention": ("batch_size", "isl", "num_heads", "num_key_value_heads", "head_dim",
+                          "latency"),
+    "generation_attention": ("batch_size", "isl", "num_heads", "num_key_value_heads",
+                             "head_dim", "step", "latency"),
+    "encoder_attention": ("batch_size", "isl", "num_heads", "head_dim", "latency"),
+}
+# gemm_dtype -> (math dtype of the peak, bytes per A element, per B (weight), per C element)
+GEMM_DTYPES = {
+    "bfloat16": (DType.bf16, 2.0, 2.0, 2.0), "float16": (DType.fp16, 2.0, 2.0, 2.0),
+    "fp8": (DType.fp8, 1.0, 1.0, 2.0), "fp8_block": (DType.fp8, 1.0, 1.0, 2.0),
+    "int8_wo": (DType.bf16, 2.0, 1.0, 2.0), "int4_wo": (DType.bf16, 2.0, 0.5, 2.0),
+    "sq": (DType.int8, 1.0, 1.0, 2.0),
+}
+ELEM_BYTES = {"bfloat16": 2.0, "float16": 2.0, "fp8": 1.0, "int8": 1.0}
+SMALL_S = 10e-6  # rows whose bound is below this are reported as kind '<kind><10us'
+
+
+def _fail(path: str | Path, what: str) -> CostmodelError:
+    return CostmodelError(f"--kernels: {path}: {what}")
+
+
+def _read_frame(path: str | Path) -> pd.DataFrame:
+    import pandas as pd
+
+    p = Path(path)
+    if not p.is_file():
+        raise _fail(path, "no such file; check the path")
+    if p.suffix == ".parquet":
+        try:
+            return pd.read_parquet(p)
+        except ImportError:
+            raise _fail(path, "reading parquet needs pyarrow; `pip install pyarrow` or give "
+                        "a csv / csv.gz") from None
+    try:
+        return pd.read_csv(p)
+    except (UnicodeDecodeError, gzip.BadGzipFile, zlib.error, EOFError):
+        raise _fail(path, "not UTF-8 CSV text; give a csv, csv.gz or parquet kernel "
+                    "table") from None
+    except pd.errors.EmptyDataError:
+        raise _fail(path, "no rows; give a kernel table with a header and rows") from None
+    except pd.errors.ParserError as e:
+        raise _fail(path, f"not a CSV ({str(e).splitlines()[0]}); fix the file") from None
+
+
+def _kind(frame: pd.DataFrame, path: str | Path) -> str:
+    if "op_name" in frame and len(frame):
+        kinds = set(frame["op_name"].astype(str))
+        if len(kinds) != 1 or not kinds <= set(KINDS):
+            raise _fail(path, f"column op_name: {sorted(kinds)[:3]}; one table per file, "
+                        f"one of {', '.join(KINDS)}")
+        return kinds.pop()
+    if "m" in frame:
+        return "gemm"
+    if "num_key_value_heads" not in frame:
+        return "encoder_attention"
+    return "generation_attention" if "step" in frame and (frame["step"] > 0).any() else (
+        "context_attention")
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """One kernel table as a frame: the file's columns plus `kind`, `framework`, `source`
+    (the file name) and `measured_s`. Raises CostmodelError naming the file and column."""
+    frame = _read_frame(path)
+    kind = _kind(frame, path)
+    missing = [c for c in REQUIRED[kind] if c not in frame]
+    if missing:
+        raise _fail(path, f"missing column {missing[0]} for a {kind} table (needs "
+                    f"{', '.join(REQUIRED[kind])}); check the header")
+    if not len(frame):
+        raise _fail(path, "no rows; give a kernel table with a header and rows")
+    frame = frame.copy()
+    bad = ~np.isfinite(frame["latency"].to_numpy(float)) | (frame["latency"] <= 0)
+    if bad.any():
+        raise _fail(path, f"column latency: row {int(np.argmax(bad)) + 1} is not a positive "
+                    "number of milliseconds; fix or drop it")
+    frame["kind"] = kind
+    frame["framework"] = frame["framework"].astype(str) if "framework" in frame else "unknown"
+    frame["source"] = Path(path).name
+    frame["measured_s"] = frame["latency"].to_numpy(float) * 1e-3
+    _check_dtypes(frame, path)
+    return frame
+
+
+def _check_dtypes(frame: pd.DataFrame, path: str | Path) -> None:
+    checks = (("gemm_dtype", GEMM_DTYPES), ("attn_dtype", ELEM_BYTES),
+              ("kv_cache_dtype", ELEM_BYTES))
+    for col, known in checks:
+        if col in frame:
+            unknown = sorted(set(frame[col].astype(str)) - set(known))
+            if unknown:
+                raise _fail(path, f"column {col}: unknown {unknown[0]!r}; use one of "
+                            f"{', '.join(known)}")
+
+
+def read_tables(paths: list[str] | list[Path]) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.concat([read_table(p) for p in paths], ignore_index=True)
+
+
+def device(hw: HardwareProfile) -> eff.Device:
+    if hw.sm_count is None:
+        raise CostmodelError(f"sm_count: {hw.id} has none; add `sm_count:` (and its source) "
+                             "to the profile")
+    return eff.Device(hw.memory_bandwidth_Bps, hw.sm_count)
+
+
+def _col(frame: pd.DataFrame, name: str, default: float | str) -> np.ndarray:
+    """The column with gaps (tables of other kinds concatenated) filled by `default`."""
+    return frame[name].fillna(default).to_numpy() if name in frame else np.full(len(frame),
+                                                                                   default)
+
+
+def _bytes(frame: pd.DataFrame, name: str) -> np.ndarray:
+    import pandas as pd
+
+    return pd.Series(_col(frame, name, "bfloat16")).astype(str).map(ELEM_BYTES).to_numpy(float)
+
+
+def _attn_peak(hw: HardwareProfile) -> float:
+    return hw.peak_flops(DType.bf16 if hw.supports(DType.bf16) else DType.fp16)
+
+
+def _gemm(f: pd.DataFrame, hw: HardwareProfile, p: eff.KernelParams) -> tuple[np.ndarray, ...]:
+    spec = [GEMM_DTYPES[str(x)] for x in _col(f, "gemm_dtype", "bfloat16")]
+    peak = np.array([hw.peak_flops_by_dtype.get(s[0], np.nan) for s in spec])
+    a, w, o = (np.array([s[i] for s in spec]) for i in (1, 2, 3))
+    m, n, k = (f[c].to_numpy(float) for c in "mnk")
+    pred = eff.gemm_time_s(m, n, k, peak, a, w, o, device(hw), p)
+    return pred, eff.gemm_bound_s(m, n, k, peak, a, w, o, hw.memory_bandwidth_Bps)
+
+
+def _prefill(f: pd.DataFrame, hw: HardwareProfile, p: eff.KernelParams,
+             causal: bool) -> tuple[np.ndarray, ...]:
+    b, s, h, d = (f[c].to_numpy(float) for c in ("batch_size", "isl", "num_heads", "head_dim"))
+    kvh = f["num_key_value_heads"].to_numpy(float) if causal else h
+    win = _col(f, "window_size", 0.0).astype(float)
+    by = b * s * d * (2.0 * h * _bytes(f, "attn_dtype") + 2.0 * kvh * _bytes(f, "kv_cache_dtype"))
+    peak = _attn_peak(hw)
+    pred = eff.prefill_attention_time_s(b, s, s, h, d, causal, win, peak, by, device(hw), p)
+    flops = eff.attention_flops(b, s, s, h, d, causal, win)
+    return pred, np.maximum(flops / peak, by / hw.memory_bandwidth_Bps)
+
+
+def _decode(f: pd.DataFrame, hw: HardwareProfile, p: eff.KernelParams) -> tuple[np.ndarray, ...]:
+    b, h, kvh, d = (f[c].to_numpy(float) for c in ("batch_size", "num_heads",
+                                                    "num_key_value_heads", "head_dim"))
+    win = _col(f, "window_size", 0.0).astype(float)
+    kv_len = f["step"].to_numpy(float) + 1.0
+    kv_len = np.where(win > 0, np.minimum(kv_len, win), kv_len)
+    kvb, ab = _bytes(f, "kv_cache_dtype"), _bytes(f, "attn_dtype")
+    pred = eff.decode_attention_time_s(b, kv_len, h, kvh, d, kvb, ab, device(hw), p)
+    by = eff.decode_kv_bytes(b, kv_len, h, kvh, d, kvb, ab)
+    flops = 4.0 * b * h * d * kv_len
+    return pred, np.maximum(flops / _attn_peak(hw), by / hw.memory_bandwidth_Bps)
+
+
+def predict(frame: pd.DataFrame, hw: HardwareProfile,
+            p: eff.KernelParams) -> tuple[np.ndarray, np.ndarray]:
+    """(predicted_s, bound_s) per row; NaN where the device lacks the row's dtype peak."""
+    pred, bound = np.full(len(frame), np.nan), np.full(len(frame), np.nan)
+    for kind, idx in frame.groupby("kind").indices.items():
+        f = frame.iloc[idx]
+        if kind == "gemm":
+            out = _gemm(f, hw, p)
+        elif kind == "generation_attention":
+            out = _decode(f, hw, p)
+        else:
+            out = _prefill(f, hw, p, causal=kind == "context_attention")
+        pred[idx], bound[idx] = out
+    return pred, bound
+
+
+# --- held-out split ---------------------------------------------------------------------
+_NOT_SHAPE = {"latency", "measured_s", "framework", "version", "device", "kernel_source",
+              "source", "kind", "op_name"}
+
+
+def held_out(frame: pd.DataFrame) -> np.ndarray:
+    """True for the rows fits must not see: odd hash of the row's shape and dtype columns
+    (stable across runs and machines, about half of every table)."""
+    import pandas as pd
+
+    out = np.zeros(len(frame), dtype=bool)
+    for _, idx in frame.groupby("source").indices.items():
+        f = frame.iloc[idx]
+        cols = [c for c in f.columns if c not in _NOT_SHAPE and f[c].notna().all()]
+        out[idx] = pd.util.hash_pandas_object(f[cols], index=False).to_numpy() % 2 == 1
+    return out
+
+
+# --- fitting ------------------------------------------------------------------------------
+LOG_FRACTION = (np.log(0.02), 0.0)
+LOG_TIME = (np.log(1e-9), np.log(1e-3))
+OVERLAP = (0.0, 2.0)
+GROUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "gemm": (("gemm",), ("gemm_fraction", "memory_fraction", "gemm_tile_s", "gemm_fixed_s",
+                         "gemm_overlap")),
+    "attention": (("context_attention",),
+                  ("attention_fraction", "attention_tile_s", "attention_fixed_s",
+                   "attention_memory_fraction", "attention_overlap")),
+    "decode": (("generation_attention",), ("decode_fraction", "decode_tile_s",
+                                           "decode_fixed_s")),
+}
+START = {"fraction": 0.7, "_s": 2e-6, "overlap": 0.5}
+MAX_FIT_ROWS = 20000  # larger groups are thinned to every n-th row (deterministic)
+
+
+def _space(name: str) -> tuple[float, tuple[float, float], bool]:
+    """(start, bounds, log?) of one parameter in the fit's coordinates."""
+    if name.endswith("overlap"):
+        return START["overlap"], OVERLAP, False
+    if name.endswith("_s"):
+        return np.log(START["_s"]), LOG_TIME, True
+    return np.log(START["fraction"]), LOG_FRACTION, True
+
+
+def _fit_rows(frame: pd.DataFrame, kinds: tuple[str, ...]) -> pd.DataFrame:
+    sel = frame["kind"].isin(kinds)
+    if "gemm_dtype" in frame:  # the large-GEMM fraction is per dtype: fit bf16 / fp16 only
+        sel &= frame["gemm_dtype"].fillna("bfloat16").isin(["bfloat16", "float16"])
+    rows = frame[sel]
+    step = max(1, len(rows) // MAX_FIT_ROWS)
+    return rows.iloc[::step]
+
+
+def fit(frame: pd.DataFrame, hw: HardwareProfile, fixed: dict[str, float] | None = None,
+        start: eff.KernelParams | None = None) -> eff.KernelParams:
+    """Least squares on log(predicted / measured) per group (GEMM, prefill + ViT attention,
+    decode attention) over the frame's rows; `fixed` parameters (e.g. gemm_fraction from
+    MAMF) are held. Groups without rows keep `start` (default: the bare bound)."""
+    values = dict(vars(start or eff.KernelParams()))
+    fixed = fixed or {}
+    values.update(fixed)
+    for kinds, names in GROUPS.values():
+        rows = _fit_rows(frame, kinds)
+        free = [n for n in names if n not in fixed]
+        if not len(rows) or not free:
+            continue
+        values.update(_fit_group(rows, hw, values, free))
+    return eff.KernelParams(**values)
+
+
+def _fit_group(rows: pd.DataFrame, hw: HardwareProfile, values: dict[str, float],
+               free: list[str]) -> dict[str, float]:
+    spaces = [_space(n) for n in free]
+    logs = [s[2] for s in spaces]
+    measured = rows["measured_s"].to_numpy(float)
+
+    def unpack(x: np.ndarray) -> dict[str, float]:
+        return {n: float(np.exp(v) if lg else v) for n, v, lg in zip(free, x, logs, strict=True)}
+
+    def resid(x: np.ndarray) -> np.ndarray:
+        pred, _ = predict(rows, hw, eff.KernelParams(**{**values, **unpack(x)}))
+        return np.nan_to_num(np.log(pred / measured), nan=0.0)
+
+    lo = np.array([s[1][0] for s in spaces])
+    hi = np.array([s[1][1] for s in spaces])
+    return unpack(least_squares(resid, np.array([s[0] for s in spaces]), lo, hi))
+
+
+# --- summary ------------------------------------------------------------------------------
+def labels(frame: pd.DataFrame, bound_s: np.ndarray) -> np.ndarray:
+    """Reporting kind per row: the table kind, `gemm:<dtype>` for non-bf16/fp16 GEMMs, and a
+    `<10us` suffix where the bound is below SMALL_S."""
+    kind = frame["kind"].to_numpy().astype(object)
+    if "gemm_dtype" in frame:
+        dt = frame["gemm_dtype"].fillna("bfloat16").astype(str).to_numpy()
+        other = (kind == "gemm") & ~np.isin(dt, ["bfloat16", "float16"])
+        kind = np.where(other, "gemm:" + dt.astype(object), kind)
+    return np.where(bound_s < SMALL_S, kind + "<10us", kind)
+
+
+def summarise(label: np.ndarray, predicted_s: np.ndarray,
+              measured_s: np.ndarray) -> dict[str, dict[str, float]]:
+    """Per label: rows, median / p90 / max |predicted - measured| / measured (fractions), and
+    rows skipped (the device has no peak for their dtype). Labels in KINDS order, then the
+    rest alphabetically."""
+    err = np.abs(predicted_s - measured_s) / measured_s
+    order = sorted(set(label), key=lambda s: (s.split("<")[0].split(":")[0] not in KINDS,
+                                               KINDS.index(s.split("<")[0].split(":")[0])
+                                               if s.split("<")[0].split(":")[0] in KINDS else 0,
+                                               s))
+    out = {}
+    for name in order:
+        e = err[label == name]
+        ok = e[np.isfinite(e)]
+        out[name] = {"rows": int(ok.size), "skipped": int(e.size - ok.size),
+                     "median_abs_error": _q(ok, 0.5), "p90_abs_error": _q(ok, 0.9),
+                     "max_abs_error": float(ok.max()) if ok.size else float("nan")}
+    return out
+
+
+def _q(x: np.ndarray, q: float) -> float:
+    return float(np.quantile(x, q)) if x.size else float("nan")

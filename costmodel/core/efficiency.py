@@ -1,0 +1,238 @@
+"""Kernel-level efficiency: the expected time of one GPU kernel from its shape. Pure numpy.
+
+Units: FLOPs (= 2 x multiply-accumulate), bytes, seconds, FLOP/s, bytes/s. Every function is
+vectorised over numpy arrays (one entry per shape). The device enters through its datasheet
+dense peak (FLOP/s of the math dtype), memory bandwidth (bytes/s) and SM count, and through a
+handful of fitted `KernelParams` (costmodel.calibration.kernel_tables fits them from measured
+kernel tables; hardware profiles carry them under `kernel_efficiency`). Formulas (also in
+docs/methodology.md, "Kernel efficiency"):
+
+GEMM C[m,n] = A[m,k] B[k,n] (cuBLAS/CUTLASS-style output tiles of TILE_M x TILE_N):
+  tm        = clamp(pow2ceil(m), 16, 128)            the row tile shrinks for small m
+  tiles     = ceil(m / tm) * ceil(n / TILE_N);  split-K to fill the SMs when tiles < SMs:
+  split     = clamp(floor(SMs / tiles), 1, ceil(k / 256)),  ctas = tiles * split
+  cta_s     = gemm_tile_s + 2 * tm * TILE_N * (k / split) / (peak * gemm_fraction / SMs)
+  compute_s = ceil(ctas / SMs) * cta_s                 (wave quantisation: whole waves)
+  memory_s  = (m*k*a + k*n*w + m*n*o) / (bandwidth * memory_fraction)
+  t         = max(compute_s, memory_s) + gemm_fixed_s
+Prefill (context) attention, FlashAttention-class, Q blocks of BLOCK rows per CTA:
+  kv blocks per q block i (0-based): min(i + 1, ceil(window / BLOCK) + 1) causal, nk otherwise
+  cta_s  = attention_tile_s + 2*2 * BLOCK*BLOCK*d * kv_blocks / (peak * attention_fraction / SMs)
+  t      = max(ceil(ctas / SMs) * mean(cta_s), max(cta_s)) + attention_fixed_s, ctas = b*h*nq
+  (useful causal FLOPs 2*2*b*h*s*s*d/2; encoder (ViT) attention is the non-causal case)
+Decode (generation) attention, memory-bound, one CTA per (sequence, KV head, KV split):
+  bytes  = b * kvh * L * d * 2 * kv_bytes + 2 * b * h * d * a,   L = min(cached + 1, window)
+  split  = clamp(floor(SMs / (b * kvh)), 1, ceil(L / 256)),  ctas = b * kvh * split
+  t      = ceil(ctas / SMs) * (decode_tile_s + bytes / ctas / (bandwidth * decode_fraction / SMs))
+           + decode_fixed_s
+Sources: wave quantisation as in NVIDIA's "Matrix Multiplication Background User's Guide"
+(docs.nvidia.com/deeplearning/performance/dl-performance-matrix-multiplication); FlashAttention
+tiling from Dao, "FlashAttention-2" (2023); split-KV decoding from Dao et al.,
+"Flash-Decoding for long-context inference" (2023); large-GEMM fractions from Bekman's
+"Maximum Achievable Matmul FLOPS" table (stas00/ml-engineering).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from costmodel.core.ops import Arr, AttnShape, Op
+
+TILE_N = 128  # GEMM output-tile columns
+TILE_M_MAX, TILE_M_MIN = 128, 16  # GEMM output-tile rows: shrink with m down to 16
+SPLIT_K_MIN = 256  # least K per split-K slice
+BLOCK = 128  # FlashAttention query / key block
+DECODE_SPLIT_MIN = 256  # least KV tokens per decode split
+
+
+@dataclass(frozen=True)
+class KernelParams:
+    """Fitted per-device efficiency figures (fractions of the datasheet peak; seconds)."""
+
+    gemm_fraction: float = 1.0  # of dense peak, large GEMMs (MAMF / peak where measured)
+    memory_fraction: float = 1.0  # of datasheet bandwidth, streaming GEMM operands
+    gemm_tile_s: float = 0.0  # per GEMM CTA (one output tile's prologue and epilogue)
+    gemm_fixed_s: float = 0.0  # per GEMM kernel
+    gemm_overlap: float = 0.0  # 0: max(compute, memory) ... 1: compute + memory (see _overlap)
+    attention_fraction: float = 1.0  # of dense peak, FlashAttention prefill / ViT
+    attention_tile_s: float = 0.0  # per attention CTA (one Q block of one head)
+    attention_fixed_s: float = 0.0  # per attention kernel
+    attention_memory_fraction: float = 1.0  # of datasheet bandwidth, Q/K/V/O traffic
+    attention_overlap: float = 0.0
+    decode_fraction: float = 1.0  # of datasheet bandwidth, decode attention KV reads
+    decode_tile_s: float = 0.0  # per decode CTA (one sequence x KV head x split)
+    decode_fixed_s: float = 0.0  # per decode attention kernel
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+
+@dataclass(frozen=True)
+class Device:
+    """What the formulas need from the datasheet: bandwidth (bytes/s) and SMs."""
+
+    memory_bytes_per_s: float
+    sm_count: int
+
+
+def _a(x: Arr | float) -> Arr:
+    return np.asarray(x, dtype=float)
+
+
+def _pow2ceil(x: Arr) -> Arr:
+    return 2.0 ** np.ceil(np.log2(np.maximum(x, 1.0)))
+
+
+def _overlap(compute_s: Arr, memory_s: Arr, overlap: float) -> Arr:
+    """max(c, m) + overlap * min(c, m): 0 = perfect overlap (roofline), 1 = serial."""
+    return np.maximum(compute_s, memory_s) + overlap * np.minimum(compute_s, memory_s)
+
+
+def gemm_time_s(m: Arr, n: Arr, k: Arr, peak_flops_per_s: Arr, a_bytes: Arr, w_bytes: Arr,
+                o_bytes: Arr, dev: Device, p: KernelParams) -> Arr:
+    """Expected seconds of one C[m,n] = A[m,k] B[k,n] call (module docstring)."""
+    m, n, k = _a(m), _a(n), _a(k)
+    sms = float(dev.sm_count)
+    tm = np.clip(_pow2ceil(m), TILE_M_MIN, TILE_M_MAX)
+    tiles = np.ceil(m / tm) * np.ceil(n / TILE_N)
+    split = np.clip(np.floor(sms / tiles), 1.0, np.ceil(k / SPLIT_K_MIN))
+    per_sm = _a(peak_flops_per_s) * p.gemm_fraction / sms
+    cta_s = p.gemm_tile_s + 2.0 * tm * TILE_N * (k / split) / per_sm
+    compute_s = np.ceil(tiles * split / sms) * cta_s
+    memory_s = (m * k * a_bytes + k * n * w_bytes + m * n * o_bytes) / (
+        dev.memory_bytes_per_s * p.memory_fraction)
+    return _overlap(compute_s, memory_s, p.gemm_overlap) + p.gemm_fixed_s
+
+
+def gemm_bound_s(m: Arr, n: Arr, k: Arr, peak_flops_per_s: Arr, a_bytes: Arr, w_bytes: Arr,
+                 o_bytes: Arr, memory_bytes_per_s: float) -> Arr:
+    """Bare roofline: max(2mnk / peak, minimum bytes / bandwidth)."""
+    m, n, k = _a(m), _a(n), _a(k)
+    return np.maximum(2.0 * m * n * k / _a(peak_flops_per_s),
+                      (m * k * a_bytes + k * n * w_bytes + m * n * o_bytes) / memory_bytes_per_s)
+
+
+def _kv_blocks(nq: Arr, nk: Arr, causal: Arr, window: Arr) -> tuple[Arr, Arr]:
+    """(mean, max) KV blocks visited per Q block. window <= 0 means none."""
+    wb = np.where(window > 0, np.ceil(window / BLOCK) + 1.0, np.inf)
+    # causal: block i sees min(i + 1, wb); mean over i = 0..nq-1 of min(i+1, wb)
+    full = np.minimum(nq, wb)
+    causal_mean = (full * (full + 1.0) / 2.0 + (nq - full) * np.minimum(wb, nq)) / nq
+    mean = np.where(causal, causal_mean, np.minimum(nk, wb))
+    top = np.where(causal, full, np.minimum(nk, wb))
+    return mean, top
+
+
+def prefill_attention_time_s(batch: Arr, q_len: Arr, kv_len: Arr, heads: Arr, head_dim: Arr,
+                             causal: Arr, window: Arr, peak_flops_per_s: Arr, bytes_: Arr,
+                             dev: Device, p: KernelParams) -> Arr:
+    """Expected seconds of one FlashAttention forward (prefill or ViT encoder)."""
+    batch, q_len, heads = _a(batch), _a(q_len), _a(heads)
+    sms = float(dev.sm_count)
+    per_sm = _a(peak_flops_per_s) * p.attention_fraction / sms
+    ctas = batch * heads * np.ceil(q_len / BLOCK)
+    flops = attention_flops(batch, q_len, kv_len, heads, head_dim, causal, window)
+    w = np.where(_a(window) > 0, _a(window), np.inf)
+    longest = 4.0 * np.minimum(q_len, BLOCK) * np.minimum(_a(kv_len), w) * _a(head_dim)
+    waves_s = np.ceil(ctas / sms) * (p.attention_tile_s + flops / ctas / per_sm)
+    longest_s = p.attention_tile_s + longest / per_sm
+    memory_s = _a(bytes_) / (dev.memory_bytes_per_s * p.attention_memory_fraction)
+    return _overlap(np.maximum(waves_s, longest_s), memory_s, p.attention_overlap) + (
+        p.attention_fixed_s)
+
+
+def attention_flops(batch: Arr, q_len: Arr, kv_len: Arr, heads: Arr, head_dim: Arr,
+                    causal: Arr, window: Arr) -> Arr:
+    """Useful FLOPs 2*2*b*h*d*(scores): causal scores sum_i min(i+1, window) per head."""
+    q, kv, w = _a(q_len), _a(kv_len), _a(window)
+    w = np.where(w > 0, w, np.inf)
+    full = np.minimum(q, w)
+    causal_scores = full * (full + 1.0) / 2.0 + (q - full) * np.minimum(w, q)
+    scores = np.where(np.asarray(causal), causal_scores, q * np.minimum(kv, w))
+    return 4.0 * _a(batch) * _a(heads) * _a(head_dim) * scores
+
+
+def decode_kv_bytes(batch: Arr, kv_len: Arr, heads: Arr, kv_heads: Arr, head_dim: Arr,
+                    kv_bytes: Arr, a_bytes: Arr) -> Arr:
+    """K and V read once (kv_heads only: GQA) plus q read and output written."""
+    b, d = _a(batch), _a(head_dim)
+    return b * _a(kv_heads) * _a(kv_len) * d * 2.0 * kv_bytes + 2.0 * b * _a(heads) * d * a_bytes
+
+
+def decode_attention_time_s(batch: Arr, kv_len: Arr, heads: Arr, kv_heads: Arr,
+                            head_dim: Arr, kv_bytes: Arr, a_bytes: Arr, dev: Device,
+                            p: KernelParams) -> Arr:
+    """Expected seconds of one decode step's attention (one layer), split-KV over the SMs."""
+    sms = float(dev.sm_count)
+    pairs = _a(batch) * _a(kv_heads)
+    split = np.clip(np.floor(sms / pairs), 1.0, np.ceil(_a(kv_len) / DECODE_SPLIT_MIN))
+    ctas = pairs * split
+    total = decode_kv_bytes(batch, kv_len, heads, kv_heads, head_dim, kv_bytes, a_bytes)
+    per_cta_s = total / ctas / (dev.memory_bytes_per_s * p.decode_fraction / sms)
+    return np.ceil(ctas / sms) * (p.decode_tile_s + per_cta_s) + p.decode_fixed_s
+
+
+def params_of(kernel_params: dict[str, float] | None) -> KernelParams:
+    """A profile's `kernel_params` (HardwareProfile.kernel_params) as KernelParams; None gives
+    the bare bound (fractions 1, no fixed costs)."""
+    return KernelParams(**kernel_params) if kernel_params else KernelParams()
+
+
+def _gemm_of_op(op: Op, a_bytes: float) -> tuple[Arr, Arr, Arr, Arr]:
+    """(m, n, k, weight bytes per element) of a linear Op: with F = mnk = matmul_flops / 2,
+    m*k = act_read / a, m*n = output / a: k = F / (m*n), n = F / (m*k), m = (m*k) / k."""
+    f = _a(op.matmul_flops) / 2.0
+    mk = _a(op.act_read_bytes) / a_bytes
+    mn = (_a(op.act_write_bytes) + _a(op.kv_write_bytes)) / a_bytes
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = np.where(mn > 0, f / mn, 0.0)
+        n = np.where(mk > 0, f / mk, 0.0)
+        m = np.where(k > 0, mk / k, 0.0)
+        w = np.where(k * n > 0, _a(op.weight_bytes) / (k * n), a_bytes)
+    return m, n, k, w
+
+
+def _attention_of_op(op: Op, s: AttnShape, dev: Device, p: KernelParams,
+                     peak_flops_per_s: float, a_bytes: float) -> Arr:
+    if np.all(_a(s.q) == 1) and s.kv_from_cache:
+        kv_elems = 2.0 * _a(s.seqs) * _a(s.k) * s.kv_heads * s.head_dim
+        kv_b = np.where(kv_elems > 0, _a(op.kv_read_bytes) / np.maximum(kv_elems, 1.0), a_bytes)
+        return decode_attention_time_s(s.seqs, s.k, s.heads, s.kv_heads, s.head_dim, kv_b,
+                                       a_bytes, dev, p)
+    return prefill_attention_time_s(s.seqs, s.q, s.k, s.heads, s.head_dim, s.causal, 0.0,
+                                    peak_flops_per_s, op.bytes, dev, p)
+
+
+def op_time_s(op: Op, dev: Device, p: KernelParams, peak_flops_per_s: float, a_bytes: float,
+              attn: AttnShape | None = None) -> Arr:
+    """Expected seconds of one instance of `op` (costmodel.core.ops) on the device.
+
+    linear / lm_head: gemm_time_s on the (m, n, k) recovered from the Op (_gemm_of_op).
+    attention: with its AttnShape, decode_attention_time_s (q = 1 from the KV cache) or
+    prefill_attention_time_s (prefill causal; ViT non-causal); without one, the bound at the
+    attention (or decode) fractions plus the fixed cost. Other classes (norms, activations,
+    adds, RoPE, embedding gathers) are memory-bound: bytes / (bandwidth * memory_fraction)
+    + gemm_fixed_s. Ops with no work take 0 s. `comm` ops are priced by the roofline's link
+    model, not here (ValueError).
+    """
+    work = (_a(op.matmul_flops) + _a(op.bytes)) > 0
+    if op.op_class == "comm":
+        raise ValueError("op_time_s: comm ops are priced by the link model (core/roofline)")
+    if op.op_class in ("linear", "lm_head"):
+        m, n, k, w = _gemm_of_op(op, a_bytes)
+        with np.errstate(divide="ignore", invalid="ignore"):  # rows without work -> 0 below
+            t = gemm_time_s(m, n, k, peak_flops_per_s, a_bytes, w, a_bytes, dev, p)
+    elif op.op_class == "attention" and attn is not None:
+        t = _attention_of_op(op, attn, dev, p, peak_flops_per_s, a_bytes)
+    elif op.op_class == "attention" and op.stage == "decode":
+        t = _a(op.bytes) / (dev.memory_bytes_per_s * p.decode_fraction) + p.decode_fixed_s
+    elif op.op_class == "attention":
+        t = np.maximum(_a(op.matmul_flops) / (peak_flops_per_s * p.attention_fraction),
+                       _a(op.bytes) / (dev.memory_bytes_per_s * p.attention_memory_fraction))
+        t = t + p.attention_fixed_s
+    else:
+        t = _a(op.bytes) / (dev.memory_bytes_per_s * p.memory_fraction) + p.gemm_fixed_s
+    return np.where(work, t, 0.0)
