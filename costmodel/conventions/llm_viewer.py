@@ -207,7 +207,7 @@ class LLMViewerConvention:
 
     name = "llm-viewer"
     default_engine = "ideal"  # LLM-Viewer computes the roofline bound
-    default_flash = False  # LLM-Viewer's `analyze` defaults to use_flashattention=False
+    default_flash: bool | None = False  # LLM-Viewer's `analyze` defaults to use_flashattention=False
 
     def check(self, w: Workload, engine: Engine) -> None:
         if (w.overlap, w.logits) != ("roofline", "last"):
@@ -237,7 +237,7 @@ class LLMViewerConvention:
                   o: Options) -> dict[str, list[Op]]:
         return stage_ops(spec, pts, p, o.flash)
 
-    def decode_ops(self, spec: ModelSpec, pts: Points, step: float, p: Precision,
+    def decode_ops(self, spec: ModelSpec, pts: Points, step: Arr | float, p: Precision,
                    o: Options) -> list[Op]:
         return decode_ops(spec, pts, step, p, o.flash)
 

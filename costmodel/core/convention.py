@@ -51,7 +51,7 @@ class Convention(Protocol):
         """Operators of vision, projector and prefill (spec = one GPU's TP shard)."""
         ...
 
-    def decode_ops(self, spec: ModelSpec, pts: Points, step: float, p: Precision,
+    def decode_ops(self, spec: ModelSpec, pts: Points, step: Arr | float, p: Precision,
                    o: Options) -> list[Op]:
         """Operators of decode step `step` (0-based)."""
         ...
@@ -72,7 +72,7 @@ class CostmodelConvention:
     # Token-compression papers time their methods in Hugging Face transformers (LLaVA's
     # codebase, model.generate): the expected latency a researcher compares with is hf-eager.
     default_engine = "hf-eager"
-    default_flash = None
+    default_flash: bool | None = None
 
     def check(self, w: Workload, engine: Engine) -> None:
         return None
@@ -84,7 +84,8 @@ class CostmodelConvention:
 
     def rates(self, profiles: Sequence[HardwareProfile], dtypes: Sequence[DType],
               w: Workload, engine: Engine) -> Rates:
-        return Rates.from_profiles(profiles, dtypes, engine)
+        return Rates.from_profiles(profiles, dtypes, engine,
+                                   act_bytes=w.act_dtype.bytes_per_element)
 
     def bound_rates(self, profiles: Sequence[HardwareProfile], dtypes: Sequence[DType],
                     w: Workload) -> Rates:
@@ -99,7 +100,7 @@ class CostmodelConvention:
         ops = stage_ops(spec, pts, p, o.flash, o.all_logits)
         return {s: self._finish(v, p, o) for s, v in ops.items()}
 
-    def decode_ops(self, spec: ModelSpec, pts: Points, step: float, p: Precision,
+    def decode_ops(self, spec: ModelSpec, pts: Points, step: Arr | float, p: Precision,
                    o: Options) -> list[Op]:
         return self._finish(decode_ops(spec, pts, step, p, o.flash), p, o)
 

@@ -40,6 +40,8 @@ import numpy as np
 
 from costmodel.core.ops import Arr, AttnShape, Op
 
+Num = Arr | float  # an array over shapes, or one number
+
 TILE_N = 128  # GEMM output-tile columns
 TILE_M_MAX, TILE_M_MIN = 128, 16  # GEMM output-tile rows: shrink with m down to 16
 SPLIT_K_MIN = 256  # least K per split-K slice
@@ -78,21 +80,21 @@ class Device:
     sm_count: int
 
 
-def _a(x: Arr | float) -> Arr:
+def _a(x: Num) -> Arr:
     return np.asarray(x, dtype=float)
 
 
-def _pow2ceil(x: Arr) -> Arr:
+def _pow2ceil(x: Num) -> Arr:
     return 2.0 ** np.ceil(np.log2(np.maximum(x, 1.0)))
 
 
-def _overlap(compute_s: Arr, memory_s: Arr, overlap: float) -> Arr:
+def _overlap(compute_s: Num, memory_s: Num, overlap: float) -> Arr:
     """max(c, m) + overlap * min(c, m): 0 = perfect overlap (roofline), 1 = serial."""
     return np.maximum(compute_s, memory_s) + overlap * np.minimum(compute_s, memory_s)
 
 
-def gemm_time_s(m: Arr, n: Arr, k: Arr, peak_flops_per_s: Arr, a_bytes: Arr, w_bytes: Arr,
-                o_bytes: Arr, dev: Device, p: KernelParams) -> Arr:
+def gemm_time_s(m: Num, n: Num, k: Num, peak_flops_per_s: Num, a_bytes: Num, w_bytes: Num,
+                o_bytes: Num, dev: Device, p: KernelParams) -> Arr:
     """Expected seconds of one C[m,n] = A[m,k] B[k,n] call (module docstring)."""
     m, n, k = _a(m), _a(n), _a(k)
     sms = float(dev.sm_count)
@@ -107,15 +109,15 @@ def gemm_time_s(m: Arr, n: Arr, k: Arr, peak_flops_per_s: Arr, a_bytes: Arr, w_b
     return _overlap(compute_s, memory_s, p.gemm_overlap) + p.gemm_fixed_s
 
 
-def gemm_bound_s(m: Arr, n: Arr, k: Arr, peak_flops_per_s: Arr, a_bytes: Arr, w_bytes: Arr,
-                 o_bytes: Arr, memory_bytes_per_s: float) -> Arr:
+def gemm_bound_s(m: Num, n: Num, k: Num, peak_flops_per_s: Num, a_bytes: Num, w_bytes: Num,
+                 o_bytes: Num, memory_bytes_per_s: float) -> Arr:
     """Bare roofline: max(2mnk / peak, minimum bytes / bandwidth)."""
     m, n, k = _a(m), _a(n), _a(k)
     return np.maximum(2.0 * m * n * k / _a(peak_flops_per_s),
                       (m * k * a_bytes + k * n * w_bytes + m * n * o_bytes) / memory_bytes_per_s)
 
 
-def _kv_blocks(nq: Arr, nk: Arr, causal: Arr, window: Arr) -> tuple[Arr, Arr]:
+def _kv_blocks(nq: Num, nk: Num, causal: Num, window: Num) -> tuple[Arr, Arr]:
     """(mean, max) KV blocks visited per Q block. window <= 0 means none."""
     wb = np.where(window > 0, np.ceil(window / BLOCK) + 1.0, np.inf)
     # causal: block i sees min(i + 1, wb); mean over i = 0..nq-1 of min(i+1, wb)
@@ -126,8 +128,8 @@ def _kv_blocks(nq: Arr, nk: Arr, causal: Arr, window: Arr) -> tuple[Arr, Arr]:
     return mean, top
 
 
-def prefill_attention_time_s(batch: Arr, q_len: Arr, kv_len: Arr, heads: Arr, head_dim: Arr,
-                             causal: Arr, window: Arr, peak_flops_per_s: Arr, bytes_: Arr,
+def prefill_attention_time_s(batch: Num, q_len: Num, kv_len: Num, heads: Num, head_dim: Num,
+                             causal: Num, window: Num, peak_flops_per_s: Num, bytes_: Num,
                              dev: Device, p: KernelParams) -> Arr:
     """Expected seconds of one FlashAttention forward (prefill or ViT encoder)."""
     batch, q_len, heads = _a(batch), _a(q_len), _a(heads)
@@ -144,8 +146,8 @@ def prefill_attention_time_s(batch: Arr, q_len: Arr, kv_len: Arr, heads: Arr, he
         p.attention_fixed_s)
 
 
-def attention_flops(batch: Arr, q_len: Arr, kv_len: Arr, heads: Arr, head_dim: Arr,
-                    causal: Arr, window: Arr) -> Arr:
+def attention_flops(batch: Num, q_len: Num, kv_len: Num, heads: Num, head_dim: Num,
+                    causal: Num, window: Num) -> Arr:
     """Useful FLOPs 2*2*b*h*d*(scores): causal scores sum_i min(i+1, window) per head."""
     q, kv, w = _a(q_len), _a(kv_len), _a(window)
     w = np.where(w > 0, w, np.inf)
@@ -155,15 +157,15 @@ def attention_flops(batch: Arr, q_len: Arr, kv_len: Arr, heads: Arr, head_dim: A
     return 4.0 * _a(batch) * _a(heads) * _a(head_dim) * scores
 
 
-def decode_kv_bytes(batch: Arr, kv_len: Arr, heads: Arr, kv_heads: Arr, head_dim: Arr,
-                    kv_bytes: Arr, a_bytes: Arr) -> Arr:
+def decode_kv_bytes(batch: Num, kv_len: Num, heads: Num, kv_heads: Num, head_dim: Num,
+                    kv_bytes: Num, a_bytes: Num) -> Arr:
     """K and V read once (kv_heads only: GQA) plus q read and output written."""
     b, d = _a(batch), _a(head_dim)
     return b * _a(kv_heads) * _a(kv_len) * d * 2.0 * kv_bytes + 2.0 * b * _a(heads) * d * a_bytes
 
 
-def decode_attention_time_s(batch: Arr, kv_len: Arr, heads: Arr, kv_heads: Arr,
-                            head_dim: Arr, kv_bytes: Arr, a_bytes: Arr, dev: Device,
+def decode_attention_time_s(batch: Num, kv_len: Num, heads: Num, kv_heads: Num,
+                            head_dim: Num, kv_bytes: Num, a_bytes: Num, dev: Device,
                             p: KernelParams) -> Arr:
     """Expected seconds of one decode step's attention (one layer), split-KV over the SMs."""
     sms = float(dev.sm_count)
@@ -196,7 +198,7 @@ def _gemm_of_op(op: Op, a_bytes: float) -> tuple[Arr, Arr, Arr, Arr]:
 
 
 def _attention_of_op(op: Op, s: AttnShape, dev: Device, p: KernelParams,
-                     peak_flops_per_s: float, a_bytes: float) -> Arr:
+                     peak_flops_per_s: Num, a_bytes: float) -> Arr:
     if np.all(_a(s.q) == 1) and s.kv_from_cache:
         kv_elems = 2.0 * _a(s.seqs) * _a(s.k) * s.kv_heads * s.head_dim
         kv_b = np.where(kv_elems > 0, _a(op.kv_read_bytes) / np.maximum(kv_elems, 1.0), a_bytes)
@@ -206,7 +208,7 @@ def _attention_of_op(op: Op, s: AttnShape, dev: Device, p: KernelParams,
                                     peak_flops_per_s, op.bytes, dev, p)
 
 
-def op_time_s(op: Op, dev: Device, p: KernelParams, peak_flops_per_s: float, a_bytes: float,
+def op_time_s(op: Op, dev: Device, p: KernelParams, peak_flops_per_s: Num, a_bytes: float,
               attn: AttnShape | None = None) -> Arr:
     """Expected seconds of one instance of `op` (costmodel.core.ops) on the device.
 

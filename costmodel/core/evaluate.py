@@ -128,17 +128,20 @@ def _static_cost(op: Op, r: Rates, overlap: str) -> OpCost:
                   k * t.comm_s)
 
 
-def _decode_cost(a: Op, b: Op, r: Rates, overlap: str, n: Arr) -> OpCost:
-    """Totals over n decode steps; `a` is the op at step 0, `b` at step 1 (costs affine in j)."""
+def _decode_cost(a: Op, b: Op, r: Rates, overlap: str, n: Arr, span: Arr) -> OpCost:
+    """Totals over n decode steps; `a` is the op at step 0, `b` at step `span` (the last step,
+    or 1): FLOPs and bytes are affine in the step, so the series is exact for them and for the
+    roofline bound; fitted efficiencies (curves, kernel model) follow the chord from the first
+    to the last step (docs/methodology.md, "Decode and end-to-end latency")."""
     ta, tb = op_times(a, r), op_times(b, r)
     k = a.count
 
     def series(x: Arr, y: Arr) -> Arr:
-        return k * (n * x + (y - x) * n * (n - 1) / 2.0)
+        return k * (n * x + (y - x) / span * n * (n - 1) / 2.0)
 
     if overlap == "roofline":
-        core = sum_linear_max(ta.compute_s, tb.compute_s - ta.compute_s,
-                              ta.memory_s, tb.memory_s - ta.memory_s, n)
+        core = sum_linear_max(ta.compute_s, (tb.compute_s - ta.compute_s) / span,
+                              ta.memory_s, (tb.memory_s - ta.memory_s) / span, n)
         lat = k * (core + n * r.launch_for(a))
     else:
         lat = series(ta.compute_s + ta.memory_s, tb.compute_s + tb.memory_s) + k * n * r.launch_for(a)
@@ -164,12 +167,14 @@ def _totals(costs: list[OpCost], like: Arr) -> StageTotals:
 
 @dataclass(frozen=True)
 class _Ops:
-    """One GPU shard's operators over the (compressed) points; decode at steps 0 and 1."""
+    """One GPU shard's operators over the (compressed) points; decode at the first step and
+    at the last (span = N - 2 for N output tokens, at least 1)."""
 
     pts: Points  # after compression
     pre: dict[str, list[Op]]
     dec_a: list[Op]
-    dec_b: list[Op]
+    dec_b: list[Op]  # at step `span`
+    span: Arr
     like: Arr
 
 
@@ -194,10 +199,11 @@ def _ops(gpu: ModelSpec, base: Points, prep: Prepared) -> _Ops:
     like = np.broadcast_arrays(pts.batch, pts.visual, pts.text, pts.output,
                                prep.rates.bytes_per_s)[0]
     pre = conv.stage_ops(gpu, pts, prec, o)
-    dec_a, dec_b = (conv.decode_ops(gpu, pts, j, prec, o) for j in (0.0, 1.0))
+    span = np.maximum(pts.output - 2.0, 1.0)  # the last decode step (or step 1)
+    dec_a, dec_b = conv.decode_ops(gpu, pts, 0.0, prec, o), conv.decode_ops(gpu, pts, span, prec, o)
     for op in overhead_ops(gpu, base, o.compression, prec):
         pre[op.stage].append(op)
-    return _Ops(pts, pre, dec_a, dec_b, like)
+    return _Ops(pts, pre, dec_a, dec_b, span, like)
 
 
 def _host_cost(name: str, stage: str, latency_s: Arr, like: Arr) -> OpCost:
@@ -226,7 +232,7 @@ def _price(ops: _Ops, overlap: str, r: Rates) -> _Replica:
     n_steps = ops.pts.output - 1.0
     host = _engine_costs(r, n_steps, like)
     costs = [_static_cost(op, r, overlap) for v in ops.pre.values() for op in v] + host["prefill"]
-    dec_costs = [_decode_cost(a, b, r, overlap, n_steps)
+    dec_costs = [_decode_cost(a, b, r, overlap, n_steps, ops.span)
                  for a, b in zip(ops.dec_a, ops.dec_b, strict=True)] + host["decode"]
     stages = {s: _totals([c for c in costs if c.op.stage == s], like) for s in STAGES[:3]}
     stages["decode"] = _totals(dec_costs, like)

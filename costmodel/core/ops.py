@@ -62,6 +62,7 @@ class Op:
     # its link, and link latencies paid one after another (ring steps).
     link_bytes: Arr = 0.0  # type: ignore[assignment]  # scalar 0 broadcasts as an Arr
     link_hops: float = 0.0
+    attn: AttnShape | None = None  # the call's shape, for fused attention (kernel model)
 
     @property
     def flops(self) -> Arr:
@@ -186,7 +187,7 @@ def attention(prefix: str, stage: str, s: AttnShape, a_bytes: float, kv_bytes: f
             name=f"{prefix}/flash", stage=stage, op_class="attention",
             matmul_flops=mm_exec, vector_flops=sm_exec, useful_flops=mm_useful + sm_useful,
             weight_bytes=z, act_read_bytes=act_read + z, act_write_bytes=q_bytes + z,
-            **extra,
+            attn=s, **extra,
         )]
     scores = per_seq_heads * full * a_bytes
     half_mm = mm_exec / 2.0

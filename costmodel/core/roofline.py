@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
+from costmodel.core.kernel_model import KernelModel
 from costmodel.core.ops import Arr, Op
 from costmodel.specs.engine import Engine
 from costmodel.specs.hardware import HardwareProfile
@@ -94,10 +95,12 @@ class Rates:
     curves: dict[str, Curve] = field(default_factory=dict)  # op-class curve; absent = 1
 
     engine: Engine | None = None  # launches per operator (None: one per kernel instance)
+    kernels: KernelModel | None = None  # fitted kernel figures per device (core/kernel_model.py)
 
     @classmethod
     def from_profiles(cls, profiles: Sequence[HardwareProfile], math_dtype: DType | Sequence[DType],
-                      engine: Engine | None = None, launch: bool = True) -> Rates:
+                      engine: Engine | None = None, launch: bool = True,
+                      act_bytes: float = 2.0) -> Rates:
         """One entry per device, each at its math dtype (one dtype, or one per device);
         raises UnsupportedDtype if a device lacks its dtype.
 
@@ -105,7 +108,9 @@ class Rates:
         kernel launch overhead once per kernel instance (the calibration's view). An engine
         with kernels 'bound': datasheet peaks, no curves, no launches (the roofline bound);
         'measured': the profile's efficiencies and curves, launches as the engine says
-        (Engine.launches) at the device's overhead + the engine's host overhead per kernel."""
+        (Engine.launches) at the device's overhead + the engine's host overhead per kernel,
+        and the device's fitted kernel figures where it has them (core/kernel_model.py;
+        act_bytes: bytes per activation element, which the kernel model needs)."""
         dts = [math_dtype] * len(profiles) if isinstance(math_dtype, DType) else list(math_dtype)
         pairs = list(zip(profiles, dts, strict=True))
         ideal = engine is not None and engine.kernels == "bound"
@@ -124,7 +129,8 @@ class Rates:
         link = np.array([h.interconnect_bandwidth_Bps or np.inf for h in profiles])
         hop = np.array([link_latency_s(h) for h in profiles])
         curves = {} if ideal else curve_table(profiles)
-        return cls(mm, attn, vec, bw, launch_s, link, hop, curves, engine)
+        kernels = None if ideal or engine is None else KernelModel.of(profiles, act_bytes)
+        return cls(mm, attn, vec, bw, launch_s, link, hop, curves, engine, kernels)
 
     def launch_for(self, op: Op) -> Arr:
         """Launch time per instance of `op`: launch_s x the engine's launches for its class
@@ -175,19 +181,24 @@ def op_times(op: Op, r: Rates) -> OpTimes:
     comm = op.link_bytes / r.link_bytes_per_s + op.link_hops * r.link_latency_s
     memory = op.bytes / r.bytes_per_s
     curve = r.curves.get(CURVE_OF_CLASS.get(op.op_class, ""))
-    if curve is None:
-        return OpTimes(compute_s=compute, memory_s=memory, comm_s=comm)
-    eff = curve(np.maximum(compute, memory))
-    return OpTimes(compute_s=compute / eff, memory_s=memory / eff, comm_s=comm)
+    if curve is not None:
+        eff = curve(np.maximum(compute, memory))
+        compute, memory = compute / eff, memory / eff
+    if r.kernels is not None:  # fitted kernel figures win where a device has them
+        fused = r.engine is not None and op.op_class in r.engine.fused_op_classes
+        f = r.kernels.factor(op, r.matmul_flops_per_s, r.bytes_per_s, np.maximum(compute, memory),
+                             fused)
+        compute, memory = compute * f, memory * f
+    return OpTimes(compute_s=compute, memory_s=memory, comm_s=comm)
 
 
 def as_column(r: Rates) -> Rates:
     """The same rates shaped [devices, 1], to broadcast against [1, points] grids."""
     arrays = {f.name: np.asarray(getattr(r, f.name)).reshape(-1)[:, None]
-              for f in fields(Rates) if f.name not in ("curves", "engine")}
+              for f in fields(Rates) if f.name not in ("curves", "engine", "kernels")}
     curves = {c: Curve(v.log10_s, v.eff[:, None, :], v.first_log10_s[:, None])
               for c, v in r.curves.items()}
-    return Rates(**arrays, curves=curves, engine=r.engine)
+    return Rates(**arrays, curves=curves, engine=r.engine, kernels=r.kernels)
 
 
 def sum_linear_max(a1: Arr, b1: Arr, a2: Arr, b2: Arr, n: Arr) -> Arr:

@@ -1,0 +1,71 @@
+"""The measured-kernel efficiency (core/efficiency.py) as a factor on the roofline times.
+
+Where a device carries fitted kernel figures (HardwareProfile.kernel_params, `kernel_efficiency`
+in its YAML) and the engine runs measured kernels, each operator's time is the kernel model's
+expected time t_kernel (wave and tile quantisation over the SMs, achievable fractions, fixed
+cost per kernel); compute and memory times are both multiplied by t_kernel / max(compute,
+memory), so the latency is t_kernel and the bound label is unchanged (the same rule as the
+efficiency curves). Devices without figures keep the profile's efficiencies and curves.
+Formula: docs/methodology.md, "Kernel efficiency" and "Inference engines".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from costmodel.core.efficiency import Device, KernelParams, op_time_s, params_of
+from costmodel.core.ops import Arr, Op
+from costmodel.specs.hardware import HardwareProfile
+
+UNPRICED = ("comm", "overhead")  # link time and host time: not kernels
+FUSABLE = ("norm", "activation", "elementwise", "rope", "embedding")  # memory-bound classes
+
+
+@dataclass(frozen=True)
+class KernelModel:
+    """Per device (rows of the rates): fitted figures and SM count, or None."""
+
+    params: tuple[KernelParams | None, ...]
+    sm_count: tuple[int, ...]
+    act_bytes: float
+
+    @classmethod
+    def of(cls, profiles: Sequence[HardwareProfile], act_bytes: float) -> KernelModel | None:
+        """None when no device has fitted figures (then nothing changes)."""
+        ok = [h.kernel_params is not None and h.sm_count is not None for h in profiles]
+        if not any(ok):
+            return None
+        return cls(tuple(params_of(h.kernel_params) if k else None for h, k in zip(
+            profiles, ok, strict=True)), tuple(h.sm_count or 0 for h in profiles), act_bytes)
+
+    def factor(self, op: Op, peak_flops_per_s: Arr, bytes_per_s: Arr, ideal_s: Arr,
+               fused: bool = False) -> Arr:
+        """t_kernel / ideal_s per device row ([D, ...]); 1 where a device has no figures.
+        fused: the operator runs inside a neighbouring kernel (the engine fuses its class), so
+        it pays no fixed per-kernel cost of its own, only its memory traffic."""
+        if op.op_class in UNPRICED:
+            return np.ones_like(ideal_s)
+        ideal_s = np.asarray(ideal_s, dtype=float)
+        rows = []
+        for d, p in enumerate(self.params):
+            ideal = _row(ideal_s, d)
+            if p is None:
+                rows.append(np.ones_like(ideal))
+                continue
+            dev = Device(_row(bytes_per_s, d), self.sm_count[d])  # type: ignore[arg-type]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                t = op_time_s(op, dev, p, _row(peak_flops_per_s, d), self.act_bytes, op.attn)
+                t = t - p.gemm_fixed_s * float(fused and op.op_class in FUSABLE)
+                rows.append(np.where(ideal > 0, t / np.where(ideal > 0, ideal, 1.0), 1.0))
+        return np.concatenate([np.broadcast_to(r, _row(ideal_s, 0).shape) for r in rows], axis=0)
+
+
+def _row(x: Arr | float, d: int) -> Arr:
+    """Row d of a [D, ...] array (kept 2-D), or x itself when it has one row or is a scalar."""
+    a = np.asarray(x, dtype=float)
+    if a.ndim >= 2 and a.shape[0] > 1:
+        return a[d:d + 1]
+    return a if a.ndim >= 2 else a.reshape(1, -1) if a.ndim == 1 else a.reshape(1, 1)
