@@ -26,6 +26,7 @@ def _register() -> None:
         catalog,
         compare_cmd,
         compression_cmd,
+        engines_cmd,
         estimate_cmd,
         plan_cmd,
         plot_cmd,
@@ -39,6 +40,7 @@ def _register() -> None:
     app.command("compare-compression")(compression_cmd.compare_compression)
     app.add_typer(catalog.models_app, name="models")
     app.add_typer(catalog.hardware_app, name="hardware")
+    app.add_typer(engines_cmd.engines_app, name="engines")
     app.add_typer(plot_cmd.plot_app, name="plot")
     app.command("compare")(compare_cmd.compare)
     app.command("energy")(compare_cmd.energy_cmd)

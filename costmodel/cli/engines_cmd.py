@@ -1,0 +1,57 @@
+"""`costmodel engines list|show`: the inference engines of the expected latency."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+import yaml
+
+from costmodel.cli.common import Format, dumps, records_csv, table
+from costmodel.loading.load import engine_ids, load_engine
+
+engines_app = typer.Typer(no_args_is_help=True, help="Inference engines (costmodel/engines/).")
+
+
+def _record(name: str) -> dict[str, Any]:
+    e = load_engine(name)
+    return {"id": e.id, "name": e.name, "kernels": e.kernels,
+            "launch_per_kernel": e.launch_per_kernel,
+            "host_overhead_per_kernel_us": e.host_overhead_per_kernel_s * 1e6,
+            "decode_cuda_graphs": e.decode_cuda_graphs,
+            "fused_op_classes": " ".join(sorted(e.fused_op_classes)),
+            "step_overhead_us": e.step_overhead_s * 1e6,
+            "prefill_overhead_us": e.prefill_overhead_s * 1e6}
+
+
+@engines_app.command("list")
+def engines_list(fmt: Format = typer.Option(Format.table, "--format", "-f")) -> None:
+    """Every bundled engine with its launch, fusion and host-time figures.
+
+    Example: costmodel engines list; costmodel estimate llava-1.5-7b -H a100-80gb --engine vllm
+    """
+    recs = [_record(i) for i in engine_ids()]
+    if fmt is Format.json:
+        typer.echo(dumps(recs))
+    elif fmt is Format.csv:
+        typer.echo(records_csv(recs), nl=False)
+    else:
+        rows = [[r["id"], r["kernels"], "yes" if r["launch_per_kernel"] else "no",
+                 f"{r['host_overhead_per_kernel_us']:g}", "yes" if r["decode_cuda_graphs"] else "no",
+                 r["fused_op_classes"] or "-", f"{r['step_overhead_us']:g}",
+                 f"{r['prefill_overhead_us']:g}", r["name"]] for r in recs]
+        typer.echo(table(rows, ["id", "kernels", "launches", "host us/kernel", "decode graphs",
+                                "fused", "step us", "prefill us", "name"], right={3, 6, 7}))
+
+
+@engines_app.command("show")
+def engines_show(name: str, fmt: Format = typer.Option(Format.table, "--format", "-f")) -> None:
+    """One engine's YAML with the source of every figure (an id or a YAML path)."""
+    e = load_engine(name)
+    doc = e.source_file.model_dump(mode="json")
+    if fmt is Format.json:
+        typer.echo(dumps(doc))
+    elif fmt is Format.csv:
+        typer.echo(records_csv([_record(name)]), nl=False)
+    else:
+        typer.echo(yaml.safe_dump(doc, sort_keys=False).rstrip())
