@@ -18,8 +18,9 @@ class UnknownName(CostmodelError, LookupError):
         self.kind, self.name = kind, name
         self.suggestions = difflib.get_close_matches(name.lower(), known, n=3, cutoff=0.4)
         hint = f"; did you mean {', '.join(self.suggestions)}?" if self.suggestions else ""
+        shown = name if len(name) <= 40 else name[:40] + "..."
         super().__init__(
-            f"{kind}: unknown '{name}'{hint} (`costmodel {kind} list` shows all; "
+            f"{kind}: unknown '{shown}'{hint} (`costmodel {kind} list` shows all; "
             "a path to a file works too)"
         )
 

@@ -89,3 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         sys.stderr.close()
         raise SystemExit(0) from None
+    except UnicodeDecodeError as e:  # a safety net: readers report their own file first
+        fail(f"input is not UTF-8 text ({e.reason} at byte {e.start}); give a text file")
+    except OSError as e:  # a safety net: commands check their paths before any work
+        fail(f"{e.filename or 'file'}: {e.strerror or e}; check the path")

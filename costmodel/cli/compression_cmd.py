@@ -175,7 +175,7 @@ def compare_compression(
         import pandas as pd
 
         fig = plots().savings_figure(pd.DataFrame(rows), f"{spec.name} on {hw.id}: {comp.label}")
-        save(fig, plot)
+        save(fig, plot, "--plot")
     if fmt is Format.json:
         typer.echo(dumps({"model": spec.name, "hardware": hw.id, "compression": comp.label,
                           "compression_spec": comp.model_dump(), "rows": rows,

@@ -2,18 +2,16 @@
 
 The estimate options are reused from `costmodel estimate` (same names, defaults and help) by
 copying that command's signature; matplotlib is imported only inside these commands. The
-figure goes to a temporary file beside the target and is renamed into place, so an error
-never leaves a half-written file.
+figure is written through cli/output.py (a temporary file beside the target, renamed into
+place), so an error never leaves a half-written file.
 """
 
 from __future__ import annotations
 
 import inspect
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import typer
 
@@ -21,17 +19,14 @@ from costmodel.analysis.estimate import Estimate
 from costmodel.analysis.estimate import estimate as run_estimate
 from costmodel.cli import estimate_cmd
 from costmodel.cli.common import workload_from_options
+from costmodel.cli.output import FIGURES, check_output, write_atomic
 from costmodel.errors import CostmodelError
 from costmodel.loading.load import load_hardware, load_model
 from costmodel.specs.hardware import HardwareProfile
 
-if TYPE_CHECKING:
-    pass
-
 plot_app = typer.Typer(no_args_is_help=True,
                        help="Figures (PNG, SVG or PDF, from the -o suffix); needs matplotlib.")
 
-FORMATS = ("png", "svg", "pdf")
 OUTPUT = typer.Option(..., "--output", "-o", help="File to write: .png, .svg or .pdf.")
 SWEEP_COLUMNS = ("model", "hardware", "batch", "visual_tokens", "text_tokens", "output_tokens")
 
@@ -47,30 +42,16 @@ def plots() -> Any:
 
 
 def output_format(path: Path, option: str = "--output") -> str:
-    """The figure format from the file suffix (checked before any work is done)."""
+    """The figure format from the file suffix; the path is checked (writable folder, not a
+    directory) before any work is done."""
+    check_output(path, option, FIGURES)
+    return path.suffix.lower().lstrip(".")
+
+
+def save(fig: Any, path: Path, option: str = "--output") -> None:
+    """Write the figure atomically (cli/output.py: temp file beside it, then renamed)."""
     fmt = path.suffix.lower().lstrip(".")
-    if fmt not in FORMATS:
-        raise CostmodelError(f"{option}: '{path}' has suffix '{path.suffix}'; "
-                             "use .png, .svg or .pdf")
-    if not path.parent.is_dir():
-        raise CostmodelError(f"{option}: directory '{path.parent}' does not exist; create it first")
-    return fmt
-
-
-def save(fig: Any, path: Path) -> None:
-    """Write to a temporary file in the same directory, then rename it into place."""
-    fmt = output_format(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".{fmt}", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format=fmt, dpi=150)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    write_atomic(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=150), option)
 
 
 def with_estimate_options(drop: tuple[str, ...] = (), replace: dict[str, Any] | None = None

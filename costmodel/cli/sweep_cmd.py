@@ -126,7 +126,7 @@ def sweep(
 
     df = run_sweep(specs, hws, vis, bat, w)
     if plot is not None:
-        save(plots().sweep_figure(df, {h.id: h.memory_bytes for h in hws}), plot)
+        save(plots().sweep_figure(df, {h.id: h.memory_bytes for h in hws}), plot, "--plot")
     if fmt is Format.json:
         typer.echo(dumps(df.astype({c: str for c in ("model", "hardware", "compression",
                                                      "stage")}).to_dict(orient="records")))
