@@ -11,6 +11,11 @@ class CostmodelError(ValueError):
     """Bad input from a user: the CLI prints str(e) on one line and exits with code 2."""
 
 
+class ContextWarning(UserWarning):
+    """A workload longer than the model's context (max_position_embeddings): the figures are
+    computed, but the model was not trained for that length. The CLI prints one line."""
+
+
 class UnknownName(CostmodelError, LookupError):
     """A model or hardware id that is not known; carries the nearest known ids."""
 

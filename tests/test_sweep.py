@@ -220,8 +220,8 @@ def test_cli_compare_compression(capsys):
 
 @pytest.mark.parametrize("args, field", [
     (["--keep", "2.5"], "--keep"), (["--keep", "x"], "--keep"),
-    (["--keep", "64", "--at", "vit"], "--keep"), (["--at", "llm-layer:2"], "compression"),
-    (["--keep", "0.5", "--at", "llm-layer:40"], "compression.layer"),
+    (["--keep", "64", "--at", "vit"], "--keep"), (["--at", "llm-layer:2"], "--keep"),
+    (["--keep", "0.5", "--at", "llm-layer:40"], "--at"),
 ])
 def test_cli_compare_errors_one_line(capsys, args, field):
     code, out, err = run(["compare-compression", CONFIG, "-H", "a100-80gb"] + args, capsys)

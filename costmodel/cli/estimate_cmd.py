@@ -30,6 +30,7 @@ from costmodel.cli.common import (
     WEIGHT_DTYPE,
     Format,
     dumps,
+    refuse_unused,
     table,
     workload_from_options,
 )
@@ -69,6 +70,7 @@ def estimate(
         overlap=overlap, logits=logits, convention=convention, execution=execution, tp=tp,
         pp=pp, microbatches=microbatches)
     spec, hw = load_model(model), load_hardware(hardware, tuple(sets))
+    refuse_unused(spec, w)
     est = run_estimate(spec, hw, w)
     if fmt is Format.json:
         doc = est.to_dict()

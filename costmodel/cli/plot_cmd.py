@@ -18,7 +18,7 @@ import typer
 from costmodel.analysis.estimate import Estimate
 from costmodel.analysis.estimate import estimate as run_estimate
 from costmodel.cli import estimate_cmd
-from costmodel.cli.common import workload_from_options
+from costmodel.cli.common import refuse_unused, workload_from_options
 from costmodel.cli.output import FIGURES, check_output, write_atomic
 from costmodel.errors import CostmodelError
 from costmodel.loading.load import load_hardware, load_model
@@ -90,7 +90,9 @@ def _one(kw: dict[str, Any]) -> Estimate:
     out = Path(kw["output"])
     output_format(out)
     w = workload(kw)
-    return run_estimate(load_model(kw["model"]), _hardware(kw["hardware"], kw), w)
+    spec = load_model(kw["model"])
+    refuse_unused(spec, w)
+    return run_estimate(spec, _hardware(kw["hardware"], kw), w)
 
 
 def _hardware(name: str, kw: dict[str, Any]) -> HardwareProfile:
@@ -115,16 +117,11 @@ def breakdown(*, output: Path = OUTPUT, **kw: Any) -> None:
 
 
 def token_range(text: str) -> list[int]:
-    """'0:2880:64' -> 0, 64, ..., 2880 (stop included when on the grid); '576' -> [576]."""
-    parts = text.split(":")
-    ok = 1 <= len(parts) <= 3 and all(p.strip().isdigit() for p in parts)
-    nums = [int(p) for p in parts] if ok else []
-    if len(nums) == 2:
-        nums.append(1)
-    if not ok or (len(nums) == 3 and (nums[2] <= 0 or nums[1] < nums[0])):
-        raise CostmodelError(f"--visual-tokens: '{text}' is not START:STOP:STEP with "
-                             "0 <= START <= STOP and STEP > 0, e.g. 0:2880:64")
-    return nums if len(nums) == 1 else list(range(nums[0], nums[1] + 1, nums[2]))
+    """'0:2880:64' -> 0, 64, ..., 2880 (stop included when on the grid); '576' -> [576]: the
+    grid grammar of `costmodel sweep` (bounds and size checked before it is built)."""
+    from costmodel.cli.sweep_cmd import parse_grid
+
+    return [int(x) for x in parse_grid(text, "--visual-tokens")]
 
 
 @plot_app.command("sweep")
