@@ -11,6 +11,11 @@ class CostmodelError(ValueError):
     """Bad input from a user: the CLI prints str(e) on one line and exits with code 2."""
 
 
+class ContextWarning(UserWarning):
+    """A workload longer than the model's context (max_position_embeddings): the figures are
+    computed, but the model was not trained for that length. The CLI prints one line."""
+
+
 class UnknownName(CostmodelError, LookupError):
     """A model or hardware id that is not known; carries the nearest known ids."""
 
@@ -18,8 +23,9 @@ class UnknownName(CostmodelError, LookupError):
         self.kind, self.name = kind, name
         self.suggestions = difflib.get_close_matches(name.lower(), known, n=3, cutoff=0.4)
         hint = f"; did you mean {', '.join(self.suggestions)}?" if self.suggestions else ""
+        shown = name if len(name) <= 40 else name[:40] + "..."
         super().__init__(
-            f"{kind}: unknown '{name}'{hint} (`costmodel {kind} list` shows all; "
+            f"{kind}: unknown '{shown}'{hint} (`costmodel {kind} list` shows all; "
             "a path to a file works too)"
         )
 

@@ -171,7 +171,7 @@ def test_cli_tp_pp_json_and_table(tmp_path, capsys):
 
 def test_cli_bad_tp_is_one_line_exit_2(tmp_path, capsys):
     code, out, err = run(["estimate", _config(tmp_path), "-H", "h100-sxm", "--tp", "3"], capsys)
-    assert code == 2 and "parallel.tp" in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and "--tp" in err and len(err.strip().splitlines()) == 1
 
 
 def _vidur():

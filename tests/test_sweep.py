@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from costmodel import load_hardware
 from costmodel.analysis.estimate import estimate
 from costmodel.analysis.sweep import POINT_COLUMNS, STAGE_COLUMNS, sweep
-from costmodel.cli.sweep_cmd import parse_grid
+from costmodel.cli.parsing import parse_grid
 from costmodel.core.visual_tokens import plan_token_arrays
 from costmodel.errors import CostmodelError
 from costmodel.specs.compression import Compression
@@ -220,8 +220,8 @@ def test_cli_compare_compression(capsys):
 
 @pytest.mark.parametrize("args, field", [
     (["--keep", "2.5"], "--keep"), (["--keep", "x"], "--keep"),
-    (["--keep", "64", "--at", "vit"], "--keep"), (["--at", "llm-layer:2"], "compression"),
-    (["--keep", "0.5", "--at", "llm-layer:40"], "compression.layer"),
+    (["--keep", "64", "--at", "vit"], "--keep"), (["--at", "llm-layer:2"], "--keep"),
+    (["--keep", "0.5", "--at", "llm-layer:40"], "--at"),
 ])
 def test_cli_compare_errors_one_line(capsys, args, field):
     code, out, err = run(["compare-compression", CONFIG, "-H", "a100-80gb"] + args, capsys)

@@ -11,12 +11,14 @@ through the Workload rules at its smallest and largest value before any work.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 from pydantic import ValidationError
 
 from costmodel import conventions
+from costmodel.core.compression import kept
 from costmodel.core.evaluate import Prepared
 from costmodel.core.inputs import Options, Points
 from costmodel.core.ops import Arr
@@ -24,7 +26,7 @@ from costmodel.core.parallel.pipeline import stage_bounds
 from costmodel.core.parallel.tensor import shard_spec
 from costmodel.core.roofline import as_column
 from costmodel.core.visual_tokens import plan_images, plan_token_arrays
-from costmodel.errors import CostmodelError, one_line
+from costmodel.errors import ContextWarning, CostmodelError, one_line
 from costmodel.loading.load import load_engine
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
@@ -73,6 +75,34 @@ def _check_parallel(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Wor
     stage_bounds(spec.llm.num_layers, par.pp)
 
 
+def _check_model(spec: ModelSpec, w: Workload, pts: Points) -> None:
+    """ToMe's r checked against the patches; a sequence longer than the model's context
+    reported (a ContextWarning: the count is still defined, e.g. under RoPE scaling, but the
+    model was not trained that long)."""
+    _check_merge(spec, w, pts)
+    comp = w.compression
+    visual = kept(comp, pts.visual) if comp is not None and comp.where == "projector" else pts.visual
+    longest = int(np.max(visual + pts.text + pts.output)) - 1
+    limit = spec.llm.max_position_embeddings
+    if limit is not None and longest > limit:
+        warnings.warn(f"{spec.name}: a sequence of {longest} positions (visual + text + output "
+                      f"tokens - 1) exceeds its max_position_embeddings {limit}; the figures "
+                      "extrapolate past the trained context", ContextWarning, stacklevel=3)
+
+
+def _check_merge(spec: ModelSpec, w: Workload, pts: Points) -> None:
+    """ToMe's r must leave patches to merge (a kept count above the tokens is capped, as
+    documented in specs/compression.py; `compare-compression` refuses it)."""
+    comp, v = w.compression, spec.vision
+    if comp is not None and comp.where == "vit" and comp.merge_per_layer is not None and v:
+        patches = int(np.max(pts.seq_per_crop)) - int(v.cls_token)
+        n = v.executed_layers
+        if patches > 0 and comp.merge_per_layer * n >= patches:
+            raise CostmodelError(f"merge_per_layer: {comp.merge_per_layer} per layer x {n} ViT "
+                                 f"layers merges away all {patches} patches; give at most "
+                                 f"{max((patches - 1) // n, 0)}")
+
+
 def points(spec: ModelSpec, w: Workload, columns: Mapping[str, Arr], k: int) -> Points:
     """Per-sample counts as rows [1, K]: the workload's values, or the grid columns."""
     def col(name: str, default: float) -> Arr:
@@ -109,6 +139,7 @@ def prepare(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Workload,
     conv.check(w, engine)
     k = _check_columns(w, columns)
     pts = points(spec, w, columns, k)
+    _check_model(spec, w, pts)
     _check_parallel(spec, profiles, w, pts.batch)
     dtypes = math_dtypes(profiles, None if auto_dtype else w.act_dtype)
     scale = {"compute": compute_scale, "bandwidth": bandwidth_scale}

@@ -38,11 +38,16 @@ def detect(path: str | Path) -> str:
     from costmodel.calibration.vidur import is_vidur
 
     try:
-        with open(path) as fh:
+        with open(path, encoding="utf-8") as fh:
             header = fh.readline().strip().split(",")
+    except UnicodeDecodeError as e:
+        raise CostmodelError(f"--measurements: {path}: not UTF-8 text (byte {e.start}); give a "
+                             "CSV file") from None
     except OSError as e:
         raise CostmodelError(f"--measurements: cannot read {path} ({e.strerror}); check the "
                              "path") from None
+    if header == [""]:
+        raise CostmodelError(f"--measurements: no measurements in {path} (empty file)")
     if is_vidur(header):
         return "vidur"
     if all(c in header for c in PROFILE_COLS):
@@ -87,15 +92,29 @@ def _predict_profile(rows: pd.DataFrame, hw: HardwareProfile, execution: str) ->
     return np.where(dec, ev.tpot_s, ev.ttft_s).reshape(-1)
 
 
+def _read_profile(path: str | Path) -> pd.DataFrame:
+    """A `costmodel profile` CSV with its columns checked: numbers where numbers belong."""
+    from costmodel.calibration.csvfile import numbers, read_csv, require
+
+    opt = "--measurements"
+    df = read_csv(path, opt)
+    require(df, PROFILE_COLS, path, opt, "a `costmodel profile` CSV (or --kind vidur)")
+    for c in ("batch", "visual_tokens", "text_tokens", "context_tokens"):
+        df[c] = numbers(df, c, path, opt).astype(np.int64)
+    df["median_s"] = numbers(df, "median_s", path, opt, positive=True)
+    return df
+
+
 def join_profile(path: str | Path, hw: HardwareProfile, execution: Execution) -> pd.DataFrame:
     import pandas as pd
 
     from costmodel.calibration.fit import ape
 
-    df = pd.read_csv(path)
+    df = _read_profile(path)
     bad = df.loc[~df["stage"].isin(["prefill", "decode"]), "stage"]
     if len(bad):
-        raise CostmodelError(f"stage: {bad.iloc[0]!r} in {path}; use prefill or decode")
+        raise CostmodelError(f"--measurements: {path} row {bad.index[0] + 1}, stage: "
+                             f"{bad.iloc[0]!r} is not prefill or decode")
     df["execution"] = [m if m in MODE_ENGINES else execution
                        for m in df.get("mode", pd.Series([execution] * len(df)))]
     df["predicted_s"] = np.nan

@@ -86,33 +86,35 @@ def is_vidur(columns: list[str]) -> bool:
     return "num_tokens" in columns and any(c.startswith("time_stats.") for c in columns)
 
 
-def load(path: str | Path) -> pd.DataFrame:
+def load(path: str | Path, option: str = "--measurements") -> pd.DataFrame:
     """Long table: op, num_tokens, the shape columns, measured_s (median), one row per op."""
     import pandas as pd
 
-    try:
-        wide = pd.read_csv(path)
-    except (OSError, ValueError) as e:
-        raise CostmodelError(
-            f"measurements: cannot read {path} ({e}); give a Vidur mlp.csv") from None
-    missing = [c for c in ("num_tokens", *SHAPE_COLS) if c not in wide.columns]
-    if missing:
-        raise CostmodelError(f"measurements: {path} lacks column {missing[0]}; "
-                             "give a Vidur mlp.csv (see tests/data/vidur/NOTE.md)")
+    from costmodel.calibration.csvfile import numbers, read_csv, require
+
+    wide = read_csv(path, option)
+    require(wide, ("num_tokens", *SHAPE_COLS), path, option,
+            "a Vidur mlp.csv (see tests/data/vidur/NOTE.md)")
     if "num_tensor_parallel_workers" in wide.columns:
-        wide = wide[wide["num_tensor_parallel_workers"] == 1]
+        wide = wide[wide["num_tensor_parallel_workers"].str.strip().isin(["1", "1.0"])]
+    cols = [f"time_stats.{op}.median" for op in VIDUR_OPS]
+    if not any(c in wide.columns for c in cols):
+        raise CostmodelError(f"{option}: {path} has no time_stats.<op>.median column; give a "
+                             "Vidur mlp.csv")
+    shapes = {c: numbers(wide, c, path, option).astype(np.int64)
+              for c in ("num_tokens", *SHAPE_COLS)}
     parts = []
-    for op in VIDUR_OPS:
-        col = f"time_stats.{op}.median"
+    for op, col in zip(VIDUR_OPS, cols, strict=True):
         if col in wide.columns:
-            part = wide[["num_tokens", *SHAPE_COLS]].copy()
-            part.insert(0, "op", op)
-            part["measured_s"] = wide[col].to_numpy(float) * 1e-3  # ms -> s
+            part = pd.DataFrame({"op": op, **shapes})
+            part["measured_s"] = numbers(wide, col, path, option, empty=True) * 1e-3  # ms -> s
             parts.append(part)
-    if not parts:
-        raise CostmodelError(f"measurements: {path} has no time_stats.<op>.median column")
     out = pd.concat(parts, ignore_index=True)
-    return out[out["measured_s"] > 0].reset_index(drop=True)
+    out = out[out["measured_s"] > 0].reset_index(drop=True)
+    if out.empty:
+        raise CostmodelError(f"{option}: no data rows in {path} (tp=1 timings > 0); give a "
+                             "Vidur mlp.csv with measurements")
+    return out
 
 
 Execution = Literal["eager", "cuda_graph", "engine"]  # how measured kernels were launched

@@ -7,17 +7,39 @@ no traceback. Only the commands that need torch or matplotlib import them.
 from __future__ import annotations
 
 import sys
+import warnings
 from typing import Any
 
 import typer
 from pydantic import ValidationError
 
+from costmodel.cli.common import as_option
 from costmodel.errors import CostmodelError, one_line
 
+HELP = {"help_option_names": ["-h", "--help"]}
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
     rich_markup_mode=None, help="Roofline cost model for vision-language-model inference.",
+    context_settings=HELP,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"costmodel {version('costmodel')}")
+        except PackageNotFoundError:
+            typer.echo("costmodel (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(show_version: bool = typer.Option(False, "--version", callback=_version,
+                                            is_eager=True, help="Print the version and exit.")
+          ) -> None:
+    """Roofline cost model for vision-language-model inference."""
 
 
 def _register() -> None:
@@ -71,8 +93,19 @@ def fail(message: str) -> None:
     raise SystemExit(2)
 
 
+def _click_line(e: Exception) -> str:
+    return e.format_message().replace("\n", " ").replace("Value error, ", "")  # type: ignore[attr-defined]
+
+
+def _warning_line(message: Warning | str, category: type[Warning], *_: object, **__: object
+                  ) -> None:
+    """Warnings on the command line: one line each, no source location."""
+    typer.echo(f"warning: {str(message).splitlines()[0]}", err=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
+    warnings.showwarning = _warning_line
     try:
         app(args=argv, standalone_mode=False)
     except typer.Exit as e:
@@ -83,13 +116,17 @@ def main(argv: list[str] | None = None) -> None:
         if type(e).__name__ == "NoArgsIsHelpError":
             e.show()
             raise SystemExit(0) from None
-        fail(e.format_message().replace("\n", " "))
+        fail(_click_line(e))
     except ClickException as e:
-        fail(e.format_message().replace("\n", " "))
+        fail(_click_line(e))
     except CostmodelError as e:
-        fail(str(e))
+        fail(as_option(str(e)))
     except ValidationError as e:
-        fail(one_line(e))
+        fail(as_option(one_line(e)))
     except BrokenPipeError:
         sys.stderr.close()
         raise SystemExit(0) from None
+    except UnicodeDecodeError as e:  # a safety net: readers report their own file first
+        fail(f"input is not UTF-8 text ({e.reason} at byte {e.start}); give a text file")
+    except OSError as e:  # a safety net: commands check their paths before any work
+        fail(f"{e.filename or 'file'}: {e.strerror or e}; check the path")

@@ -12,8 +12,9 @@ from typing import Any
 import typer
 
 from costmodel.cli.common import Format, dumps, table
+from costmodel.cli.output import check_output, write_text
 from costmodel.errors import CostmodelError
-from costmodel.specs.hardware import HardwareFile
+from costmodel.specs.hardware import HardwareFile, HardwareProfile
 
 
 class Device(str, Enum):
@@ -35,27 +36,35 @@ def calibrate(
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table | json | csv"),
 ) -> None:
     """Measure what a device achieves and write a calibrated hardware profile."""
-    from costmodel.calibration.profile_writer import write_profile
+    from costmodel.calibration.profile_writer import profile_text
 
+    check_output(output, "--output", (".yaml", ".yml"))  # bad paths fail before measuring
+    hw = _base(base)
     if from_vidur is not None:
-        f, info = _from_vidur(from_vidur, base, new_id)
+        f, info = _from_vidur(from_vidur, hw, new_id)
     else:
-        f, info = _from_bench(device.value, base, new_id, quick, threads)
-    write_profile(f, output)
+        f, info = _from_bench(device.value, hw, new_id, quick, threads)
+    write_text(output, profile_text(f), "--output")
     info["output"] = str(output)
     _show(f, info, fmt)
 
 
-def _from_vidur(path: Path, base: str | None, new_id: str | None) -> tuple[HardwareFile, dict]:
-    from costmodel.calibration import vidur
-    from costmodel.calibration.profile_writer import calibrated_file
+def _base(base: str | None) -> HardwareProfile | None:
+    """The --base profile, loaded (and so checked) before any measuring."""
     from costmodel.loading.load import load_hardware
 
-    if base is None:
+    return None if base is None else load_hardware(base, option="--base")
+
+
+def _from_vidur(path: Path, hw: HardwareProfile | None,
+                new_id: str | None) -> tuple[HardwareFile, dict]:
+    from costmodel.calibration import vidur
+    from costmodel.calibration.profile_writer import calibrated_file
+
+    if hw is None:
         raise CostmodelError("--base: --from-vidur fits against a datasheet profile; give "
                              "--base a100-80gb or --base h100-sxm")
-    hw = load_hardware(base)
-    curves = vidur.fit_curves(vidur.load(path), hw)
+    curves = vidur.fit_curves(vidur.load(path, "--from-vidur"), hw)
     src = (f"fit by `costmodel calibrate --from-vidur {path.name} --base {hw.id}`: median "
            "measured/roofline per quarter-decade of roofline time, Vidur (microsoft/vidur commit "
            "7d47513, MIT) tp=1 per-operator timings; launch overhead 0 (CUDA-event kernel times)")
@@ -65,20 +74,19 @@ def _from_vidur(path: Path, base: str | None, new_id: str | None) -> tuple[Hardw
     return f, {"source": str(path), "base": hw.id, "launch_us": 0.0}
 
 
-def _from_bench(device: str, base: str | None, new_id: str | None,
+def _from_bench(device: str, base_hw: HardwareProfile | None, new_id: str | None,
                 quick: bool, threads: int | None = None) -> tuple[HardwareFile, dict]:
     from costmodel.calibration import microbench
     from costmodel.calibration.profile_writer import calibrated_file, fit_samples
-    from costmodel.loading.load import load_hardware
-    from costmodel.specs.hardware import HardwareProfile
     from costmodel.units import DType
 
     res = microbench.run(device, quick, threads)
     when = dt.date.today().isoformat()
     src = f"measured by costmodel calibrate on {res.device_name} ({device}{res.threads}) {when}"
     overrides: dict[str, Any] = {}
-    if base is not None:
-        hw = load_hardware(base)
+    base = base_hw.id if base_hw is not None else None
+    if base_hw is not None:
+        hw = base_hw
         bf = hw.source_file
     else:
         bf = _bare_file(res, device, src)

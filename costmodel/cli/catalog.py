@@ -7,7 +7,7 @@ from typing import Any
 import typer
 import yaml
 
-from costmodel.cli.common import Format, dumps, table
+from costmodel.cli.common import Format, dumps, records_csv, table
 from costmodel.loading.load import hardware_ids, load_hardware, load_model, model_ids
 from costmodel.loading.zoo import ZOO
 from costmodel.units import DType
@@ -42,10 +42,7 @@ def models_show(name: str, fmt: Format = typer.Option(Format.table, "--format", 
     spec = load_model(name)
     doc = {"name": spec.name, "source": spec.source, "params": spec.param_counts(),
            **spec.model_dump(exclude={"name", "source"}, by_alias=True)}
-    if fmt is Format.json:
-        typer.echo(dumps(doc))
-    else:
-        typer.echo(yaml.safe_dump(_plain(doc), sort_keys=False).rstrip())
+    _emit({str(k): _plain(v) for k, v in doc.items()}, fmt)
 
 
 def _plain(x: object) -> object:
@@ -89,7 +86,22 @@ def hardware_show(name: str, fmt: Format = typer.Option(Format.table, "--format"
     h = load_hardware(name)
     doc = h.source_file.model_dump(exclude_none=True)
     doc["derived"] = {"ridge_flops_per_byte": round(h.ridge_point, 1)}
+    _emit(doc, fmt)
+
+
+def _emit(doc: dict, fmt: Format) -> None:
+    """A nested document as YAML (table), JSON, or CSV rows `key,value` (dotted keys)."""
     if fmt is Format.json:
         typer.echo(dumps(doc))
+    elif fmt is Format.csv:
+        typer.echo(records_csv([{"key": k, "value": v} for k, v in _flat(doc)]), nl=False)
     else:
         typer.echo(yaml.safe_dump(doc, sort_keys=False, width=100).rstrip())
+
+
+def _flat(x: object, prefix: str = "") -> list[tuple[str, object]]:
+    if isinstance(x, dict):
+        return [kv for k, v in x.items() for kv in _flat(v, f"{prefix}{k}.")]
+    if isinstance(x, list) and any(isinstance(v, (dict, list)) for v in x):
+        return [kv for i, v in enumerate(x) for kv in _flat(v, f"{prefix}{i}.")]
+    return [(prefix.rstrip("."), " ".join(map(str, x)) if isinstance(x, list) else x)]

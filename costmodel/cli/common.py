@@ -13,6 +13,7 @@ import typer
 from pydantic import ValidationError
 
 from costmodel.errors import CostmodelError, one_line
+from costmodel.specs.workload import MAX_BATCH, MAX_GPUS, MAX_IMAGES, MAX_TOKENS
 from costmodel.units import DType
 
 
@@ -24,12 +25,13 @@ class Format(str, Enum):
 
 # Options shared by the commands that describe one workload (estimate, compare-compression,
 # sweep, ...): one definition each, so their names, defaults and help agree everywhere.
-VISUAL_TOKENS = typer.Option(None, min=0, help="Visual tokens into the LLM.")
-IMAGES = typer.Option(1, min=0, help="Images per request (when tokens not given).")
+VISUAL_TOKENS = typer.Option(None, min=0, max=MAX_TOKENS, help="Visual tokens into the LLM.")
+IMAGES = typer.Option(1, min=0, max=MAX_IMAGES, help="Images per request (when tokens not "
+                      "given; with tokens, only dynamic-resolution models split them).")
 IMAGE_SIZE = typer.Option(None, help="Image WIDTHxHEIGHT, e.g. 672x672.")
-TEXT_TOKENS = typer.Option(64, min=0, help="Text tokens in the prompt.")
-OUTPUT_TOKENS = typer.Option(128, min=1, help="Tokens generated.")
-BATCH = typer.Option(1, min=1, help="Requests run together.")
+TEXT_TOKENS = typer.Option(64, min=0, max=MAX_TOKENS, help="Text tokens in the prompt.")
+OUTPUT_TOKENS = typer.Option(128, min=1, max=MAX_TOKENS, help="Tokens generated.")
+BATCH = typer.Option(1, min=1, max=MAX_BATCH, help="Requests run together.")
 DTYPE = typer.Option(DType.bf16, help="Activation (math) dtype; weights too by default.")
 WEIGHT_DTYPE = typer.Option(None, help="Weight dtype (weight-only quant).")
 KV_DTYPE = typer.Option(None, help="KV-cache dtype.")
@@ -39,14 +41,51 @@ FLASH = typer.Option(None, "--flash-attention/--no-flash-attention",
 OVERLAP = typer.Option("roofline", help="roofline = max(compute, memory); serial = sum.")
 FORMAT = typer.Option(Format.table, "--format", "-f", help="table, json or csv.")
 LOGITS = typer.Option("last", help="lm_head over the 'last' prompt token or 'all'.")
+CHOICES = {"overlap": ("--overlap", ("roofline", "serial")), "logits": ("--logits", ("last", "all"))}
 CONVENTION = typer.Option("costmodel", help="costmodel or llm-viewer (LLM-Viewer's count).")
 ENGINE = typer.Option(None, "--engine", help="Inference engine of the expected latency: ideal, "
                       "hf-eager (default), torch-compile, vllm, sglang, trtllm, llama.cpp, mlc, "
                       "torch-eager, torch-cuda-graph (`costmodel engines list`) or a YAML path; "
                       "the roofline bound is shown beside it.")
-TP = typer.Option(1, "--tp", min=1, help="Tensor-parallel GPUs (all-reduce per layer).")
-PP = typer.Option(1, "--pp", min=1, help="Pipeline stages (layers split).")
-MICROBATCHES = typer.Option(None, min=1, help="Prefill microbatches for --pp (divide batch).")
+TP = typer.Option(1, "--tp", min=1, max=MAX_GPUS,
+                 help="Tensor-parallel GPUs (all-reduce per layer).")
+PP = typer.Option(1, "--pp", min=1, max=MAX_GPUS, help="Pipeline stages (layers split).")
+MICROBATCHES = typer.Option(None, min=1, max=MAX_BATCH,
+                            help="Prefill microbatches for --pp (divide batch).")
+
+# Workload fields (as pydantic and the library name them) -> the option a user typed.
+OPTION_OF = {
+    "batch": "--batch", "visual_tokens": "--visual-tokens", "images": "--images",
+    "image_size": "--image-size", "text_tokens": "--text-tokens",
+    "output_tokens": "--output-tokens", "act_dtype": "--dtype", "weight_dtype": "--weight-dtype",
+    "kv_dtype": "--kv-dtype", "overlap": "--overlap", "logits": "--logits",
+    "convention": "--convention", "engine": "--engine", "parallel.tp": "--tp",
+    "parallel.pp": "--pp", "parallel.microbatches": "--microbatches",
+    "microbatches": "--microbatches", "keep_ratio": "--keep",
+    "keep_tokens": "--keep", "merge_per_layer": "--merge-per-layer", "layer": "--at",
+    "where": "--at", "method": "--method", "cluster_iters": "--cluster-iters",
+    "flash_attention": "--flash-attention",
+}
+
+
+def as_option(message: str) -> str:
+    """'compression.keep_ratio: ...' -> '--keep: ...': a library field name at the head of a
+    message replaced by the option that sets it (messages naming an option pass unchanged)."""
+    head, sep, rest = message.partition(": ")
+    if head in ("compression", "parallel", "workload") and sep:
+        return as_option(rest)  # 'parallel: microbatches: ...' -> '--microbatches: ...'
+    field = head.removeprefix("compression.").removeprefix("workload.")
+    if sep and field in OPTION_OF:
+        return f"{OPTION_OF[field]}: {rest}"
+    return message
+
+
+def choice(value: str, field: str) -> str:
+    """A fixed-set option's value, or one line listing its choices."""
+    option, choices = CHOICES[field]
+    if value not in choices:
+        raise CostmodelError(f"{option}: '{value[:40]}' is not one of {', '.join(choices)}")
+    return value
 
 
 def parse_image_size(text: str | None) -> tuple[int, int] | None:
@@ -54,8 +93,9 @@ def parse_image_size(text: str | None) -> tuple[int, int] | None:
     if text is None:
         return None
     parts = text.lower().replace("*", "x").split("x")
-    if len(parts) != 2 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
-        raise CostmodelError(f"--image-size: '{text}' is not WIDTHxHEIGHT in pixels, e.g. 672x448")
+    if len(parts) != 2 or not all(p.strip().isdigit() and 0 < int(p) <= 65536 for p in parts):
+        raise CostmodelError(f"--image-size: '{text[:40]}' is not WIDTHxHEIGHT in pixels "
+                             "(1..65536 each), e.g. 672x448")
     return int(parts[0]), int(parts[1])
 
 
@@ -67,9 +107,23 @@ def workload_from_options(*, dtype: DType | None = None, image_size: str | None 
     from costmodel.specs.workload import Workload
 
     kw = {k: v for k, v in fields.items() if v is not None}
+    kw.update({f: choice(kw[f], f) for f in CHOICES if f in kw})
     kw.update(act_dtype=dtype or DType.bf16, image_size=parse_image_size(image_size),
               parallel={"tp": tp, "pp": pp, "microbatches": microbatches})
     return checked(Workload, **{k: v for k, v in kw.items() if v is not None})
+
+
+def refuse_unused(spec: Any, w: Any) -> None:
+    """Options that mean nothing for this model (the library accepts them: a grid over several
+    models may include text-only ones): visual tokens on a text-only model, --images with
+    --visual-tokens where the token scheme does not split tokens over images."""
+    if spec.vision is None and (w.visual_tokens or 0) > 0:
+        raise CostmodelError(f"--visual-tokens: {spec.name} has no vision tower; drop "
+                             "--visual-tokens (or give 0)")
+    if w.visual_tokens is not None and w.images != 1 and spec.token_scheme.kind != "dynamic":
+        raise CostmodelError(f"--images: {spec.name} takes --visual-tokens as the total (its "
+                             f"{spec.token_scheme.kind} token scheme ignores images); give "
+                             "--visual-tokens or --images, not both")
 
 
 def checked(build: Any, *args: Any, where: str = "", **kwargs: Any) -> Any:
@@ -77,7 +131,7 @@ def checked(build: Any, *args: Any, where: str = "", **kwargs: Any) -> Any:
     try:
         return build(*args, **kwargs)
     except ValidationError as e:
-        raise CostmodelError(one_line(e, where)) from None
+        raise CostmodelError(as_option(one_line(e, where))) from None
 
 
 def records_csv(records: list[dict[str, Any]]) -> str:

@@ -113,7 +113,7 @@ def compare(
     head = (f"{spec.name}: batch {w.batch}, {f.ev.decode_steps[0, 0] + 1:g} output tokens | "
             f"ranked by {rank_by.value} (devices that do not fit last)")
     if plot_path is not None:
-        save(plots().compare_figure(recs, f"{spec.name}, batch {w.batch}"), plot_path)
+        save(plots().compare_figure(recs, f"{spec.name}, batch {w.batch}"), plot_path, "--plot")
     fc.emit(recs, fmt, compare_table(recs, head))
 
 

@@ -33,6 +33,7 @@ from costmodel.cli.common import (
     Format,
     dumps,
     records_csv,
+    refuse_unused,
     table,
     workload_from_options,
 )
@@ -40,6 +41,7 @@ from costmodel.cli.plot_cmd import output_format, plots, save
 from costmodel.errors import CostmodelError, one_line
 from costmodel.loading.load import load_hardware, load_model
 from costmodel.specs.compression import Compression
+from costmodel.specs.workload import MAX_TOKENS
 from costmodel.units import DType, seconds, si
 
 
@@ -69,12 +71,30 @@ def parse_keep(text: str) -> tuple[float | None, int | None]:
     return None, int(x)
 
 
+def _check_clash(where: str, keep: str | None, count: int | None,
+                 merge_per_layer: int | None) -> None:
+    """Option combinations that name nothing to do, or something another place ignores."""
+    if where == "vit" and count is not None:
+        raise CostmodelError("--keep: with --at vit give a ratio (0..1) or --merge-per-layer")
+    if where == "vit" and keep is not None and merge_per_layer is not None:
+        raise CostmodelError("--keep: --at vit takes --keep RATIO or --merge-per-layer R, not "
+                             "both (R decides and the ratio would be ignored)")
+    if where == "vit" and keep is None and merge_per_layer is None:
+        raise CostmodelError("--keep: --at vit needs --keep RATIO or --merge-per-layer R, "
+                             "e.g. --keep 0.5")
+    if where != "vit" and merge_per_layer is not None:
+        raise CostmodelError("--merge-per-layer: only --at vit merges per layer; drop it or "
+                             "use --at vit")
+    if where != "vit" and keep is None:
+        raise CostmodelError("--keep: give the visual tokens kept, a ratio 0..1 or a count, "
+                             "e.g. --keep 0.1")
+
+
 def build_compression(keep: str | None, at: str, method: str | None, cluster_iters: int,
                       merge_per_layer: int | None, overhead: bool) -> Compression:
     where, layer = parse_at(at)
     ratio, count = parse_keep(keep) if keep is not None else (None, None)
-    if where == "vit" and count is not None:
-        raise CostmodelError("--keep: with --at vit give a ratio (0..1) or --merge-per-layer")
+    _check_clash(where, keep, count, merge_per_layer)
     fields = {"where": where, "keep_ratio": ratio, "keep_tokens": count, "layer": layer,
               "merge_per_layer": merge_per_layer, "method": method,
               "cluster_iters": cluster_iters, "overhead": overhead}
@@ -82,6 +102,17 @@ def build_compression(keep: str | None, at: str, method: str | None, cluster_ite
         return Compression(**fields)
     except ValidationError as e:
         raise CostmodelError(one_line(e, "compression")) from None
+
+
+def optional_compression(keep: str | None, at: str) -> Compression | None:
+    """The --keep/--at compression of sweep, compare, plan, ... (None without --keep; an --at
+    of its own would place nothing, so it is refused)."""
+    if keep is None:
+        if at.strip().lower() != "projector":
+            raise CostmodelError(f"--at: '{at[:40]}' places a compression; give --keep too, "
+                                 "e.g. --keep 0.5")
+        return None
+    return build_compression(keep, at, None, 10, None, True)
 
 
 def _pct(base: float, new: float) -> float | None:
@@ -133,8 +164,10 @@ def compare_compression(
     keep: str | None = typer.Option(None, help="Kept visual tokens: ratio 0..1 or a count."),
     at: str = typer.Option("projector", help="projector | llm-layer:K (FastV) | vit (ToMe)."),
     method: str | None = typer.Option(None, help="projector: select|cluster|merge."),
-    cluster_iters: int = typer.Option(10, min=1, help="k-means iterations (method cluster)."),
-    merge_per_layer: int | None = typer.Option(None, min=0, help="ToMe r (with --at vit)."),
+    cluster_iters: int = typer.Option(10, min=1, max=1000,
+                                      help="k-means iterations (method cluster)."),
+    merge_per_layer: int | None = typer.Option(None, min=0, max=MAX_TOKENS,
+                                               help="ToMe r (with --at vit)."),
     overhead: bool = typer.Option(True, help="Count the method's own cost (scores, clustering)."),
     visual_tokens: int | None = VISUAL_TOKENS,
     images: int = IMAGES,
@@ -168,14 +201,19 @@ def compare_compression(
         overlap=overlap, logits=logits, convention=convention, engine=engine, tp=tp,
         pp=pp, microbatches=microbatches)
     spec, hw = load_model(model), load_hardware(hardware, tuple(sets))
+    refuse_unused(spec, base_w)
     base = run_estimate(spec, hw, base_w)
+    if comp.keep_tokens is not None and comp.keep_tokens > base.plan.llm_tokens:
+        raise CostmodelError(f"--keep: {comp.keep_tokens} tokens kept, but {spec.name} has "
+                             f"{base.plan.llm_tokens:g} visual tokens here; keep fewer or give "
+                             "a ratio")
     new = run_estimate(spec, hw, base_w.model_copy(update={"compression": comp}))
     rows = compare_rows(base, new)
     if plot is not None:
         import pandas as pd
 
         fig = plots().savings_figure(pd.DataFrame(rows), f"{spec.name} on {hw.id}: {comp.label}")
-        save(fig, plot)
+        save(fig, plot, "--plot")
     if fmt is Format.json:
         typer.echo(dumps({"model": spec.name, "hardware": hw.id, "compression": comp.label,
                           "compression_spec": comp.model_dump(), "rows": rows,

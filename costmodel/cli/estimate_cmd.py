@@ -32,6 +32,7 @@ from costmodel.cli.common import (
     WEIGHT_DTYPE,
     Format,
     dumps,
+    refuse_unused,
     table,
     workload_from_options,
 )
@@ -71,6 +72,7 @@ def estimate(
         overlap=overlap, logits=logits, convention=convention, engine=engine, tp=tp,
         pp=pp, microbatches=microbatches)
     spec, hw = load_model(model), load_hardware(hardware, tuple(sets))
+    refuse_unused(spec, w)
     est = run_estimate(spec, hw, w)
     if fmt is Format.json:
         doc = est.to_dict()

@@ -25,6 +25,7 @@ from costmodel.cli.common import (
     Format,
     dumps,
     records_csv,
+    refuse_unused,
     workload_from_options,
 )
 from costmodel.cli.common import IMAGE_SIZE as IMAGE_SIZE  # re-exported for the commands
@@ -66,14 +67,16 @@ def setup(model: str, hardware: str | None, sets: list[str], batch: int, visual_
           ) -> tuple[ModelSpec, list[HardwareProfile], Workload]:
     """Model, devices and the Workload from the shared options (cli/common.workload_from_options);
     `options` are the remaining workload options (overlap, convention, tp, ...)."""
-    from costmodel.cli.compression_cmd import build_compression
+    from costmodel.cli.compression_cmd import optional_compression
 
-    comp = build_compression(keep, at, None, 10, None, True) if keep is not None else None
+    comp = optional_compression(keep, at)
     w = workload_from_options(batch=batch, visual_tokens=visual_tokens, images=images,
                               image_size=image_size, text_tokens=text_tokens,
                               output_tokens=output_tokens, dtype=dtype, weight_dtype=weight_dtype,
                               kv_dtype=kv_dtype, compression=comp, **options)
-    return load_model(model), devices(hardware, sets), w
+    spec = load_model(model)
+    refuse_unused(spec, w)
+    return spec, devices(hardware, sets), w
 
 
 def label(h: HardwareProfile) -> str:

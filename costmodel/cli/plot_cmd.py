@@ -2,36 +2,31 @@
 
 The estimate options are reused from `costmodel estimate` (same names, defaults and help) by
 copying that command's signature; matplotlib is imported only inside these commands. The
-figure goes to a temporary file beside the target and is renamed into place, so an error
-never leaves a half-written file.
+figure is written through cli/output.py (a temporary file beside the target, renamed into
+place), so an error never leaves a half-written file.
 """
 
 from __future__ import annotations
 
 import inspect
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import typer
 
 from costmodel.analysis.estimate import Estimate
 from costmodel.analysis.estimate import estimate as run_estimate
 from costmodel.cli import estimate_cmd
-from costmodel.cli.common import workload_from_options
+from costmodel.cli.common import refuse_unused, workload_from_options
+from costmodel.cli.output import FIGURES, check_output, write_atomic
 from costmodel.errors import CostmodelError
 from costmodel.loading.load import load_hardware, load_model
 from costmodel.specs.hardware import HardwareProfile
 
-if TYPE_CHECKING:
-    pass
-
 plot_app = typer.Typer(no_args_is_help=True,
                        help="Figures (PNG, SVG or PDF, from the -o suffix); needs matplotlib.")
 
-FORMATS = ("png", "svg", "pdf")
 OUTPUT = typer.Option(..., "--output", "-o", help="File to write: .png, .svg or .pdf.")
 SWEEP_COLUMNS = ("model", "hardware", "batch", "visual_tokens", "text_tokens", "output_tokens")
 
@@ -47,30 +42,16 @@ def plots() -> Any:
 
 
 def output_format(path: Path, option: str = "--output") -> str:
-    """The figure format from the file suffix (checked before any work is done)."""
+    """The figure format from the file suffix; the path is checked (writable folder, not a
+    directory) before any work is done."""
+    check_output(path, option, FIGURES)
+    return path.suffix.lower().lstrip(".")
+
+
+def save(fig: Any, path: Path, option: str = "--output") -> None:
+    """Write the figure atomically (cli/output.py: temp file beside it, then renamed)."""
     fmt = path.suffix.lower().lstrip(".")
-    if fmt not in FORMATS:
-        raise CostmodelError(f"{option}: '{path}' has suffix '{path.suffix}'; "
-                             "use .png, .svg or .pdf")
-    if not path.parent.is_dir():
-        raise CostmodelError(f"{option}: directory '{path.parent}' does not exist; create it first")
-    return fmt
-
-
-def save(fig: Any, path: Path) -> None:
-    """Write to a temporary file in the same directory, then rename it into place."""
-    fmt = output_format(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".{fmt}", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format=fmt, dpi=150)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    write_atomic(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=150), option)
 
 
 def with_estimate_options(drop: tuple[str, ...] = (), replace: dict[str, Any] | None = None
@@ -109,7 +90,9 @@ def _one(kw: dict[str, Any]) -> Estimate:
     out = Path(kw["output"])
     output_format(out)
     w = workload(kw)
-    return run_estimate(load_model(kw["model"]), _hardware(kw["hardware"], kw), w)
+    spec = load_model(kw["model"])
+    refuse_unused(spec, w)
+    return run_estimate(spec, _hardware(kw["hardware"], kw), w)
 
 
 def _hardware(name: str, kw: dict[str, Any]) -> HardwareProfile:
@@ -134,16 +117,11 @@ def breakdown(*, output: Path = OUTPUT, **kw: Any) -> None:
 
 
 def token_range(text: str) -> list[int]:
-    """'0:2880:64' -> 0, 64, ..., 2880 (stop included when on the grid); '576' -> [576]."""
-    parts = text.split(":")
-    ok = 1 <= len(parts) <= 3 and all(p.strip().isdigit() for p in parts)
-    nums = [int(p) for p in parts] if ok else []
-    if len(nums) == 2:
-        nums.append(1)
-    if not ok or (len(nums) == 3 and (nums[2] <= 0 or nums[1] < nums[0])):
-        raise CostmodelError(f"--visual-tokens: '{text}' is not START:STOP:STEP with "
-                             "0 <= START <= STOP and STEP > 0, e.g. 0:2880:64")
-    return nums if len(nums) == 1 else list(range(nums[0], nums[1] + 1, nums[2]))
+    """'0:2880:64' -> 0, 64, ..., 2880 (stop included when on the grid); '576' -> [576]: the
+    grid grammar of `costmodel sweep` (bounds and size checked before it is built)."""
+    from costmodel.cli.parsing import parse_grid
+
+    return [int(x) for x in parse_grid(text, "--visual-tokens")]
 
 
 @plot_app.command("sweep")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from pathlib import Path
 
 import typer
@@ -17,6 +15,7 @@ from costmodel.cli.common import (
     dumps,
     table,
 )
+from costmodel.cli.output import check_output, write_text
 from costmodel.errors import CostmodelError
 
 
@@ -33,15 +32,14 @@ def parse_ints(text: str, option: str) -> list[int]:
     return vals
 
 
-def write_csv_atomic(path: Path, rows: list[dict], columns: tuple[str, ...]) -> None:
-    """Write the whole file or nothing (temp file + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", newline="") as f:
-        wr = csv.DictWriter(f, fieldnames=list(columns), lineterminator="\n")
-        wr.writeheader()
-        wr.writerows(rows)
-    os.replace(tmp, path)
+def write_csv_atomic(path: Path, rows: list[dict], columns: tuple[str, ...],
+                     option: str = "--out") -> None:
+    """Write the whole file or nothing (cli/output.py)."""
+    buf = io.StringIO()
+    wr = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
+    wr.writeheader()
+    wr.writerows(rows)
+    write_text(path, buf.getvalue(), option)
 
 
 def _spec(model: str | None, tiny: bool):
@@ -67,7 +65,8 @@ def profile(
     cuda_graphs: bool = typer.Option(True, help="Also time decode replayed from a CUDA graph."),
     threads: int | None = typer.Option(None, min=1, help="torch.set_num_threads (CPU; default: "
                                        "torch's). Use the same as for `calibrate`."),
-    out: Path = typer.Option(Path("costmodel-profile.csv"), "--out", "-o", help="CSV to write."),
+    out: Path = typer.Option(Path("costmodel-profile.csv"), "--out", "--output", "-o",
+                             help="CSV to write."),
     kernels: Path | None = typer.Option(None, help="Also write per-kernel times (CSV) for "
                                                      "the first point (torch.profiler)."),
     fmt: Format = FORMAT,
@@ -76,6 +75,9 @@ def profile(
     if device not in ("cpu", "cuda"):
         raise CostmodelError(f"--device: '{device}' is not cpu or cuda")
     vis, batches = parse_ints(visual_tokens, "--visual-tokens"), parse_ints(batch, "--batch")
+    check_output(out, "--out", (".csv",))  # bad paths fail before any measuring
+    if kernels is not None:
+        check_output(kernels, "--kernels", (".csv",))
     spec = _spec(model, tiny)
     try:
         import torch
@@ -93,7 +95,7 @@ def profile(
     write_csv_atomic(out, rows, prof.COLUMNS)
     if kernels is not None:
         k = prof.kernel_times(spec, device, dtype, batches[0], vis[0], text_tokens)
-        write_csv_atomic(kernels, k, ("stage", "kernel", "calls", "self_s"))
+        write_csv_atomic(kernels, k, ("stage", "kernel", "calls", "self_s"), "--kernels")
     _print(rows, fmt, prof.COLUMNS)
 
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import typer
 
 from costmodel.cli.common import (
@@ -30,41 +28,16 @@ from costmodel.cli.common import (
     table,
     workload_from_options,
 )
-from costmodel.cli.compression_cmd import build_compression
+from costmodel.cli.compression_cmd import optional_compression
+from costmodel.cli.parsing import MAX_POINTS, parse_grid
 from costmodel.cli.plot_cmd import output_format, plots, save
 from costmodel.errors import CostmodelError
 from costmodel.loading.load import load_hardware, load_model
+from costmodel.specs.workload import MAX_BATCH
 from costmodel.units import DType, seconds, si
 
 if TYPE_CHECKING:
     import pandas as pd
-
-_RANGE = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*(?::\s*(\d+)\s*)?$")
-MAX_POINTS = 50_000_000
-
-
-def parse_grid(text: str, option: str, minimum: int = 0) -> np.ndarray:
-    """'0:2880:64' (start:stop:step, stop included when on the grid; step 1 by default) and
-    comma lists of numbers or ranges, e.g. '1,8' or '0:512:128,1024' -> sorted unique ints."""
-    values: list[np.ndarray] = []
-    for part in text.split(","):
-        m = _RANGE.match(part)
-        if m:
-            start, stop, step = int(m[1]), int(m[2]), int(m[3] or 1)
-            if step == 0 or stop < start:
-                raise CostmodelError(f"{option}: '{part.strip()}' needs start <= stop and step "
-                                     ">= 1, e.g. 0:2880:64")
-            values.append(np.arange(start, stop + 1, step))
-        elif part.strip().isdigit():
-            values.append(np.array([int(part)]))
-        else:
-            raise CostmodelError(f"{option}: '{part.strip()}' is not a whole number or "
-                                 "start:stop:step, e.g. 0:2880:64 or 1,8")
-    out = np.unique(np.concatenate(values))
-    if out.min() < minimum:
-        raise CostmodelError(f"{option}: values must be >= {minimum} (got {out.min()})")
-    return out
-
 
 def _names(text: str, option: str) -> list[str]:
     names = [t.strip() for t in text.split(",") if t.strip()]
@@ -112,13 +85,14 @@ def sweep(
     if plot is not None:
         output_format(plot, "--plot")  # a bad path fails before any work
     vis = parse_grid(visual_tokens, "--visual-tokens")
-    bat = parse_grid(batch, "--batch", minimum=1)
-    comp = build_compression(keep, at, None, 10, None, True) if keep is not None else None
-    specs = [load_model(m) for m in _names(model, "model")]
-    hws = [load_hardware(h) for h in _names(hardware, "--hardware")]
-    n = len(specs) * len(hws) * len(vis) * len(bat)
+    bat = parse_grid(batch, "--batch", minimum=1, maximum=MAX_BATCH)
+    comp = optional_compression(keep, at)
+    models, devices = _names(model, "model"), _names(hardware, "--hardware")
+    n = len(models) * len(devices) * len(vis) * len(bat)
     if n > MAX_POINTS:
         raise CostmodelError(f"--visual-tokens: {n} points exceed {MAX_POINTS}; use a coarser step")
+    specs = [load_model(m) for m in models]
+    hws = [load_hardware(h) for h in devices]
     w = workload_from_options(
         batch=int(bat[0]), text_tokens=text_tokens, output_tokens=output_tokens, dtype=dtype,
         weight_dtype=weight_dtype, kv_dtype=kv_dtype, flash_attention=flash_attention,
@@ -128,7 +102,7 @@ def sweep(
 
     df = run_sweep(specs, hws, vis, bat, w)
     if plot is not None:
-        save(plots().sweep_figure(df, {h.id: h.memory_bytes for h in hws}), plot)
+        save(plots().sweep_figure(df, {h.id: h.memory_bytes for h in hws}), plot, "--plot")
     if fmt is Format.json:
         typer.echo(dumps(df.astype({c: str for c in ("model", "hardware", "compression",
                                                      "stage")}).to_dict(orient="records")))

@@ -86,4 +86,4 @@ def validate(
         typer.echo(table(rows, ["group", "points", "median APE %", "max APE %"], right={1, 2, 3}))
     if plot is not None:
         save(plots().validation_figure(err, f"{measurements.name} vs {hw.id} ({execution.value})"),
-             plot)
+             plot, "--plot")

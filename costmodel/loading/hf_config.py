@@ -14,6 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
+
+from costmodel.errors import one_line
 from costmodel.specs.model import LLMSpec, MlpAct, ModelSpec, ProjectorSpec, TokenScheme, VisionSpec
 
 Cfg = dict[str, Any]
@@ -47,12 +50,42 @@ class ConfigError(ValueError):
     """A config.json this loader cannot turn into a spec (names the field)."""
 
 
-def _get(cfg: Cfg, defaults: Cfg, key: str) -> Any:
+def _get(cfg: Cfg, defaults: Cfg, key: str, where: str = "") -> Any:
+    """cfg[key], else the transformers default; a whole-number field must hold a whole
+    number (true, 32.5 or "32" are refused, naming the field)."""
     if key in cfg and cfg[key] is not None:
-        return cfg[key]
+        value = cfg[key]
+        if isinstance(defaults.get(key), int) and not isinstance(defaults.get(key), bool):
+            return _whole(value, f"{where}{key}")
+        return value
     if key in defaults:
         return defaults[key]
-    raise ConfigError(f"config.json: missing field '{key}'")
+    raise ConfigError(f"config.json: missing field '{where}{key}'")
+
+
+def _whole(value: Any, field: str) -> int:
+    ok = isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if not ok:
+        raise ConfigError(f"config.json: {field}: {value!r} is not a whole number; write one, "
+                          "e.g. 32")
+    return value
+
+
+def _act(vc: Cfg, d: Cfg, where: str = "vision_config.") -> str:
+    act = _get(vc, d, "hidden_act") if d else vc.get("hidden_act", "quick_gelu")
+    if act not in _ACT:
+        raise ConfigError(f"config.json: {where}hidden_act '{act}' is not one of "
+                          f"{', '.join(_ACT)}")
+    return _ACT[act]
+
+
+def _missing(cfg: Cfg, d: Cfg, keys: tuple[str, ...], where: str) -> str:
+    """' (...)' naming the fields a failed spec took from transformers' defaults."""
+    used = [f"{where}{k}={d[k]}" for k in keys if cfg.get(k) is None and k in d]
+    return (f" (not in config.json, transformers' default used: {', '.join(used)}; write "
+            "them)") if used else ""
 
 
 # transformers' model class for each model_type (`architectures` in config.json).
@@ -152,19 +185,28 @@ def llm_from_config(cfg: Cfg, where: str = "") -> LLMSpec:
     check_attention(cfg, kind, where)
     check_mlp(cfg, kind, where)
     d = TEXT_DEFAULTS[kind]
-    heads = _get(cfg, d, "num_attention_heads")
-    return LLMSpec(
-        hidden_size=_get(cfg, d, "hidden_size"),
-        num_layers=_get(cfg, d, "num_hidden_layers"),
+    heads = _get(cfg, d, "num_attention_heads", where)
+    fields = dict(
+        hidden_size=_get(cfg, d, "hidden_size", where),
+        num_layers=_get(cfg, d, "num_hidden_layers", where),
         num_heads=heads,
-        num_kv_heads=cfg.get("num_key_value_heads") or d.get("num_key_value_heads", heads),
+        num_kv_heads=_get(cfg, {"num_key_value_heads": d.get("num_key_value_heads", heads)},
+                          "num_key_value_heads", where),
         head_dim=cfg.get("head_dim"),
-        intermediate_size=_get(cfg, d, "intermediate_size"),
+        intermediate_size=_get(cfg, d, "intermediate_size", where),
         mlp_kind="swiglu",
-        vocab_size=_get(cfg, d, "vocab_size"),
+        vocab_size=_get(cfg, d, "vocab_size", where),
         tie_embeddings=bool(_get(cfg, d, "tie_word_embeddings")),
         qkv_bias=bool(cfg.get("attention_bias", _QKV_BIAS.get(kind, False))),
+        max_position_embeddings=_get(cfg, {"max_position_embeddings": 0},
+                                     "max_position_embeddings", where) or None,
     )
+    try:
+        return LLMSpec(**fields)
+    except ValidationError as e:
+        keys = ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+                "vocab_size")
+        raise ConfigError(f"{where}{one_line(e)}{_missing(cfg, d, keys, where)}") from None
 
 
 def _vit_from_config(vc: Cfg, feature_layer: int) -> VisionSpec:
@@ -180,7 +222,7 @@ def _vit_from_config(vc: Cfg, feature_layer: int) -> VisionSpec:
         patch_size=_get(vc, d, "patch_size"), image_size=_get(vc, d, "image_size"),
         in_channels=_get(vc, d, "num_channels"), cls_token=clip, patch_bias=not clip,
         pre_norm=clip, post_norm=True, feature_layer=feature_layer,
-        mlp_act=_ACT.get(_get(vc, d, "hidden_act"), "gelu"),
+        mlp_act=_act(vc, d),
     )
 
 
@@ -242,7 +284,7 @@ def _qwen2_vl(cfg: Cfg, name: str) -> ModelSpec:
             in_channels=vc.get("in_chans", vc.get("in_channels", 3)),
             temporal_patch_size=vc.get("temporal_patch_size", 2), cls_token=False,
             patch_bias=False, learned_pos_embedding=False, rope2d=True, pre_norm=False,
-            post_norm=False, feature_layer=-1, mlp_act=_ACT.get(vc.get("hidden_act", "quick_gelu"), "gelu"),
+            post_norm=False, feature_layer=-1, mlp_act=_act(vc, {}),
         )
     except KeyError as e:
         raise ConfigError(f"config.json: vision_config is missing '{e.args[0]}'") from None

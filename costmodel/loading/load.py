@@ -60,16 +60,58 @@ def _looks_like_path(name: str) -> bool:
     return any(c in name for c in "/\\") or name.endswith((".yaml", ".yml", ".json"))
 
 
-def read_yaml(path: Path) -> Any:
+def _is(path: Path, kind: str = "file") -> bool:
+    """Path.is_file / is_dir that answer False for names the OS refuses (too long, ...)."""
     try:
-        text = path.read_text()
+        return path.is_file() if kind == "file" else path.is_dir()
+    except (OSError, ValueError):
+        return False
+
+
+def read_text(path: Path, what: str = "") -> str:
+    """A file's UTF-8 text; one line naming the file when it cannot be read or decoded."""
+    label = f"{what}: {path}" if what else str(path)
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise CostmodelError(f"{label}: not UTF-8 text (byte {e.start}); give a text file"
+                             ) from None
     except OSError as e:
-        raise CostmodelError(f"{path}: cannot read ({e.strerror}); check the path") from None
+        raise CostmodelError(f"{label}: cannot read ({e.strerror}); check the path") from None
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe YAML that also refuses a key written twice in one mapping."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise _Duplicate(f"line {key_node.start_mark.line + 1}: key '{key}' is given "
+                                 "twice; keep one")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+class _Duplicate(Exception):
+    pass
+
+
+def read_yaml(path: Path) -> Any:
+    text = read_text(path)
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except _Duplicate as e:
+        raise CostmodelError(f"{path}: {e}") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
+        problem = str(getattr(e, "problem", "") or "")
+        if isinstance(e, yaml.constructor.ConstructorError) and "tag" in problem:
+            tag = problem.split("tag", 1)[1].strip(" '")
+            raise CostmodelError(f"{path}:{where}: tag '{tag[:60]}' not allowed; write plain "
+                                 "YAML values") from None
         raise CostmodelError(f"{path}:{where} is not valid YAML; fix the syntax") from None
 
 
@@ -82,26 +124,31 @@ def hardware_file(data: Any, where: str) -> HardwareFile:
         raise CostmodelError(f"{where}: {one_line(e)}") from None
 
 
-def _hardware_path(name: str, near: Path | None = None) -> Path:
+def _hardware_path(name: str, near: Path | None = None, option: str = "--hardware") -> Path:
     """A bundled id or a YAML path (relative paths in a `base:` key are relative to the
     file that names them)."""
-    if _looks_like_path(name) or Path(name).is_file():
+    if _looks_like_path(name) or _is(Path(name)):
         path = Path(name)
-        if near is not None and not path.is_absolute() and not path.is_file():
+        if near is not None and not path.is_absolute() and not _is(path):
             path = near.parent / path
-        if not path.is_file():
-            raise CostmodelError(f"--hardware: no file {name}; give a bundled id or a YAML path")
+        if not _is(path):
+            raise CostmodelError(f"{option}: no file {_short(name)}; give a bundled id or a "
+                                 "YAML path")
         return path
     path = _profiles_dir() / f"{name.lower()}.yaml"
-    if not path.is_file():
+    if not _is(path):
         raise UnknownName("hardware", name, hardware_ids())
     return path
 
 
-def hardware_data(name: str, near: Path | None = None,
-                  seen: tuple[Path, ...] = ()) -> tuple[dict[str, Any], str, HardwareFile | None]:
+def _short(name: str) -> str:
+    return name if len(name) <= 80 else name[:80] + "..."
+
+
+def hardware_data(name: str, near: Path | None = None, seen: tuple[Path, ...] = (),
+                  option: str = "--hardware") -> tuple[dict[str, Any], str, HardwareFile | None]:
     """(profile mapping with `base:` resolved, where it came from, the validated base or None)."""
-    path = _hardware_path(name, near)
+    path = _hardware_path(name, near, option)
     where = path.name if path.parent == _profiles_dir() else str(path)
     data = read_yaml(path)
     if not isinstance(data, dict):
@@ -111,7 +158,8 @@ def hardware_data(name: str, near: Path | None = None,
     if path.resolve() in seen:
         raise CostmodelError(f"{where}: base: inheritance loops back to {path.name}; "
                              "break the cycle")
-    base_data, base_where, _ = hardware_data(str(data["base"]), path, seen + (path.resolve(),))
+    base_data, base_where, _ = hardware_data(str(data["base"]), path, seen + (path.resolve(),),
+                                             f"{where}: base")
     base = hardware_file(base_data, base_where)
     child = {k: v for k, v in data.items() if k != "base"}
     merged = whatif.merge(base_data, child)
@@ -120,10 +168,12 @@ def hardware_data(name: str, near: Path | None = None,
 
 
 @lru_cache(maxsize=64)
-def load_hardware(name: str, sets: tuple[str, ...] = ()) -> HardwareProfile:
+def load_hardware(name: str, sets: tuple[str, ...] = (), option: str = "--hardware"
+                  ) -> HardwareProfile:
     """A bundled id (`a100-80gb`) or a path to a YAML profile (which may inherit with
-    `base: <id or path>`), with what-if overrides `sets` (KEY=VALUE, see costmodel.loading.whatif)."""
-    data, where, base = hardware_data(name)
+    `base: <id or path>`), with what-if overrides `sets` (KEY=VALUE, see costmodel.loading.whatif).
+    `option` names the command-line option in error messages."""
+    data, where, base = hardware_data(name, option=option)
     if sets:
         base = base or hardware_file(data, where)
         data = whatif.apply_overrides(data, sets)
@@ -141,9 +191,7 @@ def model_ids() -> list[str]:
 
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text())
-    except OSError as e:
-        raise CostmodelError(f"{path}: cannot read ({e.strerror}); check the path") from None
+        return json.loads(read_text(path))
     except json.JSONDecodeError as e:
         raise CostmodelError(f"{path}: not valid JSON (line {e.lineno}); fix the file") from None
 
@@ -166,10 +214,10 @@ def load_model(name: str) -> ModelSpec:
         path = _PKG / "zoo_configs" / entry.config_file
         return spec_from_file(path, name.lower(), f"https://huggingface.co/{entry.source}")
     path = Path(name)
-    if path.is_dir():
+    if _is(path, "dir"):
         path = path / "config.json"
-    if path.is_file():
+    if _is(path):
         return spec_from_file(path, path.parent.name if path.name == "config.json" else path.stem)
     if _looks_like_path(name):
-        raise CostmodelError(f"MODEL: no file {name}; give a zoo id or a config.json path")
+        raise CostmodelError(f"MODEL: no file {_short(name)}; give a zoo id or a config.json path")
     raise UnknownName("models", name, model_ids())

@@ -15,6 +15,8 @@ every figure that differs from the base as `key old -> new`.
 from __future__ import annotations
 
 import copy
+import difflib
+import math
 from typing import Any
 
 from pydantic import BaseModel
@@ -62,11 +64,18 @@ def merge(base: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
 
 def _number(text: str, key: str) -> float:
     try:
-        return float(text)
+        x = float(text)
     except ValueError:
         raise CostmodelError(
             f"--set {key}: '{text}' is not a number; give e.g. {key}=6700, {key}=x1.5 or "
             f"{key}=null") from None
+    return _finite(x, text, key)
+
+
+def _finite(x: float, text: str, key: str) -> float:
+    if not math.isfinite(x):
+        raise CostmodelError(f"--set {key}: '{text}' must be a finite number > 0")
+    return x
 
 
 def _new_value(key: str, old: Any, text: str) -> Any:
@@ -81,7 +90,7 @@ def _new_value(key: str, old: Any, text: str) -> Any:
         if old is None:
             raise CostmodelError(f"--set {key}: the profile has no value to multiply; "
                                  "give an absolute value")
-        return float(old) * factor
+        return _finite(float(old) * factor, text, key)
     return _number(t, key)
 
 
@@ -97,7 +106,10 @@ def _targets(data: dict[str, Any], key: str) -> list[tuple[str, str | None]]:
     """(top-level key, sub-key or None) pairs a KEY addresses; error if KEY is unknown."""
     valid = settable_keys(data)
     if key not in valid:
-        raise CostmodelError(f"--set: unknown key '{key}'; valid keys: {', '.join(valid)}")
+        near = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
+        hint = f"; did you mean {near[0]}?" if near else ""
+        raise CostmodelError(f"--set: unknown key '{key[:40]}'; valid keys: "
+                             f"{', '.join(valid)}{hint}")
     top, _, sub = key.partition(".")
     if sub:
         return [(top, sub)]

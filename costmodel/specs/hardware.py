@@ -9,14 +9,32 @@ This module never imports the model specs.
 
 from __future__ import annotations
 
-from typing import Literal
+import math
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from costmodel.errors import CostmodelError
 from costmodel.units import GIGA, MEGA, MICRO, TERA, DType
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+def _positive(x: float) -> float:
+    if not (math.isfinite(x) and x > 0):
+        raise ValueError(f"{x:g} must be a finite number > 0")
+    return x
+
+
+def _non_negative(x: float) -> float:
+    if not (math.isfinite(x) and x >= 0):
+        raise ValueError(f"{x:g} must be a finite number >= 0")
+    return x
+
+
+# A figure: finite and > 0 (inf, 1e400 and NaN refused with the same words); or >= 0.
+PositiveFloat = Annotated[float, AfterValidator(_positive)]
+NonNegativeFloat = Annotated[float, AfterValidator(_non_negative)]
 
 # Figures that must carry a source when present (keys of the YAML file).
 SOURCED_KEYS = (
@@ -51,7 +69,7 @@ class Interconnect(BaseModel):
     model_config = _FROZEN
     kind: Literal["nvlink", "pcie", "none"] = "none"
     bandwidth_GBps: PositiveFloat | None = None
-    latency_us: float = Field(default=0.0, ge=0.0)
+    latency_us: NonNegativeFloat = 0.0
 
 
 class EfficiencyFile(BaseModel):
@@ -143,7 +161,7 @@ class HardwareFile(BaseModel):
     power_modes_W: dict[str, PositiveFloat] | None = None
     efficiency: EfficiencyFile = EfficiencyFile()
     efficiency_curves: EfficiencyCurvesFile = EfficiencyCurvesFile()
-    kernel_launch_overhead_us: float = Field(default=0.0, ge=0.0)
+    kernel_launch_overhead_us: NonNegativeFloat = 0.0
     sm_count: int | None = Field(default=None, gt=0)
     kernel_efficiency: KernelEfficiencyFile | None = None
     sources: dict[str, str]

@@ -35,6 +35,8 @@ class LLMSpec(BaseModel):
     norm_kind: Literal["rmsnorm", "layernorm"] = "rmsnorm"
     qkv_bias: bool = False
     rope: bool = True
+    # The longest sequence the model was trained for (config.json); None = not given.
+    max_position_embeddings: PositiveInt | None = None
 
     @model_validator(mode="after")
     def _check_heads(self) -> LLMSpec:

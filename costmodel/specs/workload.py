@@ -11,6 +11,13 @@ from costmodel.units import DType
 
 Overlap = Literal["roofline", "serial"]
 
+# Largest counts accepted anywhere (CLI options, grids, the Python API): far above any real
+# request, small enough that every count stays exact in float64 and int64 arithmetic.
+MAX_BATCH = 65_536
+MAX_TOKENS = 1_048_576
+MAX_IMAGES = 4_096
+MAX_GPUS = 1_024
+
 
 class Parallelism(BaseModel):
     """How one model replica is spread over GPUs (see costmodel/core/parallel/tensor.py).
@@ -22,9 +29,16 @@ class Parallelism(BaseModel):
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    tp: PositiveInt = 1
-    pp: PositiveInt = 1
-    microbatches: PositiveInt | None = None
+    tp: PositiveInt = Field(default=1, le=MAX_GPUS)
+    pp: PositiveInt = Field(default=1, le=MAX_GPUS)
+    microbatches: PositiveInt | None = Field(default=None, le=MAX_BATCH)
+
+    @model_validator(mode="after")
+    def _check(self) -> Parallelism:
+        if (self.microbatches or 1) > 1 and self.pp == 1:
+            raise ValueError("microbatches: only a pipeline (pp > 1) splits the batch into "
+                             "microbatches; add --pp or drop --microbatches")
+        return self
 
     @property
     def gpus(self) -> int:
@@ -57,12 +71,12 @@ class Workload(BaseModel):
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    batch: PositiveInt = 1
-    visual_tokens: NonNegativeInt | None = None
-    images: NonNegativeInt = 1
+    batch: PositiveInt = Field(default=1, le=MAX_BATCH)
+    visual_tokens: NonNegativeInt | None = Field(default=None, le=MAX_TOKENS)
+    images: NonNegativeInt = Field(default=1, le=MAX_IMAGES)
     image_size: tuple[PositiveInt, PositiveInt] | None = None
-    text_tokens: NonNegativeInt = 64
-    output_tokens: PositiveInt = 128
+    text_tokens: NonNegativeInt = Field(default=64, le=MAX_TOKENS)
+    output_tokens: PositiveInt = Field(default=128, le=MAX_TOKENS)
     act_dtype: DType = DType.bf16
     weight_dtype: DType | None = None
     kv_dtype: DType | None = None
@@ -78,6 +92,9 @@ class Workload(BaseModel):
     def _check(self) -> Workload:
         if self.visual_tokens is None and self.images == 0 and self.text_tokens == 0:
             raise ValueError("text_tokens: a prompt needs at least one token (or an image)")
+        if self.visual_tokens is not None and self.image_size is not None:
+            raise ValueError("image_size: visual_tokens already gives the tokens; give "
+                             "--visual-tokens or --image-size, not both")
         if self.visual_tokens == 0 and self.text_tokens == 0:
             raise ValueError("text_tokens: a prompt needs at least one token")
         if self.batch % self.parallel.m:

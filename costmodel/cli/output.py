@@ -1,0 +1,79 @@
+"""The one way a command writes a file: every output path is checked before any work
+(`check_output`), and written atomically (`write_atomic`): a temporary file in the target's
+folder, given the user's umask, renamed into place; the temporary file is removed on every path,
+so a failed command leaves the folder as it was."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from costmodel.errors import CostmodelError
+
+FIGURES = (".png", ".svg", ".pdf")
+
+
+def check_output(path: Path, option: str, suffixes: tuple[str, ...]) -> Path:
+    """A path a command may write: a supported suffix, not a directory, in an existing folder
+    where a file can be created (tried with a temporary file, removed at once)."""
+    path = Path(path)
+    shown = str(path)[:80] + ("..." if len(str(path)) > 80 else "")
+    try:
+        if path.is_dir():
+            raise CostmodelError(f"{option}: '{shown}' is a directory; give a file name in it")
+    except OSError:
+        pass  # a name the OS refuses: reported below
+    if path.suffix.lower() not in suffixes:
+        raise CostmodelError(f"{option}: '{shown}' has suffix '{path.suffix}'; use "
+                             f"{', '.join(suffixes[:-1])} or {suffixes[-1]}"
+                             if len(suffixes) > 1 else
+                             f"{option}: '{shown}' needs the suffix {suffixes[0]}")
+    if len(path.name.encode()) > 255:
+        raise CostmodelError(f"{option}: file name '{shown}' is too long; give a shorter name")
+    try:
+        if not path.parent.is_dir():
+            raise CostmodelError(f"{option}: directory '{path.parent}' does not exist; create it "
+                                 "first")
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:40]}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise CostmodelError(f"{option}: cannot write '{shown}' ({e.strerror}); choose a "
+                             "writable folder") from None
+    os.close(fd)
+    os.remove(tmp)
+    return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_atomic(path: Path, write: Callable[[str], None], option: str) -> None:
+    """Call `write(tmp)` to fill a temporary file beside `path`, then rename it into place
+    with mode 0666 less the umask. The temporary file never outlives the call."""
+    path = Path(path)
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:40]}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except OSError as e:
+        raise CostmodelError(f"{option}: cannot write '{path}' ({e.strerror}); choose a "
+                             "writable folder") from None
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_text(path: Path, text: str, option: str) -> None:
+    """`text` (UTF-8) written atomically to `path`."""
+    def fill(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+
+    write_atomic(path, fill, option)

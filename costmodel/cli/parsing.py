@@ -1,0 +1,49 @@
+"""The one grid grammar of every command: `start:stop:step` (stop included when on the grid;
+step 1 by default) and comma lists of numbers or ranges, bounded and sized before any grid is
+built."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from costmodel.errors import CostmodelError
+from costmodel.specs.workload import MAX_TOKENS
+
+_RANGE = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*(?::\s*(\d+)\s*)?$")
+MAX_POINTS = 50_000_000
+
+
+def _ranges(text: str, option: str) -> list[tuple[int, int, int]]:
+    """'0:512:128,1024' -> [(0, 512, 128), (1024, 1024, 1)]: parsed, not yet built."""
+    out = []
+    for part in text.split(","):
+        m = _RANGE.match(part)
+        if m:
+            start, stop, step = int(m[1]), int(m[2]), int(m[3] or 1)
+            if step == 0 or stop < start:
+                raise CostmodelError(f"{option}: '{part.strip()[:40]}' needs start <= stop and "
+                                     "step >= 1, e.g. 0:2880:64")
+            out.append((start, stop, step))
+        elif part.strip().isdigit():
+            out.append((int(part), int(part), 1))
+        else:
+            raise CostmodelError(f"{option}: '{part.strip()[:40]}' is not a whole number or "
+                                 "start:stop:step, e.g. 0:2880:64 or 1,8")
+    return out
+
+
+def parse_grid(text: str, option: str, minimum: int = 0, maximum: int = MAX_TOKENS) -> np.ndarray:
+    """'0:2880:64' (start:stop:step, stop included when on the grid; step 1 by default) and
+    comma lists of numbers or ranges, e.g. '1,8' or '0:512:128,1024' -> sorted unique ints.
+    Bounds and the grid's size are checked before it is built."""
+    ranges = _ranges(text, option)
+    low, high = min(r[0] for r in ranges), max(r[1] for r in ranges)
+    if low < minimum or high > maximum:
+        bad = low if low < minimum else high
+        raise CostmodelError(f"{option}: {bad} is outside {minimum}..{maximum}")
+    size = sum((stop - start) // step + 1 for start, stop, step in ranges)
+    if size > MAX_POINTS:
+        raise CostmodelError(f"{option}: {size} values exceed {MAX_POINTS}; use a coarser step")
+    return np.unique(np.concatenate([np.arange(a, b + 1, c) for a, b, c in ranges]))

@@ -1,0 +1,169 @@
+"""Issue 14: every command answers a bad input with one line on stderr naming the option,
+file, row or field, exit code 2, no traceback, and leaves the working directory as it was."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from costmodel.cli import main
+
+from ..conftest import DATA
+
+M, H = "llava-1.5-7b", "a100-80gb"
+EST = ["estimate", M, "-H", H]
+CC = ["compare-compression", M, "-H", H]
+SW = ["sweep", M, "-H", H, "--visual-tokens", "576"]
+PROF = ["profile", "--tiny", "--visual-tokens", "4", "--repeats", "1", "--warmup", "0"]
+CAL = ["calibrate", "--from-vidur", "vidur_header.csv", "--base", H]
+LONG = "x" * 5000
+
+FILES = {
+    "bin.yaml": b"\xff\xfe\x00bad: \xc3\x28\n", "bin.csv": b"\xff\xfe\x00a,b\n",
+    "bin.json": b"\xff\xfe{}", "empty.csv": b"",
+    "tag.yaml": b"!!python/object:os.system\nid: x\n",
+    "basemiss.yaml": b"base: missing.yaml\nmemory_GB: 10\n",
+    "dup.yaml": b"base: a100-80gb\nmemory_GB: 10\nmemory_GB: 20\n",
+    "inf.yaml": b"base: a100-80gb\nmemory_bandwidth_GBps: .inf\n",
+    "nan.yaml": b"base: a100-80gb\nmemory_bandwidth_GBps: .nan\n",
+    "prof_abc.csv": b"model,batch,visual_tokens,text_tokens,stage,context_tokens,median_s\n"
+                    b"tiny,1,64,16,prefill,81,abc\n",
+    "prof_empty.csv": b"model,batch,visual_tokens,text_tokens,stage,context_tokens,median_s\n",
+    "bool_layers.json": b'{"model_type": "llama", "num_hidden_layers": true}',
+    "weird_act.json": b'{"model_type": "llava", "text_config": {"model_type": "llama"}, '
+                      b'"vision_config": {"hidden_act": "weird"}}',
+    "no_hidden.json": b'{"model_type": "llama", "num_attention_heads": 12}',
+}
+
+CASES = [
+    # 1. files that are not UTF-8, unreadable or refused YAML
+    (EST[:3] + ["bin.yaml"], "bin.yaml: not UTF-8"),
+    (["hardware", "show", "bin.yaml"], "bin.yaml: not UTF-8"),
+    (["validate", "-m", "bin.csv", "-H", H], "--measurements: bin.csv: not UTF-8"),
+    (["estimate", "bin.json", "-H", H], "bin.json: not UTF-8"),
+    (CAL[:3] + ["--base", "bin.yaml", "-o", "c.yaml"], "bin.yaml: not UTF-8"),
+    (EST[:3] + ["tag.yaml"], "not allowed"),
+    (EST[:3] + ["basemiss.yaml"], "basemiss.yaml: base: no file missing.yaml"),
+    (EST[:3] + ["dup.yaml"], "key 'memory_GB' is given twice"),
+    (EST[:3] + ["inf.yaml"], "memory_bandwidth_GBps: inf must be a finite number > 0"),
+    (EST[:3] + ["nan.yaml"], "must be a finite number > 0"),
+    (["estimate", LONG, "-H", H], "unknown '" + "x" * 40 + "...'"),
+    (EST[:3] + [LONG], "unknown '" + "x" * 40 + "...'"),
+    # measurement files
+    (["validate", "-m", "prof_abc.csv", "-H", H], "row 1, median_s: 'abc' is not"),
+    (["validate", "-m", "vidur_header.csv", "-H", H, "--kind", "profile"], "lacks column"),
+    (["validate", "-m", "prof_empty.csv", "-H", H], "no measurements in prof_empty.csv"),
+    (["validate", "-m", "empty.csv", "-H", H], "no measurements in empty.csv"),
+    (["validate", "-m", "vidur_header.csv", "-H", H], "no measurements in vidur_header.csv"),
+    (CAL + ["-o", "c.yaml"], "--from-vidur: no measurements"),
+    # output paths, checked before any work
+    (SW + ["--plot", "/proc/x.png"], "--plot: cannot write"),
+    (SW + ["--plot", "adir"], "--plot: 'adir' is a directory"),
+    (SW + ["--plot", "x.txt"], "--plot: 'x.txt' has suffix '.txt'"),
+    (["plot", "breakdown", M, "-H", H, "-o", "/proc/x.png"], "--output: cannot write"),
+    (["plot", "roofline", M, "-H", H, "-o", "adir"], "--output: 'adir' is a directory"),
+    (["compare", M, "-H", H, "--plot", "/proc/x.png"], "--plot: cannot write"),
+    (CC + ["--keep", "0.5", "--plot", "adir"], "--plot: 'adir' is a directory"),
+    (["validate", "-m", str(DATA / "vidur" / "a100_Llama-2-7b-hf_mlp.csv"), "-H", H,
+      "--plot", "x.txt"], "--plot: 'x.txt'"),
+    (PROF + ["-o", "/proc/x.csv"], "--out: cannot write"),
+    (PROF + ["-o", "adir"], "--out: 'adir' is a directory"),
+    (PROF + ["--kernels", "k.txt"], "--kernels: 'k.txt' needs the suffix .csv"),
+    (CAL + ["-o", "/proc/c.yaml"], "--output: cannot write"),
+    (CAL + ["-o", "adir"], "--output: 'adir' is a directory"),
+    (CAL + ["-o", "nodir/c.yaml"], "--output: directory 'nodir' does not exist"),
+    # 3. counts, grids, figures, clashes
+    (SW[:-1] + ["576", "--batch", "99999999999999999999"], "--batch: 99999999999999999999 is "
+     "outside 1..65536"),
+    (SW[:-1] + ["9223372036854775807"], "--visual-tokens: 9223372036854775807 is outside"),
+    (SW[:-1] + ["0:100000000:1"], "--visual-tokens"),
+    (["plot", "sweep", M, "-H", H, "--visual-tokens", "0:100000000:1", "-o", "s.png"],
+     "--visual-tokens"),
+    (EST + ["--batch", "99999999999999999999"], "--batch"),
+    (EST + ["--visual-tokens", "9223372036854775807"], "--visual-tokens"),
+    (EST + ["--set", "memory_bandwidth_GBps=inf"], "'inf' must be a finite number > 0"),
+    (EST + ["--set", "memory_bandwidth_GBps=1e400"], "'1e400' must be a finite number > 0"),
+    (EST + ["--set", "memory_bandwidth_GBps=nan"], "'nan' must be a finite number > 0"),
+    (EST + ["--set", "memory_bandwidth_GBps=x1e400"], "must be a finite number > 0"),
+    (["estimate", "llama-2-7b", "-H", H, "--visual-tokens", "100"],
+     "--visual-tokens: llama-2-7b has no vision tower"),
+    (EST + ["--visual-tokens", "100", "--images", "3"], "--images:"),
+    (EST + ["--visual-tokens", "100", "--image-size", "672x672"], "--image-size:"),
+    (EST + ["--batch", "4", "--microbatches", "4"], "--microbatches: only a pipeline"),
+    (["compare", M, "-H", H, "--at", "vit"], "--at: 'vit' places a compression; give --keep"),
+    (CC + ["--at", "vit"], "--keep: --at vit needs"),
+    (CC + ["--keep", "1000"], "--keep: 1000 tokens kept, but llava-1.5-7b has 576"),
+    (CC + ["--keep", "0.5", "--at", "vit", "--merge-per-layer", "1000"], "not both"),
+    (CC + ["--at", "vit", "--merge-per-layer", "1000"], "--merge-per-layer: 1000 per layer"),
+    (CC + ["--keep", "0.5", "--merge-per-layer", "2"], "--merge-per-layer: only --at vit"),
+    (CC, "--keep: give the visual tokens kept"),
+    (["estimate", "bool_layers.json", "-H", H], "num_hidden_layers: True is not a whole"),
+    (["estimate", "weird_act.json", "-H", H], "vision_config.hidden_act 'weird'"),
+    (["estimate", "no_hidden.json", "-H", H], "hidden_size=4096"),
+    # 4. messages
+    (EST + ["-f", "xml"], "'xml' is not one of 'table', 'json', 'csv'"),
+    (EST + ["--overlap", "foo"], "--overlap: 'foo' is not one of roofline, serial"),
+    (EST + ["--logits", "foo"], "--logits: 'foo' is not one of last, all"),
+    (EST + ["--set", "memory_bandwith_GBps=5"], "did you mean memory_bandwidth_GBps?"),
+    (EST + ["--convention", "llm-viewer", "--tp", "2"], "--convention: llm-viewer models one"),
+]
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name, data in FILES.items():
+        (tmp_path / name).write_bytes(data)
+    header = (DATA / "vidur" / "a100_Llama-2-7b-hf_mlp.csv").read_text().splitlines()[0]
+    (tmp_path / "vidur_header.csv").write_text(header + "\n")
+    (tmp_path / "adir").mkdir()
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def listing(root: Path) -> dict[str, int]:
+    return {str(p.relative_to(root)): p.stat().st_size for p in root.rglob("*")}
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    try:
+        main(args)
+        code = 0
+    except SystemExit as e:
+        code = int(e.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("args, needle", CASES, ids=[" ".join(a)[:70] for a, _ in CASES])
+def test_bad_input_one_line_exit_2_nothing_left(args, needle, workdir, capsys):
+    before = listing(workdir)
+    code, out, err = run(args, capsys)
+    assert code == 2, (out, err)
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert needle in err, err
+    assert "Traceback" not in err + out
+    assert listing(workdir) == before
+
+
+def test_context_longer_than_the_model_warns_in_one_line(capsys):
+    code, out, err = run(EST + ["--visual-tokens", "5000"], capsys)
+    assert code == 0 and "TTFT" in out
+    assert err.count("\n") == 1 and err.startswith("warning: llava-1.5-7b: a sequence of 5191")
+    assert "max_position_embeddings 4096" in err
+
+
+def test_version_and_short_help(capsys):
+    code, out, _ = run(["--version"], capsys)
+    assert code == 0 and out.startswith("costmodel ")
+    for args in (["-h"], ["estimate", "-h"], ["models", "show", "-h"]):
+        code, out, _ = run(args, capsys)
+        assert code == 0 and out.startswith("Usage:")
+
+
+@pytest.mark.parametrize("args, first", [(["models", "show", M], "name,llava-1.5-7b"),
+                                         (["hardware", "show", H], "id,a100-80gb")])
+def test_show_csv_is_key_value_rows(args, first, capsys):
+    code, out, _ = run(args + ["-f", "csv"], capsys)
+    lines = out.splitlines()
+    assert code == 0 and lines[0] == "key,value" and lines[1] == first
