@@ -49,18 +49,17 @@ class KernelModel:
         if op.op_class in UNPRICED:
             return np.ones_like(ideal_s)
         ideal_s = np.asarray(ideal_s, dtype=float)
-        rows = []
+        out = np.ones((len(self.params),) + _row(ideal_s, 0).shape[1:])
         for d, p in enumerate(self.params):
-            ideal = _row(ideal_s, d)
             if p is None:
-                rows.append(np.ones_like(ideal))
-                continue
+                continue  # no fitted figures: factor 1
+            ideal = _row(ideal_s, d)
             dev = Device(_row(bytes_per_s, d), self.sm_count[d])  # type: ignore[arg-type]
             with np.errstate(divide="ignore", invalid="ignore"):
                 t = op_time_s(op, dev, p, _row(peak_flops_per_s, d), self.act_bytes, op.attn)
                 t = t - p.gemm_fixed_s * float(fused and op.op_class in FUSABLE)
-                rows.append(np.where(ideal > 0, t / np.where(ideal > 0, ideal, 1.0), 1.0))
-        return np.concatenate([np.broadcast_to(r, _row(ideal_s, 0).shape) for r in rows], axis=0)
+                out[d] = np.where(ideal > 0, t / np.where(ideal > 0, ideal, 1.0), 1.0)[0]
+        return out
 
 
 def _row(x: Arr | float, d: int) -> Arr:
