@@ -154,7 +154,7 @@ def _replica(gpu: ModelSpec, base: Points, prep: Prepared) -> _Replica:
     like = np.broadcast_arrays(pts.batch, pts.visual, pts.text, pts.output, r.bytes_per_s)[0]
     pre = conv.stage_ops(gpu, pts, prec, o)
     dec_a, dec_b = (conv.decode_ops(gpu, pts, j, prec, o) for j in (0.0, 1.0))
-    for op in overhead_ops(gpu, base, o.compression, prec):
+    for op in overhead_ops(gpu, base, o.compression, prec, o.flash):
         pre[op.stage].append(op)
     costs = [_static_cost(op, r, o.overlap) for ops in pre.values() for op in ops]
     n_steps = pts.output - 1.0

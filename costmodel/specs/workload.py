@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, model_validator
 
-from costmodel.specs.compression import Compression
+from costmodel.specs.compression import Compression, CompressionPlan
 from costmodel.units import DType
 
 Overlap = Literal["roofline", "serial"]
@@ -52,7 +52,8 @@ class Workload(BaseModel):
     (costmodel: on; llm-viewer: off, LLM-Viewer's own default).
     execution: 'eager' (PyTorch eager, SDPA) pays the profile's kernel launch overhead per
     kernel; 'cuda_graph' and 'engine' (an optimised serving engine) replay graphs and pay none.
-    compression: where visual tokens are removed and how many remain (specs/compression.py).
+    compression: where visual tokens are removed and how many remain, one stage or a plan of
+    several with KV-cache compression (specs/compression.py).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -71,7 +72,7 @@ class Workload(BaseModel):
     convention: str = "costmodel"
     parallel: Parallelism = Parallelism()
     execution: Execution = "eager"
-    compression: Compression | None = None  # token compression scenario (None = none)
+    compression: Compression | CompressionPlan | None = None  # token compression (None = none)
 
     @model_validator(mode="after")
     def _check(self) -> Workload:
