@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import typer
 
+from costmodel.cli import compression_options as co
 from costmodel.cli.common import (
     CONVENTION,
     DTYPE,
@@ -29,7 +30,6 @@ from costmodel.cli.common import (
     table,
     workload_from_options,
 )
-from costmodel.cli.compression_cmd import build_compression
 from costmodel.cli.plot_cmd import output_format, plots, save
 from costmodel.errors import CostmodelError
 from costmodel.loading.load import load_hardware, load_model
@@ -101,8 +101,12 @@ def sweep(
     tp: int = TP,
     pp: int = PP,
     microbatches: int | None = MICROBATCHES,
-    keep: str | None = typer.Option(None, help="Token compression: kept ratio 0..1 or count."),
-    at: str = typer.Option("projector", help="With --keep: projector | llm-layer:K | vit."),
+    keep: str | None = co.KEEP,
+    at: str | None = co.AT,
+    method: str | None = co.METHOD,
+    schedule: str | None = co.SCHEDULE,
+    kv_keep: str | None = co.KV_KEEP,
+    kv_policy: str | None = co.KV_POLICY,
     fmt: Format = FORMAT,
     plot: Path | None = typer.Option(None, "--plot", help="Also draw it: out.png|svg|pdf."),
 ) -> None:
@@ -111,7 +115,7 @@ def sweep(
         output_format(plot, "--plot")  # a bad path fails before any work
     vis = parse_grid(visual_tokens, "--visual-tokens")
     bat = parse_grid(batch, "--batch", minimum=1)
-    comp = build_compression(keep, at, None, 10, None, True) if keep is not None else None
+    comp = co.compression_from_options(keep, at, method, schedule, kv_keep, kv_policy)
     specs = [load_model(m) for m in _names(model, "model")]
     hws = [load_hardware(h) for h in _names(hardware, "--hardware")]
     n = len(specs) * len(hws) * len(vis) * len(bat)

@@ -42,7 +42,7 @@ Method = Literal["select", "cluster", "merge", "fastv", "tome", "pyramiddrop", "
                  "visionzip", "divprune", "prumerge", "dymu"]
 
 
-def _check_schedule(entries: tuple[tuple[int, float], ...]) -> None:
+def check_schedule(entries: tuple[tuple[int, float], ...]) -> None:
     if not entries:
         raise ValueError("schedule: give at least one LAYER:TOKENS entry")
     layers = [lo for lo, _ in entries]
@@ -78,6 +78,21 @@ class Compression(BaseModel):
     eager_scoring: bool | None = None  # None: the named method's need (compression_methods)
     overhead: bool = True
 
+    @model_validator(mode="before")
+    @classmethod
+    def _preset(cls, data: object) -> object:
+        """A named method fills in its place, its pruning layer and its default keep."""
+        if not isinstance(data, dict) or data.get("method") not in METHODS:
+            return data
+        info, d = METHODS[data["method"]], dict(data)
+        d.setdefault("where", info.where)
+        free = d.get("schedule") is None and d["where"] == info.where == "llm_layer"
+        if free and d.get("layer") is None and info.layer is not None:
+            d["layer"] = info.layer
+        if free and d.get("keep_ratio") is None and d.get("keep_tokens") is None and info.keep:
+            d["keep_ratio"] = info.keep
+        return d
+
     @model_validator(mode="after")
     def _check(self) -> Compression:
         if self.method is not None and self.method not in ALLOWED[self.where]:
@@ -96,8 +111,12 @@ class Compression(BaseModel):
         elif self.keep_ratio is None and self.keep_tokens is None:
             raise ValueError("keep_ratio: give keep_ratio (0..1) or keep_tokens (a count)")
         if self.where == "llm_layer" and self.layer is None and self.schedule is None:
-            raise ValueError("layer: pruning inside the LLM needs the layer K (>= 1) or a "
-                             "schedule")
+            if not self._preset_stages:
+                raise ValueError("layer: pruning inside the LLM needs the layer K (>= 1) or a "
+                                 "schedule")
+            if self.keep_tokens is not None:
+                raise ValueError(f"keep_tokens: the {self.method} preset keeps a ratio lambda "
+                                 "per stage; give keep_ratio, or a schedule for counts")
         if self.where != "llm_layer" and self.layer is not None:
             raise ValueError("layer: only where='llm_layer' takes a layer")
         if self.where != "vit" and self.merge_per_layer is not None:
@@ -109,7 +128,7 @@ class Compression(BaseModel):
             raise ValueError("schedule: only where='llm_layer' takes a schedule")
         if (self.layer, self.keep_ratio, self.keep_tokens) != (None, None, None):
             raise ValueError("schedule: give a schedule or layer + keep, not both")
-        _check_schedule(self.schedule or ())
+        check_schedule(self.schedule or ())
 
     @property
     def kind(self) -> str:
@@ -124,8 +143,16 @@ class Compression(BaseModel):
         return self.method is not None and METHODS[self.method].eager is not None
 
     @property
-    def stages(self) -> tuple[tuple[int, float | None, int | None], ...]:
-        """LLM pruning stages as (first layer, keep ratio, keep tokens)."""
+    def _preset_stages(self) -> tuple[float, ...]:
+        return METHODS[self.method].stages if self.method is not None else ()
+
+    def llm_stages(self, n_layers: int) -> tuple[tuple[int, float | None, int | None], ...]:
+        """LLM pruning stages as (first layer, keep ratio, keep tokens). A preset with stages
+        (PyramidDrop) starts stage i at floor(f_i x layers), keeping lambda^(i+1)."""
+        if self.schedule is None and self.layer is None:
+            lam = float(self.keep_ratio if self.keep_ratio is not None else 1.0)
+            return tuple((max(1, int(f * n_layers)), lam ** (i + 1), None)
+                         for i, f in enumerate(self._preset_stages))
         if self.schedule is None:
             return ((int(self.layer or 0), self.keep_ratio, self.keep_tokens),)
         ratio = all(v <= 1 for _, v in self.schedule)
@@ -138,6 +165,8 @@ class Compression(BaseModel):
         if self.schedule is not None:
             sched = ",".join(f"{lo}:{v:g}" for lo, v in self.schedule)
             return f"{self.kind}@L {sched}"
+        if self.where == "llm_layer" and self.layer is None:
+            return f"{self.kind}@stages lambda {self.keep_ratio:g}"
         at = {"projector": "projector", "llm_layer": f"L{self.layer}", "vit": "vit",
               "encoder": "encoder"}[self.where]
         if self.where == "vit" and self.merge_per_layer is not None:

@@ -28,13 +28,13 @@ class PaperFormula:
 
 
 PAPER_FORMULAS: tuple[PaperFormula, ...] = (
-    PaperFormula("FastV", "Chen et al., ECCV 2024, arXiv 2403.06764, Eq. 5: "
-                 "4nd^2 + 2n^2d + 2ndm", lambda n, d, m: 4 * n * d**2 + 2 * n**2 * d + 2 * n * d * m),
-    PaperFormula("PyramidDrop", "Xing et al., CVPR 2025, arXiv 2410.17247: FastV's with three "
-                 "FFN matrices, 4nd^2 + 2n^2d + 3ndm (author, FastV issue #29)",
+    PaperFormula("FastV", "arXiv 2403.06764 Eq. 5: 4nd^2 + 2n^2d + 2ndm",
+                 lambda n, d, m: 4 * n * d**2 + 2 * n**2 * d + 2 * n * d * m),
+    PaperFormula("PyramidDrop", "arXiv 2410.17247: 4nd^2 + 2n^2d + 3ndm (3 FFN matrices; "
+                 "author in FastV issue #29)",
                  lambda n, d, m: 4 * n * d**2 + 2 * n**2 * d + 3 * n * d * m),
-    PaperFormula("Dynamic-LLaVA", "Huang et al., ICLR 2025, arXiv 2412.00876, Eq. 13: "
-                 "32nd^2 + 4n^2d (FFN taken as 4d; author, dynamic_llava issue #4)",
+    PaperFormula("Dynamic-LLaVA", "arXiv 2412.00876 Eq. 13: 32nd^2 + 4n^2d (FFN as 4d; "
+                 "author in dynamic_llava issue #4)",
                  lambda n, d, m: 32 * n * d**2 + 4 * n**2 * d),
 )
 

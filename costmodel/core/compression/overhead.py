@@ -107,7 +107,7 @@ def _llm_score(spec: ModelSpec, pts: Points, c: Compression, lo: int, n: Arr, k:
     """One pruning stage's ranking: n visual tokens in, k kept."""
     m, b, a = spec.llm, pts.batch, p.act
     prompt, name = pts.text + n, f"compress/{c.kind}_scores"
-    if len(c.stages) > 1:
+    if c.schedule is not None or c.layer is None:
         name += f"@L{lo}"
     if c.kind == "pyramiddrop":  # last instruction token over the image keys only
         hs = m.num_heads * n
@@ -129,7 +129,7 @@ def _llm(spec: ModelSpec, pts: Points, after: Points, c: Compression, p: Precisi
          flash: bool) -> list[Op]:
     m, ops = spec.llm, []
     for lo, n, k in llm_stages(spec, pts, c):
-        if len(c.stages) > 1 and np.all(k >= n):
+        if c.schedule is not None or c.layer is None and np.all(k >= n):
             continue  # a schedule entry that drops nothing (e.g. 0:576) ranks nothing
         ops.append(_llm_score(spec, pts, c, lo, n, k, p))
         if c.eager and flash and lo >= 1:

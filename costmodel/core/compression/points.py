@@ -46,7 +46,7 @@ def llm_stages(spec: ModelSpec, pts: Points, comp: Compression) -> list[tuple[in
     """(first layer, visual tokens entering, visual tokens kept) per LLM pruning stage; a
     stage never keeps more than the previous one (counts are capped at what is present)."""
     n_layers, out, cur = spec.llm.num_layers, [], pts.visual
-    for lo, ratio, tokens in comp.stages:
+    for lo, ratio, tokens in comp.llm_stages(n_layers):
         if lo >= n_layers:
             raise CostmodelError(f"compression.layer: layer {lo} must be below the LLM's "
                                  f"{n_layers} layers")
