@@ -22,6 +22,7 @@ app = typer.Typer(
 def _register() -> None:
     from costmodel.cli import (
         calibrate_cmd,
+        capacity_cmd,
         catalog,
         compare_cmd,
         compression_cmd,
@@ -43,6 +44,7 @@ def _register() -> None:
     app.command("energy")(compare_cmd.energy_cmd)
     app.command("plan")(plan_cmd.plan_command)
     app.command("batching")(plan_cmd.batching_command)
+    app.command("capacity")(capacity_cmd.capacity_command)
     app.command("profile")(profile_cmd.profile)
     app.command("calibrate")(calibrate_cmd.calibrate)
     app.command("validate")(validate_cmd.validate)

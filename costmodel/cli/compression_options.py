@@ -104,6 +104,7 @@ def compression_from_options(keep: str | None = None, at: str | None = None,
     if method is not None and method not in METHODS:
         raise CostmodelError(f"--method: '{method}' is not one of {', '.join(METHODS)}")
     info = METHODS[method] if method else None
+    kv = _kv(kv_keep, kv_policy)
     where, layer = parse_at(at) if at is not None else (info.where if info else "projector", None)
     stages: list[Compression] = []
     if schedule is not None:
@@ -124,7 +125,6 @@ def compression_from_options(keep: str | None = None, at: str | None = None,
         stages.append(_build(Compression, "compression", where=where, keep_ratio=ratio,
                              keep_tokens=count, layer=layer, merge_per_layer=merge_per_layer,
                              method=own, cluster_iters=cluster_iters, overhead=overhead))
-    kv = _kv(kv_keep, kv_policy)
     if kv is None and len(stages) <= 1:
         return stages[0] if stages else None
     return _build(CompressionPlan, "compression", stages=tuple(stages), kv=kv)
