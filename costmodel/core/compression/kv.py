@@ -67,8 +67,8 @@ def kv_evict_ops(m: LLMSpec, pts: Points, kv: KVCompression, p: Precision) -> li
     b = pts.batch
     seen = _per_layer(m, pts)
     kept = [s for lo, hi, s in kv_layer_groups(m, pts, kv) for _ in range(hi - lo)]
-    if all(np.all(k >= n) for k, n in zip(kept, seen, strict=True)):
-        return []
+    if kv.keep_ratio is not None and kv.keep_ratio >= 1.0:
+        return []  # nothing is evicted at any point (every policy keeps all at ratio 1)
     z = np.zeros_like(np.asarray(pts.visual, dtype=float))
     mm = vec = read = kv_r = kv_w = z
     for n, k in zip(seen, kept, strict=True):

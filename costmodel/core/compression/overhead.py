@@ -125,20 +125,32 @@ def _llm_score(spec: ModelSpec, pts: Points, c: Compression, lo: int, n: Arr, k:
               kv_read=b * prompt * m.kv_dim * p.kv)
 
 
+def masked(o: Op, on: Arr) -> Op:
+    """The operator where `on` holds, zero elsewhere (a stage that drops nothing at a point
+    ranks nothing there; the operator stays so every point has the same operators)."""
+    f = ("matmul_flops", "vector_flops", "useful_flops", "weight_bytes", "act_read_bytes",
+         "act_write_bytes", "kv_read_bytes", "kv_write_bytes")
+    return Op(**{**o.__dict__, **{k: np.where(on, getattr(o, k), 0.0) for k in f}})
+
+
 def _llm(spec: ModelSpec, pts: Points, after: Points, c: Compression, p: Precision,
          flash: bool) -> list[Op]:
+    """Per stage: the ranking (and the eager layer before it when the method needs one); a
+    stage keeping a ratio of 1 is no stage."""
     m, ops = spec.llm, []
-    for lo, n, k in llm_stages(spec, pts, c):
-        if c.schedule is not None or c.layer is None and np.all(k >= n):
-            continue  # a schedule entry that drops nothing (e.g. 0:576) ranks nothing
-        ops.append(_llm_score(spec, pts, c, lo, n, k, p))
+    ratios = [r for _, r, _ in c.llm_stages(m.num_layers)]
+    for (lo, n, k), r in zip(llm_stages(spec, pts, c), ratios, strict=True):
+        if r is not None and r >= 1.0:
+            continue
+        on = k < n
+        ops.append(masked(_llm_score(spec, pts, c, lo, n, k, p), on))
         if c.eager and flash and lo >= 1:
             seen = next(s for g, h, s in layer_groups(m, after) if g <= lo - 1 < h)
             shape = AttnShape(seqs=pts.batch, q=seen, k=seen, heads=m.num_heads,
                               kv_heads=m.num_kv_heads, head_dim=m.head_dim, causal=True,
                               kv_from_cache=True)
-            ops.append(eager_extra(f"compress/eager_attn@L{lo - 1}", "prefill", shape, p.act,
-                                   p.kv))
+            ops.append(masked(eager_extra(f"compress/eager_attn@L{lo - 1}", "prefill", shape,
+                                          p.act, p.kv), on))
     return ops
 
 
