@@ -54,6 +54,9 @@ def kv_layer_groups(m: LLMSpec, pts: Points, kv: KVCompression) -> tuple[tuple[i
 
 
 def apply_kv(m: LLMSpec, pts: Points, kv: KVCompression) -> Points:
+    """The points with their KV budgets (a ratio of 1 keeps every token: no change)."""
+    if kv.keep_ratio is not None and kv.keep_ratio >= 1.0:
+        return pts
     return replace(pts, layer_kv=kv_layer_groups(m, pts, kv))
 
 
