@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import sys
 
-from costmodel.errors import CostmodelError
 from costmodel.analysis.estimate import estimate
+from costmodel.errors import CostmodelError
 from costmodel.loading.load import load_model
 from costmodel.specs.model import LLMSpec, ModelSpec
 
