@@ -129,3 +129,49 @@ def batching(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Workload, 
     lin = compute_share(ev.op_costs, ("decode",), ev.ttft_s, classes=("linear", "lm_head"))
     return Batching(fl, batches, fl.batch / ev.tpot_s, share, lin,
                     _first(share >= 0.5, batches), _first(lin >= 0.5, batches))
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """Serving capacity of one workload per device, static batching (docs/methodology.md,
+    "Serving capacity"): a batch of b requests runs prefill together, then decodes together
+    until the last token; the next batch starts when it ends."""
+
+    fleet: Fleet
+    batches: Arr  # (K,)
+    max_fit: Arr  # (D,) largest batch whose footprint (weights + KV cache of all) fits
+    decode_tokens_per_s: Arr  # (D,) batch / TPOT at max_fit (nan when batch 1 does not fit)
+    slo_batch: Arr  # (D,) largest batch that fits and meets the SLO (0: none)
+    requests_per_s: Arr  # (D,) per GPU: max over b <= slo_batch of b / e2e(b) / GPUs
+    ttft_s: Arr  # (D,) at the batch giving requests_per_s (nan: none)
+    tpot_s: Arr  # (D,)
+
+
+def _at(x: Arr, idx: Arr, ok: Arr) -> Arr:
+    return np.where(ok, np.take_along_axis(x, np.maximum(idx, 0)[:, None], axis=1)[:, 0], np.nan)
+
+
+def capacity_of(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Workload, slo: Slo,
+                max_batch: int = 1024, auto_dtype: bool = True) -> Capacity:
+    batches = np.arange(1, max_batch + 1, dtype=float)
+    fl = evaluate_fleet(spec, profiles, w, batch=batches, auto_dtype=auto_dtype)
+    ev = fl.ev
+    fit, n_fit = largest_batch(ev.fits, batches)
+    slo_b, n_ok = largest_batch(meets(ev, slo), batches)
+    rate = batches[None, :] / ev.e2e_latency_s / w.parallel.gpus
+    lead = np.arange(len(batches))[None, :] < n_ok[:, None]  # the run that meets the SLO
+    best = np.argmax(np.where(lead, rate, -1.0), axis=1)
+    ok = n_ok > 0
+    return Capacity(fl, batches, fit, _at(batches[None, :] / ev.tpot_s, n_fit - 1, n_fit > 0),
+                    slo_b, np.where(ok, _at(rate, best, ok), 0.0), _at(ev.ttft_s, best, ok),
+                    _at(ev.tpot_s, best, ok))
+
+
+def capacity(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Workload, slo: Slo,
+             max_batch: int = 1024, auto_dtype: bool = True) -> dict[str, Capacity]:
+    """Capacity without and with the workload's compression, side by side."""
+    out = {"baseline": capacity_of(spec, profiles, w.model_copy(update={"compression": None}),
+                                   slo, max_batch, auto_dtype)}
+    if w.compression is not None:
+        out["compressed"] = capacity_of(spec, profiles, w, slo, max_batch, auto_dtype)
+    return out

@@ -28,6 +28,7 @@ from costmodel.core.roofline import as_column
 from costmodel.core.visual_tokens import plan_images, plan_token_arrays
 from costmodel.errors import ContextWarning, CostmodelError, one_line
 from costmodel.loading.load import load_engine
+from costmodel.specs.compression import Compression, CompressionPlan
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Workload
@@ -80,8 +81,9 @@ def _check_model(spec: ModelSpec, w: Workload, pts: Points) -> None:
     reported (a ContextWarning: the count is still defined, e.g. under RoPE scaling, but the
     model was not trained that long)."""
     _check_merge(spec, w, pts)
-    comp = w.compression
-    visual = kept(comp, pts.visual) if comp is not None and comp.where == "projector" else pts.visual
+    visual = pts.visual
+    for c in _stages(w):
+        visual = kept(c, visual) if c.where == "projector" else visual
     longest = int(np.max(visual + pts.text + pts.output)) - 1
     limit = spec.llm.max_position_embeddings
     if limit is not None and longest > limit:
@@ -90,11 +92,21 @@ def _check_model(spec: ModelSpec, w: Workload, pts: Points) -> None:
                       "extrapolate past the trained context", ContextWarning, stacklevel=3)
 
 
+def _stages(w: Workload) -> tuple[Compression, ...]:
+    """The token-compression stages of a workload (one, several in a plan, or none)."""
+    c = w.compression
+    if c is None:
+        return ()
+    return c.stages if isinstance(c, CompressionPlan) else (c,)
+
+
 def _check_merge(spec: ModelSpec, w: Workload, pts: Points) -> None:
     """ToMe's r must leave patches to merge (a kept count above the tokens is capped, as
     documented in specs/compression.py; `compare-compression` refuses it)."""
-    comp, v = w.compression, spec.vision
-    if comp is not None and comp.where == "vit" and comp.merge_per_layer is not None and v:
+    v = spec.vision
+    for comp in _stages(w):
+        if comp.where != "vit" or comp.merge_per_layer is None or v is None:
+            continue
         patches = int(np.max(pts.seq_per_crop)) - int(v.cls_token)
         n = v.executed_layers
         if patches > 0 and comp.merge_per_layer * n >= patches:

@@ -45,6 +45,7 @@ def _root(show_version: bool = typer.Option(False, "--version", callback=_versio
 def _register() -> None:
     from costmodel.cli import (
         calibrate_cmd,
+        capacity_cmd,
         catalog,
         compare_cmd,
         compression_cmd,
@@ -68,6 +69,7 @@ def _register() -> None:
     app.command("energy")(compare_cmd.energy_cmd)
     app.command("plan")(plan_cmd.plan_command)
     app.command("batching")(plan_cmd.batching_command)
+    app.command("capacity")(capacity_cmd.capacity_command)
     app.command("profile")(profile_cmd.profile)
     app.command("calibrate")(calibrate_cmd.calibrate)
     app.command("validate")(validate_cmd.validate)

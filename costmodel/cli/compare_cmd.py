@@ -94,7 +94,8 @@ def compare(
     flash_attention: bool | None = fc.FLASH, overlap: str = fc.OVERLAP, logits: str = fc.LOGITS,
     convention: str = fc.CONVENTION, engine: str | None = fc.ENGINE, tp: int = fc.TP,
     pp: int = fc.PP, microbatches: int | None = fc.MICROBATCHES, keep: str | None = fc.KEEP,
-    at: str = fc.AT,
+    at: str | None = fc.AT, method: str | None = fc.METHOD, schedule: str | None = fc.SCHEDULE,
+    kv_keep: str | None = fc.KV_KEEP, kv_policy: str | None = fc.KV_POLICY,
     rank_by: RankBy = typer.Option(RankBy.e2e, help="e2e, ttft, tpot, throughput or energy."),
     power_mode: str | None = typer.Option(None, help="Power mode for energy, e.g. 30W."),
     plot_path: Path | None = typer.Option(None, "--plot", help="Write a bar chart (PNG)."),
@@ -107,7 +108,9 @@ def compare(
                                  text_tokens, output_tokens, dtype, weight_dtype, kv_dtype,
                                  flash_attention=flash_attention, overlap=overlap, logits=logits,
                                  convention=convention, engine=engine, tp=tp, pp=pp,
-                                 microbatches=microbatches, keep=keep, at=at)
+                                 microbatches=microbatches, keep=keep, at=at,
+                                 method=method, schedule=schedule, kv_keep=kv_keep,
+                                 kv_policy=kv_policy)
     f = evaluate_fleet(spec, profiles, w, auto_dtype=dtype is None)
     recs = _rank(compare_records(f, power_mode), rank_by)
     head = (f"{spec.name}: batch {w.batch}, {f.ev.decode_steps[0, 0] + 1:g} output tokens | "
@@ -127,7 +130,8 @@ def energy_cmd(
     flash_attention: bool | None = fc.FLASH, overlap: str = fc.OVERLAP, logits: str = fc.LOGITS,
     convention: str = fc.CONVENTION, engine: str | None = fc.ENGINE, tp: int = fc.TP,
     pp: int = fc.PP, microbatches: int | None = fc.MICROBATCHES, keep: str | None = fc.KEEP,
-    at: str = fc.AT,
+    at: str | None = fc.AT, method: str | None = fc.METHOD, schedule: str | None = fc.SCHEDULE,
+    kv_keep: str | None = fc.KV_KEEP, kv_policy: str | None = fc.KV_POLICY,
     power_mode: str | None = typer.Option(None, help="Power mode (e.g. 30W); default TDP."),
     fmt: Format = fc.FMT,
 ) -> None:
@@ -136,7 +140,9 @@ def energy_cmd(
                                  text_tokens, output_tokens, dtype, weight_dtype, kv_dtype,
                                  flash_attention=flash_attention, overlap=overlap, logits=logits,
                                  convention=convention, engine=engine, tp=tp, pp=pp,
-                                 microbatches=microbatches, keep=keep, at=at)
+                                 microbatches=microbatches, keep=keep, at=at,
+                                 method=method, schedule=schedule, kv_keep=kv_keep,
+                                 kv_policy=kv_policy)
     f = evaluate_fleet(spec, profiles, w, auto_dtype=dtype is None)
     en = energy(f, power_W(profiles, power_mode))
     recs: list[dict[str, Any]] = [{"hardware": h.id, "power_W": float(en.power_W[d, 0]),

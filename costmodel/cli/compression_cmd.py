@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import typer
-from pydantic import ValidationError
 
 from costmodel.analysis.estimate import Estimate
 from costmodel.analysis.estimate import estimate as run_estimate
@@ -37,82 +36,26 @@ from costmodel.cli.common import (
     table,
     workload_from_options,
 )
+from costmodel.cli.compression_options import (
+    KV_KEEP,
+    KV_POLICY,
+    METHOD,
+    SCHEDULE,
+    compression_from_options,
+)
 from costmodel.cli.plot_cmd import output_format, plots, save
-from costmodel.errors import CostmodelError, one_line
+from costmodel.core.compression.formulas import (
+    PAPER_FORMULAS,
+    average_visual_tokens,
+    paper_flops_ratio,
+)
+from costmodel.errors import CostmodelError
 from costmodel.loading.load import load_hardware, load_model
 from costmodel.specs.compression import Compression
 from costmodel.specs.workload import MAX_TOKENS
 from costmodel.units import DType, seconds, si
 
-
-def parse_at(text: str) -> tuple[str, int | None]:
-    """'projector' | 'llm-layer:K' | 'vit' -> (where, K)."""
-    t = text.strip().lower()
-    if t in ("projector", "vit"):
-        return t, None
-    head, _, k = t.partition(":")
-    if head in ("llm-layer", "llm_layer") and k.strip().isdigit() and int(k) >= 1:
-        return "llm_layer", int(k)
-    raise CostmodelError(f"--at: '{text}' is not projector, llm-layer:K (K >= 1) or vit")
-
-
-def parse_keep(text: str) -> tuple[float | None, int | None]:
-    """'0.1' -> ratio 0.1; '64' -> 64 tokens. Values up to 1 are ratios, larger ones counts."""
-    try:
-        x = float(text)
-    except ValueError:
-        raise CostmodelError(f"--keep: '{text}' is not a ratio (0..1) or a token count") from None
-    if not math.isfinite(x) or x < 0:
-        raise CostmodelError(f"--keep: '{text}' must be a ratio in 0..1 or a count >= 2")
-    if x <= 1.0:
-        return x, None
-    if x != int(x):
-        raise CostmodelError(f"--keep: '{text}' is above 1, so it must be a whole token count")
-    return None, int(x)
-
-
-def _check_clash(where: str, keep: str | None, count: int | None,
-                 merge_per_layer: int | None) -> None:
-    """Option combinations that name nothing to do, or something another place ignores."""
-    if where == "vit" and count is not None:
-        raise CostmodelError("--keep: with --at vit give a ratio (0..1) or --merge-per-layer")
-    if where == "vit" and keep is not None and merge_per_layer is not None:
-        raise CostmodelError("--keep: --at vit takes --keep RATIO or --merge-per-layer R, not "
-                             "both (R decides and the ratio would be ignored)")
-    if where == "vit" and keep is None and merge_per_layer is None:
-        raise CostmodelError("--keep: --at vit needs --keep RATIO or --merge-per-layer R, "
-                             "e.g. --keep 0.5")
-    if where != "vit" and merge_per_layer is not None:
-        raise CostmodelError("--merge-per-layer: only --at vit merges per layer; drop it or "
-                             "use --at vit")
-    if where != "vit" and keep is None:
-        raise CostmodelError("--keep: give the visual tokens kept, a ratio 0..1 or a count, "
-                             "e.g. --keep 0.1")
-
-
-def build_compression(keep: str | None, at: str, method: str | None, cluster_iters: int,
-                      merge_per_layer: int | None, overhead: bool) -> Compression:
-    where, layer = parse_at(at)
-    ratio, count = parse_keep(keep) if keep is not None else (None, None)
-    _check_clash(where, keep, count, merge_per_layer)
-    fields = {"where": where, "keep_ratio": ratio, "keep_tokens": count, "layer": layer,
-              "merge_per_layer": merge_per_layer, "method": method,
-              "cluster_iters": cluster_iters, "overhead": overhead}
-    try:
-        return Compression(**fields)
-    except ValidationError as e:
-        raise CostmodelError(one_line(e, "compression")) from None
-
-
-def optional_compression(keep: str | None, at: str) -> Compression | None:
-    """The --keep/--at compression of sweep, compare, plan, ... (None without --keep; an --at
-    of its own would place nothing, so it is refused)."""
-    if keep is None:
-        if at.strip().lower() != "projector":
-            raise CostmodelError(f"--at: '{at[:40]}' places a compression; give --keep too, "
-                                 "e.g. --keep 0.5")
-        return None
-    return build_compression(keep, at, None, 10, None, True)
+TTFT = ("vision", "projector", "prefill")
 
 
 def _pct(base: float, new: float) -> float | None:
@@ -139,6 +82,52 @@ def compare_rows(base: Estimate, comp: Estimate) -> list[dict[str, Any]]:
     return rows
 
 
+def paper_rows(base: Estimate, new: Estimate) -> list[dict[str, Any]]:
+    """Average visual tokens per LLM layer and the prefill FLOPs ratio (compressed / baseline)
+    under each paper's formula (core/compression/formulas.py), then costmodel's own."""
+    spec, pts, comp = base.model, base.prepared.points, new.workload.compression
+    rows = [{"formula": f.name, "flops_ratio": float(np.ravel(paper_flops_ratio(f, spec, pts,
+                                                                                comp))[0]),
+             "source": f.source} for f in PAPER_FORMULAS]
+    pre = new.stages["prefill"].flops / base.stages["prefill"].flops
+    ttft = sum(new.stages[s].flops for s in TTFT) / sum(base.stages[s].flops for s in TTFT)
+    rows.append({"formula": "costmodel", "flops_ratio": pre,
+                 "source": f"prefill stage, all operators and the method's own (with vision "
+                           f"and projector: {100 * ttft:.1f}%)"})
+    avg = float(np.ravel(average_visual_tokens(spec, pts, comp))[0])
+    for r in rows:
+        r["average_visual_tokens"] = avg
+        r["visual_tokens"] = float(np.ravel(pts.visual)[0])
+    return rows
+
+
+def method_ops(new: Estimate) -> list[dict[str, Any]]:
+    """The methods' own operators: FLOPs, bytes, what each writes (its transient buffer)."""
+    return [{"operator": c.op.name, "stage": c.op.stage, "flops": float(np.ravel(c.flops)[0]),
+             "bytes": float(np.ravel(c.bytes)[0]),
+             "writes_bytes": float(np.ravel(c.op.act_write_bytes + c.op.kv_write_bytes)[0]),
+             "eager_attention": "eager_attn" in c.op.name}
+            for c in new.evaluation.op_costs if c.op.name.startswith("compress/")]
+
+
+def _paper_text(prows: list[dict[str, Any]], ops: list[dict[str, Any]]) -> list[str]:
+    r0 = prows[0]
+    lines = [f"average visual tokens per LLM layer: {r0['average_visual_tokens']:.1f} of "
+             f"{r0['visual_tokens']:g} (sum over layers / layers)", "",
+             table([[r["formula"], f"{100 * r['flops_ratio']:.1f}%", r["source"]] for r in prows],
+                   ["FLOPs ratio", "LLM", "formula and source"], right={1})]
+    if ops:
+        lines += ["", table([[o["operator"], o["stage"], si(o["flops"], "FLOP"),
+                              si(o["bytes"], "B"), si(o["writes_bytes"], "B")] for o in ops],
+                            ["method operator", "stage", "FLOPs", "bytes", "writes"],
+                            right={2, 3, 4})]
+        eager = [o["operator"] for o in ops if o["eager_attention"]]
+        if eager:
+            lines.append("eager attention (no FlashAttention) in the scoring layer: "
+                         + ", ".join(eager))
+    return lines
+
+
 def render(base: Estimate, comp: Estimate, label: str, rows: list[dict[str, Any]]) -> str:
     def fmt(x: float, unit: str) -> str:
         return seconds(x) if unit == "s" else si(x, unit)
@@ -151,19 +140,21 @@ def render(base: Estimate, comp: Estimate, label: str, rows: list[dict[str, Any]
     head = [f"{base.model.name} on {hw.name} ({hw.id}) | compression: {label}",
             f"batch {w.batch} | {base.plan.llm_tokens:g} visual tokens + {w.text_tokens} text "
             f"tokens -> {w.output_tokens} output tokens"]
-    extra = [o.op.name for o in comp.evaluation.op_costs if o.op.name.startswith("compress/")]
-    tail = [f"method overhead operators: {', '.join(extra)}"] if extra else []
     t = table(cells, ["quantity", "stage", "baseline", "compressed", "savings"],
               right={2, 3, 4})
-    return "\n".join(head + ["", t, ""] + tail)
+    return "\n".join(head + ["", t, ""] + _paper_text(paper_rows(base, comp), method_ops(comp)))
 
 
 def compare_compression(
     model: str = typer.Argument(..., help="Zoo id (costmodel models list) or config.json path."),
     hardware: str = typer.Option(..., "--hardware", "-H", help="Hardware id or YAML path."),
     keep: str | None = typer.Option(None, help="Kept visual tokens: ratio 0..1 or a count."),
-    at: str = typer.Option("projector", help="projector | llm-layer:K (FastV) | vit (ToMe)."),
-    method: str | None = typer.Option(None, help="projector: select|cluster|merge."),
+    at: str | None = typer.Option(None, help="projector | encoder | llm-layer:K (FastV) | vit "
+                                  "(ToMe); default: the method's place, else projector."),
+    method: str | None = METHOD,
+    schedule: str | None = SCHEDULE,
+    kv_keep: str | None = KV_KEEP,
+    kv_policy: str | None = KV_POLICY,
     cluster_iters: int = typer.Option(10, min=1, max=1000,
                                       help="k-means iterations (method cluster)."),
     merge_per_layer: int | None = typer.Option(None, min=0, max=MAX_TOKENS,
@@ -193,7 +184,9 @@ def compare_compression(
     """Baseline vs compressed: FLOPs, bytes, latency per stage; TTFT, TPOT, KV cache, e2e."""
     if plot is not None:
         output_format(plot, "--plot")  # a bad path fails before any work
-    comp = build_compression(keep, at, method, cluster_iters, merge_per_layer, overhead)
+    comp = compression_from_options(keep, at, method, schedule, kv_keep, kv_policy,
+                                    cluster_iters, merge_per_layer, overhead, require=True)
+    assert comp is not None
     base_w = workload_from_options(
         batch=batch, visual_tokens=visual_tokens, images=images, image_size=image_size,
         text_tokens=text_tokens, output_tokens=output_tokens, dtype=dtype,
@@ -203,7 +196,8 @@ def compare_compression(
     spec, hw = load_model(model), load_hardware(hardware, tuple(sets))
     refuse_unused(spec, base_w)
     base = run_estimate(spec, hw, base_w)
-    if comp.keep_tokens is not None and comp.keep_tokens > base.plan.llm_tokens:
+    if isinstance(comp, Compression) and comp.keep_tokens is not None and (
+            comp.keep_tokens > base.plan.llm_tokens):
         raise CostmodelError(f"--keep: {comp.keep_tokens} tokens kept, but {spec.name} has "
                              f"{base.plan.llm_tokens:g} visual tokens here; keep fewer or give "
                              "a ratio")
@@ -217,6 +211,8 @@ def compare_compression(
     if fmt is Format.json:
         typer.echo(dumps({"model": spec.name, "hardware": hw.id, "compression": comp.label,
                           "compression_spec": comp.model_dump(), "rows": rows,
+                          "paper_formulas": paper_rows(base, new),
+                          "method_operators": method_ops(new),
                           "baseline": base.to_dict(), "compressed": new.to_dict()}))
     elif fmt is Format.csv:
         typer.echo(records_csv(rows), nl=False)

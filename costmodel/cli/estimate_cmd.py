@@ -11,6 +11,7 @@ import typer
 
 from costmodel.analysis.estimate import Estimate
 from costmodel.analysis.estimate import estimate as run_estimate
+from costmodel.cli import compression_options as co
 from costmodel.cli.common import (
     BATCH,
     CONVENTION,
@@ -63,9 +64,16 @@ def estimate(
     pp: int = PP,
     microbatches: int | None = MICROBATCHES,
     sets: list[str] = typer.Option([], "--set", help="What-if KEY=VALUE on the hardware."),
+    keep: str | None = co.KEEP,
+    at: str | None = co.AT,
+    method: str | None = co.METHOD,
+    schedule: str | None = co.SCHEDULE,
+    kv_keep: str | None = co.KV_KEEP,
+    kv_policy: str | None = co.KV_POLICY,
 ) -> None:
     """FLOPs, memory traffic, latency and memory footprint of each inference stage."""
-    w = workload_from_options(
+    comp = co.compression_from_options(keep, at, method, schedule, kv_keep, kv_policy)
+    w = workload_from_options(compression=comp,
         batch=batch, visual_tokens=visual_tokens, images=images, image_size=image_size,
         text_tokens=text_tokens, output_tokens=output_tokens, dtype=dtype,
         weight_dtype=weight_dtype, kv_dtype=kv_dtype, flash_attention=flash_attention,

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import typer
 
+from costmodel.cli import compression_options as co
 from costmodel.cli.common import (
     CONVENTION,
     ENGINE,
@@ -45,8 +46,8 @@ DTYPE = typer.Option(None, help="Math dtype (default: bf16 where the device has 
 WDTYPE, KVDTYPE = WEIGHT_DTYPE, KV_DTYPE
 SETS = typer.Option([], "--set", help="What-if KEY=VALUE on every device (repeatable).")
 FMT = FORMAT
-KEEP = typer.Option(None, help="Token compression: kept ratio 0..1 or count.")
-AT = typer.Option("projector", help="With --keep: projector | llm-layer:K | vit.")
+KEEP, AT, METHOD, SCHEDULE, KV_KEEP, KV_POLICY = (co.KEEP, co.AT, co.METHOD, co.SCHEDULE,
+                                                   co.KV_KEEP, co.KV_POLICY)
 __all__ = ["CONVENTION", "ENGINE", "FLASH", "LOGITS", "MICROBATCHES", "OVERLAP", "PP", "TP"]
 
 
@@ -63,13 +64,12 @@ def devices(text: str | None, sets: list[str]) -> list[HardwareProfile]:
 def setup(model: str, hardware: str | None, sets: list[str], batch: int, visual_tokens: int | None,
           images: int, image_size: str | None, text_tokens: int, output_tokens: int,
           dtype: DType | None, weight_dtype: DType | None, kv_dtype: DType | None,
-          keep: str | None = None, at: str = "projector", **options: Any,
-          ) -> tuple[ModelSpec, list[HardwareProfile], Workload]:
+          keep: str | None = None, at: str | None = None, method: str | None = None,
+          schedule: str | None = None, kv_keep: str | None = None, kv_policy: str | None = None,
+          **options: Any) -> tuple[ModelSpec, list[HardwareProfile], Workload]:
     """Model, devices and the Workload from the shared options (cli/common.workload_from_options);
-    `options` are the remaining workload options (overlap, convention, tp, ...)."""
-    from costmodel.cli.compression_cmd import optional_compression
-
-    comp = optional_compression(keep, at)
+    compression from cli/compression_options; `options` are the remaining workload options."""
+    comp = co.compression_from_options(keep, at, method, schedule, kv_keep, kv_policy)
     w = workload_from_options(batch=batch, visual_tokens=visual_tokens, images=images,
                               image_size=image_size, text_tokens=text_tokens,
                               output_tokens=output_tokens, dtype=dtype, weight_dtype=weight_dtype,

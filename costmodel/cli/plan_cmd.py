@@ -78,7 +78,8 @@ def plan_command(
     flash_attention: bool | None = fc.FLASH, overlap: str = fc.OVERLAP, logits: str = fc.LOGITS,
     convention: str = fc.CONVENTION, engine: str | None = fc.ENGINE, tp: int = fc.TP,
     pp: int = fc.PP, microbatches: int | None = fc.MICROBATCHES, keep: str | None = fc.KEEP,
-    at: str = fc.AT,
+    at: str | None = fc.AT, method: str | None = fc.METHOD, schedule: str | None = fc.SCHEDULE,
+    kv_keep: str | None = fc.KV_KEEP, kv_policy: str | None = fc.KV_POLICY,
 ) -> None:
     """Per device: is the SLO met, the largest batch that meets it and fits, what limits it,
     and what scaling of compute, bandwidth or memory would meet it."""
@@ -92,7 +93,9 @@ def plan_command(
                                  text_tokens, output_tokens, dtype, weight_dtype, kv_dtype,
                                  flash_attention=flash_attention, overlap=overlap, logits=logits,
                                  convention=convention, engine=engine, tp=tp, pp=pp,
-                                 microbatches=microbatches, keep=keep, at=at)
+                                 microbatches=microbatches, keep=keep, at=at,
+                                 method=method, schedule=schedule, kv_keep=kv_keep,
+                                 kv_policy=kv_policy)
     res = plan(spec, profiles, w, slo, max_batch=max_batch, auto_dtype=dtype is None)
     recs = plan_records(res, slo)
     head = (f"{spec.name}: SLO TTFT <= {seconds(slo.ttft_s) if ttft else 'any'}, TPOT <= "
@@ -135,7 +138,8 @@ def batching_command(
     flash_attention: bool | None = fc.FLASH, overlap: str = fc.OVERLAP, logits: str = fc.LOGITS,
     convention: str = fc.CONVENTION, engine: str | None = fc.ENGINE, tp: int = fc.TP,
     pp: int = fc.PP, microbatches: int | None = fc.MICROBATCHES, keep: str | None = fc.KEEP,
-    at: str = fc.AT,
+    at: str | None = fc.AT, method: str | None = fc.METHOD, schedule: str | None = fc.SCHEDULE,
+    kv_keep: str | None = fc.KV_KEEP, kv_policy: str | None = fc.KV_POLICY,
 ) -> None:
     """Decode throughput and TPOT versus batch, and the batch where decode turns compute-bound."""
     grid = parse_batches(batch)
@@ -143,7 +147,9 @@ def batching_command(
                                  text_tokens, output_tokens, dtype, weight_dtype, kv_dtype,
                                  flash_attention=flash_attention, overlap=overlap, logits=logits,
                                  convention=convention, engine=engine, tp=tp, pp=pp,
-                                 microbatches=microbatches, keep=keep, at=at)
+                                 microbatches=microbatches, keep=keep, at=at,
+                                 method=method, schedule=schedule, kv_keep=kv_keep,
+                                 kv_policy=kv_policy)
     res = batching(spec, profiles, w, grid, auto_dtype=dtype is None)
     ev, recs, parts = res.fleet.ev, [], []
     for d, h in enumerate(profiles):

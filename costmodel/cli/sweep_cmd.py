@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from costmodel.cli import compression_options as co
 from costmodel.cli.common import (
     CONVENTION,
     DTYPE,
@@ -28,7 +29,6 @@ from costmodel.cli.common import (
     table,
     workload_from_options,
 )
-from costmodel.cli.compression_cmd import optional_compression
 from costmodel.cli.parsing import MAX_POINTS, parse_grid
 from costmodel.cli.plot_cmd import output_format, plots, save
 from costmodel.errors import CostmodelError
@@ -76,8 +76,12 @@ def sweep(
     tp: int = TP,
     pp: int = PP,
     microbatches: int | None = MICROBATCHES,
-    keep: str | None = typer.Option(None, help="Token compression: kept ratio 0..1 or count."),
-    at: str = typer.Option("projector", help="With --keep: projector | llm-layer:K | vit."),
+    keep: str | None = co.KEEP,
+    at: str | None = co.AT,
+    method: str | None = co.METHOD,
+    schedule: str | None = co.SCHEDULE,
+    kv_keep: str | None = co.KV_KEEP,
+    kv_policy: str | None = co.KV_POLICY,
     fmt: Format = FORMAT,
     plot: Path | None = typer.Option(None, "--plot", help="Also draw it: out.png|svg|pdf."),
 ) -> None:
@@ -86,7 +90,7 @@ def sweep(
         output_format(plot, "--plot")  # a bad path fails before any work
     vis = parse_grid(visual_tokens, "--visual-tokens")
     bat = parse_grid(batch, "--batch", minimum=1, maximum=MAX_BATCH)
-    comp = optional_compression(keep, at)
+    comp = co.compression_from_options(keep, at, method, schedule, kv_keep, kv_policy)
     models, devices = _names(model, "model"), _names(hardware, "--hardware")
     n = len(models) * len(devices) * len(vis) * len(bat)
     if n > MAX_POINTS:

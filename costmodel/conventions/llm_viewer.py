@@ -36,7 +36,7 @@ from costmodel.core.inputs import Options, Points, Precision
 from costmodel.core.metrics import Footprint
 from costmodel.core.ops import Arr, Op, OpClass
 from costmodel.core.roofline import Rates
-from costmodel.core.stages import layer_groups
+from costmodel.core.stages import kv_groups, layer_groups
 from costmodel.errors import CostmodelError
 from costmodel.specs.engine import Engine
 from costmodel.specs.hardware import HardwareProfile
@@ -140,7 +140,7 @@ def decode_ops(spec: ModelSpec, pts: Points, step: Arr | float, p: Precision,
     """Decode step `step` (0-based) at LLM-Viewer's decode `seqlen` = prompt + step keys, so
     output N (N - 1 steps) equals LLM-Viewer's analyze_generate_task(prompt, gen_len=N - 1)."""
     m, b = spec.llm, pts.batch
-    ops = [o for lo, hi, s in layer_groups(m, pts)
+    ops = [o for lo, hi, s in kv_groups(m, pts)  # KV-cache compression: the kept tokens
            for o in layer_ops(m, "decode", b, s * 0 + 1.0, s + step, p, flash, (lo, hi))]
     return ops + [lm_head(m, "decode", b, p)]
 

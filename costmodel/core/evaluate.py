@@ -201,7 +201,7 @@ def _ops(gpu: ModelSpec, base: Points, prep: Prepared) -> _Ops:
     pre = conv.stage_ops(gpu, pts, prec, o)
     span = np.maximum(pts.output - 2.0, 1.0)  # the last decode step (or step 1)
     dec_a, dec_b = conv.decode_ops(gpu, pts, 0.0, prec, o), conv.decode_ops(gpu, pts, span, prec, o)
-    for op in overhead_ops(gpu, base, o.compression, prec):
+    for op in overhead_ops(gpu, base, o.compression, prec, o.flash):
         pre[op.stage].append(op)
     return _Ops(pts, pre, dec_a, dec_b, span, like)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from costmodel.core.ops import Arr
-from costmodel.specs.compression import Compression
+from costmodel.specs.compression import Compression, CompressionPlan
 from costmodel.specs.workload import Overlap, Parallelism
 
 
@@ -42,6 +42,9 @@ class Points:
     # Prompt tokens seen per LLM layer range, when layers differ (FastV-style pruning inside
     # the LLM): ((lo, hi, tokens), ...) covering 0..num_layers. None = all layers see `prompt`.
     layer_prompt: tuple[tuple[int, int, Arr], ...] | None = None
+    # Prompt tokens kept in each layer range's KV cache after prefill, when KV-cache
+    # compression evicts some: same form as layer_prompt. None = what the layer saw.
+    layer_kv: tuple[tuple[int, int, Arr], ...] | None = None
     # ToMe inside the ViT: tokens merged per layer per pass (None = no merging).
     vit_merge: Arr | None = None
 
@@ -61,5 +64,5 @@ class Options:
     flash: bool = True
     overlap: Overlap = "roofline"
     all_logits: bool = False
-    compression: Compression | None = None
+    compression: Compression | CompressionPlan | None = None
     parallel: Parallelism = Parallelism()

@@ -134,10 +134,10 @@ class Rates:
 
     def launch_for(self, op: Op) -> Arr:
         """Launch time per instance of `op`: launch_s x the engine's launches for its class
-        and stage (1 per instance without an engine)."""
-        if self.engine is None:
-            return self.launch_s
-        return self.launch_s * self.engine.launches(op.stage, op.op_class)
+        and stage (1 per instance without an engine); an instance with no work at a point (a
+        masked stage, zero tokens) launches nothing there."""
+        n = 1.0 if self.engine is None else self.engine.launches(op.stage, op.op_class)
+        return self.launch_s * n * ((np.asarray(op.flops) + np.asarray(op.bytes)) > 0)
 
     def scaled(self, compute: Arr | float = 1.0, bandwidth: Arr | float = 1.0) -> Rates:
         """What-if rates: every FLOP/s multiplied by `compute`, bytes/s by `bandwidth`."""

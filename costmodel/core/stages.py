@@ -30,6 +30,12 @@ def layer_groups(m: LLMSpec, pts: Points) -> tuple[tuple[int, int, Arr], ...]:
     return pts.layer_prompt or ((0, m.num_layers, pts.prompt),)
 
 
+def kv_groups(m: LLMSpec, pts: Points) -> tuple[tuple[int, int, Arr], ...]:
+    """(first layer, end layer, prompt tokens in those layers' KV cache after prefill): after
+    KV-cache compression (pts.layer_kv) or what the layers saw (layer_groups)."""
+    return pts.layer_kv or layer_groups(m, pts)
+
+
 def _layers(lo: int, hi: int) -> str:
     return f"L{lo}" if hi - lo == 1 else f"L{lo}-{hi - 1}"
 
@@ -201,8 +207,8 @@ def prefill_ops(spec: ModelSpec, pts: Points, p: Precision, flash: bool, all_log
 def decode_ops(spec: ModelSpec, pts: Points, step: Arr | float, p: Precision,
                flash: bool) -> list[Op]:
     """Decode step `step` (0-based): one token per sample attending over its layer group's
-    prompt + 1 + step keys."""
-    groups = [(lo, hi, s * 0 + 1.0, s + 1.0 + step) for lo, hi, s in layer_groups(spec.llm, pts)]
+    cached prompt tokens (kv_groups) + 1 + step keys."""
+    groups = [(lo, hi, s * 0 + 1.0, s + 1.0 + step) for lo, hi, s in kv_groups(spec.llm, pts)]
     one = groups[0][2]
     return llm_ops(spec.llm, "decode", pts.batch, one, groups, p, flash, one)
 

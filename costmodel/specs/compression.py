@@ -1,53 +1,108 @@
 """Token-compression scenarios: where visual tokens are removed and how many remain.
 
 where='projector': after the projector, before the LLM; the vision encoder and projector see
-  every token, the LLM sees the kept visual tokens (method select | cluster | merge).
-where='llm_layer': FastV-style pruning inside the LLM at layer K (`layer`): layers < K see every
-  prompt token, layers >= K the text tokens plus the kept visual tokens; the KV cache of each
-  layer holds what that layer saw.
+  every token, the LLM sees the kept visual tokens (select | cluster | merge | divprune).
+where='encoder': after the vision encoder, before the projector (VisionZip, PruMerge): the
+  projector and the LLM see the kept tokens.
+where='llm_layer': pruning inside the LLM. One stage (FastV at layer K, `layer`): layers < K
+  see every prompt token, layers >= K the text tokens plus the kept visual tokens. Several
+  stages (`schedule`, PyramidDrop-style): ((first layer, kept), ...) with layers increasing
+  and kept not increasing; layers before the first entry see every token. The KV cache of
+  each layer holds what that layer saw.
 where='vit': ToMe-style merging inside the vision encoder: each executed ViT layer merges
   `merge_per_layer` (r) tokens, so layer i sees S - r*i tokens; if r is not given it follows
   from keep_ratio as r = floor(patches * (1 - keep_ratio) / layers).
 
 Kept visual tokens: keep_tokens (a count, capped at the tokens present) or
-floor(keep_ratio * tokens). `overhead` adds the method's own cost as separate operators.
+floor(keep_ratio * tokens); schedule entries are all counts (> 1) or all ratios (0..1).
+`overhead` adds the method's own cost as separate operators; `eager_scoring` (None = the
+named method's own need, costmodel/specs/compression_methods.py) prices the scoring layer
+with eager attention. A `CompressionPlan` chains one stage per place (vit -> encoder ->
+projector -> llm_layer) and a KV-cache compression (`KVCompression`, applied after prefill).
+Formulas: docs/methodology.md, section "Token compression".
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveInt,
+    model_validator,
+)
 
-Where = Literal["projector", "llm_layer", "vit"]
-Method = Literal["select", "cluster", "merge", "fastv", "tome"]
-_DEFAULT_METHOD: dict[str, str] = {"projector": "select", "llm_layer": "fastv", "vit": "tome"}
-_ALLOWED: dict[str, tuple[str, ...]] = {
-    "projector": ("select", "cluster", "merge"), "llm_layer": ("fastv",), "vit": ("tome",),
-}
+from costmodel.specs.compression_methods import ALLOWED, DEFAULT_METHOD, METHODS, ORDER
+
+Where = Literal["projector", "llm_layer", "vit", "encoder"]
+Method = Literal["select", "cluster", "merge", "fastv", "tome", "pyramiddrop", "sparsevlm",
+                 "visionzip", "divprune", "prumerge", "dymu"]
+
+
+def check_schedule(entries: tuple[tuple[int, float], ...]) -> None:
+    if not entries:
+        raise ValueError("schedule: give at least one LAYER:TOKENS entry")
+    layers = [lo for lo, _ in entries]
+    values = [v for _, v in entries]
+    if any(b <= a for a, b in zip(layers, layers[1:], strict=False)) or layers[0] < 0:
+        raise ValueError("schedule: layers must start at >= 0 and increase, e.g. "
+                         "0:576,8:288,16:144")
+    if any(v < 0 for v in values):
+        raise ValueError("schedule: kept tokens must be >= 0")
+    nonzero = [v for v in values if v != 0]
+    ratios, counts = all(v <= 1 for v in nonzero), all(v > 1 for v in nonzero)
+    if not (ratios or counts):
+        raise ValueError("schedule: give every entry as a count (> 1) or every one as a "
+                         "ratio (0..1), not a mix")
+    if counts and any(v != int(v) for v in values):
+        raise ValueError("schedule: token counts above 1 must be whole numbers")
+    if any(b > a for a, b in zip(values, values[1:], strict=False)):
+        raise ValueError("schedule: kept tokens must not increase from one stage to the next")
 
 
 class Compression(BaseModel):
-    """One compression scenario (frozen; see the module docstring)."""
+    """One compression stage (frozen; see the module docstring)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     where: Where
     keep_ratio: float | None = Field(default=None, ge=0.0, le=1.0)
     keep_tokens: int | None = Field(default=None, ge=0)
     layer: int | None = Field(default=None, ge=1)  # FastV's K
+    schedule: tuple[tuple[NonNegativeInt, float], ...] | None = None  # (layer, kept) stages
     merge_per_layer: int | None = Field(default=None, ge=0)  # ToMe's r
     method: Method | None = None
     cluster_iters: PositiveInt = 10  # k-means iterations for method='cluster'
+    eager_scoring: bool | None = None  # None: the named method's need (compression_methods)
     overhead: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preset(cls, data: object) -> object:
+        """A named method fills in its place, its pruning layer and its default keep."""
+        if not isinstance(data, dict) or data.get("method") not in METHODS:
+            return data
+        info, d = METHODS[data["method"]], dict(data)
+        d.setdefault("where", info.where)
+        free = d.get("schedule") is None and d["where"] == info.where == "llm_layer"
+        if free and d.get("layer") is None and info.layer is not None:
+            d["layer"] = info.layer
+        if free and d.get("keep_ratio") is None and d.get("keep_tokens") is None and info.keep:
+            d["keep_ratio"] = info.keep
+        return d
 
     @model_validator(mode="after")
     def _check(self) -> Compression:
-        if self.method is not None and self.method not in _ALLOWED[self.where]:
+        if self.method is not None and self.method not in ALLOWED[self.where]:
             raise ValueError(f"method: '{self.method}' does not apply at {self.where}; use one of "
-                             f"{', '.join(_ALLOWED[self.where])}")
+                             f"{', '.join(ALLOWED[self.where])}")
         if self.keep_ratio is not None and self.keep_tokens is not None:
             raise ValueError("keep_tokens: give keep_ratio or keep_tokens, not both")
-        if self.where == "vit":
+        if self.schedule is not None:
+            self._check_schedule()
+        elif self.where == "vit":
             if self.keep_tokens is not None:
                 raise ValueError("keep_tokens: ToMe in the ViT merges r per layer; give "
                                  "merge_per_layer or keep_ratio")
@@ -55,24 +110,139 @@ class Compression(BaseModel):
                 raise ValueError("merge_per_layer: ToMe needs merge_per_layer (r) or keep_ratio")
         elif self.keep_ratio is None and self.keep_tokens is None:
             raise ValueError("keep_ratio: give keep_ratio (0..1) or keep_tokens (a count)")
-        if self.where == "llm_layer" and self.layer is None:
-            raise ValueError("layer: FastV pruning inside the LLM needs the layer K (>= 1)")
+        if self.where == "llm_layer" and self.layer is None and self.schedule is None:
+            if not self._preset_stages:
+                raise ValueError("layer: pruning inside the LLM needs the layer K (>= 1) or a "
+                                 "schedule")
+            if self.keep_tokens is not None:
+                raise ValueError(f"keep_tokens: the {self.method} preset keeps a ratio lambda "
+                                 "per stage; give keep_ratio, or a schedule for counts")
         if self.where != "llm_layer" and self.layer is not None:
             raise ValueError("layer: only where='llm_layer' takes a layer")
         if self.where != "vit" and self.merge_per_layer is not None:
             raise ValueError("merge_per_layer: only where='vit' merges per layer")
         return self
 
+    def _check_schedule(self) -> None:
+        if self.where != "llm_layer":
+            raise ValueError("schedule: only where='llm_layer' takes a schedule")
+        if (self.layer, self.keep_ratio, self.keep_tokens) != (None, None, None):
+            raise ValueError("schedule: give a schedule or layer + keep, not both")
+        check_schedule(self.schedule or ())
+
     @property
     def kind(self) -> str:
-        """The method, with the default for the place (select / fastv / tome)."""
-        return self.method or _DEFAULT_METHOD[self.where]
+        """The method, with the default for the place (select / fastv / tome / visionzip)."""
+        return self.method or DEFAULT_METHOD[self.where]
+
+    @property
+    def eager(self) -> bool:
+        """Whether the scoring layer runs eager attention (no FlashAttention)."""
+        if self.eager_scoring is not None:
+            return self.eager_scoring
+        return self.method is not None and METHODS[self.method].eager is not None
+
+    @property
+    def _preset_stages(self) -> tuple[float, ...]:
+        return METHODS[self.method].stages if self.method is not None else ()
+
+    def llm_stages(self, n_layers: int) -> tuple[tuple[int, float | None, int | None], ...]:
+        """LLM pruning stages as (first layer, keep ratio, keep tokens). A preset with stages
+        (PyramidDrop) starts stage i at floor(f_i x layers), keeping lambda^(i+1)."""
+        if self.schedule is None and self.layer is None:
+            lam = float(self.keep_ratio if self.keep_ratio is not None else 1.0)
+            return tuple((max(1, int(f * n_layers)), lam ** (i + 1), None)
+                         for i, f in enumerate(self._preset_stages))
+        if self.schedule is None:
+            return ((int(self.layer or 0), self.keep_ratio, self.keep_tokens),)
+        ratio = all(v <= 1 for _, v in self.schedule)
+        return tuple((lo, v if ratio else None, None if ratio else int(v))
+                     for lo, v in self.schedule)
 
     @property
     def label(self) -> str:
-        """Short text id, e.g. 'fastv@L2 keep 0.5' or 'cluster@projector keep 64'."""
-        at = {"projector": "projector", "llm_layer": f"L{self.layer}", "vit": "vit"}[self.where]
+        """Short text id, e.g. 'fastv@L2 keep 0.5' or 'pyramiddrop@L 0:576,8:288'."""
+        if self.schedule is not None:
+            sched = ",".join(f"{lo}:{v:g}" for lo, v in self.schedule)
+            return f"{self.kind}@L {sched}"
+        if self.where == "llm_layer" and self.layer is None:
+            return f"{self.kind}@stages lambda {self.keep_ratio:g}"
+        at = {"projector": "projector", "llm_layer": f"L{self.layer}", "vit": "vit",
+              "encoder": "encoder"}[self.where]
         if self.where == "vit" and self.merge_per_layer is not None:
             return f"{self.kind}@{at} r={self.merge_per_layer}"
         keep = self.keep_ratio if self.keep_ratio is not None else self.keep_tokens
         return f"{self.kind}@{at} keep {keep:g}"
+
+
+KVPolicy = Literal["uniform", "pyramid", "sink_window"]
+
+
+class KVCompression(BaseModel):
+    """KV-cache compression applied after prefill: each layer keeps a budget of its prompt
+    tokens' K and V (generated tokens are appended and kept). keep_ratio: budget = floor(ratio
+    x the layer's prompt tokens); keep_tokens: a per-layer budget (capped at the prompt).
+    policy: 'uniform' (every layer the same, SnapKV-style scoring over an observation window of
+    `obs_window` queries), 'pyramid' (PyramidKV: budgets falling linearly with depth, bottom
+    layer 2M - M/beta, top M/beta, mean M; capped at the prompt with the mean kept), or
+    'sink_window' (StreamingLLM: `sink_tokens` first tokens + the most recent ones, no scoring).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    keep_ratio: float | None = Field(default=None, ge=0.0, le=1.0)
+    keep_tokens: NonNegativeInt | None = None
+    policy: KVPolicy = "uniform"
+    beta: float = Field(default=20.0, gt=1.0)  # PyramidKV's top-layer divisor
+    sink_tokens: NonNegativeInt = 4  # StreamingLLM's attention sinks
+    obs_window: PositiveInt = 32  # SnapKV's observation window (queries scoring the keys)
+    overhead: bool = True
+
+    @model_validator(mode="after")
+    def _check(self) -> KVCompression:
+        if (self.keep_ratio is None) == (self.keep_tokens is None):
+            raise ValueError("kv.keep_ratio: give keep_ratio (0..1) or keep_tokens (a "
+                             "per-layer budget), one of them")
+        return self
+
+    @property
+    def label(self) -> str:
+        keep = self.keep_ratio if self.keep_ratio is not None else self.keep_tokens
+        return f"kv {self.policy} keep {keep:g}"
+
+
+class CompressionPlan(BaseModel):
+    """Several stages, at most one per place, applied in the order vit -> encoder ->
+    projector -> llm_layer, then KV-cache compression after prefill."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    stages: tuple[Compression, ...] = ()
+    kv: KVCompression | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> CompressionPlan:
+        places = [c.where for c in self.stages]
+        if len(set(places)) != len(places):
+            raise ValueError("stages: at most one stage per place (vit, encoder, projector, "
+                             "llm_layer)")
+        if not self.stages and self.kv is None:
+            raise ValueError("stages: give at least one stage or a kv compression")
+        return self
+
+    @property
+    def ordered(self) -> tuple[Compression, ...]:
+        return tuple(sorted(self.stages, key=lambda c: ORDER.index(c.where)))
+
+    @property
+    def label(self) -> str:
+        parts = [c.label for c in self.ordered] + ([self.kv.label] if self.kv else [])
+        return " + ".join(parts)
+
+
+AnyCompression = Compression | CompressionPlan
+
+
+def as_plan(c: AnyCompression | None) -> CompressionPlan | None:
+    """Every compression as a plan (a single stage becomes a one-stage plan)."""
+    if c is None or isinstance(c, CompressionPlan):
+        return c
+    return CompressionPlan(stages=(c,))

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, model_validator
 
-from costmodel.specs.compression import Compression
+from costmodel.specs.compression import Compression, CompressionPlan
 from costmodel.units import DType
 
 Overlap = Literal["roofline", "serial"]
@@ -67,7 +67,8 @@ class Workload(BaseModel):
     'vllm', 'trtllm', or an engine YAML path; costmodel/engines/); None = the convention's
     default ('hf-eager' for costmodel, 'ideal' for llm-viewer). The roofline bound is always
     reported beside it.
-    compression: where visual tokens are removed and how many remain (specs/compression.py).
+    compression: where visual tokens are removed and how many remain, one stage or a plan of
+    several with KV-cache compression (specs/compression.py).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -86,7 +87,7 @@ class Workload(BaseModel):
     convention: str = "costmodel"
     parallel: Parallelism = Parallelism()
     engine: str | None = None
-    compression: Compression | None = None  # token compression scenario (None = none)
+    compression: Compression | CompressionPlan | None = None  # token compression (None = none)
 
     @model_validator(mode="after")
     def _check(self) -> Workload:

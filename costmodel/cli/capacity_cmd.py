@@ -1,0 +1,85 @@
+"""`costmodel capacity`: serving capacity with and without token / KV compression."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import typer
+
+from costmodel.analysis.plan import Capacity, Slo, capacity
+from costmodel.cli import fleet_common as fc
+from costmodel.cli.common import Format, table
+from costmodel.errors import CostmodelError
+from costmodel.units import DType, seconds
+
+
+def _num(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+def capacity_records(res: dict[str, Capacity], labels: dict[str, str]) -> list[dict[str, Any]]:
+    recs = []
+    for name, c in res.items():
+        for d, h in enumerate(c.fleet.profiles):
+            recs.append({
+                "hardware": h.id, "scenario": name, "compression": labels[name],
+                "max_batch_in_memory": int(c.max_fit[d]),
+                "decode_tokens_per_s_at_max_batch": _num(c.decode_tokens_per_s[d]),
+                "largest_batch_meeting_slo": int(c.slo_batch[d]),
+                "requests_per_s_per_gpu": float(c.requests_per_s[d]),
+                "ttft_s": _num(c.ttft_s[d]), "tpot_s": _num(c.tpot_s[d])})
+    return sorted(recs, key=lambda r: r["hardware"])
+
+
+def _row(r: dict[str, Any], max_batch: int) -> list[str]:
+    fit = r["max_batch_in_memory"]
+    return [r["hardware"], r["compression"],
+            ("0" if not fit else f">= {fit}" if fit == max_batch else str(fit)),
+            "-" if r["decode_tokens_per_s_at_max_batch"] is None
+            else f"{r['decode_tokens_per_s_at_max_batch']:.0f}",
+            str(r["largest_batch_meeting_slo"]), f"{r['requests_per_s_per_gpu']:.2f}",
+            "-" if r["ttft_s"] is None else seconds(r["ttft_s"]),
+            "-" if r["tpot_s"] is None else seconds(r["tpot_s"])]
+
+
+def capacity_command(
+    model: str = fc.MODEL, hardware: str | None = fc.HARDWARE,
+    ttft: float | None = typer.Option(None, help="TTFT SLO in seconds, e.g. 0.5."),
+    tpot: float | None = typer.Option(None, help="TPOT SLO in seconds, e.g. 0.05."),
+    visual_tokens: int | None = fc.VISUAL, images: int = fc.IMAGES,
+    image_size: str | None = fc.IMAGE_SIZE, text_tokens: int = fc.TEXT,
+    output_tokens: int = fc.OUTPUT,
+    max_batch: int = typer.Option(1024, min=1, max=65536, help="Largest batch searched."),
+    dtype: DType | None = fc.DTYPE, weight_dtype: DType | None = fc.WDTYPE,
+    kv_dtype: DType | None = fc.KVDTYPE, sets: list[str] = fc.SETS, fmt: Format = fc.FMT,
+    flash_attention: bool | None = fc.FLASH, overlap: str = fc.OVERLAP, logits: str = fc.LOGITS,
+    convention: str = fc.CONVENTION, engine: str | None = fc.ENGINE, tp: int = fc.TP,
+    pp: int = fc.PP, keep: str | None = fc.KEEP,
+    at: str | None = fc.AT, method: str | None = fc.METHOD, schedule: str | None = fc.SCHEDULE,
+    kv_keep: str | None = fc.KV_KEEP, kv_policy: str | None = fc.KV_POLICY,
+) -> None:
+    """Largest batch that fits (KV cache of every request), decode throughput there, and
+    requests/s per GPU meeting the SLO: without and with the compression (static batching)."""
+    for name, v in (("--ttft", ttft), ("--tpot", tpot)):
+        if v is not None and not v > 0:
+            raise CostmodelError(f"{name}: {v} is not a positive number of seconds, e.g. 0.5")
+    slo = Slo(ttft if ttft is not None else np.inf, tpot if tpot is not None else np.inf)
+    spec, profiles, w = fc.setup(model, hardware, sets, 1, visual_tokens, images, image_size,
+                                 text_tokens, output_tokens, dtype, weight_dtype, kv_dtype,
+                                 flash_attention=flash_attention, overlap=overlap, logits=logits,
+                                 convention=convention, engine=engine, tp=tp, pp=pp,
+                                 keep=keep, at=at, method=method, schedule=schedule,
+                                 kv_keep=kv_keep, kv_policy=kv_policy)
+    res = capacity(spec, profiles, w, slo, max_batch=max_batch, auto_dtype=dtype is None)
+    labels = {"baseline": "none", "compressed": w.compression.label if w.compression else ""}
+    recs = capacity_records(res, labels)
+    head = (f"{spec.name}: serving capacity, static batching; SLO TTFT <= "
+            f"{seconds(slo.ttft_s) if ttft else 'any'}, TPOT <= "
+            f"{seconds(slo.tpot_s) if tpot else 'any'}; batch searched 1..{max_batch}")
+    t = table([_row(r, max_batch) for r in recs],
+              ["device", "compression", "max batch (memory)", "decode tok/s there",
+               "SLO batch", "req/s/GPU", "TTFT", "TPOT"], right={2, 3, 4, 5, 6, 7})
+    note = ("req/s/GPU: max over batches b meeting the SLO of b / end-to-end latency(b) / GPUs "
+            "(TTFT, TPOT at that batch); continuous batching is not modelled")
+    fc.emit(recs, fmt, "\n".join([head, "", t, "", note]))

@@ -1,0 +1,151 @@
+"""The compression options every workload command shares (--keep, --at, --method, --schedule,
+--kv-keep, --kv-policy) and the one function that turns them into a Compression or a
+CompressionPlan (`compression_from_options`). Bad input: one line naming the option, exit 2.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import typer
+from pydantic import ValidationError
+
+from costmodel.errors import CostmodelError, one_line
+from costmodel.specs.compression import (
+    AnyCompression,
+    Compression,
+    CompressionPlan,
+    KVCompression,
+    check_schedule,
+)
+from costmodel.specs.compression_methods import METHODS
+
+KEEP = typer.Option(None, help="Token compression: kept ratio 0..1 or count.")
+AT = typer.Option(None, help="With --keep: projector | encoder | llm-layer:K | vit "
+                  "(default: the method's place, else projector).")
+METHOD = typer.Option(None, help="Named method: " + "|".join(METHODS) + ".")
+SCHEDULE = typer.Option(None, help="LLM layer schedule LAYER:TOKENS,... e.g. "
+                        "0:576,8:288,16:144,24:72 (tokens a count or a ratio 0..1).")
+KV_KEEP = typer.Option(None, help="KV-cache compression after prefill: kept ratio 0..1 or a "
+                       "per-layer token budget.")
+KV_POLICY = typer.Option(None, help="With --kv-keep: uniform | pyramid | sink_window.")
+
+
+def parse_at(text: str) -> tuple[str, int | None]:
+    """'projector' | 'encoder' | 'llm-layer:K' | 'vit' -> (where, K)."""
+    t = text.strip().lower()
+    if t in ("projector", "vit", "encoder"):
+        return t, None
+    head, _, k = t.partition(":")
+    if head in ("llm-layer", "llm_layer") and k.strip().isdigit() and int(k) >= 1:
+        return "llm_layer", int(k)
+    raise CostmodelError(f"--at: '{text}' is not projector, encoder, llm-layer:K (K >= 1) or vit")
+
+
+def parse_keep(text: str, option: str = "--keep") -> tuple[float | None, int | None]:
+    """'0.1' -> ratio 0.1; '64' -> 64 tokens. Values up to 1 are ratios, larger ones counts."""
+    try:
+        x = float(text)
+    except ValueError:
+        raise CostmodelError(f"{option}: '{text}' is not a ratio (0..1) or a token count") from None
+    if not math.isfinite(x) or x < 0:
+        raise CostmodelError(f"{option}: '{text}' must be a ratio in 0..1 or a count >= 2")
+    if x <= 1.0:
+        return x, None
+    if x != int(x):
+        raise CostmodelError(f"{option}: '{text}' is above 1, so it must be a whole token count")
+    return None, int(x)
+
+
+def parse_schedule(text: str) -> tuple[tuple[int, float], ...]:
+    """'0:576,8:288' -> ((0, 576.0), (8, 288.0)), checked by the spec's schedule rules."""
+    try:
+        pairs = [p.split(":") for p in text.split(",")]
+        entries = tuple((int(lo), float(v)) for lo, v in pairs)
+    except ValueError:
+        raise CostmodelError(f"--schedule: '{text}' is not LAYER:TOKENS pairs, e.g. "
+                             "0:576,8:288,16:144 (tokens a count or a ratio 0..1)") from None
+    try:
+        check_schedule(entries)
+    except ValueError as e:
+        raise CostmodelError(f"--schedule: {str(e).removeprefix('schedule: ')}") from None
+    return entries
+
+
+def _build(cls: Any, prefix: str, **fields: Any) -> Any:
+    try:
+        return cls(**fields)
+    except ValidationError as e:
+        raise CostmodelError(one_line(e, prefix)) from None
+
+
+def _kv(kv_keep: str | None, kv_policy: str | None) -> KVCompression | None:
+    if kv_keep is None:
+        if kv_policy is not None:
+            raise CostmodelError("--kv-policy: give --kv-keep too, e.g. --kv-keep 0.5")
+        return None
+    policy = kv_policy or "uniform"
+    if policy not in ("uniform", "pyramid", "sink_window"):
+        raise CostmodelError(f"--kv-policy: '{kv_policy}' is not uniform, pyramid or sink_window")
+    ratio, count = parse_keep(kv_keep, "--kv-keep")
+    return _build(KVCompression, "--kv-keep", keep_ratio=ratio, keep_tokens=count, policy=policy)
+
+
+def _check_clash(at: str | None, where: str, keep: str | None, merge_per_layer: int | None,
+                 stage: bool, schedule: str | None, method: str | None) -> None:
+    """Option combinations that name nothing to do, or something another option ignores."""
+    if at is not None and not stage and schedule is None and where != "projector":
+        raise CostmodelError(f"--at: '{at[:40]}' places a compression; give --keep too, "
+                             "e.g. --keep 0.5")
+    if where == "vit" and keep is not None and merge_per_layer is not None:
+        raise CostmodelError("--keep: --at vit takes --keep RATIO or --merge-per-layer R, not "
+                             "both (R decides and the ratio would be ignored)")
+    if where != "vit" and merge_per_layer is not None:
+        raise CostmodelError("--merge-per-layer: only --at vit merges per layer; drop it or "
+                             "use --at vit")
+    if where == "vit" and stage and keep is None and merge_per_layer is None and not method:
+        raise CostmodelError("--keep: --at vit needs --keep RATIO or --merge-per-layer R, "
+                             "e.g. --keep 0.5")
+
+
+def compression_from_options(keep: str | None = None, at: str | None = None,
+                             method: str | None = None, schedule: str | None = None,
+                             kv_keep: str | None = None, kv_policy: str | None = None,
+                             cluster_iters: int = 10, merge_per_layer: int | None = None,
+                             overhead: bool = True, require: bool = False) -> AnyCompression | None:
+    """The compression the options describe: a stage at --at (or the method's place) when
+    --keep, --merge-per-layer or --method asks for one, an LLM schedule, a KV compression; one
+    stage alone is a Compression, several a CompressionPlan. require: always build the stage
+    at --at (compare-compression), so a missing --keep is refused."""
+    if method is not None and method not in METHODS:
+        raise CostmodelError(f"--method: '{method}' is not one of {', '.join(METHODS)}")
+    info = METHODS[method] if method else None
+    kv = _kv(kv_keep, kv_policy)
+    where, layer = parse_at(at) if at is not None else (info.where if info else "projector", None)
+    stages: list[Compression] = []
+    if schedule is not None:
+        if where == "llm_layer" and (keep is not None or layer is not None):
+            raise CostmodelError("--schedule: gives the LLM stages; use --keep/--at for a stage "
+                                 "before the LLM (projector, encoder or vit)")
+        llm_method = method if info is not None and info.where == "llm_layer" else None
+        stages.append(_build(Compression, "compression", where="llm_layer",
+                             schedule=parse_schedule(schedule), method=llm_method,
+                             overhead=overhead))
+    wanted = keep is not None or merge_per_layer is not None or (
+        info is not None and not (info.where == "llm_layer" and schedule is not None))
+    if require and where != "vit" and not any((keep, merge_per_layer, method, schedule, kv_keep)):
+        raise CostmodelError("--keep: give the visual tokens kept, a ratio 0..1 or a count, "
+                             "e.g. --keep 0.1")
+    _check_clash(at, where, keep, merge_per_layer, wanted or require, schedule, method)
+    if wanted or (require and schedule is None and kv_keep is None):
+        ratio, count = parse_keep(keep) if keep is not None else (None, None)
+        if where == "vit" and count is not None:
+            raise CostmodelError("--keep: with --at vit give a ratio (0..1) or --merge-per-layer")
+        own = method if info is None or info.where == where or schedule is None else None
+        stages.append(_build(Compression, "compression", where=where, keep_ratio=ratio,
+                             keep_tokens=count, layer=layer, merge_per_layer=merge_per_layer,
+                             method=own, cluster_iters=cluster_iters, overhead=overhead))
+    if kv is None and len(stages) <= 1:
+        return stages[0] if stages else None
+    return _build(CompressionPlan, "compression", stages=tuple(stages), kv=kv)

@@ -1,0 +1,91 @@
+"""KV-cache compression after prefill: per-layer budgets (uniform, pyramid, sink + window)
+and the eviction's own operator. The footprint and decode follow through Points.layer_kv
+(core/metrics.kv_cache_bytes and core/stages.decode_ops read it via stages.kv_groups).
+Formula: docs/methodology.md, section "Token compression", "KV-cache compression".
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from costmodel.core.inputs import Points, Precision
+from costmodel.core.ops import SOFTMAX_FLOPS, Arr, Op
+from costmodel.core.stages import layer_groups
+from costmodel.specs.compression import KVCompression
+from costmodel.specs.model import LLMSpec
+
+_EPS = 1e-9
+
+
+def _mean_budget(kv: KVCompression, n: Arr) -> Arr:
+    """M: floor(ratio x n) or min(budget, n) prompt tokens per layer."""
+    if kv.keep_tokens is not None:
+        return np.minimum(float(kv.keep_tokens), n)
+    return np.floor(float(kv.keep_ratio or 0.0) * n + _EPS)
+
+
+def layer_budget(kv: KVCompression, n: Arr, layer: int, layers: int) -> Arr:
+    """Prompt tokens layer `layer` keeps out of its n. uniform / sink_window: M. pyramid
+    (PyramidKV): bottom = min(n, 2M - M/beta), top = 2M - bottom, linear in the layer index."""
+    m = _mean_budget(kv, n)
+    if kv.policy != "pyramid" or layers == 1:
+        return m
+    bottom = np.minimum(n, 2.0 * m - m / kv.beta)
+    top = 2.0 * m - bottom
+    return np.floor(bottom + (top - bottom) * layer / (layers - 1) + _EPS)
+
+
+def _per_layer(m: LLMSpec, pts: Points) -> list[Arr]:
+    """Prompt tokens each layer saw (layer_groups expanded to one entry per layer)."""
+    out: list[Arr] = []
+    for lo, hi, s in layer_groups(m, pts):
+        out += [s] * (hi - lo)
+    return out
+
+
+def kv_layer_groups(m: LLMSpec, pts: Points, kv: KVCompression) -> tuple[tuple[int, int, Arr], ...]:
+    """(first layer, end layer, prompt tokens kept in the cache) after eviction."""
+    if kv.policy != "pyramid":
+        return tuple((lo, hi, _mean_budget(kv, s)) for lo, hi, s in layer_groups(m, pts))
+    seen = _per_layer(m, pts)
+    return tuple((i, i + 1, layer_budget(kv, s, i, m.num_layers)) for i, s in enumerate(seen))
+
+
+def apply_kv(m: LLMSpec, pts: Points, kv: KVCompression) -> Points:
+    """The points with their KV budgets (a ratio of 1 keeps every token: no change)."""
+    if kv.keep_ratio is not None and kv.keep_ratio >= 1.0:
+        return pts
+    return replace(pts, layer_kv=kv_layer_groups(m, pts, kv))
+
+
+def kv_evict_ops(m: LLMSpec, pts: Points, kv: KVCompression, p: Precision) -> list[Op]:
+    """The eviction, summed over layers into one prefill operator per sample x batch.
+    Scoring policies (uniform, pyramid): the last w = min(obs_window, n) queries score the n
+    keys of each head (2 w n heads head_dim + (softmax + 1) w n heads), a top-k per head
+    (heads n log2 n), reading w queries and the n keys; then the kept b tokens' K and V are
+    compacted (read and written: 2 b kv_dim). sink_window: no scoring; the window of
+    b - sink tokens is compacted."""
+    b = pts.batch
+    seen = _per_layer(m, pts)
+    kept = [s for lo, hi, s in kv_layer_groups(m, pts, kv) for _ in range(hi - lo)]
+    if kv.keep_ratio is not None and kv.keep_ratio >= 1.0:
+        return []  # nothing is evicted at any point (every policy keeps all at ratio 1)
+    z = np.zeros_like(np.asarray(pts.visual, dtype=float))
+    mm = vec = read = kv_r = kv_w = z
+    for n, k in zip(seen, kept, strict=True):
+        move = 2.0 * (k if kv.policy != "sink_window" else np.maximum(k - kv.sink_tokens, 0.0))
+        move = np.where(k < n, move * m.kv_dim * p.kv, 0.0)
+        kv_r, kv_w = kv_r + b * move, kv_w + b * move
+        if kv.policy == "sink_window":
+            continue
+        w, hs = np.minimum(float(kv.obs_window), n), m.num_heads * n
+        on = np.where(k < n, 1.0, 0.0)
+        mm = mm + on * b * 2.0 * w * hs * m.head_dim
+        vec = vec + on * b * ((SOFTMAX_FLOPS + 1) * w * hs + hs * np.log2(np.maximum(n, 2.0)))
+        read = read + on * b * w * m.q_dim * p.act
+        kv_r = kv_r + on * b * n * m.kv_dim * p.kv
+    return [Op(name=f"compress/kv_evict_{kv.policy}", stage="prefill", op_class="attention",
+               matmul_flops=mm, vector_flops=vec, useful_flops=mm + vec, weight_bytes=z,
+               act_read_bytes=read, act_write_bytes=z, kv_read_bytes=kv_r, kv_write_bytes=kv_w)]

@@ -1,0 +1,118 @@
+"""Token compression applied to evaluation points: what every operator after each stage sees.
+Formula: docs/methodology.md, section "Token compression".
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from costmodel.core.compression.kv import apply_kv
+from costmodel.core.inputs import Points
+from costmodel.core.ops import Arr
+from costmodel.core.stages import vit_seq
+from costmodel.errors import CostmodelError
+from costmodel.specs.compression import AnyCompression, Compression, as_plan
+from costmodel.specs.model import ModelSpec
+
+EPS = 1e-9  # keeps floor(0.29 * 100) at 29 despite binary rounding
+
+
+def kept_of(ratio: float | None, tokens: int | None, n: Arr) -> Arr:
+    """Tokens kept out of n: min(tokens, n), or floor(ratio x n)."""
+    n = np.asarray(n, dtype=float)
+    if tokens is not None:
+        return np.minimum(float(tokens), n)
+    return np.floor(float(ratio or 0.0) * n + EPS)
+
+
+def kept(comp: Compression, n: Arr) -> Arr:
+    """Visual tokens kept out of n by a one-step stage (projector, encoder, FastV)."""
+    return kept_of(comp.keep_ratio, comp.keep_tokens, n)
+
+
+def tome_r(spec: ModelSpec, pts: Points, comp: Compression) -> Arr:
+    """Tokens merged per ViT layer: given, or floor(patches * (1 - keep_ratio) / layers)."""
+    v = spec.vision
+    assert v is not None
+    if comp.merge_per_layer is not None:
+        return np.zeros_like(pts.seq_per_crop, dtype=float) + comp.merge_per_layer
+    patches = pts.seq_per_crop - int(v.cls_token)
+    return np.floor(patches * (1.0 - float(comp.keep_ratio or 0.0)) / v.executed_layers + EPS)
+
+
+def llm_stages(spec: ModelSpec, pts: Points, comp: Compression) -> list[tuple[int, Arr, Arr]]:
+    """(first layer, visual tokens entering, visual tokens kept) per LLM pruning stage; a
+    stage never keeps more than the previous one (counts are capped at what is present)."""
+    n_layers, out, cur = spec.llm.num_layers, [], pts.visual
+    for lo, ratio, tokens in comp.llm_stages(n_layers):
+        if lo >= n_layers:
+            raise CostmodelError(f"compression.layer: layer {lo} must be below the LLM's "
+                                 f"{n_layers} layers")
+        k = np.minimum(kept_of(ratio, tokens, pts.visual), cur)
+        out.append((lo, cur, k))
+        cur = k
+    return out
+
+
+def _llm(spec: ModelSpec, pts: Points, comp: Compression) -> Points:
+    stages, n_layers = llm_stages(spec, pts, comp), spec.llm.num_layers
+    groups, lo_prev, cur = [], 0, pts.visual
+    for lo, _, k in stages:
+        if lo > lo_prev:
+            groups.append((lo_prev, lo, pts.text + cur))
+        lo_prev, cur = lo, k
+    groups.append((lo_prev, n_layers, pts.text + cur))
+    return replace(pts, layer_prompt=tuple(groups))
+
+
+def _no_merger(spec: ModelSpec, what: str) -> None:
+    if spec.vision is None or spec.projector is None:
+        raise CostmodelError(f"compression.where: '{what}' needs a vision encoder; this model "
+                             "has none")
+    if spec.projector.merge_size != 1:
+        raise CostmodelError(f"compression.where: '{what}' is not modelled for patch-merger "
+                             "projectors (e.g. Qwen2-VL); use projector or llm_layer")
+
+
+def _vit(spec: ModelSpec, pts: Points, comp: Compression) -> Points:
+    _no_merger(spec, "vit")
+    v = spec.vision
+    assert v is not None
+    merged = replace(pts, vit_merge=tome_r(spec, pts, comp))
+    cls = int(v.cls_token)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(pts.seq_per_crop > cls,
+                         (vit_seq(v, merged, v.executed_layers) - cls)
+                         / np.maximum(pts.seq_per_crop - cls, 1.0), 1.0)
+    return replace(merged, projector_rows=np.floor(pts.projector_rows * share + EPS),
+                   visual=np.floor(pts.visual * share + EPS))
+
+
+def _encoder(spec: ModelSpec, pts: Points, comp: Compression) -> Points:
+    _no_merger(spec, "encoder")
+    k = kept(comp, pts.visual)
+    return replace(pts, projector_rows=np.minimum(pts.projector_rows, k), visual=k)
+
+
+def apply_stage(spec: ModelSpec, pts: Points, comp: Compression) -> Points:
+    """The points after one stage."""
+    if comp.where == "projector":
+        return replace(pts, visual=kept(comp, pts.visual))
+    if comp.where == "llm_layer":
+        return _llm(spec, pts, comp)
+    if comp.where == "encoder":
+        return _encoder(spec, pts, comp)
+    return _vit(spec, pts, comp)
+
+
+def compress_points(spec: ModelSpec, pts: Points, comp: AnyCompression | None) -> Points:
+    """The points every operator after the compression sees: the stages in order (vit,
+    encoder, projector, llm_layer), then KV-cache compression (core/compression/kv.py)."""
+    plan = as_plan(comp)
+    if plan is None:
+        return pts
+    for c in plan.ordered:
+        pts = apply_stage(spec, pts, c)
+    return apply_kv(spec.llm, pts, plan.kv) if plan.kv is not None else pts

@@ -1,0 +1,87 @@
+"""--method, --schedule, --kv-keep, --kv-policy in the workload commands; `capacity`; bad
+input answered in one line naming the option, exit 2."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from costmodel.cli import main
+from costmodel.cli.compression_options import compression_from_options
+from costmodel.specs.compression import Compression, CompressionPlan
+
+
+def run(args, capsys):
+    try:
+        main(args)
+        code = 0
+    except SystemExit as e:
+        code = e.code or 0
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+BASE = ["llava-1.5-7b", "-H", "a100-80gb"]
+
+
+def test_options_build_the_plan():
+    c = compression_from_options(schedule="0:576,8:288,16:144,24:72")
+    assert isinstance(c, Compression) and c.schedule[-1] == (24, 72.0)
+    plan = compression_from_options(keep="0.5", at="projector", schedule="8:0.5",
+                                    kv_keep="0.25", kv_policy="pyramid")
+    assert isinstance(plan, CompressionPlan)
+    assert [s.where for s in plan.ordered] == ["projector", "llm_layer"]
+    assert plan.kv.policy == "pyramid" and plan.kv.keep_ratio == 0.25
+    assert compression_from_options(method="visionzip", keep="64").where == "encoder"
+    assert compression_from_options() is None
+
+
+@pytest.mark.parametrize("cmd", ["estimate", "sweep", "compare", "energy", "plan", "batching",
+                                 "capacity", "compare-compression"])
+def test_every_workload_command_takes_the_schedule(cmd, capsys):
+    extra = {"sweep": ["--visual-tokens", "576"], "plan": ["--ttft", "1"],
+             "batching": ["--batch", "1,2"], "capacity": ["--tpot", "0.05", "--max-batch", "8"]}
+    args = [cmd, *BASE, *extra.get(cmd, []), "--schedule", "8:288,16:144", "--kv-keep", "0.5",
+            "-f", "json"]
+    code, out, err = run(args, capsys)
+    assert code == 0, err
+    json.loads(out)
+
+
+def test_compare_compression_json_has_paper_formulas(capsys):
+    code, out, _ = run(["compare-compression", *BASE, "--method", "pyramiddrop", "-f", "json"],
+                       capsys)
+    doc = json.loads(out)
+    names = [r["formula"] for r in doc["paper_formulas"]]
+    assert names == ["FastV", "PyramidDrop", "Dynamic-LLaVA", "costmodel"]
+    assert doc["paper_formulas"][0]["average_visual_tokens"] == 270.0
+    assert {o["operator"] for o in doc["method_operators"]} >= {"compress/pyramiddrop_scores@L8"}
+
+
+def test_capacity_grows_with_compression(capsys):
+    code, out, _ = run(["capacity", *BASE, "--tpot", "0.05", "--ttft", "1", "--keep", "0.1",
+                        "-f", "json"], capsys)
+    recs = {r["scenario"]: r for r in json.loads(out)}
+    assert code == 0
+    assert recs["compressed"]["max_batch_in_memory"] > recs["baseline"]["max_batch_in_memory"]
+    assert recs["compressed"]["requests_per_s_per_gpu"] > recs["baseline"]["requests_per_s_per_gpu"]
+
+
+@pytest.mark.parametrize("args, option", [
+    (["--schedule", "8:288,4:144"], "--schedule"),
+    (["--schedule", "8:288,16:0.5"], "--schedule"),
+    (["--schedule", "x"], "--schedule"),
+    (["--schedule", "8:288", "--keep", "0.5", "--at", "llm-layer:2"], "--schedule"),
+    (["--method", "nope"], "--method"),
+    (["--kv-keep", "2.5"], "--kv-keep"),
+    (["--kv-keep", "-1"], "--kv-keep"),
+    (["--kv-policy", "pyramid"], "--kv-policy"),
+    (["--kv-keep", "0.5", "--kv-policy", "zigzag"], "--kv-policy"),
+    (["--at", "nowhere", "--keep", "0.5"], "--at"),
+])
+@pytest.mark.parametrize("cmd", ["estimate", "compare-compression", "capacity"])
+def test_bad_compression_options_one_line(cmd, args, option, capsys):
+    code, out, err = run([cmd, *BASE, *args], capsys)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith(f"error: {option}"), err

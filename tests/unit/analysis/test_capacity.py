@@ -1,0 +1,40 @@
+"""Serving capacity (analysis.plan.capacity) by hand on the round-number device."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from costmodel.analysis.estimate import estimate
+from costmodel.analysis.plan import Slo, capacity
+from costmodel.specs.compression import Compression
+from costmodel.specs.workload import Workload
+from tests.conftest import LLAVA15_7B
+
+
+def test_capacity_matches_estimates(gpu):
+    w = Workload(visual_tokens=576, text_tokens=64, output_tokens=128,
+                 compression=Compression(where="projector", keep_ratio=0.1))
+    res = capacity(LLAVA15_7B, [gpu], w, Slo(ttft_s=1.0, tpot_s=0.05), max_batch=512)
+    for name, c in res.items():
+        ww = w if name == "compressed" else w.model_copy(update={"compression": None})
+        b = int(c.max_fit[0])
+        assert estimate(LLAVA15_7B, gpu, ww.model_copy(update={"batch": b})).memory.fits
+        assert not estimate(LLAVA15_7B, gpu, ww.model_copy(update={"batch": b + 1})).memory.fits
+        e = estimate(LLAVA15_7B, gpu, ww.model_copy(update={"batch": b}))
+        assert c.decode_tokens_per_s[0] == pytest.approx(b / e.tpot_s, rel=1e-9)
+        s = int(c.slo_batch[0])
+        ok = estimate(LLAVA15_7B, gpu, ww.model_copy(update={"batch": s}))
+        assert ok.ttft_s <= 1.0 and ok.tpot_s <= 0.05
+        rates = [bb / estimate(LLAVA15_7B, gpu, ww.model_copy(update={"batch": bb})).e2e_latency_s
+                 for bb in range(max(1, s - 3), s + 1)]
+        assert c.requests_per_s[0] >= max(rates) * (1 - 1e-9)
+    assert res["compressed"].max_fit[0] > res["baseline"].max_fit[0]
+
+
+def test_capacity_none_when_slo_unmet(gpu):
+    res = capacity(LLAVA15_7B, [gpu], Workload(visual_tokens=576), Slo(tpot_s=1e-6),
+                   max_batch=4)
+    c = res["baseline"]
+    assert c.slo_batch[0] == 0 and c.requests_per_s[0] == 0 and np.isnan(c.ttft_s[0])
+    assert "compressed" not in res
