@@ -32,13 +32,15 @@ EXTRA = [  # issue 9's three rows, checked against the source files in shared/..
          weight_dtype="fp16", act_dtype="fp16", kv_dtype="fp16", batch=1, visual_tokens=0,
          text_tokens=128, output_tokens=1, tp=1, pp=1, metric="ttft_s", value=0.016,
          source=f"{TRT} section \"Low Latency\" (A100 GPUs (FP16))",
-         quote="| LLaMA 7B                     | 1          | 1         | 128          |                     16 |",
+         quote="| LLaMA 7B                     | 1          | 1         | 128          | "
+               "                    16 |",
          notes="TensorRT-LLM v0.5; A100 variant not stated (a100-80gb assumed)."),
     dict(id="i9-0002", model="llama-2-7b", hardware="a100-80gb", engine="trtllm",
          weight_dtype="fp16", act_dtype="fp16", kv_dtype="fp16", batch=1, visual_tokens=0,
          text_tokens=2048, output_tokens=1, tp=1, pp=1, metric="ttft_s", value=0.133,
          source=f"{TRT} section \"Low Latency\" (A100 GPUs (FP16))",
-         quote="| LLaMA 7B                     | 1          | 1         | 2048         |                    133 |",
+         quote="| LLaMA 7B                     | 1          | 1         | 2048         | "
+               "                   133 |",
          notes="TensorRT-LLM v0.5; A100 variant not stated (a100-80gb assumed)."),
     dict(id="i9-0003", model="llama-2-7b", hardware="a100-80gb", engine="torch-compile",
          weight_dtype="bf16", act_dtype="bf16", kv_dtype="bf16", batch=1, visual_tokens=0,

@@ -117,7 +117,7 @@ def write(engine: str, values: dict[str, float], ids: list[str]) -> None:
     for (eng, key), why in NOT_FITTED.items():
         if eng == engine:
             note = f"ASSUMED, not fitted: {why} (costmodel benchmarks/fit_engines.py, {day})"
-            text = re.sub(rf"(?m)^(  {key}): .*$", lambda m: f'{m.group(1)}: "{note}"', text)
+            text = re.sub(rf"(?m)^(  {key}): .*$", lambda m, n=note: f'{m.group(1)}: "{n}"', text)
     path.write_text(text)
 
 

@@ -141,12 +141,14 @@ def _predict_group(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     cols = {c: rows[c].to_numpy(float) for c in ("batch", "visual_tokens", "text_tokens",
                                                    "output_tokens")}
     ev = evaluate(spec, prepare(spec, [hw], w, columns=cols))
-    args = (rows["metric"].to_numpy(), cols["batch"], cols["output_tokens"])
+    metric = rows["metric"].to_numpy()
+
+    def flat(x: Any) -> np.ndarray:
+        return np.broadcast_to(np.asarray(x, float), (1, len(rows))).reshape(-1)
 
     def at(ttft: Any, tpot: Any, e2e: Any) -> np.ndarray:
-        flat = [np.broadcast_to(np.asarray(x, float), (1, len(rows))).reshape(-1)
-                for x in (ttft, tpot, e2e)]
-        return metric_values(args[0], *flat, *args[1:])
+        return metric_values(metric, flat(ttft), flat(tpot), flat(e2e), cols["batch"],
+                             cols["output_tokens"])
 
     b = ev.bound
     return at(ev.ttft_s, ev.tpot_s, ev.e2e_latency_s), at(b.ttft_s, b.tpot_s, b.e2e_latency_s)
@@ -170,11 +172,12 @@ def predict(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def bound_slack(frame: pd.DataFrame) -> pd.Series:
+def bound_slack(frame: pd.DataFrame) -> np.ndarray:
     """How much faster the bound is than the measurement (>= 0 when the bound is a lower
     bound on time): measured time / bound time - 1, from each metric's direction."""
     rate = frame["metric"].isin(RATES)
-    return np.where(rate, frame["bound"] / frame["value"], frame["value"] / frame["bound"]) - 1
+    b, v = frame["bound"].to_numpy(float), frame["value"].to_numpy(float)
+    return np.where(rate.to_numpy(), b / v, v / b) - 1.0
 
 
 def _stats(errors: pd.Series) -> dict[str, Any]:
