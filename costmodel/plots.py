@@ -339,3 +339,35 @@ def validation_figure(err: pd.DataFrame, title: str) -> Figure:
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def published_figure(frame: pd.DataFrame, title: str) -> Figure:
+    """Predicted vs measured published runs (columns metric, value, predicted, bound, engine),
+    log-log, as seconds of work per figure (rates inverted), one colour per engine; hollow
+    markers: the roofline bound; with the y = x line."""
+    require(frame, ("metric", "value", "predicted", "bound", "engine", "batch", "output_tokens"),
+            "published frame")
+    rate = frame["metric"].isin(("decode_tokens_per_s", "output_tokens_per_s"))
+    work = np.where(frame["metric"] == "output_tokens_per_s",
+                    frame["batch"] * frame["output_tokens"], 1.0)
+
+    def as_s(col: str) -> np.ndarray:
+        v = frame[col].to_numpy(float)
+        return np.where(rate, work / v, v)
+
+    measured, predicted, bound = as_s("value"), as_s("predicted"), as_s("bound")
+    fig = Figure(figsize=(7, 6))
+    ax = fig.subplots()
+    for name in sorted(frame["engine"].unique()):
+        sel = (frame["engine"] == name).to_numpy()
+        dots = ax.scatter(measured[sel], predicted[sel], s=14, label=name, alpha=0.8)
+        ax.scatter(measured[sel], bound[sel], s=14, facecolors="none",
+                   edgecolors=dots.get_facecolor(), alpha=0.6)
+    lo = float(min(measured.min(), predicted.min(), bound.min()))
+    hi = float(max(measured.max(), predicted.max(), bound.max()))
+    ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="predicted = measured")
+    ax.set(xscale="log", yscale="log", xlabel="measured (s; time per token for decode rates, "
+           "whole run for throughput)", ylabel="predicted (s)", title=title)
+    ax.legend(fontsize=7, title="filled: expected, hollow: bound", title_fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -36,7 +36,7 @@ def test_an_unsourced_figure_is_refused_in_one_line(tmp_path):
 
 def test_a_users_engine_file_works_where_a_name_does(tmp_path):
     src = load_engine("vllm").source_file.model_dump(mode="json")
-    src.update(id="my-vllm", step_overhead_us=1000.0)
+    src.update(id="my-vllm", step_overhead_us=src["step_overhead_us"] + 1000.0)
     f = tmp_path / "my.yaml"
     f.write_text(json.dumps(src))  # JSON is YAML
     kw = dict(visual_tokens=576, output_tokens=11)

@@ -32,7 +32,12 @@ def validate(
         "csv.gz, parquet): --kernels FILE [FILE ...]."),
     more_kernels: list[Path] | None = typer.Argument(None, metavar="[FILE ...]",
                                                      help="Further --kernels files."),
-    hardware: str = typer.Option(..., "--hardware", "-H", help="Hardware id or YAML path."),
+    published: Path | None = typer.Option(
+        None, "--published", help="Published end-to-end runs (CSV: id,model,hardware,engine,"
+        "weight_dtype,act_dtype,kv_dtype,batch,visual_tokens,text_tokens,output_tokens,tp,"
+        "metric,value,source); the bundled set is costmodel/calibration/data/published_runs.csv."),
+    hardware: str | None = typer.Option(None, "--hardware", "-H",
+                                        help="Hardware id or YAML path (--measurements, --kernels)."),
     kind: Kind | None = typer.Option(None, help="Measurement file kind (default: detect)."),
     execution: Mode = typer.Option(Mode.eager, help="Execution mode of the predictions "
                                    "(a profile CSV's `mode` column wins where it is one)."),
@@ -46,6 +51,16 @@ def validate(
     """Compare measurements with the model's predictions for the same shapes."""
     from costmodel.errors import CostmodelError
 
+    if published is not None:
+        from costmodel.cli import published_cmd
+
+        if measurements is not None or kernels is not None or more_kernels:
+            raise CostmodelError("validate: give one of --published, --measurements, --kernels")
+        published_cmd.run(published, fmt, plot)
+        return
+    if hardware is None:
+        raise CostmodelError("--hardware: give the device (id or YAML path) the measurements "
+                             "ran on")
     if kernels is not None:
         from costmodel.cli import kernels_cmd
 

@@ -97,7 +97,8 @@ def test_keeping_more_kv_never_costs_less(a, b, policy):
     e_hi = _kv(hw, keep_ratio=hi, policy=policy, overhead=False)
     assert e_lo.memory.kv_cache_bytes <= e_hi.memory.kv_cache_bytes
     assert e_lo.stages["decode"].bytes <= e_hi.stages["decode"].bytes * (1 + 1e-12)
-    assert e_lo.tpot_s <= e_hi.tpot_s * (1 + 1e-12)
+    # the bound: on an engine the eviction operator's own launch can outweigh a small saving
+    assert e_lo.bound.tpot_s <= e_hi.bound.tpot_s * (1 + 1e-12)
 
 
 def test_kv_needs_one_budget():

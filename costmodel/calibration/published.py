@@ -1,0 +1,219 @@
+"""End-to-end measurements published by the people who ran them, against the estimate.
+
+A CSV in this schema (one row per published figure; other columns are kept but not read):
+`id,model,hardware,engine,weight_dtype,act_dtype,kv_dtype,batch,visual_tokens,text_tokens,
+output_tokens,tp,metric,value,source`, and optionally `pp` (pipeline stages, default 1) and
+`split` (`fit` / `held-out`: which rows benchmarks/fit_engines.py fits the engines on).
+
+- model: zoo id or config.json path; hardware: id or YAML path; engine: id or engine YAML path
+  (relative paths resolve against the CSV's folder).
+- metric: ttft_s | tpot_s (mean time per output token after the first) | decode_tokens_per_s
+  (per sequence, 1 / tpot) | output_tokens_per_s (batch x output tokens / the whole run,
+  prefill included) | e2e_s; `value` in those base units.
+
+Every prediction goes through costmodel.analysis.prepare + costmodel.core.evaluate (rows that
+share a model, device, engine, dtypes and parallelism are one grid). error = (predicted -
+measured) / measured, in the metric's own units; the same for the roofline bound.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from costmodel.errors import CostmodelError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+COLUMNS = ("id", "model", "hardware", "engine", "weight_dtype", "act_dtype", "kv_dtype",
+           "batch", "visual_tokens", "text_tokens", "output_tokens", "tp", "metric", "value",
+           "source")
+DTYPES = ("fp32", "bf16", "fp16", "fp8", "int8", "int4")
+METRICS = ("ttft_s", "tpot_s", "decode_tokens_per_s", "output_tokens_per_s", "e2e_s")
+COUNTS = ("batch", "visual_tokens", "text_tokens", "output_tokens", "tp", "pp")
+POSITIVE = ("batch", "output_tokens", "tp", "pp")
+RATES = ("decode_tokens_per_s", "output_tokens_per_s")  # higher is faster
+GROUP = ["model", "hardware", "engine", "weight_dtype", "act_dtype", "kv_dtype", "tp", "pp"]
+BUNDLED = Path(__file__).resolve().parent / "data" / "published_runs.csv"
+
+
+def _bad(path: Path, row: Any, i: int, column: str, what: str) -> CostmodelError:
+    rid = str(row.get("id", "")).strip() or "?"
+    return CostmodelError(f"{path.name} row {i + 2} (id {rid[:40]}): column {column}: {what}")
+
+
+def _count(path: Path, row: Any, i: int, column: str) -> int:
+    raw = str(row[column]).strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not np.isfinite(value) or value != int(value) or value < 0:
+        raise _bad(path, row, i, column, f"{raw[:20]!r} is not a whole number >= 0; give one")
+    if column in POSITIVE and value < 1:
+        raise _bad(path, row, i, column, f"{raw!r} must be at least 1")
+    return int(value)
+
+
+def _check_row(path: Path, row: Any, i: int) -> None:
+    for col in ("id", "model", "hardware", "engine", "metric"):
+        if not str(row[col]).strip():
+            raise _bad(path, row, i, col, "empty; fill it in")
+    for col in ("weight_dtype", "act_dtype", "kv_dtype"):
+        if str(row[col]).strip() not in DTYPES:
+            raise _bad(path, row, i, col, f"{str(row[col])[:20]!r}; use {'|'.join(DTYPES)}")
+    if str(row["metric"]).strip() not in METRICS:
+        raise _bad(path, row, i, "metric", f"{str(row['metric'])[:30]!r}; use {'|'.join(METRICS)}")
+    try:
+        value = float(str(row["value"]).strip())
+    except ValueError:
+        value = float("nan")
+    if not np.isfinite(value) or value <= 0:
+        raise _bad(path, row, i, "value", f"{str(row['value'])[:20]!r} is not a number > 0")
+    for col in COUNTS:
+        _count(path, row, i, col)
+    if _count(path, row, i, "visual_tokens") + _count(path, row, i, "text_tokens") == 0:
+        raise _bad(path, row, i, "text_tokens", "a prompt needs at least one token")
+
+
+def _resolve(value: str, folder: Path) -> str:
+    """A relative file path is relative to the CSV's folder; ids stay as they are."""
+    looks = any(c in value for c in "/\\") or value.endswith((".yaml", ".yml", ".json"))
+    return str(folder / value) if looks and not Path(value).is_absolute() else value
+
+
+def read(path: str | Path) -> pd.DataFrame:
+    """The CSV with every row checked (one-line CostmodelError naming row and column) and
+    model / hardware / engine paths resolved; counts as int, value as float."""
+    import pandas as pd
+
+    path = Path(path)
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise CostmodelError(f"--published: cannot read {path} ({type(e).__name__}); "
+                             "give a CSV file") from None
+    missing = [c for c in COLUMNS if c not in df.columns]
+    if missing:
+        raise CostmodelError(f"{path.name}: no column {', '.join(missing)}; the header needs "
+                             f"{','.join(COLUMNS)}")
+    if df.empty:
+        raise CostmodelError(f"{path.name}: no rows; add at least one measurement")
+    if "pp" not in df.columns:
+        df["pp"] = "1"
+    df["pp"] = df["pp"].replace("", "1")
+    for i, row in enumerate(df.to_dict("records")):
+        _check_row(path, row, i)
+    for col in COUNTS:
+        df[col] = df[col].astype(float).astype(int)
+    df["value"] = df["value"].astype(float)
+    for col in ("id", "model", "hardware", "engine", "metric", *GROUP[3:6]):
+        df[col] = df[col].str.strip()
+    for col in ("model", "hardware", "engine"):
+        df[col] = [_resolve(v, path.parent) for v in df[col]]
+    return df
+
+
+def metric_values(metric: np.ndarray, ttft_s: np.ndarray, tpot_s: np.ndarray, e2e_s: np.ndarray,
+                  batch: np.ndarray, output: np.ndarray) -> np.ndarray:
+    """A latency triple as each row's metric (base units)."""
+    table = {"ttft_s": ttft_s, "tpot_s": tpot_s, "e2e_s": e2e_s,
+             "decode_tokens_per_s": 1.0 / tpot_s, "output_tokens_per_s": batch * output / e2e_s}
+    return np.select([metric == m for m in METRICS], [table[m] for m in METRICS])
+
+
+def _predict_group(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(expected, bound) metric values of rows sharing model, device, engine, dtypes and
+    parallelism: one prepare + evaluate over the rows as grid columns."""
+    from costmodel.analysis.prepare import prepare
+    from costmodel.core.evaluate import evaluate
+    from costmodel.loading.load import load_hardware, load_model
+    from costmodel.specs.workload import Parallelism, Workload
+
+    first = rows.iloc[0]
+    spec, hw = load_model(first["model"]), load_hardware(first["hardware"])
+    w = Workload(act_dtype=first["act_dtype"], weight_dtype=first["weight_dtype"],
+                 kv_dtype=first["kv_dtype"], engine=first["engine"],
+                 parallel=Parallelism(tp=int(first["tp"]), pp=int(first["pp"])))
+    cols = {c: rows[c].to_numpy(float) for c in ("batch", "visual_tokens", "text_tokens",
+                                                   "output_tokens")}
+    ev = evaluate(spec, prepare(spec, [hw], w, columns=cols))
+    metric = rows["metric"].to_numpy()
+
+    def flat(x: Any) -> np.ndarray:
+        return np.broadcast_to(np.asarray(x, float), (1, len(rows))).reshape(-1)
+
+    def at(ttft: Any, tpot: Any, e2e: Any) -> np.ndarray:
+        return metric_values(metric, flat(ttft), flat(tpot), flat(e2e), cols["batch"],
+                             cols["output_tokens"])
+
+    b = ev.bound
+    return at(ev.ttft_s, ev.tpot_s, ev.e2e_latency_s), at(b.ttft_s, b.tpot_s, b.e2e_latency_s)
+
+
+def predict(df: pd.DataFrame) -> pd.DataFrame:
+    """`df` (from `read`) with predicted, error, bound and bound_error columns."""
+    out = df.copy()
+    out["predicted"] = np.nan
+    out["bound"] = np.nan
+    for _, idx in out.groupby(GROUP, sort=False).indices.items():
+        rows = out.iloc[idx]
+        try:
+            expected, bound = _predict_group(rows)
+        except CostmodelError as e:
+            raise CostmodelError(f"id {rows['id'].iloc[0]}: {e}") from None
+        out.loc[out.index[idx], "predicted"] = expected
+        out.loc[out.index[idx], "bound"] = bound
+    out["error"] = (out["predicted"] - out["value"]) / out["value"]
+    out["bound_error"] = (out["bound"] - out["value"]) / out["value"]
+    return out
+
+
+def bound_slack(frame: pd.DataFrame) -> np.ndarray:
+    """How much faster the bound is than the measurement (>= 0 when the bound is a lower
+    bound on time): measured time / bound time - 1, from each metric's direction."""
+    rate = frame["metric"].isin(RATES)
+    b, v = frame["bound"].to_numpy(float), frame["value"].to_numpy(float)
+    return np.where(rate.to_numpy(), b / v, v / b) - 1.0
+
+
+def _stats(errors: pd.Series) -> dict[str, Any]:
+    a = errors.abs()
+    return {"rows": int(len(a)), "median_abs_error": float(a.median()),
+            "max_abs_error": float(a.max())}
+
+
+def _by(frame: pd.DataFrame, column: str, key: str) -> dict[str, Any]:
+    return {str(k): _stats(g[column]) for k, g in frame.groupby(key, sort=True)}
+
+
+def summarise(frame: pd.DataFrame) -> dict[str, Any]:
+    """summary.{rows, median_abs_error, max_abs_error, by_engine, by_hardware, by_metric,
+    by_split (when the CSV has `split`), bound: the same for the roofline bound}."""
+    keys = ["engine", "hardware", "metric"] + (["split"] if "split" in frame else [])
+
+    def block(column: str) -> dict[str, Any]:
+        return {**_stats(frame[column]), **{f"by_{k}": _by(frame, column, k) for k in keys}}
+
+    return {**block("error"), "bound": block("bound_error")}
+
+
+ROW_FIELDS = ("id", "model", "hardware", "engine", "metric", "value", "predicted", "error",
+              "bound", "bound_error")
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """One JSON record per row (base units; errors as fractions)."""
+    extra = [c for c in ("split", "tp", "pp", "batch", "text_tokens", "output_tokens")
+             if c in frame]
+    return [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()}
+            for r in frame[[*ROW_FIELDS, *extra]].to_dict("records")]
+
+
+def validate(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Read, predict and summarise a published-runs CSV."""
+    frame = predict(read(path))
+    return frame, summarise(frame)

@@ -1,0 +1,65 @@
+"""`costmodel validate --published FILE.csv`: published end-to-end runs vs the estimate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from costmodel.cli.common import Format, dumps, table
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:+.1f}%"
+
+
+def _rows_table(frame: Any) -> str:
+    rows = [[r["id"], Path(r["model"]).parent.name if r["model"].endswith(".json") else r["model"],
+             r["hardware"], r["engine"], r["metric"], f"{r['value']:.4g}", f"{r['predicted']:.4g}",
+             _pct(r["error"]), f"{r['bound']:.4g}", _pct(r["bound_error"])]
+            for r in frame.to_dict("records")]
+    return table(rows, ["id", "model", "hardware", "engine", "metric", "measured", "predicted",
+                        "error", "bound", "bound error"], right={5, 6, 7, 8, 9})
+
+
+def summary_table(summary: dict[str, Any]) -> str:
+    """Median and max |error| overall and by engine, hardware, metric (and split), for the
+    expected latency and the roofline bound side by side."""
+    exp, bnd = summary, summary["bound"]
+    rows = [["all", "", str(exp["rows"]), f"{100 * exp['median_abs_error']:.1f}",
+             f"{100 * exp['max_abs_error']:.1f}", f"{100 * bnd['median_abs_error']:.1f}",
+             f"{100 * bnd['max_abs_error']:.1f}"]]
+    for key in [k for k in exp if k.startswith("by_")]:
+        for name, s in exp[key].items():
+            b = bnd[key][name]
+            rows.append([key[3:], name, str(s["rows"]), f"{100 * s['median_abs_error']:.1f}",
+                         f"{100 * s['max_abs_error']:.1f}", f"{100 * b['median_abs_error']:.1f}",
+                         f"{100 * b['max_abs_error']:.1f}"])
+    return table(rows, ["by", "group", "rows", "median |err| %", "max |err| %",
+                        "bound median %", "bound max %"], right={2, 3, 4, 5, 6})
+
+
+def run(path: Path, fmt: Format, plot: Path | None) -> None:
+    from costmodel.calibration import published
+
+    if plot is not None:
+        from costmodel.cli.plot_cmd import output_format
+
+        output_format(plot, "--plot")  # a bad path fails before any work
+    frame, summary = published.validate(path)
+    if fmt == Format.json:
+        typer.echo(dumps({"published": str(path), "summary": summary,
+                          "rows": published.records(frame)}))
+    elif fmt == Format.csv:
+        typer.echo(frame[list(published.ROW_FIELDS)].to_csv(index=False).rstrip())
+    else:
+        typer.echo(f"{path.name}: {summary['rows']} published figures; error = (predicted - "
+                   "measured) / measured; 'bound' is the roofline bound (ideal engine)")
+        typer.echo(_rows_table(frame))
+        typer.echo("")
+        typer.echo(summary_table(summary))
+    if plot is not None:
+        from costmodel.cli.plot_cmd import plots, save
+
+        save(plots().published_figure(frame, f"{path.name}: predicted vs measured"), plot)
