@@ -84,7 +84,7 @@ def plan_command(
     and what scaling of compute, bandwidth or memory would meet it."""
     for name, v in (("--ttft", ttft), ("--tpot", tpot)):
         if v is not None and not (np.isfinite(v) and v > 0):
-            raise CostmodelError(f"{name}: {v} must be a finite number > 0 of seconds, e.g. 0.3")
+            raise CostmodelError(f"{name}: {v} is not a positive finite number of seconds, e.g. 0.3")
     if ttft is None and tpot is None:
         raise CostmodelError("--ttft/--tpot: give at least one SLO, e.g. --ttft 0.3 --tpot 0.05")
     slo = Slo(ttft if ttft is not None else np.inf, tpot if tpot is not None else np.inf)

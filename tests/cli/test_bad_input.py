@@ -172,7 +172,7 @@ def test_show_csv_is_key_value_rows(args, first, capsys):
 @pytest.mark.parametrize("args, needle", [
     (PROF + ["--batch", "99999999999999999999", "-o", "p.csv"], "--batch:"),
     (["batching", M, "-H", H, "--batch", "1:99999999999999999999"], "--batch:"),
-    (["plan", M, "-H", H, "--ttft", "inf"], "--ttft: inf must be a finite number > 0"),
+    (["plan", M, "-H", H, "--ttft", "inf"], "--ttft: inf is not a positive finite number"),
     (["estimate", M, "-H", H, "--image-size", "99999999x2"], "--image-size:"),
 ])
 def test_more_counts_bounded(args, needle, workdir, capsys):
