@@ -84,8 +84,8 @@ def plan_command(
     """Per device: is the SLO met, the largest batch that meets it and fits, what limits it,
     and what scaling of compute, bandwidth or memory would meet it."""
     for name, v in (("--ttft", ttft), ("--tpot", tpot)):
-        if v is not None and not v > 0:
-            raise CostmodelError(f"{name}: {v} is not a positive number of seconds, e.g. 0.3")
+        if v is not None and not (np.isfinite(v) and v > 0):
+            raise CostmodelError(f"{name}: {v} is not a positive finite number of seconds, e.g. 0.3")
     if ttft is None and tpot is None:
         raise CostmodelError("--ttft/--tpot: give at least one SLO, e.g. --ttft 0.3 --tpot 0.05")
     slo = Slo(ttft if ttft is not None else np.inf, tpot if tpot is not None else np.inf)
@@ -109,12 +109,12 @@ def parse_batches(text: str) -> np.ndarray:
     try:
         if ":" in text:
             lo, hi = (int(x) for x in text.split(":"))
-            vals = list(range(lo, hi + 1))
+            vals = list(range(lo, hi + 1)) if hi <= 65536 else [hi]  # sized before built
         else:
             vals = [int(x) for x in text.split(",")]
     except ValueError:
         vals = []
-    if not vals or min(vals) < 1 or len(vals) > 65536:
+    if not vals or min(vals) < 1 or max(vals) > 65536 or len(vals) > 65536:
         raise CostmodelError(f"--batch: '{text}' is not a range LO:HI or a list like 1,2,4 of "
                              "positive integers (at most 65536)")
     return np.array(sorted(set(vals)), dtype=float)

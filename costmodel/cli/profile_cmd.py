@@ -17,18 +17,19 @@ from costmodel.cli.common import (
 )
 from costmodel.cli.output import check_output, write_text
 from costmodel.errors import CostmodelError
+from costmodel.specs.workload import MAX_BATCH, MAX_TOKENS
 
 
 def parse_ints(text: str, option: str) -> list[int]:
-    """'64,576' -> [64, 576] (each >= 0, or >= 1 for --batch)."""
-    low = 1 if option == "--batch" else 0
+    """'64,576' -> [64, 576] (each >= 0, or >= 1 for --batch; bounded as everywhere)."""
+    low, high = (1, MAX_BATCH) if option == "--batch" else (0, MAX_TOKENS)
     try:
         vals = [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
         vals = []
-    if not vals or min(vals) < low:
-        raise CostmodelError(f"{option}: '{text}' is not a comma-separated list of integers "
-                             f">= {low}, e.g. 64,576")
+    if not vals or min(vals) < low or max(vals) > high:
+        raise CostmodelError(f"{option}: '{text[:40]}' is not a comma-separated list of "
+                             f"integers in {low}..{high}, e.g. 64,576")
     return vals
 
 

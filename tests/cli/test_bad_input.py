@@ -167,3 +167,14 @@ def test_show_csv_is_key_value_rows(args, first, capsys):
     code, out, _ = run(args + ["-f", "csv"], capsys)
     lines = out.splitlines()
     assert code == 0 and lines[0] == "key,value" and lines[1] == first
+
+
+@pytest.mark.parametrize("args, needle", [
+    (PROF + ["--batch", "99999999999999999999", "-o", "p.csv"], "--batch:"),
+    (["batching", M, "-H", H, "--batch", "1:99999999999999999999"], "--batch:"),
+    (["plan", M, "-H", H, "--ttft", "inf"], "--ttft: inf is not a positive finite number"),
+    (["estimate", M, "-H", H, "--image-size", "99999999x2"], "--image-size:"),
+])
+def test_more_counts_bounded(args, needle, workdir, capsys):
+    code, _, err = run(args, capsys)
+    assert code == 2 and err.count("\n") == 1 and needle in err, err
