@@ -14,7 +14,8 @@ Input contracts (base units in the frames; display units are chosen here):
   tpot_s, total_memory_bytes (repeated on each of the point's stage rows).
 - savings frame: tidy, one row per (stage, metric) with
     stage       vision | projector | prefill | decode | total
-    metric      flops | bytes | latency_s | kv_cache_bytes | ttft_s | tpot_s | e2e_latency_s
+    metric      flops | bytes | latency_s | bound_latency_s | kv_cache_bytes | ttft_s |
+                tpot_s | e2e_latency_s | bound_ttft_s | bound_tpot_s | bound_e2e_latency_s
     baseline    value without compression (FLOPs, bytes or seconds)
     compressed  value with compression (same unit)
     savings_pct 100 * (baseline - compressed) / baseline; positive = saved; NaN if baseline 0
@@ -44,8 +45,11 @@ GROUP_COLOR = dict(zip(GROUPS, ("tab:blue", "tab:purple", "tab:red", "tab:olive"
 POINT_KEYS = ("model", "hardware", "batch", "text_tokens", "output_tokens")
 MILLI = 1e-3  # divide seconds by this for ms
 METRIC_LABEL = {"flops": "FLOPs", "bytes": "memory traffic", "latency_s": "latency",
-                "kv_cache_bytes": "KV cache", "ttft_s": "TTFT", "tpot_s": "TPOT",
-                "e2e_latency_s": "end-to-end latency", "total_memory_bytes": "memory footprint"}
+                "bound_latency_s": "latency (bound)", "kv_cache_bytes": "KV cache",
+                "ttft_s": "TTFT", "bound_ttft_s": "TTFT (bound)", "tpot_s": "TPOT",
+                "bound_tpot_s": "TPOT (bound)", "e2e_latency_s": "end-to-end latency",
+                "bound_e2e_latency_s": "end-to-end (bound)",
+                "total_memory_bytes": "memory footprint"}
 
 
 def require(df: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
@@ -246,8 +250,10 @@ def savings_figure(savings_df: pd.DataFrame, title: str = "Savings from compress
     df = _savings_rows(savings_df)
     fig = Figure(figsize=(9, 1.2 + 0.38 * len(df)), layout="constrained")
     ax = fig.add_subplot()
-    colors = dict(zip(METRIC_LABEL, ("tab:blue", "tab:orange", "tab:green", "tab:purple",
-                                     "tab:red", "tab:brown", "tab:cyan", "tab:gray"), strict=True))
+    colors = dict(zip(METRIC_LABEL, ("tab:blue", "tab:orange", "tab:green", "palegreen",
+                                     "tab:purple", "tab:red", "lightcoral", "tab:brown",
+                                     "burlywood", "tab:cyan", "paleturquoise", "tab:gray"),
+                      strict=True))
     y = np.arange(len(df))
     ax.barh(y, df.savings_pct, color=[colors.get(m, "tab:gray") for m in df.metric],
             height=0.7)

@@ -64,15 +64,20 @@ def _pct(base: float, new: float) -> float | None:
 
 def compare_rows(base: Estimate, comp: Estimate) -> list[dict[str, Any]]:
     """(metric, stage, unit, baseline, compressed, savings_pct) in base units: the savings
-    frame of costmodel/plots.py (per-request metrics under stage 'total')."""
+    frame of costmodel/plots.py (per-request metrics under stage 'total'); latencies on the
+    engine, and the same at the roofline bound (metrics bound_*)."""
     rows = []
     for s in base.stages:
         b, c = base.stages[s], comp.stages[s]
         rows += [{"metric": q, "stage": s, "unit": u, "baseline": getattr(b, q),
                   "compressed": getattr(c, q)}
-                 for q, u in (("flops", "FLOP"), ("bytes", "B"), ("latency_s", "s"))]
+                 for q, u in (("flops", "FLOP"), ("bytes", "B"), ("latency_s", "s"),
+                              ("bound_latency_s", "s"))]
     for q, u, get in (("ttft_s", "s", lambda e: e.ttft_s), ("tpot_s", "s", lambda e: e.tpot_s),
                       ("e2e_latency_s", "s", lambda e: e.e2e_latency_s),
+                      ("bound_ttft_s", "s", lambda e: e.bound.ttft_s),
+                      ("bound_tpot_s", "s", lambda e: e.bound.tpot_s),
+                      ("bound_e2e_latency_s", "s", lambda e: e.bound.e2e_latency_s),
                       ("kv_cache_bytes", "B", lambda e: e.memory.kv_cache_bytes),
                       ("total_memory_bytes", "B", lambda e: e.memory.total_bytes)):
         rows.append({"metric": q, "stage": "total", "unit": u, "baseline": get(base),
