@@ -9,22 +9,10 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from costmodel.cli import app, main
-
-from .conftest import DATA
+from costmodel.cli import app
+from tests.helpers import MY_GPU_YAML, run
 
 runner = CliRunner()
-
-
-def run(args: list[str], capsys) -> tuple[int, str, str]:
-    """Run the real entry point (main), which owns error formatting and exit codes."""
-    try:
-        main(args)
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_estimate_table_default(capsys):
@@ -60,7 +48,7 @@ def test_estimate_csv_per_op_is_numeric(capsys):
 
 
 def test_user_yaml_works_as_hardware(capsys):
-    code, out, _ = run(["estimate", "llama-2-7b", "-H", str(DATA / "my-gpu.yaml"), "-f", "json"],
+    code, out, _ = run(["estimate", "llama-2-7b", "-H", str(MY_GPU_YAML), "-f", "json"],
                        capsys)
     assert code == 0 and json.loads(out)["hardware"] == "my-gpu"
 
@@ -98,7 +86,7 @@ def test_broken_yaml_one_line(tmp_path, capsys):
 
 
 def test_yaml_missing_source_names_field(tmp_path, capsys):
-    text = (DATA / "my-gpu.yaml").read_text().replace("  tdp_W: round test figure\n", "")
+    text = MY_GPU_YAML.read_text().replace("  tdp_W: round test figure\n", "")
     f = tmp_path / "g.yaml"
     f.write_text(text)
     code, _, err = run(["estimate", "llava-1.5-7b", "-H", str(f)], capsys)

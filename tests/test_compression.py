@@ -15,8 +15,7 @@ from costmodel.errors import CostmodelError
 from costmodel.specs.compression import Compression
 from costmodel.specs.model import LLMSpec, ModelSpec, ProjectorSpec
 from costmodel.specs.workload import Workload
-
-from .conftest import CLIP_L336, LLAVA15_7B
+from tests.helpers import CLIP_L336, LLAVA15_7B
 
 LLAVA15_13B = ModelSpec(
     name="llava-13b-test",

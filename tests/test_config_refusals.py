@@ -5,17 +5,15 @@ bundled zoo config still loads."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from costmodel.errors import CostmodelError
 from costmodel.loading.hf_config import ConfigError, spec_from_config
 from costmodel.loading.load import load_model, model_ids
+from tests.helpers import ROOT, run
 
-from .test_cli import run
-
-ZOO = Path(__file__).resolve().parents[1] / "costmodel" / "zoo_configs"
+ZOO = ROOT / "costmodel" / "zoo_configs"
 
 # mistralai/Mixtral-8x7B-v0.1 config.json (architecture fields).
 MIXTRAL = {"architectures": ["MixtralForCausalLM"], "hidden_act": "silu", "hidden_size": 4096,

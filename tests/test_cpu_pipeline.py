@@ -16,9 +16,7 @@ import pytest
 import yaml
 
 from costmodel.loading.load import hardware_file, read_yaml
-
-from .conftest import DATA
-from .test_cli import run
+from tests.helpers import DATA, run
 
 pytest.importorskip("torch")
 LLAMA_100M = str(DATA / "llama-100m")
@@ -28,19 +26,9 @@ DECODE_BOUND_PCT = 35.0  # what this machine reliably achieves for decode; targe
 @pytest.fixture(scope="module")
 def calibrated(tmp_path_factory):
     out = tmp_path_factory.mktemp("cal") / "cpu.yaml"
-    code = _cli(["calibrate", "--device", "cpu", "--quick", "--threads", "1", "-o", str(out)])
+    code, _, _ = run(["calibrate", "--device", "cpu", "--quick", "--threads", "1", "-o", str(out)])
     assert code == 0
     return out
-
-
-def _cli(args: list[str]) -> int:
-    from costmodel.cli import main
-
-    try:
-        main(args)
-    except SystemExit as e:
-        return int(e.code or 0)
-    return 0
 
 
 def _validate(capsys, csv_path, profile) -> dict:
@@ -89,8 +77,8 @@ def test_100m_model_within_target(calibrated, capsys, tmp_path):
         cal = calibrated
         if i:
             cal = tmp_path / f"cpu{i}.yaml"
-            assert _cli(["calibrate", "--device", "cpu", "--quick", "--threads", "1",
-                         "-o", str(cal)]) == 0
+            assert run(["calibrate", "--device", "cpu", "--quick", "--threads", "1",
+                        "-o", str(cal)])[0] == 0
         summ = _trial(cal, capsys, tmp_path / f"llama100m-{i}.csv")
         assert summ["prefill"]["points"] == 3 and summ["decode"]["points"] == 3
         for stage in medians:

@@ -16,8 +16,7 @@ from costmodel.core.ops import linear, vector_op
 from costmodel.core.roofline import Rates, op_times
 from costmodel.specs.hardware import HardwareFile, HardwareProfile
 from costmodel.units import DType
-
-from .conftest import DATA
+from tests.helpers import MY_GPU_YAML
 
 
 def _profile(gpu: HardwareProfile, **update) -> HardwareProfile:
@@ -122,4 +121,4 @@ def test_fit_of_constant_efficiency_is_constant(e, seed):
 
 
 def test_test_profile_unchanged():
-    assert "efficiency_curves" not in (DATA / "my-gpu.yaml").read_text()
+    assert "efficiency_curves" not in MY_GPU_YAML.read_text()

@@ -15,9 +15,7 @@ from costmodel.calibration import kernel_tables as kt
 from costmodel.core.efficiency import KernelParams
 from costmodel.errors import CostmodelError
 from costmodel.loading.load import load_hardware
-
-from .conftest import DATA
-from .test_cli import run
+from tests.helpers import DATA, run
 
 K = DATA / "kernels"
 A100, H100 = load_hardware("a100-80gb"), load_hardware("h100-sxm")

@@ -23,9 +23,7 @@ from costmodel.errors import CostmodelError
 from costmodel.specs.model import LLMSpec, ModelSpec
 from costmodel.specs.workload import Workload
 from costmodel.units import DType
-
-from .conftest import LLAVA15_7B
-from .test_cli import run
+from tests.helpers import LLAVA15_7B, run
 
 TINY = ModelSpec(name="tiny", llm=LLMSpec(hidden_size=8, num_layers=2, num_heads=2, num_kv_heads=1,
                                           intermediate_size=16, vocab_size=10))

@@ -18,6 +18,7 @@ from decimal import Decimal
 import pytest
 
 from costmodel.analysis.estimate import estimate
+from tests.helpers import DOCS, run
 
 
 def lv(model: str, hw: str, visual: int, text: int, dtype: str = "fp16") -> dict[str, float]:
@@ -131,11 +132,7 @@ def test_recoverable_compression_llava_rows(dtype):
 
 def test_methodology_example_is_what_the_cli_prints(capsys):
     """docs/methodology.md shows one command and its LLM-Viewer line; both must be current."""
-    from pathlib import Path
-
-    from .test_cli import run
-
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "methodology.md").read_text()
+    doc = (DOCS / "methodology.md").read_text()
     block = doc.split("### Reproducing published LLM-Viewer tables")[1].split("```")[1]
     cmd = next(ln for ln in block.splitlines() if ln.startswith("costmodel estimate"))
     shown = next(ln for ln in block.splitlines() if ln.startswith("LLM-Viewer prefill:"))

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import costmodel
+from tests.helpers import DOCS
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "methodology.md"
+DOC = DOCS / "methodology.md"
 
 
 def _rows() -> dict[str, str]:

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import ROOT
+
 tomllib = pytest.importorskip("tomllib")  # Python >= 3.11 (CI runs 3.11)
 
-ROOT = Path(__file__).resolve().parents[1]
 SETUPTOOLS = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
 
 

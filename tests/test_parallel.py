@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,10 +21,7 @@ from costmodel.core.roofline import DEFAULT_LINK_LATENCY_S
 from costmodel.errors import CostmodelError
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Parallelism, Workload
-
-from .test_cli import run
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT, run
 
 
 def _nvlink(gpu, bw_GBps=100.0, lat_us=1.0):

@@ -12,12 +12,10 @@ from costmodel.analysis.devices import energy, evaluate_fleet, power_W
 from costmodel.analysis.estimate import estimate
 from costmodel.analysis.plan import FACTORS, Slo, batching, plan
 from costmodel.specs.workload import Workload
+from tests.helpers import LLAVA_7B_DIR as MODEL
+from tests.helpers import MY_GPU_YAML, run
 
-from .conftest import DATA
-from .test_cli import run
-
-MODEL = str(DATA / "llava-7b")
-MY_GPU = str(DATA / "my-gpu.yaml")
+MY_GPU = str(MY_GPU_YAML)
 DEVICES = ["a100-80gb", "h100-sxm", "l4", "jetson-agx-orin-64gb"]
 
 

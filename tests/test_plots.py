@@ -27,9 +27,7 @@ from costmodel.plots import (  # noqa: E402
     sweep_figure,
 )
 from costmodel.units import DType  # noqa: E402
-
-from .conftest import LLAVA15_7B  # noqa: E402
-from .test_cli import run  # noqa: E402
+from tests.helpers import LLAVA15_7B, run  # noqa: E402
 
 LLAVA_CONFIG = {
     "model_type": "llava", "vision_feature_layer": -2, "text_config": {"model_type": "llama"},

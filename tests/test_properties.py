@@ -6,12 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from costmodel.analysis.estimate import estimate
-from costmodel.loading.load import hardware_file, read_yaml
-from costmodel.specs.hardware import HardwareProfile
+from tests.helpers import LLAVA15_7B, my_gpu
 
-from .conftest import DATA, LLAVA15_7B
-
-GPU = HardwareProfile.from_file(hardware_file(read_yaml(DATA / "my-gpu.yaml"), "my-gpu"))
+GPU = my_gpu()
 tokens = st.integers(min_value=0, max_value=3000)
 
 

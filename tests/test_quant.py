@@ -10,6 +10,7 @@ from costmodel import load_hardware
 from costmodel.analysis.estimate import estimate
 from costmodel.core.quant import dequant_flops_per_element, weight_bytes_per_element
 from costmodel.units import DType
+from tests.helpers import LLAVA15_7B
 
 
 def _op(e, name, stage="decode"):
@@ -58,8 +59,6 @@ def test_int8_weight_only_halves_weight_traffic(llava, gpu):
 
 def test_fp8_weight_and_activation_runs_at_fp8_peak():
     h100 = load_hardware("h100-sxm")
-    from tests.conftest import LLAVA15_7B
-
     kw = dict(visual_tokens=576, text_tokens=64, batch=16, output_tokens=2)
     bf = estimate(LLAVA15_7B, h100, engine="ideal", **kw)  # the bound: datasheet peaks
     f8 = estimate(LLAVA15_7B, h100, act_dtype="fp8", engine="ideal", **kw)

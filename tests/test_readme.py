@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from costmodel.cli import main
+from tests.helpers import ROOT
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = ROOT / "README.md"
 CMD = "costmodel estimate llava-1.5-7b --hardware a100-80gb"
 
 

@@ -6,8 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from costmodel.specs.model import LLMSpec, ModelSpec, ProjectorSpec, VisionSpec
-
-from .conftest import CLIP_L336, LLAMA2_7B, LLAVA15_7B
+from tests.helpers import CLIP_L336, LLAMA2_7B, LLAVA15_7B
 
 
 def test_llama2_7b_params_exact():

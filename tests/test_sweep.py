@@ -22,9 +22,7 @@ from costmodel.specs.compression import Compression
 from costmodel.specs.model import LLMSpec, ModelSpec, ProjectorSpec, TokenScheme, VisionSpec
 from costmodel.specs.workload import Workload
 from costmodel.units import DType
-
-from .conftest import LLAVA15_7B
-from .test_cli import run
+from tests.helpers import LLAVA15_7B, run
 
 # A Qwen2-VL-2B-like spec (dynamic resolution, 2x2 patch merger, GQA, tied embeddings).
 QWEN_LIKE = ModelSpec(

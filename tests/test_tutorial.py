@@ -9,20 +9,17 @@ the committed figures are never rewritten by the tests.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import re
 import shlex
 from pathlib import Path
 
 import pytest
 
-from costmodel.cli import main
+from tests.helpers import DOCS, run
 
 pytest.importorskip("matplotlib")
 
-ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "tutorial-token-compression.md"
+DOC = DOCS / "tutorial-token-compression.md"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -45,13 +42,9 @@ def _bash_commands() -> list[str]:
 
 def _run(args: list[str]) -> str:
     """stdout of `costmodel ARGS`; fails on a non-zero exit."""
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        try:
-            main(args)
-        except SystemExit as exc:
-            assert exc.code in (0, None), f"costmodel {' '.join(args)} exited {exc.code}"
-    return buf.getvalue()
+    code, out, err = run(args)
+    assert code == 0, f"costmodel {' '.join(args)} exited {code}: {err}"
+    return out
 
 
 def _redirect(args: list[str], tmp: Path) -> tuple[list[str], list[Path]]:

@@ -10,9 +10,7 @@ import yaml
 
 from costmodel.analysis.estimate import estimate
 from costmodel.loading.load import hardware_file, load_hardware, load_model, read_yaml
-
-from .conftest import DATA
-from .test_cli import run
+from tests.helpers import DATA, run
 
 L3 = str(DATA / "vidur" / "a100_Meta-Llama-3-8B_mlp.csv")
 LLAMA = {"model_type": "llama", "hidden_size": 4096, "num_hidden_layers": 32,

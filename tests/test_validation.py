@@ -28,8 +28,7 @@ from costmodel.specs.model import (  # noqa: E402
     TokenScheme,
     VisionSpec,
 )
-
-from .conftest import LLAVA15_7B  # noqa: E402
+from tests.helpers import LLAVA15_7B, run  # noqa: E402
 
 # Local specs cover every module flag even before the zoo configs are present.
 QWEN2VL_LIKE = ModelSpec(
@@ -164,8 +163,6 @@ def test_profile_cli_writes_csv(tmp_path, capsys):
 
     from costmodel.reference.timing import COLUMNS
 
-    from .test_cli import run
-
     out = tmp_path / "p.csv"
     code, stdout, err = run(["profile", "--tiny", "--visual-tokens", "64,100", "--batch", "1,2",
                              "--text-tokens", "8", "--warmup", "1", "--repeats", "3",
@@ -184,8 +181,6 @@ def test_profile_cli_writes_csv(tmp_path, capsys):
 
 
 def test_profile_cli_bad_input(tmp_path, capsys):
-    from .test_cli import run
-
     out = tmp_path / "p.csv"
     for args, word in ((["--tiny", "--batch", "0"], "--batch"),
                        (["--tiny", "--device", "tpu"], "--device"),

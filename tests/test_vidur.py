@@ -13,8 +13,7 @@ import pytest
 from costmodel.calibration import vidur
 from costmodel.loading.load import hardware_file, load_hardware, read_yaml
 from costmodel.specs.hardware import HardwareProfile
-
-from .conftest import DATA
+from tests.helpers import DATA, ROOT
 
 VIDUR = DATA / "vidur"
 L2_A100 = VIDUR / "a100_Llama-2-7b-hf_mlp.csv"
@@ -72,7 +71,7 @@ def test_fit_reproduces_its_own_data(path, hw_id):
 def test_shipped_profiles_are_the_fit(path, base, shipped):
     """The shipped curves are exactly what `calibrate --from-vidur` fits (no hand edits)."""
     fitted = vidur.fit_curves(vidur.load(path), load_hardware(base))
-    f = hardware_file(read_yaml(DATA.parent.parent / "hardware_profiles" / f"{shipped}.yaml"),
+    f = hardware_file(read_yaml(ROOT / "hardware_profiles" / f"{shipped}.yaml"),
                       shipped)
     assert f.efficiency_curves.model_dump(exclude_none=True) == fitted
     assert "Vidur" in f.sources["efficiency_curves"]

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from costmodel.core.visual_tokens import best_resolution, plan_images, plan_tokens, smart_resize
 from costmodel.specs.model import ModelSpec, ProjectorSpec, TokenScheme, VisionSpec
-
-from .conftest import CLIP_L336, LLAMA2_7B, LLAVA15_7B
+from tests.helpers import CLIP_L336, LLAMA2_7B, LLAVA15_7B
 
 PINS = ((336, 672), (672, 336), (672, 672), (1008, 336), (336, 1008))
 NEXT = ModelSpec(name="next", llm=LLAMA2_7B, vision=CLIP_L336, projector=LLAVA15_7B.projector,

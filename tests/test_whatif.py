@@ -10,11 +10,8 @@ from costmodel.errors import CostmodelError, UnknownName
 from costmodel.loading.load import hardware_data, load_hardware
 from costmodel.loading.whatif import apply_overrides, merge
 from costmodel.units import DType
-
-from .conftest import DATA
-from .test_cli import run
-
-MODEL = str(DATA / "llava-7b")
+from tests.helpers import LLAVA_7B_DIR as MODEL
+from tests.helpers import MY_GPU_YAML, run
 
 
 def test_absolute_and_multiplier_overrides():
@@ -92,7 +89,7 @@ def test_yaml_inherits_from_bundled_id(tmp_path):
 
 
 def test_yaml_inherits_from_relative_path_and_keeps_own_id(tmp_path):
-    _write(tmp_path / "parent.yaml", (DATA / "my-gpu.yaml").read_text())
+    _write(tmp_path / "parent.yaml", MY_GPU_YAML.read_text())
     p = _write(tmp_path / "child.yaml", "base: parent.yaml\nid: my-gpu-2x\nmemory_GB: 160\n")
     h = load_hardware(p)
     assert h.id == "my-gpu-2x" and h.memory_bytes == 160e9
