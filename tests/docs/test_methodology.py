@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import costmodel
-from tests.helpers import DOCS
+from tests.helpers import DOCS, run
 
 DOC = DOCS / "methodology.md"
 
@@ -51,3 +51,13 @@ def test_worked_example(est):
         shown = rows[key].removesuffix(" ms")
         digits = len(shown.split(".")[1])
         assert float(shown) == round(value * 1e3, digits), key
+
+
+def test_methodology_example_is_what_the_cli_prints(capsys):
+    """docs/methodology.md shows one command and its LLM-Viewer line; both must be current."""
+    doc = (DOCS / "methodology.md").read_text()
+    block = doc.split("### Reproducing published LLM-Viewer tables")[1].split("```")[1]
+    cmd = next(ln for ln in block.splitlines() if ln.startswith("costmodel estimate"))
+    shown = next(ln for ln in block.splitlines() if ln.startswith("LLM-Viewer prefill:"))
+    code, out, _ = run(cmd.split()[1:], capsys)
+    assert code == 0 and shown in out.splitlines()

@@ -1,11 +1,10 @@
 """Every entry point gives the numbers `estimate` gives for the same workload, field by field
 (issue: one path from a workload to the numbers). Each case sets one Workload field to a
 non-default value; each entry point either reproduces estimate's TTFT, TPOT, e2e latency and
-memory at that point exactly, or refuses the field with a one-line CostmodelError."""
+memory at that point exactly, or refuses the field with a one-line CostmodelError. The same
+through the commands: tests/cli/test_commands_agree.py."""
 
 from __future__ import annotations
-
-import json
 
 import numpy as np
 import pandas as pd
@@ -16,7 +15,6 @@ from costmodel.analysis.estimate import Estimate, estimate
 from costmodel.analysis.plan import Slo, batching, plan
 from costmodel.analysis.sweep import sweep
 from costmodel.calibration.measured import MODE_ENGINES, _predict_profile
-from costmodel.cli import main
 from costmodel.errors import CostmodelError
 from costmodel.loading.load import load_hardware, load_model
 from costmodel.specs.compression import Compression
@@ -145,35 +143,3 @@ def test_validate_predicts_what_estimate_gives(spec, hw, field):
     got = _predict_profile(rows, hw, mode)
     est = estimate(spec, hw, w)
     assert got.tolist() == pytest.approx([est.ttft_s, est.tpot_s], rel=1e-12)
-
-
-CLI_CASES = {
-    "batch": ["--batch", "4"], "text_tokens": ["--text-tokens", "200"],
-    "output_tokens": ["--output-tokens", "33"], "weight_dtype": ["--weight-dtype", "int4"],
-    "kv_dtype": ["--kv-dtype", "int8"], "flash_attention": ["--no-flash-attention"],
-    "overlap": ["--overlap", "serial"], "logits": ["--logits", "all"],
-    "convention": ["--convention", "llm-viewer"], "engine": ["--engine", "vllm"],
-    "parallel": ["--tp", "2", "--pp", "2", "--microbatches", "2", "--batch", "2"],
-}
-
-
-def _json(args, capsys):
-    try:
-        main(args + ["-f", "json"])
-    except SystemExit as e:
-        pytest.fail(f"exit {e.code}: {capsys.readouterr().err}")
-    return json.loads(capsys.readouterr().out)
-
-
-@pytest.mark.parametrize("field", list(CLI_CASES))
-def test_cli_commands_agree_with_estimate(field, capsys):
-    """The same options on estimate, sweep and compare give the same TTFT/TPOT/e2e."""
-    opts = ["llava-1.5-7b", "-H", "a100-80gb", "--visual-tokens", "576", *CLI_CASES[field]]
-    est = _json(["estimate", *opts], capsys)
-    sw = [r for r in _json(["sweep", *opts], capsys) if r["stage"] == "decode"][0]
-    cmp = _json(["compare", *opts, "--dtype", "bf16"], capsys)[0]
-    for key in ("ttft_s", "tpot_s", "e2e_latency_s"):
-        assert sw[key] == pytest.approx(est[key], rel=1e-12)
-        assert cmp[key] == pytest.approx(est[key], rel=1e-12)
-        assert sw[f"bound_{key}"] == pytest.approx(est["bound"][key], rel=1e-12)
-        assert cmp[f"bound_{key}"] == pytest.approx(est["bound"][key], rel=1e-12)

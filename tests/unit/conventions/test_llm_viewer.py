@@ -7,8 +7,6 @@ post_process and hardwares/hardware_params.py (commit f307ca5a); see docs/method
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
@@ -23,7 +21,7 @@ from costmodel.errors import CostmodelError
 from costmodel.specs.model import LLMSpec, ModelSpec
 from costmodel.specs.workload import Workload
 from costmodel.units import DType
-from tests.helpers import LLAVA15_7B, run
+from tests.helpers import LLAVA15_7B
 
 TINY = ModelSpec(name="tiny", llm=LLMSpec(hidden_size=8, num_layers=2, num_heads=2, num_kv_heads=1,
                                           intermediate_size=16, vocab_size=10))
@@ -185,27 +183,3 @@ def test_estimate_points_match(gpu):
     w = Workload(visual_tokens=576, text_tokens=64, convention="llm-viewer", act_dtype="fp16")
     prep = prepare(LLAVA15_7B, [gpu], w)
     assert f(prep.points.prompt) == 640 and prep.precision.act == 2.0
-
-
-@pytest.fixture
-def llama_config(tmp_path):
-    cfg = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 4096,
-           "intermediate_size": 11008, "num_attention_heads": 32, "num_hidden_layers": 32,
-           "num_key_value_heads": 32, "vocab_size": 32000, "rms_norm_eps": 1e-5}
-    path = tmp_path / "config.json"
-    path.write_text(json.dumps(cfg))
-    return str(path)
-
-
-def test_cli_convention_json_and_header(capsys, llama_config):
-    code, out, err = run(["estimate", llama_config, "-H", "llm-viewer-a100-80gb", "--text-tokens",
-                          "640", "--convention", "llm-viewer", "-f", "json"], capsys)
-    assert code == 0, err
-    doc = json.loads(out)
-    assert doc["convention"] == "llm-viewer"
-    code, out, _ = run(["estimate", llama_config, "-H", "llm-viewer-a100-80gb",
-                        "--convention", "llm-viewer"], capsys)
-    assert code == 0 and "llm-viewer convention" in out
-    code, _, err = run(["estimate", llama_config, "-H", "a100-80gb", "--convention", "llmviewer"],
-                       capsys)
-    assert code == 2 and "convention" in err

@@ -18,7 +18,6 @@ from decimal import Decimal
 import pytest
 
 from costmodel.analysis.estimate import estimate
-from tests.helpers import DOCS, run
 
 
 def lv(model: str, hw: str, visual: int, text: int, dtype: str = "fp16") -> dict[str, float]:
@@ -128,16 +127,6 @@ def test_recoverable_compression_llava_rows(dtype):
         assert not prints_as(got["total_gb"], "5.56") and prints_as(got["total_gb"], "5.55")
         checks = checks[:1] + checks[2:]
     assert all(checks), got
-
-
-def test_methodology_example_is_what_the_cli_prints(capsys):
-    """docs/methodology.md shows one command and its LLM-Viewer line; both must be current."""
-    doc = (DOCS / "methodology.md").read_text()
-    block = doc.split("### Reproducing published LLM-Viewer tables")[1].split("```")[1]
-    cmd = next(ln for ln in block.splitlines() if ln.startswith("costmodel estimate"))
-    shown = next(ln for ln in block.splitlines() if ln.startswith("LLM-Viewer prefill:"))
-    code, out, _ = run(cmd.split()[1:], capsys)
-    assert code == 0 and shown in out.splitlines()
 
 
 def test_traffic_split_sums_to_memory_access():

@@ -6,12 +6,9 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from costmodel.analysis.estimate import estimate
-from costmodel.calibration.fit import fit_curve
 from costmodel.core.ops import linear, vector_op
 from costmodel.core.roofline import Rates, op_times
 from costmodel.specs.hardware import HardwareFile, HardwareProfile
@@ -103,21 +100,6 @@ def test_engine_launch_overhead_per_kernel(llama2, gpu):
     # my-gpu has efficiencies 1 and no curves: without launches the engine is at the bound
     assert eager.bound.ttft_s == graph.bound.ttft_s == hf.bound.ttft_s == graph.ttft_s < eager.ttft_s
     assert eager.to_dict()["engine"] == "torch-eager"
-
-
-def test_fit_recovers_a_known_curve():
-    t = np.logspace(-6, -3, 200)
-    true_eff = np.interp(np.log10(t), [-6, -3], [0.2, 0.8])
-    knots, eff = fit_curve(t, t / true_eff)
-    assert np.allclose(eff, np.interp(np.log10(knots), [-6, -3], [0.2, 0.8]), atol=0.02)
-
-
-@settings(max_examples=30, deadline=None)
-@given(e=st.floats(0.05, 1.0), seed=st.integers(0, 1000))
-def test_fit_of_constant_efficiency_is_constant(e, seed):
-    t = 10 ** np.random.default_rng(seed).uniform(-7, -2, 50)
-    _, eff = fit_curve(t, t / e)
-    assert np.allclose(eff, e, rtol=1e-9)
 
 
 def test_test_profile_unchanged():

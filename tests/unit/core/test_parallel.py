@@ -1,11 +1,11 @@
 """Multi-GPU: all-reduce formula by hand, TP shards and their memory, PP stages and bubbles,
-the CLI options, and the all-reduce model against measured NCCL times (Vidur data)."""
+and the all-reduce model against measured NCCL times (Vidur data). The CLI options:
+tests/cli/test_parallel_options.py."""
 
 from __future__ import annotations
 
 import dataclasses
 import importlib.util
-import json
 
 import numpy as np
 import pytest
@@ -21,7 +21,7 @@ from costmodel.core.roofline import DEFAULT_LINK_LATENCY_S
 from costmodel.errors import CostmodelError
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Parallelism, Workload
-from tests.helpers import ROOT, run
+from tests.helpers import ROOT
 
 
 def _nvlink(gpu, bw_GBps=100.0, lat_us=1.0):
@@ -143,31 +143,6 @@ def test_default_link_latency_when_profile_gives_none():
     hw = load_hardware("h100-sxm")
     assert hw.interconnect_latency_s == 0.0
     assert link_latency_s(hw) == DEFAULT_LINK_LATENCY_S["nvlink"] > 0
-
-
-def _config(tmp_path) -> str:
-    p = tmp_path / "config.json"
-    p.write_text(json.dumps({"model_type": "llama", "num_key_value_heads": 32}))
-    return str(p)
-
-
-def test_cli_tp_pp_json_and_table(tmp_path, capsys):
-    cfg = _config(tmp_path)
-    args = ["estimate", cfg, "-H", "h100-sxm", "--batch", "4", "--tp", "2", "--pp", "2",
-            "--microbatches", "2"]
-    code, out, _ = run(args + ["--format", "json"], capsys)
-    assert code == 0
-    doc = json.loads(out)
-    assert doc["parallel"]["gpus"] == 4 and doc["parallel"]["interconnect"] == "nvlink"
-    assert doc["memory"]["per_gpu_bytes"] < doc["memory"]["total_bytes"]
-    assert {"weights_bytes", "kv_cache_bytes", "total_bytes", "fits"} <= set(doc["memory"])
-    code, out, _ = run(args, capsys)
-    assert code == 0 and "per GPU (4 GPUs: tp 2 x pp 2, nvlink)" in out
-
-
-def test_cli_bad_tp_is_one_line_exit_2(tmp_path, capsys):
-    code, out, err = run(["estimate", _config(tmp_path), "-H", "h100-sxm", "--tp", "3"], capsys)
-    assert code == 2 and "--tp" in err and len(err.strip().splitlines()) == 1
 
 
 def _vidur():

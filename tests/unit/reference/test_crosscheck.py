@@ -28,7 +28,7 @@ from costmodel.specs.model import (  # noqa: E402
     TokenScheme,
     VisionSpec,
 )
-from tests.helpers import LLAVA15_7B, run  # noqa: E402
+from tests.helpers import LLAVA15_7B  # noqa: E402
 
 # Local specs cover every module flag even before the zoo configs are present.
 QWEN2VL_LIKE = ModelSpec(
@@ -156,38 +156,6 @@ def test_vlm_pipeline_runs_on_cpu():
         vis = model.projector(feats)
     assert feats.shape == (3, 64, 64) and vis.shape == (3, 64, 128)
     assert torch.isfinite(vis).all()
-
-
-def test_profile_cli_writes_csv(tmp_path, capsys):
-    import csv
-
-    from costmodel.reference.timing import COLUMNS
-
-    out = tmp_path / "p.csv"
-    code, stdout, err = run(["profile", "--tiny", "--visual-tokens", "64,100", "--batch", "1,2",
-                             "--text-tokens", "8", "--warmup", "1", "--repeats", "3",
-                             "-o", str(out), "--format", "json"], capsys)
-    assert code == 0, err
-    rows = list(csv.DictReader(out.open()))
-    assert tuple(rows[0]) == COLUMNS
-    assert len(rows) == 2 * 2 * 2  # batch x visual tokens x (prefill, decode eager)
-    for r in rows:
-        assert float(r["median_s"]) > 0 and float(r["p25_s"]) <= float(r["p75_s"])
-        assert r["torch_version"] == torch.__version__ and r["dtype"] == "fp32"
-        assert r["stage"] in ("prefill", "decode") and r["mode"] == "eager"
-        prompt = int(r["visual_tokens"]) + 8
-        assert int(r["context_tokens"]) == prompt + (r["stage"] == "decode")
-    assert '"median_s"' in stdout
-
-
-def test_profile_cli_bad_input(tmp_path, capsys):
-    out = tmp_path / "p.csv"
-    for args, word in ((["--tiny", "--batch", "0"], "--batch"),
-                       (["--tiny", "--device", "tpu"], "--device"),
-                       (["llava-1.5-7b", "--tiny"], "MODEL")):
-        code, _, err = run(["profile", *args, "-o", str(out)], capsys)
-        assert code == 2 and word in err and len(err.strip().splitlines()) == 1
-    assert not out.exists()
 
 
 @pytest.mark.gpu
