@@ -18,6 +18,7 @@ from costmodel.loading.load import hardware_file, read_yaml
 from tests.helpers import DATA, run
 
 pytest.importorskip("torch")
+pytestmark = pytest.mark.slow  # CPU timing runs: `python -m pytest -q -m slow`
 LLAMA_100M = str(DATA / "llama-100m")
 DECODE_BOUND_PCT = 35.0  # what this machine reliably achieves for decode; target is 20
 

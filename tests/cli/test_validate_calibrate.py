@@ -75,6 +75,7 @@ def test_calibrate_from_vidur_needs_base(capsys, tmp_path):
     assert code == 2 and "--base" in err and not out.exists()
 
 
+@pytest.mark.slow
 def test_calibrate_cpu_quick_writes_a_valid_profile(capsys, tmp_path):
     pytest.importorskip("torch")
     out = tmp_path / "cpu.yaml"
