@@ -10,6 +10,7 @@ from tests.helpers import run
 torch = pytest.importorskip("torch")
 
 
+@pytest.mark.slow  # times the tiny model on this CPU (torch threads: 0.5 s idle, 10-30 s on a busy 2-core VM)
 def test_profile_cli_writes_csv(tmp_path, capsys):
     import csv
 
