@@ -11,6 +11,8 @@ import contextlib
 import io
 from pathlib import Path
 
+import pytest
+
 from costmodel.loading.load import hardware_file, read_yaml
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import LLMSpec, ModelSpec, ProjectorSpec, VisionSpec
@@ -60,7 +62,7 @@ def savings_df(before: int = 576, after: int = 144):
     return df
 
 
-def run(args: list[str], capsys=None) -> tuple[int, str, str]:
+def run(args: list[str], capsys: pytest.CaptureFixture[str] | None = None) -> tuple[int, str, str]:
     """Run the real entry point (`costmodel.cli.main`, which owns error formatting and exit
     codes) and return (exit code, stdout, stderr).
 
