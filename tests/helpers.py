@@ -25,6 +25,8 @@ MY_GPU_YAML = DATA / "my-gpu.yaml"  # round-number device (see my_gpu)
 LLAVA_7B_DIR = str(DATA / "llava-7b")  # a LLaVA-1.5-7B-shaped config.json folder
 FLEET_DEVICES = ["a100-80gb", "h100-sxm", "l4", "jetson-agx-orin-64gb"]  # compare / plan
 KERNELS = DATA / "kernels"  # aiconfigurator kernel tables (NOTE.md there)
+# the engines that must ship (costmodel/engines/*.yaml)
+REQUIRED_ENGINES = {"ideal", "hf-eager", "torch-compile", "vllm", "sglang", "trtllm", "llama.cpp", "mlc"}
 
 LLAMA2_7B = LLMSpec(hidden_size=4096, num_layers=32, num_heads=32, num_kv_heads=32,
                     intermediate_size=11008, vocab_size=32000)

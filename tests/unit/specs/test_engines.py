@@ -1,5 +1,6 @@
 """Inference engines: YAML files with sourced figures, launches by stage and fused class, the
-bound beside the expected latency (costmodel/specs/engine.py, docs/methodology.md)."""
+bound beside the expected latency (costmodel/specs/engine.py, docs/methodology.md). The
+--engine option and `engines list|show`: tests/cli/test_engines_cmd.py."""
 
 from __future__ import annotations
 
@@ -10,11 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from costmodel.analysis.estimate import estimate
-from costmodel.cli import main
 from costmodel.errors import CostmodelError
 from costmodel.loading.load import engine_ids, load_engine, load_hardware, load_model
-
-REQUIRED = {"ideal", "hf-eager", "torch-compile", "vllm", "sglang", "trtllm", "llama.cpp", "mlc"}
+from tests.helpers import REQUIRED_ENGINES as REQUIRED
 
 
 def test_required_engines_ship_with_sourced_figures():
@@ -83,38 +82,3 @@ def test_llm_viewer_is_the_ideal_engine():
     assert e.prepared.engine.id == "ideal" and e.ttft_s == e.bound.ttft_s
     with pytest.raises(CostmodelError, match="engine: llm-viewer computes the roofline bound"):
         estimate("llava-1.5-7b", "llm-viewer-a100", convention="llm-viewer", engine="vllm")
-
-
-def _cli(args, capsys):
-    try:
-        main(args)
-        code = 0
-    except SystemExit as e:
-        code = e.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def test_cli_unknown_engine_one_line_with_suggestion(capsys):
-    code, out, err = _cli(["estimate", "llava-1.5-7b", "-H", "a100-80gb", "--engine", "vlm"],
-                          capsys)
-    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
-    assert "did you mean vllm" in err
-
-
-def test_cli_estimate_shows_bound_and_expected(capsys):
-    code, out, _ = _cli(["estimate", "llava-1.5-7b", "-H", "a100-80gb", "--engine", "vllm"],
-                        capsys)
-    assert code == 0 and "engine vllm (vLLM)" in out
-    assert "expected: TTFT" in out and "bound:    TTFT" in out
-    code, out, _ = _cli(["estimate", "llava-1.5-7b", "-H", "a100-80gb", "-f", "json"], capsys)
-    doc = json.loads(out)
-    assert doc["engine"] == "hf-eager" and doc["ttft_s"] > doc["bound"]["ttft_s"] > 0
-    assert set(doc["bound"]["stages"]) == {"vision", "projector", "prefill", "decode"}
-
-
-def test_cli_engines_list_and_show(capsys):
-    code, out, _ = _cli(["engines", "list", "-f", "json"], capsys)
-    assert code == 0 and {r["id"] for r in json.loads(out)} >= REQUIRED
-    code, out, _ = _cli(["engines", "show", "trtllm"], capsys)
-    assert code == 0 and "sources:" in out
