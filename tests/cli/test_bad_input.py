@@ -7,9 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from costmodel.cli import main
-
-from ..conftest import DATA
+from tests.helpers import DATA, run
 
 M, H = "llava-1.5-7b", "a100-80gb"
 EST = ["estimate", M, "-H", H]
@@ -123,16 +121,6 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def listing(root: Path) -> dict[str, int]:
     return {str(p.relative_to(root)): p.stat().st_size for p in root.rglob("*")}
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize("args, needle", CASES, ids=[" ".join(a)[:70] for a, _ in CASES])

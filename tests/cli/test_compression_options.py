@@ -7,20 +7,9 @@ import json
 
 import pytest
 
-from costmodel.cli import main
 from costmodel.cli.compression_options import compression_from_options
 from costmodel.specs.compression import Compression, CompressionPlan
-
-
-def run(args, capsys):
-    try:
-        main(args)
-        code = 0
-    except SystemExit as e:
-        code = e.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
-
+from tests.helpers import run
 
 BASE = ["llava-1.5-7b", "-H", "a100-80gb"]
 

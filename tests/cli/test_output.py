@@ -9,8 +9,7 @@ import pytest
 
 from costmodel.cli.output import check_output, write_atomic, write_text
 from costmodel.errors import CostmodelError
-
-from .test_bad_input import run
+from tests.helpers import run
 
 
 def test_failed_write_leaves_the_folder_as_it_was(tmp_path):

@@ -9,7 +9,7 @@ from costmodel.analysis.estimate import estimate
 from costmodel.analysis.plan import Slo, capacity
 from costmodel.specs.compression import Compression
 from costmodel.specs.workload import Workload
-from tests.conftest import LLAVA15_7B
+from tests.helpers import LLAVA15_7B
 
 
 def test_capacity_matches_estimates(gpu):

@@ -3,8 +3,6 @@ attention in the scoring layer, N^2 similarity memory, and each source in the do
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -12,9 +10,8 @@ from costmodel.analysis.estimate import estimate
 from costmodel.specs.compression import Compression
 from costmodel.specs.compression_methods import METHODS
 from costmodel.specs.workload import Workload
-from tests.conftest import LLAVA15_7B
+from tests.helpers import LLAVA15_7B, ROOT
 
-ROOT = Path(__file__).resolve().parents[3]
 W = Workload(visual_tokens=576, text_tokens=64, output_tokens=4)
 
 

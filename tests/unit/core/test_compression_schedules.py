@@ -17,7 +17,7 @@ from costmodel.core.compression.formulas import (
 from costmodel.errors import CostmodelError
 from costmodel.specs.compression import Compression, CompressionPlan
 from costmodel.specs.workload import Workload
-from tests.conftest import LLAVA15_7B
+from tests.helpers import LLAVA15_7B
 
 PDROP = ((0, 576), (8, 288), (16, 144), (24, 72))
 W = Workload(visual_tokens=576, text_tokens=64, output_tokens=16)

@@ -12,7 +12,7 @@ from costmodel.analysis.estimate import estimate
 from costmodel.core.compression.kv import layer_budget
 from costmodel.specs.compression import Compression, CompressionPlan, KVCompression
 from costmodel.specs.workload import Workload
-from tests.conftest import LLAVA15_7B
+from tests.helpers import LLAVA15_7B
 
 W = Workload(visual_tokens=576, text_tokens=64, output_tokens=16)
 

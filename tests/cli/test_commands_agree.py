@@ -1,0 +1,40 @@
+"""The same workload options on `estimate`, `sweep` and `compare` give the same TTFT, TPOT and
+end-to-end latency (the library entry points: tests/unit/analysis/test_entry_points.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.helpers import run
+
+CLI_CASES = {
+    "batch": ["--batch", "4"], "text_tokens": ["--text-tokens", "200"],
+    "output_tokens": ["--output-tokens", "33"], "weight_dtype": ["--weight-dtype", "int4"],
+    "kv_dtype": ["--kv-dtype", "int8"], "flash_attention": ["--no-flash-attention"],
+    "overlap": ["--overlap", "serial"], "logits": ["--logits", "all"],
+    "convention": ["--convention", "llm-viewer"], "engine": ["--engine", "vllm"],
+    "parallel": ["--tp", "2", "--pp", "2", "--microbatches", "2", "--batch", "2"],
+}
+
+
+def _json(args, capsys):
+    code, out, err = run(args + ["-f", "json"], capsys)
+    if code:
+        pytest.fail(f"exit {code}: {err}")
+    return json.loads(out)
+
+
+@pytest.mark.parametrize("field", list(CLI_CASES))
+def test_cli_commands_agree_with_estimate(field, capsys):
+    """The same options on estimate, sweep and compare give the same TTFT/TPOT/e2e."""
+    opts = ["llava-1.5-7b", "-H", "a100-80gb", "--visual-tokens", "576", *CLI_CASES[field]]
+    est = _json(["estimate", *opts], capsys)
+    sw = [r for r in _json(["sweep", *opts], capsys) if r["stage"] == "decode"][0]
+    cmp = _json(["compare", *opts, "--dtype", "bf16"], capsys)[0]
+    for key in ("ttft_s", "tpot_s", "e2e_latency_s"):
+        assert sw[key] == pytest.approx(est[key], rel=1e-12)
+        assert cmp[key] == pytest.approx(est[key], rel=1e-12)
+        assert sw[f"bound_{key}"] == pytest.approx(est["bound"][key], rel=1e-12)
+        assert cmp[f"bound_{key}"] == pytest.approx(est["bound"][key], rel=1e-12)

@@ -1,0 +1,35 @@
+"""--engine on the command line: an unknown name is one line with a suggestion, estimate shows
+the bound beside the expected latency, `engines list|show` (the engine files and their
+launches: tests/unit/specs/test_engines.py)."""
+
+from __future__ import annotations
+
+import json
+
+from tests.helpers import REQUIRED_ENGINES as REQUIRED
+from tests.helpers import run
+
+
+def test_cli_unknown_engine_one_line_with_suggestion(capsys):
+    code, out, err = run(["estimate", "llava-1.5-7b", "-H", "a100-80gb", "--engine", "vlm"],
+                         capsys)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "did you mean vllm" in err
+
+
+def test_cli_estimate_shows_bound_and_expected(capsys):
+    code, out, _ = run(["estimate", "llava-1.5-7b", "-H", "a100-80gb", "--engine", "vllm"],
+                       capsys)
+    assert code == 0 and "engine vllm (vLLM)" in out
+    assert "expected: TTFT" in out and "bound:    TTFT" in out
+    code, out, _ = run(["estimate", "llava-1.5-7b", "-H", "a100-80gb", "-f", "json"], capsys)
+    doc = json.loads(out)
+    assert doc["engine"] == "hf-eager" and doc["ttft_s"] > doc["bound"]["ttft_s"] > 0
+    assert set(doc["bound"]["stages"]) == {"vision", "projector", "prefill", "decode"}
+
+
+def test_cli_engines_list_and_show(capsys):
+    code, out, _ = run(["engines", "list", "-f", "json"], capsys)
+    assert code == 0 and {r["id"] for r in json.loads(out)} >= REQUIRED
+    code, out, _ = run(["engines", "show", "trtllm"], capsys)
+    assert code == 0 and "sources:" in out

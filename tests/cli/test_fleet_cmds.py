@@ -1,0 +1,68 @@
+"""`compare`, `plan`, `batching` and `energy` on the command line: ranking, formats, plots, the
+one-line errors, and no matplotlib import without --plot."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.helpers import FLEET_DEVICES as DEVICES
+from tests.helpers import LLAVA_7B_DIR as MODEL
+from tests.helpers import run
+
+
+def test_compare_cli_ranks_and_plots(tmp_path, capsys):
+    png = tmp_path / "cmp.png"
+    args = ["compare", MODEL, "-H", ",".join(DEVICES), "--visual-tokens", "2880"]
+    code, out, _ = run(args + ["--plot", str(png)], capsys)
+    assert code == 0 and png.stat().st_size > 10_000 and "ESTIMATE" in out
+    code, out, _ = run(args + ["-f", "json", "--rank-by", "ttft"], capsys)
+    recs = json.loads(out)
+    assert [r["rank"] for r in recs] == [1, 2, 3, 4]
+    ttfts = [r["ttft_s"] for r in recs]
+    assert ttfts == sorted(ttfts) and recs[0]["hardware"] == "h100-sxm"
+    assert {r["decode_bound"] for r in recs} == {"memory"}
+    code, out, _ = run(args + ["-f", "csv"], capsys)
+    assert out.splitlines()[0].startswith("rank,hardware,") and len(out.splitlines()) == 5
+
+
+def test_plan_batching_energy_cli(capsys):
+    code, out, _ = run(["plan", MODEL, "-H", "h100-sxm,l4", "--ttft", "0.3", "--tpot", "0.05",
+                        "--visual-tokens", "2880", "-f", "json"], capsys)
+    recs = json.loads(out)
+    assert code == 0 and recs[0]["largest_batch"] > 0 and recs[1]["largest_batch"] == 0
+    code, out, _ = run(["batching", MODEL, "-H", "a100-80gb", "--batch", "1,8,64",
+                        "-f", "csv"], capsys)
+    assert code == 0 and len(out.splitlines()) == 4
+    code, out, _ = run(["energy", MODEL, "-H", "jetson-agx-orin-64gb", "--power-mode", "15W"],
+                       capsys)
+    assert code == 0 and "15 W" in out and "ESTIMATE" in out
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["plan", MODEL, "-H", "l4"], "--ttft/--tpot: give at least one SLO"),
+    (["plan", MODEL, "-H", "l4", "--ttft", "-1"], "--ttft: -1.0 is not a positive"),
+    (["batching", MODEL, "-H", "l4", "--batch", "0:8"], "--batch: '0:8'"),
+    (["batching", MODEL, "-H", "l4", "--batch", "a,b"], "--batch: 'a,b'"),
+    (["compare", MODEL, "-H", "l4,,h100-sxm"], "--hardware: 'l4,,h100-sxm' has an empty"),
+    (["compare", MODEL, "-H", "l4,h100-sxn"], "did you mean h100-sxm"),
+    (["compare", MODEL, "-H", "l4", "--plot", "/no/such/dir/x.png"], "--plot: directory"),
+    (["energy", MODEL, "-H", "h100-sxm", "--power-mode", "30W"], "h100-sxm has no mode '30W'"),
+    (["compare", MODEL, "-H", "t4", "--dtype", "bf16"], "--dtype: t4 has no bf16 peak"),
+])
+def test_fleet_cli_errors_one_line_exit_2(args, needle, capsys):
+    code, out, err = run(args, capsys)
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1 and out == ""
+
+
+def test_compare_without_plot_does_not_import_matplotlib():
+    import subprocess
+    import sys
+
+    code = ("import sys; from costmodel.cli import main\n"
+            f"try:\n    main(['compare', {MODEL!r}, '-H', 'l4', '-f', 'json'])\n"
+            "except SystemExit:\n    pass\n"
+            "print('matplotlib' in sys.modules, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False False"

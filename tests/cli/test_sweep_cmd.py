@@ -1,0 +1,97 @@
+"""`sweep` and `compare-compression` on the command line, and the grid parser behind
+--visual-tokens / --batch (costmodel/cli/parsing.py)."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pandas as pd
+import pytest
+
+from costmodel.cli.parsing import parse_grid
+from costmodel.errors import CostmodelError
+from tests.helpers import run
+
+CONFIG = "llava-1.5-7b"  # zoo id (costmodel/zoo_configs)
+
+
+def test_parse_grid():
+    assert parse_grid("0:2880:64", "--visual-tokens")[-1] == 2880
+    assert len(parse_grid("0:2880:64", "--visual-tokens")) == 46
+    assert parse_grid("0:10:3", "--x").tolist() == [0, 3, 6, 9]
+    assert parse_grid("8,1, 4", "--batch").tolist() == [1, 4, 8]
+    assert parse_grid("5:7,1", "--x").tolist() == [1, 5, 6, 7]
+
+
+@pytest.mark.parametrize("text, option", [("0:10:0", "--visual-tokens"), ("10:0", "--x"),
+                                          ("a,b", "--batch"), ("1.5", "--batch"),
+                                          ("0,1", "--batch")])
+def test_parse_grid_errors_name_the_option(text, option):
+    with pytest.raises(CostmodelError, match=f"^{option}: "):
+        parse_grid(text, option, minimum=1 if option == "--batch" else 0)
+
+
+def test_cli_sweep_csv_json_table(capsys):
+    args = ["sweep", CONFIG, "-H", "a100-80gb,h100-sxm,jetson-agx-orin-64gb",
+            "--visual-tokens", "0:2880:64", "--batch", "1,8", "--text-tokens", "64",
+            "--output-tokens", "128"]
+    code, out, _ = run(args + ["--format", "csv"], capsys)
+    assert code == 0
+    df = pd.read_csv(io.StringIO(out))
+    assert len(df) == 3 * 46 * 2 * 4
+    assert df.select_dtypes("number").columns.size >= 15
+    code, out, _ = run(args + ["-f", "json"], capsys)
+    rows = json.loads(out)
+    assert code == 0 and len(rows) == len(df) and rows[0]["stage"] == "vision"
+    code, out, _ = run(args[:4] + ["--visual-tokens", "576"], capsys)
+    assert code == 0 and "TTFT" in out and "jetson-agx-orin-64gb" in out
+    assert "llava-1.5-7b" in out
+
+
+def test_cli_sweep_with_compression(capsys):
+    code, out, _ = run(["sweep", CONFIG, "-H", "h100-sxm", "--visual-tokens", "576",
+                        "--keep", "0.5", "--at", "llm-layer:2", "-f", "csv"], capsys)
+    assert code == 0
+    assert "fastv@L2 keep 0.5" in out
+
+
+@pytest.mark.parametrize("args, field", [
+    (["--visual-tokens", "0:x"], "--visual-tokens"),
+    (["--visual-tokens", "64", "--batch", "0"], "--batch"),
+    (["--visual-tokens", "64", "--keep", "0.5", "--at", "llm:2"], "--at"),
+])
+def test_cli_sweep_errors_one_line(capsys, args, field):
+    code, out, err = run(["sweep", CONFIG, "-H", "a100-80gb"] + args, capsys)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith(f"error: {field}")
+
+
+def test_cli_compare_compression(capsys):
+    base = ["compare-compression", CONFIG, "-H", "a100-80gb", "--visual-tokens", "576"]
+    code, out, _ = run(base + ["--keep", "0.1"], capsys)
+    assert code == 0 and "compress/select" in out and "savings" in out
+    code, out, _ = run(base + ["--keep", "0.5", "--at", "llm-layer:2", "-f", "json"], capsys)
+    doc = json.loads(out)
+    assert code == 0 and doc["compression"] == "fastv@L2 keep 0.5"
+    rows = {(r["metric"], r["stage"]): r for r in doc["rows"]}
+    for q in ("ttft_s", "tpot_s", "kv_cache_bytes", "e2e_latency_s"):
+        r = rows[(q, "total")]
+        assert r["savings_pct"] == pytest.approx(100 * (1 - r["compressed"] / r["baseline"]))
+        assert r["savings_pct"] > 0
+    assert rows[("flops", "vision")]["savings_pct"] == 0
+    code, out, _ = run(base + ["--keep", "0.5", "--at", "vit", "-f", "csv"], capsys)
+    df = pd.read_csv(io.StringIO(out))
+    assert code == 0 and df.loc[(df.metric == "flops") & (df.stage == "vision"),
+                                "savings_pct"].iloc[0] > 0
+
+
+@pytest.mark.parametrize("args, field", [
+    (["--keep", "2.5"], "--keep"), (["--keep", "x"], "--keep"),
+    (["--keep", "64", "--at", "vit"], "--keep"), (["--at", "llm-layer:2"], "--keep"),
+    (["--keep", "0.5", "--at", "llm-layer:40"], "--at"),
+])
+def test_cli_compare_errors_one_line(capsys, args, field):
+    code, out, err = run(["compare-compression", CONFIG, "-H", "a100-80gb"] + args, capsys)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith(f"error: {field}")

@@ -1,0 +1,33 @@
+"""--set on the command line: the changes are shown and reach the estimate; bad keys are one
+line and exit 2."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.helpers import LLAVA_7B_DIR as MODEL
+from tests.helpers import run
+
+
+def test_estimate_set_shows_changes_and_halves_memory_bound_decode(capsys):
+    args = ["estimate", MODEL, "-H", "h100-sxm", "-f", "json", "--engine", "ideal"]
+    _, out, _ = run(args, capsys)
+    code, out2, _ = run(args + ["--set", "memory_bandwidth_GBps=x2"], capsys)
+    a, b = json.loads(out), json.loads(out2)
+    assert code == 0 and b["hardware"] == "h100-sxm*"
+    assert b["hardware_changes"] == ["memory_bandwidth_GBps 3350 -> 6700"]
+    # decode at batch 1 is memory-bound: doubling bandwidth nearly halves it (compute floor)
+    assert 0.5 * a["tpot_s"] <= b["tpot_s"] < 0.55 * a["tpot_s"]
+    code, out3, _ = run(["estimate", MODEL, "-H", "h100-sxm", "--set", "tdp_W=800"], capsys)
+    assert "[changed: tdp_W 700 -> 800]" in out3
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["estimate", MODEL, "-H", "h100-sxm", "--set", "hbm=1"], "--set: unknown key 'hbm'"),
+    (["compare", MODEL, "-H", "h100-sxm", "--set", "memory_GB=0"], "memory_GB"),
+])
+def test_cli_set_errors_exit_2(args, needle, capsys):
+    code, out, err = run(args, capsys)
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1 and out == ""

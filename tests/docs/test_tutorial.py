@@ -1,0 +1,117 @@
+"""docs/tutorial-token-compression.md shows what its commands print and draw today.
+
+Blocks that start with `$ costmodel ...` are run through `costmodel.cli.main` and their output
+must equal the block; `bash` blocks (commands that write plots or CSVs) are run in a temporary
+directory and every PNG they name must be a valid PNG; the Python block must print the `text`
+block that follows it. Plot paths under docs/img/ are redirected to the temporary directory, so
+the committed figures are never rewritten by the tests.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import DOCS, run
+
+pytest.importorskip("matplotlib")
+
+DOC = DOCS / "tutorial-token-compression.md"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _text() -> str:
+    return DOC.read_text()
+
+
+def _shown_commands() -> list[tuple[str, str]]:
+    """(command, shown output) for each ``` block whose first line is `$ costmodel ...`."""
+    blocks = re.findall(r"```\n\$ (costmodel [^\n]*)\n(.*?)```", _text(), re.S)
+    return [(cmd, out.rstrip()) for cmd, out in blocks]
+
+
+def _bash_commands() -> list[str]:
+    lines = []
+    for block in re.findall(r"```bash\n(.*?)```", _text(), re.S):
+        lines += [ln for ln in block.replace("\\\n", " ").splitlines() if ln.strip()]
+    return lines
+
+
+def _run(args: list[str]) -> str:
+    """stdout of `costmodel ARGS`; fails on a non-zero exit."""
+    code, out, err = run(args)
+    assert code == 0, f"costmodel {' '.join(args)} exited {code}: {err}"
+    return out
+
+
+def _redirect(args: list[str], tmp: Path) -> tuple[list[str], list[Path]]:
+    """Point docs/img/*.png (and bare file names) at tmp; return the args and the PNGs named."""
+    out, pngs = [], []
+    for a in args:
+        if a.endswith((".png", ".csv")):
+            a = str(tmp / Path(a).name)
+            if a.endswith(".png"):
+                pngs.append(Path(a))
+        out.append(a)
+    return out, pngs
+
+
+def _assert_png(path: Path) -> None:
+    assert path.is_file(), f"{path.name} was not written"
+    assert path.read_bytes()[:8] == PNG_MAGIC, f"{path.name} is not a PNG"
+    assert path.stat().st_size > 10_000, f"{path.name} is suspiciously small"
+
+
+def test_tutorial_has_the_promised_commands():
+    cmds = [c for c, _ in _shown_commands()] + _bash_commands()
+    joined = "\n".join(cmds)
+    for needed in ("estimate llava-1.5-7b -H a100-80gb",
+                   "compare-compression llava-1.5-7b -H a100-80gb --keep 0.1",
+                   "compare-compression llava-1.5-7b -H jetson-agx-orin-64gb --keep 0.1",
+                   "--at llm-layer:2", "--visual-tokens 0:576:32", "plot savings",
+                   "plot roofline"):
+        assert needed in joined, needed
+    for img in re.findall(r"!\[[^]]*\]\((img/[^)]+)\)", _text()):
+        png = DOC.parent / img
+        _assert_png(png)
+        assert png.stat().st_size < 250_000, f"{img} is too large for the repository"
+
+
+@pytest.mark.parametrize("cmd, shown", _shown_commands(),
+                         ids=[c for c, _ in _shown_commands()])
+def test_tutorial_output_is_what_the_command_prints(cmd, shown, tmp_path):
+    args, pngs = _redirect(shlex.split(cmd)[1:], tmp_path)
+    printed = _run(args)
+    assert [ln.rstrip() for ln in printed.rstrip().splitlines()] == \
+        [ln.rstrip() for ln in shown.splitlines()]
+    for png in pngs:
+        _assert_png(png)
+
+
+def test_tutorial_plot_commands_write_pngs(tmp_path):
+    for line in _bash_commands():
+        words = shlex.split(line)
+        assert words[0] == "costmodel", line
+        target = None
+        if ">" in words:
+            at = words.index(">")
+            words, target = words[:at], tmp_path / Path(words[at + 1]).name
+        args, pngs = _redirect(words[1:], tmp_path)
+        printed = _run(args)
+        if target is not None:
+            target.write_text(printed)
+        for png in pngs:
+            _assert_png(png)
+
+
+def test_tutorial_python_prints_what_is_shown(capsys, monkeypatch, tmp_path):
+    code, shown = re.search(r"```python\n(.*?)```\s*prints\s*```text\n(.*?)```", _text(),
+                            re.S).groups()
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, str(DOC), "exec"), {})
+    printed = capsys.readouterr().out
+    assert [ln.rstrip() for ln in printed.rstrip().splitlines()] == \
+        [ln.rstrip() for ln in shown.rstrip().splitlines()]

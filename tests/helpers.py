@@ -1,0 +1,90 @@
+"""Shared test helpers: repository paths, the test specs and device, and a CLI runner.
+
+Fixtures live in conftest.py (they use the builders here); tests import plain values and
+functions from this module (`from tests.helpers import ...`), never from conftest or from
+another test file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+import pytest
+
+from costmodel.loading.load import hardware_file, read_yaml
+from costmodel.specs.hardware import HardwareProfile
+from costmodel.specs.model import LLMSpec, ModelSpec, ProjectorSpec, VisionSpec
+
+ROOT = Path(__file__).resolve().parents[1]  # the repository root
+DATA = ROOT / "tests" / "data"
+DOCS = ROOT / "docs"
+
+MY_GPU_YAML = DATA / "my-gpu.yaml"  # round-number device (see my_gpu)
+LLAVA_7B_DIR = str(DATA / "llava-7b")  # a LLaVA-1.5-7B-shaped config.json folder
+FLEET_DEVICES = ["a100-80gb", "h100-sxm", "l4", "jetson-agx-orin-64gb"]  # compare / plan
+KERNELS = DATA / "kernels"  # aiconfigurator kernel tables (NOTE.md there)
+# the engines that must ship (costmodel/engines/*.yaml)
+REQUIRED_ENGINES = {"ideal", "hf-eager", "torch-compile", "vllm", "sglang", "trtllm", "llama.cpp", "mlc"}
+
+LLAMA2_7B = LLMSpec(hidden_size=4096, num_layers=32, num_heads=32, num_kv_heads=32,
+                    intermediate_size=11008, vocab_size=32000)
+CLIP_L336 = VisionSpec(num_layers=24, hidden_size=1024, num_heads=16, intermediate_size=4096,
+                       patch_size=14, image_size=336, pre_norm=True, feature_layer=-2)
+LLAVA15_7B = ModelSpec(name="llava-test", llm=LLAMA2_7B, vision=CLIP_L336,
+                       projector=ProjectorSpec(kind="mlp2x_gelu", input_dim=1024, output_dim=4096))
+
+
+def my_gpu() -> HardwareProfile:
+    """Round-number device: 300 TFLOP/s bf16, 20 TFLOP/s fp32, 2000 GB/s, 80 GB."""
+    return HardwareProfile.from_file(hardware_file(read_yaml(MY_GPU_YAML), str(MY_GPU_YAML)))
+
+
+def kernel_table_files(dev: str, framework: str = "*") -> list[str]:
+    """The kernel tables of one device ('a100', 'h100'), of one framework or all."""
+    return sorted(str(p) for p in KERNELS.glob(f"{dev}_sxm_{framework}_*_perf.csv.gz"))
+
+
+def savings_df(before: int = 576, after: int = 144):
+    """A compare-compression-shaped frame (stage, metric, baseline, compressed, savings_pct) from
+    two point estimates of LLAVA15_7B on a100-80gb: what `plot savings` reads."""
+    import pandas as pd
+
+    from costmodel.analysis.estimate import estimate
+
+    a = estimate(LLAVA15_7B, "a100-80gb", visual_tokens=before)
+    b = estimate(LLAVA15_7B, "a100-80gb", visual_tokens=after)
+    rows = [(s, m, getattr(a.stages[s], m), getattr(b.stages[s], m))
+            for s in a.stages for m in ("flops", "bytes", "latency_s")]
+    rows += [("total", m, getattr(a, m), getattr(b, m)) for m in ("ttft_s", "tpot_s")]
+    rows.append(("total", "kv_cache_bytes", a.memory.kv_cache_bytes, b.memory.kv_cache_bytes))
+    df = pd.DataFrame(rows, columns=["stage", "metric", "baseline", "compressed"])
+    df["savings_pct"] = 100 * (df.baseline - df.compressed) / df.baseline
+    return df
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str] | None = None) -> tuple[int, str, str]:
+    """Run the real entry point (`costmodel.cli.main`, which owns error formatting and exit
+    codes) and return (exit code, stdout, stderr).
+
+    With pytest's `capsys` the output is read from it; without (module-scoped fixtures, which
+    cannot take capsys) it is captured by redirecting sys.stdout and sys.stderr."""
+    from costmodel.cli import main
+
+    if capsys is not None:
+        try:
+            main(args)
+            code = 0
+        except SystemExit as e:
+            code = int(e.code or 0)
+        out, err = capsys.readouterr()
+        return code, out, err
+    out_buf, err_buf = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out_buf), contextlib.redirect_stderr(err_buf):
+        try:
+            main(args)
+            code = 0
+        except SystemExit as e:
+            code = int(e.code or 0)
+    return code, out_buf.getvalue(), err_buf.getvalue()

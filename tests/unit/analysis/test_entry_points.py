@@ -1,0 +1,145 @@
+"""Every entry point gives the numbers `estimate` gives for the same workload, field by field
+(issue: one path from a workload to the numbers). Each case sets one Workload field to a
+non-default value; each entry point either reproduces estimate's TTFT, TPOT, e2e latency and
+memory at that point exactly, or refuses the field with a one-line CostmodelError. The same
+through the commands: tests/cli/test_commands_agree.py."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from costmodel.analysis.devices import energy, evaluate_fleet, power_W
+from costmodel.analysis.estimate import Estimate, estimate
+from costmodel.analysis.plan import Slo, batching, plan
+from costmodel.analysis.sweep import sweep
+from costmodel.calibration.measured import MODE_ENGINES, _predict_profile
+from costmodel.errors import CostmodelError
+from costmodel.loading.load import load_hardware, load_model
+from costmodel.specs.compression import Compression
+from costmodel.specs.workload import Workload
+
+# One non-default value per Workload field (parallel needs an even batch for 2 microbatches).
+CASES: dict[str, dict] = {
+    "batch": {"batch": 4},
+    "visual_tokens": {"visual_tokens": 144},
+    "images": {"images": 2},
+    "image_size": {"image_size": (672, 448)},
+    "text_tokens": {"text_tokens": 200},
+    "output_tokens": {"output_tokens": 33},
+    "act_dtype": {"act_dtype": "fp16"},
+    "weight_dtype": {"weight_dtype": "int4"},
+    "kv_dtype": {"kv_dtype": "int8"},
+    "flash_attention": {"flash_attention": False},
+    "overlap": {"overlap": "serial"},
+    "logits": {"logits": "all"},
+    "convention": {"convention": "llm-viewer"},
+    "parallel": {"parallel": {"tp": 2, "pp": 2, "microbatches": 2}, "batch": 2},
+    "engine": {"engine": "vllm"},
+    "compression": {"compression": Compression(where="llm_layer", layer=2, keep_ratio=0.5)},
+}
+
+
+def test_every_workload_field_has_a_case():
+    assert set(CASES) == set(Workload.model_fields)
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return load_model("llava-1.5-7b")
+
+
+@pytest.fixture(scope="module")
+def hw():
+    return load_hardware("a100-80gb")  # NVLink, a launch overhead, bf16/fp16/int8 peaks
+
+
+def _same(est: Estimate, ttft, tpot, e2e, total, per_gpu) -> None:
+    got = [float(np.ravel(x)[0]) for x in (ttft, tpot, e2e, total, per_gpu)]
+    want = [est.ttft_s, est.tpot_s, est.e2e_latency_s, est.memory.total_bytes,
+            est.memory.per_gpu_bytes]
+    assert got == pytest.approx(want, rel=1e-12)
+
+
+def _sweep(spec, hw, w):
+    vis = 576 if w.visual_tokens is None else w.visual_tokens
+    df = sweep(spec, [hw], [vis], [w.batch], w)
+    row = df[df["stage"] == "decode"].iloc[0]
+    ref = estimate(spec, hw, w.model_copy(update={"visual_tokens": vis}))
+    _same(ref, row.ttft_s, row.tpot_s, row.e2e_latency_s, row.total_memory_bytes,
+          ref.memory.per_gpu_bytes)
+    assert [row.bound_ttft_s, row.bound_tpot_s, row.bound_e2e_latency_s] == pytest.approx(
+        [ref.bound.ttft_s, ref.bound.tpot_s, ref.bound.e2e_latency_s], rel=1e-12)
+
+
+def _same_bound(est: Estimate, ev, k: int = 0) -> None:
+    b = ev.bound
+    got = [float(np.ravel(x)[k]) for x in (b.ttft_s, b.tpot_s, b.e2e_latency_s)]
+    assert got == pytest.approx([est.bound.ttft_s, est.bound.tpot_s, est.bound.e2e_latency_s],
+                                rel=1e-12)
+
+
+def _fleet(spec, hw, w):
+    ev = evaluate_fleet(spec, [hw], w, auto_dtype=False).ev
+    est = estimate(spec, hw, w)
+    _same(est, ev.ttft_s, ev.tpot_s, ev.e2e_latency_s, ev.total_bytes, ev.per_gpu_total_bytes)
+    _same_bound(est, ev)
+
+
+def _energy(spec, hw, w):
+    f = evaluate_fleet(spec, [hw], w, auto_dtype=False)
+    en = energy(f, power_W([hw]))
+    est = estimate(spec, hw, w)
+    assert float(en.request_J[0, 0]) == pytest.approx(hw.tdp_W * est.e2e_latency_s / w.batch,
+                                                      rel=1e-12)
+
+
+def _batching(spec, hw, w):
+    ev = batching(spec, [hw], w, np.array([w.batch]), auto_dtype=False).fleet.ev
+    _same(estimate(spec, hw, w), ev.ttft_s, ev.tpot_s, ev.e2e_latency_s, ev.total_bytes,
+          ev.per_gpu_total_bytes)
+
+
+def _plan(spec, hw, w):
+    ev = plan(spec, [hw], w, Slo(), max_batch=w.batch, auto_dtype=False).fleet.ev
+    k = w.batch - 1
+    _same(estimate(spec, hw, w), ev.ttft_s[:, k], ev.tpot_s[:, k], ev.e2e_latency_s[:, k],
+          ev.total_bytes[:, k], ev.per_gpu_total_bytes[:, k])
+
+
+ENTRY_POINTS = {"sweep": _sweep, "devices": _fleet, "energy": _energy, "batching": _batching,
+                "plan": _plan}
+# Refusals, each a documented limit of that entry point (one line, names the field).
+REFUSED = {("sweep", "image_size"): "image_size",
+           ("plan", "parallel"): "microbatches"}  # plan searches batch 1, 2, ...: odd ones
+
+
+@pytest.mark.parametrize("entry", list(ENTRY_POINTS))
+@pytest.mark.parametrize("field", list(CASES))
+def test_entry_point_equals_estimate(spec, hw, entry, field):
+    w = Workload(**CASES[field])
+    if (entry, field) in REFUSED:
+        with pytest.raises(CostmodelError, match=REFUSED[entry, field]):
+            ENTRY_POINTS[entry](spec, hw, w)
+        return
+    ENTRY_POINTS[entry](spec, hw, w)
+
+
+@pytest.mark.parametrize("field", ["batch", "visual_tokens", "text_tokens", "act_dtype",
+                                   "engine"])
+def test_validate_predicts_what_estimate_gives(spec, hw, field):
+    """validate's profile rows carry batch, tokens, dtype and the timing mode (eager ->
+    torch-eager, cuda_graph -> torch-cuda-graph); a prefill row's prediction is estimate's TTFT
+    with 2 output tokens, a decode row's its TPOT."""
+    mode = "cuda_graph" if field == "engine" else "eager"
+    w = Workload(**{"visual_tokens": 576, "output_tokens": 2, **CASES[field],
+                    "engine": MODE_ENGINES[mode]})
+    rows = pd.DataFrame({"model": ["llava-1.5-7b"] * 2, "batch": [w.batch] * 2,
+                         "visual_tokens": [w.visual_tokens] * 2,
+                         "text_tokens": [w.text_tokens] * 2, "stage": ["prefill", "decode"],
+                         "context_tokens": [w.visual_tokens + w.text_tokens + 1] * 2,
+                         "dtype": [w.act_dtype.value] * 2})
+    got = _predict_profile(rows, hw, mode)
+    est = estimate(spec, hw, w)
+    assert got.tolist() == pytest.approx([est.ttft_s, est.tpot_s], rel=1e-12)

@@ -1,0 +1,101 @@
+"""compare / plan / batching / energy: checked against independent point estimates (the
+commands: tests/cli/test_fleet_cmds.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from costmodel import load_hardware
+from costmodel.analysis.devices import energy, evaluate_fleet, power_W
+from costmodel.analysis.estimate import estimate
+from costmodel.analysis.plan import FACTORS, Slo, batching, plan
+from costmodel.specs.workload import Workload
+from tests.helpers import FLEET_DEVICES as DEVICES
+from tests.helpers import MY_GPU_YAML
+
+MY_GPU = str(MY_GPU_YAML)
+
+
+def _meets(e, slo: Slo) -> bool:
+    return e.ttft_s <= slo.ttft_s and e.tpot_s <= slo.tpot_s and e.memory.fits
+
+
+def test_fleet_equals_point_estimates(llava):
+    hw = [load_hardware(h) for h in DEVICES]
+    w = Workload(visual_tokens=2880, batch=3)
+    f = evaluate_fleet(llava, hw, w)
+    for d, h in enumerate(hw):
+        e = estimate(llava, h, w)
+        assert f.ev.ttft_s[d, 0] == pytest.approx(e.ttft_s, rel=1e-12)
+        assert f.ev.tpot_s[d, 0] == pytest.approx(e.tpot_s, rel=1e-12)
+        assert f.ev.total_bytes[d, 0] == pytest.approx(e.memory.total_bytes, rel=1e-12)
+
+
+@pytest.mark.parametrize("slo", [Slo(0.3, 0.05), Slo(0.5, 0.02), Slo(np.inf, 0.03)])
+def test_plan_largest_batch_is_the_boundary(llava, slo):
+    hw = [load_hardware(h) for h in DEVICES]
+    # an engine without fitted host times, so the SLOs keep meaning what they were chosen for
+    # (hf-eager's fitted per-kernel host time puts every device's TPOT above 20 ms)
+    w = Workload(visual_tokens=2880, engine="torch-cuda-graph")
+    res = plan(llava, hw, w, slo, max_batch=512)
+    assert (res.largest > 0).any()  # the SLOs are chosen so some device meets them
+    for d, h in enumerate(hw):
+        b = int(res.largest[d])
+        if b > 0:
+            assert _meets(estimate(llava, h, w.model_copy(update={"batch": b})), slo)
+        if b < 512:
+            assert not _meets(estimate(llava, h, w.model_copy(update={"batch": b + 1})), slo)
+
+
+def test_plan_limit_capacity_and_compute(llava, gpu):
+    # no TPOT limit, generous TTFT: the batch grows until the 80 GB fill up
+    res = plan(llava, [gpu], Workload(visual_tokens=576, output_tokens=512), Slo(100.0),
+               max_batch=1024)
+    b = int(res.largest[0])
+    e = estimate(llava, gpu, Workload(visual_tokens=576, output_tokens=512, batch=b + 1))
+    assert not e.memory.fits and res.limit[0] == "capacity"
+    res = plan(llava, [gpu], Workload(visual_tokens=2880), Slo(0.01))  # prefill compute-bound
+    assert res.largest[0] == 0 and res.limit[0] == "compute (TTFT)"
+
+
+@pytest.mark.parametrize("slo, resource, keys", [
+    (Slo(0.1), "compute", ("peak_tflops",)),  # TTFT: compute-bound prefill
+    (Slo(np.inf, 0.005), "bandwidth", ("memory_bandwidth_GBps",)),  # TPOT: memory-bound decode
+    (Slo(0.1, 0.005), "both", ("peak_tflops", "memory_bandwidth_GBps")),
+])
+def test_plan_scaling_factor_is_the_smallest_that_meets(llava, gpu, slo, resource, keys):
+    w = Workload(visual_tokens=2880, engine="torch-cuda-graph")  # no fixed host time to scale
+    res = plan(llava, [gpu], w, slo, max_batch=8)
+    assert res.largest[0] == 0
+    f = float(res.scale[resource][0])
+    assert 1.0 < f < 1000.0
+    prev = float(FACTORS[int(np.searchsorted(FACTORS, f)) - 1])
+    faster = load_hardware(MY_GPU, tuple(f"{k}=x{f!r}" for k in keys))  # through the profile
+    slower = load_hardware(MY_GPU, tuple(f"{k}=x{prev!r}" for k in keys))
+    assert _meets(estimate(llava, faster, w), slo)
+    assert not _meets(estimate(llava, slower, w), slo)
+
+
+def test_batching_crossing(llava, gpu):
+    grid = np.arange(1.0, 400.0)
+    res = batching(llava, [gpu], Workload(visual_tokens=576, output_tokens=16), grid)
+    lin = float(res.linears_compute[0])
+    k = int(lin) - 1
+    assert res.linear_share[0, k] >= 0.5 > res.linear_share[0, k - 1]
+    # linear layers in bf16: intensity ~ batch FLOP/byte, ridge = 300e12 / 2000e9 = 150
+    assert 150 <= lin <= 170
+    assert np.all(np.diff(res.decode_tokens_per_s[0]) > 0)  # throughput grows with batch
+    assert np.all(np.diff(res.fleet.ev.tpot_s[0]) > 0)  # and so does TPOT
+
+
+def test_energy_by_hand(llava, gpu):
+    w = Workload(visual_tokens=576, batch=4, output_tokens=100)
+    f = evaluate_fleet(llava, [gpu], w)
+    en = energy(f, power_W([gpu]))
+    e = estimate(llava, gpu, w)
+    assert en.request_J[0, 0] == pytest.approx(400.0 * e.e2e_latency_s / 4)  # TDP 400 W
+    assert en.stage_J["decode"][0, 0] == pytest.approx(400.0 * e.stages["decode"].latency_s / 4)
+    assert en.output_token_J[0, 0] == pytest.approx(en.request_J[0, 0] / 100)
+    orin = load_hardware("jetson-agx-orin-64gb")
+    assert power_W([orin], "30w")[0, 0] == 30.0 and power_W([orin])[0, 0] == 60.0

@@ -1,0 +1,74 @@
+"""validate --published: the bundled published end-to-end runs, the bound, bad rows (the
+command: tests/cli/test_validate_published.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from costmodel.calibration import published
+from costmodel.errors import CostmodelError
+
+# Issue 9's target for the bundled set is median |error| <= 15% (on the way to 10%). With the
+# device's fitted kernel model in the evaluate path and the engine host figures fitted by
+# benchmarks/fit_engines.py on the stated fit rows, the bundled set reaches 12.3% overall and
+# 13.8% on the 76 held-out rows (docs/validation.md): the 15% target is met, 10% is not.
+TARGET_MEDIAN = 0.15
+HELD_OUT_REACHED = 0.139
+# The published figures are rounded (TTFT to whole ms: 7 ms is 6.5..7.5, i.e. 7%).
+ROUNDING = 0.075
+
+
+@pytest.fixture(scope="module")
+def bundled() -> tuple[pd.DataFrame, dict]:
+    return published.validate(published.BUNDLED)
+
+
+def test_bundled_median_error(bundled):
+    _, summary = bundled
+    assert summary["rows"] >= 100
+    assert summary["median_abs_error"] <= TARGET_MEDIAN
+    assert set(summary["by_split"]) == {"fit", "held-out"}
+    # the rows no figure was fitted on, on their own
+    assert summary["by_split"]["held-out"]["median_abs_error"] <= HELD_OUT_REACHED
+
+
+def test_bound_is_never_slower_than_the_measurement(bundled):
+    """The roofline bound is a lower bound on time: on every published row it is at least as
+    fast as what was measured, up to the rounding of the published figure."""
+    frame, _ = bundled
+    slack = published.bound_slack(frame)
+    assert np.all(slack >= -ROUNDING), frame.loc[slack < -ROUNDING, "id"].tolist()
+
+
+def test_expected_is_slower_than_the_bound(bundled):
+    frame, _ = bundled
+    rate = frame["metric"].isin(published.RATES)
+    ok = np.where(rate, frame["predicted"] <= frame["bound"] * (1 + 1e-9),
+                  frame["predicted"] >= frame["bound"] * (1 - 1e-9))
+    assert ok.all()
+
+
+def test_metric_values_by_hand():
+    m = np.array(["ttft_s", "tpot_s", "decode_tokens_per_s", "output_tokens_per_s", "e2e_s"])
+    one = np.ones(5)
+    got = published.metric_values(m, 0.1 * one, 0.01 * one, 2.0 * one, 4 * one, 100 * one)
+    assert got.tolist() == pytest.approx([0.1, 0.01, 100.0, 200.0, 2.0])
+
+
+def test_missing_column_refused(tmp_path):
+    path = tmp_path / "cols.csv"
+    pd.read_csv(published.BUNDLED).drop(columns=["kv_dtype"]).head(2).to_csv(path, index=False)
+    with pytest.raises(CostmodelError, match="kv_dtype"):
+        published.read(path)
+
+
+def test_bundled_configs_and_note_are_shipped():
+    data = published.BUNDLED.parent
+    assert (data / "NOTE.md").is_file()
+    models = pd.read_csv(published.BUNDLED)["model"]
+    for m in models[models.str.endswith(".json")].unique():
+        assert (data / Path(m)).is_file()

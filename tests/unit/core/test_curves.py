@@ -1,0 +1,106 @@
+"""Efficiency curves and execution mode in the roofline: hand-computed values, properties."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from costmodel.analysis.estimate import estimate
+from costmodel.core.ops import linear, vector_op
+from costmodel.core.roofline import Rates, op_times
+from costmodel.specs.hardware import HardwareFile, HardwareProfile
+from costmodel.units import DType
+from tests.helpers import MY_GPU_YAML
+
+
+def _profile(gpu: HardwareProfile, **update) -> HardwareProfile:
+    data = gpu.source_file.model_dump()
+    data.update(update)
+    return HardwareProfile.from_file(HardwareFile.model_validate(data))
+
+
+CURVE = {"linear": {"roofline_us": [1.0, 10.0], "efficiency": [0.5, 1.0]}}
+
+
+def test_no_curve_is_the_bare_roofline(gpu):
+    # my-gpu: 300 TFLOP/s bf16, 2000 GB/s. 2*64*1024*1024 FLOPs over 300e12 FLOP/s.
+    op = linear("l", "prefill", np.asarray([64.0]), 1024, 1024, False, 2.0, 2.0)
+    t = op_times(op, Rates.from_profiles([gpu], DType.bf16))
+    assert t.compute_s[0] == pytest.approx(2 * 64 * 1024 * 1024 / 300e12)
+    assert t.memory_s[0] == pytest.approx((1024 * 1024 + 2 * 64 * 1024) * 2 / 2000e9)
+
+
+@pytest.mark.parametrize("bare_us, eff", [
+    (1.0, 0.5),  # on the first knot
+    (math.sqrt(10.0), 0.75),  # halfway in log10 between the knots
+    (100.0, 1.0),  # above the last knot: the last efficiency holds
+    (0.1, 0.05),  # below the first knot: latency stays at the first knot's (2 us)
+])
+def test_curve_interpolates_in_log_roofline_time(gpu, bare_us, eff):
+    hw = _profile(gpu, efficiency_curves=CURVE)
+    # memory-bound op whose bare time is bare_us: weights d x d in bf16 at 2000 GB/s, 1 row
+    d = math.sqrt(bare_us * 1e-6 * 2000e9 / 2.0)
+    op = linear("l", "decode", np.asarray([1.0]), 1, 1, False, 2.0, 2.0)
+    op = type(op)(**{**op.__dict__, "weight_bytes": np.asarray([2.0 * d * d]),
+                     "act_read_bytes": np.zeros(1), "act_write_bytes": np.zeros(1)})
+    bare = op_times(op, Rates.from_profiles([gpu], DType.bf16)).memory_s[0]
+    got = op_times(op, Rates.from_profiles([hw], DType.bf16)).memory_s[0]
+    assert bare == pytest.approx(bare_us * 1e-6)
+    assert got == pytest.approx(bare / eff)
+
+
+def test_curve_applies_per_class_only(gpu):
+    hw = _profile(gpu, efficiency_curves=CURVE)
+    add = vector_op("a", "prefill", "elementwise", np.asarray([1e6]), 1.0, 2.0, 2.0)
+    assert op_times(add, Rates.from_profiles([hw], DType.bf16)).memory_s[0] == pytest.approx(
+        op_times(add, Rates.from_profiles([gpu], DType.bf16)).memory_s[0])
+
+
+def test_mixed_devices_vectorised_equals_one_by_one(gpu):
+    other = _profile(gpu, efficiency_curves={
+        "linear": {"roofline_us": [0.5, 3.0, 50.0], "efficiency": [0.2, 0.6, 0.9]}})
+    curved = _profile(gpu, efficiency_curves=CURVE)
+    devs = [gpu, curved, other, curved]
+    rows = np.asarray([1.0, 16.0, 256.0, 4096.0])
+    op = linear("l", "prefill", rows, 4096, 4096, False, 2.0, 2.0)
+    together = op_times(op, Rates.from_profiles(devs, DType.bf16))
+    for i, h in enumerate(devs):
+        one = linear("l", "prefill", rows[i:i + 1], 4096, 4096, False, 2.0, 2.0)
+        alone = op_times(one, Rates.from_profiles([h], DType.bf16))
+        assert together.compute_s[i] == pytest.approx(alone.compute_s[0])
+        assert together.memory_s[i] == pytest.approx(alone.memory_s[0])
+
+
+@pytest.mark.parametrize("bad, field", [
+    ({"roofline_us": [1.0, 1.0], "efficiency": [0.5, 0.6]}, "roofline_us"),
+    ({"roofline_us": [1.0, 2.0], "efficiency": [0.5, 1.5]}, "efficiency"),
+    ({"roofline_us": [1.0, 2.0], "efficiency": [0.5]}, "efficiency"),
+])
+def test_bad_curve_names_the_field(gpu, bad, field):
+    with pytest.raises(ValidationError, match=field):
+        _profile(gpu, efficiency_curves={"linear": bad})
+
+
+def test_engine_launch_overhead_per_kernel(llama2, gpu):
+    """torch-eager pays the device's launch overhead once per kernel instance; a CUDA-graph
+    engine pays none; hf-eager adds its host overhead per kernel on top; the bound neither."""
+    hw = _profile(gpu, kernel_launch_overhead_us=10.0)
+    kw = dict(visual_tokens=0, text_tokens=128, output_tokens=1)
+    eager = estimate(llama2, hw, engine="torch-eager", **kw)
+    graph = estimate(llama2, hw, engine="torch-cuda-graph", **kw)
+    kernels = sum(c.op.count for c in eager.evaluation.op_costs if c.op.stage == "prefill")
+    assert eager.ttft_s - graph.ttft_s == pytest.approx(kernels * 10e-6)
+    assert graph.ttft_s == pytest.approx(estimate(llama2, gpu, engine="torch-eager", **kw).ttft_s)
+    hf = estimate(llama2, hw, engine="hf-eager", **kw)
+    host = hf.prepared.engine.host_overhead_per_kernel_s
+    assert hf.ttft_s - graph.ttft_s == pytest.approx(kernels * (10e-6 + host))
+    # my-gpu has efficiencies 1 and no curves: without launches the engine is at the bound
+    assert eager.bound.ttft_s == graph.bound.ttft_s == hf.bound.ttft_s == graph.ttft_s < eager.ttft_s
+    assert eager.to_dict()["engine"] == "torch-eager"
+
+
+def test_test_profile_unchanged():
+    assert "efficiency_curves" not in MY_GPU_YAML.read_text()

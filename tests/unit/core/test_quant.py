@@ -1,0 +1,79 @@
+"""Quantisation: weight-only int4/int8 (bytes with group scales, dequantisation FLOPs),
+fp8/int8 weight + activation, KV-cache int8/fp8."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from costmodel import load_hardware
+from costmodel.analysis.estimate import estimate
+from costmodel.core.quant import dequant_flops_per_element, weight_bytes_per_element
+from costmodel.units import DType
+from tests.helpers import LLAVA15_7B
+
+
+def _op(e, name, stage="decode"):
+    return next(c for c in e.evaluation.op_costs if c.op.name == name and c.op.stage == stage)
+
+
+def test_weight_bytes_per_element():
+    assert weight_bytes_per_element(DType.int4, DType.bf16) == 0.5 + 2 / 128
+    assert weight_bytes_per_element(DType.int8, DType.bf16) == 1.0
+    assert weight_bytes_per_element(DType.bf16, DType.bf16) == 2.0
+
+
+def test_dequant_only_when_weights_are_narrower():
+    assert dequant_flops_per_element(DType.int4, DType.bf16) == 3.0
+    assert dequant_flops_per_element(DType.int8, DType.fp16) == 2.0
+    assert dequant_flops_per_element(DType.int8, DType.int8) == 0.0  # W8A8: no widening
+    assert dequant_flops_per_element(DType.bf16, DType.bf16) == 0.0
+
+
+def test_int4_weight_only_memory(llava, gpu):
+    e = estimate(llava, gpu, visual_tokens=576, weight_dtype="int4")
+    assert e.memory.weights_bytes == llava.param_counts()["total"] * (0.5 + 2 / 128)
+
+
+def test_int4_dequant_flops_on_every_weight_read(llava, gpu):
+    kw = dict(visual_tokens=576, batch=2, output_tokens=11)
+    bf, w4 = estimate(llava, gpu, **kw), estimate(llava, gpu, weight_dtype="int4", **kw)
+    q_bf, q_w4 = _op(bf, "llm/L0-31/attn/q"), _op(w4, "llm/L0-31/attn/q")
+    # 10 decode steps x 32 layers, each reading the 4096 x 4096 weights once: 3 FLOPs each.
+    assert float(np.ravel(q_w4.flops - q_bf.flops)[0]) == 10 * 32 * 3 * 4096 * 4096
+    assert float(np.ravel(q_w4.weight_bytes)[0]) == 10 * 32 * 4096 * 4096 * (0.5 + 2 / 128)
+    # Non-linear operators are untouched; the matmul work is the same.
+    assert float(np.ravel(_op(w4, "llm/L0-31/attn/flash").flops)[0]) == float(np.ravel(
+        _op(bf, "llm/L0-31/attn/flash").flops)[0])
+    # Vision linears dequantise too (weights int4 everywhere): fc1 reads 1024 x 4096 + bias.
+    fc1 = [_op(e, "vision/L0-22/mlp/fc1", "vision") for e in (bf, w4)]
+    assert float(np.ravel(fc1[1].flops[0] - fc1[0].flops)[0]) == 23 * 3 * (1024 * 4096 + 4096)
+
+
+def test_int8_weight_only_halves_weight_traffic(llava, gpu):
+    kw = dict(visual_tokens=576, output_tokens=2)
+    bf, w8 = estimate(llava, gpu, **kw), estimate(llava, gpu, weight_dtype="int8", **kw)
+    assert w8.stages["decode"].weight_bytes == bf.stages["decode"].weight_bytes / 2
+    assert w8.tpot_s < bf.tpot_s
+
+
+def test_fp8_weight_and_activation_runs_at_fp8_peak():
+    h100 = load_hardware("h100-sxm")
+    kw = dict(visual_tokens=576, text_tokens=64, batch=16, output_tokens=2)
+    bf = estimate(LLAVA15_7B, h100, engine="ideal", **kw)  # the bound: datasheet peaks
+    f8 = estimate(LLAVA15_7B, h100, act_dtype="fp8", engine="ideal", **kw)
+    up = [_op(e, "llm/L0-31/mlp/up", "prefill") for e in (bf, f8)]
+    assert float(np.ravel(up[1].compute_s)[0]) == pytest.approx(
+        float(np.ravel(up[0].compute_s)[0]) * h100.peak_flops(DType.bf16) / h100.peak_flops(DType.fp8))
+    assert float(np.ravel(up[1].act_bytes)[0]) == float(np.ravel(up[0].act_bytes)[0]) / 2
+    assert float(np.ravel(up[1].flops)[0]) == float(np.ravel(up[0].flops)[0])  # no dequantisation
+    assert f8.memory.weights_bytes == bf.memory.weights_bytes / 2
+
+
+@pytest.mark.parametrize("kv", ["int8", "fp8"])
+def test_kv_cache_one_byte(llava, gpu, kv):
+    kw = dict(visual_tokens=576, output_tokens=20)
+    bf, q = estimate(llava, gpu, **kw), estimate(llava, gpu, kv_dtype=kv, **kw)
+    assert q.memory.kv_cache_bytes == bf.memory.kv_cache_bytes / 2
+    assert q.stages["decode"].kv_bytes == bf.stages["decode"].kv_bytes / 2
+    assert q.tpot_s < bf.tpot_s

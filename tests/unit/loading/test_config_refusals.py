@@ -1,0 +1,149 @@
+"""Nothing that changes cost is silently ignored: config fields that are not modelled are refused
+with one line naming the field (ConfigError in Python, exit code 2 in the CLI), and every
+bundled zoo config still loads."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from costmodel.errors import CostmodelError
+from costmodel.loading.hf_config import ConfigError, spec_from_config
+from costmodel.loading.load import load_model, model_ids
+from tests.helpers import ROOT, run
+
+ZOO = ROOT / "costmodel" / "zoo_configs"
+
+# mistralai/Mixtral-8x7B-v0.1 config.json (architecture fields).
+MIXTRAL = {"architectures": ["MixtralForCausalLM"], "hidden_act": "silu", "hidden_size": 4096,
+           "intermediate_size": 14336, "max_position_embeddings": 32768, "model_type": "mixtral",
+           "num_attention_heads": 32, "num_experts_per_tok": 2, "num_hidden_layers": 32,
+           "num_key_value_heads": 8, "num_local_experts": 8, "rope_theta": 1e6,
+           "sliding_window": None, "tie_word_embeddings": False, "vocab_size": 32000}
+# mistralai/Mistral-7B-v0.1 config.json (architecture fields): a 4096-token window.
+MISTRAL_V01 = {"architectures": ["MistralForCausalLM"], "hidden_act": "silu", "hidden_size": 4096,
+               "intermediate_size": 14336, "max_position_embeddings": 32768,
+               "model_type": "mistral", "num_attention_heads": 32, "num_hidden_layers": 32,
+               "num_key_value_heads": 8, "sliding_window": 4096, "vocab_size": 32000}
+QWEN2 = {"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "hidden_size": 896,
+         "intermediate_size": 4864, "num_attention_heads": 14, "num_hidden_layers": 24,
+         "num_key_value_heads": 2, "max_window_layers": 21, "sliding_window": 32768,
+         "use_sliding_window": False, "vocab_size": 151936, "tie_word_embeddings": True}
+
+
+def _refused(cfg: dict) -> str:
+    with pytest.raises(ConfigError) as e:
+        spec_from_config(cfg)
+    msg = str(e.value)
+    assert "\n" not in msg and msg.startswith("config.json: ")
+    return msg
+
+
+@pytest.mark.parametrize("mid", sorted(model_ids()))
+def test_every_zoo_config_loads(mid):
+    assert load_model(mid).param_counts()["total"] > 0
+
+
+def test_every_zoo_json_file_passes_the_checks():
+    files = sorted(ZOO.glob("*.json"))
+    assert len(files) == len(model_ids())
+    for f in files:
+        spec_from_config(json.loads(f.read_text()), f.stem)
+
+
+@pytest.mark.parametrize(("update", "field"), [
+    ({}, "num_local_experts = 8"),  # model_type mixtral: the experts are named first
+    ({"model_type": "mistral"}, "num_local_experts = 8"),  # was a dense 7.24B model
+    ({"model_type": "llama", "num_local_experts": None, "num_experts": 60}, "num_experts = 60"),
+    ({"model_type": "qwen2", "num_local_experts": 0, "num_experts_per_tok": None,
+      "n_routed_experts": 64}, "n_routed_experts = 64"),
+    ({"model_type": "qwen2", "num_local_experts": None, "num_experts_per_tok": None,
+      "moe_intermediate_size": 1408}, "moe_intermediate_size = 1408"),
+])
+def test_mixture_of_experts_refused(update, field):
+    msg = _refused({**MIXTRAL, **update})
+    assert msg == (f"config.json: {field}: mixture-of-experts layers are not modelled yet "
+                   "(they would be costed as dense); use a dense model")
+
+
+def test_experts_in_a_vlm_text_config_refused():
+    cfg = json.loads((ZOO / "llava-1.5-7b.json").read_text())
+    cfg["text_config"]["num_local_experts"] = 8
+    assert _refused(cfg).startswith("config.json: text_config.num_local_experts = 8: ")
+
+
+def test_mistral_sliding_window_refused():
+    assert _refused(MISTRAL_V01) == (
+        "config.json: sliding_window: a 4096-token sliding window is active and not modelled; "
+        "set sliding_window to null to cost full attention (exact up to 4096 tokens)")
+    absent = {k: v for k, v in MISTRAL_V01.items() if k != "sliding_window"}  # default 4096
+    assert "sliding_window: a 4096-token" in _refused(absent)
+    spec = spec_from_config({**MISTRAL_V01, "sliding_window": None})  # v0.2+: no window
+    assert spec.llm.num_params() == 7_241_732_096
+
+
+def test_qwen2_sliding_window_only_when_used():
+    assert spec_from_config(QWEN2).llm.num_layers == 24  # use_sliding_window false: not used
+    msg = _refused({**QWEN2, "use_sliding_window": True})
+    assert msg == ("config.json: use_sliding_window: a 32768-token sliding window is active and "
+                   "not modelled; set use_sliding_window to false to cost full attention "
+                   "(exact up to 32768 tokens)")
+    # transformers applies the window only to layers >= max_window_layers: none here.
+    assert spec_from_config({**QWEN2, "use_sliding_window": True, "max_window_layers": 24})
+
+
+def test_qwen2_vl_sliding_window_uses_its_own_default():
+    cfg = json.loads((ZOO / "qwen2-vl-2b.json").read_text())
+    cfg.update(use_sliding_window=True)  # max_window_layers 28 = all 28 layers: no window
+    assert spec_from_config(cfg).llm.num_layers == 28
+    del cfg["max_window_layers"]  # Qwen2VLConfig default 80 >= 28: still none
+    assert spec_from_config(cfg).llm.num_layers == 28
+    cfg["max_window_layers"] = 14
+    assert _refused(cfg).startswith("config.json: use_sliding_window: a 32768-token")
+
+
+@pytest.mark.parametrize("kind", ["sliding_attention", "linear_attention"])
+def test_non_full_layer_types_refused(kind):
+    types = ["full_attention"] * 23 + [kind]
+    assert _refused({**QWEN2, "layer_types": types}) == (
+        f"config.json: layer_types has '{kind}' layers: only full attention is modelled; "
+        "use a config whose layers are all full_attention")
+    assert spec_from_config({**QWEN2, "layer_types": ["full_attention"] * 24})
+
+
+def test_unknown_architecture_refused():
+    orig = json.loads((ZOO / "original" / "liuhaotian-llava-v1.5-7b.json").read_text())
+    assert _refused(orig) == (
+        "config.json: architectures ['LlavaLlamaForCausalLM'] is not modelled for model_type "
+        "'llava'; use a transformers config.json whose architectures is LlavaForConditionalGeneration")
+    msg = _refused({**QWEN2, "architectures": ["Qwen2ForSequenceClassification"]})
+    assert "architectures ['Qwen2ForSequenceClassification']" in msg
+    cfg = json.loads((ZOO / "llava-1.5-7b.json").read_text())
+    cfg["text_config"]["architectures"] = ["MistralForCausalLM"]
+    assert _refused(cfg).startswith("config.json: text_config.architectures ['MistralForCausalLM']")
+
+
+def test_unknown_model_type_refused():
+    assert _refused({"model_type": "qwen3_next"}).startswith(
+        "config.json: model_type 'qwen3_next' is not supported")
+
+
+def test_mlp_not_built_refused():
+    assert _refused({**QWEN2, "hidden_act": "gelu"}) == (
+        "config.json: hidden_act 'gelu' is not modelled (qwen2 MLPs are costed as SwiGLU); "
+        "use a config with hidden_act silu")
+    assert "mlp_bias = true" in _refused({**MISTRAL_V01, "sliding_window": None, "mlp_bias": True})
+
+
+def test_cli_refusal_is_one_line_exit_2(tmp_path, capsys):
+    (tmp_path / "config.json").write_text(json.dumps(MIXTRAL))
+    code, _, err = run(["estimate", str(tmp_path / "config.json"), "-H", "a100-80gb"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "num_local_experts = 8: mixture-of-experts" in err
+
+
+def test_load_model_raises_costmodel_error(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps(MISTRAL_V01))
+    with pytest.raises(CostmodelError, match="sliding_window"):
+        load_model(str(tmp_path / "config.json"))

@@ -1,0 +1,106 @@
+"""What-if hardware: --set overrides, `base:` inheritance, and their one-line errors (--set on
+the command line: tests/cli/test_whatif_set.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from costmodel.errors import CostmodelError, UnknownName
+from costmodel.loading.load import hardware_data, load_hardware
+from costmodel.loading.whatif import apply_overrides, merge
+from costmodel.units import DType
+from tests.helpers import MY_GPU_YAML
+
+
+def test_absolute_and_multiplier_overrides():
+    h = load_hardware("h100-sxm", ("memory_bandwidth_GBps=6700", "peak_tflops.bf16=x1.5"))
+    base = load_hardware("h100-sxm")
+    assert h.memory_bandwidth_Bps == 6700e9
+    assert h.peak_flops(DType.bf16) == pytest.approx(1.5 * base.peak_flops(DType.bf16))
+    assert h.peak_flops(DType.fp16) == base.peak_flops(DType.fp16)  # untouched
+    assert h.id == "h100-sxm*" and base.id == "h100-sxm" and base.changes == ()
+    assert h.changes == ("memory_bandwidth_GBps 3350 -> 6700", "peak_tflops.bf16 989.4 -> 1484.1")
+    assert "what-if override" in h.source_file.sources["memory_bandwidth_GBps"]
+
+
+def test_group_multiplier_scales_every_present_peak():
+    base = load_hardware("a100-80gb")
+    h = load_hardware("a100-80gb", ("peak_tflops=x2",))
+    assert set(h.peak_flops_by_dtype) == set(base.peak_flops_by_dtype)
+    for dt, v in base.peak_flops_by_dtype.items():
+        assert h.peak_flops_by_dtype[dt] == pytest.approx(2 * v)
+
+
+def test_overrides_apply_in_order_and_null_removes():
+    data, _, _ = hardware_data("h100-sxm")
+    out = apply_overrides(data, ("tdp_W=500", "tdp_W=x2", "peak_tflops.fp8=null",
+                                 "efficiency.memory=0.8"))
+    assert out["tdp_W"] == 1000.0 and out["peak_tflops"]["fp8"] is None
+    assert out["efficiency"]["memory"] == 0.8
+    assert data["tdp_W"] == 700  # the input is not modified
+
+
+@pytest.mark.parametrize("item, needle", [
+    ("bandwidth=10", "unknown key 'bandwidth'; valid keys: memory_GB, memory_bandwidth_GBps"),
+    ("peak_tflops.bf17=1", "unknown key 'peak_tflops.bf17'"),
+    ("memory_GB", "is not KEY=VALUE"),
+    ("memory_GB=lots", "'lots' is not a number"),
+    ("peak_tflops.int4=x2", "no value to multiply"),
+])
+def test_bad_override_one_line(item, needle):
+    data, _, _ = hardware_data("h100-sxm")
+    with pytest.raises(CostmodelError, match=None) as e:
+        apply_overrides(data, (item,))
+    assert needle in str(e.value) and "\n" not in str(e.value)
+
+
+def test_override_is_revalidated():
+    with pytest.raises(CostmodelError, match="memory_GB"):
+        load_hardware("h100-sxm", ("memory_GB=-5",))
+    with pytest.raises(CostmodelError, match="efficiency.compute"):
+        load_hardware("h100-sxm", ("efficiency.compute=1.5",))
+
+
+def test_merge_is_nested_one_level():
+    base = {"a": 1, "peak_tflops": {"bf16": 1.0, "fp32": 2.0}, "sources": {"x": "s"}}
+    out = merge(base, {"peak_tflops": {"bf16": 3.0}, "sources": {"y": "t"}, "a": 5})
+    assert out == {"a": 5, "peak_tflops": {"bf16": 3.0, "fp32": 2.0},
+                   "sources": {"x": "s", "y": "t"}}
+    assert base["peak_tflops"]["bf16"] == 1.0
+
+
+def _write(path, text):
+    path.write_text(text)
+    return str(path)
+
+
+def test_yaml_inherits_from_bundled_id(tmp_path):
+    p = _write(tmp_path / "fast.yaml", "base: h100-sxm\nmemory_bandwidth_GBps: 6700\n"
+               "peak_tflops:\n  bf16: 1500\nsources:\n  memory_bandwidth_GBps: a guess\n")
+    h, base = load_hardware(p), load_hardware("h100-sxm")
+    assert h.id == "h100-sxm*" and h.name == base.name
+    assert h.memory_bandwidth_Bps == 6700e9 and h.peak_flops(DType.bf16) == 1500e12
+    assert h.peak_flops(DType.fp32) == base.peak_flops(DType.fp32)  # merged, not replaced
+    assert h.source_file.sources["memory_bandwidth_GBps"] == "a guess"
+    assert h.source_file.sources["memory_GB"] == base.source_file.sources["memory_GB"]
+    assert h.changes == ("memory_bandwidth_GBps 3350 -> 6700", "peak_tflops.bf16 989.4 -> 1500")
+
+
+def test_yaml_inherits_from_relative_path_and_keeps_own_id(tmp_path):
+    _write(tmp_path / "parent.yaml", MY_GPU_YAML.read_text())
+    p = _write(tmp_path / "child.yaml", "base: parent.yaml\nid: my-gpu-2x\nmemory_GB: 160\n")
+    h = load_hardware(p)
+    assert h.id == "my-gpu-2x" and h.memory_bytes == 160e9
+    assert h.changes == ("memory_GB 80 -> 160",)
+    h2 = load_hardware(p, ("tdp_W=x0.5",))  # overrides on an inherited file
+    assert h2.tdp_W == 200 and h2.changes == ("memory_GB 80 -> 160", "tdp_W 400 -> 200")
+
+
+def test_inheritance_errors(tmp_path):
+    a = _write(tmp_path / "a.yaml", "base: b.yaml\n")
+    _write(tmp_path / "b.yaml", "base: a.yaml\n")
+    with pytest.raises(CostmodelError, match="loops back"):
+        load_hardware(a)
+    c = _write(tmp_path / "c.yaml", "base: h100-sxn\n")
+    with pytest.raises(UnknownName, match="h100-sxm"):
+        load_hardware(c)

@@ -1,0 +1,134 @@
+"""Plots: each function returns a labelled Figure with the expected artists (the `costmodel
+plot` command is tested in tests/cli/test_plot_cmd.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("matplotlib")
+
+from matplotlib.collections import PathCollection  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from costmodel import load_hardware  # noqa: E402
+from costmodel.analysis.estimate import estimate  # noqa: E402
+from costmodel.plots import (  # noqa: E402
+    GROUPS,
+    breakdown_figure,
+    operator_group,
+    roofline_figure,
+    savings_figure,
+    sweep_figure,
+)
+from costmodel.units import DType  # noqa: E402
+from tests.helpers import LLAVA15_7B, savings_df  # noqa: E402
+
+
+def sweep_df(hardware: list[str], tokens: list[int]) -> pd.DataFrame:
+    """A sweep-shaped frame from repeated point estimates (the contract in plots.py)."""
+    rows = []
+    for hw in hardware:
+        for t in tokens:
+            e = estimate(LLAVA15_7B, hw, visual_tokens=t)
+            point = {"model": "llava", "hardware": hw, "batch": 1, "visual_tokens": t,
+                     "text_tokens": 64, "output_tokens": 128, "ttft_s": e.ttft_s,
+                     "tpot_s": e.tpot_s, "total_memory_bytes": e.memory.total_bytes}
+            rows += [{**point, "stage": s, "flops": r.flops, "latency_s": r.latency_s}
+                     for s, r in e.stages.items()]
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def ops() -> pd.DataFrame:
+    return estimate(LLAVA15_7B, "a100-80gb", visual_tokens=576).to_frame()
+
+
+def test_roofline_points_ridge_and_labels(ops):
+    hw = load_hardware("a100-80gb")
+    fig = roofline_figure(ops, hw)
+    assert isinstance(fig, Figure)
+    ax = fig.axes[0]
+    assert "FLOP/byte" in ax.get_xlabel() and "FLOP/s" in ax.get_ylabel()
+    assert ax.get_xscale() == ax.get_yscale() == "log"
+    scatters = [c for c in ax.collections if isinstance(c, PathCollection)]
+    assert {c.get_label().split(" ")[0] for c in scatters} == {"vision", "projector", "prefill",
+                                                               "decode"}
+    plotted = sum(len(c.get_offsets()) for c in scatters)
+    assert plotted == int(((ops.flops > 0) & (ops.bytes > 0)).sum())  # embed has no FLOPs
+    ridge = next(line for line in ax.get_lines() if line.get_label().startswith("ridge"))
+    peak, bw = hw.peak_flops(DType.bf16), hw.memory_bandwidth_Bps
+    assert ridge.get_xdata()[0] == pytest.approx(peak / bw)
+    assert ridge.get_ydata()[0] == pytest.approx(peak / 1e12)
+    # the achieved rate of every point is flops / latency_s and never above the roof
+    decode = next(c for c in scatters if c.get_label().startswith("decode"))
+    x, y = decode.get_offsets().T
+    assert np.all(y * 1e12 <= np.minimum(peak, bw * x) * (1 + 1e-9))
+
+
+def test_roofline_draws_derated_roof_when_efficiency_below_one(ops):
+    hw = load_hardware("a100-80gb").model_copy(update={"compute_efficiency": 0.7})
+    labels = [line.get_label() for line in roofline_figure(ops, hw).axes[0].get_lines()]
+    assert any(lb.startswith("achievable roof") for lb in labels)
+
+
+def test_operator_groups(ops):
+    g = dict(zip(zip(ops.stage, ops.op, strict=True), operator_group(ops), strict=True))
+    assert g["vision", "vision/L0-22/mlp/fc1"] == g["vision", "vision/L0-22/attn/flash"] == \
+        "vision encoder"
+    assert g["projector", "projector/fc1"] == "projector"
+    for stage in ("prefill", "decode"):
+        assert g[stage, "llm/L0-31/attn/q"] == g[stage, "llm/L0-31/attn/flash"] == "attention"
+        assert g[stage, "llm/L0-31/mlp/gate"] == g[stage, "llm/L0-31/mlp/act"] == "MLP"
+        assert g[stage, "llm/lm_head"] == g[stage, "llm/L0-31/attn_norm"] == "other"
+
+
+def test_breakdown_bars_sum_to_stage_totals(ops):
+    fig = breakdown_figure(ops)
+    lat = fig.axes[0]
+    assert lat.get_ylabel() == "latency (ms)"
+    assert [fig.axes[i].get_ylabel() for i in (1, 2)] == ["FLOPs (TFLOP)", "memory traffic (GB)"]
+    assert len(lat.patches) == len(GROUPS) * 4  # one segment per class per stage
+    heights = np.array([p.get_height() for p in lat.patches]).reshape(len(GROUPS), 4).sum(0)
+    want = ops.groupby("stage", sort=False).latency_s.sum()[
+        ["vision", "projector", "prefill", "decode"]].to_numpy() * 1e3
+    np.testing.assert_allclose(heights, want, rtol=1e-9)
+
+
+def test_sweep_one_line_per_hardware_and_units():
+    df = sweep_df(["a100-80gb", "h100-sxm"], [0, 576, 1152])
+    fig = sweep_figure(df, {"a100-80gb": 80e9})
+    ttft, tpot, flops, mem = fig.axes
+    assert [ln.get_label() for ln in ttft.get_lines()] == ["a100-80gb", "h100-sxm"]
+    assert ttft.get_ylabel() == "TTFT (ms)" and ttft.get_yscale() == "log"
+    assert "visual tokens" in flops.get_xlabel()
+    line = ttft.get_lines()[0]
+    np.testing.assert_allclose(line.get_xdata(), [0, 576, 1152])
+    want = df[(df.hardware == "a100-80gb") & (df.stage == "vision")].ttft_s.to_numpy() * 1e3
+    np.testing.assert_allclose(line.get_ydata(), want)
+    assert len(flops.get_lines()) == 1  # FLOPs do not depend on the device
+    total = df[df.hardware == "h100-sxm"].groupby("visual_tokens").flops.sum() / 1e12
+    np.testing.assert_allclose(flops.get_lines()[0].get_ydata(), total.to_numpy())
+    assert any("capacity 80 GB" in t.get_text() for t in mem.texts)
+
+
+def test_savings_bars_match_frame():
+    df = savings_df()
+    fig = savings_figure(df)
+    ax = fig.axes[0]
+    assert "savings (%" in ax.get_xlabel()
+    assert len(ax.patches) == len(df.dropna(subset=["savings_pct"]))
+    assert sorted(p.get_width() for p in ax.patches) == pytest.approx(
+        sorted(df.savings_pct.dropna()))
+    ticks = [t.get_text() for t in ax.get_yticklabels()]
+    assert "prefill: latency" in ticks and "total: TTFT" in ticks
+
+
+def test_missing_column_is_a_costmodel_error(ops):
+    from costmodel.errors import CostmodelError
+
+    with pytest.raises(CostmodelError, match="latency_s"):
+        breakdown_figure(ops.drop(columns="latency_s"))
+    with pytest.raises(CostmodelError, match="savings_pct"):
+        savings_figure(savings_df().drop(columns="savings_pct"))
