@@ -54,6 +54,7 @@ def _register() -> None:
         plot_cmd,
         profile_cmd,
         sweep_cmd,
+        ui_cmd,
         validate_cmd,
     )
 
@@ -71,6 +72,7 @@ def _register() -> None:
     app.command("profile")(profile_cmd.profile)
     app.command("calibrate")(calibrate_cmd.calibrate)
     app.command("validate")(validate_cmd.validate)
+    app.command("ui")(ui_cmd.ui)
 
 
 _register()
