@@ -25,7 +25,7 @@ from costmodel.analysis.estimate import Estimate
 from costmodel.analysis.estimate import estimate as run_estimate
 from costmodel.cli import ClickException, UsageError, _click_line
 from costmodel.cli.common import as_option, refuse_unused, workload_from_options
-from costmodel.cli.compression_cmd import build_compression, compare_rows
+from costmodel.cli.compression_cmd import build_compression
 from costmodel.errors import CostmodelError, one_line
 from costmodel.loading.load import load_hardware, load_model
 from costmodel.specs.compression import Compression

@@ -128,7 +128,7 @@ def _attachment(filename: str) -> dict[str, str]:
 
 
 def _static_text(name: str) -> str:
-    return resources.files("costmodel.ui").joinpath("static", name).read_text(encoding="utf-8")
+    return resources.files("costmodel.ui").joinpath("static").joinpath(name).read_text(encoding="utf-8")
 
 
 def create_app() -> Starlette:
@@ -149,6 +149,7 @@ def bind(host: str, port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
+        sock.listen(128)  # connectable as soon as the address is printed
     except (OSError, OverflowError) as e:
         sock.close()
         reason = getattr(e, "strerror", None) or str(e)

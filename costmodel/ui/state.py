@@ -57,6 +57,10 @@ def normalize(query: Mapping[str, str]) -> dict[str, str]:
 def check_ids(state: Mapping[str, str], uploaded: bool) -> None:
     """Model, hardware and engine must be bundled ids (or an upload held by the server), with
     the CLI's message for an unknown one; nothing else reaches a loader."""
+    for key, kind in (("model", "models"), ("hardware", "hardware"), ("engine", "engines")):
+        if any(c in state[key] for c in "/\\") or state[key].endswith((".yaml", ".yml", ".json")):
+            raise CostmodelError(f"{kind}: '{state[key][:40]}' looks like a path; the page takes "
+                                 f"a bundled id (`costmodel {kind} list`), never a path")
     model = state["model"]
     if not (model.lower() in model_ids() or (uploaded and model.startswith(UPLOAD_PREFIX))):
         if model.startswith(UPLOAD_PREFIX):

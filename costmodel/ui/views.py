@@ -13,13 +13,19 @@ import json
 from typing import Any
 
 from costmodel.analysis.estimate import Estimate
-from costmodel.cli.common import dumps
+from costmodel.cli.common import _clean
 from costmodel.cli.compression_cmd import compare_rows
 from costmodel.cli.estimate_cmd import stage_csv
 from costmodel.errors import CostmodelError
 from costmodel.ui import api
 from costmodel.ui import state as st
 from costmodel.units import seconds, si
+
+
+def dumps(doc: Any) -> str:
+    """Strict JSON as the CLI writes it (NaN/inf -> null), compact: the C encoder (an indented
+    dump runs the pure-Python one, ~10 ms for a view)."""
+    return json.dumps(_clean(doc), separators=(",", ":"))
 
 
 def _stages(est: Estimate) -> list[dict[str, Any]]:
