@@ -103,7 +103,8 @@ def sweep_argv(i: api.Inputs, grid: str) -> list[str] | None:
             if k not in ("visual_tokens", "images", "image_size")}
     argv = ["sweep", s["model"], "--hardware", s["hardware"], "--visual-tokens", grid,
             "--batch", s["batch"] or "1"]
-    argv += [a for k, o in keys.items() if k != "batch" and s[k] for a in (o, s[k])]
+    argv += [a for k, o in keys.items() if k != "batch" and s[k] and s[k] != st.CLI_DEFAULTS.get(k)
+             for a in (o, s[k])]
     return argv + (["--keep", s["keep"], "--at", s["at"]] if s["keep"] else [])
 
 
