@@ -55,6 +55,7 @@ def _register() -> None:
         plot_cmd,
         profile_cmd,
         sweep_cmd,
+        ui_cmd,
         validate_cmd,
     )
 
@@ -73,6 +74,7 @@ def _register() -> None:
     app.command("profile")(profile_cmd.profile)
     app.command("calibrate")(calibrate_cmd.calibrate)
     app.command("validate")(validate_cmd.validate)
+    app.command("ui")(ui_cmd.ui)
 
 
 _register()

@@ -40,8 +40,10 @@ def engine_ids() -> list[str]:
     return sorted(p.stem for p in (_PKG / "engines").glob("*.yaml"))
 
 
+@lru_cache(maxsize=64)
 def load_engine(name: str) -> Engine:
-    """A bundled engine id (`vllm`) or a path to an engine YAML (costmodel.specs.engine)."""
+    """A bundled engine id (`vllm`) or a path to an engine YAML (costmodel.specs.engine).
+    Cached like load_hardware: every prepare asks for its engine (the Engine is frozen)."""
     path = Path(name) if _looks_like_path(name) else _PKG / "engines" / f"{name}.yaml"
     if not path.is_file():
         if _looks_like_path(name):

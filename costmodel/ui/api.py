@@ -1,0 +1,178 @@
+"""The page's numbers: a state -> the estimates, the savings and the sweep, computed as the CLI
+computes them.
+
+Each state becomes the argv of `costmodel estimate` and `costmodel compare-compression`
+(costmodel.ui.state); the CLI's own click commands parse it (same checks, same defaults, same
+messages), and the parsed options go through the CLI's helpers (`workload_from_options`,
+`refuse_unused`, `build_compression`, `compare_rows`) into `costmodel.analysis`. Results are
+cached by their inputs, so an interaction recomputes only what it changed.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, TypeVar
+
+import numpy as np
+from pydantic import ValidationError
+
+from costmodel.analysis.estimate import Estimate
+from costmodel.analysis.estimate import estimate as run_estimate
+from costmodel.cli import ClickException, UsageError, _click_line
+from costmodel.cli.common import as_option, refuse_unused, workload_from_options
+from costmodel.cli.compression_cmd import build_compression
+from costmodel.errors import CostmodelError, one_line
+from costmodel.loading.load import load_hardware, load_model
+from costmodel.specs.compression import Compression
+from costmodel.specs.hardware import HardwareProfile
+from costmodel.specs.model import ModelSpec
+from costmodel.specs.workload import Workload
+from costmodel.ui import state as st
+from costmodel.ui import uploads
+
+T = TypeVar("T")
+WORKLOAD_KEYS = ("batch", "visual_tokens", "images", "image_size", "text_tokens",
+                 "output_tokens", "dtype", "weight_dtype", "kv_dtype", "flash_attention",
+                 "overlap", "logits", "convention", "engine", "tp", "pp", "microbatches")
+SWEEP_STEP, SWEEP_STOP = 96, 2880  # the token sweep: 0:2880:96, extended to cover the point
+LOCK = threading.RLock()  # one computation at a time (warnings are captured per call)
+
+
+class _Lru:
+    """A small least-recently-used cache: (value, warnings) by key."""
+
+    def __init__(self, size: int) -> None:
+        self.size, self.items = size, OrderedDict[Hashable, tuple[Any, list[str]]]()
+
+    def get(self, key: Hashable, make: Callable[[], T]) -> tuple[T, list[str]]:
+        if key in self.items:
+            self.items.move_to_end(key)
+            return self.items[key]
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            value = make()
+        self.items[key] = (value, [str(w.message).splitlines()[0] for w in caught])
+        if len(self.items) > self.size:
+            self.items.popitem(last=False)
+        return self.items[key]
+
+
+_ESTIMATES, _SWEEPS = _Lru(256), _Lru(64)
+
+
+@lru_cache(maxsize=1)
+def _commands() -> dict[str, Any]:
+    """The CLI's click commands by name (typer builds them once)."""
+    import typer
+
+    from costmodel.cli import app
+
+    group: Any = typer.main.get_command(app)
+    return dict(group.commands)
+
+
+def parse(argv: list[str]) -> dict[str, Any]:
+    """The options of a command line as the CLI parses them (click raises on bad input)."""
+    command = _commands()[argv[0]]
+    return dict(command.make_context(argv[0], argv[1:]).params)
+
+
+def message(e: Exception) -> str | None:
+    """The one line `costmodel` prints after 'error: ' for this exception (cli.main)."""
+    if isinstance(e, (UsageError, ClickException)):
+        return str(_click_line(e))
+    if isinstance(e, CostmodelError):
+        return as_option(str(e))
+    if isinstance(e, ValidationError):
+        return as_option(one_line(e))
+    return None
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """A checked state: the spec, device and workloads the view is computed from."""
+
+    state: dict[str, str]
+    model_id: str
+    spec: ModelSpec
+    hw: HardwareProfile
+    sets: tuple[str, ...]
+    workload: Workload
+    compression: Compression | None
+    params: dict[str, Any]
+
+
+def _spec(model_id: str) -> ModelSpec:
+    held = uploads.get(model_id)
+    return held if held is not None else load_model(model_id)
+
+
+def inputs(state: dict[str, str]) -> Inputs:
+    """Parse and check a state the way `estimate` / `compare-compression` do."""
+    params = parse(st.estimate_argv(state))
+    cargv = st.compare_argv(state)
+    cparams = parse(cargv) if cargv else None
+    st.check_ids(state, uploads.get(state["model"]) is not None)
+    comp = None
+    if cparams is not None:
+        comp = build_compression(cparams["keep"], cparams["at"], cparams["method"],
+                                 cparams["cluster_iters"], cparams["merge_per_layer"],
+                                 cparams["overhead"])
+    w = workload_from_options(**{k: params[k] for k in WORKLOAD_KEYS})
+    spec = _spec(state["model"])
+    sets = tuple(params["sets"])
+    hw = load_hardware(params["hardware"], sets)
+    refuse_unused(spec, w)
+    return Inputs(state, state["model"], spec, hw, sets, w, comp, params)
+
+
+def estimate(i: Inputs, w: Workload) -> tuple[Estimate, list[str]]:
+    key = (i.model_id, i.hw.id, i.sets, w)
+    return _ESTIMATES.get(key, lambda: run_estimate(i.spec, i.hw, w))
+
+
+def compressed(i: Inputs, base: Estimate) -> tuple[Estimate, list[str]] | None:
+    """The scenario, checked as compare-compression checks it."""
+    comp = i.compression
+    if comp is None:
+        return None
+    if comp.keep_tokens is not None and comp.keep_tokens > base.plan.llm_tokens:
+        raise CostmodelError(f"--keep: {comp.keep_tokens} tokens kept, but {i.spec.name} has "
+                             f"{base.plan.llm_tokens:g} visual tokens here; keep fewer or give "
+                             "a ratio")
+    return estimate(i, i.workload.model_copy(update={"compression": comp}))
+
+
+def sweep_grid(visual_tokens: float) -> str:
+    """The sweep's --visual-tokens grid: 0:2880:96, longer when the point lies beyond it."""
+    stop = max(SWEEP_STOP, int(np.ceil(visual_tokens / SWEEP_STEP)) * SWEEP_STEP)
+    return f"0:{stop}:{SWEEP_STEP}"
+
+
+def sweep_workload(i: Inputs, comp: Compression | None) -> Workload:
+    """The workload of `costmodel sweep` for this state (its options; the tokens vary)."""
+    p = i.params
+    keys = [k for k in WORKLOAD_KEYS if k not in ("visual_tokens", "images", "image_size")]
+    return workload_from_options(**{k: p[k] for k in keys}, compression=comp)
+
+
+def sweep(i: Inputs, grid: str, comp: Compression | None) -> tuple[dict[str, list[float]], list[str]]:
+    """Per-point columns of the token sweep (library `costmodel.analysis.sweep.sweep`)."""
+    from costmodel.analysis.sweep import sweep as run_sweep
+    from costmodel.cli.parsing import parse_grid
+
+    w = sweep_workload(i, comp)
+
+    def make() -> dict[str, list[float]]:
+        df = run_sweep([i.spec], [i.hw], parse_grid(grid, "--visual-tokens"), [w.batch], w)
+        pts = df[df.stage == "vision"]
+        cols = ("visual_tokens", "ttft_s", "tpot_s", "e2e_latency_s", "bound_ttft_s",
+                "bound_tpot_s", "bound_e2e_latency_s", "total_memory_bytes")
+        return {c: [float(x) for x in pts[c]] for c in cols}
+
+    return _SWEEPS.get((i.model_id, i.hw.id, i.sets, grid, w), make)
