@@ -4,7 +4,7 @@ computes them.
 Each state becomes the argv of `costmodel estimate` and `costmodel compare-compression`
 (costmodel.ui.state); the CLI's own click commands parse it (same checks, same defaults, same
 messages), and the parsed options go through the CLI's helpers (`workload_from_options`,
-`refuse_unused`, `build_compression`, `compare_rows`) into `costmodel.analysis`. Results are
+`refuse_unused`, `compression_from_options`, `compare_rows`) into `costmodel.analysis`. Results are
 cached by their inputs, so an interaction recomputes only what it changed.
 """
 
@@ -25,10 +25,10 @@ from costmodel.analysis.estimate import Estimate
 from costmodel.analysis.estimate import estimate as run_estimate
 from costmodel.cli import ClickException, UsageError, _click_line
 from costmodel.cli.common import as_option, refuse_unused, workload_from_options
-from costmodel.cli.compression_cmd import build_compression
+from costmodel.cli.compression_options import compression_from_options
 from costmodel.errors import CostmodelError, one_line
 from costmodel.loading.load import load_hardware, load_model
-from costmodel.specs.compression import Compression
+from costmodel.specs.compression import Compression, CompressionPlan
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Workload
@@ -103,7 +103,7 @@ class Inputs:
     hw: HardwareProfile
     sets: tuple[str, ...]
     workload: Workload
-    compression: Compression | None
+    compression: Compression | CompressionPlan | None
     params: dict[str, Any]
 
 
@@ -120,9 +120,10 @@ def inputs(state: dict[str, str]) -> Inputs:
     st.check_ids(state, uploads.get(state["model"]) is not None)
     comp = None
     if cparams is not None:
-        comp = build_compression(cparams["keep"], cparams["at"], cparams["method"],
-                                 cparams["cluster_iters"], cparams["merge_per_layer"],
-                                 cparams["overhead"])
+        comp = compression_from_options(
+            cparams["keep"], cparams["at"], cparams["method"], cparams.get("schedule"),
+            cparams.get("kv_keep"), cparams.get("kv_policy"), cparams["cluster_iters"],
+            cparams["merge_per_layer"], cparams["overhead"], require=True)
     w = workload_from_options(**{k: params[k] for k in WORKLOAD_KEYS})
     spec = _spec(state["model"])
     sets = tuple(params["sets"])
@@ -154,14 +155,15 @@ def sweep_grid(visual_tokens: float) -> str:
     return f"0:{stop}:{SWEEP_STEP}"
 
 
-def sweep_workload(i: Inputs, comp: Compression | None) -> Workload:
+def sweep_workload(i: Inputs, comp: Compression | CompressionPlan | None) -> Workload:
     """The workload of `costmodel sweep` for this state (its options; the tokens vary)."""
     p = i.params
     keys = [k for k in WORKLOAD_KEYS if k not in ("visual_tokens", "images", "image_size")]
     return workload_from_options(**{k: p[k] for k in keys}, compression=comp)
 
 
-def sweep(i: Inputs, grid: str, comp: Compression | None) -> tuple[dict[str, list[float]], list[str]]:
+def sweep(i: Inputs, grid: str,
+          comp: Compression | CompressionPlan | None) -> tuple[dict[str, list[float]], list[str]]:
     """Per-point columns of the token sweep (library `costmodel.analysis.sweep.sweep`)."""
     from costmodel.analysis.sweep import sweep as run_sweep
     from costmodel.cli.parsing import parse_grid
