@@ -41,6 +41,7 @@ from costmodel.cli.compression_options import (
     KV_POLICY,
     METHOD,
     SCHEDULE,
+    check_kept_count,
     compression_from_options,
 )
 from costmodel.cli.plot_cmd import output_format, plots, save
@@ -49,9 +50,7 @@ from costmodel.core.compression.formulas import (
     average_visual_tokens,
     paper_flops_ratio,
 )
-from costmodel.errors import CostmodelError
 from costmodel.loading.load import load_hardware, load_model
-from costmodel.specs.compression import Compression
 from costmodel.specs.workload import MAX_TOKENS
 from costmodel.units import DType, seconds, si
 
@@ -201,11 +200,7 @@ def compare_compression(
     spec, hw = load_model(model), load_hardware(hardware, tuple(sets))
     refuse_unused(spec, base_w)
     base = run_estimate(spec, hw, base_w)
-    if isinstance(comp, Compression) and comp.keep_tokens is not None and (
-            comp.keep_tokens > base.plan.llm_tokens):
-        raise CostmodelError(f"--keep: {comp.keep_tokens} tokens kept, but {spec.name} has "
-                             f"{base.plan.llm_tokens:g} visual tokens here; keep fewer or give "
-                             "a ratio")
+    check_kept_count(comp, base.plan.llm_tokens, spec.name)
     new = run_estimate(spec, hw, base_w.model_copy(update={"compression": comp}))
     rows = compare_rows(base, new)
     if plot is not None:

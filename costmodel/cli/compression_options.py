@@ -149,3 +149,11 @@ def compression_from_options(keep: str | None = None, at: str | None = None,
     if kv is None and len(stages) <= 1:
         return stages[0] if stages else None
     return _build(CompressionPlan, "compression", stages=tuple(stages), kv=kv)
+
+
+def check_kept_count(comp: AnyCompression, visual_tokens: float, model: str) -> None:
+    """A kept count above the visual tokens there are is refused (a sweep caps it instead)."""
+    if isinstance(comp, Compression) and comp.keep_tokens is not None and (
+            comp.keep_tokens > visual_tokens):
+        raise CostmodelError(f"--keep: {comp.keep_tokens} tokens kept, but {model} has "
+                             f"{visual_tokens:g} visual tokens here; keep fewer or give a ratio")

@@ -25,7 +25,7 @@ from costmodel.analysis.estimate import Estimate
 from costmodel.analysis.estimate import estimate as run_estimate
 from costmodel.cli import ClickException, UsageError, _click_line
 from costmodel.cli.common import as_option, refuse_unused, workload_from_options
-from costmodel.cli.compression_options import compression_from_options
+from costmodel.cli.compression_options import check_kept_count, compression_from_options
 from costmodel.errors import CostmodelError, one_line
 from costmodel.loading.load import load_hardware, load_model
 from costmodel.specs.compression import Compression, CompressionPlan
@@ -142,10 +142,7 @@ def compressed(i: Inputs, base: Estimate) -> tuple[Estimate, list[str]] | None:
     comp = i.compression
     if comp is None:
         return None
-    if comp.keep_tokens is not None and comp.keep_tokens > base.plan.llm_tokens:
-        raise CostmodelError(f"--keep: {comp.keep_tokens} tokens kept, but {i.spec.name} has "
-                             f"{base.plan.llm_tokens:g} visual tokens here; keep fewer or give "
-                             "a ratio")
+    check_kept_count(comp, base.plan.llm_tokens, i.spec.name)
     return estimate(i, i.workload.model_copy(update={"compression": comp}))
 
 
