@@ -8,8 +8,10 @@ from pathlib import Path
 
 import typer
 
+from costmodel.cli import feedback
 from costmodel.cli.common import (
     FORMAT,
+    QUIET,
     TEXT_TOKENS,
     Format,
     dumps,
@@ -71,8 +73,10 @@ def profile(
     kernels: Path | None = typer.Option(None, help="Also write per-kernel times (CSV) for "
                                                      "the first point (torch.profiler)."),
     fmt: Format = FORMAT,
+    quiet: bool = QUIET,
 ) -> None:
     """Time prefill and per-token decode of the torch reference model; write a CSV."""
+    feedback.also_quiet(quiet)
     if device not in ("cpu", "cuda"):
         raise CostmodelError(f"--device: '{device}' is not cpu or cuda")
     vis, batches = parse_ints(visual_tokens, "--visual-tokens"), parse_ints(batch, "--batch")
@@ -91,8 +95,9 @@ def profile(
         raise CostmodelError(f"--dtype: '{dtype}' is not one of {', '.join(prof.DTYPES)}")
     if device == "cuda" and not torch.cuda.is_available():
         raise CostmodelError("--device: cuda is not available here; use --device cpu")
-    rows = prof.as_dicts(prof.profile(spec, device, dtype, vis, batches, text_tokens, warmup,
-                                      repeats, cuda_graphs, model or "tiny", threads))
+    with feedback.progress("profile: points", len(vis) * len(batches)) as tick:
+        rows = prof.as_dicts(prof.profile(spec, device, dtype, vis, batches, text_tokens, warmup,
+                                          repeats, cuda_graphs, model or "tiny", threads, tick))
     write_csv_atomic(out, rows, prof.COLUMNS)
     if kernels is not None:
         k = prof.kernel_times(spec, device, dtype, batches[0], vis[0], text_tokens)

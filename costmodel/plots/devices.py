@@ -23,7 +23,7 @@ def compare_figure(records: list[dict[str, Any]], title: str) -> Figure:
     axes = fig.subplots(1, 4)
     names = [r["hardware"] for r in records]
     colors = ["tab:blue" if r["fits"] else "tab:gray" for r in records]
-    for ax, (key, label, scale) in zip(axes, PANELS, strict=True):
+    for ax, (key, label, scale) in zip(axes[:3], PANELS, strict=True):
         vals = np.array([r[key] * scale for r in records], dtype=float)
         bars = ax.bar(names, vals, color=colors)
         for b, r in zip(bars, records, strict=True):
