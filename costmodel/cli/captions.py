@@ -54,8 +54,10 @@ def estimate_caption(kind: str, est: Any) -> str:
 def listed(values: Iterable[Any], most: int = 4) -> str:
     """'a, b, c' (first `most`, then '+N more'); numbers as a range when there are many."""
     vals = list(dict.fromkeys(values))
-    if len(vals) > most and all(isinstance(v, (int, float)) for v in vals):
-        return f"{min(vals):g}-{max(vals):g}"
+    if all(isinstance(v, (int, float)) for v in vals):
+        vals = sorted(vals)
+        if len(vals) > most:
+            return f"{min(vals):g}-{max(vals):g}"
     text = ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in vals[:most])
     return text + (f" +{len(vals) - most} more" if len(vals) > most else "")
 
@@ -72,6 +74,6 @@ def frame_caption(kind: str, frame: Any, device: str, engine: str,
 
     dtypes = col("dtype", "act_dtype")
     return caption(kind, model or col("model"), device, visual=col("visual_tokens"),
-                   text=col("text_tokens"), output=col("output_tokens"), batch=col("batch"),
+                   text=col("text_tokens", "num_tokens"), output=col("output_tokens"), batch=col("batch"),
                    dtypes=dtypes, engine=engine, compression=col("compression") if
                    "compression" in frame.columns else "none")

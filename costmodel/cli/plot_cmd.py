@@ -149,14 +149,14 @@ def sweep(*, output: Path = OUTPUT, quiet: bool = QUIET, **kw: Any) -> None:
     w = workload(kw, visual_tokens=None)
     df = run_sweep(specs, hws, tokens, [w.batch], w)  # vectorised (costmodel/sweep.py)
     save(plots().sweep_figure(df, {h.id: h.memory_bytes for h in hws},
-                              sweep_caption(df, hws, w, kw["visual_tokens"], w.batch)), output)
+                              sweep_caption(df, hws, w, w.batch)), output)
 
 
-def sweep_caption(df: Any, hws: list[HardwareProfile], w: Any, visual: str,
-                  batch: object) -> str:
+def sweep_caption(df: Any, hws: list[HardwareProfile], w: Any, batch: object) -> str:
     """Title of a sweep figure: models and devices listed, visual tokens the x axis."""
     devices = ", ".join(captions.device_text(h) for h in hws) if len(hws) <= 2 else (
         captions.listed([h.id for h in hws]))
+    visual = captions.listed(df["visual_tokens"].unique().tolist(), most=1)
     return captions.caption("Sweep", captions.listed(df["model"].unique()), devices,
                             engine=str(df["engine"].iloc[0]),
                             **captions.workload_fields(w, f"{visual} (x axis)", batch))

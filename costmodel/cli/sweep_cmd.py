@@ -113,7 +113,7 @@ def sweep(
                            n) if n > feedback.PROGRESS_POINTS else nullcontext() as tick:
         df = run_sweep(specs, hws, vis, bat, w, progress=tick)
     if plot is not None:
-        caption = sweep_caption(df, hws, w, visual_tokens, batch)
+        caption = sweep_caption(df, hws, w, batch)
         save(plots().sweep_figure(df, {h.id: h.memory_bytes for h in hws}, caption), plot, "--plot")
     if fmt is Format.json:
         typer.echo(dumps(df.astype({c: str for c in ("model", "hardware", "compression",

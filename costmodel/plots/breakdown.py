@@ -52,7 +52,7 @@ def breakdown_figure(op_df: pd.DataFrame, title: str | None = None) -> Figure:
         _stacked(ax, stages, groups, table)
         ax.set(ylabel=label, xlabel="stage", title=f"{label.split(' (')[0]} (log scale)")
     handles, names = axes[0].get_legend_handles_labels()
-    fig.legend(handles, names, loc="outside upper center", ncols=len(groups), fontsize=9)
+    fig.legend(handles, names, loc="outside lower center", ncols=len(groups), fontsize=9)
     return titled(fig, title)
 
 

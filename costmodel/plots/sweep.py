@@ -51,7 +51,7 @@ def sweep_figure(sweep_df: pd.DataFrame, capacity_bytes: Mapping[str, float] | N
         ax.set_xlabel("visual tokens per request")
         ax.legend(fontsize=8)
     handles, names = axes[0].get_legend_handles_labels()  # TTFT and TPOT share their lines
-    fig.legend(handles, names, loc="outside upper center", ncols=min(len(names), 4), fontsize=9)
+    fig.legend(handles, names, loc="outside lower center", ncols=min(len(names), 4), fontsize=9)
     return titled(fig, title)
 
 
