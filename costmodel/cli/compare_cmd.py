@@ -108,7 +108,7 @@ def compare(
     kv_keep: str | None = fc.KV_KEEP, kv_policy: str | None = fc.KV_POLICY,
     rank_by: RankBy = typer.Option(RankBy.e2e, help="e2e, ttft, tpot, throughput or energy."),
     power_mode: str | None = typer.Option(None, help="Power mode for energy, e.g. 30W."),
-    plot_path: Path | None = typer.Option(None, "--plot", help="Write a bar chart (PNG)."),
+    plot_path: Path | None = typer.Option(None, "--plot", help="Also draw it: out.png|svg|pdf."),
     fmt: Format = fc.FMT,
     quiet: bool = QUIET,
 ) -> None:

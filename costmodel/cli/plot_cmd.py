@@ -27,7 +27,8 @@ from costmodel.specs.hardware import HardwareProfile
 plot_app = typer.Typer(no_args_is_help=True,
                        help="Figures (PNG, SVG or PDF, from the -o suffix); needs matplotlib.")
 
-OUTPUT = typer.Option(..., "--output", "-o", help="File to write: .png, .svg or .pdf.")
+OUTPUT = typer.Option(..., "--output", "-o", "--plot",
+                      help="Figure to write: .png, .svg or .pdf (--plot: the same).")
 SWEEP_COLUMNS = ("model", "hardware", "batch", "visual_tokens", "text_tokens", "output_tokens")
 
 

@@ -36,7 +36,7 @@ def parse_ints(text: str, option: str) -> list[int]:
 
 
 def write_csv_atomic(path: Path, rows: list[dict], columns: tuple[str, ...],
-                     option: str = "--out") -> None:
+                     option: str = "--output") -> None:
     """Write the whole file or nothing (cli/output.py)."""
     buf = io.StringIO()
     wr = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
@@ -68,8 +68,8 @@ def profile(
     cuda_graphs: bool = typer.Option(True, help="Also time decode replayed from a CUDA graph."),
     threads: int | None = typer.Option(None, min=1, help="torch.set_num_threads (CPU; default: "
                                        "torch's). Use the same as for `calibrate`."),
-    out: Path = typer.Option(Path("costmodel-profile.csv"), "--out", "--output", "-o",
-                             help="CSV to write."),
+    out: Path = typer.Option(Path("costmodel-profile.csv"), "--output", "-o", "--out",
+                             help="CSV to write (--out: the old name)."),
     kernels: Path | None = typer.Option(None, help="Also write per-kernel times (CSV) for "
                                                      "the first point (torch.profiler)."),
     fmt: Format = FORMAT,
@@ -80,7 +80,7 @@ def profile(
     if device not in ("cpu", "cuda"):
         raise CostmodelError(f"--device: '{device}' is not cpu or cuda")
     vis, batches = parse_ints(visual_tokens, "--visual-tokens"), parse_ints(batch, "--batch")
-    check_output(out, "--out", (".csv",))  # bad paths fail before any measuring
+    check_output(out, "--output", (".csv",))  # bad paths fail before any measuring
     if kernels is not None:
         check_output(kernels, "--kernels", (".csv",))
     spec = _spec(model, tiny)

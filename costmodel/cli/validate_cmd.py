@@ -43,7 +43,8 @@ def validate(
     execution: Mode = typer.Option(Mode.eager, help="Execution mode of the predictions "
                                    "(a profile CSV's `mode` column wins where it is one)."),
     points: bool = typer.Option(False, help="Table: list every point, not only the summary."),
-    plot: Path | None = typer.Option(None, help="Write a predicted-vs-measured PNG here."),
+    plot: Path | None = typer.Option(None, "--plot", help="Also draw predicted vs measured: "
+                                     "out.png|svg|pdf."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table | json | csv"),
     per_row: bool = typer.Option(False, "--per-row", help="--kernels: every row as well."),
     held_out: bool = typer.Option(False, "--held-out", help="--kernels: only the rows the "

@@ -174,3 +174,15 @@ def test_narrow_log_axis_still_has_numbers():
     shown = [t.get_text() for t in ax.yaxis.get_ticklabels(minor=True) + ax.get_yticklabels()
              if t.get_text() and ax.get_ylim()[0] <= t.get_position()[1] <= ax.get_ylim()[1]]
     assert "40" in shown
+
+
+def test_one_name_per_concept(tmp_path, capsys):
+    """-o/--output for files, --plot for figures: plot commands take --plot as well, profile
+    keeps its old --out."""
+    fig = tmp_path / "r.svg"
+    code, _, err = run(["plot", "roofline", M, "-H", H, "--plot", str(fig)], capsys)
+    assert code == 0, err
+    assert fig.exists()
+    code, _, err = run(["profile", "--tiny", "--visual-tokens", "4", "--repeats", "1",
+                        "--warmup", "0", "--no-cuda-graphs", "--out", "/proc/x.csv"], capsys)
+    assert code == 2 and err.startswith("error: --output: cannot write")
