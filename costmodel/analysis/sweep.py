@@ -10,7 +10,7 @@ at that point (tested).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -104,14 +104,41 @@ def _frame(parts: list[dict[str, Arr]], names: list[str], hw_names: list[str],
     return pd.concat([head, nums], axis=1)
 
 
+CHUNK = 200_000  # points per evaluation when a sweep reports progress
+
+
+def _chunked(parts: list[dict[str, Arr]], spec: ModelSpec, hardware: Sequence[HardwareProfile],
+             grid_w: tuple[Arr, Arr, Workload], model_idx: int,
+             report: tuple[Callable[[int, int], None], int]) -> str:
+    """Append one model's rows to `parts`, one device and CHUNK grid points at a time
+    (hardware-major, points in grid order: the rows `evaluate_grid` gives in one go)."""
+    vis, bat, w = grid_w
+    progress, n_models = report
+    tok, bb = (x.reshape(-1).astype(float) for x in np.meshgrid(vis, bat, indexing="ij"))
+    total = n_models * len(hardware) * tok.size
+    done, engine = model_idx * len(hardware) * tok.size, ""
+    for d, h in enumerate(hardware):
+        for lo in range(0, tok.size, CHUNK):
+            t, b = tok[lo:lo + CHUNK], bb[lo:lo + CHUNK]
+            prep = prepare(spec, [h], w, columns={"visual_tokens": t, "batch": b})
+            grid = {"hw_idx": np.full(t.size, d), "visual_tokens": t, "batch": b}
+            parts.append(_columns(evaluate(spec, prep), grid, 1, model_idx))
+            engine, done = prep.engine.id, done + t.size
+            progress(done, total)
+    return engine
+
+
 def sweep(specs: ModelSpec | Sequence[ModelSpec], hardware: Sequence[HardwareProfile],
           visual_tokens: Sequence[int] | Arr, batch: Sequence[int] | Arr = (1,),
-          workload: Workload | None = None, **fields: Any) -> pd.DataFrame:
+          workload: Workload | None = None, progress: Callable[[int, int], None] | None = None,
+          **fields: Any) -> pd.DataFrame:
     """The tidy table over models x hardware x visual tokens x batch.
 
     `workload` (or keyword fields such as text_tokens=64, output_tokens=128, act_dtype='bf16',
     compression=Compression(...)) fixes everything but the swept axes; its own batch and
-    visual_tokens are ignored. A Python loop runs over models only.
+    visual_tokens are ignored. A Python loop runs over models only, unless `progress` is given:
+    then each model is evaluated per device in chunks of CHUNK points (the same rows in the
+    same order) and `progress(points done, points)` is called after each chunk.
     """
     model_list = [specs] if isinstance(specs, ModelSpec) else list(specs)
     vis = np.asarray(visual_tokens, dtype=float).reshape(-1)
@@ -122,8 +149,11 @@ def sweep(specs: ModelSpec | Sequence[ModelSpec], hardware: Sequence[HardwarePro
                              "(or estimate that image size on its own)")
     parts, engine = [], ""
     for i, spec in enumerate(model_list):
-        ev, grid, engine = evaluate_grid(spec, hardware, vis, bat, w)
-        parts.append(_columns(ev, grid, len(hardware), i))
+        if progress is None:
+            ev, grid, engine = evaluate_grid(spec, hardware, vis, bat, w)
+            parts.append(_columns(ev, grid, len(hardware), i))
+        else:
+            engine = _chunked(parts, spec, hardware, (vis, bat, w), i, (progress, len(model_list)))
     names = list(dict.fromkeys(m.name for m in model_list))
     if len(names) != len(model_list):
         raise CostmodelError("model: the same model name appears twice; give each once")

@@ -222,10 +222,12 @@ def best_gemm_flops(t: Timer, dtype: Any, h: int) -> float:
     return 2.0 * h**3 / t.per_call_s(lambda: x @ x)
 
 
-def run(device: str, quick: bool, threads: int | None = None) -> Result:
+def run(device: str, quick: bool, threads: int | None = None,
+        progress: Callable[[int, int], None] | None = None) -> Result:
     """All benchmarks. Samples in bf16 on CUDA, fp32 on CPU (CPU bf16 matmuls are often
     emulated and would not say what the device does in its native format); the bf16 peak
-    (which a profile needs) comes from one square bf16 GEMM on either device."""
+    (which a profile needs) comes from one square bf16 GEMM on either device. `progress`
+    is called as (groups done, groups) after each group of benchmarks."""
     import torch
 
     if device == "cuda" and not torch.cuda.is_available():
@@ -240,8 +242,13 @@ def run(device: str, quick: bool, threads: int | None = None) -> Result:
     dtype, nbytes = (torch.bfloat16, 2.0) if device == "cuda" else (torch.float32, 4.0)
     torch.manual_seed(0)
     launch = launch_overhead_s(t)
-    samples = (gemm_samples(t, s, dtype, nbytes) + vector_samples(t, s, dtype, nbytes)
-               + attention_samples(t, s, dtype, nbytes) + [stream_sample(t, dtype, nbytes)])
+    groups = (gemm_samples, vector_samples, attention_samples,
+              lambda *a: [stream_sample(t, dtype, nbytes)])
+    samples: list[Sample] = []
+    for i, group in enumerate(groups):
+        samples += group(t, s, dtype, nbytes)
+        if progress is not None:
+            progress(i + 1, len(groups))
     math = "bf16" if device == "cuda" else "fp32"
     best = max(float(x.op.matmul_flops[0]) / x.measured_s for x in samples if x.curve == "linear")
     peaks = {math: best}

@@ -37,9 +37,13 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(show_version: bool = typer.Option(False, "--version", callback=_version,
-                                            is_eager=True, help="Print the version and exit.")
-          ) -> None:
+                                            is_eager=True, help="Print the version and exit."),
+          quiet: bool = typer.Option(False, "--quiet", "-q", help="No 'wrote FILE' lines and "
+                                     "no progress bars on stderr (any command).")) -> None:
     """Roofline cost model for vision-language-model inference."""
+    from costmodel.cli import feedback
+
+    feedback.set_quiet(quiet)
 
 
 def _register() -> None:

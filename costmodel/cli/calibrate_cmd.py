@@ -11,7 +11,8 @@ from typing import Any
 
 import typer
 
-from costmodel.cli.common import Format, dumps, table
+from costmodel.cli import feedback
+from costmodel.cli.common import QUIET, Format, dumps, table
 from costmodel.cli.output import check_output, write_text
 from costmodel.errors import CostmodelError
 from costmodel.specs.hardware import HardwareFile, HardwareProfile
@@ -34,8 +35,10 @@ def calibrate(
     from_vidur: Path | None = typer.Option(None, help="Fit a Vidur mlp.csv (needs --base) "
                                               "instead of running microbenchmarks."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table | json | csv"),
+    quiet: bool = QUIET,
 ) -> None:
     """Measure what a device achieves and write a calibrated hardware profile."""
+    feedback.also_quiet(quiet)
     from costmodel.calibration.profile_writer import profile_text
 
     check_output(output, "--output", (".yaml", ".yml"))  # bad paths fail before measuring
@@ -80,7 +83,8 @@ def _from_bench(device: str, base_hw: HardwareProfile | None, new_id: str | None
     from costmodel.calibration.profile_writer import calibrated_file, fit_samples
     from costmodel.units import DType
 
-    res = microbench.run(device, quick, threads)
+    with feedback.progress("calibrate: benchmark groups") as tick:
+        res = microbench.run(device, quick, threads, tick)
     when = dt.date.today().isoformat()
     src = f"measured by costmodel calibrate on {res.device_name} ({device}{res.threads}) {when}"
     overrides: dict[str, Any] = {}
@@ -136,6 +140,6 @@ def _show(f: HardwareFile, info: dict, fmt: Format) -> None:
         for r in rows:
             typer.echo(",".join(str(v) for v in r.values()))
         return
-    typer.echo(f"wrote {info['output']} (id {f.id}) from {info['source']}; base "
+    typer.echo(f"{info['output']}: profile {f.id} from {info['source']}; base "
                f"{info['base']}; launch overhead {f.kernel_launch_overhead_us:.3g} us")
     typer.echo(table([list(r.values()) for r in rows], list(rows[0]), right={1}))

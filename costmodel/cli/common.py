@@ -53,6 +53,9 @@ PP = typer.Option(1, "--pp", min=1, max=MAX_GPUS, help="Pipeline stages (layers 
 MICROBATCHES = typer.Option(None, min=1, max=MAX_BATCH,
                             help="Prefill microbatches for --pp (divide batch).")
 
+QUIET = typer.Option(False, "--quiet", "-q", help="No 'wrote FILE' line and no progress bar "
+                     "on stderr (the bar shows only on a terminal anyway).")
+
 # Workload fields (as pydantic and the library name them) -> the option a user typed.
 OPTION_OF = {
     "batch": "--batch", "visual_tokens": "--visual-tokens", "images": "--images",

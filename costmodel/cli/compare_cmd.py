@@ -10,8 +10,9 @@ import numpy as np
 import typer
 
 from costmodel.analysis.devices import Fleet, energy, evaluate_fleet, power_W, stage_bounds
+from costmodel.cli import captions, feedback
 from costmodel.cli import fleet_common as fc
-from costmodel.cli.common import Format, table
+from costmodel.cli.common import QUIET, Format, table
 from costmodel.cli.plot_cmd import output_format, plots, save
 from costmodel.core.evaluate import STAGES
 from costmodel.units import DType, seconds, si
@@ -84,6 +85,15 @@ def compare_table(recs: list[dict[str, Any]], head: str) -> str:
                      + [f"[changed] {c}" for c in changed])
 
 
+def compare_caption(model: str, f: Fleet, w: Any) -> str:
+    """Title of the compare chart: the model, every device, the one workload."""
+    visual = f"{w.visual_tokens}" if w.visual_tokens is not None else (
+        f"{w.images} image(s) of")
+    devices = captions.listed([h.id for h in f.profiles], most=6)
+    return captions.caption("Compare devices", model, devices, engine=f.engine,
+                            **captions.workload_fields(w, visual))
+
+
 def compare(
     model: str = fc.MODEL, hardware: str | None = fc.HARDWARE,
     visual_tokens: int | None = fc.VISUAL,
@@ -98,10 +108,12 @@ def compare(
     kv_keep: str | None = fc.KV_KEEP, kv_policy: str | None = fc.KV_POLICY,
     rank_by: RankBy = typer.Option(RankBy.e2e, help="e2e, ttft, tpot, throughput or energy."),
     power_mode: str | None = typer.Option(None, help="Power mode for energy, e.g. 30W."),
-    plot_path: Path | None = typer.Option(None, "--plot", help="Write a bar chart (PNG)."),
+    plot_path: Path | None = typer.Option(None, "--plot", help="Also draw it: out.png|svg|pdf."),
     fmt: Format = fc.FMT,
+    quiet: bool = QUIET,
 ) -> None:
     """Rank devices for one workload: TTFT, TPOT, throughput, memory fit, bound per stage."""
+    feedback.also_quiet(quiet)
     if plot_path is not None:
         output_format(plot_path, "--plot")  # a bad path fails before any work
     spec, profiles, w = fc.setup(model, hardware, sets, batch, visual_tokens, images, image_size,
@@ -116,7 +128,7 @@ def compare(
     head = (f"{spec.name}: batch {w.batch}, {f.ev.decode_steps[0, 0] + 1:g} output tokens | "
             f"ranked by {rank_by.value} (devices that do not fit last)")
     if plot_path is not None:
-        save(plots().compare_figure(recs, f"{spec.name}, batch {w.batch}"), plot_path, "--plot")
+        save(plots().compare_figure(recs, compare_caption(spec.name, f, w)), plot_path, "--plot")
     fc.emit(recs, fmt, compare_table(recs, head))
 
 

@@ -10,6 +10,7 @@ import typer
 
 from costmodel.analysis.estimate import Estimate
 from costmodel.analysis.estimate import estimate as run_estimate
+from costmodel.cli import captions, feedback
 from costmodel.cli.common import (
     BATCH,
     CONVENTION,
@@ -25,6 +26,7 @@ from costmodel.cli.common import (
     OUTPUT_TOKENS,
     OVERLAP,
     PP,
+    QUIET,
     TEXT_TOKENS,
     TP,
     VISUAL_TOKENS,
@@ -84,6 +86,25 @@ def compare_rows(base: Estimate, comp: Estimate) -> list[dict[str, Any]]:
     for r in rows:
         r["savings_pct"] = _pct(r["baseline"], r["compressed"])
     return rows
+
+
+def context(base: Estimate, new: Estimate) -> dict[str, Any]:
+    """What the savings are of, as CSV columns after the savings frame (`plot savings` titles
+    its figure with them)."""
+    w = new.workload
+    return {"model": base.model.name, "hardware": base.hardware.id,
+            "device": base.hardware.name, "compression": captions.compression_text(w),
+            "visual_tokens": base.plan.llm_tokens, "text_tokens": w.text_tokens,
+            "output_tokens": w.output_tokens, "batch": w.batch,
+            "dtype": captions.dtype_text(w), "engine": new.prepared.engine.id}
+
+
+def savings_caption(base: Estimate, new: Estimate) -> str:
+    """Title of the savings figure: model, device, workload, engine, compression."""
+    return captions.caption("Savings", base.model.name, captions.device_text(base.hardware),
+                            engine=new.prepared.engine.id,
+                            **captions.workload_fields(new.workload,
+                                                       f"{base.plan.llm_tokens:g}"))
 
 
 def paper_rows(base: Estimate, new: Estimate) -> list[dict[str, Any]]:
@@ -184,8 +205,10 @@ def compare_compression(
     sets: list[str] = typer.Option([], "--set", help="What-if KEY=VALUE on the hardware."),
     fmt: Format = FORMAT,
     plot: Path | None = typer.Option(None, "--plot", help="Also draw the savings: out.png|svg|pdf."),
+    quiet: bool = QUIET,
 ) -> None:
     """Baseline vs compressed: FLOPs, bytes, latency per stage; TTFT, TPOT, KV cache, e2e."""
+    feedback.also_quiet(quiet)
     if plot is not None:
         output_format(plot, "--plot")  # a bad path fails before any work
     comp = compression_from_options(keep, at, method, schedule, kv_keep, kv_policy,
@@ -206,8 +229,7 @@ def compare_compression(
     if plot is not None:
         import pandas as pd
 
-        fig = plots().savings_figure(pd.DataFrame(rows), f"{spec.name} on {hw.id}: {comp.label}")
-        save(fig, plot, "--plot")
+        save(plots().savings_figure(pd.DataFrame(rows), savings_caption(base, new)), plot, "--plot")
     if fmt is Format.json:
         typer.echo(dumps({"model": spec.name, "hardware": hw.id, "compression": comp.label,
                           "compression_spec": comp.model_dump(), "rows": rows,
@@ -215,6 +237,6 @@ def compare_compression(
                           "method_operators": method_ops(new),
                           "baseline": base.to_dict(), "compressed": new.to_dict()}))
     elif fmt is Format.csv:
-        typer.echo(records_csv(rows), nl=False)
+        typer.echo(records_csv([{**r, **context(base, new)} for r in rows]), nl=False)
     else:
         typer.echo(render(base, new, comp.label, rows))

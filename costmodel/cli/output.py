@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from costmodel.cli import feedback
 from costmodel.errors import CostmodelError
 
 FIGURES = (".png", ".svg", ".pdf")
@@ -53,7 +54,8 @@ def _umask() -> int:
 
 def write_atomic(path: Path, write: Callable[[str], None], option: str) -> None:
     """Call `write(tmp)` to fill a temporary file beside `path`, then rename it into place
-    with mode 0666 less the umask. The temporary file never outlives the call."""
+    with mode 0666 less the umask, and say `wrote PATH` on stderr (cli/feedback.py; --quiet
+    silences it). The temporary file never outlives the call."""
     path = Path(path)
     tmp = None
     try:
@@ -62,12 +64,14 @@ def write_atomic(path: Path, write: Callable[[str], None], option: str) -> None:
         write(tmp)
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
+        tmp = None
     except OSError as e:
         raise CostmodelError(f"{option}: cannot write '{path}' ({e.strerror}); choose a "
                              "writable folder") from None
     finally:
         if tmp is not None and os.path.exists(tmp):
             os.remove(tmp)
+    feedback.wrote(path)
 
 
 def write_text(path: Path, text: str, option: str) -> None:

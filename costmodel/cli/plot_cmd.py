@@ -17,8 +17,8 @@ import typer
 
 from costmodel.analysis.estimate import Estimate
 from costmodel.analysis.estimate import estimate as run_estimate
-from costmodel.cli import estimate_cmd
-from costmodel.cli.common import refuse_unused, workload_from_options
+from costmodel.cli import captions, estimate_cmd, feedback
+from costmodel.cli.common import QUIET, refuse_unused, workload_from_options
 from costmodel.cli.output import FIGURES, check_output, write_atomic
 from costmodel.errors import CostmodelError
 from costmodel.loading.load import load_hardware, load_model
@@ -27,7 +27,8 @@ from costmodel.specs.hardware import HardwareProfile
 plot_app = typer.Typer(no_args_is_help=True,
                        help="Figures (PNG, SVG or PDF, from the -o suffix); needs matplotlib.")
 
-OUTPUT = typer.Option(..., "--output", "-o", help="File to write: .png, .svg or .pdf.")
+OUTPUT = typer.Option(..., "--output", "-o", "--plot",
+                      help="Figure to write: .png, .svg or .pdf (--plot: the same).")
 SWEEP_COLUMNS = ("model", "hardware", "batch", "visual_tokens", "text_tokens", "output_tokens")
 
 
@@ -49,9 +50,11 @@ def output_format(path: Path, option: str = "--output") -> str:
 
 
 def save(fig: Any, path: Path, option: str = "--output") -> None:
-    """Write the figure atomically (cli/output.py: temp file beside it, then renamed)."""
+    """Write the figure atomically (cli/output.py: temp file beside it, then renamed), its
+    title in the file's metadata (PNG text chunk, SVG <dc:title>, PDF /Title), and say so."""
     fmt = path.suffix.lower().lstrip(".")
-    write_atomic(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=150), option)
+    meta = {"Title": plots().figure_title(fig)}
+    write_atomic(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=150, metadata=meta), option)
 
 
 def with_estimate_options(drop: tuple[str, ...] = (), replace: dict[str, Any] | None = None
@@ -102,18 +105,22 @@ def _hardware(name: str, kw: dict[str, Any]) -> HardwareProfile:
 
 @plot_app.command("roofline")
 @with_estimate_options()
-def roofline(*, output: Path = OUTPUT, **kw: Any) -> None:
+def roofline(*, output: Path = OUTPUT, quiet: bool = QUIET, **kw: Any) -> None:
     """Each operator at its arithmetic intensity and achieved FLOP/s under the device roof."""
+    feedback.also_quiet(quiet)
     est = _one({**kw, "output": output})
-    save(plots().roofline_figure(est.to_frame(), est.hardware, est.workload.act_dtype), output)
+    save(plots().roofline_figure(est.to_frame(), est.hardware, est.workload.act_dtype,
+                                 captions.estimate_caption("Roofline", est)), output)
 
 
 @plot_app.command("breakdown")
 @with_estimate_options()
-def breakdown(*, output: Path = OUTPUT, **kw: Any) -> None:
-    """Latency, FLOPs and memory traffic per stage, stacked by operator class."""
+def breakdown(*, output: Path = OUTPUT, quiet: bool = QUIET, **kw: Any) -> None:
+    """Latency, FLOPs and memory traffic per stage, stacked by operator class (log scale)."""
+    feedback.also_quiet(quiet)
     est = _one({**kw, "output": output})
-    save(plots().breakdown_figure(est.to_frame()), output)
+    save(plots().breakdown_figure(est.to_frame(), captions.estimate_caption("Breakdown", est)),
+         output)
 
 
 def token_range(text: str) -> list[int]:
@@ -131,8 +138,9 @@ def token_range(text: str) -> list[int]:
                                    help="Hardware ids or YAML paths, comma-separated.")),
     "visual_tokens": (str, typer.Option("0:2880:64", help="Visual tokens START:STOP:STEP.")),
 })
-def sweep(*, output: Path = OUTPUT, **kw: Any) -> None:
+def sweep(*, output: Path = OUTPUT, quiet: bool = QUIET, **kw: Any) -> None:
     """TTFT, TPOT, FLOPs and memory against visual tokens, one line per hardware."""
+    feedback.also_quiet(quiet)
     output_format(output)
     from costmodel.analysis.sweep import sweep as run_sweep
 
@@ -141,7 +149,18 @@ def sweep(*, output: Path = OUTPUT, **kw: Any) -> None:
     hws = [_hardware(h, kw) for h in _names(kw["hardware"], "--hardware")]
     w = workload(kw, visual_tokens=None)
     df = run_sweep(specs, hws, tokens, [w.batch], w)  # vectorised (costmodel/sweep.py)
-    save(plots().sweep_figure(df, {h.id: h.memory_bytes for h in hws}), output)
+    save(plots().sweep_figure(df, {h.id: h.memory_bytes for h in hws},
+                              sweep_caption(df, hws, w, w.batch)), output)
+
+
+def sweep_caption(df: Any, hws: list[HardwareProfile], w: Any, batch: object) -> str:
+    """Title of a sweep figure: models and devices listed, visual tokens the x axis."""
+    devices = ", ".join(captions.device_text(h) for h in hws) if len(hws) <= 2 else (
+        captions.listed([h.id for h in hws]))
+    visual = captions.listed(df["visual_tokens"].unique().tolist(), most=1)
+    return captions.caption("Sweep", captions.listed(df["model"].unique()), devices,
+                            engine=str(df["engine"].iloc[0]),
+                            **captions.workload_fields(w, f"{visual} (x axis)", batch))
 
 
 def _names(text: str, what: str) -> list[str]:
@@ -155,9 +174,12 @@ def _names(text: str, what: str) -> list[str]:
 def savings(
     source: Path = typer.Option(..., "--from", help="CSV from compare-compression --format csv."),
     output: Path = OUTPUT,
-    title: str | None = typer.Option(None, help="Figure title."),
+    title: str | None = typer.Option(None, help="What the figure shows (its first words; "
+                                     "model, device and workload follow from the CSV)."),
+    quiet: bool = QUIET,
 ) -> None:
     """Savings of a compression scenario per stage and metric (bars, % of baseline)."""
+    feedback.also_quiet(quiet)
     import pandas as pd
 
     output_format(output)
@@ -166,4 +188,20 @@ def savings(
     except (OSError, ValueError) as e:
         raise CostmodelError(f"--from: cannot read '{source}' as CSV ({e}); check the path"
                              ) from None
-    save(plots().savings_figure(df, title or f"Savings: {source.stem}"), output)
+    save(plots().savings_figure(df, savings_caption(df, source, title)), output)
+
+
+def savings_caption(df: Any, source: Path, title: str | None) -> str:
+    """The figure's title from the context columns compare-compression writes (model,
+    hardware, device, compression, tokens, batch, dtype, engine); `--title` names the kind."""
+    kind = title or "Savings"
+    need = ("model", "hardware", "compression", "visual_tokens", "text_tokens",
+            "output_tokens", "batch", "dtype", "engine")
+    if any(c not in df.columns for c in need):
+        return f"{kind}: from {source.name} (no model, device or workload columns in it)"
+    r = df.iloc[0]
+    device = f"{r['device']} ({r['hardware']})" if "device" in df.columns else r["hardware"]
+    return captions.caption(kind, str(r["model"]), device, visual=f"{r['visual_tokens']:g}",
+                            text=r["text_tokens"], output=r["output_tokens"], batch=r["batch"],
+                            dtypes=str(r["dtype"]), engine=str(r["engine"]),
+                            compression=str(r["compression"]))

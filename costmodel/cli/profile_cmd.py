@@ -8,8 +8,10 @@ from pathlib import Path
 
 import typer
 
+from costmodel.cli import feedback
 from costmodel.cli.common import (
     FORMAT,
+    QUIET,
     TEXT_TOKENS,
     Format,
     dumps,
@@ -34,7 +36,7 @@ def parse_ints(text: str, option: str) -> list[int]:
 
 
 def write_csv_atomic(path: Path, rows: list[dict], columns: tuple[str, ...],
-                     option: str = "--out") -> None:
+                     option: str = "--output") -> None:
     """Write the whole file or nothing (cli/output.py)."""
     buf = io.StringIO()
     wr = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
@@ -66,17 +68,19 @@ def profile(
     cuda_graphs: bool = typer.Option(True, help="Also time decode replayed from a CUDA graph."),
     threads: int | None = typer.Option(None, min=1, help="torch.set_num_threads (CPU; default: "
                                        "torch's). Use the same as for `calibrate`."),
-    out: Path = typer.Option(Path("costmodel-profile.csv"), "--out", "--output", "-o",
-                             help="CSV to write."),
+    out: Path = typer.Option(Path("costmodel-profile.csv"), "--output", "-o", "--out",
+                             help="CSV to write (--out: the old name)."),
     kernels: Path | None = typer.Option(None, help="Also write per-kernel times (CSV) for "
                                                      "the first point (torch.profiler)."),
     fmt: Format = FORMAT,
+    quiet: bool = QUIET,
 ) -> None:
     """Time prefill and per-token decode of the torch reference model; write a CSV."""
+    feedback.also_quiet(quiet)
     if device not in ("cpu", "cuda"):
         raise CostmodelError(f"--device: '{device}' is not cpu or cuda")
     vis, batches = parse_ints(visual_tokens, "--visual-tokens"), parse_ints(batch, "--batch")
-    check_output(out, "--out", (".csv",))  # bad paths fail before any measuring
+    check_output(out, "--output", (".csv",))  # bad paths fail before any measuring
     if kernels is not None:
         check_output(kernels, "--kernels", (".csv",))
     spec = _spec(model, tiny)
@@ -91,8 +95,9 @@ def profile(
         raise CostmodelError(f"--dtype: '{dtype}' is not one of {', '.join(prof.DTYPES)}")
     if device == "cuda" and not torch.cuda.is_available():
         raise CostmodelError("--device: cuda is not available here; use --device cpu")
-    rows = prof.as_dicts(prof.profile(spec, device, dtype, vis, batches, text_tokens, warmup,
-                                      repeats, cuda_graphs, model or "tiny", threads))
+    with feedback.progress("profile: points", len(vis) * len(batches)) as tick:
+        rows = prof.as_dicts(prof.profile(spec, device, dtype, vis, batches, text_tokens, warmup,
+                                          repeats, cuda_graphs, model or "tiny", threads, tick))
     write_csv_atomic(out, rows, prof.COLUMNS)
     if kernels is not None:
         k = prof.kernel_times(spec, device, dtype, batches[0], vis[0], text_tokens)

@@ -60,6 +60,11 @@ def run(path: Path, fmt: Format, plot: Path | None) -> None:
         typer.echo("")
         typer.echo(summary_table(summary))
     if plot is not None:
+        from costmodel.cli.captions import frame_caption, listed
         from costmodel.cli.plot_cmd import plots, save
 
-        save(plots().published_figure(frame, f"{path.name}: predicted vs measured"), plot)
+        models = [Path(m).parent.name if m.endswith(".json") else m for m in frame["model"]]
+        title = frame_caption(f"Published runs ({path.name}): predicted vs measured", frame,
+                              listed(frame["hardware"].tolist()),
+                              listed(frame["engine"].tolist()), listed(models))
+        save(plots().published_figure(frame, title), plot, "--plot")

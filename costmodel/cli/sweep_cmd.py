@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
 from costmodel.cli import compression_options as co
+from costmodel.cli import feedback
 from costmodel.cli.common import (
     CONVENTION,
     DTYPE,
@@ -21,6 +23,7 @@ from costmodel.cli.common import (
     OUTPUT_TOKENS,
     OVERLAP,
     PP,
+    QUIET,
     TEXT_TOKENS,
     TP,
     WEIGHT_DTYPE,
@@ -30,7 +33,7 @@ from costmodel.cli.common import (
     workload_from_options,
 )
 from costmodel.cli.parsing import MAX_POINTS, parse_grid
-from costmodel.cli.plot_cmd import output_format, plots, save
+from costmodel.cli.plot_cmd import output_format, plots, save, sweep_caption
 from costmodel.errors import CostmodelError
 from costmodel.loading.load import load_hardware, load_model
 from costmodel.specs.workload import MAX_BATCH
@@ -84,8 +87,10 @@ def sweep(
     kv_policy: str | None = co.KV_POLICY,
     fmt: Format = FORMAT,
     plot: Path | None = typer.Option(None, "--plot", help="Also draw it: out.png|svg|pdf."),
+    quiet: bool = QUIET,
 ) -> None:
     """One row per (model, hardware, visual tokens, batch, stage); per-point TTFT, TPOT, memory."""
+    feedback.also_quiet(quiet)
     if plot is not None:
         output_format(plot, "--plot")  # a bad path fails before any work
     vis = parse_grid(visual_tokens, "--visual-tokens")
@@ -104,9 +109,12 @@ def sweep(
         microbatches=microbatches, compression=comp)
     from costmodel.analysis.sweep import sweep as run_sweep  # pandas only when the command runs
 
-    df = run_sweep(specs, hws, vis, bat, w)
+    with feedback.progress(f"sweep: {n:,} points",
+                           n) if n > feedback.PROGRESS_POINTS else nullcontext() as tick:
+        df = run_sweep(specs, hws, vis, bat, w, progress=tick)
     if plot is not None:
-        save(plots().sweep_figure(df, {h.id: h.memory_bytes for h in hws}), plot, "--plot")
+        caption = sweep_caption(df, hws, w, batch)
+        save(plots().sweep_figure(df, {h.id: h.memory_bytes for h in hws}, caption), plot, "--plot")
     if fmt is Format.json:
         typer.echo(dumps(df.astype({c: str for c in ("model", "hardware", "compression",
                                                      "stage")}).to_dict(orient="records")))

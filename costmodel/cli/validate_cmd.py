@@ -9,7 +9,8 @@ from typing import Any
 
 import typer
 
-from costmodel.cli.common import Format, dumps, table
+from costmodel.cli import feedback
+from costmodel.cli.common import QUIET, Format, dumps, table
 from costmodel.units import seconds
 
 
@@ -42,13 +43,16 @@ def validate(
     execution: Mode = typer.Option(Mode.eager, help="Execution mode of the predictions "
                                    "(a profile CSV's `mode` column wins where it is one)."),
     points: bool = typer.Option(False, help="Table: list every point, not only the summary."),
-    plot: Path | None = typer.Option(None, help="Write a predicted-vs-measured PNG here."),
+    plot: Path | None = typer.Option(None, "--plot", help="Also draw predicted vs measured: "
+                                     "out.png|svg|pdf."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table | json | csv"),
     per_row: bool = typer.Option(False, "--per-row", help="--kernels: every row as well."),
     held_out: bool = typer.Option(False, "--held-out", help="--kernels: only the rows the "
                                   "shipped kernel_efficiency was not fitted on."),
+    quiet: bool = QUIET,
 ) -> None:
     """Compare measurements with the model's predictions for the same shapes."""
+    feedback.also_quiet(quiet)
     from costmodel.errors import CostmodelError
 
     if published is not None:
@@ -100,5 +104,9 @@ def validate(
                 for r in summary]
         typer.echo(table(rows, ["group", "points", "median APE %", "max APE %"], right={1, 2, 3}))
     if plot is not None:
-        save(plots().validation_figure(err, f"{measurements.name} vs {hw.id} ({execution.value})"),
-             plot, "--plot")
+        from costmodel.cli.captions import device_text, frame_caption
+
+        title = frame_caption(f"Predicted vs measured ({measurements.name})", err,
+                              device_text(hw), f"{execution.value} execution",
+                              None if "model" in err.columns else "Vidur operators")
+        save(plots().validation_figure(err, title), plot, "--plot")

@@ -150,16 +150,24 @@ def profile_point(s: Setup, batch: int, visual_tokens: int, date: str) -> list[R
 def profile(spec: ModelSpec, device: str, dtype: str, visual_tokens: list[int],
             batches: list[int], text_tokens: int = 64, warmup: int = 2, repeats: int = 10,
             cuda_graphs: bool = True, label: str | None = None,
-            threads: int | None = None) -> list[Row]:
+            threads: int | None = None,
+            progress: Callable[[int, int], None] | None = None) -> list[Row]:
     """Time every (batch, visual tokens) point; one row per stage and mode. `label` (default
-    the spec name) is written as the `model` column; `threads`: torch.set_num_threads."""
+    the spec name) is written as the `model` column; `threads`: torch.set_num_threads;
+    `progress` is called as (points done, points) after each point."""
     if threads is not None:
         torch.set_num_threads(threads)
     dev = torch.device(device)
     s = Setup(build(spec, dev, DTYPES[dtype]), dev, dtype, text_tokens, warmup, repeats,
               cuda_graphs, label or spec.name)
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return [r for b in batches for v in visual_tokens for r in profile_point(s, b, v, date)]
+    points = [(b, v) for b in batches for v in visual_tokens]
+    rows: list[Row] = []
+    for i, (b, v) in enumerate(points):
+        rows += profile_point(s, b, v, date)
+        if progress is not None:
+            progress(i + 1, len(points))
+    return rows
 
 
 def kernel_times(spec: ModelSpec, device: str, dtype: str, batch: int, visual_tokens: int,

@@ -14,7 +14,7 @@ from typing import Any
 
 from costmodel.analysis.estimate import Estimate
 from costmodel.cli.common import _clean
-from costmodel.cli.compression_cmd import compare_rows
+from costmodel.cli.compression_cmd import compare_rows, context
 from costmodel.cli.estimate_cmd import stage_csv
 from costmodel.errors import CostmodelError
 from costmodel.ui import api
@@ -178,7 +178,8 @@ def export_csv(query: dict[str, str]) -> str:
         return stage_csv(base)
     from costmodel.cli.common import records_csv
 
-    return records_csv(compare_rows(base, comp[0]))
+    ctx = context(base, comp[0])  # the same columns as `compare-compression -f csv`
+    return records_csv([{**r, **ctx} for r in compare_rows(base, comp[0])])
 
 
 def export_json(query: dict[str, str]) -> str:

@@ -1,0 +1,79 @@
+"""Figure titles: what a figure shows, built from what the command estimated (the plots take
+the text, they compute nothing). Every title names the model, the device, the workload (visual,
+text and output tokens, batch, dtypes), the engine and the compression, on two lines:
+
+    <kind>: <model> on <device>
+    <visual> visual + <text> text -> <output> output tokens | batch <b> | <dtypes> |
+    engine <engine> | compression: <label or none>
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+
+def caption(kind: str, model: str, device: str, *, visual: str, text: object, output: object,
+            batch: object, dtypes: str, engine: str, compression: str) -> str:
+    return (f"{kind}: {model} on {device}\n{visual} visual + {text} text -> {output} output "
+            f"tokens | batch {batch} | {dtypes} | engine {engine} | compression: {compression}")
+
+
+def dtype_text(w: Any) -> str:
+    """'bf16' when weights, activations and KV cache agree, else each named."""
+    act = w.act_dtype.value
+    weight = (w.weight_dtype or w.act_dtype).value
+    kv = (w.kv_dtype or w.act_dtype).value
+    if weight == act == kv:
+        return act
+    return f"weights {weight}, activations {act}, KV {kv}"
+
+
+def compression_text(w: Any) -> str:
+    return w.compression.label if w.compression is not None else "none"
+
+
+def device_text(hw: Any) -> str:
+    return f"{hw.name} ({hw.id})"
+
+
+def workload_fields(w: Any, visual: str, batch: object | None = None) -> dict[str, Any]:
+    """The keyword pieces of `caption` from a Workload (batch overridable: a sweep's grid)."""
+    return {"visual": visual, "text": w.text_tokens, "output": w.output_tokens,
+            "batch": w.batch if batch is None else batch, "dtypes": dtype_text(w),
+            "compression": compression_text(w)}
+
+
+def estimate_caption(kind: str, est: Any) -> str:
+    """Title of a figure of one estimate (roofline, breakdown)."""
+    return caption(kind, est.model.name, device_text(est.hardware),
+                   engine=est.prepared.engine.id,
+                   **workload_fields(est.workload, f"{est.plan.llm_tokens:g}"))
+
+
+def listed(values: Iterable[Any], most: int = 4) -> str:
+    """'a, b, c' (first `most`, then '+N more'); numbers as a range when there are many."""
+    vals = list(dict.fromkeys(values))
+    if all(isinstance(v, (int, float)) for v in vals):
+        vals = sorted(vals)
+        if len(vals) > most:
+            return f"{min(vals):g}-{max(vals):g}"
+    text = ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in vals[:most])
+    return text + (f" +{len(vals) - most} more" if len(vals) > most else "")
+
+
+def frame_caption(kind: str, frame: Any, device: str, engine: str,
+                  model: str | None = None) -> str:
+    """Title of a figure over many measured points: each workload field listed from the
+    frame's columns where it has them ('per row' where it does not)."""
+    def col(*names: str) -> str:
+        for n in names:
+            if n in frame.columns:
+                return listed(frame[n].dropna().tolist())
+        return "per row"
+
+    dtypes = col("dtype", "act_dtype")
+    return caption(kind, model or col("model"), device, visual=col("visual_tokens"),
+                   text=col("text_tokens", "num_tokens"), output=col("output_tokens"), batch=col("batch"),
+                   dtypes=dtypes, engine=engine, compression=col("compression") if
+                   "compression" in frame.columns else "none")

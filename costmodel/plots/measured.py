@@ -1,0 +1,59 @@
+"""Predicted against measured: `validate --measurements` and `validate --published`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from costmodel.plots.common import MILLI, require, titled
+
+
+def validation_figure(err: pd.DataFrame, title: str) -> Figure:
+    """Predicted vs measured (columns measured_s, predicted_s, group), log-log, one colour per
+    group prefix (op or stage), with the y = x line."""
+    require(err, ("measured_s", "predicted_s", "group"), "validation frame")
+    fig = Figure(figsize=(7, 6.4), layout="constrained")
+    ax = fig.subplots()
+    label = err["group"].str.split(" ").str[0]
+    for name in dict.fromkeys(label):
+        sel = label == name
+        ax.scatter(err.loc[sel, "measured_s"] / MILLI, err.loc[sel, "predicted_s"] / MILLI, s=8,
+                   label=name, alpha=0.7)
+    lo = float(min(err["measured_s"].min(), err["predicted_s"].min()) / MILLI)
+    hi = float(max(err["measured_s"].max(), err["predicted_s"].max()) / MILLI)
+    ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="predicted = measured")
+    ax.set(xscale="log", yscale="log", xlabel="measured (ms)", ylabel="predicted (ms)")
+    ax.legend(fontsize=7)
+    return titled(fig, title)
+
+
+def published_figure(frame: pd.DataFrame, title: str) -> Figure:
+    """Predicted vs measured published runs (columns metric, value, predicted, bound, engine),
+    log-log, as seconds of work per figure (rates inverted), one colour per engine; hollow
+    markers: the roofline bound; with the y = x line."""
+    require(frame, ("metric", "value", "predicted", "bound", "engine", "batch", "output_tokens"),
+            "published frame")
+    rate = frame["metric"].isin(("decode_tokens_per_s", "output_tokens_per_s"))
+    work = np.where(frame["metric"] == "output_tokens_per_s",
+                    frame["batch"] * frame["output_tokens"], 1.0)
+
+    def as_s(col: str) -> np.ndarray:
+        v = frame[col].to_numpy(float)
+        return np.where(rate, work / v, v)
+
+    measured, predicted, bound = as_s("value"), as_s("predicted"), as_s("bound")
+    fig = Figure(figsize=(7, 6.4), layout="constrained")
+    ax = fig.subplots()
+    for name in sorted(frame["engine"].unique()):
+        sel = (frame["engine"] == name).to_numpy()
+        dots = ax.scatter(measured[sel], predicted[sel], s=14, label=name, alpha=0.8)
+        ax.scatter(measured[sel], bound[sel], s=14, facecolors="none",
+                   edgecolors=dots.get_facecolor(), alpha=0.6)
+    lo = float(min(measured.min(), predicted.min(), bound.min()))
+    hi = float(max(measured.max(), predicted.max(), bound.max()))
+    ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="predicted = measured")
+    ax.set(xscale="log", yscale="log", xlabel="measured (s; time per token for decode rates, "
+           "whole run for throughput)", ylabel="predicted (s)")
+    ax.legend(fontsize=7, title="filled: expected, hollow: bound", title_fontsize=7)
+    return titled(fig, title)
