@@ -13,7 +13,7 @@ from typing import Any
 import typer
 from pydantic import ValidationError
 
-from costmodel.cli.common import as_option
+from costmodel.cli.options import as_option
 from costmodel.errors import CostmodelError, one_line
 
 HELP = {"help_option_names": ["-h", "--help"]}

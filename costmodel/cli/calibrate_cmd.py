@@ -12,8 +12,8 @@ from typing import Any
 import typer
 
 from costmodel.cli import feedback
-from costmodel.cli.common import QUIET, Format, dumps, table
-from costmodel.cli.output import check_output, write_text
+from costmodel.cli.options import QUIET
+from costmodel.cli.output import Format, check_output, dumps, table, write_text
 from costmodel.errors import CostmodelError
 from costmodel.specs.hardware import HardwareFile, HardwareProfile
 

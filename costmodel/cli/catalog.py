@@ -7,7 +7,7 @@ from typing import Any
 import typer
 import yaml
 
-from costmodel.cli.common import Format, dumps, records_csv, table
+from costmodel.cli.output import Format, dumps, records_csv, table
 from costmodel.loading.load import hardware_ids, load_hardware, load_model, model_ids
 from costmodel.loading.zoo import ZOO
 from costmodel.units import DType

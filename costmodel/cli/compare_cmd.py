@@ -12,7 +12,8 @@ import typer
 from costmodel.analysis.devices import Fleet, energy, evaluate_fleet, power_W, stage_bounds
 from costmodel.cli import captions, feedback
 from costmodel.cli import fleet_common as fc
-from costmodel.cli.common import QUIET, Format, table
+from costmodel.cli.options import QUIET
+from costmodel.cli.output import Format, table
 from costmodel.cli.plot_cmd import output_format, plots, save
 from costmodel.core.evaluate import STAGES
 from costmodel.units import DType, seconds, si

@@ -11,7 +11,15 @@ import typer
 from costmodel.analysis.estimate import Estimate
 from costmodel.analysis.estimate import estimate as run_estimate
 from costmodel.cli import captions, feedback
-from costmodel.cli.common import (
+from costmodel.cli.compression_options import (
+    KV_KEEP,
+    KV_POLICY,
+    METHOD,
+    SCHEDULE,
+    check_kept_count,
+    compression_from_options,
+)
+from costmodel.cli.options import (
     BATCH,
     CONVENTION,
     DTYPE,
@@ -31,21 +39,10 @@ from costmodel.cli.common import (
     TP,
     VISUAL_TOKENS,
     WEIGHT_DTYPE,
-    Format,
-    dumps,
-    records_csv,
     refuse_unused,
-    table,
     workload_from_options,
 )
-from costmodel.cli.compression_options import (
-    KV_KEEP,
-    KV_POLICY,
-    METHOD,
-    SCHEDULE,
-    check_kept_count,
-    compression_from_options,
-)
+from costmodel.cli.output import Format, dumps, records_csv, table
 from costmodel.cli.plot_cmd import output_format, plots, save
 from costmodel.core.compression.formulas import (
     PAPER_FORMULAS,

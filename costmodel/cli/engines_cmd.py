@@ -7,7 +7,7 @@ from typing import Any
 import typer
 import yaml
 
-from costmodel.cli.common import Format, dumps, records_csv, table
+from costmodel.cli.output import Format, dumps, records_csv, table
 from costmodel.loading.load import engine_ids, load_engine
 
 engines_app = typer.Typer(no_args_is_help=True, help="Inference engines (costmodel/engines/).")

@@ -12,7 +12,7 @@ import typer
 from costmodel.analysis.estimate import Estimate
 from costmodel.analysis.estimate import estimate as run_estimate
 from costmodel.cli import compression_options as co
-from costmodel.cli.common import (
+from costmodel.cli.options import (
     BATCH,
     CONVENTION,
     DTYPE,
@@ -31,12 +31,10 @@ from costmodel.cli.common import (
     TP,
     VISUAL_TOKENS,
     WEIGHT_DTYPE,
-    Format,
-    dumps,
     refuse_unused,
-    table,
     workload_from_options,
 )
+from costmodel.cli.output import Format, dumps, table
 from costmodel.loading.load import load_hardware, load_model
 from costmodel.units import DType, seconds, si
 

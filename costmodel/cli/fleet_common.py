@@ -8,7 +8,7 @@ import numpy as np
 import typer
 
 from costmodel.cli import compression_options as co
-from costmodel.cli.common import (
+from costmodel.cli.options import (
     CONVENTION,
     ENGINE,
     FLASH,
@@ -23,14 +23,12 @@ from costmodel.cli.common import (
     TP,
     VISUAL_TOKENS,
     WEIGHT_DTYPE,
-    Format,
-    dumps,
-    records_csv,
     refuse_unused,
     workload_from_options,
 )
-from costmodel.cli.common import IMAGE_SIZE as IMAGE_SIZE  # re-exported for the commands
-from costmodel.cli.common import IMAGES as IMAGES
+from costmodel.cli.options import IMAGE_SIZE as IMAGE_SIZE  # re-exported for the commands
+from costmodel.cli.options import IMAGES as IMAGES
+from costmodel.cli.output import Format, dumps, records_csv
 from costmodel.errors import CostmodelError
 from costmodel.loading.load import hardware_ids, load_hardware, load_model
 from costmodel.specs.hardware import HardwareProfile
@@ -67,7 +65,7 @@ def setup(model: str, hardware: str | None, sets: list[str], batch: int, visual_
           keep: str | None = None, at: str | None = None, method: str | None = None,
           schedule: str | None = None, kv_keep: str | None = None, kv_policy: str | None = None,
           **options: Any) -> tuple[ModelSpec, list[HardwareProfile], Workload]:
-    """Model, devices and the Workload from the shared options (cli/common.workload_from_options);
+    """Model, devices and the Workload from the shared options (cli/options.workload_from_options);
     compression from cli/compression_options; `options` are the remaining workload options."""
     comp = co.compression_from_options(keep, at, method, schedule, kv_keep, kv_policy)
     w = workload_from_options(batch=batch, visual_tokens=visual_tokens, images=images,

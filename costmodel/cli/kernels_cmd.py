@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from costmodel.cli.common import Format, dumps, table
+from costmodel.cli.output import Format, dumps, table
 from costmodel.units import seconds
 
 ROW_COLS = ("source", "kind", "label", "measured_s", "predicted_s", "bound_s", "abs_error")

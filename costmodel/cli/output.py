@@ -5,10 +5,16 @@ so a failed command leaves the folder as it was."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import math
 import os
 import tempfile
 from collections.abc import Callable
+from enum import Enum
 from pathlib import Path
+from typing import Any
 
 from costmodel.cli import feedback
 from costmodel.errors import CostmodelError
@@ -81,3 +87,46 @@ def write_text(path: Path, text: str, option: str) -> None:
             fh.write(text)
 
     write_atomic(path, fill, option)
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+def records_csv(records: list[dict[str, Any]]) -> str:
+    """Records (dicts with the same keys) as CSV text with a header row."""
+    buf = io.StringIO()
+    wr = csv.DictWriter(buf, fieldnames=list(records[0]), lineterminator="\n")
+    wr.writeheader()
+    wr.writerows(records)
+    return buf.getvalue()
+
+
+def _clean(x: Any) -> Any:
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    return x
+
+
+def dumps(doc: Any) -> str:
+    """Strict JSON (NaN/inf -> null)."""
+    return json.dumps(_clean(doc), indent=2)
+
+
+def table(rows: list[list[str]], header: list[str], right: set[int] | None = None) -> str:
+    """A plain aligned text table."""
+    right = right or set()
+    cells = [header] + rows
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+
+    def line(r: list[str]) -> str:
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w)
+                         for i, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip()
+
+    return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])

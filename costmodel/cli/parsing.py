@@ -47,3 +47,14 @@ def parse_grid(text: str, option: str, minimum: int = 0, maximum: int = MAX_TOKE
     if size > MAX_POINTS:
         raise CostmodelError(f"{option}: {size} values exceed {MAX_POINTS}; use a coarser step")
     return np.unique(np.concatenate([np.arange(a, b + 1, c) for a, b, c in ranges]))
+
+
+def parse_image_size(text: str | None) -> tuple[int, int] | None:
+    """'672x448' -> (672, 448) as (width, height)."""
+    if text is None:
+        return None
+    parts = text.lower().replace("*", "x").split("x")
+    if len(parts) != 2 or not all(p.strip().isdigit() and 0 < int(p) <= 65536 for p in parts):
+        raise CostmodelError(f"--image-size: '{text[:40]}' is not WIDTHxHEIGHT in pixels "
+                             "(1..65536 each), e.g. 672x448")
+    return int(parts[0]), int(parts[1])

@@ -9,7 +9,7 @@ import typer
 
 from costmodel.analysis.plan import Slo, batching, plan
 from costmodel.cli import fleet_common as fc
-from costmodel.cli.common import Format, table
+from costmodel.cli.output import Format, table
 from costmodel.errors import CostmodelError
 from costmodel.units import DType, seconds, si
 

@@ -18,7 +18,7 @@ import typer
 from costmodel.analysis.estimate import Estimate
 from costmodel.analysis.estimate import estimate as run_estimate
 from costmodel.cli import captions, estimate_cmd, feedback
-from costmodel.cli.common import QUIET, refuse_unused, workload_from_options
+from costmodel.cli.options import QUIET, refuse_unused, workload_from_options
 from costmodel.cli.output import FIGURES, check_output, write_atomic
 from costmodel.errors import CostmodelError
 from costmodel.loading.load import load_hardware, load_model

@@ -9,15 +9,8 @@ from pathlib import Path
 import typer
 
 from costmodel.cli import feedback
-from costmodel.cli.common import (
-    FORMAT,
-    QUIET,
-    TEXT_TOKENS,
-    Format,
-    dumps,
-    table,
-)
-from costmodel.cli.output import check_output, write_text
+from costmodel.cli.options import FORMAT, QUIET, TEXT_TOKENS
+from costmodel.cli.output import Format, check_output, dumps, table, write_text
 from costmodel.errors import CostmodelError
 from costmodel.specs.workload import MAX_BATCH, MAX_TOKENS
 

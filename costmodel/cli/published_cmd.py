@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from costmodel.cli.common import Format, dumps, table
+from costmodel.cli.output import Format, dumps, table
 
 
 def _pct(x: float) -> str:

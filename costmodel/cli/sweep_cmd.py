@@ -11,7 +11,7 @@ import typer
 
 from costmodel.cli import compression_options as co
 from costmodel.cli import feedback
-from costmodel.cli.common import (
+from costmodel.cli.options import (
     CONVENTION,
     DTYPE,
     ENGINE,
@@ -27,11 +27,9 @@ from costmodel.cli.common import (
     TEXT_TOKENS,
     TP,
     WEIGHT_DTYPE,
-    Format,
-    dumps,
-    table,
     workload_from_options,
 )
+from costmodel.cli.output import Format, dumps, table
 from costmodel.cli.parsing import MAX_POINTS, parse_grid
 from costmodel.cli.plot_cmd import output_format, plots, save, sweep_caption
 from costmodel.errors import CostmodelError

@@ -10,7 +10,8 @@ from typing import Any
 import typer
 
 from costmodel.cli import feedback
-from costmodel.cli.common import QUIET, Format, dumps, table
+from costmodel.cli.options import QUIET
+from costmodel.cli.output import Format, dumps, table
 from costmodel.units import seconds
 
 

@@ -24,8 +24,8 @@ from pydantic import ValidationError
 from costmodel.analysis.estimate import Estimate
 from costmodel.analysis.estimate import estimate as run_estimate
 from costmodel.cli import ClickException, UsageError, _click_line
-from costmodel.cli.common import as_option, refuse_unused, workload_from_options
 from costmodel.cli.compression_options import check_kept_count, compression_from_options
+from costmodel.cli.options import as_option, refuse_unused, workload_from_options
 from costmodel.errors import CostmodelError, one_line
 from costmodel.loading.load import load_hardware, load_model
 from costmodel.specs.compression import Compression, CompressionPlan

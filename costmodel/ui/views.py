@@ -13,9 +13,9 @@ import json
 from typing import Any
 
 from costmodel.analysis.estimate import Estimate
-from costmodel.cli.common import _clean
 from costmodel.cli.compression_cmd import compare_rows, context
 from costmodel.cli.estimate_cmd import stage_csv
+from costmodel.cli.output import _clean
 from costmodel.errors import CostmodelError
 from costmodel.ui import api
 from costmodel.ui import state as st
@@ -176,7 +176,7 @@ def export_csv(query: dict[str, str]) -> str:
         comp = api.compressed(i, base)
     if comp is None:
         return stage_csv(base)
-    from costmodel.cli.common import records_csv
+    from costmodel.cli.output import records_csv
 
     ctx = context(base, comp[0])  # the same columns as `compare-compression -f csv`
     return records_csv([{**r, **ctx} for r in compare_rows(base, comp[0])])

@@ -1,60 +1,90 @@
-"""Shared CLI pieces: output formats and error conversion."""
+"""The options every command shares (one definition each, so names, defaults, bounds and help
+agree across commands), the option name of each Workload field for messages, and the one
+function that builds a Workload from them (`workload_from_options`)."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import math
-from enum import Enum
 from typing import Any
 
 import typer
 from pydantic import ValidationError
 
+from costmodel.cli.output import Format
+from costmodel.cli.parsing import parse_image_size
 from costmodel.errors import CostmodelError, one_line
 from costmodel.specs.workload import MAX_BATCH, MAX_GPUS, MAX_IMAGES, MAX_TOKENS
 from costmodel.units import DType
 
-
-class Format(str, Enum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-
-
 # Options shared by the commands that describe one workload (estimate, compare-compression,
 # sweep, ...): one definition each, so their names, defaults and help agree everywhere.
 VISUAL_TOKENS = typer.Option(None, min=0, max=MAX_TOKENS, help="Visual tokens into the LLM.")
+
+
 IMAGES = typer.Option(1, min=0, max=MAX_IMAGES, help="Images per request (when tokens not "
                       "given; with tokens, only dynamic-resolution models split them).")
+
+
 IMAGE_SIZE = typer.Option(None, help="Image WIDTHxHEIGHT, e.g. 672x672.")
+
+
 TEXT_TOKENS = typer.Option(64, min=0, max=MAX_TOKENS, help="Text tokens in the prompt.")
+
+
 OUTPUT_TOKENS = typer.Option(128, min=1, max=MAX_TOKENS, help="Tokens generated.")
+
+
 BATCH = typer.Option(1, min=1, max=MAX_BATCH, help="Requests run together.")
+
+
 DTYPE = typer.Option(DType.bf16, help="Activation (math) dtype; weights too by default.")
+
+
 WEIGHT_DTYPE = typer.Option(None, help="Weight dtype (weight-only quant).")
+
+
 KV_DTYPE = typer.Option(None, help="KV-cache dtype.")
+
+
 FLASH = typer.Option(None, "--flash-attention/--no-flash-attention",
                      help="FlashAttention I/O (else eager scores). Default: on; off under "
                      "--convention llm-viewer (LLM-Viewer's default).")
+
+
 OVERLAP = typer.Option("roofline", help="roofline = max(compute, memory); serial = sum.")
+
+
 FORMAT = typer.Option(Format.table, "--format", "-f", help="table, json or csv.")
+
+
 LOGITS = typer.Option("last", help="lm_head over the 'last' prompt token or 'all'.")
+
+
 CHOICES = {"overlap": ("--overlap", ("roofline", "serial")), "logits": ("--logits", ("last", "all"))}
+
+
 CONVENTION = typer.Option("costmodel", help="costmodel or llm-viewer (LLM-Viewer's count).")
+
+
 ENGINE = typer.Option(None, "--engine", help="Inference engine of the expected latency: ideal, "
                       "hf-eager (default), torch-compile, vllm, sglang, trtllm, llama.cpp, mlc, "
                       "torch-eager, torch-cuda-graph (`costmodel engines list`) or a YAML path; "
                       "the roofline bound is shown beside it.")
+
+
 TP = typer.Option(1, "--tp", min=1, max=MAX_GPUS,
                  help="Tensor-parallel GPUs (all-reduce per layer).")
+
+
 PP = typer.Option(1, "--pp", min=1, max=MAX_GPUS, help="Pipeline stages (layers split).")
+
+
 MICROBATCHES = typer.Option(None, min=1, max=MAX_BATCH,
                             help="Prefill microbatches for --pp (divide batch).")
 
+
 QUIET = typer.Option(False, "--quiet", "-q", help="No 'wrote FILE' line and no progress bar "
                      "on stderr (the bar shows only on a terminal anyway).")
+
 
 # Workload fields (as pydantic and the library name them) -> the option a user typed.
 OPTION_OF = {
@@ -91,17 +121,6 @@ def choice(value: str, field: str) -> str:
     return value
 
 
-def parse_image_size(text: str | None) -> tuple[int, int] | None:
-    """'672x448' -> (672, 448) as (width, height)."""
-    if text is None:
-        return None
-    parts = text.lower().replace("*", "x").split("x")
-    if len(parts) != 2 or not all(p.strip().isdigit() and 0 < int(p) <= 65536 for p in parts):
-        raise CostmodelError(f"--image-size: '{text[:40]}' is not WIDTHxHEIGHT in pixels "
-                             "(1..65536 each), e.g. 672x448")
-    return int(parts[0]), int(parts[1])
-
-
 def workload_from_options(*, dtype: DType | None = None, image_size: str | None = None,
                           tp: int = 1, pp: int = 1, microbatches: int | None = None,
                           **fields: Any) -> Any:
@@ -135,40 +154,3 @@ def checked(build: Any, *args: Any, where: str = "", **kwargs: Any) -> Any:
         return build(*args, **kwargs)
     except ValidationError as e:
         raise CostmodelError(as_option(one_line(e, where))) from None
-
-
-def records_csv(records: list[dict[str, Any]]) -> str:
-    """Records (dicts with the same keys) as CSV text with a header row."""
-    buf = io.StringIO()
-    wr = csv.DictWriter(buf, fieldnames=list(records[0]), lineterminator="\n")
-    wr.writeheader()
-    wr.writerows(records)
-    return buf.getvalue()
-
-
-def _clean(x: Any) -> Any:
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
-    return x
-
-
-def dumps(doc: Any) -> str:
-    """Strict JSON (NaN/inf -> null)."""
-    return json.dumps(_clean(doc), indent=2)
-
-
-def table(rows: list[list[str]], header: list[str], right: set[int] | None = None) -> str:
-    """A plain aligned text table."""
-    right = right or set()
-    cells = [header] + rows
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-
-    def line(r: list[str]) -> str:
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w)
-                         for i, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip()
-
-    return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
