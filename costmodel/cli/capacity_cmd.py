@@ -65,12 +65,7 @@ def capacity_command(
         if v is not None and not v > 0:
             raise CostmodelError(f"{name}: {v} is not a positive number of seconds, e.g. 0.5")
     slo = Slo(ttft if ttft is not None else np.inf, tpot if tpot is not None else np.inf)
-    spec, profiles, w = fc.setup(model, hardware, sets, 1, visual_tokens, images, image_size,
-                                 text_tokens, output_tokens, dtype, weight_dtype, kv_dtype,
-                                 flash_attention=flash_attention, overlap=overlap, logits=logits,
-                                 convention=convention, engine=engine, tp=tp, pp=pp,
-                                 keep=keep, at=at, method=method, schedule=schedule,
-                                 kv_keep=kv_keep, kv_policy=kv_policy)
+    spec, profiles, w = fc.setup(locals(), batch=1)
     res = capacity(spec, profiles, w, slo, max_batch=max_batch, auto_dtype=dtype is None)
     labels = {"baseline": "none", "compressed": w.compression.label if w.compression else ""}
     recs = capacity_records(res, labels)

@@ -117,13 +117,7 @@ def compare(
     feedback.also_quiet(quiet)
     if plot_path is not None:
         output_format(plot_path, "--plot")  # a bad path fails before any work
-    spec, profiles, w = fc.setup(model, hardware, sets, batch, visual_tokens, images, image_size,
-                                 text_tokens, output_tokens, dtype, weight_dtype, kv_dtype,
-                                 flash_attention=flash_attention, overlap=overlap, logits=logits,
-                                 convention=convention, engine=engine, tp=tp, pp=pp,
-                                 microbatches=microbatches, keep=keep, at=at,
-                                 method=method, schedule=schedule, kv_keep=kv_keep,
-                                 kv_policy=kv_policy)
+    spec, profiles, w = fc.setup(locals())
     f = evaluate_fleet(spec, profiles, w, auto_dtype=dtype is None)
     recs = _rank(compare_records(f, power_mode), rank_by)
     head = (f"{spec.name}: batch {w.batch}, {f.ev.decode_steps[0, 0] + 1:g} output tokens | "
@@ -149,13 +143,7 @@ def energy_cmd(
     fmt: Format = fc.FMT,
 ) -> None:
     """Estimated joules per request and per output token, split by stage (power x time)."""
-    spec, profiles, w = fc.setup(model, hardware, sets, batch, visual_tokens, images, image_size,
-                                 text_tokens, output_tokens, dtype, weight_dtype, kv_dtype,
-                                 flash_attention=flash_attention, overlap=overlap, logits=logits,
-                                 convention=convention, engine=engine, tp=tp, pp=pp,
-                                 microbatches=microbatches, keep=keep, at=at,
-                                 method=method, schedule=schedule, kv_keep=kv_keep,
-                                 kv_policy=kv_policy)
+    spec, profiles, w = fc.setup(locals())
     f = evaluate_fleet(spec, profiles, w, auto_dtype=dtype is None)
     en = energy(f, power_W(profiles, power_mode))
     recs: list[dict[str, Any]] = [{"hardware": h.id, "power_W": float(en.power_W[d, 0]),

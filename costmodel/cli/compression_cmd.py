@@ -40,7 +40,7 @@ from costmodel.cli.options import (
     VISUAL_TOKENS,
     WEIGHT_DTYPE,
     refuse_unused,
-    workload_from_options,
+    workload_from_values,
 )
 from costmodel.cli.output import Format, dumps, records_csv, table
 from costmodel.cli.plot_cmd import output_format, plots, save
@@ -211,12 +211,7 @@ def compare_compression(
     comp = compression_from_options(keep, at, method, schedule, kv_keep, kv_policy,
                                     cluster_iters, merge_per_layer, overhead, require=True)
     assert comp is not None
-    base_w = workload_from_options(
-        batch=batch, visual_tokens=visual_tokens, images=images, image_size=image_size,
-        text_tokens=text_tokens, output_tokens=output_tokens, dtype=dtype,
-        weight_dtype=weight_dtype, kv_dtype=kv_dtype, flash_attention=flash_attention,
-        overlap=overlap, logits=logits, convention=convention, engine=engine, tp=tp,
-        pp=pp, microbatches=microbatches)
+    base_w = workload_from_values(locals())
     spec, hw = load_model(model), load_hardware(hardware, tuple(sets))
     refuse_unused(spec, base_w)
     base = run_estimate(spec, hw, base_w)

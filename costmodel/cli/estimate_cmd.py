@@ -32,7 +32,7 @@ from costmodel.cli.options import (
     VISUAL_TOKENS,
     WEIGHT_DTYPE,
     refuse_unused,
-    workload_from_options,
+    workload_from_values,
 )
 from costmodel.cli.output import Format, dumps, table
 from costmodel.loading.load import load_hardware, load_model
@@ -71,12 +71,7 @@ def estimate(
 ) -> None:
     """FLOPs, memory traffic, latency and memory footprint of each inference stage."""
     comp = co.compression_from_options(keep, at, method, schedule, kv_keep, kv_policy)
-    w = workload_from_options(compression=comp,
-        batch=batch, visual_tokens=visual_tokens, images=images, image_size=image_size,
-        text_tokens=text_tokens, output_tokens=output_tokens, dtype=dtype,
-        weight_dtype=weight_dtype, kv_dtype=kv_dtype, flash_attention=flash_attention,
-        overlap=overlap, logits=logits, convention=convention, engine=engine, tp=tp,
-        pp=pp, microbatches=microbatches)
+    w = workload_from_values(locals(), compression=comp)
     spec, hw = load_model(model), load_hardware(hardware, tuple(sets))
     refuse_unused(spec, w)
     est = run_estimate(spec, hw, w)

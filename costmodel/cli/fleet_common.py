@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,7 @@ from costmodel.cli.options import (
     VISUAL_TOKENS,
     WEIGHT_DTYPE,
     refuse_unused,
-    workload_from_options,
+    workload_from_values,
 )
 from costmodel.cli.options import IMAGE_SIZE as IMAGE_SIZE  # re-exported for the commands
 from costmodel.cli.options import IMAGES as IMAGES
@@ -34,7 +35,6 @@ from costmodel.loading.load import hardware_ids, load_hardware, load_model
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Workload
-from costmodel.units import DType
 
 MODEL = typer.Argument(..., help="Zoo id (costmodel models list) or config.json path.")
 HARDWARE = typer.Option(None, "--hardware", "-H",
@@ -59,22 +59,18 @@ def devices(text: str | None, sets: list[str]) -> list[HardwareProfile]:
     return [load_hardware(n, tuple(sets)) for n in names]
 
 
-def setup(model: str, hardware: str | None, sets: list[str], batch: int, visual_tokens: int | None,
-          images: int, image_size: str | None, text_tokens: int, output_tokens: int,
-          dtype: DType | None, weight_dtype: DType | None, kv_dtype: DType | None,
-          keep: str | None = None, at: str | None = None, method: str | None = None,
-          schedule: str | None = None, kv_keep: str | None = None, kv_policy: str | None = None,
-          **options: Any) -> tuple[ModelSpec, list[HardwareProfile], Workload]:
-    """Model, devices and the Workload from the shared options (cli/options.workload_from_options);
-    compression from cli/compression_options; `options` are the remaining workload options."""
-    comp = co.compression_from_options(keep, at, method, schedule, kv_keep, kv_policy)
-    w = workload_from_options(batch=batch, visual_tokens=visual_tokens, images=images,
-                              image_size=image_size, text_tokens=text_tokens,
-                              output_tokens=output_tokens, dtype=dtype, weight_dtype=weight_dtype,
-                              kv_dtype=kv_dtype, compression=comp, **options)
-    spec = load_model(model)
+def setup(values: Mapping[str, Any], **override: Any,
+          ) -> tuple[ModelSpec, list[HardwareProfile], Workload]:
+    """Model, devices and the Workload from a command's parameters (its `locals()` at the
+    call: model, hardware, sets and whichever workload and compression options it has);
+    `override` replaces one (batching and capacity search the batch themselves)."""
+    v = {**values, **override}
+    comp = co.compression_from_options(v.get("keep"), v.get("at"), v.get("method"),
+                                       v.get("schedule"), v.get("kv_keep"), v.get("kv_policy"))
+    w = workload_from_values(v, compression=comp)
+    spec = load_model(v["model"])
     refuse_unused(spec, w)
-    return spec, devices(hardware, sets), w
+    return spec, devices(v["hardware"], v["sets"]), w
 
 
 def label(h: HardwareProfile) -> str:

@@ -4,6 +4,7 @@ function that builds a Workload from them (`workload_from_options`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import typer
@@ -119,6 +120,19 @@ def choice(value: str, field: str) -> str:
     if value not in choices:
         raise CostmodelError(f"{option}: '{value[:40]}' is not one of {', '.join(choices)}")
     return value
+
+
+# The Workload options as commands name their parameters (workload_from_options' keywords).
+WORKLOAD_OPTIONS = ("batch", "visual_tokens", "images", "image_size", "text_tokens",
+                    "output_tokens", "dtype", "weight_dtype", "kv_dtype", "flash_attention",
+                    "overlap", "logits", "convention", "engine", "tp", "pp", "microbatches")
+
+
+def workload_from_values(values: Mapping[str, Any], **override: Any) -> Any:
+    """workload_from_options on the WORKLOAD_OPTIONS a command has among `values` (its
+    `locals()` at the call); `override` replaces or adds one (a sweep's batch, a compression)."""
+    v = {k: values[k] for k in WORKLOAD_OPTIONS if k in values}
+    return workload_from_options(**{**v, **override})
 
 
 def workload_from_options(*, dtype: DType | None = None, image_size: str | None = None,

@@ -89,13 +89,7 @@ def plan_command(
     if ttft is None and tpot is None:
         raise CostmodelError("--ttft/--tpot: give at least one SLO, e.g. --ttft 0.3 --tpot 0.05")
     slo = Slo(ttft if ttft is not None else np.inf, tpot if tpot is not None else np.inf)
-    spec, profiles, w = fc.setup(model, hardware, sets, batch, visual_tokens, images, image_size,
-                                 text_tokens, output_tokens, dtype, weight_dtype, kv_dtype,
-                                 flash_attention=flash_attention, overlap=overlap, logits=logits,
-                                 convention=convention, engine=engine, tp=tp, pp=pp,
-                                 microbatches=microbatches, keep=keep, at=at,
-                                 method=method, schedule=schedule, kv_keep=kv_keep,
-                                 kv_policy=kv_policy)
+    spec, profiles, w = fc.setup(locals())
     res = plan(spec, profiles, w, slo, max_batch=max_batch, auto_dtype=dtype is None)
     recs = plan_records(res, slo)
     head = (f"{spec.name}: SLO TTFT <= {seconds(slo.ttft_s) if ttft else 'any'}, TPOT <= "
@@ -143,13 +137,7 @@ def batching_command(
 ) -> None:
     """Decode throughput and TPOT versus batch, and the batch where decode turns compute-bound."""
     grid = parse_batches(batch)
-    spec, profiles, w = fc.setup(model, hardware, sets, 1, visual_tokens, images, image_size,
-                                 text_tokens, output_tokens, dtype, weight_dtype, kv_dtype,
-                                 flash_attention=flash_attention, overlap=overlap, logits=logits,
-                                 convention=convention, engine=engine, tp=tp, pp=pp,
-                                 microbatches=microbatches, keep=keep, at=at,
-                                 method=method, schedule=schedule, kv_keep=kv_keep,
-                                 kv_policy=kv_policy)
+    spec, profiles, w = fc.setup(locals(), batch=1)
     res = batching(spec, profiles, w, grid, auto_dtype=dtype is None)
     ev, recs, parts = res.fleet.ev, [], []
     for d, h in enumerate(profiles):

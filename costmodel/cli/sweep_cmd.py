@@ -27,7 +27,7 @@ from costmodel.cli.options import (
     TEXT_TOKENS,
     TP,
     WEIGHT_DTYPE,
-    workload_from_options,
+    workload_from_values,
 )
 from costmodel.cli.output import Format, dumps, table
 from costmodel.cli.parsing import MAX_POINTS, parse_grid
@@ -100,11 +100,8 @@ def sweep(
         raise CostmodelError(f"--visual-tokens: {n} points exceed {MAX_POINTS}; use a coarser step")
     specs = [load_model(m) for m in models]
     hws = [load_hardware(h) for h in devices]
-    w = workload_from_options(
-        batch=int(bat[0]), text_tokens=text_tokens, output_tokens=output_tokens, dtype=dtype,
-        weight_dtype=weight_dtype, kv_dtype=kv_dtype, flash_attention=flash_attention,
-        overlap=overlap, logits=logits, convention=convention, engine=engine, tp=tp, pp=pp,
-        microbatches=microbatches, compression=comp)
+    # the grid strings are the axes; the Workload's own batch is the grid's first
+    w = workload_from_values(locals(), batch=int(bat[0]), visual_tokens=None, compression=comp)
     from costmodel.analysis.sweep import sweep as run_sweep  # pandas only when the command runs
 
     with feedback.progress(f"sweep: {n:,} points",

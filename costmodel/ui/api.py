@@ -3,7 +3,7 @@ computes them.
 
 Each state becomes the argv of `costmodel estimate` and `costmodel compare-compression`
 (costmodel.ui.state); the CLI's own click commands parse it (same checks, same defaults, same
-messages), and the parsed options go through the CLI's helpers (`workload_from_options`,
+messages), and the parsed options go through the CLI's helpers (`workload_from_values`,
 `refuse_unused`, `compression_from_options`, `compare_rows`) into `costmodel.analysis`. Results are
 cached by their inputs, so an interaction recomputes only what it changed.
 """
@@ -25,7 +25,7 @@ from costmodel.analysis.estimate import Estimate
 from costmodel.analysis.estimate import estimate as run_estimate
 from costmodel.cli import ClickException, UsageError, _click_line
 from costmodel.cli.compression_options import check_kept_count, compression_from_options
-from costmodel.cli.options import as_option, refuse_unused, workload_from_options
+from costmodel.cli.options import as_option, refuse_unused, workload_from_values
 from costmodel.errors import CostmodelError, one_line
 from costmodel.loading.load import load_hardware, load_model
 from costmodel.specs.compression import Compression, CompressionPlan
@@ -36,9 +36,6 @@ from costmodel.ui import state as st
 from costmodel.ui import uploads
 
 T = TypeVar("T")
-WORKLOAD_KEYS = ("batch", "visual_tokens", "images", "image_size", "text_tokens",
-                 "output_tokens", "dtype", "weight_dtype", "kv_dtype", "flash_attention",
-                 "overlap", "logits", "convention", "engine", "tp", "pp", "microbatches")
 SWEEP_STEP, SWEEP_STOP = 96, 2880  # the token sweep: 0:2880:96, extended to cover the point
 LOCK = threading.RLock()  # one computation at a time (warnings are captured per call)
 
@@ -124,7 +121,7 @@ def inputs(state: dict[str, str]) -> Inputs:
             cparams["keep"], cparams["at"], cparams["method"], cparams.get("schedule"),
             cparams.get("kv_keep"), cparams.get("kv_policy"), cparams["cluster_iters"],
             cparams["merge_per_layer"], cparams["overhead"], require=True)
-    w = workload_from_options(**{k: params[k] for k in WORKLOAD_KEYS})
+    w = workload_from_values(params)
     spec = _spec(state["model"])
     sets = tuple(params["sets"])
     hw = load_hardware(params["hardware"], sets)
@@ -154,9 +151,8 @@ def sweep_grid(visual_tokens: float) -> str:
 
 def sweep_workload(i: Inputs, comp: Compression | CompressionPlan | None) -> Workload:
     """The workload of `costmodel sweep` for this state (its options; the tokens vary)."""
-    p = i.params
-    keys = [k for k in WORKLOAD_KEYS if k not in ("visual_tokens", "images", "image_size")]
-    return workload_from_options(**{k: p[k] for k in keys}, compression=comp)
+    fixed = {k: v for k, v in i.params.items() if k not in ("visual_tokens", "images", "image_size")}
+    return workload_from_values(fixed, compression=comp)
 
 
 def sweep(i: Inputs, grid: str,
