@@ -15,8 +15,8 @@ import pytest
 pytest.importorskip("matplotlib")
 
 from costmodel.analysis.estimate import estimate  # noqa: E402
-from costmodel.cli import main  # noqa: E402
 from costmodel.plots import breakdown_figure, compare_figure, figure_title  # noqa: E402
+from tests.helpers import run  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 L3 = str(DATA / "vidur" / "a100_Meta-Llama-3-8B_mlp.csv")
@@ -24,16 +24,6 @@ PUBLISHED = str(Path(__file__).resolve().parents[2] / "costmodel" / "calibration
                 / "published_runs.csv")
 M, H = "llava-1.5-7b", "a100-80gb"
 WORKLOAD = ("visual + ", " text -> ", " output tokens", "| batch ", "| engine ", "compression: ")
-
-
-def run(args: list[str], capsys) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def svg_title(path: Path) -> str:

@@ -6,17 +6,10 @@ import shlex
 
 import pytest
 
-from costmodel.cli import main
+from tests.helpers import run
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], command: str, *extra: str) -> tuple[int, str, str]:
     """Run a `costmodel ...` line as the page shows it; (exit code, stdout, stderr)."""
-    argv = shlex.split(command)[1:] + list(extra)
-    capsys.readouterr()
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+    capsys.readouterr()  # drop what the test printed before
+    return run(shlex.split(command)[1:] + list(extra), capsys)
