@@ -244,16 +244,23 @@ def _price(ops: _Ops, overlap: str, r: Rates) -> _Replica:
                     act + 0 * like, like)
 
 
-def _pipeline(gpu: ModelSpec, run: _Replica, prep: Prepared, r: Rates,
+def _microbatch_ops(gpu: ModelSpec, prep: Prepared) -> _Ops | None:
+    """The operators of one prefill microbatch (batch / m), when pp > 1 splits the batch."""
+    par, base = prep.options.parallel, prep.points
+    if par.pp == 1 or par.m == 1:
+        return None
+    return _ops(gpu, dataclasses.replace(base, batch=base.batch / par.m), prep)
+
+
+def _pipeline(gpu: ModelSpec, run: _Replica, mb_ops: _Ops | None, prep: Prepared, r: Rates,
               bounds: tuple[tuple[int, int], ...]) -> tuple[dict[str, StageTotals], Arr, Arr]:
     """Stage totals, TPOT and transfer time with pp stages and m prefill microbatches
-    (core/parallel/pipeline.py; no change for pp = 1)."""
+    (core/parallel/pipeline.py; no change for pp = 1); mb_ops: _microbatch_ops."""
     par, zero = prep.options.parallel, 0.0 * run.like
     if par.pp == 1:
         return run.stages, run.tpot_s, zero
     base, m = prep.points, par.m
-    mb = run if m == 1 else _price(
-        _ops(gpu, dataclasses.replace(base, batch=base.batch / m), prep), prep.options.overlap, r)
+    mb = run if mb_ops is None else _price(mb_ops, prep.options.overlap, r)
     step = p2p_s(gpu, run.pts, prep.precision, r, bounds, np.ones_like(base.batch), base.batch)
     pre_p2p = p2p_s(gpu, run.pts, prep.precision, r, bounds, None, base.batch / m)
     st = run.stages
@@ -264,12 +271,17 @@ def _pipeline(gpu: ModelSpec, run: _Replica, prep: Prepared, r: Rates,
     return stages, run.tpot_s + step, pre_p2p + run.n_steps * step + zero
 
 
-def _bound(gpu: ModelSpec, ops: _Ops, prep: Prepared,
+def _ttft(latency_s: dict[str, Arr]) -> Arr:
+    """TTFT = vision + projector + prefill latency."""
+    return latency_s["vision"] + latency_s["projector"] + latency_s["prefill"]
+
+
+def _bound(gpu: ModelSpec, ops: _Ops, mb_ops: _Ops | None, prep: Prepared,
            bounds: tuple[tuple[int, int], ...]) -> Bound:
     ideal = _price(ops, prep.options.overlap, prep.bound_rates)
-    stages, tpot, _ = _pipeline(gpu, ideal, prep, prep.bound_rates, bounds)
+    stages, tpot, _ = _pipeline(gpu, ideal, mb_ops, prep, prep.bound_rates, bounds)
     lat = {s: t.latency_s for s, t in stages.items()}
-    ttft = lat["vision"] + lat["projector"] + lat["prefill"]
+    ttft = _ttft(lat)
     return Bound(lat, ttft, tpot, ttft + lat["decode"])
 
 
@@ -281,11 +293,11 @@ def evaluate(spec: ModelSpec, prep: Prepared) -> Evaluation:
     e2e = TTFT + decode; tokens/s = batch x output tokens / e2e."""
     par = prep.options.parallel
     gpu = shard_spec(spec, par.tp)
-    ops = _ops(gpu, prep.points, prep)
+    ops, mb_ops = _ops(gpu, prep.points, prep), _microbatch_ops(gpu, prep)
     run = _price(ops, prep.options.overlap, prep.rates)
     bounds = stage_bounds(spec.llm.num_layers, par.pp)
-    stages, tpot, p2p = _pipeline(gpu, run, prep, prep.rates, bounds)
-    ttft = stages["vision"].latency_s + stages["projector"].latency_s + stages["prefill"].latency_s
+    stages, tpot, p2p = _pipeline(gpu, run, mb_ops, prep, prep.rates, bounds)
+    ttft = _ttft({s: t.latency_s for s, t in stages.items()})
     e2e = ttft + stages["decode"].latency_s
     mem = prep.convention.footprint(spec, gpu, run.pts, prep.precision, prep.options,
                                     run.activation_bytes)
@@ -299,5 +311,5 @@ def evaluate(spec: ModelSpec, prep: Prepared) -> Evaluation:
         per_gpu_kv_cache_bytes=mem.per_gpu_kv_cache_bytes,
         per_gpu_total_bytes=mem.per_gpu_total_bytes,
         fits=mem.per_gpu_total_bytes <= prep.capacity_bytes, parallel=info,
-        bound=_bound(gpu, ops, prep, bounds), op_costs=run.costs,
+        bound=_bound(gpu, ops, mb_ops, prep, bounds), op_costs=run.costs,
     )
