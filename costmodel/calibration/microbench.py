@@ -4,9 +4,16 @@ What is measured (never the validation points): GEMMs of LLM shapes over a range
 counts, an elementwise add and a copy (bandwidth), RMSNorm, SwiGLU, RoPE-like rotate,
 embedding gather, SDPA (causal prefill-shaped, and one query over a cached K/V slice), and
 the per-kernel launch overhead (a long run of one-element adds, divided by the count).
-Each kernel is timed as the median over `repeats` batches of back-to-back calls,
-each batch at least `MIN_BATCH_S` long (so short
-kernels are not timed at the clock's resolution); CUDA timings synchronise around a batch.
+Each kernel is timed by costmodel.calibration.timing (median over batches of back-to-back
+calls; retried when another process shows as a wide spread); CUDA timings synchronise around
+a batch. Reference kernels (costmodel.calibration.references) are measured before and after
+the microbenchmarks, for the checks a profile must pass before it is written.
+
+Sizes (`Sizes`): `quick` for tests, `default` (model-sized shapes: hidden 768 and 1536, rows 1
+to 512, a 32000-row vocabulary projection; about half a minute on a 2-core CPU) and
+`thorough` (hidden 2048 and 4096, rows to 4096; many minutes on a CPU). Vector operands stay
+below 32 MiB: glibc serves a fresh buffer above that from new pages (mmap), which a model's
+activations of that size would also pay, but no model shape here reaches.
 
 Cold weights: a model's decode step streams every weight from DRAM once, so a GEMM whose
 weight stays in the last-level cache between calls would measure cache, not memory,
@@ -27,6 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from costmodel.calibration import references
+from costmodel.calibration.timing import Timer
 from costmodel.core.ops import (
     ACT_FLOPS,
     ADD_FLOPS,
@@ -47,15 +56,20 @@ class Sizes:
     rows: tuple[int, ...]
     attn_seq: tuple[int, ...]
     repeats: int
+    vocab: int  # columns of the vocabulary-projection GEMM (0: none)
 
 
-MIN_BATCH_S = 2e-3  # shortest timed batch of back-to-back calls (s)
 COLD_BYTES = 128 * 2**20  # weight copies a GEMM cycles through (bytes)
 STREAM_ELEMENTS = 16 * 2**20  # elements per operand of the bandwidth add (64 MiB in fp32)
 
-QUICK = Sizes(hidden=(512, 1024), rows=(1, 8, 64, 256), attn_seq=(64, 256, 1024), repeats=5)
-FULL = Sizes(hidden=(2048, 4096), rows=(1, 4, 16, 64, 256, 1024, 4096), attn_seq=(256, 1024, 4096),
-             repeats=10)
+SIZES = {
+    "quick": Sizes(hidden=(512, 1024), rows=(1, 8, 64, 256), attn_seq=(64, 256, 1024),
+                   repeats=5, vocab=0),
+    "default": Sizes(hidden=(768, 1536), rows=(1, 64, 128, 256, 512), attn_seq=(64, 256, 1024),
+                     repeats=5, vocab=32000),
+    "thorough": Sizes(hidden=(2048, 4096), rows=(1, 4, 16, 64, 256, 1024, 4096),
+                      attn_seq=(256, 1024, 4096), repeats=10, vocab=32000),
+}
 
 
 @dataclass(frozen=True)
@@ -65,34 +79,6 @@ class Sample:
     measured_s: float
 
 
-class Timer:
-    def __init__(self, torch: Any, device: str, repeats: int) -> None:
-        self.torch, self.device, self.repeats = torch, device, repeats
-
-    def _sync(self) -> None:
-        if self.device == "cuda":
-            self.torch.cuda.synchronize()
-
-    def per_call_s(self, fn: Callable[[], Any], calls: int | None = None) -> float:
-        """Median over repeats of (time of `calls` back-to-back calls) / calls; `calls`
-        default: enough for a batch to last MIN_BATCH_S."""
-        fn()
-        self._sync()
-        if calls is None:
-            t0 = time.perf_counter()
-            fn()
-            self._sync()
-            calls = int(min(max(MIN_BATCH_S / max(time.perf_counter() - t0, 1e-7), 1), 1000))
-        times = []
-        for _ in range(self.repeats):
-            t0 = time.perf_counter()
-            for _ in range(calls):
-                fn()
-            self._sync()
-            times.append((time.perf_counter() - t0) / calls)
-        return float(np.median(times))
-
-
 def launch_overhead_s(t: Timer) -> float:
     """Per-kernel cost of a kernel that does (almost) no work, in eager mode."""
     x = t.torch.ones(1, device=t.device)
@@ -100,10 +86,15 @@ def launch_overhead_s(t: Timer) -> float:
 
 
 def gemm_samples(t: Timer, s: Sizes, dtype: Any, nbytes: float) -> list[Sample]:
+    """y = F.linear(x, W) with W stored [d_out, d_in], as nn.Linear (and so every transformers
+    model) stores it: the layout decides which BLAS kernel runs."""
     out = []
     for h in s.hidden:
-        for d_in, d_out in ((h, 3 * h), (h, h), (h, 2 * int(2.7 * h)), (int(2.7 * h), h)):
-            w = t.torch.randn(d_in, d_out, device=t.device, dtype=dtype)
+        # a decoder layer's own projections, unfused as nn.Linear runs them: q and o (h -> h),
+        # k and v under GQA (h -> h/4), gate and up (h -> 2.7h), down (2.7h -> h)
+        shapes = [(h, h), (h, h // 4), (h, int(2.7 * h)), (int(2.7 * h), h)]
+        for d_in, d_out in shapes + ([(h, s.vocab)] if s.vocab else []):
+            w = t.torch.randn(d_out, d_in, device=t.device, dtype=dtype)
             ws = [w] + [w.clone() for _ in range(int(COLD_BYTES // (d_in * d_out * nbytes)))]
             for m in s.rows:
                 x = t.torch.randn(m, d_in, device=t.device, dtype=dtype)
@@ -114,12 +105,14 @@ def gemm_samples(t: Timer, s: Sizes, dtype: Any, nbytes: float) -> list[Sample]:
 
 
 def _cycling(x: Any, ws: list[Any]) -> Callable[[], Any]:
-    """x @ the next of `ws` on each call (cold weights)."""
+    """F.linear(x, next of `ws`) on each call (cold weights)."""
+    import torch.nn.functional as F  # noqa: N812
+
     box = [0]
 
     def fn() -> Any:
         box[0] = (box[0] + 1) % len(ws)
-        return x @ ws[box[0]]
+        return F.linear(x, ws[box[0]])
 
     return fn
 
@@ -213,7 +206,13 @@ class Result:
     launch_s: float
     samples: list[Sample]
     peak_flops: dict[str, float]  # best GEMM FLOP/s seen, per dtype
+    stream_Bps: float  # bytes/s of the out-of-cache add (the bandwidth peak)
+    references: list[references.Reference]
+    noisy: int  # measurements whose spread stayed above timing.SPREAD_LIMIT
+    timings: int  # measurements taken
+    worst_spread: float
     seconds: float
+    mode: str
     threads: str = ""  # ", N threads" on CPU
 
 
@@ -222,12 +221,27 @@ def best_gemm_flops(t: Timer, dtype: Any, h: int) -> float:
     return 2.0 * h**3 / t.per_call_s(lambda: x @ x)
 
 
-def run(device: str, quick: bool, threads: int | None = None,
-        progress: Callable[[int, int], None] | None = None) -> Result:
-    """All benchmarks. Samples in bf16 on CUDA, fp32 on CPU (CPU bf16 matmuls are often
-    emulated and would not say what the device does in its native format); the bf16 peak
-    (which a profile needs) comes from one square bf16 GEMM on either device. `progress`
-    is called as (groups done, groups) after each group of benchmarks."""
+Progress = Callable[[int, int, str], None]  # (steps done, steps, what runs next)
+
+
+def _groups(t: Timer, s: Sizes, dtype: Any, nbytes: float
+            ) -> list[tuple[str, Callable[[], list[Sample]]]]:
+    n_gemm = len(s.hidden) * (4 + bool(s.vocab)) * len(s.rows)
+    return [
+        (f"{n_gemm} GEMMs", lambda: gemm_samples(t, s, dtype, nbytes)),
+        (f"{5 * len(s.hidden) * len(s.rows)} vector ops",
+         lambda: vector_samples(t, s, dtype, nbytes)),
+        (f"{2 * len(s.attn_seq)} attentions", lambda: attention_samples(t, s, dtype, nbytes)),
+        ("bandwidth add", lambda: [stream_sample(t, dtype, nbytes)]),
+    ]
+
+
+def run(device: str, mode: str = "default", threads: int | None = None,
+        progress: Progress | None = None) -> Result:
+    """All benchmarks, between two measurements of the reference kernels. Samples in bf16 on
+    CUDA, fp32 on CPU (CPU bf16 matmuls are often emulated and would not say what the device
+    does in its native format); the bf16 peak (which a profile needs) comes from one square
+    bf16 GEMM on either device. `progress` is called before each step and once at the end."""
     import torch
 
     if device == "cuda" and not torch.cuda.is_available():
@@ -237,26 +251,37 @@ def run(device: str, quick: bool, threads: int | None = None,
     if threads is not None:
         torch.set_num_threads(threads)
     t0 = time.perf_counter()
-    s = QUICK if quick else FULL
+    s = SIZES[mode]
     t = Timer(torch, device, s.repeats)
     dtype, nbytes = (torch.bfloat16, 2.0) if device == "cuda" else (torch.float32, 4.0)
     torch.manual_seed(0)
+    tick = progress or (lambda done, total, what: None)
+    groups = _groups(t, s, dtype, nbytes)
+    steps = len(groups) + 3
+    tick(0, steps, "reference add, copy, GEMM")
+    before = references.measure(t, dtype)
+    tick(1, steps, "launch overhead")
     launch = launch_overhead_s(t)
-    groups = (gemm_samples, vector_samples, attention_samples,
-              lambda *a: [stream_sample(t, dtype, nbytes)])
     samples: list[Sample] = []
-    for i, group in enumerate(groups):
-        samples += group(t, s, dtype, nbytes)
-        if progress is not None:
-            progress(i + 1, len(groups))
+    for i, (what, group) in enumerate(groups):
+        tick(2 + i, steps, what)
+        samples += group()
+    tick(steps - 1, steps, "reference add, copy, GEMM again")
+    refs = references.combine(references.reference_ops(device, nbytes), before,
+                              references.measure(t, dtype))
+    tick(steps, steps, "done")
     math = "bf16" if device == "cuda" else "fp32"
-    best = max(float(x.op.matmul_flops[0]) / x.measured_s for x in samples if x.curve == "linear")
-    peaks = {math: best}
-    if math != "bf16":
-        peaks["bf16"] = best_gemm_flops(t, torch.bfloat16, s.hidden[0])
+    peaks = {math: max(float(x.op.matmul_flops[0]) / x.measured_s for x in samples
+                       if x.curve == "linear")}
+    if math != "bf16":  # emulated on most CPUs: a small one says enough
+        peaks["bf16"] = best_gemm_flops(t, torch.bfloat16, 256)
+    stream = samples[-1]
     name = torch.cuda.get_device_name() if device == "cuda" else _cpu_name()
     nthreads = "" if device == "cuda" else f", {torch.get_num_threads()} threads"
-    return Result(name, math, launch, samples, peaks, time.perf_counter() - t0, nthreads)
+    return Result(name, math, launch, samples, peaks,
+                  float(np.ravel(stream.op.bytes)[0]) / stream.measured_s, refs,
+                  t.noisy_count(), len(t.timings), t.worst_spread(),
+                  time.perf_counter() - t0, mode, nthreads)
 
 
 def _cpu_name() -> str:

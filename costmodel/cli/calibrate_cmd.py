@@ -29,7 +29,9 @@ def calibrate(
     base: str | None = typer.Option(None, help="Keep this profile's datasheet peaks; fit "
                                        "efficiency against them (else peaks = measured)."),
     new_id: str | None = typer.Option(None, "--id", help="id of the written profile."),
-    quick: bool = typer.Option(False, help="Small sizes (CI: well under a minute on a CPU)."),
+    quick: bool = typer.Option(False, help="Small sizes (tests: seconds on a CPU)."),
+    thorough: bool = typer.Option(False, help="Large sizes (hidden 2048 and 4096, rows to "
+                                  "4096): many minutes on a CPU."),
     threads: int | None = typer.Option(None, min=1, help="torch.set_num_threads for the run "
                                        "(CPU; default: torch's). Use the same for `profile`."),
     from_vidur: Path | None = typer.Option(None, help="Fit a Vidur mlp.csv (needs --base) "
@@ -37,8 +39,21 @@ def calibrate(
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table | json | csv"),
     quiet: bool = QUIET,
 ) -> None:
-    """Measure what a device achieves and write a calibrated hardware profile."""
+    """Measure what a device achieves and write a calibrated hardware profile.
+
+    About half a minute on a 2-core CPU by default. Reference kernels (a large add, copy and
+    GEMM) are measured before and after the microbenchmarks; a profile whose predictions for
+    them are off by more than 25%, or a run in which they drifted by more than 25% (something
+    else ran), is refused and nothing is written.
+
+    Examples:
+      costmodel calibrate --device cpu -o cpu.yaml
+      costmodel calibrate --device cuda --base h100-sxm -o h100-cal.yaml
+      costmodel calibrate --from-vidur mlp.csv --base a100-80gb -o a100-vidur.yaml
+    """
     feedback.also_quiet(quiet)
+    if quick and thorough:
+        raise CostmodelError("--quick, --thorough: give one of them (or neither: default sizes)")
     from costmodel.calibration.profile_writer import profile_text
 
     check_output(output, "--output", (".yaml", ".yml"))  # bad paths fail before measuring
@@ -46,7 +61,8 @@ def calibrate(
     if from_vidur is not None:
         f, info = _from_vidur(from_vidur, hw, new_id)
     else:
-        f, info = _from_bench(device.value, hw, new_id, quick, threads)
+        mode = "quick" if quick else "thorough" if thorough else "default"
+        f, info = _from_bench(device.value, hw, new_id, mode, threads)
     write_text(output, profile_text(f), "--output")
     info["output"] = str(output)
     _show(f, info, fmt)
@@ -78,16 +94,15 @@ def _from_vidur(path: Path, hw: HardwareProfile | None,
 
 
 def _from_bench(device: str, base_hw: HardwareProfile | None, new_id: str | None,
-                quick: bool, threads: int | None = None) -> tuple[HardwareFile, dict]:
+                mode: str, threads: int | None = None) -> tuple[HardwareFile, dict]:
     from costmodel.calibration import microbench
     from costmodel.calibration.profile_writer import calibrated_file, fit_samples
     from costmodel.units import DType
 
-    with feedback.progress("calibrate: benchmark groups") as tick:
-        res = microbench.run(device, quick, threads, tick)
+    with feedback.progress("calibrate") as tick:
+        res = microbench.run(device, mode, threads, tick)
     when = dt.date.today().isoformat()
     src = f"measured by costmodel calibrate on {res.device_name} ({device}{res.threads}) {when}"
-    overrides: dict[str, Any] = {}
     base = base_hw.id if base_hw is not None else None
     if base_hw is not None:
         hw = base_hw
@@ -97,12 +112,80 @@ def _from_bench(device: str, base_hw: HardwareProfile | None, new_id: str | None
         hw = HardwareProfile.from_file(bf)
     curves = fit_samples(res.samples, hw, DType(res.math_dtype), res.launch_s)
     note = (f"Calibrated {'against ' + hw.id if base else 'from measured peaks'} with "
-            f"{len(res.samples)} microbenchmarks in {res.math_dtype}"
-            f"{' (--quick sizes)' if quick else ''}; launch overhead per kernel in eager mode.")
+            f"{len(res.samples)} microbenchmarks in {res.math_dtype} ({mode} sizes); launch "
+            f"overhead per kernel in eager mode. {_measured(res)}")
     f = calibrated_file(bf, new_id or f"{(base or device)}-calibrated", curves,
-                        res.launch_s * 1e6, src, note, overrides)
-    return f, {"source": res.device_name, "base": base or "measured peaks",
-               "launch_us": round(res.launch_s * 1e6, 3), "seconds": round(res.seconds, 2)}
+                        res.launch_s * 1e6, src, note)
+    _check(f, res, measured_peak=base is None)
+    warnings = _warnings(res)
+    if warnings:
+        f = f.model_copy(update={"notes": f"{f.notes} Contention: {' '.join(warnings)}"})
+    return f, {"source": res.device_name, "base": base or "measured peaks", "mode": mode,
+               "launch_us": round(res.launch_s * 1e6, 3), "seconds": round(res.seconds, 2),
+               "samples": len(res.samples), "noisy_measurements": res.noisy,
+               "measurements": res.timings, "worst_spread": round(res.worst_spread, 3),
+               "references": _reference_rows(f, res), "warnings": warnings}
+
+
+def _warnings(res: Any) -> list[str]:
+    """Contention seen during the run (costmodel.calibration.references.drifted; noisy
+    measurements), each also a line on stderr."""
+    from costmodel.calibration.references import drifted
+
+    out = drifted(res.references)
+    if res.noisy > 0.1 * res.timings:  # a few wide ones are normal on a shared machine
+        out.append(f"{res.noisy} of {res.timings} measurements kept a spread above 15% after "
+                   "retries: the device was busy with something else")
+    for w in out:
+        feedback.note(f"warning: calibrate: {w}")
+    return out
+
+
+def _measured(res: Any) -> str:
+    """What the run measured, in words (the profile's notes and the table's footer)."""
+    r = {x.name: x for x in res.references}
+    return (f"References: add {r['add'].rate / 1e9:.3g} GB/s, copy {r['copy'].rate / 1e9:.3g} "
+            f"GB/s, GEMM {r['gemm'].rate / 1e12:.3g} TFLOP/s. {res.noisy} of {res.timings} "
+            f"measurements stayed noisy (spread above 15% after retries).")
+
+
+def _predicted(f: HardwareFile, res: Any) -> dict[str, float]:
+    """What the written profile says each reference kernel takes (s): the add and copy priced
+    as operators (curves and launch included), the GEMM at the profile's peak."""
+    import numpy as np
+
+    from costmodel.core.roofline import Rates, op_times
+    from costmodel.units import DType
+
+    rates = Rates.from_profiles([HardwareProfile.from_file(f)], DType(res.math_dtype))
+    out = {}
+    for r in res.references:
+        if r.name == "gemm":
+            out[r.name] = float(np.ravel(r.op.matmul_flops / rates.matmul_flops_per_s)[0])
+        else:
+            t = op_times(r.op, rates).latency_s("roofline", rates.launch_s)
+            out[r.name] = float(np.ravel(t)[0])
+    return out
+
+
+def _check(f: HardwareFile, res: Any, measured_peak: bool) -> None:
+    """Refuse (nothing written) a profile that fails a reference check."""
+    from costmodel.calibration.references import problems
+    from costmodel.units import DType
+
+    peak = HardwareProfile.from_file(f).peak_flops(DType(res.math_dtype))
+    found = problems(res.references, _predicted(f, res), peak, measured_peak)
+    if found:
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        raise CostmodelError(f"calibrate: {found[0]}{more}; nothing written")
+
+
+def _reference_rows(f: HardwareFile, res: Any) -> list[dict[str, Any]]:
+    pred = _predicted(f, res)
+    return [{"reference": r.name, "before_ms": round(r.before_s * 1e3, 4),
+             "after_ms": round(r.after_s * 1e3, 4), "predicted_ms": round(pred[r.name] * 1e3, 4),
+             "rate": round(r.rate / (1e12 if r.name == "gemm" else 1e9), 4),
+             "rate_unit": "TFLOP/s" if r.name == "gemm" else "GB/s"} for r in res.references]
 
 
 def _bare_file(res: Any, device: str, src: str) -> HardwareFile:
@@ -111,7 +194,7 @@ def _bare_file(res: Any, device: str, src: str) -> HardwareFile:
     mem = _memory_bytes(device)
     data = {"id": f"{device}-measured", "name": res.device_name,
             "category": "datacenter" if device == "cuda" else "workstation",
-            "memory_GB": round(mem / 1e9, 2), **measured_peaks(res.samples, res.peak_flops),
+            "memory_GB": round(mem / 1e9, 2), **measured_peaks(res.stream_Bps, res.peak_flops),
             "sources": {"memory_GB": src, "memory_bandwidth_GBps": src + " (best add)",
                         "peak_tflops": src + " (best GEMM per dtype)"}}
     return HardwareFile.model_validate(data)
@@ -143,3 +226,11 @@ def _show(f: HardwareFile, info: dict, fmt: Format) -> None:
     typer.echo(f"{info['output']}: profile {f.id} from {info['source']}; base "
                f"{info['base']}; launch overhead {f.kernel_launch_overhead_us:.3g} us")
     typer.echo(table([list(r.values()) for r in rows], list(rows[0]), right={1}))
+    if "references" in info:
+        refs = info["references"]
+        typer.echo(table([[str(v) for v in r.values()] for r in refs], list(refs[0]),
+                         right={1, 2, 3, 4}))
+        typer.echo(f"{info['samples']} microbenchmarks ({info['mode']} sizes) in "
+                   f"{info['seconds']:.1f} s; {info['noisy_measurements']} of "
+                   f"{info['measurements']} measurements noisy (worst spread "
+                   f"{100 * info['worst_spread']:.0f}%)")

@@ -8,13 +8,21 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Protocol
 
 import typer
 
 PROGRESS_POINTS = 1_000_000  # a sweep over more points than this shows a bar
-Tick = Callable[[int, int], None]  # (done, total)
+
+
+class Tick(Protocol):
+    """tick(done, total[, what]): `what` (what runs now) replaces the bar's detail."""
+
+    def __call__(self, done: int, total: int, what: str = "") -> None: ...
+
+
 _state = {"quiet": False}
 
 
@@ -66,7 +74,8 @@ def progress(description: str, total: int | None = None) -> Iterator[Tick | None
     with Progress(*columns, console=console, transient=False) as bar:
         task = bar.add_task(description, total=total)
 
-        def tick(done: int, of: int) -> None:
-            bar.update(task, completed=done, total=of)
+        def tick(done: int, total: int, what: str = "") -> None:
+            detail = f"{description}: {what}" if what else description
+            bar.update(task, completed=done, total=total, description=detail)
 
         yield tick

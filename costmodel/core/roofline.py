@@ -66,17 +66,29 @@ class Curve:
         return out
 
 
+MEMORY_SUFFIX = "_memory"  # `linear_memory`: the curve of memory-bound `linear` operators
+
+
+def _device_curve(h: HardwareProfile, cls: str) -> tuple[tuple[float, ...], ...] | None:
+    """A device's curve for `cls`; a `<class>_memory` curve it lacks falls back to its
+    `<class>` curve (so mixing devices with and without one changes nothing for the others)."""
+    got = h.efficiency_curves.get(cls)
+    if got is None and cls.endswith(MEMORY_SUFFIX):
+        got = h.efficiency_curves.get(cls.removesuffix(MEMORY_SUFFIX))
+    return got
+
+
 def curve_table(profiles: Sequence[HardwareProfile]) -> dict[str, Curve]:
     """Per op class, the devices' efficiency curves resampled on shared knots (one row each)."""
     out = {}
     for cls in {c for h in profiles for c in h.efficiency_curves}:
-        knots = np.unique(np.log10([x for h in profiles for x in h.efficiency_curves.get(
-            cls, ((1.0,), (1.0,)))[0]]))
+        curves = [_device_curve(h, cls) for h in profiles]
+        knots = np.unique(np.log10([x for c in curves for x in (c or ((1.0,), (1.0,)))[0]]))
         rows, firsts = [], []
-        for h in profiles:
-            xs, ys = h.efficiency_curves.get(cls, ((1.0,), (1.0,)))
+        for c in curves:
+            xs, ys = c or ((1.0,), (1.0,))
             rows.append(np.interp(knots, np.log10(xs), ys))
-            firsts.append(np.log10(xs[0]) if cls in h.efficiency_curves else -np.inf)
+            firsts.append(np.log10(xs[0]) if c is not None else -np.inf)
         out[cls] = Curve(knots, np.array(rows), np.array(firsts))
     return out
 
@@ -180,9 +192,13 @@ def op_times(op: Op, r: Rates) -> OpTimes:
     compute = op.matmul_flops / mm_rate + op.vector_flops / r.vector_flops_per_s
     comm = op.link_bytes / r.link_bytes_per_s + op.link_hops * r.link_latency_s
     memory = op.bytes / r.bytes_per_s
-    curve = r.curves.get(CURVE_OF_CLASS.get(op.op_class, ""))
-    if curve is not None:
-        eff = curve(np.maximum(compute, memory))
+    cls = CURVE_OF_CLASS.get(op.op_class, "")
+    curve, mem_curve = r.curves.get(cls), r.curves.get(cls + MEMORY_SUFFIX)
+    if curve is not None or mem_curve is not None:
+        t = np.maximum(compute, memory)
+        eff = curve(t) if curve is not None else np.ones_like(t)
+        if mem_curve is not None:  # memory-bound instances take the memory-bound curve
+            eff = np.where(memory > compute, mem_curve(t), eff)
         compute, memory = compute / eff, memory / eff
     if r.kernels is not None:  # fitted kernel figures win where a device has them
         fused = r.engine is not None and op.op_class in r.engine.fused_op_classes

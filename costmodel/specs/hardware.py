@@ -104,7 +104,8 @@ class KernelEfficiencyFile(BaseModel):
     decode_fixed_us: float = Field(default=0.0, ge=0.0)
 
 
-CURVE_CLASSES = ("linear", "attention", "norm", "activation", "elementwise", "rope", "embedding")
+CURVE_CLASSES = ("linear", "attention", "norm", "activation", "elementwise", "rope", "embedding",
+                 "linear_memory", "attention_memory")
 
 
 class EfficiencyCurveFile(BaseModel):
@@ -143,6 +144,12 @@ class EfficiencyCurvesFile(BaseModel):
     elementwise: EfficiencyCurveFile | None = None
     rope: EfficiencyCurveFile | None = None
     embedding: EfficiencyCurveFile | None = None
+    # Memory-bound matrix products (a decode GEMV streaming its weights; decode attention
+    # reading the KV cache) reach a different fraction of the bandwidth than compute-bound ones
+    # of the same roofline time reach of the peak: where given, these curves price operators of
+    # that class whose bare roofline is memory-bound (costmodel.core.roofline.op_times).
+    linear_memory: EfficiencyCurveFile | None = None
+    attention_memory: EfficiencyCurveFile | None = None
 
 
 class HardwareFile(BaseModel):

@@ -78,10 +78,10 @@ def test_profile_bar(monkeypatch, tmp_path):
 def test_calibrate_bar(monkeypatch, tmp_path):
     from costmodel.calibration import microbench
 
-    def fake_run(device, quick, threads=None, progress=None):
+    def fake_run(device, mode, threads=None, progress=None):
         for i in range(4):
             if progress is not None:
-                progress(i + 1, 4)
+                progress(i + 1, 4, f"group {i + 1}")
         raise CostmodelError("calibrate: stopped by the test")
 
     monkeypatch.setattr(microbench, "run", fake_run)
@@ -89,5 +89,5 @@ def test_calibrate_bar(monkeypatch, tmp_path):
     quiet = CliRunner().invoke(app, args)
     assert isinstance(quiet.exception, CostmodelError) and quiet.stderr == ""
     drawn = CliRunner().invoke(app, args, env={"COSTMODEL_PROGRESS": "1"})
-    assert "calibrate: benchmark groups" in drawn.stderr and "4/4" in drawn.stderr
+    assert "calibrate: group 4" in drawn.stderr and "4/4" in drawn.stderr
     assert not (tmp_path / "c.yaml").exists()

@@ -104,3 +104,31 @@ def test_engine_launch_overhead_per_kernel(llama2, gpu):
 
 def test_test_profile_unchanged():
     assert "efficiency_curves" not in MY_GPU_YAML.read_text()
+
+
+MEM_CURVES = {"linear": {"roofline_us": [1.0], "efficiency": [1.0]},
+              "linear_memory": {"roofline_us": [1.0], "efficiency": [0.25]}}
+
+
+def test_memory_bound_linear_takes_the_memory_curve(gpu):
+    """A decode GEMV (memory-bound: 1 row) is priced by `linear_memory`, a 4096-row GEMM
+    (compute-bound on my-gpu) by `linear`; both bare times are far above the 1 us knot."""
+    hw = _profile(gpu, efficiency_curves=MEM_CURVES)
+    gemv = linear("l", "decode", np.asarray([1.0]), 4096, 4096, False, 2.0, 2.0)
+    gemm = linear("l", "prefill", np.asarray([4096.0]), 4096, 4096, False, 2.0, 2.0)
+    bare, r = Rates.from_profiles([gpu], DType.bf16), Rates.from_profiles([hw], DType.bf16)
+    assert op_times(gemv, r).memory_s[0] == pytest.approx(op_times(gemv, bare).memory_s[0] / 0.25)
+    assert op_times(gemm, r).compute_s[0] == pytest.approx(op_times(gemm, bare).compute_s[0])
+
+
+def test_device_without_memory_curve_keeps_its_linear_curve(gpu):
+    """Mixing a device with `linear_memory` and one without it changes nothing for the latter:
+    its memory-bound GEMVs still take its own `linear` curve."""
+    with_mem = _profile(gpu, id="a", efficiency_curves=MEM_CURVES)
+    plain = _profile(gpu, id="b", efficiency_curves=CURVE)
+    gemv = linear("l", "decode", np.asarray([1.0]), 4096, 4096, False, 2.0, 2.0)
+    both = op_times(gemv, Rates.from_profiles([with_mem, plain], DType.bf16)).memory_s
+    alone = op_times(gemv, Rates.from_profiles([plain], DType.bf16)).memory_s
+    assert both[1] == pytest.approx(alone[0])
+    assert both[0] == pytest.approx(4 * op_times(gemv, Rates.from_profiles(
+        [gpu], DType.bf16)).memory_s[0])

@@ -1,0 +1,84 @@
+"""calibrate -> profile -> validate on this CPU, on model configs the calibration was not
+developed on (tests/data/unseen/*: different widths, depths, vocabularies and GQA), as a new
+user runs it: default calibration sizes, torch's default threads.
+
+    python benchmarks/cpu_calibration_accuracy.py [--runs 3]
+
+Each run is independent: its own calibration, then `costmodel profile` of every unseen config
+(batch 1; visual tokens 0 and 256 -- these configs are text-only LLMs, so visual tokens are
+prompt tokens; 64 text tokens) into one CSV, then `costmodel validate` of that CSV against the
+run's profile. Prints per run the calibration's wall time and the median and max absolute
+percentage error of prefill (TTFT) and of one decode step, pooled over the configs. The slow
+test tests/cli/test_cpu_pipeline.py runs `trial` and asserts each run's medians <= 20%.
+Needs torch (pip install ".[validate]").
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from costmodel.cli import main as cli  # noqa: E402
+
+UNSEEN = sorted((Path(__file__).resolve().parent.parent / "tests" / "data" / "unseen").iterdir())
+PROFILE_ARGS = ["--visual-tokens", "0,256", "--text-tokens", "64", "--warmup", "2",
+                "--repeats", "5"]
+
+
+def _cli(args: list[str]) -> str:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        try:
+            cli(["--quiet", *args])
+        except SystemExit as e:
+            if e.code:
+                raise RuntimeError(f"costmodel {' '.join(args)}: exit {e.code}") from None
+    return out.getvalue()
+
+
+def trial(folder: Path, configs: list[Path] = UNSEEN) -> dict:
+    """One calibrate -> profile -> validate run in `folder`; the validate JSON summary per
+    stage plus the calibration's seconds."""
+    cal = folder / "cpu.yaml"
+    t0 = time.perf_counter()
+    _cli(["calibrate", "--device", "cpu", "-o", str(cal)])
+    seconds = time.perf_counter() - t0
+    lines: list[str] = []
+    for cfg in configs:
+        csv_path = folder / f"{cfg.name}.csv"
+        _cli(["profile", str(cfg), *PROFILE_ARGS, "-o", str(csv_path)])
+        text = csv_path.read_text().splitlines()
+        lines += text if not lines else text[1:]
+    pooled = folder / "all.csv"
+    pooled.write_text("\n".join(lines) + "\n")
+    doc = json.loads(_cli(["validate", "-m", str(pooled), "-H", str(cal), "-f", "json"]))
+    return {"calibrate_s": seconds, "points": doc["points"],
+            "summary": {s["group"]: s for s in doc["summary"]}}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    print(f"unseen configs: {', '.join(c.name for c in UNSEEN)}")
+    for i in range(args.runs):
+        with tempfile.TemporaryDirectory() as tmp:
+            r = trial(Path(tmp))
+        s = r["summary"]
+        print(f"run {i + 1}: calibrate {r['calibrate_s']:.1f} s; prefill median "
+              f"{s['prefill']['median_ape_pct']:.1f}% (max {s['prefill']['max_ape_pct']:.1f}%), "
+              f"decode median {s['decode']['median_ape_pct']:.1f}% (max "
+              f"{s['decode']['max_ape_pct']:.1f}%) over {s['decode']['points']} points each")
+
+
+if __name__ == "__main__":
+    main()
