@@ -10,11 +10,14 @@ reference is measured before and after the microbenchmarks; if the two differ by
 DRIFT_LIMIT the device's speed changed while it was measured (another job started or stopped).
 
 Checks (costmodel calibrate refuses to write a profile that fails one; nothing is written):
-- agreement, bandwidth: the written profile's prediction for the add and the copy (its
+- agreement, bandwidth: the written profile's prediction for the add (its
   bandwidth and fitted curves, costmodel.core.roofline.op_times, launch overhead included)
   must lie within TOLERANCE of the range its two measurements span (a shared machine's
   bandwidth wanders by tens of percent over seconds, so the figure must agree with the
-  device as it was at some point of the run, not with one moment of it).
+  device as it was at some point of the run, not with one moment of it); and its bandwidth
+  must not be below the copy's bytes/s (best of the two) by more than TOLERANCE. The copy is
+  not a sample, so its predicted time would rest on the curve's interpolation, which on the
+  development VM missed a copy that ran at half the add's rate by 30%.
 - agreement, peak: the profile's matmul peak in the math dtype must not be below the reference
   GEMM's FLOP/s by more than TOLERANCE (every compute-bound operator would be priced too
   slow), and, where the peak was measured (no --base), not above it by more than
@@ -110,7 +113,7 @@ def drifted(refs: list[Reference]) -> list[str]:
 
 
 def problems(refs: list[Reference], predicted_s: dict[str, float], peak_flops_per_s: float,
-             measured_peak: bool) -> list[str]:
+             measured_peak: bool, bandwidth_Bps: float = float("inf")) -> list[str]:
     """Why a profile must not be written (empty: it passes). `predicted_s`: the profile's
     time for the add and the copy; `peak_flops_per_s`: its matmul peak (module docstring)."""
     out = []
@@ -124,6 +127,12 @@ def problems(refs: list[Reference], predicted_s: dict[str, float], peak_flops_pe
                 out.append(f"the profile's matmul peak {peak_flops_per_s / 1e12:.3g} TFLOP/s is "
                            f"{'below' if low else 'above'} the reference GEMM's "
                            f"{r.rate / 1e12:.3g} TFLOP/s by more than {100 * limit:.0f}%")
+        elif r.name == "copy":
+            fastest = r.op.bytes.item() / min(r.before_s, r.after_s)
+            if bandwidth_Bps < fastest / (1 + TOLERANCE):
+                out.append(f"the profile's bandwidth {bandwidth_Bps / 1e9:.3g} GB/s is below the "
+                           f"reference copy's {fastest / 1e9:.3g} GB/s by more than "
+                           f"{100 * TOLERANCE:.0f}%")
         elif r.off(predicted_s[r.name]) > TOLERANCE:
             out.append(f"the fitted profile predicts {predicted_s[r.name] * 1e3:.3g} ms for the "
                        f"reference {r.name}, measured {r.before_s * 1e3:.3g} and "

@@ -173,8 +173,9 @@ def _check(f: HardwareFile, res: Any, measured_peak: bool) -> None:
     from costmodel.calibration.references import problems
     from costmodel.units import DType
 
-    peak = HardwareProfile.from_file(f).peak_flops(DType(res.math_dtype))
-    found = problems(res.references, _predicted(f, res), peak, measured_peak)
+    hw = HardwareProfile.from_file(f)
+    found = problems(res.references, _predicted(f, res), hw.peak_flops(DType(res.math_dtype)),
+                     measured_peak, hw.memory_bandwidth_Bps * hw.memory_efficiency)
     if found:
         more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
         raise CostmodelError(f"calibrate: {found[0]}{more}; nothing written")
