@@ -23,12 +23,15 @@ def implied_efficiency(roofline_s: Arr, measured_s: Arr) -> Arr:
 
 
 def fit_curve(roofline_s: Arr, measured_s: Arr, per_decade: int = 4,
-              min_points: int = 1) -> tuple[list[float], list[float]]:
-    """(knots in seconds, efficiency per knot). Raises ValueError if nothing can be fitted."""
+              min_points: int = 1, key: Arr | None = None) -> tuple[list[float], list[float]]:
+    """(knots in seconds, efficiency per knot). Raises ValueError if nothing can be fitted.
+    `key`: bin and place knots by these values (e.g. arithmetic intensity in FLOP/byte)
+    instead of by the roofline time; the efficiency is still roofline_s / measured_s."""
     t = np.asarray(roofline_s, dtype=float)
     m = np.asarray(measured_s, dtype=float)
-    ok = (t > 0) & (m > 0) & np.isfinite(t) & np.isfinite(m)
-    x, eff = np.log10(t[ok]), implied_efficiency(t[ok], m[ok])
+    k = t if key is None else np.asarray(key, dtype=float)
+    ok = (t > 0) & (m > 0) & (k > 0) & np.isfinite(t) & np.isfinite(m) & np.isfinite(k)
+    x, eff = np.log10(k[ok]), implied_efficiency(t[ok], m[ok])
     if x.size == 0:
         raise ValueError("no positive (roofline, measured) pairs to fit")
     bins = np.floor(x * per_decade)

@@ -19,7 +19,7 @@ Cold weights: a model's decode step streams every weight from DRAM once, so a GE
 weight stays in the last-level cache between calls would measure cache, not memory,
 bandwidth. Each GEMM therefore cycles through copies of its weight totalling at least
 `COLD_BYTES` (4x a 32 MiB L3; far below GPU memory). The bandwidth peak is the best of large
-adds (`STREAM_ELEMENTS` per operand, out of cache), not of the small cached ones.
+adds (references.SIZES elements per operand, out of cache), not of the small cached ones.
 
 Every benchmark returns (op class, costmodel Op of the same shape, measured seconds per call),
 so the fit compares a measurement with the roofline of exactly the operator the model charges.
@@ -60,12 +60,12 @@ class Sizes:
 
 
 COLD_BYTES = 128 * 2**20  # weight copies a GEMM cycles through (bytes)
-STREAM_ELEMENTS = 16 * 2**20  # elements per operand of the bandwidth add (64 MiB in fp32)
 
 SIZES = {
     "quick": Sizes(hidden=(512, 1024), rows=(1, 8, 64, 256), attn_seq=(64, 256, 1024),
                    repeats=5, vocab=0),
-    "default": Sizes(hidden=(768, 1536), rows=(1, 64, 128, 256, 512), attn_seq=(64, 256, 1024),
+    "default": Sizes(hidden=(512, 1024, 2048), rows=(1, 64, 128, 256, 512),
+                     attn_seq=(64, 256, 1024),
                      repeats=5, vocab=32000),
     "thorough": Sizes(hidden=(2048, 4096), rows=(1, 4, 16, 64, 256, 1024, 4096),
                       attn_seq=(256, 1024, 4096), repeats=10, vocab=32000),
@@ -77,6 +77,33 @@ class Sample:
     curve: str  # efficiency-curve class
     op: Op
     measured_s: float
+
+
+def probe_spec() -> Any:
+    """A decoder whose arithmetic is negligible (hidden 64): its eager decode step is almost all
+    per-operator framework cost (Python module calls, dispatch, views, the KV-cache write)."""
+    from costmodel.specs.model import LLMSpec, ModelSpec
+
+    llm = LLMSpec(hidden_size=64, num_layers=4, num_heads=2, num_kv_heads=1,
+                  intermediate_size=128, vocab_size=256)
+    return ModelSpec(name="overhead-probe", llm=llm, source="costmodel calibrate")
+
+
+PROBE_PROMPT = 16  # prompt tokens before the probe's timed decode step
+
+
+def probe_step_s(t: Timer, dtype: Any) -> float:
+    """Seconds of one eager decode step of `probe_spec` in the torch reference model."""
+    from costmodel.reference.model import build
+
+    torch = t.torch
+    m = build(probe_spec(), t.device, dtype)
+    with torch.inference_mode():
+        cache = m.llm.new_cache(1, PROBE_PROMPT + 1)
+        ids = torch.randint(0, 256, (1, PROBE_PROMPT), device=t.device)
+        m.llm.prefill(ids, cache)
+        tok = ids[:, :1]
+        return t.per_call_s(lambda: m.llm.decode(tok, cache, PROBE_PROMPT))
 
 
 def launch_overhead_s(t: Timer) -> float:
@@ -118,11 +145,12 @@ def _cycling(x: Any, ws: list[Any]) -> Callable[[], Any]:
 
 
 def stream_sample(t: Timer, dtype: Any, nbytes: float) -> Sample:
-    """A large add (operands far out of cache): the memory bandwidth."""
-    a = t.torch.randn(STREAM_ELEMENTS, device=t.device, dtype=dtype)
-    b, c = a.clone(), a.clone()  # preallocated output: no page faults of a fresh 64 MiB
-    op = vector_op("add", "p", "elementwise", np.asarray([float(STREAM_ELEMENTS)]), ADD_FLOPS,
-                   2.0, nbytes)
+    """The reference add (operands far out of cache; costmodel.calibration.references.SIZES):
+    the memory bandwidth."""
+    n = references.SIZES[t.device][0]
+    a = t.torch.randn(n, device=t.device, dtype=dtype)
+    b, c = a.clone(), a.clone()  # preallocated output: no page faults of a fresh buffer
+    op = references.reference_ops(t.device, nbytes)["add"]
     return Sample("elementwise", op, t.per_call_s(lambda: t.torch.add(a, b, out=c)))
 
 
@@ -207,6 +235,7 @@ class Result:
     samples: list[Sample]
     peak_flops: dict[str, float]  # best GEMM FLOP/s seen, per dtype
     stream_Bps: float  # bytes/s of the out-of-cache add (the bandwidth peak)
+    probe_step_s: float  # one eager decode step of probe_spec() (framework cost per kernel)
     references: list[references.Reference]
     noisy: int  # measurements whose spread stayed above timing.SPREAD_LIMIT
     timings: int  # measurements taken
@@ -260,8 +289,9 @@ def run(device: str, mode: str = "default", threads: int | None = None,
     steps = len(groups) + 3
     tick(0, steps, "reference add, copy, GEMM")
     before = references.measure(t, dtype)
-    tick(1, steps, "launch overhead")
+    tick(1, steps, "launch overhead, framework cost")
     launch = launch_overhead_s(t)
+    probe = probe_step_s(t, dtype)
     samples: list[Sample] = []
     for i, (what, group) in enumerate(groups):
         tick(2 + i, steps, what)
@@ -275,11 +305,16 @@ def run(device: str, mode: str = "default", threads: int | None = None,
                        if x.curve == "linear")}
     if math != "bf16":  # emulated on most CPUs: a small one says enough
         peaks["bf16"] = best_gemm_flops(t, torch.bfloat16, 256)
-    stream = samples[-1]
+    # The bandwidth: the stream add is the reference add's operator, so its figure is the
+    # median of its three measurements (start, middle, end): on a shared VM one moment's
+    # bandwidth is off by up to a third.
+    add = next(r for r in refs if r.name == "add")
+    stream = samples[-1] = Sample(samples[-1].curve, samples[-1].op, float(np.median(
+        [add.before_s, samples[-1].measured_s, add.after_s])))
     name = torch.cuda.get_device_name() if device == "cuda" else _cpu_name()
     nthreads = "" if device == "cuda" else f", {torch.get_num_threads()} threads"
     return Result(name, math, launch, samples, peaks,
-                  float(np.ravel(stream.op.bytes)[0]) / stream.measured_s, refs,
+                  float(np.ravel(stream.op.bytes)[0]) / stream.measured_s, probe, refs,
                   t.noisy_count(), len(t.timings), t.worst_spread(),
                   time.perf_counter() - t0, mode, nthreads)
 

@@ -15,9 +15,9 @@ Checks (costmodel calibrate refuses to write a profile that fails one; nothing i
   must lie within TOLERANCE of the range its two measurements span (a shared machine's
   bandwidth wanders by tens of percent over seconds, so the figure must agree with the
   device as it was at some point of the run, not with one moment of it); and its bandwidth
-  must not be below the copy's bytes/s (best of the two) by more than TOLERANCE. The copy is
-  not a sample, so its predicted time would rest on the curve's interpolation, which on the
-  development VM missed a copy that ran at half the add's rate by 30%.
+  must not be below both of the copy's measurements (bytes/s) by more than TOLERANCE. The
+  copy is not a sample, so its predicted time would rest on the curve's interpolation, which
+  on the development VM missed a copy that ran at half the add's rate by 30%.
 - agreement, peak: the profile's matmul peak in the math dtype must not be below the reference
   GEMM's FLOP/s by more than TOLERANCE (every compute-bound operator would be priced too
   slow), and, where the peak was measured (no --base), not above it by more than
@@ -86,17 +86,17 @@ def reference_ops(device: str, nbytes: float) -> dict[str, Op]:
 
 
 def measure(t: Timer, dtype: Any) -> dict[str, float]:
-    """Seconds per call of each reference kernel on `t`'s device, in `dtype`: the fastest
-    batch (costmodel.calibration.timing), the statistic least moved by brief interruptions."""
+    """Seconds per call of each reference kernel on `t`'s device, in `dtype` (the statistic of
+    every measurement, costmodel.calibration.timing)."""
     torch, dev = t.torch, t.device
     n, h = SIZES[dev]
     a = torch.randn(n, device=dev, dtype=dtype)
     b, c = a.clone(), a.clone()  # preallocated output: no page faults of a fresh buffer
     x = torch.randn(h, h, device=dev, dtype=dtype)
     out = torch.empty(h, h, device=dev, dtype=dtype)
-    return {"add": t.timing(lambda: torch.add(a, b, out=c)).best_s,
-            "copy": t.timing(lambda: c.copy_(a)).best_s,
-            "gemm": t.timing(lambda: torch.mm(x, x, out=out)).best_s}
+    return {"add": t.per_call_s(lambda: torch.add(a, b, out=c)),
+            "copy": t.per_call_s(lambda: c.copy_(a)),
+            "gemm": t.per_call_s(lambda: torch.mm(x, x, out=out))}
 
 
 def combine(ops: dict[str, Op], before: dict[str, float],
@@ -128,11 +128,11 @@ def problems(refs: list[Reference], predicted_s: dict[str, float], peak_flops_pe
                            f"{'below' if low else 'above'} the reference GEMM's "
                            f"{r.rate / 1e12:.3g} TFLOP/s by more than {100 * limit:.0f}%")
         elif r.name == "copy":
-            fastest = r.op.bytes.item() / min(r.before_s, r.after_s)
-            if bandwidth_Bps < fastest / (1 + TOLERANCE):
-                out.append(f"the profile's bandwidth {bandwidth_Bps / 1e9:.3g} GB/s is below the "
-                           f"reference copy's {fastest / 1e9:.3g} GB/s by more than "
-                           f"{100 * TOLERANCE:.0f}%")
+            slower = r.op.bytes.item() / max(r.before_s, r.after_s)
+            if bandwidth_Bps < slower / (1 + TOLERANCE):
+                out.append(f"the profile's bandwidth {bandwidth_Bps / 1e9:.3g} GB/s is below "
+                           f"both measurements of the reference copy (the slower moved "
+                           f"{slower / 1e9:.3g} GB/s) by more than {100 * TOLERANCE:.0f}%")
         elif r.off(predicted_s[r.name]) > TOLERANCE:
             out.append(f"the fitted profile predicts {predicted_s[r.name] * 1e3:.3g} ms for the "
                        f"reference {r.name}, measured {r.before_s * 1e3:.3g} and "

@@ -116,6 +116,7 @@ def _from_bench(device: str, base_hw: HardwareProfile | None, new_id: str | None
             f"overhead per kernel in eager mode. {_measured(res)}")
     f = calibrated_file(bf, new_id or f"{(base or device)}-calibrated", curves,
                         res.launch_s * 1e6, src, note)
+    f = _with_framework_cost(f, res)
     _check(f, res, measured_peak=base is None)
     warnings = _warnings(res)
     if warnings:
@@ -139,6 +140,22 @@ def _warnings(res: Any) -> list[str]:
     for w in out:
         feedback.note(f"warning: calibrate: {w}")
     return out
+
+
+def _with_framework_cost(f: HardwareFile, res: Any) -> HardwareFile:
+    """The profile's per-kernel cost from the probe step (costmodel.calibration.overhead)."""
+    from costmodel.calibration import microbench
+    from costmodel.calibration.overhead import per_kernel_s
+
+    spec = microbench.probe_spec()
+    per_kernel, kernels = per_kernel_s(spec, f, res.math_dtype, microbench.PROBE_PROMPT,
+                                       res.probe_step_s, res.launch_s)
+    src = (f"{f.sources['kernel_launch_overhead_us']}: one eager decode step of a hidden-64, "
+           f"4-layer decoder ({res.probe_step_s * 1e6:.0f} us) over the {kernels:.0f} kernels "
+           f"costmodel counts in it (one-element add: {res.launch_s * 1e6:.3g} us; "
+           "costmodel/calibration/overhead.py)")
+    return f.model_copy(update={"kernel_launch_overhead_us": round(per_kernel * 1e6, 3),
+                                "sources": {**f.sources, "kernel_launch_overhead_us": src}})
 
 
 def _measured(res: Any) -> str:
@@ -211,8 +228,10 @@ def _memory_bytes(device: str) -> float:
 
 def _show(f: HardwareFile, info: dict, fmt: Format) -> None:
     curves = f.efficiency_curves.model_dump(exclude_none=True)
-    rows = [{"class": c, "knots": str(len(v["roofline_us"])),
-             "roofline_us_range": f"{v['roofline_us'][0]:.3g}-{v['roofline_us'][-1]:.3g}",
+    rows = [{"class": c, "knots": str(len(v.get("roofline_us") or v["flop_per_byte"])),
+             "key_range": (f"{v['roofline_us'][0]:.3g}-{v['roofline_us'][-1]:.3g} us"
+                           if "roofline_us" in v else
+                           f"{v['flop_per_byte'][0]:.3g}-{v['flop_per_byte'][-1]:.3g} FLOP/B"),
              "efficiency_range": f"{min(v['efficiency']):.3g}-{max(v['efficiency']):.3g}"}
             for c, v in curves.items()]
     if fmt == Format.json:
@@ -220,7 +239,7 @@ def _show(f: HardwareFile, info: dict, fmt: Format) -> None:
                           f.kernel_launch_overhead_us, "efficiency_curves": curves}))
         return
     if fmt == Format.csv:
-        typer.echo("class,knots,roofline_us_range,efficiency_range")
+        typer.echo("class,knots,key_range,efficiency_range")
         for r in rows:
             typer.echo(",".join(str(v) for v in r.values()))
         return

@@ -66,6 +66,35 @@ class Curve:
         return out
 
 
+@dataclass(frozen=True)
+class IntensityCurve:
+    """One op class's efficiency over arithmetic intensity (FLOP/byte), per device: (log10
+    knots, efficiency) or None where a device has none (it keeps its roofline-time curve).
+    Clamped at both ends (no latency floor: the key is not a size)."""
+
+    rows: tuple[tuple[Arr, Arr] | None, ...]
+
+    def __call__(self, flop_per_byte: Arr, fallback: Arr) -> Arr:
+        x = np.log10(np.maximum(np.asarray(flop_per_byte, dtype=float), 1e-30))
+        shape = np.broadcast_shapes(x.shape, np.shape(fallback))
+        out = np.array(np.broadcast_to(fallback, shape), dtype=float)
+        x = np.broadcast_to(x, shape)
+        if len(self.rows) == 1:
+            return out if self.rows[0] is None else np.interp(x, *self.rows[0])
+        for d, row in enumerate(self.rows):  # device axis first (one row per device)
+            if row is not None:
+                out[d] = np.interp(x[d], *row)
+        return out
+
+
+def intensity_table(profiles: Sequence[HardwareProfile]) -> dict[str, IntensityCurve]:
+    classes = {c for h in profiles for c in h.intensity_curves}
+    return {c: IntensityCurve(tuple(
+        None if c not in h.intensity_curves else (np.log10(h.intensity_curves[c][0]),
+                                                  np.asarray(h.intensity_curves[c][1]))
+        for h in profiles)) for c in classes}
+
+
 MEMORY_SUFFIX = "_memory"  # `linear_memory`: the curve of memory-bound `linear` operators
 
 
@@ -105,6 +134,7 @@ class Rates:
     link_bytes_per_s: Arr = field(default_factory=lambda: np.asarray(np.inf))
     link_latency_s: Arr = field(default_factory=lambda: np.asarray(0.0))
     curves: dict[str, Curve] = field(default_factory=dict)  # op-class curve; absent = 1
+    intensity: dict[str, IntensityCurve] = field(default_factory=dict)  # wins over `curves`
 
     engine: Engine | None = None  # launches per operator (None: one per kernel instance)
     kernels: KernelModel | None = None  # fitted kernel figures per device (core/kernel_model.py)
@@ -141,8 +171,9 @@ class Rates:
         link = np.array([h.interconnect_bandwidth_Bps or np.inf for h in profiles])
         hop = np.array([link_latency_s(h) for h in profiles])
         curves = {} if ideal else curve_table(profiles)
+        intensity = {} if ideal else intensity_table(profiles)
         kernels = None if ideal or engine is None else KernelModel.of(profiles, act_bytes)
-        return cls(mm, attn, vec, bw, launch_s, link, hop, curves, engine, kernels)
+        return cls(mm, attn, vec, bw, launch_s, link, hop, curves, intensity, engine, kernels)
 
     def launch_for(self, op: Op) -> Arr:
         """Launch time per instance of `op`: launch_s x the engine's launches for its class
@@ -194,9 +225,13 @@ def op_times(op: Op, r: Rates) -> OpTimes:
     memory = op.bytes / r.bytes_per_s
     cls = CURVE_OF_CLASS.get(op.op_class, "")
     curve, mem_curve = r.curves.get(cls), r.curves.get(cls + MEMORY_SUFFIX)
-    if curve is not None or mem_curve is not None:
+    by_intensity = r.intensity.get(cls)
+    if curve is not None or mem_curve is not None or by_intensity is not None:
         t = np.maximum(compute, memory)
         eff = curve(t) if curve is not None else np.ones_like(t)
+        if by_intensity is not None:
+            flops = np.asarray(op.matmul_flops + op.vector_flops, dtype=float)
+            eff = by_intensity(flops / np.maximum(np.asarray(op.bytes, dtype=float), 1e-30), eff)
         if mem_curve is not None:  # memory-bound instances take the memory-bound curve
             eff = np.where(memory > compute, mem_curve(t), eff)
         compute, memory = compute / eff, memory / eff
@@ -211,10 +246,11 @@ def op_times(op: Op, r: Rates) -> OpTimes:
 def as_column(r: Rates) -> Rates:
     """The same rates shaped [devices, 1], to broadcast against [1, points] grids."""
     arrays = {f.name: np.asarray(getattr(r, f.name)).reshape(-1)[:, None]
-              for f in fields(Rates) if f.name not in ("curves", "engine", "kernels")}
+              for f in fields(Rates) if f.name not in ("curves", "intensity", "engine", "kernels")}
     curves = {c: Curve(v.log10_s, v.eff[:, None, :], v.first_log10_s[:, None])
               for c, v in r.curves.items()}
-    return Rates(**arrays, curves=curves, engine=r.engine, kernels=r.kernels)
+    return Rates(**arrays, curves=curves, intensity=r.intensity, engine=r.engine,
+                 kernels=r.kernels)
 
 
 def sum_linear_max(a1: Arr, b1: Arr, a2: Arr, b2: Arr, n: Arr) -> Arr:

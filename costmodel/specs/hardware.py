@@ -109,23 +109,35 @@ CURVE_CLASSES = ("linear", "attention", "norm", "activation", "elementwise", "ro
 
 
 class EfficiencyCurveFile(BaseModel):
-    """Efficiency by operator size: piecewise-linear in log10(roofline time), clamped at the ends.
+    """Efficiency by operator size: piecewise-linear in log10 of the key, clamped at the ends.
 
-    `roofline_us` is the operator's bare-roofline time max(compute, memory) at efficiency 1 in
-    microseconds (knots strictly increasing); `efficiency` the fraction of that roofline the
-    device achieves at that size, in (0, 1]. See docs/validation.md, "Efficiency curves".
+    Key (exactly one): `roofline_us`, the operator's bare-roofline time max(compute, memory) at
+    efficiency 1 in microseconds; or `flop_per_byte`, its arithmetic intensity (FLOPs / bytes
+    moved), which for a GEMM of m rows grows with m whatever its width, so a curve over it
+    tells a 64-row GEMM from a 512-row one of the same roofline time. Knots strictly
+    increasing; `efficiency` the fraction of the roofline the device achieves there, in
+    (0, 1]. See docs/validation.md, "Efficiency curves" and "Calibrating a profile".
     """
 
     model_config = _FROZEN
-    roofline_us: list[PositiveFloat] = Field(min_length=1)
+    roofline_us: list[PositiveFloat] | None = Field(default=None, min_length=1)
+    flop_per_byte: list[PositiveFloat] | None = Field(default=None, min_length=1)
     efficiency: list[float] = Field(min_length=1)
+
+    @property
+    def knots(self) -> list[float]:
+        return list(self.roofline_us if self.roofline_us is not None else self.flop_per_byte or [])
 
     @model_validator(mode="after")
     def _check(self) -> EfficiencyCurveFile:
-        if len(self.roofline_us) != len(self.efficiency):
-            raise ValueError("efficiency: give one value per roofline_us knot")
-        if any(b <= a for a, b in zip(self.roofline_us[:-1], self.roofline_us[1:], strict=True)):
-            raise ValueError("roofline_us: knots must be strictly increasing")
+        if (self.roofline_us is None) == (self.flop_per_byte is None):
+            raise ValueError("roofline_us, flop_per_byte: give exactly one of them (the knots)")
+        key = "roofline_us" if self.roofline_us is not None else "flop_per_byte"
+        knots = self.knots
+        if len(knots) != len(self.efficiency):
+            raise ValueError(f"efficiency: give one value per {key} knot")
+        if any(b <= a for a, b in zip(knots[:-1], knots[1:], strict=True)):
+            raise ValueError(f"{key}: knots must be strictly increasing")
         if any(not 0.0 < e <= 1.0 for e in self.efficiency):
             raise ValueError("efficiency: every value must be in (0, 1]")
         return self
@@ -212,6 +224,9 @@ class HardwareProfile(BaseModel):
     kernel_params: dict[str, float] | None = None
     # op class -> (roofline-time knots in s, efficiency at each knot); empty = no curve.
     efficiency_curves: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {}
+    # op class -> (arithmetic-intensity knots in FLOP/byte, efficiency); a class here is priced
+    # by intensity instead of roofline time.
+    intensity_curves: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {}
     changes: tuple[str, ...] = ()
     source_file: HardwareFile
 
@@ -238,7 +253,8 @@ class HardwareProfile(BaseModel):
             kernel_launch_overhead_s=f.kernel_launch_overhead_us * MICRO,
             sm_count=f.sm_count,
             kernel_params=_kernel_params(f.kernel_efficiency),
-            efficiency_curves=_curves(f.efficiency_curves),
+            efficiency_curves=_curves(f.efficiency_curves, "roofline_us", MICRO),
+            intensity_curves=_curves(f.efficiency_curves, "flop_per_byte", 1.0),
             changes=changes,
             source_file=f,
         )
@@ -271,12 +287,14 @@ def _kernel_params(k: KernelEfficiencyFile | None) -> dict[str, float] | None:
             for n, v in k.model_dump().items()}
 
 
-def _curves(c: EfficiencyCurvesFile) -> dict[str, tuple[tuple[float, ...], tuple[float, ...]]]:
+def _curves(c: EfficiencyCurvesFile, key: str, scale: float
+            ) -> dict[str, tuple[tuple[float, ...], tuple[float, ...]]]:
+    """The curves keyed by `key` (knots x `scale`: microseconds -> seconds)."""
     out = {}
     for cls in CURVE_CLASSES:
         curve = getattr(c, cls)
-        if curve is not None:
-            out[cls] = (tuple(x * MICRO for x in curve.roofline_us), tuple(curve.efficiency))
+        if curve is not None and getattr(curve, key) is not None:
+            out[cls] = (tuple(x * scale for x in getattr(curve, key)), tuple(curve.efficiency))
     return out
 
 

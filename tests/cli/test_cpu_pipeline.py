@@ -1,7 +1,7 @@
 """Issues 4 and 16: the whole pipeline (calibrate -> profile -> validate) on this CPU, through
 the CLI. Calibration runs microbenchmarks only (never the validation points); the accuracy
-check runs on model configs the calibration was not developed on (tests/data/unseen; the one
-it was developed on is tests/data/llama-100m)."""
+check runs on model configs the calibration was not developed on (tests/data/heldout; it was
+developed on tests/data/llama-100m and tests/data/cpu-dev)."""
 
 from __future__ import annotations
 
@@ -61,10 +61,11 @@ RUNS = 3  # independent calibrate -> profile -> validate runs; each must meet th
 MEDIAN_BOUND_PCT = 45.0
 
 
-def test_unseen_configs_within_bound(capsys):
+def test_heldout_configs_within_bound(capsys):
     """benchmarks/cpu_calibration_accuracy.py's trial, as a user runs it (default calibration
-    sizes, torch's default threads), on tests/data/unseen/* (never used to choose a size or a
-    statistic of the calibration): every run's prefill and decode medians within the bound."""
+    sizes, torch's default threads), on tests/data/heldout/* (never used to choose a size, a
+    statistic or a curve of the calibration): every run's prefill and decode medians within
+    the bound."""
     from benchmarks.cpu_calibration_accuracy import trial
 
     medians: dict[str, list[float]] = {"prefill": [], "decode": []}

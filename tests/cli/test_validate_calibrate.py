@@ -127,7 +127,7 @@ def _fake_result(stream_bps: float, add_s: tuple[float, float]):
 
     gemm = linear("g", "p", np.asarray([512.0]), 1024, 1024, False, 4.0, 4.0)
     gemv = linear("g", "d", np.asarray([1.0]), 1024, 1024, False, 4.0, 4.0)
-    n = float(microbench.STREAM_ELEMENTS)
+    n = float(references.SIZES["cpu"][0])
     stream = vector_op("add", "p", "elementwise", np.asarray([n]), ADD_FLOPS, 2.0, 4.0)
     small = vector_op("add", "p", "elementwise", np.asarray([n / 4]), ADD_FLOPS, 2.0, 4.0)
     samples = [microbench.Sample("linear", gemm, 2 * 512 * 1024**2 / 1e11),
@@ -139,15 +139,15 @@ def _fake_result(stream_bps: float, add_s: tuple[float, float]):
     refs = references.combine(ops, {"add": add_s[0], "copy": copy_s, "gemm": 2 * 2048**3 / 1e11},
                               {"add": add_s[1], "copy": copy_s, "gemm": 2 * 2048**3 / 1e11})
     return microbench.Result("fake cpu", "fp32", 5e-6, samples, {"fp32": 1e11, "bf16": 1e9},
-                             stream_bps, refs, 0, 10, 0.05, 1.0, "default", ", 2 threads")
+                             stream_bps, 2e-3, refs, 0, 10, 0.05, 1.0, "default", ", 2 threads")
 
 
 def test_calibrate_refuses_a_profile_the_references_contradict(capsys, tmp_path, monkeypatch):
     """The issue's case: the bandwidth figure 9x below what a plain add moves. Nothing is
     written; one line names the reference and the tolerance."""
-    from costmodel.calibration import microbench
+    from costmodel.calibration import microbench, references
 
-    add_s = 12 * microbench.STREAM_ELEMENTS / 22e9
+    add_s = 12 * references.SIZES["cpu"][0] / 22e9
     monkeypatch.setattr(microbench, "run", lambda *a, **k: _fake_result(2.42e9, (add_s, add_s)))
     out = tmp_path / "c.yaml"
     code, _, err = run(["calibrate", "--device", "cpu", "-o", str(out)], capsys)
@@ -156,9 +156,9 @@ def test_calibrate_refuses_a_profile_the_references_contradict(capsys, tmp_path,
 
 
 def test_calibrate_reports_what_it_measured_and_drift(capsys, tmp_path, monkeypatch):
-    from costmodel.calibration import microbench
+    from costmodel.calibration import microbench, references
 
-    add_s = 12 * microbench.STREAM_ELEMENTS / 22e9
+    add_s = 12 * references.SIZES["cpu"][0] / 22e9
     monkeypatch.setattr(microbench, "run",
                         lambda *a, **k: _fake_result(22e9, (add_s, 2.0 * add_s)))
     out = tmp_path / "c.yaml"
@@ -167,7 +167,7 @@ def test_calibrate_reports_what_it_measured_and_drift(capsys, tmp_path, monkeypa
     assert code == 0, err
     doc = json.loads(stdout)
     assert [r["reference"] for r in doc["references"]] == ["add", "copy", "gemm"]
-    assert doc["references"][0]["rate"] == pytest.approx(12 * microbench.STREAM_ELEMENTS
+    assert doc["references"][0]["rate"] == pytest.approx(12 * references.SIZES["cpu"][0]
                                                          / (1.5 * add_s) / 1e9, rel=1e-3)
     assert len(doc["warnings"]) == 1 and "warning: calibrate: the reference add" in err
     f = hardware_file(read_yaml(out), str(out))

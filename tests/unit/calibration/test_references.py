@@ -41,9 +41,13 @@ def test_bandwidth_nine_times_too_slow_is_refused():
 
 
 def test_a_slow_copy_alone_is_not_refused():
-    """The copy is checked one-sided: a copy slower than the bandwidth figure passes."""
+    """The copy is checked one-sided: a copy slower than the bandwidth figure passes, and so
+    does a bandwidth below one fast copy measurement but not below the slower one."""
     refs = _refs(copy=(0.012, 0.010))
     assert problems(refs, {"add": 0.0105, "copy": 0.007}, GEMM_FLOPS / 0.15, True, 22e9) == []
+    fast = _refs(copy=(0.0055, 0.0075))  # 24.4 and 17.9 GB/s for 128 MiB moved
+    assert problems(fast, {"add": 0.0105, "copy": 0.007}, GEMM_FLOPS / 0.15, True, 15e9) == []
+    assert problems(fast, {"add": 0.0105, "copy": 0.007}, GEMM_FLOPS / 0.15, True, 14e9)
 
 
 def test_prediction_inside_the_measured_range_passes():
@@ -113,17 +117,34 @@ def test_timer_counts_a_measurement_that_stays_wide(monkeypatch):
     assert t.timing(clock.call).noisy and t.noisy_count() == 1 and t.worst_spread() == 1.0
 
 
-def test_fit_splits_linear_by_bound(gpu):
-    """my-gpu: 300 TFLOP/s bf16, 2000 GB/s. A 1-row GEMM is memory-bound (its own curve,
-    `linear_memory`), a 4096-row one compute-bound (`linear`)."""
+def test_fit_keys_linear_by_intensity(gpu):
+    """my-gpu: 300 TFLOP/s bf16, 2000 GB/s. A 1-row GEMM (intensity ~1 FLOP/byte) and a
+    4096-row one (~1365) land on their own knots of the `linear` curve over intensity."""
     gemv = linear("g", "d", np.asarray([1.0]), 4096, 4096, False, 2.0, 2.0)
     gemm = linear("g", "p", np.asarray([4096.0]), 4096, 4096, False, 2.0, 2.0)
     bare_gemv = (4096 * 4096 + 2 * 4096) * 2.0 / 2000e9
     bare_gemm = 2.0 * 4096**3 / 300e12
     curves = fit_samples([Sample("linear", gemv, bare_gemv / 0.5),
                           Sample("linear", gemm, bare_gemm / 0.8)], gpu, DType.bf16, 0.0)
-    assert curves["linear_memory"]["efficiency"] == [0.5]
-    assert curves["linear"]["efficiency"] == [0.8]
+    assert curves["linear"]["efficiency"] == [0.5, 0.8]
+    k = curves["linear"]["flop_per_byte"]
+    assert k[0] == pytest.approx(float(gemv.matmul_flops[0] / gemv.bytes[0]), rel=1e-3)
+    assert k[1] == pytest.approx(float(gemm.matmul_flops[0] / gemm.bytes[0]), rel=1e-3)
+
+
+def test_fit_splits_attention_by_bound(gpu):
+    """Decode attention (one query over 4096 cached keys: memory-bound) gets
+    `attention_memory`; causal prefill attention over 4096 tokens (compute-bound) `attention`."""
+    from costmodel.core.ops import AttnShape, attention
+
+    one = np.asarray([1.0])
+    dec = AttnShape(seqs=one, q=one, k=one * 4096, heads=32, kv_heads=8, head_dim=128,
+                    causal=False, kv_from_cache=True)
+    pre = AttnShape(seqs=one, q=one * 4096, k=one * 4096, heads=32, kv_heads=8, head_dim=128,
+                    causal=True, kv_from_cache=False)
+    ops = [attention("a", "d", dec, 2.0, 2.0, True)[0], attention("a", "p", pre, 2.0, 2.0, True)[0]]
+    curves = fit_samples([Sample("attention", op, 1e-3) for op in ops], gpu, DType.bf16, 0.0)
+    assert set(curves) == {"attention", "attention_memory"}
 
 
 def test_bandwidth_peak_is_the_stream_add():

@@ -132,3 +132,45 @@ def test_device_without_memory_curve_keeps_its_linear_curve(gpu):
     assert both[1] == pytest.approx(alone[0])
     assert both[0] == pytest.approx(4 * op_times(gemv, Rates.from_profiles(
         [gpu], DType.bf16)).memory_s[0])
+
+
+INTENSITY = {"linear": {"flop_per_byte": [1.0, 100.0], "efficiency": [0.4, 0.8]}}
+
+
+@pytest.mark.parametrize("rows, eff", [
+    (1.0, 0.4),  # a GEMV: intensity ~1 FLOP/byte (bf16), at the first knot
+    (4096.0, 0.8),  # far above the last knot: clamped
+])
+def test_intensity_curve_prices_by_flop_per_byte(gpu, rows, eff):
+    hw = _profile(gpu, efficiency_curves=INTENSITY)
+    op = linear("l", "p", np.asarray([rows]), 4096, 4096, False, 2.0, 2.0)
+    bare = op_times(op, Rates.from_profiles([gpu], DType.bf16))
+    got = op_times(op, Rates.from_profiles([hw], DType.bf16))
+    intensity = float(op.matmul_flops[0] / op.bytes[0])
+    want = float(np.interp(np.log10(intensity), [0.0, 2.0], [0.4, 0.8]))
+    assert want == pytest.approx(eff, abs=0.01)
+    assert got.memory_s[0] == pytest.approx(bare.memory_s[0] / want)
+    assert got.compute_s[0] == pytest.approx(bare.compute_s[0] / want)
+
+
+def test_intensity_curve_per_device_falls_back_to_time_curve(gpu):
+    """Mixed devices: one priced by intensity, one by its roofline-time curve."""
+    by_i = _profile(gpu, id="a", efficiency_curves=INTENSITY)
+    by_t = _profile(gpu, id="b", efficiency_curves=CURVE)
+    op = linear("l", "p", np.asarray([64.0]), 4096, 4096, False, 2.0, 2.0)
+    both = op_times(op, Rates.from_profiles([by_i, by_t], DType.bf16)).compute_s
+    assert both[0] == pytest.approx(op_times(op, Rates.from_profiles([by_i], DType.bf16))
+                                    .compute_s[0])
+    assert both[1] == pytest.approx(op_times(op, Rates.from_profiles([by_t], DType.bf16))
+                                    .compute_s[0])
+
+
+@pytest.mark.parametrize("curve, field", [
+    ({"efficiency": [0.5]}, "roofline_us, flop_per_byte"),
+    ({"roofline_us": [1.0], "flop_per_byte": [1.0], "efficiency": [0.5]},
+     "roofline_us, flop_per_byte"),
+    ({"flop_per_byte": [2.0, 1.0], "efficiency": [0.5, 0.6]}, "flop_per_byte"),
+])
+def test_curve_key_errors_name_the_field(gpu, curve, field):
+    with pytest.raises(ValidationError, match=field):
+        _profile(gpu, efficiency_curves={"linear": curve})
