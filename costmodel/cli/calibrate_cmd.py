@@ -226,12 +226,20 @@ def _memory_bytes(device: str) -> float:
     return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
 
 
+KEY_UNITS = {"roofline_us": "us", "flop_per_byte": "FLOP/B", "gemm_k": "k"}
+
+
+def _key_cells(curve: dict) -> dict[str, str]:
+    """A curve's knot count and key range, in its key's unit."""
+    key = next(k for k in KEY_UNITS if k in curve)
+    knots = curve[key]
+    return {"knots": str(len(knots)),
+            "key_range": f"{knots[0]:.3g}-{knots[-1]:.3g} {KEY_UNITS[key]}"}
+
+
 def _show(f: HardwareFile, info: dict, fmt: Format) -> None:
     curves = f.efficiency_curves.model_dump(exclude_none=True)
-    rows = [{"class": c, "knots": str(len(v.get("roofline_us") or v["flop_per_byte"])),
-             "key_range": (f"{v['roofline_us'][0]:.3g}-{v['roofline_us'][-1]:.3g} us"
-                           if "roofline_us" in v else
-                           f"{v['flop_per_byte'][0]:.3g}-{v['flop_per_byte'][-1]:.3g} FLOP/B"),
+    rows = [{"class": c, **_key_cells(v),
              "efficiency_range": f"{min(v['efficiency']):.3g}-{max(v['efficiency']):.3g}"}
             for c, v in curves.items()]
     if fmt == Format.json:

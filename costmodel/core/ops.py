@@ -63,6 +63,7 @@ class Op:
     link_bytes: Arr = 0.0  # type: ignore[assignment]  # scalar 0 broadcasts as an Arr
     link_hops: float = 0.0
     attn: AttnShape | None = None  # the call's shape, for fused attention (kernel model)
+    gemm_k: float = 0.0  # a linear op's input width (reduction length); 0 = not a GEMM
 
     @property
     def flops(self) -> Arr:
@@ -94,6 +95,7 @@ def linear(name: str, stage: str, rows: Arr, d_in: int, d_out: int, bias: bool,
         act_read_bytes=rows * d_in * a_bytes,
         act_write_bytes=_z(rows) if kv_out else out,
         kv_write_bytes=out if kv_out else _z(rows),
+        gemm_k=float(d_in),
     )
 
 

@@ -87,12 +87,15 @@ class IntensityCurve:
         return out
 
 
-def intensity_table(profiles: Sequence[HardwareProfile]) -> dict[str, IntensityCurve]:
-    classes = {c for h in profiles for c in h.intensity_curves}
+def intensity_table(profiles: Sequence[HardwareProfile],
+                    attr: str = "intensity_curves") -> dict[str, IntensityCurve]:
+    """Per op class, each device's curve over a non-time key (`intensity_curves`: FLOP/byte;
+    `width_curves`: a GEMM's input width k)."""
+    tables = [getattr(h, attr) for h in profiles]
+    classes = {c for t in tables for c in t}
     return {c: IntensityCurve(tuple(
-        None if c not in h.intensity_curves else (np.log10(h.intensity_curves[c][0]),
-                                                  np.asarray(h.intensity_curves[c][1]))
-        for h in profiles)) for c in classes}
+        None if c not in t else (np.log10(t[c][0]), np.asarray(t[c][1])) for t in tables))
+        for c in classes}
 
 
 MEMORY_SUFFIX = "_memory"  # `linear_memory`: the curve of memory-bound `linear` operators
@@ -135,6 +138,7 @@ class Rates:
     link_latency_s: Arr = field(default_factory=lambda: np.asarray(0.0))
     curves: dict[str, Curve] = field(default_factory=dict)  # op-class curve; absent = 1
     intensity: dict[str, IntensityCurve] = field(default_factory=dict)  # wins over `curves`
+    width: dict[str, IntensityCurve] = field(default_factory=dict)  # `<class>_memory` by k
 
     engine: Engine | None = None  # launches per operator (None: one per kernel instance)
     kernels: KernelModel | None = None  # fitted kernel figures per device (core/kernel_model.py)
@@ -172,8 +176,10 @@ class Rates:
         hop = np.array([link_latency_s(h) for h in profiles])
         curves = {} if ideal else curve_table(profiles)
         intensity = {} if ideal else intensity_table(profiles)
+        width = {} if ideal else intensity_table(profiles, "width_curves")
         kernels = None if ideal or engine is None else KernelModel.of(profiles, act_bytes)
-        return cls(mm, attn, vec, bw, launch_s, link, hop, curves, intensity, engine, kernels)
+        return cls(mm, attn, vec, bw, launch_s, link, hop, curves, intensity, width, engine,
+                   kernels)
 
     def launch_for(self, op: Op) -> Arr:
         """Launch time per instance of `op`: launch_s x the engine's launches for its class
@@ -225,8 +231,8 @@ def op_times(op: Op, r: Rates) -> OpTimes:
     memory = op.bytes / r.bytes_per_s
     cls = CURVE_OF_CLASS.get(op.op_class, "")
     curve, mem_curve = r.curves.get(cls), r.curves.get(cls + MEMORY_SUFFIX)
-    by_intensity = r.intensity.get(cls)
-    if curve is not None or mem_curve is not None or by_intensity is not None:
+    by_intensity, by_width = r.intensity.get(cls), r.width.get(cls + MEMORY_SUFFIX)
+    if any(c is not None for c in (curve, mem_curve, by_intensity, by_width)):
         t = np.maximum(compute, memory)
         eff = curve(t) if curve is not None else np.ones_like(t)
         if by_intensity is not None:
@@ -234,6 +240,8 @@ def op_times(op: Op, r: Rates) -> OpTimes:
             eff = by_intensity(flops / np.maximum(np.asarray(op.bytes, dtype=float), 1e-30), eff)
         if mem_curve is not None:  # memory-bound instances take the memory-bound curve
             eff = np.where(memory > compute, mem_curve(t), eff)
+        if by_width is not None:  # ... or the memory-bound curve over the GEMM's input width
+            eff = np.where(memory > compute, by_width(np.asarray(op.gemm_k), eff), eff)
         compute, memory = compute / eff, memory / eff
     if r.kernels is not None:  # fitted kernel figures win where a device has them
         fused = r.engine is not None and op.op_class in r.engine.fused_op_classes
@@ -246,11 +254,12 @@ def op_times(op: Op, r: Rates) -> OpTimes:
 def as_column(r: Rates) -> Rates:
     """The same rates shaped [devices, 1], to broadcast against [1, points] grids."""
     arrays = {f.name: np.asarray(getattr(r, f.name)).reshape(-1)[:, None]
-              for f in fields(Rates) if f.name not in ("curves", "intensity", "engine", "kernels")}
+              for f in fields(Rates)
+              if f.name not in ("curves", "intensity", "width", "engine", "kernels")}
     curves = {c: Curve(v.log10_s, v.eff[:, None, :], v.first_log10_s[:, None])
               for c, v in r.curves.items()}
-    return Rates(**arrays, curves=curves, intensity=r.intensity, engine=r.engine,
-                 kernels=r.kernels)
+    return Rates(**arrays, curves=curves, intensity=r.intensity, width=r.width,
+                 engine=r.engine, kernels=r.kernels)
 
 
 def sum_linear_max(a1: Arr, b1: Arr, a2: Arr, b2: Arr, n: Arr) -> Arr:

@@ -104,6 +104,7 @@ class KernelEfficiencyFile(BaseModel):
     decode_fixed_us: float = Field(default=0.0, ge=0.0)
 
 
+CURVE_KEYS = ("roofline_us", "flop_per_byte", "gemm_k")  # what a curve's knots are in
 CURVE_CLASSES = ("linear", "attention", "norm", "activation", "elementwise", "rope", "embedding",
                  "linear_memory", "attention_memory")
 
@@ -112,9 +113,10 @@ class EfficiencyCurveFile(BaseModel):
     """Efficiency by operator size: piecewise-linear in log10 of the key, clamped at the ends.
 
     Key (exactly one): `roofline_us`, the operator's bare-roofline time max(compute, memory) at
-    efficiency 1 in microseconds; or `flop_per_byte`, its arithmetic intensity (FLOPs / bytes
+    efficiency 1 in microseconds; `flop_per_byte`, its arithmetic intensity (FLOPs / bytes
     moved), which for a GEMM of m rows grows with m whatever its width, so a curve over it
-    tells a 64-row GEMM from a 512-row one of the same roofline time. Knots strictly
+    tells a 64-row GEMM from a 512-row one of the same roofline time; or `gemm_k`, a GEMM's
+    input width (the reduction length; a CPU GEMV streams long rows faster than short ones). Knots strictly
     increasing; `efficiency` the fraction of the roofline the device achieves there, in
     (0, 1]. See docs/validation.md, "Efficiency curves" and "Calibrating a profile".
     """
@@ -122,18 +124,16 @@ class EfficiencyCurveFile(BaseModel):
     model_config = _FROZEN
     roofline_us: list[PositiveFloat] | None = Field(default=None, min_length=1)
     flop_per_byte: list[PositiveFloat] | None = Field(default=None, min_length=1)
+    gemm_k: list[PositiveFloat] | None = Field(default=None, min_length=1)
     efficiency: list[float] = Field(min_length=1)
-
-    @property
-    def knots(self) -> list[float]:
-        return list(self.roofline_us if self.roofline_us is not None else self.flop_per_byte or [])
 
     @model_validator(mode="after")
     def _check(self) -> EfficiencyCurveFile:
-        if (self.roofline_us is None) == (self.flop_per_byte is None):
-            raise ValueError("roofline_us, flop_per_byte: give exactly one of them (the knots)")
-        key = "roofline_us" if self.roofline_us is not None else "flop_per_byte"
-        knots = self.knots
+        given = [k for k in CURVE_KEYS if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"{', '.join(CURVE_KEYS)}: give exactly one of them (the knots)")
+        key = given[0]
+        knots = list(getattr(self, key))
         if len(knots) != len(self.efficiency):
             raise ValueError(f"efficiency: give one value per {key} knot")
         if any(b <= a for a, b in zip(knots[:-1], knots[1:], strict=True)):
@@ -227,6 +227,8 @@ class HardwareProfile(BaseModel):
     # op class -> (arithmetic-intensity knots in FLOP/byte, efficiency); a class here is priced
     # by intensity instead of roofline time.
     intensity_curves: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {}
+    # op class -> (input-width knots, efficiency): a GEMM priced by its reduction length k
+    width_curves: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {}
     changes: tuple[str, ...] = ()
     source_file: HardwareFile
 
@@ -255,6 +257,7 @@ class HardwareProfile(BaseModel):
             kernel_params=_kernel_params(f.kernel_efficiency),
             efficiency_curves=_curves(f.efficiency_curves, "roofline_us", MICRO),
             intensity_curves=_curves(f.efficiency_curves, "flop_per_byte", 1.0),
+            width_curves=_curves(f.efficiency_curves, "gemm_k", 1.0),
             changes=changes,
             source_file=f,
         )

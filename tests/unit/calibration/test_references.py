@@ -117,19 +117,22 @@ def test_timer_counts_a_measurement_that_stays_wide(monkeypatch):
     assert t.timing(clock.call).noisy and t.noisy_count() == 1 and t.worst_spread() == 1.0
 
 
-def test_fit_keys_linear_by_intensity(gpu):
-    """my-gpu: 300 TFLOP/s bf16, 2000 GB/s. A 1-row GEMM (intensity ~1 FLOP/byte) and a
-    4096-row one (~1365) land on their own knots of the `linear` curve over intensity."""
+def test_fit_keys_linear_by_intensity_and_gemvs_by_width(gpu):
+    """my-gpu: 300 TFLOP/s bf16, 2000 GB/s. A 4096-row GEMM (compute-bound, ~1365 FLOP/byte)
+    fits `linear` over intensity; 1-row GEMVs (memory-bound) fit `linear_memory` over their
+    input width k."""
     gemv = linear("g", "d", np.asarray([1.0]), 4096, 4096, False, 2.0, 2.0)
     gemm = linear("g", "p", np.asarray([4096.0]), 4096, 4096, False, 2.0, 2.0)
     bare_gemv = (4096 * 4096 + 2 * 4096) * 2.0 / 2000e9
     bare_gemm = 2.0 * 4096**3 / 300e12
+    narrow = linear("g", "d", np.asarray([1.0]), 512, 4096, False, 2.0, 2.0)
+    bare_narrow = (512 * 4096 + 512 + 4096) * 2.0 / 2000e9
     curves = fit_samples([Sample("linear", gemv, bare_gemv / 0.5),
+                          Sample("linear", narrow, bare_narrow / 0.25),
                           Sample("linear", gemm, bare_gemm / 0.8)], gpu, DType.bf16, 0.0)
-    assert curves["linear"]["efficiency"] == [0.5, 0.8]
-    k = curves["linear"]["flop_per_byte"]
-    assert k[0] == pytest.approx(float(gemv.matmul_flops[0] / gemv.bytes[0]), rel=1e-3)
-    assert k[1] == pytest.approx(float(gemm.matmul_flops[0] / gemm.bytes[0]), rel=1e-3)
+    assert curves["linear"] == {"flop_per_byte": [pytest.approx(
+        float(gemm.matmul_flops[0] / gemm.bytes[0]), rel=1e-3)], "efficiency": [0.8]}
+    assert curves["linear_memory"] == {"gemm_k": [512.0, 4096.0], "efficiency": [0.25, 0.5]}
 
 
 def test_fit_splits_attention_by_bound(gpu):

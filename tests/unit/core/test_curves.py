@@ -174,3 +174,20 @@ def test_intensity_curve_per_device_falls_back_to_time_curve(gpu):
 def test_curve_key_errors_name_the_field(gpu, curve, field):
     with pytest.raises(ValidationError, match=field):
         _profile(gpu, efficiency_curves={"linear": curve})
+
+
+def test_memory_bound_gemm_priced_by_input_width(gpu):
+    """`linear_memory` over `gemm_k`: a GEMV with k = 1000 (between knots 500 and 2000, halfway
+    in log10) gets efficiency 0.45; a compute-bound GEMM keeps the intensity curve."""
+    curves = {**INTENSITY,
+              "linear_memory": {"gemm_k": [500.0, 2000.0], "efficiency": [0.3, 0.6]}}
+    hw = _profile(gpu, efficiency_curves=curves)
+    gemv = linear("l", "d", np.asarray([1.0]), 1000, 4096, False, 2.0, 2.0)
+    bare = op_times(gemv, Rates.from_profiles([gpu], DType.bf16)).memory_s[0]
+    got = op_times(gemv, Rates.from_profiles([hw], DType.bf16)).memory_s[0]
+    assert gemv.gemm_k == 1000.0
+    assert got == pytest.approx(bare / 0.45)
+    gemm = linear("l", "p", np.asarray([4096.0]), 1000, 4096, False, 2.0, 2.0)
+    only_intensity = _profile(gpu, efficiency_curves=INTENSITY)
+    assert op_times(gemm, Rates.from_profiles([hw], DType.bf16)).compute_s[0] == pytest.approx(
+        op_times(gemm, Rates.from_profiles([only_intensity], DType.bf16)).compute_s[0])
