@@ -9,8 +9,8 @@ calls; retried when another process shows as a wide spread); CUDA timings synchr
 a batch. Reference kernels (costmodel.calibration.references) are measured before and after
 the microbenchmarks, for the checks a profile must pass before it is written.
 
-Sizes (`Sizes`): `quick` for tests, `default` (model-sized shapes: hidden 768 and 1536, rows 1
-to 512, a 32000-row vocabulary projection; about half a minute on a 2-core CPU) and
+Sizes (`Sizes`): `quick` for tests, `default` (model-sized shapes: hidden 512, 1024 and 2048,
+rows 1 to 512, a 32000-column vocabulary projection; about 45 s on a 2-core CPU) and
 `thorough` (hidden 2048 and 4096, rows to 4096; many minutes on a CPU). Vector operands stay
 below 32 MiB: glibc serves a fresh buffer above that from new pages (mmap), which a model's
 activations of that size would also pay, but no model shape here reaches.
@@ -18,8 +18,9 @@ activations of that size would also pay, but no model shape here reaches.
 Cold weights: a model's decode step streams every weight from DRAM once, so a GEMM whose
 weight stays in the last-level cache between calls would measure cache, not memory,
 bandwidth. Each GEMM therefore cycles through copies of its weight totalling at least
-`COLD_BYTES` (4x a 32 MiB L3; far below GPU memory). The bandwidth peak is the best of large
-adds (references.SIZES elements per operand, out of cache), not of the small cached ones.
+`COLD_BYTES` (4x a 32 MiB L3; far below GPU memory). The bandwidth peak is the out-of-cache
+add (references.SIZES elements per operand, preallocated output), the median of its three
+measurements (start, middle, end), not one of the small cached adds.
 
 Every benchmark returns (op class, costmodel Op of the same shape, measured seconds per call),
 so the fit compares a measurement with the roofline of exactly the operator the model charges.

@@ -64,15 +64,16 @@ def fit_samples(samples: list[Any], hw: Any, math_dtype: Any, launch_s: float
     """Curves from microbenchmark samples (costmodel.calibration.microbench.Sample) against the bare
     roofline of `hw` in `math_dtype`; the launch overhead is taken off each timing first.
 
-    `linear` is fitted over arithmetic intensity (knots `flop_per_byte`): a GEMM's efficiency
-    follows its row count (a 64-row GEMM ran at a third of the FLOP/s of a 512-row one on the
-    development CPU), and two GEMMs of one roofline time can differ 8x in rows; the intensity
-    (about rows / 2 for wide fp32 weights) tells them apart and puts the 1-row decode GEMV
-    (memory-bound) at its own end of the curve. Memory-bound `attention` samples (decode:
-    bytes / bandwidth > FLOPs / peak) get their own `attention_memory` curve over roofline
-    time: they reach a different fraction of the bandwidth than prefill attention of the same
-    roofline time reaches of the peak. (A `linear_memory` curve over roofline time was tried
-    for the GEMVs: on the unseen configs it priced decode 30% fast, the intensity curve 25%.)"""
+    Compute-bound `linear` is fitted over arithmetic intensity (knots `flop_per_byte`): a
+    GEMM's efficiency follows its row count (a 64-row GEMM ran at a third of the FLOP/s of a
+    512-row one on the development CPU), and two GEMMs of one roofline time can differ 8x in
+    rows; the intensity (about rows / 2 for wide fp32 weights) tells them apart. Memory-bound
+    `linear` (decode GEMVs) gets `linear_memory` over the GEMM's input width k (knots
+    `gemm_k`): a CPU GEMV streams long rows faster than short ones. Memory-bound `attention`
+    (decode: bytes / bandwidth > FLOPs / peak) gets `attention_memory` over roofline time: it
+    reaches a different fraction of the bandwidth than prefill attention of the same roofline
+    time reaches of the peak. (docs/validation.md, "Calibrating a profile", has what else was
+    tried.)"""
     from costmodel.calibration.fit import fit_curve
     from costmodel.core.roofline import MEMORY_SUFFIX, Rates, op_times
 

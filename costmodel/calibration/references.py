@@ -71,10 +71,14 @@ class Reference:
         return max(lo / predicted_s - 1.0, predicted_s / hi - 1.0, 0.0)
 
     @property
+    def work(self) -> float:
+        """FLOPs (gemm) or bytes moved (add, copy) per call."""
+        return float(np.ravel(self.op.matmul_flops if self.name == "gemm" else self.op.bytes)[0])
+
+    @property
     def rate(self) -> float:
         """Bytes/s (add, copy) or FLOP/s (gemm) at the measured time."""
-        work = self.op.matmul_flops if self.name == "gemm" else self.op.bytes
-        return float(np.ravel(work)[0]) / self.measured_s
+        return self.work / self.measured_s
 
 
 def reference_ops(device: str, nbytes: float) -> dict[str, Op]:
@@ -119,8 +123,8 @@ def problems(refs: list[Reference], predicted_s: dict[str, float], peak_flops_pe
     out = []
     for r in refs:
         if r.name == "gemm":
-            best = r.op.matmul_flops.item() / min(r.before_s, r.after_s)
-            worst = r.op.matmul_flops.item() / max(r.before_s, r.after_s)
+            best = r.work / min(r.before_s, r.after_s)
+            worst = r.work / max(r.before_s, r.after_s)
             low = peak_flops_per_s < worst / (1 + TOLERANCE)
             if low or (measured_peak and peak_flops_per_s > best * (1 + PEAK_ABOVE)):
                 limit = TOLERANCE if low else PEAK_ABOVE
@@ -128,7 +132,7 @@ def problems(refs: list[Reference], predicted_s: dict[str, float], peak_flops_pe
                            f"{'below' if low else 'above'} the reference GEMM's "
                            f"{r.rate / 1e12:.3g} TFLOP/s by more than {100 * limit:.0f}%")
         elif r.name == "copy":
-            slower = r.op.bytes.item() / max(r.before_s, r.after_s)
+            slower = r.work / max(r.before_s, r.after_s)
             if bandwidth_Bps < slower / (1 + TOLERANCE):
                 out.append(f"the profile's bandwidth {bandwidth_Bps / 1e9:.3g} GB/s is below "
                            f"both measurements of the reference copy (the slower moved "

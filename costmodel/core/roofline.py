@@ -67,15 +67,16 @@ class Curve:
 
 
 @dataclass(frozen=True)
-class IntensityCurve:
-    """One op class's efficiency over arithmetic intensity (FLOP/byte), per device: (log10
-    knots, efficiency) or None where a device has none (it keeps its roofline-time curve).
-    Clamped at both ends (no latency floor: the key is not a size)."""
+class KeyedCurve:
+    """One op class's efficiency over a key that is not a time (arithmetic intensity in
+    FLOP/byte, or a GEMM's input width k), per device: (log10 knots, efficiency) or None where
+    a device has none (it keeps what the other curves gave). Clamped at both ends (no latency
+    floor: the key is not a size)."""
 
     rows: tuple[tuple[Arr, Arr] | None, ...]
 
-    def __call__(self, flop_per_byte: Arr, fallback: Arr) -> Arr:
-        x = np.log10(np.maximum(np.asarray(flop_per_byte, dtype=float), 1e-30))
+    def __call__(self, key: Arr, fallback: Arr) -> Arr:
+        x = np.log10(np.maximum(np.asarray(key, dtype=float), 1e-30))
         shape = np.broadcast_shapes(x.shape, np.shape(fallback))
         out = np.array(np.broadcast_to(fallback, shape), dtype=float)
         x = np.broadcast_to(x, shape)
@@ -87,13 +88,13 @@ class IntensityCurve:
         return out
 
 
-def intensity_table(profiles: Sequence[HardwareProfile],
-                    attr: str = "intensity_curves") -> dict[str, IntensityCurve]:
+def keyed_table(profiles: Sequence[HardwareProfile],
+                    attr: str = "intensity_curves") -> dict[str, KeyedCurve]:
     """Per op class, each device's curve over a non-time key (`intensity_curves`: FLOP/byte;
     `width_curves`: a GEMM's input width k)."""
     tables = [getattr(h, attr) for h in profiles]
     classes = {c for t in tables for c in t}
-    return {c: IntensityCurve(tuple(
+    return {c: KeyedCurve(tuple(
         None if c not in t else (np.log10(t[c][0]), np.asarray(t[c][1])) for t in tables))
         for c in classes}
 
@@ -137,8 +138,8 @@ class Rates:
     link_bytes_per_s: Arr = field(default_factory=lambda: np.asarray(np.inf))
     link_latency_s: Arr = field(default_factory=lambda: np.asarray(0.0))
     curves: dict[str, Curve] = field(default_factory=dict)  # op-class curve; absent = 1
-    intensity: dict[str, IntensityCurve] = field(default_factory=dict)  # wins over `curves`
-    width: dict[str, IntensityCurve] = field(default_factory=dict)  # `<class>_memory` by k
+    intensity: dict[str, KeyedCurve] = field(default_factory=dict)  # wins over `curves`
+    width: dict[str, KeyedCurve] = field(default_factory=dict)  # `<class>_memory` by k
 
     engine: Engine | None = None  # launches per operator (None: one per kernel instance)
     kernels: KernelModel | None = None  # fitted kernel figures per device (core/kernel_model.py)
@@ -175,8 +176,8 @@ class Rates:
         link = np.array([h.interconnect_bandwidth_Bps or np.inf for h in profiles])
         hop = np.array([link_latency_s(h) for h in profiles])
         curves = {} if ideal else curve_table(profiles)
-        intensity = {} if ideal else intensity_table(profiles)
-        width = {} if ideal else intensity_table(profiles, "width_curves")
+        intensity = {} if ideal else keyed_table(profiles)
+        width = {} if ideal else keyed_table(profiles, "width_curves")
         kernels = None if ideal or engine is None else KernelModel.of(profiles, act_bytes)
         return cls(mm, attn, vec, bw, launch_s, link, hop, curves, intensity, width, engine,
                    kernels)
@@ -240,7 +241,8 @@ def op_times(op: Op, r: Rates) -> OpTimes:
             eff = by_intensity(flops / np.maximum(np.asarray(op.bytes, dtype=float), 1e-30), eff)
         if mem_curve is not None:  # memory-bound instances take the memory-bound curve
             eff = np.where(memory > compute, mem_curve(t), eff)
-        if by_width is not None:  # ... or the memory-bound curve over the GEMM's input width
+        if by_width is not None and op.gemm_k > 0:  # ... or, for a GEMM built with its k,
+            # the memory-bound curve over that input width
             eff = np.where(memory > compute, by_width(np.asarray(op.gemm_k), eff), eff)
         compute, memory = compute / eff, memory / eff
     if r.kernels is not None:  # fitted kernel figures win where a device has them

@@ -191,3 +191,16 @@ def test_memory_bound_gemm_priced_by_input_width(gpu):
     only_intensity = _profile(gpu, efficiency_curves=INTENSITY)
     assert op_times(gemm, Rates.from_profiles([hw], DType.bf16)).compute_s[0] == pytest.approx(
         op_times(gemm, Rates.from_profiles([only_intensity], DType.bf16)).compute_s[0])
+
+
+def test_width_curve_skips_linear_ops_without_k(gpu):
+    """A memory-bound `linear` op not built by `linear()` (gemm_k 0: e.g. a compression
+    method's similarity pass) keeps the intensity curve's efficiency."""
+    curves = {**INTENSITY,
+              "linear_memory": {"gemm_k": [500.0, 2000.0], "efficiency": [0.3, 0.6]}}
+    hw = _profile(gpu, efficiency_curves=curves)
+    only_intensity = _profile(gpu, efficiency_curves=INTENSITY)
+    gemv = linear("l", "d", np.asarray([1.0]), 1000, 4096, False, 2.0, 2.0)
+    no_k = type(gemv)(**{**gemv.__dict__, "gemm_k": 0.0})
+    assert op_times(no_k, Rates.from_profiles([hw], DType.bf16)).memory_s[0] == pytest.approx(
+        op_times(no_k, Rates.from_profiles([only_intensity], DType.bf16)).memory_s[0])
