@@ -31,7 +31,6 @@ RETRIES = 2  # extra tries of a measurement whose spread is above SPREAD_LIMIT
 class Timing:
     seconds: float  # median over batches of the time per call (s)
     spread: float  # (p75 - p25) / median over batches
-    best_s: float  # fastest batch's time per call (s)
 
     @property
     def noisy(self) -> bool:
@@ -71,7 +70,7 @@ class Timer:
             times.append((time.perf_counter() - t0) / calls)
         med = float(np.median(times))
         q1, q3 = np.percentile(times, [25, 75])
-        return Timing(med, float(q3 - q1) / med, float(min(times)))
+        return Timing(med, float(q3 - q1) / med)
 
     def timing(self, fn: Callable[[], Any], calls: int | None = None) -> Timing:
         """The module's statistic for `fn`, retried while its spread is above the limit."""
