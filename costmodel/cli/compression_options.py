@@ -29,7 +29,10 @@ SCHEDULE = typer.Option(None, help="LLM layer schedule LAYER:TOKENS,... e.g. "
                         "0:576,8:288,16:144,24:72 (tokens a count or a ratio 0..1).")
 KV_KEEP = typer.Option(None, help="KV-cache compression after prefill: kept ratio 0..1 or a "
                        "per-layer token budget.")
-KV_POLICY = typer.Option(None, help="With --kv-keep: uniform | pyramid | sink_window.")
+KV_POLICIES = ("uniform", "pyramid", "sink_window", "retrieval_heads")
+KV_POLICY = typer.Option(None, help="With --kv-keep: uniform | pyramid | sink_window | "
+                         "retrieval_heads[:SHARE] (RazorAttention; SHARE of KV heads kept whole, "
+                         "default 0.15).")
 
 
 def parse_at(text: str) -> tuple[str, int | None]:
@@ -85,11 +88,22 @@ def _kv(kv_keep: str | None, kv_policy: str | None) -> KVCompression | None:
         if kv_policy is not None:
             raise CostmodelError("--kv-policy: give --kv-keep too, e.g. --kv-keep 0.5")
         return None
-    policy = kv_policy or "uniform"
-    if policy not in ("uniform", "pyramid", "sink_window"):
-        raise CostmodelError(f"--kv-policy: '{kv_policy}' is not uniform, pyramid or sink_window")
+    policy, _, share = (kv_policy or "uniform").partition(":")
+    if policy not in KV_POLICIES or (share and policy != "retrieval_heads"):
+        raise CostmodelError(f"--kv-policy: '{kv_policy}' is not uniform, pyramid, sink_window or "
+                             "retrieval_heads[:SHARE] (SHARE of KV heads kept whole, e.g. 0.15)")
+    extra: dict[str, float] = {}
+    if share:
+        try:
+            extra["retrieval_heads"] = float(share)
+            if not 0.0 <= extra["retrieval_heads"] <= 1.0:
+                raise ValueError
+        except ValueError:
+            raise CostmodelError(f"--kv-policy: '{share}' in '{kv_policy}' is not a share of "
+                                 "KV heads in 0..1, e.g. retrieval_heads:0.15") from None
     ratio, count = parse_keep(kv_keep, "--kv-keep")
-    return _build(KVCompression, "--kv-keep", keep_ratio=ratio, keep_tokens=count, policy=policy)
+    return _build(KVCompression, "--kv-keep", keep_ratio=ratio, keep_tokens=count, policy=policy,
+                  **extra)
 
 
 def _check_clash(at: str | None, where: str, keep: str | None, merge_per_layer: int | None,

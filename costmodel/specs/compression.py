@@ -175,7 +175,8 @@ class Compression(BaseModel):
         return f"{self.kind}@{at} keep {keep:g}"
 
 
-KVPolicy = Literal["uniform", "pyramid", "sink_window"]
+RETRIEVAL_SHARE = 0.15  # assumed default share of retrieval heads (model-specific; set it)
+KVPolicy = Literal["uniform", "pyramid", "sink_window", "retrieval_heads"]
 
 
 class KVCompression(BaseModel):
@@ -185,7 +186,10 @@ class KVCompression(BaseModel):
     policy: 'uniform' (every layer the same, SnapKV-style scoring over an observation window of
     `obs_window` queries), 'pyramid' (PyramidKV: budgets falling linearly with depth, bottom
     layer 2M - M/beta, top M/beta, mean M; capped at the prompt with the mean kept), or
-    'sink_window' (StreamingLLM: `sink_tokens` first tokens + the most recent ones, no scoring).
+    'sink_window' (StreamingLLM: `sink_tokens` first tokens + the most recent ones, no scoring),
+    or 'retrieval_heads' (RazorAttention: a share `retrieval_heads` of the KV heads keeps every
+    token; the others keep `sink_tokens` + a recent buffer of the budget + one compensation
+    token; heads chosen offline, no scoring).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -195,6 +199,9 @@ class KVCompression(BaseModel):
     beta: float = Field(default=20.0, gt=1.0)  # PyramidKV's top-layer divisor
     sink_tokens: NonNegativeInt = 4  # StreamingLLM's attention sinks
     obs_window: PositiveInt = 32  # SnapKV's observation window (queries scoring the keys)
+    # RazorAttention: share of KV heads kept whole (ceil(share x KV heads) per layer). 0.15 is
+    # an assumed default: the retrieval heads are model-specific, set the share you found.
+    retrieval_heads: float = Field(default=RETRIEVAL_SHARE, ge=0.0, le=1.0)
     overhead: bool = True
 
     @model_validator(mode="after")
@@ -202,11 +209,16 @@ class KVCompression(BaseModel):
         if (self.keep_ratio is None) == (self.keep_tokens is None):
             raise ValueError("kv.keep_ratio: give keep_ratio (0..1) or keep_tokens (a "
                              "per-layer budget), one of them")
+        if self.retrieval_heads != RETRIEVAL_SHARE and self.policy != "retrieval_heads":
+            raise ValueError(f"kv.retrieval_heads: only the retrieval_heads policy uses it (policy "
+                             f"is {self.policy}); drop it or set policy retrieval_heads")
         return self
 
     @property
     def label(self) -> str:
         keep = self.keep_ratio if self.keep_ratio is not None else self.keep_tokens
+        if self.policy == "retrieval_heads":
+            return f"kv retrieval_heads {self.retrieval_heads:g} keep {keep:g}"
         return f"kv {self.policy} keep {keep:g}"
 
 

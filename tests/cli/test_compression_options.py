@@ -23,6 +23,11 @@ def test_options_build_the_plan():
     assert [s.where for s in plan.ordered] == ["projector", "llm_layer"]
     assert plan.kv.policy == "pyramid" and plan.kv.keep_ratio == 0.25
     assert compression_from_options(method="visionzip", keep="64").where == "encoder"
+    razor = compression_from_options(kv_keep="64", kv_policy="retrieval_heads:0.25")
+    assert razor.kv.policy == "retrieval_heads" and razor.kv.retrieval_heads == 0.25
+    assert razor.kv.keep_tokens == 64
+    assert compression_from_options(kv_keep="64", kv_policy="retrieval_heads").kv.retrieval_heads \
+        == 0.15
     assert compression_from_options() is None
 
 
@@ -67,6 +72,9 @@ def test_capacity_grows_with_compression(capsys):
     (["--kv-keep", "-1"], "--kv-keep"),
     (["--kv-policy", "pyramid"], "--kv-policy"),
     (["--kv-keep", "0.5", "--kv-policy", "zigzag"], "--kv-policy"),
+    (["--kv-keep", "64", "--kv-policy", "pyramid:0.2"], "--kv-policy"),
+    (["--kv-keep", "64", "--kv-policy", "retrieval_heads:2"], "--kv-policy"),
+    (["--kv-keep", "64", "--kv-policy", "retrieval_heads:x"], "--kv-policy"),
     (["--at", "nowhere", "--keep", "0.5"], "--at"),
 ])
 @pytest.mark.parametrize("cmd", ["estimate", "compare-compression", "capacity"])

@@ -1,11 +1,12 @@
-"""KV-cache compression after prefill: per-layer budgets (uniform, pyramid, sink + window)
-and the eviction's own operator. The footprint and decode follow through Points.layer_kv
+"""KV-cache compression after prefill: per-layer budgets (uniform, pyramid, sink + window,
+retrieval heads) and the eviction's own operator. The footprint and decode follow through Points.layer_kv
 (core/metrics.kv_cache_bytes and core/stages.decode_ops read it via stages.kv_groups).
 Formula: docs/methodology.md, section "Token compression", "KV-cache compression".
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -26,14 +27,30 @@ def _mean_budget(kv: KVCompression, n: Arr) -> Arr:
     return np.floor(float(kv.keep_ratio or 0.0) * n + _EPS)
 
 
-def layer_budget(kv: KVCompression, n: Arr, layer: int, layers: int) -> Arr:
-    """Prompt tokens layer `layer` keeps out of its n. uniform / sink_window: M. pyramid
-    (PyramidKV): bottom = min(n, 2M - M/beta), top = 2M - bottom, linear in the layer index."""
-    m = _mean_budget(kv, n)
+def retrieval_split(m: LLMSpec, kv: KVCompression, n: Arr) -> tuple[int, Arr]:
+    """RazorAttention (Tang et al., arXiv 2407.15891, Algorithm 1): (R, t). R = ceil(share x
+    KV heads) retrieval heads keep all n tokens; each other head keeps t = sink + M recent
+    + 1 compensation token when that drops something (sink + M < n), else all n."""
+    r = min(m.num_kv_heads, math.ceil(kv.retrieval_heads * m.num_kv_heads - _EPS))
+    keep = float(kv.sink_tokens) + _mean_budget(kv, n)
+    return r, np.where(keep < n, keep + 1.0, n)
+
+
+def layer_budget(kv: KVCompression, n: Arr, layer: int, layers: int,
+                 m: LLMSpec | None = None) -> Arr:
+    """Prompt tokens layer `layer` keeps out of its n (a mean over its KV heads). uniform /
+    sink_window: M. pyramid (PyramidKV): bottom = min(n, 2M - M/beta), top = 2M - bottom,
+    linear in the layer index. retrieval_heads: (R n + (H - R) t) / H over H KV heads
+    (retrieval_split): bytes and FLOPs are linear in each head's tokens, so the mean is exact."""
+    if kv.policy == "retrieval_heads":
+        assert m is not None, "retrieval_heads budgets depend on the model's KV heads"
+        r, t = retrieval_split(m, kv, n)
+        return (r * n + (m.num_kv_heads - r) * t) / m.num_kv_heads
+    m_ = _mean_budget(kv, n)
     if kv.policy != "pyramid" or layers == 1:
-        return m
-    bottom = np.minimum(n, 2.0 * m - m / kv.beta)
-    top = 2.0 * m - bottom
+        return m_
+    bottom = np.minimum(n, 2.0 * m_ - m_ / kv.beta)
+    top = 2.0 * m_ - bottom
     return np.floor(bottom + (top - bottom) * layer / (layers - 1) + _EPS)
 
 
@@ -48,7 +65,8 @@ def _per_layer(m: LLMSpec, pts: Points) -> list[Arr]:
 def kv_layer_groups(m: LLMSpec, pts: Points, kv: KVCompression) -> tuple[tuple[int, int, Arr], ...]:
     """(first layer, end layer, prompt tokens kept in the cache) after eviction."""
     if kv.policy != "pyramid":
-        return tuple((lo, hi, _mean_budget(kv, s)) for lo, hi, s in layer_groups(m, pts))
+        return tuple((lo, hi, layer_budget(kv, s, lo, m.num_layers, m))
+                     for lo, hi, s in layer_groups(m, pts))
     seen = _per_layer(m, pts)
     return tuple((i, i + 1, layer_budget(kv, s, i, m.num_layers)) for i, s in enumerate(seen))
 
@@ -60,13 +78,28 @@ def apply_kv(m: LLMSpec, pts: Points, kv: KVCompression) -> Points:
     return replace(pts, layer_kv=kv_layer_groups(m, pts, kv))
 
 
+def _razor_costs(m: LLMSpec, kv: KVCompression, n: Arr, p: Precision) -> tuple[Arr, Arr, Arr]:
+    """(vector FLOPs, KV bytes read, KV bytes written) of RazorAttention's eviction in one
+    layer for one sample: in each of the H - R non-retrieval KV heads that drop d = n - sink -
+    M tokens, the M recent tokens' K and V move next to the sinks (read and written: 2 M d_h)
+    and the compensation token is the mean of the dropped K and V (Tang et al., eq. 4: read
+    2 d d_h, 2 d d_h adds + 2 d_h divides, write 2 d_h)."""
+    r, t = retrieval_split(m, kv, n)
+    heads, dh, by = m.num_kv_heads - r, m.head_dim, p.kv
+    on = np.where(t < n, float(heads), 0.0)
+    recent = np.maximum(t - 1.0 - kv.sink_tokens, 0.0)
+    drop = np.maximum(n - t + 1.0, 0.0)
+    vec = on * 2.0 * dh * (drop + 1.0)
+    return vec, on * 2.0 * dh * by * (recent + drop), on * 2.0 * dh * by * (recent + 1.0)
+
+
 def kv_evict_ops(m: LLMSpec, pts: Points, kv: KVCompression, p: Precision) -> list[Op]:
     """The eviction, summed over layers into one prefill operator per sample x batch.
     Scoring policies (uniform, pyramid): the last w = min(obs_window, n) queries score the n
     keys of each head (2 w n heads head_dim + (softmax + 1) w n heads), a top-k per head
     (heads n log2 n), reading w queries and the n keys; then the kept b tokens' K and V are
     compacted (read and written: 2 b kv_dim). sink_window: no scoring; the window of
-    b - sink tokens is compacted."""
+    b - sink tokens is compacted. retrieval_heads: _razor_costs."""
     b = pts.batch
     seen = _per_layer(m, pts)
     kept = [s for lo, hi, s in kv_layer_groups(m, pts, kv) for _ in range(hi - lo)]
@@ -75,6 +108,10 @@ def kv_evict_ops(m: LLMSpec, pts: Points, kv: KVCompression, p: Precision) -> li
     z = np.zeros_like(np.asarray(pts.visual, dtype=float))
     mm = vec = read = kv_r = kv_w = z
     for n, k in zip(seen, kept, strict=True):
+        if kv.policy == "retrieval_heads":
+            v, r_, w_ = _razor_costs(m, kv, n, p)
+            vec, kv_r, kv_w = vec + b * v, kv_r + b * r_, kv_w + b * w_
+            continue
         move = 2.0 * (k if kv.policy != "sink_window" else np.maximum(k - kv.sink_tokens, 0.0))
         move = np.where(k < n, move * m.kv_dim * p.kv, 0.0)
         kv_r, kv_w = kv_r + b * move, kv_w + b * move

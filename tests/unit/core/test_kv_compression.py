@@ -72,7 +72,7 @@ def test_kv_budget_in_tokens_and_with_fastv(gpu):
 
 
 @settings(max_examples=15, deadline=None)
-@given(policy=st.sampled_from(["uniform", "pyramid", "sink_window"]),
+@given(policy=st.sampled_from(["uniform", "pyramid", "sink_window", "retrieval_heads"]),
        text=st.integers(0, 100), out=st.integers(1, 40), batch=st.integers(1, 8))
 def test_kv_keep_one_equals_no_compression(policy, text, out, batch):
     from costmodel import load_hardware
@@ -87,7 +87,7 @@ def test_kv_keep_one_equals_no_compression(policy, text, out, batch):
 
 @settings(max_examples=15, deadline=None)
 @given(a=st.floats(0.0, 1.0), b=st.floats(0.0, 1.0),
-       policy=st.sampled_from(["uniform", "pyramid", "sink_window"]))
+       policy=st.sampled_from(["uniform", "pyramid", "sink_window", "retrieval_heads"]))
 def test_keeping_more_kv_never_costs_less(a, b, policy):
     from costmodel import load_hardware
 
@@ -106,3 +106,39 @@ def test_kv_needs_one_budget():
         KVCompression()
     with pytest.raises(ValueError, match="kv.keep_ratio"):
         KVCompression(keep_ratio=0.5, keep_tokens=10)
+
+
+def test_retrieval_heads_by_hand(gpu):
+    """RazorAttention, 25% of LLaVA-1.5-7B's 32 KV heads whole (R = 8), a 64-token buffer:
+    the other 24 keep 4 sinks + 64 recent + 1 compensation token = 69 of the 640 prompt
+    tokens; mean per layer (8 x 640 + 24 x 69) / 32 = 211.75 tokens."""
+    est = _kv(gpu, keep_tokens=64, policy="retrieval_heads", retrieval_heads=0.25)
+    assert est.memory.kv_cache_bytes == pytest.approx(2 * 4096 * 32 * (211.75 + 15) * 2.0)
+    flash = next(c for c in est.evaluation.op_costs
+                 if c.op.stage == "decode" and c.op.name.endswith("/attn/flash"))
+    keys = sum(211.75 + 1 + j for j in range(15))
+    assert float(np.ravel(flash.kv_bytes)[0]) == pytest.approx(32 * 2 * keys * 4096 * 2.0)
+    ev = next(c for c in est.evaluation.op_costs if c.op.name == "compress/kv_evict_retrieval_heads")
+    drop = 640 - 4 - 64  # dropped per non-retrieval head, folded into the compensation token
+    heads = 32 * 24  # layers x non-retrieval heads
+    assert float(np.ravel(ev.flops)[0]) == pytest.approx(heads * 2 * 128 * (drop + 1))
+    read = heads * 2 * 128 * 2.0 * (64 + drop)
+    write = heads * 2 * 128 * 2.0 * (64 + 1)
+    assert float(np.ravel(ev.kv_bytes)[0]) == pytest.approx(read + write)
+
+
+def test_retrieval_heads_extremes(gpu):
+    """Every head a retrieval head keeps the whole cache (no eviction operator); none keeps
+    only sink + buffer + compensation in every head; a buffer covering the prompt drops nothing."""
+    base = estimate(LLAVA15_7B, gpu, W)
+    all_heads = _kv(gpu, keep_tokens=64, policy="retrieval_heads", retrieval_heads=1.0)
+    assert all_heads.memory.kv_cache_bytes == pytest.approx(base.memory.kv_cache_bytes)
+    none = _kv(gpu, keep_tokens=64, policy="retrieval_heads", retrieval_heads=0.0)
+    assert none.memory.kv_cache_bytes == pytest.approx(2 * 4096 * 32 * (69 + 15) * 2.0)
+    wide = _kv(gpu, keep_tokens=636, policy="retrieval_heads", retrieval_heads=0.0)
+    assert wide.memory.kv_cache_bytes == pytest.approx(base.memory.kv_cache_bytes)
+
+
+def test_retrieval_share_needs_its_policy():
+    with pytest.raises(ValueError, match="kv.retrieval_heads: only the retrieval_heads policy"):
+        KVCompression(keep_ratio=0.5, retrieval_heads=0.2)
