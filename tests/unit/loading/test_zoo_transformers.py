@@ -11,7 +11,7 @@ embed_tokens) are counted once, as costmodel counts them. Meta device: nothing i
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ def model_class(cfg: dict[str, Any], is_vlm: bool) -> Any:
     return transformers.AutoModelForImageTextToText if is_vlm else transformers.AutoModelForCausalLM
 
 
-@lru_cache(maxsize=None)
+@cache
 def transformers_params(mid: str) -> tuple[str, int, bool]:
     """(class name, unique parameter count, whether lm_head shares embed_tokens' tensor)."""
     cfg = json.loads((ZOO_DIR / ZOO[mid].config_file).read_text(encoding="utf-8"))
