@@ -67,7 +67,8 @@ def cached_config(repo_id: str, cache_dir: Path | None = None, zoo_id: str = "")
     if path is None:
         where = repo_folder(repo_id, cache_dir)
         raise CostmodelError(
-            f"MODEL: '{repo_id}' has no config.json in the Hugging Face cache (searched {where}/"
+            f"MODEL: '{repo_id}' is no local path and has no config.json in the Hugging Face "
+            f"cache (searched {where}/"
             f"snapshots/<refs/{REVISION}>/; set HF_HUB_CACHE or HF_HOME to use another cache); "
             f"fetch it with `huggingface-cli download {repo_id} config.json` (costmodel never "
             "downloads)" + (f" or use the bundled zoo id '{zoo_id}'" if zoo_id else ""))
