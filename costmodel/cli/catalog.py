@@ -7,7 +7,10 @@ from typing import Any
 import typer
 import yaml
 
+from costmodel.analysis import token_rules
 from costmodel.cli.output import Format, dumps, records_csv, table
+from costmodel.cli.parsing import parse_image_size
+from costmodel.loading.families import zoo_family
 from costmodel.loading.load import hardware_ids, load_hardware, load_model, model_ids
 from costmodel.loading.zoo import ZOO
 from costmodel.units import DType
@@ -18,30 +21,48 @@ hardware_app = typer.Typer(no_args_is_help=True, help="Bundled hardware profiles
 
 @models_app.command("list")
 def models_list(fmt: Format = typer.Option(Format.table, "--format", "-f")) -> None:
-    """Zoo ids with parameter counts and sources."""
-    recs: list[dict[str, Any]] = []
-    for mid in model_ids():
-        spec, entry = load_model(mid), ZOO[mid]
-        recs.append({"id": mid, "kind": entry.kind, "params": spec.param_counts()["total"],
-                     "source": entry.source, "note": entry.note})
+    """Zoo ids by family (config.json model_type): parameters, active parameters and the token
+    rule. JSON/CSV: one record per model, in the same order."""
+    recs = [_model_record(mid) for mid in sorted(model_ids(), key=lambda m: (zoo_family(m), m))]
     if fmt is Format.json:
         typer.echo(dumps(recs))
         return
     if fmt is Format.csv:
-        typer.echo("id,kind,params,source")
-        for r in recs:
-            typer.echo(f"{r['id']},{r['kind']},{r['params']},{r['source']}")
+        typer.echo(records_csv([{k: v for k, v in r.items() if k != "token_scheme"}
+                                | {"token_kind": r["token_scheme"]["kind"],
+                                   "token_rule": r["token_scheme"]["rule"]} for r in recs]), nl=False)
         return
-    rows = [[r["id"], r["kind"], f"{r['params'] / 1e9:.3f} B", r["source"], r["note"]] for r in recs]
-    typer.echo(table(rows, ["id", "kind", "params", "config.json from", "note"], right={2}))
+    rows = [["" if i and recs[i - 1]["family"] == r["family"] else r["family"], r["id"],
+             f"{r['params'] / 1e9:.3f} B", f"{r['active_params'] / 1e9:.3f} B",
+             r["token_scheme"]["kind"], r["token_scheme"]["rule"]] for i, r in enumerate(recs)]
+    typer.echo(table(rows, ["family", "id", "params", "active", "tokens", "rule"], right={2, 3}))
+
+
+def _model_record(mid: str) -> dict[str, Any]:
+    spec, entry = load_model(mid), ZOO[mid]
+    counts = spec.param_counts()
+    return {"id": mid, "family": zoo_family(mid), "kind": entry.kind, "params": counts["total"],
+            # MoE specs add "active" (experts used per token); a dense model's is its total
+            "active_params": counts.get("active", counts["total"]),
+            "token_scheme": {"kind": spec.token_scheme.kind if spec.is_vlm else "none",
+                             "rule": token_rules.rule(spec)},
+            "source": entry.source, "note": entry.note}
 
 
 @models_app.command("show")
-def models_show(name: str, fmt: Format = typer.Option(Format.table, "--format", "-f")) -> None:
-    """A model's spec (from its config.json) and exact parameter counts."""
+def models_show(name: str, fmt: Format = typer.Option(Format.table, "--format", "-f"),
+                image_size: str | None = typer.Option(
+                    None, "--image-size", help="WIDTHxHEIGHT of the worked token example "
+                    "(default: the image `estimate` assumes)")) -> None:
+    """A model's spec (from its config.json), exact parameter counts and its token rule with a
+    worked example computed by the token-plan code."""
     spec = load_model(name)
+    size = parse_image_size(image_size) or token_rules.example_size(spec)
+    tokens: dict[str, Any] = {"rule": token_rules.rule(spec)}
+    if spec.is_vlm:
+        tokens["example"] = token_rules.worked_example(spec, *size)
     doc = {"name": spec.name, "source": spec.source, "params": spec.param_counts(),
-           **spec.model_dump(exclude={"name", "source"}, by_alias=True)}
+           "tokens": tokens, **spec.model_dump(exclude={"name", "source"}, by_alias=True)}
     _emit({str(k): _plain(v) for k, v in doc.items()}, fmt)
 
 

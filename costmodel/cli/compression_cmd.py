@@ -31,6 +31,7 @@ from costmodel.cli.options import (
     KV_DTYPE,
     LOGITS,
     MICROBATCHES,
+    MODEL_HELP,
     OUTPUT_TOKENS,
     OVERLAP,
     PP,
@@ -168,7 +169,7 @@ def render(base: Estimate, comp: Estimate, label: str, rows: list[dict[str, Any]
 
 
 def compare_compression(
-    model: str = typer.Argument(..., help="Zoo id (costmodel models list) or config.json path."),
+    model: str = typer.Argument(..., help=MODEL_HELP),
     hardware: str = typer.Option(..., "--hardware", "-H", help="Hardware id or YAML path."),
     keep: str | None = typer.Option(None, help="Kept visual tokens: ratio 0..1 or a count."),
     at: str | None = typer.Option(None, help="projector | encoder | llm-layer:K (FastV) | vit "

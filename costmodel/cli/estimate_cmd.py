@@ -24,6 +24,7 @@ from costmodel.cli.options import (
     KV_DTYPE,
     LOGITS,
     MICROBATCHES,
+    MODEL_HELP,
     OUTPUT_TOKENS,
     OVERLAP,
     PP,
@@ -40,7 +41,7 @@ from costmodel.units import DType, seconds, si
 
 
 def estimate(
-    model: str = typer.Argument(..., help="Zoo id (costmodel models list) or config.json path."),
+    model: str = typer.Argument(..., help=MODEL_HELP),
     hardware: str = typer.Option(..., "--hardware", "-H", help="Hardware id or YAML path."),
     visual_tokens: int | None = VISUAL_TOKENS,
     images: int = IMAGES,

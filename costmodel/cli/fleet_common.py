@@ -17,6 +17,7 @@ from costmodel.cli.options import (
     KV_DTYPE,
     LOGITS,
     MICROBATCHES,
+    MODEL_HELP,
     OUTPUT_TOKENS,
     OVERLAP,
     PP,
@@ -36,7 +37,7 @@ from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Workload
 
-MODEL = typer.Argument(..., help="Zoo id (costmodel models list) or config.json path.")
+MODEL = typer.Argument(..., help=MODEL_HELP)
 HARDWARE = typer.Option(None, "--hardware", "-H",
                         help="Comma-separated hardware ids or YAML paths (default: all bundled).")
 VISUAL, TEXT, OUTPUT = VISUAL_TOKENS, TEXT_TOKENS, OUTPUT_TOKENS  # shared definitions

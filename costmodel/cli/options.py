@@ -26,6 +26,9 @@ IMAGES = typer.Option(1, min=0, max=MAX_IMAGES, help="Images per request (when t
 
 
 IMAGE_SIZE = typer.Option(None, help="Image WIDTHxHEIGHT, e.g. 672x672.")
+# MODEL arguments: resolved by loading.load.load_model in this order (docs/methodology.md)
+MODEL_HELP = ("Zoo id (costmodel models list), config.json path, or Hugging Face id org/name "
+              "(read from the local HF cache).")
 
 
 TEXT_TOKENS = typer.Option(64, min=0, max=MAX_TOKENS, help="Text tokens in the prompt.")

@@ -14,7 +14,7 @@ import yaml
 from pydantic import ValidationError
 
 from costmodel.errors import CostmodelError, UnknownName, one_line
-from costmodel.loading import whatif
+from costmodel.loading import hf_cache, whatif
 from costmodel.loading.hf_config import ConfigError, spec_from_config
 from costmodel.loading.zoo import ZOO
 from costmodel.specs.engine import Engine, EngineFile
@@ -210,7 +210,9 @@ def spec_from_file(path: Path, name: str, source: str = "") -> ModelSpec:
 
 @lru_cache(maxsize=64)
 def load_model(name: str) -> ModelSpec:
-    """A zoo id (`llava-1.5-7b`) or a path to a Hugging Face config.json (file or folder)."""
+    """A zoo id (`llava-1.5-7b`), a path to a Hugging Face config.json (file or folder), or a
+    Hub id `org/name` read from the local Hugging Face cache (costmodel.loading.hf_cache).
+    Resolution order: zoo id, then an existing local path, then a Hub id (docs/methodology.md)."""
     if name.lower() in ZOO:
         entry = ZOO[name.lower()]
         path = _PKG / "zoo_configs" / entry.config_file
@@ -220,6 +222,11 @@ def load_model(name: str) -> ModelSpec:
         path = path / "config.json"
     if _is(path):
         return spec_from_file(path, path.parent.name if path.name == "config.json" else path.stem)
+    if hf_cache.is_repo_id(name):
+        zoo_id = next((k for k, e in ZOO.items() if e.source.lower() == name.lower()), "")
+        cfg = hf_cache.cached_config(name, zoo_id=zoo_id)
+        return spec_from_file(cfg, name, f"https://huggingface.co/{name}/blob/"
+                              f"{hf_cache.commit_of(cfg)}/config.json")
     if _looks_like_path(name):
         raise CostmodelError(f"MODEL: no file {_short(name)}; give a zoo id or a config.json path")
     raise UnknownName("models", name, model_ids())

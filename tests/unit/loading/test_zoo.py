@@ -3,7 +3,8 @@
 Published totals (sources in costmodel/zoo_configs/SOURCES.md): safetensors index sizes / 2 for
 the bf16/fp16 checkpoints, or the model card. The three marked 'hand' have no exact published
 figure; their totals equal a build of the real transformers classes on the meta device
-(transformers 5.23, see SOURCES.md) and are kept as regression values.
+(transformers 5.23; test_zoo_transformers.py checks that for every zoo model) and are kept as
+regression values.
 """
 
 from __future__ import annotations

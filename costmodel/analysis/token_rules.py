@@ -1,0 +1,115 @@
+"""A model's token scheme in words: a short rule and a worked example computed by the real
+token-plan code (costmodel.core.visual_tokens), for `costmodel models list|show`.
+
+Data-driven: RULES maps a TokenScheme kind to a one-line template over `_fields(spec)` and,
+optionally, the intermediate steps of a worked example. A kind without an entry (a family
+added later) still gets a rule (its kind and the scheme fields that differ from the defaults)
+and an example (image -> encoder passes -> patch features -> tokens, from `plan_images`). The
+final token count of every example is `plan_images(...).llm_tokens`, never recomputed here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from costmodel.core import visual_tokens as vt
+from costmodel.specs.model import ModelSpec, TokenScheme
+
+Steps = Callable[[ModelSpec, int, int], list[str]]
+
+
+class Rule(NamedTuple):
+    template: str  # str.format over _fields(spec)
+    steps: Steps | None = None  # intermediate steps of the worked example (before the tokens)
+
+
+def _fields(spec: ModelSpec) -> dict[str, Any]:
+    v, pj, ts = spec.vision, spec.projector, spec.token_scheme
+    assert v is not None and pj is not None
+    m = pj.merge_size
+    return {"image": v.image_size, "patch": v.patch_size, "side": v.image_size // v.patch_size,
+            "merge": m, "merge2": m * m, "factor": v.patch_size * m, "min_pixels": ts.min_pixels,
+            "max_pixels": ts.max_pixels, "pins": len(ts.grid_pinpoints),
+            "cls": ", CLS dropped" if v.cls_token else "",
+            "newline": " + 1 newline per row" if ts.newline_token else "",
+            "cap": f", capped (anyres_max_{ts.anyres_max_patches})" if ts.anyres_max_patches else ""}
+
+
+def _fixed_steps(spec: ModelSpec, width: int, height: int) -> list[str]:
+    f = _fields(spec)
+    return [f"resized to {f['image']}x{f['image']}",
+            f"{f['side']}x{f['side']} patches of {f['patch']} px{f['cls']}"]
+
+
+def _anyres_steps(spec: ModelSpec, width: int, height: int) -> list[str]:
+    f, ts = _fields(spec), spec.token_scheme
+    ph, pw = vt.best_resolution(width, height, ts.grid_pinpoints)
+    gr, gc = ph // f["image"], pw // f["image"]
+    side = f["side"]
+    rows, cols = vt._unpadded(gr * side, gc * side, width, height)
+    steps = [f"best pinpoint {pw}x{ph} (of {f['pins']}) -> {gr}x{gc} tiles of {f['image']} px "
+             f"+ 1 base crop = {1 + gr * gc} encoder passes",
+             f"base crop {side}x{side} = {side * side} features; tile grid {gr * side}x{gc * side} "
+             f"unpadded to {rows}x{cols}"]
+    capped = vt.anyres_max(rows, cols, side, ts.anyres_max_patches)
+    if capped != (rows, cols):
+        steps.append(f"anyres_max_{ts.anyres_max_patches} downscales {rows}x{cols} to "
+                     f"{capped[0]}x{capped[1]}")
+    r, c = capped
+    feats = f"{side * side} + {r}x{c}" if f["merge2"] == 1 else f"({side * side} + {r}x{c}) / {f['merge2']}"
+    steps.append(feats + (f" + {r} newline tokens" if ts.newline_token else ""))
+    return steps
+
+
+def _dynamic_steps(spec: ModelSpec, width: int, height: int) -> list[str]:
+    f = _fields(spec)
+    w, h = vt.smart_resize(width, height, f["factor"], f["min_pixels"], f["max_pixels"])
+    gw, gh = w // f["patch"], h // f["patch"]
+    return [f"smart_resize to {w}x{h} (multiples of {f['factor']} px)",
+            f"{gw}x{gh} = {gw * gh} patches of {f['patch']} px",
+            f"{gw * gh} / {f['merge2']} ({f['merge']}x{f['merge']} patch merger)"]
+
+
+RULES: dict[str, Rule] = {
+    "fixed": Rule("resize to {image}x{image} px -> ({image}/{patch})^2 = {side}^2 patches{cls}",
+                  _fixed_steps),
+    "anyres": Rule("{image} px base crop + tiles of the best of {pins} pinpoints; {side}^2 + "
+                   "unpadded tile grid{newline}{cap}", _anyres_steps),
+    "dynamic": Rule("smart_resize to multiples of {factor} px within [{min_pixels}, {max_pixels}] "
+                    "pixels; {patch} px patches / {merge2}", _dynamic_steps),
+}
+
+
+def _generic_rule(ts: TokenScheme) -> str:
+    """An unknown kind: its name and the scheme fields that differ from the defaults."""
+    set_fields = ts.model_dump(exclude_defaults=True, exclude={"kind"})
+    shown = ", ".join(f"{k}={v}" for k, v in set_fields.items())
+    return f"{ts.kind} token scheme" + (f" ({shown})" if shown else "")
+
+
+def rule(spec: ModelSpec) -> str:
+    """The one-line token rule of a model ('text only' for an LLM)."""
+    if spec.vision is None:
+        return "text only"
+    entry = RULES.get(spec.token_scheme.kind)
+    return entry.template.format(**_fields(spec)) if entry else _generic_rule(spec.token_scheme)
+
+
+def example_size(spec: ModelSpec) -> tuple[int, int]:
+    """(width, height) `estimate` uses without --image-size (analysis.prepare)."""
+    v = spec.vision
+    return spec.token_scheme.default_image_size or ((v.image_size, v.image_size) if v else (0, 0))
+
+
+def worked_example(spec: ModelSpec, width: int, height: int) -> dict[str, Any]:
+    """One image of width x height through the token plan: its steps and the token count."""
+    plan = vt.plan_images(spec, 1, width, height)
+    entry = RULES.get(spec.token_scheme.kind)
+    steps = entry.steps(spec, width, height) if entry and entry.steps else [
+        f"{plan.crops:g} encoder pass(es) of {plan.seq_per_crop:g} positions",
+        f"{plan.projector_rows:g} patch features into the projector"]
+    tokens = int(plan.llm_tokens)
+    return {"image": f"{width}x{height}", "steps": steps, "tokens": tokens,
+            "encoder_passes": int(plan.crops),
+            "text": " -> ".join([f"{width}x{height} image", *steps, f"{tokens} tokens"])}

@@ -1,0 +1,61 @@
+"""Every zoo model's parameter count equals the real transformers class built on the meta
+device from the same shipped config.json (costmodel/zoo_configs/<id>.json).
+
+The loop is over `model_ids()`, so a model added to the zoo later is covered without editing
+this file. The class is the config's `architectures[0]` when transformers has it (the class the
+checkpoint was saved from), else AutoModelForImageTextToText (VLMs) / AutoModelForCausalLM.
+`model.parameters()` yields each tensor once, so tied embeddings (e.g. qwen2-vl-2b's lm_head =
+embed_tokens) are counted once, as costmodel counts them. Meta device: nothing is allocated.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from costmodel.loading.load import load_model, model_ids  # noqa: E402
+from costmodel.loading.zoo import ZOO  # noqa: E402
+
+ZOO_DIR = Path(__file__).resolve().parents[3] / "costmodel" / "zoo_configs"
+
+
+def model_class(cfg: dict[str, Any], is_vlm: bool) -> Any:
+    """The concrete class named by `architectures`, else the Auto class for the kind."""
+    for arch in cfg.get("architectures") or ():
+        if hasattr(transformers, arch):
+            return getattr(transformers, arch)
+    return transformers.AutoModelForImageTextToText if is_vlm else transformers.AutoModelForCausalLM
+
+
+@cache
+def transformers_params(mid: str) -> tuple[str, int, bool]:
+    """(class name, unique parameter count, whether lm_head shares embed_tokens' tensor)."""
+    cfg = json.loads((ZOO_DIR / ZOO[mid].config_file).read_text(encoding="utf-8"))
+    config = transformers.AutoConfig.for_model(
+        cfg["model_type"], **{k: v for k, v in cfg.items() if k != "model_type"})
+    cls = model_class(cfg, load_model(mid).is_vlm)
+    with torch.device("meta"):
+        model = cls._from_config(config) if hasattr(cls, "_from_config") else cls.from_config(config)
+    n = sum(p.numel() for p in model.parameters())  # unique tensors: a tied weight once
+    tied = model.get_output_embeddings().weight is model.get_input_embeddings().weight
+    return type(model).__name__, n, tied
+
+
+@pytest.mark.parametrize("mid", model_ids())
+def test_params_equal_transformers_meta_build(mid):
+    cls_name, n, _ = transformers_params(mid)
+    ours = load_model(mid).param_counts()["total"]
+    assert ours == n, f"{mid}: costmodel {ours:,} != {cls_name} on meta {n:,} ({ours - n:+,})"
+
+
+@pytest.mark.parametrize("mid", model_ids())
+def test_tied_embeddings_agree(mid):
+    # costmodel drops lm_head from the count exactly when transformers ties it to the embedding
+    assert transformers_params(mid)[2] == load_model(mid).llm.tie_embeddings
