@@ -22,6 +22,7 @@ from costmodel.core.ops import (
     norm,
     vector_op,
 )
+from costmodel.core.pixel_shuffle import layer_scale_op, pixel_shuffle_ops, qk_norm_ops
 from costmodel.specs.model import LLMSpec, ModelSpec, ProjectorSpec, VisionSpec
 
 
@@ -83,33 +84,37 @@ def vit_layer_ops(v: VisionSpec, seqs: Arr, seq: Arr, p: Precision, flash: bool,
                       kv_heads=v.num_heads, head_dim=v.head_dim, causal=False,
                       kv_from_cache=False)
     layer = [
-        norm(f"{pre}/norm1", st, rows, d, "layernorm", p.weight, p.act),
-        linear(f"{pre}/attn/qkv", st, rows, d, 3 * d, True, p.weight, p.act),
-    ]
+        norm(f"{pre}/norm1", st, rows, d, v.norm_kind, p.weight, p.act),
+        linear(f"{pre}/attn/qkv", st, rows, d, 3 * d, v.qkv_bias, p.weight, p.act),
+    ] + qk_norm_ops(v, pre, rows, p)
     if v.rope2d:
         layer.append(vector_op(f"{pre}/attn/rope", st, "rope", rows * 2 * d,
                                ROPE_FLOPS, 1.0, p.act))
     layer += attention(f"{pre}/attn", st, shape, p.act, p.act, flash)
     layer += [
         linear(f"{pre}/attn/o", st, rows, d, d, True, p.weight, p.act),
+        *layer_scale_op(v, f"{pre}/attn/layer_scale", rows, p),
         vector_op(f"{pre}/attn/residual", st, "elementwise", rows * d, ADD_FLOPS, 2.0, p.act),
-        norm(f"{pre}/norm2", st, rows, d, "layernorm", p.weight, p.act),
+        norm(f"{pre}/norm2", st, rows, d, v.norm_kind, p.weight, p.act),
         linear(f"{pre}/mlp/fc1", st, rows, d, v.intermediate_size, True, p.weight, p.act),
         vector_op(f"{pre}/mlp/act", st, "activation", rows * v.intermediate_size,
                   ACT_FLOPS[v.mlp_act], 1.0, p.act),
         linear(f"{pre}/mlp/fc2", st, rows, v.intermediate_size, d, True, p.weight, p.act),
+        *layer_scale_op(v, f"{pre}/mlp/layer_scale", rows, p),
         vector_op(f"{pre}/mlp/residual", st, "elementwise", rows * d, ADD_FLOPS, 2.0, p.act),
     ]
     return layer
 
 
 def projector_ops(pj: ProjectorSpec, pts: Points, p: Precision) -> list[Op]:
-    """Linear / 2-layer MLP over patch features, or Qwen2-VL's 2x2 patch merger."""
+    """Linear / 2-layer MLP over patch features, Qwen2-VL's 2x2 patch merger, or a pixel
+    shuffle followed by InternVL's LayerNorm + MLP or Idefics3's Linear."""
     st = "projector"
     rows_in = pts.batch * pts.projector_rows  # [B*P] patch features
     ops: list[Op] = []
     if pj.kind == "patch_merger":
         ops.append(norm("projector/norm", st, rows_in, pj.input_dim, "layernorm", p.weight, p.act))
+    ops += pixel_shuffle_ops(pj, rows_in, p)  # InternVL / Idefics3: shuffle (+ LayerNorm)
     rows = rows_in / pj.merge_size**2  # [B*P/m^2] merged rows
     shapes = pj.linear_shapes()
     for i, (d_in, d_out) in enumerate(shapes):

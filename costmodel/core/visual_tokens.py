@@ -10,6 +10,7 @@ anyres (LLaVA-NeXT, transformers `select_best_resolution`, `unpad_image`, image_
 dynamic (Qwen2-VL `smart_resize`): the image is resized to multiples of patch x merge within
   [min_pixels, max_pixels]; patches = (H/patch)(W/patch); tokens = patches / merge^2.
   Video (`plan_video`): pairs of frames form one temporal patch (temporal_patch_size 2).
+tiles (InternVL): see costmodel/core/tiles.py.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import math
 import numpy as np
 
 from costmodel.core.ops import Arr
+from costmodel.core.tiles import plan_tiles
 from costmodel.errors import CostmodelError
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import VisualPlan
@@ -145,6 +147,8 @@ def plan_images(spec: ModelSpec, images: int, width: int, height: int) -> Visual
                           projector_rows=images * p, llm_tokens=images * p // (m * m))
     if ts.kind == "anyres":
         return _plan_anyres(spec, images, width, height)
+    if ts.kind == "tiles":
+        return plan_tiles(spec, images, width, height)
     w, h = smart_resize(width, height, v.patch_size * m, ts.min_pixels, ts.max_pixels)
     patches = (w // v.patch_size) * (h // v.patch_size)
     return VisualPlan(crops=images, seq_per_crop=patches, projector_rows=images * patches,
@@ -155,8 +159,9 @@ def plan_token_arrays(spec: ModelSpec, visual_tokens: Arr | float, images: int =
     """Per-sample plan when the visual tokens entering the LLM are given directly, vectorised
     over an array of counts N: crops (encoder passes), seq_per_crop, projector_rows, visual.
 
-    fixed / anyres: the encoder runs ceil(N x merge^2 / patches_per_crop) crops at its native
-    size and the projector maps N x merge^2 patch features to N tokens. dynamic: N tokens come
+    fixed / anyres / tiles: the encoder runs ceil(N x merge^2 / patches_per_crop) crops at its
+    native size and the projector maps N x merge^2 patch features to N tokens (tiles: the
+    given N are all projector outputs; no <img></img> text tokens are added). dynamic: N tokens come
     from N x merge^2 patches spread over `images` images (one encoder pass each).
     """
     n = np.asarray(visual_tokens, dtype=float)

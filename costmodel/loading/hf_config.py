@@ -307,7 +307,10 @@ def spec_from_config(cfg: Cfg, name: str = "model") -> ModelSpec:
         return _llava(cfg, name)
     if kind == "qwen2_vl":
         return _qwen2_vl(cfg, name)
+    if kind == "internvl":  # family loader in its own module (imports this one)
+        from costmodel.loading.internvl import internvl
+        return internvl(cfg, name)
     if kind in TEXT_DEFAULTS:
         return ModelSpec(name=name, llm=llm_from_config(cfg))
-    supported = "llava, llava_next, llava_onevision, qwen2_vl, " + ", ".join(TEXT_DEFAULTS)
+    supported = "llava, llava_next, llava_onevision, qwen2_vl, internvl, " + ", ".join(TEXT_DEFAULTS)
     raise ConfigError(f"config.json: model_type '{kind}' is not supported; supported: {supported}")

@@ -28,6 +28,12 @@ ZOO: dict[str, ZooEntry] = {
     "llava-onevision-0.5b": ZooEntry("llava-onevision-0.5b.json",
                                      "llava-hf/llava-onevision-qwen2-0.5b-ov-hf", "vlm",
                                      "edge-sized: SigLIP-so400m + Qwen2-0.5B"),
+    "internvl3-2b": ZooEntry("internvl3-2b.json", "OpenGVLab/InternVL3-2B-hf", "vlm",
+                             "InternViT-300M + Qwen2.5-1.5B; 448 px tiles (1-12 + thumbnail), "
+                             "256 tokens per tile"),
+    "internvl3-8b": ZooEntry("internvl3-8b.json", "OpenGVLab/InternVL3-8B-hf", "vlm",
+                             "InternViT-300M + Qwen2.5-7B; 448 px tiles (1-12 + thumbnail), "
+                             "256 tokens per tile"),
     "llama-2-7b": ZooEntry("llama-2-7b.json", "meta-llama/Llama-2-7b-hf", "llm", "text only"),
     "llama-3-8b": ZooEntry("llama-3-8b.json", "meta-llama/Meta-Llama-3-8B", "llm",
                            "text only; GQA (8 KV heads)"),

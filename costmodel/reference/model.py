@@ -179,23 +179,34 @@ class DecoderLM(nn.Module):
 
 
 class ViTLayer(nn.Module):
+    """Pre-norm block; InternViT adds q/k RMSNorm (qk_norm) and per-channel layer scale."""
+
     def __init__(self, v: VisionSpec) -> None:
         super().__init__()
         d = v.hidden_size
         self.heads, self.rope2d = v.num_heads, v.rope2d
-        self.norm1, self.norm2 = nn.LayerNorm(d, eps=1e-6), nn.LayerNorm(d, eps=1e-6)
-        self.qkv, self.o = nn.Linear(d, 3 * d), nn.Linear(d, d)
+        self.norm1, self.norm2 = _norm(v.norm_kind, d), _norm(v.norm_kind, d)
+        self.qkv, self.o = nn.Linear(d, 3 * d, bias=v.qkv_bias), nn.Linear(d, d)
+        self.q_norm = nn.RMSNorm(d, eps=1e-6) if v.qk_norm else None
+        self.k_norm = nn.RMSNorm(d, eps=1e-6) if v.qk_norm else None
+        self.ls1 = nn.Parameter(torch.ones(d)) if v.layer_scale else None
+        self.ls2 = nn.Parameter(torch.ones(d)) if v.layer_scale else None
         self.fc1, self.fc2 = nn.Linear(d, v.intermediate_size), nn.Linear(v.intermediate_size, d)
         self.act = _ACTS[v.mlp_act]
 
     def forward(self, x: Tensor, rope: tuple[Tensor, Tensor] | None) -> Tensor:
         n, s, d = x.shape
-        q, k, v = self.qkv(self.norm1(x)).view(n, s, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
+        q, k, v = self.qkv(self.norm1(x)).split(d, dim=-1)
+        if self.q_norm is not None and self.k_norm is not None:
+            q, k = self.q_norm(q), self.k_norm(k)
+        q, k, v = (t.reshape(n, s, self.heads, -1).transpose(1, 2) for t in (q, k, v))
         if rope is not None:
             q, k = apply_rope(q, *rope), apply_rope(k, *rope)
         o = F.scaled_dot_product_attention(q, k, v)  # bidirectional
-        x = x + self.o(o.transpose(1, 2).reshape(n, s, d))
-        return x + self.fc2(self.act(self.fc1(self.norm2(x))))
+        a = self.o(o.transpose(1, 2).reshape(n, s, d))
+        x = x + (a if self.ls1 is None else self.ls1 * a)
+        m = self.fc2(self.act(self.fc1(self.norm2(x))))
+        return x + (m if self.ls2 is None else self.ls2 * m)
 
 
 def _rope2d(s: int, head_dim: int, device: torch.device,
@@ -247,18 +258,26 @@ class ViT(nn.Module):
 
 
 class Projector(nn.Module):
-    """forward(features [B, rows, d_in]) -> [B, rows / merge^2, d_out]."""
+    """forward(features [B, rows, d_in]) -> [B, rows / merge^2, d_out].
+
+    patch_merger: LayerNorm, then merge^2 rows into one. pixel_shuffle_*: merge^2 rows into one
+    (a reshape standing in for the spatial shuffle: the same shapes and FLOPs), then
+    LayerNorm (pixel_shuffle_mlp)."""
 
     def __init__(self, p: ProjectorSpec) -> None:
         super().__init__()
         self.spec = p
-        self.norm = nn.LayerNorm(p.input_dim, eps=1e-6) if p.kind == "patch_merger" else None
+        self.norm = nn.LayerNorm(p.norm_dim, eps=1e-6) if p.norm_dim else None
         self.fcs = nn.ModuleList(nn.Linear(i, o, bias=p.bias) for i, o in p.linear_shapes())
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.norm is not None:
-            b, rows, d = x.shape
-            x = self.norm(x).reshape(b, rows // self.spec.merge_size**2, -1)
+        b, rows, d = x.shape
+        if self.spec.kind == "patch_merger" and self.norm is not None:
+            x = self.norm(x)
+        if self.spec.merge_size > 1:
+            x = x.reshape(b, rows // self.spec.merge_size**2, -1)
+        if self.spec.kind == "pixel_shuffle_mlp" and self.norm is not None:
+            x = self.norm(x)
         for i, fc in enumerate(self.fcs):
             x = fc(x) if i == 0 else fc(F.gelu(x))
         return x

@@ -112,6 +112,14 @@ class VisionSpec(BaseModel):
     post_norm: bool = True
     feature_layer: int = -1
     mlp_act: MlpAct = "quick_gelu"
+    # InternViT (transformers models/internvl/modeling_internvl.py): q/k/v biases follow
+    # `attention_bias` (the output projection always has one), per-channel layer scale
+    # (lambda_1, lambda_2) on both residual branches, optional RMSNorm on q and k (use_qk_norm)
+    # and `norm_type` layer_norm | rms_norm for the two block norms.
+    qkv_bias: bool = True
+    layer_scale: bool = False
+    qk_norm: bool = False
+    norm_kind: Literal["layernorm", "rmsnorm"] = "layernorm"
 
     @model_validator(mode="after")
     def _check(self) -> VisionSpec:
@@ -152,9 +160,11 @@ class VisionSpec(BaseModel):
 
     def layer_params(self) -> int:
         d, i = self.hidden_size, self.intermediate_size
-        attn = 4 * d * d + 4 * d  # q, k, v, o with biases
+        attn = 4 * d * d + (3 * d if self.qkv_bias else 0) + d  # q, k, v (biases?), o with bias
+        attn += 2 * d if self.qk_norm else 0  # RMSNorm scales on q and k
         mlp = 2 * d * i + i + d  # fc1, fc2 with biases
-        return attn + mlp + 2 * 2 * d  # two LayerNorms
+        scale = 2 * d if self.layer_scale else 0  # lambda_1, lambda_2
+        return attn + mlp + scale + 2 * _norm_params(self.norm_kind, d)  # two block norms
 
     def num_params(self) -> int:
         d = self.hidden_size
@@ -173,10 +183,15 @@ class ProjectorSpec(BaseModel):
     linear: one Linear(in, out). mlp2x_gelu: Linear(in, out), GELU, Linear(out, out) (LLaVA-1.5).
     patch_merger: LayerNorm(in) on each patch, concat merge_size^2 neighbours, then
     Linear(in*m^2, in*m^2), GELU, Linear(in*m^2, out) (Qwen2-VL).
+    pixel_shuffle_mlp: pixel shuffle (m x m neighbours -> one row of in*m^2), then
+    LayerNorm(in*m^2), Linear(in*m^2, out), GELU, Linear(out, out) (InternVL, m = 1/downsample_ratio).
+    pixel_shuffle_linear: pixel shuffle, then one Linear(in*m^2, out) (Idefics3 / SmolVLM, m =
+    scale_factor, bias = False).
     """
 
     model_config = _FROZEN
-    kind: Literal["linear", "mlp2x_gelu", "patch_merger"]
+    kind: Literal["linear", "mlp2x_gelu", "patch_merger", "pixel_shuffle_mlp",
+                  "pixel_shuffle_linear"]
     input_dim: PositiveInt
     output_dim: PositiveInt
     merge_size: PositiveInt = 1
@@ -184,8 +199,9 @@ class ProjectorSpec(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> ProjectorSpec:
-        if self.kind != "patch_merger" and self.merge_size != 1:
-            raise ValueError("projector.merge_size: only patch_merger merges patches; set it to 1")
+        if self.kind in ("linear", "mlp2x_gelu") and self.merge_size != 1:
+            raise ValueError("projector.merge_size: only patch_merger and pixel_shuffle_* merge "
+                             "patches; set it to 1")
         return self
 
     @property
@@ -199,13 +215,21 @@ class ProjectorSpec(BaseModel):
             return [(i, o)]
         if self.kind == "mlp2x_gelu":
             return [(i, o), (o, o)]
+        if self.kind == "pixel_shuffle_mlp":
+            return [(self.merged_dim, o), (o, o)]
+        if self.kind == "pixel_shuffle_linear":
+            return [(self.merged_dim, o)]
         return [(self.merged_dim, self.merged_dim), (self.merged_dim, o)]
+
+    @property
+    def norm_dim(self) -> int:
+        """Width of the projector's LayerNorm: before merging (patch_merger), after the pixel
+        shuffle (pixel_shuffle_mlp), none (0) otherwise."""
+        return {"patch_merger": self.input_dim, "pixel_shuffle_mlp": self.merged_dim}.get(self.kind, 0)
 
     def num_params(self) -> int:
         n = sum(a * b + (b if self.bias else 0) for a, b in self.linear_shapes())
-        if self.kind == "patch_merger":
-            n += 2 * self.input_dim  # LayerNorm before merging
-        return n
+        return n + 2 * self.norm_dim  # LayerNorm scale and bias
 
 
 class TokenScheme(BaseModel):
@@ -217,16 +241,22 @@ class TokenScheme(BaseModel):
       "anyres_max_N"): the unpadded grid is downscaled when it exceeds 1.1^2 x N crops' features.
     dynamic: Qwen2-VL; the image is resized to multiples of patch x merge within
       [min_pixels, max_pixels]; tokens = patches / merge^2.
+    tiles: InternVL; the image is resized to a grid of c x r tiles of image_size (min_tiles <=
+      c*r <= max_tiles, closest aspect ratio) plus a thumbnail tile when c*r > 1; each tile gives
+      patches / merge^2 tokens; `image_text_tokens` text tokens per image wrap them (<img></img>).
     """
 
     model_config = _FROZEN
-    kind: Literal["fixed", "anyres", "dynamic"]
+    kind: Literal["fixed", "anyres", "dynamic", "tiles"]
     grid_pinpoints: tuple[tuple[int, int], ...] = ()
     min_pixels: PositiveInt = 56 * 56
     max_pixels: PositiveInt = 28 * 28 * 1280
     newline_token: bool = False
     anyres_max_patches: PositiveInt | None = None  # anyres_max_N; None = no cap (LLaVA-NeXT)
     default_image_size: tuple[PositiveInt, PositiveInt] | None = None  # (W, H); None = encoder's
+    min_tiles: PositiveInt = 1  # tiles: GotOcr2 image processor min_patches
+    max_tiles: PositiveInt = 12  # tiles: GotOcr2 image processor max_patches
+    image_text_tokens: int = Field(default=0, ge=0)  # text tokens the processor adds per image
 
     @model_validator(mode="after")
     def _check(self) -> TokenScheme:
@@ -234,6 +264,8 @@ class TokenScheme(BaseModel):
             raise ValueError("token_scheme.grid_pinpoints: anyres needs at least one [H, W] pinpoint")
         if self.min_pixels > self.max_pixels:
             raise ValueError("token_scheme.min_pixels: must not exceed max_pixels")
+        if self.min_tiles > self.max_tiles:
+            raise ValueError("token_scheme.min_tiles: must not exceed max_tiles")
         return self
 
 

@@ -23,6 +23,11 @@ PUBLISHED = {
     "llava-1.5-13b": 13_351_494_656,  # hand
     "llava-next-vicuna-7b": 7_063_431_168,  # hand: llava-1.5-7b + image_newline (4096)
     "llava-onevision-0.5b": 893_675_552,  # hand
+    # hand: InternVLForConditionalGeneration on meta from the -hf config.json (lm_head tied by
+    # InternVLConfig's top-level default); the checkpoints also store an lm_head: + 151674 x h
+    # gives 2,088,957,440 / 7,944,373,760, i.e. ~4.18 GB of bf16 for 2B (its Hub file listing).
+    "internvl3-2b": 1_855_986_176,
+    "internvl3-8b": 7_400_774_144,
 }
 
 
