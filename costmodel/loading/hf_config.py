@@ -307,7 +307,10 @@ def spec_from_config(cfg: Cfg, name: str = "model") -> ModelSpec:
         return _llava(cfg, name)
     if kind == "qwen2_vl":
         return _qwen2_vl(cfg, name)
+    if kind == "mllama":  # Llama-3.2-Vision: cross-attention to the visual tokens
+        from costmodel.loading.mllama import mllama_from_config
+        return mllama_from_config(cfg, name)
     if kind in TEXT_DEFAULTS:
         return ModelSpec(name=name, llm=llm_from_config(cfg))
-    supported = "llava, llava_next, llava_onevision, qwen2_vl, " + ", ".join(TEXT_DEFAULTS)
+    supported = "llava, llava_next, llava_onevision, qwen2_vl, mllama, " + ", ".join(TEXT_DEFAULTS)
     raise ConfigError(f"config.json: model_type '{kind}' is not supported; supported: {supported}")

@@ -22,6 +22,9 @@ PUBLISHED = {
     "llava-1.5-13b": 13_351_494_656,  # hand
     "llava-next-vicuna-7b": 7_063_431_168,  # hand: llava-1.5-7b + image_newline (4096)
     "llava-onevision-0.5b": 893_675_552,  # hand
+    # meta build of MllamaForConditionalGeneration (transformers 5.23); the model card says
+    # "11B (10.6)", the five bf16 shards 21.35 GB (SOURCES.md): tests/unit/loading/test_mllama.py
+    "llama-3.2-11b-vision": 10_670_220_835,
 }
 
 
