@@ -61,7 +61,7 @@ def _ratios(vc: Cfg, tiles: int) -> tuple[tuple[int, int], ...]:
     if any(len(r) != 2 or r[0] * r[1] > tiles or min(r) < 1 for r in ratios):
         raise ConfigError(f"config.json: vision_config.supported_aspect_ratios: every [w, h] "
                           f"must have 1 <= w x h <= max_num_tiles ({tiles})")
-    return ratios  # type: ignore[return-value]
+    return ratios
 
 
 def _vision(vc: Cfg, text_hidden: int) -> MllamaVisionSpec:
