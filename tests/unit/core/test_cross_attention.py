@@ -118,3 +118,28 @@ def test_llm_viewer_convention_refused():
     with pytest.raises(CostmodelError, match="cross-attention"):
         estimate(MODEL, "a100-80gb", Workload(images=1, convention="llm-viewer",
                                               flash_attention=False, engine="ideal"))
+
+
+def test_worked_example():
+    """docs/methodology.md, "Cross-attention VLMs (Llama-3.2-Vision)": the table's values."""
+    e = estimate(MODEL, "a100-80gb", Workload(images=1, text_tokens=64, output_tokens=128))
+
+    def mm(stage: str, keep=lambda o: True) -> int:
+        return int(sum(float(np.ravel(c.op.matmul_flops)[0]) * c.op.count
+                       for c in e.evaluation.op_costs if c.op.stage == stage and keep(c.op)))
+
+    t, p, s, n, d, i = 4, 1600, 1608, 1601, 1280, 5120
+    r = t * s
+    vision = 2 * t * p * 588 * d + 2 * r * r + 40 * (2 * r * (4 * d * d + 2 * d * i) + 4 * r * r * d)
+    assert mm("vision") == vision == 18_599_081_576_448
+    assert mm("projector") == 2 * t * n * 7680 * 4096 == 402_904_842_240
+    kv_proj = mm("prefill", lambda o: o.name.endswith(("/cross/attn/k", "/cross/attn/v")))
+    assert kv_proj == 8 * 2 * 2 * 6404 * 4096 * 1024 == 859_530_330_112
+    cross = mm("prefill", lambda o: "/cross/" in o.name and o.op_class == "attention")
+    assert cross == 8 * 4 * 64 * 6404 * 4096 == 53_720_645_632
+    h, kv, inter, q = 4096, 1024, 14336, 64
+    causal = 4 * h * (q * q - q * (q - 1) // 2)  # FlashAttention: the causal triangle skipped
+    self_layer = 2 * q * (2 * h * h + 2 * h * kv + 3 * h * inter) + causal
+    cross_layer = 2 * q * (2 * h * h + 3 * h * inter) + 2 * 6404 * 2 * h * kv + 4 * q * 6404 * h
+    assert mm("prefill") == 32 * self_layer + 8 * cross_layer + 2 * h * 128256 == 2_023_493_730_304
+    assert e.memory.kv_cache_bytes == 2 * 1024 * (32 * 191 + 8 * 6404) * 2 == 234_881_024
