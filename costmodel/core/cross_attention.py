@@ -170,6 +170,9 @@ def stage_ops(spec: ModelSpec, pts: Points, p: Precision, flash: bool,
     v = spec.cross_vision
     assert v is not None
     s = pts.text
+    if np.any(s < 1):
+        raise CostmodelError("text_tokens: a Llama-3.2-Vision prompt is its text tokens (one "
+                             "<|image|> token per image included); give at least 1")
     logit_rows = s if all_logits else np.ones_like(s)
     return {"vision": vision_ops(v, pts, p, flash), "projector": projector_ops(v, pts, p),
             "prefill": decoder_ops(spec.llm, "prefill", pts, s, s, p, flash, logit_rows)}

@@ -114,6 +114,11 @@ def test_other_compression_refused(comp):
         estimate(MODEL, "a100-80gb", w)
 
 
+def test_empty_prompt_refused():
+    with pytest.raises(CostmodelError, match="text_tokens"):
+        estimate(MODEL, "a100-80gb", Workload(images=1, text_tokens=0))
+
+
 def test_llm_viewer_convention_refused():
     with pytest.raises(CostmodelError, match="cross-attention"):
         estimate(MODEL, "a100-80gb", Workload(images=1, convention="llm-viewer",
