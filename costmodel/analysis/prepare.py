@@ -84,6 +84,7 @@ def _check_model(spec: ModelSpec, w: Workload, pts: Points) -> None:
     visual = pts.visual
     for c in _stages(w):
         visual = kept(c, visual) if c.where == "projector" else visual
+    visual = visual if pts.visual_in_prompt else 0.0 * visual  # cross-attention VLMs: text only
     longest = int(np.max(visual + pts.text + pts.output)) - 1
     limit = spec.llm.max_position_embeddings
     if limit is not None and longest > limit:
@@ -134,7 +135,8 @@ def points(spec: ModelSpec, w: Workload, columns: Mapping[str, Arr], k: int) -> 
                   seq_per_crop=plan["seq_per_crop"][None],
                   projector_rows=plan["projector_rows"][None], visual=plan["visual"][None],
                   text=col("text_tokens", w.text_tokens)[None],
-                  output=col("output_tokens", w.output_tokens)[None])
+                  output=col("output_tokens", w.output_tokens)[None],
+                  visual_in_prompt=spec.cross_vision is None)
 
 
 def prepare(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Workload,

@@ -156,7 +156,7 @@ def refuse_unused(spec: Any, w: Any) -> None:
     """Options that mean nothing for this model (the library accepts them: a grid over several
     models may include text-only ones): visual tokens on a text-only model, --images with
     --visual-tokens where the token scheme does not split tokens over images."""
-    if spec.vision is None and (w.visual_tokens or 0) > 0:
+    if not spec.is_vlm and (w.visual_tokens or 0) > 0:
         raise CostmodelError(f"--visual-tokens: {spec.name} has no vision tower; drop "
                              "--visual-tokens (or give 0)")
     if w.visual_tokens is not None and w.images != 1 and spec.token_scheme.kind != "dynamic":

@@ -235,6 +235,9 @@ class LLMViewerConvention:
 
     def stage_ops(self, spec: ModelSpec, pts: Points, p: Precision,
                   o: Options) -> dict[str, list[Op]]:
+        if spec.llm.cross_attention_layers:
+            raise CostmodelError("convention: llm-viewer has no cross-attention layers "
+                                 "(Llama-3.2-Vision); use --convention costmodel")
         return stage_ops(spec, pts, p, o.flash)
 
     def decode_ops(self, spec: ModelSpec, pts: Points, step: Arr | float, p: Precision,

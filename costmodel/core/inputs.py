@@ -47,10 +47,13 @@ class Points:
     layer_kv: tuple[tuple[int, int, Arr], ...] | None = None
     # ToMe inside the ViT: tokens merged per layer per pass (None = no merging).
     vit_merge: Arr | None = None
+    # False for cross-attention VLMs (Llama-3.2-Vision): the visual tokens feed the
+    # cross-attention layers' K/V (core/cross_attention.py) and the prompt is the text only.
+    visual_in_prompt: bool = True
 
     @property
     def prompt(self) -> Arr:
-        return self.visual + self.text
+        return self.visual + self.text if self.visual_in_prompt else self.text
 
 
 @dataclass(frozen=True)

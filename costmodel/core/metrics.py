@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from costmodel.core import cross_attention
 from costmodel.core.inputs import Points, Precision
 from costmodel.core.ops import Arr, Op
 from costmodel.core.parallel.pipeline import stage_bounds, stage_params
@@ -26,6 +27,8 @@ def kv_cache_bytes(m: LLMSpec, pts: Points, kv_bytes: float, lo: int = 0,
     Prompt tokens kept: what the layer saw (token compression, Points.layer_prompt) or its
     budget after KV-cache compression (Points.layer_kv), through stages.kv_groups."""
     hi = m.num_layers if hi is None else hi
+    if m.cross_attention_layers:  # Llama-3.2-Vision: self cache over text + fixed cross cache
+        return cross_attention.kv_cache_bytes(m, pts, kv_bytes, lo, hi)
     n_steps = pts.output - 1.0
     tokens = sum(max(0, min(h, hi) - max(g, lo)) * (s + n_steps) for g, h, s in kv_groups(m, pts))
     return pts.batch * 2 * m.kv_dim * tokens * kv_bytes

@@ -213,6 +213,9 @@ def decode_ops(spec: ModelSpec, pts: Points, step: Arr | float, p: Precision,
                flash: bool) -> list[Op]:
     """Decode step `step` (0-based): one token per sample attending over its layer group's
     cached prompt tokens (kv_groups) + 1 + step keys."""
+    if spec.cross_vision is not None:  # Llama-3.2-Vision: core/cross_attention.py
+        from costmodel.core import cross_attention
+        return cross_attention.decode_ops(spec, pts, step, p, flash)
     groups = [(lo, hi, s * 0 + 1.0, s + 1.0 + step) for lo, hi, s in kv_groups(spec.llm, pts)]
     one = groups[0][2]
     return llm_ops(spec.llm, "decode", pts.batch, one, groups, p, flash, one)
@@ -221,6 +224,9 @@ def decode_ops(spec: ModelSpec, pts: Points, step: Arr | float, p: Precision,
 def stage_ops(spec: ModelSpec, pts: Points, p: Precision, flash: bool,
               all_logits: bool = False) -> dict[str, list[Op]]:
     """Operators of the three pre-decode stages (decode depends on the context length)."""
+    if spec.cross_vision is not None:  # Llama-3.2-Vision: core/cross_attention.py
+        from costmodel.core import cross_attention
+        return cross_attention.stage_ops(spec, pts, p, flash, all_logits)
     vis = vision_ops(spec.vision, pts, p, flash) if spec.vision else []
     proj = projector_ops(spec.projector, pts, p) if spec.projector else []
     return {"vision": vis, "projector": proj, "prefill": prefill_ops(spec, pts, p, flash, all_logits)}

@@ -19,6 +19,7 @@ import math
 
 import numpy as np
 
+from costmodel.core import mllama_tiles
 from costmodel.core.ops import Arr
 from costmodel.core.tiles import plan_tiles
 from costmodel.errors import CostmodelError
@@ -138,6 +139,8 @@ def plan_video(spec: ModelSpec, frames: int, width: int, height: int) -> VisualP
 def plan_images(spec: ModelSpec, images: int, width: int, height: int) -> VisualPlan:
     """Per-sample plan for `images` images of width x height pixels."""
     v, ts = spec.vision, spec.token_scheme
+    if spec.cross_vision is not None:  # Llama-3.2-Vision: core/mllama_tiles.py
+        return mllama_tiles.plan_images(spec.cross_vision, images)
     if v is None or spec.projector is None or images == 0:
         return VisualPlan(crops=0, seq_per_crop=0, projector_rows=0, llm_tokens=0)
     m = spec.projector.merge_size  # a patch merger maps m^2 patches to one token
@@ -167,6 +170,8 @@ def plan_token_arrays(spec: ModelSpec, visual_tokens: Arr | float, images: int =
     n = np.asarray(visual_tokens, dtype=float)
     z = np.zeros_like(n)
     v = spec.vision
+    if spec.cross_vision is not None:  # Llama-3.2-Vision: core/mllama_tiles.py
+        return mllama_tiles.plan_token_arrays(spec.cross_vision, n)
     if v is None or spec.projector is None:
         return {"crops": z, "seq_per_crop": z, "projector_rows": z, "visual": n}
     some = n > 0

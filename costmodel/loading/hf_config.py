@@ -310,7 +310,11 @@ def spec_from_config(cfg: Cfg, name: str = "model") -> ModelSpec:
     if kind == "internvl":  # family loader in its own module (imports this one)
         from costmodel.loading.internvl import internvl
         return internvl(cfg, name)
+    if kind == "mllama":  # Llama-3.2-Vision: cross-attention to the visual tokens
+        from costmodel.loading.mllama import mllama_from_config
+        return mllama_from_config(cfg, name)
     if kind in TEXT_DEFAULTS:
         return ModelSpec(name=name, llm=llm_from_config(cfg))
-    supported = "llava, llava_next, llava_onevision, qwen2_vl, internvl, " + ", ".join(TEXT_DEFAULTS)
+    supported = ("llava, llava_next, llava_onevision, qwen2_vl, internvl, mllama, "
+                 + ", ".join(TEXT_DEFAULTS))
     raise ConfigError(f"config.json: model_type '{kind}' is not supported; supported: {supported}")

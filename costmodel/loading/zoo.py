@@ -34,6 +34,9 @@ ZOO: dict[str, ZooEntry] = {
     "internvl3-8b": ZooEntry("internvl3-8b.json", "OpenGVLab/InternVL3-8B-hf", "vlm",
                              "InternViT-300M + Qwen2.5-7B; 448 px tiles (1-12 + thumbnail), "
                              "256 tokens per tile"),
+    "llama-3.2-11b-vision": ZooEntry("llama-3.2-11b-vision.json",
+                                     "meta-llama/Llama-3.2-11B-Vision-Instruct", "vlm",
+                                     "Llama 3.1 8B + 8 cross-attention layers; 560 px tiles"),
     "llama-2-7b": ZooEntry("llama-2-7b.json", "meta-llama/Llama-2-7b-hf", "llm", "text only"),
     "llama-3-8b": ZooEntry("llama-3-8b.json", "meta-llama/Meta-Llama-3-8B", "llm",
                            "text only; GQA (8 KV heads)"),

@@ -286,6 +286,9 @@ class Projector(nn.Module):
 class ReferenceModel(nn.Module):
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__()
+        if spec.llm.cross_attention_layers:
+            raise CostmodelError(f"{spec.name}: the torch reference model has no cross-attention "
+                                 "layers (Llama-3.2-Vision); use a self-attention model")
         self.spec = spec
         self.llm = DecoderLM(spec.llm)
         self.vision = ViT(spec.vision) if spec.vision else None

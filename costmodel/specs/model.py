@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, model_validator
+
+from costmodel.specs.mllama import MllamaVisionSpec
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
@@ -37,9 +39,18 @@ class LLMSpec(BaseModel):
     rope: bool = True
     # The longest sequence the model was trained for (config.json); None = not given.
     max_position_embeddings: PositiveInt | None = None
+    # Llama-3.2-Vision (mllama): layers that cross-attend to the visual tokens instead of
+    # self-attending (costmodel/core/cross_attention.py); () = none.
+    cross_attention_layers: tuple[int, ...] = ()
+    # Embedding rows beyond vocab_size (MllamaTextModel.embed_tokens: vocab_size + 8).
+    extra_embedding_rows: NonNegativeInt = 0
 
     @model_validator(mode="after")
     def _check_heads(self) -> LLMSpec:
+        x = self.cross_attention_layers
+        if list(x) != sorted(set(x)) or any(not 0 <= i < self.num_layers for i in x):
+            raise ValueError(f"cross_attention_layers: {list(x)} must be increasing layer "
+                             f"indices in 0..{self.num_layers - 1}")
         if self.head_dim_override is None and self.hidden_size % self.num_heads:
             raise ValueError(
                 f"num_heads: {self.num_heads} does not divide hidden_size {self.hidden_size}; "
@@ -72,8 +83,15 @@ class LLMSpec(BaseModel):
         mlp = (3 if self.mlp_kind == "swiglu" else 2) * h * i
         return attn + mlp + 2 * _norm_params(self.norm_kind, h)
 
+    def cross_extra_params(self, lo: int = 0, hi: int | None = None) -> int:
+        """What cross-attention layers lo..hi-1 hold beyond a self-attention layer:
+        q_norm and k_norm (head_dim each) and two tanh gates (MllamaCrossAttentionDecoderLayer)."""
+        hi = self.num_layers if hi is None else hi
+        n = sum(1 for i in self.cross_attention_layers if lo <= i < hi)
+        return n * (2 * self.head_dim + 2)
+
     def embedding_params(self) -> int:
-        return self.vocab_size * self.hidden_size
+        return (self.vocab_size + self.extra_embedding_rows) * self.hidden_size
 
     def lm_head_params(self) -> int:
         """0 when tied: the lm_head reuses the embedding matrix."""
@@ -84,6 +102,7 @@ class LLMSpec(BaseModel):
         return (
             self.embedding_params()
             + self.num_layers * self.layer_params()
+            + self.cross_extra_params()
             + final_norm
             + self.lm_head_params()
         )
@@ -279,6 +298,9 @@ class ModelSpec(BaseModel):
     projector: ProjectorSpec | None = None
     token_scheme: TokenScheme = TokenScheme(kind="fixed")
     source: str = ""
+    # Llama-3.2-Vision: a tiled encoder whose tokens feed llm.cross_attention_layers (not the
+    # prompt); vision and projector are then None (specs/mllama.py, core/cross_attention.py).
+    cross_vision: MllamaVisionSpec | None = None
 
     @model_validator(mode="after")
     def _check(self) -> ModelSpec:
@@ -295,11 +317,14 @@ class ModelSpec(BaseModel):
                     f"projector.output_dim: {self.projector.output_dim} != llm.hidden_size "
                     f"{self.llm.hidden_size}"
                 )
+        if (self.cross_vision is None) != (not self.llm.cross_attention_layers):
+            raise ValueError("cross_vision: a cross-attention VLM needs both cross_vision and "
+                             "llm.cross_attention_layers")
         return self
 
     @property
     def is_vlm(self) -> bool:
-        return self.vision is not None
+        return self.vision is not None or self.cross_vision is not None
 
     def param_counts(self) -> dict[str, int]:
         """Parameters per component and in total."""
@@ -311,5 +336,8 @@ class ModelSpec(BaseModel):
             "vision": self.vision.num_params() if self.vision else 0,
             "projector": (self.projector.num_params() + newline) if self.projector else 0,
         }
+        if self.cross_vision is not None:
+            counts["vision"] = self.cross_vision.num_params()
+            counts["projector"] = self.cross_vision.projector_params()
         counts["total"] = sum(counts.values())
         return counts

@@ -9,6 +9,7 @@ from dataclasses import replace
 import numpy as np
 
 from costmodel.core.compression.kv import apply_kv
+from costmodel.core.cross_attention import check_compression
 from costmodel.core.inputs import Points
 from costmodel.core.ops import Arr
 from costmodel.core.stages import vit_seq
@@ -110,6 +111,8 @@ def apply_stage(spec: ModelSpec, pts: Points, comp: Compression) -> Points:
 def compress_points(spec: ModelSpec, pts: Points, comp: AnyCompression | None) -> Points:
     """The points every operator after the compression sees: the stages in order (vit,
     encoder, projector, llm_layer), then KV-cache compression (core/compression/kv.py)."""
+    if spec.cross_vision is not None:  # Llama-3.2-Vision: only the cross cache shrinks
+        check_compression(comp)
     plan = as_plan(comp)
     if plan is None:
         return pts

@@ -41,7 +41,7 @@ def stage_bounds(num_layers: int, pp: int) -> tuple[tuple[int, int], ...]:
 def stage_params(spec: ModelSpec, bounds: tuple[tuple[int, int], ...]) -> list[int]:
     """Parameters each pipeline stage holds (spec = one GPU's TP shard)."""
     m, counts = spec.llm, spec.param_counts()
-    per = [(hi - lo) * m.layer_params() for lo, hi in bounds]
+    per = [(hi - lo) * m.layer_params() + m.cross_extra_params(lo, hi) for lo, hi in bounds]
     per[0] += m.embedding_params() + counts["vision"] + counts["projector"]
     per[-1] += _norm_params(m.norm_kind, m.hidden_size) + m.lm_head_params()
     if m.tie_embeddings and len(bounds) > 1:

@@ -28,6 +28,9 @@ PUBLISHED = {
     # gives 2,088,957,440 / 7,944,373,760, i.e. ~4.18 GB of bf16 for 2B (its Hub file listing).
     "internvl3-2b": 1_855_986_176,
     "internvl3-8b": 7_400_774_144,
+    # meta build of MllamaForConditionalGeneration (transformers 5.23); the model card says
+    # "11B (10.6)", the five bf16 shards 21.35 GB (SOURCES.md): tests/unit/loading/test_mllama.py
+    "llama-3.2-11b-vision": 10_670_220_835,
 }
 
 
