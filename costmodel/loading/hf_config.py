@@ -1,6 +1,7 @@
 """Hugging Face config.json (already parsed into a dict) -> ModelSpec. No network, no I/O.
 
-Supported `model_type`s: llava, llava_next, llava_onevision, qwen2_vl, llama, mistral, qwen2.
+Supported `model_type`s: llava, llava_next, llava_onevision, qwen2_vl, llama, mistral, qwen2
+(and gemma3 / gemma3_text, parsed in loading/gemma3.py).
 Fields a published config omits take the transformers defaults of that config class
 (LlamaConfig, MistralConfig, Qwen2Config, CLIPVisionConfig, SiglipVisionConfig), listed below.
 
@@ -307,7 +308,10 @@ def spec_from_config(cfg: Cfg, name: str = "model") -> ModelSpec:
         return _llava(cfg, name)
     if kind == "qwen2_vl":
         return _qwen2_vl(cfg, name)
+    if kind in ("gemma3", "gemma3_text"):
+        from costmodel.loading.gemma3 import gemma3_spec  # imports this module
+        return gemma3_spec(cfg, name)
     if kind in TEXT_DEFAULTS:
         return ModelSpec(name=name, llm=llm_from_config(cfg))
-    supported = "llava, llava_next, llava_onevision, qwen2_vl, " + ", ".join(TEXT_DEFAULTS)
+    supported = "llava, llava_next, llava_onevision, qwen2_vl, gemma3, " + ", ".join(TEXT_DEFAULTS)
     raise ConfigError(f"config.json: model_type '{kind}' is not supported; supported: {supported}")

@@ -29,7 +29,7 @@ class LLMSpec(BaseModel):
     num_kv_heads: PositiveInt
     head_dim_override: PositiveInt | None = Field(default=None, alias="head_dim")
     intermediate_size: PositiveInt
-    mlp_kind: Literal["swiglu", "gelu"] = "swiglu"
+    mlp_kind: Literal["swiglu", "gelu", "geglu"] = "swiglu"  # geglu: gate/up/down, GELU-tanh gate
     vocab_size: PositiveInt
     tie_embeddings: bool = False
     norm_kind: Literal["rmsnorm", "layernorm"] = "rmsnorm"
@@ -37,6 +37,38 @@ class LLMSpec(BaseModel):
     rope: bool = True
     # The longest sequence the model was trained for (config.json); None = not given.
     max_position_embeddings: PositiveInt | None = None
+    # Per-layer attention kind (docs/methodology.md, "Sliding-window attention"): () = every
+    # layer full; else one entry per layer, "sliding" layers see the last `sliding_window` keys.
+    layer_types: tuple[Literal["full", "sliding"], ...] = ()
+    sliding_window: PositiveInt | None = None
+    qk_norm: bool = False  # RMSNorm(head_dim) on q and k (Gemma 3)
+    sandwich_norm: bool = False  # post-attention and post-MLP norms too: 4 norms per layer (Gemma 2/3)
+    embed_scale: bool = False  # embeddings multiplied by sqrt(hidden) (Gemma)
+
+    def window(self, layer: int) -> int | None:
+        """Keys a query of `layer` may see at most (None = every earlier key)."""
+        sliding = layer < len(self.layer_types) and self.layer_types[layer] == "sliding"
+        return self.sliding_window if sliding else None
+
+    def attn_runs(self, lo: int, hi: int) -> list[tuple[int, int, int | None]]:
+        """Layers lo..hi-1 as runs of one attention kind: (first, end, window or None)."""
+        runs: list[tuple[int, int, int | None]] = []
+        for i in range(lo, hi):
+            w = self.window(i)
+            if runs and runs[-1][2] == w:
+                runs[-1] = (runs[-1][0], i + 1, w)
+            else:
+                runs.append((i, i + 1, w))
+        return runs
+
+    @model_validator(mode="after")
+    def _check_windows(self) -> LLMSpec:
+        if self.layer_types and len(self.layer_types) != self.num_layers:
+            raise ValueError(f"layer_types: {len(self.layer_types)} entries for "
+                             f"{self.num_layers} layers; give one per layer")
+        if "sliding" in self.layer_types and self.sliding_window is None:
+            raise ValueError("sliding_window: sliding layers need a window")
+        return self
 
     @model_validator(mode="after")
     def _check_heads(self) -> LLMSpec:
@@ -69,8 +101,10 @@ class LLMSpec(BaseModel):
         attn = h * (self.q_dim + 2 * self.kv_dim) + self.q_dim * h
         if self.qkv_bias:
             attn += self.q_dim + 2 * self.kv_dim
-        mlp = (3 if self.mlp_kind == "swiglu" else 2) * h * i
-        return attn + mlp + 2 * _norm_params(self.norm_kind, h)
+        mlp = (2 if self.mlp_kind == "gelu" else 3) * h * i
+        norms = (4 if self.sandwich_norm else 2) * _norm_params(self.norm_kind, h)
+        qk = 2 * _norm_params(self.norm_kind, self.head_dim) if self.qk_norm else 0
+        return attn + mlp + norms + qk
 
     def embedding_params(self) -> int:
         return self.vocab_size * self.hidden_size
@@ -110,6 +144,9 @@ class VisionSpec(BaseModel):
     rope2d: bool = False
     pre_norm: bool = False
     post_norm: bool = True
+    # The post-norm runs on the features (SigLIP's last_hidden_state, Gemma 3); False = the
+    # features are a hidden state before it (LLaVA's hidden_states[feature_layer]).
+    post_norm_applied: bool = False
     feature_layer: int = -1
     mlp_act: MlpAct = "quick_gelu"
 
@@ -173,10 +210,12 @@ class ProjectorSpec(BaseModel):
     linear: one Linear(in, out). mlp2x_gelu: Linear(in, out), GELU, Linear(out, out) (LLaVA-1.5).
     patch_merger: LayerNorm(in) on each patch, concat merge_size^2 neighbours, then
     Linear(in*m^2, in*m^2), GELU, Linear(in*m^2, out) (Qwen2-VL).
+    avgpool_norm_linear: average merge_size x merge_size patches, RMSNorm(in), Linear(in, out)
+    without bias (Gemma3MultiModalProjector).
     """
 
     model_config = _FROZEN
-    kind: Literal["linear", "mlp2x_gelu", "patch_merger"]
+    kind: Literal["linear", "mlp2x_gelu", "patch_merger", "avgpool_norm_linear"]
     input_dim: PositiveInt
     output_dim: PositiveInt
     merge_size: PositiveInt = 1
@@ -184,8 +223,9 @@ class ProjectorSpec(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> ProjectorSpec:
-        if self.kind != "patch_merger" and self.merge_size != 1:
-            raise ValueError("projector.merge_size: only patch_merger merges patches; set it to 1")
+        if self.kind not in ("patch_merger", "avgpool_norm_linear") and self.merge_size != 1:
+            raise ValueError("projector.merge_size: only patch_merger and avgpool_norm_linear "
+                             "merge patches; set it to 1")
         return self
 
     @property
@@ -195,7 +235,7 @@ class ProjectorSpec(BaseModel):
     def linear_shapes(self) -> list[tuple[int, int]]:
         """(in_features, out_features) of each Linear, in order."""
         i, o = self.input_dim, self.output_dim
-        if self.kind == "linear":
+        if self.kind in ("linear", "avgpool_norm_linear"):
             return [(i, o)]
         if self.kind == "mlp2x_gelu":
             return [(i, o), (o, o)]
@@ -205,6 +245,8 @@ class ProjectorSpec(BaseModel):
         n = sum(a * b + (b if self.bias else 0) for a, b in self.linear_shapes())
         if self.kind == "patch_merger":
             n += 2 * self.input_dim  # LayerNorm before merging
+        if self.kind == "avgpool_norm_linear":
+            n += self.input_dim  # RMSNorm after pooling
         return n
 
 
@@ -227,6 +269,12 @@ class TokenScheme(BaseModel):
     newline_token: bool = False
     anyres_max_patches: PositiveInt | None = None  # anyres_max_N; None = no cap (LLaVA-NeXT)
     default_image_size: tuple[PositiveInt, PositiveInt] | None = None  # (W, H); None = encoder's
+    # Gemma 3 pan-and-scan (fixed scheme; Gemma3ImageProcessor defaults, off by default): extra
+    # crops of the image, each encoded like the whole image (core/gemma3_tokens.py).
+    pan_and_scan: bool = False
+    pan_and_scan_min_crop_size: PositiveInt = 256
+    pan_and_scan_max_num_crops: PositiveInt = 4
+    pan_and_scan_min_ratio_to_activate: float = 1.2
 
     @model_validator(mode="after")
     def _check(self) -> TokenScheme:
