@@ -70,10 +70,10 @@ def test_tiny_spec_shape():
     assert s.projector.merge_size == 2 and s.llm.sliding_window == 6
 
 
-@pytest.mark.parametrize("text,steps", [(5, 3), (20, 9)])
+@pytest.mark.parametrize("text,steps", [(1, 3), (20, 2)])
 def test_flops_equal_transformers(text, steps):
-    """One image (4 tokens) + `text` text tokens; then decode `steps` steps one by one: the
-    prompt crosses the window 6 (text 20) or not (text 5), decode crosses it."""
+    """One image (4 tokens) + `text` text tokens, then `steps` decode steps one by one: a
+    prompt of 5 inside the window 6 whose decode crosses it, and a prompt of 24 beyond it."""
     spec = spec_from_config(TINY)
     cfg = Gemma3Config.from_dict(TINY)
     cfg._attn_implementation = "eager"
