@@ -22,6 +22,10 @@ PUBLISHED = {
     "llava-1.5-13b": 13_351_494_656,  # hand
     "llava-next-vicuna-7b": 7_063_431_168,  # hand: llava-1.5-7b + image_newline (4096)
     "llava-onevision-0.5b": 893_675_552,  # hand
+    # google/gemma-3-4b-it / -12b-it: Hugging Face safetensors totals (bf16 index total_size
+    # / 2: 8,600,158,944 B for 4B); equal to Gemma3ForConditionalGeneration on meta (SOURCES.md).
+    "gemma-3-4b": 4_300_079_472,
+    "gemma-3-12b": 12_187_325_040,
 }
 
 
@@ -63,3 +67,14 @@ def test_token_counts_from_sources():
     assert plan_images(ov, 1, 1024, 899).llm_tokens == 6551
     assert plan_images(ov, 1, 1920, 1080).llm_tokens == 7269
     assert plan_images(ov, 1, 2304, 2304).llm_tokens == 7371
+
+
+def test_gemma3_components():
+    # transformers Gemma3ForConditionalGeneration on meta (SOURCES.md, Gemma 3): SigLIP tower
+    # 416,866,032; projector 1152 x 2560 + RMSNorm(1152) = 2,950,272; 5 of 34 layers full.
+    g = load_model("gemma-3-4b")
+    c = g.param_counts()
+    assert (c["vision"], c["projector"], c["llm"]) == (416_866_032, 2_950_272, 3_880_263_168)
+    assert g.llm.head_dim == 256 and g.llm.sliding_window == 1024 and g.llm.tie_embeddings
+    assert [i for i in range(34) if g.llm.window(i) is None] == [5, 11, 17, 23, 29]
+    assert plan_images(g, 1, 1024, 768).llm_tokens == 256
