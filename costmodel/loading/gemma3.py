@@ -119,7 +119,7 @@ def _projector(cfg: Cfg, vit: VisionSpec, hidden: int) -> ProjectorSpec:
 
 def gemma3_spec(cfg: Cfg, name: str) -> ModelSpec:
     """A `gemma3` or `gemma3_text` config.json as a ModelSpec."""
-    kind = cfg.get("model_type")
+    kind = str(cfg.get("model_type"))
     archs = cfg.get("architectures") or []
     if any(a != ARCHS[kind] for a in archs):
         raise ConfigError(f"config.json: architectures {archs} is not modelled for model_type "
