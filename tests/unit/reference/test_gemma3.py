@@ -1,7 +1,7 @@
 """Gemma 3 against transformers' own classes (5.23.0): parameters of
 Gemma3ForConditionalGeneration on the meta device from the zoo config.json, and matmul FLOPs
 of vision, projector, prefill and decode steps of a shrunken Gemma 3 (same family, CPU,
-eager attention) under FlopCounterMode.
+eager attention) under FlopCounterMode; and Mistral / Qwen2 sliding windows against theirs.
 
 Convention (named, exact): transformers' eager path computes the full q x k score matrix in
 every layer and masks it (the causal triangle, and in sliding layers the keys more than W - 1
@@ -108,3 +108,30 @@ def test_flops_equal_transformers(text, steps):
         got = _count(lambda: model(input_ids=tok, past_key_values=cache, use_cache=True))
         assert got == analytical_matmul_flops(spec, 1, 4, text, flash=False, step=j)["decode"]
         assert got == analytical_matmul_flops(spec, 1, 4, text, flash=True, step=j)["decode"]
+
+
+@pytest.mark.parametrize("kind,extra", [
+    ("mistral", {"sliding_window": 6}),
+    ("qwen2", {"sliding_window": 6, "use_sliding_window": True, "max_window_layers": 1}),
+])
+def test_llama_family_windows_equal_transformers(kind, extra):
+    """Mistral (every layer) and Qwen2 (layers >= max_window_layers) windows: prefill of 5
+    tokens, then decode steps across the window, against transformers' classes (eager)."""
+    cfg = {"model_type": kind, "hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2,
+           "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 100,
+           "hidden_act": "silu", "tie_word_embeddings": False, **extra}
+    spec = spec_from_config(cfg)
+    assert "sliding" in spec.llm.layer_types
+    hf = transformers.AutoConfig.for_model(**cfg)
+    hf._attn_implementation = "eager"
+    model = transformers.AutoModelForCausalLM.from_config(hf).eval()
+    box = {}
+
+    def prefill():
+        box["out"] = model(input_ids=torch.full((1, 5), 3), use_cache=True, logits_to_keep=1)
+
+    assert _count(prefill) == analytical_matmul_flops(spec, 1, 0, 5)["prefill"]
+    cache = box["out"].past_key_values
+    for j in range(4):
+        got = _count(lambda: model(input_ids=torch.full((1, 1), 7), past_key_values=cache))
+        assert got == analytical_matmul_flops(spec, 1, 0, 5, step=j)["decode"]
