@@ -96,3 +96,18 @@ def test_layer_types_must_cover_every_layer():
     with pytest.raises(ValueError, match="sliding_window"):
         LLMSpec(hidden_size=64, num_layers=2, num_heads=4, num_kv_heads=4, intermediate_size=64,
                 vocab_size=10, layer_types=("sliding", "full"))
+
+
+def test_kv_eviction_in_a_window_layer_by_hand():
+    from costmodel.core.compression.kv import kv_evict_ops
+    from costmodel.specs.compression import KVCompression
+
+    pts = Points(batch=A([1.0]), crops=A([0.0]), seq_per_crop=A([0.0]),
+                 projector_rows=A([0.0]), visual=A([0.0]), text=A([4096.0]), output=A([2.0]))
+    kv = KVCompression(keep_tokens=512, policy="sink_window")
+    (op,) = kv_evict_ops(LLM, pts, kv, UNIT)
+    # Sliding layer: 1024 held, 512 kept: 508 moved (sink 4 stay); full layer: 4096 -> 512,
+    # 508 moved; K and V, 256 wide, read and written.
+    assert op.kv_read_bytes[0] == op.kv_write_bytes[0] == 2 * (2 * 508 * 256)
+    (op,) = kv_evict_ops(LLM, pts, KVCompression(keep_tokens=2048, policy="sink_window"), UNIT)
+    assert op.kv_read_bytes[0] == 2 * 2044 * 256  # the sliding layer keeps its 1024: no move
