@@ -13,6 +13,7 @@ import numpy as np
 
 from costmodel.core import cross_attention
 from costmodel.core.inputs import Points, Precision
+from costmodel.core.layer_extras import cached_tokens
 from costmodel.core.ops import Arr, Op
 from costmodel.core.parallel.pipeline import stage_bounds, stage_params
 from costmodel.core.stages import kv_groups
@@ -25,12 +26,14 @@ def kv_cache_bytes(m: LLMSpec, pts: Points, kv_bytes: float, lo: int = 0,
     """KV cache of layers lo..hi-1 at the end of generation (bytes):
     batch x 2 (K and V) x kv_dim x (prompt tokens kept in the layer + N - 1) x bytes/element.
     Prompt tokens kept: what the layer saw (token compression, Points.layer_prompt) or its
-    budget after KV-cache compression (Points.layer_kv), through stages.kv_groups."""
+    budget after KV-cache compression (Points.layer_kv), through stages.kv_groups; a sliding-
+    window layer holds at most its window W of them (layer_extras.cached_tokens)."""
     hi = m.num_layers if hi is None else hi
     if m.cross_attention_layers:  # Llama-3.2-Vision: self cache over text + fixed cross cache
         return cross_attention.kv_cache_bytes(m, pts, kv_bytes, lo, hi)
     n_steps = pts.output - 1.0
-    tokens = sum(max(0, min(h, hi) - max(g, lo)) * (s + n_steps) for g, h, s in kv_groups(m, pts))
+    tokens = sum(cached_tokens(m, max(g, lo), min(h, hi), s + n_steps)
+                 for g, h, s in kv_groups(m, pts) if min(h, hi) > max(g, lo))
     return pts.batch * 2 * m.kv_dim * tokens * kv_bytes
 
 

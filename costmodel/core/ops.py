@@ -26,7 +26,8 @@ OpClass = Literal[
 
 # Vector FLOPs per element for the non-matmul operators (see module docstring).
 NORM_FLOPS = {"rmsnorm": 4.0, "layernorm": 7.0}
-ACT_FLOPS = {"swiglu": 5.0, "gelu": 8.0, "gelu_tanh": 8.0, "quick_gelu": 5.0}
+ACT_FLOPS = {"swiglu": 5.0, "gelu": 8.0, "gelu_tanh": 8.0, "quick_gelu": 5.0,
+             "geglu": 9.0}  # geglu: GELU-tanh of the gate (8) times up (1)
 SOFTMAX_FLOPS = 5.0
 ADD_FLOPS = 1.0
 ROPE_FLOPS = 3.0
@@ -138,6 +139,8 @@ class AttnShape:
 
     causal: queries are the last q of k positions and see only earlier keys.
     kv_from_cache: K and V are read from the KV cache (LLM) rather than activations (ViT).
+    window: causal sliding window W (a query sees its last W positions, itself included);
+      None = no window. k is the keys the call holds (decode: at most W).
     """
 
     seqs: Arr
@@ -148,17 +151,28 @@ class AttnShape:
     head_dim: int
     causal: bool
     kv_from_cache: bool
+    window: float | None = None
+
+
+def band_scores(n: Arr, window: float) -> Arr:
+    """Scores the first n causal queries need under a window W: sum over positions p < n of
+    min(p + 1, W) = m(m+1)/2 + (n - m)W with m = min(n, W)."""
+    m = np.minimum(n, window)
+    return m * (m + 1) / 2.0 + (n - m) * window
 
 
 def _score_counts(s: AttnShape) -> tuple[Arr, Arr]:
     """(executed, useful) score elements per sequence per head.
 
     Executed is the full q x k rectangle; useful drops the masked upper triangle of a causal
-    block: sum over the q queries of the keys each may see = q*k - q*(q-1)/2.
+    block: sum over the q queries of the keys each may see = q*k - q*(q-1)/2, and with a
+    sliding window also the keys more than W - 1 positions back (band_scores).
     """
     full = s.q * s.k
     if not s.causal:
         return full, full
+    if s.window is not None:  # the last q of k positions: band(k) - band(k - q)
+        return full, band_scores(s.k, s.window) - band_scores(s.k - s.q, s.window)
     return full, full - s.q * (s.q - 1) / 2.0
 
 

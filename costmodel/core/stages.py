@@ -9,6 +9,13 @@ from __future__ import annotations
 import numpy as np
 
 from costmodel.core.inputs import Points, Precision
+from costmodel.core.layer_extras import (
+    embed_scale_ops,
+    geglu_ops,
+    post_norm_ops,
+    qk_norm_ops,
+    window_keys,
+)
 from costmodel.core.ops import (
     ACT_FLOPS,
     ADD_FLOPS,
@@ -61,10 +68,14 @@ def vision_ops(v: VisionSpec, pts: Points, p: Precision, flash: bool) -> list[Op
     n = v.executed_layers
     if pts.vit_merge is None:
         layer = vit_layer_ops(v, seqs, pts.seq_per_crop, p, flash, f"vision/{_layers(0, n)}")
-        return ops + [_repeat(o, n, 0) for o in layer]
-    for i in range(n):
-        layer = vit_layer_ops(v, seqs, vit_seq(v, pts, i), p, flash, f"vision/L{i}")
-        ops += [_repeat(o, 1, i) for o in layer]
+        ops += [_repeat(o, n, 0) for o in layer]
+    else:
+        for i in range(n):
+            layer = vit_layer_ops(v, seqs, vit_seq(v, pts, i), p, flash, f"vision/L{i}")
+            ops += [_repeat(o, 1, i) for o in layer]
+    if v.post_norm and v.post_norm_applied:  # SigLIP's last_hidden_state (Gemma 3)
+        ops.append(norm("vision/post_norm", st, seqs * vit_seq(v, pts, n), d, "layernorm",
+                        p.weight, p.act))
     return ops
 
 
@@ -116,6 +127,10 @@ def projector_ops(pj: ProjectorSpec, pts: Points, p: Precision) -> list[Op]:
         ops.append(norm("projector/norm", st, rows_in, pj.input_dim, "layernorm", p.weight, p.act))
     ops += pixel_shuffle_ops(pj, rows_in, p)  # InternVL / Idefics3: shuffle (+ LayerNorm)
     rows = rows_in / pj.merge_size**2  # [B*P/m^2] merged rows
+    if pj.kind == "avgpool_norm_linear":  # Gemma 3: m x m average pool, then RMSNorm
+        ops += [vector_op("projector/avg_pool", st, "elementwise", rows * pj.input_dim,
+                          float(pj.merge_size**2), float(pj.merge_size**2), p.act),
+                norm("projector/norm", st, rows, pj.input_dim, "rmsnorm", p.weight, p.act)]
     shapes = pj.linear_shapes()
     for i, (d_in, d_out) in enumerate(shapes):
         ops.append(linear(f"projector/fc{i + 1}", st, rows, d_in, d_out, pj.bias, p.weight, p.act))
@@ -130,15 +145,17 @@ def _repeat(op: Op, count: int, first: int) -> Op:
 
 
 def llm_layer_ops(m: LLMSpec, stage: str, batch: Arr, q: Arr, k: Arr, p: Precision,
-                  flash: bool, layers: tuple[int, int]) -> list[Op]:
+                  flash: bool, layers: tuple[int, int], window: int | None = None) -> list[Op]:
     """One decoder layer over B sequences of q new tokens attending to k keys (q <= k).
 
     Prefill: q = k = prompt. Decode: q = 1, k = context including the new token.
+    window: the layers' sliding window (their calls hold window_keys(q, k, W) keys).
     """
     h, inter, pre = m.hidden_size, m.intermediate_size, f"llm/{_layers(*layers)}"
     rows = batch * q  # [B*q] new tokens
-    shape = AttnShape(seqs=batch, q=q, k=k, heads=m.num_heads, kv_heads=m.num_kv_heads,
-                      head_dim=m.head_dim, causal=True, kv_from_cache=True)
+    shape = AttnShape(seqs=batch, q=q, k=window_keys(q, k, window), heads=m.num_heads,
+                      kv_heads=m.num_kv_heads, head_dim=m.head_dim, causal=True,
+                      kv_from_cache=True, window=window)
     ops = [
         norm(f"{pre}/attn_norm", stage, rows, h, m.norm_kind, p.weight, p.act),
         linear(f"{pre}/attn/q", stage, rows, h, m.q_dim, m.qkv_bias, p.weight, p.act),
@@ -146,16 +163,20 @@ def llm_layer_ops(m: LLMSpec, stage: str, batch: Arr, q: Arr, k: Arr, p: Precisi
         _kv_linear(f"{pre}/attn/k", stage, rows, h, m.kv_dim, m.qkv_bias, p),
         _kv_linear(f"{pre}/attn/v", stage, rows, h, m.kv_dim, m.qkv_bias, p),
     ]
+    ops += qk_norm_ops(m, pre, stage, rows, p)
     if m.rope:
         ops.append(vector_op(f"{pre}/attn/rope", stage, "rope",
                              rows * (m.q_dim + m.kv_dim), ROPE_FLOPS, 1.0, p.act))
     ops += attention(f"{pre}/attn", stage, shape, p.act, p.kv, flash)
     ops += [
         linear(f"{pre}/attn/o", stage, rows, m.q_dim, h, False, p.weight, p.act),
+        *post_norm_ops(m, f"{pre}/attn/post_norm", stage, rows, p),
         vector_op(f"{pre}/attn/residual", stage, "elementwise", rows * h, ADD_FLOPS, 2.0, p.act),
         norm(f"{pre}/mlp_norm", stage, rows, h, m.norm_kind, p.weight, p.act),
     ]
-    if m.mlp_kind == "swiglu":
+    if m.mlp_kind == "geglu":
+        ops += geglu_ops(m, pre, stage, rows, p)
+    elif m.mlp_kind == "swiglu":
         ops += [
             linear(f"{pre}/mlp/gate", stage, rows, h, inter, False, p.weight, p.act),
             linear(f"{pre}/mlp/up", stage, rows, h, inter, False, p.weight, p.act),
@@ -170,6 +191,7 @@ def llm_layer_ops(m: LLMSpec, stage: str, batch: Arr, q: Arr, k: Arr, p: Precisi
         ]
     ops += [
         linear(f"{pre}/mlp/down", stage, rows, inter, h, False, p.weight, p.act),
+        *post_norm_ops(m, f"{pre}/mlp/post_norm", stage, rows, p),
         vector_op(f"{pre}/mlp/residual", stage, "elementwise", rows * h, ADD_FLOPS, 2.0, p.act),
     ]
     return [_repeat(o, layers[1] - layers[0], layers[0]) for o in ops]
@@ -193,8 +215,10 @@ def llm_ops(m: LLMSpec, stage: str, batch: Arr, text_rows: Arr, groups: list[Gro
     """
     h = m.hidden_size
     ops = [embedding("llm/embed", stage, batch * text_rows, h, p.weight, p.act)]
+    ops += embed_scale_ops(m, stage, batch * text_rows, p)
     for lo, hi, q, k in groups:
-        ops += llm_layer_ops(m, stage, batch, q, k, p, flash, (lo, hi))
+        for a, b, window in m.attn_runs(lo, hi):  # runs of one attention kind
+            ops += llm_layer_ops(m, stage, batch, q, k, p, flash, (a, b), window)
     q_last = groups[-1][2]
     ops.append(norm("llm/final_norm", stage, batch * q_last, h, m.norm_kind, p.weight, p.act))
     ops.append(linear("llm/lm_head", stage, batch * logit_rows, h, m.vocab_size, False,

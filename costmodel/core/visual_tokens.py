@@ -20,6 +20,7 @@ import math
 import numpy as np
 
 from costmodel.core import mllama_tiles
+from costmodel.core.gemma3_tokens import pan_and_scan_crops
 from costmodel.core.ops import Arr
 from costmodel.core.tiles import plan_tiles
 from costmodel.errors import CostmodelError
@@ -146,6 +147,10 @@ def plan_images(spec: ModelSpec, images: int, width: int, height: int) -> Visual
     m = spec.projector.merge_size  # a patch merger maps m^2 patches to one token
     if ts.kind == "fixed":
         p = (v.image_size // v.patch_size) ** 2
+        if ts.pan_and_scan:  # Gemma 3: the whole image plus its crops, each encoded alike
+            images *= 1 + pan_and_scan_crops(width, height, ts.pan_and_scan_min_crop_size,
+                                              ts.pan_and_scan_max_num_crops,
+                                              ts.pan_and_scan_min_ratio_to_activate)
         return VisualPlan(crops=images, seq_per_crop=p + int(v.cls_token),
                           projector_rows=images * p, llm_tokens=images * p // (m * m))
     if ts.kind == "anyres":

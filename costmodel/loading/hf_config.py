@@ -1,13 +1,15 @@
 """Hugging Face config.json (already parsed into a dict) -> ModelSpec. No network, no I/O.
 
-Supported `model_type`s: llava, llava_next, llava_onevision, qwen2_vl, llama, mistral, qwen2.
+Supported `model_type`s: llava, llava_next, llava_onevision, qwen2_vl, llama, mistral, qwen2
+(and gemma3 / gemma3_text, parsed in loading/gemma3.py).
 Fields a published config omits take the transformers defaults of that config class
 (LlamaConfig, MistralConfig, Qwen2Config, CLIPVisionConfig, SiglipVisionConfig), listed below.
 
-Nothing that changes cost is silently ignored: a config with mixture-of-experts fields, an
-active sliding window, non-full `layer_types` (linear / local attention), an MLP this loader
-does not build (`hidden_act` other than silu, `mlp_bias`) or an `architectures` class other
-than transformers' own for its model_type is refused with one ConfigError line naming the field.
+Nothing that changes cost is silently ignored: a config with mixture-of-experts fields, layer
+types other than full / sliding attention (loading/windows.py, which models Mistral's and
+Qwen2's sliding windows), an MLP this loader does not build (`hidden_act` other than silu,
+`mlp_bias`) or an `architectures` class other than transformers' own for its model_type is
+refused with one ConfigError line naming the field.
 """
 
 from __future__ import annotations
@@ -125,42 +127,6 @@ def check_experts(cfg: Cfg, where: str = "") -> None:
                               "not modelled yet (they would be costed as dense); use a dense model")
 
 
-def sliding_window(cfg: Cfg, kind: str) -> tuple[str, int] | None:
-    """(field to change, window) when transformers would apply a sliding window, else None.
-
-    MistralConfig: `sliding_window` (default 4096; null = off) on every layer. Qwen2Config:
-    only with `use_sliding_window` true, on layers >= `max_window_layers` (so Qwen2 configs
-    carrying `sliding_window` with use_sliding_window false use full attention). LlamaConfig
-    has no sliding window.
-    """
-    if kind == "mistral":
-        window = cfg.get("sliding_window", SLIDING_WINDOW_DEFAULT)
-        return None if window is None else ("sliding_window", window)
-    if kind == "qwen2" and cfg.get("use_sliding_window"):
-        window = cfg.get("sliding_window", SLIDING_WINDOW_DEFAULT)
-        layers = _get(cfg, TEXT_DEFAULTS["qwen2"], "num_hidden_layers")
-        if window is not None and cfg.get("max_window_layers", MAX_WINDOW_LAYERS_DEFAULT) < layers:
-            return "use_sliding_window", window
-    return None
-
-
-def check_attention(cfg: Cfg, kind: str, where: str = "") -> None:
-    """Refuse attention this model does not cost: non-full `layer_types` (sliding / linear /
-    chunked attention) and an active sliding window."""
-    other = [t for t in cfg.get("layer_types") or () if t != "full_attention"]
-    if other:
-        raise ConfigError(f"config.json: {where}layer_types has '{other[0]}' layers: only "
-                          "full attention is modelled; use a config whose layers are all full_attention")
-    active = sliding_window(cfg, kind)
-    if active:
-        field, window = active
-        off = "null" if field == "sliding_window" else "false"
-        raise ConfigError(
-            f"config.json: {where}{field}: a {window}-token sliding window is active and not "
-            f"modelled; set {where}{field} to {off} to cost full attention (exact up to {window} tokens)"
-        )
-
-
 def check_mlp(cfg: Cfg, kind: str, where: str = "") -> None:
     """Llama / Mistral / Qwen2 MLPs are gate/up/down with no biases: refuse what is not that."""
     act = cfg.get("hidden_act") or TEXT_DEFAULTS[kind]["hidden_act"]
@@ -182,10 +148,11 @@ def llm_from_config(cfg: Cfg, where: str = "") -> LLMSpec:
             f"{', '.join(TEXT_DEFAULTS)}"
         )
     check_architectures(cfg, kind, where)
-    check_attention(cfg, kind, where)
     check_mlp(cfg, kind, where)
     d = TEXT_DEFAULTS[kind]
     heads = _get(cfg, d, "num_attention_heads", where)
+    from costmodel.loading.windows import llm_windows  # imports this module
+    windows = llm_windows(cfg, kind, _get(cfg, d, "num_hidden_layers", where), where)
     fields = dict(
         hidden_size=_get(cfg, d, "hidden_size", where),
         num_layers=_get(cfg, d, "num_hidden_layers", where),
@@ -200,6 +167,7 @@ def llm_from_config(cfg: Cfg, where: str = "") -> LLMSpec:
         qkv_bias=bool(cfg.get("attention_bias", _QKV_BIAS.get(kind, False))),
         max_position_embeddings=_get(cfg, {"max_position_embeddings": 0},
                                      "max_position_embeddings", where) or None,
+        **windows,
     )
     try:
         return LLMSpec(**fields)
@@ -313,8 +281,11 @@ def spec_from_config(cfg: Cfg, name: str = "model") -> ModelSpec:
     if kind == "mllama":  # Llama-3.2-Vision: cross-attention to the visual tokens
         from costmodel.loading.mllama import mllama_from_config
         return mllama_from_config(cfg, name)
+    if kind in ("gemma3", "gemma3_text"):
+        from costmodel.loading.gemma3 import gemma3_spec  # imports this module
+        return gemma3_spec(cfg, name)
     if kind in TEXT_DEFAULTS:
         return ModelSpec(name=name, llm=llm_from_config(cfg))
-    supported = ("llava, llava_next, llava_onevision, qwen2_vl, internvl, mllama, "
+    supported = ("llava, llava_next, llava_onevision, qwen2_vl, internvl, mllama, gemma3, "
                  + ", ".join(TEXT_DEFAULTS))
     raise ConfigError(f"config.json: model_type '{kind}' is not supported; supported: {supported}")

@@ -24,6 +24,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from costmodel.core.inputs import Points, Precision
+from costmodel.core.ops import band_scores
 from costmodel.core.stages import decode_ops, stage_ops
 from costmodel.core.visual_tokens import plan_tokens
 from costmodel.reference.model import ReferenceModel, build
@@ -54,11 +55,17 @@ def analytical_matmul_flops(spec: ModelSpec, batch: int, visual_tokens: int, tex
 
 
 def causal_skipped_flops(spec: ModelSpec, batch: int, prompt_tokens: int) -> int:
-    """Masked-triangle FLOPs of prefill attention: QK^T and PV over the q(q-1)/2 keys a causal
-    mask hides, 2 x 2 x head_dim each, per head, sequence and layer. Counted by torch (and by
-    costmodel's eager attention), skipped by costmodel's FlashAttention count."""
+    """Masked FLOPs of prefill attention: QK^T and PV over the q(q-1)/2 keys a causal mask
+    hides, 2 x 2 x head_dim each, per head, sequence and layer; in a sliding-window layer
+    (window W) over the q^2 - band(q) keys outside the band, band(q) = sum_p min(p + 1, W)
+    (core.ops.band_scores). Counted by torch (the mask is applied to the full score matrix)
+    and by costmodel's eager attention, skipped by costmodel's FlashAttention count."""
     m, q = spec.llm, prompt_tokens
-    return m.num_layers * batch * m.num_heads * 4 * m.head_dim * q * (q - 1) // 2
+    hidden = 0
+    for i in range(m.num_layers):
+        w = m.window(i)
+        hidden += q * (q - 1) // 2 if w is None else q * q - int(band_scores(np.float64(q), w))
+    return hidden * batch * m.num_heads * 4 * m.head_dim
 
 
 def _count(fn: object) -> int:

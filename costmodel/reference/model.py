@@ -83,10 +83,20 @@ class KVCache:
         return self.k[layer][:, :, :end], self.v[layer][:, :, :end]
 
 
+def _band_mask(t: int, window: int, device: torch.device) -> Tensor:
+    """[t, t] True where query i may see key j: 0 <= i - j < window (causal sliding window)."""
+    d = torch.arange(t, device=device)[:, None] - torch.arange(t, device=device)[None, :]
+    return (d >= 0) & (d < window)
+
+
 class Attention(nn.Module):
-    def __init__(self, m: LLMSpec) -> None:
+    def __init__(self, m: LLMSpec, layer: int = 0) -> None:
         super().__init__()
         self.h, self.kvh, self.hd = m.num_heads, m.num_kv_heads, m.head_dim
+        self.window = m.window(layer)
+        if m.qk_norm:  # Gemma 3: RMSNorm(head_dim) on each query and key head
+            self.q_norm, self.k_norm = _norm(m.norm_kind, m.head_dim), _norm(m.norm_kind,
+                                                                              m.head_dim)
         self.q = nn.Linear(m.hidden_size, m.q_dim, bias=m.qkv_bias)
         self.k = nn.Linear(m.hidden_size, m.kv_dim, bias=m.qkv_bias)
         self.v = nn.Linear(m.hidden_size, m.kv_dim, bias=m.qkv_bias)
@@ -99,22 +109,33 @@ class Attention(nn.Module):
         q = self.q(x).view(b, t, self.h, self.hd).transpose(1, 2)
         k = self.k(x).view(b, t, self.kvh, self.hd).transpose(1, 2)
         v = self.v(x).view(b, t, self.kvh, self.hd).transpose(1, 2)
+        if hasattr(self, "q_norm"):
+            q, k = self.q_norm(q), self.k_norm(k)
         if self.rope:
             q, k = apply_rope(q, *rope), apply_rope(k, *rope)
         keys, values = cache.write(layer, pos, k, v)
-        # Prefill (t > 1 from position 0): causal over the prompt. Decode (t == 1): every key.
-        o = F.scaled_dot_product_attention(q, keys, values, is_causal=t > 1,
+        # Prefill (t > 1 from position 0): causal over the prompt (a band under a sliding
+        # window: the full score matrix is computed and masked). Decode (t == 1): every key,
+        # or the last `window` of them (as transformers' DynamicSlidingWindowLayer returns).
+        mask = None
+        if self.window is not None and t > 1:
+            mask = _band_mask(t, self.window, x.device)
+        elif self.window is not None:
+            keys, values = keys[:, :, -self.window:], values[:, :, -self.window:]
+        o = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask,
+                                           is_causal=t > 1 and mask is None,
                                            enable_gqa=self.h != self.kvh)
         return self.o(o.transpose(1, 2).reshape(b, t, self.h * self.hd))
 
 
 class MLP(nn.Module):
-    """SwiGLU: down(silu(gate(x)) * up(x)); GELU: down(gelu(up(x))). No biases (as the spec)."""
+    """SwiGLU: down(silu(gate(x)) * up(x)); GeGLU: down(gelu_tanh(gate(x)) * up(x)); GELU:
+    down(gelu(up(x))). No biases (as the spec)."""
 
     def __init__(self, m: LLMSpec) -> None:
         super().__init__()
-        self.swiglu = m.mlp_kind == "swiglu"
-        if self.swiglu:
+        self.swiglu, self.geglu = m.mlp_kind == "swiglu", m.mlp_kind == "geglu"
+        if self.swiglu or self.geglu:
             self.gate = nn.Linear(m.hidden_size, m.intermediate_size, bias=False)
         self.up = nn.Linear(m.hidden_size, m.intermediate_size, bias=False)
         self.down = nn.Linear(m.intermediate_size, m.hidden_size, bias=False)
@@ -122,20 +143,26 @@ class MLP(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if self.swiglu:
             return self.down(F.silu(self.gate(x)) * self.up(x))
+        if self.geglu:
+            return self.down(F.gelu(self.gate(x), approximate="tanh") * self.up(x))
         return self.down(F.gelu(self.up(x)))
 
 
 class DecoderLayer(nn.Module):
-    def __init__(self, m: LLMSpec) -> None:
+    def __init__(self, m: LLMSpec, layer: int = 0) -> None:
         super().__init__()
         self.attn_norm, self.mlp_norm = _norm(m.norm_kind, m.hidden_size), _norm(m.norm_kind,
                                                                                   m.hidden_size)
-        self.attn, self.mlp = Attention(m), MLP(m)
+        self.attn, self.mlp = Attention(m, layer), MLP(m)
+        # Gemma 2/3 sandwich norms on each sub-block's output.
+        post = m.sandwich_norm
+        self.post_attn_norm = _norm(m.norm_kind, m.hidden_size) if post else nn.Identity()
+        self.post_mlp_norm = _norm(m.norm_kind, m.hidden_size) if post else nn.Identity()
 
     def forward(self, x: Tensor, cache: KVCache, layer: int, pos: int,
                 rope: tuple[Tensor, Tensor]) -> Tensor:
-        x = x + self.attn(self.attn_norm(x), cache, layer, pos, rope)
-        return x + self.mlp(self.mlp_norm(x))
+        x = x + self.post_attn_norm(self.attn(self.attn_norm(x), cache, layer, pos, rope))
+        return x + self.post_mlp_norm(self.mlp(self.mlp_norm(x)))
 
 
 class DecoderLM(nn.Module):
@@ -145,7 +172,7 @@ class DecoderLM(nn.Module):
         super().__init__()
         self.spec = m
         self.embed = nn.Embedding(m.vocab_size, m.hidden_size)
-        self.layers = nn.ModuleList(DecoderLayer(m) for _ in range(m.num_layers))
+        self.layers = nn.ModuleList(DecoderLayer(m, i) for i in range(m.num_layers))
         self.norm = _norm(m.norm_kind, m.hidden_size)
         self.lm_head = nn.Linear(m.hidden_size, m.vocab_size, bias=False)
         self.tie()
@@ -168,14 +195,18 @@ class DecoderLM(nn.Module):
 
     def prefill(self, text_ids: Tensor, cache: KVCache, visual: Tensor | None = None) -> Tensor:
         """Prompt = visual embeddings [B, V, h] (if any) followed by embedded text [B, T]."""
-        x = self.embed(text_ids)
+        x = self._embed(text_ids)
         if visual is not None:
             x = torch.cat([visual.to(x.dtype), x], dim=1)
         return self._run(x, cache, 0)
 
     def decode(self, token_ids: Tensor, cache: KVCache, pos: int) -> Tensor:
         """One new token per sequence [B, 1] at position `pos` (attends to pos + 1 keys)."""
-        return self._run(self.embed(token_ids), cache, pos)
+        return self._run(self._embed(token_ids), cache, pos)
+
+    def _embed(self, ids: Tensor) -> Tensor:
+        x = self.embed(ids)
+        return x * self.spec.hidden_size**0.5 if self.spec.embed_scale else x
 
 
 class ViTLayer(nn.Module):
@@ -254,6 +285,8 @@ class ViT(nn.Module):
             else None
         for layer in self.layers[: self.spec.executed_layers]:
             x = layer(x, rope)
+        if self.post_norm is not None and self.spec.post_norm_applied:
+            x = self.post_norm(x)
         return x[:, int(self.spec.cls_token):]  # CLS dropped
 
 
@@ -268,13 +301,18 @@ class Projector(nn.Module):
         super().__init__()
         self.spec = p
         self.norm = nn.LayerNorm(p.norm_dim, eps=1e-6) if p.norm_dim else None
+        # Gemma 3: average m x m patches (grouped as consecutive rows: the same FLOPs), RMSNorm.
+        self.pool_norm = nn.RMSNorm(p.input_dim, eps=1e-6) if p.kind == "avgpool_norm_linear" \
+            else None
         self.fcs = nn.ModuleList(nn.Linear(i, o, bias=p.bias) for i, o in p.linear_shapes())
 
     def forward(self, x: Tensor) -> Tensor:
         b, rows, d = x.shape
+        if self.pool_norm is not None:
+            x = self.pool_norm(x.reshape(b, rows // self.spec.merge_size**2, -1, d).mean(2))
         if self.spec.kind == "patch_merger" and self.norm is not None:
             x = self.norm(x)
-        if self.spec.merge_size > 1:
+        if self.spec.merge_size > 1 and self.pool_norm is None:
             x = x.reshape(b, rows // self.spec.merge_size**2, -1)
         if self.spec.kind == "pixel_shuffle_mlp" and self.norm is not None:
             x = self.norm(x)

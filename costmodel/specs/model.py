@@ -31,7 +31,7 @@ class LLMSpec(BaseModel):
     num_kv_heads: PositiveInt
     head_dim_override: PositiveInt | None = Field(default=None, alias="head_dim")
     intermediate_size: PositiveInt
-    mlp_kind: Literal["swiglu", "gelu"] = "swiglu"
+    mlp_kind: Literal["swiglu", "gelu", "geglu"] = "swiglu"  # geglu: gate/up/down, GELU-tanh gate
     vocab_size: PositiveInt
     tie_embeddings: bool = False
     norm_kind: Literal["rmsnorm", "layernorm"] = "rmsnorm"
@@ -44,6 +44,38 @@ class LLMSpec(BaseModel):
     cross_attention_layers: tuple[int, ...] = ()
     # Embedding rows beyond vocab_size (MllamaTextModel.embed_tokens: vocab_size + 8).
     extra_embedding_rows: NonNegativeInt = 0
+    # Per-layer attention kind (docs/methodology.md, "Sliding-window attention"): () = every
+    # layer full; else one entry per layer, "sliding" layers see the last `sliding_window` keys.
+    layer_types: tuple[Literal["full", "sliding"], ...] = ()
+    sliding_window: PositiveInt | None = None
+    qk_norm: bool = False  # RMSNorm(head_dim) on q and k (Gemma 3)
+    sandwich_norm: bool = False  # post-attention and post-MLP norms too: 4 norms per layer (Gemma 2/3)
+    embed_scale: bool = False  # embeddings multiplied by sqrt(hidden) (Gemma)
+
+    def window(self, layer: int) -> int | None:
+        """Keys a query of `layer` may see at most (None = every earlier key)."""
+        sliding = layer < len(self.layer_types) and self.layer_types[layer] == "sliding"
+        return self.sliding_window if sliding else None
+
+    def attn_runs(self, lo: int, hi: int) -> list[tuple[int, int, int | None]]:
+        """Layers lo..hi-1 as runs of one attention kind: (first, end, window or None)."""
+        runs: list[tuple[int, int, int | None]] = []
+        for i in range(lo, hi):
+            w = self.window(i)
+            if runs and runs[-1][2] == w:
+                runs[-1] = (runs[-1][0], i + 1, w)
+            else:
+                runs.append((i, i + 1, w))
+        return runs
+
+    @model_validator(mode="after")
+    def _check_windows(self) -> LLMSpec:
+        if self.layer_types and len(self.layer_types) != self.num_layers:
+            raise ValueError(f"layer_types: {len(self.layer_types)} entries for "
+                             f"{self.num_layers} layers; give one per layer")
+        if "sliding" in self.layer_types and self.sliding_window is None:
+            raise ValueError("sliding_window: sliding layers need a window")
+        return self
 
     @model_validator(mode="after")
     def _check_heads(self) -> LLMSpec:
@@ -80,8 +112,10 @@ class LLMSpec(BaseModel):
         attn = h * (self.q_dim + 2 * self.kv_dim) + self.q_dim * h
         if self.qkv_bias:
             attn += self.q_dim + 2 * self.kv_dim
-        mlp = (3 if self.mlp_kind == "swiglu" else 2) * h * i
-        return attn + mlp + 2 * _norm_params(self.norm_kind, h)
+        mlp = (2 if self.mlp_kind == "gelu" else 3) * h * i
+        norms = (4 if self.sandwich_norm else 2) * _norm_params(self.norm_kind, h)
+        qk = 2 * _norm_params(self.norm_kind, self.head_dim) if self.qk_norm else 0
+        return attn + mlp + norms + qk
 
     def cross_extra_params(self, lo: int = 0, hi: int | None = None) -> int:
         """What cross-attention layers lo..hi-1 hold beyond a self-attention layer:
@@ -129,6 +163,9 @@ class VisionSpec(BaseModel):
     rope2d: bool = False
     pre_norm: bool = False
     post_norm: bool = True
+    # The post-norm runs on the features (SigLIP's last_hidden_state, Gemma 3); False = the
+    # features are a hidden state before it (LLaVA's hidden_states[feature_layer]).
+    post_norm_applied: bool = False
     feature_layer: int = -1
     mlp_act: MlpAct = "quick_gelu"
     # InternViT (transformers models/internvl/modeling_internvl.py): q/k/v biases follow
@@ -206,11 +243,13 @@ class ProjectorSpec(BaseModel):
     LayerNorm(in*m^2), Linear(in*m^2, out), GELU, Linear(out, out) (InternVL, m = 1/downsample_ratio).
     pixel_shuffle_linear: pixel shuffle, then one Linear(in*m^2, out) (Idefics3 / SmolVLM, m =
     scale_factor, bias = False).
+    avgpool_norm_linear: average merge_size x merge_size patches, RMSNorm(in), Linear(in, out)
+    without bias (Gemma3MultiModalProjector).
     """
 
     model_config = _FROZEN
     kind: Literal["linear", "mlp2x_gelu", "patch_merger", "pixel_shuffle_mlp",
-                  "pixel_shuffle_linear"]
+                  "pixel_shuffle_linear", "avgpool_norm_linear"]
     input_dim: PositiveInt
     output_dim: PositiveInt
     merge_size: PositiveInt = 1
@@ -219,8 +258,8 @@ class ProjectorSpec(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> ProjectorSpec:
         if self.kind in ("linear", "mlp2x_gelu") and self.merge_size != 1:
-            raise ValueError("projector.merge_size: only patch_merger and pixel_shuffle_* merge "
-                             "patches; set it to 1")
+            raise ValueError("projector.merge_size: only patch_merger, pixel_shuffle_* and "
+                             "avgpool_norm_linear merge patches; set it to 1")
         return self
 
     @property
@@ -230,7 +269,7 @@ class ProjectorSpec(BaseModel):
     def linear_shapes(self) -> list[tuple[int, int]]:
         """(in_features, out_features) of each Linear, in order."""
         i, o = self.input_dim, self.output_dim
-        if self.kind == "linear":
+        if self.kind in ("linear", "avgpool_norm_linear"):
             return [(i, o)]
         if self.kind == "mlp2x_gelu":
             return [(i, o), (o, o)]
@@ -248,6 +287,8 @@ class ProjectorSpec(BaseModel):
 
     def num_params(self) -> int:
         n = sum(a * b + (b if self.bias else 0) for a, b in self.linear_shapes())
+        if self.kind == "avgpool_norm_linear":
+            n += self.input_dim  # RMSNorm after pooling (scale only)
         return n + 2 * self.norm_dim  # LayerNorm scale and bias
 
 
@@ -276,6 +317,12 @@ class TokenScheme(BaseModel):
     min_tiles: PositiveInt = 1  # tiles: GotOcr2 image processor min_patches
     max_tiles: PositiveInt = 12  # tiles: GotOcr2 image processor max_patches
     image_text_tokens: int = Field(default=0, ge=0)  # text tokens the processor adds per image
+    # Gemma 3 pan-and-scan (fixed scheme; Gemma3ImageProcessor defaults, off by default): extra
+    # crops of the image, each encoded like the whole image (core/gemma3_tokens.py).
+    pan_and_scan: bool = False
+    pan_and_scan_min_crop_size: PositiveInt = 256
+    pan_and_scan_max_num_crops: PositiveInt = 4
+    pan_and_scan_min_ratio_to_activate: float = 1.2
 
     @model_validator(mode="after")
     def _check(self) -> TokenScheme:

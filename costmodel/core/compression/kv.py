@@ -93,16 +93,23 @@ def _razor_costs(m: LLMSpec, kv: KVCompression, n: Arr, p: Precision) -> tuple[A
     return vec, on * 2.0 * dh * by * (recent + drop), on * 2.0 * dh * by * (recent + 1.0)
 
 
+def _cap(tokens: Arr, window: int | None) -> Arr:
+    return tokens if window is None else np.minimum(tokens, float(window))
+
+
 def kv_evict_ops(m: LLMSpec, pts: Points, kv: KVCompression, p: Precision) -> list[Op]:
     """The eviction, summed over layers into one prefill operator per sample x batch.
     Scoring policies (uniform, pyramid): the last w = min(obs_window, n) queries score the n
     keys of each head (2 w n heads head_dim + (softmax + 1) w n heads), a top-k per head
     (heads n log2 n), reading w queries and the n keys; then the kept b tokens' K and V are
     compacted (read and written: 2 b kv_dim). sink_window: no scoring; the window of
-    b - sink tokens is compacted. retrieval_heads: _razor_costs."""
+    b - sink tokens is compacted. retrieval_heads: _razor_costs. In a sliding-window layer n
+    and b are capped at W."""
     b = pts.batch
-    seen = _per_layer(m, pts)
-    kept = [s for lo, hi, s in kv_layer_groups(m, pts, kv) for _ in range(hi - lo)]
+    # A sliding-window layer holds at most W tokens to score and keep (LLMSpec.window).
+    seen = [_cap(s, m.window(i)) for i, s in enumerate(_per_layer(m, pts))]
+    kept = [_cap(s, m.window(i)) for i, s in
+            enumerate(s for lo, hi, s in kv_layer_groups(m, pts, kv) for _ in range(hi - lo))]
     if kv.keep_ratio is not None and kv.keep_ratio >= 1.0:
         return []  # nothing is evicted at any point (every policy keeps all at ratio 1)
     z = np.zeros_like(np.asarray(pts.visual, dtype=float))

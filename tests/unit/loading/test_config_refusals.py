@@ -73,43 +73,53 @@ def test_experts_in_a_vlm_text_config_refused():
     assert _refused(cfg).startswith("config.json: text_config.num_local_experts = 8: ")
 
 
-def test_mistral_sliding_window_refused():
-    assert _refused(MISTRAL_V01) == (
-        "config.json: sliding_window: a 4096-token sliding window is active and not modelled; "
-        "set sliding_window to null to cost full attention (exact up to 4096 tokens)")
+def test_mistral_sliding_window_modelled():
+    """Mistral-7B-v0.1: a 4096-token window on every layer (it used to be refused)."""
+    llm = spec_from_config(MISTRAL_V01).llm
+    assert llm.attn_runs(0, 32) == [(0, 32, 4096)] and llm.num_params() == 7_241_732_096
     absent = {k: v for k, v in MISTRAL_V01.items() if k != "sliding_window"}  # default 4096
-    assert "sliding_window: a 4096-token" in _refused(absent)
+    assert spec_from_config(absent).llm.sliding_window == 4096
     spec = spec_from_config({**MISTRAL_V01, "sliding_window": None})  # v0.2+: no window
-    assert spec.llm.num_params() == 7_241_732_096
+    assert spec.llm.layer_types == () and spec.llm.num_params() == 7_241_732_096
 
 
 def test_qwen2_sliding_window_only_when_used():
-    assert spec_from_config(QWEN2).llm.num_layers == 24  # use_sliding_window false: not used
-    msg = _refused({**QWEN2, "use_sliding_window": True})
-    assert msg == ("config.json: use_sliding_window: a 32768-token sliding window is active and "
-                   "not modelled; set use_sliding_window to false to cost full attention "
-                   "(exact up to 32768 tokens)")
-    # transformers applies the window only to layers >= max_window_layers: none here.
-    assert spec_from_config({**QWEN2, "use_sliding_window": True, "max_window_layers": 24})
+    assert spec_from_config(QWEN2).llm.layer_types == ()  # use_sliding_window false: not used
+    llm = spec_from_config({**QWEN2, "use_sliding_window": True}).llm
+    # transformers: layers >= max_window_layers (21) slide.
+    assert llm.attn_runs(0, 24) == [(0, 21, None), (21, 24, 32768)]
+    assert spec_from_config({**QWEN2, "use_sliding_window": True,
+                             "max_window_layers": 24}).llm.layer_types == ()
 
 
 def test_qwen2_vl_sliding_window_uses_its_own_default():
     cfg = json.loads((ZOO / "qwen2-vl-2b.json").read_text())
     cfg.update(use_sliding_window=True)  # max_window_layers 28 = all 28 layers: no window
-    assert spec_from_config(cfg).llm.num_layers == 28
+    assert spec_from_config(cfg).llm.layer_types == ()
     del cfg["max_window_layers"]  # Qwen2VLConfig default 80 >= 28: still none
-    assert spec_from_config(cfg).llm.num_layers == 28
+    assert spec_from_config(cfg).llm.layer_types == ()
     cfg["max_window_layers"] = 14
-    assert _refused(cfg).startswith("config.json: use_sliding_window: a 32768-token")
+    assert spec_from_config(cfg).llm.attn_runs(0, 28) == [(0, 14, None), (14, 28, 32768)]
 
 
-@pytest.mark.parametrize("kind", ["sliding_attention", "linear_attention"])
+@pytest.mark.parametrize("kind", ["chunked_attention", "linear_attention"])
 def test_non_full_layer_types_refused(kind):
     types = ["full_attention"] * 23 + [kind]
     assert _refused({**QWEN2, "layer_types": types}) == (
-        f"config.json: layer_types has '{kind}' layers: only full attention is modelled; "
-        "use a config whose layers are all full_attention")
+        f"config.json: layer_types has '{kind}' layers: not modelled for qwen2 (full_attention, "
+        "and sliding_attention in qwen2 and gemma3, are); use a config whose layers are all "
+        "full_attention")
     assert spec_from_config({**QWEN2, "layer_types": ["full_attention"] * 24})
+
+
+def test_qwen2_layer_types_slide_only_with_a_window():
+    types = ["full_attention"] * 22 + ["sliding_attention"] * 2
+    assert spec_from_config({**QWEN2, "layer_types": types}).llm.layer_types == ()  # no window
+    llm = spec_from_config({**QWEN2, "layer_types": types, "use_sliding_window": True}).llm
+    assert llm.attn_runs(20, 24) == [(20, 22, None), (22, 24, 32768)]
+    msg = _refused({**MISTRAL_V01, "layer_types": ["sliding_attention"] * 32})
+    assert msg.startswith("config.json: layer_types has 'sliding_attention' layers: not modelled "
+                          "for mistral")
 
 
 def test_unknown_architecture_refused():
@@ -144,6 +154,6 @@ def test_cli_refusal_is_one_line_exit_2(tmp_path, capsys):
 
 
 def test_load_model_raises_costmodel_error(tmp_path):
-    (tmp_path / "config.json").write_text(json.dumps(MISTRAL_V01))
-    with pytest.raises(CostmodelError, match="sliding_window"):
+    (tmp_path / "config.json").write_text(json.dumps({**QWEN2, "layer_types": ["linear_attention"] * 24}))
+    with pytest.raises(CostmodelError, match="layer_types"):
         load_model(str(tmp_path / "config.json"))

@@ -31,6 +31,10 @@ PUBLISHED = {
     # meta build of MllamaForConditionalGeneration (transformers 5.23); the model card says
     # "11B (10.6)", the five bf16 shards 21.35 GB (SOURCES.md): tests/unit/loading/test_mllama.py
     "llama-3.2-11b-vision": 10_670_220_835,
+    # google/gemma-3-4b-it / -12b-it: Hugging Face safetensors totals (bf16 index total_size
+    # / 2: 8,600,158,944 B for 4B); equal to Gemma3ForConditionalGeneration on meta (SOURCES.md).
+    "gemma-3-4b": 4_300_079_472,
+    "gemma-3-12b": 12_187_325_040,
 }
 
 
@@ -72,3 +76,14 @@ def test_token_counts_from_sources():
     assert plan_images(ov, 1, 1024, 899).llm_tokens == 6551
     assert plan_images(ov, 1, 1920, 1080).llm_tokens == 7269
     assert plan_images(ov, 1, 2304, 2304).llm_tokens == 7371
+
+
+def test_gemma3_components():
+    # transformers Gemma3ForConditionalGeneration on meta (SOURCES.md, Gemma 3): SigLIP tower
+    # 416,866,032; projector 1152 x 2560 + RMSNorm(1152) = 2,950,272; 5 of 34 layers full.
+    g = load_model("gemma-3-4b")
+    c = g.param_counts()
+    assert (c["vision"], c["projector"], c["llm"]) == (416_866_032, 2_950_272, 3_880_263_168)
+    assert g.llm.head_dim == 256 and g.llm.sliding_window == 1024 and g.llm.tie_embeddings
+    assert [i for i in range(34) if g.llm.window(i) is None] == [5, 11, 17, 23, 29]
+    assert plan_images(g, 1, 1024, 768).llm_tokens == 256
