@@ -31,7 +31,7 @@ def layer_scale_op(v: VisionSpec, name: str, rows: Arr, p: Precision) -> list[Op
     return [vector_op(name, "vision", "elementwise", rows * d, MUL_FLOPS, 1.0, p.act, d, p.weight)]
 
 
-def qk_norm_ops(v: VisionSpec, pre: str, rows: Arr, p: Precision) -> list[Op]:
+def vit_qk_norm_ops(v: VisionSpec, pre: str, rows: Arr, p: Precision) -> list[Op]:
     """RMSNorm(d) on q and on k (InternVLVisionAttention with use_qk_norm)."""
     if not v.qk_norm:
         return []

@@ -29,7 +29,7 @@ from costmodel.core.ops import (
     norm,
     vector_op,
 )
-from costmodel.core.pixel_shuffle import layer_scale_op, pixel_shuffle_ops, qk_norm_ops
+from costmodel.core.pixel_shuffle import layer_scale_op, pixel_shuffle_ops, vit_qk_norm_ops
 from costmodel.specs.model import LLMSpec, ModelSpec, ProjectorSpec, VisionSpec
 
 
@@ -97,7 +97,7 @@ def vit_layer_ops(v: VisionSpec, seqs: Arr, seq: Arr, p: Precision, flash: bool,
     layer = [
         norm(f"{pre}/norm1", st, rows, d, v.norm_kind, p.weight, p.act),
         linear(f"{pre}/attn/qkv", st, rows, d, 3 * d, v.qkv_bias, p.weight, p.act),
-    ] + qk_norm_ops(v, pre, rows, p)
+    ] + vit_qk_norm_ops(v, pre, rows, p)
     if v.rope2d:
         layer.append(vector_op(f"{pre}/attn/rope", st, "rope", rows * 2 * d,
                                ROPE_FLOPS, 1.0, p.act))

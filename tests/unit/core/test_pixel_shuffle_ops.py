@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from costmodel.core.inputs import Points, Precision
-from costmodel.core.pixel_shuffle import layer_scale_op, pixel_shuffle_ops, qk_norm_ops
+from costmodel.core.pixel_shuffle import layer_scale_op, pixel_shuffle_ops, vit_qk_norm_ops
 from costmodel.core.stages import projector_ops, vit_layer_ops
 from costmodel.specs.model import ProjectorSpec, VisionSpec
 
@@ -51,11 +51,11 @@ def test_layer_scale_and_qk_norm():
     rows = np.array([17.0])
     (ls,) = layer_scale_op(VIT, "vision/L0/attn/layer_scale", rows, BF16)
     assert float(ls.vector_flops[0]) == 17 * 8 and float(ls.weight_bytes[0]) == 8 * 2.0
-    q, k = qk_norm_ops(VIT, "vision/L0", rows, BF16)
+    q, k = vit_qk_norm_ops(VIT, "vision/L0", rows, BF16)
     assert (q.name, k.name) == ("vision/L0/attn/q_norm", "vision/L0/attn/k_norm")
     assert float(q.vector_flops[0]) == 4 * 17 * 8 and float(q.weight_bytes[0]) == 8 * 2.0
     plain = VIT.model_copy(update={"layer_scale": False, "qk_norm": False})
-    assert layer_scale_op(plain, "x", rows, BF16) == [] and qk_norm_ops(plain, "x", rows, BF16) == []
+    assert layer_scale_op(plain, "x", rows, BF16) == [] and vit_qk_norm_ops(plain, "x", rows, BF16) == []
 
 
 def test_vit_layer_uses_the_flags():
