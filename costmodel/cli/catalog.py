@@ -22,8 +22,11 @@ def models_list(fmt: Format = typer.Option(Format.table, "--format", "-f")) -> N
     recs: list[dict[str, Any]] = []
     for mid in model_ids():
         spec, entry = load_model(mid), ZOO[mid]
-        recs.append({"id": mid, "kind": entry.kind, "params": spec.param_counts()["total"],
+        counts = spec.param_counts()
+        recs.append({"id": mid, "kind": entry.kind, "params": counts["total"],
                      "source": entry.source, "note": entry.note})
+        if "active" in counts:  # mixture of experts: parameters one token uses
+            recs[-1]["active_params"] = counts["active"]
     if fmt is Format.json:
         typer.echo(dumps(recs))
         return
@@ -32,7 +35,9 @@ def models_list(fmt: Format = typer.Option(Format.table, "--format", "-f")) -> N
         for r in recs:
             typer.echo(f"{r['id']},{r['kind']},{r['params']},{r['source']}")
         return
-    rows = [[r["id"], r["kind"], f"{r['params'] / 1e9:.3f} B", r["source"], r["note"]] for r in recs]
+    rows = [[r["id"], r["kind"], f"{r['params'] / 1e9:.3f} B" + (
+        f" ({r['active_params'] / 1e9:.3f} B active)" if "active_params" in r else ""),
+        r["source"], r["note"]] for r in recs]
     typer.echo(table(rows, ["id", "kind", "params", "config.json from", "note"], right={2}))
 
 

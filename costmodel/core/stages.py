@@ -9,9 +9,11 @@ from __future__ import annotations
 import numpy as np
 
 from costmodel.core.inputs import Points, Precision
+from costmodel.core.moe import moe_mlp_ops
 from costmodel.core.ops import (
     ACT_FLOPS,
     ADD_FLOPS,
+    NORM_FLOPS,
     ROPE_FLOPS,
     Arr,
     AttnShape,
@@ -141,6 +143,9 @@ def llm_layer_ops(m: LLMSpec, stage: str, batch: Arr, q: Arr, k: Arr, p: Precisi
         _kv_linear(f"{pre}/attn/k", stage, rows, h, m.kv_dim, m.qkv_bias, p),
         _kv_linear(f"{pre}/attn/v", stage, rows, h, m.kv_dim, m.qkv_bias, p),
     ]
+    if m.qk_norm:  # Qwen3: RMSNorm over head_dim on every q and k head (2 x head_dim weights)
+        ops.append(vector_op(f"{pre}/attn/qk_norm", stage, "norm", rows * (m.q_dim + m.kv_dim),
+                             NORM_FLOPS["rmsnorm"], 1.0, p.act, 2 * m.head_dim, p.weight))
     if m.rope:
         ops.append(vector_op(f"{pre}/attn/rope", stage, "rope",
                              rows * (m.q_dim + m.kv_dim), ROPE_FLOPS, 1.0, p.act))
@@ -150,7 +155,9 @@ def llm_layer_ops(m: LLMSpec, stage: str, batch: Arr, q: Arr, k: Arr, p: Precisi
         vector_op(f"{pre}/attn/residual", stage, "elementwise", rows * h, ADD_FLOPS, 2.0, p.act),
         norm(f"{pre}/mlp_norm", stage, rows, h, m.norm_kind, p.weight, p.act),
     ]
-    if m.mlp_kind == "swiglu":
+    if m.moe is not None:  # mixture of experts: router, top-k, routed experts (core/moe.py)
+        ops += moe_mlp_ops(m, stage, rows, pre, p)
+    elif m.mlp_kind == "swiglu":
         ops += [
             linear(f"{pre}/mlp/gate", stage, rows, h, inter, False, p.weight, p.act),
             linear(f"{pre}/mlp/up", stage, rows, h, inter, False, p.weight, p.act),
@@ -163,10 +170,10 @@ def llm_layer_ops(m: LLMSpec, stage: str, batch: Arr, q: Arr, k: Arr, p: Precisi
             vector_op(f"{pre}/mlp/act", stage, "activation", rows * inter, ACT_FLOPS["gelu"],
                       1.0, p.act),
         ]
-    ops += [
-        linear(f"{pre}/mlp/down", stage, rows, inter, h, False, p.weight, p.act),
-        vector_op(f"{pre}/mlp/residual", stage, "elementwise", rows * h, ADD_FLOPS, 2.0, p.act),
-    ]
+    if m.moe is None:
+        ops.append(linear(f"{pre}/mlp/down", stage, rows, inter, h, False, p.weight, p.act))
+    ops.append(vector_op(f"{pre}/mlp/residual", stage, "elementwise", rows * h, ADD_FLOPS, 2.0,
+                         p.act))
     return [_repeat(o, layers[1] - layers[0], layers[0]) for o in ops]
 
 

@@ -117,12 +117,13 @@ def check_architectures(cfg: Cfg, kind: str, where: str = "") -> None:
 
 
 def check_experts(cfg: Cfg, where: str = "") -> None:
-    """Refuse mixture-of-experts fields: experts are not modelled yet, and costing the config
-    as its dense shape would be wrong (Mixtral-8x7B has 46.7B parameters, not 7.24B)."""
+    """Refuse mixture-of-experts fields outside the MoE model_types (loading/moe.py): costing
+    the config as its dense shape would be wrong (Mixtral-8x7B has 46.7B parameters, not 7.24B)."""
     for key in MOE_FIELDS:
         if cfg.get(key):
             raise ConfigError(f"config.json: {where}{key} = {cfg[key]}: mixture-of-experts layers are "
-                              "not modelled yet (they would be costed as dense); use a dense model")
+                              "modelled for model_type mixtral and qwen3_moe only (this config would be "
+                              "costed as dense)")
 
 
 def sliding_window(cfg: Cfg, kind: str) -> tuple[str, int] | None:
@@ -300,6 +301,9 @@ def spec_from_config(cfg: Cfg, name: str = "model") -> ModelSpec:
     if not isinstance(cfg, dict):
         raise ConfigError("config.json: expected a JSON object at the top level")
     kind = cfg.get("model_type")
+    if kind in ("mixtral", "qwen3_moe"):  # mixture-of-experts decoders: loading/moe.py
+        from costmodel.loading.moe import moe_spec_from_config
+        return moe_spec_from_config(cfg, name)
     check_experts(cfg)
     if kind in ARCHITECTURES and kind not in TEXT_DEFAULTS:
         check_architectures(cfg, kind)
@@ -309,5 +313,6 @@ def spec_from_config(cfg: Cfg, name: str = "model") -> ModelSpec:
         return _qwen2_vl(cfg, name)
     if kind in TEXT_DEFAULTS:
         return ModelSpec(name=name, llm=llm_from_config(cfg))
-    supported = "llava, llava_next, llava_onevision, qwen2_vl, " + ", ".join(TEXT_DEFAULTS)
+    supported = ("llava, llava_next, llava_onevision, qwen2_vl, mixtral, qwen3_moe, "
+                 + ", ".join(TEXT_DEFAULTS))
     raise ConfigError(f"config.json: model_type '{kind}' is not supported; supported: {supported}")

@@ -267,6 +267,10 @@ class Projector(nn.Module):
 class ReferenceModel(nn.Module):
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__()
+        if spec.llm.moe is not None or spec.llm.qk_norm:  # not built here: the MoE models are
+            # checked against transformers' own classes (tests/unit/reference/test_moe.py)
+            raise CostmodelError("reference model: mixture-of-experts and q/k-norm decoders are "
+                                 "not built; use a dense model")
         self.spec = spec
         self.llm = DecoderLM(spec.llm)
         self.vision = ViT(spec.vision) if spec.vision else None

@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
+from costmodel.specs.moe import MoESpec
+
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
 
@@ -37,6 +39,11 @@ class LLMSpec(BaseModel):
     rope: bool = True
     # The longest sequence the model was trained for (config.json); None = not given.
     max_position_embeddings: PositiveInt | None = None
+    # Qwen3: RMSNorm over head_dim on every q and k head (two head_dim scales a layer).
+    qk_norm: bool = False
+    # Mixture-of-experts MLP on every layer (costmodel/specs/moe.py); None = dense MLP of
+    # intermediate_size. With experts, intermediate_size is not used by any layer.
+    moe: MoESpec | None = None
 
     @model_validator(mode="after")
     def _check_heads(self) -> LLMSpec:
@@ -69,7 +76,11 @@ class LLMSpec(BaseModel):
         attn = h * (self.q_dim + 2 * self.kv_dim) + self.q_dim * h
         if self.qkv_bias:
             attn += self.q_dim + 2 * self.kv_dim
+        if self.qk_norm:
+            attn += 2 * self.head_dim
         mlp = (3 if self.mlp_kind == "swiglu" else 2) * h * i
+        if self.moe is not None:
+            mlp = self.moe.layer_params(h)
         return attn + mlp + 2 * _norm_params(self.norm_kind, h)
 
     def embedding_params(self) -> int:
@@ -87,6 +98,14 @@ class LLMSpec(BaseModel):
             + final_norm
             + self.lm_head_params()
         )
+
+    def active_params(self) -> int:
+        """Parameters one token uses: num_params less the (E - k) routed experts it skips in
+        every MoE layer (embedding, attention, router, shared expert, lm_head all count)."""
+        if self.moe is None:
+            return self.num_params()
+        skipped = self.moe.layer_params(self.hidden_size) - self.moe.active_layer_params(self.hidden_size)
+        return self.num_params() - self.num_layers * skipped
 
 
 MlpAct = Literal["gelu", "quick_gelu", "gelu_tanh"]
@@ -280,4 +299,6 @@ class ModelSpec(BaseModel):
             "projector": (self.projector.num_params() + newline) if self.projector else 0,
         }
         counts["total"] = sum(counts.values())
+        if self.llm.moe is not None:  # parameters one token uses (LLMSpec.active_params)
+            counts["active"] = counts["total"] - counts["llm"] + self.llm.active_params()
         return counts
