@@ -122,8 +122,8 @@ def check_experts(cfg: Cfg, where: str = "") -> None:
     for key in MOE_FIELDS:
         if cfg.get(key):
             raise ConfigError(f"config.json: {where}{key} = {cfg[key]}: mixture-of-experts layers are "
-                              "modelled for model_type mixtral and qwen3_moe only (this config would be "
-                              "costed as dense)")
+                              "modelled for model_type mixtral, qwen3_moe and qwen2_moe only (this "
+                              "config would be costed as dense)")
 
 
 def sliding_window(cfg: Cfg, kind: str) -> tuple[str, int] | None:
@@ -301,7 +301,7 @@ def spec_from_config(cfg: Cfg, name: str = "model") -> ModelSpec:
     if not isinstance(cfg, dict):
         raise ConfigError("config.json: expected a JSON object at the top level")
     kind = cfg.get("model_type")
-    if kind in ("mixtral", "qwen3_moe"):  # mixture-of-experts decoders: loading/moe.py
+    if kind in ("mixtral", "qwen3_moe", "qwen2_moe"):  # mixture-of-experts: loading/moe.py
         from costmodel.loading.moe import moe_spec_from_config
         return moe_spec_from_config(cfg, name)
     check_experts(cfg)
@@ -313,6 +313,6 @@ def spec_from_config(cfg: Cfg, name: str = "model") -> ModelSpec:
         return _qwen2_vl(cfg, name)
     if kind in TEXT_DEFAULTS:
         return ModelSpec(name=name, llm=llm_from_config(cfg))
-    supported = ("llava, llava_next, llava_onevision, qwen2_vl, mixtral, qwen3_moe, "
+    supported = ("llava, llava_next, llava_onevision, qwen2_vl, mixtral, qwen3_moe, qwen2_moe, "
                  + ", ".join(TEXT_DEFAULTS))
     raise ConfigError(f"config.json: model_type '{kind}' is not supported; supported: {supported}")

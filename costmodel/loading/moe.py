@@ -1,12 +1,15 @@
-"""Mixture-of-experts decoders from config.json: model_type mixtral and qwen3_moe. No I/O.
+"""Mixture-of-experts decoders from config.json: model_type mixtral, qwen3_moe and qwen2_moe.
+No I/O.
 
 The attention, embedding and norms are those of a dense family the loader already builds
-(Mixtral = Mistral's, Qwen3-MoE = Qwen2's without qkv bias, plus Qwen3's per-head q/k RMSNorm):
+(Mixtral = Mistral's, Qwen3-MoE = Qwen2's without qkv bias, plus Qwen3's per-head q/k RMSNorm,
+Qwen2-MoE = Qwen2's, plus a gated shared expert):
 the config is read as that dense config (`_dense_view`, with the MoE config class's defaults
 filled in) and the experts are added as an `MoESpec`. Defaults are the transformers 5.23 config
-classes' (MixtralConfig, Qwen3MoeConfig). What changes cost and is not modelled is refused with
-one ConfigError line naming the field: dense layers among MoE layers (`decoder_sparse_step`,
-`mlp_only_layers`), a sliding window, router logits in the forward (`output_router_logits`).
+classes' (MixtralConfig, Qwen3MoeConfig, Qwen2MoeConfig). What changes cost and is not
+modelled is refused with one ConfigError line naming the field: dense layers among MoE layers
+(`decoder_sparse_step`, `mlp_only_layers`), a sliding window, router logits in the forward
+(`output_router_logits`).
 """
 
 from __future__ import annotations
@@ -35,6 +38,12 @@ MOE_KINDS: dict[str, tuple[str, str, Cfg]] = {
         tie_word_embeddings=False, attention_bias=False, use_sliding_window=False,
         decoder_sparse_step=1, moe_intermediate_size=768, num_experts_per_tok=8,
         num_experts=128, norm_topk_prob=False)),
+    "qwen2_moe": ("Qwen2MoeForCausalLM", "qwen2", dict(
+        vocab_size=151936, hidden_size=2048, intermediate_size=5632, num_hidden_layers=24,
+        num_attention_heads=16, num_key_value_heads=16, max_position_embeddings=32768,
+        tie_word_embeddings=False, qkv_bias=True, use_sliding_window=False,
+        decoder_sparse_step=1, moe_intermediate_size=1408, shared_expert_intermediate_size=5632,
+        num_experts_per_tok=4, num_experts=60, norm_topk_prob=False)),
 }
 # Fields read here, not by the dense loader (it would refuse them as unmodelled experts).
 _MOE_FIELDS = ("num_local_experts", "num_experts", "num_experts_per_tok", "moe_intermediate_size",
@@ -51,7 +60,7 @@ def _refuse_unmodelled(cfg: Cfg, d: Cfg, kind: str) -> None:
     if cfg.get("mlp_only_layers"):
         raise ConfigError(f"config.json: mlp_only_layers = {cfg['mlp_only_layers']}: dense "
                           "layers among MoE layers are not modelled; use a config with []")
-    if kind == "qwen3_moe" and cfg.get("use_sliding_window"):
+    if kind != "mixtral" and cfg.get("use_sliding_window"):
         raise ConfigError("config.json: use_sliding_window: a sliding window on every layer is "
                           "not modelled; set use_sliding_window to false to cost full attention")
     if cfg.get("output_router_logits"):
@@ -63,11 +72,15 @@ def _dense_view(cfg: Cfg, kind: str) -> Cfg:
     """The config as its dense family's loader reads it: the MoE class's defaults filled in,
     the MoE fields removed, the dense model_type and class."""
     arch, dense, d = MOE_KINDS[kind]
-    view = {k: v for k, v in {**d, **{k: v for k, v in cfg.items() if v is not None}}.items()
-            if k not in _MOE_FIELDS}
+    read = _MOE_FIELDS + (("shared_expert_intermediate_size", "qkv_bias") if kind == "qwen2_moe"
+                          else ())
+    full = {**d, **{k: v for k, v in cfg.items() if v is not None}}
+    view = {k: v for k, v in full.items() if k not in read}
     view.update(model_type=dense, architectures=[], sliding_window=cfg.get("sliding_window"))
-    if kind == "qwen3_moe":  # Qwen3MoeConfig: the window only with use_sliding_window (refused)
+    if kind != "mixtral":  # Qwen MoE configs: a window only with use_sliding_window (refused)
         view.update(use_sliding_window=False)
+    if kind == "qwen2_moe":  # Qwen2MoeConfig names the q/k/v bias `qkv_bias` (default true)
+        view.update(attention_bias=bool(full["qkv_bias"]))
     return view
 
 
@@ -75,10 +88,13 @@ def moe_from_config(cfg: Cfg, kind: str) -> MoESpec:
     d = MOE_KINDS[kind][2]
     experts = "num_local_experts" if kind == "mixtral" else "num_experts"
     width = "intermediate_size" if kind == "mixtral" else "moe_intermediate_size"
+    # Qwen2MoeSparseMoeBlock: a shared expert of this width scaled by sigmoid(Linear(h, 1))
+    shared = _get(cfg, d, "shared_expert_intermediate_size") if kind == "qwen2_moe" else 0
     try:
         return MoESpec(num_experts=_get(cfg, d, experts),
                        experts_per_token=_get(cfg, d, "num_experts_per_tok"),
                        expert_intermediate_size=_get(cfg, d, width),
+                       shared_expert_intermediate_size=shared, shared_expert_gate=bool(shared),
                        # MixtralTopKRouter always renormalises the top-k weights
                        norm_topk_prob=bool(cfg.get("norm_topk_prob", d.get("norm_topk_prob", True))))
     except ValidationError as e:

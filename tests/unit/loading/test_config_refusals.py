@@ -69,7 +69,8 @@ def test_mixtral_is_modelled_not_refused():
 def test_mixture_of_experts_refused(update, field):
     msg = _refused({**MIXTRAL, **update})
     assert msg == (f"config.json: {field}: mixture-of-experts layers are modelled for "
-                   "model_type mixtral and qwen3_moe only (this config would be costed as dense)")
+                   "model_type mixtral, qwen3_moe and qwen2_moe only (this config would be "
+                   "costed as dense)")
 
 
 def test_experts_in_a_vlm_text_config_refused():

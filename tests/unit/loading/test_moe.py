@@ -70,3 +70,16 @@ def test_mixtral_without_sliding_window_uses_mixtralconfig_default():
 ])
 def test_unmodelled_fields_refused(cfg, start):
     assert _refused(cfg).startswith(start)
+
+
+def test_qwen2_moe_shared_expert_and_bias_defaults():
+    """Qwen2MoeConfig defaults (transformers 5.23): qkv_bias true, a 5632-wide shared expert
+    with its sigmoid gate, 60 experts of 1408, top-4."""
+    m = spec_from_config({"model_type": "qwen2_moe"}).llm
+    assert m.qkv_bias and not m.qk_norm and m.moe is not None
+    assert (m.moe.num_experts, m.moe.experts_per_token, m.moe.expert_intermediate_size) == \
+        (60, 4, 1408)
+    assert (m.moe.shared_expert_intermediate_size, m.moe.shared_expert_gate) == (5632, True)
+    assert not spec_from_config({"model_type": "qwen2_moe", "qkv_bias": False}).llm.qkv_bias
+    assert _refused({"model_type": "qwen2_moe", "use_sliding_window": True}).startswith(
+        "config.json: use_sliding_window: ")

@@ -1,6 +1,7 @@
 """Mixture-of-experts models against transformers' own classes (5.23): parameters of the zoo
-configs built on the meta device, and matmul FLOPs of prefill and one decode step under
-FlopCounterMode on a shrunken config of each family run on CPU.
+configs and of shrunken Mixtral / Qwen3-MoE / Qwen2-MoE configs built on the meta device, and
+matmul FLOPs of prefill and one decode step under FlopCounterMode on the shrunken configs run
+on CPU.
 
 Routing is not forced: transformers' eager experts (MixtralExperts / Qwen3MoeExperts.forward)
 loop over the experts hit and run each over exactly the rows routed to it, so the executed
@@ -25,7 +26,8 @@ from costmodel.reference.crosscheck import analytical_matmul_flops  # noqa: E402
 from tests.helpers import ROOT  # noqa: E402
 
 CLASSES = {"mixtral": ("MixtralConfig", "MixtralForCausalLM"),
-           "qwen3_moe": ("Qwen3MoeConfig", "Qwen3MoeForCausalLM")}
+           "qwen3_moe": ("Qwen3MoeConfig", "Qwen3MoeForCausalLM"),
+           "qwen2_moe": ("Qwen2MoeConfig", "Qwen2MoeForCausalLM")}
 # Shrunken configs of each family (every MoE field set; Qwen3: head_dim != hidden / heads).
 SMALL = {
     "mixtral": dict(model_type="mixtral", architectures=["MixtralForCausalLM"], hidden_size=64,
@@ -37,6 +39,12 @@ SMALL = {
                       num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
                       num_experts=8, num_experts_per_tok=3, norm_topk_prob=True, vocab_size=128,
                       max_position_embeddings=256),
+    # Qwen2-MoE: q/k/v biases (Qwen2MoeConfig.qkv_bias default) and a gated shared expert.
+    "qwen2_moe": dict(model_type="qwen2_moe", architectures=["Qwen2MoeForCausalLM"],
+                      hidden_size=64, intermediate_size=96, moe_intermediate_size=40,
+                      shared_expert_intermediate_size=80, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=4, num_experts=6,
+                      num_experts_per_tok=2, vocab_size=128, max_position_embeddings=256),
 }
 
 
@@ -52,6 +60,13 @@ def test_param_counts_equal_transformers_meta(mid):
     cfg = json.loads((ROOT / "costmodel" / "zoo_configs" / f"{mid}.json").read_text())
     model = _hf(cfg, "meta")
     assert sum(p.numel() for p in model.parameters()) == spec_from_config(cfg).param_counts()["total"]
+
+
+@pytest.mark.parametrize("kind", sorted(SMALL))
+def test_shrunken_param_counts_equal_transformers(kind):
+    spec = spec_from_config(SMALL[kind])
+    model = _hf(SMALL[kind], "meta")
+    assert sum(p.numel() for p in model.parameters()) == spec.param_counts()["total"]
 
 
 def _count(fn: object) -> tuple[int, object]:
