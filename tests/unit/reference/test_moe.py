@@ -12,6 +12,7 @@ count) and logits are kept for the last position only (logits_to_keep=1), as cos
 
 from __future__ import annotations
 
+import functools
 import json
 
 import pytest
@@ -48,6 +49,12 @@ SMALL = {
 }
 
 
+@functools.cache
+def _cpu_model(kind: str) -> object:
+    torch.manual_seed(0)
+    return _hf(SMALL[kind], "cpu")
+
+
 def _hf(cfg: dict, device: str) -> object:
     conf_cls, model_cls = (getattr(transformers, n) for n in CLASSES[cfg["model_type"]])
     conf = conf_cls(**cfg, attn_implementation="eager", experts_implementation="eager")
@@ -76,10 +83,9 @@ def _count(fn: object) -> tuple[int, object]:
 
 
 @pytest.mark.parametrize("kind", sorted(SMALL))
-@pytest.mark.parametrize(("batch", "prompt"), [(1, 1), (2, 7), (3, 17)])
+@pytest.mark.parametrize(("batch", "prompt"), [(1, 1), (3, 17)])
 def test_matmul_flops_equal_flop_counter(kind, batch, prompt):
-    torch.manual_seed(0)
-    model, spec = _hf(SMALL[kind], "cpu"), spec_from_config(SMALL[kind])
+    model, spec = _cpu_model(kind), spec_from_config(SMALL[kind])
     ids = torch.randint(0, 128, (batch, prompt))
     pre, out = _count(lambda: model(input_ids=ids, use_cache=True, logits_to_keep=1))
     dec, _ = _count(lambda: model(input_ids=ids[:, :1], past_key_values=out.past_key_values,
