@@ -1,10 +1,11 @@
 """Hugging Face config.json (already parsed into a dict) -> ModelSpec. No network, no I/O.
 
-Supported `model_type`s: llava, llava_next, llava_onevision, qwen2_vl, llama, mistral, qwen2.
+Supported `model_type`s: llava, llava_next, llava_onevision, qwen2_vl, llama, mistral, qwen2;
+mixtral, qwen3_moe, qwen2_moe through costmodel/loading/moe.py.
 Fields a published config omits take the transformers defaults of that config class
 (LlamaConfig, MistralConfig, Qwen2Config, CLIPVisionConfig, SiglipVisionConfig), listed below.
 
-Nothing that changes cost is silently ignored: a config with mixture-of-experts fields, an
+Nothing that changes cost is silently ignored: other configs with mixture-of-experts fields, an
 active sliding window, non-full `layer_types` (linear / local attention), an MLP this loader
 does not build (`hidden_act` other than silu, `mlp_bias`) or an `architectures` class other
 than transformers' own for its model_type is refused with one ConfigError line naming the field.
