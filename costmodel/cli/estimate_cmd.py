@@ -106,8 +106,11 @@ def _header(est: Estimate) -> list[str]:
     plural = "" if p.crops == 1 else "es"
     conv = f" | {w.convention} convention" if w.convention != "costmodel" else ""
     e = est.prepared.engine
+    counts = est.model.param_counts()
+    moe = (f" | mixture of experts: {counts['total'] / 1e9:.2f} B parameters, "
+           f"{counts['active'] / 1e9:.2f} B active per token") if "active" in counts else ""
     return [
-        f"{est.model.name} on {hw.name} ({hw.id}){changed}",
+        f"{est.model.name} on {hw.name} ({hw.id}){changed}{moe}",
         f"batch {w.batch} | {p.llm_tokens:g} visual tokens ({p.crops:g} ViT pass{plural}) + "
         f"{w.text_tokens} text tokens -> {w.output_tokens} output tokens",
         f"weights {w.weights.value}, activations {w.act_dtype.value}, KV cache {w.kv.value} | "

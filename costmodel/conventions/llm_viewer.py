@@ -147,6 +147,9 @@ def decode_ops(spec: ModelSpec, pts: Points, step: Arr | float, p: Precision,
 
 def stage_ops(spec: ModelSpec, pts: Points, p: Precision, flash: bool) -> dict[str, list[Op]]:
     """LLM-Viewer analyses the language model only: vision and projector stages are empty."""
+    if spec.llm.moe is not None:  # its Llama layer list has one dense MLP of intermediate_size
+        raise CostmodelError("convention: llm-viewer counts dense decoders only; this model has "
+                             "mixture-of-experts layers (use --convention costmodel)")
     return {"vision": [], "projector": [], "prefill": prefill_ops(spec, pts, p, flash)}
 
 

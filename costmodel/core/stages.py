@@ -16,6 +16,7 @@ from costmodel.core.layer_extras import (
     qk_norm_ops,
     window_keys,
 )
+from costmodel.core.moe import moe_mlp_ops
 from costmodel.core.ops import (
     ACT_FLOPS,
     ADD_FLOPS,
@@ -174,7 +175,9 @@ def llm_layer_ops(m: LLMSpec, stage: str, batch: Arr, q: Arr, k: Arr, p: Precisi
         vector_op(f"{pre}/attn/residual", stage, "elementwise", rows * h, ADD_FLOPS, 2.0, p.act),
         norm(f"{pre}/mlp_norm", stage, rows, h, m.norm_kind, p.weight, p.act),
     ]
-    if m.mlp_kind == "geglu":
+    if m.moe is not None:  # mixture of experts: router, top-k, routed experts (core/moe.py)
+        ops += moe_mlp_ops(m, stage, rows, pre, p)
+    elif m.mlp_kind == "geglu":
         ops += geglu_ops(m, pre, stage, rows, p)
     elif m.mlp_kind == "swiglu":
         ops += [
@@ -189,8 +192,9 @@ def llm_layer_ops(m: LLMSpec, stage: str, batch: Arr, q: Arr, k: Arr, p: Precisi
             vector_op(f"{pre}/mlp/act", stage, "activation", rows * inter, ACT_FLOPS["gelu"],
                       1.0, p.act),
         ]
+    if m.moe is None:  # the MoE ops carry their own down projections
+        ops.append(linear(f"{pre}/mlp/down", stage, rows, inter, h, False, p.weight, p.act))
     ops += [
-        linear(f"{pre}/mlp/down", stage, rows, inter, h, False, p.weight, p.act),
         *post_norm_ops(m, f"{pre}/mlp/post_norm", stage, rows, p),
         vector_op(f"{pre}/mlp/residual", stage, "elementwise", rows * h, ADD_FLOPS, 2.0, p.act),
     ]

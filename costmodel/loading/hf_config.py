@@ -1,13 +1,14 @@
 """Hugging Face config.json (already parsed into a dict) -> ModelSpec. No network, no I/O.
 
 Supported `model_type`s: llava, llava_next, llava_onevision, qwen2_vl, llama, mistral, qwen2
-(and gemma3 / gemma3_text, parsed in loading/gemma3.py).
+(and, each parsed in its own module: gemma3 / gemma3_text in loading/gemma3.py, internvl,
+mllama, and mixtral, qwen3_moe, qwen2_moe in loading/moe.py).
 Fields a published config omits take the transformers defaults of that config class
 (LlamaConfig, MistralConfig, Qwen2Config, CLIPVisionConfig, SiglipVisionConfig), listed below.
 
-Nothing that changes cost is silently ignored: a config with mixture-of-experts fields, layer
-types other than full / sliding attention (loading/windows.py, which models Mistral's and
-Qwen2's sliding windows), an MLP this loader does not build (`hidden_act` other than silu,
+Nothing that changes cost is silently ignored: other configs with mixture-of-experts fields,
+layer types other than full / sliding attention (loading/windows.py, which models Mistral's
+and Qwen2's sliding windows), an MLP this loader does not build (`hidden_act` other than silu,
 `mlp_bias`) or an `architectures` class other than transformers' own for its model_type is
 refused with one ConfigError line naming the field.
 """
@@ -119,12 +120,13 @@ def check_architectures(cfg: Cfg, kind: str, where: str = "") -> None:
 
 
 def check_experts(cfg: Cfg, where: str = "") -> None:
-    """Refuse mixture-of-experts fields: experts are not modelled yet, and costing the config
-    as its dense shape would be wrong (Mixtral-8x7B has 46.7B parameters, not 7.24B)."""
+    """Refuse mixture-of-experts fields outside the MoE model_types (loading/moe.py): costing
+    the config as its dense shape would be wrong (Mixtral-8x7B has 46.7B parameters, not 7.24B)."""
     for key in MOE_FIELDS:
         if cfg.get(key):
             raise ConfigError(f"config.json: {where}{key} = {cfg[key]}: mixture-of-experts layers are "
-                              "not modelled yet (they would be costed as dense); use a dense model")
+                              "modelled for model_type mixtral, qwen3_moe and qwen2_moe only (this "
+                              "config would be costed as dense)")
 
 
 def check_mlp(cfg: Cfg, kind: str, where: str = "") -> None:
@@ -268,6 +270,9 @@ def spec_from_config(cfg: Cfg, name: str = "model") -> ModelSpec:
     if not isinstance(cfg, dict):
         raise ConfigError("config.json: expected a JSON object at the top level")
     kind = cfg.get("model_type")
+    if kind in ("mixtral", "qwen3_moe", "qwen2_moe"):  # mixture-of-experts: loading/moe.py
+        from costmodel.loading.moe import moe_spec_from_config
+        return moe_spec_from_config(cfg, name)
     check_experts(cfg)
     if kind in ARCHITECTURES and kind not in TEXT_DEFAULTS:
         check_architectures(cfg, kind)
@@ -287,5 +292,6 @@ def spec_from_config(cfg: Cfg, name: str = "model") -> ModelSpec:
     if kind in TEXT_DEFAULTS:
         return ModelSpec(name=name, llm=llm_from_config(cfg))
     supported = ("llava, llava_next, llava_onevision, qwen2_vl, internvl, mllama, gemma3, "
+                 "mixtral, qwen3_moe, qwen2_moe, "
                  + ", ".join(TEXT_DEFAULTS))
     raise ConfigError(f"config.json: model_type '{kind}' is not supported; supported: {supported}")

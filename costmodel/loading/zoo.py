@@ -44,4 +44,8 @@ ZOO: dict[str, ZooEntry] = {
     "llama-2-7b": ZooEntry("llama-2-7b.json", "meta-llama/Llama-2-7b-hf", "llm", "text only"),
     "llama-3-8b": ZooEntry("llama-3-8b.json", "meta-llama/Meta-Llama-3-8B", "llm",
                            "text only; GQA (8 KV heads)"),
+    "mixtral-8x7b": ZooEntry("mixtral-8x7b.json", "mistralai/Mixtral-8x7B-v0.1", "llm",
+                             "text only; mixture of experts, 8 experts, top-2"),
+    "qwen3-30b-a3b": ZooEntry("qwen3-30b-a3b.json", "Qwen/Qwen3-30B-A3B", "llm",
+                              "text only; mixture of experts, 128 experts, top-8, q/k norm"),
 }

@@ -327,6 +327,10 @@ class ReferenceModel(nn.Module):
         if spec.llm.cross_attention_layers:
             raise CostmodelError(f"{spec.name}: the torch reference model has no cross-attention "
                                  "layers (Llama-3.2-Vision); use a self-attention model")
+        if spec.llm.moe is not None:  # checked against transformers' own classes instead
+            # (tests/unit/reference/test_moe.py)
+            raise CostmodelError(f"{spec.name}: the torch reference model builds dense MLPs; "
+                                 "mixture-of-experts models are checked against transformers")
         self.spec = spec
         self.llm = DecoderLM(spec.llm)
         self.vision = ViT(spec.vision) if spec.vision else None

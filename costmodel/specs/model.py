@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, model_validator
 
 from costmodel.specs.mllama import MllamaVisionSpec
+from costmodel.specs.moe import MoESpec
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
@@ -48,7 +49,7 @@ class LLMSpec(BaseModel):
     # layer full; else one entry per layer, "sliding" layers see the last `sliding_window` keys.
     layer_types: tuple[Literal["full", "sliding"], ...] = ()
     sliding_window: PositiveInt | None = None
-    qk_norm: bool = False  # RMSNorm(head_dim) on q and k (Gemma 3)
+    qk_norm: bool = False  # RMSNorm(head_dim) on every q and k head (Gemma 3, Qwen3)
     sandwich_norm: bool = False  # post-attention and post-MLP norms too: 4 norms per layer (Gemma 2/3)
     embed_scale: bool = False  # embeddings multiplied by sqrt(hidden) (Gemma)
 
@@ -76,6 +77,9 @@ class LLMSpec(BaseModel):
         if "sliding" in self.layer_types and self.sliding_window is None:
             raise ValueError("sliding_window: sliding layers need a window")
         return self
+    # Mixture-of-experts MLP on every layer (costmodel/specs/moe.py); None = dense MLP of
+    # intermediate_size. With experts, intermediate_size is not used by any layer.
+    moe: MoESpec | None = None
 
     @model_validator(mode="after")
     def _check_heads(self) -> LLMSpec:
@@ -113,6 +117,8 @@ class LLMSpec(BaseModel):
         if self.qkv_bias:
             attn += self.q_dim + 2 * self.kv_dim
         mlp = (2 if self.mlp_kind == "gelu" else 3) * h * i
+        if self.moe is not None:
+            mlp = self.moe.layer_params(h)
         norms = (4 if self.sandwich_norm else 2) * _norm_params(self.norm_kind, h)
         qk = 2 * _norm_params(self.norm_kind, self.head_dim) if self.qk_norm else 0
         return attn + mlp + norms + qk
@@ -140,6 +146,14 @@ class LLMSpec(BaseModel):
             + final_norm
             + self.lm_head_params()
         )
+
+    def active_params(self) -> int:
+        """Parameters one token uses: num_params less the (E - k) routed experts it skips in
+        every MoE layer (embedding, attention, router, shared expert, lm_head all count)."""
+        if self.moe is None:
+            return self.num_params()
+        skipped = self.moe.layer_params(self.hidden_size) - self.moe.active_layer_params(self.hidden_size)
+        return self.num_params() - self.num_layers * skipped
 
 
 MlpAct = Literal["gelu", "quick_gelu", "gelu_tanh"]
@@ -387,4 +401,6 @@ class ModelSpec(BaseModel):
             counts["vision"] = self.cross_vision.num_params()
             counts["projector"] = self.cross_vision.projector_params()
         counts["total"] = sum(counts.values())
+        if self.llm.moe is not None:  # parameters one token uses (LLMSpec.active_params)
+            counts["active"] = counts["total"] - counts["llm"] + self.llm.active_params()
         return counts

@@ -35,13 +35,14 @@ def _comm(after: Op, name: str, link_bytes: Arr, hops: float) -> Op:
 
 
 def with_allreduce(ops: list[Op], tp: int) -> list[Op]:
-    """Insert an all-reduce after every LLM attn/o and mlp/down, an all-gather after lm_head."""
+    """Insert an all-reduce after every LLM attn/o and mlp/down (an MoE layer: mlp/combine, the
+    sum of its experts' partial outputs), an all-gather after lm_head."""
     if tp == 1:
         return ops
     out: list[Op] = []
     for op in ops:
         out.append(op)
-        if op.name.startswith("llm/") and op.name.endswith(("/attn/o", "/mlp/down")):
+        if op.name.startswith("llm/") and op.name.endswith(("/attn/o", "/mlp/down", "/mlp/combine")):
             sent, hops = allreduce_link(op.act_write_bytes, tp)
             out.append(_comm(op, op.name.rsplit("/", 1)[0] + "/allreduce", sent, hops))
         elif op.op_class == "lm_head":  # each GPU holds 1/tp of the logits; gather the rest
@@ -71,4 +72,9 @@ def shard_spec(spec: ModelSpec, tp: int) -> ModelSpec:
         "head_dim_override": m.head_dim, "intermediate_size": math.ceil(m.intermediate_size / tp),
         "vocab_size": math.ceil(m.vocab_size / tp),
     })
+    if m.moe is not None:  # every expert split like a dense MLP; the router is replicated
+        llm = llm.model_copy(update={"moe": m.moe.model_copy(update={
+            "expert_intermediate_size": math.ceil(m.moe.expert_intermediate_size / tp),
+            "shared_expert_intermediate_size": math.ceil(m.moe.shared_expert_intermediate_size / tp),
+        })})
     return spec.model_copy(update={"llm": llm})

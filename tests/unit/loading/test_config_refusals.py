@@ -52,8 +52,13 @@ def test_every_zoo_json_file_passes_the_checks():
         spec_from_config(json.loads(f.read_text()), f.stem)
 
 
+def test_mixtral_is_modelled_not_refused():
+    # 46,702,792,704 = the safetensors index total_size 93,405,585,408 / 2 (SOURCES.md), not
+    # the dense 7.24B shape; its MoE refusals: tests/unit/loading/test_moe.py.
+    assert spec_from_config(MIXTRAL).param_counts()["total"] == 46_702_792_704
+
+
 @pytest.mark.parametrize(("update", "field"), [
-    ({}, "num_local_experts = 8"),  # model_type mixtral: the experts are named first
     ({"model_type": "mistral"}, "num_local_experts = 8"),  # was a dense 7.24B model
     ({"model_type": "llama", "num_local_experts": None, "num_experts": 60}, "num_experts = 60"),
     ({"model_type": "qwen2", "num_local_experts": 0, "num_experts_per_tok": None,
@@ -63,8 +68,9 @@ def test_every_zoo_json_file_passes_the_checks():
 ])
 def test_mixture_of_experts_refused(update, field):
     msg = _refused({**MIXTRAL, **update})
-    assert msg == (f"config.json: {field}: mixture-of-experts layers are not modelled yet "
-                   "(they would be costed as dense); use a dense model")
+    assert msg == (f"config.json: {field}: mixture-of-experts layers are modelled for "
+                   "model_type mixtral, qwen3_moe and qwen2_moe only (this config would be "
+                   "costed as dense)")
 
 
 def test_experts_in_a_vlm_text_config_refused():
@@ -147,7 +153,8 @@ def test_mlp_not_built_refused():
 
 
 def test_cli_refusal_is_one_line_exit_2(tmp_path, capsys):
-    (tmp_path / "config.json").write_text(json.dumps(MIXTRAL))
+    (tmp_path / "config.json").write_text(json.dumps({**MIXTRAL, "model_type": "mistral",
+                                                      "architectures": ["MistralForCausalLM"]}))
     code, _, err = run(["estimate", str(tmp_path / "config.json"), "-H", "a100-80gb"], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "num_local_experts = 8: mixture-of-experts" in err

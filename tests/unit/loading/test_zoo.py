@@ -35,7 +35,15 @@ PUBLISHED = {
     # / 2: 8,600,158,944 B for 4B); equal to Gemma3ForConditionalGeneration on meta (SOURCES.md).
     "gemma-3-4b": 4_300_079_472,
     "gemma-3-12b": 12_187_325_040,
+    # mixture of experts: safetensors index total_size / 2 (bf16), SOURCES.md section 8
+    "mixtral-8x7b": 46_702_792_704,  # 93,405,585,408 / 2
+    "qwen3-30b-a3b": 30_532_122_624,  # 61,064,245,248 / 2
 }
+# Parameters one token uses (ModelSpec.param_counts()["active"]), published to 0.1 B (rounded
+# or cut: 12,879,925,248 and 3,353,032,704 here): Mixtral
+# "only uses 12.9B parameters per token" (mistral.ai/news/mixtral-of-experts), Qwen3-30B-A3B "3.3B
+# activated" (its model card).
+PUBLISHED_ACTIVE_B = {"mixtral-8x7b": 12.9, "qwen3-30b-a3b": 3.3}
 
 
 def test_zoo_ids_cover_the_required_models():
@@ -45,6 +53,13 @@ def test_zoo_ids_cover_the_required_models():
 @pytest.mark.parametrize("mid", sorted(PUBLISHED))
 def test_param_count_exact(mid):
     assert load_model(mid).param_counts()["total"] == PUBLISHED[mid]
+
+
+@pytest.mark.parametrize("mid", sorted(PUBLISHED_ACTIVE_B))
+def test_active_params_published(mid):
+    counts = load_model(mid).param_counts()
+    assert abs(counts["active"] / 1e9 - PUBLISHED_ACTIVE_B[mid]) < 0.1  # the figure's last digit
+    assert "active" not in load_model("llama-3-8b").param_counts()  # dense: total only
 
 
 def test_llava_hf_vs_original_vocab():

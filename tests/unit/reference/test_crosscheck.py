@@ -55,9 +55,11 @@ TEXT_ONLY = ModelSpec(name="text", llm=LLMSpec(hidden_size=128, num_layers=2, nu
                                                vocab_size=500, head_dim=48))
 LOCAL = [LLAVA15_7B, QWEN2VL_LIKE, SIGLIP_LIKE, TEXT_ONLY, tiny_spec()]
 # Cross-attention zoo models (Llama-3.2-Vision) have no torch reference model: they are checked
-# against transformers' own class in tests/unit/reference/test_mllama_flops.py.
-SELF_ATTENTION_ZOO = [i for i in model_ids() if not load_model(i).llm.cross_attention_layers]
-ALL = [pytest.param(s, id=s.name) for s in LOCAL] + [pytest.param(i, id=i) for i in SELF_ATTENTION_ZOO]
+# against transformers' own class in tests/unit/reference/test_mllama_flops.py; MoE zoo models
+# in tests/unit/reference/test_moe.py.
+REFERENCE_ZOO = [i for i in model_ids() if not load_model(i).llm.cross_attention_layers
+                 and load_model(i).llm.moe is None]
+ALL = [pytest.param(s, id=s.name) for s in LOCAL] + [pytest.param(i, id=i) for i in REFERENCE_ZOO]
 
 
 def _spec(s: ModelSpec | str) -> ModelSpec:

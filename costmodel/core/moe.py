@@ -1,0 +1,88 @@
+"""Operators of a mixture-of-experts MLP (one decoder layer), called from stages.llm_layer_ops.
+
+R = rows (tokens) in the forward, h hidden, E experts, k experts a token, I expert width, S
+shared-expert width, bytes per element w (weights), a (activations). FLOPs = 2 x MAC.
+- router: Linear(h, E) over R rows (2*R*h*E matmul FLOPs).
+- topk: softmax over the E logits (SOFTMAX_FLOPS each), one comparison per logit for the top-k
+  selection, and 2 FLOPs per kept weight when norm_topk_prob renormalises them (vector FLOPs).
+- experts gate / up / down: SwiGLU GEMMs over the R*k routed rows (each token's row runs in
+  each of its k experts): 2*R*k*h*I FLOPs each. Weight bytes read = expected distinct experts
+  touched (distinct_experts) x h*I*w each: decode at batch 1 reads k experts, a long prefill
+  all E. transformers' eager loop (MixtralExperts.forward) runs each hit expert over exactly
+  its routed rows, so the executed FLOPs are R*k*(3 GEMMs) whatever the routing.
+- shared expert (Qwen2-MoE): a dense SwiGLU of width S over R rows, optionally scaled by
+  sigmoid(Linear(h, 1)).
+- combine: each token's k expert outputs scaled by their weight and summed (+ the shared one).
+docs/methodology.md, section "Mixture of experts".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from costmodel.core.inputs import Precision
+from costmodel.core.ops import ACT_FLOPS, SOFTMAX_FLOPS, Arr, Op, linear, vector_op
+from costmodel.specs.model import LLMSpec
+from costmodel.specs.moe import MoESpec
+
+
+def distinct_experts(num_experts: int, k: int, tokens: Arr | float) -> Arr:
+    """Expected experts touched by `tokens` routed tokens, each choosing k distinct experts of
+    E uniformly and independently of the other tokens: E x (1 - (1 - k/E)^tokens).
+
+    An expert is missed by one token with probability 1 - k/E (k of the E are chosen), by all
+    T tokens with probability (1 - k/E)^T; by linearity of expectation over the E experts the
+    expected number hit is E(1 - (1 - k/E)^T). 1 token: k; k = E: E; grows with T towards E.
+    """
+    t = np.asarray(tokens, dtype=float)
+    return num_experts * (1.0 - (1.0 - k / num_experts) ** np.maximum(t, 0.0))
+
+
+def _experts_read(op: Op, weight_bytes: Arr) -> Op:
+    """A routed GEMM reads the weights of the experts touched, not one matrix."""
+    return Op(**{**op.__dict__, "weight_bytes": weight_bytes})
+
+
+def _topk(pre: str, stage: str, rows: Arr, moe: MoESpec, a_bytes: float) -> Op:
+    e, k = moe.num_experts, moe.experts_per_token
+    flops = rows * (e * (SOFTMAX_FLOPS + 1.0) + (2.0 * k if moe.norm_topk_prob else 0.0))
+    z = rows * 0.0
+    return Op(name=f"{pre}/mlp/topk", stage=stage, op_class="elementwise", matmul_flops=z,
+              vector_flops=flops, useful_flops=flops, weight_bytes=z,
+              act_read_bytes=rows * e * a_bytes, act_write_bytes=rows * k * 2.0 * a_bytes)
+
+
+def _swiglu(pre: str, stage: str, rows: Arr, h: int, width: int, p: Precision) -> list[Op]:
+    return [
+        linear(f"{pre}/gate", stage, rows, h, width, False, p.weight, p.act),
+        linear(f"{pre}/up", stage, rows, h, width, False, p.weight, p.act),
+        vector_op(f"{pre}/act", stage, "activation", rows * width, ACT_FLOPS["swiglu"], 2.0, p.act),
+        linear(f"{pre}/down", stage, rows, width, h, False, p.weight, p.act),
+    ]
+
+
+def moe_mlp_ops(m: LLMSpec, stage: str, rows: Arr, pre: str, p: Precision) -> list[Op]:
+    """The MoE MLP of one layer over `rows` tokens (per instance; stages sets `count`)."""
+    moe, h = m.moe, m.hidden_size
+    assert moe is not None  # called for MoE layers only
+    rows = np.asarray(rows, dtype=float)
+    e, k, inter = moe.num_experts, moe.experts_per_token, moe.expert_intermediate_size
+    routed = rows * k
+    hit = distinct_experts(e, k, rows)
+    ops = [linear(f"{pre}/mlp/router", stage, rows, h, e, False, p.weight, p.act),
+           _topk(pre, stage, rows, moe, p.act)]
+    for op in _swiglu(f"{pre}/mlp/experts", stage, routed, h, inter, p):
+        # gate, up (h x I) and down (I x h): one h*I matrix of each expert touched is read
+        ops.append(_experts_read(op, hit * h * inter * p.weight) if op.gemm_k else op)
+    terms = k
+    if moe.shared_expert_intermediate_size:
+        ops += _swiglu(f"{pre}/mlp/shared", stage, rows, h, moe.shared_expert_intermediate_size, p)
+        terms += 1
+        if moe.shared_expert_gate:  # sigmoid(Linear(h, 1)) x the shared expert's output
+            ops += [linear(f"{pre}/mlp/shared/gate_proj", stage, rows, h, 1, False, p.weight, p.act),
+                    vector_op(f"{pre}/mlp/shared/scale", stage, "elementwise", rows * h,
+                              1.0, 1.0, p.act)]
+    # Scale each expert output by its routing weight and sum (1 multiply + 1 add per term).
+    ops.append(vector_op(f"{pre}/mlp/combine", stage, "elementwise", rows * h, 2.0 * terms,
+                         float(terms), p.act))
+    return ops

@@ -1,0 +1,35 @@
+"""Mixture-of-experts models on the command line: active parameters next to the total (models
+list, estimate), all experts in the weights, and the refusals (llm-viewer, --ep)."""
+
+from __future__ import annotations
+
+import json
+
+from tests.helpers import run
+
+
+def test_models_list_shows_active_parameters(capsys):
+    code, out, _ = run(["models", "list", "-f", "json"], capsys)
+    recs = {r["id"]: r for r in json.loads(out)}
+    assert code == 0 and recs["mixtral-8x7b"]["params"] == 46_702_792_704
+    assert recs["mixtral-8x7b"]["active_params"] == 12_879_925_248
+    assert "active_params" not in recs["llama-3-8b"]  # dense models unchanged
+    code, out, _ = run(["models", "list"], capsys)
+    assert "30.532 B (3.353 B active)" in out
+
+
+def test_estimate_header_and_weights(capsys):
+    code, out, _ = run(["estimate", "qwen3-30b-a3b", "-H", "h100-sxm", "-f", "json"], capsys)
+    doc = json.loads(out)
+    assert code == 0 and doc["params"]["active"] == 3_353_032_704
+    assert doc["memory"]["weights_bytes"] == 2 * 30_532_122_624  # bf16: every expert resident
+    code, out, _ = run(["estimate", "qwen3-30b-a3b", "-H", "h100-sxm"], capsys)
+    assert "30.53 B parameters, 3.35 B active per token" in out.splitlines()[0]
+
+
+def test_refusals_are_one_line_exit_2(capsys):
+    code, _, err = run(["estimate", "mixtral-8x7b", "-H", "h100-sxm", "--convention",
+                        "llm-viewer"], capsys)
+    assert code == 2 and "mixture-of-experts" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run(["estimate", "mixtral-8x7b", "-H", "h100-sxm", "--ep", "2"], capsys)
+    assert code == 2 and "--ep" in err  # expert parallelism is not modelled
