@@ -54,6 +54,15 @@ def test_mixtral_without_sliding_window_uses_mixtralconfig_default():
     # MixtralConfig.sliding_window defaults to None (MistralConfig's to 4096): full attention.
     assert "sliding_window" not in MIXTRAL
     assert spec_from_config(MIXTRAL).llm.moe is not None
+    assert spec_from_config(MIXTRAL).llm.layer_types == ()
+
+
+def test_mixtral_sliding_window_is_modelled():
+    """A Mixtral config with a window (MistralConfig semantics: every layer) costs sliding
+    layers (loading/windows.py), not a refusal."""
+    m = spec_from_config({**MIXTRAL, "sliding_window": 4096}).llm
+    assert m.moe is not None and m.sliding_window == 4096
+    assert set(m.layer_types) == {"sliding"} and len(m.layer_types) == m.num_layers
 
 
 @pytest.mark.parametrize(("cfg", "start"), [
@@ -61,7 +70,6 @@ def test_mixtral_without_sliding_window_uses_mixtralconfig_default():
     ({**QWEN3_MOE, "mlp_only_layers": [0, 3]}, "config.json: mlp_only_layers = [0, 3]: dense"),
     ({**QWEN3_MOE, "use_sliding_window": True}, "config.json: use_sliding_window: a sliding"),
     ({**QWEN3_MOE, "output_router_logits": True}, "config.json: output_router_logits = true"),
-    ({**MIXTRAL, "sliding_window": 4096}, "config.json: sliding_window: a 4096-token sliding"),
     ({**MIXTRAL, "architectures": ["MistralForCausalLM"]}, "config.json: architectures "),
     ({**MIXTRAL, "num_experts_per_tok": 9}, "config.json: moe.experts_per_token: 9 exceeds"),
     ({**QWEN3_MOE, "shared_expert_intermediate_size": 512},
