@@ -13,9 +13,10 @@ def test_models_list_shows_active_parameters(capsys):
     recs = {r["id"]: r for r in json.loads(out)}
     assert code == 0 and recs["mixtral-8x7b"]["params"] == 46_702_792_704
     assert recs["mixtral-8x7b"]["active_params"] == 12_879_925_248
-    assert "active_params" not in recs["llama-3-8b"]  # dense models unchanged
+    assert recs["llama-3-8b"]["active_params"] == recs["llama-3-8b"]["params"]  # dense: all
     code, out, _ = run(["models", "list"], capsys)
-    assert "30.532 B (3.353 B active)" in out
+    row = next(line for line in out.splitlines() if "qwen3-30b-a3b" in line)
+    assert "30.532 B" in row and "3.353 B" in row
 
 
 def test_estimate_header_and_weights(capsys):
