@@ -227,6 +227,8 @@ class TokenScheme(BaseModel):
     newline_token: bool = False
     anyres_max_patches: PositiveInt | None = None  # anyres_max_N; None = no cap (LLaVA-NeXT)
     default_image_size: tuple[PositiveInt, PositiveInt] | None = None  # (W, H); None = encoder's
+    # The video rule (costmodel.core.video.VIDEO_RULES); None = the kind's default there.
+    video_rule: str | None = None
 
     @model_validator(mode="after")
     def _check(self) -> TokenScheme:
