@@ -117,7 +117,9 @@ def sweep(
     bat = parse_grid(batch, "--batch", minimum=1, maximum=MAX_BATCH)
     comp = co.compression_from_options(keep, at, method, schedule, kv_keep, kv_policy)
     models, devices = _names(model, "model"), _names(hardware, "--hardware")
-    n = len(models) * len(devices) * len(vis if frames is None else frames) * len(bat)
+    axis = vis if frames is None else frames
+    assert axis is not None  # _axis returns one of them
+    n = len(models) * len(devices) * len(axis) * len(bat)
     if n > MAX_POINTS:
         raise CostmodelError(f"--visual-tokens: {n} points exceed {MAX_POINTS}; use a coarser step")
     specs = [load_model(m) for m in models]
