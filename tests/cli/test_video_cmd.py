@@ -38,6 +38,7 @@ def test_estimate_video_json_equals_the_python_api(capsys):
                    Workload(video_frames=16, image_size=(448, 448)))
     assert doc["workload"]["visual_tokens"] == 2048 == ref.plan.llm_tokens
     assert doc["workload"]["vision_crops"] == 8
+    assert (doc["workload"]["video_frames"], doc["workload"]["frame_size"]) == (16, [448, 448])
     assert doc["ttft_s"] == ref.ttft_s
 
 
@@ -99,6 +100,11 @@ def test_sweep_video_frames_axis_equals_estimate(capsys):
         assert r.ttft_s == pytest.approx(ref.ttft_s, rel=1e-12)
     code, text, _ = run(["sweep", "qwen2-vl-2b", "-H", H, "--video-frames", "8"], capsys)
     assert code == 0 and text.splitlines()[0].split()[3] == "frames"
+
+
+def test_image_json_has_no_video_keys(capsys):
+    code, out, _ = run(["estimate", *Q, "-f", "json"], capsys)
+    assert code == 0 and "video_frames" not in json.loads(out)["workload"]
 
 
 def test_sweep_without_video_keeps_its_columns(capsys):
