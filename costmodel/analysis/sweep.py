@@ -142,6 +142,25 @@ def _chunked(parts: list[dict[str, Arr]], spec: ModelSpec, hardware: Sequence[Ha
     return engine
 
 
+def _token_axis(visual_tokens: Sequence[int] | Arr | None, video_frames: Sequence[int] | Arr | None,
+                w: Workload) -> tuple[str, Arr, Workload]:
+    """The sweep's token axis (name, values) and its workload (a video axis sets the
+    workload's video to the first count, so every check sees a video)."""
+    if (visual_tokens is None) == (video_frames is None):
+        raise CostmodelError("visual_tokens: a sweep's token axis is visual tokens or video "
+                             "frames; give one of --visual-tokens and --video-frames")
+    if video_frames is None:
+        if w.image_size is not None:
+            raise CostmodelError("image_size: a sweep varies the visual tokens; drop image_size "
+                                 "(or estimate that image size on its own)")
+        return "visual_tokens", np.asarray(visual_tokens, dtype=float).reshape(-1), w
+    if w.video_fps is not None:
+        raise CostmodelError("video_fps: a sweep over video frames gives the frames; drop "
+                             "--fps and --seconds")
+    frames = np.asarray(video_frames, dtype=float).reshape(-1)
+    return "video_frames", frames, w.model_copy(update={"video_frames": int(frames[0])})
+
+
 def sweep(specs: ModelSpec | Sequence[ModelSpec], hardware: Sequence[HardwareProfile],
           visual_tokens: Sequence[int] | Arr | None, batch: Sequence[int] | Arr = (1,),
           workload: Workload | None = None, progress: Callable[[int, int], None] | None = None,
@@ -159,21 +178,7 @@ def sweep(specs: ModelSpec | Sequence[ModelSpec], hardware: Sequence[HardwarePro
     """
     model_list = [specs] if isinstance(specs, ModelSpec) else list(specs)
     bat = np.asarray(batch, dtype=float).reshape(-1)
-    w = workload or Workload(**fields)
-    if (visual_tokens is None) == (video_frames is None):
-        raise CostmodelError("visual_tokens: a sweep's token axis is visual tokens or video "
-                             "frames; give one of --visual-tokens and --video-frames")
-    vis = np.asarray(visual_tokens if video_frames is None else video_frames,
-                     dtype=float).reshape(-1)
-    axis = "visual_tokens" if video_frames is None else "video_frames"
-    if axis == "video_frames":
-        if w.video_fps is not None:
-            raise CostmodelError("video_fps: a sweep over video frames gives the frames; drop "
-                                 "--fps and --seconds")
-        w = w.model_copy(update={"video_frames": int(vis[0])})
-    elif w.image_size is not None:
-        raise CostmodelError("image_size: a sweep varies the visual tokens; drop image_size "
-                             "(or estimate that image size on its own)")
+    axis, vis, w = _token_axis(visual_tokens, video_frames, workload or Workload(**fields))
     parts, engine = [], ""
     for i, spec in enumerate(model_list):
         if progress is None:
