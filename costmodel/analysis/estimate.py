@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from costmodel.analysis.prepare import prepare
+from costmodel.analysis.prepare import image_size, prepare, video_frames
 from costmodel.core.evaluate import STAGES, Evaluation, Prepared, evaluate
 from costmodel.core.metrics import compute_share
 from costmodel.core.ops import Arr
@@ -118,6 +118,15 @@ class Estimate:
         return cls(spec, hw, w, plan, stages, f(ev.ttft_s), f(ev.tpot_s), f(ev.e2e_latency_s),
                    f(ev.tokens_per_s), mem, bound, ev, prep, d * shape[1] + k)
 
+    def _video_dict(self) -> dict[str, Any]:
+        """The video's frames and frame size (W, H) for a video workload; {} otherwise."""
+        w = self.workload
+        if not w.has_video:
+            return {}
+        return {"video_frames": video_frames(self.model, w),
+                "frame_size": list(image_size(self.model, w)),
+                "video_seconds": w.video_seconds, "video_fps": w.video_fps}
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready document, base units only."""
         w, o = self.workload, self.prepared.options
@@ -134,6 +143,7 @@ class Estimate:
                 "act_dtype": w.act_dtype.value, "kv_dtype": w.kv.value,
                 "flash_attention": o.flash, "overlap": w.overlap, "logits": w.logits,
                 "compression": w.compression.model_dump() if w.compression else None,
+                **self._video_dict(),
             },
             "params": self.model.param_counts(),
             "stages": {

@@ -4,7 +4,7 @@ every entry point (estimate, sweep, compare, plan, batching, energy, compare-com
 plot, validate, the Python API) calls it before `costmodel.core.evaluate.evaluate`.
 
 Grid columns (`columns`): 1-D arrays of equal length K for any of batch, visual_tokens,
-text_tokens and output_tokens; each replaces the workload's value point by point (a sweep
+video_frames, text_tokens and output_tokens; each replaces the workload's value point by point (a sweep
 passes its flattened grid, validate one column per measured row). Every column is checked
 through the Workload rules at its smallest and largest value before any work.
 """
@@ -25,6 +25,7 @@ from costmodel.core.ops import Arr
 from costmodel.core.parallel.pipeline import stage_bounds
 from costmodel.core.parallel.tensor import shard_spec
 from costmodel.core.roofline import as_column
+from costmodel.core.video import plan_video_arrays, sampled_frames
 from costmodel.core.visual_tokens import plan_images, plan_token_arrays
 from costmodel.errors import ContextWarning, CostmodelError, one_line
 from costmodel.loading.load import load_engine
@@ -34,7 +35,7 @@ from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Workload
 from costmodel.units import DType
 
-GRID_FIELDS = ("batch", "visual_tokens", "text_tokens", "output_tokens")
+GRID_FIELDS = ("batch", "visual_tokens", "video_frames", "text_tokens", "output_tokens")
 
 
 def math_dtypes(profiles: Sequence[HardwareProfile], dtype: DType | None) -> tuple[DType, ...]:
@@ -116,6 +117,23 @@ def _check_merge(spec: ModelSpec, w: Workload, pts: Points) -> None:
                                  f"{max((patches - 1) // n, 0)}")
 
 
+def image_size(spec: ModelSpec, w: Workload) -> tuple[int, int]:
+    """(W, H) of each image (or video frame): the workload's, else the model's default."""
+    v = spec.vision
+    return w.image_size or spec.token_scheme.default_image_size or (
+        (v.image_size, v.image_size) if v else (0, 0))
+
+
+def video_frames(spec: ModelSpec, w: Workload) -> int:
+    """Frames of the workload's video: video_frames, or what the model's video processor
+    samples from video_seconds at video_fps (costmodel/core/video.py); 0 = no video."""
+    if w.video_frames is not None:
+        return w.video_frames
+    if w.video_seconds is None or w.video_fps is None:
+        return 0
+    return sampled_frames(spec, w.video_seconds, w.video_fps)
+
+
 def points(spec: ModelSpec, w: Workload, columns: Mapping[str, Arr], k: int) -> Points:
     """Per-sample counts as rows [1, K]: the workload's values, or the grid columns."""
     def col(name: str, default: float) -> Arr:
@@ -123,10 +141,13 @@ def points(spec: ModelSpec, w: Workload, columns: Mapping[str, Arr], k: int) -> 
 
     if "visual_tokens" in columns or w.visual_tokens is not None:
         plan = plan_token_arrays(spec, col("visual_tokens", w.visual_tokens or 0), w.images)
+    elif "video_frames" in columns or w.has_video:
+        frames = columns.get("video_frames")
+        if frames is None:
+            frames = np.full(k, float(video_frames(spec, w)))
+        plan = plan_video_arrays(spec, frames, *image_size(spec, w))
     else:
-        v = spec.vision
-        size = w.image_size or spec.token_scheme.default_image_size or (
-            (v.image_size, v.image_size) if v else (0, 0))
+        size = image_size(spec, w)
         vp = plan_images(spec, w.images, size[0], size[1])
         plan = {"crops": np.full(k, vp.crops), "seq_per_crop": np.full(k, vp.seq_per_crop),
                 "projector_rows": np.full(k, vp.projector_rows),

@@ -32,18 +32,28 @@ POINT_COLUMNS = ("ttft_s", "tpot_s", "e2e_latency_s", "tokens_per_s", "bound_ttf
 
 
 def evaluate_grid(spec: ModelSpec, profiles: Sequence[HardwareProfile], visual: Arr,
-                  batch: Arr, w: Workload) -> tuple[Evaluation, dict[str, Arr], str]:
+                  batch: Arr, w: Workload, axis: str = "visual_tokens",
+                  ) -> tuple[Evaluation, dict[str, Arr], str]:
     """One evaluation of one model over the grid: the flattened (visual tokens x batch) grid
     is a row [1, T*B] of points, the devices a column [H, 1]; results [H, T*B], flattened
-    hardware-major. Returns it, the grid columns and the engine id."""
+    hardware-major. Returns it, the grid columns and the engine id. axis 'video_frames':
+    `visual` holds frame counts (the grid has their visual tokens and a video_frames column)."""
     tok, bat = (x.reshape(-1).astype(float) for x in np.meshgrid(
         np.asarray(visual), np.asarray(batch), indexing="ij"))
-    prep = prepare(spec, profiles, w, columns={"visual_tokens": tok, "batch": bat})
+    prep = prepare(spec, profiles, w, columns={axis: tok, "batch": bat})
     ev = evaluate(spec, prep)
-    n_hw = len(profiles)
-    grid = {"hw_idx": np.repeat(np.arange(n_hw), tok.size), "visual_tokens": np.tile(tok, n_hw),
-            "batch": np.tile(bat, n_hw)}
-    return ev, grid, prep.engine.id
+    return ev, _grid(prep.points.visual, tok, bat, len(profiles), axis), prep.engine.id
+
+
+def _grid(visual: Arr, axis_values: Arr, bat: Arr, n_hw: int, axis: str,
+          first: int = 0) -> dict[str, Arr]:
+    """Grid columns of n_hw devices (indices from `first`) over the flattened points."""
+    vis = np.broadcast_to(np.asarray(visual, dtype=float).reshape(-1), bat.shape)
+    grid = {"hw_idx": np.repeat(np.arange(first, first + n_hw), bat.size),
+            "visual_tokens": np.tile(vis, n_hw), "batch": np.tile(bat, n_hw)}
+    if axis == "video_frames":
+        grid["video_frames"] = np.tile(axis_values, n_hw)
+    return grid
 
 
 def _flat(x: Arr, shape: tuple[int, int]) -> Arr:
@@ -72,7 +82,9 @@ def _columns(ev: Evaluation, grid: dict[str, Arr], n_hw: int, model_idx: int) ->
             block[i, :, j] = _flat(src, shape)
     for i, c in enumerate(POINT_COLUMNS[:-1], start=len(STAGE_COLUMNS)):
         block[i] = _flat(per_point[c], shape)[:, None]
-    return {"model": np.full(n * k, model_idx), "hardware": np.repeat(grid["hw_idx"], k),
+    extra = {"video_frames": np.repeat(grid["video_frames"].astype(int), k)} if (
+        "video_frames" in grid) else {}
+    return {**extra, "model": np.full(n * k, model_idx), "hardware": np.repeat(grid["hw_idx"], k),
             "batch": np.repeat(grid["batch"].astype(int), k),
             "visual_tokens": np.repeat(grid["visual_tokens"].astype(int), k),
             "stage": np.tile(np.arange(k), n), "fits": np.repeat(_flat(ev.fits, shape), k),
@@ -93,6 +105,7 @@ def _frame(parts: list[dict[str, Arr]], names: list[str], hw_names: list[str],
         "model": pd.Categorical.from_codes(cat("model"), pd.Index(names)),
         "hardware": pd.Categorical.from_codes(cat("hardware"), pd.Index(hw_names)),
         "batch": cat("batch"), "visual_tokens": cat("visual_tokens"),
+        **({"video_frames": cat("video_frames")} if "video_frames" in parts[0] else {}),
         "text_tokens": np.full(rows, w.text_tokens),
         "output_tokens": np.full(rows, w.output_tokens),
         "compression": pd.Categorical.from_codes(np.zeros(rows, dtype=int), pd.Index([label])),
@@ -113,6 +126,7 @@ def _chunked(parts: list[dict[str, Arr]], spec: ModelSpec, hardware: Sequence[Ha
     """Append one model's rows to `parts`, one device and CHUNK grid points at a time
     (hardware-major, points in grid order: the rows `evaluate_grid` gives in one go)."""
     vis, bat, w = grid_w
+    axis = "video_frames" if w.video_frames is not None else "visual_tokens"
     progress, n_models = report
     tok, bb = (x.reshape(-1).astype(float) for x in np.meshgrid(vis, bat, indexing="ij"))
     total = n_models * len(hardware) * tok.size
@@ -120,37 +134,55 @@ def _chunked(parts: list[dict[str, Arr]], spec: ModelSpec, hardware: Sequence[Ha
     for d, h in enumerate(hardware):
         for lo in range(0, tok.size, CHUNK):
             t, b = tok[lo:lo + CHUNK], bb[lo:lo + CHUNK]
-            prep = prepare(spec, [h], w, columns={"visual_tokens": t, "batch": b})
-            grid = {"hw_idx": np.full(t.size, d), "visual_tokens": t, "batch": b}
+            prep = prepare(spec, [h], w, columns={axis: t, "batch": b})
+            grid = _grid(prep.points.visual, t, b, 1, axis, first=d)
             parts.append(_columns(evaluate(spec, prep), grid, 1, model_idx))
             engine, done = prep.engine.id, done + t.size
             progress(done, total)
     return engine
 
 
+def _token_axis(visual_tokens: Sequence[int] | Arr | None, video_frames: Sequence[int] | Arr | None,
+                w: Workload) -> tuple[str, Arr, Workload]:
+    """The sweep's token axis (name, values) and its workload (a video axis sets the
+    workload's video to the first count, so every check sees a video)."""
+    if (visual_tokens is None) == (video_frames is None):
+        raise CostmodelError("visual_tokens: a sweep's token axis is visual tokens or video "
+                             "frames; give one of --visual-tokens and --video-frames")
+    if video_frames is None:
+        if w.image_size is not None:
+            raise CostmodelError("image_size: a sweep varies the visual tokens; drop image_size "
+                                 "(or estimate that image size on its own)")
+        return "visual_tokens", np.asarray(visual_tokens, dtype=float).reshape(-1), w
+    if w.video_fps is not None:
+        raise CostmodelError("video_fps: a sweep over video frames gives the frames; drop "
+                             "--fps and --seconds")
+    frames = np.asarray(video_frames, dtype=float).reshape(-1)
+    return "video_frames", frames, w.model_copy(update={"video_frames": int(frames[0])})
+
+
 def sweep(specs: ModelSpec | Sequence[ModelSpec], hardware: Sequence[HardwareProfile],
-          visual_tokens: Sequence[int] | Arr, batch: Sequence[int] | Arr = (1,),
+          visual_tokens: Sequence[int] | Arr | None, batch: Sequence[int] | Arr = (1,),
           workload: Workload | None = None, progress: Callable[[int, int], None] | None = None,
-          **fields: Any) -> pd.DataFrame:
+          video_frames: Sequence[int] | Arr | None = None, **fields: Any) -> pd.DataFrame:
     """The tidy table over models x hardware x visual tokens x batch.
 
     `workload` (or keyword fields such as text_tokens=64, output_tokens=128, act_dtype='bf16',
     compression=Compression(...)) fixes everything but the swept axes; its own batch and
-    visual_tokens are ignored. A Python loop runs over models only, unless `progress` is given:
-    then each model is evaluated per device in chunks of CHUNK points (the same rows in the
-    same order) and `progress(points done, points)` is called after each chunk.
+    visual_tokens are ignored. video_frames (instead of visual_tokens, which is then None): the
+    token axis is one video of each frame count per sample (the workload's image_size per
+    frame), with a video_frames column beside the visual tokens. A Python loop runs over
+    models only, unless `progress` is given: then each model is evaluated per device in
+    chunks of CHUNK points (the same rows in the same order) and `progress(points done,
+    points)` is called after each chunk.
     """
     model_list = [specs] if isinstance(specs, ModelSpec) else list(specs)
-    vis = np.asarray(visual_tokens, dtype=float).reshape(-1)
     bat = np.asarray(batch, dtype=float).reshape(-1)
-    w = workload or Workload(**fields)
-    if w.image_size is not None:
-        raise CostmodelError("image_size: a sweep varies the visual tokens; drop image_size "
-                             "(or estimate that image size on its own)")
+    axis, vis, w = _token_axis(visual_tokens, video_frames, workload or Workload(**fields))
     parts, engine = [], ""
     for i, spec in enumerate(model_list):
         if progress is None:
-            ev, grid, engine = evaluate_grid(spec, hardware, vis, bat, w)
+            ev, grid, engine = evaluate_grid(spec, hardware, vis, bat, w, axis)
             parts.append(_columns(ev, grid, len(hardware), i))
         else:
             engine = _chunked(parts, spec, hardware, (vis, bat, w), i, (progress, len(model_list)))

@@ -44,6 +44,22 @@ def workload_fields(w: Any, visual: str, batch: object | None = None) -> dict[st
             "compression": compression_text(w)}
 
 
+def video_text(spec: Any, w: Any) -> str:
+    """'video: 16 frames of 448x448' for a video workload ('' otherwise): the frames the
+    model's video processor takes (--video-frames, or sampled from --seconds at --fps)."""
+    if not w.has_video:
+        return ""
+    from costmodel.analysis.prepare import image_size, video_frames
+    from costmodel.core.video import video_rule
+
+    width, height = image_size(spec, w)
+    frames = video_frames(spec, w)
+    rate = f" ({w.video_seconds:g} s at {w.video_fps:g} fps)" if w.video_fps is not None else ""
+    rw, rh = video_rule(spec).resize(spec, width, height)
+    resized = f", resized to {rw}x{rh}" if (rw, rh) != (width, height) else ""
+    return f"video: {frames} frames of {width}x{height}{rate}{resized}"
+
+
 def estimate_caption(kind: str, est: Any) -> str:
     """Title of a figure of one estimate (roofline, breakdown)."""
     return caption(kind, est.model.name, device_text(est.hardware),

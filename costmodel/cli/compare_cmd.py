@@ -90,6 +90,10 @@ def compare_caption(model: str, f: Fleet, w: Any) -> str:
     """Title of the compare chart: the model, every device, the one workload."""
     visual = f"{w.visual_tokens}" if w.visual_tokens is not None else (
         f"{w.images} image(s) of")
+    if w.has_video:
+        visual = (f"{w.video_frames}-frame video," if w.video_frames else
+                  f"{w.video_seconds:g} s video at {w.video_fps:g} fps,")
+
     devices = captions.listed([h.id for h in f.profiles], most=6)
     return captions.caption("Compare devices", model, devices, engine=f.engine,
                             **captions.workload_fields(w, visual))
@@ -98,7 +102,9 @@ def compare_caption(model: str, f: Fleet, w: Any) -> str:
 def compare(
     model: str = fc.MODEL, hardware: str | None = fc.HARDWARE,
     visual_tokens: int | None = fc.VISUAL,
-    images: int = fc.IMAGES, image_size: str | None = fc.IMAGE_SIZE, text_tokens: int = fc.TEXT,
+    images: int = fc.IMAGES, image_size: str | None = fc.IMAGE_SIZE,
+    video_frames: int | None = fc.VIDEO_FRAMES, video_fps: float | None = fc.FPS,
+    video_seconds: float | None = fc.SECONDS, text_tokens: int = fc.TEXT,
     output_tokens: int = fc.OUTPUT, batch: int = typer.Option(1, min=1, help="Requests together."),
     dtype: DType | None = fc.DTYPE, weight_dtype: DType | None = fc.WDTYPE,
     kv_dtype: DType | None = fc.KVDTYPE, sets: list[str] = fc.SETS,
@@ -130,7 +136,9 @@ def compare(
 def energy_cmd(
     model: str = fc.MODEL, hardware: str | None = fc.HARDWARE,
     visual_tokens: int | None = fc.VISUAL,
-    images: int = fc.IMAGES, image_size: str | None = fc.IMAGE_SIZE, text_tokens: int = fc.TEXT,
+    images: int = fc.IMAGES, image_size: str | None = fc.IMAGE_SIZE,
+    video_frames: int | None = fc.VIDEO_FRAMES, video_fps: float | None = fc.FPS,
+    video_seconds: float | None = fc.SECONDS, text_tokens: int = fc.TEXT,
     output_tokens: int = fc.OUTPUT, batch: int = typer.Option(1, min=1, help="Requests together."),
     dtype: DType | None = fc.DTYPE, weight_dtype: DType | None = fc.WDTYPE,
     kv_dtype: DType | None = fc.KVDTYPE, sets: list[str] = fc.SETS,

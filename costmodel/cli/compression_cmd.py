@@ -26,6 +26,7 @@ from costmodel.cli.options import (
     ENGINE,
     FLASH,
     FORMAT,
+    FPS,
     IMAGE_SIZE,
     IMAGES,
     KV_DTYPE,
@@ -36,8 +37,10 @@ from costmodel.cli.options import (
     OVERLAP,
     PP,
     QUIET,
+    SECONDS,
     TEXT_TOKENS,
     TP,
+    VIDEO_FRAMES,
     VISUAL_TOKENS,
     WEIGHT_DTYPE,
     refuse_unused,
@@ -162,7 +165,8 @@ def render(base: Estimate, comp: Estimate, label: str, rows: list[dict[str, Any]
     hw = base.hardware
     head = [f"{base.model.name} on {hw.name} ({hw.id}) | compression: {label}",
             f"batch {w.batch} | {base.plan.llm_tokens:g} visual tokens + {w.text_tokens} text "
-            f"tokens -> {w.output_tokens} output tokens"]
+            f"tokens -> {w.output_tokens} output tokens"
+            + (f" | {video}" if (video := captions.video_text(base.model, w)) else "")]
     t = table(cells, ["quantity", "stage", "baseline", "compressed", "savings"],
               right={2, 3, 4})
     return "\n".join(head + ["", t, ""] + _paper_text(paper_rows(base, comp), method_ops(comp)))
@@ -186,6 +190,9 @@ def compare_compression(
     visual_tokens: int | None = VISUAL_TOKENS,
     images: int = IMAGES,
     image_size: str | None = IMAGE_SIZE,
+    video_frames: int | None = VIDEO_FRAMES,
+    video_fps: float | None = FPS,
+    video_seconds: float | None = SECONDS,
     text_tokens: int = TEXT_TOKENS,
     output_tokens: int = OUTPUT_TOKENS,
     batch: int = BATCH,

@@ -11,6 +11,7 @@ import typer
 
 from costmodel.analysis.estimate import Estimate
 from costmodel.analysis.estimate import estimate as run_estimate
+from costmodel.cli import captions
 from costmodel.cli import compression_options as co
 from costmodel.cli.options import (
     BATCH,
@@ -19,6 +20,7 @@ from costmodel.cli.options import (
     ENGINE,
     FLASH,
     FORMAT,
+    FPS,
     IMAGE_SIZE,
     IMAGES,
     KV_DTYPE,
@@ -28,8 +30,10 @@ from costmodel.cli.options import (
     OUTPUT_TOKENS,
     OVERLAP,
     PP,
+    SECONDS,
     TEXT_TOKENS,
     TP,
+    VIDEO_FRAMES,
     VISUAL_TOKENS,
     WEIGHT_DTYPE,
     refuse_unused,
@@ -46,6 +50,9 @@ def estimate(
     visual_tokens: int | None = VISUAL_TOKENS,
     images: int = IMAGES,
     image_size: str | None = IMAGE_SIZE,
+    video_frames: int | None = VIDEO_FRAMES,
+    video_fps: float | None = FPS,
+    video_seconds: float | None = SECONDS,
     text_tokens: int = TEXT_TOKENS,
     output_tokens: int = OUTPUT_TOKENS,
     batch: int = BATCH,
@@ -109,10 +116,12 @@ def _header(est: Estimate) -> list[str]:
     counts = est.model.param_counts()
     moe = (f" | mixture of experts: {counts['total'] / 1e9:.2f} B parameters, "
            f"{counts['active'] / 1e9:.2f} B active per token") if "active" in counts else ""
+    video = captions.video_text(est.model, w)
     return [
         f"{est.model.name} on {hw.name} ({hw.id}){changed}{moe}",
         f"batch {w.batch} | {p.llm_tokens:g} visual tokens ({p.crops:g} ViT pass{plural}) + "
-        f"{w.text_tokens} text tokens -> {w.output_tokens} output tokens",
+        f"{w.text_tokens} text tokens -> {w.output_tokens} output tokens"
+        + (f" | {video}" if video else ""),
         f"weights {w.weights.value}, activations {w.act_dtype.value}, KV cache {w.kv.value} | "
         f"{attn} | {w.overlap} overlap{conv}",
         f"engine {e.id} ({e.name}): 'expected' is the latency on it; 'bound' is the roofline "

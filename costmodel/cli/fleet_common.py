@@ -28,8 +28,11 @@ from costmodel.cli.options import (
     refuse_unused,
     workload_from_values,
 )
+from costmodel.cli.options import FPS as FPS
 from costmodel.cli.options import IMAGE_SIZE as IMAGE_SIZE  # re-exported for the commands
 from costmodel.cli.options import IMAGES as IMAGES
+from costmodel.cli.options import SECONDS as SECONDS
+from costmodel.cli.options import VIDEO_FRAMES as VIDEO_FRAMES
 from costmodel.cli.output import Format, dumps, records_csv
 from costmodel.errors import CostmodelError
 from costmodel.loading.load import hardware_ids, load_hardware, load_model

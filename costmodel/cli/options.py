@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from costmodel.cli.output import Format
 from costmodel.cli.parsing import parse_image_size
 from costmodel.errors import CostmodelError, one_line
-from costmodel.specs.workload import MAX_BATCH, MAX_GPUS, MAX_IMAGES, MAX_TOKENS
+from costmodel.specs.workload import MAX_BATCH, MAX_FRAMES, MAX_GPUS, MAX_IMAGES, MAX_TOKENS
 from costmodel.units import DType
 
 # Options shared by the commands that describe one workload (estimate, compare-compression,
@@ -29,6 +29,18 @@ IMAGE_SIZE = typer.Option(None, help="Image WIDTHxHEIGHT, e.g. 672x672.")
 # MODEL arguments: resolved by loading.load.load_model in this order (docs/methodology.md)
 MODEL_HELP = ("Zoo id (costmodel models list), config.json path, or Hugging Face id org/name "
               "(read from the local HF cache).")
+
+
+VIDEO_FRAMES = typer.Option(None, "--video-frames", min=1, max=MAX_FRAMES,
+                            help="One video of N frames per request (frames of --image-size; "
+                            "default the model's size) instead of images.")
+
+
+FPS = typer.Option(None, "--fps", help="Video sampled at F frames per second (with --seconds; "
+                   "frames = what the model's video processor samples, costmodel/core/video.py).")
+
+
+SECONDS = typer.Option(None, "--seconds", help="Video length in seconds (with --fps).")
 
 
 TEXT_TOKENS = typer.Option(64, min=0, max=MAX_TOKENS, help="Text tokens in the prompt.")
@@ -101,7 +113,8 @@ OPTION_OF = {
     "microbatches": "--microbatches", "keep_ratio": "--keep",
     "keep_tokens": "--keep", "merge_per_layer": "--merge-per-layer", "layer": "--at",
     "where": "--at", "method": "--method", "cluster_iters": "--cluster-iters",
-    "flash_attention": "--flash-attention",
+    "flash_attention": "--flash-attention", "video_frames": "--video-frames",
+    "video_fps": "--fps", "video_seconds": "--seconds",
 }
 
 
@@ -128,7 +141,8 @@ def choice(value: str, field: str) -> str:
 # The Workload options as commands name their parameters (workload_from_options' keywords).
 WORKLOAD_OPTIONS = ("batch", "visual_tokens", "images", "image_size", "text_tokens",
                     "output_tokens", "dtype", "weight_dtype", "kv_dtype", "flash_attention",
-                    "overlap", "logits", "convention", "engine", "tp", "pp", "microbatches")
+                    "overlap", "logits", "convention", "engine", "tp", "pp", "microbatches",
+                    "video_frames", "video_fps", "video_seconds")
 
 
 def workload_from_values(values: Mapping[str, Any], **override: Any) -> Any:
@@ -142,7 +156,8 @@ def workload_from_options(*, dtype: DType | None = None, image_size: str | None 
                           tp: int = 1, pp: int = 1, microbatches: int | None = None,
                           **fields: Any) -> Any:
     """The Workload every command builds from the shared options (names as the options:
-    --dtype is act_dtype, --tp/--pp/--microbatches the parallel layout); None = default."""
+    --dtype is act_dtype, --tp/--pp/--microbatches the parallel layout, --fps/--seconds
+    video_fps/video_seconds); None = default."""
     from costmodel.specs.workload import Workload
 
     kw = {k: v for k, v in fields.items() if v is not None}
@@ -163,6 +178,15 @@ def refuse_unused(spec: Any, w: Any) -> None:
         raise CostmodelError(f"--images: {spec.name} takes --visual-tokens as the total (its "
                              f"{spec.token_scheme.kind} token scheme ignores images); give "
                              "--visual-tokens or --images, not both")
+    refuse_video(spec, w)
+
+
+def refuse_video(spec: Any, w: Any) -> None:
+    """A video on a model whose family has no video rule: one line (costmodel/core/video.py)."""
+    from costmodel.core.video import video_rule
+
+    if w.has_video:
+        video_rule(spec)
 
 
 def checked(build: Any, *args: Any, where: str = "", **kwargs: Any) -> Any:

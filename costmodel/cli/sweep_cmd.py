@@ -7,6 +7,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import typer
 
 from costmodel.cli import compression_options as co
@@ -34,7 +35,7 @@ from costmodel.cli.parsing import MAX_POINTS, parse_grid
 from costmodel.cli.plot_cmd import output_format, plots, save, sweep_caption
 from costmodel.errors import CostmodelError
 from costmodel.loading.load import load_hardware, load_model
-from costmodel.specs.workload import MAX_BATCH
+from costmodel.specs.workload import MAX_BATCH, MAX_FRAMES
 from costmodel.units import DType, seconds, si
 
 if TYPE_CHECKING:
@@ -48,21 +49,42 @@ def _names(text: str, option: str) -> list[str]:
 
 
 def render(df: pd.DataFrame) -> str:
-    """Aligned text table of the sweep frame (human units)."""
+    """Aligned text table of the sweep frame (human units); a frames column for a video axis."""
     records: Iterable[Any] = df.itertuples()  # the columns' types are known at run time only
-    rows = [[str(r.model), str(r.hardware), str(r.batch), str(r.visual_tokens), str(r.stage),
+    video = "video_frames" in df.columns
+    rows = [[str(r.model), str(r.hardware), str(r.batch),
+             *([str(r.video_frames)] if video else []), str(r.visual_tokens), str(r.stage),
              si(r.flops, "FLOP"), si(r.bytes, "B"), seconds(r.latency_s), seconds(r.ttft_s),
              seconds(r.tpot_s), seconds(r.e2e_latency_s), si(r.total_memory_bytes, "B"),
              "yes" if r.fits else "NO"] for r in records]
-    return table(rows, ["model", "hardware", "batch", "visual", "stage", "FLOPs", "bytes",
-                        "latency", "TTFT", "TPOT", "e2e", "memory", "fits"],
-                 right=set(range(2, 12)) - {4})
+    head = ["model", "hardware", "batch", *(["frames"] if video else []), "visual", "stage",
+            "FLOPs", "bytes", "latency", "TTFT", "TPOT", "e2e", "memory", "fits"]
+    stage = head.index("stage")
+    return table(rows, head, right=set(range(2, len(head) - 1)) - {stage})
+
+
+def _axis(visual_tokens: str | None, video_frames: str | None, image_size: str | None,
+          ) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The token axis: visual tokens, or video frames (then --image-size is the frame size)."""
+    if (visual_tokens is None) == (video_frames is None):
+        raise CostmodelError("--visual-tokens: give the token axis as --visual-tokens or "
+                             "--video-frames (one of them)")
+    if video_frames is None:
+        if image_size is not None:
+            raise CostmodelError("--image-size: a sweep over --visual-tokens gives the tokens; "
+                                 "--image-size is the frame size of --video-frames")
+        return parse_grid(str(visual_tokens), "--visual-tokens"), None
+    return None, parse_grid(video_frames, "--video-frames", minimum=1, maximum=MAX_FRAMES)
 
 
 def sweep(
     model: str = typer.Argument(..., help="Zoo ids or config.json paths, comma-separated."),
     hardware: str = typer.Option(..., "--hardware", "-H", help="Hardware ids, comma list."),
-    visual_tokens: str = typer.Option(..., help="start:stop:step and/or list, e.g. 0:2880:64."),
+    visual_tokens: str | None = typer.Option(None, help="start:stop:step and/or list, e.g. "
+                                             "0:2880:64 (or --video-frames)."),
+    video_frames: str | None = typer.Option(None, "--video-frames", help="Video frames axis "
+                                            "instead of --visual-tokens, e.g. 8,16,32."),
+    image_size: str | None = typer.Option(None, help="Frame WIDTHxHEIGHT with --video-frames."),
     batch: str = typer.Option("1", help="Batch sizes: list or grid, e.g. 1,8 or 1:32:1."),
     text_tokens: int = TEXT_TOKENS,
     output_tokens: int = OUTPUT_TOKENS,
@@ -91,22 +113,25 @@ def sweep(
     feedback.also_quiet(quiet)
     if plot is not None:
         output_format(plot, "--plot")  # a bad path fails before any work
-    vis = parse_grid(visual_tokens, "--visual-tokens")
+    vis, frames = _axis(visual_tokens, video_frames, image_size)
     bat = parse_grid(batch, "--batch", minimum=1, maximum=MAX_BATCH)
     comp = co.compression_from_options(keep, at, method, schedule, kv_keep, kv_policy)
     models, devices = _names(model, "model"), _names(hardware, "--hardware")
-    n = len(models) * len(devices) * len(vis) * len(bat)
+    axis = vis if frames is None else frames
+    assert axis is not None  # _axis returns one of them
+    n = len(models) * len(devices) * len(axis) * len(bat)
     if n > MAX_POINTS:
         raise CostmodelError(f"--visual-tokens: {n} points exceed {MAX_POINTS}; use a coarser step")
     specs = [load_model(m) for m in models]
     hws = [load_hardware(h) for h in devices]
     # the grid strings are the axes; the Workload's own batch is the grid's first
-    w = workload_from_values(locals(), batch=int(bat[0]), visual_tokens=None, compression=comp)
+    w = workload_from_values(locals(), batch=int(bat[0]), visual_tokens=None, video_frames=None,
+                             compression=comp)
     from costmodel.analysis.sweep import sweep as run_sweep  # pandas only when the command runs
 
     with feedback.progress(f"sweep: {n:,} points",
                            n) if n > feedback.PROGRESS_POINTS else nullcontext() as tick:
-        df = run_sweep(specs, hws, vis, bat, w, progress=tick)
+        df = run_sweep(specs, hws, vis, bat, w, progress=tick, video_frames=frames)
     if plot is not None:
         caption = sweep_caption(df, hws, w, batch)
         save(plots().sweep_figure(df, {h.id: h.memory_bytes for h in hws}, caption), plot, "--plot")

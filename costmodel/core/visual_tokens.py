@@ -121,7 +121,8 @@ def plan_video(spec: ModelSpec, frames: int, width: int, height: int) -> VisualP
     merge_temporal=False), so grid_t encoder sequences. tokens = grid_t x (h/14)(w/14) / 4:
     16 frames of 448x448 -> 8 x 32 x 32 / 4 = 2,048 (not 16 images' 4,096). Frames use the
     scheme's image bounds [min_pixels, max_pixels]; a video_preprocessor_config.json may set
-    others (the class default is [128 x 28^2, 768 x 28^2]). Not yet reachable from a Workload.
+    others (the class default is [128 x 28^2, 768 x 28^2]). The 'qwen2_vl' rule of
+    costmodel/core/video.py (reached from a Workload's video fields).
     """
     v, ts = spec.vision, spec.token_scheme
     if v is None or spec.projector is None or frames == 0:

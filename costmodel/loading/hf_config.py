@@ -231,6 +231,7 @@ def _llava(cfg: Cfg, name: str) -> ModelSpec:
         biggest = max(pins, key=lambda p: p[0] * p[1])
         scheme = TokenScheme(kind="anyres", grid_pinpoints=pins, newline_token=True,
                              anyres_max_patches=_anyres_max(cfg) if kind == "llava_onevision" else None,
+                             video_rule="llava_onevision" if kind == "llava_onevision" else None,
                              default_image_size=(biggest[1], biggest[0]) if len(pins) <= 5
                              else (vit.image_size * 2, vit.image_size * 2))
     if vit.cls_token is False and cfg.get("vision_feature_select_strategy") == "default":

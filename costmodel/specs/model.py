@@ -337,6 +337,8 @@ class TokenScheme(BaseModel):
     pan_and_scan_min_crop_size: PositiveInt = 256
     pan_and_scan_max_num_crops: PositiveInt = 4
     pan_and_scan_min_ratio_to_activate: float = 1.2
+    # The video rule (costmodel.core.video.VIDEO_RULES); None = the kind's default there.
+    video_rule: str | None = None
 
     @model_validator(mode="after")
     def _check(self) -> TokenScheme:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    model_validator,
+)
 
 from costmodel.specs.compression import Compression, CompressionPlan
 from costmodel.units import DType
@@ -17,6 +25,9 @@ MAX_BATCH = 65_536
 MAX_TOKENS = 1_048_576
 MAX_IMAGES = 4_096
 MAX_GPUS = 1_024
+MAX_FRAMES = 16_384  # video frames per request
+MAX_FPS = 1_000.0
+MAX_SECONDS = 86_400.0  # one day of video
 
 
 class Parallelism(BaseModel):
@@ -69,6 +80,10 @@ class Workload(BaseModel):
     reported beside it.
     compression: where visual tokens are removed and how many remain, one stage or a plan of
     several with KV-cache compression (specs/compression.py).
+    video_frames: one video of this many frames per sample, each frame image_size (W, H)
+    (default: the model's image size); or video_seconds at video_fps, sampled as the model's
+    video processor samples (costmodel/core/video.py). A video is the request's visual input:
+    it excludes visual_tokens and more than one image (images 0 or 1 are not used with it).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -88,10 +103,15 @@ class Workload(BaseModel):
     parallel: Parallelism = Parallelism()
     engine: str | None = None
     compression: Compression | CompressionPlan | None = None  # token compression (None = none)
+    video_frames: PositiveInt | None = Field(default=None, le=MAX_FRAMES)
+    video_fps: PositiveFloat | None = Field(default=None, le=MAX_FPS)
+    video_seconds: PositiveFloat | None = Field(default=None, le=MAX_SECONDS)
 
     @model_validator(mode="after")
     def _check(self) -> Workload:
-        if self.visual_tokens is None and self.images == 0 and self.text_tokens == 0:
+        self._check_video()
+        if (self.visual_tokens is None and self.images == 0 and self.text_tokens == 0
+                and not self.has_video):
             raise ValueError("text_tokens: a prompt needs at least one token (or an image)")
         if self.visual_tokens is not None and self.image_size is not None:
             raise ValueError("image_size: visual_tokens already gives the tokens; give "
@@ -102,6 +122,25 @@ class Workload(BaseModel):
             raise ValueError(f"parallel.microbatches: {self.parallel.m} does not divide batch "
                              f"{self.batch}; choose a divisor of the batch")
         return self
+
+    def _check_video(self) -> None:
+        if (self.video_fps is None) != (self.video_seconds is None):
+            raise ValueError("video_fps: goes with --seconds (transformers' video processors "
+                             "set no default fps); give --fps and --seconds, or --video-frames")
+        if self.video_frames is not None and self.video_fps is not None:
+            raise ValueError("video_frames: give --video-frames or --fps with --seconds, not both")
+        if not self.has_video:
+            return
+        if self.visual_tokens is not None:
+            raise ValueError("video_frames: a video gives the visual tokens itself; give "
+                             "--visual-tokens or a video, not both")
+        if self.images > 1:
+            raise ValueError("images: a request here carries one video or images, not both; "
+                             "drop --images (or the video options)")
+
+    @property
+    def has_video(self) -> bool:
+        return self.video_frames is not None or self.video_fps is not None
 
     @property
     def weights(self) -> DType:

@@ -38,7 +38,13 @@ CASES: dict[str, dict] = {
     "parallel": {"parallel": {"tp": 2, "pp": 2, "microbatches": 2}, "batch": 2},
     "engine": {"engine": "vllm"},
     "compression": {"compression": Compression(where="llm_layer", layer=2, keep_ratio=0.5)},
+    # video fields run on qwen2-vl-2b (LLaVA-1.5 has no video path): 16 frames of 448x448;
+    # 5 s at 2 fps -> 10 frames; 30 s at 0.5 fps -> 15 -> 14 (Qwen2VLVideoProcessor.sample_frames)
+    "video_frames": {"video_frames": 16, "image_size": (448, 448), "batch": 2},
+    "video_fps": {"video_fps": 2.0, "video_seconds": 5.0},
+    "video_seconds": {"video_fps": 0.5, "video_seconds": 30.0, "text_tokens": 10},
 }
+VIDEO_FIELDS = ("video_frames", "video_fps", "video_seconds")
 
 
 def test_every_workload_field_has_a_case():
@@ -63,6 +69,14 @@ def _same(est: Estimate, ttft, tpot, e2e, total, per_gpu) -> None:
 
 
 def _sweep(spec, hw, w):
+    if w.has_video:  # the frames are the sweep's axis
+        df = sweep(spec, [hw], None, [w.batch], w, video_frames=[w.video_frames or 0])
+        ref = estimate(spec, hw, w)
+        row = df[df["stage"] == "decode"].iloc[0]
+        assert row.visual_tokens == ref.plan.llm_tokens
+        _same(ref, row.ttft_s, row.tpot_s, row.e2e_latency_s, row.total_memory_bytes,
+              ref.memory.per_gpu_bytes)
+        return
     vis = 576 if w.visual_tokens is None else w.visual_tokens
     df = sweep(spec, [hw], [vis], [w.batch], w)
     row = df[df["stage"] == "decode"].iloc[0]
@@ -112,12 +126,15 @@ ENTRY_POINTS = {"sweep": _sweep, "devices": _fleet, "energy": _energy, "batching
                 "plan": _plan}
 # Refusals, each a documented limit of that entry point (one line, names the field).
 REFUSED = {("sweep", "image_size"): "image_size",
+           # a sweep's video axis is frames; --fps/--seconds give one count (use estimate)
+           ("sweep", "video_fps"): "video_fps", ("sweep", "video_seconds"): "video_fps",
            ("plan", "parallel"): "microbatches"}  # plan searches batch 1, 2, ...: odd ones
 
 
 @pytest.mark.parametrize("entry", list(ENTRY_POINTS))
 @pytest.mark.parametrize("field", list(CASES))
 def test_entry_point_equals_estimate(spec, hw, entry, field):
+    spec = load_model("qwen2-vl-2b") if field in VIDEO_FIELDS else spec
     w = Workload(**CASES[field])
     if (entry, field) in REFUSED:
         with pytest.raises(CostmodelError, match=REFUSED[entry, field]):
@@ -143,3 +160,22 @@ def test_validate_predicts_what_estimate_gives(spec, hw, field):
     got = _predict_profile(rows, hw, mode)
     est = estimate(spec, hw, w)
     assert got.tolist() == pytest.approx([est.ttft_s, est.tpot_s], rel=1e-12)
+
+
+@pytest.mark.parametrize("model", ["qwen2-vl-2b", "llava-onevision-0.5b"])
+def test_sweep_over_video_frames_equals_estimate_point_by_point(hw, model):
+    """`sweep --video-frames 1,8,15,16,32 --batch 1,3` row by row against estimate(), with a
+    token-compression scenario applied to the video tokens as to image tokens."""
+    spec = load_model(model)
+    comp = Compression(where="projector", keep_ratio=0.25)
+    w = Workload(image_size=(640, 360), compression=comp)
+    frames, batches = [1, 8, 15, 16, 32], [1, 3]
+    df = sweep(spec, [hw], None, batches, w, video_frames=frames)
+    rows = df[df["stage"] == "decode"]
+    assert rows["video_frames"].tolist() == [f for f in frames for _ in batches]
+    for row in rows.itertuples():
+        ref = estimate(spec, hw, w.model_copy(update={"video_frames": row.video_frames,
+                                                      "batch": row.batch}))
+        assert row.visual_tokens == ref.plan.llm_tokens
+        _same(ref, row.ttft_s, row.tpot_s, row.e2e_latency_s, row.total_memory_bytes,
+              ref.memory.per_gpu_bytes)
