@@ -47,6 +47,8 @@ class Points:
     layer_kv: tuple[tuple[int, int, Arr], ...] | None = None
     # ToMe inside the ViT: tokens merged per layer per pass (None = no merging).
     vit_merge: Arr | None = None
+    # Patch columns per encoder pass (VisualPlan.grid_w; None or 0 = not known).
+    grid_w: Arr | None = None
 
     @property
     def prompt(self) -> Arr:

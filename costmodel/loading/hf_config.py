@@ -307,7 +307,11 @@ def spec_from_config(cfg: Cfg, name: str = "model") -> ModelSpec:
         return _llava(cfg, name)
     if kind == "qwen2_vl":
         return _qwen2_vl(cfg, name)
+    if kind in ("qwen2_5_vl", "qwen3_vl"):  # family module (imports this one)
+        from costmodel.loading.qwen_vl import qwen_vl_from_config
+        return qwen_vl_from_config(cfg, name)
     if kind in TEXT_DEFAULTS:
         return ModelSpec(name=name, llm=llm_from_config(cfg))
-    supported = "llava, llava_next, llava_onevision, qwen2_vl, " + ", ".join(TEXT_DEFAULTS)
+    supported = "llava, llava_next, llava_onevision, qwen2_vl, qwen2_5_vl, qwen3_vl, " + \
+        ", ".join(TEXT_DEFAULTS)
     raise ConfigError(f"config.json: model_type '{kind}' is not supported; supported: {supported}")

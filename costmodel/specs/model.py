@@ -37,6 +37,9 @@ class LLMSpec(BaseModel):
     rope: bool = True
     # The longest sequence the model was trained for (config.json); None = not given.
     max_position_embeddings: PositiveInt | None = None
+    # Qwen3: RMSNorm over head_dim on every query and key head before RoPE (q_norm, k_norm;
+    # transformers qwen3_vl Qwen3VLTextAttention): 2 x head_dim parameters a layer.
+    qk_norm: bool = False
 
     @model_validator(mode="after")
     def _check_heads(self) -> LLMSpec:
@@ -70,7 +73,8 @@ class LLMSpec(BaseModel):
         if self.qkv_bias:
             attn += self.q_dim + 2 * self.kv_dim
         mlp = (3 if self.mlp_kind == "swiglu" else 2) * h * i
-        return attn + mlp + 2 * _norm_params(self.norm_kind, h)
+        qk = 2 * self.head_dim if self.qk_norm else 0
+        return attn + mlp + qk + 2 * _norm_params(self.norm_kind, h)
 
     def embedding_params(self) -> int:
         return self.vocab_size * self.hidden_size
@@ -112,6 +116,19 @@ class VisionSpec(BaseModel):
     post_norm: bool = True
     feature_layer: int = -1
     mlp_act: MlpAct = "quick_gelu"
+    # Qwen2.5-VL / Qwen3-VL (defaults keep the CLIP / SigLIP / Qwen2-VL blocks unchanged):
+    # norm_kind: the two block norms; mlp_kind "fc" = fc1, act, fc2; "swiglu" = gate, up, SiLU
+    # gate, down, all with biases (Qwen2_5_VLMLP(bias=True)).
+    norm_kind: Literal["layernorm", "rmsnorm"] = "layernorm"
+    mlp_kind: Literal["fc", "swiglu"] = "fc"
+    # Windowed attention (Qwen2.5-VL): window_size in pixels, spatial_merge_size of the window
+    # partition (transformers `get_vision_window_index`), full attention only in fullatt_blocks.
+    window_size: PositiveInt | None = None
+    spatial_merge_size: PositiveInt = 1
+    fullatt_blocks: tuple[int, ...] = ()
+    # Qwen3-VL: a learned table of this many positions, bilinearly interpolated to each grid
+    # (replaces the per-patch table of learned_pos_embedding).
+    num_position_embeddings: PositiveInt | None = None
 
     @model_validator(mode="after")
     def _check(self) -> VisionSpec:
@@ -150,19 +167,37 @@ class VisionSpec(BaseModel):
     def patch_input_dim(self) -> int:
         return self.in_channels * self.temporal_patch_size * self.patch_size**2
 
+    @property
+    def window_patches(self) -> int:
+        """Patches per window side: window_size // merge // patch merged units x merge
+        (Qwen2.5-VL: 112 // 2 // 14 = 4 merged units = 8 patches); 0 = no windows."""
+        if self.window_size is None:
+            return 0
+        return self.window_size // self.spatial_merge_size // self.patch_size * self.spatial_merge_size
+
     def layer_params(self) -> int:
         d, i = self.hidden_size, self.intermediate_size
         attn = 4 * d * d + 4 * d  # q, k, v, o with biases
-        mlp = 2 * d * i + i + d  # fc1, fc2 with biases
-        return attn + mlp + 2 * 2 * d  # two LayerNorms
+        if self.mlp_kind == "swiglu":
+            mlp = 3 * d * i + 2 * i + d  # gate, up, down with biases
+        else:
+            mlp = 2 * d * i + i + d  # fc1, fc2 with biases
+        return attn + mlp + 2 * _norm_params(self.norm_kind, d)  # two norms
+
+    def pos_table(self) -> int:
+        """Rows of the learned position table (0 without one)."""
+        if self.num_position_embeddings:
+            return self.num_position_embeddings
+        if self.learned_pos_embedding:
+            return self.patches_per_image + int(self.cls_token)
+        return 0
 
     def num_params(self) -> int:
         d = self.hidden_size
         n = self.patch_input_dim * d + (d if self.patch_bias else 0)
         if self.cls_token:
             n += d
-        if self.learned_pos_embedding:
-            n += (self.patches_per_image + int(self.cls_token)) * d
+        n += self.pos_table() * d
         n += 2 * d * (int(self.pre_norm) + int(self.post_norm))
         return n + self.num_layers * self.layer_params()
 
@@ -172,7 +207,10 @@ class ProjectorSpec(BaseModel):
 
     linear: one Linear(in, out). mlp2x_gelu: Linear(in, out), GELU, Linear(out, out) (LLaVA-1.5).
     patch_merger: LayerNorm(in) on each patch, concat merge_size^2 neighbours, then
-    Linear(in*m^2, in*m^2), GELU, Linear(in*m^2, out) (Qwen2-VL).
+    Linear(in*m^2, in*m^2), GELU, Linear(in*m^2, out) (Qwen2-VL). norm_kind: that norm
+    (Qwen2.5-VL: RMSNorm, Qwen2_5_VLPatchMerger.ln_q). deepstack: Qwen3-VL's extra mergers, one
+    per deepstack ViT layer, each LayerNorm(in*m^2) after the merge ("postshuffle") and the
+    same two Linears (Qwen3VLVisionPatchMerger(use_postshuffle_norm=True)).
     """
 
     model_config = _FROZEN
@@ -181,11 +219,15 @@ class ProjectorSpec(BaseModel):
     output_dim: PositiveInt
     merge_size: PositiveInt = 1
     bias: bool = True
+    norm_kind: Literal["layernorm", "rmsnorm"] = "layernorm"
+    deepstack: int = Field(default=0, ge=0)
 
     @model_validator(mode="after")
     def _check(self) -> ProjectorSpec:
         if self.kind != "patch_merger" and self.merge_size != 1:
             raise ValueError("projector.merge_size: only patch_merger merges patches; set it to 1")
+        if self.kind != "patch_merger" and self.deepstack:
+            raise ValueError("projector.deepstack: only a patch_merger has deepstack mergers")
         return self
 
     @property
@@ -202,10 +244,12 @@ class ProjectorSpec(BaseModel):
         return [(self.merged_dim, self.merged_dim), (self.merged_dim, o)]
 
     def num_params(self) -> int:
-        n = sum(a * b + (b if self.bias else 0) for a, b in self.linear_shapes())
-        if self.kind == "patch_merger":
-            n += 2 * self.input_dim  # LayerNorm before merging
-        return n
+        lin = sum(a * b + (b if self.bias else 0) for a, b in self.linear_shapes())
+        if self.kind != "patch_merger":
+            return lin
+        # norm before merging; each deepstack merger: the Linears + LayerNorm(in*m^2)
+        return lin + _norm_params(self.norm_kind, self.input_dim) + \
+            self.deepstack * (lin + 2 * self.merged_dim)
 
 
 class TokenScheme(BaseModel):
