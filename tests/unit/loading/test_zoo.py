@@ -22,6 +22,11 @@ PUBLISHED = {
     "llava-1.5-13b": 13_351_494_656,  # hand
     "llava-next-vicuna-7b": 7_063_431_168,  # hand: llava-1.5-7b + image_newline (4096)
     "llava-onevision-0.5b": 893_675_552,  # hand
+    # Qwen2.5-VL / Qwen3-VL (SOURCES.md): Hub numParameters / loaded-model counts, and a count
+    # of the Qwen3-VL-8B-Instruct safetensors tensors.
+    "qwen2.5-vl-3b": 3_754_622_976,
+    "qwen2.5-vl-7b": 8_292_166_656,
+    "qwen3-vl-8b": 8_767_123_696,
 }
 
 
@@ -46,6 +51,11 @@ def test_components():
     q = load_model("qwen2-vl-7b")
     assert q.llm.qkv_bias and q.vision.rope2d and q.projector.kind == "patch_merger"
     assert load_model("qwen2-vl-2b").llm.tie_embeddings
+    q25, q3 = load_model("qwen2.5-vl-3b"), load_model("qwen3-vl-8b")
+    assert q25.llm.tie_embeddings and q25.llm.qkv_bias and q25.vision.window_size == 112
+    assert q25.vision.fullatt_blocks == (7, 15, 23, 31) and q25.projector.norm_kind == "rmsnorm"
+    assert q3.llm.qk_norm and not q3.llm.qkv_bias and q3.llm.head_dim == 128
+    assert q3.projector.deepstack == 3 and q3.vision.num_position_embeddings == 2304
 
 
 def test_token_counts_from_sources():
