@@ -114,3 +114,17 @@ def test_qwen3_pos_embed_interpolation():
     pos = next(o for o in ops if o.name == "vision/pos_embed")
     assert float(pos.vector_flops[0]) == 8 * 64 * 1152  # 4 taps x (mul) + 3 adds + 1 add
     assert float(pos.weight_bytes[0]) == 2304 * 1152
+
+
+def test_methodology_window_example():
+    # docs/methodology.md: Qwen2.5-VL-7B, 1000x700 -> 72 x 50 patches: 54 full windows and 9
+    # bottom windows of 16; sum of squared window sizes 223,488 (S^2 = 12,960,000).
+    from costmodel.core.visual_tokens import plan_images
+
+    spec = load_model("qwen2.5-vl-7b")
+    p = plan_images(spec, 1, 1000, 700)
+    assert (p.seq_per_crop, p.grid_w, p.llm_tokens) == (3600, 72, 900)
+    g = {k: (float(n[0]), float(s[0]))
+         for k, n, s in window_groups(spec.vision, _a(p.seq_per_crop), _a(p.grid_w))}
+    assert g == {"full": (54, 64), "right": (0, 0), "bottom": (9, 16), "corner": (0, 0)}
+    assert sum(n * s * s for n, s in g.values()) == 223_488
