@@ -1,6 +1,7 @@
 """Hugging Face config.json (already parsed into a dict) -> ModelSpec. No network, no I/O.
 
-Supported `model_type`s: llava, llava_next, llava_onevision, qwen2_vl, llama, mistral, qwen2.
+Supported `model_type`s: llava, llava_next, llava_onevision, qwen2_vl, llama, mistral, qwen2;
+qwen2_5_vl and qwen3_vl are built by costmodel/loading/qwen_vl.py (dispatched from here).
 Fields a published config omits take the transformers defaults of that config class
 (LlamaConfig, MistralConfig, Qwen2Config, CLIPVisionConfig, SiglipVisionConfig), listed below.
 
