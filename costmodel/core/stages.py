@@ -71,21 +71,29 @@ def vision_ops(v: VisionSpec, pts: Points, p: Precision, flash: bool) -> list[Op
         ops.append(norm("vision/pre_norm", st, rows, d, "layernorm", p.weight, p.act))
     n = v.executed_layers
     if v.window_size is not None:
-        if pts.vit_merge is not None:
-            raise CostmodelError("merge_per_layer: ToMe inside a windowed ViT (Qwen2.5-VL) is "
-                                 "not modelled; compress at the projector or in the LLM")
-        wins = window_groups(v, pts.seq_per_crop, pts.grid_w)
-        for lo, hi, windowed in layer_runs(v):
-            layer = vit_layer_ops(v, seqs, pts.seq_per_crop, p, flash,
-                                  f"vision/{_layers(lo, hi)}", wins if windowed else None)
-            ops += [_repeat(o, hi - lo, lo) for o in layer]
-        return ops
+        return ops + _windowed_layers(v, pts, seqs, p, flash)
     if pts.vit_merge is None:
         layer = vit_layer_ops(v, seqs, pts.seq_per_crop, p, flash, f"vision/{_layers(0, n)}")
         return ops + [_repeat(o, n, 0) for o in layer]
     for i in range(n):
         layer = vit_layer_ops(v, seqs, vit_seq(v, pts, i), p, flash, f"vision/L{i}")
         ops += [_repeat(o, 1, i) for o in layer]
+    return ops
+
+
+def _windowed_layers(v: VisionSpec, pts: Points, seqs: Arr, p: Precision,
+                     flash: bool) -> list[Op]:
+    """Qwen2.5-VL: runs of windowed layers (attention within each window) and full-attention
+    layers (`fullatt_blocks`), one operator group per run (core/qwen_vl.py)."""
+    if pts.vit_merge is not None:
+        raise CostmodelError("merge_per_layer: ToMe inside a windowed ViT (Qwen2.5-VL) is "
+                             "not modelled; compress at the projector or in the LLM")
+    wins = window_groups(v, pts.seq_per_crop, pts.grid_w)
+    ops: list[Op] = []
+    for lo, hi, windowed in layer_runs(v):
+        layer = vit_layer_ops(v, seqs, pts.seq_per_crop, p, flash, f"vision/{_layers(lo, hi)}",
+                              wins if windowed else None)
+        ops += [_repeat(o, hi - lo, lo) for o in layer]
     return ops
 
 
