@@ -140,7 +140,11 @@ def qwen_vl_from_config(cfg: Cfg, name: str) -> ModelSpec:
         llm = _qwen2_5_text(cfg)
     else:
         llm = _qwen3_text(tc)
-    tie = bool(cfg.get("tie_word_embeddings", tc.get("tie_word_embeddings", False)))
+    # Qwen3VLConfig ties by its own tie_word_embeddings only (default false); Qwen2_5_VLConfig
+    # also takes a pre-v5 text_config's true (its __post_init__ BC rule).
+    tie = bool(cfg.get("tie_word_embeddings"))
+    if kind == "qwen2_5_vl":
+        tie = tie or bool(tc.get("tie_word_embeddings"))
     llm = llm.model_copy(update={"tie_embeddings": tie})
     vit, out, merge = _vision(cfg.get("vision_config") or {}, kind)
     if out != llm.hidden_size:

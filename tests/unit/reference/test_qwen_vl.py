@@ -63,6 +63,30 @@ def test_param_counts_equal_transformers_on_meta(mid):
     assert counts["vision"] + counts["projector"] == visual
 
 
+def _tie_in_text_config(mid: str) -> dict:
+    """A pre-v5 layout: tie_word_embeddings true inside text_config only. Qwen2_5_VLConfig
+    takes it (its BC rule); Qwen3VLConfig ties by its own field only."""
+    cfg = _zoo(mid)
+    if "text_config" not in cfg:
+        top = ("architectures", "model_type", "vision_config")
+        cfg = {**{k: cfg[k] for k in top}, "text_config": {k: v for k, v in cfg.items()
+                                                          if k not in top}}
+    cfg["text_config"]["tie_word_embeddings"] = True
+    cfg.pop("tie_word_embeddings", None)
+    return cfg
+
+
+@pytest.mark.parametrize("mid", ["qwen2.5-vl-7b", "qwen3-vl-8b"])
+def test_text_config_tie_follows_transformers(mid):
+    cfg = _tie_in_text_config(mid)
+    config_cls, model_cls = _classes(mid)
+    with torch.device("meta"):
+        model = model_cls(config_cls.from_dict(copy.deepcopy(cfg)))
+    spec = spec_from_config(cfg)
+    assert spec.param_counts()["total"] == sum(p.numel() for p in model.parameters())
+    assert spec.llm.tie_embeddings == (mid == "qwen2.5-vl-7b")
+
+
 def _small_qwen25() -> dict:
     c = _zoo("qwen2.5-vl-3b")
     c.update(hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4,
