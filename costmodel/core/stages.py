@@ -60,7 +60,7 @@ def vision_ops(v: VisionSpec, pts: Points, p: Precision, flash: bool) -> list[Op
     ops = [linear("vision/patch_embed", st, patch_rows, v.patch_input_dim, d, v.patch_bias,
                   p.weight, p.act)]
     if v.num_position_embeddings:
-        # Qwen3-VL `fast_pos_embed_interpolate`: 4 bilinear taps of the table weighted and
+        # Qwen3-VL (`Qwen3VLVisionModel.forward`): 4 bilinear taps of the table weighted and
         # summed (4 multiplies + 3 adds) and added to the patch (1): 8 FLOPs an element.
         ops.append(vector_op("vision/pos_embed", st, "elementwise", rows * d,
                              4 + 3 + ADD_FLOPS, 1.0, p.act, v.pos_table() * d, p.weight))
