@@ -151,13 +151,15 @@ def points(spec: ModelSpec, w: Workload, columns: Mapping[str, Arr], k: int) -> 
         vp = plan_images(spec, w.images, size[0], size[1])
         plan = {"crops": np.full(k, vp.crops), "seq_per_crop": np.full(k, vp.seq_per_crop),
                 "projector_rows": np.full(k, vp.projector_rows),
-                "visual": np.full(k, vp.llm_tokens)}
+                "visual": np.full(k, vp.llm_tokens), "grid_w": np.full(k, vp.grid_w)}
+    grid_w = plan.get("grid_w")
     return Points(batch=col("batch", w.batch)[None], crops=plan["crops"][None],
                   seq_per_crop=plan["seq_per_crop"][None],
                   projector_rows=plan["projector_rows"][None], visual=plan["visual"][None],
                   text=col("text_tokens", w.text_tokens)[None],
                   output=col("output_tokens", w.output_tokens)[None],
-                  visual_in_prompt=spec.cross_vision is None)
+                  visual_in_prompt=spec.cross_vision is None,
+                  grid_w=None if grid_w is None else grid_w[None])
 
 
 def prepare(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Workload,

@@ -14,11 +14,11 @@ from typing import Any, Protocol
 
 from costmodel.core.inputs import Options, Points, Precision
 from costmodel.core.metrics import Footprint, footprint
+from costmodel.core.model_ops import decode_ops, stage_ops
 from costmodel.core.ops import Arr, Op
 from costmodel.core.parallel.tensor import with_allreduce
 from costmodel.core.quant import dequant_flops_per_element, weight_bytes_per_element, with_dequant
 from costmodel.core.roofline import Rates
-from costmodel.core.stages import decode_ops, stage_ops
 from costmodel.specs.engine import IDEAL, Engine
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec

@@ -50,6 +50,8 @@ class Points:
     # False for cross-attention VLMs (Llama-3.2-Vision): the visual tokens feed the
     # cross-attention layers' K/V (core/cross_attention.py) and the prompt is the text only.
     visual_in_prompt: bool = True
+    # Patch columns per encoder pass (VisualPlan.grid_w; None or 0 = not known).
+    grid_w: Arr | None = None
 
     @property
     def prompt(self) -> Arr:

@@ -31,6 +31,13 @@ from costmodel.core.ops import (
     vector_op,
 )
 from costmodel.core.pixel_shuffle import layer_scale_op, pixel_shuffle_ops, vit_qk_norm_ops
+from costmodel.core.qwen_vl import (
+    deepstack_add_op,
+    deepstack_projector_ops,
+    layer_runs,
+    window_groups,
+)
+from costmodel.errors import CostmodelError
 from costmodel.specs.model import LLMSpec, ModelSpec, ProjectorSpec, VisionSpec
 
 
@@ -61,12 +68,19 @@ def vision_ops(v: VisionSpec, pts: Points, p: Precision, flash: bool) -> list[Op
     d, st = v.hidden_size, "vision"
     ops = [linear("vision/patch_embed", st, patch_rows, v.patch_input_dim, d, v.patch_bias,
                   p.weight, p.act)]
-    if v.learned_pos_embedding:
+    if v.num_position_embeddings:
+        # Qwen3-VL (`Qwen3VLVisionModel.forward`): 4 bilinear taps of the table weighted and
+        # summed (4 multiplies + 3 adds) and added to the patch (1): 8 FLOPs an element.
+        ops.append(vector_op("vision/pos_embed", st, "elementwise", rows * d,
+                             4 + 3 + ADD_FLOPS, 1.0, p.act, v.pos_table() * d, p.weight))
+    elif v.learned_pos_embedding:
         ops.append(vector_op("vision/pos_embed", st, "elementwise", rows * d, ADD_FLOPS, 1.0,
-                             p.act, (v.patches_per_image + int(v.cls_token)) * d, p.weight))
+                             p.act, v.pos_table() * d, p.weight))
     if v.pre_norm:
         ops.append(norm("vision/pre_norm", st, rows, d, "layernorm", p.weight, p.act))
     n = v.executed_layers
+    if v.window_size is not None:
+        return ops + _windowed_layers(v, pts, seqs, p, flash)
     if pts.vit_merge is None:
         layer = vit_layer_ops(v, seqs, pts.seq_per_crop, p, flash, f"vision/{_layers(0, n)}")
         ops += [_repeat(o, n, 0) for o in layer]
@@ -80,6 +94,22 @@ def vision_ops(v: VisionSpec, pts: Points, p: Precision, flash: bool) -> list[Op
     return ops
 
 
+def _windowed_layers(v: VisionSpec, pts: Points, seqs: Arr, p: Precision,
+                     flash: bool) -> list[Op]:
+    """Qwen2.5-VL: runs of windowed layers (attention within each window) and full-attention
+    layers (`fullatt_blocks`), one operator group per run (core/qwen_vl.py)."""
+    if pts.vit_merge is not None:
+        raise CostmodelError("merge_per_layer: ToMe inside a windowed ViT (Qwen2.5-VL) is "
+                             "not modelled; compress at the projector or in the LLM")
+    wins = window_groups(v, pts.seq_per_crop, pts.grid_w)
+    ops: list[Op] = []
+    for lo, hi, windowed in layer_runs(v):
+        layer = vit_layer_ops(v, seqs, pts.seq_per_crop, p, flash, f"vision/{_layers(lo, hi)}",
+                              wins if windowed else None)
+        ops += [_repeat(o, hi - lo, lo) for o in layer]
+    return ops
+
+
 def vit_seq(v: VisionSpec, pts: Points, i: int) -> Arr:
     """Tokens per encoder pass entering ViT layer i under ToMe (r merged per layer, CLS and
     at least one patch kept): max(S - r*i, cls + 1)."""
@@ -89,33 +119,50 @@ def vit_seq(v: VisionSpec, pts: Points, i: int) -> Arr:
 
 
 def vit_layer_ops(v: VisionSpec, seqs: Arr, seq: Arr, p: Precision, flash: bool,
-                  pre: str) -> list[Op]:
-    """One ViT block over `seqs` passes of `seq` tokens."""
-    rows, d, st = seqs * seq, v.hidden_size, "vision"
-    shape = AttnShape(seqs=seqs, q=seq, k=seq, heads=v.num_heads,
-                      kv_heads=v.num_heads, head_dim=v.head_dim, causal=False,
-                      kv_from_cache=False)
+                  pre: str, windows: list[tuple[str, Arr, Arr]] | None = None) -> list[Op]:
+    """One ViT block over `seqs` passes of `seq` tokens; `windows` (Qwen2.5-VL windowed
+    layers): attention within windows, one attention op per window kind (core/qwen_vl.py)."""
+    rows, d, st, nk = seqs * seq, v.hidden_size, "vision", v.norm_kind
     layer = [
-        norm(f"{pre}/norm1", st, rows, d, v.norm_kind, p.weight, p.act),
+        norm(f"{pre}/norm1", st, rows, d, nk, p.weight, p.act),
         linear(f"{pre}/attn/qkv", st, rows, d, 3 * d, v.qkv_bias, p.weight, p.act),
     ] + vit_qk_norm_ops(v, pre, rows, p)
     if v.rope2d:
         layer.append(vector_op(f"{pre}/attn/rope", st, "rope", rows * 2 * d,
                                ROPE_FLOPS, 1.0, p.act))
-    layer += attention(f"{pre}/attn", st, shape, p.act, p.act, flash)
+    calls = [("attn", seqs, seq)] if windows is None else \
+        [(f"attn/win_{kind}", seqs * n, size) for kind, n, size in windows]
+    for name, n_seqs, q in calls:
+        shape = AttnShape(seqs=n_seqs, q=q, k=q, heads=v.num_heads, kv_heads=v.num_heads,
+                          head_dim=v.head_dim, causal=False, kv_from_cache=False)
+        layer += attention(f"{pre}/{name}", st, shape, p.act, p.act, flash)
     layer += [
         linear(f"{pre}/attn/o", st, rows, d, d, True, p.weight, p.act),
         *layer_scale_op(v, f"{pre}/attn/layer_scale", rows, p),
         vector_op(f"{pre}/attn/residual", st, "elementwise", rows * d, ADD_FLOPS, 2.0, p.act),
-        norm(f"{pre}/norm2", st, rows, d, v.norm_kind, p.weight, p.act),
-        linear(f"{pre}/mlp/fc1", st, rows, d, v.intermediate_size, True, p.weight, p.act),
-        vector_op(f"{pre}/mlp/act", st, "activation", rows * v.intermediate_size,
-                  ACT_FLOPS[v.mlp_act], 1.0, p.act),
-        linear(f"{pre}/mlp/fc2", st, rows, v.intermediate_size, d, True, p.weight, p.act),
-        *layer_scale_op(v, f"{pre}/mlp/layer_scale", rows, p),
-        vector_op(f"{pre}/mlp/residual", st, "elementwise", rows * d, ADD_FLOPS, 2.0, p.act),
+        norm(f"{pre}/norm2", st, rows, d, nk, p.weight, p.act),
     ]
-    return layer
+    return layer + _vit_mlp(v, rows, p, pre)
+
+
+def _vit_mlp(v: VisionSpec, rows: Arr, p: Precision, pre: str) -> list[Op]:
+    """fc1, activation, fc2 (CLIP, SigLIP, Qwen2-VL, Qwen3-VL) or gate, up, SiLU gate, down,
+    all with biases (Qwen2.5-VL `Qwen2_5_VLMLP(bias=True)`), and the residual add."""
+    d, i, st = v.hidden_size, v.intermediate_size, "vision"
+    if v.mlp_kind == "swiglu":
+        mlp = [linear(f"{pre}/mlp/gate", st, rows, d, i, True, p.weight, p.act),
+               linear(f"{pre}/mlp/up", st, rows, d, i, True, p.weight, p.act),
+               vector_op(f"{pre}/mlp/act", st, "activation", rows * i, ACT_FLOPS["swiglu"],
+                         2.0, p.act),
+               linear(f"{pre}/mlp/down", st, rows, i, d, True, p.weight, p.act)]
+    else:
+        mlp = [linear(f"{pre}/mlp/fc1", st, rows, d, i, True, p.weight, p.act),
+               vector_op(f"{pre}/mlp/act", st, "activation", rows * i, ACT_FLOPS[v.mlp_act],
+                         1.0, p.act),
+               linear(f"{pre}/mlp/fc2", st, rows, i, d, True, p.weight, p.act)]
+    return mlp + [*layer_scale_op(v, f"{pre}/mlp/layer_scale", rows, p),  # InternViT
+                  vector_op(f"{pre}/mlp/residual", st, "elementwise", rows * d, ADD_FLOPS, 2.0,
+                            p.act)]
 
 
 def projector_ops(pj: ProjectorSpec, pts: Points, p: Precision) -> list[Op]:
@@ -125,7 +172,8 @@ def projector_ops(pj: ProjectorSpec, pts: Points, p: Precision) -> list[Op]:
     rows_in = pts.batch * pts.projector_rows  # [B*P] patch features
     ops: list[Op] = []
     if pj.kind == "patch_merger":
-        ops.append(norm("projector/norm", st, rows_in, pj.input_dim, "layernorm", p.weight, p.act))
+        ops.append(norm("projector/norm", st, rows_in, pj.input_dim, pj.norm_kind, p.weight,
+                        p.act))
     ops += pixel_shuffle_ops(pj, rows_in, p)  # InternVL / Idefics3: shuffle (+ LayerNorm)
     rows = rows_in / pj.merge_size**2  # [B*P/m^2] merged rows
     if pj.kind == "avgpool_norm_linear":  # Gemma 3: m x m average pool, then RMSNorm
@@ -138,6 +186,8 @@ def projector_ops(pj: ProjectorSpec, pts: Points, p: Precision) -> list[Op]:
         if i + 1 < len(shapes):
             ops.append(vector_op("projector/act", st, "activation", rows * d_out, ACT_FLOPS["gelu"],
                                  1.0, p.act))
+    if pj.deepstack:
+        ops += deepstack_projector_ops(pj, pts, p)
     return ops
 
 
@@ -234,16 +284,14 @@ def prefill_ops(spec: ModelSpec, pts: Points, p: Precision, flash: bool, all_log
     groups = [(lo, hi, s, s) for lo, hi, s in layer_groups(spec.llm, pts)]  # q = k = prompt
     last = groups[-1][2]
     logit_rows = last if all_logits else np.ones_like(last)
-    return llm_ops(spec.llm, "prefill", pts.batch, pts.text, groups, p, flash, logit_rows)
+    ops = llm_ops(spec.llm, "prefill", pts.batch, pts.text, groups, p, flash, logit_rows)
+    return ops + deepstack_add_op(spec, pts, p)
 
 
 def decode_ops(spec: ModelSpec, pts: Points, step: Arr | float, p: Precision,
                flash: bool) -> list[Op]:
     """Decode step `step` (0-based): one token per sample attending over its layer group's
     cached prompt tokens (kv_groups) + 1 + step keys."""
-    if spec.cross_vision is not None:  # Llama-3.2-Vision: core/cross_attention.py
-        from costmodel.core import cross_attention
-        return cross_attention.decode_ops(spec, pts, step, p, flash)
     groups = [(lo, hi, s * 0 + 1.0, s + 1.0 + step) for lo, hi, s in kv_groups(spec.llm, pts)]
     one = groups[0][2]
     return llm_ops(spec.llm, "decode", pts.batch, one, groups, p, flash, one)
@@ -252,9 +300,6 @@ def decode_ops(spec: ModelSpec, pts: Points, step: Arr | float, p: Precision,
 def stage_ops(spec: ModelSpec, pts: Points, p: Precision, flash: bool,
               all_logits: bool = False) -> dict[str, list[Op]]:
     """Operators of the three pre-decode stages (decode depends on the context length)."""
-    if spec.cross_vision is not None:  # Llama-3.2-Vision: core/cross_attention.py
-        from costmodel.core import cross_attention
-        return cross_attention.stage_ops(spec, pts, p, flash, all_logits)
     vis = vision_ops(spec.vision, pts, p, flash) if spec.vision else []
     proj = projector_ops(spec.projector, pts, p) if spec.projector else []
     return {"vision": vis, "projector": proj, "prefill": prefill_ops(spec, pts, p, flash, all_logits)}

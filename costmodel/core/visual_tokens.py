@@ -7,8 +7,10 @@ anyres (LLaVA-NeXT, transformers `select_best_resolution`, `unpad_image`, image_
   `LlavaOnevisionProcessor._get_unpadded_features`): when the unpadded grid has more than
   1.1^2 x N crops' worth of features it is downscaled by ratio = sqrt(rows*cols / (N*side^2))
   to (rows // ratio) x (cols // ratio) before the newline tokens are added.
-dynamic (Qwen2-VL `smart_resize`): the image is resized to multiples of patch x merge within
-  [min_pixels, max_pixels]; patches = (H/patch)(W/patch); tokens = patches / merge^2.
+dynamic (Qwen2-VL `smart_resize`; Qwen2.5-VL and Qwen3-VL use the same image processor,
+  transformers `Qwen2VLImageProcessor`, with their own patch, merge and pixel bounds): the image
+  is resized to multiples of patch x merge within [min_pixels, max_pixels];
+  patches = (H/patch)(W/patch); tokens = patches / merge^2.
   Video (`plan_video`): pairs of frames form one temporal patch (temporal_patch_size 2).
 tiles (InternVL): see costmodel/core/tiles.py.
 """
@@ -161,7 +163,7 @@ def plan_images(spec: ModelSpec, images: int, width: int, height: int) -> Visual
     w, h = smart_resize(width, height, v.patch_size * m, ts.min_pixels, ts.max_pixels)
     patches = (w // v.patch_size) * (h // v.patch_size)
     return VisualPlan(crops=images, seq_per_crop=patches, projector_rows=images * patches,
-                      llm_tokens=images * patches // (m * m))
+                      llm_tokens=images * patches // (m * m), grid_w=w // v.patch_size)
 
 
 def plan_token_arrays(spec: ModelSpec, visual_tokens: Arr | float, images: int = 1) -> dict[str, Arr]:

@@ -1,8 +1,8 @@
 """Hugging Face config.json (already parsed into a dict) -> ModelSpec. No network, no I/O.
 
 Supported `model_type`s: llava, llava_next, llava_onevision, qwen2_vl, llama, mistral, qwen2
-(and, each parsed in its own module: gemma3 / gemma3_text in loading/gemma3.py, internvl,
-mllama, and mixtral, qwen3_moe, qwen2_moe in loading/moe.py).
+here (builtin_spec); the other families have their own modules, which build on this one's
+helpers, and loading/from_config.spec_from_config dispatches to them first.
 Fields a published config omits take the transformers defaults of that config class
 (LlamaConfig, MistralConfig, Qwen2Config, CLIPVisionConfig, SiglipVisionConfig), listed below.
 
@@ -15,14 +15,16 @@ refused with one ConfigError line naming the field.
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import ValidationError
 
 from costmodel.errors import one_line
+from costmodel.loading.config_fields import (  # re-exported: the family loaders import them here
+    Cfg,
+    ConfigError,
+    _get,
+)
+from costmodel.loading.windows import llm_windows
 from costmodel.specs.model import LLMSpec, MlpAct, ModelSpec, ProjectorSpec, TokenScheme, VisionSpec
-
-Cfg = dict[str, Any]
 
 # transformers config-class defaults for the fields we read (configuration_<model>.py).
 TEXT_DEFAULTS: dict[str, Cfg] = {
@@ -47,33 +49,6 @@ VISION_DEFAULTS: dict[str, Cfg] = {
 _ACT: dict[str, MlpAct] = {"quick_gelu": "quick_gelu", "gelu": "gelu", "gelu_pytorch_tanh": "gelu_tanh",
                            "gelu_new": "gelu_tanh"}
 _QKV_BIAS = {"qwen2": True}
-
-
-class ConfigError(ValueError):
-    """A config.json this loader cannot turn into a spec (names the field)."""
-
-
-def _get(cfg: Cfg, defaults: Cfg, key: str, where: str = "") -> Any:
-    """cfg[key], else the transformers default; a whole-number field must hold a whole
-    number (true, 32.5 or "32" are refused, naming the field)."""
-    if key in cfg and cfg[key] is not None:
-        value = cfg[key]
-        if isinstance(defaults.get(key), int) and not isinstance(defaults.get(key), bool):
-            return _whole(value, f"{where}{key}")
-        return value
-    if key in defaults:
-        return defaults[key]
-    raise ConfigError(f"config.json: missing field '{where}{key}'")
-
-
-def _whole(value: Any, field: str) -> int:
-    ok = isinstance(value, int) and not isinstance(value, bool)
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if not ok:
-        raise ConfigError(f"config.json: {field}: {value!r} is not a whole number; write one, "
-                          "e.g. 32")
-    return value
 
 
 def _act(vc: Cfg, d: Cfg, where: str = "vision_config.") -> str:
@@ -102,10 +77,6 @@ ARCHITECTURES = {
 MOE_FIELDS = ("num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts",
               "moe_intermediate_size", "num_experts_per_tok", "n_shared_experts",
               "shared_expert_intermediate_size")
-# Config-class defaults: MistralConfig / Qwen2Config sliding_window 4096; Qwen2Config
-# max_window_layers 28 (Qwen2VLConfig: 80, set by the qwen2_vl loader).
-SLIDING_WINDOW_DEFAULT = 4096
-MAX_WINDOW_LAYERS_DEFAULT = 28
 
 
 def check_architectures(cfg: Cfg, kind: str, where: str = "") -> None:
@@ -153,7 +124,6 @@ def llm_from_config(cfg: Cfg, where: str = "") -> LLMSpec:
     check_mlp(cfg, kind, where)
     d = TEXT_DEFAULTS[kind]
     heads = _get(cfg, d, "num_attention_heads", where)
-    from costmodel.loading.windows import llm_windows  # imports this module
     windows = llm_windows(cfg, kind, _get(cfg, d, "num_hidden_layers", where), where)
     fields = dict(
         hidden_size=_get(cfg, d, "hidden_size", where),
@@ -266,14 +236,12 @@ def _qwen2_vl(cfg: Cfg, name: str) -> ModelSpec:
     return ModelSpec(name=name, llm=llm, vision=vit, projector=proj, token_scheme=scheme)
 
 
-def spec_from_config(cfg: Cfg, name: str = "model") -> ModelSpec:
-    """Turn a parsed config.json into a ModelSpec (ConfigError if unsupported)."""
+def builtin_spec(cfg: Cfg, name: str = "model") -> ModelSpec:
+    """The families parsed here (llava, llava_next, llava_onevision, qwen2_vl and the text
+    decoders); loading/from_config.spec_from_config dispatches the others first."""
     if not isinstance(cfg, dict):
         raise ConfigError("config.json: expected a JSON object at the top level")
     kind = cfg.get("model_type")
-    if kind in ("mixtral", "qwen3_moe", "qwen2_moe"):  # mixture-of-experts: loading/moe.py
-        from costmodel.loading.moe import moe_spec_from_config
-        return moe_spec_from_config(cfg, name)
     check_experts(cfg)
     if kind in ARCHITECTURES and kind not in TEXT_DEFAULTS:
         check_architectures(cfg, kind)
@@ -281,18 +249,8 @@ def spec_from_config(cfg: Cfg, name: str = "model") -> ModelSpec:
         return _llava(cfg, name)
     if kind == "qwen2_vl":
         return _qwen2_vl(cfg, name)
-    if kind == "internvl":  # family loader in its own module (imports this one)
-        from costmodel.loading.internvl import internvl
-        return internvl(cfg, name)
-    if kind == "mllama":  # Llama-3.2-Vision: cross-attention to the visual tokens
-        from costmodel.loading.mllama import mllama_from_config
-        return mllama_from_config(cfg, name)
-    if kind in ("gemma3", "gemma3_text"):
-        from costmodel.loading.gemma3 import gemma3_spec  # imports this module
-        return gemma3_spec(cfg, name)
     if kind in TEXT_DEFAULTS:
         return ModelSpec(name=name, llm=llm_from_config(cfg))
-    supported = ("llava, llava_next, llava_onevision, qwen2_vl, internvl, mllama, gemma3, "
-                 "mixtral, qwen3_moe, qwen2_moe, "
-                 + ", ".join(TEXT_DEFAULTS))
+    supported = ("llava, llava_next, llava_onevision, qwen2_vl, qwen2_5_vl, qwen3_vl, internvl, "
+                 "mllama, gemma3, mixtral, qwen3_moe, qwen2_moe, " + ", ".join(TEXT_DEFAULTS))
     raise ConfigError(f"config.json: model_type '{kind}' is not supported; supported: {supported}")

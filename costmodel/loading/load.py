@@ -15,7 +15,8 @@ from pydantic import ValidationError
 
 from costmodel.errors import CostmodelError, UnknownName, one_line
 from costmodel.loading import hf_cache, whatif
-from costmodel.loading.hf_config import ConfigError, spec_from_config
+from costmodel.loading.config_fields import ConfigError
+from costmodel.loading.from_config import spec_from_config
 from costmodel.loading.zoo import ZOO
 from costmodel.specs.engine import Engine, EngineFile
 from costmodel.specs.hardware import HardwareFile, HardwareProfile

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from costmodel.loading.hf_config import (
+from costmodel.loading.config_fields import (
     MAX_WINDOW_LAYERS_DEFAULT,
     SLIDING_WINDOW_DEFAULT,
     ConfigError,

@@ -24,8 +24,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from costmodel.core.inputs import Points, Precision
+from costmodel.core.model_ops import decode_ops, stage_ops
 from costmodel.core.ops import band_scores
-from costmodel.core.stages import decode_ops, stage_ops
 from costmodel.core.visual_tokens import plan_tokens
 from costmodel.reference.model import ReferenceModel, build
 from costmodel.specs.model import ModelSpec

@@ -352,9 +352,27 @@ class ReferenceModel(nn.Module):
         return counts
 
 
+def mirrors(spec: ModelSpec) -> bool:
+    """Whether this reference builds `spec` module for module. It does not build the
+    Qwen2.5-VL / Qwen3-VL vision modules (SwiGLU ViT blocks, windowed attention, interpolated
+    positions, DeepStack mergers, an RMSNorm merger), cross-attention decoders or mixture-of-
+    experts MLPs: those specs are checked against transformers' own classes instead
+    (tests/unit/reference/test_qwen_vl.py, test_mllama_flops.py, test_moe.py)."""
+    v, pj = spec.vision, spec.projector
+    qwen_vit = v is not None and (v.mlp_kind != "fc" or v.window_size is not None
+                                  or v.num_position_embeddings is not None)
+    qwen_proj = pj is not None and (pj.deepstack > 0 or pj.norm_kind != "layernorm")
+    other = bool(spec.llm.cross_attention_layers) or spec.llm.moe is not None
+    return not (qwen_vit or qwen_proj or other)
+
+
 def build(spec: ModelSpec, device: str | torch.device = "meta",
           dtype: torch.dtype = torch.float32, seed: int = 0) -> ReferenceModel:
     """The reference model with N(0, 0.02) random weights (norm scales 1) on `device`."""
+    if not mirrors(spec):
+        raise CostmodelError(f"{spec.name}: the torch reference model does not build its "
+                             "Qwen2.5-VL / Qwen3-VL vision modules, cross-attention or experts; "
+                             "use a model it mirrors")
     with torch.device("meta"):
         model = ReferenceModel(spec).to(dtype)
     if torch.device(device).type == "meta":

@@ -49,7 +49,8 @@ class LLMSpec(BaseModel):
     # layer full; else one entry per layer, "sliding" layers see the last `sliding_window` keys.
     layer_types: tuple[Literal["full", "sliding"], ...] = ()
     sliding_window: PositiveInt | None = None
-    qk_norm: bool = False  # RMSNorm(head_dim) on every q and k head (Gemma 3, Qwen3)
+    # RMSNorm(head_dim) on every q and k head before RoPE (Gemma 3, Qwen3: q_norm, k_norm)
+    qk_norm: bool = False
     sandwich_norm: bool = False  # post-attention and post-MLP norms too: 4 norms per layer (Gemma 2/3)
     embed_scale: bool = False  # embeddings multiplied by sqrt(hidden) (Gemma)
 
@@ -184,12 +185,24 @@ class VisionSpec(BaseModel):
     mlp_act: MlpAct = "quick_gelu"
     # InternViT (transformers models/internvl/modeling_internvl.py): q/k/v biases follow
     # `attention_bias` (the output projection always has one), per-channel layer scale
-    # (lambda_1, lambda_2) on both residual branches, optional RMSNorm on q and k (use_qk_norm)
-    # and `norm_type` layer_norm | rms_norm for the two block norms.
+    # (lambda_1, lambda_2) on both residual branches, optional RMSNorm on q and k (use_qk_norm).
     qkv_bias: bool = True
     layer_scale: bool = False
     qk_norm: bool = False
+    # The two block norms: layernorm, or rmsnorm (InternViT norm_type rms_norm; Qwen2.5-VL).
     norm_kind: Literal["layernorm", "rmsnorm"] = "layernorm"
+    # Qwen2.5-VL / Qwen3-VL (defaults keep the CLIP / SigLIP / Qwen2-VL blocks unchanged):
+    # mlp_kind "fc" = fc1, act, fc2; "swiglu" = gate, up, SiLU gate, down, all with biases
+    # (Qwen2_5_VLMLP(bias=True)).
+    mlp_kind: Literal["fc", "swiglu"] = "fc"
+    # Windowed attention (Qwen2.5-VL): window_size in pixels, spatial_merge_size of the window
+    # partition (transformers `get_vision_window_index`), full attention only in fullatt_blocks.
+    window_size: PositiveInt | None = None
+    spatial_merge_size: PositiveInt = 1
+    fullatt_blocks: tuple[int, ...] = ()
+    # Qwen3-VL: a learned table of this many positions, bilinearly interpolated to each grid
+    # (replaces the per-patch table of learned_pos_embedding).
+    num_position_embeddings: PositiveInt | None = None
 
     @model_validator(mode="after")
     def _check(self) -> VisionSpec:
@@ -228,21 +241,39 @@ class VisionSpec(BaseModel):
     def patch_input_dim(self) -> int:
         return self.in_channels * self.temporal_patch_size * self.patch_size**2
 
+    @property
+    def window_patches(self) -> int:
+        """Patches per window side: window_size // merge // patch merged units x merge
+        (Qwen2.5-VL: 112 // 2 // 14 = 4 merged units = 8 patches); 0 = no windows."""
+        if self.window_size is None:
+            return 0
+        return self.window_size // self.spatial_merge_size // self.patch_size * self.spatial_merge_size
+
     def layer_params(self) -> int:
         d, i = self.hidden_size, self.intermediate_size
         attn = 4 * d * d + (3 * d if self.qkv_bias else 0) + d  # q, k, v (biases?), o with bias
         attn += 2 * d if self.qk_norm else 0  # RMSNorm scales on q and k
-        mlp = 2 * d * i + i + d  # fc1, fc2 with biases
+        if self.mlp_kind == "swiglu":
+            mlp = 3 * d * i + 2 * i + d  # gate, up, down with biases
+        else:
+            mlp = 2 * d * i + i + d  # fc1, fc2 with biases
         scale = 2 * d if self.layer_scale else 0  # lambda_1, lambda_2
         return attn + mlp + scale + 2 * _norm_params(self.norm_kind, d)  # two block norms
+
+    def pos_table(self) -> int:
+        """Rows of the learned position table (0 without one)."""
+        if self.num_position_embeddings:
+            return self.num_position_embeddings
+        if self.learned_pos_embedding:
+            return self.patches_per_image + int(self.cls_token)
+        return 0
 
     def num_params(self) -> int:
         d = self.hidden_size
         n = self.patch_input_dim * d + (d if self.patch_bias else 0)
         if self.cls_token:
             n += d
-        if self.learned_pos_embedding:
-            n += (self.patches_per_image + int(self.cls_token)) * d
+        n += self.pos_table() * d
         n += 2 * d * (int(self.pre_norm) + int(self.post_norm))
         return n + self.num_layers * self.layer_params()
 
@@ -252,7 +283,10 @@ class ProjectorSpec(BaseModel):
 
     linear: one Linear(in, out). mlp2x_gelu: Linear(in, out), GELU, Linear(out, out) (LLaVA-1.5).
     patch_merger: LayerNorm(in) on each patch, concat merge_size^2 neighbours, then
-    Linear(in*m^2, in*m^2), GELU, Linear(in*m^2, out) (Qwen2-VL).
+    Linear(in*m^2, in*m^2), GELU, Linear(in*m^2, out) (Qwen2-VL). norm_kind: that norm
+    (Qwen2.5-VL: RMSNorm, Qwen2_5_VLPatchMerger.ln_q). deepstack: Qwen3-VL's extra mergers, one
+    per deepstack ViT layer, each LayerNorm(in*m^2) after the merge ("postshuffle") and the
+    same two Linears (Qwen3VLVisionPatchMerger(use_postshuffle_norm=True)).
     pixel_shuffle_mlp: pixel shuffle (m x m neighbours -> one row of in*m^2), then
     LayerNorm(in*m^2), Linear(in*m^2, out), GELU, Linear(out, out) (InternVL, m = 1/downsample_ratio).
     pixel_shuffle_linear: pixel shuffle, then one Linear(in*m^2, out) (Idefics3 / SmolVLM, m =
@@ -268,12 +302,16 @@ class ProjectorSpec(BaseModel):
     output_dim: PositiveInt
     merge_size: PositiveInt = 1
     bias: bool = True
+    norm_kind: Literal["layernorm", "rmsnorm"] = "layernorm"
+    deepstack: int = Field(default=0, ge=0)
 
     @model_validator(mode="after")
     def _check(self) -> ProjectorSpec:
         if self.kind in ("linear", "mlp2x_gelu") and self.merge_size != 1:
             raise ValueError("projector.merge_size: only patch_merger, pixel_shuffle_* and "
                              "avgpool_norm_linear merge patches; set it to 1")
+        if self.kind != "patch_merger" and self.deepstack:
+            raise ValueError("projector.deepstack: only a patch_merger has deepstack mergers")
         return self
 
     @property
@@ -300,10 +338,14 @@ class ProjectorSpec(BaseModel):
         return {"patch_merger": self.input_dim, "pixel_shuffle_mlp": self.merged_dim}.get(self.kind, 0)
 
     def num_params(self) -> int:
-        n = sum(a * b + (b if self.bias else 0) for a, b in self.linear_shapes())
+        lin = sum(a * b + (b if self.bias else 0) for a, b in self.linear_shapes())
         if self.kind == "avgpool_norm_linear":
-            n += self.input_dim  # RMSNorm after pooling (scale only)
-        return n + 2 * self.norm_dim  # LayerNorm scale and bias
+            return lin + self.input_dim  # RMSNorm after pooling (scale only)
+        if self.kind != "patch_merger":
+            return lin + 2 * self.norm_dim  # pixel_shuffle_mlp's LayerNorm (0 for others)
+        # norm before merging; each deepstack merger: the Linears + LayerNorm(in*m^2)
+        return lin + _norm_params(self.norm_kind, self.input_dim) + \
+            self.deepstack * (lin + 2 * self.merged_dim)
 
 
 class TokenScheme(BaseModel):

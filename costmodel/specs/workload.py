@@ -159,3 +159,6 @@ class VisualPlan(BaseModel):
     seq_per_crop: float = Field(ge=0)  # encoder sequence length per pass (incl. CLS)
     projector_rows: float = Field(ge=0)  # patch features into the projector
     llm_tokens: float = Field(ge=0)  # visual tokens entering the LLM
+    # Patch columns of each encoder pass (dynamic resolution); 0 = not known. Windowed ViT
+    # attention (Qwen2.5-VL) depends on the grid, not only on seq_per_crop.
+    grid_w: float = Field(default=0, ge=0)

@@ -16,7 +16,8 @@ from pathlib import PurePath
 from pydantic import ValidationError
 
 from costmodel.errors import CostmodelError, one_line
-from costmodel.loading.hf_config import ConfigError, spec_from_config
+from costmodel.loading.config_fields import ConfigError
+from costmodel.loading.from_config import spec_from_config
 from costmodel.specs.model import ModelSpec
 from costmodel.ui.state import UPLOAD_PREFIX
 

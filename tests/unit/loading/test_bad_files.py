@@ -8,7 +8,8 @@ import json
 import pytest
 
 from costmodel.errors import CostmodelError
-from costmodel.loading.hf_config import ConfigError, spec_from_config
+from costmodel.loading.config_fields import ConfigError
+from costmodel.loading.from_config import spec_from_config
 from costmodel.loading.load import hardware_data, read_text, read_yaml
 from costmodel.loading.whatif import apply_overrides
 

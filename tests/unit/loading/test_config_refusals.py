@@ -9,7 +9,8 @@ import json
 import pytest
 
 from costmodel.errors import CostmodelError
-from costmodel.loading.hf_config import ConfigError, spec_from_config
+from costmodel.loading.config_fields import ConfigError
+from costmodel.loading.from_config import spec_from_config
 from costmodel.loading.load import load_model, model_ids
 from tests.helpers import ROOT, run
 

@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from costmodel.loading.hf_config import ConfigError, spec_from_config
+from costmodel.loading.config_fields import ConfigError
+from costmodel.loading.from_config import spec_from_config
 from tests.helpers import ROOT
 
 CFG = json.loads((ROOT / "costmodel/zoo_configs/gemma-3-4b.json").read_text())

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from costmodel.loading.hf_config import ConfigError, spec_from_config
+from costmodel.loading.config_fields import ConfigError
+from costmodel.loading.from_config import spec_from_config
 from costmodel.loading.load import load_model
 
 ZOO_DIR = Path(__file__).resolve().parents[3] / "costmodel" / "zoo_configs"

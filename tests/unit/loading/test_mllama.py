@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from costmodel.loading.hf_config import ConfigError, spec_from_config
+from costmodel.loading.config_fields import ConfigError
+from costmodel.loading.from_config import spec_from_config
 from costmodel.loading.load import load_model
 
 ZOO = "llama-3.2-11b-vision"

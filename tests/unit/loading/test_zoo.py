@@ -38,6 +38,11 @@ PUBLISHED = {
     # mixture of experts: safetensors index total_size / 2 (bf16), SOURCES.md section 8
     "mixtral-8x7b": 46_702_792_704,  # 93,405,585,408 / 2
     "qwen3-30b-a3b": 30_532_122_624,  # 61,064,245,248 / 2
+    # Qwen2.5-VL / Qwen3-VL (SOURCES.md): Hub numParameters / loaded-model counts, and a count
+    # of the Qwen3-VL-8B-Instruct safetensors tensors.
+    "qwen2.5-vl-3b": 3_754_622_976,
+    "qwen2.5-vl-7b": 8_292_166_656,
+    "qwen3-vl-8b": 8_767_123_696,
 }
 # Parameters one token uses (ModelSpec.param_counts()["active"]), published to 0.1 B (rounded
 # or cut: 12,879,925,248 and 3,353,032,704 here): Mixtral
@@ -74,6 +79,11 @@ def test_components():
     q = load_model("qwen2-vl-7b")
     assert q.llm.qkv_bias and q.vision.rope2d and q.projector.kind == "patch_merger"
     assert load_model("qwen2-vl-2b").llm.tie_embeddings
+    q25, q3 = load_model("qwen2.5-vl-3b"), load_model("qwen3-vl-8b")
+    assert q25.llm.tie_embeddings and q25.llm.qkv_bias and q25.vision.window_size == 112
+    assert q25.vision.fullatt_blocks == (7, 15, 23, 31) and q25.projector.norm_kind == "rmsnorm"
+    assert q3.llm.qk_norm and not q3.llm.qkv_bias and q3.llm.head_dim == 128
+    assert q3.projector.deepstack == 3 and q3.vision.num_position_embeddings == 2304
 
 
 def test_token_counts_from_sources():

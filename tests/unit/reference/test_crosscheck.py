@@ -20,7 +20,7 @@ from costmodel.reference.crosscheck import (  # noqa: E402
     causal_skipped_flops,
     torch_matmul_flops,
 )
-from costmodel.reference.model import build, tiny_spec  # noqa: E402
+from costmodel.reference.model import build, mirrors, tiny_spec  # noqa: E402
 from costmodel.specs.model import (  # noqa: E402
     LLMSpec,
     ModelSpec,
@@ -54,12 +54,11 @@ TEXT_ONLY = ModelSpec(name="text", llm=LLMSpec(hidden_size=128, num_layers=2, nu
                                                num_kv_heads=4, intermediate_size=300,
                                                vocab_size=500, head_dim=48))
 LOCAL = [LLAVA15_7B, QWEN2VL_LIKE, SIGLIP_LIKE, TEXT_ONLY, tiny_spec()]
-# Cross-attention zoo models (Llama-3.2-Vision) have no torch reference model: they are checked
-# against transformers' own class in tests/unit/reference/test_mllama_flops.py; MoE zoo models
-# in tests/unit/reference/test_moe.py.
-REFERENCE_ZOO = [i for i in model_ids() if not load_model(i).llm.cross_attention_layers
-                 and load_model(i).llm.moe is None]
-ALL = [pytest.param(s, id=s.name) for s in LOCAL] + [pytest.param(i, id=i) for i in REFERENCE_ZOO]
+# Zoo models the reference mirrors (reference.model.mirrors); Qwen2.5-VL / Qwen3-VL,
+# Llama-3.2-Vision and the MoE models are checked against transformers' own classes in
+# test_qwen_vl.py, test_mllama_flops.py and test_moe.py.
+ALL = [pytest.param(s, id=s.name) for s in LOCAL] + [
+    pytest.param(i, id=i) for i in model_ids() if mirrors(load_model(i))]
 
 
 def _spec(s: ModelSpec | str) -> ModelSpec:

@@ -22,7 +22,7 @@ transformers = pytest.importorskip("transformers")
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 from transformers import Gemma3Config, Gemma3ForConditionalGeneration  # noqa: E402
 
-from costmodel.loading.hf_config import spec_from_config  # noqa: E402
+from costmodel.loading.from_config import spec_from_config  # noqa: E402
 from costmodel.loading.load import load_model  # noqa: E402
 from costmodel.reference.crosscheck import (  # noqa: E402
     analytical_matmul_flops,

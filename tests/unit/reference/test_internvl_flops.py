@@ -21,7 +21,7 @@ transformers = pytest.importorskip("transformers", minversion="5.23")
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from costmodel.core.stages import decode_ops, stage_ops  # noqa: E402
-from costmodel.loading.hf_config import spec_from_config  # noqa: E402
+from costmodel.loading.from_config import spec_from_config  # noqa: E402
 from costmodel.loading.load import load_model  # noqa: E402
 from costmodel.loading.zoo import ZOO  # noqa: E402
 from costmodel.reference.crosscheck import _UNIT, causal_skipped_flops, points  # noqa: E402

@@ -19,7 +19,7 @@ import pytest
 from costmodel.core.cross_attention import decode_ops, stage_ops
 from costmodel.core.inputs import Points, Precision
 from costmodel.core.visual_tokens import plan_images
-from costmodel.loading.hf_config import spec_from_config
+from costmodel.loading.from_config import spec_from_config
 
 torch = pytest.importorskip("torch")
 UNIT = Precision(weight=1.0, act=1.0, kv=1.0)

@@ -22,7 +22,7 @@ transformers = pytest.importorskip("transformers")
 
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from costmodel.loading.hf_config import spec_from_config  # noqa: E402
+from costmodel.loading.from_config import spec_from_config  # noqa: E402
 from costmodel.reference.crosscheck import analytical_matmul_flops  # noqa: E402
 from tests.helpers import ROOT  # noqa: E402
 

@@ -39,7 +39,7 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 from costmodel.core.inputs import Precision  # noqa: E402
 from costmodel.core.stages import decode_ops, stage_ops  # noqa: E402
 from costmodel.core.visual_tokens import plan_images, smart_resize  # noqa: E402
-from costmodel.loading.hf_config import spec_from_config  # noqa: E402
+from costmodel.loading.from_config import spec_from_config  # noqa: E402
 from costmodel.loading.load import _PKG  # noqa: E402
 from costmodel.reference.crosscheck import causal_skipped_flops, points  # noqa: E402
 from costmodel.specs.model import ModelSpec  # noqa: E402

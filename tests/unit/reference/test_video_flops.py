@@ -19,7 +19,7 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from costmodel.core.stages import stage_ops  # noqa: E402
 from costmodel.core.video import plan_video  # noqa: E402
-from costmodel.loading.hf_config import spec_from_config  # noqa: E402
+from costmodel.loading.from_config import spec_from_config  # noqa: E402
 from costmodel.reference.crosscheck import _UNIT, points  # noqa: E402
 
 VISION = dict(depth=2, embed_dim=32, num_heads=2, hidden_size=48, mlp_ratio=4, patch_size=14,

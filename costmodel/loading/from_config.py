@@ -1,0 +1,34 @@
+"""config.json (parsed) -> ModelSpec: one dispatch over the model families. Families with
+their own module are tried first; the rest are hf_config's (builtin_spec). No network, no I/O.
+To add a family: a module loading/<family>.py with a `<family>(cfg, name) -> ModelSpec` built on
+hf_config's helpers, and one entry in FAMILIES (docs/methodology.md sections per family)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from costmodel.loading.config_fields import Cfg, ConfigError
+from costmodel.loading.gemma3 import gemma3_spec
+from costmodel.loading.hf_config import builtin_spec
+from costmodel.loading.internvl import internvl
+from costmodel.loading.mllama import mllama_from_config
+from costmodel.loading.moe import moe_spec_from_config
+from costmodel.loading.qwen_vl import qwen_vl_from_config
+from costmodel.specs.model import ModelSpec
+
+FAMILIES: dict[str, Callable[[Cfg, str], ModelSpec]] = {
+    "mixtral": moe_spec_from_config, "qwen3_moe": moe_spec_from_config,
+    "qwen2_moe": moe_spec_from_config,
+    "qwen2_5_vl": qwen_vl_from_config, "qwen3_vl": qwen_vl_from_config,
+    "internvl": internvl,
+    "mllama": mllama_from_config,
+    "gemma3": gemma3_spec, "gemma3_text": gemma3_spec,
+}
+
+
+def spec_from_config(cfg: Cfg, name: str = "model") -> ModelSpec:
+    """Turn a parsed config.json into a ModelSpec (ConfigError if unsupported)."""
+    if not isinstance(cfg, dict):
+        raise ConfigError("config.json: expected a JSON object at the top level")
+    family = FAMILIES.get(str(cfg.get("model_type")))
+    return family(cfg, name) if family else builtin_spec(cfg, name)

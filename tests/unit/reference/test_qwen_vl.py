@@ -1,0 +1,190 @@
+"""Qwen2.5-VL and Qwen3-VL against transformers' own classes (5.23): parameters, FLOPs, windows.
+
+Parameters: the real `Qwen2_5_VLForConditionalGeneration` / `Qwen3VLForConditionalGeneration`
+built on the meta device from each zoo config.json. FLOPs: FlopCounterMode on the real classes
+with a shrunken config of the same family (few layers, small widths), real tensors on CPU,
+eager attention: vision tower + merger(s) (`model.model.visual`), prefill (the whole forward
+minus the visual part, last-token logits) and one decode step, for grids whose windows are
+whole and partial. They equal costmodel's matmul FLOPs with its eager attention count
+(flash=False) exactly; costmodel's FlashAttention count differs only in prefill, by the
+masked causal triangle (`causal_skipped_flops`, a closed form). Nothing else differs: the
+rotary tables, the interpolated position table and the DeepStack adds are elementwise
+(uncounted by torch; vector FLOPs in costmodel).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers", minversion="5.23")
+
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+from transformers.vision_utils import get_vision_window_index  # noqa: E402
+
+from costmodel.core.inputs import Points, Precision  # noqa: E402
+from costmodel.core.qwen_vl import window_groups  # noqa: E402
+from costmodel.core.stages import decode_ops, stage_ops  # noqa: E402
+from costmodel.loading.from_config import spec_from_config  # noqa: E402
+from costmodel.loading.load import load_model  # noqa: E402
+from costmodel.reference.crosscheck import causal_skipped_flops  # noqa: E402
+from tests.helpers import ROOT  # noqa: E402
+
+ZOO = ROOT / "costmodel" / "zoo_configs"
+UNIT = Precision(weight=1.0, act=1.0, kv=1.0)
+# Token ids inside the shrunken vocabularies (the real ones are above 150,000).
+IDS = dict(image_token_id=990, video_token_id=991, vision_start_token_id=992,
+           vision_end_token_id=993)
+FAMILY = {"qwen2.5-vl": ("Qwen2_5_VLConfig", "Qwen2_5_VLForConditionalGeneration"),
+          "qwen3-vl": ("Qwen3VLConfig", "Qwen3VLForConditionalGeneration")}
+
+
+def _zoo(mid: str) -> dict:
+    return json.loads((ZOO / f"{mid}.json").read_text())
+
+
+def _classes(mid: str) -> tuple[type, type]:
+    names = FAMILY[mid.rsplit("-", 1)[0]]
+    return getattr(transformers, names[0]), getattr(transformers, names[1])
+
+
+@pytest.mark.parametrize("mid", ["qwen2.5-vl-3b", "qwen2.5-vl-7b", "qwen3-vl-8b"])
+def test_param_counts_equal_transformers_on_meta(mid):
+    config_cls, model_cls = _classes(mid)
+    with torch.device("meta"):
+        model = model_cls(config_cls.from_dict(_zoo(mid)))
+    visual = sum(p.numel() for p in model.model.visual.parameters())
+    counts = load_model(mid).param_counts()
+    assert counts["total"] == sum(p.numel() for p in model.parameters())
+    assert counts["vision"] + counts["projector"] == visual
+
+
+def _tie_in_text_config(mid: str) -> dict:
+    """A pre-v5 layout: tie_word_embeddings true inside text_config only. Qwen2_5_VLConfig
+    takes it (its BC rule); Qwen3VLConfig ties by its own field only."""
+    cfg = _zoo(mid)
+    if "text_config" not in cfg:
+        top = ("architectures", "model_type", "vision_config")
+        cfg = {**{k: cfg[k] for k in top}, "text_config": {k: v for k, v in cfg.items()
+                                                          if k not in top}}
+    cfg["text_config"]["tie_word_embeddings"] = True
+    cfg.pop("tie_word_embeddings", None)
+    return cfg
+
+
+@pytest.mark.parametrize("mid", ["qwen2.5-vl-7b", "qwen3-vl-8b"])
+def test_text_config_tie_follows_transformers(mid):
+    cfg = _tie_in_text_config(mid)
+    config_cls, model_cls = _classes(mid)
+    with torch.device("meta"):
+        model = model_cls(config_cls.from_dict(copy.deepcopy(cfg)))
+    spec = spec_from_config(cfg)
+    assert spec.param_counts()["total"] == sum(p.numel() for p in model.parameters())
+    assert spec.llm.tie_embeddings == (mid == "qwen2.5-vl-7b")
+
+
+def _small_qwen25() -> dict:
+    c = _zoo("qwen2.5-vl-3b")
+    c.update(hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4,
+             num_key_value_heads=2, vocab_size=1000, vision_token_id=994, **IDS)
+    c["rope_scaling"]["mrope_section"] = [4, 6, 6]
+    c["vision_config"].update(depth=4, hidden_size=64, intermediate_size=96, num_heads=4,
+                              out_hidden_size=128, fullatt_block_indexes=[1, 3])
+    return c
+
+
+def _small_qwen3() -> dict:
+    c = _zoo("qwen3-vl-8b")
+    c.update(**IDS)
+    c["text_config"].update(hidden_size=128, intermediate_size=256, num_hidden_layers=3,
+                            num_attention_heads=4, num_key_value_heads=2, head_dim=32,
+                            vocab_size=1000)
+    c["text_config"]["rope_scaling"]["mrope_section"] = [6, 5, 5]
+    c["vision_config"].update(depth=4, hidden_size=64, intermediate_size=96, num_heads=4,
+                              out_hidden_size=128, num_position_embeddings=64,
+                              deepstack_visual_indexes=[0, 2])
+    return c
+
+
+def _count(fn) -> tuple[int, object]:
+    with torch.no_grad(), FlopCounterMode(display=False) as fc:
+        out = fn()
+    return int(fc.get_total_flops()), out
+
+
+def _torch_counts(cfg: dict, mid: str, h: int, w: int) -> tuple[dict[str, int], int]:
+    """FlopCounterMode per stage of the real class: (counts, text tokens in the prompt)."""
+    config_cls, model_cls = _classes(mid)
+    config = config_cls.from_dict(copy.deepcopy(cfg))
+    for c in (config, config.text_config, config.vision_config):
+        c._attn_implementation = "eager"
+    torch.manual_seed(0)
+    model = model_cls(config).float().eval()
+    visual = model.model.visual
+    grid, tokens = torch.tensor([[1, h, w]]), h * w // 4
+    pix = torch.randn(h * w, visual.patch_embed.proj.weight[0].numel())
+    ids = torch.tensor([[1, 1, 1, 992] + [990] * tokens + [993, 2, 2, 2, 2]])
+    feats = torch.randn(h * w, config.vision_config.hidden_size)
+    mergers = [visual.merger, *getattr(visual, "deepstack_merger_list", [])]
+    counts = {"projector": sum(_count(lambda m=m: m(feats))[0] for m in mergers)}
+    both, _ = _count(lambda: visual(pix, grid_thw=grid))
+    counts["vision"] = both - counts["projector"]
+    total, out = _count(lambda: model(input_ids=ids, pixel_values=pix, image_grid_thw=grid,
+                                      mm_token_type_ids=(ids == 990).long(), logits_to_keep=1,
+                                      use_cache=True))
+    counts["prefill"] = total - both
+    counts["decode"], _ = _count(lambda: model(input_ids=torch.tensor([[5]]), logits_to_keep=1,
+                                               past_key_values=out.past_key_values,  # type: ignore[attr-defined]
+                                               use_cache=True))
+    return counts, ids.shape[1] - tokens
+
+
+def _costmodel_counts(cfg: dict, h: int, w: int, text: int, flash: bool) -> dict[str, int]:
+    spec = spec_from_config(copy.deepcopy(cfg), "small")
+
+    def a(x: float) -> np.ndarray:
+        return np.asarray([float(x)])
+
+    pts = Points(batch=a(1), crops=a(1), seq_per_crop=a(h * w), projector_rows=a(h * w),
+                 visual=a(h * w // 4), text=a(text), output=a(2), grid_w=a(w))
+    ops = stage_ops(spec, pts, UNIT, flash)
+    ops["decode"] = decode_ops(spec, pts, 0.0, UNIT, flash)
+    return {s: int(round(sum(float(o.matmul_flops[0]) * o.count for o in v)))
+            for s, v in ops.items()}
+
+
+@pytest.mark.parametrize(("mid", "make", "grid"), [
+    ("qwen2.5-vl", _small_qwen25, (8, 8)),  # one whole 8x8-patch window
+    ("qwen2.5-vl", _small_qwen25, (20, 12)),  # right, bottom and corner windows partial
+    ("qwen3-vl", _small_qwen3, (20, 12)),
+])
+def test_stage_flops_equal_flop_counter(mid, make, grid):
+    cfg = make()
+    got, text = _torch_counts(cfg, f"{mid}-x", *grid)
+    assert all(v > 0 for v in got.values())
+    assert _costmodel_counts(cfg, *grid, text, flash=False) == got
+    flash = _costmodel_counts(cfg, *grid, text, flash=True)
+    spec = spec_from_config(copy.deepcopy(cfg), "small")
+    skipped = causal_skipped_flops(spec, 1, grid[0] * grid[1] // 4 + text)
+    assert flash["prefill"] + skipped == got["prefill"]
+    assert {k: flash[k] for k in ("vision", "projector", "decode")} == \
+        {k: got[k] for k in ("vision", "projector", "decode")}
+
+
+@pytest.mark.parametrize("grid", [(4, 4), (8, 8), (8, 16), (10, 14), (20, 12), (2, 100),
+                                  (36, 28), (74, 38), (16, 2)])
+def test_windows_equal_get_vision_window_index(grid):
+    """Window count and sizes for a grid (in patches) equal transformers' partition."""
+    v = load_model("qwen2.5-vl-7b").vision
+    h, w = grid
+    _, cu = get_vision_window_index(torch.tensor([[1, h, w]]), spatial_merge_size=2,
+                                    window_size=112, patch_size=14)
+    want = sorted(int(x) for x in torch.diff(cu))
+    got: list[int] = []
+    for _, n, size in window_groups(v, np.asarray([h * w], dtype=float), np.asarray([w * 1.0])):
+        got += [int(size[0])] * int(n[0])
+    assert sorted(got) == want
