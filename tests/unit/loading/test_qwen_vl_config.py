@@ -53,8 +53,6 @@ def test_missing_vision_fields_take_class_defaults():
     ("qwen2.5-vl-3b", "vision_config", {"hidden_act": "gelu"}, "vision_config.hidden_act"),
     ("qwen2.5-vl-3b", "vision_config", {"fullatt_block_indexes": [7, 32]},
      "vision_config.fullatt_block_indexes"),
-    ("qwen2.5-vl-3b", None, {"use_sliding_window": True, "max_window_layers": 10},
-     "use_sliding_window"),
     ("qwen2.5-vl-3b", None, {"architectures": ["Qwen2VLForConditionalGeneration"]},
      "architectures"),
 ])
@@ -62,3 +60,12 @@ def test_refusals_name_the_field(mid, where, update, field):
     cfg = copy.deepcopy(_cfg(mid))
     (cfg[where] if where else cfg).update(update)
     assert field in _refused(cfg)
+
+
+def test_qwen2_5_sliding_window_is_modelled():
+    """use_sliding_window (Qwen2 semantics: layers >= max_window_layers) is costed as sliding
+    layers (loading/windows.py), not refused."""
+    cfg = {**_cfg("qwen2.5-vl-3b"), "use_sliding_window": True, "max_window_layers": 10}
+    m = spec_from_config(cfg).llm
+    assert m.layer_types[:10] == ("full",) * 10 and set(m.layer_types[10:]) == {"sliding"}
+    assert m.sliding_window == cfg.get("sliding_window", 4096)
