@@ -236,9 +236,11 @@ def _price(ops: _Ops, overlap: str, r: Rates) -> _Replica:
                  for a, b in zip(ops.dec_a, ops.dec_b, strict=True)] + host["decode"]
     stages = {s: _totals([c for c in costs if c.op.stage == s], like) for s in STAGES[:3]}
     stages["decode"] = _totals(dec_costs, like)
-    first = [_static_cost(op, r, overlap) for op in ops.dec_a] + host["decode"]
     dec = stages["decode"].latency_s
-    tpot = np.where(n_steps > 0, dec / np.maximum(n_steps, 1.0), _totals(first, like).latency_s)
+    tpot = dec / np.maximum(n_steps, 1.0)
+    if np.any(n_steps <= 0):  # one output token: no decode step, TPOT = one step's latency
+        first = [_static_cost(op, r, overlap) for op in ops.dec_a] + host["decode"]
+        tpot = np.where(n_steps > 0, tpot, _totals(first, like).latency_s)
     act = peak_activation_bytes([op for v in ops.pre.values() for op in v] + ops.dec_a, like)
     return _Replica(ops.pts, stages, tpot + 0 * like, n_steps + 0 * like, costs + dec_costs,
                     act + 0 * like, like)
