@@ -128,12 +128,15 @@ def _static_cost(op: Op, r: Rates, overlap: str) -> OpCost:
                   k * t.comm_s)
 
 
-def _decode_cost(a: Op, b: Op, r: Rates, overlap: str, n: Arr, span: Arr) -> OpCost:
+def _decode_cost(a: Op, b: Op, r: Rates, overlap: str, n: Arr, span: Arr,
+                 same: bool = False) -> OpCost:
     """Totals over n decode steps; `a` is the op at step 0, `b` at step `span` (the last step,
     or 1): FLOPs and bytes are affine in the step, so the series is exact for them and for the
     roofline bound; fitted efficiencies (curves, kernel model) follow the chord from the first
-    to the last step (docs/methodology.md, "Decode and end-to-end latency")."""
-    ta, tb = op_times(a, r), op_times(b, r)
+    to the last step (docs/methodology.md, "Decode and end-to-end latency").
+    same: `b` equals `a` field by field (`_same_op`), so its times are `a`'s (priced once)."""
+    ta = op_times(a, r)
+    tb = ta if same else op_times(b, r)
     k = a.count
 
     def series(x: Arr, y: Arr) -> Arr:
@@ -176,6 +179,23 @@ class _Ops:
     dec_b: list[Op]  # at step `span`
     span: Arr
     like: Arr
+    dec_same: tuple[bool, ...] = ()  # dec_b[i] equals dec_a[i] (a step-independent op)
+
+
+def _same_op(a: Op, b: Op) -> bool:
+    """Every field equal (arrays: same shape and values): `op_times` gives `a`'s times for `b`.
+    Decode ops other than attention (weights, norms, activations) do not change with the step."""
+    for f in dataclasses.fields(Op):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if f.name == "attn":
+            if x is not None or y is not None:
+                return False
+        elif isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+            if not np.array_equal(x, y):  # also False for other shapes, NaN
+                return False
+        elif x != y:
+            return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -203,7 +223,8 @@ def _ops(gpu: ModelSpec, base: Points, prep: Prepared) -> _Ops:
     dec_a, dec_b = conv.decode_ops(gpu, pts, 0.0, prec, o), conv.decode_ops(gpu, pts, span, prec, o)
     for op in overhead_ops(gpu, base, o.compression, prec, o.flash):
         pre[op.stage].append(op)
-    return _Ops(pts, pre, dec_a, dec_b, span, like)
+    same = tuple(_same_op(a, b) for a, b in zip(dec_a, dec_b, strict=True))
+    return _Ops(pts, pre, dec_a, dec_b, span, like, same)
 
 
 def _host_cost(name: str, stage: str, latency_s: Arr, like: Arr) -> OpCost:
@@ -232,13 +253,16 @@ def _price(ops: _Ops, overlap: str, r: Rates) -> _Replica:
     n_steps = ops.pts.output - 1.0
     host = _engine_costs(r, n_steps, like)
     costs = [_static_cost(op, r, overlap) for v in ops.pre.values() for op in v] + host["prefill"]
-    dec_costs = [_decode_cost(a, b, r, overlap, n_steps, ops.span)
-                 for a, b in zip(ops.dec_a, ops.dec_b, strict=True)] + host["decode"]
+    dec_costs = [_decode_cost(a, b, r, overlap, n_steps, ops.span, same)
+                 for a, b, same in zip(ops.dec_a, ops.dec_b, ops.dec_same, strict=True)]
+    dec_costs += host["decode"]
     stages = {s: _totals([c for c in costs if c.op.stage == s], like) for s in STAGES[:3]}
     stages["decode"] = _totals(dec_costs, like)
-    first = [_static_cost(op, r, overlap) for op in ops.dec_a] + host["decode"]
     dec = stages["decode"].latency_s
-    tpot = np.where(n_steps > 0, dec / np.maximum(n_steps, 1.0), _totals(first, like).latency_s)
+    tpot = dec / np.maximum(n_steps, 1.0)
+    if np.any(n_steps <= 0):  # one output token: no decode step, TPOT = one step's latency
+        first = [_static_cost(op, r, overlap) for op in ops.dec_a] + host["decode"]
+        tpot = np.where(n_steps > 0, tpot, _totals(first, like).latency_s)
     act = peak_activation_bytes([op for v in ops.pre.values() for op in v] + ops.dec_a, like)
     return _Replica(ops.pts, stages, tpot + 0 * like, n_steps + 0 * like, costs + dec_costs,
                     act + 0 * like, like)

@@ -26,6 +26,7 @@ from costmodel.analysis.estimate import estimate as run_estimate
 from costmodel.cli import ClickException, UsageError, _click_line
 from costmodel.cli.compression_options import check_kept_count, compression_from_options
 from costmodel.cli.options import as_option, refuse_unused, workload_from_values
+from costmodel.core.evaluate import Evaluation
 from costmodel.errors import CostmodelError, one_line
 from costmodel.loading.load import load_hardware, load_model
 from costmodel.specs.compression import Compression, CompressionPlan
@@ -110,7 +111,20 @@ def _spec(model_id: str) -> ModelSpec:
 
 
 def inputs(state: dict[str, str]) -> Inputs:
-    """Parse and check a state the way `estimate` / `compare-compression` do."""
+    """Parse and check a state the way `estimate` / `compare-compression` do; held by the
+    state (the view and the sweep request of one interaction parse it once). An upload that
+    the server no longer holds is checked afresh (and refused), never served from here."""
+    if state["model"].startswith(st.UPLOAD_PREFIX) and uploads.get(state["model"]) is None:
+        return _inputs(state)
+    return _held_inputs(tuple(state.items()))
+
+
+@lru_cache(maxsize=64)
+def _held_inputs(items: tuple[tuple[str, str], ...]) -> Inputs:
+    return _inputs(dict(items))
+
+
+def _inputs(state: dict[str, str]) -> Inputs:
     params = parse(st.estimate_argv(state))
     cargv = st.compare_argv(state)
     cparams = parse(cargv) if cargv else None
@@ -155,19 +169,30 @@ def sweep_workload(i: Inputs, comp: Compression | CompressionPlan | None) -> Wor
     return workload_from_values(fixed, compression=comp)
 
 
+def _point_columns(ev: Evaluation) -> dict[str, Any]:
+    """The sweep's per-point columns (names as `costmodel sweep` prints them)."""
+    return {"ttft_s": ev.ttft_s, "tpot_s": ev.tpot_s, "e2e_latency_s": ev.e2e_latency_s,
+            "bound_ttft_s": ev.bound.ttft_s, "bound_tpot_s": ev.bound.tpot_s,
+            "bound_e2e_latency_s": ev.bound.e2e_latency_s, "total_memory_bytes": ev.total_bytes}
+
+
 def sweep(i: Inputs, grid: str,
           comp: Compression | CompressionPlan | None) -> tuple[dict[str, list[float]], list[str]]:
-    """Per-point columns of the token sweep (library `costmodel.analysis.sweep.sweep`)."""
-    from costmodel.analysis.sweep import sweep as run_sweep
+    """Per-point columns of the token sweep: `evaluate_grid`, the evaluation that
+    `costmodel.analysis.sweep.sweep` (and so `costmodel sweep`) runs, read without building its
+    DataFrame (the same float64 values; pandas cost ~5 ms a sweep)."""
+    from costmodel.analysis.sweep import evaluate_grid
     from costmodel.cli.parsing import parse_grid
 
     w = sweep_workload(i, comp)
 
     def make() -> dict[str, list[float]]:
-        df = run_sweep([i.spec], [i.hw], parse_grid(grid, "--visual-tokens"), [w.batch], w)
-        pts = df[df.stage == "vision"]
-        cols = ("visual_tokens", "ttft_s", "tpot_s", "e2e_latency_s", "bound_ttft_s",
-                "bound_tpot_s", "bound_e2e_latency_s", "total_memory_bytes")
-        return {c: [float(x) for x in pts[c]] for c in cols}
+        tokens = np.asarray(parse_grid(grid, "--visual-tokens"), dtype=float).reshape(-1)
+        ev, cols, _ = evaluate_grid(i.spec, [i.hw], tokens, np.asarray([w.batch]), w)
+        shape = (1, cols["visual_tokens"].size)
+        out = {"visual_tokens": [float(x) for x in cols["visual_tokens"].astype(int)]}
+        for name, x in _point_columns(ev).items():
+            out[name] = [float(v) for v in np.broadcast_to(np.asarray(x), shape).reshape(-1)]
+        return out
 
     return _SWEEPS.get((i.model_id, i.hw.id, i.sets, grid, w), make)

@@ -18,7 +18,7 @@ pytest.importorskip("uvicorn")
 from starlette.testclient import TestClient  # noqa: E402
 
 from costmodel.cli import main  # noqa: E402
-from costmodel.ui import server, uploads  # noqa: E402
+from costmodel.ui import api, server, uploads  # noqa: E402
 from tests.ui.conftest import run_cli  # noqa: E402
 
 ZOO = Path(__file__).resolve().parents[2] / "costmodel" / "zoo_configs"
@@ -81,12 +81,30 @@ def test_sweep_equals_the_cli(client, capsys):
     assert status == 200 and sweep["point"] == 144
     code, out, _ = run_cli(capsys, sweep["command"], "-f", "json")
     rows = [r for r in json.loads(out) if r["stage"] == "vision"]
-    assert [r["ttft_s"] for r in rows] == sweep["compressed"]["ttft_s"]
-    assert [r["visual_tokens"] for r in rows] == sweep["baseline"]["visual_tokens"]
+    columns = sweep["compressed"].keys()
+    assert len(columns) == 8 and {c: [r[c] for r in rows] for c in columns} == sweep["compressed"]
     plain = sweep["command"].replace(" --keep 0.25 --at projector", "")
     code, out, _ = run_cli(capsys, plain, "-f", "json")
     rows = [r for r in json.loads(out) if r["stage"] == "vision"]
-    assert [r["e2e_latency_s"] for r in rows] == sweep["baseline"]["e2e_latency_s"]
+    assert {c: [r[c] for r in rows] for c in columns} == sweep["baseline"]
+
+
+def test_a_state_is_parsed_once_per_interaction(client, monkeypatch):
+    calls = []
+    parse = api.parse
+    monkeypatch.setattr(api, "parse", lambda argv: calls.append(argv[0]) or parse(argv))
+    state = {"visual_tokens": "123", "keep": "0.5", "batch": "3"}
+    assert view(client, state)[0] == 200 and view(client, state, "/api/sweep")[0] == 200
+    assert calls == ["estimate", "compare-compression"]
+
+
+def test_a_dropped_upload_is_refused_after_it_was_used(client, monkeypatch):
+    raw = (ZOO / "llava-1.5-7b.json").read_bytes()
+    model_id = client.post("/api/upload?filename=again.json", content=raw).json()["id"]
+    assert view(client, {"model": model_id})[0] == 200
+    monkeypatch.setattr(uploads, "_held", type(uploads._held)())
+    status, doc = view(client, {"model": model_id})
+    assert status == 400 and "upload the file again" in doc["errors"]["model"]
 
 
 BAD = [
