@@ -185,22 +185,46 @@ def _decode(f: pd.DataFrame, hw: HardwareProfile, p: eff.KernelParams) -> tuple[
     kv_len = f["step"].to_numpy(float) + 1.0
     kv_len = np.where(win > 0, np.minimum(kv_len, win), kv_len)
     kvb, ab = _bytes(f, "kv_cache_dtype"), _bytes(f, "attn_dtype")
-    pred = eff.decode_attention_time_s(b, kv_len, h, kvh, d, kvb, ab, device(hw), p)
+    pred = eff.decode_attention_time_s(b, kv_len, h, kvh, d, kvb, ab, device(hw), p,
+                                       _attn_peak(hw))
     by = eff.decode_kv_bytes(b, kv_len, h, kvh, d, kvb, ab)
     flops = 4.0 * b * h * d * kv_len
     return pred, np.maximum(flops / _attn_peak(hw), by / hw.memory_bandwidth_Bps)
 
 
-def predict(frame: pd.DataFrame, hw: HardwareProfile,
-            p: eff.KernelParams) -> tuple[np.ndarray, np.ndarray]:
-    """(predicted_s, bound_s) per row; NaN where the device lacks the row's dtype peak."""
+# the `framework` column of the aiconfigurator tables -> costmodel engine id
+ENGINE_OF_FRAMEWORK = {"VLLM": "vllm", "TRTLLM": "trtllm", "SGLANG": "sglang"}
+
+
+def engine_of(frame: pd.DataFrame) -> np.ndarray:
+    """Engine id per row ('' where the table names no framework costmodel knows)."""
+    fw = _col(frame, "framework", "").astype(str)
+    return np.array([ENGINE_OF_FRAMEWORK.get(x.upper(), "") for x in fw], dtype=object)
+
+
+def _decode_by_engine(f: pd.DataFrame, hw: HardwareProfile, p: eff.KernelParams,
+                      by_engine: dict[str, eff.KernelParams]) -> tuple[np.ndarray, ...]:
+    """Decode rows priced with their engine's decode figures where the device has them."""
+    pred, bound = np.full(len(f), np.nan), np.full(len(f), np.nan)
+    engines = engine_of(f)
+    for e in set(engines):
+        idx = np.flatnonzero(engines == e)
+        pred[idx], bound[idx] = _decode(f.iloc[idx], hw, by_engine.get(e, p))
+    return pred, bound
+
+
+def predict(frame: pd.DataFrame, hw: HardwareProfile, p: eff.KernelParams,
+            by_engine: dict[str, eff.KernelParams] | None = None
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """(predicted_s, bound_s) per row; NaN where the device lacks the row's dtype peak.
+    by_engine: decode figures per engine id (the row's framework column picks them)."""
     pred, bound = np.full(len(frame), np.nan), np.full(len(frame), np.nan)
     for kind, idx in frame.groupby("kind").indices.items():
         f = frame.iloc[idx]
         if kind == "gemm":
             out = _gemm(f, hw, p)
         elif kind == "generation_attention":
-            out = _decode(f, hw, p)
+            out = _decode_by_engine(f, hw, p, by_engine or {})
         else:
             out = _prefill(f, hw, p, causal=kind == "context_attention")
         pred[idx], bound[idx] = out
@@ -236,8 +260,10 @@ GROUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
                   ("attention_fraction", "attention_tile_s", "attention_fixed_s",
                    "attention_memory_fraction", "attention_overlap")),
     "decode": (("generation_attention",), ("decode_fraction", "decode_tile_s",
-                                           "decode_fixed_s")),
+                                           "decode_fixed_s", "decode_half_ctas",
+                                           "decode_compute_fraction")),
 }
+DECODE_RULES = ("decode_split_mha", "decode_max_group")  # kernel rules: given, never fitted
 START = {"fraction": 0.7, "_s": 2e-6, "overlap": 0.5}
 MAX_FIT_ROWS = 20000  # larger groups are thinned to every n-th row (deterministic)
 
@@ -246,6 +272,12 @@ def _space(name: str) -> tuple[float, tuple[float, float], bool]:
     """(start, bounds, log?) of one parameter in the fit's coordinates."""
     if name.endswith("overlap"):
         return START["overlap"], OVERLAP, False
+    if name.endswith("_ctas"):  # CTAs per wave at half bandwidth
+        return np.log(50.0), (np.log(0.01), np.log(1e5)), True
+    if name == "decode_compute_fraction":  # start low: at 0.7 no decode row is compute-bound
+        return np.log(0.1), LOG_FRACTION, True  # and the fit would never move it
+    if name == "decode_fraction":  # an asymptote: may exceed 1 (core/efficiency.py)
+        return np.log(START["fraction"]), (LOG_FRACTION[0], np.log(3.0)), True
     if name.endswith("_s"):
         return np.log(START["_s"]), LOG_TIME, True
     return np.log(START["fraction"]), LOG_FRACTION, True
@@ -275,6 +307,16 @@ def fit(frame: pd.DataFrame, hw: HardwareProfile, fixed: dict[str, float] | None
             continue
         values.update(_fit_group(rows, hw, values, free))
     return eff.KernelParams(**values)
+
+
+def fit_decode(frame: pd.DataFrame, hw: HardwareProfile, base: eff.KernelParams,
+               rules: dict[str, float] | None = None) -> eff.KernelParams:
+    """`base` with its decode figures fitted on the frame's generation_attention rows under
+    the given kernel rules (DECODE_RULES: e.g. decode_split_mha 0 for FlashAttention-2's
+    varlen path, decode_max_group 32 for TensorRT-LLM's XQA); nothing else moves."""
+    fixed = {k: v for k, v in vars(base).items() if k not in GROUPS["decode"][1]}
+    fixed.update(rules or {})
+    return fit(frame[frame["kind"] == "generation_attention"], hw, fixed=fixed, start=base)
 
 
 def _fit_group(rows: pd.DataFrame, hw: HardwareProfile, values: dict[str, float],

@@ -30,7 +30,8 @@ def evaluate(files: list[Path], hardware: str, held_out_only: bool = False):  # 
     frame = kt.read_tables(files)
     if held_out_only:
         frame = frame[kt.held_out(frame)].reset_index(drop=True)
-    pred, bound = kt.predict(frame, hw, params_of(hw.kernel_params))
+    by_engine = {e: params_of(k) for e, k in hw.kernel_params_by_engine.items()}
+    pred, bound = kt.predict(frame, hw, params_of(hw.kernel_params), by_engine)
     frame["predicted_s"], frame["bound_s"] = pred, bound
     frame["label"] = kt.labels(frame, bound)
     frame["abs_error"] = np.abs(pred - frame["measured_s"]) / frame["measured_s"]

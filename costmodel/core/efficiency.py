@@ -20,16 +20,29 @@ Prefill (context) attention, FlashAttention-class, Q blocks of BLOCK rows per CT
   cta_s  = attention_tile_s + 2*2 * BLOCK*BLOCK*d * kv_blocks / (peak * attention_fraction / SMs)
   t      = max(ceil(ctas / SMs) * mean(cta_s), max(cta_s)) + attention_fixed_s, ctas = b*h*nq
   (useful causal FLOPs 2*2*b*h*s*s*d/2; encoder (ViT) attention is the non-causal case)
-Decode (generation) attention, memory-bound, one CTA per (sequence, KV head, KV split):
-  bytes  = b * kvh * L * d * 2 * kv_bytes + 2 * b * h * d * a,   L = min(cached + 1, window)
-  split  = clamp(floor(SMs / (b * kvh)), 1, ceil(L / 256)),  ctas = b * kvh * split
-  t      = ceil(ctas / SMs) * (decode_tile_s + bytes / ctas / (bandwidth * decode_fraction / SMs))
-           + decode_fixed_s
+Decode (generation) attention, one CTA per (sequence, unit, KV split), g = h / kvh:
+  units  = b * kvh when the query heads of a KV group share a CTA (g > 1), else b * h; with
+           decode_max_group G > 0 a group g > G runs one CTA per query head that reads its
+           K and V itself (bytes x g): TensorRT-LLM's XQA kernel vs its masked-MHA fallback
+  bytes  = units' K and V (b * kvh * L * d * 2 * kv_bytes, or b * h * ... per query head)
+           + 2 * b * h * d * a,   L = min(cached + 1, window);  flops = 4 b h L d
+  split  = FlashAttention's num_splits_heuristic(units, SMs, ceil(L / block_n)) (below);
+           1 for g = 1 when decode_split_mha = 0 (FlashAttention-2's varlen path splits the KV
+           only when it packs a group's query heads)
+  waves  = ceil(ctas / (RESIDENT * SMs)), per = ctas / waves, sat = per / (per + decode_half_ctas)
+  t      = decode_fixed_s + waves * (decode_tile_s + max(bytes / waves / (bandwidth *
+           min(1, decode_fraction * sat)), flops / waves / (peak * min(1, decode_compute_fraction
+           * sat))))
+  (decode_fraction is the asymptote of the saturation curve and may exceed 1; the achieved
+  fraction min(1, decode_fraction x sat) never does, so no kernel beats the bound)
 Sources: wave quantisation as in NVIDIA's "Matrix Multiplication Background User's Guide"
 (docs.nvidia.com/deeplearning/performance/dl-performance-matrix-multiplication); FlashAttention
 tiling from Dao, "FlashAttention-2" (2023); split-KV decoding from Dao et al.,
-"Flash-Decoding for long-context inference" (2023); large-GEMM fractions from Bekman's
-"Maximum Achievable Matmul FLOPS" table (stas00/ml-engineering).
+"Flash-Decoding for long-context inference" (2023) and num_splits_heuristic in
+flash-attention's csrc/flash_attn/flash_api.cpp (v2.x; block_n 256 for d <= 64, 128 for
+d <= 128, else 64; the varlen path calls it only when it swaps seqlen_q with the query-head
+groups); the decode fit and its rules: docs/validation.md, "Decode attention"; large-GEMM
+fractions from Bekman's "Maximum Achievable Matmul FLOPS" table (stas00/ml-engineering).
 """
 
 from __future__ import annotations
@@ -46,7 +59,9 @@ TILE_N = 128  # GEMM output-tile columns
 TILE_M_MAX, TILE_M_MIN = 128, 16  # GEMM output-tile rows: shrink with m down to 16
 SPLIT_K_MIN = 256  # least K per split-K slice
 BLOCK = 128  # FlashAttention query / key block
-DECODE_SPLIT_MIN = 256  # least KV tokens per decode split
+MAX_SPLITS = 128  # FlashAttention's num_splits_heuristic cap
+SPLIT_EFFICIENCY = 0.85  # ... takes the fewest splits within 85% of the best wave efficiency
+RESIDENT = 2  # decode CTAs resident per SM (assumed: small CTAs, two fit an SM's registers)
 
 
 @dataclass(frozen=True)
@@ -63,9 +78,13 @@ class KernelParams:
     attention_fixed_s: float = 0.0  # per attention kernel
     attention_memory_fraction: float = 1.0  # of datasheet bandwidth, Q/K/V/O traffic
     attention_overlap: float = 0.0
-    decode_fraction: float = 1.0  # of datasheet bandwidth, decode attention KV reads
-    decode_tile_s: float = 0.0  # per decode CTA (one sequence x KV head x split)
+    decode_fraction: float = 1.0  # of datasheet bandwidth, decode KV reads (asymptote)
+    decode_tile_s: float = 0.0  # per wave of decode CTAs
     decode_fixed_s: float = 0.0  # per decode attention kernel
+    decode_half_ctas: float = 0.0  # CTAs per wave at half the decode bandwidth (0: none)
+    decode_compute_fraction: float = 1.0  # of dense peak, decode q.K and p.V math
+    decode_split_mha: float = 1.0  # 1: split the KV also when g = 1; 0: only packed groups
+    decode_max_group: float = 0.0  # > 0: groups above it get one CTA per query head
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -164,17 +183,44 @@ def decode_kv_bytes(batch: Num, kv_len: Num, heads: Num, kv_heads: Num, head_dim
     return b * _a(kv_heads) * _a(kv_len) * d * 2.0 * kv_bytes + 2.0 * b * _a(heads) * d * a_bytes
 
 
+def num_splits(units: Num, n_blocks: Num, sms: int) -> Arr:
+    """FlashAttention's num_splits_heuristic, vectorised: 1 when the units fill 80% of the
+    SMs; else the fewest splits s <= min(128, SMs, n_blocks) whose wave efficiency
+    (units*s/SMs over its ceiling) is within 85% of the best, among the eligible s (those
+    that change ceil(n_blocks / s))."""
+    u, nb = np.broadcast_arrays(_a(units), _a(n_blocks))
+    shape, u, nb = u.shape, u.reshape(-1), nb.reshape(-1)
+    s = np.arange(1.0, MAX_SPLITS + 1.0)[None, :]
+    top = np.minimum(float(min(MAX_SPLITS, sms)), nb)[:, None]
+    waves = u[:, None] * s / sms
+    with np.errstate(divide="ignore"):  # s - 1 = 0 for s = 1, always eligible
+        eligible = (s == 1) | (np.ceil(nb[:, None] / s) != np.ceil(nb[:, None] / (s - 1)))
+    eff_s = np.where((s <= top) & eligible, waves / np.ceil(waves), -1.0)
+    pick = np.argmax(eff_s >= SPLIT_EFFICIENCY * eff_s.max(axis=1, keepdims=True), axis=1) + 1.0
+    return np.where((u >= 0.8 * sms) | (top[:, 0] <= 1.0), 1.0, pick).reshape(shape)
+
+
 def decode_attention_time_s(batch: Num, kv_len: Num, heads: Num, kv_heads: Num,
                             head_dim: Num, kv_bytes: Num, a_bytes: Num, dev: Device,
-                            p: KernelParams) -> Arr:
-    """Expected seconds of one decode step's attention (one layer), split-KV over the SMs."""
-    sms = float(dev.sm_count)
-    pairs = _a(batch) * _a(kv_heads)
-    split = np.clip(np.floor(sms / pairs), 1.0, np.ceil(_a(kv_len) / DECODE_SPLIT_MIN))
-    ctas = pairs * split
-    total = decode_kv_bytes(batch, kv_len, heads, kv_heads, head_dim, kv_bytes, a_bytes)
-    per_cta_s = total / ctas / (dev.memory_bytes_per_s * p.decode_fraction / sms)
-    return np.ceil(ctas / sms) * (p.decode_tile_s + per_cta_s) + p.decode_fixed_s
+                            p: KernelParams, peak_flops_per_s: Num = np.inf) -> Arr:
+    """Expected seconds of one decode step's attention (one layer): module docstring."""
+    b, h, kvh, d, kv_len = _a(batch), _a(heads), _a(kv_heads), _a(head_dim), _a(kv_len)
+    g = h / kvh
+    per_q = (p.decode_max_group > 0) & (g > p.decode_max_group)
+    units = np.where((g > 1) & ~per_q, b * kvh, b * h)
+    reads = np.where(per_q, h, kvh)  # K/V streams read from memory per sequence
+    total = decode_kv_bytes(b, kv_len, h, reads, d, kv_bytes, a_bytes)
+    block_n = np.where(d <= 64, 256.0, np.where(d <= 128, 128.0, 64.0))
+    split = num_splits(units, np.ceil(kv_len / block_n), dev.sm_count)
+    split = np.where((units == b * h) & (p.decode_split_mha <= 0), 1.0, split)
+    ctas = units * split
+    waves = np.ceil(ctas / (RESIDENT * dev.sm_count))
+    sat = ctas / waves / (ctas / waves + p.decode_half_ctas)
+    # achieved fractions capped at 1: the expected time is never below the bound
+    memory_s = total / waves / (dev.memory_bytes_per_s * np.minimum(p.decode_fraction * sat, 1.0))
+    compute_s = 4.0 * b * h * kv_len * d / waves / (
+        _a(peak_flops_per_s) * np.minimum(p.decode_compute_fraction * sat, 1.0))
+    return p.decode_fixed_s + waves * (p.decode_tile_s + np.maximum(memory_s, compute_s))
 
 
 def params_of(kernel_params: dict[str, float] | None) -> KernelParams:
@@ -203,7 +249,7 @@ def _attention_of_op(op: Op, s: AttnShape, dev: Device, p: KernelParams,
         kv_elems = 2.0 * _a(s.seqs) * _a(s.k) * s.kv_heads * s.head_dim
         kv_b = np.where(kv_elems > 0, _a(op.kv_read_bytes) / np.maximum(kv_elems, 1.0), a_bytes)
         return decode_attention_time_s(s.seqs, s.k, s.heads, s.kv_heads, s.head_dim, kv_b,
-                                       a_bytes, dev, p)
+                                       a_bytes, dev, p, peak_flops_per_s)
     return prefill_attention_time_s(s.seqs, s.q, s.k, s.heads, s.head_dim, s.causal, 0.0,
                                     peak_flops_per_s, op.bytes, dev, p)
 

@@ -33,13 +33,16 @@ class KernelModel:
     act_bytes: float
 
     @classmethod
-    def of(cls, profiles: Sequence[HardwareProfile], act_bytes: float) -> KernelModel | None:
-        """None when no device has fitted figures (then nothing changes)."""
+    def of(cls, profiles: Sequence[HardwareProfile], act_bytes: float,
+           engine: str = "") -> KernelModel | None:
+        """None when no device has fitted figures (then nothing changes). A device with
+        decode figures for `engine` (decode_kernel_by_engine) uses them."""
         ok = [h.kernel_params is not None and h.sm_count is not None for h in profiles]
         if not any(ok):
             return None
-        return cls(tuple(params_of(h.kernel_params) if k else None for h, k in zip(
-            profiles, ok, strict=True)), tuple(h.sm_count or 0 for h in profiles), act_bytes)
+        params = tuple(params_of(h.kernel_params_by_engine.get(engine, h.kernel_params))
+                       if k else None for h, k in zip(profiles, ok, strict=True))
+        return cls(params, tuple(h.sm_count or 0 for h in profiles), act_bytes)
 
     def factor(self, op: Op, peak_flops_per_s: Arr, bytes_per_s: Arr, ideal_s: Arr,
                fused: bool = False) -> Arr:

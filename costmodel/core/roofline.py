@@ -178,7 +178,8 @@ class Rates:
         curves = {} if ideal else curve_table(profiles)
         intensity = {} if ideal else keyed_table(profiles)
         width = {} if ideal else keyed_table(profiles, "width_curves")
-        kernels = None if ideal or engine is None else KernelModel.of(profiles, act_bytes)
+        kernels = None if ideal or engine is None else KernelModel.of(profiles, act_bytes,
+                                                                      engine.kernel_figures)
         return cls(mm, attn, vec, bw, launch_s, link, hop, curves, intensity, width, engine,
                    kernels)
 

@@ -44,6 +44,10 @@ class EngineFile(BaseModel):
     step_overhead_us: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
     prefill_overhead_us: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
     flash_attention: bool = True
+    # whose per-device decode-attention figures it runs (a hardware profile's
+    # decode_kernel_by_engine key); None = its own id. A copy of vllm.yaml under another id
+    # keeps vLLM's kernels by naming them here.
+    kernel_figures: str | None = None
     sources: dict[str, str]
     notes: str = ""
 
@@ -70,6 +74,7 @@ class Engine(BaseModel):
     step_overhead_s: float
     prefill_overhead_s: float
     flash_attention: bool
+    kernel_figures: str
     source_file: EngineFile
 
     @classmethod
@@ -80,7 +85,8 @@ class Engine(BaseModel):
                    fused_op_classes=frozenset(f.fused_op_classes),
                    step_overhead_s=f.step_overhead_us * MICRO,
                    prefill_overhead_s=f.prefill_overhead_us * MICRO,
-                   flash_attention=f.flash_attention, source_file=f)
+                   flash_attention=f.flash_attention, kernel_figures=f.kernel_figures or f.id,
+                   source_file=f)
 
     def launches(self, stage: str, op_class: str) -> float:
         """Kernel launches paid per instance of an operator of this class in this stage."""

@@ -47,6 +47,7 @@ SOURCED_KEYS = (
     "power_modes_W",
     "sm_count",
     "kernel_efficiency",
+    "decode_kernel_by_engine",
 )
 
 
@@ -99,9 +100,27 @@ class KernelEfficiencyFile(BaseModel):
     attention_fixed_us: float = Field(default=0.0, ge=0.0)
     attention_memory_fraction: float = Field(default=1.0, gt=0.0, le=1.0)
     attention_overlap: float = Field(default=0.0, ge=0.0, le=2.0)
-    decode_fraction: float = Field(default=1.0, gt=0.0, le=1.0)
+    decode_fraction: float = Field(default=1.0, gt=0.0, le=3.0)  # asymptote (efficiency.py)
     decode_tile_us: float = Field(default=0.0, ge=0.0)
     decode_fixed_us: float = Field(default=0.0, ge=0.0)
+    decode_half_ctas: float = Field(default=0.0, ge=0.0)
+    decode_compute_fraction: float = Field(default=1.0, gt=0.0, le=1.0)
+    decode_split_mha: bool = True
+    decode_max_group: int = Field(default=0, ge=0)
+
+
+class DecodeKernelFile(BaseModel):
+    """One engine's decode-attention kernel on this device (`decode_kernel_by_engine.<id>`):
+    the decode figures of KernelEfficiencyFile, which replace the device's for that engine."""
+
+    model_config = _FROZEN
+    decode_fraction: float = Field(gt=0.0, le=3.0)
+    decode_tile_us: float = Field(default=0.0, ge=0.0)
+    decode_fixed_us: float = Field(default=0.0, ge=0.0)
+    decode_half_ctas: float = Field(default=0.0, ge=0.0)
+    decode_compute_fraction: float = Field(default=1.0, gt=0.0, le=1.0)
+    decode_split_mha: bool = True
+    decode_max_group: int = Field(default=0, ge=0)
 
 
 CURVE_KEYS = ("roofline_us", "flop_per_byte", "gemm_k")  # what a curve's knots are in
@@ -183,6 +202,7 @@ class HardwareFile(BaseModel):
     kernel_launch_overhead_us: NonNegativeFloat = 0.0
     sm_count: int | None = Field(default=None, gt=0)
     kernel_efficiency: KernelEfficiencyFile | None = None
+    decode_kernel_by_engine: dict[str, DecodeKernelFile] | None = None
     sources: dict[str, str]
     notes: str = ""
 
@@ -194,6 +214,9 @@ class HardwareFile(BaseModel):
         missing = [k for k in present if not self.sources.get(k, "").strip()]
         if missing:
             raise ValueError(f"sources: add a source for {', '.join(missing)}")
+        if self.decode_kernel_by_engine and self.kernel_efficiency is None:
+            raise ValueError("decode_kernel_by_engine: needs kernel_efficiency (the device's "
+                             "figures it replaces the decode part of); add it or drop this")
         if self.peak_tflops.bf16 is None and self.peak_tflops.fp16 is None:
             raise ValueError("peak_tflops: give at least fp16 or bf16")
         return self
@@ -222,6 +245,8 @@ class HardwareProfile(BaseModel):
     sm_count: int | None = None
     # costmodel.core.efficiency.KernelParams as a dict in base units (s); None = not fitted
     kernel_params: dict[str, float] | None = None
+    # engine id -> kernel_params with that engine's decode-attention figures
+    kernel_params_by_engine: dict[str, dict[str, float]] = {}
     # op class -> (roofline-time knots in s, efficiency at each knot); empty = no curve.
     efficiency_curves: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {}
     # op class -> (arithmetic-intensity knots in FLOP/byte, efficiency); a class here is priced
@@ -255,6 +280,7 @@ class HardwareProfile(BaseModel):
             kernel_launch_overhead_s=f.kernel_launch_overhead_us * MICRO,
             sm_count=f.sm_count,
             kernel_params=_kernel_params(f.kernel_efficiency),
+            kernel_params_by_engine=_by_engine(f),
             efficiency_curves=_curves(f.efficiency_curves, "roofline_us", MICRO),
             intensity_curves=_curves(f.efficiency_curves, "flop_per_byte", 1.0),
             width_curves=_curves(f.efficiency_curves, "gemm_k", 1.0),
@@ -282,12 +308,18 @@ class HardwareProfile(BaseModel):
         return self.peak_flops(dt) / self.memory_bandwidth_Bps
 
 
-def _kernel_params(k: KernelEfficiencyFile | None) -> dict[str, float] | None:
+def _kernel_params(k: KernelEfficiencyFile | DecodeKernelFile | None) -> dict[str, float] | None:
     """YAML units -> base units: `x_us` becomes `x_s` (seconds), fractions stay."""
     if k is None:
         return None
-    return {(n[:-3] + "_s" if n.endswith("_us") else n): (v * MICRO if n.endswith("_us") else v)
+    return {(n[:-3] + "_s" if n.endswith("_us") else n): float(v * MICRO if n.endswith("_us") else v)
             for n, v in k.model_dump().items()}
+
+
+def _by_engine(f: HardwareFile) -> dict[str, dict[str, float]]:
+    base = _kernel_params(f.kernel_efficiency) or {}
+    return {e: {**base, **(_kernel_params(k) or {})}
+            for e, k in (f.decode_kernel_by_engine or {}).items()}
 
 
 def _curves(c: EfficiencyCurvesFile, key: str, scale: float

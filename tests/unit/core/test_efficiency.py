@@ -8,6 +8,7 @@ import pytest
 from costmodel.core import efficiency as eff
 from costmodel.core.ops import AttnShape, attention, linear, norm
 from costmodel.loading.load import load_hardware
+from tests.helpers import ROOT
 
 DEV = eff.Device(memory_bytes_per_s=1e12, sm_count=100)
 PEAK = 100e12  # FLOP/s
@@ -55,16 +56,52 @@ def test_causal_flops_and_prefill_attention_time():
     assert t == pytest.approx(2e-6 + 4 * 128 * 256 * 128 / per_sm + 1e-6)
 
 
+def test_num_splits_is_flash_attentions_heuristic():
+    # 1 unit, 200 KV blocks, 100 SMs: eligible splits change ceil(200 / s) (s = 67: 3 blocks,
+    # s = 100: 2); 67 waves of 0.67 are below 85% of the best (s = 100: 1.0) -> 100
+    assert eff.num_splits(1, 200, 100) == 100
+    # 80 units fill 80% of the SMs: no split; one KV block: no split
+    assert eff.num_splits(80, 200, 100) == 1 and eff.num_splits(3, 1, 100) == 1
+    # 30 units: s = 3 gives 90 of 100 (0.9 >= 0.85 x 1.0, s = 10 is best) -> 3
+    assert eff.num_splits(np.array([30.0]), np.array([1000.0]), 100)[0] == 3
+
+
 def test_decode_attention_split_kv_and_waves():
-    # b = 1, kv_heads = 1, L = 25600: split = min(100, 100) -> 100 CTAs, one wave
+    # b = 1, kv_heads = 1, h = 8 (one packed group), L = 25600, d 128 -> 200 KV blocks of
+    # 128: split 100 -> 100 CTAs, one wave of up to 2 x 100; no saturation term
     p = eff.KernelParams(decode_fraction=0.5, decode_tile_s=1e-6, decode_fixed_s=3e-6)
-    t = eff.decode_attention_time_s(1, 25600, 8, 1, 128, 2, 2, DEV, p)
+    t = eff.decode_attention_time_s(1, 25600, 8, 1, 128, 2, 2, DEV, p, PEAK)
     bytes_ = 25600 * 128 * 2 * 2 + 2 * 8 * 128 * 2
-    assert t == pytest.approx(1e-6 + bytes_ / 100 / (0.5e12 / 100) + 3e-6)
-    # b * kv_heads = 250 CTAs (no split) -> 3 waves of the per-CTA cost
-    t3 = eff.decode_attention_time_s(250, 1, 8, 1, 128, 2, 2, DEV, p)
-    per_cta = eff.decode_kv_bytes(250, 1, 8, 1, 128, 2, 2) / 250 / (0.5e12 / 100)
-    assert t3 == pytest.approx(3 * (1e-6 + per_cta) + 3e-6)
+    assert t == pytest.approx(3e-6 + 1e-6 + bytes_ / 0.5e12)
+    # b * kv_heads = 450 units (no split: they fill the SMs) -> ceil(450 / 200) = 3 waves
+    t3 = eff.decode_attention_time_s(450, 1, 8, 1, 128, 2, 2, DEV, p, PEAK)
+    bytes3 = eff.decode_kv_bytes(450, 1, 8, 1, 128, 2, 2)
+    assert t3 == pytest.approx(3e-6 + 3 * (1e-6 + bytes3 / 3 / 0.5e12))
+
+
+def test_decode_saturation_mha_rule_and_compute():
+    # h = kv_heads = 4, L = 4096, no split for MHA (FlashAttention-2 varlen): 4 CTAs, one
+    # wave; half bandwidth at 4 CTAs per wave -> sat 0.5
+    p = eff.KernelParams(decode_fraction=1.0, decode_half_ctas=4.0, decode_split_mha=0.0)
+    t = eff.decode_attention_time_s(1, 4096, 4, 4, 128, 2, 2, DEV, p, PEAK)
+    bytes_ = eff.decode_kv_bytes(1, 4096, 4, 4, 128, 2, 2)
+    assert t == pytest.approx(bytes_ / (1e12 * 0.5))
+    # compute-bound at a tiny compute fraction: 4 b h L d FLOPs
+    pc = eff.KernelParams(decode_compute_fraction=1e-4, decode_split_mha=0.0)
+    tc = eff.decode_attention_time_s(1, 4096, 4, 4, 128, 2, 2, DEV, pc, PEAK)
+    assert tc == pytest.approx(4 * 4 * 4096 * 128 / (PEAK * 1e-4))
+
+
+def test_decode_group_above_the_limit_reads_per_query_head():
+    # TensorRT-LLM: 64 query heads on 1 KV head, limit 32 -> one CTA per query head, each
+    # reading K and V: 64 x the bytes of the packed kernel's KV
+    p = eff.KernelParams(decode_max_group=32.0)
+    packed = eff.KernelParams()
+    n = 64 * 4096 * 128 * 2 * 2 + 2 * 64 * 128 * 2
+    t = eff.decode_attention_time_s(1, 4096, 64, 1, 128, 2, 2, DEV, p, np.inf)
+    assert t == pytest.approx(n / 1e12)
+    t1 = eff.decode_attention_time_s(1, 4096, 64, 1, 128, 2, 2, DEV, packed, np.inf)
+    assert t1 == pytest.approx((4096 * 128 * 2 * 2 + 2 * 64 * 128 * 2) / 1e12)
 
 
 def test_op_time_of_a_linear_is_the_gemm_of_its_shape():
@@ -80,7 +117,7 @@ def test_op_time_of_attention_and_vector_ops():
                   kv_heads=8, head_dim=128, causal=True, kv_from_cache=True)
     (op,) = attention("a", "decode", s, 2.0, 1.0, flash=True)
     p = eff.KernelParams(decode_fraction=0.5, decode_fixed_s=1e-6)
-    want = eff.decode_attention_time_s(4, 1000, 32, 8, 128, 1.0, 2.0, DEV, p)
+    want = eff.decode_attention_time_s(4, 1000, 32, 8, 128, 1.0, 2.0, DEV, p, PEAK)
     assert eff.op_time_s(op, DEV, p, PEAK, 2.0, attn=s) == pytest.approx(want)
     n = norm("n", "prefill", np.array([100.0]), 4096, "rmsnorm", 2.0, 2.0)
     p2 = eff.KernelParams(memory_fraction=0.5, gemm_fixed_s=2e-6)
@@ -95,3 +132,31 @@ def test_profiles_carry_sm_counts_and_kernel_params():
     assert 0 < p.gemm_fraction <= 1 and p.gemm_fixed_s > 0
     assert p.gemm_fraction == pytest.approx(794.5 / 989.4, abs=1e-3)  # MAMF / datasheet
     assert eff.params_of(None) == eff.KernelParams()
+
+
+def test_engine_decode_figures_replace_the_devices():
+    """decode_kernel_by_engine: an engine with its own set (vllm) gets it, with the device's
+    other figures; an engine without one (sglang) gets the device's pooled set."""
+    from costmodel.core.kernel_model import KernelModel
+
+    a100 = load_hardware("a100-80gb")
+    km = KernelModel.of([a100], 2.0, "vllm")
+    assert km is not None and km.params[0] is not None
+    vllm = km.params[0]
+    assert vllm == eff.params_of(a100.kernel_params_by_engine["vllm"])
+    assert vllm.decode_split_mha == 0.0 and vllm.gemm_fraction == a100.kernel_params["gemm_fraction"]
+    other = KernelModel.of([a100], 2.0, "sglang")
+    assert other is not None and other.params[0] == eff.params_of(a100.kernel_params)
+
+
+def test_engine_decode_figures_need_device_figures(tmp_path):
+    import yaml
+
+    from costmodel.errors import CostmodelError
+
+    src = yaml.safe_load((ROOT / "hardware_profiles" / "a100-80gb.yaml").read_text())
+    del src["kernel_efficiency"]
+    f = tmp_path / "x.yaml"
+    f.write_text(yaml.safe_dump(src))
+    with pytest.raises(CostmodelError, match="decode_kernel_by_engine: needs kernel_efficiency"):
+        load_hardware(str(f))
