@@ -91,9 +91,11 @@ def _dense_text(tc: Cfg) -> Cfg:
 
 
 def _moe(tc: Cfg) -> MoESpec:
+    e, k = _experts(tc), _get(tc, TEXT_DEFAULTS, "num_experts_per_tok", W)
+    if isinstance(k, int) and k > e:
+        raise ConfigError(f"config.json: {W}num_experts_per_tok = {k} exceeds num_experts {e}")
     try:
-        return MoESpec(num_experts=_experts(tc),
-                       experts_per_token=_get(tc, TEXT_DEFAULTS, "num_experts_per_tok", W),
+        return MoESpec(num_experts=e, experts_per_token=k,
                        expert_intermediate_size=_get(tc, TEXT_DEFAULTS, "moe_intermediate_size",
                                                      W),
                        norm_topk_prob=True)  # Qwen3VLMoeTextTopKRouter always renormalises
