@@ -13,6 +13,7 @@ from costmodel.loading.hf_config import builtin_spec
 from costmodel.loading.internvl import internvl
 from costmodel.loading.mllama import mllama_from_config
 from costmodel.loading.moe import moe_spec_from_config
+from costmodel.loading.qwen3_vl_moe import qwen3_vl_moe_from_config
 from costmodel.loading.qwen_vl import qwen_vl_from_config
 from costmodel.specs.model import ModelSpec
 
@@ -20,6 +21,7 @@ FAMILIES: dict[str, Callable[[Cfg, str], ModelSpec]] = {
     "mixtral": moe_spec_from_config, "qwen3_moe": moe_spec_from_config,
     "qwen2_moe": moe_spec_from_config,
     "qwen2_5_vl": qwen_vl_from_config, "qwen3_vl": qwen_vl_from_config,
+    "qwen3_vl_moe": qwen3_vl_moe_from_config,
     "internvl": internvl,
     "mllama": mllama_from_config,
     "gemma3": gemma3_spec, "gemma3_text": gemma3_spec,

@@ -31,6 +31,8 @@ ZOO: dict[str, ZooEntry] = {
                               "Qwen2.5-VL 7B: windowed RMSNorm/SwiGLU ViT, 2x2 patch merger"),
     "qwen3-vl-8b": ZooEntry("qwen3-vl-8b.json", "Qwen/Qwen3-VL-8B-Instruct", "vlm",
                             "Qwen3-VL 8B (dense): patch 16, DeepStack, Qwen3 LLM (q/k norm)"),
+    "qwen3-vl-30b-a3b": ZooEntry("qwen3-vl-30b-a3b.json", "Qwen/Qwen3-VL-30B-A3B-Instruct", "vlm",
+                                 "Qwen3-VL MoE: Qwen3-VL ViT + DeepStack, 128 experts, top-8"),
     "llava-onevision-0.5b": ZooEntry("llava-onevision-0.5b.json",
                                      "llava-hf/llava-onevision-qwen2-0.5b-ov-hf", "vlm",
                                      "edge-sized: SigLIP-so400m + Qwen2-0.5B"),

@@ -43,6 +43,9 @@ PUBLISHED = {
     "qwen2.5-vl-3b": 3_754_622_976,
     "qwen2.5-vl-7b": 8_292_166_656,
     "qwen3-vl-8b": 8_767_123_696,
+    # Qwen3-VL-30B-A3B-Instruct: the sum of its 882 bf16 safetensors tensors (a model report of
+    # the checkpoint) = Fireworks' paramCount for the model (SOURCES.md).
+    "qwen3-vl-30b-a3b": 31_070_754_032,
 }
 # Parameters one token uses (ModelSpec.param_counts()["active"]), published to 0.1 B (rounded
 # or cut: 12,879,925,248 and 3,353,032,704 here): Mixtral
