@@ -43,6 +43,10 @@ PUBLISHED = {
     "qwen2.5-vl-3b": 3_754_622_976,
     "qwen2.5-vl-7b": 8_292_166_656,
     "qwen3-vl-8b": 8_767_123_696,
+    # Hub API safetensors total of HuggingFaceTB/SmolVLM-500M-Instruct, quoted in several public
+    # repositories with the split text 361,944,000 + vision 86,433,024 + connector 11,796,480 +
+    # lm_head 47,308,800 (SOURCES.md); the config.json is RECONSTRUCTED
+    "smolvlm-500m": 507_482_304,
 }
 # Parameters one token uses (ModelSpec.param_counts()["active"]), published to 0.1 B (rounded
 # or cut: 12,879,925,248 and 3,353,032,704 here): Mixtral
