@@ -16,7 +16,7 @@ Rule, line for line:
 Tokens per encoder pass: image_seq_len = (T / patch)^2 / scale_factor^2 <image> tokens
 (SmolVLM-500M: (512/16)^2 / 16 = 64). Text tokens around them (the prompt string of
 `replace_image_token`): each tile '<fake_token_around_image><row_r_col_c>' (2), each row a
-trailing '\\n' (1), the global image '<fake_token_around_image><global-img>' ... 
+trailing '\\n' (1), the global image '<fake_token_around_image><global-img>' ...
 '<fake_token_around_image>' (3); a split image's global block starts with '\\n', which follows
 the last row's '\\n' and is one '\\n\\n' token in SmolVLM's (SmolLM2 byte-level BPE) tokenizer:
 0 extra tokens (`_get_num_multimodal_tokens`' extra_split_newline; DOUBLE_NEWLINE_EXTRA).
