@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from costmodel.core import visual_tokens as vt
+from costmodel.core.idefics3_tokens import resize_longest, split_grid, text_tokens
 from costmodel.specs.model import ModelSpec, TokenScheme
 
 Steps = Callable[[ModelSpec, int, int], list[str]]
@@ -71,6 +72,19 @@ def _dynamic_steps(spec: ModelSpec, width: int, height: int) -> list[str]:
             f"{gw * gh} / {f['merge2']} ({f['merge']}x{f['merge']} patch merger)"]
 
 
+def _splits_steps(spec: ModelSpec, width: int, height: int) -> list[str]:
+    f, ts = _fields(spec), spec.token_scheme
+    longest = ts.resize_longest_edge or 4 * f["image"]
+    w, h = resize_longest(width, height, longest)
+    rows, cols = split_grid(width, height, longest, f["image"])
+    passes = rows * cols + 1
+    per = f["side"] ** 2 // f["merge2"]
+    return [f"longest edge to {longest}: {w}x{h}",
+            f"{rows}x{cols} tiles of {f['image']} px + 1 global image = {passes} encoder passes"
+            if rows else f"fits one {f['image']} px tile: 1 encoder pass",
+            f"{passes} x {per} <image> tokens + {text_tokens(rows, cols)} wrapper text tokens"]
+
+
 RULES: dict[str, Rule] = {
     "fixed": Rule("resize to {image}x{image} px -> ({image}/{patch})^2 = {side}^2 patches{cls}",
                   _fixed_steps),
@@ -78,6 +92,9 @@ RULES: dict[str, Rule] = {
                    "unpadded tile grid{newline}{cap}", _anyres_steps),
     "dynamic": Rule("smart_resize to multiples of {factor} px within [{min_pixels}, {max_pixels}] "
                     "pixels; {patch} px patches / {merge2}", _dynamic_steps),
+    "splits": Rule("longest edge resized, cut into {image} px tiles + 1 global image; "
+                   "({image}/{patch})^2 / {merge2} tokens per pass + wrapper text tokens",
+                   _splits_steps),
 }
 
 

@@ -13,6 +13,7 @@ dynamic (Qwen2-VL `smart_resize`; Qwen2.5-VL and Qwen3-VL use the same image pro
   patches = (H/patch)(W/patch); tokens = patches / merge^2.
   Video (`plan_video`): pairs of frames form one temporal patch (temporal_patch_size 2).
 tiles (InternVL): see costmodel/core/tiles.py.
+splits (Idefics3 / SmolVLM): see costmodel/core/idefics3_tokens.py.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 
 from costmodel.core import mllama_tiles
 from costmodel.core.gemma3_tokens import pan_and_scan_crops
+from costmodel.core.idefics3_tokens import plan_splits
 from costmodel.core.ops import Arr
 from costmodel.core.tiles import plan_tiles
 from costmodel.errors import CostmodelError
@@ -160,6 +162,8 @@ def plan_images(spec: ModelSpec, images: int, width: int, height: int) -> Visual
         return _plan_anyres(spec, images, width, height)
     if ts.kind == "tiles":
         return plan_tiles(spec, images, width, height)
+    if ts.kind == "splits":
+        return plan_splits(spec, images, width, height)
     w, h = smart_resize(width, height, v.patch_size * m, ts.min_pixels, ts.max_pixels)
     patches = (w // v.patch_size) * (h // v.patch_size)
     return VisualPlan(crops=images, seq_per_crop=patches, projector_rows=images * patches,

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from costmodel.loading.config_fields import Cfg, ConfigError
 from costmodel.loading.gemma3 import gemma3_spec
 from costmodel.loading.hf_config import builtin_spec
+from costmodel.loading.idefics3 import idefics3
 from costmodel.loading.internvl import internvl
 from costmodel.loading.mllama import mllama_from_config
 from costmodel.loading.moe import moe_spec_from_config
@@ -25,6 +26,7 @@ FAMILIES: dict[str, Callable[[Cfg, str], ModelSpec]] = {
     "internvl": internvl,
     "mllama": mllama_from_config,
     "gemma3": gemma3_spec, "gemma3_text": gemma3_spec,
+    "idefics3": idefics3,
 }
 
 

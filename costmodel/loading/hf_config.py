@@ -252,6 +252,6 @@ def builtin_spec(cfg: Cfg, name: str = "model") -> ModelSpec:
     if kind in TEXT_DEFAULTS:
         return ModelSpec(name=name, llm=llm_from_config(cfg))
     supported = ("llava, llava_next, llava_onevision, qwen2_vl, qwen2_5_vl, qwen3_vl, internvl, "
-                 "mllama, gemma3, mixtral, qwen3_moe, qwen2_moe, qwen3_vl_moe, "
+                 "mllama, gemma3, idefics3, mixtral, qwen3_moe, qwen2_moe, qwen3_vl_moe, "
                  + ", ".join(TEXT_DEFAULTS))
     raise ConfigError(f"config.json: model_type '{kind}' is not supported; supported: {supported}")

@@ -360,10 +360,14 @@ class TokenScheme(BaseModel):
     tiles: InternVL; the image is resized to a grid of c x r tiles of image_size (min_tiles <=
       c*r <= max_tiles, closest aspect ratio) plus a thumbnail tile when c*r > 1; each tile gives
       patches / merge^2 tokens; `image_text_tokens` text tokens per image wrap them (<img></img>).
+    splits: Idefics3 / SmolVLM; the longest edge is resized to resize_longest_edge (None = 4 x
+      image_size), the image cut into ceil(h/image_size) x ceil(w/image_size) tiles plus a global
+      image when that is more than one; each gives patches / merge^2 tokens, wrapped in text
+      tokens (core/idefics3_tokens.py).
     """
 
     model_config = _FROZEN
-    kind: Literal["fixed", "anyres", "dynamic", "tiles"]
+    kind: Literal["fixed", "anyres", "dynamic", "tiles", "splits"]
     grid_pinpoints: tuple[tuple[int, int], ...] = ()
     min_pixels: PositiveInt = 56 * 56
     max_pixels: PositiveInt = 28 * 28 * 1280
@@ -373,6 +377,7 @@ class TokenScheme(BaseModel):
     min_tiles: PositiveInt = 1  # tiles: GotOcr2 image processor min_patches
     max_tiles: PositiveInt = 12  # tiles: GotOcr2 image processor max_patches
     image_text_tokens: int = Field(default=0, ge=0)  # text tokens the processor adds per image
+    resize_longest_edge: PositiveInt | None = None  # splits: image processor size["longest_edge"]
     # Gemma 3 pan-and-scan (fixed scheme; Gemma3ImageProcessor defaults, off by default): extra
     # crops of the image, each encoded like the whole image (core/gemma3_tokens.py).
     pan_and_scan: bool = False

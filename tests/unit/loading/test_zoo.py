@@ -46,6 +46,10 @@ PUBLISHED = {
     # Qwen3-VL-30B-A3B-Instruct: the sum of its 882 bf16 safetensors tensors (a model report of
     # the checkpoint) = Fireworks' paramCount for the model (SOURCES.md).
     "qwen3-vl-30b-a3b": 31_070_754_032,
+    # Hub API safetensors total of HuggingFaceTB/SmolVLM-500M-Instruct, quoted in several public
+    # repositories with the split text 361,944,000 + vision 86,433,024 + connector 11,796,480 +
+    # lm_head 47,308,800 (SOURCES.md); the config.json is RECONSTRUCTED
+    "smolvlm-500m": 507_482_304,
 }
 # Parameters one token uses (ModelSpec.param_counts()["active"]), published to 0.1 B (rounded
 # or cut: 12,879,925,248 and 3,353,032,704 here): Mixtral
