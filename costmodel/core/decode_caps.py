@@ -63,7 +63,7 @@ def decode_knees(m: LLMSpec, groups: tuple[tuple[int, int, Arr], ...], pts: Poin
     constant after (the top-k op switches on after t)."""
     knees = []
     for i, (lo, hi, s) in enumerate(groups):
-        caps = [float(w) for _, _, w in m.attn_runs(lo, hi) if w is not None]
+        caps: list[Arr | float] = [float(w) for _, _, w in m.attn_runs(lo, hi) if w is not None]
         cap = _cap(pts, i)
         caps += [] if cap is None else [cap]
         caps += [] if pts.sparse is None else [pts.sparse.top_k]
