@@ -107,8 +107,8 @@ def apply_sparse(m: LLMSpec, pts: Points, plan: CompressionPlan) -> Points:
     n = m.num_layers
     select = plan.sparse_select or tuple(x for x in SPARSE_SELECT if x < n)
     if select[-1] >= n:
-        raise CostmodelError(f"compression.sparse_select: layer {select[-1]} must be below the "
-                             f"LLM's {n} layers")
+        raise CostmodelError(f"compression.sparse_select (--sparse-decode K:LAYERS): layer "
+                             f"{select[-1]} must be below the LLM's {n} layers")
     dense = tuple(x for x in SPARSE_DENSE if x < n)
     return replace(pts, sparse=SparseDecode(float(plan.sparse_decode), dense, select))
 
