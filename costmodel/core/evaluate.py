@@ -17,7 +17,6 @@ import numpy as np
 
 from costmodel.core.compression import compress_points, overhead_ops
 from costmodel.core.convention import Convention
-from costmodel.core.decode_caps import decode_knees
 from costmodel.core.decode_sum import Segments, combine, segments
 from costmodel.core.inputs import Options, Points, Precision
 from costmodel.core.metrics import peak_activation_bytes
@@ -30,7 +29,6 @@ from costmodel.core.parallel.pipeline import (
 )
 from costmodel.core.parallel.tensor import shard_spec
 from costmodel.core.roofline import Rates, op_times, sum_linear_max
-from costmodel.core.stages import kv_groups
 from costmodel.specs.engine import Engine
 from costmodel.specs.model import ModelSpec
 from costmodel.units import DType
@@ -133,10 +131,11 @@ def _static_cost(op: Op, r: Rates, overlap: str) -> OpCost:
 
 def _decode_cost(a: Op, b: Op, r: Rates, overlap: str, n: Arr, span: Arr,
                  same: bool = False) -> OpCost:
-    """Totals over n decode steps; `a` is the op at step 0, `b` at step `span` (the last step,
-    or 1): FLOPs and bytes are affine in the step, so the series is exact for them and for the
-    roofline bound; fitted efficiencies (curves, kernel model) follow the chord from the first
-    to the last step (docs/methodology.md, "Decode and end-to-end latency").
+    """Totals over n decode steps; `a` is the op at the first step, `b` `span` steps later
+    (the last step, or 1): where FLOPs and bytes are affine in the step (between knees:
+    `_piecewise`), the series is exact for them and for the roofline bound; fitted
+    efficiencies (curves, kernel model) follow the chord from the first to the last step
+    (docs/methodology.md, "Decode and end-to-end latency").
     same: `b` equals `a` field by field (`_same_op`), so its times are `a`'s (priced once)."""
     ta = op_times(a, r)
     tb = ta if same else op_times(b, r)
@@ -228,7 +227,7 @@ def _ops(gpu: ModelSpec, base: Points, prep: Prepared) -> _Ops:
     for op in overhead_ops(gpu, base, o.compression, prec, o.flash):
         pre[op.stage].append(op)
     same = tuple(_same_op(a, b) for a, b in zip(dec_a, dec_b, strict=True))
-    knees = [] if gpu.cross_vision else decode_knees(gpu.llm, kv_groups(gpu.llm, pts), pts)
+    knees = conv.decode_knees(gpu, pts)
     segs = segments(knees, pts.output - 1.0,
                     lambda st: conv.decode_ops(gpu, pts, st, prec, o)) if knees else None
     return _Ops(pts, pre, dec_a, dec_b, span, like, same, segs)

@@ -64,3 +64,11 @@ def test_bad_decode_cap_options_one_line(cmd, args, option, capsys):
     code, out, err = run([cmd, *BASE, *extra, *args], capsys)
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith(f"error: {option}"), err
+
+
+@pytest.mark.parametrize("args", [["--sparse-decode", "64"],
+                                  ["--kv-keep", "64", "--kv-policy", "sink_window:rolling"]])
+def test_llm_viewer_refuses_decode_caps(args, capsys):
+    code, out, err = run(["estimate", *BASE, "--convention", "llm-viewer", *args], capsys)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "llm-viewer has no rolling KV cache or sparse" in err, err
