@@ -172,11 +172,12 @@ def compression_from_options(keep: str | None = None, at: str | None = None,
                              overhead=overhead))
     wanted = keep is not None or merge_per_layer is not None or (
         info is not None and not (info.where == "llm_layer" and schedule is not None))
-    if require and where != "vit" and not any((keep, merge_per_layer, method, schedule, kv_keep)):
+    if require and where != "vit" and not any((keep, merge_per_layer, method, schedule, kv_keep,
+                                                       sparse_decode)):
         raise CostmodelError("--keep: give the visual tokens kept, a ratio 0..1 or a count, "
                              "e.g. --keep 0.1")
     _check_clash(at, where, keep, merge_per_layer, wanted or require, schedule, method)
-    if wanted or (require and schedule is None and kv_keep is None):
+    if wanted or (require and schedule is None and kv_keep is None and sparse_decode is None):
         ratio, count = parse_keep(keep) if keep is not None else (None, None)
         if where == "vit" and count is not None:
             raise CostmodelError("--keep: with --at vit give a ratio (0..1) or --merge-per-layer")

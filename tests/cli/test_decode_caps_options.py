@@ -46,6 +46,18 @@ def test_rolling_and_sparse_in_estimate(capsys):
     assert sparse["stages"]["decode"]["kv_bytes"] < base["stages"]["decode"]["kv_bytes"]
 
 
+@pytest.mark.parametrize("cmd", ["estimate", "sweep", "compare", "plan", "capacity",
+                                 "compare-compression"])  # energy, batching: compare's, plan's
+def test_every_workload_command_takes_them(cmd, capsys):
+    extra = {"sweep": ["--visual-tokens", "576"], "plan": ["--ttft", "1"],
+             "capacity": ["--tpot", "0.05", "--max-batch", "8"]}
+    args = [cmd, *BASE, *extra.get(cmd, []), "--sparse-decode", "64", "--kv-keep", "256",
+            "--kv-policy", "sink_window:rolling", "-f", "json"]
+    code, out, err = run(args, capsys)
+    assert code == 0, err
+    assert out.strip()
+
+
 @pytest.mark.parametrize("args, option", [
     (["--kv-keep", "64", "--kv-policy", "uniform:rolling"], "--kv-policy"),
     (["--kv-keep", "64", "--kv-policy", "sink_window:roll"], "--kv-policy"),
@@ -58,9 +70,9 @@ def test_rolling_and_sparse_in_estimate(capsys):
     (["--sparse-decode", "64:2,x"], "--sparse-decode"),
     (["--sparse-decode", "64:2,40"], "compression.sparse_select"),  # LLaVA-7B has 32 layers
 ])
-@pytest.mark.parametrize("cmd", ["estimate", "sweep"])
+@pytest.mark.parametrize("cmd", ["estimate", "sweep", "capacity"])
 def test_bad_decode_cap_options_one_line(cmd, args, option, capsys):
-    extra = ["--visual-tokens", "576"] if cmd == "sweep" else []
+    extra = {"sweep": ["--visual-tokens", "576"], "capacity": ["--tpot", "0.05"]}.get(cmd, [])
     code, out, err = run([cmd, *BASE, *extra, *args], capsys)
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith(f"error: {option}"), err

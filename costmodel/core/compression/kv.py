@@ -1,6 +1,8 @@
 """KV-cache compression after prefill: per-layer budgets (uniform, pyramid, sink + window,
-retrieval heads) and the eviction's own operator. The footprint and decode follow through Points.layer_kv
-(core/metrics.kv_cache_bytes and core/stages.decode_ops read it via stages.kv_groups).
+retrieval heads) and the eviction's own operator; the rolling cap of sink_window:rolling
+(Points.kv_cap) and TidalDecode's sparse decode setting (Points.sparse, core/decode_caps.py).
+The footprint and decode follow through Points.layer_kv (core/metrics.kv_cache_bytes and
+core/stages.decode_ops read it via stages.kv_groups).
 Formula: docs/methodology.md, section "Token compression", "KV-cache compression".
 """
 

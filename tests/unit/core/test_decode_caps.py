@@ -124,3 +124,27 @@ def test_the_selection_can_cost_more_than_it_saves_near_the_context():
     # selection layers each sort 4 x ~3195 scores (documented, docs/methodology.md).
     near, none = _decode(3000, 200, 3190), _decode(3000, 200, None)
     assert near[0] > none[0]
+
+
+def _rolling(text: int, output: int, budget: int, rolling: bool) -> tuple[np.ndarray, ...]:
+    kv = KVCompression(keep_tokens=budget, policy="sink_window", during_decode=rolling)
+    w = Workload(visual_tokens=0, text_tokens=text, output_tokens=output,
+                 compression=CompressionPlan(kv=kv))
+    prep = prepare(SPEC, [HW], w)
+    ops = ev._ops(SPEC, prep.points, prep)
+    dec = ev._price(ops, "roofline", prep.bound_rates).stages["decode"]
+    mem = prep.convention.footprint(SPEC, SPEC, ops.pts, prep.precision, prep.options, 0.0)
+    return dec.flops, dec.bytes, dec.latency_s, mem.kv_cache_bytes
+
+
+@settings(max_examples=8, deadline=None)
+@given(text=st.integers(1, 3000), output=st.integers(1, 400), budget=st.integers(1, 4000))
+def test_a_rolling_cache_never_costs_more_and_a_large_budget_changes_nothing(text, output,
+                                                                              budget):
+    roll, grow = _rolling(text, output, budget, True), _rolling(text, output, budget, False)
+    for a, b in zip(roll, grow, strict=True):
+        assert np.all(a <= b * (1 + 1e-12))
+    big = budget + text + output  # never reached: rolling or not is the same
+    for a, b in zip(_rolling(text, output, big, True), _rolling(text, output, big, False),
+                    strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
