@@ -60,6 +60,7 @@ def capacity_command(
     pp: int = fc.PP, keep: str | None = fc.KEEP,
     at: str | None = fc.AT, method: str | None = fc.METHOD, schedule: str | None = fc.SCHEDULE,
     kv_keep: str | None = fc.KV_KEEP, kv_policy: str | None = fc.KV_POLICY,
+    sparse_decode: str | None = fc.SPARSE_DECODE,
 ) -> None:
     """Largest batch that fits (KV cache of every request), decode throughput there, and
     requests/s per GPU meeting the SLO: without and with the compression (static batching)."""

@@ -113,6 +113,7 @@ def compare(
     pp: int = fc.PP, microbatches: int | None = fc.MICROBATCHES, keep: str | None = fc.KEEP,
     at: str | None = fc.AT, method: str | None = fc.METHOD, schedule: str | None = fc.SCHEDULE,
     kv_keep: str | None = fc.KV_KEEP, kv_policy: str | None = fc.KV_POLICY,
+    sparse_decode: str | None = fc.SPARSE_DECODE,
     rank_by: RankBy = typer.Option(RankBy.e2e, help="e2e, ttft, tpot, throughput or energy."),
     power_mode: str | None = typer.Option(None, help="Power mode for energy, e.g. 30W."),
     plot_path: Path | None = typer.Option(None, "--plot", help="Also draw it: out.png|svg|pdf."),
@@ -147,6 +148,7 @@ def energy_cmd(
     pp: int = fc.PP, microbatches: int | None = fc.MICROBATCHES, keep: str | None = fc.KEEP,
     at: str | None = fc.AT, method: str | None = fc.METHOD, schedule: str | None = fc.SCHEDULE,
     kv_keep: str | None = fc.KV_KEEP, kv_policy: str | None = fc.KV_POLICY,
+    sparse_decode: str | None = fc.SPARSE_DECODE,
     power_mode: str | None = typer.Option(None, help="Power mode (e.g. 30W); default TDP."),
     fmt: Format = fc.FMT,
 ) -> None:

@@ -16,6 +16,7 @@ from costmodel.cli.compression_options import (
     KV_POLICY,
     METHOD,
     SCHEDULE,
+    SPARSE_DECODE,
     check_kept_count,
     compression_from_options,
 )
@@ -182,6 +183,7 @@ def compare_compression(
     schedule: str | None = SCHEDULE,
     kv_keep: str | None = KV_KEEP,
     kv_policy: str | None = KV_POLICY,
+    sparse_decode: str | None = SPARSE_DECODE,
     cluster_iters: int = typer.Option(10, min=1, max=1000,
                                       help="k-means iterations (method cluster)."),
     merge_per_layer: int | None = typer.Option(None, min=0, max=MAX_TOKENS,
@@ -217,7 +219,8 @@ def compare_compression(
     if plot is not None:
         output_format(plot, "--plot")  # a bad path fails before any work
     comp = compression_from_options(keep, at, method, schedule, kv_keep, kv_policy,
-                                    cluster_iters, merge_per_layer, overhead, require=True)
+                                    cluster_iters, merge_per_layer, overhead, require=True,
+                                    sparse_decode=sparse_decode)
     assert comp is not None
     base_w = workload_from_values(locals())
     spec, hw = load_model(model), load_hardware(hardware, tuple(sets))

@@ -1,5 +1,5 @@
 """The compression options every workload command shares (--keep, --at, --method, --schedule,
---kv-keep, --kv-policy) and the one function that turns them into a Compression or a
+--kv-keep, --kv-policy, --sparse-decode) and the one function that turns them into a Compression or a
 CompressionPlan (`compression_from_options`). Bad input: one line naming the option, exit 2.
 """
 
@@ -30,9 +30,13 @@ SCHEDULE = typer.Option(None, help="LLM layer schedule LAYER:TOKENS,... e.g. "
 KV_KEEP = typer.Option(None, help="KV-cache compression after prefill: kept ratio 0..1 or a "
                        "per-layer token budget.")
 KV_POLICIES = ("uniform", "pyramid", "sink_window", "retrieval_heads")
-KV_POLICY = typer.Option(None, help="With --kv-keep: uniform | pyramid | sink_window | "
+KV_POLICY = typer.Option(None, help="With --kv-keep: uniform | pyramid | sink_window[:rolling] "
+                         "(rolling: the budget also caps the cache while decoding) | "
                          "retrieval_heads[:SHARE] (RazorAttention; SHARE of KV heads kept whole, "
                          "default 0.15).")
+SPARSE_DECODE = typer.Option(None, help="TidalDecode sparse decode attention K[:LAYERS]: layers "
+                             "other than 0-1 and the selection LAYERS (default 2,13) read the "
+                             "top-K keys, e.g. 2048 or 2048:2,16.")
 
 
 def parse_at(text: str) -> tuple[str, int | None]:
@@ -89,11 +93,13 @@ def _kv(kv_keep: str | None, kv_policy: str | None) -> KVCompression | None:
             raise CostmodelError("--kv-policy: give --kv-keep too, e.g. --kv-keep 0.5")
         return None
     policy, _, share = (kv_policy or "uniform").partition(":")
-    if policy not in KV_POLICIES or (share and policy != "retrieval_heads"):
-        raise CostmodelError(f"--kv-policy: '{kv_policy}' is not uniform, pyramid, sink_window or "
-                             "retrieval_heads[:SHARE] (SHARE of KV heads kept whole, e.g. 0.15)")
-    extra: dict[str, float] = {}
-    if share:
+    rolling = policy == "sink_window" and share == "rolling"
+    if policy not in KV_POLICIES or (share and policy != "retrieval_heads" and not rolling):
+        raise CostmodelError(f"--kv-policy: '{kv_policy}' is not uniform, pyramid, "
+                             "sink_window[:rolling] or retrieval_heads[:SHARE] (SHARE of KV heads "
+                             "kept whole, e.g. 0.15)")
+    extra: dict[str, float | bool] = {"during_decode": True} if rolling else {}
+    if share and not rolling:
         try:
             extra["retrieval_heads"] = float(share)
             if not 0.0 <= extra["retrieval_heads"] <= 1.0:
@@ -104,6 +110,23 @@ def _kv(kv_keep: str | None, kv_policy: str | None) -> KVCompression | None:
     ratio, count = parse_keep(kv_keep, "--kv-keep")
     return _build(KVCompression, "--kv-keep", keep_ratio=ratio, keep_tokens=count, policy=policy,
                   **extra)
+
+
+def parse_sparse(text: str) -> tuple[int, tuple[int, ...] | None]:
+    """'2048' -> (2048, None: the paper's selection layers); '2048:2,16' -> (2048, (2, 16))."""
+    k, _, layers = text.partition(":")
+    try:
+        top_k = int(k)
+        select = tuple(int(x) for x in layers.split(",")) if layers else None
+    except ValueError:
+        top_k, select = 0, None
+    if top_k < 1:
+        raise CostmodelError(f"--sparse-decode: '{text}' is not K[:LAYERS] with K >= 1 keys, "
+                             "e.g. 2048 or 2048:2,16")
+    if select is not None and (min(select) < 0 or list(select) != sorted(set(select))):
+        raise CostmodelError(f"--sparse-decode: layers in '{text}' must increase from 0, "
+                             "e.g. 2048:2,16")
+    return top_k, select
 
 
 def _check_clash(at: str | None, where: str, keep: str | None, merge_per_layer: int | None,
@@ -127,7 +150,8 @@ def compression_from_options(keep: str | None = None, at: str | None = None,
                              method: str | None = None, schedule: str | None = None,
                              kv_keep: str | None = None, kv_policy: str | None = None,
                              cluster_iters: int = 10, merge_per_layer: int | None = None,
-                             overhead: bool = True, require: bool = False) -> AnyCompression | None:
+                             overhead: bool = True, require: bool = False,
+                             sparse_decode: str | None = None) -> AnyCompression | None:
     """The compression the options describe: a stage at --at (or the method's place) when
     --keep, --merge-per-layer or --method asks for one, an LLM schedule, a KV compression; one
     stage alone is a Compression, several a CompressionPlan. require: always build the stage
@@ -148,11 +172,12 @@ def compression_from_options(keep: str | None = None, at: str | None = None,
                              overhead=overhead))
     wanted = keep is not None or merge_per_layer is not None or (
         info is not None and not (info.where == "llm_layer" and schedule is not None))
-    if require and where != "vit" and not any((keep, merge_per_layer, method, schedule, kv_keep)):
+    if require and where != "vit" and not any((keep, merge_per_layer, method, schedule, kv_keep,
+                                                       sparse_decode)):
         raise CostmodelError("--keep: give the visual tokens kept, a ratio 0..1 or a count, "
                              "e.g. --keep 0.1")
     _check_clash(at, where, keep, merge_per_layer, wanted or require, schedule, method)
-    if wanted or (require and schedule is None and kv_keep is None):
+    if wanted or (require and schedule is None and kv_keep is None and sparse_decode is None):
         ratio, count = parse_keep(keep) if keep is not None else (None, None)
         if where == "vit" and count is not None:
             raise CostmodelError("--keep: with --at vit give a ratio (0..1) or --merge-per-layer")
@@ -160,9 +185,11 @@ def compression_from_options(keep: str | None = None, at: str | None = None,
         stages.append(_build(Compression, "compression", where=where, keep_ratio=ratio,
                              keep_tokens=count, layer=layer, merge_per_layer=merge_per_layer,
                              method=own, cluster_iters=cluster_iters, overhead=overhead))
-    if kv is None and len(stages) <= 1:
+    top_k, select = parse_sparse(sparse_decode) if sparse_decode is not None else (None, None)
+    if kv is None and top_k is None and len(stages) <= 1:
         return stages[0] if stages else None
-    return _build(CompressionPlan, "compression", stages=tuple(stages), kv=kv)
+    return _build(CompressionPlan, "compression", stages=tuple(stages), kv=kv,
+                  sparse_decode=top_k, sparse_select=select)
 
 
 def check_kept_count(comp: AnyCompression, visual_tokens: float, model: str) -> None:

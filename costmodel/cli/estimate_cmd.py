@@ -76,9 +76,11 @@ def estimate(
     schedule: str | None = co.SCHEDULE,
     kv_keep: str | None = co.KV_KEEP,
     kv_policy: str | None = co.KV_POLICY,
+    sparse_decode: str | None = co.SPARSE_DECODE,
 ) -> None:
     """FLOPs, memory traffic, latency and memory footprint of each inference stage."""
-    comp = co.compression_from_options(keep, at, method, schedule, kv_keep, kv_policy)
+    comp = co.compression_from_options(keep, at, method, schedule, kv_keep, kv_policy,
+                                       sparse_decode=sparse_decode)
     w = workload_from_values(locals(), compression=comp)
     spec, hw = load_model(model), load_hardware(hardware, tuple(sets))
     refuse_unused(spec, w)

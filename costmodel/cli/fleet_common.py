@@ -50,6 +50,7 @@ SETS = typer.Option([], "--set", help="What-if KEY=VALUE on every device (repeat
 FMT = FORMAT
 KEEP, AT, METHOD, SCHEDULE, KV_KEEP, KV_POLICY = (co.KEEP, co.AT, co.METHOD, co.SCHEDULE,
                                                    co.KV_KEEP, co.KV_POLICY)
+SPARSE_DECODE = co.SPARSE_DECODE
 __all__ = ["CONVENTION", "ENGINE", "FLASH", "LOGITS", "MICROBATCHES", "OVERLAP", "PP", "TP"]
 
 
@@ -70,7 +71,8 @@ def setup(values: Mapping[str, Any], **override: Any,
     `override` replaces one (batching and capacity search the batch themselves)."""
     v = {**values, **override}
     comp = co.compression_from_options(v.get("keep"), v.get("at"), v.get("method"),
-                                       v.get("schedule"), v.get("kv_keep"), v.get("kv_policy"))
+                                       v.get("schedule"), v.get("kv_keep"), v.get("kv_policy"),
+                                       sparse_decode=v.get("sparse_decode"))
     w = workload_from_values(v, compression=comp)
     spec = load_model(v["model"])
     refuse_unused(spec, w)

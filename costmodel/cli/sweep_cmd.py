@@ -105,6 +105,7 @@ def sweep(
     schedule: str | None = co.SCHEDULE,
     kv_keep: str | None = co.KV_KEEP,
     kv_policy: str | None = co.KV_POLICY,
+    sparse_decode: str | None = co.SPARSE_DECODE,
     fmt: Format = FORMAT,
     plot: Path | None = typer.Option(None, "--plot", help="Also draw it: out.png|svg|pdf."),
     quiet: bool = QUIET,
@@ -115,7 +116,8 @@ def sweep(
         output_format(plot, "--plot")  # a bad path fails before any work
     vis, frames = _axis(visual_tokens, video_frames, image_size)
     bat = parse_grid(batch, "--batch", minimum=1, maximum=MAX_BATCH)
-    comp = co.compression_from_options(keep, at, method, schedule, kv_keep, kv_policy)
+    comp = co.compression_from_options(keep, at, method, schedule, kv_keep, kv_policy,
+                                       sparse_decode=sparse_decode)
     models, devices = _names(model, "model"), _names(hardware, "--hardware")
     axis = vis if frames is None else frames
     assert axis is not None  # _axis returns one of them

@@ -38,6 +38,7 @@ from costmodel.core.ops import Arr, Op, OpClass
 from costmodel.core.roofline import Rates
 from costmodel.core.stages import kv_groups, layer_groups
 from costmodel.errors import CostmodelError
+from costmodel.specs.compression import as_plan
 from costmodel.specs.engine import Engine
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import LLMSpec, ModelSpec
@@ -219,6 +220,11 @@ class LLMViewerConvention:
         if w.parallel.gpus > 1:
             raise CostmodelError("convention: llm-viewer models one GPU; drop --tp/--pp "
                                  "(or use --convention costmodel)")
+        plan = as_plan(w.compression)
+        if plan is not None and (plan.sparse_decode is not None
+                                 or (plan.kv is not None and plan.kv.during_decode)):
+            raise CostmodelError("compression: llm-viewer has no rolling KV cache or sparse "
+                                 "decode; drop them (or use --convention costmodel)")
         if engine.kernels != "bound" or engine.launch_per_kernel or engine.step_overhead_s:
             raise CostmodelError(f"engine: llm-viewer computes the roofline bound ('ideal'), not "
                                  f"'{engine.id}'; drop --engine (or use --convention costmodel)")
@@ -246,6 +252,10 @@ class LLMViewerConvention:
     def decode_ops(self, spec: ModelSpec, pts: Points, step: Arr | float, p: Precision,
                    o: Options) -> list[Op]:
         return decode_ops(spec, pts, step, p, o.flash)
+
+    def decode_knees(self, spec: ModelSpec, pts: Points) -> list[Arr]:
+        """None: its decode keys are prompt + step in every layer (affine; no caps)."""
+        return []
 
     def footprint(self, spec: ModelSpec, gpu: ModelSpec, pts: Points, p: Precision, o: Options,
                   activation_bytes: Arr) -> Footprint:

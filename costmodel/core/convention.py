@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from costmodel.core.decode_caps import decode_knees
 from costmodel.core.inputs import Options, Points, Precision
 from costmodel.core.metrics import Footprint, footprint
 from costmodel.core.model_ops import decode_ops, stage_ops
@@ -19,6 +20,7 @@ from costmodel.core.ops import Arr, Op
 from costmodel.core.parallel.tensor import with_allreduce
 from costmodel.core.quant import dequant_flops_per_element, weight_bytes_per_element, with_dequant
 from costmodel.core.roofline import Rates
+from costmodel.core.stages import kv_groups
 from costmodel.specs.engine import IDEAL, Engine
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
@@ -54,6 +56,10 @@ class Convention(Protocol):
     def decode_ops(self, spec: ModelSpec, pts: Points, step: Arr | float, p: Precision,
                    o: Options) -> list[Op]:
         """Operators of decode step `step` (0-based)."""
+        ...
+
+    def decode_knees(self, spec: ModelSpec, pts: Points) -> list[Arr]:
+        """Steps after which a decode operator's cost changes slope (core/decode_caps.py)."""
         ...
 
     def footprint(self, spec: ModelSpec, gpu: ModelSpec, pts: Points, p: Precision, o: Options,
@@ -103,6 +109,11 @@ class CostmodelConvention:
     def decode_ops(self, spec: ModelSpec, pts: Points, step: Arr | float, p: Precision,
                    o: Options) -> list[Op]:
         return self._finish(decode_ops(spec, pts, step, p, o.flash), p, o)
+
+    def decode_knees(self, spec: ModelSpec, pts: Points) -> list[Arr]:
+        if spec.cross_vision is not None:  # no windows or caps in Llama-3.2-Vision
+            return []
+        return decode_knees(spec.llm, kv_groups(spec.llm, pts), pts)
 
     def footprint(self, spec: ModelSpec, gpu: ModelSpec, pts: Points, p: Precision, o: Options,
                   activation_bytes: Arr) -> Footprint:

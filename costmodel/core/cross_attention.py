@@ -210,3 +210,6 @@ def check_compression(comp: AnyCompression | None) -> None:
     if plan.kv is not None:
         raise CostmodelError("compression.kv: KV-cache eviction of prompt tokens does not apply to "
                              "Llama-3.2-Vision's cross cache; use where=projector")
+    if plan.sparse_decode is not None:
+        raise CostmodelError("compression.sparse_decode: sparse decode attention is not modelled "
+                             "for Llama-3.2-Vision's cross-attention layers")

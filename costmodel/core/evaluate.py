@@ -17,6 +17,7 @@ import numpy as np
 
 from costmodel.core.compression import compress_points, overhead_ops
 from costmodel.core.convention import Convention
+from costmodel.core.decode_sum import Segments, combine, segments
 from costmodel.core.inputs import Options, Points, Precision
 from costmodel.core.metrics import peak_activation_bytes
 from costmodel.core.ops import Arr, Op
@@ -130,10 +131,11 @@ def _static_cost(op: Op, r: Rates, overlap: str) -> OpCost:
 
 def _decode_cost(a: Op, b: Op, r: Rates, overlap: str, n: Arr, span: Arr,
                  same: bool = False) -> OpCost:
-    """Totals over n decode steps; `a` is the op at step 0, `b` at step `span` (the last step,
-    or 1): FLOPs and bytes are affine in the step, so the series is exact for them and for the
-    roofline bound; fitted efficiencies (curves, kernel model) follow the chord from the first
-    to the last step (docs/methodology.md, "Decode and end-to-end latency").
+    """Totals over n decode steps; `a` is the op at the first step, `b` `span` steps later
+    (the last step, or 1): where FLOPs and bytes are affine in the step (between knees:
+    `_piecewise`), the series is exact for them and for the roofline bound; fitted
+    efficiencies (curves, kernel model) follow the chord from the first to the last step
+    (docs/methodology.md, "Decode and end-to-end latency").
     same: `b` equals `a` field by field (`_same_op`), so its times are `a`'s (priced once)."""
     ta = op_times(a, r)
     tb = ta if same else op_times(b, r)
@@ -180,6 +182,7 @@ class _Ops:
     span: Arr
     like: Arr
     dec_same: tuple[bool, ...] = ()  # dec_b[i] equals dec_a[i] (a step-independent op)
+    segs: Segments | None = None  # decode cut at knees inside the steps (core/decode_sum.py)
 
 
 def _same_op(a: Op, b: Op) -> bool:
@@ -224,7 +227,22 @@ def _ops(gpu: ModelSpec, base: Points, prep: Prepared) -> _Ops:
     for op in overhead_ops(gpu, base, o.compression, prec, o.flash):
         pre[op.stage].append(op)
     same = tuple(_same_op(a, b) for a, b in zip(dec_a, dec_b, strict=True))
-    return _Ops(pts, pre, dec_a, dec_b, span, like, same)
+    knees = conv.decode_knees(gpu, pts)
+    segs = segments(knees, pts.output - 1.0,
+                    lambda st: conv.decode_ops(gpu, pts, st, prec, o)) if knees else None
+    return _Ops(pts, pre, dec_a, dec_b, span, like, same, segs)
+
+
+def _piecewise(ops: _Ops, i: int, r: Rates, overlap: str, n: Arr) -> OpCost:
+    """Decode op i summed over all steps: one affine series, or (a knee inside) one series
+    per segment between knees (core/decode_sum.py), exact for FLOPs, bytes and the bound."""
+    a, b, same = ops.dec_a[i], ops.dec_b[i], ops.dec_same[i]
+    today = _decode_cost(a, b, r, overlap, n, ops.span, same)
+    if same or ops.segs is None:
+        return today
+    parts = [_decode_cost(g.ops_first[i], g.ops_last[i], r, overlap, g.count, g.span)
+             for g in ops.segs.parts]
+    return dataclasses.replace(combine(today, parts, ops.segs.inside), op=a)
 
 
 def _host_cost(name: str, stage: str, latency_s: Arr, like: Arr) -> OpCost:
@@ -253,8 +271,7 @@ def _price(ops: _Ops, overlap: str, r: Rates) -> _Replica:
     n_steps = ops.pts.output - 1.0
     host = _engine_costs(r, n_steps, like)
     costs = [_static_cost(op, r, overlap) for v in ops.pre.values() for op in v] + host["prefill"]
-    dec_costs = [_decode_cost(a, b, r, overlap, n_steps, ops.span, same)
-                 for a, b, same in zip(ops.dec_a, ops.dec_b, ops.dec_same, strict=True)]
+    dec_costs = [_piecewise(ops, i, r, overlap, n_steps) for i in range(len(ops.dec_a))]
     dec_costs += host["decode"]
     stages = {s: _totals([c for c in costs if c.op.stage == s], like) for s in STAGES[:3]}
     stages["decode"] = _totals(dec_costs, like)

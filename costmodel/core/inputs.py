@@ -29,6 +29,19 @@ class Precision:
 
 
 @dataclass(frozen=True)
+class SparseDecode:
+    """Sparse decode attention (TidalDecode, core/decode_caps.py): every layer outside `dense`
+    and `select` reads `top_k` keys; `select` layers run full attention and pick them."""
+
+    top_k: float
+    dense: tuple[int, ...]
+    select: tuple[int, ...]
+
+    def full(self, layer: int) -> bool:
+        return layer in self.dense or layer in self.select
+
+
+@dataclass(frozen=True)
 class Points:
     """Evaluation points: every field is an array of the same shape (per sample counts)."""
 
@@ -45,6 +58,11 @@ class Points:
     # Prompt tokens kept in each layer range's KV cache after prefill, when KV-cache
     # compression evicts some: same form as layer_prompt. None = what the layer saw.
     layer_kv: tuple[tuple[int, int, Arr], ...] | None = None
+    # Rolling KV cache (sink_window kept during decode): tokens each kv group's cache holds
+    # at most, aligned with layer_kv (None = it grows by one token a step).
+    kv_cap: tuple[Arr, ...] | None = None
+    # Sparse decode attention (TidalDecode); None = every layer reads all its keys.
+    sparse: SparseDecode | None = None
     # ToMe inside the ViT: tokens merged per layer per pass (None = no merging).
     vit_merge: Arr | None = None
     # False for cross-attention VLMs (Llama-3.2-Vision): the visual tokens feed the

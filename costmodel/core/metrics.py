@@ -32,8 +32,11 @@ def kv_cache_bytes(m: LLMSpec, pts: Points, kv_bytes: float, lo: int = 0,
     if m.cross_attention_layers:  # Llama-3.2-Vision: self cache over text + fixed cross cache
         return cross_attention.kv_cache_bytes(m, pts, kv_bytes, lo, hi)
     n_steps = pts.output - 1.0
-    tokens = sum(cached_tokens(m, max(g, lo), min(h, hi), s + n_steps)
-                 for g, h, s in kv_groups(m, pts) if min(h, hi) > max(g, lo))
+    caps = pts.kv_cap or (None,) * len(kv_groups(m, pts))  # a rolling cache stops at its cap
+    tokens = sum(cached_tokens(m, max(g, lo), min(h, hi),
+                               s + n_steps if c is None else np.minimum(s + n_steps, c))
+                 for (g, h, s), c in zip(kv_groups(m, pts), caps, strict=True)
+                 if min(h, hi) > max(g, lo))
     return pts.batch * 2 * m.kv_dim * tokens * kv_bytes
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from costmodel.core.decode_caps import decode_groups, topk_ops
 from costmodel.core.inputs import Points, Precision
 from costmodel.core.layer_extras import (
     embed_scale_ops,
@@ -291,10 +292,13 @@ def prefill_ops(spec: ModelSpec, pts: Points, p: Precision, flash: bool, all_log
 def decode_ops(spec: ModelSpec, pts: Points, step: Arr | float, p: Precision,
                flash: bool) -> list[Op]:
     """Decode step `step` (0-based): one token per sample attending over its layer group's
-    cached prompt tokens (kv_groups) + 1 + step keys."""
-    groups = [(lo, hi, s * 0 + 1.0, s + 1.0 + step) for lo, hi, s in kv_groups(spec.llm, pts)]
+    cached prompt tokens (kv_groups) + 1 + step keys, capped by a rolling KV cache or sparse
+    decode attention (core/decode_caps.py, which also adds the sparse top-k operators)."""
+    kv = kv_groups(spec.llm, pts)
+    groups = decode_groups(kv, pts, step)
     one = groups[0][2]
-    return llm_ops(spec.llm, "decode", pts.batch, one, groups, p, flash, one)
+    ops = llm_ops(spec.llm, "decode", pts.batch, one, groups, p, flash, one)
+    return ops + topk_ops(spec.llm, kv, pts, step, p)
 
 
 def stage_ops(spec: ModelSpec, pts: Points, p: Precision, flash: bool,

@@ -175,6 +175,10 @@ class Compression(BaseModel):
         return f"{self.kind}@{at} keep {keep:g}"
 
 
+# TidalDecode (Yang et al., arXiv 2410.05076): full attention in layers 0 and 1, token
+# selection in layer 2 and re-selection in a middle layer (13 for Llama-3-8B's 32 layers).
+SPARSE_DENSE = (0, 1)
+SPARSE_SELECT = (2, 13)
 RETRIEVAL_SHARE = 0.15  # assumed default share of retrieval heads (model-specific; set it)
 KVPolicy = Literal["uniform", "pyramid", "sink_window", "retrieval_heads"]
 
@@ -190,6 +194,9 @@ class KVCompression(BaseModel):
     or 'retrieval_heads' (RazorAttention: a share `retrieval_heads` of the KV heads keeps every
     token; the others keep `sink_tokens` + a recent buffer of the budget + one compensation
     token; heads chosen offline, no scoring).
+    during_decode (sink_window only): the budget is a rolling cap while generating
+    (StreamingLLM's cache stops growing at sink + recent = the budget; a ring buffer, so
+    evicting a token during decode moves nothing).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -202,6 +209,7 @@ class KVCompression(BaseModel):
     # RazorAttention: share of KV heads kept whole (ceil(share x KV heads) per layer). 0.15 is
     # an assumed default: the retrieval heads are model-specific, set the share you found.
     retrieval_heads: float = Field(default=RETRIEVAL_SHARE, ge=0.0, le=1.0)
+    during_decode: bool = False  # sink_window: the budget also caps the cache while decoding
     overhead: bool = True
 
     @model_validator(mode="after")
@@ -212,11 +220,16 @@ class KVCompression(BaseModel):
         if self.retrieval_heads != RETRIEVAL_SHARE and self.policy != "retrieval_heads":
             raise ValueError(f"kv.retrieval_heads: only the retrieval_heads policy uses it (policy "
                              f"is {self.policy}); drop it or set policy retrieval_heads")
+        if self.during_decode and self.policy != "sink_window":
+            raise ValueError(f"kv.during_decode: only the sink_window policy keeps a rolling "
+                             f"cache while decoding (policy is {self.policy})")
         return self
 
     @property
     def label(self) -> str:
         keep = self.keep_ratio if self.keep_ratio is not None else self.keep_tokens
+        if self.during_decode:
+            return f"kv sink_window:rolling keep {keep:g}"
         if self.policy == "retrieval_heads":
             return f"kv retrieval_heads {self.retrieval_heads:g} keep {keep:g}"
         return f"kv {self.policy} keep {keep:g}"
@@ -229,6 +242,10 @@ class CompressionPlan(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     stages: tuple[Compression, ...] = ()
     kv: KVCompression | None = None
+    # TidalDecode sparse decode attention: keys read per non-selection layer (top-k), and the
+    # token selection layers (None: the paper's, SPARSE_SELECT; layers 0-1 stay dense).
+    sparse_decode: PositiveInt | None = None
+    sparse_select: tuple[NonNegativeInt, ...] | None = None
 
     @model_validator(mode="after")
     def _check(self) -> CompressionPlan:
@@ -236,8 +253,15 @@ class CompressionPlan(BaseModel):
         if len(set(places)) != len(places):
             raise ValueError("stages: at most one stage per place (vit, encoder, projector, "
                              "llm_layer)")
-        if not self.stages and self.kv is None:
-            raise ValueError("stages: give at least one stage or a kv compression")
+        if not self.stages and self.kv is None and self.sparse_decode is None:
+            raise ValueError("stages: give at least one stage, a kv compression or "
+                             "sparse_decode")
+        if self.sparse_select is not None and self.sparse_decode is None:
+            raise ValueError("sparse_select: names the selection layers of sparse_decode; "
+                             "give sparse_decode (the top-k) too")
+        if self.sparse_select is not None and (not self.sparse_select or list(
+                self.sparse_select) != sorted(set(self.sparse_select))):
+            raise ValueError("sparse_select: give increasing layer indices, e.g. 2,13")
         return self
 
     @property
@@ -247,6 +271,8 @@ class CompressionPlan(BaseModel):
     @property
     def label(self) -> str:
         parts = [c.label for c in self.ordered] + ([self.kv.label] if self.kv else [])
+        if self.sparse_decode is not None:
+            parts.append(f"sparse_decode top-{self.sparse_decode}")
         return " + ".join(parts)
 
 

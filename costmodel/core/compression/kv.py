@@ -1,6 +1,8 @@
 """KV-cache compression after prefill: per-layer budgets (uniform, pyramid, sink + window,
-retrieval heads) and the eviction's own operator. The footprint and decode follow through Points.layer_kv
-(core/metrics.kv_cache_bytes and core/stages.decode_ops read it via stages.kv_groups).
+retrieval heads) and the eviction's own operator; the rolling cap of sink_window:rolling
+(Points.kv_cap) and TidalDecode's sparse decode setting (Points.sparse, core/decode_caps.py).
+The footprint and decode follow through Points.layer_kv (core/metrics.kv_cache_bytes and
+core/stages.decode_ops read it via stages.kv_groups).
 Formula: docs/methodology.md, section "Token compression", "KV-cache compression".
 """
 
@@ -11,10 +13,16 @@ from dataclasses import replace
 
 import numpy as np
 
-from costmodel.core.inputs import Points, Precision
+from costmodel.core.inputs import Points, Precision, SparseDecode
 from costmodel.core.ops import SOFTMAX_FLOPS, Arr, Op
 from costmodel.core.stages import layer_groups
-from costmodel.specs.compression import KVCompression
+from costmodel.errors import CostmodelError
+from costmodel.specs.compression import (
+    SPARSE_DENSE,
+    SPARSE_SELECT,
+    CompressionPlan,
+    KVCompression,
+)
 from costmodel.specs.model import LLMSpec
 
 _EPS = 1e-9
@@ -72,10 +80,39 @@ def kv_layer_groups(m: LLMSpec, pts: Points, kv: KVCompression) -> tuple[tuple[i
 
 
 def apply_kv(m: LLMSpec, pts: Points, kv: KVCompression) -> Points:
-    """The points with their KV budgets (a ratio of 1 keeps every token: no change)."""
+    """The points with their KV budgets (a ratio of 1 keeps every token: no change); with
+    during_decode (sink_window) each group's cache is capped at its budget while decoding
+    (kv_cap: keep_tokens, or floor(ratio x the prompt tokens the layers saw), at least 1 for
+    the new token). A ring of that many slots: evicting during decode moves no bytes."""
     if kv.keep_ratio is not None and kv.keep_ratio >= 1.0:
         return pts
-    return replace(pts, layer_kv=kv_layer_groups(m, pts, kv))
+    groups = kv_layer_groups(m, pts, kv)
+    if not kv.during_decode:
+        return replace(pts, layer_kv=groups)
+    seen = layer_groups(m, pts)  # sink_window groups are aligned with what the layers saw
+    caps = tuple(np.maximum(_budget_cap(kv, s), 1.0) for _, _, s in seen)
+    return replace(pts, layer_kv=groups, kv_cap=caps)
+
+
+def _budget_cap(kv: KVCompression, n: Arr) -> Arr:
+    """The rolling cache's size: the per-layer budget itself (not capped at the prompt)."""
+    if kv.keep_tokens is not None:
+        return np.zeros_like(np.asarray(n, dtype=float)) + float(kv.keep_tokens)
+    return np.floor(float(kv.keep_ratio or 0.0) * n + _EPS)
+
+
+def apply_sparse(m: LLMSpec, pts: Points, plan: CompressionPlan) -> Points:
+    """TidalDecode: Points.sparse with the top-k and the dense / selection layers (the
+    paper's SPARSE_DENSE and SPARSE_SELECT that exist in this model unless given)."""
+    if plan.sparse_decode is None:
+        return pts
+    n = m.num_layers
+    select = plan.sparse_select or tuple(x for x in SPARSE_SELECT if x < n)
+    if select[-1] >= n:
+        raise CostmodelError(f"compression.sparse_select (--sparse-decode K:LAYERS): layer "
+                             f"{select[-1]} must be below the LLM's {n} layers")
+    dense = tuple(x for x in SPARSE_DENSE if x < n)
+    return replace(pts, sparse=SparseDecode(float(plan.sparse_decode), dense, select))
 
 
 def _razor_costs(m: LLMSpec, kv: KVCompression, n: Arr, p: Precision) -> tuple[Arr, Arr, Arr]:

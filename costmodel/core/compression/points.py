@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from costmodel.core.compression.kv import apply_kv
+from costmodel.core.compression.kv import apply_kv, apply_sparse
 from costmodel.core.cross_attention import check_compression
 from costmodel.core.inputs import Points
 from costmodel.core.ops import Arr
@@ -118,4 +118,5 @@ def compress_points(spec: ModelSpec, pts: Points, comp: AnyCompression | None) -
         return pts
     for c in plan.ordered:
         pts = apply_stage(spec, pts, c)
-    return apply_kv(spec.llm, pts, plan.kv) if plan.kv is not None else pts
+    pts = apply_kv(spec.llm, pts, plan.kv) if plan.kv is not None else pts
+    return apply_sparse(spec.llm, pts, plan)
