@@ -175,8 +175,9 @@ class Compression(BaseModel):
         return f"{self.kind}@{at} keep {keep:g}"
 
 
-# TidalDecode (Yang et al., arXiv 2410.05076): full attention in layers 0 and 1, token
-# selection in layer 2 and re-selection in a middle layer (13 for Llama-3-8B's 32 layers).
+# TidalDecode (Yang et al., arXiv 2410.05076, Figure 2): full attention in the first two
+# layers, token selection in the third and in "a middle layer" (13 assumed for 32 layers; the
+# paper's choice per model is not confirmed here: docs/methodology.md).
 SPARSE_DENSE = (0, 1)
 SPARSE_SELECT = (2, 13)
 RETRIEVAL_SHARE = 0.15  # assumed default share of retrieval heads (model-specific; set it)
