@@ -126,3 +126,21 @@ def test_cli_estimate_with_video_frames(capsys):
     assert cli == api.stages["prefill"].flops == plain.stages["prefill"].flops
     code, out, err = run([*base, "--method", "dycoke:0.5"], capsys)
     assert code == 2 and "act on a video's frames" in err and err.count("\n") == 1
+
+
+def test_cli_sweep_over_frames_with_video_compression(capsys):
+    """sweep --video-frames 8,16 --method dycoke:0.5: each row equals estimate at that point."""
+    import csv
+    import io
+
+    code, out, err = run(["sweep", "llava-onevision-0.5b", "-H", "a100-80gb", "--video-frames",
+                          "8,16", "--method", "dycoke:0.5", "-f", "csv"], capsys)
+    assert code == 0, err
+    rows = [r for r in csv.DictReader(io.StringIO(out)) if r["stage"] == "prefill"]
+    spec = load_model("llava-onevision-0.5b")
+    c = Compression(method="dycoke", temporal_merge=0.5)
+    for r in rows:
+        e = estimate(spec, "a100-80gb", Workload(video_frames=int(r["video_frames"]),
+                                                 compression=c))
+        assert float(r["flops"]) == e.stages["prefill"].flops
+    assert [r["video_frames"] for r in rows] == ["8", "16"]
