@@ -55,7 +55,7 @@ def video_text(spec: Any, w: Any) -> str:
     width, height = image_size(spec, w)
     frames = video_frames(spec, w)
     rate = f" ({w.video_seconds:g} s at {w.video_fps:g} fps)" if w.video_fps is not None else ""
-    rw, rh = video_rule(spec).resize(spec, width, height)
+    rw, rh = video_rule(spec).resize(spec, frames, width, height)
     resized = f", resized to {rw}x{rh}" if (rw, rh) != (width, height) else ""
     return f"video: {frames} frames of {width}x{height}{rate}{resized}"
 

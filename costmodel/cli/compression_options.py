@@ -24,7 +24,9 @@ from costmodel.specs.compression_methods import METHODS
 KEEP = typer.Option(None, help="Token compression: kept ratio 0..1 or count.")
 AT = typer.Option(None, help="With --keep: projector | encoder | llm-layer:K | vit "
                   "(default: the method's place, else projector).")
-METHOD = typer.Option(None, help="Named method: " + "|".join(METHODS) + ".")
+METHOD = typer.Option(None, help="Named method: " + "|".join(METHODS) + " (video methods "
+                      "take the share merged across frames: tempmerge:0.5; --keep is then the "
+                      "per-frame keep ratio).")
 SCHEDULE = typer.Option(None, help="LLM layer schedule LAYER:TOKENS,... e.g. "
                         "0:576,8:288,16:144,24:72 (tokens a count or a ratio 0..1).")
 KV_KEEP = typer.Option(None, help="KV-cache compression after prefill: kept ratio 0..1 or a "
@@ -78,6 +80,29 @@ def parse_schedule(text: str) -> tuple[tuple[int, float], ...]:
     except ValueError as e:
         raise CostmodelError(f"--schedule: {str(e).removeprefix('schedule: ')}") from None
     return entries
+
+
+def parse_video_method(text: str | None) -> tuple[str | None, float | None]:
+    """'tempmerge:0.5' -> ('tempmerge', 0.5): a video method and the share of each frame's
+    tokens merged into the previous frame; other methods pass unchanged."""
+    if text is None or ":" not in text:
+        if text in METHODS and METHODS[text].video:
+            raise CostmodelError(f"--method: {text} needs the share merged across frames, e.g. "
+                                 f"{text}:0.5 (0 merges nothing)")
+        return text, None
+    name, _, share = text.partition(":")
+    if name not in METHODS or not METHODS[name].video:
+        video = ", ".join(n for n, m in METHODS.items() if m.video)
+        raise CostmodelError(f"--method: '{text}': only the video methods ({video}) take "
+                             ":SHARE")
+    try:
+        value = float(share)
+        if not 0.0 <= value < 1.0:
+            raise ValueError
+    except ValueError:
+        raise CostmodelError(f"--method: '{share}' in '{text}' is not a share in [0, 1) of each "
+                             "frame's tokens merged into the previous frame") from None
+    return name, value
 
 
 def _build(cls: Any, prefix: str, **fields: Any) -> Any:
@@ -156,6 +181,7 @@ def compression_from_options(keep: str | None = None, at: str | None = None,
     --keep, --merge-per-layer or --method asks for one, an LLM schedule, a KV compression; one
     stage alone is a Compression, several a CompressionPlan. require: always build the stage
     at --at (compare-compression), so a missing --keep is refused."""
+    method, merge = parse_video_method(method)
     if method is not None and method not in METHODS:
         raise CostmodelError(f"--method: '{method}' is not one of {', '.join(METHODS)}")
     info = METHODS[method] if method else None
@@ -184,7 +210,8 @@ def compression_from_options(keep: str | None = None, at: str | None = None,
         own = method if info is None or info.where == where or schedule is None else None
         stages.append(_build(Compression, "compression", where=where, keep_ratio=ratio,
                              keep_tokens=count, layer=layer, merge_per_layer=merge_per_layer,
-                             method=own, cluster_iters=cluster_iters, overhead=overhead))
+                             method=own, cluster_iters=cluster_iters, overhead=overhead,
+                             **({} if merge is None else {"temporal_merge": merge})))
     top_k, select = parse_sparse(sparse_decode) if sparse_decode is not None else (None, None)
     if kv is None and top_k is None and len(stages) <= 1:
         return stages[0] if stages else None

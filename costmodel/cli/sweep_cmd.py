@@ -127,8 +127,9 @@ def sweep(
     specs = [load_model(m) for m in models]
     hws = [load_hardware(h) for h in devices]
     # the grid strings are the axes; the Workload's own batch is the grid's first
-    w = workload_from_values(locals(), batch=int(bat[0]), visual_tokens=None, video_frames=None,
-                             compression=comp)
+    first = None if frames is None else int(np.ravel(frames)[0])  # a video axis: a video
+    w = workload_from_values(locals(), batch=int(bat[0]), visual_tokens=None,
+                             video_frames=first, compression=comp)
     from costmodel.analysis.sweep import sweep as run_sweep  # pandas only when the command runs
 
     with feedback.progress(f"sweep: {n:,} points",

@@ -3,7 +3,8 @@
 Each family's rule is one `VideoRule` in `VIDEO_RULES`, keyed by name; a model's rule is
 `TokenScheme.video_rule` when set (the loader sets it per model_type), else the default for its
 token-scheme kind (`KIND_DEFAULTS`). A family adds its rule with one entry in each (see
-docs/methodology.md, "Video inputs"). Both rules follow transformers 5.23.0:
+docs/methodology.md, "Video inputs"). The rules follow transformers 5.23.0 (Qwen2.5-VL,
+Qwen3-VL and InternVL: costmodel/core/video_families.py):
 
 qwen2_vl (`Qwen2VLVideoProcessor`, `Qwen2VLModel.get_video_features`): frames padded to a
   multiple of temporal_patch_size (2) by repeating the last; each frame smart_resize'd with the
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from costmodel.core import video_families as vf
 from costmodel.core.ops import Arr
 from costmodel.core.visual_tokens import plan_video as plan_qwen2_vl
 from costmodel.core.visual_tokens import smart_resize
@@ -43,12 +45,13 @@ QWEN2_VL_MAX_FRAMES = 768
 class VideoRule:
     """One family's video rule: plan(spec, frames, width, height) -> per-sample VisualPlan;
     sample(spec, seconds, fps) -> frames the family's video processor samples from a clip of
-    `seconds` at `fps`; resize(spec, W, H) -> the (W, H) each frame is resized to; source:
+    `seconds` at `fps`; resize(spec, frames, W, H) -> the (W, H) each frame is resized to
+    (Qwen3-VL's depends on the frames); source:
     the transformers code it follows (for messages and docs)."""
 
     plan: Callable[[ModelSpec, int, int, int], VisualPlan]
     sample: Callable[[ModelSpec, float, float], int]
-    resize: Callable[[ModelSpec, int, int], tuple[int, int]]  # frame (W, H) -> processed (W, H)
+    resize: Callable[[ModelSpec, int, int, int], tuple[int, int]]  # (frames, W, H) -> (W, H)
     source: str
 
 
@@ -62,14 +65,14 @@ def sample_qwen2_vl(spec: ModelSpec, seconds: float, fps: float) -> int:
     return math.floor(n / t) * t
 
 
-def resize_qwen2_vl(spec: ModelSpec, width: int, height: int) -> tuple[int, int]:
+def resize_qwen2_vl(spec: ModelSpec, frames: int, width: int, height: int) -> tuple[int, int]:
     """Each frame's smart_resize (the scheme's pixel bounds, as plan_video uses)."""
     m = spec.projector.merge_size if spec.projector else 1
     ts, p = spec.token_scheme, spec.vision.patch_size if spec.vision else 1
     return smart_resize(width, height, p * m, ts.min_pixels, ts.max_pixels)
 
 
-def resize_onevision(spec: ModelSpec, width: int, height: int) -> tuple[int, int]:
+def resize_onevision(spec: ModelSpec, frames: int, width: int, height: int) -> tuple[int, int]:
     """LlavaOnevisionVideoProcessor.size: the encoder's image_size square (384 x 384)."""
     side = spec.vision.image_size if spec.vision else 0
     return side, side
@@ -99,6 +102,12 @@ VIDEO_RULES: dict[str, VideoRule] = {
                           "transformers Qwen2VLVideoProcessor"),
     "llava_onevision": VideoRule(plan_onevision, sample_onevision, resize_onevision,
                                  "transformers LlavaOnevisionModel.get_video_features"),
+    "qwen2_5_vl": VideoRule(vf.plan_qwen2_5_vl, sample_qwen2_vl, vf.resize_qwen2_5_vl,
+                            "transformers Qwen2VLVideoProcessor (Qwen2.5-VL)"),
+    "qwen3_vl": VideoRule(vf.plan_qwen3_vl, vf.sample_qwen3_vl, vf.resize_qwen3_vl,
+                          "transformers Qwen3VLVideoProcessor, Qwen3VLProcessor"),
+    "internvl": VideoRule(vf.plan_internvl, vf.sample_internvl, vf.resize_internvl,
+                          "transformers InternVLVideoProcessor, InternVLProcessor"),
 }
 # The rule of a token-scheme kind when the scheme names none (dynamic = Qwen2-VL's patching).
 KIND_DEFAULTS: dict[str, str] = {"dynamic": "qwen2_vl"}
@@ -108,6 +117,9 @@ NO_VIDEO_HINT = "give the frames as --images N (each frame one image)"
 
 def video_rule(spec: ModelSpec) -> VideoRule:
     """The model's video rule, or one CostmodelError line naming the alternative."""
+    if spec.cross_vision is not None:  # Llama-3.2-Vision: MllamaProcessor takes no videos
+        raise CostmodelError(f"--video-frames: {spec.name} (cross-attention) has no video "
+                             f"input in transformers 5.23; {NO_VIDEO_HINT}")
     if spec.vision is None:
         raise CostmodelError(f"--video-frames: {spec.name} has no vision tower; drop the "
                              "video options")
@@ -134,11 +146,11 @@ def plan_video(spec: ModelSpec, frames: int, width: int, height: int) -> VisualP
 
 def plan_video_arrays(spec: ModelSpec, frames: Arr, width: int, height: int) -> dict[str, Arr]:
     """plan_video over an array of frame counts (a sweep's axis): crops, seq_per_crop,
-    projector_rows, visual, one entry per count (each distinct count planned once)."""
+    projector_rows, visual, grid_w (0 = unknown), one entry per count (each distinct count planned once)."""
     f = np.asarray(frames, dtype=float).reshape(-1)
     values, inverse = np.unique(f, return_inverse=True)
     plans = [plan_video(spec, int(n), width, height) for n in values]
     fields = {"crops": "crops", "seq_per_crop": "seq_per_crop",
-              "projector_rows": "projector_rows", "visual": "llm_tokens"}
+              "projector_rows": "projector_rows", "visual": "llm_tokens", "grid_w": "grid_w"}
     return {k: np.array([getattr(p, a) for p in plans], dtype=float)[inverse]
             for k, a in fields.items()}

@@ -128,5 +128,5 @@ def internvl(cfg: Cfg, name: str) -> ModelSpec:
     proj = ProjectorSpec(kind="pixel_shuffle_mlp", input_dim=vit.hidden_size,
                          output_dim=llm.hidden_size, merge_size=m, bias=True)
     scheme = TokenScheme(kind="tiles", min_tiles=MIN_TILES, max_tiles=MAX_TILES,
-                         image_text_tokens=IMAGE_TEXT_TOKENS)
+                         image_text_tokens=IMAGE_TEXT_TOKENS, video_rule="internvl")
     return ModelSpec(name=name, llm=llm, vision=vit, projector=proj, token_scheme=scheme)

@@ -164,5 +164,5 @@ def qwen_vl_from_config(cfg: Cfg, name: str) -> ModelSpec:
                          norm_kind="rmsnorm" if kind == "qwen2_5_vl" else "layernorm")
     lo, hi = PIXELS[kind]
     scheme = TokenScheme(kind="dynamic", min_pixels=lo, max_pixels=hi,
-                         default_image_size=DEFAULT_IMAGE)
+                         default_image_size=DEFAULT_IMAGE, video_rule=kind)
     return ModelSpec(name=name, llm=llm, vision=vit, projector=proj, token_scheme=scheme)

@@ -39,7 +39,7 @@ from costmodel.specs.compression_methods import ALLOWED, DEFAULT_METHOD, METHODS
 
 Where = Literal["projector", "llm_layer", "vit", "encoder"]
 Method = Literal["select", "cluster", "merge", "fastv", "tome", "pyramiddrop", "sparsevlm",
-                 "visionzip", "divprune", "prumerge", "dymu"]
+                 "visionzip", "divprune", "prumerge", "dymu", "tempmerge", "dycoke"]
 
 
 def check_schedule(entries: tuple[tuple[int, float], ...]) -> None:
@@ -77,6 +77,9 @@ class Compression(BaseModel):
     cluster_iters: PositiveInt = 10  # k-means iterations for method='cluster'
     eager_scoring: bool | None = None  # None: the named method's need (compression_methods)
     overhead: bool = True
+    # Video methods (tempmerge, dycoke): share of each frame's kept tokens merged into the
+    # previous frame's (frames 2..F); keep_ratio is then the per-frame keep.
+    temporal_merge: float | None = Field(default=None, ge=0.0, lt=1.0)
 
     @model_validator(mode="before")
     @classmethod
@@ -91,6 +94,8 @@ class Compression(BaseModel):
             d["layer"] = info.layer
         if free and d.get("keep_ratio") is None and d.get("keep_tokens") is None and info.keep:
             d["keep_ratio"] = info.keep
+        if info.video and d.get("keep_ratio") is None and d.get("keep_tokens") is None:
+            d["keep_ratio"] = 1.0  # a video method keeps every token of a frame by default
         return d
 
     @model_validator(mode="after")
@@ -117,11 +122,30 @@ class Compression(BaseModel):
             if self.keep_tokens is not None:
                 raise ValueError(f"keep_tokens: the {self.method} preset keeps a ratio lambda "
                                  "per stage; give keep_ratio, or a schedule for counts")
+        self._check_video()
         if self.where != "llm_layer" and self.layer is not None:
             raise ValueError("layer: only where='llm_layer' takes a layer")
         if self.where != "vit" and self.merge_per_layer is not None:
             raise ValueError("merge_per_layer: only where='vit' merges per layer")
         return self
+
+    def _check_video(self) -> None:
+        if not self.is_video:
+            if self.temporal_merge is not None:
+                raise ValueError("temporal_merge: only the video methods (tempmerge, dycoke) "
+                                 "merge across frames")
+            return
+        if self.keep_tokens is not None:
+            raise ValueError(f"keep_tokens: {self.method} keeps a ratio of each frame's tokens; "
+                             "give keep_ratio (0..1)")
+        if self.temporal_merge is None:
+            raise ValueError(f"temporal_merge: {self.method} needs the share of each frame's "
+                             "tokens merged into the previous frame (0..1)")
+
+    @property
+    def is_video(self) -> bool:
+        """A video method: per-frame keep and temporal merge (core/compression/video.py)."""
+        return self.method is not None and METHODS[self.method].video
 
     def _check_schedule(self) -> None:
         if self.where != "llm_layer":
@@ -172,6 +196,8 @@ class Compression(BaseModel):
         if self.where == "vit" and self.merge_per_layer is not None:
             return f"{self.kind}@{at} r={self.merge_per_layer}"
         keep = self.keep_ratio if self.keep_ratio is not None else self.keep_tokens
+        if self.is_video:
+            return f"{self.kind}@{at} keep {keep:g}/frame merge {self.temporal_merge:g}"
         return f"{self.kind}@{at} keep {keep:g}"
 
 

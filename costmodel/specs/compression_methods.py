@@ -29,6 +29,7 @@ class MethodInfo:
     keep: float | None = None
     stages: tuple[float, ...] = ()
     notes: str = ""
+    video: bool = False  # acts on the frames of a video (core/compression/video.py)
 
 
 METHODS: dict[str, MethodInfo] = {m.name: m for m in (
@@ -68,6 +69,19 @@ METHODS: dict[str, MethodInfo] = {m.name: m for m in (
                "[CLS] attention outliers (IQR, a sort) + merge of each kept token's 32 "
                "nearest keys (2 k N d)",
                "Shang et al., LLaVA-PruMerge, arXiv 2403.15388", eager="vit"),
+    MethodInfo("tempmerge", "projector",
+               "per frame: keep ratio (score 2 n d + top-k); consecutive frames' kept tokens "
+               "compared in full (2 k^2 d per pair), a share merged into the previous frame",
+               "temporal merging across frames as in FastVID (Shen et al., NeurIPS 2025, arXiv "
+               "2503.11187; acts between the projector and the LLM) and DyCoke's TTM",
+               video=True, notes="extra memory: one k x k similarity matrix per frame pair; "
+               "FastVID's own segmentation and density (DPC-kNN) scores are not modelled"),
+    MethodInfo("dycoke", "projector",
+               "DyCoke token temporal merging: cosine similarity of same-position tokens of "
+               "consecutive frames (O(k d) per pair), the most similar share merged",
+               "Tao et al., DyCoke, CVPR 2025, arXiv 2411.15024 (TTM in prefill, before the "
+               "LLM)", video=True, notes="its decode-time dynamic KV-cache pruning is not "
+               "modelled (use --kv-keep for a static stand-in)"),
     MethodInfo("tome", "vit", "bipartite matching in every ViT layer",
                "Bolya et al., Token Merging, ICLR 2023, arXiv 2210.09461"),
     MethodInfo("dymu", "vit", "ToMe-style matching in every ViT layer (DToMe thresholds "

@@ -130,6 +130,12 @@ class Workload(BaseModel):
         if self.video_frames is not None and self.video_fps is not None:
             raise ValueError("video_frames: give --video-frames or --fps with --seconds, not both")
         if not self.has_video:
+            stages = (self.compression.stages if isinstance(self.compression, CompressionPlan)
+                      else (self.compression,))
+            if any(c is not None and c.is_video for c in stages):
+                raise ValueError("video_frames: the video compression methods (tempmerge, "
+                                 "dycoke) act on a video's frames; give --video-frames or "
+                                 "--seconds with --fps")
             return
         if self.visual_tokens is not None:
             raise ValueError("video_frames: a video gives the visual tokens itself; give "

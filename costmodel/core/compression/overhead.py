@@ -11,6 +11,7 @@ import numpy as np
 
 from costmodel.core.compression.kv import kv_evict_ops
 from costmodel.core.compression.points import apply_stage, kept, llm_stages
+from costmodel.core.compression.video import video_ops
 from costmodel.core.inputs import Points, Precision
 from costmodel.core.ops import SOFTMAX_FLOPS, Arr, AttnShape, Op, attention
 from costmodel.core.stages import layer_groups, vit_seq
@@ -49,6 +50,8 @@ def eager_extra(name: str, stage: str, shape: AttnShape, a: float, kv: float) ->
 
 def _projector(spec: ModelSpec, pts: Points, c: Compression, p: Precision) -> list[Op]:
     b, n, a, d = pts.batch, pts.visual, p.act, spec.llm.hidden_size
+    if c.is_video:  # per-frame keep and temporal merge: core/compression/video.py
+        return video_ops(pts, c, d, p)
     k = kept(c, n)
     if c.kind == "cluster":
         it = c.cluster_iters

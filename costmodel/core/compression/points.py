@@ -9,6 +9,7 @@ from dataclasses import replace
 import numpy as np
 
 from costmodel.core.compression.kv import apply_kv, apply_sparse
+from costmodel.core.compression.video import video_kept
 from costmodel.core.cross_attention import check_compression
 from costmodel.core.inputs import Points
 from costmodel.core.ops import Arr
@@ -99,6 +100,8 @@ def _encoder(spec: ModelSpec, pts: Points, comp: Compression) -> Points:
 
 def apply_stage(spec: ModelSpec, pts: Points, comp: Compression) -> Points:
     """The points after one stage."""
+    if comp.where == "projector" and comp.is_video:  # per-frame keep, temporal merge
+        return replace(pts, visual=video_kept(pts, comp))
     if comp.where == "projector":
         return replace(pts, visual=kept(comp, pts.visual))
     if comp.where == "llm_layer":

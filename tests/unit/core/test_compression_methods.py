@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from costmodel.analysis.estimate import estimate
+from costmodel.loading.load import load_model
 from costmodel.specs.compression import Compression
 from costmodel.specs.compression_methods import METHODS
 from costmodel.specs.workload import Workload
@@ -30,16 +31,23 @@ def _f(x):
 @pytest.mark.parametrize("name", sorted(METHODS))
 def test_every_preset_builds_and_costs_something(gpu, name):
     info = METHODS[name]
-    fields = {"method": name}
-    if info.where == "vit":
+    fields: dict = {"method": name}
+    if info.video:  # per-frame keep and temporal merge act on a video's frames
+        fields.update(keep_ratio=0.5, temporal_merge=0.5)
+    elif info.where == "vit":
         fields["keep_ratio"] = 0.5
     elif info.keep is None:
         fields["keep_tokens"] = 64
     comp = Compression(**fields)
     assert comp.where == info.where
-    est = _est(gpu, comp)
+    spec, w = (load_model("llava-onevision-0.5b"), Workload(video_frames=8, output_tokens=4)
+               ) if info.video else (LLAVA15_7B, W)
+
+    def est_of(c):
+        return estimate(spec, gpu, w.model_copy(update={"compression": c}))
+    est = est_of(comp)
     assert _ops(est), f"{name} has no operator of its own"
-    assert est.stages["prefill"].flops < _est(gpu, None).stages["prefill"].flops
+    assert est.stages["prefill"].flops < est_of(None).stages["prefill"].flops
 
 
 def test_every_method_is_in_the_methodology_with_its_source():
