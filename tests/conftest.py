@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from costmodel.specs.hardware import HardwareProfile
@@ -21,3 +23,35 @@ def llava() -> ModelSpec:
 @pytest.fixture
 def llama2() -> ModelSpec:
     return ModelSpec(name="llama-test", llm=LLAMA2_7B)
+
+
+# Modules that build or run the real transformers classes and processors, or the torch
+# reference model (the exact-count and FlopCounterMode cross-checks): importing transformers
+# costs ~10 s of CPU per process and the torch cross-checks ~25 s in all, so they
+# run in their own CI step (`python -m pytest -q -m xcheck`), not in the default run.
+XCHECK_MODULES = {  # paths under tests/
+    "cli/test_models_catalog.py", "unit/core/test_idefics3_tokens.py",
+    "unit/core/test_internvl_tokens.py", "unit/core/test_qwen_vl_tokens.py",
+    "unit/core/test_token_rules.py", "unit/core/test_video.py", "unit/core/test_video_families.py",
+    "unit/loading/test_idefics3.py", "unit/loading/test_mllama.py",
+    "unit/loading/test_zoo_transformers.py", "unit/reference/test_gemma3.py",
+    "unit/reference/test_idefics3_flops.py", "unit/reference/test_internvl_flops.py",
+    "unit/reference/test_mllama_flops.py", "unit/reference/test_moe.py",
+    "unit/reference/test_qwen3_vl_moe.py", "unit/reference/test_qwen_vl.py",
+    "unit/reference/test_transformers_flops.py", "unit/reference/test_video_families_flops.py",
+    "unit/reference/test_video_flops.py", "unit/reference/test_crosscheck.py",
+}
+# Modules that render matplotlib figures (every plot command and figure title): matplotlib's
+# first import and the rendering take most of their time; CI runs them in the same own step
+# (`python -m pytest -q -m "xcheck or figures"`).
+FIGURE_MODULES = {"cli/test_figures.py", "cli/test_plot_cmd.py"}
+TESTS = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        where = Path(str(item.fspath)).resolve().relative_to(TESTS).as_posix()
+        if where in XCHECK_MODULES:
+            item.add_marker(pytest.mark.xcheck)
+        if where in FIGURE_MODULES or item.name == "test_tutorial_plot_commands_write_pngs":
+            item.add_marker(pytest.mark.figures)
