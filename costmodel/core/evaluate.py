@@ -27,7 +27,8 @@ from costmodel.core.parallel.pipeline import (
     stage_bounds,
 )
 from costmodel.core.parallel.tensor import shard_spec
-from costmodel.core.roofline import Rates, op_times, sum_linear_max
+from costmodel.core.pricing import OpCost, Stack, price_decode, price_static, stack
+from costmodel.core.roofline import Rates
 from costmodel.specs.engine import Engine
 from costmodel.specs.model import ModelSpec
 from costmodel.units import DType
@@ -48,26 +49,6 @@ class Prepared:
     convention: Convention
     engine: Engine
     dtypes: tuple[DType, ...] = ()  # math dtype per device
-
-
-@dataclass(frozen=True)
-class OpCost:
-    """An operator's totals over its `count` instances (and all decode steps), per point."""
-
-    op: Op
-    flops: Arr
-    useful_flops: Arr
-    weight_bytes: Arr
-    act_bytes: Arr
-    kv_bytes: Arr
-    compute_s: Arr
-    memory_s: Arr
-    latency_s: Arr
-    comm_s: Arr = 0.0  # type: ignore[assignment]  # interconnect time (op_class "comm")
-
-    @property
-    def bytes(self) -> Arr:
-        return self.weight_bytes + self.act_bytes + self.kv_bytes
 
 
 @dataclass(frozen=True)
@@ -118,46 +99,6 @@ class Evaluation:
     op_costs: list[OpCost] = field(default_factory=list)
 
 
-def _static_cost(op: Op, r: Rates, overlap: str) -> OpCost:
-    t = op_times(op, r)
-    k = op.count
-    return OpCost(op, k * op.flops, k * op.useful_flops, k * op.weight_bytes,
-                  k * (op.act_read_bytes + op.act_write_bytes),
-                  k * (op.kv_read_bytes + op.kv_write_bytes),
-                  k * t.compute_s, k * t.memory_s, k * t.latency_s(overlap, r.launch_for(op)),
-                  k * t.comm_s)
-
-
-def _decode_cost(a: Op, b: Op, r: Rates, overlap: str, n: Arr, span: Arr,
-                 same: bool = False) -> OpCost:
-    """Totals over n decode steps; `a` is the op at step 0, `b` at step `span` (the last step,
-    or 1): FLOPs and bytes are affine in the step, so the series is exact for them and for the
-    roofline bound; fitted efficiencies (curves, kernel model) follow the chord from the first
-    to the last step (docs/methodology.md, "Decode and end-to-end latency").
-    same: `b` equals `a` field by field (`_same_op`), so its times are `a`'s (priced once)."""
-    ta = op_times(a, r)
-    tb = ta if same else op_times(b, r)
-    k = a.count
-
-    def series(x: Arr, y: Arr) -> Arr:
-        return k * (n * x + (y - x) / span * n * (n - 1) / 2.0)
-
-    if overlap == "roofline":
-        core = sum_linear_max(ta.compute_s, (tb.compute_s - ta.compute_s) / span,
-                              ta.memory_s, (tb.memory_s - ta.memory_s) / span, n)
-        lat = k * (core + n * r.launch_for(a))
-    else:
-        lat = series(ta.compute_s + ta.memory_s, tb.compute_s + tb.memory_s) + k * n * r.launch_for(a)
-    comm = series(ta.comm_s, tb.comm_s)
-    return OpCost(
-        a, series(a.flops, b.flops), series(a.useful_flops, b.useful_flops),
-        series(a.weight_bytes, b.weight_bytes),
-        series(a.act_read_bytes + a.act_write_bytes, b.act_read_bytes + b.act_write_bytes),
-        series(a.kv_read_bytes + a.kv_write_bytes, b.kv_read_bytes + b.kv_write_bytes),
-        series(ta.compute_s, tb.compute_s), series(ta.memory_s, tb.memory_s), lat + comm, comm,
-    )
-
-
 def _totals(costs: list[OpCost], like: Arr) -> StageTotals:
     z = np.zeros_like(like, dtype=float)
     return StageTotals(
@@ -179,23 +120,9 @@ class _Ops:
     dec_b: list[Op]  # at step `span`
     span: Arr
     like: Arr
-    dec_same: tuple[bool, ...] = ()  # dec_b[i] equals dec_a[i] (a step-independent op)
-
-
-def _same_op(a: Op, b: Op) -> bool:
-    """Every field equal (arrays: same shape and values): `op_times` gives `a`'s times for `b`.
-    Decode ops other than attention (weights, norms, activations) do not change with the step."""
-    for f in dataclasses.fields(Op):
-        x, y = getattr(a, f.name), getattr(b, f.name)
-        if f.name == "attn":
-            if x is not None or y is not None:
-                return False
-        elif isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
-            if not np.array_equal(x, y):  # also False for other shapes, NaN
-                return False
-        elif x != y:
-            return False
-    return True
+    pre_stack: Stack  # the `pre` operators in order, grouped for pricing (core/pricing.py)
+    dec_stack: Stack  # dec_a with dec_b
+    activation_bytes: Arr  # the peak activation footprint (metrics.peak_activation_bytes)
 
 
 @dataclass(frozen=True)
@@ -223,8 +150,11 @@ def _ops(gpu: ModelSpec, base: Points, prep: Prepared) -> _Ops:
     dec_a, dec_b = conv.decode_ops(gpu, pts, 0.0, prec, o), conv.decode_ops(gpu, pts, span, prec, o)
     for op in overhead_ops(gpu, base, o.compression, prec, o.flash):
         pre[op.stage].append(op)
-    same = tuple(_same_op(a, b) for a, b in zip(dec_a, dec_b, strict=True))
-    return _Ops(pts, pre, dec_a, dec_b, span, like, same)
+    flat = [op for v in pre.values() for op in v]
+    width = like.shape[-1] if like.ndim == 2 and np.shape(pts.batch)[0] == 1 else None
+    act = peak_activation_bytes(flat + dec_a, like)
+    return _Ops(pts, pre, dec_a, dec_b, span, like, stack(flat, width),
+                stack(dec_a, width, dec_b), act)
 
 
 def _host_cost(name: str, stage: str, latency_s: Arr, like: Arr) -> OpCost:
@@ -252,20 +182,17 @@ def _price(ops: _Ops, overlap: str, r: Rates) -> _Replica:
     like = ops.like
     n_steps = ops.pts.output - 1.0
     host = _engine_costs(r, n_steps, like)
-    costs = [_static_cost(op, r, overlap) for v in ops.pre.values() for op in v] + host["prefill"]
-    dec_costs = [_decode_cost(a, b, r, overlap, n_steps, ops.span, same)
-                 for a, b, same in zip(ops.dec_a, ops.dec_b, ops.dec_same, strict=True)]
-    dec_costs += host["decode"]
+    costs = price_static(ops.pre_stack, r, overlap) + host["prefill"]
+    dec_costs = price_decode(ops.dec_stack, r, overlap, n_steps, ops.span) + host["decode"]
     stages = {s: _totals([c for c in costs if c.op.stage == s], like) for s in STAGES[:3]}
     stages["decode"] = _totals(dec_costs, like)
     dec = stages["decode"].latency_s
     tpot = dec / np.maximum(n_steps, 1.0)
     if np.any(n_steps <= 0):  # one output token: no decode step, TPOT = one step's latency
-        first = [_static_cost(op, r, overlap) for op in ops.dec_a] + host["decode"]
+        first = price_static(ops.dec_stack, r, overlap) + host["decode"]
         tpot = np.where(n_steps > 0, tpot, _totals(first, like).latency_s)
-    act = peak_activation_bytes([op for v in ops.pre.values() for op in v] + ops.dec_a, like)
     return _Replica(ops.pts, stages, tpot + 0 * like, n_steps + 0 * like, costs + dec_costs,
-                    act + 0 * like, like)
+                    ops.activation_bytes + 0 * like, like)
 
 
 def _microbatch_ops(gpu: ModelSpec, prep: Prepared) -> _Ops | None:
