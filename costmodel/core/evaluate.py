@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -138,7 +139,52 @@ class _Replica:
     like: Arr
 
 
+@dataclass(frozen=True, eq=False)
+class _OpsKey:
+    """What the operators depend on: the (sharded) spec and the convention (by identity, held
+    here so that their ids stay theirs), the points, precision, options and the result's
+    shape; not the device's rates. sig None: not held (points with per-layer ranges)."""
+
+    gpu: ModelSpec
+    base: Points
+    prep: Prepared
+    sig: tuple[object, ...] | None
+
+    @classmethod
+    def of(cls, gpu: ModelSpec, base: Points, prep: Prepared) -> _OpsKey:
+        fields = []
+        for f in dataclasses.fields(Points):
+            x = getattr(base, f.name)
+            if isinstance(x, np.ndarray):
+                fields.append((x.shape, x.dtype.str, x.tobytes()))
+            elif x is None or isinstance(x, bool):
+                fields.append(x)
+            else:
+                return cls(gpu, base, prep, None)
+        sig = (id(gpu), id(prep.convention), prep.precision, prep.options,
+               np.shape(prep.rates.bytes_per_s), tuple(fields))
+        return cls(gpu, base, prep, sig)
+
+    def __hash__(self) -> int:
+        return hash(self.sig)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _OpsKey) and self.sig is not None and self.sig == other.sig
+
+
+@lru_cache(maxsize=16)
+def _held_ops(key: _OpsKey) -> _Ops:
+    return _build_ops(key.gpu, key.base, key.prep)
+
+
 def _ops(gpu: ModelSpec, base: Points, prep: Prepared) -> _Ops:
+    """Operators of every stage (_build_ops), held for the last 16 distinct inputs: they do not
+    depend on the device, so a change of device, what-if or engine rates reuses them."""
+    key = _OpsKey.of(gpu, base, prep)
+    return _build_ops(gpu, base, prep) if key.sig is None else _held_ops(key)
+
+
+def _build_ops(gpu: ModelSpec, base: Points, prep: Prepared) -> _Ops:
     """Operators of every stage; compression reshapes the points (core/compression.py) and
     adds the method's own operators to the stage where they run."""
     o, conv, prec = prep.options, prep.convention, prep.precision
