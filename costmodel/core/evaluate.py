@@ -199,8 +199,9 @@ def _build_ops(gpu: ModelSpec, base: Points, prep: Prepared) -> _Ops:
     flat = [op for v in pre.values() for op in v]
     width = like.shape[-1] if like.ndim == 2 and np.shape(pts.batch)[0] == 1 else None
     act = peak_activation_bytes(flat + dec_a, like)
-    return _Ops(pts, pre, dec_a, dec_b, span, like, stack(flat, width),
-                stack(dec_a, width, dec_b), act)
+    rows = like.shape[0] if like.ndim == 2 else 1
+    return _Ops(pts, pre, dec_a, dec_b, span, like, stack(flat, width, rows=rows),
+                stack(dec_a, width, dec_b, rows), act)
 
 
 def _host_cost(name: str, stage: str, latency_s: Arr, like: Arr) -> OpCost:

@@ -9,15 +9,16 @@ the efficiency curves, the kernel model, the decode series), so each operator's 
 the ones it gets priced alone (tests/unit/core/test_pricing.py checks bit for bit), and the
 stage totals still add the operators one by one in their order (core/evaluate.py).
 Operators that cannot share a call are priced alone: attention with its call shape (the kernel
-model's FlashAttention / decode formulas read the shape's scalars), a field not over the points
-([1, K]), and every operator when the rates vary along the points (what-if scales per point).
+model's FlashAttention / decode formulas read the shape's scalars); every operator of a list
+where one has a field not over the points ([1, K]) or when the rates vary along the points
+(what-if scales per point).
 Formulas: docs/methodology.md, "Roofline" and "Decode and end-to-end latency".
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -50,10 +51,11 @@ class OpCost:
 
 
 def static_cost(op: Op, r: Rates, overlap: str, k: Arr | int | None = None,
-                launch: Arr | None = None) -> OpCost:
+                launch: Arr | None = None, times: OpTimes | None = None) -> OpCost:
     """Totals of `k` instances (default op.count) of an operator that does not change with
-    the decode step; launch: its launch time per instance (default r.launch_for(op))."""
-    t = op_times(op, r)
+    the decode step; launch: its launch time per instance (default r.launch_for(op));
+    times: its op_times where already priced."""
+    t = op_times(op, r) if times is None else times
     k = op.count if k is None else k
     launch = r.launch_for(op) if launch is None else launch
     return OpCost(op, k * op.flops, k * op.useful_flops, k * op.weight_bytes,
@@ -96,34 +98,43 @@ def decode_cost(a: Op, b: Op, r: Rates, overlap: str, n: Arr, span: Arr,
 
 @dataclass(frozen=True)
 class _Group:
-    index: tuple[int, ...]  # the operators' positions in Stack.ops
-    a: Op  # their fields side by side ([1, n*K]); count 1 (counts in `count`)
+    """Operators lo..hi-1 of a stack's order, priced by one op_times call."""
+
+    lo: int
+    hi: int
+    a: Op  # views of the stack's fields; the operator's call shape when it is alone
     b: Op | None  # decode: the same operators at the last step
-    count: Arr  # [1, n*K]
-    ab: Op | None = None  # decode without call shapes: a and b side by side ([1, 2*n*K])
+    ab: Op | None  # decode without a call shape: a and b side by side (one op_times call)
 
 
 @dataclass(frozen=True)
 class Stack:
-    """Operators (and, for decode, the same operators at the last step) grouped for pricing."""
+    """Operators (and, for decode, the same operators at the last step) side by side in an
+    order that puts each group's operators together (no groups: each priced alone)."""
 
     ops: tuple[Op, ...]
-    groups: tuple[_Group, ...]
     width: int  # K: points per operator
     last: tuple[Op, ...] | None = None  # decode: `ops` at the last step
+    order: tuple[int, ...] = ()  # position in the stack -> index in `ops`
+    groups: tuple[_Group, ...] = ()
+    a: Op | None = None  # every operator side by side in `order` ([1, N*K]), count 1
+    b: Op | None = None  # decode: the last step's, likewise
+    count: Arr = field(default_factory=lambda: np.ones(1))  # [1, N*K]
+    rows: int = 1  # D: rows of the prices (one per device)
 
-    def tile(self, x: Arr, g: _Group) -> Arr:
-        """A per-point array [1 or D, K] repeated for each operator of the group."""
+    def tile(self, x: Arr) -> Arr:
+        """A per-point array [1 or D, K] repeated for each operator ([1 or D, N*K])."""
         x = np.asarray(x, dtype=float)
         rows = x.shape[0] if x.ndim == 2 else 1
-        out = np.empty((rows, len(g.index), self.width))
+        out = np.empty((rows, len(self.order), self.width))
         out[:] = x.reshape(rows, 1, -1)
         return out.reshape(rows, -1)
 
-    def launches(self, g: _Group, r: Rates) -> Arr:
-        """Each instance's launch time ([D, n*K]): the engine's launches per operator."""
-        n = np.repeat(np.array([r.launches(self.ops[i]) for i in g.index]), self.width)
-        return r.launch_for(g.a, n[None])
+    def launch(self, r: Rates) -> Arr:
+        """Each instance's launch time ([D, N*K]): the engine's launches per operator."""
+        assert self.a is not None
+        n = np.repeat(np.array([r.launches(self.ops[i]) for i in self.order]), self.width)
+        return r.launch_for(self.a, n[None])
 
 
 def _on_points(op: Op, width: int) -> bool:
@@ -136,10 +147,9 @@ def _on_points(op: Op, width: int) -> bool:
     return True
 
 
-def _key(a: Op, b: Op | None, i: int, width: int) -> tuple[object, ...]:
+def _key(a: Op, b: Op | None, i: int) -> tuple[object, ...]:
     """Operators with the same key take the same branches of op_times and the kernel model."""
-    if a.attn is not None or not _on_points(a, width) or (
-            b is not None and (b.attn is not None or not _on_points(b, width))):
+    if a.attn is not None or (b is not None and b.attn is not None):
         return ("alone", i)
     return (a.op_class, a.gemm_k > 0, a.op_class == "attention" and a.stage == "decode",
             None if b is None else (b.op_class, b.gemm_k > 0, b.stage))
@@ -160,30 +170,49 @@ def _side_by_side(ops: Sequence[Op], width: int) -> Op:
         return np.repeat(np.array([float(getattr(op, name)) for op in ops]), width)[None]
 
     return Op(name=first.name, stage=first.stage, op_class=first.op_class, **cols,
-              count=1, link_hops=per_op("link_hops"), gemm_k=per_op("gemm_k"),
-              attn=first.attn if len(ops) == 1 else None)
+              count=1, link_hops=per_op("link_hops"), gemm_k=per_op("gemm_k"))
 
 
-def stack(ops: Sequence[Op], width: int | None, last: Sequence[Op] | None = None) -> Stack:
+EXTRA = ("link_hops", "gemm_k")  # per-operator scalars, stacked as arrays
+
+
+def _view(full: Op, lo: int, hi: int, width: int, first: Op) -> Op:
+    """Operators lo..hi-1 of a stacked Op (views), named and classed as `first`."""
+    cut = slice(lo * width, hi * width)
+    cols = {f: getattr(full, f)[:, cut] for f in (*FIELDS, *EXTRA)}
+    return Op(name=first.name, stage=first.stage, op_class=first.op_class, **cols, count=1,
+              attn=first.attn if hi - lo == 1 else None)
+
+
+def _pair(a: Op, b: Op) -> Op:
+    """a and b side by side: one op_times call prices both."""
+    cols = {f: np.concatenate([getattr(a, f), getattr(b, f)], axis=1) for f in (*FIELDS, *EXTRA)}
+    return Op(name=a.name, stage=a.stage, op_class=a.op_class, **cols, count=1)
+
+
+def stack(ops: Sequence[Op], width: int | None, last: Sequence[Op] | None = None,
+          rows: int = 1) -> Stack:
     """Group `ops` (width K points each, as [1, K]; None: points of another shape, every
-    operator priced alone; last: the decode operators at the last step)."""
+    operator priced alone; last: the decode operators at the last step; rows: devices)."""
+    lasts = None if last is None else tuple(last)
+    if width is None or not ops or not all(_on_points(op, width) for op in (*ops, *(lasts or ()))):
+        return Stack(tuple(ops), 0, lasts)
     keys: dict[tuple[object, ...], list[int]] = {}
-    if width is None:
-        return Stack(tuple(ops), (), 0, None if last is None else tuple(last))
     for i, op in enumerate(ops):
-        keys.setdefault(_key(op, None if last is None else last[i], i, width), []).append(i)
-    groups = []
+        keys.setdefault(_key(op, None if last is None else last[i], i), []).append(i)
+    order = [i for idx in keys.values() for i in idx]
+    a = _side_by_side([ops[i] for i in order], width)
+    b = None if last is None else _side_by_side([last[i] for i in order], width)
+    groups, lo = [], 0
     for idx in keys.values():
-        a = _side_by_side([ops[i] for i in idx], width)
-        b, ab = None, None
-        if last is not None and ops[idx[0]].attn is None:  # one op_times call for a and b
-            ab = _side_by_side([ops[i] for i in idx] + [last[i] for i in idx], width)
-            a, b = _halves(ab)
-        elif last is not None:
-            b = _side_by_side([last[i] for i in idx], width)
-        count = np.repeat(np.array([float(ops[i].count) for i in idx]), width)[None]
-        groups.append(_Group(tuple(idx), a, b, count, ab))
-    return Stack(tuple(ops), tuple(groups), width, None if last is None else tuple(last))
+        hi = lo + len(idx)
+        ga = _view(a, lo, hi, width, ops[idx[0]])
+        gb = None if b is None or last is None else _view(b, lo, hi, width, last[idx[0]])
+        ab = _pair(ga, gb) if gb is not None and ga.attn is None else None
+        groups.append(_Group(lo, hi, ga, gb, ab))
+        lo = hi
+    count = np.repeat(np.array([float(ops[i].count) for i in order]), width)[None]
+    return Stack(tuple(ops), width, lasts, tuple(order), tuple(groups), a, b, count, rows)
 
 
 def _half(x: Arr, first: bool) -> Arr:
@@ -193,12 +222,27 @@ def _half(x: Arr, first: bool) -> Arr:
     return x[..., :h] if first else x[..., h:]
 
 
-def _halves(ab: Op) -> tuple[Op, Op]:
-    """The a and b operators of a decode pair stacked side by side (views)."""
-    a, b = ({f: _half(getattr(ab, f), first) for f in (*FIELDS, "link_hops", "gemm_k")}
-            for first in (True, False))
-    return (Op(ab.name, ab.stage, ab.op_class, **a, count=1),  # type: ignore[arg-type]
-            Op(ab.name, ab.stage, ab.op_class, **b, count=1))  # type: ignore[arg-type]
+def _times(st: Stack, r: Rates, decode: bool) -> tuple[OpTimes, OpTimes]:
+    """op_times of every operator (and, decode, at the last step), one call per group, in
+    the stack's order ([D, N*K])."""
+    n = len(st.order) * st.width
+    ta = [np.empty((st.rows, n)) for _ in range(3)]
+    tb = [np.empty((st.rows, n)) for _ in range(3)] if decode else ta
+    for g in st.groups:
+        cut = slice(g.lo * st.width, g.hi * st.width)
+        if decode and g.ab is not None:
+            t = op_times(g.ab, r)
+            parts = [(ta, True), (tb, False)]
+            for dst, first in parts:
+                for d, x in zip(dst, (t.compute_s, t.memory_s, t.comm_s), strict=True):
+                    d[:, cut] = _half(x, first)
+            continue
+        for dst, op in ((ta, g.a), (tb, g.b if decode else None)):
+            if op is not None:
+                t = op_times(op, r)
+                for d, x in zip(dst, (t.compute_s, t.memory_s, t.comm_s), strict=True):
+                    d[:, cut] = x
+    return OpTimes(*ta), OpTimes(*tb)
 
 
 def _columns_only(r: Rates) -> bool:
@@ -208,46 +252,36 @@ def _columns_only(r: Rates) -> bool:
         r.launch_s, r.link_bytes_per_s, r.link_latency_s))
 
 
-def _cut(st: Stack, g: _Group, c: OpCost, out: list[OpCost | None]) -> None:
-    """One OpCost per operator of the group (views of the group's arrays)."""
-    n, k = len(g.index), st.width
-    parts = []
+def _cut(st: Stack, c: OpCost) -> list[OpCost]:
+    """One OpCost per operator, in the order of `ops` (views of the stack's arrays)."""
+    n, k = len(st.order), st.width
+    cols = []
     for x in (c.flops, c.useful_flops, c.weight_bytes, c.act_bytes, c.kv_bytes, c.compute_s,
               c.memory_s, c.latency_s, c.comm_s):
         x = np.asarray(x)
         x = x if x.ndim == 2 else np.broadcast_to(x, (1, n * k))
-        parts.append(list(x.reshape(x.shape[0], n, k).swapaxes(0, 1)))  # n views [rows, K]
-    for i, fields in zip(g.index, zip(*parts, strict=True), strict=True):
+        cols.append(list(x.reshape(x.shape[0], n, k).swapaxes(0, 1)))  # n views [rows, K]
+    out: list[OpCost | None] = [None] * n
+    for i, *fields in zip(st.order, *cols, strict=True):
         out[i] = OpCost(st.ops[i], *fields)
+    return [c for c in out if c is not None]
 
 
 def price_static(st: Stack, r: Rates, overlap: str) -> list[OpCost]:
     """static_cost of every operator of the stack (the step-0 operators of a decode stack)."""
-    if not st.groups or not _columns_only(r):
+    if st.a is None or not _columns_only(r):
         return [static_cost(op, r, overlap) for op in st.ops]
-    out: list[OpCost | None] = [None] * len(st.ops)
-    for g in st.groups:
-        _cut(st, g, static_cost(g.a, r, overlap, g.count, st.launches(g, r)), out)
-    return [c for c in out if c is not None]
+    t, _ = _times(st, r, decode=False)
+    return _cut(st, static_cost(st.a, r, overlap, st.count, st.launch(r), t))
 
 
 def price_decode(st: Stack, r: Rates, overlap: str, n: Arr, span: Arr) -> list[OpCost]:
     """decode_cost of every (first step, last step) pair of a decode stack."""
     if st.last is None:
         raise ValueError("price_decode: a decode stack, stack(..., last=...)")
-    if not st.groups or not _columns_only(r):
+    if st.a is None or st.b is None or not _columns_only(r):
         return [decode_cost(a, b, r, overlap, n, span) for a, b in zip(st.ops, st.last,
                                                                         strict=True)]
-    out: list[OpCost | None] = [None] * len(st.ops)
-    for g in st.groups:
-        assert g.b is not None
-        times = None
-        if g.ab is not None:
-            t = op_times(g.ab, r)
-            ta, tb = (OpTimes(_half(t.compute_s, f), _half(t.memory_s, f), _half(t.comm_s, f))
-                      for f in (True, False))
-            times = (ta, tb)
-        c = decode_cost(g.a, g.b, r, overlap, st.tile(n, g), st.tile(span, g), g.count,
-                        st.launches(g, r), times)
-        _cut(st, g, c, out)
-    return [c for c in out if c is not None]
+    ta, tb = _times(st, r, decode=True)
+    return _cut(st, decode_cost(st.a, st.b, r, overlap, st.tile(n), st.tile(span), st.count,
+                                st.launch(r), (ta, tb)))

@@ -90,8 +90,9 @@ def test_rates_that_vary_along_the_points_are_priced_one_operator_at_a_time():
 
 def test_operators_with_fields_off_the_points_are_priced_alone():
     _, prep, ops = _prepared("kernel-model")
-    odd = dataclasses.replace(ops.dec_a[0], weight_bytes=np.ones((2, 4)))
-    st = pricing.stack([odd, *ops.dec_a[1:]], 4)
-    assert any(g.index == (0,) for g in st.groups)
-    got = pricing.price_static(st, prep.rates, "roofline")[0]
-    _same(got, pricing.static_cost(odd, prep.rates, "roofline"), np.zeros((2, 4)))
+    odd = dataclasses.replace(ops.dec_a[0], weight_bytes=np.arange(8.0).reshape(2, 4) * 1e6)
+    st = pricing.stack([odd, *ops.dec_a[1:]], 4, rows=1)
+    assert st.a is None and not st.groups
+    got = pricing.price_static(st, prep.rates, "roofline")
+    for op, c in zip([odd, *ops.dec_a[1:]], got, strict=True):
+        _same(c, pricing.static_cost(op, prep.rates, "roofline"), np.zeros((2, 4)))
