@@ -152,7 +152,7 @@ class _OpsKey:
 
     @classmethod
     def of(cls, gpu: ModelSpec, base: Points, prep: Prepared) -> _OpsKey:
-        fields = []
+        fields: list[object] = []
         for f in dataclasses.fields(Points):
             x = getattr(base, f.name)
             if isinstance(x, np.ndarray):

@@ -179,14 +179,15 @@ EXTRA = ("link_hops", "gemm_k")  # per-operator scalars, stacked as arrays
 def _view(full: Op, lo: int, hi: int, width: int, first: Op) -> Op:
     """Operators lo..hi-1 of a stacked Op (views), named and classed as `first`."""
     cut = slice(lo * width, hi * width)
-    cols = {f: getattr(full, f)[:, cut] for f in (*FIELDS, *EXTRA)}
+    cols: dict[str, Any] = {f: getattr(full, f)[:, cut] for f in (*FIELDS, *EXTRA)}
     return Op(name=first.name, stage=first.stage, op_class=first.op_class, **cols, count=1,
               attn=first.attn if hi - lo == 1 else None)
 
 
 def _pair(a: Op, b: Op) -> Op:
     """a and b side by side: one op_times call prices both."""
-    cols = {f: np.concatenate([getattr(a, f), getattr(b, f)], axis=1) for f in (*FIELDS, *EXTRA)}
+    cols: dict[str, Any] = {f: np.concatenate([getattr(a, f), getattr(b, f)], axis=1)
+                            for f in (*FIELDS, *EXTRA)}
     return Op(name=a.name, stage=a.stage, op_class=a.op_class, **cols, count=1)
 
 
