@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -28,7 +29,15 @@ from costmodel.core.parallel.pipeline import (
     stage_bounds,
 )
 from costmodel.core.parallel.tensor import shard_spec
-from costmodel.core.roofline import Rates, op_times, sum_linear_max
+from costmodel.core.pricing import (
+    OpCost,
+    Stack,
+    decode_cost,
+    price_decode,
+    price_static,
+    stack,
+)
+from costmodel.core.roofline import Rates
 from costmodel.specs.engine import Engine
 from costmodel.specs.model import ModelSpec
 from costmodel.units import DType
@@ -49,26 +58,6 @@ class Prepared:
     convention: Convention
     engine: Engine
     dtypes: tuple[DType, ...] = ()  # math dtype per device
-
-
-@dataclass(frozen=True)
-class OpCost:
-    """An operator's totals over its `count` instances (and all decode steps), per point."""
-
-    op: Op
-    flops: Arr
-    useful_flops: Arr
-    weight_bytes: Arr
-    act_bytes: Arr
-    kv_bytes: Arr
-    compute_s: Arr
-    memory_s: Arr
-    latency_s: Arr
-    comm_s: Arr = 0.0  # type: ignore[assignment]  # interconnect time (op_class "comm")
-
-    @property
-    def bytes(self) -> Arr:
-        return self.weight_bytes + self.act_bytes + self.kv_bytes
 
 
 @dataclass(frozen=True)
@@ -119,47 +108,6 @@ class Evaluation:
     op_costs: list[OpCost] = field(default_factory=list)
 
 
-def _static_cost(op: Op, r: Rates, overlap: str) -> OpCost:
-    t = op_times(op, r)
-    k = op.count
-    return OpCost(op, k * op.flops, k * op.useful_flops, k * op.weight_bytes,
-                  k * (op.act_read_bytes + op.act_write_bytes),
-                  k * (op.kv_read_bytes + op.kv_write_bytes),
-                  k * t.compute_s, k * t.memory_s, k * t.latency_s(overlap, r.launch_for(op)),
-                  k * t.comm_s)
-
-
-def _decode_cost(a: Op, b: Op, r: Rates, overlap: str, n: Arr, span: Arr,
-                 same: bool = False) -> OpCost:
-    """Totals over n decode steps; `a` is the op at the first step, `b` `span` steps later
-    (the last step, or 1): where FLOPs and bytes are affine in the step (between knees:
-    `_piecewise`), the series is exact for them and for the roofline bound; fitted
-    efficiencies (curves, kernel model) follow the chord from the first to the last step
-    (docs/methodology.md, "Decode and end-to-end latency").
-    same: `b` equals `a` field by field (`_same_op`), so its times are `a`'s (priced once)."""
-    ta = op_times(a, r)
-    tb = ta if same else op_times(b, r)
-    k = a.count
-
-    def series(x: Arr, y: Arr) -> Arr:
-        return k * (n * x + (y - x) / span * n * (n - 1) / 2.0)
-
-    if overlap == "roofline":
-        core = sum_linear_max(ta.compute_s, (tb.compute_s - ta.compute_s) / span,
-                              ta.memory_s, (tb.memory_s - ta.memory_s) / span, n)
-        lat = k * (core + n * r.launch_for(a))
-    else:
-        lat = series(ta.compute_s + ta.memory_s, tb.compute_s + tb.memory_s) + k * n * r.launch_for(a)
-    comm = series(ta.comm_s, tb.comm_s)
-    return OpCost(
-        a, series(a.flops, b.flops), series(a.useful_flops, b.useful_flops),
-        series(a.weight_bytes, b.weight_bytes),
-        series(a.act_read_bytes + a.act_write_bytes, b.act_read_bytes + b.act_write_bytes),
-        series(a.kv_read_bytes + a.kv_write_bytes, b.kv_read_bytes + b.kv_write_bytes),
-        series(ta.compute_s, tb.compute_s), series(ta.memory_s, tb.memory_s), lat + comm, comm,
-    )
-
-
 def _totals(costs: list[OpCost], like: Arr) -> StageTotals:
     z = np.zeros_like(like, dtype=float)
     return StageTotals(
@@ -181,24 +129,10 @@ class _Ops:
     dec_b: list[Op]  # at step `span`
     span: Arr
     like: Arr
-    dec_same: tuple[bool, ...] = ()  # dec_b[i] equals dec_a[i] (a step-independent op)
+    pre_stack: Stack  # the `pre` operators in order, grouped for pricing (core/pricing.py)
+    dec_stack: Stack  # dec_a with dec_b
+    activation_bytes: Arr  # the peak activation footprint (metrics.peak_activation_bytes)
     segs: Segments | None = None  # decode cut at knees inside the steps (core/decode_sum.py)
-
-
-def _same_op(a: Op, b: Op) -> bool:
-    """Every field equal (arrays: same shape and values): `op_times` gives `a`'s times for `b`.
-    Decode ops other than attention (weights, norms, activations) do not change with the step."""
-    for f in dataclasses.fields(Op):
-        x, y = getattr(a, f.name), getattr(b, f.name)
-        if f.name == "attn":
-            if x is not None or y is not None:
-                return False
-        elif isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
-            if not np.array_equal(x, y):  # also False for other shapes, NaN
-                return False
-        elif x != y:
-            return False
-    return True
 
 
 @dataclass(frozen=True)
@@ -214,7 +148,52 @@ class _Replica:
     like: Arr
 
 
+@dataclass(frozen=True, eq=False)
+class _OpsKey:
+    """What the operators depend on: the (sharded) spec and the convention (by identity, held
+    here so that their ids stay theirs), the points, precision, options and the result's
+    shape; not the device's rates. sig None: not held (points with per-layer ranges)."""
+
+    gpu: ModelSpec
+    base: Points
+    prep: Prepared
+    sig: tuple[object, ...] | None
+
+    @classmethod
+    def of(cls, gpu: ModelSpec, base: Points, prep: Prepared) -> _OpsKey:
+        fields: list[object] = []
+        for f in dataclasses.fields(Points):
+            x = getattr(base, f.name)
+            if isinstance(x, np.ndarray):
+                fields.append((x.shape, x.dtype.str, x.tobytes()))
+            elif x is None or isinstance(x, bool):
+                fields.append(x)
+            else:
+                return cls(gpu, base, prep, None)
+        sig = (id(gpu), id(prep.convention), prep.precision, prep.options,
+               np.shape(prep.rates.bytes_per_s), tuple(fields))
+        return cls(gpu, base, prep, sig)
+
+    def __hash__(self) -> int:
+        return hash(self.sig)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _OpsKey) and self.sig is not None and self.sig == other.sig
+
+
+@lru_cache(maxsize=16)
+def _held_ops(key: _OpsKey) -> _Ops:
+    return _build_ops(key.gpu, key.base, key.prep)
+
+
 def _ops(gpu: ModelSpec, base: Points, prep: Prepared) -> _Ops:
+    """Operators of every stage (_build_ops), held for the last 16 distinct inputs: they do not
+    depend on the device, so a change of device, what-if or engine rates reuses them."""
+    key = _OpsKey.of(gpu, base, prep)
+    return _build_ops(gpu, base, prep) if key.sig is None else _held_ops(key)
+
+
+def _build_ops(gpu: ModelSpec, base: Points, prep: Prepared) -> _Ops:
     """Operators of every stage; compression reshapes the points (core/compression.py) and
     adds the method's own operators to the stage where they run."""
     o, conv, prec = prep.options, prep.convention, prep.precision
@@ -226,23 +205,29 @@ def _ops(gpu: ModelSpec, base: Points, prep: Prepared) -> _Ops:
     dec_a, dec_b = conv.decode_ops(gpu, pts, 0.0, prec, o), conv.decode_ops(gpu, pts, span, prec, o)
     for op in overhead_ops(gpu, base, o.compression, prec, o.flash):
         pre[op.stage].append(op)
-    same = tuple(_same_op(a, b) for a, b in zip(dec_a, dec_b, strict=True))
     knees = conv.decode_knees(gpu, pts)
     segs = segments(knees, pts.output - 1.0,
                     lambda st: conv.decode_ops(gpu, pts, st, prec, o)) if knees else None
-    return _Ops(pts, pre, dec_a, dec_b, span, like, same, segs)
+    flat = [op for v in pre.values() for op in v]
+    width = like.shape[-1] if like.ndim == 2 and np.shape(pts.batch)[0] == 1 else None
+    act = peak_activation_bytes(flat + dec_a, like)
+    rows = like.shape[0] if like.ndim == 2 else 1
+    return _Ops(pts, pre, dec_a, dec_b, span, like, stack(flat, width, rows=rows),
+                stack(dec_a, width, dec_b, rows), act, segs)
 
 
-def _piecewise(ops: _Ops, i: int, r: Rates, overlap: str, n: Arr) -> OpCost:
-    """Decode op i summed over all steps: one affine series, or (a knee inside) one series
-    per segment between knees (core/decode_sum.py), exact for FLOPs, bytes and the bound."""
-    a, b, same = ops.dec_a[i], ops.dec_b[i], ops.dec_same[i]
-    today = _decode_cost(a, b, r, overlap, n, ops.span, same)
-    if same or ops.segs is None:
+def _piecewise(ops: _Ops, today: list[OpCost], r: Rates, overlap: str) -> list[OpCost]:
+    """Decode costs with a knee inside the steps (core/decode_sum.py): per op, the sum of one
+    affine series per segment between knees where a point has a knee inside, `today` (the
+    one-series sum, priced in stacks) elsewhere: exact for FLOPs, bytes and the bound."""
+    if ops.segs is None:
         return today
-    parts = [_decode_cost(g.ops_first[i], g.ops_last[i], r, overlap, g.count, g.span)
-             for g in ops.segs.parts]
-    return dataclasses.replace(combine(today, parts, ops.segs.inside), op=a)
+    out = []
+    for i, c in enumerate(today):
+        parts = [decode_cost(g.ops_first[i], g.ops_last[i], r, overlap, g.count, g.span)
+                 for g in ops.segs.parts]
+        out.append(dataclasses.replace(combine(c, parts, ops.segs.inside), op=c.op))
+    return out
 
 
 def _host_cost(name: str, stage: str, latency_s: Arr, like: Arr) -> OpCost:
@@ -270,19 +255,18 @@ def _price(ops: _Ops, overlap: str, r: Rates) -> _Replica:
     like = ops.like
     n_steps = ops.pts.output - 1.0
     host = _engine_costs(r, n_steps, like)
-    costs = [_static_cost(op, r, overlap) for v in ops.pre.values() for op in v] + host["prefill"]
-    dec_costs = [_piecewise(ops, i, r, overlap, n_steps) for i in range(len(ops.dec_a))]
-    dec_costs += host["decode"]
+    costs = price_static(ops.pre_stack, r, overlap) + host["prefill"]
+    dec_costs = _piecewise(ops, price_decode(ops.dec_stack, r, overlap, n_steps, ops.span), r,
+                           overlap) + host["decode"]
     stages = {s: _totals([c for c in costs if c.op.stage == s], like) for s in STAGES[:3]}
     stages["decode"] = _totals(dec_costs, like)
     dec = stages["decode"].latency_s
     tpot = dec / np.maximum(n_steps, 1.0)
     if np.any(n_steps <= 0):  # one output token: no decode step, TPOT = one step's latency
-        first = [_static_cost(op, r, overlap) for op in ops.dec_a] + host["decode"]
+        first = price_static(ops.dec_stack, r, overlap) + host["decode"]
         tpot = np.where(n_steps > 0, tpot, _totals(first, like).latency_s)
-    act = peak_activation_bytes([op for v in ops.pre.values() for op in v] + ops.dec_a, like)
     return _Replica(ops.pts, stages, tpot + 0 * like, n_steps + 0 * like, costs + dec_costs,
-                    act + 0 * like, like)
+                    ops.activation_bytes + 0 * like, like)
 
 
 def _microbatch_ops(gpu: ModelSpec, prep: Prepared) -> _Ops | None:

@@ -62,9 +62,9 @@ class Op:
     # Interconnect traffic (op_class "comm", costmodel/core/parallel/tensor.py): bytes each GPU sends over
     # its link, and link latencies paid one after another (ring steps).
     link_bytes: Arr = 0.0  # type: ignore[assignment]  # scalar 0 broadcasts as an Arr
-    link_hops: float = 0.0
+    link_hops: Arr | float = 0.0  # an array in a stack (core/pricing.py)
     attn: AttnShape | None = None  # the call's shape, for fused attention (kernel model)
-    gemm_k: float = 0.0  # a linear op's input width (reduction length); 0 = not a GEMM
+    gemm_k: Arr | float = 0.0  # a linear op's input width (reduction length); 0 = not a GEMM
 
     @property
     def flops(self) -> Arr:

@@ -183,11 +183,16 @@ class Rates:
         return cls(mm, attn, vec, bw, launch_s, link, hop, curves, intensity, width, engine,
                    kernels)
 
-    def launch_for(self, op: Op) -> Arr:
-        """Launch time per instance of `op`: launch_s x the engine's launches for its class
-        and stage (1 per instance without an engine); an instance with no work at a point (a
-        masked stage, zero tokens) launches nothing there."""
-        n = 1.0 if self.engine is None else self.engine.launches(op.stage, op.op_class)
+    def launches(self, op: Op) -> float:
+        """Kernel launches per instance of `op`: the engine's for its class and stage (1 per
+        instance without an engine)."""
+        return 1.0 if self.engine is None else self.engine.launches(op.stage, op.op_class)
+
+    def launch_for(self, op: Op, n: Arr | float | None = None) -> Arr:
+        """Launch time per instance of `op`: launch_s x its launches (n; default
+        `launches(op)`); an instance with no work at a point (a masked stage, zero tokens)
+        launches nothing there."""
+        n = self.launches(op) if n is None else n
         return self.launch_s * n * ((np.asarray(op.flops) + np.asarray(op.bytes)) > 0)
 
     def scaled(self, compute: Arr | float = 1.0, bandwidth: Arr | float = 1.0) -> Rates:
@@ -242,7 +247,7 @@ def op_times(op: Op, r: Rates) -> OpTimes:
             eff = by_intensity(flops / np.maximum(np.asarray(op.bytes, dtype=float), 1e-30), eff)
         if mem_curve is not None:  # memory-bound instances take the memory-bound curve
             eff = np.where(memory > compute, mem_curve(t), eff)
-        if by_width is not None and op.gemm_k > 0:  # ... or, for a GEMM built with its k,
+        if by_width is not None and np.any(np.asarray(op.gemm_k) > 0):  # ... or, for a GEMM with its k,
             # the memory-bound curve over that input width
             eff = np.where(memory > compute, by_width(np.asarray(op.gemm_k), eff), eff)
         compute, memory = compute / eff, memory / eff

@@ -7,7 +7,7 @@ import pytest
 
 from costmodel.analysis.estimate import estimate
 from costmodel.analysis.prepare import prepare
-from costmodel.core.evaluate import _static_cost
+from costmodel.core.pricing import static_cost
 from costmodel.core.stages import decode_ops
 from costmodel.specs.hardware import UnsupportedDtype
 from costmodel.specs.workload import Workload
@@ -45,7 +45,7 @@ def test_decode_integration_equals_step_loop(llava, gpu):
     total = flops = 0.0
     for j in range(w.output_tokens - 1):
         for op in decode_ops(llava, pts, float(j), prec, True):
-            c = _static_cost(op, rates, "roofline")
+            c = static_cost(op, rates, "roofline")
             total += float(c.latency_s.reshape(-1)[0])
             flops += float(c.flops.reshape(-1)[0])
         total += prep.engine.step_overhead_s  # the engine's host time per decode step

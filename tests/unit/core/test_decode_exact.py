@@ -13,6 +13,7 @@ import pytest
 from costmodel.analysis.prepare import prepare
 from costmodel.core import evaluate as ev
 from costmodel.core.decode_sum import segments
+from costmodel.core.pricing import static_cost
 from costmodel.loading.load import load_hardware
 from costmodel.specs.compression import CompressionPlan, KVCompression
 from costmodel.specs.model import LLMSpec, ModelSpec
@@ -42,7 +43,7 @@ def _loop(prep, ops):
     o, total = prep.options, {f: 0.0 for f in (*FIELDS, "latency_s")}
     for step in range(int(OUTPUT) - 1):
         for op in prep.convention.decode_ops(SPEC, ops.pts, float(step), prep.precision, o):
-            c = ev._static_cost(op, prep.bound_rates, o.overlap)
+            c = static_cost(op, prep.bound_rates, o.overlap)
             for f in total:
                 total[f] = total[f] + getattr(c, f)
     return total
