@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from costmodel.core.compression.kv import kv_evict_ops
+from costmodel.core.compression.opbuild import masked, op
 from costmodel.core.compression.points import apply_stage, kept, llm_stages
 from costmodel.core.compression.video import video_ops
 from costmodel.core.inputs import Points, Precision
@@ -17,15 +18,6 @@ from costmodel.core.ops import SOFTMAX_FLOPS, Arr, AttnShape, Op, attention
 from costmodel.core.stages import layer_groups, vit_seq
 from costmodel.specs.compression import AnyCompression, Compression, as_plan
 from costmodel.specs.model import ModelSpec
-
-
-def op(name: str, stage: str, op_class: str, mm: Arr, vec: Arr, read: Arr, write: Arr,
-       kv_read: Arr | float = 0.0) -> Op:
-    z = np.zeros_like(np.asarray(mm, dtype=float))
-    return Op(name=name, stage=stage, op_class=op_class,  # type: ignore[arg-type]
-              matmul_flops=mm + z, vector_flops=vec + z, useful_flops=mm + vec + z,
-              weight_bytes=z, act_read_bytes=read + z, act_write_bytes=write + z,
-              kv_read_bytes=kv_read + z)
 
 
 def log2(n: Arr) -> Arr:
@@ -126,14 +118,6 @@ def _llm_score(spec: ModelSpec, pts: Points, c: Compression, lo: int, n: Arr, k:
               b * ((SOFTMAX_FLOPS + 1) * hs + n * log2(n)),
               b * (m.q_dim + prompt * m.hidden_size) * a, b * (pts.text + k) * m.hidden_size * a,
               kv_read=b * prompt * m.kv_dim * p.kv)
-
-
-def masked(o: Op, on: Arr) -> Op:
-    """The operator where `on` holds, zero elsewhere (a stage that drops nothing at a point
-    ranks nothing there; the operator stays so every point has the same operators)."""
-    f = ("matmul_flops", "vector_flops", "useful_flops", "weight_bytes", "act_read_bytes",
-         "act_write_bytes", "kv_read_bytes", "kv_write_bytes")
-    return Op(**{**o.__dict__, **{k: np.where(on, getattr(o, k), 0.0) for k in f}})
 
 
 def _llm(spec: ModelSpec, pts: Points, after: Points, c: Compression, p: Precision,

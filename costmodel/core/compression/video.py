@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from costmodel.core.compression.opbuild import masked, op
 from costmodel.core.inputs import Points, Precision
 from costmodel.core.ops import Arr, Op
 from costmodel.specs.compression import Compression
@@ -60,7 +61,6 @@ def _log2(x: Arr) -> Arr:
 
 def video_ops(pts: Points, c: Compression, d: int, p: Precision) -> list[Op]:
     """The stage's operators (names compress/<method>_frame_select, _similarity, _merge)."""
-    from costmodel.core.compression.overhead import masked, op  # overhead dispatches here
 
     q = frame_counts(pts, c)
     b, a, kind = pts.batch, p.act, c.kind
