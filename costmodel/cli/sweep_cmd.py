@@ -125,6 +125,11 @@ def sweep(
     if n > MAX_POINTS:
         raise CostmodelError(f"--visual-tokens: {n} points exceed {MAX_POINTS}; use a coarser step")
     specs = [load_model(m) for m in models]
+    text_only = [s.name for s in specs if not s.is_vlm]
+    if text_only and vis is not None and np.any(np.asarray(vis) > 0):
+        # as estimate refuses it (cli/options.refuse_unused): tokens a model cannot take
+        raise CostmodelError(f"--visual-tokens: {text_only[0]} has no vision tower; sweep it "
+                             "with --visual-tokens 0, or sweep vision models only")
     hws = [load_hardware(h) for h in devices]
     # the grid strings are the axes; the Workload's own batch is the grid's first
     first = None if frames is None else int(np.ravel(frames)[0])  # a video axis: a video

@@ -95,3 +95,14 @@ def test_cli_compare_errors_one_line(capsys, args, field):
     code, out, err = run(["compare-compression", CONFIG, "-H", "a100-80gb"] + args, capsys)
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith(f"error: {field}")
+
+
+def test_sweep_refuses_visual_tokens_on_a_text_only_model(capsys):
+    """As estimate does: one line naming the option, exit 2; --visual-tokens 0 still sweeps."""
+    code, out, err = run(["sweep", "llama-2-7b", "-H", "a100-80gb", "--visual-tokens", "0,64"],
+                         capsys)
+    assert code == 2 and out == ""
+    assert err.startswith("error: --visual-tokens: llama-2-7b has no vision tower") and \
+        err.count("\n") == 1
+    code, _, err = run(["sweep", "llama-2-7b", "-H", "a100-80gb", "--visual-tokens", "0"], capsys)
+    assert code == 0, err
