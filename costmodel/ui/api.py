@@ -165,7 +165,9 @@ def sweep_grid(visual_tokens: float) -> str:
 
 def sweep_workload(i: Inputs, comp: Compression | CompressionPlan | None) -> Workload:
     """The workload of `costmodel sweep` for this state (its options; the tokens vary)."""
-    fixed = {k: v for k, v in i.params.items() if k not in ("visual_tokens", "images", "image_size")}
+    # the tokens vary: the images (or the video) that set them are not the sweep's
+    fixed = {k: v for k, v in i.params.items()
+             if k not in ("visual_tokens", "images", "image_size", "video_frames")}
     return workload_from_values(fixed, compression=comp)
 
 

@@ -22,7 +22,7 @@ MAX_VALUE = 100  # characters per query value
 # compare-compression), in command-line order.
 WORKLOAD_OPTIONS = {
     "visual_tokens": "--visual-tokens", "images": "--images", "image_size": "--image-size",
-    "text_tokens": "--text-tokens", "output_tokens": "--output-tokens", "batch": "--batch",
+    "video_frames": "--video-frames", "text_tokens": "--text-tokens", "output_tokens": "--output-tokens", "batch": "--batch",
     "dtype": "--dtype", "weight_dtype": "--weight-dtype", "kv_dtype": "--kv-dtype",
     "engine": "--engine",
 }
@@ -34,7 +34,7 @@ WHATIF = {"bw": "memory_bandwidth_GBps", "compute": "peak_tflops", "mem": "memor
 # (CLI_DEFAULTS); a key present with an empty value means "not given" (keep= : no compression).
 DEFAULTS = {
     "model": "llava-1.5-7b", "hardware": "a100-80gb", "bw": "1", "compute": "1", "mem": "1",
-    "visual_tokens": "", "images": "1", "image_size": "", "text_tokens": "64",
+    "visual_tokens": "", "images": "1", "image_size": "", "video_frames": "", "text_tokens": "64",
     "output_tokens": "128", "batch": "1", "dtype": "bf16", "weight_dtype": "", "kv_dtype": "",
     "engine": "", "keep": "0.25", "at": "projector", "method": "",
 }

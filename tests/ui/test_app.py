@@ -32,6 +32,7 @@ STATES = [
      "at": "llm-layer:3"},
     {"keep": "0.5", "at": "vit", "output_tokens": "16"},
     {"model": "llama-3-8b", "keep": "", "text_tokens": "512", "weight_dtype": "int4"},
+    {"model": "qwen2-vl-7b", "video_frames": "16", "image_size": "448x448", "keep": "0.25"},
 ]
 
 
@@ -254,3 +255,15 @@ def test_a_busy_port_is_one_line():
         taken.listen()
         with pytest.raises(Exception, match=r"^--port: cannot listen on 127\.0\.0\.1:\d+ "):
             server.bind("127.0.0.1", port)
+
+
+def test_video_frames_reach_the_estimate(client):
+    """16 frames of 448x448 on qwen2-vl-7b: 2,048 visual tokens (temporal patches of 2), the
+    field shown next to a bad value in the CLI's words."""
+    status, doc = view(client, {"model": "qwen2-vl-7b", "video_frames": "16",
+                                "image_size": "448x448", "keep": ""})
+    assert status == 200, doc["errors"]
+    assert "--video-frames" in doc["commands"]["estimate"]
+    assert doc["baseline"]["workload"]["visual_tokens"] == 2048
+    status, doc = view(client, {"model": "llava-1.5-7b", "video_frames": "8", "keep": ""})
+    assert status != 200 and "video_frames" in doc["errors"]
