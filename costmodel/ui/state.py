@@ -22,7 +22,8 @@ MAX_VALUE = 100  # characters per query value
 # compare-compression), in command-line order.
 WORKLOAD_OPTIONS = {
     "visual_tokens": "--visual-tokens", "images": "--images", "image_size": "--image-size",
-    "video_frames": "--video-frames", "text_tokens": "--text-tokens", "output_tokens": "--output-tokens", "batch": "--batch",
+    "video_frames": "--video-frames", "text_tokens": "--text-tokens",
+    "output_tokens": "--output-tokens", "batch": "--batch",
     "dtype": "--dtype", "weight_dtype": "--weight-dtype", "kv_dtype": "--kv-dtype",
     "engine": "--engine",
 }
