@@ -167,7 +167,7 @@ class Estimate:
         shape = (self.prepared.capacity_bytes.shape[0], self.prepared.points.batch.shape[-1])
         d, k = divmod(self.index, shape[1])
         return {
-            "tp": p.par.tp, "pp": p.par.pp, "microbatches": p.par.m, "gpus": p.par.gpus,
+            "tp": p.par.tp, "pp": p.par.pp, "ep": p.par.ep, "microbatches": p.par.m, "gpus": p.par.gpus,
             "interconnect": hw.interconnect_kind,
             "link_bytes_per_s": hw.interconnect_bandwidth_Bps,
             "link_latency_s": link_latency_s(hw),

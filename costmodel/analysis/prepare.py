@@ -69,11 +69,11 @@ def _check_parallel(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Wor
         return
     if any(h.interconnect_bandwidth_Bps is None for h in profiles):
         raise CostmodelError("interconnect: the hardware profile has no GPU-to-GPU link "
-                             "bandwidth; add interconnect.bandwidth_GBps or use --tp 1 --pp 1")
+                             "bandwidth; add interconnect.bandwidth_GBps or use --tp 1 --pp 1 --ep 1")
     if np.any(np.asarray(batch) % par.m):
         raise CostmodelError(f"parallel.microbatches: {par.m} does not divide every batch; "
                              "choose a divisor of the batch")
-    shard_spec(spec, par.tp)  # raises when tp does not divide the heads
+    shard_spec(spec, par.tp, par.ep)  # raises when tp does not divide the heads, ep the experts
     stage_bounds(spec.llm.num_layers, par.pp)
 
 

@@ -57,7 +57,7 @@ def capacity_command(
     kv_dtype: DType | None = fc.KVDTYPE, sets: list[str] = fc.SETS, fmt: Format = fc.FMT,
     flash_attention: bool | None = fc.FLASH, overlap: str = fc.OVERLAP, logits: str = fc.LOGITS,
     convention: str = fc.CONVENTION, engine: str | None = fc.ENGINE, tp: int = fc.TP,
-    pp: int = fc.PP, keep: str | None = fc.KEEP,
+    pp: int = fc.PP, ep: int = fc.EP, keep: str | None = fc.KEEP,
     at: str | None = fc.AT, method: str | None = fc.METHOD, schedule: str | None = fc.SCHEDULE,
     kv_keep: str | None = fc.KV_KEEP, kv_policy: str | None = fc.KV_POLICY,
     sparse_decode: str | None = fc.SPARSE_DECODE,

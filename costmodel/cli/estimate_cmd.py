@@ -18,6 +18,7 @@ from costmodel.cli.options import (
     CONVENTION,
     DTYPE,
     ENGINE,
+    EP,
     FLASH,
     FORMAT,
     FPS,
@@ -68,6 +69,7 @@ def estimate(
     per_op: bool = typer.Option(False, "--per-op", help="Add the per-operator breakdown."),
     tp: int = TP,
     pp: int = PP,
+    ep: int = EP,
     microbatches: int | None = MICROBATCHES,
     sets: list[str] = typer.Option([], "--set", help="What-if KEY=VALUE on the hardware."),
     keep: str | None = co.KEEP,
@@ -171,10 +173,11 @@ def llm_viewer_line(est: Estimate) -> str:
 
 
 def parallel_line(est: Estimate) -> str:
-    """Per-GPU memory and communication for --tp/--pp."""
+    """Per-GPU memory and communication for --tp/--pp/--ep."""
     m, d = est.memory, est.to_dict()["parallel"]
     verdict = "fits" if m.fits else "DOES NOT FIT"
-    return (f"per GPU ({d['gpus']} GPUs: tp {d['tp']} x pp {d['pp']}, {d['interconnect']}): "
+    ep = f" x ep {d['ep']}" if d["ep"] > 1 else ""
+    return (f"per GPU ({d['gpus']} GPUs: tp {d['tp']} x pp {d['pp']}{ep}, {d['interconnect']}): "
             f"weights {si(m.per_gpu_weights_bytes, 'B')} + KV cache "
             f"{si(m.per_gpu_kv_cache_bytes, 'B')} + activations {si(m.activation_bytes, 'B')} = "
             f"{si(m.per_gpu_bytes, 'B')} of {si(m.capacity_bytes, 'B')}: {verdict} | "

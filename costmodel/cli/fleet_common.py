@@ -12,6 +12,7 @@ from costmodel.cli import compression_options as co
 from costmodel.cli.options import (
     CONVENTION,
     ENGINE,
+    EP,
     FLASH,
     FORMAT,
     KV_DTYPE,
@@ -51,7 +52,7 @@ FMT = FORMAT
 KEEP, AT, METHOD, SCHEDULE, KV_KEEP, KV_POLICY = (co.KEEP, co.AT, co.METHOD, co.SCHEDULE,
                                                    co.KV_KEEP, co.KV_POLICY)
 SPARSE_DECODE = co.SPARSE_DECODE
-__all__ = ["CONVENTION", "ENGINE", "FLASH", "LOGITS", "MICROBATCHES", "OVERLAP", "PP", "TP"]
+__all__ = ["CONVENTION", "ENGINE", "EP", "FLASH", "LOGITS", "MICROBATCHES", "OVERLAP", "PP", "TP"]
 
 
 def devices(text: str | None, sets: list[str]) -> list[HardwareProfile]:

@@ -94,6 +94,10 @@ TP = typer.Option(1, "--tp", min=1, max=MAX_GPUS,
 PP = typer.Option(1, "--pp", min=1, max=MAX_GPUS, help="Pipeline stages (layers split).")
 
 
+EP = typer.Option(1, "--ep", min=1, max=MAX_GPUS,
+                  help="Expert-parallel GPUs (MoE: experts split, all-to-all per layer).")
+
+
 MICROBATCHES = typer.Option(None, min=1, max=MAX_BATCH,
                             help="Prefill microbatches for --pp (divide batch).")
 
@@ -109,7 +113,7 @@ OPTION_OF = {
     "output_tokens": "--output-tokens", "act_dtype": "--dtype", "weight_dtype": "--weight-dtype",
     "kv_dtype": "--kv-dtype", "overlap": "--overlap", "logits": "--logits",
     "convention": "--convention", "engine": "--engine", "parallel.tp": "--tp",
-    "parallel.pp": "--pp", "parallel.microbatches": "--microbatches",
+    "parallel.pp": "--pp", "parallel.ep": "--ep", "parallel.microbatches": "--microbatches",
     "microbatches": "--microbatches", "keep_ratio": "--keep",
     "keep_tokens": "--keep", "merge_per_layer": "--merge-per-layer", "layer": "--at",
     "where": "--at", "method": "--method", "cluster_iters": "--cluster-iters",
@@ -141,7 +145,7 @@ def choice(value: str, field: str) -> str:
 # The Workload options as commands name their parameters (workload_from_options' keywords).
 WORKLOAD_OPTIONS = ("batch", "visual_tokens", "images", "image_size", "text_tokens",
                     "output_tokens", "dtype", "weight_dtype", "kv_dtype", "flash_attention",
-                    "overlap", "logits", "convention", "engine", "tp", "pp", "microbatches",
+                    "overlap", "logits", "convention", "engine", "tp", "pp", "ep", "microbatches",
                     "video_frames", "video_fps", "video_seconds")
 
 
@@ -153,17 +157,18 @@ def workload_from_values(values: Mapping[str, Any], **override: Any) -> Any:
 
 
 def workload_from_options(*, dtype: DType | None = None, image_size: str | None = None,
-                          tp: int = 1, pp: int = 1, microbatches: int | None = None,
+                          tp: int = 1, pp: int = 1, ep: int = 1,
+                          microbatches: int | None = None,
                           **fields: Any) -> Any:
     """The Workload every command builds from the shared options (names as the options:
-    --dtype is act_dtype, --tp/--pp/--microbatches the parallel layout, --fps/--seconds
+    --dtype is act_dtype, --tp/--pp/--ep/--microbatches the parallel layout, --fps/--seconds
     video_fps/video_seconds); None = default."""
     from costmodel.specs.workload import Workload
 
     kw = {k: v for k, v in fields.items() if v is not None}
     kw.update({f: choice(kw[f], f) for f in CHOICES if f in kw})
     kw.update(act_dtype=dtype or DType.bf16, image_size=parse_image_size(image_size),
-              parallel={"tp": tp, "pp": pp, "microbatches": microbatches})
+              parallel={"tp": tp, "pp": pp, "ep": ep, "microbatches": microbatches})
     return checked(Workload, **{k: v for k, v in kw.items() if v is not None})
 
 

@@ -218,7 +218,7 @@ class LLMViewerConvention:
             raise CostmodelError("convention: llm-viewer uses the roofline max and last-token "
                                  "logits; drop overlap='serial' / logits='all'")
         if w.parallel.gpus > 1:
-            raise CostmodelError("convention: llm-viewer models one GPU; drop --tp/--pp "
+            raise CostmodelError("convention: llm-viewer models one GPU; drop --tp/--pp/--ep "
                                  "(or use --convention costmodel)")
         plan = as_plan(w.compression)
         if plan is not None and (plan.sparse_decode is not None

@@ -317,7 +317,7 @@ def evaluate(spec: ModelSpec, prep: Prepared) -> Evaluation:
     Decode convention: see the module docstring. TTFT = vision + projector + prefill;
     e2e = TTFT + decode; tokens/s = batch x output tokens / e2e."""
     par = prep.options.parallel
-    gpu = shard_spec(spec, par.tp)
+    gpu = shard_spec(spec, par.tp, par.ep)
     ops, mb_ops = _ops(gpu, prep.points, prep), _microbatch_ops(gpu, prep)
     run = _price(ops, prep.options.overlap, prep.rates)
     bounds = stage_bounds(spec.llm.num_layers, par.pp)

@@ -13,7 +13,11 @@ shared-expert width, bytes per element w (weights), a (activations). FLOPs = 2 x
 - shared expert (Qwen2-MoE): a dense SwiGLU of width S over R rows, optionally scaled by
   sigmoid(Linear(h, 1)).
 - combine: each token's k expert outputs scaled by their weight and summed (+ the shared one).
-docs/methodology.md, section "Mixture of experts".
+- expert parallelism (moe.ep > 1; this spec one GPU's share): the GPU holds E/ep experts and,
+  routing balanced, runs R*k/ep of the routed rows; it reads (E/ep)(1 - (1 - k/E)^R) experts'
+  weights. Two all-to-alls a layer (a2a_dispatch before the experts, a2a_combine after), each
+  sending R*k*h*a*(ep-1)/ep bytes per GPU over the link in ep-1 steps.
+docs/methodology.md, sections "Mixture of experts" and "Expert parallelism".
 """
 
 from __future__ import annotations
@@ -36,6 +40,16 @@ def distinct_experts(num_experts: int, k: int, tokens: Arr | float) -> Arr:
     """
     t = np.asarray(tokens, dtype=float)
     return num_experts * (1.0 - (1.0 - k / num_experts) ** np.maximum(t, 0.0))
+
+
+def _all_to_all(name: str, stage: str, rows: Arr, moe: MoESpec, h: int, a_bytes: float) -> Op:
+    """One all-to-all of the R*k routed rows of width h: each GPU sends the (ep-1)/ep of its
+    rows whose experts are on other GPUs (bytes) in ep - 1 pairwise steps (op_class 'comm')."""
+    ep, z = moe.ep, rows * 0.0
+    sent = rows * moe.experts_per_token * h * a_bytes * (ep - 1) / ep
+    return Op(name=name, stage=stage, op_class="comm", matmul_flops=z, vector_flops=z,
+              useful_flops=z, weight_bytes=z, act_read_bytes=z, act_write_bytes=z,
+              link_bytes=sent, link_hops=float(ep - 1))
 
 
 def _experts_read(op: Op, weight_bytes: Arr) -> Op:
@@ -67,13 +81,17 @@ def moe_mlp_ops(m: LLMSpec, stage: str, rows: Arr, pre: str, p: Precision) -> li
     assert moe is not None  # called for MoE layers only
     rows = np.asarray(rows, dtype=float)
     e, k, inter = moe.num_experts, moe.experts_per_token, moe.expert_intermediate_size
-    routed = rows * k
-    hit = distinct_experts(e, k, rows)
+    routed = rows * k / moe.ep  # this GPU's share of the routed rows (balanced routing)
+    hit = distinct_experts(e, k, rows) / moe.ep  # of its E/ep experts
     ops = [linear(f"{pre}/mlp/router", stage, rows, h, e, False, p.weight, p.act),
            _topk(pre, stage, rows, moe, p.act)]
+    if moe.ep > 1:
+        ops.append(_all_to_all(f"{pre}/mlp/a2a_dispatch", stage, rows, moe, h, p.act))
     for op in _swiglu(f"{pre}/mlp/experts", stage, routed, h, inter, p):
         # gate, up (h x I) and down (I x h): one h*I matrix of each expert touched is read
         ops.append(_experts_read(op, hit * h * inter * p.weight) if op.gemm_k else op)
+    if moe.ep > 1:
+        ops.append(_all_to_all(f"{pre}/mlp/a2a_combine", stage, rows, moe, h, p.act))
     terms = k
     if moe.shared_expert_intermediate_size:
         ops += _swiglu(f"{pre}/mlp/shared", stage, rows, h, moe.shared_expert_intermediate_size, p)

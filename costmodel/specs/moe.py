@@ -25,6 +25,9 @@ class MoESpec(BaseModel):
     shared_expert_gate: bool = False  # sigmoid(Linear(h, 1)) scales the shared expert
     # Renormalise the k routing weights to sum to 1 (k divisions a token: cost-free here).
     norm_topk_prob: bool = False
+    # Expert parallelism: this spec is one GPU's share, num_experts / ep routed experts of the
+    # E (core/parallel/tensor.shard_spec sets it; 1 = all experts, the model as loaded).
+    ep: PositiveInt = 1
 
     @model_validator(mode="after")
     def _check(self) -> MoESpec:
@@ -34,7 +37,14 @@ class MoESpec(BaseModel):
         if self.shared_expert_gate and not self.shared_expert_intermediate_size:
             raise ValueError("moe.shared_expert_gate: there is no shared expert to gate; set "
                              "shared_expert_intermediate_size")
+        if self.num_experts % self.ep:
+            raise ValueError(f"moe.ep: {self.ep} does not divide the {self.num_experts} experts")
         return self
+
+    @property
+    def local_experts(self) -> int:
+        """Routed experts one GPU holds: E / ep."""
+        return self.num_experts // self.ep
 
     def expert_params(self, hidden: int) -> int:
         """One routed expert: gate and up (h x I) and down (I x h)."""
@@ -46,8 +56,9 @@ class MoESpec(BaseModel):
         return self.num_experts * hidden + shared + (hidden if self.shared_expert_gate else 0)
 
     def layer_params(self, hidden: int) -> int:
-        """All parameters of one MoE MLP: router + E experts + shared expert."""
-        return self.always_on_params(hidden) + self.num_experts * self.expert_params(hidden)
+        """All parameters of one MoE MLP (of one GPU's share under expert parallelism): router +
+        E / ep experts + shared expert (router and shared expert replicated)."""
+        return self.always_on_params(hidden) + self.local_experts * self.expert_params(hidden)
 
     def active_layer_params(self, hidden: int) -> int:
         """Parameters one token uses in one MoE MLP: router + k experts + shared expert."""

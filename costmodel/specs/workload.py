@@ -36,12 +36,16 @@ class Parallelism(BaseModel):
     tp: tensor-parallel degree (Megatron-style split of every decoder layer; two all-reduces a
     layer). pp: pipeline stages (layers split into pp contiguous stages). microbatches: the
     batch is split into this many microbatches for the pipelined prefill (None = 1; must divide
-    the batch). GPUs used = tp * pp.
+    the batch). ep: expert-parallel degree (mixture-of-experts models: each GPU holds E/ep of
+    every layer's routed experts, two all-to-alls a layer; attention and every other weight
+    replicated over the ep GPUs, no data parallelism among them; core/moe.py).
+    GPUs used = tp * pp * ep.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     tp: PositiveInt = Field(default=1, le=MAX_GPUS)
     pp: PositiveInt = Field(default=1, le=MAX_GPUS)
+    ep: PositiveInt = Field(default=1, le=MAX_GPUS)
     microbatches: PositiveInt | None = Field(default=None, le=MAX_BATCH)
 
     @model_validator(mode="after")
@@ -53,7 +57,7 @@ class Parallelism(BaseModel):
 
     @property
     def gpus(self) -> int:
-        return self.tp * self.pp
+        return self.tp * self.pp * self.ep
 
     @property
     def m(self) -> int:

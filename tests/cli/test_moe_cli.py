@@ -1,5 +1,5 @@
 """Mixture-of-experts models on the command line: active parameters next to the total (models
-list, estimate), all experts in the weights, and the refusals (llm-viewer, --ep)."""
+list, estimate), all experts in the weights, expert parallelism (--ep) and the refusals."""
 
 from __future__ import annotations
 
@@ -32,5 +32,19 @@ def test_refusals_are_one_line_exit_2(capsys):
     code, _, err = run(["estimate", "mixtral-8x7b", "-H", "h100-sxm", "--convention",
                         "llm-viewer"], capsys)
     assert code == 2 and "mixture-of-experts" in err and len(err.strip().splitlines()) == 1
-    code, _, err = run(["estimate", "mixtral-8x7b", "-H", "h100-sxm", "--ep", "2"], capsys)
-    assert code == 2 and "--ep" in err  # expert parallelism is not modelled
+    for argv in (["mixtral-8x7b", "--ep", "3"], ["llama-3-8b", "--ep", "2"]):  # 8 % 3; dense
+        code, _, err = run(["estimate", *argv, "-H", "h100-sxm"], capsys)
+        assert code == 2 and err.startswith("error: --ep: ") and len(err.strip().splitlines()) == 1
+
+
+def test_expert_parallel_estimate_lowers_memory_per_gpu(capsys):
+    per_gpu = {}
+    for ep in (1, 4):
+        code, out, _ = run(["estimate", "mixtral-8x7b", "-H", "h100-sxm", "--ep", str(ep),
+                            "-f", "json"], capsys)
+        doc = json.loads(out)
+        assert code == 0 and doc["parallel"]["ep"] == ep and doc["parallel"]["gpus"] == ep
+        per_gpu[ep] = doc["memory"]["per_gpu_bytes"]
+    assert per_gpu[4] < per_gpu[1]
+    code, out, _ = run(["estimate", "mixtral-8x7b", "-H", "h100-sxm", "--ep", "4"], capsys)
+    assert code == 0 and "4 GPUs: tp 1 x pp 1 x ep 4" in out

@@ -51,13 +51,31 @@ def with_allreduce(ops: list[Op], tp: int) -> list[Op]:
     return out
 
 
+def shard_experts(spec: ModelSpec, ep: int) -> ModelSpec:
+    """Expert parallelism: each GPU holds E / ep of every MoE layer's routed experts (the rest
+    of the model replicated); core/moe.py prices the per-GPU experts and the all-to-alls."""
+    if ep == 1:
+        return spec
+    moe = spec.llm.moe
+    if moe is None:
+        raise CostmodelError(f"parallel.ep: {spec.name} has no experts to split (a dense model); "
+                             "expert parallelism is for mixture-of-experts models, use ep 1")
+    if moe.num_experts % ep:
+        raise CostmodelError(f"parallel.ep: {ep} does not divide the {moe.num_experts} experts; "
+                             "choose a divisor of the number of experts")
+    llm = spec.llm.model_copy(update={"moe": moe.model_copy(update={"ep": ep})})
+    return spec.model_copy(update={"llm": llm})
+
+
 def kv_heads_per_gpu(num_kv_heads: int, tp: int) -> int:
     """KV heads each GPU holds: split when tp divides them, else one (replicated)."""
     return num_kv_heads // tp if num_kv_heads >= tp else 1
 
 
-def shard_spec(spec: ModelSpec, tp: int) -> ModelSpec:
-    """One GPU's share of the model under tensor parallelism (the same spec for tp = 1)."""
+def shard_spec(spec: ModelSpec, tp: int, ep: int = 1) -> ModelSpec:
+    """One GPU's share of the model under tensor and expert parallelism (the same spec for
+    tp = ep = 1)."""
+    spec = shard_experts(spec, ep)
     if tp == 1:
         return spec
     m = spec.llm
