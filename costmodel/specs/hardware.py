@@ -82,11 +82,26 @@ class EfficiencyFile(BaseModel):
     attention: float = Field(default=1.0, gt=0.0, le=1.0)
 
 
-class KernelEfficiencyFile(BaseModel):
+class DecodeFields(BaseModel):
+    """The decode-attention figures and kernel rules (core/efficiency.decode_attention_time_s),
+    shared by a device's KernelEfficiencyFile and each engine's DecodeKernelFile."""
+
+    model_config = _FROZEN
+    decode_fraction: float = Field(default=1.0, gt=0.0, le=3.0)  # asymptote (efficiency.py)
+    decode_tile_us: float = Field(default=0.0, ge=0.0)
+    decode_fixed_us: float = Field(default=0.0, ge=0.0)
+    decode_half_ctas: float = Field(default=0.0, ge=0.0)
+    decode_compute_fraction: float = Field(default=1.0, gt=0.0, le=1.0)
+    decode_split_mha: bool = True
+    decode_max_group: int = Field(default=0, ge=0)
+
+
+class KernelEfficiencyFile(DecodeFields):
     """Kernel-level efficiency figures (costmodel.core.efficiency.KernelParams) in YAML units.
 
     Fractions are of the datasheet peak (FLOP/s of the math dtype, or bandwidth); `_us` are
-    microseconds; `_overlap` in [0, 2] (0 = max(compute, memory), 1 = their sum).
+    microseconds; `_overlap` in [0, 2] (0 = max(compute, memory), 1 = their sum). The decode
+    figures are DecodeFields'.
     """
 
     model_config = _FROZEN
@@ -100,27 +115,14 @@ class KernelEfficiencyFile(BaseModel):
     attention_fixed_us: float = Field(default=0.0, ge=0.0)
     attention_memory_fraction: float = Field(default=1.0, gt=0.0, le=1.0)
     attention_overlap: float = Field(default=0.0, ge=0.0, le=2.0)
-    decode_fraction: float = Field(default=1.0, gt=0.0, le=3.0)  # asymptote (efficiency.py)
-    decode_tile_us: float = Field(default=0.0, ge=0.0)
-    decode_fixed_us: float = Field(default=0.0, ge=0.0)
-    decode_half_ctas: float = Field(default=0.0, ge=0.0)
-    decode_compute_fraction: float = Field(default=1.0, gt=0.0, le=1.0)
-    decode_split_mha: bool = True
-    decode_max_group: int = Field(default=0, ge=0)
 
 
-class DecodeKernelFile(BaseModel):
+class DecodeKernelFile(DecodeFields):
     """One engine's decode-attention kernel on this device (`decode_kernel_by_engine.<id>`):
-    the decode figures of KernelEfficiencyFile, which replace the device's for that engine."""
+    the decode figures of KernelEfficiencyFile, which replace the device's for that engine
+    (decode_fraction must be given)."""
 
-    model_config = _FROZEN
     decode_fraction: float = Field(gt=0.0, le=3.0)
-    decode_tile_us: float = Field(default=0.0, ge=0.0)
-    decode_fixed_us: float = Field(default=0.0, ge=0.0)
-    decode_half_ctas: float = Field(default=0.0, ge=0.0)
-    decode_compute_fraction: float = Field(default=1.0, gt=0.0, le=1.0)
-    decode_split_mha: bool = True
-    decode_max_group: int = Field(default=0, ge=0)
 
 
 CURVE_KEYS = ("roofline_us", "flop_per_byte", "gemm_k")  # what a curve's knots are in
@@ -308,7 +310,7 @@ class HardwareProfile(BaseModel):
         return self.peak_flops(dt) / self.memory_bandwidth_Bps
 
 
-def _kernel_params(k: KernelEfficiencyFile | DecodeKernelFile | None) -> dict[str, float] | None:
+def _kernel_params(k: DecodeFields | None) -> dict[str, float] | None:
     """YAML units -> base units: `x_us` becomes `x_s` (seconds), fractions stay."""
     if k is None:
         return None
