@@ -13,7 +13,8 @@ Each run is independent: its own calibration, then `costmodel profile` of every 
 prompt tokens; 64 text tokens) into one CSV, then `costmodel validate` of that CSV against the
 run's profile. Prints per run the calibration's wall time and the median and max absolute
 percentage error of prefill (TTFT) and of one decode step, pooled over the configs. The slow
-test tests/cli/test_cpu_pipeline.py runs `trial` and asserts each run's medians <= 20%.
+test tests/cli/test_cpu_pipeline.py runs `trial` and asserts each run's medians <= 20%
+(a run the tools report as disturbed by contention is taken again; see that test).
 Needs torch (pip install ".[validate]").
 """
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import io
 import json
 import os
@@ -51,26 +53,46 @@ def _cli(args: list[str]) -> str:
     return out.getvalue()
 
 
+def _calibrate(cal: Path) -> dict:
+    """`costmodel calibrate --device cpu -o cal`; its JSON report."""
+    args = ["calibrate", "--device", "cpu", "-o", str(cal), "-f", "json"]
+    try:
+        return json.loads(_cli(args))
+    except RuntimeError:  # refused (a reference check; the message is on stderr): rerun once,
+        return json.loads(_cli(args))  # as the message tells a user
+
+
+def noisy_points(csv_text: str) -> int:
+    """Profile rows whose IQR stayed above the contention limit after the retries."""
+    from costmodel.reference.contention import SPREAD_LIMIT
+
+    rows = list(csv.DictReader(io.StringIO(csv_text)))
+    return sum((float(r["p75_s"]) - float(r["p25_s"])) / float(r["median_s"]) > SPREAD_LIMIT
+               for r in rows)
+
+
 def trial(folder: Path, configs: list[Path] = CONFIGS["heldout"]) -> dict:
     """One calibrate -> profile -> validate run in `folder`; the validate JSON summary per
-    stage plus the calibration's seconds."""
+    stage, the calibration's seconds, and `disturbed`: the contention the tools themselves
+    reported (calibrate's warnings, profile points that stayed noisy), empty on a quiet run."""
     cal = folder / "cpu.yaml"
     t0 = time.perf_counter()
-    try:
-        _cli(["calibrate", "--device", "cpu", "-o", str(cal)])
-    except RuntimeError:  # refused (a reference check; the message is on stderr): rerun once,
-        _cli(["calibrate", "--device", "cpu", "-o", str(cal)])  # as the message tells a user
+    report = _calibrate(cal)
     seconds = time.perf_counter() - t0
+    disturbed = [f"calibrate: {w}" for w in report["warnings"]]
     lines: list[str] = []
     for cfg in configs:
         csv_path = folder / f"{cfg.name}.csv"
         _cli(["profile", str(cfg), *PROFILE_ARGS, "-o", str(csv_path)])
-        text = csv_path.read_text().splitlines()
-        lines += text if not lines else text[1:]
+        text = csv_path.read_text()
+        if n := noisy_points(text):
+            disturbed.append(f"profile {cfg.name}: {n} noisy measurement(s)")
+        text_lines = text.splitlines()
+        lines += text_lines if not lines else text_lines[1:]
     pooled = folder / "all.csv"
     pooled.write_text("\n".join(lines) + "\n")
     doc = json.loads(_cli(["validate", "-m", str(pooled), "-H", str(cal), "-f", "json"]))
-    return {"calibrate_s": seconds, "points": doc["points"],
+    return {"calibrate_s": seconds, "points": doc["points"], "disturbed": disturbed,
             "summary": {s["group"]: s for s in doc["summary"]}}
 
 
@@ -88,7 +110,8 @@ def main() -> None:
         print(f"run {i + 1}: calibrate {r['calibrate_s']:.1f} s; prefill median "
               f"{s['prefill']['median_ape_pct']:.1f}% (max {s['prefill']['max_ape_pct']:.1f}%), "
               f"decode median {s['decode']['median_ape_pct']:.1f}% (max "
-              f"{s['decode']['max_ape_pct']:.1f}%) over {s['decode']['points']} points each")
+              f"{s['decode']['max_ape_pct']:.1f}%) over {s['decode']['points']} points each"
+              + (f"; disturbed: {'; '.join(r['disturbed'])}" if r["disturbed"] else ""))
 
 
 if __name__ == "__main__":

@@ -6,10 +6,12 @@ resolution); the time per call is the **median over batches** of batch time / ca
 statistic `costmodel profile` reports for the model it validates against.
 
 Contention: the spread of a measurement is (75th - 25th percentile) / median over its
-batches. Another process sharing the cores shows as a wide spread, so a measurement whose
+batches; another process sharing the cores shows as a wide spread, so a measurement whose
 spread exceeds SPREAD_LIMIT is taken again (up to RETRIES times) and the try with the
 smallest spread is kept; if every try is wide, the measurement is kept but counted as noisy,
-and `costmodel calibrate` reports how many were (it never writes them silently).
+and `costmodel calibrate` reports how many were (it never writes them silently). The rule
+(SPREAD_LIMIT, RETRIES, `spread`) is defined once, in costmodel.reference.contention, which
+`costmodel profile` times the model under too.
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from costmodel.reference.contention import RETRIES, SPREAD_LIMIT, spread
+
 MIN_BATCH_S = 2e-3  # shortest timed batch of back-to-back calls (s)
 MAX_CALLS = 1000  # most calls in one batch
-SPREAD_LIMIT = 0.15  # (p75 - p25) / median above which a measurement is taken again
-RETRIES = 2  # extra tries of a measurement whose spread is above SPREAD_LIMIT
 
 
 @dataclass(frozen=True)
@@ -68,9 +70,7 @@ class Timer:
                 fn()
             self._sync()
             times.append((time.perf_counter() - t0) / calls)
-        med = float(np.median(times))
-        q1, q3 = np.percentile(times, [25, 75])
-        return Timing(med, float(q3 - q1) / med)
+        return Timing(float(np.median(times)), spread(times))
 
     def timing(self, fn: Callable[[], Any], calls: int | None = None) -> Timing:
         """The module's statistic for `fn`, retried while its spread is above the limit."""

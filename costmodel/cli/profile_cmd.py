@@ -92,10 +92,22 @@ def profile(
         rows = prof.as_dicts(prof.profile(spec, device, dtype, vis, batches, text_tokens, warmup,
                                           repeats, cuda_graphs, model or "tiny", threads, tick))
     write_csv_atomic(out, rows, prof.COLUMNS)
+    _warn_noisy(rows)
     if kernels is not None:
         k = prof.kernel_times(spec, device, dtype, batches[0], vis[0], text_tokens)
         write_csv_atomic(kernels, k, ("stage", "kernel", "calls", "self_s"), "--kernels")
     _print(rows, fmt, prof.COLUMNS)
+
+
+def _warn_noisy(rows: list[dict]) -> None:
+    """One warning line when points stayed noisy after the retries (the device was busy)."""
+    from costmodel.reference.contention import SPREAD_LIMIT
+
+    noisy = [r for r in rows if (r["p75_s"] - r["p25_s"]) / r["median_s"] > SPREAD_LIMIT]
+    if noisy:
+        feedback.note(f"warning: profile: {len(noisy)} of {len(rows)} measurements stayed noisy "
+                      f"(IQR above {100 * SPREAD_LIMIT:.0f}% of the median after retries): "
+                      "something else was using the device; measure again on a quiet one")
 
 
 def _print(rows: list[dict], fmt: Format, columns: tuple[str, ...]) -> None:

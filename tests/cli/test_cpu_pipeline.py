@@ -55,28 +55,33 @@ def test_pipeline_on_tiny_model(calibrated, capsys, tmp_path):
 
 
 RUNS = 3  # independent calibrate -> profile -> validate runs; each must meet the bound
-# Issue 16's target is a median APE <= 20% for prefill and for decode on every run; on the
-# shared 2-core VM this was developed on, held-out runs reached 6-13% (prefill) and 8-23%
-# (decode) (docs/validation.md, "The CPU pipeline"); this asserts a bound with room for that
-# machine's noise (single decode steps there wandered by 60% between runs).
-MEDIAN_BOUND_PCT = 45.0
+MEDIAN_BOUND_PCT = 20.0  # issue 16: median APE <= 20% for prefill and for decode, every run
+RETAKES = 3  # most extra runs in place of runs the tools reported as disturbed
 
 
 def test_heldout_configs_within_bound(capsys):
     """benchmarks/cpu_calibration_accuracy.py's trial, as a user runs it (default calibration
     sizes, torch's default threads), on tests/data/heldout/* (never used to choose a size, a
     statistic or a curve of the calibration): every run's prefill and decode medians within
-    the bound."""
+    20%. A run that calibrate or profile themselves reported as disturbed by contention
+    (calibrate's warnings; profile points whose IQR stayed above the limit after retries) is
+    not a measurement of the model: it is taken again, at most RETAKES times in all, and
+    reported; a quiet run over the bound fails."""
     from benchmarks.cpu_calibration_accuracy import trial
 
     medians: dict[str, list[float]] = {"prefill": [], "decode": []}
-    for _ in range(RUNS):
+    disturbed: list[list[str]] = []
+    while len(medians["decode"]) < RUNS:
         with tempfile.TemporaryDirectory() as tmp:
-            summary = trial(Path(tmp))["summary"]
+            r = trial(Path(tmp))
+        if r["disturbed"] and len(disturbed) < RETAKES:
+            disturbed.append(r["disturbed"])
+            continue
         for stage in medians:
-            assert summary[stage]["points"] == 8
-            medians[stage].append(summary[stage]["median_ape_pct"])
+            assert r["summary"][stage]["points"] == 8
+            medians[stage].append(r["summary"][stage]["median_ape_pct"])
     with capsys.disabled():
-        print({k: [round(v, 1) for v in vs] for k, vs in medians.items()})
-    assert max(medians["prefill"]) <= MEDIAN_BOUND_PCT
-    assert max(medians["decode"]) <= MEDIAN_BOUND_PCT
+        print({k: [round(v, 1) for v in vs] for k, vs in medians.items()},
+              f"retaken: {disturbed}" if disturbed else "")
+    assert max(medians["prefill"]) <= MEDIAN_BOUND_PCT, medians
+    assert max(medians["decode"]) <= MEDIAN_BOUND_PCT, medians
