@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,27 @@ CLIP_L336 = VisionSpec(num_layers=24, hidden_size=1024, num_heads=16, intermedia
                        patch_size=14, image_size=336, pre_norm=True, feature_layer=-2)
 LLAVA15_7B = ModelSpec(name="llava-test", llm=LLAMA2_7B, vision=CLIP_L336,
                        projector=ProjectorSpec(kind="mlp2x_gelu", input_dim=1024, output_dim=4096))
+
+
+ZOO_CONFIGS = ROOT / "costmodel" / "zoo_configs"  # the shipped config.json of every zoo id
+
+
+def zoo_config(mid: str) -> dict:
+    """The shipped config.json of zoo id `mid`, as a fresh dict (safe to change)."""
+    return json.loads((ZOO_CONFIGS / f"{mid}.json").read_text(encoding="utf-8"))
+
+
+def config_refused(cfg: dict) -> str:
+    """The one-line ConfigError that loading `cfg` raises (asserted to be one line naming
+    config.json)."""
+    from costmodel.loading.config_fields import ConfigError
+    from costmodel.loading.from_config import spec_from_config
+
+    with pytest.raises(ConfigError) as e:
+        spec_from_config(cfg)
+    msg = str(e.value)
+    assert "\n" not in msg and msg.startswith("config.json: ")
+    return msg
 
 
 def my_gpu() -> HardwareProfile:

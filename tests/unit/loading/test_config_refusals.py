@@ -9,12 +9,11 @@ import json
 import pytest
 
 from costmodel.errors import CostmodelError
-from costmodel.loading.config_fields import ConfigError
 from costmodel.loading.from_config import spec_from_config
 from costmodel.loading.load import load_model, model_ids
-from tests.helpers import ROOT, run
+from tests.helpers import ZOO_CONFIGS, config_refused, run, zoo_config
 
-ZOO = ROOT / "costmodel" / "zoo_configs"
+ZOO = ZOO_CONFIGS
 
 # mistralai/Mixtral-8x7B-v0.1 config.json (architecture fields).
 MIXTRAL = {"architectures": ["MixtralForCausalLM"], "hidden_act": "silu", "hidden_size": 4096,
@@ -33,14 +32,6 @@ QWEN2 = {"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "hidden_s
          "use_sliding_window": False, "vocab_size": 151936, "tie_word_embeddings": True}
 
 
-def _refused(cfg: dict) -> str:
-    with pytest.raises(ConfigError) as e:
-        spec_from_config(cfg)
-    msg = str(e.value)
-    assert "\n" not in msg and msg.startswith("config.json: ")
-    return msg
-
-
 @pytest.mark.parametrize("mid", sorted(model_ids()))
 def test_every_zoo_config_loads(mid):
     assert load_model(mid).param_counts()["total"] > 0
@@ -53,7 +44,7 @@ def test_every_zoo_json_file_passes_the_checks():
         spec_from_config(json.loads(f.read_text()), f.stem)
 
 
-def test_mixtral_is_modelled_not_refused():
+def test_mixtral_is_modelled_notconfig_refused():
     # 46,702,792,704 = the safetensors index total_size 93,405,585,408 / 2 (SOURCES.md), not
     # the dense 7.24B shape; its MoE refusals: tests/unit/loading/test_moe.py.
     assert spec_from_config(MIXTRAL).param_counts()["total"] == 46_702_792_704
@@ -67,17 +58,17 @@ def test_mixtral_is_modelled_not_refused():
     ({"model_type": "qwen2", "num_local_experts": None, "num_experts_per_tok": None,
       "moe_intermediate_size": 1408}, "moe_intermediate_size = 1408"),
 ])
-def test_mixture_of_experts_refused(update, field):
-    msg = _refused({**MIXTRAL, **update})
+def test_mixture_of_expertsconfig_refused(update, field):
+    msg = config_refused({**MIXTRAL, **update})
     assert msg == (f"config.json: {field}: mixture-of-experts layers are modelled for "
                    "model_type mixtral, qwen3_moe and qwen2_moe only (this config would be "
                    "costed as dense)")
 
 
-def test_experts_in_a_vlm_text_config_refused():
-    cfg = json.loads((ZOO / "llava-1.5-7b.json").read_text())
+def test_experts_in_a_vlm_text_configconfig_refused():
+    cfg = zoo_config("llava-1.5-7b")
     cfg["text_config"]["num_local_experts"] = 8
-    assert _refused(cfg).startswith("config.json: text_config.num_local_experts = 8: ")
+    assert config_refused(cfg).startswith("config.json: text_config.num_local_experts = 8: ")
 
 
 def test_mistral_sliding_window_modelled():
@@ -100,7 +91,7 @@ def test_qwen2_sliding_window_only_when_used():
 
 
 def test_qwen2_vl_sliding_window_uses_its_own_default():
-    cfg = json.loads((ZOO / "qwen2-vl-2b.json").read_text())
+    cfg = zoo_config("qwen2-vl-2b")
     cfg.update(use_sliding_window=True)  # max_window_layers 28 = all 28 layers: no window
     assert spec_from_config(cfg).llm.layer_types == ()
     del cfg["max_window_layers"]  # Qwen2VLConfig default 80 >= 28: still none
@@ -110,9 +101,9 @@ def test_qwen2_vl_sliding_window_uses_its_own_default():
 
 
 @pytest.mark.parametrize("kind", ["chunked_attention", "linear_attention"])
-def test_non_full_layer_types_refused(kind):
+def test_non_full_layer_typesconfig_refused(kind):
     types = ["full_attention"] * 23 + [kind]
-    assert _refused({**QWEN2, "layer_types": types}) == (
+    assert config_refused({**QWEN2, "layer_types": types}) == (
         f"config.json: layer_types has '{kind}' layers: not modelled for qwen2 (full_attention, "
         "and sliding_attention in qwen2 and gemma3, are); use a config whose layers are all "
         "full_attention")
@@ -124,33 +115,33 @@ def test_qwen2_layer_types_slide_only_with_a_window():
     assert spec_from_config({**QWEN2, "layer_types": types}).llm.layer_types == ()  # no window
     llm = spec_from_config({**QWEN2, "layer_types": types, "use_sliding_window": True}).llm
     assert llm.attn_runs(20, 24) == [(20, 22, None), (22, 24, 32768)]
-    msg = _refused({**MISTRAL_V01, "layer_types": ["sliding_attention"] * 32})
+    msg = config_refused({**MISTRAL_V01, "layer_types": ["sliding_attention"] * 32})
     assert msg.startswith("config.json: layer_types has 'sliding_attention' layers: not modelled "
                           "for mistral")
 
 
-def test_unknown_architecture_refused():
+def test_unknown_architectureconfig_refused():
     orig = json.loads((ZOO / "original" / "liuhaotian-llava-v1.5-7b.json").read_text())
-    assert _refused(orig) == (
+    assert config_refused(orig) == (
         "config.json: architectures ['LlavaLlamaForCausalLM'] is not modelled for model_type "
         "'llava'; use a transformers config.json whose architectures is LlavaForConditionalGeneration")
-    msg = _refused({**QWEN2, "architectures": ["Qwen2ForSequenceClassification"]})
+    msg = config_refused({**QWEN2, "architectures": ["Qwen2ForSequenceClassification"]})
     assert "architectures ['Qwen2ForSequenceClassification']" in msg
-    cfg = json.loads((ZOO / "llava-1.5-7b.json").read_text())
+    cfg = zoo_config("llava-1.5-7b")
     cfg["text_config"]["architectures"] = ["MistralForCausalLM"]
-    assert _refused(cfg).startswith("config.json: text_config.architectures ['MistralForCausalLM']")
+    assert config_refused(cfg).startswith("config.json: text_config.architectures ['MistralForCausalLM']")
 
 
-def test_unknown_model_type_refused():
-    assert _refused({"model_type": "qwen3_next"}).startswith(
+def test_unknown_model_typeconfig_refused():
+    assert config_refused({"model_type": "qwen3_next"}).startswith(
         "config.json: model_type 'qwen3_next' is not supported")
 
 
-def test_mlp_not_built_refused():
-    assert _refused({**QWEN2, "hidden_act": "gelu"}) == (
+def test_mlp_not_builtconfig_refused():
+    assert config_refused({**QWEN2, "hidden_act": "gelu"}) == (
         "config.json: hidden_act 'gelu' is not modelled (qwen2 MLPs are costed as SwiGLU); "
         "use a config with hidden_act silu")
-    assert "mlp_bias = true" in _refused({**MISTRAL_V01, "sliding_window": None, "mlp_bias": True})
+    assert "mlp_bias = true" in config_refused({**MISTRAL_V01, "sliding_window": None, "mlp_bias": True})
 
 
 def test_cli_refusal_is_one_line_exit_2(tmp_path, capsys):

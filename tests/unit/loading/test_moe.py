@@ -3,25 +3,13 @@ defaults used, and one ConfigError line naming each field that is not modelled."
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from costmodel.loading.config_fields import ConfigError
 from costmodel.loading.from_config import spec_from_config
-from tests.helpers import ROOT
+from tests.helpers import config_refused, zoo_config
 
-ZOO = ROOT / "costmodel" / "zoo_configs"
-MIXTRAL = json.loads((ZOO / "mixtral-8x7b.json").read_text())
-QWEN3_MOE = json.loads((ZOO / "qwen3-30b-a3b.json").read_text())
-
-
-def _refused(cfg: dict) -> str:
-    with pytest.raises(ConfigError) as e:
-        spec_from_config(cfg)
-    msg = str(e.value)
-    assert "\n" not in msg and msg.startswith("config.json: ")
-    return msg
+MIXTRAL = zoo_config("mixtral-8x7b")
+QWEN3_MOE = zoo_config("qwen3-30b-a3b")
 
 
 def test_mixtral_fields():
@@ -77,8 +65,8 @@ def test_mixtral_sliding_window_is_modelled():
      "config.json: shared_expert_intermediate_size = 512: mixture-of-experts"),
     ({**MIXTRAL, "hidden_act": "gelu"}, "config.json: hidden_act 'gelu' is not modelled"),
 ])
-def test_unmodelled_fields_refused(cfg, start):
-    assert _refused(cfg).startswith(start)
+def test_unmodelled_fieldsconfig_refused(cfg, start):
+    assert config_refused(cfg).startswith(start)
 
 
 def test_qwen2_moe_shared_expert_and_bias_defaults():
@@ -90,5 +78,5 @@ def test_qwen2_moe_shared_expert_and_bias_defaults():
         (60, 4, 1408)
     assert (m.moe.shared_expert_intermediate_size, m.moe.shared_expert_gate) == (5632, True)
     assert not spec_from_config({"model_type": "qwen2_moe", "qkv_bias": False}).llm.qkv_bias
-    assert _refused({"model_type": "qwen2_moe", "use_sliding_window": True}).startswith(
+    assert config_refused({"model_type": "qwen2_moe", "use_sliding_window": True}).startswith(
         "config.json: use_sliding_window: ")

@@ -3,32 +3,16 @@
 from __future__ import annotations
 
 import copy
-import json
 
 import pytest
 
-from costmodel.loading.config_fields import ConfigError
 from costmodel.loading.from_config import spec_from_config
-from tests.helpers import ROOT
-
-ZOO = ROOT / "costmodel" / "zoo_configs"
-
-
-def _cfg(mid: str) -> dict:
-    return json.loads((ZOO / f"{mid}.json").read_text())
-
-
-def _refused(cfg: dict) -> str:
-    with pytest.raises(ConfigError) as e:
-        spec_from_config(cfg)
-    msg = str(e.value)
-    assert "\n" not in msg and msg.startswith("config.json: ")
-    return msg
+from tests.helpers import config_refused, zoo_config
 
 
 def test_nested_text_config_equals_flat():
     # transformers 5.x re-saves a Qwen2.5-VL config with the text fields under text_config.
-    flat = _cfg("qwen2.5-vl-7b")
+    flat = zoo_config("qwen2.5-vl-7b")
     nested = {k: v for k, v in flat.items() if k in ("architectures", "model_type", "vision_config",
                                                      "tie_word_embeddings")}
     nested["text_config"] = {k: v for k, v in flat.items() if k not in nested}
@@ -36,7 +20,7 @@ def test_nested_text_config_equals_flat():
 
 
 def test_missing_vision_fields_take_class_defaults():
-    cfg = _cfg("qwen2.5-vl-3b")
+    cfg = zoo_config("qwen2.5-vl-3b")
     for key in ("window_size", "fullatt_block_indexes", "depth"):
         del cfg["vision_config"][key]
     v = spec_from_config(cfg).vision
@@ -57,15 +41,15 @@ def test_missing_vision_fields_take_class_defaults():
      "architectures"),
 ])
 def test_refusals_name_the_field(mid, where, update, field):
-    cfg = copy.deepcopy(_cfg(mid))
+    cfg = copy.deepcopy(zoo_config(mid))
     (cfg[where] if where else cfg).update(update)
-    assert field in _refused(cfg)
+    assert field in config_refused(cfg)
 
 
 def test_qwen2_5_sliding_window_is_modelled():
     """use_sliding_window (Qwen2 semantics: layers >= max_window_layers) is costed as sliding
     layers (loading/windows.py), not refused."""
-    cfg = {**_cfg("qwen2.5-vl-3b"), "use_sliding_window": True, "max_window_layers": 10}
+    cfg = {**zoo_config("qwen2.5-vl-3b"), "use_sliding_window": True, "max_window_layers": 10}
     m = spec_from_config(cfg).llm
     assert m.layer_types[:10] == ("full",) * 10 and set(m.layer_types[10:]) == {"sliding"}
     assert m.sliding_window == cfg.get("sliding_window", 4096)

@@ -19,30 +19,24 @@ from __future__ import annotations
 
 import copy
 import functools
-import json
 
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers", minversion="5.23")
 
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from costmodel.core.inputs import Points, Precision  # noqa: E402
-from costmodel.core.stages import decode_ops, stage_ops  # noqa: E402
 from costmodel.loading.from_config import spec_from_config  # noqa: E402
 from costmodel.reference.crosscheck import causal_skipped_flops  # noqa: E402
-from tests.helpers import ROOT  # noqa: E402
+from tests.flops import qwen_vl_costmodel_counts, qwen_vl_torch_counts  # noqa: E402
+from tests.helpers import zoo_config  # noqa: E402
 
-ZOO = ROOT / "costmodel" / "zoo_configs" / "qwen3-vl-30b-a3b.json"
-UNIT = Precision(weight=1.0, act=1.0, kv=1.0)
 IDS = dict(image_token_id=990, video_token_id=991, vision_start_token_id=992,
            vision_end_token_id=993)
 
 
 def _zoo() -> dict:
-    return json.loads(ZOO.read_text())
+    return zoo_config("qwen3-vl-30b-a3b")
 
 
 def _meta_params(cfg: dict) -> tuple[int, int]:
@@ -92,12 +86,6 @@ def _small() -> dict:
     return c
 
 
-def _count(fn) -> tuple[int, object]:
-    with torch.no_grad(), FlopCounterMode(display=False) as fc:
-        out = fn()
-    return int(fc.get_total_flops()), out
-
-
 @functools.cache
 def _small_model() -> object:
     config = transformers.Qwen3VLMoeConfig.from_dict(_small())
@@ -111,38 +99,7 @@ def _small_model() -> object:
 def _torch_counts(h: int, w: int) -> tuple[dict[str, int], int]:
     """FlopCounterMode per stage of the real class built from _small(): (counts, text tokens
     in the prompt)."""
-    model = _small_model()
-    visual = model.model.visual
-    grid, tokens = torch.tensor([[1, h, w]]), h * w // 4
-    pix = torch.randn(h * w, visual.patch_embed.proj.weight[0].numel())
-    ids = torch.tensor([[1, 1, 1, 992] + [990] * tokens + [993, 2, 2, 2, 2]])
-    feats = torch.randn(h * w, _small()["vision_config"]["hidden_size"])
-    mergers = [visual.merger, *visual.deepstack_merger_list]
-    counts = {"projector": sum(_count(lambda m=m: m(feats))[0] for m in mergers)}
-    both, _ = _count(lambda: visual(pix, grid_thw=grid))
-    counts["vision"] = both - counts["projector"]
-    total, out = _count(lambda: model(input_ids=ids, pixel_values=pix, image_grid_thw=grid,
-                                      mm_token_type_ids=(ids == 990).long(), logits_to_keep=1,
-                                      use_cache=True))
-    counts["prefill"] = total - both
-    counts["decode"], _ = _count(lambda: model(input_ids=torch.tensor([[5]]), logits_to_keep=1,
-                                               past_key_values=out.past_key_values,  # type: ignore[attr-defined]
-                                               use_cache=True))
-    return counts, ids.shape[1] - tokens
-
-
-def _costmodel_counts(cfg: dict, h: int, w: int, text: int, flash: bool) -> dict[str, int]:
-    spec = spec_from_config(copy.deepcopy(cfg), "small")
-
-    def a(x: float) -> np.ndarray:
-        return np.asarray([float(x)])
-
-    pts = Points(batch=a(1), crops=a(1), seq_per_crop=a(h * w), projector_rows=a(h * w),
-                 visual=a(h * w // 4), text=a(text), output=a(2), grid_w=a(w))
-    ops = stage_ops(spec, pts, UNIT, flash)
-    ops["decode"] = decode_ops(spec, pts, 0.0, UNIT, flash)
-    return {s: int(round(sum(float(o.matmul_flops[0]) * o.count for o in v)))
-            for s, v in ops.items()}
+    return qwen_vl_torch_counts(_small_model(), _small()["vision_config"]["hidden_size"], h, w)
 
 
 @pytest.mark.parametrize("grid", [(8, 8), (20, 12)])
@@ -150,8 +107,8 @@ def test_stage_flops_equal_flop_counter(grid):
     cfg = _small()
     got, text = _torch_counts(*grid)
     assert all(v > 0 for v in got.values())
-    assert _costmodel_counts(cfg, *grid, text, flash=False) == got
-    flash = _costmodel_counts(cfg, *grid, text, flash=True)
+    assert qwen_vl_costmodel_counts(cfg, *grid, text, flash=False) == got
+    flash = qwen_vl_costmodel_counts(cfg, *grid, text, flash=True)
     spec = spec_from_config(copy.deepcopy(cfg), "small")
     skipped = causal_skipped_flops(spec, 1, grid[0] * grid[1] // 4 + text)
     assert flash["prefill"] + skipped == got["prefill"]

@@ -15,7 +15,6 @@ rotary tables, the interpolated position table and the DeepStack adds are elemen
 from __future__ import annotations
 
 import copy
-import json
 
 import numpy as np
 import pytest
@@ -23,28 +22,20 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers", minversion="5.23")
 
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 from transformers.vision_utils import get_vision_window_index  # noqa: E402
 
-from costmodel.core.inputs import Points, Precision  # noqa: E402
 from costmodel.core.qwen_vl import window_groups  # noqa: E402
-from costmodel.core.stages import decode_ops, stage_ops  # noqa: E402
 from costmodel.loading.from_config import spec_from_config  # noqa: E402
 from costmodel.loading.load import load_model  # noqa: E402
 from costmodel.reference.crosscheck import causal_skipped_flops  # noqa: E402
-from tests.helpers import ROOT  # noqa: E402
+from tests.flops import qwen_vl_costmodel_counts, qwen_vl_torch_counts  # noqa: E402
+from tests.helpers import zoo_config  # noqa: E402
 
-ZOO = ROOT / "costmodel" / "zoo_configs"
-UNIT = Precision(weight=1.0, act=1.0, kv=1.0)
 # Token ids inside the shrunken vocabularies (the real ones are above 150,000).
 IDS = dict(image_token_id=990, video_token_id=991, vision_start_token_id=992,
            vision_end_token_id=993)
 FAMILY = {"qwen2.5-vl": ("Qwen2_5_VLConfig", "Qwen2_5_VLForConditionalGeneration"),
           "qwen3-vl": ("Qwen3VLConfig", "Qwen3VLForConditionalGeneration")}
-
-
-def _zoo(mid: str) -> dict:
-    return json.loads((ZOO / f"{mid}.json").read_text())
 
 
 def _classes(mid: str) -> tuple[type, type]:
@@ -56,7 +47,7 @@ def _classes(mid: str) -> tuple[type, type]:
 def test_param_counts_equal_transformers_on_meta(mid):
     config_cls, model_cls = _classes(mid)
     with torch.device("meta"):
-        model = model_cls(config_cls.from_dict(_zoo(mid)))
+        model = model_cls(config_cls.from_dict(zoo_config(mid)))
     visual = sum(p.numel() for p in model.model.visual.parameters())
     counts = load_model(mid).param_counts()
     assert counts["total"] == sum(p.numel() for p in model.parameters())
@@ -66,7 +57,7 @@ def test_param_counts_equal_transformers_on_meta(mid):
 def _tie_in_text_config(mid: str) -> dict:
     """A pre-v5 layout: tie_word_embeddings true inside text_config only. Qwen2_5_VLConfig
     takes it (its BC rule); Qwen3VLConfig ties by its own field only."""
-    cfg = _zoo(mid)
+    cfg = zoo_config(mid)
     if "text_config" not in cfg:
         top = ("architectures", "model_type", "vision_config")
         cfg = {**{k: cfg[k] for k in top}, "text_config": {k: v for k, v in cfg.items()
@@ -88,7 +79,7 @@ def test_text_config_tie_follows_transformers(mid):
 
 
 def _small_qwen25() -> dict:
-    c = _zoo("qwen2.5-vl-3b")
+    c = zoo_config("qwen2.5-vl-3b")
     c.update(hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4,
              num_key_value_heads=2, vocab_size=1000, vision_token_id=994, **IDS)
     c["rope_scaling"]["mrope_section"] = [4, 6, 6]
@@ -98,7 +89,7 @@ def _small_qwen25() -> dict:
 
 
 def _small_qwen3() -> dict:
-    c = _zoo("qwen3-vl-8b")
+    c = zoo_config("qwen3-vl-8b")
     c.update(**IDS)
     c["text_config"].update(hidden_size=128, intermediate_size=256, num_hidden_layers=3,
                             num_attention_heads=4, num_key_value_heads=2, head_dim=32,
@@ -110,12 +101,6 @@ def _small_qwen3() -> dict:
     return c
 
 
-def _count(fn) -> tuple[int, object]:
-    with torch.no_grad(), FlopCounterMode(display=False) as fc:
-        out = fn()
-    return int(fc.get_total_flops()), out
-
-
 def _torch_counts(cfg: dict, mid: str, h: int, w: int) -> tuple[dict[str, int], int]:
     """FlopCounterMode per stage of the real class: (counts, text tokens in the prompt)."""
     config_cls, model_cls = _classes(mid)
@@ -124,37 +109,7 @@ def _torch_counts(cfg: dict, mid: str, h: int, w: int) -> tuple[dict[str, int], 
         c._attn_implementation = "eager"
     torch.manual_seed(0)
     model = model_cls(config).float().eval()
-    visual = model.model.visual
-    grid, tokens = torch.tensor([[1, h, w]]), h * w // 4
-    pix = torch.randn(h * w, visual.patch_embed.proj.weight[0].numel())
-    ids = torch.tensor([[1, 1, 1, 992] + [990] * tokens + [993, 2, 2, 2, 2]])
-    feats = torch.randn(h * w, config.vision_config.hidden_size)
-    mergers = [visual.merger, *getattr(visual, "deepstack_merger_list", [])]
-    counts = {"projector": sum(_count(lambda m=m: m(feats))[0] for m in mergers)}
-    both, _ = _count(lambda: visual(pix, grid_thw=grid))
-    counts["vision"] = both - counts["projector"]
-    total, out = _count(lambda: model(input_ids=ids, pixel_values=pix, image_grid_thw=grid,
-                                      mm_token_type_ids=(ids == 990).long(), logits_to_keep=1,
-                                      use_cache=True))
-    counts["prefill"] = total - both
-    counts["decode"], _ = _count(lambda: model(input_ids=torch.tensor([[5]]), logits_to_keep=1,
-                                               past_key_values=out.past_key_values,  # type: ignore[attr-defined]
-                                               use_cache=True))
-    return counts, ids.shape[1] - tokens
-
-
-def _costmodel_counts(cfg: dict, h: int, w: int, text: int, flash: bool) -> dict[str, int]:
-    spec = spec_from_config(copy.deepcopy(cfg), "small")
-
-    def a(x: float) -> np.ndarray:
-        return np.asarray([float(x)])
-
-    pts = Points(batch=a(1), crops=a(1), seq_per_crop=a(h * w), projector_rows=a(h * w),
-                 visual=a(h * w // 4), text=a(text), output=a(2), grid_w=a(w))
-    ops = stage_ops(spec, pts, UNIT, flash)
-    ops["decode"] = decode_ops(spec, pts, 0.0, UNIT, flash)
-    return {s: int(round(sum(float(o.matmul_flops[0]) * o.count for o in v)))
-            for s, v in ops.items()}
+    return qwen_vl_torch_counts(model, config.vision_config.hidden_size, h, w)
 
 
 @pytest.mark.parametrize(("mid", "make", "grid"), [
@@ -166,8 +121,8 @@ def test_stage_flops_equal_flop_counter(mid, make, grid):
     cfg = make()
     got, text = _torch_counts(cfg, f"{mid}-x", *grid)
     assert all(v > 0 for v in got.values())
-    assert _costmodel_counts(cfg, *grid, text, flash=False) == got
-    flash = _costmodel_counts(cfg, *grid, text, flash=True)
+    assert qwen_vl_costmodel_counts(cfg, *grid, text, flash=False) == got
+    flash = qwen_vl_costmodel_counts(cfg, *grid, text, flash=True)
     spec = spec_from_config(copy.deepcopy(cfg), "small")
     skipped = causal_skipped_flops(spec, 1, grid[0] * grid[1] // 4 + text)
     assert flash["prefill"] + skipped == got["prefill"]
