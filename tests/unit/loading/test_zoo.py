@@ -23,11 +23,12 @@ PUBLISHED = {
     "llava-1.5-13b": 13_351_494_656,  # hand
     "llava-next-vicuna-7b": 7_063_431_168,  # hand: llava-1.5-7b + image_newline (4096)
     "llava-onevision-0.5b": 893_675_552,  # hand
-    # hand: InternVLForConditionalGeneration on meta from the -hf config.json (lm_head tied by
-    # InternVLConfig's top-level default); the checkpoints also store an lm_head: + 151674 x h
-    # gives 2,088,957,440 / 7,944,373,760, i.e. ~4.18 GB of bf16 for 2B (its Hub file listing).
-    "internvl3-2b": 1_855_986_176,
-    "internvl3-8b": 7_400_774_144,
+    # hand: InternVLForConditionalGeneration on meta with the separate lm_head the -hf
+    # checkpoints store (top-level tie_word_embeddings false): the tied build 1,855,986,176 /
+    # 7,400,774,144 + 151674 x h; x 2 B = 4.178 GB, the 4.18 GB bf16 model.safetensors of
+    # InternVL3-2B-hf's Hub listing (SOURCES.md).
+    "internvl3-2b": 1_855_986_176 + 151_674 * 1536,
+    "internvl3-8b": 7_400_774_144 + 151_674 * 3584,
     # meta build of MllamaForConditionalGeneration (transformers 5.23); the model card says
     # "11B (10.6)", the five bf16 shards 21.35 GB (SOURCES.md): tests/unit/loading/test_mllama.py
     "llama-3.2-11b-vision": 10_670_220_835,
