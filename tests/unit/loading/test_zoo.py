@@ -29,8 +29,8 @@ PUBLISHED = {
     # InternVL3-2B-hf's Hub listing (SOURCES.md).
     "internvl3-2b": 1_855_986_176 + 151_674 * 1536,
     "internvl3-8b": 7_400_774_144 + 151_674 * 3584,
-    # meta build of MllamaForConditionalGeneration (transformers 5.23); the model card says
-    # "11B (10.6)", the five bf16 shards 21.35 GB (SOURCES.md): tests/unit/loading/test_mllama.py
+    # Hub safetensors parameter_count (BF16) of meta-llama/Llama-3.2-11B-Vision-Instruct, as
+    # tabled in floschne/gimmick (SOURCES.md); = MllamaForConditionalGeneration on meta
     "llama-3.2-11b-vision": 10_670_220_835,
     # google/gemma-3-4b-it / -12b-it: Hugging Face safetensors totals (bf16 index total_size
     # / 2: 8,600,158,944 B for 4B); equal to Gemma3ForConditionalGeneration on meta (SOURCES.md).
