@@ -51,6 +51,10 @@ PUBLISHED = {
     # repositories with the split text 361,944,000 + vision 86,433,024 + connector 11,796,480 +
     # lm_head 47,308,800 (SOURCES.md); the config.json is RECONSTRUCTED
     "smolvlm-500m": 507_482_304,
+    # hand: Idefics3ForConditionalGeneration on meta (transformers 5.23): text 1,711,382,528 +
+    # lm_head 49155 x 2048 + vision 412,987,248 + connector 21,233,664; the Hub says "2.25B
+    # params" (mlx-community/SmolVLM-Instruct-bf16) and model.safetensors 4.49 GB bf16
+    "smolvlm-2b": 2_246_272_880,
 }
 # Parameters one token uses (ModelSpec.param_counts()["active"]), published to 0.1 B (rounded
 # or cut: 12,879,925,248 and 3,353,032,704 here): Mixtral
