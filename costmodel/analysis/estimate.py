@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from costmodel.analysis.prepare import image_size, prepare, video_frames
+from costmodel.analysis.prepare import image_size, prepare, video_frames, video_text
 from costmodel.core.evaluate import STAGES, Evaluation, Prepared, evaluate
 from costmodel.core.metrics import compute_share
 from costmodel.core.ops import Arr
@@ -125,7 +125,8 @@ class Estimate:
             return {}
         return {"video_frames": video_frames(self.model, w),
                 "frame_size": list(image_size(self.model, w)),
-                "video_seconds": w.video_seconds, "video_fps": w.video_fps}
+                "video_seconds": w.video_seconds, "video_fps": w.video_fps,
+                "video_text_tokens": video_text(self.model, w)}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready document, base units only."""

@@ -25,7 +25,7 @@ from costmodel.core.ops import Arr
 from costmodel.core.parallel.pipeline import stage_bounds
 from costmodel.core.parallel.tensor import shard_spec
 from costmodel.core.roofline import as_column
-from costmodel.core.video import plan_video_arrays, sampled_frames
+from costmodel.core.video import plan_video_arrays, sampled_frames, video_text_arrays, video_text_tokens
 from costmodel.core.visual_tokens import plan_images, plan_token_arrays
 from costmodel.errors import ContextWarning, CostmodelError, one_line
 from costmodel.loading.load import load_engine
@@ -134,18 +134,29 @@ def video_frames(spec: ModelSpec, w: Workload) -> int:
     return sampled_frames(spec, w.video_seconds, w.video_fps)
 
 
+def video_text(spec: ModelSpec, w: Workload) -> int:
+    """Text tokens the model's processor writes around the workload's video (timestamps,
+    frame labels: core/video_text.py), per sample; 0 without a video or --visual-tokens."""
+    if not w.has_video or w.visual_tokens is not None:
+        return 0
+    return video_text_tokens(spec, video_frames(spec, w), w.video_seconds)
+
+
 def points(spec: ModelSpec, w: Workload, columns: Mapping[str, Arr], k: int) -> Points:
     """Per-sample counts as rows [1, K]: the workload's values, or the grid columns."""
     def col(name: str, default: float) -> Arr:
         return np.broadcast_to(np.asarray(columns.get(name, default), dtype=float), (k,))
 
+    text = col("text_tokens", w.text_tokens)
     if "visual_tokens" in columns or w.visual_tokens is not None:
         plan = plan_token_arrays(spec, col("visual_tokens", w.visual_tokens or 0), w.images)
     elif "video_frames" in columns or w.has_video:
         frames = columns.get("video_frames")
+        seconds = None if frames is not None else w.video_seconds
         if frames is None:
             frames = np.full(k, float(video_frames(spec, w)))
         plan = plan_video_arrays(spec, frames, *image_size(spec, w))
+        text = text + np.broadcast_to(video_text_arrays(spec, frames, seconds), (k,))
     else:
         size = image_size(spec, w)
         vp = plan_images(spec, w.images, size[0], size[1])
@@ -156,7 +167,7 @@ def points(spec: ModelSpec, w: Workload, columns: Mapping[str, Arr], k: int) -> 
     return Points(batch=col("batch", w.batch)[None], crops=plan["crops"][None],
                   seq_per_crop=plan["seq_per_crop"][None],
                   projector_rows=plan["projector_rows"][None], visual=plan["visual"][None],
-                  text=col("text_tokens", w.text_tokens)[None],
+                  text=text[None],
                   output=col("output_tokens", w.output_tokens)[None],
                   visual_in_prompt=spec.cross_vision is None,
                   grid_w=None if grid_w is None else grid_w[None])

@@ -60,6 +60,15 @@ def video_text(spec: Any, w: Any) -> str:
     return f"video: {frames} frames of {width}x{height}{rate}{resized}"
 
 
+def vtext_caption(spec: Any, w: Any) -> str:
+    """' + N video text tokens (timestamps / frame labels)' when the model's processor writes
+    text around the workload's video (core/video_text.py); '' otherwise."""
+    from costmodel.analysis.prepare import video_text
+
+    n = video_text(spec, w)
+    return f" + {n} video text tokens (timestamps / frame labels)" if n else ""
+
+
 def estimate_caption(kind: str, est: Any) -> str:
     """Title of a figure of one estimate (roofline, breakdown)."""
     return caption(kind, est.model.name, device_text(est.hardware),

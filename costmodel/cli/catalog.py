@@ -10,6 +10,7 @@ import yaml
 from costmodel.analysis import token_rules
 from costmodel.cli.output import Format, dumps, records_csv, table
 from costmodel.cli.parsing import parse_image_size
+from costmodel.core.video import video_text_rule
 from costmodel.loading.families import zoo_family
 from costmodel.loading.load import hardware_ids, load_hardware, load_model, model_ids
 from costmodel.loading.zoo import ZOO
@@ -61,6 +62,9 @@ def models_show(name: str, fmt: Format = typer.Option(Format.table, "--format", 
     tokens: dict[str, Any] = {"rule": token_rules.rule(spec)}
     if spec.is_vlm:
         tokens["example"] = token_rules.worked_example(spec, *size)
+    vtext = video_text_rule(spec) if spec.is_vlm else None
+    if vtext:
+        tokens["video_text_tokens"] = vtext
     doc = {"name": spec.name, "source": spec.source, "params": spec.param_counts(),
            "tokens": tokens, **spec.model_dump(exclude={"name", "source"}, by_alias=True)}
     _emit({str(k): _plain(v) for k, v in doc.items()}, fmt)

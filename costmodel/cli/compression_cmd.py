@@ -167,7 +167,7 @@ def render(base: Estimate, comp: Estimate, label: str, rows: list[dict[str, Any]
     hw = base.hardware
     head = [f"{base.model.name} on {hw.name} ({hw.id}) | compression: {label}",
             f"batch {w.batch} | {base.plan.llm_tokens:g} visual tokens + {w.text_tokens} text "
-            f"tokens -> {w.output_tokens} output tokens"
+            f"tokens{captions.vtext_caption(base.model, w)} -> {w.output_tokens} output tokens"
             + (f" | {video}" if (video := captions.video_text(base.model, w)) else "")]
     t = table(cells, ["quantity", "stage", "baseline", "compressed", "savings"],
               right={2, 3, 4})

@@ -121,10 +121,11 @@ def _header(est: Estimate) -> list[str]:
     moe = (f" | mixture of experts: {counts['total'] / 1e9:.2f} B parameters, "
            f"{counts['active'] / 1e9:.2f} B active per token") if "active" in counts else ""
     video = captions.video_text(est.model, w)
+    extra = captions.vtext_caption(est.model, w)
     return [
         f"{est.model.name} on {hw.name} ({hw.id}){changed}{moe}",
         f"batch {w.batch} | {p.llm_tokens:g} visual tokens ({p.crops:g} ViT pass{plural}) + "
-        f"{w.text_tokens} text tokens -> {w.output_tokens} output tokens"
+        f"{w.text_tokens} text tokens{extra} -> {w.output_tokens} output tokens"
         + (f" | {video}" if video else ""),
         f"weights {w.weights.value}, activations {w.act_dtype.value}, KV cache {w.kv.value} | "
         f"{attn} | {w.overlap} overlap{conv}",

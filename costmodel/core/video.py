@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from costmodel.core import video_families as vf
+from costmodel.core import video_text as vtx
 from costmodel.core.ops import Arr
 from costmodel.core.visual_tokens import plan_video as plan_qwen2_vl
 from costmodel.core.visual_tokens import smart_resize
@@ -53,6 +54,9 @@ class VideoRule:
     sample: Callable[[ModelSpec, float, float], int]
     resize: Callable[[ModelSpec, int, int, int], tuple[int, int]]  # (frames, W, H) -> (W, H)
     source: str
+    # (frames, seconds or None) -> text tokens the processor writes around the video
+    # (core/video_text.py); none for the families whose placeholders are all special tokens.
+    text: Callable[[ModelSpec, int, float | None], int] = lambda spec, frames, seconds: 0
 
 
 def sample_qwen2_vl(spec: ModelSpec, seconds: float, fps: float) -> int:
@@ -105,14 +109,20 @@ VIDEO_RULES: dict[str, VideoRule] = {
     "qwen2_5_vl": VideoRule(vf.plan_qwen2_5_vl, sample_qwen2_vl, vf.resize_qwen2_5_vl,
                             "transformers Qwen2VLVideoProcessor (Qwen2.5-VL)"),
     "qwen3_vl": VideoRule(vf.plan_qwen3_vl, vf.sample_qwen3_vl, vf.resize_qwen3_vl,
-                          "transformers Qwen3VLVideoProcessor, Qwen3VLProcessor"),
+                          "transformers Qwen3VLVideoProcessor, Qwen3VLProcessor",
+                          lambda spec, n, s: vtx.qwen3_vl_text(n, s, _temporal(spec))),
     "internvl": VideoRule(vf.plan_internvl, vf.sample_internvl, vf.resize_internvl,
-                          "transformers InternVLVideoProcessor, InternVLProcessor"),
+                          "transformers InternVLVideoProcessor, InternVLProcessor",
+                          lambda spec, n, s: vtx.internvl_text(n)),
 }
 # The rule of a token-scheme kind when the scheme names none (dynamic = Qwen2-VL's patching).
 KIND_DEFAULTS: dict[str, str] = {"dynamic": "qwen2_vl"}
 # Families transformers gives no video path, with the alternative to name (by scheme kind).
 NO_VIDEO_HINT = "give the frames as --images N (each frame one image)"
+
+
+def _temporal(spec: ModelSpec) -> int:
+    return spec.vision.temporal_patch_size if spec.vision else 2
 
 
 def video_rule(spec: ModelSpec) -> VideoRule:
@@ -142,6 +152,28 @@ def sampled_frames(spec: ModelSpec, seconds: float, fps: float) -> int:
 def plan_video(spec: ModelSpec, frames: int, width: int, height: int) -> VisualPlan:
     """Per-sample plan for one video of `frames` frames of width x height pixels."""
     return video_rule(spec).plan(spec, frames, width, height)
+
+
+def video_text_rule(spec: ModelSpec) -> str | None:
+    """The video text-token rule in words (`models show`), or None when the family adds
+    none (or has no video path)."""
+    ts = spec.token_scheme
+    name = ts.video_rule or KIND_DEFAULTS.get(ts.kind)
+    return vtx.TEXT_RULES.get(name or "")
+
+
+def video_text_tokens(spec: ModelSpec, frames: int, seconds: float | None = None) -> int:
+    """Text tokens the processor writes around a video of `frames` frames (sampled from
+    `seconds` of clip; None: --video-frames alone), per sample (core/video_text.py)."""
+    return video_rule(spec).text(spec, frames, seconds)
+
+
+def video_text_arrays(spec: ModelSpec, frames: Arr, seconds: float | None = None) -> Arr:
+    """video_text_tokens over an array of frame counts (each distinct count once)."""
+    f = np.asarray(frames, dtype=float).reshape(-1)
+    values, inverse = np.unique(f, return_inverse=True)
+    return np.array([video_text_tokens(spec, int(n), seconds) for n in values],
+                    dtype=float)[inverse]
 
 
 def plan_video_arrays(spec: ModelSpec, frames: Arr, width: int, height: int) -> dict[str, Arr]:

@@ -13,11 +13,12 @@ qwen3_vl (`Qwen3VLVideoProcessor`, `Qwen3VLProcessor.replace_video_token`): patc
   [shortest_edge, longest_edge] = [4,096, 25,165,824]; fewer than 2 frames are refused (as it
   raises). Each temporal patch becomes `<t.t seconds>` + <|vision_start|> + h w / (16^2 2^2)
   video tokens + <|vision_end|>: the 2 special tokens per temporal patch are counted here; the
-  timestamp text is not (see `QWEN3_VL_TIMESTAMP_NOTE`). fps sampling (`sample_frames`):
+  timestamp text is counted as prompt text (core/video_text.py). fps sampling (`sample_frames`):
   frames = min(max(int(S x F), min_frames 4), max_frames 768), no rounding to pairs.
 internvl (`InternVLVideoProcessor`, `InternVLProcessor.replace_video_token`): every frame
   resized to one tile of the encoder's image_size (448), one ViT pass each, 256 tokens
-  wrapped in <img> ... </img>: tokens = N x (256 + 2). fps sampling (`sample_frames` with
+  wrapped in <img> ... </img>: tokens = N x (256 + 2) (the 'Frame{i}: ' labels are prompt
+  text: core/video_text.py). fps sampling (`sample_frames` with
   fps): frames = int(S x F) (0 refused: transformers divides by it).
 """
 
@@ -36,9 +37,6 @@ from costmodel.specs.workload import VisualPlan
 QWEN3_VL_VIDEO_PIXELS = (4096, 25165824)
 QWEN3_VL_MIN_FRAMES, QWEN3_VL_MAX_FRAMES = 4, 768
 QWEN3_VL_FRAME_SPECIAL_TOKENS = 2  # <|vision_start|>, <|vision_end|> per temporal patch
-QWEN3_VL_TIMESTAMP_NOTE = (
-    "Qwen3-VL also writes '<t.t seconds>' before each temporal patch: ordinary text whose "
-    "token count needs the tokenizer's vocabulary; give it with --text-tokens")
 INTERNVL_FRAME_SPECIAL_TOKENS = 2  # <img>, </img> per frame
 
 

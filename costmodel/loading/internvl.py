@@ -35,7 +35,7 @@ VISION_DEFAULTS: Cfg = dict(
 )
 TOP_DEFAULTS: Cfg = dict(downsample_ratio=0.5, projector_hidden_act="gelu",
                          vision_feature_layer=-1, vision_feature_select_strategy="default",
-                         image_seq_length=256, tie_word_embeddings=True)
+                         image_seq_length=256)
 # InternVLProcessor: crop_to_patches True; GotOcr2 image processor min_patches 1, max_patches 12;
 # "<img>" + tokens + "</img>" (2 text tokens per image).
 MIN_TILES, MAX_TILES, IMAGE_TEXT_TOKENS = 1, 12, 2
@@ -102,6 +102,19 @@ def _merge(cfg: Cfg, vit: VisionSpec) -> int:
     return m
 
 
+def _tied(cfg: Cfg, text: Cfg) -> bool:
+    """Whether lm_head shares the embedding matrix (docs/methodology.md, "InternVL lm_head").
+
+    A top-level tie_word_embeddings decides (transformers 5 reads it; the zoo files carry
+    false). Without it, text_config's decides, default false: transformers 4.52, which wrote the
+    -hf files, tied from the text config, and the -hf checkpoints store a separate lm_head
+    (InternVL3-2B-hf model.safetensors 4.18 GB = 2 B x 2,088,957,440 untied parameters).
+    """
+    if "tie_word_embeddings" in cfg:
+        return bool(cfg["tie_word_embeddings"])
+    return bool(text.get("tie_word_embeddings", False))
+
+
 def internvl(cfg: Cfg, name: str) -> ModelSpec:
     """An InternVLForConditionalGeneration config.json -> ModelSpec."""
     archs = cfg.get("architectures") or []
@@ -114,10 +127,7 @@ def internvl(cfg: Cfg, name: str) -> ModelSpec:
         _refuse(cfg, "", key, want, TOP_DEFAULTS)
     text = cfg.get("text_config") or {"model_type": "qwen2"}  # InternVLConfig's default
     llm = llm_from_config(text, "text_config.")
-    # transformers ties lm_head to the embedding from the TOP-LEVEL tie_word_embeddings
-    # (PreTrainedModel.get_expanded_tied_weights_keys reads self.config; InternVLConfig: True).
-    llm = llm.model_copy(update={"tie_embeddings": bool(
-        cfg.get("tie_word_embeddings", TOP_DEFAULTS["tie_word_embeddings"]))})
+    llm = llm.model_copy(update={"tie_embeddings": _tied(cfg, text)})
     vit = internvit_from_config(cfg.get("vision_config") or {})
     m = _merge(cfg, vit)
     per_tile = vit.patches_per_image // (m * m)

@@ -52,6 +52,9 @@ ZOO: dict[str, ZooEntry] = {
     "smolvlm-500m": ZooEntry("smolvlm-500m.json", "HuggingFaceTB/SmolVLM-500M-Instruct", "vlm",
                              "Idefics3: SigLIP-B/16 512 px + SmolLM2-360M; image split into 512 px "
                              "tiles + global image, pixel shuffle 4 -> 64 tokens per tile"),
+    "smolvlm-2b": ZooEntry("smolvlm-2b.json", "HuggingFaceTB/SmolVLM-Instruct", "vlm",
+                           "Idefics3: SigLIP-so400m/14 384 px + SmolLM2-1.7B; image split into "
+                           "384 px tiles + global image, pixel shuffle 3 -> 81 tokens per tile"),
     "llama-2-7b": ZooEntry("llama-2-7b.json", "meta-llama/Llama-2-7b-hf", "llm", "text only"),
     "llama-3-8b": ZooEntry("llama-3-8b.json", "meta-llama/Meta-Llama-3-8B", "llm",
                            "text only; GQA (8 KV heads)"),

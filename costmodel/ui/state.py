@@ -25,7 +25,7 @@ WORKLOAD_OPTIONS = {
     "video_frames": "--video-frames", "text_tokens": "--text-tokens",
     "output_tokens": "--output-tokens", "batch": "--batch",
     "dtype": "--dtype", "weight_dtype": "--weight-dtype", "kv_dtype": "--kv-dtype",
-    "engine": "--engine",
+    "engine": "--engine", "ep": "--ep",
 }
 COMPRESSION_OPTIONS = {"keep": "--keep", "at": "--at", "method": "--method"}
 # what-if device: state key -> the `--set` key it multiplies (costmodel.loading.whatif)
@@ -37,10 +37,10 @@ DEFAULTS = {
     "model": "llava-1.5-7b", "hardware": "a100-80gb", "bw": "1", "compute": "1", "mem": "1",
     "visual_tokens": "", "images": "1", "image_size": "", "video_frames": "", "text_tokens": "64",
     "output_tokens": "128", "batch": "1", "dtype": "bf16", "weight_dtype": "", "kv_dtype": "",
-    "engine": "", "keep": "0.25", "at": "projector", "method": "",
+    "engine": "", "ep": "1", "keep": "0.25", "at": "projector", "method": "",
 }
 CLI_DEFAULTS = {"images": "1", "text_tokens": "64", "output_tokens": "128", "batch": "1",
-                "dtype": "bf16", "at": "projector"}
+                "dtype": "bf16", "at": "projector", "ep": "1"}
 
 
 def normalize(query: Mapping[str, str]) -> dict[str, str]:

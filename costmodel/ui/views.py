@@ -13,8 +13,9 @@ import json
 from typing import Any
 
 from costmodel.analysis.estimate import Estimate
+from costmodel.analysis.prepare import video_text
 from costmodel.cli.compression_cmd import compare_rows, context
-from costmodel.cli.estimate_cmd import stage_csv
+from costmodel.cli.estimate_cmd import parallel_line, stage_csv
 from costmodel.cli.output import _clean
 from costmodel.errors import CostmodelError
 from costmodel.ui import api
@@ -37,6 +38,18 @@ def _stages(est: Estimate) -> list[dict[str, Any]]:
             for name, s in est.stages.items()]
 
 
+def _memory(est: Estimate) -> str:
+    """The CLI's memory line; over several GPUs (--ep), the whole model and then the CLI's
+    per-GPU line up to its verdict (the page shows the verdict beside it)."""
+    m = est.memory
+    whole = (f"weights {si(m.weights_bytes, 'B')} + KV cache {si(m.kv_cache_bytes, 'B')}"
+             f" + activations {si(m.activation_bytes, 'B')} = {si(m.total_bytes, 'B')}")
+    if m.gpus == 1:
+        return f"{whole} of {si(m.capacity_bytes, 'B')}"
+    verdict = "fits" if m.fits else "DOES NOT FIT"
+    return f"{whole} (whole model); {parallel_line(est).split(f': {verdict} | ')[0]}"
+
+
 def _summary(est: Estimate) -> dict[str, str]:
     m = est.memory
     verdict = "fits" if m.fits else "DOES NOT FIT"
@@ -44,9 +57,7 @@ def _summary(est: Estimate) -> dict[str, str]:
             "e2e": seconds(est.e2e_latency_s), "tokens_per_s": f"{est.tokens_per_s:.1f}",
             "bound_ttft": seconds(est.bound.ttft_s), "bound_tpot": seconds(est.bound.tpot_s),
             "bound_e2e": seconds(est.bound.e2e_latency_s),
-            "memory": f"weights {si(m.weights_bytes, 'B')} + KV cache {si(m.kv_cache_bytes, 'B')}"
-                      f" + activations {si(m.activation_bytes, 'B')} = {si(m.total_bytes, 'B')}"
-                      f" of {si(m.capacity_bytes, 'B')}",
+            "memory": _memory(est),
             "fits": verdict}
 
 
@@ -73,8 +84,10 @@ def _roofline(est: Estimate) -> dict[str, Any]:
 def _header(est: Estimate) -> str:
     hw, w, p = est.hardware, est.workload, est.plan
     changed = f" [changed: {', '.join(hw.changes)}]" if hw.changes else ""
+    vtext = video_text(est.model, w)
+    extra = f" + {vtext} video text tokens" if vtext else ""
     return (f"{est.model.name} on {hw.name} ({hw.id}){changed} | batch {w.batch} | "
-            f"{p.llm_tokens:g} visual tokens + {w.text_tokens} text tokens -> "
+            f"{p.llm_tokens:g} visual tokens + {w.text_tokens} text tokens{extra} -> "
             f"{w.output_tokens} output tokens | engine {est.prepared.engine.id}")
 
 
@@ -100,7 +113,7 @@ def sweep_argv(i: api.Inputs, grid: str) -> list[str] | None:
     if i.sets or s["method"] or st.model_arg(s) != s["model"]:
         return None
     keys = {k: o for k, o in st.WORKLOAD_OPTIONS.items()
-            if k not in ("visual_tokens", "images", "image_size")}
+            if k not in ("visual_tokens", "images", "image_size", "video_frames")}
     argv = ["sweep", s["model"], "--hardware", s["hardware"], "--visual-tokens", grid,
             "--batch", s["batch"] or "1"]
     argv += [a for k, o in keys.items() if k != "batch" and s[k] and s[k] != st.CLI_DEFAULTS.get(k)

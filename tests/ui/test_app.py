@@ -33,6 +33,7 @@ STATES = [
     {"keep": "0.5", "at": "vit", "output_tokens": "16"},
     {"model": "llama-3-8b", "keep": "", "text_tokens": "512", "weight_dtype": "int4"},
     {"model": "qwen2-vl-7b", "video_frames": "16", "image_size": "448x448", "keep": "0.25"},
+    {"model": "mixtral-8x7b", "hardware": "h100-sxm", "ep": "4", "keep": ""},
 ]
 
 
@@ -73,6 +74,25 @@ def test_display_uses_the_cli_formatting(client, capsys):
     for row in doc["display"]["stages"]:
         assert re.search(r"\s+".join(re.escape(row[k]) for k in (
             "label", "flops", "bytes", "intensity", "bound", "expected", "compute")), table)
+
+
+def test_expert_parallelism_reaches_the_estimate(client, capsys):
+    """--ep 4 on mixtral-8x7b (h100-sxm): the command carries it, 4 GPUs hold 2 experts each,
+    the memory shown is the CLI's whole-model and per-GPU lines; ep 1 is the CLI default
+    (left out of the command); a dense model gets the CLI's line beside the field."""
+    state = {"model": "mixtral-8x7b", "hardware": "h100-sxm", "ep": "4", "keep": ""}
+    status, doc = view(client, state)
+    assert status == 200, doc["errors"]
+    assert "--ep 4" in doc["commands"]["estimate"]
+    assert doc["baseline"]["parallel"]["ep"] == 4 and doc["baseline"]["parallel"]["gpus"] == 4
+    code, table, _ = run_cli(capsys, doc["commands"]["estimate"])
+    whole, per_gpu = doc["display"]["summary"]["memory"].split(" (whole model); ")
+    assert f"memory: {whole} (whole model)" in table
+    assert f"{per_gpu}: {doc['display']['summary']['fits']} | communication" in table
+    assert "--ep" not in view(client, {**state, "ep": "1"})[1]["commands"]["estimate"]
+    status, doc = view(client, {"ep": "2", "keep": ""})
+    assert status == 400 and doc["errors"]["ep"].startswith(
+        "--ep: llava-1.5-7b has no experts to split")
 
 
 def test_sweep_equals_the_cli(client, capsys):
@@ -117,6 +137,8 @@ BAD = [
     ({"engine": "foo"}, "engine"), ({"model": "llava-1.6"}, "model"),
     ({"model": "llama-2-7b", "visual_tokens": "5"}, "visual_tokens"),
     ({"images": "2", "visual_tokens": "100"}, "images"),
+    ({"ep": "2"}, "ep"), ({"model": "mixtral-8x7b", "keep": "", "ep": "3"}, "ep"),
+    ({"ep": "0"}, "ep"), ({"ep": "abc"}, "ep"),
 ]
 
 
@@ -265,5 +287,9 @@ def test_video_frames_reach_the_estimate(client):
     assert status == 200, doc["errors"]
     assert "--video-frames" in doc["commands"]["estimate"]
     assert doc["baseline"]["workload"]["visual_tokens"] == 2048
+    # the sweep leaves the video out (the tokens are its axis), in its command too
+    status, doc = view(client, {"model": "qwen2-vl-7b", "video_frames": "16", "keep": ""},
+                       "/api/sweep")
+    assert status == 200 and "--video-frames" not in doc["sweep"]["command"]
     status, doc = view(client, {"model": "llava-1.5-7b", "video_frames": "8", "keep": ""})
     assert status != 200 and "video_frames" in doc["errors"]

@@ -3,7 +3,7 @@
 const $ = (id) => document.getElementById(id);
 const KEYS = ["model", "hardware", "bw", "compute", "mem", "visual_tokens", "images",
   "image_size", "video_frames", "text_tokens", "output_tokens", "batch", "dtype", "weight_dtype", "kv_dtype",
-  "engine", "keep", "at", "method"];
+  "engine", "ep", "keep", "at", "method"];
 const STAGE_COLOR = { vision: "#1f77b4", projector: "#9467bd", prefill: "#ff7f0e", decode: "#2ca02c" };
 let catalog = null, seq = 0, timer = null, lastSweep = null;
 

@@ -30,6 +30,12 @@ def test_hand_worked_example():
     plan = plan_images(load_model("smolvlm-500m"), 1, 1000, 300)
     assert (plan.crops, plan.seq_per_crop, plan.projector_rows, plan.llm_tokens) == (
         9, 1024, 9 * 1024, 597)
+    # smolvlm-2b (SmolVLM-Instruct): longest edge 1536 -> 1536 x int(460.8) = 460; rows
+    # ceil(460/384) = 2, cols 4: 9 passes of (384 // 14)^2 = 27^2 = 729 patches; pixel shuffle 3:
+    # 729 / 9 = 81 per pass; 9 x 81 + the same 21 wrapper tokens = 750.
+    assert resize_longest(1000, 300, 1536) == (1536, 460)
+    plan = plan_images(load_model("smolvlm-2b"), 1, 1000, 300)
+    assert (plan.crops, plan.seq_per_crop, plan.llm_tokens) == (9, 729, 9 * 81 + 21)
 
 
 transformers = pytest.importorskip("transformers", minversion="5.23")
@@ -43,23 +49,29 @@ class _SmolLM2Newlines:
         return {"input_ids": [1]}
 
 
-def _processor():
+# (model, size longest_edge, max_image_size longest_edge, image_seq_len): each repo's
+# preprocessor_config.json / processor_config.json (costmodel/zoo_configs/SOURCES.md)
+REPOS = [("smolvlm-500m", 2048, 512, 64), ("smolvlm-2b", 1536, 384, 81)]
+
+
+def _processor(size: int = 2048, tile: int = 512, seq: int = 64):
     from transformers.models.idefics3.image_processing_pil_idefics3 import (
         Idefics3ImageProcessorPil,
     )
     from transformers.models.idefics3.processing_idefics3 import Idefics3Processor
 
     p = object.__new__(Idefics3Processor)  # no tokenizer download: set what the helpers read
-    p.image_processor = Idefics3ImageProcessorPil(size={"longest_edge": 2048},
-                                                  max_image_size={"longest_edge": 512})
-    p.image_seq_len, p.tokenizer = 64, _SmolLM2Newlines()
+    p.image_processor = Idefics3ImageProcessorPil(size={"longest_edge": size},
+                                                  max_image_size={"longest_edge": tile})
+    p.image_seq_len, p.tokenizer = seq, _SmolLM2Newlines()
     p.fake_image_token, p.image_token = "<fake_token_around_image>", "<image>"
     p.global_image_tag = "<global-img>"
     return p
 
 
-def test_plans_equal_transformers_over_sizes():
-    spec, proc = load_model("smolvlm-500m"), _processor()
+@pytest.mark.parametrize(("model", "size", "tile", "seq"), REPOS)
+def test_plans_equal_transformers_over_sizes(model, size, tile, seq):
+    spec, proc = load_model(model), _processor(size, tile, seq)
     got = proc._get_num_multimodal_tokens(image_sizes=[(h, w) for w, h in SIZES])
     for (w, h), tokens, patches in zip(SIZES, got.num_image_tokens, got.num_image_patches,
                                        strict=True):
@@ -69,9 +81,14 @@ def test_plans_equal_transformers_over_sizes():
 
 
 def test_prompt_string_agrees():
-    """The processor's prompt for each image: 64 <image> per encoder pass, and the wrappers
+    """The processor's prompt for each image: image_seq_len <image> per encoder pass (64 for
+    SmolVLM-500M, 81 for SmolVLM-Instruct), and the wrappers
     costmodel counts (each special tag one token, '\\n\\n' one token)."""
-    spec, proc = load_model("smolvlm-500m"), _processor()
+    for model, size, tile, seq in REPOS:
+        _prompt_agrees(load_model(model), _processor(size, tile, seq), seq)
+
+
+def _prompt_agrees(spec, proc, seq: int) -> None:
     for w, h in SIZES:
         _, rows, cols = proc.image_processor.get_number_of_image_patches(h, w, {})
         s = proc.replace_image_token({"rows": [[rows]], "cols": [[cols]]}, 0)
@@ -81,5 +98,5 @@ def test_prompt_string_agrees():
             sum(rest.count(f"<row_{r}_col_{c}>") for r in range(1, 7) for c in range(1, 7))
         newlines = rest.count("\n") - rest.count("\n\n")  # '\n\n' is one token
         plan = plan_images(spec, 1, w, h)
-        assert n_image == plan.crops * 64
+        assert n_image == plan.crops * seq
         assert n_image + tags + newlines == plan.llm_tokens, (w, h)

@@ -212,3 +212,70 @@ def test_no_video_processor_in_transformers_for_gemma3_and_mllama():
     for family in ("gemma3", "mllama"):
         assert not list((root / family).glob("video_processing_*.py"))
         assert "video" not in (root / family / f"processing_{family}.py").read_text().lower()
+
+
+# --- text the processors write around a video (core/video_text.py) -------------------------
+# Pieces of more than one byte that the count takes as one token each: ' seconds' (Qwen2.5
+# vocabulary id 6486) and 'Frame' (an assumption, docs/methodology.md "Video text tokens").
+ONE_TOKEN_WORDS = {" seconds", "Frame"}
+
+
+def _qwen2_pieces(text: str, specials: tuple[str, ...]) -> list[str]:
+    """Qwen2Tokenizer's pre-tokenization: special tokens split out first, then the Split of
+    tokenization_qwen2.PRETOKENIZE_REGEX on each remaining segment."""
+    import re
+
+    pytest.importorskip("transformers", minversion="5.23")
+    from tokenizers import Regex, pre_tokenizers
+    from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
+
+    split = pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated", invert=False)
+    segments = re.split("|".join(re.escape(s) for s in specials), text)
+    return [p for seg in segments if seg for p, _ in split.pre_tokenize_str(seg)]
+
+
+def _tokens(pieces: list[str]) -> int:
+    assert all(len(p.encode()) == 1 or p in ONE_TOKEN_WORDS for p in pieces), pieces
+    return len(pieces)
+
+
+def test_qwen3_vl_timestamps_equal_transformers_sampling_and_placeholder():
+    from transformers.models.qwen3_vl.processing_qwen3_vl import Qwen3VLProcessor as P
+    from transformers.video_utils import VideoMetadata
+
+    from costmodel.core.video_text import SOURCE_FPS, qwen3_vl_text, qwen3_vl_timestamps
+
+    ns, attrs = _compiled("models/qwen3_vl/video_processing_qwen3_vl.py",
+                          "Qwen3VLVideoProcessor", ("sample_frames",))
+    me = SimpleNamespace(**attrs)
+    spec = load_model("qwen3-vl-8b")
+    proc = SimpleNamespace(video_processor=SimpleNamespace(merge_size=2, temporal_patch_size=2),
+                           video_token="<V>", vision_start_token="<S>", vision_end_token="<E>")
+    proc._calculate_timestamps = lambda *a: P._calculate_timestamps(proc, *a)
+    for s in (1, 2, 3.7, 10, 61, 600):
+        for fps in (0.5, 1, 2, 4):
+            n = sampled_frames(spec, s, fps)
+            meta = VideoMetadata(total_num_frames=int(s * SOURCE_FPS), fps=SOURCE_FPS)
+            if n > meta.total_num_frames:
+                continue  # the clip binds in transformers (costmodel takes it to hold n)
+            idx = ns["sample_frames"](me, meta, fps=fps)
+            want = P._calculate_timestamps(proc, idx, SOURCE_FPS, 2)
+            assert qwen3_vl_timestamps(n, s) == pytest.approx(want, abs=1e-12), (s, fps)
+            meta.frames_indices = idx
+            t = math.ceil(n / 2)
+            text = P.replace_video_token(proc, {"video_grid_thw": np.array([[t, 2, 2]]),
+                                                "video_metadata": [meta]}, 0)
+            assert text.count("seconds>") == t
+            assert qwen3_vl_text(n, s) == _tokens(_qwen2_pieces(text, ("<V>", "<S>", "<E>")))
+
+
+def test_internvl_frame_labels_equal_the_processor_text():
+    from transformers.models.internvl.processing_internvl import InternVLProcessor as P
+
+    from costmodel.core.video_text import internvl_text
+
+    me = SimpleNamespace(start_image_token="<img>", end_image_token="</img>",
+                         image_token="<I>", image_seq_length=2)
+    for f in FRAMES:
+        text = P.replace_video_token(me, {"pixel_values_videos": [np.zeros((f, 3, 1, 1))]}, 0)
+        assert internvl_text(f) == _tokens(_qwen2_pieces(text, ("<img>", "</img>", "<I>")))

@@ -29,7 +29,7 @@ def test_internvl3_2b_fields():
     assert (pj.kind, pj.merge_size, pj.merged_dim, pj.output_dim) == ("pixel_shuffle_mlp", 2, 4096,
                                                                        1536)
     assert (ts.kind, ts.min_tiles, ts.max_tiles, ts.image_text_tokens) == ("tiles", 1, 12, 2)
-    assert s.llm.tie_embeddings and s.llm.qkv_bias and s.llm.vocab_size == 151674
+    assert not s.llm.tie_embeddings and s.llm.qkv_bias and s.llm.vocab_size == 151674
 
 
 def test_hand_counted_components():
@@ -43,11 +43,23 @@ def test_hand_counted_components():
     assert s.param_counts()["projector"] == 2 * 4096 + 4096 * 1536 + 1536 + 1536**2 + 1536
 
 
-def test_untied_top_level_flag_adds_lm_head():
+def test_top_level_flag_decides_lm_head_tying():
     cfg = _cfg()
-    cfg["tie_word_embeddings"] = False
-    tied = spec_from_config(_cfg()).param_counts()["total"]
-    assert spec_from_config(cfg).param_counts()["total"] - tied == 151674 * 1536
+    cfg["tie_word_embeddings"] = True
+    cfg["text_config"]["tie_word_embeddings"] = False
+    untied = spec_from_config(_cfg()).param_counts()["total"]
+    assert untied - spec_from_config(cfg).param_counts()["total"] == 151674 * 1536
+
+
+@pytest.mark.parametrize(("text_flag", "tied"), [(None, False), (False, False), (True, True)])
+def test_without_top_level_flag_text_config_decides(text_flag, tied):
+    # The converter's -hf files have no top-level key (transformers 4.52 read text_config,
+    # Qwen2Config default false); the checkpoints store a separate lm_head.
+    cfg = _cfg()
+    del cfg["tie_word_embeddings"]
+    if text_flag is not None:
+        cfg["text_config"]["tie_word_embeddings"] = text_flag
+    assert spec_from_config(cfg).llm.tie_embeddings is tied
 
 
 def test_qk_norm_rms_norm_and_no_bias_count():

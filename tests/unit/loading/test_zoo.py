@@ -23,13 +23,14 @@ PUBLISHED = {
     "llava-1.5-13b": 13_351_494_656,  # hand
     "llava-next-vicuna-7b": 7_063_431_168,  # hand: llava-1.5-7b + image_newline (4096)
     "llava-onevision-0.5b": 893_675_552,  # hand
-    # hand: InternVLForConditionalGeneration on meta from the -hf config.json (lm_head tied by
-    # InternVLConfig's top-level default); the checkpoints also store an lm_head: + 151674 x h
-    # gives 2,088,957,440 / 7,944,373,760, i.e. ~4.18 GB of bf16 for 2B (its Hub file listing).
-    "internvl3-2b": 1_855_986_176,
-    "internvl3-8b": 7_400_774_144,
-    # meta build of MllamaForConditionalGeneration (transformers 5.23); the model card says
-    # "11B (10.6)", the five bf16 shards 21.35 GB (SOURCES.md): tests/unit/loading/test_mllama.py
+    # hand: InternVLForConditionalGeneration on meta with the separate lm_head the -hf
+    # checkpoints store (top-level tie_word_embeddings false): the tied build 1,855,986,176 /
+    # 7,400,774,144 + 151674 x h; x 2 B = 4.178 GB, the 4.18 GB bf16 model.safetensors of
+    # InternVL3-2B-hf's Hub listing (SOURCES.md).
+    "internvl3-2b": 1_855_986_176 + 151_674 * 1536,
+    "internvl3-8b": 7_400_774_144 + 151_674 * 3584,
+    # Hub safetensors parameter_count (BF16) of meta-llama/Llama-3.2-11B-Vision-Instruct, as
+    # tabled in floschne/gimmick (SOURCES.md); = MllamaForConditionalGeneration on meta
     "llama-3.2-11b-vision": 10_670_220_835,
     # google/gemma-3-4b-it / -12b-it: Hugging Face safetensors totals (bf16 index total_size
     # / 2: 8,600,158,944 B for 4B); equal to Gemma3ForConditionalGeneration on meta (SOURCES.md).
@@ -50,6 +51,10 @@ PUBLISHED = {
     # repositories with the split text 361,944,000 + vision 86,433,024 + connector 11,796,480 +
     # lm_head 47,308,800 (SOURCES.md); the config.json is RECONSTRUCTED
     "smolvlm-500m": 507_482_304,
+    # hand: Idefics3ForConditionalGeneration on meta (transformers 5.23): text 1,711,382,528 +
+    # lm_head 49155 x 2048 + vision 412,987,248 + connector 21,233,664; the Hub says "2.25B
+    # params" (mlx-community/SmolVLM-Instruct-bf16) and model.safetensors 4.49 GB bf16
+    "smolvlm-2b": 2_246_272_880,
 }
 # Parameters one token uses (ModelSpec.param_counts()["active"]), published to 0.1 B (rounded
 # or cut: 12,879,925,248 and 3,353,032,704 here): Mixtral
