@@ -15,8 +15,47 @@ from torch.utils.flop_counter import FlopCounterMode
 from costmodel.core.inputs import Points, Precision
 from costmodel.core.stages import decode_ops, stage_ops
 from costmodel.loading.from_config import spec_from_config
+from tests.helpers import zoo_config
 
 UNIT = Precision(weight=1.0, act=1.0, kv=1.0)  # 1 byte an element: FLOPs do not depend on it
+# Token ids inside the shrunken vocabularies (the real ones are above 150,000).
+IDS = dict(image_token_id=990, video_token_id=991, vision_start_token_id=992,
+           vision_end_token_id=993)
+FAMILY = {"qwen2.5-vl": ("Qwen2_5_VLConfig", "Qwen2_5_VLForConditionalGeneration"),
+          "qwen3-vl": ("Qwen3VLConfig", "Qwen3VLForConditionalGeneration")}
+
+
+def qwen_vl_classes(mid: str) -> tuple[type, type]:
+    """(config class, model class) of transformers for a qwen2.5-vl-* / qwen3-vl-* zoo id."""
+    import transformers
+
+    names = FAMILY[mid.rsplit("-", 1)[0]]
+    return getattr(transformers, names[0]), getattr(transformers, names[1])
+
+
+def small_qwen25() -> dict:
+    """qwen2.5-vl-3b shrunk to run on a CPU (every cost-relevant kind of field kept)."""
+    c = zoo_config("qwen2.5-vl-3b")
+    c.update(hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4,
+             num_key_value_heads=2, vocab_size=1000, vision_token_id=994, **IDS)
+    c["rope_scaling"]["mrope_section"] = [4, 6, 6]
+    c["vision_config"].update(depth=4, hidden_size=64, intermediate_size=96, num_heads=4,
+                              out_hidden_size=128, fullatt_block_indexes=[1, 3])
+    return c
+
+
+def small_qwen3() -> dict:
+    """qwen3-vl-8b shrunk to run on a CPU (DeepStack, interpolated positions kept)."""
+    c = zoo_config("qwen3-vl-8b")
+    c.update(**IDS)
+    c["text_config"].update(hidden_size=128, intermediate_size=256, num_hidden_layers=3,
+                            num_attention_heads=4, num_key_value_heads=2, head_dim=32,
+                            vocab_size=1000)
+    c["text_config"]["rope_scaling"]["mrope_section"] = [6, 5, 5]
+    c["vision_config"].update(depth=4, hidden_size=64, intermediate_size=96, num_heads=4,
+                              out_hidden_size=128, num_position_embeddings=64,
+                              deepstack_visual_indexes=[0, 2])
+    return c
 
 
 def count_flops(fn: Callable[[], object]) -> tuple[int, object]:

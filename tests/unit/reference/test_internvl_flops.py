@@ -26,7 +26,7 @@ from costmodel.loading.load import load_model  # noqa: E402
 from costmodel.loading.zoo import ZOO  # noqa: E402
 from costmodel.reference.crosscheck import _UNIT, causal_skipped_flops, points  # noqa: E402
 from costmodel.specs.workload import VisualPlan  # noqa: E402
-from tests.unit.loading.test_internvl import ZOO_DIR  # noqa: E402
+from tests.helpers import ZOO_CONFIGS as ZOO_DIR  # noqa: E402
 
 TINY = {"architectures": ["InternVLForConditionalGeneration"], "model_type": "internvl",
         "downsample_ratio": 0.5, "image_seq_length": 4, "image_token_id": 7,

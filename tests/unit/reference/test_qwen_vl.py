@@ -28,24 +28,19 @@ from costmodel.core.qwen_vl import window_groups  # noqa: E402
 from costmodel.loading.from_config import spec_from_config  # noqa: E402
 from costmodel.loading.load import load_model  # noqa: E402
 from costmodel.reference.crosscheck import causal_skipped_flops  # noqa: E402
-from tests.flops import qwen_vl_costmodel_counts, qwen_vl_torch_counts  # noqa: E402
+from tests.flops import (  # noqa: E402
+    qwen_vl_classes,
+    qwen_vl_costmodel_counts,
+    qwen_vl_torch_counts,
+    small_qwen3,
+    small_qwen25,
+)
 from tests.helpers import zoo_config  # noqa: E402
-
-# Token ids inside the shrunken vocabularies (the real ones are above 150,000).
-IDS = dict(image_token_id=990, video_token_id=991, vision_start_token_id=992,
-           vision_end_token_id=993)
-FAMILY = {"qwen2.5-vl": ("Qwen2_5_VLConfig", "Qwen2_5_VLForConditionalGeneration"),
-          "qwen3-vl": ("Qwen3VLConfig", "Qwen3VLForConditionalGeneration")}
-
-
-def _classes(mid: str) -> tuple[type, type]:
-    names = FAMILY[mid.rsplit("-", 1)[0]]
-    return getattr(transformers, names[0]), getattr(transformers, names[1])
 
 
 @pytest.mark.parametrize("mid", ["qwen2.5-vl-3b", "qwen2.5-vl-7b", "qwen3-vl-8b"])
 def test_param_counts_equal_transformers_on_meta(mid):
-    config_cls, model_cls = _classes(mid)
+    config_cls, model_cls = qwen_vl_classes(mid)
     with torch.device("meta"):
         model = model_cls(config_cls.from_dict(zoo_config(mid)))
     visual = sum(p.numel() for p in model.model.visual.parameters())
@@ -70,7 +65,7 @@ def _tie_in_text_config(mid: str) -> dict:
 @pytest.mark.parametrize("mid", ["qwen2.5-vl-7b", "qwen3-vl-8b"])
 def test_text_config_tie_follows_transformers(mid):
     cfg = _tie_in_text_config(mid)
-    config_cls, model_cls = _classes(mid)
+    config_cls, model_cls = qwen_vl_classes(mid)
     with torch.device("meta"):
         model = model_cls(config_cls.from_dict(copy.deepcopy(cfg)))
     spec = spec_from_config(cfg)
@@ -78,32 +73,9 @@ def test_text_config_tie_follows_transformers(mid):
     assert spec.llm.tie_embeddings == (mid == "qwen2.5-vl-7b")
 
 
-def _small_qwen25() -> dict:
-    c = zoo_config("qwen2.5-vl-3b")
-    c.update(hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4,
-             num_key_value_heads=2, vocab_size=1000, vision_token_id=994, **IDS)
-    c["rope_scaling"]["mrope_section"] = [4, 6, 6]
-    c["vision_config"].update(depth=4, hidden_size=64, intermediate_size=96, num_heads=4,
-                              out_hidden_size=128, fullatt_block_indexes=[1, 3])
-    return c
-
-
-def _small_qwen3() -> dict:
-    c = zoo_config("qwen3-vl-8b")
-    c.update(**IDS)
-    c["text_config"].update(hidden_size=128, intermediate_size=256, num_hidden_layers=3,
-                            num_attention_heads=4, num_key_value_heads=2, head_dim=32,
-                            vocab_size=1000)
-    c["text_config"]["rope_scaling"]["mrope_section"] = [6, 5, 5]
-    c["vision_config"].update(depth=4, hidden_size=64, intermediate_size=96, num_heads=4,
-                              out_hidden_size=128, num_position_embeddings=64,
-                              deepstack_visual_indexes=[0, 2])
-    return c
-
-
 def _torch_counts(cfg: dict, mid: str, h: int, w: int) -> tuple[dict[str, int], int]:
     """FlopCounterMode per stage of the real class: (counts, text tokens in the prompt)."""
-    config_cls, model_cls = _classes(mid)
+    config_cls, model_cls = qwen_vl_classes(mid)
     config = config_cls.from_dict(copy.deepcopy(cfg))
     for c in (config, config.text_config, config.vision_config):
         c._attn_implementation = "eager"
@@ -113,9 +85,9 @@ def _torch_counts(cfg: dict, mid: str, h: int, w: int) -> tuple[dict[str, int], 
 
 
 @pytest.mark.parametrize(("mid", "make", "grid"), [
-    ("qwen2.5-vl", _small_qwen25, (8, 8)),  # one whole 8x8-patch window
-    ("qwen2.5-vl", _small_qwen25, (20, 12)),  # right, bottom and corner windows partial
-    ("qwen3-vl", _small_qwen3, (20, 12)),
+    ("qwen2.5-vl", small_qwen25, (8, 8)),  # one whole 8x8-patch window
+    ("qwen2.5-vl", small_qwen25, (20, 12)),  # right, bottom and corner windows partial
+    ("qwen3-vl", small_qwen3, (20, 12)),
 ])
 def test_stage_flops_equal_flop_counter(mid, make, grid):
     cfg = make()

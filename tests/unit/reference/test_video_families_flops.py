@@ -22,17 +22,17 @@ from costmodel.core.inputs import Points  # noqa: E402
 from costmodel.core.stages import stage_ops  # noqa: E402
 from costmodel.core.video import plan_video  # noqa: E402
 from costmodel.loading.from_config import spec_from_config  # noqa: E402
-from tests.unit.reference.test_qwen_vl import (  # noqa: E402
+from tests.flops import (  # noqa: E402
     UNIT,
-    _classes,
-    _count,
-    _small_qwen3,
-    _small_qwen25,
+    count_flops,
+    qwen_vl_classes,
+    small_qwen3,
+    small_qwen25,
 )
 
 
 def _torch(cfg: dict, mid: str, t: int, h: int, w: int) -> dict[str, int]:
-    config_cls, model_cls = _classes(mid)
+    config_cls, model_cls = qwen_vl_classes(mid)
     config = config_cls.from_dict(copy.deepcopy(cfg))
     for c in (config, config.text_config, config.vision_config):
         c._attn_implementation = "eager"
@@ -42,8 +42,8 @@ def _torch(cfg: dict, mid: str, t: int, h: int, w: int) -> dict[str, int]:
     pix = torch.randn(n, visual.patch_embed.proj.weight[0].numel())
     feats = torch.randn(n, config.vision_config.hidden_size)
     mergers = [visual.merger, *getattr(visual, "deepstack_merger_list", [])]
-    projector = sum(_count(lambda m=m: m(feats))[0] for m in mergers)
-    both, _ = _count(lambda: visual(pix, grid_thw=torch.tensor([[t, h, w]])))
+    projector = sum(count_flops(lambda m=m: m(feats))[0] for m in mergers)
+    both, _ = count_flops(lambda: visual(pix, grid_thw=torch.tensor([[t, h, w]])))
     return {"vision": both - projector, "projector": projector}
 
 
@@ -60,7 +60,7 @@ def _ours(spec, plan, grid_w: float) -> dict[str, int]:
 
 
 @pytest.mark.parametrize(("mid", "make", "patch"), [
-    ("qwen2.5-vl-x", _small_qwen25, 14), ("qwen3-vl-x", _small_qwen3, 16)])
+    ("qwen2.5-vl-x", small_qwen25, 14), ("qwen3-vl-x", small_qwen3, 16)])
 def test_video_vit_flops_equal_flop_counter(mid, make, patch):
     cfg = make()
     spec = spec_from_config(copy.deepcopy(cfg), "small")
