@@ -78,6 +78,7 @@ class KernelParams:
     attention_fixed_s: float = 0.0  # per attention kernel
     attention_memory_fraction: float = 1.0  # of datasheet bandwidth, Q/K/V/O traffic
     attention_overlap: float = 0.0
+    attention_exp_overlap: float = 0.0  # 0: max(matmul, exp) ... 1: matmul + exp (per score)
     decode_fraction: float = 1.0  # of datasheet bandwidth, decode KV reads (asymptote)
     decode_tile_s: float = 0.0  # per wave of decode CTAs
     decode_fixed_s: float = 0.0  # per decode attention kernel
@@ -93,10 +94,12 @@ class KernelParams:
 
 @dataclass(frozen=True)
 class Device:
-    """What the formulas need from the datasheet: bandwidth (bytes/s) and SMs."""
+    """What the formulas need from the datasheet: bandwidth (bytes/s), SMs and the SFU's
+    exponentials per second (inf: not modelled, the attention softmax is free)."""
 
     memory_bytes_per_s: float
     sm_count: int
+    exp_per_s: float = np.inf
 
 
 def _a(x: Num) -> Arr:
@@ -147,19 +150,26 @@ def _kv_blocks(nq: Num, nk: Num, causal: Num, window: Num) -> tuple[Arr, Arr]:
     return mean, top
 
 
+def score_time_s(head_dim: Num, per_sm_flops: Num, per_sm_exp: Num, overlap: float) -> Arr:
+    """Seconds one SM spends on one attention score: its two matmuls (4*d FLOPs) and its
+    softmax exponential on the SFU, combined as _overlap (0: FA3's overlap, 1: serial)."""
+    return _overlap(4.0 * _a(head_dim) / per_sm_flops, 1.0 / _a(per_sm_exp), overlap)
+
+
 def prefill_attention_time_s(batch: Num, q_len: Num, kv_len: Num, heads: Num, head_dim: Num,
                              causal: Num, window: Num, peak_flops_per_s: Num, bytes_: Num,
                              dev: Device, p: KernelParams) -> Arr:
     """Expected seconds of one FlashAttention forward (prefill or ViT encoder)."""
     batch, q_len, heads = _a(batch), _a(q_len), _a(heads)
     sms = float(dev.sm_count)
-    per_sm = _a(peak_flops_per_s) * p.attention_fraction / sms
+    per_score = score_time_s(head_dim, _a(peak_flops_per_s) * p.attention_fraction / sms,
+                             dev.exp_per_s / sms, p.attention_exp_overlap)
     ctas = batch * heads * np.ceil(q_len / BLOCK)
-    flops = attention_flops(batch, q_len, kv_len, heads, head_dim, causal, window)
+    scores = attention_flops(batch, q_len, kv_len, heads, 1.0, causal, window) / 4.0
     w = np.where(_a(window) > 0, _a(window), np.inf)
-    longest = 4.0 * np.minimum(q_len, BLOCK) * np.minimum(_a(kv_len), w) * _a(head_dim)
-    waves_s = np.ceil(ctas / sms) * (p.attention_tile_s + flops / ctas / per_sm)
-    longest_s = p.attention_tile_s + longest / per_sm
+    longest = np.minimum(q_len, BLOCK) * np.minimum(_a(kv_len), w)
+    waves_s = np.ceil(ctas / sms) * (p.attention_tile_s + scores / ctas * per_score)
+    longest_s = p.attention_tile_s + longest * per_score
     memory_s = _a(bytes_) / (dev.memory_bytes_per_s * p.attention_memory_fraction)
     return _overlap(np.maximum(waves_s, longest_s), memory_s, p.attention_overlap) + (
         p.attention_fixed_s)
