@@ -225,8 +225,10 @@ def predict(frame: pd.DataFrame, hw: HardwareProfile, p: eff.KernelParams,
     pred, bound = np.full(len(frame), np.nan), np.full(len(frame), np.nan)
     for kind, idx in frame.groupby("kind").indices.items():
         f = frame.iloc[idx]
-        out = _gemm(f, hw, p) if kind == "gemm" else _per_engine(f, hw, p, by_engine or {}, kind)
-        pred[idx], bound[idx] = out
+        if kind == "gemm":
+            pred[idx], bound[idx] = _gemm(f, hw, p)
+        else:
+            pred[idx], bound[idx] = _per_engine(f, hw, p, by_engine or {}, str(kind))
     return pred, bound
 
 

@@ -16,9 +16,12 @@ GEMM C[m,n] = A[m,k] B[k,n] (cuBLAS/CUTLASS-style output tiles of TILE_M x TILE_
   memory_s  = (m*k*a + k*n*w + m*n*o) / (bandwidth * memory_fraction)
   t         = max(compute_s, memory_s) + gemm_fixed_s
 Prefill (context) attention, FlashAttention-class, Q blocks of BLOCK rows per CTA:
-  kv blocks per q block i (0-based): min(i + 1, ceil(window / BLOCK) + 1) causal, nk otherwise
-  cta_s  = attention_tile_s + 2*2 * BLOCK*BLOCK*d * kv_blocks / (peak * attention_fraction / SMs)
-  t      = max(ceil(ctas / SMs) * mean(cta_s), max(cta_s)) + attention_fixed_s, ctas = b*h*nq
+  score_s = _overlap(4*d / per_sm, 1 / exp_sm, attention_exp_overlap)   one score's matmuls
+           (per_sm = peak * attention_fraction / SMs FLOP/s) and its softmax exponential on
+           the SFU (exp_sm = dev.exp_per_s / SMs; inf where the profile has no flop_per_exp)
+  cta_s  = attention_tile_s + score_s * (scores of the CTA: BLOCK rows x the keys it visits)
+  t      = max(ceil(ctas / SMs) * mean(cta_s), max(cta_s)) (+ memory, _overlap)
+           + attention_fixed_s,  ctas = b*h*nq
   (useful causal FLOPs 2*2*b*h*s*s*d/2; encoder (ViT) attention is the non-causal case)
 Decode (generation) attention, one CTA per (sequence, unit, KV split), g = h / kvh:
   units  = b * kvh when the query heads of a KV group share a CTA (g > 1), else b * h; with
@@ -41,7 +44,9 @@ tiling from Dao, "FlashAttention-2" (2023); split-KV decoding from Dao et al.,
 "Flash-Decoding for long-context inference" (2023) and num_splits_heuristic in
 flash-attention's csrc/flash_attn/flash_api.cpp (v2.x; block_n 256 for d <= 64, 128 for
 d <= 128, else 64; the varlen path calls it only when it swaps seqlen_q with the query-head
-groups); the decode fit and its rules: docs/validation.md, "Decode attention"; large-GEMM
+groups); SFU exponentials: 16 per clock per SM on compute capability 8.0 / 9.0 (CUDA C++
+Programming Guide, arithmetic instruction throughput) and Shah et al., "FlashAttention-3"
+(2024), sec. 3; the decode fit and its rules: docs/validation.md, "Decode attention"; large-GEMM
 fractions from Bekman's "Maximum Achievable Matmul FLOPS" table (stas00/ml-engineering).
 """
 

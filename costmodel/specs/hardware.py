@@ -349,8 +349,8 @@ def _by_engine(f: HardwareFile) -> dict[str, dict[str, float]]:
     """Engine id -> the device's kernel_params with that engine's decode and attention sets."""
     base = _kernel_params(f.kernel_efficiency) or {}
     dec, att = f.decode_kernel_by_engine or {}, f.attention_kernel_by_engine or {}
-    return {e: {**base, **(_kernel_params(dec.get(e)) or {}), **(_kernel_params(att.get(e)) or {})}
-            for e in sorted(set(dec) | set(att))}
+    return {e: {**base, **(_kernel_params(dec.get(e)) or {}),
+                **(_kernel_params(att.get(e)) or {})} for e in sorted(set(dec) | set(att))}
 
 
 def _exp_per_s(f: HardwareFile, peaks: dict[DType, float]) -> float | None:
