@@ -37,7 +37,8 @@ class KernelModel:
     def of(cls, profiles: Sequence[HardwareProfile], act_bytes: float,
            engine: str = "") -> KernelModel | None:
         """None when no device has fitted figures (then nothing changes). A device with
-        decode figures for `engine` (decode_kernel_by_engine) uses them."""
+        decode or prefill attention figures for `engine` (decode_kernel_by_engine,
+        attention_kernel_by_engine) uses them."""
         ok = [h.kernel_params is not None and h.sm_count is not None for h in profiles]
         if not any(ok):
             return None
