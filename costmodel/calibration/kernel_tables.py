@@ -138,7 +138,8 @@ def device(hw: HardwareProfile) -> eff.Device:
     if hw.sm_count is None:
         raise CostmodelError(f"sm_count: {hw.id} has none; add `sm_count:` (and its source) "
                              "to the profile")
-    return eff.Device(hw.memory_bandwidth_Bps, hw.sm_count)
+    return eff.Device(hw.memory_bandwidth_Bps, hw.sm_count,
+                      np.inf if hw.exp_per_s is None else hw.exp_per_s)
 
 
 def _col(frame: pd.DataFrame, name: str, default: float | str) -> np.ndarray:
@@ -202,14 +203,17 @@ def engine_of(frame: pd.DataFrame) -> np.ndarray:
     return np.array([ENGINE_OF_FRAMEWORK.get(x.upper(), "") for x in fw], dtype=object)
 
 
-def _decode_by_engine(f: pd.DataFrame, hw: HardwareProfile, p: eff.KernelParams,
-                      by_engine: dict[str, eff.KernelParams]) -> tuple[np.ndarray, ...]:
-    """Decode rows priced with their engine's decode figures where the device has them."""
+def _per_engine(f: pd.DataFrame, hw: HardwareProfile, p: eff.KernelParams,
+                by_engine: dict[str, eff.KernelParams], kind: str) -> tuple[np.ndarray, ...]:
+    """Attention rows priced with their engine's figures (decode and prefill / ViT sets)
+    where the device has them, else the device's."""
     pred, bound = np.full(len(f), np.nan), np.full(len(f), np.nan)
     engines = engine_of(f)
     for e in set(engines):
         idx = np.flatnonzero(engines == e)
-        pred[idx], bound[idx] = _decode(f.iloc[idx], hw, by_engine.get(e, p))
+        pe = by_engine.get(e, p)
+        pred[idx], bound[idx] = (_decode(f.iloc[idx], hw, pe) if kind == "generation_attention"
+                                 else _prefill(f.iloc[idx], hw, pe, kind == "context_attention"))
     return pred, bound
 
 
@@ -217,17 +221,14 @@ def predict(frame: pd.DataFrame, hw: HardwareProfile, p: eff.KernelParams,
             by_engine: dict[str, eff.KernelParams] | None = None
             ) -> tuple[np.ndarray, np.ndarray]:
     """(predicted_s, bound_s) per row; NaN where the device lacks the row's dtype peak.
-    by_engine: decode figures per engine id (the row's framework column picks them)."""
+    by_engine: attention figures per engine id (the row's framework column picks them)."""
     pred, bound = np.full(len(frame), np.nan), np.full(len(frame), np.nan)
     for kind, idx in frame.groupby("kind").indices.items():
         f = frame.iloc[idx]
         if kind == "gemm":
-            out = _gemm(f, hw, p)
-        elif kind == "generation_attention":
-            out = _decode_by_engine(f, hw, p, by_engine or {})
+            pred[idx], bound[idx] = _gemm(f, hw, p)
         else:
-            out = _prefill(f, hw, p, causal=kind == "context_attention")
-        pred[idx], bound[idx] = out
+            pred[idx], bound[idx] = _per_engine(f, hw, p, by_engine or {}, str(kind))
     return pred, bound
 
 
@@ -258,7 +259,7 @@ GROUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
                          "gemm_overlap")),
     "attention": (("context_attention",),
                   ("attention_fraction", "attention_tile_s", "attention_fixed_s",
-                   "attention_memory_fraction", "attention_overlap")),
+                   "attention_memory_fraction", "attention_overlap", "attention_exp_overlap")),
     "decode": (("generation_attention",), ("decode_fraction", "decode_tile_s",
                                            "decode_fixed_s", "decode_half_ctas",
                                            "decode_compute_fraction")),
@@ -317,6 +318,14 @@ def fit_decode(frame: pd.DataFrame, hw: HardwareProfile, base: eff.KernelParams,
     fixed = {k: v for k, v in vars(base).items() if k not in GROUPS["decode"][1]}
     fixed.update(rules or {})
     return fit(frame[frame["kind"] == "generation_attention"], hw, fixed=fixed, start=base)
+
+
+def fit_attention(frame: pd.DataFrame, hw: HardwareProfile,
+                  base: eff.KernelParams) -> eff.KernelParams:
+    """`base` with its prefill attention figures fitted on the frame's context_attention
+    rows (e.g. one engine's: attention_kernel_by_engine); nothing else moves."""
+    fixed = {k: v for k, v in vars(base).items() if k not in GROUPS["attention"][1]}
+    return fit(frame[frame["kind"] == "context_attention"], hw, fixed=fixed, start=base)
 
 
 def _fit_group(rows: pd.DataFrame, hw: HardwareProfile, values: dict[str, float],

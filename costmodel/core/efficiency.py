@@ -16,9 +16,12 @@ GEMM C[m,n] = A[m,k] B[k,n] (cuBLAS/CUTLASS-style output tiles of TILE_M x TILE_
   memory_s  = (m*k*a + k*n*w + m*n*o) / (bandwidth * memory_fraction)
   t         = max(compute_s, memory_s) + gemm_fixed_s
 Prefill (context) attention, FlashAttention-class, Q blocks of BLOCK rows per CTA:
-  kv blocks per q block i (0-based): min(i + 1, ceil(window / BLOCK) + 1) causal, nk otherwise
-  cta_s  = attention_tile_s + 2*2 * BLOCK*BLOCK*d * kv_blocks / (peak * attention_fraction / SMs)
-  t      = max(ceil(ctas / SMs) * mean(cta_s), max(cta_s)) + attention_fixed_s, ctas = b*h*nq
+  score_s = _overlap(4*d / per_sm, 1 / exp_sm, attention_exp_overlap)   one score's matmuls
+           (per_sm = peak * attention_fraction / SMs FLOP/s) and its softmax exponential on
+           the SFU (exp_sm = dev.exp_per_s / SMs; inf where the profile has no flop_per_exp)
+  cta_s  = attention_tile_s + score_s * (scores of the CTA: BLOCK rows x the keys it visits)
+  t      = max(ceil(ctas / SMs) * mean(cta_s), max(cta_s)) (+ memory, _overlap)
+           + attention_fixed_s,  ctas = b*h*nq
   (useful causal FLOPs 2*2*b*h*s*s*d/2; encoder (ViT) attention is the non-causal case)
 Decode (generation) attention, one CTA per (sequence, unit, KV split), g = h / kvh:
   units  = b * kvh when the query heads of a KV group share a CTA (g > 1), else b * h; with
@@ -41,7 +44,9 @@ tiling from Dao, "FlashAttention-2" (2023); split-KV decoding from Dao et al.,
 "Flash-Decoding for long-context inference" (2023) and num_splits_heuristic in
 flash-attention's csrc/flash_attn/flash_api.cpp (v2.x; block_n 256 for d <= 64, 128 for
 d <= 128, else 64; the varlen path calls it only when it swaps seqlen_q with the query-head
-groups); the decode fit and its rules: docs/validation.md, "Decode attention"; large-GEMM
+groups); SFU exponentials: 16 per clock per SM on compute capability 8.0 / 9.0 (CUDA C++
+Programming Guide, arithmetic instruction throughput) and Shah et al., "FlashAttention-3"
+(2024), sec. 3; the decode fit and its rules: docs/validation.md, "Decode attention"; large-GEMM
 fractions from Bekman's "Maximum Achievable Matmul FLOPS" table (stas00/ml-engineering).
 """
 
@@ -78,6 +83,7 @@ class KernelParams:
     attention_fixed_s: float = 0.0  # per attention kernel
     attention_memory_fraction: float = 1.0  # of datasheet bandwidth, Q/K/V/O traffic
     attention_overlap: float = 0.0
+    attention_exp_overlap: float = 0.0  # 0: max(matmul, exp) ... 1: matmul + exp (per score)
     decode_fraction: float = 1.0  # of datasheet bandwidth, decode KV reads (asymptote)
     decode_tile_s: float = 0.0  # per wave of decode CTAs
     decode_fixed_s: float = 0.0  # per decode attention kernel
@@ -93,10 +99,12 @@ class KernelParams:
 
 @dataclass(frozen=True)
 class Device:
-    """What the formulas need from the datasheet: bandwidth (bytes/s) and SMs."""
+    """What the formulas need from the datasheet: bandwidth (bytes/s), SMs and the SFU's
+    exponentials per second (inf: not modelled, the attention softmax is free)."""
 
     memory_bytes_per_s: float
     sm_count: int
+    exp_per_s: float = np.inf
 
 
 def _a(x: Num) -> Arr:
@@ -147,19 +155,26 @@ def _kv_blocks(nq: Num, nk: Num, causal: Num, window: Num) -> tuple[Arr, Arr]:
     return mean, top
 
 
+def score_time_s(head_dim: Num, per_sm_flops: Num, per_sm_exp: Num, overlap: float) -> Arr:
+    """Seconds one SM spends on one attention score: its two matmuls (4*d FLOPs) and its
+    softmax exponential on the SFU, combined as _overlap (0: FA3's overlap, 1: serial)."""
+    return _overlap(4.0 * _a(head_dim) / per_sm_flops, 1.0 / _a(per_sm_exp), overlap)
+
+
 def prefill_attention_time_s(batch: Num, q_len: Num, kv_len: Num, heads: Num, head_dim: Num,
                              causal: Num, window: Num, peak_flops_per_s: Num, bytes_: Num,
                              dev: Device, p: KernelParams) -> Arr:
     """Expected seconds of one FlashAttention forward (prefill or ViT encoder)."""
     batch, q_len, heads = _a(batch), _a(q_len), _a(heads)
     sms = float(dev.sm_count)
-    per_sm = _a(peak_flops_per_s) * p.attention_fraction / sms
+    per_score = score_time_s(head_dim, _a(peak_flops_per_s) * p.attention_fraction / sms,
+                             dev.exp_per_s / sms, p.attention_exp_overlap)
     ctas = batch * heads * np.ceil(q_len / BLOCK)
-    flops = attention_flops(batch, q_len, kv_len, heads, head_dim, causal, window)
+    scores = attention_flops(batch, q_len, kv_len, heads, 1.0, causal, window) / 4.0
     w = np.where(_a(window) > 0, _a(window), np.inf)
-    longest = 4.0 * np.minimum(q_len, BLOCK) * np.minimum(_a(kv_len), w) * _a(head_dim)
-    waves_s = np.ceil(ctas / sms) * (p.attention_tile_s + flops / ctas / per_sm)
-    longest_s = p.attention_tile_s + longest / per_sm
+    longest = np.minimum(q_len, BLOCK) * np.minimum(_a(kv_len), w)
+    waves_s = np.ceil(ctas / sms) * (p.attention_tile_s + scores / ctas * per_score)
+    longest_s = p.attention_tile_s + longest * per_score
     memory_s = _a(bytes_) / (dev.memory_bytes_per_s * p.attention_memory_fraction)
     return _overlap(np.maximum(waves_s, longest_s), memory_s, p.attention_overlap) + (
         p.attention_fixed_s)

@@ -31,18 +31,21 @@ class KernelModel:
     params: tuple[KernelParams | None, ...]
     sm_count: tuple[int, ...]
     act_bytes: float
+    exp_per_s: tuple[float, ...] = ()  # SFU exponentials per second (inf: not modelled)
 
     @classmethod
     def of(cls, profiles: Sequence[HardwareProfile], act_bytes: float,
            engine: str = "") -> KernelModel | None:
         """None when no device has fitted figures (then nothing changes). A device with
-        decode figures for `engine` (decode_kernel_by_engine) uses them."""
+        decode or prefill attention figures for `engine` (decode_kernel_by_engine,
+        attention_kernel_by_engine) uses them."""
         ok = [h.kernel_params is not None and h.sm_count is not None for h in profiles]
         if not any(ok):
             return None
         params = tuple(params_of(h.kernel_params_by_engine.get(engine, h.kernel_params))
                        if k else None for h, k in zip(profiles, ok, strict=True))
-        return cls(params, tuple(h.sm_count or 0 for h in profiles), act_bytes)
+        return cls(params, tuple(h.sm_count or 0 for h in profiles), act_bytes,
+                   tuple(np.inf if h.exp_per_s is None else h.exp_per_s for h in profiles))
 
     def factor(self, op: Op, peak_flops_per_s: Arr, bytes_per_s: Arr, ideal_s: Arr,
                fused: bool = False) -> Arr:
@@ -57,7 +60,8 @@ class KernelModel:
             if p is None:
                 continue  # no fitted figures: factor 1
             ideal = _row(ideal_s, d)
-            dev = Device(_row(bytes_per_s, d), self.sm_count[d])  # type: ignore[arg-type]
+            exp = self.exp_per_s[d] if self.exp_per_s else np.inf
+            dev = Device(_row(bytes_per_s, d), self.sm_count[d], exp)  # type: ignore[arg-type]
             with np.errstate(divide="ignore", invalid="ignore"):
                 t = op_time_s(op, dev, p, _row(peak_flops_per_s, d), self.act_bytes, op.attn)
                 t = t - p.gemm_fixed_s * float(fused and op.op_class in FUSABLE)

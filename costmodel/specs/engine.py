@@ -44,9 +44,9 @@ class EngineFile(BaseModel):
     step_overhead_us: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
     prefill_overhead_us: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
     flash_attention: bool = True
-    # whose per-device decode-attention figures it runs (a hardware profile's
-    # decode_kernel_by_engine key); None = its own id. A copy of vllm.yaml under another id
-    # keeps vLLM's kernels by naming them here.
+    # whose per-device attention figures it runs (a hardware profile's
+    # decode_kernel_by_engine and attention_kernel_by_engine key); None = its own id. A copy
+    # of vllm.yaml under another id keeps vLLM's kernels by naming them here.
     kernel_figures: str | None = None
     sources: dict[str, str]
     notes: str = ""

@@ -48,6 +48,8 @@ SOURCED_KEYS = (
     "sm_count",
     "kernel_efficiency",
     "decode_kernel_by_engine",
+    "attention_kernel_by_engine",
+    "flop_per_exp",
 )
 
 
@@ -96,7 +98,21 @@ class DecodeFields(BaseModel):
     decode_max_group: int = Field(default=0, ge=0)
 
 
-class KernelEfficiencyFile(DecodeFields):
+class AttentionFields(BaseModel):
+    """The prefill / ViT attention figures (core/efficiency.
+    prefill_attention_time_s), shared by a device's KernelEfficiencyFile and each engine's
+    AttentionKernelFile."""
+
+    model_config = _FROZEN
+    attention_fraction: float = Field(default=1.0, gt=0.0, le=1.0)
+    attention_tile_us: float = Field(default=0.0, ge=0.0)
+    attention_fixed_us: float = Field(default=0.0, ge=0.0)
+    attention_memory_fraction: float = Field(default=1.0, gt=0.0, le=1.0)
+    attention_overlap: float = Field(default=0.0, ge=0.0, le=2.0)
+    attention_exp_overlap: float = Field(default=0.0, ge=0.0, le=2.0)
+
+
+class KernelEfficiencyFile(DecodeFields, AttentionFields):
     """Kernel-level efficiency figures (costmodel.core.efficiency.KernelParams) in YAML units.
 
     Fractions are of the datasheet peak (FLOP/s of the math dtype, or bandwidth); `_us` are
@@ -110,11 +126,6 @@ class KernelEfficiencyFile(DecodeFields):
     gemm_tile_us: float = Field(default=0.0, ge=0.0)
     gemm_fixed_us: float = Field(default=0.0, ge=0.0)
     gemm_overlap: float = Field(default=0.0, ge=0.0, le=2.0)
-    attention_fraction: float = Field(default=1.0, gt=0.0, le=1.0)
-    attention_tile_us: float = Field(default=0.0, ge=0.0)
-    attention_fixed_us: float = Field(default=0.0, ge=0.0)
-    attention_memory_fraction: float = Field(default=1.0, gt=0.0, le=1.0)
-    attention_overlap: float = Field(default=0.0, ge=0.0, le=2.0)
 
 
 class DecodeKernelFile(DecodeFields):
@@ -123,6 +134,14 @@ class DecodeKernelFile(DecodeFields):
     (decode_fraction must be given)."""
 
     decode_fraction: float = Field(gt=0.0, le=3.0)
+
+
+class AttentionKernelFile(AttentionFields):
+    """One engine's prefill / ViT attention kernel on this device
+    (`attention_kernel_by_engine.<id>`): the attention figures of KernelEfficiencyFile, which
+    replace the device's for that engine (attention_fraction must be given)."""
+
+    attention_fraction: float = Field(gt=0.0, le=1.0)
 
 
 CURVE_KEYS = ("roofline_us", "flop_per_byte", "gemm_k")  # what a curve's knots are in
@@ -205,6 +224,10 @@ class HardwareFile(BaseModel):
     sm_count: int | None = Field(default=None, gt=0)
     kernel_efficiency: KernelEfficiencyFile | None = None
     decode_kernel_by_engine: dict[str, DecodeKernelFile] | None = None
+    attention_kernel_by_engine: dict[str, AttentionKernelFile] | None = None
+    # dense bf16 tensor FLOPs per SFU exponential (per clock per SM): the SFU exp rate is
+    # peak_bf16 / flop_per_exp (core/efficiency.py, prefill attention's softmax)
+    flop_per_exp: PositiveFloat | None = None
     sources: dict[str, str]
     notes: str = ""
 
@@ -216,9 +239,10 @@ class HardwareFile(BaseModel):
         missing = [k for k in present if not self.sources.get(k, "").strip()]
         if missing:
             raise ValueError(f"sources: add a source for {', '.join(missing)}")
-        if self.decode_kernel_by_engine and self.kernel_efficiency is None:
-            raise ValueError("decode_kernel_by_engine: needs kernel_efficiency (the device's "
-                             "figures it replaces the decode part of); add it or drop this")
+        for key in ("decode_kernel_by_engine", "attention_kernel_by_engine"):
+            if getattr(self, key) and self.kernel_efficiency is None:
+                raise ValueError(f"{key}: needs kernel_efficiency (the device's figures it "
+                                 "replaces part of); add it or drop this")
         if self.peak_tflops.bf16 is None and self.peak_tflops.fp16 is None:
             raise ValueError("peak_tflops: give at least fp16 or bf16")
         return self
@@ -249,6 +273,8 @@ class HardwareProfile(BaseModel):
     kernel_params: dict[str, float] | None = None
     # engine id -> kernel_params with that engine's decode-attention figures
     kernel_params_by_engine: dict[str, dict[str, float]] = {}
+    # SFU exponentials per second (peak_bf16 / flop_per_exp); None = not modelled
+    exp_per_s: float | None = None
     # op class -> (roofline-time knots in s, efficiency at each knot); empty = no curve.
     efficiency_curves: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {}
     # op class -> (arithmetic-intensity knots in FLOP/byte, efficiency); a class here is priced
@@ -283,6 +309,7 @@ class HardwareProfile(BaseModel):
             sm_count=f.sm_count,
             kernel_params=_kernel_params(f.kernel_efficiency),
             kernel_params_by_engine=_by_engine(f),
+            exp_per_s=_exp_per_s(f, peaks),
             efficiency_curves=_curves(f.efficiency_curves, "roofline_us", MICRO),
             intensity_curves=_curves(f.efficiency_curves, "flop_per_byte", 1.0),
             width_curves=_curves(f.efficiency_curves, "gemm_k", 1.0),
@@ -310,7 +337,7 @@ class HardwareProfile(BaseModel):
         return self.peak_flops(dt) / self.memory_bandwidth_Bps
 
 
-def _kernel_params(k: DecodeFields | None) -> dict[str, float] | None:
+def _kernel_params(k: BaseModel | None) -> dict[str, float] | None:
     """YAML units -> base units: `x_us` becomes `x_s` (seconds), fractions stay."""
     if k is None:
         return None
@@ -319,9 +346,18 @@ def _kernel_params(k: DecodeFields | None) -> dict[str, float] | None:
 
 
 def _by_engine(f: HardwareFile) -> dict[str, dict[str, float]]:
+    """Engine id -> the device's kernel_params with that engine's decode and attention sets."""
     base = _kernel_params(f.kernel_efficiency) or {}
-    return {e: {**base, **(_kernel_params(k) or {})}
-            for e, k in (f.decode_kernel_by_engine or {}).items()}
+    dec, att = f.decode_kernel_by_engine or {}, f.attention_kernel_by_engine or {}
+    return {e: {**base, **(_kernel_params(dec.get(e)) or {}),
+                **(_kernel_params(att.get(e)) or {})} for e in sorted(set(dec) | set(att))}
+
+
+def _exp_per_s(f: HardwareFile, peaks: dict[DType, float]) -> float | None:
+    """SFU exponentials per second: the bf16 (else fp16) dense peak / flop_per_exp."""
+    if f.flop_per_exp is None:
+        return None
+    return peaks.get(DType.bf16, peaks.get(DType.fp16, 0.0)) / f.flop_per_exp
 
 
 def _curves(c: EfficiencyCurvesFile, key: str, scale: float

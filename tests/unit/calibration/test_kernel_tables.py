@@ -6,6 +6,7 @@ Data: tests/data/kernels (a subsample of the aiconfigurator tables, see NOTE.md 
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from costmodel.calibration import kernel_tables as kt
@@ -57,3 +58,19 @@ def test_fit_on_vllm_predicts_trtllm():
         trt = kt.read_tables(files(dev, "trtllm"))
         assert median_error(trt, hw, p, "gemm") < 0.15
         assert median_error(trt, hw, p, "context_attention") < 0.4
+
+
+def test_context_rows_use_their_engines_attention_figures():
+    f = kt.read_tables(files("h100"))
+    ctx = f[f["kind"] == "context_attention"]
+    base = KernelParams(attention_fraction=0.5)
+    slow = KernelParams(attention_fraction=0.05)
+    pred, _ = kt.predict(ctx, H100, base)
+    by, _ = kt.predict(ctx, H100, base, {"vllm": slow})
+    vllm = (kt.engine_of(ctx) == "vllm")
+    assert vllm.any() and (~vllm).any()
+    assert (by[vllm] >= pred[vllm]).all() and np.median(by[vllm] / pred[vllm]) > 2
+    assert (by[~vllm] == pred[~vllm]).all()
+    # fit_attention moves only the attention figures
+    p = kt.fit_attention(ctx[vllm], H100, base)
+    assert p.attention_fraction != base.attention_fraction and p.gemm_fraction == 1.0

@@ -145,6 +145,10 @@ def test_engine_decode_figures_replace_the_devices():
     vllm = km.params[0]
     assert vllm == eff.params_of(a100.kernel_params_by_engine["vllm"])
     assert vllm.decode_split_mha == 0.0 and vllm.gemm_fraction == a100.kernel_params["gemm_fraction"]
+    # ... and its prefill attention set (attention_kernel_by_engine)
+    own = a100.source_file.attention_kernel_by_engine
+    assert own is not None and vllm.attention_fraction == own["vllm"].attention_fraction
+    assert vllm.attention_fraction != a100.kernel_params["attention_fraction"]
     other = KernelModel.of([a100], 2.0, "sglang")
     assert other is not None and other.params[0] == eff.params_of(a100.kernel_params)
 
@@ -160,3 +164,28 @@ def test_engine_decode_figures_need_device_figures(tmp_path):
     f.write_text(yaml.safe_dump(src))
     with pytest.raises(CostmodelError, match="decode_kernel_by_engine: needs kernel_efficiency"):
         load_hardware(str(f))
+
+
+def test_softmax_exponentials_on_the_sfu():
+    # per score: 4 * 64 FLOPs at 256e9 FLOP/s per SM = 1 ns; one exp at 1e9 per SM = 1 ns
+    assert eff.score_time_s(64, 256e9, 1e9, 0.0) == pytest.approx(1e-9)  # overlapped: max
+    assert eff.score_time_s(64, 256e9, 1e9, 1.0) == pytest.approx(2e-9)  # serial: sum
+    assert eff.score_time_s(128, 256e9, 1e9, 0.5) == pytest.approx(2e-9 + 0.5e-9)
+    # the prefill test above with an SFU of 100 * 1e9 exp/s (1e9 per SM) and overlap 1:
+    # each score costs 4 * 128 / 0.5e12 s of matmul + 1e-9 s of exp
+    dev = eff.Device(memory_bytes_per_s=1e12, sm_count=100, exp_per_s=100e9)
+    p = eff.KernelParams(attention_fraction=0.5, attention_fixed_s=1e-6, attention_tile_s=2e-6,
+                         attention_exp_overlap=1.0)
+    t = eff.prefill_attention_time_s(1, 256, 256, 1, 128, True, 0, PEAK, 0.0, dev, p)
+    assert t == pytest.approx(2e-6 + 256 * 128 * (4 * 128 / 0.5e12 + 1e-9) + 1e-6)
+    # without an SFU rate (exp_per_s inf) the exponentials are free: the matmul time alone
+    t0 = eff.prefill_attention_time_s(1, 256, 256, 1, 128, True, 0, PEAK, 0.0, DEV, p)
+    assert t0 == pytest.approx(2e-6 + 256 * 128 * 4 * 128 / 0.5e12 + 1e-6)
+
+
+def test_exp_rate_of_the_profiles_is_the_sfu_rate():
+    # 16 exp2 per clock per SM: H100 SXM 132 SMs x 16 x 1.83 GHz (989.4e12 / (132 x 4096))
+    h = load_hardware("h100-sxm")
+    assert h.exp_per_s == pytest.approx(132 * 16 * 989.4e12 / (132 * 4096))
+    assert load_hardware("a100-80gb").exp_per_s == pytest.approx(108 * 16 * 1.41e9, rel=1e-3)
+    assert load_hardware("l4").exp_per_s is None  # not given: not modelled
