@@ -239,14 +239,19 @@ _NOT_SHAPE = {"latency", "measured_s", "framework", "version", "device", "kernel
 
 def held_out(frame: pd.DataFrame) -> np.ndarray:
     """True for the rows fits must not see: odd hash of the row's shape and dtype columns
-    (stable across runs and machines, about half of every table)."""
+    (stable across runs and machines, about half of every table). The columns are hashed in
+    a canonical form (numbers as float64, text as str), so a row's half does not depend on
+    which other tables were read with it (a table read alone keeps integer columns that
+    read_tables' concat turns into floats)."""
     import pandas as pd
 
     out = np.zeros(len(frame), dtype=bool)
     for _, idx in frame.groupby("source").indices.items():
         f = frame.iloc[idx]
         cols = [c for c in f.columns if c not in _NOT_SHAPE and f[c].notna().all()]
-        out[idx] = pd.util.hash_pandas_object(f[cols], index=False).to_numpy() % 2 == 1
+        canon = pd.DataFrame({c: f[c].astype("float64") if pd.api.types.is_numeric_dtype(f[c])
+                              else f[c].astype(str).astype(object) for c in cols})
+        out[idx] = pd.util.hash_pandas_object(canon, index=False).to_numpy() % 2 == 1
     return out
 
 

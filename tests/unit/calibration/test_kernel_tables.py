@@ -34,6 +34,19 @@ def test_read_table_kinds_units_and_split():
     assert (kt.held_out(f) == held).all()
 
 
+def test_split_does_not_depend_on_the_tables_read_with_it():
+    """A table read alone (integer columns) and read with others (the concat makes them
+    floats, and adds other tables' columns) gives every row the same half: a fit on one
+    table's even half never sees a row `validate --kernels` over all tables reports."""
+    every = files("h100", "vllm")
+    gen = [p for p in every if "generation" in str(p)]
+    alone = kt.read_tables(gen)
+    together = kt.read_tables(every)
+    mine = together["source"].isin(set(alone["source"])).to_numpy()
+    assert alone["step"].dtype.kind == "i" and together["step"].dtype.kind == "f"
+    assert (kt.held_out(alone) == kt.held_out(together)[mine]).all()
+
+
 def test_fit_on_a100_predicts_h100_and_the_reverse():
     a, h = kt.read_tables(files("a100")), kt.read_tables(files("h100"))
     bare = KernelParams()  # the datasheet bound: what the shipped profiles print today
