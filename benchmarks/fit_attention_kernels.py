@@ -90,12 +90,7 @@ def vit_pauses(frame, hw, p, by, quantum_s: float = 0.75e-3) -> None:  # noqa: A
 
 
 def block(p: eff.KernelParams, indent: str) -> str:
-    lines = []
-    for name in kt.GROUPS["attention"][1]:
-        v = getattr(p, name)
-        key = name[:-2] + "_us" if name.endswith("_s") else name
-        lines.append(f"{indent}{key}: {v * 1e6 if name.endswith('_s') else v:.4g}")
-    return "\n".join(lines)
+    return "\n".join(kt.yaml_line(n, getattr(p, n), indent) for n in kt.GROUPS["attention"][1])
 
 
 def main() -> None:

@@ -56,8 +56,7 @@ def block(p: eff.KernelParams, rules: dict[str, float]) -> str:
             if name in rules:
                 lines.append(f"    {name}: {'false' if name == 'decode_split_mha' else int(v)}")
             continue
-        key = name[:-2] + "_us" if name.endswith("_s") else name
-        lines.append(f"    {key}: {v * 1e6 if name.endswith('_s') else v:.4g}")
+        lines.append(kt.yaml_line(name, v, "    "))
     return "\n".join(lines)
 
 

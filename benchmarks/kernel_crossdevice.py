@@ -49,11 +49,7 @@ def report(title: str, frame, hw, params) -> None:  # noqa: ANN001
 
 
 def yaml_block(params) -> str:  # noqa: ANN001
-    out = []
-    for name, v in vars(params).items():
-        key = name[:-2] + "_us" if name.endswith("_s") else name
-        out.append(f"  {key}: {v * 1e6 if name.endswith('_s') else v:.4g}")
-    return "\n".join(out)
+    return "\n".join(kt.yaml_line(name, v) for name, v in vars(params).items())
 
 
 def main() -> None:

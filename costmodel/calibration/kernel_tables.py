@@ -232,6 +232,14 @@ def predict(frame: pd.DataFrame, hw: HardwareProfile, p: eff.KernelParams,
     return pred, bound
 
 
+def yaml_line(name: str, value: float, indent: str = "  ") -> str:
+    """One KernelParams figure as the profiles' YAML writes it: *_s figures in microseconds
+    under their *_us key, 4 significant digits."""
+    if name.endswith("_s"):
+        return f"{indent}{name[:-2]}_us: {value * 1e6:.4g}"
+    return f"{indent}{name}: {value:.4g}"
+
+
 # --- held-out split ---------------------------------------------------------------------
 _NOT_SHAPE = {"latency", "measured_s", "framework", "version", "device", "kernel_source",
               "source", "kind", "op_name"}
