@@ -118,8 +118,9 @@ def _check_merge(spec: ModelSpec, w: Workload, pts: Points) -> None:
 
 
 def image_size(spec: ModelSpec, w: Workload) -> tuple[int, int]:
-    """(W, H) of each image (or video frame): the workload's, else the model's default."""
-    v = spec.vision
+    """(W, H) of each image (or video frame): the workload's, else the model's default (the
+    token scheme's, else one encoder input: the ViT's image or Llama-3.2-Vision's tile)."""
+    v = spec.vision or spec.cross_vision
     return w.image_size or spec.token_scheme.default_image_size or (
         (v.image_size, v.image_size) if v else (0, 0))
 

@@ -13,9 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from costmodel.analysis import prepare
+from costmodel.core import mllama_tiles
 from costmodel.core import visual_tokens as vt
 from costmodel.core.idefics3_tokens import resize_longest, split_grid, text_tokens
+from costmodel.specs.mllama import MllamaVisionSpec
 from costmodel.specs.model import ModelSpec, TokenScheme
+from costmodel.specs.workload import Workload
 
 Steps = Callable[[ModelSpec, int, int], list[str]]
 
@@ -105,8 +109,24 @@ def _generic_rule(ts: TokenScheme) -> str:
     return f"{ts.kind} token scheme" + (f" ({shown})" if shown else "")
 
 
+def _cross_rule(v: MllamaVisionSpec) -> str:
+    """Llama-3.2-Vision: visual tokens feed cross-attention, not the prompt."""
+    return (f"tiles of {v.image_size} px (best canvas of up to {v.max_num_tiles}, padded to "
+            f"{v.max_num_tiles}); ({v.image_size}/{v.patch_size})^2 + 1 CLS = "
+            f"{v.tokens_per_tile} tokens a tile, into the cross-attention K/V (not the prompt)")
+
+
+def _cross_steps(v: MllamaVisionSpec, width: int, height: int) -> list[str]:
+    tiles = mllama_tiles.image_tiles(v, width, height)
+    return [f"{tiles} tile(s) of {v.image_size} px carry the image, padded to {v.max_num_tiles}",
+            f"{v.max_num_tiles} x {v.tokens_per_tile} cross-attention tokens "
+            f"({tiles * v.tokens_per_tile} of them the image's); 0 prompt tokens"]
+
+
 def rule(spec: ModelSpec) -> str:
     """The one-line token rule of a model ('text only' for an LLM)."""
+    if spec.cross_vision is not None:
+        return _cross_rule(spec.cross_vision)
     if spec.vision is None:
         return "text only"
     entry = RULES.get(spec.token_scheme.kind)
@@ -114,18 +134,21 @@ def rule(spec: ModelSpec) -> str:
 
 
 def example_size(spec: ModelSpec) -> tuple[int, int]:
-    """(width, height) `estimate` uses without --image-size (analysis.prepare)."""
-    v = spec.vision
-    return spec.token_scheme.default_image_size or ((v.image_size, v.image_size) if v else (0, 0))
+    """(width, height) `estimate` uses without --image-size."""
+    return prepare.image_size(spec, Workload())
 
 
 def worked_example(spec: ModelSpec, width: int, height: int) -> dict[str, Any]:
     """One image of width x height through the token plan: its steps and the token count."""
     plan = vt.plan_images(spec, 1, width, height)
     entry = RULES.get(spec.token_scheme.kind)
-    steps = entry.steps(spec, width, height) if entry and entry.steps else [
-        f"{plan.crops:g} encoder pass(es) of {plan.seq_per_crop:g} positions",
-        f"{plan.projector_rows:g} patch features into the projector"]
+    if spec.cross_vision is not None:
+        steps = _cross_steps(spec.cross_vision, width, height)
+    elif entry and entry.steps:
+        steps = entry.steps(spec, width, height)
+    else:
+        steps = [f"{plan.crops:g} encoder pass(es) of {plan.seq_per_crop:g} positions",
+                 f"{plan.projector_rows:g} patch features into the projector"]
     tokens = int(plan.llm_tokens)
     return {"image": f"{width}x{height}", "steps": steps, "tokens": tokens,
             "encoder_passes": int(plan.crops),
