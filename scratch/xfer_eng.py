@@ -1,8 +1,13 @@
 import numpy as np, sys
 exec(open("scratch/xfer.py").read().split("for name, tr in V.items()")[0])
+def fit(frame, d, fixed):
+    fx = {k: v for k, v in vars(BASE[d]).items() if k not in kt.GROUPS["attention"][1]}
+    return kt.fit(frame, HW[d], fixed=fx, start=BASE[d])
+for _ in ():
+    pass
 V["mem_fp32"] = mem(lambda d: HW[d].peak_flops_by_dtype[kt.DType.fp32])
 V["mem_peak+tile_clock"] = both(mem(peak), tile(ck))
-for name in ("mem_fp32", "mem_peak+tile_clock"):
+for name in ():
     r = [med(FR[t], t, V[name](PA[s], s, t)) for s, t in (("a100", "h100"), ("h100", "a100"))]
     print(f"{name:28s} a100->h100 {r[0]:.2%}  h100->a100 {r[1]:.2%}", flush=True)
 E = {d: {e: fit(FR[d][FR[d]["eng"] == e], d, {}) for e in ("vllm", "trtllm")} for d in DEV}

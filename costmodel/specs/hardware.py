@@ -107,7 +107,7 @@ class AttentionFields(BaseModel):
     attention_fraction: float = Field(default=1.0, gt=0.0, le=1.0)
     attention_tile_us: float = Field(default=0.0, ge=0.0)
     attention_fixed_us: float = Field(default=0.0, ge=0.0)
-    attention_memory_fraction: float = Field(default=1.0, gt=0.0, le=1.0)
+    attention_io_flop_per_byte: float = Field(default=0.0, ge=0.0)  # FLOP / Q,K,V,O byte
     attention_overlap: float = Field(default=0.0, ge=0.0, le=2.0)
     attention_exp_overlap: float = Field(default=0.0, ge=0.0, le=2.0)
 
