@@ -2,7 +2,7 @@
 
     python benchmarks/attention_crossdevice_variants.py [--tables ../shared/measurements/aiconfigurator]
 
-About 5 minutes on 2 cores. For each variant, on the aiconfigurator context-attention tables:
+About 7 minutes on 2 cores. For each variant, on the aiconfigurator context-attention tables:
   in-device  fit on the even half (kernel_tables.held_out is False) of each device's rows, one
              set per engine (as the profiles' attention_kernel_by_engine) and one pooled set;
              median |predicted - measured| / measured on the odd half, bound >= 10 us
@@ -20,6 +20,9 @@ Variants (docs/validation.md, "Prefill attention"):
   h100-exp   sm-peak with A100's attention_exp_overlap held at the pooled H100 fit's (H100's
              head_dim 64..256 identify it; A100's head_dim 128 alone does not); H100 fits free
 In-device figures of dram, sm-peak and clock are one fit: they differ only in the transfer.
+Then, for dram and sm-peak: the signed median (predicted - measured) / measured of H100 -> A100
+by sequence length (bound >= 10 us), and one set per engine fitted on every row of one device
+carried to the same engine's rows on the other.
 """
 
 from __future__ import annotations
@@ -122,6 +125,35 @@ def main() -> None:
         print(f"| {name} | {inside['a100']:.1%} | {inside['h100']:.1%} | {pooled['a100']:.1%} | "
               f"{pooled['h100']:.1%} | {cross[0]:.1%} | {cross[1]:.1%} |", flush=True)
     print(f"\nH100 pooled (all rows) attention_exp_overlap {h100_all.attention_exp_overlap:.4g}")
+    a100_all = cache[("a100", ())][2]
+    signed_by_length(frames["a100"], {n: VARIANTS[n][1](h100_all, "h100", "a100")
+                                      for n in ("dram", "sm-peak")})
+    per_engine({d: {e: fit(f[f["engine"] == e], d, {}) for e in ENGINES}
+                for d, f in frames.items()}, frames, {"a100": a100_all, "h100": h100_all})
+
+
+def signed_by_length(frame, params: dict[str, eff.KernelParams]) -> None:  # noqa: ANN001
+    bins = (0, 128, 512, 2048, np.inf)
+    print("\nH100 -> A100 signed median error by isl (bound >= 10 us):")
+    for name, p in params.items():
+        pred, bound = kt.predict(frame, HW["a100"], p)
+        m, isl = frame["measured_s"].to_numpy(), frame["isl"].to_numpy()
+        e = ((pred - m) / m)[bound >= kt.SMALL_S]
+        isl = isl[bound >= kt.SMALL_S]
+        cells = [f"({lo:g}, {hi:g}] {np.median(e[(isl > lo) & (isl <= hi)]):+.0%}"
+                 for lo, hi in zip(bins[:-1], bins[1:], strict=True)]
+        print(f"  {name:8s} " + "  ".join(cells))
+
+
+def per_engine(sets, frames, pooled) -> None:  # noqa: ANN001
+    print("\none set per engine (all rows) carried to the same engine on the other device:")
+    for name in ("dram", "sm-peak"):
+        tr = VARIANTS[name][1]
+        cells = []
+        for s, t in (("a100", "h100"), ("h100", "a100")):
+            by = {e: tr(sets[s][e], s, t) for e in ENGINES}
+            cells.append(f"{s} -> {t} {median(frames[t], t, pooled[s], by):.1%}")
+        print(f"  {name:8s} " + "  ".join(cells))
 
 
 if __name__ == "__main__":
