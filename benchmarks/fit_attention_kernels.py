@@ -5,7 +5,7 @@
 
 For A100 SXM and H100 SXM (aiconfigurator tables, vLLM and TensorRT-LLM), fits the prefill
 attention figures of costmodel/core/efficiency.py (attention_fraction, _tile, _fixed,
-_memory_fraction, _overlap and attention_exp_overlap: the softmax exponentials on the SFU at the
+_io_flop_per_byte, _overlap and attention_exp_overlap: the softmax exponentials on the SFU at the
 profile's `flop_per_exp`) on the even-hash half of the context-attention rows
 (kernel_tables.held_out is False, over all the device's tables read together, as
 `validate --kernels` with the documented file list) and reports |predicted - measured| / measured on the odd

@@ -139,7 +139,7 @@ def device(hw: HardwareProfile) -> eff.Device:
         raise CostmodelError(f"sm_count: {hw.id} has none; add `sm_count:` (and its source) "
                              "to the profile")
     return eff.Device(hw.memory_bandwidth_Bps, hw.sm_count,
-                      np.inf if hw.exp_per_s is None else hw.exp_per_s)
+                      np.inf if hw.exp_per_s is None else hw.exp_per_s, _attn_peak(hw))
 
 
 def _col(frame: pd.DataFrame, name: str, default: float | str) -> np.ndarray:
@@ -272,13 +272,13 @@ GROUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
                          "gemm_overlap")),
     "attention": (("context_attention",),
                   ("attention_fraction", "attention_tile_s", "attention_fixed_s",
-                   "attention_memory_fraction", "attention_overlap", "attention_exp_overlap")),
+                   "attention_io_flop_per_byte", "attention_overlap", "attention_exp_overlap")),
     "decode": (("generation_attention",), ("decode_fraction", "decode_tile_s",
                                            "decode_fixed_s", "decode_half_ctas",
                                            "decode_compute_fraction")),
 }
 DECODE_RULES = ("decode_split_mha", "decode_max_group")  # kernel rules: given, never fitted
-START = {"fraction": 0.7, "_s": 2e-6, "overlap": 0.5}
+START = {"fraction": 0.7, "_s": 2e-6, "overlap": 0.5, "per_byte": 300.0}
 MAX_FIT_ROWS = 20000  # larger groups are thinned to every n-th row (deterministic)
 
 
@@ -294,6 +294,8 @@ def _space(name: str) -> tuple[float, tuple[float, float], bool]:
         return np.log(START["fraction"]), (LOG_FRACTION[0], np.log(3.0)), True
     if name.endswith("_s"):
         return np.log(START["_s"]), LOG_TIME, True
+    if name.endswith("_per_byte"):  # FLOP-equivalents per byte: 1 .. 1e5
+        return np.log(START["per_byte"]), (0.0, np.log(1e5)), True
     return np.log(START["fraction"]), LOG_FRACTION, True
 
 

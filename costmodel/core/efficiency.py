@@ -20,7 +20,11 @@ Prefill (context) attention, FlashAttention-class, Q blocks of BLOCK rows per CT
            (per_sm = peak * attention_fraction / SMs FLOP/s) and its softmax exponential on
            the SFU (exp_sm = dev.exp_per_s / SMs; inf where the profile has no flop_per_exp)
   cta_s  = attention_tile_s + score_s * (scores of the CTA: BLOCK rows x the keys it visits)
-  t      = max(ceil(ctas / SMs) * mean(cta_s), max(cta_s)) (+ memory, _overlap)
+  io_s   = max(bytes / bandwidth, bytes * attention_io_flop_per_byte / peak_bf16)   Q/K/V/O:
+           the per-token work around the score loop (Q load, O rescale, convert and store) is
+           SM work, priced at the SM peak (it carries across devices; docs/validation.md,
+           "Prefill attention"), never faster than DRAM
+  t      = max(ceil(ctas / SMs) * mean(cta_s), max(cta_s)) (+ io_s, _overlap)
            + attention_fixed_s,  ctas = b*h*nq
   (useful causal FLOPs 2*2*b*h*s*s*d/2; encoder (ViT) attention is the non-causal case)
 Decode (generation) attention, one CTA per (sequence, unit, KV split), g = h / kvh:
@@ -81,7 +85,7 @@ class KernelParams:
     attention_fraction: float = 1.0  # of dense peak, FlashAttention prefill / ViT
     attention_tile_s: float = 0.0  # per attention CTA (one Q block of one head)
     attention_fixed_s: float = 0.0  # per attention kernel
-    attention_memory_fraction: float = 1.0  # of datasheet bandwidth, Q/K/V/O traffic
+    attention_io_flop_per_byte: float = 0.0  # SM work per Q/K/V/O byte, at peak (0: DRAM only)
     attention_overlap: float = 0.0
     attention_exp_overlap: float = 0.0  # 0: max(matmul, exp) ... 1: matmul + exp (per score)
     decode_fraction: float = 1.0  # of datasheet bandwidth, decode KV reads (asymptote)
@@ -100,11 +104,13 @@ class KernelParams:
 @dataclass(frozen=True)
 class Device:
     """What the formulas need from the datasheet: bandwidth (bytes/s), SMs and the SFU's
-    exponentials per second (inf: not modelled, the attention softmax is free)."""
+    exponentials per second (inf: not modelled, the attention softmax is free) and the dense
+    bf16 (else fp16) peak that prices the attention's per-token SM work (inf: DRAM only)."""
 
     memory_bytes_per_s: float
     sm_count: int
     exp_per_s: float = np.inf
+    sm_flops_per_s: float = np.inf
 
 
 def _a(x: Num) -> Arr:
@@ -175,9 +181,18 @@ def prefill_attention_time_s(batch: Num, q_len: Num, kv_len: Num, heads: Num, he
     longest = np.minimum(q_len, BLOCK) * np.minimum(_a(kv_len), w)
     waves_s = np.ceil(ctas / sms) * (p.attention_tile_s + scores / ctas * per_score)
     longest_s = p.attention_tile_s + longest * per_score
-    memory_s = _a(bytes_) / (dev.memory_bytes_per_s * p.attention_memory_fraction)
-    return _overlap(np.maximum(waves_s, longest_s), memory_s, p.attention_overlap) + (
+    io_s = attention_io_time_s(bytes_, dev, p)
+    return _overlap(np.maximum(waves_s, longest_s), io_s, p.attention_overlap) + (
         p.attention_fixed_s)
+
+
+def attention_io_time_s(bytes_: Num, dev: Device, p: KernelParams) -> Arr:
+    """Seconds of an attention call's per-token work on its Q/K/V/O bytes: SM work of
+    attention_io_flop_per_byte FLOP-equivalents per byte at the dense bf16 peak
+    (dev.sm_flops_per_s, whatever the math dtype), never below the DRAM time bytes / bandwidth."""
+    b = _a(bytes_)
+    return np.maximum(b / dev.memory_bytes_per_s,
+                      b * p.attention_io_flop_per_byte / dev.sm_flops_per_s)
 
 
 def attention_flops(batch: Num, q_len: Num, kv_len: Num, heads: Num, head_dim: Num,
@@ -294,7 +309,7 @@ def op_time_s(op: Op, dev: Device, p: KernelParams, peak_flops_per_s: Num, a_byt
         t = _a(op.bytes) / (dev.memory_bytes_per_s * p.decode_fraction) + p.decode_fixed_s
     elif op.op_class == "attention":
         t = np.maximum(_a(op.matmul_flops) / (peak_flops_per_s * p.attention_fraction),
-                       _a(op.bytes) / (dev.memory_bytes_per_s * p.attention_memory_fraction))
+                       attention_io_time_s(op.bytes, dev, p))
         t = t + p.attention_fixed_s
     else:
         t = _a(op.bytes) / (dev.memory_bytes_per_s * p.memory_fraction) + p.gemm_fixed_s

@@ -19,6 +19,7 @@ import numpy as np
 from costmodel.core.efficiency import Device, KernelParams, op_time_s, params_of
 from costmodel.core.ops import Arr, Op
 from costmodel.specs.hardware import HardwareProfile
+from costmodel.units import DType
 
 UNPRICED = ("comm", "overhead")  # link time and host time: not kernels
 FUSABLE = ("norm", "activation", "elementwise", "rope", "embedding")  # memory-bound classes
@@ -32,6 +33,7 @@ class KernelModel:
     sm_count: tuple[int, ...]
     act_bytes: float
     exp_per_s: tuple[float, ...] = ()  # SFU exponentials per second (inf: not modelled)
+    sm_flops_per_s: tuple[float, ...] = ()  # dense bf16 (else fp16) peak (Device.sm_flops_per_s)
 
     @classmethod
     def of(cls, profiles: Sequence[HardwareProfile], act_bytes: float,
@@ -45,7 +47,8 @@ class KernelModel:
         params = tuple(params_of(h.kernel_params_by_engine.get(engine, h.kernel_params))
                        if k else None for h, k in zip(profiles, ok, strict=True))
         return cls(params, tuple(h.sm_count or 0 for h in profiles), act_bytes,
-                   tuple(np.inf if h.exp_per_s is None else h.exp_per_s for h in profiles))
+                   tuple(np.inf if h.exp_per_s is None else h.exp_per_s for h in profiles),
+                   tuple(_bf16_peak(h) for h in profiles))
 
     def factor(self, op: Op, peak_flops_per_s: Arr, bytes_per_s: Arr, ideal_s: Arr,
                fused: bool = False) -> Arr:
@@ -61,12 +64,19 @@ class KernelModel:
                 continue  # no fitted figures: factor 1
             ideal = _row(ideal_s, d)
             exp = self.exp_per_s[d] if self.exp_per_s else np.inf
-            dev = Device(_row(bytes_per_s, d), self.sm_count[d], exp)  # type: ignore[arg-type]
+            sm = self.sm_flops_per_s[d] if self.sm_flops_per_s else np.inf
+            dev = Device(_row(bytes_per_s, d), self.sm_count[d], exp, sm)  # type: ignore[arg-type]
             with np.errstate(divide="ignore", invalid="ignore"):
                 t = op_time_s(op, dev, p, _row(peak_flops_per_s, d), self.act_bytes, op.attn)
                 t = t - p.gemm_fixed_s * float(fused and op.op_class in FUSABLE)
                 out[d] = np.where(ideal > 0, t / np.where(ideal > 0, ideal, 1.0), 1.0)[0]
         return out
+
+
+def _bf16_peak(h: HardwareProfile) -> float:
+    """Dense bf16 (else fp16) FLOP/s: what prices the attention's per-token SM work."""
+    peaks = h.peak_flops_by_dtype
+    return peaks.get(DType.bf16) or peaks.get(DType.fp16) or np.inf
 
 
 def _row(x: Arr | float, d: int) -> Arr:

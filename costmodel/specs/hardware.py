@@ -107,9 +107,17 @@ class AttentionFields(BaseModel):
     attention_fraction: float = Field(default=1.0, gt=0.0, le=1.0)
     attention_tile_us: float = Field(default=0.0, ge=0.0)
     attention_fixed_us: float = Field(default=0.0, ge=0.0)
-    attention_memory_fraction: float = Field(default=1.0, gt=0.0, le=1.0)
+    attention_io_flop_per_byte: float = Field(default=0.0, ge=0.0)  # FLOP / Q,K,V,O byte
     attention_overlap: float = Field(default=0.0, ge=0.0, le=2.0)
     attention_exp_overlap: float = Field(default=0.0, ge=0.0, le=2.0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: object) -> object:
+        if isinstance(data, dict) and "attention_memory_fraction" in data:
+            raise ValueError("attention_memory_fraction was replaced by attention_io_flop_per_byte"
+                             " = bf16 peak / (bandwidth x fraction) (docs/methodology.md)")
+        return data
 
 
 class KernelEfficiencyFile(DecodeFields, AttentionFields):

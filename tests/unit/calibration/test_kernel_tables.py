@@ -55,14 +55,18 @@ def test_fit_on_a100_predicts_h100_and_the_reverse():
     assert fa.memory_fraction < 1 and fa.gemm_fixed_s > 1e-7  # the fit moved off its start
     # A100's parameters on H100 beat the bound on every kind and by far on small shapes and
     # attention (on bf16 GEMMs >= 10 us only a little: docs/validation.md says so)
-    for kind, gain in (("gemm", 0.0), ("gemm<10us", 0.25), ("context_attention", 0.3),
+    # (context on this subsample: 27.0% vs the bound's 55.6%; 24.1% before the per-token
+    # term moved from DRAM to the SMs' peak, which the full tables prefer: docs/validation.md)
+    for kind, gain in (("gemm", 0.0), ("gemm<10us", 0.25), ("context_attention", 0.25),
                        ("generation_attention", 0.1), ("generation_attention<10us", 0.25)):
         assert median_error(h, H100, on_h, kind) < median_error(h, H100, bare, kind) - gain
     assert median_error(h, H100, on_h, "gemm") < 0.25
     fh = kt.fit(h, H100, fixed={"gemm_fraction": MAMF["h100"]})
     on_a = KernelParams(**{**vars(fh), "gemm_fraction": MAMF["a100"]})
     assert median_error(a, A100, on_a, "gemm") < 0.2
-    assert median_error(a, A100, on_a, "context_attention") < 0.3
+    # H100's per-token attention term priced at A100's SM peak (13.8% here; 28.7% when it
+    # was a fraction of DRAM bandwidth)
+    assert median_error(a, A100, on_a, "context_attention") < 0.2
 
 
 def test_fit_on_vllm_predicts_trtllm():

@@ -189,3 +189,25 @@ def test_exp_rate_of_the_profiles_is_the_sfu_rate():
     assert h.exp_per_s == pytest.approx(132 * 16 * 989.4e12 / (132 * 4096))
     assert load_hardware("a100-80gb").exp_per_s == pytest.approx(108 * 16 * 1.41e9, rel=1e-3)
     assert load_hardware("l4").exp_per_s is None  # not given: not modelled
+
+
+def test_attention_io_term_is_sm_work_at_the_bf16_peak_with_a_dram_floor():
+    # 1e6 Q/K/V/O bytes, 300 FLOP per byte at a 100e12 FLOP/s bf16 peak: 3 us of SM work,
+    # above the DRAM time 1e6 / 1e12 = 1 us; the math dtype's peak (passed) does not enter
+    dev = eff.Device(memory_bytes_per_s=1e12, sm_count=100, sm_flops_per_s=100e12)
+    p = eff.KernelParams(attention_io_flop_per_byte=300.0)
+    assert eff.attention_io_time_s(1e6, dev, p) == pytest.approx(3e-6)
+    # 50 FLOP per byte would be 0.5 us, faster than DRAM: the DRAM time holds
+    p50 = eff.KernelParams(attention_io_flop_per_byte=50.0)
+    assert eff.attention_io_time_s(1e6, dev, p50) == pytest.approx(1e-6)
+    # the same figure on a device with twice the SM peak and the same bandwidth: half the time
+    dev2 = eff.Device(memory_bytes_per_s=1e12, sm_count=100, sm_flops_per_s=200e12)
+    assert eff.attention_io_time_s(1e6, dev2, p) == pytest.approx(1.5e-6)
+    # in the prefill time, serial (attention_overlap 1) with the score loop: s = 128, d = 64,
+    # one CTA, the longest: 128 x 128 scores at 4 * 64 FLOPs each on one SM (peak / 100 SMs)
+    pa = eff.KernelParams(attention_fraction=1.0, attention_overlap=1.0,
+                          attention_io_flop_per_byte=300.0)
+    t = eff.prefill_attention_time_s(1, 128, 128, 1, 64, True, 0, PEAK, 1e6, dev, pa)
+    assert t == pytest.approx(128 * 128 * 4 * 64 / (PEAK / 100) + 3e-6)
+    # the bare bound's parameters (KernelParams()): DRAM time only
+    assert eff.attention_io_time_s(1e6, dev, eff.KernelParams()) == pytest.approx(1e-6)

@@ -75,3 +75,12 @@ def test_patch_merger_params():
     # Qwen2-VL-7B merger: LayerNorm(1280) + Linear(5120,5120) + Linear(5120,3584), biases.
     pm = ProjectorSpec(kind="patch_merger", input_dim=1280, output_dim=3584, merge_size=2)
     assert pm.num_params() == 2 * 1280 + 5120 * 5120 + 5120 + 5120 * 3584 + 3584
+
+
+def test_the_renamed_attention_memory_fraction_names_its_replacement():
+    from costmodel.specs.hardware import AttentionKernelFile
+
+    with pytest.raises(ValidationError, match="replaced by attention_io_flop_per_byte"):
+        AttentionKernelFile(attention_fraction=0.6, attention_memory_fraction=0.4)
+    assert AttentionKernelFile(attention_fraction=0.6,
+                               attention_io_flop_per_byte=400).attention_io_flop_per_byte == 400
