@@ -40,6 +40,12 @@ class StageResult:
     latency_s: float  # expected, on the engine
     compute_share: float  # share of the latency in compute-bound operators (core/metrics.py)
     bound_latency_s: float  # at the roofline bound
+    device_s: float = 0.0  # the operators without their launches
+    launch_s: float = 0.0  # their launches (host time); host-bound when > device_s
+
+    @property
+    def host_bound(self) -> bool:
+        return self.launch_s > self.device_s
 
     @property
     def bytes(self) -> float:
@@ -105,7 +111,7 @@ class Estimate:
         b = ev.bound
         stages = {s: StageResult(f(t.flops), f(t.useful_flops), f(t.weight_bytes),
                                  f(t.act_bytes), f(t.kv_bytes), f(t.latency_s), f(share[s]),
-                                 f(b.stage_latency_s[s]))
+                                 f(b.stage_latency_s[s]), f(t.device_s), f(t.launch_s))
                   for s, t in ev.stages.items()}
         p = prep.points
         plan = VisualPlan(crops=f(p.crops), seq_per_crop=f(p.seq_per_crop),
@@ -187,11 +193,13 @@ class Estimate:
 def estimate(model: ModelSpec | str, hardware: HardwareProfile | str,
              workload: Workload | None = None, **fields: Any) -> Estimate:
     """Estimate one request. `model`/`hardware` are specs, zoo/bundled ids or file paths;
-    keyword fields build the Workload (batch=8, visual_tokens=576, act_dtype='bf16', ...)."""
+    keyword fields build the Workload (batch=8, visual_tokens=576, act_dtype='bf16', ...), or
+    replace those fields of `workload`."""
     from costmodel.loading.load import load_hardware, load_model
 
     spec = load_model(model) if isinstance(model, str) else model
     hw = load_hardware(hardware) if isinstance(hardware, str) else hardware
-    w = workload or Workload(**fields)
+    w = Workload(**fields) if workload is None else Workload.model_validate(
+        {**workload.model_dump(), **fields}) if fields else workload
     prep = prepare(spec, [hw], w)
     return Estimate.at(spec, hw, w, prep, evaluate(spec, prep))
