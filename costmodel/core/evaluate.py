@@ -72,16 +72,13 @@ class StageTotals:
     # the stage's operators without their launches, and their launches (host time), in s
     device_s: Arr = 0.0  # type: ignore[assignment]
     launch_s: Arr = 0.0  # type: ignore[assignment]
+    # host_overlap: async and the launches take longer than the device: the stage runs at the
+    # host's pace (decode: in total over the steps)
+    host_bound: Arr = False  # type: ignore[assignment]
 
     @property
     def bytes(self) -> Arr:
         return self.weight_bytes + self.act_bytes + self.kv_bytes
-
-    @property
-    def host_bound(self) -> Arr:
-        """The launches take longer than the device time (under `host_overlap: async` the
-        stage then runs at the host's pace)."""
-        return np.asarray(self.launch_s) > np.asarray(self.device_s)
 
 
 @dataclass(frozen=True)
@@ -296,7 +293,8 @@ def _price(ops: _Ops, overlap: str, r: Rates) -> _Replica:
     stages["decode"] = _totals(dec_costs, like)
     stages = {s: dataclasses.replace(
         t, device_s=parts[s][0], launch_s=parts[s][1], **({} if s not in times else {
-            "latency_s": times[s] + _totals(fixed.get(s, []), like).latency_s}))
+            "latency_s": times[s] + _totals(fixed.get(s, []), like).latency_s,
+            "host_bound": parts[s][1] > parts[s][0]}))
         for s, t in stages.items()}
     tpot = stages["decode"].latency_s / np.maximum(n_steps, 1.0)
     if np.any(n_steps <= 0):  # one output token: no decode step, TPOT = one step's latency
