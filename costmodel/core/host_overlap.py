@@ -14,8 +14,9 @@ Decode: per step j = 0..n-1 the device time d_j grows with the KV cache while th
 summed exactly for d_j affine (roofline.sum_linear_max): d_j = d_0 + s*j through the first
 step's device time d_0 with the slope s that gives the exact device total D = sum_j d_j
 (s = (D - n*d_0) / (n(n-1)/2)). Exact wherever every operator's time is affine in the step
-(no operator changes bound, no fitted efficiency bends and no capped-KV knee inside the steps);
-elsewhere d_j is convex and the line an approximation with the right first step and total.
+(no operator changes bound and no capped-KV knee inside the steps; fitted efficiencies follow
+the chord); elsewhere d_j is piecewise affine and the line an approximation with the exact first
+step and total (it matters only where h falls between the steps' device times).
 
 The operators keep their device time as latency_s (their launches stay in launch_s) and one
 row per stage, `engine/host_exposed`, carries max(host - device, 0) summed (decode: over the
