@@ -62,13 +62,16 @@ def evaluate_fleet(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Work
 
 
 def stage_bounds(ev: Evaluation) -> dict[str, Arr]:
-    """'compute' or 'memory' per stage ('-' where the stage takes no time): 'compute' when
-    at least half of the stage's latency is in compute-bound operators (core/metrics.py)."""
+    """'compute', 'memory' or 'host' per stage ('-' where the stage takes no time): 'host'
+    where the engine's launches overlap the device and take longer (StageTotals.host_bound),
+    else 'compute' when at least half of the stage's latency is in compute-bound operators
+    (core/metrics.py)."""
     out = {}
     for s in STAGES:
         share = compute_share(ev.op_costs, (s,), ev.ttft_s)
-        out[s] = np.where(ev.stages[s].latency_s > 0,
-                          np.where(share >= 0.5, "compute", "memory"), "-")
+        side = np.where(ev.stages[s].host_bound, "host",
+                        np.where(share >= 0.5, "compute", "memory"))
+        out[s] = np.where(ev.stages[s].latency_s > 0, side, "-")
     return out
 
 

@@ -40,6 +40,9 @@ class StageResult:
     latency_s: float  # expected, on the engine
     compute_share: float  # share of the latency in compute-bound operators (core/metrics.py)
     bound_latency_s: float  # at the roofline bound
+    device_s: float = 0.0  # the operators without their launches
+    launch_s: float = 0.0  # their launches (host time)
+    host_bound: bool = False  # host_overlap async and launch_s > device_s (StageTotals)
 
     @property
     def bytes(self) -> float:
@@ -105,7 +108,8 @@ class Estimate:
         b = ev.bound
         stages = {s: StageResult(f(t.flops), f(t.useful_flops), f(t.weight_bytes),
                                  f(t.act_bytes), f(t.kv_bytes), f(t.latency_s), f(share[s]),
-                                 f(b.stage_latency_s[s]))
+                                 f(b.stage_latency_s[s]), f(t.device_s), f(t.launch_s),
+                                 bool(f(t.host_bound)))
                   for s, t in ev.stages.items()}
         p = prep.points
         plan = VisualPlan(crops=f(p.crops), seq_per_crop=f(p.seq_per_crop),
@@ -150,7 +154,8 @@ class Estimate:
             "stages": {
                 s: {"flops": r.flops, "useful_flops": r.useful_flops, "bytes": r.bytes,
                     "weight_bytes": r.weight_bytes, "act_bytes": r.act_bytes,
-                    "kv_bytes": r.kv_bytes, "latency_s": r.latency_s}
+                    "kv_bytes": r.kv_bytes, "latency_s": r.latency_s, "device_s": r.device_s,
+                    "launch_s": r.launch_s, "host_bound": r.host_bound}
                 for s, r in self.stages.items()
             },
             "ttft_s": self.ttft_s, "tpot_s": self.tpot_s, "e2e_latency_s": self.e2e_latency_s,
@@ -187,11 +192,13 @@ class Estimate:
 def estimate(model: ModelSpec | str, hardware: HardwareProfile | str,
              workload: Workload | None = None, **fields: Any) -> Estimate:
     """Estimate one request. `model`/`hardware` are specs, zoo/bundled ids or file paths;
-    keyword fields build the Workload (batch=8, visual_tokens=576, act_dtype='bf16', ...)."""
+    keyword fields build the Workload (batch=8, visual_tokens=576, act_dtype='bf16', ...), or
+    replace those fields of `workload`."""
     from costmodel.loading.load import load_hardware, load_model
 
     spec = load_model(model) if isinstance(model, str) else model
     hw = load_hardware(hardware) if isinstance(hardware, str) else hardware
-    w = workload or Workload(**fields)
+    w = Workload(**fields) if workload is None else Workload.model_validate(
+        {**workload.model_dump(), **fields}) if fields else workload
     prep = prepare(spec, [hw], w)
     return Estimate.at(spec, hw, w, prep, evaluate(spec, prep))

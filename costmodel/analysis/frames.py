@@ -19,7 +19,10 @@ def _at(x: np.ndarray, i: int, shape: tuple[int, ...]) -> float:
 
 def op_frame(ev: Evaluation, i: int = 0, per_layer: bool = False) -> pd.DataFrame:
     """Operator rows for point i. Quantities are totals over the operator's instances (and,
-    for decode, over all decode steps); per_layer splits a layer range into one row a layer."""
+    for decode, over all decode steps); per_layer splits a layer range into one row a layer.
+    launch_s: the operator's kernel launches (host time): in its latency_s under an engine's
+    `host_overlap: serial`; under `async` its latency_s is the device time and the stage's
+    `engine/host_exposed` row holds the launches the device does not hide."""
     rows = []
     shape = np.shape(ev.ttft_s)
     for c in ev.op_costs:
@@ -28,6 +31,7 @@ def op_frame(ev: Evaluation, i: int = 0, per_layer: bool = False) -> pd.DataFram
             "weight_bytes": _at(c.weight_bytes, i, shape), "act_bytes": _at(c.act_bytes, i, shape),
             "kv_bytes": _at(c.kv_bytes, i, shape), "compute_s": _at(c.compute_s, i, shape),
             "memory_s": _at(c.memory_s, i, shape), "latency_s": _at(c.latency_s, i, shape),
+            "launch_s": _at(c.launch_s, i, shape),
         }
         base = {"stage": c.op.stage, "op": c.op.name, "op_class": c.op.op_class,
                 "bound": str(bound_label(vals["compute_s"], vals["memory_s"], c.op.op_class))}

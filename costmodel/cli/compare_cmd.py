@@ -72,7 +72,7 @@ def _joules(x: float) -> str:
 
 
 def compare_table(recs: list[dict[str, Any]], head: str) -> str:
-    short = {"compute": "C", "memory": "M", "-": "-"}
+    short = {"compute": "C", "memory": "M", "host": "H", "-": "-"}
     rows = [[str(r["rank"]), r["hardware"], r["math_dtype"], seconds(r["ttft_s"]),
              seconds(r["tpot_s"]), seconds(r["e2e_latency_s"]), f"{r['tokens_per_s']:.1f}",
              f"{si(r['total_bytes'], 'B')} / {si(r['capacity_bytes'], 'B')}",
@@ -82,7 +82,8 @@ def compare_table(recs: list[dict[str, Any]], head: str) -> str:
                      "bound v/p/pf/d", "J/request"], right={0, 3, 4, 5, 6, 7, 10})
     changed = [f"{r['hardware']}: {r['hardware_changes']}" for r in recs if r["hardware_changes"]]
     return "\n".join([head, "", t, "", "bound: C = compute-bound, M = memory-bound (latency-"
-                      "weighted majority of the stage's operators)", ENERGY_NOTE]
+                      "weighted majority of the stage's operators), H = host-bound (the "
+                      "engine's launches, overlapping the device, take longer)", ENERGY_NOTE]
                      + [f"[changed] {c}" for c in changed])
 
 

@@ -18,6 +18,7 @@ def _record(name: str) -> dict[str, Any]:
     return {"id": e.id, "name": e.name, "kernels": e.kernels,
             "launch_per_kernel": e.launch_per_kernel,
             "host_overhead_per_kernel_us": e.host_overhead_per_kernel_s * 1e6,
+            "host_overlap": e.host_overlap,
             "decode_cuda_graphs": e.decode_cuda_graphs,
             "fused_op_classes": " ".join(sorted(e.fused_op_classes)),
             "step_overhead_us": e.step_overhead_s * 1e6,
@@ -37,11 +38,13 @@ def engines_list(fmt: Format = typer.Option(Format.table, "--format", "-f")) -> 
         typer.echo(records_csv(recs), nl=False)
     else:
         rows = [[r["id"], r["kernels"], "yes" if r["launch_per_kernel"] else "no",
-                 f"{r['host_overhead_per_kernel_us']:g}", "yes" if r["decode_cuda_graphs"] else "no",
+                 f"{r['host_overhead_per_kernel_us']:g}", r["host_overlap"],
+                 "yes" if r["decode_cuda_graphs"] else "no",
                  r["fused_op_classes"] or "-", f"{r['step_overhead_us']:g}",
                  f"{r['prefill_overhead_us']:g}", r["name"]] for r in recs]
-        typer.echo(table(rows, ["id", "kernels", "launches", "host us/kernel", "decode graphs",
-                                "fused", "step us", "prefill us", "name"], right={3, 6, 7}))
+        typer.echo(table(rows, ["id", "kernels", "launches", "host us/kernel", "host overlap",
+                                "decode graphs", "fused", "step us", "prefill us", "name"],
+                         right={3, 7, 8}))
 
 
 @engines_app.command("show")

@@ -157,11 +157,23 @@ def render(est: Estimate, per_op: bool = False) -> str:
     ]
     if m.gpus > 1:
         lines.append(parallel_line(est))
+    if est.prepared.engine.host_overlap == "async" and any(
+            s.launch_s > 0 for s in est.stages.values()):
+        lines.append(host_line(est))
     if est.workload.convention == "llm-viewer":
         lines.append(llm_viewer_line(est))
     if per_op:
         lines += ["", op_table(est)]
     return "\n".join(lines)
+
+
+def host_line(est: Estimate) -> str:
+    """Each stage's launch (host) time against its device time, under host_overlap async
+    (the longer sets the stage's time: docs/methodology.md, "Inference engines")."""
+    parts = [f"{name} {seconds(s.launch_s)} vs {seconds(s.device_s)}"
+             + (" (host-bound)" if s.host_bound else "")
+             for name, s in est.stages.items() if s.launch_s > 0]
+    return "host launches vs device (async: the longer sets the stage): " + " | ".join(parts)
 
 
 def llm_viewer_line(est: Estimate) -> str:

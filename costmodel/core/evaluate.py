@@ -16,6 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from costmodel.core import host_overlap
 from costmodel.core.compression import compress_points, overhead_ops
 from costmodel.core.convention import Convention
 from costmodel.core.decode_sum import Segments, combine, segments
@@ -68,6 +69,12 @@ class StageTotals:
     act_bytes: Arr
     kv_bytes: Arr
     latency_s: Arr
+    # the stage's operators without their launches, and their launches (host time), in s
+    device_s: Arr = 0.0  # type: ignore[assignment]
+    launch_s: Arr = 0.0  # type: ignore[assignment]
+    # host_overlap: async and the launches take longer than the device: the stage runs at the
+    # host's pace (decode: in total over the steps)
+    host_bound: Arr = False  # type: ignore[assignment]
 
     @property
     def bytes(self) -> Arr:
@@ -250,21 +257,49 @@ def _engine_costs(r: Rates, n_steps: Arr, like: Arr) -> dict[str, list[OpCost]]:
     return {"prefill": pre, "decode": dec}
 
 
+def _overlaps(r: Rates) -> tuple[bool, bool]:
+    """(static stages, decode) priced as max(device, host) (core/host_overlap.py): an
+    `async` engine that launches kernels there."""
+    e = r.engine
+    on = (e is not None and e.host_overlap == "async" and e.kernels != "bound"
+          and e.launch_per_kernel)
+    return on, on and e is not None and not e.decode_cuda_graphs
+
+
+def _split(costs: list[OpCost], like: Arr) -> dict[str, tuple[Arr, Arr]]:
+    """Per stage, (device_s, launch_s) of its operators (host_overlap.split)."""
+    return {s: host_overlap.split([c for c in costs if c.op.stage == s], like) for s in STAGES}
+
+
 def _price(ops: _Ops, overlap: str, r: Rates) -> _Replica:
     """Every operator priced at rates `r` (bound or the engine's), summed per stage."""
     like = ops.like
     n_steps = ops.pts.output - 1.0
     host = _engine_costs(r, n_steps, like)
-    costs = price_static(ops.pre_stack, r, overlap) + host["prefill"]
+    costs = price_static(ops.pre_stack, r, overlap)
     dec_costs = _piecewise(ops, price_decode(ops.dec_stack, r, overlap, n_steps, ops.span), r,
-                           overlap) + host["decode"]
+                           overlap)
+    on_static, on_decode = _overlaps(r)
+    first = price_static(ops.dec_stack, r, overlap) if on_decode or np.any(n_steps <= 0) else []
+    parts = _split(costs + dec_costs, like)
+    times: dict[str, Arr] = {}  # async stages: max(device, host), before the fixed overheads
+    if on_static:
+        costs, times = host_overlap.static(costs, STAGES[:3], like)
+    if on_decode:
+        dec_costs, times["decode"] = host_overlap.decode(dec_costs, first, n_steps, like)
+    fixed = {"prefill": host["prefill"], "decode": host["decode"]}
+    costs, dec_costs = costs + host["prefill"], dec_costs + host["decode"]
     stages = {s: _totals([c for c in costs if c.op.stage == s], like) for s in STAGES[:3]}
     stages["decode"] = _totals(dec_costs, like)
-    dec = stages["decode"].latency_s
-    tpot = dec / np.maximum(n_steps, 1.0)
+    stages = {s: dataclasses.replace(
+        t, device_s=parts[s][0], launch_s=parts[s][1], **({} if s not in times else {
+            "latency_s": times[s] + _totals(fixed.get(s, []), like).latency_s,
+            "host_bound": parts[s][1] > parts[s][0]}))
+        for s, t in stages.items()}
+    tpot = stages["decode"].latency_s / np.maximum(n_steps, 1.0)
     if np.any(n_steps <= 0):  # one output token: no decode step, TPOT = one step's latency
-        first = price_static(ops.dec_stack, r, overlap) + host["decode"]
-        tpot = np.where(n_steps > 0, tpot, _totals(first, like).latency_s)
+        step = host_overlap.one_step_s(first, like) if on_decode else _totals(first, like).latency_s
+        tpot = np.where(n_steps > 0, tpot, step + _totals(host["decode"], like).latency_s)
     return _Replica(ops.pts, stages, tpot + 0 * like, n_steps + 0 * like, costs + dec_costs,
                     ops.activation_bytes + 0 * like, like)
 

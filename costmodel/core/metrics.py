@@ -87,14 +87,16 @@ def footprint(spec: ModelSpec, gpu: ModelSpec, pts: Points, prec: Precision, par
 
 def is_compute_bound(compute_s: Arr, memory_s: Arr, op_class: str) -> Arr:
     """An operator is compute-bound when its compute time is at least its memory time;
-    interconnect operators (op_class 'comm') never are: their time is link time."""
-    return np.asarray(compute_s >= memory_s) & (op_class != "comm")
+    interconnect operators (op_class 'comm') never are: their time is link time; nor are the
+    engine's host times (op_class 'overhead': no compute, no memory)."""
+    return np.asarray(compute_s >= memory_s) & (op_class not in ("comm", "overhead"))
 
 
 def bound_label(compute_s: Arr | float, memory_s: Arr | float, op_class: str) -> Arr:
-    """'compute', 'memory', or 'comm' for interconnect operators."""
-    if op_class == "comm":
-        return np.full(np.shape(compute_s), "comm")
+    """'compute', 'memory', 'comm' for interconnect operators, 'host' for the engine's host
+    times (op_class 'overhead')."""
+    if op_class in ("comm", "overhead"):
+        return np.full(np.shape(compute_s), "comm" if op_class == "comm" else "host")
     return np.where(compute_s >= memory_s, "compute", "memory")
 
 

@@ -44,6 +44,7 @@ class OpCost:
     memory_s: Arr
     latency_s: Arr
     comm_s: Arr = 0.0  # type: ignore[assignment]  # interconnect time (op_class "comm")
+    launch_s: Arr = 0.0  # type: ignore[assignment]  # the launches in latency_s (host time)
 
     @property
     def bytes(self) -> Arr:
@@ -62,7 +63,7 @@ def static_cost(op: Op, r: Rates, overlap: str, k: Arr | int | None = None,
                   k * (op.act_read_bytes + op.act_write_bytes),
                   k * (op.kv_read_bytes + op.kv_write_bytes),
                   k * t.compute_s, k * t.memory_s, k * t.latency_s(overlap, launch),
-                  k * t.comm_s)
+                  k * t.comm_s, k * launch)
 
 
 def decode_cost(a: Op, b: Op, r: Rates, overlap: str, n: Arr, span: Arr,
@@ -93,6 +94,7 @@ def decode_cost(a: Op, b: Op, r: Rates, overlap: str, n: Arr, span: Arr,
         series(a.act_read_bytes + a.act_write_bytes, b.act_read_bytes + b.act_write_bytes),
         series(a.kv_read_bytes + a.kv_write_bytes, b.kv_read_bytes + b.kv_write_bytes),
         series(ta.compute_s, tb.compute_s), series(ta.memory_s, tb.memory_s), lat + comm, comm,
+        k * n * launch,
     )
 
 
@@ -258,7 +260,7 @@ def _cut(st: Stack, c: OpCost) -> list[OpCost]:
     n, k = len(st.order), st.width
     cols = []
     for x in (c.flops, c.useful_flops, c.weight_bytes, c.act_bytes, c.kv_bytes, c.compute_s,
-              c.memory_s, c.latency_s, c.comm_s):
+              c.memory_s, c.latency_s, c.comm_s, c.launch_s):
         x = np.asarray(x)
         x = x if x.ndim == 2 else np.broadcast_to(x, (1, n * k))
         cols.append(list(x.reshape(x.shape[0], n, k).swapaxes(0, 1)))  # n views [rows, K]

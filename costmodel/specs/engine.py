@@ -15,6 +15,10 @@ units (seconds). Every figure has a source under `sources`. How the fields enter
 - step_overhead_us per decode step (scheduling, sampling, detokenisation) and
   prefill_overhead_us per prefill (request scheduling, input preparation): fixed host times.
 - flash_attention: the engine's attention kernel when the workload leaves it unset.
+- host_overlap: 'serial' (default) adds every kernel's launch time to its device time;
+  'async' lets the host run ahead of the device (CUDA launches are asynchronous), so a
+  stage, and each decode step, takes max(device time, host launch time) plus the fixed
+  overheads. Written in a YAML, it needs a source (sources.host_overlap).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ class EngineFile(BaseModel):
     step_overhead_us: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
     prefill_overhead_us: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
     flash_attention: bool = True
+    host_overlap: Literal["serial", "async"] = "serial"
     # whose per-device attention figures it runs (a hardware profile's
     # decode_kernel_by_engine and attention_kernel_by_engine key); None = its own id. A copy
     # of vllm.yaml under another id keeps vLLM's kernels by naming them here.
@@ -53,7 +58,9 @@ class EngineFile(BaseModel):
 
     @model_validator(mode="after")
     def _sourced(self) -> EngineFile:
-        missing = [k for k in ENGINE_SOURCED if not self.sources.get(k, "").strip()]
+        keys = ENGINE_SOURCED + (("host_overlap",) if "host_overlap" in self.model_fields_set
+                                 else ())
+        missing = [k for k in keys if not self.sources.get(k, "").strip()]
         if missing:
             raise ValueError(f"sources: no source for {', '.join(missing)}; add "
                              "sources.<key>: where the figure comes from")
@@ -75,6 +82,7 @@ class Engine(BaseModel):
     prefill_overhead_s: float
     flash_attention: bool
     kernel_figures: str
+    host_overlap: Literal["serial", "async"]
     source_file: EngineFile
 
     @classmethod
@@ -86,7 +94,7 @@ class Engine(BaseModel):
                    step_overhead_s=f.step_overhead_us * MICRO,
                    prefill_overhead_s=f.prefill_overhead_us * MICRO,
                    flash_attention=f.flash_attention, kernel_figures=f.kernel_figures or f.id,
-                   source_file=f)
+                   host_overlap=f.host_overlap, source_file=f)
 
     def launches(self, stage: str, op_class: str) -> float:
         """Kernel launches paid per instance of an operator of this class in this stage."""

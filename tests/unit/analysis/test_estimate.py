@@ -38,7 +38,8 @@ def test_logits_all_counts_lm_head_for_every_token(llama2, gpu):
 
 
 def test_decode_integration_equals_step_loop(llava, gpu):
-    w = Workload(visual_tokens=576, text_tokens=40, output_tokens=50)
+    # torch-eager: launches in series (async launches: tests/unit/core/test_host_overlap.py)
+    w = Workload(visual_tokens=576, text_tokens=40, output_tokens=50, engine="torch-eager")
     e = estimate(llava, gpu, w)
     prep = prepare(llava, [gpu], w)
     rates, pts, prec = prep.rates, prep.points, prep.precision
@@ -111,8 +112,8 @@ def test_eager_attention_costs_more_than_flash(llava, gpu):
 
 
 def test_serial_overlap_is_slower_than_roofline(llava, gpu):
-    r = estimate(llava, gpu, visual_tokens=576)
-    s = estimate(llava, gpu, visual_tokens=576, overlap="serial")
+    r = estimate(llava, gpu, visual_tokens=576, engine="torch-eager")
+    s = estimate(llava, gpu, visual_tokens=576, overlap="serial", engine="torch-eager")
     assert s.ttft_s > r.ttft_s and s.tpot_s > r.tpot_s
 
 

@@ -86,7 +86,9 @@ def test_bad_curve_names_the_field(gpu, bad, field):
 
 def test_engine_launch_overhead_per_kernel(llama2, gpu):
     """torch-eager pays the device's launch overhead once per kernel instance; a CUDA-graph
-    engine pays none; hf-eager adds its host overhead per kernel on top; the bound neither."""
+    engine pays none; hf-eager's launches (with its host overhead per kernel on top) overlap
+    the device (host_overlap: async): the prefill takes the longer of the two; the bound pays
+    no launches."""
     hw = _profile(gpu, kernel_launch_overhead_us=10.0)
     kw = dict(visual_tokens=0, text_tokens=128, output_tokens=1)
     eager = estimate(llama2, hw, engine="torch-eager", **kw)
@@ -96,7 +98,10 @@ def test_engine_launch_overhead_per_kernel(llama2, gpu):
     assert graph.ttft_s == pytest.approx(estimate(llama2, gpu, engine="torch-eager", **kw).ttft_s)
     hf = estimate(llama2, hw, engine="hf-eager", **kw)
     host = hf.prepared.engine.host_overhead_per_kernel_s
-    assert hf.ttft_s - graph.ttft_s == pytest.approx(kernels * (10e-6 + host))
+    launches = kernels * (10e-6 + host)
+    assert hf.stages["prefill"].launch_s == pytest.approx(launches)
+    assert hf.stages["prefill"].device_s == pytest.approx(graph.ttft_s)
+    assert hf.ttft_s == pytest.approx(max(graph.ttft_s, launches))
     # my-gpu has efficiencies 1 and no curves: without launches the engine is at the bound
     assert eager.bound.ttft_s == graph.bound.ttft_s == hf.bound.ttft_s == graph.ttft_s < eager.ttft_s
     assert eager.to_dict()["engine"] == "torch-eager"

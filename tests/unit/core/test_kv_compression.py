@@ -15,17 +15,18 @@ from costmodel.specs.workload import Workload
 from tests.helpers import LLAVA15_7B
 
 W = Workload(visual_tokens=576, text_tokens=64, output_tokens=16)
+ENGINE = "torch-eager"  # launches in series (hf-eager's batch-1 decode is host-bound)
 
 
 def _kv(gpu, w=W, stages=(), **kv):
     plan = CompressionPlan(stages=stages, kv=KVCompression(**kv))
-    return estimate(LLAVA15_7B, gpu, w.model_copy(update={"compression": plan}))
+    return estimate(LLAVA15_7B, gpu, w.model_copy(update={"compression": plan}), engine=ENGINE)
 
 
 def test_uniform_half_by_hand(gpu):
     """640 prompt tokens -> 320 kept per layer; KV = B 2 kv_dim 32 (320 + 15) 2 bytes; decode
     step 0 reads 321 keys per layer; prefill is unchanged but for the eviction operator."""
-    base = estimate(LLAVA15_7B, gpu, W)
+    base = estimate(LLAVA15_7B, gpu, W, engine=ENGINE)
     est = _kv(gpu, keep_ratio=0.5)
     assert est.memory.kv_cache_bytes == pytest.approx(2 * 4096 * 32 * (320 + 15) * 2.0)
     flash = next(c for c in est.evaluation.op_costs
@@ -79,7 +80,7 @@ def test_kv_keep_one_equals_no_compression(policy, text, out, batch):
 
     hw = load_hardware("a100-80gb")
     w = Workload(visual_tokens=576, text_tokens=text, output_tokens=out, batch=batch)
-    base = estimate(LLAVA15_7B, hw, w)
+    base = estimate(LLAVA15_7B, hw, w, engine=ENGINE)
     est = _kv(hw, w, keep_ratio=1.0, policy=policy)
     assert est.stages == base.stages and est.memory == base.memory
     assert est.ttft_s == base.ttft_s and est.tpot_s == base.tpot_s
