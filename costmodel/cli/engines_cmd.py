@@ -19,6 +19,7 @@ def _record(name: str) -> dict[str, Any]:
             "launch_per_kernel": e.launch_per_kernel,
             "host_overhead_per_kernel_us": e.host_overhead_per_kernel_s * 1e6,
             "host_overlap": e.host_overlap,
+            "kv_append": e.kv_append, "gqa_expand": e.gqa_expand,
             "decode_cuda_graphs": e.decode_cuda_graphs,
             "fused_op_classes": " ".join(sorted(e.fused_op_classes)),
             "step_overhead_us": e.step_overhead_s * 1e6,
@@ -27,7 +28,7 @@ def _record(name: str) -> dict[str, Any]:
 
 @engines_app.command("list")
 def engines_list(fmt: Format = typer.Option(Format.table, "--format", "-f")) -> None:
-    """Every bundled engine with its launch, fusion and host-time figures.
+    """Every bundled engine with its launch, fusion, KV-traffic and host-time figures.
 
     Example: costmodel engines list; costmodel estimate llava-1.5-7b -H a100-80gb --engine vllm
     """
@@ -39,12 +40,13 @@ def engines_list(fmt: Format = typer.Option(Format.table, "--format", "-f")) -> 
     else:
         rows = [[r["id"], r["kernels"], "yes" if r["launch_per_kernel"] else "no",
                  f"{r['host_overhead_per_kernel_us']:g}", r["host_overlap"],
+                 r["kv_append"], "yes" if r["gqa_expand"] else "no",
                  "yes" if r["decode_cuda_graphs"] else "no",
                  r["fused_op_classes"] or "-", f"{r['step_overhead_us']:g}",
                  f"{r['prefill_overhead_us']:g}", r["name"]] for r in recs]
         typer.echo(table(rows, ["id", "kernels", "launches", "host us/kernel", "host overlap",
-                                "decode graphs", "fused", "step us", "prefill us", "name"],
-                         right={3, 7, 8}))
+                                "kv append", "gqa copy", "decode graphs", "fused", "step us",
+                                "prefill us", "name"], right={3, 9, 10}))
 
 
 @engines_app.command("show")

@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from costmodel.core import host_overlap
+from costmodel.core import engine_traffic, host_overlap
 from costmodel.core.compression import compress_points, overhead_ops
 from costmodel.core.convention import Convention
 from costmodel.core.decode_sum import Segments, combine, segments
@@ -140,6 +140,7 @@ class _Ops:
     dec_stack: Stack  # dec_a with dec_b
     activation_bytes: Arr  # the peak activation footprint (metrics.peak_activation_bytes)
     segs: Segments | None = None  # decode cut at knees inside the steps (core/decode_sum.py)
+    groups: float = 1.0  # query heads per KV head (core/engine_traffic.py)
 
 
 @dataclass(frozen=True)
@@ -220,7 +221,8 @@ def _build_ops(gpu: ModelSpec, base: Points, prep: Prepared) -> _Ops:
     act = peak_activation_bytes(flat + dec_a, like)
     rows = like.shape[0] if like.ndim == 2 else 1
     return _Ops(pts, pre, dec_a, dec_b, span, like, stack(flat, width, rows=rows),
-                stack(dec_a, width, dec_b, rows), act, segs)
+                stack(dec_a, width, dec_b, rows), act, segs,
+                gpu.llm.num_heads / gpu.llm.num_kv_heads)
 
 
 def _piecewise(ops: _Ops, today: list[OpCost], r: Rates, overlap: str) -> list[OpCost]:
@@ -271,6 +273,17 @@ def _split(costs: list[OpCost], like: Arr) -> dict[str, tuple[Arr, Arr]]:
     return {s: host_overlap.split([c for c in costs if c.op.stage == s], like) for s in STAGES}
 
 
+def _traffic(ops: _Ops, r: Rates, n_steps: Arr, costs: list[OpCost], dec: list[OpCost],
+             first: list[OpCost]) -> tuple[list[OpCost], list[OpCost], list[OpCost]]:
+    """The engine's own KV traffic (core/engine_traffic.py) added as device-time rows to the
+    prefill, to the decode steps and to the first step (when it is priced)."""
+    pre = [o for v in ops.pre.values() for o in v]
+    rows = engine_traffic.prefill_rows(r.engine, pre, ops.groups, r.bytes_per_s, ops.like)
+    total, one = engine_traffic.decode_rows(r.engine, ops.dec_a, ops.dec_b, ops.groups,
+                                            r.bytes_per_s, n_steps, ops.span, ops.like)
+    return costs + rows, dec + total, first + (one if first else [])
+
+
 def _price(ops: _Ops, overlap: str, r: Rates) -> _Replica:
     """Every operator priced at rates `r` (bound or the engine's), summed per stage."""
     like = ops.like
@@ -281,6 +294,7 @@ def _price(ops: _Ops, overlap: str, r: Rates) -> _Replica:
                            overlap)
     on_static, on_decode = _overlaps(r)
     first = price_static(ops.dec_stack, r, overlap) if on_decode or np.any(n_steps <= 0) else []
+    costs, dec_costs, first = _traffic(ops, r, n_steps, costs, dec_costs, first)
     parts = _split(costs + dec_costs, like)
     times: dict[str, Arr] = {}  # async stages: max(device, host), before the fixed overheads
     if on_static:

@@ -94,9 +94,12 @@ def is_compute_bound(compute_s: Arr, memory_s: Arr, op_class: str) -> Arr:
 
 def bound_label(compute_s: Arr | float, memory_s: Arr | float, op_class: str) -> Arr:
     """'compute', 'memory', 'comm' for interconnect operators, 'host' for the engine's host
-    times (op_class 'overhead')."""
-    if op_class in ("comm", "overhead"):
-        return np.full(np.shape(compute_s), "comm" if op_class == "comm" else "host")
+    times (op_class 'overhead'; 'memory' for its device traffic rows, core/engine_traffic.py,
+    which carry memory time)."""
+    if op_class == "comm":
+        return np.full(np.shape(compute_s), "comm")
+    if op_class == "overhead":
+        return np.where(np.asarray(memory_s) > 0, "memory", "host")
     return np.where(compute_s >= memory_s, "compute", "memory")
 
 

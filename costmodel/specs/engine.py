@@ -19,6 +19,12 @@ units (seconds). Every figure has a source under `sources`. How the fields enter
   'async' lets the host run ahead of the device (CUDA launches are asynchronous), so a
   stage, and each decode step, takes max(device time, host launch time) plus the fixed
   overheads. Written in a YAML, it needs a source (sources.host_overlap).
+- kv_append: how a decode step stores its new K and V: 'in_place' (default: a preallocated or
+  paged cache written at the token's slot) or 'concat' (transformers' DynamicCache: torch.cat
+  copies the layer's whole cache every step). gqa_expand: the attention path copies K and V
+  out to every query head before the kernel (transformers' repeat_kv) when heads > KV heads;
+  default false. Both priced as the engine's own traffic (core/engine_traffic.py); written in a
+  YAML, each needs a source.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from costmodel.units import MICRO
 FusableClass = Literal["norm", "activation", "elementwise", "rope", "embedding"]
 ENGINE_SOURCED = ("kernels", "host_overhead_per_kernel_us", "step_overhead_us",
                   "prefill_overhead_us", "decode_cuda_graphs", "fused_op_classes")
+OPTIONAL_SOURCED = ("host_overlap", "kv_append", "gqa_expand")  # sourced where written
 
 
 class EngineFile(BaseModel):
@@ -49,6 +56,8 @@ class EngineFile(BaseModel):
     prefill_overhead_us: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
     flash_attention: bool = True
     host_overlap: Literal["serial", "async"] = "serial"
+    kv_append: Literal["in_place", "concat"] = "in_place"
+    gqa_expand: bool = False
     # whose per-device attention figures it runs (a hardware profile's
     # decode_kernel_by_engine and attention_kernel_by_engine key); None = its own id. A copy
     # of vllm.yaml under another id keeps vLLM's kernels by naming them here.
@@ -58,8 +67,7 @@ class EngineFile(BaseModel):
 
     @model_validator(mode="after")
     def _sourced(self) -> EngineFile:
-        keys = ENGINE_SOURCED + (("host_overlap",) if "host_overlap" in self.model_fields_set
-                                 else ())
+        keys = ENGINE_SOURCED + tuple(k for k in OPTIONAL_SOURCED if k in self.model_fields_set)
         missing = [k for k in keys if not self.sources.get(k, "").strip()]
         if missing:
             raise ValueError(f"sources: no source for {', '.join(missing)}; add "
@@ -83,6 +91,8 @@ class Engine(BaseModel):
     flash_attention: bool
     kernel_figures: str
     host_overlap: Literal["serial", "async"]
+    kv_append: Literal["in_place", "concat"] = "in_place"
+    gqa_expand: bool = False
     source_file: EngineFile
 
     @classmethod
@@ -94,7 +104,8 @@ class Engine(BaseModel):
                    step_overhead_s=f.step_overhead_us * MICRO,
                    prefill_overhead_s=f.prefill_overhead_us * MICRO,
                    flash_attention=f.flash_attention, kernel_figures=f.kernel_figures or f.id,
-                   host_overlap=f.host_overlap, source_file=f)
+                   host_overlap=f.host_overlap, kv_append=f.kv_append,
+                   gqa_expand=f.gqa_expand, source_file=f)
 
     def launches(self, stage: str, op_class: str) -> float:
         """Kernel launches paid per instance of an operator of this class in this stage."""

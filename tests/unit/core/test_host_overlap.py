@@ -73,9 +73,11 @@ def test_decode_sum_one_step_and_none():
 
 
 def _engine(tmp_path: Path, host_us: float) -> str:
-    """hf-eager with another host overhead per kernel and no step overhead."""
+    """hf-eager with another host overhead per kernel, no step overhead and none of its own KV
+    traffic (core/engine_traffic.py: tests/unit/core/test_engine_traffic.py)."""
     data = yaml.safe_load((ENGINES / "hf-eager.yaml").read_text())
-    data.update(host_overhead_per_kernel_us=float(host_us), step_overhead_us=0.0)
+    data.update(host_overhead_per_kernel_us=float(host_us), step_overhead_us=0.0,
+                kv_append="in_place", gqa_expand=False)
     path = tmp_path / f"eager-{host_us:g}.yaml"
     path.write_text(yaml.safe_dump(data))
     return str(path)
