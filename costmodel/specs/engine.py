@@ -18,7 +18,11 @@ units (seconds). Every figure has a source under `sources`. How the fields enter
 - host_overlap: 'serial' (default) adds every kernel's launch time to its device time;
   'async' lets the host run ahead of the device (CUDA launches are asynchronous), so a
   stage, and each decode step, takes max(device time, host launch time) plus the fixed
-  overheads. Written in a YAML, it needs a source (sources.host_overlap).
+  overheads. Set to 'async', it needs a source (sources.host_overlap).
+- prefill_attention_dtype: the element type a prefill (context) attention kernel holds Q and
+  O in: 'activation' (default) or 'kv_cache' (TensorRT-LLM forces its FP8 context FMHA when
+  the KV cache is fp8). Priced by core/efficiency.prefill_qo_bytes; set to 'kv_cache', it
+  needs a source (sources.prefill_attention_dtype).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from costmodel.units import MICRO
 FusableClass = Literal["norm", "activation", "elementwise", "rope", "embedding"]
 ENGINE_SOURCED = ("kernels", "host_overhead_per_kernel_us", "step_overhead_us",
                   "prefill_overhead_us", "decode_cuda_graphs", "fused_op_classes")
+OPTIONAL_SOURCED = ("host_overlap", "prefill_attention_dtype")  # sourced when not the default
 
 
 class EngineFile(BaseModel):
@@ -49,6 +54,7 @@ class EngineFile(BaseModel):
     prefill_overhead_us: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
     flash_attention: bool = True
     host_overlap: Literal["serial", "async"] = "serial"
+    prefill_attention_dtype: Literal["activation", "kv_cache"] = "activation"
     # whose per-device attention figures it runs (a hardware profile's
     # decode_kernel_by_engine and attention_kernel_by_engine key); None = its own id. A copy
     # of vllm.yaml under another id keeps vLLM's kernels by naming them here.
@@ -58,8 +64,8 @@ class EngineFile(BaseModel):
 
     @model_validator(mode="after")
     def _sourced(self) -> EngineFile:
-        keys = ENGINE_SOURCED + (("host_overlap",) if "host_overlap" in self.model_fields_set
-                                 else ())
+        keys = ENGINE_SOURCED + tuple(k for k in OPTIONAL_SOURCED  # sourced unless the default
+                                      if getattr(self, k) != type(self).model_fields[k].default)
         missing = [k for k in keys if not self.sources.get(k, "").strip()]
         if missing:
             raise ValueError(f"sources: no source for {', '.join(missing)}; add "
@@ -83,6 +89,7 @@ class Engine(BaseModel):
     flash_attention: bool
     kernel_figures: str
     host_overlap: Literal["serial", "async"]
+    prefill_attention_dtype: Literal["activation", "kv_cache"]
     source_file: EngineFile
 
     @classmethod
@@ -94,7 +101,8 @@ class Engine(BaseModel):
                    step_overhead_s=f.step_overhead_us * MICRO,
                    prefill_overhead_s=f.prefill_overhead_us * MICRO,
                    flash_attention=f.flash_attention, kernel_figures=f.kernel_figures or f.id,
-                   host_overlap=f.host_overlap, source_file=f)
+                   host_overlap=f.host_overlap,
+                   prefill_attention_dtype=f.prefill_attention_dtype, source_file=f)
 
     def launches(self, stage: str, op_class: str) -> float:
         """Kernel launches paid per instance of an operator of this class in this stage."""
