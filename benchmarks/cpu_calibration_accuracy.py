@@ -64,11 +64,9 @@ def _calibrate(cal: Path) -> dict:
 
 def noisy_points(csv_text: str) -> int:
     """Profile rows whose IQR stayed above the contention limit after the retries."""
-    from costmodel.reference.contention import SPREAD_LIMIT
+    from costmodel.reference.contention import row_noisy
 
-    rows = list(csv.DictReader(io.StringIO(csv_text)))
-    return sum((float(r["p75_s"]) - float(r["p25_s"])) / float(r["median_s"]) > SPREAD_LIMIT
-               for r in rows)
+    return sum(row_noisy(r) for r in csv.DictReader(io.StringIO(csv_text)))
 
 
 def trial(folder: Path, configs: list[Path] = CONFIGS["heldout"]) -> dict:

@@ -168,15 +168,24 @@ def _gemm(f: pd.DataFrame, hw: HardwareProfile, p: eff.KernelParams) -> tuple[np
 
 
 def _prefill(f: pd.DataFrame, hw: HardwareProfile, p: eff.KernelParams,
-             causal: bool) -> tuple[np.ndarray, ...]:
+             causal: bool, in_kv_dtype: bool = False) -> tuple[np.ndarray, ...]:
+    """in_kv_dtype: the engine runs its context attention in the KV cache's dtype
+    (Engine.prefill_attention_dtype; eff.prefill_qo_bytes)."""
     b, s, h, d = (f[c].to_numpy(float) for c in ("batch_size", "isl", "num_heads", "head_dim"))
     kvh = f["num_key_value_heads"].to_numpy(float) if causal else h
     win = _col(f, "window_size", 0.0).astype(float)
-    by = b * s * d * (2.0 * h * _bytes(f, "attn_dtype") + 2.0 * kvh * _bytes(f, "kv_cache_dtype"))
+    kvb = _bytes(f, "kv_cache_dtype")
+    qo = eff.prefill_qo_bytes(_bytes(f, "attn_dtype"), kvb,
+                              _col(f, "kv_cache_dtype", "bfloat16").astype(str) == "fp8",
+                              in_kv_dtype and causal, hw.supports(DType.fp8))
+    by = b * s * d * (2.0 * h * qo + 2.0 * kvh * kvb)
     peak = _attn_peak(hw)
     pred = eff.prefill_attention_time_s(b, s, s, h, d, causal, win, peak, by, device(hw), p)
     flops = eff.attention_flops(b, s, s, h, d, causal, win)
-    return pred, np.maximum(flops / peak, by / hw.memory_bandwidth_Bps)
+    # the bound of the row as labelled (the engine's kernel choice is not the bound's, as in
+    # the core, whose ideal engine has no rules)
+    written = b * s * d * (2.0 * h * _bytes(f, "attn_dtype") + 2.0 * kvh * kvb)
+    return pred, np.maximum(flops / peak, written / hw.memory_bandwidth_Bps)
 
 
 def _decode(f: pd.DataFrame, hw: HardwareProfile, p: eff.KernelParams) -> tuple[np.ndarray, ...]:
@@ -213,8 +222,17 @@ def _per_engine(f: pd.DataFrame, hw: HardwareProfile, p: eff.KernelParams,
         idx = np.flatnonzero(engines == e)
         pe = by_engine.get(e, p)
         pred[idx], bound[idx] = (_decode(f.iloc[idx], hw, pe) if kind == "generation_attention"
-                                 else _prefill(f.iloc[idx], hw, pe, kind == "context_attention"))
+                                 else _prefill(f.iloc[idx], hw, pe, kind == "context_attention",
+                                               _in_kv_dtype(str(e))))
     return pred, bound
+
+
+def _in_kv_dtype(engine: str) -> bool:
+    """True when the bundled engine `engine` runs its prefill attention in the KV cache's
+    dtype (its YAML's prefill_attention_dtype); False for rows of no known engine."""
+    from costmodel.loading.load import engine_ids, load_engine
+
+    return engine in engine_ids() and load_engine(engine).prefill_attention_dtype == "kv_cache"
 
 
 def predict(frame: pd.DataFrame, hw: HardwareProfile, p: eff.KernelParams,

@@ -101,9 +101,9 @@ def profile(
 
 def _warn_noisy(rows: list[dict]) -> None:
     """One warning line when points stayed noisy after the retries (the device was busy)."""
-    from costmodel.reference.contention import SPREAD_LIMIT
+    from costmodel.reference.contention import SPREAD_LIMIT, row_noisy
 
-    noisy = [r for r in rows if (r["p75_s"] - r["p25_s"]) / r["median_s"] > SPREAD_LIMIT]
+    noisy = [r for r in rows if row_noisy(r)]
     if noisy:
         feedback.note(f"warning: profile: {len(noisy)} of {len(rows)} measurements stayed noisy "
                       f"(IQR above {100 * SPREAD_LIMIT:.0f}% of the median after retries): "

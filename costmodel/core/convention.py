@@ -91,7 +91,7 @@ class CostmodelConvention:
     def rates(self, profiles: Sequence[HardwareProfile], dtypes: Sequence[DType],
               w: Workload, engine: Engine) -> Rates:
         return Rates.from_profiles(profiles, dtypes, engine,
-                                   act_bytes=w.act_dtype.bytes_per_element)
+                                   act_bytes=w.act_dtype.bytes_per_element, kv_dtype=w.kv)
 
     def bound_rates(self, profiles: Sequence[HardwareProfile], dtypes: Sequence[DType],
                     w: Workload) -> Rates:

@@ -273,19 +273,37 @@ def _gemm_of_op(op: Op, a_bytes: float) -> tuple[Arr, Arr, Arr, Arr]:
     return m, n, k, w
 
 
+def prefill_qo_bytes(act_bytes: Num, kv_bytes: Num, kv_fp8: Num, runs_in_kv_dtype: bool,
+                     device_fp8: Num) -> Arr:
+    """Bytes per element in which a prefill (context) attention kernel holds Q and O: the
+    activation's, or the KV cache's where the engine runs its context FMHA in the KV dtype
+    (Engine.prefill_attention_dtype 'kv_cache') and the cache is fp8 on a device with fp8
+    math. Source: TensorRT-LLM forces paged context FMHA for an FP8 KV cache
+    (tensorrt_llm/_torch/attention_backend/trtllm.py, TrtllmAttention.forward), and paged
+    context FMHA with an FP8 KV cache runs the FP8 kernel (cpp/tensorrt_llm/thop/attentionOp.cpp:
+    mFP8ContextFMHA = ... || (hasFp8KvCache() && use_paged_context_fmha)); docs/validation.md,
+    "Prefill attention", shows the measured times."""
+    on = bool(runs_in_kv_dtype) & np.asarray(device_fp8, dtype=bool) & np.asarray(kv_fp8, bool)
+    return np.where(on, kv_bytes, act_bytes)
+
+
 def _attention_of_op(op: Op, s: AttnShape, dev: Device, p: KernelParams,
-                     peak_flops_per_s: Num, a_bytes: float) -> Arr:
+                     peak_flops_per_s: Num, a_bytes: float, qo_bytes: float | None) -> Arr:
     if np.all(_a(s.q) == 1) and s.kv_from_cache:
         kv_elems = 2.0 * _a(s.seqs) * _a(s.k) * s.kv_heads * s.head_dim
         kv_b = np.where(kv_elems > 0, _a(op.kv_read_bytes) / np.maximum(kv_elems, 1.0), a_bytes)
         return decode_attention_time_s(s.seqs, s.k, s.heads, s.kv_heads, s.head_dim, kv_b,
                                        a_bytes, dev, p, peak_flops_per_s)
+    by = _a(op.bytes)
+    if qo_bytes is not None and s.kv_from_cache:  # Q and O (the non-KV bytes) in qo_bytes
+        kv = _a(op.kv_read_bytes)
+        by = kv + (by - kv) * (qo_bytes / a_bytes)
     return prefill_attention_time_s(s.seqs, s.q, s.k, s.heads, s.head_dim, s.causal, 0.0,
-                                    peak_flops_per_s, op.bytes, dev, p)
+                                    peak_flops_per_s, by, dev, p)
 
 
 def op_time_s(op: Op, dev: Device, p: KernelParams, peak_flops_per_s: Num, a_bytes: float,
-              attn: AttnShape | None = None) -> Arr:
+              attn: AttnShape | None = None, qo_bytes: float | None = None) -> Arr:
     """Expected seconds of one instance of `op` (costmodel.core.ops) on the device.
 
     linear / lm_head: gemm_time_s on the (m, n, k) recovered from the Op (_gemm_of_op).
@@ -294,7 +312,8 @@ def op_time_s(op: Op, dev: Device, p: KernelParams, peak_flops_per_s: Num, a_byt
     attention (or decode) fractions plus the fixed cost. Other classes (norms, activations,
     adds, RoPE, embedding gathers) are memory-bound: bytes / (bandwidth * memory_fraction)
     + gemm_fixed_s. Ops with no work take 0 s. `comm` ops are priced by the roofline's link
-    model, not here (ValueError).
+    model, not here (ValueError). qo_bytes: bytes per element of a prefill attention call's
+    Q and O when the kernel holds them in another dtype than the activations (prefill_qo_bytes).
     """
     work = (_a(op.matmul_flops) + _a(op.bytes)) > 0
     if op.op_class == "comm":
@@ -304,7 +323,7 @@ def op_time_s(op: Op, dev: Device, p: KernelParams, peak_flops_per_s: Num, a_byt
         with np.errstate(divide="ignore", invalid="ignore"):  # rows without work -> 0 below
             t = gemm_time_s(m, n, k, peak_flops_per_s, a_bytes, w, a_bytes, dev, p)
     elif op.op_class == "attention" and attn is not None:
-        t = _attention_of_op(op, attn, dev, p, peak_flops_per_s, a_bytes)
+        t = _attention_of_op(op, attn, dev, p, peak_flops_per_s, a_bytes, qo_bytes)
     elif op.op_class == "attention" and op.stage == "decode":
         t = _a(op.bytes) / (dev.memory_bytes_per_s * p.decode_fraction) + p.decode_fixed_s
     elif op.op_class == "attention":

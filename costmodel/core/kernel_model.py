@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from costmodel.core.efficiency import Device, KernelParams, op_time_s, params_of
+from costmodel.core.efficiency import Device, KernelParams, op_time_s, params_of, prefill_qo_bytes
 from costmodel.core.ops import Arr, Op
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.units import DType
@@ -34,21 +34,27 @@ class KernelModel:
     act_bytes: float
     exp_per_s: tuple[float, ...] = ()  # SFU exponentials per second (inf: not modelled)
     sm_flops_per_s: tuple[float, ...] = ()  # dense bf16 (else fp16) peak (Device.sm_flops_per_s)
+    qo_bytes: tuple[float, ...] = ()  # prefill attention's Q/O bytes per element (prefill_qo_bytes)
 
     @classmethod
-    def of(cls, profiles: Sequence[HardwareProfile], act_bytes: float,
-           engine: str = "") -> KernelModel | None:
+    def of(cls, profiles: Sequence[HardwareProfile], act_bytes: float, engine: str = "",
+           kv_dtype: DType | None = None, prefill_in_kv_dtype: bool = False) -> KernelModel | None:
         """None when no device has fitted figures (then nothing changes). A device with
         decode or prefill attention figures for `engine` (decode_kernel_by_engine,
-        attention_kernel_by_engine) uses them."""
+        attention_kernel_by_engine) uses them. prefill_in_kv_dtype: the engine runs its
+        prefill attention in the KV cache's dtype (Engine.prefill_attention_dtype)."""
         ok = [h.kernel_params is not None and h.sm_count is not None for h in profiles]
         if not any(ok):
             return None
         params = tuple(params_of(h.kernel_params_by_engine.get(engine, h.kernel_params))
                        if k else None for h, k in zip(profiles, ok, strict=True))
+        kv_b = kv_dtype.bytes_per_element if kv_dtype is not None else act_bytes
+        qo = tuple(float(prefill_qo_bytes(act_bytes, kv_b, kv_dtype == DType.fp8,
+                                          prefill_in_kv_dtype, h.supports(DType.fp8)))
+                   for h in profiles)
         return cls(params, tuple(h.sm_count or 0 for h in profiles), act_bytes,
                    tuple(np.inf if h.exp_per_s is None else h.exp_per_s for h in profiles),
-                   tuple(_bf16_peak(h) for h in profiles))
+                   tuple(_bf16_peak(h) for h in profiles), qo)
 
     def factor(self, op: Op, peak_flops_per_s: Arr, bytes_per_s: Arr, ideal_s: Arr,
                fused: bool = False) -> Arr:
@@ -67,7 +73,9 @@ class KernelModel:
             sm = self.sm_flops_per_s[d] if self.sm_flops_per_s else np.inf
             dev = Device(_row(bytes_per_s, d), self.sm_count[d], exp, sm)  # type: ignore[arg-type]
             with np.errstate(divide="ignore", invalid="ignore"):
-                t = op_time_s(op, dev, p, _row(peak_flops_per_s, d), self.act_bytes, op.attn)
+                qo = self.qo_bytes[d] if self.qo_bytes else None
+                t = op_time_s(op, dev, p, _row(peak_flops_per_s, d), self.act_bytes, op.attn,
+                              None if qo == self.act_bytes else qo)
                 t = t - p.gemm_fixed_s * float(fused and op.op_class in FUSABLE)
                 out[d] = np.where(ideal > 0, t / np.where(ideal > 0, ideal, 1.0), 1.0)[0]
         return out

@@ -21,3 +21,10 @@ def spread(times: Sequence[float]) -> float:
     """(p75 - p25) / median of repeated timings of one thing (dimensionless)."""
     q1, med, q3 = np.percentile(np.asarray(times, float), [25, 50, 75])
     return float(q3 - q1) / float(med)
+
+
+def row_noisy(row: dict) -> bool:
+    """A `costmodel profile` row (median_s, p25_s, p75_s; numbers or CSV strings) whose spread
+    stayed above SPREAD_LIMIT after its retries."""
+    med, q1, q3 = (float(row[k]) for k in ("median_s", "p25_s", "p75_s"))
+    return (q3 - q1) / med > SPREAD_LIMIT

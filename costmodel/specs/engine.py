@@ -18,13 +18,17 @@ units (seconds). Every figure has a source under `sources`. How the fields enter
 - host_overlap: 'serial' (default) adds every kernel's launch time to its device time;
   'async' lets the host run ahead of the device (CUDA launches are asynchronous), so a
   stage, and each decode step, takes max(device time, host launch time) plus the fixed
-  overheads. Written in a YAML, it needs a source (sources.host_overlap).
+  overheads. Set to 'async', it needs a source (sources.host_overlap).
 - kv_append: how a decode step stores its new K and V: 'in_place' (default: a preallocated or
   paged cache written at the token's slot) or 'concat' (transformers' DynamicCache: torch.cat
   copies the layer's whole cache every step). gqa_expand: the attention path copies K and V
   out to every query head before the kernel (transformers' repeat_kv) when heads > KV heads;
-  default false. Both priced as the engine's own traffic (core/engine_traffic.py); written in a
-  YAML, each needs a source.
+  default false. Both priced as the engine's own traffic (core/engine_traffic.py); set to a
+  value other than the default, each needs a source.
+- prefill_attention_dtype: the element type a prefill (context) attention kernel holds Q and
+  O in: 'activation' (default) or 'kv_cache' (TensorRT-LLM forces its FP8 context FMHA when
+  the KV cache is fp8). Priced by core/efficiency.prefill_qo_bytes; set to 'kv_cache', it
+  needs a source (sources.prefill_attention_dtype).
 """
 
 from __future__ import annotations
@@ -38,7 +42,8 @@ from costmodel.units import MICRO
 FusableClass = Literal["norm", "activation", "elementwise", "rope", "embedding"]
 ENGINE_SOURCED = ("kernels", "host_overhead_per_kernel_us", "step_overhead_us",
                   "prefill_overhead_us", "decode_cuda_graphs", "fused_op_classes")
-OPTIONAL_SOURCED = ("host_overlap", "kv_append", "gqa_expand")  # sourced where written
+OPTIONAL_SOURCED = ("host_overlap", "kv_append", "gqa_expand",
+                    "prefill_attention_dtype")  # sourced when not the default
 
 
 class EngineFile(BaseModel):
@@ -58,6 +63,7 @@ class EngineFile(BaseModel):
     host_overlap: Literal["serial", "async"] = "serial"
     kv_append: Literal["in_place", "concat"] = "in_place"
     gqa_expand: bool = False
+    prefill_attention_dtype: Literal["activation", "kv_cache"] = "activation"
     # whose per-device attention figures it runs (a hardware profile's
     # decode_kernel_by_engine and attention_kernel_by_engine key); None = its own id. A copy
     # of vllm.yaml under another id keeps vLLM's kernels by naming them here.
@@ -67,7 +73,8 @@ class EngineFile(BaseModel):
 
     @model_validator(mode="after")
     def _sourced(self) -> EngineFile:
-        keys = ENGINE_SOURCED + tuple(k for k in OPTIONAL_SOURCED if k in self.model_fields_set)
+OPTIONAL_SOURCED = ("host_overlap", "kv_append", "gqa_expand",
+                    "prefill_attention_dtype")  # sourced when not the default
         missing = [k for k in keys if not self.sources.get(k, "").strip()]
         if missing:
             raise ValueError(f"sources: no source for {', '.join(missing)}; add "
@@ -93,6 +100,7 @@ class Engine(BaseModel):
     host_overlap: Literal["serial", "async"]
     kv_append: Literal["in_place", "concat"] = "in_place"
     gqa_expand: bool = False
+    prefill_attention_dtype: Literal["activation", "kv_cache"]
     source_file: EngineFile
 
     @classmethod
@@ -105,7 +113,8 @@ class Engine(BaseModel):
                    prefill_overhead_s=f.prefill_overhead_us * MICRO,
                    flash_attention=f.flash_attention, kernel_figures=f.kernel_figures or f.id,
                    host_overlap=f.host_overlap, kv_append=f.kv_append,
-                   gqa_expand=f.gqa_expand, source_file=f)
+                   gqa_expand=f.gqa_expand,
+                   prefill_attention_dtype=f.prefill_attention_dtype, source_file=f)
 
     def launches(self, stage: str, op_class: str) -> float:
         """Kernel launches paid per instance of an operator of this class in this stage."""
