@@ -73,8 +73,8 @@ class EngineFile(BaseModel):
 
     @model_validator(mode="after")
     def _sourced(self) -> EngineFile:
-OPTIONAL_SOURCED = ("host_overlap", "kv_append", "gqa_expand",
-                    "prefill_attention_dtype")  # sourced when not the default
+        keys = ENGINE_SOURCED + tuple(k for k in OPTIONAL_SOURCED  # sourced unless the default
+                                      if getattr(self, k) != type(self).model_fields[k].default)
         missing = [k for k in keys if not self.sources.get(k, "").strip()]
         if missing:
             raise ValueError(f"sources: no source for {', '.join(missing)}; add "
