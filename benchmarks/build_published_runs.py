@@ -28,14 +28,14 @@ GPT_FAST_OUTPUT = 200  # gpt-fast generate.py default --max_new_tokens
 TRT = "NVIDIA/TensorRT-LLM docs/source/performance.md @ 138f96d45f90b9667426f7c47297d8c06bafac73"
 GPT = "pytorch-labs/gpt-fast README.md @ 32971d3129541c5bfb4f715abc33d1c5f408d204"
 EXTRA = [  # issue 9's three rows, checked against the source files in shared/.../sources/
-    dict(id="i9-0001", model="llama-2-7b", hardware="a100-80gb", engine="trtllm",
+    dict(id="i9-0001", model="llama-2-7b", hardware="a100-80gb", engine="trtllm-0.6",
          weight_dtype="fp16", act_dtype="fp16", kv_dtype="fp16", batch=1, visual_tokens=0,
          text_tokens=128, output_tokens=1, tp=1, pp=1, metric="ttft_s", value=0.016,
          source=f"{TRT} section \"Low Latency\" (A100 GPUs (FP16))",
          quote="| LLaMA 7B                     | 1          | 1         | 128          | "
                "                    16 |",
          notes="TensorRT-LLM v0.5; A100 variant not stated (a100-80gb assumed)."),
-    dict(id="i9-0002", model="llama-2-7b", hardware="a100-80gb", engine="trtllm",
+    dict(id="i9-0002", model="llama-2-7b", hardware="a100-80gb", engine="trtllm-0.6",
          weight_dtype="fp16", act_dtype="fp16", kv_dtype="fp16", batch=1, visual_tokens=0,
          text_tokens=2048, output_tokens=1, tp=1, pp=1, metric="ttft_s", value=0.133,
          source=f"{TRT} section \"Low Latency\" (A100 GPUs (FP16))",
@@ -93,18 +93,18 @@ def _trt(r: pd.Series) -> dict:
     # (notes). Both are read as per GPU (x TP for the total), as in the one table that says it.
     value = r.value / 1000 if ttft else r.value * tp
     return dict(model=MODELS[r.model.split(" ")[0]], hardware="h100-sxm" if h100 else "a100-80gb",
-                engine="trtllm", weight_dtype=w, act_dtype=a, kv_dtype=kv, batch=int(r.batch),
+                engine="trtllm-0.6", weight_dtype=w, act_dtype=a, kv_dtype=kv, batch=int(r.batch),
                 text_tokens=int(r.text_tokens), output_tokens=int(r.output_tokens), tp=tp, pp=1,
                 metric="ttft_s" if ttft else "output_tokens_per_s", value=value)
 
 
 def split(row: dict) -> str:
     """The stated fit subsets (docs/validation.md): hf-eager and vllm on the Qwen2.5 0.5B,
-    3B and 14B rows; trtllm on the A100 rows but the TP > 1 throughput rows (whose per-GPU
+    3B and 14B rows; trtllm-0.6 on the A100 rows but the TP > 1 throughput rows (whose per-GPU
     reading is an assumption); torch-compile on the bf16 single-GPU rows."""
     if row["engine"] in ("hf-eager", "vllm"):
         return "fit" if re.search(r"qwen2\.5-(0\.5|3|14)b", row["model"]) else "held-out"
-    if row["engine"] == "trtllm":
+    if row["engine"] == "trtllm-0.6":
         sure = row["metric"] == "ttft_s" or row["tp"] == 1
         return "fit" if row["hardware"] == "a100-80gb" and sure else "held-out"
     single = row["tp"] == 1 and row["weight_dtype"] == "bf16"

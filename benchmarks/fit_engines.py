@@ -1,8 +1,10 @@
 """Fit the engines' host figures on the bundled published runs; print fitted and held-out error.
 
     python benchmarks/fit_engines.py            # fit and print the table
-    python benchmarks/fit_engines.py --write    # ... and write the fitted values into
-                                                # costmodel/engines/<engine>.yaml with a source
+    python benchmarks/fit_engines.py --write [ENGINE ...]  # ... and write the fitted values
+                                  # into costmodel/engines/<engine>.yaml with a source (all
+                                  # fitted engines when none is named; hf-eager's refit is
+                                  # not adopted: docs/validation.md, "What is fitted on what")
 
 Per engine, never per row: each engine's figures (FIT below) are fitted on the rows of
 costmodel/calibration/data/published_runs.csv whose `split` is `fit` (the stated subsets:
@@ -40,7 +42,7 @@ from costmodel.calibration import published  # noqa: E402
 
 ENGINES = ROOT / "costmodel" / "engines"
 HOST = ("host_overhead_per_kernel_us", "step_overhead_us", "prefill_overhead_us")
-FIT = {"hf-eager": HOST[:2], "vllm": HOST[1:2], "trtllm": HOST[1:], "torch-compile": HOST[1:2]}
+FIT = {"hf-eager": HOST[:2], "vllm": HOST[1:2], "trtllm-0.6": HOST[1:], "torch-compile": HOST[1:2]}
 # Placeholders these rows cannot identify: kept, with the reason written as their source.
 # Finite-difference step of the Jacobian (us): small, because under `host_overlap: async`
 # the time is max(device, host), piecewise linear in the figures (a large step jumps the knee).
@@ -135,7 +137,8 @@ def write(engine: str, values: dict[str, float], ids: list[str]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--write", action="store_true", help="write fitted figures into the YAMLs")
+    ap.add_argument("--write", nargs="*", metavar="ENGINE",
+                    help="write the fitted figures into these engines' YAMLs (none named: all)")
     args = ap.parse_args()
     data = published.read(published.BUNDLED)
     print("engine         figure                          before -> fitted (us)")
@@ -148,7 +151,7 @@ def main() -> None:
         for k in keys:
             print(f"{engine:14s} {k:30s} {before[k]:8g} -> {values[k]:g}")
         frames.append(predict_with(rows, engine, values))
-        if args.write:
+        if args.write is not None and (not args.write or engine in args.write):
             write(engine, values, fit_rows["id"].tolist())
     _report(pd.concat(frames))
 

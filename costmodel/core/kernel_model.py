@@ -12,7 +12,7 @@ Formula: docs/methodology.md, "Kernel efficiency" and "Inference engines".
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -38,15 +38,18 @@ class KernelModel:
 
     @classmethod
     def of(cls, profiles: Sequence[HardwareProfile], act_bytes: float, engine: str = "",
-           kv_dtype: DType | None = None, prefill_in_kv_dtype: bool = False) -> KernelModel | None:
+           kv_dtype: DType | None = None, prefill_in_kv_dtype: bool = False,
+           decode_max_group: int | None = None) -> KernelModel | None:
         """None when no device has fitted figures (then nothing changes). A device with
         decode or prefill attention figures for `engine` (decode_kernel_by_engine,
         attention_kernel_by_engine) uses them. prefill_in_kv_dtype: the engine runs its
-        prefill attention in the KV cache's dtype (Engine.prefill_attention_dtype)."""
+        prefill attention in the KV cache's dtype (Engine.prefill_attention_dtype);
+        decode_max_group: the engine's own (Engine.decode_max_group) in place of the set's."""
         ok = [h.kernel_params is not None and h.sm_count is not None for h in profiles]
         if not any(ok):
             return None
-        params = tuple(params_of(h.kernel_params_by_engine.get(engine, h.kernel_params))
+        params = tuple(_with_group(params_of(h.kernel_params_by_engine.get(engine, h.kernel_params)),
+                                   decode_max_group)
                        if k else None for h, k in zip(profiles, ok, strict=True))
         kv_b = kv_dtype.bytes_per_element if kv_dtype is not None else act_bytes
         qo = tuple(float(prefill_qo_bytes(act_bytes, kv_b, kv_dtype == DType.fp8,
@@ -79,6 +82,11 @@ class KernelModel:
                 t = t - p.gemm_fixed_s * float(fused and op.op_class in FUSABLE)
                 out[d] = np.where(ideal > 0, t / np.where(ideal > 0, ideal, 1.0), 1.0)[0]
         return out
+
+
+def _with_group(p: KernelParams, decode_max_group: int | None) -> KernelParams:
+    """The figure set with the engine's decode_max_group, where the engine names one."""
+    return p if decode_max_group is None else replace(p, decode_max_group=float(decode_max_group))
 
 
 def _bf16_peak(h: HardwareProfile) -> float:

@@ -4,6 +4,7 @@ back by the writer for the file's metadata)."""
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 import numpy as np
@@ -43,14 +44,21 @@ def titled(fig: Figure, title: str | None) -> Figure:
     """Set the figure's title (its suptitle): what the figure shows (model, device, workload,
     engine, compression), written by the caller. `figure_title` reads it back."""
     if title:
-        fig.suptitle(title, fontsize=9)
+        # each line wrapped to the figure's width (9 pt text: about 5 pt a character), so a
+        # long list of models or engines is not cut off at the edges
+        width = max(40, int(fig.get_figwidth() * 72 / 5))
+        lines = [textwrap.fill(line, width) for line in title.splitlines()]
+        fig.suptitle("\n".join(lines), fontsize=9)
+        fig._costmodel_title = title  # type: ignore[attr-defined]  # read by figure_title
     return fig
 
 
 def figure_title(fig: Figure) -> str:
     """The title set by `titled` (one line: newlines become ' | '), or ''."""
-    sup = getattr(fig, "_suptitle", None)
-    text = sup.get_text() if sup is not None else ""
+    text = getattr(fig, "_costmodel_title", None)
+    if text is None:
+        sup = getattr(fig, "_suptitle", None)
+        text = sup.get_text() if sup is not None else ""
     return " | ".join(p.strip() for p in text.splitlines() if p.strip())
 
 

@@ -25,6 +25,11 @@ units (seconds). Every figure has a source under `sources`. How the fields enter
   out to every query head before the kernel (transformers' repeat_kv) when heads > KV heads;
   default false. Both priced as the engine's own traffic (core/engine_traffic.py); set to a
   value other than the default, each needs a source.
+- decode_max_group: the largest group of query heads per KV head the engine's decode attention
+  kernel packs into one CTA; larger groups run one CTA per query head, each reading K and V
+  itself (core/efficiency.decode_attention_time_s). None (default): the device's figure set
+  says (TensorRT-LLM's XQA: 32). 1: every grouped-query layer runs per query head (TensorRT-LLM
+  before XQA). Set, it needs a source (sources.decode_max_group).
 - prefill_attention_dtype: the element type a prefill (context) attention kernel holds Q and
   O in: 'activation' (default) or 'kv_cache' (TensorRT-LLM forces its FP8 context FMHA when
   the KV cache is fp8). Priced by core/efficiency.prefill_qo_bytes; set to 'kv_cache', it
@@ -43,7 +48,7 @@ FusableClass = Literal["norm", "activation", "elementwise", "rope", "embedding"]
 ENGINE_SOURCED = ("kernels", "host_overhead_per_kernel_us", "step_overhead_us",
                   "prefill_overhead_us", "decode_cuda_graphs", "fused_op_classes")
 OPTIONAL_SOURCED = ("host_overlap", "kv_append", "gqa_expand",
-                    "prefill_attention_dtype")  # sourced when not the default
+                    "prefill_attention_dtype", "decode_max_group")  # sourced when not the default
 
 
 class EngineFile(BaseModel):
@@ -64,6 +69,7 @@ class EngineFile(BaseModel):
     kv_append: Literal["in_place", "concat"] = "in_place"
     gqa_expand: bool = False
     prefill_attention_dtype: Literal["activation", "kv_cache"] = "activation"
+    decode_max_group: int | None = Field(default=None, ge=1)
     # whose per-device attention figures it runs (a hardware profile's
     # decode_kernel_by_engine and attention_kernel_by_engine key); None = its own id. A copy
     # of vllm.yaml under another id keeps vLLM's kernels by naming them here.
@@ -101,6 +107,7 @@ class Engine(BaseModel):
     kv_append: Literal["in_place", "concat"] = "in_place"
     gqa_expand: bool = False
     prefill_attention_dtype: Literal["activation", "kv_cache"]
+    decode_max_group: int | None
     source_file: EngineFile
 
     @classmethod
@@ -114,7 +121,8 @@ class Engine(BaseModel):
                    flash_attention=f.flash_attention, kernel_figures=f.kernel_figures or f.id,
                    host_overlap=f.host_overlap, kv_append=f.kv_append,
                    gqa_expand=f.gqa_expand,
-                   prefill_attention_dtype=f.prefill_attention_dtype, source_file=f)
+                   prefill_attention_dtype=f.prefill_attention_dtype,
+                   decode_max_group=f.decode_max_group, source_file=f)
 
     def launches(self, stage: str, op_class: str) -> float:
         """Kernel launches paid per instance of an operator of this class in this stage."""
