@@ -158,12 +158,25 @@ def _attn_peak(hw: HardwareProfile) -> float:
     return hw.peak_flops(DType.bf16 if hw.supports(DType.bf16) else DType.fp16)
 
 
+# gemm_dtype of the rows whose call quantises its bf16 input first: the collectors time the
+# framework's linear layer on a bf16 x (aiconfigurator collector/vllm/collect_gemm.py,
+# RowParallelLinear(quant_config=Fp8Config).forward(x); collector/trtllm/collect_gemm.py,
+# Linear(quant_config=QuantConfig(FP8 / FP8_BLOCK_SCALES)).forward(x)), which casts x to fp8
+# (one pass: 2 bytes read, 1 written per element) before the fp8 GEMM
+QUANTISED_INPUT = ("fp8", "fp8_block")
+
+
 def _gemm(f: pd.DataFrame, hw: HardwareProfile, p: eff.KernelParams) -> tuple[np.ndarray, ...]:
-    spec = [GEMM_DTYPES[str(x)] for x in _col(f, "gemm_dtype", "bfloat16")]
+    dtypes = _col(f, "gemm_dtype", "bfloat16").astype(str)
+    spec = [GEMM_DTYPES[x] for x in dtypes]
     peak = np.array([hw.peak_flops_by_dtype.get(s[0], np.nan) for s in spec])
     a, w, o = (np.array([s[i] for s in spec]) for i in (1, 2, 3))
     m, n, k = (f[c].to_numpy(float) for c in "mnk")
-    pred = eff.gemm_time_s(m, n, k, peak, a, w, o, device(hw), p)
+    fp8 = np.array([s[0] == DType.fp8 for s in spec])
+    pred = np.where(fp8, eff.gemm_time_s(m, n, k, peak, a, w, o, device(hw), eff.for_fp8(p, True)),
+                    eff.gemm_time_s(m, n, k, peak, a, w, o, device(hw), p))
+    quant = np.isin(dtypes, QUANTISED_INPUT)
+    pred = pred + np.where(quant, eff.memory_bound_time_s(3.0 * m * k, device(hw), p), 0.0)
     return pred, eff.gemm_bound_s(m, n, k, peak, a, w, o, hw.memory_bandwidth_Bps)
 
 

@@ -56,7 +56,7 @@ fractions from Bekman's "Maximum Achievable Matmul FLOPS" table (stas00/ml-engin
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -78,6 +78,7 @@ class KernelParams:
     """Fitted per-device efficiency figures (fractions of the datasheet peak; seconds)."""
 
     gemm_fraction: float = 1.0  # of dense peak, large GEMMs (MAMF / peak where measured)
+    gemm_fraction_fp8: float = 0.0  # the same for fp8 GEMMs, of the fp8 peak; 0: gemm_fraction
     memory_fraction: float = 1.0  # of datasheet bandwidth, streaming GEMM operands
     gemm_tile_s: float = 0.0  # per GEMM CTA (one output tile's prologue and epilogue)
     gemm_fixed_s: float = 0.0  # per GEMM kernel
@@ -253,6 +254,20 @@ def decode_attention_time_s(batch: Num, kv_len: Num, heads: Num, kv_heads: Num,
     return p.decode_fixed_s + waves * (p.decode_tile_s + np.maximum(memory_s, compute_s))
 
 
+def for_fp8(p: KernelParams, fp8: bool) -> KernelParams:
+    """The figures a GEMM in fp8 runs with: gemm_fraction_fp8 (MAMF's fp8 sweep / the fp8
+    dense peak) in place of gemm_fraction where the device has one."""
+    if not fp8 or p.gemm_fraction_fp8 <= 0.0:
+        return p
+    return replace(p, gemm_fraction=p.gemm_fraction_fp8)
+
+
+def memory_bound_time_s(bytes_: Num, dev: Device, p: KernelParams) -> Arr:
+    """One memory-bound kernel (norm, activation, add, RoPE, gather, a quantisation pass):
+    bytes / (bandwidth * memory_fraction) + gemm_fixed_s."""
+    return _a(bytes_) / (dev.memory_bytes_per_s * p.memory_fraction) + p.gemm_fixed_s
+
+
 def params_of(kernel_params: dict[str, float] | None) -> KernelParams:
     """A profile's `kernel_params` (HardwareProfile.kernel_params) as KernelParams; None gives
     the bare bound (fractions 1, no fixed costs)."""
@@ -331,5 +346,5 @@ def op_time_s(op: Op, dev: Device, p: KernelParams, peak_flops_per_s: Num, a_byt
                        attention_io_time_s(op.bytes, dev, p))
         t = t + p.attention_fixed_s
     else:
-        t = _a(op.bytes) / (dev.memory_bytes_per_s * p.memory_fraction) + p.gemm_fixed_s
+        t = memory_bound_time_s(op.bytes, dev, p)
     return np.where(work, t, 0.0)

@@ -16,7 +16,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from costmodel.core.efficiency import Device, KernelParams, op_time_s, params_of, prefill_qo_bytes
+from costmodel.core.efficiency import (
+    Device,
+    KernelParams,
+    for_fp8,
+    op_time_s,
+    params_of,
+    prefill_qo_bytes,
+)
 from costmodel.core.ops import Arr, Op
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.units import DType
@@ -39,18 +46,21 @@ class KernelModel:
     @classmethod
     def of(cls, profiles: Sequence[HardwareProfile], act_bytes: float, engine: str = "",
            kv_dtype: DType | None = None, prefill_in_kv_dtype: bool = False,
-           decode_max_group: int | None = None) -> KernelModel | None:
+           decode_max_group: int | None = None,
+           math_dtypes: Sequence[DType] = ()) -> KernelModel | None:
         """None when no device has fitted figures (then nothing changes). A device with
         decode or prefill attention figures for `engine` (decode_kernel_by_engine,
         attention_kernel_by_engine) uses them. prefill_in_kv_dtype: the engine runs its
         prefill attention in the KV cache's dtype (Engine.prefill_attention_dtype);
-        decode_max_group: the engine's own (Engine.decode_max_group) in place of the set's."""
+        decode_max_group: the engine's own (Engine.decode_max_group) in place of the set's;
+        math_dtypes: each device's math dtype (an fp8 one runs its GEMMs at gemm_fraction_fp8)."""
         ok = [h.kernel_params is not None and h.sm_count is not None for h in profiles]
         if not any(ok):
             return None
-        params = tuple(_with_group(params_of(h.kernel_params_by_engine.get(engine, h.kernel_params)),
-                                   decode_max_group)
-                       if k else None for h, k in zip(profiles, ok, strict=True))
+        fp8 = [dt == DType.fp8 for dt in math_dtypes] or [False] * len(profiles)
+        params = tuple(for_fp8(_with_group(params_of(h.kernel_params_by_engine.get(
+            engine, h.kernel_params)), decode_max_group), f8) if k else None
+            for h, k, f8 in zip(profiles, ok, fp8, strict=True))
         kv_b = kv_dtype.bytes_per_element if kv_dtype is not None else act_bytes
         qo = tuple(float(prefill_qo_bytes(act_bytes, kv_b, kv_dtype == DType.fp8,
                                           prefill_in_kv_dtype, h.supports(DType.fp8)))

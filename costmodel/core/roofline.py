@@ -181,7 +181,7 @@ class Rates:
         width = {} if ideal else keyed_table(profiles, "width_curves")
         kernels = None if ideal or engine is None else KernelModel.of(
             profiles, act_bytes, engine.kernel_figures, kv_dtype,
-            engine.prefill_attention_dtype == "kv_cache", engine.decode_max_group)
+            engine.prefill_attention_dtype == "kv_cache", engine.decode_max_group, dts)
         return cls(mm, attn, vec, bw, launch_s, link, hop, curves, intensity, width, engine,
                    kernels)
 

@@ -130,6 +130,8 @@ class KernelEfficiencyFile(DecodeFields, AttentionFields):
 
     model_config = _FROZEN
     gemm_fraction: float = Field(gt=0.0, le=1.0)
+    # large fp8 GEMMs, of the fp8 dense peak (MAMF fp8 / peak); 0: gemm_fraction
+    gemm_fraction_fp8: float = Field(default=0.0, ge=0.0, le=1.0)
     memory_fraction: float = Field(gt=0.0, le=1.0)
     gemm_tile_us: float = Field(default=0.0, ge=0.0)
     gemm_fixed_us: float = Field(default=0.0, ge=0.0)
