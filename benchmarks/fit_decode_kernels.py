@@ -31,11 +31,12 @@ DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "measurements" / "aic
 # Kernel rules (given, not fitted). vLLM 0.14 on A100 runs FlashAttention-2's varlen kernel,
 # which splits the KV only when it packs a KV group's query heads (seen in the table: b=1,
 # h=kvh=1 streams 22 GB/s at 131072 keys); vLLM 0.19 on H100 splits for h = kvh too (49 us
-# there). TensorRT-LLM runs XQA for groups up to 32 query heads per KV head and its masked
-# MHA kernel above (seen: groups of 48-128 take 20-45x the bytes model).
+# there). TensorRT-LLM dispatches between its XQA kernel (groups of 2-32 query heads per KV
+# head, enough CTAs) and its masked-MHA kernel, each with its own KV split, read from its
+# source (core/efficiency.py, decode_xqa); the masked-MHA CTAs get their own per-wave cost.
+TRTLLM = {"decode_max_group": 32.0, "decode_xqa": 1.0}
 RULES = {("a100", "vllm"): {"decode_split_mha": 0.0}, ("h100", "vllm"): {},
-         ("a100", "trtllm"): {"decode_max_group": 32.0},
-         ("h100", "trtllm"): {"decode_max_group": 32.0}}
+         ("a100", "trtllm"): TRTLLM, ("h100", "trtllm"): TRTLLM}
 
 
 def medians(frame, hw, p, by_engine=None) -> dict[str, float]:  # noqa: ANN001
@@ -48,13 +49,19 @@ def medians(frame, hw, p, by_engine=None) -> dict[str, float]:  # noqa: ANN001
     return out
 
 
+def _flag(v: float) -> str:
+    return "true" if v > 0 else "false"
+
+
 def block(p: eff.KernelParams, rules: dict[str, float]) -> str:
     lines = []
     for name in kt.GROUPS["decode"][1] + kt.DECODE_RULES:
         v = getattr(p, name)
         if name in kt.DECODE_RULES:
             if name in rules:
-                lines.append(f"    {name}: {'false' if name == 'decode_split_mha' else int(v)}")
+                lines.append(f"    {name}: {int(v) if name == 'decode_max_group' else _flag(v)}")
+            continue
+        if name in kt.ONLY_WITH and not rules.get(kt.ONLY_WITH[name]):
             continue
         lines.append(kt.yaml_line(name, v, "    "))
     return "\n".join(lines)

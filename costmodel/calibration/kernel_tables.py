@@ -306,9 +306,10 @@ GROUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
                    "attention_io_flop_per_byte", "attention_overlap", "attention_exp_overlap")),
     "decode": (("generation_attention",), ("decode_fraction", "decode_tile_s",
                                            "decode_fixed_s", "decode_half_ctas",
-                                           "decode_compute_fraction")),
+                                           "decode_compute_fraction", "decode_mmha_tile_s")),
 }
-DECODE_RULES = ("decode_split_mha", "decode_max_group")  # kernel rules: given, never fitted
+ONLY_WITH = {"decode_mmha_tile_s": "decode_xqa"}  # figures fitted only under that rule
+DECODE_RULES = ("decode_split_mha", "decode_max_group", "decode_xqa")  # kernel rules: given, never fitted
 START = {"fraction": 0.7, "_s": 2e-6, "overlap": 0.5, "per_byte": 300.0}
 MAX_FIT_ROWS = 20000  # larger groups are thinned to every n-th row (deterministic)
 
@@ -349,7 +350,7 @@ def fit(frame: pd.DataFrame, hw: HardwareProfile, fixed: dict[str, float] | None
     values.update(fixed)
     for kinds, names in GROUPS.values():
         rows = _fit_rows(frame, kinds)
-        free = [n for n in names if n not in fixed]
+        free = [n for n in names if n not in fixed and values.get(ONLY_WITH.get(n, ""), 1) > 0]
         if not len(rows) or not free:
             continue
         values.update(_fit_group(rows, hw, values, free))
@@ -360,7 +361,8 @@ def fit_decode(frame: pd.DataFrame, hw: HardwareProfile, base: eff.KernelParams,
                rules: dict[str, float] | None = None) -> eff.KernelParams:
     """`base` with its decode figures fitted on the frame's generation_attention rows under
     the given kernel rules (DECODE_RULES: e.g. decode_split_mha 0 for FlashAttention-2's
-    varlen path, decode_max_group 32 for TensorRT-LLM's XQA); nothing else moves."""
+    varlen path, decode_max_group 32 and decode_xqa 1 for TensorRT-LLM's XQA / masked-MHA
+    dispatch, which alone fits decode_mmha_tile_s); nothing else moves."""
     fixed = {k: v for k, v in vars(base).items() if k not in GROUPS["decode"][1]}
     fixed.update(rules or {})
     return fit(frame[frame["kind"] == "generation_attention"], hw, fixed=fixed, start=base)

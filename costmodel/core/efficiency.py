@@ -42,6 +42,29 @@ Decode (generation) attention, one CTA per (sequence, unit, KV split), g = h / k
            * sat))))
   (decode_fraction is the asymptote of the saturation curve and may exceed 1; the achieved
   fraction min(1, decode_fraction x sat) never does, so no kernel beats the bound)
+  decode_xqa > 0 (TensorRT-LLM's generation attention) replaces units and split by its own
+  dispatch, G = decode_max_group, SMs = the device's:
+    XQA      if 1 < g <= G and 4 * b * kvh * max(1, L // 128) >= SMs: one CTA per (sequence,
+             KV head, split), ctas = b * kvh * m, bytes as the packed kernel's,
+             m = L // 128; m = max(1, min(m, round(sqrt(8 m)))); w = b*kvh*m / SMs;
+             if w > 8: m = max(1, floor(m / (w / 8))); m = max(1, min(m, 6000 // b))
+    else masked MHA: one CTA per (sequence, query head, tile), each reading its K and V
+             (bytes per query head), ctas = b * h * max(1, min(ceil(SMs / (b h)), ceil(L / 128)))
+    per wave decode_tile_s for XQA CTAs, decode_mmha_tile_s for masked-MHA ones (fitted).
+  Source (NVIDIA/TensorRT-LLM, main-branch versions in the search index; the tables ran 1.0.0
+  and 1.3.0rc20, whose copies were not compared): cpp/tensorrt_llm/common/attentionOp.cpp
+  (eea41b7) enqueueGeneration tries XQA (mXqaDispatcher->shouldUse) before masked MHA;
+  decoderXQAImplJIT/kernelUtils.cpp (602593a) supportConfigHMMA / supportConfigCommon: no XQA
+  for h = kvh ("vanilla MHA ... for performance reasons") or head_grp_size > 32;
+  decoderXQAImplJIT/decoderXQAImplJIT.cpp (89fd9b7) mayHavePerfGain (the 4 x CTAs >= SMs test)
+  and its launch grid (multi_block, kvh, b); decoderXQAImplCommon.h (b35ac1b)
+  computeMultiBlockCount and decoderXQAConstants.h (37e602f) kMinHistoryTokensPerBlock 128,
+  kTargetWaveFactor 8, kEnableMinBlockFactor 4, 6000 sub-sequences; masked MHA:
+  decoderMaskedMultiheadAttentionLaunch.h (14e801d) multi_block_grid_setup, tiles clamped to
+  ceil((t + 1) / (threads / threads_per_value * 8)) and to AttentionOp::getMaxNumSeqLenTile =
+  ceil(SMs / (b h)) (multi-block mode is AttentionOp's default), 256 threads and 16 per value
+  (d 128, 16-bit) assumed: 128 tokens a tile (the launcher may raise the threads, and so the
+  tokens a tile, with occupancy, which is not modelled).
 Sources: wave quantisation as in NVIDIA's "Matrix Multiplication Background User's Guide"
 (docs.nvidia.com/deeplearning/performance/dl-performance-matrix-multiplication); FlashAttention
 tiling from Dao, "FlashAttention-2" (2023); split-KV decoding from Dao et al.,
@@ -71,6 +94,12 @@ BLOCK = 128  # FlashAttention query / key block
 MAX_SPLITS = 128  # FlashAttention's num_splits_heuristic cap
 SPLIT_EFFICIENCY = 0.85  # ... takes the fewest splits within 85% of the best wave efficiency
 RESIDENT = 2  # decode CTAs resident per SM (assumed: small CTAs, two fit an SM's registers)
+# TensorRT-LLM generation attention (decode_xqa; sources in the module docstring)
+XQA_MIN_TOKENS = 128.0  # kMinHistoryTokensPerBlock: KV tokens per XQA split
+XQA_WAVES = 8.0  # kTargetWaveFactor: the XQA split is cut to at most 8 waves of CTAs per SM
+XQA_MAX_SUB_SEQ = 6000.0  # getXqaMaxNumSubSeq: batch x splits the workspace holds
+XQA_MIN_BLOCK_FACTOR = 4.0  # kEnableMinBlockFactor: XQA only if 4 x its CTAs >= SMs
+MMHA_TILE = 128.0  # masked MHA KV tokens per tile: 256 threads / 16 per value x 8 unroll
 
 
 @dataclass(frozen=True)
@@ -96,6 +125,8 @@ class KernelParams:
     decode_compute_fraction: float = 1.0  # of dense peak, decode q.K and p.V math
     decode_split_mha: float = 1.0  # 1: split the KV also when g = 1; 0: only packed groups
     decode_max_group: float = 0.0  # > 0: groups above it get one CTA per query head
+    decode_xqa: float = 0.0  # > 0: TensorRT-LLM's XQA / masked-MHA dispatch and KV split
+    decode_mmha_tile_s: float = 0.0  # per wave of masked-MHA CTAs (decode_xqa only)
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -231,27 +262,64 @@ def num_splits(units: Num, n_blocks: Num, sms: int) -> Arr:
     return np.where((u >= 0.8 * sms) | (top[:, 0] <= 1.0), 1.0, pick).reshape(shape)
 
 
+def _flash_decode_ctas(b: Arr, h: Arr, kvh: Arr, d: Arr, kv_len: Arr, sms: int,
+                       p: KernelParams) -> tuple[Arr, Arr]:
+    """(CTAs, K/V heads read per sequence) under FlashAttention's split (module docstring)."""
+    g = h / kvh
+    per_q = (p.decode_max_group > 0) & (g > p.decode_max_group)
+    units = np.where((g > 1) & ~per_q, b * kvh, b * h)
+    reads = np.where(per_q, h, kvh)  # K/V streams read from memory per sequence
+    block_n = np.where(d <= 64, 256.0, np.where(d <= 128, 128.0, 64.0))
+    split = num_splits(units, np.ceil(kv_len / block_n), sms)
+    split = np.where((units == b * h) & (p.decode_split_mha <= 0), 1.0, split)
+    return units * split, reads
+
+
+def xqa_multi_block(batch: Num, kv_heads: Num, kv_len: Num, sms: int) -> Arr:
+    """TensorRT-LLM's XQA KV split (computeMultiBlockCount), vectorised: m = L // 128, at
+    most round(sqrt(8 m)), at least 1; scaled down (floor) to at most 8 waves of b*kvh*m
+    CTAs per SM count; at most 6000 // b (reserved workspace), at least 1."""
+    b, kvh = _a(batch), _a(kv_heads)
+    m = np.floor(_a(kv_len) / XQA_MIN_TOKENS)
+    m = np.maximum(np.minimum(m, np.floor(np.sqrt(8.0 * m) + 0.5)), 1.0)
+    waves = b * kvh * m / sms
+    m = np.maximum(np.where(waves > XQA_WAVES, np.floor(m / (waves / XQA_WAVES)), m), 1.0)
+    return np.maximum(np.minimum(m, np.floor(XQA_MAX_SUB_SEQ / b)), 1.0)
+
+
+def trtllm_decode_ctas(batch: Num, heads: Num, kv_heads: Num, kv_len: Num, sms: int,
+                       max_group: float) -> tuple[Arr, Arr]:
+    """(CTAs, XQA?) of TensorRT-LLM's generation attention (module docstring): XQA, one CTA
+    per (sequence, KV head, KV split), for 1 < g <= max_group when 4 b kvh max(1, L // 128)
+    >= SMs; else masked MHA, one CTA per (sequence, query head, tile) with
+    tiles = min(ceil(SMs / (b h)), ceil(L / 128)), at least 1."""
+    b, h, kvh, kv_len = _a(batch), _a(heads), _a(kv_heads), _a(kv_len)
+    g = h / kvh
+    blocks = np.maximum(1.0, np.floor(kv_len / XQA_MIN_TOKENS))
+    xqa = (g > 1) & (g <= max_group) & (XQA_MIN_BLOCK_FACTOR * b * kvh * blocks >= sms)
+    tiles = np.maximum(1.0, np.minimum(np.ceil(sms / (b * h)), np.ceil(kv_len / MMHA_TILE)))
+    return np.where(xqa, b * kvh * xqa_multi_block(b, kvh, kv_len, sms), b * h * tiles), xqa
+
+
 def decode_attention_time_s(batch: Num, kv_len: Num, heads: Num, kv_heads: Num,
                             head_dim: Num, kv_bytes: Num, a_bytes: Num, dev: Device,
                             p: KernelParams, peak_flops_per_s: Num = np.inf) -> Arr:
     """Expected seconds of one decode step's attention (one layer): module docstring."""
     b, h, kvh, d, kv_len = _a(batch), _a(heads), _a(kv_heads), _a(head_dim), _a(kv_len)
-    g = h / kvh
-    per_q = (p.decode_max_group > 0) & (g > p.decode_max_group)
-    units = np.where((g > 1) & ~per_q, b * kvh, b * h)
-    reads = np.where(per_q, h, kvh)  # K/V streams read from memory per sequence
+    if p.decode_xqa > 0:  # masked MHA: every query head's CTA reads its K and V
+        ctas, xqa = trtllm_decode_ctas(b, h, kvh, kv_len, dev.sm_count, p.decode_max_group)
+        reads, tile = np.where(xqa, kvh, h), np.where(xqa, p.decode_tile_s, p.decode_mmha_tile_s)
+    else:
+        ctas, reads = _flash_decode_ctas(b, h, kvh, d, kv_len, dev.sm_count, p)
+        tile = _a(p.decode_tile_s)
     total = decode_kv_bytes(b, kv_len, h, reads, d, kv_bytes, a_bytes)
-    block_n = np.where(d <= 64, 256.0, np.where(d <= 128, 128.0, 64.0))
-    split = num_splits(units, np.ceil(kv_len / block_n), dev.sm_count)
-    split = np.where((units == b * h) & (p.decode_split_mha <= 0), 1.0, split)
-    ctas = units * split
     waves = np.ceil(ctas / (RESIDENT * dev.sm_count))
     sat = ctas / waves / (ctas / waves + p.decode_half_ctas)
     # achieved fractions capped at 1: the expected time is never below the bound
     memory_s = total / waves / (dev.memory_bytes_per_s * np.minimum(p.decode_fraction * sat, 1.0))
     compute_s = 4.0 * b * h * kv_len * d / waves / (
         _a(peak_flops_per_s) * np.minimum(p.decode_compute_fraction * sat, 1.0))
-    return p.decode_fixed_s + waves * (p.decode_tile_s + np.maximum(memory_s, compute_s))
+    return p.decode_fixed_s + waves * (tile + np.maximum(memory_s, compute_s))
 
 
 def for_fp8(p: KernelParams, fp8: bool) -> KernelParams:

@@ -96,6 +96,8 @@ class DecodeFields(BaseModel):
     decode_compute_fraction: float = Field(default=1.0, gt=0.0, le=1.0)
     decode_split_mha: bool = True
     decode_max_group: int = Field(default=0, ge=0)
+    decode_xqa: bool = False  # TensorRT-LLM's XQA / masked-MHA dispatch (core/efficiency.py)
+    decode_mmha_tile_us: float = Field(default=0.0, ge=0.0)  # its masked-MHA CTAs, per wave
 
 
 class AttentionFields(BaseModel):
