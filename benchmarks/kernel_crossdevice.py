@@ -10,7 +10,7 @@ the rows below 10 us as `<kind><10us`) for five experiments, never reporting on 
   vLLM -> TRT-LLM (per device)  fit on the vLLM tables, predict the TensorRT-LLM tables
 gemm_fraction is held at the target device's MAMF / datasheet peak in every fit (an independent
 measurement: stas00/ml-engineering "Maximum Achievable Matmul FLOPS", A100 SXM 271.2 TFLOP/s,
-H100 SXM 794.5 TFLOP/s, bf16). Last, the parameters fitted on each device's even half, in the
+H100 SXM 794.5 TFLOP/s, bf16; gemm_fraction_fp8 likewise, H100 SXM 1402.6 TFLOP/s fp8). Last, the parameters fitted on each device's even half, in the
 units of the profiles' `kernel_efficiency` block.
 """
 
@@ -24,7 +24,9 @@ import numpy as np
 from costmodel.calibration import kernel_tables as kt
 from costmodel.loading.load import load_hardware
 
-DEVICES = {"a100": ("a100_sxm", "a100-80gb", 271.2e12), "h100": ("h100_sxm", "h100-sxm", 794.5e12)}
+# (table folder, profile, MAMF bf16 FLOP/s, MAMF fp8_e4m3fn FLOP/s or 0 where none)
+DEVICES = {"a100": ("a100_sxm", "a100-80gb", 271.2e12, 0.0),
+           "h100": ("h100_sxm", "h100-sxm", 794.5e12, 1402.6e12)}
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "measurements" / "aiconfigurator"
 
 
@@ -36,7 +38,9 @@ def tables(root: Path, dev: str, framework: str | None = None) -> list[Path]:
 
 def mamf(dev: str) -> dict[str, float]:
     hw = load_hardware(DEVICES[dev][1])
-    return {"gemm_fraction": DEVICES[dev][2] / hw.peak_flops_by_dtype[kt.DType.bf16]}
+    fp8 = DEVICES[dev][3] / hw.peak_flops_by_dtype[kt.DType.fp8] if DEVICES[dev][3] else 0.0
+    return {"gemm_fraction": DEVICES[dev][2] / hw.peak_flops_by_dtype[kt.DType.bf16],
+            "gemm_fraction_fp8": fp8}
 
 
 def report(title: str, frame, hw, params) -> None:  # noqa: ANN001
