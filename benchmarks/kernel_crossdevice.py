@@ -10,7 +10,8 @@ the rows below 10 us as `<kind><10us`) for five experiments, never reporting on 
   vLLM -> TRT-LLM (per device)  fit on the vLLM tables, predict the TensorRT-LLM tables
 gemm_fraction is held at the target device's MAMF / datasheet peak in every fit (an independent
 measurement: stas00/ml-engineering "Maximum Achievable Matmul FLOPS", A100 SXM 271.2 TFLOP/s,
-H100 SXM 794.5 TFLOP/s, bf16; gemm_fraction_fp8 likewise, H100 SXM 1402.6 TFLOP/s fp8). Last, the parameters fitted on each device's even half, in the
+H100 SXM 794.5 TFLOP/s, bf16; gemm_fraction_fp8 likewise: H100 SXM 1402.6 TFLOP/s fp8).
+Last, the parameters fitted on each device's even half, in the
 units of the profiles' `kernel_efficiency` block.
 """
 
