@@ -3,7 +3,7 @@
     python benchmarks/fit_decode_kernels.py [--tables ../shared/measurements/aiconfigurator]
 
 For A100 SXM and H100 SXM (aiconfigurator tables, vLLM and TensorRT-LLM), fits the decode
-figures of costmodel/core/efficiency.py on the even-hash half of the generation-attention rows
+figures of costmodel/core/decode_kernel.py on the even-hash half of the generation-attention rows
 (kernel_tables.held_out is False) and reports |predicted - measured| / measured on the odd
 half, over rows whose bound is >= 10 us:
   device   one set for both frameworks, generic rules (split always, no group limit): the
@@ -33,7 +33,7 @@ DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "measurements" / "aic
 # h=kvh=1 streams 22 GB/s at 131072 keys); vLLM 0.19 on H100 splits for h = kvh too (49 us
 # there). TensorRT-LLM dispatches between its XQA kernel (groups of 2-32 query heads per KV
 # head, enough CTAs) and its masked-MHA kernel, each with its own KV split, read from its
-# source (core/efficiency.py, decode_xqa); the masked-MHA CTAs get their own per-wave cost.
+# source (core/decode_kernel.py, decode_xqa); the masked-MHA CTAs get their own per-wave cost.
 TRTLLM = {"decode_max_group": 32.0, "decode_xqa": 1.0}
 RULES = {("a100", "vllm"): {"decode_split_mha": 0.0}, ("h100", "vllm"): {},
          ("a100", "trtllm"): TRTLLM, ("h100", "trtllm"): TRTLLM}

@@ -1,4 +1,5 @@
-"""Measured kernel tables (aiconfigurator format): read, predict, fit, summarise. An edge module.
+"""Measured kernel tables (aiconfigurator format): read (costmodel.calibration.kernel_io, re-exported
+here), predict, fit, summarise. An edge module.
 
 Format (ai-dynamo/aiconfigurator, `systems/data/<gpu>/<kind>/<framework>/<version>/`): one row
 per kernel call, `latency` in milliseconds. `op_name` (or, without it, the columns) gives the
@@ -15,13 +16,18 @@ max(FLOPs / peak, bytes / bandwidth) at the datasheet figures. Attention runs at
 
 from __future__ import annotations
 
-import gzip
-import zlib
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from costmodel.calibration.kernel_io import (
+    ELEM_BYTES,
+    GEMM_DTYPES,
+    KINDS,
+    REQUIRED,
+    read_table,
+    read_tables,
+)
 from costmodel.calibration.lsq import least_squares
 from costmodel.core import efficiency as eff
 from costmodel.errors import CostmodelError
@@ -31,107 +37,14 @@ from costmodel.units import DType
 if TYPE_CHECKING:
     import pandas as pd
 
-KINDS = ("gemm", "context_attention", "generation_attention", "encoder_attention")
-REQUIRED = {
-    "gemm": ("m", "n", "k", "latency"),
-    "context_attention": ("batch_size", "isl", "num_heads", "num_key_value_heads", "head_dim",
-                          "latency"),
-    "generation_attention": ("batch_size", "isl", "num_heads", "num_key_value_heads",
-                             "head_dim", "step", "latency"),
-    "encoder_attention": ("batch_size", "isl", "num_heads", "head_dim", "latency"),
-}
-# gemm_dtype -> (math dtype of the peak, bytes per A element, per B (weight), per C element)
-GEMM_DTYPES = {
-    "bfloat16": (DType.bf16, 2.0, 2.0, 2.0), "float16": (DType.fp16, 2.0, 2.0, 2.0),
-    "fp8": (DType.fp8, 1.0, 1.0, 2.0), "fp8_block": (DType.fp8, 1.0, 1.0, 2.0),
-    "int8_wo": (DType.bf16, 2.0, 1.0, 2.0), "int4_wo": (DType.bf16, 2.0, 0.5, 2.0),
-    "sq": (DType.int8, 1.0, 1.0, 2.0),
-}
-ELEM_BYTES = {"bfloat16": 2.0, "float16": 2.0, "fp8": 1.0, "int8": 1.0}
+__all__ = [  # this module's names and, re-exported, kernel_io's
+    "DECODE_RULES", "ELEM_BYTES", "ENGINE_OF_FRAMEWORK", "GEMM_DTYPES", "GROUPS", "KINDS",
+    "MAX_FIT_ROWS", "ONLY_WITH", "QUANTISED_INPUT", "REQUIRED", "SMALL_S", "START", "DType",
+    "device", "engine_of", "fit", "fit_attention", "fit_decode", "held_out", "labels", "predict",
+    "read_table", "read_tables", "summarise", "yaml_line",
+]
+
 SMALL_S = 10e-6  # rows whose bound is below this are reported as kind '<kind><10us'
-
-
-def _fail(path: str | Path, what: str) -> CostmodelError:
-    return CostmodelError(f"--kernels: {path}: {what}")
-
-
-def _read_frame(path: str | Path) -> pd.DataFrame:
-    import pandas as pd
-
-    p = Path(path)
-    if not p.is_file():
-        raise _fail(path, "no such file; check the path")
-    if p.suffix == ".parquet":
-        try:
-            return pd.read_parquet(p)
-        except ImportError:
-            raise _fail(path, "reading parquet needs pyarrow; `pip install pyarrow` or give "
-                        "a csv / csv.gz") from None
-    try:
-        return pd.read_csv(p)
-    except (UnicodeDecodeError, gzip.BadGzipFile, zlib.error, EOFError):
-        raise _fail(path, "not UTF-8 CSV text; give a csv, csv.gz or parquet kernel "
-                    "table") from None
-    except pd.errors.EmptyDataError:
-        raise _fail(path, "no rows; give a kernel table with a header and rows") from None
-    except pd.errors.ParserError as e:
-        raise _fail(path, f"not a CSV ({str(e).splitlines()[0]}); fix the file") from None
-
-
-def _kind(frame: pd.DataFrame, path: str | Path) -> str:
-    if "op_name" in frame and len(frame):
-        kinds = set(frame["op_name"].astype(str))
-        if len(kinds) != 1 or not kinds <= set(KINDS):
-            raise _fail(path, f"column op_name: {sorted(kinds)[:3]}; one table per file, "
-                        f"one of {', '.join(KINDS)}")
-        return kinds.pop()
-    if "m" in frame:
-        return "gemm"
-    if "num_key_value_heads" not in frame:
-        return "encoder_attention"
-    return "generation_attention" if "step" in frame and (frame["step"] > 0).any() else (
-        "context_attention")
-
-
-def read_table(path: str | Path) -> pd.DataFrame:
-    """One kernel table as a frame: the file's columns plus `kind`, `framework`, `source`
-    (the file name) and `measured_s`. Raises CostmodelError naming the file and column."""
-    frame = _read_frame(path)
-    kind = _kind(frame, path)
-    missing = [c for c in REQUIRED[kind] if c not in frame]
-    if missing:
-        raise _fail(path, f"missing column {missing[0]} for a {kind} table (needs "
-                    f"{', '.join(REQUIRED[kind])}); check the header")
-    if not len(frame):
-        raise _fail(path, "no rows; give a kernel table with a header and rows")
-    frame = frame.copy()
-    bad = ~np.isfinite(frame["latency"].to_numpy(float)) | (frame["latency"] <= 0)
-    if bad.any():
-        raise _fail(path, f"column latency: row {int(np.argmax(bad)) + 1} is not a positive "
-                    "number of milliseconds; fix or drop it")
-    frame["kind"] = kind
-    frame["framework"] = frame["framework"].astype(str) if "framework" in frame else "unknown"
-    frame["source"] = Path(path).name
-    frame["measured_s"] = frame["latency"].to_numpy(float) * 1e-3
-    _check_dtypes(frame, path)
-    return frame
-
-
-def _check_dtypes(frame: pd.DataFrame, path: str | Path) -> None:
-    checks = (("gemm_dtype", GEMM_DTYPES), ("attn_dtype", ELEM_BYTES),
-              ("kv_cache_dtype", ELEM_BYTES))
-    for col, known in checks:
-        if col in frame:
-            unknown = sorted(set(frame[col].astype(str)) - set(known))
-            if unknown:
-                raise _fail(path, f"column {col}: unknown {unknown[0]!r}; use one of "
-                            f"{', '.join(known)}")
-
-
-def read_tables(paths: list[str] | list[Path]) -> pd.DataFrame:
-    import pandas as pd
-
-    return pd.concat([read_table(p) for p in paths], ignore_index=True)
 
 
 def device(hw: HardwareProfile) -> eff.Device:
@@ -322,7 +235,7 @@ def _space(name: str) -> tuple[float, tuple[float, float], bool]:
         return np.log(50.0), (np.log(0.01), np.log(1e5)), True
     if name == "decode_compute_fraction":  # start low: at 0.7 no decode row is compute-bound
         return np.log(0.1), LOG_FRACTION, True  # and the fit would never move it
-    if name == "decode_fraction":  # an asymptote: may exceed 1 (core/efficiency.py)
+    if name == "decode_fraction":  # an asymptote: may exceed 1 (core/decode_kernel.py)
         return np.log(START["fraction"]), (LOG_FRACTION[0], np.log(3.0)), True
     if name.endswith("_s"):
         return np.log(START["_s"]), LOG_TIME, True

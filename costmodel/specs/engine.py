@@ -27,7 +27,7 @@ units (seconds). Every figure has a source under `sources`. How the fields enter
   value other than the default, each needs a source.
 - decode_max_group: the largest group of query heads per KV head the engine's decode attention
   kernel packs into one CTA; larger groups run one CTA per query head, each reading K and V
-  itself (core/efficiency.decode_attention_time_s). None (default): the device's figure set
+  itself (core/decode_kernel.decode_attention_time_s). None (default): the device's figure set
   says (TensorRT-LLM's XQA: 32). 1: every grouped-query layer runs per query head (TensorRT-LLM
   before XQA). Set, it needs a source (sources.decode_max_group).
 - prefill_attention_dtype: the element type a prefill (context) attention kernel holds Q and

@@ -85,18 +85,18 @@ class EfficiencyFile(BaseModel):
 
 
 class DecodeFields(BaseModel):
-    """The decode-attention figures and kernel rules (core/efficiency.decode_attention_time_s),
+    """The decode-attention figures and kernel rules (core/decode_kernel.decode_attention_time_s),
     shared by a device's KernelEfficiencyFile and each engine's DecodeKernelFile."""
 
     model_config = _FROZEN
-    decode_fraction: float = Field(default=1.0, gt=0.0, le=3.0)  # asymptote (efficiency.py)
+    decode_fraction: float = Field(default=1.0, gt=0.0, le=3.0)  # asymptote (decode_kernel.py)
     decode_tile_us: float = Field(default=0.0, ge=0.0)
     decode_fixed_us: float = Field(default=0.0, ge=0.0)
     decode_half_ctas: float = Field(default=0.0, ge=0.0)
     decode_compute_fraction: float = Field(default=1.0, gt=0.0, le=1.0)
     decode_split_mha: bool = True
     decode_max_group: int = Field(default=0, ge=0)
-    decode_xqa: bool = False  # TensorRT-LLM's XQA / masked-MHA dispatch (core/efficiency.py)
+    decode_xqa: bool = False  # TensorRT-LLM's XQA / masked-MHA dispatch (core/decode_kernel.py)
     decode_mmha_tile_us: float = Field(default=0.0, ge=0.0)  # its masked-MHA CTAs, per wave
 
 

@@ -1,4 +1,4 @@
-"""TensorRT-LLM's generation-attention dispatch (core/efficiency.py, decode_xqa): XQA vs
+"""TensorRT-LLM's generation-attention dispatch (core/decode_kernel.py, decode_xqa): XQA vs
 masked MHA and their KV splits, hand-computed from the rules in the module docstring."""
 
 from __future__ import annotations

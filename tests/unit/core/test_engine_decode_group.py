@@ -1,6 +1,6 @@
 """An engine's own decode_max_group (Engine.decode_max_group): TensorRT-LLM before XQA
 (`trtllm-0.6`) decodes every grouped-query layer with masked MHA, one CTA per query head
-reading its K and V (core/efficiency.decode_attention_time_s; docs/methodology.md)."""
+reading its K and V (core/decode_kernel.decode_attention_time_s; docs/methodology.md)."""
 
 from __future__ import annotations
 
