@@ -219,7 +219,8 @@ GROUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
                    "attention_io_flop_per_byte", "attention_overlap", "attention_exp_overlap")),
     "decode": (("generation_attention",), ("decode_fraction", "decode_tile_s",
                                            "decode_fixed_s", "decode_half_ctas",
-                                           "decode_compute_fraction", "decode_mmha_tile_s")),
+                                           "decode_compute_fraction", "decode_mmha_tile_s",
+                                           "decode_flop_per_element")),
 }
 ONLY_WITH = {"decode_mmha_tile_s": "decode_xqa"}  # figures fitted only under that rule
 DECODE_RULES = ("decode_split_mha", "decode_max_group", "decode_xqa")  # kernel rules: given, never fitted
@@ -239,6 +240,8 @@ def _space(name: str) -> tuple[float, tuple[float, float], bool]:
         return np.log(START["fraction"]), (LOG_FRACTION[0], np.log(3.0)), True
     if name.endswith("_s"):
         return np.log(START["_s"]), LOG_TIME, True
+    if name == "decode_flop_per_element":  # FLOP-equivalents per K/V element: 1e-3 .. 1e4
+        return np.log(START["per_byte"]), (np.log(1e-3), np.log(1e4)), True
     if name.endswith("_per_byte"):  # FLOP-equivalents per byte: 1 .. 1e5
         return np.log(START["per_byte"]), (0.0, np.log(1e5)), True
     return np.log(START["fraction"]), LOG_FRACTION, True
@@ -263,11 +266,21 @@ def fit(frame: pd.DataFrame, hw: HardwareProfile, fixed: dict[str, float] | None
     values.update(fixed)
     for kinds, names in GROUPS.values():
         rows = _fit_rows(frame, kinds)
-        free = [n for n in names if n not in fixed and values.get(ONLY_WITH.get(n, ""), 1) > 0]
+        free = [n for n in names if n not in fixed and values.get(ONLY_WITH.get(n, ""), 1) > 0
+                and _identifiable(n, rows)]
         if not len(rows) or not free:
             continue
         values.update(_fit_group(rows, hw, values, free))
     return eff.KernelParams(**values)
+
+
+def _identifiable(name: str, rows: pd.DataFrame) -> bool:
+    """decode_flop_per_element (SM work per K/V element) is told apart from the bandwidth only by rows
+    with K/V elements of more than one size (bf16 and fp8 caches); on rows of one size it is
+    held where it starts (0 in the shipped profiles without it)."""
+    if name != "decode_flop_per_element":
+        return True
+    return "kv_cache_dtype" in rows and rows["kv_cache_dtype"].astype(str).nunique() > 1
 
 
 def fit_decode(frame: pd.DataFrame, hw: HardwareProfile, base: eff.KernelParams,

@@ -18,8 +18,12 @@ Decode (generation) attention, one CTA per (sequence, unit, KV split), g = h / k
            only when it packs a group's query heads)
   waves  = ceil(ctas / (RESIDENT * SMs)), per = ctas / waves, sat = per / (per + decode_half_ctas)
   t      = decode_fixed_s + waves * (decode_tile_s + max(bytes / waves / (bandwidth *
-           min(1, decode_fraction * sat)), flops / waves / (peak * min(1, decode_compute_fraction
-           * sat))))
+           min(1, decode_fraction * sat)), (flops / peak + decode_flop_per_element * elems /
+           peak_bf16) / waves / min(1, decode_compute_fraction * sat)))
+           elems = the K and V elements loaded (2 * b * kvh * L * d, or per query head): SM work
+           per element beyond its bytes (load, convert to the math dtype, scale), fitted where
+           the fit rows hold K/V of two element sizes (vLLM 0.19 on H100: its fp8-cache rows
+           move 1.5x the bf16 rows' elements per second, not 2x)
   (decode_fraction is the asymptote of the saturation curve and may exceed 1; the achieved
   fraction min(1, decode_fraction x sat) never does, so no kernel beats the bound)
   decode_xqa > 0 (TensorRT-LLM's generation attention) replaces units and split by its own
@@ -148,6 +152,9 @@ def decode_attention_time_s(batch: Num, kv_len: Num, heads: Num, kv_heads: Num,
     sat = ctas / waves / (ctas / waves + p.decode_half_ctas)
     # achieved fractions capped at 1: the expected time is never below the bound
     memory_s = total / waves / (dev.memory_bytes_per_s * np.minimum(p.decode_fraction * sat, 1.0))
-    compute_s = 4.0 * b * h * kv_len * d / waves / (
-        _a(peak_flops_per_s) * np.minimum(p.decode_compute_fraction * sat, 1.0))
+    # the q.K and p.V math at the math dtype's peak, plus the SM work on every K/V element
+    # loaded (load, convert, scale) at the dense bf16 peak, as prefill's per-token term
+    math_s = 4.0 * b * h * kv_len * d / _a(peak_flops_per_s)
+    elem_s = p.decode_flop_per_element * 2.0 * b * reads * kv_len * d / dev.sm_flops_per_s
+    compute_s = (math_s + elem_s) / waves / np.minimum(p.decode_compute_fraction * sat, 1.0)
     return p.decode_fixed_s + waves * (tile + np.maximum(memory_s, compute_s))

@@ -98,6 +98,8 @@ class DecodeFields(BaseModel):
     decode_max_group: int = Field(default=0, ge=0)
     decode_xqa: bool = False  # TensorRT-LLM's XQA / masked-MHA dispatch (core/decode_kernel.py)
     decode_mmha_tile_us: float = Field(default=0.0, ge=0.0)  # its masked-MHA CTAs, per wave
+    # SM work per K/V element loaded (FLOP-equivalents at the dense peak; core/decode_kernel.py)
+    decode_flop_per_element: float = Field(default=0.0, ge=0.0)
 
 
 class AttentionFields(BaseModel):
