@@ -45,6 +45,19 @@ def test_a_users_engine_file_works_where_a_name_does(tmp_path):
         10 * 1e-3, rel=1e-9)
 
 
+@pytest.mark.parametrize(("engine", "field"), [
+    ("hf-eager", "host_overlap"), ("hf-eager", "kv_append"), ("hf-eager", "gqa_expand"),
+    ("trtllm", "prefill_attention_dtype"), ("trtllm-0.6", "decode_max_group")])
+def test_a_rule_set_off_its_default_needs_a_source(tmp_path, engine, field):  # noqa: ANN001
+    src = load_engine(engine).source_file.model_dump(mode="json")
+    del src["sources"][field]
+    f = tmp_path / "t.yaml"
+    f.write_text(json.dumps(src))  # JSON is YAML
+    with pytest.raises(CostmodelError, match=f"no source for {field}") as e:
+        load_engine(str(f))
+    assert "\n" not in str(e.value)
+
+
 def test_launches_by_stage_and_class():
     hf, vllm, trt = (load_engine(n) for n in ("hf-eager", "vllm", "trtllm"))
     assert hf.launches("prefill", "norm") == hf.launches("decode", "linear") == 1.0
