@@ -17,8 +17,9 @@ fit sees:
 Prints the fitted blocks in the profiles' YAML units; every other figure stays as shipped.
 Also prints, from the tables and the shipped figures: the median achieved TFLOP/s of large
 context calls per engine, head_dim, window and dtypes; the ViT rows' time above the model in
-whole ~0.75 ms quanta (pauses), and the held-out ViT error with and without them; vLLM's long
-context rows' median residual (no such pauses there).
+whole ~0.75 ms quanta (pauses), and the held-out ViT error with and without them; the ViT rows
+of equal work split differently between batch and heads, and the (head_dim 64, heads 2) block,
+which has no pauses; vLLM's long context rows' median residual (no such pauses there).
 --no-exp fits and reports without the exponential term (the profile's flop_per_exp dropped),
 the comparison in docs/validation.md, "Prefill attention".
 """
@@ -87,6 +88,38 @@ def vit_pauses(frame, hw, p, by, quantum_s: float = 0.75e-3) -> None:  # noqa: A
         m = m & (bound >= kt.SMALL_S) & held
         print(f"  ViT held-out rows (bound >= 10 us) with {label}: {int(m.sum())}, median "
               f"|error| {np.median(err[m]):.1%}, signed {np.median(((pred - meas) / meas)[m]):+.1%}")
+    print(f"  ViT: smallest predicted time of a row with a quantum {pred[q >= 1].min() * 1e3:.2f} ms")
+    vit_equal_work(f, pred, err, (bound >= kt.SMALL_S) & held)
+
+
+def vit_equal_work(f, pred, err, test) -> None:  # noqa: ANN001
+    """Rows of equal work at head_dim 64 (isl, batch * heads: the same FlashAttention tiles
+    and FLOPs) split differently between batch and heads, against the heads = 2 row; and the
+    (head_dim 64, heads 2) block, which carries no pauses (docs/validation.md)."""
+    meas = f["measured_s"].to_numpy()
+    d, h = f["head_dim"].to_numpy(), f["num_heads"].to_numpy()
+    key = np.stack([f["isl"].to_numpy(), f["batch_size"].to_numpy() * h], axis=1)
+    for lo, hi in ((0.6e-3, np.inf), (0.05e-3, 0.25e-3)):
+        ratios, sel = [], (d == 64) & (pred > lo) & (pred < hi)
+        for k in np.unique(key[sel], axis=0):
+            m = (key == k).all(axis=1) & sel
+            two = m & (h == 2)
+            if two.sum() == 1 and m.sum() > 1:
+                ratios.extend(meas[m & (h != 2)] / meas[two][0])
+        r = np.array(ratios)
+        print(f"  ViT equal work at head_dim 64, predicted {lo * 1e3:.2f}-{hi * 1e3:.2f} ms: "
+              f"measured / measured at heads 2: median {np.median(r):.2f} (quartiles "
+              f"{np.quantile(r, 0.25):.2f}-{np.quantile(r, 0.75):.2f}; {r.size} rows)")
+    ex = (d == 64) & (key == (12288, 16)).all(axis=1)
+    print("  ViT e.g. head_dim 64, isl 12288, batch * heads 16: " + ", ".join(
+        f"heads {int(x)} {y * 1e3:.2f} ms" for x, y in sorted(zip(h[ex], meas[ex], strict=True))))
+    blk = (d == 64) & (h == 2)
+    for label, m in (("head_dim 64, heads 2", blk), ("all other blocks", ~blk)):
+        long = m & (pred > 0.6e-3)
+        print(f"  ViT {label}: predicted > 0.6 ms: median measured / predicted "
+              f"{np.median(meas[long] / pred[long]):.2f} ({int(long.sum())} rows); held-out "
+              f"(bound >= 10 us) median |error| {np.median(err[m & test]):.1%} "
+              f"({int((m & test).sum())} rows)")
 
 
 def block(p: eff.KernelParams, indent: str) -> str:
