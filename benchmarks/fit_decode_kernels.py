@@ -34,9 +34,10 @@ DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "measurements" / "aic
 # there). TensorRT-LLM dispatches between its XQA kernel (groups of 2-32 query heads per KV
 # head, enough CTAs) and its masked-MHA kernel, each with its own KV split, read from its
 # source (core/decode_kernel.py, decode_xqa); the masked-MHA CTAs get their own per-wave cost.
+# On H100 (SM90) an fp8 cache runs XQA's GMMA kernel, 3 or 2 CTAs per SM (decode_xqa_sm90).
 TRTLLM = {"decode_max_group": 32.0, "decode_xqa": 1.0}
 RULES = {("a100", "vllm"): {"decode_split_mha": 0.0}, ("h100", "vllm"): {},
-         ("a100", "trtllm"): TRTLLM, ("h100", "trtllm"): TRTLLM}
+         ("a100", "trtllm"): TRTLLM, ("h100", "trtllm"): {**TRTLLM, "decode_xqa_sm90": 1.0}}
 
 
 def medians(frame, hw, p, by_engine=None) -> dict[str, float]:  # noqa: ANN001

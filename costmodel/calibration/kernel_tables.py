@@ -223,7 +223,8 @@ GROUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
                                            "decode_flop_per_element")),
 }
 ONLY_WITH = {"decode_mmha_tile_s": "decode_xqa"}  # figures fitted only under that rule
-DECODE_RULES = ("decode_split_mha", "decode_max_group", "decode_xqa")  # kernel rules: given, never fitted
+# kernel rules: given, never fitted
+DECODE_RULES = ("decode_split_mha", "decode_max_group", "decode_xqa", "decode_xqa_sm90")
 START = {"fraction": 0.7, "_s": 2e-6, "overlap": 0.5, "per_byte": 300.0}
 MAX_FIT_ROWS = 20000  # larger groups are thinned to every n-th row (deterministic)
 

@@ -35,6 +35,11 @@ Decode (generation) attention, one CTA per (sequence, unit, KV split), g = h / k
     else masked MHA: one CTA per (sequence, query head, tile), each reading its K and V
              (bytes per query head), ctas = b * h * max(1, min(ceil(SMs / (b h)), ceil(L / 128)))
     per wave decode_tile_s for XQA CTAs, decode_mmha_tile_s for masked-MHA ones (fitted).
+    RESIDENT (CTAs per SM in `waves`) is 2 for every kernel, except with decode_xqa_sm90 > 0
+    (Hopper, SM90): an XQA CTA with an fp8 (E4M3) cache runs the warp-specialised GMMA
+    kernel, 3 CTAs per SM if d * ceil(g / 8) * 8 <= 2048, else 2 (bf16 caches run the
+    Ampere-style HMMA kernel, 2 per SM on SM90). kv_bytes 1 is taken for fp8: an int8 cache,
+    which runs the HMMA kernel, is not told apart.
   Source (NVIDIA/TensorRT-LLM, main-branch versions in the search index; the tables ran 1.0.0
   and 1.3.0rc20, whose copies were not compared): cpp/tensorrt_llm/common/attentionOp.cpp
   (eea41b7) enqueueGeneration tries XQA (mXqaDispatcher->shouldUse) before masked MHA;
@@ -48,7 +53,15 @@ Decode (generation) attention, one CTA per (sequence, unit, KV split), g = h / k
   ceil((t + 1) / (threads / threads_per_value * 8)) and to AttentionOp::getMaxNumSeqLenTile =
   ceil(SMs / (b h)) (multi-block mode is AttentionOp's default), 256 threads and 16 per value
   (d 128, 16-bit) assumed: 128 tokens a tile (the launcher may raise the threads, and so the
-  tokens a tile, with occupancy, which is not modelled).
+  tokens a tile, with occupancy, which is not modelled). SM90 (decode_xqa_sm90):
+  decoderXQAImplJIT/kernelUtils.cpp (602593a) supportConfigQGMMA takes SM 90 with an E4M3 cache
+  only (supportConfigHMMA any SM >= 80, any cache); decoderXQAImplJIT.cpp (89fd9b7) launches
+  the GMMA kernel on (1, multi_block, kvh * b) CTAs of 3 x 128 threads, the HMMA one on
+  (multi_block, kvh, b) of 2 x 128: the same CTA count; cpp/kernels/xqa/mha_sm90.cu (fbbc05d):
+  ctaNbQHeads = roundUp(g, 8), __launch_bounds__(128 * 3, headElems * ctaNbQHeads <= 128 * 16
+  ? 3 : 2); cpp/kernels/xqa/mha.cu (d8c5e15): __launch_bounds__(256, nbCtaPerSM), nbCtaPerSM 2
+  on SM90 and 1 elsewhere (a minimum; an A100 fit with 1 read 21.5% held out against 19.4%
+  with the assumed 2, which A100 keeps).
 Sources: split-KV decoding from Dao et al., "Flash-Decoding for long-context inference" (2023)
 and num_splits_heuristic in flash-attention's csrc/flash_attn/flash_api.cpp (v2.x; block_n 256
 for d <= 64, 128 for d <= 128, else 64; the varlen path calls it only when it swaps seqlen_q with
@@ -71,6 +84,8 @@ XQA_WAVES = 8.0  # kTargetWaveFactor: the XQA split is cut to at most 8 waves of
 XQA_MAX_SUB_SEQ = 6000.0  # getXqaMaxNumSubSeq: batch x splits the workspace holds
 XQA_MIN_BLOCK_FACTOR = 4.0  # kEnableMinBlockFactor: XQA only if 4 x its CTAs >= SMs
 MMHA_TILE = 128.0  # masked MHA KV tokens per tile: 256 threads / 16 per value x 8 unroll
+GMMA_Q_HEADS = 8.0  # mha_sm90.cu ctaNbQHeads = roundUp(g, 8) (swapAB decode)
+GMMA_SMALL_CTA = 128.0 * 16.0  # headElems * ctaNbQHeads at most this: 3 CTAs per SM, else 2
 
 
 def decode_kv_bytes(batch: Num, kv_len: Num, heads: Num, kv_heads: Num, head_dim: Num,
@@ -136,6 +151,16 @@ def trtllm_decode_ctas(batch: Num, heads: Num, kv_heads: Num, kv_len: Num, sms: 
     return np.where(xqa, b * kvh * xqa_multi_block(b, kvh, kv_len, sms), b * h * tiles), xqa
 
 
+def trtllm_resident(heads: Num, kv_heads: Num, head_dim: Num, kv_bytes: Num, xqa: Arr,
+                    sm90: bool) -> Arr:
+    """CTAs resident per SM of TensorRT-LLM's generation kernels (module docstring): RESIDENT,
+    except XQA CTAs with a 1-byte (fp8) cache on SM90, which run mha_sm90.cu's GMMA kernel:
+    3 if head_dim * roundUp(g, 8) <= 2048, else 2."""
+    q_heads = np.ceil(_a(heads) / _a(kv_heads) / GMMA_Q_HEADS) * GMMA_Q_HEADS
+    gmma = xqa & sm90 & (_a(kv_bytes) < 2.0)
+    return np.where(gmma, np.where(_a(head_dim) * q_heads <= GMMA_SMALL_CTA, 3.0, 2.0), RESIDENT)
+
+
 def decode_attention_time_s(batch: Num, kv_len: Num, heads: Num, kv_heads: Num,
                             head_dim: Num, kv_bytes: Num, a_bytes: Num, dev: Device,
                             p: KernelParams, peak_flops_per_s: Num = np.inf) -> Arr:
@@ -144,11 +169,12 @@ def decode_attention_time_s(batch: Num, kv_len: Num, heads: Num, kv_heads: Num,
     if p.decode_xqa > 0:  # masked MHA: every query head's CTA reads its K and V
         ctas, xqa = trtllm_decode_ctas(b, h, kvh, kv_len, dev.sm_count, p.decode_max_group)
         reads, tile = np.where(xqa, kvh, h), np.where(xqa, p.decode_tile_s, p.decode_mmha_tile_s)
+        resident = trtllm_resident(h, kvh, d, kv_bytes, xqa, p.decode_xqa_sm90 > 0)
     else:
         ctas, reads = _flash_decode_ctas(b, h, kvh, d, kv_len, dev.sm_count, p)
-        tile = _a(p.decode_tile_s)
+        tile, resident = _a(p.decode_tile_s), _a(RESIDENT)
     total = decode_kv_bytes(b, kv_len, h, reads, d, kv_bytes, a_bytes)
-    waves = np.ceil(ctas / (RESIDENT * dev.sm_count))
+    waves = np.ceil(ctas / (resident * dev.sm_count))
     sat = ctas / waves / (ctas / waves + p.decode_half_ctas)
     # achieved fractions capped at 1: the expected time is never below the bound
     memory_s = total / waves / (dev.memory_bytes_per_s * np.minimum(p.decode_fraction * sat, 1.0))

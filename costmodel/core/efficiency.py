@@ -44,6 +44,8 @@ from dataclasses import replace
 import numpy as np
 
 from costmodel.core.decode_kernel import (
+    GMMA_Q_HEADS,
+    GMMA_SMALL_CTA,
     MAX_SPLITS,
     MMHA_TILE,
     RESIDENT,
@@ -56,18 +58,21 @@ from costmodel.core.decode_kernel import (
     decode_kv_bytes,
     num_splits,
     trtllm_decode_ctas,
+    trtllm_resident,
     xqa_multi_block,
 )
 from costmodel.core.kernel_params import Device, KernelParams, Num, _a
 from costmodel.core.ops import Arr, AttnShape, Op
 
 __all__ = [  # this module's names and, re-exported, the decode model's and the shared ones
-    "BLOCK", "MAX_SPLITS", "MMHA_TILE", "RESIDENT", "SPLIT_EFFICIENCY", "SPLIT_K_MIN", "TILE_M_MAX",
+    "BLOCK", "GMMA_Q_HEADS", "GMMA_SMALL_CTA", "MAX_SPLITS", "MMHA_TILE", "RESIDENT",
+    "SPLIT_EFFICIENCY", "SPLIT_K_MIN", "TILE_M_MAX",
     "TILE_M_MIN", "TILE_N", "XQA_MAX_SUB_SEQ", "XQA_MIN_BLOCK_FACTOR", "XQA_MIN_TOKENS",
     "XQA_WAVES", "Arr", "Device", "KernelParams", "Num", "attention_flops", "attention_io_time_s",
     "decode_attention_time_s", "decode_kv_bytes", "for_fp8", "gemm_bound_s", "gemm_time_s",
     "memory_bound_time_s", "num_splits", "op_time_s", "params_of", "prefill_attention_time_s",
-    "prefill_qo_bytes", "score_time_s", "trtllm_decode_ctas", "xqa_multi_block",
+    "prefill_qo_bytes", "score_time_s", "trtllm_decode_ctas", "trtllm_resident",
+    "xqa_multi_block",
 ]
 
 TILE_N = 128  # GEMM output-tile columns

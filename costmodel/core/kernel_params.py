@@ -39,6 +39,7 @@ class KernelParams:
     decode_max_group: float = 0.0  # > 0: groups above it get one CTA per query head
     decode_xqa: float = 0.0  # > 0: TensorRT-LLM's XQA / masked-MHA dispatch and KV split
     decode_mmha_tile_s: float = 0.0  # per wave of masked-MHA CTAs (decode_xqa only)
+    decode_xqa_sm90: float = 0.0  # > 0 (decode_xqa on SM90): fp8-cache XQA runs mha_sm90
     decode_flop_per_element: float = 0.0  # SM work per K/V element read, FLOP-equivalents at the peak
 
     @classmethod

@@ -98,6 +98,7 @@ class DecodeFields(BaseModel):
     decode_max_group: int = Field(default=0, ge=0)
     decode_xqa: bool = False  # TensorRT-LLM's XQA / masked-MHA dispatch (core/decode_kernel.py)
     decode_mmha_tile_us: float = Field(default=0.0, ge=0.0)  # its masked-MHA CTAs, per wave
+    decode_xqa_sm90: bool = False  # decode_xqa on SM90: fp8 caches run mha_sm90 (decode_kernel.py)
     # SM work per K/V element loaded (FLOP-equivalents at the dense peak; core/decode_kernel.py)
     decode_flop_per_element: float = Field(default=0.0, ge=0.0)
 
