@@ -25,6 +25,7 @@ from costmodel.core.efficiency import (
     prefill_qo_bytes,
 )
 from costmodel.core.ops import Arr, Op
+from costmodel.specs.engine import Engine
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.units import DType
 
@@ -44,27 +45,25 @@ class KernelModel:
     qo_bytes: tuple[float, ...] = ()  # prefill attention's Q/O bytes per element (prefill_qo_bytes)
 
     @classmethod
-    def of(cls, profiles: Sequence[HardwareProfile], act_bytes: float, engine: str = "",
-           kv_dtype: DType | None = None, prefill_in_kv_dtype: bool = False,
-           decode_max_group: int | None = None,
+    def of(cls, profiles: Sequence[HardwareProfile], act_bytes: float,
+           engine: Engine | None = None, kv_dtype: DType | None = None,
            math_dtypes: Sequence[DType] = ()) -> KernelModel | None:
-        """None when no device has fitted figures (then nothing changes). A device with
-        decode or prefill attention figures for `engine` (decode_kernel_by_engine,
-        attention_kernel_by_engine) uses them. prefill_in_kv_dtype: the engine runs its
-        prefill attention in the KV cache's dtype (Engine.prefill_attention_dtype);
-        decode_max_group: the engine's own (Engine.decode_max_group) in place of the set's;
-        math_dtypes: each device's math dtype (an fp8 one runs its GEMMs at gemm_fraction_fp8)."""
+        """None when no device has fitted figures (then nothing changes). Per device: the
+        engine's figure set where the device has one (Engine.kernel_figures:
+        decode_kernel_by_engine, attention_kernel_by_engine), else the device's; the engine's
+        decode_max_group in place of the set's; gemm_fraction_fp8 where the device's math
+        dtype (math_dtypes) is fp8; prefill attention's Q/O bytes per element
+        (prefill_qo_bytes: the KV cache's under Engine.prefill_attention_dtype 'kv_cache')."""
         ok = [h.kernel_params is not None and h.sm_count is not None for h in profiles]
         if not any(ok):
             return None
         fp8 = [dt == DType.fp8 for dt in math_dtypes] or [False] * len(profiles)
-        params = tuple(for_fp8(_with_group(params_of(h.kernel_params_by_engine.get(
-            engine, h.kernel_params)), decode_max_group), f8) if k else None
-            for h, k, f8 in zip(profiles, ok, fp8, strict=True))
+        params = tuple(_engine_params(h, engine, f8) if k else None
+                       for h, k, f8 in zip(profiles, ok, fp8, strict=True))
+        in_kv = engine is not None and engine.prefill_attention_dtype == "kv_cache"
         kv_b = kv_dtype.bytes_per_element if kv_dtype is not None else act_bytes
-        qo = tuple(float(prefill_qo_bytes(act_bytes, kv_b, kv_dtype == DType.fp8,
-                                          prefill_in_kv_dtype, h.supports(DType.fp8)))
-                   for h in profiles)
+        qo = tuple(float(prefill_qo_bytes(act_bytes, kv_b, kv_dtype == DType.fp8, in_kv,
+                                          h.supports(DType.fp8))) for h in profiles)
         return cls(params, tuple(h.sm_count or 0 for h in profiles), act_bytes,
                    tuple(np.inf if h.exp_per_s is None else h.exp_per_s for h in profiles),
                    tuple(_bf16_peak(h) for h in profiles), qo)
@@ -94,9 +93,13 @@ class KernelModel:
         return out
 
 
-def _with_group(p: KernelParams, decode_max_group: int | None) -> KernelParams:
-    """The figure set with the engine's decode_max_group, where the engine names one."""
-    return p if decode_max_group is None else replace(p, decode_max_group=float(decode_max_group))
+def _engine_params(h: HardwareProfile, engine: Engine | None, fp8: bool) -> KernelParams:
+    """The device's figures as `engine` runs them (KernelModel.of)."""
+    p = params_of(h.kernel_params_by_engine.get(engine.kernel_figures if engine else "",
+                                                h.kernel_params))
+    if engine is not None and engine.decode_max_group is not None:
+        p = replace(p, decode_max_group=float(engine.decode_max_group))
+    return for_fp8(p, fp8)
 
 
 def _bf16_peak(h: HardwareProfile) -> float:

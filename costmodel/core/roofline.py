@@ -180,8 +180,7 @@ class Rates:
         intensity = {} if ideal else keyed_table(profiles)
         width = {} if ideal else keyed_table(profiles, "width_curves")
         kernels = None if ideal or engine is None else KernelModel.of(
-            profiles, act_bytes, engine.kernel_figures, kv_dtype,
-            engine.prefill_attention_dtype == "kv_cache", engine.decode_max_group, dts)
+            profiles, act_bytes, engine, kv_dtype, dts)
         return cls(mm, attn, vec, bw, launch_s, link, hop, curves, intensity, width, engine,
                    kernels)
 

@@ -138,9 +138,10 @@ def test_engine_decode_figures_replace_the_devices():
     """decode_kernel_by_engine: an engine with its own set (vllm) gets it, with the device's
     other figures; an engine without one (sglang) gets the device's pooled set."""
     from costmodel.core.kernel_model import KernelModel
+    from costmodel.loading.load import load_engine
 
     a100 = load_hardware("a100-80gb")
-    km = KernelModel.of([a100], 2.0, "vllm")
+    km = KernelModel.of([a100], 2.0, load_engine("vllm"))
     assert km is not None and km.params[0] is not None
     vllm = km.params[0]
     assert vllm == eff.params_of(a100.kernel_params_by_engine["vllm"])
@@ -149,7 +150,7 @@ def test_engine_decode_figures_replace_the_devices():
     own = a100.source_file.attention_kernel_by_engine
     assert own is not None and vllm.attention_fraction == own["vllm"].attention_fraction
     assert vllm.attention_fraction != a100.kernel_params["attention_fraction"]
-    other = KernelModel.of([a100], 2.0, "sglang")
+    other = KernelModel.of([a100], 2.0, load_engine("sglang"))
     assert other is not None and other.params[0] == eff.params_of(a100.kernel_params)
 
 
