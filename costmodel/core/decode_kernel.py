@@ -13,6 +13,8 @@ Decode (generation) attention, one CTA per (sequence, unit, KV split), g = h / k
            K and V itself (bytes x g): TensorRT-LLM's XQA kernel vs its masked-MHA fallback
   bytes  = units' K and V (b * kvh * L * d * 2 * kv_bytes, or b * h * ... per query head)
            + 2 * b * h * d * a,   L = min(cached + 1, window);  flops = 4 b h L d
+           (the 2, K and V, is kv_dram_streams: 1 only for measured rows whose V is K's
+           memory, calibration.kernel_tables.v_aliases_k; never in an estimate)
   split  = FlashAttention's num_splits_heuristic(units, SMs, ceil(L / block_n)) (below);
            1 for g = 1 when decode_split_mha = 0 (FlashAttention-2's varlen path splits the KV
            only when it packs a group's query heads)
@@ -89,10 +91,12 @@ GMMA_SMALL_CTA = 128.0 * 16.0  # headElems * ctaNbQHeads at most this: 3 CTAs pe
 
 
 def decode_kv_bytes(batch: Num, kv_len: Num, heads: Num, kv_heads: Num, head_dim: Num,
-                    kv_bytes: Num, a_bytes: Num) -> Arr:
-    """K and V read once (kv_heads only: GQA) plus q read and output written."""
+                    kv_bytes: Num, a_bytes: Num, kv_streams: Num = 2.0) -> Arr:
+    """K and V read once (kv_heads only: GQA; kv_streams 2, K and V) plus q read and output
+    written."""
     b, d = _a(batch), _a(head_dim)
-    return b * _a(kv_heads) * _a(kv_len) * d * 2.0 * kv_bytes + 2.0 * b * _a(heads) * d * a_bytes
+    return (b * _a(kv_heads) * _a(kv_len) * d * _a(kv_streams) * kv_bytes
+            + 2.0 * b * _a(heads) * d * a_bytes)
 
 
 def num_splits(units: Num, n_blocks: Num, sms: int) -> Arr:
@@ -163,8 +167,11 @@ def trtllm_resident(heads: Num, kv_heads: Num, head_dim: Num, kv_bytes: Num, xqa
 
 def decode_attention_time_s(batch: Num, kv_len: Num, heads: Num, kv_heads: Num,
                             head_dim: Num, kv_bytes: Num, a_bytes: Num, dev: Device,
-                            p: KernelParams, peak_flops_per_s: Num = np.inf) -> Arr:
-    """Expected seconds of one decode step's attention (one layer): module docstring."""
+                            p: KernelParams, peak_flops_per_s: Num = np.inf,
+                            kv_dram_streams: Num = 2.0) -> Arr:
+    """Expected seconds of one decode step's attention (one layer): module docstring.
+    kv_dram_streams: K/V streams per KV head that DRAM moves, 2 (K and V); the measured-table
+    code passes 1 where a table's V is K's memory (calibration.kernel_tables.v_aliases_k)."""
     b, h, kvh, d, kv_len = _a(batch), _a(heads), _a(kv_heads), _a(head_dim), _a(kv_len)
     if p.decode_xqa > 0:  # masked MHA: every query head's CTA reads its K and V
         ctas, xqa = trtllm_decode_ctas(b, h, kvh, kv_len, dev.sm_count, p.decode_max_group)
@@ -173,7 +180,7 @@ def decode_attention_time_s(batch: Num, kv_len: Num, heads: Num, kv_heads: Num,
     else:
         ctas, reads = _flash_decode_ctas(b, h, kvh, d, kv_len, dev.sm_count, p)
         tile, resident = _a(p.decode_tile_s), _a(RESIDENT)
-    total = decode_kv_bytes(b, kv_len, h, reads, d, kv_bytes, a_bytes)
+    total = decode_kv_bytes(b, kv_len, h, reads, d, kv_bytes, a_bytes, kv_dram_streams)
     waves = np.ceil(ctas / (resident * dev.sm_count))
     sat = ctas / waves / (ctas / waves + p.decode_half_ctas)
     # achieved fractions capped at 1: the expected time is never below the bound
