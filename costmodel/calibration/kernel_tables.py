@@ -85,11 +85,13 @@ def _gemm(f: pd.DataFrame, hw: HardwareProfile, p: eff.KernelParams) -> tuple[np
     peak = np.array([hw.peak_flops_by_dtype.get(s[0], np.nan) for s in spec])
     a, w, o = (np.array([s[i] for s in spec]) for i in (1, 2, 3))
     m, n, k = (f[c].to_numpy(float) for c in "mnk")
-    fp8 = np.array([s[0] == DType.fp8 for s in spec])
-    pred = np.where(fp8, eff.gemm_time_s(m, n, k, peak, a, w, o, device(hw), eff.for_fp8(p, True)),
-                    eff.gemm_time_s(m, n, k, peak, a, w, o, device(hw), p))
+    fp8, dev, pred = np.array([s[0] == DType.fp8 for s in spec]), device(hw), np.empty(len(f))
+    for is8 in (True, False):  # each row once, fp8 ones at gemm_fraction_fp8
+        r = fp8 == is8
+        pred[r] = eff.gemm_time_s(m[r], n[r], k[r], peak[r], a[r], w[r], o[r], dev,
+                                  eff.for_fp8(p, is8))
     quant = np.isin(dtypes, QUANTISED_INPUT)
-    pred = pred + np.where(quant, eff.memory_bound_time_s(3.0 * m * k, device(hw), p), 0.0)
+    pred = pred + np.where(quant, eff.memory_bound_time_s(3.0 * m * k, dev, p), 0.0)
     return pred, eff.gemm_bound_s(m, n, k, peak, a, w, o, hw.memory_bandwidth_Bps)
 
 
