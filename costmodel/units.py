@@ -2,7 +2,9 @@
 
 Base units everywhere in code: FLOPs, bytes, seconds, bytes/s, FLOP/s. Human units
 (GB/s, TFLOP/s, GB, MB) appear only in YAML keys (converted once at load) and in display.
-Convention: GB = 1e9 bytes, MB = 1e6 bytes, TFLOP/s = 1e12 FLOP/s (vendor datasheet units).
+Convention: GB = 1e9 bytes, MB = 1e6 bytes, TFLOP/s = 1e12 FLOP/s (vendor datasheet units),
+except cache sizes, which vendors quote in binary units: l2_cache_MB is MiB (MEBI; the A100's
+"40 MB" L2 is 40,960 KB = 41,943,040 bytes, CUDA deviceQuery's "L2 Cache Size").
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from enum import Enum
 
 KILO = 1e3
 MEGA = 1e6
+MEBI = 2.0**20  # cache sizes only (module docstring)
 GIGA = 1e9
 TERA = 1e12
 MICRO = 1e-6

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from costmodel.errors import CostmodelError
-from costmodel.units import GIGA, MEGA, MICRO, TERA, DType
+from costmodel.units import GIGA, MEBI, MICRO, TERA, DType
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
@@ -311,7 +311,7 @@ class HardwareProfile(BaseModel):
             memory_bytes=f.memory_GB * GIGA,
             memory_bandwidth_Bps=f.memory_bandwidth_GBps * GIGA,
             peak_flops_by_dtype=peaks,
-            l2_cache_bytes=None if f.l2_cache_MB is None else f.l2_cache_MB * MEGA,
+            l2_cache_bytes=None if f.l2_cache_MB is None else f.l2_cache_MB * MEBI,
             tdp_W=f.tdp_W,
             interconnect_kind=ic.kind,
             interconnect_bandwidth_Bps=None if ic.bandwidth_GBps is None else ic.bandwidth_GBps * GIGA,
