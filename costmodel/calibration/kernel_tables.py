@@ -28,6 +28,7 @@ from costmodel.calibration.kernel_io import (
     read_table,
     read_tables,
 )
+from costmodel.calibration.kv_alias import V_ALIASES_K_BELOW, kv_dram_streams, v_aliases_k
 from costmodel.calibration.lsq import least_squares
 from costmodel.core import efficiency as eff
 from costmodel.errors import CostmodelError
@@ -37,11 +38,12 @@ from costmodel.units import DType
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = [  # this module's names and, re-exported, kernel_io's
+__all__ = [  # this module's names and, re-exported, kernel_io's and kv_alias's
     "DECODE_RULES", "ELEM_BYTES", "ENGINE_OF_FRAMEWORK", "GEMM_DTYPES", "GROUPS", "KINDS",
     "MAX_FIT_ROWS", "ONLY_WITH", "QUANTISED_INPUT", "REQUIRED", "SMALL_S", "START", "DType",
     "V_ALIASES_K_BELOW", "device", "engine_of", "fit", "fit_attention", "fit_decode", "held_out",
-    "labels", "predict", "read_table", "read_tables", "summarise", "v_aliases_k", "yaml_line",
+    "kv_dram_streams", "labels", "predict", "read_table", "read_tables", "summarise", "v_aliases_k",
+    "yaml_line",
 ]
 
 SMALL_S = 10e-6  # rows whose bound is below this are reported as kind '<kind><10us'
@@ -116,45 +118,6 @@ def _prefill(f: pd.DataFrame, hw: HardwareProfile, p: eff.KernelParams,
     return pred, np.maximum(flops / peak, written / hw.memory_bandwidth_Bps)
 
 
-# The measurement, not the kernel: aiconfigurator's TensorRT-LLM collector
-# (collector/trtllm/collect_attn.py) built its KV cache as CacheType.SELFKONLY in every version
-# read up to its TensorRT-LLM 1.3.0rc15 one; its version pinned to `trtllm>=1.3.0rc20` builds
-# CacheType.SELF ("SELFKONLY is reserved for MLA ... Regular GQA/MHA has separate K and V
-# tensors"; after ai-dynamo/aiconfigurator issue #1379, 2026-07-17). TensorRT-LLM's
-# WindowBlockManager::setOffsets (batch_manager/kvCacheManager.cpp) gives a SELFKONLY block's V
-# the K field (fieldIdx 0): V is K's memory. XQA (cpp/kernels/xqa/mha.cu) streams a CTA's KV
-# tile by tile, K and V through two buffers each (nbKBuffers = nbVBuffers = 2), so a tile's V
-# read follows its K read and hits L2: DRAM moves K only. So TensorRT-LLM rows below 1.3.0rc20
-# are priced with one K/V stream on their XQA CTAs (masked MHA reads V after K over its whole
-# tile; not modelled). Tables' property, never an estimate's (docs/validation.md).
-V_ALIASES_K_BELOW = {"TRTLLM": (1, 3, 0, 20)}  # framework -> first version with separate V
-
-
-def _version_key(version: str) -> tuple[float, ...] | None:
-    """'1.3.0rc20' -> (1, 3, 0, 20); '1.0.0' -> (1, 0, 0, inf) (a release follows its rcs);
-    None for other forms."""
-    import re
-
-    m = re.fullmatch(r"(\d+)\.(\d+)\.(\d+)(?:rc(\d+))?(?:\.post\d+)?", version.strip())
-    if m is None:
-        return None
-    return tuple(float(x) if x is not None else np.inf for x in m.groups())
-
-
-def v_aliases_k(frame: pd.DataFrame) -> np.ndarray:
-    """True for rows measured with V aliasing K (V_ALIASES_K_BELOW: the framework and a
-    version below the first with separate V); False where the version does not parse."""
-    pairs = np.char.add(np.char.add(_col(frame, "framework", "").astype(str), "|"),
-                        _col(frame, "version", "").astype(str))
-    uniq, inv = np.unique(pairs, return_inverse=True)  # a table holds one or a few pairs
-    alias = np.zeros(len(uniq), dtype=bool)
-    for i, pair in enumerate(uniq):
-        fw, _, ver = str(pair).partition("|")
-        key, first = _version_key(ver), V_ALIASES_K_BELOW.get(fw.upper())
-        alias[i] = key is not None and first is not None and key < first
-    return alias[inv.reshape(-1)]
-
-
 def _decode(f: pd.DataFrame, hw: HardwareProfile, p: eff.KernelParams) -> tuple[np.ndarray, ...]:
     b, h, kvh, d = (f[c].to_numpy(float) for c in ("batch_size", "num_heads",
                                                     "num_key_value_heads", "head_dim"))
@@ -162,9 +125,11 @@ def _decode(f: pd.DataFrame, hw: HardwareProfile, p: eff.KernelParams) -> tuple[
     kv_len = f["step"].to_numpy(float) + 1.0
     kv_len = np.where(win > 0, np.minimum(kv_len, win), kv_len)
     kvb, ab = _bytes(f, "kv_cache_dtype"), _bytes(f, "attn_dtype")
+    dispatch = p.decode_xqa > 0  # TensorRT-LLM's rule: the row's kernel is known
     xqa = (eff.trtllm_decode_ctas(b, h, kvh, kv_len, device(hw).sm_count, p.decode_max_group)[1]
-           if p.decode_xqa > 0 else np.zeros(len(f), dtype=bool))  # the row's kernel is known
-    streams = np.where(v_aliases_k(f) & xqa, 1.0, 2.0)  # only under TensorRT-LLM's dispatch
+           if dispatch else np.zeros(len(f), dtype=bool))
+    streams = kv_dram_streams(v_aliases_k(f), xqa, dispatch & ~xqa, b * kvh * kv_len * d * kvb,
+                              hw.l2_cache_bytes)
     pred = eff.decode_attention_time_s(b, kv_len, h, kvh, d, kvb, ab, device(hw), p,
                                        _attn_peak(hw), streams)
     by = eff.decode_kv_bytes(b, kv_len, h, kvh, d, kvb, ab)

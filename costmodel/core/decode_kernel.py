@@ -14,7 +14,7 @@ Decode (generation) attention, one CTA per (sequence, unit, KV split), g = h / k
   bytes  = units' K and V (b * kvh * L * d * 2 * kv_bytes, or b * h * ... per query head)
            + 2 * b * h * d * a,   L = min(cached + 1, window);  flops = 4 b h L d
            (the 2, K and V, is kv_dram_streams: 1 only for measured rows whose V is K's
-           memory, calibration.kernel_tables.v_aliases_k; never in an estimate)
+           memory, calibration.kv_alias.kv_dram_streams; never in an estimate)
   split  = FlashAttention's num_splits_heuristic(units, SMs, ceil(L / block_n)) (below);
            1 for g = 1 when decode_split_mha = 0 (FlashAttention-2's varlen path splits the KV
            only when it packs a group's query heads)
@@ -171,7 +171,7 @@ def decode_attention_time_s(batch: Num, kv_len: Num, heads: Num, kv_heads: Num,
                             kv_dram_streams: Num = 2.0) -> Arr:
     """Expected seconds of one decode step's attention (one layer): module docstring.
     kv_dram_streams: K/V streams per KV head that DRAM moves, 2 (K and V); the measured-table
-    code passes 1 where a table's V is K's memory (calibration.kernel_tables.v_aliases_k)."""
+    code passes 1 where a table's V is K's memory and hits L2 (calibration.kv_alias)."""
     b, h, kvh, d, kv_len = _a(batch), _a(heads), _a(kv_heads), _a(head_dim), _a(kv_len)
     if p.decode_xqa > 0:  # masked MHA: every query head's CTA reads its K and V
         ctas, xqa = trtllm_decode_ctas(b, h, kvh, kv_len, dev.sm_count, p.decode_max_group)

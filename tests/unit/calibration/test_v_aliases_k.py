@@ -1,6 +1,7 @@
 """The measurement, not the kernel: TensorRT-LLM generation-attention rows measured with the
 collector's K-only (SELFKONLY) cache, whose V is K's memory, are priced with K bytes only on
-their XQA CTAs (kernel_tables.v_aliases_k; docs/validation.md, "Decode attention")."""
+their XQA CTAs, and on their masked-MHA CTAs when the row's K fits the L2 (calibration/kv_alias.py;
+docs/validation.md, "Decode attention")."""
 
 from __future__ import annotations
 
@@ -47,8 +48,9 @@ def test_an_aliased_xqa_row_moves_k_only():
 
 
 def test_masked_mha_and_generic_rules_keep_k_and_v():
-    """h = kvh runs masked MHA (not modelled: it reads V after K over its whole tile); a set
-    without TensorRT-LLM's dispatch does not know the row's kernel: neither row changes."""
+    """h = kvh runs masked MHA, which reads V after its whole key loop: with 4.3 GB of K
+    (16 * 32 * 32768 * 128 * 2 B) far above the 40 MiB L2, V comes from DRAM; a set without
+    TensorRT-LLM's dispatch does not know the row's kernel: neither row changes."""
     mha = pd.DataFrame([row("TRTLLM", "1.0.0", 32, 32), row("TRTLLM", "1.3.0rc20", 32, 32)])
     pred, _ = kt.predict(mha, A100, BARE)
     assert pred[0] == pred[1]
@@ -56,3 +58,30 @@ def test_masked_mha_and_generic_rules_keep_k_and_v():
     generic = KernelParams(**{**vars(BARE), "decode_xqa": 0.0, "decode_max_group": 0.0})
     pred, _ = kt.predict(gqa, A100, generic)
     assert np.isfinite(pred).all() and pred[0] == pred[1]
+
+
+def test_aliased_masked_mha_row_whose_k_fits_l2_moves_k_only():
+    """b 1, h = kvh = 32 (masked MHA), d 128, bf16: K = 32 * L * 128 * 2 B = 8192 L bytes.
+    A100's L2 is 40 MiB = 41,943,040 B: L = 5120 (41,943,040 B of K, fits exactly) moves K
+    only, L = 5121 (one token more) K and V; q and o add 2 * 32 * 128 * 2 B = 16,384 B."""
+    assert A100.l2_cache_bytes == 40 * 2**20
+    rows = [{**row("TRTLLM", "1.0.0", 32, 32), "batch_size": 1, "step": n - 1}
+            for n in (5120, 5121)]
+    pred, _ = kt.predict(pd.DataFrame(rows), A100, BARE)
+    bw = A100.memory_bandwidth_Bps
+    assert pred[0] == pytest.approx((8192 * 5120 + 16_384) / bw, rel=1e-9)
+    assert pred[1] == pytest.approx((2 * 8192 * 5121 + 16_384) / bw, rel=1e-9)
+
+
+def test_kv_dram_streams_rule():
+    """One stream only on aliased rows run by XQA, or by masked MHA with K within the L2; no
+    L2 figure: masked MHA keeps both."""
+    aliased = np.array([True, True, True, True, False])
+    xqa = np.array([True, False, False, False, True])
+    masked = ~xqa
+    k_bytes = np.array([1e12, 1e6, 1e9, 1e6, 1e6])
+    out = kt.kv_dram_streams(aliased, xqa, masked, k_bytes, 4e7)
+    assert out.tolist() == [1.0, 1.0, 2.0, 1.0, 2.0]
+    assert kt.kv_dram_streams(aliased, xqa, masked, k_bytes, None).tolist() == [1, 2, 2, 2, 2]
+    assert kt.kv_dram_streams(aliased, xqa, np.zeros(5, bool), k_bytes, 4e7).tolist() == [
+        1, 2, 2, 2, 2]
