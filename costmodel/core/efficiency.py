@@ -15,6 +15,8 @@ GEMM C[m,n] = A[m,k] B[k,n] (cuBLAS/CUTLASS-style output tiles of TILE_M x TILE_
   compute_s = ceil(ctas / SMs) * cta_s                 (wave quantisation: whole waves)
   memory_s  = (m*k*a + k*n*w + m*n*o) / (bandwidth * memory_fraction)
   t         = max(compute_s, memory_s) + gemm_fixed_s
+  fused group (an engine's fused qkv / gate_up, fused_gemm_time_s): member j of output width
+  n_j takes t(m, N, k) * n_j / N, N = the group's summed width (one GEMM, split by width)
 Prefill (context) attention, FlashAttention-class, Q blocks of BLOCK rows per CTA:
   score_s = _overlap(4*d / per_sm, 1 / exp_sm, attention_exp_overlap)   one score's matmuls
            (per_sm = peak * attention_fraction / SMs FLOP/s) and its softmax exponential on
@@ -69,7 +71,8 @@ __all__ = [  # this module's names and, re-exported, the decode model's and the 
     "SPLIT_EFFICIENCY", "SPLIT_K_MIN", "TILE_M_MAX",
     "TILE_M_MIN", "TILE_N", "XQA_MAX_SUB_SEQ", "XQA_MIN_BLOCK_FACTOR", "XQA_MIN_TOKENS",
     "XQA_WAVES", "Arr", "Device", "KernelParams", "Num", "attention_flops", "attention_io_time_s",
-    "decode_attention_time_s", "decode_kv_bytes", "for_fp8", "gemm_bound_s", "gemm_time_s",
+    "decode_attention_time_s", "decode_kv_bytes", "for_fp8", "fused_gemm_time_s",
+    "gemm_bound_s", "gemm_time_s",
     "memory_bound_time_s", "num_splits", "op_time_s", "params_of", "prefill_attention_time_s",
     "prefill_qo_bytes", "score_time_s", "trtllm_decode_ctas", "trtllm_resident",
     "xqa_multi_block",
@@ -190,6 +193,24 @@ def params_of(kernel_params: dict[str, float] | None) -> KernelParams:
     return KernelParams(**kernel_params) if kernel_params else KernelParams()
 
 
+def fused_gemm_time_s(op: Op, peak_flops_per_s: Num, a_bytes: float, dev: Device,
+                      p: KernelParams) -> Arr:
+    """Expected seconds of a linear op's share of the one GEMM its fused group runs as (an
+    engine's fused qkv / gate_up; core/ops.fuse_gemms): C[m, N] = A[m, k] B[k, N] with the
+    group's summed output width N = op.fused_n and the op's m and k (the group's members share
+    their input), t = gemm_time_s(m, N, k) * n / N, n = op.gemm_n: the group pays one fixed
+    cost and one tile/wave quantisation, split by output width (= by FLOPs and by weight
+    bytes: the members' times add up to the fused GEMM's). The output is written in the
+    activation dtype (the engine splits q, k, v after the GEMM)."""
+    k, n, big = _a(op.gemm_k), _a(op.gemm_n), _a(op.fused_n)
+    mk = _a(op.act_read_bytes) / a_bytes
+    with np.errstate(divide="ignore", invalid="ignore"):
+        m = np.where(k > 0, mk / k, 0.0)
+        w = np.where(k * n > 0, _a(op.weight_bytes) / (k * n), a_bytes)
+        t = gemm_time_s(m, big, k, peak_flops_per_s, a_bytes, w, a_bytes, dev, p)
+        return t * np.where(big > 0, n / big, 1.0)
+
+
 def _gemm_of_op(op: Op, a_bytes: float) -> tuple[Arr, Arr, Arr, Arr]:
     """(m, n, k, weight bytes per element) of a linear Op: with F = mnk = matmul_flops / 2,
     m*k = act_read / a, m*n = output / a: k = F / (m*n), n = F / (m*k), m = (m*k) / k."""
@@ -234,7 +255,8 @@ def _attention_of_op(op: Op, s: AttnShape, dev: Device, p: KernelParams,
 
 
 def op_time_s(op: Op, dev: Device, p: KernelParams, peak_flops_per_s: Num, a_bytes: float,
-              attn: AttnShape | None = None, qo_bytes: float | None = None) -> Arr:
+              attn: AttnShape | None = None, qo_bytes: float | None = None,
+              fused_gemm: bool = False) -> Arr:
     """Expected seconds of one instance of `op` (costmodel.core.ops) on the device.
 
     linear / lm_head: gemm_time_s on the (m, n, k) recovered from the Op (_gemm_of_op).
@@ -245,11 +267,14 @@ def op_time_s(op: Op, dev: Device, p: KernelParams, peak_flops_per_s: Num, a_byt
     + gemm_fixed_s. Ops with no work take 0 s. `comm` ops are priced by the roofline's link
     model, not here (ValueError). qo_bytes: bytes per element of a prefill attention call's
     Q and O when the kernel holds them in another dtype than the activations (prefill_qo_bytes).
+    fused_gemm: a linear op of a group the engine runs as one GEMM (fused_gemm_time_s).
     """
     work = (_a(op.matmul_flops) + _a(op.bytes)) > 0
     if op.op_class == "comm":
         raise ValueError("op_time_s: comm ops are priced by the link model (core/roofline)")
-    if op.op_class in ("linear", "lm_head"):
+    if op.op_class == "linear" and fused_gemm and np.all(_a(op.fused_n) > 0):
+        t = fused_gemm_time_s(op, peak_flops_per_s, a_bytes, dev, p)
+    elif op.op_class in ("linear", "lm_head"):
         m, n, k, w = _gemm_of_op(op, a_bytes)
         with np.errstate(divide="ignore", invalid="ignore"):  # rows without work -> 0 below
             t = gemm_time_s(m, n, k, peak_flops_per_s, a_bytes, w, a_bytes, dev, p)

@@ -69,10 +69,12 @@ class KernelModel:
                    tuple(_bf16_peak(h) for h in profiles), qo)
 
     def factor(self, op: Op, peak_flops_per_s: Arr, bytes_per_s: Arr, ideal_s: Arr,
-               fused: bool = False) -> Arr:
+               fused: bool = False, fused_gemm: bool = False) -> Arr:
         """t_kernel / ideal_s per device row ([D, ...]); 1 where a device has no figures.
         fused: the operator runs inside a neighbouring kernel (the engine fuses its class), so
-        it pays no fixed per-kernel cost of its own, only its memory traffic."""
+        it pays no fixed per-kernel cost of its own, only its memory traffic. fused_gemm: a
+        linear operator the engine runs as one GEMM with its group (op.fuse in
+        Engine.fused_gemms): its share of that GEMM's time (efficiency.fused_gemm_time_s)."""
         if op.op_class in UNPRICED:
             return np.ones_like(ideal_s)
         ideal_s = np.asarray(ideal_s, dtype=float)
@@ -87,7 +89,7 @@ class KernelModel:
             with np.errstate(divide="ignore", invalid="ignore"):
                 qo = self.qo_bytes[d] if self.qo_bytes else None
                 t = op_time_s(op, dev, p, _row(peak_flops_per_s, d), self.act_bytes, op.attn,
-                              None if qo == self.act_bytes else qo)
+                              None if qo == self.act_bytes else qo, fused_gemm)
                 t = t - p.gemm_fixed_s * float(fused and op.op_class in FUSABLE)
                 out[d] = np.where(ideal > 0, t / np.where(ideal > 0, ideal, 1.0), 1.0)[0]
         return out

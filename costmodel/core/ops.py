@@ -65,6 +65,11 @@ class Op:
     link_hops: Arr | float = 0.0  # an array in a stack (core/pricing.py)
     attn: AttnShape | None = None  # the call's shape, for fused attention (kernel model)
     gemm_k: Arr | float = 0.0  # a linear op's input width (reduction length); 0 = not a GEMM
+    gemm_n: Arr | float = 0.0  # a linear op's output width; 0 = not a GEMM
+    # A fused-GEMM group (fuse_gemms): the group's tag ("qkv", "gate_up"; "" = none) and the
+    # output width of the one GEMM an engine that fuses the group runs (Engine.fused_gemms)
+    fuse: str = ""
+    fused_n: Arr | float = 0.0
 
     @property
     def flops(self) -> Arr:
@@ -96,8 +101,23 @@ def linear(name: str, stage: str, rows: Arr, d_in: int, d_out: int, bias: bool,
         act_read_bytes=rows * d_in * a_bytes,
         act_write_bytes=_z(rows) if kv_out else out,
         kv_write_bytes=out if kv_out else _z(rows),
-        gemm_k=float(d_in),
+        gemm_k=float(d_in), gemm_n=float(d_out),
     )
+
+
+FusedGroup = Literal["qkv", "gate_up"]
+
+
+def fuse_gemms(tag: FusedGroup, ops: list[Op]) -> list[Op]:
+    """Linear ops over the same input (same rows and input width) that an engine may run as
+    one GEMM of their summed output width (qkv: the q, k, v projections; gate_up: a gated
+    MLP's gate and up projections). The ops keep their names, FLOPs and bytes; the tag and the
+    fused width only change their kernel time where the engine fuses the group
+    (Engine.fused_gemms; core/efficiency.fused_gemm_time_s)."""
+    if len({float(op.gemm_k) for op in ops}) != 1 or any(op.gemm_n <= 0 for op in ops):
+        raise ValueError(f"fuse_gemms({tag}): linear ops of one input width only")
+    n = float(sum(float(op.gemm_n) for op in ops))
+    return [Op(**{**op.__dict__, "fuse": tag, "fused_n": n}) for op in ops]
 
 
 def vector_op(name: str, stage: str, op_class: OpClass, elements: Arr, flops_per_elem: float,

@@ -154,7 +154,7 @@ def _key(a: Op, b: Op | None, i: int) -> tuple[object, ...]:
     if a.attn is not None or (b is not None and b.attn is not None):
         return ("alone", i)
     return (a.op_class, a.gemm_k > 0, a.op_class == "attention" and a.stage == "decode",
-            None if b is None else (b.op_class, b.gemm_k > 0, b.stage))
+            a.fuse, None if b is None else (b.op_class, b.gemm_k > 0, b.stage, b.fuse))
 
 
 def _side_by_side(ops: Sequence[Op], width: int) -> Op:
@@ -172,10 +172,10 @@ def _side_by_side(ops: Sequence[Op], width: int) -> Op:
         return np.repeat(np.array([float(getattr(op, name)) for op in ops]), width)[None]
 
     return Op(name=first.name, stage=first.stage, op_class=first.op_class, **cols,
-              count=1, link_hops=per_op("link_hops"), gemm_k=per_op("gemm_k"))
+              count=1, fuse=first.fuse, **{f: per_op(f) for f in EXTRA})
 
 
-EXTRA = ("link_hops", "gemm_k")  # per-operator scalars, stacked as arrays
+EXTRA = ("link_hops", "gemm_k", "gemm_n", "fused_n")  # per-operator scalars, stacked as arrays
 
 
 def _view(full: Op, lo: int, hi: int, width: int, first: Op) -> Op:
@@ -183,14 +183,14 @@ def _view(full: Op, lo: int, hi: int, width: int, first: Op) -> Op:
     cut = slice(lo * width, hi * width)
     cols: dict[str, Any] = {f: getattr(full, f)[:, cut] for f in (*FIELDS, *EXTRA)}
     return Op(name=first.name, stage=first.stage, op_class=first.op_class, **cols, count=1,
-              attn=first.attn if hi - lo == 1 else None)
+              attn=first.attn if hi - lo == 1 else None, fuse=first.fuse)
 
 
 def _pair(a: Op, b: Op) -> Op:
     """a and b side by side: one op_times call prices both."""
     cols: dict[str, Any] = {f: np.concatenate([getattr(a, f), getattr(b, f)], axis=1)
                             for f in (*FIELDS, *EXTRA)}
-    return Op(name=a.name, stage=a.stage, op_class=a.op_class, **cols, count=1)
+    return Op(name=a.name, stage=a.stage, op_class=a.op_class, **cols, count=1, fuse=a.fuse)
 
 
 def stack(ops: Sequence[Op], width: int | None, last: Sequence[Op] | None = None,

@@ -186,8 +186,13 @@ class Rates:
 
     def launches(self, op: Op) -> float:
         """Kernel launches per instance of `op`: the engine's for its class and stage (1 per
-        instance without an engine)."""
-        return 1.0 if self.engine is None else self.engine.launches(op.stage, op.op_class)
+        instance without an engine); an operator of a GEMM group the engine fuses pays its
+        share of the group's one launch (Engine.fused_share)."""
+        e = self.engine
+        if e is None:
+            return 1.0
+        share = e.fused_share(op.fuse, float(op.gemm_n), float(op.fused_n))
+        return e.launches(op.stage, op.op_class, share)
 
     def launch_for(self, op: Op, n: Arr | float | None = None) -> Arr:
         """Launch time per instance of `op`: launch_s x its launches (n; default
@@ -253,9 +258,11 @@ def op_times(op: Op, r: Rates) -> OpTimes:
             eff = np.where(memory > compute, by_width(np.asarray(op.gemm_k), eff), eff)
         compute, memory = compute / eff, memory / eff
     if r.kernels is not None:  # fitted kernel figures win where a device has them
-        fused = r.engine is not None and op.op_class in r.engine.fused_op_classes
+        e = r.engine
+        fused = e is not None and op.op_class in e.fused_op_classes
+        gemm = e is not None and op.fuse in e.fused_gemms  # one GEMM with its group
         f = r.kernels.factor(op, r.matmul_flops_per_s, r.bytes_per_s, np.maximum(compute, memory),
-                             fused)
+                             fused, gemm)
         compute, memory = compute * f, memory * f
     return OpTimes(compute_s=compute, memory_s=memory, comm_s=comm)
 

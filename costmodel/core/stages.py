@@ -27,6 +27,7 @@ from costmodel.core.ops import (
     Op,
     attention,
     embedding,
+    fuse_gemms,
     linear,
     norm,
     vector_op,
@@ -210,10 +211,11 @@ def llm_layer_ops(m: LLMSpec, stage: str, batch: Arr, q: Arr, k: Arr, p: Precisi
                       kv_from_cache=True, window=window)
     ops = [
         norm(f"{pre}/attn_norm", stage, rows, h, m.norm_kind, p.weight, p.act),
-        linear(f"{pre}/attn/q", stage, rows, h, m.q_dim, m.qkv_bias, p.weight, p.act),
-        # K and V projections write straight into the KV cache (in the KV dtype).
-        _kv_linear(f"{pre}/attn/k", stage, rows, h, m.kv_dim, m.qkv_bias, p),
-        _kv_linear(f"{pre}/attn/v", stage, rows, h, m.kv_dim, m.qkv_bias, p),
+        *fuse_gemms("qkv", [  # one GEMM where the engine fuses qkv (Engine.fused_gemms)
+            linear(f"{pre}/attn/q", stage, rows, h, m.q_dim, m.qkv_bias, p.weight, p.act),
+            # K and V projections write straight into the KV cache (in the KV dtype).
+            _kv_linear(f"{pre}/attn/k", stage, rows, h, m.kv_dim, m.qkv_bias, p),
+            _kv_linear(f"{pre}/attn/v", stage, rows, h, m.kv_dim, m.qkv_bias, p)]),
     ]
     ops += qk_norm_ops(m, pre, stage, rows, p)
     if m.rope:
@@ -232,8 +234,9 @@ def llm_layer_ops(m: LLMSpec, stage: str, batch: Arr, q: Arr, k: Arr, p: Precisi
         ops += geglu_ops(m, pre, stage, rows, p)
     elif m.mlp_kind == "swiglu":
         ops += [
-            linear(f"{pre}/mlp/gate", stage, rows, h, inter, False, p.weight, p.act),
-            linear(f"{pre}/mlp/up", stage, rows, h, inter, False, p.weight, p.act),
+            *fuse_gemms("gate_up", [
+                linear(f"{pre}/mlp/gate", stage, rows, h, inter, False, p.weight, p.act),
+                linear(f"{pre}/mlp/up", stage, rows, h, inter, False, p.weight, p.act)]),
             vector_op(f"{pre}/mlp/act", stage, "activation", rows * inter, ACT_FLOPS["swiglu"],
                       2.0, p.act),
         ]

@@ -30,6 +30,12 @@ units (seconds). Every figure has a source under `sources`. How the fields enter
   itself (core/decode_kernel.decode_attention_time_s). None (default): the device's figure set
   says (TensorRT-LLM's XQA: 32). 1: every grouped-query layer runs per query head (TensorRT-LLM
   before XQA). Set, it needs a source (sources.decode_max_group).
+- fused_gemms: groups of linear operators over the same input that the engine's model code
+  runs as ONE GEMM of their summed output width: 'qkv' (the q, k, v projections) and
+  'gate_up' (a gated MLP's gate and up projections). Default none. A fused group is priced
+  as one kernel (core/efficiency.fused_gemm_time_s: one fixed cost, one tile/wave
+  quantisation, one launch), split across its operators by output width; their names, FLOPs
+  and bytes are unchanged. Set, it needs a source (sources.fused_gemms: the model code).
 - prefill_attention_dtype: the element type a prefill (context) attention kernel holds Q and
   O in: 'activation' (default) or 'kv_cache' (TensorRT-LLM forces its FP8 context FMHA when
   the KV cache is fp8). Priced by core/efficiency.prefill_qo_bytes; set to 'kv_cache', it
@@ -45,9 +51,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from costmodel.units import MICRO
 
 FusableClass = Literal["norm", "activation", "elementwise", "rope", "embedding"]
+FusedGemm = Literal["qkv", "gate_up"]  # core/ops.fuse_gemms groups
 ENGINE_SOURCED = ("kernels", "host_overhead_per_kernel_us", "step_overhead_us",
                   "prefill_overhead_us", "decode_cuda_graphs", "fused_op_classes")
-OPTIONAL_SOURCED = ("host_overlap", "kv_append", "gqa_expand",
+OPTIONAL_SOURCED = ("host_overlap", "kv_append", "gqa_expand", "fused_gemms",
                     "prefill_attention_dtype", "decode_max_group")  # sourced when not the default
 
 
@@ -68,6 +75,7 @@ class EngineFile(BaseModel):
     host_overlap: Literal["serial", "async"] = "serial"
     kv_append: Literal["in_place", "concat"] = "in_place"
     gqa_expand: bool = False
+    fused_gemms: tuple[FusedGemm, ...] = ()
     prefill_attention_dtype: Literal["activation", "kv_cache"] = "activation"
     decode_max_group: int | None = Field(default=None, ge=1)
     # whose per-device attention figures it runs (a hardware profile's
@@ -106,6 +114,7 @@ class Engine(BaseModel):
     host_overlap: Literal["serial", "async"]
     kv_append: Literal["in_place", "concat"] = "in_place"
     gqa_expand: bool = False
+    fused_gemms: frozenset[str] = frozenset()
     prefill_attention_dtype: Literal["activation", "kv_cache"]
     decode_max_group: int | None
     source_file: EngineFile
@@ -120,15 +129,22 @@ class Engine(BaseModel):
                    prefill_overhead_s=f.prefill_overhead_us * MICRO,
                    flash_attention=f.flash_attention, kernel_figures=f.kernel_figures or f.id,
                    host_overlap=f.host_overlap, kv_append=f.kv_append,
-                   gqa_expand=f.gqa_expand,
+                   gqa_expand=f.gqa_expand, fused_gemms=frozenset(f.fused_gemms),
                    prefill_attention_dtype=f.prefill_attention_dtype,
                    decode_max_group=f.decode_max_group, source_file=f)
 
-    def launches(self, stage: str, op_class: str) -> float:
-        """Kernel launches paid per instance of an operator of this class in this stage."""
+    def launches(self, stage: str, op_class: str, share: float = 1.0) -> float:
+        """Kernel launches paid per instance of an operator of this class in this stage;
+        share: the operator's share of a fused GEMM it runs in (its output width over the
+        GEMM's, fused_share), so a fused group pays one launch in all."""
         if not self.launch_per_kernel or op_class in self.fused_op_classes:
             return 0.0
-        return 0.0 if (stage == "decode" and self.decode_cuda_graphs) else 1.0
+        return 0.0 if (stage == "decode" and self.decode_cuda_graphs) else share
+
+    def fused_share(self, fuse: str, gemm_n: float, fused_n: float) -> float:
+        """An operator's share (output width / the fused GEMM's) of the one GEMM it runs in
+        when the engine fuses its group (fused_gemms; core/ops.fuse_gemms), else 1."""
+        return gemm_n / fused_n if fuse in self.fused_gemms and fused_n > 0 else 1.0
 
 
 # The roofline bound as an engine (the same figures as costmodel/engines/ideal.yaml, which
