@@ -171,8 +171,9 @@ def _side_by_side(ops: Sequence[Op], width: int) -> Op:
     def per_op(name: str) -> Arr:
         return np.repeat(np.array([float(getattr(op, name)) for op in ops]), width)[None]
 
+    extra: dict[str, Any] = {f: per_op(f) for f in EXTRA}
     return Op(name=first.name, stage=first.stage, op_class=first.op_class, **cols,
-              count=1, fuse=first.fuse, **{f: per_op(f) for f in EXTRA})
+              count=1, fuse=first.fuse, **extra)
 
 
 EXTRA = ("link_hops", "gemm_k", "gemm_n", "fused_n")  # per-operator scalars, stacked as arrays
