@@ -22,6 +22,7 @@ def _record(name: str) -> dict[str, Any]:
             "kv_append": e.kv_append, "gqa_expand": e.gqa_expand,
             "decode_cuda_graphs": e.decode_cuda_graphs,
             "fused_op_classes": " ".join(sorted(e.fused_op_classes)),
+            "fused_gemms": " ".join(e.fused_gemms),
             "step_overhead_us": e.step_overhead_s * 1e6,
             "prefill_overhead_us": e.prefill_overhead_s * 1e6}
 
@@ -42,11 +43,13 @@ def engines_list(fmt: Format = typer.Option(Format.table, "--format", "-f")) -> 
                  f"{r['host_overhead_per_kernel_us']:g}", r["host_overlap"],
                  r["kv_append"], "yes" if r["gqa_expand"] else "no",
                  "yes" if r["decode_cuda_graphs"] else "no",
-                 r["fused_op_classes"] or "-", f"{r['step_overhead_us']:g}",
-                 f"{r['prefill_overhead_us']:g}", r["name"]] for r in recs]
+                 r["fused_op_classes"] or "-", r["fused_gemms"] or "-",
+                 f"{r['step_overhead_us']:g}", f"{r['prefill_overhead_us']:g}", r["name"]]
+                for r in recs]
         typer.echo(table(rows, ["id", "kernels", "launches", "host us/kernel", "host overlap",
-                                "kv append", "gqa copy", "decode graphs", "fused", "step us",
-                                "prefill us", "name"], right={3, 9, 10}))
+                                "kv append", "gqa copy", "decode graphs", "fused",
+                                "fused gemms", "step us", "prefill us", "name"],
+                         right={3, 10, 11}))
 
 
 @engines_app.command("show")
