@@ -106,14 +106,21 @@ def num_splits(units: Num, n_blocks: Num, sms: int) -> Arr:
     that change ceil(n_blocks / s))."""
     u, nb = np.broadcast_arrays(_a(units), _a(n_blocks))
     shape, u, nb = u.shape, u.reshape(-1), nb.reshape(-1)
-    s = np.arange(1.0, MAX_SPLITS + 1.0)[None, :]
-    top = np.minimum(float(min(MAX_SPLITS, sms)), nb)[:, None]
-    waves = u[:, None] * s / sms
+    top = np.minimum(float(min(MAX_SPLITS, sms)), nb)
+    out = np.ones_like(u)
+    todo = np.flatnonzero((u < 0.8 * sms) & (top > 1.0))  # the others take 1 split
+    if todo.size == 0:
+        return out.reshape(shape)
+    u, nb, top = u[todo, None], nb[todo, None], top[todo, None]
+    # candidate splits 1 .. the largest top among these rows (s > top is never eligible)
+    s = np.arange(1.0, float(top.max()) + 1.0)[None, :]
+    waves = u * s / sms
     with np.errstate(divide="ignore"):  # s - 1 = 0 for s = 1, always eligible
-        eligible = (s == 1) | (np.ceil(nb[:, None] / s) != np.ceil(nb[:, None] / (s - 1)))
+        eligible = (s == 1) | (np.ceil(nb / s) != np.ceil(nb / (s - 1)))
     eff_s = np.where((s <= top) & eligible, waves / np.ceil(waves), -1.0)
-    pick = np.argmax(eff_s >= SPLIT_EFFICIENCY * eff_s.max(axis=1, keepdims=True), axis=1) + 1.0
-    return np.where((u >= 0.8 * sms) | (top[:, 0] <= 1.0), 1.0, pick).reshape(shape)
+    out[todo] = np.argmax(eff_s >= SPLIT_EFFICIENCY * eff_s.max(axis=1, keepdims=True),
+                          axis=1) + 1.0
+    return out.reshape(shape)
 
 
 def _flash_decode_ctas(b: Arr, h: Arr, kvh: Arr, d: Arr, kv_len: Arr, sms: int,
