@@ -22,7 +22,7 @@ def _record(name: str) -> dict[str, Any]:
             "kv_append": e.kv_append, "gqa_expand": e.gqa_expand,
             "decode_cuda_graphs": e.decode_cuda_graphs,
             "fused_op_classes": " ".join(sorted(e.fused_op_classes)),
-            "fused_gemms": " ".join(e.fused_gemms),
+            "fused_gemms": " ".join(sorted(e.fused_gemms)),
             "step_overhead_us": e.step_overhead_s * 1e6,
             "prefill_overhead_us": e.prefill_overhead_s * 1e6}
 

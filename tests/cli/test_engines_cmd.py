@@ -39,7 +39,7 @@ def test_cli_engines_list_names_fused_gemms(capsys):
     """The list says which GEMM groups each engine runs as one GEMM (Engine.fused_gemms)."""
     code, out, _ = run(["engines", "list", "-f", "json"], capsys)
     by_id = {r["id"]: r["fused_gemms"] for r in json.loads(out)}
-    assert code == 0 and by_id["vllm"] == "qkv gate_up" and by_id["hf-eager"] == ""
+    assert code == 0 and by_id["vllm"] == "gate_up qkv" and by_id["hf-eager"] == ""
     assert by_id["torch-compile"] == "qkv"
     code, out, _ = run(["engines", "list"], capsys)
     assert code == 0 and "fused gemms" in out.splitlines()[0]
