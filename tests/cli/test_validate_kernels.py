@@ -70,8 +70,9 @@ def test_bad_gzip_and_profiles_without_parameters(capsys, tmp_path):
     path.write_bytes(gzip.compress(b"\xff\xfe\x00\x81") + b"")
     with pytest.raises(CostmodelError, match="not UTF-8"):
         kt.read_table(path)
-    code, _, err = run(["validate", "--kernels", files("a100")[0], "-H", "l4"], capsys)
-    assert code == 2 and "kernel_efficiency: l4 has none" in err
+    code, _, err = run(["validate", "--kernels", files("a100")[0], "-H", "llm-viewer-a100"],
+                       capsys)
+    assert code == 2 and "kernel_efficiency: llm-viewer-a100 has none" in err
     code, _, err = run(["validate", "-H", "a100-80gb"], capsys)
     assert code == 2 and "--measurements FILE or --kernels" in err
 

@@ -189,7 +189,10 @@ def test_exp_rate_of_the_profiles_is_the_sfu_rate():
     h = load_hardware("h100-sxm")
     assert h.exp_per_s == pytest.approx(132 * 16 * 989.4e12 / (132 * 4096))
     assert load_hardware("a100-80gb").exp_per_s == pytest.approx(108 * 16 * 1.41e9, rel=1e-3)
-    assert load_hardware("l4").exp_per_s is None  # not given: not modelled
+    # L4 (derived, benchmarks/derive_kernel_figures.py): 58 SMs x 16 x 2.04 GHz, its listed
+    # 121 TFLOP/s = 58 x 1024 x 2.04 GHz
+    assert load_hardware("l4").exp_per_s == pytest.approx(58 * 16 * 2.04e9, rel=3e-3)
+    assert load_hardware("llm-viewer-a100").exp_per_s is None  # not given: not modelled
 
 
 def test_attention_io_term_is_sm_work_at_the_bf16_peak_with_a_dram_floor():
