@@ -97,7 +97,7 @@ def gemm_time_s(m: Num, n: Num, k: Num, peak_flops_per_s: Num, a_bytes: Num, w_b
                 o_bytes: Num, dev: Device, p: KernelParams) -> Arr:
     """Expected seconds of one C[m,n] = A[m,k] B[k,n] call (module docstring)."""
     m, n, k = _a(m), _a(n), _a(k)
-    sms = float(dev.sm_count)
+    sms = _a(dev.sm_count)  # one device, or a column of devices (KernelModel's stacked rows)
     tm = np.clip(_pow2ceil(m), TILE_M_MIN, TILE_M_MAX)
     tiles = np.ceil(m / tm) * np.ceil(n / TILE_N)
     split = np.clip(np.floor(sms / tiles), 1.0, np.ceil(k / SPLIT_K_MIN))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -31,6 +32,10 @@ from costmodel.units import DType
 
 UNPRICED = ("comm", "overhead")  # link time and host time: not kernels
 FUSABLE = ("norm", "activation", "elementwise", "rope", "embedding")  # memory-bound classes
+# classes whose kernel time has no per-device branch (GEMMs and memory-bound kernels): priced for
+# every device with figures in one call, the figures stacked as columns ([D, 1]); attention
+# (decode and prefill rules branch per device) is priced device by device
+STACKED = ("linear", "lm_head", *FUSABLE)
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,9 @@ class KernelModel:
             return np.ones_like(ideal_s)
         ideal_s = np.asarray(ideal_s, dtype=float)
         out = np.ones((len(self.params),) + _row(ideal_s, 0).shape[1:])
+        if op.op_class in STACKED and op.attn is None and _one_row(op):
+            return self._stacked(op, out, peak_flops_per_s, bytes_per_s, ideal_s, fused,
+                                 fused_gemm)
         for d, p in enumerate(self.params):
             if p is None:
                 continue  # no fitted figures: factor 1
@@ -93,6 +101,46 @@ class KernelModel:
                 t = t - p.gemm_fixed_s * float(fused and op.op_class in FUSABLE)
                 out[d] = np.where(ideal > 0, t / np.where(ideal > 0, ideal, 1.0), 1.0)[0]
         return out
+
+
+    def _stacked(self, op: Op, out: Arr, peak_flops_per_s: Arr, bytes_per_s: Arr,
+                 ideal_s: Arr, fused: bool, fused_gemm: bool) -> Arr:
+        """factor() for GEMM and memory-bound operators, every device with figures in one
+        call: the same formulas, the figures and device columns as [D, 1] arrays."""
+        rows = [d for d, p in enumerate(self.params) if p is not None]
+        if not rows:
+            return out
+        ps = [self.params[d] for d in rows]
+        cols: dict[str, Any] = {f: np.array([getattr(p, f) for p in ps])[:, None]
+                                for f in KernelParams.names()}
+        p = KernelParams(**cols)
+        dev_cols: dict[str, Any] = {
+            "memory_bytes_per_s": _rows(bytes_per_s, rows),
+            "sm_count": np.array([self.sm_count[d] for d in rows], dtype=float)[:, None]}
+        dev = Device(**dev_cols)
+        ideal = _rows(ideal_s, rows)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = op_time_s(op, dev, p, _rows(peak_flops_per_s, rows), self.act_bytes, None, None,
+                          fused_gemm)
+            t = t - p.gemm_fixed_s * float(fused and op.op_class in FUSABLE)
+            out[rows] = np.where(ideal > 0, t / np.where(ideal > 0, ideal, 1.0), 1.0)
+        return out
+
+
+def _one_row(op: Op) -> bool:
+    """The operator's fields hold one row of points (the usual case); fields with more rows
+    (priced alone, core/pricing) keep the device-by-device path."""
+    return all(np.ndim(x) < 2 or np.shape(x)[0] == 1
+               for x in (op.matmul_flops, op.act_read_bytes, op.weight_bytes, op.act_write_bytes,
+                         op.kv_write_bytes))
+
+
+def _rows(x: Arr | float, rows: list[int]) -> Arr:
+    """Rows `rows` of a [D, ...] array (2-D), or x itself (2-D) when it has one row."""
+    a = np.asarray(x, dtype=float)
+    if a.ndim >= 2 and a.shape[0] > 1:
+        return a[rows]
+    return a if a.ndim >= 2 else a.reshape(1, -1) if a.ndim == 1 else a.reshape(1, 1)
 
 
 def _engine_params(h: HardwareProfile, engine: Engine | None, fp8: bool) -> KernelParams:
