@@ -11,7 +11,11 @@ Per decoder layer (self-attention), per prefill pass or per decode step, in byte
     repeat_kv = 2 g x KV    gqa_expand with g = heads / kv_heads > 1 (g = 1: none): the copy
                             reads KV and writes g x KV, and the attention then reads g x KV
                             instead of KV: KV + g KV + (g - 1) KV
-    time_s    = bytes / the device's achievable memory bandwidth (Rates.bytes_per_s)
+    time_s    = bytes / the rate of a memory-bound kernel: the device's achievable bandwidth
+                (Rates.bytes_per_s) x its memory_fraction where it has kernel figures
+                (KernelModel.memory_rate, as efficiency.memory_bound_time_s; since 2026-12-03,
+                before at the bandwidth alone); the copies' own per-kernel fixed costs and
+                launches are not priced
 
 Device time (no launches of their own, no FLOPs or counted bytes), one row per stage
 (`engine/kv_concat`, `engine/repeat_kv`). Decode: KV is affine in the step (one key per step),

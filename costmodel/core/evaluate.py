@@ -278,9 +278,11 @@ def _traffic(ops: _Ops, r: Rates, n_steps: Arr, costs: list[OpCost], dec: list[O
     """The engine's own KV traffic (core/engine_traffic.py) added as device-time rows to the
     prefill, to the decode steps and to the first step (when it is priced)."""
     pre = [o for v in ops.pre.values() for o in v]
-    rows = engine_traffic.prefill_rows(r.engine, pre, ops.groups, r.bytes_per_s, ops.like)
+    # the copies are memory-bound kernels: where the device has kernel figures, at their rate
+    bw = r.bytes_per_s if r.kernels is None else r.kernels.memory_rate(r.bytes_per_s)
+    rows = engine_traffic.prefill_rows(r.engine, pre, ops.groups, bw, ops.like)
     total, one = engine_traffic.decode_rows(r.engine, ops.dec_a, ops.dec_b, ops.groups,
-                                            r.bytes_per_s, n_steps, ops.span, ops.like)
+                                            bw, n_steps, ops.span, ops.like)
     return costs + rows, dec + total, first + (one if first else [])
 
 

@@ -103,6 +103,13 @@ class KernelModel:
         return out
 
 
+    def memory_rate(self, bytes_per_s: Arr) -> Arr:
+        """Bytes/s a memory-bound kernel streams at per device: bytes_per_s ([D, ...]) x the
+        device's memory_fraction (efficiency.memory_bound_time_s; 1 without figures)."""
+        frac = np.array([1.0 if p is None else p.memory_fraction for p in self.params])
+        bw = np.asarray(bytes_per_s, dtype=float)
+        return bw * frac.reshape((-1,) + (1,) * (bw.ndim - 1)) if bw.ndim else bw * frac[:1]
+
     def _stacked(self, op: Op, out: Arr, peak_flops_per_s: Arr, bytes_per_s: Arr,
                  ideal_s: Arr, fused: bool, fused_gemm: bool) -> Arr:
         """factor() for GEMM and memory-bound operators, every device with figures in one
