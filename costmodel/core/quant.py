@@ -1,4 +1,5 @@
-"""Quantisation: weight bytes per element with their scales (int4: one fp16 scale per
+"""Quantisation: weight bytes per element with their scales (int4: group_bytes of scale, and
+zero where the format stores one, per group of `group` weights; default one fp16 scale per
 INT4_GROUP weights), and the dequantisation work of weight-only formats (DEQUANT_FLOPS vector
 FLOPs per weight element each time a linear reads it; widened in registers, no extra bytes).
 Formula: docs/methodology.md, section "Quantisation".
@@ -9,6 +10,9 @@ from __future__ import annotations
 from costmodel.core.ops import Op
 from costmodel.units import DType
 
+# Default int4 group (weights) and bytes stored per group (one fp16 scale): GPTQ / AWQ-style
+# g128 without zeros. gpt-fast's int4 (quantize.py, WeightOnlyInt4Linear) stores bf16
+# scales_and_zeros of shape [K / groupsize, N, 2]: 4 bytes per group, groupsize 32 by default.
 INT4_GROUP = 128
 SCALE_BYTES = 2.0  # fp16 scale
 
@@ -18,9 +22,12 @@ SCALE_BYTES = 2.0  # fp16 scale
 DEQUANT_FLOPS = {DType.int4: 3.0, DType.int8: 2.0, DType.fp8: 2.0}
 
 
-def weight_bytes_per_element(weight: DType, act: DType) -> float:
-    """Stored bytes per weight element including group-wise scales (int4: +2/128)."""
-    extra = SCALE_BYTES / INT4_GROUP if weight is DType.int4 else 0.0
+def weight_bytes_per_element(weight: DType, act: DType, group: int = INT4_GROUP,
+                             group_bytes: float = SCALE_BYTES) -> float:
+    """Stored bytes per weight element including group-wise scales: int4 = 0.5 +
+    group_bytes / group (bytes per weight; default 0.5 + 2/128); other dtypes their width
+    (per-channel scales are negligible and not counted)."""
+    extra = group_bytes / group if weight is DType.int4 else 0.0
     return weight.bytes_per_element + extra
 
 
