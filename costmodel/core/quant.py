@@ -8,13 +8,10 @@ Formula: docs/methodology.md, section "Quantisation".
 from __future__ import annotations
 
 from costmodel.core.ops import Op
-from costmodel.units import DType
+from costmodel.units import INT4_GROUP, SCALE_BYTES, DType
 
-# Default int4 group (weights) and bytes stored per group (one fp16 scale): GPTQ / AWQ-style
-# g128 without zeros. gpt-fast's int4 (quantize.py, WeightOnlyInt4Linear) stores bf16
-# scales_and_zeros of shape [K / groupsize, N, 2]: 4 bytes per group, groupsize 32 by default.
-INT4_GROUP = 128
-SCALE_BYTES = 2.0  # fp16 scale
+# The default int4 group and its bytes (INT4_GROUP, SCALE_BYTES) live in costmodel/units.py,
+# where the workload spec (a lower layer) reads them too.
 
 # Vector FLOPs per weight element to widen it to the activation dtype (convention): int4 =
 # unpack (shift/mask) + convert (with zero-point subtract) + scale multiply; int8 and fp8 =

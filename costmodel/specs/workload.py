@@ -14,9 +14,8 @@ from pydantic import (
     model_validator,
 )
 
-from costmodel.core.quant import INT4_GROUP, SCALE_BYTES
 from costmodel.specs.compression import Compression, CompressionPlan
-from costmodel.units import DType
+from costmodel.units import INT4_GROUP, SCALE_BYTES, DType
 
 Overlap = Literal["roofline", "serial"]
 
