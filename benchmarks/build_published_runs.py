@@ -27,6 +27,11 @@ DUPLICATES = {"e2e-0216": "e2e-0208", "e2e-0219": "e2e-0215"}  # same figure, tw
 GPT_FAST_OUTPUT = 200  # gpt-fast generate.py default --max_new_tokens
 TRT = "NVIDIA/TensorRT-LLM docs/source/performance.md @ 138f96d45f90b9667426f7c47297d8c06bafac73"
 GPT = "pytorch-labs/gpt-fast README.md @ 32971d3129541c5bfb4f715abc33d1c5f408d204"
+# gpt-fast's int4 (quantize.py @ 0055c42dfeb98f5c3e1a1ab8c2e4b3025f7d3f3a: WeightOnlyInt4Linear's
+# buffer scales_and_zeros is bf16 of shape [in_features // groupsize, out_features, 2], made by
+# prepare_int4_weight_and_scales_and_zeros / pack_scales_and_zeros): a bf16 scale and a bf16
+# zero per group = 4 bytes per group. The group size is the row's ("group size 32").
+GPT_FAST_INT4_GROUP_BYTES = 4.0
 EXTRA = [  # issue 9's three rows, checked against the source files in shared/.../sources/
     dict(id="i9-0001", model="llama-2-7b", hardware="a100-80gb", engine="trtllm-0.6",
          weight_dtype="fp16", act_dtype="fp16", kv_dtype="fp16", batch=1, visual_tokens=0,
@@ -65,12 +70,23 @@ def _dtypes(precision: str) -> tuple[str, str, str]:
     return precision, precision, precision
 
 
+def _int4_group(precision: str) -> dict:
+    """gpt-fast int4 rows: weight_group from 'group size N' and its 4 bytes per group; other
+    rows leave both columns empty (the defaults, 128 and 2, which only int4 uses)."""
+    m = re.search(r"group size (\d+)", precision)
+    if not precision.startswith("int4"):
+        return {}
+    if m is None:
+        raise ValueError(f"int4 row without a group size: {precision!r}")
+    return dict(weight_group=int(m.group(1)), weight_group_bytes=GPT_FAST_INT4_GROUP_BYTES)
+
+
 def _gpt_fast(r: pd.Series) -> dict:
     w, a, kv = _dtypes(r.precision)
     return dict(model=MODELS[r.model], hardware="a100-80gb", engine="torch-compile",
                 weight_dtype=w, act_dtype=a, kv_dtype=kv, batch=1, text_tokens=5,
                 output_tokens=GPT_FAST_OUTPUT, tp=_gpus(r.hardware), pp=1,
-                metric="decode_tokens_per_s", value=r.value)
+                metric="decode_tokens_per_s", value=r.value, **_int4_group(r.precision))
 
 
 def _qwen(r: pd.Series) -> dict:
@@ -129,9 +145,10 @@ def main(src: Path) -> None:
     shared = pd.read_csv(src)
     rows = [x for x in (convert(r) for _, r in shared.iterrows()) if x is not None] + EXTRA
     cols = ["id", "model", "hardware", "engine", "weight_dtype", "act_dtype", "kv_dtype", "batch",
-            "visual_tokens", "text_tokens", "output_tokens", "tp", "pp", "metric", "value",
-            "source", "split", "quote", "notes"]
+            "visual_tokens", "text_tokens", "output_tokens", "tp", "pp", "weight_group",
+            "weight_group_bytes", "metric", "value", "source", "split", "quote", "notes"]
     df = pd.DataFrame(rows).assign(split=lambda d: [split(r) for r in d.to_dict("records")])
+    df["weight_group"] = df["weight_group"].astype("Int64")  # empty (not 32.0) where not set
     df[cols].to_csv(OUT, index=False)
     print(f"{OUT.relative_to(ROOT)}: {len(df)} rows "
           f"({(df['split'] == 'fit').sum()} fit, {(df['split'] == 'held-out').sum()} held out)")

@@ -14,6 +14,13 @@ from enum import Enum
 KILO = 1e3
 MEGA = 1e6
 MEBI = 2.0**20  # cache sizes only (module docstring)
+
+# Default int4 weight group (weights) and bytes stored per group (one fp16 scale): GPTQ / AWQ
+# style g128 without zeros (core/quant.py, specs/workload.py). gpt-fast's int4 (quantize.py,
+# WeightOnlyInt4Linear) stores bf16 scales_and_zeros [K / groupsize, N, 2]: 4 bytes per group,
+# groupsize 32 by default.
+INT4_GROUP = 128
+SCALE_BYTES = 2.0  # fp16 scale
 GIGA = 1e9
 TERA = 1e12
 MICRO = 1e-6

@@ -2,8 +2,11 @@
 
 A CSV in this schema (one row per published figure; other columns are kept but not read):
 `id,model,hardware,engine,weight_dtype,act_dtype,kv_dtype,batch,visual_tokens,text_tokens,
-output_tokens,tp,metric,value,source`, and optionally `pp` (pipeline stages, default 1) and
-`split` (`fit` / `held-out`: which rows benchmarks/fit_engines.py fits the engines on).
+output_tokens,tp,metric,value,source`, and optionally `pp` (pipeline stages, default 1),
+`split` (`fit` / `held-out`: which rows benchmarks/fit_engines.py fits the engines on), and
+`weight_group` / `weight_group_bytes` (int4 weights per quantisation group and bytes of scale
+(+ zero) per group, default 128 and 2; only int4 rows may set other values; an empty cell is
+the default).
 
 - model: zoo id or config.json path; hardware: id or YAML path; engine: id or engine YAML path
   (relative paths resolve against the CSV's folder).
@@ -34,9 +37,11 @@ COLUMNS = ("id", "model", "hardware", "engine", "weight_dtype", "act_dtype", "kv
 DTYPES = ("fp32", "bf16", "fp16", "fp8", "int8", "int4")
 METRICS = ("ttft_s", "tpot_s", "decode_tokens_per_s", "output_tokens_per_s", "e2e_s")
 COUNTS = ("batch", "visual_tokens", "text_tokens", "output_tokens", "tp", "pp")
-POSITIVE = ("batch", "output_tokens", "tp", "pp")
+POSITIVE = ("batch", "output_tokens", "tp", "pp", "weight_group")
 RATES = ("decode_tokens_per_s", "output_tokens_per_s")  # higher is faster
-GROUP = ["model", "hardware", "engine", "weight_dtype", "act_dtype", "kv_dtype", "tp", "pp"]
+GROUP = ["model", "hardware", "engine", "weight_dtype", "act_dtype", "kv_dtype", "tp", "pp",
+         "weight_group", "weight_group_bytes"]
+QUANT_GROUP = {"weight_group": "128", "weight_group_bytes": "2"}  # optional columns' defaults
 BUNDLED = Path(__file__).resolve().parent / "data" / "published_runs.csv"
 
 
@@ -77,6 +82,26 @@ def _check_row(path: Path, row: Any, i: int) -> None:
         _count(path, row, i, col)
     if _count(path, row, i, "visual_tokens") + _count(path, row, i, "text_tokens") == 0:
         raise _bad(path, row, i, "text_tokens", "a prompt needs at least one token")
+    _check_group(path, row, i)
+
+
+def _check_group(path: Path, row: Any, i: int) -> None:
+    """weight_group: a whole number >= 1; weight_group_bytes: a number >= 0; either one off
+    its default only on an int4 row."""
+    _count(path, row, i, "weight_group")
+    raw = str(row["weight_group_bytes"]).strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not np.isfinite(value) or value < 0:
+        raise _bad(path, row, i, "weight_group_bytes", f"{raw[:20]!r} is not a number >= 0")
+    if str(row["weight_dtype"]).strip() == "int4":
+        return
+    for col, default in QUANT_GROUP.items():
+        if float(str(row[col]).strip()) != float(default):
+            raise _bad(path, row, i, col, f"only int4 weights are stored in groups (weights "
+                       f"are {str(row['weight_dtype']).strip()}); leave it empty or {default}")
 
 
 def _resolve(value: str, folder: Path) -> str:
@@ -105,11 +130,15 @@ def read(path: str | Path) -> pd.DataFrame:
     if "pp" not in df.columns:
         df["pp"] = "1"
     df["pp"] = df["pp"].replace("", "1")
+    for col, default in QUANT_GROUP.items():
+        df[col] = df[col].str.strip().replace("", default) if col in df else default
     for i, row in enumerate(df.to_dict("records")):
         _check_row(path, row, i)
     for col in COUNTS:
         df[col] = df[col].astype(float).astype(int)
     df["value"] = df["value"].astype(float)
+    df["weight_group"] = df["weight_group"].astype(float).astype(int)
+    df["weight_group_bytes"] = df["weight_group_bytes"].astype(float)
     for col in ("id", "model", "hardware", "engine", "metric", *GROUP[3:6]):
         df[col] = df[col].str.strip()
     for col in ("model", "hardware", "engine"):
@@ -137,6 +166,8 @@ def _predict_group(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     spec, hw = load_model(first["model"]), load_hardware(first["hardware"])
     w = Workload(act_dtype=first["act_dtype"], weight_dtype=first["weight_dtype"],
                  kv_dtype=first["kv_dtype"], engine=first["engine"],
+                 weight_group=int(first["weight_group"]),
+                 weight_group_bytes=float(first["weight_group_bytes"]),
                  parallel=Parallelism(tp=int(first["tp"]), pp=int(first["pp"])))
     cols = {c: rows[c].to_numpy(float) for c in ("batch", "visual_tokens", "text_tokens",
                                                    "output_tokens")}
@@ -207,7 +238,8 @@ ROW_FIELDS = ("id", "model", "hardware", "engine", "metric", "value", "predicted
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """One JSON record per row (base units; errors as fractions)."""
-    extra = [c for c in ("split", "tp", "pp", "batch", "text_tokens", "output_tokens")
+    extra = [c for c in ("split", "tp", "pp", "batch", "text_tokens", "output_tokens",
+                         "weight_group", "weight_group_bytes")
              if c in frame]
     return [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()}
             for r in frame[[*ROW_FIELDS, *extra]].to_dict("records")]

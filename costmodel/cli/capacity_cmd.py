@@ -54,6 +54,7 @@ def capacity_command(
     output_tokens: int = fc.OUTPUT,
     max_batch: int = typer.Option(1024, min=1, max=65536, help="Largest batch searched."),
     dtype: DType | None = fc.DTYPE, weight_dtype: DType | None = fc.WDTYPE,
+    weight_group: int | None = fc.WGROUP, weight_group_bytes: float | None = fc.WGROUP_BYTES,
     kv_dtype: DType | None = fc.KVDTYPE, sets: list[str] = fc.SETS, fmt: Format = fc.FMT,
     flash_attention: bool | None = fc.FLASH, overlap: str = fc.OVERLAP, logits: str = fc.LOGITS,
     convention: str = fc.CONVENTION, engine: str | None = fc.ENGINE, tp: int = fc.TP,

@@ -19,10 +19,17 @@ def caption(kind: str, model: str, device: str, *, visual: str, text: object, ou
             f"tokens | batch {batch} | {dtypes} | engine {engine} | compression: {compression}")
 
 
+def weight_text(w: Any) -> str:
+    """The weight dtype, with its int4 group when not the default: 'int4 (g32, 4 B/group)'."""
+    if not w.custom_weight_group:
+        return str(w.weights.value)
+    return f"{w.weights.value} (g{w.weight_group}, {w.weight_group_bytes:g} B/group)"
+
+
 def dtype_text(w: Any) -> str:
     """'bf16' when weights, activations and KV cache agree, else each named."""
     act = w.act_dtype.value
-    weight = (w.weight_dtype or w.act_dtype).value
+    weight = weight_text(w)
     kv = (w.kv_dtype or w.act_dtype).value
     if weight == act == kv:
         return act

@@ -45,6 +45,8 @@ from costmodel.cli.options import (
     VIDEO_FRAMES,
     VISUAL_TOKENS,
     WEIGHT_DTYPE,
+    WEIGHT_GROUP,
+    WEIGHT_GROUP_BYTES,
     refuse_unused,
     workload_from_values,
 )
@@ -201,6 +203,8 @@ def compare_compression(
     batch: int = BATCH,
     dtype: DType = DTYPE,
     weight_dtype: DType | None = WEIGHT_DTYPE,
+    weight_group: int | None = WEIGHT_GROUP,
+    weight_group_bytes: float | None = WEIGHT_GROUP_BYTES,
     kv_dtype: DType | None = KV_DTYPE,
     flash_attention: bool | None = FLASH,
     overlap: str = OVERLAP,

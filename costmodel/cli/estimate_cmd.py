@@ -37,6 +37,8 @@ from costmodel.cli.options import (
     VIDEO_FRAMES,
     VISUAL_TOKENS,
     WEIGHT_DTYPE,
+    WEIGHT_GROUP,
+    WEIGHT_GROUP_BYTES,
     refuse_unused,
     workload_from_values,
 )
@@ -59,6 +61,8 @@ def estimate(
     batch: int = BATCH,
     dtype: DType = DTYPE,
     weight_dtype: DType | None = WEIGHT_DTYPE,
+    weight_group: int | None = WEIGHT_GROUP,
+    weight_group_bytes: float | None = WEIGHT_GROUP_BYTES,
     kv_dtype: DType | None = KV_DTYPE,
     flash_attention: bool | None = FLASH,
     overlap: str = OVERLAP,
@@ -127,7 +131,7 @@ def _header(est: Estimate) -> list[str]:
         f"batch {w.batch} | {p.llm_tokens:g} visual tokens ({p.crops:g} ViT pass{plural}) + "
         f"{w.text_tokens} text tokens{extra} -> {w.output_tokens} output tokens"
         + (f" | {video}" if video else ""),
-        f"weights {w.weights.value}, activations {w.act_dtype.value}, KV cache {w.kv.value} | "
+        f"weights {captions.weight_text(w)}, activations {w.act_dtype.value}, KV cache {w.kv.value} | "
         f"{attn} | {w.overlap} overlap{conv}",
         f"engine {e.id} ({e.name}): 'expected' is the latency on it; 'bound' is the roofline "
         "at the datasheet peaks",

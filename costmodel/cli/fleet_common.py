@@ -26,6 +26,8 @@ from costmodel.cli.options import (
     TP,
     VISUAL_TOKENS,
     WEIGHT_DTYPE,
+    WEIGHT_GROUP,
+    WEIGHT_GROUP_BYTES,
     refuse_unused,
     workload_from_values,
 )
@@ -47,6 +49,7 @@ HARDWARE = typer.Option(None, "--hardware", "-H",
 VISUAL, TEXT, OUTPUT = VISUAL_TOKENS, TEXT_TOKENS, OUTPUT_TOKENS  # shared definitions
 DTYPE = typer.Option(None, help="Math dtype (default: bf16 where the device has it, else fp16).")
 WDTYPE, KVDTYPE = WEIGHT_DTYPE, KV_DTYPE
+WGROUP, WGROUP_BYTES = WEIGHT_GROUP, WEIGHT_GROUP_BYTES
 SETS = typer.Option([], "--set", help="What-if KEY=VALUE on every device (repeatable).")
 FMT = FORMAT
 KEEP, AT, METHOD, SCHEDULE, KV_KEEP, KV_POLICY = (co.KEEP, co.AT, co.METHOD, co.SCHEDULE,

@@ -13,7 +13,15 @@ from pydantic import ValidationError
 from costmodel.cli.output import Format
 from costmodel.cli.parsing import parse_image_size
 from costmodel.errors import CostmodelError, one_line
-from costmodel.specs.workload import MAX_BATCH, MAX_FRAMES, MAX_GPUS, MAX_IMAGES, MAX_TOKENS
+from costmodel.specs.workload import (
+    MAX_BATCH,
+    MAX_FRAMES,
+    MAX_GPUS,
+    MAX_GROUP_BYTES,
+    MAX_IMAGES,
+    MAX_TOKENS,
+    MAX_WEIGHT_GROUP,
+)
 from costmodel.units import DType
 
 # Options shared by the commands that describe one workload (estimate, compare-compression,
@@ -56,6 +64,17 @@ DTYPE = typer.Option(DType.bf16, help="Activation (math) dtype; weights too by d
 
 
 WEIGHT_DTYPE = typer.Option(None, help="Weight dtype (weight-only quant).")
+
+
+WEIGHT_GROUP = typer.Option(None, "--weight-group", min=1, max=MAX_WEIGHT_GROUP,
+                            help="int4 weights per quantisation group (default 128; with "
+                            "--weight-dtype int4 only), e.g. gpt-fast int4: --weight-group 32 "
+                            "--weight-group-bytes 4.")
+
+
+WEIGHT_GROUP_BYTES = typer.Option(None, "--weight-group-bytes", min=0.0, max=MAX_GROUP_BYTES,
+                                  help="Bytes of scale (+ zero) stored per int4 group (default "
+                                  "2: one fp16 scale; gpt-fast: 4, bf16 scale + bf16 zero).")
 
 
 KV_DTYPE = typer.Option(None, help="KV-cache dtype.")
@@ -112,6 +131,7 @@ OPTION_OF = {
     "batch": "--batch", "visual_tokens": "--visual-tokens", "images": "--images",
     "image_size": "--image-size", "text_tokens": "--text-tokens",
     "output_tokens": "--output-tokens", "act_dtype": "--dtype", "weight_dtype": "--weight-dtype",
+    "weight_group": "--weight-group", "weight_group_bytes": "--weight-group-bytes",
     "kv_dtype": "--kv-dtype", "overlap": "--overlap", "logits": "--logits",
     "convention": "--convention", "engine": "--engine", "parallel.tp": "--tp",
     "parallel.pp": "--pp", "parallel.ep": "--ep", "parallel.microbatches": "--microbatches",
@@ -145,7 +165,8 @@ def choice(value: str, field: str) -> str:
 
 # The Workload options as commands name their parameters (workload_from_options' keywords).
 WORKLOAD_OPTIONS = ("batch", "visual_tokens", "images", "image_size", "text_tokens",
-                    "output_tokens", "dtype", "weight_dtype", "kv_dtype", "flash_attention",
+                    "output_tokens", "dtype", "weight_dtype", "weight_group",
+                    "weight_group_bytes", "kv_dtype", "flash_attention",
                     "overlap", "logits", "convention", "engine", "tp", "pp", "ep", "microbatches",
                     "video_frames", "video_fps", "video_seconds")
 

@@ -29,6 +29,8 @@ from costmodel.cli.options import (
     TEXT_TOKENS,
     TP,
     WEIGHT_DTYPE,
+    WEIGHT_GROUP,
+    WEIGHT_GROUP_BYTES,
     workload_from_values,
 )
 from costmodel.cli.output import Format, dumps, table
@@ -91,6 +93,8 @@ def sweep(
     output_tokens: int = OUTPUT_TOKENS,
     dtype: DType = DTYPE,
     weight_dtype: DType | None = WEIGHT_DTYPE,
+    weight_group: int | None = WEIGHT_GROUP,
+    weight_group_bytes: float | None = WEIGHT_GROUP_BYTES,
     kv_dtype: DType | None = KV_DTYPE,
     flash_attention: bool | None = FLASH,
     overlap: str = OVERLAP,

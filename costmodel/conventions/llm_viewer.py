@@ -225,6 +225,10 @@ class LLMViewerConvention:
                                  or (plan.kv is not None and plan.kv.during_decode)):
             raise CostmodelError("compression: llm-viewer has no rolling KV cache or sparse "
                                  "decode; drop them (or use --convention costmodel)")
+        if w.custom_weight_group:
+            raise CostmodelError("weight_group: llm-viewer counts w_bit / 8 bytes per weight "
+                                 "with no scales; drop --weight-group/--weight-group-bytes (or "
+                                 "use --convention costmodel)")
         if engine.kernels != "bound" or engine.launch_per_kernel or engine.step_overhead_s:
             raise CostmodelError(f"engine: llm-viewer computes the roofline bound ('ideal'), not "
                                  f"'{engine.id}'; drop --engine (or use --convention costmodel)")

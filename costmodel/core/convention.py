@@ -84,7 +84,8 @@ class CostmodelConvention:
         return None
 
     def precision(self, w: Workload) -> Precision:
-        return Precision(weight=weight_bytes_per_element(w.weights, w.act_dtype),
+        return Precision(weight=weight_bytes_per_element(w.weights, w.act_dtype, w.weight_group,
+                                                         w.weight_group_bytes),
                          act=w.act_dtype.bytes_per_element, kv=w.kv.bytes_per_element,
                          dequant_flops=dequant_flops_per_element(w.weights, w.act_dtype))
 

@@ -1,4 +1,5 @@
-"""Quantisation: weight bytes per element with their scales (int4: one fp16 scale per
+"""Quantisation: weight bytes per element with their scales (int4: group_bytes of scale, and
+zero where the format stores one, per group of `group` weights; default one fp16 scale per
 INT4_GROUP weights), and the dequantisation work of weight-only formats (DEQUANT_FLOPS vector
 FLOPs per weight element each time a linear reads it; widened in registers, no extra bytes).
 Formula: docs/methodology.md, section "Quantisation".
@@ -7,10 +8,10 @@ Formula: docs/methodology.md, section "Quantisation".
 from __future__ import annotations
 
 from costmodel.core.ops import Op
-from costmodel.units import DType
+from costmodel.units import INT4_GROUP, SCALE_BYTES, DType
 
-INT4_GROUP = 128
-SCALE_BYTES = 2.0  # fp16 scale
+# The default int4 group and its bytes (INT4_GROUP, SCALE_BYTES) live in costmodel/units.py,
+# where the workload spec (a lower layer) reads them too.
 
 # Vector FLOPs per weight element to widen it to the activation dtype (convention): int4 =
 # unpack (shift/mask) + convert (with zero-point subtract) + scale multiply; int8 and fp8 =
@@ -18,9 +19,12 @@ SCALE_BYTES = 2.0  # fp16 scale
 DEQUANT_FLOPS = {DType.int4: 3.0, DType.int8: 2.0, DType.fp8: 2.0}
 
 
-def weight_bytes_per_element(weight: DType, act: DType) -> float:
-    """Stored bytes per weight element including group-wise scales (int4: +2/128)."""
-    extra = SCALE_BYTES / INT4_GROUP if weight is DType.int4 else 0.0
+def weight_bytes_per_element(weight: DType, act: DType, group: int = INT4_GROUP,
+                             group_bytes: float = SCALE_BYTES) -> float:
+    """Stored bytes per weight element including group-wise scales: int4 = 0.5 +
+    group_bytes / group (bytes per weight; default 0.5 + 2/128); other dtypes their width
+    (per-channel scales are negligible and not counted)."""
+    extra = group_bytes / group if weight is DType.int4 else 0.0
     return weight.bytes_per_element + extra
 
 

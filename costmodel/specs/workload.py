@@ -15,7 +15,7 @@ from pydantic import (
 )
 
 from costmodel.specs.compression import Compression, CompressionPlan
-from costmodel.units import DType
+from costmodel.units import INT4_GROUP, SCALE_BYTES, DType
 
 Overlap = Literal["roofline", "serial"]
 
@@ -28,6 +28,8 @@ MAX_GPUS = 1_024
 MAX_FRAMES = 16_384  # video frames per request
 MAX_FPS = 1_000.0
 MAX_SECONDS = 86_400.0  # one day of video
+MAX_WEIGHT_GROUP = 1_048_576  # weights per int4 quantisation group (any positive count)
+MAX_GROUP_BYTES = 1_024.0  # bytes of scale (+ zero) per int4 group
 
 
 class Parallelism(BaseModel):
@@ -71,6 +73,11 @@ class Workload(BaseModel):
     at `image_size` (W, H) through the model's token scheme (default: the model's own size).
     weight_dtype None = act_dtype; kv_dtype None = act_dtype. Math runs in act_dtype (so
     weight-only quantisation uses the activation dtype's peak).
+    weight_group, weight_group_bytes: int4 weights are stored in groups of weight_group
+    weights with weight_group_bytes of scale (and zero, where the format keeps one) per group:
+    0.5 + weight_group_bytes / weight_group bytes per weight (core/quant.py). Defaults 128 and
+    2 (one fp16 scale per 128); gpt-fast's int4 is 32 and 4 (bf16 scale + bf16 zero). Other
+    weight dtypes store no groups: a non-default value with them is refused.
     overlap: 'roofline' = max(compute, memory) per operator; 'serial' = their sum.
     logits: 'last' computes the lm_head for the last prompt token only; 'all' for every one.
     convention: a registered counting convention (costmodel.conventions: 'costmodel', this
@@ -99,6 +106,9 @@ class Workload(BaseModel):
     output_tokens: PositiveInt = Field(default=128, le=MAX_TOKENS)
     act_dtype: DType = DType.bf16
     weight_dtype: DType | None = None
+    weight_group: PositiveInt = Field(default=INT4_GROUP, le=MAX_WEIGHT_GROUP)
+    weight_group_bytes: float = Field(default=SCALE_BYTES, ge=0, le=MAX_GROUP_BYTES,
+                                      allow_inf_nan=False)
     kv_dtype: DType | None = None
     flash_attention: bool | None = None  # None: the convention's default
     overlap: Overlap = "roofline"
@@ -114,6 +124,7 @@ class Workload(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> Workload:
         self._check_video()
+        self._check_group()
         if (self.visual_tokens is None and self.images == 0 and self.text_tokens == 0
                 and not self.has_video):
             raise ValueError("text_tokens: a prompt needs at least one token (or an image)")
@@ -126,6 +137,15 @@ class Workload(BaseModel):
             raise ValueError(f"parallel.microbatches: {self.parallel.m} does not divide batch "
                              f"{self.batch}; choose a divisor of the batch")
         return self
+
+    def _check_group(self) -> None:
+        if self.weights is DType.int4 or not self.custom_weight_group:
+            return
+        for field in ("weight_group", "weight_group_bytes"):
+            if getattr(self, field) != Workload.model_fields[field].default:
+                raise ValueError(f"{field}: only int4 weights are stored in groups here (weights "
+                                 f"are {self.weights.value}); add --weight-dtype int4 or drop "
+                                 f"--{field.replace('_', '-')}")
 
     def _check_video(self) -> None:
         if (self.video_fps is None) != (self.video_seconds is None):
@@ -147,6 +167,11 @@ class Workload(BaseModel):
         if self.images > 1:
             raise ValueError("images: a request here carries one video or images, not both; "
                              "drop --images (or the video options)")
+
+    @property
+    def custom_weight_group(self) -> bool:
+        """weight_group or weight_group_bytes differs from its default."""
+        return (self.weight_group, self.weight_group_bytes) != (INT4_GROUP, SCALE_BYTES)
 
     @property
     def has_video(self) -> bool:

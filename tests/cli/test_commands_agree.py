@@ -12,6 +12,7 @@ from tests.helpers import run
 CLI_CASES = {
     "batch": ["--batch", "4"], "text_tokens": ["--text-tokens", "200"],
     "output_tokens": ["--output-tokens", "33"], "weight_dtype": ["--weight-dtype", "int4"],
+    "weight_group": ["--weight-dtype", "int4", "--weight-group", "32", "--weight-group-bytes", "4"],
     "kv_dtype": ["--kv-dtype", "int8"], "flash_attention": ["--no-flash-attention"],
     "overlap": ["--overlap", "serial"], "logits": ["--logits", "all"],
     "convention": ["--convention", "llm-viewer"], "engine": ["--engine", "vllm"],

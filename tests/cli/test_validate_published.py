@@ -45,6 +45,10 @@ def test_relative_config_path_resolves_against_the_csv(capsys, tmp_path):
     ("batch", "1.5", "column batch"),
     ("value", "fast", "column value"),
     ("tp", "0", "column tp"),
+    ("weight_group", "0", "column weight_group"),
+    ("weight_group", "g32", "column weight_group"),
+    ("weight_group_bytes", "-1", "column weight_group_bytes"),
+    ("weight_group", "32", "column weight_group: only int4"),  # row 4 is an int8 row
 ])
 def test_bad_row_one_line_exit_2(capsys, tmp_path, column, value, says):
     rows = pd.read_csv(published.BUNDLED, dtype=str, keep_default_na=False).head(4)

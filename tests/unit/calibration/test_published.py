@@ -76,3 +76,39 @@ def test_bundled_configs_and_note_are_shipped():
     models = pd.read_csv(published.BUNDLED)["model"]
     for m in models[models.str.endswith(".json")].unique():
         assert (data / Path(m)).is_file()
+
+
+def test_weight_group_column(tmp_path):
+    """Optional weight_group / weight_group_bytes: read as int / float, empty = the defaults
+    (128, 2); the bundled gpt-fast int4 rows are groups of 32 with 4 B (bf16 scale + zero)."""
+    frame = published.read(published.BUNDLED)
+    int4 = frame[frame["weight_dtype"] == "int4"].set_index("id")
+    assert sorted(int4.index) == ["e2e-0197", "e2e-0199", "e2e-0218"]
+    assert (int4["weight_group"] == 32).all() and (int4["weight_group_bytes"] == 4.0).all()
+    rest = frame[frame["weight_dtype"] != "int4"]
+    assert (rest["weight_group"] == 128).all() and (rest["weight_group_bytes"] == 2.0).all()
+    path = tmp_path / "no_group.csv"
+    pd.read_csv(published.BUNDLED).drop(columns=["weight_group", "weight_group_bytes"]).head(
+        2).to_csv(path, index=False)
+    assert published.read(path)["weight_group"].tolist() == [128, 128]
+
+
+def test_weight_group_changes_only_the_int4_rows(tmp_path):
+    """The same int4 row at the default group (0.515625 B / weight) decodes faster than at
+    g32 / 4 B (0.625 B / weight): the column reaches the prediction."""
+    rows = pd.read_csv(published.BUNDLED, dtype=str, keep_default_na=False)
+    rows = rows[rows["id"] == "e2e-0197"]
+    both = pd.concat([rows, rows.assign(id="d", weight_group="", weight_group_bytes="")])
+    path = tmp_path / "two.csv"
+    both.to_csv(path, index=False)
+    pred = published.predict(published.read(path)).set_index("id")["predicted"]
+    assert pred["d"] > pred["e2e-0197"]  # tokens / s: fewer bytes, faster
+
+
+def test_bad_weight_group_names_row_and_column(tmp_path):
+    rows = pd.read_csv(published.BUNDLED, dtype=str, keep_default_na=False).head(3)
+    rows.loc[1, "weight_group_bytes"] = "inf"
+    path = tmp_path / "bad.csv"
+    rows.to_csv(path, index=False)
+    with pytest.raises(CostmodelError, match=r"row 3 .*column weight_group_bytes"):
+        published.read(path)

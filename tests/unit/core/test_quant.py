@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from costmodel import load_hardware
 from costmodel.analysis.estimate import estimate
 from costmodel.core.quant import dequant_flops_per_element, weight_bytes_per_element
+from costmodel.errors import CostmodelError
+from costmodel.specs.workload import Workload
 from costmodel.units import DType
 from tests.helpers import LLAVA15_7B
 
@@ -78,3 +81,47 @@ def test_kv_cache_one_byte(llava, gpu, kv):
     assert q.memory.kv_cache_bytes == bf.memory.kv_cache_bytes / 2
     assert q.stages["decode"].kv_bytes == bf.stages["decode"].kv_bytes / 2
     assert q.tpot_s < bf.tpot_s
+
+
+def test_int4_group_bytes_by_hand():
+    """bytes per weight = 0.5 + group_bytes / group (core/quant.py): gpt-fast int4 (groups of
+    32, a bf16 scale + a bf16 zero = 4 B each) 0.5 + 4/32 = 0.625 B; the default (groups of 128,
+    one fp16 scale) 0.5 + 2/128 = 0.515625 B; only int4 is grouped."""
+    assert weight_bytes_per_element(DType.int4, DType.bf16, 32, 4.0) == 0.625
+    assert weight_bytes_per_element(DType.int4, DType.bf16) == 0.515625
+    assert weight_bytes_per_element(DType.int4, DType.bf16, 64, 0.0) == 0.5
+    assert weight_bytes_per_element(DType.int8, DType.bf16, 32, 4.0) == 1.0
+
+
+def test_int4_group_32_on_a_7b_linear(llava, gpu):
+    """LLaVA-1.5-7B's q projection (4096 x 4096, 32 layers, 10 decode steps): 4096^2 x 0.625 =
+    10,485,760 B a layer at g32 / 4 B (8,650,752 B at the default); the dequantisation work
+    counts the same 4096^2 elements either way; weights in memory = parameters x 0.625 B."""
+    kw = dict(visual_tokens=576, batch=2, output_tokens=11, weight_dtype="int4")
+    g128, g32 = estimate(llava, gpu, **kw), estimate(llava, gpu, weight_group=32,
+                                                     weight_group_bytes=4.0, **kw)
+    q128, q32 = _op(g128, "llm/L0-31/attn/q"), _op(g32, "llm/L0-31/attn/q")
+    assert float(np.ravel(q32.weight_bytes)[0]) == 10 * 32 * 10_485_760
+    assert float(np.ravel(q128.weight_bytes)[0]) == 10 * 32 * 8_650_752
+    assert float(np.ravel(q32.flops)[0]) == float(np.ravel(q128.flops)[0])
+    assert g32.memory.weights_bytes == llava.param_counts()["total"] * 0.625
+    assert g32.bound.tpot_s > g128.bound.tpot_s  # decode memory-bound (hf-eager: host-bound)
+
+
+@pytest.mark.parametrize(("fields", "says"), [
+    ({"weight_group": 32}, "weight_group: only int4"),
+    ({"weight_group_bytes": 4.0, "weight_dtype": "int8"}, "weight_group_bytes: only int4"),
+    ({"weight_group": 0, "weight_dtype": "int4"}, "weight_group"),
+    ({"weight_group_bytes": -1.0, "weight_dtype": "int4"}, "weight_group_bytes"),
+    ({"weight_group_bytes": float("nan"), "weight_dtype": "int4"}, "weight_group_bytes"),
+])
+def test_weight_group_refused(fields, says):
+    """A group on weights that are not int4 is refused, not ignored; group >= 1, bytes >= 0."""
+    with pytest.raises(ValidationError, match=says):
+        Workload(**fields)
+
+
+def test_llm_viewer_refuses_a_weight_group(llava, gpu):
+    with pytest.raises(CostmodelError, match="weight_group: llm-viewer"):
+        estimate(llava, gpu, visual_tokens=576, weight_dtype="int4", weight_group=32,
+                 convention="llm-viewer")
