@@ -37,6 +37,13 @@ GEMM_DTYPES = {
 ELEM_BYTES = {"bfloat16": 2.0, "float16": 2.0, "fp8": 1.0, "int8": 1.0}
 
 
+def column(frame: pd.DataFrame, name: str, default: float | str) -> np.ndarray:
+    """The column with gaps (tables of other kinds concatenated) filled by `default`; all
+    `default` where the frame has no such column."""
+    return frame[name].fillna(default).to_numpy() if name in frame else np.full(len(frame),
+                                                                                   default)
+
+
 def _fail(path: str | Path, what: str) -> CostmodelError:
     return CostmodelError(f"--kernels: {path}: {what}")
 

@@ -25,6 +25,7 @@ from costmodel.calibration.kernel_io import (
     GEMM_DTYPES,
     KINDS,
     REQUIRED,
+    column,
     read_table,
     read_tables,
 )
@@ -57,16 +58,10 @@ def device(hw: HardwareProfile) -> eff.Device:
                       np.inf if hw.exp_per_s is None else hw.exp_per_s, _attn_peak(hw))
 
 
-def _col(frame: pd.DataFrame, name: str, default: float | str) -> np.ndarray:
-    """The column with gaps (tables of other kinds concatenated) filled by `default`."""
-    return frame[name].fillna(default).to_numpy() if name in frame else np.full(len(frame),
-                                                                                   default)
-
-
 def _bytes(frame: pd.DataFrame, name: str) -> np.ndarray:
     import pandas as pd
 
-    return pd.Series(_col(frame, name, "bfloat16")).astype(str).map(ELEM_BYTES).to_numpy(float)
+    return pd.Series(column(frame, name, "bfloat16")).astype(str).map(ELEM_BYTES).to_numpy(float)
 
 
 def _attn_peak(hw: HardwareProfile) -> float:
@@ -82,7 +77,7 @@ QUANTISED_INPUT = ("fp8", "fp8_block")
 
 
 def _gemm(f: pd.DataFrame, hw: HardwareProfile, p: eff.KernelParams) -> tuple[np.ndarray, ...]:
-    dtypes = _col(f, "gemm_dtype", "bfloat16").astype(str)
+    dtypes = column(f, "gemm_dtype", "bfloat16").astype(str)
     spec = [GEMM_DTYPES[x] for x in dtypes]
     peak = np.array([hw.peak_flops_by_dtype.get(s[0], np.nan) for s in spec])
     a, w, o = (np.array([s[i] for s in spec]) for i in (1, 2, 3))
@@ -103,10 +98,10 @@ def _prefill(f: pd.DataFrame, hw: HardwareProfile, p: eff.KernelParams,
     (Engine.prefill_attention_dtype; eff.prefill_qo_bytes)."""
     b, s, h, d = (f[c].to_numpy(float) for c in ("batch_size", "isl", "num_heads", "head_dim"))
     kvh = f["num_key_value_heads"].to_numpy(float) if causal else h
-    win = _col(f, "window_size", 0.0).astype(float)
+    win = column(f, "window_size", 0.0).astype(float)
     kvb = _bytes(f, "kv_cache_dtype")
     qo = eff.prefill_qo_bytes(_bytes(f, "attn_dtype"), kvb,
-                              _col(f, "kv_cache_dtype", "bfloat16").astype(str) == "fp8",
+                              column(f, "kv_cache_dtype", "bfloat16").astype(str) == "fp8",
                               in_kv_dtype and causal, hw.supports(DType.fp8))
     by = b * s * d * (2.0 * h * qo + 2.0 * kvh * kvb)
     peak = _attn_peak(hw)
@@ -121,7 +116,7 @@ def _prefill(f: pd.DataFrame, hw: HardwareProfile, p: eff.KernelParams,
 def _decode(f: pd.DataFrame, hw: HardwareProfile, p: eff.KernelParams) -> tuple[np.ndarray, ...]:
     b, h, kvh, d = (f[c].to_numpy(float) for c in ("batch_size", "num_heads",
                                                     "num_key_value_heads", "head_dim"))
-    win = _col(f, "window_size", 0.0).astype(float)
+    win = column(f, "window_size", 0.0).astype(float)
     kv_len = f["step"].to_numpy(float) + 1.0
     kv_len = np.where(win > 0, np.minimum(kv_len, win), kv_len)
     kvb, ab = _bytes(f, "kv_cache_dtype"), _bytes(f, "attn_dtype")
@@ -143,7 +138,7 @@ ENGINE_OF_FRAMEWORK = {"VLLM": "vllm", "TRTLLM": "trtllm", "SGLANG": "sglang"}
 
 def engine_of(frame: pd.DataFrame) -> np.ndarray:
     """Engine id per row ('' where the table names no framework costmodel knows)."""
-    fw = _col(frame, "framework", "").astype(str)
+    fw = column(frame, "framework", "").astype(str)
     return np.array([ENGINE_OF_FRAMEWORK.get(x.upper(), "") for x in fw], dtype=object)
 
 

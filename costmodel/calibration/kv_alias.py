@@ -27,15 +27,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from costmodel.calibration.kernel_io import column
+
 if TYPE_CHECKING:
     import pandas as pd
 
 V_ALIASES_K_BELOW = {"TRTLLM": (1, 3, 0, 20)}  # framework -> first version with separate V
-
-
-def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
-    return (frame[name].fillna("").astype(str).to_numpy() if name in frame
-            else np.full(len(frame), "", dtype=object))
 
 
 def _version_key(version: str) -> tuple[float, ...] | None:
@@ -50,8 +47,8 @@ def _version_key(version: str) -> tuple[float, ...] | None:
 def v_aliases_k(frame: pd.DataFrame) -> np.ndarray:
     """True for rows measured with V aliasing K (V_ALIASES_K_BELOW: the framework and a
     version below the first with separate V); False where the version does not parse."""
-    pairs = np.char.add(np.char.add(_column(frame, "framework").astype(str), "|"),
-                        _column(frame, "version").astype(str))
+    pairs = np.char.add(np.char.add(column(frame, "framework", "").astype(str), "|"),
+                        column(frame, "version", "").astype(str))
     uniq, inv = np.unique(pairs, return_inverse=True)  # a table holds one or a few pairs
     alias = np.zeros(len(uniq), dtype=bool)
     for i, pair in enumerate(uniq):
