@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -83,25 +84,24 @@ class KernelModel:
         if op.op_class in UNPRICED:
             return np.ones_like(ideal_s)
         ideal_s = np.asarray(ideal_s, dtype=float)
-        out = np.ones((len(self.params),) + _row(ideal_s, 0).shape[1:])
+        out = np.ones((len(self.params),) + _rows(ideal_s, [0]).shape[1:])
         if op.op_class in STACKED and op.attn is None and _one_row(op):
             return self._stacked(op, out, peak_flops_per_s, bytes_per_s, ideal_s, fused,
                                  fused_gemm)
         for d, p in enumerate(self.params):
             if p is None:
                 continue  # no fitted figures: factor 1
-            ideal = _row(ideal_s, d)
+            ideal = _rows(ideal_s, [d])
             exp = self.exp_per_s[d] if self.exp_per_s else np.inf
             sm = self.sm_flops_per_s[d] if self.sm_flops_per_s else np.inf
-            dev = Device(_row(bytes_per_s, d), self.sm_count[d], exp, sm)  # type: ignore[arg-type]
+            dev = Device(_rows(bytes_per_s, [d]), self.sm_count[d], exp, sm)  # type: ignore[arg-type]
             with np.errstate(divide="ignore", invalid="ignore"):
                 qo = self.qo_bytes[d] if self.qo_bytes else None
-                t = op_time_s(op, dev, p, _row(peak_flops_per_s, d), self.act_bytes, op.attn,
+                t = op_time_s(op, dev, p, _rows(peak_flops_per_s, [d]), self.act_bytes, op.attn,
                               None if qo == self.act_bytes else qo, fused_gemm)
                 t = t - p.gemm_fixed_s * float(fused and op.op_class in FUSABLE)
                 out[d] = np.where(ideal > 0, t / np.where(ideal > 0, ideal, 1.0), 1.0)[0]
         return out
-
 
     def memory_rate(self, bytes_per_s: Arr) -> Arr:
         """Bytes/s a memory-bound kernel streams at per device: bytes_per_s ([D, ...]) x the
@@ -110,20 +110,26 @@ class KernelModel:
         bw = np.asarray(bytes_per_s, dtype=float)
         return bw * frac.reshape((-1,) + (1,) * (bw.ndim - 1)) if bw.ndim else bw * frac[:1]
 
+    @cached_property
+    def _columns(self) -> tuple[list[int], KernelParams, Arr]:
+        """(device rows with figures, their figures as [D, 1] columns, their SM counts [D, 1]):
+        built once per model, read by every stacked factor() call."""
+        rows = [d for d, p in enumerate(self.params) if p is not None]
+        ps = [self.params[d] for d in rows]
+        cols: dict[str, Any] = {f: np.array([getattr(p, f) for p in ps], dtype=float)[:, None]
+                                for f in KernelParams.names()}
+        sms = np.array([self.sm_count[d] for d in rows], dtype=float)[:, None]
+        return rows, KernelParams(**cols), sms
+
     def _stacked(self, op: Op, out: Arr, peak_flops_per_s: Arr, bytes_per_s: Arr,
                  ideal_s: Arr, fused: bool, fused_gemm: bool) -> Arr:
         """factor() for GEMM and memory-bound operators, every device with figures in one
         call: the same formulas, the figures and device columns as [D, 1] arrays."""
-        rows = [d for d, p in enumerate(self.params) if p is not None]
+        rows, p, sms = self._columns
         if not rows:
             return out
-        ps = [self.params[d] for d in rows]
-        cols: dict[str, Any] = {f: np.array([getattr(p, f) for p in ps])[:, None]
-                                for f in KernelParams.names()}
-        p = KernelParams(**cols)
-        dev_cols: dict[str, Any] = {
-            "memory_bytes_per_s": _rows(bytes_per_s, rows),
-            "sm_count": np.array([self.sm_count[d] for d in rows], dtype=float)[:, None]}
+        dev_cols: dict[str, Any] = {"memory_bytes_per_s": _rows(bytes_per_s, rows),
+                                    "sm_count": sms}
         dev = Device(**dev_cols)
         ideal = _rows(ideal_s, rows)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -164,10 +170,3 @@ def _bf16_peak(h: HardwareProfile) -> float:
     peaks = h.peak_flops_by_dtype
     return peaks.get(DType.bf16) or peaks.get(DType.fp16) or np.inf
 
-
-def _row(x: Arr | float, d: int) -> Arr:
-    """Row d of a [D, ...] array (kept 2-D), or x itself when it has one row or is a scalar."""
-    a = np.asarray(x, dtype=float)
-    if a.ndim >= 2 and a.shape[0] > 1:
-        return a[d:d + 1]
-    return a if a.ndim >= 2 else a.reshape(1, -1) if a.ndim == 1 else a.reshape(1, 1)
