@@ -18,6 +18,8 @@ from typing import Literal
 
 import numpy as np
 
+from costmodel.specs.engine import FusedGemm  # the groups an engine may fuse
+
 Arr = np.ndarray
 OpClass = Literal[
     "linear", "attention", "norm", "activation", "elementwise", "rope", "embedding", "lm_head",
@@ -105,10 +107,7 @@ def linear(name: str, stage: str, rows: Arr, d_in: int, d_out: int, bias: bool,
     )
 
 
-FusedGroup = Literal["qkv", "gate_up"]
-
-
-def fuse_gemms(tag: FusedGroup, ops: list[Op]) -> list[Op]:
+def fuse_gemms(tag: FusedGemm, ops: list[Op]) -> list[Op]:
     """Linear ops over the same input (same rows and input width) that an engine may run as
     one GEMM of their summed output width (qkv: the q, k, v projections; gate_up: a gated
     MLP's gate and up projections). The ops keep their names, FLOPs and bytes; the tag and the
