@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from costmodel.errors import CostmodelError
+from costmodel.specs.hardware import UnsupportedDtype
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -194,6 +195,8 @@ def predict(df: pd.DataFrame) -> pd.DataFrame:
         rows = out.iloc[idx]
         try:
             expected, bound = _predict_group(rows)
+        except UnsupportedDtype as e:
+            raise CostmodelError(f"id {rows['id'].iloc[0]}: act_dtype: {e.detail}") from None
         except CostmodelError as e:
             raise CostmodelError(f"id {rows['id'].iloc[0]}: {e}") from None
         out.loc[out.index[idx], "predicted"] = expected

@@ -339,10 +339,8 @@ class HardwareProfile(BaseModel):
         """Dense peak FLOP/s for math in `dtype`; raises UnsupportedDtype if the device lacks it."""
         if dtype not in self.peak_flops_by_dtype:
             have = ", ".join(d.value for d in self.peak_flops_by_dtype)
-            raise UnsupportedDtype(
-                f"--dtype: {self.id} has no {dtype.value} peak (has {have}); choose one of those "
-                "(or, for the device comparisons, leave --dtype out: auto)"
-            )
+            raise UnsupportedDtype(f"{self.id} has no {dtype.value} peak (has {have}); "
+                                   "choose one of those")
         return self.peak_flops_by_dtype[dtype]
 
     @property
@@ -387,4 +385,11 @@ def _curves(c: EfficiencyCurvesFile, key: str, scale: float
 
 
 class UnsupportedDtype(CostmodelError):
-    """The device has no peak figure for the requested math dtype."""
+    """The device has no peak figure for the requested math dtype. `detail` names device and
+    dtype; the message names the CLI option, and a caller reading another input (a CSV
+    column) words its own line from `detail`."""
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+        super().__init__(f"--dtype: {detail} (or, for the device comparisons, leave --dtype "
+                         "out: auto)")
