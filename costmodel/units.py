@@ -21,6 +21,8 @@ MEBI = 2.0**20  # cache sizes only (module docstring)
 # groupsize 32 by default.
 INT4_GROUP = 128
 SCALE_BYTES = 2.0  # fp16 scale
+MAX_WEIGHT_GROUP = 1_048_576  # weights per int4 quantisation group (any positive count)
+MAX_GROUP_BYTES = 1_024.0  # bytes of scale (+ zero) per int4 group
 GIGA = 1e9
 TERA = 1e12
 MICRO = 1e-6

@@ -145,7 +145,8 @@ class Estimate:
                 "batch": w.batch, "visual_tokens": self.plan.llm_tokens,
                 "vision_crops": self.plan.crops, "text_tokens": w.text_tokens,
                 "output_tokens": w.output_tokens, "weight_dtype": w.weights.value,
-                **({"weight_group": w.weight_group, "weight_group_bytes": w.weight_group_bytes}
+                **(dict(zip(("weight_group", "weight_group_bytes"),
+                            w.int4_group(self.prepared.engine.int4_format), strict=True))
                    if w.weights.value == "int4" else {}),
                 "act_dtype": w.act_dtype.value, "kv_dtype": w.kv.value,
                 "flash_attention": o.flash, "overlap": w.overlap, "logits": w.logits,

@@ -200,4 +200,4 @@ def prepare(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Workload,
         flash = engine.flash_attention if conv.default_flash is None else conv.default_flash
     opts = Options(flash=flash, overlap=w.overlap, all_logits=w.logits == "all",
                    compression=w.compression, parallel=w.parallel)
-    return Prepared(pts, conv.precision(w), rates, bound, cap, opts, conv, engine, dtypes)
+    return Prepared(pts, conv.precision(w, engine), rates, bound, cap, opts, conv, engine, dtypes)

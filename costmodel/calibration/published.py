@@ -5,8 +5,8 @@ A CSV in this schema (one row per published figure; other columns are kept but n
 output_tokens,tp,metric,value,source`, and optionally `pp` (pipeline stages, default 1),
 `split` (`fit` / `held-out`: which rows benchmarks/fit_engines.py fits the engines on), and
 `weight_group` / `weight_group_bytes` (int4 weights per quantisation group and bytes of scale
-(+ zero) per group, default 128 and 2; only int4 rows may set other values; an empty cell is
-the default).
+(+ zero) per group; an empty cell is the engine's own int4 format, else 128 and 2
+(Workload.int4_group); only int4 rows may set other values).
 
 - model: zoo id or config.json path; hardware: id or YAML path; engine: id or engine YAML path
   (relative paths resolve against the CSV's folder).
@@ -28,6 +28,7 @@ import numpy as np
 
 from costmodel.errors import CostmodelError
 from costmodel.specs.hardware import UnsupportedDtype
+from costmodel.units import INT4_GROUP, SCALE_BYTES
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,7 +43,7 @@ POSITIVE = ("batch", "output_tokens", "tp", "pp", "weight_group")
 RATES = ("decode_tokens_per_s", "output_tokens_per_s")  # higher is faster
 GROUP = ["model", "hardware", "engine", "weight_dtype", "act_dtype", "kv_dtype", "tp", "pp",
          "weight_group", "weight_group_bytes"]
-QUANT_GROUP = {"weight_group": "128", "weight_group_bytes": "2"}  # optional columns' defaults
+QUANT_GROUP = {"weight_group": "", "weight_group_bytes": ""}  # optional columns: empty = unset
 BUNDLED = Path(__file__).resolve().parent / "data" / "published_runs.csv"
 
 
@@ -87,10 +88,11 @@ def _check_row(path: Path, row: Any, i: int) -> None:
 
 
 def _check_group(path: Path, row: Any, i: int) -> None:
-    """weight_group: a whole number >= 1; weight_group_bytes: a number >= 0; either one off
-    its default only on an int4 row."""
-    _count(path, row, i, "weight_group")
-    raw = str(row["weight_group_bytes"]).strip()
+    """weight_group: empty or a whole number >= 1; weight_group_bytes: empty or a number >= 0;
+    either one set (other than the old defaults 128 and 2) only on an int4 row."""
+    if str(row["weight_group"]).strip():
+        _count(path, row, i, "weight_group")
+    raw = str(row["weight_group_bytes"]).strip() or "0"
     try:
         value = float(raw)
     except ValueError:
@@ -99,10 +101,11 @@ def _check_group(path: Path, row: Any, i: int) -> None:
         raise _bad(path, row, i, "weight_group_bytes", f"{raw[:20]!r} is not a number >= 0")
     if str(row["weight_dtype"]).strip() == "int4":
         return
-    for col, default in QUANT_GROUP.items():
-        if float(str(row[col]).strip()) != float(default):
+    for col, default in zip(QUANT_GROUP, (INT4_GROUP, SCALE_BYTES), strict=True):
+        cell = str(row[col]).strip()
+        if cell and float(cell) != float(default):
             raise _bad(path, row, i, col, f"only int4 weights are stored in groups (weights "
-                       f"are {str(row['weight_dtype']).strip()}); leave it empty or {default}")
+                       f"are {str(row['weight_dtype']).strip()}); leave it empty")
 
 
 def _resolve(value: str, folder: Path) -> str:
@@ -138,8 +141,9 @@ def read(path: str | Path) -> pd.DataFrame:
     for col in COUNTS:
         df[col] = df[col].astype(float).astype(int)
     df["value"] = df["value"].astype(float)
-    df["weight_group"] = df["weight_group"].astype(float).astype(int)
-    df["weight_group_bytes"] = df["weight_group_bytes"].astype(float)
+    for col in QUANT_GROUP:  # NaN: the engine's int4 format (empty cell, or a non-int4 row)
+        own = (df["weight_dtype"].str.strip() == "int4") & (df[col] != "")
+        df[col] = pd.to_numeric(df[col].where(own, ""), errors="coerce")  # "" -> NaN
     for col in ("id", "model", "hardware", "engine", "metric", *GROUP[3:6]):
         df[col] = df[col].str.strip()
     for col in ("model", "hardware", "engine"):
@@ -155,6 +159,11 @@ def metric_values(metric: np.ndarray, ttft_s: np.ndarray, tpot_s: np.ndarray, e2
     return np.select([metric == m for m in METRICS], [table[m] for m in METRICS])
 
 
+def _unset_nan(value: Any, kind: type) -> Any:
+    """NaN (an empty group cell) as None, else the value as `kind`."""
+    return None if np.isnan(float(value)) else kind(value)
+
+
 def _predict_group(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """(expected, bound) metric values of rows sharing model, device, engine, dtypes and
     parallelism: one prepare + evaluate over the rows as grid columns."""
@@ -167,8 +176,8 @@ def _predict_group(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     spec, hw = load_model(first["model"]), load_hardware(first["hardware"])
     w = Workload(act_dtype=first["act_dtype"], weight_dtype=first["weight_dtype"],
                  kv_dtype=first["kv_dtype"], engine=first["engine"],
-                 weight_group=int(first["weight_group"]),
-                 weight_group_bytes=float(first["weight_group_bytes"]),
+                 weight_group=_unset_nan(first["weight_group"], int),
+                 weight_group_bytes=_unset_nan(first["weight_group_bytes"], float),
                  parallel=Parallelism(tp=int(first["tp"]), pp=int(first["pp"])))
     cols = {c: rows[c].to_numpy(float) for c in ("batch", "visual_tokens", "text_tokens",
                                                    "output_tokens")}
@@ -191,7 +200,7 @@ def predict(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy()
     out["predicted"] = np.nan
     out["bound"] = np.nan
-    for _, idx in out.groupby(GROUP, sort=False).indices.items():
+    for _, idx in out.groupby(GROUP, sort=False, dropna=False).indices.items():
         rows = out.iloc[idx]
         try:
             expected, bound = _predict_group(rows)
@@ -239,12 +248,18 @@ ROW_FIELDS = ("id", "model", "hardware", "engine", "metric", "value", "predicted
               "bound", "bound_error")
 
 
+def _json_value(v: Any) -> Any:
+    """numpy scalars as Python ones; NaN (an unset int4 group) as None."""
+    v = v.item() if hasattr(v, "item") else v
+    return None if isinstance(v, float) and np.isnan(v) else v
+
+
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """One JSON record per row (base units; errors as fractions)."""
     extra = [c for c in ("split", "tp", "pp", "batch", "text_tokens", "output_tokens",
                          "weight_group", "weight_group_bytes")
              if c in frame]
-    return [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()}
+    return [{k: _json_value(v) for k, v in r.items()}
             for r in frame[[*ROW_FIELDS, *extra]].to_dict("records")]
 
 

@@ -19,11 +19,13 @@ def caption(kind: str, model: str, device: str, *, visual: str, text: object, ou
             f"tokens | batch {batch} | {dtypes} | engine {engine} | compression: {compression}")
 
 
-def weight_text(w: Any) -> str:
-    """The weight dtype, with its int4 group when not the default: 'int4 (g32, 4 B/group)'."""
-    if not w.custom_weight_group:
+def weight_text(w: Any, engine_format: Any = None) -> str:
+    """The weight dtype, with its int4 group when the workload or the engine (its int4_format)
+    sets one: 'int4 (g32, 4 B/group)'."""
+    if w.weights.value != "int4" or not (w.custom_weight_group or engine_format):
         return str(w.weights.value)
-    return f"{w.weights.value} (g{w.weight_group}, {w.weight_group_bytes:g} B/group)"
+    group, nbytes = w.int4_group(engine_format)
+    return f"{w.weights.value} (g{group}, {nbytes:g} B/group)"
 
 
 def dtype_text(w: Any) -> str:

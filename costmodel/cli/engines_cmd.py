@@ -23,6 +23,8 @@ def _record(name: str) -> dict[str, Any]:
             "decode_cuda_graphs": e.decode_cuda_graphs,
             "fused_op_classes": " ".join(sorted(e.fused_op_classes)),
             "fused_gemms": " ".join(sorted(e.fused_gemms)),
+            "int4_format": (f"g{e.int4_format.group} {e.int4_format.group_bytes:g} B"
+                            if e.int4_format else ""),
             "step_overhead_us": e.step_overhead_s * 1e6,
             "prefill_overhead_us": e.prefill_overhead_s * 1e6}
 
@@ -44,12 +46,13 @@ def engines_list(fmt: Format = typer.Option(Format.table, "--format", "-f")) -> 
                  r["kv_append"], "yes" if r["gqa_expand"] else "no",
                  "yes" if r["decode_cuda_graphs"] else "no",
                  r["fused_op_classes"] or "-", r["fused_gemms"] or "-",
-                 f"{r['step_overhead_us']:g}", f"{r['prefill_overhead_us']:g}", r["name"]]
+                 r["int4_format"] or "-", f"{r['step_overhead_us']:g}",
+                 f"{r['prefill_overhead_us']:g}", r["name"]]
                 for r in recs]
         typer.echo(table(rows, ["id", "kernels", "launches", "host us/kernel", "host overlap",
                                 "kv append", "gqa copy", "decode graphs", "fused",
-                                "fused gemms", "step us", "prefill us", "name"],
-                         right={3, 10, 11}))
+                                "fused gemms", "int4 group", "step us", "prefill us", "name"],
+                         right={3, 11, 12}))
 
 
 @engines_app.command("show")

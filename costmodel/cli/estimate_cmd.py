@@ -131,7 +131,8 @@ def _header(est: Estimate) -> list[str]:
         f"batch {w.batch} | {p.llm_tokens:g} visual tokens ({p.crops:g} ViT pass{plural}) + "
         f"{w.text_tokens} text tokens{extra} -> {w.output_tokens} output tokens"
         + (f" | {video}" if video else ""),
-        f"weights {captions.weight_text(w)}, activations {w.act_dtype.value}, KV cache {w.kv.value} | "
+        f"weights {captions.weight_text(w, e.int4_format)}, activations {w.act_dtype.value}, "
+        f"KV cache {w.kv.value} | "
         f"{attn} | {w.overlap} overlap{conv}",
         f"engine {e.id} ({e.name}): 'expected' is the latency on it; 'bound' is the roofline "
         "at the datasheet peaks",

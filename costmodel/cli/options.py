@@ -17,12 +17,10 @@ from costmodel.specs.workload import (
     MAX_BATCH,
     MAX_FRAMES,
     MAX_GPUS,
-    MAX_GROUP_BYTES,
     MAX_IMAGES,
     MAX_TOKENS,
-    MAX_WEIGHT_GROUP,
 )
-from costmodel.units import DType
+from costmodel.units import MAX_GROUP_BYTES, MAX_WEIGHT_GROUP, DType
 
 # Options shared by the commands that describe one workload (estimate, compare-compression,
 # sweep, ...): one definition each, so their names, defaults and help agree everywhere.

@@ -233,7 +233,7 @@ class LLMViewerConvention:
             raise CostmodelError(f"engine: llm-viewer computes the roofline bound ('ideal'), not "
                                  f"'{engine.id}'; drop --engine (or use --convention costmodel)")
 
-    def precision(self, w: Workload) -> Precision:
+    def precision(self, w: Workload, engine: Engine) -> Precision:
         """w_byte = w_bit / 8 and no dequantisation work."""
         return Precision(weight=w.weights.bytes_per_element, act=w.act_dtype.bytes_per_element,
                          kv=w.kv.bytes_per_element)

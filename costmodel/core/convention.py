@@ -36,7 +36,7 @@ class Convention(Protocol):
     def check(self, w: Workload, engine: Engine) -> None:
         """Raise CostmodelError (one line naming the field) for a field it cannot honour."""
 
-    def precision(self, w: Workload) -> Precision: ...
+    def precision(self, w: Workload, engine: Engine) -> Precision: ...
 
     def rates(self, profiles: Sequence[HardwareProfile], dtypes: Sequence[DType],
               w: Workload, engine: Engine) -> Rates:
@@ -83,9 +83,9 @@ class CostmodelConvention:
     def check(self, w: Workload, engine: Engine) -> None:
         return None
 
-    def precision(self, w: Workload) -> Precision:
-        return Precision(weight=weight_bytes_per_element(w.weights, w.act_dtype, w.weight_group,
-                                                         w.weight_group_bytes),
+    def precision(self, w: Workload, engine: Engine) -> Precision:
+        return Precision(weight=weight_bytes_per_element(w.weights, w.act_dtype,
+                                                         *w.int4_group(engine.int4_format)),
                          act=w.act_dtype.bytes_per_element, kv=w.kv.bytes_per_element,
                          dequant_flops=dequant_flops_per_element(w.weights, w.act_dtype))
 

@@ -36,6 +36,11 @@ units (seconds). Every figure has a source under `sources`. How the fields enter
   as one kernel (core/efficiency.fused_gemm_time_s: one fixed cost, one tile/wave
   quantisation, one launch), split across its operators by output width; their names, FLOPs
   and bytes are unchanged. Set, it needs a source (sources.fused_gemms: the model code).
+- int4_format: the engine's own int4 weight layout, {group: G, group_bytes: B}: G weights per
+  quantisation group with B bytes of scale (and zero) per group (core/quant.py); it prices an
+  int4 workload that sets no --weight-group / --weight-group-bytes of its own. Default none:
+  the global default (units.INT4_GROUP, units.SCALE_BYTES). Set, it needs a source
+  (sources.int4_format: the engine's quantisation format).
 - prefill_attention_dtype: the element type a prefill (context) attention kernel holds Q and
   O in: 'activation' (default) or 'kv_cache' (TensorRT-LLM forces its FP8 context FMHA when
   the KV cache is fp8). Priced by core/efficiency.prefill_qo_bytes; set to 'kv_cache', it
@@ -48,14 +53,23 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from costmodel.units import MICRO
+from costmodel.units import MAX_GROUP_BYTES, MAX_WEIGHT_GROUP, MICRO
 
 FusableClass = Literal["norm", "activation", "elementwise", "rope", "embedding"]
 FusedGemm = Literal["qkv", "gate_up"]  # core/ops.fuse_gemms groups
 ENGINE_SOURCED = ("kernels", "host_overhead_per_kernel_us", "step_overhead_us",
                   "prefill_overhead_us", "decode_cuda_graphs", "fused_op_classes")
-OPTIONAL_SOURCED = ("host_overlap", "kv_append", "gqa_expand", "fused_gemms",
-                    "prefill_attention_dtype", "decode_max_group")  # sourced when not the default
+OPTIONAL_SOURCED = ("host_overlap", "kv_append", "gqa_expand", "fused_gemms",  # sourced when
+                    "prefill_attention_dtype", "decode_max_group", "int4_format")  # not default
+
+
+class Int4Format(BaseModel):
+    """An engine's int4 weight layout: `group` weights per group, `group_bytes` bytes of scale
+    (and zero, where the format keeps one) per group."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    group: int = Field(ge=1, le=MAX_WEIGHT_GROUP)
+    group_bytes: float = Field(ge=0.0, le=MAX_GROUP_BYTES, allow_inf_nan=False)
 
 
 class EngineFile(BaseModel):
@@ -78,6 +92,7 @@ class EngineFile(BaseModel):
     fused_gemms: tuple[FusedGemm, ...] = ()
     prefill_attention_dtype: Literal["activation", "kv_cache"] = "activation"
     decode_max_group: int | None = Field(default=None, ge=1)
+    int4_format: Int4Format | None = None
     # whose per-device attention figures it runs (a hardware profile's
     # decode_kernel_by_engine and attention_kernel_by_engine key); None = its own id. A copy
     # of vllm.yaml under another id keeps vLLM's kernels by naming them here.
@@ -117,6 +132,7 @@ class Engine(BaseModel):
     fused_gemms: frozenset[str] = frozenset()
     prefill_attention_dtype: Literal["activation", "kv_cache"]
     decode_max_group: int | None
+    int4_format: Int4Format | None = None
     source_file: EngineFile
 
     @classmethod
@@ -131,7 +147,8 @@ class Engine(BaseModel):
                    host_overlap=f.host_overlap, kv_append=f.kv_append,
                    gqa_expand=f.gqa_expand, fused_gemms=frozenset(f.fused_gemms),
                    prefill_attention_dtype=f.prefill_attention_dtype,
-                   decode_max_group=f.decode_max_group, source_file=f)
+                   decode_max_group=f.decode_max_group, int4_format=f.int4_format,
+                   source_file=f)
 
     def launches(self, stage: str, op_class: str, share: float = 1.0) -> float:
         """Kernel launches paid per instance of an operator of this class in this stage;

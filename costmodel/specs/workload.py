@@ -15,7 +15,8 @@ from pydantic import (
 )
 
 from costmodel.specs.compression import Compression, CompressionPlan
-from costmodel.units import INT4_GROUP, SCALE_BYTES, DType
+from costmodel.specs.engine import Int4Format
+from costmodel.units import INT4_GROUP, MAX_GROUP_BYTES, MAX_WEIGHT_GROUP, SCALE_BYTES, DType
 
 Overlap = Literal["roofline", "serial"]
 
@@ -28,8 +29,6 @@ MAX_GPUS = 1_024
 MAX_FRAMES = 16_384  # video frames per request
 MAX_FPS = 1_000.0
 MAX_SECONDS = 86_400.0  # one day of video
-MAX_WEIGHT_GROUP = 1_048_576  # weights per int4 quantisation group (any positive count)
-MAX_GROUP_BYTES = 1_024.0  # bytes of scale (+ zero) per int4 group
 
 
 class Parallelism(BaseModel):
@@ -75,9 +74,10 @@ class Workload(BaseModel):
     weight-only quantisation uses the activation dtype's peak).
     weight_group, weight_group_bytes: int4 weights are stored in groups of weight_group
     weights with weight_group_bytes of scale (and zero, where the format keeps one) per group:
-    0.5 + weight_group_bytes / weight_group bytes per weight (core/quant.py). Defaults 128 and
-    2 (one fp16 scale per 128); gpt-fast's int4 is 32 and 4 (bf16 scale + bf16 zero). Other
-    weight dtypes store no groups: a non-default value with them is refused.
+    0.5 + weight_group_bytes / weight_group bytes per weight (core/quant.py). None (default):
+    the engine's own int4 format (engine YAML int4_format: llama.cpp Q4_0 and MLC q4f16_1 32
+    and 2, gpt-fast 32 and 4), else 128 and 2 (one fp16 scale per 128; `int4_group`). Other
+    weight dtypes store no groups: a value with them is refused.
     overlap: 'roofline' = max(compute, memory) per operator; 'serial' = their sum.
     logits: 'last' computes the lm_head for the last prompt token only; 'all' for every one.
     convention: a registered counting convention (costmodel.conventions: 'costmodel', this
@@ -106,9 +106,9 @@ class Workload(BaseModel):
     output_tokens: PositiveInt = Field(default=128, le=MAX_TOKENS)
     act_dtype: DType = DType.bf16
     weight_dtype: DType | None = None
-    weight_group: PositiveInt = Field(default=INT4_GROUP, le=MAX_WEIGHT_GROUP)
-    weight_group_bytes: float = Field(default=SCALE_BYTES, ge=0, le=MAX_GROUP_BYTES,
-                                      allow_inf_nan=False)
+    weight_group: PositiveInt | None = Field(default=None, le=MAX_WEIGHT_GROUP)
+    weight_group_bytes: float | None = Field(default=None, ge=0, le=MAX_GROUP_BYTES,
+                                             allow_inf_nan=False)
     kv_dtype: DType | None = None
     flash_attention: bool | None = None  # None: the convention's default
     overlap: Overlap = "roofline"
@@ -142,7 +142,7 @@ class Workload(BaseModel):
         if self.weights is DType.int4 or not self.custom_weight_group:
             return
         for field in ("weight_group", "weight_group_bytes"):
-            if getattr(self, field) != Workload.model_fields[field].default:
+            if getattr(self, field) is not None:
                 raise ValueError(f"{field}: only int4 weights are stored in groups here (weights "
                                  f"are {self.weights.value}); add --weight-dtype int4 or drop "
                                  f"--{field.replace('_', '-')}")
@@ -170,8 +170,17 @@ class Workload(BaseModel):
 
     @property
     def custom_weight_group(self) -> bool:
-        """weight_group or weight_group_bytes differs from its default."""
-        return (self.weight_group, self.weight_group_bytes) != (INT4_GROUP, SCALE_BYTES)
+        """weight_group or weight_group_bytes set by the workload (not left to the engine)."""
+        return self.weight_group is not None or self.weight_group_bytes is not None
+
+    def int4_group(self, engine_format: Int4Format | None) -> tuple[int, float]:
+        """(weights per group, bytes per group) of int4 weights: each of the workload's own
+        values, else the engine's int4 format (specs/engine.py), else the global default
+        (units.INT4_GROUP, units.SCALE_BYTES)."""
+        group, nbytes = ((engine_format.group, engine_format.group_bytes) if engine_format
+                         else (INT4_GROUP, SCALE_BYTES))
+        return (self.weight_group if self.weight_group is not None else group,
+                self.weight_group_bytes if self.weight_group_bytes is not None else nbytes)
 
     @property
     def has_video(self) -> bool:

@@ -59,3 +59,19 @@ def test_bad_row_one_line_exit_2(capsys, tmp_path, column, value, says):
     assert code == 2 and out == ""
     line = err.strip()
     assert "\n" not in line and "row 4" in line and says in line
+
+
+def test_a_dtype_the_device_lacks_names_the_column(capsys, tmp_path):
+    """fp8 math on an A100 (no fp8 peak): the line names the row's id and the CSV column
+    act_dtype, not the CLI's --dtype; nothing on stdout."""
+    rows = pd.read_csv(published.BUNDLED, dtype=str, keep_default_na=False)
+    rows = rows[rows["hardware"] == "a100-80gb"].head(2).copy()
+    rows.loc[rows.index[1], ["weight_dtype", "act_dtype", "kv_dtype"]] = "fp8"
+    rows.loc[rows.index[1], ["weight_group", "weight_group_bytes"]] = ""
+    path = tmp_path / "fp8.csv"
+    rows.to_csv(path, index=False)
+    code, out, err = run(["validate", "--published", str(path)], capsys)
+    line = err.strip()
+    assert code == 2 and out == "" and "\n" not in line
+    assert f"id {rows['id'].iloc[1]}: act_dtype: a100-80gb has no fp8 peak" in line
+    assert "--dtype" not in line

@@ -79,30 +79,36 @@ def test_bundled_configs_and_note_are_shipped():
 
 
 def test_weight_group_column(tmp_path):
-    """Optional weight_group / weight_group_bytes: read as int / float, empty = the defaults
-    (128, 2); the bundled gpt-fast int4 rows are groups of 32 with 4 B (bf16 scale + zero)."""
+    """Optional weight_group / weight_group_bytes: read as numbers, empty (or a non-int4 row)
+    = NaN, the engine's own int4 format; the bundled gpt-fast int4 rows are groups of 32 with
+    4 B (bf16 scale + zero)."""
     frame = published.read(published.BUNDLED)
     int4 = frame[frame["weight_dtype"] == "int4"].set_index("id")
     assert sorted(int4.index) == ["e2e-0197", "e2e-0199", "e2e-0218"]
     assert (int4["weight_group"] == 32).all() and (int4["weight_group_bytes"] == 4.0).all()
     rest = frame[frame["weight_dtype"] != "int4"]
-    assert (rest["weight_group"] == 128).all() and (rest["weight_group_bytes"] == 2.0).all()
+    assert rest["weight_group"].isna().all() and rest["weight_group_bytes"].isna().all()
     path = tmp_path / "no_group.csv"
     pd.read_csv(published.BUNDLED).drop(columns=["weight_group", "weight_group_bytes"]).head(
         2).to_csv(path, index=False)
-    assert published.read(path)["weight_group"].tolist() == [128, 128]
+    assert published.read(path)["weight_group"].isna().all()
 
 
 def test_weight_group_changes_only_the_int4_rows(tmp_path):
-    """The same int4 row at the default group (0.515625 B / weight) decodes faster than at
-    g32 / 4 B (0.625 B / weight): the column reaches the prediction."""
+    """The same int4 row at g128 / 2 B (0.515625 B / weight) decodes faster than at g32 / 4 B
+    (0.625 B / weight): the column reaches the prediction; left empty, the row takes the
+    engine's own format (torch-compile: gpt-fast's g32 / 4 B), the bundled row's figure."""
     rows = pd.read_csv(published.BUNDLED, dtype=str, keep_default_na=False)
     rows = rows[rows["id"] == "e2e-0197"]
-    both = pd.concat([rows, rows.assign(id="d", weight_group="", weight_group_bytes="")])
+    both = pd.concat([rows, rows.assign(id="d", weight_group="128", weight_group_bytes="2"),
+                      rows.assign(id="e", weight_group="", weight_group_bytes="")])
     path = tmp_path / "two.csv"
     both.to_csv(path, index=False)
     pred = published.predict(published.read(path)).set_index("id")["predicted"]
     assert pred["d"] > pred["e2e-0197"]  # tokens / s: fewer bytes, faster
+    assert pred["e"] == pred["e2e-0197"]
+    records = published.records(published.predict(published.read(path)))
+    assert [r["weight_group"] for r in records] == [32, 128, None]
 
 
 def test_bad_weight_group_names_row_and_column(tmp_path):

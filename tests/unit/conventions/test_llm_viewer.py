@@ -18,6 +18,7 @@ from costmodel.conventions import llm_viewer as lv
 from costmodel.core.inputs import Points, Precision
 from costmodel.core.stages import decode_ops, prefill_ops
 from costmodel.errors import CostmodelError
+from costmodel.specs.engine import IDEAL
 from costmodel.specs.model import LLMSpec, ModelSpec
 from costmodel.specs.workload import Workload
 from costmodel.units import DType
@@ -157,8 +158,9 @@ def test_attention_kernel_default_follows_the_convention(gpu):
 def test_quantised_weights_are_bits_over_eight():
     """LLM-Viewer's w_byte = w_bit / 8: no int4 group scales, no dequantisation work."""
     w = Workload(convention="llm-viewer", act_dtype="fp16", weight_dtype="int4")
-    assert convention("llm-viewer").precision(w) == Precision(0.5, 2.0, 2.0, 0.0)
-    cm = convention("costmodel").precision(Workload(act_dtype="fp16", weight_dtype="int4"))
+    assert convention("llm-viewer").precision(w, IDEAL) == Precision(0.5, 2.0, 2.0, 0.0)
+    cm = convention("costmodel").precision(Workload(act_dtype="fp16", weight_dtype="int4"),
+                                           IDEAL)
     assert cm.weight > 0.5 and cm.dequant_flops > 0
 
 

@@ -125,3 +125,24 @@ def test_llm_viewer_refuses_a_weight_group(llava, gpu):
     with pytest.raises(CostmodelError, match="weight_group: llm-viewer"):
         estimate(llava, gpu, visual_tokens=576, weight_dtype="int4", weight_group=32,
                  convention="llm-viewer")
+
+
+@pytest.mark.parametrize(("engine", "fields", "group"), [
+    ("llama.cpp", {}, (32, 2.0)),                       # Q4_0: fp16 scale per 32
+    ("mlc", {}, (32, 2.0)),                             # q4f16_1
+    ("torch-compile", {}, (32, 4.0)),                   # gpt-fast: bf16 scale + zero per 32
+    ("vllm", {}, (128, 2.0)),                           # no format of its own: the default
+    ("llama.cpp", {"weight_group": 64}, (64, 2.0)),     # the workload's value wins, per field
+    ("torch-compile", {"weight_group_bytes": 2.0}, (32, 2.0)),
+])
+def test_engine_int4_format(llava, gpu, engine, fields, group):
+    """An int4 workload that sets no group takes its engine's own layout (engine YAML
+    int4_format); q's weight bytes per layer and step = 4096^2 x (0.5 + B / G)."""
+    est = estimate(llava, gpu, visual_tokens=576, weight_dtype="int4", engine=engine,
+                   output_tokens=11, **fields)
+    q = _op(est, "llm/L0-31/attn/q")
+    g, b = group  # 10 decode steps x 32 layers
+    assert float(np.ravel(q.weight_bytes)[0]) == pytest.approx(
+        10 * 32 * 4096**2 * (0.5 + b / g), rel=1e-12)
+    doc = est.to_dict()["workload"]
+    assert (doc["weight_group"], doc["weight_group_bytes"]) == group

@@ -48,7 +48,7 @@ def test_a_users_engine_file_works_where_a_name_does(tmp_path):
 @pytest.mark.parametrize(("engine", "field"), [
     ("hf-eager", "host_overlap"), ("hf-eager", "kv_append"), ("hf-eager", "gqa_expand"),
     ("trtllm", "prefill_attention_dtype"), ("trtllm-0.6", "decode_max_group"),
-    ("vllm", "fused_gemms")])
+    ("vllm", "fused_gemms"), ("llama.cpp", "int4_format")])
 def test_a_rule_set_off_its_default_needs_a_source(tmp_path, engine, field):  # noqa: ANN001
     src = load_engine(engine).source_file.model_dump(mode="json")
     del src["sources"][field]
