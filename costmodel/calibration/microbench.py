@@ -155,49 +155,55 @@ def stream_sample(t: Timer, dtype: Any, nbytes: float) -> Sample:
     return Sample("elementwise", op, t.per_call_s(lambda: t.torch.add(a, b, out=c)))
 
 
+EMBED_ROWS = 32000  # rows of the embedding table the gather reads from
+
+
 def vector_samples(t: Timer, s: Sizes, dtype: Any, nbytes: float) -> list[Sample]:
+    """Add, RMSNorm, SwiGLU, RoPE-like rotate and embedding gather over every (hidden, rows)."""
     torch, out = t.torch, []
     for h in s.hidden:
         w = torch.ones(h, device=t.device, dtype=dtype)
-        table = torch.randn(32000, h, device=t.device, dtype=dtype)
+        table = torch.randn(EMBED_ROWS, h, device=t.device, dtype=dtype)
         for m in s.rows:
-            a = torch.randn(m, h, device=t.device, dtype=dtype)
-            b = torch.randn(m, h, device=t.device, dtype=dtype)
-            g = torch.randn(m, 2 * h, device=t.device, dtype=dtype)
-            idx = torch.randint(0, 32000, (m,), device=t.device)
-            e = np.asarray([m * h], float)
-
-            def rms(a: Any = a, w: Any = w) -> Any:
-                return a * torch.rsqrt(a.float().pow(2).mean(-1, keepdim=True) + 1e-6).to(a) * w
-
-            def rot(a: Any = a, b: Any = b) -> Any:
-                x1, x2 = a.chunk(2, -1)
-                return torch.cat((-x2, x1), -1) * b + a * b
-
-            def add(a: Any = a, b: Any = b) -> Any:
-                return a + b
-
-            def swiglu(g: Any = g) -> Any:
-                return torch.nn.functional.silu(g) * g
-
-            def embed(i: Any = idx, tb: Any = table) -> Any:
-                return torch.nn.functional.embedding(i, tb)
-
-            out += [
-                Sample("elementwise", vector_op("add", "p", "elementwise", e, ADD_FLOPS, 2.0,
-                                                nbytes), t.per_call_s(add)),
-                Sample("norm", vector_op("norm", "p", "norm", e, NORM_FLOPS["rmsnorm"], 1.0, nbytes,
-                                         h, nbytes), t.per_call_s(rms)),
-                Sample("activation", vector_op("act", "p", "activation", 2 * e, ACT_FLOPS["swiglu"],
-                                               2.0, nbytes),
-                       t.per_call_s(swiglu)),
-                Sample("rope", vector_op("rope", "p", "rope", e, ROPE_FLOPS, 1.0, nbytes),
-                       t.per_call_s(rot)),
-                Sample("embedding", embedding("emb", "p", np.asarray([m], float), h, nbytes,
-                                              nbytes),
-                       t.per_call_s(embed)),
-            ]
+            ops = _vector_ops(m, h, nbytes)
+            out += [Sample(curve, ops[curve], t.per_call_s(fn))
+                    for curve, fn in _vector_kernels(t, m, w, table, dtype).items()]
     return out
+
+
+def _vector_ops(m: int, h: int, nbytes: float) -> dict[str, Op]:
+    """The costmodel operator of each vector kernel over m rows of width h, by curve class."""
+    e = np.asarray([m * h], float)
+    return {
+        "elementwise": vector_op("add", "p", "elementwise", e, ADD_FLOPS, 2.0, nbytes),
+        "norm": vector_op("norm", "p", "norm", e, NORM_FLOPS["rmsnorm"], 1.0, nbytes, h, nbytes),
+        "activation": vector_op("act", "p", "activation", 2 * e, ACT_FLOPS["swiglu"], 2.0,
+                                nbytes),
+        "rope": vector_op("rope", "p", "rope", e, ROPE_FLOPS, 1.0, nbytes),
+        "embedding": embedding("emb", "p", np.asarray([m], float), h, nbytes, nbytes),
+    }
+
+
+def _vector_kernels(t: Timer, m: int, w: Any, table: Any, dtype: Any
+                    ) -> dict[str, Callable[[], Any]]:
+    """The torch kernel of each vector operator over m rows of width len(w), by curve class
+    (in the order they are timed)."""
+    torch, h = t.torch, w.shape[0]
+    a = torch.randn(m, h, device=t.device, dtype=dtype)
+    b = torch.randn(m, h, device=t.device, dtype=dtype)
+    g = torch.randn(m, 2 * h, device=t.device, dtype=dtype)
+    idx = torch.randint(0, EMBED_ROWS, (m,), device=t.device)
+
+    def rms() -> Any:
+        return a * torch.rsqrt(a.float().pow(2).mean(-1, keepdim=True) + 1e-6).to(a) * w
+
+    def rot() -> Any:
+        x1, x2 = a.chunk(2, -1)
+        return torch.cat((-x2, x1), -1) * b + a * b
+
+    return {"elementwise": lambda: a + b, "norm": rms,
+            "activation": lambda: torch.nn.functional.silu(g) * g, "rope": rot,
+            "embedding": lambda: torch.nn.functional.embedding(idx, table)}
 
 
 def attention_samples(t: Timer, s: Sizes, dtype: Any, nbytes: float) -> list[Sample]:
