@@ -120,16 +120,19 @@ def _decode(f: pd.DataFrame, hw: HardwareProfile, p: eff.KernelParams) -> tuple[
     kv_len = f["step"].to_numpy(float) + 1.0
     kv_len = np.where(win > 0, np.minimum(kv_len, win), kv_len)
     kvb, ab = _bytes(f, "kv_cache_dtype"), _bytes(f, "attn_dtype")
+    dev, peak = device(hw), _attn_peak(hw)
     dispatch = p.decode_xqa > 0  # TensorRT-LLM's rule: the row's kernel is known
-    xqa = (eff.trtllm_decode_ctas(b, h, kvh, kv_len, device(hw).sm_count, p.decode_max_group)[1]
-           if dispatch else np.zeros(len(f), dtype=bool))
+    # its (CTAs, XQA?) once: the XQA rows pick the DRAM streams, and the time uses both
+    trtllm = (eff.trtllm_decode_ctas(b, h, kvh, kv_len, dev.sm_count, p.decode_max_group)
+              if dispatch else None)
+    xqa = trtllm[1] if trtllm is not None else np.zeros(len(f), dtype=bool)
     streams = kv_dram_streams(v_aliases_k(f), xqa, dispatch & ~xqa, b * kvh * kv_len * d * kvb,
                               hw.l2_cache_bytes)
-    pred = eff.decode_attention_time_s(b, kv_len, h, kvh, d, kvb, ab, device(hw), p,
-                                       _attn_peak(hw), streams)
+    pred = eff.decode_attention_time_s(b, kv_len, h, kvh, d, kvb, ab, dev, p, peak, streams,
+                                       trtllm)
     by = eff.decode_kv_bytes(b, kv_len, h, kvh, d, kvb, ab)
     flops = 4.0 * b * h * d * kv_len
-    return pred, np.maximum(flops / _attn_peak(hw), by / hw.memory_bandwidth_Bps)
+    return pred, np.maximum(flops / peak, by / hw.memory_bandwidth_Bps)
 
 
 # the `framework` column of the aiconfigurator tables -> costmodel engine id

@@ -155,49 +155,55 @@ def stream_sample(t: Timer, dtype: Any, nbytes: float) -> Sample:
     return Sample("elementwise", op, t.per_call_s(lambda: t.torch.add(a, b, out=c)))
 
 
+EMBED_ROWS = 32000  # rows of the embedding table the gather reads from
+
+
 def vector_samples(t: Timer, s: Sizes, dtype: Any, nbytes: float) -> list[Sample]:
+    """Add, RMSNorm, SwiGLU, RoPE-like rotate and embedding gather over every (hidden, rows)."""
     torch, out = t.torch, []
     for h in s.hidden:
         w = torch.ones(h, device=t.device, dtype=dtype)
-        table = torch.randn(32000, h, device=t.device, dtype=dtype)
+        table = torch.randn(EMBED_ROWS, h, device=t.device, dtype=dtype)
         for m in s.rows:
-            a = torch.randn(m, h, device=t.device, dtype=dtype)
-            b = torch.randn(m, h, device=t.device, dtype=dtype)
-            g = torch.randn(m, 2 * h, device=t.device, dtype=dtype)
-            idx = torch.randint(0, 32000, (m,), device=t.device)
-            e = np.asarray([m * h], float)
-
-            def rms(a: Any = a, w: Any = w) -> Any:
-                return a * torch.rsqrt(a.float().pow(2).mean(-1, keepdim=True) + 1e-6).to(a) * w
-
-            def rot(a: Any = a, b: Any = b) -> Any:
-                x1, x2 = a.chunk(2, -1)
-                return torch.cat((-x2, x1), -1) * b + a * b
-
-            def add(a: Any = a, b: Any = b) -> Any:
-                return a + b
-
-            def swiglu(g: Any = g) -> Any:
-                return torch.nn.functional.silu(g) * g
-
-            def embed(i: Any = idx, tb: Any = table) -> Any:
-                return torch.nn.functional.embedding(i, tb)
-
-            out += [
-                Sample("elementwise", vector_op("add", "p", "elementwise", e, ADD_FLOPS, 2.0,
-                                                nbytes), t.per_call_s(add)),
-                Sample("norm", vector_op("norm", "p", "norm", e, NORM_FLOPS["rmsnorm"], 1.0, nbytes,
-                                         h, nbytes), t.per_call_s(rms)),
-                Sample("activation", vector_op("act", "p", "activation", 2 * e, ACT_FLOPS["swiglu"],
-                                               2.0, nbytes),
-                       t.per_call_s(swiglu)),
-                Sample("rope", vector_op("rope", "p", "rope", e, ROPE_FLOPS, 1.0, nbytes),
-                       t.per_call_s(rot)),
-                Sample("embedding", embedding("emb", "p", np.asarray([m], float), h, nbytes,
-                                              nbytes),
-                       t.per_call_s(embed)),
-            ]
+            ops = _vector_ops(m, h, nbytes)
+            out += [Sample(curve, ops[curve], t.per_call_s(fn))
+                    for curve, fn in _vector_kernels(t, m, w, table, dtype).items()]
     return out
+
+
+def _vector_ops(m: int, h: int, nbytes: float) -> dict[str, Op]:
+    """The costmodel operator of each vector kernel over m rows of width h, by curve class."""
+    e = np.asarray([m * h], float)
+    return {
+        "elementwise": vector_op("add", "p", "elementwise", e, ADD_FLOPS, 2.0, nbytes),
+        "norm": vector_op("norm", "p", "norm", e, NORM_FLOPS["rmsnorm"], 1.0, nbytes, h, nbytes),
+        "activation": vector_op("act", "p", "activation", 2 * e, ACT_FLOPS["swiglu"], 2.0,
+                                nbytes),
+        "rope": vector_op("rope", "p", "rope", e, ROPE_FLOPS, 1.0, nbytes),
+        "embedding": embedding("emb", "p", np.asarray([m], float), h, nbytes, nbytes),
+    }
+
+
+def _vector_kernels(t: Timer, m: int, w: Any, table: Any, dtype: Any
+                    ) -> dict[str, Callable[[], Any]]:
+    """The torch kernel of each vector operator over m rows of width len(w), by curve class
+    (in the order they are timed)."""
+    torch, h = t.torch, w.shape[0]
+    a = torch.randn(m, h, device=t.device, dtype=dtype)
+    b = torch.randn(m, h, device=t.device, dtype=dtype)
+    g = torch.randn(m, 2 * h, device=t.device, dtype=dtype)
+    idx = torch.randint(0, EMBED_ROWS, (m,), device=t.device)
+
+    def rms() -> Any:
+        return a * torch.rsqrt(a.float().pow(2).mean(-1, keepdim=True) + 1e-6).to(a) * w
+
+    def rot() -> Any:
+        x1, x2 = a.chunk(2, -1)
+        return torch.cat((-x2, x1), -1) * b + a * b
+
+    return {"elementwise": lambda: a + b, "norm": rms,
+            "activation": lambda: torch.nn.functional.silu(g) * g, "rope": rot,
+            "embedding": lambda: torch.nn.functional.embedding(idx, table)}
 
 
 def attention_samples(t: Timer, s: Sizes, dtype: Any, nbytes: float) -> list[Sample]:
@@ -272,6 +278,25 @@ def run(device: str, mode: str = "default", threads: int | None = None,
     CUDA, fp32 on CPU (CPU bf16 matmuls are often emulated and would not say what the device
     does in its native format); the bf16 peak (which a profile needs) comes from one square
     bf16 GEMM on either device. `progress` is called before each step and once at the end."""
+    torch = _torch_on(device, threads)
+    t0 = time.perf_counter()
+    s = SIZES[mode]
+    t = Timer(torch, device, s.repeats)
+    dtype, nbytes = (torch.bfloat16, 2.0) if device == "cuda" else (torch.float32, 4.0)
+    torch.manual_seed(0)
+    launch, probe, samples, refs = _measure(t, s, dtype, nbytes, progress)
+    math = "bf16" if device == "cuda" else "fp32"
+    peaks = _peaks(t, samples, math)
+    stream = samples[-1] = _stream_median(samples[-1], refs)
+    name, nthreads = _device_label(torch, device)
+    return Result(name, math, launch, samples, peaks,
+                  float(np.ravel(stream.op.bytes)[0]) / stream.measured_s, probe, refs,
+                  t.noisy_count(), len(t.timings), t.worst_spread(),
+                  time.perf_counter() - t0, mode, nthreads)
+
+
+def _torch_on(device: str, threads: int | None) -> Any:
+    """torch, checked to reach `device`, on `threads` CPU threads (None: torch's default)."""
     import torch
 
     if device == "cuda" and not torch.cuda.is_available():
@@ -280,44 +305,56 @@ def run(device: str, mode: str = "default", threads: int | None = None,
         raise CostmodelError("--device: cuda is not available here; use --device cpu")
     if threads is not None:
         torch.set_num_threads(threads)
-    t0 = time.perf_counter()
-    s = SIZES[mode]
-    t = Timer(torch, device, s.repeats)
-    dtype, nbytes = (torch.bfloat16, 2.0) if device == "cuda" else (torch.float32, 4.0)
-    torch.manual_seed(0)
+    return torch
+
+
+def _measure(t: Timer, s: Sizes, dtype: Any, nbytes: float, progress: Progress | None
+             ) -> tuple[float, float, list[Sample], list[references.Reference]]:
+    """(launch overhead s, probe decode step s, samples, references): the reference kernels,
+    the launch overhead and framework cost, every sample group (_groups; the bandwidth add
+    last), the reference kernels again. `progress` before each step and once at the end."""
     tick = progress or (lambda done, total, what: None)
     groups = _groups(t, s, dtype, nbytes)
     steps = len(groups) + 3
     tick(0, steps, "reference add, copy, GEMM")
     before = references.measure(t, dtype)
     tick(1, steps, "launch overhead, framework cost")
-    launch = launch_overhead_s(t)
-    probe = probe_step_s(t, dtype)
+    launch, probe = launch_overhead_s(t), probe_step_s(t, dtype)
     samples: list[Sample] = []
     for i, (what, group) in enumerate(groups):
         tick(2 + i, steps, what)
         samples += group()
     tick(steps - 1, steps, "reference add, copy, GEMM again")
-    refs = references.combine(references.reference_ops(device, nbytes), before,
+    refs = references.combine(references.reference_ops(t.device, nbytes), before,
                               references.measure(t, dtype))
     tick(steps, steps, "done")
-    math = "bf16" if device == "cuda" else "fp32"
+    return launch, probe, samples, refs
+
+
+def _peaks(t: Timer, samples: list[Sample], math: str) -> dict[str, float]:
+    """Best GEMM FLOP/s per dtype: the best linear sample in `math`, and bf16 from one square
+    GEMM where `math` is not bf16 (emulated on most CPUs: a small one says enough)."""
     peaks = {math: max(float(x.op.matmul_flops[0]) / x.measured_s for x in samples
                        if x.curve == "linear")}
-    if math != "bf16":  # emulated on most CPUs: a small one says enough
-        peaks["bf16"] = best_gemm_flops(t, torch.bfloat16, 256)
-    # The bandwidth: the stream add is the reference add's operator, so its figure is the
-    # median of its three measurements (start, middle, end): on a shared VM one moment's
-    # bandwidth is off by up to a third.
+    if math != "bf16":
+        peaks["bf16"] = best_gemm_flops(t, t.torch.bfloat16, 256)
+    return peaks
+
+
+def _stream_median(stream: Sample, refs: list[references.Reference]) -> Sample:
+    """The bandwidth sample at the median of its three measurements (start, middle, end): the
+    stream add is the reference add's operator, and on a shared VM one moment's bandwidth is
+    off by up to a third."""
     add = next(r for r in refs if r.name == "add")
-    stream = samples[-1] = Sample(samples[-1].curve, samples[-1].op, float(np.median(
-        [add.before_s, samples[-1].measured_s, add.after_s])))
-    name = torch.cuda.get_device_name() if device == "cuda" else _cpu_name()
-    nthreads = "" if device == "cuda" else f", {torch.get_num_threads()} threads"
-    return Result(name, math, launch, samples, peaks,
-                  float(np.ravel(stream.op.bytes)[0]) / stream.measured_s, probe, refs,
-                  t.noisy_count(), len(t.timings), t.worst_spread(),
-                  time.perf_counter() - t0, mode, nthreads)
+    return Sample(stream.curve, stream.op, float(np.median(
+        [add.before_s, stream.measured_s, add.after_s])))
+
+
+def _device_label(torch: Any, device: str) -> tuple[str, str]:
+    """(device name, ", N threads" on CPU else "")."""
+    if device == "cuda":
+        return torch.cuda.get_device_name(), ""
+    return _cpu_name(), f", {torch.get_num_threads()} threads"
 
 
 def _cpu_name() -> str:

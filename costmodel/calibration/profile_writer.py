@@ -4,7 +4,7 @@ costmodel.calibration.microbench (what was measured)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import yaml
@@ -12,6 +12,9 @@ from pydantic import ValidationError
 
 from costmodel.errors import CostmodelError, one_line
 from costmodel.specs.hardware import HardwareFile
+
+if TYPE_CHECKING:
+    from costmodel.core.roofline import Rates
 
 
 def calibrated_file(base: HardwareFile, new_id: str, curves: dict[str, Any], launch_us: float,
@@ -74,38 +77,54 @@ def fit_samples(samples: list[Any], hw: Any, math_dtype: Any, launch_s: float
     reaches a different fraction of the bandwidth than prefill attention of the same roofline
     time reaches of the peak. (docs/validation.md, "Calibrating a profile", has what else was
     tried.)"""
-    from costmodel.calibration.fit import fit_curve
-    from costmodel.core.roofline import MEMORY_SUFFIX, Rates, op_times
-
-    base = Rates.from_profiles([hw], math_dtype)
-    rates = Rates(base.matmul_flops_per_s, base.attention_flops_per_s, base.vector_flops_per_s,
-                  base.bytes_per_s, base.launch_s * 0.0)
+    rates = _bare_rates(hw, math_dtype)
     groups: dict[str, list[tuple[float, float, float, float]]] = {}
     for s in samples:
-        x = op_times(s.op, rates)
-        c, m = float(np.ravel(x.compute_s)[0]), float(np.ravel(x.memory_s)[0])
-        cls = s.curve + (MEMORY_SUFFIX if s.curve in SPLIT_BY_BOUND and m > c else "")
-        flops = float(np.ravel(s.op.matmul_flops + s.op.vector_flops)[0])
-        groups.setdefault(cls, []).append((max(c, m), max(s.measured_s - launch_s, 1e-9),
-                                           flops / float(np.ravel(s.op.bytes)[0]),
-                                           s.op.gemm_k))
-    out: dict[str, dict[str, list[float]]] = {}
-    for cls in sorted(groups):
-        t, meas, intensity, width = np.array(groups[cls]).T
-        if cls in BY_WIDTH:
-            knots, eff = fit_curve(t, meas, key=width)
-            out[cls] = {"gemm_k": [round(k, 1) for k in knots],
-                        "efficiency": [round(e, 4) for e in eff]}
-            continue
-        if cls in BY_INTENSITY:
-            knots, eff = fit_curve(t, meas, key=intensity)
-            out[cls] = {"flop_per_byte": [round(k, 4) for k in knots],
-                        "efficiency": [round(e, 4) for e in eff]}
-            continue
-        knots, eff = fit_curve(t, meas)
-        out[cls] = {"roofline_us": [round(k * 1e6, 4) for k in knots],
-                    "efficiency": [round(e, 4) for e in eff]}
-    return out
+        cls, row = _sample_row(s, rates, launch_s)
+        groups.setdefault(cls, []).append(row)
+    return {cls: _curve(cls, *np.array(groups[cls]).T) for cls in sorted(groups)}
+
+
+def _bare_rates(hw: Any, math_dtype: Any) -> Rates:
+    """The roofline rates of `hw` in `math_dtype` with no launch overhead."""
+    from costmodel.core.roofline import Rates
+
+    base = Rates.from_profiles([hw], math_dtype)
+    return Rates(base.matmul_flops_per_s, base.attention_flops_per_s, base.vector_flops_per_s,
+                 base.bytes_per_s, base.launch_s * 0.0)
+
+
+def _sample_row(s: Any, rates: Rates, launch_s: float
+                ) -> tuple[str, tuple[float, float, float, float]]:
+    """(curve class, (roofline s, measured s less the launch overhead, FLOP/byte, GEMM k)) of
+    one sample; `linear` and `attention` get MEMORY_SUFFIX where memory-bound."""
+    from costmodel.core.roofline import MEMORY_SUFFIX, op_times
+
+    x = op_times(s.op, rates)
+    c, m = float(np.ravel(x.compute_s)[0]), float(np.ravel(x.memory_s)[0])
+    cls = s.curve + (MEMORY_SUFFIX if s.curve in SPLIT_BY_BOUND and m > c else "")
+    flops = float(np.ravel(s.op.matmul_flops + s.op.vector_flops)[0])
+    return cls, (max(c, m), max(s.measured_s - launch_s, 1e-9),
+                 flops / float(np.ravel(s.op.bytes)[0]), s.op.gemm_k)
+
+
+def _curve(cls: str, t: np.ndarray, meas: np.ndarray, intensity: np.ndarray,
+           width: np.ndarray) -> dict[str, list[float]]:
+    """One class's efficiency curve in YAML units: knots over GEMM width (BY_WIDTH),
+    arithmetic intensity (BY_INTENSITY) or roofline time (us, the rest)."""
+    from costmodel.calibration.fit import fit_curve
+
+    if cls in BY_WIDTH:
+        knots, eff = fit_curve(t, meas, key=width)
+        return {"gemm_k": [round(k, 1) for k in knots],
+                "efficiency": [round(e, 4) for e in eff]}
+    if cls in BY_INTENSITY:
+        knots, eff = fit_curve(t, meas, key=intensity)
+        return {"flop_per_byte": [round(k, 4) for k in knots],
+                "efficiency": [round(e, 4) for e in eff]}
+    knots, eff = fit_curve(t, meas)
+    return {"roofline_us": [round(k * 1e6, 4) for k in knots],
+            "efficiency": [round(e, 4) for e in eff]}
 
 
 def measured_peaks(stream_Bps: float, peak_flops: dict[str, float]) -> dict[str, Any]:

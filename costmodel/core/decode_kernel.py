@@ -175,13 +175,17 @@ def trtllm_resident(heads: Num, kv_heads: Num, head_dim: Num, kv_bytes: Num, xqa
 def decode_attention_time_s(batch: Num, kv_len: Num, heads: Num, kv_heads: Num,
                             head_dim: Num, kv_bytes: Num, a_bytes: Num, dev: Device,
                             p: KernelParams, peak_flops_per_s: Num = np.inf,
-                            kv_dram_streams: Num = 2.0) -> Arr:
+                            kv_dram_streams: Num = 2.0,
+                            trtllm: tuple[Arr, Arr] | None = None) -> Arr:
     """Expected seconds of one decode step's attention (one layer): module docstring.
     kv_dram_streams: K/V streams per KV head that DRAM moves, 2 (K and V); the measured-table
-    code passes 1 where a table's V is K's memory and hits L2 (calibration.kv_alias)."""
+    code passes 1 where a table's V is K's memory and hits L2 (calibration.kv_alias).
+    trtllm: trtllm_decode_ctas of these shapes on dev (decode_xqa > 0), where the caller has
+    it already (the measured-table code, which needs the XQA rows for kv_dram_streams)."""
     b, h, kvh, d, kv_len = _a(batch), _a(heads), _a(kv_heads), _a(head_dim), _a(kv_len)
     if p.decode_xqa > 0:  # masked MHA: every query head's CTA reads its K and V
-        ctas, xqa = trtllm_decode_ctas(b, h, kvh, kv_len, dev.sm_count, p.decode_max_group)
+        ctas, xqa = trtllm if trtllm is not None else trtllm_decode_ctas(
+            b, h, kvh, kv_len, dev.sm_count, p.decode_max_group)
         reads, tile = np.where(xqa, kvh, h), np.where(xqa, p.decode_tile_s, p.decode_mmha_tile_s)
         resident = trtllm_resident(h, kvh, d, kv_bytes, xqa, p.decode_xqa_sm90 > 0)
     else:

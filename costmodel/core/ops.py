@@ -195,6 +195,39 @@ def _score_counts(s: AttnShape) -> tuple[Arr, Arr]:
     return full, full - s.q * (s.q - 1) / 2.0
 
 
+@dataclass(frozen=True)
+class _AttnCounts:
+    """One attention call's work and traffic per instance (arrays over points)."""
+
+    mm_exec: Arr  # QK^T and PV FLOPs executed
+    mm_useful: Arr  # ... of them a causal-aware count needs
+    sm_exec: Arr  # softmax FLOPs executed
+    sm_useful: Arr
+    q_bytes: Arr  # Q read (and the output, of Q's size, written)
+    k_read: Arr  # K read once (V again): GQA reads kv_heads only
+    scores: Arr  # the score matrix [seqs, heads, q, k] once (eager)
+    z: Arr  # zeros over the points
+
+
+def _attn_counts(s: AttnShape, a_bytes: float, kv_bytes: float, flash: bool) -> _AttnCounts:
+    """flash: causal blocks skipped (useful scores executed); eager: the full q x k rectangle
+    computed (mask applied after)."""
+    full, useful = _score_counts(s)
+    per_seq_heads = s.seqs * s.heads
+    dh = s.head_dim
+    executed = useful if flash else full
+    return _AttnCounts(
+        mm_exec=2.0 * 2.0 * dh * per_seq_heads * executed,
+        mm_useful=2.0 * 2.0 * dh * per_seq_heads * useful,
+        sm_exec=SOFTMAX_FLOPS * per_seq_heads * executed,
+        sm_useful=SOFTMAX_FLOPS * per_seq_heads * useful,
+        q_bytes=s.seqs * s.q * s.heads * dh * a_bytes,
+        k_read=s.seqs * s.k * s.kv_heads * dh * (kv_bytes if s.kv_from_cache else a_bytes),
+        scores=per_seq_heads * full * a_bytes,
+        z=_z(full * s.seqs),
+    )
+
+
 def attention(prefix: str, stage: str, s: AttnShape, a_bytes: float, kv_bytes: float,
               flash: bool) -> list[Op]:
     """QK^T, softmax and PV. flash: one fused op, no score traffic, causal blocks skipped.
@@ -202,40 +235,37 @@ def attention(prefix: str, stage: str, s: AttnShape, a_bytes: float, kv_bytes: f
     Eager: three ops; the score matrix [seqs, heads, q, k] is written by QK^T, read and
     written by softmax and read by PV; the full rectangle is computed (mask applied after).
     """
-    full, useful = _score_counts(s)
-    per_seq_heads = s.seqs * s.heads
-    dh = s.head_dim
-    mm_exec = 2.0 * 2.0 * dh * per_seq_heads * (useful if flash else full)  # QK^T and PV
-    mm_useful = 2.0 * 2.0 * dh * per_seq_heads * useful
-    sm_exec = SOFTMAX_FLOPS * per_seq_heads * (useful if flash else full)
-    sm_useful = SOFTMAX_FLOPS * per_seq_heads * useful
-    q_bytes = s.seqs * s.q * s.heads * dh * a_bytes
-    kv_elems = s.seqs * s.k * s.kv_heads * dh  # K (and again V): GQA reads kv_heads only
-    kv_b = kv_bytes if s.kv_from_cache else a_bytes
-    k_read = kv_elems * kv_b
-    z = _z(full * s.seqs)
-    kv_field = "kv_read_bytes" if s.kv_from_cache else "act_read_bytes"
-    if flash:
-        extra = {kv_field: 2.0 * k_read} if s.kv_from_cache else {}
-        act_read = q_bytes + (0.0 if s.kv_from_cache else 2.0 * k_read)
-        return [Op(
-            name=f"{prefix}/flash", stage=stage, op_class="attention",
-            matmul_flops=mm_exec, vector_flops=sm_exec, useful_flops=mm_useful + sm_useful,
-            weight_bytes=z, act_read_bytes=act_read + z, act_write_bytes=q_bytes + z,
-            attn=s, **extra,
-        )]
-    scores = per_seq_heads * full * a_bytes
-    half_mm = mm_exec / 2.0
-    half_useful = mm_useful / 2.0
-    qk_extra = {kv_field: k_read + z} if s.kv_from_cache else {}
-    pv_extra = {kv_field: k_read + z} if s.kv_from_cache else {}
-    qk_read = q_bytes + (0.0 if s.kv_from_cache else k_read)
-    pv_read = scores + (0.0 if s.kv_from_cache else k_read)
+    c = _attn_counts(s, a_bytes, kv_bytes, flash)
+    return [_flash_op(prefix, stage, s, c)] if flash else _eager_ops(prefix, stage, s, c)
+
+
+def _flash_op(prefix: str, stage: str, s: AttnShape, c: _AttnCounts) -> Op:
+    """Q, K and V read once (K and V from the KV cache, or as activations in a ViT), the
+    output written."""
+    kv_read = 2.0 * c.k_read
+    return Op(
+        name=f"{prefix}/flash", stage=stage, op_class="attention",
+        matmul_flops=c.mm_exec, vector_flops=c.sm_exec, useful_flops=c.mm_useful + c.sm_useful,
+        weight_bytes=c.z, act_read_bytes=c.q_bytes + (0.0 if s.kv_from_cache else kv_read) + c.z,
+        act_write_bytes=c.q_bytes + c.z, kv_read_bytes=_cache_read(s, kv_read), attn=s,
+    )
+
+
+def _eager_ops(prefix: str, stage: str, s: AttnShape, c: _AttnCounts) -> list[Op]:
+    """QK^T reads Q and K and writes the scores, softmax reads and writes them, PV reads them
+    and V and writes the output; K and V from the KV cache, or as activations in a ViT."""
+    half_mm, half_useful, z = c.mm_exec / 2.0, c.mm_useful / 2.0, c.z
+    k_act = 0.0 if s.kv_from_cache else c.k_read  # K (QK^T), V (PV) as activations
     return [
         Op(f"{prefix}/qk", stage, "attention", half_mm, z, half_useful, z,
-           qk_read + z, scores + z, **qk_extra),
-        Op(f"{prefix}/softmax", stage, "attention", z, sm_exec, sm_useful, z,
-           scores + z, scores + z),
+           c.q_bytes + k_act + z, c.scores + z, _cache_read(s, c.k_read + z)),
+        Op(f"{prefix}/softmax", stage, "attention", z, c.sm_exec, c.sm_useful, z,
+           c.scores + z, c.scores + z),
         Op(f"{prefix}/pv", stage, "attention", half_mm, z, half_useful, z,
-           pv_read + z, q_bytes + z, **pv_extra),
+           c.scores + k_act + z, c.q_bytes + z, _cache_read(s, c.k_read + z)),
     ]
+
+
+def _cache_read(s: AttnShape, kv_bytes: Arr) -> Arr:
+    """`kv_bytes` as bytes read from the KV cache; 0 for a ViT (its K and V are activations)."""
+    return kv_bytes if s.kv_from_cache else 0.0  # type: ignore[return-value]  # Op's default

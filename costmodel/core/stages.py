@@ -199,41 +199,74 @@ def _repeat(op: Op, count: int, first: int) -> Op:
 
 def llm_layer_ops(m: LLMSpec, stage: str, batch: Arr, q: Arr, k: Arr, p: Precision,
                   flash: bool, layers: tuple[int, int], window: int | None = None) -> list[Op]:
-    """One decoder layer over B sequences of q new tokens attending to k keys (q <= k).
+    """One decoder layer over B sequences of q new tokens attending to k keys (q <= k):
+    the attention half, then the MLP half, each with its norm and residual add.
 
     Prefill: q = k = prompt. Decode: q = 1, k = context including the new token.
     window: the layers' sliding window (their calls hold window_keys(q, k, W) keys).
     """
-    h, inter, pre = m.hidden_size, m.intermediate_size, f"llm/{_layers(*layers)}"
+    pre = f"llm/{_layers(*layers)}"
     rows = batch * q  # [B*q] new tokens
     shape = AttnShape(seqs=batch, q=q, k=window_keys(q, k, window), heads=m.num_heads,
                       kv_heads=m.num_kv_heads, head_dim=m.head_dim, causal=True,
                       kv_from_cache=True, window=window)
-    ops = [
+    ops = _attention_half(m, stage, pre, rows, shape, p, flash) + _mlp_half(m, stage, pre, rows, p)
+    return [_repeat(o, layers[1] - layers[0], layers[0]) for o in ops]
+
+
+def _attention_half(m: LLMSpec, stage: str, pre: str, rows: Arr, shape: AttnShape,
+                    p: Precision, flash: bool) -> list[Op]:
+    """Norm, q/k/v projections (+ q/k norms, RoPE), attention, output projection, post-norm
+    (Gemma), residual add."""
+    h = m.hidden_size
+    return [
         norm(f"{pre}/attn_norm", stage, rows, h, m.norm_kind, p.weight, p.act),
-        *fuse_gemms("qkv", [  # one GEMM where the engine fuses qkv (Engine.fused_gemms)
-            linear(f"{pre}/attn/q", stage, rows, h, m.q_dim, m.qkv_bias, p.weight, p.act),
-            # K and V projections write straight into the KV cache (in the KV dtype).
-            _kv_linear(f"{pre}/attn/k", stage, rows, h, m.kv_dim, m.qkv_bias, p),
-            _kv_linear(f"{pre}/attn/v", stage, rows, h, m.kv_dim, m.qkv_bias, p)]),
+        *_qkv_ops(m, stage, pre, rows, p),
+        *attention(f"{pre}/attn", stage, shape, p.act, p.kv, flash),
+        linear(f"{pre}/attn/o", stage, rows, m.q_dim, h, False, p.weight, p.act),
+        *post_norm_ops(m, f"{pre}/attn/post_norm", stage, rows, p),
+        vector_op(f"{pre}/attn/residual", stage, "elementwise", rows * h, ADD_FLOPS, 2.0, p.act),
     ]
+
+
+def _qkv_ops(m: LLMSpec, stage: str, pre: str, rows: Arr, p: Precision) -> list[Op]:
+    """The q, k, v projections, one GEMM where the engine fuses qkv (Engine.fused_gemms), then
+    the q/k norms (Qwen3, Gemma 3) and RoPE on q and k."""
+    h = m.hidden_size
+    ops = fuse_gemms("qkv", [
+        linear(f"{pre}/attn/q", stage, rows, h, m.q_dim, m.qkv_bias, p.weight, p.act),
+        # K and V projections write straight into the KV cache (in the KV dtype).
+        _kv_linear(f"{pre}/attn/k", stage, rows, h, m.kv_dim, m.qkv_bias, p),
+        _kv_linear(f"{pre}/attn/v", stage, rows, h, m.kv_dim, m.qkv_bias, p)])
     ops += qk_norm_ops(m, pre, stage, rows, p)
     if m.rope:
         ops.append(vector_op(f"{pre}/attn/rope", stage, "rope",
                              rows * (m.q_dim + m.kv_dim), ROPE_FLOPS, 1.0, p.act))
-    ops += attention(f"{pre}/attn", stage, shape, p.act, p.kv, flash)
-    ops += [
-        linear(f"{pre}/attn/o", stage, rows, m.q_dim, h, False, p.weight, p.act),
-        *post_norm_ops(m, f"{pre}/attn/post_norm", stage, rows, p),
-        vector_op(f"{pre}/attn/residual", stage, "elementwise", rows * h, ADD_FLOPS, 2.0, p.act),
+    return ops
+
+
+def _mlp_half(m: LLMSpec, stage: str, pre: str, rows: Arr, p: Precision) -> list[Op]:
+    """Norm, the MLP (mixture of experts: router, top-k, routed experts, core/moe.py; else
+    dense), post-norm (Gemma), residual add."""
+    h = m.hidden_size
+    mlp = moe_mlp_ops(m, stage, rows, pre, p) if m.moe is not None else \
+        _dense_mlp(m, stage, pre, rows, p)
+    return [
         norm(f"{pre}/mlp_norm", stage, rows, h, m.norm_kind, p.weight, p.act),
+        *mlp,
+        *post_norm_ops(m, f"{pre}/mlp/post_norm", stage, rows, p),
+        vector_op(f"{pre}/mlp/residual", stage, "elementwise", rows * h, ADD_FLOPS, 2.0, p.act),
     ]
-    if m.moe is not None:  # mixture of experts: router, top-k, routed experts (core/moe.py)
-        ops += moe_mlp_ops(m, stage, rows, pre, p)
-    elif m.mlp_kind == "geglu":
-        ops += geglu_ops(m, pre, stage, rows, p)
+
+
+def _dense_mlp(m: LLMSpec, stage: str, pre: str, rows: Arr, p: Precision) -> list[Op]:
+    """GeGLU, SwiGLU (gate and up one GEMM where the engine fuses gate_up) or GELU up and
+    activation, then the down projection."""
+    h, inter = m.hidden_size, m.intermediate_size
+    if m.mlp_kind == "geglu":
+        ops = geglu_ops(m, pre, stage, rows, p)
     elif m.mlp_kind == "swiglu":
-        ops += [
+        ops = [
             *fuse_gemms("gate_up", [
                 linear(f"{pre}/mlp/gate", stage, rows, h, inter, False, p.weight, p.act),
                 linear(f"{pre}/mlp/up", stage, rows, h, inter, False, p.weight, p.act)]),
@@ -241,18 +274,12 @@ def llm_layer_ops(m: LLMSpec, stage: str, batch: Arr, q: Arr, k: Arr, p: Precisi
                       2.0, p.act),
         ]
     else:
-        ops += [
+        ops = [
             linear(f"{pre}/mlp/up", stage, rows, h, inter, False, p.weight, p.act),
             vector_op(f"{pre}/mlp/act", stage, "activation", rows * inter, ACT_FLOPS["gelu"],
                       1.0, p.act),
         ]
-    if m.moe is None:  # the MoE ops carry their own down projections
-        ops.append(linear(f"{pre}/mlp/down", stage, rows, inter, h, False, p.weight, p.act))
-    ops += [
-        *post_norm_ops(m, f"{pre}/mlp/post_norm", stage, rows, p),
-        vector_op(f"{pre}/mlp/residual", stage, "elementwise", rows * h, ADD_FLOPS, 2.0, p.act),
-    ]
-    return [_repeat(o, layers[1] - layers[0], layers[0]) for o in ops]
+    return ops + [linear(f"{pre}/mlp/down", stage, rows, inter, h, False, p.weight, p.act)]
 
 
 def _kv_linear(name: str, stage: str, rows: Arr, d_in: int, d_out: int, bias: bool,
