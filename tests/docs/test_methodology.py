@@ -61,3 +61,19 @@ def test_methodology_example_is_what_the_cli_prints(capsys):
     shown = next(ln for ln in block.splitlines() if ln.startswith("LLM-Viewer prefill:"))
     code, out, _ = run(cmd.split()[1:], capsys)
     assert code == 0 and shown in out.splitlines()
+
+
+def _shown_commands() -> list[tuple[str, str]]:
+    """(command, shown output) for each ``` block whose first line is `$ costmodel ...`."""
+    blocks = re.findall(r"```\n\$ (costmodel [^\n]*)\n(.*?)```", DOC.read_text(), re.S)
+    return [(cmd, out.rstrip()) for cmd, out in blocks]
+
+
+@pytest.mark.parametrize(("command", "shown"), _shown_commands(),
+                         ids=[c for c, _ in _shown_commands()])
+def test_shown_output_is_what_the_command_prints(command, shown):
+    """Every `$ costmodel ...` block shows today's output (benchmarks/refresh_doc_outputs.py
+    rewrites them)."""
+    code, out, err = run(command.split()[1:])
+    assert code == 0, err
+    assert out.rstrip() == shown
