@@ -38,3 +38,25 @@ def test_keeping_no_visual_token_gives_finite_latencies(comp, capsys):
     est = _json(["estimate", *BASE, *comp], capsys)
     assert all(math.isfinite(x) for x in _numbers(est))
     assert est["ttft_s"] > 0 and est["stages"]["projector"]["latency_s"] > 0
+
+
+@pytest.mark.parametrize("cmd", ["estimate", "compare", "compare-compression"])
+@pytest.mark.parametrize("extra, option", [
+    (["--images", "2"], "--images"), (["--image-size", "672x672"], "--image-size"),
+    (["--keep", "0.5"], "--keep"), (["--method", "fastv", "--keep", "0.5"], "--keep"),
+    (["--schedule", "0:576,8:288"], "--schedule")])
+def test_text_only_model_refuses_image_and_visual_compression_options(cmd, extra, option,
+                                                                       capsys):
+    """On a text-only model these options changed nothing (or only added the method's scoring
+    cost on zero visual tokens) and were accepted silently; --visual-tokens was refused."""
+    kv = ["--kv-keep", "0.5"] if cmd == "compare-compression" else []  # it needs a compression
+    code, out, err = run([cmd, "llama-3-8b", "-H", "a100-80gb", *extra, *kv], capsys)
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert err.count("\n") == 1 and err.startswith(f"error: {option}: llama-3-8b has no vision")
+
+
+def test_text_only_model_keeps_kv_compression_and_video_message(capsys):
+    assert run(["estimate", "llama-3-8b", "-H", "a100-80gb", "--kv-keep", "0.5"], capsys)[0] == 0
+    code, _, err = run(["estimate", "llama-3-8b", "-H", "a100-80gb", "--video-frames", "8",
+                        "--image-size", "448x448"], capsys)
+    assert code == 2 and err.startswith("error: --video-frames: llama-3-8b has no vision tower")
