@@ -139,7 +139,8 @@ OPTION_OF = {
     "keep_tokens": "--keep", "merge_per_layer": "--merge-per-layer", "layer": "--at",
     "where": "--at", "method": "--method", "cluster_iters": "--cluster-iters",
     "flash_attention": "--flash-attention", "video_frames": "--video-frames",
-    "video_fps": "--fps", "video_seconds": "--seconds",
+    "video_fps": "--fps", "video_seconds": "--seconds", "kv": "--kv-keep",
+    "kv.policy": "--kv-policy", "sparse_decode": "--sparse-decode",
 }
 
 

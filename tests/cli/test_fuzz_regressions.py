@@ -60,3 +60,30 @@ def test_text_only_model_keeps_kv_compression_and_video_message(capsys):
     code, _, err = run(["estimate", "llama-3-8b", "-H", "a100-80gb", "--video-frames", "8",
                         "--image-size", "448x448"], capsys)
     assert code == 2 and err.startswith("error: --video-frames: llama-3-8b has no vision tower")
+
+
+@pytest.mark.parametrize("args, start, fix", [
+    # named no option ('error: compression.kv: ...') and pointed at where=projector, which
+    # the command line spells --at projector
+    (["estimate", "llama-3.2-11b-vision", "-H", "a100-80gb", "--kv-keep", "0.5"],
+     "--kv-keep: KV-cache eviction", "--at projector"),
+    # named no option ('error: llm-viewer has no rolling KV cache or sparse decode')
+    (["plan", "qwen2-vl-7b", "-H", "a100-80gb", "--ttft", "1", "--convention", "llm-viewer",
+      "--kv-keep", "0.5", "--kv-policy", "sink_window:rolling"],
+     "--kv-policy: llm-viewer has no rolling KV cache", "drop ':rolling'"),
+    # named --convention for an --overlap / --logits the user gave
+    (["estimate", *BASE, "--convention", "llm-viewer", "--overlap", "serial"],
+     "--overlap: llm-viewer uses the roofline max", "--convention costmodel"),
+    (["batching", *BASE, "--convention", "llm-viewer", "--logits", "all"],
+     "--logits: llm-viewer computes last-token logits", "--convention costmodel"),
+    # offered --merge-per-layer, which estimate/plan do not have, to a --method dymu user
+    (["estimate", *BASE, "--method", "dymu", "--keep", "64"],
+     "--keep: merging in the ViT", "--keep 0.5"),
+    (["estimate", "qwen2-vl-7b", "-H", "a100-80gb", "--ep", "2"], "--ep: qwen2-vl-7b", "--ep 1"),
+    (["estimate", "qwen2-vl-7b", "-H", "a100-80gb", "--keep", "0.5", "--at", "encoder"],
+     "--at: 'encoder' is not modelled", "--at llm-layer:K"),
+])
+def test_refusals_name_the_option_and_a_command_line_fix(args, start, fix, capsys):
+    code, out, err = run(args, capsys)
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert err.startswith(f"error: {start}") and fix in err, err
