@@ -87,3 +87,13 @@ def test_refusals_name_the_option_and_a_command_line_fix(args, start, fix, capsy
     code, out, err = run(args, capsys)
     assert code == 2 and out == "" and err.count("\n") == 1, err
     assert err.startswith(f"error: {start}") and fix in err, err
+
+
+def test_missing_interconnect_names_the_device(capsys):
+    """compare over several devices said 'the hardware profile has no GPU-to-GPU link' without
+    saying which of them."""
+    code, out, err = run(["compare", *BASE[:1], "-H", "a100-80gb,llm-viewer-a100,h100-sxm",
+                          "--tp", "2"], capsys)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith("error: interconnect: llm-viewer-a100 has no GPU-to-GPU link"), err
+    assert "--set interconnect.bandwidth_GBps=" in err
