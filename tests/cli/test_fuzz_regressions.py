@@ -3,6 +3,7 @@ compare-compression, capacity) with random option combinations: each test is one
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 
@@ -97,3 +98,19 @@ def test_missing_interconnect_names_the_device(capsys):
     assert code == 2 and out == "" and err.count("\n") == 1
     assert err.startswith("error: interconnect: llm-viewer-a100 has no GPU-to-GPU link"), err
     assert "--set interconnect.bandwidth_GBps=" in err
+
+
+@pytest.mark.parametrize("args", [
+    ["energy", "gemma-3-4b", "-H", "llm-viewer-a100"],  # no TDP: JSON null, CSV 'nan'
+    ["compare", "qwen2-vl-7b", "-H", "llm-viewer-a6000"],
+    ["plan", "qwen3-30b-a3b", "-H", "h200", "--set", "memory_GB=1", "--ttft", "0.3",
+     "--tpot", "0.02"],  # no scaling meets it: JSON null, CSV 'inf'
+])
+def test_csv_writes_a_missing_figure_as_json_does(args, capsys):
+    rows = _json(args, capsys)
+    code, out, _ = run(args + ["-f", "csv"], capsys)
+    assert code == 0
+    header, *lines = out.splitlines()
+    for row, rec in zip(csv.DictReader([header, *lines]), rows, strict=True):
+        assert [k for k, v in row.items() if v == ""] == [k for k, v in rec.items()
+                                                          if v is None or v == ""]
