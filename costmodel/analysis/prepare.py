@@ -67,9 +67,11 @@ def _check_parallel(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Wor
     par = w.parallel
     if par.gpus == 1:
         return
-    if any(h.interconnect_bandwidth_Bps is None for h in profiles):
-        raise CostmodelError("interconnect: the hardware profile has no GPU-to-GPU link "
-                             "bandwidth; add interconnect.bandwidth_GBps or use --tp 1 --pp 1 --ep 1")
+    missing = [h.id for h in profiles if h.interconnect_bandwidth_Bps is None]
+    if missing:
+        raise CostmodelError(f"interconnect: {', '.join(missing)} has no GPU-to-GPU link "
+                             "bandwidth; add interconnect.bandwidth_GBps (--set "
+                             "interconnect.bandwidth_GBps=300) or use --tp 1 --pp 1 --ep 1")
     if np.any(np.asarray(batch) % par.m):
         raise CostmodelError(f"parallel.microbatches: {par.m} does not divide every batch; "
                              "choose a divisor of the batch")

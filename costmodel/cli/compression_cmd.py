@@ -230,7 +230,7 @@ def compare_compression(
     assert comp is not None
     base_w = workload_from_values(locals())
     spec, hw = load_model(model), load_hardware(hardware, tuple(sets))
-    refuse_unused(spec, base_w)
+    refuse_unused(spec, base_w.model_copy(update={"compression": comp}))
     base = run_estimate(spec, hw, base_w)
     check_kept_count(comp, base.plan.llm_tokens, spec.name)
     new = run_estimate(spec, hw, base_w.model_copy(update={"compression": comp}))

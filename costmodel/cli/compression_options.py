@@ -206,7 +206,9 @@ def compression_from_options(keep: str | None = None, at: str | None = None,
     if wanted or (require and schedule is None and kv_keep is None and sparse_decode is None):
         ratio, count = parse_keep(keep) if keep is not None else (None, None)
         if where == "vit" and count is not None:
-            raise CostmodelError("--keep: with --at vit give a ratio (0..1) or --merge-per-layer")
+            raise CostmodelError("--keep: merging in the ViT (--at vit, tome, dymu) keeps a "
+                                 "ratio, e.g. --keep 0.5, not a count (compare-compression "
+                                 "also takes --merge-per-layer R)")
         own = method if info is None or info.where == where or schedule is None else None
         stages.append(_build(Compression, "compression", where=where, keep_ratio=ratio,
                              keep_tokens=count, layer=layer, merge_per_layer=merge_per_layer,

@@ -137,7 +137,8 @@ OPTION_OF = {
     "keep_tokens": "--keep", "merge_per_layer": "--merge-per-layer", "layer": "--at",
     "where": "--at", "method": "--method", "cluster_iters": "--cluster-iters",
     "flash_attention": "--flash-attention", "video_frames": "--video-frames",
-    "video_fps": "--fps", "video_seconds": "--seconds",
+    "video_fps": "--fps", "video_seconds": "--seconds", "kv": "--kv-keep",
+    "kv.policy": "--kv-policy", "sparse_decode": "--sparse-decode",
 }
 
 
@@ -194,16 +195,35 @@ def workload_from_options(*, dtype: DType | None = None, image_size: str | None 
 
 def refuse_unused(spec: Any, w: Any) -> None:
     """Options that mean nothing for this model (the library accepts them: a grid over several
-    models may include text-only ones): visual tokens on a text-only model, --images with
-    --visual-tokens where the token scheme does not split tokens over images."""
+    models may include text-only ones): visual tokens, images or a visual-token compression on
+    a text-only model, --images with --visual-tokens where the token scheme does not split
+    tokens over images."""
     if not spec.is_vlm and (w.visual_tokens or 0) > 0:
         raise CostmodelError(f"--visual-tokens: {spec.name} has no vision tower; drop "
                              "--visual-tokens (or give 0)")
+    if not spec.is_vlm and not w.has_video:  # a video: refuse_video names the video options
+        _refuse_images(spec.name, w)
     if w.visual_tokens is not None and w.images != 1 and spec.token_scheme.kind != "dynamic":
         raise CostmodelError(f"--images: {spec.name} takes --visual-tokens as the total (its "
                              f"{spec.token_scheme.kind} token scheme ignores images); give "
                              "--visual-tokens or --images, not both")
     refuse_video(spec, w)
+
+
+def _refuse_images(name: str, w: Any) -> None:
+    """Images, an image size or a visual-token compression on a text-only model: one line."""
+    from costmodel.specs.compression import as_plan
+
+    if w.images > 1 or w.image_size is not None:
+        option = "--images" if w.images > 1 else "--image-size"
+        raise CostmodelError(f"{option}: {name} has no vision tower; drop --images and "
+                             "--image-size")
+    plan = as_plan(w.compression)
+    if plan is not None and plan.stages:
+        option = "--schedule" if plan.stages[0].schedule is not None else "--keep"
+        raise CostmodelError(f"{option}: {name} has no vision tower, so no visual tokens to "
+                             "compress; drop --keep/--at/--method/--schedule (--kv-keep and "
+                             "--sparse-decode work on text)")
 
 
 def refuse_video(spec: Any, w: Any) -> None:

@@ -96,11 +96,12 @@ class Format(str, Enum):
 
 
 def records_csv(records: list[dict[str, Any]]) -> str:
-    """Records (dicts with the same keys) as CSV text with a header row."""
+    """Records (dicts with the same keys) as CSV text with a header row; a NaN/inf value is an
+    empty cell, as JSON's null (dumps) and pandas' to_csv (sweep, --per-op) write it."""
     buf = io.StringIO()
     wr = csv.DictWriter(buf, fieldnames=list(records[0]), lineterminator="\n")
     wr.writeheader()
-    wr.writerows(records)
+    wr.writerows(_clean(records))
     return buf.getvalue()
 
 

@@ -214,17 +214,22 @@ class LLMViewerConvention:
     default_flash: bool | None = False  # LLM-Viewer's `analyze` defaults to use_flashattention=False
 
     def check(self, w: Workload, engine: Engine) -> None:
-        if (w.overlap, w.logits) != ("roofline", "last"):
-            raise CostmodelError("convention: llm-viewer uses the roofline max and last-token "
-                                 "logits; drop overlap='serial' / logits='all'")
+        if w.overlap != "roofline":
+            raise CostmodelError(f"overlap: llm-viewer uses the roofline max; drop "
+                                 f"overlap='{w.overlap}' (or use --convention costmodel)")
+        if w.logits != "last":
+            raise CostmodelError(f"logits: llm-viewer computes last-token logits; drop "
+                                 f"logits='{w.logits}' (or use --convention costmodel)")
         if w.parallel.gpus > 1:
             raise CostmodelError("convention: llm-viewer models one GPU; drop --tp/--pp/--ep "
                                  "(or use --convention costmodel)")
         plan = as_plan(w.compression)
-        if plan is not None and (plan.sparse_decode is not None
-                                 or (plan.kv is not None and plan.kv.during_decode)):
-            raise CostmodelError("compression: llm-viewer has no rolling KV cache or sparse "
-                                 "decode; drop them (or use --convention costmodel)")
+        if plan is not None and plan.sparse_decode is not None:
+            raise CostmodelError("compression.sparse_decode: llm-viewer has no sparse decode "
+                                 "attention; drop it (or use --convention costmodel)")
+        if plan is not None and plan.kv is not None and plan.kv.during_decode:
+            raise CostmodelError("compression.kv.policy: llm-viewer has no rolling KV cache; "
+                                 "drop ':rolling' (or use --convention costmodel)")
         if w.custom_weight_group:
             raise CostmodelError("weight_group: llm-viewer counts w_bit / 8 bytes per weight "
                                  "with no scales; drop --weight-group/--weight-group-bytes (or "

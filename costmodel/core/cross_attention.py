@@ -205,11 +205,13 @@ def check_compression(comp: AnyCompression | None) -> None:
         if c.where != "projector":
             raise CostmodelError(
                 f"compression.where: '{c.where}' does not apply to Llama-3.2-Vision (visual tokens "
-                "feed cross-attention, not the prompt; its encoder is tiled); use where=projector, "
-                "which shrinks the cross-attention K/V cache")
+                "feed cross-attention, not the prompt; its encoder is tiled); use where=projector "
+                "(--at projector), which shrinks the cross-attention K/V cache")
     if plan.kv is not None:
         raise CostmodelError("compression.kv: KV-cache eviction of prompt tokens does not apply to "
-                             "Llama-3.2-Vision's cross cache; use where=projector")
+                             "Llama-3.2-Vision's cross cache; drop it (compressing at the "
+                             "projector, where=projector / --at projector, shrinks the cross "
+                             "K/V)")
     if plan.sparse_decode is not None:
         raise CostmodelError("compression.sparse_decode: sparse decode attention is not modelled "
                              "for Llama-3.2-Vision's cross-attention layers")

@@ -259,7 +259,8 @@ def op_time_s(op: Op, dev: Device, p: KernelParams, peak_flops_per_s: Num, a_byt
               fused_gemm: bool = False) -> Arr:
     """Expected seconds of one instance of `op` (costmodel.core.ops) on the device.
 
-    linear / lm_head: gemm_time_s on the (m, n, k) recovered from the Op (_gemm_of_op).
+    linear / lm_head: gemm_time_s on the (m, n, k) recovered from the Op (_gemm_of_op);
+    memory-bound (below) where no GEMM is recovered (k = 0: the op writes nothing).
     attention: with its AttnShape, decode_attention_time_s (q = 1 from the KV cache) or
     prefill_attention_time_s (prefill causal; ViT non-causal); without one, the bound at the
     attention (or decode) fractions plus the fixed cost. Other classes (norms, activations,
@@ -278,6 +279,9 @@ def op_time_s(op: Op, dev: Device, p: KernelParams, peak_flops_per_s: Num, a_byt
         m, n, k, w = _gemm_of_op(op, a_bytes)
         with np.errstate(divide="ignore", invalid="ignore"):  # rows without work -> 0 below
             t = gemm_time_s(m, n, k, peak_flops_per_s, a_bytes, w, a_bytes, dev, p)
+        # no GEMM to recover (k = 0: nothing written, e.g. a selection keeping no token):
+        # memory-bound on its bytes, not gemm_time_s's 0/0
+        t = np.where(k > 0, t, memory_bound_time_s(op.bytes, dev, p))
     elif op.op_class == "attention" and attn is not None:
         t = _attention_of_op(op, attn, dev, p, peak_flops_per_s, a_bytes, qo_bytes)
     elif op.op_class == "attention" and op.stage == "decode":

@@ -75,7 +75,7 @@ def _no_merger(spec: ModelSpec, what: str) -> None:
                              "has none")
     if spec.projector.merge_size != 1:
         raise CostmodelError(f"compression.where: '{what}' is not modelled for patch-merger "
-                             "projectors (e.g. Qwen2-VL); use projector or llm_layer")
+                             "projectors (e.g. Qwen2-VL); use projector or llm_layer (--at llm-layer:K)")
 
 
 def _vit(spec: ModelSpec, pts: Points, comp: Compression) -> Points:

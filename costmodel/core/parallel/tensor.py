@@ -59,7 +59,7 @@ def shard_experts(spec: ModelSpec, ep: int) -> ModelSpec:
     moe = spec.llm.moe
     if moe is None:
         raise CostmodelError(f"parallel.ep: {spec.name} has no experts to split (a dense model); "
-                             "expert parallelism is for mixture-of-experts models, use ep 1")
+                             "expert parallelism is for mixture-of-experts models, use ep 1 (--ep 1)")
     if moe.num_experts % ep:
         raise CostmodelError(f"parallel.ep: {ep} does not divide the {moe.num_experts} experts; "
                              "choose a divisor of the number of experts")
