@@ -73,6 +73,12 @@ def validate(
         return
     if measurements is None or more_kernels:
         raise CostmodelError("validate: give --measurements FILE or --kernels FILE [FILE ...]")
+    _measured(measurements, hardware, kind, execution, points, plot, fmt)
+
+
+def _measured(measurements: Path, hardware: str, kind: Kind | None, execution: Mode,
+              points: bool, plot: Path | None, fmt: Format) -> None:
+    """validate --measurements: join the file's points with the predictions and print them."""
     from costmodel.calibration import measured as v
     from costmodel.cli.plot_cmd import output_format, plots, save
     from costmodel.loading.load import load_hardware
@@ -94,16 +100,7 @@ def validate(
         typer.echo(f"{measurements.name} ({k}) vs {hw.id}, execution {execution.value}: "
                    f"{len(err)} points, median APE {err['ape_pct'].median():.1f}%, "
                    f"max {err['ape_pct'].max():.1f}%")
-        if points:
-            records: Iterable[Any] = err.itertuples()  # column types are known at run time only
-            rows = [[r.group, r.point, seconds(r.measured_s), seconds(r.predicted_s),
-                     f"{r.ape_pct:.1f}"] for r in records]
-            typer.echo(table(rows, ["group", "point", "measured", "predicted", "APE %"],
-                             right={2, 3, 4}))
-        summary: Iterable[Any] = summ.itertuples()
-        rows = [[r.group, str(r.points), f"{r.median_ape_pct:.1f}", f"{r.max_ape_pct:.1f}"]
-                for r in summary]
-        typer.echo(table(rows, ["group", "points", "median APE %", "max APE %"], right={1, 2, 3}))
+        _measured_tables(err, summ, points)
     if plot is not None:
         from costmodel.cli.captions import device_text, frame_caption
 
@@ -111,3 +108,17 @@ def validate(
                               device_text(hw), f"{execution.value} execution",
                               None if "model" in err.columns else "Vidur operators")
         save(plots().validation_figure(err, title), plot, "--plot")
+
+
+def _measured_tables(err: Any, summ: Any, points: bool) -> None:
+    """The per-point table (with --points) and the per-group summary."""
+    if points:
+        records: Iterable[Any] = err.itertuples()  # column types are known at run time only
+        rows = [[r.group, r.point, seconds(r.measured_s), seconds(r.predicted_s),
+                 f"{r.ape_pct:.1f}"] for r in records]
+        typer.echo(table(rows, ["group", "point", "measured", "predicted", "APE %"],
+                         right={2, 3, 4}))
+    summary: Iterable[Any] = summ.itertuples()
+    rows = [[r.group, str(r.points), f"{r.median_ape_pct:.1f}", f"{r.max_ape_pct:.1f}"]
+            for r in summary]
+    typer.echo(table(rows, ["group", "points", "median APE %", "max APE %"], right={1, 2, 3}))
