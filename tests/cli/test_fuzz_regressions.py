@@ -114,3 +114,22 @@ def test_csv_writes_a_missing_figure_as_json_does(args, capsys):
     for row, rec in zip(csv.DictReader([header, *lines]), rows, strict=True):
         assert [k for k, v in row.items() if v == ""] == [k for k, v in rec.items()
                                                           if v is None or v == ""]
+
+
+@pytest.mark.parametrize("tokens", [["--visual-tokens", "0"], ["--images", "0"]])
+@pytest.mark.parametrize("keep", [["--keep", "0.5"], ["--keep", "64"],
+                                  ["--method", "fastv", "--keep", "0.5"]])
+def test_token_compression_without_visual_tokens_is_refused(capsys, tokens, keep):
+    """A vision model asked for no visual tokens has nothing to compress: --keep is refused in
+    one line naming it (it was accepted and changed nothing, or said 'keep fewer')."""
+    code, out, err = run(["estimate", "llava-1.5-7b", "-H", "a100-80gb", "--text-tokens", "32",
+                          *tokens, *keep], capsys)
+    assert code == 2 and out == ""
+    assert err.strip().startswith("error: --keep: this request has no visual tokens")
+    assert "\n" not in err.strip()
+
+
+def test_kv_compression_without_visual_tokens_still_works(capsys):
+    code, _, _ = run(["estimate", "llava-1.5-7b", "-H", "a100-80gb", "--visual-tokens", "0",
+                      "--text-tokens", "512", "--kv-keep", "0.5"], capsys)
+    assert code == 0
