@@ -145,6 +145,7 @@ class Capacity:
     requests_per_s: Arr  # (D,) per GPU: max over b <= slo_batch of b / e2e(b) / GPUs
     ttft_s: Arr  # (D,) at the batch giving requests_per_s (nan: none)
     tpot_s: Arr  # (D,)
+    best_batch: Arr  # (D,) the batch giving requests_per_s (nan: none)
 
 
 def _at(x: Arr, idx: Arr, ok: Arr) -> Arr:
@@ -164,7 +165,7 @@ def capacity_of(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Workloa
     ok = n_ok > 0
     return Capacity(fl, batches, fit, _at(batches[None, :] / ev.tpot_s, n_fit - 1, n_fit > 0),
                     slo_b, np.where(ok, _at(rate, best, ok), 0.0), _at(ev.ttft_s, best, ok),
-                    _at(ev.tpot_s, best, ok))
+                    _at(ev.tpot_s, best, ok), _at(batches[None, :], best, ok))
 
 
 def capacity(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Workload, slo: Slo,

@@ -28,6 +28,8 @@ def capacity_records(res: dict[str, Capacity], labels: dict[str, str]) -> list[d
                 "decode_tokens_per_s_at_max_batch": _num(c.decode_tokens_per_s[d]),
                 "largest_batch_meeting_slo": int(c.slo_batch[d]),
                 "requests_per_s_per_gpu": float(c.requests_per_s[d]),
+                "batch_at_requests_per_s": (None if np.isnan(c.best_batch[d])
+                                            else int(c.best_batch[d])),
                 "ttft_s": _num(c.ttft_s[d]), "tpot_s": _num(c.tpot_s[d])})
     return sorted(recs, key=lambda r: r["hardware"])
 
@@ -39,6 +41,7 @@ def _row(r: dict[str, Any], max_batch: int) -> list[str]:
             "-" if r["decode_tokens_per_s_at_max_batch"] is None
             else f"{r['decode_tokens_per_s_at_max_batch']:.0f}",
             str(r["largest_batch_meeting_slo"]), f"{r['requests_per_s_per_gpu']:.2f}",
+            "-" if r["batch_at_requests_per_s"] is None else str(r["batch_at_requests_per_s"]),
             "-" if r["ttft_s"] is None else seconds(r["ttft_s"]),
             "-" if r["tpot_s"] is None else seconds(r["tpot_s"])]
 
@@ -78,7 +81,8 @@ def capacity_command(
             f"{seconds(slo.tpot_s) if tpot else 'any'}; batch searched 1..{max_batch}")
     t = table([_row(r, max_batch) for r in recs],
               ["device", "compression", "max batch (memory)", "decode tok/s there",
-               "SLO batch", "req/s/GPU", "TTFT", "TPOT"], right={2, 3, 4, 5, 6, 7})
-    note = ("req/s/GPU: max over batches b meeting the SLO of b / end-to-end latency(b) / GPUs "
-            "(TTFT, TPOT at that batch); continuous batching is not modelled")
+               "SLO batch", "req/s/GPU", "at batch", "TTFT", "TPOT"],
+              right={2, 3, 4, 5, 6, 7, 8})
+    note = ("req/s/GPU: max over batches b meeting the SLO of b / end-to-end latency(b) / GPUs; "
+            "'at batch' is that b (TTFT, TPOT at it); continuous batching is not modelled")
     fc.emit(recs, fmt, "\n".join([head, "", t, "", note]))

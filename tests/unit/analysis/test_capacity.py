@@ -29,6 +29,11 @@ def test_capacity_matches_estimates(gpu):
         rates = [bb / estimate(LLAVA15_7B, gpu, ww.model_copy(update={"batch": bb})).e2e_latency_s
                  for bb in range(max(1, s - 3), s + 1)]
         assert c.requests_per_s[0] >= max(rates) * (1 - 1e-9)
+        best = int(c.best_batch[0])  # the batch whose rate, TTFT and TPOT are reported
+        at = estimate(LLAVA15_7B, gpu, ww.model_copy(update={"batch": best}))
+        assert 1 <= best <= s
+        assert c.requests_per_s[0] == pytest.approx(best / at.e2e_latency_s, rel=1e-9)
+        assert (c.ttft_s[0], c.tpot_s[0]) == pytest.approx((at.ttft_s, at.tpot_s), rel=1e-9)
     assert res["compressed"].max_fit[0] > res["baseline"].max_fit[0]
 
 
@@ -37,4 +42,5 @@ def test_capacity_none_when_slo_unmet(gpu):
                    max_batch=4)
     c = res["baseline"]
     assert c.slo_batch[0] == 0 and c.requests_per_s[0] == 0 and np.isnan(c.ttft_s[0])
+    assert np.isnan(c.best_batch[0])
     assert "compressed" not in res
