@@ -9,6 +9,7 @@ import numpy as np
 import typer
 
 from costmodel.cli import compression_options as co
+from costmodel.cli.options import BATCH as BATCH
 from costmodel.cli.options import (
     CONVENTION,
     ENGINE,
