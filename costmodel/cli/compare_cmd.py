@@ -16,6 +16,7 @@ from costmodel.cli.options import QUIET
 from costmodel.cli.output import Format, table
 from costmodel.cli.plot_cmd import output_format, plots, save
 from costmodel.core.evaluate import STAGES
+from costmodel.errors import CostmodelError
 from costmodel.units import DType, seconds, si
 
 ENERGY_NOTE = ("energy is an ESTIMATE: power (TDP or power mode) x latency per stage, as if the "
@@ -157,8 +158,13 @@ def energy_cmd(
 ) -> None:
     """Estimated joules per request and per output token, split by stage (power x time)."""
     spec, profiles, w = fc.setup(locals())
+    watts = power_W(profiles, power_mode)
+    if not np.isfinite(watts).any():  # nothing to report: refuse before any work
+        raise CostmodelError(f"--hardware: {', '.join(h.id for h in profiles)} give no power "
+                             "figure (tdp_W); add `tdp_W:` with its source to the profile, or "
+                             "--set tdp_W=WATTS")
     f = evaluate_fleet(spec, profiles, w, auto_dtype=dtype is None)
-    en = energy(f, power_W(profiles, power_mode))
+    en = energy(f, watts)
     recs: list[dict[str, Any]] = [{"hardware": h.id, "power_W": float(en.power_W[d, 0]),
              "power_source": f"power mode {power_mode}" if power_mode else "TDP",
              **{f"{s}_J": float(en.stage_J[s][d, 0]) for s in STAGES},
@@ -172,5 +178,8 @@ def energy_cmd(
               right=set(range(1, 8)))
     head = (f"{spec.name}: batch {w.batch}, {w.output_tokens} output tokens; energy per request "
             f"(batch energy / batch), power = {'mode ' + power_mode if power_mode else 'TDP'}")
+    na = [] if np.isfinite(watts).all() else ["n/a: the profile gives no power figure (tdp_W); "
+                                              "--set tdp_W=WATTS supplies one"]
     fc.emit(recs, fmt, "\n".join([head, "", t, "", ENERGY_NOTE + "; power modes cap clocks, "
-                                  "which this latency (at the profile's peaks) does not model"]))
+                                  "which this latency (at the profile's peaks) does not model",
+                                  *na]))

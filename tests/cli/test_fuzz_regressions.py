@@ -101,7 +101,7 @@ def test_missing_interconnect_names_the_device(capsys):
 
 
 @pytest.mark.parametrize("args", [
-    ["energy", "gemma-3-4b", "-H", "llm-viewer-a100"],  # no TDP: JSON null, CSV 'nan'
+    ["energy", "gemma-3-4b", "-H", "llm-viewer-a100,a100-80gb"],  # no TDP: JSON null, CSV 'nan'
     ["compare", "qwen2-vl-7b", "-H", "llm-viewer-a6000"],
     ["plan", "qwen3-30b-a3b", "-H", "h200", "--set", "memory_GB=1", "--ttft", "0.3",
      "--tpot", "0.02"],  # no scaling meets it: JSON null, CSV 'inf'
@@ -133,3 +133,16 @@ def test_kv_compression_without_visual_tokens_still_works(capsys):
     code, _, _ = run(["estimate", "llava-1.5-7b", "-H", "a100-80gb", "--visual-tokens", "0",
                       "--text-tokens", "512", "--kv-keep", "0.5"], capsys)
     assert code == 0
+
+
+def test_energy_without_any_power_figure_is_refused(capsys):
+    """energy on devices none of which gives a power figure (tdp_W): one line, exit 2 (it
+    printed a table of n/a with exit 0); a mix keeps its table and says what n/a means."""
+    code, out, err = run(["energy", "llava-1.5-7b", "-H", "llm-viewer-a100"], capsys)
+    assert code == 2 and out == "" and "\n" not in err.strip()
+    assert err.startswith("error: --hardware: llm-viewer-a100 give no power figure (tdp_W)")
+    code, out, _ = run(["energy", "llava-1.5-7b", "-H", "llm-viewer-a100,a100-80gb"], capsys)
+    assert code == 0 and "n/a: the profile gives no power figure" in out
+    code, out, _ = run(["energy", "llava-1.5-7b", "-H", "llm-viewer-a100", "--set",
+                        "tdp_W=400"], capsys)
+    assert code == 0 and "400 W" in out
