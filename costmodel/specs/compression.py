@@ -136,8 +136,8 @@ class Compression(BaseModel):
                                  "merge across frames")
             return
         if self.keep_tokens is not None:
-            raise ValueError(f"keep_tokens: {self.method} keeps a ratio of each frame's tokens; "
-                             "give keep_ratio (0..1)")
+            raise ValueError(f"keep_tokens: {self.method} keeps a ratio of each frame's tokens, "
+                             "not a count; give a ratio 0..1 (keep_ratio; --keep 0.5)")
         if self.temporal_merge is None:
             raise ValueError(f"temporal_merge: {self.method} needs the share of each frame's "
                              "tokens merged into the previous frame (0..1)")

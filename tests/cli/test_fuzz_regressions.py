@@ -146,3 +146,10 @@ def test_energy_without_any_power_figure_is_refused(capsys):
     code, out, _ = run(["energy", "llava-1.5-7b", "-H", "llm-viewer-a100", "--set",
                         "tdp_W=400"], capsys)
     assert code == 0 and "400 W" in out
+
+
+def test_tempmerge_count_names_the_cli_form(capsys):
+    code, out, err = run(["estimate", "qwen2.5-vl-7b", "-H", "a100-80gb", "--video-frames",
+                          "16", "--method", "tempmerge:0.5", "--keep", "64"], capsys)
+    assert code == 2 and out == ""
+    assert err.startswith("error: --keep: tempmerge keeps a ratio") and "--keep 0.5" in err
