@@ -1,0 +1,32 @@
+"""Bugs found by fuzzing validate (--published, --kernels, --measurements), the catalog
+commands (models / hardware / engines list and show) and the plot commands with malformed
+files and options: each test is one reproducer (it failed before its fix)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import run
+
+
+def _refused(args, capsys, start):
+    """Exit 2, nothing on stdout, one stderr line starting with `start`."""
+    code, out, err = run(args, capsys)
+    assert code == 2 and out == "" and "Traceback" not in err, err
+    assert err.count("\n") == 1 and err.startswith(start), err
+    return err
+
+
+@pytest.mark.figures
+@pytest.mark.parametrize("kind", ["roofline", "breakdown", "sweep"])
+@pytest.mark.parametrize("comp", [["--keep", "0.5"], ["--kv-keep", "0.5"],
+                                  ["--keep", "0.25", "--method", "fastv"]])
+def test_plot_commands_take_the_compression_options(kind, comp, tmp_path, capsys):
+    """plot roofline / breakdown / sweep list estimate's --keep, --kv-keep, --method, ... but
+    passed them to Workload as fields: 'error: keep: Extra inputs are not permitted'."""
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "fig.png"
+    code, _, err = run(["plot", kind, "llava-1.5-7b", "-H", "a100-80gb", *comp, "-o", str(out)],
+                       capsys)
+    assert code == 0, err
+    assert out.read_bytes().startswith(b"\x89PNG")
