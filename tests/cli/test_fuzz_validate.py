@@ -30,3 +30,15 @@ def test_plot_commands_take_the_compression_options(kind, comp, tmp_path, capsys
                        capsys)
     assert code == 0, err
     assert out.read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize("args", [
+    ["sweep", "llava-1.5-7b", "-H", "a100-80gb,a100-80gb", "--visual-tokens", "0:64:64"],
+    ["sweep", "llava-1.5-7b", "-H", "a100-80gb,A100-80GB", "--visual-tokens", "0:64:64"],
+    ["plot", "sweep", "llava-1.5-7b", "-H", "a100-80gb,a100-80gb", "-o", "{tmp}/s.png"]])
+def test_sweep_refuses_a_device_given_twice(args, tmp_path, capsys):
+    """A device listed twice in sweep / plot sweep -H raised pandas' 'Categorical categories
+    must be unique' (a traceback) after the whole grid was evaluated."""
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    _refused(args, capsys, "error: hardware: a100-80gb appears twice in --hardware")
+    assert not (tmp_path / "s.png").exists()
