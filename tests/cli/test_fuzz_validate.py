@@ -42,3 +42,74 @@ def test_sweep_refuses_a_device_given_twice(args, tmp_path, capsys):
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
     _refused(args, capsys, "error: hardware: a100-80gb appears twice in --hardware")
     assert not (tmp_path / "s.png").exists()
+
+
+HEADER = ("id,model,hardware,engine,weight_dtype,act_dtype,kv_dtype,batch,visual_tokens,"
+          "text_tokens,output_tokens,tp,metric,value,source")
+ROW = ["r1", "llava-1.5-7b", "a100-80gb", "vllm", "bf16", "bf16", "bf16", "1", "576", "64",
+       "128", "1", "ttft_s", "0.05", "x"]
+
+
+def _published(tmp_path, *rows, header=HEADER, extra=()):
+    """A published-runs CSV of `rows` (each a {column: cell} change of ROW, or a raw line)."""
+    cols = header.split(",")
+    lines = [header]
+    for r in rows:
+        cells = dict(zip(HEADER.split(","), ROW, strict=True))
+        lines.append(r if isinstance(r, str) else ",".join({**cells, **r}.get(c, "")
+                                                            for c in cols))
+    path = tmp_path / "runs.csv"
+    path.write_text("\n".join(lines) + "\n" if rows or header else "", encoding="utf-8")
+    return ["validate", "--published", str(path), *extra]
+
+
+def test_published_empty_file_is_one_line(tmp_path, capsys):
+    """An empty CSV raised pandas' EmptyDataError (a traceback)."""
+    _refused(_published(tmp_path, header=""), capsys, "error: --published: ")
+
+
+def test_published_row_with_more_cells_than_the_header(tmp_path, capsys):
+    """pandas took the first cells of a too-long row as an index and shifted the row: 'row 2
+    (id a100-80gb): column act_dtype: '1'', naming the wrong id and column."""
+    line = ",".join(ROW[:4] + ["x,y"] + ROW[4:])
+    err = _refused(_published(tmp_path, line), capsys, "error: --published: ")
+    assert "row 2 has more cells than the header" in err and "quote" in err
+
+
+@pytest.mark.parametrize("column", ["batch", "visual_tokens", "text_tokens", "output_tokens",
+                                    "tp"])
+def test_published_count_too_large_names_row_and_column(column, tmp_path, capsys):
+    """1e30 overflowed the int64 column to a negative number: 'id r1: batch: Input should be
+    greater than 0' (and for tp 'tp: ...' with no row at all)."""
+    err = _refused(_published(tmp_path, {column: "1e30"}), capsys,
+                   f"error: runs.csv row 2 (id r1): column {column}: '1e30' is too large")
+    assert "greater" not in err
+
+
+def test_published_duplicate_id_is_refused(tmp_path, capsys):
+    """Two rows with one id were accepted (errors and JSON records name rows by their id)."""
+    _refused(_published(tmp_path, {}, {"metric": "tpot_s", "value": "0.01"}), capsys,
+             "error: runs.csv row 3 (id r1): column id: also the id of row 2")
+
+
+@pytest.mark.parametrize("cells, start", [
+    # named the command-line option, not the column, and no row: '--weight-group: ...'
+    ({"weight_dtype": "int4", "weight_group": "1e9"}, "column weight_group: Input should be"),
+    ({"weight_dtype": "int4", "weight_group_bytes": "1e300"}, "column weight_group_bytes: "),
+    # named MODEL / --hardware / --engine, the options of estimate
+    ({"model": "missing/config.json"}, "column model: no file "),
+    ({"hardware": "missing.yaml"}, "column hardware: no file "),
+    ({"engine": "missing.yaml"}, "column engine: no file "),
+    ({"tp": "3"}, "column tp: 3 does not divide the 32 attention heads"),
+    # accepted and priced as prompt tokens, where estimate refuses --visual-tokens
+    ({"model": "llama-3-8b"}, "column visual_tokens: llama-3-8b has no vision tower; give 0"),
+])
+def test_published_model_errors_name_the_column(cells, start, tmp_path, capsys):
+    header = HEADER + ",weight_group,weight_group_bytes"
+    _refused(_published(tmp_path, cells, header=header), capsys, f"error: id r1: {start}")
+
+
+def test_published_text_only_row_without_visual_tokens_still_runs(tmp_path, capsys):
+    code, _, err = run(_published(tmp_path, {"model": "llama-3-8b", "visual_tokens": "0"}),
+                       capsys)
+    assert code == 0, err
