@@ -113,3 +113,36 @@ def test_published_text_only_row_without_visual_tokens_still_runs(tmp_path, caps
     code, _, err = run(_published(tmp_path, {"model": "llama-3-8b", "visual_tokens": "0"}),
                        capsys)
     assert code == 0, err
+
+
+def _kernel_table(tmp_path, column, cell):
+    """The first 5 rows of the A100 vLLM context-attention table with one cell changed."""
+    import pandas as pd
+
+    from tests.helpers import KERNELS
+
+    df = pd.read_csv(KERNELS / "a100_sxm_vllm_context_attention_perf.csv.gz").head(5)
+    df = df.astype(str)
+    df.loc[0, column] = cell
+    path = tmp_path / "ctx.csv"
+    df.to_csv(path, index=False)
+    return ["validate", "--kernels", str(path), "-H", "a100-80gb"]
+
+
+@pytest.mark.parametrize("column", ["batch_size", "isl", "num_heads", "num_key_value_heads",
+                                    "head_dim", "step", "window_size"])
+@pytest.mark.parametrize("cell", ["abc", "", "-1", "1.5", "nan"])
+def test_kernel_table_shape_cells_are_whole_numbers(column, cell, tmp_path, capsys):
+    """A shape cell that is text raised a traceback (float conversion); an empty, NaN,
+    negative or fractional one was accepted: an empty predicted_s in --per-row -f csv, or a
+    prediction for a shape that does not exist."""
+    least = 0 if column in ("step", "window_size") else 1
+    err = _refused(_kernel_table(tmp_path, column, cell), capsys,
+                   f"error: --kernels: {tmp_path / 'ctx.csv'}: column {column}: row 1 is ")
+    assert f"not a whole number >= {least}; fix or drop it" in err
+
+
+def test_kernel_table_text_latency_is_one_line(tmp_path, capsys):
+    _refused(_kernel_table(tmp_path, "latency", "abc"), capsys,
+             f"error: --kernels: {tmp_path / 'ctx.csv'}: column latency: row 1 is not a "
+             "positive number")
