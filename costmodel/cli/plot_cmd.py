@@ -197,6 +197,9 @@ def savings(
     except (OSError, ValueError) as e:
         raise CostmodelError(f"--from: cannot read '{source}' as CSV ({e}); check the path"
                              ) from None
+    if df.empty:
+        raise CostmodelError(f"--from: '{source}' has a header but no rows; give the output "
+                             "of compare-compression --format csv")
     save(plots().savings_figure(df, savings_caption(df, source, title)), output)
 
 

@@ -146,3 +146,24 @@ def test_kernel_table_text_latency_is_one_line(tmp_path, capsys):
     _refused(_kernel_table(tmp_path, "latency", "abc"), capsys,
              f"error: --kernels: {tmp_path / 'ctx.csv'}: column latency: row 1 is not a "
              "positive number")
+
+
+SAVINGS = ("metric,stage,unit,baseline,compressed,savings_pct\n"
+           "flops,vision,FLOP,1e12,5e11,50\nttft_s,total,s,0.1,0.08,20\n")
+
+
+@pytest.mark.parametrize("text, start", [
+    (SAVINGS.splitlines()[0] + "\n", "error: --from: "),  # IndexError in the caption
+    (SAVINGS.replace(",50\n", ",inf\n"), "error: savings frame: row 1, savings_pct: inf "),
+    (SAVINGS.replace("1e12", "inf"), "error: savings frame: row 1, baseline: inf "),
+    (SAVINGS.replace("5e11", ""), "error: savings frame: row 1, compressed: nan "),
+])
+def test_plot_savings_refuses_empty_and_non_finite_frames(text, start, tmp_path, capsys):
+    """A header-only CSV raised IndexError (a traceback), an inf figure matplotlib's 'Axis
+    limits cannot be NaN or Inf' (a traceback); an empty baseline / compressed cell was
+    drawn as 'nan'."""
+    pytest.importorskip("matplotlib")
+    src, out = tmp_path / "cc.csv", tmp_path / "sv.png"
+    src.write_text(text)
+    _refused(["plot", "savings", "--from", str(src), "-o", str(out)], capsys, start)
+    assert not out.exists()
