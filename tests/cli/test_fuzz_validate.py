@@ -167,3 +167,40 @@ def test_plot_savings_refuses_empty_and_non_finite_frames(text, start, tmp_path,
     src.write_text(text)
     _refused(["plot", "savings", "--from", str(src), "-o", str(out)], capsys, start)
     assert not out.exists()
+
+
+VIDUR = "tests/data/vidur/a100_Llama-2-7b-hf_mlp.csv"
+GEMM = "tests/data/kernels/a100_sxm_vllm_gemm_perf.csv.gz"
+PUBLISHED = "costmodel/calibration/data/published_runs.csv"
+
+
+@pytest.mark.parametrize("args, start", [
+    # each was silently ignored: the command ran as if the option were not there
+    (["--published", PUBLISHED, "-H", "a100-80gb"], "--hardware: validate --published"),
+    (["--published", PUBLISHED, "--held-out"], "--held-out: validate --published"),
+    (["--published", PUBLISHED, "--points"], "--points: validate --published"),
+    (["--kernels", GEMM, "-H", "a100-80gb", "--plot", "{tmp}/k.png"],
+     "--plot: validate --kernels"),
+    (["--kernels", GEMM, "-H", "a100-80gb", "--kind", "vidur"], "--kind: validate --kernels"),
+    (["--kernels", GEMM, "-H", "a100-80gb", "--execution", "engine"],
+     "--execution: validate --kernels"),
+    (["-m", VIDUR, "-H", "a100-80gb", "--per-row"], "--per-row: validate --measurements"),
+    (["-m", VIDUR, "-H", "a100-80gb", "--held-out"], "--held-out: validate --measurements"),
+    # --kernels ran and -m was ignored
+    (["--kernels", GEMM, "-H", "a100-80gb", "-m", VIDUR], "validate: give --published FILE, "),
+    # 'give the device' when nothing was asked for
+    ([], "validate: give --published FILE, "),
+])
+def test_validate_refuses_options_its_mode_does_not_read(args, start, tmp_path, capsys):
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    _refused(["validate", *args], capsys, f"error: {start}")
+    assert not (tmp_path / "k.png").exists()
+
+
+def test_validate_modes_still_take_their_own_options(capsys):
+    code, _, err = run(["validate", "-m", VIDUR, "-H", "a100-80gb", "--kind", "vidur",
+                        "--execution", "cuda_graph", "--points", "-f", "json"], capsys)
+    assert code == 0, err
+    code, _, err = run(["validate", "--kernels", GEMM, GEMM, "-H", "a100-80gb", "--per-row",
+                        "--held-out", "-f", "json"], capsys)
+    assert code == 0, err
