@@ -179,6 +179,12 @@ def sweep(specs: ModelSpec | Sequence[ModelSpec], hardware: Sequence[HardwarePro
     model_list = [specs] if isinstance(specs, ModelSpec) else list(specs)
     bat = np.asarray(batch, dtype=float).reshape(-1)
     axis, vis, w = _token_axis(visual_tokens, video_frames, workload or Workload(**fields))
+    names, hw_ids = list(dict.fromkeys(m.name for m in model_list)), [h.id for h in hardware]
+    if len(names) != len(model_list):
+        raise CostmodelError("model: the same model name appears twice; give each once")
+    twice = sorted({h for h in hw_ids if hw_ids.count(h) > 1})
+    if twice:
+        raise CostmodelError(f"hardware: {twice[0]} appears twice in --hardware; give each device once")
     parts, engine = [], ""
     for i, spec in enumerate(model_list):
         if progress is None:
@@ -186,7 +192,4 @@ def sweep(specs: ModelSpec | Sequence[ModelSpec], hardware: Sequence[HardwarePro
             parts.append(_columns(ev, grid, len(hardware), i))
         else:
             engine = _chunked(parts, spec, hardware, (vis, bat, w), i, (progress, len(model_list)))
-    names = list(dict.fromkeys(m.name for m in model_list))
-    if len(names) != len(model_list):
-        raise CostmodelError("model: the same model name appears twice; give each once")
-    return _frame(parts, names, [h.id for h in hardware], w, engine)
+    return _frame(parts, names, hw_ids, w, engine)

@@ -98,16 +98,39 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if not len(frame):
         raise _fail(path, "no rows; give a kernel table with a header and rows")
     frame = frame.copy()
-    bad = ~np.isfinite(frame["latency"].to_numpy(float)) | (frame["latency"] <= 0)
+    latency = _numbers(frame, "latency")
+    bad = ~np.isfinite(latency) | (latency <= 0)
     if bad.any():
         raise _fail(path, f"column latency: row {int(np.argmax(bad)) + 1} is not a positive "
                     "number of milliseconds; fix or drop it")
+    _check_shapes(frame, kind, path)
     frame["kind"] = kind
     frame["framework"] = frame["framework"].astype(str) if "framework" in frame else "unknown"
     frame["source"] = Path(path).name
     frame["measured_s"] = frame["latency"].to_numpy(float) * 1e-3
     _check_dtypes(frame, path)
     return frame
+
+
+def _numbers(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """A column as floats; a cell that is not a number is NaN."""
+    import pandas as pd
+
+    return pd.to_numeric(frame[name], errors="coerce").to_numpy(float)
+
+
+def _check_shapes(frame: pd.DataFrame, kind: str, path: str | Path) -> None:
+    """The shape columns whole numbers (>= 1; step and window_size >= 0, 0 = none): a cell
+    that is not one gave a NaN or negative prediction, or a traceback."""
+    shapes = [c for c in REQUIRED[kind] if c != "latency"]
+    for name in [*shapes, *(c for c in ("step", "window_size") if c in frame)]:
+        x = _numbers(frame, name)
+        least = 0 if name in ("step", "window_size") else 1
+        bad = ~np.isfinite(x) | (x < least) | (np.mod(x, 1) != 0)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise _fail(path, f"column {name}: row {i + 1} is {str(frame[name].iloc[i])[:20]!r}, "
+                        f"not a whole number >= {least}; fix or drop it")
 
 
 def _check_dtypes(frame: pd.DataFrame, path: str | Path) -> None:

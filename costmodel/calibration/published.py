@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from pydantic import ValidationError
 
-from costmodel.errors import CostmodelError
+from costmodel.errors import CostmodelError, one_line
 from costmodel.specs.hardware import UnsupportedDtype
 from costmodel.units import INT4_GROUP, SCALE_BYTES
 
@@ -45,6 +46,7 @@ GROUP = ["model", "hardware", "engine", "weight_dtype", "act_dtype", "kv_dtype",
          "weight_group", "weight_group_bytes"]
 QUANT_GROUP = {"weight_group": "", "weight_group_bytes": ""}  # optional columns: empty = unset
 BUNDLED = Path(__file__).resolve().parent / "data" / "published_runs.csv"
+MAX_COUNT = 2**31 - 1  # a count cell above this is refused when read (prepare has the limits)
 
 
 def _bad(path: Path, row: Any, i: int, column: str, what: str) -> CostmodelError:
@@ -60,6 +62,8 @@ def _count(path: Path, row: Any, i: int, column: str) -> int:
         value = float("nan")
     if not np.isfinite(value) or value != int(value) or value < 0:
         raise _bad(path, row, i, column, f"{raw[:20]!r} is not a whole number >= 0; give one")
+    if value > MAX_COUNT:  # would overflow the int64 column (1e30 read as a negative count)
+        raise _bad(path, row, i, column, f"{raw[:20]!r} is too large (at most {MAX_COUNT})")
     if column in POSITIVE and value < 1:
         raise _bad(path, row, i, column, f"{raw!r} must be at least 1")
     return int(value)
@@ -114,17 +118,59 @@ def _resolve(value: str, folder: Path) -> str:
     return str(folder / value) if looks and not Path(value).is_absolute() else value
 
 
+def _read_text(path: Path) -> pd.DataFrame:
+    """The CSV as text cells; an empty file, or a row with more cells than the header (pandas
+    would take its first cells as an index and shift the row), refused in one line."""
+    import warnings
+
+    import pandas as pd
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            return pd.read_csv(path, dtype=str, keep_default_na=False, index_col=False)
+    except pd.errors.EmptyDataError:
+        raise CostmodelError(f"--published: {path} is empty; give a CSV whose first line is "
+                             f"the header {','.join(COLUMNS)}") from None
+    except pd.errors.ParserWarning:
+        raise CostmodelError(f"--published: {path} row {_long_row(path)} has more cells than "
+                             "the header; quote cells that hold a comma") from None
+    except pd.errors.ParserError as e:
+        raise CostmodelError(f"--published: cannot read {path} ({str(e).strip()[:120]}); "
+                             "quote cells that hold a comma") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise CostmodelError(f"--published: cannot read {path} ({type(e).__name__}); "
+                             "give a CSV file") from None
+
+
+def _long_row(path: Path) -> int:
+    """The first row (2 = the first under the header) with more cells than the header."""
+    import csv
+
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        rows = csv.reader(f)
+        width = len(next(rows))
+        return next((i for i, r in enumerate(rows, 2) if len(r) > width), 2)
+
+
+def _check_ids(path: Path, df: pd.DataFrame) -> None:
+    """Each row its own id (errors and the JSON records name rows by it)."""
+    ids = df["id"].str.strip()
+    again = ids.duplicated()
+    if again.any():
+        i = int(np.argmax(again.to_numpy()))
+        first = int(np.argmax((ids == ids.iloc[i]).to_numpy()))
+        raise _bad(path, df.iloc[i], i, "id", f"also the id of row {first + 2}; give each row "
+                   "its own id")
+
+
 def read(path: str | Path) -> pd.DataFrame:
     """The CSV with every row checked (one-line CostmodelError naming row and column) and
     model / hardware / engine paths resolved; counts as int, value as float."""
     import pandas as pd
 
     path = Path(path)
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as e:
-        raise CostmodelError(f"--published: cannot read {path} ({type(e).__name__}); "
-                             "give a CSV file") from None
+    df = _read_text(path)
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
         raise CostmodelError(f"{path.name}: no column {', '.join(missing)}; the header needs "
@@ -138,6 +184,7 @@ def read(path: str | Path) -> pd.DataFrame:
         df[col] = df[col].str.strip().replace("", default) if col in df else default
     for i, row in enumerate(df.to_dict("records")):
         _check_row(path, row, i)
+    _check_ids(path, df)
     for col in COUNTS:
         df[col] = df[col].astype(float).astype(int)
     df["value"] = df["value"].astype(float)
@@ -174,6 +221,10 @@ def _predict_group(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
     first = rows.iloc[0]
     spec, hw = load_model(first["model"]), load_hardware(first["hardware"])
+    visual = rows["visual_tokens"].to_numpy() > 0
+    if not spec.is_vlm and visual.any():
+        raise _RowError(f"id {rows['id'].to_numpy()[visual][0]}: column visual_tokens: "
+                        f"{spec.name} has no vision tower; give 0 (the prompt is text_tokens)")
     w = Workload(act_dtype=first["act_dtype"], weight_dtype=first["weight_dtype"],
                  kv_dtype=first["kv_dtype"], engine=first["engine"],
                  weight_group=_unset_nan(first["weight_group"], int),
@@ -195,6 +246,23 @@ def _predict_group(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return at(ev.ttft_s, ev.tpot_s, ev.e2e_latency_s), at(b.ttft_s, b.tpot_s, b.e2e_latency_s)
 
 
+class _RowError(CostmodelError):
+    """A message that already names its row."""
+
+
+# the loaders name the command-line option; a CSV cell is a column
+LOADER_OPTIONS = (("MODEL: ", "model"), ("--hardware: ", "hardware"), ("--engine: ", "engine"))
+
+
+def _as_column(message: str) -> str:
+    if message.startswith("parallel."):  # 'parallel.tp: 3 does not divide ...'
+        return f"column {message.removeprefix('parallel.')}"
+    for option, col in LOADER_OPTIONS:
+        if message.startswith(option):
+            return f"column {col}: {message.removeprefix(option)}"
+    return message
+
+
 def predict(df: pd.DataFrame) -> pd.DataFrame:
     """`df` (from `read`) with predicted, error, bound and bound_error columns."""
     out = df.copy()
@@ -204,10 +272,14 @@ def predict(df: pd.DataFrame) -> pd.DataFrame:
         rows = out.iloc[idx]
         try:
             expected, bound = _predict_group(rows)
+        except _RowError:
+            raise
         except UnsupportedDtype as e:
             raise CostmodelError(f"id {rows['id'].iloc[0]}: act_dtype: {e.detail}") from None
         except CostmodelError as e:
-            raise CostmodelError(f"id {rows['id'].iloc[0]}: {e}") from None
+            raise CostmodelError(f"id {rows['id'].iloc[0]}: {_as_column(str(e))}") from None
+        except ValidationError as e:  # Workload's limits (weight_group, tp, ...): a column
+            raise CostmodelError(f"id {rows['id'].iloc[0]}: column {one_line(e)}") from None
         out.loc[out.index[idx], "predicted"] = expected
         out.loc[out.index[idx], "bound"] = bound
     out["error"] = (out["predicted"] - out["value"]) / out["value"]

@@ -82,11 +82,20 @@ def with_estimate_options(drop: tuple[str, ...] = (), replace: dict[str, Any] | 
     return wrap
 
 
+COMPRESSION = ("keep", "at", "method", "schedule", "kv_keep", "kv_policy", "sparse_decode")
+
+
 def workload(kw: dict[str, Any], **override: Any) -> Any:
     """The Workload `costmodel estimate` builds from the same options (every one of them:
-    the plot commands copy its signature, so none is dropped)."""
-    own = {"model", "hardware", "sets", "output"}
-    return workload_from_options(**{**{k: v for k, v in kw.items() if k not in own}, **override})
+    the plot commands copy its signature, so none is dropped), the compression options
+    (--keep, --at, ...) made into its compression as estimate does."""
+    from costmodel.cli.compression_options import compression_from_options
+
+    opts: dict[str, Any] = {k: kw.get(k) for k in COMPRESSION}
+    comp = compression_from_options(**opts)
+    own = {"model", "hardware", "sets", "output", *COMPRESSION}
+    return workload_from_options(**{**{k: v for k, v in kw.items() if k not in own},
+                                    "compression": comp, **override})
 
 
 def _one(kw: dict[str, Any]) -> Estimate:
@@ -188,6 +197,9 @@ def savings(
     except (OSError, ValueError) as e:
         raise CostmodelError(f"--from: cannot read '{source}' as CSV ({e}); check the path"
                              ) from None
+    if df.empty:
+        raise CostmodelError(f"--from: '{source}' has a header but no rows; give the output "
+                             "of compare-compression --format csv")
     save(plots().savings_figure(df, savings_caption(df, source, title)), output)
 
 

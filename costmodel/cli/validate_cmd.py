@@ -26,6 +26,12 @@ class Mode(str, Enum):
     engine = "engine"
 
 
+# the options each kind of validation reads (the others are refused, not ignored)
+USES = {"--published": ("--plot",),
+        "--kernels": ("--hardware", "--per-row", "--held-out", "FILE"),
+        "--measurements": ("--hardware", "--kind", "--execution", "--points", "--plot")}
+
+
 def validate(
     measurements: Path | None = typer.Option(None, "--measurements", "-m",
                                              help="Vidur mlp.csv or `costmodel profile` CSV."),
@@ -56,11 +62,15 @@ def validate(
     feedback.also_quiet(quiet)
     from costmodel.errors import CostmodelError
 
+    given = {"--hardware": hardware is not None, "--kind": kind is not None,
+             "--execution": execution is not Mode.eager, "--points": points,
+             "--plot": plot is not None, "--per-row": per_row, "--held-out": held_out,
+             "FILE": bool(more_kernels)}
+    _mode({"--published": published, "--kernels": kernels, "--measurements": measurements},
+          given)
     if published is not None:
         from costmodel.cli import published_cmd
 
-        if measurements is not None or kernels is not None or more_kernels:
-            raise CostmodelError("validate: give one of --published, --measurements, --kernels")
         published_cmd.run(published, fmt, plot)
         return
     if hardware is None:
@@ -71,9 +81,25 @@ def validate(
 
         kernels_cmd.run([kernels, *(more_kernels or [])], hardware, fmt, per_row, held_out)
         return
-    if measurements is None or more_kernels:
-        raise CostmodelError("validate: give --measurements FILE or --kernels FILE [FILE ...]")
+    assert measurements is not None
     _measured(measurements, hardware, kind, execution, points, plot, fmt)
+
+
+def _mode(files: dict[str, Path | None], given: dict[str, bool]) -> str:
+    """The one kind of validation asked for; an option it does not read is refused (it was
+    silently ignored: -H with --published, --plot with --kernels, --per-row with -m, ...)."""
+    from costmodel.errors import CostmodelError
+
+    asked = [m for m, f in files.items() if f is not None]
+    if len(asked) != 1:
+        raise CostmodelError("validate: give --published FILE, --measurements FILE or "
+                             "--kernels FILE [FILE ...], one of them")
+    unused = [o for o, on in given.items() if on and o not in USES[asked[0]]]
+    if unused:
+        goes = " or ".join(m for m, u in USES.items() if unused[0] in u)
+        raise CostmodelError(f"{unused[0]}: validate {asked[0]} does not read it; drop it "
+                             f"(it goes with {goes})")
+    return asked[0]
 
 
 def _measured(measurements: Path, hardware: str, kind: Kind | None, execution: Mode,

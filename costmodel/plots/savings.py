@@ -59,6 +59,12 @@ def _savings_rows(savings_df: pd.DataFrame) -> pd.DataFrame:
     df = savings_df.dropna(subset=["savings_pct"])
     if df.empty:
         raise CostmodelError("savings frame: every savings_pct is empty (baselines are zero)")
+    for c in ("baseline", "compressed", "savings_pct"):  # inf made the axis limits inf
+        bad = ~np.isfinite(df[c].to_numpy(float))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise CostmodelError(f"savings frame: row {df.index[i] + 1}, {c}: {df[c].iloc[i]} "
+                                 "is not a finite number; fix or drop the row")
     order = {s: i for i, s in enumerate((*STAGES, "total"))}
     morder = {m: i for i, m in enumerate(METRIC_LABEL)}
     return df.assign(_s=df.stage.map(order).fillna(len(order)),
