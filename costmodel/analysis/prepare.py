@@ -30,6 +30,7 @@ from costmodel.core.visual_tokens import plan_images, plan_token_arrays
 from costmodel.errors import ContextWarning, CostmodelError, one_line
 from costmodel.loading.load import load_engine
 from costmodel.specs.compression import Compression, CompressionPlan
+from costmodel.specs.engine import Engine
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Workload
@@ -60,6 +61,20 @@ def _check_columns(w: Workload, columns: Mapping[str, Arr]) -> int:
         except ValidationError as e:
             raise CostmodelError(one_line(e)) from None
     return sizes.pop() if sizes else 1
+
+
+def _check_figures(engine: Engine, profiles: Sequence[HardwareProfile]) -> None:
+    """An engine YAML's explicit `kernel_figures` must name a figure set one of the devices
+    carries (decode_kernel_by_engine / attention_kernel_by_engine), else it is a typo that
+    would silently fall back to the pooled figures. Devices with no per-engine sets at all
+    take the pooled figures, as documented (specs/engine.py)."""
+    name = engine.source_file.kernel_figures
+    have = sorted(set().union(*(h.kernel_params_by_engine for h in profiles)))
+    if name is not None and have and name not in have:
+        raise CostmodelError(f"kernel_figures: engine {engine.id} names the figure set "
+                             f"'{name}', which no device here carries (they carry: "
+                             f"{', '.join(have)}); name one of those, or leave kernel_figures "
+                             "out for the device's pooled figures")
 
 
 def _check_parallel(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Workload,
@@ -188,6 +203,7 @@ def prepare(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Workload,
     conv = conventions.get(w.convention)
     engine = load_engine(w.engine or conv.default_engine)
     conv.check(w, engine)
+    _check_figures(engine, profiles)
     k = _check_columns(w, columns)
     pts = points(spec, w, columns, k)
     _check_model(spec, w, pts)

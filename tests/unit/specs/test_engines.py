@@ -96,3 +96,17 @@ def test_llm_viewer_is_the_ideal_engine():
     assert e.prepared.engine.id == "ideal" and e.ttft_s == e.bound.ttft_s
     with pytest.raises(CostmodelError, match="engine: llm-viewer computes the roofline bound"):
         estimate("llava-1.5-7b", "llm-viewer-a100", convention="llm-viewer", engine="vllm")
+
+
+def test_an_unknown_figure_set_is_refused(tmp_path):
+    """kernel_figures naming a set no device carries is a typo, not a silent fallback."""
+    src = load_engine("vllm").source_file.model_dump(mode="json")
+    src.update(id="typo", kernel_figures="vlm")
+    f = tmp_path / "typo.yaml"
+    f.write_text(json.dumps(src))  # JSON is YAML
+    with pytest.raises(CostmodelError, match="kernel_figures: engine typo names the figure set "
+                       "'vlm', which no device here carries") as e:
+        estimate(load_model("llava-1.5-7b"), load_hardware("a100-80gb"), engine=str(f))
+    assert "\n" not in str(e.value)
+    # a device with no per-engine sets takes the pooled figures, as documented
+    estimate(load_model("llava-1.5-7b"), load_hardware("a100-80gb-vidur"), engine=str(f))
