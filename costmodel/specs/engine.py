@@ -53,6 +53,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from costmodel.specs.base import FileModel
 from costmodel.units import MAX_GROUP_BYTES, MAX_WEIGHT_GROUP, MICRO
 
 FusableClass = Literal["norm", "activation", "elementwise", "rope", "embedding"]
@@ -63,7 +64,7 @@ OPTIONAL_SOURCED = ("host_overlap", "kv_append", "gqa_expand", "fused_gemms",  #
                     "prefill_attention_dtype", "decode_max_group", "int4_format")  # not default
 
 
-class Int4Format(BaseModel):
+class Int4Format(FileModel):
     """An engine's int4 weight layout: `group` weights per group, `group_bytes` bytes of scale
     (and zero, where the format keeps one) per group."""
 
@@ -72,7 +73,7 @@ class Int4Format(BaseModel):
     group_bytes: float = Field(ge=0.0, le=MAX_GROUP_BYTES, allow_inf_nan=False)
 
 
-class EngineFile(BaseModel):
+class EngineFile(FileModel):
     """One engine YAML file (human units)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from costmodel.errors import CostmodelError
+from costmodel.specs.base import FileModel
 from costmodel.units import GIGA, MEBI, MICRO, TERA, DType
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
@@ -53,7 +54,7 @@ SOURCED_KEYS = (
 )
 
 
-class PeakTflops(BaseModel):
+class PeakTflops(FileModel):
     """Dense peak throughput per dtype in TFLOP/s (TOPS for int). null = not supported."""
 
     model_config = _FROZEN
@@ -66,7 +67,7 @@ class PeakTflops(BaseModel):
     int4: PositiveFloat | None = None
 
 
-class Interconnect(BaseModel):
+class Interconnect(FileModel):
     """GPU-to-GPU link: bandwidth per direction per GPU, and one-way latency."""
 
     model_config = _FROZEN
@@ -75,7 +76,7 @@ class Interconnect(BaseModel):
     latency_us: NonNegativeFloat = 0.0
 
 
-class EfficiencyFile(BaseModel):
+class EfficiencyFile(FileModel):
     """Achievable fraction of the datasheet peak; 1.0 = the bare roofline."""
 
     model_config = _FROZEN
@@ -84,7 +85,7 @@ class EfficiencyFile(BaseModel):
     attention: float = Field(default=1.0, gt=0.0, le=1.0)
 
 
-class DecodeFields(BaseModel):
+class DecodeFields(FileModel):
     """The decode-attention figures and kernel rules (core/decode_kernel.decode_attention_time_s),
     shared by a device's KernelEfficiencyFile and each engine's DecodeKernelFile."""
 
@@ -103,7 +104,7 @@ class DecodeFields(BaseModel):
     decode_flop_per_element: float = Field(default=0.0, ge=0.0)
 
 
-class AttentionFields(BaseModel):
+class AttentionFields(FileModel):
     """The prefill / ViT attention figures (core/efficiency.
     prefill_attention_time_s), shared by a device's KernelEfficiencyFile and each engine's
     AttentionKernelFile."""
@@ -164,7 +165,7 @@ CURVE_CLASSES = ("linear", "attention", "norm", "activation", "elementwise", "ro
                  "linear_memory", "attention_memory")
 
 
-class EfficiencyCurveFile(BaseModel):
+class EfficiencyCurveFile(FileModel):
     """Efficiency by operator size: piecewise-linear in log10 of the key, clamped at the ends.
 
     Key (exactly one): `roofline_us`, the operator's bare-roofline time max(compute, memory) at
@@ -198,7 +199,7 @@ class EfficiencyCurveFile(BaseModel):
         return self
 
 
-class EfficiencyCurvesFile(BaseModel):
+class EfficiencyCurvesFile(FileModel):
     """Optional curve per operator class (costmodel.core.ops.OpClass; lm_head uses `linear`).
     Real kernels of the same roofline size differ by class (an RMSNorm reaches about a third
     of the bandwidth a residual add does), so one curve per class, not one for all."""
@@ -219,7 +220,7 @@ class EfficiencyCurvesFile(BaseModel):
     attention_memory: EfficiencyCurveFile | None = None
 
 
-class HardwareFile(BaseModel):
+class HardwareFile(FileModel):
     """A hardware profile exactly as written in YAML (units in the keys)."""
 
     model_config = _FROZEN

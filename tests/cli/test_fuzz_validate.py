@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import run
+from tests.helpers import ROOT, run
 
 
 def _refused(args, capsys, start):
@@ -204,3 +204,19 @@ def test_validate_modes_still_take_their_own_options(capsys):
     code, _, err = run(["validate", "--kernels", GEMM, GEMM, "-H", "a100-80gb", "--per-row",
                         "--held-out", "-f", "json"], capsys)
     assert code == 0, err
+
+
+@pytest.mark.parametrize(("key", "value", "says"), [
+    ("memory_bandwidth_GBps", True, "memory_bandwidth_GBps: true / false is not a number"),
+    ("tdp_W", False, "tdp_W: true / false is not a number"),
+])
+def test_a_boolean_figure_in_a_hardware_yaml_is_refused(capsys, tmp_path, key, value, says):
+    """YAML `true` where a figure goes: pydantic read it as 1 (1 GB/s); refused in one line."""
+    import yaml
+
+    data = yaml.safe_load((ROOT / "hardware_profiles" / "a100-80gb.yaml").read_text())
+    data[key] = value
+    path = tmp_path / "hw.yaml"
+    path.write_text(yaml.safe_dump(data))
+    code, out, err = run(["estimate", "llava-1.5-7b", "-H", str(path)], capsys)
+    assert code == 2 and out == "" and says in err and "\n" not in err.strip()
