@@ -69,6 +69,10 @@ def run(files: list[Path], hardware: str, fmt: Format, per_row: bool,
     rows = [[k, str(s["rows"]), _pct(s["median_abs_error"]), _pct(s["p90_abs_error"]),
              _pct(s["max_abs_error"])] for k, s in summary.items()]
     typer.echo(table(rows, ["kind", "rows", "median %", "p90 %", "max %"], right={1, 2, 3, 4}))
+    skipped = [f"{k} {s['skipped']}" for k, s in summary.items() if s.get("skipped")]
+    if skipped:
+        typer.echo(f"not priced (rows): {', '.join(skipped)}: {hw.id} has no peak for their "
+                   "dtype")
 
 
 def _summary_frame(summary: dict):  # noqa: ANN202

@@ -220,3 +220,13 @@ def test_a_boolean_figure_in_a_hardware_yaml_is_refused(capsys, tmp_path, key, v
     path.write_text(yaml.safe_dump(data))
     code, out, err = run(["estimate", "llava-1.5-7b", "-H", str(path)], capsys)
     assert code == 2 and out == "" and says in err and "\n" not in err.strip()
+
+
+def test_kernel_rows_a_device_cannot_price_are_named(capsys, tmp_path):
+    """fp8 GEMM rows on a V100 (no fp8 peak): the table says they were not priced and why."""
+    path = tmp_path / "fp8.csv"
+    path.write_text("framework,version,device,op_name,kernel_source,gemm_dtype,m,n,k,latency\n"
+                    "TRTLLM,1.3.0rc20,NVIDIA H100 80GB HBM3,gemm,default,fp8,64,4096,4096,0.02\n")
+    code, out, _ = run(["validate", "--kernels", str(path), "-H", "v100"], capsys)
+    assert code == 0
+    assert "not priced (rows): gemm:fp8 1: v100 has no peak for their dtype" in out
