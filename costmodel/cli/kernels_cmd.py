@@ -40,7 +40,8 @@ def evaluate(files: list[Path], hardware: str, held_out_only: bool = False):  # 
 
 
 def _pct(x: float) -> str:
-    return "n/a" if not np.isfinite(x) else f"{100 * x:.1f}"
+    """A percentage; past 1e6 % in powers of ten, not hundreds of digits."""
+    return "n/a" if not np.isfinite(x) else f"{100 * x:.1f}" if abs(x) < 1e4 else f"{100 * x:.3g}"
 
 
 def run(files: list[Path], hardware: str, fmt: Format, per_row: bool,

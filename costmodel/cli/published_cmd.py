@@ -11,7 +11,8 @@ from costmodel.cli.output import Format, dumps, table
 
 
 def _pct(x: float) -> str:
-    return f"{100 * x:+.1f}%"
+    """A signed percentage; past 1e6 % in powers of ten, not hundreds of digits."""
+    return f"{100 * x:+.1f}%" if abs(x) < 1e4 else f"{100 * x:+.3g}%"
 
 
 def _rows_table(frame: Any) -> str:

@@ -230,3 +230,11 @@ def test_kernel_rows_a_device_cannot_price_are_named(capsys, tmp_path):
     code, out, _ = run(["validate", "--kernels", str(path), "-H", "v100"], capsys)
     assert code == 0
     assert "not priced (rows): gemm:fp8 1: v100 has no peak for their dtype" in out
+
+
+def test_huge_errors_print_in_powers_of_ten():
+    from costmodel.cli.kernels_cmd import _pct as kernel_pct
+    from costmodel.cli.published_cmd import _pct as published_pct
+
+    assert published_pct(0.1234) == "+12.3%" and published_pct(1e300) == "+1e+302%"
+    assert kernel_pct(0.1234) == "12.3" and len(kernel_pct(3e298)) < 10
