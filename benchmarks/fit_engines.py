@@ -7,7 +7,8 @@
 
 Per engine, never per row: each engine's figures (FIT below) are fitted on the rows of
 costmodel/calibration/data/published_runs.csv whose `split` is `fit` (the stated subsets:
-benchmarks/build_published_runs.py, `split`; for hf-eager only those the host bounds, FIT_ROWS),
+benchmarks/build_published_runs.py, `split`; for hf-eager each figure on the rows that identify
+it, STAGES),
 and every other row of that engine is held out.
 Every prediction goes through costmodel.calibration.published.predict (prepare + evaluate),
 with the candidate figures in a temporary engine YAML. The expected time is linear in these
@@ -28,8 +29,10 @@ import datetime
 import re
 import sys
 import tempfile
+from collections.abc import Callable
 from itertools import combinations
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,18 +45,27 @@ from costmodel.calibration import published  # noqa: E402
 
 ENGINES = ROOT / "costmodel" / "engines"
 HOST = ("host_overhead_per_kernel_us", "step_overhead_us", "prefill_overhead_us")
-FIT = {"hf-eager": HOST[:2], "vllm": HOST[1:2], "trtllm-0.6": HOST[1:], "torch-compile": HOST[1:2]}
-# Which fit rows identify an engine's host figures, and why (the others: every `fit` row).
-# hf-eager launches asynchronously (max(device, host) per step): only rows the host bounds
-# measure its host time; at long prompts the step is device-bound and a host fit there would
-# absorb device time the model misses (docs/validation.md, "What is fitted on what").
+FIT = {"hf-eager": (*HOST[:2], "copy_fraction"), "vllm": HOST[1:2], "trtllm-0.6": HOST[1:],
+       "torch-compile": HOST[1:2]}
+# Which fit rows identify which of an engine's figures, and why (default: every figure on every
+# `fit` row, one least-squares fit). hf-eager launches asynchronously (max(device, host) per
+# step): only rows the host bounds measure its host time, and only rows whose decode step is
+# device-bound measure how fast its copies run (kv_concat, repeat_kv: copy_fraction); fitting
+# the host figures on the long prompts would absorb device time into host time (docs/
+# validation.md, "What is fitted on what"). The stages alternate (STAGE_ROUNDS) until the
+# figures settle.
 HOST_BOUND = ("the fit rows the host bounds, input length 1 (at longer prompts the decode "
               "step is device-bound)")
-FIT_ROWS = {"hf-eager": (HOST_BOUND, lambda r: r["text_tokens"] == 1)}
+DEVICE_BOUND = "the fit rows with a prompt (input length > 1: the copies' share grows with it)"
+STAGES = {"hf-eager": [(HOST[:2], HOST_BOUND, lambda r: r["text_tokens"] == 1),
+                       (("copy_fraction",), DEVICE_BOUND, lambda r: r["text_tokens"] > 1)]}
+STAGE_ROUNDS = 3
+LIMITS = {"copy_fraction": (0.05, 1.0)}  # (low, high); the host figures: >= 0
 # Placeholders these rows cannot identify: kept, with the reason written as their source.
 # Finite-difference step of the Jacobian (us): small, because under `host_overlap: async`
 # the time is max(device, host), piecewise linear in the figures (a large step jumps the knee).
 FD_US = 1.0
+FD = {"copy_fraction": 0.005}  # a fraction, not microseconds
 NOT_FITTED = {
     ("hf-eager", "prefill_overhead_us"): "one prefill per 2048-token run (< 1% of each Qwen2.5 "
     "run's time)",
@@ -75,6 +87,8 @@ def predict_with(rows: pd.DataFrame, engine: str, values: dict[str, float]) -> p
     """`rows` predicted on the engine with `values` in place of its YAML's figures."""
     data = yaml.safe_load((ENGINES / f"{engine}.yaml").read_text())
     data.update(values)
+    for k in values:  # a candidate figure: the YAML needs a source for a non-default value
+        data["sources"].setdefault(k, "a candidate figure of benchmarks/fit_engines.py")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{engine}.yaml"
         path.write_text(yaml.safe_dump(data))
@@ -95,28 +109,35 @@ def _nonneg_lstsq(jac: np.ndarray, res: np.ndarray) -> np.ndarray:
 
 
 def fit(rows: pd.DataFrame, engine: str, keys: tuple[str, ...], steps: int = 8,
-        start: dict[str, float] | None = None) -> dict[str, float]:
-    """Least squares on log(predicted / measured time), figures >= 0 (Gauss-Newton from
-    `start`, default 0; a step that does not lower the cost is halved, up to 6 times)."""
+        start: dict[str, float] | None = None,
+        fixed: dict[str, float] | None = None) -> dict[str, float]:
+    """Least squares on log(predicted / measured time) over `keys`, the other figures at the
+    YAML's or `fixed` (Gauss-Newton from `start`, default 0; a step that does not lower the
+    cost is halved, up to 6 times; each figure kept in LIMITS, the host figures >= 0)."""
     measured = _times(rows, "value")
     theta = np.array([(start or {}).get(k, 0.0) for k in keys], dtype=float)
+    h = np.array([FD.get(k, FD_US) for k in keys])
+    lo = np.array([LIMITS.get(k, (0.0, np.inf))[0] for k in keys])
+    hi = np.array([LIMITS.get(k, (0.0, np.inf))[1] for k in keys])
 
     def residual(t: np.ndarray) -> np.ndarray:
-        pred = predict_with(rows, engine, dict(zip(keys, t.tolist(), strict=True)))
+        values = {**(fixed or {}), **dict(zip(keys, t.tolist(), strict=True))}
+        pred = predict_with(rows, engine, values)
         return np.log(_times(pred, "predicted") / measured)
 
     for _ in range(steps):
         r0 = residual(theta)
-        jac = np.column_stack([(residual(theta + FD_US * e) - r0) / FD_US
-                               for e in np.eye(len(keys))])
+        d = np.where(theta + h <= hi, h, -h)  # a backward difference at the upper limit
+        jac = np.column_stack([(residual(theta + d[i] * e) - r0) / d[i]
+                               for i, e in enumerate(np.eye(len(keys)))])
         step = _nonneg_lstsq(jac, r0 - jac @ theta) - theta  # the new point kept >= 0
         for _half in range(6):
-            trial = np.maximum(theta + step, 0.0)
+            trial = np.clip(theta + step, lo, hi)
             if float(np.sum(residual(trial) ** 2)) < float(r0 @ r0):
                 theta = trial
                 break
             step = step / 2.0
-    return {k: float(round(v, 1)) for k, v in zip(keys, theta, strict=True)}
+    return {k: float(round(v, 3 if k in LIMITS else 1)) for k, v in zip(keys, theta, strict=True)}
 
 
 def _stats(errors: pd.Series) -> str:
@@ -124,23 +145,49 @@ def _stats(errors: pd.Series) -> str:
     return f"{len(a):3d}  {100 * a.median():6.1f}%  {100 * a.max():7.1f}%" if len(a) else "  0"
 
 
-def write(engine: str, values: dict[str, float], ids: list[str]) -> None:
-    """Replace each fitted figure and its source line in the engine YAML (comments kept)."""
+def write(engine: str, values: dict[str, float],
+          used: dict[str, tuple[list[str], str]]) -> None:
+    """Replace each fitted figure and its source line in the engine YAML (comments kept); a
+    figure the YAML lacks is added after the host figures, its source after theirs."""
     path = ENGINES / f"{engine}.yaml"
     text = path.read_text()
     day = datetime.date.today().isoformat()
-    which = f"; {FIT_ROWS[engine][0]}" if engine in FIT_ROWS else ""
-    src = (f"fitted on rows {', '.join(ids)} (split=fit of costmodel/calibration/data/"
-           f"published_runs.csv{which}; the engine's other rows held out), costmodel "
-           f"benchmarks/fit_engines.py, {day}")
     for key, value in values.items():
+        ids, why = used[key]
+        which = f"; {why}" if why else ""
+        src = (f"fitted on rows {', '.join(ids)} (split=fit of costmodel/calibration/data/"
+               f"published_runs.csv{which}; the engine's other rows held out), costmodel "
+               f"benchmarks/fit_engines.py, {day}")
+        if not re.search(rf"(?m)^{key}: ", text):
+            text = re.sub(r"(?m)^(prefill_overhead_us: .*)$", rf"\1\n{key}: {value:g}", text)
+            text = re.sub(r"(?m)^(sources:)$", rf'\1\n  {key}: "x"', text)
         text = re.sub(rf"(?m)^{key}: .*$", f"{key}: {value:g}", text)
-        text = re.sub(rf"(?m)^(  {key}): .*$", lambda m: f'{m.group(1)}: "{src}"', text)
+        text = re.sub(rf"(?m)^(  {key}): .*$", lambda m, s=src: f'{m.group(1)}: "{s}"', text)
     for (eng, key), why in NOT_FITTED.items():
         if eng == engine:
             note = f"ASSUMED, not fitted: {why} (costmodel benchmarks/fit_engines.py, {day})"
             text = re.sub(rf"(?m)^(  {key}): .*$", lambda m, n=note: f'{m.group(1)}: "{n}"', text)
     path.write_text(text)
+
+
+def _stages(engine: str) -> list[tuple[tuple[str, ...], str, Callable[[pd.DataFrame], Any]]]:
+    """(figures, which rows and why, row filter) per fit stage (STAGES; default one stage)."""
+    return STAGES.get(engine, [(FIT[engine], "", lambda r: r["split"] == "fit")])
+
+
+def fit_engine(rows: pd.DataFrame) -> tuple[dict[str, float], dict[str, tuple[list[str], str]]]:
+    """The engine's fitted figures and, per figure, (row ids, why those rows)."""
+    engine = str(rows["engine"].iloc[0])
+    yaml_doc = yaml.safe_load((ENGINES / f"{engine}.yaml").read_text())
+    values = {k: float(yaml_doc.get(k, 1.0 if k in LIMITS else 0.0)) for k in FIT[engine]}
+    stages, used = _stages(engine), {}
+    fit_rows = rows[rows["split"] == "fit"]
+    for _ in range(STAGE_ROUNDS if len(stages) > 1 else 1):
+        for keys, why, keep in stages:
+            part = fit_rows[keep(fit_rows)]
+            values.update(fit(part, engine, keys, start=values, fixed=values))
+            used.update({k: (part["id"].tolist(), why) for k in keys})
+    return values, used
 
 
 def main() -> None:
@@ -149,20 +196,17 @@ def main() -> None:
                     help="write the fitted figures into these engines' YAMLs (none named: all)")
     args = ap.parse_args()
     data = published.read(published.BUNDLED)
-    print("engine         figure                          before -> fitted (us)")
+    print("engine         figure                          before -> fitted (us; fractions)")
     frames = []
-    for engine, keys in FIT.items():
+    for engine in FIT:
         rows = data[data["engine"] == engine]
-        fit_rows = rows[rows["split"] == "fit"]
-        if engine in FIT_ROWS:
-            fit_rows = fit_rows[FIT_ROWS[engine][1](fit_rows)]
-        before = {k: yaml.safe_load((ENGINES / f"{engine}.yaml").read_text())[k] for k in keys}
-        values = fit(fit_rows, engine, keys, start=before)
-        for k in keys:
-            print(f"{engine:14s} {k:30s} {before[k]:8g} -> {values[k]:g}")
+        doc = yaml.safe_load((ENGINES / f"{engine}.yaml").read_text())
+        values, used = fit_engine(rows)
+        for k, v in values.items():
+            print(f"{engine:14s} {k:30s} {doc.get(k, 1.0 if k in LIMITS else 0):8g} -> {v:g}")
         frames.append(predict_with(rows, engine, values))
         if args.write is not None and (not args.write or engine in args.write):
-            write(engine, values, fit_rows["id"].tolist())
+            write(engine, values, used)
     _report(pd.concat(frames))
 
 

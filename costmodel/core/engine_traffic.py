@@ -7,15 +7,16 @@ Per decoder layer (self-attention), per prefill pass or per decode step, in byte
                 2 x batch x keys x kv_heads x head_dim x KV bytes per element)
     kv_concat = 2 x KV      kv_append: concat, decode steps only: torch.cat reads the layer's
                             cache and the new token and writes the grown copy (the prefill
-                            stores the prompt's K and V as they are)
+                            stores the prompt's K and V as they are); all of it a copy
     repeat_kv = 2 g x KV    gqa_expand with g = heads / kv_heads > 1 (g = 1: none): the copy
-                            reads KV and writes g x KV, and the attention then reads g x KV
-                            instead of KV: KV + g KV + (g - 1) KV
-    time_s    = bytes / the rate of a memory-bound kernel: the device's achievable bandwidth
-                (Rates.bytes_per_s) x its memory_fraction where it has kernel figures
-                (KernelModel.memory_rate, as efficiency.memory_bound_time_s; since 2026-12-03,
-                before at the bandwidth alone); the copies' own per-kernel fixed costs and
-                launches are not priced
+                            reads KV and writes g x KV ((1 + g) KV copied), and the attention
+                            then reads g x KV instead of KV ((g - 1) KV read)
+    time_s    = (copied / copy_fraction + read) / the rate of a memory-bound kernel: the
+                device's achievable bandwidth (Rates.bytes_per_s) x its memory_fraction where it
+                has kernel figures (KernelModel.memory_rate, as efficiency.memory_bound_time_s);
+                copy_fraction (Engine, default 1): the share of that rate the engine's copy
+                kernels reach (hf-eager: fitted, its YAML's source); the copies' own per-kernel
+                fixed costs and launches are not priced
 
 Device time (no launches of their own, no FLOPs or counted bytes), one row per stage
 (`engine/kv_concat`, `engine/repeat_kv`). Decode: KV is affine in the step (one key per step),
@@ -50,14 +51,15 @@ def layer_kv_bytes(ops: Sequence[Op], stage: str) -> Arr:
 
 
 def factors(e: Engine | None, groups: float, stage: str) -> list[tuple[str, float]]:
-    """(row name, bytes per KV byte) of the engine's traffic in this stage (formula above)."""
+    """(row name, memory-rate bytes per KV byte) of the engine's traffic in this stage: the
+    copied bytes over copy_fraction plus the bytes only read (formula above)."""
     if e is None or e.kernels == "bound":
         return []
     out = []
     if e.kv_append == "concat" and stage == "decode":
-        out.append((KV_CONCAT, 2.0))
+        out.append((KV_CONCAT, 2.0 / e.copy_fraction))
     if e.gqa_expand and groups > 1.0:
-        out.append((REPEAT_KV, 2.0 * groups))
+        out.append((REPEAT_KV, (1.0 + groups) / e.copy_fraction + (groups - 1.0)))
     return out
 
 

@@ -24,7 +24,9 @@ units (seconds). Every figure has a source under `sources`. How the fields enter
   copies the layer's whole cache every step). gqa_expand: the attention path copies K and V
   out to every query head before the kernel (transformers' repeat_kv) when heads > KV heads;
   default false. Both priced as the engine's own traffic (core/engine_traffic.py); set to a
-  value other than the default, each needs a source.
+  value other than the default, each needs a source. copy_fraction: the share of the device's
+  memory-bound kernel rate those copies (torch.cat, the expand + reshape copy) achieve; default
+  1; set, it needs a source.
 - decode_max_group: the largest group of query heads per KV head the engine's decode attention
   kernel packs into one CTA; larger groups run one CTA per query head, each reading K and V
   itself (core/decode_kernel.decode_attention_time_s). None (default): the device's figure set
@@ -61,7 +63,8 @@ FusedGemm = Literal["qkv", "gate_up"]  # core/ops.fuse_gemms groups
 ENGINE_SOURCED = ("kernels", "host_overhead_per_kernel_us", "step_overhead_us",
                   "prefill_overhead_us", "decode_cuda_graphs", "fused_op_classes")
 OPTIONAL_SOURCED = ("host_overlap", "kv_append", "gqa_expand", "fused_gemms",  # sourced when
-                    "prefill_attention_dtype", "decode_max_group", "int4_format")  # not default
+                    "prefill_attention_dtype", "decode_max_group", "int4_format",  # not default
+                    "copy_fraction")
 
 
 class Int4Format(FileModel):
@@ -90,6 +93,7 @@ class EngineFile(FileModel):
     host_overlap: Literal["serial", "async"] = "serial"
     kv_append: Literal["in_place", "concat"] = "in_place"
     gqa_expand: bool = False
+    copy_fraction: float = Field(default=1.0, gt=0.0, le=1.0, allow_inf_nan=False)
     fused_gemms: tuple[FusedGemm, ...] = ()
     prefill_attention_dtype: Literal["activation", "kv_cache"] = "activation"
     decode_max_group: int | None = Field(default=None, ge=1)
@@ -130,6 +134,7 @@ class Engine(BaseModel):
     host_overlap: Literal["serial", "async"]
     kv_append: Literal["in_place", "concat"] = "in_place"
     gqa_expand: bool = False
+    copy_fraction: float = 1.0
     fused_gemms: frozenset[str] = frozenset()
     prefill_attention_dtype: Literal["activation", "kv_cache"]
     decode_max_group: int | None
@@ -146,7 +151,8 @@ class Engine(BaseModel):
                    prefill_overhead_s=f.prefill_overhead_us * MICRO,
                    flash_attention=f.flash_attention, kernel_figures=f.kernel_figures or f.id,
                    host_overlap=f.host_overlap, kv_append=f.kv_append,
-                   gqa_expand=f.gqa_expand, fused_gemms=frozenset(f.fused_gemms),
+                   gqa_expand=f.gqa_expand, copy_fraction=f.copy_fraction,
+                   fused_gemms=frozenset(f.fused_gemms),
                    prefill_attention_dtype=f.prefill_attention_dtype,
                    decode_max_group=f.decode_max_group, int4_format=f.int4_format,
                    source_file=f)

@@ -27,7 +27,8 @@ PROMPT, OUT = 1000, 11
 def _engine(tmp_path: Path, overlap: str, traffic: bool) -> str:
     data = yaml.safe_load((ENGINES / "hf-eager.yaml").read_text())
     data.update(id=f"t-{overlap}-{traffic}", host_overlap=overlap,
-                kv_append="concat" if traffic else "in_place", gqa_expand=traffic)
+                kv_append="concat" if traffic else "in_place", gqa_expand=traffic,
+                copy_fraction=1.0)  # the hand counts below: copies at the memory-bound rate
     path = tmp_path / f"{data['id']}.yaml"
     path.write_text(yaml.safe_dump(data))
     return str(path)
@@ -47,8 +48,12 @@ def _pair(tmp_path, overlap: str, out: int = OUT):
             for t in (True, False)]
 
 
+def _hf(copy_fraction: float = 1.0):
+    return load_engine("hf-eager").model_copy(update={"copy_fraction": copy_fraction})
+
+
 def test_factors_by_engine_and_stage():
-    hf = load_engine("hf-eager")
+    hf = _hf()
     assert engine_traffic.factors(hf, 5.0, "decode") == [("engine/kv_concat", 2.0),
                                                          ("engine/repeat_kv", 10.0)]
     assert engine_traffic.factors(hf, 5.0, "prefill") == [("engine/repeat_kv", 10.0)]
@@ -65,7 +70,7 @@ def test_decode_rows_sum_the_steps_exactly():
         return Op("llm/L0-1/attn/flash", "decode", "attention", z, z, z, z, z, z,
                   kv_read_bytes=np.full((1, 1), kv), count=2)
     n, span = np.array(5.0), np.array(3.0)
-    total, one = engine_traffic.decode_rows(load_engine("hf-eager"), [op(50.0)],
+    total, one = engine_traffic.decode_rows(_hf(), [op(50.0)],
                                             [op(50.0 + 5.0 * 3)], 4.0, np.array(10.0), n, span,
                                             np.zeros((1, 1)))
     loop = sum(10.0 * (100.0 + 10.0 * j) / 10.0 for j in range(5))
@@ -116,3 +121,12 @@ def test_kv_fields_need_a_source_only_when_written():
     del data["kv_append"], data["gqa_expand"], data["sources"]["gqa_expand"]
     f = EngineFile.model_validate(data)  # unset: in_place, no expand (a user's older YAML)
     assert (f.kv_append, f.gqa_expand) == ("in_place", False)
+
+
+def test_copy_fraction_slows_the_copies_only():
+    """At copy_fraction c the copied bytes run at c x the memory-bound rate: concat 2 KV / c;
+    repeat_kv (1 + g) KV / c copied plus the attention's (g - 1) KV extra read at the rate."""
+    c, g = 0.5, 5.0
+    assert engine_traffic.factors(_hf(c), g, "decode") == [
+        ("engine/kv_concat", 2.0 / c), ("engine/repeat_kv", (1.0 + g) / c + (g - 1.0))]
+    assert load_engine("hf-eager").copy_fraction < 1.0  # the shipped, fitted figure
