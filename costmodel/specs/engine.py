@@ -71,7 +71,6 @@ class Int4Format(FileModel):
     """An engine's int4 weight layout: `group` weights per group, `group_bytes` bytes of scale
     (and zero, where the format keeps one) per group."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
     group: int = Field(ge=1, le=MAX_WEIGHT_GROUP)
     group_bytes: float = Field(ge=0.0, le=MAX_GROUP_BYTES, allow_inf_nan=False)
 
@@ -79,7 +78,6 @@ class Int4Format(FileModel):
 class EngineFile(FileModel):
     """One engine YAML file (human units)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
     id: str = Field(min_length=1)
     name: str = Field(min_length=1)
     kernels: Literal["bound", "measured"]

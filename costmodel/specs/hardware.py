@@ -12,13 +12,11 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from costmodel.errors import CostmodelError
-from costmodel.specs.base import FileModel
+from costmodel.specs.base import FROZEN, FileModel
 from costmodel.units import GIGA, MEBI, MICRO, TERA, DType
-
-_FROZEN = ConfigDict(frozen=True, extra="forbid")
 
 
 def _positive(x: float) -> float:
@@ -57,7 +55,6 @@ SOURCED_KEYS = (
 class PeakTflops(FileModel):
     """Dense peak throughput per dtype in TFLOP/s (TOPS for int). null = not supported."""
 
-    model_config = _FROZEN
     fp32: PositiveFloat | None = None
     tf32: PositiveFloat | None = None
     bf16: PositiveFloat | None = None
@@ -70,7 +67,6 @@ class PeakTflops(FileModel):
 class Interconnect(FileModel):
     """GPU-to-GPU link: bandwidth per direction per GPU, and one-way latency."""
 
-    model_config = _FROZEN
     kind: Literal["nvlink", "pcie", "none"] = "none"
     bandwidth_GBps: PositiveFloat | None = None
     latency_us: NonNegativeFloat = 0.0
@@ -79,7 +75,6 @@ class Interconnect(FileModel):
 class EfficiencyFile(FileModel):
     """Achievable fraction of the datasheet peak; 1.0 = the bare roofline."""
 
-    model_config = _FROZEN
     compute: float = Field(default=1.0, gt=0.0, le=1.0)
     memory: float = Field(default=1.0, gt=0.0, le=1.0)
     attention: float = Field(default=1.0, gt=0.0, le=1.0)
@@ -89,7 +84,6 @@ class DecodeFields(FileModel):
     """The decode-attention figures and kernel rules (core/decode_kernel.decode_attention_time_s),
     shared by a device's KernelEfficiencyFile and each engine's DecodeKernelFile."""
 
-    model_config = _FROZEN
     decode_fraction: float = Field(default=1.0, gt=0.0, le=3.0)  # asymptote (decode_kernel.py)
     decode_tile_us: float = Field(default=0.0, ge=0.0)
     decode_fixed_us: float = Field(default=0.0, ge=0.0)
@@ -109,7 +103,6 @@ class AttentionFields(FileModel):
     prefill_attention_time_s), shared by a device's KernelEfficiencyFile and each engine's
     AttentionKernelFile."""
 
-    model_config = _FROZEN
     attention_fraction: float = Field(default=1.0, gt=0.0, le=1.0)
     attention_tile_us: float = Field(default=0.0, ge=0.0)
     attention_fixed_us: float = Field(default=0.0, ge=0.0)
@@ -134,7 +127,6 @@ class KernelEfficiencyFile(DecodeFields, AttentionFields):
     figures are DecodeFields'.
     """
 
-    model_config = _FROZEN
     gemm_fraction: float = Field(gt=0.0, le=1.0)
     # large fp8 GEMMs, of the fp8 dense peak (MAMF fp8 / peak); 0: gemm_fraction
     gemm_fraction_fp8: float = Field(default=0.0, ge=0.0, le=1.0)
@@ -177,7 +169,6 @@ class EfficiencyCurveFile(FileModel):
     (0, 1]. See docs/validation.md, "Efficiency curves" and "Calibrating a profile".
     """
 
-    model_config = _FROZEN
     roofline_us: list[PositiveFloat] | None = Field(default=None, min_length=1)
     flop_per_byte: list[PositiveFloat] | None = Field(default=None, min_length=1)
     gemm_k: list[PositiveFloat] | None = Field(default=None, min_length=1)
@@ -204,7 +195,6 @@ class EfficiencyCurvesFile(FileModel):
     Real kernels of the same roofline size differ by class (an RMSNorm reaches about a third
     of the bandwidth a residual add does), so one curve per class, not one for all."""
 
-    model_config = _FROZEN
     linear: EfficiencyCurveFile | None = None
     attention: EfficiencyCurveFile | None = None
     norm: EfficiencyCurveFile | None = None
@@ -223,7 +213,6 @@ class EfficiencyCurvesFile(FileModel):
 class HardwareFile(FileModel):
     """A hardware profile exactly as written in YAML (units in the keys)."""
 
-    model_config = _FROZEN
     id: str = Field(min_length=1)
     name: str = Field(min_length=1)
     category: Literal["datacenter", "workstation", "consumer", "edge"]
@@ -267,7 +256,7 @@ class HardwareFile(FileModel):
 class HardwareProfile(BaseModel):
     """A device in base units (bytes, bytes/s, FLOP/s, s). Build with `from_file`."""
 
-    model_config = _FROZEN
+    model_config = FROZEN
     id: str
     name: str
     category: str
