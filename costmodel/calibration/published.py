@@ -44,7 +44,7 @@ POSITIVE = ("batch", "output_tokens", "tp", "pp", "weight_group")
 RATES = ("decode_tokens_per_s", "output_tokens_per_s")  # higher is faster
 GROUP = ["model", "hardware", "engine", "weight_dtype", "act_dtype", "kv_dtype", "tp", "pp",
          "weight_group", "weight_group_bytes"]
-QUANT_GROUP = {"weight_group": "", "weight_group_bytes": ""}  # optional columns: empty = unset
+QUANT_GROUP = ("weight_group", "weight_group_bytes")  # optional columns; an empty cell = unset
 BUNDLED = Path(__file__).resolve().parent / "data" / "published_runs.csv"
 MAX_COUNT = 2**31 - 1  # a count cell above this is refused when read (prepare has the limits)
 
@@ -180,17 +180,17 @@ def read(path: str | Path) -> pd.DataFrame:
     if "pp" not in df.columns:
         df["pp"] = "1"
     df["pp"] = df["pp"].replace("", "1")
-    for col, default in QUANT_GROUP.items():
-        df[col] = df[col].str.strip().replace("", default) if col in df else default
+    for col in QUANT_GROUP:
+        df[col] = df[col].str.strip() if col in df else ""
     for i, row in enumerate(df.to_dict("records")):
         _check_row(path, row, i)
     _check_ids(path, df)
     for col in COUNTS:
         df[col] = df[col].astype(float).astype(int)
     df["value"] = df["value"].astype(float)
+    int4 = df["weight_dtype"].str.strip() == "int4"
     for col in QUANT_GROUP:  # NaN: the engine's int4 format (empty cell, or a non-int4 row)
-        own = (df["weight_dtype"].str.strip() == "int4") & (df[col] != "")
-        df[col] = pd.to_numeric(df[col].where(own, ""), errors="coerce")  # "" -> NaN
+        df[col] = pd.to_numeric(df[col].where(int4, ""), errors="coerce")  # "" -> NaN
     for col in ("id", "model", "hardware", "engine", "metric", *GROUP[3:6]):
         df[col] = df[col].str.strip()
     for col in ("model", "hardware", "engine"):
