@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from costmodel.cli.output import Format, dumps, table
+from costmodel.cli.output import Format, dumps, percent, table
 from costmodel.units import seconds
 
 ROW_COLS = ("source", "kind", "label", "measured_s", "predicted_s", "bound_s", "abs_error")
@@ -40,8 +40,7 @@ def evaluate(files: list[Path], hardware: str, held_out_only: bool = False):  # 
 
 
 def _pct(x: float) -> str:
-    """A percentage; past 1e6 % in powers of ten, not hundreds of digits."""
-    return "n/a" if not np.isfinite(x) else f"{100 * x:.1f}" if abs(x) < 1e4 else f"{100 * x:.3g}"
+    return "n/a" if not np.isfinite(x) else percent(x)
 
 
 def run(files: list[Path], hardware: str, fmt: Format, per_row: bool,

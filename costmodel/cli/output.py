@@ -120,6 +120,12 @@ def dumps(doc: Any) -> str:
     return json.dumps(_clean(doc), indent=2)
 
 
+def percent(x: float, signed: bool = False) -> str:
+    """A fraction as a percentage figure (no % sign): one decimal, or past 1e6 % in powers of
+    ten (an error against a tiny measurement), not hundreds of digits."""
+    return format(100 * x, ("+" if signed else "") + (".1f" if abs(x) < 1e4 else ".3g"))
+
+
 def table(rows: list[list[str]], header: list[str], right: set[int] | None = None) -> str:
     """A plain aligned text table."""
     right = right or set()

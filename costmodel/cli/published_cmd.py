@@ -7,12 +7,11 @@ from typing import Any
 
 import typer
 
-from costmodel.cli.output import Format, dumps, table
+from costmodel.cli.output import Format, dumps, percent, table
 
 
 def _pct(x: float) -> str:
-    """A signed percentage; past 1e6 % in powers of ten, not hundreds of digits."""
-    return f"{100 * x:+.1f}%" if abs(x) < 1e4 else f"{100 * x:+.3g}%"
+    return f"{percent(x, signed=True)}%"
 
 
 def _rows_table(frame: Any) -> str:
