@@ -6,6 +6,7 @@ CompressionPlan (`compression_from_options`). Bad input: one line naming the opt
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import typer
@@ -169,6 +170,15 @@ def _check_clash(at: str | None, where: str, keep: str | None, merge_per_layer: 
     if where == "vit" and stage and keep is None and merge_per_layer is None and not method:
         raise CostmodelError("--keep: --at vit needs --keep RATIO or --merge-per-layer R, "
                              "e.g. --keep 0.5")
+
+
+def compression_from_values(values: Mapping[str, Any]) -> AnyCompression | None:
+    """compression_from_options on the compression options a command has among `values` (its
+    `locals()`, or a plot command's keywords); absent ones are None."""
+    return compression_from_options(values.get("keep"), values.get("at"), values.get("method"),
+                                    values.get("schedule"), values.get("kv_keep"),
+                                    values.get("kv_policy"),
+                                    sparse_decode=values.get("sparse_decode"))
 
 
 def compression_from_options(keep: str | None = None, at: str | None = None,

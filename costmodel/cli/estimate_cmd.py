@@ -85,8 +85,7 @@ def estimate(
     sparse_decode: str | None = co.SPARSE_DECODE,
 ) -> None:
     """FLOPs, memory traffic, latency and memory footprint of each inference stage."""
-    comp = co.compression_from_options(keep, at, method, schedule, kv_keep, kv_policy,
-                                       sparse_decode=sparse_decode)
+    comp = co.compression_from_values(locals())
     w = workload_from_values(locals(), compression=comp)
     spec, hw = load_model(model), load_hardware(hardware, tuple(sets))
     refuse_unused(spec, w)

@@ -75,10 +75,7 @@ def setup(values: Mapping[str, Any], **override: Any,
     call: model, hardware, sets and whichever workload and compression options it has);
     `override` replaces one (batching and capacity search the batch themselves)."""
     v = {**values, **override}
-    comp = co.compression_from_options(v.get("keep"), v.get("at"), v.get("method"),
-                                       v.get("schedule"), v.get("kv_keep"), v.get("kv_policy"),
-                                       sparse_decode=v.get("sparse_decode"))
-    w = workload_from_values(v, compression=comp)
+    w = workload_from_values(v, compression=co.compression_from_values(v))
     spec = load_model(v["model"])
     refuse_unused(spec, w)
     return spec, devices(v["hardware"], v["sets"]), w

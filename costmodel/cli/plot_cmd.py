@@ -18,7 +18,7 @@ import typer
 from costmodel.analysis.estimate import Estimate
 from costmodel.analysis.estimate import estimate as run_estimate
 from costmodel.cli import captions, estimate_cmd, feedback
-from costmodel.cli.options import QUIET, refuse_unused, workload_from_options
+from costmodel.cli.options import QUIET, refuse_unused, workload_from_values
 from costmodel.cli.output import FIGURES, check_output, write_atomic
 from costmodel.errors import CostmodelError
 from costmodel.loading.load import load_hardware, load_model
@@ -82,20 +82,13 @@ def with_estimate_options(drop: tuple[str, ...] = (), replace: dict[str, Any] | 
     return wrap
 
 
-COMPRESSION = ("keep", "at", "method", "schedule", "kv_keep", "kv_policy", "sparse_decode")
-
-
 def workload(kw: dict[str, Any], **override: Any) -> Any:
-    """The Workload `costmodel estimate` builds from the same options (every one of them:
-    the plot commands copy its signature, so none is dropped), the compression options
-    (--keep, --at, ...) made into its compression as estimate does."""
-    from costmodel.cli.compression_options import compression_from_options
+    """The Workload `costmodel estimate` builds from the same options (the plot commands copy
+    its signature), the compression options (--keep, --at, ...) made into its compression as
+    estimate does."""
+    from costmodel.cli.compression_options import compression_from_values
 
-    opts: dict[str, Any] = {k: kw.get(k) for k in COMPRESSION}
-    comp = compression_from_options(**opts)
-    own = {"model", "hardware", "sets", "output", *COMPRESSION}
-    return workload_from_options(**{**{k: v for k, v in kw.items() if k not in own},
-                                    "compression": comp, **override})
+    return workload_from_values(kw, compression=compression_from_values(kw), **override)
 
 
 def _one(kw: dict[str, Any]) -> Estimate:

@@ -122,8 +122,7 @@ def sweep(
         output_format(plot, "--plot")  # a bad path fails before any work
     vis, frames = _axis(visual_tokens, video_frames, image_size)
     bat = parse_grid(batch, "--batch", minimum=1, maximum=MAX_BATCH)
-    comp = co.compression_from_options(keep, at, method, schedule, kv_keep, kv_policy,
-                                       sparse_decode=sparse_decode)
+    comp = co.compression_from_values(locals())
     models, devices = _names(model, "model"), _names(hardware, "--hardware")
     axis = vis if frames is None else frames
     assert axis is not None  # _axis returns one of them
