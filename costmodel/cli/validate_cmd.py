@@ -85,7 +85,7 @@ def validate(
     _measured(measurements, hardware, kind, execution, points, plot, fmt)
 
 
-def _mode(files: dict[str, Path | None], given: dict[str, bool]) -> str:
+def _mode(files: dict[str, Path | None], given: dict[str, bool]) -> None:
     """The one kind of validation asked for; an option it does not read is refused (it was
     silently ignored: -H with --published, --plot with --kernels, --per-row with -m, ...)."""
     from costmodel.errors import CostmodelError
@@ -99,7 +99,6 @@ def _mode(files: dict[str, Path | None], given: dict[str, bool]) -> str:
         goes = " or ".join(m for m, u in USES.items() if unused[0] in u)
         raise CostmodelError(f"{unused[0]}: validate {asked[0]} does not read it; drop it "
                              f"(it goes with {goes})")
-    return asked[0]
 
 
 def _measured(measurements: Path, hardware: str, kind: Kind | None, execution: Mode,
