@@ -86,6 +86,15 @@ def savings_df(before: int = 576, after: int = 144):
     return df
 
 
+def shown_commands(doc: Path) -> list[tuple[str, str]]:
+    """(command, shown output) for each ``` block of `doc` whose first line is `$ costmodel ...`
+    (the blocks benchmarks/refresh_doc_outputs.py rewrites)."""
+    import re
+
+    blocks = re.findall(r"```\n\$ (costmodel [^\n]*)\n(.*?)```", doc.read_text(), re.S)
+    return [(cmd, out.rstrip()) for cmd, out in blocks]
+
+
 def run(args: list[str], capsys: pytest.CaptureFixture[str] | None = None) -> tuple[int, str, str]:
     """Run the real entry point (`costmodel.cli.main`, which owns error formatting and exit
     codes) and return (exit code, stdout, stderr).

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import costmodel
-from tests.helpers import DOCS, run
+from tests.helpers import DOCS, run, shown_commands
 
 DOC = DOCS / "methodology.md"
 
@@ -63,14 +63,8 @@ def test_methodology_example_is_what_the_cli_prints(capsys):
     assert code == 0 and shown in out.splitlines()
 
 
-def _shown_commands() -> list[tuple[str, str]]:
-    """(command, shown output) for each ``` block whose first line is `$ costmodel ...`."""
-    blocks = re.findall(r"```\n\$ (costmodel [^\n]*)\n(.*?)```", DOC.read_text(), re.S)
-    return [(cmd, out.rstrip()) for cmd, out in blocks]
-
-
-@pytest.mark.parametrize(("command", "shown"), _shown_commands(),
-                         ids=[c for c, _ in _shown_commands()])
+@pytest.mark.parametrize(("command", "shown"), shown_commands(DOC),
+                         ids=[c for c, _ in shown_commands(DOC)])
 def test_shown_output_is_what_the_command_prints(command, shown):
     """Every `$ costmodel ...` block shows today's output (benchmarks/refresh_doc_outputs.py
     rewrites them)."""

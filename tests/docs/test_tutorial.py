@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import DOCS, run
+from tests.helpers import DOCS, run, shown_commands
 
 pytest.importorskip("matplotlib")
 
@@ -28,9 +28,7 @@ def _text() -> str:
 
 
 def _shown_commands() -> list[tuple[str, str]]:
-    """(command, shown output) for each ``` block whose first line is `$ costmodel ...`."""
-    blocks = re.findall(r"```\n\$ (costmodel [^\n]*)\n(.*?)```", _text(), re.S)
-    return [(cmd, out.rstrip()) for cmd, out in blocks]
+    return shown_commands(DOC)
 
 
 def _bash_commands() -> list[str]:
