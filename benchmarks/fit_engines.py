@@ -45,8 +45,6 @@ from costmodel.calibration import published  # noqa: E402
 
 ENGINES = ROOT / "costmodel" / "engines"
 HOST = ("host_overhead_per_kernel_us", "step_overhead_us", "prefill_overhead_us")
-FIT = {"hf-eager": (*HOST[:2], "copy_fraction"), "vllm": HOST[1:2], "trtllm-0.6": HOST[1:],
-       "torch-compile": HOST[1:2]}
 # Which fit rows identify which of an engine's figures, and why (default: every figure on every
 # `fit` row, one least-squares fit). hf-eager launches asynchronously (max(device, host) per
 # step): only rows the host bounds measure its host time, and only rows whose decode step is
@@ -60,12 +58,15 @@ DEVICE_BOUND = "the fit rows with a prompt (input length > 1: the copies' share 
 STAGES = {"hf-eager": [(HOST[:2], HOST_BOUND, lambda r: r["text_tokens"] == 1),
                        (("copy_fraction",), DEVICE_BOUND, lambda r: r["text_tokens"] > 1)]}
 STAGE_ROUNDS = 3
+# The figures fitted per engine (a staged engine's: its stages' figures, in order)
+FIT = {"hf-eager": tuple(k for keys, _, _ in STAGES["hf-eager"] for k in keys),
+       "vllm": HOST[1:2], "trtllm-0.6": HOST[1:], "torch-compile": HOST[1:2]}
 LIMITS = {"copy_fraction": (0.05, 1.0)}  # (low, high); the host figures: >= 0
-# Placeholders these rows cannot identify: kept, with the reason written as their source.
 # Finite-difference step of the Jacobian (us): small, because under `host_overlap: async`
 # the time is max(device, host), piecewise linear in the figures (a large step jumps the knee).
 FD_US = 1.0
 FD = {"copy_fraction": 0.005}  # a fraction, not microseconds
+# Placeholders these rows cannot identify: kept, with the reason written as their source.
 NOT_FITTED = {
     ("hf-eager", "prefill_overhead_us"): "one prefill per 2048-token run (< 1% of each Qwen2.5 "
     "run's time)",
@@ -170,6 +171,12 @@ def write(engine: str, values: dict[str, float],
     path.write_text(text)
 
 
+def _yaml_values(engine: str) -> dict[str, float]:
+    """The engine YAML's fitted figures (FIT), a figure it leaves out at its default."""
+    doc = yaml.safe_load((ENGINES / f"{engine}.yaml").read_text())
+    return {k: float(doc.get(k, 1.0 if k in LIMITS else 0.0)) for k in FIT[engine]}
+
+
 def _stages(engine: str) -> list[tuple[tuple[str, ...], str, Callable[[pd.DataFrame], Any]]]:
     """(figures, which rows and why, row filter) per fit stage (STAGES; default one stage)."""
     return STAGES.get(engine, [(FIT[engine], "", lambda r: r["split"] == "fit")])
@@ -178,8 +185,7 @@ def _stages(engine: str) -> list[tuple[tuple[str, ...], str, Callable[[pd.DataFr
 def fit_engine(rows: pd.DataFrame) -> tuple[dict[str, float], dict[str, tuple[list[str], str]]]:
     """The engine's fitted figures and, per figure, (row ids, why those rows)."""
     engine = str(rows["engine"].iloc[0])
-    yaml_doc = yaml.safe_load((ENGINES / f"{engine}.yaml").read_text())
-    values = {k: float(yaml_doc.get(k, 1.0 if k in LIMITS else 0.0)) for k in FIT[engine]}
+    values = _yaml_values(engine)
     stages, used = _stages(engine), {}
     fit_rows = rows[rows["split"] == "fit"]
     for _ in range(STAGE_ROUNDS if len(stages) > 1 else 1):
@@ -200,10 +206,10 @@ def main() -> None:
     frames = []
     for engine in FIT:
         rows = data[data["engine"] == engine]
-        doc = yaml.safe_load((ENGINES / f"{engine}.yaml").read_text())
+        before = _yaml_values(engine)
         values, used = fit_engine(rows)
         for k, v in values.items():
-            print(f"{engine:14s} {k:30s} {doc.get(k, 1.0 if k in LIMITS else 0):8g} -> {v:g}")
+            print(f"{engine:14s} {k:30s} {before[k]:8g} -> {v:g}")
         frames.append(predict_with(rows, engine, values))
         if args.write is not None and (not args.write or engine in args.write):
             write(engine, values, used)
