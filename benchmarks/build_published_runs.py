@@ -114,10 +114,40 @@ def _trt(r: pd.Series) -> dict:
                 metric="ttft_s" if ttft else "output_tokens_per_s", value=value)
 
 
+# Max-load rows (TensorRT-LLM >= 0.19, trtllm-bench throughput, perf-overview.md table "Llama
+# 3.1 8B"): the quote carries the H200 and the H100 column of one row; the shared table's value
+# is the H100 one. batch: trtllm-bench's cap on requests in flight (tensorrt_llm/bench/build/
+# tuning.py `finetune_setting`: min(KV-cache requests, 4096); "Max Runtime Batch Size: 4096"
+# in perf-benchmarking.md's summary); the model runs the largest batch up to it that fits.
+# KV cache fp8: trtllm-bench's FP8 mode ("Quantization: FP8", "KV Cache Dtype: FP8" in the
+# same summary, docs/source/performance/perf-benchmarking.md @ 04276b44f20b).
+MAX_LOAD_CAP = 4096
+MAX_LOAD_NOTE = ("Max load (trtllm-bench throughput, PyTorch backend): batch = trtllm-bench's "
+                 "cap on requests in flight (4096, tensorrt_llm/bench/build/tuning.py); KV cache "
+                 "fp8 as trtllm-bench's FP8 mode (perf-benchmarking.md); ")
+
+
+def _max_load(r: pd.Series) -> list[dict]:
+    """The H100 figure (the shared row's value) and the H200 figure of the same quoted row."""
+    h200, h100 = (float(x.replace(",", "")) for x in re.findall(r"\| ([\d,]+) ", r.quote)[-2:])
+    if h100 != r.value:
+        raise ValueError(f"{r.id}: quote's H100 column {h100} is not the value {r.value}")
+    base = dict(model="configs/llama-3.1-8b/config.json", engine="trtllm", weight_dtype="fp8",
+                act_dtype="fp8", kv_dtype="fp8", batch=MAX_LOAD_CAP, visual_tokens=0,
+                text_tokens=int(r.text_tokens), output_tokens=int(r.output_tokens), tp=1, pp=1,
+                metric="max_load_output_tokens_per_s", source=r.source, quote=r.quote)
+    return [dict(id=r.id, hardware="h100-sxm", value=h100, **base,
+                 notes=MAX_LOAD_NOTE + "the H100 column."),
+            dict(id=f"{r.id}-h200", hardware="h200", value=h200, **base,
+                 notes=MAX_LOAD_NOTE + "the H200 column of the same quoted row.")]
+
+
 def split(row: dict) -> str:
     """The stated fit subsets (docs/validation.md): hf-eager and vllm on the Qwen2.5 0.5B,
     3B and 14B rows; trtllm-0.6 on the A100 rows but the TP > 1 throughput rows (whose per-GPU
     reading is an assumption); torch-compile on the bf16 single-GPU rows."""
+    if row["engine"] == "trtllm":  # nothing is fitted on a current TensorRT-LLM
+        return "held-out"
     if row["engine"] in ("hf-eager", "vllm"):
         return "fit" if re.search(r"qwen2\.5-(0\.5|3|14)b", row["model"]) else "held-out"
     if row["engine"] == "trtllm-0.6":
@@ -127,9 +157,11 @@ def split(row: dict) -> str:
     return "fit" if single else "held-out"
 
 
-def convert(r: pd.Series) -> dict | None:
+def convert(r: pd.Series) -> list[dict]:
     if r.id in DUPLICATES or r.model.startswith("Llama-3.1-405B"):
-        return None
+        return []
+    if "max load" in str(r.batch):
+        return _max_load(r)
     if r.software.startswith("gpt-fast"):
         row = _gpt_fast(r)
     elif r.model.startswith("Qwen2.5"):
@@ -137,13 +169,13 @@ def convert(r: pd.Series) -> dict | None:
     elif r.software.startswith("TensorRT-LLM v0.") and r.model.startswith("Llama-2"):
         row = _trt(r)
     else:
-        return None  # max-load rows: no fixed batch (see NOTE.md)
-    return dict(id=r.id, **row, visual_tokens=0, source=r.source, quote=r.quote, notes=r.notes)
+        return []
+    return [dict(id=r.id, **row, visual_tokens=0, source=r.source, quote=r.quote, notes=r.notes)]
 
 
 def main(src: Path) -> None:
     shared = pd.read_csv(src)
-    rows = [x for x in (convert(r) for _, r in shared.iterrows()) if x is not None] + EXTRA
+    rows = [x for _, r in shared.iterrows() for x in convert(r)] + EXTRA
     cols = ["id", "model", "hardware", "engine", "weight_dtype", "act_dtype", "kv_dtype", "batch",
             "visual_tokens", "text_tokens", "output_tokens", "tp", "pp", "weight_group",
             "weight_group_bytes", "metric", "value", "source", "split", "quote", "notes"]

@@ -135,12 +135,16 @@ def batching(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Workload, 
 class Capacity:
     """Serving capacity of one workload per device, static batching (docs/methodology.md,
     "Serving capacity"): a batch of b requests runs prefill together, then decodes together
-    until the last token; the next batch starts when it ends."""
+    until the last token; the next batch starts when it ends. `output_tokens_per_s` is the
+    same at the largest batch that fits: an engine fed requests at an infinite rate that admits
+    a request only when the KV cache of its whole sequence fits (TensorRT-LLM's "guaranteed no
+    evict"), its in-flight batching priced as this static batch (methodology, "Max load")."""
 
     fleet: Fleet
     batches: Arr  # (K,)
     max_fit: Arr  # (D,) largest batch whose footprint (weights + KV cache of all) fits
     decode_tokens_per_s: Arr  # (D,) batch / TPOT at max_fit (nan when batch 1 does not fit)
+    output_tokens_per_s: Arr  # (D,) batch x output tokens / end-to-end latency at max_fit
     slo_batch: Arr  # (D,) largest batch that fits and meets the SLO (0: none)
     requests_per_s: Arr  # (D,) per GPU: max over b <= slo_batch of b / e2e(b) / GPUs
     ttft_s: Arr  # (D,) at the batch giving requests_per_s (nan: none)
@@ -162,10 +166,12 @@ def capacity_of(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Workloa
     rate = batches[None, :] / ev.e2e_latency_s / w.parallel.gpus
     lead = np.arange(len(batches))[None, :] < n_ok[:, None]  # the run that meets the SLO
     best = np.argmax(np.where(lead, rate, -1.0), axis=1)
-    ok = n_ok > 0
-    return Capacity(fl, batches, fit, _at(batches[None, :] / ev.tpot_s, n_fit - 1, n_fit > 0),
-                    slo_b, np.where(ok, _at(rate, best, ok), 0.0), _at(ev.ttft_s, best, ok),
-                    _at(ev.tpot_s, best, ok), _at(batches[None, :], best, ok))
+    ok, fits = n_ok > 0, n_fit > 0
+    out = batches[None, :] * w.output_tokens / ev.e2e_latency_s  # max load: every slot filled
+    return Capacity(fl, batches, fit, _at(batches[None, :] / ev.tpot_s, n_fit - 1, fits),
+                    _at(out, n_fit - 1, fits), slo_b, np.where(ok, _at(rate, best, ok), 0.0),
+                    _at(ev.ttft_s, best, ok), _at(ev.tpot_s, best, ok),
+                    _at(batches[None, :], best, ok))
 
 
 def capacity(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Workload, slo: Slo,

@@ -12,7 +12,11 @@ output_tokens,tp,metric,value,source`, and optionally `pp` (pipeline stages, def
   (relative paths resolve against the CSV's folder).
 - metric: ttft_s | tpot_s (mean time per output token after the first) | decode_tokens_per_s
   (per sequence, 1 / tpot) | output_tokens_per_s (batch x output tokens / the whole run,
-  prefill included) | e2e_s; `value` in those base units.
+  prefill included) | e2e_s | max_load_output_tokens_per_s (a server fed requests at an
+  infinite rate: output tokens / s of the whole run at the largest batch up to `batch`, the
+  engine's cap on requests in flight, whose KV cache of every whole sequence fits; in-flight
+  batching priced as that static batch, costmodel.analysis.plan.capacity_of); `value` in
+  those base units.
 
 Every prediction goes through costmodel.analysis.prepare + costmodel.core.evaluate (rows that
 share a model, device, engine, dtypes and parallelism are one grid). error = (predicted -
@@ -34,14 +38,19 @@ from costmodel.units import INT4_GROUP, SCALE_BYTES
 if TYPE_CHECKING:
     import pandas as pd
 
+    from costmodel.specs.hardware import HardwareProfile
+    from costmodel.specs.model import ModelSpec
+    from costmodel.specs.workload import Workload
+
 COLUMNS = ("id", "model", "hardware", "engine", "weight_dtype", "act_dtype", "kv_dtype",
            "batch", "visual_tokens", "text_tokens", "output_tokens", "tp", "metric", "value",
            "source")
 DTYPES = ("fp32", "bf16", "fp16", "fp8", "int8", "int4")
-METRICS = ("ttft_s", "tpot_s", "decode_tokens_per_s", "output_tokens_per_s", "e2e_s")
+MAX_LOAD = "max_load_output_tokens_per_s"
+METRICS = ("ttft_s", "tpot_s", "decode_tokens_per_s", "output_tokens_per_s", "e2e_s", MAX_LOAD)
 COUNTS = ("batch", "visual_tokens", "text_tokens", "output_tokens", "tp", "pp")
 POSITIVE = ("batch", "output_tokens", "tp", "pp", "weight_group")
-RATES = ("decode_tokens_per_s", "output_tokens_per_s")  # higher is faster
+RATES = ("decode_tokens_per_s", "output_tokens_per_s", MAX_LOAD)  # higher is faster
 GROUP = ["model", "hardware", "engine", "weight_dtype", "act_dtype", "kv_dtype", "tp", "pp",
          "weight_group", "weight_group_bytes"]
 QUANT_GROUP = ("weight_group", "weight_group_bytes")  # optional columns; an empty cell = unset
@@ -200,9 +209,11 @@ def read(path: str | Path) -> pd.DataFrame:
 
 def metric_values(metric: np.ndarray, ttft_s: np.ndarray, tpot_s: np.ndarray, e2e_s: np.ndarray,
                   batch: np.ndarray, output: np.ndarray) -> np.ndarray:
-    """A latency triple as each row's metric (base units)."""
+    """A latency triple as each row's metric (base units); `batch` is the batch run (for
+    max-load rows, the one run_batches found)."""
+    rate = batch * output / e2e_s
     table = {"ttft_s": ttft_s, "tpot_s": tpot_s, "e2e_s": e2e_s,
-             "decode_tokens_per_s": 1.0 / tpot_s, "output_tokens_per_s": batch * output / e2e_s}
+             "decode_tokens_per_s": 1.0 / tpot_s, "output_tokens_per_s": rate, MAX_LOAD: rate}
     return np.select([metric == m for m in METRICS], [table[m] for m in METRICS])
 
 
@@ -211,8 +222,26 @@ def _unset_nan(value: Any, kind: type) -> Any:
     return None if np.isnan(float(value)) else kind(value)
 
 
-def _predict_group(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(expected, bound) metric values of rows sharing model, device, engine, dtypes and
+def run_batches(spec: ModelSpec, hw: HardwareProfile, w: Workload, rows: pd.DataFrame,
+                cols: dict[str, np.ndarray]) -> np.ndarray:
+    """The batch each row runs at: its `batch`, or for a max-load row the largest batch up to
+    it whose footprint fits (capacity_of, the `costmodel capacity` path)."""
+    from costmodel.analysis.plan import Slo, capacity_of
+
+    out = cols["batch"].copy()
+    for i in np.flatnonzero(rows["metric"].to_numpy() == MAX_LOAD):
+        one = w.model_copy(update={c: int(cols[c][i]) for c in
+                                   ("visual_tokens", "text_tokens", "output_tokens")})
+        fit = capacity_of(spec, [hw], one, Slo(), int(cols["batch"][i]), auto_dtype=False)
+        if not fit.max_fit[0]:
+            raise _RowError(f"id {rows['id'].to_numpy()[i]}: {spec.name} does not fit on "
+                            f"{hw.id} at batch 1, so it has no max-load throughput")
+        out[i] = fit.max_fit[0]
+    return out
+
+
+def _predict_group(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(expected, bound, batch run) of rows sharing model, device, engine, dtypes and
     parallelism: one prepare + evaluate over the rows as grid columns."""
     from costmodel.analysis.prepare import prepare
     from costmodel.core.evaluate import evaluate
@@ -232,6 +261,7 @@ def _predict_group(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
                  parallel=Parallelism(tp=int(first["tp"]), pp=int(first["pp"])))
     cols = {c: rows[c].to_numpy(float) for c in ("batch", "visual_tokens", "text_tokens",
                                                    "output_tokens")}
+    cols["batch"] = run_batches(spec, hw, w, rows, cols)
     ev = evaluate(spec, prepare(spec, [hw], w, columns=cols))
     metric = rows["metric"].to_numpy()
 
@@ -243,7 +273,8 @@ def _predict_group(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
                              cols["output_tokens"])
 
     b = ev.bound
-    return at(ev.ttft_s, ev.tpot_s, ev.e2e_latency_s), at(b.ttft_s, b.tpot_s, b.e2e_latency_s)
+    return (at(ev.ttft_s, ev.tpot_s, ev.e2e_latency_s), at(b.ttft_s, b.tpot_s, b.e2e_latency_s),
+            cols["batch"])
 
 
 class _RowError(CostmodelError):
@@ -268,10 +299,11 @@ def predict(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy()
     out["predicted"] = np.nan
     out["bound"] = np.nan
+    out["run_batch"] = out["batch"].astype(float)
     for _, idx in out.groupby(GROUP, sort=False, dropna=False).indices.items():
         rows = out.iloc[idx]
         try:
-            expected, bound = _predict_group(rows)
+            expected, bound, run = _predict_group(rows)
         except _RowError:
             raise
         except UnsupportedDtype as e:
@@ -282,6 +314,7 @@ def predict(df: pd.DataFrame) -> pd.DataFrame:
             raise CostmodelError(f"id {rows['id'].iloc[0]}: column {one_line(e)}") from None
         out.loc[out.index[idx], "predicted"] = expected
         out.loc[out.index[idx], "bound"] = bound
+        out.loc[out.index[idx], "run_batch"] = run
     out["error"] = (out["predicted"] - out["value"]) / out["value"]
     out["bound_error"] = (out["bound"] - out["value"]) / out["value"]
     return out
@@ -328,7 +361,7 @@ def _json_value(v: Any) -> Any:
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """One JSON record per row (base units; errors as fractions)."""
-    extra = [c for c in ("split", "tp", "pp", "batch", "text_tokens", "output_tokens",
+    extra = [c for c in ("split", "tp", "pp", "batch", "run_batch", "text_tokens", "output_tokens",
                          "weight_group", "weight_group_bytes")
              if c in frame]
     return [{k: _json_value(v) for k, v in r.items()}

@@ -34,9 +34,10 @@ def published_figure(frame: pd.DataFrame, title: str) -> Figure:
     markers: the roofline bound; with the y = x line."""
     require(frame, ("metric", "value", "predicted", "bound", "engine", "batch", "output_tokens"),
             "published frame")
-    rate = frame["metric"].isin(("decode_tokens_per_s", "output_tokens_per_s"))
-    work = np.where(frame["metric"] == "output_tokens_per_s",
-                    frame["batch"] * frame["output_tokens"], 1.0)
+    runs = ("output_tokens_per_s", "max_load_output_tokens_per_s")  # whole-run throughputs
+    rate = frame["metric"].isin(("decode_tokens_per_s", *runs))
+    batch = frame["run_batch"] if "run_batch" in frame else frame["batch"]  # max load: batch run
+    work = np.where(frame["metric"].isin(runs), batch * frame["output_tokens"], 1.0)
 
     def as_s(col: str) -> np.ndarray:
         v = frame[col].to_numpy(float)

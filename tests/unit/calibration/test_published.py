@@ -60,10 +60,56 @@ def test_expected_is_slower_than_the_bound(bundled):
 
 
 def test_metric_values_by_hand():
-    m = np.array(["ttft_s", "tpot_s", "decode_tokens_per_s", "output_tokens_per_s", "e2e_s"])
-    one = np.ones(5)
+    m = np.array(["ttft_s", "tpot_s", "decode_tokens_per_s", "output_tokens_per_s", "e2e_s",
+                  "max_load_output_tokens_per_s"])
+    one = np.ones(6)
     got = published.metric_values(m, 0.1 * one, 0.01 * one, 2.0 * one, 4 * one, 100 * one)
-    assert got.tolist() == pytest.approx([0.1, 0.01, 100.0, 200.0, 2.0])
+    assert got.tolist() == pytest.approx([0.1, 0.01, 100.0, 200.0, 2.0, 200.0])
+
+
+# The max-load rows (TensorRT-LLM >= 0.19 trtllm-bench, Llama 3.1 8B fp8 on H100 and H200):
+# no figure of any engine or device is fitted on them; 6.7% median when first priced.
+MAX_LOAD_REACHED = 0.08
+
+
+def test_max_load_rows_held_out(bundled):
+    frame, summary = bundled
+    rows = frame[frame["metric"] == published.MAX_LOAD]
+    assert len(rows) == 20 and set(rows["hardware"]) == {"h100-sxm", "h200"}
+    assert (rows["split"] == "held-out").all()
+    assert summary["by_metric"][published.MAX_LOAD]["median_abs_error"] <= MAX_LOAD_REACHED
+    # every row ran below the cap: the KV cache of whole sequences bounds the batch
+    assert (rows["run_batch"] <= rows["batch"]).all() and (rows["run_batch"] >= 1).all()
+
+
+def _max_load_csv(tmp_path: Path, model: str, hardware: str, cap: int) -> Path:
+    path = tmp_path / "ml.csv"
+    path.write_text(",".join(published.COLUMNS) + "\n" + f"m1,{model},{hardware},trtllm,bf16,"
+                    f"bf16,bf16,{cap},0,1000,1000,1,max_load_output_tokens_per_s,1000,x\n")
+    return path
+
+
+def test_max_load_is_capacity_at_the_largest_batch_that_fits(tmp_path):
+    """One path: the row's prediction is `costmodel capacity`'s output tokens/s at its max
+    batch, and a cap below that batch is the batch run."""
+    from costmodel.analysis.plan import Slo, capacity_of
+    from costmodel.loading.load import load_hardware, load_model
+    from costmodel.specs.workload import Workload
+
+    frame, _ = published.validate(_max_load_csv(tmp_path, "llama-2-7b", "a100-80gb", 4096))
+    spec, hw = load_model("llama-2-7b"), load_hardware("a100-80gb")
+    w = Workload(visual_tokens=0, text_tokens=1000, output_tokens=1000, engine="trtllm")
+    c = capacity_of(spec, [hw], w, Slo(), 4096, auto_dtype=False)
+    assert 1 < c.max_fit[0] < 4096
+    assert frame["run_batch"].iloc[0] == c.max_fit[0]
+    assert frame["predicted"].iloc[0] == pytest.approx(c.output_tokens_per_s[0], rel=1e-9)
+    capped, _ = published.validate(_max_load_csv(tmp_path, "llama-2-7b", "a100-80gb", 8))
+    assert capped["run_batch"].iloc[0] == 8
+
+
+def test_max_load_model_that_does_not_fit(tmp_path):
+    with pytest.raises(CostmodelError, match=r"id m1: .* does not fit on l4 at batch 1"):
+        published.validate(_max_load_csv(tmp_path, "mixtral-8x7b", "l4", 64))
 
 
 def test_missing_column_refused(tmp_path):
