@@ -17,7 +17,8 @@ from costmodel.errors import CostmodelError
 # (Engine.fused_gemms) and the engine host figures fitted by benchmarks/fit_engines.py on the
 # stated fit rows (hf-eager's each on the rows that identify it, STAGES: host figures on those
 # the host bounds, copy_fraction on those with a prompt), the bundled set reaches 5.6% overall
-# and 7.0% on the 76 held-out rows (docs/validation.md): the 15% target and the 10% way-point
+# and 7.0% on the 76 held-out rows (docs/validation.md; 5.7% and 6.9% on 96 with the 20 max-load
+# rows since, none fitted): the 15% target and the 10% way-point
 # are both met. (It was 8.7% held out before hf-eager's copy_fraction, 9.9% before its
 # host-bound fit; 10.3% before
 # the fused GEMMs; 10.5% with the TensorRT-LLM v0.5/v0.6.1 rows priced with XQA, engine
