@@ -56,6 +56,7 @@ GROUP = ["model", "hardware", "engine", "weight_dtype", "act_dtype", "kv_dtype",
 QUANT_GROUP = ("weight_group", "weight_group_bytes")  # optional columns; an empty cell = unset
 BUNDLED = Path(__file__).resolve().parent / "data" / "published_runs.csv"
 MAX_COUNT = 2**31 - 1  # a count cell above this is refused when read (prepare has the limits)
+MAX_LOAD_BATCH = 65536  # a max-load row's cap: every batch up to it is evaluated (as capacity's)
 
 
 def _bad(path: Path, row: Any, i: int, column: str, what: str) -> CostmodelError:
@@ -95,6 +96,9 @@ def _check_row(path: Path, row: Any, i: int) -> None:
         raise _bad(path, row, i, "value", f"{str(row['value'])[:20]!r} is not a number > 0")
     for col in COUNTS:
         _count(path, row, i, col)
+    if str(row["metric"]).strip() == MAX_LOAD and _count(path, row, i, "batch") > MAX_LOAD_BATCH:
+        raise _bad(path, row, i, "batch", f"a max-load row's cap on requests in flight is at "
+                   f"most {MAX_LOAD_BATCH}; give the engine's cap, e.g. 4096")
     if _count(path, row, i, "visual_tokens") + _count(path, row, i, "text_tokens") == 0:
         raise _bad(path, row, i, "text_tokens", "a prompt needs at least one token")
     _check_group(path, row, i)

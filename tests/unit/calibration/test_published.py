@@ -168,3 +168,8 @@ def test_bad_weight_group_names_row_and_column(tmp_path):
     rows.to_csv(path, index=False)
     with pytest.raises(CostmodelError, match=r"row 3 .*column weight_group_bytes"):
         published.read(path)
+
+
+def test_max_load_cap_limited_before_any_work(tmp_path):
+    with pytest.raises(CostmodelError, match=r"row 2 \(id m1\): column batch: .* at most 65536"):
+        published.validate(_max_load_csv(tmp_path, "llama-2-7b", "a100-80gb", 10**9))
