@@ -20,7 +20,7 @@ from costmodel.specs.compression import (
     KVCompression,
     check_schedule,
 )
-from costmodel.specs.compression_methods import METHODS
+from costmodel.specs.compression_methods import METHODS, MethodInfo
 
 KEEP = typer.Option(None, help="Token compression: kept ratio 0..1 or count.")
 AT = typer.Option(None, help="With --keep: projector | encoder | llm-layer:K | vit "
@@ -172,6 +172,33 @@ def _check_clash(at: str | None, where: str, keep: str | None, merge_per_layer: 
                              "e.g. --keep 0.5")
 
 
+def _check_keep(where: str, layer: int | None, has_keep: bool, count: int | None,
+                merge_per_layer: int | None, info: MethodInfo | None) -> None:
+    """--keep as the place and the method take it (a ratio, a count, or the method's default),
+    refused in the options' words before the library's messages name its fields (keep_ratio,
+    keep_tokens, merge_per_layer). A method away from its place is left to the library."""
+    if where == "vit" and count is not None:
+        raise CostmodelError("--keep: merging in the ViT (--at vit, tome, dymu) keeps a "
+                             "ratio, e.g. --keep 0.5, not a count (compare-compression "
+                             "also takes --merge-per-layer R)")
+    if info is not None and info.where != where:
+        return
+    what = f"--method {info.name}" if info is not None else f"--at {where}"
+    if where == "vit" and not has_keep and merge_per_layer is None:
+        raise CostmodelError(f"--keep: {what} merges in the ViT; give the kept ratio, e.g. "
+                             "--keep 0.5 (compare-compression also takes --merge-per-layer R)")
+    if where != "vit" and not has_keep and not (info and (info.video or info.keep is not None)):
+        raise CostmodelError(f"--keep: {what} needs the visual tokens kept, a ratio 0..1 or "
+                             "a count, e.g. --keep 0.5 or --keep 64")
+    if count is not None and info is not None and info.video:
+        raise CostmodelError(f"--keep: {info.name} keeps a ratio of each frame's tokens, not a "
+                             "count; give a ratio 0..1, e.g. --keep 0.5")
+    if count is not None and info is not None and info.stages and layer is None:
+        raise CostmodelError(f"--keep: {info.name} keeps a ratio lambda per stage, not a count; "
+                             "give a ratio 0..1, e.g. --keep 0.5, or the counts as a schedule, "
+                             "e.g. --schedule 0:576,8:288,16:144")
+
+
 def compression_from_values(values: Mapping[str, Any]) -> AnyCompression | None:
     """compression_from_options on the compression options a command has among `values` (its
     `locals()`, or a plot command's keywords); absent ones are None."""
@@ -215,11 +242,9 @@ def compression_from_options(keep: str | None = None, at: str | None = None,
     _check_clash(at, where, keep, merge_per_layer, wanted or require, schedule, method)
     if wanted or (require and schedule is None and kv_keep is None and sparse_decode is None):
         ratio, count = parse_keep(keep) if keep is not None else (None, None)
-        if where == "vit" and count is not None:
-            raise CostmodelError("--keep: merging in the ViT (--at vit, tome, dymu) keeps a "
-                                 "ratio, e.g. --keep 0.5, not a count (compare-compression "
-                                 "also takes --merge-per-layer R)")
         own = method if info is None or info.where == where or schedule is None else None
+        _check_keep(where, layer, keep is not None, count, merge_per_layer,
+                    METHODS[own] if own else None)
         stages.append(_build(Compression, "compression", where=where, keep_ratio=ratio,
                              keep_tokens=count, layer=layer, merge_per_layer=merge_per_layer,
                              method=own, cluster_iters=cluster_iters, overhead=overhead,

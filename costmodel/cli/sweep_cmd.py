@@ -31,6 +31,7 @@ from costmodel.cli.options import (
     WEIGHT_DTYPE,
     WEIGHT_GROUP,
     WEIGHT_GROUP_BYTES,
+    refuse_unused,
     workload_from_values,
 )
 from costmodel.cli.output import Format, dumps, table
@@ -140,6 +141,9 @@ def sweep(
     first = None if frames is None else int(np.ravel(frames)[0])  # a video axis: a video
     w = workload_from_values(locals(), batch=int(bat[0]), visual_tokens=None,
                              video_frames=first, compression=comp)
+    for spec in specs:  # as estimate: a visual-token compression on a text-only model
+        if not spec.is_vlm:
+            refuse_unused(spec, w)
     from costmodel.analysis.sweep import sweep as run_sweep  # pandas only when the command runs
 
     with feedback.progress(f"sweep: {n:,} points",

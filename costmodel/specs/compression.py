@@ -137,7 +137,7 @@ class Compression(BaseModel):
             return
         if self.keep_tokens is not None:
             raise ValueError(f"keep_tokens: {self.method} keeps a ratio of each frame's tokens, "
-                             "not a count; give a ratio 0..1 (keep_ratio; --keep 0.5)")
+                             "not a count; give keep_ratio (0..1)")
         if self.temporal_merge is None:
             raise ValueError(f"temporal_merge: {self.method} needs the share of each frame's "
                              "tokens merged into the previous frame (0..1)")

@@ -153,3 +153,53 @@ def test_tempmerge_count_names_the_cli_form(capsys):
                           "16", "--method", "tempmerge:0.5", "--keep", "64"], capsys)
     assert code == 2 and out == ""
     assert err.startswith("error: --keep: tempmerge keeps a ratio") and "--keep 0.5" in err
+
+
+@pytest.mark.parametrize("args, start, fix", [
+    # '--keep: give keep_ratio (0..1) or keep_tokens (a count)'
+    (["estimate", *BASE, "--method", "cluster"],
+     "--keep: --method cluster needs the visual tokens kept, a ratio 0..1 or a count", "--keep 0.5"),
+    (["compare-compression", *BASE, "--method", "sparsevlm"],
+     "--keep: --method sparsevlm needs the visual tokens kept", "--keep 0.5"),
+    # '--merge-per-layer: ToMe needs merge_per_layer (r) or keep_ratio' (estimate has no
+    # --merge-per-layer)
+    (["estimate", *BASE, "--method", "tome"], "--keep: --method tome merges in the ViT",
+     "--keep 0.5"),
+    # '--keep: the pyramiddrop preset keeps a ratio lambda per stage; give keep_ratio, or a
+    # schedule for counts'
+    (["estimate", *BASE, "--method", "pyramiddrop", "--keep", "64"],
+     "--keep: pyramiddrop keeps a ratio lambda per stage, not a count", "--schedule 0:576"),
+    # '... not a count; give a ratio 0..1 (keep_ratio; --keep 0.5)'
+    (["estimate", "qwen2.5-vl-7b", "-H", "a100-80gb", "--video-frames", "16", "--method",
+      "tempmerge:0.5", "--keep", "64"],
+     "--keep: tempmerge keeps a ratio of each frame's tokens, not a count", "--keep 0.5"),
+])
+def test_keep_refusals_name_options_not_library_fields(args, start, fix, capsys):
+    """A missing --keep, or a count where the method keeps a ratio, was answered in the
+    library's field names (keep_ratio, keep_tokens, merge_per_layer)."""
+    code, out, err = run(args, capsys)
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert err.startswith(f"error: {start}") and fix in err, err
+    assert not any(f in err for f in ("keep_ratio", "keep_tokens", "merge_per_layer")), err
+
+
+@pytest.mark.parametrize("models", ["llama-2-7b,llava-1.5-7b", "llava-1.5-7b,llama-2-7b"])
+@pytest.mark.parametrize("comp", [["--keep", "0.5"], ["--method", "fastv", "--keep", "0.5"],
+                                  ["--schedule", "0:576,8:288"]])
+def test_sweep_refuses_visual_compression_on_a_text_only_model_as_estimate(models, comp,
+                                                                           tmp_path, capsys):
+    """sweep over a text-only and a vision model (--visual-tokens 0) took --keep: exit 0, the
+    plot written, the text-only rows labelled 'select@projector keep 0.5' (nothing removed)."""
+    _, _, said = run(["estimate", "llama-2-7b", "-H", "a100-80gb", "--visual-tokens", "0",
+                      *comp], capsys)
+    plot = tmp_path / "sweep.png"
+    code, out, err = run(["sweep", models, "-H", "a100-80gb", "--visual-tokens", "0", *comp,
+                          "--plot", str(plot), "-f", "csv"], capsys)
+    assert code == 2 and out == "" and err.count("\n") == 1 and not plot.exists()
+    assert err == said and "llama-2-7b has no vision tower" in err, err
+
+
+def test_sweep_of_a_text_only_model_keeps_kv_compression(capsys):
+    rows = _json(["sweep", "llama-2-7b,llava-1.5-7b", "-H", "a100-80gb", "--visual-tokens", "0",
+                  "--kv-keep", "0.5"], capsys)
+    assert {r["model"] for r in rows} == {"llama-2-7b", "llava-1.5-7b"}
