@@ -158,7 +158,7 @@ def parse_sparse(text: str) -> tuple[int, tuple[int, ...] | None]:
 def _check_clash(at: str | None, where: str, keep: str | None, merge_per_layer: int | None,
                  stage: bool, schedule: str | None, method: str | None) -> None:
     """Option combinations that name nothing to do, or something another option ignores."""
-    if at is not None and not stage and schedule is None and where != "projector":
+    if at is not None and not stage and schedule is None:
         raise CostmodelError(f"--at: '{at[:40]}' places a compression; give --keep too, "
                              "e.g. --keep 0.5")
     if where == "vit" and keep is not None and merge_per_layer is not None:
@@ -239,8 +239,9 @@ def compression_from_options(keep: str | None = None, at: str | None = None,
                                                        sparse_decode)):
         raise CostmodelError("--keep: give the visual tokens kept, a ratio 0..1 or a count, "
                              "e.g. --keep 0.1")
-    _check_clash(at, where, keep, merge_per_layer, wanted or require, schedule, method)
-    if wanted or (require and schedule is None and kv_keep is None and sparse_decode is None):
+    build = wanted or (require and schedule is None and kv_keep is None and sparse_decode is None)
+    _check_clash(at, where, keep, merge_per_layer, build, schedule, method)
+    if build:
         ratio, count = parse_keep(keep) if keep is not None else (None, None)
         own = method if info is None or info.where == where or schedule is None else None
         _check_keep(where, layer, keep is not None, count, merge_per_layer,

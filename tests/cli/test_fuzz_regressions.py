@@ -203,3 +203,13 @@ def test_sweep_of_a_text_only_model_keeps_kv_compression(capsys):
     rows = _json(["sweep", "llama-2-7b,llava-1.5-7b", "-H", "a100-80gb", "--visual-tokens", "0",
                   "--kv-keep", "0.5"], capsys)
     assert {r["model"] for r in rows} == {"llama-2-7b", "llava-1.5-7b"}
+
+
+@pytest.mark.parametrize("cmd", ["estimate", "compare-compression"])
+@pytest.mark.parametrize("at", ["encoder", "projector"])
+def test_at_with_only_kv_compression_is_refused(cmd, at, capsys):
+    """--at placed nothing when only --kv-keep was given: compare-compression ran the KV
+    compression and dropped --at (as estimate did for an explicit --at projector)."""
+    code, out, err = run([cmd, *BASE, "--kv-keep", "0.5", "--at", at], capsys)
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert err.startswith(f"error: --at: '{at}' places a compression; give --keep too"), err
