@@ -19,6 +19,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "costmodel" / "calibration" / "data" / "published_runs.csv"
+MEMORY_OUT = OUT.with_name("published_memory.csv")
 DEFAULT = ROOT.parent / "shared" / "measurements" / "published" / "published_runs.csv"
 MODELS = {"Llama-2-7B": "llama-2-7b", "Llama-2-70B": "configs/llama-2-70b/config.json",
           "Llama-3.1-8B": "configs/llama-3.1-8b/config.json",
@@ -142,11 +143,30 @@ def _max_load(r: pd.Series) -> list[dict]:
                  notes=MAX_LOAD_NOTE + "the H200 column of the same quoted row.")]
 
 
+# Qwen2.5's HF Transformers rows also give "GPU Memory(GB)": the sum over the GPUs of
+# torch.cuda.max_memory_allocated / 1024**3 after generate() (QwenLM/Qwen2.5
+# examples/speed-benchmark/speed_benchmark_transformers.py @ 054825eff821, `run`), so GiB.
+MEMORY = re.compile(r"GPU memory \(GB\) in same row: (\d+(?:\.\d+)?)")
+
+
+def memory_row(r: pd.Series) -> list[dict]:
+    """The peak-memory figure beside a Qwen2.5 HF Transformers speed figure, as its own row."""
+    m = MEMORY.search(str(r.notes))
+    if not (m and r.model.startswith("Qwen2.5") and r.software.startswith("HF")):
+        return []
+    row = _qwen(r)
+    row.update(metric="memory_bytes", value=float(m.group(1)) * 2**30)
+    return [dict(id=f"{r.id}-mem", **row, visual_tokens=0, source=r.source, quote=r.quote,
+                 notes="GPU Memory(GB) column: sum over the GPUs of torch.cuda."
+                       "max_memory_allocated / 1024**3 (GiB), speed_benchmark_transformers.py. "
+                       + r.notes)]
+
+
 def split(row: dict) -> str:
     """The stated fit subsets (docs/validation.md): hf-eager and vllm on the Qwen2.5 0.5B,
     3B and 14B rows; trtllm-0.6 on the A100 rows but the TP > 1 throughput rows (whose per-GPU
     reading is an assumption); torch-compile on the bf16 single-GPU rows."""
-    if row["engine"] == "trtllm":  # nothing is fitted on a current TensorRT-LLM
+    if row["engine"] == "trtllm" or row["metric"] == "memory_bytes":  # nothing fitted on them
         return "held-out"
     if row["engine"] in ("hf-eager", "vllm"):
         return "fit" if re.search(r"qwen2\.5-(0\.5|3|14)b", row["model"]) else "held-out"
@@ -173,17 +193,25 @@ def convert(r: pd.Series) -> list[dict]:
     return [dict(id=r.id, **row, visual_tokens=0, source=r.source, quote=r.quote, notes=r.notes)]
 
 
+COLS = ["id", "model", "hardware", "engine", "weight_dtype", "act_dtype", "kv_dtype", "batch",
+        "visual_tokens", "text_tokens", "output_tokens", "tp", "pp", "weight_group",
+        "weight_group_bytes", "metric", "value", "source", "split", "quote", "notes"]
+
+
+def write(rows: list[dict], out: Path) -> None:
+    df = pd.DataFrame(rows).assign(split=lambda d: [split(r) for r in d.to_dict("records")])
+    for col in ("weight_group", "weight_group_bytes"):
+        df[col] = df.get(col)
+    df["weight_group"] = df["weight_group"].astype("Int64")  # empty (not 32.0) where not set
+    df[COLS].to_csv(out, index=False)
+    print(f"{out.relative_to(ROOT)}: {len(df)} rows "
+          f"({(df['split'] == 'fit').sum()} fit, {(df['split'] == 'held-out').sum()} held out)")
+
+
 def main(src: Path) -> None:
     shared = pd.read_csv(src)
-    rows = [x for _, r in shared.iterrows() for x in convert(r)] + EXTRA
-    cols = ["id", "model", "hardware", "engine", "weight_dtype", "act_dtype", "kv_dtype", "batch",
-            "visual_tokens", "text_tokens", "output_tokens", "tp", "pp", "weight_group",
-            "weight_group_bytes", "metric", "value", "source", "split", "quote", "notes"]
-    df = pd.DataFrame(rows).assign(split=lambda d: [split(r) for r in d.to_dict("records")])
-    df["weight_group"] = df["weight_group"].astype("Int64")  # empty (not 32.0) where not set
-    df[cols].to_csv(OUT, index=False)
-    print(f"{OUT.relative_to(ROOT)}: {len(df)} rows "
-          f"({(df['split'] == 'fit').sum()} fit, {(df['split'] == 'held-out').sum()} held out)")
+    write([x for _, r in shared.iterrows() for x in convert(r)] + EXTRA, OUT)
+    write([x for _, r in shared.iterrows() for x in memory_row(r)], MEMORY_OUT)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,9 @@ output_tokens,tp,metric,value,source`, and optionally `pp` (pipeline stages, def
   prefill included) | e2e_s | max_load_output_tokens_per_s (a server fed requests at an
   infinite rate: output tokens / s of the whole run at the largest batch up to `batch`, the
   engine's cap on requests in flight, whose KV cache of every whole sequence fits; in-flight
-  batching priced as that static batch, costmodel.analysis.plan.capacity_of); `value` in
+  batching priced as that static batch, costmodel.analysis.plan.capacity_of) |
+  memory_bytes (peak GPU memory allocated over the run, summed over the GPUs:
+  core.metrics.summed_peak_bytes; no bound of its own, both columns carry it); `value` in
   those base units.
 
 Every prediction goes through costmodel.analysis.prepare + costmodel.core.evaluate (rows that
@@ -47,7 +49,8 @@ COLUMNS = ("id", "model", "hardware", "engine", "weight_dtype", "act_dtype", "kv
            "source")
 DTYPES = ("fp32", "bf16", "fp16", "fp8", "int8", "int4")
 MAX_LOAD = "max_load_output_tokens_per_s"
-METRICS = ("ttft_s", "tpot_s", "decode_tokens_per_s", "output_tokens_per_s", "e2e_s", MAX_LOAD)
+METRICS = ("ttft_s", "tpot_s", "decode_tokens_per_s", "output_tokens_per_s", "e2e_s", MAX_LOAD,
+           "memory_bytes")
 COUNTS = ("batch", "visual_tokens", "text_tokens", "output_tokens", "tp", "pp")
 POSITIVE = ("batch", "output_tokens", "tp", "pp", "weight_group")
 RATES = ("decode_tokens_per_s", "output_tokens_per_s", MAX_LOAD)  # higher is faster
@@ -212,12 +215,13 @@ def read(path: str | Path) -> pd.DataFrame:
 
 
 def metric_values(metric: np.ndarray, ttft_s: np.ndarray, tpot_s: np.ndarray, e2e_s: np.ndarray,
-                  batch: np.ndarray, output: np.ndarray) -> np.ndarray:
-    """A latency triple as each row's metric (base units); `batch` is the batch run (for
-    max-load rows, the one run_batches found)."""
+                  batch: np.ndarray, output: np.ndarray, memory_bytes: np.ndarray) -> np.ndarray:
+    """A latency triple and the memory as each row's metric (base units); `batch` is the
+    batch run (for max-load rows, the one run_batches found)."""
     rate = batch * output / e2e_s
     table = {"ttft_s": ttft_s, "tpot_s": tpot_s, "e2e_s": e2e_s,
-             "decode_tokens_per_s": 1.0 / tpot_s, "output_tokens_per_s": rate, MAX_LOAD: rate}
+             "decode_tokens_per_s": 1.0 / tpot_s, "output_tokens_per_s": rate, MAX_LOAD: rate,
+             "memory_bytes": memory_bytes}
     return np.select([metric == m for m in METRICS], [table[m] for m in METRICS])
 
 
@@ -249,6 +253,7 @@ def _predict_group(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarr
     parallelism: one prepare + evaluate over the rows as grid columns."""
     from costmodel.analysis.prepare import prepare
     from costmodel.core.evaluate import evaluate
+    from costmodel.core.metrics import summed_peak_bytes
     from costmodel.loading.load import load_hardware, load_model
     from costmodel.specs.workload import Parallelism, Workload
 
@@ -272,9 +277,11 @@ def _predict_group(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarr
     def flat(x: Any) -> np.ndarray:
         return np.broadcast_to(np.asarray(x, float), (1, len(rows))).reshape(-1)
 
+    memory = flat(summed_peak_bytes(ev.total_bytes, ev.activation_bytes, w.parallel.gpus))
+
     def at(ttft: Any, tpot: Any, e2e: Any) -> np.ndarray:
         return metric_values(metric, flat(ttft), flat(tpot), flat(e2e), cols["batch"],
-                             cols["output_tokens"])
+                             cols["output_tokens"], memory)
 
     b = ev.bound
     return (at(ev.ttft_s, ev.tpot_s, ev.e2e_latency_s), at(b.ttft_s, b.tpot_s, b.e2e_latency_s),

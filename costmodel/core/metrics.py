@@ -49,6 +49,15 @@ def peak_activation_bytes(ops: Iterable[Op], like: Arr) -> Arr:
     return peak
 
 
+def summed_peak_bytes(total_bytes: Arr, activation_bytes: Arr, gpus: int) -> Arr:
+    """Bytes of GPU memory summed over a replica's GPUs, each at its own peak (what
+    torch.cuda.max_memory_allocated summed over the devices reads): one copy of the weights and
+    of the KV cache split over them, and every GPU's own activation peak (each runs operators
+    of the same shapes: its pipeline stage's layers, its tensor-parallel shard) =
+    total_bytes + (gpus - 1) x activation_bytes."""
+    return total_bytes + (gpus - 1) * activation_bytes
+
+
 @dataclass(frozen=True)
 class Footprint:
     """Memory in bytes: the whole model (one copy of the weights, the logical KV cache) and

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from costmodel.plots.common import MILLI, require, titled
@@ -28,24 +29,20 @@ def validation_figure(err: pd.DataFrame, title: str) -> Figure:
     return titled(fig, title)
 
 
-def published_figure(frame: pd.DataFrame, title: str) -> Figure:
-    """Predicted vs measured published runs (columns metric, value, predicted, bound, engine),
-    log-log, as seconds of work per figure (rates inverted), one colour per engine; hollow
-    markers: the roofline bound; with the y = x line."""
-    require(frame, ("metric", "value", "predicted", "bound", "engine", "batch", "output_tokens"),
-            "published frame")
+def _seconds_of_work(frame: pd.DataFrame, col: str) -> np.ndarray:
+    """A published row's figure as seconds: time metrics as they are, rates inverted (decode
+    rates: time per token; whole-run throughputs: the run), memory rows left in bytes."""
     runs = ("output_tokens_per_s", "max_load_output_tokens_per_s")  # whole-run throughputs
-    rate = frame["metric"].isin(("decode_tokens_per_s", *runs))
+    rate = frame["metric"].isin(("decode_tokens_per_s", *runs)).to_numpy()
     batch = frame["run_batch"] if "run_batch" in frame else frame["batch"]  # max load: batch run
     work = np.where(frame["metric"].isin(runs), batch * frame["output_tokens"], 1.0)
+    v = frame[col].to_numpy(float)
+    return np.where(rate, work / v, v)
 
-    def as_s(col: str) -> np.ndarray:
-        v = frame[col].to_numpy(float)
-        return np.where(rate, work / v, v)
 
-    measured, predicted, bound = as_s("value"), as_s("predicted"), as_s("bound")
-    fig = Figure(figsize=(7, 6.4), layout="constrained")
-    ax = fig.subplots()
+def _published_panel(ax: Axes, frame: pd.DataFrame, scale: float, what: str) -> None:
+    measured, predicted, bound = (_seconds_of_work(frame, c) / scale
+                                  for c in ("value", "predicted", "bound"))
     for name in sorted(frame["engine"].unique()):
         sel = (frame["engine"] == name).to_numpy()
         dots = ax.scatter(measured[sel], predicted[sel], s=14, label=name, alpha=0.8)
@@ -54,7 +51,23 @@ def published_figure(frame: pd.DataFrame, title: str) -> Figure:
     lo = float(min(measured.min(), predicted.min(), bound.min()))
     hi = float(max(measured.max(), predicted.max(), bound.max()))
     ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="predicted = measured")
-    ax.set(xscale="log", yscale="log", xlabel="measured (s; time per token for decode rates, "
-           "whole run for throughput)", ylabel="predicted (s)")
+    ax.set(xscale="log", yscale="log", xlabel=f"measured ({what})", ylabel="predicted")
     ax.legend(fontsize=7, title="filled: expected, hollow: bound", title_fontsize=7)
+
+
+def published_figure(frame: pd.DataFrame, title: str) -> Figure:
+    """Predicted vs measured published runs (columns metric, value, predicted, bound, engine),
+    log-log, as seconds of work per figure (rates inverted), one colour per engine; hollow
+    markers: the roofline bound; with the y = x line. Memory rows (memory_bytes) get their own
+    panel, in GB."""
+    require(frame, ("metric", "value", "predicted", "bound", "engine", "batch", "output_tokens"),
+            "published frame")
+    memory = (frame["metric"] == "memory_bytes").to_numpy()
+    panels = [(frame[~memory], 1.0, "s; time per token for decode rates, whole run for "
+               "throughput"), (frame[memory], 1e9, "GB of GPU memory, summed over the GPUs")]
+    panels = [p for p in panels if len(p[0])]
+    fig = Figure(figsize=(7 * len(panels), 6.4), layout="constrained")
+    for ax, (part, scale, what) in zip(np.atleast_1d(fig.subplots(1, len(panels))), panels,
+                                       strict=True):
+        _published_panel(ax, part, scale, what)
     return titled(fig, title)

@@ -61,6 +61,9 @@ FIGURES = {  # kind -> (command, words the title must name besides the workload'
                   "engine eager execution"]),
     "published": (["validate", "--published", PUBLISHED, "--plot", "OUT"],
                   ["Published runs", "llama-2-7b", "a100-80gb", "h100-sxm", "vllm"]),
+    "published-memory": (["validate", "--published", PUBLISHED.replace("_runs", "_memory"),
+                          "--plot", "OUT"],
+                         ["Published runs", "qwen2.5-0.5b-instruct", "a100-80gb", "hf-eager"]),
 }
 
 
