@@ -62,23 +62,27 @@ def _register() -> None:
         ui_cmd,
         validate_cmd,
     )
+    from costmodel.cli.examples import epilog
 
-    app.command("estimate")(estimate_cmd.estimate)
-    app.command("sweep")(sweep_cmd.sweep)
-    app.command("compare-compression")(compression_cmd.compare_compression)
+    def command(name: str) -> Any:
+        return app.command(name, epilog=epilog(name))
+
+    command("estimate")(estimate_cmd.estimate)
+    command("sweep")(sweep_cmd.sweep)
+    command("compare-compression")(compression_cmd.compare_compression)
     app.add_typer(catalog.models_app, name="models")
     app.add_typer(catalog.hardware_app, name="hardware")
     app.add_typer(engines_cmd.engines_app, name="engines")
     app.add_typer(plot_cmd.plot_app, name="plot")
-    app.command("compare")(compare_cmd.compare)
-    app.command("energy")(compare_cmd.energy_cmd)
-    app.command("plan")(plan_cmd.plan_command)
-    app.command("batching")(plan_cmd.batching_command)
-    app.command("capacity")(capacity_cmd.capacity_command)
-    app.command("profile")(profile_cmd.profile)
-    app.command("calibrate")(calibrate_cmd.calibrate)
-    app.command("validate")(validate_cmd.validate)
-    app.command("ui")(ui_cmd.ui)
+    command("compare")(compare_cmd.compare)
+    command("energy")(compare_cmd.energy_cmd)
+    command("plan")(plan_cmd.plan_command)
+    command("batching")(plan_cmd.batching_command)
+    command("capacity")(capacity_cmd.capacity_command)
+    command("profile")(profile_cmd.profile)
+    command("calibrate")(calibrate_cmd.calibrate)
+    command("validate")(validate_cmd.validate)
+    command("ui")(ui_cmd.ui)
 
 
 _register()

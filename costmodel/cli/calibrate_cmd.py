@@ -45,11 +45,6 @@ def calibrate(
     measured before and after the microbenchmarks; a profile that contradicts them by more
     than 25% is refused and nothing is written; a run in which they drifted by more than 50%
     (something else ran) is reported as a warning.
-
-    Examples:
-      costmodel calibrate --device cpu -o cpu.yaml
-      costmodel calibrate --device cuda --base h100-sxm -o h100-cal.yaml
-      costmodel calibrate --from-vidur mlp.csv --base a100-80gb -o a100-vidur.yaml
     """
     feedback.also_quiet(quiet)
     if quick and thorough:

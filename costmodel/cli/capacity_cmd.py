@@ -60,7 +60,8 @@ def capacity_command(
     video_frames: int | None = fc.VIDEO_FRAMES, video_fps: float | None = fc.FPS,
     video_seconds: float | None = fc.SECONDS, text_tokens: int = fc.TEXT,
     output_tokens: int = fc.OUTPUT,
-    max_batch: int = typer.Option(1024, min=1, max=65536, help="Largest batch searched."),
+    max_batch: int = typer.Option(1024, min=1, max=65536, help="Largest batch searched: the "
+                                  "engine's cap on requests in flight (trtllm-bench: 4096)."),
     dtype: DType | None = fc.DTYPE, weight_dtype: DType | None = fc.WDTYPE,
     weight_group: int | None = fc.WGROUP, weight_group_bytes: float | None = fc.WGROUP_BYTES,
     kv_dtype: DType | None = fc.KVDTYPE, sets: list[str] = fc.SETS, fmt: Format = fc.FMT,

@@ -8,6 +8,7 @@ import typer
 import yaml
 
 from costmodel.analysis import token_rules
+from costmodel.cli.examples import epilog
 from costmodel.cli.output import Format, dumps, records_csv, table
 from costmodel.cli.parsing import parse_image_size
 from costmodel.core.video import video_text_rule
@@ -20,7 +21,7 @@ models_app = typer.Typer(no_args_is_help=True, help="Bundled models.")
 hardware_app = typer.Typer(no_args_is_help=True, help="Bundled hardware profiles.")
 
 
-@models_app.command("list")
+@models_app.command("list", epilog=epilog("models list"))
 def models_list(fmt: Format = typer.Option(Format.table, "--format", "-f")) -> None:
     """Zoo ids by family (config.json model_type): parameters, active parameters and the token
     rule. JSON/CSV: one record per model, in the same order."""
@@ -50,7 +51,7 @@ def _model_record(mid: str) -> dict[str, Any]:
             "source": entry.source, "note": entry.note}
 
 
-@models_app.command("show")
+@models_app.command("show", epilog=epilog("models show"))
 def models_show(name: str, fmt: Format = typer.Option(Format.table, "--format", "-f"),
                 image_size: str | None = typer.Option(
                     None, "--image-size", help="WIDTHxHEIGHT of the worked token example "
@@ -78,7 +79,7 @@ def _plain(x: object) -> object:
     return x.value if hasattr(x, "value") else x
 
 
-@hardware_app.command("list")
+@hardware_app.command("list", epilog=epilog("hardware list"))
 def hardware_list(fmt: Format = typer.Option(Format.table, "--format", "-f")) -> None:
     """Bundled devices with memory, bandwidth, dense bf16/fp16 peak and ridge point."""
     recs: list[dict[str, Any]] = []
@@ -105,7 +106,7 @@ def hardware_list(fmt: Format = typer.Option(Format.table, "--format", "-f")) ->
                      right={2, 3, 4, 5}))
 
 
-@hardware_app.command("show")
+@hardware_app.command("show", epilog=epilog("hardware show"))
 def hardware_show(name: str, fmt: Format = typer.Option(Format.table, "--format", "-f")) -> None:
     """A profile as written (units in the keys) with its sources."""
     h = load_hardware(name)

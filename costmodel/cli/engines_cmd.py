@@ -7,6 +7,7 @@ from typing import Any
 import typer
 import yaml
 
+from costmodel.cli.examples import epilog
 from costmodel.cli.output import Format, dumps, records_csv, table
 from costmodel.loading.load import engine_ids, load_engine
 
@@ -29,7 +30,7 @@ def _record(name: str) -> dict[str, Any]:
             "prefill_overhead_us": e.prefill_overhead_s * 1e6}
 
 
-@engines_app.command("list")
+@engines_app.command("list", epilog=epilog("engines list"))
 def engines_list(fmt: Format = typer.Option(Format.table, "--format", "-f")) -> None:
     """Every bundled engine with its launch, fusion, KV-traffic and host-time figures.
 
@@ -55,7 +56,7 @@ def engines_list(fmt: Format = typer.Option(Format.table, "--format", "-f")) -> 
                          right={3, 11, 12}))
 
 
-@engines_app.command("show")
+@engines_app.command("show", epilog=epilog("engines show"))
 def engines_show(name: str, fmt: Format = typer.Option(Format.table, "--format", "-f")) -> None:
     """One engine's YAML with the source of every figure (an id or a YAML path)."""
     e = load_engine(name)

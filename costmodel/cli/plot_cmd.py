@@ -18,6 +18,7 @@ import typer
 from costmodel.analysis.estimate import Estimate
 from costmodel.analysis.estimate import estimate as run_estimate
 from costmodel.cli import captions, estimate_cmd, feedback
+from costmodel.cli.examples import epilog
 from costmodel.cli.options import QUIET, refuse_unused, workload_from_values
 from costmodel.cli.output import FIGURES, check_output, write_atomic
 from costmodel.errors import CostmodelError
@@ -105,7 +106,7 @@ def _hardware(name: str, kw: dict[str, Any]) -> HardwareProfile:
     return load_hardware(name, tuple(kw.get("sets") or ()))
 
 
-@plot_app.command("roofline")
+@plot_app.command("roofline", epilog=epilog("plot roofline"))
 @with_estimate_options()
 def roofline(*, output: Path = OUTPUT, quiet: bool = QUIET, **kw: Any) -> None:
     """Each operator at its arithmetic intensity and achieved FLOP/s under the device roof."""
@@ -115,7 +116,7 @@ def roofline(*, output: Path = OUTPUT, quiet: bool = QUIET, **kw: Any) -> None:
                                  captions.estimate_caption("Roofline", est)), output)
 
 
-@plot_app.command("breakdown")
+@plot_app.command("breakdown", epilog=epilog("plot breakdown"))
 @with_estimate_options()
 def breakdown(*, output: Path = OUTPUT, quiet: bool = QUIET, **kw: Any) -> None:
     """Latency, FLOPs and memory traffic per stage, stacked by operator class (log scale)."""
@@ -133,7 +134,7 @@ def token_range(text: str) -> list[int]:
     return [int(x) for x in parse_grid(text, "--visual-tokens")]
 
 
-@plot_app.command("sweep")
+@plot_app.command("sweep", epilog=epilog("plot sweep"))
 @with_estimate_options(replace={
     "model": (str, typer.Argument(..., help="Zoo id or config.json path; several: a,b.")),
     "hardware": (str, typer.Option(..., "--hardware", "-H",
@@ -172,7 +173,7 @@ def _names(text: str, what: str) -> list[str]:
     return names
 
 
-@plot_app.command("savings")
+@plot_app.command("savings", epilog=epilog("plot savings"))
 def savings(
     source: Path = typer.Option(..., "--from", help="CSV from compare-compression --format csv."),
     output: Path = OUTPUT,
