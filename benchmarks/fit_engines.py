@@ -77,11 +77,11 @@ NOT_FITTED = {
 
 
 def _times(frame: pd.DataFrame, column: str) -> np.ndarray:
-    """A metric column as seconds (rates inverted), so the fit works on time."""
-    v = frame[column].to_numpy(float)
-    work = np.where(frame["metric"] == "output_tokens_per_s",
-                    frame["batch"] * frame["output_tokens"], 1.0)
-    return np.where(frame["metric"].isin(published.RATES), work / v, v)
+    """A metric column as seconds (rates inverted), so the fit works on time; a memory row
+    is not a time and is never fitted on."""
+    if (frame["metric"] == "memory_bytes").any():
+        raise ValueError("memory_bytes rows are not times: keep them out of the fit split")
+    return published.as_time(frame, column)
 
 
 def predict_with(rows: pd.DataFrame, engine: str, values: dict[str, float]) -> pd.DataFrame:

@@ -136,15 +136,19 @@ class Capacity:
     """Serving capacity of one workload per device, static batching (docs/methodology.md,
     "Serving capacity"): a batch of b requests runs prefill together, then decodes together
     until the last token; the next batch starts when it ends. `output_tokens_per_s` is the
-    same at the largest batch that fits: an engine fed requests at an infinite rate that admits
-    a request only when the KV cache of its whole sequence fits (TensorRT-LLM's "guaranteed no
-    evict"), its in-flight batching priced as this static batch (methodology, "Max load")."""
+    max-load throughput: an engine fed requests at an infinite rate that admits a request only
+    when the KV cache of its whole sequence fits (TensorRT-LLM's "guaranteed no evict") and
+    prefills requests as they are admitted, so beside the weights and every request's KV cache
+    it holds one request's activations, not a static batch's; its in-flight batching priced as
+    a static batch of that size (methodology, "Max load")."""
 
     fleet: Fleet
     batches: Arr  # (K,)
     max_fit: Arr  # (D,) largest batch whose footprint (weights + KV cache of all) fits
     decode_tokens_per_s: Arr  # (D,) batch / TPOT at max_fit (nan when batch 1 does not fit)
-    output_tokens_per_s: Arr  # (D,) batch x output tokens / end-to-end latency at max_fit
+    max_load_batch: Arr  # (D,) largest batch whose weights + KV cache + one request's
+    #                      activations fit (in-flight batching; 0 if none)
+    output_tokens_per_s: Arr  # (D,) batch x output tokens / end-to-end latency there
     slo_batch: Arr  # (D,) largest batch that fits and meets the SLO (0: none)
     requests_per_s: Arr  # (D,) per GPU: max over b <= slo_batch of b / e2e(b) / GPUs
     ttft_s: Arr  # (D,) at the batch giving requests_per_s (nan: none)
@@ -154,6 +158,15 @@ class Capacity:
 
 def _at(x: Arr, idx: Arr, ok: Arr) -> Arr:
     return np.where(ok, np.take_along_axis(x, np.maximum(idx, 0)[:, None], axis=1)[:, 0], np.nan)
+
+
+def _inflight_fits(fl: Fleet) -> Arr:
+    """(D, K): the weights and KV cache of every request of batch b (its whole sequence) and
+    one request's activation peak (the batch-1 column: requests are prefilled as admitted) fit
+    on every GPU. Bytes against the device's memory, as Evaluation.fits."""
+    ev = fl.ev
+    one = np.broadcast_to(ev.activation_bytes, ev.per_gpu_total_bytes.shape)[:, :1]
+    return ev.per_gpu_weights_bytes + ev.per_gpu_kv_cache_bytes + one <= fl.capacity_bytes
 
 
 def capacity_of(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Workload, slo: Slo,
@@ -167,9 +180,11 @@ def capacity_of(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Workloa
     lead = np.arange(len(batches))[None, :] < n_ok[:, None]  # the run that meets the SLO
     best = np.argmax(np.where(lead, rate, -1.0), axis=1)
     ok, fits = n_ok > 0, n_fit > 0
+    load, n_load = largest_batch(_inflight_fits(fl), batches)
     out = batches[None, :] * w.output_tokens / ev.e2e_latency_s  # max load: every slot filled
     return Capacity(fl, batches, fit, _at(batches[None, :] / ev.tpot_s, n_fit - 1, fits),
-                    _at(out, n_fit - 1, fits), slo_b, np.where(ok, _at(rate, best, ok), 0.0),
+                    load, _at(out, n_load - 1, n_load > 0), slo_b,
+                    np.where(ok, _at(rate, best, ok), 0.0),
                     _at(ev.ttft_s, best, ok), _at(ev.tpot_s, best, ok),
                     _at(batches[None, :], best, ok))
 

@@ -14,8 +14,9 @@ output_tokens,tp,metric,value,source`, and optionally `pp` (pipeline stages, def
   (per sequence, 1 / tpot) | output_tokens_per_s (batch x output tokens / the whole run,
   prefill included) | e2e_s | max_load_output_tokens_per_s (a server fed requests at an
   infinite rate: output tokens / s of the whole run at the largest batch up to `batch`, the
-  engine's cap on requests in flight, whose KV cache of every whole sequence fits; in-flight
-  batching priced as that static batch, costmodel.analysis.plan.capacity_of) |
+  engine's cap on requests in flight, whose weights, KV cache of every whole sequence and one
+  request's activations fit; in-flight batching priced as a static batch of that size,
+  costmodel.analysis.plan.capacity_of) |
   memory_bytes (peak GPU memory allocated over the run, summed over the GPUs:
   core.metrics.summed_peak_bytes; no bound of its own, both columns carry it); `value` in
   those base units.
@@ -54,6 +55,7 @@ METRICS = ("ttft_s", "tpot_s", "decode_tokens_per_s", "output_tokens_per_s", "e2
 COUNTS = ("batch", "visual_tokens", "text_tokens", "output_tokens", "tp", "pp")
 POSITIVE = ("batch", "output_tokens", "tp", "pp", "weight_group")
 RATES = ("decode_tokens_per_s", "output_tokens_per_s", MAX_LOAD)  # higher is faster
+WHOLE_RUN = ("output_tokens_per_s", MAX_LOAD)  # rates over a whole run of the batch
 GROUP = ["model", "hardware", "engine", "weight_dtype", "act_dtype", "kv_dtype", "tp", "pp",
          "weight_group", "weight_group_bytes"]
 QUANT_GROUP = ("weight_group", "weight_group_bytes")  # optional columns; an empty cell = unset
@@ -232,8 +234,9 @@ def _unset_nan(value: Any, kind: type) -> Any:
 
 def run_batches(spec: ModelSpec, hw: HardwareProfile, w: Workload, rows: pd.DataFrame,
                 cols: dict[str, np.ndarray]) -> np.ndarray:
-    """The batch each row runs at: its `batch`, or for a max-load row the largest batch up to
-    it whose footprint fits (capacity_of, the `costmodel capacity` path)."""
+    """The batch each row runs at: its `batch`, or for a max-load row capacity_of's max-load
+    batch up to it (the `costmodel capacity` path: weights + every request's KV cache + one
+    request's activations fit)."""
     from costmodel.analysis.plan import Slo, capacity_of
 
     out = cols["batch"].copy()
@@ -241,10 +244,10 @@ def run_batches(spec: ModelSpec, hw: HardwareProfile, w: Workload, rows: pd.Data
         one = w.model_copy(update={c: int(cols[c][i]) for c in
                                    ("visual_tokens", "text_tokens", "output_tokens")})
         fit = capacity_of(spec, [hw], one, Slo(), int(cols["batch"][i]), auto_dtype=False)
-        if not fit.max_fit[0]:
+        if not fit.max_load_batch[0]:
             raise _RowError(f"id {rows['id'].to_numpy()[i]}: {spec.name} does not fit on "
                             f"{hw.id} at batch 1, so it has no max-load throughput")
-        out[i] = fit.max_fit[0]
+        out[i] = fit.max_load_batch[0]
     return out
 
 
@@ -329,6 +332,16 @@ def predict(df: pd.DataFrame) -> pd.DataFrame:
     out["error"] = (out["predicted"] - out["value"]) / out["value"]
     out["bound_error"] = (out["bound"] - out["value"]) / out["value"]
     return out
+
+
+def as_time(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """A figure column (value, predicted, bound) as seconds of work: time metrics as they are,
+    decode rates inverted (time per token), whole-run throughputs as the run (batch run x
+    output tokens / rate); memory rows stay bytes."""
+    v = frame[column].to_numpy(float)
+    batch = frame["run_batch"] if "run_batch" in frame else frame["batch"]
+    work = np.where(frame["metric"].isin(WHOLE_RUN), batch * frame["output_tokens"], 1.0)
+    return np.where(frame["metric"].isin(RATES), work / v, v)
 
 
 def bound_slack(frame: pd.DataFrame) -> np.ndarray:

@@ -26,7 +26,8 @@ def capacity_records(res: dict[str, Capacity], labels: dict[str, str]) -> list[d
                 "hardware": h.id, "scenario": name, "compression": labels[name],
                 "max_batch_in_memory": int(c.max_fit[d]),
                 "decode_tokens_per_s_at_max_batch": _num(c.decode_tokens_per_s[d]),
-                "output_tokens_per_s_at_max_batch": _num(c.output_tokens_per_s[d]),
+                "max_load_batch": int(c.max_load_batch[d]),
+                "output_tokens_per_s_at_max_load": _num(c.output_tokens_per_s[d]),
                 "largest_batch_meeting_slo": int(c.slo_batch[d]),
                 "requests_per_s_per_gpu": float(c.requests_per_s[d]),
                 "batch_at_requests_per_s": (None if np.isnan(c.best_batch[d])
@@ -39,12 +40,14 @@ def _rate(x: float | None) -> str:
     return "-" if x is None else f"{x:.0f}"
 
 
+def _batch(b: int, max_batch: int) -> str:
+    return "0" if not b else f">= {b}" if b == max_batch else str(b)
+
+
 def _row(r: dict[str, Any], max_batch: int) -> list[str]:
-    fit = r["max_batch_in_memory"]
-    return [r["hardware"], r["compression"],
-            ("0" if not fit else f">= {fit}" if fit == max_batch else str(fit)),
+    return [r["hardware"], r["compression"], _batch(r["max_batch_in_memory"], max_batch),
             _rate(r["decode_tokens_per_s_at_max_batch"]),
-            _rate(r["output_tokens_per_s_at_max_batch"]),
+            _batch(r["max_load_batch"], max_batch), _rate(r["output_tokens_per_s_at_max_load"]),
             str(r["largest_batch_meeting_slo"]), f"{r['requests_per_s_per_gpu']:.2f}",
             "-" if r["batch_at_requests_per_s"] is None else str(r["batch_at_requests_per_s"]),
             "-" if r["ttft_s"] is None else seconds(r["ttft_s"]),
@@ -87,10 +90,11 @@ def capacity_command(
             f"{seconds(slo.tpot_s) if tpot else 'any'}; batch searched 1..{max_batch}")
     t = table([_row(r, max_batch) for r in recs],
               ["device", "compression", "max batch (memory)", "decode tok/s there",
-               "output tok/s there", "SLO batch", "req/s/GPU", "at batch", "TTFT", "TPOT"],
-              right={2, 3, 4, 5, 6, 7, 8, 9})
-    note = ("output tok/s there: max batch x output tokens / its end-to-end latency, the "
-            "max-load throughput (a server fed requests at an infinite rate; in-flight batching "
-            "priced as that static batch)\nreq/s/GPU: max over batches b meeting the SLO of b / "
+               "max-load batch", "output tok/s there", "SLO batch", "req/s/GPU", "at batch",
+               "TTFT", "TPOT"], right={2, 3, 4, 5, 6, 7, 8, 9, 10})
+    note = ("max-load batch: requests in flight when they queue without end (weights + KV "
+            "cache of every whole sequence + one request's activations fit); output tok/s "
+            "there: that batch x output tokens / its end-to-end latency (in-flight batching "
+            "priced as a static batch)\nreq/s/GPU: max over batches b meeting the SLO of b / "
             "end-to-end latency(b) / GPUs; 'at batch' is that b (TTFT, TPOT at it)")
     fc.emit(recs, fmt, "\n".join([head, "", t, "", note]))

@@ -67,4 +67,6 @@ def run(path: Path, fmt: Format, plot: Path | None) -> None:
         title = frame_caption(f"Published runs ({path.name}): predicted vs measured", frame,
                               listed(frame["hardware"].tolist()),
                               listed(frame["engine"].tolist()), listed(models))
-        save(plots().published_figure(frame, title), plot, "--plot")
+        work = frame.assign(**{f"{c}_work": published.as_time(frame, c)
+                               for c in ("value", "predicted", "bound")})
+        save(plots().published_figure(work, title), plot, "--plot")

@@ -29,19 +29,8 @@ def validation_figure(err: pd.DataFrame, title: str) -> Figure:
     return titled(fig, title)
 
 
-def _seconds_of_work(frame: pd.DataFrame, col: str) -> np.ndarray:
-    """A published row's figure as seconds: time metrics as they are, rates inverted (decode
-    rates: time per token; whole-run throughputs: the run), memory rows left in bytes."""
-    runs = ("output_tokens_per_s", "max_load_output_tokens_per_s")  # whole-run throughputs
-    rate = frame["metric"].isin(("decode_tokens_per_s", *runs)).to_numpy()
-    batch = frame["run_batch"] if "run_batch" in frame else frame["batch"]  # max load: batch run
-    work = np.where(frame["metric"].isin(runs), batch * frame["output_tokens"], 1.0)
-    v = frame[col].to_numpy(float)
-    return np.where(rate, work / v, v)
-
-
 def _published_panel(ax: Axes, frame: pd.DataFrame, scale: float, what: str) -> None:
-    measured, predicted, bound = (_seconds_of_work(frame, c) / scale
+    measured, predicted, bound = (frame[f"{c}_work"].to_numpy(float) / scale
                                   for c in ("value", "predicted", "bound"))
     for name in sorted(frame["engine"].unique()):
         sel = (frame["engine"] == name).to_numpy()
@@ -56,11 +45,11 @@ def _published_panel(ax: Axes, frame: pd.DataFrame, scale: float, what: str) -> 
 
 
 def published_figure(frame: pd.DataFrame, title: str) -> Figure:
-    """Predicted vs measured published runs (columns metric, value, predicted, bound, engine),
-    log-log, as seconds of work per figure (rates inverted), one colour per engine; hollow
-    markers: the roofline bound; with the y = x line. Memory rows (memory_bytes) get their own
-    panel, in GB."""
-    require(frame, ("metric", "value", "predicted", "bound", "engine", "batch", "output_tokens"),
+    """Predicted vs measured published runs, log-log, one colour per engine; hollow markers:
+    the roofline bound; with the y = x line. Columns metric, engine and value_work,
+    predicted_work, bound_work: each figure as seconds of work (calibration.published.as_time:
+    rates inverted), memory rows (memory_bytes) in bytes, drawn in their own panel in GB."""
+    require(frame, ("metric", "engine", "value_work", "predicted_work", "bound_work"),
             "published frame")
     memory = (frame["metric"] == "memory_bytes").to_numpy()
     panels = [(frame[~memory], 1.0, "s; time per token for decode rates, whole run for "

@@ -23,8 +23,17 @@ def test_capacity_matches_estimates(gpu):
         assert not estimate(LLAVA15_7B, gpu, ww.model_copy(update={"batch": b + 1})).memory.fits
         e = estimate(LLAVA15_7B, gpu, ww.model_copy(update={"batch": b}))
         assert c.decode_tokens_per_s[0] == pytest.approx(b / e.tpot_s, rel=1e-9)
-        # max load: every slot of the largest batch that fits, the whole run
-        assert c.output_tokens_per_s[0] == pytest.approx(b * 128 / e.e2e_latency_s, rel=1e-9)
+        # max load: in flight, weights + every request's KV cache + one request's activations
+        load = int(c.max_load_batch[0])
+        one = estimate(LLAVA15_7B, gpu, ww.model_copy(update={"batch": 1})).memory
+        held = [estimate(LLAVA15_7B, gpu, ww.model_copy(update={"batch": n})).memory
+                for n in (load, load + 1)]
+        assert [m.weights_bytes + m.kv_cache_bytes + one.activation_bytes <= m.capacity_bytes
+                for m in held] == [True, False]
+        assert load >= b  # a static batch also holds the whole batch's prefill activations
+        at_load = estimate(LLAVA15_7B, gpu, ww.model_copy(update={"batch": load}))
+        assert c.output_tokens_per_s[0] == pytest.approx(load * 128 / at_load.e2e_latency_s,
+                                                         rel=1e-9)
         s = int(c.slo_batch[0])
         ok = estimate(LLAVA15_7B, gpu, ww.model_copy(update={"batch": s}))
         assert ok.ttft_s <= 1.0 and ok.tpot_s <= 0.05
