@@ -16,11 +16,13 @@ def _pct(x: float) -> str:
 
 def _rows_table(frame: Any) -> str:
     rows = [[r["id"], Path(r["model"]).parent.name if r["model"].endswith(".json") else r["model"],
-             r["hardware"], r["engine"], r["metric"], f"{r['value']:.4g}", f"{r['predicted']:.4g}",
-             _pct(r["error"]), f"{r['bound']:.4g}", _pct(r["bound_error"])]
+             r["hardware"], r["engine"], r["metric"], f"{r['run_batch']:.0f}",
+             f"{r['value']:.4g}", f"{r['predicted']:.4g}", _pct(r["error"]),
+             f"{r['bound']:.4g}", _pct(r["bound_error"])]
             for r in frame.to_dict("records")]
-    return table(rows, ["id", "model", "hardware", "engine", "metric", "measured", "predicted",
-                        "error", "bound", "bound error"], right={5, 6, 7, 8, 9})
+    return table(rows, ["id", "model", "hardware", "engine", "metric", "batch", "measured",
+                        "predicted", "error", "bound", "bound error"],
+                 right={5, 6, 7, 8, 9, 10})
 
 
 def summary_table(summary: dict[str, Any]) -> str:
@@ -55,7 +57,8 @@ def run(path: Path, fmt: Format, plot: Path | None) -> None:
         typer.echo(frame[list(published.ROW_FIELDS)].to_csv(index=False).rstrip())
     else:
         typer.echo(f"{path.name}: {summary['rows']} published figures; error = (predicted - "
-                   "measured) / measured; 'bound' is the roofline bound (ideal engine)")
+                   "measured) / measured; 'bound' is the roofline bound (ideal engine); 'batch' "
+                   "is the batch run (a max-load row's: the largest in flight up to its cap)")
         typer.echo(_rows_table(frame))
         typer.echo("")
         typer.echo(summary_table(summary))
