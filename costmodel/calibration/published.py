@@ -28,13 +28,14 @@ measured) / measured, in the metric's own units; the same for the roofline bound
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import ValidationError
 
-from costmodel.errors import CostmodelError, one_line
+from costmodel.errors import ContextWarning, CostmodelError, one_line
 from costmodel.specs.hardware import UnsupportedDtype
 from costmodel.units import INT4_GROUP, SCALE_BYTES
 
@@ -236,17 +237,19 @@ def run_batches(spec: ModelSpec, hw: HardwareProfile, w: Workload, rows: pd.Data
                 cols: dict[str, np.ndarray]) -> np.ndarray:
     """The batch each row runs at: its `batch`, or for a max-load row capacity_of's max-load
     batch up to it (the `costmodel capacity` path: weights + every request's KV cache + one
-    request's activations fit)."""
+    request's activations fit); a sequence past the context is warned of by the prediction."""
     from costmodel.analysis.plan import Slo, capacity_of
 
     out = cols["batch"].copy()
     for i in np.flatnonzero(rows["metric"].to_numpy() == MAX_LOAD):
         one = w.model_copy(update={c: int(cols[c][i]) for c in
                                    ("visual_tokens", "text_tokens", "output_tokens")})
-        fit = capacity_of(spec, [hw], one, Slo(), int(cols["batch"][i]), auto_dtype=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ContextWarning)
+            fit = capacity_of(spec, [hw], one, Slo(), int(cols["batch"][i]), auto_dtype=False)
         if not fit.max_load_batch[0]:
-            raise _RowError(f"id {rows['id'].to_numpy()[i]}: {spec.name} does not fit on "
-                            f"{hw.id} at batch 1, so it has no max-load throughput")
+            raise _RowError(f"id {rows['id'].to_numpy()[i]}: column hardware: {spec.name} does "
+                            f"not fit on {hw.id} at batch 1, so it has no max-load throughput")
         out[i] = fit.max_load_batch[0]
     return out
 

@@ -238,3 +238,25 @@ def test_huge_errors_print_in_powers_of_ten():
 
     assert published_pct(0.1234) == "+12.3%" and published_pct(1e300) == "+1e+302%"
     assert kernel_pct(0.1234) == "12.3" and len(kernel_pct(3e298)) < 10
+
+
+MAX_LOAD = {"metric": "max_load_output_tokens_per_s", "value": "1000", "batch": "256"}
+
+
+def test_published_max_load_row_past_the_context_warns_once(tmp_path, capsys):
+    """A max-load row longer than the model's context printed the ContextWarning twice: once
+    from the search for its in-flight batch (capacity_of), once from the prediction."""
+    code, _, err = run(_published(tmp_path, {**MAX_LOAD, "text_tokens": "1000",
+                                             "output_tokens": "3000"}), capsys)
+    assert code == 0 and err.count("\n") == 1, err
+    assert err.startswith("warning: llava-1.5-7b: a sequence of 4575 positions"), err
+
+
+def test_published_max_load_row_that_does_not_fit_is_one_line_naming_the_column(tmp_path,
+                                                                              capsys):
+    """A max-load row that does not fit at batch 1: 'error: id r1: llava-1.5-7b does not fit
+    on a100-80gb at batch 1, ...' named no column, and (past the context) came after a
+    warning line."""
+    row = {**MAX_LOAD, "text_tokens": "100000", "output_tokens": "100000"}
+    _refused(_published(tmp_path, row), capsys,
+             "error: id r1: column hardware: llava-1.5-7b does not fit on a100-80gb at batch 1")
