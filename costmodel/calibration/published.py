@@ -305,6 +305,9 @@ LOADER_OPTIONS = (("MODEL: ", "model"), ("--hardware: ", "hardware"), ("--engine
 def _as_column(message: str) -> str:
     if message.startswith("parallel."):  # 'parallel.tp: 3 does not divide ...'
         return f"column {message.removeprefix('parallel.')}"
+    if message.startswith("interconnect: "):  # its remedy names --set and --tp / --pp
+        return (f"columns tp and pp: {message.removeprefix('interconnect: ').split(';')[0]}; "
+                "give tp 1 and pp 1, or a hardware YAML with interconnect.bandwidth_GBps")
     for option, col in LOADER_OPTIONS:
         if message.startswith(option):
             return f"column {col}: {message.removeprefix(option)}"

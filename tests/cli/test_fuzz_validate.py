@@ -260,3 +260,13 @@ def test_published_max_load_row_that_does_not_fit_is_one_line_naming_the_column(
     row = {**MAX_LOAD, "text_tokens": "100000", "output_tokens": "100000"}
     _refused(_published(tmp_path, row), capsys,
              "error: id r1: column hardware: llava-1.5-7b does not fit on a100-80gb at batch 1")
+
+
+def test_published_multi_gpu_row_on_a_device_without_a_link_names_the_columns(tmp_path,
+                                                                            capsys):
+    """tp 2 on a device without GPU-to-GPU link bandwidth: 'error: id r1: interconnect: ...
+    add interconnect.bandwidth_GBps (--set ...) or use --tp 1 --pp 1 --ep 1' named no column
+    and gave command-line options a CSV does not have."""
+    err = _refused(_published(tmp_path, {"hardware": "jetson-orin-nano-8gb", "tp": "2"}),
+                   capsys, "error: id r1: columns tp and pp: jetson-orin-nano-8gb has no GPU-")
+    assert "--" not in err
