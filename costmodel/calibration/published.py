@@ -37,6 +37,7 @@ from pydantic import ValidationError
 
 from costmodel.errors import ContextWarning, CostmodelError, one_line
 from costmodel.specs.hardware import UnsupportedDtype
+from costmodel.specs.workload import MAX_BATCH, MAX_GPUS, MAX_TOKENS
 from costmodel.units import INT4_GROUP, SCALE_BYTES
 
 if TYPE_CHECKING:
@@ -63,6 +64,8 @@ QUANT_GROUP = ("weight_group", "weight_group_bytes")  # optional columns; an emp
 BUNDLED = Path(__file__).resolve().parent / "data" / "published_runs.csv"
 MAX_COUNT = 2**31 - 1  # a count cell above this is refused when read (prepare has the limits)
 MAX_LOAD_BATCH = 65536  # a max-load row's cap: every batch up to it is evaluated (as capacity's)
+LIMITS = {"batch": MAX_BATCH, "visual_tokens": MAX_TOKENS, "text_tokens": MAX_TOKENS,
+          "output_tokens": MAX_TOKENS, "tp": MAX_GPUS, "pp": MAX_GPUS}  # Workload's, per row
 
 
 def _bad(path: Path, row: Any, i: int, column: str, what: str) -> CostmodelError:
@@ -105,6 +108,10 @@ def _check_row(path: Path, row: Any, i: int) -> None:
     if str(row["metric"]).strip() == MAX_LOAD and _count(path, row, i, "batch") > MAX_LOAD_BATCH:
         raise _bad(path, row, i, "batch", f"a max-load row's cap on requests in flight is at "
                    f"most {MAX_LOAD_BATCH}; give the engine's cap, e.g. 4096")
+    for col, limit in LIMITS.items():  # else prepare refuses it as the group's first row
+        if _count(path, row, i, col) > limit:
+            raise _bad(path, row, i, col, f"{str(row[col]).strip()[:20]!r} is too large (at "
+                       f"most {limit})")
     if _count(path, row, i, "visual_tokens") + _count(path, row, i, "text_tokens") == 0:
         raise _bad(path, row, i, "text_tokens", "a prompt needs at least one token")
     _check_group(path, row, i)

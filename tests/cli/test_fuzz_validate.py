@@ -270,3 +270,14 @@ def test_published_multi_gpu_row_on_a_device_without_a_link_names_the_columns(tm
     err = _refused(_published(tmp_path, {"hardware": "jetson-orin-nano-8gb", "tp": "2"}),
                    capsys, "error: id r1: columns tp and pp: jetson-orin-nano-8gb has no GPU-")
     assert "--" not in err
+
+
+@pytest.mark.parametrize("column, cell", [("batch", "100000"), ("text_tokens", "2000000"),
+                                          ("output_tokens", "2000000")])
+def test_published_count_above_the_workload_limit_names_its_own_row(column, cell, tmp_path,
+                                                                    capsys):
+    """A count above Workload's limit (batch 65536, tokens 1048576) in the second row of a
+    group was refused as the first row's: 'error: id r1: batch: Input should be less than or
+    equal to 65536'."""
+    _refused(_published(tmp_path, {}, {"id": "r2", column: cell}), capsys,
+             f"error: runs.csv row 3 (id r2): column {column}: '{cell}' is too large (at most ")
