@@ -306,7 +306,8 @@ class _RowError(CostmodelError):
 
 
 # the loaders name the command-line option; a CSV cell is a column
-LOADER_OPTIONS = (("MODEL: ", "model"), ("--hardware: ", "hardware"), ("--engine: ", "engine"))
+LOADER_OPTIONS = (("MODEL: ", "model"), ("--hardware: ", "hardware"), ("--engine: ", "engine"),
+                  ("models: ", "model"), ("hardware: ", "hardware"), ("engines: ", "engine"))
 
 
 def _as_column(message: str) -> str:

@@ -281,3 +281,14 @@ def test_published_count_above_the_workload_limit_names_its_own_row(column, cell
     equal to 65536'."""
     _refused(_published(tmp_path, {}, {"id": "r2", column: cell}), capsys,
              f"error: runs.csv row 3 (id r2): column {column}: '{cell}' is too large (at most ")
+
+
+@pytest.mark.parametrize("cells, start", [
+    ({"model": "nope"}, "column model: unknown 'nope'"),  # was 'models: unknown ...'
+    ({"hardware": "nope"}, "column hardware: unknown 'nope'"),  # was 'hardware: unknown ...'
+    ({"engine": "nope"}, "column engine: unknown 'nope'"),  # was 'engines: unknown ...'
+])
+def test_published_unknown_ids_name_the_column(cells, start, tmp_path, capsys):
+    """An unknown model / hardware / engine id named the catalog ('id r1: models: unknown
+    ...'), not the column (a missing file already said 'column model: no file ...')."""
+    _refused(_published(tmp_path, cells), capsys, f"error: id r1: {start}")
