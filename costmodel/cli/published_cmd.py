@@ -54,7 +54,8 @@ def run(path: Path, fmt: Format, plot: Path | None) -> None:
         typer.echo(dumps({"published": str(path), "summary": summary,
                           "rows": published.records(frame)}))
     elif fmt == Format.csv:
-        typer.echo(frame[list(published.ROW_FIELDS)].to_csv(index=False).rstrip())
+        cols = [*published.ROW_FIELDS, "run_batch"]  # the batch run (a max-load row's)
+        typer.echo(frame[cols].to_csv(index=False).rstrip())
     else:
         typer.echo(f"{path.name}: {summary['rows']} published figures; error = (predicted - "
                    "measured) / measured; 'bound' is the roofline bound (ideal engine); 'batch' "
