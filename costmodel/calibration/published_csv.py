@@ -28,7 +28,7 @@ COUNTS = ("batch", "visual_tokens", "text_tokens", "output_tokens", "tp", "pp")
 POSITIVE = ("batch", "output_tokens", "tp", "pp", "weight_group")
 QUANT_GROUP = ("weight_group", "weight_group_bytes")  # optional columns; an empty cell = unset
 MAX_COUNT = 2**31 - 1  # a count cell above this is refused when read (prepare has the limits)
-MAX_LOAD_BATCH = 65536  # a max-load row's cap: every batch up to it is evaluated (as capacity's)
+MAX_LOAD_BATCH = MAX_BATCH  # a max-load row's cap: every batch up to it is evaluated (capacity)
 LIMITS = {"batch": MAX_BATCH, "visual_tokens": MAX_TOKENS, "text_tokens": MAX_TOKENS,
           "output_tokens": MAX_TOKENS, "tp": MAX_GPUS, "pp": MAX_GPUS}  # Workload's, per row
 
@@ -68,16 +68,15 @@ def _check_row(path: Path, row: Any, i: int) -> None:
         value = float("nan")
     if not np.isfinite(value) or value <= 0:
         raise _bad(path, row, i, "value", f"{str(row['value'])[:20]!r} is not a number > 0")
-    for col in COUNTS:
-        _count(path, row, i, col)
-    if str(row["metric"]).strip() == MAX_LOAD and _count(path, row, i, "batch") > MAX_LOAD_BATCH:
+    n = {col: _count(path, row, i, col) for col in COUNTS}
+    if str(row["metric"]).strip() == MAX_LOAD and n["batch"] > MAX_LOAD_BATCH:
         raise _bad(path, row, i, "batch", f"a max-load row's cap on requests in flight is at "
                    f"most {MAX_LOAD_BATCH}; give the engine's cap, e.g. 4096")
     for col, limit in LIMITS.items():  # else prepare refuses it as the group's first row
-        if _count(path, row, i, col) > limit:
+        if n[col] > limit:
             raise _bad(path, row, i, col, f"{str(row[col]).strip()[:20]!r} is too large (at "
                        f"most {limit})")
-    if _count(path, row, i, "visual_tokens") + _count(path, row, i, "text_tokens") == 0:
+    if n["visual_tokens"] + n["text_tokens"] == 0:
         raise _bad(path, row, i, "text_tokens", "a prompt needs at least one token")
     _check_group(path, row, i)
 
