@@ -119,13 +119,13 @@ def _trt(r: pd.Series) -> dict:
 # 3.1 8B"): the quote carries the H200 and the H100 column of one row; the shared table's value
 # is the H100 one. batch: trtllm-bench's cap on requests in flight (tensorrt_llm/bench/build/
 # tuning.py `finetune_setting`: min(KV-cache requests, 4096); "Max Runtime Batch Size: 4096"
-# in perf-benchmarking.md's summary); the model runs the largest batch up to it that fits.
+# in perf-benchmarking.md's summary); the model runs its max-load batch up to it (capacity_of).
 # KV cache fp8: trtllm-bench's FP8 mode ("Quantization: FP8", "KV Cache Dtype: FP8" in the
 # same summary, docs/source/performance/perf-benchmarking.md @ 04276b44f20b).
 MAX_LOAD_CAP = 4096
 MAX_LOAD_NOTE = ("Max load (trtllm-bench throughput, PyTorch backend): batch = trtllm-bench's "
-                 "cap on requests in flight (4096, tensorrt_llm/bench/build/tuning.py); KV cache "
-                 "fp8 as trtllm-bench's FP8 mode (perf-benchmarking.md); ")
+                 f"cap on requests in flight ({MAX_LOAD_CAP}, tensorrt_llm/bench/build/tuning.py); "
+                 "KV cache fp8 as trtllm-bench's FP8 mode (perf-benchmarking.md); ")
 
 
 def _max_load(r: pd.Series) -> list[dict]:
