@@ -23,7 +23,8 @@ MEMORY_OUT = OUT.with_name("published_memory.csv")
 DEFAULT = ROOT.parent / "shared" / "measurements" / "published" / "published_runs.csv"
 MODELS = {"Llama-2-7B": "llama-2-7b", "Llama-2-70B": "configs/llama-2-70b/config.json",
           "Llama-3.1-8B": "configs/llama-3.1-8b/config.json",
-          "Llama-3.1-70B": "configs/llama-3.1-70b/config.json"}
+          "Llama-3.1-70B": "configs/llama-3.1-70b/config.json",
+          "Llama-3.1-405B": "configs/llama-3.1-405b/config.json"}
 DUPLICATES = {"e2e-0216": "e2e-0208", "e2e-0219": "e2e-0215"}  # same figure, two README tables
 GPT_FAST_OUTPUT = 200  # gpt-fast generate.py default --max_new_tokens
 TRT = "NVIDIA/TensorRT-LLM docs/source/performance.md @ 138f96d45f90b9667426f7c47297d8c06bafac73"
@@ -178,7 +179,7 @@ def split(row: dict) -> str:
 
 
 def convert(r: pd.Series) -> list[dict]:
-    if r.id in DUPLICATES or r.model.startswith("Llama-3.1-405B"):
+    if r.id in DUPLICATES:
         return []
     if "max load" in str(r.batch):
         return _max_load(r)
