@@ -44,7 +44,7 @@ def attention_s(model: str, hardware: str, tokens: int, tp: int) -> tuple[float,
     hw = load_hardware(hardware)
     p = _engine_params(hw, load_engine("vllm"), False)
     peak = _bf16_peak(hw)
-    dev = Device(np.array([[hw.memory_bandwidth_Bps]]), hw.sm_count, hw.exp_per_s or np.inf, peak)
+    dev = Device(hw.memory_bandwidth_Bps, int(hw.sm_count or 0), hw.exp_per_s or np.inf, peak)
     heads, kvh = llm.num_heads // tp, max(llm.num_kv_heads // tp, 1)
     d, a = llm.hidden_size // llm.num_heads, 2.0  # head_dim; bf16 bytes
     one = prefill_attention_time_s(1, tokens, tokens, heads, d, True, 0.0, peak,
