@@ -23,6 +23,7 @@ from pydantic import BaseModel
 
 from costmodel.errors import CostmodelError
 from costmodel.specs.hardware import (
+    DEFAULT_SOURCED,
     SOURCED_KEYS,
     EfficiencyFile,
     HardwareFile,
@@ -130,7 +131,7 @@ def apply_overrides(data: dict[str, Any], items: tuple[str, ...]) -> dict[str, A
                 group = dict(out.get(top) or {})
                 group[sub] = _new_value(f"{top}.{sub}", group.get(sub), text)
                 out[top] = group
-            if top in SOURCED_KEYS:
+            if top in SOURCED_KEYS + DEFAULT_SOURCED:
                 out["sources"] = {**out.get("sources", {}), top: f"what-if override ({item})"}
     return out
 

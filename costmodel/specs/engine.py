@@ -60,11 +60,12 @@ from costmodel.units import MAX_GROUP_BYTES, MAX_WEIGHT_GROUP, MICRO
 
 FusableClass = Literal["norm", "activation", "elementwise", "rope", "embedding"]
 FusedGemm = Literal["qkv", "gate_up"]  # core/ops.fuse_gemms groups
-ENGINE_SOURCED = ("kernels", "host_overhead_per_kernel_us", "step_overhead_us",
-                  "prefill_overhead_us", "decode_cuda_graphs", "fused_op_classes")
+ENGINE_SOURCED = ("kernels", "launch_per_kernel", "host_overhead_per_kernel_us",
+                  "step_overhead_us", "prefill_overhead_us", "decode_cuda_graphs",
+                  "fused_op_classes")
 OPTIONAL_SOURCED = ("host_overlap", "kv_append", "gqa_expand", "fused_gemms",  # sourced when
                     "prefill_attention_dtype", "decode_max_group", "int4_format",  # not default
-                    "copy_fraction")
+                    "copy_fraction", "flash_attention")
 
 
 class Int4Format(FileModel):

@@ -50,6 +50,8 @@ SOURCED_KEYS = (
     "attention_kernel_by_engine",
     "flop_per_exp",
 )
+# Figures with a neutral default (1, none, 0 us): sourced when a file sets them otherwise.
+DEFAULT_SOURCED = ("efficiency", "efficiency_curves", "kernel_launch_overhead_us")
 
 
 class PeakTflops(FileModel):
@@ -238,7 +240,8 @@ class HardwareFile(FileModel):
 
     @model_validator(mode="after")
     def _every_figure_has_a_source(self) -> HardwareFile:
-        present = [k for k in SOURCED_KEYS if getattr(self, k) is not None]
+        present = [k for k in SOURCED_KEYS if getattr(self, k) is not None] + [
+            k for k in DEFAULT_SOURCED if getattr(self, k) != type(self).model_fields[k].default]
         if self.interconnect.kind == "none":
             present.remove("interconnect")
         missing = [k for k in present if not self.sources.get(k, "").strip()]

@@ -135,3 +135,15 @@ def test_estimate_imports_neither_torch_nor_matplotlib():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "HEAVY []" in out.stdout, out.stdout + out.stderr
+
+
+@pytest.mark.parametrize(("text", "field"), [
+    ("efficiency:\n  compute: 0.7\n", "efficiency"),
+    ("kernel_launch_overhead_us: 4.0\n", "kernel_launch_overhead_us")])
+def test_yaml_figure_off_its_neutral_default_needs_a_source(tmp_path, capsys, text, field):
+    # efficiency 1, no curves and 0 us of launch are the neutral defaults; a file that sets
+    # one otherwise must say where it comes from
+    f = tmp_path / "g.yaml"
+    f.write_text(text + MY_GPU_YAML.read_text())
+    code, _, err = run(["estimate", "llava-1.5-7b", "-H", str(f)], capsys)
+    assert code == 2 and f"add a source for {field}" in err and len(err.strip().splitlines()) == 1

@@ -58,7 +58,8 @@ def test_fusing_keeps_names_flops_and_bytes():
 
 def test_the_field_defaults_to_none_and_needs_a_source_when_set():
     base = dict(id="e", name="e", kernels="measured", launch_per_kernel=True,
-                sources={k: "s" for k in ("kernels", "host_overhead_per_kernel_us",
+                sources={k: "s" for k in ("kernels", "launch_per_kernel",
+                                          "host_overhead_per_kernel_us",
                                           "step_overhead_us", "prefill_overhead_us",
                                           "decode_cuda_graphs", "fused_op_classes")})
     assert EngineFile(**base).fused_gemms == ()

@@ -104,3 +104,9 @@ def test_inheritance_errors(tmp_path):
     c = _write(tmp_path / "c.yaml", "base: h100-sxn\n")
     with pytest.raises(UnknownName, match="h100-sxm"):
         load_hardware(c)
+
+
+def test_override_of_a_neutral_default_is_sourced_as_the_override():
+    h = load_hardware("a100-80gb", ("efficiency.compute=0.8",))
+    assert h.compute_efficiency == 0.8
+    assert "what-if override" in h.source_file.sources["efficiency"]

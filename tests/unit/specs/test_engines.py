@@ -48,7 +48,7 @@ def test_a_users_engine_file_works_where_a_name_does(tmp_path):
 @pytest.mark.parametrize(("engine", "field"), [
     ("hf-eager", "host_overlap"), ("hf-eager", "kv_append"), ("hf-eager", "gqa_expand"),
     ("trtllm", "prefill_attention_dtype"), ("trtllm-0.6", "decode_max_group"),
-    ("vllm", "fused_gemms"), ("llama.cpp", "int4_format")])
+    ("vllm", "fused_gemms"), ("llama.cpp", "int4_format"), ("vllm", "launch_per_kernel")])
 def test_a_rule_set_off_its_default_needs_a_source(tmp_path, engine, field):  # noqa: ANN001
     src = load_engine(engine).source_file.model_dump(mode="json")
     del src["sources"][field]
@@ -110,3 +110,16 @@ def test_an_unknown_figure_set_is_refused(tmp_path):
     assert "\n" not in str(e.value)
     # a device with no per-engine sets takes the pooled figures, as documented
     estimate(load_model("llava-1.5-7b"), load_hardware("a100-80gb-vidur"), engine=str(f))
+
+
+def test_an_engine_without_flashattention_says_why(tmp_path):  # noqa: ANN001
+    # flash_attention true is the default; an engine that turns it off needs a source
+    src = load_engine("vllm").source_file.model_dump(mode="json")
+    src["flash_attention"] = False
+    f = tmp_path / "t.yaml"
+    f.write_text(json.dumps(src))
+    with pytest.raises(CostmodelError, match="no source for flash_attention"):
+        load_engine(str(f))
+    src["sources"]["flash_attention"] = "the engine's attention is unfused (its docs)"
+    f.write_text(json.dumps(src))
+    assert load_engine(str(f)).source_file.flash_attention is False
