@@ -32,7 +32,9 @@ def _step_s(spec: ModelSpec, f: HardwareFile, launch_us: float, act_dtype: str,
     from costmodel.core.evaluate import evaluate
     from costmodel.specs.workload import Workload
 
-    hw = HardwareProfile.from_file(f.model_copy(update={"kernel_launch_overhead_us": launch_us}))
+    trial = {**f.sources, "kernel_launch_overhead_us": "a trial value of calibrate's fit"}
+    hw = HardwareProfile.from_file(f.model_copy(update={"kernel_launch_overhead_us": launch_us,
+                                                        "sources": trial}))
     w = Workload(act_dtype=act_dtype, engine=PROBE_ENGINE, output_tokens=2)
     cols = {"batch": np.ones(1), "visual_tokens": np.zeros(1),
             "text_tokens": np.asarray([float(prompt)])}

@@ -19,6 +19,7 @@ from tests.helpers import MY_GPU_YAML
 def _profile(gpu: HardwareProfile, **update) -> HardwareProfile:
     data = gpu.source_file.model_dump()
     data.update(update)
+    data["sources"] = {**data["sources"], **{k: "test figure" for k in update}}
     return HardwareProfile.from_file(HardwareFile.model_validate(data))
 
 
