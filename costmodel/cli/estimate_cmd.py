@@ -135,7 +135,8 @@ def _header(est: Estimate) -> list[str]:
         f"{attn} | {w.overlap} overlap{conv}",
         f"engine {e.id} ({e.name}): 'expected' is the latency on it; 'bound' is the roofline "
         "at the datasheet peaks",
-    ]
+    ] + ([f"compression: {w.compression.label} (the figures below are with it; "
+          "compare-compression sets the baseline beside them)"] if w.compression else [])
 
 
 def render(est: Estimate, per_op: bool = False) -> str:
