@@ -166,11 +166,14 @@ def render(base: Estimate, comp: Estimate, label: str, rows: list[dict[str, Any]
               fmt(r["compressed"], r["unit"]),
               "-" if r["savings_pct"] is None else f"{round(r['savings_pct'], 1) + 0.0:.1f}%"] for r in rows]
     w = base.workload
-    hw = base.hardware
+    hw, e = base.hardware, comp.prepared.engine
     head = [f"{base.model.name} on {hw.name} ({hw.id}) | compression: {label}",
             f"batch {w.batch} | {base.plan.llm_tokens:g} visual tokens + {w.text_tokens} text "
             f"tokens{captions.vtext_caption(base.model, w)} -> {w.output_tokens} output tokens"
-            + (f" | {video}" if (video := captions.video_text(base.model, w)) else "")]
+            + (f" | {video}" if (video := captions.video_text(base.model, w)) else ""),
+            f"engine {e.id} ({e.name}): latency_s, ttft_s, tpot_s and "
+            "e2e_latency_s are the expected latencies on it; bound_* the roofline at the "
+            "datasheet peaks"]
     t = table(cells, ["quantity", "stage", "baseline", "compressed", "savings"],
               right={2, 3, 4})
     return "\n".join(head + ["", t, ""] + _paper_text(paper_rows(base, comp), method_ops(comp)))
