@@ -81,6 +81,14 @@ def setup(values: Mapping[str, Any], **override: Any,
     return spec, devices(v["hardware"], v["sets"]), w
 
 
+def run_text(engine: str, w: Workload, compression: bool = True) -> str:
+    """' | latencies expected on engine ID | compression: LABEL' for a table's first line: the
+    engine whose expected latencies the table shows (the bound is the roofline) and the
+    compression applied, when there is one (compression=False: the table has its column)."""
+    comp = f" | compression: {w.compression.label}" if compression and w.compression else ""
+    return f" | latencies expected on engine {engine}{comp}"
+
+
 def label(h: HardwareProfile) -> str:
     return h.id
 

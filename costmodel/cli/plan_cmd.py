@@ -98,7 +98,7 @@ def plan_command(
     recs = plan_records(res, slo)
     head = (f"{spec.name}: SLO TTFT <= {seconds(slo.ttft_s) if ttft else 'any'}, TPOT <= "
             f"{seconds(slo.tpot_s) if tpot else 'any'}; batch searched 1..{max_batch}; scaling "
-            f"for batch {batch}")
+            f"for batch {batch}{fc.run_text(res.fleet.engine, w)}")
     fc.emit(recs, fmt, plan_table(recs, head))
 
 
@@ -163,7 +163,8 @@ def batching_command(
             recs.append(rec)
             rows.append(rec)
         parts.append(_device_table(h.id, rows, grid, turn, lin))
-    head = f"{spec.name}: decode versus batch ({output_tokens} output tokens)"
+    head = (f"{spec.name}: decode versus batch ({output_tokens} output tokens)"
+            f"{fc.run_text(res.fleet.engine, w)}")
     note = ("compute-bound at: smallest batch where >= half the decode latency is in compute-bound "
             "operators (all / linear layers only); '-' = not within the batches given")
     fc.emit(recs, fmt, "\n\n".join([head, *parts, note]))

@@ -25,3 +25,35 @@ def test_compare_compression_names_the_engine(capsys):
     assert "bound_* the roofline" in line
     code, out, _ = run(["compare-compression", *BASE, "--keep", "0.25"], capsys)
     assert code == 0 and out.splitlines()[2].startswith("engine hf-eager (")
+
+
+def _first(cmd: list[str], capsys) -> str:
+    code, out, err = run(cmd, capsys)
+    assert code == 0, err
+    return out.splitlines()[0]
+
+
+def test_fleet_tables_name_the_engine_and_the_compression(capsys):
+    keep = ["--keep", "0.25", "--engine", "vllm"]
+    for cmd in (["compare", *BASE], ["energy", *BASE], ["plan", *BASE, "--ttft", "0.05"],
+                ["batching", *BASE, "--batch", "1,8"]):
+        line = _first([*cmd, *keep], capsys)
+        assert line.endswith(" | latencies expected on engine vllm | compression: "
+                             "select@projector keep 0.25"), (cmd, line)
+        assert _first(cmd, capsys).endswith(" | latencies expected on engine hf-eager"), cmd
+    # capacity has a compression column: the engine only
+    line = _first(["capacity", *BASE, *keep, "--max-batch", "8"], capsys)
+    assert line.endswith(" | latencies expected on engine vllm"), line
+
+
+def test_sweep_table_ends_with_the_engine_and_the_compression(capsys):
+    code, out, _ = run(["sweep", *BASE, "--visual-tokens", "576", "--keep", "0.25",
+                        "--engine", "vllm"], capsys)
+    lines = out.splitlines()
+    assert code == 0 and lines[0].split()[:2] == ["model", "hardware"] and lines[-2] == ""
+    assert lines[-1].startswith("latency, TTFT, TPOT, e2e: expected on engine vllm (")
+    assert lines[-1].endswith(" | compression: select@projector keep 0.25")
+    code, out, _ = run(["sweep", *BASE, "--visual-tokens", "576"], capsys)
+    assert code == 0 and out.splitlines()[-1].endswith("engine hf-eager (the roofline bound: "
+                                                       "bound_* columns of -f csv/json) | "
+                                                       "compression: none")
