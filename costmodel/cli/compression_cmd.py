@@ -190,8 +190,9 @@ def compare_compression(
     kv_keep: str | None = KV_KEEP,
     kv_policy: str | None = KV_POLICY,
     sparse_decode: str | None = SPARSE_DECODE,
-    cluster_iters: int = typer.Option(10, min=1, max=1000,
-                                      help="k-means iterations (method cluster)."),
+    cluster_iters: int | None = typer.Option(None, min=1, max=1000,
+                                             help="k-means iterations of --method cluster "
+                                             "(default 10)."),
     merge_per_layer: int | None = typer.Option(None, min=0, max=MAX_TOKENS,
                                                help="ToMe r (with --at vit)."),
     overhead: bool = typer.Option(True, help="Count the method's own cost (scores, clustering)."),
