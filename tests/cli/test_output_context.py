@@ -57,3 +57,23 @@ def test_sweep_table_ends_with_the_engine_and_the_compression(capsys):
     assert code == 0 and out.splitlines()[-1].endswith("engine hf-eager (the roofline bound: "
                                                        "bound_* columns of -f csv/json) | "
                                                        "compression: none")
+
+
+def test_estimate_csv_has_the_bound_and_the_engine(capsys):
+    """The stage CSV carries what the JSON's stages do: the bound beside the expected latency,
+    the device and launch times, and the engine the expected latency is on."""
+    import csv
+    import json
+
+    code, out, _ = run(["estimate", *BASE, "--engine", "vllm", "-f", "csv"], capsys)
+    rows = list(csv.DictReader(out.splitlines()))
+    code2, doc, _ = run(["estimate", *BASE, "--engine", "vllm", "-f", "json"], capsys)
+    stages = json.loads(doc)["stages"]
+    assert code == code2 == 0 and [r["stage"] for r in rows] == list(stages)
+    for r in rows:
+        s = stages[r["stage"]]
+        assert r["engine"] == "vllm" and r["host_bound"] == str(s["host_bound"])
+        for key in ("latency_s", "device_s", "launch_s"):
+            assert float(r[key]) == s[key]
+    bound = json.loads(doc)["bound"]["stages"]
+    assert [float(r["bound_latency_s"]) for r in rows] == [bound[s]["latency_s"] for s in stages]
