@@ -17,8 +17,8 @@ from costmodel.specs.workload import Workload
 from costmodel.units import DType
 
 __all__ = [
-    "Compression", "CompressionPlan", "CostmodelError", "DType", "Estimate", "HardwareProfile", "LLMSpec", "ModelSpec",
-    "ProjectorSpec", "UnknownName", "VisionSpec", "Workload", "estimate", "hardware_ids",
-    "load_hardware", "load_model", "model_ids",
+    "Compression", "CompressionPlan", "CostmodelError", "DType", "Estimate", "HardwareProfile",
+    "LLMSpec", "ModelSpec", "ProjectorSpec", "UnknownName", "VisionSpec", "Workload", "estimate",
+    "hardware_ids", "load_hardware", "load_model", "model_ids",
 ]
 __version__ = "0.1.0"
