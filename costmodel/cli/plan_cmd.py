@@ -52,8 +52,8 @@ def plan_table(recs: list[dict[str, Any]], head: str) -> str:
               right={2, 3, 4, 5})
     return "\n".join([head, "", t, "",
                       "limited by: at the first failing batch (max batch + 1, or 1 when not met); "
-                      "host: the engine's launches take longer than the device, so no scaling "
-                      "of the device meets it",
+                      "host: the engine's launches, longer than the device's work, set most "
+                      "of that latency (scaling the device does not shorten them)",
                       "scale: smallest factor on peak FLOP/s, on bandwidth, or on both that meets "
                       "the latency SLO at the target batch (re-evaluated, 1% steps; - = none up "
                       "to 1000x); memory: footprint / capacity"]
