@@ -182,7 +182,8 @@ def render(base: Estimate, comp: Estimate, label: str, rows: list[dict[str, Any]
 def compare_compression(
     model: str = typer.Argument(..., help=MODEL_HELP),
     hardware: str = typer.Option(..., "--hardware", "-H", help="Hardware id or YAML path."),
-    keep: str | None = typer.Option(None, help="Kept visual tokens: ratio 0..1 or a count."),
+    keep: str | None = typer.Option(None, help="Kept visual tokens: ratio 0..1 or a count (of "
+                                    "the request's visual tokens, all images together)."),
     at: str | None = typer.Option(None, help="projector | encoder | llm-layer:K (FastV) | vit "
                                   "(ToMe); default: the method's place, else projector."),
     method: str | None = METHOD,

@@ -22,7 +22,8 @@ from costmodel.specs.compression import (
 )
 from costmodel.specs.compression_methods import METHODS, MethodInfo
 
-KEEP = typer.Option(None, help="Token compression: kept ratio 0..1 or count.")
+KEEP = typer.Option(None, help="Token compression: kept ratio 0..1 or a count (of the "
+                    "request's visual tokens, all images together).")
 AT = typer.Option(None, help="With --keep: projector | encoder | llm-layer:K | vit "
                   "(default: the method's place, else projector).")
 METHOD = typer.Option(None, help="Named method: " + "|".join(METHODS) + " (video methods "
