@@ -98,4 +98,4 @@ def capacity_command(
             "there: that batch x output tokens / its end-to-end latency (in-flight batching "
             "priced as a static batch)\nreq/s/GPU: max over batches b meeting the SLO of b / "
             "end-to-end latency(b) / GPUs; 'at batch' is that b (TTFT, TPOT at it)")
-    fc.emit(recs, fmt, "\n".join([head, "", t, "", note]))
+    fc.emit(recs, fmt, "\n".join([head, "", t, "", note]), res["baseline"].fleet.engine, w)

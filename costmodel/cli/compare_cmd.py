@@ -134,7 +134,7 @@ def compare(
             f"ranked by {rank_by.value} (devices that do not fit last){fc.run_text(f.engine, w)}")
     if plot_path is not None:
         save(plots().compare_figure(recs, compare_caption(spec.name, f, w)), plot_path, "--plot")
-    fc.emit(recs, fmt, compare_table(recs, head))
+    fc.emit(recs, fmt, compare_table(recs, head), f.engine, w)
 
 
 def energy_cmd(
@@ -183,4 +183,4 @@ def energy_cmd(
                                               "--set tdp_W=WATTS supplies one"]
     fc.emit(recs, fmt, "\n".join([head, "", t, "", ENERGY_NOTE + "; power modes cap clocks, "
                                   "which this latency (at the profile's peaks) does not model",
-                                  *na]))
+                                  *na]), f.engine, w)

@@ -93,8 +93,14 @@ def label(h: HardwareProfile) -> str:
     return h.id
 
 
-def emit(records: list[dict[str, Any]], fmt: Format, table_text: str) -> None:
-    """Print records as JSON / CSV, or the ready-made table."""
+def emit(records: list[dict[str, Any]], fmt: Format, table_text: str, engine: str,
+         w: Workload) -> None:
+    """Print records as JSON / CSV, or the ready-made table. Each JSON / CSV record carries the
+    engine of its expected latencies and the compression ('none' without one), as the table's
+    first line names them; a record's own field of that name (capacity's per-scenario
+    compression) is kept."""
+    run = {"engine": engine, "compression": w.compression.label if w.compression else "none"}
+    records = [{**r, **{k: v for k, v in run.items() if k not in r}} for r in records]
     if fmt is Format.json:
         typer.echo(dumps(records))
     elif fmt is Format.csv:

@@ -101,7 +101,7 @@ def plan_command(
     head = (f"{spec.name}: SLO TTFT <= {seconds(slo.ttft_s) if ttft else 'any'}, TPOT <= "
             f"{seconds(slo.tpot_s) if tpot else 'any'}; batch searched 1..{max_batch}; scaling "
             f"for batch {batch}{fc.run_text(res.fleet.engine, w)}")
-    fc.emit(recs, fmt, plan_table(recs, head))
+    fc.emit(recs, fmt, plan_table(recs, head), res.fleet.engine, w)
 
 
 def parse_batches(text: str) -> np.ndarray:
@@ -169,7 +169,7 @@ def batching_command(
             f"{fc.run_text(res.fleet.engine, w)}")
     note = ("compute-bound at: smallest batch where >= half the decode latency is in compute-bound "
             "operators (all / linear layers only); '-' = not within the batches given")
-    fc.emit(recs, fmt, "\n\n".join([head, *parts, note]))
+    fc.emit(recs, fmt, "\n\n".join([head, *parts, note]), res.fleet.engine, w)
 
 
 def _device_table(hid: str, rows: list[dict[str, Any]], grid: np.ndarray, turn: float,

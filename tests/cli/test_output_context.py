@@ -77,3 +77,23 @@ def test_estimate_csv_has_the_bound_and_the_engine(capsys):
             assert float(r[key]) == s[key]
     bound = json.loads(doc)["bound"]["stages"]
     assert [float(r["bound_latency_s"]) for r in rows] == [bound[s]["latency_s"] for s in stages]
+
+
+def test_fleet_records_carry_the_engine_and_the_compression(capsys):
+    """-f json / csv of compare, energy, plan, batching and capacity: every record says the
+    engine and the compression its table's first line names (plan, batching and energy said
+    neither, compare no compression); capacity keeps its per-scenario compression."""
+    import json
+
+    keep = ["--keep", "0.25", "--engine", "vllm", "-f", "json"]
+    for cmd in (["compare"], ["energy"], ["plan", "--ttft", "1"], ["batching", "--batch", "1,2"]):
+        code, out, err = run([cmd[0], *BASE, *cmd[1:], *keep], capsys)
+        assert code == 0, err
+        assert {(r["engine"], r["compression"]) for r in json.loads(out)} == {
+            ("vllm", "select@projector keep 0.25")}, cmd
+    code, out, _ = run(["capacity", *BASE, "--max-batch", "4", *keep], capsys)
+    assert [(r["engine"], r["compression"]) for r in json.loads(out)] == [
+        ("vllm", "none"), ("vllm", "select@projector keep 0.25")]
+    code, out, _ = run(["plan", *BASE, "--ttft", "1", "-f", "csv"], capsys)
+    head, row = out.splitlines()[:2]
+    assert head.endswith(",engine,compression") and row.endswith(",hf-eager,none")
