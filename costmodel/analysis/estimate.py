@@ -20,6 +20,7 @@ from costmodel.core.roofline import link_latency_s
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import VisualPlan, Workload
+from costmodel.units import seconds, si
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -121,6 +122,18 @@ class Estimate:
         bound = BoundView(f(b.ttft_s), f(b.tpot_s), f(b.e2e_latency_s))
         return cls(spec, hw, w, plan, stages, f(ev.ttft_s), f(ev.tpot_s), f(ev.e2e_latency_s),
                    f(ev.tokens_per_s), mem, bound, ev, prep, d * shape[1] + k)
+
+    def __repr__(self) -> str:
+        """One line (the dataclass's own repr prints every spec, profile and operator array,
+        tens of kB in a notebook cell); the fields and to_dict() hold the rest."""
+        w, m = self.workload, self.memory
+        comp = f", compression {w.compression.label}" if w.compression is not None else ""
+        return (f"<Estimate {self.model.name} on {self.hardware.id}, engine "
+                f"{self.prepared.engine.id}{comp}: {self.plan.llm_tokens:g} visual + "
+                f"{w.text_tokens} text -> {w.output_tokens} output tokens, batch {w.batch} | "
+                f"expected TTFT {seconds(self.ttft_s)}, TPOT {seconds(self.tpot_s)}, e2e "
+                f"{seconds(self.e2e_latency_s)} | bound TTFT {seconds(self.bound.ttft_s)} | "
+                f"memory {si(m.total_bytes, 'B')} ({'fits' if m.fits else 'does not fit'})>")
 
     def _video_dict(self) -> dict[str, Any]:
         """The video's frames and frame size (W, H) for a video workload; {} otherwise."""

@@ -5,8 +5,10 @@ plan (per device, one vectorised evaluation over the batch grid):
 - largest batch = the last b of the longest run 1, 2, ..., b (of the grid) where meets holds,
   0 when batch 1 fails.
 - limiting resource, read at the first failing batch (largest + 1, or 1): 'capacity' if the
-  footprint does not fit; for a violated TTFT / TPOT, 'compute' when >= half of that metric's
-  latency is in compute-bound operators, else 'bandwidth'.
+  footprint does not fit; for a violated TTFT / TPOT, 'host' when >= half of that metric's
+  latency is in host-bound stages (the engine's launches take longer than the device, as
+  `compare` marks H), else 'compute' when >= half is in compute-bound operators, else
+  'bandwidth'.
 - scaling that would meet the SLO at a target batch: the smallest factor on peak FLOP/s alone,
   on memory bandwidth alone, and on both together, found by re-evaluating the device with
   scaled rates over a geometric grid of factors (1% steps, 1x..1000x); inf where no factor in
@@ -56,13 +58,26 @@ def largest_batch(ok: Arr, batches: Arr) -> tuple[Arr, Arr]:
     return b, run
 
 
+def _host_share(ev: Evaluation, stages: Sequence[str], d: int, k: int) -> float:
+    """Share of the stages' latency in host-bound stages (the engine's launches, overlapping
+    the device, take longer: StageTotals.host_bound), as `compare` marks them H."""
+    def at(x: Arr | float) -> float:
+        return float(np.broadcast_to(x, ev.ttft_s.shape)[d, k])
+
+    lat = {s: at(ev.stages[s].latency_s) for s in stages}
+    host = sum(v for s, v in lat.items() if at(ev.stages[s].host_bound))
+    return host / sum(lat.values()) if sum(lat.values()) > 0 else 0.0
+
+
 def _limits(ev: Evaluation, slo: Slo, d: int, k: int) -> str:
     why = [] if bool(ev.fits[d, k]) else ["capacity"]
     for metric, stages, limit in (("ttft", TTFT_STAGES, slo.ttft_s),
                                   ("tpot", ("decode",), slo.tpot_s)):
         if getattr(ev, f"{metric}_s")[d, k] > limit:
             share = compute_share(ev.op_costs, stages, ev.ttft_s)[d, k]
-            why.append(f"{'compute' if share >= 0.5 else 'bandwidth'} ({metric.upper()})")
+            side = "compute" if share >= 0.5 else "bandwidth"
+            why.append(f"{'host' if _host_share(ev, stages, d, k) >= 0.5 else side} "
+                       f"({metric.upper()})")
     return ", ".join(why)
 
 

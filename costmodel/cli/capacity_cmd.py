@@ -87,7 +87,8 @@ def capacity_command(
     recs = capacity_records(res, labels)
     head = (f"{spec.name}: serving capacity, static batching; SLO TTFT <= "
             f"{seconds(slo.ttft_s) if ttft else 'any'}, TPOT <= "
-            f"{seconds(slo.tpot_s) if tpot else 'any'}; batch searched 1..{max_batch}")
+            f"{seconds(slo.tpot_s) if tpot else 'any'}; batch searched 1..{max_batch}"
+            f"{fc.run_text(res['baseline'].fleet.engine, w, compression=False)}")
     t = table([_row(r, max_batch) for r in recs],
               ["device", "compression", "max batch (memory)", "decode tok/s there",
                "max-load batch", "output tok/s there", "SLO batch", "req/s/GPU", "at batch",
@@ -97,4 +98,4 @@ def capacity_command(
             "there: that batch x output tokens / its end-to-end latency (in-flight batching "
             "priced as a static batch)\nreq/s/GPU: max over batches b meeting the SLO of b / "
             "end-to-end latency(b) / GPUs; 'at batch' is that b (TTFT, TPOT at it)")
-    fc.emit(recs, fmt, "\n".join([head, "", t, "", note]))
+    fc.emit(recs, fmt, "\n".join([head, "", t, "", note]), res["baseline"].fleet.engine, w)

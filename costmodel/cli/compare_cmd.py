@@ -131,10 +131,10 @@ def compare(
     f = evaluate_fleet(spec, profiles, w, auto_dtype=dtype is None)
     recs = _rank(compare_records(f, power_mode), rank_by)
     head = (f"{spec.name}: batch {w.batch}, {f.ev.decode_steps[0, 0] + 1:g} output tokens | "
-            f"ranked by {rank_by.value} (devices that do not fit last)")
+            f"ranked by {rank_by.value} (devices that do not fit last){fc.run_text(f.engine, w)}")
     if plot_path is not None:
         save(plots().compare_figure(recs, compare_caption(spec.name, f, w)), plot_path, "--plot")
-    fc.emit(recs, fmt, compare_table(recs, head))
+    fc.emit(recs, fmt, compare_table(recs, head), f.engine, w)
 
 
 def energy_cmd(
@@ -177,9 +177,10 @@ def energy_cmd(
     t = table(rows, ["device", "power", *STAGES, "J/request", "J/output token"],
               right=set(range(1, 8)))
     head = (f"{spec.name}: batch {w.batch}, {w.output_tokens} output tokens; energy per request "
-            f"(batch energy / batch), power = {'mode ' + power_mode if power_mode else 'TDP'}")
+            f"(batch energy / batch), power = {'mode ' + power_mode if power_mode else 'TDP'}"
+            f"{fc.run_text(f.engine, w)}")
     na = [] if np.isfinite(watts).all() else ["n/a: the profile gives no power figure (tdp_W); "
                                               "--set tdp_W=WATTS supplies one"]
     fc.emit(recs, fmt, "\n".join([head, "", t, "", ENERGY_NOTE + "; power modes cap clocks, "
                                   "which this latency (at the profile's peaks) does not model",
-                                  *na]))
+                                  *na]), f.engine, w)

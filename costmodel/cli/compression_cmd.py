@@ -166,11 +166,14 @@ def render(base: Estimate, comp: Estimate, label: str, rows: list[dict[str, Any]
               fmt(r["compressed"], r["unit"]),
               "-" if r["savings_pct"] is None else f"{round(r['savings_pct'], 1) + 0.0:.1f}%"] for r in rows]
     w = base.workload
-    hw = base.hardware
+    hw, e = base.hardware, comp.prepared.engine
     head = [f"{base.model.name} on {hw.name} ({hw.id}) | compression: {label}",
             f"batch {w.batch} | {base.plan.llm_tokens:g} visual tokens + {w.text_tokens} text "
             f"tokens{captions.vtext_caption(base.model, w)} -> {w.output_tokens} output tokens"
-            + (f" | {video}" if (video := captions.video_text(base.model, w)) else "")]
+            + (f" | {video}" if (video := captions.video_text(base.model, w)) else ""),
+            f"engine {e.id} ({e.name}): latency_s, ttft_s, tpot_s and "
+            "e2e_latency_s are the expected latencies on it; bound_* the roofline at the "
+            "datasheet peaks"]
     t = table(cells, ["quantity", "stage", "baseline", "compressed", "savings"],
               right={2, 3, 4})
     return "\n".join(head + ["", t, ""] + _paper_text(paper_rows(base, comp), method_ops(comp)))
@@ -179,7 +182,8 @@ def render(base: Estimate, comp: Estimate, label: str, rows: list[dict[str, Any]
 def compare_compression(
     model: str = typer.Argument(..., help=MODEL_HELP),
     hardware: str = typer.Option(..., "--hardware", "-H", help="Hardware id or YAML path."),
-    keep: str | None = typer.Option(None, help="Kept visual tokens: ratio 0..1 or a count."),
+    keep: str | None = typer.Option(None, help="Kept visual tokens: ratio 0..1 or a count (of "
+                                    "the request's visual tokens, all images together)."),
     at: str | None = typer.Option(None, help="projector | encoder | llm-layer:K (FastV) | vit "
                                   "(ToMe); default: the method's place, else projector."),
     method: str | None = METHOD,
@@ -187,8 +191,9 @@ def compare_compression(
     kv_keep: str | None = KV_KEEP,
     kv_policy: str | None = KV_POLICY,
     sparse_decode: str | None = SPARSE_DECODE,
-    cluster_iters: int = typer.Option(10, min=1, max=1000,
-                                      help="k-means iterations (method cluster)."),
+    cluster_iters: int | None = typer.Option(None, min=1, max=1000,
+                                             help="k-means iterations of --method cluster "
+                                             "(default 10)."),
     merge_per_layer: int | None = typer.Option(None, min=0, max=MAX_TOKENS,
                                                help="ToMe r (with --at vit)."),
     overhead: bool = typer.Option(True, help="Count the method's own cost (scores, clustering)."),

@@ -22,7 +22,8 @@ from costmodel.specs.compression import (
 )
 from costmodel.specs.compression_methods import METHODS, MethodInfo
 
-KEEP = typer.Option(None, help="Token compression: kept ratio 0..1 or count.")
+KEEP = typer.Option(None, help="Token compression: kept ratio 0..1 or a count (of the "
+                    "request's visual tokens, all images together).")
 AT = typer.Option(None, help="With --keep: projector | encoder | llm-layer:K | vit "
                   "(default: the method's place, else projector).")
 METHOD = typer.Option(None, help="Named method: " + "|".join(METHODS) + " (video methods "
@@ -211,7 +212,7 @@ def compression_from_values(values: Mapping[str, Any]) -> AnyCompression | None:
 def compression_from_options(keep: str | None = None, at: str | None = None,
                              method: str | None = None, schedule: str | None = None,
                              kv_keep: str | None = None, kv_policy: str | None = None,
-                             cluster_iters: int = 10, merge_per_layer: int | None = None,
+                             cluster_iters: int | None = None, merge_per_layer: int | None = None,
                              overhead: bool = True, require: bool = False,
                              sparse_decode: str | None = None) -> AnyCompression | None:
     """The compression the options describe: a stage at --at (or the method's place) when
@@ -222,6 +223,9 @@ def compression_from_options(keep: str | None = None, at: str | None = None,
     if method is not None and method not in METHODS:
         raise CostmodelError(f"--method: '{method}' is not one of {', '.join(METHODS)}")
     info = METHODS[method] if method else None
+    if cluster_iters is not None and method != "cluster":
+        raise CostmodelError("--cluster-iters: only --method cluster runs k-means; add "
+                             "--method cluster or drop --cluster-iters")
     kv = _kv(kv_keep, kv_policy)
     where, layer = parse_at(at) if at is not None else (info.where if info else "projector", None)
     stages: list[Compression] = []
@@ -248,7 +252,7 @@ def compression_from_options(keep: str | None = None, at: str | None = None,
                     METHODS[own] if own else None)
         stages.append(_build(Compression, "compression", where=where, keep_ratio=ratio,
                              keep_tokens=count, layer=layer, merge_per_layer=merge_per_layer,
-                             method=own, cluster_iters=cluster_iters, overhead=overhead,
+                             method=own, cluster_iters=cluster_iters or 10, overhead=overhead,
                              **({} if merge is None else {"temporal_merge": merge})))
     top_k, select = parse_sparse(sparse_decode) if sparse_decode is not None else (None, None)
     if kv is None and top_k is None and len(stages) <= 1:

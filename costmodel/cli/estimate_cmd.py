@@ -104,12 +104,14 @@ def estimate(
 def stage_csv(est: Estimate) -> str:
     buf = io.StringIO()
     cols = ["stage", "flops", "useful_flops", "bytes", "weight_bytes", "act_bytes", "kv_bytes",
-            "latency_s"]
+            "latency_s", "bound_latency_s", "device_s", "launch_s", "host_bound", "engine"]
     wr = csv.writer(buf, lineterminator="\n")
     wr.writerow(cols)
+    engine = est.prepared.engine.id  # latency_s is the expected latency on it
     for name, s in est.stages.items():
         wr.writerow([name, s.flops, s.useful_flops, s.bytes, s.weight_bytes, s.act_bytes,
-                     s.kv_bytes, s.latency_s])
+                     s.kv_bytes, s.latency_s, s.bound_latency_s, s.device_s, s.launch_s,
+                     s.host_bound, engine])
     return buf.getvalue()
 
 
@@ -135,7 +137,8 @@ def _header(est: Estimate) -> list[str]:
         f"{attn} | {w.overlap} overlap{conv}",
         f"engine {e.id} ({e.name}): 'expected' is the latency on it; 'bound' is the roofline "
         "at the datasheet peaks",
-    ]
+    ] + ([f"compression: {w.compression.label} (the figures below are with it; "
+          "compare-compression sets the baseline beside them)"] if w.compression else [])
 
 
 def render(est: Estimate, per_op: bool = False) -> str:

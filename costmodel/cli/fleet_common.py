@@ -81,12 +81,26 @@ def setup(values: Mapping[str, Any], **override: Any,
     return spec, devices(v["hardware"], v["sets"]), w
 
 
+def run_text(engine: str, w: Workload, compression: bool = True) -> str:
+    """' | latencies expected on engine ID | compression: LABEL' for a table's first line: the
+    engine whose expected latencies the table shows (the bound is the roofline) and the
+    compression applied, when there is one (compression=False: the table has its column)."""
+    comp = f" | compression: {w.compression.label}" if compression and w.compression else ""
+    return f" | latencies expected on engine {engine}{comp}"
+
+
 def label(h: HardwareProfile) -> str:
     return h.id
 
 
-def emit(records: list[dict[str, Any]], fmt: Format, table_text: str) -> None:
-    """Print records as JSON / CSV, or the ready-made table."""
+def emit(records: list[dict[str, Any]], fmt: Format, table_text: str, engine: str,
+         w: Workload) -> None:
+    """Print records as JSON / CSV, or the ready-made table. Each JSON / CSV record carries the
+    engine of its expected latencies and the compression ('none' without one), as the table's
+    first line names them; a record's own field of that name (capacity's per-scenario
+    compression) is kept."""
+    run = {"engine": engine, "compression": w.compression.label if w.compression else "none"}
+    records = [{**r, **{k: v for k, v in run.items() if k not in r}} for r in records]
     if fmt is Format.json:
         typer.echo(dumps(records))
     elif fmt is Format.csv:

@@ -51,7 +51,9 @@ def plan_table(recs: list[dict[str, Any]], head: str) -> str:
                      "limited by", "scale to meet: compute/bandwidth/both", "memory"],
               right={2, 3, 4, 5})
     return "\n".join([head, "", t, "",
-                      "limited by: at the first failing batch (max batch + 1, or 1 when not met)",
+                      "limited by: at the first failing batch (max batch + 1, or 1 when not met); "
+                      "host: the engine's launches, longer than the device's work, set most "
+                      "of that latency (scaling the device does not shorten them)",
                       "scale: smallest factor on peak FLOP/s, on bandwidth, or on both that meets "
                       "the latency SLO at the target batch (re-evaluated, 1% steps; - = none up "
                       "to 1000x); memory: footprint / capacity"]
@@ -98,8 +100,8 @@ def plan_command(
     recs = plan_records(res, slo)
     head = (f"{spec.name}: SLO TTFT <= {seconds(slo.ttft_s) if ttft else 'any'}, TPOT <= "
             f"{seconds(slo.tpot_s) if tpot else 'any'}; batch searched 1..{max_batch}; scaling "
-            f"for batch {batch}")
-    fc.emit(recs, fmt, plan_table(recs, head))
+            f"for batch {batch}{fc.run_text(res.fleet.engine, w)}")
+    fc.emit(recs, fmt, plan_table(recs, head), res.fleet.engine, w)
 
 
 def parse_batches(text: str) -> np.ndarray:
@@ -163,10 +165,11 @@ def batching_command(
             recs.append(rec)
             rows.append(rec)
         parts.append(_device_table(h.id, rows, grid, turn, lin))
-    head = f"{spec.name}: decode versus batch ({output_tokens} output tokens)"
+    head = (f"{spec.name}: decode versus batch ({output_tokens} output tokens)"
+            f"{fc.run_text(res.fleet.engine, w)}")
     note = ("compute-bound at: smallest batch where >= half the decode latency is in compute-bound "
             "operators (all / linear layers only); '-' = not within the batches given")
-    fc.emit(recs, fmt, "\n\n".join([head, *parts, note]))
+    fc.emit(recs, fmt, "\n\n".join([head, *parts, note]), res.fleet.engine, w)
 
 
 def _device_table(hid: str, rows: list[dict[str, Any]], grid: np.ndarray, turn: float,

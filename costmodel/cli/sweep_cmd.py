@@ -64,7 +64,16 @@ def render(df: pd.DataFrame) -> str:
     head = ["model", "hardware", "batch", *(["frames"] if video else []), "visual", "stage",
             "FLOPs", "bytes", "latency", "TTFT", "TPOT", "e2e", "memory", "fits"]
     stage = head.index("stage")
-    return table(rows, head, right=set(range(2, len(head) - 1)) - {stage})
+    return table(rows, head, right=set(range(2, len(head) - 1)) - {stage}) + "\n\n" + _note(df)
+
+
+def _note(df: pd.DataFrame) -> str:
+    """What the latencies are (the engine's expected ones) and the compression applied."""
+    def listed(col: str) -> str:
+        return ", ".join(dict.fromkeys(str(v) for v in df[col])) if col in df.columns else "none"
+
+    return (f"latency, TTFT, TPOT, e2e: expected on engine {listed('engine')} (the roofline "
+            f"bound: bound_* columns of -f csv/json) | compression: {listed('compression')}")
 
 
 def _axis(visual_tokens: str | None, video_frames: str | None, image_size: str | None,

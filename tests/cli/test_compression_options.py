@@ -82,3 +82,23 @@ def test_bad_compression_options_one_line(cmd, args, option, capsys):
     code, out, err = run([cmd, *BASE, *args], capsys)
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith(f"error: {option}"), err
+
+
+@pytest.mark.parametrize("args", [["--keep", "0.5", "--cluster-iters", "5"],
+                                  ["--keep", "0.5", "--method", "select", "--cluster-iters", "3"],
+                                  ["--method", "fastv", "--keep", "0.5", "--cluster-iters", "10"]])
+def test_cluster_iters_without_cluster_is_refused(args, capsys):
+    """--cluster-iters only changes --method cluster; elsewhere it was silently ignored."""
+    code, out, err = run(["compare-compression", *BASE, *args], capsys)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith("error: --cluster-iters: only --method cluster runs k-means"), err
+
+
+def test_cluster_iters_scales_the_cluster_cost(capsys):
+    def flops(extra):
+        code, out, err = run(["compare-compression", *BASE, "--keep", "0.5", "--method",
+                              "cluster", *extra, "-f", "json"], capsys)
+        assert code == 0, err
+        return json.loads(out)["method_operators"][0]["flops"]
+
+    assert flops(["--cluster-iters", "5"]) == pytest.approx(flops([]) / 2)  # default 10

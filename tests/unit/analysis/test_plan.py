@@ -102,3 +102,17 @@ def test_energy_by_hand(llava, gpu):
     assert en.output_token_J[0, 0] == pytest.approx(en.request_J[0, 0] / 100)
     orin = load_hardware("jetson-agx-orin-64gb")
     assert power_W([orin], "30w")[0, 0] == 30.0 and power_W([orin])[0, 0] == 60.0
+
+
+def test_plan_limit_host_where_compare_says_host(llava):
+    """On hf-eager a batch-1 decode step waits for Python: plan said 'bandwidth (TPOT)' while
+    compare marked the same decode H (host-bound) and no bandwidth scaling met the SLO."""
+    from costmodel.analysis.devices import stage_bounds
+
+    h100 = load_hardware("h100-sxm")
+    for engine, limit in (("hf-eager", "host (TPOT)"), ("vllm", "bandwidth (TPOT)")):
+        w = Workload(visual_tokens=576, engine=engine)
+        res = plan(llava, [h100], w, Slo(np.inf, 0.004))
+        decode = str(stage_bounds(evaluate_fleet(llava, [h100], w).ev)["decode"][0, 0])
+        assert res.largest[0] == 0 and res.limit[0] == limit, engine
+        assert decode == ("host" if engine == "hf-eager" else "memory")
