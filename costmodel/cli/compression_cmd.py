@@ -1,4 +1,5 @@
-"""`costmodel compare-compression`: baseline vs one token-compression scenario, with savings."""
+"""`costmodel compare-compression`: baseline vs a token-compression scenario, with savings (several
+--keep values: one scenario each, compression_curve.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,14 @@ import typer
 from costmodel.analysis.estimate import Estimate
 from costmodel.analysis.estimate import estimate as run_estimate
 from costmodel.cli import captions, feedback
+from costmodel.cli.compression_curve import (
+    average_visual,
+    curve_doc,
+    curve_records,
+    header,
+    keep_values,
+    render_curve,
+)
 from costmodel.cli.compression_options import (
     KV_KEEP,
     KV_POLICY,
@@ -54,7 +63,6 @@ from costmodel.cli.output import Format, dumps, records_csv, table
 from costmodel.cli.plot_cmd import output_format, plots, save
 from costmodel.core.compression.formulas import (
     PAPER_FORMULAS,
-    average_visual_tokens,
     paper_flops_ratio,
 )
 from costmodel.loading.load import load_hardware, load_model
@@ -124,7 +132,7 @@ def paper_rows(base: Estimate, new: Estimate) -> list[dict[str, Any]]:
     rows.append({"formula": "costmodel", "flops_ratio": pre,
                  "source": f"prefill stage, all operators and the method's own (with vision "
                            f"and projector: {100 * ttft:.1f}%)"})
-    avg = float(np.ravel(average_visual_tokens(spec, pts, comp))[0])
+    avg = average_visual(base, comp)
     for r in rows:
         r["average_visual_tokens"] = avg
         r["visual_tokens"] = float(np.ravel(pts.visual)[0])
@@ -165,25 +173,58 @@ def render(base: Estimate, comp: Estimate, label: str, rows: list[dict[str, Any]
     cells = [[r["metric"], r["stage"], fmt(r["baseline"], r["unit"]),
               fmt(r["compressed"], r["unit"]),
               "-" if r["savings_pct"] is None else f"{round(r['savings_pct'], 1) + 0.0:.1f}%"] for r in rows]
-    w = base.workload
-    hw, e = base.hardware, comp.prepared.engine
-    head = [f"{base.model.name} on {hw.name} ({hw.id}) | compression: {label}",
-            f"batch {w.batch} | {base.plan.llm_tokens:g} visual tokens + {w.text_tokens} text "
-            f"tokens{captions.vtext_caption(base.model, w)} -> {w.output_tokens} output tokens"
-            + (f" | {video}" if (video := captions.video_text(base.model, w)) else ""),
-            f"engine {e.id} ({e.name}): latency_s, ttft_s, tpot_s and "
-            "e2e_latency_s are the expected latencies on it; bound_* the roofline at the "
-            "datasheet peaks"]
+    head = header(base, comp, label, ": latency_s, ttft_s, tpot_s and e2e_latency_s are the "
+                  "expected latencies on it; bound_* the roofline at the datasheet peaks")
     t = table(cells, ["quantity", "stage", "baseline", "compressed", "savings"],
               right={2, 3, 4})
     return "\n".join(head + ["", t, ""] + _paper_text(paper_rows(base, comp), method_ops(comp)))
+
+
+def report(base: Estimate, new: Estimate, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """compare-compression's JSON for one scenario (one object of several's `scenarios`)."""
+    comp = new.workload.compression
+    assert comp is not None
+    return {"model": base.model.name, "hardware": base.hardware.id, "compression": comp.label,
+            "compression_spec": comp.model_dump(), "rows": rows,
+            "paper_formulas": paper_rows(base, new), "method_operators": method_ops(new),
+            "baseline": base.to_dict(), "compressed": new.to_dict()}
+
+
+def _write(fmt: Format, base: Estimate, new: Estimate, plot: Path | None) -> None:
+    """One scenario's output: the table, JSON or CSV (and the savings figure with --plot)."""
+    rows = compare_rows(base, new)
+    if plot is not None:
+        import pandas as pd
+
+        save(plots().savings_figure(pd.DataFrame(rows), savings_caption(base, new)), plot, "--plot")
+    if fmt is Format.json:
+        typer.echo(dumps(report(base, new, rows)))
+    elif fmt is Format.csv:
+        typer.echo(records_csv([{**r, **context(base, new)} for r in rows]), nl=False)
+    else:
+        typer.echo(render(base, new, captions.compression_text(new.workload), rows))
+
+
+def _write_curve(fmt: Format, base: Estimate, keeps: list[str], news: list[Estimate]) -> None:
+    """Several scenarios' output (compression_curve.py): one table, one CSV, one JSON."""
+    frames = [compare_rows(base, n) for n in news]
+    if fmt is Format.json:
+        typer.echo(dumps(curve_doc(base, [report(base, n, r) for n, r in zip(news, frames,
+                                                                              strict=True)])))
+    elif fmt is Format.csv:
+        typer.echo(records_csv(curve_records(keeps, frames, [context(base, n) for n in news])),
+                   nl=False)
+    else:
+        typer.echo(render_curve(base, keeps, news))
 
 
 def compare_compression(
     model: str = typer.Argument(..., help=MODEL_HELP),
     hardware: str = typer.Option(..., "--hardware", "-H", help="Hardware id or YAML path."),
     keep: str | None = typer.Option(None, help="Kept visual tokens: ratio 0..1 or a count (of "
-                                    "the request's visual tokens, all images together)."),
+                                    "the request's visual tokens, all images together); a comma "
+                                    "list (0.1,0.25,0.5) compares one scenario per value, the "
+                                    "other compression options applying to each alike."),
     at: str | None = typer.Option(None, help="projector | encoder | llm-layer:K (FastV) | vit "
                                   "(ToMe); default: the method's place, else projector."),
     method: str | None = METHOD,
@@ -227,30 +268,23 @@ def compare_compression(
 ) -> None:
     """Baseline vs compressed: FLOPs, bytes, latency per stage; TTFT, TPOT, KV cache, e2e."""
     feedback.also_quiet(quiet)
+    keeps = keep_values(keep, plot)
     if plot is not None:
         output_format(plot, "--plot")  # a bad path fails before any work
-    comp = compression_from_options(keep, at, method, schedule, kv_keep, kv_policy,
-                                    cluster_iters, merge_per_layer, overhead, require=True,
-                                    sparse_decode=sparse_decode)
-    assert comp is not None
+    comps = [compression_from_options(k, at, method, schedule, kv_keep, kv_policy, cluster_iters,
+                                      merge_per_layer, overhead, require=True,
+                                      sparse_decode=sparse_decode) for k in keeps]
     base_w = workload_from_values(locals())
     spec, hw = load_model(model), load_hardware(hardware, tuple(sets))
-    refuse_unused(spec, base_w.model_copy(update={"compression": comp}))
+    scenarios = [base_w.model_copy(update={"compression": c}) for c in comps]
+    for w in scenarios:
+        refuse_unused(spec, w)
     base = run_estimate(spec, hw, base_w)
-    check_kept_count(comp, base.plan.llm_tokens, spec.name)
-    new = run_estimate(spec, hw, base_w.model_copy(update={"compression": comp}))
-    rows = compare_rows(base, new)
-    if plot is not None:
-        import pandas as pd
-
-        save(plots().savings_figure(pd.DataFrame(rows), savings_caption(base, new)), plot, "--plot")
-    if fmt is Format.json:
-        typer.echo(dumps({"model": spec.name, "hardware": hw.id, "compression": comp.label,
-                          "compression_spec": comp.model_dump(), "rows": rows,
-                          "paper_formulas": paper_rows(base, new),
-                          "method_operators": method_ops(new),
-                          "baseline": base.to_dict(), "compressed": new.to_dict()}))
-    elif fmt is Format.csv:
-        typer.echo(records_csv([{**r, **context(base, new)} for r in rows]), nl=False)
+    for c in comps:
+        assert c is not None
+        check_kept_count(c, base.plan.llm_tokens, spec.name)
+    news = [run_estimate(spec, hw, w) for w in scenarios]
+    if len(news) == 1:
+        _write(fmt, base, news[0], plot)
     else:
-        typer.echo(render(base, new, comp.label, rows))
+        _write_curve(fmt, base, [str(k) for k in keeps], news)
