@@ -18,6 +18,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     "compare-compression": (
         f"costmodel compare-compression {M} -H {H} --keep 0.1",
+        f"costmodel compare-compression {M} -H {H} --keep 0.1,0.25,0.5",
         f"costmodel compare-compression {M} -H {H} --method fastv --keep 0.5 --at llm-layer:2",
         f"costmodel compare-compression {M} -H {H} --schedule 0:576,8:288,16:144 -f csv",
     ),

@@ -69,6 +69,7 @@ def test_tutorial_has_the_promised_commands():
     for needed in ("estimate llava-1.5-7b -H a100-80gb",
                    "compare-compression llava-1.5-7b -H a100-80gb --keep 0.1",
                    "compare-compression llava-1.5-7b -H jetson-agx-orin-64gb --keep 0.1",
+                   "compare-compression llava-1.5-7b -H a100-80gb --keep 0.1,0.25,0.5",
                    "--at llm-layer:2", "--visual-tokens 0:576:32", "plot savings",
                    "plot roofline"):
         assert needed in joined, needed
