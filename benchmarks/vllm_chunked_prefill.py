@@ -8,17 +8,21 @@ sliding window, LoRA or speculative decoding: vllm/engine/arg_utils.py, `use_lon
 with max_num_batched_tokens = 512 unless set (vllm/config.py, SchedulerConfig: "the best
 balance between ITL and TTFT on A100"). The Qwen2.5 runs at 63488 and 129024 prompt tokens
 needed max_model_len 65536 / 131072 (the speed benchmark's Setting-64k / Setting 5), so their
-prompts ran in 512-token chunks, each chunk's attention against the paged KV cache in one
-FlashAttention-2 varlen call, which splits the keys over CTAs only for decoding (flash_api.cpp,
-mha_varlen_fwd: "Only apply split-k for decoding"): ceil(512 / 128) x heads CTAs per chunk.
+prompts ran in 512-token chunks. Each chunk's attention against the paged KV cache is one
+FlashAttention-2 varlen call (vllm-flash-attn, flash_api.cpp `mha_varlen_fwd`), which splits
+the keys over CTAs only for decoding ("Only apply split-k for decoding") and, with a paged
+cache, runs the split-KV kernel with one split (`run_mha_fwd(params, stream, paged_KV)` ->
+`run_mha_fwd_splitkv_dispatch`, `kBlockM = 64; // Fixed for all head dimensions`):
+ceil(512 / 64) x heads CTAs per chunk.
 
-For each such row the script prices the prompt's attention and its GEMMs both ways with the
-shipped kernel model (the device's vLLM figures): one pass, as the model does, and the sum over
-512-token chunks. Attention (efficiency.prefill_attention_time_s): each chunk's queries against
-its prefix plus half the chunk (the same scores). GEMMs (efficiency.gemm_time_s, vLLM's fused
-qkv and gate_up groups, o_proj, down_proj): m = 512 rows per chunk instead of the whole prompt
-(the same FLOPs, fewer row tiles per wave). The difference is added to the row's predicted run
-time. Nothing is fitted; per-chunk host time and the lm_head are left out.
+For each such row the script prices the prompt both ways with the shipped kernel model (the
+device's vLLM figures): one pass, as the model does, and the sum over 512-token chunks.
+Attention (efficiency.prefill_attention_time_s): each chunk's queries against its prefix plus
+half the chunk (the same scores), in 64-row query blocks (the figures were fitted with the
+model's 128-row blocks; the 128-row variant is printed too). GEMMs (efficiency.gemm_time_s,
+vLLM's fused qkv and gate_up groups, o_proj, down_proj): m = 512 rows per chunk instead of the
+whole prompt (the same FLOPs, fewer row tiles per wave). The difference is added to the row's
+predicted run time. Nothing is fitted; per-chunk host time and the lm_head are left out.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from costmodel.calibration.published import as_time, validate
 from costmodel.core.efficiency import gemm_time_s, prefill_attention_time_s
@@ -39,9 +44,14 @@ CHUNK = 512  # vLLM 0.6 SchedulerConfig default max_num_batched_tokens with chun
 LONG = 32768  # arg_utils: chunked prefill by default when max_model_len > 32K
 
 
-def prompt_s(model: str, hardware: str, tokens: int, tp: int) -> tuple[float, float]:
-    """(one pass, the sum over CHUNK-token chunks) of the prompt's attention and GEMMs,
-    seconds, all layers, on one of tp GPUs (heads and GEMM columns split over the GPUs)."""
+FA2_PAGED_BLOCK = 64.0  # run_mha_fwd_splitkv_dispatch: kBlockM = 64 for all head dims
+
+
+def prompt_s(model: str, hardware: str, tokens: int, tp: int) -> dict[str, float]:
+    """Seconds of the prompt's attention and GEMMs, all layers, on one of tp GPUs (heads and
+    GEMM columns split over the GPUs): one pass ('attn', 'gemm') and the sum over CHUNK-token
+    chunks ('attn_chunks' in FlashAttention-2's 64-row blocks, 'attn_chunks_128' in the
+    model's, 'gemm_chunks')."""
     llm = load_model(model).llm
     hw = load_hardware(hardware)
     p = _engine_params(hw, load_engine("vllm"), False)
@@ -49,20 +59,35 @@ def prompt_s(model: str, hardware: str, tokens: int, tp: int) -> tuple[float, fl
     dev = Device(hw.memory_bandwidth_Bps, int(hw.sm_count or 0), hw.exp_per_s or np.inf, peak)
     heads, kvh = llm.num_heads // tp, max(llm.num_kv_heads // tp, 1)
     d, a = llm.hidden_size // llm.num_heads, 2.0  # head_dim; bf16 bytes
-    one = prefill_attention_time_s(1, tokens, tokens, heads, d, True, 0.0, peak,
-                                   a * 2 * tokens * (heads + kvh) * d, dev, p)
     start = np.arange(0, tokens, CHUNK, dtype=float)
     q = np.minimum(CHUNK, tokens - start)
-    chunks = prefill_attention_time_s(1, q, start + q / 2, heads, d, False, 0.0, peak,
-                                      a * 2 * (q * heads + (start + q) * kvh) * d, dev, p)
+
+    def chunks(block: float) -> float:
+        return float(np.sum(prefill_attention_time_s(
+            1, q, start + q / 2, heads, d, False, 0.0, peak,
+            a * 2 * (q * heads + (start + q) * kvh) * d, dev, p, block)))
+
     h, i = llm.hidden_size, llm.intermediate_size
     gemms = [(h, (heads + 2 * kvh) * d), (heads * d, h), (h, 2 * i // tp), (i // tp, h)]  # (k, n)
     rows = np.concatenate([[float(tokens)], q])  # the one pass, then each chunk
-    g = sum(gemm_time_s(rows, n, k, peak, a, a, a, dev, p) for k, n in gemms)
-    g = np.ravel(g)
-    one_s = float(np.sum(one)) + float(g[0])
-    chunked_s = float(np.sum(chunks)) + float(np.sum(g[1:]))
-    return one_s * llm.num_layers, chunked_s * llm.num_layers
+    g = np.ravel(sum(gemm_time_s(rows, n, k, peak, a, a, a, dev, p) for k, n in gemms))
+    out = {"attn": float(np.sum(prefill_attention_time_s(
+               1, tokens, tokens, heads, d, True, 0.0, peak,
+               a * 2 * tokens * (heads + kvh) * d, dev, p))),
+           "attn_chunks": chunks(FA2_PAGED_BLOCK), "attn_chunks_128": chunks(128.0),
+           "gemm": float(g[0]), "gemm_chunks": float(np.sum(g[1:]))}
+    return {k: v * llm.num_layers for k, v in out.items()}
+
+
+def errors(r: pd.Series, t: dict[str, float]) -> tuple[float, float, float, float]:
+    """Throughput errors (+ = predicted too fast), as validate --published reports them: as
+    priced; with the attention in chunks (64-row, then 128-row blocks); with the GEMMs too."""
+    base = r["predicted_s"]
+    attn64 = base + t["attn_chunks"] - t["attn"]
+    attn128 = base + t["attn_chunks_128"] - t["attn"]
+    both = attn64 + t["gemm_chunks"] - t["gemm"]
+    m = r["measured_s"]
+    return m / base - 1, m / attn64 - 1, m / attn128 - 1, m / both - 1
 
 
 def main() -> None:
@@ -70,22 +95,19 @@ def main() -> None:
     rows = frame[(frame["engine"] == "vllm") & (frame["text_tokens"] > LONG)].copy()
     rows["measured_s"] = as_time(rows, "value")
     rows["predicted_s"] = as_time(rows, "predicted")
-    print(f"{'id':9} {'model':22} {'tokens':>6} {'tp':>2} {'one pass':>8} {'chunked':>8} "
-          f"{'error':>7} {'chunked error':>13}")
-    after = []
+    print(f"{'id':9} {'model':22} {'tokens':>6} {'tp':>2} {'priced':>7} {'attn 64':>8} "
+          f"{'attn 128':>8} {'attn 64 + GEMMs':>15}")
+    errs = []
     for _, r in rows.iterrows():
-        one, chunked = prompt_s(r["model"], r["hardware"], int(r["text_tokens"]), int(r["tp"]))
-        new = r["predicted_s"] + chunked - one
-        # errors of the throughput, as validate --published reports them: + = predicted fast
-        err, err_after = r["measured_s"] / r["predicted_s"] - 1, r["measured_s"] / new - 1
-        after.append(err_after)
+        e = errors(r, prompt_s(r["model"], r["hardware"], int(r["text_tokens"]), int(r["tp"])))
+        errs.append(e)
         name = Path(r["model"]).parent.name or r["model"]
         print(f"{r['id']:9} {name:22} {int(r['text_tokens']):>6} {int(r['tp']):>2} "
-              f"{one:7.1f}s {chunked:7.1f}s {err:+7.1%} {err_after:+13.1%}")
-    before = (rows["measured_s"] / rows["predicted_s"] - 1).abs()
-    print(f"median |error| of these {len(rows)} rows: {before.median():.1%} as priced, "
-          f"{np.median(np.abs(after)):.1%} with the prompt in chunks "
-          "(error of the throughput: + = predicted too fast)")
+              f"{e[0]:+7.1%} {e[1]:+8.1%} {e[2]:+8.1%} {e[3]:+15.1%}")
+    med = np.median(np.abs(np.array(errs)), axis=0)
+    print(f"median |error| of these {len(rows)} rows: {med[0]:.1%} as priced; prompt in chunks: "
+          f"attention {med[1]:.1%} (64-row blocks) / {med[2]:.1%} (128-row), attention and "
+          f"GEMMs {med[3]:.1%} (error of the throughput: + = predicted too fast)")
 
 
 if __name__ == "__main__":

@@ -136,16 +136,17 @@ def score_time_s(head_dim: Num, per_sm_flops: Num, per_sm_exp: Num, overlap: flo
 
 def prefill_attention_time_s(batch: Num, q_len: Num, kv_len: Num, heads: Num, head_dim: Num,
                              causal: Num, window: Num, peak_flops_per_s: Num, bytes_: Num,
-                             dev: Device, p: KernelParams) -> Arr:
-    """Expected seconds of one FlashAttention forward (prefill or ViT encoder)."""
+                             dev: Device, p: KernelParams, block: float = BLOCK) -> Arr:
+    """Expected seconds of one FlashAttention forward (prefill or ViT encoder); `block` query
+    rows per CTA (BLOCK, what the figures were fitted with; a what-if may give another)."""
     batch, q_len, heads = _a(batch), _a(q_len), _a(heads)
     sms = float(dev.sm_count)
     per_score = score_time_s(head_dim, _a(peak_flops_per_s) * p.attention_fraction / sms,
                              dev.exp_per_s / sms, p.attention_exp_overlap)
-    ctas = batch * heads * np.ceil(q_len / BLOCK)
+    ctas = batch * heads * np.ceil(q_len / block)
     scores = attention_flops(batch, q_len, kv_len, heads, 1.0, causal, window) / 4.0
     w = np.where(_a(window) > 0, _a(window), np.inf)
-    longest = np.minimum(q_len, BLOCK) * np.minimum(_a(kv_len), w)
+    longest = np.minimum(q_len, block) * np.minimum(_a(kv_len), w)
     waves_s = np.ceil(ctas / sms) * (p.attention_tile_s + scores / ctas * per_score)
     longest_s = p.attention_tile_s + longest * per_score
     io_s = attention_io_time_s(bytes_, dev, p)
