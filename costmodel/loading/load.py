@@ -165,7 +165,8 @@ def hardware_data(name: str, near: Path | None = None, seen: tuple[Path, ...] = 
                                              f"{where}: base")
     base = hardware_file(base_data, base_where)
     child = {k: v for k, v in data.items() if k != "base"}
-    merged = whatif.merge(base_data, child)
+    merged = whatif.source_overrides(whatif.merge(base_data, child), child,
+                                     f"set in {where} over base {base.id}")
     merged["id"] = whatif.derived_id(base.id, child)
     return merged, where, base
 

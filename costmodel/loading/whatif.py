@@ -63,6 +63,17 @@ def merge(base: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def source_overrides(merged: dict[str, Any], child: dict[str, Any], origin: str
+                     ) -> dict[str, Any]:
+    """`merged` with a source for each sourced figure `child` sets without giving one: the
+    base's source no longer describes it (a `base:` child, as --set overrides are)."""
+    own = child.get("sources") or {}
+    keys = [k for k in child if k in SOURCED_KEYS + DEFAULT_SOURCED and k not in own]
+    if keys:
+        merged["sources"] = {**merged.get("sources", {}), **{k: origin for k in keys}}
+    return merged
+
+
 def _number(text: str, key: str) -> float:
     try:
         x = float(text)

@@ -246,7 +246,8 @@ class HardwareFile(FileModel):
             present.remove("interconnect")
         missing = [k for k in present if not self.sources.get(k, "").strip()]
         if missing:
-            raise ValueError(f"sources: add a source for {', '.join(missing)}")
+            raise ValueError(f"sources: add a source for {', '.join(missing)} "
+                             "(sources.<key>: where the figure comes from)")
         for key in ("decode_kernel_by_engine", "attention_kernel_by_engine"):
             if getattr(self, key) and self.kernel_efficiency is None:
                 raise ValueError(f"{key}: needs kernel_efficiency (the device's figures it "

@@ -110,3 +110,15 @@ def test_override_of_a_neutral_default_is_sourced_as_the_override():
     h = load_hardware("a100-80gb", ("efficiency.compute=0.8",))
     assert h.compute_efficiency == 0.8
     assert "what-if override" in h.source_file.sources["efficiency"]
+
+
+def test_a_base_child_sources_what_it_sets_unless_it_says(tmp_path):
+    # a child that changes a sourced figure: the base's source no longer describes it
+    f = tmp_path / "hw.yaml"
+    f.write_text("base: a100-80gb\nefficiency: {compute: 0.7}\nmemory_bandwidth_GBps: 1800\n"
+                 "tdp_W: 300\nsources: {tdp_W: a power-capped card}\n")
+    src = load_hardware(str(f)).source_file.sources
+    assert src["efficiency"] == src["memory_bandwidth_GBps"] == (
+        f"set in {f} over base a100-80gb")
+    assert src["tdp_W"] == "a power-capped card"
+    assert src["peak_tflops"] == load_hardware("a100-80gb").source_file.sources["peak_tflops"]
