@@ -4,6 +4,7 @@ importable from the package as the README's `Workload(compression=Compression(..
 from __future__ import annotations
 
 import costmodel
+from costmodel.units import seconds, si
 
 
 def test_repr_is_one_line_with_engine_compression_and_both_latencies():
@@ -13,7 +14,10 @@ def test_repr_is_one_line_with_engine_compression_and_both_latencies():
     assert "\n" not in text and len(text) < 400  # the dataclass repr was tens of kB
     assert text.startswith("<Estimate llava-1.5-7b on h100-sxm, engine vllm, compression "
                            "select@projector keep 0.25: 576 visual + 64 text -> 128 output")
-    assert "expected TTFT 8.53 ms" in text and "bound TTFT 5.24 ms" in text
+    # the figures are the object's own (any refit moves both alike)
+    assert f"expected TTFT {seconds(est.ttft_s)}, TPOT {seconds(est.tpot_s)}" in text
+    assert f"bound TTFT {seconds(est.bound.ttft_s)}" in text and est.bound.ttft_s < est.ttft_s
+    assert f"memory {si(est.memory.total_bytes, 'B')} (fits)" in text
     assert "compression" not in repr(costmodel.estimate("llava-1.5-7b", "h100-sxm"))
 
 
