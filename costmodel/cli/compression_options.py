@@ -262,8 +262,11 @@ def compression_from_options(keep: str | None = None, at: str | None = None,
 
 
 def check_kept_count(comp: AnyCompression, visual_tokens: float, model: str) -> None:
-    """A kept count above the visual tokens there are is refused (a sweep caps it instead)."""
-    if isinstance(comp, Compression) and comp.keep_tokens is not None and (
-            comp.keep_tokens > visual_tokens):
-        raise CostmodelError(f"--keep: {comp.keep_tokens} tokens kept, but {model} has "
-                             f"{visual_tokens:g} visual tokens here; keep fewer or give a ratio")
+    """A kept count above the visual tokens there are is refused (a sweep caps it instead), in
+    a plan's stages too (--keep with --kv-keep or --sparse-decode builds a CompressionPlan)."""
+    stages = comp.stages if isinstance(comp, CompressionPlan) else (comp,)
+    for c in stages:
+        if c.keep_tokens is not None and c.keep_tokens > visual_tokens:
+            raise CostmodelError(f"--keep: {c.keep_tokens} tokens kept, but {model} has "
+                                 f"{visual_tokens:g} visual tokens here; keep fewer or give a "
+                                 "ratio")

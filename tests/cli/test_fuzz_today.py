@@ -1,0 +1,26 @@
+"""Reproducers from a randomized CLI pass over the day's changes (compare-compression --keep
+lists, the context lines, plan's 'host', the source rules, calibrate --from-vidur): each case
+failed before its fix. The fuzz driver itself is not part of the suite."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import run
+
+CC = ["compare-compression", "llava-1.5-7b", "-H", "a100-80gb"]
+TOO_MANY = "--keep: 5000 tokens kept, but llava-1.5-7b has 576 visual tokens here"
+
+
+@pytest.mark.parametrize("extra", [
+    ["--keep", "5000", "--kv-keep", "0.5"],  # --kv-keep made it a CompressionPlan: not checked
+    ["--keep", "5000", "--sparse-decode", "512"],
+    ["--keep", "0.1,5000", "--kv-keep", "0.5"],  # the list's second scenario alike
+])
+def test_kept_count_above_the_tokens_refused_with_kv_or_sparse(
+        extra: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """--keep 5000 alone is refused (576 visual tokens); with --kv-keep or --sparse-decode the
+    same count ran, every figure the baseline's, under the label 'keep 5000'."""
+    code, out, err = run([*CC, *extra], capsys)
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == [f"error: {TOO_MANY}; keep fewer or give a ratio"]
