@@ -21,6 +21,8 @@ from costmodel.specs.compression import (
     check_schedule,
 )
 from costmodel.specs.compression_methods import METHODS, MethodInfo
+from costmodel.specs.model import ModelSpec
+from costmodel.specs.workload import Workload
 
 KEEP = typer.Option(None, help="Token compression: kept ratio 0..1 or a count (of the "
                     "request's visual tokens, all images together).")
@@ -259,6 +261,16 @@ def compression_from_options(keep: str | None = None, at: str | None = None,
         return stages[0] if stages else None
     return _build(CompressionPlan, "compression", stages=tuple(stages), kv=kv,
                   sparse_decode=top_k, sparse_select=select)
+
+
+def refuse_count_above(spec: ModelSpec, w: Workload) -> None:
+    """check_kept_count on a command's workload, before any work: estimate, compare, energy,
+    plan, batching and capacity refuse a count above the request's visual tokens as
+    compare-compression does (they ran it as the uncompressed request, labelled 'keep N')."""
+    from costmodel.analysis.prepare import points
+
+    if w.compression is not None:
+        check_kept_count(w.compression, float(points(spec, w, {}, 1).visual[0, 0]), spec.name)
 
 
 def check_kept_count(comp: AnyCompression, visual_tokens: float, model: str) -> None:

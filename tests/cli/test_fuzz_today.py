@@ -24,3 +24,26 @@ def test_kept_count_above_the_tokens_refused_with_kv_or_sparse(
     code, out, err = run([*CC, *extra], capsys)
     assert code == 2 and out == ""
     assert err.strip().splitlines() == [f"error: {TOO_MANY}; keep fewer or give a ratio"]
+
+
+@pytest.mark.parametrize("cmd", [
+    ["estimate", "llava-1.5-7b", "-H", "a100-80gb"],
+    ["compare", "llava-1.5-7b", "-H", "a100-80gb,l4"],
+    ["energy", "llava-1.5-7b", "-H", "a100-80gb"],
+    ["plan", "llava-1.5-7b", "-H", "a100-80gb", "--ttft", "1"],
+    ["batching", "llava-1.5-7b", "-H", "a100-80gb"],
+    ["capacity", "llava-1.5-7b", "-H", "a100-80gb"],
+])
+def test_count_above_the_tokens_refused_where_the_header_would_name_it(
+        cmd: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """estimate and the device commands ran --keep 5000 on 576 visual tokens as the
+    uncompressed request while their header and JSON/CSV said 'compression: select@projector
+    keep 5000' (a compression not applied); compare-compression refused it. Now all refuse
+    it in one line, before any work."""
+    code, out, err = run([*cmd, "--keep", "5000", "-f", "json"], capsys)
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == [f"error: {TOO_MANY}; keep fewer or give a ratio"]
+    code, out, err = run([*cmd, "--keep", "576"], capsys)  # all of them: a count, accepted
+    assert code == 0, err
+    assert "keep 576" in out
+
