@@ -73,3 +73,24 @@ def test_from_vidur_on_a_base_with_launch_overhead_fits_what_it_writes(
         assert code == 0, err
         errors.append(vidur.errors(vidur.load(data), load_hardware(str(out)))["ape_pct"].median())
     assert errors[1] == pytest.approx(errors[0], rel=1e-9)
+
+
+def test_calibrated_profile_drops_the_base_efficiency_source(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """calibrate resets the scalar efficiencies to 1 (the curves carry the fit) but kept the
+    base's sources.efficiency, a source for a figure the written file no longer has."""
+    from costmodel.loading.load import read_yaml
+
+    base = tmp_path / "eff.yaml"
+    base.write_text(MY_GPU_YAML.read_text(encoding="utf-8").replace(
+        "sources:\n", "efficiency:\n  compute: 0.8\nsources:\n  efficiency: my measurement\n"),
+        encoding="utf-8")
+    out = tmp_path / "cal.yaml"
+    code, _, err = run(["-q", "calibrate", "--from-vidur",
+                        str(DATA / "vidur" / "a100_Llama-2-7b-hf_mlp.csv"), "--base", str(base),
+                        "-o", str(out)], capsys)
+    assert code == 0, err
+    written = read_yaml(out)
+    assert written["efficiency"] == {"compute": 1.0, "memory": 1.0, "attention": 1.0}
+    assert "efficiency" not in written["sources"]
+    assert run(["estimate", "llava-1.5-7b", "-H", str(out)], capsys)[0] == 0  # loads back
