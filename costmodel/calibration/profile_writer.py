@@ -29,8 +29,9 @@ def calibrated_file(base: HardwareFile, new_id: str, curves: dict[str, Any], lau
     data["efficiency"] = {"compute": 1.0, "memory": 1.0, "attention": 1.0}
     data["efficiency_curves"] = curves
     data["kernel_launch_overhead_us"] = round(float(launch_us), 3)
-    data["sources"] = {**data["sources"], "efficiency_curves": source,
-                       "kernel_launch_overhead_us": source}
+    # the base's efficiency source described the scalars just reset to 1: dropped with them
+    kept = {k: v for k, v in data["sources"].items() if k != "efficiency"}
+    data["sources"] = {**kept, "efficiency_curves": source, "kernel_launch_overhead_us": source}
     data["notes"] = note
     try:
         return HardwareFile.model_validate(data)

@@ -152,12 +152,16 @@ def fit_curves(df: pd.DataFrame, hw: HardwareProfile) -> dict[str, dict[str, lis
     (its own curves ignored). YAML-ready: {class: {roofline_us: [...], efficiency: [...]}}."""
     from costmodel.calibration.fit import fit_curve
 
-    t = roofline_times(df, hw, curves=False) - hw.kernel_launch_overhead_s
+    # No launch on either side: Vidur's times are CUDA-event kernel times and the written
+    # profile's launch overhead is 0 (calibrate_cmd._from_vidur); subtracting the base's own
+    # launch (a user's --base with kernel_launch_overhead_us set) fitted curves the written
+    # profile then under-predicted its own data by.
+    t = roofline_times(df, hw, "cuda_graph", curves=False)
     classes = df["op"].map(curve_class).to_numpy()
     out = {}
     for cls in sorted(set(classes)):
         sel = classes == cls
-        meas = df["measured_s"].to_numpy(float)[sel] - hw.kernel_launch_overhead_s
+        meas = df["measured_s"].to_numpy(float)[sel]
         knots, eff = fit_curve(t[sel], np.maximum(meas, 1e-9), min_points=1)
         out[cls] = {"roofline_us": [round(k * 1e6, 4) for k in knots],
                     "efficiency": [round(e, 4) for e in eff]}

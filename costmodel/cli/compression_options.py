@@ -21,6 +21,8 @@ from costmodel.specs.compression import (
     check_schedule,
 )
 from costmodel.specs.compression_methods import METHODS, MethodInfo
+from costmodel.specs.model import ModelSpec
+from costmodel.specs.workload import Workload
 
 KEEP = typer.Option(None, help="Token compression: kept ratio 0..1 or a count (of the "
                     "request's visual tokens, all images together).")
@@ -261,9 +263,22 @@ def compression_from_options(keep: str | None = None, at: str | None = None,
                   sparse_decode=top_k, sparse_select=select)
 
 
+def refuse_count_above(spec: ModelSpec, w: Workload) -> None:
+    """check_kept_count on a command's workload, before any work: estimate, compare, energy,
+    plan, batching and capacity refuse a count above the request's visual tokens as
+    compare-compression does (they ran it as the uncompressed request, labelled 'keep N')."""
+    from costmodel.analysis.prepare import points
+
+    if w.compression is not None:
+        check_kept_count(w.compression, float(points(spec, w, {}, 1).visual[0, 0]), spec.name)
+
+
 def check_kept_count(comp: AnyCompression, visual_tokens: float, model: str) -> None:
-    """A kept count above the visual tokens there are is refused (a sweep caps it instead)."""
-    if isinstance(comp, Compression) and comp.keep_tokens is not None and (
-            comp.keep_tokens > visual_tokens):
-        raise CostmodelError(f"--keep: {comp.keep_tokens} tokens kept, but {model} has "
-                             f"{visual_tokens:g} visual tokens here; keep fewer or give a ratio")
+    """A kept count above the visual tokens there are is refused (a sweep caps it instead), in
+    a plan's stages too (--keep with --kv-keep or --sparse-decode builds a CompressionPlan)."""
+    stages = comp.stages if isinstance(comp, CompressionPlan) else (comp,)
+    for c in stages:
+        if c.keep_tokens is not None and c.keep_tokens > visual_tokens:
+            raise CostmodelError(f"--keep: {c.keep_tokens} tokens kept, but {model} has "
+                                 f"{visual_tokens:g} visual tokens here; keep fewer or give a "
+                                 "ratio")

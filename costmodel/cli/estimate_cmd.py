@@ -89,6 +89,7 @@ def estimate(
     w = workload_from_values(locals(), compression=comp)
     spec, hw = load_model(model), load_hardware(hardware, tuple(sets))
     refuse_unused(spec, w)
+    co.refuse_count_above(spec, w)
     est = run_estimate(spec, hw, w)
     if fmt is Format.json:
         doc = est.to_dict()

@@ -78,6 +78,7 @@ def setup(values: Mapping[str, Any], **override: Any,
     w = workload_from_values(v, compression=co.compression_from_values(v))
     spec = load_model(v["model"])
     refuse_unused(spec, w)
+    co.refuse_count_above(spec, w)
     return spec, devices(v["hardware"], v["sets"]), w
 
 
