@@ -19,6 +19,8 @@ from costmodel.cli.compression_curve import (
     header,
     keep_values,
     render_curve,
+    savings_pct,
+    savings_text,
 )
 from costmodel.cli.compression_options import (
     KV_KEEP,
@@ -72,10 +74,6 @@ from costmodel.units import DType, seconds, si
 TTFT = ("vision", "projector", "prefill")
 
 
-def _pct(base: float, new: float) -> float | None:
-    return 100.0 * (1.0 - new / base) if base else None
-
-
 def compare_rows(base: Estimate, comp: Estimate) -> list[dict[str, Any]]:
     """(metric, stage, unit, baseline, compressed, savings_pct) in base units: the savings
     frame of costmodel/plots.py (per-request metrics under stage 'total'); latencies on the
@@ -97,7 +95,7 @@ def compare_rows(base: Estimate, comp: Estimate) -> list[dict[str, Any]]:
         rows.append({"metric": q, "stage": "total", "unit": u, "baseline": get(base),
                      "compressed": get(comp)})
     for r in rows:
-        r["savings_pct"] = _pct(r["baseline"], r["compressed"])
+        r["savings_pct"] = savings_pct(r["baseline"], r["compressed"])
     return rows
 
 
@@ -172,7 +170,7 @@ def render(base: Estimate, comp: Estimate, label: str, rows: list[dict[str, Any]
 
     cells = [[r["metric"], r["stage"], fmt(r["baseline"], r["unit"]),
               fmt(r["compressed"], r["unit"]),
-              "-" if r["savings_pct"] is None else f"{round(r['savings_pct'], 1) + 0.0:.1f}%"] for r in rows]
+              savings_text(r["savings_pct"])] for r in rows]
     head = header(base, comp, label, ": latency_s, ttft_s, tpot_s and e2e_latency_s are the "
                   "expected latencies on it; bound_* the roofline at the datasheet peaks")
     t = table(cells, ["quantity", "stage", "baseline", "compressed", "savings"],

@@ -47,10 +47,19 @@ def keep_values(keep: str | None, plot: Path | None) -> list[str | None]:
     return list(items)
 
 
+def savings_pct(base: float, new: float) -> float | None:
+    """Savings of `new` against `base` in percent (positive = less); None where the baseline
+    is 0. The one formula behind every savings column of compare-compression."""
+    return 100.0 * (1.0 - new / base) if base else None
+
+
+def savings_text(pct: float | None) -> str:
+    """A savings_pct as the tables print it (one decimal, no '-0.0'); '-' for None."""
+    return "-" if pct is None else f"{round(pct, 1) + 0.0:.1f}%"
+
+
 def _pct(base: float, new: float) -> str:
-    """Savings of `new` against `base` in percent (positive = less), as compression_cmd's
-    savings column prints it; '-' where the baseline is 0."""
-    return f"{round(100.0 * (1.0 - new / base), 1) + 0.0:.1f}%" if base else "-"
+    return savings_text(savings_pct(base, new))
 
 
 def _cells(keep: str, label: str, e: Estimate, avg: float, base: Estimate | None) -> list[str]:

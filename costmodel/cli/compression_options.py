@@ -58,6 +58,9 @@ def parse_at(text: str) -> tuple[str, int | None]:
 
 def parse_keep(text: str, option: str = "--keep") -> tuple[float | None, int | None]:
     """'0.1' -> ratio 0.1; '64' -> 64 tokens. Values up to 1 are ratios, larger ones counts."""
+    if "," in text:  # a list: only compare-compression takes one (compression_curve.py)
+        raise CostmodelError(f"{option}: one value here; compare several with `costmodel "
+                             f"compare-compression MODEL -H HW --keep {text}`")
     try:
         x = float(text)
     except ValueError:
@@ -202,6 +205,17 @@ def _check_keep(where: str, layer: int | None, has_keep: bool, count: int | None
                              "e.g. --schedule 0:576,8:288,16:144")
 
 
+def _schedule_stage(schedule: str, where: str, keep: str | None, layer: int | None,
+                    method: str | None, info: Any, overhead: bool) -> Compression:
+    """The LLM layer schedule's stage (--schedule); a --keep/--at inside the LLM clashes."""
+    if where == "llm_layer" and (keep is not None or layer is not None):
+        raise CostmodelError("--schedule: gives the LLM stages; use --keep/--at for a stage "
+                             "before the LLM (projector, encoder or vit)")
+    llm_method = method if info is not None and info.where == "llm_layer" else None
+    return _build(Compression, "compression", where="llm_layer",
+                  schedule=parse_schedule(schedule), method=llm_method, overhead=overhead)
+
+
 def compression_from_values(values: Mapping[str, Any]) -> AnyCompression | None:
     """compression_from_options on the compression options a command has among `values` (its
     `locals()`, or a plot command's keywords); absent ones are None."""
@@ -230,15 +244,8 @@ def compression_from_options(keep: str | None = None, at: str | None = None,
                              "--method cluster or drop --cluster-iters")
     kv = _kv(kv_keep, kv_policy)
     where, layer = parse_at(at) if at is not None else (info.where if info else "projector", None)
-    stages: list[Compression] = []
-    if schedule is not None:
-        if where == "llm_layer" and (keep is not None or layer is not None):
-            raise CostmodelError("--schedule: gives the LLM stages; use --keep/--at for a stage "
-                                 "before the LLM (projector, encoder or vit)")
-        llm_method = method if info is not None and info.where == "llm_layer" else None
-        stages.append(_build(Compression, "compression", where="llm_layer",
-                             schedule=parse_schedule(schedule), method=llm_method,
-                             overhead=overhead))
+    stages = [] if schedule is None else [_schedule_stage(schedule, where, keep, layer, method,
+                                                          info, overhead)]
     wanted = keep is not None or merge_per_layer is not None or (
         info is not None and not (info.where == "llm_layer" and schedule is not None))
     if require and where != "vit" and not any((keep, merge_per_layer, method, schedule, kv_keep,

@@ -102,3 +102,11 @@ def test_cluster_iters_scales_the_cluster_cost(capsys):
         return json.loads(out)["method_operators"][0]["flops"]
 
     assert flops(["--cluster-iters", "5"]) == pytest.approx(flops([]) / 2)  # default 10
+
+
+@pytest.mark.parametrize("cmd", [["estimate", "llava-1.5-7b"],
+                                 ["sweep", "llava-1.5-7b", "--visual-tokens", "576"]])
+def test_a_keep_list_outside_compare_compression_points_there(cmd, capsys):
+    code, out, err = run([*cmd, "-H", "a100-80gb", "--keep", "0.1,0.5"], capsys)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "--keep: one value here" in err and "compare-compression" in err
