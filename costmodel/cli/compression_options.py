@@ -6,7 +6,7 @@ CompressionPlan (`compression_from_options`). Bad input: one line naming the opt
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import typer
@@ -284,8 +284,24 @@ def check_kept_count(comp: AnyCompression, visual_tokens: float, model: str) -> 
     """A kept count above the visual tokens there are is refused (a sweep caps it instead), in
     a plan's stages too (--keep with --kv-keep or --sparse-decode builds a CompressionPlan)."""
     stages = comp.stages if isinstance(comp, CompressionPlan) else (comp,)
+    reach = visual_tokens  # visual tokens that reach the LLM after the stages before it
     for c in stages:
         if c.keep_tokens is not None and c.keep_tokens > visual_tokens:
             raise CostmodelError(f"--keep: {c.keep_tokens} tokens kept, but {model} has "
                                  f"{visual_tokens:g} visual tokens here; keep fewer or give a "
                                  "ratio")
+        if c.where != "llm_layer":
+            reach = min(reach, c.keep_tokens if c.keep_tokens is not None
+                        else math.floor((c.keep_ratio or 1.0) * visual_tokens))
+    _check_schedule_counts(stages, reach, " (after --keep)" if reach < visual_tokens else "")
+
+
+def _check_schedule_counts(stages: Sequence[Compression], reach: float, after: str) -> None:
+    """A schedule count above the visual tokens reaching the LLM would be capped to them,
+    silently: refused (a ratio is of those tokens and always fits)."""
+    for c in stages:
+        counts = [t for _, t in c.schedule or () if t > 1]
+        if counts and max(counts) > reach:
+            raise CostmodelError(f"--schedule: keeps {max(counts):g} tokens, but {reach:g} "
+                                 f"visual tokens reach the LLM{after}; give counts up to "
+                                 f"{reach:g} or ratios")

@@ -110,3 +110,24 @@ def test_a_keep_list_outside_compare_compression_points_there(cmd, capsys):
     code, out, err = run([*cmd, "-H", "a100-80gb", "--keep", "0.1,0.5"], capsys)
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
     assert "--keep: one value here" in err and "compare-compression" in err
+
+
+@pytest.mark.parametrize(("extra", "said"), [
+    (["--keep", "0.1", "--schedule", "0:576,8:288"], "576 tokens, but 57 visual tokens reach "
+                                                     "the LLM (after --keep)"),
+    (["--schedule", "0:1000,8:288"], "1000 tokens, but 576 visual tokens reach the LLM;")])
+def test_a_schedule_count_above_the_tokens_reaching_the_llm_is_refused(extra, said, capsys):
+    # capped to the tokens there are, the schedule did nothing: TTFT equal to --keep 0.1 alone
+    for cmd in (["estimate"], ["compare-compression"]):
+        code, out, err = run([*cmd, *BASE, *extra], capsys)
+        assert code == 2 and out == "" and said in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_schedule_within_the_tokens_still_runs(capsys):
+    # 288 tokens reach the LLM after --keep 0.5; a schedule below that prunes further
+    code, out, _ = run(["estimate", *BASE, "--keep", "0.5", "--schedule", "8:200,16:100",
+                        "-f", "json"], capsys)
+    assert code == 0
+    _, half, _ = run(["estimate", *BASE, "--keep", "0.5", "-f", "json"], capsys)
+    pre = [json.loads(x)["stages"]["prefill"]["flops"] for x in (out, half)]
+    assert pre[0] < pre[1]
