@@ -25,7 +25,8 @@ def calibrated_file(base: HardwareFile, new_id: str, curves: dict[str, Any], lau
     data = base.model_dump(mode="json")
     data.update(overrides or {})
     data["id"] = new_id
-    data["name"] = f"{data['name']} (calibrated)"
+    if not data["name"].endswith(" (calibrated)"):  # a calibrated base keeps one suffix
+        data["name"] = f"{data['name']} (calibrated)"
     data["efficiency"] = {"compute": 1.0, "memory": 1.0, "attention": 1.0}
     data["efficiency_curves"] = curves
     data["kernel_launch_overhead_us"] = round(float(launch_us), 3)
