@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import typer
 import yaml
 
@@ -15,6 +16,8 @@ from costmodel.core.video import video_text_rule
 from costmodel.loading.families import zoo_family
 from costmodel.loading.load import hardware_ids, load_hardware, load_model, model_ids
 from costmodel.loading.zoo import ZOO
+from costmodel.specs.model import ModelSpec
+from costmodel.specs.workload import Workload
 from costmodel.units import DType
 
 models_app = typer.Typer(no_args_is_help=True, help="Bundled models.")
@@ -67,8 +70,22 @@ def models_show(name: str, fmt: Format = typer.Option(Format.table, "--format", 
     if vtext:
         tokens["video_text_tokens"] = vtext
     doc = {"name": spec.name, "source": spec.source, "params": spec.param_counts(),
-           "tokens": tokens, **spec.model_dump(exclude={"name", "source"}, by_alias=True)}
+           "tokens": tokens, "kv_cache_per_token": _kv_per_token(spec),
+           **spec.model_dump(exclude={"name", "source"}, by_alias=True)}
     _emit({str(k): _plain(v) for k, v in doc.items()}, fmt)
+
+
+def _kv_per_token(spec: ModelSpec) -> dict[str, Any]:
+    """KV-cache bytes one token adds (K and V in every layer), by the one KV formula
+    (core.metrics.kv_cache_bytes on a one-token request), at 2 and 1 bytes per element."""
+    from costmodel.analysis.prepare import points
+    from costmodel.core.metrics import kv_cache_bytes
+
+    w = Workload(visual_tokens=0 if spec.is_vlm else None, text_tokens=1, output_tokens=1)
+    per_element = float(np.ravel(kv_cache_bytes(spec.llm, points(spec, w, {}, 1), 1.0))[0])
+    return {"bf16_bytes": int(2 * per_element), "fp8_bytes": int(per_element),
+            "note": "2 (K, V) x KV heads x head_dim x layers x bytes per element; a "
+                    "sliding-window layer holds at most its window of tokens"}
 
 
 def _plain(x: object) -> object:
