@@ -183,3 +183,16 @@ def test_options_one_scenario_would_refuse_are_refused(extra, start, capsys, mon
     keep = "0.5,64" if "pyramiddrop" in extra else "0.25,0.5"
     code, out, err = run([*BASE, "--keep", keep, *extra], capsys)
     assert code == 2 and out == "" and err.startswith(f"error: {start}"), err
+
+
+@pytest.mark.parametrize(("keep", "extra", "said"), [
+    ("0.1,1000", [], "--keep: 1000 tokens kept"),
+    ("0.1,0.5", ["--schedule", "0:400"], "--schedule: keeps 400 tokens, but 57")])
+def test_counts_above_the_tokens_refused_before_any_work(keep, extra, said, capsys,
+                                                         monkeypatch):
+    from costmodel.cli import compression_cmd as cmd
+
+    monkeypatch.setattr(cmd, "run_estimate", lambda *_: pytest.fail("estimated before refusing"))
+    code, out, err = run(["compare-compression", "llava-1.5-7b", "-H", "a100-80gb", "--keep",
+                          keep, *extra], capsys)
+    assert code == 2 and out == "" and said in err and len(err.strip().splitlines()) == 1
