@@ -80,6 +80,7 @@ def capacity_command(
     for name, v in (("--ttft", ttft), ("--tpot", tpot)):
         if v is not None and not v > 0:
             raise CostmodelError(f"{name}: {v} is not a positive number of seconds, e.g. 0.5")
+    fc.refuse_tpot_without_decode(tpot, output_tokens)
     slo = Slo(ttft if ttft is not None else np.inf, tpot if tpot is not None else np.inf)
     spec, profiles, w = fc.setup(locals(), batch=1)
     res = capacity(spec, profiles, w, slo, max_batch=max_batch, auto_dtype=dtype is None)

@@ -59,6 +59,13 @@ SPARSE_DECODE = co.SPARSE_DECODE
 __all__ = ["CONVENTION", "ENGINE", "EP", "FLASH", "LOGITS", "MICROBATCHES", "OVERLAP", "PP", "TP"]
 
 
+def refuse_tpot_without_decode(tpot: float | None, output_tokens: int) -> None:
+    """A TPOT SLO needs a token after the first (TPOT is the time per token after it)."""
+    if tpot is not None and output_tokens < 2:
+        raise CostmodelError("--tpot: with --output-tokens 1 no token follows the first; give "
+                             "--output-tokens 2 or more, or drop --tpot")
+
+
 def devices(text: str | None, sets: list[str]) -> list[HardwareProfile]:
     """The listed devices, or every bundled profile when none are given."""
     text = ",".join(hardware_ids()) if text is None else text

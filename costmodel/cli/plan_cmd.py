@@ -94,6 +94,7 @@ def plan_command(
             raise CostmodelError(f"{name}: {v} is not a positive finite number of seconds, e.g. 0.3")
     if ttft is None and tpot is None:
         raise CostmodelError("--ttft/--tpot: give at least one SLO, e.g. --ttft 0.3 --tpot 0.05")
+    fc.refuse_tpot_without_decode(tpot, output_tokens)
     slo = Slo(ttft if ttft is not None else np.inf, tpot if tpot is not None else np.inf)
     spec, profiles, w = fc.setup(locals())
     res = plan(spec, profiles, w, slo, max_batch=max_batch, auto_dtype=dtype is None)

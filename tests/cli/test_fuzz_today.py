@@ -94,3 +94,12 @@ def test_calibrated_profile_drops_the_base_efficiency_source(
     assert written["efficiency"] == {"compute": 1.0, "memory": 1.0, "attention": 1.0}
     assert "efficiency" not in written["sources"]
     assert run(["estimate", "llava-1.5-7b", "-H", str(out)], capsys)[0] == 0  # loads back
+
+
+@pytest.mark.parametrize("cmd", ["plan", "capacity"])
+def test_a_tpot_slo_needs_a_second_token(cmd, capsys):
+    # with one output token there is no TPOT: plan read a would-be step's time against it
+    code, out, err = run([cmd, "llava-1.5-7b", "-H", "a100-80gb", "--tpot", "0.05",
+                          "--output-tokens", "1"], capsys)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "--tpot: with --output-tokens 1" in err
