@@ -116,8 +116,25 @@ def _warning_line(message: Warning | str, category: type[Warning], *_: object, *
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point."""
-    warnings.showwarning = _warning_line
+    """Console-script entry point. Warnings are held until the command ends: printed (one line
+    each) when it succeeds, dropped when it fails, so bad input stays one line on stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        try:
+            _main(argv)
+        except SystemExit as e:
+            if e.code not in (0, None):
+                raise
+            _show(caught)
+            raise
+    _show(caught)
+
+
+def _show(caught: list[warnings.WarningMessage]) -> None:
+    for w in caught:
+        _warning_line(w.message, w.category)
+
+
+def _main(argv: list[str] | None) -> None:
     try:
         app(args=argv, standalone_mode=False)
     except typer.Exit as e:

@@ -103,3 +103,12 @@ def test_a_tpot_slo_needs_a_second_token(cmd, capsys):
                           "--output-tokens", "1"], capsys)
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
     assert "--tpot: with --output-tokens 1" in err
+
+
+def test_a_warning_before_a_refusal_is_dropped_and_after_success_shown(capsys):
+    # the context warning comes before the interconnect refusal: one line on stderr, the error
+    base = ["estimate", "llava-1.5-7b", "--text-tokens", "4000"]
+    code, _, err = run([*base, "-H", "jetson-agx-orin-64gb", "--tp", "2"], capsys)
+    assert code == 2 and err.startswith("error: interconnect:") and err.count("\n") == 1
+    code, out, err = run([*base, "-H", "a100-80gb"], capsys)
+    assert code == 0 and out and err.startswith("warning: llava-1.5-7b: a sequence of 4703")
