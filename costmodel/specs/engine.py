@@ -47,6 +47,12 @@ units (seconds). Every figure has a source under `sources`. How the fields enter
   O in: 'activation' (default) or 'kv_cache' (TensorRT-LLM forces its FP8 context FMHA when
   the KV cache is fp8). Priced by core/efficiency.prefill_qo_bytes; set to 'kv_cache', it
   needs a source (sources.prefill_attention_dtype).
+- prefill_chunk_tokens: the engine runs a long prompt's prefill as chunks of this many tokens
+  (vLLM 0.6's chunked prefill), where the request's sequence (prompt + output tokens) exceeds
+  prefill_chunk_over_tokens and the prompt is longer than one chunk; None (default): one pass.
+  prefill_chunk_attention_block: the query rows per CTA of each chunk's attention kernel
+  (default efficiency.BLOCK = 128). Priced by core/chunked.py; set off their defaults, each
+  needs a source.
 """
 
 from __future__ import annotations
@@ -58,6 +64,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from costmodel.specs.base import FileModel
 from costmodel.units import MAX_GROUP_BYTES, MAX_WEIGHT_GROUP, MICRO
 
+ATTENTION_BLOCK = 128  # query rows per CTA: core/efficiency.BLOCK (specs may not import core)
+
 FusableClass = Literal["norm", "activation", "elementwise", "rope", "embedding"]
 FusedGemm = Literal["qkv", "gate_up"]  # core/ops.fuse_gemms groups
 ENGINE_SOURCED = ("kernels", "launch_per_kernel", "host_overhead_per_kernel_us",
@@ -65,7 +73,8 @@ ENGINE_SOURCED = ("kernels", "launch_per_kernel", "host_overhead_per_kernel_us",
                   "fused_op_classes")
 OPTIONAL_SOURCED = ("host_overlap", "kv_append", "gqa_expand", "fused_gemms",  # sourced when
                     "prefill_attention_dtype", "decode_max_group", "int4_format",  # not default
-                    "copy_fraction", "flash_attention")
+                    "copy_fraction", "flash_attention", "prefill_chunk_tokens",
+                    "prefill_chunk_over_tokens", "prefill_chunk_attention_block")
 
 
 class Int4Format(FileModel):
@@ -97,6 +106,9 @@ class EngineFile(FileModel):
     prefill_attention_dtype: Literal["activation", "kv_cache"] = "activation"
     decode_max_group: int | None = Field(default=None, ge=1)
     int4_format: Int4Format | None = None
+    prefill_chunk_tokens: int | None = Field(default=None, ge=1)
+    prefill_chunk_over_tokens: int = Field(default=0, ge=0)
+    prefill_chunk_attention_block: int = Field(default=ATTENTION_BLOCK, ge=1)
     # whose per-device attention figures it runs (a hardware profile's
     # decode_kernel_by_engine and attention_kernel_by_engine key); None = its own id. A copy
     # of vllm.yaml under another id keeps vLLM's kernels by naming them here.
@@ -138,6 +150,9 @@ class Engine(BaseModel):
     prefill_attention_dtype: Literal["activation", "kv_cache"]
     decode_max_group: int | None
     int4_format: Int4Format | None = None
+    prefill_chunk_tokens: int | None = None  # tokens per prefill chunk; None: one pass
+    prefill_chunk_over_tokens: int = 0  # chunk where prompt + output tokens exceed it
+    prefill_chunk_attention_block: int = ATTENTION_BLOCK  # query rows per attention CTA
     source_file: EngineFile
 
     @classmethod
@@ -154,6 +169,9 @@ class Engine(BaseModel):
                    fused_gemms=frozenset(f.fused_gemms),
                    prefill_attention_dtype=f.prefill_attention_dtype,
                    decode_max_group=f.decode_max_group, int4_format=f.int4_format,
+                   prefill_chunk_tokens=f.prefill_chunk_tokens,
+                   prefill_chunk_over_tokens=f.prefill_chunk_over_tokens,
+                   prefill_chunk_attention_block=f.prefill_chunk_attention_block,
                    source_file=f)
 
     def launches(self, stage: str, op_class: str, share: float = 1.0) -> float:
