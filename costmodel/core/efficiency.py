@@ -29,6 +29,16 @@ Prefill (context) attention, FlashAttention-class, Q blocks of BLOCK rows per CT
   t      = max(ceil(ctas / SMs) * mean(cta_s), max(cta_s)) (+ io_s, _overlap)
            + attention_fixed_s,  ctas = b*h*nq
   (useful causal FLOPs 2*2*b*h*s*s*d/2; encoder (ViT) attention is the non-causal case)
+Chunked prefill (an engine's prefill_chunk_tokens C, vLLM 0.6; core/chunked.py applies it):
+  an operator over m rows (m = batch x prompt tokens) runs as floor(m / C) calls of C rows and
+  one of m mod C: t = floor(m/C) * t(C) + t(m mod C) (rows_in_chunks_s; a GEMM's weights, a
+  memory-bound kernel's fixed cost and every launch paid once per chunk). Attention
+  (chunked_attention_time_s): per request, chunk j (q_j = C, the last m mod C queries, after
+  p_j = (k - q) + j*C earlier keys) is one non-causal call of q_j queries over p_j + q_j/2 keys
+  (the causal chunk's scores) in blocks of the engine's prefill_chunk_attention_block rows,
+  reading Q/O of q_j rows and K/V of p_j + q_j keys; t = batch * sum_j t_j. Sources: vLLM
+  0.6 vllm/engine/arg_utils.py (use_long_context), vllm/config.py (SchedulerConfig, 512);
+  vllm-flash-attn flash_api.cpp (mha_varlen_fwd, run_mha_fwd_splitkv_dispatch kBlockM = 64).
 Decode (generation) attention: costmodel.core.decode_kernel (its formulas and sources there;
 decode_attention_time_s and its helpers are re-exported here).
 Sources: wave quantisation as in NVIDIA's "Matrix Multiplication Background User's Guide"
@@ -41,6 +51,7 @@ Matmul FLOPS" table (stas00/ml-engineering).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -71,10 +82,11 @@ __all__ = [  # this module's names and, re-exported, the decode model's and the 
     "SPLIT_EFFICIENCY", "SPLIT_K_MIN", "TILE_M_MAX",
     "TILE_M_MIN", "TILE_N", "XQA_MAX_SUB_SEQ", "XQA_MIN_BLOCK_FACTOR", "XQA_MIN_TOKENS",
     "XQA_WAVES", "Arr", "Device", "KernelParams", "Num", "attention_flops", "attention_io_time_s",
+    "chunked_attention_time_s",
     "decode_attention_time_s", "decode_kv_bytes", "for_fp8", "fused_gemm_time_s",
     "gemm_bound_s", "gemm_time_s",
     "memory_bound_time_s", "num_splits", "op_time_s", "params_of", "prefill_attention_time_s",
-    "prefill_qo_bytes", "score_time_s", "trtllm_decode_ctas", "trtllm_resident",
+    "prefill_qo_bytes", "rows_in_chunks_s", "score_time_s", "trtllm_decode_ctas", "trtllm_resident",
     "xqa_multi_block",
 ]
 
@@ -152,6 +164,36 @@ def prefill_attention_time_s(batch: Num, q_len: Num, kv_len: Num, heads: Num, he
     io_s = attention_io_time_s(bytes_, dev, p)
     return _overlap(np.maximum(waves_s, longest_s), io_s, p.attention_overlap) + (
         p.attention_fixed_s)
+
+
+def rows_in_chunks_s(rows: Num, chunk: float, time_at: Callable[[Arr], Arr]) -> Arr:
+    """Seconds of an operator over `rows` rows run in chunks of `chunk` rows (module docstring:
+    floor(rows / chunk) * t(chunk) + t(rows mod chunk)); time_at(r): its time at r rows."""
+    rows = _a(rows)
+    full, rest = np.floor(rows / chunk), np.mod(rows, chunk)
+    with np.errstate(divide="ignore", invalid="ignore"):  # no remainder: 0 rows, dropped
+        last = np.where(rest > 0, time_at(rest), 0.0)
+    return full * time_at(np.full_like(rows, chunk)) + last
+
+
+def chunked_attention_time_s(batch: Num, q_len: Arr, kv_len: Arr, causal: bool, heads: float,
+                             kv_heads: float, head_dim: float, qo_bytes: Num, kv_bytes: Num,
+                             chunk: float, block: float, peak_flops_per_s: Num, dev: Device,
+                             p: KernelParams) -> Arr:
+    """Seconds of a prefill attention call (`batch` requests of q_len queries over kv_len keys,
+    1-D over points) run as chunks of `chunk` queries (module docstring); qo_bytes / kv_bytes:
+    bytes per Q/O and K/V element; peak and dev bandwidth: scalars or columns [points, 1]."""
+    q, k = _a(q_len)[:, None], _a(kv_len)[:, None]
+    start = chunk * np.arange(max(int(np.max(np.ceil(q / chunk), initial=1.0)), 1))[None]
+    qj = np.clip(q - start, 0.0, chunk)  # [points, chunks]: 0 past a request's last chunk
+    prefix = np.maximum(k - q, 0.0) + start if causal else k + 0.0 * start
+    keys = prefix + qj if causal else prefix
+    kv = prefix + qj / 2.0 if causal else prefix
+    by = 2.0 * head_dim * (qj * heads * _a(qo_bytes) + keys * kv_heads * _a(kv_bytes))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = prefill_attention_time_s(1.0, np.maximum(qj, 1.0), kv, heads, head_dim, False, 0.0,
+                                     peak_flops_per_s, by, dev, p, block)
+    return _a(batch) * np.sum(np.where(qj > 0, t, 0.0), axis=1)
 
 
 def attention_io_time_s(bytes_: Num, dev: Device, p: KernelParams) -> Arr:

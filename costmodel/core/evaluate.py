@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from costmodel.core import engine_traffic, host_overlap
+from costmodel.core import chunked, engine_traffic, host_overlap
 from costmodel.core.compression import compress_points, overhead_ops
 from costmodel.core.convention import Convention
 from costmodel.core.decode_sum import Segments, combine, segments
@@ -291,7 +291,7 @@ def _price(ops: _Ops, overlap: str, r: Rates) -> _Replica:
     like = ops.like
     n_steps = ops.pts.output - 1.0
     host = _engine_costs(r, n_steps, like)
-    costs = price_static(ops.pre_stack, r, overlap)
+    costs = chunked.reprice(price_static(ops.pre_stack, r, overlap), ops.pts, r)  # chunks
     dec_costs = _piecewise(ops, price_decode(ops.dec_stack, r, overlap, n_steps, ops.span), r,
                            overlap)
     on_static, on_decode = _overlaps(r)

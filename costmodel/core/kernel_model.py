@@ -92,16 +92,32 @@ class KernelModel:
             if p is None:
                 continue  # no fitted figures: factor 1
             ideal = _rows(ideal_s, [d])
-            exp = self.exp_per_s[d] if self.exp_per_s else np.inf
-            sm = self.sm_flops_per_s[d] if self.sm_flops_per_s else np.inf
-            dev = Device(_rows(bytes_per_s, [d]), self.sm_count[d], exp, sm)  # type: ignore[arg-type]
             with np.errstate(divide="ignore", invalid="ignore"):
-                qo = self.qo_bytes[d] if self.qo_bytes else None
-                t = op_time_s(op, dev, p, _rows(peak_flops_per_s, [d]), self.act_bytes, op.attn,
-                              None if qo == self.act_bytes else qo, fused_gemm)
-                t = t - p.gemm_fixed_s * float(fused and op.op_class in FUSABLE)
+                t = self.kernel_s(op, d, peak_flops_per_s, bytes_per_s, fused, fused_gemm)
                 out[d] = np.where(ideal > 0, t / np.where(ideal > 0, ideal, 1.0), 1.0)[0]
         return out
+
+    def device(self, d: int, bytes_per_s: Arr) -> Device:
+        """Device row d's datasheet figures as the formulas read them (bytes_per_s: [D, ...])."""
+        exp = self.exp_per_s[d] if self.exp_per_s else np.inf
+        sm = self.sm_flops_per_s[d] if self.sm_flops_per_s else np.inf
+        return Device(_rows(bytes_per_s, [d]), self.sm_count[d], exp, sm)  # type: ignore[arg-type]
+
+    def qo(self, d: int) -> float | None:
+        """Device row d's prefill attention Q/O bytes per element where they differ from the
+        activations' (prefill_qo_bytes), else None."""
+        qo = self.qo_bytes[d] if self.qo_bytes else None
+        return None if qo == self.act_bytes else qo
+
+    def kernel_s(self, op: Op, d: int, peak_flops_per_s: Arr, bytes_per_s: Arr,
+                 fused: bool = False, fused_gemm: bool = False) -> Arr:
+        """t_kernel of one instance of `op` on device row d (which has figures), as factor()
+        prices it (fused: no fixed per-kernel cost of its own)."""
+        p = self.params[d]
+        assert p is not None
+        t = op_time_s(op, self.device(d, bytes_per_s), p, _rows(peak_flops_per_s, [d]),
+                      self.act_bytes, op.attn, self.qo(d), fused_gemm)
+        return t - p.gemm_fixed_s * float(fused and op.op_class in FUSABLE)
 
     def memory_rate(self, bytes_per_s: Arr) -> Arr:
         """Bytes/s a memory-bound kernel streams at per device: bytes_per_s ([D, ...]) x the
