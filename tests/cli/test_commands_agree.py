@@ -16,6 +16,7 @@ CLI_CASES = {
     "kv_dtype": ["--kv-dtype", "int8"], "flash_attention": ["--no-flash-attention"],
     "overlap": ["--overlap", "serial"], "logits": ["--logits", "all"],
     "convention": ["--convention", "llm-viewer"], "engine": ["--engine", "vllm"],
+    "engine_chunked": ["--engine", "vllm-0.6", "--text-tokens", "40000"],  # in 512-token chunks
     "parallel": ["--tp", "2", "--pp", "2", "--microbatches", "2", "--batch", "2"],
 }
 

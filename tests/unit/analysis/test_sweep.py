@@ -141,7 +141,7 @@ def test_token_plan_covers_the_tokens(n, images):
     assert dyn["seq_per_crop"][0] * images == pytest.approx(n * m2)
 
 
-@pytest.mark.parametrize("engine", ["torch-eager", "torch-cuda-graph", "vllm"])
+@pytest.mark.parametrize("engine", ["torch-eager", "torch-cuda-graph", "vllm", "vllm-0.6"])
 def test_sweep_equals_estimate_on_calibrated_profiles(llava, gpu, engine):
     # Efficiency curves and launch overhead must survive the [devices, 1] reshaping.
     hws = [load_hardware("a100-80gb-vidur"), gpu, load_hardware("h100-sxm-vidur")]
