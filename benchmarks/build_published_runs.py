@@ -91,12 +91,17 @@ def _gpt_fast(r: pd.Series) -> dict:
                 metric="decode_tokens_per_s", value=r.value, **_int4_group(r.precision))
 
 
+# The Qwen2.5 speed benchmark's vLLM rows ran vLLM 0.6.3 (their notes), whose chunked prefill of
+# prompts over 32K the engine vllm-0.6 prices (docs/validation.md, "vLLM's chunked prefill").
+VLLM_QWEN = "vllm-0.6"
+
+
 def _qwen(r: pd.Series) -> dict:
     hf = r.software.startswith("HF")
     n = _gpus(r.hardware)
     name = r.model.lower()
     return dict(model=f"configs/{name}/config.json", hardware="a100-80gb",
-                engine="hf-eager" if hf else "vllm", weight_dtype="bf16", act_dtype="bf16",
+                engine="hf-eager" if hf else VLLM_QWEN, weight_dtype="bf16", act_dtype="bf16",
                 kv_dtype="bf16", batch=1, text_tokens=int(r.text_tokens),
                 output_tokens=int(r.output_tokens), tp=1 if hf else n, pp=n if hf else 1,
                 metric="output_tokens_per_s", value=r.value)
@@ -169,7 +174,7 @@ def split(row: dict) -> str:
     reading is an assumption); torch-compile on the bf16 single-GPU rows."""
     if row["engine"] == "trtllm" or row["metric"] == "memory_bytes":  # nothing fitted on them
         return "held-out"
-    if row["engine"] in ("hf-eager", "vllm"):
+    if row["engine"] in ("hf-eager", "vllm", VLLM_QWEN):
         return "fit" if re.search(r"qwen2\.5-(0\.5|3|14)b", row["model"]) else "held-out"
     if row["engine"] == "trtllm-0.6":
         sure = row["metric"] == "ttft_s" or row["tp"] == 1
