@@ -77,9 +77,7 @@ class ChunkPlan:
 
 
 def _chunked_attention(op: Op) -> bool:
-    s = op.attn
-    return op.op_class == "attention" and s is not None and s.kv_from_cache and bool(
-        np.all(np.asarray(s.q) > 1))
+    return op.op_class == "attention" and op.attn is not None and op.attn.kv_from_cache
 
 
 def chunked(op: Op) -> bool:

@@ -67,14 +67,30 @@ def test_attention_in_chunks_is_the_loop_over_chunks():
     assert float(got[0]) == pytest.approx(2.0 * want, rel=1e-12)
 
 
-def _engine_file(tmp_path, drop: tuple[str, ...] = ()) -> str:
-    src = load_engine("vllm-0.6").source_file.model_dump(mode="json")
-    for k in drop:
-        src.pop(k)
-        src["sources"].pop(k, None)
-    f = tmp_path / "e.yaml"
+HOST = ("host_overhead_per_kernel_us", "step_overhead_us", "prefill_overhead_us")
+CHUNK = ("prefill_chunk_tokens", "prefill_chunk_over_tokens", "prefill_chunk_attention_block")
+
+
+def _write(tmp_path, name: str, src: dict) -> str:  # noqa: ANN001
+    f = tmp_path / f"{name}.yaml"
     f.write_text(json.dumps(src))  # JSON is YAML
     return str(f)
+
+
+def _vllm(tmp_path) -> str:  # noqa: ANN001
+    """vllm.yaml with vllm-0.6's host figures (refitted on its rows, benchmarks/fit_engines.py)."""
+    src = load_engine("vllm").source_file.model_dump(mode="json")
+    mine = load_engine("vllm-0.6").source_file.model_dump(mode="json")
+    src.update({k: mine[k] for k in HOST})
+    return _write(tmp_path, "vllm", src)
+
+
+def test_vllm_06_is_vllm_but_the_chunks_and_the_host_figures():
+    a, b = (load_engine(e).source_file.model_dump(mode="json") for e in ("vllm", "vllm-0.6"))
+    skip = {"id", "name", "sources", "notes", *HOST, *CHUNK}
+    assert {k: v for k, v in a.items() if k not in skip} == {
+        k: v for k, v in b.items() if k not in skip}
+    assert [b[k] for k in CHUNK] == [512, 32768, 64] and a["prefill_chunk_tokens"] is None
 
 
 def _numbers(e) -> list[float]:  # noqa: ANN001
@@ -87,25 +103,27 @@ def _numbers(e) -> list[float]:  # noqa: ANN001
     (30000, 2048, 1),  # sequence 32048 <= 32768: not chunked
     (500, 40000, 1),  # sequence over 32768, but the prompt fits one chunk
     (20000, 2048, 4)])  # four requests of 22048 tokens
-def test_under_the_threshold_vllm_06_is_vllm(text, output, batch):
+def test_under_the_threshold_vllm_06_is_vllm(tmp_path, text, output, batch):
     kw = dict(text_tokens=text, output_tokens=output, visual_tokens=0, batch=batch)
-    a, b = (estimate(MODEL, "a100-80gb", engine=e, **kw) for e in ("vllm", "vllm-0.6"))
+    a, b = (estimate(MODEL, "a100-80gb", engine=e, **kw) for e in (_vllm(tmp_path), "vllm-0.6"))
     assert _numbers(b) == pytest.approx(_numbers(a), rel=1e-12)
 
 
 def test_without_prefill_chunk_tokens_vllm_06_is_vllm(tmp_path):
-    f = _engine_file(tmp_path, ("prefill_chunk_tokens",))
+    src = load_engine("vllm-0.6").source_file.model_dump(mode="json")
+    src.pop("prefill_chunk_tokens")
+    f = _write(tmp_path, "one-pass", src)
     for text, batch in ((40000, 1), (70000, 2), (1000, 1)):
         kw = dict(text_tokens=text, output_tokens=64, visual_tokens=0, batch=batch)
-        a, b = (estimate(MODEL, "a100-80gb", engine=e, **kw) for e in ("vllm", f))
+        a, b = (estimate(MODEL, "a100-80gb", engine=e, **kw) for e in (_vllm(tmp_path), f))
         assert _numbers(b) == pytest.approx(_numbers(a), rel=1e-12)
 
 
-def test_a_chunked_prefill_changes_only_the_prefill_time_and_launches():
+def test_a_chunked_prefill_changes_only_the_prefill_time_and_launches(tmp_path):
     """At 40000 tokens: FLOPs, bytes and the bound are the one pass's; decode is vllm's; every
     prefill operator but the lm_head launches ceil(40000 / 512) = 79 times as often."""
     kw = dict(text_tokens=40000, output_tokens=64, visual_tokens=0)
-    a, b = (estimate(MODEL, "a100-80gb", engine=e, **kw) for e in ("vllm", "vllm-0.6"))
+    a, b = (estimate(MODEL, "a100-80gb", engine=e, **kw) for e in (_vllm(tmp_path), "vllm-0.6"))
     for s in ("prefill", "decode"):
         assert b.stages[s].flops == pytest.approx(a.stages[s].flops, rel=1e-12)
         assert b.stages[s].bytes == pytest.approx(a.stages[s].bytes, rel=1e-12)
@@ -130,3 +148,27 @@ def test_entry_points_equal_estimate_where_vllm_06_chunks(entry):
     w = Workload(text_tokens=40000, visual_tokens=0, output_tokens=16, batch=2,
                  engine="vllm-0.6")
     ENTRY_POINTS[entry](load_model(MODEL), load_hardware("a100-80gb"), w)
+
+
+def test_a_chunked_point_beside_others_is_priced_as_alone():
+    """Points side by side (short prompts, one under the threshold, two chunked) give each
+    point the numbers it gets alone (the validate path evaluates a model's rows together)."""
+    from costmodel.analysis.prepare import prepare
+    from costmodel.core.evaluate import evaluate
+    from costmodel.loading.load import load_hardware, load_model
+    from costmodel.specs.workload import Workload
+
+    spec, hw = load_model(MODEL), load_hardware("a100-80gb")
+    w = Workload(text_tokens=1, visual_tokens=0, output_tokens=64, engine="vllm-0.6")
+
+    def e2e(texts: list[float]) -> list[float]:
+        n = len(texts)
+        cols = {"text_tokens": np.array(texts), "output_tokens": np.full(n, 64.0),
+                "visual_tokens": np.zeros(n), "batch": np.ones(n)}
+        return np.ravel(evaluate(spec, prepare(spec, [hw], w, columns=cols)).e2e_latency_s)
+
+    texts = [100.0, 20000.0, 40000.0, 70000.0]
+    assert list(e2e(texts)) == pytest.approx([e2e([t])[0] for t in texts], rel=1e-12)
+    # beside a 1-token prompt too (whose own attention formula depends on its neighbours,
+    # efficiency._attention_of_op, so only the others are compared)
+    assert list(e2e([1.0, *texts])[1:]) == pytest.approx(list(e2e(texts)), rel=1e-12)
