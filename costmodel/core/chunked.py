@@ -54,7 +54,6 @@ class ChunkPlan:
 
     on: Arr
     rows: Arr
-    batch: Arr
     size: float  # C: tokens per chunk
     block: float  # query rows per attention CTA
 
@@ -69,7 +68,7 @@ class ChunkPlan:
         on = (prompt + out > engine.prefill_chunk_over_tokens) & (prompt > size)
         if not np.any(on):
             return None
-        return cls(on, batch * prompt, batch, size, float(engine.prefill_chunk_attention_block))
+        return cls(on, batch * prompt, size, float(engine.prefill_chunk_attention_block))
 
     @property
     def launches(self) -> Arr:
