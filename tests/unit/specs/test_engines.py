@@ -125,3 +125,11 @@ def test_an_engine_without_flashattention_says_why(tmp_path):  # noqa: ANN001
     src["sources"]["flash_attention"] = "the engine's attention is unfused (its docs)"
     f.write_text(json.dumps(src))
     assert load_engine(str(f)).source_file.flash_attention is False
+
+
+def test_the_engine_option_help_names_every_bundled_engine():
+    from costmodel.cli.options import ENGINE
+    from costmodel.loading.load import engine_ids
+
+    text = ENGINE.help.replace("\n", " ")
+    assert all(f"{e}," in text or f"{e} (" in text for e in engine_ids()), text
