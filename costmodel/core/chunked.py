@@ -58,10 +58,14 @@ class ChunkPlan:
     block: float  # query rows per attention CTA
 
     @classmethod
-    def of(cls, engine: Engine | None, pts: Points, width: int) -> ChunkPlan | None:
-        """None where the engine never chunks or no point is chunked; width: the prices'
-        points (the rates may vary along them where the points do not)."""
+    def of(cls, engine: Engine | None, pts: Points, width: int,
+           multimodal: bool = False) -> ChunkPlan | None:
+        """None where the engine never chunks (or, prefill_chunk_text_only, not a multimodal
+        model) or no point is chunked; width: the prices' points (the rates may vary along
+        them where the points do not)."""
         if engine is None or engine.prefill_chunk_tokens is None or engine.kernels == "bound":
+            return None
+        if multimodal and engine.prefill_chunk_text_only:
             return None
         size = float(engine.prefill_chunk_tokens)
         prompt, out, batch = (_flat(x, width) for x in (pts.prompt, pts.output, pts.batch))
@@ -153,12 +157,14 @@ def _times(op: Op, km: KernelModel, d: int, plan: ChunkPlan, r: Rates, e: Engine
     return one, rows_in_chunks_s(plan.rows, plan.size, at)[idx]
 
 
-def reprice(costs: list[OpCost], pts: Points, r: Rates) -> list[OpCost]:
+def reprice(costs: list[OpCost], pts: Points, r: Rates, multimodal: bool = False
+            ) -> list[OpCost]:
     """`costs` with the prefill operators the engine's chunks split repriced (module
     docstring): device time x t_chunked / t_one_pass, launches x ceil(m / C) where it
-    chunks (the lm_head's launch once). Unchanged where the engine does not chunk."""
+    chunks (the lm_head's launch once). Unchanged where the engine does not chunk (a
+    multimodal model's, multimodal, on an engine that chunks text-only models alone)."""
     width = max((np.shape(c.latency_s)[-1] for c in costs if np.ndim(c.latency_s)), default=1)
-    plan = ChunkPlan.of(r.engine, pts, width)
+    plan = ChunkPlan.of(r.engine, pts, width, multimodal)
     if plan is None or r.engine is None:
         return costs
     out = []

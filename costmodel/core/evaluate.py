@@ -141,6 +141,7 @@ class _Ops:
     activation_bytes: Arr  # the peak activation footprint (metrics.peak_activation_bytes)
     segs: Segments | None = None  # decode cut at knees inside the steps (core/decode_sum.py)
     groups: float = 1.0  # query heads per KV head (core/engine_traffic.py)
+    multimodal: bool = False  # a vision model (an engine may chunk text-only models alone)
 
 
 @dataclass(frozen=True)
@@ -222,7 +223,7 @@ def _build_ops(gpu: ModelSpec, base: Points, prep: Prepared) -> _Ops:
     rows = like.shape[0] if like.ndim == 2 else 1
     return _Ops(pts, pre, dec_a, dec_b, span, like, stack(flat, width, rows=rows),
                 stack(dec_a, width, dec_b, rows), act, segs,
-                gpu.llm.num_heads / gpu.llm.num_kv_heads)
+                gpu.llm.num_heads / gpu.llm.num_kv_heads, gpu.is_vlm)
 
 
 def _piecewise(ops: _Ops, today: list[OpCost], r: Rates, overlap: str) -> list[OpCost]:
@@ -291,7 +292,8 @@ def _price(ops: _Ops, overlap: str, r: Rates) -> _Replica:
     like = ops.like
     n_steps = ops.pts.output - 1.0
     host = _engine_costs(r, n_steps, like)
-    costs = chunked.reprice(price_static(ops.pre_stack, r, overlap), ops.pts, r)  # chunks
+    costs = chunked.reprice(price_static(ops.pre_stack, r, overlap), ops.pts, r,
+                            ops.multimodal)  # an engine's prefill chunks (core/chunked.py)
     dec_costs = _piecewise(ops, price_decode(ops.dec_stack, r, overlap, n_steps, ops.span), r,
                            overlap)
     on_static, on_decode = _overlaps(r)

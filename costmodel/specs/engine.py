@@ -50,6 +50,8 @@ units (seconds). Every figure has a source under `sources`. How the fields enter
 - prefill_chunk_tokens: the engine runs a long prompt's prefill as chunks of this many tokens
   (vLLM 0.6's chunked prefill), where the request's sequence (prompt + output tokens) exceeds
   prefill_chunk_over_tokens and the prompt is longer than one chunk; None (default): one pass.
+  prefill_chunk_text_only: the engine chunks text-only models alone (a multimodal model's
+  prefill runs in one pass).
   prefill_chunk_attention_block: the query rows per CTA of each chunk's attention kernel
   (default efficiency.BLOCK = 128). Priced by core/chunked.py; set off their defaults, each
   needs a source.
@@ -74,7 +76,8 @@ ENGINE_SOURCED = ("kernels", "launch_per_kernel", "host_overhead_per_kernel_us",
 OPTIONAL_SOURCED = ("host_overlap", "kv_append", "gqa_expand", "fused_gemms",  # sourced when
                     "prefill_attention_dtype", "decode_max_group", "int4_format",  # not default
                     "copy_fraction", "flash_attention", "prefill_chunk_tokens",
-                    "prefill_chunk_over_tokens", "prefill_chunk_attention_block")
+                    "prefill_chunk_over_tokens", "prefill_chunk_attention_block",
+                    "prefill_chunk_text_only")
 
 
 class Int4Format(FileModel):
@@ -109,6 +112,7 @@ class EngineFile(FileModel):
     prefill_chunk_tokens: int | None = Field(default=None, ge=1)
     prefill_chunk_over_tokens: int = Field(default=0, ge=0)
     prefill_chunk_attention_block: int = Field(default=ATTENTION_BLOCK, ge=1)
+    prefill_chunk_text_only: bool = False
     # whose per-device attention figures it runs (a hardware profile's
     # decode_kernel_by_engine and attention_kernel_by_engine key); None = its own id. A copy
     # of vllm.yaml under another id keeps vLLM's kernels by naming them here.
@@ -153,6 +157,7 @@ class Engine(BaseModel):
     prefill_chunk_tokens: int | None = None  # tokens per prefill chunk; None: one pass
     prefill_chunk_over_tokens: int = 0  # chunk where prompt + output tokens exceed it
     prefill_chunk_attention_block: int = ATTENTION_BLOCK  # query rows per attention CTA
+    prefill_chunk_text_only: bool = False  # a multimodal model's prefill is one pass
     source_file: EngineFile
 
     @classmethod
@@ -172,6 +177,7 @@ class Engine(BaseModel):
                    prefill_chunk_tokens=f.prefill_chunk_tokens,
                    prefill_chunk_over_tokens=f.prefill_chunk_over_tokens,
                    prefill_chunk_attention_block=f.prefill_chunk_attention_block,
+                   prefill_chunk_text_only=f.prefill_chunk_text_only,
                    source_file=f)
 
     def launches(self, stage: str, op_class: str, share: float = 1.0) -> float:

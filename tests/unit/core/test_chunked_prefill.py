@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,7 +30,10 @@ P = KernelParams(gemm_fraction=0.8, memory_fraction=0.9, gemm_tile_s=1e-7, gemm_
                  attention_fraction=0.6, attention_tile_s=2e-7, attention_fixed_s=5e-6,
                  attention_io_flop_per_byte=3.0)
 PEAK = 312e12
-MODEL = "qwen2.5-vl-7b"  # 128K context: long prompts without a context warning
+# text-only with a 128K context: long prompts without a context warning (vLLM 0.6 chunks
+# text-only models alone: a vision model's prefill stays one pass, tested below)
+MODEL = str(Path(__file__).resolve().parents[3] / "costmodel" / "calibration" / "data"
+            / "configs" / "llama-3.1-8b" / "config.json")
 
 
 def test_gemm_in_chunks_is_the_loop_over_chunks():
@@ -68,7 +72,8 @@ def test_attention_in_chunks_is_the_loop_over_chunks():
 
 
 HOST = ("host_overhead_per_kernel_us", "step_overhead_us", "prefill_overhead_us")
-CHUNK = ("prefill_chunk_tokens", "prefill_chunk_over_tokens", "prefill_chunk_attention_block")
+CHUNK = ("prefill_chunk_tokens", "prefill_chunk_over_tokens", "prefill_chunk_attention_block",
+         "prefill_chunk_text_only")
 
 
 def _write(tmp_path, name: str, src: dict) -> str:  # noqa: ANN001
@@ -90,7 +95,7 @@ def test_vllm_06_is_vllm_but_the_chunks_and_the_host_figures():
     skip = {"id", "name", "sources", "notes", *HOST, *CHUNK}
     assert {k: v for k, v in a.items() if k not in skip} == {
         k: v for k, v in b.items() if k not in skip}
-    assert [b[k] for k in CHUNK] == [512, 32768, 64] and a["prefill_chunk_tokens"] is None
+    assert [b[k] for k in CHUNK] == [512, 32768, 64, True] and a["prefill_chunk_tokens"] is None
 
 
 def _numbers(e) -> list[float]:  # noqa: ANN001
@@ -172,3 +177,14 @@ def test_a_chunked_point_beside_others_is_priced_as_alone():
     # beside a 1-token prompt too (whose own attention formula depends on its neighbours,
     # efficiency._attention_of_op, so only the others are compared)
     assert list(e2e([1.0, *texts])[1:]) == pytest.approx(list(e2e(texts)), rel=1e-12)
+
+
+def test_a_vision_model_is_not_chunked(tmp_path):  # noqa: ANN001
+    # vLLM 0.6 turns chunked prefill on for text-only models alone (prefill_chunk_text_only)
+    kw = dict(visual_tokens=40000, text_tokens=64, output_tokens=16)
+    a, b = (estimate("qwen2.5-vl-7b", "a100-80gb", engine=e, **kw)
+            for e in (_vllm(tmp_path), "vllm-0.6"))
+    assert _numbers(a) == pytest.approx(_numbers(b), rel=1e-12)
+    text = dict(visual_tokens=0, text_tokens=40000, output_tokens=16)
+    c, d = (estimate(MODEL, "a100-80gb", engine=e, **text) for e in (_vllm(tmp_path), "vllm-0.6"))
+    assert d.stages["prefill"].latency_s > c.stages["prefill"].latency_s  # chunked
