@@ -205,15 +205,16 @@ def _write(fmt: Format, base: Estimate, new: Estimate, plot: Path | None) -> Non
 
 def _write_curve(fmt: Format, base: Estimate, keeps: list[str], news: list[Estimate]) -> None:
     """Several scenarios' output (compression_curve.py): one table, one CSV, one JSON."""
-    frames = [compare_rows(base, n) for n in news]
+    if fmt is Format.table:
+        typer.echo(render_curve(base, keeps, news))
+        return
+    frames = [compare_rows(base, n) for n in news]  # the savings frames JSON and CSV carry
     if fmt is Format.json:
         typer.echo(dumps(curve_doc(base, [report(base, n, r) for n, r in zip(news, frames,
                                                                               strict=True)])))
-    elif fmt is Format.csv:
+    else:
         typer.echo(records_csv(curve_records(keeps, frames, [context(base, n) for n in news])),
                    nl=False)
-    else:
-        typer.echo(render_curve(base, keeps, news))
 
 
 def compare_compression(

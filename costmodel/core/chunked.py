@@ -37,7 +37,7 @@ import numpy as np
 
 from costmodel.core.efficiency import chunked_attention_time_s, rows_in_chunks_s
 from costmodel.core.inputs import Points
-from costmodel.core.kernel_model import FUSABLE, KernelModel
+from costmodel.core.kernel_model import FUSABLE, KernelModel, _rows
 from costmodel.core.ops import Arr, Op
 from costmodel.core.pricing import OpCost
 from costmodel.core.roofline import Rates
@@ -114,17 +114,11 @@ def _attention_s(op: Op, km: KernelModel, d: int, plan: ChunkPlan, r: Rates,
     qo = km.qo(d) or km.act_bytes
     dev = km.device(d, r.bytes_per_s)
     col = {"memory_bytes_per_s": _flat(dev.memory_bytes_per_s, k)[idx][:, None]}
-    peak = _flat(_row(r.matmul_flops_per_s, d), k)[idx][:, None]
+    peak = _flat(_rows(r.matmul_flops_per_s, [d]), k)[idx][:, None]
     return chunked_attention_time_s(
         _flat(s.seqs, k)[idx], _flat(s.q, k)[idx], _flat(s.k, k)[idx], s.causal, s.heads,
         s.kv_heads, s.head_dim, qo, kv_b[idx][:, None], plan.size, plan.block, peak,
         dataclasses.replace(dev, **col), p)
-
-
-def _row(x: Arr, d: int) -> Arr:
-    """Device row d of a rate ([D, 1 or K]; one row: that row)."""
-    a = np.asarray(x, dtype=float)
-    return a[d] if a.ndim >= 2 and a.shape[0] > 1 else a
 
 
 def _ratio(op: Op, plan: ChunkPlan, r: Rates, e: Engine) -> Arr:
@@ -163,9 +157,11 @@ def reprice(costs: list[OpCost], pts: Points, r: Rates, multimodal: bool = False
     docstring): device time x t_chunked / t_one_pass, launches x ceil(m / C) where it
     chunks (the lm_head's launch once). Unchanged where the engine does not chunk (a
     multimodal model's, multimodal, on an engine that chunks text-only models alone)."""
+    if r.engine is None or r.engine.prefill_chunk_tokens is None:
+        return costs  # every engine but vllm-0.6: nothing to scan (the evaluation's hot path)
     width = max((np.shape(c.latency_s)[-1] for c in costs if np.ndim(c.latency_s)), default=1)
     plan = ChunkPlan.of(r.engine, pts, width, multimodal)
-    if plan is None or r.engine is None:
+    if plan is None:
         return costs
     out = []
     for c in costs:
