@@ -35,7 +35,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from costmodel.core.efficiency import chunked_attention_time_s, rows_in_chunks_s
+from costmodel.core.efficiency import (
+    chunked_attention_time_s,
+    kv_bytes_per_element,
+    rows_in_chunks_s,
+)
 from costmodel.core.inputs import Points
 from costmodel.core.kernel_model import FUSABLE, KernelModel, _rows
 from costmodel.core.ops import Arr, Op
@@ -109,8 +113,7 @@ def _attention_s(op: Op, km: KernelModel, d: int, plan: ChunkPlan, r: Rates,
     assert s is not None
     p = km.params[d]
     assert p is not None
-    elems = 2.0 * _flat(s.seqs, k) * _flat(s.k, k) * s.kv_heads * s.head_dim
-    kv_b = _flat(op.kv_read_bytes, k) / np.maximum(elems, 1.0)
+    kv_b = _flat(kv_bytes_per_element(op, s, km.act_bytes), k)
     qo = km.qo(d) or km.act_bytes
     dev = km.device(d, r.bytes_per_s)
     col = {"memory_bytes_per_s": _flat(dev.memory_bytes_per_s, k)[idx][:, None]}

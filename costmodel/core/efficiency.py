@@ -75,7 +75,7 @@ from costmodel.core.decode_kernel import (
     xqa_multi_block,
 )
 from costmodel.core.kernel_params import Device, KernelParams, Num, _a
-from costmodel.core.ops import Arr, AttnShape, Op
+from costmodel.core.ops import Arr, AttnShape, Op, band_scores
 
 __all__ = [  # this module's names and, re-exported, the decode model's and the shared ones
     "BLOCK", "GMMA_Q_HEADS", "GMMA_SMALL_CTA", "MAX_SPLITS", "MMHA_TILE", "RESIDENT",
@@ -84,7 +84,7 @@ __all__ = [  # this module's names and, re-exported, the decode model's and the 
     "XQA_WAVES", "Arr", "Device", "KernelParams", "Num", "attention_flops", "attention_io_time_s",
     "chunked_attention_time_s",
     "decode_attention_time_s", "decode_kv_bytes", "for_fp8", "fused_gemm_time_s",
-    "gemm_bound_s", "gemm_time_s",
+    "gemm_bound_s", "gemm_time_s", "kv_bytes_per_element",
     "memory_bound_time_s", "num_splits", "op_time_s", "params_of", "prefill_attention_time_s",
     "prefill_qo_bytes", "rows_in_chunks_s", "score_time_s", "trtllm_decode_ctas", "trtllm_resident",
     "xqa_multi_block",
@@ -127,17 +127,6 @@ def gemm_bound_s(m: Num, n: Num, k: Num, peak_flops_per_s: Num, a_bytes: Num, w_
     m, n, k = _a(m), _a(n), _a(k)
     return np.maximum(2.0 * m * n * k / _a(peak_flops_per_s),
                       (m * k * a_bytes + k * n * w_bytes + m * n * o_bytes) / memory_bytes_per_s)
-
-
-def _kv_blocks(nq: Num, nk: Num, causal: Num, window: Num) -> tuple[Arr, Arr]:
-    """(mean, max) KV blocks visited per Q block. window <= 0 means none."""
-    wb = np.where(window > 0, np.ceil(window / BLOCK) + 1.0, np.inf)
-    # causal: block i sees min(i + 1, wb); mean over i = 0..nq-1 of min(i+1, wb)
-    full = np.minimum(nq, wb)
-    causal_mean = (full * (full + 1.0) / 2.0 + (nq - full) * np.minimum(wb, nq)) / nq
-    mean = np.where(causal, causal_mean, np.minimum(nk, wb))
-    top = np.where(causal, full, np.minimum(nk, wb))
-    return mean, top
 
 
 def score_time_s(head_dim: Num, per_sm_flops: Num, per_sm_exp: Num, overlap: float) -> Arr:
@@ -207,12 +196,12 @@ def attention_io_time_s(bytes_: Num, dev: Device, p: KernelParams) -> Arr:
 
 def attention_flops(batch: Num, q_len: Num, kv_len: Num, heads: Num, head_dim: Num,
                     causal: Num, window: Num) -> Arr:
-    """Useful FLOPs 2*2*b*h*d*(scores): causal scores sum_i min(i+1, window) per head."""
+    """Useful FLOPs 2*2*b*h*d*(scores) (QK^T and PV, 2*d FLOPs each per score): causal scores
+    sum_i min(i+1, window) per head (ops.band_scores), else q * min(kv, window); window <= 0:
+    none."""
     q, kv, w = _a(q_len), _a(kv_len), _a(window)
     w = np.where(w > 0, w, np.inf)
-    full = np.minimum(q, w)
-    causal_scores = full * (full + 1.0) / 2.0 + (q - full) * np.minimum(w, q)
-    scores = np.where(np.asarray(causal), causal_scores, q * np.minimum(kv, w))
+    scores = np.where(np.asarray(causal), band_scores(q, w), q * np.minimum(kv, w))
     return 4.0 * _a(batch) * _a(heads) * _a(head_dim) * scores
 
 
@@ -282,11 +271,18 @@ def prefill_qo_bytes(act_bytes: Num, kv_bytes: Num, kv_fp8: Num, runs_in_kv_dtyp
     return np.where(on, kv_bytes, act_bytes)
 
 
+def kv_bytes_per_element(op: Op, s: AttnShape, fallback: float) -> Arr:
+    """Bytes per K/V element of an attention call that reads the KV cache: op.kv_read_bytes
+    over its 2 x seqs x k x kv_heads x head_dim elements (K and V); `fallback` where it
+    reads none."""
+    elems = 2.0 * _a(s.seqs) * _a(s.k) * s.kv_heads * s.head_dim
+    return np.where(elems > 0, _a(op.kv_read_bytes) / np.maximum(elems, 1.0), fallback)
+
+
 def _attention_of_op(op: Op, s: AttnShape, dev: Device, p: KernelParams,
                      peak_flops_per_s: Num, a_bytes: float, qo_bytes: float | None) -> Arr:
     if np.all(_a(s.q) == 1) and s.kv_from_cache:
-        kv_elems = 2.0 * _a(s.seqs) * _a(s.k) * s.kv_heads * s.head_dim
-        kv_b = np.where(kv_elems > 0, _a(op.kv_read_bytes) / np.maximum(kv_elems, 1.0), a_bytes)
+        kv_b = kv_bytes_per_element(op, s, a_bytes)
         return decode_attention_time_s(s.seqs, s.k, s.heads, s.kv_heads, s.head_dim, kv_b,
                                        a_bytes, dev, p, peak_flops_per_s)
     by = _a(op.bytes)

@@ -173,11 +173,12 @@ class AttnShape:
     window: float | None = None
 
 
-def band_scores(n: Arr, window: float) -> Arr:
+def band_scores(n: Arr, window: Arr | float) -> Arr:
     """Scores the first n causal queries need under a window W: sum over positions p < n of
-    min(p + 1, W) = m(m+1)/2 + (n - m)W with m = min(n, W)."""
+    min(p + 1, W) = m(m+1)/2 + (n - m)W with m = min(n, W); W = inf: no window, n(n+1)/2.
+    The one count of causal (banded) scores: ops' attention and efficiency.attention_flops."""
     m = np.minimum(n, window)
-    return m * (m + 1) / 2.0 + (n - m) * window
+    return m * (m + 1) / 2.0 + (n - m) * np.minimum(window, n)  # (n - m) > 0 only where W < n
 
 
 def _score_counts(s: AttnShape) -> tuple[Arr, Arr]:
