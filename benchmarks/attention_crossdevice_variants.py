@@ -43,7 +43,7 @@ HW = {d: load_hardware(v[1]) for d, v in DEVICES.items()}
 
 
 def peak(d: str) -> float:
-    return HW[d].peak_flops_by_dtype[kt.DType.bf16]
+    return HW[d].peak_flops_per_s_by_dtype[kt.DType.bf16]
 
 
 def clock_hz(d: str) -> float:  # 16 SFU exponentials per clock per SM (flop_per_exp source)

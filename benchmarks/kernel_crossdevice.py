@@ -39,8 +39,8 @@ def tables(root: Path, dev: str, framework: str | None = None) -> list[Path]:
 
 def mamf(dev: str) -> dict[str, float]:
     hw = load_hardware(DEVICES[dev][1])
-    fp8 = DEVICES[dev][3] / hw.peak_flops_by_dtype[kt.DType.fp8] if DEVICES[dev][3] else 0.0
-    return {"gemm_fraction": DEVICES[dev][2] / hw.peak_flops_by_dtype[kt.DType.bf16],
+    fp8 = DEVICES[dev][3] / hw.peak_flops_per_s_by_dtype[kt.DType.fp8] if DEVICES[dev][3] else 0.0
+    return {"gemm_fraction": DEVICES[dev][2] / hw.peak_flops_per_s_by_dtype[kt.DType.bf16],
             "gemm_fraction_fp8": fp8}
 
 

@@ -50,7 +50,7 @@ class StageResult:
         return self.weight_bytes + self.act_bytes + self.kv_bytes
 
     @property
-    def arithmetic_intensity(self) -> float:
+    def intensity_flops_per_byte(self) -> float:
         """FLOP per byte of memory traffic."""
         return self.flops / self.bytes if self.bytes else 0.0
 

@@ -65,7 +65,7 @@ def _bytes(frame: pd.DataFrame, name: str) -> np.ndarray:
 
 
 def _attn_peak(hw: HardwareProfile) -> float:
-    return hw.peak_flops(DType.bf16 if hw.supports(DType.bf16) else DType.fp16)
+    return hw.peak_flops_per_s(DType.bf16 if hw.supports(DType.bf16) else DType.fp16)
 
 
 # gemm_dtype of the rows whose call quantises its bf16 input first: the collectors time the
@@ -79,7 +79,7 @@ QUANTISED_INPUT = ("fp8", "fp8_block")
 def _gemm(f: pd.DataFrame, hw: HardwareProfile, p: eff.KernelParams) -> tuple[np.ndarray, ...]:
     dtypes = column(f, "gemm_dtype", "bfloat16").astype(str)
     spec = [GEMM_DTYPES[x] for x in dtypes]
-    peak = np.array([hw.peak_flops_by_dtype.get(s[0], np.nan) for s in spec])
+    peak = np.array([hw.peak_flops_per_s_by_dtype.get(s[0], np.nan) for s in spec])
     a, w, o = (np.array([s[i] for s in spec]) for i in (1, 2, 3))
     m, n, k = (f[c].to_numpy(float) for c in "mnk")
     fp8, dev, pred = np.array([s[0] == DType.fp8 for s in spec]), device(hw), np.empty(len(f))

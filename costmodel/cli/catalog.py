@@ -105,8 +105,8 @@ def hardware_list(fmt: Format = typer.Option(Format.table, "--format", "-f")) ->
         dt = DType.bf16 if h.supports(DType.bf16) else DType.fp16
         recs.append({"id": hid, "name": h.name, "memory_bytes": h.memory_bytes,
                      "memory_bandwidth_Bps": h.memory_bandwidth_Bps,
-                     "peak_flops": h.peak_flops(dt), "peak_dtype": dt.value,
-                     "ridge_flops_per_byte": h.ridge_point})
+                     "peak_flops": h.peak_flops_per_s(dt), "peak_dtype": dt.value,
+                     "ridge_flops_per_byte": h.ridge_flops_per_byte})
     if fmt is Format.json:
         typer.echo(dumps(recs))
         return
@@ -128,7 +128,7 @@ def hardware_show(name: str, fmt: Format = typer.Option(Format.table, "--format"
     """A profile as written (units in the keys) with its sources."""
     h = load_hardware(name)
     doc = h.source_file.model_dump(exclude_none=True)
-    doc["derived"] = {"ridge_flops_per_byte": round(h.ridge_point, 1)}
+    doc["derived"] = {"ridge_flops_per_byte": round(h.ridge_flops_per_byte, 1)}
     _emit(doc, fmt)
 
 

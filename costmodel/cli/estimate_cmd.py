@@ -148,7 +148,7 @@ def render(est: Estimate, per_op: bool = False) -> str:
     for name, s in est.stages.items():
         label = f"decode ({steps} steps)" if name == "decode" else name
         rows.append([label, si(s.flops, "FLOP"), si(s.bytes, "B"),
-                     f"{s.arithmetic_intensity:.1f}", seconds(s.bound_latency_s),
+                     f"{s.intensity_flops_per_byte:.1f}", seconds(s.bound_latency_s),
                      seconds(s.latency_s), f"{100 * s.compute_share:.0f}%"])
     t = table(rows, ["stage", "FLOPs", "bytes", "FLOP/B", "bound", "expected",
                      "compute-bound"], right={1, 2, 3, 4, 5, 6})

@@ -173,8 +173,8 @@ def math_peak(h: HardwareProfile, dtypes: Sequence[DType]) -> float:
     """LLM-Viewer's peak: its INT8 figure when weights, activations and KV are all <= 8 bits,
     else its FP16 figure (bf16 where a profile has no fp16)."""
     if all(d.bytes_per_element <= 1.0 for d in dtypes):
-        return h.peak_flops(DType.int8)
-    return h.peak_flops(DType.fp16 if h.supports(DType.fp16) else DType.bf16)
+        return h.peak_flops_per_s(DType.int8)
+    return h.peak_flops_per_s(DType.fp16 if h.supports(DType.fp16) else DType.bf16)
 
 
 def bare_rates(profiles: Sequence[HardwareProfile], dtypes: Sequence[DType]) -> Rates:

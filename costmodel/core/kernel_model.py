@@ -183,6 +183,6 @@ def _engine_params(h: HardwareProfile, engine: Engine | None, fp8: bool) -> Kern
 
 def _bf16_peak(h: HardwareProfile) -> float:
     """Dense bf16 (else fp16) FLOP/s: what prices the attention's per-token SM work."""
-    peaks = h.peak_flops_by_dtype
+    peaks = h.peak_flops_per_s_by_dtype
     return peaks.get(DType.bf16) or peaks.get(DType.fp16) or np.inf
 

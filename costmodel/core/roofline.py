@@ -166,9 +166,9 @@ class Rates:
         def eff(x: float) -> float:
             return 1.0 if ideal else x
 
-        mm = np.array([h.peak_flops(dt) * eff(h.compute_efficiency) for h, dt in pairs])
+        mm = np.array([h.peak_flops_per_s(dt) * eff(h.compute_efficiency) for h, dt in pairs])
         attn = mm * np.array([eff(h.attention_efficiency) for h in profiles])
-        vec = np.array([h.peak_flops_by_dtype.get(DType.fp32, h.peak_flops(dt))
+        vec = np.array([h.peak_flops_per_s_by_dtype.get(DType.fp32, h.peak_flops_per_s(dt))
                         * eff(h.compute_efficiency) for h, dt in pairs])
         bw = np.array([h.memory_bandwidth_Bps * eff(h.memory_efficiency) for h in profiles])
         host = 0.0 if engine is None else engine.host_overhead_per_kernel_s

@@ -266,7 +266,7 @@ class HardwareProfile(BaseModel):
     category: str
     memory_bytes: float
     memory_bandwidth_Bps: float
-    peak_flops_by_dtype: dict[DType, float]
+    peak_flops_per_s_by_dtype: dict[DType, float]
     l2_cache_bytes: float | None
     tdp_W: float | None
     interconnect_kind: str
@@ -304,7 +304,7 @@ class HardwareProfile(BaseModel):
             category=f.category,
             memory_bytes=f.memory_GB * GIGA,
             memory_bandwidth_Bps=f.memory_bandwidth_GBps * GIGA,
-            peak_flops_by_dtype=peaks,
+            peak_flops_per_s_by_dtype=peaks,
             l2_cache_bytes=None if f.l2_cache_MB is None else f.l2_cache_MB * MEBI,
             tdp_W=f.tdp_W,
             interconnect_kind=ic.kind,
@@ -327,21 +327,21 @@ class HardwareProfile(BaseModel):
         )
 
     def supports(self, dtype: DType) -> bool:
-        return dtype in self.peak_flops_by_dtype
+        return dtype in self.peak_flops_per_s_by_dtype
 
-    def peak_flops(self, dtype: DType) -> float:
+    def peak_flops_per_s(self, dtype: DType) -> float:
         """Dense peak FLOP/s for math in `dtype`; raises UnsupportedDtype if the device lacks it."""
-        if dtype not in self.peak_flops_by_dtype:
-            have = ", ".join(d.value for d in self.peak_flops_by_dtype)
+        if dtype not in self.peak_flops_per_s_by_dtype:
+            have = ", ".join(d.value for d in self.peak_flops_per_s_by_dtype)
             raise UnsupportedDtype(f"{self.id} has no {dtype.value} peak (has {have}); "
                                    "choose one of those")
-        return self.peak_flops_by_dtype[dtype]
+        return self.peak_flops_per_s_by_dtype[dtype]
 
     @property
-    def ridge_point(self) -> float:
+    def ridge_flops_per_byte(self) -> float:
         """FLOP per byte where the bf16 (or fp16) roofline turns compute-bound."""
-        dt = DType.bf16 if DType.bf16 in self.peak_flops_by_dtype else DType.fp16
-        return self.peak_flops(dt) / self.memory_bandwidth_Bps
+        dt = DType.bf16 if DType.bf16 in self.peak_flops_per_s_by_dtype else DType.fp16
+        return self.peak_flops_per_s(dt) / self.memory_bandwidth_Bps
 
 
 def _kernel_params(k: BaseModel | None) -> dict[str, float] | None:

@@ -33,7 +33,7 @@ def _stages(est: Estimate) -> list[dict[str, Any]]:
     steps = int(est.workload.output_tokens) - 1
     return [{"stage": name, "label": f"decode ({steps} steps)" if name == "decode" else name,
              "flops": si(s.flops, "FLOP"), "bytes": si(s.bytes, "B"),
-             "intensity": f"{s.arithmetic_intensity:.1f}", "bound": seconds(s.bound_latency_s),
+             "intensity": f"{s.intensity_flops_per_byte:.1f}", "bound": seconds(s.bound_latency_s),
              "expected": seconds(s.latency_s), "compute": f"{100 * s.compute_share:.0f}%"}
             for name, s in est.stages.items()]
 
@@ -74,10 +74,10 @@ def _savings(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
 def _roofline(est: Estimate) -> dict[str, Any]:
     """The device's roof and each stage at (FLOP/byte, FLOP/s at the expected latency)."""
     hw = est.hardware
-    points = [{"stage": n, "intensity": s.arithmetic_intensity,
+    points = [{"stage": n, "intensity": s.intensity_flops_per_byte,
                "flops_per_s": s.flops / s.latency_s if s.latency_s else 0.0}
               for n, s in est.stages.items() if s.flops > 0 and s.bytes > 0]
-    return {"peak_flops_per_s": hw.peak_flops(est.workload.act_dtype),
+    return {"peak_flops_per_s": hw.peak_flops_per_s(est.workload.act_dtype),
             "bandwidth_Bps": hw.memory_bandwidth_Bps, "points": points}
 
 

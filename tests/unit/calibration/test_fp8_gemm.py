@@ -34,7 +34,7 @@ def test_a_table_row_is_quantise_then_gemm_by_hand():
     row = f[f["gemm_dtype"] == "fp8"].iloc[:1]
     p, dev = params_of(H100.kernel_params), kt.device(H100)
     m, n, k = (float(row[c].iloc[0]) for c in "mnk")
-    gemm = eff.gemm_time_s(m, n, k, H100.peak_flops_by_dtype[kt.DType.fp8], 1.0, 1.0, 2.0, dev,
+    gemm = eff.gemm_time_s(m, n, k, H100.peak_flops_per_s_by_dtype[kt.DType.fp8], 1.0, 1.0, 2.0, dev,
                            eff.for_fp8(p, True))
     quant = 3.0 * m * k / (H100.memory_bandwidth_Bps * p.memory_fraction) + p.gemm_fixed_s
     pred, _ = kt.predict(row, H100, p)

@@ -76,4 +76,4 @@ def test_shipped_profiles_are_the_fit(path, base, shipped):
     assert f.efficiency_curves.model_dump(exclude_none=True) == fitted
     assert "Vidur" in f.sources["efficiency_curves"]
     p = HardwareProfile.from_file(f)
-    assert p.peak_flops_by_dtype == load_hardware(base).peak_flops_by_dtype
+    assert p.peak_flops_per_s_by_dtype == load_hardware(base).peak_flops_per_s_by_dtype

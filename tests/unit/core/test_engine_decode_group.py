@@ -51,7 +51,7 @@ def test_the_override_is_the_figure_sets_rule_by_hand():
     dev = kt.device(hw)
     b, L, h, kvh, d = 64.0, 2048.0, 32.0, 8.0, 128.0
     per_q = decode_attention_time_s(b, L, h, kvh, d, 2.0, 2.0, dev, p.__class__(
-        **{**vars(p), "decode_max_group": 1.0}), hw.peak_flops_by_dtype[kt.DType.bf16])
+        **{**vars(p), "decode_max_group": 1.0}), hw.peak_flops_per_s_by_dtype[kt.DType.bf16])
     as_mha = decode_attention_time_s(b, L, h, h, d, 2.0, 2.0, dev, p,
-                                     hw.peak_flops_by_dtype[kt.DType.bf16])
+                                     hw.peak_flops_per_s_by_dtype[kt.DType.bf16])
     assert float(per_q) == pytest.approx(float(as_mha), rel=1e-12)  # h streams of K/V each

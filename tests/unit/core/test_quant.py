@@ -68,7 +68,8 @@ def test_fp8_weight_and_activation_runs_at_fp8_peak():
     f8 = estimate(LLAVA15_7B, h100, act_dtype="fp8", engine="ideal", **kw)
     up = [_op(e, "llm/L0-31/mlp/up", "prefill") for e in (bf, f8)]
     assert float(np.ravel(up[1].compute_s)[0]) == pytest.approx(
-        float(np.ravel(up[0].compute_s)[0]) * h100.peak_flops(DType.bf16) / h100.peak_flops(DType.fp8))
+        float(np.ravel(up[0].compute_s)[0]) * h100.peak_flops_per_s(DType.bf16)
+        / h100.peak_flops_per_s(DType.fp8))
     assert float(np.ravel(up[1].act_bytes)[0]) == float(np.ravel(up[0].act_bytes)[0]) / 2
     assert float(np.ravel(up[1].flops)[0]) == float(np.ravel(up[0].flops)[0])  # no dequantisation
     assert f8.memory.weights_bytes == bf.memory.weights_bytes / 2

@@ -40,7 +40,7 @@ def test_derived_profiles_are_the_basis_but_three_inputs(dev):
     want = 271.2 / 312 if fam.form == "sxm" else 252.9 / 312
     assert h.kernel_params["gemm_fraction"] == pytest.approx(want, abs=5e-5)
     # SFU: 16 exp2 per clock per SM; the tensor rate per SM of the listed peak
-    peak = h.peak_flops_by_dtype.get(next(d for d in h.peak_flops_by_dtype
+    peak = h.peak_flops_per_s_by_dtype.get(next(d for d in h.peak_flops_per_s_by_dtype
                                           if d.value in ("bf16", "fp16")))
     assert h.exp_per_s == pytest.approx(peak / (fam.tensor_flop_per_clk_sm / 16))
 

@@ -16,8 +16,8 @@ def test_absolute_and_multiplier_overrides():
     h = load_hardware("h100-sxm", ("memory_bandwidth_GBps=6700", "peak_tflops.bf16=x1.5"))
     base = load_hardware("h100-sxm")
     assert h.memory_bandwidth_Bps == 6700e9
-    assert h.peak_flops(DType.bf16) == pytest.approx(1.5 * base.peak_flops(DType.bf16))
-    assert h.peak_flops(DType.fp16) == base.peak_flops(DType.fp16)  # untouched
+    assert h.peak_flops_per_s(DType.bf16) == pytest.approx(1.5 * base.peak_flops_per_s(DType.bf16))
+    assert h.peak_flops_per_s(DType.fp16) == base.peak_flops_per_s(DType.fp16)  # untouched
     assert h.id == "h100-sxm*" and base.id == "h100-sxm" and base.changes == ()
     assert h.changes == ("memory_bandwidth_GBps 3350 -> 6700", "peak_tflops.bf16 989.4 -> 1484.1")
     assert "what-if override" in h.source_file.sources["memory_bandwidth_GBps"]
@@ -26,9 +26,9 @@ def test_absolute_and_multiplier_overrides():
 def test_group_multiplier_scales_every_present_peak():
     base = load_hardware("a100-80gb")
     h = load_hardware("a100-80gb", ("peak_tflops=x2",))
-    assert set(h.peak_flops_by_dtype) == set(base.peak_flops_by_dtype)
-    for dt, v in base.peak_flops_by_dtype.items():
-        assert h.peak_flops_by_dtype[dt] == pytest.approx(2 * v)
+    assert set(h.peak_flops_per_s_by_dtype) == set(base.peak_flops_per_s_by_dtype)
+    for dt, v in base.peak_flops_per_s_by_dtype.items():
+        assert h.peak_flops_per_s_by_dtype[dt] == pytest.approx(2 * v)
 
 
 def test_overrides_apply_in_order_and_null_removes():
@@ -79,8 +79,8 @@ def test_yaml_inherits_from_bundled_id(tmp_path):
                "peak_tflops:\n  bf16: 1500\nsources:\n  memory_bandwidth_GBps: a guess\n")
     h, base = load_hardware(p), load_hardware("h100-sxm")
     assert h.id == "h100-sxm*" and h.name == base.name
-    assert h.memory_bandwidth_Bps == 6700e9 and h.peak_flops(DType.bf16) == 1500e12
-    assert h.peak_flops(DType.fp32) == base.peak_flops(DType.fp32)  # merged, not replaced
+    assert h.memory_bandwidth_Bps == 6700e9 and h.peak_flops_per_s(DType.bf16) == 1500e12
+    assert h.peak_flops_per_s(DType.fp32) == base.peak_flops_per_s(DType.fp32)  # merged, not replaced
     assert h.source_file.sources["memory_bandwidth_GBps"] == "a guess"
     assert h.source_file.sources["memory_GB"] == base.source_file.sources["memory_GB"]
     assert h.changes == ("memory_bandwidth_GBps 3350 -> 6700", "peak_tflops.bf16 989.4 -> 1500")
