@@ -186,13 +186,13 @@ def decode_ops(spec: ModelSpec, pts: Points, step: Arr | float, p: Precision,
     return decoder_ops(spec.llm, "decode", pts, one, pts.text + 1.0 + step, p, flash, one)
 
 
-def kv_cache_bytes(m: LLMSpec, pts: Points, kv_bytes: float, lo: int, hi: int) -> Arr:
-    """KV cache of layers lo..hi-1 at the end of generation (bytes): self layers hold
-    B x 2 x kv_dim x (text + N - 1); cross layers B x 2 x kv_dim x visual (fixed after prefill)."""
+def cached_token_layers(m: LLMSpec, pts: Points, lo: int, hi: int) -> Arr:
+    """Tokens the KV cache of layers lo..hi-1 holds at the end of generation, summed over the
+    layers (per sequence): a self layer text + N - 1, a cross layer the visual tokens (fixed
+    after prefill). The bytes: metrics.kv_cache_bytes."""
     n_cross = sum(1 for i in m.cross_attention_layers if lo <= i < hi)
     n_self = max(0, hi - lo) - n_cross
-    tokens = n_self * (pts.prompt + pts.output - 1.0) + n_cross * pts.visual
-    return pts.batch * 2 * m.kv_dim * tokens * kv_bytes
+    return n_self * (pts.prompt + pts.output - 1.0) + n_cross * pts.visual
 
 
 def check_compression(comp: AnyCompression | None) -> None:

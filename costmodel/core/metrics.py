@@ -27,17 +27,24 @@ def kv_cache_bytes(m: LLMSpec, pts: Points, kv_bytes: float, lo: int = 0,
     batch x 2 (K and V) x kv_dim x (prompt tokens kept in the layer + N - 1) x bytes/element.
     Prompt tokens kept: what the layer saw (token compression, Points.layer_prompt) or its
     budget after KV-cache compression (Points.layer_kv), through stages.kv_groups; a sliding-
-    window layer holds at most its window W of them (layer_extras.cached_tokens)."""
+    window layer holds at most its window W of them (layer_extras.cached_tokens). Llama-3.2-
+    Vision: self layers over the text, cross layers a fixed cache of the visual tokens
+    (cross_attention.cached_token_layers)."""
     hi = m.num_layers if hi is None else hi
-    if m.cross_attention_layers:  # Llama-3.2-Vision: self cache over text + fixed cross cache
-        return cross_attention.kv_cache_bytes(m, pts, kv_bytes, lo, hi)
+    tokens = (cross_attention.cached_token_layers(m, pts, lo, hi) if m.cross_attention_layers
+              else _cached_token_layers(m, pts, lo, hi))
+    return pts.batch * 2 * m.kv_dim * tokens * kv_bytes
+
+
+def _cached_token_layers(m: LLMSpec, pts: Points, lo: int, hi: int) -> Arr | float:
+    """Tokens the KV cache of layers lo..hi-1 holds at the end of generation, summed over the
+    layers (kv_cache_bytes' docstring)."""
     n_steps = pts.output - 1.0
     caps = pts.kv_cap or (None,) * len(kv_groups(m, pts))  # a rolling cache stops at its cap
-    tokens = sum(cached_tokens(m, max(g, lo), min(h, hi),
-                               s + n_steps if c is None else np.minimum(s + n_steps, c))
-                 for (g, h, s), c in zip(kv_groups(m, pts), caps, strict=True)
-                 if min(h, hi) > max(g, lo))
-    return pts.batch * 2 * m.kv_dim * tokens * kv_bytes
+    return sum(cached_tokens(m, max(g, lo), min(h, hi),
+                             s + n_steps if c is None else np.minimum(s + n_steps, c))
+               for (g, h, s), c in zip(kv_groups(m, pts), caps, strict=True)
+               if min(h, hi) > max(g, lo))
 
 
 def peak_activation_bytes(ops: Iterable[Op], like: Arr) -> Arr:

@@ -2,6 +2,9 @@
 
 Shapes in comments: B = batch, N = crops per sample, S = sequence, h = hidden, I = MLP size.
 Identical layers are one Op with `count` = number of layers and a name like `llm/L0-31/...`.
+Units and conventions: core/ops.py (FLOPs = 2 x multiply-accumulate; bytes = minimum traffic,
+per instance). Formulas (each operator's FLOPs and bytes): docs/methodology.md, "Operators";
+sources there, per architecture.
 """
 
 from __future__ import annotations

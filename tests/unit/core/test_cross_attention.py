@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from costmodel.analysis.estimate import estimate
-from costmodel.core.cross_attention import cross_layer_ops, decode_ops, kv_cache_bytes
+from costmodel.core.cross_attention import cross_layer_ops, decode_ops
 from costmodel.core.inputs import Points, Precision
+from costmodel.core.metrics import kv_cache_bytes
 from costmodel.errors import CostmodelError
 from costmodel.specs.compression import Compression, CompressionPlan, KVCompression
 from costmodel.specs.model import LLMSpec
