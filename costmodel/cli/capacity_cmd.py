@@ -7,10 +7,9 @@ from typing import Any
 import numpy as np
 import typer
 
-from costmodel.analysis.plan import Capacity, Slo, capacity
+from costmodel.analysis.plan import Capacity, capacity
 from costmodel.cli import fleet_common as fc
 from costmodel.cli.output import Format, table
-from costmodel.errors import CostmodelError
 from costmodel.units import DType, seconds
 
 
@@ -77,18 +76,13 @@ def capacity_command(
 ) -> None:
     """Largest batch that fits (KV cache of every request), decode throughput there, and
     requests/s per GPU meeting the SLO: without and with the compression (static batching)."""
-    for name, v in (("--ttft", ttft), ("--tpot", tpot)):
-        if v is not None and not v > 0:
-            raise CostmodelError(f"{name}: {v} is not a positive number of seconds, e.g. 0.5")
-    fc.refuse_tpot_without_decode(tpot, output_tokens)
-    slo = Slo(ttft if ttft is not None else np.inf, tpot if tpot is not None else np.inf)
+    slo = fc.slo_from_options(ttft, tpot, output_tokens, required=False)
     spec, profiles, w = fc.setup(locals(), batch=1)
     res = capacity(spec, profiles, w, slo, max_batch=max_batch, auto_dtype=dtype is None)
     labels = {"baseline": "none", "compressed": w.compression.label if w.compression else ""}
     recs = capacity_records(res, labels)
-    head = (f"{spec.name}: serving capacity, static batching; SLO TTFT <= "
-            f"{seconds(slo.ttft_s) if ttft else 'any'}, TPOT <= "
-            f"{seconds(slo.tpot_s) if tpot else 'any'}; batch searched 1..{max_batch}"
+    head = (f"{spec.name}: serving capacity, static batching; {fc.slo_text(slo)}; "
+            f"batch searched 1..{max_batch}"
             f"{fc.run_text(res['baseline'].fleet.engine, w, compression=False)}")
     t = table([_row(r, max_batch) for r in recs],
               ["device", "compression", "max batch (memory)", "decode tok/s there",

@@ -89,18 +89,11 @@ def plan_command(
 ) -> None:
     """Per device: is the SLO met, the largest batch that meets it and fits, what limits it,
     and what scaling of compute, bandwidth or memory would meet it."""
-    for name, v in (("--ttft", ttft), ("--tpot", tpot)):
-        if v is not None and not (np.isfinite(v) and v > 0):
-            raise CostmodelError(f"{name}: {v} is not a positive finite number of seconds, e.g. 0.3")
-    if ttft is None and tpot is None:
-        raise CostmodelError("--ttft/--tpot: give at least one SLO, e.g. --ttft 0.3 --tpot 0.05")
-    fc.refuse_tpot_without_decode(tpot, output_tokens)
-    slo = Slo(ttft if ttft is not None else np.inf, tpot if tpot is not None else np.inf)
+    slo = fc.slo_from_options(ttft, tpot, output_tokens, required=True)
     spec, profiles, w = fc.setup(locals())
     res = plan(spec, profiles, w, slo, max_batch=max_batch, auto_dtype=dtype is None)
     recs = plan_records(res, slo)
-    head = (f"{spec.name}: SLO TTFT <= {seconds(slo.ttft_s) if ttft else 'any'}, TPOT <= "
-            f"{seconds(slo.tpot_s) if tpot else 'any'}; batch searched 1..{max_batch}; scaling "
+    head = (f"{spec.name}: {fc.slo_text(slo)}; batch searched 1..{max_batch}; scaling "
             f"for batch {batch}{fc.run_text(res.fleet.engine, w)}")
     fc.emit(recs, fmt, plan_table(recs, head), res.fleet.engine, w)
 
