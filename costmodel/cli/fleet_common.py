@@ -118,6 +118,15 @@ def run_text(engine: str, w: Workload, compression: bool = True) -> str:
     return f" | latencies expected on engine {engine}{comp}"
 
 
+def gpus_note(gpus: int, memory: bool = True, joules: bool = True) -> str:
+    """A table note's addition for a layout of several GPUs (--tp/--pp/--ep): memory (the most
+    loaded GPU's, against one GPU's capacity) and power are per GPU, joules count every GPU;
+    '' for one GPU."""
+    what = " and ".join(x for x, on in (("memory", memory), ("power", joules)) if on)
+    total = f", joules of all {gpus}" if joules else ""
+    return "" if gpus == 1 else f"; {gpus} GPUs (tp x pp x ep): {what} per GPU{total}"
+
+
 def label(h: HardwareProfile) -> str:
     return h.id
 
