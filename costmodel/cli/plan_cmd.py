@@ -92,6 +92,11 @@ def plan_command(
     """Per device: is the SLO met, the largest batch that meets it and fits, what limits it,
     and what scaling of compute, bandwidth or memory would meet it."""
     slo = fc.slo_from_options(ttft, tpot, output_tokens, required=True)
+    if (microbatches or 1) > 1:  # the search runs batch 1, 2, 3, ...: M divides none but some
+        raise CostmodelError(f"--microbatches: plan searches every batch 1..{max_batch}, and "
+                             f"{microbatches} microbatches do not divide them all; drop "
+                             "--microbatches, or price that split with batching --batch "
+                             "(multiples of it)")
     spec, profiles, w = fc.setup(locals())
     res = plan(spec, profiles, w, slo, max_batch=max_batch, auto_dtype=dtype is None)
     recs = plan_records(res, slo)
@@ -143,7 +148,7 @@ def batching_command(
 ) -> None:
     """Decode throughput and TPOT versus batch, and the batch where decode turns compute-bound."""
     grid = parse_batches(batch)
-    spec, profiles, w = fc.setup(locals(), batch=1)
+    spec, profiles, w = fc.setup(locals(), batch=int(grid[0]))  # the grid's checked in prepare
     res = batching(spec, profiles, w, grid, auto_dtype=dtype is None)
     ev, recs, parts = res.fleet.ev, [], []
     for d, h in enumerate(profiles):

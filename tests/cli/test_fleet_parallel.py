@@ -45,3 +45,23 @@ def test_memory_is_per_gpu_under_tp(capsys):
     code, out, _ = run(["compare", *BASE, *layout], capsys)
     row = next(line for line in out.splitlines() if line.startswith("1 "))
     assert "16.4 GB / 24 GB  yes" in row and "2 GPUs (tp x pp x ep)" in out
+
+
+def test_batching_takes_microbatches_that_divide_its_grid(capsys):
+    """batching built its workload at batch 1, so any --microbatches > 1 was refused ('does
+    not divide batch 1') even for a grid of multiples of it."""
+    pipe = ["llava-1.5-7b", "-H", "h100-sxm", "--pp", "2", "--microbatches", "2"]
+    est = _json(["estimate", *pipe, "--batch", "4"], capsys)
+    bat = _json(["batching", *pipe, "--batch", "2,4"], capsys)[1]
+    for key in ("ttft_s", "tpot_s"):
+        assert bat[key] == pytest.approx(est[key], rel=1e-12)
+    code, out, err = run(["batching", *pipe, "--batch", "2:4"], capsys)  # 3 is in the grid
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "--microbatches: 2 does not divide every batch" in err
+
+
+def test_plan_refuses_microbatches_naming_its_search(capsys):
+    code, out, err = run(["plan", "llava-1.5-7b", "-H", "h100-sxm", "--pp", "2",
+                          "--microbatches", "2", "--batch", "8", "--ttft", "1"], capsys)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "--microbatches: plan searches every batch 1..1024" in err
