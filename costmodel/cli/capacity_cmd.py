@@ -22,7 +22,8 @@ def capacity_records(res: dict[str, Capacity], labels: dict[str, str]) -> list[d
     for name, c in res.items():
         for d, h in enumerate(c.fleet.profiles):
             recs.append({
-                "hardware": h.id, "scenario": name, "compression": labels[name],
+                "hardware": h.id, "hardware_changes": "; ".join(h.changes),
+                "scenario": name, "compression": labels[name],
                 "max_batch_in_memory": int(c.max_fit[d]),
                 "decode_tokens_per_s_at_max_batch": _num(c.decode_tokens_per_s[d]),
                 "max_load_batch": int(c.max_load_batch[d]),
@@ -93,4 +94,5 @@ def capacity_command(
             "there: that batch x output tokens / its end-to-end latency (in-flight batching "
             "priced as a static batch)\nreq/s/GPU: max over batches b meeting the SLO of b / "
             "end-to-end latency(b) / GPUs; 'at batch' is that b (TTFT, TPOT at it)")
-    fc.emit(recs, fmt, "\n".join([head, "", t, "", note]), res["baseline"].fleet.engine, w)
+    fc.emit(recs, fmt, "\n".join([head, "", t, "", note, *fc.changed_lines(profiles)]),
+            res["baseline"].fleet.engine, w)

@@ -169,8 +169,8 @@ def energy_cmd(
                              "--set tdp_W=WATTS")
     f = evaluate_fleet(spec, profiles, w, auto_dtype=dtype is None)
     en = energy(f, watts)
-    recs: list[dict[str, Any]] = [{"hardware": h.id, "power_W": float(en.power_W[d, 0]),
-             "gpus": w.parallel.gpus,
+    recs: list[dict[str, Any]] = [{"hardware": h.id, "hardware_changes": "; ".join(h.changes),
+             "power_W": float(en.power_W[d, 0]), "gpus": w.parallel.gpus,
              "power_source": f"power mode {power_mode}" if power_mode else "TDP",
              **{f"{s}_J": float(en.stage_J[s][d, 0]) for s in STAGES},
              "per_request_J": float(en.request_J[d, 0]),
@@ -189,4 +189,4 @@ def energy_cmd(
     fc.emit(recs, fmt, "\n".join([head, "", t, "", ENERGY_NOTE + "; power modes cap clocks, "
                                   "which this latency (at the profile's peaks) does not model"
                                   + fc.gpus_note(w.parallel.gpus, memory=False),
-                                  *na]), f.engine, w)
+                                  *na, *fc.changed_lines(profiles)]), f.engine, w)

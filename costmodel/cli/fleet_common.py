@@ -127,6 +127,12 @@ def gpus_note(gpus: int, memory: bool = True, joules: bool = True) -> str:
     return "" if gpus == 1 else f"; {gpus} GPUs (tp x pp x ep): {what} per GPU{total}"
 
 
+def changed_lines(profiles: list[HardwareProfile]) -> list[str]:
+    """'[changed] ID: key old -> new; ...' per what-if device (--set, or a YAML over a base),
+    for the end of a table; JSON and CSV carry the same as `hardware_changes`."""
+    return [f"[changed] {h.id}: {'; '.join(h.changes)}" for h in profiles if h.changes]
+
+
 def label(h: HardwareProfile) -> str:
     return h.id
 

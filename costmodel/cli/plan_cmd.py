@@ -155,7 +155,8 @@ def batching_command(
         turn, lin = float(res.turns_compute[d]), float(res.linears_compute[d])
         rows = []
         for k in range(len(grid)):
-            rec = {"hardware": h.id, "batch": int(grid[k]), "tpot_s": float(ev.tpot_s[d, k]),
+            rec = {"hardware": h.id, "hardware_changes": "; ".join(h.changes),
+                   "batch": int(grid[k]), "tpot_s": float(ev.tpot_s[d, k]),
                    "ttft_s": float(ev.ttft_s[d, k]),
                    "decode_tokens_per_s": float(res.decode_tokens_per_s[d, k]),
                    "decode_compute_share": float(res.decode_share[d, k]),
@@ -173,7 +174,8 @@ def batching_command(
     note = ("compute-bound at: smallest batch where >= half the decode latency is in compute-bound "
             "operators (all / linear layers only); '-' = not within the batches given"
             f"{fc.gpus_note(w.parallel.gpus, joules=False)}")
-    fc.emit(recs, fmt, "\n\n".join([head, *parts, note]), res.fleet.engine, w)
+    fc.emit(recs, fmt, "\n\n".join([head, *parts, "\n".join([note, *fc.changed_lines(profiles)])]),
+            res.fleet.engine, w)
 
 
 def _device_table(hid: str, rows: list[dict[str, Any]], grid: np.ndarray, turn: float,
