@@ -7,9 +7,10 @@ Bound of a stage: the latency-weighted share of the stage spent in compute-bound
 (compute_s >= memory_s, totals over all instances and decode steps); a stage is 'compute'-bound
 when that share is >= 0.5, else 'memory'-bound.
 
-Energy (an estimate, an upper-bound style one): energy_J = power_W x latency_s per stage, with
-power_W = the profile's TDP, or the selected power mode's budget (Jetson nvpmodel modes). The
-device is taken to draw that power for the whole latency; measured board power is usually
+Energy (an estimate, an upper-bound style one): energy_J = GPUs x power_W x latency_s per stage,
+with power_W = the profile's TDP, or the selected power mode's budget (Jetson nvpmodel modes),
+per GPU, and GPUs = tp x pp x ep of the workload (each GPU of the layout held for the request).
+Each device is taken to draw that power for the whole latency; measured board power is usually
 below TDP, most of all at low utilisation (memory-bound decode at small batch). Per request =
 batch energy / batch; per output token = per request / output tokens.
 """
@@ -102,7 +103,9 @@ class Energy:
 
 
 def energy(f: Fleet, power: Arr) -> Energy:
-    """energy = power x stage latency for the whole batch, divided by the batch."""
-    stage = {s: power * f.ev.stages[s].latency_s / f.batch for s in STAGES}
+    """energy (J) = GPUs x power (W per GPU) x stage latency (s) for the whole batch, divided
+    by the batch: every GPU of a --tp/--pp/--ep layout draws its power for the request."""
+    gpus = f.workload.parallel.gpus
+    stage = {s: gpus * power * f.ev.stages[s].latency_s / f.batch for s in STAGES}
     req = sum(stage.values(), np.zeros_like(f.ev.ttft_s))
     return Energy(power, stage, req, req / f.workload.output_tokens)

@@ -7,10 +7,9 @@ from typing import Any
 import numpy as np
 import typer
 
-from costmodel.analysis.plan import Capacity, Slo, capacity
+from costmodel.analysis.plan import Capacity, capacity
 from costmodel.cli import fleet_common as fc
 from costmodel.cli.output import Format, table
-from costmodel.errors import CostmodelError
 from costmodel.units import DType, seconds
 
 
@@ -23,7 +22,8 @@ def capacity_records(res: dict[str, Capacity], labels: dict[str, str]) -> list[d
     for name, c in res.items():
         for d, h in enumerate(c.fleet.profiles):
             recs.append({
-                "hardware": h.id, "scenario": name, "compression": labels[name],
+                "hardware": h.id, "hardware_changes": "; ".join(h.changes),
+                "scenario": name, "compression": labels[name],
                 "max_batch_in_memory": int(c.max_fit[d]),
                 "decode_tokens_per_s_at_max_batch": _num(c.decode_tokens_per_s[d]),
                 "max_load_batch": int(c.max_load_batch[d]),
@@ -77,18 +77,13 @@ def capacity_command(
 ) -> None:
     """Largest batch that fits (KV cache of every request), decode throughput there, and
     requests/s per GPU meeting the SLO: without and with the compression (static batching)."""
-    for name, v in (("--ttft", ttft), ("--tpot", tpot)):
-        if v is not None and not v > 0:
-            raise CostmodelError(f"{name}: {v} is not a positive number of seconds, e.g. 0.5")
-    fc.refuse_tpot_without_decode(tpot, output_tokens)
-    slo = Slo(ttft if ttft is not None else np.inf, tpot if tpot is not None else np.inf)
+    slo = fc.slo_from_options(ttft, tpot, output_tokens, required=False)
     spec, profiles, w = fc.setup(locals(), batch=1)
     res = capacity(spec, profiles, w, slo, max_batch=max_batch, auto_dtype=dtype is None)
     labels = {"baseline": "none", "compressed": w.compression.label if w.compression else ""}
     recs = capacity_records(res, labels)
-    head = (f"{spec.name}: serving capacity, static batching; SLO TTFT <= "
-            f"{seconds(slo.ttft_s) if ttft else 'any'}, TPOT <= "
-            f"{seconds(slo.tpot_s) if tpot else 'any'}; batch searched 1..{max_batch}"
+    head = (f"{spec.name}: serving capacity, static batching; {fc.slo_text(slo)}; "
+            f"batch searched 1..{max_batch}"
             f"{fc.run_text(res['baseline'].fleet.engine, w, compression=False)}")
     t = table([_row(r, max_batch) for r in recs],
               ["device", "compression", "max batch (memory)", "decode tok/s there",
@@ -99,4 +94,5 @@ def capacity_command(
             "there: that batch x output tokens / its end-to-end latency (in-flight batching "
             "priced as a static batch)\nreq/s/GPU: max over batches b meeting the SLO of b / "
             "end-to-end latency(b) / GPUs; 'at batch' is that b (TTFT, TPOT at it)")
-    fc.emit(recs, fmt, "\n".join([head, "", t, "", note]), res["baseline"].fleet.engine, w)
+    fc.emit(recs, fmt, "\n".join([head, "", t, "", note, *fc.changed_lines(profiles)]),
+            res["baseline"].fleet.engine, w)

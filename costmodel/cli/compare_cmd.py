@@ -45,7 +45,8 @@ def compare_records(f: Fleet, power_mode: str | None) -> list[dict[str, Any]]:
             "bound_ttft_s": float(ev.bound.ttft_s[d, 0]),
             "bound_tpot_s": float(ev.bound.tpot_s[d, 0]),
             "bound_e2e_latency_s": float(ev.bound.e2e_latency_s[d, 0]),
-            "total_bytes": float(ev.total_bytes[d, 0]), "capacity_bytes": h.memory_bytes,
+            "total_bytes": float(ev.total_bytes[d, 0]),
+            "per_gpu_bytes": float(ev.per_gpu_total_bytes[d, 0]), "capacity_bytes": h.memory_bytes,
             "fits": bool(ev.fits[d, 0]),
             **{f"{s}_bound": str(bounds[s][d, 0]) for s in STAGES},
             "power_W": float(en.power_W[d, 0]),
@@ -72,11 +73,13 @@ def _joules(x: float) -> str:
     return "n/a" if not np.isfinite(x) else f"{x:.3g} J"
 
 
-def compare_table(recs: list[dict[str, Any]], head: str) -> str:
+def compare_table(recs: list[dict[str, Any]], head: str, gpus: int = 1) -> str:
+    """The ranked table; memory is the most loaded GPU's footprint (the whole model on one
+    GPU), against one GPU's capacity, as `fits` reads it."""
     short = {"compute": "C", "memory": "M", "host": "H", "-": "-"}
     rows = [[str(r["rank"]), r["hardware"], r["math_dtype"], seconds(r["ttft_s"]),
              seconds(r["tpot_s"]), seconds(r["e2e_latency_s"]), f"{r['tokens_per_s']:.1f}",
-             f"{si(r['total_bytes'], 'B')} / {si(r['capacity_bytes'], 'B')}",
+             f"{si(r['per_gpu_bytes'], 'B')} / {si(r['capacity_bytes'], 'B')}",
              "yes" if r["fits"] else "NO", "/".join(short[r[f"{s}_bound"]] for s in STAGES),
              _joules(r["energy_per_request_J"])] for r in recs]
     t = table(rows, ["#", "device", "dtype", "TTFT", "TPOT", "e2e", "tokens/s", "memory", "fits",
@@ -84,8 +87,9 @@ def compare_table(recs: list[dict[str, Any]], head: str) -> str:
     changed = [f"{r['hardware']}: {r['hardware_changes']}" for r in recs if r["hardware_changes"]]
     return "\n".join([head, "", t, "", "bound: C = compute-bound, M = memory-bound (latency-"
                       "weighted majority of the stage's operators), H = host-bound (the "
-                      "engine's launches, overlapping the device, take longer)", ENERGY_NOTE]
-                     + [f"[changed] {c}" for c in changed])
+                      "engine's launches, overlapping the device, take longer)",
+                      ENERGY_NOTE + fc.gpus_note(gpus)] + [f"[changed] {c}" for c in changed])
+
 
 
 def compare_caption(model: str, f: Fleet, w: Any) -> str:
@@ -134,7 +138,7 @@ def compare(
             f"ranked by {rank_by.value} (devices that do not fit last){fc.run_text(f.engine, w)}")
     if plot_path is not None:
         save(plots().compare_figure(recs, compare_caption(spec.name, f, w)), plot_path, "--plot")
-    fc.emit(recs, fmt, compare_table(recs, head), f.engine, w)
+    fc.emit(recs, fmt, compare_table(recs, head, w.parallel.gpus), f.engine, w)
 
 
 def energy_cmd(
@@ -165,7 +169,8 @@ def energy_cmd(
                              "--set tdp_W=WATTS")
     f = evaluate_fleet(spec, profiles, w, auto_dtype=dtype is None)
     en = energy(f, watts)
-    recs: list[dict[str, Any]] = [{"hardware": h.id, "power_W": float(en.power_W[d, 0]),
+    recs: list[dict[str, Any]] = [{"hardware": h.id, "hardware_changes": "; ".join(h.changes),
+             "power_W": float(en.power_W[d, 0]), "gpus": w.parallel.gpus,
              "power_source": f"power mode {power_mode}" if power_mode else "TDP",
              **{f"{s}_J": float(en.stage_J[s][d, 0]) for s in STAGES},
              "per_request_J": float(en.request_J[d, 0]),
@@ -182,5 +187,6 @@ def energy_cmd(
     na = [] if np.isfinite(watts).all() else ["n/a: the profile gives no power figure (tdp_W); "
                                               "--set tdp_W=WATTS supplies one"]
     fc.emit(recs, fmt, "\n".join([head, "", t, "", ENERGY_NOTE + "; power modes cap clocks, "
-                                  "which this latency (at the profile's peaks) does not model",
-                                  *na]), f.engine, w)
+                                  "which this latency (at the profile's peaks) does not model"
+                                  + fc.gpus_note(w.parallel.gpus, memory=False),
+                                  *na, *fc.changed_lines(profiles)]), f.engine, w)

@@ -86,7 +86,8 @@ def header(base: Estimate, new: Estimate, label: str, engine_note: str) -> list[
     """The lines above compare-compression's table: model, device and compression; the
     workload; the engine and what is expected on it (`engine_note`)."""
     w, hw, e = base.workload, base.hardware, new.prepared.engine
-    return [f"{base.model.name} on {hw.name} ({hw.id}) | compression: {label}",
+    changed = f" [changed: {', '.join(hw.changes)}]" if hw.changes else ""  # as estimate's
+    return [f"{base.model.name} on {hw.name} ({hw.id}){changed} | compression: {label}",
             f"batch {w.batch} | {base.plan.llm_tokens:g} visual tokens + {w.text_tokens} text "
             f"tokens{captions.vtext_caption(base.model, w)} -> {w.output_tokens} output tokens"
             + (f" | {video}" if (video := captions.video_text(base.model, w)) else ""),

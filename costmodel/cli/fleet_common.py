@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import typer
 
+from costmodel.analysis.plan import Slo
 from costmodel.cli import compression_options as co
 from costmodel.cli.options import BATCH as BATCH
 from costmodel.cli.options import (
@@ -43,6 +44,7 @@ from costmodel.loading.load import hardware_ids, load_hardware, load_model
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Workload
+from costmodel.units import seconds
 
 MODEL = typer.Argument(..., help=MODEL_HELP)
 HARDWARE = typer.Option(None, "--hardware", "-H",
@@ -59,11 +61,30 @@ SPARSE_DECODE = co.SPARSE_DECODE
 __all__ = ["CONVENTION", "ENGINE", "EP", "FLASH", "LOGITS", "MICROBATCHES", "OVERLAP", "PP", "TP"]
 
 
-def refuse_tpot_without_decode(tpot: float | None, output_tokens: int) -> None:
-    """A TPOT SLO needs a token after the first (TPOT is the time per token after it)."""
-    if tpot is not None and output_tokens < 2:
+def slo_from_options(ttft: float | None, tpot: float | None, output_tokens: int, *,
+                     required: bool) -> Slo:
+    """The SLO of `plan` and `capacity` from --ttft / --tpot (seconds; an absent one is no
+    limit, inf). Each given value must be a positive finite number of seconds (inf is what
+    leaving the option out means, so it is refused, as nan, 0 and negatives are); a TPOT SLO
+    needs a token after the first; `required`: at least one of the two must be given."""
+    for name, v, example in (("--ttft", ttft, "0.3"), ("--tpot", tpot, "0.05")):
+        if v is not None and not (np.isfinite(v) and v > 0):
+            raise CostmodelError(f"{name}: {v} is not a positive finite number of seconds, "
+                                 f"e.g. {example}")
+    if required and ttft is None and tpot is None:
+        raise CostmodelError("--ttft/--tpot: give at least one SLO, e.g. --ttft 0.3 --tpot 0.05")
+    if tpot is not None and output_tokens < 2:  # TPOT is the time per token after the first
         raise CostmodelError("--tpot: with --output-tokens 1 no token follows the first; give "
                              "--output-tokens 2 or more, or drop --tpot")
+    return Slo(np.inf if ttft is None else ttft, np.inf if tpot is None else tpot)
+
+
+def slo_text(slo: Slo) -> str:
+    """'SLO TTFT <= 300 ms, TPOT <= any' for a table's first line (inf: 'any')."""
+    def one(x: float) -> str:
+        return seconds(x) if np.isfinite(x) else "any"
+
+    return f"SLO TTFT <= {one(slo.ttft_s)}, TPOT <= {one(slo.tpot_s)}"
 
 
 def devices(text: str | None, sets: list[str]) -> list[HardwareProfile]:
@@ -95,6 +116,21 @@ def run_text(engine: str, w: Workload, compression: bool = True) -> str:
     compression applied, when there is one (compression=False: the table has its column)."""
     comp = f" | compression: {w.compression.label}" if compression and w.compression else ""
     return f" | latencies expected on engine {engine}{comp}"
+
+
+def gpus_note(gpus: int, memory: bool = True, joules: bool = True) -> str:
+    """A table note's addition for a layout of several GPUs (--tp/--pp/--ep): memory (the most
+    loaded GPU's, against one GPU's capacity) and power are per GPU, joules count every GPU;
+    '' for one GPU."""
+    what = " and ".join(x for x, on in (("memory", memory), ("power", joules)) if on)
+    total = f", joules of all {gpus}" if joules else ""
+    return "" if gpus == 1 else f"; {gpus} GPUs (tp x pp x ep): {what} per GPU{total}"
+
+
+def changed_lines(profiles: list[HardwareProfile]) -> list[str]:
+    """'[changed] ID: key old -> new; ...' per what-if device (--set, or a YAML over a base),
+    for the end of a table; JSON and CSV carry the same as `hardware_changes`."""
+    return [f"[changed] {h.id}: {'; '.join(h.changes)}" for h in profiles if h.changes]
 
 
 def label(h: HardwareProfile) -> str:

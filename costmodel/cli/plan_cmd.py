@@ -21,8 +21,10 @@ def plan_records(res: Any, slo: Slo) -> list[dict[str, Any]]:
         k = max(b - 1, 0)
         at = {"ttft_s": float(ev.ttft_s[d, k]), "tpot_s": float(ev.tpot_s[d, k]),
               "tokens_per_s": float(ev.tokens_per_s[d, k]),
-              "total_bytes": float(ev.total_bytes[d, k])} if b else {
-            "ttft_s": None, "tpot_s": None, "tokens_per_s": None, "total_bytes": None}
+              "total_bytes": float(ev.total_bytes[d, k]),
+              "per_gpu_bytes": float(ev.per_gpu_total_bytes[d, k])} if b else {
+            "ttft_s": None, "tpot_s": None, "tokens_per_s": None, "total_bytes": None,
+            "per_gpu_bytes": None}
         recs.append({
             "hardware": h.id, "hardware_changes": "; ".join(h.changes),
             "slo_ttft_s": slo.ttft_s if np.isfinite(slo.ttft_s) else None,
@@ -89,18 +91,16 @@ def plan_command(
 ) -> None:
     """Per device: is the SLO met, the largest batch that meets it and fits, what limits it,
     and what scaling of compute, bandwidth or memory would meet it."""
-    for name, v in (("--ttft", ttft), ("--tpot", tpot)):
-        if v is not None and not (np.isfinite(v) and v > 0):
-            raise CostmodelError(f"{name}: {v} is not a positive finite number of seconds, e.g. 0.3")
-    if ttft is None and tpot is None:
-        raise CostmodelError("--ttft/--tpot: give at least one SLO, e.g. --ttft 0.3 --tpot 0.05")
-    fc.refuse_tpot_without_decode(tpot, output_tokens)
-    slo = Slo(ttft if ttft is not None else np.inf, tpot if tpot is not None else np.inf)
+    slo = fc.slo_from_options(ttft, tpot, output_tokens, required=True)
+    if (microbatches or 1) > 1:  # the search runs batch 1, 2, 3, ...: M divides none but some
+        raise CostmodelError(f"--microbatches: plan searches every batch 1..{max_batch}, and "
+                             f"{microbatches} microbatches do not divide them all; drop "
+                             "--microbatches, or price that split with batching --batch "
+                             "(multiples of it)")
     spec, profiles, w = fc.setup(locals())
     res = plan(spec, profiles, w, slo, max_batch=max_batch, auto_dtype=dtype is None)
     recs = plan_records(res, slo)
-    head = (f"{spec.name}: SLO TTFT <= {seconds(slo.ttft_s) if ttft else 'any'}, TPOT <= "
-            f"{seconds(slo.tpot_s) if tpot else 'any'}; batch searched 1..{max_batch}; scaling "
+    head = (f"{spec.name}: {fc.slo_text(slo)}; batch searched 1..{max_batch}; scaling "
             f"for batch {batch}{fc.run_text(res.fleet.engine, w)}")
     fc.emit(recs, fmt, plan_table(recs, head), res.fleet.engine, w)
 
@@ -148,19 +148,22 @@ def batching_command(
 ) -> None:
     """Decode throughput and TPOT versus batch, and the batch where decode turns compute-bound."""
     grid = parse_batches(batch)
-    spec, profiles, w = fc.setup(locals(), batch=1)
+    spec, profiles, w = fc.setup(locals(), batch=int(grid[0]))  # the grid's checked in prepare
     res = batching(spec, profiles, w, grid, auto_dtype=dtype is None)
     ev, recs, parts = res.fleet.ev, [], []
     for d, h in enumerate(profiles):
         turn, lin = float(res.turns_compute[d]), float(res.linears_compute[d])
         rows = []
         for k in range(len(grid)):
-            rec = {"hardware": h.id, "batch": int(grid[k]), "tpot_s": float(ev.tpot_s[d, k]),
+            rec = {"hardware": h.id, "hardware_changes": "; ".join(h.changes),
+                   "batch": int(grid[k]), "tpot_s": float(ev.tpot_s[d, k]),
                    "ttft_s": float(ev.ttft_s[d, k]),
                    "decode_tokens_per_s": float(res.decode_tokens_per_s[d, k]),
                    "decode_compute_share": float(res.decode_share[d, k]),
                    "decode_linear_compute_share": float(res.linear_share[d, k]),
-                   "total_bytes": float(ev.total_bytes[d, k]), "fits": bool(ev.fits[d, k]),
+                   "total_bytes": float(ev.total_bytes[d, k]),
+                   "per_gpu_bytes": float(ev.per_gpu_total_bytes[d, k]),
+                   "fits": bool(ev.fits[d, k]),
                    "decode_turns_compute_at": turn if np.isfinite(turn) else None,
                    "decode_linears_compute_at": lin if np.isfinite(lin) else None}
             recs.append(rec)
@@ -169,8 +172,10 @@ def batching_command(
     head = (f"{spec.name}: decode versus batch ({output_tokens} output tokens)"
             f"{fc.run_text(res.fleet.engine, w)}")
     note = ("compute-bound at: smallest batch where >= half the decode latency is in compute-bound "
-            "operators (all / linear layers only); '-' = not within the batches given")
-    fc.emit(recs, fmt, "\n\n".join([head, *parts, note]), res.fleet.engine, w)
+            "operators (all / linear layers only); '-' = not within the batches given"
+            f"{fc.gpus_note(w.parallel.gpus, joules=False)}")
+    fc.emit(recs, fmt, "\n\n".join([head, *parts, "\n".join([note, *fc.changed_lines(profiles)])]),
+            res.fleet.engine, w)
 
 
 def _device_table(hid: str, rows: list[dict[str, Any]], grid: np.ndarray, turn: float,
@@ -178,7 +183,7 @@ def _device_table(hid: str, rows: list[dict[str, Any]], grid: np.ndarray, turn: 
     show = _shown(grid, [turn, lin])
     t = table([[str(r["batch"]), seconds(r["tpot_s"]), f"{r['decode_tokens_per_s']:.1f}",
                 f"{100 * r['decode_compute_share']:.0f}%",
-                f"{100 * r['decode_linear_compute_share']:.0f}%", si(r["total_bytes"], "B"),
+                f"{100 * r['decode_linear_compute_share']:.0f}%", si(r["per_gpu_bytes"], "B"),
                 "yes" if r["fits"] else "NO"] for r in (rows[i] for i in show)],
               ["batch", "TPOT", "decode tok/s", "compute-bound", "linears c-b", "memory", "fits"],
               right={0, 1, 2, 3, 4, 5})

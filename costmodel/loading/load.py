@@ -5,10 +5,11 @@ Every failure is a CostmodelError with one line naming the file or field and the
 
 from __future__ import annotations
 
+import difflib
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
 from pydantic import ValidationError
@@ -124,7 +125,31 @@ def hardware_file(data: Any, where: str) -> HardwareFile:
     try:
         return HardwareFile.model_validate(data)
     except ValidationError as e:
-        raise CostmodelError(f"{where}: {one_line(e)}") from None
+        raise CostmodelError(f"{where}: {one_line(e)}{_hardware_fix(e)}") from None
+
+
+def _hardware_fix(e: ValidationError) -> str:
+    """The fix pydantic's message lacks: a key the profile does not know gets its nearest valid
+    keys (or all of them); a missing figure, where a complete profile shows one."""
+    err = e.errors()[0]
+    loc = [str(x) for x in err["loc"]]
+    if err["type"] == "missing":
+        add = ("a sources: mapping, a line per figure saying where it comes from"
+               if loc == ["sources"] else f"{loc[0]}: and its source under sources:"
+               if len(loc) == 1 else f"{'.'.join(loc)}")
+        return f"; add {add} (`costmodel hardware show h100-sxm` prints a complete profile)"
+    if err["type"] != "extra_forbidden":
+        return ""
+    model: Any = HardwareFile
+    for part in loc[:-1]:  # a nested group: peak_tflops, efficiency, interconnect, ...
+        ann = model.model_fields[part].annotation if part in model.model_fields else None
+        model = next((a for a in (ann, *get_args(ann)) if hasattr(a, "model_fields")), None)
+        if model is None:
+            return ""
+    keys = list(model.model_fields)
+    near = difflib.get_close_matches(loc[-1], keys, n=3, cutoff=0.6)
+    return (f"; did you mean {', '.join(near)}?" if near else
+            f"; valid keys here: {', '.join(keys)}")
 
 
 def _hardware_path(name: str, near: Path | None = None, option: str = "--hardware") -> Path:

@@ -31,3 +31,26 @@ def test_estimate_set_shows_changes_and_halves_memory_bound_decode(capsys):
 def test_cli_set_errors_exit_2(args, needle, capsys):
     code, out, err = run(args, capsys)
     assert code == 2 and needle in err and len(err.strip().splitlines()) == 1 and out == ""
+
+
+@pytest.mark.parametrize("cmd", [["compare"], ["plan", "--ttft", "1"], ["energy"],
+                                 ["batching", "--batch", "1,2"],
+                                 ["capacity", "--max-batch", "4"]])
+def test_every_device_command_names_the_what_if(cmd, capsys):
+    """capacity, batching and energy printed the starred id without what changed (compare and
+    plan listed it): each ends its table with the [changed] line and its JSON records carry
+    hardware_changes."""
+    args = [cmd[0], MODEL, "-H", "h100-sxm,l4", "--set", "memory_GB=40", *cmd[1:]]
+    code, out, _ = run(args, capsys)
+    assert code == 0 and "[changed] h100-sxm*: memory_GB 80 -> 40" in out
+    assert "[changed] l4*: memory_GB 24 -> 40" in out
+    code, out, _ = run(args + ["-f", "json"], capsys)
+    assert {r["hardware_changes"] for r in json.loads(out)} == {"memory_GB 80 -> 40",
+                                                                 "memory_GB 24 -> 40"}
+
+
+def test_compare_compression_names_the_what_if(capsys):
+    code, out, _ = run(["compare-compression", MODEL, "-H", "h100-sxm", "--keep", "0.1",
+                        "--set", "memory_GB=40"], capsys)
+    assert code == 0 and out.splitlines()[0].endswith(
+        "(h100-sxm*) [changed: memory_GB 80 -> 40] | compression: select@projector keep 0.1")

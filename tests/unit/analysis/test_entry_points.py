@@ -107,8 +107,8 @@ def _energy(spec, hw, w):
     f = evaluate_fleet(spec, [hw], w, auto_dtype=False)
     en = energy(f, power_W([hw]))
     est = estimate(spec, hw, w)
-    assert float(en.request_J[0, 0]) == pytest.approx(hw.tdp_W * est.e2e_latency_s / w.batch,
-                                                      rel=1e-12)
+    joules = w.parallel.gpus * hw.tdp_W * est.e2e_latency_s / w.batch  # every GPU draws power
+    assert float(en.request_J[0, 0]) == pytest.approx(joules, rel=1e-12)
 
 
 def _batching(spec, hw, w):
