@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from costmodel.analysis.arguments import HardwareArg, ModelArg, hardware_arg, model_arg, workload_arg
 from costmodel.analysis.prepare import image_size, prepare, video_frames, video_text
+from costmodel.analysis.refusals import refuse_unused
 from costmodel.core.evaluate import STAGES, Evaluation, Prepared, evaluate
 from costmodel.core.metrics import compute_share
 from costmodel.core.ops import Arr
@@ -205,16 +207,21 @@ class Estimate:
         return op_frame(self.evaluation, self.index, per_layer)
 
 
-def estimate(model: ModelSpec | str, hardware: HardwareProfile | str,
-             workload: Workload | None = None, **fields: Any) -> Estimate:
-    """Estimate one request. `model`/`hardware` are specs, zoo/bundled ids or file paths;
-    keyword fields build the Workload (batch=8, visual_tokens=576, act_dtype='bf16', ...), or
-    replace those fields of `workload`."""
-    from costmodel.loading.load import load_hardware, load_model
+def estimate(model: ModelArg, hardware: HardwareArg, workload: Workload | None = None,
+             **fields: Any) -> Estimate:
+    """Estimate one request. `model`/`hardware` are specs, zoo/bundled ids or file paths (str
+    or pathlib.Path); keyword fields build the Workload (batch=8, visual_tokens=576,
+    act_dtype='bf16', ...), or replace those fields of `workload`. A bad argument, field or
+    value raises costmodel.CostmodelError naming it and the fix (docs/python-api.md), and so
+    do fields that mean nothing for the model, as the CLI refuses them (analysis/refusals.py)."""
+    spec, hw = model_arg(model), hardware_arg(hardware)
+    w = workload_arg(workload, fields)
+    refuse_unused(spec, w)
+    return point(spec, hw, w)
 
-    spec = load_model(model) if isinstance(model, str) else model
-    hw = load_hardware(hardware) if isinstance(hardware, str) else hardware
-    w = Workload(**fields) if workload is None else Workload.model_validate(
-        {**workload.model_dump(), **fields}) if fields else workload
+
+def point(spec: ModelSpec, hw: HardwareProfile, w: Workload) -> Estimate:
+    """One point without `estimate`'s refusals: what a sweep row is (a sweep accepts a
+    text-only model's visual tokens and a compression of zero tokens, analysis/refusals.py)."""
     prep = prepare(spec, [hw], w)
     return Estimate.at(spec, hw, w, prep, evaluate(spec, prep))

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import typer
 
+from costmodel.analysis.refusals import refuse_unused
 from costmodel.cli import compression_options as co
 from costmodel.cli.options import BATCH as BATCH
 from costmodel.cli.options import (
@@ -29,7 +30,6 @@ from costmodel.cli.options import (
     WEIGHT_DTYPE,
     WEIGHT_GROUP,
     WEIGHT_GROUP_BYTES,
-    refuse_unused,
     workload_from_values,
 )
 from costmodel.cli.options import FPS as FPS
