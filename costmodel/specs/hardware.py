@@ -352,6 +352,8 @@ class HardwareProfile(BaseModel):
         return (f"<HardwareProfile {self.id}: {self.name}, {si(self.memory_bytes, 'B')} at "
                 f"{si(self.memory_bandwidth_Bps, 'B/s')}, {peaks}{changed}>")
 
+    __str__ = __repr__  # print() too (pydantic's str is its repr without the class name)
+
 
 def _kernel_params(k: BaseModel | None) -> dict[str, float] | None:
     """YAML units -> base units: `x_us` becomes `x_s` (seconds), fractions stay."""

@@ -250,6 +250,8 @@ class ModelSpec(BaseModel):
         return (f"<ModelSpec {self.name}: {kind}, {self.param_counts()['total'] / 1e9:.2f}B "
                 f"parameters, LLM {self.llm.num_layers} layers x {self.llm.hidden_size}>")
 
+    __str__ = __repr__  # print() too (pydantic's str is its repr without the class name)
+
     def param_counts(self) -> dict[str, int]:
         """Parameters per component and in total."""
         # LLaVA-NeXT / OneVision learn one `image_newline` vector of LLM width (counted with

@@ -99,4 +99,4 @@ def test_model_and_hardware_reprs_are_one_line():
     text = repr(hw)
     assert "\n" not in text and len(text) < 300
     assert text.startswith("<HardwareProfile h100-sxm*: NVIDIA H100") and "what-if: " in text
-    assert hw.changes[0] in text
+    assert hw.changes[0] in text and str(hw) == text and str(m) == repr(m)
