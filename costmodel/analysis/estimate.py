@@ -82,6 +82,13 @@ class BoundView:
 
 @dataclass(frozen=True)
 class Estimate:
+    """One request's estimate (base units: FLOPs, bytes, seconds). ttft_s, tpot_s,
+    e2e_latency_s, tokens_per_s: the expected figures on the workload's engine; `bound`: the
+    same at the roofline bound; `stages`: vision, projector, prefill, decode (StageResult);
+    `memory`: weights, KV cache, activations and whether they fit; `plan`: the visual tokens
+    and encoder passes. to_frame(): one row per operator; stage_frame(): one row per stage;
+    to_dict(): the JSON document of `costmodel estimate --format json`."""
+
     model: ModelSpec
     hardware: HardwareProfile
     workload: Workload
@@ -199,6 +206,19 @@ class Estimate:
             "comm_s": pick(p.comm_s, d, k, shape), "p2p_s": pick(p.p2p_s, d, k, shape),
             "prefill_bubble_fraction": p.prefill_bubble_fraction,
         }
+
+    def stage_frame(self) -> pd.DataFrame:
+        """One row per stage, the columns of `costmodel estimate --format csv` (latency_s on
+        the engine, bound_latency_s at the roofline bound), with the stage as the index."""
+        import pandas as pd
+
+        rows = {s: {"flops": r.flops, "useful_flops": r.useful_flops, "bytes": r.bytes,
+                    "weight_bytes": r.weight_bytes, "act_bytes": r.act_bytes,
+                    "kv_bytes": r.kv_bytes, "latency_s": r.latency_s,
+                    "bound_latency_s": r.bound_latency_s, "device_s": r.device_s,
+                    "launch_s": r.launch_s, "host_bound": r.host_bound,
+                    "engine": self.prepared.engine.id} for s, r in self.stages.items()}
+        return pd.DataFrame.from_dict(rows, orient="index").rename_axis("stage")
 
     def to_frame(self, per_layer: bool = False) -> pd.DataFrame:
         """Per-operator tidy table (one row per operator; per_layer=True: one per layer)."""
