@@ -1,16 +1,19 @@
 """costmodel: an operator-level roofline cost model for vision-language-model inference.
 
-Public API:
+Public API (docs/python-api.md):
     load_model(id_or_path) -> ModelSpec
-    load_hardware(id_or_path) -> HardwareProfile
+    load_hardware(id_or_path, sets=()) -> HardwareProfile (sets: what-if KEY=VALUE overrides)
     estimate(model, hardware, workload=None, **workload_fields) -> Estimate
-    Compression, CompressionPlan: a workload's token compression (compression=...)
+        (.to_frame(): per operator, .stage_frame(): per stage, .to_dict(): the CLI's JSON)
+    costmodel.sweep.sweep(models, hardware, visual_tokens, batch, ...) -> DataFrame
+    Compression, CompressionPlan, KVCompression: a workload's token compression (compression=...)
+Bad input raises CostmodelError (a ValueError) with one line naming the field and the fix.
 """
 
 from costmodel.analysis.estimate import Estimate, estimate
 from costmodel.errors import CostmodelError, UnknownName
 from costmodel.loading.load import hardware_ids, load_hardware, load_model, model_ids
-from costmodel.specs.compression import Compression, CompressionPlan
+from costmodel.specs.compression import Compression, CompressionPlan, KVCompression
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import LLMSpec, ModelSpec, ProjectorSpec, VisionSpec
 from costmodel.specs.workload import Workload
@@ -18,7 +21,7 @@ from costmodel.units import DType
 
 __all__ = [
     "Compression", "CompressionPlan", "CostmodelError", "DType", "Estimate", "HardwareProfile",
-    "LLMSpec", "ModelSpec", "ProjectorSpec", "UnknownName", "VisionSpec", "Workload", "estimate",
-    "hardware_ids", "load_hardware", "load_model", "model_ids",
+    "KVCompression", "LLMSpec", "ModelSpec", "ProjectorSpec", "UnknownName", "VisionSpec",
+    "Workload", "estimate", "hardware_ids", "load_hardware", "load_model", "model_ids",
 ]
 __version__ = "0.1.0"

@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from costmodel.analysis.arguments import HardwareArg, ModelArg, hardware_arg, model_arg, workload_arg
 from costmodel.analysis.prepare import image_size, prepare, video_frames, video_text
+from costmodel.analysis.refusals import refuse_unused
 from costmodel.core.evaluate import STAGES, Evaluation, Prepared, evaluate
 from costmodel.core.metrics import compute_share
 from costmodel.core.ops import Arr
@@ -80,6 +82,13 @@ class BoundView:
 
 @dataclass(frozen=True)
 class Estimate:
+    """One request's estimate (base units: FLOPs, bytes, seconds). ttft_s, tpot_s,
+    e2e_latency_s, tokens_per_s: the expected figures on the workload's engine; `bound`: the
+    same at the roofline bound; `stages`: vision, projector, prefill, decode (StageResult);
+    `memory`: weights, KV cache, activations and whether they fit; `plan`: the visual tokens
+    and encoder passes. to_frame(): one row per operator; stage_frame(): one row per stage;
+    to_dict(): the JSON document of `costmodel estimate --format json`."""
+
     model: ModelSpec
     hardware: HardwareProfile
     workload: Workload
@@ -198,6 +207,19 @@ class Estimate:
             "prefill_bubble_fraction": p.prefill_bubble_fraction,
         }
 
+    def stage_frame(self) -> pd.DataFrame:
+        """One row per stage, the columns of `costmodel estimate --format csv` (latency_s on
+        the engine, bound_latency_s at the roofline bound), with the stage as the index."""
+        import pandas as pd
+
+        rows = {s: {"flops": r.flops, "useful_flops": r.useful_flops, "bytes": r.bytes,
+                    "weight_bytes": r.weight_bytes, "act_bytes": r.act_bytes,
+                    "kv_bytes": r.kv_bytes, "latency_s": r.latency_s,
+                    "bound_latency_s": r.bound_latency_s, "device_s": r.device_s,
+                    "launch_s": r.launch_s, "host_bound": r.host_bound,
+                    "engine": self.prepared.engine.id} for s, r in self.stages.items()}
+        return pd.DataFrame.from_dict(rows, orient="index").rename_axis("stage")
+
     def to_frame(self, per_layer: bool = False) -> pd.DataFrame:
         """Per-operator tidy table (one row per operator; per_layer=True: one per layer)."""
         from costmodel.analysis.frames import op_frame
@@ -205,16 +227,21 @@ class Estimate:
         return op_frame(self.evaluation, self.index, per_layer)
 
 
-def estimate(model: ModelSpec | str, hardware: HardwareProfile | str,
-             workload: Workload | None = None, **fields: Any) -> Estimate:
-    """Estimate one request. `model`/`hardware` are specs, zoo/bundled ids or file paths;
-    keyword fields build the Workload (batch=8, visual_tokens=576, act_dtype='bf16', ...), or
-    replace those fields of `workload`."""
-    from costmodel.loading.load import load_hardware, load_model
+def estimate(model: ModelArg, hardware: HardwareArg, workload: Workload | None = None,
+             **fields: Any) -> Estimate:
+    """Estimate one request. `model`/`hardware` are specs, zoo/bundled ids or file paths (str
+    or pathlib.Path); keyword fields build the Workload (batch=8, visual_tokens=576,
+    act_dtype='bf16', ...), or replace those fields of `workload`. A bad argument, field or
+    value raises costmodel.CostmodelError naming it and the fix (docs/python-api.md), and so
+    do fields that mean nothing for the model, as the CLI refuses them (analysis/refusals.py)."""
+    spec, hw = model_arg(model), hardware_arg(hardware)
+    w = workload_arg(workload, fields)
+    refuse_unused(spec, w)
+    return point(spec, hw, w)
 
-    spec = load_model(model) if isinstance(model, str) else model
-    hw = load_hardware(hardware) if isinstance(hardware, str) else hardware
-    w = Workload(**fields) if workload is None else Workload.model_validate(
-        {**workload.model_dump(), **fields}) if fields else workload
+
+def point(spec: ModelSpec, hw: HardwareProfile, w: Workload) -> Estimate:
+    """One point without `estimate`'s refusals: what a sweep row is (a sweep accepts a
+    text-only model's visual tokens and a compression of zero tokens, analysis/refusals.py)."""
     prep = prepare(spec, [hw], w)
     return Estimate.at(spec, hw, w, prep, evaluate(spec, prep))

@@ -16,6 +16,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from costmodel.analysis.arguments import (
+    HardwareArg,
+    ModelArg,
+    hardware_arg,
+    listed,
+    model_arg,
+    workload_arg,
+)
 from costmodel.analysis.prepare import prepare
 from costmodel.core.evaluate import STAGES, Evaluation, evaluate
 from costmodel.core.ops import Arr
@@ -161,25 +169,27 @@ def _token_axis(visual_tokens: Sequence[int] | Arr | None, video_frames: Sequenc
     return "video_frames", frames, w.model_copy(update={"video_frames": int(frames[0])})
 
 
-def sweep(specs: ModelSpec | Sequence[ModelSpec], hardware: Sequence[HardwareProfile],
+def sweep(specs: ModelArg | Sequence[ModelArg], hardware: HardwareArg | Sequence[HardwareArg],
           visual_tokens: Sequence[int] | Arr | None, batch: Sequence[int] | Arr = (1,),
           workload: Workload | None = None, progress: Callable[[int, int], None] | None = None,
           video_frames: Sequence[int] | Arr | None = None, **fields: Any) -> pd.DataFrame:
     """The tidy table over models x hardware x visual tokens x batch.
 
-    `workload` (or keyword fields such as text_tokens=64, output_tokens=128, act_dtype='bf16',
-    compression=Compression(...)) fixes everything but the swept axes; its own batch and
-    visual_tokens are ignored. video_frames (instead of visual_tokens, which is then None): the
-    token axis is one video of each frame count per sample (the workload's image_size per
-    frame), with a video_frames column beside the visual tokens. A Python loop runs over
-    models only, unless `progress` is given: then each model is evaluated per device in
-    chunks of CHUNK points (the same rows in the same order) and `progress(points done,
-    points)` is called after each chunk.
+    `specs` and `hardware`: one or a list each of specs, ids or file paths (as `estimate`).
+    `workload` (and keyword fields such as text_tokens=64, output_tokens=128, act_dtype='bf16',
+    compression=Compression(...), which replace those fields of `workload`) fixes everything
+    but the swept axes; its own batch and visual_tokens are ignored. video_frames (instead of
+    visual_tokens, which is then None): the token axis is one video of each frame count per
+    sample (the workload's image_size per frame), with a video_frames column beside the
+    visual tokens. A Python loop runs over models only, unless `progress` is given: then each
+    model is evaluated per device in chunks of CHUNK points (the same rows in the same order)
+    and `progress(points done, points)` is called after each chunk.
     """
-    model_list = [specs] if isinstance(specs, ModelSpec) else list(specs)
+    model_list = [model_arg(m) for m in listed(specs)]
+    profiles = [hardware_arg(h) for h in listed(hardware)]
     bat = np.asarray(batch, dtype=float).reshape(-1)
-    axis, vis, w = _token_axis(visual_tokens, video_frames, workload or Workload(**fields))
-    names, hw_ids = list(dict.fromkeys(m.name for m in model_list)), [h.id for h in hardware]
+    axis, vis, w = _token_axis(visual_tokens, video_frames, workload_arg(workload, fields))
+    names, hw_ids = list(dict.fromkeys(m.name for m in model_list)), [h.id for h in profiles]
     if len(names) != len(model_list):
         raise CostmodelError("model: the same model name appears twice; give each once")
     twice = sorted({h for h in hw_ids if hw_ids.count(h) > 1})
@@ -188,8 +198,8 @@ def sweep(specs: ModelSpec | Sequence[ModelSpec], hardware: Sequence[HardwarePro
     parts, engine = [], ""
     for i, spec in enumerate(model_list):
         if progress is None:
-            ev, grid, engine = evaluate_grid(spec, hardware, vis, bat, w, axis)
-            parts.append(_columns(ev, grid, len(hardware), i))
+            ev, grid, engine = evaluate_grid(spec, profiles, vis, bat, w, axis)
+            parts.append(_columns(ev, grid, len(profiles), i))
         else:
-            engine = _chunked(parts, spec, hardware, (vis, bat, w), i, (progress, len(model_list)))
+            engine = _chunked(parts, spec, profiles, (vis, bat, w), i, (progress, len(model_list)))
     return _frame(parts, names, hw_ids, w, engine)

@@ -11,6 +11,7 @@ import typer
 
 from costmodel.analysis.estimate import Estimate
 from costmodel.analysis.estimate import estimate as run_estimate
+from costmodel.analysis.refusals import refuse_unused
 from costmodel.cli import captions, feedback
 from costmodel.cli.compression_curve import (
     average_visual,
@@ -58,7 +59,6 @@ from costmodel.cli.options import (
     WEIGHT_DTYPE,
     WEIGHT_GROUP,
     WEIGHT_GROUP_BYTES,
-    refuse_unused,
     workload_from_values,
 )
 from costmodel.cli.output import Format, dumps, records_csv, table

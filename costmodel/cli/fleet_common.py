@@ -9,6 +9,7 @@ import numpy as np
 import typer
 
 from costmodel.analysis.plan import Slo
+from costmodel.analysis.refusals import refuse_unused
 from costmodel.cli import compression_options as co
 from costmodel.cli.options import BATCH as BATCH
 from costmodel.cli.options import (
@@ -30,7 +31,6 @@ from costmodel.cli.options import (
     WEIGHT_DTYPE,
     WEIGHT_GROUP,
     WEIGHT_GROUP_BYTES,
-    refuse_unused,
     workload_from_values,
 )
 from costmodel.cli.options import FPS as FPS

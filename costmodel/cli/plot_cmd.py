@@ -17,9 +17,10 @@ import typer
 
 from costmodel.analysis.estimate import Estimate
 from costmodel.analysis.estimate import estimate as run_estimate
+from costmodel.analysis.refusals import refuse_unused
 from costmodel.cli import captions, estimate_cmd, feedback
 from costmodel.cli.examples import epilog
-from costmodel.cli.options import QUIET, refuse_unused, workload_from_values
+from costmodel.cli.options import QUIET, workload_from_values
 from costmodel.cli.output import FIGURES, check_output, write_atomic
 from costmodel.errors import CostmodelError
 from costmodel.loading.load import load_hardware, load_model

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import typer
 
+from costmodel.analysis.refusals import refuse_unused
 from costmodel.cli import compression_options as co
 from costmodel.cli import feedback
 from costmodel.cli.options import (
@@ -31,7 +32,6 @@ from costmodel.cli.options import (
     WEIGHT_DTYPE,
     WEIGHT_GROUP,
     WEIGHT_GROUP_BYTES,
-    refuse_unused,
     workload_from_values,
 )
 from costmodel.cli.output import Format, dumps, table
@@ -142,7 +142,7 @@ def sweep(
     specs = [load_model(m) for m in models]
     text_only = [s.name for s in specs if not s.is_vlm]
     if text_only and vis is not None and np.any(np.asarray(vis) > 0):
-        # as estimate refuses it (cli/options.refuse_unused): tokens a model cannot take
+        # as estimate refuses it (analysis/refusals.refuse_unused): tokens a model cannot take
         raise CostmodelError(f"--visual-tokens: {text_only[0]} has no vision tower; sweep it "
                              "with --visual-tokens 0, or sweep vision models only")
     hws = [load_hardware(h) for h in devices]

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, get_args
@@ -196,12 +198,19 @@ def hardware_data(name: str, near: Path | None = None, seen: tuple[Path, ...] = 
     return merged, where, base
 
 
-@lru_cache(maxsize=64)
-def load_hardware(name: str, sets: tuple[str, ...] = (), option: str = "--hardware"
-                  ) -> HardwareProfile:
+def load_hardware(name: str | os.PathLike[str], sets: str | Iterable[str] = (),
+                  option: str = "--hardware") -> HardwareProfile:
     """A bundled id (`a100-80gb`) or a path to a YAML profile (which may inherit with
-    `base: <id or path>`), with what-if overrides `sets` (KEY=VALUE, see costmodel.loading.whatif).
+    `base: <id or path>`), with what-if overrides `sets` (KEY=VALUE, see costmodel.loading.whatif;
+    one string or several, e.g. ["memory_bandwidth_GBps=x1.5", "peak_tflops.bf16=x2"]).
     `option` names the command-line option in error messages."""
+    items = (sets,) if isinstance(sets, str) else tuple(sets)
+    return _load_hardware(os.fspath(name), items, option)
+
+
+@lru_cache(maxsize=64)
+def _load_hardware(name: str, sets: tuple[str, ...], option: str) -> HardwareProfile:
+    """load_hardware, cached by its (hashable) arguments."""
     data, where, base = hardware_data(name, option=option)
     if sets:
         base = base or hardware_file(data, where)
@@ -236,10 +245,12 @@ def spec_from_file(path: Path, name: str, source: str = "") -> ModelSpec:
 
 
 @lru_cache(maxsize=64)
-def load_model(name: str) -> ModelSpec:
-    """A zoo id (`llava-1.5-7b`), a path to a Hugging Face config.json (file or folder), or a
-    Hub id `org/name` read from the local Hugging Face cache (costmodel.loading.hf_cache).
-    Resolution order: zoo id, then an existing local path, then a Hub id (docs/methodology.md)."""
+def load_model(name: str | os.PathLike[str]) -> ModelSpec:
+    """A zoo id (`llava-1.5-7b`), a path to a Hugging Face config.json (file or folder, str or
+    pathlib.Path), or a Hub id `org/name` read from the local Hugging Face cache
+    (costmodel.loading.hf_cache). Resolution order: zoo id, then an existing local path, then
+    a Hub id (docs/methodology.md)."""
+    name = os.fspath(name)
     if name.lower() in ZOO:
         entry = ZOO[name.lower()]
         path = _PKG / "zoo_configs" / entry.config_file

@@ -16,7 +16,7 @@ from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from costmodel.errors import CostmodelError
 from costmodel.specs.base import FROZEN, FileModel
-from costmodel.units import GIGA, MEBI, MICRO, TERA, DType
+from costmodel.units import GIGA, MEBI, MICRO, TERA, DType, si
 
 
 def _positive(x: float) -> float:
@@ -342,6 +342,17 @@ class HardwareProfile(BaseModel):
         """FLOP per byte where the bf16 (or fp16) roofline turns compute-bound."""
         dt = DType.bf16 if DType.bf16 in self.peak_flops_per_s_by_dtype else DType.fp16
         return self.peak_flops_per_s(dt) / self.memory_bandwidth_Bps
+
+    def __repr__(self) -> str:
+        """One line (pydantic's repr prints every curve and source, about 11 kB in a notebook
+        cell); the fields and `source_file` hold the rest."""
+        peaks = ", ".join(f"{d.value} {si(v, 'FLOP/s')}" for d, v in
+                          self.peak_flops_per_s_by_dtype.items() if d in (DType.bf16, DType.fp16))
+        changed = f" | what-if: {'; '.join(self.changes)}" if self.changes else ""
+        return (f"<HardwareProfile {self.id}: {self.name}, {si(self.memory_bytes, 'B')} at "
+                f"{si(self.memory_bandwidth_Bps, 'B/s')}, {peaks}{changed}>")
+
+    __str__ = __repr__  # print() too (pydantic's str is its repr without the class name)
 
 
 def _kernel_params(k: BaseModel | None) -> dict[str, float] | None:

@@ -243,6 +243,15 @@ class ModelSpec(BaseModel):
     def is_vlm(self) -> bool:
         return self.vision is not None or self.cross_vision is not None
 
+    def __repr__(self) -> str:
+        """One line (pydantic's repr prints every nested field, over 1 kB in a notebook cell);
+        the fields hold the rest."""
+        kind = f"VLM ({self.token_scheme.kind} token scheme)" if self.is_vlm else "text-only LLM"
+        return (f"<ModelSpec {self.name}: {kind}, {self.param_counts()['total'] / 1e9:.2f}B "
+                f"parameters, LLM {self.llm.num_layers} layers x {self.llm.hidden_size}>")
+
+    __str__ = __repr__  # print() too (pydantic's str is its repr without the class name)
+
     def param_counts(self) -> dict[str, int]:
         """Parameters per component and in total."""
         # LLaVA-NeXT / OneVision learn one `image_newline` vector of LLM width (counted with

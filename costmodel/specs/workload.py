@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
 from pydantic import (
@@ -11,6 +12,7 @@ from pydantic import (
     NonNegativeInt,
     PositiveFloat,
     PositiveInt,
+    field_validator,
     model_validator,
 )
 
@@ -86,9 +88,9 @@ class Workload(BaseModel):
     flash_attention: FlashAttention-style fused attention I/O; None follows the convention
     (costmodel: on; llm-viewer: off, LLM-Viewer's own default).
     engine: the inference engine the expected latency is for (a bundled id, e.g. 'hf-eager',
-    'vllm', 'trtllm', or an engine YAML path; costmodel/engines/); None = the convention's
-    default ('hf-eager' for costmodel, 'ideal' for llm-viewer). The roofline bound is always
-    reported beside it.
+    'vllm', 'trtllm', or an engine YAML path, str or pathlib.Path; costmodel/engines/); None =
+    the convention's default ('hf-eager' for costmodel, 'ideal' for llm-viewer). The roofline
+    bound is always reported beside it.
     compression: where visual tokens are removed and how many remain, one stage or a plan of
     several with KV-cache compression (specs/compression.py).
     video_frames: one video of this many frames per sample, each frame image_size (W, H)
@@ -120,6 +122,12 @@ class Workload(BaseModel):
     video_frames: PositiveInt | None = Field(default=None, le=MAX_FRAMES)
     video_fps: PositiveFloat | None = Field(default=None, le=MAX_FPS)
     video_seconds: PositiveFloat | None = Field(default=None, le=MAX_SECONDS)
+
+    @field_validator("engine", mode="before")
+    @classmethod
+    def _engine_path(cls, v: object) -> object:
+        """An engine YAML given as a pathlib.Path is its path string."""
+        return os.fspath(v) if isinstance(v, os.PathLike) else v
 
     @model_validator(mode="after")
     def _check(self) -> Workload:

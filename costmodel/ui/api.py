@@ -23,9 +23,10 @@ from pydantic import ValidationError
 
 from costmodel.analysis.estimate import Estimate
 from costmodel.analysis.estimate import estimate as run_estimate
+from costmodel.analysis.refusals import refuse_unused
 from costmodel.cli import ClickException, UsageError, _click_line
 from costmodel.cli.compression_options import check_kept_count, compression_from_options
-from costmodel.cli.options import as_option, refuse_unused, workload_from_values
+from costmodel.cli.options import as_option, workload_from_values
 from costmodel.core.evaluate import Evaluation
 from costmodel.errors import CostmodelError, one_line
 from costmodel.loading.load import load_hardware, load_model

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from costmodel.analysis.estimate import estimate
+from costmodel.analysis.estimate import estimate, point
 from costmodel.errors import CostmodelError
 from costmodel.specs.compression import Compression
 from costmodel.specs.model import LLMSpec, ModelSpec, ProjectorSpec
@@ -215,8 +215,8 @@ def test_sweep_with_compression_matches_estimate(llava, gpu):
     df = sweep(llava, [gpu], np.array([0, 100, 576, 1152]), [1, 4], text_tokens=16,
                output_tokens=4, compression=comp)
     for r in df[df.stage == "prefill"].itertuples():
-        e = estimate(llava, gpu, Workload(visual_tokens=int(r.visual_tokens), batch=int(r.batch),
-                                          text_tokens=16, output_tokens=4, compression=comp))
+        e = point(llava, gpu, Workload(visual_tokens=int(r.visual_tokens), batch=int(r.batch),
+                                       text_tokens=16, output_tokens=4, compression=comp))
         assert r.flops == pytest.approx(e.stages["prefill"].flops, rel=1e-12)
         assert r.kv_cache_bytes == pytest.approx(e.memory.kv_cache_bytes, rel=1e-12)
         assert r.ttft_s == pytest.approx(e.ttft_s, rel=1e-12)

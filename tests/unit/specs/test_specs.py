@@ -84,3 +84,19 @@ def test_the_renamed_attention_memory_fraction_names_its_replacement():
         AttentionKernelFile(attention_fraction=0.6, attention_memory_fraction=0.4)
     assert AttentionKernelFile(attention_fraction=0.6,
                                attention_io_flop_per_byte=400).attention_io_flop_per_byte == 400
+
+
+def test_model_and_hardware_reprs_are_one_line():
+    """A notebook cell that ends in a spec or a profile shows one line, not pydantic's repr of
+    every nested field (1.5 kB for a model, 11 kB for a profile with its curves)."""
+    import costmodel
+
+    m = costmodel.load_model("llava-1.5-7b")
+    assert repr(m) == ("<ModelSpec llava-1.5-7b: VLM (fixed token scheme), "
+                       f"{m.param_counts()['total'] / 1e9:.2f}B parameters, LLM 32 layers x 4096>")
+    assert repr(costmodel.load_model("llama-3-8b")).startswith("<ModelSpec llama-3-8b: text-only")
+    hw = costmodel.load_hardware("h100-sxm", sets=("memory_bandwidth_GBps=x1.5",))
+    text = repr(hw)
+    assert "\n" not in text and len(text) < 300
+    assert text.startswith("<HardwareProfile h100-sxm*: NVIDIA H100") and "what-if: " in text
+    assert hw.changes[0] in text and str(hw) == text and str(m) == repr(m)

@@ -1,0 +1,76 @@
+"""The Python API's arguments (costmodel/analysis/arguments.py): ids, paths (str or
+pathlib.Path) and specs alike in `estimate` and `sweep`; bad arguments and workload fields
+refused with one CostmodelError line naming the field and the fix, not a traceback from inside."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import costmodel
+from costmodel import CostmodelError, Workload
+from costmodel.sweep import sweep
+from tests.helpers import ROOT
+
+CONFIG = ROOT / "costmodel" / "zoo_configs" / "llava-1.5-7b.json"
+PROFILE = ROOT / "hardware_profiles" / "a100-80gb.yaml"
+
+
+def test_paths_ids_and_specs_give_the_same_estimate():
+    by_id = costmodel.estimate("llava-1.5-7b", "a100-80gb")
+    for model, hw in [(CONFIG, PROFILE), (str(CONFIG), str(PROFILE)),
+                      (costmodel.load_model(CONFIG), costmodel.load_hardware(PROFILE))]:
+        assert costmodel.estimate(model, hw).ttft_s == by_id.ttft_s
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    ((None, "a100-80gb"), "model: got NoneType; give a zoo id"),
+    (("llava-1.5-7b", 80), "hardware: got int; give a bundled id"),
+])
+def test_a_wrong_argument_type_is_one_line(args, says):
+    with pytest.raises(CostmodelError, match=says):
+        costmodel.estimate(*args)
+
+
+@pytest.mark.parametrize(("fields", "says"), [
+    ({"visual_token": 64}, r"^visual_token: not a Workload field; did you mean visual_tokens\?$"),
+    ({"tp": 2}, r"^tp: not a Workload field; from Python use parallel=\{'tp': 2\}$"),
+    ({"keep": 0.1}, r"^keep: not a Workload field; from Python use compression=Compression"),
+    ({"kv_keep": 0.25}, r"from Python use compression=CompressionPlan\(kv=KVCompression"),
+    ({"dtype": "fp16"}, r"from Python use act_dtype="),
+    ({"batch": 0}, r"^batch: Input should be greater than 0$"),
+    ({"act_dtype": "bfloat16"}, r"^act_dtype: Input should be 'fp32'"),
+])
+def test_bad_workload_fields_are_one_costmodel_error(fields, says):
+    for call in (lambda: costmodel.estimate("llava-1.5-7b", "a100-80gb", **fields),
+                 lambda: sweep("llava-1.5-7b", "a100-80gb", [64], **fields)):
+        with pytest.raises(CostmodelError, match=says) as e:
+            call()
+        assert "\n" not in str(e.value)
+
+
+def test_sweep_takes_ids_paths_and_single_items_as_estimate_does():
+    specs = sweep([costmodel.load_model("llava-1.5-7b")], [costmodel.load_hardware("a100-80gb")],
+                  [64, 576])
+    for models, hardware in [("llava-1.5-7b", "a100-80gb"), (["llava-1.5-7b"], ["a100-80gb"]),
+                             (CONFIG, PROFILE)]:
+        df = sweep(models, hardware, [64, 576])
+        assert df.ttft_s.tolist() == specs.ttft_s.tolist()
+
+
+def test_sweep_fields_replace_those_of_the_workload():
+    """sweep(workload=w, text_tokens=...) used the workload and dropped the keyword silently."""
+    w = Workload(text_tokens=32, output_tokens=16)
+    both = sweep("llava-1.5-7b", "a100-80gb", [64], workload=w, text_tokens=999)
+    alone = sweep("llava-1.5-7b", "a100-80gb", [64], text_tokens=999, output_tokens=16)
+    assert set(both.text_tokens) == {999} and set(both.output_tokens) == {16}
+    assert both.ttft_s.tolist() == alone.ttft_s.tolist()
+
+
+@pytest.mark.parametrize("sets", [["memory_bandwidth_GBps=x1.5"], "memory_bandwidth_GBps=x1.5",
+                                  ("memory_bandwidth_GBps=x1.5",)])
+def test_load_hardware_takes_one_or_several_overrides(sets):
+    hw, base = costmodel.load_hardware(Path(PROFILE), sets=sets), costmodel.load_hardware(PROFILE)
+    assert hw.id == "a100-80gb*" and len(hw.changes) == 1
+    assert hw.memory_bandwidth_Bps == pytest.approx(1.5 * base.memory_bandwidth_Bps, rel=1e-12)
