@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Literal
 
 from pydantic import (
@@ -127,7 +126,8 @@ class Workload(BaseModel):
     @classmethod
     def _engine_path(cls, v: object) -> object:
         """An engine YAML given as a pathlib.Path is its path string."""
-        return os.fspath(v) if isinstance(v, os.PathLike) else v
+        fspath = getattr(v, "__fspath__", None)  # os.PathLike, without importing os (pure core)
+        return fspath() if callable(fspath) else v
 
     @model_validator(mode="after")
     def _check(self) -> Workload:
