@@ -281,16 +281,23 @@ def kv_bytes_per_element(op: Op, s: AttnShape, fallback: float) -> Arr:
 
 def _attention_of_op(op: Op, s: AttnShape, dev: Device, p: KernelParams,
                      peak_flops_per_s: Num, a_bytes: float, qo_bytes: float | None) -> Arr:
-    if np.all(_a(s.q) == 1) and s.kv_from_cache:
+    """One query from the KV cache takes the decode kernel, point by point (a 1-token prompt
+    beside longer ones gets the time it gets alone); other points the prefill kernel."""
+    one = (_a(s.q) == 1) & s.kv_from_cache
+    decode: Arr | float = 0.0
+    prefill: Arr | float = 0.0
+    if np.any(one):
         kv_b = kv_bytes_per_element(op, s, a_bytes)
-        return decode_attention_time_s(s.seqs, s.k, s.heads, s.kv_heads, s.head_dim, kv_b,
-                                       a_bytes, dev, p, peak_flops_per_s)
-    by = _a(op.bytes)
-    if qo_bytes is not None and s.kv_from_cache:  # Q and O (the non-KV bytes) in qo_bytes
-        kv = _a(op.kv_read_bytes)
-        by = kv + (by - kv) * (qo_bytes / a_bytes)
-    return prefill_attention_time_s(s.seqs, s.q, s.k, s.heads, s.head_dim, s.causal, 0.0,
-                                    peak_flops_per_s, by, dev, p)
+        decode = decode_attention_time_s(s.seqs, s.k, s.heads, s.kv_heads, s.head_dim, kv_b,
+                                         a_bytes, dev, p, peak_flops_per_s)
+    if not np.all(one):
+        by = _a(op.bytes)
+        if qo_bytes is not None and s.kv_from_cache:  # Q and O (the non-KV bytes) in qo_bytes
+            kv = _a(op.kv_read_bytes)
+            by = kv + (by - kv) * (qo_bytes / a_bytes)
+        prefill = prefill_attention_time_s(s.seqs, s.q, s.k, s.heads, s.head_dim, s.causal,
+                                           0.0, peak_flops_per_s, by, dev, p)
+    return np.where(one, decode, prefill)
 
 
 def op_time_s(op: Op, dev: Device, p: KernelParams, peak_flops_per_s: Num, a_bytes: float,

@@ -215,3 +215,22 @@ def test_attention_io_term_is_sm_work_at_the_bf16_peak_with_a_dram_floor():
     assert t == pytest.approx(128 * 128 * 4 * 64 / (PEAK / 100) + 3e-6)
     # the bare bound's parameters (KernelParams()): DRAM time only
     assert eff.attention_io_time_s(1e6, dev, eff.KernelParams()) == pytest.approx(1e-6)
+
+
+def test_one_query_from_the_cache_is_chosen_per_point():
+    """q = 1 from the KV cache takes the decode kernel at that point only: a 1-token prompt
+    priced beside longer ones gets the time it gets alone (was: the decode kernel only when
+    every point had q = 1, so a sweep and a one-point estimate disagreed)."""
+    q = np.array([1.0, 7.0, 1.0])
+    s = AttnShape(seqs=np.array([2.0, 2.0, 3.0]), q=q, k=q, heads=32, kv_heads=8,
+                  head_dim=128, causal=True, kv_from_cache=True)
+    (op,) = attention("a", "prefill", s, 2.0, 2.0, flash=True)
+    p = eff.params_of(load_hardware("l4").kernel_params)  # fitted: the two kernels differ
+    both = eff.op_time_s(op, DEV, p, PEAK, 2.0, attn=s)
+    dec = eff.decode_attention_time_s(2.0, 1.0, 32, 8, 128, 2.0, 2.0, DEV, p, PEAK)
+    assert both[0] == pytest.approx(dec, rel=1e-12)  # q = 1: the decode kernel
+    for i in range(3):
+        one = AttnShape(seqs=s.seqs[i:i + 1], q=q[i:i + 1], k=q[i:i + 1], heads=32, kv_heads=8,
+                        head_dim=128, causal=True, kv_from_cache=True)
+        (op1,) = attention("a", "prefill", one, 2.0, 2.0, flash=True)
+        assert both[i] == eff.op_time_s(op1, DEV, p, PEAK, 2.0, attn=one)[0]
