@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
+from costmodel.analysis.compression import compare_rows
 from costmodel.analysis.estimate import estimate
 from costmodel.analysis.sweep import sweep
-from costmodel.cli.compression_cmd import compare_rows
 from costmodel.loading.load import load_hardware, load_model
 from costmodel.specs.compression import Compression
 from costmodel.specs.workload import Parallelism, Workload

@@ -5,11 +5,15 @@ Public API (docs/python-api.md):
     load_hardware(id_or_path, sets=()) -> HardwareProfile (sets: what-if KEY=VALUE overrides)
     estimate(model, hardware, workload=None, **workload_fields) -> Estimate
         (.to_frame(): per operator, .stage_frame(): per stage, .to_dict(): the CLI's JSON)
+    compare_compression(model, hardware, keep=..., at=..., method=..., kv_keep=..., ...,
+        **workload_fields) -> CompressionComparison (.frame(): `compare-compression --format
+        csv`, .to_dict(): its JSON)
     costmodel.sweep.sweep(models, hardware, visual_tokens, batch, ...) -> DataFrame
     Compression, CompressionPlan, KVCompression: a workload's token compression (compression=...)
 Bad input raises CostmodelError (a ValueError) with one line naming the field and the fix.
 """
 
+from costmodel.analysis.compression import CompressionComparison, compare_compression
 from costmodel.analysis.estimate import Estimate, estimate
 from costmodel.errors import CostmodelError, UnknownName
 from costmodel.loading.load import hardware_ids, load_hardware, load_model, model_ids
@@ -20,8 +24,9 @@ from costmodel.specs.workload import Workload
 from costmodel.units import DType
 
 __all__ = [
-    "Compression", "CompressionPlan", "CostmodelError", "DType", "Estimate", "HardwareProfile",
-    "KVCompression", "LLMSpec", "ModelSpec", "ProjectorSpec", "UnknownName", "VisionSpec",
-    "Workload", "estimate", "hardware_ids", "load_hardware", "load_model", "model_ids",
+    "Compression", "CompressionComparison", "CompressionPlan", "CostmodelError", "DType",
+    "Estimate", "HardwareProfile", "KVCompression", "LLMSpec", "ModelSpec", "ProjectorSpec",
+    "UnknownName", "VisionSpec", "Workload", "compare_compression", "estimate", "hardware_ids",
+    "load_hardware", "load_model", "model_ids",
 ]
 __version__ = "0.1.0"

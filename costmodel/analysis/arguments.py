@@ -9,6 +9,7 @@ The CLI's option names differ from the Workload's fields where an option sets a 
 from __future__ import annotations
 
 import difflib
+import numbers
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -19,7 +20,7 @@ from costmodel.errors import CostmodelError, one_line
 from costmodel.loading.load import load_hardware, load_model
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
-from costmodel.specs.workload import Workload
+from costmodel.specs.workload import MAX_TOKENS, Workload
 
 ModelArg = ModelSpec | str | os.PathLike[str]
 HardwareArg = HardwareProfile | str | os.PathLike[str]
@@ -96,3 +97,70 @@ def workload_arg(workload: Workload | None, fields: dict[str, Any]) -> Workload:
         return Workload.model_validate({**workload.model_dump(), **fields}) if fields else workload
     except ValidationError as e:
         raise CostmodelError(one_line(e)) from None
+
+
+def _text(name: str, value: Any, example: str) -> str | None:
+    """A compression option given from Python as the CLI's text: a str as given, a number
+    written as Python writes it (64 -> '64', 0.1 -> '0.1'); anything else refused."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return str(int(value)) if isinstance(value, numbers.Integral) else repr(float(value))
+    raise CostmodelError(f"{name}: got {type(value).__name__}; give {example}")
+
+
+def _listed_text(name: str, value: Any, example: str) -> str | None:
+    """keep= (or a schedule's pairs): one value, or a list of them joined by commas."""
+    if hasattr(value, "tolist") and not isinstance(value, numbers.Real):  # a numpy array
+        value = value.tolist()
+    if value is None or isinstance(value, str) or not isinstance(value, Sequence):
+        return _text(name, value, example)
+    if len(value) == 0:
+        raise CostmodelError(f"{name}: an empty list; give {example}")
+    return ",".join(str(_text(name, v, example)) for v in value)
+
+
+def _schedule_text(schedule: Any) -> str | None:
+    """schedule= as 'LAYER:TOKENS,...' or [(layer, tokens), ...] -> the CLI's text."""
+    example = "'0:576,8:288' or [(0, 576), (8, 288)] (tokens a count or a ratio 0..1)"
+    if schedule is None or isinstance(schedule, str):
+        return schedule
+    if not isinstance(schedule, Sequence) or not schedule or not all(
+            isinstance(p, Sequence) and not isinstance(p, str) and len(p) == 2 for p in schedule):
+        raise CostmodelError(f"schedule: got {type(schedule).__name__}; give {example}")
+    return ",".join(f"{_text('schedule', a, example)}:{_text('schedule', b, example)}"
+                    for a, b in schedule)
+
+
+def _whole(name: str, value: Any, lo: int, hi: int) -> int | None:
+    """An integer option in lo..hi (the CLI's typer range), or None."""
+    if value is None:
+        return None
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or \
+            not lo <= int(value) <= hi:
+        raise CostmodelError(f"{name}: {value!r} is not a whole number in {lo}..{hi}")
+    return int(value)
+
+
+def compression_keywords(*, keep: Any, at: Any, method: Any, schedule: Any, kv_keep: Any,
+                         kv_policy: Any, sparse_decode: Any, cluster_iters: Any,
+                         merge_per_layer: Any, overhead: Any) -> dict[str, Any]:
+    """compare_compression's compression keywords as the CLI's option values (text), to go
+    through the CLI's own parsing and checks (analysis/compression_options.py); a value of the
+    wrong type is refused here in one line naming the keyword."""
+    number = "a ratio 0..1 or a count, e.g. 0.25 or 64"
+    if not isinstance(overhead, bool):
+        raise CostmodelError(f"overhead: got {type(overhead).__name__}; give True or False")
+    for name, value in (("at", at), ("method", method), ("kv_policy", kv_policy)):
+        if value is not None and not isinstance(value, str):
+            raise CostmodelError(f"{name}: got {type(value).__name__}; give text, e.g. "
+                                 + {"at": "'llm-layer:2'", "method": "'fastv'",
+                                    "kv_policy": "'pyramid'"}[name])
+    return {"keep": _listed_text("keep", keep, f"{number}, or a list, e.g. [0.1, 0.25, 0.5]"),
+            "at": at, "method": method, "schedule": _schedule_text(schedule),
+            "kv_keep": _text("kv_keep", kv_keep, number), "kv_policy": kv_policy,
+            "sparse_decode": _text("sparse_decode", sparse_decode, "K or 'K:LAYERS', e.g. 2048 "
+                                   "or '2048:2,16'"),
+            "cluster_iters": _whole("cluster_iters", cluster_iters, 1, 1000),
+            "merge_per_layer": _whole("merge_per_layer", merge_per_layer, 0, MAX_TOKENS),
+            "overhead": overhead}

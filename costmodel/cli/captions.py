@@ -12,34 +12,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from costmodel.analysis.labels import compression_text, dtype_text, weight_text
+
+__all__ = ["caption", "compression_text", "device_text", "dtype_text", "estimate_caption",
+           "frame_caption", "listed", "video_text", "vtext_caption", "weight_text",
+           "workload_fields"]
+
 
 def caption(kind: str, model: str, device: str, *, visual: str, text: object, output: object,
             batch: object, dtypes: str, engine: str, compression: str) -> str:
     return (f"{kind}: {model} on {device}\n{visual} visual + {text} text -> {output} output "
             f"tokens | batch {batch} | {dtypes} | engine {engine} | compression: {compression}")
-
-
-def weight_text(w: Any, engine_format: Any = None) -> str:
-    """The weight dtype, with its int4 group when the workload or the engine (its int4_format)
-    sets one: 'int4 (g32, 4 B/group)'."""
-    if w.weights.value != "int4" or not (w.custom_weight_group or engine_format):
-        return str(w.weights.value)
-    group, nbytes = w.int4_group(engine_format)
-    return f"{w.weights.value} (g{group}, {nbytes:g} B/group)"
-
-
-def dtype_text(w: Any) -> str:
-    """'bf16' when weights, activations and KV cache agree, else each named."""
-    act = w.act_dtype.value
-    weight = weight_text(w)
-    kv = (w.kv_dtype or w.act_dtype).value
-    if weight == act == kv:
-        return act
-    return f"weights {weight}, activations {act}, KV {kv}"
-
-
-def compression_text(w: Any) -> str:
-    return w.compression.label if w.compression is not None else "none"
 
 
 def device_text(hw: Any) -> str:

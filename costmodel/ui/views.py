@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from costmodel.analysis.compression import compare_rows, context
 from costmodel.analysis.estimate import Estimate
 from costmodel.analysis.prepare import video_text
-from costmodel.cli.compression_cmd import compare_rows, context
 from costmodel.cli.estimate_cmd import parallel_line, stage_csv
 from costmodel.cli.output import _clean
 from costmodel.errors import CostmodelError

@@ -157,12 +157,12 @@ def test_bad_lists_one_line(keep, start, capsys):
 
 
 def test_plot_refused_with_several_values_before_any_work(tmp_path, capsys, monkeypatch):
-    import costmodel.cli.compression_cmd as cmd
+    import costmodel.analysis.compression as comparison
 
     def no_work(*_a, **_k):
         raise AssertionError("estimated before refusing --plot")
 
-    monkeypatch.setattr(cmd, "run_estimate", no_work)
+    monkeypatch.setattr(comparison, "point", no_work)
     png = tmp_path / "s.png"
     code, out, err = run([*BASE, "--keep", "0.1,0.5", "--plot", str(png)], capsys)
     assert code == 2 and out == "" and err.count("\n") == 1
@@ -190,9 +190,9 @@ def test_options_one_scenario_would_refuse_are_refused(extra, start, capsys, mon
     ("0.1,0.5", ["--schedule", "0:400"], "--schedule: keeps 400 tokens, but 57")])
 def test_counts_above_the_tokens_refused_before_any_work(keep, extra, said, capsys,
                                                          monkeypatch):
-    from costmodel.cli import compression_cmd as cmd
+    import costmodel.analysis.compression as comparison
 
-    monkeypatch.setattr(cmd, "run_estimate", lambda *_: pytest.fail("estimated before refusing"))
+    monkeypatch.setattr(comparison, "point", lambda *_: pytest.fail("estimated before refusing"))
     code, out, err = run(["compare-compression", "llava-1.5-7b", "-H", "a100-80gb", "--keep",
                           keep, *extra], capsys)
     assert code == 2 and out == "" and said in err and len(err.strip().splitlines()) == 1
