@@ -161,7 +161,7 @@ def test_quantised_weights_are_bits_over_eight():
     assert convention("llm-viewer").precision(w, IDEAL) == Precision(0.5, 2.0, 2.0, 0.0)
     cm = convention("costmodel").precision(Workload(act_dtype="fp16", weight_dtype="int4"),
                                            IDEAL)
-    assert cm.weight > 0.5 and cm.dequant_flops > 0
+    assert cm.weight_bytes_per_element > 0.5 and cm.dequant_flops > 0
 
 
 def test_convention_refuses_serial_all_logits_and_gpus(gpu):
@@ -184,4 +184,4 @@ def test_profiles_carry_llm_viewer_figures():
 def test_estimate_points_match(gpu):
     w = Workload(visual_tokens=576, text_tokens=64, convention="llm-viewer", act_dtype="fp16")
     prep = prepare(LLAVA15_7B, [gpu], w)
-    assert f(prep.points.prompt) == 640 and prep.precision.act == 2.0
+    assert f(prep.points.prompt) == 640 and prep.precision.act_bytes_per_element == 2.0
