@@ -182,7 +182,7 @@ def bare_rates(profiles: Sequence[HardwareProfile], dtypes: Sequence[DType]) -> 
     """LLM-Viewer's roofline: time = OPs / min(peak, intensity * bandwidth) = max(OPs / peak,
     bytes / bandwidth) per op; no efficiency factors, no launch overhead, one peak for all ops."""
     peak = np.array([math_peak(h, dtypes) for h in profiles])
-    bw = np.array([h.memory_bandwidth_Bps for h in profiles])
+    bw = np.array([h.memory_bytes_per_s for h in profiles])
     return Rates(peak, peak, peak, bw, np.zeros_like(bw))
 
 

@@ -170,11 +170,11 @@ class Rates:
         attn = mm * np.array([eff(h.attention_efficiency) for h in profiles])
         vec = np.array([h.peak_flops_per_s_by_dtype.get(DType.fp32, h.peak_flops_per_s(dt))
                         * eff(h.compute_efficiency) for h, dt in pairs])
-        bw = np.array([h.memory_bandwidth_Bps * eff(h.memory_efficiency) for h in profiles])
+        bw = np.array([h.memory_bytes_per_s * eff(h.memory_efficiency) for h in profiles])
         host = 0.0 if engine is None else engine.host_overhead_per_kernel_s
         on = launch and not ideal and (engine is None or engine.launch_per_kernel)
         launch_s = np.array([h.kernel_launch_overhead_s + host for h in profiles]) * float(on)
-        link = np.array([h.interconnect_bandwidth_Bps or np.inf for h in profiles])
+        link = np.array([h.interconnect_bytes_per_s or np.inf for h in profiles])
         hop = np.array([link_latency_s(h) for h in profiles])
         curves = {} if ideal else curve_table(profiles)
         intensity = {} if ideal else keyed_table(profiles)

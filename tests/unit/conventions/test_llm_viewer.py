@@ -175,9 +175,9 @@ def test_convention_refuses_serial_all_logits_and_gpus(gpu):
 
 def test_profiles_carry_llm_viewer_figures():
     h100 = load_hardware("llm-viewer-h100")
-    assert h100.memory_bandwidth_Bps == 3072e9 and h100.peak_flops_per_s(DType.fp16) == 1979e12 / 2
+    assert h100.memory_bytes_per_s == 3072e9 and h100.peak_flops_per_s(DType.fp16) == 1979e12 / 2
     a100 = load_hardware("llm-viewer-a100-80gb")
-    assert a100.memory_bandwidth_Bps == 2039e9 and a100.peak_flops_per_s(DType.fp16) == 312e12
+    assert a100.memory_bytes_per_s == 2039e9 and a100.peak_flops_per_s(DType.fp16) == 312e12
     assert all("LLM-Viewer" in v for v in a100.source_file.sources.values())
 
 
