@@ -94,7 +94,8 @@ class CostmodelConvention:
     def rates(self, profiles: Sequence[HardwareProfile], dtypes: Sequence[DType],
               w: Workload, engine: Engine) -> Rates:
         return Rates.from_profiles(profiles, dtypes, engine,
-                                   act_bytes=w.act_dtype.bytes_per_element, kv_dtype=w.kv)
+                                   act_bytes_per_element=w.act_dtype.bytes_per_element,
+                                   kv_dtype=w.kv)
 
     def bound_rates(self, profiles: Sequence[HardwareProfile], dtypes: Sequence[DType],
                     w: Workload) -> Rates:
