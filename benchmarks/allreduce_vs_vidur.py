@@ -32,7 +32,7 @@ RANGES = ((0, 64 * 1024, "<= 64 KiB"), (64 * 1024, 4 * 1024**2, "64 KiB - 4 MiB"
 def load() -> pd.DataFrame:
     df = pd.read_csv(DATA, comment="#")
     hw = {g: load_hardware(p) for g, p in PROFILES.items()}
-    df["link_Bps"] = [hw[g].interconnect_bandwidth_Bps for g in df.gpu]
+    df["link_Bps"] = [hw[g].interconnect_bytes_per_s for g in df.gpu]
     df["hop_s"] = [link_latency_s(hw[g]) for g in df.gpu]
     df["measured_s"] = df.median_ms * 1e-3
     return df

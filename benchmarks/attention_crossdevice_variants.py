@@ -55,7 +55,7 @@ def with_(p: eff.KernelParams, **kw: float) -> eff.KernelParams:
 
 
 def dram(p: eff.KernelParams, s: str, t: str) -> eff.KernelParams:
-    scale = peak(t) / HW[t].memory_bandwidth_Bps * HW[s].memory_bandwidth_Bps / peak(s)
+    scale = peak(t) / HW[t].memory_bytes_per_s * HW[s].memory_bytes_per_s / peak(s)
     return with_(p, attention_io_flop_per_byte=p.attention_io_flop_per_byte * scale)
 
 

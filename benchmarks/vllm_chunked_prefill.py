@@ -61,7 +61,7 @@ def prompt_s(model: str, hardware: str, tokens: int, tp: int) -> dict[str, float
     hw = load_hardware(hardware)
     p = _engine_params(hw, load_engine("vllm"), False)
     peak = _bf16_peak(hw)
-    dev = Device(hw.memory_bandwidth_Bps, int(hw.sm_count or 0), hw.exp_per_s or np.inf, peak)
+    dev = Device(hw.memory_bytes_per_s, int(hw.sm_count or 0), hw.exp_per_s or np.inf, peak)
     heads, kvh = llm.num_heads // tp, max(llm.num_kv_heads // tp, 1)
     d, a = llm.hidden_size // llm.num_heads, 2.0  # head_dim; bf16 bytes
     start = np.arange(0, tokens, CHUNK, dtype=float)

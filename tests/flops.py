@@ -17,7 +17,8 @@ from costmodel.core.stages import decode_ops, stage_ops
 from costmodel.loading.from_config import spec_from_config
 from tests.helpers import zoo_config
 
-UNIT = Precision(weight=1.0, act=1.0, kv=1.0)  # 1 byte an element: FLOPs do not depend on it
+# 1 byte an element: FLOPs do not depend on it
+UNIT = Precision(weight_bytes_per_element=1.0, act_bytes_per_element=1.0, kv_bytes_per_element=1.0)
 # Token ids inside the shrunken vocabularies (the real ones are above 150,000).
 IDS = dict(image_token_id=990, video_token_id=991, vision_start_token_id=992,
            vision_end_token_id=993)

@@ -200,7 +200,7 @@ class Estimate:
         return {
             "tp": p.par.tp, "pp": p.par.pp, "ep": p.par.ep, "microbatches": p.par.m, "gpus": p.par.gpus,
             "interconnect": hw.interconnect_kind,
-            "link_bytes_per_s": hw.interconnect_bandwidth_Bps,
+            "link_bytes_per_s": hw.interconnect_bytes_per_s,
             "link_latency_s": link_latency_s(hw),
             "stage_layers": [list(b) for b in p.stage_layers],
             "comm_s": pick(p.comm_s, d, k, shape), "p2p_s": pick(p.p2p_s, d, k, shape),

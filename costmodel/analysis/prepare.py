@@ -82,7 +82,7 @@ def _check_parallel(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Wor
     par = w.parallel
     if par.gpus == 1:
         return
-    missing = [h.id for h in profiles if h.interconnect_bandwidth_Bps is None]
+    missing = [h.id for h in profiles if h.interconnect_bytes_per_s is None]
     if missing:
         raise CostmodelError(f"interconnect: {', '.join(missing)} has no GPU-to-GPU link "
                              "bandwidth; add interconnect.bandwidth_GBps (--set "

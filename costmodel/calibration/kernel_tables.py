@@ -54,7 +54,7 @@ def device(hw: HardwareProfile) -> eff.Device:
     if hw.sm_count is None:
         raise CostmodelError(f"sm_count: {hw.id} has none; add `sm_count:` (and its source) "
                              "to the profile")
-    return eff.Device(hw.memory_bandwidth_Bps, hw.sm_count,
+    return eff.Device(hw.memory_bytes_per_s, hw.sm_count,
                       np.inf if hw.exp_per_s is None else hw.exp_per_s, _attn_peak(hw))
 
 
@@ -89,7 +89,7 @@ def _gemm(f: pd.DataFrame, hw: HardwareProfile, p: eff.KernelParams) -> tuple[np
                                   eff.for_fp8(p, is8))
     quant = np.isin(dtypes, QUANTISED_INPUT)
     pred = pred + np.where(quant, eff.memory_bound_time_s(3.0 * m * k, dev, p), 0.0)
-    return pred, eff.gemm_bound_s(m, n, k, peak, a, w, o, hw.memory_bandwidth_Bps)
+    return pred, eff.gemm_bound_s(m, n, k, peak, a, w, o, hw.memory_bytes_per_s)
 
 
 def _prefill(f: pd.DataFrame, hw: HardwareProfile, p: eff.KernelParams,
@@ -110,7 +110,7 @@ def _prefill(f: pd.DataFrame, hw: HardwareProfile, p: eff.KernelParams,
     # the bound of the row as labelled (the engine's kernel choice is not the bound's, as in
     # the core, whose ideal engine has no rules)
     written = b * s * d * (2.0 * h * _bytes(f, "attn_dtype") + 2.0 * kvh * kvb)
-    return pred, np.maximum(flops / peak, written / hw.memory_bandwidth_Bps)
+    return pred, np.maximum(flops / peak, written / hw.memory_bytes_per_s)
 
 
 def _decode(f: pd.DataFrame, hw: HardwareProfile, p: eff.KernelParams) -> tuple[np.ndarray, ...]:
@@ -132,7 +132,7 @@ def _decode(f: pd.DataFrame, hw: HardwareProfile, p: eff.KernelParams) -> tuple[
                                        trtllm)
     by = eff.decode_kv_bytes(b, kv_len, h, kvh, d, kvb, ab)
     flops = 4.0 * b * h * d * kv_len
-    return pred, np.maximum(flops / peak, by / hw.memory_bandwidth_Bps)
+    return pred, np.maximum(flops / peak, by / hw.memory_bytes_per_s)
 
 
 # the `framework` column of the aiconfigurator tables -> costmodel engine id

@@ -192,7 +192,7 @@ def _check(f: HardwareFile, res: Any, predicted: dict[str, float],
 
     hw = HardwareProfile.from_file(f)
     found = problems(res.references, predicted, hw.peak_flops_per_s(DType(res.math_dtype)),
-                     measured_peak, hw.memory_bandwidth_Bps * hw.memory_efficiency)
+                     measured_peak, hw.memory_bytes_per_s * hw.memory_efficiency)
     if found:
         more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
         raise CostmodelError(f"calibrate: {found[0]}{more}; nothing written")

@@ -104,7 +104,7 @@ def hardware_list(fmt: Format = typer.Option(Format.table, "--format", "-f")) ->
         h = load_hardware(hid)
         dt = DType.bf16 if h.supports(DType.bf16) else DType.fp16
         recs.append({"id": hid, "name": h.name, "memory_bytes": h.memory_bytes,
-                     "memory_bandwidth_Bps": h.memory_bandwidth_Bps,
+                     "memory_bandwidth_Bps": h.memory_bytes_per_s,
                      "peak_flops": h.peak_flops_per_s(dt), "peak_dtype": dt.value,
                      "ridge_flops_per_byte": h.ridge_flops_per_byte})
     if fmt is Format.json:

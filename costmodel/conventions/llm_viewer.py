@@ -74,9 +74,9 @@ def _linears(m: LLMSpec, pre: str, stage: str, rows: Arr, p: Precision) -> list[
     for n, (d_in, d_out) in linear_shapes(m).items():
         to_cache = n in ("k", "v")
         ops.append(_op(f"{pre}/{n}", stage, "linear", 2.0 * rows * d_in * d_out,
-                       d_in * d_out * p.weight, rows * d_in * p.act,
-                       0.0 if to_cache else rows * d_out * p.act,
-                       kv_write=rows * d_out * p.kv if to_cache else 0.0))
+                       d_in * d_out * p.weight_bytes_per_element, rows * d_in * p.act_bytes_per_element,
+                       0.0 if to_cache else rows * d_out * p.act_bytes_per_element,
+                       kv_write=rows * d_out * p.kv_bytes_per_element if to_cache else 0.0))
     return ops
 
 
@@ -85,24 +85,24 @@ def _attention(m: LLMSpec, pre: str, stage: str, b: Arr, q: Arr, k: Arr, p: Prec
     H, G = m.num_heads, m.num_kv_heads
     d = m.hidden_size // H
     mm = 2.0 * b * H * d * q * k  # each of QK^T and SV: the full q x k rectangle
-    scores = b * H * q * k * p.act
+    scores = b * H * q * k * p.act_bytes_per_element
     sm = SOFTMAX_OPS * b * H * q * k
     if flash:
         blocks = np.ceil(np.asarray(q, dtype=float) / d)  # row block = d (module docstring)
         return [_op(f"{pre}/fused_attention", stage, "attention", 2.0 * mm + sm,
-                    act_read=q * d * b * H * p.act, act_write=2.0 * scores,
-                    kv_read=blocks * k * d * b * H * p.kv)]
-    cache = k * d * b * G * p.kv
+                    act_read=q * d * b * H * p.act_bytes_per_element, act_write=2.0 * scores,
+                    kv_read=blocks * k * d * b * H * p.kv_bytes_per_element)]
+    cache = k * d * b * G * p.kv_bytes_per_element
     if stage == "prefill":
         qk = _op(f"{pre}/qk_matmul", stage, "attention", mm, act_write=scores, kv_read=2.0 * cache)
     else:
-        qk = _op(f"{pre}/qk_matmul", stage, "attention", mm, act_read=q * d * b * H * p.act,
+        qk = _op(f"{pre}/qk_matmul", stage, "attention", mm, act_read=q * d * b * H * p.act_bytes_per_element,
                  act_write=scores, kv_read=cache)
     return [
         qk,
         _op(f"{pre}/softmax", stage, "attention", sm, act_read=scores, act_write=scores),
         _op(f"{pre}/sv_matmul", stage, "attention", mm, act_read=scores,
-            act_write=q * d * b * H * p.act, kv_read=cache),
+            act_write=q * d * b * H * p.act_bytes_per_element, kv_read=cache),
     ]
 
 
@@ -112,7 +112,7 @@ def layer_ops(m: LLMSpec, stage: str, b: Arr, q: Arr, k: Arr, p: Precision, flas
     lo, hi = layers
     pre = f"llm/L{lo}" if hi - lo == 1 else f"llm/L{lo}-{hi - 1}"
     rows, h = b * q, m.hidden_size
-    vec = rows * h * p.act
+    vec = rows * h * p.act_bytes_per_element
     ops = _linears(m, pre, stage, rows, p) + _attention(m, pre, stage, b, q, k, p, flash)
     for n in ("attn_norm", "mlp_norm"):
         ops.append(_op(f"{pre}/{n}", stage, "norm", NORM_OPS * rows * h, act_read=vec, act_write=vec))
@@ -126,7 +126,8 @@ def layer_ops(m: LLMSpec, stage: str, b: Arr, q: Arr, k: Arr, p: Precision, flas
 
 def lm_head(m: LLMSpec, stage: str, b: Arr, p: Precision) -> Op:
     h, v = m.hidden_size, m.vocab_size
-    return _op("llm/lm_head", stage, "lm_head", b * h * v, h * v * p.weight, h * p.act, v * p.act)
+    return _op("llm/lm_head", stage, "lm_head", b * h * v, h * v * p.weight_bytes_per_element,
+               h * p.act_bytes_per_element, v * p.act_bytes_per_element)
 
 
 def prefill_ops(spec: ModelSpec, pts: Points, p: Precision, flash: bool) -> list[Op]:
@@ -160,7 +161,7 @@ def memory_bytes(spec: ModelSpec, pts: Points, p: Precision, flash: bool) -> tup
     weights = layers x linear weights (no embedding, lm_head or norms); KV cache = the prefill's
     cache writes (prompt tokens only); activations = the sum of one layer's prefill outputs."""
     m = spec.llm
-    per_layer = sum(i * o for i, o in linear_shapes(m).values()) * p.weight
+    per_layer = sum(i * o for i, o in linear_shapes(m).values()) * p.weight_bytes_per_element
     weights = m.num_layers * per_layer + 0.0 * pts.batch
     layers = [layer_ops(m, "prefill", pts.batch, s, s, p, flash, (lo, hi))
               for lo, hi, s in layer_groups(m, pts)]
@@ -181,7 +182,7 @@ def bare_rates(profiles: Sequence[HardwareProfile], dtypes: Sequence[DType]) -> 
     """LLM-Viewer's roofline: time = OPs / min(peak, intensity * bandwidth) = max(OPs / peak,
     bytes / bandwidth) per op; no efficiency factors, no launch overhead, one peak for all ops."""
     peak = np.array([math_peak(h, dtypes) for h in profiles])
-    bw = np.array([h.memory_bandwidth_Bps for h in profiles])
+    bw = np.array([h.memory_bytes_per_s for h in profiles])
     return Rates(peak, peak, peak, bw, np.zeros_like(bw))
 
 
@@ -240,8 +241,9 @@ class LLMViewerConvention:
 
     def precision(self, w: Workload, engine: Engine) -> Precision:
         """w_byte = w_bit / 8 and no dequantisation work."""
-        return Precision(weight=w.weights.bytes_per_element, act=w.act_dtype.bytes_per_element,
-                         kv=w.kv.bytes_per_element)
+        return Precision(weight_bytes_per_element=w.weights.bytes_per_element,
+                         act_bytes_per_element=w.act_dtype.bytes_per_element,
+                         kv_bytes_per_element=w.kv.bytes_per_element)
 
     def rates(self, profiles: Sequence[HardwareProfile], dtypes: Sequence[DType],
               w: Workload, engine: Engine) -> Rates:

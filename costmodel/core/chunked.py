@@ -113,8 +113,8 @@ def _attention_s(op: Op, km: KernelModel, d: int, plan: ChunkPlan, r: Rates,
     assert s is not None
     p = km.params[d]
     assert p is not None
-    kv_b = _flat(kv_bytes_per_element(op, s, km.act_bytes), k)
-    qo = km.qo(d) or km.act_bytes
+    kv_b = _flat(kv_bytes_per_element(op, s, km.act_bytes_per_element), k)
+    qo = km.qo(d) or km.act_bytes_per_element
     dev = km.device(d, r.bytes_per_s)
     col = {"memory_bytes_per_s": _flat(dev.memory_bytes_per_s, k)[idx][:, None]}
     peak = _flat(_rows(r.matmul_flops_per_s, [d]), k)[idx][:, None]

@@ -84,15 +84,18 @@ class CostmodelConvention:
         return None
 
     def precision(self, w: Workload, engine: Engine) -> Precision:
-        return Precision(weight=weight_bytes_per_element(w.weights, w.act_dtype,
-                                                         *w.int4_group(engine.int4_format)),
-                         act=w.act_dtype.bytes_per_element, kv=w.kv.bytes_per_element,
-                         dequant_flops=dequant_flops_per_element(w.weights, w.act_dtype))
+        return Precision(
+            weight_bytes_per_element=weight_bytes_per_element(w.weights, w.act_dtype,
+                                                              *w.int4_group(engine.int4_format)),
+            act_bytes_per_element=w.act_dtype.bytes_per_element,
+            kv_bytes_per_element=w.kv.bytes_per_element,
+            dequant_flops=dequant_flops_per_element(w.weights, w.act_dtype))
 
     def rates(self, profiles: Sequence[HardwareProfile], dtypes: Sequence[DType],
               w: Workload, engine: Engine) -> Rates:
         return Rates.from_profiles(profiles, dtypes, engine,
-                                   act_bytes=w.act_dtype.bytes_per_element, kv_dtype=w.kv)
+                                   act_bytes_per_element=w.act_dtype.bytes_per_element,
+                                   kv_dtype=w.kv)
 
     def bound_rates(self, profiles: Sequence[HardwareProfile], dtypes: Sequence[DType],
                     w: Workload) -> Rates:
@@ -100,7 +103,7 @@ class CostmodelConvention:
 
     def _finish(self, ops: list[Op], p: Precision, o: Options) -> list[Op]:
         """Weight dequantisation work (core/quant.py) and TP collectives (parallel/tensor.py)."""
-        return with_allreduce(with_dequant(ops, p.dequant_flops, p.weight), o.parallel.tp)
+        return with_allreduce(with_dequant(ops, p.dequant_flops, p.weight_bytes_per_element), o.parallel.tp)
 
     def stage_ops(self, spec: ModelSpec, pts: Points, p: Precision,
                   o: Options) -> dict[str, list[Op]]:

@@ -52,16 +52,20 @@ def _encoder_layer(v: MllamaVisionSpec, seqs: Arr, seq: Arr, p: Precision, flash
                       head_dim=v.head_dim, causal=False, kv_from_cache=False)
     res = GATE_FLOPS if gated else ADD_FLOPS
     return [
-        norm(f"{pre}/norm1", st, rows, d, "layernorm", p.weight, p.act),
-        linear(f"{pre}/attn/qkv", st, rows, d, 3 * d, False, p.weight, p.act),
-        *attention(f"{pre}/attn", st, shape, p.act, p.act, flash),
-        linear(f"{pre}/attn/o", st, rows, d, d, False, p.weight, p.act),
-        vector_op(f"{pre}/attn/residual", st, "elementwise", rows * d, res, 2.0, p.act),
-        norm(f"{pre}/norm2", st, rows, d, "layernorm", p.weight, p.act),
-        linear(f"{pre}/mlp/fc1", st, rows, d, inter, True, p.weight, p.act),
-        vector_op(f"{pre}/mlp/act", st, "activation", rows * inter, ACT_FLOPS["gelu"], 1.0, p.act),
-        linear(f"{pre}/mlp/fc2", st, rows, inter, d, True, p.weight, p.act),
-        vector_op(f"{pre}/mlp/residual", st, "elementwise", rows * d, res, 2.0, p.act),
+        norm(f"{pre}/norm1", st, rows, d, "layernorm", p.weight_bytes_per_element, p.act_bytes_per_element),
+        linear(f"{pre}/attn/qkv", st, rows, d, 3 * d, False, p.weight_bytes_per_element,
+               p.act_bytes_per_element),
+        *attention(f"{pre}/attn", st, shape, p.act_bytes_per_element, p.act_bytes_per_element, flash),
+        linear(f"{pre}/attn/o", st, rows, d, d, False, p.weight_bytes_per_element, p.act_bytes_per_element),
+        vector_op(f"{pre}/attn/residual", st, "elementwise", rows * d, res, 2.0, p.act_bytes_per_element),
+        norm(f"{pre}/norm2", st, rows, d, "layernorm", p.weight_bytes_per_element, p.act_bytes_per_element),
+        linear(f"{pre}/mlp/fc1", st, rows, d, inter, True, p.weight_bytes_per_element,
+               p.act_bytes_per_element),
+        vector_op(f"{pre}/mlp/act", st, "activation", rows * inter, ACT_FLOPS["gelu"], 1.0,
+                  p.act_bytes_per_element),
+        linear(f"{pre}/mlp/fc2", st, rows, inter, d, True, p.weight_bytes_per_element,
+               p.act_bytes_per_element),
+        vector_op(f"{pre}/mlp/residual", st, "elementwise", rows * d, res, 2.0, p.act_bytes_per_element),
     ]
 
 
@@ -76,28 +80,31 @@ def vision_ops(v: MllamaVisionSpec, pts: Points, p: Precision, flash: bool) -> l
     tok, pad = imgs * t * n, imgs * t * s
     ops = [
         linear("vision/patch_embed", st, imgs * t * v.patches_per_tile,
-               v.in_channels * v.patch_size**2, d, False, p.weight, p.act),
+               v.in_channels * v.patch_size**2, d, False, p.weight_bytes_per_element,
+               p.act_bytes_per_element),
         vector_op("vision/pre_tile_embed", st, "elementwise", imgs * t * v.patches_per_tile * d,
-                  ADD_FLOPS, 1.0, p.act, t * d, p.weight),
+                  ADD_FLOPS, 1.0, p.act_bytes_per_element, t * d, p.weight_bytes_per_element),
         # hidden + (1 - tanh g) x position + tanh g x tile position: two adds, one multiply
-        vector_op("vision/pos_embed", st, "elementwise", tok * d, 3.0, 1.0, p.act,
-                  (t + 1) * n * d, p.weight),
-        norm("vision/layernorm_pre", st, tok, d, "layernorm", p.weight, p.act),
+        vector_op("vision/pos_embed", st, "elementwise", tok * d, 3.0, 1.0, p.act_bytes_per_element,
+                  (t + 1) * n * d, p.weight_bytes_per_element),
+        norm("vision/layernorm_pre", st, tok, d, "layernorm", p.weight_bytes_per_element,
+             p.act_bytes_per_element),
         # _prepare_aspect_ratio_attention_mask: [T*S, 1] @ [1, T*S] per image (a matmul)
-        linear("vision/attention_mask", st, imgs * t * s, 1, t * s, False, 0.0, p.act),
+        linear("vision/attention_mask", st, imgs * t * s, 1, t * s, False, 0.0, p.act_bytes_per_element),
     ]
     seq = t * s + 0.0 * imgs  # one attention sequence per image: all its padded tiles
     for lo, hi, gated, part in ((0, v.num_layers, False, "local"),
                                 (0, v.num_global_layers, True, "global")):
         if gated:
-            ops += [norm("vision/layernorm_post", st, pad, d, "layernorm", p.weight, p.act),
+            ops += [norm("vision/layernorm_post", st, pad, d, "layernorm", p.weight_bytes_per_element,
+                         p.act_bytes_per_element),
                     vector_op("vision/post_tile_embed", st, "elementwise", pad * d, ADD_FLOPS,
-                              1.0, p.act, t * d, p.weight)]
+                              1.0, p.act_bytes_per_element, t * d, p.weight_bytes_per_element)]
         layer = _encoder_layer(v, imgs, seq, p, flash, f"vision/{part}/{_layers(lo, hi)}", gated)
         ops += [_repeat(o, hi - lo, lo) for o in layer]
     # final + intermediate-layer features concatenated (a copy): T*N x vision_output_dim
     ops.append(vector_op("vision/concat_features", st, "elementwise", tok * v.vision_output_dim,
-                         0.0, 1.0, p.act))
+                         0.0, 1.0, p.act_bytes_per_element))
     return ops
 
 
@@ -105,7 +112,8 @@ def projector_ops(v: MllamaVisionSpec, pts: Points, p: Precision) -> list[Op]:
     """multi_modal_projector: Linear(vision_output_dim -> text hidden, bias) over every visual
     token (pts.projector_rows = images x T x N per sample)."""
     return [linear("projector/fc1", "projector", pts.batch * pts.projector_rows,
-                   v.vision_output_dim, v.text_hidden_size, True, p.weight, p.act)]
+                   v.vision_output_dim, v.text_hidden_size, True, p.weight_bytes_per_element,
+                   p.act_bytes_per_element)]
 
 
 def cross_layer_ops(m: LLMSpec, stage: str, batch: Arr, q: Arr, visual: Arr, p: Precision,
@@ -118,29 +126,36 @@ def cross_layer_ops(m: LLMSpec, stage: str, batch: Arr, q: Arr, visual: Arr, p: 
     rows, kv_rows = batch * q * on, batch * visual * on  # [B*q], [B*V]
     shape = AttnShape(seqs=batch, q=q * on, k=visual, heads=m.num_heads, kv_heads=m.num_kv_heads,
                       head_dim=m.head_dim, causal=False, kv_from_cache=True)
-    ops = [norm(f"{pre}/attn_norm", stage, rows, h, m.norm_kind, p.weight, p.act),
-           linear(f"{pre}/attn/q", stage, rows, h, m.q_dim, False, p.weight, p.act),
+    ops = [norm(f"{pre}/attn_norm", stage, rows, h, m.norm_kind, p.weight_bytes_per_element,
+                p.act_bytes_per_element),
+           linear(f"{pre}/attn/q", stage, rows, h, m.q_dim, False, p.weight_bytes_per_element,
+                  p.act_bytes_per_element),
            norm(f"{pre}/attn/q_norm", stage, rows * m.num_heads, m.head_dim, "rmsnorm",
-                p.weight, p.act)]
+                p.weight_bytes_per_element, p.act_bytes_per_element)]
     if project_kv:
         ops += [_kv_linear(f"{pre}/attn/k", stage, kv_rows, h, m.kv_dim, False, p),
                 _kv_linear(f"{pre}/attn/v", stage, kv_rows, h, m.kv_dim, False, p),
                 norm(f"{pre}/attn/k_norm", stage, kv_rows * m.num_kv_heads, m.head_dim,
-                     "rmsnorm", p.weight, p.kv)]
-    ops += attention(f"{pre}/attn", stage, shape, p.act, p.kv, flash)
+                     "rmsnorm", p.weight_bytes_per_element, p.kv_bytes_per_element)]
+    ops += attention(f"{pre}/attn", stage, shape, p.act_bytes_per_element, p.kv_bytes_per_element, flash)
     ops += [
-        linear(f"{pre}/attn/o", stage, rows, m.q_dim, h, False, p.weight, p.act),
+        linear(f"{pre}/attn/o", stage, rows, m.q_dim, h, False, p.weight_bytes_per_element,
+               p.act_bytes_per_element),
         vector_op(f"{pre}/attn/gated_residual", stage, "elementwise", rows * h, GATE_FLOPS, 2.0,
-                  p.act, 1, p.weight),
-        norm(f"{pre}/mlp_norm", stage, rows, h, m.norm_kind, p.weight, p.act),
-        linear(f"{pre}/mlp/gate", stage, rows, h, inter, False, p.weight, p.act),
-        linear(f"{pre}/mlp/up", stage, rows, h, inter, False, p.weight, p.act),
+                  p.act_bytes_per_element, 1, p.weight_bytes_per_element),
+        norm(f"{pre}/mlp_norm", stage, rows, h, m.norm_kind, p.weight_bytes_per_element,
+             p.act_bytes_per_element),
+        linear(f"{pre}/mlp/gate", stage, rows, h, inter, False, p.weight_bytes_per_element,
+               p.act_bytes_per_element),
+        linear(f"{pre}/mlp/up", stage, rows, h, inter, False, p.weight_bytes_per_element,
+               p.act_bytes_per_element),
         vector_op(f"{pre}/mlp/act", stage, "activation", rows * inter, ACT_FLOPS["swiglu"], 2.0,
-                  p.act),
-        linear(f"{pre}/mlp/down", stage, rows, inter, h, False, p.weight, p.act),
+                  p.act_bytes_per_element),
+        linear(f"{pre}/mlp/down", stage, rows, inter, h, False, p.weight_bytes_per_element,
+               p.act_bytes_per_element),
         # full_text_row_masked_out_mask x MLP output, then residual + tanh(gate) x that
         vector_op(f"{pre}/mlp/gated_residual", stage, "elementwise", rows * h, 1.0 + GATE_FLOPS,
-                  2.0, p.act, 1, p.weight),
+                  2.0, p.act_bytes_per_element, 1, p.weight_bytes_per_element),
     ]
     return [_repeat(o, 1, layer) for o in ops]
 
@@ -150,7 +165,7 @@ def decoder_ops(m: LLMSpec, stage: str, pts: Points, q: Arr, k: Arr, p: Precisio
     """Embedding of q text tokens, runs of self-attention layers (q new tokens over k keys)
     split at each cross layer, final norm and lm_head (MllamaForConditionalGeneration)."""
     b, h = pts.batch, m.hidden_size
-    ops = [embedding("llm/embed", stage, b * q, h, p.weight, p.act)]
+    ops = [embedding("llm/embed", stage, b * q, h, p.weight_bytes_per_element, p.act_bytes_per_element)]
     lo = 0
     for x in (*m.cross_attention_layers, m.num_layers):
         if x > lo:
@@ -158,9 +173,10 @@ def decoder_ops(m: LLMSpec, stage: str, pts: Points, q: Arr, k: Arr, p: Precisio
         if x < m.num_layers:
             ops += cross_layer_ops(m, stage, b, q, pts.visual, p, flash, x, stage == "prefill")
         lo = x + 1
-    ops.append(norm("llm/final_norm", stage, b * q, h, m.norm_kind, p.weight, p.act))
+    ops.append(norm("llm/final_norm", stage, b * q, h, m.norm_kind, p.weight_bytes_per_element,
+                    p.act_bytes_per_element))
     ops.append(linear("llm/lm_head", stage, b * logit_rows, h, m.vocab_size, False,
-                      p.weight, p.act, op_class="lm_head"))
+                      p.weight_bytes_per_element, p.act_bytes_per_element, op_class="lm_head"))
     return ops
 
 

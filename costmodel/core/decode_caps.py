@@ -91,7 +91,7 @@ def topk_ops(m: LLMSpec, groups: tuple[tuple[int, int, Arr], ...], pts: Points,
             vec = scores * np.log2(max(sp.top_k, 2.0))
             ops.append(Op(name=f"llm/L{layer}/attn/topk", stage="decode", op_class="attention",
                           matmul_flops=0.0 * vec, vector_flops=vec, useful_flops=vec,
-                          weight_bytes=0.0 * vec, act_read_bytes=scores * p.act,
+                          weight_bytes=0.0 * vec, act_read_bytes=scores * p.act_bytes_per_element,
                           act_write_bytes=on * m.num_heads * sp.top_k * INDEX_BYTES,
                           first_layer=layer))
     return ops

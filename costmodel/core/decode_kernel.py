@@ -75,7 +75,7 @@ from __future__ import annotations
 import numpy as np
 
 from costmodel.core.kernel_params import Device, KernelParams, Num, _a
-from costmodel.core.ops import Arr
+from costmodel.core.ops import Arr, attention_io_bytes
 
 MAX_SPLITS = 128  # FlashAttention's num_splits_heuristic cap
 SPLIT_EFFICIENCY = 0.85  # ... takes the fewest splits within 85% of the best wave efficiency
@@ -93,10 +93,10 @@ GMMA_SMALL_CTA = 128.0 * 16.0  # headElems * ctaNbQHeads at most this: 3 CTAs pe
 def decode_kv_bytes(batch: Num, kv_len: Num, heads: Num, kv_heads: Num, head_dim: Num,
                     kv_bytes: Num, a_bytes: Num, kv_streams: Num = 2.0) -> Arr:
     """K and V read once (kv_heads only: GQA; kv_streams 2, K and V) plus q read and output
-    written."""
-    b, d = _a(batch), _a(head_dim)
-    return (b * _a(kv_heads) * _a(kv_len) * d * _a(kv_streams) * kv_bytes
-            + 2.0 * b * _a(heads) * d * a_bytes)
+    written (ops.attention_io_bytes with one query)."""
+    q_bytes, k_bytes = attention_io_bytes(_a(batch), 1.0, _a(kv_len), _a(heads), _a(kv_heads),
+                                          _a(head_dim), a_bytes, kv_bytes)
+    return _a(kv_streams) * k_bytes + 2.0 * q_bytes
 
 
 def num_splits(units: Num, n_blocks: Num, sms: int) -> Arr:

@@ -75,7 +75,7 @@ from costmodel.core.decode_kernel import (
     xqa_multi_block,
 )
 from costmodel.core.kernel_params import Device, KernelParams, Num, _a
-from costmodel.core.ops import Arr, AttnShape, Op, band_scores
+from costmodel.core.ops import Arr, AttnShape, Op, attention_io_bytes, band_scores
 
 __all__ = [  # this module's names and, re-exported, the decode model's and the shared ones
     "BLOCK", "GMMA_Q_HEADS", "GMMA_SMALL_CTA", "MAX_SPLITS", "MMHA_TILE", "RESIDENT",
@@ -178,7 +178,9 @@ def chunked_attention_time_s(batch: Num, q_len: Arr, kv_len: Arr, causal: bool, 
     prefix = np.maximum(k - q, 0.0) + start if causal else k + 0.0 * start
     keys = prefix + qj if causal else prefix
     kv = prefix + qj / 2.0 if causal else prefix
-    by = 2.0 * head_dim * (qj * heads * _a(qo_bytes) + keys * kv_heads * _a(kv_bytes))
+    q_bytes, k_bytes = attention_io_bytes(1.0, qj, keys, heads, kv_heads, head_dim, _a(qo_bytes),
+                                          _a(kv_bytes))
+    by = 2.0 * (q_bytes + k_bytes)  # Q read, O written, K and V read
     with np.errstate(divide="ignore", invalid="ignore"):
         t = prefill_attention_time_s(1.0, np.maximum(qj, 1.0), kv, heads, head_dim, False, 0.0,
                                      peak_flops_per_s, by, dev, p, block)

@@ -22,9 +22,9 @@ class Precision:
     """Bytes per element of weights (incl. quantisation scales), activations and KV cache;
     dequant_flops: vector FLOPs per weight element each time a linear reads it (quant.py)."""
 
-    weight: float
-    act: float
-    kv: float
+    weight_bytes_per_element: float
+    act_bytes_per_element: float
+    kv_bytes_per_element: float
     dequant_flops: float = 0.0
 
 

@@ -45,13 +45,13 @@ class KernelModel:
 
     params: tuple[KernelParams | None, ...]
     sm_count: tuple[int, ...]
-    act_bytes: float
+    act_bytes_per_element: float
     exp_per_s: tuple[float, ...] = ()  # SFU exponentials per second (inf: not modelled)
     sm_flops_per_s: tuple[float, ...] = ()  # dense bf16 (else fp16) peak (Device.sm_flops_per_s)
-    qo_bytes: tuple[float, ...] = ()  # prefill attention's Q/O bytes per element (prefill_qo_bytes)
+    qo_bytes_per_element: tuple[float, ...] = ()  # prefill attention's Q/O (prefill_qo_bytes)
 
     @classmethod
-    def of(cls, profiles: Sequence[HardwareProfile], act_bytes: float,
+    def of(cls, profiles: Sequence[HardwareProfile], act_bytes_per_element: float,
            engine: Engine | None = None, kv_dtype: DType | None = None,
            math_dtypes: Sequence[DType] = ()) -> KernelModel | None:
         """None when no device has fitted figures (then nothing changes). Per device: the
@@ -67,10 +67,10 @@ class KernelModel:
         params = tuple(_engine_params(h, engine, f8) if k else None
                        for h, k, f8 in zip(profiles, ok, fp8, strict=True))
         in_kv = engine is not None and engine.prefill_attention_dtype == "kv_cache"
-        kv_b = kv_dtype.bytes_per_element if kv_dtype is not None else act_bytes
-        qo = tuple(float(prefill_qo_bytes(act_bytes, kv_b, kv_dtype == DType.fp8, in_kv,
-                                          h.supports(DType.fp8))) for h in profiles)
-        return cls(params, tuple(h.sm_count or 0 for h in profiles), act_bytes,
+        kv_b = kv_dtype.bytes_per_element if kv_dtype is not None else act_bytes_per_element
+        qo = tuple(float(prefill_qo_bytes(act_bytes_per_element, kv_b, kv_dtype == DType.fp8,
+                                          in_kv, h.supports(DType.fp8))) for h in profiles)
+        return cls(params, tuple(h.sm_count or 0 for h in profiles), act_bytes_per_element,
                    tuple(np.inf if h.exp_per_s is None else h.exp_per_s for h in profiles),
                    tuple(_bf16_peak(h) for h in profiles), qo)
 
@@ -106,8 +106,8 @@ class KernelModel:
     def qo(self, d: int) -> float | None:
         """Device row d's prefill attention Q/O bytes per element where they differ from the
         activations' (prefill_qo_bytes), else None."""
-        qo = self.qo_bytes[d] if self.qo_bytes else None
-        return None if qo == self.act_bytes else qo
+        qo = self.qo_bytes_per_element[d] if self.qo_bytes_per_element else None
+        return None if qo == self.act_bytes_per_element else qo
 
     def kernel_s(self, op: Op, d: int, peak_flops_per_s: Arr, bytes_per_s: Arr,
                  fused: bool = False, fused_gemm: bool = False) -> Arr:
@@ -116,7 +116,7 @@ class KernelModel:
         p = self.params[d]
         assert p is not None
         t = op_time_s(op, self.device(d, bytes_per_s), p, _rows(peak_flops_per_s, [d]),
-                      self.act_bytes, op.attn, self.qo(d), fused_gemm)
+                      self.act_bytes_per_element, op.attn, self.qo(d), fused_gemm)
         return t - p.gemm_fixed_s * float(fused and op.op_class in FUSABLE)
 
     def memory_rate(self, bytes_per_s: Arr) -> Arr:
@@ -149,8 +149,8 @@ class KernelModel:
         dev = Device(**dev_cols)
         ideal = _rows(ideal_s, rows)
         with np.errstate(divide="ignore", invalid="ignore"):
-            t = op_time_s(op, dev, p, _rows(peak_flops_per_s, rows), self.act_bytes, None, None,
-                          fused_gemm)
+            t = op_time_s(op, dev, p, _rows(peak_flops_per_s, rows), self.act_bytes_per_element,
+                          None, None, fused_gemm)
             t = t - p.gemm_fixed_s * float(fused and op.op_class in FUSABLE)
             out[rows] = np.where(ideal > 0, t / np.where(ideal > 0, ideal, 1.0), 1.0)
         return out

@@ -43,26 +43,29 @@ def qk_norm_ops(m: LLMSpec, pre: str, stage: str, rows: Arr, p: Precision) -> li
     if not m.qk_norm:
         return []
     return [norm(f"{pre}/attn/q_norm", stage, rows * m.num_heads, m.head_dim, m.norm_kind,
-                 p.weight, p.act),
+                 p.weight_bytes_per_element, p.act_bytes_per_element),
             norm(f"{pre}/attn/k_norm", stage, rows * m.num_kv_heads, m.head_dim, m.norm_kind,
-                 p.weight, p.act)]
+                 p.weight_bytes_per_element, p.act_bytes_per_element)]
 
 
 def post_norm_ops(m: LLMSpec, name: str, stage: str, rows: Arr, p: Precision) -> list[Op]:
     """The sandwich norm on a sub-block's output (before the residual add)."""
     if not m.sandwich_norm:
         return []
-    return [norm(name, stage, rows, m.hidden_size, m.norm_kind, p.weight, p.act)]
+    return [norm(name, stage, rows, m.hidden_size, m.norm_kind, p.weight_bytes_per_element,
+                 p.act_bytes_per_element)]
 
 
 def geglu_ops(m: LLMSpec, pre: str, stage: str, rows: Arr, p: Precision) -> list[Op]:
     """gate and up projections and gelu_tanh(gate) * up (the down projection follows)."""
     h, inter = m.hidden_size, m.intermediate_size
     return [
-        linear(f"{pre}/mlp/gate", stage, rows, h, inter, False, p.weight, p.act),
-        linear(f"{pre}/mlp/up", stage, rows, h, inter, False, p.weight, p.act),
+        linear(f"{pre}/mlp/gate", stage, rows, h, inter, False, p.weight_bytes_per_element,
+               p.act_bytes_per_element),
+        linear(f"{pre}/mlp/up", stage, rows, h, inter, False, p.weight_bytes_per_element,
+               p.act_bytes_per_element),
         vector_op(f"{pre}/mlp/act", stage, "activation", rows * inter, ACT_FLOPS["geglu"],
-                  2.0, p.act),
+                  2.0, p.act_bytes_per_element),
     ]
 
 
@@ -71,4 +74,4 @@ def embed_scale_ops(m: LLMSpec, stage: str, rows: Arr, p: Precision) -> list[Op]
     if not m.embed_scale:
         return []
     return [vector_op("llm/embed_scale", stage, "elementwise", rows * m.hidden_size, 1.0, 1.0,
-                      p.act)]
+                      p.act_bytes_per_element)]

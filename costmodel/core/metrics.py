@@ -90,11 +90,11 @@ def footprint(spec: ModelSpec, gpu: ModelSpec, pts: Points, prec: Precision, par
     """costmodel's count: weights = all parameters x bytes; KV cache as kv_cache_bytes; per
     GPU: the pipeline stage (of `gpu`, one TP shard) whose weights + KV cache are largest."""
     like = activation_bytes
-    weights = spec.param_counts()["total"] * prec.weight + 0.0 * like
-    kv = kv_cache_bytes(spec.llm, pts, prec.kv) + 0.0 * like
+    weights = spec.param_counts()["total"] * prec.weight_bytes_per_element + 0.0 * like
+    kv = kv_cache_bytes(spec.llm, pts, prec.kv_bytes_per_element) + 0.0 * like
     bounds = stage_bounds(spec.llm.num_layers, par.pp)
-    w_stage = np.asarray([p * prec.weight for p in stage_params(gpu, bounds)])
-    kv_stage = np.stack([kv_cache_bytes(gpu.llm, pts, prec.kv, lo, hi) + 0.0 * like
+    w_stage = np.asarray([p * prec.weight_bytes_per_element for p in stage_params(gpu, bounds)])
+    kv_stage = np.stack([kv_cache_bytes(gpu.llm, pts, prec.kv_bytes_per_element, lo, hi) + 0.0 * like
                          for lo, hi in bounds])
     worst = np.argmax(kv_stage + w_stage.reshape((-1,) + (1,) * (kv_stage.ndim - 1)), axis=0)
     kv_gpu = np.take_along_axis(kv_stage, worst[None], axis=0)[0]

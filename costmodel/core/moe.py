@@ -68,10 +68,14 @@ def _topk(pre: str, stage: str, rows: Arr, moe: MoESpec, a_bytes: float) -> Op:
 
 def _swiglu(pre: str, stage: str, rows: Arr, h: int, width: int, p: Precision) -> list[Op]:
     return [
-        linear(f"{pre}/gate", stage, rows, h, width, False, p.weight, p.act),
-        linear(f"{pre}/up", stage, rows, h, width, False, p.weight, p.act),
-        vector_op(f"{pre}/act", stage, "activation", rows * width, ACT_FLOPS["swiglu"], 2.0, p.act),
-        linear(f"{pre}/down", stage, rows, width, h, False, p.weight, p.act),
+        linear(f"{pre}/gate", stage, rows, h, width, False, p.weight_bytes_per_element,
+               p.act_bytes_per_element),
+        linear(f"{pre}/up", stage, rows, h, width, False, p.weight_bytes_per_element,
+               p.act_bytes_per_element),
+        vector_op(f"{pre}/act", stage, "activation", rows * width, ACT_FLOPS["swiglu"], 2.0,
+                  p.act_bytes_per_element),
+        linear(f"{pre}/down", stage, rows, width, h, False, p.weight_bytes_per_element,
+               p.act_bytes_per_element),
     ]
 
 
@@ -83,24 +87,26 @@ def moe_mlp_ops(m: LLMSpec, stage: str, rows: Arr, pre: str, p: Precision) -> li
     e, k, inter = moe.num_experts, moe.experts_per_token, moe.expert_intermediate_size
     routed = rows * k / moe.ep  # this GPU's share of the routed rows (balanced routing)
     hit = distinct_experts(e, k, rows) / moe.ep  # of its E/ep experts
-    ops = [linear(f"{pre}/mlp/router", stage, rows, h, e, False, p.weight, p.act),
-           _topk(pre, stage, rows, moe, p.act)]
+    ops = [linear(f"{pre}/mlp/router", stage, rows, h, e, False, p.weight_bytes_per_element,
+                  p.act_bytes_per_element),
+           _topk(pre, stage, rows, moe, p.act_bytes_per_element)]
     if moe.ep > 1:
-        ops.append(_all_to_all(f"{pre}/mlp/a2a_dispatch", stage, rows, moe, h, p.act))
+        ops.append(_all_to_all(f"{pre}/mlp/a2a_dispatch", stage, rows, moe, h, p.act_bytes_per_element))
     for op in _swiglu(f"{pre}/mlp/experts", stage, routed, h, inter, p):
         # gate, up (h x I) and down (I x h): one h*I matrix of each expert touched is read
-        ops.append(_experts_read(op, hit * h * inter * p.weight) if op.gemm_k else op)
+        ops.append(_experts_read(op, hit * h * inter * p.weight_bytes_per_element) if op.gemm_k else op)
     if moe.ep > 1:
-        ops.append(_all_to_all(f"{pre}/mlp/a2a_combine", stage, rows, moe, h, p.act))
+        ops.append(_all_to_all(f"{pre}/mlp/a2a_combine", stage, rows, moe, h, p.act_bytes_per_element))
     terms = k
     if moe.shared_expert_intermediate_size:
         ops += _swiglu(f"{pre}/mlp/shared", stage, rows, h, moe.shared_expert_intermediate_size, p)
         terms += 1
         if moe.shared_expert_gate:  # sigmoid(Linear(h, 1)) x the shared expert's output
-            ops += [linear(f"{pre}/mlp/shared/gate_proj", stage, rows, h, 1, False, p.weight, p.act),
+            ops += [linear(f"{pre}/mlp/shared/gate_proj", stage, rows, h, 1, False,
+                           p.weight_bytes_per_element, p.act_bytes_per_element),
                     vector_op(f"{pre}/mlp/shared/scale", stage, "elementwise", rows * h,
-                              1.0, 1.0, p.act)]
+                              1.0, 1.0, p.act_bytes_per_element)]
     # Scale each expert output by its routing weight and sum (1 multiply + 1 add per term).
     ops.append(vector_op(f"{pre}/mlp/combine", stage, "elementwise", rows * h, 2.0 * terms,
-                         float(terms), p.act))
+                         float(terms), p.act_bytes_per_element))
     return ops

@@ -181,6 +181,18 @@ def band_scores(n: Arr, window: Arr | float) -> Arr:
     return m * (m + 1) / 2.0 + (n - m) * np.minimum(window, n)  # (n - m) > 0 only where W < n
 
 
+def attention_io_bytes(seqs: Arr | float, q: Arr | float, k: Arr | float, heads: Arr | float,
+                       kv_heads: Arr | float, head_dim: Arr | float, qo_bytes_per_element: Arr | float,
+                       kv_bytes_per_element: Arr | float) -> tuple[Arr, Arr]:
+    """(Q bytes, K bytes) of one attention call, `seqs` sequences of q queries over k keys:
+    Q = seqs x q x heads x head_dim elements, K = seqs x k x kv_heads x head_dim (GQA: the KV
+    heads only). A fused (flash) call reads Q and writes O of Q's size and reads K and V once.
+    The one count of attention I/O traffic: ops' attention, decode_kernel.decode_kv_bytes and
+    efficiency.chunked_attention_time_s."""
+    return (seqs * q * heads * head_dim * qo_bytes_per_element,  # type: ignore[return-value]
+            seqs * k * kv_heads * head_dim * kv_bytes_per_element)
+
+
 def _score_counts(s: AttnShape) -> tuple[Arr, Arr]:
     """(executed, useful) score elements per sequence per head.
 
@@ -217,13 +229,15 @@ def _attn_counts(s: AttnShape, a_bytes: float, kv_bytes: float, flash: bool) -> 
     per_seq_heads = s.seqs * s.heads
     dh = s.head_dim
     executed = useful if flash else full
+    q_bytes, k_read = attention_io_bytes(s.seqs, s.q, s.k, s.heads, s.kv_heads, dh, a_bytes,
+                                         kv_bytes if s.kv_from_cache else a_bytes)
     return _AttnCounts(
         mm_exec=2.0 * 2.0 * dh * per_seq_heads * executed,
         mm_useful=2.0 * 2.0 * dh * per_seq_heads * useful,
         sm_exec=SOFTMAX_FLOPS * per_seq_heads * executed,
         sm_useful=SOFTMAX_FLOPS * per_seq_heads * useful,
-        q_bytes=s.seqs * s.q * s.heads * dh * a_bytes,
-        k_read=s.seqs * s.k * s.kv_heads * dh * (kv_bytes if s.kv_from_cache else a_bytes),
+        q_bytes=q_bytes,
+        k_read=k_read,
         scores=per_seq_heads * full * a_bytes,
         z=_z(full * s.seqs),
     )

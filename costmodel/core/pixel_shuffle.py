@@ -28,7 +28,8 @@ def layer_scale_op(v: VisionSpec, name: str, rows: Arr, p: Precision) -> list[Op
     if not v.layer_scale:
         return []
     d = v.hidden_size
-    return [vector_op(name, "vision", "elementwise", rows * d, MUL_FLOPS, 1.0, p.act, d, p.weight)]
+    return [vector_op(name, "vision", "elementwise", rows * d, MUL_FLOPS, 1.0, p.act_bytes_per_element, d,
+                      p.weight_bytes_per_element)]
 
 
 def vit_qk_norm_ops(v: VisionSpec, pre: str, rows: Arr, p: Precision) -> list[Op]:
@@ -36,7 +37,8 @@ def vit_qk_norm_ops(v: VisionSpec, pre: str, rows: Arr, p: Precision) -> list[Op
     if not v.qk_norm:
         return []
     d = v.hidden_size
-    return [norm(f"{pre}/attn/{x}_norm", "vision", rows, d, "rmsnorm", p.weight, p.act)
+    return [norm(f"{pre}/attn/{x}_norm", "vision", rows, d, "rmsnorm", p.weight_bytes_per_element,
+                 p.act_bytes_per_element)
             for x in ("q", "k")]
 
 
@@ -46,8 +48,8 @@ def pixel_shuffle_ops(pj: ProjectorSpec, rows_in: Arr, p: Precision) -> list[Op]
         return []
     elems = rows_in * pj.input_dim
     ops = [vector_op("projector/pixel_shuffle", "projector", "elementwise",
-                     SHUFFLE_COPIES * elems, 0.0, 1.0, p.act)]
+                     SHUFFLE_COPIES * elems, 0.0, 1.0, p.act_bytes_per_element)]
     if pj.norm_dim:
         ops.append(norm("projector/norm", "projector", rows_in / pj.merge_size**2, pj.norm_dim,
-                        "layernorm", p.weight, p.act))
+                        "layernorm", p.weight_bytes_per_element, p.act_bytes_per_element))
     return ops

@@ -81,11 +81,14 @@ def deepstack_projector_ops(pj: ProjectorSpec, pts: Points, p: Precision) -> lis
     st, rows = "projector", pts.batch * pts.projector_rows / pj.merge_size**2
     (d1, o1), (d2, o2) = pj.linear_shapes()
     ops = [
-        norm("projector/deepstack/norm", st, rows, pj.merged_dim, "layernorm", p.weight, p.act),
-        linear("projector/deepstack/fc1", st, rows, d1, o1, pj.bias, p.weight, p.act),
+        norm("projector/deepstack/norm", st, rows, pj.merged_dim, "layernorm", p.weight_bytes_per_element,
+             p.act_bytes_per_element),
+        linear("projector/deepstack/fc1", st, rows, d1, o1, pj.bias, p.weight_bytes_per_element,
+               p.act_bytes_per_element),
         vector_op("projector/deepstack/act", st, "activation", rows * o1, ACT_FLOPS["gelu"],
-                  1.0, p.act),
-        linear("projector/deepstack/fc2", st, rows, d2, o2, pj.bias, p.weight, p.act),
+                  1.0, p.act_bytes_per_element),
+        linear("projector/deepstack/fc2", st, rows, d2, o2, pj.bias, p.weight_bytes_per_element,
+               p.act_bytes_per_element),
     ]
     return [Op(**{**o.__dict__, "count": pj.deepstack}) for o in ops]
 
@@ -100,5 +103,5 @@ def deepstack_add_op(spec: ModelSpec, pts: Points, p: Precision) -> list[Op]:
     k, h = pj.deepstack, spec.llm.hidden_size
     name = "llm/L0/deepstack_add" if k == 1 else f"llm/L0-{k - 1}/deepstack_add"
     op = vector_op(name, "prefill", "elementwise", pts.batch * pts.visual * h, ADD_FLOPS,
-                   2.0, p.act)
+                   2.0, p.act_bytes_per_element)
     return [Op(**{**op.__dict__, "count": k, "first_layer": 0})]

@@ -147,7 +147,7 @@ class Rates:
     @classmethod
     def from_profiles(cls, profiles: Sequence[HardwareProfile], math_dtype: DType | Sequence[DType],
                       engine: Engine | None = None, launch: bool = True,
-                      act_bytes: float = 2.0, kv_dtype: DType | None = None) -> Rates:
+                      act_bytes_per_element: float = 2.0, kv_dtype: DType | None = None) -> Rates:
         """One entry per device, each at its math dtype (one dtype, or one per device);
         raises UnsupportedDtype if a device lacks its dtype.
 
@@ -157,8 +157,8 @@ class Rates:
         'measured': the profile's efficiencies and curves, launches as the engine says
         (Engine.launches) at the device's overhead + the engine's host overhead per kernel,
         and the device's fitted kernel figures where it has them (core/kernel_model.py;
-        act_bytes: bytes per activation element, which the kernel model needs; kv_dtype: the
-        KV cache's, for an engine whose prefill attention runs in it)."""
+        act_bytes_per_element: bytes per activation element, which the kernel model needs;
+        kv_dtype: the KV cache's, for an engine whose prefill attention runs in it)."""
         dts = [math_dtype] * len(profiles) if isinstance(math_dtype, DType) else list(math_dtype)
         pairs = list(zip(profiles, dts, strict=True))
         ideal = engine is not None and engine.kernels == "bound"
@@ -170,17 +170,17 @@ class Rates:
         attn = mm * np.array([eff(h.attention_efficiency) for h in profiles])
         vec = np.array([h.peak_flops_per_s_by_dtype.get(DType.fp32, h.peak_flops_per_s(dt))
                         * eff(h.compute_efficiency) for h, dt in pairs])
-        bw = np.array([h.memory_bandwidth_Bps * eff(h.memory_efficiency) for h in profiles])
+        bw = np.array([h.memory_bytes_per_s * eff(h.memory_efficiency) for h in profiles])
         host = 0.0 if engine is None else engine.host_overhead_per_kernel_s
         on = launch and not ideal and (engine is None or engine.launch_per_kernel)
         launch_s = np.array([h.kernel_launch_overhead_s + host for h in profiles]) * float(on)
-        link = np.array([h.interconnect_bandwidth_Bps or np.inf for h in profiles])
+        link = np.array([h.interconnect_bytes_per_s or np.inf for h in profiles])
         hop = np.array([link_latency_s(h) for h in profiles])
         curves = {} if ideal else curve_table(profiles)
         intensity = {} if ideal else keyed_table(profiles)
         width = {} if ideal else keyed_table(profiles, "width_curves")
         kernels = None if ideal or engine is None else KernelModel.of(
-            profiles, act_bytes, engine, kv_dtype, dts)
+            profiles, act_bytes_per_element, engine, kv_dtype, dts)
         return cls(mm, attn, vec, bw, launch_s, link, hop, curves, intensity, width, engine,
                    kernels)
 

@@ -72,17 +72,19 @@ def vision_ops(v: VisionSpec, pts: Points, p: Precision, flash: bool) -> list[Op
     rows = seqs * pts.seq_per_crop  # [B*N*S] tokens
     d, st = v.hidden_size, "vision"
     ops = [linear("vision/patch_embed", st, patch_rows, v.patch_input_dim, d, v.patch_bias,
-                  p.weight, p.act)]
+                  p.weight_bytes_per_element, p.act_bytes_per_element)]
     if v.num_position_embeddings:
         # Qwen3-VL (`Qwen3VLVisionModel.forward`): 4 bilinear taps of the table weighted and
         # summed (4 multiplies + 3 adds) and added to the patch (1): 8 FLOPs an element.
         ops.append(vector_op("vision/pos_embed", st, "elementwise", rows * d,
-                             4 + 3 + ADD_FLOPS, 1.0, p.act, v.pos_table() * d, p.weight))
+                             4 + 3 + ADD_FLOPS, 1.0, p.act_bytes_per_element, v.pos_table() * d,
+                             p.weight_bytes_per_element))
     elif v.learned_pos_embedding:
         ops.append(vector_op("vision/pos_embed", st, "elementwise", rows * d, ADD_FLOPS, 1.0,
-                             p.act, v.pos_table() * d, p.weight))
+                             p.act_bytes_per_element, v.pos_table() * d, p.weight_bytes_per_element))
     if v.pre_norm:
-        ops.append(norm("vision/pre_norm", st, rows, d, "layernorm", p.weight, p.act))
+        ops.append(norm("vision/pre_norm", st, rows, d, "layernorm", p.weight_bytes_per_element,
+                        p.act_bytes_per_element))
     n = v.executed_layers
     if v.window_size is not None:
         return ops + _windowed_layers(v, pts, seqs, p, flash)
@@ -95,7 +97,7 @@ def vision_ops(v: VisionSpec, pts: Points, p: Precision, flash: bool) -> list[Op
             ops += [_repeat(o, 1, i) for o in layer]
     if v.post_norm and v.post_norm_applied:  # SigLIP's last_hidden_state (Gemma 3)
         ops.append(norm("vision/post_norm", st, seqs * vit_seq(v, pts, n), d, "layernorm",
-                        p.weight, p.act))
+                        p.weight_bytes_per_element, p.act_bytes_per_element))
     return ops
 
 
@@ -129,23 +131,26 @@ def vit_layer_ops(v: VisionSpec, seqs: Arr, seq: Arr, p: Precision, flash: bool,
     layers): attention within windows, one attention op per window kind (core/qwen_vl.py)."""
     rows, d, st, nk = seqs * seq, v.hidden_size, "vision", v.norm_kind
     layer = [
-        norm(f"{pre}/norm1", st, rows, d, nk, p.weight, p.act),
-        linear(f"{pre}/attn/qkv", st, rows, d, 3 * d, v.qkv_bias, p.weight, p.act),
+        norm(f"{pre}/norm1", st, rows, d, nk, p.weight_bytes_per_element, p.act_bytes_per_element),
+        linear(f"{pre}/attn/qkv", st, rows, d, 3 * d, v.qkv_bias, p.weight_bytes_per_element,
+               p.act_bytes_per_element),
     ] + vit_qk_norm_ops(v, pre, rows, p)
     if v.rope2d:
         layer.append(vector_op(f"{pre}/attn/rope", st, "rope", rows * 2 * d,
-                               ROPE_FLOPS, 1.0, p.act))
+                               ROPE_FLOPS, 1.0, p.act_bytes_per_element))
     calls = [("attn", seqs, seq)] if windows is None else \
         [(f"attn/win_{kind}", seqs * n, size) for kind, n, size in windows]
     for name, n_seqs, q in calls:
         shape = AttnShape(seqs=n_seqs, q=q, k=q, heads=v.num_heads, kv_heads=v.num_heads,
                           head_dim=v.head_dim, causal=False, kv_from_cache=False)
-        layer += attention(f"{pre}/{name}", st, shape, p.act, p.act, flash)
+        layer += attention(f"{pre}/{name}", st, shape, p.act_bytes_per_element, p.act_bytes_per_element,
+                           flash)
     layer += [
-        linear(f"{pre}/attn/o", st, rows, d, d, True, p.weight, p.act),
+        linear(f"{pre}/attn/o", st, rows, d, d, True, p.weight_bytes_per_element, p.act_bytes_per_element),
         *layer_scale_op(v, f"{pre}/attn/layer_scale", rows, p),
-        vector_op(f"{pre}/attn/residual", st, "elementwise", rows * d, ADD_FLOPS, 2.0, p.act),
-        norm(f"{pre}/norm2", st, rows, d, nk, p.weight, p.act),
+        vector_op(f"{pre}/attn/residual", st, "elementwise", rows * d, ADD_FLOPS, 2.0,
+                  p.act_bytes_per_element),
+        norm(f"{pre}/norm2", st, rows, d, nk, p.weight_bytes_per_element, p.act_bytes_per_element),
     ]
     return layer + _vit_mlp(v, rows, p, pre)
 
@@ -155,19 +160,24 @@ def _vit_mlp(v: VisionSpec, rows: Arr, p: Precision, pre: str) -> list[Op]:
     all with biases (Qwen2.5-VL `Qwen2_5_VLMLP(bias=True)`), and the residual add."""
     d, i, st = v.hidden_size, v.intermediate_size, "vision"
     if v.mlp_kind == "swiglu":
-        mlp = [linear(f"{pre}/mlp/gate", st, rows, d, i, True, p.weight, p.act),
-               linear(f"{pre}/mlp/up", st, rows, d, i, True, p.weight, p.act),
+        mlp = [linear(f"{pre}/mlp/gate", st, rows, d, i, True, p.weight_bytes_per_element,
+                      p.act_bytes_per_element),
+               linear(f"{pre}/mlp/up", st, rows, d, i, True, p.weight_bytes_per_element,
+                      p.act_bytes_per_element),
                vector_op(f"{pre}/mlp/act", st, "activation", rows * i, ACT_FLOPS["swiglu"],
-                         2.0, p.act),
-               linear(f"{pre}/mlp/down", st, rows, i, d, True, p.weight, p.act)]
+                         2.0, p.act_bytes_per_element),
+               linear(f"{pre}/mlp/down", st, rows, i, d, True, p.weight_bytes_per_element,
+                      p.act_bytes_per_element)]
     else:
-        mlp = [linear(f"{pre}/mlp/fc1", st, rows, d, i, True, p.weight, p.act),
+        mlp = [linear(f"{pre}/mlp/fc1", st, rows, d, i, True, p.weight_bytes_per_element,
+                      p.act_bytes_per_element),
                vector_op(f"{pre}/mlp/act", st, "activation", rows * i, ACT_FLOPS[v.mlp_act],
-                         1.0, p.act),
-               linear(f"{pre}/mlp/fc2", st, rows, i, d, True, p.weight, p.act)]
+                         1.0, p.act_bytes_per_element),
+               linear(f"{pre}/mlp/fc2", st, rows, i, d, True, p.weight_bytes_per_element,
+                      p.act_bytes_per_element)]
     return mlp + [*layer_scale_op(v, f"{pre}/mlp/layer_scale", rows, p),  # InternViT
                   vector_op(f"{pre}/mlp/residual", st, "elementwise", rows * d, ADD_FLOPS, 2.0,
-                            p.act)]
+                            p.act_bytes_per_element)]
 
 
 def projector_ops(pj: ProjectorSpec, pts: Points, p: Precision) -> list[Op]:
@@ -177,20 +187,22 @@ def projector_ops(pj: ProjectorSpec, pts: Points, p: Precision) -> list[Op]:
     rows_in = pts.batch * pts.projector_rows  # [B*P] patch features
     ops: list[Op] = []
     if pj.kind == "patch_merger":
-        ops.append(norm("projector/norm", st, rows_in, pj.input_dim, pj.norm_kind, p.weight,
-                        p.act))
+        ops.append(norm("projector/norm", st, rows_in, pj.input_dim, pj.norm_kind, p.weight_bytes_per_element,
+                        p.act_bytes_per_element))
     ops += pixel_shuffle_ops(pj, rows_in, p)  # InternVL / Idefics3: shuffle (+ LayerNorm)
     rows = rows_in / pj.merge_size**2  # [B*P/m^2] merged rows
     if pj.kind == "avgpool_norm_linear":  # Gemma 3: m x m average pool, then RMSNorm
         ops += [vector_op("projector/avg_pool", st, "elementwise", rows * pj.input_dim,
-                          float(pj.merge_size**2), float(pj.merge_size**2), p.act),
-                norm("projector/norm", st, rows, pj.input_dim, "rmsnorm", p.weight, p.act)]
+                          float(pj.merge_size**2), float(pj.merge_size**2), p.act_bytes_per_element),
+                norm("projector/norm", st, rows, pj.input_dim, "rmsnorm", p.weight_bytes_per_element,
+                     p.act_bytes_per_element)]
     shapes = pj.linear_shapes()
     for i, (d_in, d_out) in enumerate(shapes):
-        ops.append(linear(f"projector/fc{i + 1}", st, rows, d_in, d_out, pj.bias, p.weight, p.act))
+        ops.append(linear(f"projector/fc{i + 1}", st, rows, d_in, d_out, pj.bias, p.weight_bytes_per_element,
+                          p.act_bytes_per_element))
         if i + 1 < len(shapes):
             ops.append(vector_op("projector/act", st, "activation", rows * d_out, ACT_FLOPS["gelu"],
-                                 1.0, p.act))
+                                 1.0, p.act_bytes_per_element))
     if pj.deepstack:
         ops += deepstack_projector_ops(pj, pts, p)
     return ops
@@ -223,12 +235,15 @@ def _attention_half(m: LLMSpec, stage: str, pre: str, rows: Arr, shape: AttnShap
     (Gemma), residual add."""
     h = m.hidden_size
     return [
-        norm(f"{pre}/attn_norm", stage, rows, h, m.norm_kind, p.weight, p.act),
+        norm(f"{pre}/attn_norm", stage, rows, h, m.norm_kind, p.weight_bytes_per_element,
+             p.act_bytes_per_element),
         *_qkv_ops(m, stage, pre, rows, p),
-        *attention(f"{pre}/attn", stage, shape, p.act, p.kv, flash),
-        linear(f"{pre}/attn/o", stage, rows, m.q_dim, h, False, p.weight, p.act),
+        *attention(f"{pre}/attn", stage, shape, p.act_bytes_per_element, p.kv_bytes_per_element, flash),
+        linear(f"{pre}/attn/o", stage, rows, m.q_dim, h, False, p.weight_bytes_per_element,
+               p.act_bytes_per_element),
         *post_norm_ops(m, f"{pre}/attn/post_norm", stage, rows, p),
-        vector_op(f"{pre}/attn/residual", stage, "elementwise", rows * h, ADD_FLOPS, 2.0, p.act),
+        vector_op(f"{pre}/attn/residual", stage, "elementwise", rows * h, ADD_FLOPS, 2.0,
+                  p.act_bytes_per_element),
     ]
 
 
@@ -237,14 +252,15 @@ def _qkv_ops(m: LLMSpec, stage: str, pre: str, rows: Arr, p: Precision) -> list[
     the q/k norms (Qwen3, Gemma 3) and RoPE on q and k."""
     h = m.hidden_size
     ops = fuse_gemms("qkv", [
-        linear(f"{pre}/attn/q", stage, rows, h, m.q_dim, m.qkv_bias, p.weight, p.act),
+        linear(f"{pre}/attn/q", stage, rows, h, m.q_dim, m.qkv_bias, p.weight_bytes_per_element,
+               p.act_bytes_per_element),
         # K and V projections write straight into the KV cache (in the KV dtype).
         _kv_linear(f"{pre}/attn/k", stage, rows, h, m.kv_dim, m.qkv_bias, p),
         _kv_linear(f"{pre}/attn/v", stage, rows, h, m.kv_dim, m.qkv_bias, p)])
     ops += qk_norm_ops(m, pre, stage, rows, p)
     if m.rope:
         ops.append(vector_op(f"{pre}/attn/rope", stage, "rope",
-                             rows * (m.q_dim + m.kv_dim), ROPE_FLOPS, 1.0, p.act))
+                             rows * (m.q_dim + m.kv_dim), ROPE_FLOPS, 1.0, p.act_bytes_per_element))
     return ops
 
 
@@ -255,10 +271,12 @@ def _mlp_half(m: LLMSpec, stage: str, pre: str, rows: Arr, p: Precision) -> list
     mlp = moe_mlp_ops(m, stage, rows, pre, p) if m.moe is not None else \
         _dense_mlp(m, stage, pre, rows, p)
     return [
-        norm(f"{pre}/mlp_norm", stage, rows, h, m.norm_kind, p.weight, p.act),
+        norm(f"{pre}/mlp_norm", stage, rows, h, m.norm_kind, p.weight_bytes_per_element,
+             p.act_bytes_per_element),
         *mlp,
         *post_norm_ops(m, f"{pre}/mlp/post_norm", stage, rows, p),
-        vector_op(f"{pre}/mlp/residual", stage, "elementwise", rows * h, ADD_FLOPS, 2.0, p.act),
+        vector_op(f"{pre}/mlp/residual", stage, "elementwise", rows * h, ADD_FLOPS, 2.0,
+                  p.act_bytes_per_element),
     ]
 
 
@@ -271,24 +289,30 @@ def _dense_mlp(m: LLMSpec, stage: str, pre: str, rows: Arr, p: Precision) -> lis
     elif m.mlp_kind == "swiglu":
         ops = [
             *fuse_gemms("gate_up", [
-                linear(f"{pre}/mlp/gate", stage, rows, h, inter, False, p.weight, p.act),
-                linear(f"{pre}/mlp/up", stage, rows, h, inter, False, p.weight, p.act)]),
+                linear(f"{pre}/mlp/gate", stage, rows, h, inter, False, p.weight_bytes_per_element,
+                       p.act_bytes_per_element),
+                linear(f"{pre}/mlp/up", stage, rows, h, inter, False, p.weight_bytes_per_element,
+                       p.act_bytes_per_element)]),
             vector_op(f"{pre}/mlp/act", stage, "activation", rows * inter, ACT_FLOPS["swiglu"],
-                      2.0, p.act),
+                      2.0, p.act_bytes_per_element),
         ]
     else:
         ops = [
-            linear(f"{pre}/mlp/up", stage, rows, h, inter, False, p.weight, p.act),
+            linear(f"{pre}/mlp/up", stage, rows, h, inter, False, p.weight_bytes_per_element,
+                   p.act_bytes_per_element),
             vector_op(f"{pre}/mlp/act", stage, "activation", rows * inter, ACT_FLOPS["gelu"],
-                      1.0, p.act),
+                      1.0, p.act_bytes_per_element),
         ]
-    return ops + [linear(f"{pre}/mlp/down", stage, rows, inter, h, False, p.weight, p.act)]
+    return ops + [linear(f"{pre}/mlp/down", stage, rows, inter, h, False, p.weight_bytes_per_element,
+                         p.act_bytes_per_element)]
 
 
 def _kv_linear(name: str, stage: str, rows: Arr, d_in: int, d_out: int, bias: bool,
                p: Precision) -> Op:
-    op = linear(name, stage, rows, d_in, d_out, bias, p.weight, p.act, kv_out=True)
-    return Op(**{**op.__dict__, "kv_write_bytes": op.kv_write_bytes * (p.kv / p.act)})
+    op = linear(name, stage, rows, d_in, d_out, bias, p.weight_bytes_per_element, p.act_bytes_per_element,
+                kv_out=True)
+    return Op(**{**op.__dict__,
+                 "kv_write_bytes": op.kv_write_bytes * (p.kv_bytes_per_element / p.act_bytes_per_element)})
 
 
 Group = tuple[int, int, Arr, Arr]  # (lo, hi, q new tokens, k keys) per sample
@@ -302,15 +326,17 @@ def llm_ops(m: LLMSpec, stage: str, batch: Arr, text_rows: Arr, groups: list[Gro
     logit_rows: tokens per sample whose logits are computed (1 = last only).
     """
     h = m.hidden_size
-    ops = [embedding("llm/embed", stage, batch * text_rows, h, p.weight, p.act)]
+    ops = [embedding("llm/embed", stage, batch * text_rows, h, p.weight_bytes_per_element,
+                     p.act_bytes_per_element)]
     ops += embed_scale_ops(m, stage, batch * text_rows, p)
     for lo, hi, q, k in groups:
         for a, b, window in m.attn_runs(lo, hi):  # runs of one attention kind
             ops += llm_layer_ops(m, stage, batch, q, k, p, flash, (a, b), window)
     q_last = groups[-1][2]
-    ops.append(norm("llm/final_norm", stage, batch * q_last, h, m.norm_kind, p.weight, p.act))
+    ops.append(norm("llm/final_norm", stage, batch * q_last, h, m.norm_kind, p.weight_bytes_per_element,
+                    p.act_bytes_per_element))
     ops.append(linear("llm/lm_head", stage, batch * logit_rows, h, m.vocab_size, False,
-                      p.weight, p.act, op_class="lm_head"))
+                      p.weight_bytes_per_element, p.act_bytes_per_element, op_class="lm_head"))
     return ops
 
 

@@ -18,7 +18,7 @@ def roofline_figure(op_df: pd.DataFrame, hardware: HardwareProfile,
     """Operators at (FLOP/byte, achieved FLOP/s = flops / latency_s) under the device's roof
     min(peak, bandwidth x intensity); the ridge point sits at peak / bandwidth."""
     require(op_df, ("stage", "op", "flops", "bytes", "latency_s"), "op frame")
-    peak, bw = hardware.peak_flops_per_s(dtype), hardware.memory_bandwidth_Bps
+    peak, bw = hardware.peak_flops_per_s(dtype), hardware.memory_bytes_per_s
     ridge = peak / bw
     df = op_df[(op_df.flops > 0) & (op_df.bytes > 0) & (op_df.latency_s > 0)]
     x = df.flops / df.bytes

@@ -32,7 +32,7 @@ from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import VisualPlan
 
 STAGES = ("vision", "projector", "prefill", "decode")
-_UNIT = Precision(weight=1.0, act=1.0, kv=1.0)
+_UNIT = Precision(weight_bytes_per_element=1.0, act_bytes_per_element=1.0, kv_bytes_per_element=1.0)
 
 
 def points(plan: VisualPlan, batch: int, text_tokens: int) -> Points:

@@ -265,12 +265,12 @@ class HardwareProfile(BaseModel):
     name: str
     category: str
     memory_bytes: float
-    memory_bandwidth_Bps: float
+    memory_bytes_per_s: float
     peak_flops_per_s_by_dtype: dict[DType, float]
     l2_cache_bytes: float | None
     tdp_W: float | None
     interconnect_kind: str
-    interconnect_bandwidth_Bps: float | None
+    interconnect_bytes_per_s: float | None
     interconnect_latency_s: float
     power_modes_W: dict[str, float]
     compute_efficiency: float
@@ -303,12 +303,12 @@ class HardwareProfile(BaseModel):
             name=f.name,
             category=f.category,
             memory_bytes=f.memory_GB * GIGA,
-            memory_bandwidth_Bps=f.memory_bandwidth_GBps * GIGA,
+            memory_bytes_per_s=f.memory_bandwidth_GBps * GIGA,
             peak_flops_per_s_by_dtype=peaks,
             l2_cache_bytes=None if f.l2_cache_MB is None else f.l2_cache_MB * MEBI,
             tdp_W=f.tdp_W,
             interconnect_kind=ic.kind,
-            interconnect_bandwidth_Bps=None if ic.bandwidth_GBps is None else ic.bandwidth_GBps * GIGA,
+            interconnect_bytes_per_s=None if ic.bandwidth_GBps is None else ic.bandwidth_GBps * GIGA,
             interconnect_latency_s=ic.latency_us * MICRO,
             power_modes_W=dict(f.power_modes_W or {}),
             compute_efficiency=f.efficiency.compute,
@@ -341,7 +341,7 @@ class HardwareProfile(BaseModel):
     def ridge_flops_per_byte(self) -> float:
         """FLOP per byte where the bf16 (or fp16) roofline turns compute-bound."""
         dt = DType.bf16 if DType.bf16 in self.peak_flops_per_s_by_dtype else DType.fp16
-        return self.peak_flops_per_s(dt) / self.memory_bandwidth_Bps
+        return self.peak_flops_per_s(dt) / self.memory_bytes_per_s
 
     def __repr__(self) -> str:
         """One line (pydantic's repr prints every curve and source, about 11 kB in a notebook
@@ -350,7 +350,7 @@ class HardwareProfile(BaseModel):
                           self.peak_flops_per_s_by_dtype.items() if d in (DType.bf16, DType.fp16))
         changed = f" | what-if: {'; '.join(self.changes)}" if self.changes else ""
         return (f"<HardwareProfile {self.id}: {self.name}, {si(self.memory_bytes, 'B')} at "
-                f"{si(self.memory_bandwidth_Bps, 'B/s')}, {peaks}{changed}>")
+                f"{si(self.memory_bytes_per_s, 'B/s')}, {peaks}{changed}>")
 
     __str__ = __repr__  # print() too (pydantic's str is its repr without the class name)
 

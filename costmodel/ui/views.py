@@ -78,7 +78,7 @@ def _roofline(est: Estimate) -> dict[str, Any]:
                "flops_per_s": s.flops / s.latency_s if s.latency_s else 0.0}
               for n, s in est.stages.items() if s.flops > 0 and s.bytes > 0]
     return {"peak_flops_per_s": hw.peak_flops_per_s(est.workload.act_dtype),
-            "bandwidth_Bps": hw.memory_bandwidth_Bps, "points": points}
+            "bandwidth_Bps": hw.memory_bytes_per_s, "points": points}
 
 
 def _header(est: Estimate) -> str:

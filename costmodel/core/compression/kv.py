@@ -122,7 +122,7 @@ def _razor_costs(m: LLMSpec, kv: KVCompression, n: Arr, p: Precision) -> tuple[A
     and the compensation token is the mean of the dropped K and V (Tang et al., eq. 4: read
     2 d d_h, 2 d d_h adds + 2 d_h divides, write 2 d_h)."""
     r, t = retrieval_split(m, kv, n)
-    heads, dh, by = m.num_kv_heads - r, m.head_dim, p.kv
+    heads, dh, by = m.num_kv_heads - r, m.head_dim, p.kv_bytes_per_element
     on = np.where(t < n, float(heads), 0.0)
     recent = np.maximum(t - 1.0 - kv.sink_tokens, 0.0)
     drop = np.maximum(n - t + 1.0, 0.0)
@@ -157,7 +157,7 @@ def kv_evict_ops(m: LLMSpec, pts: Points, kv: KVCompression, p: Precision) -> li
             vec, kv_r, kv_w = vec + b * v, kv_r + b * r_, kv_w + b * w_
             continue
         move = 2.0 * (k if kv.policy != "sink_window" else np.maximum(k - kv.sink_tokens, 0.0))
-        move = np.where(k < n, move * m.kv_dim * p.kv, 0.0)
+        move = np.where(k < n, move * m.kv_dim * p.kv_bytes_per_element, 0.0)
         kv_r, kv_w = kv_r + b * move, kv_w + b * move
         if kv.policy == "sink_window":
             continue
@@ -165,8 +165,8 @@ def kv_evict_ops(m: LLMSpec, pts: Points, kv: KVCompression, p: Precision) -> li
         on = np.where(k < n, 1.0, 0.0)
         mm = mm + on * b * 2.0 * w * hs * m.head_dim
         vec = vec + on * b * ((SOFTMAX_FLOPS + 1) * w * hs + hs * np.log2(np.maximum(n, 2.0)))
-        read = read + on * b * w * m.q_dim * p.act
-        kv_r = kv_r + on * b * n * m.kv_dim * p.kv
+        read = read + on * b * w * m.q_dim * p.act_bytes_per_element
+        kv_r = kv_r + on * b * n * m.kv_dim * p.kv_bytes_per_element
     return [Op(name=f"compress/kv_evict_{kv.policy}", stage="prefill", op_class="attention",
                matmul_flops=mm, vector_flops=vec, useful_flops=mm + vec, weight_bytes=z,
                act_read_bytes=read, act_write_bytes=z, kv_read_bytes=kv_r, kv_write_bytes=kv_w)]

@@ -41,7 +41,7 @@ def eager_extra(name: str, stage: str, shape: AttnShape, a: float, kv: float) ->
 
 
 def _projector(spec: ModelSpec, pts: Points, c: Compression, p: Precision) -> list[Op]:
-    b, n, a, d = pts.batch, pts.visual, p.act, spec.llm.hidden_size
+    b, n, a, d = pts.batch, pts.visual, p.act_bytes_per_element, spec.llm.hidden_size
     if c.is_video:  # per-frame keep and temporal merge: core/compression/video.py
         return video_ops(pts, c, d, p)
     k = kept(c, n)
@@ -70,14 +70,15 @@ def _vit_eager(spec: ModelSpec, pts: Points, p: Precision) -> Op:
     shape = AttnShape(seqs=pts.batch * pts.crops, q=seq, k=seq, heads=v.num_heads,
                       kv_heads=v.num_heads, head_dim=v.head_dim, causal=False,
                       kv_from_cache=False)
-    return eager_extra("compress/eager_attn_vit", "vision", shape, p.act, p.act)
+    return eager_extra("compress/eager_attn_vit", "vision", shape, p.act_bytes_per_element,
+                       p.act_bytes_per_element)
 
 
 def _encoder(spec: ModelSpec, pts: Points, c: Compression, p: Precision,
              flash: bool) -> list[Op]:
     v = spec.vision
     assert v is not None
-    seqs, s, d, a = pts.batch * pts.crops, pts.seq_per_crop, v.hidden_size, p.act
+    seqs, s, d, a = pts.batch * pts.crops, pts.seq_per_crop, v.hidden_size, p.act_bytes_per_element
     k = kept(c, pts.visual)
     hs = v.num_heads * s
     cls_row = op(f"compress/{c.kind}_cls_scores", "vision", "elementwise", 0.0 * s,
@@ -100,7 +101,7 @@ def _encoder(spec: ModelSpec, pts: Points, c: Compression, p: Precision,
 def _llm_score(spec: ModelSpec, pts: Points, c: Compression, lo: int, n: Arr, k: Arr,
                p: Precision) -> Op:
     """One pruning stage's ranking: n visual tokens in, k kept."""
-    m, b, a = spec.llm, pts.batch, p.act
+    m, b, a = spec.llm, pts.batch, p.act_bytes_per_element
     prompt, name = pts.text + n, f"compress/{c.kind}_scores"
     if c.schedule is not None or c.layer is None:
         name += f"@L{lo}"
@@ -108,7 +109,7 @@ def _llm_score(spec: ModelSpec, pts: Points, c: Compression, lo: int, n: Arr, k:
         hs = m.num_heads * n
         return op(name, "prefill", "attention", b * 2 * m.head_dim * hs,
                   b * ((SOFTMAX_FLOPS + 1) * hs + n * log2(n)), b * (m.q_dim + prompt * m.hidden_size) * a,
-                  b * (pts.text + k) * m.hidden_size * a, kv_read=b * n * m.kv_dim * p.kv)
+                  b * (pts.text + k) * m.hidden_size * a, kv_read=b * n * m.kv_dim * p.kv_bytes_per_element)
     if c.kind == "sparsevlm":  # text raters' rows of the eager attention map
         hs = m.num_heads * pts.text * n
         return op(name, "prefill", "attention", 0.0 * hs, b * (hs + n * log2(n)),
@@ -117,7 +118,7 @@ def _llm_score(spec: ModelSpec, pts: Points, c: Compression, lo: int, n: Arr, k:
     return op(name, "prefill", "attention", b * 2 * m.head_dim * hs,
               b * ((SOFTMAX_FLOPS + 1) * hs + n * log2(n)),
               b * (m.q_dim + prompt * m.hidden_size) * a, b * (pts.text + k) * m.hidden_size * a,
-              kv_read=b * prompt * m.kv_dim * p.kv)
+              kv_read=b * prompt * m.kv_dim * p.kv_bytes_per_element)
 
 
 def _llm(spec: ModelSpec, pts: Points, after: Points, c: Compression, p: Precision,
@@ -137,7 +138,7 @@ def _llm(spec: ModelSpec, pts: Points, after: Points, c: Compression, p: Precisi
                               kv_heads=m.num_kv_heads, head_dim=m.head_dim, causal=True,
                               kv_from_cache=True)
             ops.append(masked(eager_extra(f"compress/eager_attn@L{lo - 1}", "prefill", shape,
-                                          p.act, p.kv), on))
+                                          p.act_bytes_per_element, p.kv_bytes_per_element), on))
     return ops
 
 
@@ -152,8 +153,8 @@ def _vit(spec: ModelSpec, merged: Points, c: Compression, p: Precision) -> Op:
         half = s / 2.0
         mm = mm + seqs * 2 * half * half * d
         vec = vec + seqs * (half * half + s * d)
-        rd = rd + seqs * s * d * p.act
-        wr = wr + seqs * s_next * d * p.act
+        rd = rd + seqs * s * d * p.act_bytes_per_element
+        wr = wr + seqs * s_next * d * p.act_bytes_per_element
     name = "compress/tome_match" if c.kind == "tome" else f"compress/{c.kind}_match"
     return op(name, "vision", "linear", mm, vec, rd, wr)
 

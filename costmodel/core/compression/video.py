@@ -63,7 +63,7 @@ def video_ops(pts: Points, c: Compression, d: int, p: Precision) -> list[Op]:
     """The stage's operators (names compress/<method>_frame_select, _similarity, _merge)."""
 
     q = frame_counts(pts, c)
-    b, a, kind = pts.batch, p.act, c.kind
+    b, a, kind = pts.batch, p.act_bytes_per_element, c.kind
     f, n, k, g, pairs = q["frames"], q["n"], q["k"], q["g"], q["pairs"]
     ops: list[Op] = []
     if float(c.keep_ratio if c.keep_ratio is not None else 1.0) < 1.0:

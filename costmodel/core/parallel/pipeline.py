@@ -60,7 +60,7 @@ def p2p_s(spec: ModelSpec, pts: Points, prec: Precision, rates: Rates,
     total = np.zeros_like(np.asarray(batch, dtype=float))
     for _, hi in bounds[:-1]:
         rows = _tokens_at(spec, pts, hi) if rows_per_seq is None else rows_per_seq
-        nbytes = batch * rows * spec.llm.hidden_size * prec.act
+        nbytes = batch * rows * spec.llm.hidden_size * prec.act_bytes_per_element
         total = total + rates.link_latency_s + nbytes / rates.link_bytes_per_s
     return total
 

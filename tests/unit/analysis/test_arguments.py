@@ -73,4 +73,4 @@ def test_sweep_fields_replace_those_of_the_workload():
 def test_load_hardware_takes_one_or_several_overrides(sets):
     hw, base = costmodel.load_hardware(Path(PROFILE), sets=sets), costmodel.load_hardware(PROFILE)
     assert hw.id == "a100-80gb*" and len(hw.changes) == 1
-    assert hw.memory_bandwidth_Bps == pytest.approx(1.5 * base.memory_bandwidth_Bps, rel=1e-12)
+    assert hw.memory_bytes_per_s == pytest.approx(1.5 * base.memory_bytes_per_s, rel=1e-12)

@@ -36,7 +36,7 @@ def test_a_table_row_is_quantise_then_gemm_by_hand():
     m, n, k = (float(row[c].iloc[0]) for c in "mnk")
     gemm = eff.gemm_time_s(m, n, k, H100.peak_flops_per_s_by_dtype[kt.DType.fp8], 1.0, 1.0, 2.0, dev,
                            eff.for_fp8(p, True))
-    quant = 3.0 * m * k / (H100.memory_bandwidth_Bps * p.memory_fraction) + p.gemm_fixed_s
+    quant = 3.0 * m * k / (H100.memory_bytes_per_s * p.memory_fraction) + p.gemm_fixed_s
     pred, _ = kt.predict(row, H100, p)
     assert pred[0] == pytest.approx(float(gemm) + quant, rel=1e-12)
 

@@ -41,7 +41,7 @@ def test_an_aliased_xqa_row_moves_k_only():
     2 * 16 * 32 * 128 * 2 B = 262,144 B, at 2.039e12 B/s."""
     f = pd.DataFrame([row("TRTLLM", "1.0.0", 32, 8), row("TRTLLM", "1.3.0rc20", 32, 8)])
     pred, bound = kt.predict(f, A100, BARE)
-    bw = A100.memory_bandwidth_Bps
+    bw = A100.memory_bytes_per_s
     assert pred[0] == pytest.approx((1_073_741_824 + 262_144) / bw, rel=1e-9)
     assert pred[1] == pytest.approx((2 * 1_073_741_824 + 262_144) / bw, rel=1e-9)
     assert bound[0] == bound[1]  # the bound is the row's as labelled: K and V
@@ -68,7 +68,7 @@ def test_aliased_masked_mha_row_whose_k_fits_l2_moves_k_only():
     rows = [{**row("TRTLLM", "1.0.0", 32, 32), "batch_size": 1, "step": n - 1}
             for n in (5120, 5121)]
     pred, _ = kt.predict(pd.DataFrame(rows), A100, BARE)
-    bw = A100.memory_bandwidth_Bps
+    bw = A100.memory_bytes_per_s
     assert pred[0] == pytest.approx((8192 * 5120 + 16_384) / bw, rel=1e-9)
     assert pred[1] == pytest.approx((2 * 8192 * 5121 + 16_384) / bw, rel=1e-9)
 

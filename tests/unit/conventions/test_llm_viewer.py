@@ -161,7 +161,7 @@ def test_quantised_weights_are_bits_over_eight():
     assert convention("llm-viewer").precision(w, IDEAL) == Precision(0.5, 2.0, 2.0, 0.0)
     cm = convention("costmodel").precision(Workload(act_dtype="fp16", weight_dtype="int4"),
                                            IDEAL)
-    assert cm.weight > 0.5 and cm.dequant_flops > 0
+    assert cm.weight_bytes_per_element > 0.5 and cm.dequant_flops > 0
 
 
 def test_convention_refuses_serial_all_logits_and_gpus(gpu):
@@ -175,13 +175,13 @@ def test_convention_refuses_serial_all_logits_and_gpus(gpu):
 
 def test_profiles_carry_llm_viewer_figures():
     h100 = load_hardware("llm-viewer-h100")
-    assert h100.memory_bandwidth_Bps == 3072e9 and h100.peak_flops_per_s(DType.fp16) == 1979e12 / 2
+    assert h100.memory_bytes_per_s == 3072e9 and h100.peak_flops_per_s(DType.fp16) == 1979e12 / 2
     a100 = load_hardware("llm-viewer-a100-80gb")
-    assert a100.memory_bandwidth_Bps == 2039e9 and a100.peak_flops_per_s(DType.fp16) == 312e12
+    assert a100.memory_bytes_per_s == 2039e9 and a100.peak_flops_per_s(DType.fp16) == 312e12
     assert all("LLM-Viewer" in v for v in a100.source_file.sources.values())
 
 
 def test_estimate_points_match(gpu):
     w = Workload(visual_tokens=576, text_tokens=64, convention="llm-viewer", act_dtype="fp16")
     prep = prepare(LLAVA15_7B, [gpu], w)
-    assert f(prep.points.prompt) == 640 and prep.precision.act == 2.0
+    assert f(prep.points.prompt) == 640 and prep.precision.act_bytes_per_element == 2.0

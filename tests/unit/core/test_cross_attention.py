@@ -15,7 +15,7 @@ from costmodel.specs.compression import Compression, CompressionPlan, KVCompress
 from costmodel.specs.model import LLMSpec
 from costmodel.specs.workload import Workload
 
-UNIT = Precision(weight=1.0, act=1.0, kv=1.0)
+UNIT = Precision(weight_bytes_per_element=1.0, act_bytes_per_element=1.0, kv_bytes_per_element=1.0)
 # h 8, 2 heads of 4, 1 KV head (kv_dim 4), MLP 16; layer 1 of 3 cross-attends
 TINY = LLMSpec(hidden_size=8, num_layers=3, num_heads=2, num_kv_heads=1, intermediate_size=16,
                vocab_size=10, cross_attention_layers=(1,))

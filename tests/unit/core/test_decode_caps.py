@@ -21,7 +21,7 @@ from costmodel.specs.model import LLMSpec, ModelSpec
 from costmodel.specs.workload import Workload
 
 A = np.asarray
-UNIT = Precision(weight=1.0, act=1.0, kv=1.0)
+UNIT = Precision(weight_bytes_per_element=1.0, act_bytes_per_element=1.0, kv_bytes_per_element=1.0)
 # Two layers, the first sliding (window 1024), the second full: 8 heads x 128, 2 KV heads.
 SWA = LLMSpec(hidden_size=1024, num_layers=2, num_heads=8, num_kv_heads=2, head_dim=128,
               intermediate_size=2048, vocab_size=1000, layer_types=("sliding", "full"),

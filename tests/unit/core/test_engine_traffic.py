@@ -39,7 +39,7 @@ def _bw() -> float:
     A100's kernel figures)."""
     h = load_hardware("a100-80gb")
     assert h.kernel_params is not None
-    return h.memory_bandwidth_Bps * h.memory_efficiency * h.kernel_params["memory_fraction"]
+    return h.memory_bytes_per_s * h.memory_efficiency * h.kernel_params["memory_fraction"]
 
 
 def _pair(tmp_path, overlap: str, out: int = OUT):

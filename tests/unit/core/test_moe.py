@@ -15,7 +15,7 @@ from costmodel.core.stages import llm_layer_ops
 from costmodel.specs.model import LLMSpec, ModelSpec
 from costmodel.specs.moe import MoESpec
 
-P = Precision(weight=2.0, act=2.0, kv=2.0)
+P = Precision(weight_bytes_per_element=2.0, act_bytes_per_element=2.0, kv_bytes_per_element=2.0)
 # h 64, E 4 experts of width 96, top-2
 SMALL = LLMSpec(hidden_size=64, num_layers=2, num_heads=4, num_kv_heads=2, intermediate_size=128,
                 vocab_size=100, moe=MoESpec(num_experts=4, experts_per_token=2,

@@ -9,7 +9,7 @@ from costmodel.core.pixel_shuffle import layer_scale_op, pixel_shuffle_ops, vit_
 from costmodel.core.stages import projector_ops, vit_layer_ops
 from costmodel.specs.model import ProjectorSpec, VisionSpec
 
-BF16 = Precision(weight=2.0, act=2.0, kv=2.0)
+BF16 = Precision(weight_bytes_per_element=2.0, act_bytes_per_element=2.0, kv_bytes_per_element=2.0)
 PS = ProjectorSpec(kind="pixel_shuffle_mlp", input_dim=8, output_dim=6, merge_size=2)
 VIT = VisionSpec(num_layers=2, hidden_size=8, num_heads=2, intermediate_size=16, patch_size=14,
                  image_size=56, layer_scale=True, qk_norm=True, norm_kind="rmsnorm")

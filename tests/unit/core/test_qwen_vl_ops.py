@@ -11,7 +11,7 @@ from costmodel.core.stages import decode_ops, stage_ops
 from costmodel.errors import CostmodelError
 from costmodel.loading.load import load_model
 
-UNIT = Precision(weight=1.0, act=1.0, kv=1.0)
+UNIT = Precision(weight_bytes_per_element=1.0, act_bytes_per_element=1.0, kv_bytes_per_element=1.0)
 
 
 def _a(x: float) -> np.ndarray:

@@ -19,7 +19,7 @@ LLM = LLMSpec(hidden_size=1024, num_layers=2, num_heads=8, num_kv_heads=2, head_
               intermediate_size=2048, vocab_size=1000, layer_types=("sliding", "full"),
               sliding_window=1024)
 SPEC = ModelSpec(name="swa", llm=LLM)
-UNIT = Precision(weight=1.0, act=1.0, kv=1.0)
+UNIT = Precision(weight_bytes_per_element=1.0, act_bytes_per_element=1.0, kv_bytes_per_element=1.0)
 
 
 def test_band_by_hand():

@@ -17,7 +17,7 @@ from costmodel.specs.compression import Compression
 from costmodel.specs.workload import Workload
 from tests.helpers import run
 
-P = Precision(weight=2.0, act=2.0, kv=2.0)
+P = Precision(weight_bytes_per_element=2.0, act_bytes_per_element=2.0, kv_bytes_per_element=2.0)
 
 
 def _pts(frames: float, visual: float, batch: float = 1.0) -> Points:

@@ -15,7 +15,7 @@ from tests.helpers import MY_GPU_YAML
 def test_absolute_and_multiplier_overrides():
     h = load_hardware("h100-sxm", ("memory_bandwidth_GBps=6700", "peak_tflops.bf16=x1.5"))
     base = load_hardware("h100-sxm")
-    assert h.memory_bandwidth_Bps == 6700e9
+    assert h.memory_bytes_per_s == 6700e9
     assert h.peak_flops_per_s(DType.bf16) == pytest.approx(1.5 * base.peak_flops_per_s(DType.bf16))
     assert h.peak_flops_per_s(DType.fp16) == base.peak_flops_per_s(DType.fp16)  # untouched
     assert h.id == "h100-sxm*" and base.id == "h100-sxm" and base.changes == ()
@@ -79,7 +79,7 @@ def test_yaml_inherits_from_bundled_id(tmp_path):
                "peak_tflops:\n  bf16: 1500\nsources:\n  memory_bandwidth_GBps: a guess\n")
     h, base = load_hardware(p), load_hardware("h100-sxm")
     assert h.id == "h100-sxm*" and h.name == base.name
-    assert h.memory_bandwidth_Bps == 6700e9 and h.peak_flops_per_s(DType.bf16) == 1500e12
+    assert h.memory_bytes_per_s == 6700e9 and h.peak_flops_per_s(DType.bf16) == 1500e12
     assert h.peak_flops_per_s(DType.fp32) == base.peak_flops_per_s(DType.fp32)  # merged, not replaced
     assert h.source_file.sources["memory_bandwidth_GBps"] == "a guess"
     assert h.source_file.sources["memory_GB"] == base.source_file.sources["memory_GB"]

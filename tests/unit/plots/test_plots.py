@@ -58,7 +58,7 @@ def test_roofline_points_ridge_and_labels(ops):
     plotted = sum(len(c.get_offsets()) for c in scatters)
     assert plotted == int(((ops.flops > 0) & (ops.bytes > 0)).sum())  # embed has no FLOPs
     ridge = next(line for line in ax.get_lines() if line.get_label().startswith("ridge"))
-    peak, bw = hw.peak_flops_per_s(DType.bf16), hw.memory_bandwidth_Bps
+    peak, bw = hw.peak_flops_per_s(DType.bf16), hw.memory_bytes_per_s
     assert ridge.get_xdata()[0] == pytest.approx(peak / bw)
     assert ridge.get_ydata()[0] == pytest.approx(peak / 1e12)
     # the achieved rate of every point is flops / latency_s and never above the roof

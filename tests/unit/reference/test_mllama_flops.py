@@ -22,7 +22,7 @@ from costmodel.core.visual_tokens import plan_images
 from costmodel.loading.from_config import spec_from_config
 
 torch = pytest.importorskip("torch")
-UNIT = Precision(weight=1.0, act=1.0, kv=1.0)
+UNIT = Precision(weight_bytes_per_element=1.0, act_bytes_per_element=1.0, kv_bytes_per_element=1.0)
 BATCH, TEXT = 2, 11
 
 

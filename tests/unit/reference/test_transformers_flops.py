@@ -61,7 +61,7 @@ FAMILIES: dict[str, tuple[Any, int, tuple[int, int]]] = {
     "qwen2": ({"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2",
                "use_sliding_window": False, "tie_word_embeddings": True}, 0, (0, 0)),
 }
-UNIT = Precision(weight=1.0, act=1.0, kv=1.0)
+UNIT = Precision(weight_bytes_per_element=1.0, act_bytes_per_element=1.0, kv_bytes_per_element=1.0)
 
 
 def shrunk_config(family: str) -> dict[str, Any]:
