@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from costmodel.core import chunked, engine_traffic, host_overlap
+from costmodel.core import chunked, engine_traffic, host_overlap, packed
 from costmodel.core.compression import compress_points, overhead_ops
 from costmodel.core.convention import Convention
 from costmodel.core.decode_sum import Segments, combine, segments
@@ -294,6 +294,7 @@ def _price(ops: _Ops, overlap: str, r: Rates) -> _Replica:
     host = _engine_costs(r, n_steps, like)
     costs = chunked.reprice(price_static(ops.pre_stack, r, overlap), ops.pts, r,
                             ops.multimodal)  # an engine's prefill chunks (core/chunked.py)
+    costs = packed.reprice(costs, r)  # a packed ViT's attention per call (core/packed.py)
     dec_costs = _piecewise(ops, price_decode(ops.dec_stack, r, overlap, n_steps, ops.span), r,
                            overlap)
     on_static, on_decode = _overlaps(r)

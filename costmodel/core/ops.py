@@ -160,6 +160,9 @@ class AttnShape:
     kv_from_cache: K and V are read from the KV cache (LLM) rather than activations (ViT).
     window: causal sliding window W (a query sees its last W positions, itself included);
       None = no window. k is the keys the call holds (decode: at most W).
+    packed: the seqs sequences are packed into one tensor split by cu_seqlens (the Qwen2-VL
+      family's ViT: VisionSpec.packed_sequences); one varlen call, or one call per sequence on
+      an engine that splits them (Engine.packed_attention; core/packed.py).
     """
 
     seqs: Arr
@@ -171,6 +174,7 @@ class AttnShape:
     causal: bool
     kv_from_cache: bool
     window: float | None = None
+    packed: bool = False
 
 
 def band_scores(n: Arr, window: Arr | float) -> Arr:

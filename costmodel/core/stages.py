@@ -142,7 +142,8 @@ def vit_layer_ops(v: VisionSpec, seqs: Arr, seq: Arr, p: Precision, flash: bool,
         [(f"attn/win_{kind}", seqs * n, size) for kind, n, size in windows]
     for name, n_seqs, q in calls:
         shape = AttnShape(seqs=n_seqs, q=q, k=q, heads=v.num_heads, kv_heads=v.num_heads,
-                          head_dim=v.head_dim, causal=False, kv_from_cache=False)
+                          head_dim=v.head_dim, causal=False, kv_from_cache=False,
+                          packed=v.packed_sequences)
         layer += attention(f"{pre}/{name}", st, shape, p.act_bytes_per_element, p.act_bytes_per_element,
                            flash)
     layer += [

@@ -224,7 +224,7 @@ def _qwen2_vl(cfg: Cfg, name: str) -> ModelSpec:
             image_size=vc["patch_size"] * vc.get("spatial_merge_size", 2),
             in_channels=vc.get("in_chans", vc.get("in_channels", 3)),
             temporal_patch_size=vc.get("temporal_patch_size", 2), cls_token=False,
-            patch_bias=False, learned_pos_embedding=False, rope2d=True, pre_norm=False,
+            patch_bias=False, learned_pos_embedding=False, rope2d=True, packed_sequences=True, pre_norm=False,
             post_norm=False, feature_layer=-1, mlp_act=_act(vc, {}),
         )
     except KeyError as e:

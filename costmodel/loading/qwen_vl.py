@@ -75,7 +75,7 @@ def _vision(vc: Cfg, kind: str) -> tuple[VisionSpec, int, int]:
         image_size=g("patch_size") * merge,
         in_channels=_get(vc, {"in_channels": vc.get("in_chans", 3)}, "in_channels"),
         temporal_patch_size=g("temporal_patch_size"), cls_token=False,
-        learned_pos_embedding=False, rope2d=True, pre_norm=False, post_norm=False,
+        learned_pos_embedding=False, rope2d=True, packed_sequences=True, pre_norm=False, post_norm=False,
         feature_layer=-1, spatial_merge_size=merge,
     )
     if kind == "qwen2_5_vl":

@@ -55,6 +55,11 @@ units (seconds). Every figure has a source under `sources`. How the fields enter
   prefill_chunk_attention_block: the query rows per CTA of each chunk's attention kernel
   (default efficiency.BLOCK = 128). Priced by core/chunked.py; set off their defaults, each
   needs a source.
+- packed_attention: how the engine runs a ViT whose passes are packed into one sequence split
+  by cu_seqlens (the Qwen2-VL family): 'varlen' (default: one FlashAttention varlen call over
+  all of them) or 'per_sequence' (one attention call per image, frame pair or window:
+  transformers' SDPA and eager paths). Priced by core/packed.py; set to 'per_sequence', it
+  needs a source.
 """
 
 from __future__ import annotations
@@ -77,7 +82,7 @@ OPTIONAL_SOURCED = ("host_overlap", "kv_append", "gqa_expand", "fused_gemms",  #
                     "prefill_attention_dtype", "decode_max_group", "int4_format",  # not default
                     "copy_fraction", "flash_attention", "prefill_chunk_tokens",
                     "prefill_chunk_over_tokens", "prefill_chunk_attention_block",
-                    "prefill_chunk_text_only")
+                    "prefill_chunk_text_only", "packed_attention")
 
 
 class Int4Format(FileModel):
@@ -113,6 +118,7 @@ class EngineFile(FileModel):
     prefill_chunk_over_tokens: int = Field(default=0, ge=0)
     prefill_chunk_attention_block: int = Field(default=ATTENTION_BLOCK, ge=1)
     prefill_chunk_text_only: bool = False
+    packed_attention: Literal["varlen", "per_sequence"] = "varlen"
     # whose per-device attention figures it runs (a hardware profile's
     # decode_kernel_by_engine and attention_kernel_by_engine key); None = its own id. A copy
     # of vllm.yaml under another id keeps vLLM's kernels by naming them here.
@@ -158,6 +164,7 @@ class Engine(BaseModel):
     prefill_chunk_over_tokens: int = 0  # chunk where prompt + output tokens exceed it
     prefill_chunk_attention_block: int = ATTENTION_BLOCK  # query rows per attention CTA
     prefill_chunk_text_only: bool = False  # a multimodal model's prefill is one pass
+    packed_attention: Literal["varlen", "per_sequence"] = "varlen"  # core/packed.py
     source_file: EngineFile
 
     @classmethod
@@ -178,7 +185,7 @@ class Engine(BaseModel):
                    prefill_chunk_over_tokens=f.prefill_chunk_over_tokens,
                    prefill_chunk_attention_block=f.prefill_chunk_attention_block,
                    prefill_chunk_text_only=f.prefill_chunk_text_only,
-                   source_file=f)
+                   packed_attention=f.packed_attention, source_file=f)
 
     def launches(self, stage: str, op_class: str, share: float = 1.0) -> float:
         """Kernel launches paid per instance of an operator of this class in this stage;

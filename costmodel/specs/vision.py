@@ -57,6 +57,11 @@ class VisionSpec(BaseModel):
     # Qwen3-VL: a learned table of this many positions, bilinearly interpolated to each grid
     # (replaces the per-patch table of learned_pos_embedding).
     num_position_embeddings: PositiveInt | None = None
+    # The Qwen2-VL family (Qwen2-VL, Qwen2.5-VL, Qwen3-VL) packs its passes (each image, each
+    # frame pair of a video) and windows into one sequence split by cu_seqlens (transformers
+    # vision_utils.get_vision_cu_seqlens); an engine whose attention runs one call per packed
+    # sequence (Engine.packed_attention, core/packed.py) pays a call for each.
+    packed_sequences: bool = False
 
     @model_validator(mode="after")
     def _check(self) -> VisionSpec:

@@ -1,0 +1,95 @@
+"""An engine that runs a packed ViT's attention one call per sequence
+(Engine.packed_attention = 'per_sequence': Hugging Face transformers' SDPA and eager paths).
+
+The Qwen2-VL family's ViTs (Qwen2-VL, Qwen2.5-VL, Qwen3-VL; VisionSpec.packed_sequences) pack
+their passes (each image, each frame pair of a video) into one sequence split by cu_seqlens
+(transformers vision_utils.get_vision_cu_seqlens), and Qwen2.5-VL's windowed layers split it
+into windows (cu_window_seqlens). A FlashAttention varlen kernel runs them as one call. The
+other attention implementations of transformers "process each chunk separately"
+(modeling_qwen2_vl.py, modeling_qwen2_5_vl.py, modeling_qwen3_vl.py, the vision attention's
+forward: torch.split by the lengths, one attention call per chunk, then torch.cat; since
+huggingface/transformers PR #37363 for Qwen2.5-VL, from the start for Qwen2-VL, PR #32318).
+
+Where the engine does that, each packed ViT attention operator of `seqs` sequences (an
+operator per window kind: core/stages.vit_layer_ops, AttnShape.seqs) is repriced (seconds):
+- kernel launches (host time): seqs per instance, one attention call each, in place of one
+  (the per-call output copy and the layer's torch.cat are not counted, as a single call's
+  layout copies are not: an attention operator is one launch);
+- kernel time, where the device has fitted kernel figures (core/kernel_model.py): seqs x
+  t(one sequence) in place of t(all seqs in one call): each call runs its own fixed cost and
+  its own waves of heads x ceil(q / 128) CTAs (core/efficiency.prefill_attention_time_s);
+  the operator's compute and memory times are scaled by that ratio. A device without figures
+  keeps its efficiencies (its launches are still paid per call).
+FLOPs and bytes are the same either way, so the reported counts and the roofline bound (the
+ideal engine, which runs no kernels) are unchanged. Source: docs/methodology.md, "Packed ViT
+attention on an engine that splits it".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from costmodel.core.chunked import share_op
+from costmodel.core.kernel_model import KernelModel
+from costmodel.core.ops import Arr, Op
+from costmodel.core.pricing import OpCost
+from costmodel.core.roofline import Rates
+
+
+def split_calls(op: Op) -> bool:
+    """A ViT attention operator over sequences packed by cu_seqlens (AttnShape.packed)."""
+    return op.op_class == "attention" and op.attn is not None and op.attn.packed
+
+
+def _flat(x: Arr | float, k: int) -> Arr:
+    return np.broadcast_to(np.asarray(x, dtype=float).reshape(-1), (k,))
+
+
+def one_call(op: Op, seqs: Arr) -> Op:
+    """One of the operator's `seqs` calls ([K] per point): its 1/seqs share of the FLOPs and
+    bytes, one sequence in its shape."""
+    assert op.attn is not None
+    share = np.where(seqs > 0, 1.0 / np.maximum(seqs, 1.0), 0.0)
+    one = share_op(op, share)
+    return dataclasses.replace(one, attn=dataclasses.replace(op.attn, seqs=np.ones_like(seqs)))
+
+
+def _ratio(op: Op, km: KernelModel | None, r: Rates, seqs: Arr) -> Arr:
+    """seqs x t(one call) / t(one packed call) per device row with kernel figures ([D, K]);
+    1 elsewhere."""
+    k = seqs.size
+    if km is None:
+        return np.ones((1, k))
+    out = np.ones((len(km.params), k))
+    one = one_call(op, seqs)
+    peak, bw = r.matmul_flops_per_s, r.bytes_per_s
+    for d, p in enumerate(km.params):
+        if p is not None:
+            with np.errstate(divide="ignore", invalid="ignore"):  # a kind with no window: 0/0
+                t = _flat(km.kernel_s(op, d, peak, bw), k)
+                t1 = _flat(km.kernel_s(one, d, peak, bw), k)
+                out[d] = np.where(t > 0, seqs * t1 / np.where(t > 0, t, 1.0), 1.0)
+    return out
+
+
+def reprice(costs: list[OpCost], r: Rates) -> list[OpCost]:
+    """`costs` with every packed ViT attention operator repriced as one call per sequence
+    (module docstring) on an engine that splits them; unchanged on every other engine."""
+    if r.engine is None or r.engine.packed_attention != "per_sequence":
+        return costs  # every engine but hf-eager: nothing to scan (the evaluation's hot path)
+    width = max((np.shape(c.latency_s)[-1] for c in costs if np.ndim(c.latency_s)), default=1)
+    out = []
+    for c in costs:
+        if not split_calls(c.op):
+            out.append(c)
+            continue
+        assert c.op.attn is not None
+        seqs = _flat(c.op.attn.seqs, width)
+        ratio = _ratio(c.op, r.kernels, r, seqs)
+        launch = np.asarray(c.launch_s) * seqs
+        out.append(dataclasses.replace(
+            c, compute_s=c.compute_s * ratio, memory_s=c.memory_s * ratio,
+            latency_s=(c.latency_s - c.launch_s) * ratio + launch, launch_s=launch))
+    return out

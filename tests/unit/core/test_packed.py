@@ -1,0 +1,92 @@
+"""core/packed.py: a packed ViT's attention (the Qwen2-VL family) run one call per sequence on
+an engine that splits it (hf-eager), by hand (docs/methodology.md, "Packed ViT attention on an
+engine that splits it")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+import costmodel
+from costmodel.analysis.frames import op_frame
+from costmodel.errors import CostmodelError
+from costmodel.loading.load import load_engine
+
+ENGINES = Path(costmodel.__file__).parent / "engines"
+
+
+@pytest.fixture(scope="module")
+def varlen(tmp_path_factory) -> str:
+    """hf-eager with its packed ViT attention as one varlen call (everything else the same)."""
+    data = yaml.safe_load((ENGINES / "hf-eager.yaml").read_text())
+    data.update(id="hf-eager-varlen", packed_attention="varlen")
+    path = tmp_path_factory.mktemp("eng") / "hf-eager-varlen.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+def _vision(mid: str, engine: str, **kw):
+    return costmodel.estimate(mid, "a100-80gb", engine=engine, output_tokens=8, **kw)
+
+
+def test_one_launch_per_window_and_per_image(varlen):
+    """Qwen2.5-VL-7B, a 1000x700 image (1008x700: 54 full windows + 9 bottom ones, the
+    methodology's worked example): 28 windowed layers x 63 calls + 4 full layers x 1 call on
+    hf-eager, against one call per window kind (28 x 2 + 4) as one varlen call is priced."""
+    split = _vision("qwen2.5-vl-7b", "hf-eager", image_size=(1000, 700))
+    one = _vision("qwen2.5-vl-7b", varlen, image_size=(1000, 700))
+    eng, hw = load_engine("hf-eager"), costmodel.load_hardware("a100-80gb")
+    per_launch_s = eng.host_overhead_per_kernel_s + hw.kernel_launch_overhead_s
+    extra = split.stages["vision"].launch_s - one.stages["vision"].launch_s
+    assert extra == pytest.approx((28 * 63 + 4 - (28 * 2 + 4)) * per_launch_s, rel=1e-12)
+    assert split.stages["vision"].flops == one.stages["vision"].flops
+    assert split.bound.ttft_s == one.bound.ttft_s  # the bound runs no kernels
+    assert split.stages["vision"].latency_s > one.stages["vision"].latency_s
+
+
+def test_each_call_priced_alone(varlen):
+    """Qwen2-VL, two 448x448 images: each full-attention layer runs two calls of one image
+    each, so the attention operator takes twice one image's call (device and launches)."""
+    two = _vision("qwen2-vl-7b", "hf-eager", images=2, image_size=(448, 448)).evaluation
+    one = _vision("qwen2-vl-7b", "hf-eager", images=1, image_size=(448, 448)).evaluation
+    packed = _vision("qwen2-vl-7b", varlen, images=2, image_size=(448, 448)).evaluation
+
+    def attn(ev, col: str) -> float:
+        f = op_frame(ev)
+        return float(f.loc[(f.stage == "vision") & (f.op_class == "attention"), col].sum())
+
+    for col in ("latency_s", "launch_s"):
+        assert attn(two, col) == pytest.approx(2 * attn(one, col), rel=1e-12)
+    assert attn(packed, "launch_s") == pytest.approx(attn(one, "launch_s"), rel=1e-12)
+    assert attn(packed, "latency_s") < attn(two, "latency_s")  # one call of two: one fixed cost
+
+
+def test_a_batched_vit_is_not_split(varlen):
+    """LLaVA's CLIP runs its images as one batched call: the engines agree exactly."""
+    a = _vision("llava-1.5-7b", "hf-eager", batch=4)
+    b = _vision("llava-1.5-7b", varlen, batch=4)
+    assert a.to_dict()["stages"] == b.to_dict()["stages"]
+
+
+def test_per_sequence_needs_a_source(tmp_path):
+    data = yaml.safe_load((ENGINES / "hf-eager.yaml").read_text())
+    del data["sources"]["packed_attention"]
+    path = tmp_path / "e.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(CostmodelError, match="no source for packed_attention"):
+        load_engine(str(path))
+
+
+def test_the_methodology_figures(varlen):
+    """docs/methodology.md quotes the 1000x2530 image's vision stage on both engines."""
+    from tests.helpers import DOCS
+
+    text = " ".join((DOCS / "methodology.md").read_text().split())
+    split = _vision("qwen2.5-vl-7b", "hf-eager", image_size=(1000, 2530)).stages["vision"]
+    one = _vision("qwen2.5-vl-7b", varlen, image_size=(1000, 2530)).stages["vision"]
+    quoted = (f"reads {split.latency_s * 1e3:.0f} ms on `hf-eager` and {one.latency_s * 1e3:.0f}"
+              f" ms with `packed_attention: varlen` (bound {one.bound_latency_s * 1e3:.1f} ms)")
+    assert quoted in text
+    assert f"the model's {split.latency_s / one.latency_s:.1f}x" in text
