@@ -99,7 +99,7 @@ CONVENTION = typer.Option("costmodel", help="costmodel or llm-viewer (LLM-Viewer
 
 
 ENGINE = typer.Option(None, "--engine", help="Inference engine of the expected latency: ideal, "
-                      "hf-eager (default), torch-compile, vllm, vllm-0.6, sglang, trtllm, "
+                      "hf-eager (default), hf-fa2, torch-compile, vllm, vllm-0.6, sglang, trtllm, "
                       "trtllm-0.6, llama.cpp, mlc, torch-eager, torch-cuda-graph (`costmodel "
                       "engines list`) or a YAML path; "
                       "the roofline bound is shown beside it.")

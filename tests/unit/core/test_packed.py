@@ -90,3 +90,17 @@ def test_the_methodology_figures(varlen):
               f" ms with `packed_attention: varlen` (bound {one.bound_latency_s * 1e3:.1f} ms)")
     assert quoted in text
     assert f"the model's {split.latency_s / one.latency_s:.1f}x" in text
+
+
+def test_hf_fa2_is_hf_eager_with_flash_attention_2(varlen):
+    """hf-fa2: hf-eager's figures, one varlen call for the packed ViT, no repeat_kv copies."""
+    fa2 = _vision("qwen2.5-vl-7b", "hf-fa2", image_size=(1000, 700))
+    one = _vision("qwen2.5-vl-7b", varlen, image_size=(1000, 700))
+    assert fa2.stages["vision"].latency_s == one.stages["vision"].latency_s
+    gqa = [costmodel.estimate("llama-3-8b", "a100-80gb", engine=e, text_tokens=2048)
+           for e in ("hf-fa2", "hf-eager")]  # 32 query heads on 8 KV heads
+    assert gqa[0].ttft_s < gqa[1].ttft_s and gqa[0].tpot_s <= gqa[1].tpot_s  # decode: host-bound
+    assert gqa[0].to_dict()["bound"] == gqa[1].to_dict()["bound"]
+    mha = [costmodel.estimate("llava-1.5-7b", "a100-80gb", engine=e) for e in ("hf-fa2",
+                                                                             "hf-eager")]
+    assert mha[0].to_dict()["stages"] == mha[1].to_dict()["stages"]  # no GQA, no packed ViT
