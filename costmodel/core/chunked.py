@@ -72,7 +72,7 @@ class ChunkPlan:
         if multimodal and engine.prefill_chunk_text_only:
             return None
         size = float(engine.prefill_chunk_tokens)
-        prompt, out, batch = (_flat(x, width) for x in (pts.prompt, pts.output, pts.batch))
+        prompt, out, batch = (flat(x, width) for x in (pts.prompt, pts.output, pts.batch))
         on = (prompt + out > engine.prefill_chunk_over_tokens) & (prompt > size)
         if not np.any(on):
             return None
@@ -93,7 +93,7 @@ def chunked(op: Op) -> bool:
                                       or _chunked_attention(op))
 
 
-def _flat(x: Arr | float, k: int) -> Arr:
+def flat(x: Arr | float, k: int) -> Arr:
     return np.broadcast_to(np.asarray(x, dtype=float).reshape(-1), (k,))
 
 
@@ -113,13 +113,13 @@ def _attention_s(op: Op, km: KernelModel, d: int, plan: ChunkPlan, r: Rates,
     assert s is not None
     p = km.params[d]
     assert p is not None
-    kv_b = _flat(kv_bytes_per_element(op, s, km.act_bytes_per_element), k)
+    kv_b = flat(kv_bytes_per_element(op, s, km.act_bytes_per_element), k)
     qo = km.qo(d) or km.act_bytes_per_element
     dev = km.device(d, r.bytes_per_s)
-    col = {"memory_bytes_per_s": _flat(dev.memory_bytes_per_s, k)[idx][:, None]}
-    peak = _flat(_rows(r.matmul_flops_per_s, [d]), k)[idx][:, None]
+    col = {"memory_bytes_per_s": flat(dev.memory_bytes_per_s, k)[idx][:, None]}
+    peak = flat(_rows(r.matmul_flops_per_s, [d]), k)[idx][:, None]
     return chunked_attention_time_s(
-        _flat(s.seqs, k)[idx], _flat(s.q, k)[idx], _flat(s.k, k)[idx], s.causal, s.heads,
+        flat(s.seqs, k)[idx], flat(s.q, k)[idx], flat(s.k, k)[idx], s.causal, s.heads,
         s.kv_heads, s.head_dim, qo, kv_b[idx][:, None], plan.size, plan.block, peak,
         dataclasses.replace(dev, **col), p)
 
@@ -144,12 +144,12 @@ def _times(op: Op, km: KernelModel, d: int, plan: ChunkPlan, r: Rates, e: Engine
     """(one pass, in chunks): seconds of one instance on device row d at the points idx."""
     k, peak, bw = plan.on.size, r.matmul_flops_per_s, r.bytes_per_s
     fused, gemm = op.op_class in e.fused_op_classes, op.fuse in e.fused_gemms
-    one = _flat(km.kernel_s(op, d, peak, bw, fused, gemm), k)[idx]
+    one = flat(km.kernel_s(op, d, peak, bw, fused, gemm), k)[idx]
     if op.op_class == "attention":
         return one, _attention_s(op, km, d, plan, r, idx)
 
     def at(rows: Arr) -> Arr:  # the operator's time over `rows` of the prefill's rows
-        return _flat(km.kernel_s(share_op(op, rows / plan.rows), d, peak, bw, fused, gemm), k)
+        return flat(km.kernel_s(share_op(op, rows / plan.rows), d, peak, bw, fused, gemm), k)
 
     return one, rows_in_chunks_s(plan.rows, plan.size, at)[idx]
 

@@ -66,6 +66,10 @@ class Op:
     link_bytes: Arr = 0.0  # type: ignore[assignment]  # scalar 0 broadcasts as an Arr
     link_hops: Arr | float = 0.0  # an array in a stack (core/pricing.py)
     attn: AttnShape | None = None  # the call's shape, for fused attention (kernel model)
+    # A ViT attention operator over sequences packed into one tensor split by cu_seqlens (the
+    # Qwen2-VL family, VisionSpec.packed_sequences): how many (per point; 0 = not packed). One
+    # varlen call, or one call each on an engine that splits them (core/packed.py).
+    packed_seqs: Arr | float = 0.0
     gemm_k: Arr | float = 0.0  # a linear op's input width (reduction length); 0 = not a GEMM
     gemm_n: Arr | float = 0.0  # a linear op's output width; 0 = not a GEMM
     # A fused-GEMM group (fuse_gemms): the group's tag ("qkv", "gate_up"; "" = none) and the
@@ -160,9 +164,6 @@ class AttnShape:
     kv_from_cache: K and V are read from the KV cache (LLM) rather than activations (ViT).
     window: causal sliding window W (a query sees its last W positions, itself included);
       None = no window. k is the keys the call holds (decode: at most W).
-    packed: the seqs sequences are packed into one tensor split by cu_seqlens (the Qwen2-VL
-      family's ViT: VisionSpec.packed_sequences); one varlen call, or one call per sequence on
-      an engine that splits them (Engine.packed_attention; core/packed.py).
     """
 
     seqs: Arr
@@ -174,7 +175,6 @@ class AttnShape:
     causal: bool
     kv_from_cache: bool
     window: float | None = None
-    packed: bool = False
 
 
 def band_scores(n: Arr, window: Arr | float) -> Arr:

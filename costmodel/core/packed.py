@@ -7,19 +7,22 @@ their passes (each image, each frame pair of a video) into one sequence split by
 into windows (cu_window_seqlens). A FlashAttention varlen kernel runs them as one call. The
 other attention implementations of transformers "process each chunk separately"
 (modeling_qwen2_vl.py, modeling_qwen2_5_vl.py, modeling_qwen3_vl.py, the vision attention's
-forward: torch.split by the lengths, one attention call per chunk, then torch.cat; since
-huggingface/transformers PR #37363 for Qwen2.5-VL, from the start for Qwen2-VL, PR #32318).
+forward: torch.split by the lengths, one attention call per chunk, then torch.cat, as of
+transformers 5.23.0; for Qwen2.5-VL's SDPA path the loop came with huggingface/transformers PR
+#37363, which replaced one call over the whole sequence with a block-diagonal mask).
 
 Where the engine does that, each packed ViT attention operator of `seqs` sequences (an
-operator per window kind: core/stages.vit_layer_ops, AttnShape.seqs) is repriced (seconds):
-- kernel launches (host time): seqs per instance, one attention call each, in place of one
-  (the per-call output copy and the layer's torch.cat are not counted, as a single call's
-  layout copies are not: an attention operator is one launch);
+operator per window kind: core/stages.vit_layer_ops, Op.packed_seqs; with FlashAttention off,
+each of the eager qk, softmax and pv operators) is repriced (seconds):
+- kernel launches (host time): seqs per instance, one call each, in place of one (the
+  per-call output copy and the layer's torch.cat are not counted, as a single call's layout
+  copies are not: an attention operator is one launch);
 - kernel time, where the device has fitted kernel figures (core/kernel_model.py): seqs x
   t(one sequence) in place of t(all seqs in one call): each call runs its own fixed cost and
   its own waves of heads x ceil(q / 128) CTAs (core/efficiency.prefill_attention_time_s);
-  the operator's compute and memory times are scaled by that ratio. A device without figures
-  keeps its efficiencies (its launches are still paid per call).
+  the operator's compute and memory times are scaled by that ratio. A device without figures,
+  and the eager qk, softmax and pv kernels, keep their device time (their launches are still
+  paid per call).
 FLOPs and bytes are the same either way, so the reported counts and the roofline bound (the
 ideal engine, which runs no kernels) are unchanged. Source: docs/methodology.md, "Packed ViT
 attention on an engine that splits it".
@@ -31,7 +34,7 @@ import dataclasses
 
 import numpy as np
 
-from costmodel.core.chunked import share_op
+from costmodel.core.chunked import flat, share_op
 from costmodel.core.kernel_model import KernelModel
 from costmodel.core.ops import Arr, Op
 from costmodel.core.pricing import OpCost
@@ -39,12 +42,8 @@ from costmodel.core.roofline import Rates
 
 
 def split_calls(op: Op) -> bool:
-    """A ViT attention operator over sequences packed by cu_seqlens (AttnShape.packed)."""
-    return op.op_class == "attention" and op.attn is not None and op.attn.packed
-
-
-def _flat(x: Arr | float, k: int) -> Arr:
-    return np.broadcast_to(np.asarray(x, dtype=float).reshape(-1), (k,))
+    """A ViT attention operator over sequences packed by cu_seqlens (Op.packed_seqs)."""
+    return op.op_class == "attention" and bool(np.any(np.asarray(op.packed_seqs) > 0))
 
 
 def one_call(op: Op, seqs: Arr) -> Op:
@@ -68,8 +67,8 @@ def _ratio(op: Op, km: KernelModel | None, r: Rates, seqs: Arr) -> Arr:
     for d, p in enumerate(km.params):
         if p is not None:
             with np.errstate(divide="ignore", invalid="ignore"):  # a kind with no window: 0/0
-                t = _flat(km.kernel_s(op, d, peak, bw), k)
-                t1 = _flat(km.kernel_s(one, d, peak, bw), k)
+                t = flat(km.kernel_s(op, d, peak, bw), k)
+                t1 = flat(km.kernel_s(one, d, peak, bw), k)
                 out[d] = np.where(t > 0, seqs * t1 / np.where(t > 0, t, 1.0), 1.0)
     return out
 
@@ -85,9 +84,11 @@ def reprice(costs: list[OpCost], r: Rates) -> list[OpCost]:
         if not split_calls(c.op):
             out.append(c)
             continue
-        assert c.op.attn is not None
-        seqs = _flat(c.op.attn.seqs, width)
-        ratio = _ratio(c.op, r.kernels, r, seqs)
+        seqs = flat(c.op.packed_seqs, width)
+        # FlashAttention (one op with its shape): the kernel model per call; the eager qk,
+        # softmax and pv kernels keep their device time (batched GEMMs and an elementwise pass
+        # whose time follows their bytes and FLOPs), their launches paid per call
+        ratio = _ratio(c.op, r.kernels, r, seqs) if c.op.attn is not None else 1.0
         launch = np.asarray(c.launch_s) * seqs
         out.append(dataclasses.replace(
             c, compute_s=c.compute_s * ratio, memory_s=c.memory_s * ratio,

@@ -9,6 +9,8 @@ sources there, per architecture.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from costmodel.core.decode_caps import decode_groups, topk_ops
@@ -142,10 +144,10 @@ def vit_layer_ops(v: VisionSpec, seqs: Arr, seq: Arr, p: Precision, flash: bool,
         [(f"attn/win_{kind}", seqs * n, size) for kind, n, size in windows]
     for name, n_seqs, q in calls:
         shape = AttnShape(seqs=n_seqs, q=q, k=q, heads=v.num_heads, kv_heads=v.num_heads,
-                          head_dim=v.head_dim, causal=False, kv_from_cache=False,
-                          packed=v.packed_sequences)
-        layer += attention(f"{pre}/{name}", st, shape, p.act_bytes_per_element, p.act_bytes_per_element,
-                           flash)
+                          head_dim=v.head_dim, causal=False, kv_from_cache=False)
+        att = attention(f"{pre}/{name}", st, shape, p.act_bytes_per_element,
+                        p.act_bytes_per_element, flash)  # flash: one op; eager: qk, softmax, pv
+        layer += [replace(op, packed_seqs=n_seqs) for op in att] if v.packed_sequences else att
     layer += [
         linear(f"{pre}/attn/o", st, rows, d, d, True, p.weight_bytes_per_element, p.act_bytes_per_element),
         *layer_scale_op(v, f"{pre}/attn/layer_scale", rows, p),

@@ -22,7 +22,7 @@ from costmodel.analysis.prepare import prepare
 from costmodel.analysis.sweep import sweep
 from costmodel.core.evaluate import STAGES, Evaluation, evaluate
 from costmodel.errors import ContextWarning
-from costmodel.loading.load import load_hardware, load_model
+from costmodel.loading.load import load_engine, load_hardware, load_model
 from costmodel.loading.zoo import ZOO
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Workload
@@ -126,7 +126,8 @@ def test_expected_latency_never_falls_without_kernel_figures(g, engine, flash):
     ev = _evaluate(mid, [my_gpu()], Workload(**base, engine=engine, flash_attention=flash),
                    axis, vals)
     shape = ev.ttft_s.shape
-    windowed = mid in WINDOWED and axis == "visual_tokens" and engine != "hf-eager"
+    windowed = (mid in WINDOWED and axis == "visual_tokens"
+                and load_engine(engine).packed_attention == "varlen")
     stages = ("projector", "prefill", "decode") if windowed else STAGES
     for s in stages:
         _non_decreasing(np.broadcast_to(ev.stages[s].latency_s, shape), f"{mid} {engine} {s}")
