@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from costmodel.analysis.estimate import estimate  # noqa: E402
+from costmodel.analysis.estimate import point  # noqa: E402  (a sweep row: no refusals)
 from costmodel.loading.load import hardware_ids, load_hardware  # noqa: E402
 from costmodel.specs.model import LLMSpec, ModelSpec, ProjectorSpec, VisionSpec  # noqa: E402
 from costmodel.specs.workload import Workload  # noqa: E402
@@ -60,9 +60,9 @@ def main() -> None:
     t0, c0 = time.perf_counter(), time.process_time()
     worst = 0.0
     for r in rows.itertuples():
-        e = estimate(by_model[str(r.model)], by_hw[str(r.hardware)],
-                     w.model_copy(update={"batch": int(r.batch),
-                                          "visual_tokens": int(r.visual_tokens)}))
+        e = point(by_model[str(r.model)], by_hw[str(r.hardware)],
+                  w.model_copy(update={"batch": int(r.batch),
+                                       "visual_tokens": int(r.visual_tokens)}))
         worst = max(worst, abs(e.ttft_s - r.ttft_s) / e.ttft_s,
                     abs(e.stages["prefill"].flops - r.flops) / max(r.flops, 1.0))
     loop_rate = len(rows) / (time.perf_counter() - t0)
