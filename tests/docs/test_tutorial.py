@@ -114,3 +114,19 @@ def test_tutorial_python_prints_what_is_shown(capsys, monkeypatch, tmp_path):
     printed = capsys.readouterr().out
     assert [ln.rstrip() for ln in printed.rstrip().splitlines()] == \
         [ln.rstrip() for ln in shown.rstrip().splitlines()]
+
+
+def test_tutorial_qwen_engine_figures():
+    """Section 8's Qwen2.5-VL paragraph: TTFT savings of keep 0.1 on hf-eager and hf-fa2."""
+    import costmodel
+
+    text = " ".join((DOCS / "tutorial-token-compression.md").read_text().split())
+    for engine, share in (("hf-eager", 23.5), ("hf-fa2", 46.6)):
+        c = costmodel.compare_compression("qwen2.5-vl-7b", "a100-80gb", keep=0.1,
+                                          image_size=(1280, 720), engine=engine)
+        b, k = c.baseline, c.compressed[0]
+        assert round(100 * (1 - k.ttft_s / b.ttft_s), 1) == share
+        assert (f"{b.ttft_s * 1e3:.1f} -> {k.ttft_s * 1e3:.1f} ms" in text
+                and f"{b.stages['vision'].latency_s * 1e3:.1f} ms" in text)
+        assert round(100 * (1 - k.bound.ttft_s / b.bound.ttft_s), 1) == 58.1
+        assert b.plan.llm_tokens == 1196
