@@ -8,6 +8,9 @@
 #  3. `profile` of the LLaVA-1.5-7B reference model (random bf16 weights) at 64, 576 and 2880
 #     visual tokens, batch 1 and 8, eager and CUDA-graph decode, and `validate` of it against
 #     the datasheet profile and the calibrated one (the checks issue 13 asked for).
+#  4. A windowed ViT layer's attention as transformers' SDPA path runs it, one call per window,
+#     against one call (benchmarks/gpu_packed_vit.py; printed into session.log): the cost of a
+#     call against hf-eager's per-launch figure (core/packed.py).
 # Every step runs under its own time cap and the next one runs whatever it returned; at most
 # 8 files come back (the device tool's limit), each named in session.log.
 #
@@ -52,10 +55,11 @@ step_to() {  # step_to NAME SECONDS FILE CMD...: as step, its stdout to FILE
 
 if [ "$CPU" = 1 ]; then
   ENC=(--device cpu --quick --reps 1 --replays 2); CAL=(--device cpu --quick)
+  PACK=(--device cpu --quick)
   PROF=(--tiny --device cpu --visual-tokens 16,64 --batch 1 --repeats 2 --warmup 1)
   HW=a100-80gb  # any profile: a CPU dry run checks the steps, not the figures
 else
-  ENC=(); CAL=(--device cuda --base "$HW"); PROF=(llava-1.5-7b --device cuda
+  ENC=(); CAL=(--device cuda --base "$HW"); PACK=(--device cuda); PROF=(llava-1.5-7b --device cuda
     --visual-tokens 64,576,2880 --batch 1,8)
 fi
 
@@ -71,4 +75,5 @@ step_to validate-profile-json 60 "$OUT/profile_validate.json" "${CM[@]}" validat
   -m "$OUT/profile.csv" -H "$HW" -f json
 step_to validate-calibrated 60 "$OUT/calibrated_validate.json" "${CM[@]}" validate \
   -m "$OUT/profile.csv" -H "$OUT/calibrated.yaml" -f json
+step packed-vit 60 "$PY" benchmarks/gpu_packed_vit.py "${PACK[@]}"
 ls -la "$OUT" | tee -a "$LOG"

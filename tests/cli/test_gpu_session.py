@@ -29,9 +29,11 @@ def test_dry_run_writes_every_result(tmp_path):
     # every step ran and logged its exit status; calibrate may refuse a run disturbed by other
     # load (its own guard), the others must succeed
     for step in ("encoder-attention", "validate-encoder", "validate-encoder-rows", "profile",
-                 "validate-profile", "validate-profile-json"):
+                 "validate-profile", "validate-profile-json", "packed-vit"):
         assert f"== {step}: rc 0 in" in log, step
     assert "== calibrate: rc " in log
+    packed = json.loads(next(ln for ln in log.splitlines() if ln.startswith('{"device"')))
+    assert packed["windows"] == 4 and packed["loop_s"] > 0 and packed["one_call_s"] > 0
     rows = json.loads((tmp_path / "enc_validate.json").read_text())["rows"]
     assert len(rows) == 4 and all(r["kind"].startswith("encoder_attention") for r in rows)
     assert json.loads((tmp_path / "profile_validate.json").read_text())["summary"]
