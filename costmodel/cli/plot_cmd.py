@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import typer
 
 from costmodel.analysis.estimate import Estimate
@@ -22,15 +23,18 @@ from costmodel.cli import captions, estimate_cmd, feedback
 from costmodel.cli.examples import epilog
 from costmodel.cli.options import QUIET, workload_from_values
 from costmodel.cli.output import FIGURES, check_output, write_atomic
+from costmodel.cli.parsing import parse_grid
 from costmodel.errors import CostmodelError
 from costmodel.loading.load import load_hardware, load_model
 from costmodel.specs.hardware import HardwareProfile
+from costmodel.specs.workload import MAX_FRAMES
 
 plot_app = typer.Typer(no_args_is_help=True,
                        help="Figures (PNG, SVG or PDF, from the -o suffix); needs matplotlib.")
 
 OUTPUT = typer.Option(..., "--output", "-o", "--plot",
                       help="Figure to write: .png, .svg or .pdf (--plot: the same).")
+DEFAULT_TOKENS = "0:2880:64"  # plot sweep's visual-token axis when no axis is given
 SWEEP_COLUMNS = ("model", "hardware", "batch", "visual_tokens", "text_tokens", "output_tokens")
 
 
@@ -127,20 +131,31 @@ def breakdown(*, output: Path = OUTPUT, quiet: bool = QUIET, **kw: Any) -> None:
          output)
 
 
-def token_range(text: str) -> list[int]:
-    """'0:2880:64' -> 0, 64, ..., 2880 (stop included when on the grid); '576' -> [576]: the
-    grid grammar of `costmodel sweep` (bounds and size checked before it is built)."""
-    from costmodel.cli.parsing import parse_grid
-
-    return [int(x) for x in parse_grid(text, "--visual-tokens")]
+def sweep_axis(visual_tokens: str | None, video_frames: str | None, image_size: str | None,
+               ) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The token axis of `sweep` and `plot sweep`: visual tokens, or video frames (then
+    --image-size is the frame size)."""
+    if (visual_tokens is None) == (video_frames is None):
+        raise CostmodelError("--visual-tokens: give the token axis as --visual-tokens or "
+                             "--video-frames (one of them)")
+    if video_frames is None:
+        if image_size is not None:
+            raise CostmodelError("--image-size: a sweep over --visual-tokens gives the tokens; "
+                                 "--image-size is the frame size of --video-frames")
+        return parse_grid(str(visual_tokens), "--visual-tokens"), None
+    return None, parse_grid(video_frames, "--video-frames", minimum=1, maximum=MAX_FRAMES)
 
 
 @plot_app.command("sweep", epilog=epilog("plot sweep"))
-@with_estimate_options(replace={
+@with_estimate_options(drop=("video_fps", "video_seconds"), replace={
     "model": (str, typer.Argument(..., help="Zoo id or config.json path; several: a,b.")),
     "hardware": (str, typer.Option(..., "--hardware", "-H",
                                    help="Hardware ids or YAML paths, comma-separated.")),
-    "visual_tokens": (str, typer.Option("0:2880:64", help="Visual tokens START:STOP:STEP.")),
+    "visual_tokens": (str | None, typer.Option(
+        None, help=f"Visual tokens START:STOP:STEP (default {DEFAULT_TOKENS}; or --video-frames).")),
+    "video_frames": (str | None, typer.Option(
+        None, "--video-frames", help="Video frames axis instead of --visual-tokens, e.g. 8,16,32.")),
+    "image_size": (str | None, typer.Option(None, help="Frame WIDTHxHEIGHT with --video-frames.")),
 })
 def sweep(*, output: Path = OUTPUT, quiet: bool = QUIET, **kw: Any) -> None:
     """TTFT, TPOT, FLOPs and memory against visual tokens, one line per hardware."""
@@ -148,11 +163,15 @@ def sweep(*, output: Path = OUTPUT, quiet: bool = QUIET, **kw: Any) -> None:
     output_format(output)
     from costmodel.analysis.sweep import sweep as run_sweep
 
-    tokens = token_range(kw["visual_tokens"])
+    frames_text = kw["video_frames"]
+    tokens_text = kw["visual_tokens"] or (None if frames_text else DEFAULT_TOKENS)
+    tokens, frames = sweep_axis(tokens_text, frames_text, kw["image_size"])
     specs = [load_model(m) for m in _names(kw["model"], "MODEL")]
     hws = [_hardware(h, kw) for h in _names(kw["hardware"], "--hardware")]
-    w = workload(kw, visual_tokens=None)
-    df = run_sweep(specs, hws, tokens, [w.batch], w)  # vectorised (costmodel/sweep.py)
+    first = None if frames is None else int(frames[0])  # a video axis: a video (as sweep)
+    w = workload(kw, visual_tokens=None, video_frames=first)
+    # vectorised (costmodel/sweep.py)
+    df = run_sweep(specs, hws, tokens, [w.batch], w, video_frames=frames)
     save(plots().sweep_figure(df, {h.id: h.memory_bytes for h in hws},
                               sweep_caption(df, hws, w, w.batch)), output)
 

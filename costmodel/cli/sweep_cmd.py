@@ -36,10 +36,10 @@ from costmodel.cli.options import (
 )
 from costmodel.cli.output import Format, dumps, table
 from costmodel.cli.parsing import MAX_POINTS, parse_grid
-from costmodel.cli.plot_cmd import output_format, plots, save, sweep_caption
+from costmodel.cli.plot_cmd import output_format, plots, save, sweep_axis, sweep_caption
 from costmodel.errors import CostmodelError
 from costmodel.loading.load import load_hardware, load_model
-from costmodel.specs.workload import MAX_BATCH, MAX_FRAMES
+from costmodel.specs.workload import MAX_BATCH
 from costmodel.units import DType, seconds, si
 
 if TYPE_CHECKING:
@@ -74,20 +74,6 @@ def _note(df: pd.DataFrame) -> str:
 
     return (f"latency, TTFT, TPOT, e2e: expected on engine {listed('engine')} (the roofline "
             f"bound: bound_* columns of -f csv/json) | compression: {listed('compression')}")
-
-
-def _axis(visual_tokens: str | None, video_frames: str | None, image_size: str | None,
-          ) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """The token axis: visual tokens, or video frames (then --image-size is the frame size)."""
-    if (visual_tokens is None) == (video_frames is None):
-        raise CostmodelError("--visual-tokens: give the token axis as --visual-tokens or "
-                             "--video-frames (one of them)")
-    if video_frames is None:
-        if image_size is not None:
-            raise CostmodelError("--image-size: a sweep over --visual-tokens gives the tokens; "
-                                 "--image-size is the frame size of --video-frames")
-        return parse_grid(str(visual_tokens), "--visual-tokens"), None
-    return None, parse_grid(video_frames, "--video-frames", minimum=1, maximum=MAX_FRAMES)
 
 
 def sweep(
@@ -130,7 +116,7 @@ def sweep(
     feedback.also_quiet(quiet)
     if plot is not None:
         output_format(plot, "--plot")  # a bad path fails before any work
-    vis, frames = _axis(visual_tokens, video_frames, image_size)
+    vis, frames = sweep_axis(visual_tokens, video_frames, image_size)
     bat = parse_grid(batch, "--batch", minimum=1, maximum=MAX_BATCH)
     comp = co.compression_from_values(locals())
     models, devices = _names(model, "model"), _names(hardware, "--hardware")

@@ -62,6 +62,26 @@ def test_cli_sweep_png(config, tmp_path, capsys):
     assert out.read_bytes().startswith(MAGIC["png"])
 
 
+def test_cli_sweep_over_video_frames_draws_what_sweep_plots(tmp_path, capsys, monkeypatch):
+    """plot sweep's --video-frames is the frames axis of `sweep --video-frames` (it was one
+    count, refused beside the default --visual-tokens grid, with --image-size refused too)."""
+    from costmodel.cli import plot_cmd, sweep_cmd
+
+    seen = []
+    for module in (plot_cmd, sweep_cmd):
+        monkeypatch.setattr(module, "save", lambda fig, *a: seen.append(fig))
+    opts = ["qwen2.5-vl-7b", "-H", "a100-80gb", "--video-frames", "4,8",
+            "--image-size", "448x448"]
+    code, _, err = run(["plot", "sweep", *opts, "-o", str(tmp_path / "v.png")], capsys)
+    assert code == 0, err
+    code, _, err = run(["sweep", *opts, "--plot", str(tmp_path / "w.png")], capsys)
+    assert code == 0, err
+    assert len(seen) == 2
+    drawn = [[(tuple(ln.get_xdata()), tuple(ln.get_ydata())) for ln in f.axes[0].get_lines()]
+             for f in seen]
+    assert drawn[0] == drawn[1] and drawn[0][0][0] == (512, 1024)  # 256 tokens a frame pair
+
+
 def test_cli_savings_from_csv(tmp_path, capsys):
     src = tmp_path / "savings.csv"
     savings_df().to_csv(src, index=False)

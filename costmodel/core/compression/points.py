@@ -69,17 +69,19 @@ def _llm(spec: ModelSpec, pts: Points, comp: Compression) -> Points:
     return replace(pts, layer_prompt=tuple(groups))
 
 
-def _no_merger(spec: ModelSpec, what: str) -> None:
+def _no_merger(spec: ModelSpec, what: str, comp: Compression) -> None:
     if spec.vision is None or spec.projector is None:
         raise CostmodelError(f"compression.where: '{what}' needs a vision encoder; this model "
                              "has none")
     if spec.projector.merge_size != 1:
-        raise CostmodelError(f"compression.where: '{what}' is not modelled for patch-merger "
+        # a named method's own place is not an --at the user gave: name the method
+        by = f" ({comp.method}'s place)" if comp.method else ""
+        raise CostmodelError(f"compression.where: '{what}'{by} is not modelled for patch-merger "
                              "projectors (e.g. Qwen2-VL); use projector or llm_layer (--at llm-layer:K)")
 
 
 def _vit(spec: ModelSpec, pts: Points, comp: Compression) -> Points:
-    _no_merger(spec, "vit")
+    _no_merger(spec, "vit", comp)
     v = spec.vision
     assert v is not None
     merged = replace(pts, vit_merge=tome_r(spec, pts, comp))
@@ -93,7 +95,7 @@ def _vit(spec: ModelSpec, pts: Points, comp: Compression) -> Points:
 
 
 def _encoder(spec: ModelSpec, pts: Points, comp: Compression) -> Points:
-    _no_merger(spec, "encoder")
+    _no_merger(spec, "encoder", comp)
     k = kept(comp, pts.visual)
     return replace(pts, projector_rows=np.minimum(pts.projector_rows, k), visual=k)
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from costmodel.analysis.estimate import estimate
+from costmodel.errors import CostmodelError
 from costmodel.loading.load import load_model
 from costmodel.specs.compression import Compression
 from costmodel.specs.compression_methods import METHODS
@@ -114,3 +115,17 @@ def test_method_at_the_wrong_place_names_the_field():
         Compression(where="projector", method="visionzip", keep_tokens=64)
     with pytest.raises(ValueError, match="keep_tokens: the pyramiddrop preset"):
         Compression(method="pyramiddrop", keep_tokens=64)
+
+
+def test_a_method_refused_on_a_patch_merger_names_the_method(gpu):
+    """`--method visionzip` on Qwen2.5-VL: the refusal said "--at: 'encoder' ..." to a user who
+    gave no --at; it names the method whose place that is."""
+    qwen = load_model("qwen2.5-vl-7b")
+    w = Workload(image_size=(448, 448))
+    for method, place in (("visionzip", "encoder"), ("tome", "vit")):
+        comp = Compression(method=method, keep_ratio=0.5)
+        with pytest.raises(CostmodelError, match=f"'{place}' \\({method}'s place\\) is not"):
+            estimate(qwen, gpu, w.model_copy(update={"compression": comp}))
+    with pytest.raises(CostmodelError, match="'vit' is not modelled"):  # a bare --at vit
+        estimate(qwen, gpu, w.model_copy(update={"compression": Compression(
+            where="vit", keep_ratio=0.5)}))
