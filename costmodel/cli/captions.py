@@ -29,9 +29,18 @@ def device_text(hw: Any) -> str:
     return f"{hw.name} ({hw.id})"
 
 
-def workload_fields(w: Any, visual: str, batch: object | None = None) -> dict[str, Any]:
-    """The keyword pieces of `caption` from a Workload (batch overridable: a sweep's grid)."""
-    return {"visual": visual, "text": w.text_tokens, "output": w.output_tokens,
+def workload_fields(w: Any, visual: str, batch: object | None = None,
+                    spec: Any = None) -> dict[str, Any]:
+    """The keyword pieces of `caption` from a Workload (batch overridable: a sweep's grid);
+    with the model's spec, a video's frames and the text its processor writes around them."""
+    text: object = w.text_tokens
+    if spec is not None and w.has_video:
+        from costmodel.analysis.prepare import video_text as video_text_tokens
+
+        visual = f"{visual} ({video_text(spec, w)})"
+        n = video_text_tokens(spec, w)
+        text = f"{w.text_tokens} + {n} video" if n else text
+    return {"visual": visual, "text": text, "output": w.output_tokens,
             "batch": w.batch if batch is None else batch, "dtypes": dtype_text(w),
             "compression": compression_text(w)}
 
@@ -65,7 +74,8 @@ def estimate_caption(kind: str, est: Any) -> str:
     """Title of a figure of one estimate (roofline, breakdown)."""
     return caption(kind, est.model.name, device_text(est.hardware),
                    engine=est.prepared.engine.id,
-                   **workload_fields(est.workload, f"{est.plan.llm_tokens:g}"))
+                   **workload_fields(est.workload, f"{est.plan.llm_tokens:g}",
+                                     spec=est.model))
 
 
 def listed(values: Iterable[Any], most: int = 4) -> str:

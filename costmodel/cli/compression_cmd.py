@@ -62,7 +62,8 @@ def savings_caption(base: Estimate, new: Estimate) -> str:
     return captions.caption("Savings", base.model.name, captions.device_text(base.hardware),
                             engine=new.prepared.engine.id,
                             **captions.workload_fields(new.workload,
-                                                       f"{base.plan.llm_tokens:g}"))
+                                                       f"{base.plan.llm_tokens:g}",
+                                                       spec=base.model))
 
 
 def _paper_text(prows: list[dict[str, Any]], ops: list[dict[str, Any]]) -> list[str]:
