@@ -51,7 +51,7 @@ Matmul FLOPS" table (stas00/ml-engineering).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -87,7 +87,7 @@ __all__ = [  # this module's names and, re-exported, the decode model's and the 
     "gemm_bound_s", "gemm_time_s", "kv_bytes_per_element",
     "memory_bound_time_s", "num_splits", "op_time_s", "params_of", "prefill_attention_time_s",
     "prefill_qo_bytes", "rows_in_chunks_s", "score_time_s", "trtllm_decode_ctas", "trtllm_resident",
-    "xqa_multi_block",
+    "varlen_attention_time_s", "xqa_multi_block",
 ]
 
 TILE_N = 128  # GEMM output-tile columns
@@ -135,24 +135,50 @@ def score_time_s(head_dim: Num, per_sm_flops: Num, per_sm_exp: Num, overlap: flo
     return _overlap(4.0 * _a(head_dim) / per_sm_flops, 1.0 / _a(per_sm_exp), overlap)
 
 
-def prefill_attention_time_s(batch: Num, q_len: Num, kv_len: Num, heads: Num, head_dim: Num,
-                             causal: Num, window: Num, peak_flops_per_s: Num, bytes_: Num,
-                             dev: Device, p: KernelParams, block: float = BLOCK) -> Arr:
-    """Expected seconds of one FlashAttention forward (prefill or ViT encoder); `block` query
-    rows per CTA (BLOCK, what the figures were fitted with; a what-if may give another)."""
+def _attention_work(batch: Num, q_len: Num, kv_len: Num, heads: Num, causal: Num, window: Num,
+                    block: float) -> tuple[Arr, Arr, Arr]:
+    """(CTAs, scores, scores of the longest CTA) of a FlashAttention call's sequences."""
     batch, q_len, heads = _a(batch), _a(q_len), _a(heads)
-    sms = float(dev.sm_count)
-    per_score = score_time_s(head_dim, _a(peak_flops_per_s) * p.attention_fraction / sms,
-                             dev.exp_per_s / sms, p.attention_exp_overlap)
     ctas = batch * heads * np.ceil(q_len / block)
     scores = attention_flops(batch, q_len, kv_len, heads, 1.0, causal, window) / 4.0
     w = np.where(_a(window) > 0, _a(window), np.inf)
-    longest = np.minimum(q_len, block) * np.minimum(_a(kv_len), w)
+    return ctas, scores, np.minimum(q_len, block) * np.minimum(_a(kv_len), w)
+
+
+def _attention_call_s(ctas: Arr, scores: Arr, longest: Arr, bytes_: Num, head_dim: Num,
+                      peak_flops_per_s: Num, dev: Device, p: KernelParams) -> Arr:
+    """Seconds of one FlashAttention call from its work (module docstring): whole waves of
+    CTAs or the longest CTA, with the Q/K/V/O time (_overlap), plus one fixed cost."""
+    sms = float(dev.sm_count)
+    per_score = score_time_s(head_dim, _a(peak_flops_per_s) * p.attention_fraction / sms,
+                             dev.exp_per_s / sms, p.attention_exp_overlap)
     waves_s = np.ceil(ctas / sms) * (p.attention_tile_s + scores / ctas * per_score)
     longest_s = p.attention_tile_s + longest * per_score
     io_s = attention_io_time_s(bytes_, dev, p)
     return _overlap(np.maximum(waves_s, longest_s), io_s, p.attention_overlap) + (
         p.attention_fixed_s)
+
+
+def prefill_attention_time_s(batch: Num, q_len: Num, kv_len: Num, heads: Num, head_dim: Num,
+                             causal: Num, window: Num, peak_flops_per_s: Num, bytes_: Num,
+                             dev: Device, p: KernelParams, block: float = BLOCK) -> Arr:
+    """Expected seconds of one FlashAttention forward (prefill or ViT encoder); `block` query
+    rows per CTA (BLOCK, what the figures were fitted with; a what-if may give another)."""
+    ctas, scores, longest = _attention_work(batch, q_len, kv_len, heads, causal, window, block)
+    return _attention_call_s(ctas, scores, longest, bytes_, head_dim, peak_flops_per_s, dev, p)
+
+
+def varlen_attention_time_s(shapes: Sequence[AttnShape], bytes_: Sequence[Num],
+                            peak_flops_per_s: Num, dev: Device, p: KernelParams) -> Arr:
+    """Expected seconds of ONE FlashAttention varlen call over several groups of equal
+    non-causal sequences (a windowed ViT layer's window kinds; heads and head_dim shared):
+    their CTAs and scores in one set of waves, the longest CTA of any, their Q/K/V/O bytes
+    together, one fixed cost (core/packed.py)."""
+    work = [_attention_work(s.seqs, s.q, s.k, s.heads, s.causal, 0.0, BLOCK) for s in shapes]
+    ctas, scores = sum(w[0] for w in work), sum(w[1] for w in work)
+    longest = np.maximum.reduce([np.broadcast_to(w[2], np.shape(ctas)) for w in work])
+    return _attention_call_s(_a(ctas), _a(scores), longest, sum(_a(b) for b in bytes_),
+                             shapes[0].head_dim, peak_flops_per_s, dev, p)
 
 
 def rows_in_chunks_s(rows: Num, chunk: float, time_at: Callable[[Arr], Arr]) -> Arr:

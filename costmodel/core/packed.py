@@ -1,5 +1,6 @@
-"""An engine that runs a packed ViT's attention one call per sequence
-(Engine.packed_attention = 'per_sequence': Hugging Face transformers' SDPA and eager paths).
+"""How an engine runs a packed ViT's attention (Engine.packed_attention): one call per
+sequence ('per_sequence': Hugging Face transformers' SDPA and eager paths) or one varlen call
+('varlen', the default: a windowed layer's window kinds as ONE call).
 
 The Qwen2-VL family's ViTs (Qwen2-VL, Qwen2.5-VL, Qwen3-VL; VisionSpec.packed_sequences) pack
 their passes (each image, each frame pair of a video) into one sequence split by cu_seqlens
@@ -23,6 +24,12 @@ each of the eager qk, softmax and pv operators) is repriced (seconds):
   the operator's compute and memory times are scaled by that ratio. A device without figures,
   and the eager qk, softmax and pv kernels, keep their device time (their launches are still
   paid per call).
+On a 'varlen' engine a windowed layer's window kinds (one operator each: their counts) run as
+one FlashAttention varlen call: its time T (efficiency.varlen_attention_time_s: their CTAs and
+scores in one set of waves, the longest CTA, their bytes together, one fixed cost) is spread
+over the kinds' operators in proportion to their own kernel times (each x T / sum of theirs),
+and the layer launches once (on its first kind). With FlashAttention off the eager operators
+stay per kind.
 FLOPs and bytes are the same either way, so the reported counts and the roofline bound (the
 ideal engine, which runs no kernels) are unchanged. Source: docs/methodology.md, "Packed ViT
 attention on an engine that splits it".
@@ -35,7 +42,8 @@ import dataclasses
 import numpy as np
 
 from costmodel.core.chunked import flat, share_op
-from costmodel.core.kernel_model import KernelModel
+from costmodel.core.efficiency import varlen_attention_time_s
+from costmodel.core.kernel_model import KernelModel, _rows
 from costmodel.core.ops import Arr, Op
 from costmodel.core.pricing import OpCost
 from costmodel.core.roofline import Rates
@@ -74,11 +82,16 @@ def _ratio(op: Op, km: KernelModel | None, r: Rates, seqs: Arr) -> Arr:
 
 
 def reprice(costs: list[OpCost], r: Rates) -> list[OpCost]:
-    """`costs` with every packed ViT attention operator repriced as one call per sequence
-    (module docstring) on an engine that splits them; unchanged on every other engine."""
-    if r.engine is None or r.engine.packed_attention != "per_sequence":
-        return costs  # every engine but hf-eager: nothing to scan (the evaluation's hot path)
-    width = max((np.shape(c.latency_s)[-1] for c in costs if np.ndim(c.latency_s)), default=1)
+    """`costs` with every packed ViT attention operator repriced (module docstring): one call
+    per sequence on an engine that splits them, else a windowed layer's window kinds as one
+    varlen call."""
+    if r.engine is not None and r.engine.packed_attention == "per_sequence":
+        return _per_sequence(costs, r)
+    return _one_varlen_call(costs, r)
+
+
+def _per_sequence(costs: list[OpCost], r: Rates) -> list[OpCost]:
+    width = _width(costs)
     out = []
     for c in costs:
         if not split_calls(c.op):
@@ -89,8 +102,64 @@ def reprice(costs: list[OpCost], r: Rates) -> list[OpCost]:
         # softmax and pv kernels keep their device time (batched GEMMs and an elementwise pass
         # whose time follows their bytes and FLOPs), their launches paid per call
         ratio = _ratio(c.op, r.kernels, r, seqs) if c.op.attn is not None else 1.0
-        launch = np.asarray(c.launch_s) * seqs
-        out.append(dataclasses.replace(
-            c, compute_s=c.compute_s * ratio, memory_s=c.memory_s * ratio,
-            latency_s=(c.latency_s - c.launch_s) * ratio + launch, launch_s=launch))
+        out.append(_scaled(c, ratio, np.asarray(c.launch_s) * seqs))
+    return out
+
+
+def _width(costs: list[OpCost]) -> int:
+    return max((np.shape(c.latency_s)[-1] for c in costs if np.ndim(c.latency_s)), default=1)
+
+
+def _scaled(c: OpCost, ratio: Arr | float, launch: Arr) -> OpCost:
+    """c with its device time x ratio and `launch` as its launches."""
+    return dataclasses.replace(c, compute_s=c.compute_s * ratio, memory_s=c.memory_s * ratio,
+                               latency_s=(c.latency_s - c.launch_s) * ratio + launch,
+                               launch_s=launch)
+
+
+def _layer(op: Op) -> str | None:
+    """'vision/L0-6' of a windowed layer's FlashAttention window-kind operator
+    ('vision/L0-6/attn/win_full', core/stages.vit_layer_ops); None for any other."""
+    if op.attn is None or "/attn/win_" not in op.name or not split_calls(op):
+        return None
+    return op.name.rsplit("/attn/win_", 1)[0]
+
+
+def _one_varlen_call(costs: list[OpCost], r: Rates) -> list[OpCost]:
+    """A windowed layer's window kinds (one operator each) run as ONE varlen call: their
+    device time x T / sum of theirs (T: efficiency.varlen_attention_time_s, where the device
+    has kernel figures), one launch per instance (on the layer's first kind)."""
+    groups: dict[str, list[int]] = {}
+    for i, c in enumerate(costs):
+        key = _layer(c.op)
+        if key is not None:
+            groups.setdefault(key, []).append(i)
+    if not groups:
+        return costs  # no windowed ViT: nothing to change (the evaluation's hot path)
+    out, width = list(costs), _width(costs)
+    for idx in groups.values():
+        ratio = _varlen_ratio([costs[i].op for i in idx], r, width)
+        launches = np.broadcast_arrays(*(np.asarray(costs[i].launch_s, float) for i in idx))
+        one = np.maximum.reduce(launches)  # one launch where any kind has windows
+        for j, i in enumerate(idx):
+            out[i] = _scaled(costs[i], ratio, one if j == 0 else one * 0.0)
+    return out
+
+
+def _varlen_ratio(ops: list[Op], r: Rates, k: int) -> Arr:
+    """T(one varlen call) / sum of the kinds' own kernel times per device row with kernel
+    figures ([D, K]); 1 elsewhere."""
+    km = r.kernels
+    if km is None:
+        return np.ones((1, k))
+    out = np.ones((len(km.params), k))
+    peak, bw = r.matmul_flops_per_s, r.bytes_per_s
+    for d, p in enumerate(km.params):
+        if p is not None:
+            with np.errstate(divide="ignore", invalid="ignore"):  # no window at a point: 0/0
+                own = sum(flat(km.kernel_s(op, d, peak, bw), k) for op in ops)
+                t = flat(varlen_attention_time_s([op.attn for op in ops if op.attn],
+                                                 [op.bytes for op in ops],
+                                                 _rows(peak, [d]), km.device(d, bw), p), k)
+                out[d] = np.where(own > 0, t / np.where(own > 0, own, 1.0), 1.0)
     return out

@@ -38,13 +38,13 @@ def _vision(mid: str, engine: str, **kw):
 def test_one_launch_per_window_and_per_image(varlen):
     """Qwen2.5-VL-7B, a 1000x700 image (1008x700: 54 full windows + 9 bottom ones, the
     methodology's worked example): 28 windowed layers x 63 calls + 4 full layers x 1 call on
-    hf-eager, against one call per window kind (28 x 2 + 4) as one varlen call is priced."""
+    hf-eager, against one varlen call a layer (28 + 4)."""
     split = _vision("qwen2.5-vl-7b", "hf-eager", image_size=(1000, 700))
     one = _vision("qwen2.5-vl-7b", varlen, image_size=(1000, 700))
     eng, hw = load_engine("hf-eager"), costmodel.load_hardware("a100-80gb")
     per_launch_s = eng.host_overhead_per_kernel_s + hw.kernel_launch_overhead_s
     extra = split.stages["vision"].launch_s - one.stages["vision"].launch_s
-    assert extra == pytest.approx((28 * 63 + 4 - (28 * 2 + 4)) * per_launch_s, rel=1e-12)
+    assert extra == pytest.approx((28 * 63 + 4 - (28 + 4)) * per_launch_s, rel=1e-12)
     assert split.stages["vision"].flops == one.stages["vision"].flops
     assert split.bound.ttft_s == one.bound.ttft_s  # the bound runs no kernels
     assert split.stages["vision"].latency_s > one.stages["vision"].latency_s
@@ -123,3 +123,39 @@ def test_eager_attention_is_split_too(varlen):
     assert split.stages["vision"].device_s == pytest.approx(one.stages["vision"].device_s, rel=1e-12)
     flash = _vision("qwen2.5-vl-7b", "hf-eager", image_size=(1000, 700))
     assert split.stages["vision"].latency_s > flash.stages["vision"].latency_s
+
+
+def test_a_varlen_engine_runs_a_windowed_layer_as_one_call():
+    """vllm: one attention launch per ViT layer (28 windowed + 4 full) whatever the window
+    kinds, and one call's time: the same as the two kinds' sequences in one batch when their
+    windows are alike."""
+    e = _vision("qwen2.5-vl-7b", "vllm", image_size=(1000, 700))
+    f = op_frame(e.evaluation)
+    att = f[(f.stage == "vision") & (f.op_class == "attention")]
+    eng, hw = load_engine("vllm"), costmodel.load_hardware("a100-80gb")
+    per_launch_s = eng.host_overhead_per_kernel_s + hw.kernel_launch_overhead_s
+    assert att.launch_s.sum() == pytest.approx((28 + 4) * per_launch_s, rel=1e-12)
+
+
+def test_varlen_time_is_one_call_over_the_groups():
+    import numpy as np
+
+    from costmodel.core.efficiency import prefill_attention_time_s, varlen_attention_time_s
+    from costmodel.core.ops import AttnShape
+
+    hw = costmodel.load_hardware("a100-80gb")
+    km = costmodel.analysis.prepare.prepare(
+        costmodel.load_model("qwen2.5-vl-7b"), [hw], costmodel.Workload()).rates.kernels
+    p, dev, peak = km.params[0], km.device(0, np.array([[hw.memory_bytes_per_s]])), 312e12
+
+    def shape(n: float) -> AttnShape:
+        return AttnShape(seqs=np.array([n]), q=np.array([64.0]), k=np.array([64.0]), heads=16,
+                         kv_heads=16, head_dim=80, causal=False, kv_from_cache=False)
+
+    one = prefill_attention_time_s(np.array([50.0]), 64.0, 64.0, 16, 80, False, 0.0, peak,
+                                   np.array([5e6]), dev, p)
+    both = varlen_attention_time_s([shape(20), shape(30)], [np.array([2e6]), np.array([3e6])],
+                                   peak, dev, p)
+    assert both == pytest.approx(one, rel=1e-12)
+    alone = varlen_attention_time_s([shape(50)], [np.array([5e6])], peak, dev, p)
+    assert alone == pytest.approx(one, rel=1e-12)
