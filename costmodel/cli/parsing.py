@@ -10,6 +10,7 @@ import numpy as np
 
 from costmodel.errors import CostmodelError
 from costmodel.specs.workload import MAX_TOKENS
+from costmodel.specs.workload import parse_image_size as parse_image_size_as
 
 _RANGE = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*(?::\s*(\d+)\s*)?$")
 MAX_POINTS = 50_000_000
@@ -50,11 +51,5 @@ def parse_grid(text: str, option: str, minimum: int = 0, maximum: int = MAX_TOKE
 
 
 def parse_image_size(text: str | None) -> tuple[int, int] | None:
-    """'672x448' -> (672, 448) as (width, height)."""
-    if text is None:
-        return None
-    parts = text.lower().replace("*", "x").split("x")
-    if len(parts) != 2 or not all(p.strip().isdigit() and 0 < int(p) <= 65536 for p in parts):
-        raise CostmodelError(f"--image-size: '{text[:40]}' is not WIDTHxHEIGHT in pixels "
-                             "(1..65536 each), e.g. 672x448")
-    return int(parts[0]), int(parts[1])
+    """'672x448' -> (672, 448) as (width, height) (specs/workload.py, as image_size= from Python)."""
+    return None if text is None else parse_image_size_as(text, "--image-size")

@@ -15,6 +15,7 @@ from pydantic import (
     model_validator,
 )
 
+from costmodel.errors import CostmodelError
 from costmodel.specs.compression import Compression, CompressionPlan
 from costmodel.specs.engine import Int4Format
 from costmodel.units import INT4_GROUP, MAX_GROUP_BYTES, MAX_WEIGHT_GROUP, SCALE_BYTES, DType
@@ -30,6 +31,18 @@ MAX_GPUS = 1_024
 MAX_FRAMES = 16_384  # video frames per request
 MAX_FPS = 1_000.0
 MAX_SECONDS = 86_400.0  # one day of video
+MAX_SIDE = 65_536  # pixels, either side of an image or frame
+
+
+def parse_image_size(text: str, name: str, example: str = "672x448") -> tuple[int, int]:
+    """'672x448' (or '672*448', any case) -> (672, 448) as (width, height), each 1..MAX_SIDE
+    pixels; anything else one CostmodelError line naming `name` (--image-size from the CLI,
+    image_size from Python) and the form it takes."""
+    parts = text.lower().replace("*", "x").split("x")
+    if len(parts) != 2 or not all(p.strip().isdigit() and 0 < int(p) <= MAX_SIDE for p in parts):
+        raise CostmodelError(f"{name}: '{text[:40]}' is not WIDTHxHEIGHT in pixels "
+                             f"(1..{MAX_SIDE} each), e.g. {example}")
+    return int(parts[0]), int(parts[1])
 
 
 class Parallelism(BaseModel):

@@ -74,3 +74,22 @@ def test_load_hardware_takes_one_or_several_overrides(sets):
     hw, base = costmodel.load_hardware(Path(PROFILE), sets=sets), costmodel.load_hardware(PROFILE)
     assert hw.id == "a100-80gb*" and len(hw.changes) == 1
     assert hw.memory_bytes_per_s == pytest.approx(1.5 * base.memory_bytes_per_s, rel=1e-12)
+
+
+def test_image_size_takes_the_clis_wxh_text_as_a_tuple_does():
+    """image_size='1280x720' is (1280, 720), in estimate, compare_compression and sweep (video
+    frames) alike, parsed as the CLI's --image-size; bad text is one line naming image_size."""
+    text = costmodel.estimate("qwen2.5-vl-7b", "a100-80gb", image_size="1280x720")
+    pair = costmodel.estimate("qwen2.5-vl-7b", "a100-80gb", image_size=(1280, 720))
+    assert text.workload == pair.workload and text.ttft_s == pair.ttft_s
+    assert costmodel.compare_compression("qwen2.5-vl-7b", "a100-80gb", keep=0.5,
+                                         image_size="1280X720").to_dict() == \
+        costmodel.compare_compression("qwen2.5-vl-7b", "a100-80gb", keep=0.5,
+                                      image_size=(1280, 720)).to_dict()
+    df = sweep("qwen2-vl-7b", "a100-80gb", None, video_frames=[2, 4], image_size="448x448")
+    assert df.ttft_s.tolist() == sweep("qwen2-vl-7b", "a100-80gb", None, video_frames=[2, 4],
+                                       image_size=(448, 448)).ttft_s.tolist()
+    for bad in ("1280", "1280x", "0x720", "1280x720x3", "big"):
+        with pytest.raises(CostmodelError, match=r"^image_size: '.*' is not WIDTHxHEIGHT in "
+                           r"pixels \(1\.\.65536 each\), e\.g\. '672x448' or \(672, 448\)$"):
+            costmodel.estimate("qwen2.5-vl-7b", "a100-80gb", image_size=bad)
