@@ -58,7 +58,8 @@ def video_text(spec: Any, w: Any) -> str:
     rate = f" ({w.video_seconds:g} s at {w.video_fps:g} fps)" if w.video_fps is not None else ""
     rw, rh = video_rule(spec).resize(spec, frames, width, height)
     resized = f", resized to {rw}x{rh}" if (rw, rh) != (width, height) else ""
-    return f"video: {frames} frames of {width}x{height}{rate}{resized}"
+    noun = "frame" if frames == 1 else "frames"
+    return f"video: {frames} {noun} of {width}x{height}{rate}{resized}"
 
 
 def vtext_caption(spec: Any, w: Any) -> str:

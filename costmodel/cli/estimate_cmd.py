@@ -144,9 +144,10 @@ def _header(est: Estimate) -> list[str]:
 
 def render(est: Estimate, per_op: bool = False) -> str:
     steps = int(est.workload.output_tokens) - 1
+    decode = f"decode ({steps} step{'' if steps == 1 else 's'})"
     rows = []
     for name, s in est.stages.items():
-        label = f"decode ({steps} steps)" if name == "decode" else name
+        label = decode if name == "decode" else name
         rows.append([label, si(s.flops, "FLOP"), si(s.bytes, "B"),
                      f"{s.intensity_flops_per_byte:.1f}", seconds(s.bound_latency_s),
                      seconds(s.latency_s), f"{100 * s.compute_share:.0f}%"])

@@ -31,7 +31,8 @@ def dumps(doc: Any) -> str:
 
 def _stages(est: Estimate) -> list[dict[str, Any]]:
     steps = int(est.workload.output_tokens) - 1
-    return [{"stage": name, "label": f"decode ({steps} steps)" if name == "decode" else name,
+    decode = f"decode ({steps} step{'' if steps == 1 else 's'})"
+    return [{"stage": name, "label": decode if name == "decode" else name,
              "flops": si(s.flops, "FLOP"), "bytes": si(s.bytes, "B"),
              "intensity": f"{s.intensity_flops_per_byte:.1f}", "bound": seconds(s.bound_latency_s),
              "expected": seconds(s.latency_s), "compute": f"{100 * s.compute_share:.0f}%"}

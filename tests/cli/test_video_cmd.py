@@ -149,3 +149,13 @@ def test_bad_video_input_one_line_exit_2(args, needle, capsys):
     assert err.startswith("error: ") and err.count("\n") == 1, err
     assert needle in err, err
     assert "Traceback" not in err + out
+
+
+def test_one_frame_and_one_decode_step_are_singular(capsys):
+    """'video: 1 frame of ...' and 'decode (1 step)' (2 output tokens), not '1 frames' / '1 steps';
+    plurals as before otherwise."""
+    code, out, _ = run(["estimate", *Q, "--video-frames", "1", "--output-tokens", "2"], capsys)
+    assert code == 0 and "| video: 1 frame of 672x672\n" in out and "decode (1 step) " in out
+    assert "1 frames" not in out and "1 steps" not in out
+    code, out, _ = run(["estimate", *Q, "--video-frames", "2", "--output-tokens", "3"], capsys)
+    assert code == 0 and "| video: 2 frames of 672x672\n" in out and "decode (2 steps) " in out
