@@ -40,6 +40,8 @@ CLI_NAMES = {
     "no_flash_attention": "flash_attention=False",
     "hardware": "the second argument (estimate(model, hardware, ...))",
 }
+# A key of the JSON report (Estimate.to_dict()'s workload) that is not the field that sets it.
+REPORT_NAMES = {"frame_size": "image_size=(W, H): the frame size of a video"}
 
 
 def model_arg(model: Any) -> ModelSpec:
@@ -76,6 +78,8 @@ def _unknown_field(name: str) -> str:
     or the nearest field names."""
     if name in CLI_NAMES:
         return f"{name}: not a Workload field; from Python use {CLI_NAMES[name]}"
+    if name in REPORT_NAMES:
+        return f"{name}: not a Workload field; use {REPORT_NAMES[name]}"
     near = difflib.get_close_matches(name, list(Workload.model_fields), n=3, cutoff=0.6)
     hint = f"did you mean {', '.join(near)}?" if near else \
         f"the fields are {', '.join(Workload.model_fields)}"

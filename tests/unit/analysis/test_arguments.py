@@ -39,6 +39,8 @@ def test_a_wrong_argument_type_is_one_line(args, says):
     ({"keep": 0.1}, r"^keep: not a Workload field; from Python use compression=Compression"),
     ({"kv_keep": 0.25}, r"from Python use compression=CompressionPlan\(kv=KVCompression"),
     ({"dtype": "fp16"}, r"from Python use act_dtype="),
+    ({"frame_size": (448, 448)},
+     r"^frame_size: not a Workload field; use image_size=\(W, H\): the frame size of a video$"),
     ({"batch": 0}, r"^batch: Input should be greater than 0$"),
     ({"act_dtype": "bfloat16"}, r"^act_dtype: Input should be 'fp32'"),
 ])
