@@ -199,6 +199,31 @@ def _schedule_stage(schedule: str, where: str, keep: str | None, layer: int | No
                   schedule=parse_schedule(schedule), method=llm_method, overhead=overhead)
 
 
+def _method(method: str | None, cluster_iters: int | None
+            ) -> tuple[str | None, float | None, MethodInfo | None]:
+    """--method (and a video method's share, 'tempmerge:0.5') with its METHODS entry; an
+    unknown method, or --cluster-iters without --method cluster, refused."""
+    method, merge = parse_video_method(method)
+    if method is not None and method not in METHODS:
+        raise CostmodelError(f"--method: '{method}' is not one of {', '.join(METHODS)}")
+    if cluster_iters is not None and method != "cluster":
+        raise CostmodelError("--cluster-iters: only --method cluster runs k-means; add "
+                             "--method cluster or drop --cluster-iters")
+    return method, merge, METHODS[method] if method else None
+
+
+def _stage(where: str, layer: int | None, keep: str | None, merge_per_layer: int | None,
+           method: str | None, extra: dict[str, Any]) -> Compression:
+    """The stage at --at (or the method's place): --keep as a ratio or a count, checked
+    against the place and the method (`method`: the stage's own, None when it acts elsewhere);
+    `extra`: cluster_iters, overhead and a video method's temporal_merge."""
+    ratio, count = parse_keep(keep) if keep is not None else (None, None)
+    _check_keep(where, layer, keep is not None, count, merge_per_layer,
+                METHODS[method] if method else None)
+    return _build(Compression, "compression", where=where, keep_ratio=ratio, keep_tokens=count,
+                  layer=layer, merge_per_layer=merge_per_layer, method=method, **extra)
+
+
 def compression_from_options(keep: str | None = None, at: str | None = None,
                              method: str | None = None, schedule: str | None = None,
                              kv_keep: str | None = None, kv_policy: str | None = None,
@@ -209,13 +234,7 @@ def compression_from_options(keep: str | None = None, at: str | None = None,
     --keep, --merge-per-layer or --method asks for one, an LLM schedule, a KV compression; one
     stage alone is a Compression, several a CompressionPlan. require: always build the stage
     at --at (compare-compression), so a missing --keep is refused."""
-    method, merge = parse_video_method(method)
-    if method is not None and method not in METHODS:
-        raise CostmodelError(f"--method: '{method}' is not one of {', '.join(METHODS)}")
-    info = METHODS[method] if method else None
-    if cluster_iters is not None and method != "cluster":
-        raise CostmodelError("--cluster-iters: only --method cluster runs k-means; add "
-                             "--method cluster or drop --cluster-iters")
+    method, merge, info = _method(method, cluster_iters)
     kv = _kv(kv_keep, kv_policy)
     where, layer = parse_at(at) if at is not None else (info.where if info else "projector", None)
     stages = [] if schedule is None else [_schedule_stage(schedule, where, keep, layer, method,
@@ -229,14 +248,10 @@ def compression_from_options(keep: str | None = None, at: str | None = None,
     build = wanted or (require and schedule is None and kv_keep is None and sparse_decode is None)
     _check_clash(at, where, keep, merge_per_layer, build, schedule, method)
     if build:
-        ratio, count = parse_keep(keep) if keep is not None else (None, None)
         own = method if info is None or info.where == where or schedule is None else None
-        _check_keep(where, layer, keep is not None, count, merge_per_layer,
-                    METHODS[own] if own else None)
-        stages.append(_build(Compression, "compression", where=where, keep_ratio=ratio,
-                             keep_tokens=count, layer=layer, merge_per_layer=merge_per_layer,
-                             method=own, cluster_iters=cluster_iters or 10, overhead=overhead,
-                             **({} if merge is None else {"temporal_merge": merge})))
+        stages.append(_stage(where, layer, keep, merge_per_layer, own,
+                             {"cluster_iters": cluster_iters or 10, "overhead": overhead,
+                              **({} if merge is None else {"temporal_merge": merge})}))
     top_k, select = parse_sparse(sparse_decode) if sparse_decode is not None else (None, None)
     if kv is None and top_k is None and len(stages) <= 1:
         return stages[0] if stages else None

@@ -122,7 +122,7 @@ def cross_layer_ops(m: LLMSpec, stage: str, batch: Arr, q: Arr, visual: Arr, p: 
     tokens; project_kv: K and V are projected (and k_norm'd) into the cross cache (prefill);
     otherwise read from it (decode). Zero where visual = 0 (transformers skips the layer)."""
     on = np.asarray(visual) > 0
-    h, inter, pre = m.hidden_size, m.intermediate_size, f"llm/L{layer}/cross"
+    h, pre = m.hidden_size, f"llm/L{layer}/cross"
     rows, kv_rows = batch * q * on, batch * visual * on  # [B*q], [B*V]
     shape = AttnShape(seqs=batch, q=q * on, k=visual, heads=m.num_heads, kv_heads=m.num_kv_heads,
                       head_dim=m.head_dim, causal=False, kv_from_cache=True)
@@ -143,6 +143,15 @@ def cross_layer_ops(m: LLMSpec, stage: str, batch: Arr, q: Arr, visual: Arr, p: 
                p.act_bytes_per_element),
         vector_op(f"{pre}/attn/gated_residual", stage, "elementwise", rows * h, GATE_FLOPS, 2.0,
                   p.act_bytes_per_element, 1, p.weight_bytes_per_element),
+    ] + _cross_mlp_ops(m, stage, pre, rows, p)
+    return [_repeat(o, 1, layer) for o in ops]
+
+
+def _cross_mlp_ops(m: LLMSpec, stage: str, pre: str, rows: Arr, p: Precision) -> list[Op]:
+    """The cross layer's gated MLP over `rows` text tokens: norm, SwiGLU MLP, then the text
+    row mask and residual + tanh(gate) x the MLP output (MllamaCrossAttentionDecoderLayer)."""
+    h, inter = m.hidden_size, m.intermediate_size
+    return [
         norm(f"{pre}/mlp_norm", stage, rows, h, m.norm_kind, p.weight_bytes_per_element,
              p.act_bytes_per_element),
         linear(f"{pre}/mlp/gate", stage, rows, h, inter, False, p.weight_bytes_per_element,
@@ -157,7 +166,6 @@ def cross_layer_ops(m: LLMSpec, stage: str, batch: Arr, q: Arr, visual: Arr, p: 
         vector_op(f"{pre}/mlp/gated_residual", stage, "elementwise", rows * h, 1.0 + GATE_FLOPS,
                   2.0, p.act_bytes_per_element, 1, p.weight_bytes_per_element),
     ]
-    return [_repeat(o, 1, layer) for o in ops]
 
 
 def decoder_ops(m: LLMSpec, stage: str, pts: Points, q: Arr, k: Arr, p: Precision, flash: bool,
