@@ -176,7 +176,8 @@ def varlen_attention_time_s(shapes: Sequence[AttnShape], bytes_: Sequence[Num],
     together, one fixed cost (core/packed.py)."""
     work = [_attention_work(s.seqs, s.q, s.k, s.heads, s.causal, 0.0, BLOCK) for s in shapes]
     ctas, scores = sum(w[0] for w in work), sum(w[1] for w in work)
-    longest = np.maximum.reduce([np.broadcast_to(w[2], np.shape(ctas)) for w in work])
+    longest = np.maximum.reduce([np.broadcast_to(np.where(w[0] > 0, w[2], 0.0), np.shape(ctas))
+                                 for w in work])  # a group with no sequence here has no CTA
     return _attention_call_s(_a(ctas), _a(scores), longest, sum(_a(b) for b in bytes_),
                              shapes[0].head_dim, peak_flops_per_s, dev, p)
 

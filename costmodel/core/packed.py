@@ -120,8 +120,8 @@ def _scaled(c: OpCost, ratio: Arr | float, launch: Arr) -> OpCost:
 def _layer(op: Op) -> str | None:
     """'vision/L0-6' of a windowed layer's FlashAttention window-kind operator
     ('vision/L0-6/attn/win_full', core/stages.vit_layer_ops); None for any other."""
-    if op.attn is None or "/attn/win_" not in op.name or not split_calls(op):
-        return None
+    if op.attn is None or op.op_class != "attention" or "/attn/win_" not in op.name:
+        return None  # by name alone: the same kinds at every point (a sweep = one estimate)
     return op.name.rsplit("/attn/win_", 1)[0]
 
 

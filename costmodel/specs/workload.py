@@ -39,7 +39,9 @@ def parse_image_size(text: str, name: str, example: str = "672x448") -> tuple[in
     pixels; anything else one CostmodelError line naming `name` (--image-size from the CLI,
     image_size from Python) and the form it takes."""
     parts = text.lower().replace("*", "x").split("x")
-    if len(parts) != 2 or not all(p.strip().isdigit() and 0 < int(p) <= MAX_SIDE for p in parts):
+    ok = all(p.strip().isascii() and p.strip().isdecimal() and 0 < int(p) <= MAX_SIDE
+             for p in parts)  # ASCII digits only: int() takes other scripts' digits
+    if len(parts) != 2 or not ok:
         raise CostmodelError(f"{name}: '{text[:40]}' is not WIDTHxHEIGHT in pixels "
                              f"(1..{MAX_SIDE} each), e.g. {example}")
     return int(parts[0]), int(parts[1])

@@ -95,3 +95,13 @@ def test_image_size_takes_the_clis_wxh_text_as_a_tuple_does():
         with pytest.raises(CostmodelError, match=r"^image_size: '.*' is not WIDTHxHEIGHT in "
                            r"pixels \(1\.\.65536 each\), e\.g\. '672x448' or \(672, 448\)$"):
             costmodel.estimate("qwen2.5-vl-7b", "a100-80gb", image_size=bad)
+
+
+def test_image_size_text_takes_ascii_digits_only():
+    """'²' passes str.isdigit() but is not a width: one CostmodelError line, not int()'s."""
+    import pytest
+
+    import costmodel
+
+    with pytest.raises(costmodel.CostmodelError, match="image_size: '²x3' is not WIDTHxHEIGHT"):
+        costmodel.estimate("qwen2.5-vl-7b", "a100-80gb", image_size="²x3")

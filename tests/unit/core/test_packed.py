@@ -159,3 +159,17 @@ def test_varlen_time_is_one_call_over_the_groups():
     assert both == pytest.approx(one, rel=1e-12)
     alone = varlen_attention_time_s([shape(50)], [np.array([5e6])], peak, dev, p)
     assert alone == pytest.approx(one, rel=1e-12)
+
+
+def test_a_sweep_equals_each_estimate_on_a_varlen_engine():
+    """A window kind with no window at a point takes no part in that point's varlen call, so
+    a sweep over points with and without full windows equals one estimate per point."""
+    from costmodel.sweep import sweep
+
+    df = sweep("qwen2.5-vl-7b", ["l4", "a100-80gb"], [5, 15, 500], [1],
+               costmodel.Workload(engine="vllm"))
+    vis = df[df.stage == "vision"]
+    for r in vis.itertuples():
+        e = costmodel.estimate("qwen2.5-vl-7b", str(r.hardware), engine="vllm",
+                               visual_tokens=int(r.visual_tokens))
+        assert r.latency_s == e.stages["vision"].latency_s, (r.hardware, r.visual_tokens)
