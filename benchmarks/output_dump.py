@@ -51,6 +51,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "tp2pp2": {"parallel": Parallelism(tp=2, pp=2, microbatches=2), "batch": 2},
     "llmviewer": {"convention": "llm-viewer"},
     "int4": {"weight_dtype": "int4", "kv_dtype": "int8"},
+    # an image whose patch grid is not whole windows (Qwen2.5-VL: 54 full + 9 bottom windows)
+    # and unfused attention: the packed ViT's calls (core/packed.py) both ways
+    "img1000x700": {"image_size": (1000, 700)},
+    "noflash": {"image_size": (1000, 700), "flash_attention": False},
 }
 
 
