@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from costmodel.core.inputs import Points, Precision
+from costmodel.core.moe import swiglu_ops
 from costmodel.core.ops import (
     ACT_FLOPS,
     ADD_FLOPS,
@@ -154,14 +155,7 @@ def _cross_mlp_ops(m: LLMSpec, stage: str, pre: str, rows: Arr, p: Precision) ->
     return [
         norm(f"{pre}/mlp_norm", stage, rows, h, m.norm_kind, p.weight_bytes_per_element,
              p.act_bytes_per_element),
-        linear(f"{pre}/mlp/gate", stage, rows, h, inter, False, p.weight_bytes_per_element,
-               p.act_bytes_per_element),
-        linear(f"{pre}/mlp/up", stage, rows, h, inter, False, p.weight_bytes_per_element,
-               p.act_bytes_per_element),
-        vector_op(f"{pre}/mlp/act", stage, "activation", rows * inter, ACT_FLOPS["swiglu"], 2.0,
-                  p.act_bytes_per_element),
-        linear(f"{pre}/mlp/down", stage, rows, inter, h, False, p.weight_bytes_per_element,
-               p.act_bytes_per_element),
+        *swiglu_ops(f"{pre}/mlp", stage, rows, h, inter, p),
         # full_text_row_masked_out_mask x MLP output, then residual + tanh(gate) x that
         vector_op(f"{pre}/mlp/gated_residual", stage, "elementwise", rows * h, 1.0 + GATE_FLOPS,
                   2.0, p.act_bytes_per_element, 1, p.weight_bytes_per_element),

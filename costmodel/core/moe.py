@@ -66,7 +66,10 @@ def _topk(pre: str, stage: str, rows: Arr, moe: MoESpec, a_bytes: float) -> Op:
               act_read_bytes=rows * e * a_bytes, act_write_bytes=rows * k * 2.0 * a_bytes)
 
 
-def _swiglu(pre: str, stage: str, rows: Arr, h: int, width: int, p: Precision) -> list[Op]:
+def swiglu_ops(pre: str, stage: str, rows: Arr, h: int, width: int, p: Precision) -> list[Op]:
+    """A SwiGLU MLP without biases over `rows`: gate and up Linear(h, width), SiLU(gate) x up
+    (5 FLOPs an element, two inputs), down Linear(width, h) (an expert, a shared expert,
+    Llama-3.2-Vision's cross layers)."""
     return [
         linear(f"{pre}/gate", stage, rows, h, width, False, p.weight_bytes_per_element,
                p.act_bytes_per_element),
@@ -92,14 +95,14 @@ def moe_mlp_ops(m: LLMSpec, stage: str, rows: Arr, pre: str, p: Precision) -> li
            _topk(pre, stage, rows, moe, p.act_bytes_per_element)]
     if moe.ep > 1:
         ops.append(_all_to_all(f"{pre}/mlp/a2a_dispatch", stage, rows, moe, h, p.act_bytes_per_element))
-    for op in _swiglu(f"{pre}/mlp/experts", stage, routed, h, inter, p):
+    for op in swiglu_ops(f"{pre}/mlp/experts", stage, routed, h, inter, p):
         # gate, up (h x I) and down (I x h): one h*I matrix of each expert touched is read
         ops.append(_experts_read(op, hit * h * inter * p.weight_bytes_per_element) if op.gemm_k else op)
     if moe.ep > 1:
         ops.append(_all_to_all(f"{pre}/mlp/a2a_combine", stage, rows, moe, h, p.act_bytes_per_element))
     terms = k
     if moe.shared_expert_intermediate_size:
-        ops += _swiglu(f"{pre}/mlp/shared", stage, rows, h, moe.shared_expert_intermediate_size, p)
+        ops += swiglu_ops(f"{pre}/mlp/shared", stage, rows, h, moe.shared_expert_intermediate_size, p)
         terms += 1
         if moe.shared_expert_gate:  # sigmoid(Linear(h, 1)) x the shared expert's output
             ops += [linear(f"{pre}/mlp/shared/gate_proj", stage, rows, h, 1, False,
