@@ -144,6 +144,13 @@ class Workload(BaseModel):
         fspath = getattr(v, "__fspath__", None)  # os.PathLike, without importing os (pure core)
         return fspath() if callable(fspath) else v
 
+    @field_validator("image_size", mode="before")
+    @classmethod
+    def _image_size_text(cls, v: object) -> object:
+        """'1280x720' as the CLI's --image-size takes it is (1280, 720)."""
+        return parse_image_size(v, "image_size", "'672x448' or (672, 448)") if isinstance(
+            v, str) else v
+
     @model_validator(mode="after")
     def _check(self) -> Workload:
         self._check_video()

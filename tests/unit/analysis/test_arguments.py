@@ -105,3 +105,14 @@ def test_image_size_text_takes_ascii_digits_only():
 
     with pytest.raises(costmodel.CostmodelError, match="image_size: '²x3' is not WIDTHxHEIGHT"):
         costmodel.estimate("qwen2.5-vl-7b", "a100-80gb", image_size="²x3")
+
+
+def test_a_workload_takes_image_size_text():
+    import pytest
+    from pydantic import ValidationError
+
+    import costmodel
+
+    assert costmodel.Workload(image_size="1280x720").image_size == (1280, 720)
+    with pytest.raises(ValidationError, match="image_size: '12x' is not WIDTHxHEIGHT"):
+        costmodel.Workload(image_size="12x")
