@@ -41,9 +41,9 @@ from costmodel.core.efficiency import (
     rows_in_chunks_s,
 )
 from costmodel.core.inputs import Points
-from costmodel.core.kernel_model import FUSABLE, KernelModel, _rows
+from costmodel.core.kernel_model import FUSABLE, KernelModel, _rows, device_ratios
 from costmodel.core.ops import Arr, Op
-from costmodel.core.pricing import OpCost
+from costmodel.core.pricing import OpCost, points_width
 from costmodel.core.roofline import Rates
 from costmodel.specs.engine import Engine
 
@@ -126,17 +126,16 @@ def _attention_s(op: Op, km: KernelModel, d: int, plan: ChunkPlan, r: Rates,
 
 def _ratio(op: Op, plan: ChunkPlan, r: Rates, e: Engine) -> Arr:
     """t_chunked / t_one_pass per device row with kernel figures ([D, K]; 1 elsewhere)."""
-    km = r.kernels
-    if km is None:
-        return np.ones((1, plan.on.size))
-    out = np.ones((len(km.params), plan.on.size))
+    km, k = r.kernels, plan.on.size
     idx = np.flatnonzero(plan.on)
-    for d, p in enumerate(km.params):
-        if p is not None:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                one, t = _times(op, km, d, plan, r, e, idx)
-                out[d, idx] = np.where(one > 0, t / np.where(one > 0, one, 1.0), 1.0)
-    return out
+
+    def times_at(d: int) -> tuple[Arr, Arr]:  # priced where the engine chunks, 1 / 1 elsewhere
+        assert km is not None
+        new, old = np.ones(k), np.ones(k)
+        old[idx], new[idx] = _times(op, km, d, plan, r, e, idx)
+        return new, old
+
+    return device_ratios(km, k, times_at)
 
 
 def _times(op: Op, km: KernelModel, d: int, plan: ChunkPlan, r: Rates, e: Engine,
@@ -162,8 +161,7 @@ def reprice(costs: list[OpCost], pts: Points, r: Rates, multimodal: bool = False
     multimodal model's, multimodal, on an engine that chunks text-only models alone)."""
     if r.engine is None or r.engine.prefill_chunk_tokens is None:
         return costs  # every engine but vllm-0.6: nothing to scan (the evaluation's hot path)
-    width = max((np.shape(c.latency_s)[-1] for c in costs if np.ndim(c.latency_s)), default=1)
-    plan = ChunkPlan.of(r.engine, pts, width, multimodal)
+    plan = ChunkPlan.of(r.engine, pts, points_width(costs), multimodal)
     if plan is None:
         return costs
     out = []
@@ -173,7 +171,5 @@ def reprice(costs: list[OpCost], pts: Points, r: Rates, multimodal: bool = False
             continue
         ratio = _ratio(c.op, plan, r, r.engine) if chunked(c.op) else 1.0
         launch = np.asarray(c.launch_s) * (plan.launches if c.op.op_class != "lm_head" else 1.0)
-        out.append(dataclasses.replace(
-            c, compute_s=c.compute_s * ratio, memory_s=c.memory_s * ratio,
-            latency_s=(c.latency_s - c.launch_s) * ratio + launch, launch_s=launch))
+        out.append(c.repriced(ratio, launch))
     return out

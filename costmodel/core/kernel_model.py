@@ -11,7 +11,7 @@ Formula: docs/methodology.md, "Kernel efficiency" and "Inference engines".
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
@@ -162,6 +162,23 @@ def _one_row(op: Op) -> bool:
     return all(np.ndim(x) < 2 or np.shape(x)[0] == 1
                for x in (op.matmul_flops, op.act_read_bytes, op.weight_bytes, op.act_write_bytes,
                          op.kv_write_bytes))
+
+
+def device_ratios(km: KernelModel | None, k: int,
+                  times_at: Callable[[int], tuple[Arr, Arr]]) -> Arr:
+    """new / old seconds of an operator per device row with kernel figures ([D, K]; 1 on the
+    others, [1, K] of ones without a kernel model): times_at(d) gives (new, old) over the K
+    points; 1 where old is 0 (no work there). How an engine's chunks or split calls rescale
+    an operator's kernel time (core/chunked.py, core/packed.py)."""
+    if km is None:
+        return np.ones((1, k))
+    out = np.ones((len(km.params), k))
+    for d, p in enumerate(km.params):
+        if p is not None:
+            with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 where no work
+                new, old = times_at(d)
+                out[d] = np.where(old > 0, new / np.where(old > 0, old, 1.0), 1.0)
+    return out
 
 
 def _rows(x: Arr | float, rows: list[int]) -> Arr:

@@ -43,9 +43,9 @@ import numpy as np
 
 from costmodel.core.chunked import flat, share_op
 from costmodel.core.efficiency import varlen_attention_time_s
-from costmodel.core.kernel_model import KernelModel, _rows
+from costmodel.core.kernel_model import _rows, device_ratios
 from costmodel.core.ops import Arr, Op
-from costmodel.core.pricing import OpCost
+from costmodel.core.pricing import OpCost, points_width
 from costmodel.core.roofline import Rates
 
 
@@ -63,22 +63,17 @@ def one_call(op: Op, seqs: Arr) -> Op:
     return dataclasses.replace(one, attn=dataclasses.replace(op.attn, seqs=np.ones_like(seqs)))
 
 
-def _ratio(op: Op, km: KernelModel | None, r: Rates, seqs: Arr) -> Arr:
+def _ratio(op: Op, r: Rates, seqs: Arr) -> Arr:
     """seqs x t(one call) / t(one packed call) per device row with kernel figures ([D, K]);
     1 elsewhere."""
-    k = seqs.size
-    if km is None:
-        return np.ones((1, k))
-    out = np.ones((len(km.params), k))
+    km, k, peak, bw = r.kernels, seqs.size, r.matmul_flops_per_s, r.bytes_per_s
     one = one_call(op, seqs)
-    peak, bw = r.matmul_flops_per_s, r.bytes_per_s
-    for d, p in enumerate(km.params):
-        if p is not None:
-            with np.errstate(divide="ignore", invalid="ignore"):  # a kind with no window: 0/0
-                t = flat(km.kernel_s(op, d, peak, bw), k)
-                t1 = flat(km.kernel_s(one, d, peak, bw), k)
-                out[d] = np.where(t > 0, seqs * t1 / np.where(t > 0, t, 1.0), 1.0)
-    return out
+
+    def times_at(d: int) -> tuple[Arr, Arr]:
+        assert km is not None
+        return seqs * flat(km.kernel_s(one, d, peak, bw), k), flat(km.kernel_s(op, d, peak, bw), k)
+
+    return device_ratios(km, k, times_at)
 
 
 def reprice(costs: list[OpCost], r: Rates) -> list[OpCost]:
@@ -91,7 +86,7 @@ def reprice(costs: list[OpCost], r: Rates) -> list[OpCost]:
 
 
 def _per_sequence(costs: list[OpCost], r: Rates) -> list[OpCost]:
-    width = _width(costs)
+    width = points_width(costs)
     out = []
     for c in costs:
         if not split_calls(c.op):
@@ -101,20 +96,9 @@ def _per_sequence(costs: list[OpCost], r: Rates) -> list[OpCost]:
         # FlashAttention (one op with its shape): the kernel model per call; the eager qk,
         # softmax and pv kernels keep their device time (batched GEMMs and an elementwise pass
         # whose time follows their bytes and FLOPs), their launches paid per call
-        ratio = _ratio(c.op, r.kernels, r, seqs) if c.op.attn is not None else 1.0
-        out.append(_scaled(c, ratio, np.asarray(c.launch_s) * seqs))
+        ratio = _ratio(c.op, r, seqs) if c.op.attn is not None else 1.0
+        out.append(c.repriced(ratio, np.asarray(c.launch_s) * seqs))
     return out
-
-
-def _width(costs: list[OpCost]) -> int:
-    return max((np.shape(c.latency_s)[-1] for c in costs if np.ndim(c.latency_s)), default=1)
-
-
-def _scaled(c: OpCost, ratio: Arr | float, launch: Arr) -> OpCost:
-    """c with its device time x ratio and `launch` as its launches."""
-    return dataclasses.replace(c, compute_s=c.compute_s * ratio, memory_s=c.memory_s * ratio,
-                               latency_s=(c.latency_s - c.launch_s) * ratio + launch,
-                               launch_s=launch)
 
 
 def _layer(op: Op) -> str | None:
@@ -136,30 +120,28 @@ def _one_varlen_call(costs: list[OpCost], r: Rates) -> list[OpCost]:
             groups.setdefault(key, []).append(i)
     if not groups:
         return costs  # no windowed ViT: nothing to change (the evaluation's hot path)
-    out, width = list(costs), _width(costs)
+    out, width = list(costs), points_width(costs)
     for idx in groups.values():
         ratio = _varlen_ratio([costs[i].op for i in idx], r, width)
         launches = np.broadcast_arrays(*(np.asarray(costs[i].launch_s, float) for i in idx))
         one = np.maximum.reduce(launches)  # one launch where any kind has windows
         for j, i in enumerate(idx):
-            out[i] = _scaled(costs[i], ratio, one if j == 0 else one * 0.0)
+            out[i] = costs[i].repriced(ratio, one if j == 0 else one * 0.0)
     return out
 
 
 def _varlen_ratio(ops: list[Op], r: Rates, k: int) -> Arr:
     """T(one varlen call) / sum of the kinds' own kernel times per device row with kernel
     figures ([D, K]); 1 elsewhere."""
-    km = r.kernels
-    if km is None:
-        return np.ones((1, k))
-    out = np.ones((len(km.params), k))
-    peak, bw = r.matmul_flops_per_s, r.bytes_per_s
-    for d, p in enumerate(km.params):
-        if p is not None:
-            with np.errstate(divide="ignore", invalid="ignore"):  # no window at a point: 0/0
-                own = sum(flat(km.kernel_s(op, d, peak, bw), k) for op in ops)
-                t = flat(varlen_attention_time_s([op.attn for op in ops if op.attn],
-                                                 [op.bytes for op in ops],
-                                                 _rows(peak, [d]), km.device(d, bw), p), k)
-                out[d] = np.where(own > 0, t / np.where(own > 0, own, 1.0), 1.0)
-    return out
+    km, peak, bw = r.kernels, r.matmul_flops_per_s, r.bytes_per_s
+
+    def times_at(d: int) -> tuple[Arr, Arr]:
+        assert km is not None
+        p = km.params[d]
+        assert p is not None
+        t = varlen_attention_time_s([op.attn for op in ops if op.attn], [op.bytes for op in ops],
+                                    _rows(peak, [d]), km.device(d, bw), p)
+        own = np.sum([flat(km.kernel_s(op, d, peak, bw), k) for op in ops], axis=0)
+        return flat(t, k), own
+
+    return device_ratios(km, k, times_at)

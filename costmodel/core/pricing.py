@@ -18,7 +18,7 @@ Formulas: docs/methodology.md, "Roofline" and "Decode and end-to-end latency".
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -49,6 +49,19 @@ class OpCost:
     @property
     def bytes(self) -> Arr:
         return self.weight_bytes + self.act_bytes + self.kv_bytes
+
+    def repriced(self, ratio: Arr | float, launch_s: Arr) -> OpCost:
+        """This cost with its device time (compute, memory, latency less launches) x `ratio`
+        and `launch_s` as its launches: an engine's prefill chunks (core/chunked.py) or split
+        ViT attention calls (core/packed.py)."""
+        return replace(self, compute_s=self.compute_s * ratio, memory_s=self.memory_s * ratio,
+                       latency_s=(self.latency_s - self.launch_s) * ratio + launch_s,
+                       launch_s=launch_s)
+
+
+def points_width(costs: Sequence[OpCost]) -> int:
+    """K: the points the costs span (the last axis of their latencies; 1 for scalars)."""
+    return max((np.shape(c.latency_s)[-1] for c in costs if np.ndim(c.latency_s)), default=1)
 
 
 def static_cost(op: Op, r: Rates, overlap: str, k: Arr | int | None = None,
