@@ -20,7 +20,7 @@ from costmodel.errors import CostmodelError, one_line
 from costmodel.loading.load import load_hardware, load_model
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
-from costmodel.specs.workload import MAX_TOKENS, Workload, parse_image_size
+from costmodel.specs.workload import MAX_TOKENS, Workload
 
 ModelArg = ModelSpec | str | os.PathLike[str]
 HardwareArg = HardwareProfile | str | os.PathLike[str]
@@ -95,9 +95,6 @@ def workload_arg(workload: Workload | None, fields: dict[str, Any]) -> Workload:
     for name in fields:
         if name not in Workload.model_fields:
             raise CostmodelError(_unknown_field(name))
-    if isinstance(fields.get("image_size"), str):  # 'WxH', as the CLI's --image-size takes it
-        fields = {**fields, "image_size": parse_image_size(
-            fields["image_size"], "image_size", "'672x448' or (672, 448)")}
     try:
         if workload is None:
             return Workload(**fields)
