@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable
 from typing import Any
 
@@ -103,17 +101,8 @@ def estimate(
 
 
 def stage_csv(est: Estimate) -> str:
-    buf = io.StringIO()
-    cols = ["stage", "flops", "useful_flops", "bytes", "weight_bytes", "act_bytes", "kv_bytes",
-            "latency_s", "bound_latency_s", "device_s", "launch_s", "host_bound", "engine"]
-    wr = csv.writer(buf, lineterminator="\n")
-    wr.writerow(cols)
-    engine = est.prepared.engine.id  # latency_s is the expected latency on it
-    for name, s in est.stages.items():
-        wr.writerow([name, s.flops, s.useful_flops, s.bytes, s.weight_bytes, s.act_bytes,
-                     s.kv_bytes, s.latency_s, s.bound_latency_s, s.device_s, s.launch_s,
-                     s.host_bound, engine])
-    return buf.getvalue()
+    """--format csv: Estimate.stage_frame() (one row per stage; latency_s on the engine)."""
+    return est.stage_frame().to_csv(lineterminator="\n")
 
 
 def _header(est: Estimate) -> list[str]:
