@@ -11,6 +11,9 @@ from costmodel.cli.examples import epilog
 from costmodel.cli.output import Format, dumps, records_csv, table
 from costmodel.loading.load import engine_ids, load_engine
 
+# the 'packed vit' column: how the engine runs a packed ViT's attention (core/packed.py)
+PACKED_VIT = {"varlen": "varlen", "per_sequence": "per call", "masked": "masked"}
+
 engines_app = typer.Typer(no_args_is_help=True, help="Inference engines (costmodel/engines/).")
 
 
@@ -46,7 +49,7 @@ def engines_list(fmt: Format = typer.Option(Format.table, "--format", "-f")) -> 
         rows = [[r["id"], r["kernels"], "yes" if r["launch_per_kernel"] else "no",
                  f"{r['host_overhead_per_kernel_us']:g}", r["host_overlap"],
                  r["kv_append"], "yes" if r["gqa_expand"] else "no",
-                 "per call" if r["packed_attention"] == "per_sequence" else "varlen",
+                 PACKED_VIT[r["packed_attention"]],
                  "yes" if r["decode_cuda_graphs"] else "no",
                  r["fused_op_classes"] or "-", r["fused_gemms"] or "-",
                  r["int4_format"] or "-", f"{r['step_overhead_us']:g}",

@@ -1,6 +1,8 @@
 """How an engine runs a packed ViT's attention (Engine.packed_attention): one call per
-sequence ('per_sequence': Hugging Face transformers' SDPA and eager paths) or one varlen call
-('varlen', the default: a windowed layer's window kinds as ONE call).
+sequence ('per_sequence': Hugging Face transformers' SDPA and eager paths), one varlen call
+('varlen', the default: a windowed layer's window kinds as ONE call), or one call per image
+with each windowed layer attending over the whole image under a mask ('masked': llama.cpp;
+core/masked_windows.py).
 
 The Qwen2-VL family's ViTs (Qwen2-VL, Qwen2.5-VL, Qwen3-VL; VisionSpec.packed_sequences) pack
 their passes (each image, each frame pair of a video) into one sequence split by cu_seqlens
@@ -41,6 +43,7 @@ import dataclasses
 
 import numpy as np
 
+from costmodel.core import masked_windows
 from costmodel.core.chunked import flat, share_op
 from costmodel.core.efficiency import varlen_attention_time_s
 from costmodel.core.kernel_model import _rows, device_ratios
@@ -80,16 +83,21 @@ def reprice(costs: list[OpCost], r: Rates) -> list[OpCost]:
     """`costs` with every packed ViT attention operator repriced (module docstring): one call
     per sequence on an engine that splits them, else a windowed layer's window kinds as one
     varlen call."""
-    if r.engine is not None and r.engine.packed_attention == "per_sequence":
+    mode = "varlen" if r.engine is None else r.engine.packed_attention
+    if mode == "per_sequence":
         return _per_sequence(costs, r)
+    if mode == "masked":  # llama.cpp: one image per graph, windows as a masked full call
+        return masked_windows.reprice(_per_sequence(costs, r, windows=False), r)
     return _one_varlen_call(costs, r)
 
 
-def _per_sequence(costs: list[OpCost], r: Rates) -> list[OpCost]:
+def _per_sequence(costs: list[OpCost], r: Rates, windows: bool = True) -> list[OpCost]:
+    """Each packed attention operator as one call per sequence; windows=False leaves a
+    windowed layer's window-kind operators as they are (core/masked_windows.py prices them)."""
     width = points_width(costs)
     out = []
     for c in costs:
-        if not split_calls(c.op):
+        if not split_calls(c.op) or (not windows and masked_windows.WINDOW in c.op.name):
             out.append(c)
             continue
         seqs = flat(c.op.packed_seqs, width)

@@ -57,9 +57,10 @@ units (seconds). Every figure has a source under `sources`. How the fields enter
   needs a source.
 - packed_attention: how the engine runs a ViT whose passes are packed into one sequence split
   by cu_seqlens (the Qwen2-VL family): 'varlen' (default: one FlashAttention varlen call over
-  all of them) or 'per_sequence' (one attention call per image, frame pair or window:
-  transformers' SDPA and eager paths). Priced by core/packed.py; set to 'per_sequence', it
-  needs a source.
+  all of them), 'per_sequence' (one attention call per image, frame pair or window:
+  transformers' SDPA and eager paths) or 'masked' (one call per image, a windowed layer
+  attending over the whole image under an additive window mask: llama.cpp's CLIP code).
+  Priced by core/packed.py and core/masked_windows.py; set off 'varlen', it needs a source.
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ class EngineFile(FileModel):
     prefill_chunk_over_tokens: int = Field(default=0, ge=0)
     prefill_chunk_attention_block: int = Field(default=ATTENTION_BLOCK, ge=1)
     prefill_chunk_text_only: bool = False
-    packed_attention: Literal["varlen", "per_sequence"] = "varlen"
+    packed_attention: Literal["varlen", "per_sequence", "masked"] = "varlen"
     # whose per-device attention figures it runs (a hardware profile's
     # decode_kernel_by_engine and attention_kernel_by_engine key); None = its own id. A copy
     # of vllm.yaml under another id keeps vLLM's kernels by naming them here.
@@ -164,7 +165,7 @@ class Engine(BaseModel):
     prefill_chunk_over_tokens: int = 0  # chunk where prompt + output tokens exceed it
     prefill_chunk_attention_block: int = ATTENTION_BLOCK  # query rows per attention CTA
     prefill_chunk_text_only: bool = False  # a multimodal model's prefill is one pass
-    packed_attention: Literal["varlen", "per_sequence"] = "varlen"  # core/packed.py
+    packed_attention: Literal["varlen", "per_sequence", "masked"] = "varlen"  # core/packed.py
     source_file: EngineFile
 
     @classmethod

@@ -130,3 +130,14 @@ def test_tutorial_qwen_engine_figures():
                 and f"{b.stages['vision'].latency_s * 1e3:.1f} ms" in text)
         assert round(100 * (1 - k.bound.ttft_s / b.bound.ttft_s), 1) == 58.1
         assert b.plan.llm_tokens == 1196
+    orin = {}
+    for engine in ("llama.cpp", "vllm"):  # llama.cpp: the windowed layers masked, whole image
+        c = costmodel.compare_compression("qwen2.5-vl-7b", "jetson-agx-orin-64gb", keep=0.1,
+                                          image_size=(1280, 720), engine=engine)
+        orin[engine] = c.baseline, c.compressed[0]
+    b, k = orin["llama.cpp"]
+    assert (f"saves {100 * (1 - k.ttft_s / b.ttft_s):.1f}% of the TTFT ({b.ttft_s * 1e3:.1f} -> "
+            f"{k.ttft_s * 1e3:.1f} ms, a {b.stages['vision'].latency_s * 1e3:.1f} ms ViT)") in text
+    b, k = orin["vllm"]
+    assert (f"against {100 * (1 - k.ttft_s / b.ttft_s):.1f}% on `vllm` and "
+            f"{100 * (1 - k.bound.ttft_s / b.bound.ttft_s):.1f}% at the bound") in text

@@ -122,13 +122,17 @@ def test_expected_latency_never_falls_without_kernel_figures(g, engine, flash):
     methodology says so.) A windowed ViT (Qwen2.5-VL) with FlashAttention off on a varlen
     engine launches its eager kernels per window kind present, so its vision stage can lose
     launches when the tokens fill whole windows; with FlashAttention (one varlen call a layer)
-    and on hf-eager (one call per window, core/packed.py) it is monotone."""
+    and on hf-eager (one call per window, core/packed.py) it is monotone. On llama.cpp
+    (packed_attention 'masked', core/masked_windows.py) its FlashAttention skips masked KV
+    tiles only when the image's patches are a whole number of 256-key tiles, so a larger image
+    can run less attention work."""
     mid, axis, vals, base = g
     ev = _evaluate(mid, [my_gpu()], Workload(**base, engine=engine, flash_attention=flash),
                    axis, vals)
     shape = ev.ttft_s.shape
-    windowed = (mid in WINDOWED and axis == "visual_tokens" and not flash
-                and load_engine(engine).packed_attention == "varlen")
+    packed = load_engine(engine).packed_attention
+    windowed = (mid in WINDOWED and axis == "visual_tokens"
+                and ((not flash and packed == "varlen") or (flash and packed == "masked")))
     stages = ("projector", "prefill", "decode") if windowed else STAGES
     for s in stages:
         _non_decreasing(np.broadcast_to(ev.stages[s].latency_s, shape), f"{mid} {engine} {s}")
