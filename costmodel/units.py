@@ -58,9 +58,15 @@ _BYTES = {
 _PREFIXES = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
 
 
+def _rounded(value: float, digits: int) -> float:
+    """|value| as it prints with `digits` significant digits (999.9 -> 1000 at 3), so the
+    unit is chosen from the printed number: never '1e+03 GFLOP' for 999.9 GFLOP."""
+    return abs(float(f"{value:.{digits}g}"))
+
+
 def si(value: float, unit: str, digits: int = 3) -> str:
-    """Format a base-unit value with an SI prefix, e.g. si(1.5e12, 'FLOP') -> '1.50 TFLOP'."""
-    mag = abs(value)
+    """Format a base-unit value with an SI prefix, e.g. si(1.5e12, 'FLOP') -> '1.5 TFLOP'."""
+    mag = _rounded(value, digits)
     for scale, prefix in _PREFIXES:
         if mag >= scale:
             return f"{value / scale:.{digits}g} {prefix}{unit}"
@@ -68,8 +74,8 @@ def si(value: float, unit: str, digits: int = 3) -> str:
 
 
 def seconds(value: float) -> str:
-    """Format a duration in s / ms / us for display."""
-    mag = abs(value)
+    """Format a duration in s / ms / us for display (the unit of the printed number)."""
+    mag = _rounded(value, 3)
     if mag >= 1.0:
         return f"{value:.3g} s"
     if mag >= 1e-3:

@@ -135,6 +135,7 @@ OPTION_OF = {
     "parallel.pp": "--pp", "parallel.ep": "--ep", "parallel.microbatches": "--microbatches",
     "microbatches": "--microbatches", "keep_ratio": "--keep",
     "keep_tokens": "--keep", "merge_per_layer": "--merge-per-layer", "layer": "--at",
+    "schedule": "--schedule",
     "where": "--at", "method": "--method", "cluster_iters": "--cluster-iters",
     "flash_attention": "--flash-attention", "video_frames": "--video-frames",
     "video_fps": "--fps", "video_seconds": "--seconds", "kv": "--kv-keep",

@@ -100,11 +100,19 @@ def anyres_max(rows: int, cols: int, side: int, max_patches: int | None) -> tupl
 
 def _plan_anyres(spec: ModelSpec, images: int, width: int, height: int) -> VisualPlan:
     """Base crop + best-resolution tiles; the projector sees every crop's patches, the LLM the
-    base crop, the unpadded (and, for anyres_max_N, downscaled) grid and one newline per row."""
+    base crop, the unpadded (and, for anyres_max_N, downscaled) grid and one newline per row.
+    With single_image_anyres and several images (LLaVA-OneVision: transformers 5.23
+    `LlavaOnevisionImageProcessor._preprocess`, "only single image patching is supported";
+    `LlavaOnevisionProcessor.replace_image_token`, num_image_tokens + 1) each image is its base
+    crop alone: side^2 tokens plus one newline."""
     v, ts, pj = spec.vision, spec.token_scheme, spec.projector
     assert v is not None and pj is not None  # plan_images returns early without them
     side = v.image_size // v.patch_size
     m2 = pj.merge_size ** 2
+    if ts.single_image_anyres and images > 1:
+        return VisualPlan(crops=images, seq_per_crop=side * side + int(v.cls_token),
+                          projector_rows=images * side * side,
+                          llm_tokens=images * (side * side // m2 + int(ts.newline_token)))
     ph, pw = best_resolution(width, height, ts.grid_pinpoints)
     grid_r, grid_c = ph // v.image_size, pw // v.image_size
     rows, cols = _unpadded(grid_r * side, grid_c * side, width, height)

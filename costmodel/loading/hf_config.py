@@ -201,6 +201,7 @@ def _llava(cfg: Cfg, name: str) -> ModelSpec:
         biggest = max(pins, key=lambda p: p[0] * p[1])
         scheme = TokenScheme(kind="anyres", grid_pinpoints=pins, newline_token=True,
                              anyres_max_patches=_anyres_max(cfg) if kind == "llava_onevision" else None,
+                             single_image_anyres=kind == "llava_onevision",
                              video_rule="llava_onevision" if kind == "llava_onevision" else None,
                              default_image_size=(biggest[1], biggest[0]) if len(pins) <= 5
                              else (vit.image_size * 2, vit.image_size * 2))

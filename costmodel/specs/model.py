@@ -162,6 +162,8 @@ class TokenScheme(BaseModel):
     anyres: LLaVA-NeXT; a base image plus tiles picked from grid_pinpoints, unpadded, one newline
       token per feature row. anyres_max_patches N (LLaVA-OneVision `vision_aspect_ratio`
       "anyres_max_N"): the unpadded grid is downscaled when it exceeds 1.1^2 x N crops' features.
+      single_image_anyres (LLaVA-OneVision): tiles only for a request's only image; each image of
+      a several-image request is the base crop alone plus one newline token.
     dynamic: Qwen2-VL; the image is resized to multiples of patch x merge within
       [min_pixels, max_pixels]; tokens = patches / merge^2.
     tiles: InternVL; the image is resized to a grid of c x r tiles of image_size (min_tiles <=
@@ -180,6 +182,7 @@ class TokenScheme(BaseModel):
     max_pixels: PositiveInt = 28 * 28 * 1280
     newline_token: bool = False
     anyres_max_patches: PositiveInt | None = None  # anyres_max_N; None = no cap (LLaVA-NeXT)
+    single_image_anyres: bool = False  # anyres: tiles only when the request has one image
     default_image_size: tuple[PositiveInt, PositiveInt] | None = None  # (W, H); None = encoder's
     min_tiles: PositiveInt = 1  # tiles: GotOcr2 image processor min_patches
     max_tiles: PositiveInt = 12  # tiles: GotOcr2 image processor max_patches

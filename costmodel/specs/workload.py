@@ -159,7 +159,7 @@ class Workload(BaseModel):
                 and not self.has_video):
             raise ValueError("text_tokens: a prompt needs at least one token (or an image)")
         if self.visual_tokens is not None and self.image_size is not None:
-            raise ValueError("image_size: visual_tokens already gives the tokens; give "
+            raise ValueError("image_size: --visual-tokens already gives the tokens; give "
                              "--visual-tokens or --image-size, not both")
         if self.visual_tokens == 0 and self.text_tokens == 0:
             raise ValueError("text_tokens: a prompt needs at least one token")

@@ -87,7 +87,8 @@ CASES = [
     (["estimate", "llama-2-7b", "-H", H, "--visual-tokens", "100"],
      "--visual-tokens: llama-2-7b has no vision tower"),
     (EST + ["--visual-tokens", "100", "--images", "3"], "--images:"),
-    (EST + ["--visual-tokens", "100", "--image-size", "672x672"], "--image-size:"),
+    (EST + ["--visual-tokens", "100", "--image-size", "672x672"],
+     "--image-size: --visual-tokens already gives the tokens"),  # said 'visual_tokens
     (EST + ["--batch", "4", "--microbatches", "4"], "--microbatches: only a pipeline"),
     (["compare", M, "-H", H, "--at", "vit"], "--at: 'vit' places a compression; give --keep"),
     (CC + ["--at", "vit"], "--keep: --at vit needs"),

@@ -67,6 +67,8 @@ def test_capacity_grows_with_compression(capsys):
     (["--schedule", "8:288,16:0.5"], "--schedule"),
     (["--schedule", "x"], "--schedule"),
     (["--schedule", "8:288", "--keep", "0.5", "--at", "llm-layer:2"], "--schedule"),
+    (["--schedule", "0:576,40:10"], "--schedule: layer 40 must be below"),
+    (["--keep", "0.5", "--at", "llm-layer:40"], "--at: layer 40 must be below"),
     (["--method", "nope"], "--method"),
     (["--kv-keep", "2.5"], "--kv-keep"),
     (["--kv-keep", "-1"], "--kv-keep"),

@@ -50,7 +50,8 @@ def llm_stages(spec: ModelSpec, pts: Points, comp: Compression) -> list[tuple[in
     n_layers, out, cur = spec.llm.num_layers, [], pts.visual
     for lo, ratio, tokens in comp.llm_stages(n_layers):
         if lo >= n_layers:
-            raise CostmodelError(f"compression.layer: layer {lo} must be below the LLM's "
+            field = "schedule" if comp.schedule is not None else "layer"
+            raise CostmodelError(f"compression.{field}: layer {lo} must be below the LLM's "
                                  f"{n_layers} layers")
         k = np.minimum(kept_of(ratio, tokens, pts.visual), cur)
         out.append((lo, cur, k))

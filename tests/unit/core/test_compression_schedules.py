@@ -123,8 +123,12 @@ def test_bad_schedule_names_the_field(fields, msg):
 
 
 def test_schedule_layer_beyond_the_llm(gpu):
-    with pytest.raises(CostmodelError, match="compression.layer"):
+    """The error names the schedule that holds the layer (it named compression.layer, which
+    the CLI shows as --at, an option the user did not give)."""
+    with pytest.raises(CostmodelError, match="^compression.schedule: layer 40 must be below"):
         _est(gpu, Compression(where="llm_layer", schedule=((40, 0.5),)))
+    with pytest.raises(CostmodelError, match="^compression.layer: layer 40 must be below"):
+        _est(gpu, Compression(where="llm_layer", layer=40, keep_ratio=0.5))
 
 
 @settings(max_examples=15, deadline=None)

@@ -69,3 +69,29 @@ def test_patch_merger_with_fixed_scheme_merges_tokens():
     assert p.projector_rows == 4 and p.llm_tokens == 1
     t = plan_tokens(spec, 10)
     assert t.projector_rows == 40 and t.llm_tokens == 10 and t.crops == 10
+
+
+def test_onevision_several_images_are_base_crops():
+    """transformers 5.23 `LlavaOnevisionImageProcessor._preprocess` ("only single image
+    patching is supported": need_patching = batch_num_images == 1), `pack_image_features` (a
+    one-crop image is its 729 features + image_newline) and `LlavaOnevisionProcessor.
+    replace_image_token` (num_image_tokens + 1 when the sample has several images): each image
+    of a several-image request is one 384 px crop of 27^2 + 1 tokens, not anyres."""
+    from costmodel.loading.load import load_model
+
+    ov = load_model("llava-onevision-0.5b")
+    for images in (2, 3):
+        p = plan_images(ov, images, 1280, 720)
+        assert (p.crops, p.seq_per_crop, p.projector_rows, p.llm_tokens) == (
+            images, 729, images * 729, images * 730)
+    one = plan_images(ov, 1, 1280, 720)
+    assert (one.crops, one.llm_tokens) == (1 + 2 * 4, 5967)  # a single image keeps anyres
+
+
+def test_next_several_images_keep_anyres():
+    """LLaVA-NeXT's processor tiles every image whatever their number."""
+    from costmodel.loading.load import load_model
+
+    nxt = load_model("llava-next-vicuna-7b")
+    one, two = plan_images(nxt, 1, 1280, 720), plan_images(nxt, 2, 1280, 720)
+    assert (two.crops, two.llm_tokens) == (2 * one.crops, 2 * one.llm_tokens) == (10, 3896)
