@@ -77,8 +77,11 @@ def _no_merger(spec: ModelSpec, what: str, comp: Compression) -> None:
     if spec.projector.merge_size != 1:
         # a named method's own place is not an --at the user gave: name the method
         by = f" ({comp.method}'s place)" if comp.method else ""
-        raise CostmodelError(f"compression.where: '{what}'{by} is not modelled for patch-merger "
-                             "projectors (e.g. Qwen2-VL); use projector or llm_layer (--at llm-layer:K)")
+        m = spec.projector.merge_size
+        raise CostmodelError(f"compression.where: '{what}'{by} is not modelled where the "
+                             f"projector merges {m}x{m} patches into a token "
+                             f"({spec.projector.kind}: it needs the whole grid); use projector "
+                             "or llm_layer (--at llm-layer:K)")
 
 
 def _vit(spec: ModelSpec, pts: Points, comp: Compression) -> Points:
