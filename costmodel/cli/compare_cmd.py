@@ -70,7 +70,7 @@ def _rank(recs: list[dict[str, Any]], by: RankBy) -> list[dict[str, Any]]:
 
 
 def _joules(x: float) -> str:
-    return "n/a" if not np.isfinite(x) else f"{x:.3g} J"
+    return "n/a" if not np.isfinite(x) else si(x, "J")  # 2.55 kJ, 0.0181 J
 
 
 def compare_table(recs: list[dict[str, Any]], head: str, gpus: int = 1) -> str:
