@@ -9,11 +9,13 @@ The CLI's option names differ from the Workload's fields where an option sets a 
 from __future__ import annotations
 
 import difflib
+import math
 import numbers
 import os
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from pydantic import ValidationError
 
 from costmodel.errors import CostmodelError, one_line
@@ -71,6 +73,29 @@ def listed(items: Any) -> list[Any]:
     if isinstance(items, Sequence):
         return list(items)
     return [items]
+
+
+def grid_values(name: str, values: Any) -> np.ndarray:
+    """A sweep axis (visual_tokens, video_frames, batch): one whole number or a non-empty
+    sequence / array of them, as floats [K] (the bounds are the Workload's, checked there);
+    an empty list, NaN, a fraction or text is refused in one line naming the argument."""
+    items = [values] if isinstance(values, numbers.Real) else values
+    items = items.tolist() if hasattr(items, "tolist") else items  # numpy, pandas
+    ok = isinstance(items, Sequence) and not isinstance(items, str) and len(items) > 0 and all(
+        isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+        and float(v).is_integer() for v in items)
+    if not ok:
+        raise CostmodelError(f"{name}: {str(values)[:40]} is not a whole number or a non-empty "
+                             f"list of them, e.g. [64, 576] or range(0, 2881, 64)")
+    return np.asarray(items, dtype=float).reshape(-1)
+
+
+def nonempty(name: str, items: list[Any]) -> list[Any]:
+    """A list of models or devices with at least one entry."""
+    if not items:
+        raise CostmodelError(f"{name}: an empty list; give at least one, e.g. "
+                             + ("'llava-1.5-7b'" if name == "model" else "'a100-80gb'"))
+    return items
 
 
 def _unknown_field(name: str) -> str:

@@ -19,9 +19,11 @@ import pandas as pd
 from costmodel.analysis.arguments import (
     HardwareArg,
     ModelArg,
+    grid_values,
     hardware_arg,
     listed,
     model_arg,
+    nonempty,
     workload_arg,
 )
 from costmodel.analysis.prepare import prepare
@@ -161,11 +163,11 @@ def _token_axis(visual_tokens: Sequence[int] | Arr | None, video_frames: Sequenc
         if w.image_size is not None:
             raise CostmodelError("image_size: a sweep varies the visual tokens; drop image_size "
                                  "(or estimate that image size on its own)")
-        return "visual_tokens", np.asarray(visual_tokens, dtype=float).reshape(-1), w
+        return "visual_tokens", grid_values("visual_tokens", visual_tokens), w
     if w.video_fps is not None:
         raise CostmodelError("video_fps: a sweep over video frames gives the frames; drop "
                              "--fps and --seconds")
-    frames = np.asarray(video_frames, dtype=float).reshape(-1)
+    frames = grid_values("video_frames", video_frames)
     return "video_frames", frames, w.model_copy(update={"video_frames": int(frames[0])})
 
 
@@ -185,9 +187,9 @@ def sweep(specs: ModelArg | Sequence[ModelArg], hardware: HardwareArg | Sequence
     model is evaluated per device in chunks of CHUNK points (the same rows in the same order)
     and `progress(points done, points)` is called after each chunk.
     """
-    model_list = [model_arg(m) for m in listed(specs)]
-    profiles = [hardware_arg(h) for h in listed(hardware)]
-    bat = np.asarray(batch, dtype=float).reshape(-1)
+    model_list = [model_arg(m) for m in nonempty("model", listed(specs))]
+    profiles = [hardware_arg(h) for h in nonempty("hardware", listed(hardware))]
+    bat = grid_values("batch", batch)
     axis, vis, w = _token_axis(visual_tokens, video_frames, workload_arg(workload, fields))
     names, hw_ids = list(dict.fromkeys(m.name for m in model_list)), [h.id for h in profiles]
     if len(names) != len(model_list):

@@ -24,6 +24,7 @@ DTYPES = ("fp32", "bf16", "fp16", "fp8", "int8", "int4")
 MAX_LOAD = "max_load_output_tokens_per_s"
 METRICS = ("ttft_s", "tpot_s", "decode_tokens_per_s", "output_tokens_per_s", "e2e_s", MAX_LOAD,
            "memory_bytes")
+SPLITS = ("", "fit", "held-out")  # the optional split column (benchmarks/fit_engines.py)
 COUNTS = ("batch", "visual_tokens", "text_tokens", "output_tokens", "tp", "pp")
 POSITIVE = ("batch", "output_tokens", "tp", "pp", "weight_group")
 QUANT_GROUP = ("weight_group", "weight_group_bytes")  # optional columns; an empty cell = unset
@@ -62,6 +63,9 @@ def _check_row(path: Path, row: Any, i: int) -> None:
             raise _bad(path, row, i, col, f"{str(row[col])[:20]!r}; use {'|'.join(DTYPES)}")
     if str(row["metric"]).strip() not in METRICS:
         raise _bad(path, row, i, "metric", f"{str(row['metric'])[:30]!r}; use {'|'.join(METRICS)}")
+    if str(row.get("split", "")).strip() not in SPLITS:
+        raise _bad(path, row, i, "split", f"{str(row['split'])[:20]!r}; use fit|held-out (or "
+                   "leave it empty)")
     try:
         value = float(str(row["value"]).strip())
     except ValueError:

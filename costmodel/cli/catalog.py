@@ -13,6 +13,7 @@ from costmodel.cli.examples import epilog
 from costmodel.cli.output import Format, dumps, records_csv, table
 from costmodel.cli.parsing import parse_image_size
 from costmodel.core.video import video_text_rule
+from costmodel.errors import CostmodelError
 from costmodel.loading.families import zoo_family
 from costmodel.loading.load import hardware_ids, load_hardware, load_model, model_ids
 from costmodel.loading.zoo import ZOO
@@ -62,6 +63,9 @@ def models_show(name: str, fmt: Format = typer.Option(Format.table, "--format", 
     """A model's spec (from its config.json), exact parameter counts and its token rule with a
     worked example computed by the token-plan code."""
     spec = load_model(name)
+    if image_size is not None and not spec.is_vlm:
+        raise CostmodelError(f"--image-size: {spec.name} has no vision tower, so no token "
+                             "example; drop --image-size")
     size = parse_image_size(image_size) or token_rules.example_size(spec)
     tokens: dict[str, Any] = {"rule": token_rules.rule(spec)}
     if spec.is_vlm:

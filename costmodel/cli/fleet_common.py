@@ -39,6 +39,7 @@ from costmodel.cli.options import IMAGES as IMAGES
 from costmodel.cli.options import SECONDS as SECONDS
 from costmodel.cli.options import VIDEO_FRAMES as VIDEO_FRAMES
 from costmodel.cli.output import Format, dumps, records_csv
+from costmodel.cli.parsing import id_list
 from costmodel.errors import CostmodelError
 from costmodel.loading.load import hardware_ids, load_hardware, load_model
 from costmodel.specs.hardware import HardwareProfile
@@ -90,11 +91,7 @@ def slo_text(slo: Slo) -> str:
 def devices(text: str | None, sets: list[str]) -> list[HardwareProfile]:
     """The listed devices, or every bundled profile when none are given."""
     text = ",".join(hardware_ids()) if text is None else text
-    names = [n.strip() for n in text.split(",")]
-    if not all(names):
-        raise CostmodelError(f"--hardware: '{text}' has an empty entry; "
-                             "give ids separated by commas")
-    return [load_hardware(n, tuple(sets)) for n in names]
+    return [load_hardware(n, tuple(sets)) for n in id_list(text, "--hardware")]
 
 
 def setup(values: Mapping[str, Any], **override: Any,

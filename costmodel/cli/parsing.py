@@ -53,3 +53,14 @@ def parse_grid(text: str, option: str, minimum: int = 0, maximum: int = MAX_TOKE
 def parse_image_size(text: str | None) -> tuple[int, int] | None:
     """'672x448' -> (672, 448) as (width, height) (specs/workload.py, as image_size= from Python)."""
     return None if text is None else parse_image_size_as(text, "--image-size")
+
+
+def id_list(text: str, option: str) -> list[str]:
+    """'a100-80gb,h100-sxm' -> ['a100-80gb', 'h100-sxm'] (the models or devices of sweep,
+    compare, plot sweep); an empty entry (a stray comma) is refused, not dropped."""
+    names = [n.strip() for n in text.split(",")]
+    if not all(names):
+        example = "llava-1.5-7b,qwen2-vl-7b" if option == "MODEL" else "a100-80gb,h100-sxm"
+        raise CostmodelError(f"{option}: '{text[:80]}' has an empty entry; give ids separated "
+                             f"by commas, e.g. {example}")
+    return names

@@ -23,7 +23,7 @@ from costmodel.cli import captions, estimate_cmd, feedback
 from costmodel.cli.examples import epilog
 from costmodel.cli.options import QUIET, workload_from_values
 from costmodel.cli.output import FIGURES, check_output, write_atomic
-from costmodel.cli.parsing import parse_grid
+from costmodel.cli.parsing import id_list, parse_grid
 from costmodel.errors import CostmodelError
 from costmodel.loading.load import load_hardware, load_model
 from costmodel.specs.hardware import HardwareProfile
@@ -166,8 +166,8 @@ def sweep(*, output: Path = OUTPUT, quiet: bool = QUIET, **kw: Any) -> None:
     frames_text = kw["video_frames"]
     tokens_text = kw["visual_tokens"] or (None if frames_text else DEFAULT_TOKENS)
     tokens, frames = sweep_axis(tokens_text, frames_text, kw["image_size"])
-    specs = [load_model(m) for m in _names(kw["model"], "MODEL")]
-    hws = [_hardware(h, kw) for h in _names(kw["hardware"], "--hardware")]
+    specs = [load_model(m) for m in id_list(kw["model"], "MODEL")]
+    hws = [_hardware(h, kw) for h in id_list(kw["hardware"], "--hardware")]
     first = None if frames is None else int(frames[0])  # a video axis: a video (as sweep)
     w = workload(kw, visual_tokens=None, video_frames=first)
     # vectorised (costmodel/sweep.py)
@@ -184,13 +184,6 @@ def sweep_caption(df: Any, hws: list[HardwareProfile], w: Any, batch: object) ->
     return captions.caption("Sweep", captions.listed(df["model"].unique()), devices,
                             engine=str(df["engine"].iloc[0]),
                             **captions.workload_fields(w, f"{visual} (x axis)", batch))
-
-
-def _names(text: str, what: str) -> list[str]:
-    names = [t.strip() for t in text.split(",") if t.strip()]
-    if not names:
-        raise CostmodelError(f"{what}: give at least one name")
-    return names
 
 
 @plot_app.command("savings", epilog=epilog("plot savings"))

@@ -35,7 +35,7 @@ from costmodel.cli.options import (
     workload_from_values,
 )
 from costmodel.cli.output import Format, dumps, table
-from costmodel.cli.parsing import MAX_POINTS, parse_grid
+from costmodel.cli.parsing import MAX_POINTS, id_list, parse_grid
 from costmodel.cli.plot_cmd import output_format, plots, save, sweep_axis, sweep_caption
 from costmodel.errors import CostmodelError
 from costmodel.loading.load import load_hardware, load_model
@@ -44,13 +44,6 @@ from costmodel.units import DType, seconds, si
 
 if TYPE_CHECKING:
     import pandas as pd
-
-def _names(text: str, option: str) -> list[str]:
-    names = [t.strip() for t in text.split(",") if t.strip()]
-    if not names:
-        raise CostmodelError(f"{option}: give at least one id, e.g. a100-80gb,h100-sxm")
-    return names
-
 
 def render(df: pd.DataFrame) -> str:
     """Aligned text table of the sweep frame (human units); a frames column for a video axis."""
@@ -119,7 +112,7 @@ def sweep(
     vis, frames = sweep_axis(visual_tokens, video_frames, image_size)
     bat = parse_grid(batch, "--batch", minimum=1, maximum=MAX_BATCH)
     comp = co.compression_from_values(locals())
-    models, devices = _names(model, "model"), _names(hardware, "--hardware")
+    models, devices = id_list(model, "MODEL"), id_list(hardware, "--hardware")
     axis = vis if frames is None else frames
     assert axis is not None  # _axis returns one of them
     n = len(models) * len(devices) * len(axis) * len(bat)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from costmodel.loading.config_fields import Cfg, ConfigError
+from costmodel.loading.config_fields import Cfg, ConfigError, check_shape
 from costmodel.loading.gemma3 import gemma3_spec
 from costmodel.loading.hf_config import builtin_spec
 from costmodel.loading.idefics3 import idefics3
@@ -34,5 +34,6 @@ def spec_from_config(cfg: Cfg, name: str = "model") -> ModelSpec:
     """Turn a parsed config.json into a ModelSpec (ConfigError if unsupported)."""
     if not isinstance(cfg, dict):
         raise ConfigError("config.json: expected a JSON object at the top level")
+    check_shape(cfg)
     family = FAMILIES.get(str(cfg.get("model_type")))
     return family(cfg, name) if family else builtin_spec(cfg, name)

@@ -9,11 +9,17 @@ Fields a published config omits take the transformers defaults of that config cl
 Nothing that changes cost is silently ignored: other configs with mixture-of-experts fields,
 layer types other than full / sliding attention (loading/windows.py, which models Mistral's
 and Qwen2's sliding windows), an MLP this loader does not build (`hidden_act` other than silu,
-`mlp_bias`) or an `architectures` class other than transformers' own for its model_type is
-refused with one ConfigError line naming the field.
+`mlp_bias`), Llama's `attention_bias` (it biases o_proj too), a LLaVA projector activation other
+than gelu or feature strategy other than default / full, or an `architectures` class other than
+transformers' own for its model_type is refused with one ConfigError line naming the field; so
+is a field of the wrong type (config_fields.check_shape, _get, _flag, _whole). Not read:
+`rope_scaling` (values, not cost), `torch_dtype` and `quantization_config` (the workload's
+dtypes decide: docs/methodology.md, "Config fields that are refused").
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from pydantic import ValidationError
 
@@ -21,7 +27,9 @@ from costmodel.errors import one_line
 from costmodel.loading.config_fields import (  # re-exported: the family loaders import them here
     Cfg,
     ConfigError,
+    _flag,
     _get,
+    _whole,
 )
 from costmodel.loading.windows import llm_windows
 from costmodel.specs.model import LLMSpec, MlpAct, ModelSpec, ProjectorSpec, TokenScheme, VisionSpec
@@ -131,12 +139,12 @@ def llm_from_config(cfg: Cfg, where: str = "") -> LLMSpec:
         num_heads=heads,
         num_kv_heads=_get(cfg, {"num_key_value_heads": d.get("num_key_value_heads", heads)},
                           "num_key_value_heads", where),
-        head_dim=cfg.get("head_dim"),
+        head_dim=_head_dim(cfg, where),
         intermediate_size=_get(cfg, d, "intermediate_size", where),
         mlp_kind="swiglu",
         vocab_size=_get(cfg, d, "vocab_size", where),
-        tie_embeddings=bool(_get(cfg, d, "tie_word_embeddings")),
-        qkv_bias=bool(cfg.get("attention_bias", _QKV_BIAS.get(kind, False))),
+        tie_embeddings=bool(_get(cfg, d, "tie_word_embeddings", where)),
+        qkv_bias=_qkv_bias(cfg, kind, where),
         max_position_embeddings=_get(cfg, {"max_position_embeddings": 0},
                                      "max_position_embeddings", where) or None,
         **windows,
@@ -147,6 +155,24 @@ def llm_from_config(cfg: Cfg, where: str = "") -> LLMSpec:
         keys = ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
                 "vocab_size")
         raise ConfigError(f"{where}{one_line(e)}{_missing(cfg, d, keys, where)}") from None
+
+
+def _head_dim(cfg: Cfg, where: str) -> int | None:
+    """head_dim when set (null / absent: hidden_size / heads)."""
+    value = cfg.get("head_dim")
+    return None if value is None else _whole(value, f"{where}head_dim")
+
+
+def _qkv_bias(cfg: Cfg, kind: str, where: str) -> bool:
+    """q/k/v biases as transformers builds them: Qwen2Attention always has them and
+    MistralAttention never (both ignore `attention_bias`); LlamaAttention's `attention_bias`
+    also biases o_proj, which is not modelled, so true is refused."""
+    if kind != "llama":
+        return _QKV_BIAS.get(kind, False)
+    if _flag(cfg, "attention_bias", False, where):
+        raise ConfigError(f"config.json: {where}attention_bias = true is not modelled (it biases "
+                          "o_proj too); use a config without attention biases")
+    return False
 
 
 def _vit_from_config(vc: Cfg, feature_layer: int) -> VisionSpec:
@@ -170,7 +196,47 @@ def _feature_layer(cfg: Cfg) -> int:
     fl = cfg.get("vision_feature_layer", -2)
     if isinstance(fl, list):
         raise ConfigError("config.json: vision_feature_layer lists several layers; not supported")
-    return int(fl)
+    return _whole(fl, "vision_feature_layer")
+
+
+# LlavaConfig's projector_hidden_act (default gelu) and vision_feature_select_strategy
+# (default "default": drop the CLS token; "full" keeps every ViT output row).
+_PROJECTOR_ACT = "gelu"
+_STRATEGIES = ("default", "full")
+
+
+def _check_llava_top(cfg: Cfg, cls_token: bool) -> None:
+    """Refuse what the LLaVA projector and token count would not honour: another projector
+    activation, an unknown feature strategy, and "full" on a ViT with a CLS token (a 577th
+    visual token per image, not modelled)."""
+    act = cfg.get("projector_hidden_act") or _PROJECTOR_ACT
+    if act != _PROJECTOR_ACT:
+        raise ConfigError(f"config.json: projector_hidden_act '{str(act)[:40]}' is not modelled "
+                          "(the projector is costed as Linear-GELU-Linear); use gelu")
+    default = "full" if cfg.get("model_type") == "llava_onevision" else "default"
+    strategy = cfg.get("vision_feature_select_strategy") or default
+    if strategy not in _STRATEGIES:
+        raise ConfigError(f"config.json: vision_feature_select_strategy '{str(strategy)[:40]}' "
+                          "is not one of default, full (as transformers' LlavaConfig requires)")
+    if strategy == "full" and cls_token:
+        raise ConfigError("config.json: vision_feature_select_strategy 'full' keeps the CLS "
+                          "token as a visual token, which is not modelled for a CLIP ViT; use "
+                          "'default'")
+    if strategy == "default" and not cls_token:
+        raise ConfigError("config.json: 'default' feature selection drops a CLS token this ViT "
+                          "lacks")
+
+
+def _pinpoints(cfg: Cfg) -> tuple[tuple[int, int], ...]:
+    """image_grid_pinpoints: [[height, width], ...] in pixels."""
+    pins = cfg.get("image_grid_pinpoints") or ()
+    if not pins:
+        raise ConfigError("config.json: image_grid_pinpoints is missing for an anyres model")
+    if not isinstance(pins, list) or any(not isinstance(p, list) or len(p) != 2 for p in pins):
+        raise ConfigError(f"config.json: image_grid_pinpoints: {str(pins)[:60]} is not a list "
+                          "of [height, width] pairs, e.g. [[336, 672], [672, 336]]")
+    return tuple((_whole(h, "image_grid_pinpoints"), _whole(w, "image_grid_pinpoints"))
+                 for h, w in pins)
 
 
 def _anyres_max(cfg: Cfg) -> int:
@@ -189,15 +255,14 @@ def _llava(cfg: Cfg, name: str) -> ModelSpec:
     if "vocab_size" in cfg and "vocab_size" not in (cfg.get("text_config") or {}):
         llm = llm.model_copy(update={"vocab_size": cfg["vocab_size"]})
     vit = _vit_from_config(cfg.get("vision_config") or {}, _feature_layer(cfg))
+    _check_llava_top(cfg, vit.cls_token)
     proj = ProjectorSpec(kind="mlp2x_gelu", input_dim=vit.hidden_size, output_dim=llm.hidden_size,
-                         bias=cfg.get("multimodal_projector_bias", True))
+                         bias=_flag(cfg, "multimodal_projector_bias", True))
     kind = cfg.get("model_type")
     if kind == "llava":
         scheme = TokenScheme(kind="fixed")
     else:
-        pins = tuple(tuple(p) for p in cfg.get("image_grid_pinpoints") or ())
-        if not pins:
-            raise ConfigError("config.json: image_grid_pinpoints is missing for an anyres model")
+        pins = _pinpoints(cfg)
         biggest = max(pins, key=lambda p: p[0] * p[1])
         scheme = TokenScheme(kind="anyres", grid_pinpoints=pins, newline_token=True,
                              anyres_max_patches=_anyres_max(cfg) if kind == "llava_onevision" else None,
@@ -205,9 +270,22 @@ def _llava(cfg: Cfg, name: str) -> ModelSpec:
                              video_rule="llava_onevision" if kind == "llava_onevision" else None,
                              default_image_size=(biggest[1], biggest[0]) if len(pins) <= 5
                              else (vit.image_size * 2, vit.image_size * 2))
-    if vit.cls_token is False and cfg.get("vision_feature_select_strategy") == "default":
-        raise ConfigError("config.json: 'default' feature selection drops a CLS token this ViT lacks")
     return ModelSpec(name=name, llm=llm, vision=vit, projector=proj, token_scheme=scheme)
+
+
+# Qwen2-VL vision_config: the fields read with a default (Qwen2VLVisionConfig's); embed_dim,
+# depth, num_heads and patch_size must be given.
+_QWEN2_VL_VISION = dict(in_channels=3, in_chans=3, spatial_merge_size=2, temporal_patch_size=2)
+
+
+def _qwen2_vl_vision_field(vc: Cfg) -> Callable[[str], int]:
+    """A reader of one whole-number vision_config field (one line naming a missing or
+    non-whole one)."""
+    def field(key: str) -> int:
+        if vc.get(key) is None and key not in _QWEN2_VL_VISION:
+            raise ConfigError(f"config.json: vision_config is missing '{key}'")
+        return _whole(_get(vc, _QWEN2_VL_VISION, key), f"vision_config.{key}")
+    return field
 
 
 def _qwen2_vl(cfg: Cfg, name: str) -> ModelSpec:
@@ -217,21 +295,22 @@ def _qwen2_vl(cfg: Cfg, name: str) -> ModelSpec:
     text.setdefault("max_window_layers", 80)  # Qwen2VLConfig's default (Qwen2Config: 28)
     llm = llm_from_config(text, "text_config." if nested else "")
     vc = cfg.get("vision_config") or {}
-    try:
-        dim, depth = vc["embed_dim"], vc["depth"]
-        vit = VisionSpec(
-            num_layers=depth, hidden_size=dim, num_heads=vc["num_heads"],
-            intermediate_size=int(dim * vc.get("mlp_ratio", 4)), patch_size=vc["patch_size"],
-            image_size=vc["patch_size"] * vc.get("spatial_merge_size", 2),
-            in_channels=vc.get("in_chans", vc.get("in_channels", 3)),
-            temporal_patch_size=vc.get("temporal_patch_size", 2), cls_token=False,
-            patch_bias=False, learned_pos_embedding=False, rope2d=True, packed_sequences=True, pre_norm=False,
-            post_norm=False, feature_layer=-1, mlp_act=_act(vc, {}),
-        )
-    except KeyError as e:
-        raise ConfigError(f"config.json: vision_config is missing '{e.args[0]}'") from None
+    g = _qwen2_vl_vision_field(vc)
+    dim, patch, merge = g("embed_dim"), g("patch_size"), g("spatial_merge_size")
+    ratio = vc.get("mlp_ratio", 4)
+    if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not ratio > 0:
+        raise ConfigError(f"config.json: vision_config.mlp_ratio: {str(ratio)[:40]} is not a "
+                          "number > 0; write one, e.g. 4")
+    vit = VisionSpec(
+        num_layers=g("depth"), hidden_size=dim, num_heads=g("num_heads"),
+        intermediate_size=int(dim * ratio), patch_size=patch, image_size=patch * merge,
+        in_channels=g("in_chans") if "in_chans" in vc else g("in_channels"),
+        temporal_patch_size=g("temporal_patch_size"), cls_token=False,
+        patch_bias=False, learned_pos_embedding=False, rope2d=True, packed_sequences=True, pre_norm=False,
+        post_norm=False, feature_layer=-1, mlp_act=_act(vc, {}),
+    )
     proj = ProjectorSpec(kind="patch_merger", input_dim=vit.hidden_size, output_dim=llm.hidden_size,
-                         merge_size=vc.get("spatial_merge_size", 2))
+                         merge_size=merge)
     scheme = TokenScheme(kind="dynamic", min_pixels=56 * 56, max_pixels=12845056,
                          default_image_size=(672, 672))
     return ModelSpec(name=name, llm=llm, vision=vit, projector=proj, token_scheme=scheme)

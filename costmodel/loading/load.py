@@ -59,7 +59,7 @@ def load_engine(name: str) -> Engine:
     try:
         return Engine.from_file(EngineFile.model_validate(data))
     except ValidationError as e:
-        raise CostmodelError(f"{path}: {one_line(e)}") from None
+        raise CostmodelError(f"{path}: {one_line(e)}{_extra_key_fix(e, EngineFile)}") from None
 
 
 def _looks_like_path(name: str) -> bool:
@@ -110,6 +110,8 @@ def read_yaml(path: Path) -> Any:
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except _Duplicate as e:
         raise CostmodelError(f"{path}: {e}") from None
+    except RecursionError:
+        raise CostmodelError(f"{path}: nested too deeply to read as YAML; fix the file") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
@@ -140,9 +142,17 @@ def _hardware_fix(e: ValidationError) -> str:
                if loc == ["sources"] else f"{loc[0]}: and its source under sources:"
                if len(loc) == 1 else f"{'.'.join(loc)}")
         return f"; add {add} (`costmodel hardware show h100-sxm` prints a complete profile)"
+    return _extra_key_fix(e, HardwareFile)
+
+
+def _extra_key_fix(e: ValidationError, root: Any) -> str:
+    """'; did you mean ...?' for a key the file's schema (`root`, a pydantic model) does not
+    know: its nearest valid keys, or all of them."""
+    err = e.errors()[0]
+    loc = [str(x) for x in err["loc"]]
     if err["type"] != "extra_forbidden":
         return ""
-    model: Any = HardwareFile
+    model: Any = root
     for part in loc[:-1]:  # a nested group: peak_tflops, efficiency, interconnect, ...
         ann = model.model_fields[part].annotation if part in model.model_fields else None
         model = next((a for a in (ann, *get_args(ann)) if hasattr(a, "model_fields")), None)
@@ -232,6 +242,8 @@ def _read_json(path: Path) -> Any:
         return json.loads(read_text(path))
     except json.JSONDecodeError as e:
         raise CostmodelError(f"{path}: not valid JSON (line {e.lineno}); fix the file") from None
+    except RecursionError:
+        raise CostmodelError(f"{path}: nested too deeply to read as JSON; fix the file") from None
 
 
 def spec_from_file(path: Path, name: str, source: str = "") -> ModelSpec:

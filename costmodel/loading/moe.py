@@ -79,9 +79,21 @@ def _dense_view(cfg: Cfg, kind: str) -> Cfg:
     view.update(model_type=dense, architectures=[], sliding_window=cfg.get("sliding_window"))
     if kind != "mixtral":  # Qwen MoE configs: a window only with use_sliding_window (refused)
         view.update(use_sliding_window=False)
-    if kind == "qwen2_moe":  # Qwen2MoeConfig names the q/k/v bias `qkv_bias` (default true)
-        view.update(attention_bias=bool(full["qkv_bias"]))
+    view.pop("attention_bias", None)  # the MoE classes' own q/k/v bias: _qkv_bias
     return view
+
+
+def _qkv_bias(cfg: Cfg, kind: str) -> bool:
+    """q/k/v biases: Qwen2MoeConfig `qkv_bias` (default true); MixtralAttention has none
+    (`attention_bias` ignored, as transformers does); Qwen3MoeConfig `attention_bias` also
+    biases o_proj, not modelled, so true is refused."""
+    d = MOE_KINDS[kind][2]
+    if kind == "qwen2_moe":
+        return bool(_get(cfg, d, "qkv_bias"))
+    if kind == "qwen3_moe" and _get(cfg, d, "attention_bias"):
+        raise ConfigError("config.json: attention_bias = true is not modelled (it biases o_proj "
+                          "too); use a config without attention biases")
+    return False
 
 
 def moe_from_config(cfg: Cfg, kind: str) -> MoESpec:
@@ -112,5 +124,6 @@ def moe_spec_from_config(cfg: Cfg, name: str) -> ModelSpec:
     _refuse_unmodelled(cfg, MOE_KINDS[kind][2], kind)
     moe = moe_from_config(cfg, kind)
     llm = llm_from_config(_dense_view(cfg, kind))
-    llm = llm.model_copy(update={"moe": moe, "qk_norm": kind == "qwen3_moe"})
+    llm = llm.model_copy(update={"moe": moe, "qk_norm": kind == "qwen3_moe",
+                                 "qkv_bias": _qkv_bias(cfg, kind)})
     return ModelSpec(name=name, llm=llm)

@@ -18,6 +18,7 @@ from costmodel.loading.config_fields import (
     MAX_WINDOW_LAYERS_DEFAULT,
     SLIDING_WINDOW_DEFAULT,
     ConfigError,
+    _flag,
     _whole,
 )
 
@@ -27,7 +28,7 @@ _KINDS: dict[str, Kind] = {"full_attention": "full", "sliding_attention": "slidi
 
 
 def _window(cfg: Cfg, kind: str, where: str) -> int | None:
-    if kind == "qwen2" and not cfg.get("use_sliding_window"):
+    if kind == "qwen2" and not _flag(cfg, "use_sliding_window", False, where):
         return None
     if kind not in ("mistral", "qwen2"):
         return None
@@ -35,9 +36,18 @@ def _window(cfg: Cfg, kind: str, where: str) -> int | None:
     return None if w is None else _whole(w, f"{where}sliding_window")
 
 
+def _layer_types(cfg: Cfg, where: str) -> list[str]:
+    """layer_types: a list of layer-kind names (null / absent: [])."""
+    given = cfg.get("layer_types") or []
+    if not isinstance(given, list) or not all(isinstance(t, str) for t in given):
+        raise ConfigError(f"config.json: {where}layer_types: {str(given)[:60]} is not a list of "
+                          "layer kinds; write e.g. [\"full_attention\", \"sliding_attention\"]")
+    return given
+
+
 def llm_windows(cfg: Cfg, kind: str, layers: int, where: str = "") -> Cfg:
     """LLMSpec fields {layer_types, sliding_window} ({} = every layer full attention)."""
-    given: list[str] = list(cfg.get("layer_types") or ())
+    given = _layer_types(cfg, where)
     bad = [t for t in given if t not in _KINDS]
     if not bad and kind != "qwen2":  # Llama / Mistral layers ignore layer_types
         bad = [t for t in given if t != "full_attention"]
@@ -49,7 +59,8 @@ def llm_windows(cfg: Cfg, kind: str, layers: int, where: str = "") -> Cfg:
     window = _window(cfg, kind, where)
     if window is None:
         return {}
-    first = 0 if kind == "mistral" else cfg.get("max_window_layers", MAX_WINDOW_LAYERS_DEFAULT)
+    first = 0 if kind == "mistral" else _whole(
+        cfg.get("max_window_layers", MAX_WINDOW_LAYERS_DEFAULT), f"{where}max_window_layers")
     names = given or ["sliding_attention" if i >= first else "full_attention"
                       for i in range(layers)]
     kinds: tuple[Kind, ...] = tuple(_KINDS[t] for t in names)

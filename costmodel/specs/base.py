@@ -6,6 +6,10 @@ from typing import Any, get_args
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
+# Layers of one stack (LLM or ViT). The largest published decoders have ~130; the bound keeps a
+# config typo (1e9 layers) from running per-layer loops for hours instead of failing in one line.
+MAX_LAYERS = 4_096
+
 FROZEN = ConfigDict(frozen=True, extra="forbid")  # immutable; an unknown field is an error
 
 

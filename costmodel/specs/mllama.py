@@ -10,7 +10,9 @@ real classes built on the meta device. Every size is a count (no units).
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, PositiveInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+
+from costmodel.specs.base import MAX_LAYERS
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 PAD_MULTIPLE = 8  # MllamaVisionModel.forward pads each tile's sequence to a multiple of 8
@@ -21,7 +23,7 @@ class MllamaVisionSpec(BaseModel):
 
     model_config = _FROZEN
     hidden_size: PositiveInt
-    num_layers: PositiveInt  # local transformer (num_hidden_layers)
+    num_layers: PositiveInt = Field(le=MAX_LAYERS)  # local transformer (num_hidden_layers)
     num_global_layers: PositiveInt  # gated global transformer
     num_heads: PositiveInt  # attention_heads
     intermediate_size: PositiveInt

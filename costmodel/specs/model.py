@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, NonNegativeInt, PositiveInt, model_validator
 
 from costmodel.specs.base import FROZEN as _FROZEN
+from costmodel.specs.base import MAX_LAYERS
 from costmodel.specs.base import norm_params as _norm_params
 from costmodel.specs.mllama import MllamaVisionSpec
 from costmodel.specs.moe import MoESpec
@@ -25,7 +26,7 @@ class LLMSpec(BaseModel):
 
     model_config = _FROZEN
     hidden_size: PositiveInt
-    num_layers: PositiveInt
+    num_layers: PositiveInt = Field(le=MAX_LAYERS)
     num_heads: PositiveInt
     num_kv_heads: PositiveInt
     head_dim_override: PositiveInt | None = Field(default=None, alias="head_dim")

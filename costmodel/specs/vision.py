@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, PositiveInt, model_validator
 
 from costmodel.specs.base import FROZEN as _FROZEN
+from costmodel.specs.base import MAX_LAYERS
 from costmodel.specs.base import norm_params as _norm_params
 
 MlpAct = Literal["gelu", "quick_gelu", "gelu_tanh"]  # the ViT MLP activation
@@ -18,7 +19,7 @@ class VisionSpec(BaseModel):
     """A ViT encoder (CLIP, SigLIP, Qwen2-VL's ViT)."""
 
     model_config = _FROZEN
-    num_layers: PositiveInt
+    num_layers: PositiveInt = Field(le=MAX_LAYERS)
     hidden_size: PositiveInt
     num_heads: PositiveInt
     intermediate_size: PositiveInt

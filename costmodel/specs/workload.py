@@ -140,9 +140,14 @@ class Workload(BaseModel):
     @field_validator("engine", mode="before")
     @classmethod
     def _engine_path(cls, v: object) -> object:
-        """An engine YAML given as a pathlib.Path is its path string."""
+        """An engine YAML given as a pathlib.Path is its path string; an empty one is refused
+        (None, not '', means the convention's default engine)."""
         fspath = getattr(v, "__fspath__", None)  # os.PathLike, without importing os (pure core)
-        return fspath() if callable(fspath) else v
+        v = fspath() if callable(fspath) else v
+        if isinstance(v, str) and not v.strip():
+            raise ValueError("engine: empty; give an engine id (`costmodel engines list`) or a "
+                             "YAML path, or leave it out for the default engine")
+        return v
 
     @field_validator("image_size", mode="before")
     @classmethod

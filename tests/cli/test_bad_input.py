@@ -32,6 +32,16 @@ FILES = {
     "weird_act.json": b'{"model_type": "llava", "text_config": {"model_type": "llama"}, '
                       b'"vision_config": {"hidden_act": "weird"}}',
     "no_hidden.json": b'{"model_type": "llama", "num_attention_heads": 12}',
+    "vfl_x.json": b'{"model_type": "llava", "vision_feature_layer": "x"}',
+    "pins_x.json": b'{"model_type": "llava_next", "image_grid_pinpoints": "x"}',
+    "text_list.json": b'{"model_type": "llava", "text_config": [1]}',
+    "mt_list.json": b'{"model_type": ["llama"]}',
+    "deep.json": b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
+    "deep.yaml": b"a: " + b"[" * 5_000 + b"]" * 5_000 + b"\n",
+    "layers.json": b'{"model_type": "llama", "num_hidden_layers": 1000000000}',
+    "split.csv": b"id,model,hardware,engine,weight_dtype,act_dtype,kv_dtype,batch,visual_tokens,"
+                 b"text_tokens,output_tokens,tp,metric,value,source,split\n"
+                 b"a,llama-2-7b,a100-80gb,hf-eager,bf16,bf16,bf16,1,0,5,20,1,ttft_s,0.1,x,heldout\n",
 }
 
 CASES = [
@@ -100,6 +110,24 @@ CASES = [
     (["estimate", "bool_layers.json", "-H", H], "num_hidden_layers: True is not a whole"),
     (["estimate", "weird_act.json", "-H", H], "vision_config.hidden_act 'weird'"),
     (["estimate", "no_hidden.json", "-H", H], "hidden_size=4096"),
+    # 5. config.json of the wrong type / shape, huge, deeply nested; empty list entries
+    (["estimate", "vfl_x.json", "-H", H], "vision_feature_layer: 'x' is not a whole number"),
+    (["estimate", "pins_x.json", "-H", H], "image_grid_pinpoints: x is not a list"),
+    (["estimate", "text_list.json", "-H", H], "text_config: expected an object"),
+    (["estimate", "mt_list.json", "-H", H], "model_type: ['llama'] is not a string"),
+    (["estimate", "deep.json", "-H", H], "deep.json: nested too deeply to read as JSON"),
+    (EST[:3] + ["deep.yaml"], "deep.yaml: nested too deeply to read as YAML"),
+    (["hardware", "show", "deep.yaml"], "nested too deeply to read as YAML"),
+    (["estimate", "layers.json", "-H", H], "num_layers: Input should be less than or equal"),
+    (EST + ["--engine", ""], "--engine: empty"),
+    (["sweep", M + ",", "-H", H, "--visual-tokens", "576", "--plot", "s.png"],
+     "MODEL: 'llava-1.5-7b,' has an empty entry"),
+    (["sweep", M, "-H", H + ",", "--visual-tokens", "576"], "--hardware: 'a100-80gb,' has an"),
+    (["plot", "sweep", M + ",", "-H", H, "--visual-tokens", "576", "-o", "s.png"],
+     "has an empty entry"),
+    (["models", "show", "llama-2-7b", "--image-size", "672x672"],
+     "--image-size: llama-2-7b has no vision tower"),
+    (["validate", "--published", "split.csv"], "column split: 'heldout'"),
     # 4. messages
     (EST + ["-f", "xml"], "'xml' is not one of 'table', 'json', 'csv'"),
     (EST + ["--overlap", "foo"], "--overlap: 'foo' is not one of roofline, serial"),

@@ -116,3 +116,40 @@ def test_a_workload_takes_image_size_text():
     assert costmodel.Workload(image_size="1280x720").image_size == (1280, 720)
     with pytest.raises(ValidationError, match="image_size: '12x' is not WIDTHxHEIGHT"):
         costmodel.Workload(image_size="12x")
+
+
+@pytest.mark.parametrize(("kwargs", "needle"), [
+    (dict(visual_tokens=[]), "visual_tokens: [] is not a whole number"),
+    (dict(visual_tokens=[1.5]), "visual_tokens: [1.5]"),  # was truncated to 1
+    (dict(visual_tokens=[float("nan")]), "visual_tokens: [nan]"),
+    (dict(visual_tokens="576"), "visual_tokens: 576 is not"),
+    (dict(visual_tokens=[576], batch=()), "batch: () is not"),
+    (dict(visual_tokens=None, video_frames=[]), "video_frames: []"),
+])
+def test_sweep_axes_refused_in_one_line(kwargs, needle):
+    with pytest.raises(CostmodelError) as e:
+        sweep("llava-1.5-7b", "a100-80gb", **kwargs)
+    assert needle in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize(("models", "hardware", "needle"), [
+    ([], "a100-80gb", "model: an empty list"), ("llava-1.5-7b", [], "hardware: an empty list")])
+def test_sweep_of_nothing_refused(models, hardware, needle):
+    with pytest.raises(CostmodelError, match=needle):
+        sweep(models, hardware, [576])
+
+
+def test_sweep_axis_takes_ranges_and_arrays():
+    import numpy as np
+
+    a = sweep("llava-1.5-7b", "a100-80gb", range(0, 577, 576))
+    b = sweep("llava-1.5-7b", "a100-80gb", np.array([0.0, 576.0]), batch=np.int64(1))
+    assert a.equals(b)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: costmodel.estimate("llava-1.5-7b", "a100-80gb", engine=""),
+    lambda: sweep("llava-1.5-7b", "a100-80gb", [576], engine=" ")])
+def test_empty_engine_refused_not_defaulted(call):
+    with pytest.raises(CostmodelError, match="engine: empty"):
+        call()

@@ -236,3 +236,12 @@ def test_memory_on_several_gpus_counts_each_gpus_activation_peak():
     m = e.memory
     want = m.weights_bytes + m.kv_cache_bytes + 3 * m.activation_bytes
     assert row["predicted"] == pytest.approx(want, rel=1e-12)
+
+
+def test_unknown_split_names_row_and_column(tmp_path):
+    rows = pd.read_csv(published.BUNDLED, dtype=str, keep_default_na=False).head(2)
+    rows.loc[1, "split"] = "heldout"  # was grouped as a split of its own, never fitted on
+    path = tmp_path / "bad.csv"
+    rows.to_csv(path, index=False)
+    with pytest.raises(CostmodelError, match=r"row 3 .*column split: 'heldout'; use fit\|held-out"):
+        published.read(path)

@@ -12,6 +12,7 @@ from costmodel.loading.config_fields import ConfigError
 from costmodel.loading.from_config import spec_from_config
 from costmodel.loading.load import hardware_data, read_text, read_yaml
 from costmodel.loading.whatif import apply_overrides
+from tests.helpers import ROOT
 
 
 def test_read_text_names_a_file_that_is_not_utf8(tmp_path):
@@ -55,3 +56,26 @@ def test_config_fields_typed_and_defaults_named(cfg, needle):
 def test_max_position_embeddings_read():
     spec = spec_from_config({"model_type": "llama", "max_position_embeddings": 4096}, name="t")
     assert spec.llm.max_position_embeddings == 4096
+
+
+@pytest.mark.parametrize(("name", "text", "needle"), [
+    ("deep.json", '{"a":' * 100_000 + "1" + "}" * 100_000, "nested too deeply to read as JSON"),
+    ("deep.yaml", "a: " + "[" * 5_000 + "]" * 5_000 + "\n", "nested too deeply to read as YAML"),
+])
+def test_deeply_nested_file_is_one_line(tmp_path, name, text, needle):
+    from costmodel.loading.load import load_hardware, load_model
+
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(CostmodelError, match=needle):
+        (load_model if name.endswith(".json") else load_hardware)(str(path))
+
+
+def test_engine_yaml_unknown_key_gets_the_nearest(tmp_path):
+    from costmodel.loading.load import load_engine
+
+    path = tmp_path / "eng.yaml"
+    bundled = ROOT / "costmodel" / "engines" / "vllm.yaml"
+    path.write_text(bundled.read_text() + "step_overhead_usec: 1\n")
+    with pytest.raises(CostmodelError, match="did you mean step_overhead_us"):
+        load_engine(str(path))
