@@ -99,6 +99,7 @@ def _check_model(spec: ModelSpec, w: Workload, pts: Points) -> None:
     reported (a ContextWarning: the count is still defined, e.g. under RoPE scaling, but the
     model was not trained that long)."""
     _check_merge(spec, w, pts)
+    _check_quantised(spec, w)
     visual = pts.visual
     for c in _stages(w):
         visual = kept(c, visual) if c.where == "projector" else visual
@@ -109,6 +110,18 @@ def _check_model(spec: ModelSpec, w: Workload, pts: Points) -> None:
         warnings.warn(f"{spec.name}: a sequence of {longest} positions (visual + text + output "
                       f"tokens - 1) exceeds its max_position_embeddings {limit}; the figures "
                       "extrapolate past the trained context", ContextWarning, stacklevel=3)
+
+
+def _check_quantised(spec: ModelSpec, w: Workload) -> None:
+    """A quantised checkpoint (config.json's quantization_config) with no weight dtype named:
+    refused, so its weights are never costed in the activation dtype unannounced."""
+    if spec.quantization is None or w.weight_dtype is not None:
+        return
+    stores, flags = spec.quantization
+    how = f"give {flags}" if flags else "give --weight-dtype (and --weight-group)"
+    raise CostmodelError(f"--weight-dtype: {spec.name}'s config.json is quantised ({stores}); "
+                         f"{how} to cost its stored weights (every linear layer, the ViT's "
+                         "too), or --weight-dtype bf16 for the unquantised model")
 
 
 def _stages(w: Workload) -> tuple[Compression, ...]:

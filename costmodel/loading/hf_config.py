@@ -13,8 +13,9 @@ and Qwen2's sliding windows), an MLP this loader does not build (`hidden_act` ot
 than gelu or feature strategy other than default / full, or an `architectures` class other than
 transformers' own for its model_type is refused with one ConfigError line naming the field; so
 is a field of the wrong type (config_fields.check_shape, _get, _flag, _whole). Not read:
-`rope_scaling` (values, not cost), `torch_dtype` and `quantization_config` (the workload's
-dtypes decide: docs/methodology.md, "Config fields that are refused").
+`rope_scaling` (values, not cost) and `torch_dtype` (the workload's dtypes decide);
+`quantization_config` is read by loading/quantization.py (docs/methodology.md, "Config fields
+that are refused").
 """
 
 from __future__ import annotations

@@ -222,6 +222,10 @@ class ModelSpec(BaseModel):
     # Llama-3.2-Vision: a tiled encoder whose tokens feed llm.cross_attention_layers (not the
     # prompt); vision and projector are then None (specs/mllama.py, core/cross_attention.py).
     cross_vision: MllamaVisionSpec | None = None
+    # config.json's quantization_config as (what the checkpoint stores, the weight options that
+    # cost it); None: not quantised. Read, not applied: a workload naming no weight dtype is
+    # refused (loading/quantization.py, analysis/prepare.py).
+    quantization: tuple[str, str] | None = None
 
     @model_validator(mode="after")
     def _check(self) -> ModelSpec:
