@@ -24,7 +24,7 @@ def _record(name: str) -> dict[str, Any]:
             "host_overhead_per_kernel_us": e.host_overhead_per_kernel_s * 1e6,
             "host_overlap": e.host_overlap,
             "kv_append": e.kv_append, "gqa_expand": e.gqa_expand,
-            "packed_attention": e.packed_attention,
+            "packed_attention": e.packed_attention, "vision_graph": e.vision_graph,
             "decode_cuda_graphs": e.decode_cuda_graphs,
             "fused_op_classes": " ".join(sorted(e.fused_op_classes)),
             "fused_gemms": " ".join(sorted(e.fused_gemms)),
@@ -49,14 +49,14 @@ def engines_list(fmt: Format = typer.Option(Format.table, "--format", "-f")) -> 
         rows = [[r["id"], r["kernels"], "yes" if r["launch_per_kernel"] else "no",
                  f"{r['host_overhead_per_kernel_us']:g}", r["host_overlap"],
                  r["kv_append"], "yes" if r["gqa_expand"] else "no",
-                 PACKED_VIT[r["packed_attention"]],
+                 PACKED_VIT[r["packed_attention"]], r["vision_graph"].replace("_", " "),
                  "yes" if r["decode_cuda_graphs"] else "no",
                  r["fused_op_classes"] or "-", r["fused_gemms"] or "-",
                  r["int4_format"] or "-", f"{r['step_overhead_us']:g}",
                  f"{r['prefill_overhead_us']:g}", r["name"]]
                 for r in recs]
         typer.echo(table(rows, ["id", "kernels", "launches", "host us/kernel", "host overlap",
-                                "kv append", "gqa copy", "packed vit", "decode graphs",
+                                "kv append", "gqa copy", "packed vit", "vit graph", "decode graphs",
                                 "fused", "fused gemms", "int4 group", "step us", "prefill us",
                                 "name"],
                          right={3, 12, 13}))

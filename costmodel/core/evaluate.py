@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from costmodel.core import chunked, engine_traffic, host_overlap, packed
+from costmodel.core import chunked, engine_traffic, host_overlap, packed, per_pass
 from costmodel.core.compression import compress_points, overhead_ops
 from costmodel.core.convention import Convention
 from costmodel.core.decode_sum import Segments, combine, segments
@@ -142,6 +142,7 @@ class _Ops:
     segs: Segments | None = None  # decode cut at knees inside the steps (core/decode_sum.py)
     groups: float = 1.0  # query heads per KV head (core/engine_traffic.py)
     multimodal: bool = False  # a vision model (an engine may chunk text-only models alone)
+    passes: Arr | None = None  # ViT passes per point (batch x crops); None: no ViT of its own
 
 
 @dataclass(frozen=True)
@@ -223,7 +224,8 @@ def _build_ops(gpu: ModelSpec, base: Points, prep: Prepared) -> _Ops:
     rows = like.shape[0] if like.ndim == 2 else 1
     return _Ops(pts, pre, dec_a, dec_b, span, like, stack(flat, width, rows=rows),
                 stack(dec_a, width, dec_b, rows), act, segs,
-                gpu.llm.num_heads / gpu.llm.num_kv_heads, gpu.is_vlm)
+                gpu.llm.num_heads / gpu.llm.num_kv_heads, gpu.is_vlm,
+                None if gpu.vision is None else pts.batch * pts.crops)
 
 
 def _piecewise(ops: _Ops, today: list[OpCost], r: Rates, overlap: str) -> list[OpCost]:
@@ -295,6 +297,7 @@ def _price(ops: _Ops, overlap: str, r: Rates) -> _Replica:
     costs = chunked.reprice(price_static(ops.pre_stack, r, overlap), ops.pts, r,
                             ops.multimodal)  # an engine's prefill chunks (core/chunked.py)
     costs = packed.reprice(costs, r)  # a packed ViT's attention per call (core/packed.py)
+    costs = per_pass.reprice(costs, ops.passes, r)  # a ViT pass per graph (core/per_pass.py)
     dec_costs = _piecewise(ops, price_decode(ops.dec_stack, r, overlap, n_steps, ops.span), r,
                            overlap)
     on_static, on_decode = _overlaps(r)

@@ -24,10 +24,10 @@ counts attention within each window only. Priced here (seconds, per layer instan
              per image) on the layer's first kind
 
 FLOPs and bytes counted stay the windows' (the counts and the bound are the model's), only the
-expected time follows what the engine executes. Not modelled: the host building and uploading
-the S x S f32 mask once per image, the f16 cast, the mask scan's own kernel, and the other ViT
-operators run per image (one graph each). Source: docs/methodology.md, "Packed ViT attention
-on an engine that splits it".
+expected time follows what the engine executes (the other ViT operators, one graph per image:
+core/per_pass.py). Not modelled: the host building and uploading the S x S f32 mask once per
+image, the f16 cast and the mask scan's own kernel. Source: docs/methodology.md, "Packed ViT
+attention on an engine that splits it".
 """
 
 from __future__ import annotations

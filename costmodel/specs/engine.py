@@ -61,6 +61,9 @@ units (seconds). Every figure has a source under `sources`. How the fields enter
   transformers' SDPA and eager paths) or 'masked' (one call per image, a windowed layer
   attending over the whole image under an additive window mask: llama.cpp's CLIP code).
   Priced by core/packed.py and core/masked_windows.py; set off 'varlen', it needs a source.
+- vision_graph: 'batched' (default: a request's ViT passes, every image or tile, run as one
+  batch through each kernel) or 'per_pass' (each pass its own graph, one after another:
+  llama.cpp's CLIP code). Priced by core/per_pass.py; set to 'per_pass', it needs a source.
 """
 
 from __future__ import annotations
@@ -83,7 +86,7 @@ OPTIONAL_SOURCED = ("host_overlap", "kv_append", "gqa_expand", "fused_gemms",  #
                     "prefill_attention_dtype", "decode_max_group", "int4_format",  # not default
                     "copy_fraction", "flash_attention", "prefill_chunk_tokens",
                     "prefill_chunk_over_tokens", "prefill_chunk_attention_block",
-                    "prefill_chunk_text_only", "packed_attention")
+                    "prefill_chunk_text_only", "packed_attention", "vision_graph")
 
 
 class Int4Format(FileModel):
@@ -120,6 +123,7 @@ class EngineFile(FileModel):
     prefill_chunk_attention_block: int = Field(default=ATTENTION_BLOCK, ge=1)
     prefill_chunk_text_only: bool = False
     packed_attention: Literal["varlen", "per_sequence", "masked"] = "varlen"
+    vision_graph: Literal["batched", "per_pass"] = "batched"
     # whose per-device attention figures it runs (a hardware profile's
     # decode_kernel_by_engine and attention_kernel_by_engine key); None = its own id. A copy
     # of vllm.yaml under another id keeps vLLM's kernels by naming them here.
@@ -166,6 +170,7 @@ class Engine(BaseModel):
     prefill_chunk_attention_block: int = ATTENTION_BLOCK  # query rows per attention CTA
     prefill_chunk_text_only: bool = False  # a multimodal model's prefill is one pass
     packed_attention: Literal["varlen", "per_sequence", "masked"] = "varlen"  # core/packed.py
+    vision_graph: Literal["batched", "per_pass"] = "batched"  # core/per_pass.py
     source_file: EngineFile
 
     @classmethod
@@ -186,7 +191,8 @@ class Engine(BaseModel):
                    prefill_chunk_over_tokens=f.prefill_chunk_over_tokens,
                    prefill_chunk_attention_block=f.prefill_chunk_attention_block,
                    prefill_chunk_text_only=f.prefill_chunk_text_only,
-                   packed_attention=f.packed_attention, source_file=f)
+                   packed_attention=f.packed_attention, vision_graph=f.vision_graph,
+                   source_file=f)
 
     def launches(self, stage: str, op_class: str, share: float = 1.0) -> float:
         """Kernel launches paid per instance of an operator of this class in this stage;
