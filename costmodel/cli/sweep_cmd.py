@@ -13,6 +13,7 @@ import typer
 from costmodel.analysis.refusals import refuse_unused
 from costmodel.cli import compression_options as co
 from costmodel.cli import feedback
+from costmodel.cli.fleet_common import changed_lines
 from costmodel.cli.options import (
     CONVENTION,
     DTYPE,
@@ -44,6 +45,8 @@ from costmodel.units import DType, seconds, si
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from costmodel.specs.hardware import HardwareProfile
 
 def render(df: pd.DataFrame) -> str:
     """Aligned text table of the sweep frame (human units); a frames column for a video axis."""
@@ -101,6 +104,8 @@ def sweep(
     kv_keep: str | None = co.KV_KEEP,
     kv_policy: str | None = co.KV_POLICY,
     sparse_decode: str | None = co.SPARSE_DECODE,
+    sets: list[str] = typer.Option([], "--set", help="What-if KEY=VALUE on every device "
+                                   "(repeatable), as estimate's."),
     fmt: Format = FORMAT,
     plot: Path | None = typer.Option(None, "--plot", help="Also draw it: out.png|svg|pdf."),
     quiet: bool = QUIET,
@@ -124,7 +129,7 @@ def sweep(
         # as estimate refuses it (analysis/refusals.refuse_unused): tokens a model cannot take
         raise CostmodelError(f"--visual-tokens: {text_only[0]} has no vision tower; sweep it "
                              "with --visual-tokens 0, or sweep vision models only")
-    hws = [load_hardware(h) for h in devices]
+    hws = [load_hardware(h, tuple(sets)) for h in devices]
     # the grid strings are the axes; the Workload's own batch is the grid's first
     first = None if frames is None else int(np.ravel(frames)[0])  # a video axis: a video
     w = workload_from_values(locals(), batch=int(bat[0]), visual_tokens=None,
@@ -140,10 +145,20 @@ def sweep(
     if plot is not None:
         caption = sweep_caption(df, hws, w, batch)
         save(plots().sweep_figure(df, {h.id: h.memory_bytes for h in hws}, caption), plot, "--plot")
+    df = _what_if(df, hws)
     if fmt is Format.json:
         typer.echo(dumps(df.astype({c: str for c in ("model", "hardware", "compression",
                                                      "stage")}).to_dict(orient="records")))
     elif fmt is Format.csv:
         typer.echo(df.to_csv(index=False), nl=False)
     else:
-        typer.echo(render(df))
+        typer.echo("\n".join([render(df), *changed_lines(hws)]))
+
+
+def _what_if(df: pd.DataFrame, hws: list[HardwareProfile]) -> pd.DataFrame:
+    """The rows with a `hardware_changes` column where a device carries --set changes (as the
+    fleet commands' JSON and CSV)."""
+    changes = {h.id: "; ".join(h.changes) for h in hws}
+    if not any(changes.values()):
+        return df
+    return df.assign(hardware_changes=df["hardware"].astype(str).map(changes))

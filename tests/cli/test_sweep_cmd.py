@@ -109,3 +109,25 @@ def test_sweep_refuses_visual_tokens_on_a_text_only_model(capsys):
         err.count("\n") == 1
     code, _, err = run(["sweep", "llama-2-7b", "-H", "a100-80gb", "--visual-tokens", "0"], capsys)
     assert code == 0, err
+
+
+def test_cli_sweep_what_if_set_is_estimates(capsys):
+    """`sweep --set` applies the what-if to every device as `estimate --set` does: each row's
+    TTFT is the estimate's with the same change, rows carry hardware_changes, the text table
+    ends with the [changed] lines."""
+    sets = ["--set", "memory_bandwidth_GBps=x2"]
+    code, out, _ = run(["sweep", CONFIG, "-H", "h100-sxm,l4", "--visual-tokens", "64,576",
+                        *sets, "--format", "csv"], capsys)
+    assert code == 0
+    df = pd.read_csv(io.StringIO(out))
+    assert set(df.hardware) == {"h100-sxm*", "l4*"}
+    assert set(df.hardware_changes) == {"memory_bandwidth_GBps 3350 -> 6700",
+                                        "memory_bandwidth_GBps 300 -> 600"}
+    for hw in ("h100-sxm", "l4"):
+        code, est, _ = run(["estimate", CONFIG, "-H", hw, "--visual-tokens", "576", *sets,
+                            "--format", "json"], capsys)
+        row = df[(df.hardware == f"{hw}*") & (df.visual_tokens == 576)].iloc[0]
+        assert row.ttft_s == pytest.approx(json.loads(est)["ttft_s"], rel=1e-12)
+    code, out, _ = run(["sweep", CONFIG, "-H", "h100-sxm", "--visual-tokens", "64", *sets],
+                       capsys)
+    assert out.rstrip().splitlines()[-1] == "[changed] h100-sxm*: memory_bandwidth_GBps 3350 -> 6700"
