@@ -169,7 +169,7 @@ def test_tutorial_summary_table_and_decode_figures():
                      cell(b.memory.kv_cache_bytes, k.memory.kv_cache_bytes,
                           lambda v: si(v, "B"))]
     for name, a100, orin in zip(("TTFT", "TPOT", "end-to-end", "KV cache"),
-                                cells["a100-80gb"], cells["jetson-agx-orin-64gb"]):
+                                cells["a100-80gb"], cells["jetson-agx-orin-64gb"], strict=True):
         assert f"| {name} | {a100} | {orin} |" in text, name
     e = costmodel.estimate("llava-1.5-7b", "a100-80gb", engine="ideal")
     spec, hw = costmodel.load_model("llava-1.5-7b"), costmodel.load_hardware("a100-80gb")
