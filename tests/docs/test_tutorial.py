@@ -184,3 +184,22 @@ def test_tutorial_summary_table_and_decode_figures():
     assert seconds(e.tpot_s) == seconds(step / bw)
     assert f"the LLM's {2 * linear / 1e9:.1f} GB of weights" in text
     assert f"{si(e.memory.weights_bytes, 'B')} of weights on the memory line" in text
+
+
+def test_tutorial_max_load_ratios():
+    """Section 9's ratios come from the capacity table shown above them (itself re-run)."""
+    shown = dict(_shown_commands())
+    block = next(out for cmd, out in shown.items() if cmd.startswith("costmodel capacity"))
+    rows = {}
+    for line in block.splitlines():
+        cols = re.split(r"\s{2,}", line.strip())  # columns are 2+ spaces apart
+        if cols[0] in ("a100-80gb", "h100-sxm"):
+            rows[cols[0], "none" if cols[1] == "none" else "keep"] = cols[2:]
+    text = " ".join(_text().split())
+    a_none, a_keep = rows["a100-80gb", "none"], rows["a100-80gb", "keep"]
+    h_none, h_keep = rows["h100-sxm", "none"], rows["h100-sxm", "keep"]
+    # columns: max batch, decode tok/s, max-load batch, output tok/s there, ...
+    assert (f"lets {int(a_keep[2]) / int(a_none[2]):.1f}x the requests be in flight (max-load "
+            f"batch {a_none[2]} -> {a_keep[2]})") in text
+    assert (f"grows {int(a_keep[3]) / int(a_none[3]):.1f}x on the A100 and "
+            f"{int(h_keep[3]) / int(h_none[3]):.1f}x on the H100") in text
