@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import costmodel
+from costmodel.units import seconds
 from tests.helpers import DOCS, run, shown_commands
 
 DOC = DOCS / "methodology.md"
@@ -71,3 +72,102 @@ def test_shown_output_is_what_the_command_prints(command, shown):
     code, out, err = run(command.split()[1:])
     assert code == 0, err
     assert out.rstrip() == shown
+
+
+def _flat() -> str:
+    return " ".join(DOC.read_text().split())
+
+
+def test_worked_example_reading(est):
+    """The prose under the worked example's table: stage times, the prefill's linear time, a
+    decode step's weight and mean KV read, the visual share of the cache."""
+    text, hw = _flat(), costmodel.load_hardware("a100-80gb")
+    ms = {s: est.stages[s].latency_s * 1e3 for s in ("vision", "projector", "prefill")}
+    assert (f"vision {ms['vision']:.3f} + projector {ms['projector']:.3f} + prefill "
+            f"{ms['prefill']:.3f}") in text
+    linear, peak = _sum(est, "prefill", "linear"), hw.peak_flops_per_s("bf16")
+    assert (f"{linear / 1e12:.2f} TFLOP of linears / {peak / 1e12:.0f} TFLOP/s = "
+            f"{linear / peak * 1e3:.1f} ms of its {ms['prefill']:.1f} ms") in text
+    spec = costmodel.load_model("llava-1.5-7b").llm
+    h, bw = spec.hidden_size, hw.memory_bytes_per_s
+    weights = 2 * (spec.num_layers * (4 * h * h + 3 * h * spec.intermediate_size)
+                   + h * spec.vocab_size)
+    assert f"{weights / 1e9:.2f}e9 / {bw / 1e9:.0f}e9 = {weights / bw * 1e3:.2f} ms" in text
+    mean_keys = 640 + 1 + (127 - 1) / 2  # step j attends over 641 + j keys, j = 0..126
+    per_token = 2 * spec.num_layers * h * 2
+    assert (f"averages {mean_keys:.0f} tokens x {per_token:,} B = {mean_keys * per_token / 1e9:.2f}"
+            f" GB, {mean_keys * per_token / bw * 1e3:.2f} ms") in text
+    cached = est.memory.kv_cache_bytes / per_token
+    assert f"({100 * 576 / cached:.0f}% of the {cached:.0f} tokens cached at the end)" in text
+
+
+def test_quantisation_example_table():
+    """"Quantisation": the bound TTFT / TPOT, weights and KV cache of each row, and the claim
+    that hf-eager's batch-1 latencies are the same for every row."""
+    text = _flat()
+    rows = {"(bf16)": {}, "`--weight-dtype int8`": {"weight_dtype": "int8"},
+            "`--weight-dtype int4`": {"weight_dtype": "int4"},
+            "`--dtype fp8`": {"weight_dtype": "fp8", "act_dtype": "fp8", "kv_dtype": "fp8"},
+            "`--kv-dtype fp8`": {"kv_dtype": "fp8"}}
+    expected = set()
+    for name, kw in rows.items():
+        e = costmodel.estimate("llava-1.5-7b", "h100-sxm", **kw)
+        assert (f"| {name} | {e.bound.ttft_s * 1e3:.2f} ms | {e.bound.tpot_s * 1e3:.3f} ms | "
+                f"{e.memory.weights_bytes / 1e9:.3f} GB | {e.memory.kv_cache_bytes / 1e6:.1f} MB |"
+                ) in text, name
+        expected.add((seconds(e.ttft_s), seconds(e.tpot_s)))
+    (ttft, tpot), = expected
+    assert f"the same, TTFT {ttft} and TPOT {tpot})" in text
+
+
+def _g3(x: float) -> str:
+    return f"{x:#.3g}".rstrip(".")
+
+
+def test_parallel_example_table():
+    """"Multi-GPU": bound TTFT / TPOT, per-GPU memory and the communication of each row."""
+    text = _flat()
+    rows = {"(1 GPU)": {}, "`--tp 2`": {"tp": 2}, "`--tp 4`": {"tp": 4}, "`--tp 8`": {"tp": 8},
+            "`--pp 2`": {"pp": 2}, "`--pp 4 --microbatches 4`": {"pp": 4, "microbatches": 4}}
+    for name, par in rows.items():
+        d = costmodel.estimate("llava-1.5-7b", "h100-sxm", batch=8, parallel=par).to_dict()
+        comm_ms = 1e3 * (d["parallel"]["comm_s"] + d["parallel"]["p2p_s"])
+        comm = "0" if comm_ms == 0 else f"{comm_ms:.3g} ms" if comm_ms >= 1 else f"{comm_ms:.1f} ms"
+        mem = d["memory"].get("per_gpu_bytes", d["memory"]["total_bytes"])
+        assert (f"| {name} | {_g3(d['bound']['ttft_s'] * 1e3)} ms | "
+                f"{_g3(d['bound']['tpot_s'] * 1e3)} ms | {_g3(mem / 1e9)} GB | {comm} |") in text, name
+
+
+def test_compression_savings_paragraph():
+    """"Token compression": the savings of three scenarios, at the bound and (in brackets)
+    expected on hf-eager."""
+    text = _flat()
+
+    def saved(x: float, y: float) -> str:
+        return f"{100 * (1 - y / x):.1f}%"
+
+    found = []
+    for kw in ({"keep": 0.1}, {"keep": 0.5, "at": "llm-layer:2"}, {"keep": 0.5, "at": "vit"}):
+        c = costmodel.compare_compression("llava-1.5-7b", "a100-80gb", **kw)
+        b, k = c.baseline, c.compressed[0]
+        stage = "vision" if kw.get("at") == "vit" else "prefill"
+        found.append((saved(b.stages[stage].flops, k.stages[stage].flops),
+                      f"TTFT by {saved(b.bound.ttft_s, k.bound.ttft_s)} "
+                      f"({saved(b.ttft_s, k.ttft_s)})",
+                      saved(b.memory.kv_cache_bytes, k.memory.kv_cache_bytes),
+                      f"end-to-end {saved(b.bound.e2e_latency_s, k.bound.e2e_latency_s)}, "
+                      f"{saved(b.e2e_latency_s, k.e2e_latency_s)} expected"))
+    (f1, t1, kv1, e1), (f2, t2, kv2, _), (f3, t3, _, _) = found
+    assert (f"cuts prefill FLOPs by {f1}, {t1} and the KV cache by {kv1} ({e1}:") in text
+    assert f"cuts prefill FLOPs by {f2}, {t2} and the KV cache by {kv2};" in text
+    assert f"(r = 12) cuts vision FLOPs by {f3}, {t3}." in text
+
+
+def test_video_compression_worked_example():
+    """"Video token compression": prefill FLOPs and hf-eager's TTFT before and after tempmerge."""
+    c = costmodel.compare_compression("llava-onevision-0.5b", "a100-80gb", video_frames=32,
+                                      keep=0.5, method="tempmerge:0.25")
+    b, k = c.baseline, c.compressed[0]
+    assert (f"prefill {b.stages['prefill'].flops / 1e12:.2f} -> "
+            f"{k.stages['prefill'].flops / 1e12:.2f} TFLOP, TTFT {b.ttft_s * 1e3:.0f} -> "
+            f"{k.ttft_s * 1e3:.0f} ms (expected, hf-eager)") in _flat()

@@ -141,3 +141,65 @@ def test_tutorial_qwen_engine_figures():
     b, k = orin["vllm"]
     assert (f"against {100 * (1 - k.ttft_s / b.ttft_s):.1f}% on `vllm` and "
             f"{100 * (1 - k.bound.ttft_s / b.bound.ttft_s):.1f}% at the bound") in text
+
+
+def _pair(a: str, b: str) -> str:
+    """'30.5 ms', '8.72 ms' -> '30.5 -> 8.72 ms' (the two in one unit, as the tutorial writes)."""
+    assert a.split()[1] == b.split()[1], (a, b)
+    return f"{a.split()[0]} -> {b}"
+
+
+def test_tutorial_summary_table_and_decode_figures():
+    """The summary table (keep 10% after the projector, engine ideal, A100 and Orin) and section
+    1's decode arithmetic: a step reads the LLM's weights plus the KV cache, not the 14.1 GB."""
+    import costmodel
+    from costmodel.units import seconds, si
+
+    text = " ".join(_text().split())
+    cells = {}
+    for hw in ("a100-80gb", "jetson-agx-orin-64gb"):
+        c = costmodel.compare_compression("llava-1.5-7b", hw, keep=0.1, engine="ideal")
+        b, k = c.baseline, c.compressed[0]
+
+        def cell(x: float, y: float, fmt) -> str:
+            return f"{_pair(fmt(x), fmt(y))} ({100 * (1 - y / x):.1f}%)"
+
+        cells[hw] = [cell(b.ttft_s, k.ttft_s, seconds), cell(b.tpot_s, k.tpot_s, seconds),
+                     cell(b.e2e_latency_s, k.e2e_latency_s, seconds),
+                     cell(b.memory.kv_cache_bytes, k.memory.kv_cache_bytes,
+                          lambda v: si(v, "B"))]
+    for name, a100, orin in zip(("TTFT", "TPOT", "end-to-end", "KV cache"),
+                                cells["a100-80gb"], cells["jetson-agx-orin-64gb"], strict=True):
+        assert f"| {name} | {a100} | {orin} |" in text, name
+    e = costmodel.estimate("llava-1.5-7b", "a100-80gb", engine="ideal")
+    spec, hw = costmodel.load_model("llava-1.5-7b"), costmodel.load_hardware("a100-80gb")
+    llm = spec.llm
+    linear = llm.num_layers * (4 * llm.hidden_size ** 2 + 3 * llm.hidden_size
+                               * llm.intermediate_size) + llm.hidden_size * llm.vocab_size
+    step, bw = e.stages["decode"].bytes / 127, hw.memory_bytes_per_s
+    assert (f"a step reads {step / 1e9:.1f} GB ({si(e.stages['decode'].bytes, 'B')} over the 127 "
+            f"steps: the LLM's linear and lm_head weights, {2 * linear / 1e9:.1f} GB in bf16, plus "
+            f"the KV cache), and {step / 1e9:.1f} GB / {bw / 1e9:.0f} GB/s = "
+            f"{seconds(step / bw)}") in text
+    assert seconds(e.tpot_s) == seconds(step / bw)
+    assert f"the LLM's {2 * linear / 1e9:.1f} GB of weights" in text
+    assert f"{si(e.memory.weights_bytes, 'B')} of weights on the memory line" in text
+
+
+def test_tutorial_max_load_ratios():
+    """Section 9's ratios come from the capacity table shown above them (itself re-run)."""
+    shown = dict(_shown_commands())
+    block = next(out for cmd, out in shown.items() if cmd.startswith("costmodel capacity"))
+    rows = {}
+    for line in block.splitlines():
+        cols = re.split(r"\s{2,}", line.strip())  # columns are 2+ spaces apart
+        if cols[0] in ("a100-80gb", "h100-sxm"):
+            rows[cols[0], "none" if cols[1] == "none" else "keep"] = cols[2:]
+    text = " ".join(_text().split())
+    a_none, a_keep = rows["a100-80gb", "none"], rows["a100-80gb", "keep"]
+    h_none, h_keep = rows["h100-sxm", "none"], rows["h100-sxm", "keep"]
+    # columns: max batch, decode tok/s, max-load batch, output tok/s there, ...
+    assert (f"lets {int(a_keep[2]) / int(a_none[2]):.1f}x the requests be in flight (max-load "
+            f"batch {a_none[2]} -> {a_keep[2]})") in text
+    assert (f"grows {int(a_keep[3]) / int(a_none[3]):.1f}x on the A100 and "
+            f"{int(h_keep[3]) / int(h_none[3]):.1f}x on the H100") in text

@@ -3,6 +3,7 @@ command: tests/cli/test_validate_published.py)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -245,3 +246,71 @@ def test_unknown_split_names_row_and_column(tmp_path):
     rows.to_csv(path, index=False)
     with pytest.raises(CostmodelError, match=r"row 3 .*column split: 'heldout'; use fit\|held-out"):
         published.read(path)
+
+
+def _validation_doc() -> str:
+    from tests.helpers import DOCS
+
+    return (DOCS / "validation.md").read_text()
+
+
+def test_validation_doc_results_table(bundled):
+    """docs/validation.md, "Results": the summary block is what `validate --published` prints."""
+    from costmodel.cli.published_cmd import summary_table
+
+    section = _validation_doc().split("## Accuracy against published runs", 1)[1]
+    block = section.split("### Results\n", 1)[1].split("```\n", 2)[1]
+    assert block.rstrip() == summary_table(bundled[1]).rstrip()
+
+
+def test_validation_doc_fit_and_held_out_per_engine(bundled):
+    """docs/validation.md's table of fitted and held-out rows per engine (today's columns)."""
+    frame = bundled[0].assign(abs_err=lambda f: f["error"].abs(),
+                              abs_bound=lambda f: f["bound_error"].abs())
+    lines = _validation_doc().split("Fitted and held-out rows per engine", 1)[1].splitlines()
+
+    def pct(x: float) -> str:
+        return f"{100 * x:.1f}%"
+
+    for engine, rows in [*frame.groupby("engine"), ("all", frame)]:
+        line = next(ln for ln in lines if re.match(rf"\| {re.escape(engine)}( |\|)", ln))
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        for col, split in ((1, "fit"), (3, "held-out")):
+            part = rows[rows["split"] == split]
+            assert cells[col].split()[0] == str(len(part)), (engine, split)
+            shown = "-" if part.empty else \
+                f"{pct(part['abs_err'].median())} / {pct(part['abs_err'].max())}"
+            assert cells[col + 1].startswith(shown), (engine, split, cells[col + 1])
+        assert cells[5].startswith(pct(rows["abs_bound"].median())), engine
+
+
+def test_validation_doc_max_load_table(bundled):
+    """docs/validation.md, "Max load": each ISL/OSL row (batch run, measured, expected, error on
+    the H100 and the H200) and the medians under the table."""
+    frame, summary = bundled
+    rows = frame[frame["metric"] == published.MAX_LOAD]
+    text = " ".join(_validation_doc().split())
+
+    def cells(r: pd.Series) -> str:
+        run = f"{r['run_batch']:.0f}" + (" (cap)" if r["run_batch"] == r["batch"] else "")
+        return f"{run} | {r['value']:,.0f} | {r['predicted']:,.0f} | {100 * r['error']:+.1f}%"
+
+    h100 = rows[rows["hardware"] == "h100-sxm"]
+    h200 = rows[rows["hardware"] == "h200"].set_index("id")
+    for _, r in h100.iterrows():
+        twin = h200.loc[f"{r['id']}-h200"]
+        line = (f"| {r['text_tokens']}/{r['output_tokens']} | {cells(r)} | {cells(twin)} |")
+        assert line in text, line
+    err = {hw: g["error"] for hw, g in rows.groupby("hardware")}
+    s = summary["by_metric"][published.MAX_LOAD]
+    assert (f"Median |error| {100 * s['median_abs_error']:.1f}% (H100 "
+            f"{100 * err['h100-sxm'].abs().median():.1f}%, nine of ten too fast, max "
+            f"{100 * err['h100-sxm'].abs().max():.1f}%; H200 "
+            f"{100 * err['h200'].abs().median():.1f}%, signed {100 * err['h200'].median():+.1f}%, "
+            f"max {100 * err['h200'].abs().max():.1f}%); the bound is "
+            f"{100 * summary['bound']['by_metric'][published.MAX_LOAD]['median_abs_error']:.1f}% "
+            "above") in text
+    assert (err["h100-sxm"] > 0).sum() == 9
+    ratio = {c: np.median(h200.loc[[f"{i}-h200" for i in h100["id"]], c].to_numpy()
+                          / h100[c].to_numpy()) for c in ("value", "predicted")}
+    assert f"(measured {ratio['value']:.2f}x, predicted {ratio['predicted']:.2f}x" in text

@@ -77,3 +77,28 @@ def test_shipped_profiles_are_the_fit(path, base, shipped):
     assert "Vidur" in f.sources["efficiency_curves"]
     p = HardwareProfile.from_file(f)
     assert p.peak_flops_per_s_by_dtype == load_hardware(base).peak_flops_per_s_by_dtype
+
+
+def test_validation_doc_results_tables(held_out):
+    """docs/validation.md, "Vidur ground truth" / "Results": the median APE by token count for
+    each file and profile, and the held-out file's per-operator medians and maxima."""
+    from tests.helpers import DOCS
+
+    text = (DOCS / "validation.md").read_text().split("## Vidur ground truth", 1)[1]
+    text = text.split("\n## ", 1)[0]
+    buckets = [f"{lo}-{hi}" for lo, hi in vidur.BUCKETS]
+    files = {"A100 Llama-3-8B (held out)": held_out, "A100 Llama-2-7B (fitted)": vidur.load(L2_A100),
+             "H100 Llama-2-7B (fitted)": vidur.load(L2_H100)}
+    for name, frame in files.items():
+        bare, fitted = ("h100-sxm", "h100-sxm-vidur") if "H100" in name else \
+            ("a100-80gb", "a100-80gb-vidur")
+        for hw_id, role in ((bare, f"{bare} (datasheet)"), (fitted, fitted)):
+            med = _bucket_medians(hw_id, frame)
+            cells = " | ".join(f"{med[b]:.1f}" if b in med else "-" for b in buckets)
+            assert f"| {name} | {role} | {cells} |" in text, (name, hw_id)
+    summ = vidur.summary(vidur.errors(held_out, load_hardware("a100-80gb-vidur")))
+    for op, rows in summ.groupby("op"):
+        by = rows.set_index("bucket")
+        cells = " | ".join(f"{by.loc[b, 'median_ape_pct']:.1f} / {by.loc[b, 'max_ape_pct']:.1f}"
+                           for b in buckets)
+        assert f"| {op} | {cells} |" in text, op
