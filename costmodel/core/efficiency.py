@@ -329,6 +329,19 @@ def _attention_of_op(op: Op, s: AttnShape, dev: Device, p: KernelParams,
     return np.where(one, decode, prefill)
 
 
+def _eager_attention_s(op: Op, dev: Device, p: KernelParams, peak_flops_per_s: Num) -> Arr:
+    """An eager attention kernel (qk, softmax, pv: no fused shape). Decode: at the decode
+    fraction capped at 1, as decode_attention_time_s caps it (no kernel beats the bound);
+    prefill: at the attention fraction and the per-token I/O rate."""
+    if op.stage == "decode":
+        t = np.maximum(_a(op.matmul_flops) / _a(peak_flops_per_s),
+                       _a(op.bytes) / (dev.memory_bytes_per_s * min(p.decode_fraction, 1.0)))
+        return t + p.decode_fixed_s
+    t = np.maximum(_a(op.matmul_flops) / (peak_flops_per_s * p.attention_fraction),
+                   attention_io_time_s(op.bytes, dev, p))
+    return t + p.attention_fixed_s
+
+
 def op_time_s(op: Op, dev: Device, p: KernelParams, peak_flops_per_s: Num, a_bytes: float,
               attn: AttnShape | None = None, qo_bytes: float | None = None,
               fused_gemm: bool = False) -> Arr:
@@ -338,7 +351,7 @@ def op_time_s(op: Op, dev: Device, p: KernelParams, peak_flops_per_s: Num, a_byt
     memory-bound (below) where no GEMM is recovered (k = 0: the op writes nothing).
     attention: with its AttnShape, decode_attention_time_s (q = 1 from the KV cache) or
     prefill_attention_time_s (prefill causal; ViT non-causal); without one, the bound at the
-    attention (or decode) fractions plus the fixed cost. Other classes (norms, activations,
+    attention (or decode, capped at 1) fractions plus the fixed cost. Other classes (norms, activations,
     adds, RoPE, embedding gathers) are memory-bound: bytes / (bandwidth * memory_fraction)
     + gemm_fixed_s. Ops with no work take 0 s. `comm` ops are priced by the roofline's link
     model, not here (ValueError). qo_bytes: bytes per element of a prefill attention call's
@@ -359,12 +372,8 @@ def op_time_s(op: Op, dev: Device, p: KernelParams, peak_flops_per_s: Num, a_byt
         t = np.where(k > 0, t, memory_bound_time_s(op.bytes, dev, p))
     elif op.op_class == "attention" and attn is not None:
         t = _attention_of_op(op, attn, dev, p, peak_flops_per_s, a_bytes, qo_bytes)
-    elif op.op_class == "attention" and op.stage == "decode":
-        t = _a(op.bytes) / (dev.memory_bytes_per_s * p.decode_fraction) + p.decode_fixed_s
     elif op.op_class == "attention":
-        t = np.maximum(_a(op.matmul_flops) / (peak_flops_per_s * p.attention_fraction),
-                       attention_io_time_s(op.bytes, dev, p))
-        t = t + p.attention_fixed_s
+        t = _eager_attention_s(op, dev, p, peak_flops_per_s)
     else:
         t = memory_bound_time_s(op.bytes, dev, p)
     return np.where(work, t, 0.0)

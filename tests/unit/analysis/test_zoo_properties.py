@@ -146,12 +146,13 @@ def test_expected_latency_never_falls_without_kernel_figures(g, engine, flash):
 @settings(max_examples=15, deadline=None)
 @given(mid=st.sampled_from(sorted(SPECS)), engine=st.sampled_from(ENGINES),
        visual=st.integers(0, 4000), text=st.integers(1, 3000), out=st.integers(1, 400),
-       batch=st.integers(1, 64), kv=st.sampled_from([None, "fp8"]))
+       batch=st.integers(1, 64), kv=st.sampled_from([None, "fp8"]), flash=st.booleans())
 def test_expected_is_never_below_the_bound_and_ideal_is_the_bound(mid, engine, visual, text,
-                                                                 out, batch, kv):
+                                                                 out, batch, kv, flash):
     spec = SPECS[mid]
     w = Workload(visual_tokens=visual if is_vlm(spec) else 0, text_tokens=text,
-                 output_tokens=out, batch=batch, engine=engine, kv_dtype=kv)
+                 output_tokens=out, batch=batch, engine=engine, kv_dtype=kv,
+                 flash_attention=flash)
     ev = _evaluate(mid, DEVICES, w, "batch", np.array([batch]))
     for s in STAGES:
         exp, bound = ev.stages[s].latency_s, ev.bound.stage_latency_s[s]

@@ -234,3 +234,25 @@ def test_one_query_from_the_cache_is_chosen_per_point():
                         head_dim=128, causal=True, kv_from_cache=True)
         (op1,) = attention("a", "prefill", one, 2.0, 2.0, flash=True)
         assert both[i] == eff.op_time_s(op1, DEV, p, PEAK, 2.0, attn=one)[0]
+
+
+def test_eager_decode_attention_never_beats_the_bound():
+    """An eager decode kernel (qk / softmax / pv, no fused shape) is priced at the decode
+    fraction capped at 1 (a100-80gb's fitted asymptote is 1.311): LLaVA-1.5-7B with
+    FlashAttention off, 11 sequences of ~5.6K tokens, decodes no faster than its bound (it read
+    3.69 s against a 3.78 s bound on jetson-agx-orin-64gb before the cap)."""
+    import warnings
+
+    import costmodel
+    from costmodel.errors import ContextWarning
+
+    hw = costmodel.load_hardware("a100-80gb")
+    assert hw.kernel_params["decode_fraction"] > 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ContextWarning)
+        for dev in ("a100-80gb", "jetson-agx-orin-64gb"):
+            e = costmodel.estimate("llava-1.5-7b", dev, engine="torch-eager", batch=11,
+                                   visual_tokens=5205, text_tokens=283, output_tokens=18,
+                                   flash_attention=False)
+            d = e.stages["decode"]
+            assert d.latency_s >= d.bound_latency_s
