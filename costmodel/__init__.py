@@ -8,7 +8,7 @@ Public API (docs/python-api.md):
     compare_compression(model, hardware, keep=..., at=..., method=..., kv_keep=..., ...,
         **workload_fields) -> CompressionComparison (.frame(): `compare-compression --format
         csv`, .to_dict(): its JSON)
-    costmodel.sweep.sweep(models, hardware, visual_tokens, batch, ...) -> DataFrame
+    costmodel.sweep.sweep(specs, hardware, visual_tokens, batch, ...) -> DataFrame
     Compression, CompressionPlan, KVCompression: a workload's token compression (compression=...)
 Bad input raises CostmodelError (a ValueError) with one line naming the field and the fix.
 """

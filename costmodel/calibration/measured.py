@@ -26,7 +26,7 @@ from costmodel.specs.hardware import HardwareProfile
 if TYPE_CHECKING:
     import pandas as pd
 
-# The engine that runs as a measured file's mode did (`costmodel profile --mode`).
+# The engine that runs as a measured file's mode did (the `mode` column `costmodel profile` writes).
 MODE_ENGINES = {"eager": "torch-eager", "cuda_graph": "torch-cuda-graph",
                 "engine": "torch-cuda-graph"}
 PROFILE_COLS = ("model", "batch", "visual_tokens", "text_tokens", "stage", "context_tokens",

@@ -65,14 +65,16 @@ WEIGHT_DTYPE = typer.Option(None, help="Weight dtype (weight-only quant).")
 
 
 WEIGHT_GROUP = typer.Option(None, "--weight-group", min=1, max=MAX_WEIGHT_GROUP,
-                            help="int4 weights per quantisation group (default 128; with "
+                            help="int4 weights per quantisation group (default: the engine's int4 "
+                            "format, else 128; with "
                             "--weight-dtype int4 only), e.g. gpt-fast int4: --weight-group 32 "
                             "--weight-group-bytes 4.")
 
 
 WEIGHT_GROUP_BYTES = typer.Option(None, "--weight-group-bytes", min=0.0, max=MAX_GROUP_BYTES,
-                                  help="Bytes of scale (+ zero) stored per int4 group (default "
-                                  "2: one fp16 scale; gpt-fast: 4, bf16 scale + bf16 zero).")
+                                  help="Bytes of scale (+ zero) stored per int4 group (default: "
+                                  "the engine's, else 2: one fp16 scale; gpt-fast: 4, bf16 "
+                                  "scale + bf16 zero).")
 
 
 KV_DTYPE = typer.Option(None, help="KV-cache dtype.")

@@ -204,7 +204,7 @@ def _ops(gpu: ModelSpec, base: Points, prep: Prepared) -> _Ops:
 
 
 def _build_ops(gpu: ModelSpec, base: Points, prep: Prepared) -> _Ops:
-    """Operators of every stage; compression reshapes the points (core/compression.py) and
+    """Operators of every stage; compression reshapes the points (core/compression/) and
     adds the method's own operators to the stage where they run."""
     o, conv, prec = prep.options, prep.convention, prep.precision
     pts = compress_points(gpu, base, o.compression)

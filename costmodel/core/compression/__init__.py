@@ -1,5 +1,6 @@
-"""Token compression: reshaped points (points.py), each method's own operators (overhead.py),
-KV-cache compression after prefill (kv.py), and the FLOPs formulas papers print (formulas.py).
+"""Token compression: reshaped points (points.py), each method's own operators (overhead.py;
+opbuild.py builds them), video's per-frame keep and temporal merge (video.py), KV-cache
+compression after prefill (kv.py), and the FLOPs formulas papers print (formulas.py).
 Formula: docs/methodology.md, section "Token compression".
 """
 
