@@ -30,8 +30,16 @@ def _record(name: str) -> dict[str, Any]:
             "fused_gemms": " ".join(sorted(e.fused_gemms)),
             "int4_format": (f"g{e.int4_format.group} {e.int4_format.group_bytes:g} B"
                             if e.int4_format else ""),
+            "prefill_chunk_tokens": e.prefill_chunk_tokens,
+            "prefill_chunk_over_tokens": e.prefill_chunk_over_tokens,
             "step_overhead_us": e.step_overhead_s * 1e6,
             "prefill_overhead_us": e.prefill_overhead_s * 1e6}
+
+
+def _chunks(r: dict[str, Any]) -> str:
+    """'512 over 32768' where the engine chunks a long prefill (core/chunked.py), else '-'."""
+    c = r["prefill_chunk_tokens"]
+    return "-" if c is None else f"{c} over {r['prefill_chunk_over_tokens']}"
 
 
 @engines_app.command("list", epilog=epilog("engines list"))
@@ -50,16 +58,16 @@ def engines_list(fmt: Format = typer.Option(Format.table, "--format", "-f")) -> 
                  f"{r['host_overhead_per_kernel_us']:g}", r["host_overlap"],
                  r["kv_append"], "yes" if r["gqa_expand"] else "no",
                  PACKED_VIT[r["packed_attention"]], r["vision_graph"].replace("_", " "),
-                 "yes" if r["decode_cuda_graphs"] else "no",
+                 "yes" if r["decode_cuda_graphs"] else "no", _chunks(r),
                  r["fused_op_classes"] or "-", r["fused_gemms"] or "-",
                  r["int4_format"] or "-", f"{r['step_overhead_us']:g}",
                  f"{r['prefill_overhead_us']:g}", r["name"]]
                 for r in recs]
-        typer.echo(table(rows, ["id", "kernels", "launches", "host us/kernel", "host overlap",
-                                "kv append", "gqa copy", "packed vit", "vit graph", "decode graphs",
-                                "fused", "fused gemms", "int4 group", "step us", "prefill us",
-                                "name"],
-                         right={3, 12, 13}))
+        head = ["id", "kernels", "launches", "host us/kernel", "host overlap", "kv append",
+                "gqa copy", "packed vit", "vit graph", "decode graphs", "prefill chunks",
+                "fused", "fused gemms", "int4 group", "step us", "prefill us", "name"]
+        right = {head.index(c) for c in ("host us/kernel", "step us", "prefill us")}
+        typer.echo(table(rows, head, right=right))
 
 
 @engines_app.command("show", epilog=epilog("engines show"))

@@ -43,3 +43,15 @@ def test_cli_engines_list_names_fused_gemms(capsys):
     assert by_id["torch-compile"] == "qkv"
     code, out, _ = run(["engines", "list"], capsys)
     assert code == 0 and "fused gemms" in out.splitlines()[0]
+
+
+def test_cli_engines_list_names_the_vit_and_prefill_behaviours(capsys):
+    """Each engine behaviour has its column: how a packed ViT's attention runs, whether a
+    request's ViT passes share a graph, and where the prefill is chunked."""
+    code, out, _ = run(["engines", "list"], capsys)
+    rows = {ln.split()[0]: ln for ln in out.splitlines()[2:]}
+    head = out.splitlines()[0]
+    assert all(c in head for c in ("packed vit", "vit graph", "prefill chunks"))
+    assert "masked" in rows["llama.cpp"] and "per pass" in rows["llama.cpp"]
+    assert "per call" in rows["hf-eager"] and "batched" in rows["hf-eager"]
+    assert "512 over 32768" in rows["vllm-0.6"] and "over" not in rows["vllm"]
