@@ -20,7 +20,16 @@ from costmodel.analysis.compression_options import keep_values
 from costmodel.analysis.estimate import Estimate
 from costmodel.cli import captions, feedback
 from costmodel.cli.compression_curve import header, refuse_plot, render_curve
-from costmodel.cli.compression_options import KV_KEEP, KV_POLICY, METHOD, SCHEDULE, SPARSE_DECODE
+from costmodel.cli.compression_options import (
+    CLUSTER_ITERS,
+    KV_KEEP,
+    KV_POLICY,
+    MERGE_PER_LAYER,
+    METHOD,
+    OVERHEAD,
+    SCHEDULE,
+    SPARSE_DECODE,
+)
 from costmodel.cli.options import (
     BATCH,
     CONVENTION,
@@ -53,7 +62,6 @@ from costmodel.cli.options import (
 from costmodel.cli.output import Format, dumps, records_csv, table
 from costmodel.cli.plot_cmd import output_format, plots, save
 from costmodel.loading.load import load_hardware, load_model
-from costmodel.specs.workload import MAX_TOKENS
 from costmodel.units import DType, seconds, si
 
 
@@ -134,12 +142,9 @@ def compare_compression(
     kv_keep: str | None = KV_KEEP,
     kv_policy: str | None = KV_POLICY,
     sparse_decode: str | None = SPARSE_DECODE,
-    cluster_iters: int | None = typer.Option(None, min=1, max=1000,
-                                             help="k-means iterations of --method cluster "
-                                             "(default 10)."),
-    merge_per_layer: int | None = typer.Option(None, min=0, max=MAX_TOKENS,
-                                               help="ToMe r (with --at vit)."),
-    overhead: bool = typer.Option(True, help="Count the method's own cost (scores, clustering)."),
+    cluster_iters: int | None = CLUSTER_ITERS,
+    merge_per_layer: int | None = MERGE_PER_LAYER,
+    overhead: bool = OVERHEAD,
     visual_tokens: int | None = VISUAL_TOKENS,
     images: int = IMAGES,
     image_size: str | None = IMAGE_SIZE,

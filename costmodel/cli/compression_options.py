@@ -20,10 +20,12 @@ from costmodel.analysis.compression_options import (
 )
 from costmodel.specs.compression import AnyCompression
 from costmodel.specs.compression_methods import METHODS
+from costmodel.specs.workload import MAX_TOKENS
 
-__all__ = ["AT", "KEEP", "KV_KEEP", "KV_POLICIES", "KV_POLICY", "METHOD", "SCHEDULE",
-           "SPARSE_DECODE", "check_kept_count", "compression_from_options",
-           "compression_from_values", "parse_keep", "refuse_count_above"]
+__all__ = ["AT", "CLUSTER_ITERS", "KEEP", "KV_KEEP", "KV_POLICIES", "KV_POLICY", "MERGE_PER_LAYER",
+           "METHOD", "OVERHEAD", "SCHEDULE", "SPARSE_DECODE", "check_kept_count",
+           "compression_from_options", "compression_from_values", "parse_keep",
+           "refuse_count_above"]
 
 KEEP = typer.Option(None, help="Token compression: kept ratio 0..1 or a count (of the "
                     "request's visual tokens, all images together).")
@@ -44,13 +46,19 @@ SPARSE_DECODE = typer.Option(None, help="TidalDecode sparse decode attention K[:
                              "other than 0-1 and the selection LAYERS (default 2,13) read the "
                              "top-K keys, e.g. 2048 or 2048:2,16.")
 
+CLUSTER_ITERS = typer.Option(None, min=1, max=1000, help="k-means iterations of --method "
+                             "cluster (default 10).")
+MERGE_PER_LAYER = typer.Option(None, min=0, max=MAX_TOKENS, help="ToMe r (with --at vit).")
+OVERHEAD = typer.Option(True, help="Count the method's own cost (scores, clustering).")
+
 
 def compression_from_values(values: Mapping[str, Any]) -> AnyCompression | None:
     """compression_from_options on the compression options a command has among `values` (its
-    `locals()`, or a plot command's keywords); absent ones are None."""
+    `locals()`, or a plot command's keywords); absent ones are None (overhead: counted)."""
     return compression_from_options(values.get("keep"), values.get("at"), values.get("method"),
                                     values.get("schedule"), values.get("kv_keep"),
-                                    values.get("kv_policy"),
+                                    values.get("kv_policy"), values.get("cluster_iters"),
+                                    values.get("merge_per_layer"), values.get("overhead", True),
                                     sparse_decode=values.get("sparse_decode"))
 
 

@@ -81,6 +81,9 @@ def estimate(
     kv_keep: str | None = co.KV_KEEP,
     kv_policy: str | None = co.KV_POLICY,
     sparse_decode: str | None = co.SPARSE_DECODE,
+    cluster_iters: int | None = co.CLUSTER_ITERS,
+    merge_per_layer: int | None = co.MERGE_PER_LAYER,
+    overhead: bool = co.OVERHEAD,
 ) -> None:
     """FLOPs, memory traffic, latency and memory footprint of each inference stage."""
     comp = co.compression_from_values(locals())

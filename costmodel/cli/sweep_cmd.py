@@ -104,6 +104,9 @@ def sweep(
     kv_keep: str | None = co.KV_KEEP,
     kv_policy: str | None = co.KV_POLICY,
     sparse_decode: str | None = co.SPARSE_DECODE,
+    cluster_iters: int | None = co.CLUSTER_ITERS,
+    merge_per_layer: int | None = co.MERGE_PER_LAYER,
+    overhead: bool = co.OVERHEAD,
     sets: list[str] = typer.Option([], "--set", help="What-if KEY=VALUE on every device "
                                    "(repeatable), as estimate's."),
     fmt: Format = FORMAT,

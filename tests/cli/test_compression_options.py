@@ -133,3 +133,30 @@ def test_a_schedule_within_the_tokens_still_runs(capsys):
     _, half, _ = run(["estimate", *BASE, "--keep", "0.5", "-f", "json"], capsys)
     pre = [json.loads(x)["stages"]["prefill"]["flops"] for x in (out, half)]
     assert pre[0] < pre[1]
+
+
+def test_estimate_and_sweep_take_the_method_knobs(capsys):
+    """--no-overhead, --cluster-iters and --merge-per-layer, which compare-compression had
+    alone, work on estimate and sweep too and give compare-compression's compressed figures."""
+    import io
+
+    import pandas as pd
+
+    base = BASE
+    for extra in (["--method", "fastv", "--keep", "0.25", "--no-overhead"],
+                  ["--method", "cluster", "--keep", "64", "--cluster-iters", "3"],
+                  ["--at", "vit", "--merge-per-layer", "8"]):
+        code, out, err = run(["estimate", *base, *extra, "-f", "json"], capsys)
+        assert code == 0, err
+        est = json.loads(out)
+        code, out, _ = run(["compare-compression", *base, *extra, "-f", "json"], capsys)
+        cmp_doc = json.loads(out)
+        assert est["ttft_s"] == pytest.approx(cmp_doc["compressed"]["ttft_s"], rel=1e-12)
+        code, out, _ = run(["sweep", *base, "--visual-tokens", "576", *extra, "-f", "csv"],
+                           capsys)
+        df = pd.read_csv(io.StringIO(out))
+        assert df.ttft_s.iloc[0] == pytest.approx(est["ttft_s"], rel=1e-12)
+    with_cost, without = (json.loads(run(["estimate", *base, "--method", "fastv", "--keep",
+                                          "0.25", *x, "-f", "json"], capsys)[1])
+                          for x in ([], ["--no-overhead"]))
+    assert without["stages"]["prefill"]["flops"] < with_cost["stages"]["prefill"]["flops"]
