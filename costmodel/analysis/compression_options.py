@@ -252,6 +252,9 @@ def compression_from_options(keep: str | None = None, at: str | None = None,
         stages.append(_stage(where, layer, keep, merge_per_layer, own,
                              {"cluster_iters": cluster_iters or 10, "overhead": overhead,
                               **({} if merge is None else {"temporal_merge": merge})}))
+    if not overhead and not stages:
+        raise CostmodelError("--no-overhead: there is no token-compression method whose own "
+                             "cost to leave out; give --keep, --method or --schedule")
     top_k, select = parse_sparse(sparse_decode) if sparse_decode is not None else (None, None)
     if kv is None and top_k is None and len(stages) <= 1:
         return stages[0] if stages else None

@@ -120,8 +120,9 @@ def _check_quantised(spec: ModelSpec, w: Workload) -> None:
     stores, flags = spec.quantization
     how = f"give {flags}" if flags else "give --weight-dtype (and --weight-group)"
     raise CostmodelError(f"--weight-dtype: {spec.name}'s config.json is quantised ({stores}); "
-                         f"{how} to cost its stored weights (every linear layer, the ViT's "
-                         "too), or --weight-dtype bf16 for the unquantised model")
+                         f"{how} to cost the weights so (the weight dtype applies to every "
+                         "linear layer, the ViT's included), or --weight-dtype bf16 for the "
+                         "unquantised model")
 
 
 def _stages(w: Workload) -> tuple[Compression, ...]:

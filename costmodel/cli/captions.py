@@ -26,7 +26,9 @@ def caption(kind: str, model: str, device: str, *, visual: str, text: object, ou
 
 
 def device_text(hw: Any) -> str:
-    return f"{hw.name} ({hw.id})"
+    """'NAME (ID)', with a what-if device's changes (--set) after it."""
+    changes = getattr(hw, "changes", ())
+    return f"{hw.name} ({hw.id})" + (f" [changed: {'; '.join(changes)}]" if changes else "")
 
 
 def workload_fields(w: Any, visual: str, batch: object | None = None,

@@ -48,20 +48,24 @@ WINDOW = "/attn/win_"
 
 def visited_fraction(s: Arr, mean_window: Arr) -> Arr:
     """Share of the S x S scores ggml's FlashAttention computes under the window mask (module
-    docstring): 1 unless S is a whole number of 256-key tiles and at least 1024."""
-    s, w = np.asarray(s, float), np.maximum(np.asarray(mean_window, float), 1.0)
+    docstring): 1 unless S is a whole number of 256-key tiles and at least 1024. Computed once
+    per distinct (S, L) of the points (a sweep's points share them), each alone, so a point
+    gets the same bits beside others as in its own estimate."""
+    s, w = np.broadcast_arrays(np.asarray(s, float), np.maximum(np.asarray(mean_window, float), 1.0))
+    out = np.ones(s.shape)
     scan = (np.mod(s, KQ_STRIDE) == 0) & (s >= SCAN_MIN_QUERIES)
-    n_max = int(np.max(np.where(scan, np.ceil(s / w), 0.0), initial=0.0))
-    if n_max == 0:
-        return np.ones_like(s + w)
-    j = np.arange(1, n_max + 1, dtype=float).reshape((-1,) + (1,) * np.ndim(s + w))
+    for si, wi in {(float(a), float(b)) for a, b in zip(s[scan], w[scan], strict=True)}:
+        out[(s == si) & (w == wi)] = _visited(si, wi)
+    return out
+
+
+def _visited(s: float, w: float) -> float:
+    """sum_{j=1..ceil(S/L)} (queries of window j) x min(S, 256 ceil(end_j / 256)) / S^2."""
+    j = np.arange(1.0, np.ceil(s / w) + 1.0)
     ends = np.minimum(j * w, s)  # the last key of window j (the last window may be short)
-    width = np.minimum(w, np.maximum(s - (j - 1) * w, 0.0))  # its queries
+    width = np.minimum(w, s - (j - 1.0) * w)  # its queries
     keys = np.minimum(s, KQ_STRIDE * np.ceil(ends / KQ_STRIDE))
-    # a running sum (not np.sum's pairwise one): windows past a point's last add exact zeros,
-    # so a point priced beside larger ones gets the same bits as alone (a sweep = estimates)
-    frac = np.cumsum(width * keys, axis=0)[-1] / np.maximum(s * s, 1.0)
-    return np.where(scan, frac, 1.0)
+    return float(np.cumsum(width * keys)[-1]) / (s * s)
 
 
 def reprice(costs: list[OpCost], r: Rates) -> list[OpCost]:
@@ -78,6 +82,7 @@ def reprice(costs: list[OpCost], r: Rates) -> list[OpCost]:
         else:
             refs.setdefault(part, c)
     out, width = list(costs), points_width(costs)
+    seen: dict[bytes, Arr] = {}  # visited shares by (S, L) over the points: the runs share them
     for (layer, part), idx in groups.items():
         if part not in refs:
             raise CostmodelError(
@@ -86,7 +91,7 @@ def reprice(costs: list[OpCost], r: Rates) -> list[OpCost]:
                 "this model has no full-attention layer (fullatt_block_indexes): use another "
                 "--engine")
         ref = refs[part]
-        target = _layer_time_s(ref, [costs[i] for i in idx], r, width)
+        target = _layer_time_s(ref, [costs[i] for i in idx], r, width, seen)
         own = np.sum([_device_s(costs[i]) / costs[i].op.count for i in idx], axis=0)
         ratio = np.where(own > 0, target / np.where(own > 0, own, 1.0), 0.0)
         per_call = np.asarray(ref.launch_s) / ref.op.count
@@ -99,7 +104,8 @@ def _device_s(c: OpCost) -> Arr:
     return np.asarray(c.latency_s) - np.asarray(c.launch_s)
 
 
-def _layer_time_s(ref: OpCost, kinds: list[OpCost], r: Rates, width: int) -> Arr:
+def _layer_time_s(ref: OpCost, kinds: list[OpCost], r: Rates, width: int,
+                  seen: dict[bytes, Arr]) -> Arr:
     """One windowed layer's attention part (flash, or qk / softmax / pv) as the engine runs
     it: visited x the full layer's device time (+ the mask read with FlashAttention)."""
     full = _device_s(ref) / ref.op.count
@@ -112,4 +118,7 @@ def _layer_time_s(ref: OpCost, kinds: list[OpCost], r: Rates, width: int) -> Arr
     mean = tokens / np.maximum(windows, 1.0)
     rate = r.bytes_per_s if r.kernels is None else r.kernels.memory_rate(r.bytes_per_s)
     mask_s = passes * s * s * MASK_BYTES / rate
-    return visited_fraction(s, mean) * full + mask_s
+    key = s.tobytes() + np.asarray(mean, float).tobytes()
+    if key not in seen:
+        seen[key] = visited_fraction(s, mean)
+    return seen[key] * full + mask_s

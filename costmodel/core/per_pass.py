@@ -18,8 +18,11 @@ the model's operator is one batched call. Priced here (seconds):
                scaled by that ratio; a device without figures keeps its device time.
 
 The Qwen2-VL family's packed attention operators are priced per image by core/packed.py, and
-the eager qk / softmax / pv kernels keep their device time (their launches x P). FLOPs and bytes
-reported stay the batched count's (weights read once) and the bound is unchanged. Source:
+the eager qk / softmax / pv kernels keep their device time (their launches x P). A compression
+method's own operators at the projector (compress/..., once per request over all its visual
+tokens) are not split; its encoder-stage ones (per pass) are. Llama-3.2-Vision's tiled encoder
+(ModelSpec.cross_vision, no ViT of the ordinary kind) stays batched. FLOPs and bytes reported
+stay the batched count's (weights read once) and the bound is unchanged. Source:
 docs/methodology.md, "Packed ViT attention on an engine that splits it".
 """
 
@@ -46,13 +49,22 @@ def reprice(costs: list[OpCost], passes: Arr | None, r: Rates) -> list[OpCost]:
     p = flat(passes, points_width(costs))
     out = []
     for c in costs:
-        if c.op.stage not in STAGES or c.op.op_class in ("comm", "overhead") or split_calls(c.op):
+        if not _per_pass(c.op):
             out.append(c)
             continue
         eager = c.op.op_class == "attention" and c.op.attn is None
         ratio = 1.0 if eager else _ratio(c.op, r, p)
         out.append(c.repriced(ratio, np.asarray(c.launch_s) * p))
     return out
+
+
+def _per_pass(op: Op) -> bool:
+    """A vision or projector operator the engine runs once per pass: not a packed attention
+    operator (core/packed.py prices those per image), not a compression method's own operator
+    at the projector (it runs once per request over all its visual tokens)."""
+    if op.stage not in STAGES or op.op_class in ("comm", "overhead") or split_calls(op):
+        return False
+    return not (op.stage == "projector" and op.name.startswith("compress/"))
 
 
 def _ratio(op: Op, r: Rates, p: Arr) -> Arr:

@@ -160,3 +160,11 @@ def test_estimate_and_sweep_take_the_method_knobs(capsys):
                                           "0.25", *x, "-f", "json"], capsys)[1])
                           for x in ([], ["--no-overhead"]))
     assert without["stages"]["prefill"]["flops"] < with_cost["stages"]["prefill"]["flops"]
+
+
+def test_no_overhead_without_a_method_is_refused(capsys):
+    """--no-overhead with no token compression would change nothing: one line, as an unused
+    --cluster-iters or --merge-per-layer is."""
+    code, out, err = run(["estimate", *BASE, "--no-overhead"], capsys)
+    assert code == 2 and out == "" and err.startswith("error: --no-overhead:")
+    assert err.count("\n") == 1

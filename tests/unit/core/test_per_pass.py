@@ -64,3 +64,30 @@ def test_per_pass_needs_a_source(tmp_path):
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(CostmodelError, match="no source for vision_graph"):
         load_engine(str(path))
+
+
+def test_a_projector_compression_runs_once_per_request(tmp_path):
+    """DivPrune at the projector scores all of a request's visual tokens in one call: on
+    llama.cpp its operators are not split per pass (launches and device time as on the same
+    engine with the passes batched); the ViT's are."""
+    from costmodel.analysis.frames import op_frame
+    from costmodel.specs.compression import Compression
+
+    data = yaml.safe_load((ENGINES / "llama.cpp.yaml").read_text())
+    data.update(id="llama.cpp-batched", vision_graph="batched")  # pooled figures, as llama.cpp
+    f = tmp_path / "llama.cpp-batched.yaml"
+    f.write_text(yaml.safe_dump(data))
+    comp = Compression(where="projector", keep_ratio=0.25, method="divprune")
+
+    def ops(engine: str):
+        e = _est("llava-next-vicuna-7b", engine=engine, image_size=(672, 672), compression=comp)
+        fr = op_frame(e.evaluation)
+        return fr.set_index("op")[["latency_s", "launch_s"]]
+
+    per, batched = ops("llama.cpp"), ops(str(f))
+    mine = [o for o in per.index if o.startswith("compress/")]
+    assert mine
+    for o in mine:
+        assert tuple(per.loc[o]) == tuple(batched.loc[o])
+    assert per.loc["vision/patch_embed", "launch_s"] == 5 * batched.loc["vision/patch_embed",
+                                                                        "launch_s"]

@@ -36,6 +36,15 @@ AWQ = {"quant_method": "awq", "bits": 4, "group_size": 128, "zero_point": True,
      "bitsandbytes, 4-bit nf4, blocks of 64",
      "--weight-dtype int4 --weight-group 64 --weight-group-bytes 4"),
     ({"quant_method": "hqq"}, "hqq, a method not read here", ""),
+    ({"quant_method": "awq", "bits": "4", "group_size": "128"}, "awq, 4-bit, group 128",
+     "--weight-dtype int4 --weight-group 128 --weight-group-bytes 2.5"),  # numbers as text
+    ({"load_in_4bit": True, "bnb_4bit_use_double_quant": True},  # no quant_method (older)
+     "bitsandbytes, 4-bit fp4, blocks of 64, double quantisation",
+     "--weight-dtype int4 --weight-group 64 --weight-group-bytes 1.01562"),
+    ({"quant_method": "compressed-tensors", "config_groups": {"g": {"weights": {
+        "num_bits": 4, "type": "int", "group_size": 32, "symmetric": False}}}},
+     "compressed-tensors, 4-bit int, group 32",
+     "--weight-dtype int4 --weight-group 32 --weight-group-bytes 2.5"),
 ])
 def test_what_each_format_stores(q, stores, flags):
     assert quantization_hint({"quantization_config": q}) == (stores, flags)
@@ -43,6 +52,7 @@ def test_what_each_format_stores(q, stores, flags):
 
 def test_no_zoo_model_is_quantised():
     assert all(costmodel.load_model(m).quantization is None for m in ZOO)
+    assert quantization_hint({"quantization_config": {}}) is None
 
 
 @pytest.fixture()
