@@ -12,9 +12,10 @@ counts attention within each window only. Priced here (seconds, per layer instan
              the FlashAttention op, or each of the eager qk / softmax / pv ops
     visited = 1, except with FlashAttention where ggml's mask scan (fattn-common.cuh,
              launch_fattn: flash_attn_mask_to_KV_max, run when K->ne[1] % FATTN_KQ_STRIDE == 0
-             and Q->ne[1] >= 1024) stops each query tile at its last KV tile of 256 keys that
-             is not all -inf: for S % 256 == 0 and S >= 1024, with n = S / L windows of the
-             mean length L, visited = sum_{j=1..n} L min(S, 256 ceil(j L / 256)) / S^2
+             and Q->ne[1] >= 1024; clip's build_attn passes K unpadded, so K->ne[1] = S)
+             stops each query tile at its last KV tile of 256 keys that is not all -inf:
+             for S % 256 == 0 and S >= 1024, with n = S / L windows of the mean length L,
+             visited = sum_{j=1..n} L min(S, 256 ceil(j L / 256)) / S^2
              (tiles of queries that straddle two windows not modelled)
     mask_s = S^2 x 2 bytes x passes / the device's memory-bound rate (FlashAttention: the f16
              mask read once; heads re-reading it assumed served by L2; eager: the f32 mask's
