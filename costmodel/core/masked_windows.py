@@ -36,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 
 from costmodel.core.chunked import flat
-from costmodel.core.ops import Arr
+from costmodel.core.ops import WINDOW_KIND, Arr, is_packed_attention
 from costmodel.core.pricing import OpCost, points_width
 from costmodel.core.roofline import Rates
 from costmodel.errors import CostmodelError
@@ -44,7 +44,6 @@ from costmodel.errors import CostmodelError
 KQ_STRIDE = 256.0  # keys per KV tile of ggml's CUDA FlashAttention (FATTN_KQ_STRIDE)
 SCAN_MIN_QUERIES = 1024.0  # launch_fattn scans the mask only from Q->ne[1] >= 1024 queries
 MASK_BYTES = 2.0  # the f16 mask FlashAttention reads (clip: ggml_cast(window_mask, F16))
-WINDOW = "/attn/win_"
 
 
 def visited_fraction(s: Arr, mean_window: Arr) -> Arr:
@@ -75,11 +74,11 @@ def reprice(costs: list[OpCost], r: Rates) -> list[OpCost]:
     refs: dict[str, OpCost] = {}
     groups: dict[tuple[str, str], list[int]] = {}
     for i, c in enumerate(costs):
-        if c.op.op_class != "attention" or not np.any(np.asarray(c.op.packed_seqs) > 0):
+        if not is_packed_attention(c.op):
             continue
         part = c.op.name.rsplit("/", 1)[1]  # flash | qk | softmax | pv
-        if WINDOW in c.op.name:
-            groups.setdefault((c.op.name.split(WINDOW)[0], part), []).append(i)
+        if WINDOW_KIND in c.op.name:
+            groups.setdefault((c.op.name.split(WINDOW_KIND)[0], part), []).append(i)
         else:
             refs.setdefault(part, c)
     out, width = list(costs), points_width(costs)

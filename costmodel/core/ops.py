@@ -92,6 +92,18 @@ class Op:
         )
 
 
+# A windowed ViT layer's attention operators are named per window kind:
+# "vision/L0-6/attn/win_full/flash" (core/stages.vit_layer_ops); core/packed.py and
+# core/masked_windows.py group them by layer through this part of the name.
+WINDOW_KIND = "/attn/win_"
+
+
+def is_packed_attention(op: Op) -> bool:
+    """A ViT attention operator over sequences packed by cu_seqlens (Op.packed_seqs): one
+    varlen call, or one call per sequence on an engine that splits them (core/packed.py)."""
+    return op.op_class == "attention" and bool(np.any(np.asarray(op.packed_seqs) > 0))
+
+
 def linear(name: str, stage: str, rows: Arr, d_in: int, d_out: int, bias: bool,
            w_bytes: float, a_bytes: float, op_class: OpClass = "linear",
            kv_out: bool = False) -> Op:

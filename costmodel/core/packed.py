@@ -47,14 +47,9 @@ from costmodel.core import masked_windows
 from costmodel.core.chunked import flat, share_op
 from costmodel.core.efficiency import varlen_attention_time_s
 from costmodel.core.kernel_model import _rows, device_ratios
-from costmodel.core.ops import Arr, Op
+from costmodel.core.ops import WINDOW_KIND, Arr, Op, is_packed_attention
 from costmodel.core.pricing import OpCost, points_width
 from costmodel.core.roofline import Rates
-
-
-def split_calls(op: Op) -> bool:
-    """A ViT attention operator over sequences packed by cu_seqlens (Op.packed_seqs)."""
-    return op.op_class == "attention" and bool(np.any(np.asarray(op.packed_seqs) > 0))
 
 
 def one_call(op: Op, seqs: Arr) -> Op:
@@ -66,15 +61,22 @@ def one_call(op: Op, seqs: Arr) -> Op:
     return dataclasses.replace(one, attn=dataclasses.replace(op.attn, seqs=np.ones_like(seqs)))
 
 
-def _ratio(op: Op, r: Rates, seqs: Arr) -> Arr:
-    """seqs x t(one call) / t(one packed call) per device row with kernel figures ([D, K]);
-    1 elsewhere."""
-    km, k, peak, bw = r.kernels, seqs.size, r.matmul_flops_per_s, r.bytes_per_s
-    one = one_call(op, seqs)
+def calls_ratio(op: Op, r: Rates, n: Arr) -> Arr:
+    """n x t(one of n calls) / t(one call over all of them) per device row with kernel figures
+    ([D, K]; 1 elsewhere): an attention operator's one sequence (one_call), any other
+    operator's 1/n of its rows (chunked.share_op: each call reads its weights). The packed
+    ViT attention split per sequence here, every pass of a per_pass engine (core/per_pass.py)."""
+    km, k, peak, bw = r.kernels, n.size, r.matmul_flops_per_s, r.bytes_per_s
+    share = np.where(n > 0, 1.0 / np.maximum(n, 1.0), 0.0)
+    one = one_call(op, n) if op.attn is not None else share_op(op, share)
+    e = r.engine
+    fused = e is not None and op.op_class in e.fused_op_classes
+    gemm = e is not None and op.fuse in e.fused_gemms
 
     def times_at(d: int) -> tuple[Arr, Arr]:
         assert km is not None
-        return seqs * flat(km.kernel_s(one, d, peak, bw), k), flat(km.kernel_s(op, d, peak, bw), k)
+        return (n * flat(km.kernel_s(one, d, peak, bw, fused, gemm), k),
+                flat(km.kernel_s(op, d, peak, bw, fused, gemm), k))
 
     return device_ratios(km, k, times_at)
 
@@ -97,14 +99,14 @@ def _per_sequence(costs: list[OpCost], r: Rates, windows: bool = True) -> list[O
     width = points_width(costs)
     out = []
     for c in costs:
-        if not split_calls(c.op) or (not windows and masked_windows.WINDOW in c.op.name):
+        if not is_packed_attention(c.op) or (not windows and WINDOW_KIND in c.op.name):
             out.append(c)
             continue
         seqs = flat(c.op.packed_seqs, width)
         # FlashAttention (one op with its shape): the kernel model per call; the eager qk,
         # softmax and pv kernels keep their device time (batched GEMMs and an elementwise pass
         # whose time follows their bytes and FLOPs), their launches paid per call
-        ratio = _ratio(c.op, r, seqs) if c.op.attn is not None else 1.0
+        ratio = calls_ratio(c.op, r, seqs) if c.op.attn is not None else 1.0
         out.append(c.repriced(ratio, np.asarray(c.launch_s) * seqs))
     return out
 
@@ -112,9 +114,9 @@ def _per_sequence(costs: list[OpCost], r: Rates, windows: bool = True) -> list[O
 def _layer(op: Op) -> str | None:
     """'vision/L0-6' of a windowed layer's FlashAttention window-kind operator
     ('vision/L0-6/attn/win_full', core/stages.vit_layer_ops); None for any other."""
-    if op.attn is None or op.op_class != "attention" or "/attn/win_" not in op.name:
+    if op.attn is None or op.op_class != "attention" or WINDOW_KIND not in op.name:
         return None  # by name alone: the same kinds at every point (a sweep = one estimate)
-    return op.name.rsplit("/attn/win_", 1)[0]
+    return op.name.rsplit(WINDOW_KIND, 1)[0]
 
 
 def _one_varlen_call(costs: list[OpCost], r: Rates) -> list[OpCost]:

@@ -30,10 +30,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from costmodel.core.chunked import flat, share_op
-from costmodel.core.kernel_model import device_ratios
-from costmodel.core.ops import Arr, Op
-from costmodel.core.packed import one_call, split_calls
+from costmodel.core.chunked import flat
+from costmodel.core.ops import Arr, Op, is_packed_attention
+from costmodel.core.packed import calls_ratio
 from costmodel.core.pricing import OpCost, points_width
 from costmodel.core.roofline import Rates
 
@@ -53,7 +52,7 @@ def reprice(costs: list[OpCost], passes: Arr | None, r: Rates) -> list[OpCost]:
             out.append(c)
             continue
         eager = c.op.op_class == "attention" and c.op.attn is None
-        ratio = 1.0 if eager else _ratio(c.op, r, p)
+        ratio = 1.0 if eager else calls_ratio(c.op, r, p)
         out.append(c.repriced(ratio, np.asarray(c.launch_s) * p))
     return out
 
@@ -62,25 +61,6 @@ def _per_pass(op: Op) -> bool:
     """A vision or projector operator the engine runs once per pass: not a packed attention
     operator (core/packed.py prices those per image), not a compression method's own operator
     at the projector (it runs once per request over all its visual tokens)."""
-    if op.stage not in STAGES or op.op_class in ("comm", "overhead") or split_calls(op):
+    if op.stage not in STAGES or op.op_class in ("comm", "overhead") or is_packed_attention(op):
         return False
     return not (op.stage == "projector" and op.name.startswith("compress/"))
-
-
-def _ratio(op: Op, r: Rates, p: Arr) -> Arr:
-    """P x t(one pass) / t(all passes) per device row with kernel figures ([D, K]); 1
-    elsewhere."""
-    km, k = r.kernels, p.size
-    e = r.engine
-    assert e is not None
-    share = np.where(p > 0, 1.0 / np.maximum(p, 1.0), 0.0)
-    one = one_call(op, p) if op.attn is not None else share_op(op, share)
-    fused, gemm = op.op_class in e.fused_op_classes, op.fuse in e.fused_gemms
-
-    def times_at(d: int) -> tuple[Arr, Arr]:
-        assert km is not None
-        peak, bw = r.matmul_flops_per_s, r.bytes_per_s
-        return (p * flat(km.kernel_s(one, d, peak, bw, fused, gemm), k),
-                flat(km.kernel_s(op, d, peak, bw, fused, gemm), k))
-
-    return device_ratios(km, k, times_at)
