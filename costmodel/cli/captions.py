@@ -26,9 +26,10 @@ def caption(kind: str, model: str, device: str, *, visual: str, text: object, ou
 
 
 def device_text(hw: Any) -> str:
-    """'NAME (ID)', with a what-if device's changes (--set) after it."""
+    """'NAME (ID)', with a what-if device's changes (--set) after it: the device as estimate's
+    and compare-compression's first lines, the web page and the figures name it."""
     changes = getattr(hw, "changes", ())
-    return f"{hw.name} ({hw.id})" + (f" [changed: {'; '.join(changes)}]" if changes else "")
+    return f"{hw.name} ({hw.id})" + (f" [changed: {', '.join(changes)}]" if changes else "")
 
 
 def workload_fields(w: Any, visual: str, batch: object | None = None,

@@ -47,8 +47,7 @@ def header(base: Estimate, new: Estimate, label: str, engine_note: str) -> list[
     """The lines above compare-compression's table: model, device and compression; the
     workload; the engine and what is expected on it (`engine_note`)."""
     w, hw, e = base.workload, base.hardware, new.prepared.engine
-    changed = f" [changed: {', '.join(hw.changes)}]" if hw.changes else ""  # as estimate's
-    return [f"{base.model.name} on {hw.name} ({hw.id}){changed} | compression: {label}",
+    return [f"{base.model.name} on {captions.device_text(hw)} | compression: {label}",
             f"batch {w.batch} | {base.plan.llm_tokens:g} visual tokens + {w.text_tokens} text "
             f"tokens{captions.vtext_caption(base.model, w)} -> {w.output_tokens} output tokens"
             + (f" | {video}" if (video := captions.video_text(base.model, w)) else ""),

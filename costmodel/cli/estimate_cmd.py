@@ -111,7 +111,6 @@ def stage_csv(est: Estimate) -> str:
 def _header(est: Estimate) -> list[str]:
     w, p, hw = est.workload, est.plan, est.hardware
     attn = "FlashAttention" if est.prepared.options.flash else "eager attention"
-    changed = f" [changed: {', '.join(hw.changes)}]" if hw.changes else ""
     plural = "" if p.crops == 1 else "es"
     conv = f" | {w.convention} convention" if w.convention != "costmodel" else ""
     e = est.prepared.engine
@@ -121,7 +120,7 @@ def _header(est: Estimate) -> list[str]:
     video = captions.video_text(est.model, w)
     extra = captions.vtext_caption(est.model, w)
     return [
-        f"{est.model.name} on {hw.name} ({hw.id}){changed}{moe}",
+        f"{est.model.name} on {captions.device_text(hw)}{moe}",
         f"batch {w.batch} | {p.llm_tokens:g} visual tokens ({p.crops:g} ViT pass{plural}) + "
         f"{w.text_tokens} text tokens{extra} -> {w.output_tokens} output tokens"
         + (f" | {video}" if video else ""),

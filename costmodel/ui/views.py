@@ -15,6 +15,7 @@ from typing import Any
 from costmodel.analysis.compression import compare_rows, context
 from costmodel.analysis.estimate import Estimate
 from costmodel.analysis.prepare import video_text
+from costmodel.cli.captions import device_text
 from costmodel.cli.estimate_cmd import parallel_line, stage_csv
 from costmodel.cli.output import _clean
 from costmodel.errors import CostmodelError
@@ -84,10 +85,9 @@ def _roofline(est: Estimate) -> dict[str, Any]:
 
 def _header(est: Estimate) -> str:
     hw, w, p = est.hardware, est.workload, est.plan
-    changed = f" [changed: {', '.join(hw.changes)}]" if hw.changes else ""
     vtext = video_text(est.model, w)
     extra = f" + {vtext} video text tokens" if vtext else ""
-    return (f"{est.model.name} on {hw.name} ({hw.id}){changed} | batch {w.batch} | "
+    return (f"{est.model.name} on {device_text(hw)} | batch {w.batch} | "
             f"{p.llm_tokens:g} visual tokens + {w.text_tokens} text tokens{extra} -> "
             f"{w.output_tokens} output tokens | engine {est.prepared.engine.id}")
 
