@@ -50,7 +50,8 @@ def test_a_users_engine_file_works_where_a_name_does(tmp_path):
     ("trtllm", "prefill_attention_dtype"), ("trtllm-0.6", "decode_max_group"),
     ("vllm", "fused_gemms"), ("llama.cpp", "int4_format"), ("vllm", "launch_per_kernel"),
     ("vllm-0.6", "prefill_chunk_tokens"), ("vllm-0.6", "prefill_chunk_over_tokens"),
-    ("vllm-0.6", "prefill_chunk_attention_block")])
+    ("vllm-0.6", "prefill_chunk_attention_block"), ("hf-eager", "packed_attention"),
+    ("llama.cpp", "packed_attention"), ("llama.cpp", "vision_graph")])
 def test_a_rule_set_off_its_default_needs_a_source(tmp_path, engine, field):  # noqa: ANN001
     src = load_engine(engine).source_file.model_dump(mode="json")
     del src["sources"][field]
