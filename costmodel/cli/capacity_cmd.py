@@ -22,7 +22,7 @@ def capacity_records(res: dict[str, Capacity], labels: dict[str, str]) -> list[d
     for name, c in res.items():
         for d, h in enumerate(c.fleet.profiles):
             recs.append({
-                "hardware": h.id, "hardware_changes": "; ".join(h.changes),
+                **fc.device_fields(h),
                 "scenario": name, "compression": labels[name],
                 "max_batch_in_memory": int(c.max_fit[d]),
                 "decode_tokens_per_s_at_max_batch": _num(c.decode_tokens_per_s[d]),

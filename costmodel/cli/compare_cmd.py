@@ -37,7 +37,7 @@ def compare_records(f: Fleet, power_mode: str | None) -> list[dict[str, Any]]:
     recs = []
     for d, h in enumerate(f.profiles):
         recs.append({
-            "hardware": h.id, "hardware_changes": "; ".join(h.changes),
+            **fc.device_fields(h),
             "math_dtype": f.dtypes[d].value, "engine": f.engine, "batch": f.workload.batch,
             "ttft_s": float(ev.ttft_s[d, 0]), "tpot_s": float(ev.tpot_s[d, 0]),
             "e2e_latency_s": float(ev.e2e_latency_s[d, 0]),
@@ -169,7 +169,7 @@ def energy_cmd(
                              "--set tdp_W=WATTS")
     f = evaluate_fleet(spec, profiles, w, auto_dtype=dtype is None)
     en = energy(f, watts)
-    recs: list[dict[str, Any]] = [{"hardware": h.id, "hardware_changes": "; ".join(h.changes),
+    recs: list[dict[str, Any]] = [{**fc.device_fields(h),
              "power_W": float(en.power_W[d, 0]), "gpus": w.parallel.gpus,
              "power_source": f"power mode {power_mode}" if power_mode else "TDP",
              **{f"{s}_J": float(en.stage_J[s][d, 0]) for s in STAGES},

@@ -124,10 +124,16 @@ def gpus_note(gpus: int, memory: bool = True, joules: bool = True) -> str:
     return "" if gpus == 1 else f"; {gpus} GPUs (tp x pp x ep): {what} per GPU{total}"
 
 
+def device_fields(h: HardwareProfile) -> dict[str, str]:
+    """A record's device: its id and its what-if changes ('key old -> new; ...', '' for none)."""
+    return {"hardware": h.id, "hardware_changes": "; ".join(h.changes)}
+
+
 def changed_lines(profiles: list[HardwareProfile]) -> list[str]:
     """'[changed] ID: key old -> new; ...' per what-if device (--set, or a YAML over a base),
     for the end of a table; JSON and CSV carry the same as `hardware_changes`."""
-    return [f"[changed] {h.id}: {'; '.join(h.changes)}" for h in profiles if h.changes]
+    return [f"[changed] {h.id}: {device_fields(h)['hardware_changes']}" for h in profiles
+            if h.changes]
 
 
 def label(h: HardwareProfile) -> str:

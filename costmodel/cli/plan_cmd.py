@@ -26,7 +26,7 @@ def plan_records(res: Any, slo: Slo) -> list[dict[str, Any]]:
             "ttft_s": None, "tpot_s": None, "tokens_per_s": None, "total_bytes": None,
             "per_gpu_bytes": None}
         recs.append({
-            "hardware": h.id, "hardware_changes": "; ".join(h.changes),
+            **fc.device_fields(h),
             "slo_ttft_s": slo.ttft_s if np.isfinite(slo.ttft_s) else None,
             "slo_tpot_s": slo.tpot_s if np.isfinite(slo.tpot_s) else None,
             "met_at_batch_1": b > 0, "largest_batch": b, **{f"{x}_at_largest": v
@@ -155,7 +155,7 @@ def batching_command(
         turn, lin = float(res.turns_compute[d]), float(res.linears_compute[d])
         rows = []
         for k in range(len(grid)):
-            rec = {"hardware": h.id, "hardware_changes": "; ".join(h.changes),
+            rec = {**fc.device_fields(h),
                    "batch": int(grid[k]), "tpot_s": float(ev.tpot_s[d, k]),
                    "ttft_s": float(ev.ttft_s[d, k]),
                    "decode_tokens_per_s": float(res.decode_tokens_per_s[d, k]),

@@ -13,7 +13,7 @@ import typer
 from costmodel.analysis.refusals import refuse_unused
 from costmodel.cli import compression_options as co
 from costmodel.cli import feedback
-from costmodel.cli.fleet_common import changed_lines
+from costmodel.cli.fleet_common import changed_lines, device_fields
 from costmodel.cli.options import (
     CONVENTION,
     DTYPE,
@@ -161,7 +161,7 @@ def sweep(
 def _what_if(df: pd.DataFrame, hws: list[HardwareProfile]) -> pd.DataFrame:
     """The rows with a `hardware_changes` column where a device carries --set changes (as the
     fleet commands' JSON and CSV)."""
-    changes = {h.id: "; ".join(h.changes) for h in hws}
+    changes = {h.id: device_fields(h)["hardware_changes"] for h in hws}
     if not any(changes.values()):
         return df
     return df.assign(hardware_changes=df["hardware"].astype(str).map(changes))
