@@ -52,7 +52,7 @@ def quantization_hint(cfg: Cfg) -> tuple[str, str] | None:
     return f"{method}, {found[0]}{kept}", found[1]
 
 
-def _whole(x: Any) -> int | None:
+def _as_whole(x: Any) -> int | None:
     """A whole number as the config writes it (4 or "4"), else None."""
     if isinstance(x, bool):
         return None
@@ -68,7 +68,7 @@ def _text(x: Any) -> str:
 
 
 def _int4(group: Any, group_bytes: float) -> str:
-    g = _whole(group)
+    g = _as_whole(group)
     if g is not None and g > 0:
         return f"--weight-dtype int4 --weight-group {g} --weight-group-bytes {group_bytes:g}"
     return "--weight-dtype int4 (with its --weight-group)"
@@ -77,15 +77,15 @@ def _int4(group: Any, group_bytes: float) -> str:
 def _awq(q: Cfg) -> tuple[str, str]:
     bits, group = q.get("bits", q.get("w_bit", 4)), q.get("group_size", q.get("q_group_size", 128))
     scale_zero = 2.0 + (0.5 if q.get("zero_point", True) else 0.0)
-    flags = _int4(group, scale_zero) if _whole(bits) == 4 else ""
+    flags = _int4(group, scale_zero) if _as_whole(bits) == 4 else ""
     return f"{_text(bits)}-bit, group {_text(group)}", flags
 
 
 def _gptq(q: Cfg) -> tuple[str, str]:
     bits, group = q.get("bits", 4), q.get("group_size", 128)
-    if _whole(bits) == 8:
+    if _as_whole(bits) == 8:
         return f"8-bit, group {_text(group)}", "--weight-dtype int8"
-    flags = _int4(group, 2.0 + 0.5) if _whole(bits) == 4 else ""
+    flags = _int4(group, 2.0 + 0.5) if _as_whole(bits) == 4 else ""
     return f"{_text(bits)}-bit, group {_text(group)}", flags
 
 
@@ -99,7 +99,7 @@ def _compressed(q: Cfg) -> tuple[str, str]:
     weights = first.get("weights") if isinstance(first, dict) else None
     if not isinstance(weights, dict):
         return "weights of an unread scheme", ""
-    bits, kind, group = _whole(weights.get("num_bits")), weights.get("type"), weights.get("group_size")
+    bits, kind, group = _as_whole(weights.get("num_bits")), weights.get("type"), weights.get("group_size")
     if bits == 4 and kind == "int":  # an fp16 scale a group, a packed 4-bit zero if asymmetric
         zero = 0.0 if weights.get("symmetric", True) else 0.5
         return f"4-bit int, group {_text(group)}", _int4(group, 2.0 + zero)
