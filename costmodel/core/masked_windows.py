@@ -36,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 
 from costmodel.core.chunked import flat
-from costmodel.core.ops import WINDOW_KIND, Arr, is_packed_attention
+from costmodel.core.ops import Arr, is_packed_attention, window_layer
 from costmodel.core.pricing import OpCost, points_width
 from costmodel.core.roofline import Rates
 from costmodel.errors import CostmodelError
@@ -77,8 +77,9 @@ def reprice(costs: list[OpCost], r: Rates) -> list[OpCost]:
         if not is_packed_attention(c.op):
             continue
         part = c.op.name.rsplit("/", 1)[1]  # flash | qk | softmax | pv
-        if WINDOW_KIND in c.op.name:
-            groups.setdefault((c.op.name.split(WINDOW_KIND)[0], part), []).append(i)
+        layer = window_layer(c.op)
+        if layer is not None:
+            groups.setdefault((layer, part), []).append(i)
         else:
             refs.setdefault(part, c)
     out, width = list(costs), points_width(costs)

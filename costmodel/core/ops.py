@@ -98,6 +98,15 @@ class Op:
 WINDOW_KIND = "/attn/win_"
 
 
+def window_layer(op: Op) -> str | None:
+    """'vision/L0-6' of a windowed layer's window-kind attention operator ('vision/L0-6/attn/
+    win_full/flash', or its eager qk / softmax / pv); None for any other. By name alone: the
+    same kinds at every point, so a sweep groups them as one estimate does."""
+    if op.op_class != "attention" or WINDOW_KIND not in op.name:
+        return None
+    return op.name.rsplit(WINDOW_KIND, 1)[0]
+
+
 def is_packed_attention(op: Op) -> bool:
     """A ViT attention operator over sequences packed by cu_seqlens (Op.packed_seqs): one
     varlen call, or one call per sequence on an engine that splits them (core/packed.py)."""

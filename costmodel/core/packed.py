@@ -47,7 +47,7 @@ from costmodel.core import masked_windows
 from costmodel.core.chunked import flat, share_op
 from costmodel.core.efficiency import varlen_attention_time_s
 from costmodel.core.kernel_model import _rows, device_ratios
-from costmodel.core.ops import WINDOW_KIND, Arr, Op, is_packed_attention
+from costmodel.core.ops import Arr, Op, is_packed_attention, window_layer
 from costmodel.core.pricing import OpCost, points_width
 from costmodel.core.roofline import Rates
 
@@ -99,7 +99,7 @@ def _per_sequence(costs: list[OpCost], r: Rates, windows: bool = True) -> list[O
     width = points_width(costs)
     out = []
     for c in costs:
-        if not is_packed_attention(c.op) or (not windows and WINDOW_KIND in c.op.name):
+        if not is_packed_attention(c.op) or (not windows and window_layer(c.op) is not None):
             out.append(c)
             continue
         seqs = flat(c.op.packed_seqs, width)
@@ -112,11 +112,9 @@ def _per_sequence(costs: list[OpCost], r: Rates, windows: bool = True) -> list[O
 
 
 def _layer(op: Op) -> str | None:
-    """'vision/L0-6' of a windowed layer's FlashAttention window-kind operator
-    ('vision/L0-6/attn/win_full', core/stages.vit_layer_ops); None for any other."""
-    if op.attn is None or op.op_class != "attention" or WINDOW_KIND not in op.name:
-        return None  # by name alone: the same kinds at every point (a sweep = one estimate)
-    return op.name.rsplit(WINDOW_KIND, 1)[0]
+    """ops.window_layer of a FlashAttention window-kind operator (the eager ones stay per
+    kind on a varlen engine); None for any other."""
+    return None if op.attn is None else window_layer(op)
 
 
 def _one_varlen_call(costs: list[OpCost], r: Rates) -> list[OpCost]:
