@@ -44,7 +44,7 @@ def _spec(model: str | None, tiny: bool):
 
     if tiny == (model is not None):
         raise CostmodelError("MODEL: give a zoo id or config.json path, or --tiny (not both)")
-    return tiny_spec() if tiny else load_model(model)
+    return tiny_spec() if tiny or model is None else load_model(model)
 
 
 def profile(

@@ -44,10 +44,15 @@ def engine_ids() -> list[str]:
     return sorted(p.stem for p in (_PKG / "engines").glob("*.yaml"))
 
 
-@lru_cache(maxsize=64)
 def load_engine(name: str) -> Engine:
     """A bundled engine id (`vllm`) or a path to an engine YAML (costmodel.specs.engine).
     Cached like load_hardware: every prepare asks for its engine (the Engine is frozen)."""
+    return _load_engine(name, _stamp(Path(name)) if _looks_like_path(name) else None)
+
+
+@lru_cache(maxsize=64)
+def _load_engine(name: str, stamp: tuple[int, int] | None) -> Engine:
+    """load_engine, cached by the name and a YAML file's stamp (_stamp)."""
     path = Path(name) if _looks_like_path(name) else _PKG / "engines" / f"{name}.yaml"
     if not path.is_file():
         if _looks_like_path(name):
@@ -215,12 +220,14 @@ def load_hardware(name: str | os.PathLike[str], sets: str | Iterable[str] = (),
     one string or several, e.g. ["memory_bandwidth_GBps=x1.5", "peak_tflops.bf16=x2"]).
     `option` names the command-line option in error messages."""
     items = (sets,) if isinstance(sets, str) else tuple(sets)
-    return _load_hardware(os.fspath(name), items, option)
+    return _load_hardware(os.fspath(name), items, option, _stamp(Path(os.fspath(name))))
 
 
 @lru_cache(maxsize=64)
-def _load_hardware(name: str, sets: tuple[str, ...], option: str) -> HardwareProfile:
-    """load_hardware, cached by its (hashable) arguments."""
+def _load_hardware(name: str, sets: tuple[str, ...], option: str,
+                   stamp: tuple[int, int] | None) -> HardwareProfile:
+    """load_hardware, cached by its (hashable) arguments and a YAML file's stamp (_stamp; a
+    `base:` file it inherits from is not stamped)."""
     data, where, base = hardware_data(name, option=option)
     if sets:
         base = base or hardware_file(data, where)
@@ -256,13 +263,29 @@ def spec_from_file(path: Path, name: str, source: str = "") -> ModelSpec:
     return spec.model_copy(update={"source": source or str(path)})
 
 
-@lru_cache(maxsize=64)
 def load_model(name: str | os.PathLike[str]) -> ModelSpec:
     """A zoo id (`llava-1.5-7b`), a path to a Hugging Face config.json (file or folder, str or
     pathlib.Path), or a Hub id `org/name` read from the local Hugging Face cache
     (costmodel.loading.hf_cache). Resolution order: zoo id, then an existing local path, then
-    a Hub id (docs/methodology.md)."""
+    a Hub id (docs/methodology.md). Cached by the name and, for a local file, its modification
+    time and size: a config.json edited in a notebook session is read again."""
     name = os.fspath(name)
+    path = Path(name) / "config.json" if _is(Path(name), "dir") else Path(name)
+    return _load_model(name, _stamp(path))
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """(modification time in ns, size in bytes) of a local file, None if there is none."""
+    try:
+        st = path.stat()
+    except (OSError, ValueError):
+        return None
+    return (st.st_mtime_ns, st.st_size) if path.is_file() else None
+
+
+@lru_cache(maxsize=64)
+def _load_model(name: str, stamp: tuple[int, int] | None) -> ModelSpec:
+    """load_model, cached by the name and the file's stamp."""
     if name.lower() in ZOO:
         entry = ZOO[name.lower()]
         path = _PKG / "zoo_configs" / entry.config_file

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from costmodel.analysis import token_rules
 from costmodel.cli import app
 from costmodel.core.visual_tokens import plan_images
-from costmodel.loading.load import _PKG, load_model, model_ids
+from costmodel.loading.load import _PKG, _load_model, load_model, model_ids
 from costmodel.loading.zoo import ZOO
 from costmodel.specs.model import ModelSpec
 from tests.helpers import run
@@ -130,6 +130,6 @@ def test_show_text_model_and_table_format():
 ])
 def test_show_bad_input_one_line_exit_2(args, needle, capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
-    load_model.cache_clear()
+    _load_model.cache_clear()
     code, out, err = run(args, capsys)
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and needle in err

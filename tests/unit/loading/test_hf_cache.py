@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from costmodel.cli import app
 from costmodel.errors import CostmodelError
 from costmodel.loading import hf_cache
-from costmodel.loading.load import _PKG, load_model
+from costmodel.loading.load import _PKG, _load_model, load_model
 from tests.helpers import run
 
 REPO = "Qwen/Qwen2-VL-7B-Instruct"
@@ -52,9 +52,9 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         raise AssertionError("costmodel opened a network connection")
 
     monkeypatch.setattr(socket.socket, "connect", no_network)
-    load_model.cache_clear()
+    _load_model.cache_clear()
     yield hub
-    load_model.cache_clear()
+    _load_model.cache_clear()
 
 
 @pytest.mark.parametrize("name, ok", [
@@ -81,7 +81,7 @@ def test_hf_home_is_honoured_and_hf_hub_cache_wins(tmp_path, cache, monkeypatch)
     fill(tmp_path / "home" / "hub")
     assert load_model(REPO).name == REPO
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))  # empty: it wins over HF_HOME
-    load_model.cache_clear()
+    _load_model.cache_clear()
     with pytest.raises(CostmodelError, match=str(cache)):
         load_model(REPO)
 
