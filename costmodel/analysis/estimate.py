@@ -170,6 +170,7 @@ class Estimate:
                 **(dict(zip(("weight_group", "weight_group_bytes"),
                             w.int4_group(self.prepared.engine.int4_format), strict=True))
                    if w.weights.value == "int4" else {}),
+                "weight_parts": list(w.parts),
                 "act_dtype": w.act_dtype.value, "kv_dtype": w.kv.value,
                 "flash_attention": o.flash, "overlap": w.overlap, "logits": w.logits,
                 "compression": w.compression.model_dump() if w.compression else None,
@@ -244,4 +245,4 @@ def point(spec: ModelSpec, hw: HardwareProfile, w: Workload) -> Estimate:
     """One point without `estimate`'s refusals: what a sweep row is (a sweep accepts a
     text-only model's visual tokens and a compression of zero tokens, analysis/refusals.py)."""
     prep = prepare(spec, [hw], w)
-    return Estimate.at(spec, hw, w, prep, evaluate(spec, prep))
+    return Estimate.at(spec, hw, prep.workload, prep, evaluate(spec, prep))

@@ -6,14 +6,22 @@ from __future__ import annotations
 
 from typing import Any
 
+PART_TEXT = {"vision": "vision", "layers": "LLM layers", "lm_head": "lm_head", "embed": "embed"}
+
 
 def weight_text(w: Any, engine_format: Any = None) -> str:
     """The weight dtype, with its int4 group when the workload or the engine (its int4_format)
-    sets one: 'int4 (g32, 4 B/group)'."""
-    if w.weights.value != "int4" or not (w.custom_weight_group or engine_format):
-        return str(w.weights.value)
-    group, nbytes = w.int4_group(engine_format)
-    return f"{w.weights.value} (g{group}, {nbytes:g} B/group)"
+    sets one, and the parts it applies to when not all: 'int4 (g32, 4 B/group)', 'int4 (g128,
+    2.5 B/group) on the LLM layers (vision, lm_head, embed bf16)'."""
+    text = str(w.weights.value)
+    if text == "int4" and (w.custom_weight_group or engine_format):
+        group, nbytes = w.int4_group(engine_format)
+        text = f"int4 (g{group}, {nbytes:g} B/group)"
+    rest = [p for p in PART_TEXT if p not in w.parts]
+    if not rest or w.weights is w.act_dtype:
+        return text
+    return (f"{text} on the {', '.join(PART_TEXT[p] for p in w.parts)} "
+            f"({', '.join(PART_TEXT[p] for p in rest)} {w.act_dtype.value})")
 
 
 def dtype_text(w: Any) -> str:

@@ -18,6 +18,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from costmodel import conventions
+from costmodel.analysis.weights import resolve_weights
 from costmodel.core.compression import kept
 from costmodel.core.evaluate import Prepared
 from costmodel.core.inputs import Options, Points
@@ -99,7 +100,6 @@ def _check_model(spec: ModelSpec, w: Workload, pts: Points) -> None:
     reported (a ContextWarning: the count is still defined, e.g. under RoPE scaling, but the
     model was not trained that long)."""
     _check_merge(spec, w, pts)
-    _check_quantised(spec, w)
     visual = pts.visual
     for c in _stages(w):
         visual = kept(c, visual) if c.where == "projector" else visual
@@ -110,19 +110,6 @@ def _check_model(spec: ModelSpec, w: Workload, pts: Points) -> None:
         warnings.warn(f"{spec.name}: a sequence of {longest} positions (visual + text + output "
                       f"tokens - 1) exceeds its max_position_embeddings {limit}; the figures "
                       "extrapolate past the trained context", ContextWarning, stacklevel=3)
-
-
-def _check_quantised(spec: ModelSpec, w: Workload) -> None:
-    """A quantised checkpoint (config.json's quantization_config) with no weight dtype named:
-    refused, so its weights are never costed in the activation dtype unannounced."""
-    if spec.quantization is None or w.weight_dtype is not None:
-        return
-    stores, flags = spec.quantization
-    how = f"give {flags}" if flags else "give --weight-dtype (and --weight-group)"
-    raise CostmodelError(f"--weight-dtype: {spec.name}'s config.json is quantised ({stores}); "
-                         f"{how} to cost the weights so (the weight dtype applies to every "
-                         "linear layer, the ViT's included), or --weight-dtype bf16 for the "
-                         "unquantised model")
 
 
 def _stages(w: Workload) -> tuple[Compression, ...]:
@@ -211,9 +198,12 @@ def prepare(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Workload,
     """The workload on `profiles` (rates [D, 1]) over the grid `columns` (points [1, K]).
 
     auto_dtype: math in bf16 where a device has it, else fp16 (the device comparisons);
-    otherwise in w.act_dtype everywhere. compute_scale / bandwidth_scale multiply the rates
+    otherwise in w.act_dtype everywhere. The workload's weights are first resolved against a
+    quantised checkpoint (analysis/weights.py); Prepared.workload is the resolved workload,
+    the one to label the result with. compute_scale / bandwidth_scale multiply the rates
     (what-if solving in analysis/plan.py); arrays broadcast against [D, K]."""
     columns = {k: np.asarray(v).reshape(-1) for k, v in (columns or {}).items()}
+    w = resolve_weights(spec, w)
     conv = conventions.get(w.convention)
     engine = load_engine(w.engine or conv.default_engine)
     conv.check(w, engine)
@@ -232,4 +222,5 @@ def prepare(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Workload,
         flash = engine.flash_attention if conv.default_flash is None else conv.default_flash
     opts = Options(flash=flash, overlap=w.overlap, all_logits=w.logits == "all",
                    compression=w.compression, parallel=w.parallel)
-    return Prepared(pts, conv.precision(w, engine), rates, bound, cap, opts, conv, engine, dtypes)
+    return Prepared(pts, conv.precision(w, engine), rates, bound, cap, opts, conv, engine, w,
+                    dtypes)

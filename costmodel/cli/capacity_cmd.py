@@ -67,6 +67,7 @@ def capacity_command(
                                   "engine's cap on requests in flight (trtllm-bench: 4096)."),
     dtype: DType | None = fc.DTYPE, weight_dtype: DType | None = fc.WDTYPE,
     weight_group: int | None = fc.WGROUP, weight_group_bytes: float | None = fc.WGROUP_BYTES,
+    weight_parts: str | None = fc.WPARTS,
     kv_dtype: DType | None = fc.KVDTYPE, sets: list[str] = fc.SETS, fmt: Format = fc.FMT,
     flash_attention: bool | None = fc.FLASH, overlap: str = fc.OVERLAP, logits: str = fc.LOGITS,
     convention: str = fc.CONVENTION, engine: str | None = fc.ENGINE, tp: int = fc.TP,

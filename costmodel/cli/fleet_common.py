@@ -31,6 +31,7 @@ from costmodel.cli.options import (
     WEIGHT_DTYPE,
     WEIGHT_GROUP,
     WEIGHT_GROUP_BYTES,
+    WEIGHT_PARTS,
     workload_from_values,
 )
 from costmodel.cli.options import FPS as FPS
@@ -53,7 +54,7 @@ HARDWARE = typer.Option(None, "--hardware", "-H",
 VISUAL, TEXT, OUTPUT = VISUAL_TOKENS, TEXT_TOKENS, OUTPUT_TOKENS  # shared definitions
 DTYPE = typer.Option(None, help="Math dtype (default: bf16 where the device has it, else fp16).")
 WDTYPE, KVDTYPE = WEIGHT_DTYPE, KV_DTYPE
-WGROUP, WGROUP_BYTES = WEIGHT_GROUP, WEIGHT_GROUP_BYTES
+WGROUP, WGROUP_BYTES, WPARTS = WEIGHT_GROUP, WEIGHT_GROUP_BYTES, WEIGHT_PARTS
 SETS = typer.Option([], "--set", help="What-if KEY=VALUE on every device (repeatable).")
 FMT = FORMAT
 KEEP, AT, METHOD, SCHEDULE, KV_KEEP, KV_POLICY = (co.KEEP, co.AT, co.METHOD, co.SCHEDULE,

@@ -61,7 +61,14 @@ BATCH = typer.Option(1, min=1, max=MAX_BATCH, help="Requests run together.")
 DTYPE = typer.Option(DType.bf16, help="Activation (math) dtype; weights too by default.")
 
 
-WEIGHT_DTYPE = typer.Option(None, help="Weight dtype (weight-only quant).")
+WEIGHT_DTYPE = typer.Option(None, help="Weight dtype (weight-only quant; default the "
+                            "activation dtype, or what a quantised config.json stores).")
+
+
+WEIGHT_PARTS = typer.Option(None, "--weight-parts", help="Weights --weight-dtype applies to, "
+                            "comma-separated: vision (encoder + projector), layers (the LLM's "
+                            "decoder layers), lm_head, embed; the rest stay in --dtype (default: "
+                            "all, or what a quantised config.json quantises: AWQ/GPTQ 'layers').")
 
 
 WEIGHT_GROUP = typer.Option(None, "--weight-group", min=1, max=MAX_WEIGHT_GROUP,
@@ -131,7 +138,8 @@ OPTION_OF = {
     "batch": "--batch", "visual_tokens": "--visual-tokens", "images": "--images",
     "image_size": "--image-size", "text_tokens": "--text-tokens",
     "output_tokens": "--output-tokens", "act_dtype": "--dtype", "weight_dtype": "--weight-dtype",
-    "weight_group": "--weight-group", "weight_group_bytes": "--weight-group-bytes",
+    "weight_parts": "--weight-parts", "weight_group": "--weight-group",
+    "weight_group_bytes": "--weight-group-bytes",
     "kv_dtype": "--kv-dtype", "overlap": "--overlap", "logits": "--logits",
     "convention": "--convention", "engine": "--engine", "parallel.tp": "--tp",
     "parallel.pp": "--pp", "parallel.ep": "--ep", "parallel.microbatches": "--microbatches",
@@ -167,7 +175,7 @@ def choice(value: str, field: str) -> str:
 
 # The Workload options as commands name their parameters (workload_from_options' keywords).
 WORKLOAD_OPTIONS = ("batch", "visual_tokens", "images", "image_size", "text_tokens",
-                    "output_tokens", "dtype", "weight_dtype", "weight_group",
+                    "output_tokens", "dtype", "weight_dtype", "weight_parts", "weight_group",
                     "weight_group_bytes", "kv_dtype", "flash_attention",
                     "overlap", "logits", "convention", "engine", "tp", "pp", "ep", "microbatches",
                     "video_frames", "video_fps", "video_seconds")

@@ -33,6 +33,7 @@ from costmodel.cli.options import (
     WEIGHT_DTYPE,
     WEIGHT_GROUP,
     WEIGHT_GROUP_BYTES,
+    WEIGHT_PARTS,
     workload_from_values,
 )
 from costmodel.cli.output import Format, dumps, table
@@ -87,6 +88,7 @@ def sweep(
     weight_dtype: DType | None = WEIGHT_DTYPE,
     weight_group: int | None = WEIGHT_GROUP,
     weight_group_bytes: float | None = WEIGHT_GROUP_BYTES,
+    weight_parts: str | None = WEIGHT_PARTS,
     kv_dtype: DType | None = KV_DTYPE,
     flash_attention: bool | None = FLASH,
     overlap: str = OVERLAP,

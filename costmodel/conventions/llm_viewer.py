@@ -42,6 +42,7 @@ from costmodel.specs.compression import as_plan
 from costmodel.specs.engine import Engine
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import LLMSpec, ModelSpec
+from costmodel.specs.quantization import WEIGHT_PARTS
 from costmodel.specs.workload import Workload
 from costmodel.units import DType
 
@@ -234,7 +235,12 @@ class LLMViewerConvention:
         if w.custom_weight_group:
             raise CostmodelError("weight_group: llm-viewer counts w_bit / 8 bytes per weight "
                                  "with no scales; drop --weight-group/--weight-group-bytes (or "
-                                 "use --convention costmodel)")
+                                 "use --convention costmodel, which a quantised config.json's "
+                                 "int4 groups need)")
+        if w.weights is not w.act_dtype and len(w.parts) < len(WEIGHT_PARTS):
+            raise CostmodelError("weight_parts: llm-viewer stores every weight in its w_bit; "
+                                 "give --weight-parts " + ",".join(WEIGHT_PARTS) + " (or use "
+                                 "--convention costmodel)")
         if engine.kernels != "bound" or engine.launch_per_kernel or engine.step_overhead_s:
             raise CostmodelError(f"engine: llm-viewer computes the roofline bound ('ideal'), not "
                                  f"'{engine.id}'; drop --engine (or use --convention costmodel)")

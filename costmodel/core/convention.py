@@ -84,12 +84,18 @@ class CostmodelConvention:
         return None
 
     def precision(self, w: Workload, engine: Engine) -> Precision:
+        """The decoder layers' weight format, and each other part stored otherwise (a part
+        outside w.weight_parts is in the activation dtype: specs/quantization.py)."""
+        def fmt(dtype: DType) -> tuple[float, float]:
+            return (weight_bytes_per_element(dtype, w.act_dtype, *w.int4_group(engine.int4_format)),
+                    dequant_flops_per_element(dtype, w.act_dtype))
+
+        layers = fmt(w.part_dtype("layers"))
+        parts = tuple((part, *fmt(w.part_dtype(part))) for part in ("vision", "lm_head", "embed"))
         return Precision(
-            weight_bytes_per_element=weight_bytes_per_element(w.weights, w.act_dtype,
-                                                              *w.int4_group(engine.int4_format)),
-            act_bytes_per_element=w.act_dtype.bytes_per_element,
-            kv_bytes_per_element=w.kv.bytes_per_element,
-            dequant_flops=dequant_flops_per_element(w.weights, w.act_dtype))
+            weight_bytes_per_element=layers[0], act_bytes_per_element=w.act_dtype.bytes_per_element,
+            kv_bytes_per_element=w.kv.bytes_per_element, dequant_flops=layers[1],
+            parts=tuple(p for p in parts if p[1:] != layers))
 
     def rates(self, profiles: Sequence[HardwareProfile], dtypes: Sequence[DType],
               w: Workload, engine: Engine) -> Rates:
@@ -103,7 +109,7 @@ class CostmodelConvention:
 
     def _finish(self, ops: list[Op], p: Precision, o: Options) -> list[Op]:
         """Weight dequantisation work (core/quant.py) and TP collectives (parallel/tensor.py)."""
-        return with_allreduce(with_dequant(ops, p.dequant_flops, p.weight_bytes_per_element), o.parallel.tp)
+        return with_allreduce(with_dequant(ops, p), o.parallel.tp)
 
     def stage_ops(self, spec: ModelSpec, pts: Points, p: Precision,
                   o: Options) -> dict[str, list[Op]]:

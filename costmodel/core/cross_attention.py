@@ -167,7 +167,8 @@ def decoder_ops(m: LLMSpec, stage: str, pts: Points, q: Arr, k: Arr, p: Precisio
     """Embedding of q text tokens, runs of self-attention layers (q new tokens over k keys)
     split at each cross layer, final norm and lm_head (MllamaForConditionalGeneration)."""
     b, h = pts.batch, m.hidden_size
-    ops = [embedding("llm/embed", stage, b * q, h, p.weight_bytes_per_element, p.act_bytes_per_element)]
+    ops = [embedding("llm/embed", stage, b * q, h, p.part("embed").weight_bytes_per_element,
+                     p.act_bytes_per_element)]
     lo = 0
     for x in (*m.cross_attention_layers, m.num_layers):
         if x > lo:
@@ -178,7 +179,8 @@ def decoder_ops(m: LLMSpec, stage: str, pts: Points, q: Arr, k: Arr, p: Precisio
     ops.append(norm("llm/final_norm", stage, b * q, h, m.norm_kind, p.weight_bytes_per_element,
                     p.act_bytes_per_element))
     ops.append(linear("llm/lm_head", stage, b * logit_rows, h, m.vocab_size, False,
-                      p.weight_bytes_per_element, p.act_bytes_per_element, op_class="lm_head"))
+                      p.part("lm_head").weight_bytes_per_element, p.act_bytes_per_element,
+                      op_class="lm_head"))
     return ops
 
 
@@ -192,7 +194,8 @@ def stage_ops(spec: ModelSpec, pts: Points, p: Precision, flash: bool,
         raise CostmodelError("text_tokens: a Llama-3.2-Vision prompt is its text tokens (one "
                              "<|image|> token per image included); give at least 1")
     logit_rows = s if all_logits else np.ones_like(s)
-    return {"vision": vision_ops(v, pts, p, flash), "projector": projector_ops(v, pts, p),
+    pv = p.part("vision")  # the encoder's and projector's weights (specs/quantization.py)
+    return {"vision": vision_ops(v, pts, pv, flash), "projector": projector_ops(v, pts, pv),
             "prefill": decoder_ops(spec.llm, "prefill", pts, s, s, p, flash, logit_rows)}
 
 

@@ -41,6 +41,7 @@ from costmodel.core.pricing import (
 from costmodel.core.roofline import Rates
 from costmodel.specs.engine import Engine
 from costmodel.specs.model import ModelSpec
+from costmodel.specs.workload import Workload
 from costmodel.units import DType
 
 STAGES = ("vision", "projector", "prefill", "decode")
@@ -58,6 +59,9 @@ class Prepared:
     options: Options
     convention: Convention
     engine: Engine
+    # the workload as priced: its weights resolved against a quantised checkpoint
+    # (analysis/weights.py); label results with it
+    workload: Workload
     dtypes: tuple[DType, ...] = ()  # math dtype per device
 
 

@@ -20,12 +20,26 @@ from costmodel.specs.workload import Overlap, Parallelism
 @dataclass(frozen=True)
 class Precision:
     """Bytes per element of weights (incl. quantisation scales), activations and KV cache;
-    dequant_flops: vector FLOPs per weight element each time a linear reads it (quant.py)."""
+    dequant_flops: vector FLOPs per weight element each time a linear reads it (quant.py).
+    The weight figures are the LLM decoder layers'; `parts` holds (part, bytes per element,
+    dequant FLOPs) of the weight parts stored otherwise ('vision', 'lm_head', 'embed':
+    specs/quantization.py); `part(name)` is the precision the part's operators are built in."""
 
     weight_bytes_per_element: float
     act_bytes_per_element: float
     kv_bytes_per_element: float
     dequant_flops: float = 0.0
+    parts: tuple[tuple[str, float, float], ...] = ()
+
+    def part(self, name: str) -> Precision:
+        """This precision with weight part `name`'s bytes per element and dequant FLOPs."""
+        for part, nbytes, dequant in self.parts:
+            if part == name:
+                return Precision(nbytes, self.act_bytes_per_element, self.kv_bytes_per_element,
+                                 dequant)
+        return self if not self.parts else Precision(
+            self.weight_bytes_per_element, self.act_bytes_per_element,
+            self.kv_bytes_per_element, self.dequant_flops)
 
 
 @dataclass(frozen=True)

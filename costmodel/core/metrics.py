@@ -15,7 +15,7 @@ from costmodel.core import cross_attention
 from costmodel.core.inputs import Points, Precision
 from costmodel.core.layer_extras import cached_tokens
 from costmodel.core.ops import Arr, Op
-from costmodel.core.parallel.pipeline import stage_bounds, stage_params
+from costmodel.core.parallel.pipeline import stage_bounds, stage_part_params
 from costmodel.core.stages import kv_groups
 from costmodel.specs.model import LLMSpec, ModelSpec
 from costmodel.specs.workload import Parallelism
@@ -85,15 +85,21 @@ class Footprint:
         return self.per_gpu_weights_bytes + self.per_gpu_kv_cache_bytes + self.activation_bytes
 
 
+def part_weight_bytes(params: dict[str, int], prec: Precision) -> float:
+    """Bytes of weights held, part by part: parameters x the part's bytes per element."""
+    return sum(n * prec.part(part).weight_bytes_per_element for part, n in params.items())
+
+
 def footprint(spec: ModelSpec, gpu: ModelSpec, pts: Points, prec: Precision, par: Parallelism,
               activation_bytes: Arr) -> Footprint:
     """costmodel's count: weights = all parameters x bytes; KV cache as kv_cache_bytes; per
     GPU: the pipeline stage (of `gpu`, one TP shard) whose weights + KV cache are largest."""
     like = activation_bytes
-    weights = spec.param_counts()["total"] * prec.weight_bytes_per_element + 0.0 * like
+    whole = ((0, spec.llm.num_layers),)
+    weights = part_weight_bytes(stage_part_params(spec, whole)[0], prec) + 0.0 * like
     kv = kv_cache_bytes(spec.llm, pts, prec.kv_bytes_per_element) + 0.0 * like
     bounds = stage_bounds(spec.llm.num_layers, par.pp)
-    w_stage = np.asarray([p * prec.weight_bytes_per_element for p in stage_params(gpu, bounds)])
+    w_stage = np.asarray([part_weight_bytes(p, prec) for p in stage_part_params(gpu, bounds)])
     kv_stage = np.stack([kv_cache_bytes(gpu.llm, pts, prec.kv_bytes_per_element, lo, hi) + 0.0 * like
                          for lo, hi in bounds])
     worst = np.argmax(kv_stage + w_stage.reshape((-1,) + (1,) * (kv_stage.ndim - 1)), axis=0)

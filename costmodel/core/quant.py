@@ -7,6 +7,7 @@ Formula: docs/methodology.md, section "Quantisation".
 
 from __future__ import annotations
 
+from costmodel.core.inputs import Precision
 from costmodel.core.ops import Op
 from costmodel.units import INT4_GROUP, SCALE_BYTES, DType
 
@@ -35,17 +36,26 @@ def dequant_flops_per_element(weight: DType, act: DType) -> float:
     return DEQUANT_FLOPS.get(weight, 0.0)
 
 
-def with_dequant(ops: list[Op], flops_per_weight: float, weight_bytes: float) -> list[Op]:
-    """Add flops_per_weight x (weight elements read) vector FLOPs to every linear / lm_head
-    operator that reads weights. Elements = weight_bytes of the op / bytes per element (scales
-    included in both, so the count is exact; biases count as weights). The work is fused into
-    the operator: no new operator, no extra bytes."""
-    if not flops_per_weight:
+def weight_part(op: Op) -> str:
+    """The weight part (specs/quantization.py) an operator's weights belong to: 'vision' for
+    the vision and projector stages, 'lm_head' and 'embed' by op class, else 'layers'."""
+    if op.stage in ("vision", "projector"):
+        return "vision"
+    return {"lm_head": "lm_head", "embedding": "embed"}.get(op.op_class, "layers")
+
+
+def with_dequant(ops: list[Op], p: Precision) -> list[Op]:
+    """Add the op's part's dequant FLOPs x (weight elements read) vector FLOPs to every linear
+    / lm_head operator that reads weights. Elements = weight_bytes of the op / its part's bytes
+    per element (scales included in both, so the count is exact; biases count as weights).
+    The work is fused into the operator: no new operator, no extra bytes."""
+    if not p.dequant_flops and not any(dq for _, _, dq in p.parts):
         return ops
     out = []
     for op in ops:
         if op.op_class in ("linear", "lm_head"):
-            extra = op.weight_bytes / weight_bytes * flops_per_weight
+            q = p.part(weight_part(op))
+            extra = op.weight_bytes / q.weight_bytes_per_element * q.dequant_flops
             op = Op(**{**op.__dict__, "vector_flops": op.vector_flops + extra,
                        "useful_flops": op.useful_flops + extra})
         out.append(op)

@@ -329,7 +329,7 @@ def llm_ops(m: LLMSpec, stage: str, batch: Arr, text_rows: Arr, groups: list[Gro
     logit_rows: tokens per sample whose logits are computed (1 = last only).
     """
     h = m.hidden_size
-    ops = [embedding("llm/embed", stage, batch * text_rows, h, p.weight_bytes_per_element,
+    ops = [embedding("llm/embed", stage, batch * text_rows, h, p.part("embed").weight_bytes_per_element,
                      p.act_bytes_per_element)]
     ops += embed_scale_ops(m, stage, batch * text_rows, p)
     for lo, hi, q, k in groups:
@@ -339,7 +339,8 @@ def llm_ops(m: LLMSpec, stage: str, batch: Arr, text_rows: Arr, groups: list[Gro
     ops.append(norm("llm/final_norm", stage, batch * q_last, h, m.norm_kind, p.weight_bytes_per_element,
                     p.act_bytes_per_element))
     ops.append(linear("llm/lm_head", stage, batch * logit_rows, h, m.vocab_size, False,
-                      p.weight_bytes_per_element, p.act_bytes_per_element, op_class="lm_head"))
+                      p.part("lm_head").weight_bytes_per_element, p.act_bytes_per_element,
+                      op_class="lm_head"))
     return ops
 
 
@@ -366,6 +367,7 @@ def decode_ops(spec: ModelSpec, pts: Points, step: Arr | float, p: Precision,
 def stage_ops(spec: ModelSpec, pts: Points, p: Precision, flash: bool,
               all_logits: bool = False) -> dict[str, list[Op]]:
     """Operators of the three pre-decode stages (decode depends on the context length)."""
-    vis = vision_ops(spec.vision, pts, p, flash) if spec.vision else []
-    proj = projector_ops(spec.projector, pts, p) if spec.projector else []
+    pv = p.part("vision")  # the encoder's and projector's weights (specs/quantization.py)
+    vis = vision_ops(spec.vision, pts, pv, flash) if spec.vision else []
+    proj = projector_ops(spec.projector, pts, pv) if spec.projector else []
     return {"vision": vis, "projector": proj, "prefill": prefill_ops(spec, pts, p, flash, all_logits)}

@@ -14,7 +14,7 @@ from costmodel.loading.idefics3 import idefics3
 from costmodel.loading.internvl import internvl
 from costmodel.loading.mllama import mllama_from_config
 from costmodel.loading.moe import moe_spec_from_config
-from costmodel.loading.quantization import quantization_hint
+from costmodel.loading.quantization import quantization_config
 from costmodel.loading.qwen3_vl_moe import qwen3_vl_moe_from_config
 from costmodel.loading.qwen_vl import qwen_vl_from_config
 from costmodel.specs.model import ModelSpec
@@ -38,5 +38,5 @@ def spec_from_config(cfg: Cfg, name: str = "model") -> ModelSpec:
     check_shape(cfg)
     family = FAMILIES.get(str(cfg.get("model_type")))
     spec = family(cfg, name) if family else builtin_spec(cfg, name)
-    hint = quantization_hint(cfg)
-    return spec if hint is None else spec.model_copy(update={"quantization": hint})
+    quant = quantization_config(cfg)
+    return spec if quant is None else spec.model_copy(update={"quantization": quant})

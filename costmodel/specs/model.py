@@ -17,6 +17,7 @@ from costmodel.specs.base import MAX_LAYERS
 from costmodel.specs.base import norm_params as _norm_params
 from costmodel.specs.mllama import MllamaVisionSpec
 from costmodel.specs.moe import MoESpec
+from costmodel.specs.quantization import QuantizedCheckpoint
 from costmodel.specs.vision import MlpAct, ProjectorSpec, VisionSpec
 
 __all__ = ["LLMSpec", "MlpAct", "ModelSpec", "ProjectorSpec", "TokenScheme", "VisionSpec"]
@@ -222,10 +223,9 @@ class ModelSpec(BaseModel):
     # Llama-3.2-Vision: a tiled encoder whose tokens feed llm.cross_attention_layers (not the
     # prompt); vision and projector are then None (specs/mllama.py, core/cross_attention.py).
     cross_vision: MllamaVisionSpec | None = None
-    # config.json's quantization_config as (what the checkpoint stores, the weight options that
-    # cost it); None: not quantised. Read, not applied: a workload naming no weight dtype is
-    # refused (loading/quantization.py, analysis/prepare.py).
-    quantization: tuple[str, str] | None = None
+    # config.json's quantization_config (loading/quantization.py); None: not quantised. A
+    # workload's weight dtype and parts not named follow it (analysis/weights.py).
+    quantization: QuantizedCheckpoint | None = None
 
     @model_validator(mode="after")
     def _check(self) -> ModelSpec:

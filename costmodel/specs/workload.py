@@ -18,6 +18,7 @@ from pydantic import (
 from costmodel.errors import CostmodelError
 from costmodel.specs.compression import Compression, CompressionPlan
 from costmodel.specs.engine import Int4Format
+from costmodel.specs.quantization import WEIGHT_PARTS, WeightPart, ordered_parts
 from costmodel.units import INT4_GROUP, MAX_GROUP_BYTES, MAX_WEIGHT_GROUP, SCALE_BYTES, DType
 
 Overlap = Literal["roofline", "serial"]
@@ -88,6 +89,10 @@ class Workload(BaseModel):
     at `image_size` (W, H) through the model's token scheme (default: the model's own size).
     weight_dtype None = act_dtype; kv_dtype None = act_dtype. Math runs in act_dtype (so
     weight-only quantisation uses the activation dtype's peak).
+    weight_parts: the weights weight_dtype applies to, any of 'vision' (encoder and
+    projector), 'layers' (the LLM's decoder layers), 'lm_head', 'embed'
+    (specs/quantization.py); the others are stored in act_dtype. None: every part, or what a
+    quantised checkpoint's quantization_config quantises (analysis/weights.py).
     weight_group, weight_group_bytes: int4 weights are stored in groups of weight_group
     weights with weight_group_bytes of scale (and zero, where the format keeps one) per group:
     0.5 + weight_group_bytes / weight_group bytes per weight (core/quant.py). None (default):
@@ -122,6 +127,7 @@ class Workload(BaseModel):
     output_tokens: PositiveInt = Field(default=128, le=MAX_TOKENS)
     act_dtype: DType = DType.bf16
     weight_dtype: DType | None = None
+    weight_parts: tuple[WeightPart, ...] | None = None
     weight_group: PositiveInt | None = Field(default=None, le=MAX_WEIGHT_GROUP)
     weight_group_bytes: float | None = Field(default=None, ge=0, le=MAX_GROUP_BYTES,
                                              allow_inf_nan=False)
@@ -148,6 +154,12 @@ class Workload(BaseModel):
             raise ValueError("engine: empty; give an engine id (`costmodel engines list`) or a "
                              "YAML path, or leave it out for the default engine")
         return v
+
+    @field_validator("weight_parts", mode="before")
+    @classmethod
+    def _parts(cls, v: object) -> object:
+        """'layers,lm_head' (the CLI's --weight-parts) or a sequence, in WEIGHT_PARTS order."""
+        return None if v is None else ordered_parts(v)
 
     @field_validator("image_size", mode="before")
     @classmethod
@@ -224,6 +236,15 @@ class Workload(BaseModel):
     @property
     def weights(self) -> DType:
         return self.weight_dtype or self.act_dtype
+
+    @property
+    def parts(self) -> tuple[WeightPart, ...]:
+        """The parts stored in the weight dtype (weight_parts, default all)."""
+        return self.weight_parts or WEIGHT_PARTS
+
+    def part_dtype(self, part: WeightPart) -> DType:
+        """The storage dtype of one weight part: the weight dtype, or act_dtype outside parts."""
+        return self.weights if part in self.parts else self.act_dtype
 
     @property
     def kv(self) -> DType:

@@ -171,3 +171,26 @@ def test_video_compression_worked_example():
     assert (f"prefill {b.stages['prefill'].flops / 1e12:.2f} -> "
             f"{k.stages['prefill'].flops / 1e12:.2f} TFLOP, TTFT {b.ttft_s * 1e3:.0f} -> "
             f"{k.ttft_s * 1e3:.0f} ms (expected, hf-eager)") in _flat()
+
+
+def test_weight_parts_example(tmp_path):
+    """"Weight parts": Qwen2.5-VL-7B as its AWQ checkpoint stores it against int4 everywhere."""
+    import json
+
+    from tests.helpers import ROOT
+
+    data = json.loads((ROOT / "costmodel" / "zoo_configs" / "qwen2.5-vl-7b.json").read_text())
+    data["quantization_config"] = {"quant_method": "awq", "bits": 4, "group_size": 128,
+                                   "zero_point": True, "modules_to_not_convert": ["visual"]}
+    (tmp_path / "config.json").write_text(json.dumps(data))
+    awq = costmodel.estimate(str(tmp_path), "a100-80gb", engine="vllm")
+    every = costmodel.estimate("qwen2.5-vl-7b", "a100-80gb", engine="vllm", weight_dtype="int4")
+    m = awq.model.llm
+    text = _flat()
+    assert (f"weights {awq.memory.weights_bytes / 1e9:.2f} GB, against "
+            f"{every.memory.weights_bytes / 1e9:.2f} GB with `--weight-dtype int4` on every part: "
+            f"the {m.vocab_size * m.hidden_size * 2 / 1e9:.2f} GB bf16 lm_head "
+            f"({m.vocab_size:,} x {m.hidden_size:,})") in text
+    assert (f"(TPOT {awq.tpot_s * 1e3:.2f} ms expected, {awq.bound.tpot_s * 1e3:.2f} ms bound; "
+            f"{every.tpot_s * 1e3:.2f} ms and {every.bound.tpot_s * 1e3:.2f} ms quantising every "
+            "part)") in text

@@ -38,14 +38,19 @@ def stage_bounds(num_layers: int, pp: int) -> tuple[tuple[int, int], ...]:
     return tuple((int(starts[s]), int(starts[s + 1])) for s in range(pp))
 
 
-def stage_params(spec: ModelSpec, bounds: tuple[tuple[int, int], ...]) -> list[int]:
-    """Parameters each pipeline stage holds (spec = one GPU's TP shard)."""
+def stage_part_params(spec: ModelSpec, bounds: tuple[tuple[int, int], ...]) -> list[dict[str, int]]:
+    """Parameters each pipeline stage holds by weight part (specs/quantization.py; spec = one
+    GPU's TP shard): 'layers' = its decoder layers (the final norm on the last stage), 'embed'
+    and 'vision' (encoder and projector) on the first, 'lm_head' on the last; with tied
+    embeddings and pp > 1 the last stage holds its own copy of the table ('embed')."""
     m, counts = spec.llm, spec.param_counts()
-    per = [(hi - lo) * m.layer_params() + m.cross_extra_params(lo, hi) for lo, hi in bounds]
-    per[0] += m.embedding_params() + counts["vision"] + counts["projector"]
-    per[-1] += _norm_params(m.norm_kind, m.hidden_size) + m.lm_head_params()
+    per = [{"layers": (hi - lo) * m.layer_params() + m.cross_extra_params(lo, hi)}
+           for lo, hi in bounds]
+    per[0].update(embed=m.embedding_params(), vision=counts["vision"] + counts["projector"])
+    per[-1]["layers"] += _norm_params(m.norm_kind, m.hidden_size)
+    per[-1]["lm_head"] = m.lm_head_params()
     if m.tie_embeddings and len(bounds) > 1:
-        per[-1] += m.embedding_params()
+        per[-1]["embed"] = m.embedding_params()
     return per
 
 

@@ -30,6 +30,7 @@ CASES: dict[str, dict] = {
     "output_tokens": {"output_tokens": 33},
     "act_dtype": {"act_dtype": "fp16"},
     "weight_dtype": {"weight_dtype": "int4"},
+    "weight_parts": {"weight_dtype": "int4", "weight_parts": ("layers", "lm_head")},
     "weight_group": {"weight_dtype": "int4", "weight_group": 32},
     "weight_group_bytes": {"weight_dtype": "int4", "weight_group_bytes": 4.0},
     "kv_dtype": {"kv_dtype": "int8"},

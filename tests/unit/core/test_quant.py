@@ -147,3 +147,33 @@ def test_engine_int4_format(llava, gpu, engine, fields, group):
         10 * 32 * 4096**2 * (0.5 + b / g), rel=1e-12)
     doc = est.to_dict()["workload"]
     assert (doc["weight_group"], doc["weight_group_bytes"]) == group
+
+
+def test_weight_parts_per_pipeline_stage():
+    """pp 2, int4 on the decoder layers only: the first stage holds the vision encoder,
+    projector and embedding in bf16, the last the lm_head in bf16 (Qwen2.5-VL-7B, untied);
+    each stage's weights by hand from stage_part_params, which sum to the parameter count."""
+    from costmodel.core.parallel.pipeline import stage_bounds, stage_part_params
+
+    est = estimate("qwen2.5-vl-7b", "a100-80gb", weight_dtype="int4",
+                             weight_parts="layers", parallel={"pp": 2})
+    spec = est.model
+    parts = stage_part_params(spec, stage_bounds(spec.llm.num_layers, 2))
+    assert sum(sum(p.values()) for p in parts) == spec.param_counts()["total"]
+    int4 = 0.5 + 2 / 128
+    per_stage = [p["layers"] * int4 + 2 * sum(n for k, n in p.items() if k != "layers")
+                 for p in parts]
+    assert est.memory.per_gpu_weights_bytes == pytest.approx(max(per_stage), rel=1e-12)
+    assert est.memory.weights_bytes == pytest.approx(sum(per_stage), rel=1e-12)
+
+
+def test_dequant_only_on_quantised_parts():
+    """int4 on the decoder layers: the vision stage's linears carry no dequantisation FLOPs,
+    the prefill's (layers) do, its lm_head does not."""
+    est = estimate("qwen2.5-vl-7b", "a100-80gb", weight_dtype="int4",
+                             weight_parts="layers")
+    plain = estimate("qwen2.5-vl-7b", "a100-80gb")
+    assert est.stages["vision"].flops == plain.stages["vision"].flops
+    assert est.stages["prefill"].flops > plain.stages["prefill"].flops
+    heads = [c for c in est.evaluation.op_costs if c.op.op_class == "lm_head"]
+    assert heads and all(float(np.ravel(c.op.vector_flops)[0]) == 0 for c in heads)

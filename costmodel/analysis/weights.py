@@ -1,0 +1,73 @@
+"""The workload's weights on this model: what a quantised checkpoint's quantization_config
+sets (ModelSpec.quantization, loading/quantization.py) fills the weight fields the workload
+leaves unset; the prepare step (analysis/prepare.py) calls `resolve_weights` first, so every
+entry point costs and labels the same weights.
+
+Rules (docs/methodology.md, "Quantisation"):
+- weight_dtype unset: the checkpoint's dtype (a method whose dtype is not read is refused:
+  give --weight-dtype).
+- int4 weights whose group the workload does not set: the checkpoint's group and bytes per
+  group when its dtype is int4 too (a group it does not state, GPTQ's -1, is refused: give
+  --weight-group); otherwise the engine's int4 format, as for an unquantised config.
+- weight_parts unset: the parts the checkpoint quantises (AWQ / GPTQ: the decoder layers only).
+- weight_parts naming 'vision' on a model with no vision encoder is refused.
+- weight_parts with every weight in the activation dtype means nothing: refused.
+- Tied embeddings (one table for the embedding and the lm_head): the workload names both parts
+  or neither (else refused); a checkpoint's lm_head follows its embedding table (stored once).
+"""
+
+from __future__ import annotations
+
+from costmodel.errors import CostmodelError
+from costmodel.specs.model import ModelSpec
+from costmodel.specs.quantization import QuantizedCheckpoint
+from costmodel.specs.workload import Workload
+from costmodel.units import DType
+
+
+def resolve_weights(spec: ModelSpec, w: Workload) -> Workload:
+    """`w` with the checkpoint's weight dtype, int4 group and parts where it names none."""
+    if w.weight_parts is not None and "vision" in w.weight_parts and not spec.is_vlm:
+        raise CostmodelError(f"--weight-parts: {spec.name} has no vision encoder; drop "
+                             "'vision' from --weight-parts")
+    if w.weight_parts is not None and spec.llm.tie_embeddings and _split_tie(w.weight_parts):
+        raise CostmodelError(f"--weight-parts: {spec.name} ties its lm_head to the embedding "
+                             "table (one matrix); name both lm_head and embed, or neither")
+    q = spec.quantization
+    if w.weight_parts is not None and (w.weight_dtype or (q and q.weight_dtype)) in (
+            None, w.act_dtype):
+        raise CostmodelError("--weight-parts: every weight is in the activation dtype here; "
+                             "give --weight-dtype, or drop --weight-parts")
+    if q is None:
+        return w
+    update: dict[str, object] = {}
+    if w.weight_dtype is None:
+        if q.weight_dtype is None:
+            raise CostmodelError(f"--weight-dtype: {spec.name}'s config.json is quantised "
+                                 f"({q.stores}); give --weight-dtype (and --weight-group) to "
+                                 "cost its weights, or --weight-dtype bf16 for the unquantised "
+                                 "model")
+        update["weight_dtype"] = q.weight_dtype
+    if (update.get("weight_dtype", w.weight_dtype) is DType.int4 is q.weight_dtype
+            and not w.custom_weight_group):
+        update.update(_group(spec, q))
+    if w.weight_parts is None:
+        parts = q.weight_parts
+        if spec.llm.tie_embeddings and _split_tie(parts):  # the table is stored once: as embed
+            parts = tuple(p for p in parts if p != "lm_head")
+        update["weight_parts"] = parts
+    return w.model_copy(update=update)
+
+
+def _split_tie(parts: tuple[str, ...]) -> bool:
+    """One of lm_head and embed named without the other."""
+    return ("lm_head" in parts) != ("embed" in parts)
+
+
+def _group(spec: ModelSpec, q: QuantizedCheckpoint) -> dict[str, object]:
+    """The checkpoint's int4 group, or one line when the config states none the model uses."""
+    if q.weight_group is None or q.weight_group_bytes is None:
+        raise CostmodelError(f"--weight-group: {spec.name}'s config.json stores int4 weights "
+                             f"({q.stores}) without a group size read here; give "
+                             "--weight-dtype int4 --weight-group N --weight-group-bytes B")
+    return {"weight_group": q.weight_group, "weight_group_bytes": q.weight_group_bytes}
