@@ -7,15 +7,16 @@ Fields a published config omits take the transformers defaults of that config cl
 (LlamaConfig, MistralConfig, Qwen2Config, CLIPVisionConfig, SiglipVisionConfig), listed below.
 
 Nothing that changes cost is silently ignored: other configs with mixture-of-experts fields,
-layer types other than full / sliding attention (loading/windows.py, which models Mistral's
-and Qwen2's sliding windows), an MLP this loader does not build (`hidden_act` other than silu,
-`mlp_bias`), Llama's `attention_bias` (it biases o_proj too), a LLaVA projector activation other
-than gelu or feature strategy other than default / full, or an `architectures` class other than
+layer types other than full / sliding attention (loading/windows.py, which models Mistral's and
+Qwen2's sliding windows), an MLP this loader does not build (`hidden_act` other than silu,
+`mlp_bias`), a LLaVA projector activation other than gelu or feature strategy other than
+default / full ("full" with a CLS token), or an `architectures` class other than
 transformers' own for its model_type is refused with one ConfigError line naming the field; so
-is a field of the wrong type (config_fields.check_shape, _get, _flag, _whole). Not read:
-`rope_scaling` (values, not cost) and `torch_dtype` (the workload's dtypes decide);
-`quantization_config` is read by loading/quantization.py (docs/methodology.md, "Config fields
-that are refused").
+is a field of the wrong type (config_fields.check_shape, _get, _flag, _whole). Honoured as
+transformers builds them: Llama's `attention_bias` (q, k, v and o_proj biases,
+attention_biases). Not read: `rope_scaling`
+(values, not cost) and `torch_dtype` (the workload's dtypes decide); `quantization_config` is
+read by loading/quantization.py (docs/methodology.md, "Config fields that are refused").
 """
 
 from __future__ import annotations
@@ -145,7 +146,7 @@ def llm_from_config(cfg: Cfg, where: str = "") -> LLMSpec:
         mlp_kind="swiglu",
         vocab_size=_get(cfg, d, "vocab_size", where),
         tie_embeddings=bool(_get(cfg, d, "tie_word_embeddings", where)),
-        qkv_bias=_qkv_bias(cfg, kind, where),
+        **attention_biases(cfg, kind, where),
         max_position_embeddings=_get(cfg, {"max_position_embeddings": 0},
                                      "max_position_embeddings", where) or None,
         **windows,
@@ -164,16 +165,16 @@ def _head_dim(cfg: Cfg, where: str) -> int | None:
     return None if value is None else _whole(value, f"{where}head_dim")
 
 
-def _qkv_bias(cfg: Cfg, kind: str, where: str) -> bool:
-    """q/k/v biases as transformers builds them: Qwen2Attention always has them and
-    MistralAttention never (both ignore `attention_bias`); LlamaAttention's `attention_bias`
-    also biases o_proj, which is not modelled, so true is refused."""
+def attention_biases(cfg: Cfg, kind: str, where: str = "") -> dict[str, bool]:
+    """qkv_bias and o_bias as transformers builds the attention: Qwen2Attention always biases
+    q/k/v and never o_proj, MistralAttention never (both ignore `attention_bias`);
+    LlamaAttention biases q_proj, k_proj, v_proj and o_proj with `attention_bias`
+    (models/llama/modeling_llama.py, LlamaAttention.__init__: bias=config.attention_bias on all
+    four; Gemma3Attention, Qwen3MoeAttention and Qwen3VLTextAttention read it the same way)."""
     if kind != "llama":
-        return _QKV_BIAS.get(kind, False)
-    if _flag(cfg, "attention_bias", False, where):
-        raise ConfigError(f"config.json: {where}attention_bias = true is not modelled (it biases "
-                          "o_proj too); use a config without attention biases")
-    return False
+        return {"qkv_bias": _QKV_BIAS.get(kind, False), "o_bias": False}
+    bias = _flag(cfg, "attention_bias", False, where)
+    return {"qkv_bias": bias, "o_bias": bias}
 
 
 def _vit_from_config(vc: Cfg, feature_layer: int) -> VisionSpec:

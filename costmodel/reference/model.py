@@ -100,7 +100,7 @@ class Attention(nn.Module):
         self.q = nn.Linear(m.hidden_size, m.q_dim, bias=m.qkv_bias)
         self.k = nn.Linear(m.hidden_size, m.kv_dim, bias=m.qkv_bias)
         self.v = nn.Linear(m.hidden_size, m.kv_dim, bias=m.qkv_bias)
-        self.o = nn.Linear(m.q_dim, m.hidden_size, bias=False)
+        self.o = nn.Linear(m.q_dim, m.hidden_size, bias=m.o_bias)
         self.rope = m.rope
 
     def forward(self, x: Tensor, cache: KVCache, layer: int, pos: int,

@@ -36,6 +36,9 @@ class LLMSpec(BaseModel):
     tie_embeddings: bool = False
     norm_kind: Literal["rmsnorm", "layernorm"] = "rmsnorm"
     qkv_bias: bool = False
+    # A bias on the output projection too (LlamaAttention's o_proj with `attention_bias`;
+    # Qwen2Attention has q/k/v biases and none on o_proj).
+    o_bias: bool = False
     rope: bool = True
     # The longest sequence the model was trained for (config.json); None = not given.
     max_position_embeddings: PositiveInt | None = None
@@ -116,6 +119,8 @@ class LLMSpec(BaseModel):
         attn = h * (self.q_dim + 2 * self.kv_dim) + self.q_dim * h
         if self.qkv_bias:
             attn += self.q_dim + 2 * self.kv_dim
+        if self.o_bias:
+            attn += h
         mlp = (2 if self.mlp_kind == "gelu" else 3) * h * i
         if self.moe is not None:
             mlp = self.moe.layer_params(h)

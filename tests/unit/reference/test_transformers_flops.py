@@ -2,7 +2,8 @@
 REAL transformers classes (not costmodel's own torch reference), one shrunken config per family.
 
 Each family's config is the zoo's own config.json (or, for mistral and qwen2, which have no zoo
-model, a config of that model_type) with its sizes shrunk (2-3 layers, hidden 32-64, vocab 512;
+model, a config of that model_type; llama_bias: a zoo config with attention_bias true) with
+its sizes shrunk (2-3 layers, hidden 32-64, vocab 512;
 anyres pinpoints scaled with the image size). costmodel reads it with its loader
 (`spec_from_config`); transformers builds `architectures[0]` from the same dict with eager
 attention (SDPA on CPU runs a fused kernel FlopCounterMode does not count) and runs it on CPU
@@ -44,6 +45,7 @@ from costmodel.loading.load import _PKG  # noqa: E402
 from costmodel.reference.crosscheck import causal_skipped_flops, points  # noqa: E402
 from costmodel.specs.model import ModelSpec  # noqa: E402
 from costmodel.specs.workload import VisualPlan  # noqa: E402
+from tests.helpers import zoo_config  # noqa: E402
 
 VOCAB, IMG, START, END = 512, 500, 501, 502  # shrunk vocabulary and special token ids
 TEXT = dict(hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
@@ -60,6 +62,8 @@ FAMILIES: dict[str, tuple[Any, int, tuple[int, int]]] = {
                  "sliding_window": None, "head_dim": 16}, 0, (0, 0)),
     "qwen2": ({"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2",
                "use_sliding_window": False, "tie_word_embeddings": True}, 0, (0, 0)),
+    # Llama attention_bias: q, k, v and o biases
+    "llama_bias": ({**zoo_config("llama-3-8b"), "attention_bias": True}, 0, (0, 0)),
 }
 UNIT = Precision(weight_bytes_per_element=1.0, act_bytes_per_element=1.0, kv_bytes_per_element=1.0)
 
