@@ -287,7 +287,8 @@ class ViT(nn.Module):
             x = layer(x, rope)
         if self.post_norm is not None and self.spec.post_norm_applied:
             x = self.post_norm(x)
-        return x[:, int(self.spec.cls_token):]  # CLS dropped
+        # CLS dropped, unless kept as a feature (LLaVA "full": LlavaModel.get_image_features)
+        return x[:, int(self.spec.cls_token and not self.spec.feature_keeps_cls):]
 
 
 class Projector(nn.Module):

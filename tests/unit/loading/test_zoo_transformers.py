@@ -77,10 +77,12 @@ def _variant(mid: str, top: dict[str, Any] | None = None,
 
 BIAS = {"attention_bias": True}
 # Settings the zoo's configs leave at their defaults, honoured as transformers builds them:
-# attention_bias (q, k, v and o_proj biases).
+# attention_bias (q, k, v and o_proj biases) and LLaVA's "full" feature strategy (no new
+# parameters: the same count, through the same loader path).
 VARIANTS = {
     "llama-3-8b+attention_bias": _variant("llama-3-8b", text=BIAS),
-    "llava-1.5-7b+attention_bias": _variant("llava-1.5-7b", text=BIAS),
+    "llava-1.5-7b+full+attention_bias": _variant(
+        "llava-1.5-7b", {"vision_feature_select_strategy": "full"}, BIAS),
     "smolvlm-500m+attention_bias": _variant("smolvlm-500m", text=BIAS),
     "qwen3-30b-a3b+attention_bias": _variant("qwen3-30b-a3b", text=BIAS),
     "qwen3-vl-8b+attention_bias": _variant("qwen3-vl-8b", text=BIAS),
