@@ -36,7 +36,8 @@ def _fields(spec: ModelSpec) -> dict[str, Any]:
     return {"image": v.image_size, "patch": v.patch_size, "side": v.image_size // v.patch_size,
             "merge": m, "merge2": m * m, "factor": v.patch_size * m, "min_pixels": ts.min_pixels,
             "max_pixels": ts.max_pixels, "pins": len(ts.grid_pinpoints),
-            "cls": ", CLS dropped" if v.cls_token else "",
+            "cls": (" + 1 CLS (kept: 'full' features)" if v.feature_keeps_cls
+                    else ", CLS dropped" if v.cls_token else ""),
             "newline": " + 1 newline per row" if ts.newline_token else "",
             "cap": f", capped (anyres_max_{ts.anyres_max_patches})" if ts.anyres_max_patches else ""}
 

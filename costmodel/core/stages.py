@@ -242,7 +242,7 @@ def _attention_half(m: LLMSpec, stage: str, pre: str, rows: Arr, shape: AttnShap
              p.act_bytes_per_element),
         *_qkv_ops(m, stage, pre, rows, p),
         *attention(f"{pre}/attn", stage, shape, p.act_bytes_per_element, p.kv_bytes_per_element, flash),
-        linear(f"{pre}/attn/o", stage, rows, m.q_dim, h, False, p.weight_bytes_per_element,
+        linear(f"{pre}/attn/o", stage, rows, m.q_dim, h, m.o_bias, p.weight_bytes_per_element,
                p.act_bytes_per_element),
         *post_norm_ops(m, f"{pre}/attn/post_norm", stage, rows, p),
         vector_op(f"{pre}/attn/residual", stage, "elementwise", rows * h, ADD_FLOPS, 2.0,

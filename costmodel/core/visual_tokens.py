@@ -1,6 +1,7 @@
 """Images -> visual tokens, per token scheme (pure; no I/O).
 
-fixed (LLaVA-1.5): the image is resized to image_size; tokens = (image_size/patch)^2, CLS dropped.
+fixed (LLaVA-1.5): the image is resized to image_size; tokens = (image_size/patch)^2, CLS dropped
+  (vision_feature_select_strategy "full": + 1, the CLS row kept; VisionSpec.feature_keeps_cls).
 anyres (LLaVA-NeXT, transformers `select_best_resolution`, `unpad_image`, image_newline):
   a base crop plus tiles of image_size; tokens = base + unpadded grid rows x (cols + newline).
   anyres_max_N (LLaVA-OneVision, transformers `LlavaOnevisionModel.pack_image_features` and
@@ -159,13 +160,13 @@ def plan_images(spec: ModelSpec, images: int, width: int, height: int) -> Visual
         return VisualPlan(crops=0, seq_per_crop=0, projector_rows=0, llm_tokens=0)
     m = spec.projector.merge_size  # a patch merger maps m^2 patches to one token
     if ts.kind == "fixed":
-        p = (v.image_size // v.patch_size) ** 2
+        p, f = v.patches_per_image, v.features_per_image  # f = p + 1 when the CLS row is kept
         if ts.pan_and_scan:  # Gemma 3: the whole image plus its crops, each encoded alike
             images *= 1 + pan_and_scan_crops(width, height, ts.pan_and_scan_min_crop_size,
                                               ts.pan_and_scan_max_num_crops,
                                               ts.pan_and_scan_min_ratio_to_activate)
         return VisualPlan(crops=images, seq_per_crop=p + int(v.cls_token),
-                          projector_rows=images * p, llm_tokens=images * p // (m * m))
+                          projector_rows=images * f, llm_tokens=images * f // (m * m))
     if ts.kind == "anyres":
         return _plan_anyres(spec, images, width, height)
     if ts.kind == "tiles":
@@ -182,8 +183,9 @@ def plan_token_arrays(spec: ModelSpec, visual_tokens: Arr | float, images: int =
     """Per-sample plan when the visual tokens entering the LLM are given directly, vectorised
     over an array of counts N: crops (encoder passes), seq_per_crop, projector_rows, visual.
 
-    fixed / anyres / tiles: the encoder runs ceil(N x merge^2 / patches_per_crop) crops at its
-    native size and the projector maps N x merge^2 patch features to N tokens (tiles: the
+    fixed / anyres / tiles: the encoder runs ceil(N x merge^2 / features_per_crop) crops at its
+    native size (features: the patches, + the CLS row under LLaVA's "full" strategy) and the
+    projector maps N x merge^2 features to N tokens (tiles: the
     given N are all projector outputs; no <img></img> text tokens are added). dynamic: N tokens come
     from N x merge^2 patches spread over `images` images (one encoder pass each).
     """
@@ -200,9 +202,9 @@ def plan_token_arrays(spec: ModelSpec, visual_tokens: Arr | float, images: int =
         n_img = float(max(images, 1))
         return {"crops": np.where(some, n_img, 0.0), "seq_per_crop": n * m2 / n_img,
                 "projector_rows": n * m2, "visual": n}
-    per_crop = v.patches_per_image
+    per_crop = v.features_per_image  # feature rows a pass gives (LLaVA "full": + the CLS row)
     return {"crops": np.ceil(n * m2 / per_crop),
-            "seq_per_crop": np.where(some, per_crop + int(v.cls_token), 0.0),
+            "seq_per_crop": np.where(some, v.patches_per_image + int(v.cls_token), 0.0),
             "projector_rows": n * m2, "visual": n}
 
 

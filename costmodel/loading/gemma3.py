@@ -6,11 +6,11 @@ Gemma3TextConfig, Gemma3Config; siglip SiglipVisionConfig). What changes cost is
 interleaved sliding-window / full layers (`layer_types`, else `sliding_window_pattern`, default
 6: every 6th layer full), `sliding_window`, GeGLU MLP, q/k norms, four norms per layer, the
 sqrt(hidden) embedding scale, tied embeddings, head_dim, the 4x4 average pool to
-`mm_tokens_per_image`. Refused with one ConfigError line naming the field: logit soft-capping
-(`final_logit_softcapping`, `attn_logit_softcapping`), `use_bidirectional_attention`,
-`attention_bias`, another `hidden_activation`, a SigLIP head (`vision_use_head`), experts,
-layer types other than full / sliding. `query_pre_attn_scalar` and `rope_scaling` /
-`rope_parameters` change values, not cost.
+`mm_tokens_per_image`, q/k/v and o_proj biases with `attention_bias`. Refused with one
+ConfigError line naming the field: logit soft-capping (`final_logit_softcapping`,
+`attn_logit_softcapping`), `use_bidirectional_attention`, another `hidden_activation`, a SigLIP
+head (`vision_use_head`), experts, layer types other than full / sliding.
+`query_pre_attn_scalar` and `rope_scaling` / `rope_parameters` change values, not cost.
 """
 
 from __future__ import annotations
@@ -35,14 +35,13 @@ TEXT_DEFAULTS: Cfg = dict(vocab_size=262_208, hidden_size=2304, intermediate_siz
                           num_hidden_layers=26, num_attention_heads=8, num_key_value_heads=4,
                           head_dim=256, hidden_activation="gelu_pytorch_tanh",
                           max_position_embeddings=131_072, sliding_window=4096,
-                          sliding_window_pattern=6)
+                          sliding_window_pattern=6, attention_bias=False)
 MM_TOKENS_DEFAULT = 256  # Gemma3Config.mm_tokens_per_image
 ARCHS = {"gemma3": "Gemma3ForConditionalGeneration", "gemma3_text": "Gemma3ForCausalLM"}
 _KINDS = {"full_attention": "full", "sliding_attention": "sliding"}
 _REFUSED = (("final_logit_softcapping", "tanh soft-capping of the logits"),
             ("attn_logit_softcapping", "tanh soft-capping of the attention scores"),
-            ("use_bidirectional_attention", "bidirectional attention"),
-            ("attention_bias", "attention biases (q, k, v and o)"))
+            ("use_bidirectional_attention", "bidirectional attention"))
 
 
 def _check(tc: Cfg, where: str) -> None:
@@ -79,6 +78,9 @@ def gemma3_llm(tc: Cfg, tie: bool, where: str = "") -> LLMSpec:
     layers = _get(tc, d, "num_hidden_layers", where)
     kinds = layer_types(tc, layers, where)
     window = _get(tc, d, "sliding_window", where) if "sliding" in kinds else None
+    # Gemma3Attention: bias=config.attention_bias on q_proj, k_proj, v_proj and o_proj
+    # (models/gemma3/modeling_gemma3.py, Gemma3Attention.__init__)
+    bias = bool(_get(tc, d, "attention_bias", where))
     try:
         return LLMSpec(
             hidden_size=_get(tc, d, "hidden_size", where), num_layers=layers,
@@ -89,7 +91,7 @@ def gemma3_llm(tc: Cfg, tie: bool, where: str = "") -> LLMSpec:
             vocab_size=_get(tc, d, "vocab_size", where), tie_embeddings=tie,
             max_position_embeddings=_get(tc, d, "max_position_embeddings", where),
             layer_types=kinds, sliding_window=window, qk_norm=True, sandwich_norm=True,
-            embed_scale=True,
+            embed_scale=True, qkv_bias=bias, o_bias=bias,
         )
     except ValidationError as e:
         raise ConfigError(f"{where}{one_line(e)}") from None

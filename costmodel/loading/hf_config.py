@@ -7,15 +7,17 @@ Fields a published config omits take the transformers defaults of that config cl
 (LlamaConfig, MistralConfig, Qwen2Config, CLIPVisionConfig, SiglipVisionConfig), listed below.
 
 Nothing that changes cost is silently ignored: other configs with mixture-of-experts fields,
-layer types other than full / sliding attention (loading/windows.py, which models Mistral's
-and Qwen2's sliding windows), an MLP this loader does not build (`hidden_act` other than silu,
-`mlp_bias`), Llama's `attention_bias` (it biases o_proj too), a LLaVA projector activation other
-than gelu or feature strategy other than default / full, or an `architectures` class other than
-transformers' own for its model_type is refused with one ConfigError line naming the field; so
-is a field of the wrong type (config_fields.check_shape, _get, _flag, _whole). Not read:
-`rope_scaling` (values, not cost) and `torch_dtype` (the workload's dtypes decide);
-`quantization_config` is read by loading/quantization.py (docs/methodology.md, "Config fields
-that are refused").
+layer types other than full / sliding attention (loading/windows.py, which models Mistral's and
+Qwen2's sliding windows), an MLP this loader does not build (`hidden_act` other than silu,
+`mlp_bias`), a LLaVA projector activation other than gelu or feature strategy other than
+default / full ("full" on a CLIP ViT for LLaVA-NeXT / OneVision: _FULL_REFUSED), or an
+`architectures` class other than transformers' own for its model_type is refused with one
+ConfigError line naming the field; so is a field of the wrong type (config_fields.check_shape,
+_get, _flag, _whole). Honoured as transformers builds them: Llama's `attention_bias` (q, k, v
+and o_proj biases, attention_biases) and LLaVA-1.5's "full" strategy on a CLIP ViT (the CLS row
+kept: 577 visual tokens an image, VisionSpec.feature_keeps_cls). Not read: `rope_scaling`
+(values, not cost) and `torch_dtype` (the workload's dtypes decide); `quantization_config` is
+read by loading/quantization.py (docs/methodology.md, "Config fields that are refused").
 """
 
 from __future__ import annotations
@@ -145,7 +147,7 @@ def llm_from_config(cfg: Cfg, where: str = "") -> LLMSpec:
         mlp_kind="swiglu",
         vocab_size=_get(cfg, d, "vocab_size", where),
         tie_embeddings=bool(_get(cfg, d, "tie_word_embeddings", where)),
-        qkv_bias=_qkv_bias(cfg, kind, where),
+        **attention_biases(cfg, kind, where),
         max_position_embeddings=_get(cfg, {"max_position_embeddings": 0},
                                      "max_position_embeddings", where) or None,
         **windows,
@@ -164,16 +166,16 @@ def _head_dim(cfg: Cfg, where: str) -> int | None:
     return None if value is None else _whole(value, f"{where}head_dim")
 
 
-def _qkv_bias(cfg: Cfg, kind: str, where: str) -> bool:
-    """q/k/v biases as transformers builds them: Qwen2Attention always has them and
-    MistralAttention never (both ignore `attention_bias`); LlamaAttention's `attention_bias`
-    also biases o_proj, which is not modelled, so true is refused."""
+def attention_biases(cfg: Cfg, kind: str, where: str = "") -> dict[str, bool]:
+    """qkv_bias and o_bias as transformers builds the attention: Qwen2Attention always biases
+    q/k/v and never o_proj, MistralAttention never (both ignore `attention_bias`);
+    LlamaAttention biases q_proj, k_proj, v_proj and o_proj with `attention_bias`
+    (models/llama/modeling_llama.py, LlamaAttention.__init__: bias=config.attention_bias on all
+    four; Gemma3Attention, Qwen3MoeAttention and Qwen3VLTextAttention read it the same way)."""
     if kind != "llama":
-        return _QKV_BIAS.get(kind, False)
-    if _flag(cfg, "attention_bias", False, where):
-        raise ConfigError(f"config.json: {where}attention_bias = true is not modelled (it biases "
-                          "o_proj too); use a config without attention biases")
-    return False
+        return {"qkv_bias": _QKV_BIAS.get(kind, False), "o_bias": False}
+    bias = _flag(cfg, "attention_bias", False, where)
+    return {"qkv_bias": bias, "o_bias": bias}
 
 
 def _vit_from_config(vc: Cfg, feature_layer: int) -> VisionSpec:
@@ -204,28 +206,41 @@ def _feature_layer(cfg: Cfg) -> int:
 # (default "default": drop the CLS token; "full" keeps every ViT output row).
 _PROJECTOR_ACT = "gelu"
 _STRATEGIES = ("default", "full")
+# Why "full" on a ViT with a CLS token is refused for the anyres families: transformers 5.23
+# cannot pack a 577th row per crop.
+_FULL_REFUSED = {
+    "llava_next": "LlavaNextModel.pack_image_features views each tile's features as a "
+                  "(image_size / patch)^2 grid, which a CLS row breaks",
+    "llava_onevision": "LlavaOnevisionModel.pack_image_features refuses a base crop whose "
+                       "features are not (image_size / patch)^2, and apply_pooling reshapes "
+                       "video frames to that square grid",
+}
 
 
-def _check_llava_top(cfg: Cfg, cls_token: bool) -> None:
-    """Refuse what the LLaVA projector and token count would not honour: another projector
-    activation, an unknown feature strategy, and "full" on a ViT with a CLS token (a 577th
-    visual token per image, not modelled)."""
+def _check_llava_top(cfg: Cfg, cls_token: bool) -> bool:
+    """Whether the visual features keep the CLS row (vision_feature_select_strategy "full" on
+    a ViT with one: transformers models/llava/modeling_llava.py, LlavaModel.get_image_features
+    drops row 0 only for "default", so LLaVA-1.5's CLIP gives 577 visual tokens an image).
+    Refused in one line: another projector activation, an unknown strategy, "full" with a CLS
+    token for LLaVA-NeXT / OneVision (_FULL_REFUSED), "default" on a ViT without one."""
     act = cfg.get("projector_hidden_act") or _PROJECTOR_ACT
     if act != _PROJECTOR_ACT:
         raise ConfigError(f"config.json: projector_hidden_act '{str(act)[:40]}' is not modelled "
                           "(the projector is costed as Linear-GELU-Linear); use gelu")
-    default = "full" if cfg.get("model_type") == "llava_onevision" else "default"
-    strategy = cfg.get("vision_feature_select_strategy") or default
+    kind = cfg.get("model_type")
+    strategy = cfg.get("vision_feature_select_strategy") or (
+        "full" if kind == "llava_onevision" else "default")
     if strategy not in _STRATEGIES:
         raise ConfigError(f"config.json: vision_feature_select_strategy '{str(strategy)[:40]}' "
                           "is not one of default, full (as transformers' LlavaConfig requires)")
-    if strategy == "full" and cls_token:
-        raise ConfigError("config.json: vision_feature_select_strategy 'full' keeps the CLS "
-                          "token as a visual token, which is not modelled for a CLIP ViT; use "
-                          "'default'")
+    if strategy == "full" and cls_token and kind in _FULL_REFUSED:
+        raise ConfigError(f"config.json: vision_feature_select_strategy 'full' keeps the CLS "
+                          f"token of a CLIP ViT, which transformers does not support for "
+                          f"{kind} ({_FULL_REFUSED[str(kind)]}); use 'default'")
     if strategy == "default" and not cls_token:
         raise ConfigError("config.json: 'default' feature selection drops a CLS token this ViT "
                           "lacks")
+    return strategy == "full" and cls_token
 
 
 def _pinpoints(cfg: Cfg) -> tuple[tuple[int, int], ...]:
@@ -256,7 +271,8 @@ def _llava(cfg: Cfg, name: str) -> ModelSpec:
     if "vocab_size" in cfg and "vocab_size" not in (cfg.get("text_config") or {}):
         llm = llm.model_copy(update={"vocab_size": cfg["vocab_size"]})
     vit = _vit_from_config(cfg.get("vision_config") or {}, _feature_layer(cfg))
-    _check_llava_top(cfg, vit.cls_token)
+    if _check_llava_top(cfg, vit.cls_token):
+        vit = vit.model_copy(update={"feature_keeps_cls": True})
     proj = ProjectorSpec(kind="mlp2x_gelu", input_dim=vit.hidden_size, output_dim=llm.hidden_size,
                          bias=_flag(cfg, "multimodal_projector_bias", True))
     kind = cfg.get("model_type")

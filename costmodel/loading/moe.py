@@ -2,8 +2,9 @@
 No I/O.
 
 The attention, embedding and norms are those of a dense family the loader already builds
-(Mixtral = Mistral's, Qwen3-MoE = Qwen2's without qkv bias, plus Qwen3's per-head q/k RMSNorm,
-Qwen2-MoE = Qwen2's, plus a gated shared expert):
+(Mixtral = Mistral's, Qwen3-MoE = Qwen2's with q/k/v/o biases only from `attention_bias`
+(default false), plus Qwen3's per-head q/k RMSNorm, Qwen2-MoE = Qwen2's, plus a gated shared
+expert):
 the config is read as that dense config (`_dense_view`, with the MoE config class's defaults
 filled in) and the experts are added as an `MoESpec`. Defaults are the transformers 5.23 config
 classes' (MixtralConfig, Qwen3MoeConfig, Qwen2MoeConfig). What changes cost and is not
@@ -79,21 +80,20 @@ def _dense_view(cfg: Cfg, kind: str) -> Cfg:
     view.update(model_type=dense, architectures=[], sliding_window=cfg.get("sliding_window"))
     if kind != "mixtral":  # Qwen MoE configs: a window only with use_sliding_window (refused)
         view.update(use_sliding_window=False)
-    view.pop("attention_bias", None)  # the MoE classes' own q/k/v bias: _qkv_bias
+    view.pop("attention_bias", None)  # the MoE classes' own biases: _attention_biases
     return view
 
 
-def _qkv_bias(cfg: Cfg, kind: str) -> bool:
-    """q/k/v biases: Qwen2MoeConfig `qkv_bias` (default true); MixtralAttention has none
-    (`attention_bias` ignored, as transformers does); Qwen3MoeConfig `attention_bias` also
-    biases o_proj, not modelled, so true is refused."""
+def _attention_biases(cfg: Cfg, kind: str) -> dict[str, bool]:
+    """q/k/v and o_proj biases: Qwen2MoeConfig `qkv_bias` (default true) on q/k/v, none on
+    o_proj (Qwen2MoeAttention); MixtralAttention has none (`attention_bias` ignored, as
+    transformers does); Qwen3MoeConfig `attention_bias` biases q, k, v and o_proj
+    (models/qwen3_moe/modeling_qwen3_moe.py, Qwen3MoeAttention.__init__)."""
     d = MOE_KINDS[kind][2]
     if kind == "qwen2_moe":
-        return bool(_get(cfg, d, "qkv_bias"))
-    if kind == "qwen3_moe" and _get(cfg, d, "attention_bias"):
-        raise ConfigError("config.json: attention_bias = true is not modelled (it biases o_proj "
-                          "too); use a config without attention biases")
-    return False
+        return {"qkv_bias": bool(_get(cfg, d, "qkv_bias")), "o_bias": False}
+    bias = kind == "qwen3_moe" and bool(_get(cfg, d, "attention_bias"))
+    return {"qkv_bias": bias, "o_bias": bias}
 
 
 def moe_from_config(cfg: Cfg, kind: str) -> MoESpec:
@@ -125,5 +125,5 @@ def moe_spec_from_config(cfg: Cfg, name: str) -> ModelSpec:
     moe = moe_from_config(cfg, kind)
     llm = llm_from_config(_dense_view(cfg, kind))
     llm = llm.model_copy(update={"moe": moe, "qk_norm": kind == "qwen3_moe",
-                                 "qkv_bias": _qkv_bias(cfg, kind)})
+                                 **_attention_biases(cfg, kind)})
     return ModelSpec(name=name, llm=llm)

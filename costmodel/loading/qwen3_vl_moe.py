@@ -3,7 +3,8 @@
 
 The model is Qwen3-VL's vision tower, merger and DeepStack mergers (loading/qwen_vl.py, read
 unchanged: `Qwen3VLMoeVisionConfig` has `Qwen3VLVisionConfig`'s fields and defaults) in front
-of a Qwen3-MoE decoder: Qwen3-VL's attention (q/k RMSNorm per head, no biases) with a
+of a Qwen3-MoE decoder: Qwen3-VL's attention (q/k RMSNorm per head; q/k/v and o_proj biases
+only with `attention_bias`, Qwen3VLMoeTextAttention) with a
 `Qwen3VLMoeTextSparseMoeBlock` in every layer (router Linear(h, E), softmax, top-k, the k
 weights always renormalised by `Qwen3VLMoeTextTopKRouter`, E SwiGLU experts of width
 `moe_intermediate_size`, no shared expert). The text config is read as the dense Qwen3-VL text
@@ -12,11 +13,11 @@ fields removed) and the experts are added as an `MoESpec` (specs/moe.py, core/mo
 
 Refused with one ConfigError line (they change cost and are not modelled): dense layers among
 the MoE layers (`decoder_sparse_step` != 1, a non-empty `mlp_only_layers`, `num_experts` 0),
-the load-balancing loss in the forward (`output_router_logits` true), attention biases, a
-non-SiLU MLP, other families' expert fields (a shared expert), non-full `layer_types` (the
-dense reader's rule). `norm_topk_prob` is not a Qwen3VLMoeTextConfig field (the router
-renormalises whatever it says); `sliding_window` is reset to None by the config class (full
-causal attention on every layer).
+the load-balancing loss in the forward (`output_router_logits` true), a non-SiLU MLP, other
+families' expert fields (a shared expert), non-full `layer_types` (the dense reader's rule).
+`norm_topk_prob` is not a Qwen3VLMoeTextConfig field (the router renormalises whatever it
+says); `sliding_window` is reset to None by the config class (full causal attention on every
+layer).
 """
 
 from __future__ import annotations

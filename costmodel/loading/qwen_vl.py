@@ -95,8 +95,8 @@ def _vision(vc: Cfg, kind: str) -> tuple[VisionSpec, int, int]:
 
 
 def _qwen3_text(tc: Cfg) -> LLMSpec:
-    """Qwen3VLTextConfig -> LLMSpec: q_norm / k_norm, no qkv bias (attention_bias would also
-    bias o_proj, which is not modelled), head_dim 128 by default."""
+    """Qwen3VLTextConfig -> LLMSpec: q_norm / k_norm, q/k/v and o_proj biases only with
+    `attention_bias` (default false), head_dim 128 by default."""
     where, d = "text_config.", QWEN3_TEXT_DEFAULTS
     check_experts(tc, where)
     # non-full layer_types refused (no window applies to this family): loading/windows.py
@@ -104,9 +104,9 @@ def _qwen3_text(tc: Cfg) -> LLMSpec:
     if _get(tc, d, "hidden_act", where) != "silu" or tc.get("mlp_bias"):
         raise ConfigError("config.json: text_config.hidden_act / mlp_bias: only a SiLU-gated "
                           "MLP without biases is modelled; use hidden_act silu")
-    if tc.get("attention_bias"):
-        raise ConfigError("config.json: text_config.attention_bias = true is not modelled "
-                          "(o_proj bias); use a config without attention biases")
+    # Qwen3VLTextAttention: bias=config.attention_bias on q_proj, k_proj, v_proj and o_proj
+    # (models/qwen3_vl/modeling_qwen3_vl.py, Qwen3VLTextAttention.__init__)
+    bias = bool(_get(tc, d, "attention_bias", where))
     try:
         return LLMSpec(
             hidden_size=_get(tc, d, "hidden_size", where),
@@ -115,7 +115,8 @@ def _qwen3_text(tc: Cfg) -> LLMSpec:
             num_kv_heads=_get(tc, d, "num_key_value_heads", where),
             head_dim=_get(tc, d, "head_dim", where),
             intermediate_size=_get(tc, d, "intermediate_size", where),
-            vocab_size=_get(tc, d, "vocab_size", where), qk_norm=True,
+            vocab_size=_get(tc, d, "vocab_size", where), qk_norm=True, qkv_bias=bias,
+            o_bias=bias,
             max_position_embeddings=_get(tc, d, "max_position_embeddings", where),
         )
     except ValidationError as e:

@@ -100,7 +100,7 @@ class Attention(nn.Module):
         self.q = nn.Linear(m.hidden_size, m.q_dim, bias=m.qkv_bias)
         self.k = nn.Linear(m.hidden_size, m.kv_dim, bias=m.qkv_bias)
         self.v = nn.Linear(m.hidden_size, m.kv_dim, bias=m.qkv_bias)
-        self.o = nn.Linear(m.q_dim, m.hidden_size, bias=False)
+        self.o = nn.Linear(m.q_dim, m.hidden_size, bias=m.o_bias)
         self.rope = m.rope
 
     def forward(self, x: Tensor, cache: KVCache, layer: int, pos: int,
@@ -287,7 +287,8 @@ class ViT(nn.Module):
             x = layer(x, rope)
         if self.post_norm is not None and self.spec.post_norm_applied:
             x = self.post_norm(x)
-        return x[:, int(self.spec.cls_token):]  # CLS dropped
+        # CLS dropped, unless kept as a feature (LLaVA "full": LlavaModel.get_image_features)
+        return x[:, int(self.spec.cls_token and not self.spec.feature_keeps_cls):]
 
 
 class Projector(nn.Module):

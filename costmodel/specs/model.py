@@ -37,6 +37,9 @@ class LLMSpec(BaseModel):
     tie_embeddings: bool = False
     norm_kind: Literal["rmsnorm", "layernorm"] = "rmsnorm"
     qkv_bias: bool = False
+    # A bias on the output projection too (LlamaAttention's o_proj with `attention_bias`;
+    # Qwen2Attention has q/k/v biases and none on o_proj).
+    o_bias: bool = False
     rope: bool = True
     # The longest sequence the model was trained for (config.json); None = not given.
     max_position_embeddings: PositiveInt | None = None
@@ -117,6 +120,8 @@ class LLMSpec(BaseModel):
         attn = h * (self.q_dim + 2 * self.kv_dim) + self.q_dim * h
         if self.qkv_bias:
             attn += self.q_dim + 2 * self.kv_dim
+        if self.o_bias:
+            attn += h
         mlp = (2 if self.mlp_kind == "gelu" else 3) * h * i
         if self.moe is not None:
             mlp = self.moe.layer_params(h)
@@ -160,7 +165,8 @@ class LLMSpec(BaseModel):
 class TokenScheme(BaseModel):
     """How images become visual tokens.
 
-    fixed: every image is resized to the encoder's image_size; tokens = patches (CLS dropped).
+    fixed: every image is resized to the encoder's image_size; tokens = patches (CLS dropped,
+      unless vision.feature_keeps_cls: patches + 1).
     anyres: LLaVA-NeXT; a base image plus tiles picked from grid_pinpoints, unpadded, one newline
       token per feature row. anyres_max_patches N (LLaVA-OneVision `vision_aspect_ratio`
       "anyres_max_N"): the unpadded grid is downscaled when it exceeds 1.1^2 x N crops' features.
@@ -242,6 +248,11 @@ class ModelSpec(BaseModel):
                     f"projector.output_dim: {self.projector.output_dim} != llm.hidden_size "
                     f"{self.llm.hidden_size}"
                 )
+        if self.vision and self.vision.feature_keeps_cls and (
+                self.token_scheme.kind != "fixed" or (self.projector and self.projector.merge_size > 1)):
+            raise ValueError("vision.feature_keeps_cls: the CLS row is a visual token only with "
+                             "the fixed token scheme and a projector that merges no patches "
+                             "(LLaVA-1.5)")
         if (self.cross_vision is None) != (not self.llm.cross_attention_layers):
             raise ValueError("cross_vision: a cross-attention VLM needs both cross_vision and "
                              "llm.cross_attention_layers")

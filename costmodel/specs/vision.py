@@ -37,6 +37,11 @@ class VisionSpec(BaseModel):
     # features are a hidden state before it (LLaVA's hidden_states[feature_layer]).
     post_norm_applied: bool = False
     feature_layer: int = -1
+    # The selected features keep the CLS row: one more feature (projector row, LLM visual token)
+    # per encoder pass (LLaVA vision_feature_select_strategy "full" on a CLIP ViT; transformers
+    # models/llava/modeling_llava.py, LlavaModel.get_image_features drops row 0 only for
+    # "default"). False: the CLS row, if any, is dropped.
+    feature_keeps_cls: bool = False
     mlp_act: MlpAct = "quick_gelu"
     # InternViT (transformers models/internvl/modeling_internvl.py): q/k/v biases follow
     # `attention_bias` (the output projection always has one), per-channel layer scale
@@ -74,6 +79,8 @@ class VisionSpec(BaseModel):
             raise ValueError(
                 f"vision.patch_size: {self.patch_size} exceeds image_size {self.image_size}"
             )
+        if self.feature_keeps_cls and not self.cls_token:
+            raise ValueError("vision.feature_keeps_cls: this ViT has no CLS token to keep")
         if not (-self.num_layers <= self.feature_layer <= self.num_layers) or self.feature_layer == 0:
             raise ValueError(
                 f"vision.feature_layer: {self.feature_layer} is outside 1..{self.num_layers} "
@@ -90,6 +97,12 @@ class VisionSpec(BaseModel):
         """Patches of one image at the native image_size (a strided conv drops any remainder:
         SigLIP 384/14 -> 27 x 27)."""
         return (self.image_size // self.patch_size) ** 2
+
+    @property
+    def features_per_image(self) -> int:
+        """Feature rows one encoder pass gives the projector: its patches, plus the CLS row
+        when the features keep it (feature_keeps_cls)."""
+        return self.patches_per_image + int(self.feature_keeps_cls)
 
     @property
     def executed_layers(self) -> int:

@@ -94,8 +94,14 @@ def _vit(spec: ModelSpec, pts: Points, comp: Compression) -> Points:
         share = np.where(pts.seq_per_crop > cls,
                          (vit_seq(v, merged, v.executed_layers) - cls)
                          / np.maximum(pts.seq_per_crop - cls, 1.0), 1.0)
-    return replace(merged, projector_rows=np.floor(pts.projector_rows * share + EPS),
-                   visual=np.floor(pts.visual * share + EPS))
+    # The CLS row of each pass is never merged: under LLaVA's "full" strategy it stays a feature
+    keep = float(v.feature_keeps_cls) * pts.crops
+
+    def rows(n: Arr) -> Arr:
+        c = np.minimum(keep, n)
+        return c + np.floor((n - c) * share + EPS)
+
+    return replace(merged, projector_rows=rows(pts.projector_rows), visual=rows(pts.visual))
 
 
 def _encoder(spec: ModelSpec, pts: Points, comp: Compression) -> Points:

@@ -41,14 +41,14 @@ def test_wrong_type_is_one_line_naming_the_field(cfg, field):
 
 
 @pytest.mark.parametrize(("cfg", "field"), [
-    # LLaVA: a 577th token (CLS kept), an unknown strategy, another projector activation
-    (_with("llava-1.5-7b", None, vision_feature_select_strategy="full"), "'full' keeps the CLS"),
+    # LLaVA: an unknown strategy, another projector activation; "full" on a CLIP ViT where
+    # transformers cannot pack the CLS row (LLaVA-NeXT / OneVision pack_image_features)
     (_with("llava-1.5-7b", None, vision_feature_select_strategy="bogus"), "'bogus' is not one"),
     (_with("llava-1.5-7b", None, projector_hidden_act="silu"), "projector_hidden_act 'silu'"),
-    # Llama / Qwen3-MoE attention_bias also biases o_proj (LlamaAttention, Qwen3MoeAttention)
-    (_with("llama-3-8b", None, attention_bias=True), "attention_bias = true is not modelled"),
-    (_with("llava-1.5-7b", "text_config", attention_bias=True), "text_config.attention_bias"),
-    (_with("qwen3-30b-a3b", None, attention_bias=True), "attention_bias = true"),
+    (_with("llava-next-vicuna-7b", None, vision_feature_select_strategy="full"),
+     "'full' keeps the CLS token of a CLIP ViT, which transformers does not support for "
+     "llava_next (LlavaNextModel.pack_image_features"),
+    (_with("llama-3-8b", None, attention_bias="true"), "attention_bias: 'true' is not true or"),
 ])
 def test_fields_that_change_cost_are_refused(cfg, field):
     assert field in config_refused(cfg)
@@ -75,6 +75,9 @@ def test_onevision_full_strategy_and_siglip_default_refused():
     assert spec_from_config(zoo_config("llava-onevision-0.5b")).is_vlm  # "full", no CLS: as before
     cfg = _with("llava-onevision-0.5b", None, vision_feature_select_strategy="default")
     assert "'default' feature selection drops a CLS token" in config_refused(cfg)
+    # "full" on a CLIP tower: LlavaOnevisionModel.pack_image_features refuses the 577-row crop
+    clip = _with("llava-onevision-0.5b", None, vision_config=zoo_config("llava-1.5-7b")["vision_config"])
+    assert "for llava_onevision (LlavaOnevisionModel.pack_image_features" in config_refused(clip)
 
 
 def test_a_billion_layers_is_refused_not_run():

@@ -37,7 +37,6 @@ def test_pattern_and_layer_types():
     (_with({"final_logit_softcapping": 30.0}), "text_config.final_logit_softcapping"),
     (_with({"attn_logit_softcapping": 50.0}), "text_config.attn_logit_softcapping"),
     (_with({"use_bidirectional_attention": True}), "text_config.use_bidirectional_attention"),
-    (_with({"attention_bias": True}), "text_config.attention_bias"),
     (_with({"hidden_activation": "silu"}), "text_config.hidden_activation"),
     (_with({"layer_types": ["chunked_attention"] * 34}), "text_config.layer_types"),
     (_with({"num_experts": 8}), "text_config.num_experts"),

@@ -74,7 +74,6 @@ def test_num_local_experts_is_read():
     (dict(num_experts=0), "text_config.num_experts"),
     (dict(output_router_logits=True), "text_config.output_router_logits"),
     (dict(shared_expert_intermediate_size=768), "text_config.shared_expert_intermediate_size"),
-    (dict(attention_bias=True), "text_config.attention_bias"),
     (dict(hidden_act="gelu"), "text_config.hidden_act"),
     (dict(num_experts_per_tok=200), "text_config.num_experts_per_tok"),
     (dict(layer_types=["sliding_attention"] * 48), "text_config.layer_types"),

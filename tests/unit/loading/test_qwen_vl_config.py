@@ -28,7 +28,6 @@ def test_missing_vision_fields_take_class_defaults():
 
 
 @pytest.mark.parametrize(("mid", "where", "update", "field"), [
-    ("qwen3-vl-8b", "text_config", {"attention_bias": True}, "text_config.attention_bias"),
     ("qwen3-vl-8b", "text_config", {"num_experts": 128}, "text_config.num_experts = 128"),
     ("qwen3-vl-8b", "text_config", {"hidden_act": "gelu"}, "text_config.hidden_act"),
     ("qwen3-vl-8b", "vision_config", {"deepstack_visual_indexes": [8, 27]},

@@ -38,9 +38,14 @@ def model_class(cfg: dict[str, Any], is_vlm: bool) -> Any:
 def transformers_params(mid: str) -> tuple[str, int, bool]:
     """(class name, unique parameter count, whether lm_head shares embed_tokens' tensor)."""
     cfg = json.loads((ZOO_DIR / ZOO[mid].config_file).read_text(encoding="utf-8"))
+    return meta_params(cfg, load_model(mid).is_vlm)
+
+
+def meta_params(cfg: dict[str, Any], is_vlm: bool) -> tuple[str, int, bool]:
+    """transformers_params of a config dict."""
     config = transformers.AutoConfig.for_model(
         cfg["model_type"], **{k: v for k, v in cfg.items() if k != "model_type"})
-    cls = model_class(cfg, load_model(mid).is_vlm)
+    cls = model_class(cfg, is_vlm)
     with torch.device("meta"):
         model = cls._from_config(config) if hasattr(cls, "_from_config") else cls.from_config(config)
     n = sum(p.numel() for p in model.parameters())  # unique tensors: a tied weight once
@@ -59,6 +64,41 @@ def test_params_equal_transformers_meta_build(mid):
 def test_tied_embeddings_agree(mid):
     # costmodel drops lm_head from the count exactly when transformers ties it to the embedding
     assert transformers_params(mid)[2] == load_model(mid).llm.tie_embeddings
+
+
+def _variant(mid: str, top: dict[str, Any] | None = None,
+             text: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Zoo config `mid` with `top` set at the top level and `text` in its text_config."""
+    cfg = json.loads((ZOO_DIR / ZOO[mid].config_file).read_text(encoding="utf-8"))
+    cfg.update(top or {})
+    cfg.get("text_config", cfg).update(text or {})
+    return cfg
+
+
+BIAS = {"attention_bias": True}
+# Settings the zoo's configs leave at their defaults, honoured as transformers builds them:
+# attention_bias (q, k, v and o_proj biases) and LLaVA's "full" feature strategy (no new
+# parameters: the same count, through the same loader path).
+VARIANTS = {
+    "llama-3-8b+attention_bias": _variant("llama-3-8b", text=BIAS),
+    "llava-1.5-7b+full+attention_bias": _variant(
+        "llava-1.5-7b", {"vision_feature_select_strategy": "full"}, BIAS),
+    "smolvlm-500m+attention_bias": _variant("smolvlm-500m", text=BIAS),
+    "qwen3-30b-a3b+attention_bias": _variant("qwen3-30b-a3b", text=BIAS),
+    "qwen3-vl-8b+attention_bias": _variant("qwen3-vl-8b", text=BIAS),
+    "qwen3-vl-30b-a3b+attention_bias": _variant("qwen3-vl-30b-a3b", text=BIAS),
+    "gemma-3-4b+attention_bias": _variant("gemma-3-4b", text=BIAS),
+}
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_config_variants_equal_transformers_meta_build(name):
+    from costmodel.loading.from_config import spec_from_config
+
+    cfg = VARIANTS[name]
+    spec = spec_from_config(json.loads(json.dumps(cfg)), name)
+    _, n, _ = meta_params(cfg, spec.is_vlm)
+    assert spec.param_counts()["total"] == n
 
 
 CALIBRATION_CONFIGS = sorted(

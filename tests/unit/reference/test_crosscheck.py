@@ -53,7 +53,13 @@ SIGLIP_LIKE = ModelSpec(
 TEXT_ONLY = ModelSpec(name="text", llm=LLMSpec(hidden_size=128, num_layers=2, num_heads=4,
                                                num_kv_heads=4, intermediate_size=300,
                                                vocab_size=500, head_dim=48))
-LOCAL = [LLAVA15_7B, QWEN2VL_LIKE, SIGLIP_LIKE, TEXT_ONLY, tiny_spec()]
+# LLaVA-1.5 with vision_feature_select_strategy "full" (the CLS row kept as a visual token)
+# and Llama attention_bias (q, k, v and o biases)
+LLAVA_FULL_BIASED = LLAVA15_7B.model_copy(update={
+    "name": "llava-full-biased",
+    "vision": LLAVA15_7B.vision.model_copy(update={"feature_keeps_cls": True}),
+    "llm": LLAVA15_7B.llm.model_copy(update={"qkv_bias": True, "o_bias": True})})
+LOCAL = [LLAVA15_7B, QWEN2VL_LIKE, SIGLIP_LIKE, TEXT_ONLY, tiny_spec(), LLAVA_FULL_BIASED]
 # Zoo models the reference mirrors (reference.model.mirrors); Qwen2.5-VL / Qwen3-VL,
 # Llama-3.2-Vision and the MoE models are checked against transformers' own classes in
 # test_qwen_vl.py, test_mllama_flops.py and test_moe.py.

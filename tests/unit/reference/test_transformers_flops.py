@@ -2,7 +2,9 @@
 REAL transformers classes (not costmodel's own torch reference), one shrunken config per family.
 
 Each family's config is the zoo's own config.json (or, for mistral and qwen2, which have no zoo
-model, a config of that model_type) with its sizes shrunk (2-3 layers, hidden 32-64, vocab 512;
+model, a config of that model_type; llava_full and llama_bias: a zoo config with
+vision_feature_select_strategy "full" / attention_bias true) with its sizes shrunk (2-3
+layers, hidden 32-64, vocab 512;
 anyres pinpoints scaled with the image size). costmodel reads it with its loader
 (`spec_from_config`); transformers builds `architectures[0]` from the same dict with eager
 attention (SDPA on CPU runs a fused kernel FlopCounterMode does not count) and runs it on CPU
@@ -44,6 +46,7 @@ from costmodel.loading.load import _PKG  # noqa: E402
 from costmodel.reference.crosscheck import causal_skipped_flops, points  # noqa: E402
 from costmodel.specs.model import ModelSpec  # noqa: E402
 from costmodel.specs.workload import VisualPlan  # noqa: E402
+from tests.helpers import zoo_config  # noqa: E402
 
 VOCAB, IMG, START, END = 512, 500, 501, 502  # shrunk vocabulary and special token ids
 TEXT = dict(hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
@@ -60,6 +63,11 @@ FAMILIES: dict[str, tuple[Any, int, tuple[int, int]]] = {
                  "sliding_window": None, "head_dim": 16}, 0, (0, 0)),
     "qwen2": ({"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2",
                "use_sliding_window": False, "tie_word_embeddings": True}, 0, (0, 0)),
+    # vision_feature_select_strategy "full": the CLS row is a projector row and a visual token
+    # (LlavaModel.get_image_features); Llama attention_bias: q, k, v and o biases
+    "llava_full": ({**zoo_config("llava-1.5-7b"), "vision_feature_select_strategy": "full"},
+                   28, (50, 30)),
+    "llama_bias": ({**zoo_config("llama-3-8b"), "attention_bias": True}, 0, (0, 0)),
 }
 UNIT = Precision(weight_bytes_per_element=1.0, act_bytes_per_element=1.0, kv_bytes_per_element=1.0)
 
@@ -114,7 +122,7 @@ def hf_inputs(family: str, spec: ModelSpec, plan: VisualPlan, size: tuple[int, i
         out["pixel_values"] = torch.randn(gh * gw, v.patch_input_dim)
         out["image_grid_thw"] = torch.tensor([[1, gh, gw]])
         out["mm_token_type_ids"] = (out["input_ids"] == IMG).long()  # 1 = image (the processor's)
-    elif family == "llava":
+    elif family in ("llava", "llava_full"):
         out["pixel_values"] = torch.randn(1, 3, v.image_size, v.image_size)
     else:
         out["pixel_values"] = torch.randn(1, int(plan.crops), 3, v.image_size, v.image_size)
