@@ -145,8 +145,8 @@ def _plan(spec, hw, w):
           ev.total_bytes[:, k], ev.per_gpu_total_bytes[:, k])
 
 
-ENTRY_POINTS = {"sweep": _sweep, "sweep_tokens": _sweep_tokens, "devices": _fleet, "energy": _energy, "batching": _batching,
-                "plan": _plan}
+ENTRY_POINTS = {"sweep": _sweep, "sweep_tokens": _sweep_tokens, "devices": _fleet,
+                "energy": _energy, "batching": _batching, "plan": _plan}
 # Refusals, each a documented limit of that entry point (one line, names the field).
 # (A sweep takes every field on the axis of the workload's own visual input; the token axis
 # gives the tokens, so no image size or video beside it.)
