@@ -162,8 +162,10 @@ def sweep(
     bat = parse_grid(batch, "--batch", minimum=1, maximum=MAX_BATCH)
     comp = co.compression_from_values(locals())
     models, devices = id_list(model, "MODEL"), id_list(hardware, "--hardware")
-    # the grid strings are the axes; the Workload's own batch is the grid's first
-    w = workload_from_values(locals(), **NO_INPUT, batch=int(bat[0]), compression=comp)
+    # the grid strings are the axes; the Workload's own batch and video are the grid's first
+    # (a video compression, tempmerge or dycoke, needs a video)
+    w = workload_from_values(locals(), **{**NO_INPUT, **_first_video(given)},
+                             batch=int(bat[0]), compression=comp)
     axes = resolve(w, names=AXIS_OPTIONS, **given)
     n = len(models) * len(devices) * axes.points * len(bat)
     if n > MAX_POINTS:
@@ -198,6 +200,16 @@ def _parsed(visual_tokens: str | None, images: str | None, image_size: str | Non
             "video_seconds": grid(video_seconds, lambda t: parse_real_grid(
                 t, "--seconds", MAX_SECONDS)),
             "video_fps": grid(video_fps, lambda t: parse_real_grid(t, "--fps", MAX_FPS))}
+
+
+def _first_video(given: dict[str, Any]) -> dict[str, Any]:
+    """The first point's video (frames, or seconds at fps), as Workload fields; {} without."""
+    if given["video_frames"] is not None:
+        return {"video_frames": int(given["video_frames"][0])}
+    if given["video_seconds"] is not None and given["video_fps"] is not None:
+        return {"video_seconds": float(given["video_seconds"][0]),
+                "video_fps": float(given["video_fps"][0])}
+    return {}
 
 
 def _refuse_unused(specs: list[ModelSpec], axes: Axes, w: Workload, images_given: bool) -> None:

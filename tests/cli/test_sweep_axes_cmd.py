@@ -79,6 +79,16 @@ def test_sweep_video_seconds_at_fps_equals_estimate():
                                          f"{r.video_fps:g}", "--image-size", "448x448"])
 
 
+def test_sweep_video_seconds_with_a_video_compression():
+    """--method dycoke:0.5 (a video's per-frame merge) at every point of a seconds axis."""
+    out = _invoke(["sweep", "llava-onevision-0.5b", "-H", H, "--seconds", "4,8", "--fps", "2",
+                   "--method", "dycoke:0.5", "-f", "csv"])
+    df = pd.read_csv(io.StringIO(out))
+    assert df[df.stage == "decode"]["video_frames"].tolist() == [8, 16]
+    _agree(df, "llava-onevision-0.5b", lambda r: ["--seconds", f"{r.video_seconds:g}", "--fps",
+                                                  "2", "--method", "dycoke:0.5"])
+
+
 def test_sweep_qwen3_vl_seconds_text_and_json():
     """Qwen3-VL writes timestamps that follow the seconds: the sweep's TTFT still equals
     estimate's; -f json gives the inputs as numbers and the size as text."""
