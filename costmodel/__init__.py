@@ -8,7 +8,8 @@ Public API (docs/python-api.md):
     compare_compression(model, hardware, keep=..., at=..., method=..., kv_keep=..., ...,
         **workload_fields) -> CompressionComparison (.frame(): `compare-compression --format
         csv`, .to_dict(): its JSON)
-    costmodel.sweep.sweep(specs, hardware, visual_tokens, batch, ...) -> DataFrame
+    costmodel.sweep.sweep(specs, hardware, visual_tokens, batch, ...) -> DataFrame (or an axis
+        of images=, image_sizes=, video_frames=, video_seconds= with video_fps=)
     Compression, CompressionPlan, KVCompression: a workload's token compression (compression=...)
 Bad input raises CostmodelError (a ValueError) with one line naming the field and the fix.
 """

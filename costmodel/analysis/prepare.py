@@ -3,16 +3,21 @@ into a `costmodel.core.evaluate.Prepared` (points, precision, rates, options, co
 every entry point (estimate, sweep, compare, plan, batching, energy, compare-compression,
 plot, validate, the Python API) calls it before `costmodel.core.evaluate.evaluate`.
 
-Grid columns (`columns`): 1-D arrays of equal length K for any of batch, visual_tokens,
-video_frames, text_tokens and output_tokens; each replaces the workload's value point by point (a sweep
-passes its flattened grid, validate one column per measured row). Every column is checked
-through the Workload rules at its smallest and largest value before any work.
+Grid columns (`columns`): 1-D arrays of equal length K for any of GRID_FIELDS (batch,
+visual_tokens, images, image_width and image_height (together: image_size), video_frames,
+video_seconds, video_fps, text_tokens, output_tokens); each replaces the workload's value
+point by point (a sweep passes its flattened grid, validate one column per measured row).
+Every column is checked through the Workload rules at its smallest and largest value before
+any work. Visual tokens given (a column or the workload's) are planned vectorised
+(`plan_token_arrays`); images and videos per distinct (count, size[, seconds, fps]) with the
+scalar planners of one request (`plan_image_arrays`, `plan_video_arrays`).
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
@@ -26,8 +31,14 @@ from costmodel.core.ops import Arr
 from costmodel.core.parallel.pipeline import stage_bounds
 from costmodel.core.parallel.tensor import shard_spec
 from costmodel.core.roofline import as_column
-from costmodel.core.video import plan_video_arrays, sampled_frames, video_text_arrays, video_text_tokens
-from costmodel.core.visual_tokens import plan_images, plan_token_arrays
+from costmodel.core.video import (
+    plan_video_arrays,
+    sampled_frame_arrays,
+    sampled_frames,
+    video_text_arrays,
+    video_text_tokens,
+)
+from costmodel.core.visual_tokens import plan_image_arrays, plan_token_arrays
 from costmodel.errors import ContextWarning, CostmodelError, one_line
 from costmodel.loading.load import load_engine
 from costmodel.specs.compression import Compression, CompressionPlan
@@ -37,7 +48,11 @@ from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Workload
 from costmodel.units import DType
 
-GRID_FIELDS = ("batch", "visual_tokens", "video_frames", "text_tokens", "output_tokens")
+GRID_FIELDS = ("batch", "visual_tokens", "images", "image_width", "image_height", "video_frames",
+               "video_seconds", "video_fps", "text_tokens", "output_tokens")
+VIDEO_COLUMNS = ("video_frames", "video_seconds", "video_fps")
+SIZE_COLUMNS = ("image_width", "image_height")  # the Workload's image_size (W, H), per point
+REAL_COLUMNS = ("video_seconds", "video_fps")  # not whole numbers
 
 
 def math_dtypes(profiles: Sequence[HardwareProfile], dtype: DType | None) -> tuple[DType, ...]:
@@ -52,13 +67,20 @@ def _check_columns(w: Workload, columns: Mapping[str, Arr]) -> int:
     unknown = set(columns) - set(GRID_FIELDS)
     if unknown:
         raise CostmodelError(f"columns: {sorted(unknown)} cannot vary; use {', '.join(GRID_FIELDS)}")
+    if sum(c in columns for c in SIZE_COLUMNS) == 1:
+        raise CostmodelError("columns: image_width and image_height go together; give both")
     sizes = {len(np.asarray(c).reshape(-1)) for c in columns.values()}
     if len(sizes) > 1:
         raise CostmodelError("columns: grid columns differ in length; give equal lengths")
-    base = w.model_dump(exclude=set(columns))
+    fields = {"image_size" if k in SIZE_COLUMNS else k for k in columns}
+    base = w.model_dump(exclude=fields)
     for pick in (np.min, np.max):
+        at: dict[str, Any] = {k: float(pick(v)) if k in REAL_COLUMNS else int(pick(v))
+              for k, v in columns.items() if k not in SIZE_COLUMNS}
+        if "image_size" in fields:
+            at["image_size"] = tuple(int(pick(columns[k])) for k in SIZE_COLUMNS)
         try:
-            Workload(**base, **{k: int(pick(v)) for k, v in columns.items()})
+            Workload(**base, **at)
         except ValidationError as e:
             raise CostmodelError(one_line(e)) from None
     return sizes.pop() if sizes else 1
@@ -169,19 +191,12 @@ def points(spec: ModelSpec, w: Workload, columns: Mapping[str, Arr], k: int) -> 
     text = col("text_tokens", w.text_tokens)
     if "visual_tokens" in columns or w.visual_tokens is not None:
         plan = plan_token_arrays(spec, col("visual_tokens", w.visual_tokens or 0), w.images)
-    elif "video_frames" in columns or w.has_video:
-        frames = columns.get("video_frames")
-        seconds = None if frames is not None else w.video_seconds
-        if frames is None:
-            frames = np.full(k, float(video_frames(spec, w)))
-        plan = plan_video_arrays(spec, frames, *image_size(spec, w))
+    elif w.has_video or any(c in columns for c in VIDEO_COLUMNS):
+        frames, seconds = frame_column(spec, w, columns, k)
+        plan = plan_video_arrays(spec, frames, *_size_columns(spec, w, columns, k))
         text = text + np.broadcast_to(video_text_arrays(spec, frames, seconds), (k,))
     else:
-        size = image_size(spec, w)
-        vp = plan_images(spec, w.images, size[0], size[1])
-        plan = {"crops": np.full(k, vp.crops), "seq_per_crop": np.full(k, vp.seq_per_crop),
-                "projector_rows": np.full(k, vp.projector_rows),
-                "visual": np.full(k, vp.llm_tokens), "grid_w": np.full(k, vp.grid_w)}
+        plan = plan_image_arrays(spec, col("images", w.images), *_size_columns(spec, w, columns, k))
     grid_w = plan.get("grid_w")
     return Points(batch=col("batch", w.batch)[None], crops=plan["crops"][None],
                   seq_per_crop=plan["seq_per_crop"][None],
@@ -190,6 +205,32 @@ def points(spec: ModelSpec, w: Workload, columns: Mapping[str, Arr], k: int) -> 
                   output=col("output_tokens", w.output_tokens)[None],
                   visual_in_prompt=spec.cross_vision is None,
                   grid_w=None if grid_w is None else grid_w[None])
+
+
+def _size_columns(spec: ModelSpec, w: Workload, columns: Mapping[str, Arr], k: int,
+                  ) -> tuple[Arr, Arr]:
+    """Each point's image (or frame) width and height: the grid's, else the workload's (or
+    the model's default) size."""
+    if "image_width" in columns:
+        width, height = (np.asarray(columns[c], dtype=float) for c in SIZE_COLUMNS)
+        return np.broadcast_to(width, (k,)), np.broadcast_to(height, (k,))
+    size = image_size(spec, w)
+    return np.full(k, float(size[0])), np.full(k, float(size[1]))
+
+
+def frame_column(spec: ModelSpec, w: Workload, columns: Mapping[str, Arr], k: int,
+                 ) -> tuple[Arr, Arr | None]:
+    """Each point's video frames [K] and clip seconds ([K], or None for frames given
+    directly): the video_frames column, the frames the model's processor samples from the
+    video_seconds / video_fps columns (each distinct pair once), else the workload's video."""
+    if "video_frames" in columns:
+        return np.broadcast_to(np.asarray(columns["video_frames"], dtype=float), (k,)), None
+    if "video_seconds" not in columns and "video_fps" not in columns:
+        seconds = None if w.video_seconds is None else np.full(k, w.video_seconds)
+        return np.full(k, float(video_frames(spec, w))), seconds
+    s, f = (np.broadcast_to(np.asarray(columns.get(c, getattr(w, c)), dtype=float), (k,))
+            for c in ("video_seconds", "video_fps"))
+    return sampled_frame_arrays(spec, s, f), s
 
 
 def prepare(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Workload,

@@ -1,7 +1,9 @@
-"""Sweeps: every (model x hardware x visual tokens x batch) point in one vectorised evaluation
+"""Sweeps: every (model x hardware x visual input x batch) point in one vectorised evaluation
 per model -> one tidy DataFrame (a row per point x stage, base units in the column names).
 
-The grid is flattened hardware-major (hardware, then visual tokens, then batch); each field of
+The visual input is one axis of visual tokens, images (and image sizes), video frames or video
+seconds (and fps): costmodel/analysis/sweep_axes.py. The grid is flattened hardware-major
+(hardware, then the axes, then batch); each field of
 `Points`, `Rates` and the capacity is an array with one entry per point, and
 `costmodel.core.evaluate.evaluate` runs once per model, prepared by
 `costmodel.analysis.prepare` like every other entry point, so a sweep row equals `estimate()`
@@ -26,9 +28,11 @@ from costmodel.analysis.arguments import (
     nonempty,
     workload_arg,
 )
-from costmodel.analysis.prepare import prepare
+from costmodel.analysis.prepare import image_size, prepare
+from costmodel.analysis.sweep_axes import DISPLAY, Axes, resolve
 from costmodel.core.evaluate import STAGES, Evaluation, evaluate
 from costmodel.core.ops import Arr
+from costmodel.core.video import sampled_frame_arrays
 from costmodel.errors import CostmodelError
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
@@ -44,26 +48,57 @@ POINT_COLUMNS = ("ttft_s", "tpot_s", "e2e_latency_s", "tokens_per_s", "bound_ttf
 def evaluate_grid(spec: ModelSpec, profiles: Sequence[HardwareProfile], visual: Arr,
                   batch: Arr, w: Workload, axis: str = "visual_tokens",
                   ) -> tuple[Evaluation, dict[str, Arr], str]:
-    """One evaluation of one model over the grid: the flattened (visual tokens x batch) grid
-    is a row [1, T*B] of points, the devices a column [H, 1]; results [H, T*B], flattened
-    hardware-major. Returns it, the grid columns and the engine id. axis 'video_frames':
-    `visual` holds frame counts (the grid has their visual tokens and a video_frames column)."""
-    tok, bat = (x.reshape(-1).astype(float) for x in np.meshgrid(
-        np.asarray(visual), np.asarray(batch), indexing="ij"))
-    prep = prepare(spec, profiles, w, columns={axis: tok, "batch": bat})
-    ev = evaluate(spec, prep)
-    return ev, _grid(prep.points.visual, tok, bat, len(profiles), axis), prep.engine.id
+    """One evaluation of one model over a one-axis grid (visual tokens, or video frames with
+    axis='video_frames'); see evaluate_axes."""
+    axes = Axes(axis, ((axis, np.asarray(visual, dtype=float).reshape(-1)),), w)
+    return evaluate_axes(spec, profiles, axes, np.asarray(batch, dtype=float).reshape(-1))
 
 
-def _grid(visual: Arr, axis_values: Arr, bat: Arr, n_hw: int, axis: str,
+def evaluate_axes(spec: ModelSpec, profiles: Sequence[HardwareProfile], axes: Axes,
+                  batch: Arr) -> tuple[Evaluation, dict[str, Arr], str]:
+    """One evaluation of one model over the grid: the flattened (axes x batch) grid is a row
+    [1, P*B] of points, the devices a column [H, 1]; results [H, P*B], flattened
+    hardware-major. Returns it, the grid columns and the engine id."""
+    cols = axes.columns(batch)
+    prep = prepare(spec, profiles, axes.workload, columns=cols)
+    return evaluate(spec, prep), _grid(spec, axes, prep.points.visual, cols, len(profiles)), (
+        prep.engine.id)
+
+
+def _grid(spec: ModelSpec, axes: Axes, visual: Arr, cols: dict[str, Arr], n_hw: int,
           first: int = 0) -> dict[str, Arr]:
-    """Grid columns of n_hw devices (indices from `first`) over the flattened points."""
+    """Grid columns of n_hw devices (indices from `first`) over the flattened points: the
+    visual tokens each point gives and the columns naming its visual input (DISPLAY)."""
+    bat = cols["batch"]
     vis = np.broadcast_to(np.asarray(visual, dtype=float).reshape(-1), bat.shape)
     grid = {"hw_idx": np.repeat(np.arange(first, first + n_hw), bat.size),
             "visual_tokens": np.tile(vis, n_hw), "batch": np.tile(bat, n_hw)}
-    if axis == "video_frames":
-        grid["video_frames"] = np.tile(axis_values, n_hw)
+    for name, values in _display(spec, axes, cols).items():
+        grid[name] = np.tile(values, n_hw)
     return grid
+
+
+def _display(spec: ModelSpec, axes: Axes, cols: dict[str, Arr]) -> dict[str, Arr]:
+    """Per point: the images, image size ('WxH'), video seconds, fps and frames that set its
+    visual tokens (only the axis's own; the frames of a (seconds, fps) point sampled as the
+    prepare step samples them)."""
+    if axes.kind == "visual_tokens":
+        return {}
+    out: dict[str, Arr] = {k: cols[k] for k in ("images", "video_seconds", "video_fps", "video_frames")
+           if k in cols}
+    if "video_seconds" in cols:
+        out["video_frames"] = sampled_frame_arrays(spec, cols["video_seconds"], cols["video_fps"])
+    if axes.shows_size:
+        if "image_width" in cols:
+            wh = np.stack([cols["image_width"], cols["image_height"]], axis=1)
+        else:
+            wh = np.broadcast_to(np.asarray(image_size(spec, axes.workload), dtype=float),
+                                 (cols["batch"].size, 2))
+        pairs, inverse = np.unique(wh, axis=0, return_inverse=True)
+        labels = np.array([f"{int(a)}x{int(b)}" if a else "none" for a, b in pairs],
+                          dtype=object)  # none: a text-only model has no image size
+        out["image_size"] = labels[np.asarray(inverse).reshape(-1)]
+    return out
 
 
 def _flat(x: Arr, shape: tuple[int, int]) -> Arr:
@@ -92,8 +127,9 @@ def _columns(ev: Evaluation, grid: dict[str, Arr], n_hw: int, model_idx: int) ->
             block[i, :, j] = _flat(src, shape)
     for i, c in enumerate(POINT_COLUMNS[:-1], start=len(STAGE_COLUMNS)):
         block[i] = _flat(per_point[c], shape)[:, None]
-    extra = {"video_frames": np.repeat(grid["video_frames"].astype(int), k)} if (
-        "video_frames" in grid) else {}
+    whole = ("images", "video_frames")  # counts: int columns; seconds, fps: float; size: text
+    extra = {c: np.repeat(grid[c].astype(int) if c in whole else grid[c], k)
+             for c in DISPLAY if c in grid}
     return {**extra, "model": np.full(n * k, model_idx), "hardware": np.repeat(grid["hw_idx"], k),
             "batch": np.repeat(grid["batch"].astype(int), k),
             "visual_tokens": np.repeat(grid["visual_tokens"].astype(int), k),
@@ -115,7 +151,8 @@ def _frame(parts: list[dict[str, Arr]], names: list[str], hw_names: list[str],
         "model": pd.Categorical.from_codes(cat("model"), pd.Index(names)),
         "hardware": pd.Categorical.from_codes(cat("hardware"), pd.Index(hw_names)),
         "batch": cat("batch"), "visual_tokens": cat("visual_tokens"),
-        **({"video_frames": cat("video_frames")} if "video_frames" in parts[0] else {}),
+        **{c: pd.Categorical(cat(c)) if c == "image_size" else cat(c)
+           for c in DISPLAY if c in parts[0]},
         "text_tokens": np.full(rows, w.text_tokens),
         "output_tokens": np.full(rows, w.output_tokens),
         "compression": pd.Categorical.from_codes(np.zeros(rows, dtype=int), pd.Index([label])),
@@ -131,77 +168,76 @@ CHUNK = 200_000  # points per evaluation when a sweep reports progress
 
 
 def _chunked(parts: list[dict[str, Arr]], spec: ModelSpec, hardware: Sequence[HardwareProfile],
-             grid_w: tuple[Arr, Arr, Workload], model_idx: int,
+             grid_axes: tuple[Axes, Arr], model_idx: int,
              report: tuple[Callable[[int, int], None], int]) -> str:
     """Append one model's rows to `parts`, one device and CHUNK grid points at a time
-    (hardware-major, points in grid order: the rows `evaluate_grid` gives in one go)."""
-    vis, bat, w = grid_w
-    axis = "video_frames" if w.video_frames is not None else "visual_tokens"
+    (hardware-major, points in grid order: the rows `evaluate_axes` gives in one go)."""
+    axes, bat = grid_axes
     progress, n_models = report
-    tok, bb = (x.reshape(-1).astype(float) for x in np.meshgrid(vis, bat, indexing="ij"))
-    total = n_models * len(hardware) * tok.size
-    done, engine = model_idx * len(hardware) * tok.size, ""
+    cols = axes.columns(bat)
+    size = cols["batch"].size
+    total = n_models * len(hardware) * size
+    done, engine = model_idx * len(hardware) * size, ""
     for d, h in enumerate(hardware):
-        for lo in range(0, tok.size, CHUNK):
-            t, b = tok[lo:lo + CHUNK], bb[lo:lo + CHUNK]
-            prep = prepare(spec, [h], w, columns={axis: t, "batch": b})
-            grid = _grid(prep.points.visual, t, b, 1, axis, first=d)
+        for lo in range(0, size, CHUNK):
+            part = {k: v[lo:lo + CHUNK] for k, v in cols.items()}
+            prep = prepare(spec, [h], axes.workload, columns=part)
+            grid = _grid(spec, axes, prep.points.visual, part, 1, first=d)
             parts.append(_columns(evaluate(spec, prep), grid, 1, model_idx))
-            engine, done = prep.engine.id, done + t.size
+            engine, done = prep.engine.id, done + part["batch"].size
             progress(done, total)
     return engine
 
 
-def _token_axis(visual_tokens: Sequence[int] | Arr | None, video_frames: Sequence[int] | Arr | None,
-                w: Workload) -> tuple[str, Arr, Workload]:
-    """The sweep's token axis (name, values) and its workload (a video axis sets the
-    workload's video to the first count, so every check sees a video)."""
-    if (visual_tokens is None) == (video_frames is None):
-        raise CostmodelError("visual_tokens: a sweep's token axis is visual tokens or video "
-                             "frames; give one of --visual-tokens and --video-frames")
-    if video_frames is None:
-        if w.image_size is not None:
-            raise CostmodelError("image_size: a sweep varies the visual tokens; drop image_size "
-                                 "(or estimate that image size on its own)")
-        return "visual_tokens", grid_values("visual_tokens", visual_tokens), w
-    if w.video_fps is not None:
-        raise CostmodelError("video_fps: a sweep over video frames gives the frames; drop "
-                             "--fps and --seconds")
-    frames = grid_values("video_frames", video_frames)
-    return "video_frames", frames, w.model_copy(update={"video_frames": int(frames[0])})
-
-
 def sweep(specs: ModelArg | Sequence[ModelArg], hardware: HardwareArg | Sequence[HardwareArg],
-          visual_tokens: Sequence[int] | Arr | None, batch: Sequence[int] | Arr = (1,),
+          visual_tokens: Sequence[int] | Arr | None = None, batch: Sequence[int] | Arr = (1,),
           workload: Workload | None = None, progress: Callable[[int, int], None] | None = None,
-          video_frames: Sequence[int] | Arr | None = None, **fields: Any) -> pd.DataFrame:
-    """The tidy table over models x hardware x visual tokens x batch.
+          video_frames: Sequence[int] | Arr | None = None, images: Sequence[int] | Arr | None = None,
+          image_sizes: Sequence[Any] | None = None, video_seconds: Sequence[float] | Arr | None = None,
+          video_fps: float | Sequence[float] | Arr | None = None, **fields: Any) -> pd.DataFrame:
+    """The tidy table over models x hardware x (visual input) x batch.
 
     `specs` and `hardware`: one or a list each of specs, ids or file paths (as `estimate`).
     `workload` (and keyword fields such as text_tokens=64, output_tokens=128, act_dtype='bf16',
     compression=Compression(...), which replace those fields of `workload`) fixes everything
-    but the swept axes; its own batch and visual_tokens are ignored. video_frames (instead of
-    visual_tokens, which is then None): the token axis is one video of each frame count per
-    sample (the workload's image_size per frame), with a video_frames column beside the
-    visual tokens. A Python loop runs over models only, unless `progress` is given: then each
-    model is evaluated per device in chunks of CHUNK points (the same rows in the same order)
-    and `progress(points done, points)` is called after each chunk.
+    but the swept axes; its own batch and visual input are replaced by them. The axis (one):
+    visual_tokens; or images=[1, 2, 4] per request (at image_size, else the model's size),
+    image_sizes=[(448, 448), (896, 896)] beside them (or alone, at the workload's images);
+    or a video per sample: video_frames=[8, 16] (frames of image_size), or
+    video_seconds=[4, 8, 16] at video_fps (one or several), the frames the model's video
+    processor samples. Beside visual_tokens, images=N is the count the tokens are spread
+    over (dynamic-resolution models). The frame has a column per swept input (images,
+    image_size 'WxH', video_seconds, video_fps, video_frames) beside the visual tokens each
+    point gives (costmodel/analysis/sweep_axes.py). A Python loop runs over models only,
+    unless `progress` is given: then each model is evaluated per device in chunks of CHUNK
+    points (the same rows in the same order) and `progress(points done, points)` is called
+    after each chunk.
     """
     model_list = [model_arg(m) for m in nonempty("model", listed(specs))]
     profiles = [hardware_arg(h) for h in nonempty("hardware", listed(hardware))]
     bat = grid_values("batch", batch)
-    axis, vis, w = _token_axis(visual_tokens, video_frames, workload_arg(workload, fields))
+    axes = resolve(workload_arg(workload, fields), visual_tokens=visual_tokens, images=images,
+                   image_sizes=image_sizes, video_frames=video_frames,
+                   video_seconds=video_seconds, video_fps=video_fps)
+    return sweep_over(model_list, profiles, axes, bat, progress)
+
+
+def sweep_over(model_list: list[ModelSpec], profiles: list[HardwareProfile], axes: Axes,
+               bat: Arr, progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+    """`sweep` over resolved axes (sweep_axes.resolve; the CLI resolves its options so)."""
     names, hw_ids = list(dict.fromkeys(m.name for m in model_list)), [h.id for h in profiles]
     if len(names) != len(model_list):
         raise CostmodelError("model: the same model name appears twice; give each once")
     twice = sorted({h for h in hw_ids if hw_ids.count(h) > 1})
     if twice:
         raise CostmodelError(f"hardware: {twice[0]} appears twice in --hardware; give each device once")
+    for spec in model_list:
+        axes.check(spec)
     parts, engine = [], ""
     for i, spec in enumerate(model_list):
         if progress is None:
-            ev, grid, engine = evaluate_grid(spec, profiles, vis, bat, w, axis)
+            ev, grid, engine = evaluate_axes(spec, profiles, axes, bat)
             parts.append(_columns(ev, grid, len(profiles), i))
         else:
-            engine = _chunked(parts, spec, profiles, (vis, bat, w), i, (progress, len(model_list)))
-    return _frame(parts, names, hw_ids, w, engine)
+            engine = _chunked(parts, spec, profiles, (axes, bat), i, (progress, len(model_list)))
+    return _frame(parts, names, hw_ids, axes.workload, engine)

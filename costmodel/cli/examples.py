@@ -15,6 +15,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "sweep": (
         f"costmodel sweep {M} -H {H},h100-sxm --visual-tokens 0:2880:576 --batch 1,8 -f csv",
         f"costmodel sweep {M},qwen2-vl-7b -H l4 --visual-tokens 64,576 --keep 0.25",
+        f"costmodel sweep qwen2-vl-7b -H {H} --images 1,2,4,8 --image-size 448x448,896x896",
+        f"costmodel sweep qwen2-vl-7b -H {H} --seconds 4,8,16,32 --fps 2 -f csv",
     ),
     "compare-compression": (
         f"costmodel compare-compression {M} -H {H} --keep 0.1",

@@ -136,7 +136,7 @@ QUIET = typer.Option(False, "--quiet", "-q", help="No 'wrote FILE' line and no p
 # Workload fields (as pydantic and the library name them) -> the option a user typed.
 OPTION_OF = {
     "batch": "--batch", "visual_tokens": "--visual-tokens", "images": "--images",
-    "image_size": "--image-size", "text_tokens": "--text-tokens",
+    "image_size": "--image-size", "image_sizes": "--image-size", "text_tokens": "--text-tokens",
     "output_tokens": "--output-tokens", "act_dtype": "--dtype", "weight_dtype": "--weight-dtype",
     "weight_parts": "--weight-parts", "weight_group": "--weight-group",
     "weight_group_bytes": "--weight-group-bytes",

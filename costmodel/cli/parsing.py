@@ -1,6 +1,7 @@
 """The one grid grammar of every command: `start:stop:step` (stop included when on the grid;
 step 1 by default) and comma lists of numbers or ranges, bounded and sized before any grid is
-built."""
+built; whole numbers (tokens, images, frames, batch) or, for video seconds and fps, decimals;
+and comma lists of image sizes WIDTHxHEIGHT."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from costmodel.specs.workload import MAX_TOKENS
 from costmodel.specs.workload import parse_image_size as parse_image_size_as
 
 _RANGE = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*(?::\s*(\d+)\s*)?$")
+_REAL = r"(\d+(?:\.\d*)?|\.\d+)"  # 4, 2.5, .5: decimal digits, no sign, no exponent
+_REAL_ONE = re.compile(rf"^\s*{_REAL}\s*$")
+_REAL_RANGE = re.compile(rf"^\s*{_REAL}\s*:\s*{_REAL}\s*(?::\s*{_REAL}\s*)?$")
 MAX_POINTS = 50_000_000
 
 
@@ -48,6 +52,45 @@ def parse_grid(text: str, option: str, minimum: int = 0, maximum: int = MAX_TOKE
     if size > MAX_POINTS:
         raise CostmodelError(f"{option}: {size} values exceed {MAX_POINTS}; use a coarser step")
     return np.unique(np.concatenate([np.arange(a, b + 1, c) for a, b, c in ranges]))
+
+
+def parse_real_grid(text: str, option: str, maximum: float) -> np.ndarray:
+    """Positive decimals as parse_grid takes whole numbers: '4,8,16', '0.5,1.5' or '2:30:2'
+    (stop included when on the grid, to 1e-9 of a step) -> sorted unique floats in
+    (0, maximum] (video seconds, fps)."""
+    ranges = [_real_range(part, option) for part in text.split(",")]
+    low, high = min(r[0] for r in ranges), max(r[1] for r in ranges)
+    if low <= 0 or high > maximum:
+        raise CostmodelError(f"{option}: {low if low <= 0 else high:g} is outside 0 < x <= "
+                             f"{maximum:g}; give positive values, e.g. 4,8,16")
+    counts = [int(np.floor((b - a) / c + 1e-9)) + 1 for a, b, c in ranges]
+    if sum(counts) > MAX_POINTS:
+        raise CostmodelError(f"{option}: {sum(counts)} values exceed {MAX_POINTS}; use a "
+                             "coarser step")
+    values = [a + c * np.arange(n) for (a, _, c), n in zip(ranges, counts, strict=True)]
+    return np.unique(np.round(np.concatenate(values), 9))
+
+
+def _real_range(part: str, option: str) -> tuple[float, float, float]:
+    """'2:30:2' -> (2.0, 30.0, 2.0); '2.5' -> (2.5, 2.5, 1.0)."""
+    m, one = _REAL_RANGE.match(part), _REAL_ONE.match(part)
+    if m is None and one is None:
+        raise CostmodelError(f"{option}: '{part.strip()[:40]}' is not a number or "
+                             "start:stop:step, e.g. 4,8,16 or 2:30:2")
+    if m is None:
+        assert one is not None
+        return float(one[1]), float(one[1]), 1.0
+    start, stop, step = float(m[1]), float(m[2]), float(m[3] or 1)
+    if step == 0 or stop < start:
+        raise CostmodelError(f"{option}: '{part.strip()[:40]}' needs start <= stop and "
+                             "step > 0, e.g. 2:30:2")
+    return start, stop, step
+
+
+def parse_image_sizes(text: str, option: str = "--image-size") -> list[tuple[int, int]]:
+    """'448x448,896x896' -> [(448, 448), (896, 896)] (W, H), each once, in the order given."""
+    return list(dict.fromkeys(parse_image_size_as(part.strip(), option)
+                              for part in text.split(",")))
 
 
 def parse_image_size(text: str | None) -> tuple[int, int] | None:

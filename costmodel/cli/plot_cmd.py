@@ -176,14 +176,23 @@ def sweep(*, output: Path = OUTPUT, quiet: bool = QUIET, **kw: Any) -> None:
                               sweep_caption(df, hws, w, w.batch)), output)
 
 
+# A sweep's visual-input columns as its title words them (x axis: 1-8 images of 448x448).
+INPUT_WORDS = {"images": "{} images", "image_size": "of {}", "video_seconds": "{} s",
+               "video_fps": "at {} fps", "video_frames": "-> {} frames"}
+
+
 def sweep_caption(df: Any, hws: list[HardwareProfile], w: Any, batch: object) -> str:
-    """Title of a sweep figure: models and devices listed, visual tokens the x axis."""
+    """Title of a sweep figure: models and devices listed, visual tokens the x axis (and the
+    images, sizes, seconds, fps or frames that give them)."""
     devices = ", ".join(captions.device_text(h) for h in hws) if len(hws) <= 2 else (
         captions.listed([h.id for h in hws]))
     visual = captions.listed(df["visual_tokens"].unique().tolist(), most=1)
+    inputs = " ".join(words.format(captions.listed(df[c].unique().tolist()))
+                      for c, words in INPUT_WORDS.items() if c in df.columns).removeprefix("-> ")
+    axis = f"x axis: {inputs}" if inputs else "x axis"
     return captions.caption("Sweep", captions.listed(df["model"].unique()), devices,
                             engine=str(df["engine"].iloc[0]),
-                            **captions.workload_fields(w, f"{visual} (x axis)", batch))
+                            **captions.workload_fields(w, f"{visual} ({axis})", batch))
 
 
 @plot_app.command("savings", epilog=epilog("plot savings"))

@@ -1,4 +1,7 @@
-"""`costmodel sweep`: models x hardware x visual tokens x batch in one tidy table."""
+"""`costmodel sweep`: models x hardware x visual input x batch in one tidy table. The visual
+input is one axis: --visual-tokens, --images (and/or --image-size, several sizes an axis
+beside it), --video-frames, or --seconds at --fps (several fps an axis beside it);
+costmodel/analysis/sweep_axes.py resolves them and refuses the rest in one line."""
 
 from __future__ import annotations
 
@@ -37,31 +40,56 @@ from costmodel.cli.options import (
     workload_from_values,
 )
 from costmodel.cli.output import Format, dumps, table
-from costmodel.cli.parsing import MAX_POINTS, id_list, parse_grid
-from costmodel.cli.plot_cmd import output_format, plots, save, sweep_axis, sweep_caption
+from costmodel.cli.parsing import (
+    MAX_POINTS,
+    id_list,
+    parse_grid,
+    parse_image_sizes,
+    parse_real_grid,
+)
+from costmodel.cli.plot_cmd import output_format, plots, save, sweep_caption
 from costmodel.errors import CostmodelError
 from costmodel.loading.load import load_hardware, load_model
-from costmodel.specs.workload import MAX_BATCH
+from costmodel.specs.workload import MAX_BATCH, MAX_FPS, MAX_FRAMES, MAX_IMAGES, MAX_SECONDS
 from costmodel.units import DType, seconds, si
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from costmodel.analysis.sweep_axes import Axes
     from costmodel.specs.hardware import HardwareProfile
+    from costmodel.specs.model import ModelSpec
+    from costmodel.specs.workload import Workload
+
+# The sweep's axes as this command names them (analysis/sweep_axes.py writes its messages so).
+AXIS_OPTIONS = {"visual_tokens": "--visual-tokens", "images": "--images",
+                "image_sizes": "--image-size", "video_frames": "--video-frames",
+                "video_seconds": "--seconds", "video_fps": "--fps"}
+# The workload's own visual input: none (the axes give it).
+NO_INPUT = dict.fromkeys(("visual_tokens", "images", "image_size", "video_frames", "video_fps",
+                          "video_seconds"))
+# The columns naming a point's visual input, as the table heads them.
+AXIS_HEADS = {"image_size": "size", "images": "images", "video_fps": "fps",
+              "video_seconds": "seconds", "video_frames": "frames"}
 
 def render(df: pd.DataFrame) -> str:
-    """Aligned text table of the sweep frame (human units); a frames column for a video axis."""
+    """Aligned text table of the sweep frame (human units); a column per swept input (images,
+    size, seconds, fps, frames) before the visual tokens they give."""
     records: Iterable[Any] = df.itertuples()  # the columns' types are known at run time only
-    video = "video_frames" in df.columns
+    axes = [c for c in AXIS_HEADS if c in df.columns]
     rows = [[str(r.model), str(r.hardware), str(r.batch),
-             *([str(r.video_frames)] if video else []), str(r.visual_tokens), str(r.stage),
+             *(_cell(getattr(r, c)) for c in axes), str(r.visual_tokens), str(r.stage),
              si(r.flops, "FLOP"), si(r.bytes, "B"), seconds(r.latency_s), seconds(r.ttft_s),
              seconds(r.tpot_s), seconds(r.e2e_latency_s), si(r.total_memory_bytes, "B"),
              "yes" if r.fits else "NO"] for r in records]
-    head = ["model", "hardware", "batch", *(["frames"] if video else []), "visual", "stage",
+    head = ["model", "hardware", "batch", *(AXIS_HEADS[c] for c in axes), "visual", "stage",
             "FLOPs", "bytes", "latency", "TTFT", "TPOT", "e2e", "memory", "fits"]
     stage = head.index("stage")
     return table(rows, head, right=set(range(2, len(head) - 1)) - {stage}) + "\n\n" + _note(df)
+
+
+def _cell(value: object) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _note(df: pd.DataFrame) -> str:
@@ -76,11 +104,22 @@ def _note(df: pd.DataFrame) -> str:
 def sweep(
     model: str = typer.Argument(..., help="Zoo ids or config.json paths, comma-separated."),
     hardware: str = typer.Option(..., "--hardware", "-H", help="Hardware ids, comma list."),
-    visual_tokens: str | None = typer.Option(None, help="start:stop:step and/or list, e.g. "
-                                             "0:2880:64 (or --video-frames)."),
-    video_frames: str | None = typer.Option(None, "--video-frames", help="Video frames axis "
-                                            "instead of --visual-tokens, e.g. 8,16,32."),
-    image_size: str | None = typer.Option(None, help="Frame WIDTHxHEIGHT with --video-frames."),
+    visual_tokens: str | None = typer.Option(None, help="Visual tokens axis: start:stop:step "
+                                             "and/or list, e.g. 0:2880:64."),
+    images: str | None = typer.Option(None, "--images", help="Images per request axis, e.g. "
+                                      "1,2,4,8 (at --image-size, else the model's size). With "
+                                      "--visual-tokens: one count, the images a "
+                                      "dynamic-resolution model spreads the tokens over."),
+    image_size: str | None = typer.Option(None, "--image-size", help="Image (or video frame) "
+                                          "WIDTHxHEIGHT; a comma list sweeps the sizes, e.g. "
+                                          "448x448,896x896 (alone: one image per request)."),
+    video_frames: str | None = typer.Option(None, "--video-frames", help="Video frames axis, "
+                                            "e.g. 8,16,32 (one video per request)."),
+    video_seconds: str | None = typer.Option(None, "--seconds", help="Video seconds axis with "
+                                             "--fps, e.g. 4,8,16,32 or 2:30:2: the frames the "
+                                             "model's video processor samples."),
+    video_fps: str | None = typer.Option(None, "--fps", help="Frames per second of --seconds; "
+                                         "a list sweeps it too, e.g. 1,2."),
     batch: str = typer.Option("1", help="Batch sizes: list or grid, e.g. 1,8 or 1:32:1."),
     text_tokens: int = TEXT_TOKENS,
     output_tokens: int = OUTPUT_TOKENS,
@@ -115,45 +154,91 @@ def sweep(
     plot: Path | None = typer.Option(None, "--plot", help="Also draw it: out.png|svg|pdf."),
     quiet: bool = QUIET,
 ) -> None:
-    """One row per (model, hardware, visual tokens, batch, stage); per-point TTFT, TPOT, memory."""
+    """One row per (model, hardware, visual input, batch, stage); per-point TTFT, TPOT, memory."""
+    from costmodel.analysis.sweep_axes import resolve
+
     feedback.also_quiet(quiet)
     if plot is not None:
         output_format(plot, "--plot")  # a bad path fails before any work
-    vis, frames = sweep_axis(visual_tokens, video_frames, image_size)
+    given = _parsed(visual_tokens, images, image_size, video_frames, video_seconds, video_fps)
     bat = parse_grid(batch, "--batch", minimum=1, maximum=MAX_BATCH)
     comp = co.compression_from_values(locals())
     models, devices = id_list(model, "MODEL"), id_list(hardware, "--hardware")
-    axis = vis if frames is None else frames
-    assert axis is not None  # _axis returns one of them
-    n = len(models) * len(devices) * len(axis) * len(bat)
+    # the grid strings are the axes; the Workload's own batch and video are the grid's first
+    # (a video compression, tempmerge or dycoke, needs a video)
+    w = workload_from_values(locals(), **{**NO_INPUT, **_first_video(given)},
+                             batch=int(bat[0]), compression=comp)
+    axes = resolve(w, names=AXIS_OPTIONS, **given)
+    n = len(models) * len(devices) * axes.points * len(bat)
     if n > MAX_POINTS:
-        raise CostmodelError(f"--visual-tokens: {n} points exceed {MAX_POINTS}; use a coarser step")
+        raise CostmodelError(f"{AXIS_OPTIONS[axes.kind]}: {n} points exceed {MAX_POINTS}; use "
+                             "a coarser step")
     specs = [load_model(m) for m in models]
-    text_only = [s.name for s in specs if not s.is_vlm]
-    if text_only and vis is not None and np.any(np.asarray(vis) > 0):
-        # as estimate refuses it (analysis/refusals.refuse_unused): tokens a model cannot take
-        raise CostmodelError(f"--visual-tokens: {text_only[0]} has no vision tower; sweep it "
-                             "with --visual-tokens 0, or sweep vision models only")
+    _refuse_unused(specs, axes, w, images is not None)
     hws = [load_hardware(h, tuple(sets)) for h in devices]
-    # the grid strings are the axes; the Workload's own batch is the grid's first
-    first = None if frames is None else int(np.ravel(frames)[0])  # a video axis: a video
-    w = workload_from_values(locals(), batch=int(bat[0]), visual_tokens=None,
-                             video_frames=first, compression=comp)
-    for spec in specs:  # as estimate: a visual-token compression on a text-only model
-        if not spec.is_vlm:
-            refuse_unused(spec, w)
-    from costmodel.analysis.sweep import sweep as run_sweep  # pandas only when the command runs
+    from costmodel.analysis.sweep import sweep_over  # pandas only when the command runs
 
     with feedback.progress(f"sweep: {n:,} points",
                            n) if n > feedback.PROGRESS_POINTS else nullcontext() as tick:
-        df = run_sweep(specs, hws, vis, bat, w, progress=tick, video_frames=frames)
+        df = sweep_over(specs, hws, axes, bat, progress=tick)
     if plot is not None:
-        caption = sweep_caption(df, hws, w, batch)
+        caption = sweep_caption(df, hws, axes.workload, batch)
         save(plots().sweep_figure(df, {h.id: h.memory_bytes for h in hws}, caption), plot, "--plot")
-    df = _what_if(df, hws)
+    _echo(_what_if(df, hws), fmt, hws)
+
+
+def _parsed(visual_tokens: str | None, images: str | None, image_size: str | None,
+            video_frames: str | None, video_seconds: str | None,
+            video_fps: str | None) -> dict[str, Any]:
+    """The axis options parsed (None where not given), each in the grid grammar."""
+    def grid(text: str | None, parse: Any) -> Any:
+        return None if text is None else parse(text)
+
+    return {"visual_tokens": grid(visual_tokens, lambda t: parse_grid(t, "--visual-tokens")),
+            "images": grid(images, lambda t: parse_grid(t, "--images", maximum=MAX_IMAGES)),
+            "image_sizes": grid(image_size, parse_image_sizes),
+            "video_frames": grid(video_frames, lambda t: parse_grid(
+                t, "--video-frames", minimum=1, maximum=MAX_FRAMES)),
+            "video_seconds": grid(video_seconds, lambda t: parse_real_grid(
+                t, "--seconds", MAX_SECONDS)),
+            "video_fps": grid(video_fps, lambda t: parse_real_grid(t, "--fps", MAX_FPS))}
+
+
+def _first_video(given: dict[str, Any]) -> dict[str, Any]:
+    """The first point's video (frames, or seconds at fps), as Workload fields; {} without."""
+    if given["video_frames"] is not None:
+        return {"video_frames": int(given["video_frames"][0])}
+    if given["video_seconds"] is not None and given["video_fps"] is not None:
+        return {"video_seconds": float(given["video_seconds"][0]),
+                "video_fps": float(given["video_fps"][0])}
+    return {}
+
+
+def _refuse_unused(specs: list[ModelSpec], axes: Axes, w: Workload, images_given: bool) -> None:
+    """What estimate refuses (analysis/refusals.refuse_unused), at the axis's largest input:
+    visual tokens or images on a text-only model, --images beside --visual-tokens on a token
+    scheme that takes the tokens as the total, a visual-token compression on a text-only
+    model. (A video on a model with no video path: the prepare step, as estimate.)"""
+    most = {k: int(np.max(v)) for k, v in axes.dims if k in ("visual_tokens", "images")}
+    for spec in specs:
+        if not spec.is_vlm and most.get("visual_tokens", 0) > 0:
+            raise CostmodelError(f"--visual-tokens: {spec.name} has no vision tower; sweep it "
+                                 "with --visual-tokens 0, or sweep vision models only")
+        if axes.kind == "visual_tokens" and images_given:
+            refuse_unused(spec, axes.workload.model_copy(
+                update={"visual_tokens": most["visual_tokens"]}))
+        if axes.kind == "images" and not spec.is_vlm:
+            refuse_unused(spec, axes.workload.model_copy(update={"images": most["images"]}))
+        if not spec.is_vlm:
+            refuse_unused(spec, w)
+
+
+def _echo(df: pd.DataFrame, fmt: Format, hws: list[HardwareProfile]) -> None:
+    """The frame as JSON, CSV or the text table (with the what-if lines)."""
     if fmt is Format.json:
-        typer.echo(dumps(df.astype({c: str for c in ("model", "hardware", "compression",
-                                                     "stage")}).to_dict(orient="records")))
+        text = [c for c in ("model", "hardware", "compression", "stage", "image_size")
+                if c in df.columns]
+        typer.echo(dumps(df.astype(dict.fromkeys(text, str)).to_dict(orient="records")))
     elif fmt is Format.csv:
         typer.echo(df.to_csv(index=False), nl=False)
     else:

@@ -31,8 +31,8 @@ import numpy as np
 from costmodel.core import video_families as vf
 from costmodel.core import video_text as vtx
 from costmodel.core.ops import Arr
+from costmodel.core.visual_tokens import per_distinct, plan_columns, smart_resize
 from costmodel.core.visual_tokens import plan_video as plan_qwen2_vl
-from costmodel.core.visual_tokens import smart_resize
 from costmodel.errors import CostmodelError
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import VisualPlan
@@ -48,7 +48,8 @@ class VideoRule:
     sample(spec, seconds, fps) -> frames the family's video processor samples from a clip of
     `seconds` at `fps`; resize(spec, frames, W, H) -> the (W, H) each frame is resized to
     (Qwen3-VL's depends on the frames); source:
-    the transformers code it follows (for messages and docs)."""
+    the transformers code it follows (for messages and docs); fixed_size: every frame is
+    resized to one size whatever its own (the frame size sets no token)."""
 
     plan: Callable[[ModelSpec, int, int, int], VisualPlan]
     sample: Callable[[ModelSpec, float, float], int]
@@ -57,6 +58,7 @@ class VideoRule:
     # (frames, seconds or None) -> text tokens the processor writes around the video
     # (core/video_text.py); none for the families whose placeholders are all special tokens.
     text: Callable[[ModelSpec, int, float | None], int] = lambda spec, frames, seconds: 0
+    fixed_size: bool = False
 
 
 def sample_qwen2_vl(spec: ModelSpec, seconds: float, fps: float) -> int:
@@ -105,7 +107,8 @@ VIDEO_RULES: dict[str, VideoRule] = {
     "qwen2_vl": VideoRule(plan_qwen2_vl, sample_qwen2_vl, resize_qwen2_vl,
                           "transformers Qwen2VLVideoProcessor"),
     "llava_onevision": VideoRule(plan_onevision, sample_onevision, resize_onevision,
-                                 "transformers LlavaOnevisionModel.get_video_features"),
+                                 "transformers LlavaOnevisionModel.get_video_features",
+                                 fixed_size=True),
     "qwen2_5_vl": VideoRule(vf.plan_qwen2_5_vl, sample_qwen2_vl, vf.resize_qwen2_5_vl,
                             "transformers Qwen2VLVideoProcessor (Qwen2.5-VL)"),
     "qwen3_vl": VideoRule(vf.plan_qwen3_vl, vf.sample_qwen3_vl, vf.resize_qwen3_vl,
@@ -113,7 +116,7 @@ VIDEO_RULES: dict[str, VideoRule] = {
                           lambda spec, n, s: vtx.qwen3_vl_text(n, s, _temporal(spec))),
     "internvl": VideoRule(vf.plan_internvl, vf.sample_internvl, vf.resize_internvl,
                           "transformers InternVLVideoProcessor, InternVLProcessor",
-                          lambda spec, n, s: vtx.internvl_text(n)),
+                          lambda spec, n, s: vtx.internvl_text(n), fixed_size=True),
 }
 # The rule of a token-scheme kind when the scheme names none (dynamic = Qwen2-VL's patching).
 KIND_DEFAULTS: dict[str, str] = {"dynamic": "qwen2_vl"}
@@ -168,21 +171,41 @@ def video_text_tokens(spec: ModelSpec, frames: int, seconds: float | None = None
     return video_rule(spec).text(spec, frames, seconds)
 
 
-def video_text_arrays(spec: ModelSpec, frames: Arr, seconds: float | None = None) -> Arr:
-    """video_text_tokens over an array of frame counts (each distinct count once)."""
+def video_text_arrays(spec: ModelSpec, frames: Arr, seconds: Arr | float | None = None) -> Arr:
+    """video_text_tokens over arrays of frame counts and clip seconds (None: --video-frames
+    alone), each distinct (frames, seconds) once."""
     f = np.asarray(frames, dtype=float).reshape(-1)
-    values, inverse = np.unique(f, return_inverse=True)
-    return np.array([video_text_tokens(spec, int(n), seconds) for n in values],
-                    dtype=float)[inverse]
+    if seconds is None:
+        texts, inverse = per_distinct(lambda n: video_text_tokens(spec, int(n)), f)
+    else:
+        s = np.broadcast_to(np.asarray(seconds, dtype=float).reshape(-1), f.shape)
+        texts, inverse = per_distinct(lambda n, t: video_text_tokens(spec, int(n), t), f, s)
+    return np.array(texts, dtype=float)[inverse]
 
 
-def plan_video_arrays(spec: ModelSpec, frames: Arr, width: int, height: int) -> dict[str, Arr]:
-    """plan_video over an array of frame counts (a sweep's axis): crops, seq_per_crop,
-    projector_rows, visual, grid_w (0 = unknown), one entry per count (each distinct count planned once)."""
+def sampled_frame_arrays(spec: ModelSpec, seconds: Arr, fps: Arr) -> Arr:
+    """sampled_frames over arrays of clip seconds and fps (a sweep's --seconds / --fps axes),
+    each distinct (seconds, fps) once."""
+    frames, inverse = per_distinct(lambda s, f: sampled_frames(spec, s, f), seconds, fps)
+    return np.array(frames, dtype=float)[inverse]
+
+
+def plan_video_arrays(spec: ModelSpec, frames: Arr, width: Arr | int,
+                      height: Arr | int) -> dict[str, Arr]:
+    """plan_video over arrays of frame counts and frame sizes (a sweep's axes): crops,
+    seq_per_crop, projector_rows, visual, grid_w (0 = unknown), one entry per point (each
+    distinct (frames, W, H) planned once)."""
     f = np.asarray(frames, dtype=float).reshape(-1)
-    values, inverse = np.unique(f, return_inverse=True)
-    plans = [plan_video(spec, int(n), width, height) for n in values]
-    fields = {"crops": "crops", "seq_per_crop": "seq_per_crop",
-              "projector_rows": "projector_rows", "visual": "llm_tokens", "grid_w": "grid_w"}
-    return {k: np.array([getattr(p, a) for p in plans], dtype=float)[inverse]
-            for k, a in fields.items()}
+    w, h = (np.broadcast_to(np.asarray(x, dtype=float).reshape(-1), f.shape) for x in (width, height))
+    plans, inverse = per_distinct(lambda n, a, b: plan_video(spec, int(n), int(a), int(b)), f, w, h)
+    return plan_columns(plans, inverse)
+
+
+def frame_size_ignored(spec: ModelSpec) -> str | None:
+    """Why this model's video plan does not depend on the frame size (LLaVA-OneVision and
+    InternVL resize every frame to the encoder's image), or None when it does."""
+    rule = video_rule(spec)
+    if not rule.fixed_size:
+        return None
+    w, h = rule.resize(spec, 1, 1, 1)
+    return f"every video frame is resized to {w}x{h}"

@@ -20,6 +20,8 @@ splits (Idefics3 / SmolVLM): see costmodel/core/idefics3_tokens.py.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 
@@ -31,6 +33,8 @@ from costmodel.core.tiles import plan_tiles
 from costmodel.errors import CostmodelError
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import VisualPlan
+
+T = TypeVar("T")
 
 
 def best_resolution(width: int, height: int, pinpoints: tuple[tuple[int, int], ...]) -> tuple[int, int]:
@@ -213,3 +217,49 @@ def plan_tokens(spec: ModelSpec, visual_tokens: int, images: int = 1) -> VisualP
     a = {k: float(np.ravel(v)[0]) for k, v in plan_token_arrays(spec, visual_tokens, images).items()}
     return VisualPlan(crops=a["crops"], seq_per_crop=a["seq_per_crop"],
                       projector_rows=a["projector_rows"], llm_tokens=a["visual"])
+
+
+def per_distinct(fn: Callable[..., T], *columns: Arr) -> tuple[list[T], np.ndarray]:
+    """`fn` once per distinct row of the columns (each [K], e.g. image count, width, height),
+    called with that row's values as floats; returns the results and each point's index into
+    them [K]. A sweep's points repeat few distinct inputs (the batch and the devices add
+    none), so a scalar planner runs a handful of times, not once per point."""
+    rows = np.stack([np.asarray(c, dtype=float).reshape(-1) for c in columns], axis=1)
+    distinct, inverse = np.unique(rows, axis=0, return_inverse=True)
+    return [fn(*r) for r in distinct.tolist()], np.asarray(inverse).reshape(-1)
+
+
+PLAN_FIELDS = {"crops": "crops", "seq_per_crop": "seq_per_crop",
+               "projector_rows": "projector_rows", "visual": "llm_tokens", "grid_w": "grid_w"}
+
+
+def plan_columns(plans: list[VisualPlan], inverse: np.ndarray) -> dict[str, Arr]:
+    """Distinct VisualPlans spread back over the points: the grid columns prepare's Points
+    take (crops, seq_per_crop, projector_rows, visual, grid_w), one entry per point."""
+    return {k: np.array([getattr(p, a) for p in plans], dtype=float)[inverse]
+            for k, a in PLAN_FIELDS.items()}
+
+
+def plan_image_arrays(spec: ModelSpec, images: Arr, widths: Arr, heights: Arr) -> dict[str, Arr]:
+    """plan_images over arrays of image counts and sizes (W, H) (a sweep's image axes; K = 1
+    for one request): each distinct (count, W, H) planned once with the scalar plan_images
+    estimate uses, since the anyres, tiles, splits and dynamic plans depend on the geometry
+    through integer rounding that does not vectorise."""
+    plans, inverse = per_distinct(lambda n, w, h: plan_images(spec, int(n), int(w), int(h)),
+                                  images, widths, heights)
+    return plan_columns(plans, inverse)
+
+
+def image_size_ignored(spec: ModelSpec) -> str | None:
+    """Why this model's image plan does not depend on the image size (so an axis of image
+    sizes gives one point), or None when it does (anyres, tiles, splits, dynamic, and a fixed
+    scheme with Gemma 3's pan and scan)."""
+    v, ts = spec.vision, spec.token_scheme
+    if spec.cross_vision is not None:
+        return (f"every image runs as {spec.cross_vision.max_num_tiles} tiles whatever its "
+                "size (core/mllama_tiles.py)")
+    if v is None or spec.projector is None:
+        return "it has no vision tower"
+    if ts.kind == "fixed" and not ts.pan_and_scan:
+        return f"its fixed token scheme resizes every image to {v.image_size}x{v.image_size}"
+    return None

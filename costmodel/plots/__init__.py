@@ -15,7 +15,8 @@ Input contracts (base units in the frames; display units are chosen here):
   bytes, latency_s (totals over the operator's instances and, for decode, over all steps).
 - sweep frame: one row per point x stage with model, hardware, batch, visual_tokens,
   text_tokens, output_tokens, stage, flops, latency_s and the per-point columns ttft_s,
-  tpot_s, total_memory_bytes (repeated on each of the point's stage rows).
+  tpot_s, total_memory_bytes (repeated on each of the point's stage rows); a sweep over
+  images or a video adds images, image_size, video_fps, video_seconds, video_frames.
 - savings frame: tidy, one row per (stage, metric) with
     stage       vision | projector | prefill | decode | total
     metric      flops | bytes | latency_s | bound_latency_s | kv_cache_bytes | ttft_s |

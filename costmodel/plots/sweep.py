@@ -13,6 +13,12 @@ from matplotlib.ticker import MaxNLocator
 from costmodel.plots.common import MILLI, POINT_KEYS, plain_log_ticks, require, titled
 from costmodel.units import GIGA, TERA
 
+# A sweep's visual-input columns (costmodel sweep --images/--image-size/--seconds/--fps/
+# --video-frames), where the frame has them: part of a point's identity (two inputs may give
+# the same visual tokens); the image size and fps, beside the main axis, a line each.
+INPUT_KEYS = ("image_size", "images", "video_fps", "video_seconds", "video_frames")
+LINE_INPUTS = {"image_size": "{}", "video_fps": "{:g} fps"}
+
 
 def sweep_figure(sweep_df: pd.DataFrame, capacity_bytes: Mapping[str, float] | None = None,
                  title: str | None = None) -> Figure:
@@ -25,7 +31,8 @@ def sweep_figure(sweep_df: pd.DataFrame, capacity_bytes: Mapping[str, float] | N
             "total_memory_bytes")
     require(sweep_df, cols, "sweep frame")
     pts = _points(sweep_df)
-    keys = [k for k in POINT_KEYS if pts[k].nunique() > 1] or ["hardware"]
+    keys = [k for k in (*POINT_KEYS, *LINE_INPUTS) if k in pts and pts[k].nunique() > 1] or [
+        "hardware"]
     fig = Figure(figsize=(12, 8), layout="constrained")
     axes = fig.subplots(2, 2, sharex=True).ravel()
     panels = (("ttft_s", MILLI, "TTFT (ms)", True), ("tpot_s", MILLI, "TPOT (ms)", True),
@@ -57,8 +64,8 @@ def sweep_figure(sweep_df: pd.DataFrame, capacity_bytes: Mapping[str, float] | N
 
 def _points(sweep_df: pd.DataFrame) -> pd.DataFrame:
     """One row per point: per-point columns, FLOPs summed over the point's stages."""
-    key = [*POINT_KEYS, "visual_tokens"]
-    flops = sweep_df.groupby(key, sort=False)["flops"].sum().rename("flops")
+    key = [*POINT_KEYS, *(c for c in INPUT_KEYS if c in sweep_df), "visual_tokens"]
+    flops = sweep_df.groupby(key, sort=False, observed=True)["flops"].sum().rename("flops")
     per_point = sweep_df.drop_duplicates(key)[
         [*key, "ttft_s", "tpot_s", "total_memory_bytes"]].set_index(key)
     return per_point.join(flops).reset_index().sort_values("visual_tokens")
@@ -79,7 +86,8 @@ def _lines(ax: Any, pts: pd.DataFrame, col: str, scale: float, keys: list[str]) 
         return
     for vals, part in pts.groupby(keys, sort=False):
         vals = vals if isinstance(vals, tuple) else (vals,)
-        label = ", ".join(f"{k} {v}" if k not in ("model", "hardware") else str(v)
+        label = ", ".join(LINE_INPUTS[k].format(v) if k in LINE_INPUTS else str(v)
+                          if k in ("model", "hardware") else f"{k} {v}"
                           for k, v in zip(keys, vals, strict=True))
         part = part.drop_duplicates("visual_tokens")
         ax.plot(part.visual_tokens, part[col] / scale, marker=".", label=label)

@@ -55,3 +55,34 @@ def test_cli_commands_agree_where_vllm_06_chunks(capsys):
         assert cmp[key] == pytest.approx(est[key], rel=1e-12)
     one_pass = _json(["estimate", *opts, "--engine", "vllm"], capsys)
     assert est["ttft_s"] > one_pass["ttft_s"]
+
+
+# The request's visual input as estimate and compare take it (one value each) and as sweep
+# takes it (the same options, one-point axes): images at a size, a video's seconds at an fps.
+INPUT_CASES = {
+    "images": ["qwen2-vl-2b", "--images", "3", "--image-size", "640x480"],
+    "images_anyres": ["llava-next-vicuna-7b", "--images", "2", "--image-size", "672x336"],
+    "images_fixed": ["llava-1.5-7b", "--images", "2"],
+    "image_size_alone": ["internvl3-2b", "--image-size", "1600x900"],
+    "seconds": ["qwen2-vl-2b", "--seconds", "7.5", "--fps", "2", "--image-size", "448x448"],
+    "seconds_qwen3": ["qwen3-vl-8b", "--seconds", "10", "--fps", "1.5"],
+    "frames": ["llava-onevision-0.5b", "--video-frames", "12"],
+}
+
+
+@pytest.mark.parametrize("case", list(INPUT_CASES))
+def test_cli_commands_agree_on_images_and_video(case, capsys):
+    """estimate, sweep and compare with --images/--image-size or --seconds/--fps agree."""
+    opts = [INPUT_CASES[case][0], "-H", "a100-80gb", *INPUT_CASES[case][1:], "--batch", "2"]
+    est = _json(["estimate", *opts], capsys)
+    sw = [r for r in _json(["sweep", *opts], capsys) if r["stage"] == "decode"]
+    cmp = _json(["compare", *opts, "--dtype", "bf16"], capsys)[0]
+    assert len(sw) == 1
+    for key in ("ttft_s", "tpot_s", "e2e_latency_s"):
+        assert sw[0][key] == pytest.approx(est[key], rel=1e-12)
+        assert cmp[key] == pytest.approx(est[key], rel=1e-12)
+        assert sw[0][f"bound_{key}"] == pytest.approx(est["bound"][key], rel=1e-12)
+    assert sw[0]["total_memory_bytes"] == pytest.approx(est["memory"]["total_bytes"], rel=1e-12)
+    video = est["workload"].get("video_frames")
+    if video is not None:
+        assert sw[0]["video_frames"] == video

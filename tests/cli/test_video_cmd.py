@@ -133,8 +133,10 @@ BAD = [
     (E + ["--fps", "2", "--seconds", "-1"], "--seconds:"),
     (E + ["--video-frames", "0"], "--video-frames"),
     (E + ["--video-frames", "8", "--image-size", "13x3000"], "refuses more than 200"),
-    (["sweep", *Q], "--visual-tokens: give the token axis as --visual-tokens or --video-frames"),
-    (["sweep", *Q, "--visual-tokens", "64", "--video-frames", "8"], "one of them"),
+    (["sweep", *Q], "--visual-tokens: a sweep needs an axis; give --visual-tokens, --images "
+     "(and/or --image-size), --video-frames, or --seconds with --fps"),
+    (["sweep", *Q, "--visual-tokens", "64", "--video-frames", "8"],
+     "--video-frames: a sweep varies one visual input"),
     (["sweep", *Q, "--visual-tokens", "64", "--image-size", "448x448"], "--image-size:"),
     (["sweep", *Q, "--video-frames", "0,8"], "--video-frames: 0 is outside 1.."),
     (["sweep", "llava-1.5-7b", "-H", H, "--video-frames", "8"], "has no video input"),

@@ -194,3 +194,19 @@ def test_weight_parts_example(tmp_path):
     assert (f"(TPOT {awq.tpot_s * 1e3:.2f} ms expected, {awq.bound.tpot_s * 1e3:.2f} ms bound; "
             f"{every.tpot_s * 1e3:.2f} ms and {every.bound.tpot_s * 1e3:.2f} ms quantising every "
             "part)") in text
+
+
+def test_sweep_axes_reading():
+    """'Sweep axes': four 448x448 images and one 896x896 image give the same tokens and
+    prefill; the ViT FLOPs differ as the prose says."""
+    from costmodel.sweep import sweep
+
+    df = sweep("qwen2-vl-2b", "a100-80gb", images=[1, 4], image_sizes=[(448, 448), (896, 896)],
+               output_tokens=32)
+    four = df[(df.images == 4) & (df.image_size == "448x448")].set_index("stage")
+    one = df[(df.images == 1) & (df.image_size == "896x896")].set_index("stage")
+    assert four.visual_tokens.iloc[0] == one.visual_tokens.iloc[0] == 1024
+    assert four.flops["prefill"] == one.flops["prefill"]
+    text = _flat()
+    assert (f"the ViT attends within each image: {four.flops['vision'] / 1e12:.2f} TFLOP for the "
+            f"four small images, {one.flops['vision'] / 1e12:.2f} TFLOP for the large one") in text

@@ -72,14 +72,32 @@ def _same(est: Estimate, ttft, tpot, e2e, total, per_gpu) -> None:
 
 
 def _sweep(spec, hw, w):
-    if w.has_video:  # the frames are the sweep's axis
-        df = sweep(spec, [hw], None, [w.batch], w, video_frames=[w.video_frames or 0])
-        ref = estimate(spec, hw, w)
-        row = df[df["stage"] == "decode"].iloc[0]
-        assert row.visual_tokens == ref.plan.llm_tokens
-        _same(ref, row.ttft_s, row.tpot_s, row.e2e_latency_s, row.total_memory_bytes,
-              ref.memory.per_gpu_bytes)
-        return
+    """The workload's own visual input as a one-point axis: its visual tokens, its images (at
+    its image size: an image_sizes axis), its video frames or its seconds at its fps."""
+    if w.visual_tokens is not None:
+        axis = {"visual_tokens": [w.visual_tokens]}
+    elif w.video_frames is not None:
+        axis = {"video_frames": [w.video_frames]}
+    elif w.video_seconds is not None:
+        axis = {"video_seconds": [w.video_seconds], "video_fps": [w.video_fps]}
+    else:
+        axis = {"images": [w.images]}
+    if w.image_size is not None and w.visual_tokens is None:
+        axis["image_sizes"] = [w.image_size]
+        w = w.model_copy(update={"image_size": None})
+    df = sweep(spec, [hw], batch=[w.batch], workload=w, **axis)
+    ref = estimate(spec, hw, w.model_copy(update={"image_size": (axis.get("image_sizes") or [
+        w.image_size])[0]}))
+    row = df[df["stage"] == "decode"].iloc[0]
+    assert row.visual_tokens == ref.plan.llm_tokens
+    _same(ref, row.ttft_s, row.tpot_s, row.e2e_latency_s, row.total_memory_bytes,
+          ref.memory.per_gpu_bytes)
+    assert [row.bound_ttft_s, row.bound_tpot_s, row.bound_e2e_latency_s] == pytest.approx(
+        [ref.bound.ttft_s, ref.bound.tpot_s, ref.bound.e2e_latency_s], rel=1e-12)
+
+
+def _sweep_tokens(spec, hw, w):
+    """The token axis (576 unless the workload gives its tokens), what the benchmark sweeps."""
     vis = 576 if w.visual_tokens is None else w.visual_tokens
     df = sweep(spec, [hw], [vis], [w.batch], w)
     row = df[df["stage"] == "decode"].iloc[0]
@@ -128,12 +146,15 @@ def _plan(spec, hw, w):
           ev.total_bytes[:, k], ev.per_gpu_total_bytes[:, k])
 
 
-ENTRY_POINTS = {"sweep": _sweep, "devices": _fleet, "energy": _energy, "batching": _batching,
-                "plan": _plan}
+ENTRY_POINTS = {"sweep": _sweep, "sweep_tokens": _sweep_tokens, "devices": _fleet,
+                "energy": _energy, "batching": _batching, "plan": _plan}
 # Refusals, each a documented limit of that entry point (one line, names the field).
-REFUSED = {("sweep", "image_size"): "image_size",
-           # a sweep's video axis is frames; --fps/--seconds give one count (use estimate)
-           ("sweep", "video_fps"): "video_fps", ("sweep", "video_seconds"): "video_fps",
+# (A sweep takes every field on the axis of the workload's own visual input; the token axis
+# gives the tokens, so no image size or video beside it.)
+REFUSED = {("sweep_tokens", "image_size"): "image_size",
+           ("sweep_tokens", "video_frames"): "image_size",  # its case has a frame size
+           ("sweep_tokens", "video_fps"): "video_frames",
+           ("sweep_tokens", "video_seconds"): "video_frames",
            ("plan", "parallel"): "microbatches"}  # plan searches batch 1, 2, ...: odd ones
 
 

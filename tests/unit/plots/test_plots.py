@@ -113,6 +113,24 @@ def test_sweep_one_line_per_hardware_and_units():
     assert any("capacity 80 GB" in t.get_text() for t in mem.texts)
 
 
+def test_sweep_over_images_draws_a_line_per_size_and_counts_each_point_once():
+    """Two inputs that give the same visual tokens are two points (Qwen2-VL: 15 and 16 frames
+    are both 8 temporal patches; 4 images of 448x448 and 1 of 896x896 are 1,024 tokens each):
+    their FLOPs are not summed together; several image sizes draw a line each."""
+    from costmodel.sweep import sweep
+
+    frames = sweep("qwen2-vl-2b", "a100-80gb", video_frames=[15, 16])
+    fig = sweep_figure(frames)
+    one = frames[frames.video_frames == 16].flops.sum() / 1e12
+    np.testing.assert_allclose(fig.axes[2].get_lines()[0].get_ydata(), [one])  # not 2 x one
+    images = sweep("qwen2-vl-2b", "a100-80gb", images=[1, 4],
+                   image_sizes=[(448, 448), (896, 896)])
+    ttft = sweep_figure(images).axes[0]
+    assert [ln.get_label() for ln in ttft.get_lines()] == ["448x448", "896x896"]
+    np.testing.assert_allclose(ttft.get_lines()[0].get_xdata(), [256, 1024])
+    np.testing.assert_allclose(ttft.get_lines()[1].get_xdata(), [1024, 4096])
+
+
 def test_savings_bars_match_frame():
     df = savings_df()
     fig = savings_figure(df)
