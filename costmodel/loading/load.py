@@ -177,7 +177,13 @@ def _hardware_path(name: str, near: Path | None = None, option: str = "--hardwar
         return path
     path = _profiles_dir() / f"{name.lower()}.yaml"
     if not _is(path):
-        raise UnknownName("hardware", name, hardware_ids())
+        e = UnknownName("hardware", name, hardware_ids())
+        if near is None:
+            raise e
+        hint = f"; did you mean {', '.join(e.suggestions)}?" if e.suggestions else ""
+        raise CostmodelError(f"{option}: no bundled profile '{_short(name)}'{hint} (`costmodel "
+                             f"hardware list` shows them; a YAML path, relative to "
+                             f"{near.name}, works too)")
     return path
 
 

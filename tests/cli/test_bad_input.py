@@ -22,6 +22,7 @@ FILES = {
     "bin.json": b"\xff\xfe{}", "empty.csv": b"",
     "tag.yaml": b"!!python/object:os.system\nid: x\n",
     "basemiss.yaml": b"base: missing.yaml\nmemory_GB: 10\n",
+    "baseid.yaml": b"base: h100-sx\nmemory_GB: 10\n",
     "dup.yaml": b"base: a100-80gb\nmemory_GB: 10\nmemory_GB: 20\n",
     "inf.yaml": b"base: a100-80gb\nmemory_bandwidth_GBps: .inf\n",
     "nan.yaml": b"base: a100-80gb\nmemory_bandwidth_GBps: .nan\n",
@@ -53,6 +54,9 @@ CASES = [
     (CAL[:3] + ["--base", "bin.yaml", "-o", "c.yaml"], "bin.yaml: not UTF-8"),
     (EST[:3] + ["tag.yaml"], "not allowed"),
     (EST[:3] + ["basemiss.yaml"], "basemiss.yaml: base: no file missing.yaml"),
+    # an unknown bundled id under base: names the file that gives it (said 'hardware: unknown')
+    (EST[:3] + ["baseid.yaml"], "baseid.yaml: base: no bundled profile 'h100-sx'; did you mean "
+     "h100-sxm"),
     (EST[:3] + ["dup.yaml"], "key 'memory_GB' is given twice"),
     (EST[:3] + ["inf.yaml"], "memory_bandwidth_GBps: inf must be a finite number > 0"),
     (EST[:3] + ["nan.yaml"], "must be a finite number > 0"),
