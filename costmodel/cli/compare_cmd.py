@@ -92,17 +92,13 @@ def compare_table(recs: list[dict[str, Any]], head: str, gpus: int = 1) -> str:
 
 
 
-def compare_caption(model: str, f: Fleet, w: Any) -> str:
-    """Title of the compare chart: the model, every device, the one workload."""
-    visual = f"{w.visual_tokens}" if w.visual_tokens is not None else (
-        f"{w.images} image(s) of")
-    if w.has_video:
-        visual = (f"{w.video_frames}-frame video," if w.video_frames else
-                  f"{w.video_seconds:g} s video at {w.video_fps:g} fps,")
-
+def compare_caption(spec: Any, f: Fleet, w: Any) -> str:
+    """Title of the compare chart: the model, every device, the one workload (its visual
+    tokens counted as estimate counts them; the title said '1 image(s) of visual')."""
     devices = captions.listed([h.id for h in f.profiles], most=6)
-    return captions.caption("Compare devices", model, devices, engine=f.engine,
-                            **captions.workload_fields(w, visual))
+    visual = f"{captions.visual_tokens(spec, w):g}"
+    return captions.caption("Compare devices", spec.name, devices, engine=f.engine,
+                            **captions.workload_fields(w, visual, spec=spec))
 
 
 def compare(
@@ -134,10 +130,10 @@ def compare(
     spec, profiles, w = fc.setup(locals())
     f = evaluate_fleet(spec, profiles, w, auto_dtype=dtype is None)
     recs = _rank(compare_records(f, power_mode), rank_by)
-    head = (f"{spec.name}: batch {w.batch}, {f.ev.decode_steps[0, 0] + 1:g} output tokens | "
-            f"ranked by {rank_by.value} (devices that do not fit last){fc.run_text(f.engine, w)}")
+    head = (f"{spec.name}: batch {w.batch}, {captions.request_text(spec, w)} | ranked by "
+            f"{rank_by.value} (devices that do not fit last){fc.run_text(f.engine, w)}")
     if plot_path is not None:
-        save(plots().compare_figure(recs, compare_caption(spec.name, f, w)), plot_path, "--plot")
+        save(plots().compare_figure(recs, compare_caption(spec, f, w)), plot_path, "--plot")
     fc.emit(recs, fmt, compare_table(recs, head, w.parallel.gpus), f.engine, w)
 
 
@@ -181,7 +177,7 @@ def energy_cmd(
              _joules(r["per_output_token_J"])] for r in recs]
     t = table(rows, ["device", "power", *STAGES, "J/request", "J/output token"],
               right=set(range(1, 8)))
-    head = (f"{spec.name}: batch {w.batch}, {w.output_tokens} output tokens; energy per request "
+    head = (f"{spec.name}: batch {w.batch}, {captions.request_text(spec, w)}; energy per request "
             f"(batch energy / batch), power = {'mode ' + power_mode if power_mode else 'TDP'}"
             f"{fc.run_text(f.engine, w)}")
     na = [] if np.isfinite(watts).all() else ["n/a: the profile gives no power figure (tdp_W); "

@@ -8,6 +8,7 @@ import numpy as np
 import typer
 
 from costmodel.analysis.plan import Slo, batching, plan
+from costmodel.cli import captions
 from costmodel.cli import fleet_common as fc
 from costmodel.cli.output import Format, table
 from costmodel.errors import CostmodelError
@@ -100,7 +101,8 @@ def plan_command(
     spec, profiles, w = fc.setup(locals())
     res = plan(spec, profiles, w, slo, max_batch=max_batch, auto_dtype=dtype is None)
     recs = plan_records(res, slo)
-    head = (f"{spec.name}: {fc.slo_text(slo)}; batch searched 1..{max_batch}; scaling "
+    head = (f"{spec.name}: {captions.request_text(spec, w)}; {fc.slo_text(slo)}; batch "
+            f"searched 1..{max_batch}; scaling "
             f"for batch {batch}{fc.run_text(res.fleet.engine, w)}")
     fc.emit(recs, fmt, plan_table(recs, head), res.fleet.engine, w)
 
@@ -169,7 +171,7 @@ def batching_command(
             recs.append(rec)
             rows.append(rec)
         parts.append(_device_table(h.id, rows, grid, turn, lin))
-    head = (f"{spec.name}: decode versus batch ({output_tokens} output tokens)"
+    head = (f"{spec.name}: decode versus batch ({captions.request_text(spec, w)})"
             f"{fc.run_text(res.fleet.engine, w)}")
     note = ("compute-bound at: smallest batch where >= half the decode latency is in compute-bound "
             "operators (all / linear layers only); '-' = not within the batches given"

@@ -70,3 +70,38 @@ def test_compare_without_plot_does_not_import_matplotlib():
             "print('matplotlib' in sys.modules, 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "False False"
+
+
+@pytest.mark.parametrize("command, extra", [
+    ("compare", []), ("energy", []), ("plan", ["--ttft", "1"]), ("batching", ["--batch", "1,2"]),
+    ("capacity", ["--max-batch", "4"]),
+])
+def test_fleet_tables_name_the_request_as_estimate_counts_it(command, extra, capsys):
+    """The several-device tables said only '128 output tokens': an image's visual tokens (999
+    for 1024x768 on Qwen2.5-VL, estimate's count) were nowhere in them."""
+    wl = ["--images", "1", "--image-size", "1024x768", "--text-tokens", "32"]
+    code, out, _ = run(["estimate", "qwen2.5-vl-7b", "-H", "l4", *wl], capsys)
+    assert code == 0 and "999 visual tokens (1 ViT pass) + 32 text tokens" in out
+    code, out, err = run([command, "qwen2.5-vl-7b", "-H", "l4", *wl, *extra], capsys)
+    assert code == 0 and err == ""
+    assert "999 visual + 32 text -> 128 output tokens" in out.splitlines()[0]
+    code, out, _ = run([command, "llama-2-7b", "-H", "l4", *extra], capsys)
+    head = out.splitlines()[0]  # a text-only model: no visual part
+    assert code == 0 and "64 text -> 128 output tokens" in head and "visual" not in head
+
+
+def test_compare_figure_title_counts_the_visual_tokens(llava):
+    """The compare figure's title read '1 image(s) of visual + 64 text': no count."""
+    from costmodel import load_hardware
+    from costmodel.analysis.devices import evaluate_fleet
+    from costmodel.cli.compare_cmd import compare_caption
+    from costmodel.loading.load import load_model
+    from costmodel.specs.workload import Workload
+
+    spec = load_model("qwen2-vl-7b")
+    for w, visual in ((Workload(image_size=(1024, 768)), "999 visual + 64 text"),
+                      (Workload(video_frames=16, image_size=(448, 448)),
+                       "2048 (video: 16 frames of 448x448) visual + 64 text")):
+        f = evaluate_fleet(spec, [load_hardware("l4")], w)
+        title = compare_caption(spec, f, w)
+        assert visual in title and "image(s)" not in title
