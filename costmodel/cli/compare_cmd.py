@@ -76,7 +76,7 @@ def _joules(x: float) -> str:
 def compare_table(recs: list[dict[str, Any]], head: str, gpus: int = 1) -> str:
     """The ranked table; memory is the most loaded GPU's footprint (the whole model on one
     GPU), against one GPU's capacity, as `fits` reads it."""
-    short = {"compute": "C", "memory": "M", "host": "H", "-": "-"}
+    short = {"compute": "C", "memory": "M", "comm": "L", "host": "H", "-": "-"}
     rows = [[str(r["rank"]), r["hardware"], r["math_dtype"], seconds(r["ttft_s"]),
              seconds(r["tpot_s"]), seconds(r["e2e_latency_s"]), f"{r['tokens_per_s']:.1f}",
              f"{si(r['per_gpu_bytes'], 'B')} / {si(r['capacity_bytes'], 'B')}",
@@ -85,9 +85,11 @@ def compare_table(recs: list[dict[str, Any]], head: str, gpus: int = 1) -> str:
     t = table(rows, ["#", "device", "dtype", "TTFT", "TPOT", "e2e", "tokens/s", "memory", "fits",
                      "bound v/p/pf/d", "J/request"], right={0, 3, 4, 5, 6, 7, 10})
     changed = [f"{r['hardware']}: {r['hardware_changes']}" for r in recs if r["hardware_changes"]]
+    link = (", L = interconnect-bound (the tp / ep communication holds the largest share)"
+            if any("comm" in (r[f"{s}_bound"] for s in STAGES) for r in recs) else "")
     return "\n".join([head, "", t, "", "bound: C = compute-bound, M = memory-bound (latency-"
                       "weighted majority of the stage's operators), H = host-bound (the "
-                      "engine's launches, overlapping the device, take longer)",
+                      f"engine's launches, overlapping the device, take longer){link}",
                       ENERGY_NOTE + fc.gpus_note(gpus)] + [f"[changed] {c}" for c in changed])
 
 

@@ -53,10 +53,13 @@ def plan_table(recs: list[dict[str, Any]], head: str) -> str:
     t = table(rows, ["device", "met", "max batch", "TTFT", "TPOT", "tokens/s",
                      "limited by", "scale to meet: compute/bandwidth/both", "memory"],
               right={2, 3, 4, 5})
+    link = ("; interconnect: the tp / ep communication holds most of it (scaling compute or "
+            "bandwidth does not shorten it; the profile's interconnect does)"
+            if any("interconnect" in r["limiting"] for r in recs) else "")
     return "\n".join([head, "", t, "",
                       "limited by: at the first failing batch (max batch + 1, or 1 when not met); "
                       "host: the engine's launches, longer than the device's work, set most "
-                      "of that latency (scaling the device does not shorten them)",
+                      f"of that latency (scaling the device does not shorten them){link}",
                       "scale: smallest factor on peak FLOP/s, on bandwidth, or on both that meets "
                       "the latency SLO at the target batch (re-evaluated, 1% steps; - = none up "
                       "to 1000x); memory: footprint / capacity"]

@@ -105,3 +105,14 @@ def test_compare_figure_title_counts_the_visual_tokens(llava):
         f = evaluate_fleet(spec, [load_hardware("l4")], w)
         title = compare_caption(spec, f, w)
         assert visual in title and "image(s)" not in title
+
+
+def test_interconnect_bound_in_compare_and_plan(capsys):
+    args = ["llava-1.5-7b", "-H", "h100-sxm", "--engine", "vllm", "--tp", "8"]
+    code, out, _ = run(["compare", *args], capsys)
+    assert code == 0 and " C/C/L/M " in out and "L = interconnect-bound" in out
+    code, out, _ = run(["plan", *args, "--ttft", "0.001", "--max-batch", "2"], capsys)
+    assert code == 0 and "interconnect (TTFT)" in out and "interconnect: the tp / ep" in out
+    code, out, _ = run(["compare", "llava-1.5-7b", "-H", "h100-sxm"], capsys)
+    assert code == 0 and "L = " not in out  # one GPU: no link, no legend for it
+
