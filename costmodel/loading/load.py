@@ -176,14 +176,8 @@ def _hardware_path(name: str, near: Path | None = None, option: str = "--hardwar
                                  "YAML path")
         return path
     path = _profiles_dir() / f"{name.lower()}.yaml"
-    if not _is(path):
-        e = UnknownName("hardware", name, hardware_ids())
-        if near is None:
-            raise e
-        hint = f"; did you mean {', '.join(e.suggestions)}?" if e.suggestions else ""
-        raise CostmodelError(f"{option}: no bundled profile '{_short(name)}'{hint} (`costmodel "
-                             f"hardware list` shows them; a YAML path, relative to "
-                             f"{near.name}, works too)")
+    if not _is(path):  # under base: the file and key that name it (option = 'FILE: base')
+        raise UnknownName("hardware", name, hardware_ids(), option if near else "")
     return path
 
 
