@@ -16,6 +16,12 @@ class ContextWarning(UserWarning):
     computed, but the model was not trained for that length. The CLI prints one line."""
 
 
+class UnlikeDevicesWarning(UserWarning):
+    """Devices compared on an engine that runs measured kernels where some carry fitted kernel
+    figures and some only datasheet peaks: the latter's expected latencies are the roofline
+    bound plus host time, optimistic beside the others. The CLI prints one line."""
+
+
 class UnknownName(CostmodelError, LookupError):
     """A model or hardware id that is not known; carries the nearest known ids."""
 

@@ -29,6 +29,7 @@ from costmodel.core.metrics import compute_share
 from costmodel.core.ops import Arr
 from costmodel.core.pricing import OpCost
 from costmodel.errors import CostmodelError
+from costmodel.specs.engine import Engine
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Workload
@@ -62,6 +63,28 @@ def evaluate_fleet(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Work
                    compute_scale=compute_scale, bandwidth_scale=bandwidth_scale)
     return Fleet(tuple(profiles), prep.dtypes, w, prep.points.batch, evaluate(spec, prep),
                  prep.engine.id)
+
+
+def datasheet_only(h: HardwareProfile) -> bool:
+    """Priced at its datasheet peaks by every engine: no fitted kernel figures
+    (kernel_efficiency with sm_count), no efficiency curves, efficiencies 1 (a profile written
+    from a datasheet, LLM-Viewer's copies). On an engine that runs measured kernels its
+    expected latency is the roofline bound plus the engine's host time, where a device with
+    figures runs below its peaks (docs/methodology.md, "A device not bundled")."""
+    fitted = h.kernel_params is not None and h.sm_count is not None
+    curves = h.efficiency_curves or h.intensity_curves or h.width_curves
+    effs = (h.compute_efficiency, h.memory_efficiency, h.attention_efficiency)
+    return not fitted and not curves and all(e == 1.0 for e in effs)
+
+
+def unlike_devices(profiles: Sequence[HardwareProfile], engine: Engine) -> list[str]:
+    """Ids of the datasheet-only devices of a list that also holds calibrated ones, when the
+    engine runs measured kernels: their expected latencies are not like for like (the former
+    at the peaks, the latter below them); [] otherwise."""
+    if engine.kernels != "measured":
+        return []
+    bare = [h.id for h in profiles if datasheet_only(h)]
+    return bare if len(bare) < len(profiles) else []
 
 
 def comm_share(costs: Sequence[OpCost], stages: Sequence[str], like: Arr) -> Arr:

@@ -116,3 +116,60 @@ def test_interconnect_bound_in_compare_and_plan(capsys):
     code, out, _ = run(["compare", "llava-1.5-7b", "-H", "h100-sxm"], capsys)
     assert code == 0 and "L = " not in out  # one GPU: no link, no legend for it
 
+
+def test_datasheet_device_beside_calibrated_ones_warns_once(capsys):
+    """A profile written from a datasheet (no kernel_efficiency) ranked first beside the
+    bundled devices: its expected latency is the bound + host time, theirs run below their
+    peaks. One warning line names it; like-for-like lists say nothing."""
+    from tests.helpers import MY_GPU_YAML
+
+    mine = str(MY_GPU_YAML)
+    code, out, err = run(["compare", MODEL, "-H", f"h100-sxm,{mine}"], capsys)
+    lines = err.strip().splitlines()
+    assert code == 0 and len(lines) == 1 and lines[0].startswith("warning: --hardware: my-gpu ")
+    assert "base: <the nearest bundled device>" in lines[0] and "--engine ideal" in lines[0]
+    for args in (["-H", f"h100-sxm,{mine}", "--engine", "ideal"], ["-H", mine],
+                 ["-H", "h100-sxm,a100-80gb-vidur"]):
+        code, out, err = run(["compare", MODEL, *args], capsys)
+        assert code == 0 and err == ""
+
+
+def test_default_devices_are_like_for_like(capsys):
+    """With no -H: not LLM-Viewer's datasheet copies on an engine with measured kernels (they
+    are there for --convention llm-viewer), and only devices with a GPU-to-GPU link for --tp
+    (every --tp run was refused: the Jetsons have none)."""
+    def listed(*args: str) -> set[str]:
+        code, out, err = run(["compare", MODEL, "--visual-tokens", "576", *args, "-f", "json"],
+                             capsys)
+        assert code == 0 and err == "", err
+        return {r["hardware"] for r in json.loads(out)}
+
+    plain = listed()
+    assert "h100-sxm" in plain and "jetson-agx-orin-64gb" in plain
+    assert not any(h.startswith("llm-viewer-") for h in plain)
+    assert "llm-viewer-h100" in listed("--convention", "llm-viewer")
+    assert "llm-viewer-h100" in listed("--engine", "ideal")
+    tp2 = listed("--tp", "2")
+    assert "h100-sxm" in tp2 and not any(h.startswith("jetson") for h in tp2)
+
+
+def test_methodology_device_not_bundled_example(tmp_path, capsys):
+    """docs/methodology.md, 'A device not bundled': its b200-like.yaml over h100-sxm ranks
+    without the warning; the same figures without `base:` draw it."""
+    import re
+
+    from tests.helpers import DOCS
+
+    text = (DOCS / "methodology.md").read_text()
+    block = re.search(r"```yaml\n(# b200-like\.yaml.*?)```", text, re.S).group(1)
+    mine = tmp_path / "b200-like.yaml"
+    mine.write_text(block)
+    code, out, err = run(["compare", MODEL, "-H", f"h100-sxm,{mine}", "--engine", "vllm"],
+                         capsys)
+    assert code == 0 and err == "" and "[changed] b200-like: " in out
+    bare = tmp_path / "bare.yaml"
+    bare.write_text(block.replace("base: h100-sxm\n", "category: datacenter\n")
+                    .replace("sm_count: 148\n", ""))
+    code, out, err = run(["compare", MODEL, "-H", f"h100-sxm,{bare}", "--engine", "vllm"],
+                         capsys)
+    assert code == 0 and err.startswith("warning: --hardware: b200-like carries no fitted")
