@@ -79,6 +79,10 @@ CASES = [
     (["validate", "-m", str(DATA / "vidur" / "a100_Llama-2-7b-hf_mlp.csv"), "-H", H,
       "--plot", "x.txt"], "--plot: 'x.txt'"),
     (PROF + ["-o", "/proc/x.csv"], "--output: cannot write"),
+    # a file option on a command that prints (said 'No such option: -o' and no more)
+    (EST + ["-o", "x.json"], "No such option: -o; this command prints to stdout: redirect it"),
+    (["plan", M, "-H", H, "--ttft", "1", "--plot", "x.png"],
+     "; --plot draws beside sweep, compare, compare-compression and validate"),
     (PROF + ["-o", "adir"], "--output: 'adir' is a directory"),
     (PROF + ["--kernels", "k.txt"], "--kernels: 'k.txt' needs the suffix .csv"),
     (CAL + ["-o", "/proc/c.yaml"], "--output: cannot write"),
