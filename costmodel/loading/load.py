@@ -59,7 +59,18 @@ def load_engine(name: str) -> Engine:
     try:
         return Engine.from_file(EngineFile.model_validate(data))
     except ValidationError as e:
-        raise CostmodelError(f"{path}: {one_line(e)}{_extra_key_fix(e, EngineFile)}") from None
+        raise CostmodelError(f"{path}: {one_line(e)}{_engine_fix(e)}") from None
+
+
+def _engine_fix(e: ValidationError) -> str:
+    """A missing engine field: where a complete engine shows one (a key it does not know: the
+    nearest valid keys)."""
+    err = e.errors()[0]
+    if err["type"] == "missing":
+        loc = ".".join(str(x) for x in err["loc"])
+        return (f"; add {loc}: and its source under sources: (`costmodel engines show vllm` "
+                "prints a complete engine)")
+    return _extra_key_fix(e, EngineFile)
 
 
 def _looks_like_path(name: str) -> bool:

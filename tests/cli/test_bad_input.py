@@ -22,6 +22,7 @@ FILES = {
     "bin.json": b"\xff\xfe{}", "empty.csv": b"",
     "tag.yaml": b"!!python/object:os.system\nid: x\n",
     "basemiss.yaml": b"base: missing.yaml\nmemory_GB: 10\n",
+    "engine_short.yaml": b"id: e1\nname: mine\nkernels: measured\n",
     "baseid.yaml": b"base: h100-sx\nmemory_GB: 10\n",
     "dup.yaml": b"base: a100-80gb\nmemory_GB: 10\nmemory_GB: 20\n",
     "inf.yaml": b"base: a100-80gb\nmemory_bandwidth_GBps: .inf\n",
@@ -54,6 +55,9 @@ CASES = [
     (CAL[:3] + ["--base", "bin.yaml", "-o", "c.yaml"], "bin.yaml: not UTF-8"),
     (EST[:3] + ["tag.yaml"], "not allowed"),
     (EST[:3] + ["basemiss.yaml"], "basemiss.yaml: base: no file missing.yaml"),
+    (EST + ["--engine", "engine_short.yaml"], "engine_short.yaml: launch_per_kernel: Field "
+     "required (+1 more); add launch_per_kernel: and its source under sources: (`costmodel "
+     "engines show vllm`"),
     # an unknown bundled id under base: names the file that gives it (said 'hardware: unknown')
     (EST[:3] + ["baseid.yaml"], "baseid.yaml: base: unknown 'h100-sx'; did you mean h100-sxm"),
     (EST[:3] + ["dup.yaml"], "key 'memory_GB' is given twice"),
