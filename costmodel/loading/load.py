@@ -153,6 +153,9 @@ def _hardware_fix(e: ValidationError) -> str:
                if loc == ["sources"] else f"{loc[0]}: and its source under sources:"
                if len(loc) == 1 else f"{'.'.join(loc)}")
         return f"; add {add} (`costmodel hardware show h100-sxm` prints a complete profile)"
+    if loc == ["interconnect", "kind"]:
+        return ("; the kind sets only the default link latency: another GPU-to-GPU link (AMD "
+                "Infinity Fabric, ...) is nvlink with its own bandwidth_GBps and latency_us")
     return _extra_key_fix(e, HardwareFile)
 
 

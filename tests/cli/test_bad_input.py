@@ -23,6 +23,7 @@ FILES = {
     "tag.yaml": b"!!python/object:os.system\nid: x\n",
     "basemiss.yaml": b"base: missing.yaml\nmemory_GB: 10\n",
     "engine_short.yaml": b"id: e1\nname: mine\nkernels: measured\n",
+    "link.yaml": b"base: h100-sxm\ninterconnect: {kind: infinity-fabric}\n",
     "baseid.yaml": b"base: h100-sx\nmemory_GB: 10\n",
     "dup.yaml": b"base: a100-80gb\nmemory_GB: 10\nmemory_GB: 20\n",
     "inf.yaml": b"base: a100-80gb\nmemory_bandwidth_GBps: .inf\n",
@@ -55,6 +56,8 @@ CASES = [
     (CAL[:3] + ["--base", "bin.yaml", "-o", "c.yaml"], "bin.yaml: not UTF-8"),
     (EST[:3] + ["tag.yaml"], "not allowed"),
     (EST[:3] + ["basemiss.yaml"], "basemiss.yaml: base: no file missing.yaml"),
+    (EST[:3] + ["link.yaml"], "link.yaml: interconnect.kind: Input should be 'nvlink', 'pcie' "
+     "or 'none'; the kind sets only the default link latency: another GPU-to-GPU link"),
     (EST + ["--engine", "engine_short.yaml"], "engine_short.yaml: launch_per_kernel: Field "
      "required (+1 more); add launch_per_kernel: and its source under sources: (`costmodel "
      "engines show vllm`"),
