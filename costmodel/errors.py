@@ -16,16 +16,23 @@ class ContextWarning(UserWarning):
     computed, but the model was not trained for that length. The CLI prints one line."""
 
 
+class UnlikeDevicesWarning(UserWarning):
+    """Devices compared on an engine that runs measured kernels where some carry fitted kernel
+    figures and some only datasheet peaks: the latter's expected latencies are the roofline
+    bound plus host time, optimistic beside the others. The CLI prints one line."""
+
+
 class UnknownName(CostmodelError, LookupError):
     """A model or hardware id that is not known; carries the nearest known ids."""
 
-    def __init__(self, kind: str, name: str, known: list[str]) -> None:
+    def __init__(self, kind: str, name: str, known: list[str], where: str = "") -> None:
+        """`where`: the file and field that named it (a YAML's `base:`), else `kind`."""
         self.kind, self.name = kind, name
         self.suggestions = difflib.get_close_matches(name.lower(), known, n=3, cutoff=0.4)
         hint = f"; did you mean {', '.join(self.suggestions)}?" if self.suggestions else ""
         shown = name if len(name) <= 40 else name[:40] + "..."
         super().__init__(
-            f"{kind}: unknown '{shown}'{hint} (`costmodel {kind} list` shows all; "
+            f"{where or kind}: unknown '{shown}'{hint} (`costmodel {kind} list` shows all; "
             "a path to a file works too)"
         )
 

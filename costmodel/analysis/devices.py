@@ -3,9 +3,10 @@
 Arrays are shaped (devices, columns): a column is a batch size, or a scale factor on the
 device's rates (what-if solving in `costmodel.analysis.plan`). Pure: no I/O, no printing.
 
-Bound of a stage: the latency-weighted share of the stage spent in compute-bound operators
-(compute_s >= memory_s, totals over all instances and decode steps); a stage is 'compute'-bound
-when that share is >= 0.5, else 'memory'-bound.
+Bound of a stage (`resource`): the latency-weighted shares of the stage spent in compute-bound
+operators (compute_s >= memory_s, totals over all instances and decode steps), in interconnect
+operators and in the memory-bound rest; the largest names it ('compute', 'comm', 'memory').
+On one GPU: 'compute'-bound when the compute-bound share is >= 0.5, else 'memory'-bound.
 
 Energy (an estimate, an upper-bound style one): energy_J = GPUs x power_W x latency_s per stage,
 with power_W = the profile's TDP, or the selected power mode's budget (Jetson nvpmodel modes),
@@ -26,7 +27,9 @@ from costmodel.analysis.prepare import prepare
 from costmodel.core.evaluate import STAGES, Evaluation, evaluate
 from costmodel.core.metrics import compute_share
 from costmodel.core.ops import Arr
+from costmodel.core.pricing import OpCost
 from costmodel.errors import CostmodelError
+from costmodel.specs.engine import Engine
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Workload
@@ -62,16 +65,60 @@ def evaluate_fleet(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Work
                  prep.engine.id)
 
 
+def datasheet_only(h: HardwareProfile) -> bool:
+    """Priced at its datasheet peaks by every engine: no fitted kernel figures
+    (kernel_efficiency with sm_count), no efficiency curves, efficiencies 1 (a profile written
+    from a datasheet, LLM-Viewer's copies). On an engine that runs measured kernels its
+    expected latency is the roofline bound plus the engine's host time, where a device with
+    figures runs below its peaks (docs/methodology.md, "A device not bundled")."""
+    fitted = h.kernel_params is not None and h.sm_count is not None
+    curves = h.efficiency_curves or h.intensity_curves or h.width_curves
+    effs = (h.compute_efficiency, h.memory_efficiency, h.attention_efficiency)
+    return not fitted and not curves and all(e == 1.0 for e in effs)
+
+
+def unlike_devices(profiles: Sequence[HardwareProfile], engine: Engine) -> list[str]:
+    """Ids of the datasheet-only devices of a list that also holds calibrated ones, when the
+    engine runs measured kernels: their expected latencies are not like for like (the former
+    at the peaks, the latter below them); [] otherwise."""
+    if engine.kernels != "measured":
+        return []
+    bare = [h.id for h in profiles if datasheet_only(h)]
+    return bare if len(bare) < len(profiles) else []
+
+
+def comm_share(costs: Sequence[OpCost], stages: Sequence[str], like: Arr) -> Arr:
+    """Share (0..1) of the latency of `stages` in interconnect operators (op class 'comm':
+    tensor-parallel all-reduces / all-gathers, expert all-to-alls), latency-weighted as
+    core.metrics.compute_share; 0 on one GPU."""
+    comm = np.zeros_like(like, dtype=float)
+    total = np.zeros_like(like, dtype=float)
+    for c in costs:
+        if c.op.stage in stages:
+            total = total + c.latency_s
+            comm = comm + (c.latency_s if c.op.op_class == "comm" else 0.0)
+    return np.divide(comm, total, out=np.zeros_like(total), where=total > 0)
+
+
+def resource(ev: Evaluation, stages: Sequence[str]) -> Arr:
+    """'compute', 'comm' or 'memory' per point for `stages`: which of the compute-bound
+    operators, the interconnect operators and the memory-bound rest holds the largest share
+    of their latency (ties: compute, then comm). On one GPU (no interconnect operators) this is
+    'compute' when the compute-bound share is >= 0.5, else 'memory'."""
+    c = compute_share(ev.op_costs, stages, ev.ttft_s)
+    k = comm_share(ev.op_costs, stages, ev.ttft_s)
+    m = 1.0 - c - k
+    return np.where((c >= k) & (c >= m), "compute", np.where(k >= m, "comm", "memory"))
+
+
 def stage_bounds(ev: Evaluation) -> dict[str, Arr]:
-    """'compute', 'memory' or 'host' per stage ('-' where the stage takes no time): 'host'
-    where the engine's launches overlap the device and take longer (StageTotals.host_bound),
-    else 'compute' when at least half of the stage's latency is in compute-bound operators
-    (core/metrics.py)."""
+    """'compute', 'comm', 'memory' or 'host' per stage ('-' where the stage takes no time):
+    'host' where the engine's launches overlap the device and take longer
+    (StageTotals.host_bound), else the resource holding most of the stage's latency
+    (`resource`: compute-bound operators, interconnect operators, memory-bound operators)."""
     out = {}
     for s in STAGES:
-        share = compute_share(ev.op_costs, (s,), ev.ttft_s)
-        side = np.where(ev.stages[s].host_bound, "host",
-                        np.where(share >= 0.5, "compute", "memory"))
+        side = np.where(ev.stages[s].host_bound, "host", resource(ev, (s,)))
         out[s] = np.where(ev.stages[s].latency_s > 0, side, "-")
     return out
 

@@ -7,8 +7,9 @@ plan (per device, one vectorised evaluation over the batch grid):
 - limiting resource, read at the first failing batch (largest + 1, or 1): 'capacity' if the
   footprint does not fit; for a violated TTFT / TPOT, 'host' when >= half of that metric's
   latency is in host-bound stages (the engine's launches take longer than the device, as
-  `compare` marks H), else 'compute' when >= half is in compute-bound operators, else
-  'bandwidth'.
+  `compare` marks H), else the resource holding most of it (devices.resource): 'compute'
+  (compute-bound operators), 'interconnect' (tp / ep communication operators) or
+  'bandwidth' (memory-bound operators); on one GPU: 'compute' when >= half is compute-bound.
 - scaling that would meet the SLO at a target batch: the smallest factor on peak FLOP/s alone,
   on memory bandwidth alone, and on both together, found by re-evaluating the device with
   scaled rates over a geometric grid of factors (1% steps, 1x..1000x); inf where no factor in
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from costmodel.analysis.devices import Fleet, evaluate_fleet
+from costmodel.analysis.devices import Fleet, evaluate_fleet, resource
 from costmodel.core.evaluate import Evaluation
 from costmodel.core.metrics import compute_share
 from costmodel.core.ops import Arr
@@ -38,6 +39,7 @@ from costmodel.specs.workload import Workload
 
 FACTORS = np.geomspace(1.0, 1000.0, int(np.ceil(np.log(1000.0) / np.log(1.01))) + 1)
 TTFT_STAGES = ("vision", "projector", "prefill")
+LIMIT_OF = {"compute": "compute", "memory": "bandwidth", "comm": "interconnect"}
 
 
 @dataclass(frozen=True)
@@ -74,8 +76,7 @@ def _limits(ev: Evaluation, slo: Slo, d: int, k: int) -> str:
     for metric, stages, limit in (("ttft", TTFT_STAGES, slo.ttft_s),
                                   ("tpot", ("decode",), slo.tpot_s)):
         if getattr(ev, f"{metric}_s")[d, k] > limit:
-            share = compute_share(ev.op_costs, stages, ev.ttft_s)[d, k]
-            side = "compute" if share >= 0.5 else "bandwidth"
+            side = LIMIT_OF[str(np.broadcast_to(resource(ev, stages), ev.ttft_s.shape)[d, k])]
             why.append(f"{'host' if _host_share(ev, stages, d, k) >= 0.5 else side} "
                        f"({metric.upper()})")
     return ", ".join(why)

@@ -106,7 +106,16 @@ def fail(message: str) -> None:
 
 
 def _click_line(e: Exception) -> str:
-    return e.format_message().replace("\n", " ").replace("Value error, ", "")  # type: ignore[attr-defined]
+    line = e.format_message().replace("\n", " ").replace("Value error, ", "")  # type: ignore[attr-defined]
+    return line + NO_FILE_OPTION.get(getattr(e, "option_name", None) or "", "")
+
+
+# A file option given to a command without it (typer: 'No such option: -o'): the fix
+_PRINTS = ("; this command prints to stdout: redirect it (> FILE), with --format json or csv "
+           "for a file to read back")
+NO_FILE_OPTION = {"-o": _PRINTS, "--output": _PRINTS,
+                  "--plot": "; --plot draws beside sweep, compare, compare-compression and "
+                            "validate; `costmodel plot` draws the other figures (docs/plots.md)"}
 
 
 def _warning_line(message: Warning | str, category: type[Warning], *_: object, **__: object

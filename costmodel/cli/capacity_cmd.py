@@ -8,6 +8,7 @@ import numpy as np
 import typer
 
 from costmodel.analysis.plan import Capacity, capacity
+from costmodel.cli import captions
 from costmodel.cli import fleet_common as fc
 from costmodel.cli.output import Format, table
 from costmodel.units import DType, seconds
@@ -83,7 +84,8 @@ def capacity_command(
     res = capacity(spec, profiles, w, slo, max_batch=max_batch, auto_dtype=dtype is None)
     labels = {"baseline": "none", "compressed": w.compression.label if w.compression else ""}
     recs = capacity_records(res, labels)
-    head = (f"{spec.name}: serving capacity, static batching; {fc.slo_text(slo)}; "
+    head = (f"{spec.name}: {captions.request_text(spec, w)}; serving capacity, static "
+            f"batching; {fc.slo_text(slo)}; "
             f"batch searched 1..{max_batch}"
             f"{fc.run_text(res['baseline'].fleet.engine, w, compression=False)}")
     t = table([_row(r, max_batch) for r in recs],

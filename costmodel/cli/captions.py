@@ -15,8 +15,8 @@ from typing import Any
 from costmodel.analysis.labels import compression_text, dtype_text, weight_text
 
 __all__ = ["caption", "compression_text", "device_text", "dtype_text", "estimate_caption",
-           "frame_caption", "listed", "video_text", "vtext_caption", "weight_text",
-           "workload_fields"]
+           "frame_caption", "listed", "request_text", "video_text", "visual_tokens",
+           "vtext_caption", "weight_text", "workload_fields"]
 
 
 def caption(kind: str, model: str, device: str, *, visual: str, text: object, output: object,
@@ -72,6 +72,25 @@ def vtext_caption(spec: Any, w: Any) -> str:
 
     n = video_text(spec, w)
     return f" + {n} video text tokens (timestamps / frame labels)" if n else ""
+
+
+def visual_tokens(spec: Any, w: Any) -> float:
+    """Visual tokens of one request as the model's token rule gives them for the workload's
+    images, video or --visual-tokens (before any compression): estimate's count."""
+    from costmodel.analysis.prepare import points
+
+    return float(points(spec, w, {}, 1).visual[0, 0])
+
+
+def request_text(spec: Any, w: Any) -> str:
+    """'2880 visual + 64 text -> 128 output tokens' (a video's frames and text after it, as
+    figure titles give them; no visual part for a text-only model): one request of the
+    several-device tables' first line."""
+    f = workload_fields(w, "", spec=spec)
+    video = f" ({video_text(spec, w)})" if w.has_video else ""
+    seen = spec.vision is not None or spec.cross_vision is not None
+    visual = f"{visual_tokens(spec, w):g} visual{video} + " if seen else ""
+    return f"{visual}{f['text']} text -> {f['output']} output tokens"
 
 
 def estimate_caption(kind: str, est: Any) -> str:

@@ -76,7 +76,7 @@ def _joules(x: float) -> str:
 def compare_table(recs: list[dict[str, Any]], head: str, gpus: int = 1) -> str:
     """The ranked table; memory is the most loaded GPU's footprint (the whole model on one
     GPU), against one GPU's capacity, as `fits` reads it."""
-    short = {"compute": "C", "memory": "M", "host": "H", "-": "-"}
+    short = {"compute": "C", "memory": "M", "comm": "L", "host": "H", "-": "-"}
     rows = [[str(r["rank"]), r["hardware"], r["math_dtype"], seconds(r["ttft_s"]),
              seconds(r["tpot_s"]), seconds(r["e2e_latency_s"]), f"{r['tokens_per_s']:.1f}",
              f"{si(r['per_gpu_bytes'], 'B')} / {si(r['capacity_bytes'], 'B')}",
@@ -85,24 +85,22 @@ def compare_table(recs: list[dict[str, Any]], head: str, gpus: int = 1) -> str:
     t = table(rows, ["#", "device", "dtype", "TTFT", "TPOT", "e2e", "tokens/s", "memory", "fits",
                      "bound v/p/pf/d", "J/request"], right={0, 3, 4, 5, 6, 7, 10})
     changed = [f"{r['hardware']}: {r['hardware_changes']}" for r in recs if r["hardware_changes"]]
+    link = (", L = interconnect-bound (the tp / ep communication holds the largest share)"
+            if any("comm" in (r[f"{s}_bound"] for s in STAGES) for r in recs) else "")
     return "\n".join([head, "", t, "", "bound: C = compute-bound, M = memory-bound (latency-"
                       "weighted majority of the stage's operators), H = host-bound (the "
-                      "engine's launches, overlapping the device, take longer)",
+                      f"engine's launches, overlapping the device, take longer){link}",
                       ENERGY_NOTE + fc.gpus_note(gpus)] + [f"[changed] {c}" for c in changed])
 
 
 
-def compare_caption(model: str, f: Fleet, w: Any) -> str:
-    """Title of the compare chart: the model, every device, the one workload."""
-    visual = f"{w.visual_tokens}" if w.visual_tokens is not None else (
-        f"{w.images} image(s) of")
-    if w.has_video:
-        visual = (f"{w.video_frames}-frame video," if w.video_frames else
-                  f"{w.video_seconds:g} s video at {w.video_fps:g} fps,")
-
+def compare_caption(spec: Any, f: Fleet, w: Any) -> str:
+    """Title of the compare chart: the model, every device, the one workload (its visual
+    tokens counted as estimate counts them; the title said '1 image(s) of visual')."""
     devices = captions.listed([h.id for h in f.profiles], most=6)
-    return captions.caption("Compare devices", model, devices, engine=f.engine,
-                            **captions.workload_fields(w, visual))
+    visual = f"{captions.visual_tokens(spec, w):g}"
+    return captions.caption("Compare devices", spec.name, devices, engine=f.engine,
+                            **captions.workload_fields(w, visual, spec=spec))
 
 
 def compare(
@@ -135,10 +133,10 @@ def compare(
     spec, profiles, w = fc.setup(locals())
     f = evaluate_fleet(spec, profiles, w, auto_dtype=dtype is None)
     recs = _rank(compare_records(f, power_mode), rank_by)
-    head = (f"{spec.name}: batch {w.batch}, {f.ev.decode_steps[0, 0] + 1:g} output tokens | "
-            f"ranked by {rank_by.value} (devices that do not fit last){fc.run_text(f.engine, w)}")
+    head = (f"{spec.name}: batch {w.batch}, {captions.request_text(spec, w)} | ranked by "
+            f"{rank_by.value} (devices that do not fit last){fc.run_text(f.engine, w)}")
     if plot_path is not None:
-        save(plots().compare_figure(recs, compare_caption(spec.name, f, w)), plot_path, "--plot")
+        save(plots().compare_figure(recs, compare_caption(spec, f, w)), plot_path, "--plot")
     fc.emit(recs, fmt, compare_table(recs, head, w.parallel.gpus), f.engine, w)
 
 
@@ -183,7 +181,7 @@ def energy_cmd(
              _joules(r["per_output_token_J"])] for r in recs]
     t = table(rows, ["device", "power", *STAGES, "J/request", "J/output token"],
               right=set(range(1, 8)))
-    head = (f"{spec.name}: batch {w.batch}, {w.output_tokens} output tokens; energy per request "
+    head = (f"{spec.name}: batch {w.batch}, {captions.request_text(spec, w)}; energy per request "
             f"(batch energy / batch), power = {'mode ' + power_mode if power_mode else 'TDP'}"
             f"{fc.run_text(f.engine, w)}")
     na = [] if np.isfinite(watts).all() else ["n/a: the profile gives no power figure (tdp_W); "

@@ -148,7 +148,7 @@ def render(est: Estimate, per_op: bool = False) -> str:
                      "compute-bound"], right={1, 2, 3, 4, 5, 6})
     m = est.memory
     verdict = "fits" if m.fits else "DOES NOT FIT"
-    lines = _header(est) + ["", t, "",
+    lines = _header(est) + ["", t, *_shard_note(est), "",
         f"expected: TTFT {seconds(est.ttft_s)} | TPOT {seconds(est.tpot_s)} | end-to-end "
         f"{seconds(est.e2e_latency_s)} | {est.tokens_per_s:.1f} tokens/s",
         f"bound:    TTFT {seconds(est.bound.ttft_s)} | TPOT {seconds(est.bound.tpot_s)} | "
@@ -185,6 +185,17 @@ def llm_viewer_line(est: Estimate) -> str:
             f"{si(t['memory_access_bytes'], 'B')} | store_act ('Storing Activation') "
             f"{si(t['store_act_bytes'], 'B')} | store_kv_cache {si(t['store_kv_cache_bytes'], 'B')} | "
             f"time {seconds(t['inference_time_s'])}")
+
+
+def _shard_note(est: Estimate) -> list[str]:
+    """Under --tp / --ep the stage FLOPs and bytes are one GPU's shard (core/parallel/
+    tensor.py), which the table did not say (--pp alone: every stage summed, the whole model)."""
+    par = est.workload.parallel
+    if par.tp * par.ep == 1:
+        return []
+    ep = f" x ep {par.ep}" if par.ep > 1 else ""
+    return [f"FLOPs and bytes: one GPU's shard under tp {par.tp}{ep} (the LLM's layers split; "
+            "the vision encoder and projector run whole on every GPU)"]
 
 
 def parallel_line(est: Estimate) -> str:

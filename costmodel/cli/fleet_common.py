@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import typer
 
+from costmodel import conventions
+from costmodel.analysis.devices import unlike_devices
 from costmodel.analysis.plan import Slo
 from costmodel.analysis.refusals import refuse_unused
 from costmodel.cli import compression_options as co
@@ -41,8 +44,9 @@ from costmodel.cli.options import SECONDS as SECONDS
 from costmodel.cli.options import VIDEO_FRAMES as VIDEO_FRAMES
 from costmodel.cli.output import Format, dumps, records_csv
 from costmodel.cli.parsing import id_list
-from costmodel.errors import CostmodelError
-from costmodel.loading.load import hardware_ids, load_hardware, load_model
+from costmodel.errors import CostmodelError, UnlikeDevicesWarning
+from costmodel.loading.load import hardware_ids, load_engine, load_hardware, load_model
+from costmodel.specs.engine import Engine
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Workload
@@ -50,7 +54,10 @@ from costmodel.units import seconds
 
 MODEL = typer.Argument(..., help=MODEL_HELP)
 HARDWARE = typer.Option(None, "--hardware", "-H",
-                        help="Comma-separated hardware ids or YAML paths (default: all bundled).")
+                        help="Comma-separated hardware ids or YAML paths (default: every "
+                        "bundled device that runs the workload like for like: not LLM-Viewer's "
+                        "datasheet copies on an engine with measured kernels, only devices with "
+                        "a GPU-to-GPU link for --tp/--pp/--ep > 1).")
 VISUAL, TEXT, OUTPUT = VISUAL_TOKENS, TEXT_TOKENS, OUTPUT_TOKENS  # shared definitions
 DTYPE = typer.Option(None, help="Math dtype (default: bf16 where the device has it, else fp16).")
 WDTYPE, KVDTYPE = WEIGHT_DTYPE, KV_DTYPE
@@ -89,10 +96,36 @@ def slo_text(slo: Slo) -> str:
     return f"SLO TTFT <= {one(slo.ttft_s)}, TPOT <= {one(slo.tpot_s)}"
 
 
-def devices(text: str | None, sets: list[str]) -> list[HardwareProfile]:
-    """The listed devices, or every bundled profile when none are given."""
-    text = ",".join(hardware_ids()) if text is None else text
-    return [load_hardware(n, tuple(sets)) for n in id_list(text, "--hardware")]
+def devices(text: str | None, sets: list[str], w: Workload) -> list[HardwareProfile]:
+    """The listed devices; or, when none are given, every bundled profile that can run the
+    workload like for like: on an engine that runs measured kernels not the datasheet-only
+    copies (LLM-Viewer's, for its convention), with --tp/--pp/--ep > 1 not the devices without
+    a GPU-to-GPU link. A list that mixes datasheet-only and calibrated devices on such an
+    engine gives one warning (analysis.devices.unlike_devices)."""
+    engine = load_engine(w.engine or conventions.get(w.convention).default_engine)
+    if text is not None:
+        profiles = [load_hardware(n, tuple(sets)) for n in id_list(text, "--hardware")]
+        _warn_unlike(profiles, engine)
+        return profiles
+    every = [load_hardware(n, tuple(sets)) for n in hardware_ids()]
+    bare = set(unlike_devices(every, engine))
+    keep = [h for h in every if h.id not in bare]
+    if w.parallel.gpus > 1:
+        keep = [h for h in keep if h.interconnect_bytes_per_s is not None]
+    return keep
+
+
+def _warn_unlike(profiles: list[HardwareProfile], engine: Engine) -> None:
+    bare = unlike_devices(profiles, engine)
+    if bare:
+        warnings.warn(f"--hardware: {', '.join(bare)} carr{'ies' if len(bare) == 1 else 'y'} "
+                      f"no fitted kernel figures, so {'its' if len(bare) == 1 else 'their'} "
+                      f"expected latencies on {engine.id} are the datasheet roofline plus the "
+                      "engine's host time, while the others run below their peaks: not like "
+                      "for like; give a profile of your own `base: <the nearest bundled "
+                      "device>` to take that device's figures (docs/methodology.md, 'A device "
+                      "not bundled'), or compare the bounds (--engine ideal)",
+                      UnlikeDevicesWarning, stacklevel=2)
 
 
 def setup(values: Mapping[str, Any], **override: Any,
@@ -105,7 +138,7 @@ def setup(values: Mapping[str, Any], **override: Any,
     spec = load_model(v["model"])
     refuse_unused(spec, w)
     co.refuse_count_above(spec, w)
-    return spec, devices(v["hardware"], v["sets"]), w
+    return spec, devices(v["hardware"], v["sets"], w), w
 
 
 def run_text(engine: str, w: Workload, compression: bool = True) -> str:

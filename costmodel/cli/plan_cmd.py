@@ -8,6 +8,7 @@ import numpy as np
 import typer
 
 from costmodel.analysis.plan import Slo, batching, plan
+from costmodel.cli import captions
 from costmodel.cli import fleet_common as fc
 from costmodel.cli.output import Format, table
 from costmodel.errors import CostmodelError
@@ -52,10 +53,13 @@ def plan_table(recs: list[dict[str, Any]], head: str) -> str:
     t = table(rows, ["device", "met", "max batch", "TTFT", "TPOT", "tokens/s",
                      "limited by", "scale to meet: compute/bandwidth/both", "memory"],
               right={2, 3, 4, 5})
+    link = ("; interconnect: the tp / ep communication holds most of it (scaling compute or "
+            "bandwidth does not shorten it; the profile's interconnect does)"
+            if any("interconnect" in r["limiting"] for r in recs) else "")
     return "\n".join([head, "", t, "",
                       "limited by: at the first failing batch (max batch + 1, or 1 when not met); "
                       "host: the engine's launches, longer than the device's work, set most "
-                      "of that latency (scaling the device does not shorten them)",
+                      f"of that latency (scaling the device does not shorten them){link}",
                       "scale: smallest factor on peak FLOP/s, on bandwidth, or on both that meets "
                       "the latency SLO at the target batch (re-evaluated, 1% steps; - = none up "
                       "to 1000x); memory: footprint / capacity"]
@@ -101,7 +105,8 @@ def plan_command(
     spec, profiles, w = fc.setup(locals())
     res = plan(spec, profiles, w, slo, max_batch=max_batch, auto_dtype=dtype is None)
     recs = plan_records(res, slo)
-    head = (f"{spec.name}: {fc.slo_text(slo)}; batch searched 1..{max_batch}; scaling "
+    head = (f"{spec.name}: {captions.request_text(spec, w)}; {fc.slo_text(slo)}; batch "
+            f"searched 1..{max_batch}; scaling "
             f"for batch {batch}{fc.run_text(res.fleet.engine, w)}")
     fc.emit(recs, fmt, plan_table(recs, head), res.fleet.engine, w)
 
@@ -171,7 +176,7 @@ def batching_command(
             recs.append(rec)
             rows.append(rec)
         parts.append(_device_table(h.id, rows, grid, turn, lin))
-    head = (f"{spec.name}: decode versus batch ({output_tokens} output tokens)"
+    head = (f"{spec.name}: decode versus batch ({captions.request_text(spec, w)})"
             f"{fc.run_text(res.fleet.engine, w)}")
     note = ("compute-bound at: smallest batch where >= half the decode latency is in compute-bound "
             "operators (all / linear layers only); '-' = not within the batches given"

@@ -116,7 +116,8 @@ def _attention_s(op: Op, km: KernelModel, d: int, plan: ChunkPlan, r: Rates,
     kv_b = flat(kv_bytes_per_element(op, s, km.act_bytes_per_element), k)
     qo = km.qo(d) or km.act_bytes_per_element
     dev = km.device(d, r.bytes_per_s)
-    col = {"memory_bytes_per_s": flat(dev.memory_bytes_per_s, k)[idx][:, None]}
+    col = {f: flat(getattr(dev, f), k)[idx][:, None]  # per point (a what-if scale on the
+           for f in ("memory_bytes_per_s", "exp_per_s", "sm_flops_per_s")}  # per-SM rates)
     peak = flat(_rows(r.matmul_flops_per_s, [d]), k)[idx][:, None]
     return chunked_attention_time_s(
         flat(s.seqs, k)[idx], flat(s.q, k)[idx], flat(s.k, k)[idx], s.causal, s.heads,

@@ -49,6 +49,9 @@ class KernelModel:
     exp_per_s: tuple[float, ...] = ()  # SFU exponentials per second (inf: not modelled)
     sm_flops_per_s: tuple[float, ...] = ()  # dense bf16 (else fp16) peak (Device.sm_flops_per_s)
     qo_bytes_per_element: tuple[float, ...] = ()  # prefill attention's Q/O (prefill_qo_bytes)
+    # what-if factor on every FLOP/s (Rates.scaled: plan's scaling), applied to the per-SM
+    # rates above as `--set peak_tflops=xF` scales the peaks they derive from; [D or 1, K]
+    compute_scale: Arr | float = 1.0
 
     @classmethod
     def of(cls, profiles: Sequence[HardwareProfile], act_bytes_per_element: float,
@@ -97,11 +100,20 @@ class KernelModel:
                 out[d] = np.where(ideal > 0, t / np.where(ideal > 0, ideal, 1.0), 1.0)[0]
         return out
 
+    def scaled(self, compute: Arr | float) -> KernelModel:
+        """The same figures with every FLOP/s rate multiplied by `compute` (Rates.scaled)."""
+        return replace(self, compute_scale=np.asarray(self.compute_scale, dtype=float)
+                       * np.asarray(compute, dtype=float))
+
     def device(self, d: int, bytes_per_s: Arr) -> Device:
-        """Device row d's datasheet figures as the formulas read them (bytes_per_s: [D, ...])."""
+        """Device row d's datasheet figures as the formulas read them (bytes_per_s: [D, ...]),
+        its per-SM rates times the what-if compute scale."""
         exp = self.exp_per_s[d] if self.exp_per_s else np.inf
         sm = self.sm_flops_per_s[d] if self.sm_flops_per_s else np.inf
-        return Device(_rows(bytes_per_s, [d]), self.sm_count[d], exp, sm)  # type: ignore[arg-type]
+        c = np.asarray(self.compute_scale, dtype=float)
+        scale = _rows(c, [d]) if c.ndim else float(c)
+        return Device(_rows(bytes_per_s, [d]), self.sm_count[d], exp * scale,  # type: ignore[arg-type]
+                      sm * scale)  # type: ignore[arg-type]
 
     def qo(self, d: int) -> float | None:
         """Device row d's prefill attention Q/O bytes per element where they differ from the

@@ -202,12 +202,15 @@ class Rates:
         return self.launch_s * n * ((np.asarray(op.flops) + np.asarray(op.bytes)) > 0)
 
     def scaled(self, compute: Arr | float = 1.0, bandwidth: Arr | float = 1.0) -> Rates:
-        """What-if rates: every FLOP/s multiplied by `compute`, bytes/s by `bandwidth`."""
+        """What-if rates: every FLOP/s multiplied by `compute` (the kernel model's per-SM
+        rates too, as `--set peak_tflops=xF` scales them), bytes/s by `bandwidth`."""
         c, b = np.asarray(compute, dtype=float), np.asarray(bandwidth, dtype=float)
         return replace(self, matmul_flops_per_s=self.matmul_flops_per_s * c,
                        attention_flops_per_s=self.attention_flops_per_s * c,
                        vector_flops_per_s=self.vector_flops_per_s * c,
-                       bytes_per_s=self.bytes_per_s * b)
+                       bytes_per_s=self.bytes_per_s * b,
+                       kernels=self.kernels if self.kernels is None or np.all(c == 1.0)
+                       else self.kernels.scaled(c))
 
 
 # Typical one-step link latency where a profile gives none (latency_us: 0), by link kind.

@@ -64,7 +64,18 @@ def _load_engine(name: str, stamp: tuple[int, int] | None) -> Engine:
     try:
         return Engine.from_file(EngineFile.model_validate(data))
     except ValidationError as e:
-        raise CostmodelError(f"{path}: {one_line(e)}{_extra_key_fix(e, EngineFile)}") from None
+        raise CostmodelError(f"{path}: {one_line(e)}{_engine_fix(e)}") from None
+
+
+def _engine_fix(e: ValidationError) -> str:
+    """A missing engine field: where a complete engine shows one (a key it does not know: the
+    nearest valid keys)."""
+    err = e.errors()[0]
+    if err["type"] == "missing":
+        loc = ".".join(str(x) for x in err["loc"])
+        return (f"; add {loc}: and its source under sources: (`costmodel engines show vllm` "
+                "prints a complete engine)")
+    return _extra_key_fix(e, EngineFile)
 
 
 def _looks_like_path(name: str) -> bool:
@@ -147,6 +158,9 @@ def _hardware_fix(e: ValidationError) -> str:
                if loc == ["sources"] else f"{loc[0]}: and its source under sources:"
                if len(loc) == 1 else f"{'.'.join(loc)}")
         return f"; add {add} (`costmodel hardware show h100-sxm` prints a complete profile)"
+    if loc == ["interconnect", "kind"]:
+        return ("; the kind sets only the default link latency: another GPU-to-GPU link (AMD "
+                "Infinity Fabric, ...) is nvlink with its own bandwidth_GBps and latency_us")
     return _extra_key_fix(e, HardwareFile)
 
 
@@ -181,8 +195,8 @@ def _hardware_path(name: str, near: Path | None = None, option: str = "--hardwar
                                  "YAML path")
         return path
     path = _profiles_dir() / f"{name.lower()}.yaml"
-    if not _is(path):
-        raise UnknownName("hardware", name, hardware_ids())
+    if not _is(path):  # under base: the file and key that name it (option = 'FILE: base')
+        raise UnknownName("hardware", name, hardware_ids(), option if near else "")
     return path
 
 

@@ -22,6 +22,9 @@ FILES = {
     "bin.json": b"\xff\xfe{}", "empty.csv": b"",
     "tag.yaml": b"!!python/object:os.system\nid: x\n",
     "basemiss.yaml": b"base: missing.yaml\nmemory_GB: 10\n",
+    "engine_short.yaml": b"id: e1\nname: mine\nkernels: measured\n",
+    "link.yaml": b"base: h100-sxm\ninterconnect: {kind: infinity-fabric}\n",
+    "baseid.yaml": b"base: h100-sx\nmemory_GB: 10\n",
     "dup.yaml": b"base: a100-80gb\nmemory_GB: 10\nmemory_GB: 20\n",
     "inf.yaml": b"base: a100-80gb\nmemory_bandwidth_GBps: .inf\n",
     "nan.yaml": b"base: a100-80gb\nmemory_bandwidth_GBps: .nan\n",
@@ -53,6 +56,13 @@ CASES = [
     (CAL[:3] + ["--base", "bin.yaml", "-o", "c.yaml"], "bin.yaml: not UTF-8"),
     (EST[:3] + ["tag.yaml"], "not allowed"),
     (EST[:3] + ["basemiss.yaml"], "basemiss.yaml: base: no file missing.yaml"),
+    (EST[:3] + ["link.yaml"], "link.yaml: interconnect.kind: Input should be 'nvlink', 'pcie' "
+     "or 'none'; the kind sets only the default link latency: another GPU-to-GPU link"),
+    (EST + ["--engine", "engine_short.yaml"], "engine_short.yaml: launch_per_kernel: Field "
+     "required (+1 more); add launch_per_kernel: and its source under sources: (`costmodel "
+     "engines show vllm`"),
+    # an unknown bundled id under base: names the file that gives it (said 'hardware: unknown')
+    (EST[:3] + ["baseid.yaml"], "baseid.yaml: base: unknown 'h100-sx'; did you mean h100-sxm"),
     (EST[:3] + ["dup.yaml"], "key 'memory_GB' is given twice"),
     (EST[:3] + ["inf.yaml"], "memory_bandwidth_GBps: inf must be a finite number > 0"),
     (EST[:3] + ["nan.yaml"], "must be a finite number > 0"),
@@ -76,6 +86,10 @@ CASES = [
     (["validate", "-m", str(DATA / "vidur" / "a100_Llama-2-7b-hf_mlp.csv"), "-H", H,
       "--plot", "x.txt"], "--plot: 'x.txt'"),
     (PROF + ["-o", "/proc/x.csv"], "--output: cannot write"),
+    # a file option on a command that prints (said 'No such option: -o' and no more)
+    (EST + ["-o", "x.json"], "No such option: -o; this command prints to stdout: redirect it"),
+    (["plan", M, "-H", H, "--ttft", "1", "--plot", "x.png"],
+     "; --plot draws beside sweep, compare, compare-compression and validate"),
     (PROF + ["-o", "adir"], "--output: 'adir' is a directory"),
     (PROF + ["--kernels", "k.txt"], "--kernels: 'k.txt' needs the suffix .csv"),
     (CAL + ["-o", "/proc/c.yaml"], "--output: cannot write"),

@@ -70,3 +70,106 @@ def test_compare_without_plot_does_not_import_matplotlib():
             "print('matplotlib' in sys.modules, 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "False False"
+
+
+@pytest.mark.parametrize("command, extra", [
+    ("compare", []), ("energy", []), ("plan", ["--ttft", "1"]), ("batching", ["--batch", "1,2"]),
+    ("capacity", ["--max-batch", "4"]),
+])
+def test_fleet_tables_name_the_request_as_estimate_counts_it(command, extra, capsys):
+    """The several-device tables said only '128 output tokens': an image's visual tokens (999
+    for 1024x768 on Qwen2.5-VL, estimate's count) were nowhere in them."""
+    wl = ["--images", "1", "--image-size", "1024x768", "--text-tokens", "32"]
+    code, out, _ = run(["estimate", "qwen2.5-vl-7b", "-H", "l4", *wl], capsys)
+    assert code == 0 and "999 visual tokens (1 ViT pass) + 32 text tokens" in out
+    code, out, err = run([command, "qwen2.5-vl-7b", "-H", "l4", *wl, *extra], capsys)
+    assert code == 0 and err == ""
+    assert "999 visual + 32 text -> 128 output tokens" in out.splitlines()[0]
+    code, out, _ = run([command, "llama-2-7b", "-H", "l4", *extra], capsys)
+    head = out.splitlines()[0]  # a text-only model: no visual part
+    assert code == 0 and "64 text -> 128 output tokens" in head and "visual" not in head
+
+
+def test_compare_figure_title_counts_the_visual_tokens(llava):
+    """The compare figure's title read '1 image(s) of visual + 64 text': no count."""
+    from costmodel import load_hardware
+    from costmodel.analysis.devices import evaluate_fleet
+    from costmodel.cli.compare_cmd import compare_caption
+    from costmodel.loading.load import load_model
+    from costmodel.specs.workload import Workload
+
+    spec = load_model("qwen2-vl-7b")
+    for w, visual in ((Workload(image_size=(1024, 768)), "999 visual + 64 text"),
+                      (Workload(video_frames=16, image_size=(448, 448)),
+                       "2048 (video: 16 frames of 448x448) visual + 64 text")):
+        f = evaluate_fleet(spec, [load_hardware("l4")], w)
+        title = compare_caption(spec, f, w)
+        assert visual in title and "image(s)" not in title
+
+
+def test_interconnect_bound_in_compare_and_plan(capsys):
+    args = ["llava-1.5-7b", "-H", "h100-sxm", "--engine", "vllm", "--tp", "8"]
+    code, out, _ = run(["compare", *args], capsys)
+    assert code == 0 and " C/C/L/M " in out and "L = interconnect-bound" in out
+    code, out, _ = run(["plan", *args, "--ttft", "0.001", "--max-batch", "2"], capsys)
+    assert code == 0 and "interconnect (TTFT)" in out and "interconnect: the tp / ep" in out
+    code, out, _ = run(["compare", "llava-1.5-7b", "-H", "h100-sxm"], capsys)
+    assert code == 0 and "L = " not in out  # one GPU: no link, no legend for it
+
+
+def test_datasheet_device_beside_calibrated_ones_warns_once(capsys):
+    """A profile written from a datasheet (no kernel_efficiency) ranked first beside the
+    bundled devices: its expected latency is the bound + host time, theirs run below their
+    peaks. One warning line names it; like-for-like lists say nothing."""
+    from tests.helpers import MY_GPU_YAML
+
+    mine = str(MY_GPU_YAML)
+    code, out, err = run(["compare", MODEL, "-H", f"h100-sxm,{mine}"], capsys)
+    lines = err.strip().splitlines()
+    assert code == 0 and len(lines) == 1 and lines[0].startswith("warning: --hardware: my-gpu ")
+    assert "base: <the nearest bundled device>" in lines[0] and "--engine ideal" in lines[0]
+    for args in (["-H", f"h100-sxm,{mine}", "--engine", "ideal"], ["-H", mine],
+                 ["-H", "h100-sxm,a100-80gb-vidur"]):
+        code, out, err = run(["compare", MODEL, *args], capsys)
+        assert code == 0 and err == ""
+
+
+def test_default_devices_are_like_for_like(capsys):
+    """With no -H: not LLM-Viewer's datasheet copies on an engine with measured kernels (they
+    are there for --convention llm-viewer), and only devices with a GPU-to-GPU link for --tp
+    (every --tp run was refused: the Jetsons have none)."""
+    def listed(*args: str) -> set[str]:
+        code, out, err = run(["compare", MODEL, "--visual-tokens", "576", *args, "-f", "json"],
+                             capsys)
+        assert code == 0 and err == "", err
+        return {r["hardware"] for r in json.loads(out)}
+
+    plain = listed()
+    assert "h100-sxm" in plain and "jetson-agx-orin-64gb" in plain
+    assert not any(h.startswith("llm-viewer-") for h in plain)
+    assert "llm-viewer-h100" in listed("--convention", "llm-viewer")
+    assert "llm-viewer-h100" in listed("--engine", "ideal")
+    tp2 = listed("--tp", "2")
+    assert "h100-sxm" in tp2 and not any(h.startswith("jetson") for h in tp2)
+
+
+def test_methodology_device_not_bundled_example(tmp_path, capsys):
+    """docs/methodology.md, 'A device not bundled': its b200-like.yaml over h100-sxm ranks
+    without the warning; the same figures without `base:` draw it."""
+    import re
+
+    from tests.helpers import DOCS
+
+    text = (DOCS / "methodology.md").read_text()
+    block = re.search(r"```yaml\n(# b200-like\.yaml.*?)```", text, re.S).group(1)
+    mine = tmp_path / "b200-like.yaml"
+    mine.write_text(block)
+    code, out, err = run(["compare", MODEL, "-H", f"h100-sxm,{mine}", "--engine", "vllm"],
+                         capsys)
+    assert code == 0 and err == "" and "[changed] b200-like: " in out
+    bare = tmp_path / "bare.yaml"
+    bare.write_text(block.replace("base: h100-sxm\n", "category: datacenter\n")
+                    .replace("sm_count: 148\n", ""))
+    code, out, err = run(["compare", MODEL, "-H", f"h100-sxm,{bare}", "--engine", "vllm"],
+                         capsys)
+    assert code == 0 and err.startswith("warning: --hardware: b200-like carries no fitted")

@@ -31,3 +31,22 @@ def test_cli_tp_pp_json_and_table(tmp_path, capsys):
 def test_cli_bad_tp_is_one_line_exit_2(tmp_path, capsys):
     code, out, err = run(["estimate", _config(tmp_path), "-H", "h100-sxm", "--tp", "3"], capsys)
     assert code == 2 and "--tp" in err and len(err.strip().splitlines()) == 1
+
+
+def test_table_says_its_flops_are_one_gpus_shard_under_tp(capsys):
+    """--tp 2 halved the table's prefill and decode FLOPs and bytes (one GPU's shard) while
+    --pp 2 kept the whole model's, and nothing said so."""
+    def prefill_flops(*extra: str) -> tuple[float, str]:
+        code, out, _ = run(["estimate", "llava-1.5-7b", "-H", "h100-sxm", *extra, "-f", "json"],
+                           capsys)
+        assert code == 0
+        code, text, _ = run(["estimate", "llava-1.5-7b", "-H", "h100-sxm", *extra], capsys)
+        return json.loads(out)["stages"]["prefill"]["flops"], text
+
+    whole, text = prefill_flops()
+    assert "shard" not in text
+    half, text = prefill_flops("--tp", "2")
+    assert half < 0.51 * whole
+    assert "FLOPs and bytes: one GPU's shard under tp 2 (the LLM's layers split" in text
+    piped, text = prefill_flops("--pp", "2")
+    assert piped == whole and "shard" not in text

@@ -102,7 +102,7 @@ def test_inheritance_errors(tmp_path):
     with pytest.raises(CostmodelError, match="loops back"):
         load_hardware(a)
     c = _write(tmp_path / "c.yaml", "base: h100-sxn\n")
-    with pytest.raises(UnknownName, match="h100-sxm"):
+    with pytest.raises(UnknownName, match=r"c\.yaml: base: unknown 'h100-sxn'; did you mean h100-sxm"):
         load_hardware(c)
 
 
