@@ -138,6 +138,24 @@ def test_unread_method_and_group_refused(tmp_path):
     assert (got.workload.weights.value, got.workload.weight_group) == ("int4", 4096)
 
 
+def test_group_fields_filled_one_by_one(tmp_path):
+    """The workload setting one of --weight-group / --weight-group-bytes keeps the checkpoint's
+    other one (not the engine's default): AWQ g64 with zeros (2.5 bytes a group)."""
+    path = _config(tmp_path, "qwen2.5-vl-7b", {**AWQ, "group_size": 64})
+    only_bytes = costmodel.estimate(path, "a100-80gb", weight_dtype="int4", weight_group_bytes=3)
+    assert (only_bytes.workload.weight_group, only_bytes.workload.weight_group_bytes) == (64, 3)
+    only_group = costmodel.estimate(path, "a100-80gb", weight_dtype="int4", weight_group=32)
+    assert (only_group.workload.weight_group, only_group.workload.weight_group_bytes) == (32, 2.5)
+    # GPTQ's -1 states no group but its bytes a group (an fp16 scale and a packed zero)
+    (tmp_path / "gptq").mkdir()
+    gptq = _config(tmp_path / "gptq", "qwen2.5-vl-7b",
+                   {"quant_method": "gptq", "bits": 4, "group_size": -1})
+    with pytest.raises(CostmodelError, match=r"^--weight-group: .*without a group size"):
+        costmodel.estimate(gptq, "a100-80gb", weight_dtype="int4", weight_group_bytes=2)
+    got = costmodel.estimate(gptq, "a100-80gb", weight_dtype="int4", weight_group=128).workload
+    assert (got.weight_group, got.weight_group_bytes) == (128, 2.5)
+
+
 def test_tied_lm_head_follows_the_table(tmp_path):
     """Qwen2.5-VL-3B ties its embeddings: a checkpoint quantising the lm_head (a Linear) but not
     the embedding stores the one table unquantised; a workload splitting them is refused."""
