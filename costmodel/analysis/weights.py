@@ -10,7 +10,8 @@ Rules (docs/methodology.md, "Quantisation"):
   group when its dtype is int4 too, each where the workload leaves it unset (a group it does
   not state, GPTQ's -1, is refused: give --weight-group); otherwise the engine's int4 format,
   as for an unquantised config.
-- weight_parts unset: the parts the checkpoint quantises (AWQ / GPTQ: the decoder layers only).
+- weight_parts unset: the parts the checkpoint quantises (AWQ / GPTQ: the decoder layers only;
+  'vision' only on a model that has a vision encoder).
 - weight_parts naming 'vision' on a model with no vision encoder is refused.
 - weight_parts with every weight in the activation dtype means nothing: refused.
 - Tied embeddings (one table for the embedding and the lm_head): the workload names both parts
@@ -52,7 +53,8 @@ def resolve_weights(spec: ModelSpec, w: Workload) -> Workload:
     if update.get("weight_dtype", w.weight_dtype) is DType.int4 is q.weight_dtype:
         update.update(_group(spec, q, w))
     if w.weight_parts is None:
-        parts = q.weight_parts
+        parts = q.weight_parts if spec.is_vlm else tuple(p for p in q.weight_parts
+                                                         if p != "vision")
         if spec.llm.tie_embeddings and _split_tie(parts):  # the table is stored once: as embed
             parts = tuple(p for p in parts if p != "lm_head")
         update["weight_parts"] = parts

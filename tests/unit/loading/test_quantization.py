@@ -174,6 +174,36 @@ def test_text_model_has_no_vision_part():
                            weight_parts="vision,layers", images=0)
 
 
+def test_text_model_checkpoint_names_no_vision_part(tmp_path):
+    """bitsandbytes quantises every nn.Linear but the lm_head: on a text-only model that is
+    the decoder layers, so the resolved parts (JSON weight_parts) can be given back."""
+    path = _config(tmp_path, "llama-3-8b", {"quant_method": "bitsandbytes", "load_in_8bit": True})
+    est = costmodel.estimate(path, "a100-80gb")
+    assert est.workload.parts == ("layers",)
+    again = costmodel.estimate(path, "a100-80gb", weight_parts=est.to_dict()["workload"]["weight_parts"])
+    assert again.memory.weights_bytes == est.memory.weights_bytes
+
+
+def test_llm_viewer_needs_the_parts_it_counts(tmp_path):
+    """llm-viewer counts the decoder linears and the lm_head in one w_bit: those two parts are
+    needed, the vision encoder and the embedding (which it does not count) are not, so a
+    text-only model (no 'vision' to name) runs with a weight dtype on named parts."""
+    lv = {"convention": "llm-viewer", "visual_tokens": 0}
+    full = costmodel.estimate("llama-2-7b", "llm-viewer-a100", weight_dtype="int8", **lv)
+    named = costmodel.estimate("llama-2-7b", "llm-viewer-a100", weight_dtype="int8",
+                               weight_parts="layers,lm_head", **lv)
+    assert (named.ttft_s, named.tpot_s, named.memory.weights_bytes) == (
+        full.ttft_s, full.tpot_s, full.memory.weights_bytes)
+    with pytest.raises(CostmodelError, match=r"^weight_parts: llm-viewer .*layers and lm_head"):
+        costmodel.estimate("llama-2-7b", "llm-viewer-a100", weight_dtype="int8",
+                           weight_parts="layers", **lv)
+    path = _config(tmp_path, "llama-3-8b", AWQ)  # AWQ: the decoder layers only
+    with pytest.raises(CostmodelError, match=r"^weight_parts: llm-viewer"):
+        costmodel.estimate(path, "llm-viewer-a100", weight_dtype="int8", **lv)
+    costmodel.estimate(path, "llm-viewer-a100", weight_dtype="int8",
+                       weight_parts="layers,lm_head,embed", **lv)
+
+
 def test_cli(awq_config, capsys):
     code, out, err = run(["estimate", awq_config, "-H", "a100-80gb"], capsys)
     assert code == 0, err
