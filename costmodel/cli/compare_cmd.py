@@ -92,8 +92,9 @@ def compare_table(recs: list[dict[str, Any]], head: str, gpus: int = 1) -> str:
 
 
 
-def compare_caption(model: str, f: Fleet, w: Any) -> str:
-    """Title of the compare chart: the model, every device, the one workload."""
+def compare_caption(model: str, f: Fleet) -> str:
+    """Title of the compare chart: the model, every device, the one workload (as priced)."""
+    w = f.workload
     visual = f"{w.visual_tokens}" if w.visual_tokens is not None else (
         f"{w.images} image(s) of")
     if w.has_video:
@@ -138,7 +139,7 @@ def compare(
     head = (f"{spec.name}: batch {w.batch}, {f.ev.decode_steps[0, 0] + 1:g} output tokens | "
             f"ranked by {rank_by.value} (devices that do not fit last){fc.run_text(f.engine, w)}")
     if plot_path is not None:
-        save(plots().compare_figure(recs, compare_caption(spec.name, f, w)), plot_path, "--plot")
+        save(plots().compare_figure(recs, compare_caption(spec.name, f)), plot_path, "--plot")
     fc.emit(recs, fmt, compare_table(recs, head, w.parallel.gpus), f.engine, w)
 
 

@@ -173,17 +173,20 @@ def sweep(*, output: Path = OUTPUT, quiet: bool = QUIET, **kw: Any) -> None:
     # vectorised (costmodel/sweep.py)
     df = run_sweep(specs, hws, tokens, [w.batch], w, video_frames=frames)
     save(plots().sweep_figure(df, {h.id: h.memory_bytes for h in hws},
-                              sweep_caption(df, hws, w, w.batch)), output)
+                              sweep_caption(df, hws, w, w.batch, specs)), output)
 
 
-def sweep_caption(df: Any, hws: list[HardwareProfile], w: Any, batch: object) -> str:
-    """Title of a sweep figure: models and devices listed, visual tokens the x axis."""
+def sweep_caption(df: Any, hws: list[HardwareProfile], w: Any, batch: object,
+                  specs: list[Any]) -> str:
+    """Title of a sweep figure: models and devices listed, visual tokens the x axis, the
+    dtypes as each model prices them (captions.priced_dtypes)."""
     devices = ", ".join(captions.device_text(h) for h in hws) if len(hws) <= 2 else (
         captions.listed([h.id for h in hws]))
     visual = captions.listed(df["visual_tokens"].unique().tolist(), most=1)
+    fields = {**captions.workload_fields(w, f"{visual} (x axis)", batch),
+              "dtypes": captions.priced_dtypes(specs, w)}
     return captions.caption("Sweep", captions.listed(df["model"].unique()), devices,
-                            engine=str(df["engine"].iloc[0]),
-                            **captions.workload_fields(w, f"{visual} (x axis)", batch))
+                            engine=str(df["engine"].iloc[0]), **fields)
 
 
 @plot_app.command("savings", epilog=epilog("plot savings"))

@@ -148,7 +148,7 @@ def sweep(
                            n) if n > feedback.PROGRESS_POINTS else nullcontext() as tick:
         df = run_sweep(specs, hws, vis, bat, w, progress=tick, video_frames=frames)
     if plot is not None:
-        caption = sweep_caption(df, hws, w, batch)
+        caption = sweep_caption(df, hws, w, batch, specs)
         save(plots().sweep_figure(df, {h.id: h.memory_bytes for h in hws}, caption), plot, "--plot")
     df = _what_if(df, hws)
     if fmt is Format.json:
