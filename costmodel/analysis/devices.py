@@ -38,7 +38,8 @@ from costmodel.units import DType
 
 @dataclass(frozen=True)
 class Fleet:
-    """`ev` arrays are (devices, columns)."""
+    """`ev` arrays are (devices, columns); `workload` as priced (Prepared.workload: its weights
+    resolved against a quantised checkpoint, analysis/weights.py), the one to label with."""
 
     profiles: tuple[HardwareProfile, ...]
     dtypes: tuple[DType, ...]
@@ -61,7 +62,7 @@ def evaluate_fleet(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Work
     cols = {} if batch is None else {"batch": np.asarray(batch, dtype=float).reshape(-1)}
     prep = prepare(spec, profiles, w, columns=cols, auto_dtype=auto_dtype,
                    compute_scale=compute_scale, bandwidth_scale=bandwidth_scale)
-    return Fleet(tuple(profiles), prep.dtypes, w, prep.points.batch, evaluate(spec, prep),
+    return Fleet(tuple(profiles), prep.dtypes, prep.workload, prep.points.batch, evaluate(spec, prep),
                  prep.engine.id)
 
 

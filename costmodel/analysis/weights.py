@@ -7,9 +7,11 @@ Rules (docs/methodology.md, "Quantisation"):
 - weight_dtype unset: the checkpoint's dtype (a method whose dtype is not read is refused:
   give --weight-dtype).
 - int4 weights whose group the workload does not set: the checkpoint's group and bytes per
-  group when its dtype is int4 too (a group it does not state, GPTQ's -1, is refused: give
-  --weight-group); otherwise the engine's int4 format, as for an unquantised config.
-- weight_parts unset: the parts the checkpoint quantises (AWQ / GPTQ: the decoder layers only).
+  group when its dtype is int4 too, each where the workload leaves it unset (a group it does
+  not state, GPTQ's -1, is refused: give --weight-group); otherwise the engine's int4 format,
+  as for an unquantised config.
+- weight_parts unset: the parts the checkpoint quantises (AWQ / GPTQ: the decoder layers only;
+  'vision' only on a model that has a vision encoder).
 - weight_parts naming 'vision' on a model with no vision encoder is refused.
 - weight_parts with every weight in the activation dtype means nothing: refused.
 - Tied embeddings (one table for the embedding and the lm_head): the workload names both parts
@@ -48,11 +50,11 @@ def resolve_weights(spec: ModelSpec, w: Workload) -> Workload:
                                  "cost its weights, or --weight-dtype bf16 for the unquantised "
                                  "model")
         update["weight_dtype"] = q.weight_dtype
-    if (update.get("weight_dtype", w.weight_dtype) is DType.int4 is q.weight_dtype
-            and not w.custom_weight_group):
-        update.update(_group(spec, q))
+    if update.get("weight_dtype", w.weight_dtype) is DType.int4 is q.weight_dtype:
+        update.update(_group(spec, q, w))
     if w.weight_parts is None:
-        parts = q.weight_parts
+        parts = q.weight_parts if spec.is_vlm else tuple(p for p in q.weight_parts
+                                                         if p != "vision")
         if spec.llm.tie_embeddings and _split_tie(parts):  # the table is stored once: as embed
             parts = tuple(p for p in parts if p != "lm_head")
         update["weight_parts"] = parts
@@ -64,10 +66,16 @@ def _split_tie(parts: tuple[str, ...]) -> bool:
     return ("lm_head" in parts) != ("embed" in parts)
 
 
-def _group(spec: ModelSpec, q: QuantizedCheckpoint) -> dict[str, object]:
-    """The checkpoint's int4 group, or one line when the config states none the model uses."""
-    if q.weight_group is None or q.weight_group_bytes is None:
-        raise CostmodelError(f"--weight-group: {spec.name}'s config.json stores int4 weights "
-                             f"({q.stores}) without a group size read here; give "
-                             "--weight-dtype int4 --weight-group N --weight-group-bytes B")
-    return {"weight_group": q.weight_group, "weight_group_bytes": q.weight_group_bytes}
+def _group(spec: ModelSpec, q: QuantizedCheckpoint, w: Workload) -> dict[str, object]:
+    """The checkpoint's int4 group and bytes per group where the workload sets neither, or
+    one line when it needs the group and the config states none the model uses."""
+    out: dict[str, object] = {}
+    if w.weight_group is None:
+        if q.weight_group is None:
+            raise CostmodelError(f"--weight-group: {spec.name}'s config.json stores int4 "
+                                 f"weights ({q.stores}) without a group size read here; give "
+                                 "--weight-dtype int4 --weight-group N --weight-group-bytes B")
+        out["weight_group"] = q.weight_group
+    if w.weight_group_bytes is None and q.weight_group_bytes is not None:
+        out["weight_group_bytes"] = q.weight_group_bytes
+    return out

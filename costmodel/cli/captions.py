@@ -15,8 +15,8 @@ from typing import Any
 from costmodel.analysis.labels import compression_text, dtype_text, weight_text
 
 __all__ = ["caption", "compression_text", "device_text", "dtype_text", "estimate_caption",
-           "frame_caption", "listed", "request_text", "video_text", "visual_tokens",
-           "vtext_caption", "weight_text", "workload_fields"]
+           "frame_caption", "listed", "priced_dtypes", "request_text", "video_text",
+           "visual_tokens", "vtext_caption", "weight_text", "workload_fields"]
 
 
 def caption(kind: str, model: str, device: str, *, visual: str, text: object, output: object,
@@ -46,6 +46,14 @@ def workload_fields(w: Any, visual: str, batch: object | None = None,
     return {"visual": visual, "text": text, "output": w.output_tokens,
             "batch": w.batch if batch is None else batch, "dtypes": dtype_text(w),
             "compression": compression_text(w)}
+
+
+def priced_dtypes(specs: Iterable[Any], w: Any) -> str:
+    """The dtypes of `w` as each model prices them (a quantised checkpoint fills the weights
+    the workload leaves unset: analysis/weights.py); distinct texts joined by ' / '."""
+    from costmodel.analysis.weights import resolve_weights
+
+    return " / ".join(dict.fromkeys(dtype_text(resolve_weights(s, w)) for s in specs))
 
 
 def video_text(spec: Any, w: Any) -> str:

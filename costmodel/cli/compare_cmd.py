@@ -94,9 +94,10 @@ def compare_table(recs: list[dict[str, Any]], head: str, gpus: int = 1) -> str:
 
 
 
-def compare_caption(spec: Any, f: Fleet, w: Any) -> str:
-    """Title of the compare chart: the model, every device, the one workload (its visual
-    tokens counted as estimate counts them; the title said '1 image(s) of visual')."""
+def compare_caption(spec: Any, f: Fleet) -> str:
+    """Title of the compare chart: the model, every device, the one workload as priced (its
+    weights resolved: Fleet.workload; its visual tokens counted as estimate counts them)."""
+    w = f.workload
     devices = captions.listed([h.id for h in f.profiles], most=6)
     visual = f"{captions.visual_tokens(spec, w):g}"
     return captions.caption("Compare devices", spec.name, devices, engine=f.engine,
@@ -136,7 +137,7 @@ def compare(
     head = (f"{spec.name}: batch {w.batch}, {captions.request_text(spec, w)} | ranked by "
             f"{rank_by.value} (devices that do not fit last){fc.run_text(f.engine, w)}")
     if plot_path is not None:
-        save(plots().compare_figure(recs, compare_caption(spec, f, w)), plot_path, "--plot")
+        save(plots().compare_figure(recs, compare_caption(spec, f)), plot_path, "--plot")
     fc.emit(recs, fmt, compare_table(recs, head, w.parallel.gpus), f.engine, w)
 
 

@@ -173,7 +173,7 @@ def sweep(*, output: Path = OUTPUT, quiet: bool = QUIET, **kw: Any) -> None:
     # vectorised (costmodel/sweep.py)
     df = run_sweep(specs, hws, tokens, [w.batch], w, video_frames=frames)
     save(plots().sweep_figure(df, {h.id: h.memory_bytes for h in hws},
-                              sweep_caption(df, hws, w, w.batch)), output)
+                              sweep_caption(df, hws, w, w.batch, specs)), output)
 
 
 # A sweep's visual-input columns as its title words them (x axis: 1-8 images of 448x448).
@@ -181,9 +181,11 @@ INPUT_WORDS = {"images": "{} images", "image_size": "of {}", "video_seconds": "{
                "video_fps": "at {} fps", "video_frames": "-> {} frames"}
 
 
-def sweep_caption(df: Any, hws: list[HardwareProfile], w: Any, batch: object) -> str:
+def sweep_caption(df: Any, hws: list[HardwareProfile], w: Any, batch: object,
+                  specs: list[Any]) -> str:
     """Title of a sweep figure: models and devices listed, visual tokens the x axis (and the
-    images, sizes, seconds, fps or frames that give them)."""
+    images, sizes, seconds, fps or frames that give them), the dtypes as each model prices
+    them (captions.priced_dtypes)."""
     devices = ", ".join(captions.device_text(h) for h in hws) if len(hws) <= 2 else (
         captions.listed([h.id for h in hws]))
     visual = captions.listed(df["visual_tokens"].unique().tolist(), most=1)
@@ -192,7 +194,8 @@ def sweep_caption(df: Any, hws: list[HardwareProfile], w: Any, batch: object) ->
     axis = f"x axis: {inputs}" if inputs else "x axis"
     return captions.caption("Sweep", captions.listed(df["model"].unique()), devices,
                             engine=str(df["engine"].iloc[0]),
-                            **captions.workload_fields(w, f"{visual} ({axis})", batch))
+                            **{**captions.workload_fields(w, f"{visual} ({axis})", batch),
+                               "dtypes": captions.priced_dtypes(specs, w)})
 
 
 @plot_app.command("savings", epilog=epilog("plot savings"))

@@ -182,7 +182,7 @@ def sweep(
                            n) if n > feedback.PROGRESS_POINTS else nullcontext() as tick:
         df = sweep_over(specs, hws, axes, bat, progress=tick)
     if plot is not None:
-        caption = sweep_caption(df, hws, axes.workload, batch)
+        caption = sweep_caption(df, hws, axes.workload, batch, specs)
         save(plots().sweep_figure(df, {h.id: h.memory_bytes for h in hws}, caption), plot, "--plot")
     _echo(_what_if(df, hws), fmt, hws)
 

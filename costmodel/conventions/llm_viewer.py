@@ -42,7 +42,6 @@ from costmodel.specs.compression import as_plan
 from costmodel.specs.engine import Engine
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import LLMSpec, ModelSpec
-from costmodel.specs.quantization import WEIGHT_PARTS
 from costmodel.specs.workload import Workload
 from costmodel.units import DType
 
@@ -237,10 +236,12 @@ class LLMViewerConvention:
                                  "with no scales; drop --weight-group/--weight-group-bytes (or "
                                  "use --convention costmodel, which a quantised config.json's "
                                  "int4 groups need)")
-        if w.weights is not w.act_dtype and len(w.parts) < len(WEIGHT_PARTS):
-            raise CostmodelError("weight_parts: llm-viewer stores every weight in its w_bit; "
-                                 "give --weight-parts " + ",".join(WEIGHT_PARTS) + " (or use "
-                                 "--convention costmodel)")
+        if w.weights is not w.act_dtype and not {"layers", "lm_head"} <= set(w.parts):
+            # the weights it counts (decoder linears, lm_head; no vision encoder, no embedding
+            # table: memory_bytes, stage_ops) are all in its w_bit
+            raise CostmodelError("weight_parts: llm-viewer counts the decoder layers and the "
+                                 "lm_head in one w_bit; name layers and lm_head in "
+                                 "--weight-parts (or use --convention costmodel)")
         if engine.kernels != "bound" or engine.launch_per_kernel or engine.step_overhead_s:
             raise CostmodelError(f"engine: llm-viewer computes the roofline bound ('ideal'), not "
                                  f"'{engine.id}'; drop --engine (or use --convention costmodel)")

@@ -51,7 +51,7 @@ def load_engine(name: str) -> Engine:
 
 
 @lru_cache(maxsize=64)
-def _load_engine(name: str, stamp: tuple[int, int] | None) -> Engine:
+def _load_engine(name: str, stamp: tuple[int, ...] | None) -> Engine:
     """load_engine, cached by the name and a YAML file's stamp (_stamp)."""
     path = Path(name) if _looks_like_path(name) else _PKG / "engines" / f"{name}.yaml"
     if not path.is_file():
@@ -239,7 +239,7 @@ def load_hardware(name: str | os.PathLike[str], sets: str | Iterable[str] = (),
 
 @lru_cache(maxsize=64)
 def _load_hardware(name: str, sets: tuple[str, ...], option: str,
-                   stamp: tuple[int, int] | None) -> HardwareProfile:
+                   stamp: tuple[int, ...] | None) -> HardwareProfile:
     """load_hardware, cached by its (hashable) arguments and a YAML file's stamp (_stamp; a
     `base:` file it inherits from is not stamped)."""
     data, where, base = hardware_data(name, option=option)
@@ -288,17 +288,20 @@ def load_model(name: str | os.PathLike[str]) -> ModelSpec:
     return _load_model(name, _stamp(path))
 
 
-def _stamp(path: Path) -> tuple[int, int] | None:
-    """(modification time in ns, size in bytes) of a local file, None if there is none."""
+def _stamp(path: Path) -> tuple[int, ...] | None:
+    """(modification time, status change time (ns), size, inode) of a local file, None if
+    there is none. The change time and inode catch an edit that keeps the size and the
+    modification time (a copy or an archive restoring it: os.utime sets the change time; a
+    file replaced by rename is a new inode)."""
     try:
         st = path.stat()
     except (OSError, ValueError):
         return None
-    return (st.st_mtime_ns, st.st_size) if path.is_file() else None
+    return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino) if path.is_file() else None
 
 
 @lru_cache(maxsize=64)
-def _load_model(name: str, stamp: tuple[int, int] | None) -> ModelSpec:
+def _load_model(name: str, stamp: tuple[int, ...] | None) -> ModelSpec:
     """load_model, cached by the name and the file's stamp."""
     if name.lower() in ZOO:
         entry = ZOO[name.lower()]

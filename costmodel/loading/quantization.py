@@ -130,10 +130,11 @@ def _text(x: Any) -> str:
 
 
 def _int4(stores: str, group: Any, group_bytes: float) -> _Found:
-    """int4 in groups of `group` weights (None when the config's group is not a count >= 1:
-    GPTQ's -1, one group per input row, depends on the layer and is not read)."""
+    """int4 in groups of `group` weights with group_bytes each (the group None when the
+    config's is not a count >= 1: GPTQ's -1, one group per input row, depends on the layer
+    and is not read; its bytes per group still are)."""
     g = _as_whole(group)
-    return _Found(stores, DType.int4, *((g, group_bytes) if g is not None and g > 0 else ()))
+    return _Found(stores, DType.int4, g if g is not None and g > 0 else None, group_bytes)
 
 
 def _awq(q: Cfg) -> _Found:

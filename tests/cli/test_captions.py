@@ -17,3 +17,29 @@ def test_an_image_title_is_unchanged():
     e = costmodel.estimate("llava-1.5-7b", "a100-80gb")
     assert captions.estimate_caption("Roofline", e).splitlines()[1].startswith(
         "576 visual + 64 text -> 128 output tokens | batch 1 |")
+
+
+def test_titles_name_the_weights_as_priced(tmp_path):
+    """A quantised config.json (AWQ) costed as stored: the compare and sweep titles name its
+    int4 decoder layers, as estimate's first lines do, not the bf16 the options leave unset."""
+    import json
+
+    from costmodel.analysis.devices import evaluate_fleet
+    from costmodel.cli.compare_cmd import compare_caption
+    from costmodel.cli.plot_cmd import sweep_caption
+    from costmodel.loading.load import load_hardware, load_model
+    from costmodel.specs.workload import Workload
+    from costmodel.sweep import sweep
+    from tests.helpers import ROOT
+
+    data = json.loads((ROOT / "costmodel" / "zoo_configs" / "qwen2.5-vl-7b.json").read_text())
+    data["quantization_config"] = {"quant_method": "awq", "bits": 4, "group_size": 128}
+    (tmp_path / "config.json").write_text(json.dumps(data))
+    spec, hw, w = load_model(str(tmp_path)), load_hardware("a100-80gb"), Workload()
+    want = "weights int4 (g128, 2.5 B/group) on the LLM layers (vision, lm_head, embed bf16)"
+    assert want in compare_caption(spec, evaluate_fleet(spec, [hw], w))
+    df = sweep([spec], [hw], [576], [1], w)
+    assert want in sweep_caption(df, [hw], w, 1, [spec])
+    plain = load_model("llava-1.5-7b")
+    both = sweep_caption(sweep([spec, plain], [hw], [576], [1], w), [hw], w, 1, [spec, plain])
+    assert f"| {want}, activations bf16, KV bf16 / bf16 |" in both

@@ -103,7 +103,7 @@ def test_compare_figure_title_counts_the_visual_tokens(llava):
                       (Workload(video_frames=16, image_size=(448, 448)),
                        "2048 (video: 16 frames of 448x448) visual + 64 text")):
         f = evaluate_fleet(spec, [load_hardware("l4")], w)
-        title = compare_caption(spec, f, w)
+        title = compare_caption(spec, f)
         assert visual in title and "image(s)" not in title
 
 

@@ -138,6 +138,24 @@ def test_unread_method_and_group_refused(tmp_path):
     assert (got.workload.weights.value, got.workload.weight_group) == ("int4", 4096)
 
 
+def test_group_fields_filled_one_by_one(tmp_path):
+    """The workload setting one of --weight-group / --weight-group-bytes keeps the checkpoint's
+    other one (not the engine's default): AWQ g64 with zeros (2.5 bytes a group)."""
+    path = _config(tmp_path, "qwen2.5-vl-7b", {**AWQ, "group_size": 64})
+    only_bytes = costmodel.estimate(path, "a100-80gb", weight_dtype="int4", weight_group_bytes=3)
+    assert (only_bytes.workload.weight_group, only_bytes.workload.weight_group_bytes) == (64, 3)
+    only_group = costmodel.estimate(path, "a100-80gb", weight_dtype="int4", weight_group=32)
+    assert (only_group.workload.weight_group, only_group.workload.weight_group_bytes) == (32, 2.5)
+    # GPTQ's -1 states no group but its bytes a group (an fp16 scale and a packed zero)
+    (tmp_path / "gptq").mkdir()
+    gptq = _config(tmp_path / "gptq", "qwen2.5-vl-7b",
+                   {"quant_method": "gptq", "bits": 4, "group_size": -1})
+    with pytest.raises(CostmodelError, match=r"^--weight-group: .*without a group size"):
+        costmodel.estimate(gptq, "a100-80gb", weight_dtype="int4", weight_group_bytes=2)
+    got = costmodel.estimate(gptq, "a100-80gb", weight_dtype="int4", weight_group=128).workload
+    assert (got.weight_group, got.weight_group_bytes) == (128, 2.5)
+
+
 def test_tied_lm_head_follows_the_table(tmp_path):
     """Qwen2.5-VL-3B ties its embeddings: a checkpoint quantising the lm_head (a Linear) but not
     the embedding stores the one table unquantised; a workload splitting them is refused."""
@@ -154,6 +172,36 @@ def test_text_model_has_no_vision_part():
     with pytest.raises(CostmodelError, match=r"^--weight-parts: .*no vision encoder"):
         costmodel.estimate("llama-2-7b", "a100-80gb", weight_dtype="int4",
                            weight_parts="vision,layers", images=0)
+
+
+def test_text_model_checkpoint_names_no_vision_part(tmp_path):
+    """bitsandbytes quantises every nn.Linear but the lm_head: on a text-only model that is
+    the decoder layers, so the resolved parts (JSON weight_parts) can be given back."""
+    path = _config(tmp_path, "llama-3-8b", {"quant_method": "bitsandbytes", "load_in_8bit": True})
+    est = costmodel.estimate(path, "a100-80gb")
+    assert est.workload.parts == ("layers",)
+    again = costmodel.estimate(path, "a100-80gb", weight_parts=est.to_dict()["workload"]["weight_parts"])
+    assert again.memory.weights_bytes == est.memory.weights_bytes
+
+
+def test_llm_viewer_needs_the_parts_it_counts(tmp_path):
+    """llm-viewer counts the decoder linears and the lm_head in one w_bit: those two parts are
+    needed, the vision encoder and the embedding (which it does not count) are not, so a
+    text-only model (no 'vision' to name) runs with a weight dtype on named parts."""
+    lv = {"convention": "llm-viewer", "visual_tokens": 0}
+    full = costmodel.estimate("llama-2-7b", "llm-viewer-a100", weight_dtype="int8", **lv)
+    named = costmodel.estimate("llama-2-7b", "llm-viewer-a100", weight_dtype="int8",
+                               weight_parts="layers,lm_head", **lv)
+    assert (named.ttft_s, named.tpot_s, named.memory.weights_bytes) == (
+        full.ttft_s, full.tpot_s, full.memory.weights_bytes)
+    with pytest.raises(CostmodelError, match=r"^weight_parts: llm-viewer .*layers and lm_head"):
+        costmodel.estimate("llama-2-7b", "llm-viewer-a100", weight_dtype="int8",
+                           weight_parts="layers", **lv)
+    path = _config(tmp_path, "llama-3-8b", AWQ)  # AWQ: the decoder layers only
+    with pytest.raises(CostmodelError, match=r"^weight_parts: llm-viewer"):
+        costmodel.estimate(path, "llm-viewer-a100", weight_dtype="int8", **lv)
+    costmodel.estimate(path, "llm-viewer-a100", weight_dtype="int8",
+                       weight_parts="layers,lm_head,embed", **lv)
 
 
 def test_cli(awq_config, capsys):
