@@ -1,6 +1,7 @@
 """What a notebook user meets first: the workload and compression models built by hand refuse
-a bad value in one CostmodelError line (still pydantic's ValidationError), and True / False is
-not a count."""
+a bad value in one CostmodelError line (still pydantic's ValidationError), True / False is not a
+count, and a kept count above the request's visual tokens is refused by `estimate` as the CLI
+refuses it."""
 
 from __future__ import annotations
 
@@ -56,3 +57,17 @@ def test_true_and_false_still_set_the_switches():
     w = Workload(flash_attention=False,
                  compression=Compression(where="projector", keep_ratio=0.5, overhead=False))
     assert w.flash_attention is False and w.compression.overhead is False
+
+
+def test_estimate_refuses_a_kept_count_above_the_visual_tokens_as_the_cli_does():
+    """estimate() ran keep_tokens=1000 of 576 as the uncompressed request labelled 'keep 1000';
+    `costmodel estimate --keep 1000` and compare_compression refuse it."""
+    says = "^--keep: 1000 tokens kept, but llava-1.5-7b has 576 visual tokens here"
+    with pytest.raises(CostmodelError, match=says):
+        costmodel.estimate("llava-1.5-7b", "a100-80gb",
+                           compression=Compression(where="projector", keep_tokens=1000))
+    with pytest.raises(CostmodelError, match=says):
+        costmodel.compare_compression("llava-1.5-7b", "a100-80gb", keep=1000)
+    kept_all = costmodel.estimate("llava-1.5-7b", "a100-80gb",
+                                  compression=Compression(where="projector", keep_tokens=576))
+    assert kept_all.plan.llm_tokens == 576
