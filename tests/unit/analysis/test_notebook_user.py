@@ -1,7 +1,7 @@
 """What a notebook user meets first: the workload and compression models built by hand refuse
 a bad value in one CostmodelError line (still pydantic's ValidationError), True / False is not a
-count, and a kept count above the request's visual tokens is refused by `estimate` as the CLI
-refuses it."""
+count, a kept count above the request's visual tokens is refused by `estimate` as the CLI
+refuses it, and the Python spelling each refusal suggests for a CLI option runs."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 import costmodel
 from costmodel import Compression, CompressionPlan, CostmodelError, KVCompression, Workload
+from costmodel.analysis.arguments import CLI_NAMES
 from costmodel.specs.workload import Parallelism
 
 
@@ -71,3 +72,17 @@ def test_estimate_refuses_a_kept_count_above_the_visual_tokens_as_the_cli_does()
     kept_all = costmodel.estimate("llava-1.5-7b", "a100-80gb",
                                   compression=Compression(where="projector", keep_tokens=576))
     assert kept_all.plan.llm_tokens == 576
+
+
+@pytest.mark.parametrize("option", sorted(n for n, s in CLI_NAMES.items()
+                                          if s.startswith(("compression=", "parallel=", "act_"))))
+def test_the_python_spelling_a_refusal_suggests_runs(option):
+    """The line for method= suggested Compression(where='projector', method='visionzip'),
+    which is refused (VisionZip prunes after the encoder)."""
+    keyword, _, value = CLI_NAMES[option].partition("=")
+    names = {"Compression": Compression, "CompressionPlan": CompressionPlan,
+             "KVCompression": KVCompression}
+    model = "qwen3-30b-a3b" if option == "ep" else "llava-1.5-7b"  # experts to split
+    est = costmodel.estimate(model, "a100-80gb", batch=2,
+                             **{keyword: eval(value, names)})  # noqa: S307 - our own text
+    assert est.ttft_s > 0
