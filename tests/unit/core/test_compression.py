@@ -226,3 +226,15 @@ def test_sweep_with_compression_matches_estimate(llava, gpu):
         assert r.kv_cache_bytes == pytest.approx(e.memory.kv_cache_bytes, rel=1e-12)
         assert r.ttft_s == pytest.approx(e.ttft_s, rel=1e-12)
 
+
+def test_a_ratio_of_one_is_no_stage_only_inside_the_llm(llava, gpu):
+    """docs/methodology.md ("Stages combined"): an LLM pruning stage keeping a ratio of 1 is no
+    stage (no operator); after the projector the method still scores every token."""
+    w = Workload(visual_tokens=576, text_tokens=64, output_tokens=16)
+    fastv = estimate(llava, gpu, w, compression=Compression(where="llm_layer", layer=2,
+                                                           keep_ratio=1.0))
+    assert not [c for c in fastv.evaluation.op_costs if c.op.name.startswith("compress/")]
+    sel = estimate(llava, gpu, w, compression=Compression(where="projector", keep_ratio=1.0))
+    n, d = 576.0, 4096
+    assert float(np.ravel(_op(sel, "compress/select").flops)[0]) == pytest.approx(
+        2 * n * d + n * math.log2(n), rel=1e-12)  # 4.72 MFLOP
