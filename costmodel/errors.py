@@ -37,10 +37,36 @@ class UnknownName(CostmodelError, LookupError):
         )
 
 
+class FieldError(ValidationError, CostmodelError):
+    """A bad value given to a model built from Python (Workload, Compression, ...;
+    specs/base.InputModel): pydantic's ValidationError, so `errors()` and every `except
+    ValidationError` work as before, that is also a CostmodelError and reads as one line."""
+
+    def __str__(self) -> str:
+        return one_line(self)
+
+    def __repr__(self) -> str:
+        return f"FieldError({one_line(self)!r})"
+
+
+def field_error(e: ValidationError) -> ValidationError:
+    """`e` as a FieldError (e itself where pydantic cannot rebuild its errors)."""
+    try:
+        return FieldError.from_exception_data(e.title, e.errors())  # type: ignore[arg-type]
+    except (TypeError, ValueError, KeyError):
+        return e
+
+
+def _loc_part(x: object) -> bool:
+    """A location part the user wrote (a field name or an index), not pydantic's tag of a
+    validator or a union member ('function-after[_check(), Compression]')."""
+    return not (isinstance(x, str) and "[" in x)
+
+
 def one_line(e: ValidationError, where: str = "") -> str:
     """The first pydantic error as 'where.field: message'."""
     err = e.errors()[0]
-    loc = ".".join(str(x) for x in err["loc"])
+    loc = ".".join(str(x) for x in err["loc"] if _loc_part(x))
     msg = err["msg"].removeprefix("Value error, ")
     field = ".".join(x for x in (where, loc) if x)
     more = f" (+{len(e.errors()) - 1} more)" if len(e.errors()) > 1 else ""

@@ -33,7 +33,7 @@ CLI_NAMES = {
     "tp": "parallel={'tp': 2}", "pp": "parallel={'pp': 2}", "ep": "parallel={'ep': 2}",
     "microbatches": "parallel={'pp': 2, 'microbatches': 2}", "dtype": "act_dtype='bf16'",
     "keep": _KEEP, "at": "compression=Compression(where='llm_layer', layer=2, keep_ratio=0.5)",
-    "method": "compression=Compression(where='projector', method='visionzip', keep_tokens=64)",
+    "method": "compression=Compression(where='encoder', method='visionzip', keep_tokens=64)",
     "schedule": "compression=Compression(where='llm_layer', schedule=((0, 576), (8, 288)))",
     "kv_keep": "compression=CompressionPlan(kv=KVCompression(keep_ratio=0.25))",
     "kv_policy": "compression=CompressionPlan(kv=KVCompression(keep_ratio=0.25, "

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from costmodel.analysis.arguments import HardwareArg, ModelArg, hardware_arg, model_arg, workload_arg
+from costmodel.analysis.compression_options import refuse_count_above
 from costmodel.analysis.prepare import image_size, prepare, video_frames, video_text
 from costmodel.analysis.refusals import refuse_unused
 from costmodel.core.evaluate import STAGES, Evaluation, Prepared, evaluate
@@ -234,10 +235,13 @@ def estimate(model: ModelArg, hardware: HardwareArg, workload: Workload | None =
     or pathlib.Path); keyword fields build the Workload (batch=8, visual_tokens=576,
     act_dtype='bf16', ...), or replace those fields of `workload`. A bad argument, field or
     value raises costmodel.CostmodelError naming it and the fix (docs/python-api.md), and so
-    do fields that mean nothing for the model, as the CLI refuses them (analysis/refusals.py)."""
+    do fields that mean nothing for the model and a compression keeping more visual tokens
+    than the request has, as the CLI refuses them (analysis/refusals.py,
+    analysis/compression_options.refuse_count_above)."""
     spec, hw = model_arg(model), hardware_arg(hardware)
     w = workload_arg(workload, fields)
     refuse_unused(spec, w)
+    refuse_count_above(spec, w)
     return point(spec, hw, w)
 
 

@@ -172,10 +172,10 @@ def predict(df: pd.DataFrame) -> pd.DataFrame:
             raise
         except UnsupportedDtype as e:
             raise CostmodelError(f"id {rows['id'].iloc[0]}: act_dtype: {e.detail}") from None
-        except CostmodelError as e:
-            raise CostmodelError(f"id {rows['id'].iloc[0]}: {_as_column(str(e))}") from None
         except ValidationError as e:  # Workload's limits (weight_group, tp, ...): a column
             raise CostmodelError(f"id {rows['id'].iloc[0]}: column {one_line(e)}") from None
+        except CostmodelError as e:  # after ValidationError: a FieldError is both
+            raise CostmodelError(f"id {rows['id'].iloc[0]}: {_as_column(str(e))}") from None
         out.loc[out.index[idx], "predicted"] = expected
         out.loc[out.index[idx], "bound"] = bound
         out.loc[out.index[idx], "run_batch"] = run

@@ -312,11 +312,20 @@ def _load_model(name: str, stamp: tuple[int, ...] | None) -> ModelSpec:
         path = path / "config.json"
     if _is(path):
         return spec_from_file(path, path.parent.name if path.name == "config.json" else path.stem)
+    folder = (f"MODEL: the folder {_short(name)} holds no config.json; give a zoo id, a "
+              "config.json path or a model folder with one")
     if hf_cache.is_repo_id(name):
         zoo_id = next((k for k, e in ZOO.items() if e.source.lower() == name.lower()), "")
-        cfg = hf_cache.cached_config(name, zoo_id=zoo_id)
+        try:
+            cfg = hf_cache.cached_config(name, zoo_id=zoo_id)
+        except CostmodelError:
+            if _is(Path(name), "dir"):  # a local folder named like a Hub id: what it lacks
+                raise CostmodelError(folder) from None
+            raise
         return spec_from_file(cfg, name, f"https://huggingface.co/{name}/blob/"
                               f"{hf_cache.commit_of(cfg)}/config.json")
+    if _is(Path(name), "dir"):
+        raise CostmodelError(folder)
     if _looks_like_path(name):
         raise CostmodelError(f"MODEL: no file {_short(name)}; give a zoo id or a config.json path")
     raise UnknownName("models", name, model_ids())

@@ -56,6 +56,7 @@ def _savings_rows(savings_df: pd.DataFrame) -> pd.DataFrame:
     if bad:
         raise CostmodelError(f"savings frame: column(s) {', '.join(bad)} must be numbers in "
                              "base units (FLOPs, bytes, seconds, percent)")
+    _one_scenario(savings_df)
     df = savings_df.dropna(subset=["savings_pct"])
     if df.empty:
         raise CostmodelError("savings frame: every savings_pct is empty (baselines are zero)")
@@ -70,6 +71,19 @@ def _savings_rows(savings_df: pd.DataFrame) -> pd.DataFrame:
     return df.assign(_s=df.stage.map(order).fillna(len(order)),
                      _m=df.metric.map(morder).fillna(len(morder))).sort_values(
                          ["_s", "_m"], ascending=False)
+
+
+def _one_scenario(savings_df: pd.DataFrame) -> None:
+    """A frame of several scenarios (compare_compression(keep=[...]).frame(), or frames
+    concatenated) would draw each (stage, metric) bar once per scenario under the same label:
+    refused, as `compare-compression --plot` refuses a --keep list."""
+    for col in ("keep", "compression", "model", "hardware"):
+        if col in savings_df and savings_df[col].nunique(dropna=False) > 1:
+            values = ", ".join(str(v) for v in savings_df[col].unique()[:4])
+            raise CostmodelError(f"savings frame: rows of {savings_df[col].nunique(dropna=False)}"
+                                 f" scenarios ({col} {values}); draw one at a time, the rows "
+                                 f"of one {col} (frame[frame.{col} == "
+                                 f"{savings_df[col].iloc[0]!r}])")
 
 
 def _human(value: float, metric: str) -> str:

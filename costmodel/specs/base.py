@@ -1,10 +1,13 @@
-"""What every frozen spec shares: the pydantic config and the norm parameter count."""
+"""What every frozen spec shares: the pydantic config, the bases of the models read from files
+(FileModel) and built from Python (InputModel), and the norm parameter count."""
 
 from __future__ import annotations
 
 from typing import Any, get_args
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from costmodel.errors import FieldError, field_error
 
 # Layers of one stack (LLM or ViT). The largest published decoders have ~130; the bound keeps a
 # config typo (1e9 layers) from running per-layer loops for hours instead of failing in one line.
@@ -18,6 +21,13 @@ def _takes_bool(tp: Any) -> bool:
     if tp is bool or (isinstance(tp, type) and issubclass(tp, BaseModel)):
         return True
     return any(_takes_bool(a) for a in get_args(tp))
+
+
+def _takes_number(tp: Any) -> bool:
+    """The annotation admits an int or a float (PositiveInt, tuple[int, int], ...)."""
+    if isinstance(tp, type) and issubclass(tp, int | float) and not issubclass(tp, bool):
+        return True
+    return any(_takes_number(a) for a in get_args(tp))
 
 
 def _holds_bool(value: Any) -> bool:
@@ -42,6 +52,36 @@ class FileModel(BaseModel):
                 value = data.get(field.alias or name)
                 if _holds_bool(value) and not _takes_bool(field.annotation):
                     raise ValueError(f"{name}: true / false is not a number; give the figure")
+        return data
+
+
+class InputModel(BaseModel):
+    """A model built from Python (Workload, Parallelism, Compression, KVCompression,
+    CompressionPlan): frozen, an unknown field refused, True / False refused where a number
+    goes (pydantic's lax mode reads True as 1: batch=True was a batch of 1), and a bad value
+    raised as costmodel.errors.FieldError: one line, a CostmodelError and still pydantic's
+    ValidationError. Nested in another model it fails as pydantic fails, with its location."""
+
+    model_config = FROZEN
+
+    def __init__(self, /, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except FieldError:
+            raise
+        except ValidationError as e:
+            raise field_error(e) from None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, data: object) -> object:
+        if isinstance(data, dict):
+            for name, field in cls.model_fields.items():
+                value = data.get(name)
+                if (_holds_bool(value) and _takes_number(field.annotation)
+                        and not _takes_bool(field.annotation)):
+                    raise ValueError(f"{name}: got {value!r}; True / False is not a "
+                                     "number here, give the number")
         return data
 
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     NonNegativeInt,
@@ -35,6 +34,7 @@ from pydantic import (
     model_validator,
 )
 
+from costmodel.specs.base import InputModel
 from costmodel.specs.compression_methods import ALLOWED, DEFAULT_METHOD, METHODS, ORDER
 
 Where = Literal["projector", "llm_layer", "vit", "encoder"]
@@ -63,7 +63,7 @@ def check_schedule(entries: tuple[tuple[int, float], ...]) -> None:
         raise ValueError("schedule: kept tokens must not increase from one stage to the next")
 
 
-class Compression(BaseModel):
+class Compression(InputModel):
     """One compression stage (frozen; see the module docstring)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -210,7 +210,7 @@ RETRIEVAL_SHARE = 0.15  # assumed default share of retrieval heads (model-specif
 KVPolicy = Literal["uniform", "pyramid", "sink_window", "retrieval_heads"]
 
 
-class KVCompression(BaseModel):
+class KVCompression(InputModel):
     """KV-cache compression applied after prefill: each layer keeps a budget of its prompt
     tokens' K and V (generated tokens are appended and kept). keep_ratio: budget = floor(ratio
     x the layer's prompt tokens); keep_tokens: a per-layer budget (capped at the prompt).
@@ -262,7 +262,7 @@ class KVCompression(BaseModel):
         return f"kv {self.policy} keep {keep:g}"
 
 
-class CompressionPlan(BaseModel):
+class CompressionPlan(InputModel):
     """Several stages, at most one per place, applied in the order vit -> encoder ->
     projector -> llm_layer, then KV-cache compression after prefill."""
 

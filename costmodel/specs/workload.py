@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 from costmodel.errors import CostmodelError
+from costmodel.specs.base import InputModel
 from costmodel.specs.compression import Compression, CompressionPlan
 from costmodel.specs.engine import Int4Format
 from costmodel.specs.quantization import WEIGHT_PARTS, WeightPart, ordered_parts
@@ -48,7 +49,7 @@ def parse_image_size(text: str, name: str, example: str = "672x448") -> tuple[in
     return int(parts[0]), int(parts[1])
 
 
-class Parallelism(BaseModel):
+class Parallelism(InputModel):
     """How one model replica is spread over GPUs (see costmodel/core/parallel/tensor.py).
 
     tp: tensor-parallel degree (Megatron-style split of every decoder layer; two all-reduces a
@@ -82,7 +83,7 @@ class Parallelism(BaseModel):
         return self.microbatches or 1
 
 
-class Workload(BaseModel):
+class Workload(InputModel):
     """One inference request shape.
 
     visual_tokens: tokens that enter the LLM per sample; if None they follow from `images`
@@ -154,6 +155,18 @@ class Workload(BaseModel):
             raise ValueError("engine: empty; give an engine id (`costmodel engines list`) or a "
                              "YAML path, or leave it out for the default engine")
         return v
+
+    @field_validator("compression", mode="before")
+    @classmethod
+    def _compression_type(cls, v: object) -> object:
+        """Anything but a Compression, a CompressionPlan (or their fields as a dict) is refused
+        naming what to give, not pydantic's union of two models."""
+        if v is None or isinstance(v, Compression | CompressionPlan | dict):
+            return v
+        raise ValueError(f"compression: got {type(v).__name__} {str(v)[:30]!r}; give "
+                         "Compression(where='llm_layer', layer=2, keep_ratio=0.5, "
+                         "method='fastv') or CompressionPlan(...) (compare_compression takes "
+                         "the CLI's text: keep=, at=, method=)")
 
     @field_validator("weight_parts", mode="before")
     @classmethod

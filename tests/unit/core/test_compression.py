@@ -70,9 +70,14 @@ def test_select_and_cluster_overhead_formulas(llava, gpu):
 
 
 def test_keep_count_is_capped(llava, gpu):
+    """The core caps a kept count at the tokens present (a sweep row, `point`); `estimate`
+    refuses it, as the CLI does (tests/unit/analysis/test_notebook_user.py)."""
     comp = Compression(where="projector", keep_tokens=1000, overhead=False)
-    base, new = _pair(llava, gpu, comp)
+    w = Workload(visual_tokens=576, text_tokens=64, output_tokens=16, engine="torch-eager")
+    base, new = point(llava, gpu, w), point(llava, gpu, w.model_copy(update={"compression": comp}))
     assert new.stages["prefill"] == base.stages["prefill"]
+    with pytest.raises(CostmodelError, match="--keep: 1000 tokens kept"):
+        estimate(llava, gpu, w, compression=comp)
 
 
 def test_fastv_layers_and_kv_cache(llava, gpu):
@@ -220,3 +225,16 @@ def test_sweep_with_compression_matches_estimate(llava, gpu):
         assert r.flops == pytest.approx(e.stages["prefill"].flops, rel=1e-12)
         assert r.kv_cache_bytes == pytest.approx(e.memory.kv_cache_bytes, rel=1e-12)
         assert r.ttft_s == pytest.approx(e.ttft_s, rel=1e-12)
+
+
+def test_a_ratio_of_one_is_no_stage_only_inside_the_llm(llava, gpu):
+    """docs/methodology.md ("Stages combined"): an LLM pruning stage keeping a ratio of 1 is no
+    stage (no operator); after the projector the method still scores every token."""
+    w = Workload(visual_tokens=576, text_tokens=64, output_tokens=16)
+    fastv = estimate(llava, gpu, w, compression=Compression(where="llm_layer", layer=2,
+                                                           keep_ratio=1.0))
+    assert not [c for c in fastv.evaluation.op_costs if c.op.name.startswith("compress/")]
+    sel = estimate(llava, gpu, w, compression=Compression(where="projector", keep_ratio=1.0))
+    n, d = 576.0, 4096
+    assert float(np.ravel(_op(sel, "compress/select").flops)[0]) == pytest.approx(
+        2 * n * d + n * math.log2(n), rel=1e-12)  # 4.72 MFLOP

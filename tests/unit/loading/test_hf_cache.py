@@ -156,6 +156,21 @@ def test_local_folder_wins_over_the_cache(tmp_path, cache, monkeypatch):
     assert spec.param_counts() == load_model("qwen2-vl-2b").param_counts()
 
 
+def test_a_folder_without_config_json_says_so(tmp_path, cache, monkeypatch):
+    """A folder with no config.json was 'no file <folder>', or, named like a Hub id, 'is no local
+    path'; a folder named like a Hub id that the cache holds still loads from the cache."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "Qwen" / "Qwen2-VL-7B-Instruct").mkdir(parents=True)
+    for name in ("weights", str(tmp_path / "weights"), REPO, Path("weights")):
+        with pytest.raises(CostmodelError, match=r"^MODEL: the folder .* holds no config\.json; "
+                           "give a zoo id, a config.json path or a model folder with one$"):
+            load_model(name)
+    fill(cache)
+    _load_model.cache_clear()
+    assert load_model(REPO).source.startswith(f"https://huggingface.co/{REPO}/blob/c0ffee")
+
+
 def test_cli_estimate_names_the_hub_id(cache):
     fill(cache)
     r = CliRunner().invoke(app, ["estimate", REPO, "-H", "h100-sxm", "-f", "json"])

@@ -150,3 +150,16 @@ def test_missing_column_is_a_costmodel_error(ops):
         breakdown_figure(ops.drop(columns="latency_s"))
     with pytest.raises(CostmodelError, match="savings_pct"):
         savings_figure(savings_df().drop(columns="savings_pct"))
+
+
+def test_savings_of_several_scenarios_are_refused_not_overlaid():
+    """compare_compression(keep=[0.25, 0.5]).frame() drew each (stage, metric) bar twice under
+    one label; `compare-compression --plot` refuses a --keep list, so does the figure."""
+    from costmodel.errors import CostmodelError
+
+    two = pd.concat([savings_df(after=144).assign(keep="0.25"),
+                     savings_df(after=288).assign(keep="0.5")], ignore_index=True)
+    with pytest.raises(CostmodelError, match=r"^savings frame: rows of 2 scenarios \(keep "
+                       r"0\.25, 0\.5\); draw one at a time.*frame\[frame\.keep == '0\.25'\]"):
+        savings_figure(two)
+    assert len(savings_figure(two[two.keep == "0.5"]).axes[0].patches) == len(savings_df())
