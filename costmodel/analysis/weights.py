@@ -13,6 +13,8 @@ Rules (docs/methodology.md, "Quantisation"):
 - weight_parts unset: the parts the checkpoint quantises (AWQ / GPTQ: the decoder layers only;
   'vision' only on a model that has a vision encoder).
 - weight_parts naming 'vision' on a model with no vision encoder is refused.
+- weight_group / weight_group_bytes with weights that are not int4 (named, else the
+  checkpoint's) are refused; with an int4 checkpoint they need no --weight-dtype.
 - weight_parts with every weight in the activation dtype means nothing: refused.
 - Tied embeddings (one table for the embedding and the lm_head): the workload names both parts
   or neither (else refused); a checkpoint's lm_head follows its embedding table (stored once).
@@ -36,6 +38,7 @@ def resolve_weights(spec: ModelSpec, w: Workload) -> Workload:
         raise CostmodelError(f"--weight-parts: {spec.name} ties its lm_head to the embedding "
                              "table (one matrix); name both lm_head and embed, or neither")
     q = spec.quantization
+    _check_group(w, q)
     if w.weight_parts is not None and (w.weight_dtype or (q and q.weight_dtype)) in (
             None, w.act_dtype):
         raise CostmodelError("--weight-parts: every weight is in the activation dtype here; "
@@ -59,6 +62,17 @@ def resolve_weights(spec: ModelSpec, w: Workload) -> Workload:
             parts = tuple(p for p in parts if p != "lm_head")
         update["weight_parts"] = parts
     return w.model_copy(update=update)
+
+
+def _check_group(w: Workload, q: QuantizedCheckpoint | None) -> None:
+    """An int4 group with weights that are not int4 (the workload's dtype, else the
+    checkpoint's, else the activation dtype): one line."""
+    weights = w.weight_dtype or (q.weight_dtype if q else None) or w.act_dtype
+    if weights is DType.int4 or not w.custom_weight_group:
+        return
+    option = "--weight-group" if w.weight_group is not None else "--weight-group-bytes"
+    raise CostmodelError(f"{option}: only int4 weights are stored in groups here (weights are "
+                         f"{weights.value}); add --weight-dtype int4 or drop {option}")
 
 
 def _split_tie(parts: tuple[str, ...]) -> bool:

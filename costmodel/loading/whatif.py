@@ -96,6 +96,10 @@ def _new_value(key: str, old: Any, text: str) -> Any:
     if key in ("category", "name", "interconnect.kind"):
         return t
     if t.lower() in ("null", "none"):
+        field = HardwareFile.model_fields.get(key)
+        if field is not None and field.is_required():
+            raise CostmodelError(f"--set {key}: null removes an optional figure, and every "
+                                 f"profile needs {key}; give a value, e.g. {key}=x1.5")
         return None
     if t[:1].lower() in ("x", "*"):
         factor = _number(t[1:], key)

@@ -7,8 +7,9 @@ the token embedding table. With tied embeddings the lm_head reads the embedding 
 is stored once, in the 'embed' part's format (core/quant.py).
 
 A workload's weight_dtype applies to its weight_parts (default: every part); the other parts
-are stored in the activation dtype. A quantised checkpoint (config.json's quantization_config,
-loading/quantization.py) sets both unless the workload names them (analysis/weights.py).
+are stored in the activation dtype (bf16 under 8-bit activations). A quantised checkpoint
+(config.json's quantization_config, loading/quantization.py) sets both unless the workload
+names them (analysis/weights.py).
 """
 
 from __future__ import annotations

@@ -92,7 +92,8 @@ class Workload(InputModel):
     weight-only quantisation uses the activation dtype's peak).
     weight_parts: the weights weight_dtype applies to, any of 'vision' (encoder and
     projector), 'layers' (the LLM's decoder layers), 'lm_head', 'embed'
-    (specs/quantization.py); the others are stored in act_dtype. None: every part, or what a
+    (specs/quantization.py); the others are stored in act_dtype (bf16 under 8-bit
+    activations). None: every part, or what a
     quantised checkpoint's quantization_config quantises (analysis/weights.py).
     weight_group, weight_group_bytes: int4 weights are stored in groups of weight_group
     weights with weight_group_bytes of scale (and zero, where the format keeps one) per group:
@@ -199,7 +200,9 @@ class Workload(InputModel):
         return self
 
     def _check_group(self) -> None:
-        if self.weights is DType.int4 or not self.custom_weight_group:
+        """A group with a weight dtype other than int4 is refused; with none named, the
+        prepare step decides (a quantised checkpoint may store int4: analysis/weights.py)."""
+        if self.weight_dtype is None or self.weights is DType.int4 or not self.custom_weight_group:
             return
         for field in ("weight_group", "weight_group_bytes"):
             if getattr(self, field) is not None:
@@ -256,8 +259,12 @@ class Workload(InputModel):
         return self.weight_parts or WEIGHT_PARTS
 
     def part_dtype(self, part: WeightPart) -> DType:
-        """The storage dtype of one weight part: the weight dtype, or act_dtype outside parts."""
-        return self.weights if part in self.parts else self.act_dtype
+        """The storage dtype of one weight part: the weight dtype; outside the parts the
+        activation dtype, or bf16 under 8-bit activations (a checkpoint's unquantised modules
+        are stored in 16 bits: an fp8 checkpoint's bf16 lm_head is not read as fp8)."""
+        if part in self.parts:
+            return self.weights
+        return self.act_dtype if self.act_dtype.bytes_per_element >= 2 else DType.bf16
 
     @property
     def kv(self) -> DType:

@@ -188,7 +188,8 @@ def test_weight_parts_example(tmp_path):
     m = awq.model.llm
     text = _flat()
     assert (f"weights {awq.memory.weights_bytes / 1e9:.2f} GB, against "
-            f"{every.memory.weights_bytes / 1e9:.2f} GB with `--weight-dtype int4` on every part: "
+            f"{every.memory.weights_bytes / 1e9:.2f} GB for the zoo model with `--weight-dtype int4` "
+            "on every part (its default g128 with one fp16 scale, 2 bytes a group): "
             f"the {m.vocab_size * m.hidden_size * 2 / 1e9:.2f} GB bf16 lm_head "
             f"({m.vocab_size:,} x {m.hidden_size:,})") in text
     assert (f"(TPOT {awq.tpot_s * 1e3:.2f} ms expected, {awq.bound.tpot_s * 1e3:.2f} ms bound; "

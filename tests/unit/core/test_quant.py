@@ -110,7 +110,6 @@ def test_int4_group_32_on_a_7b_linear(llava, gpu):
 
 
 @pytest.mark.parametrize(("fields", "says"), [
-    ({"weight_group": 32}, "weight_group: only int4"),
     ({"weight_group_bytes": 4.0, "weight_dtype": "int8"}, "weight_group_bytes: only int4"),
     ({"weight_group": 0, "weight_dtype": "int4"}, "weight_group"),
     ({"weight_group_bytes": -1.0, "weight_dtype": "int4"}, "weight_group_bytes"),
@@ -120,6 +119,14 @@ def test_weight_group_refused(fields, says):
     """A group on weights that are not int4 is refused, not ignored; group >= 1, bytes >= 0."""
     with pytest.raises(ValidationError, match=says):
         Workload(**fields)
+
+
+def test_group_without_a_weight_dtype_is_refused_at_prepare(llava, gpu):
+    """With no weight dtype named the checkpoint may store int4 (analysis/weights.py): the
+    prepare step refuses a group on an unquantised model, before any work."""
+    Workload(weight_group=32)  # accepted as a workload
+    with pytest.raises(CostmodelError, match=r"^--weight-group: only int4 .*weights are bf16"):
+        estimate(llava, gpu, weight_group=32)
 
 
 def test_llm_viewer_refuses_a_weight_group(llava, gpu):

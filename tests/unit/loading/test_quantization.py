@@ -221,3 +221,22 @@ def test_an_edited_config_is_read_again(tmp_path):
     data["quantization_config"] = AWQ
     (tmp_path / "config.json").write_text(json.dumps(data, indent=1))  # another size
     assert costmodel.load_model(path).quantization.method == "awq"
+
+
+def test_group_alone_on_an_int4_checkpoint(awq_config):
+    """--weight-group without --weight-dtype on an AWQ checkpoint: its int4 with the group
+    given and the checkpoint's 2.5 bytes a group."""
+    w = costmodel.estimate(awq_config, "a100-80gb", weight_group=64).workload
+    assert (w.weights.value, w.weight_group, w.weight_group_bytes) == ("int4", 64, 2.5)
+
+
+def test_fp8_checkpoint_keeps_its_lm_head_in_16_bits(tmp_path):
+    """An fp8 checkpoint run with fp8 activations: the lm_head and the embedding it keeps are
+    2 bytes a weight, not the activation dtype's 1 (Workload.part_dtype)."""
+    path = _config(tmp_path, "qwen2.5-vl-7b", {"quant_method": "fp8",
+                                               "weight_block_size": [128, 128]})
+    est = costmodel.estimate(path, "h100-sxm", act_dtype="fp8", kv_dtype="fp8")
+    n, m = est.model.param_counts(), est.model.llm
+    head = m.embedding_params() + m.lm_head_params()
+    want = (n["total"] - head) * 1 + head * 2
+    assert est.memory.weights_bytes == pytest.approx(want, rel=1e-12)

@@ -46,6 +46,7 @@ def test_overrides_apply_in_order_and_null_removes():
     ("memory_GB", "is not KEY=VALUE"),
     ("memory_GB=lots", "'lots' is not a number"),
     ("peak_tflops.int4=x2", "no value to multiply"),
+    ("memory_GB=null", "every profile needs memory_GB; give a value"),
 ])
 def test_bad_override_one_line(item, needle):
     data, _, _ = hardware_data("h100-sxm")
