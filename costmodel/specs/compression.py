@@ -185,20 +185,24 @@ class Compression(InputModel):
 
     @property
     def label(self) -> str:
-        """Short text id, e.g. 'fastv@L2 keep 0.5' or 'pyramiddrop@L 0:576,8:288'."""
+        """Short text id, e.g. 'fastv@L2 keep 0.5' or 'pyramiddrop@L 0:576,8:288'. Pruning in
+        the LLM with no method (FlashAttention throughout, no eager scoring layer) is 'prune':
+        'fastv' would name FastV's eager layer K-1, which it does not price."""
+        kind = "prune" if self.where == "llm_layer" and self.method is None and not self.eager \
+            else self.kind
         if self.schedule is not None:
             sched = ",".join(f"{lo}:{v:g}" for lo, v in self.schedule)
-            return f"{self.kind}@L {sched}"
+            return f"{kind}@L {sched}"
         if self.where == "llm_layer" and self.layer is None:
-            return f"{self.kind}@stages lambda {self.keep_ratio:g}"
+            return f"{kind}@stages lambda {self.keep_ratio:g}"
         at = {"projector": "projector", "llm_layer": f"L{self.layer}", "vit": "vit",
               "encoder": "encoder"}[self.where]
         if self.where == "vit" and self.merge_per_layer is not None:
-            return f"{self.kind}@{at} r={self.merge_per_layer}"
+            return f"{kind}@{at} r={self.merge_per_layer}"
         keep = self.keep_ratio if self.keep_ratio is not None else self.keep_tokens
         if self.is_video:
-            return f"{self.kind}@{at} keep {keep:g}/frame merge {self.temporal_merge:g}"
-        return f"{self.kind}@{at} keep {keep:g}"
+            return f"{kind}@{at} keep {keep:g}/frame merge {self.temporal_merge:g}"
+        return f"{kind}@{at} keep {keep:g}"
 
 
 # TidalDecode (Yang et al., arXiv 2410.05076, Figure 2): full attention in the first two

@@ -53,7 +53,7 @@ def test_cli_sweep_with_compression(capsys):
     code, out, _ = run(["sweep", CONFIG, "-H", "h100-sxm", "--visual-tokens", "576",
                         "--keep", "0.5", "--at", "llm-layer:2", "-f", "csv"], capsys)
     assert code == 0
-    assert "fastv@L2 keep 0.5" in out
+    assert "prune@L2 keep 0.5" in out
 
 
 @pytest.mark.parametrize("args, field", [
@@ -76,7 +76,7 @@ def test_cli_compare_compression(capsys):
     assert code == 0 and "compress/select" in out and "savings" in out
     code, out, _ = run(base + ["--keep", "0.5", "--at", "llm-layer:2", "-f", "json"], capsys)
     doc = json.loads(out)
-    assert code == 0 and doc["compression"] == "fastv@L2 keep 0.5"
+    assert code == 0 and doc["compression"] == "prune@L2 keep 0.5"
     rows = {(r["metric"], r["stage"]): r for r in doc["rows"]}
     for q in ("ttft_s", "tpot_s", "kv_cache_bytes", "e2e_latency_s"):
         r = rows[(q, "total")]

@@ -129,3 +129,15 @@ def test_a_method_refused_on_a_patch_merger_names_the_method(gpu):
     with pytest.raises(CostmodelError, match="'vit' is not modelled"):  # a bare --at vit
         estimate(qwen, gpu, w.model_copy(update={"compression": Compression(
             where="vit", keep_ratio=0.5)}))
+
+
+def test_llm_pruning_label_names_the_eager_layer():
+    """Method-less LLM pruning (FlashAttention throughout) and FastV (eager layer K-1) price
+    differently, so their labels differ; eager_scoring=True without a method is FastV's."""
+    from costmodel.specs.compression import Compression
+
+    plain = Compression(where="llm_layer", layer=2, keep_ratio=0.5)
+    fastv = Compression(where="llm_layer", layer=2, keep_ratio=0.5, method="fastv")
+    eager = Compression(where="llm_layer", layer=2, keep_ratio=0.5, eager_scoring=True)
+    assert (plain.label, fastv.label, eager.label) == (
+        "prune@L2 keep 0.5", "fastv@L2 keep 0.5", "fastv@L2 keep 0.5")
