@@ -18,15 +18,16 @@ batch energy / batch; per output token = per request / output tokens.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from costmodel.analysis.prepare import prepare
+from costmodel.core.engine_traffic import KV_CONCAT, REPEAT_KV
 from costmodel.core.evaluate import STAGES, Evaluation, evaluate
 from costmodel.core.metrics import compute_share
-from costmodel.core.ops import Arr
+from costmodel.core.ops import Arr, Op
 from costmodel.core.pricing import OpCost
 from costmodel.errors import CostmodelError
 from costmodel.specs.engine import Engine
@@ -34,6 +35,8 @@ from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Workload
 from costmodel.units import DType
+
+ENGINE_COPIES = (KV_CONCAT, REPEAT_KV)  # 'overhead' rows that are memory traffic
 
 
 @dataclass(frozen=True)
@@ -88,28 +91,46 @@ def unlike_devices(profiles: Sequence[HardwareProfile], engine: Engine) -> list[
     return bare if len(bare) < len(profiles) else []
 
 
-def comm_share(costs: Sequence[OpCost], stages: Sequence[str], like: Arr) -> Arr:
-    """Share (0..1) of the latency of `stages` in interconnect operators (op class 'comm':
-    tensor-parallel all-reduces / all-gathers, expert all-to-alls), latency-weighted as
-    core.metrics.compute_share; 0 on one GPU."""
-    comm = np.zeros_like(like, dtype=float)
+def _share(costs: Sequence[OpCost], stages: Sequence[str], like: Arr,
+           pick: Callable[[Op], bool]) -> Arr:
+    """Share (0..1) of the latency of `stages` in the operators `pick` takes, latency-weighted
+    as core.metrics.compute_share."""
+    part = np.zeros_like(like, dtype=float)
     total = np.zeros_like(like, dtype=float)
     for c in costs:
         if c.op.stage in stages:
             total = total + c.latency_s
-            comm = comm + (c.latency_s if c.op.op_class == "comm" else 0.0)
-    return np.divide(comm, total, out=np.zeros_like(total), where=total > 0)
+            part = part + (c.latency_s if pick(c.op) else 0.0)
+    return np.divide(part, total, out=np.zeros_like(total), where=total > 0)
+
+
+def comm_share(costs: Sequence[OpCost], stages: Sequence[str], like: Arr) -> Arr:
+    """Share (0..1) of the latency of `stages` in interconnect operators (op class 'comm':
+    tensor-parallel all-reduces / all-gathers, expert all-to-alls); 0 on one GPU."""
+    return _share(costs, stages, like, lambda op: op.op_class == "comm")
+
+
+def host_share(costs: Sequence[OpCost], stages: Sequence[str], like: Arr) -> Arr:
+    """Share (0..1) of the latency of `stages` in the engine's host time: its fixed prefill
+    and per-step times and the launches the device does not hide (op class 'overhead' but
+    the KV-cache copies of core/engine_traffic.py, which are memory traffic)."""
+    return _share(costs, stages, like, lambda op: op.op_class == "overhead"
+                  and op.name not in ENGINE_COPIES)
 
 
 def resource(ev: Evaluation, stages: Sequence[str]) -> Arr:
     """'compute', 'comm' or 'memory' per point for `stages`: which of the compute-bound
     operators, the interconnect operators and the memory-bound rest holds the largest share
-    of their latency (ties: compute, then comm). On one GPU (no interconnect operators) this is
-    'compute' when the compute-bound share is >= 0.5, else 'memory'."""
+    of their latency (ties: compute, then comm); 'comm' too where the interconnect operators
+    hold more than the compute-bound and the memory-bound operators each, the engine's host
+    time (host_share, in the rest) counting for neither (vllm --tp 8 decode on h100-sxm: link
+    36%, host 33%, memory-bound 30% was 'memory'). On one GPU (no interconnect operators)
+    this is 'compute' when the compute-bound share is >= 0.5, else 'memory'."""
     c = compute_share(ev.op_costs, stages, ev.ttft_s)
     k = comm_share(ev.op_costs, stages, ev.ttft_s)
     m = 1.0 - c - k
-    return np.where((c >= k) & (c >= m), "compute", np.where(k >= m, "comm", "memory"))
+    link = (k > c) & (k >= m - host_share(ev.op_costs, stages, ev.ttft_s))
+    return np.where((c >= k) & (c >= m), "compute", np.where(link, "comm", "memory"))
 
 
 def stage_bounds(ev: Evaluation) -> dict[str, Arr]:

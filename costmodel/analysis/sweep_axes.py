@@ -144,6 +144,9 @@ def resolve(w: Workload, visual_tokens: Any = None, images: Any = None, image_si
         a, b = given[:2]
         raise CostmodelError(f"{names[b]}: a sweep varies one visual input and the {WORDS[a]} "
                              f"are its axis here; give {names[a]} or {names[b]}, not both")
+    if video_fps is not None and video_frames is not None:
+        raise CostmodelError(f"{names['video_fps']}: a sweep over video frames gives the frames; "
+                             f"drop {names['video_fps']}")
     if video_fps is not None and video_seconds is None:
         raise CostmodelError(f"{names['video_fps']}: an fps samples a clip of given seconds; add "
                              f"{names['video_seconds']} (or give {names['video_frames']})")

@@ -107,6 +107,8 @@ def fail(message: str) -> None:
 
 def _click_line(e: Exception) -> str:
     line = e.format_message().replace("\n", " ").replace("Value error, ", "")  # type: ignore[attr-defined]
+    if type(e).__name__ != "NoSuchOption":  # 'Option -o requires an argument': it has it
+        return line
     return line + NO_FILE_OPTION.get(getattr(e, "option_name", None) or "", "")
 
 

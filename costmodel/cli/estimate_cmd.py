@@ -194,8 +194,9 @@ def _shard_note(est: Estimate) -> list[str]:
     if par.tp * par.ep == 1:
         return []
     ep = f" x ep {par.ep}" if par.ep > 1 else ""
-    return [f"FLOPs and bytes: one GPU's shard under tp {par.tp}{ep} (the LLM's layers split; "
-            "the vision encoder and projector run whole on every GPU)"]
+    pp = f", summed over the {par.pp} pipeline stages" if par.pp > 1 else ""
+    return [f"FLOPs and bytes: one GPU's shard under tp {par.tp}{ep}{pp} (the LLM's layers "
+            "split; the vision encoder and projector run whole on every GPU)"]
 
 
 def parallel_line(est: Estimate) -> str:

@@ -176,9 +176,10 @@ def sweep(*, output: Path = OUTPUT, quiet: bool = QUIET, **kw: Any) -> None:
                               sweep_caption(df, hws, w, w.batch, specs)), output)
 
 
-# A sweep's visual-input columns as its title words them (x axis: 1-8 images of 448x448).
-INPUT_WORDS = {"images": "{} images", "image_size": "of {}", "video_seconds": "{} s",
-               "video_fps": "at {} fps", "video_frames": "-> {} frames"}
+# A sweep's visual-input columns as its title words them (x axis: 1-8 images of 448x448;
+# 2, 4 s at 2 fps -> 4, 8 frames of 448x448, 640x480).
+INPUT_WORDS = {"images": "{} images", "video_seconds": "{} s", "video_fps": "at {} fps",
+               "video_frames": "-> {} frames", "image_size": "of {}"}
 
 
 def sweep_caption(df: Any, hws: list[HardwareProfile], w: Any, batch: object,
@@ -191,6 +192,8 @@ def sweep_caption(df: Any, hws: list[HardwareProfile], w: Any, batch: object,
     visual = captions.listed(df["visual_tokens"].unique().tolist(), most=1)
     inputs = " ".join(words.format(captions.listed(df[c].unique().tolist()))
                       for c, words in INPUT_WORDS.items() if c in df.columns).removeprefix("-> ")
+    if inputs.startswith("1 images"):  # one image per request at several sizes
+        inputs = "1 image" + inputs.removeprefix("1 images")
     axis = f"x axis: {inputs}" if inputs else "x axis"
     return captions.caption("Sweep", captions.listed(df["model"].unique()), devices,
                             engine=str(df["engine"].iloc[0]),

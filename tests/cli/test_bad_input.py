@@ -209,3 +209,15 @@ def test_show_csv_is_key_value_rows(args, first, capsys):
 def test_more_counts_bounded(args, needle, workdir, capsys):
     code, _, err = run(args, capsys)
     assert code == 2 and err.count("\n") == 1 and needle in err, err
+
+
+@pytest.mark.parametrize("args", [
+    ["plot", "roofline", M, "-H", H, "-o"],  # plot writes its file with -o
+    ["sweep", M, "-H", H, "--visual-tokens", "5", "--plot"],  # sweep draws with --plot
+])
+def test_a_file_option_without_its_value_gets_no_missing_option_fix(args, capsys):
+    """'Option -o requires an argument' on a command that has -o: the fix for a command
+    without it ('prints to stdout', 'draws beside sweep, ...') was appended there too."""
+    code, _, err = run(args, capsys)
+    assert code == 2 and err.count("\n") == 1 and "requires an argument" in err, err
+    assert "prints to stdout" not in err and "draws beside" not in err, err

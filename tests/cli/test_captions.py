@@ -43,3 +43,23 @@ def test_titles_name_the_weights_as_priced(tmp_path):
     plain = load_model("llava-1.5-7b")
     both = sweep_caption(sweep([spec, plain], [hw], [576], [1], w), [hw], w, 1, [spec, plain])
     assert f"| {want}, activations bf16, KV bf16 / bf16 |" in both
+
+
+def test_a_sweep_title_words_its_input_axes():
+    """A video's frame sizes follow its frames ('of 448x448, ...' led the x axis, after the
+    video's words), one image per request is '1 image'."""
+    from costmodel.cli.plot_cmd import sweep_caption
+    from costmodel.loading.load import load_hardware, load_model
+    from costmodel.specs.workload import Workload
+    from costmodel.sweep import sweep
+
+    spec, hw, w = load_model("qwen2-vl-2b"), load_hardware("a100-80gb"), Workload()
+    sizes = [(448, 448), (640, 480)]
+    for kw, want in [
+        ({"video_frames": [4, 8], "image_sizes": sizes}, "(x axis: 4, 8 frames of 448x448, 640x480)"),
+        ({"video_seconds": [2, 4], "video_fps": [1, 2], "image_sizes": sizes},
+         "(x axis: 2, 4 s at 1, 2 fps -> 4, 8 frames of 448x448, 640x480)"),
+        ({"image_sizes": sizes}, "(x axis: 1 image of 448x448, 640x480)"),
+        ({"images": [1, 2, 4], "image_sizes": sizes}, "(x axis: 1, 2, 4 images of 448x448, 640x480)"),
+    ]:
+        assert want in sweep_caption(sweep([spec], [hw], **kw), [hw], w, 1, [spec]), kw

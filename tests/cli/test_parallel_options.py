@@ -50,3 +50,5 @@ def test_table_says_its_flops_are_one_gpus_shard_under_tp(capsys):
     assert "FLOPs and bytes: one GPU's shard under tp 2 (the LLM's layers split" in text
     piped, text = prefill_flops("--pp", "2")
     assert piped == whole and "shard" not in text
+    both, text = prefill_flops("--tp", "2", "--pp", "2")  # a GPU holds half the layers
+    assert both == half and "under tp 2, summed over the 2 pipeline stages (" in text

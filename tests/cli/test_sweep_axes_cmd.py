@@ -136,6 +136,8 @@ BAD = [
     (E + ["--seconds", "4,8"], "--seconds: needs --fps (transformers' video processors set no "
      "default fps); add --fps 2"),
     (E + ["--fps", "2"], "--fps: an fps samples a clip of given seconds; add --seconds"),
+    (E + ["--fps", "2", "--video-frames", "8"], "--fps: a sweep over video frames gives the "
+     "frames; drop --fps"),
     (E + ["--fps", "2", "--images", "1"], "--fps: an fps samples a clip of given seconds"),
     (E + ["--seconds", "4", "--fps", "2", "--video-frames", "8"], "--seconds: a sweep varies "
      "one visual input and the video frames are its axis here; give --video-frames or "

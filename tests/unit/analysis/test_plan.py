@@ -145,3 +145,32 @@ def test_interconnect_is_named_where_it_holds_most_of_a_stage(llava):
     res = plan(llava, hw[:1], Workload(engine="vllm", parallel=Parallelism(tp=8)), Slo(0.001),
                max_batch=2)
     assert res.limit == ["interconnect (TTFT)"]
+
+
+def test_link_beside_the_engines_host_time_is_named_interconnect(llava):
+    """vLLM --tp 8 decode on h100-sxm: link 36%, the engine's per-step host time 33%,
+    memory-bound operators 30%. The host time is no memory work: the stage is 'comm' (compare
+    said M, plan 'bandwidth (TPOT)' with no bandwidth factor that meets). hf-eager's KV-cache
+    copies (op class overhead) are memory traffic, not host time."""
+    from costmodel.analysis.devices import ENGINE_COPIES, comm_share, host_share, resource
+    from costmodel.core.metrics import compute_share
+    from costmodel.specs.workload import Parallelism
+
+    h100 = [load_hardware("h100-sxm")]
+    ev = evaluate_fleet(llava, h100, Workload(engine="vllm", parallel=Parallelism(tp=8))).ev
+    c, k, host = (f(ev.op_costs, ("decode",), ev.ttft_s)[0, 0]
+                  for f in (compute_share, comm_share, host_share))
+    assert k > c and k < 1.0 - c - k and k > 1.0 - c - k - host  # memory-bound ops: the least
+    assert resource(ev, ("decode",))[0, 0] == "comm"
+    res = plan(llava, h100, Workload(engine="vllm", parallel=Parallelism(tp=8)),
+               Slo(tpot_s=0.004), max_batch=2)
+    assert res.limit == ["interconnect (TPOT)"]
+    eager = evaluate_fleet(llava, h100, Workload(engine="hf-eager")).ev
+    copies = sum(float(np.sum(x.latency_s)) for x in eager.op_costs
+                 if x.op.stage == "decode" and x.op.name in ENGINE_COPIES)
+    total = sum(float(np.sum(x.latency_s)) for x in eager.op_costs if x.op.stage == "decode")
+    overhead = sum(float(np.sum(x.latency_s)) for x in eager.op_costs
+                   if x.op.stage == "decode" and x.op.op_class == "overhead")
+    assert copies > 0
+    assert host_share(eager.op_costs, ("decode",), eager.ttft_s)[0, 0] == pytest.approx(
+        (overhead - copies) / total)

@@ -197,6 +197,8 @@ def test_the_token_axis_is_unchanged():
      "the sweep's axis"),
     ({"video_fps": 2, "images": [1]}, "video_fps: an fps samples a clip of given seconds; add "
      "video_seconds"),
+    ({"video_frames": [8], "video_fps": 2}, "video_fps: a sweep over video frames gives the "
+     "frames; drop video_fps"),  # said 'add video_seconds (or give video_frames)'
     ({"video_seconds": [4]}, "video_seconds: needs video_fps (transformers' video processors "
      "set no default fps); add video_fps=2"),
     ({"video_frames": [8], "images": [2]}, "images: a request carries one video or images"),
