@@ -10,7 +10,7 @@ counts, batch sizes, ...), device rates and capacities columns [D, 1]; results b
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from costmodel.core.ops import Arr
 from costmodel.specs.compression import Compression, CompressionPlan
@@ -33,13 +33,13 @@ class Precision:
 
     def part(self, name: str) -> Precision:
         """This precision with weight part `name`'s bytes per element and dequant FLOPs."""
+        if not self.parts:
+            return self
         for part, nbytes, dequant in self.parts:
             if part == name:
-                return Precision(nbytes, self.act_bytes_per_element, self.kv_bytes_per_element,
-                                 dequant)
-        return self if not self.parts else Precision(
-            self.weight_bytes_per_element, self.act_bytes_per_element,
-            self.kv_bytes_per_element, self.dequant_flops)
+                return replace(self, weight_bytes_per_element=nbytes, dequant_flops=dequant,
+                               parts=())
+        return replace(self, parts=())
 
 
 @dataclass(frozen=True)

@@ -53,8 +53,8 @@ def with_dequant(ops: list[Op], p: Precision) -> list[Op]:
         return ops
     out = []
     for op in ops:
-        if op.op_class in ("linear", "lm_head"):
-            q = p.part(weight_part(op))
+        q = p.part(weight_part(op))
+        if op.op_class in ("linear", "lm_head") and q.dequant_flops:
             extra = op.weight_bytes / q.weight_bytes_per_element * q.dequant_flops
             op = Op(**{**op.__dict__, "vector_flops": op.vector_flops + extra,
                        "useful_flops": op.useful_flops + extra})

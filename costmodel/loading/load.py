@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any, get_args
 
 import yaml
@@ -281,8 +282,8 @@ def load_model(name: str | os.PathLike[str]) -> ModelSpec:
     """A zoo id (`llava-1.5-7b`), a path to a Hugging Face config.json (file or folder, str or
     pathlib.Path), or a Hub id `org/name` read from the local Hugging Face cache
     (costmodel.loading.hf_cache). Resolution order: zoo id, then an existing local path, then
-    a Hub id (docs/methodology.md). Cached by the name and, for a local file, its modification
-    time and size: a config.json edited in a notebook session is read again."""
+    a Hub id (docs/methodology.md). Cached by the name and, for a local file, its stamp
+    (_stamp): a config.json edited in a notebook session is read again."""
     name = os.fspath(name)
     path = Path(name) / "config.json" if _is(Path(name), "dir") else Path(name)
     return _load_model(name, _stamp(path))
@@ -297,7 +298,7 @@ def _stamp(path: Path) -> tuple[int, ...] | None:
         st = path.stat()
     except (OSError, ValueError):
         return None
-    return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino) if path.is_file() else None
+    return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino) if S_ISREG(st.st_mode) else None
 
 
 @lru_cache(maxsize=64)
