@@ -209,6 +209,8 @@ def hardware_data(name: str, near: Path | None = None, seen: tuple[Path, ...] = 
                   option: str = "--hardware") -> tuple[dict[str, Any], str, HardwareFile | None]:
     """(profile mapping with `base:` resolved, where it came from, the validated base or None)."""
     path = _hardware_path(name, near, option)
+    if near is not None:  # remembered so that load_hardware's stamp covers the base file too
+        _INHERITS[near.resolve()] = path.resolve()
     where = path.name if path.parent == _profiles_dir() else str(path)
     data = read_yaml(path)
     if not isinstance(data, dict):
@@ -235,14 +237,31 @@ def load_hardware(name: str | os.PathLike[str], sets: str | Iterable[str] = (),
     one string or several, e.g. ["memory_bandwidth_GBps=x1.5", "peak_tflops.bf16=x2"]).
     `option` names the command-line option in error messages."""
     items = (sets,) if isinstance(sets, str) else tuple(sets)
-    return _load_hardware(os.fspath(name), items, option, _stamp(Path(os.fspath(name))))
+    return _load_hardware(os.fspath(name), items, option, _chain_stamp(Path(os.fspath(name))))
+
+
+# A YAML profile's resolved path -> the `base:` file it inherited from when last read.
+_INHERITS: dict[Path, Path] = {}
+
+
+def _chain_stamp(path: Path) -> tuple[tuple[int, ...] | None, ...]:
+    """The stamps (_stamp) of a profile file and of the `base:` files it inherited from when
+    last read: an edit to any of them reads the profile again. A new base can only be named
+    by editing a file already in the chain, whose stamp then changes."""
+    stamps, seen = [_stamp(path)], set()
+    link = _INHERITS.get(path.resolve()) if stamps[0] is not None else None
+    while link is not None and link not in seen:
+        seen.add(link)
+        stamps.append(_stamp(link))
+        link = _INHERITS.get(link)
+    return tuple(stamps)
 
 
 @lru_cache(maxsize=64)
 def _load_hardware(name: str, sets: tuple[str, ...], option: str,
-                   stamp: tuple[int, ...] | None) -> HardwareProfile:
-    """load_hardware, cached by its (hashable) arguments and a YAML file's stamp (_stamp; a
-    `base:` file it inherits from is not stamped)."""
+                   stamp: tuple[tuple[int, ...] | None, ...]) -> HardwareProfile:
+    """load_hardware, cached by its (hashable) arguments and the stamps of a YAML file and its
+    `base:` files (_chain_stamp)."""
     data, where, base = hardware_data(name, option=option)
     if sets:
         base = base or hardware_file(data, where)

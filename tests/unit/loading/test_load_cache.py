@@ -42,3 +42,24 @@ def test_a_replaced_file_and_a_directory_are_read_again(tmp_path):
     os.utime(tmp_path / "new.json", ns=(mtime, mtime))
     os.replace(tmp_path / "new.json", path)
     assert load_model(str(tmp_path)).llm.num_layers == 29
+
+
+def test_an_edited_base_file_is_read_again(tmp_path):
+    """A profile inheriting with `base:` is read again when a file it inherits from changes,
+    two levels down, and when the child then names another base."""
+    from costmodel.loading.load import load_hardware
+
+    (tmp_path / "grand.yaml").write_text("base: h100-sxm\nid: grand\nmemory_GB: 100\n")
+    (tmp_path / "parent.yaml").write_text("base: grand.yaml\nid: parent\n")
+    (tmp_path / "other.yaml").write_text("base: h100-sxm\nid: other\nmemory_GB: 40\n")
+    child = tmp_path / "child.yaml"
+    child.write_text("base: parent.yaml\nid: child\n")
+    assert load_hardware(str(child)).memory_bytes == 100e9
+    time.sleep(0.05)
+    (tmp_path / "grand.yaml").write_text("base: h100-sxm\nid: grand\nmemory_GB: 120\n")
+    assert load_hardware(str(child)).memory_bytes == 120e9
+    time.sleep(0.05)
+    child.write_text("base: other.yaml\nid: child\n")
+    assert load_hardware(str(child)).memory_bytes == 40e9
+    (tmp_path / "other.yaml").write_text("base: h100-sxm\nid: other\nmemory_GB: 60\n")
+    assert load_hardware(str(child)).memory_bytes == 60e9
