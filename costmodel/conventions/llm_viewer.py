@@ -232,10 +232,11 @@ class LLMViewerConvention:
             raise CostmodelError("compression.kv.policy: llm-viewer has no rolling KV cache; "
                                  "drop ':rolling' (or use --convention costmodel)")
         if w.custom_weight_group:
-            raise CostmodelError("weight_group: llm-viewer counts w_bit / 8 bytes per weight "
-                                 "with no scales; drop --weight-group/--weight-group-bytes (or "
-                                 "use --convention costmodel, which a quantised config.json's "
-                                 "int4 groups need)")
+            # set by --weight-group(-bytes) or by a quantised config.json (analysis/weights.py)
+            raise CostmodelError("convention: llm-viewer counts w_bit / 8 bytes per weight, "
+                                 "with no group scales; int4 groups (a quantised config.json's "
+                                 "or --weight-group/--weight-group-bytes) need --convention "
+                                 "costmodel, or drop the group options")
         if w.weights is not w.act_dtype and not {"layers", "lm_head"} <= set(w.parts):
             # the weights it counts (decoder linears, lm_head; no vision encoder, no embedding
             # table: memory_bytes, stage_ops) are all in its w_bit

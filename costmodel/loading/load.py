@@ -22,7 +22,7 @@ from costmodel.loading import hf_cache, whatif
 from costmodel.loading.config_fields import ConfigError
 from costmodel.loading.from_config import spec_from_config
 from costmodel.loading.zoo import ZOO
-from costmodel.specs.engine import Engine, EngineFile
+from costmodel.specs.engine import ENGINE_SOURCED, Engine, EngineFile
 from costmodel.specs.hardware import HardwareFile, HardwareProfile
 from costmodel.specs.model import ModelSpec
 
@@ -74,8 +74,9 @@ def _engine_fix(e: ValidationError) -> str:
     err = e.errors()[0]
     if err["type"] == "missing":
         loc = ".".join(str(x) for x in err["loc"])
-        return (f"; add {loc}: and its source under sources: (`costmodel engines show vllm` "
-                "prints a complete engine)")
+        sourced = loc in ENGINE_SOURCED  # a figure needs its source; id, name, sources do not
+        return (f"; add {loc}:{' and its source under sources:' if sourced else ''} "
+                "(`costmodel engines show vllm` prints a complete engine)")
     return _extra_key_fix(e, EngineFile)
 
 

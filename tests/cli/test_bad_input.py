@@ -23,6 +23,8 @@ FILES = {
     "tag.yaml": b"!!python/object:os.system\nid: x\n",
     "basemiss.yaml": b"base: missing.yaml\nmemory_GB: 10\n",
     "engine_short.yaml": b"id: e1\nname: mine\nkernels: measured\n",
+    "engine_noid.yaml": b"name: mine\nkernels: measured\nlaunch_per_kernel: false\n"
+                        b"sources: {kernels: x, launch_per_kernel: x}\n",
     "link.yaml": b"base: h100-sxm\ninterconnect: {kind: infinity-fabric}\n",
     "baseid.yaml": b"base: h100-sx\nmemory_GB: 10\n",
     "dup.yaml": b"base: a100-80gb\nmemory_GB: 10\nmemory_GB: 20\n",
@@ -61,6 +63,9 @@ CASES = [
     (EST + ["--engine", "engine_short.yaml"], "engine_short.yaml: launch_per_kernel: Field "
      "required (+1 more); add launch_per_kernel: and its source under sources: (`costmodel "
      "engines show vllm`"),
+    # id needs no source (it said 'add id: and its source under sources:')
+    (EST + ["--engine", "engine_noid.yaml"], "engine_noid.yaml: id: Field required; add id: "
+     "(`costmodel engines show vllm` prints a complete engine)"),
     # an unknown bundled id under base: names the file that gives it (said 'hardware: unknown')
     (EST[:3] + ["baseid.yaml"], "baseid.yaml: base: unknown 'h100-sx'; did you mean h100-sxm"),
     (EST[:3] + ["dup.yaml"], "key 'memory_GB' is given twice"),

@@ -130,7 +130,7 @@ def test_group_without_a_weight_dtype_is_refused_at_prepare(llava, gpu):
 
 
 def test_llm_viewer_refuses_a_weight_group(llava, gpu):
-    with pytest.raises(CostmodelError, match="weight_group: llm-viewer"):
+    with pytest.raises(CostmodelError, match="convention: llm-viewer counts w_bit"):
         estimate(llava, gpu, visual_tokens=576, weight_dtype="int4", weight_group=32,
                  convention="llm-viewer")
 

@@ -210,6 +210,12 @@ def test_cli(awq_config, capsys):
     assert "weights int4 (g128, 2.5 B/group) on the LLM layers (vision, lm_head, embed bf16)" in out
     code, _, err = run(["estimate", awq_config, "-H", "a100-80gb", "--weight-parts", "x"], capsys)
     assert code == 2 and err.count("\n") == 1 and err.startswith("error: --weight-parts:")
+    # llm-viewer refuses the checkpoint's int4 groups naming the option typed (--convention),
+    # not --weight-group, which the user did not give
+    code, _, err = run(["estimate", awq_config, "-H", "a100-80gb", "--convention",
+                        "llm-viewer"], capsys)
+    assert code == 2 and err.startswith("error: --convention: llm-viewer counts w_bit / 8")
+    assert "a quantised config.json's" in err and err.count("\n") == 1
 
 
 def test_an_edited_config_is_read_again(tmp_path):
