@@ -87,8 +87,8 @@ def compare_table(recs: list[dict[str, Any]], head: str, gpus: int = 1) -> str:
     changed = [f"{r['hardware']}: {r['hardware_changes']}" for r in recs if r["hardware_changes"]]
     link = (", L = interconnect-bound (the tp / ep communication holds the largest share)"
             if any("comm" in (r[f"{s}_bound"] for s in STAGES) for r in recs) else "")
-    return "\n".join([head, "", t, "", "bound: C = compute-bound, M = memory-bound (latency-"
-                      "weighted majority of the stage's operators), H = host-bound (the "
+    return "\n".join([head, "", t, "", "bound: C = compute-bound, M = memory-bound (the kind "
+                      "of operator holding most of the stage's latency), H = host-bound (the "
                       f"engine's launches, overlapping the device, take longer){link}",
                       ENERGY_NOTE + fc.gpus_note(gpus)] + [f"[changed] {c}" for c in changed])
 
