@@ -240,13 +240,14 @@ def prepare(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Workload,
 
     auto_dtype: math in bf16 where a device has it, else fp16 (the device comparisons);
     otherwise in w.act_dtype everywhere. The workload's weights are first resolved against a
-    quantised checkpoint (analysis/weights.py); Prepared.workload is the resolved workload,
-    the one to label the result with. compute_scale / bandwidth_scale multiply the rates
-    (what-if solving in analysis/plan.py); arrays broadcast against [D, K]."""
+    quantised checkpoint, or the engine's quantised parts (analysis/weights.py);
+    Prepared.workload is the resolved workload, the one to label the result with.
+    compute_scale / bandwidth_scale multiply the rates (what-if solving in analysis/plan.py);
+    arrays broadcast against [D, K]."""
     columns = {k: np.asarray(v).reshape(-1) for k, v in (columns or {}).items()}
-    w = resolve_weights(spec, w)
     conv = conventions.get(w.convention)
     engine = load_engine(w.engine or conv.default_engine)
+    w = resolve_weights(spec, w, engine)
     conv.check(w, engine)
     _check_figures(engine, profiles)
     k = _check_columns(w, columns)

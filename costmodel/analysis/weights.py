@@ -11,7 +11,9 @@ Rules (docs/methodology.md, "Quantisation"):
   not state, GPTQ's -1, is refused: give --weight-group); otherwise the engine's int4 format,
   as for an unquantised config.
 - weight_parts unset: the parts the checkpoint quantises (AWQ / GPTQ: the decoder layers only;
-  'vision' only on a model that has a vision encoder).
+  'vision' only on a model that has a vision encoder); with no quantised checkpoint and weights
+  in another dtype than the activations, the engine's weight_parts where it names them
+  (llama.cpp: its vision encoder is a 16-bit mmproj file), else every part.
 - weight_parts naming 'vision' on a model with no vision encoder is refused.
 - weight_group / weight_group_bytes with weights that are not int4 (named, else the
   checkpoint's) are refused; with an int4 checkpoint they need no --weight-dtype.
@@ -23,14 +25,16 @@ Rules (docs/methodology.md, "Quantisation"):
 from __future__ import annotations
 
 from costmodel.errors import CostmodelError
+from costmodel.specs.engine import Engine
 from costmodel.specs.model import ModelSpec
-from costmodel.specs.quantization import QuantizedCheckpoint
+from costmodel.specs.quantization import QuantizedCheckpoint, WeightPart
 from costmodel.specs.workload import Workload
 from costmodel.units import DType
 
 
-def resolve_weights(spec: ModelSpec, w: Workload) -> Workload:
-    """`w` with the checkpoint's weight dtype, int4 group and parts where it names none."""
+def resolve_weights(spec: ModelSpec, w: Workload, engine: Engine | None = None) -> Workload:
+    """`w` with the checkpoint's weight dtype, int4 group and parts where it names none (with
+    no quantised checkpoint: the engine's weight_parts)."""
     if w.weight_parts is not None and "vision" in w.weight_parts and not spec.is_vlm:
         raise CostmodelError(f"--weight-parts: {spec.name} has no vision encoder; drop "
                              "'vision' from --weight-parts")
@@ -44,7 +48,7 @@ def resolve_weights(spec: ModelSpec, w: Workload) -> Workload:
         raise CostmodelError("--weight-parts: every weight is in the activation dtype here; "
                              "give --weight-dtype, or drop --weight-parts")
     if q is None:
-        return w
+        return _engine_parts(spec, w, engine)
     update: dict[str, object] = {}
     if w.weight_dtype is None:
         if q.weight_dtype is None:
@@ -56,12 +60,27 @@ def resolve_weights(spec: ModelSpec, w: Workload) -> Workload:
     if update.get("weight_dtype", w.weight_dtype) is DType.int4 is q.weight_dtype:
         update.update(_group(spec, q, w))
     if w.weight_parts is None:
-        parts = q.weight_parts if spec.is_vlm else tuple(p for p in q.weight_parts
-                                                         if p != "vision")
-        if spec.llm.tie_embeddings and _split_tie(parts):  # the table is stored once: as embed
-            parts = tuple(p for p in parts if p != "lm_head")
-        update["weight_parts"] = parts
+        update["weight_parts"] = _on_model(spec, q.weight_parts)
     return w.model_copy(update=update)
+
+
+def _on_model(spec: ModelSpec, parts: tuple[WeightPart, ...]) -> tuple[WeightPart, ...]:
+    """Quantised parts as this model has them: 'vision' only with a vision encoder; a tied
+    table named once stays out (it is stored once, as embed)."""
+    parts = parts if spec.is_vlm else tuple(p for p in parts if p != "vision")
+    if spec.llm.tie_embeddings and _split_tie(parts):
+        parts = tuple(p for p in parts if p != "lm_head")
+    return parts
+
+
+def _engine_parts(spec: ModelSpec, w: Workload, engine: Engine | None) -> Workload:
+    """The engine's quantised parts (Engine.weight_parts, as this model has them: _on_model)
+    where the workload names none and its weights are in another dtype than its activations."""
+    if engine is None or engine.weight_parts is None or w.weight_parts is not None or (
+            w.weights is w.act_dtype):
+        return w
+    parts = _on_model(spec, engine.weight_parts)
+    return w.model_copy(update={"weight_parts": parts}) if parts else w
 
 
 def _check_group(w: Workload, q: QuantizedCheckpoint | None) -> None:

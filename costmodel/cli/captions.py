@@ -50,10 +50,14 @@ def workload_fields(w: Any, visual: str, batch: object | None = None,
 
 def priced_dtypes(specs: Iterable[Any], w: Any) -> str:
     """The dtypes of `w` as each model prices them (a quantised checkpoint fills the weights
-    the workload leaves unset: analysis/weights.py); distinct texts joined by ' / '."""
+    the workload leaves unset, else the engine's quantised parts: analysis/weights.py);
+    distinct texts joined by ' / '."""
+    from costmodel import conventions
     from costmodel.analysis.weights import resolve_weights
+    from costmodel.loading.load import load_engine
 
-    return " / ".join(dict.fromkeys(dtype_text(resolve_weights(s, w)) for s in specs))
+    engine = load_engine(w.engine or conventions.get(w.convention).default_engine)
+    return " / ".join(dict.fromkeys(dtype_text(resolve_weights(s, w, engine)) for s in specs))
 
 
 def video_text(spec: Any, w: Any) -> str:

@@ -43,6 +43,10 @@ units (seconds). Every figure has a source under `sources`. How the fields enter
   int4 workload that sets no --weight-group / --weight-group-bytes of its own. Default none:
   the global default (units.INT4_GROUP, units.SCALE_BYTES). Set, it needs a source
   (sources.int4_format: the engine's quantisation format).
+- weight_parts: the weight parts (specs/quantization.py: vision, layers, lm_head, embed) a
+  quantised --weight-dtype covers on this engine when neither the workload nor a quantised
+  config.json names them (analysis/weights.py); the rest are stored in 16 bits. Default none:
+  every part. Set, it needs a source (sources.weight_parts: how the engine stores them).
 - prefill_attention_dtype: the element type a prefill (context) attention kernel holds Q and
   O in: 'activation' (default) or 'kv_cache' (TensorRT-LLM forces its FP8 context FMHA when
   the KV cache is fp8). Priced by core/efficiency.prefill_qo_bytes; set to 'kv_cache', it
@@ -70,9 +74,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from costmodel.specs.base import FileModel
+from costmodel.specs.quantization import WeightPart, ordered_parts
 from costmodel.units import MAX_GROUP_BYTES, MAX_WEIGHT_GROUP, MICRO
 
 ATTENTION_BLOCK = 128  # query rows per CTA: core/efficiency.BLOCK (specs may not import core)
@@ -84,7 +89,7 @@ ENGINE_SOURCED = ("kernels", "launch_per_kernel", "host_overhead_per_kernel_us",
                   "fused_op_classes")
 OPTIONAL_SOURCED = ("host_overlap", "kv_append", "gqa_expand", "fused_gemms",  # sourced when
                     "prefill_attention_dtype", "decode_max_group", "int4_format",  # not default
-                    "copy_fraction", "flash_attention", "prefill_chunk_tokens",
+                    "weight_parts", "copy_fraction", "flash_attention", "prefill_chunk_tokens",
                     "prefill_chunk_over_tokens", "prefill_chunk_attention_block",
                     "prefill_chunk_text_only", "packed_attention", "vision_graph")
 
@@ -118,6 +123,7 @@ class EngineFile(FileModel):
     prefill_attention_dtype: Literal["activation", "kv_cache"] = "activation"
     decode_max_group: int | None = Field(default=None, ge=1)
     int4_format: Int4Format | None = None
+    weight_parts: tuple[WeightPart, ...] | None = None
     prefill_chunk_tokens: int | None = Field(default=None, ge=1)
     prefill_chunk_over_tokens: int = Field(default=0, ge=0)
     prefill_chunk_attention_block: int = Field(default=ATTENTION_BLOCK, ge=1)
@@ -130,6 +136,11 @@ class EngineFile(FileModel):
     kernel_figures: str | None = None
     sources: dict[str, str]
     notes: str = ""
+
+    @field_validator("weight_parts", mode="before")
+    @classmethod
+    def _parts(cls, v: object) -> object:
+        return v if v is None else ordered_parts(v)
 
     @model_validator(mode="after")
     def _sourced(self) -> EngineFile:
@@ -165,6 +176,7 @@ class Engine(BaseModel):
     prefill_attention_dtype: Literal["activation", "kv_cache"]
     decode_max_group: int | None
     int4_format: Int4Format | None = None
+    weight_parts: tuple[WeightPart, ...] | None = None  # quantised parts; None: every part
     prefill_chunk_tokens: int | None = None  # tokens per prefill chunk; None: one pass
     prefill_chunk_over_tokens: int = 0  # chunk where prompt + output tokens exceed it
     prefill_chunk_attention_block: int = ATTENTION_BLOCK  # query rows per attention CTA
@@ -187,6 +199,7 @@ class Engine(BaseModel):
                    fused_gemms=frozenset(f.fused_gemms),
                    prefill_attention_dtype=f.prefill_attention_dtype,
                    decode_max_group=f.decode_max_group, int4_format=f.int4_format,
+                   weight_parts=f.weight_parts,
                    prefill_chunk_tokens=f.prefill_chunk_tokens,
                    prefill_chunk_over_tokens=f.prefill_chunk_over_tokens,
                    prefill_chunk_attention_block=f.prefill_chunk_attention_block,
