@@ -14,6 +14,7 @@ import numpy as np
 
 from costmodel.analysis.arguments import HardwareArg, ModelArg, hardware_arg, model_arg, workload_arg
 from costmodel.analysis.compression_options import refuse_count_above
+from costmodel.analysis.host_cpu import host_note
 from costmodel.analysis.prepare import image_size, prepare, video_frames, video_text
 from costmodel.analysis.refusals import refuse_unused
 from costmodel.core.evaluate import STAGES, Evaluation, Prepared, evaluate
@@ -145,6 +146,13 @@ class Estimate:
                 f"{seconds(self.e2e_latency_s)} | bound TTFT {seconds(self.bound.ttft_s)} | "
                 f"memory {si(m.total_bytes, 'B')} ({'fits' if m.fits else 'does not fit'})>")
 
+    @property
+    def host_note(self) -> str:
+        """One line where the device names its own host CPU (a Jetson) and the engine charges
+        host time, applied unscaled from data-centre servers (analysis/host_cpu.py); ""
+        otherwise. In to_dict() as `host_note` only where it is not empty."""
+        return host_note(self.hardware, self.prepared.engine)
+
     def _video_dict(self) -> dict[str, Any]:
         """The video's frames and frame size (W, H) for a video workload; {} otherwise."""
         w = self.workload
@@ -191,6 +199,7 @@ class Estimate:
                       **self.bound.__dict__},
             "memory": dict(self.memory.__dict__),
             "parallel": self._parallel_dict(),
+            **({"host_note": self.host_note} if self.host_note else {}),
             **self.prepared.convention.extras(self.evaluation.stages, self.evaluation.op_costs,
                                               self.index),
         }

@@ -162,6 +162,8 @@ def render(est: Estimate, per_op: bool = False) -> str:
     if est.prepared.engine.host_overlap == "async" and any(
             s.launch_s > 0 for s in est.stages.values()):
         lines.append(host_line(est))
+    if est.host_note:
+        lines.append(est.host_note)
     if est.workload.convention == "llm-viewer":
         lines.append(llm_viewer_line(est))
     if per_op:

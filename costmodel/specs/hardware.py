@@ -49,6 +49,7 @@ SOURCED_KEYS = (
     "decode_kernel_by_engine",
     "attention_kernel_by_engine",
     "flop_per_exp",
+    "host_cpu",
 )
 # Figures with a neutral default (1, none, 0 us): sourced when a file sets them otherwise.
 DEFAULT_SOURCED = ("efficiency", "efficiency_curves", "kernel_launch_overhead_us")
@@ -235,6 +236,9 @@ class HardwareFile(FileModel):
     # dense bf16 tensor FLOPs per SFU exponential (per clock per SM): the SFU exp rate is
     # peak_bf16 / flop_per_exp (core/efficiency.py, prefill attention's softmax)
     flop_per_exp: PositiveFloat | None = None
+    # the module's own host CPU, in words, where it is part of the device (a Jetson SoC): a
+    # description, scaling nothing (docs/methodology.md, "The host CPU")
+    host_cpu: str | None = Field(default=None, min_length=1)
     sources: dict[str, str]
     notes: str = ""
 
@@ -284,6 +288,7 @@ class HardwareProfile(BaseModel):
     kernel_params_by_engine: dict[str, dict[str, float]] = {}
     # SFU exponentials per second (peak_bf16 / flop_per_exp); None = not modelled
     exp_per_s: float | None = None
+    host_cpu: str | None = None  # HardwareFile.host_cpu
     # op class -> (roofline-time knots in s, efficiency at each knot); empty = no curve.
     efficiency_curves: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {}
     # op class -> (arithmetic-intensity knots in FLOP/byte, efficiency); a class here is priced
@@ -319,6 +324,7 @@ class HardwareProfile(BaseModel):
             kernel_params=_kernel_params(f.kernel_efficiency),
             kernel_params_by_engine=_by_engine(f),
             exp_per_s=_exp_per_s(f, peaks),
+            host_cpu=f.host_cpu,
             efficiency_curves=_curves(f.efficiency_curves, "roofline_us", MICRO),
             intensity_curves=_curves(f.efficiency_curves, "flop_per_byte", 1.0),
             width_curves=_curves(f.efficiency_curves, "gemm_k", 1.0),
