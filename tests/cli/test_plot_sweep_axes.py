@@ -17,10 +17,9 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from tests.helpers import run  # noqa: E402
+from tests.helpers import SWEEP_PANELS, drawn_sweep_points, printed_sweep_points, run  # noqa: E402
 
 Q, L = "qwen2-vl-2b", "llava-1.5-7b"
-INPUTS = ("image_size", "images", "video_fps", "video_seconds", "video_frames")
 # options -> (the x column, the x axis label, words of the title)
 COMBOS = {
     "tokens-batch-devices": (
@@ -50,34 +49,6 @@ COMBOS = {
         [Q, "-H", "l4", "--seconds", "8", "--fps", "0.5,1,2", "--batch", "2"],
         "video_fps", "video frames per second sampled from 8 s", "8 s at 0.5, 1, 2 fps"),
 }
-PANELS = (("ttft_s", 1e-3), ("tpot_s", 1e-3), ("flops", 1e12), ("total_memory_bytes", 1e9))
-
-
-def _drawn(fig) -> list[set[tuple[object, float]]]:
-    """Per panel: the (x, y) of every point of every line; an image-size axis's x read back
-    as the size its tick names."""
-    ax = fig.axes[2]  # a bottom panel: the shared x axis's labels are there
-    names = [t.get_text() for t in ax.get_xticklabels()]
-    sizes = dict(zip(ax.get_xticks(), names, strict=True)) if all(
-        "x" in n for n in names) else {}
-    return [{(sizes.get(x, x), float(f"{y:.12g}"))
-             for line in ax.get_lines() if not line.get_label().startswith("_")
-             for x, y in zip(line.get_xdata(), line.get_ydata(), strict=True)}
-            for ax in fig.axes]
-
-
-def _printed(rows: pd.DataFrame, x: str) -> list[set[tuple[object, float]]]:
-    """Per panel: the (x, value) of every point `sweep -f csv` printed (FLOPs summed over a
-    point's stages, as the FLOPs panel's title says)."""
-    key = ["model", "hardware", "batch", *(c for c in INPUTS if c in rows), "visual_tokens"]
-    pts = rows.groupby(key, sort=False).agg(
-        ttft_s=("ttft_s", "first"), tpot_s=("tpot_s", "first"), flops=("flops", "sum"),
-        total_memory_bytes=("total_memory_bytes", "first")).reset_index()
-    xs = pts[x].astype(str) if x == "image_size" else pts[x].astype(float)
-    return [{(xv, float(f"{v / scale:.12g}")) for xv, v in zip(xs, pts[col], strict=True)}
-            for col, scale in PANELS]
-
-
 @pytest.mark.parametrize("combo", list(COMBOS))
 def test_plot_sweep_draws_what_sweep_prints(combo, tmp_path, capsys, monkeypatch):
     from costmodel.cli import sweep_run
@@ -92,8 +63,8 @@ def test_plot_sweep_draws_what_sweep_prints(combo, tmp_path, capsys, monkeypatch
     code, out, err = run(["plot", "sweep", *opts, "-o", str(tmp_path / "s.png")], capsys)
     assert code == 0 and out == "", err
     (fig,) = seen
-    drawn, printed = _drawn(fig), _printed(rows, x)
-    for (col, _), d, p in zip(PANELS, drawn, printed, strict=True):
+    drawn, printed = drawn_sweep_points(fig), printed_sweep_points(rows, x)
+    for col, d, p in zip(SWEEP_PANELS, drawn, printed, strict=True):
         assert d == p, (combo, col, sorted(d ^ p, key=str)[:4])
     ttft = [ln for ln in fig.axes[0].get_lines() if not ln.get_label().startswith("_")]
     lines = rows.drop_duplicates(["model", "hardware", "batch", *(
