@@ -119,3 +119,34 @@ def run(args: list[str], capsys: pytest.CaptureFixture[str] | None = None) -> tu
         except SystemExit as e:
             code = int(e.code or 0)
     return code, out_buf.getvalue(), err_buf.getvalue()
+
+
+# The sweep figure's panels (costmodel/plots/sweep.py): the frame's column, its display scale.
+SWEEP_PANELS = {"ttft_s": 1e-3, "tpot_s": 1e-3, "flops": 1e12, "total_memory_bytes": 1e9}
+SWEEP_INPUTS = ("image_size", "images", "video_fps", "video_seconds", "video_frames")
+
+
+def drawn_sweep_points(fig) -> list[set[tuple[object, float]]]:
+    """Per panel of a sweep figure: the (x, y) of every point of every line, read from the
+    lines' data (not the pixels); an image-size axis's x read back as the size its tick
+    names; y to 12 significant digits."""
+    ax = fig.axes[2]  # a bottom panel: the shared x axis's labels are there
+    names = [t.get_text() for t in ax.get_xticklabels()]
+    sizes = dict(zip(ax.get_xticks(), names, strict=True)) if all(
+        "x" in n for n in names) else {}
+    return [{(sizes.get(x, x), float(f"{y:.12g}"))
+             for line in ax.get_lines() if not line.get_label().startswith("_")
+             for x, y in zip(line.get_xdata(), line.get_ydata(), strict=True)}
+            for ax in fig.axes]
+
+
+def printed_sweep_points(rows, x: str) -> list[set[tuple[object, float]]]:
+    """Per panel: the (x, value) of every point of a `costmodel sweep -f csv` frame (FLOPs
+    summed over a point's stages, as the FLOPs panel's title says), in the panel's units."""
+    key = ["model", "hardware", "batch", *(c for c in SWEEP_INPUTS if c in rows), "visual_tokens"]
+    pts = rows.groupby(key, sort=False).agg(
+        ttft_s=("ttft_s", "first"), tpot_s=("tpot_s", "first"), flops=("flops", "sum"),
+        total_memory_bytes=("total_memory_bytes", "first")).reset_index()
+    xs = pts[x].astype(str) if x == "image_size" else pts[x].astype(float)
+    return [{(xv, float(f"{v / scale:.12g}")) for xv, v in zip(xs, pts[col], strict=True)}
+            for col, scale in SWEEP_PANELS.items()]

@@ -57,6 +57,7 @@ def _register() -> None:
         estimate_cmd,
         plan_cmd,
         plot_cmd,
+        plot_sweep_cmd,
         profile_cmd,
         sweep_cmd,
         ui_cmd,
@@ -73,6 +74,7 @@ def _register() -> None:
     app.add_typer(catalog.models_app, name="models")
     app.add_typer(catalog.hardware_app, name="hardware")
     app.add_typer(engines_cmd.engines_app, name="engines")
+    del plot_sweep_cmd  # imported for its `plot sweep` command on plot_cmd.plot_app
     app.add_typer(plot_cmd.plot_app, name="plot")
     command("compare")(compare_cmd.compare)
     command("energy")(compare_cmd.energy_cmd)

@@ -44,7 +44,11 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "plot roofline": (f"costmodel plot roofline {M} -H {H} -o roofline.png",),
     "plot breakdown": (f"costmodel plot breakdown {M} -H {H} --keep 0.1 -o breakdown.svg",),
     "plot sweep": (f"costmodel plot sweep {M} -H {H},h100-sxm --visual-tokens 0:2880:288 "
-                   "-o sweep.png",),
+                   "-o sweep.png",
+                   f"costmodel plot sweep qwen2-vl-7b -H {H} --images 1,2,4,8 --image-size "
+                   "448x448,896x896 -o images.png",
+                   f"costmodel plot sweep qwen2-vl-7b -H {H} --seconds 4,8,16,32 --fps 1,2 "
+                   "-o video.png"),
     "plot savings": (f"costmodel compare-compression {M} -H {H} --keep 0.1 -f csv > s.csv",
                      "costmodel plot savings --from s.csv -o savings.png"),
     "validate": (

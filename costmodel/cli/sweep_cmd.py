@@ -1,19 +1,18 @@
 """`costmodel sweep`: models x hardware x visual input x batch in one tidy table. The visual
 input is one axis: --visual-tokens, --images (and/or --image-size, several sizes an axis
 beside it), --video-frames, or --seconds at --fps (several fps an axis beside it);
-costmodel/analysis/sweep_axes.py resolves them and refuses the rest in one line."""
+costmodel/analysis/sweep_axes.py resolves them and refuses the rest in one line. The prepare
+step (options -> axes -> frame) and the figure are costmodel/cli/sweep_run.py's, shared with
+`costmodel plot sweep`."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import typer
 
-from costmodel.analysis.refusals import refuse_unused
 from costmodel.cli import compression_options as co
 from costmodel.cli import feedback
 from costmodel.cli.fleet_common import changed_lines, device_fields
@@ -37,40 +36,21 @@ from costmodel.cli.options import (
     WEIGHT_GROUP,
     WEIGHT_GROUP_BYTES,
     WEIGHT_PARTS,
-    workload_from_values,
 )
 from costmodel.cli.output import Format, dumps, table
-from costmodel.cli.parsing import (
-    MAX_POINTS,
-    id_list,
-    parse_grid,
-    parse_image_sizes,
-    parse_real_grid,
-)
-from costmodel.cli.plot_cmd import output_format, plots, save, sweep_caption
-from costmodel.errors import CostmodelError
-from costmodel.loading.load import load_hardware, load_model
-from costmodel.specs.workload import MAX_BATCH, MAX_FPS, MAX_FRAMES, MAX_IMAGES, MAX_SECONDS
+from costmodel.cli.plot_cmd import output_format
+from costmodel.cli.sweep_run import draw, run_sweep
 from costmodel.units import DType, seconds, si
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from costmodel.analysis.sweep_axes import Axes
     from costmodel.specs.hardware import HardwareProfile
-    from costmodel.specs.model import ModelSpec
-    from costmodel.specs.workload import Workload
 
-# The sweep's axes as this command names them (analysis/sweep_axes.py writes its messages so).
-AXIS_OPTIONS = {"visual_tokens": "--visual-tokens", "images": "--images",
-                "image_sizes": "--image-size", "video_frames": "--video-frames",
-                "video_seconds": "--seconds", "video_fps": "--fps"}
-# The workload's own visual input: none (the axes give it).
-NO_INPUT = dict.fromkeys(("visual_tokens", "images", "image_size", "video_frames", "video_fps",
-                          "video_seconds"))
 # The columns naming a point's visual input, as the table heads them.
 AXIS_HEADS = {"image_size": "size", "images": "images", "video_fps": "fps",
               "video_seconds": "seconds", "video_frames": "frames"}
+
 
 def render(df: pd.DataFrame) -> str:
     """Aligned text table of the sweep frame (human units); a column per swept input (images,
@@ -155,82 +135,13 @@ def sweep(
     quiet: bool = QUIET,
 ) -> None:
     """One row per (model, hardware, visual input, batch, stage); per-point TTFT, TPOT, memory."""
-    from costmodel.analysis.sweep_axes import resolve
-
     feedback.also_quiet(quiet)
     if plot is not None:
         output_format(plot, "--plot")  # a bad path fails before any work
-    given = _parsed(visual_tokens, images, image_size, video_frames, video_seconds, video_fps)
-    bat = parse_grid(batch, "--batch", minimum=1, maximum=MAX_BATCH)
-    comp = co.compression_from_values(locals())
-    models, devices = id_list(model, "MODEL"), id_list(hardware, "--hardware")
-    # the grid strings are the axes; the Workload's own batch and video are the grid's first
-    # (a video compression, tempmerge or dycoke, needs a video)
-    w = workload_from_values(locals(), **{**NO_INPUT, **_first_video(given)},
-                             batch=int(bat[0]), compression=comp)
-    axes = resolve(w, names=AXIS_OPTIONS, **given)
-    n = len(models) * len(devices) * axes.points * len(bat)
-    if n > MAX_POINTS:
-        raise CostmodelError(f"{AXIS_OPTIONS[axes.kind]}: {n} points exceed {MAX_POINTS}; use "
-                             "a coarser step")
-    specs = [load_model(m) for m in models]
-    _refuse_unused(specs, axes, w, images is not None)
-    hws = [load_hardware(h, tuple(sets)) for h in devices]
-    from costmodel.analysis.sweep import sweep_over  # pandas only when the command runs
-
-    with feedback.progress(f"sweep: {n:,} points",
-                           n) if n > feedback.PROGRESS_POINTS else nullcontext() as tick:
-        df = sweep_over(specs, hws, axes, bat, progress=tick)
+    run = run_sweep(locals())
     if plot is not None:
-        caption = sweep_caption(df, hws, axes.workload, batch, specs)
-        save(plots().sweep_figure(df, {h.id: h.memory_bytes for h in hws}, caption), plot, "--plot")
-    _echo(_what_if(df, hws), fmt, hws)
-
-
-def _parsed(visual_tokens: str | None, images: str | None, image_size: str | None,
-            video_frames: str | None, video_seconds: str | None,
-            video_fps: str | None) -> dict[str, Any]:
-    """The axis options parsed (None where not given), each in the grid grammar."""
-    def grid(text: str | None, parse: Any) -> Any:
-        return None if text is None else parse(text)
-
-    return {"visual_tokens": grid(visual_tokens, lambda t: parse_grid(t, "--visual-tokens")),
-            "images": grid(images, lambda t: parse_grid(t, "--images", maximum=MAX_IMAGES)),
-            "image_sizes": grid(image_size, parse_image_sizes),
-            "video_frames": grid(video_frames, lambda t: parse_grid(
-                t, "--video-frames", minimum=1, maximum=MAX_FRAMES)),
-            "video_seconds": grid(video_seconds, lambda t: parse_real_grid(
-                t, "--seconds", MAX_SECONDS)),
-            "video_fps": grid(video_fps, lambda t: parse_real_grid(t, "--fps", MAX_FPS))}
-
-
-def _first_video(given: dict[str, Any]) -> dict[str, Any]:
-    """The first point's video (frames, or seconds at fps), as Workload fields; {} without."""
-    if given["video_frames"] is not None:
-        return {"video_frames": int(given["video_frames"][0])}
-    if given["video_seconds"] is not None and given["video_fps"] is not None:
-        return {"video_seconds": float(given["video_seconds"][0]),
-                "video_fps": float(given["video_fps"][0])}
-    return {}
-
-
-def _refuse_unused(specs: list[ModelSpec], axes: Axes, w: Workload, images_given: bool) -> None:
-    """What estimate refuses (analysis/refusals.refuse_unused), at the axis's largest input:
-    visual tokens or images on a text-only model, --images beside --visual-tokens on a token
-    scheme that takes the tokens as the total, a visual-token compression on a text-only
-    model. (A video on a model with no video path: the prepare step, as estimate.)"""
-    most = {k: int(np.max(v)) for k, v in axes.dims if k in ("visual_tokens", "images")}
-    for spec in specs:
-        if not spec.is_vlm and most.get("visual_tokens", 0) > 0:
-            raise CostmodelError(f"--visual-tokens: {spec.name} has no vision tower; sweep it "
-                                 "with --visual-tokens 0, or sweep vision models only")
-        if axes.kind == "visual_tokens" and images_given:
-            refuse_unused(spec, axes.workload.model_copy(
-                update={"visual_tokens": most["visual_tokens"]}))
-        if axes.kind == "images" and not spec.is_vlm:
-            refuse_unused(spec, axes.workload.model_copy(update={"images": most["images"]}))
-        if not spec.is_vlm:
-            refuse_unused(spec, w)
+        draw(run, plot, "--plot")
+    _echo(_what_if(run.frame, run.hardware), fmt, run.hardware)
 
 
 def _echo(df: pd.DataFrame, fmt: Format, hws: list[HardwareProfile]) -> None:

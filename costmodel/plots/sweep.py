@@ -1,4 +1,5 @@
-"""The sweep figure: TTFT, TPOT, FLOPs and memory against visual tokens."""
+"""The sweep figure: TTFT, TPOT, FLOPs and memory against the swept input (visual tokens,
+images per request, video frames or seconds; an image size or fps when only it varies)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from costmodel.errors import CostmodelError
 from costmodel.plots.common import MILLI, POINT_KEYS, plain_log_ticks, require, titled
 from costmodel.units import GIGA, TERA
 
@@ -18,21 +20,30 @@ from costmodel.units import GIGA, TERA
 # the same visual tokens); the image size and fps, beside the main axis, a line each.
 INPUT_KEYS = ("image_size", "images", "video_fps", "video_seconds", "video_frames")
 LINE_INPUTS = {"image_size": "{}", "video_fps": "{:g} fps"}
+# The x axis: the sweep's main input, the first of these the frame has (video_frames comes
+# with video_seconds too: the frames sampled, not the axis); an image size or fps when the
+# main input has one value and it varies.
+MAIN_X = ("video_seconds", "video_frames", "images", "visual_tokens")
+X_CHOICES = (*MAIN_X, "image_size", "video_fps")
 
 
 def sweep_figure(sweep_df: pd.DataFrame, capacity_bytes: Mapping[str, float] | None = None,
-                 title: str | None = None) -> Figure:
-    """TTFT, TPOT, FLOPs per request and memory footprint against visual tokens; one line per
-    hardware (and per model/batch/... when those vary). FLOPs and memory do not depend on
-    the device, so those panels draw one line per model when all devices agree.
+                 title: str | None = None, x: str | None = None) -> Figure:
+    """TTFT, TPOT, FLOPs per request and memory footprint against the swept input (`x`, a
+    column of the frame; by default the sweep's axis: visual tokens, images per request, video
+    frames or video seconds, or the image size or fps when only it varies); one line per
+    hardware (and per model/batch/image size/fps/... when those vary). FLOPs and memory do not
+    depend on the device, so those panels draw one line per model when all devices agree.
     capacity_bytes (hardware id -> device memory) adds a dashed capacity line per device;
     `title` (models, devices, workload) heads the figure."""
     cols = (*POINT_KEYS, "visual_tokens", "stage", "flops", "ttft_s", "tpot_s",
             "total_memory_bytes")
     require(sweep_df, cols, "sweep frame")
     pts = _points(sweep_df)
-    keys = [k for k in (*POINT_KEYS, *LINE_INPUTS) if k in pts and pts[k].nunique() > 1] or [
-        "hardware"]
+    x = _x_column(pts, x)
+    pts = _with_x(pts, x)
+    keys = [k for k in (*POINT_KEYS, *LINE_INPUTS) if k != x and k in pts
+            and pts[k].nunique() > 1] or ["hardware"]
     fig = Figure(figsize=(12, 8), layout="constrained")
     axes = fig.subplots(2, 2, sharex=True).ravel()
     panels = (("ttft_s", MILLI, "TTFT (ms)", True), ("tpot_s", MILLI, "TPOT (ms)", True),
@@ -44,22 +55,57 @@ def sweep_figure(sweep_df: pd.DataFrame, capacity_bytes: Mapping[str, float] | N
         ax.set(ylabel=label, title=label.split(" (")[0], yscale="log" if logy else "linear")
         if logy:
             plain_log_ticks(ax.yaxis)
-        ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True, steps=[1, 2, 2.5, 4, 5, 10]))
         ax.grid(True, which="major", alpha=0.3)
-    by_cap: dict[float, list[str]] = {}
-    for hw, cap in (capacity_bytes or {}).items():
-        by_cap.setdefault(cap, []).append(hw)
-    for cap, hws in by_cap.items():
-        axes[3].axhline(cap / GIGA, ls="--", lw=1, color="gray")
-        axes[3].annotate(f"capacity {cap / GIGA:g} GB: {', '.join(hws)}", (0, cap / GIGA),
-                         xycoords=("axes fraction", "data"), xytext=(4, 2),
-                         textcoords="offset points", fontsize=7, color="gray")
+    _x_ticks(axes[0], pts, x)
+    _capacity(axes[3], capacity_bytes)
     for ax in axes[2:]:
-        ax.set_xlabel("visual tokens per request")
+        ax.set_xlabel(_x_label(pts, x))
         ax.legend(fontsize=8)
     handles, names = axes[0].get_legend_handles_labels()  # TTFT and TPOT share their lines
     fig.legend(handles, names, loc="outside lower center", ncols=min(len(names), 4), fontsize=9)
     return titled(fig, title)
+
+
+def _x_column(pts: pd.DataFrame, x: str | None) -> str:
+    """The column the x axis shows: `x` as given, else the sweep's own axis."""
+    if x is not None:
+        if x not in X_CHOICES or x not in pts:
+            have = ", ".join(c for c in X_CHOICES if c in pts)
+            raise CostmodelError(f"x: {x!r} is not a swept input of this frame; give one of "
+                                 f"{have}")
+        return x
+    main = next(c for c in MAIN_X if c in pts)
+    if pts[main].nunique() > 1:
+        return main
+    return next((c for c in ("video_fps", "image_size") if c in pts and pts[c].nunique() > 1),
+                main)
+
+
+def _x_label(pts: pd.DataFrame, x: str) -> str:
+    """What the x axis shows, in words: what was swept, with the one size or fps it was at."""
+    def one(col: str, words: str) -> str:
+        vals: Any = pts[col].unique() if col in pts else []
+        if len(vals) != 1:
+            return ""
+        v = vals[0]
+        return words.format(f"{v:g}" if isinstance(v, float | np.floating) else v)
+
+    video = "video_frames" in pts
+    lines = "image_size" in pts and pts["image_size"].nunique() > 1
+    size = one("image_size", " of {}") or (
+        f", a line per {'frame' if video else 'image'} size" if lines else "")
+    if x == "image_size":
+        count = (one("video_seconds", " ({} s video)") or one("video_frames", " ({} frames)")
+                 ) if video else one("images", " ({} images per request)").replace(
+                     "(1 images", "(1 image")
+        return f"{'video frame' if video else 'image'} size, WIDTHxHEIGHT{count}"
+    if x == "video_fps":
+        return f"video frames per second sampled from {one('video_seconds', '{}')} s{size}"
+    if x == "video_seconds":
+        fps = one("video_fps", "{} fps") or "each line's fps"
+        return f"video seconds{size}, frames sampled at {fps}"
+    return {"video_frames": f"video frames per request{size}",
+            "images": f"images per request{size}"}.get(x, "visual tokens per request")
 
 
 def _points(sweep_df: pd.DataFrame) -> pd.DataFrame:
@@ -68,26 +114,66 @@ def _points(sweep_df: pd.DataFrame) -> pd.DataFrame:
     flops = sweep_df.groupby(key, sort=False, observed=True)["flops"].sum().rename("flops")
     per_point = sweep_df.drop_duplicates(key)[
         [*key, "ttft_s", "tpot_s", "total_memory_bytes"]].set_index(key)
-    return per_point.join(flops).reset_index().sort_values("visual_tokens")
+    return per_point.join(flops).reset_index()
+
+
+def _with_x(pts: pd.DataFrame, x: str) -> pd.DataFrame:
+    """The points with the x position `_x` (an image size: its rank by pixels), sorted by it."""
+    if x != "image_size":
+        return pts.assign(_x=pts[x].astype(float)).sort_values("_x", kind="stable")
+    return pts.assign(_x=pts[x].astype(str).map(_size_ranks(pts))).sort_values("_x",
+                                                                               kind="stable")
+
+
+def _size_ranks(pts: pd.DataFrame) -> dict[str, float]:
+    """'WxH' -> its position on an image-size axis, smallest image (then narrowest) first."""
+    def area(text: str) -> tuple[int, int]:
+        w, _, h = text.partition("x")
+        return (int(w) * int(h), int(w)) if w.isdigit() and h.isdigit() else (0, 0)
+
+    sizes = sorted(dict.fromkeys(pts["image_size"].astype(str)), key=area)
+    return {s: float(i) for i, s in enumerate(sizes)}
+
+
+def _x_ticks(ax: Any, pts: pd.DataFrame, x: str) -> None:
+    """Ticks of the shared x axis: the sizes by name, counts as integers, others plain."""
+    if x == "image_size":
+        ranks = _size_ranks(pts)
+        ax.set_xticks(list(ranks.values()), list(ranks))
+        return
+    whole = x in ("visual_tokens", "images", "video_frames")
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=whole, steps=[1, 2, 2.5, 4, 5, 10]))
+
+
+def _capacity(ax: Any, capacity_bytes: Mapping[str, float] | None) -> None:
+    """A dashed line per device capacity (devices of one capacity share it)."""
+    by_cap: dict[float, list[str]] = {}
+    for hw, cap in (capacity_bytes or {}).items():
+        by_cap.setdefault(cap, []).append(hw)
+    for cap, hws in by_cap.items():
+        ax.axhline(cap / GIGA, ls="--", lw=1, color="gray")
+        ax.annotate(f"capacity {cap / GIGA:g} GB: {', '.join(hws)}", (0, cap / GIGA),
+                    xycoords=("axes fraction", "data"), xytext=(4, 2),
+                    textcoords="offset points", fontsize=7, color="gray")
 
 
 def _line_keys(pts: pd.DataFrame, keys: list[str], col: str) -> list[str]:
     """Drop `hardware` from the line key when every device gives the same values."""
     rest = [k for k in keys if k != "hardware"]
-    spread = pts.groupby([*rest, "visual_tokens"])[col].agg(lambda s: np.ptp(s.to_numpy()))
+    spread = pts.groupby([*rest, "_x"])[col].agg(lambda s: np.ptp(s.to_numpy()))
     same = bool((spread <= 1e-9 * pts[col].abs().max()).all())
     return rest if same and rest != keys else keys
 
 
 def _lines(ax: Any, pts: pd.DataFrame, col: str, scale: float, keys: list[str]) -> None:
     if not keys:
-        part = pts.drop_duplicates("visual_tokens")
-        ax.plot(part.visual_tokens, part[col] / scale, marker=".", label="all devices")
+        part = pts.drop_duplicates("_x")
+        ax.plot(part["_x"], part[col] / scale, marker=".", label="all devices")
         return
     for vals, part in pts.groupby(keys, sort=False):
         vals = vals if isinstance(vals, tuple) else (vals,)
         label = ", ".join(LINE_INPUTS[k].format(v) if k in LINE_INPUTS else str(v)
                           if k in ("model", "hardware") else f"{k} {v}"
                           for k, v in zip(keys, vals, strict=True))
-        part = part.drop_duplicates("visual_tokens")
-        ax.plot(part.visual_tokens, part[col] / scale, marker=".", label=label)
+        part = part.drop_duplicates("_x")
+        ax.plot(part["_x"], part[col] / scale, marker=".", label=label)

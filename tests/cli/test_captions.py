@@ -26,7 +26,7 @@ def test_titles_name_the_weights_as_priced(tmp_path):
 
     from costmodel.analysis.devices import evaluate_fleet
     from costmodel.cli.compare_cmd import compare_caption
-    from costmodel.cli.plot_cmd import sweep_caption
+    from costmodel.cli.sweep_run import sweep_caption
     from costmodel.loading.load import load_hardware, load_model
     from costmodel.specs.workload import Workload
     from costmodel.sweep import sweep
@@ -48,7 +48,7 @@ def test_titles_name_the_weights_as_priced(tmp_path):
 def test_a_sweep_title_words_its_input_axes():
     """A video's frame sizes follow its frames ('of 448x448, ...' led the x axis, after the
     video's words), one image per request is '1 image'."""
-    from costmodel.cli.plot_cmd import sweep_caption
+    from costmodel.cli.sweep_run import sweep_caption
     from costmodel.loading.load import load_hardware, load_model
     from costmodel.specs.workload import Workload
     from costmodel.sweep import sweep

@@ -64,12 +64,13 @@ def test_cli_sweep_png(config, tmp_path, capsys):
 
 def test_cli_sweep_over_video_frames_draws_what_sweep_plots(tmp_path, capsys, monkeypatch):
     """plot sweep's --video-frames is the frames axis of `sweep --video-frames` (it was one
-    count, refused beside the default --visual-tokens grid, with --image-size refused too)."""
-    from costmodel.cli import plot_cmd, sweep_cmd
+    count, refused beside the default --visual-tokens grid, with --image-size refused too);
+    both draw through cli/sweep_run.py, the frames on the x axis."""
+    from costmodel.cli import sweep_run
+    from costmodel.plots import figure_title
 
     seen = []
-    for module in (plot_cmd, sweep_cmd):
-        monkeypatch.setattr(module, "save", lambda fig, *a: seen.append(fig))
+    monkeypatch.setattr(sweep_run, "save", lambda fig, *a: seen.append(fig))
     opts = ["qwen2.5-vl-7b", "-H", "a100-80gb", "--video-frames", "4,8",
             "--image-size", "448x448"]
     code, _, err = run(["plot", "sweep", *opts, "-o", str(tmp_path / "v.png")], capsys)
@@ -79,7 +80,8 @@ def test_cli_sweep_over_video_frames_draws_what_sweep_plots(tmp_path, capsys, mo
     assert len(seen) == 2
     drawn = [[(tuple(ln.get_xdata()), tuple(ln.get_ydata())) for ln in f.axes[0].get_lines()]
              for f in seen]
-    assert drawn[0] == drawn[1] and drawn[0][0][0] == (512, 1024)  # 256 tokens a frame pair
+    assert drawn[0] == drawn[1] and drawn[0][0][0] == (4, 8)
+    assert "512-1024 (x axis: 4, 8 frames) visual" in figure_title(seen[0])
 
 
 def test_cli_savings_from_csv(tmp_path, capsys):

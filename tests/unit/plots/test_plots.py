@@ -116,19 +116,48 @@ def test_sweep_one_line_per_hardware_and_units():
 def test_sweep_over_images_draws_a_line_per_size_and_counts_each_point_once():
     """Two inputs that give the same visual tokens are two points (Qwen2-VL: 15 and 16 frames
     are both 8 temporal patches; 4 images of 448x448 and 1 of 896x896 are 1,024 tokens each):
-    their FLOPs are not summed together; several image sizes draw a line each."""
+    their FLOPs are not summed together, each drawn at its own input (the x axis is the swept
+    input, not the tokens it gives); several image sizes draw a line each."""
     from costmodel.sweep import sweep
 
     frames = sweep("qwen2-vl-2b", "a100-80gb", video_frames=[15, 16])
     fig = sweep_figure(frames)
     one = frames[frames.video_frames == 16].flops.sum() / 1e12
-    np.testing.assert_allclose(fig.axes[2].get_lines()[0].get_ydata(), [one])  # not 2 x one
+    line = fig.axes[2].get_lines()[0]
+    np.testing.assert_allclose(line.get_xdata(), [15, 16])
+    np.testing.assert_allclose(line.get_ydata(), [one, one])  # not 2 x one
+    assert fig.axes[2].get_xlabel() == "video frames per request"
     images = sweep("qwen2-vl-2b", "a100-80gb", images=[1, 4],
                    image_sizes=[(448, 448), (896, 896)])
-    ttft = sweep_figure(images).axes[0]
+    fig = sweep_figure(images)
+    ttft = fig.axes[0]
     assert [ln.get_label() for ln in ttft.get_lines()] == ["448x448", "896x896"]
-    np.testing.assert_allclose(ttft.get_lines()[0].get_xdata(), [256, 1024])
-    np.testing.assert_allclose(ttft.get_lines()[1].get_xdata(), [1024, 4096])
+    for ln in ttft.get_lines():
+        np.testing.assert_allclose(ln.get_xdata(), [1, 4])
+    assert fig.axes[3].get_xlabel() == "images per request, a line per image size"
+    tokens = sweep_figure(images, x="visual_tokens").axes[0].get_lines()  # as asked
+    np.testing.assert_allclose(tokens[0].get_xdata(), [256, 1024])
+    np.testing.assert_allclose(tokens[1].get_xdata(), [1024, 4096])
+
+
+def test_sweep_x_axis_says_what_was_swept():
+    """Video seconds at several fps: seconds on x, a line per fps; one clip length at several
+    fps: the fps on x; one image at several sizes: the sizes on x, by name, smallest first."""
+    from costmodel.errors import CostmodelError
+    from costmodel.sweep import sweep
+
+    video = sweep_figure(sweep("qwen2-vl-2b", "a100-80gb", video_seconds=[2, 8], video_fps=[1, 2]))
+    assert [ln.get_label() for ln in video.axes[0].get_lines()] == ["1 fps", "2 fps"]
+    assert video.axes[2].get_xlabel() == "video seconds, frames sampled at each line's fps"
+    one = sweep_figure(sweep("qwen2-vl-2b", "a100-80gb", video_seconds=[8], video_fps=[0.5, 2]))
+    np.testing.assert_allclose(one.axes[0].get_lines()[0].get_xdata(), [0.5, 2])
+    assert one.axes[2].get_xlabel() == "video frames per second sampled from 8 s"
+    sizes = sweep("qwen2-vl-2b", "a100-80gb", image_sizes=[(896, 896), (448, 448)])
+    fig = sweep_figure(sizes)
+    assert [t.get_text() for t in fig.axes[2].get_xticklabels()] == ["448x448", "896x896"]
+    assert fig.axes[2].get_xlabel() == "image size, WIDTHxHEIGHT (1 image per request)"
+    with pytest.raises(CostmodelError, match="x: 'images' is not a swept input"):
+        sweep_figure(sizes.drop(columns="images"), x="images")
 
 
 def test_savings_bars_match_frame():
