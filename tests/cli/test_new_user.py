@@ -1,0 +1,29 @@
+"""What a new user types in a hurry: the answers name what was meant."""
+
+from __future__ import annotations
+
+import pytest
+
+from costmodel.errors import nearest
+from tests.helpers import run
+
+EST = ["estimate", "llava-1.5-7b", "-H"]
+
+
+@pytest.mark.parametrize("typed, first", [
+    ("h100", ["h100-pcie", "h100-sxm"]),   # was v100, h200, h100-sxm
+    ("a100", ["a100-40gb", "a100-80gb"]),  # was a10, v100, a100-80gb
+    ("orin", ["jetson-agx-orin-64gb"]),    # was no suggestion
+])
+def test_a_short_hardware_name_suggests_the_ids_it_begins_or_is_in(typed, first, capsys):
+    code, out, err = run(EST + [typed], capsys)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    hint = err.split("did you mean ", 1)[1].split("?", 1)[0].split(", ")
+    assert hint[:len(first)] == first, err
+
+
+def test_nearest_keeps_spelling_matches_after_the_prefix_ones():
+    known = ["llava-1.5-7b", "llava-1.5-13b", "llama-2-7b", "qwen2-vl-7b"]
+    assert nearest("llava-1.5-7", known)[0] == "llava-1.5-7b"
+    assert nearest("LLAVA", known)[:2] == ["llava-1.5-13b", "llava-1.5-7b"]
+    assert nearest("zzzz", known) == []
