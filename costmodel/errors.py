@@ -31,6 +31,13 @@ class UnknownName(CostmodelError, LookupError):
         self.suggestions = nearest(name, known)
         hint = f"; did you mean {', '.join(self.suggestions)}?" if self.suggestions else ""
         shown = name if len(name) <= 40 else name[:40] + "..."
+        parts = [p.strip() for p in name.split(",")]
+        if len(parts) > 1 and all(p in known for p in parts):  # 'a100-80gb,h100-sxm'
+            several = {"models": "; `costmodel sweep` takes a comma list of models",
+                       "hardware": "; `costmodel compare` and `sweep` take a comma list"}
+            super().__init__(f"{where or kind}: '{shown}' is a comma list, but this takes one "
+                             f"id{several.get(kind, '; run once per id')}")
+            return
         super().__init__(
             f"{where or kind}: unknown '{shown}'{hint} (`costmodel {kind} list` shows all; "
             "a path to a file works too)"

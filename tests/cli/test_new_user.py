@@ -27,3 +27,17 @@ def test_nearest_keeps_spelling_matches_after_the_prefix_ones():
     assert nearest("llava-1.5-7", known)[0] == "llava-1.5-7b"
     assert nearest("LLAVA", known)[:2] == ["llava-1.5-13b", "llava-1.5-7b"]
     assert nearest("zzzz", known) == []
+
+
+@pytest.mark.parametrize("args, needle", [
+    (EST + ["a100-80gb,h100-sxm"], "hardware: 'a100-80gb,h100-sxm' is a comma list, but this "
+     "takes one id; `costmodel compare` and `sweep` take a comma list"),
+    (["compare", "llava-1.5-7b", "-H", "a100-80gb", "--engine", "vllm,trtllm"],
+     "engines: 'vllm,trtllm' is a comma list, but this takes one id; run once per id"),
+    (["estimate", "llava-1.5-7b,qwen2-vl-7b", "-H", "a100-80gb"], "`costmodel sweep` takes"),
+])
+def test_a_comma_list_of_known_ids_where_one_goes_says_so(args, needle, capsys):
+    """Was: unknown 'vllm,trtllm'; did you mean trtllm, trtllm-0.6, vllm?"""
+    code, out, err = run(args, capsys)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert needle in err and "unknown" not in err, err
