@@ -63,7 +63,7 @@ from costmodel.cli.options import (
 from costmodel.cli.output import Format, dumps, records_csv, table
 from costmodel.cli.plot_cmd import output_format, plots, save
 from costmodel.loading.load import load_hardware, load_model
-from costmodel.units import DType, seconds, si
+from costmodel.units import DType, count, seconds, si
 
 
 def savings_caption(base: Estimate, new: Estimate) -> str:
@@ -71,14 +71,14 @@ def savings_caption(base: Estimate, new: Estimate) -> str:
     return captions.caption("Savings", base.model.name, captions.device_text(base.hardware),
                             engine=new.prepared.engine.id,
                             **captions.workload_fields(new.workload,
-                                                       f"{base.plan.llm_tokens:g}",
+                                                       count(base.plan.llm_tokens),
                                                        spec=base.model))
 
 
 def _paper_text(prows: list[dict[str, Any]], ops: list[dict[str, Any]]) -> list[str]:
     r0 = prows[0]
     lines = [f"average visual tokens per LLM layer: {r0['average_visual_tokens']:.1f} of "
-             f"{r0['visual_tokens']:g} (sum over layers / layers)", "",
+             f"{count(r0['visual_tokens'])} (sum over layers / layers)", "",
              table([[r["formula"], f"{100 * r['flops_ratio']:.1f}%", r["source"]] for r in prows],
                    ["FLOPs ratio", "LLM", "formula and source"], right={1})]
     if ops:

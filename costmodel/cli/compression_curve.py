@@ -15,7 +15,7 @@ from costmodel.analysis.estimate import Estimate
 from costmodel.cli import captions
 from costmodel.cli.output import table
 from costmodel.errors import CostmodelError
-from costmodel.units import seconds, si
+from costmodel.units import count, seconds, si
 
 
 def refuse_plot(keeps: Sequence[str | None], plot: Path | None) -> None:
@@ -48,7 +48,7 @@ def header(base: Estimate, new: Estimate, label: str, engine_note: str) -> list[
     workload; the engine and what is expected on it (`engine_note`)."""
     w, hw, e = base.workload, base.hardware, new.prepared.engine
     return [f"{base.model.name} on {captions.device_text(hw)} | compression: {label}",
-            f"batch {w.batch} | {base.plan.llm_tokens:g} visual tokens + {w.text_tokens} text "
+            f"batch {w.batch} | {count(base.plan.llm_tokens)} visual tokens + {w.text_tokens} text "
             f"tokens{captions.vtext_caption(base.model, w)} -> {w.output_tokens} output tokens"
             + (f" | {video}" if (video := captions.video_text(base.model, w)) else ""),
             f"engine {e.id} ({e.name}){engine_note}"]

@@ -51,7 +51,7 @@ from costmodel.cli.plot_cmd import output_format, plots, save, sweep_caption
 from costmodel.errors import CostmodelError
 from costmodel.loading.load import load_hardware, load_model
 from costmodel.specs.workload import MAX_BATCH, MAX_FPS, MAX_FRAMES, MAX_IMAGES, MAX_SECONDS
-from costmodel.units import DType, seconds, si
+from costmodel.units import DType, count, seconds, si
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -89,7 +89,7 @@ def render(df: pd.DataFrame) -> str:
 
 
 def _cell(value: object) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    return count(value) if isinstance(value, float) else str(value)
 
 
 def _note(df: pd.DataFrame) -> str:

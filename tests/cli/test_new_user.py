@@ -41,3 +41,21 @@ def test_a_comma_list_of_known_ids_where_one_goes_says_so(args, needle, capsys):
     code, out, err = run(args, capsys)
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
     assert needle in err and "unknown" not in err, err
+
+
+def test_a_million_visual_tokens_print_as_a_whole_number(capsys):
+    """Was '1e+06 visual tokens' (`:g` from a million up) in the header, the repr and the
+    compare-compression table."""
+    import costmodel
+    from costmodel.units import count
+
+    assert [count(x) for x in (1e6, 1048576.0, 576, 57.5, 2.5e6 + 0.25)] == \
+        ["1000000", "1048576", "576", "57.5", "2500000.2"]
+    args = ["-H", "h200", "--visual-tokens", "1000000", "--engine", "ideal"]
+    for cmd in (["estimate", "llava-1.5-7b"], ["compare-compression", "llava-1.5-7b",
+                                                "--keep", "0.1"]):
+        code, out, _ = run(cmd + args, capsys)
+        assert code == 0 and "e+0" not in out
+        assert "batch 1 | 1000000 visual tokens" in out
+    est = costmodel.estimate("llava-1.5-7b", "h200", visual_tokens=1_000_000)
+    assert "1000000 visual + 64 text" in repr(est)
