@@ -19,7 +19,7 @@ from costmodel.analysis.compression import (
 from costmodel.analysis.compression_options import keep_values
 from costmodel.analysis.estimate import Estimate
 from costmodel.cli import captions, feedback
-from costmodel.cli.compression_curve import header, refuse_plot, render_curve
+from costmodel.cli.compression_curve import fit_lines, header, refuse_plot, render_curve
 from costmodel.cli.compression_options import (
     CLUSTER_ITERS,
     KV_KEEP,
@@ -104,7 +104,9 @@ def render(base: Estimate, comp: Estimate, label: str, rows: list[dict[str, Any]
                   "expected latencies on it; bound_* the roofline at the datasheet peaks")
     t = table(cells, ["quantity", "stage", "baseline", "compressed", "savings"],
               right={2, 3, 4})
-    return "\n".join(head + ["", t, ""] + _paper_text(paper_rows(base, comp), method_ops(comp)))
+    fit = fit_lines(["baseline", "compressed"], [base, comp])
+    return "\n".join(head + ["", t, *fit, ""]
+                     + _paper_text(paper_rows(base, comp), method_ops(comp)))
 
 
 def _write(fmt: Format, result: CompressionComparison, plot: Path | None) -> None:

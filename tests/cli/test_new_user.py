@@ -59,3 +59,17 @@ def test_a_million_visual_tokens_print_as_a_whole_number(capsys):
         assert "batch 1 | 1000000 visual tokens" in out
     est = costmodel.estimate("llava-1.5-7b", "h200", visual_tokens=1_000_000)
     assert "1000000 visual + 64 text" in repr(est)
+
+
+def test_compare_compression_says_when_the_baseline_does_not_fit(capsys):
+    """LLaVA-NeXT at batch 8 needs 28.8 GB on a 24 GB RTX 4090: the savings table priced it
+    without a word (only -f json's memory.fits said so); keeping 25% fits (18.4 GB)."""
+    args = ["compare-compression", "llava-next-vicuna-7b", "-H", "rtx-4090", "--batch", "8"]
+    code, out, _ = run(args + ["--keep", "0.25"], capsys)
+    assert code == 0
+    assert ("memory of 24 GB: baseline 28.8 GB DOES NOT FIT | compressed 18.4 GB fits "
+            "(latencies as if it fit)") in out
+    code, out, _ = run(args + ["--keep", "0.25,0.9"], capsys)
+    assert code == 0 and "keep 0.25 18.4 GB fits | keep 0.9 27.4 GB DOES NOT FIT" in out
+    code, out, _ = run(args[:3] + ["a100-80gb", "--keep", "0.25"], capsys)
+    assert code == 0 and "FIT" not in out  # all fit: no line, the table as it was
