@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from costmodel.errors import nearest
@@ -73,3 +75,23 @@ def test_compare_compression_says_when_the_baseline_does_not_fit(capsys):
     assert code == 0 and "keep 0.25 18.4 GB fits | keep 0.9 27.4 GB DOES NOT FIT" in out
     code, out, _ = run(args[:3] + ["a100-80gb", "--keep", "0.25"], capsys)
     assert code == 0 and "FIT" not in out  # all fit: no line, the table as it was
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["compare-compression", "llava-1.5-7b", "-H", "a100-80gb", "--keep", "0.1", "--keep",
+      "0.2"], "--keep: given 2 times (0.1, then 0.2); only the last would count: give it once"),
+    (EST + ["a100-80gb", "--batch", "4", "--batch=8"], "--batch: given 2 times (4, then 8)"),
+    (EST + ["a100-80gb", "-H", "h100-sxm"], "--hardware: given 2 times (a100-80gb, then h100"),
+    (["-q", "models", "show", "llava-1.5-7b", "-f", "json", "-f", "csv"], "--format: given 2"),
+])
+def test_a_single_value_option_given_twice_is_refused(args, needle, capsys):
+    """Was: the last value used, the others dropped without a word (one scenario, not two)."""
+    code, out, err = run(args, capsys)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert needle in err, err
+
+
+def test_repeatable_options_and_flags_stay_allowed(capsys):
+    code, out, _ = run(EST + ["a100-80gb", "--set", "memory_GB=100", "--set", "tdp_W=300",
+                              "--per-op", "--per-op", "-f", "json"], capsys)
+    assert code == 0 and len(json.loads(out)["hardware_changes"]) == 2
