@@ -28,13 +28,31 @@ class UnknownName(CostmodelError, LookupError):
     def __init__(self, kind: str, name: str, known: list[str], where: str = "") -> None:
         """`where`: the file and field that named it (a YAML's `base:`), else `kind`."""
         self.kind, self.name = kind, name
-        self.suggestions = difflib.get_close_matches(name.lower(), known, n=3, cutoff=0.4)
+        self.suggestions = nearest(name, known)
         hint = f"; did you mean {', '.join(self.suggestions)}?" if self.suggestions else ""
         shown = name if len(name) <= 40 else name[:40] + "..."
+        parts = [p.strip() for p in name.split(",")]
+        if len(parts) > 1 and all(p in known for p in parts):  # 'a100-80gb,h100-sxm'
+            several = {"models": "; `costmodel sweep` takes a comma list of models",
+                       "hardware": "; `costmodel compare` and `sweep` take a comma list"}
+            super().__init__(f"{where or kind}: '{shown}' is a comma list, but this takes one "
+                             f"id{several.get(kind, '; run once per id')}")
+            return
         super().__init__(
             f"{where or kind}: unknown '{shown}'{hint} (`costmodel {kind} list` shows all; "
             "a path to a file works too)"
         )
+
+
+def nearest(name: str, known: list[str], n: int = 3) -> list[str]:
+    """Up to `n` known ids for a mistyped `name`: those that begin with it, then those that
+    contain it ('h100' -> h100-pcie, h100-sxm; 'orin' -> the Jetson Orins), then difflib's
+    closest by spelling ('llava-1.5-7' -> llava-1.5-7b)."""
+    typed = name.lower().strip()
+    starts = sorted(k for k in known if typed and k.lower().startswith(typed))
+    inside = sorted(k for k in known if typed and typed in k.lower() and k not in starts)
+    close = difflib.get_close_matches(typed, known, n=n, cutoff=0.4)
+    return list(dict.fromkeys(starts + inside + close))[:n]
 
 
 class FieldError(ValidationError, CostmodelError):

@@ -81,3 +81,13 @@ def seconds(value: float) -> str:
     if mag >= 1e-3:
         return f"{value * 1e3:.3g} ms"
     return f"{value * 1e6:.3g} us"
+
+
+def count(value: float) -> str:
+    """A count (tokens, encoder passes, frames) for display: a whole number in full
+    (1000000, where `:g` prints '1e+06' from a million up); else as `:g` below a million
+    (57.5) and with one decimal from there."""
+    v = float(value)
+    if v.is_integer():
+        return str(int(v))
+    return f"{v:g}" if abs(v) < 1e6 else f"{v:.1f}"

@@ -42,7 +42,7 @@ from costmodel.specs.compression import AnyCompression
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Workload
-from costmodel.units import seconds
+from costmodel.units import seconds, si
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -204,11 +204,19 @@ class CompressionComparison:
         parts = [f"{n.workload.compression.label if n.workload.compression else 'none'}: "
                  f"TTFT {seconds(n.ttft_s)} ({_saved(b.ttft_s, n.ttft_s)} saved), e2e "
                  f"{seconds(n.e2e_latency_s)} ({_saved(b.e2e_latency_s, n.e2e_latency_s)} "
-                 "saved)"
+                 f"saved){_unfit(n)}"
                  for n in self.compressed]
         return (f"<CompressionComparison {b.model.name} on {b.hardware.id}, engine "
                 f"{b.prepared.engine.id} | baseline TTFT {seconds(b.ttft_s)}, e2e "
-                f"{seconds(b.e2e_latency_s)} | {' | '.join(parts)}>")
+                f"{seconds(b.e2e_latency_s)}{_unfit(b)} | {' | '.join(parts)}>")
+
+
+def _unfit(e: Estimate) -> str:
+    """', does not fit (28.8 GB of 24 GB)' where the run's memory exceeds the device's (as
+    Estimate's repr says it), else nothing."""
+    m = e.memory
+    need = m.total_bytes if m.gpus == 1 else m.per_gpu_bytes
+    return "" if m.fits else f", does not fit ({si(need, 'B')} of {si(m.capacity_bytes, 'B')})"
 
 
 def _saved(base: float, new: float) -> str:

@@ -25,6 +25,7 @@ from costmodel.specs.compression import (
 from costmodel.specs.compression_methods import METHODS, MethodInfo
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Workload
+from costmodel.units import count as count_text
 
 KV_POLICIES = ("uniform", "pyramid", "sink_window", "retrieval_heads")
 
@@ -280,8 +281,8 @@ def check_kept_count(comp: AnyCompression, visual_tokens: float, model: str) -> 
     for c in stages:
         if c.keep_tokens is not None and c.keep_tokens > visual_tokens:
             raise CostmodelError(f"--keep: {c.keep_tokens} tokens kept, but {model} has "
-                                 f"{visual_tokens:g} visual tokens here; keep fewer or give a "
-                                 "ratio")
+                                 f"{count_text(visual_tokens)} visual tokens here; keep fewer "
+                                 "or give a ratio")
         if c.where != "llm_layer":
             reach = min(reach, c.keep_tokens if c.keep_tokens is not None
                         else math.floor((c.keep_ratio or 1.0) * visual_tokens))
@@ -294,9 +295,9 @@ def _check_schedule_counts(stages: Sequence[Compression], reach: float, after: s
     for c in stages:
         counts = [t for _, t in c.schedule or () if t > 1]
         if counts and max(counts) > reach:
-            raise CostmodelError(f"--schedule: keeps {max(counts):g} tokens, but {reach:g} "
-                                 f"visual tokens reach the LLM{after}; give counts up to "
-                                 f"{reach:g} or ratios")
+            raise CostmodelError(f"--schedule: keeps {count_text(max(counts))} tokens, but "
+                                 f"{count_text(reach)} visual tokens reach the LLM{after}; give "
+                                 f"counts up to {count_text(reach)} or ratios")
 
 
 def keep_values(keep: str | None) -> list[str | None]:

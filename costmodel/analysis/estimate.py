@@ -24,7 +24,7 @@ from costmodel.core.roofline import link_latency_s
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import VisualPlan, Workload
-from costmodel.units import seconds, si
+from costmodel.units import count, seconds, si
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -140,7 +140,7 @@ class Estimate:
         w, m = self.workload, self.memory
         comp = f", compression {w.compression.label}" if w.compression is not None else ""
         return (f"<Estimate {self.model.name} on {self.hardware.id}, engine "
-                f"{self.prepared.engine.id}{comp}: {self.plan.llm_tokens:g} visual + "
+                f"{self.prepared.engine.id}{comp}: {count(self.plan.llm_tokens)} visual + "
                 f"{w.text_tokens} text -> {w.output_tokens} output tokens, batch {w.batch} | "
                 f"expected TTFT {seconds(self.ttft_s)}, TPOT {seconds(self.tpot_s)}, e2e "
                 f"{seconds(self.e2e_latency_s)} | bound TTFT {seconds(self.bound.ttft_s)} | "

@@ -20,6 +20,7 @@ from costmodel.core.idefics3_tokens import resize_longest, split_grid, text_toke
 from costmodel.specs.mllama import MllamaVisionSpec
 from costmodel.specs.model import ModelSpec, TokenScheme
 from costmodel.specs.workload import Workload
+from costmodel.units import count
 
 Steps = Callable[[ModelSpec, int, int], list[str]]
 
@@ -148,8 +149,8 @@ def worked_example(spec: ModelSpec, width: int, height: int) -> dict[str, Any]:
     elif entry and entry.steps:
         steps = entry.steps(spec, width, height)
     else:
-        steps = [f"{plan.crops:g} encoder pass(es) of {plan.seq_per_crop:g} positions",
-                 f"{plan.projector_rows:g} patch features into the projector"]
+        steps = [f"{count(plan.crops)} encoder pass(es) of {count(plan.seq_per_crop)} positions",
+                 f"{count(plan.projector_rows)} patch features into the projector"]
     tokens = int(plan.llm_tokens)
     return {"image": f"{width}x{height}", "steps": steps, "tokens": tokens,
             "encoder_passes": int(plan.crops),

@@ -149,6 +149,11 @@ def _show(caught: list[warnings.WarningMessage]) -> None:
 
 def _main(argv: list[str] | None) -> None:
     try:
+        import typer.main
+
+        from costmodel.cli.repeats import refuse_repeats
+
+        refuse_repeats(typer.main.get_command(app), sys.argv[1:] if argv is None else argv)
         app(args=argv, standalone_mode=False)
     except typer.Exit as e:
         raise SystemExit(e.exit_code) from None

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from costmodel.analysis.labels import compression_text, dtype_text, weight_text
+from costmodel.units import count
 
 __all__ = ["caption", "compression_text", "device_text", "dtype_text", "estimate_caption",
            "frame_caption", "listed", "priced_dtypes", "request_text", "video_text",
@@ -101,7 +102,7 @@ def request_text(spec: Any, w: Any) -> str:
     f = workload_fields(w, "", spec=spec)
     video = f" ({video_text(spec, w)})" if w.has_video else ""
     seen = spec.vision is not None or spec.cross_vision is not None
-    visual = f"{visual_tokens(spec, w):g} visual{video} + " if seen else ""
+    visual = f"{count(visual_tokens(spec, w))} visual{video} + " if seen else ""
     return f"{visual}{f['text']} text -> {f['output']} output tokens"
 
 
@@ -109,7 +110,7 @@ def estimate_caption(kind: str, est: Any) -> str:
     """Title of a figure of one estimate (roofline, breakdown)."""
     return caption(kind, est.model.name, device_text(est.hardware),
                    engine=est.prepared.engine.id,
-                   **workload_fields(est.workload, f"{est.plan.llm_tokens:g}",
+                   **workload_fields(est.workload, count(est.plan.llm_tokens),
                                      spec=est.model))
 
 
@@ -119,8 +120,8 @@ def listed(values: Iterable[Any], most: int = 4) -> str:
     if all(isinstance(v, (int, float)) for v in vals):
         vals = sorted(vals)
         if len(vals) > most:
-            return f"{min(vals):g}-{max(vals):g}"
-    text = ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in vals[:most])
+            return f"{count(min(vals))}-{count(max(vals))}"
+    text = ", ".join(count(v) if isinstance(v, float) else str(v) for v in vals[:most])
     return text + (f" +{len(vals) - most} more" if len(vals) > most else "")
 
 

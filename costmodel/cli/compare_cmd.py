@@ -17,7 +17,7 @@ from costmodel.cli.output import Format, table
 from costmodel.cli.plot_cmd import output_format, plots, save
 from costmodel.core.evaluate import STAGES
 from costmodel.errors import CostmodelError
-from costmodel.units import DType, seconds, si
+from costmodel.units import DType, count, seconds, si
 
 ENERGY_NOTE = ("energy is an ESTIMATE: power (TDP or power mode) x latency per stage, as if the "
                "device drew that power throughout; measured power is usually lower")
@@ -99,7 +99,7 @@ def compare_caption(spec: Any, f: Fleet) -> str:
     weights resolved: Fleet.workload; its visual tokens counted as estimate counts them)."""
     w = f.workload
     devices = captions.listed([h.id for h in f.profiles], most=6)
-    visual = f"{captions.visual_tokens(spec, w):g}"
+    visual = count(captions.visual_tokens(spec, w))
     return captions.caption("Compare devices", spec.name, devices, engine=f.engine,
                             **captions.workload_fields(w, visual, spec=spec))
 

@@ -19,7 +19,7 @@ from costmodel.analysis.compression import (
 from costmodel.analysis.compression_options import keep_values
 from costmodel.analysis.estimate import Estimate
 from costmodel.cli import captions, feedback
-from costmodel.cli.compression_curve import header, refuse_plot, render_curve
+from costmodel.cli.compression_curve import fit_lines, header, refuse_plot, render_curve
 from costmodel.cli.compression_options import (
     CLUSTER_ITERS,
     KV_KEEP,
@@ -63,7 +63,7 @@ from costmodel.cli.options import (
 from costmodel.cli.output import Format, dumps, records_csv, table
 from costmodel.cli.plot_cmd import output_format, plots, save
 from costmodel.loading.load import load_hardware, load_model
-from costmodel.units import DType, seconds, si
+from costmodel.units import DType, count, seconds, si
 
 
 def savings_caption(base: Estimate, new: Estimate) -> str:
@@ -71,14 +71,14 @@ def savings_caption(base: Estimate, new: Estimate) -> str:
     return captions.caption("Savings", base.model.name, captions.device_text(base.hardware),
                             engine=new.prepared.engine.id,
                             **captions.workload_fields(new.workload,
-                                                       f"{base.plan.llm_tokens:g}",
+                                                       count(base.plan.llm_tokens),
                                                        spec=base.model))
 
 
 def _paper_text(prows: list[dict[str, Any]], ops: list[dict[str, Any]]) -> list[str]:
     r0 = prows[0]
     lines = [f"average visual tokens per LLM layer: {r0['average_visual_tokens']:.1f} of "
-             f"{r0['visual_tokens']:g} (sum over layers / layers)", "",
+             f"{count(r0['visual_tokens'])} (sum over layers / layers)", "",
              table([[r["formula"], f"{100 * r['flops_ratio']:.1f}%", r["source"]] for r in prows],
                    ["FLOPs ratio", "LLM", "formula and source"], right={1})]
     if ops:
@@ -104,7 +104,9 @@ def render(base: Estimate, comp: Estimate, label: str, rows: list[dict[str, Any]
                   "expected latencies on it; bound_* the roofline at the datasheet peaks")
     t = table(cells, ["quantity", "stage", "baseline", "compressed", "savings"],
               right={2, 3, 4})
-    return "\n".join(head + ["", t, ""] + _paper_text(paper_rows(base, comp), method_ops(comp)))
+    fit = fit_lines(["baseline", "compressed"], [base, comp])
+    return "\n".join(head + ["", t, *fit, ""]
+                     + _paper_text(paper_rows(base, comp), method_ops(comp)))
 
 
 def _write(fmt: Format, result: CompressionComparison, plot: Path | None) -> None:

@@ -15,7 +15,7 @@ from costmodel.analysis.estimate import Estimate
 from costmodel.cli import captions
 from costmodel.cli.output import table
 from costmodel.errors import CostmodelError
-from costmodel.units import seconds, si
+from costmodel.units import count, seconds, si
 
 
 def refuse_plot(keeps: Sequence[str | None], plot: Path | None) -> None:
@@ -48,10 +48,24 @@ def header(base: Estimate, new: Estimate, label: str, engine_note: str) -> list[
     workload; the engine and what is expected on it (`engine_note`)."""
     w, hw, e = base.workload, base.hardware, new.prepared.engine
     return [f"{base.model.name} on {captions.device_text(hw)} | compression: {label}",
-            f"batch {w.batch} | {base.plan.llm_tokens:g} visual tokens + {w.text_tokens} text "
+            f"batch {w.batch} | {count(base.plan.llm_tokens)} visual tokens + {w.text_tokens} text "
             f"tokens{captions.vtext_caption(base.model, w)} -> {w.output_tokens} output tokens"
             + (f" | {video}" if (video := captions.video_text(base.model, w)) else ""),
             f"engine {e.id} ({e.name}){engine_note}"]
+
+
+def fit_lines(labels: Sequence[str], ests: Sequence[Estimate]) -> list[str]:
+    """One line when the baseline or a scenario does not fit the device's memory (its
+    latencies are priced as if it did), naming each run's footprint (per GPU under
+    --tp/--pp/--ep) against one GPU's capacity; none when all fit."""
+    if all(e.memory.fits for e in ests):
+        return []
+    parts = [f"{label} {si(m.total_bytes if m.gpus == 1 else m.per_gpu_bytes, 'B')} "
+             + ("fits" if m.fits else "DOES NOT FIT")
+             for label, m in ((lb, e.memory) for lb, e in zip(labels, ests, strict=True))]
+    gpu = " per GPU" if ests[0].memory.gpus > 1 else ""
+    return [f"memory{gpu} of {si(ests[0].memory.capacity_bytes, 'B')}: " + " | ".join(parts)
+            + " (latencies as if it fit)"]
 
 
 def render_curve(base: Estimate, keeps: Sequence[str], news: Sequence[Estimate]) -> str:
@@ -67,5 +81,7 @@ def render_curve(base: Estimate, keeps: Sequence[str], news: Sequence[Estimate])
             "TTFT bound: the roofline at the datasheet peaks",
             "LLM visual: average visual tokens per LLM layer | savings: against the baseline "
             "row, positive = less | per stage, paper formulas, method operators: -f json or csv"]
+    fit = fit_lines(["baseline"] + [f"keep {k}" for k in keeps], [base, *news])
     return "\n".join(header(base, news[0], "--keep " + ",".join(keeps) + " (a row each)", "")
-                     + ["", table(rows, cols, right=set(range(2, len(cols)))), ""] + note)
+                     + ["", table(rows, cols, right=set(range(2, len(cols)))), *fit, ""]
+                     + note)

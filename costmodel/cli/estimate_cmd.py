@@ -43,7 +43,7 @@ from costmodel.cli.options import (
 )
 from costmodel.cli.output import Format, dumps, table
 from costmodel.loading.load import load_hardware, load_model
-from costmodel.units import DType, seconds, si
+from costmodel.units import DType, count, seconds, si
 
 
 def estimate(
@@ -123,7 +123,7 @@ def _header(est: Estimate) -> list[str]:
     extra = captions.vtext_caption(est.model, w)
     return [
         f"{est.model.name} on {captions.device_text(hw)}{moe}",
-        f"batch {w.batch} | {p.llm_tokens:g} visual tokens ({p.crops:g} ViT pass{plural}) + "
+        f"batch {w.batch} | {count(p.llm_tokens)} visual tokens ({count(p.crops)} ViT pass{plural}) + "
         f"{w.text_tokens} text tokens{extra} -> {w.output_tokens} output tokens"
         + (f" | {video}" if video else ""),
         f"weights {captions.weight_text(w, e.int4_format)}, activations {w.act_dtype.value}, "

@@ -26,6 +26,7 @@ from costmodel.cli.output import FIGURES, check_output, write_atomic
 from costmodel.errors import CostmodelError
 from costmodel.loading.load import load_hardware, load_model
 from costmodel.specs.hardware import HardwareProfile
+from costmodel.units import count
 
 plot_app = typer.Typer(no_args_is_help=True,
                        help="Figures (PNG, SVG or PDF, from the -o suffix); needs matplotlib.")
@@ -170,7 +171,7 @@ def savings_caption(df: Any, source: Path, title: str | None) -> str:
         return f"{kind}: from {source.name} (no model, device or workload columns in it)"
     r = df.iloc[0]
     device = f"{r['device']} ({r['hardware']})" if "device" in df.columns else r["hardware"]
-    return captions.caption(kind, str(r["model"]), device, visual=f"{r['visual_tokens']:g}",
+    return captions.caption(kind, str(r["model"]), device, visual=count(r['visual_tokens']),
                             text=r["text_tokens"], output=r["output_tokens"], batch=r["batch"],
                             dtypes=str(r["dtype"]), engine=str(r["engine"]),
                             compression=str(r["compression"]))

@@ -40,7 +40,7 @@ from costmodel.cli.options import (
 from costmodel.cli.output import Format, dumps, table
 from costmodel.cli.plot_cmd import output_format
 from costmodel.cli.sweep_run import draw, run_sweep
-from costmodel.units import DType, seconds, si
+from costmodel.units import DType, count, seconds, si
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -69,7 +69,7 @@ def render(df: pd.DataFrame) -> str:
 
 
 def _cell(value: object) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    return count(value) if isinstance(value, float) else str(value)
 
 
 def _note(df: pd.DataFrame) -> str:

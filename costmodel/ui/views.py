@@ -21,7 +21,7 @@ from costmodel.cli.output import _clean
 from costmodel.errors import CostmodelError
 from costmodel.ui import api
 from costmodel.ui import state as st
-from costmodel.units import seconds, si
+from costmodel.units import count, seconds, si
 
 
 def dumps(doc: Any) -> str:
@@ -88,7 +88,7 @@ def _header(est: Estimate) -> str:
     vtext = video_text(est.model, w)
     extra = f" + {vtext} video text tokens" if vtext else ""
     return (f"{est.model.name} on {device_text(hw)} | batch {w.batch} | "
-            f"{p.llm_tokens:g} visual tokens + {w.text_tokens} text tokens{extra} -> "
+            f"{count(p.llm_tokens)} visual tokens + {w.text_tokens} text tokens{extra} -> "
             f"{w.output_tokens} output tokens | engine {est.prepared.engine.id}")
 
 

@@ -26,3 +26,19 @@ def test_compression_types_are_public():
     from costmodel.specs.compression import Compression, CompressionPlan
 
     assert costmodel.Compression is Compression and costmodel.CompressionPlan is CompressionPlan
+
+
+def test_comparison_repr_names_a_run_that_does_not_fit():
+    """As Estimate's repr says '(does not fit)': LLaVA-NeXT at batch 8 on a 24 GB RTX 4090
+    needs 28.8 GB; keeping 25% fits, keeping 90% does not."""
+    c = costmodel.compare_compression("llava-next-vicuna-7b", "rtx-4090", keep=[0.25, 0.9],
+                                      batch=8)
+    text = repr(c)
+    b, (k25, k90) = c.baseline.memory, (n.memory for n in c.compressed)
+    assert not b.fits and k25.fits and not k90.fits
+    assert (f"{seconds(c.baseline.e2e_latency_s)}, does not fit ({si(b.total_bytes, 'B')} of "
+            "24 GB) | select@projector keep 0.25") in text
+    assert text.endswith(f"saved), does not fit ({si(k90.total_bytes, 'B')} of 24 GB)>")
+    assert text.count("does not fit") == 2
+    fits = repr(costmodel.compare_compression("llava-1.5-7b", "a100-80gb", keep=0.1))
+    assert "fit" not in fits
