@@ -55,7 +55,7 @@ _TOTALS: tuple[tuple[str, str, Callable[[Estimate], float]], ...] = (
     ("bound_tpot_s", "s", lambda e: e.bound.tpot_s),
     ("bound_e2e_latency_s", "s", lambda e: e.bound.e2e_latency_s),
     ("kv_cache_bytes", "B", lambda e: e.memory.kv_cache_bytes),
-    ("total_memory_bytes", "B", lambda e: e.memory.total_bytes))
+    ("total_memory_bytes", "B", lambda e: e.memory.total_memory_bytes))
 
 
 def savings_pct(base: float, new: float) -> float | None:

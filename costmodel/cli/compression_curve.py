@@ -34,7 +34,7 @@ def _cells(keep: str, label: str, e: Estimate, avg: float, base: Estimate | None
     for the baseline row itself). TTFT, TPOT and e2e are expected on the engine; TTFT bound is
     the roofline at the datasheet peaks; KV cache and memory at the end of generation (B)."""
     cells = [keep, label, f"{avg:.1f}", si(e.stages["prefill"].flops, "FLOP"),
-             si(e.memory.kv_cache_bytes, "B"), si(e.memory.total_bytes, "B"), seconds(e.ttft_s),
+             si(e.memory.kv_cache_bytes, "B"), si(e.memory.total_memory_bytes, "B"), seconds(e.ttft_s),
              seconds(e.tpot_s), seconds(e.e2e_latency_s), seconds(e.bound.ttft_s)]
     if base is None:
         return cells + ["-"] * 3

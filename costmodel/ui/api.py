@@ -176,7 +176,7 @@ def _point_columns(ev: Evaluation) -> dict[str, Any]:
     """The sweep's per-point columns (names as `costmodel sweep` prints them)."""
     return {"ttft_s": ev.ttft_s, "tpot_s": ev.tpot_s, "e2e_latency_s": ev.e2e_latency_s,
             "bound_ttft_s": ev.bound.ttft_s, "bound_tpot_s": ev.bound.tpot_s,
-            "bound_e2e_latency_s": ev.bound.e2e_latency_s, "total_memory_bytes": ev.total_bytes}
+            "bound_e2e_latency_s": ev.bound.e2e_latency_s, "total_memory_bytes": ev.total_memory_bytes}
 
 
 def sweep(i: Inputs, grid: str,

@@ -17,7 +17,7 @@ def test_repr_is_one_line_with_engine_compression_and_both_latencies():
     # the figures are the object's own (any refit moves both alike)
     assert f"expected TTFT {seconds(est.ttft_s)}, TPOT {seconds(est.tpot_s)}" in text
     assert f"bound TTFT {seconds(est.bound.ttft_s)}" in text and est.bound.ttft_s < est.ttft_s
-    assert f"memory {si(est.memory.total_bytes, 'B')} (fits)" in text
+    assert f"memory {si(est.memory.total_memory_bytes, 'B')} (fits)" in text
     assert "compression" not in repr(costmodel.estimate("llava-1.5-7b", "h100-sxm"))
 
 

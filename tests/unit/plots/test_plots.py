@@ -34,7 +34,7 @@ def sweep_df(hardware: list[str], tokens: list[int]) -> pd.DataFrame:
             e = estimate(LLAVA15_7B, hw, visual_tokens=t)
             point = {"model": "llava", "hardware": hw, "batch": 1, "visual_tokens": t,
                      "text_tokens": 64, "output_tokens": 128, "ttft_s": e.ttft_s,
-                     "tpot_s": e.tpot_s, "total_memory_bytes": e.memory.total_bytes}
+                     "tpot_s": e.tpot_s, "total_memory_bytes": e.memory.total_memory_bytes}
             rows += [{**point, "stage": s, "flops": r.flops, "latency_s": r.latency_s}
                      for s, r in e.stages.items()]
     return pd.DataFrame(rows)
