@@ -107,7 +107,9 @@ def average_visual(base: Estimate, comp: AnyCompression | None) -> float:
 
 def paper_rows(base: Estimate, new: Estimate) -> list[dict[str, Any]]:
     """Average visual tokens per LLM layer and the prefill FLOPs ratio (compressed / baseline)
-    under each paper's formula (core/compression/formulas.py), then costmodel's own."""
+    under each paper's formula (core/compression/formulas.py), then costmodel's own.
+    visual_tokens: the request's (an int); average_visual_tokens: a float, a mean over the
+    LLM's layers that is fractional where layers keep different counts (FastV, a schedule)."""
     spec, pts, comp = base.model, base.prepared.points, new.workload.compression
     rows = [{"formula": f.name, "flops_ratio": float(np.ravel(paper_flops_ratio(f, spec, pts,
                                                                                 comp))[0]),
@@ -120,7 +122,7 @@ def paper_rows(base: Estimate, new: Estimate) -> list[dict[str, Any]]:
     avg = average_visual(base, comp)
     for r in rows:
         r["average_visual_tokens"] = avg
-        r["visual_tokens"] = float(np.ravel(pts.visual)[0])
+        r["visual_tokens"] = base.plan.llm_tokens
     return rows
 
 

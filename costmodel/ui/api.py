@@ -193,7 +193,8 @@ def sweep(i: Inputs, grid: str,
         tokens = np.asarray(parse_grid(grid, "--visual-tokens"), dtype=float).reshape(-1)
         ev, cols, _ = evaluate_grid(i.spec, [i.hw], tokens, np.asarray([w.batch]), w)
         shape = (1, cols["visual_tokens"].size)
-        out = {"visual_tokens": [float(x) for x in cols["visual_tokens"].astype(int)]}
+        out: dict[str, list[float]] = {  # counts as ints (JSON 64, not 64.0)
+            "visual_tokens": [int(x) for x in cols["visual_tokens"].astype(int)]}
         for name, x in _point_columns(ev).items():
             out[name] = [float(v) for v in np.broadcast_to(np.asarray(x), shape).reshape(-1)]
         return out
