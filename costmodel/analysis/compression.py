@@ -27,6 +27,7 @@ from costmodel.analysis.arguments import (
 from costmodel.analysis.compression_options import (
     compression_from_options,
     keep_values,
+    parse_keep,
     refuse_count_above,
 )
 from costmodel.analysis.estimate import Estimate, point
@@ -55,7 +56,7 @@ _TOTALS: tuple[tuple[str, str, Callable[[Estimate], float]], ...] = (
     ("bound_tpot_s", "s", lambda e: e.bound.tpot_s),
     ("bound_e2e_latency_s", "s", lambda e: e.bound.e2e_latency_s),
     ("kv_cache_bytes", "B", lambda e: e.memory.kv_cache_bytes),
-    ("total_memory_bytes", "B", lambda e: e.memory.total_bytes))
+    ("total_memory_bytes", "B", lambda e: e.memory.total_memory_bytes))
 
 
 def savings_pct(base: float, new: float) -> float | None:
@@ -107,7 +108,9 @@ def average_visual(base: Estimate, comp: AnyCompression | None) -> float:
 
 def paper_rows(base: Estimate, new: Estimate) -> list[dict[str, Any]]:
     """Average visual tokens per LLM layer and the prefill FLOPs ratio (compressed / baseline)
-    under each paper's formula (core/compression/formulas.py), then costmodel's own."""
+    under each paper's formula (core/compression/formulas.py), then costmodel's own.
+    visual_tokens: the request's (an int); average_visual_tokens: a float, a mean over the
+    LLM's layers that is fractional where layers keep different counts (FastV, a schedule)."""
     spec, pts, comp = base.model, base.prepared.points, new.workload.compression
     rows = [{"formula": f.name, "flops_ratio": float(np.ravel(paper_flops_ratio(f, spec, pts,
                                                                                 comp))[0]),
@@ -120,7 +123,7 @@ def paper_rows(base: Estimate, new: Estimate) -> list[dict[str, Any]]:
     avg = average_visual(base, comp)
     for r in rows:
         r["average_visual_tokens"] = avg
-        r["visual_tokens"] = float(np.ravel(pts.visual)[0])
+        r["visual_tokens"] = base.plan.llm_tokens
     return rows
 
 
@@ -143,17 +146,27 @@ def report(base: Estimate, new: Estimate) -> dict[str, Any]:
             "baseline": base.to_dict(), "compressed": new.to_dict()}
 
 
+def keep_number(keep: str | None) -> float | int | None:
+    """A --keep value as a number, read as parse_keep reads it: a ratio (a float, up to 1) or
+    a token count (an int, above 1); None where no keep was given."""
+    if keep is None:
+        return None
+    ratio, count = parse_keep(keep)
+    return count if ratio is None else ratio
+
+
 def curve_records(keeps: Sequence[str | None], frames: Sequence[list[dict[str, Any]]],
                   contexts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """compare-compression's CSV records of every scenario one after another: the savings
-    frame, its context columns and `keep` (the value as given) after `compression`."""
+    frame, its context columns and, after `compression`, `keep` (the value as a number: a
+    ratio up to 1, a token count above; keep_number) and `keep_label` (the text as given)."""
     out = []
     for k, rows, ctx in zip(keeps, frames, contexts, strict=True):
         cols: dict[str, Any] = {}
         for name, value in ctx.items():
             cols[name] = value
             if name == "compression":
-                cols["keep"] = k
+                cols["keep"], cols["keep_label"] = keep_number(k), k
         out += [{**r, **cols} for r in rows]
     return out
 
@@ -164,7 +177,8 @@ class CompressionComparison:
     `keeps`: each scenario's keep as given (text; None where keep= was not given). to_dict():
     `compare-compression --format json` (one scenario: its document; several: `scenarios`);
     records() / frame(): `--format csv` (the savings frame of each scenario, its context
-    columns, and `keep` with several); savings(i): scenario i's savings rows."""
+    columns, and with several `keep`, a number, and `keep_label`, the text as given);
+    savings(i): scenario i's savings rows."""
 
     baseline: Estimate
     compressed: tuple[Estimate, ...]
@@ -184,7 +198,8 @@ class CompressionComparison:
                              [context(base, n) for n in self.compressed])
 
     def frame(self) -> pd.DataFrame:
-        """records() as a DataFrame: the values of `--format csv` (`keep` stays text)."""
+        """records() as a DataFrame: the values of `--format csv` (`keep` a number: float
+        ratios, int counts, float where both are given; `keep_label` the text as given)."""
         import pandas as pd
 
         return pd.DataFrame(self.records())
@@ -215,7 +230,7 @@ def _unfit(e: Estimate) -> str:
     """', does not fit (28.8 GB of 24 GB)' where the run's memory exceeds the device's (as
     Estimate's repr says it), else nothing."""
     m = e.memory
-    need = m.total_bytes if m.gpus == 1 else m.per_gpu_bytes
+    need = m.total_memory_bytes if m.gpus == 1 else m.per_gpu_total_memory_bytes
     return "" if m.fits else f", does not fit ({si(need, 'B')} of {si(m.capacity_bytes, 'B')})"
 
 

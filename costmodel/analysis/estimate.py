@@ -61,13 +61,16 @@ class StageResult:
 
 @dataclass(frozen=True)
 class Memory:
+    """The footprint in bytes; total_memory_bytes is the name of the footprint in every view
+    (sweep and compare-compression columns, compare / batching / plan records)."""
+
     weights_bytes: float
     kv_cache_bytes: float
     activation_bytes: float
-    total_bytes: float
+    total_memory_bytes: float  # weights + KV cache + activations
     capacity_bytes: float  # one GPU's
     fits: bool  # every GPU fits (one GPU unless --tp/--pp)
-    per_gpu_bytes: float  # most loaded GPU: its weights + KV cache + activations
+    per_gpu_total_memory_bytes: float  # most loaded GPU: its weights + KV cache + activations
     per_gpu_weights_bytes: float
     per_gpu_kv_cache_bytes: float
     gpus: int = 1
@@ -127,8 +130,8 @@ class Estimate:
         plan = VisualPlan(crops=f(p.crops), seq_per_crop=f(p.seq_per_crop),
                           projector_rows=f(p.projector_rows), llm_tokens=f(p.visual))
         mem = Memory(f(ev.weights_bytes), f(ev.kv_cache_bytes), f(ev.activation_bytes),
-                     f(ev.total_bytes), hw.memory_bytes, bool(f(ev.fits)),
-                     f(ev.per_gpu_total_bytes), f(ev.per_gpu_weights_bytes),
+                     f(ev.total_memory_bytes), hw.memory_bytes, bool(f(ev.fits)),
+                     f(ev.per_gpu_total_memory_bytes), f(ev.per_gpu_weights_bytes),
                      f(ev.per_gpu_kv_cache_bytes), w.parallel.gpus)
         bound = BoundView(f(b.ttft_s), f(b.tpot_s), f(b.e2e_latency_s))
         return cls(spec, hw, w, plan, stages, f(ev.ttft_s), f(ev.tpot_s), f(ev.e2e_latency_s),
@@ -144,7 +147,7 @@ class Estimate:
                 f"{w.text_tokens} text -> {w.output_tokens} output tokens, batch {w.batch} | "
                 f"expected TTFT {seconds(self.ttft_s)}, TPOT {seconds(self.tpot_s)}, e2e "
                 f"{seconds(self.e2e_latency_s)} | bound TTFT {seconds(self.bound.ttft_s)} | "
-                f"memory {si(m.total_bytes, 'B')} ({'fits' if m.fits else 'does not fit'})>")
+                f"memory {si(m.total_memory_bytes, 'B')} ({'fits' if m.fits else 'does not fit'})>")
 
     @property
     def host_note(self) -> str:

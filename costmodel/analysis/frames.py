@@ -22,7 +22,10 @@ def op_frame(ev: Evaluation, i: int = 0, per_layer: bool = False) -> pd.DataFram
     for decode, over all decode steps); per_layer splits a layer range into one row a layer.
     launch_s: the operator's kernel launches (host time): in its latency_s under an engine's
     `host_overlap: serial`; under `async` its latency_s is the device time and the stage's
-    `engine/host_exposed` row holds the launches the device does not hide."""
+    `engine/host_exposed` row holds the launches the device does not hide. bound_by: what
+    holds the operator ('compute', 'memory', 'comm' or 'host': core.metrics.bound_label), not
+    a latency (the roofline-bound latencies are Estimate.bound and the stage_frame's
+    bound_latency_s). count: the operator's instances (an int)."""
     rows = []
     shape = np.shape(ev.ttft_s)
     for c in ev.op_costs:
@@ -34,7 +37,7 @@ def op_frame(ev: Evaluation, i: int = 0, per_layer: bool = False) -> pd.DataFram
             "launch_s": _at(c.launch_s, i, shape),
         }
         base = {"stage": c.op.stage, "op": c.op.name, "op_class": c.op.op_class,
-                "bound": str(bound_label(vals["compute_s"], vals["memory_s"], c.op.op_class))}
+                "bound_by": str(bound_label(vals["compute_s"], vals["memory_s"], c.op.op_class))}
         m = _RANGE.search(c.op.name)
         if per_layer and m:
             lo, hi = int(m.group(1)), int(m.group(2))

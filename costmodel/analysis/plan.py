@@ -107,7 +107,7 @@ def scaling(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Workload, s
                             bandwidth_scale=bw).ev
         out[name] = _smallest_factor(meets(ev, slo, latency_only=True))
     base = evaluate_fleet(spec, profiles, w, auto_dtype=auto_dtype)
-    out["capacity"] = np.maximum(base.ev.per_gpu_total_bytes[:, 0] / base.capacity_bytes[:, 0], 1.0)
+    out["capacity"] = np.maximum(base.ev.per_gpu_total_memory_bytes[:, 0] / base.capacity_bytes[:, 0], 1.0)
     return out
 
 
@@ -181,7 +181,7 @@ def _inflight_fits(fl: Fleet) -> Arr:
     one request's activation peak (the batch-1 column: requests are prefilled as admitted) fit
     on every GPU. Bytes against the device's memory, as Evaluation.fits."""
     ev = fl.ev
-    one = np.broadcast_to(ev.activation_bytes, ev.per_gpu_total_bytes.shape)[:, :1]
+    one = np.broadcast_to(ev.activation_bytes, ev.per_gpu_total_memory_bytes.shape)[:, :1]
     return ev.per_gpu_weights_bytes + ev.per_gpu_kv_cache_bytes + one <= fl.capacity_bytes
 
 

@@ -119,7 +119,7 @@ def _columns(ev: Evaluation, grid: dict[str, Arr], n_hw: int, model_idx: int) ->
                  "bound_tpot_s": ev.bound.tpot_s, "bound_e2e_latency_s": ev.bound.e2e_latency_s,
                  "kv_cache_bytes": ev.kv_cache_bytes,
                  "weights_bytes": ev.weights_bytes, "activation_bytes": ev.activation_bytes,
-                 "total_memory_bytes": ev.total_bytes}
+                 "total_memory_bytes": ev.total_memory_bytes}
     block = np.empty((len(FLOAT_COLUMNS), n, k))
     for i, c in enumerate(STAGE_COLUMNS):
         for j, s in enumerate(STAGES):

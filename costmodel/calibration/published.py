@@ -126,7 +126,7 @@ def _predict_group(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarr
     def flat(x: Any) -> np.ndarray:
         return np.broadcast_to(np.asarray(x, float), (1, len(rows))).reshape(-1)
 
-    memory = flat(summed_peak_bytes(ev.total_bytes, ev.activation_bytes, w.parallel.gpus))
+    memory = flat(summed_peak_bytes(ev.total_memory_bytes, ev.activation_bytes, w.parallel.gpus))
 
     def at(ttft: Any, tpot: Any, e2e: Any) -> np.ndarray:
         return metric_values(metric, flat(ttft), flat(tpot), flat(e2e), cols["batch"],

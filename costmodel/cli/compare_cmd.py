@@ -45,10 +45,11 @@ def compare_records(f: Fleet, power_mode: str | None) -> list[dict[str, Any]]:
             "bound_ttft_s": float(ev.bound.ttft_s[d, 0]),
             "bound_tpot_s": float(ev.bound.tpot_s[d, 0]),
             "bound_e2e_latency_s": float(ev.bound.e2e_latency_s[d, 0]),
-            "total_bytes": float(ev.total_bytes[d, 0]),
-            "per_gpu_bytes": float(ev.per_gpu_total_bytes[d, 0]), "capacity_bytes": h.memory_bytes,
+            "total_memory_bytes": float(ev.total_memory_bytes[d, 0]),
+            "per_gpu_total_memory_bytes": float(ev.per_gpu_total_memory_bytes[d, 0]),
+            "capacity_bytes": h.memory_bytes,
             "fits": bool(ev.fits[d, 0]),
-            **{f"{s}_bound": str(bounds[s][d, 0]) for s in STAGES},
+            **{f"{s}_bound_by": str(bounds[s][d, 0]) for s in STAGES},
             "power_W": float(en.power_W[d, 0]),
             "energy_per_request_J": float(en.request_J[d, 0]),
             "energy_per_output_token_J": float(en.output_token_J[d, 0]),
@@ -79,14 +80,14 @@ def compare_table(recs: list[dict[str, Any]], head: str, gpus: int = 1) -> str:
     short = {"compute": "C", "memory": "M", "comm": "L", "host": "H", "-": "-"}
     rows = [[str(r["rank"]), r["hardware"], r["math_dtype"], seconds(r["ttft_s"]),
              seconds(r["tpot_s"]), seconds(r["e2e_latency_s"]), f"{r['tokens_per_s']:.1f}",
-             f"{si(r['per_gpu_bytes'], 'B')} / {si(r['capacity_bytes'], 'B')}",
-             "yes" if r["fits"] else "NO", "/".join(short[r[f"{s}_bound"]] for s in STAGES),
+             f"{si(r['per_gpu_total_memory_bytes'], 'B')} / {si(r['capacity_bytes'], 'B')}",
+             "yes" if r["fits"] else "NO", "/".join(short[r[f"{s}_bound_by"]] for s in STAGES),
              _joules(r["energy_per_request_J"])] for r in recs]
     t = table(rows, ["#", "device", "dtype", "TTFT", "TPOT", "e2e", "tokens/s", "memory", "fits",
                      "bound v/p/pf/d", "J/request"], right={0, 3, 4, 5, 6, 7, 10})
     changed = [f"{r['hardware']}: {r['hardware_changes']}" for r in recs if r["hardware_changes"]]
     link = (", L = interconnect-bound (the tp / ep communication holds the largest share)"
-            if any("comm" in (r[f"{s}_bound"] for s in STAGES) for r in recs) else "")
+            if any("comm" in (r[f"{s}_bound_by"] for s in STAGES) for r in recs) else "")
     return "\n".join([head, "", t, "", "bound: C = compute-bound, M = memory-bound (the kind "
                       "of operator holding most of the stage's latency), H = host-bound (the "
                       f"engine's launches, overlapping the device, take longer){link}",

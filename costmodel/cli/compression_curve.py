@@ -34,7 +34,7 @@ def _cells(keep: str, label: str, e: Estimate, avg: float, base: Estimate | None
     for the baseline row itself). TTFT, TPOT and e2e are expected on the engine; TTFT bound is
     the roofline at the datasheet peaks; KV cache and memory at the end of generation (B)."""
     cells = [keep, label, f"{avg:.1f}", si(e.stages["prefill"].flops, "FLOP"),
-             si(e.memory.kv_cache_bytes, "B"), si(e.memory.total_bytes, "B"), seconds(e.ttft_s),
+             si(e.memory.kv_cache_bytes, "B"), si(e.memory.total_memory_bytes, "B"), seconds(e.ttft_s),
              seconds(e.tpot_s), seconds(e.e2e_latency_s), seconds(e.bound.ttft_s)]
     if base is None:
         return cells + ["-"] * 3
@@ -60,7 +60,7 @@ def fit_lines(labels: Sequence[str], ests: Sequence[Estimate]) -> list[str]:
     --tp/--pp/--ep) against one GPU's capacity; none when all fit."""
     if all(e.memory.fits for e in ests):
         return []
-    parts = [f"{label} {si(m.total_bytes if m.gpus == 1 else m.per_gpu_bytes, 'B')} "
+    parts = [f"{label} {si(m.total_memory_bytes if m.gpus == 1 else m.per_gpu_total_memory_bytes, 'B')} "
              + ("fits" if m.fits else "DOES NOT FIT")
              for label, m in ((lb, e.memory) for lb, e in zip(labels, ests, strict=True))]
     gpu = " per GPU" if ests[0].memory.gpus > 1 else ""

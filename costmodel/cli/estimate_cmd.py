@@ -154,7 +154,7 @@ def render(est: Estimate, per_op: bool = False) -> str:
         f"bound:    TTFT {seconds(est.bound.ttft_s)} | TPOT {seconds(est.bound.tpot_s)} | "
         f"end-to-end {seconds(est.bound.e2e_latency_s)}",
         f"memory: weights {si(m.weights_bytes, 'B')} + KV cache {si(m.kv_cache_bytes, 'B')} + "
-        f"activations {si(m.activation_bytes, 'B')} = {si(m.total_bytes, 'B')}"
+        f"activations {si(m.activation_bytes, 'B')} = {si(m.total_memory_bytes, 'B')}"
         + (f" of {si(m.capacity_bytes, 'B')}: {verdict}" if m.gpus == 1 else " (whole model)"),
     ]
     if m.gpus > 1:
@@ -209,7 +209,7 @@ def parallel_line(est: Estimate) -> str:
     return (f"per GPU ({d['gpus']} GPUs: tp {d['tp']} x pp {d['pp']}{ep}, {d['interconnect']}): "
             f"weights {si(m.per_gpu_weights_bytes, 'B')} + KV cache "
             f"{si(m.per_gpu_kv_cache_bytes, 'B')} + activations {si(m.activation_bytes, 'B')} = "
-            f"{si(m.per_gpu_bytes, 'B')} of {si(m.capacity_bytes, 'B')}: {verdict} | "
+            f"{si(m.per_gpu_total_memory_bytes, 'B')} of {si(m.capacity_bytes, 'B')}: {verdict} | "
             f"communication {seconds(d['comm_s'] + d['p2p_s'])} | prefill bubble "
             f"{100 * d['prefill_bubble_fraction']:.0f}%")
 
@@ -218,7 +218,7 @@ def op_table(est: Estimate) -> str:
     df = est.to_frame()
     records: Iterable[Any] = df.itertuples()  # the columns' types are known at run time only
     rows = [[r.stage, r.op, str(r.count), si(r.flops, "FLOP"), si(r.bytes, "B"),
-             f"{r.intensity_flops_per_byte:.1f}", seconds(r.latency_s), r.bound]
+             f"{r.intensity_flops_per_byte:.1f}", seconds(r.latency_s), r.bound_by]
             for r in records]
-    return table(rows, ["stage", "operator", "x", "FLOPs", "bytes", "FLOP/B", "latency", "bound"],
+    return table(rows, ["stage", "operator", "x", "FLOPs", "bytes", "FLOP/B", "latency", "bound by"],
                  right={2, 3, 4, 5, 6})

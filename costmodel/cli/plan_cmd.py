@@ -22,10 +22,10 @@ def plan_records(res: Any, slo: Slo) -> list[dict[str, Any]]:
         k = max(b - 1, 0)
         at = {"ttft_s": float(ev.ttft_s[d, k]), "tpot_s": float(ev.tpot_s[d, k]),
               "tokens_per_s": float(ev.tokens_per_s[d, k]),
-              "total_bytes": float(ev.total_bytes[d, k]),
-              "per_gpu_bytes": float(ev.per_gpu_total_bytes[d, k])} if b else {
-            "ttft_s": None, "tpot_s": None, "tokens_per_s": None, "total_bytes": None,
-            "per_gpu_bytes": None}
+              "total_memory_bytes": float(ev.total_memory_bytes[d, k]),
+              "per_gpu_total_memory_bytes": float(ev.per_gpu_total_memory_bytes[d, k])} if b else {
+            "ttft_s": None, "tpot_s": None, "tokens_per_s": None, "total_memory_bytes": None,
+            "per_gpu_total_memory_bytes": None}
         recs.append({
             **fc.device_fields(h),
             "slo_ttft_s": slo.ttft_s if np.isfinite(slo.ttft_s) else None,
@@ -168,8 +168,8 @@ def batching_command(
                    "decode_tokens_per_s": float(res.decode_tokens_per_s[d, k]),
                    "decode_compute_share": float(res.decode_share[d, k]),
                    "decode_linear_compute_share": float(res.linear_share[d, k]),
-                   "total_bytes": float(ev.total_bytes[d, k]),
-                   "per_gpu_bytes": float(ev.per_gpu_total_bytes[d, k]),
+                   "total_memory_bytes": float(ev.total_memory_bytes[d, k]),
+                   "per_gpu_total_memory_bytes": float(ev.per_gpu_total_memory_bytes[d, k]),
                    "fits": bool(ev.fits[d, k]),
                    "decode_turns_compute_at": turn if np.isfinite(turn) else None,
                    "decode_linears_compute_at": lin if np.isfinite(lin) else None}
@@ -190,7 +190,7 @@ def _device_table(hid: str, rows: list[dict[str, Any]], grid: np.ndarray, turn: 
     show = _shown(grid, [turn, lin])
     t = table([[str(r["batch"]), seconds(r["tpot_s"]), f"{r['decode_tokens_per_s']:.1f}",
                 f"{100 * r['decode_compute_share']:.0f}%",
-                f"{100 * r['decode_linear_compute_share']:.0f}%", si(r["per_gpu_bytes"], "B"),
+                f"{100 * r['decode_linear_compute_share']:.0f}%", si(r["per_gpu_total_memory_bytes"], "B"),
                 "yes" if r["fits"] else "NO"] for r in (rows[i] for i in show)],
               ["batch", "TPOT", "decode tok/s", "compute-bound", "linears c-b", "memory", "fits"],
               right={0, 1, 2, 3, 4, 5})

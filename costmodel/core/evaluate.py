@@ -109,10 +109,10 @@ class Evaluation:
     weights_bytes: Arr
     kv_cache_bytes: Arr
     activation_bytes: Arr
-    total_bytes: Arr
+    total_memory_bytes: Arr
     per_gpu_weights_bytes: Arr
     per_gpu_kv_cache_bytes: Arr
-    per_gpu_total_bytes: Arr
+    per_gpu_total_memory_bytes: Arr
     fits: Arr
     parallel: ParallelResult
     bound: Bound  # the same latencies at the roofline bound (no engine overheads)
@@ -393,9 +393,9 @@ def evaluate(spec: ModelSpec, prep: Prepared) -> Evaluation:
         stages=stages, ttft_s=ttft, tpot_s=tpot, e2e_latency_s=e2e, decode_steps=run.n_steps,
         tokens_per_s=run.pts.batch * run.pts.output / e2e, weights_bytes=mem.weights_bytes,
         kv_cache_bytes=mem.kv_cache_bytes, activation_bytes=mem.activation_bytes,
-        total_bytes=mem.total_bytes, per_gpu_weights_bytes=mem.per_gpu_weights_bytes,
+        total_memory_bytes=mem.total_memory_bytes, per_gpu_weights_bytes=mem.per_gpu_weights_bytes,
         per_gpu_kv_cache_bytes=mem.per_gpu_kv_cache_bytes,
-        per_gpu_total_bytes=mem.per_gpu_total_bytes,
-        fits=mem.per_gpu_total_bytes <= prep.capacity_bytes, parallel=info,
+        per_gpu_total_memory_bytes=mem.per_gpu_total_memory_bytes,
+        fits=mem.per_gpu_total_memory_bytes <= prep.capacity_bytes, parallel=info,
         bound=_bound(gpu, ops, mb_ops, prep, bounds), op_costs=run.costs,
     )

@@ -56,13 +56,13 @@ def peak_activation_bytes(ops: Iterable[Op], like: Arr) -> Arr:
     return peak
 
 
-def summed_peak_bytes(total_bytes: Arr, activation_bytes: Arr, gpus: int) -> Arr:
+def summed_peak_bytes(total_memory_bytes: Arr, activation_bytes: Arr, gpus: int) -> Arr:
     """Bytes of GPU memory summed over a replica's GPUs, each at its own peak (what
     torch.cuda.max_memory_allocated summed over the devices reads): one copy of the weights and
     of the KV cache split over them, and every GPU's own activation peak (each runs operators
     of the same shapes: its pipeline stage's layers, its tensor-parallel shard) =
-    total_bytes + (gpus - 1) x activation_bytes."""
-    return total_bytes + (gpus - 1) * activation_bytes
+    total_memory_bytes + (gpus - 1) x activation_bytes."""
+    return total_memory_bytes + (gpus - 1) * activation_bytes
 
 
 @dataclass(frozen=True)
@@ -77,11 +77,11 @@ class Footprint:
     per_gpu_kv_cache_bytes: Arr
 
     @property
-    def total_bytes(self) -> Arr:
+    def total_memory_bytes(self) -> Arr:
         return self.weights_bytes + self.kv_cache_bytes + self.activation_bytes
 
     @property
-    def per_gpu_total_bytes(self) -> Arr:
+    def per_gpu_total_memory_bytes(self) -> Arr:
         return self.per_gpu_weights_bytes + self.per_gpu_kv_cache_bytes + self.activation_bytes
 
 

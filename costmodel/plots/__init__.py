@@ -26,7 +26,7 @@ Input contracts (base units in the frames; display units are chosen here):
     savings_pct 100 * (baseline - compressed) / baseline; positive = saved; NaN if baseline 0
   Per-request metrics (kv_cache_bytes, ttft_s, tpot_s, e2e_latency_s) use stage `total`.
 - compare records: `costmodel compare` rows with hardware, ttft_s, tpot_s, tokens_per_s,
-  total_bytes, capacity_bytes, fits (per_gpu_bytes, when present, is the footprint drawn).
+  total_memory_bytes, capacity_bytes, fits (per_gpu_total_memory_bytes, when present, is the footprint drawn).
 """
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ def _scale(ax: Any, vals: np.ndarray) -> None:
 
 def _memory(ax: Any, records: list[dict[str, Any]], names: list[str]) -> None:
     """Footprint bars (GB) with each device's capacity as a black tick across its bar."""
-    used = np.array([r.get("per_gpu_bytes", r["total_bytes"]) for r in records],
+    used = np.array([r.get("per_gpu_total_memory_bytes", r["total_memory_bytes"]) for r in records],
                     dtype=float) / GIGA  # the most loaded GPU under --tp/--pp/--ep
     cap = np.array([r["capacity_bytes"] for r in records], dtype=float) / GIGA
     bars = ax.bar(names, used, color=["tab:blue" if r["fits"] else "tab:red" for r in records],

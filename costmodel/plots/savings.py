@@ -80,10 +80,11 @@ def _one_scenario(savings_df: pd.DataFrame) -> None:
     for col in ("keep", "compression", "model", "hardware"):
         if col in savings_df and savings_df[col].nunique(dropna=False) > 1:
             values = ", ".join(str(v) for v in savings_df[col].unique()[:4])
+            first = savings_df[col].iloc[0]  # a numpy scalar's repr would be np.float64(0.5)
+            first = first.item() if isinstance(first, np.generic) else first
             raise CostmodelError(f"savings frame: rows of {savings_df[col].nunique(dropna=False)}"
                                  f" scenarios ({col} {values}); draw one at a time, the rows "
-                                 f"of one {col} (frame[frame.{col} == "
-                                 f"{savings_df[col].iloc[0]!r}])")
+                                 f"of one {col} (frame[frame.{col} == {first!r}])")
 
 
 def _human(value: float, metric: str) -> str:

@@ -275,10 +275,14 @@ class VisualPlan(BaseModel):
     """How many encoder passes an input needs and how many tokens reach the LLM (per sample)."""
 
     model_config = ConfigDict(frozen=True)
-    crops: float = Field(ge=0)  # encoder passes (images or tiles)
-    seq_per_crop: float = Field(ge=0)  # encoder sequence length per pass (incl. CLS)
-    projector_rows: float = Field(ge=0)  # patch features into the projector
-    llm_tokens: float = Field(ge=0)  # visual tokens entering the LLM
+    # Counts are ints (a whole float such as 576.0 is taken as 576; a fraction is refused).
+    crops: int = Field(ge=0)  # encoder passes (images or tiles)
+    # Encoder sequence length per pass (incl. CLS): a float, since N visual tokens given
+    # directly to a dynamic-resolution model spread over `images` passes average
+    # N x merge^2 / images patches a pass, which need not be whole (core/visual_tokens.py).
+    seq_per_crop: float = Field(ge=0)
+    projector_rows: int = Field(ge=0)  # patch features into the projector
+    llm_tokens: int = Field(ge=0)  # visual tokens entering the LLM
     # Patch columns of each encoder pass (dynamic resolution); 0 = not known. Windowed ViT
     # attention (Qwen2.5-VL) depends on the grid, not only on seq_per_crop.
-    grid_w: float = Field(default=0, ge=0)
+    grid_w: int = Field(default=0, ge=0)

@@ -176,7 +176,7 @@ def _point_columns(ev: Evaluation) -> dict[str, Any]:
     """The sweep's per-point columns (names as `costmodel sweep` prints them)."""
     return {"ttft_s": ev.ttft_s, "tpot_s": ev.tpot_s, "e2e_latency_s": ev.e2e_latency_s,
             "bound_ttft_s": ev.bound.ttft_s, "bound_tpot_s": ev.bound.tpot_s,
-            "bound_e2e_latency_s": ev.bound.e2e_latency_s, "total_memory_bytes": ev.total_bytes}
+            "bound_e2e_latency_s": ev.bound.e2e_latency_s, "total_memory_bytes": ev.total_memory_bytes}
 
 
 def sweep(i: Inputs, grid: str,
@@ -193,7 +193,8 @@ def sweep(i: Inputs, grid: str,
         tokens = np.asarray(parse_grid(grid, "--visual-tokens"), dtype=float).reshape(-1)
         ev, cols, _ = evaluate_grid(i.spec, [i.hw], tokens, np.asarray([w.batch]), w)
         shape = (1, cols["visual_tokens"].size)
-        out = {"visual_tokens": [float(x) for x in cols["visual_tokens"].astype(int)]}
+        out: dict[str, list[float]] = {  # counts as ints (JSON 64, not 64.0)
+            "visual_tokens": [int(x) for x in cols["visual_tokens"].astype(int)]}
         for name, x in _point_columns(ev).items():
             out[name] = [float(v) for v in np.broadcast_to(np.asarray(x), shape).reshape(-1)]
         return out

@@ -45,7 +45,7 @@ def _memory(est: Estimate) -> str:
     per-GPU line up to its verdict (the page shows the verdict beside it)."""
     m = est.memory
     whole = (f"weights {si(m.weights_bytes, 'B')} + KV cache {si(m.kv_cache_bytes, 'B')}"
-             f" + activations {si(m.activation_bytes, 'B')} = {si(m.total_bytes, 'B')}")
+             f" + activations {si(m.activation_bytes, 'B')} = {si(m.total_memory_bytes, 'B')}")
     if m.gpus == 1:
         return f"{whole} of {si(m.capacity_bytes, 'B')}"
     verdict = "fits" if m.fits else "DOES NOT FIT"

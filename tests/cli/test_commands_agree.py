@@ -82,7 +82,7 @@ def test_cli_commands_agree_on_images_and_video(case, capsys):
         assert sw[0][key] == pytest.approx(est[key], rel=1e-12)
         assert cmp[key] == pytest.approx(est[key], rel=1e-12)
         assert sw[0][f"bound_{key}"] == pytest.approx(est["bound"][key], rel=1e-12)
-    assert sw[0]["total_memory_bytes"] == pytest.approx(est["memory"]["total_bytes"], rel=1e-12)
+    assert sw[0]["total_memory_bytes"] == pytest.approx(est["memory"]["total_memory_bytes"], rel=1e-12)
     video = est["workload"].get("video_frames")
     if video is not None:
         assert sw[0]["video_frames"] == video

@@ -60,13 +60,15 @@ def test_json_and_csv_are_the_apis(args, fields):
     assert json.loads(text) == json.loads(dumps(cmp.to_dict()))
     csv = _cli(args, "csv")
     assert csv == records_csv(cmp.records())
-    read = pd.read_csv(io.StringIO(csv), dtype={"keep": str} if "keep" in cmp.frame() else None)
+    labels = {"keep_label": str} if "keep_label" in cmp.frame() else None  # "0.50" stays text
+    read = pd.read_csv(io.StringIO(csv), dtype=labels)
     pd.testing.assert_frame_equal(read, cmp.frame(), check_exact=True)
 
 
 def test_one_scenario_and_several_shapes():
     """One keep: the one-scenario document and no keep column; a list: `scenarios`, one per
-    value in the order given, and `keep` as given (text) after `compression`."""
+    value in the order given, and after `compression` `keep`, a number (a count an int, a
+    ratio a float: a column to plot against), and `keep_label`, the text as given."""
     one = costmodel.compare_compression("llava-1.5-7b", "a100-80gb", keep=0.1)
     assert one.keeps == ("0.1",) and "scenarios" not in one.to_dict()
     assert "keep" not in one.frame() and len(one.frame()) == len(one.savings())
@@ -75,8 +77,15 @@ def test_one_scenario_and_several_shapes():
     assert [s["compression"] for s in doc["scenarios"]] == ["select@projector keep 64",
                                                            "select@projector keep 0.5"]
     cols = list(several.frame().columns)
-    assert cols[cols.index("compression") + 1] == "keep"
-    assert list(several.frame().keep.unique()) == ["64", "0.5"]
+    assert cols[cols.index("compression") + 1: cols.index("compression") + 3] == [
+        "keep", "keep_label"]
+    frame = several.frame()
+    assert frame.keep.dtype == np.float64 and list(frame.keep.unique()) == [64.0, 0.5]
+    assert list(frame.keep_label.unique()) == ["64", "0.5"]
+    rec = several.records()
+    assert {(type(r["keep"]), r["keep_label"]) for r in rec} == {(int, "64"), (float, "0.5")}
+    counts = costmodel.compare_compression("llava-1.5-7b", "a100-80gb", keep=[64, 144]).frame()
+    assert counts.keep.dtype == np.int64 and counts.visual_tokens.dtype == np.int64
     assert repr(several).startswith("<CompressionComparison llava-1.5-7b on a100-80gb")
     assert "\n" not in repr(several)
 

@@ -82,10 +82,12 @@ def test_csv_is_the_one_value_rows_one_scenario_after_another(capsys):
     singles = [_csv([*BASE, "--keep", v], capsys) for v in ("0.1", "64")]
     assert len(rows) == sum(len(s) for s in singles)
     assert list(rows[0]).index("keep") == list(rows[0]).index("compression") + 1
+    assert list(rows[0]).index("keep_label") == list(rows[0]).index("keep") + 1
     n = len(singles[0])
     for value, part, one in zip(("0.1", "64"), (rows[:n], rows[n:]), singles, strict=True):
-        assert {r["keep"] for r in part} == {value}
-        assert [{k: v for k, v in r.items() if k != "keep"} for r in part] == one
+        assert {(r["keep"], r["keep_label"]) for r in part} == {(value, value)}
+        assert [{k: v for k, v in r.items() if k not in ("keep", "keep_label")}
+                for r in part] == one
     assert rows[0]["compression"] != rows[n]["compression"]
 
 

@@ -136,7 +136,7 @@ def test_breakdown_shows_every_stage(op_frame):
 
 def _records(ttft: list[float]) -> list[dict]:
     return [{"hardware": f"d{i}", "ttft_s": t, "tpot_s": t / 10, "tokens_per_s": 1 / t,
-             "total_bytes": 20e9, "capacity_bytes": cap, "fits": 20e9 <= cap}
+             "total_memory_bytes": 20e9, "capacity_bytes": cap, "fits": 20e9 <= cap}
             for i, (t, cap) in enumerate(zip(ttft, (80e9, 24e9, 16e9), strict=False))]
 
 

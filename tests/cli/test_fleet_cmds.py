@@ -24,7 +24,7 @@ def test_compare_cli_ranks_and_plots(tmp_path, capsys):
     assert ttfts == sorted(ttfts) and recs[0]["hardware"] == "h100-sxm"
     # hf-eager's launches overlap the device (host_overlap: async): a batch-1 decode step on
     # the A100 / H100 takes the host's time; the slower devices' own memory time is longer
-    bounds = {r["hardware"]: r["decode_bound"] for r in recs}
+    bounds = {r["hardware"]: r["decode_bound_by"] for r in recs}
     assert bounds["a100-80gb"] == bounds["h100-sxm"] == "host"
     assert set(bounds.values()) == {"host", "memory"}
     code, out, _ = run(args + ["-f", "csv"], capsys)

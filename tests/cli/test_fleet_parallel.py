@@ -35,13 +35,15 @@ def test_energy_counts_every_gpu(layout, gpus, capsys):
 def test_memory_is_per_gpu_under_tp(capsys):
     layout = ["--tp", "2"]
     est = _json(["estimate", *BASE, *layout], capsys)["memory"]
-    assert est["per_gpu_bytes"] < est["capacity_bytes"] < est["total_bytes"]  # fits only split
+    # fits only split
+    assert est["per_gpu_total_memory_bytes"] < est["capacity_bytes"] < est["total_memory_bytes"]
     cmp = _json(["compare", *BASE, *layout], capsys)[0]
     bat = _json(["batching", *BASE, *layout], capsys)[0]
     pl = _json(["plan", *BASE, *layout, "--ttft", "100", "--max-batch", "8"], capsys)[0]
     assert cmp["fits"] and bat["fits"] and pl["largest_batch"] == 8
-    for got in (cmp["per_gpu_bytes"], bat["per_gpu_bytes"], pl["per_gpu_bytes_at_largest"]):
-        assert got == pytest.approx(est["per_gpu_bytes"], rel=1e-12)
+    for got in (cmp["per_gpu_total_memory_bytes"], bat["per_gpu_total_memory_bytes"],
+                pl["per_gpu_total_memory_bytes_at_largest"]):
+        assert got == pytest.approx(est["per_gpu_total_memory_bytes"], rel=1e-12)
     code, out, _ = run(["compare", *BASE, *layout], capsys)
     row = next(line for line in out.splitlines() if line.startswith("1 "))
     assert "16.4 GB / 24 GB  yes" in row and "2 GPUs (tp x pp x ep)" in out

@@ -52,7 +52,7 @@ def test_json_is_the_estimate_in_base_units(mid, hw, engine, visual, text, out, 
         assert j["bytes"] == j["weight_bytes"] + j["act_bytes"] + j["kv_bytes"]
         assert doc["bound"]["stages"][s]["latency_s"] == r.bound_latency_s
     m = doc["memory"]
-    assert m["total_bytes"] == m["weights_bytes"] + m["kv_cache_bytes"] + m["activation_bytes"]
+    assert m["total_memory_bytes"] == m["weights_bytes"] + m["kv_cache_bytes"] + m["activation_bytes"]
     assert doc["ttft_s"] == sum(doc["stages"][s]["latency_s"]
                                 for s in ("vision", "projector", "prefill"))
     assert doc["e2e_latency_s"] == doc["ttft_s"] + doc["stages"]["decode"]["latency_s"]

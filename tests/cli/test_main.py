@@ -32,7 +32,7 @@ def test_estimate_json_keys_in_base_units(capsys):
     for k in ("ttft_s", "tpot_s", "e2e_latency_s"):
         assert doc[k] > 0
     assert set(doc["memory"]) >= {"weights_bytes", "kv_cache_bytes", "activation_bytes",
-                                  "total_bytes", "fits"}
+                                  "total_memory_bytes", "fits"}
     assert doc["ttft_s"] == pytest.approx(sum(doc["stages"][s]["latency_s"]
                                               for s in ("vision", "projector", "prefill")))
 

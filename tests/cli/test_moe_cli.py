@@ -44,7 +44,7 @@ def test_expert_parallel_estimate_lowers_memory_per_gpu(capsys):
                             "-f", "json"], capsys)
         doc = json.loads(out)
         assert code == 0 and doc["parallel"]["ep"] == ep and doc["parallel"]["gpus"] == ep
-        per_gpu[ep] = doc["memory"]["per_gpu_bytes"]
+        per_gpu[ep] = doc["memory"]["per_gpu_total_memory_bytes"]
     assert per_gpu[4] < per_gpu[1]
     code, out, _ = run(["estimate", "mixtral-8x7b", "-H", "h100-sxm", "--ep", "4"], capsys)
     assert code == 0 and "4 GPUs: tp 1 x pp 1 x ep 4" in out

@@ -22,8 +22,8 @@ def test_cli_tp_pp_json_and_table(tmp_path, capsys):
     assert code == 0
     doc = json.loads(out)
     assert doc["parallel"]["gpus"] == 4 and doc["parallel"]["interconnect"] == "nvlink"
-    assert doc["memory"]["per_gpu_bytes"] < doc["memory"]["total_bytes"]
-    assert {"weights_bytes", "kv_cache_bytes", "total_bytes", "fits"} <= set(doc["memory"])
+    assert doc["memory"]["per_gpu_total_memory_bytes"] < doc["memory"]["total_memory_bytes"]
+    assert {"weights_bytes", "kv_cache_bytes", "total_memory_bytes", "fits"} <= set(doc["memory"])
     code, out, _ = run(args, capsys)
     assert code == 0 and "per GPU (4 GPUs: tp 2 x pp 2, nvlink)" in out
 

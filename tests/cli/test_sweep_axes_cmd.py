@@ -40,7 +40,7 @@ def _agree(rows: pd.DataFrame, model: str, options) -> None:
         for key in ("ttft_s", "tpot_s", "e2e_latency_s"):
             assert getattr(r, key) == pytest.approx(est[key], rel=1e-12), key
             assert getattr(r, f"bound_{key}") == pytest.approx(est["bound"][key], rel=1e-12)
-        assert r.total_memory_bytes == pytest.approx(est["memory"]["total_bytes"], rel=1e-12)
+        assert r.total_memory_bytes == pytest.approx(est["memory"]["total_memory_bytes"], rel=1e-12)
 
 
 def test_sweep_images_and_sizes_equals_estimate():

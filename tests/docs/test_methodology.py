@@ -133,7 +133,7 @@ def test_parallel_example_table():
         d = costmodel.estimate("llava-1.5-7b", "h100-sxm", batch=8, parallel=par).to_dict()
         comm_ms = 1e3 * (d["parallel"]["comm_s"] + d["parallel"]["p2p_s"])
         comm = "0" if comm_ms == 0 else f"{comm_ms:.3g} ms" if comm_ms >= 1 else f"{comm_ms:.1f} ms"
-        mem = d["memory"].get("per_gpu_bytes", d["memory"]["total_bytes"])
+        mem = d["memory"].get("per_gpu_total_memory_bytes", d["memory"]["total_memory_bytes"])
         assert (f"| {name} | {_g3(d['bound']['ttft_s'] * 1e3)} ms | "
                 f"{_g3(d['bound']['tpot_s'] * 1e3)} ms | {_g3(mem / 1e9)} GB | {comm} |") in text, name
 

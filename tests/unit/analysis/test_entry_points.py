@@ -66,8 +66,8 @@ def hw():
 
 def _same(est: Estimate, ttft, tpot, e2e, total, per_gpu) -> None:
     got = [float(np.ravel(x)[0]) for x in (ttft, tpot, e2e, total, per_gpu)]
-    want = [est.ttft_s, est.tpot_s, est.e2e_latency_s, est.memory.total_bytes,
-            est.memory.per_gpu_bytes]
+    want = [est.ttft_s, est.tpot_s, est.e2e_latency_s, est.memory.total_memory_bytes,
+            est.memory.per_gpu_total_memory_bytes]
     assert got == pytest.approx(want, rel=1e-12)
 
 
@@ -91,7 +91,7 @@ def _sweep(spec, hw, w):
     row = df[df["stage"] == "decode"].iloc[0]
     assert row.visual_tokens == ref.plan.llm_tokens
     _same(ref, row.ttft_s, row.tpot_s, row.e2e_latency_s, row.total_memory_bytes,
-          ref.memory.per_gpu_bytes)
+          ref.memory.per_gpu_total_memory_bytes)
     assert [row.bound_ttft_s, row.bound_tpot_s, row.bound_e2e_latency_s] == pytest.approx(
         [ref.bound.ttft_s, ref.bound.tpot_s, ref.bound.e2e_latency_s], rel=1e-12)
 
@@ -106,7 +106,7 @@ def _sweep_tokens(spec, hw, w):
     one = {} if spec.token_scheme.kind == "dynamic" else {"images": 1}
     ref = estimate(spec, hw, w.model_copy(update={"visual_tokens": vis, **one}))
     _same(ref, row.ttft_s, row.tpot_s, row.e2e_latency_s, row.total_memory_bytes,
-          ref.memory.per_gpu_bytes)
+          ref.memory.per_gpu_total_memory_bytes)
     assert [row.bound_ttft_s, row.bound_tpot_s, row.bound_e2e_latency_s] == pytest.approx(
         [ref.bound.ttft_s, ref.bound.tpot_s, ref.bound.e2e_latency_s], rel=1e-12)
 
@@ -121,7 +121,7 @@ def _same_bound(est: Estimate, ev, k: int = 0) -> None:
 def _fleet(spec, hw, w):
     ev = evaluate_fleet(spec, [hw], w, auto_dtype=False).ev
     est = estimate(spec, hw, w)
-    _same(est, ev.ttft_s, ev.tpot_s, ev.e2e_latency_s, ev.total_bytes, ev.per_gpu_total_bytes)
+    _same(est, ev.ttft_s, ev.tpot_s, ev.e2e_latency_s, ev.total_memory_bytes, ev.per_gpu_total_memory_bytes)
     _same_bound(est, ev)
 
 
@@ -135,15 +135,15 @@ def _energy(spec, hw, w):
 
 def _batching(spec, hw, w):
     ev = batching(spec, [hw], w, np.array([w.batch]), auto_dtype=False).fleet.ev
-    _same(estimate(spec, hw, w), ev.ttft_s, ev.tpot_s, ev.e2e_latency_s, ev.total_bytes,
-          ev.per_gpu_total_bytes)
+    _same(estimate(spec, hw, w), ev.ttft_s, ev.tpot_s, ev.e2e_latency_s, ev.total_memory_bytes,
+          ev.per_gpu_total_memory_bytes)
 
 
 def _plan(spec, hw, w):
     ev = plan(spec, [hw], w, Slo(), max_batch=w.batch, auto_dtype=False).fleet.ev
     k = w.batch - 1
     _same(estimate(spec, hw, w), ev.ttft_s[:, k], ev.tpot_s[:, k], ev.e2e_latency_s[:, k],
-          ev.total_bytes[:, k], ev.per_gpu_total_bytes[:, k])
+          ev.total_memory_bytes[:, k], ev.per_gpu_total_memory_bytes[:, k])
 
 
 ENTRY_POINTS = {"sweep": _sweep, "sweep_tokens": _sweep_tokens, "devices": _fleet,
@@ -205,4 +205,4 @@ def test_sweep_over_video_frames_equals_estimate_point_by_point(hw, model):
                                                       "batch": row.batch}))
         assert row.visual_tokens == ref.plan.llm_tokens
         _same(ref, row.ttft_s, row.tpot_s, row.e2e_latency_s, row.total_memory_bytes,
-              ref.memory.per_gpu_bytes)
+              ref.memory.per_gpu_total_memory_bytes)

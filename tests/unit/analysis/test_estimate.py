@@ -83,7 +83,7 @@ def test_weights_in_footprint_include_embedding_and_lm_head(llava, gpu):
 def test_fits_false_is_a_result_not_a_crash(llava, gpu):
     e = estimate(llava, gpu, batch=256, visual_tokens=2880, output_tokens=2048)
     assert not e.memory.fits
-    assert e.memory.total_bytes > gpu.memory_bytes
+    assert e.memory.total_memory_bytes > gpu.memory_bytes
 
 
 def test_weight_only_int4_uses_activation_peak(llava, gpu):

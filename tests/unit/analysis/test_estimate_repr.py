@@ -17,7 +17,7 @@ def test_repr_is_one_line_with_engine_compression_and_both_latencies():
     # the figures are the object's own (any refit moves both alike)
     assert f"expected TTFT {seconds(est.ttft_s)}, TPOT {seconds(est.tpot_s)}" in text
     assert f"bound TTFT {seconds(est.bound.ttft_s)}" in text and est.bound.ttft_s < est.ttft_s
-    assert f"memory {si(est.memory.total_bytes, 'B')} (fits)" in text
+    assert f"memory {si(est.memory.total_memory_bytes, 'B')} (fits)" in text
     assert "compression" not in repr(costmodel.estimate("llava-1.5-7b", "h100-sxm"))
 
 
@@ -36,9 +36,9 @@ def test_comparison_repr_names_a_run_that_does_not_fit():
     text = repr(c)
     b, (k25, k90) = c.baseline.memory, (n.memory for n in c.compressed)
     assert not b.fits and k25.fits and not k90.fits
-    assert (f"{seconds(c.baseline.e2e_latency_s)}, does not fit ({si(b.total_bytes, 'B')} of "
+    assert (f"{seconds(c.baseline.e2e_latency_s)}, does not fit ({si(b.total_memory_bytes, 'B')} of "
             "24 GB) | select@projector keep 0.25") in text
-    assert text.endswith(f"saved), does not fit ({si(k90.total_bytes, 'B')} of 24 GB)>")
+    assert text.endswith(f"saved), does not fit ({si(k90.total_memory_bytes, 'B')} of 24 GB)>")
     assert text.count("does not fit") == 2
     fits = repr(costmodel.compare_compression("llava-1.5-7b", "a100-80gb", keep=0.1))
     assert "fit" not in fits

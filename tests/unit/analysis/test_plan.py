@@ -29,7 +29,7 @@ def test_fleet_equals_point_estimates(llava):
         e = estimate(llava, h, w)
         assert f.ev.ttft_s[d, 0] == pytest.approx(e.ttft_s, rel=1e-12)
         assert f.ev.tpot_s[d, 0] == pytest.approx(e.tpot_s, rel=1e-12)
-        assert f.ev.total_bytes[d, 0] == pytest.approx(e.memory.total_bytes, rel=1e-12)
+        assert f.ev.total_memory_bytes[d, 0] == pytest.approx(e.memory.total_memory_bytes, rel=1e-12)
 
 
 @pytest.mark.parametrize("slo", [Slo(0.3, 0.05), Slo(0.5, 0.02), Slo(np.inf, 0.03)])

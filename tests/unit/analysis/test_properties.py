@@ -33,7 +33,7 @@ def test_monotone_in_batch_and_throughput_sane(v, b1, b2, out):
     x = estimate(LLAVA15_7B, GPU, visual_tokens=v, batch=lo, output_tokens=out)
     y = estimate(LLAVA15_7B, GPU, visual_tokens=v, batch=hi, output_tokens=out)
     assert y.e2e_latency_s >= x.e2e_latency_s
-    assert y.memory.total_bytes >= x.memory.total_bytes
+    assert y.memory.total_memory_bytes >= x.memory.total_memory_bytes
     # Batching amortises weight reads: throughput does not fall.
     assert y.tokens_per_s >= x.tokens_per_s * (1 - 1e-12)
 

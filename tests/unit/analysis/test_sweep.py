@@ -53,7 +53,7 @@ def _check_rows(df: pd.DataFrame, spec: ModelSpec, w: Workload) -> int:
             assert r.kv_cache_bytes == pytest.approx(m.kv_cache_bytes, rel=1e-12)
             assert r.weights_bytes == pytest.approx(m.weights_bytes, rel=1e-12)
             assert r.activation_bytes == pytest.approx(m.activation_bytes, rel=1e-12)
-            assert r.total_memory_bytes == pytest.approx(m.total_bytes, rel=1e-12)
+            assert r.total_memory_bytes == pytest.approx(m.total_memory_bytes, rel=1e-12)
             assert bool(r.fits) == m.fits
             n += 1
     return n

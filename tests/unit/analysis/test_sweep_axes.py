@@ -29,7 +29,7 @@ def _same(row, e) -> None:
         assert getattr(row, c) == pytest.approx(getattr(s, c), rel=1e-12, abs=0), c
     got = [getattr(row, c) for c in POINT]
     want = [e.ttft_s, e.tpot_s, e.e2e_latency_s, e.tokens_per_s, e.bound.ttft_s,
-            e.bound.tpot_s, e.bound.e2e_latency_s, e.memory.kv_cache_bytes, e.memory.total_bytes]
+            e.bound.tpot_s, e.bound.e2e_latency_s, e.memory.kv_cache_bytes, e.memory.total_memory_bytes]
     assert got == pytest.approx(want, rel=1e-12)
     assert row.visual_tokens == e.plan.llm_tokens and bool(row.fits) == e.memory.fits
 

@@ -37,8 +37,8 @@ ENGINES = sorted(p.stem for p in (ROOT / "costmodel" / "engines").glob("*.yaml")
 VIEWER_IDS = [m for m, s in SPECS.items() if s.llm.moe is None and s.cross_vision is None]
 AXES = ("visual_tokens", "text_tokens", "output_tokens", "batch")
 COUNTS = ("flops", "useful_flops", "weight_bytes", "act_bytes", "kv_bytes")
-MEMORY = ("weights_bytes", "kv_cache_bytes", "activation_bytes", "total_bytes",
-          "per_gpu_total_bytes")
+MEMORY = ("weights_bytes", "kv_cache_bytes", "activation_bytes", "total_memory_bytes",
+          "per_gpu_total_memory_bytes")
 TOL = 1e-12
 
 

@@ -45,7 +45,8 @@ def test_tp1_is_the_single_gpu_evaluation(llava, gpu):
     direct = evaluate(llava, prepare(llava, [gpu], w))
     est = estimate(llava, gpu, w)
     assert est.ttft_s == float(direct.ttft_s[0, 0]) and est.tpot_s == float(direct.tpot_s[0, 0])
-    assert est.memory.total_bytes == float(direct.total_bytes[0, 0]) == est.memory.per_gpu_bytes
+    m = est.memory
+    assert m.total_memory_bytes == float(direct.total_memory_bytes[0, 0]) == m.per_gpu_total_memory_bytes
     assert not [c for c in est.evaluation.op_costs if c.op.op_class == "comm"]
     assert est.to_dict()["parallel"]["gpus"] == 1
 
@@ -197,5 +198,5 @@ def test_parallel_evaluation_is_vectorised(llava, gpu):
         one = estimate(llava, hw, w)
         assert float(ev.ttft_s[0, i]) == pytest.approx(one.ttft_s, rel=1e-12)
         assert float(ev.tpot_s[0, i]) == pytest.approx(one.tpot_s, rel=1e-12)
-        assert float(ev.per_gpu_total_bytes[0, i]) == pytest.approx(one.memory.per_gpu_bytes,
-                                                                    rel=1e-12)
+        assert float(ev.per_gpu_total_memory_bytes[0, i]) == pytest.approx(
+            one.memory.per_gpu_total_memory_bytes, rel=1e-12)

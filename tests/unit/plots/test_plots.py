@@ -34,7 +34,7 @@ def sweep_df(hardware: list[str], tokens: list[int]) -> pd.DataFrame:
             e = estimate(LLAVA15_7B, hw, visual_tokens=t)
             point = {"model": "llava", "hardware": hw, "batch": 1, "visual_tokens": t,
                      "text_tokens": 64, "output_tokens": 128, "ttft_s": e.ttft_s,
-                     "tpot_s": e.tpot_s, "total_memory_bytes": e.memory.total_bytes}
+                     "tpot_s": e.tpot_s, "total_memory_bytes": e.memory.total_memory_bytes}
             rows += [{**point, "stage": s, "flops": r.flops, "latency_s": r.latency_s}
                      for s, r in e.stages.items()]
     return pd.DataFrame(rows)
@@ -186,9 +186,10 @@ def test_savings_of_several_scenarios_are_refused_not_overlaid():
     one label; `compare-compression --plot` refuses a --keep list, so does the figure."""
     from costmodel.errors import CostmodelError
 
-    two = pd.concat([savings_df(after=144).assign(keep="0.25"),
-                     savings_df(after=288).assign(keep="0.5")], ignore_index=True)
+    two = pd.concat([savings_df(after=144).assign(keep=0.25, keep_label="0.25"),
+                     savings_df(after=288).assign(keep=0.5, keep_label="0.5")], ignore_index=True)
+    # keep is a number (float64): the hint reads 0.25, not np.float64(0.25) nor '0.25'
     with pytest.raises(CostmodelError, match=r"^savings frame: rows of 2 scenarios \(keep "
-                       r"0\.25, 0\.5\); draw one at a time.*frame\[frame\.keep == '0\.25'\]"):
+                       r"0\.25, 0\.5\); draw one at a time.*frame\[frame\.keep == 0\.25\]\)$"):
         savings_figure(two)
-    assert len(savings_figure(two[two.keep == "0.5"]).axes[0].patches) == len(savings_df())
+    assert len(savings_figure(two[two.keep == 0.5]).axes[0].patches) == len(savings_df())
