@@ -59,7 +59,10 @@ def test_a_million_visual_tokens_print_as_a_whole_number(capsys):
         code, out, _ = run(cmd + args, capsys)
         assert code == 0 and "e+0" not in out
         assert "batch 1 | 1000000 visual tokens" in out
-    est = costmodel.estimate("llava-1.5-7b", "h200", visual_tokens=1_000_000)
+    from costmodel.errors import ContextWarning
+
+    with pytest.warns(ContextWarning, match="exceeds its max_position_embeddings"):
+        est = costmodel.estimate("llava-1.5-7b", "h200", visual_tokens=1_000_000)
     assert "1000000 visual + 64 text" in repr(est)
 
 
