@@ -159,6 +159,9 @@ def render(est: Estimate, per_op: bool = False) -> str:
     ]
     if m.gpus > 1:
         lines.append(parallel_line(est))
+    if steps == 0:  # core/evaluate.py: TPOT = one step's latency when none runs
+        lines.append("TPOT: with 1 output token no decode step runs; TPOT is "
+                     "one decode step's latency, what a next token would take")
     if est.prepared.engine.host_overlap == "async" and any(
             s.launch_s > 0 for s in est.stages.values()):
         lines.append(host_line(est))

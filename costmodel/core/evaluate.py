@@ -261,9 +261,15 @@ def _engine_costs(r: Rates, n_steps: Arr, like: Arr) -> dict[str, list[OpCost]]:
         return {"prefill": [], "decode": []}
     pre = [_host_cost("engine/prefill_overhead", "prefill", np.asarray(e.prefill_overhead_s),
                       like)] if e.prefill_overhead_s else []
-    dec = [_host_cost("engine/step_overhead", "decode", np.maximum(n_steps, 1.0)
-                      * e.step_overhead_s, like)] if e.step_overhead_s else []
+    dec = [_host_cost("engine/step_overhead", "decode", n_steps * e.step_overhead_s,
+                      like)] if e.step_overhead_s else []
     return {"prefill": pre, "decode": dec}
+
+
+def _step_overhead_s(r: Rates) -> float:
+    """The engine's fixed host time per decode step (0 for the bound)."""
+    e = r.engine
+    return 0.0 if e is None or e.kernels == "bound" else e.step_overhead_s
 
 
 def _overlaps(r: Rates) -> tuple[bool, bool]:
@@ -325,7 +331,7 @@ def _price(ops: _Ops, overlap: str, r: Rates) -> _Replica:
     tpot = stages["decode"].latency_s / np.maximum(n_steps, 1.0)
     if np.any(n_steps <= 0):  # one output token: no decode step, TPOT = one step's latency
         step = host_overlap.one_step_s(first, like) if on_decode else _totals(first, like).latency_s
-        tpot = np.where(n_steps > 0, tpot, step + _totals(host["decode"], like).latency_s)
+        tpot = np.where(n_steps > 0, tpot, step + _step_overhead_s(r))
     return _Replica(ops.pts, stages, tpot + 0 * like, n_steps + 0 * like, costs + dec_costs,
                     ops.activation_bytes + 0 * like, like)
 
