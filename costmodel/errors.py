@@ -34,7 +34,8 @@ class UnknownName(CostmodelError, LookupError):
         parts = [p.strip() for p in name.split(",")]
         if len(parts) > 1 and all(p in known for p in parts):  # 'a100-80gb,h100-sxm'
             several = {"models": "; `costmodel sweep` takes a comma list of models",
-                       "hardware": "; `costmodel compare` and `sweep` take a comma list"}
+                       "hardware": "; `costmodel compare` and `sweep` take a comma list",
+                       "engines": "; `costmodel compare --engine` takes a comma list"}
             super().__init__(f"{where or kind}: '{shown}' is a comma list, but this takes one "
                              f"id{several.get(kind, '; run once per id')}")
             return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -10,9 +11,10 @@ import numpy as np
 import typer
 
 from costmodel.analysis.devices import Fleet, energy, evaluate_fleet, power_W, stage_bounds
+from costmodel.analysis.engine_fleets import EngineFleets, evaluate_engines
 from costmodel.cli import captions, feedback
 from costmodel.cli import fleet_common as fc
-from costmodel.cli.options import QUIET
+from costmodel.cli.options import QUIET, as_option
 from costmodel.cli.output import Format, table
 from costmodel.cli.plot_cmd import output_format, plots, save
 from costmodel.core.evaluate import STAGES
@@ -74,18 +76,28 @@ def _joules(x: float) -> str:
     return "n/a" if not np.isfinite(x) else si(x, "J")  # 2.55 kJ, 0.0181 J
 
 
-def compare_table(recs: list[dict[str, Any]], head: str, gpus: int = 1) -> str:
-    """The ranked table; memory is the most loaded GPU's footprint (the whole model on one
-    GPU), against one GPU's capacity, as `fits` reads it."""
+def _row(r: dict[str, Any], engine: bool) -> list[str]:
     short = {"compute": "C", "memory": "M", "comm": "L", "host": "H", "-": "-"}
-    rows = [[str(r["rank"]), r["hardware"], r["math_dtype"], seconds(r["ttft_s"]),
-             seconds(r["tpot_s"]), seconds(r["e2e_latency_s"]), f"{r['tokens_per_s']:.1f}",
-             f"{si(r['per_gpu_total_memory_bytes'], 'B')} / {si(r['capacity_bytes'], 'B')}",
-             "yes" if r["fits"] else "NO", "/".join(short[r[f"{s}_bound_by"]] for s in STAGES),
-             _joules(r["energy_per_request_J"])] for r in recs]
-    t = table(rows, ["#", "device", "dtype", "TTFT", "TPOT", "e2e", "tokens/s", "memory", "fits",
-                     "bound v/p/pf/d", "J/request"], right={0, 3, 4, 5, 6, 7, 10})
+    return [str(r["rank"]), r["hardware"], *([r["engine"]] if engine else []), r["math_dtype"],
+            seconds(r["ttft_s"]), seconds(r["tpot_s"]), seconds(r["e2e_latency_s"]),
+            f"{r['tokens_per_s']:.1f}",
+            f"{si(r['per_gpu_total_memory_bytes'], 'B')} / {si(r['capacity_bytes'], 'B')}",
+            "yes" if r["fits"] else "NO", "/".join(short[r[f"{s}_bound_by"]] for s in STAGES),
+            _joules(r["energy_per_request_J"])]
+
+
+def compare_table(recs: list[dict[str, Any]], head: str, gpus: int = 1,
+                  engine: bool = False) -> str:
+    """The ranked table; memory is the most loaded GPU's footprint (the whole model on one
+    GPU), against one GPU's capacity, as `fits` reads it. engine: a column naming each row's
+    engine (compare over several engines)."""
+    heads = ["#", "device", *(["engine"] if engine else []), "dtype", "TTFT", "TPOT", "e2e",
+             "tokens/s", "memory", "fits", "bound v/p/pf/d", "J/request"]
+    shift = int(engine)
+    t = table([_row(r, engine) for r in recs], heads,
+              right={0, *(i + shift for i in (3, 4, 5, 6, 7, 10))})
     changed = [f"{r['hardware']}: {r['hardware_changes']}" for r in recs if r["hardware_changes"]]
+    changed = list(dict.fromkeys(changed)) if engine else changed  # a device once per engine
     link = (", L = interconnect-bound (the tp / ep communication holds the largest share)"
             if any("comm" in (r[f"{s}_bound_by"] for s in STAGES) for r in recs) else "")
     return "\n".join([head, "", t, "", "bound: C = compute-bound, M = memory-bound (the kind "
@@ -95,14 +107,59 @@ def compare_table(recs: list[dict[str, Any]], head: str, gpus: int = 1) -> str:
 
 
 
-def compare_caption(spec: Any, f: Fleet) -> str:
+def compare_caption(spec: Any, f: Fleet, *more: Fleet) -> str:
     """Title of the compare chart: the model, every device, the one workload as priced (its
-    weights resolved: Fleet.workload; its visual tokens counted as estimate counts them)."""
+    weights resolved: Fleet.workload; its visual tokens counted as estimate counts them);
+    `more`: the fleets of the other engines (compare over several engines)."""
     w = f.workload
-    devices = captions.listed([h.id for h in f.profiles], most=6)
+    fleets = (f, *more)
+    devices = captions.listed(list(dict.fromkeys(h.id for g in fleets for h in g.profiles)),
+                              most=6)
     visual = count(captions.visual_tokens(spec, w))
-    return captions.caption("Compare devices", spec.name, devices, engine=f.engine,
+    kind = "Compare devices and engines" if more else "Compare devices"
+    return captions.caption(kind, spec.name, devices,
+                            engine=", ".join(g.engine for g in fleets),
                             **captions.workload_fields(w, visual, spec=spec))
+
+
+def not_ranked(runs: EngineFleets) -> list[str]:
+    """A line per gap of a compare over several engines: an engine that refuses the workload
+    (its one-line error, as `compare` with that engine alone prints it), and the devices one
+    engine ranks that another leaves out (the default list drops the datasheet-only profiles
+    on an engine with measured kernels: fleet_common.devices)."""
+    lines = [f"not ranked on {e}: {as_option(why)}" for e, why in runs.refused.items()]
+    every = list(dict.fromkeys(h.id for f in runs.fleets for h in f.profiles))
+    missing: dict[tuple[str, ...], list[str]] = {}
+    for f in runs.fleets:
+        have = {h.id for h in f.profiles}
+        gap = tuple(d for d in every if d not in have)
+        if gap:
+            missing.setdefault(gap, []).append(f.engine)
+    return lines + [f"not ranked on {', '.join(engines)}: {', '.join(gap)} (datasheet peaks "
+                    "only: the default device list leaves them out on an engine that runs "
+                    "measured kernels; -H lists them)" for gap, engines in missing.items()]
+
+
+def _compare_engines(values: dict[str, Any], engines: list[str], rank_by: RankBy,
+                     plot_path: Path | None, fmt: Format) -> None:
+    """`compare --engine a,b,...`: every (device, engine) pair ranked in one table, with an
+    engine column; the gaps (not_ranked) end the table, or go to stderr with -f json/csv."""
+    spec, w = fc.model_and_workload(values, engine=engines[0])
+    runs = evaluate_engines(spec, w, engines, lambda we: fc.devices(values["hardware"],
+                            values["sets"], we), auto_dtype=values["dtype"] is None)
+    recs = _rank([r for f in runs.fleets for r in compare_records(f, values["power_mode"])],
+                 rank_by)
+    head = (f"{spec.name}: batch {w.batch}, {captions.request_text(spec, w)} | ranked by "
+            f"{rank_by.value} (pairs that do not fit last){fc.engines_text(runs.engines, w)}")
+    if plot_path is not None:
+        save(plots().compare_figure(recs, compare_caption(spec, *runs.fleets)), plot_path,
+             "--plot")
+    gaps = not_ranked(runs)
+    if fmt is not Format.table:
+        for line in gaps:
+            warnings.warn(line, UserWarning, stacklevel=2)
+    text = compare_table(recs, head, w.parallel.gpus, engine=True)
+    fc.emit(recs, fmt, "\n".join([text, *gaps]), runs.engines[0], w)
 
 
 def compare(
@@ -117,7 +174,7 @@ def compare(
     weight_parts: str | None = fc.WPARTS,
     kv_dtype: DType | None = fc.KVDTYPE, sets: list[str] = fc.SETS,
     flash_attention: bool | None = fc.FLASH, overlap: str = fc.OVERLAP, logits: str = fc.LOGITS,
-    convention: str = fc.CONVENTION, engine: str | None = fc.ENGINE, tp: int = fc.TP,
+    convention: str = fc.CONVENTION, engine: str | None = fc.ENGINES, tp: int = fc.TP,
     pp: int = fc.PP, ep: int = fc.EP, microbatches: int | None = fc.MICROBATCHES, keep: str | None = fc.KEEP,
     at: str | None = fc.AT, method: str | None = fc.METHOD, schedule: str | None = fc.SCHEDULE,
     kv_keep: str | None = fc.KV_KEEP, kv_policy: str | None = fc.KV_POLICY,
@@ -128,10 +185,14 @@ def compare(
     fmt: Format = fc.FMT,
     quiet: bool = QUIET,
 ) -> None:
-    """Rank devices for one workload: TTFT, TPOT, throughput, memory fit, bound per stage."""
+    """Rank devices (and engines: --engine a,b) for one workload: TTFT, TPOT, throughput,
+    memory fit, bound per stage."""
     feedback.also_quiet(quiet)
     if plot_path is not None:
         output_format(plot_path, "--plot")  # a bad path fails before any work
+    engines = fc.engine_list(engine)
+    if len(engines) > 1:
+        return _compare_engines(locals(), [str(e) for e in engines], rank_by, plot_path, fmt)
     spec, profiles, w = fc.setup(locals())
     f = evaluate_fleet(spec, profiles, w, auto_dtype=dtype is None)
     recs = _rank(compare_records(f, power_mode), rank_by)

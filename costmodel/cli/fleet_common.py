@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -59,6 +59,10 @@ HARDWARE = typer.Option(None, "--hardware", "-H",
                         "datasheet copies on an engine with measured kernels, only devices with "
                         "a GPU-to-GPU link for --tp/--pp/--ep > 1).")
 VISUAL, TEXT, OUTPUT = VISUAL_TOKENS, TEXT_TOKENS, OUTPUT_TOKENS  # shared definitions
+ENGINES = typer.Option(None, "--engine", help="Inference engine of the expected latency, or "
+                       "a comma list to rank every (device, engine) pair in one table, e.g. "
+                       "vllm,trtllm,ideal (ideal: the roofline bound): ids of `costmodel "
+                       "engines list` or YAML paths (default hf-eager).")
 DTYPE = typer.Option(None, help="Math dtype (default: bf16 where the device has it, else fp16).")
 WDTYPE, KVDTYPE = WEIGHT_DTYPE, KV_DTYPE
 WGROUP, WGROUP_BYTES, WPARTS = WEIGHT_GROUP, WEIGHT_GROUP_BYTES, WEIGHT_PARTS
@@ -134,11 +138,27 @@ def setup(values: Mapping[str, Any], **override: Any,
     call: model, hardware, sets and whichever workload and compression options it has);
     `override` replaces one (batching and capacity search the batch themselves)."""
     v = {**values, **override}
+    spec, w = model_and_workload(v)
+    return spec, devices(v["hardware"], v["sets"], w), w
+
+
+def model_and_workload(values: Mapping[str, Any], **override: Any,
+                       ) -> tuple[ModelSpec, Workload]:
+    """`setup` without the devices (compare over several engines picks them per engine)."""
+    v = {**values, **override}
     w = workload_from_values(v, compression=co.compression_from_values(v))
     spec = load_model(v["model"])
     refuse_unused(spec, w)
     co.refuse_count_above(spec, w)
-    return spec, devices(v["hardware"], v["sets"], w), w
+    return spec, w
+
+
+def engine_list(text: str | None) -> list[str | None]:
+    """--engine as `compare` takes it: one engine (None: the convention's default) or a
+    comma list ('vllm,trtllm,ideal'; an empty entry is refused, as -H refuses one)."""
+    if text is None or "," not in text:
+        return [text]
+    return list(id_list(text, "--engine"))
 
 
 def run_text(engine: str, w: Workload, compression: bool = True) -> str:
@@ -147,6 +167,15 @@ def run_text(engine: str, w: Workload, compression: bool = True) -> str:
     compression applied, when there is one (compression=False: the table has its column)."""
     comp = f" | compression: {w.compression.label}" if compression and w.compression else ""
     return f" | latencies expected on engine {engine}{comp}"
+
+
+def engines_text(engines: Sequence[str], w: Workload) -> str:
+    """run_text for a table over several engines: each row's latencies are expected on its
+    own engine; `ideal`'s are the roofline bound (without it the table shows no bound)."""
+    comp = f" | compression: {w.compression.label}" if w.compression else ""
+    bound = ("ideal: the roofline bound" if "ideal" in engines else
+             "the roofline bound: --engine ideal, or bound_* of -f json/csv")
+    return f" | latencies expected on each row's engine ({bound}){comp}"
 
 
 def gpus_note(gpus: int, memory: bool = True, joules: bool = True) -> str:

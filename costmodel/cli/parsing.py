@@ -103,7 +103,8 @@ def id_list(text: str, option: str) -> list[str]:
     compare, plot sweep); an empty entry (a stray comma) is refused, not dropped."""
     names = [n.strip() for n in text.split(",")]
     if not all(names):
-        example = "llava-1.5-7b,qwen2-vl-7b" if option == "MODEL" else "a100-80gb,h100-sxm"
+        example = {"MODEL": "llava-1.5-7b,qwen2-vl-7b",
+                   "--engine": "vllm,trtllm"}.get(option, "a100-80gb,h100-sxm")
         raise CostmodelError(f"{option}: '{text[:80]}' has an empty entry; give ids separated "
                              f"by commas, e.g. {example}")
     return names

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from costmodel.plots.common import plain_log_ticks, titled
 from costmodel.units import GIGA
@@ -13,16 +14,25 @@ from costmodel.units import GIGA
 OUTLIER_RATIO = 10.0  # a panel whose largest bar is this many times its smallest goes log
 PANELS = (("ttft_s", "TTFT (ms)", 1e3), ("tpot_s", "TPOT (ms)", 1e3),
           ("tokens_per_s", "throughput (tokens/s)", 1.0))
+ENGINE_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink",
+                 "tab:olive", "tab:cyan")  # no grey: grey marks a pair that does not fit
 
 
 def compare_figure(records: list[dict[str, Any]], title: str) -> Figure:
     """TTFT, TPOT, throughput bars per device (grey hatched: does not fit in memory); a panel
     whose bars span more than OUTLIER_RATIO goes to a log scale, so one slow device does not
-    flatten the others. A fourth panel: each device's memory footprint against its capacity."""
-    fig = Figure(figsize=(16, 4.8), layout="constrained")
+    flatten the others. A fourth panel: each device's memory footprint against its capacity.
+    Records of several engines (`compare --engine a,b`): a bar per (device, engine), labelled
+    'device | engine' and coloured by engine (a legend names them; ideal: the roofline bound)."""
+    engines = list(dict.fromkeys(str(r.get("engine", "")) for r in records))
+    several = len(engines) > 1
+    wide = max(16.0, 2.0 * len(records)) if several else 16.0  # room for the bars' labels
+    fig = Figure(figsize=(wide, 4.8), layout="constrained")
     axes = fig.subplots(1, 4)
-    names = [r["hardware"] for r in records]
-    colors = ["tab:blue" if r["fits"] else "tab:gray" for r in records]
+    names = [f"{r['hardware']} | {r['engine']}" if several else r["hardware"] for r in records]
+    hue = {e: ENGINE_COLORS[i % len(ENGINE_COLORS)] for i, e in enumerate(engines)}
+    colors = [(hue[r["engine"]] if several else "tab:blue") if r["fits"] else "tab:gray"
+              for r in records]
     for ax, (key, label, scale) in zip(axes[:3], PANELS, strict=True):
         vals = np.array([r[key] * scale for r in records], dtype=float)
         bars = ax.bar(names, vals, color=colors)
@@ -36,10 +46,19 @@ def compare_figure(records: list[dict[str, Any]], title: str) -> Figure:
                      fontsize=9)
         ax.set_ylabel(label)
     _memory(axes[3], records, names)
+    if several:
+        _engine_legend(axes[0], hue)
     for ax in axes:
         for t in ax.get_xticklabels():
             t.set(rotation=30, ha="right", fontsize=8)
     return titled(fig, f"{title}\ngrey hatched: does not fit in memory")
+
+
+def _engine_legend(ax: Any, hue: dict[str, str]) -> None:
+    """A legend of the engines' colours (the roofline bound named as such)."""
+    handles = [Patch(color=c, label=f"{e} (roofline bound)" if e == "ideal" else e)
+               for e, c in hue.items()]
+    ax.legend(handles=handles, fontsize=7, loc="upper left", title="engine", title_fontsize=7)
 
 
 def _scale(ax: Any, vals: np.ndarray) -> None:
