@@ -86,6 +86,9 @@ def test_compare_compression_says_when_the_baseline_does_not_fit(capsys):
     (EST + ["a100-80gb", "--batch", "4", "--batch=8"], "--batch: given 2 times (4, then 8)"),
     (EST + ["a100-80gb", "-H", "h100-sxm"], "--hardware: given 2 times (a100-80gb, then h100"),
     (["-q", "models", "show", "llava-1.5-7b", "-f", "json", "-f", "csv"], "--format: given 2"),
+    # a short option's value attached ('-Ha100-80gb', as click takes it) counts too
+    (EST[:2] + ["-Ha100-80gb", "-H", "h100-sxm"], "--hardware: given 2 times (a100-80gb, then"),
+    (EST[:2] + ["-Ha100-80gb", "-Hh100-sxm"], "--hardware: given 2 times (a100-80gb, then"),
 ])
 def test_a_single_value_option_given_twice_is_refused(args, needle, capsys):
     """Was: the last value used, the others dropped without a word (one scenario, not two)."""
