@@ -21,7 +21,7 @@ from costmodel.units import GIGA, TERA
 INPUT_KEYS = ("image_size", "images", "video_fps", "video_seconds", "video_frames")
 LINE_INPUTS = {"image_size": "{}", "video_fps": "{:g} fps"}
 # The main input as a line's label, where the x axis is an image size or fps beside it.
-MAIN_LABELS = {"images": "{} images", "video_seconds": "{:g} s", "video_frames": "{} frames"}
+MAIN_LABELS = {"images": "images {}", "video_seconds": "{:g} s", "video_frames": "{} frames"}
 LINE_LABELS = {**LINE_INPUTS, **MAIN_LABELS}
 # The x axis: the sweep's main input, the first of these the frame has (video_frames comes
 # with video_seconds too: the frames sampled, not the axis); an image size or fps when the
