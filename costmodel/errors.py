@@ -36,8 +36,10 @@ class UnknownName(CostmodelError, LookupError):
             several = {"models": "; `costmodel sweep` takes a comma list of models",
                        "hardware": "; `costmodel compare` and `sweep` take a comma list",
                        "engines": "; `costmodel compare --engine` takes a comma list"}
+            # a file's key (a profile's base:) names one; no command takes a list there
+            fix = "; name one base profile" if where else several.get(kind, "; run once per id")
             super().__init__(f"{where or kind}: '{shown}' is a comma list, but this takes one "
-                             f"id{several.get(kind, '; run once per id')}")
+                             f"id{fix}")
             return
         super().__init__(
             f"{where or kind}: unknown '{shown}'{hint} (`costmodel {kind} list` shows all; "

@@ -27,7 +27,7 @@ from __future__ import annotations
 from costmodel.errors import CostmodelError
 from costmodel.specs.engine import Engine
 from costmodel.specs.model import ModelSpec
-from costmodel.specs.quantization import QuantizedCheckpoint, WeightPart
+from costmodel.specs.quantization import WEIGHT_PARTS, QuantizedCheckpoint, WeightPart
 from costmodel.specs.workload import Workload
 from costmodel.units import DType
 
@@ -75,12 +75,16 @@ def _on_model(spec: ModelSpec, parts: tuple[WeightPart, ...]) -> tuple[WeightPar
 
 def _engine_parts(spec: ModelSpec, w: Workload, engine: Engine | None) -> Workload:
     """The engine's quantised parts (Engine.weight_parts, as this model has them: _on_model)
-    where the workload names none and its weights are in another dtype than its activations."""
+    where the workload names none and its weights are in another dtype than its activations;
+    `w` as it is (every part) where they cover every part the model has (llama.cpp on a
+    text-only model: no 16-bit vision encoder to keep, none to name)."""
     if engine is None or engine.weight_parts is None or w.weight_parts is not None or (
             w.weights is w.act_dtype):
         return w
     parts = _on_model(spec, engine.weight_parts)
-    return w.model_copy(update={"weight_parts": parts}) if parts else w
+    has = WEIGHT_PARTS if spec.is_vlm else tuple(p for p in WEIGHT_PARTS if p != "vision")
+    return w.model_copy(update={"weight_parts": parts}) if parts and set(has) - set(
+        parts) else w
 
 
 def _check_group(w: Workload, q: QuantizedCheckpoint | None) -> None:

@@ -23,15 +23,19 @@ def _command(root: Any, args: Sequence[str]) -> tuple[Any, list[str]]:
 
 
 def _values(opts: Sequence[str], args: Sequence[str]) -> list[str]:
-    """The values given to the option named by any of `opts` ('--keep 0.1', '--keep=0.1')."""
+    """The values given to the option named by any of `opts` ('--keep 0.1', '--keep=0.1', and
+    a short option's attached value, '-Ha100-80gb', as click reads it)."""
+    short = [o for o in opts if len(o) == 2 and o[0] == "-" and o[1] != "-"]
     found = []
     for i, a in enumerate(args):
         if a == "--":
             break
         if a in opts:
             found.append(args[i + 1] if i + 1 < len(args) else "")
-        elif "=" in a and a.split("=", 1)[0] in opts:
+        elif a.startswith("--") and "=" in a and a.split("=", 1)[0] in opts:
             found.append(a.split("=", 1)[1])
+        elif not a.startswith("--") and a[:2] in short:
+            found.append(a[2:])
     return found
 
 

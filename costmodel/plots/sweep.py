@@ -20,6 +20,9 @@ from costmodel.units import GIGA, TERA
 # the same visual tokens); the image size and fps, beside the main axis, a line each.
 INPUT_KEYS = ("image_size", "images", "video_fps", "video_seconds", "video_frames")
 LINE_INPUTS = {"image_size": "{}", "video_fps": "{:g} fps"}
+# The main input as a line's label, where the x axis is an image size or fps beside it.
+MAIN_LABELS = {"images": "images {}", "video_seconds": "{:g} s", "video_frames": "{} frames"}
+LINE_LABELS = {**LINE_INPUTS, **MAIN_LABELS}
 # The x axis: the sweep's main input, the first of these the frame has (video_frames comes
 # with video_seconds too: the frames sampled, not the axis); an image size or fps when the
 # main input has one value and it varies.
@@ -42,8 +45,8 @@ def sweep_figure(sweep_df: pd.DataFrame, capacity_bytes: Mapping[str, float] | N
     pts = _points(sweep_df)
     x = _x_column(pts, x)
     pts = _with_x(pts, x)
-    keys = [k for k in (*POINT_KEYS, *LINE_INPUTS) if k != x and k in pts
-            and pts[k].nunique() > 1] or ["hardware"]
+    keys = [k for k in (*POINT_KEYS, *LINE_INPUTS, *_main_beside(pts, x)) if k != x
+            and k in pts and pts[k].nunique() > 1] or ["hardware"]
     fig = Figure(figsize=(12, 8), layout="constrained")
     axes = fig.subplots(2, 2, sharex=True).ravel()
     panels = (("ttft_s", MILLI, "TTFT (ms)", True), ("tpot_s", MILLI, "TPOT (ms)", True),
@@ -81,6 +84,14 @@ def _x_column(pts: pd.DataFrame, x: str | None) -> str:
                 main)
 
 
+def _main_beside(pts: pd.DataFrame, x: str) -> list[str]:
+    """The sweep's main input (images, video seconds or frames) as a line key where the x axis
+    is an image size or fps beside it: a line each, so that no point at the same x is
+    dropped."""
+    main = next(c for c in MAIN_X if c in pts)
+    return [main] if x in LINE_INPUTS and main != x and main in MAIN_LABELS else []
+
+
 def _x_label(pts: pd.DataFrame, x: str) -> str:
     """What the x axis shows, in words: what was swept, with the one size or fps it was at."""
     def one(col: str, words: str) -> str:
@@ -100,7 +111,8 @@ def _x_label(pts: pd.DataFrame, x: str) -> str:
                      "(1 images", "(1 image")
         return f"{'video frame' if video else 'image'} size, WIDTHxHEIGHT{count}"
     if x == "video_fps":
-        return f"video frames per second sampled from {one('video_seconds', '{}')} s{size}"
+        clip = one("video_seconds", " sampled from {} s") or ", a line per video length"
+        return f"video frames per second{clip}{size}"
     if x == "video_seconds":
         fps = one("video_fps", "{} fps") or "each line's fps"
         return f"video seconds{size}, frames sampled at {fps}"
@@ -172,7 +184,7 @@ def _lines(ax: Any, pts: pd.DataFrame, col: str, scale: float, keys: list[str]) 
         return
     for vals, part in pts.groupby(keys, sort=False):
         vals = vals if isinstance(vals, tuple) else (vals,)
-        label = ", ".join(LINE_INPUTS[k].format(v) if k in LINE_INPUTS else str(v)
+        label = ", ".join(LINE_LABELS[k].format(v) if k in LINE_LABELS else str(v)
                           if k in ("model", "hardware") else f"{k} {v}"
                           for k, v in zip(keys, vals, strict=True))
         part = part.drop_duplicates("_x")

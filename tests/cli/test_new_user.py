@@ -45,6 +45,17 @@ def test_a_comma_list_of_known_ids_where_one_goes_says_so(args, needle, capsys):
     assert needle in err and "unknown" not in err, err
 
 
+def test_a_comma_list_in_a_profile_base_asks_for_one_base(tmp_path, capsys):
+    """A YAML `base:` takes one profile; compare / sweep are no answer to a file's key (was:
+    '`costmodel compare` and `sweep` take a comma list')."""
+    (tmp_path / "hw.yaml").write_text("base: a100-80gb,h100-sxm\nname: x\n")
+    code, out, err = run(EST + [str(tmp_path / "hw.yaml")], capsys)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "hw.yaml: base: 'a100-80gb,h100-sxm' is a comma list, but this takes one id; " \
+        "name one base profile" in err, err
+    assert "compare" not in err, err
+
+
 def test_a_million_visual_tokens_print_as_a_whole_number(capsys):
     """Was '1e+06 visual tokens' (`:g` from a million up) in the header, the repr and the
     compare-compression table."""
@@ -86,6 +97,9 @@ def test_compare_compression_says_when_the_baseline_does_not_fit(capsys):
     (EST + ["a100-80gb", "--batch", "4", "--batch=8"], "--batch: given 2 times (4, then 8)"),
     (EST + ["a100-80gb", "-H", "h100-sxm"], "--hardware: given 2 times (a100-80gb, then h100"),
     (["-q", "models", "show", "llava-1.5-7b", "-f", "json", "-f", "csv"], "--format: given 2"),
+    # a short option's value attached ('-Ha100-80gb', as click takes it) counts too
+    (EST[:2] + ["-Ha100-80gb", "-H", "h100-sxm"], "--hardware: given 2 times (a100-80gb, then"),
+    (EST[:2] + ["-Ha100-80gb", "-Hh100-sxm"], "--hardware: given 2 times (a100-80gb, then"),
 ])
 def test_a_single_value_option_given_twice_is_refused(args, needle, capsys):
     """Was: the last value used, the others dropped without a word (one scenario, not two)."""

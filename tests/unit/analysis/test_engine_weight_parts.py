@@ -11,7 +11,7 @@ import pytest
 import costmodel
 from costmodel.errors import CostmodelError
 from costmodel.loading.load import load_engine
-from tests.helpers import ROOT
+from tests.helpers import ROOT, run
 
 ORIN = "jetson-agx-orin-64gb"
 LLM_PARTS = ("layers", "lm_head", "embed")
@@ -44,7 +44,7 @@ def test_other_engines_and_other_dtypes_keep_every_part():
 def test_text_model_and_tied_table():
     e = costmodel.estimate("llama-2-7b", ORIN, engine="llama.cpp", weight_dtype="int4",
                            visual_tokens=0)
-    assert e.workload.parts == LLM_PARTS
+    assert e.workload.weight_parts is None  # every part it has: layers, lm_head, embed
 
 
 def test_a_quantised_checkpoint_names_its_own_parts(tmp_path):
@@ -66,3 +66,18 @@ def test_engine_yaml_weight_parts_need_a_source(tmp_path):
                                                   "weight_parts: [layers, layers]"))
     with pytest.raises(CostmodelError, match="weight_parts: a part is named twice"):
         load_engine(str(tmp_path / "d.yaml"))
+
+
+def test_a_text_model_on_llama_cpp_is_all_int4_and_says_so(capsys):
+    """A model with no vision encoder has every part in llama.cpp's quantised GGUF: priced and
+    labelled as before engines named their parts ('int4 (g32, 2 B/group)', JSON weight_parts
+    null), not 'on the LLM layers, lm_head, embed (vision bf16)' for a model with no vision."""
+    e = costmodel.estimate("llama-3-8b", ORIN, engine="llama.cpp", weight_dtype="int4")
+    assert e.workload.weight_parts is None
+    named = costmodel.estimate("llama-3-8b", ORIN, engine="llama.cpp", weight_dtype="int4",
+                               weight_parts="layers,lm_head,embed")
+    assert e.memory.weights_bytes == named.memory.weights_bytes  # the same numbers
+    code, out, _ = run(["estimate", "llama-3-8b", "-H", ORIN, "--engine", "llama.cpp",
+                        "--weight-dtype", "int4"], capsys)
+    weights = out.splitlines()[2]
+    assert code == 0 and weights.startswith("weights int4 (g32, 2 B/group), activations"), weights

@@ -193,3 +193,23 @@ def test_savings_of_several_scenarios_are_refused_not_overlaid():
                        r"0\.25, 0\.5\); draw one at a time.*frame\[frame\.keep == 0\.25\]\)$"):
         savings_figure(two)
     assert len(savings_figure(two[two.keep == 0.5]).axes[0].patches) == len(savings_df())
+
+
+def test_sweep_against_a_secondary_input_draws_every_point():
+    """x='video_fps' on a seconds x fps sweep, x='image_size' on an images x sizes sweep: the
+    main input (seconds, images) gives a line each, so no point is dropped (was: one line per
+    device, the points of the other seconds / images at the same x dropped without a word)."""
+    from costmodel.sweep import sweep
+
+    video = sweep("qwen2-vl-2b", "a100-80gb", video_seconds=[4, 8, 16], video_fps=[1, 2])
+    fig = sweep_figure(video, x="video_fps")
+    lines = fig.axes[0].get_lines()
+    assert sum(len(ln.get_xdata()) for ln in lines) == 6 and len(lines) == 3
+    ttft = sorted(y for ln in lines for y in ln.get_ydata())
+    points = video.drop_duplicates(["video_seconds", "video_fps"])
+    np.testing.assert_allclose(ttft, sorted(points.ttft_s * 1e3))
+    assert "sampled from  s" not in fig.axes[2].get_xlabel()
+    images = sweep("qwen2-vl-2b", "a100-80gb", images=[1, 2, 4],
+                   image_sizes=[(448, 448), (896, 896)])
+    lines = sweep_figure(images, x="image_size").axes[0].get_lines()
+    assert sum(len(ln.get_xdata()) for ln in lines) == 6 and len(lines) == 3
