@@ -42,3 +42,18 @@ def test_the_python_api_refuses_it_too():
         costmodel.estimate("qwen2.5-vl-7b", "a100-80gb", images=0, image_size=(672, 672))
     with pytest.raises(costmodel.CostmodelError, match=r"^image_size: --images 0 sends no "):
         sweep(["qwen2.5-vl-7b"], ["a100-80gb"], images=[0], image_sizes=[(672, 672)])
+
+
+@pytest.mark.parametrize("cmd", [["sweep"], ["plot", "sweep"]])
+def test_the_grid_help_says_the_step_is_optional(cmd, capsys):
+    """`--visual-tokens 0:576` is taken (577 values, step 1) while the help said only
+    start:stop:step."""
+    code, out, _ = run(cmd + ["--help"], capsys)
+    text = " ".join(out.split())
+    assert code == 0 and "start:stop:step" not in text
+    assert "Visual tokens axis: start:stop[:step] (step 1 by default)" in text
+
+
+def test_a_bad_grid_names_the_optional_step(capsys):
+    code, _, err = run(["sweep", *QWEN, "--visual-tokens", "0:5x"], capsys)
+    assert code == 2 and "start:stop[:step] (step 1 by default)" in err
