@@ -57,3 +57,37 @@ def test_the_grid_help_says_the_step_is_optional(cmd, capsys):
 def test_a_bad_grid_names_the_optional_step(capsys):
     code, _, err = run(["sweep", *QWEN, "--visual-tokens", "0:5x"], capsys)
     assert code == 2 and "start:stop[:step] (step 1 by default)" in err
+
+
+@pytest.mark.parametrize("args, head", [
+    (["estimate", "llava-1.5-7x", "-H", "a100-80gb"], "MODEL: unknown 'llava-1.5-7x'"),
+    (["estimate", "llava-1.5-7b", "-H", "a100-80g"], "--hardware: unknown 'a100-80g'"),
+    (["estimate", "llava-1.5-7b", "-H", "a100-80gb", "--engine", "vlm"], "--engine: unknown 'vlm'"),
+    (["compare", "llava-1.5-7b", "-H", "a100,l4"], "--hardware: unknown 'a100'"),
+    (["sweep", "llava-1.5-7b,nope", "-H", "l4", "--visual-tokens", "1"], "MODEL: unknown 'nope'"),
+    (["sweep", "llava-1.5-7b", "-H", "l4,l4", "--visual-tokens", "1"],
+     "--hardware: l4 appears twice; give each device once"),
+    (["models", "show", "nope"], "NAME: unknown 'nope'"),
+    (["hardware", "show", "nope"], "NAME: unknown 'nope'"),
+    (["engines", "show", "nope"], "NAME: unknown 'nope'"),
+    (["calibrate", "--from-vidur", "x.csv", "--base", "h100-sx", "-o", "x.yaml"],
+     "--base: unknown 'h100-sx'"),
+])
+def test_an_unknown_id_names_the_option_typed(args, head, capsys):
+    """Was 'hardware: unknown ...', 'models: ...', 'engines: ...': the catalog, not the option
+    (README: `error: <option, file, row or field>: ...`)."""
+    code, out, err = run(args, capsys)
+    assert code == 2 and out == "" and err.startswith(f"error: {head}"), err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_the_python_api_names_the_argument_or_field():
+    import costmodel
+
+    for args, kw, head in ((("llava-x", "a100-80gb"), {}, "model: unknown 'llava-x'"),
+                           (("llava-1.5-7b", "a100-80"), {}, "hardware: unknown 'a100-80'"),
+                           (("llava-1.5-7b", "a100-80gb"), {"engine": "vlm"},
+                            "engine: unknown 'vlm'")):
+        with pytest.raises(costmodel.UnknownName) as e:
+            costmodel.estimate(*args, **kw)
+        assert str(e.value).startswith(head)
