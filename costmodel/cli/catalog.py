@@ -131,11 +131,17 @@ def hardware_list(fmt: Format = typer.Option(Format.table, "--format", "-f")) ->
 
 
 @hardware_app.command("show", epilog=epilog("hardware show"))
-def hardware_show(name: str, fmt: Format = typer.Option(Format.table, "--format", "-f")) -> None:
-    """A profile as written (units in the keys) with its sources."""
-    h = load_hardware(name, option="NAME")
+def hardware_show(name: str, fmt: Format = typer.Option(Format.table, "--format", "-f"),
+                  sets: list[str] = typer.Option([], "--set", help="What-if KEY=VALUE "
+                                                 "(repeatable), as estimate's: the profile "
+                                                 "shown with it applied.")) -> None:
+    """A profile as written (units in the keys) with its sources; with --set, as estimate
+    --set prices it (`derived.changes` lists what changed)."""
+    h = load_hardware(name, tuple(sets), option="NAME")
     doc = h.source_file.model_dump(exclude_none=True)
     doc["derived"] = {"ridge_flops_per_byte": round(h.ridge_flops_per_byte, 1)}
+    if sets:
+        doc["derived"]["changes"] = "; ".join(h.changes)
     _emit(doc, fmt)
 
 

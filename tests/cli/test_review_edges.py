@@ -91,3 +91,23 @@ def test_the_python_api_names_the_argument_or_field():
         with pytest.raises(costmodel.UnknownName) as e:
             costmodel.estimate(*args, **kw)
         assert str(e.value).startswith(head)
+
+
+def test_hardware_show_takes_set_as_estimate_does(capsys):
+    """Was: 'No such option: --set'. The profile shown is the one estimate --set prices."""
+    import json
+
+    from costmodel.loading.load import load_hardware
+
+    code, out, err = run(["hardware", "show", "rtx-4090", "--set", "memory_GB=48", "-f", "json"],
+                         capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert (doc["id"], doc["memory_GB"]) == ("rtx-4090*", 48.0)
+    assert doc["derived"]["changes"] == "memory_GB 24 -> 48"
+    assert doc == {**load_hardware("rtx-4090", ["memory_GB=48"]).source_file.model_dump(
+        exclude_none=True), "derived": doc["derived"]}
+    code, out, _ = run(["hardware", "show", "rtx-4090", "-f", "json"], capsys)
+    assert "changes" not in json.loads(out)["derived"]  # none asked: as before
+    code, _, err = run(["hardware", "show", "rtx-4090", "--set", "memory_G=48"], capsys)
+    assert code == 2 and err.startswith("error: --set: unknown key 'memory_G'")
