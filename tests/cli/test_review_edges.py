@@ -111,3 +111,19 @@ def test_hardware_show_takes_set_as_estimate_does(capsys):
     assert "changes" not in json.loads(out)["derived"]  # none asked: as before
     code, _, err = run(["hardware", "show", "rtx-4090", "--set", "memory_G=48"], capsys)
     assert code == 2 and err.startswith("error: --set: unknown key 'memory_G'")
+
+
+@pytest.mark.parametrize("cmd, option, value, unit", [
+    (["plan", *QWEN], "--ttft", "300ms", "the SLO is in seconds, e.g. --ttft 0.3 for 300 ms"),
+    (["plan", *QWEN], "--tpot", "50ms", "the SLO is in seconds, e.g. --tpot 0.05 for 50 ms"),
+    (["capacity", *QWEN], "--ttft", "0.3s", "the SLO is in seconds, e.g. --ttft 0.3"),
+    (["batching", *QWEN, "--fps", "2"], "--seconds", "10s", "the video's length is in seconds"),
+    (["estimate", *QWEN, "--seconds", "4"], "--fps", "2fps", "in frames per second, e.g. --fps 2"),
+    (["estimate", *QWEN, "--weight-dtype", "int4"], "--weight-group-bytes", "4B",
+     "in bytes per group, e.g. --weight-group-bytes 4"),
+])
+def test_a_number_with_a_unit_says_the_unit_the_option_takes(cmd, option, value, unit, capsys):
+    """Was: "Invalid value for '--ttft': Input should be a valid number, ..." (no unit)."""
+    code, out, err = run(cmd + [option, value], capsys)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert err.startswith(f"error: {option}: ") and unit in err, err
