@@ -37,7 +37,7 @@ from costmodel.cli.options import (
     WEIGHT_GROUP_BYTES,
     WEIGHT_PARTS,
 )
-from costmodel.cli.output import Format, dumps, table
+from costmodel.cli.output import Format, dumps, frame_csv, table
 from costmodel.cli.plot_cmd import output_format
 from costmodel.cli.sweep_run import draw, run_sweep
 from costmodel.units import DType, count, seconds, si
@@ -154,7 +154,7 @@ def _echo(df: pd.DataFrame, fmt: Format, hws: list[HardwareProfile]) -> None:
                 if c in df.columns]
         typer.echo(dumps(df.astype(dict.fromkeys(text, str)).to_dict(orient="records")))
     elif fmt is Format.csv:
-        typer.echo(df.to_csv(index=False), nl=False)
+        typer.echo(frame_csv(df), nl=False)
     else:
         typer.echo("\n".join([render(df), *changed_lines(hws)]))
 

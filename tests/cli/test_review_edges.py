@@ -127,3 +127,40 @@ def test_a_number_with_a_unit_says_the_unit_the_option_takes(cmd, option, value,
     code, out, err = run(cmd + [option, value], capsys)
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
     assert err.startswith(f"error: {option}: ") and unit in err, err
+
+
+LLAVA = ["llava-1.5-7b", "-H", "a100-80gb"]
+
+
+@pytest.mark.parametrize("cmd", [
+    ["estimate", *LLAVA], ["estimate", *LLAVA, "--per-op"],
+    ["sweep", *LLAVA, "--visual-tokens", "64,576"], ["compare", *LLAVA],
+    ["plan", *LLAVA, "--ttft", "1"], ["batching", *LLAVA, "--batch", "1,2"],
+    ["compare-compression", *LLAVA, "--keep", "0.25"],
+])
+def test_csv_writes_whole_counts_without_a_point_zero(cmd, capsys):
+    """Was '100139008.0' for byte and FLOP counts; the values (and JSON's numbers) as before."""
+    import csv
+    import io
+    import re
+
+    from costmodel.cli.output import is_count
+
+    code, out, err = run(cmd + ["-f", "csv"], capsys)
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    cells = [r[c] for r in rows for c in r
+             if is_count(c) or (c in ("baseline", "compressed") and r["unit"] in ("FLOP", "B"))]
+    assert not [x for x in cells if x.endswith(".0")]
+    assert any(x.isdigit() and int(x) > 1000 for x in cells)
+    _, doc, _ = run(cmd + ["-f", "json"], capsys)
+    assert re.search(r"\d\.0,?\n", doc)  # JSON's numbers as they were (floats)
+
+
+def test_count_columns_are_counts_not_rates():
+    from costmodel.cli.output import is_count
+
+    assert all(is_count(c) for c in ("flops", "useful_flops", "bytes", "weight_bytes",
+                                      "total_memory_bytes_at_largest", "params", "capacity_bytes"))
+    assert not any(is_count(c) for c in ("ridge_flops_per_byte", "intensity_flops_per_byte",
+                                         "latency_s", "tokens_per_s", "savings_pct", "batch"))
