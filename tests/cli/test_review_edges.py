@@ -164,3 +164,19 @@ def test_count_columns_are_counts_not_rates():
                                       "total_memory_bytes_at_largest", "params", "capacity_bytes"))
     assert not any(is_count(c) for c in ("ridge_flops_per_byte", "intensity_flops_per_byte",
                                          "latency_s", "tokens_per_s", "savings_pct", "batch"))
+
+
+@pytest.mark.parametrize("kv", [["--kv-keep", "0.5"], ["--sparse-decode", "256"]])
+def test_kv_only_compression_shows_no_paper_formulas(kv, capsys):
+    """Was a FastV / PyramidDrop / Dynamic-LLaVA FLOPs table reading 100% (no visual token
+    removed); the method's own operators stay. JSON: paper_formulas is null."""
+    import json
+
+    code, out, err = run(["compare-compression", *LLAVA, *kv], capsys)
+    assert code == 0, err
+    assert "FastV" not in out and "average visual tokens" not in out and not out.endswith("\n\n")
+    assert ("compress/kv_evict_uniform" in out) == (kv[0] == "--kv-keep")
+    _, doc, _ = run(["compare-compression", *LLAVA, *kv, "-f", "json"], capsys)
+    assert json.loads(doc)["paper_formulas"] is None
+    code, out, _ = run(["compare-compression", *LLAVA, *kv, "--keep", "0.25"], capsys)
+    assert "FastV" in out and "average visual tokens per LLM layer: 144.0 of 576" in out
