@@ -22,12 +22,21 @@ class UnlikeDevicesWarning(UserWarning):
     bound plus host time, optimistic beside the others. The CLI prints one line."""
 
 
+# The catalog of an id (`costmodel models list`) -> the Python API's argument or field that
+# names one: the head of an UnknownName message (the CLI puts the option there, cli/options.py).
+FIELD_OF_KIND = {"models": "model", "hardware": "hardware", "engines": "engine"}
+
+
 class UnknownName(CostmodelError, LookupError):
-    """A model or hardware id that is not known; carries the nearest known ids."""
+    """A model, hardware or engine id that is not known; carries the nearest known ids."""
 
     def __init__(self, kind: str, name: str, known: list[str], where: str = "") -> None:
-        """`where`: the file and field that named it (a YAML's `base:`), else `kind`."""
-        self.kind, self.name = kind, name
+        """`where`: the option, or the file and field (a YAML's `base:`), that named it; else
+        the Python field (FIELD_OF_KIND: model, hardware, engine), which the command line reads
+        as its option (MODEL, --hardware, --engine)."""
+        self.kind, self.name, self.known = kind, name, known
+        base_key = where.endswith(": base")  # loading/load.py names a profile's base: so
+        where = where or FIELD_OF_KIND.get(kind, kind)
         self.suggestions = nearest(name, known)
         hint = f"; did you mean {', '.join(self.suggestions)}?" if self.suggestions else ""
         shown = name if len(name) <= 40 else name[:40] + "..."
@@ -37,14 +46,19 @@ class UnknownName(CostmodelError, LookupError):
                        "hardware": "; `costmodel compare` and `sweep` take a comma list",
                        "engines": "; `costmodel compare --engine` takes a comma list"}
             # a file's key (a profile's base:) names one; no command takes a list there
-            fix = "; name one base profile" if where else several.get(kind, "; run once per id")
-            super().__init__(f"{where or kind}: '{shown}' is a comma list, but this takes one "
+            fix = ("; name one base profile" if base_key else
+                   several.get(kind, "; run once per id"))
+            super().__init__(f"{where}: '{shown}' is a comma list, but this takes one "
                              f"id{fix}")
             return
         super().__init__(
-            f"{where or kind}: unknown '{shown}'{hint} (`costmodel {kind} list` shows all; "
+            f"{where}: unknown '{shown}'{hint} (`costmodel {kind} list` shows all; "
             "a path to a file works too)"
         )
+
+    def named(self, where: str) -> UnknownName:
+        """The same error headed by `where` (a command's argument, e.g. `models show NAME`)."""
+        return UnknownName(self.kind, self.name, self.known, where)
 
 
 def nearest(name: str, known: list[str], n: int = 3) -> list[str]:

@@ -39,7 +39,7 @@ from costmodel.core.compression.formulas import (
     paper_flops_ratio,
 )
 from costmodel.errors import CostmodelError
-from costmodel.specs.compression import AnyCompression
+from costmodel.specs.compression import AnyCompression, CompressionPlan
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Workload
@@ -106,12 +106,21 @@ def average_visual(base: Estimate, comp: AnyCompression | None) -> float:
     return float(np.ravel(average_visual_tokens(base.model, base.prepared.points, comp))[0])
 
 
-def paper_rows(base: Estimate, new: Estimate) -> list[dict[str, Any]]:
+def compresses_visual(comp: AnyCompression | None) -> bool:
+    """Whether `comp` removes visual tokens (a stage), not only the KV cache or decode reads."""
+    return comp is not None and (not isinstance(comp, CompressionPlan) or bool(comp.stages))
+
+
+def paper_rows(base: Estimate, new: Estimate) -> list[dict[str, Any]] | None:
     """Average visual tokens per LLM layer and the prefill FLOPs ratio (compressed / baseline)
     under each paper's formula (core/compression/formulas.py), then costmodel's own.
     visual_tokens: the request's (an int); average_visual_tokens: a float, a mean over the
-    LLM's layers that is fractional where layers keep different counts (FastV, a schedule)."""
+    LLM's layers that is fractional where layers keep different counts (FastV, a schedule).
+    None (JSON null) where the scenario removes no visual tokens (KV-cache compression or
+    sparse decode only): every formula would read 100%."""
     spec, pts, comp = base.model, base.prepared.points, new.workload.compression
+    if not compresses_visual(comp):
+        return None
     rows = [{"formula": f.name, "flops_ratio": float(np.ravel(paper_flops_ratio(f, spec, pts,
                                                                                 comp))[0]),
              "source": f.source} for f in PAPER_FORMULAS]

@@ -86,6 +86,17 @@ def _check_columns(w: Workload, columns: Mapping[str, Arr]) -> int:
     return sizes.pop() if sizes else 1
 
 
+def _check_size_used(w: Workload, columns: Mapping[str, Arr]) -> None:
+    """An image size with no image to size is refused, not ignored: images 0 at every point
+    (the workload's or the grid's), no video and no visual tokens given."""
+    sized = w.image_size is not None or SIZE_COLUMNS[0] in columns
+    given = w.has_video or w.visual_tokens is not None or any(
+        c in columns for c in ("visual_tokens", *VIDEO_COLUMNS))
+    if sized and not given and not np.any(np.asarray(columns.get("images", w.images)) > 0):
+        raise CostmodelError("image_size: --images 0 sends no image, so the size would go "
+                             "unused; drop --image-size, or give --images 1 or more")
+
+
 def _check_figures(engine: Engine, profiles: Sequence[HardwareProfile]) -> None:
     """An engine YAML's explicit `kernel_figures` must name a figure set one of the devices
     carries (decode_kernel_by_engine / attention_kernel_by_engine), else it is a typo that
@@ -251,6 +262,7 @@ def prepare(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Workload,
     conv.check(w, engine)
     _check_figures(engine, profiles)
     k = _check_columns(w, columns)
+    _check_size_used(w, columns)
     pts = points(spec, w, columns, k)
     _check_model(spec, w, pts)
     _check_parallel(spec, profiles, w, pts.batch)

@@ -230,7 +230,7 @@ def sweep_over(model_list: list[ModelSpec], profiles: list[HardwareProfile], axe
         raise CostmodelError("model: the same model name appears twice; give each once")
     twice = sorted({h for h in hw_ids if hw_ids.count(h) > 1})
     if twice:
-        raise CostmodelError(f"hardware: {twice[0]} appears twice in --hardware; give each device once")
+        raise CostmodelError(f"hardware: {twice[0]} appears twice; give each device once")
     for spec in model_list:
         axes.check(spec)
     parts, engine = [], ""

@@ -143,7 +143,7 @@ class _RowError(CostmodelError):
 
 # the loaders name the command-line option; a CSV cell is a column
 LOADER_OPTIONS = (("MODEL: ", "model"), ("--hardware: ", "hardware"), ("--engine: ", "engine"),
-                  ("models: ", "model"), ("hardware: ", "hardware"), ("engines: ", "engine"))
+                  ("model: ", "model"), ("hardware: ", "hardware"), ("engine: ", "engine"))
 
 
 def _as_column(message: str) -> str:

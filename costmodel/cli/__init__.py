@@ -109,9 +109,22 @@ def fail(message: str) -> None:
 
 def _click_line(e: Exception) -> str:
     line = e.format_message().replace("\n", " ").replace("Value error, ", "")  # type: ignore[attr-defined]
+    if type(e).__name__ == "BadParameter":  # '--ttft 300ms': the option, its unit, an example
+        opts = getattr(getattr(e, "param", None), "opts", None) or [""]
+        unit = UNIT_HINT.get(opts[0])
+        return f"{opts[0]}: {e.message}; {unit}" if unit else line  # type: ignore[attr-defined]
     if type(e).__name__ != "NoSuchOption":  # 'Option -o requires an argument': it has it
         return line
     return line + NO_FILE_OPTION.get(getattr(e, "option_name", None) or "", "")
+
+
+# A number option with a unit given what is not a number ('300ms', '2fps'): the unit it takes
+UNIT_HINT = {"--ttft": "the SLO is in seconds, e.g. --ttft 0.3 for 300 ms",
+             "--tpot": "the SLO is in seconds, e.g. --tpot 0.05 for 50 ms",
+             "--seconds": "the video's length is in seconds, e.g. --seconds 10",
+             "--fps": "the rate is in frames per second, e.g. --fps 2",
+             "--weight-group-bytes": "the size is in bytes per group, e.g. "
+                                     "--weight-group-bytes 4"}
 
 
 # A file option given to a command without it (typer: 'No such option: -o'): the fix

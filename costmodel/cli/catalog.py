@@ -13,7 +13,7 @@ from costmodel.cli.examples import epilog
 from costmodel.cli.output import Format, dumps, records_csv, table
 from costmodel.cli.parsing import parse_image_size
 from costmodel.core.video import video_text_rule
-from costmodel.errors import CostmodelError
+from costmodel.errors import CostmodelError, UnknownName
 from costmodel.loading.families import zoo_family
 from costmodel.loading.load import hardware_ids, load_hardware, load_model, model_ids
 from costmodel.loading.zoo import ZOO
@@ -62,7 +62,10 @@ def models_show(name: str, fmt: Format = typer.Option(Format.table, "--format", 
                     "(default: the image `estimate` assumes)")) -> None:
     """A model's spec (from its config.json), exact parameter counts and its token rule with a
     worked example computed by the token-plan code."""
-    spec = load_model(name)
+    try:
+        spec = load_model(name)
+    except UnknownName as e:
+        raise e.named("NAME") from None
     if image_size is not None and not spec.is_vlm:
         raise CostmodelError(f"--image-size: {spec.name} has no vision tower, so no token "
                              "example; drop --image-size")
@@ -128,11 +131,17 @@ def hardware_list(fmt: Format = typer.Option(Format.table, "--format", "-f")) ->
 
 
 @hardware_app.command("show", epilog=epilog("hardware show"))
-def hardware_show(name: str, fmt: Format = typer.Option(Format.table, "--format", "-f")) -> None:
-    """A profile as written (units in the keys) with its sources."""
-    h = load_hardware(name)
+def hardware_show(name: str, fmt: Format = typer.Option(Format.table, "--format", "-f"),
+                  sets: list[str] = typer.Option([], "--set", help="What-if KEY=VALUE "
+                                                 "(repeatable), as estimate's: the profile "
+                                                 "shown with it applied.")) -> None:
+    """A profile as written (units in the keys) with its sources; with --set, as estimate
+    --set prices it (`derived.changes` lists what changed)."""
+    h = load_hardware(name, tuple(sets), option="NAME")
     doc = h.source_file.model_dump(exclude_none=True)
     doc["derived"] = {"ridge_flops_per_byte": round(h.ridge_flops_per_byte, 1)}
+    if sets:
+        doc["derived"]["changes"] = "; ".join(h.changes)
     _emit(doc, fmt)
 
 

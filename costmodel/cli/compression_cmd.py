@@ -75,17 +75,23 @@ def savings_caption(base: Estimate, new: Estimate) -> str:
                                                        spec=base.model))
 
 
-def _paper_text(prows: list[dict[str, Any]], ops: list[dict[str, Any]]) -> list[str]:
-    r0 = prows[0]
-    lines = [f"average visual tokens per LLM layer: {r0['average_visual_tokens']:.1f} of "
-             f"{count(r0['visual_tokens'])} (sum over layers / layers)", "",
-             table([[r["formula"], f"{100 * r['flops_ratio']:.1f}%", r["source"]] for r in prows],
-                   ["FLOPs ratio", "LLM", "formula and source"], right={1})]
+def _paper_text(prows: list[dict[str, Any]] | None, ops: list[dict[str, Any]]) -> list[str]:
+    """The paper formulas' FLOPs ratios (none where no visual token is removed: paper_rows)
+    and the method's own operators."""
+    lines: list[str] = []
+    if prows is not None:
+        r0 = prows[0]
+        lines += [f"average visual tokens per LLM layer: {r0['average_visual_tokens']:.1f} of "
+                  f"{count(r0['visual_tokens'])} (sum over layers / layers)", "",
+                  table([[r["formula"], f"{100 * r['flops_ratio']:.1f}%", r["source"]]
+                         for r in prows], ["FLOPs ratio", "LLM", "formula and source"],
+                        right={1})]
     if ops:
-        lines += ["", table([[o["operator"], o["stage"], si(o["flops"], "FLOP"),
-                              si(o["bytes"], "B"), si(o["writes_bytes"], "B")] for o in ops],
-                            ["method operator", "stage", "FLOPs", "bytes", "writes"],
-                            right={2, 3, 4})]
+        lines += [""] if lines else []  # render puts a blank line before the first
+        lines.append(table([[o["operator"], o["stage"], si(o["flops"], "FLOP"),
+                             si(o["bytes"], "B"), si(o["writes_bytes"], "B")] for o in ops],
+                           ["method operator", "stage", "FLOPs", "bytes", "writes"],
+                           right={2, 3, 4}))
         eager = [o["operator"] for o in ops if o["eager_attention"]]
         if eager:
             lines.append("eager attention (no FlashAttention) in the scoring layer: "
@@ -105,8 +111,8 @@ def render(base: Estimate, comp: Estimate, label: str, rows: list[dict[str, Any]
     t = table(cells, ["quantity", "stage", "baseline", "compressed", "savings"],
               right={2, 3, 4})
     fit = fit_lines(["baseline", "compressed"], [base, comp])
-    return "\n".join(head + ["", t, *fit, ""]
-                     + _paper_text(paper_rows(base, comp), method_ops(comp)))
+    more = _paper_text(paper_rows(base, comp), method_ops(comp))
+    return "\n".join(head + ["", t, *fit] + (["", *more] if more else []))
 
 
 def _write(fmt: Format, result: CompressionComparison, plot: Path | None) -> None:

@@ -9,6 +9,7 @@ import yaml
 
 from costmodel.cli.examples import epilog
 from costmodel.cli.output import Format, dumps, records_csv, table
+from costmodel.errors import UnknownName
 from costmodel.loading.load import engine_ids, load_engine
 
 # the 'packed vit' column: how the engine runs a packed ViT's attention (core/packed.py)
@@ -73,7 +74,10 @@ def engines_list(fmt: Format = typer.Option(Format.table, "--format", "-f")) -> 
 @engines_app.command("show", epilog=epilog("engines show"))
 def engines_show(name: str, fmt: Format = typer.Option(Format.table, "--format", "-f")) -> None:
     """One engine's YAML with the source of every figure (an id or a YAML path)."""
-    e = load_engine(name)
+    try:
+        e = load_engine(name)
+    except UnknownName as err:
+        raise err.named("NAME") from None
     doc = e.source_file.model_dump(mode="json")
     if fmt is Format.json:
         typer.echo(dumps(doc))

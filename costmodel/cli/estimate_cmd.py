@@ -41,7 +41,7 @@ from costmodel.cli.options import (
     WEIGHT_PARTS,
     workload_from_values,
 )
-from costmodel.cli.output import Format, dumps, table
+from costmodel.cli.output import Format, dumps, frame_csv, table
 from costmodel.loading.load import load_hardware, load_model
 from costmodel.units import DType, count, seconds, si
 
@@ -100,14 +100,14 @@ def estimate(
             doc["ops"] = est.to_frame().to_dict(orient="records")
         typer.echo(dumps(doc))
     elif fmt is Format.csv:
-        typer.echo(est.to_frame().to_csv(index=False) if per_op else stage_csv(est), nl=False)
+        typer.echo(frame_csv(est.to_frame()) if per_op else stage_csv(est), nl=False)
     else:
         typer.echo(render(est, per_op))
 
 
 def stage_csv(est: Estimate) -> str:
     """--format csv: Estimate.stage_frame() (one row per stage; latency_s on the engine)."""
-    return est.stage_frame().to_csv(lineterminator="\n")
+    return frame_csv(est.stage_frame(), index=True)
 
 
 def _header(est: Estimate) -> list[str]:

@@ -150,6 +150,8 @@ OPTION_OF = {
     "flash_attention": "--flash-attention", "video_frames": "--video-frames",
     "video_fps": "--fps", "video_seconds": "--seconds", "kv": "--kv-keep",
     "kv.policy": "--kv-policy", "sparse_decode": "--sparse-decode",
+    # the Python API's arguments (an unknown id: errors.UnknownName)
+    "model": "MODEL", "hardware": "--hardware",
 }
 
 

@@ -10,14 +10,18 @@ import io
 import json
 import math
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from costmodel.cli import feedback
 from costmodel.errors import CostmodelError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FIGURES = (".png", ".svg", ".pdf")
 
@@ -95,14 +99,46 @@ class Format(str, Enum):
     csv = "csv"
 
 
+# A column of whole-number counts by its name: FLOPs, bytes, parameters (flops, weight_bytes,
+# total_memory_bytes_at_largest, params), not a rate or a ratio of them (ridge_flops_per_byte).
+_COUNT = re.compile(r"(?:^|[_.])(?:flops|bytes|params)(?:$|_(?!per_))")
+# compare-compression's long rows: `baseline` and `compressed` are counts where `unit` is one
+_COUNT_UNITS, _VALUES = ("FLOP", "B"), ("baseline", "compressed")
+
+
+def is_count(column: str) -> bool:
+    """A CSV column of FLOP, byte or parameter counts (written without '.0' when whole)."""
+    return _COUNT.search(column) is not None
+
+
+def _whole(x: Any) -> Any:
+    """A whole float as an int (100139008.0 -> 100139008); anything else as it is."""
+    return int(x) if isinstance(x, float) and x.is_integer() else x
+
+
+def _counts_whole(record: dict[str, Any]) -> dict[str, Any]:
+    counts = _VALUES if record.get("unit") in _COUNT_UNITS else ()
+    return {k: _whole(v) if is_count(k) or k in counts else v for k, v in record.items()}
+
+
 def records_csv(records: list[dict[str, Any]]) -> str:
     """Records (dicts with the same keys) as CSV text with a header row; a NaN/inf value is an
-    empty cell, as JSON's null (dumps) and pandas' to_csv (sweep, --per-op) write it."""
+    empty cell, as JSON's null (dumps) and pandas' to_csv (sweep, --per-op) write it; a whole
+    count (is_count) without '.0', as frame_csv writes it (JSON keeps its numbers)."""
     buf = io.StringIO()
     wr = csv.DictWriter(buf, fieldnames=list(records[0]), lineterminator="\n")
     wr.writeheader()
-    wr.writerows(_clean(records))
+    wr.writerows(_clean([_counts_whole(r) for r in records]))
     return buf.getvalue()
+
+
+def frame_csv(frame: pd.DataFrame, index: bool = False) -> str:
+    """A DataFrame as CSV text (pandas' to_csv, '\\n' line ends), whole counts of its count
+    columns (is_count) without '.0', as records_csv writes them."""
+    out = frame.copy()
+    for col in (c for c in out.columns if is_count(str(c)) and out[c].dtype.kind == "f"):
+        out[col] = out[col].astype(object).map(_whole)
+    return out.to_csv(index=index, lineterminator="\n")
 
 
 def _clean(x: Any) -> Any:

@@ -35,7 +35,7 @@ def _ranges(text: str, option: str) -> list[tuple[int, int, int]]:
             out.append((int(part), int(part), 1))
         else:
             raise CostmodelError(f"{option}: '{part.strip()[:40]}' is not a whole number or "
-                                 "start:stop:step, e.g. 0:2880:64 or 1,8")
+                                 "start:stop[:step] (step 1 by default), e.g. 0:2880:64 or 1,8")
     return out
 
 
@@ -76,7 +76,7 @@ def _real_range(part: str, option: str) -> tuple[float, float, float]:
     m, one = _REAL_RANGE.match(part), _REAL_ONE.match(part)
     if m is None and one is None:
         raise CostmodelError(f"{option}: '{part.strip()[:40]}' is not a number or "
-                             "start:stop:step, e.g. 4,8,16 or 2:30:2")
+                             "start:stop[:step] (step 1 by default), e.g. 4,8,16 or 2:30:2")
     if m is None:
         assert one is not None
         return float(one[1]), float(one[1]), 1.0

@@ -27,7 +27,8 @@ DEFAULT_TOKENS = "0:2880:64"  # the visual-token axis when no axis option is giv
 @plot_app.command("sweep", epilog=epilog("plot sweep"))
 @with_options_of(sweep_cmd.sweep, drop=("fmt", "plot", "quiet"), replace={
     "visual_tokens": (str | None, typer.Option(
-        None, help="Visual tokens axis: start:stop:step and/or list, e.g. 0:2880:64 (the "
+        None, help="Visual tokens axis: start:stop[:step] (step 1 by default) and/or list, "
+        "e.g. 0:2880:64 (the "
         f"default, {DEFAULT_TOKENS}, when no axis option is given).")),
 })
 def sweep(*, output: Path = OUTPUT, quiet: bool = QUIET, **kw: Any) -> None:

@@ -37,7 +37,7 @@ from costmodel.cli.options import (
     WEIGHT_GROUP_BYTES,
     WEIGHT_PARTS,
 )
-from costmodel.cli.output import Format, dumps, table
+from costmodel.cli.output import Format, dumps, frame_csv, table
 from costmodel.cli.plot_cmd import output_format
 from costmodel.cli.sweep_run import draw, run_sweep
 from costmodel.units import DType, count, seconds, si
@@ -84,8 +84,9 @@ def _note(df: pd.DataFrame) -> str:
 def sweep(
     model: str = typer.Argument(..., help="Zoo ids or config.json paths, comma-separated."),
     hardware: str = typer.Option(..., "--hardware", "-H", help="Hardware ids, comma list."),
-    visual_tokens: str | None = typer.Option(None, help="Visual tokens axis: start:stop:step "
-                                             "and/or list, e.g. 0:2880:64."),
+    visual_tokens: str | None = typer.Option(None, help="Visual tokens axis: "
+                                             "start:stop[:step] (step 1 by default) and/or "
+                                             "list, e.g. 0:2880:64."),
     images: str | None = typer.Option(None, "--images", help="Images per request axis, e.g. "
                                       "1,2,4,8 (at --image-size, else the model's size). With "
                                       "--visual-tokens: one count, the images a "
@@ -96,11 +97,13 @@ def sweep(
     video_frames: str | None = typer.Option(None, "--video-frames", help="Video frames axis, "
                                             "e.g. 8,16,32 (one video per request)."),
     video_seconds: str | None = typer.Option(None, "--seconds", help="Video seconds axis with "
-                                             "--fps, e.g. 4,8,16,32 or 2:30:2: the frames the "
+                                             "--fps, e.g. 4,8,16,32 or 2:30:2 (start:stop[:step], "
+                                             "step 1 by default): the frames the "
                                              "model's video processor samples."),
     video_fps: str | None = typer.Option(None, "--fps", help="Frames per second of --seconds; "
                                          "a list sweeps it too, e.g. 1,2."),
-    batch: str = typer.Option("1", help="Batch sizes: list or grid, e.g. 1,8 or 1:32:1."),
+    batch: str = typer.Option("1", help="Batch sizes: list or "
+                                "start:stop[:step] grid (step 1 by default), e.g. 1,8 or 1:32."),
     text_tokens: int = TEXT_TOKENS,
     output_tokens: int = OUTPUT_TOKENS,
     dtype: DType = DTYPE,
@@ -151,7 +154,7 @@ def _echo(df: pd.DataFrame, fmt: Format, hws: list[HardwareProfile]) -> None:
                 if c in df.columns]
         typer.echo(dumps(df.astype(dict.fromkeys(text, str)).to_dict(orient="records")))
     elif fmt is Format.csv:
-        typer.echo(df.to_csv(index=False), nl=False)
+        typer.echo(frame_csv(df), nl=False)
     else:
         typer.echo("\n".join([render(df), *changed_lines(hws)]))
 

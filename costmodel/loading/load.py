@@ -197,8 +197,10 @@ def _hardware_path(name: str, near: Path | None = None, option: str = "--hardwar
                                  "YAML path")
         return path
     path = _profiles_dir() / f"{name.lower()}.yaml"
-    if not _is(path):  # under base: the file and key that name it (option = 'FILE: base')
-        raise UnknownName("hardware", name, hardware_ids(), option if near else "")
+    if not _is(path):  # under base: the file and key that name it (option = 'FILE: base');
+        # the default option is left to the CLI, which reads the field 'hardware' as it
+        raise UnknownName("hardware", name, hardware_ids(),
+                          option if near or option != "--hardware" else "")
     return path
 
 

@@ -142,7 +142,7 @@ def test_datasheet_devices_per_engine_as_compare_alone(capsys):
 
 
 @pytest.mark.parametrize("engines, needle", [
-    ("vllm,trtlm", "engines: unknown 'trtlm'; did you mean trtllm"),
+    ("vllm,trtlm", "--engine: unknown 'trtlm'; did you mean trtllm"),
     ("vllm,,ideal", "--engine: 'vllm,,ideal' has an empty entry"),
     ("vllm,/no/such.yaml", "--engine: no file '/no/such.yaml'"),
 ])

@@ -40,7 +40,7 @@ def test_sweep_refuses_a_device_given_twice(args, tmp_path, capsys):
     """A device listed twice in sweep / plot sweep -H raised pandas' 'Categorical categories
     must be unique' (a traceback) after the whole grid was evaluated."""
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
-    _refused(args, capsys, "error: hardware: a100-80gb appears twice in --hardware")
+    _refused(args, capsys, "error: --hardware: a100-80gb appears twice; give each device once")
     assert not (tmp_path / "s.png").exists()
 
 

@@ -32,10 +32,10 @@ def test_nearest_keeps_spelling_matches_after_the_prefix_ones():
 
 
 @pytest.mark.parametrize("args, needle", [
-    (EST + ["a100-80gb,h100-sxm"], "hardware: 'a100-80gb,h100-sxm' is a comma list, but this "
+    (EST + ["a100-80gb,h100-sxm"], "error: --hardware: 'a100-80gb,h100-sxm' is a comma list, but this "
      "takes one id; `costmodel compare` and `sweep` take a comma list"),
-    (EST + ["a100-80gb", "--engine", "vllm,trtllm"], "engines: 'vllm,trtllm' is a comma "
-     "list, but this takes one id; `costmodel compare --engine` takes a comma list"),
+    (EST + ["a100-80gb", "--engine", "vllm,trtllm"], "error: --engine: 'vllm,trtllm' is a "
+     "comma list, but this takes one id; `costmodel compare --engine` takes a comma list"),
     (["estimate", "llava-1.5-7b,qwen2-vl-7b", "-H", "a100-80gb"], "`costmodel sweep` takes"),
 ])
 def test_a_comma_list_of_known_ids_where_one_goes_says_so(args, needle, capsys):

@@ -152,7 +152,7 @@ BAD = [
     (E + ["--images", "1.5"], "--images: '1.5' is not a whole number"),
     (E + ["--seconds", "0,4", "--fps", "2"], "--seconds: 0 is outside 0 < x <= 86400"),
     (E + ["--seconds", "4", "--fps", "2000"], "--fps: 2000 is outside 0 < x <= 1000"),
-    (E + ["--seconds", "4s", "--fps", "2"], "--seconds: '4s' is not a number or start:stop:step"),
+    (E + ["--seconds", "4s", "--fps", "2"], "--seconds: '4s' is not a number or start:stop[:step]"),
     (E + ["--images", "1", "--image-size", "448x448,44"], "--image-size: '44' is not "
      "WIDTHxHEIGHT"),
     (E + ["--images", "0:4096", "--image-size", ",".join(f"{28 * i}x448" for i in range(1, 30)),

@@ -203,3 +203,27 @@ def test_tutorial_max_load_ratios():
             f"batch {a_none[2]} -> {a_keep[2]})") in text
     assert (f"grows {int(a_keep[3]) / int(a_none[3]):.1f}x on the A100 and "
             f"{int(h_keep[3]) / int(h_none[3]):.1f}x on the H100") in text
+
+
+def test_tutorial_sweep_is_not_compression_figures():
+    """Section 5's LLaVA-NeXT note: 732 visual tokens given directly (sweep) against 2928 kept
+    at 25% (compare-compression), RTX 4090, batch 8; the figures come from the commands."""
+    import costmodel
+    from costmodel.sweep import sweep
+    from costmodel.units import seconds
+
+    text = " ".join(_text().split())
+    df = sweep(["llava-next-vicuna-7b"], ["rtx-4090"], visual_tokens=[732], batch=[8])
+    direct = costmodel.estimate("llava-next-vicuna-7b", "rtx-4090", visual_tokens=732, batch=8)
+    assert direct.ttft_s == df.ttft_s.iloc[0]
+    kept = costmodel.compare_compression("llava-next-vicuna-7b", "rtx-4090", keep=0.25,
+                                         batch=8).compressed[0]
+    assert (kept.plan.llm_tokens, round(kept.plan.llm_tokens * 0.25)) == (2928, 732)
+    assert (f"prices 732 tokens as {direct.plan.crops} ViT passes (vision "
+            f"{seconds(direct.stages['vision'].latency_s)}, TTFT {seconds(direct.ttft_s)})") in text
+    assert (f"keeps the same 732 after all {kept.plan.crops} passes (vision "
+            f"{seconds(kept.stages['vision'].latency_s)}, TTFT {seconds(kept.ttft_s)})") in text
+    assert "gives 2928 tokens from 5 ViT passes" in text and kept.plan.crops == 5
+    for cmd in ("sweep llava-next-vicuna-7b -H rtx-4090 --visual-tokens 732 --batch 8",
+                "compare-compression llava-next-vicuna-7b -H rtx-4090 --keep 0.25 --batch 8"):
+        assert f"`{cmd}`" in text
