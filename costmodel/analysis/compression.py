@@ -97,7 +97,7 @@ def context(base: Estimate, new: Estimate) -> dict[str, Any]:
             "device": base.hardware.name, "compression": compression_text(w),
             "visual_tokens": base.plan.llm_tokens, "text_tokens": w.text_tokens,
             "output_tokens": w.output_tokens, "batch": w.batch,
-            "dtype": dtype_text(w), "engine": new.prepared.engine.id}
+            "dtype": dtype_text(w, base.model), "engine": new.prepared.engine.id}
 
 
 def average_visual(base: Estimate, comp: AnyCompression | None) -> float:

@@ -27,7 +27,7 @@ from __future__ import annotations
 from costmodel.errors import CostmodelError
 from costmodel.specs.engine import Engine
 from costmodel.specs.model import ModelSpec
-from costmodel.specs.quantization import WEIGHT_PARTS, QuantizedCheckpoint, WeightPart
+from costmodel.specs.quantization import QuantizedCheckpoint, WeightPart
 from costmodel.specs.workload import Workload
 from costmodel.units import DType
 
@@ -82,9 +82,8 @@ def _engine_parts(spec: ModelSpec, w: Workload, engine: Engine | None) -> Worklo
             w.weights is w.act_dtype):
         return w
     parts = _on_model(spec, engine.weight_parts)
-    has = WEIGHT_PARTS if spec.is_vlm else tuple(p for p in WEIGHT_PARTS if p != "vision")
-    return w.model_copy(update={"weight_parts": parts}) if parts and set(has) - set(
-        parts) else w
+    return w.model_copy(update={"weight_parts": parts}) if parts and set(
+        spec.weight_part_ids) - set(parts) else w
 
 
 def _check_group(w: Workload, q: QuantizedCheckpoint | None) -> None:

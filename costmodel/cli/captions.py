@@ -34,9 +34,13 @@ def device_text(hw: Any) -> str:
 
 
 def workload_fields(w: Any, visual: str, batch: object | None = None,
-                    spec: Any = None) -> dict[str, Any]:
+                    spec: Any = None, dtypes: str | None = None) -> dict[str, Any]:
     """The keyword pieces of `caption` from a Workload (batch overridable: a sweep's grid);
-    with the model's spec, a video's frames and the text its processor writes around them."""
+    with the model's spec, a video's frames and the text its processor writes around them.
+    dtypes: the weights as priced (a sweep of several models: priced_dtypes), else dtype_text
+    on the parts `spec` has (one of the two is needed)."""
+    if dtypes is None and spec is None:
+        raise TypeError("workload_fields: give the model's spec or the dtypes text")
     text: object = w.text_tokens
     if spec is not None and w.has_video:
         from costmodel.analysis.prepare import video_text as video_text_tokens
@@ -45,7 +49,8 @@ def workload_fields(w: Any, visual: str, batch: object | None = None,
         n = video_text_tokens(spec, w)
         text = f"{w.text_tokens} + {n} video" if n else text
     return {"visual": visual, "text": text, "output": w.output_tokens,
-            "batch": w.batch if batch is None else batch, "dtypes": dtype_text(w),
+            "batch": w.batch if batch is None else batch,
+            "dtypes": dtype_text(w, spec) if dtypes is None else dtypes,
             "compression": compression_text(w)}
 
 
@@ -58,7 +63,7 @@ def priced_dtypes(specs: Iterable[Any], w: Any) -> str:
     from costmodel.loading.load import load_engine
 
     engine = load_engine(w.engine or conventions.get(w.convention).default_engine)
-    return " / ".join(dict.fromkeys(dtype_text(resolve_weights(s, w, engine)) for s in specs))
+    return " / ".join(dict.fromkeys(dtype_text(resolve_weights(s, w, engine), s) for s in specs))
 
 
 def video_text(spec: Any, w: Any) -> str:

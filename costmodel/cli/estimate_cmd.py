@@ -126,7 +126,7 @@ def _header(est: Estimate) -> list[str]:
         f"batch {w.batch} | {count(p.llm_tokens)} visual tokens ({count(p.crops)} ViT pass{plural}) + "
         f"{w.text_tokens} text tokens{extra} -> {w.output_tokens} output tokens"
         + (f" | {video}" if video else ""),
-        f"weights {captions.weight_text(w, e.int4_format)}, activations {w.act_dtype.value}, "
+        f"weights {captions.weight_text(w, est.model, e.int4_format)}, activations {w.act_dtype.value}, "
         f"KV cache {w.kv.value} | "
         f"{attn} | {w.overlap} overlap{conv}",
         f"engine {e.id} ({e.name}): 'expected' is the latency on it; 'bound' is the roofline "

@@ -165,5 +165,5 @@ def sweep_caption(df: Any, hws: list[HardwareProfile], w: Any, batch: object,
     axis = f"x axis: {inputs}" if inputs else "x axis"
     return captions.caption("Sweep", captions.listed(df["model"].unique()), devices,
                             engine=str(df["engine"].iloc[0]),
-                            **{**captions.workload_fields(w, f"{visual} ({axis})", batch),
-                               "dtypes": captions.priced_dtypes(specs, w)})
+                            **captions.workload_fields(w, f"{visual} ({axis})", batch,
+                                                       dtypes=captions.priced_dtypes(specs, w)))

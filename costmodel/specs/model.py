@@ -17,7 +17,7 @@ from costmodel.specs.base import MAX_LAYERS
 from costmodel.specs.base import norm_params as _norm_params
 from costmodel.specs.mllama import MllamaVisionSpec
 from costmodel.specs.moe import MoESpec
-from costmodel.specs.quantization import QuantizedCheckpoint
+from costmodel.specs.quantization import WEIGHT_PARTS, QuantizedCheckpoint, WeightPart
 from costmodel.specs.vision import MlpAct, ProjectorSpec, VisionSpec
 
 __all__ = ["LLMSpec", "MlpAct", "ModelSpec", "ProjectorSpec", "TokenScheme", "VisionSpec"]
@@ -261,6 +261,12 @@ class ModelSpec(BaseModel):
     @property
     def is_vlm(self) -> bool:
         return self.vision is not None or self.cross_vision is not None
+
+    @property
+    def weight_part_ids(self) -> tuple[WeightPart, ...]:
+        """The weight parts this model has (specs/quantization.py): 'vision' only with a
+        vision encoder."""
+        return WEIGHT_PARTS if self.is_vlm else tuple(p for p in WEIGHT_PARTS if p != "vision")
 
     def __repr__(self) -> str:
         """One line (pydantic's repr prints every nested field, over 1 kB in a notebook cell);
