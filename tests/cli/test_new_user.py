@@ -108,7 +108,24 @@ def test_a_single_value_option_given_twice_is_refused(args, needle, capsys):
     assert needle in err, err
 
 
+@pytest.mark.parametrize("args, needle", [
+    (EST + ["a100-80gb", "--flash-attention", "--no-flash-attention"],
+     "--flash-attention: given with --no-flash-attention; only the last would count: give one"),
+    (EST + ["a100-80gb", "--no-flash-attention", "--batch", "2", "--flash-attention"],
+     "--flash-attention: given with --no-flash-attention"),
+    (["compare-compression", "llava-1.5-7b", "-H", "a100-80gb", "--keep", "0.25", "--method",
+      "fastv", "--overhead", "--no-overhead"], "--overhead: given with --no-overhead"),
+])
+def test_a_flag_given_both_ways_is_refused(args, needle, capsys):
+    """Was: the last of --flash-attention / --no-flash-attention (--overhead / --no-overhead)
+    used, the other dropped without a word."""
+    code, out, err = run(args, capsys)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert needle in err, err
+
+
 def test_repeatable_options_and_flags_stay_allowed(capsys):
     code, out, _ = run(EST + ["a100-80gb", "--set", "memory_GB=100", "--set", "tdp_W=300",
-                              "--per-op", "--per-op", "-f", "json"], capsys)
+                              "--per-op", "--per-op", "--no-flash-attention",
+                              "--no-flash-attention", "-f", "json"], capsys)
     assert code == 0 and len(json.loads(out)["hardware_changes"]) == 2
