@@ -1,6 +1,7 @@
 """An option that takes one value, given twice (`--keep 0.1 --keep 0.2`, `--batch 4 --batch
-8`): click keeps the last and drops the others without a word, so a user who meant two
-scenarios gets one. Refused before any work, as one line naming the option and its values."""
+8`), or a boolean flag given both ways (`--flash-attention --no-flash-attention`): click keeps
+the last and drops the others without a word, so a user who meant two scenarios gets one.
+Refused before any work, as one line naming the option and its values."""
 
 from __future__ import annotations
 
@@ -39,11 +40,22 @@ def _values(opts: Sequence[str], args: Sequence[str]) -> list[str]:
     return found
 
 
+def _both_ways(opts: Sequence[str], off: Sequence[str], args: Sequence[str]) -> bool:
+    """A boolean flag's on form (`opts`) and its off form (`off`) both in `args`."""
+    given = set(args[:args.index("--")] if "--" in args else args)
+    return bool(off) and bool(given & set(opts)) and bool(given & set(off))
+
+
 def refuse_repeats(root: Any, args: Sequence[str]) -> None:
-    """CostmodelError for the first single-value option given more than once in `args`
-    (flags and repeatable options such as --set are left alone)."""
+    """CostmodelError for the first single-value option given more than once in `args`, or a
+    boolean flag given both ways (a flag given twice the same way and repeatable options such
+    as --set are left alone)."""
     cmd, rest = _command(root, args)
     for p in getattr(cmd, "params", []):
+        if p.param_type_name == "option" and p.is_flag and _both_ways(p.opts, p.secondary_opts,
+                                                                       rest):
+            raise CostmodelError(f"{p.opts[0]}: given with {p.secondary_opts[0]}; only the last "
+                                 "would count: give one")
         if p.param_type_name != "option" or p.multiple or p.is_flag or p.count:
             continue
         values = _values(p.opts, rest)
