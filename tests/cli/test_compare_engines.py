@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import MY_GPU_YAML, run
+from tests.helpers import MY_GPU_YAML, ROOT, run
 
 MODEL = "llava-1.5-7b"
 DEVICES = "a100-80gb,h100-sxm,l4"
@@ -149,6 +149,28 @@ def test_datasheet_devices_per_engine_as_compare_alone(capsys):
 def test_a_bad_engine_in_the_list_is_refused_before_any_work(engines, needle, capsys):
     code, out, err = run(["compare", MODEL, "-H", "l4", "--engine", engines], capsys)
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and needle in err
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["compare", MODEL, "-H", "l4", "--engine", "vllm,ideal,vllm"],
+     "--engine: vllm appears twice; give each engine once"),
+    (["compare", MODEL, "-H", "l4", "--engine", f"ideal,{ROOT / 'costmodel' / 'engines' / 'ideal.yaml'}"],
+     "--engine: ideal appears twice; give each engine once"),
+    (["compare", MODEL, "-H", "l4,h100-sxm,l4", "--engine", "vllm,ideal"],
+     "--hardware: l4 appears twice; give each device once"),
+    (["compare", MODEL, "-H", "a100-80gb,A100-80GB"],
+     "--hardware: a100-80gb appears twice; give each device once"),
+    (["plan", MODEL, "-H", "l4,l4", "--ttft", "1"], "--hardware: l4 appears twice"),
+    (["energy", MODEL, "-H", "l4,l4"], "--hardware: l4 appears twice"),
+    (["batching", MODEL, "-H", "l4,l4", "--batch", "1,2"], "--hardware: l4 appears twice"),
+    (["capacity", MODEL, "-H", "l4,l4", "--ttft", "1"], "--hardware: l4 appears twice"),
+])
+def test_a_device_or_engine_listed_twice_is_refused(args, needle, capsys):
+    """Was: the pair's row twice, ranked 1 and 2 (compare), the device's row twice (plan,
+    energy, batching, capacity), as sweep already refuses a device given twice."""
+    code, out, err = run(args, capsys)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert needle in err, err
 
 
 @pytest.mark.parametrize("command", [

@@ -39,3 +39,9 @@ def test_refusals_are_kept_and_unknown_engines_refused(spec):
         evaluate_engines(spec, w, ["vllm", "trtllm"], devices)
     with pytest.raises(CostmodelError, match="unknown 'vlm'"):
         evaluate_engines(spec, Workload(), ["ideal", "vlm"], devices)
+
+
+def test_an_engine_listed_twice_is_refused(spec):
+    devices = [costmodel.load_hardware("a100-80gb")]
+    with pytest.raises(CostmodelError, match="engine: vllm appears twice; give each engine once"):
+        evaluate_engines(spec, Workload(), ["vllm", "ideal", "vllm"], devices)
