@@ -98,6 +98,14 @@ def nonempty(name: str, items: list[Any]) -> list[Any]:
     return items
 
 
+def once(name: str, ids: Sequence[str], what: str) -> None:
+    """One line for an id listed twice ('hardware: l4 appears twice; give each device once'):
+    its rows would come twice (a sweep's columns clash); `what`: 'device', 'engine'."""
+    twice = [i for n, i in enumerate(ids) if i in ids[:n]]
+    if twice:
+        raise CostmodelError(f"{name}: {twice[0]} appears twice; give each {what} once")
+
+
 def _unknown_field(name: str) -> str:
     """'name: not a Workload field; ...' with the keyword that does what the CLI option does,
     or the nearest field names."""

@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from costmodel.analysis.arguments import once
 from costmodel.analysis.devices import Fleet, evaluate_fleet
 from costmodel.errors import CostmodelError
 from costmodel.loading.load import load_engine
@@ -48,13 +49,13 @@ def evaluate_engines(spec: ModelSpec, w: Workload, engines: Sequence[str], devic
     function of each engine's workload giving them (the CLI's default list leaves datasheet-
     only profiles out on an engine that runs measured kernels, fleet_common.devices). An
     engine's warnings are held and given again only when it is evaluated. Every
-    engine is loaded first, so an unknown one is refused before any work. An engine that
+    engine is loaded first, so an unknown one, or one listed twice (its id), is refused before
+    any work. An engine that
     refuses the workload or the devices (a CostmodelError: a convention that prices only the
     bound, a figure set no device carries, ...) is left out with its line in `refused`, as
     `compare` with that engine alone refuses it; when every engine refuses, the first
     engine's error is raised."""
-    for e in engines:
-        load_engine(e)
+    once("engine", [load_engine(e).id for e in engines], "engine")
     fleets: list[Fleet] = []
     refused: dict[str, str] = {}
     first: CostmodelError | None = None

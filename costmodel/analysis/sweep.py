@@ -26,6 +26,7 @@ from costmodel.analysis.arguments import (
     listed,
     model_arg,
     nonempty,
+    once,
     workload_arg,
 )
 from costmodel.analysis.prepare import image_size, prepare
@@ -228,9 +229,7 @@ def sweep_over(model_list: list[ModelSpec], profiles: list[HardwareProfile], axe
     names, hw_ids = list(dict.fromkeys(m.name for m in model_list)), [h.id for h in profiles]
     if len(names) != len(model_list):
         raise CostmodelError("model: the same model name appears twice; give each once")
-    twice = sorted({h for h in hw_ids if hw_ids.count(h) > 1})
-    if twice:
-        raise CostmodelError(f"hardware: {twice[0]} appears twice; give each device once")
+    once("hardware", hw_ids, "device")
     for spec in model_list:
         axes.check(spec)
     parts, engine = [], ""

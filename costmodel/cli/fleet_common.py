@@ -10,6 +10,7 @@ import numpy as np
 import typer
 
 from costmodel import conventions
+from costmodel.analysis.arguments import once
 from costmodel.analysis.devices import unlike_devices
 from costmodel.analysis.plan import Slo
 from costmodel.analysis.refusals import refuse_unused
@@ -101,14 +102,16 @@ def slo_text(slo: Slo) -> str:
 
 
 def devices(text: str | None, sets: list[str], w: Workload) -> list[HardwareProfile]:
-    """The listed devices; or, when none are given, every bundled profile that can run the
-    workload like for like: on an engine that runs measured kernels not the datasheet-only
+    """The listed devices (one listed twice is refused, as sweep refuses it); or, when none
+    are given, every bundled profile that can run the workload like for like: on an engine
+    that runs measured kernels not the datasheet-only
     copies (LLM-Viewer's, for its convention), with --tp/--pp/--ep > 1 not the devices without
     a GPU-to-GPU link. A list that mixes datasheet-only and calibrated devices on such an
     engine gives one warning (analysis.devices.unlike_devices)."""
     engine = load_engine(w.engine or conventions.get(w.convention).default_engine)
     if text is not None:
         profiles = [load_hardware(n, tuple(sets)) for n in id_list(text, "--hardware")]
+        once("--hardware", [h.id for h in profiles], "device")
         _warn_unlike(profiles, engine)
         return profiles
     every = [load_hardware(n, tuple(sets)) for n in hardware_ids()]

@@ -154,7 +154,7 @@ def test_a_bad_engine_in_the_list_is_refused_before_any_work(engines, needle, ca
 @pytest.mark.parametrize("args, needle", [
     (["compare", MODEL, "-H", "l4", "--engine", "vllm,ideal,vllm"],
      "--engine: vllm appears twice; give each engine once"),
-    (["compare", MODEL, "-H", "l4", "--engine", f"ideal,{ROOT / 'costmodel' / 'engines' / 'ideal.yaml'}"],
+    (["compare", MODEL, "-H", "l4", "--engine", f"ideal,{ROOT / 'costmodel/engines/ideal.yaml'}"],
      "--engine: ideal appears twice; give each engine once"),
     (["compare", MODEL, "-H", "l4,h100-sxm,l4", "--engine", "vllm,ideal"],
      "--hardware: l4 appears twice; give each device once"),
