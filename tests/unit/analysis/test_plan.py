@@ -174,3 +174,17 @@ def test_link_beside_the_engines_host_time_is_named_interconnect(llava):
     assert copies > 0
     assert host_share(eager.op_costs, ("decode",), eager.ttft_s)[0, 0] == pytest.approx(
         (overhead - copies) / total)
+
+
+def test_batching_with_one_output_token_is_refused(llava, gpu, capsys):
+    """With 1 output token no decode step runs: the decode shares read 0% at every batch and
+    'turns compute-bound at -', while the TPOT column is one step's latency (compute-bound
+    from batch ~160 on this device). batching studies the decode: refused in one line."""
+    from costmodel.errors import CostmodelError
+    from tests.helpers import run
+
+    with pytest.raises(CostmodelError, match="output_tokens: with 1 output token no decode"):
+        batching(llava, [gpu], Workload(visual_tokens=576, output_tokens=1), np.arange(1, 9))
+    code, out, err = run(["batching", "llava-1.5-7b", "-H", "a100-80gb", "--output-tokens", "1"],
+                         capsys)
+    assert code == 2 and out == "" and err.startswith("error: --output-tokens: with 1 output")
