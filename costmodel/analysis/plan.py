@@ -33,6 +33,7 @@ from costmodel.analysis.devices import Fleet, evaluate_fleet, resource
 from costmodel.core.evaluate import Evaluation
 from costmodel.core.metrics import compute_share
 from costmodel.core.ops import Arr
+from costmodel.errors import CostmodelError
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Workload
@@ -139,6 +140,11 @@ def _first(ok: Arr, batches: Arr) -> Arr:
 
 def batching(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Workload, batches: Arr,
              auto_dtype: bool = True) -> Batching:
+    """Decode throughput, TPOT and compute-bound shares over `batches`. The shares are of the
+    decode steps, so 1 output token (no step) is refused."""
+    if w.output_tokens < 2:
+        raise CostmodelError("output_tokens: with 1 output token no decode step runs, and "
+                             "batching studies the decode steps; give 2 or more")
     fl = evaluate_fleet(spec, profiles, w, batch=batches, auto_dtype=auto_dtype)
     ev = fl.ev
     share = compute_share(ev.op_costs, ("decode",), ev.ttft_s)
