@@ -117,10 +117,8 @@ def hardware_list(fmt: Format = typer.Option(Format.table, "--format", "-f")) ->
     if fmt is Format.json:
         typer.echo(dumps(recs))
         return
-    if fmt is Format.csv:
-        typer.echo(",".join(recs[0]))
-        for r in recs:
-            typer.echo(",".join(str(v) for v in r.values()))
+    if fmt is Format.csv:  # the one CSV writer (quoting, whole counts without '.0')
+        typer.echo(records_csv(recs), nl=False)
         return
     rows = [[r["id"], r["name"], f"{r['memory_bytes'] / 1e9:g} GB",
              f"{r['memory_bandwidth_Bps'] / 1e9:g} GB/s",

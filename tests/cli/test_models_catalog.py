@@ -133,3 +133,4 @@ def test_show_bad_input_one_line_exit_2(args, needle, capsys, tmp_path, monkeypa
     _load_model.cache_clear()
     code, out, err = run(args, capsys)
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and needle in err
+

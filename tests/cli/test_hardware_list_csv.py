@@ -1,0 +1,25 @@
+"""`costmodel hardware list -f csv`."""
+
+from __future__ import annotations
+
+import json
+
+from tests.helpers import run
+
+
+def test_hardware_list_csv_is_the_json_through_the_csv_writer(capsys):
+    """`hardware list -f csv` was joined by hand (no quoting; 24000000000.0): it now goes
+    through the one CSV writer, so it reads back to the JSON's records."""
+    import csv
+    import io
+
+    code, out, _ = run(["hardware", "list", "-f", "csv"], capsys)
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    code, js, _ = run(["hardware", "list", "-f", "json"], capsys)
+    recs = json.loads(js)
+    assert [r["id"] for r in rows] == [r["id"] for r in recs]
+    a10 = rows[[r["id"] for r in rows].index("a10")]
+    assert a10["memory_bytes"] == "24000000000"
+    for row, rec in zip(rows, recs, strict=True):
+        assert float(row["memory_bytes"]) == rec["memory_bytes"] and row["name"] == rec["name"]
