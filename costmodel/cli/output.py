@@ -17,6 +17,8 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from costmodel.cli import feedback
 from costmodel.errors import CostmodelError
 
@@ -123,7 +125,7 @@ def _counts_whole(record: dict[str, Any]) -> dict[str, Any]:
 
 def records_csv(records: list[dict[str, Any]]) -> str:
     """Records (dicts with the same keys) as CSV text with a header row; a NaN/inf value is an
-    empty cell, as JSON's null (dumps) and pandas' to_csv (sweep, --per-op) write it; a whole
+    empty cell, as JSON's null (dumps) and frame_csv (sweep, --per-op) write it; a whole
     count (is_count) without '.0', as frame_csv writes it (JSON keeps its numbers)."""
     buf = io.StringIO()
     wr = csv.DictWriter(buf, fieldnames=list(records[0]), lineterminator="\n")
@@ -134,10 +136,16 @@ def records_csv(records: list[dict[str, Any]]) -> str:
 
 def frame_csv(frame: pd.DataFrame, index: bool = False) -> str:
     """A DataFrame as CSV text (pandas' to_csv, '\\n' line ends), whole counts of its count
-    columns (is_count) without '.0', as records_csv writes them."""
+    columns (is_count) without '.0' and NaN / inf as an empty cell, as records_csv writes
+    them (pandas writes inf as 'inf')."""
+    import pandas as pd
+
     out = frame.copy()
+    for col in (c for c in out.columns if out[c].dtype.kind == "f"):
+        out[col] = out[col].where(np.isfinite(out[col]))
     for col in (c for c in out.columns if is_count(str(c)) and out[c].dtype.kind == "f"):
-        out[col] = out[col].astype(object).map(_whole)
+        # a list, not Series.map: map infers float64 again for a column mixing 1 and 2.5
+        out[col] = pd.Series([_whole(v) for v in out[col]], index=out.index, dtype=object)
     return out.to_csv(index=index, lineterminator="\n")
 
 

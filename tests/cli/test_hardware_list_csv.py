@@ -23,3 +23,16 @@ def test_hardware_list_csv_is_the_json_through_the_csv_writer(capsys):
     assert a10["memory_bytes"] == "24000000000"
     for row, rec in zip(rows, recs, strict=True):
         assert float(row["memory_bytes"]) == rec["memory_bytes"] and row["name"] == rec["name"]
+
+
+def test_csv_writers_agree_on_non_finite_and_whole_counts():
+    """frame_csv (sweep, --per-op) wrote inf as 'inf' where records_csv (compare, plan, ...)
+    writes an empty cell, as JSON writes null: both write it empty now."""
+    import pandas as pd
+
+    from costmodel.cli.output import frame_csv, records_csv
+
+    recs = [{"flops": 1e9, "latency_s": float("inf")}, {"flops": 2.5, "latency_s": float("nan")}]
+    text = "flops,latency_s\n1000000000,\n2.5,\n"
+    assert records_csv(recs) == text
+    assert frame_csv(pd.DataFrame(recs)) == text
