@@ -179,6 +179,34 @@ def _whole(name: str, value: Any, lo: int, hi: int) -> int | None:
     return int(value)
 
 
+def _keyword_for(name: str, value: Any) -> str | None:
+    """The compare_compression keyword (the CLI's option) for a Compression / KVCompression
+    field name given to it, with the value given; None for any other name."""
+    if name in ("keep_ratio", "keep_tokens"):
+        return f"keep={value!r} (kv_keep= for the KV cache)"
+    if name == "where":
+        return "at='llm-layer:K'" if value == "llm_layer" else f"at={value!r}"
+    if name == "layer":
+        return f"at='llm-layer:{value}'"
+    if name == "policy":
+        return f"kv_policy={value!r}"
+    if name == "temporal_merge":
+        return f"method='tempmerge:{value}'"
+    if name == "during_decode":
+        return "kv_policy='sink_window:rolling'"
+    return None
+
+
+def refuse_compression_fields(fields: dict[str, Any]) -> None:
+    """compare_compression given a Compression or KVCompression field (keep_ratio=, where=,
+    layer=, policy=, ...): one line naming its keyword, as the CLI spells the option; such a
+    name was read as a Workload field, or with keep= missing as no keep at all."""
+    for name, value in fields.items():
+        keyword = _keyword_for(name, value)
+        if keyword is not None:
+            raise CostmodelError(f"{name}: not a compare_compression keyword; use {keyword}")
+
+
 def compression_keywords(*, keep: Any, at: Any, method: Any, schedule: Any, kv_keep: Any,
                          kv_policy: Any, sparse_decode: Any, cluster_iters: Any,
                          merge_per_layer: Any, overhead: Any) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from costmodel.analysis.arguments import (
     compression_keywords,
     hardware_arg,
     model_arg,
+    refuse_compression_fields,
     workload_arg,
 )
 from costmodel.analysis.compression_options import (
@@ -288,6 +289,7 @@ def compare_compression(model: ModelArg, hardware: HardwareArg, workload: Worklo
         raise CostmodelError("compression: compare_compression builds the compressed scenarios "
                              "from keep=, at=, method=, schedule=, kv_keep=, ...; give the "
                              "workload without compression (estimate() takes compression=)")
+    refuse_compression_fields(fields)
     opts = compression_keywords(keep=keep, at=at, method=method, schedule=schedule,
                                 kv_keep=kv_keep, kv_policy=kv_policy, sparse_decode=sparse_decode,
                                 cluster_iters=cluster_iters, merge_per_layer=merge_per_layer,

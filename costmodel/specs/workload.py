@@ -149,12 +149,16 @@ class Workload(InputModel):
     @classmethod
     def _engine_path(cls, v: object) -> object:
         """An engine YAML given as a pathlib.Path is its path string; an empty one is refused
-        (None, not '', means the convention's default engine)."""
+        (None, not '', means the convention's default engine), and so is a list (one engine)."""
         fspath = getattr(v, "__fspath__", None)  # os.PathLike, without importing os (pure core)
         v = fspath() if callable(fspath) else v
         if isinstance(v, str) and not v.strip():
             raise ValueError("engine: empty; give an engine id (`costmodel engines list`) or a "
                              "YAML path, or leave it out for the default engine")
+        if v is not None and not isinstance(v, str):
+            raise ValueError(f"engine: got {type(v).__name__}; give one engine id or YAML path "
+                             "(several engines: one call each, docs/python-api.md 'Engines side "
+                             "by side')")
         return v
 
     @field_validator("compression", mode="before")

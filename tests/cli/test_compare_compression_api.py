@@ -123,6 +123,25 @@ def test_python_arguments_refused_in_one_line(fields, said):
     assert str(e.value).startswith(said) and "\n" not in str(e.value), str(e.value)
 
 
+@pytest.mark.parametrize(("fields", "said"), [
+    ({"keep_ratio": 0.5}, "keep_ratio: not a compare_compression keyword; use keep=0.5"),
+    ({"keep_tokens": 64}, "keep_tokens: not a compare_compression keyword; use keep=64"),
+    ({"keep": 0.5, "where": "encoder"}, "where: not a compare_compression keyword; use "
+                                        "at='encoder'"),
+    ({"keep": 0.5, "layer": 2}, "layer: not a compare_compression keyword; use "
+                                "at='llm-layer:2'"),
+    ({"kv_keep": 0.5, "policy": "pyramid"}, "policy: not a compare_compression keyword; use "
+                                            "kv_policy='pyramid'"),
+])
+def test_a_compression_field_name_points_to_the_keyword(fields, said):
+    """Compression's and KVCompression's field names (keep_ratio=, where=, layer=, policy=)
+    were read as Workload fields ('where: not a Workload field; the fields are batch, ...') or,
+    with keep= missing, as no keep at all ('--keep: give the visual tokens kept')."""
+    with pytest.raises(costmodel.CostmodelError) as e:
+        costmodel.compare_compression("llava-1.5-7b", "a100-80gb", **fields)
+    assert str(e.value).startswith(said) and "\n" not in str(e.value), str(e.value)
+
+
 def test_a_workload_with_a_compression_refused():
     w = costmodel.Workload(compression=costmodel.Compression(where="projector", keep_ratio=0.5))
     with pytest.raises(costmodel.CostmodelError, match="^compression: "):

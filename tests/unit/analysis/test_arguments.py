@@ -153,3 +153,18 @@ def test_sweep_axis_takes_ranges_and_arrays():
 def test_empty_engine_refused_not_defaulted(call):
     with pytest.raises(CostmodelError, match="engine: empty"):
         call()
+
+
+@pytest.mark.parametrize("call", [
+    lambda: costmodel.estimate("llava-1.5-7b", "a100-80gb", engine=["vllm", "trtllm"]),
+    lambda: sweep("llava-1.5-7b", "a100-80gb", [576], engine=("vllm", "trtllm")),
+    lambda: costmodel.compare_compression("llava-1.5-7b", "a100-80gb", keep=0.5,
+                                          engine=["vllm"]),
+    lambda: costmodel.Workload(engine=["vllm"])])
+def test_several_engines_refused_with_the_way_to_compare_them(call):
+    """A list of engines read 'engine: Input should be a valid string' (pydantic's), naming
+    neither what was given nor how to compare engines from Python."""
+    with pytest.raises(CostmodelError) as e:
+        call()
+    said = str(e.value)
+    assert said.startswith("engine: got ") and "one engine" in said and "\n" not in said, said
