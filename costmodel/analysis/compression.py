@@ -37,6 +37,7 @@ from costmodel.analysis.refusals import refuse_unused
 from costmodel.core.compression.formulas import (
     PAPER_FORMULAS,
     average_visual_tokens,
+    llm_visual_tokens,
     paper_flops_ratio,
 )
 from costmodel.errors import CostmodelError
@@ -92,11 +93,17 @@ def compare_rows(base: Estimate, comp: Estimate) -> list[dict[str, Any]]:
 
 def context(base: Estimate, new: Estimate) -> dict[str, Any]:
     """What the savings are of, as CSV columns after the savings frame (`plot savings` titles
-    its figure with them)."""
-    w = new.workload
+    its figure with them): visual_tokens the request's; llm_visual_tokens those entering the
+    LLM's first layer under the compression (a projector keep's kept count), and
+    average_visual_tokens their mean over the LLM's layers (FastV, schedules)."""
+    w, pts = new.workload, base.prepared.points
+    entering = float(np.ravel(llm_visual_tokens(base.model, pts, w.compression))[0])
     return {"model": base.model.name, "hardware": base.hardware.id,
             "device": base.hardware.name, "compression": compression_text(w),
-            "visual_tokens": base.plan.llm_tokens, "text_tokens": w.text_tokens,
+            "visual_tokens": base.plan.llm_tokens,
+            "llm_visual_tokens": int(entering) if entering.is_integer() else entering,
+            "average_visual_tokens": average_visual(base, w.compression),
+            "text_tokens": w.text_tokens,
             "output_tokens": w.output_tokens, "batch": w.batch,
             "dtype": dtype_text(w, base.model), "engine": new.prepared.engine.id}
 

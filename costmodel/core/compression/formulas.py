@@ -47,6 +47,13 @@ def visual_per_layer(m: LLMSpec, pts: Points) -> list[Arr]:
     return out
 
 
+def llm_visual_tokens(spec: ModelSpec, pts: Points, comp: AnyCompression | None) -> Arr:
+    """Visual tokens entering the LLM's first layer under `comp` (a projector-level keep's
+    kept count; the request's where the compression acts inside the LLM, FastV at layer K)."""
+    return np.asarray(visual_per_layer(spec.llm, compress_points(spec, pts, comp))[0],
+                      dtype=float)
+
+
 def average_visual_tokens(spec: ModelSpec, pts: Points, comp: AnyCompression | None) -> Arr:
     """sum over LLM layers of the visual tokens the layer sees / layers (PyramidDrop's
     'average tokens', PyramidDrop issue #22)."""
