@@ -14,6 +14,7 @@ import numpy as np
 
 from costmodel.analysis.arguments import HardwareArg, ModelArg, hardware_arg, model_arg, workload_arg
 from costmodel.analysis.compression_options import refuse_count_above
+from costmodel.analysis.devices import stage_bounds
 from costmodel.analysis.host_cpu import host_note
 from costmodel.analysis.prepare import image_size, prepare, video_frames, video_text
 from costmodel.analysis.refusals import refuse_unused
@@ -48,6 +49,7 @@ class StageResult:
     device_s: float = 0.0  # the operators without their launches
     launch_s: float = 0.0  # their launches (host time)
     host_bound: bool = False  # host_overlap async and launch_s > device_s (StageTotals)
+    bound_by: str = "-"  # compute, memory, comm or host (analysis/devices.stage_bounds)
 
     @property
     def bytes(self) -> float:
@@ -57,6 +59,14 @@ class StageResult:
     def intensity_flops_per_byte(self) -> float:
         """FLOP per byte of memory traffic."""
         return self.flops / self.bytes if self.bytes else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stage in estimate's JSON `stages` (the bound latency is under `bound`)."""
+        return {"flops": self.flops, "useful_flops": self.useful_flops, "bytes": self.bytes,
+                "weight_bytes": self.weight_bytes, "act_bytes": self.act_bytes,
+                "kv_bytes": self.kv_bytes, "latency_s": self.latency_s,
+                "device_s": self.device_s, "launch_s": self.launch_s,
+                "host_bound": self.host_bound, "bound_by": self.bound_by}
 
 
 @dataclass(frozen=True)
@@ -118,14 +128,8 @@ class Estimate:
         def f(x: Arr | float) -> float:
             return pick(x, d, k, shape)
 
-        like = np.zeros(shape)
-        share = {s: compute_share(ev.op_costs, (s,), like) for s in STAGES}
         b = ev.bound
-        stages = {s: StageResult(f(t.flops), f(t.useful_flops), f(t.weight_bytes),
-                                 f(t.act_bytes), f(t.kv_bytes), f(t.latency_s), f(share[s]),
-                                 f(b.stage_latency_s[s]), f(t.device_s), f(t.launch_s),
-                                 bool(f(t.host_bound)))
-                  for s, t in ev.stages.items()}
+        stages = _stage_results(ev, shape, d, k)
         p = prep.points
         plan = VisualPlan(crops=f(p.crops), seq_per_crop=f(p.seq_per_crop),
                           projector_rows=f(p.projector_rows), llm_tokens=f(p.visual))
@@ -189,13 +193,7 @@ class Estimate:
                 **self._video_dict(),
             },
             "params": self.model.param_counts(),
-            "stages": {
-                s: {"flops": r.flops, "useful_flops": r.useful_flops, "bytes": r.bytes,
-                    "weight_bytes": r.weight_bytes, "act_bytes": r.act_bytes,
-                    "kv_bytes": r.kv_bytes, "latency_s": r.latency_s, "device_s": r.device_s,
-                    "launch_s": r.launch_s, "host_bound": r.host_bound}
-                for s, r in self.stages.items()
-            },
+            "stages": {s: r.to_dict() for s, r in self.stages.items()},
             "ttft_s": self.ttft_s, "tpot_s": self.tpot_s, "e2e_latency_s": self.e2e_latency_s,
             "tokens_per_s": self.tokens_per_s,
             "bound": {"stages": {s: {"latency_s": r.bound_latency_s} for s, r in self.stages.items()},
@@ -231,6 +229,7 @@ class Estimate:
                     "kv_bytes": r.kv_bytes, "latency_s": r.latency_s,
                     "bound_latency_s": r.bound_latency_s, "device_s": r.device_s,
                     "launch_s": r.launch_s, "host_bound": r.host_bound,
+                    "compute_share": r.compute_share, "bound_by": r.bound_by,
                     "engine": self.prepared.engine.id} for s, r in self.stages.items()}
         return pd.DataFrame.from_dict(rows, orient="index").rename_axis("stage")
 
@@ -239,6 +238,21 @@ class Estimate:
         from costmodel.analysis.frames import op_frame
 
         return op_frame(self.evaluation, self.index, per_layer)
+
+
+def _stage_results(ev: Evaluation, shape: tuple[int, int], d: int,
+                   k: int) -> dict[str, StageResult]:
+    """Each stage's figures at point [d, k] (Estimate.at)."""
+    def f(x: Arr | float) -> float:
+        return pick(x, d, k, shape)
+
+    like, b = np.zeros(shape), ev.bound
+    share = {s: compute_share(ev.op_costs, (s,), like) for s in STAGES}
+    by = {s: str(np.broadcast_to(v, shape)[d, k]) for s, v in stage_bounds(ev).items()}
+    return {s: StageResult(f(t.flops), f(t.useful_flops), f(t.weight_bytes), f(t.act_bytes),
+                           f(t.kv_bytes), f(t.latency_s), f(share[s]), f(b.stage_latency_s[s]),
+                           f(t.device_s), f(t.launch_s), bool(f(t.host_bound)), by[s])
+            for s, t in ev.stages.items()}
 
 
 def estimate(model: ModelArg, hardware: HardwareArg, workload: Workload | None = None,
