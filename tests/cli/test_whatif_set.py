@@ -73,3 +73,15 @@ def test_two_what_ifs_of_one_base_sharing_an_id_say_how_to_tell_them_apart(capsy
         assert "its own `id:`" in err
     code, _, err = run(["compare", MODEL, "-H", "l4,l4"], capsys)
     assert err == "error: --hardware: l4 appears twice; give each device once\n"
+
+
+def test_hardware_show_lists_what_a_base_yaml_changes(capsys, tmp_path):
+    """`hardware show child.yaml` (base: h100-sxm) lists derived.changes as `--set` does and
+    as compare's [changed] line does for the same file (it listed them only with --set); a
+    bundled profile has none to list."""
+    child = tmp_path / "child.yaml"
+    child.write_text("base: h100-sxm\nid: h100-more\nmemory_GB: 96\n", encoding="utf-8")
+    code, out, _ = run(["hardware", "show", str(child), "-f", "json"], capsys)
+    assert code == 0 and json.loads(out)["derived"]["changes"] == "memory_GB 80 -> 96"
+    code, out, _ = run(["hardware", "show", "h100-sxm", "-f", "json"], capsys)
+    assert code == 0 and "changes" not in json.loads(out)["derived"]
