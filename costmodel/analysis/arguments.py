@@ -100,8 +100,14 @@ def nonempty(name: str, items: list[Any]) -> list[Any]:
 
 def once(name: str, ids: Sequence[str], what: str) -> None:
     """One line for an id listed twice ('hardware: l4 appears twice; give each device once'):
-    its rows would come twice (a sweep's columns clash); `what`: 'device', 'engine'."""
+    its rows would come twice (a sweep's columns clash); `what`: 'device', 'engine'. A what-if
+    id ('h100-sxm*') may come twice from two profiles, each given once: the line says so."""
     twice = [i for n, i in enumerate(ids) if i in ids[:n]]
+    if twice and twice[0].endswith("*"):
+        raise CostmodelError(f"{name}: {twice[0]} comes twice: a device listed twice, or two "
+                             "profiles deriving that id (a `base:` YAML without an `id:`, or "
+                             "--set over a device and a YAML based on it); give each device "
+                             "once and each YAML its own `id:`")
     if twice:
         raise CostmodelError(f"{name}: {twice[0]} appears twice; give each {what} once")
 

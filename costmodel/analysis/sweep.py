@@ -43,7 +43,7 @@ STAGE_COLUMNS = ("flops", "useful_flops", "bytes", "weight_bytes", "act_bytes", 
                  "latency_s", "bound_latency_s")
 POINT_COLUMNS = ("ttft_s", "tpot_s", "e2e_latency_s", "tokens_per_s", "bound_ttft_s",
                  "bound_tpot_s", "bound_e2e_latency_s", "kv_cache_bytes", "weights_bytes",
-                 "activation_bytes", "total_memory_bytes", "fits")
+                 "activation_bytes", "total_memory_bytes", "per_gpu_total_memory_bytes", "fits")
 
 
 def evaluate_grid(spec: ModelSpec, profiles: Sequence[HardwareProfile], visual: Arr,
@@ -120,7 +120,8 @@ def _columns(ev: Evaluation, grid: dict[str, Arr], n_hw: int, model_idx: int) ->
                  "bound_tpot_s": ev.bound.tpot_s, "bound_e2e_latency_s": ev.bound.e2e_latency_s,
                  "kv_cache_bytes": ev.kv_cache_bytes,
                  "weights_bytes": ev.weights_bytes, "activation_bytes": ev.activation_bytes,
-                 "total_memory_bytes": ev.total_memory_bytes}
+                 "total_memory_bytes": ev.total_memory_bytes,
+                 "per_gpu_total_memory_bytes": ev.per_gpu_total_memory_bytes}
     block = np.empty((len(FLOAT_COLUMNS), n, k))
     for i, c in enumerate(STAGE_COLUMNS):
         for j, s in enumerate(STAGES):

@@ -134,11 +134,11 @@ def hardware_show(name: str, fmt: Format = typer.Option(Format.table, "--format"
                                                  "(repeatable), as estimate's: the profile "
                                                  "shown with it applied.")) -> None:
     """A profile as written (units in the keys) with its sources; with --set, as estimate
-    --set prices it (`derived.changes` lists what changed)."""
+    --set prices it; `derived.changes` lists what --set or a `base:` YAML changed."""
     h = load_hardware(name, tuple(sets), option="NAME")
     doc = h.source_file.model_dump(exclude_none=True)
     doc["derived"] = {"ridge_flops_per_byte": round(h.ridge_flops_per_byte, 1)}
-    if sets:
+    if h.changes:
         doc["derived"]["changes"] = "; ".join(h.changes)
     _emit(doc, fmt)
 

@@ -227,7 +227,8 @@ def energy_cmd(
     spec, profiles, w = fc.setup(locals())
     watts = power_W(profiles, power_mode)
     if not np.isfinite(watts).any():  # nothing to report: refuse before any work
-        raise CostmodelError(f"--hardware: {', '.join(h.id for h in profiles)} give no power "
+        verb = "gives" if len(profiles) == 1 else "give"
+        raise CostmodelError(f"--hardware: {', '.join(h.id for h in profiles)} {verb} no power "
                              "figure (tdp_W); add `tdp_W:` with its source to the profile, or "
                              "--set tdp_W=WATTS")
     f = evaluate_fleet(spec, profiles, w, auto_dtype=dtype is None)

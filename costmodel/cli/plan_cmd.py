@@ -12,6 +12,7 @@ from costmodel.cli import captions
 from costmodel.cli import fleet_common as fc
 from costmodel.cli.output import Format, table
 from costmodel.errors import CostmodelError
+from costmodel.specs.workload import MAX_BATCH
 from costmodel.units import DType, seconds, si
 
 
@@ -81,8 +82,8 @@ def plan_command(
     video_frames: int | None = fc.VIDEO_FRAMES, video_fps: float | None = fc.FPS,
     video_seconds: float | None = fc.SECONDS, text_tokens: int = fc.TEXT,
     output_tokens: int = fc.OUTPUT,
-    batch: int = typer.Option(1, min=1, help="Target batch for the scaling answer."),
-    max_batch: int = typer.Option(1024, min=1, max=65536, help="Largest batch searched."),
+    batch: int = typer.Option(1, min=1, max=MAX_BATCH, help="Target batch for the scaling answer."),
+    max_batch: int = typer.Option(1024, min=1, max=MAX_BATCH, help="Largest batch searched."),
     dtype: DType | None = fc.DTYPE, weight_dtype: DType | None = fc.WDTYPE,
     weight_group: int | None = fc.WGROUP, weight_group_bytes: float | None = fc.WGROUP_BYTES,
     weight_parts: str | None = fc.WPARTS,

@@ -15,7 +15,7 @@ import typer
 
 from costmodel.cli import compression_options as co
 from costmodel.cli import feedback
-from costmodel.cli.fleet_common import changed_lines, device_fields
+from costmodel.cli.fleet_common import changed_lines, device_fields, gpus_note
 from costmodel.cli.options import (
     CONVENTION,
     DTYPE,
@@ -52,20 +52,22 @@ AXIS_HEADS = {"image_size": "size", "images": "images", "video_fps": "fps",
               "video_seconds": "seconds", "video_frames": "frames"}
 
 
-def render(df: pd.DataFrame) -> str:
+def render(df: pd.DataFrame, gpus: int = 1) -> str:
     """Aligned text table of the sweep frame (human units); a column per swept input (images,
-    size, seconds, fps, frames) before the visual tokens they give."""
+    size, seconds, fps, frames) before the visual tokens they give. Memory is the most loaded
+    GPU's (the whole model's on one GPU), the footprint `fits` is judged by."""
     records: Iterable[Any] = df.itertuples()  # the columns' types are known at run time only
     axes = [c for c in AXIS_HEADS if c in df.columns]
     rows = [[str(r.model), str(r.hardware), str(r.batch),
              *(_cell(getattr(r, c)) for c in axes), str(r.visual_tokens), str(r.stage),
              si(r.flops, "FLOP"), si(r.bytes, "B"), seconds(r.latency_s), seconds(r.ttft_s),
-             seconds(r.tpot_s), seconds(r.e2e_latency_s), si(r.total_memory_bytes, "B"),
+             seconds(r.tpot_s), seconds(r.e2e_latency_s), si(r.per_gpu_total_memory_bytes, "B"),
              "yes" if r.fits else "NO"] for r in records]
     head = ["model", "hardware", "batch", *(AXIS_HEADS[c] for c in axes), "visual", "stage",
             "FLOPs", "bytes", "latency", "TTFT", "TPOT", "e2e", "memory", "fits"]
     stage = head.index("stage")
-    return table(rows, head, right=set(range(2, len(head) - 1)) - {stage}) + "\n\n" + _note(df)
+    return (table(rows, head, right=set(range(2, len(head) - 1)) - {stage}) + "\n\n" + _note(df)
+            + gpus_note(gpus, joules=False))
 
 
 def _cell(value: object) -> str:
@@ -144,10 +146,10 @@ def sweep(
     run = run_sweep(locals())
     if plot is not None:
         draw(run, plot, "--plot")
-    _echo(_what_if(run.frame, run.hardware), fmt, run.hardware)
+    _echo(_what_if(run.frame, run.hardware), fmt, run.hardware, run.axes.workload.parallel.gpus)
 
 
-def _echo(df: pd.DataFrame, fmt: Format, hws: list[HardwareProfile]) -> None:
+def _echo(df: pd.DataFrame, fmt: Format, hws: list[HardwareProfile], gpus: int) -> None:
     """The frame as JSON, CSV or the text table (with the what-if lines)."""
     if fmt is Format.json:
         text = [c for c in ("model", "hardware", "compression", "stage", "image_size")
@@ -156,7 +158,7 @@ def _echo(df: pd.DataFrame, fmt: Format, hws: list[HardwareProfile]) -> None:
     elif fmt is Format.csv:
         typer.echo(frame_csv(df), nl=False)
     else:
-        typer.echo("\n".join([render(df), *changed_lines(hws)]))
+        typer.echo("\n".join([render(df, gpus), *changed_lines(hws)]))
 
 
 def _what_if(df: pd.DataFrame, hws: list[HardwareProfile]) -> pd.DataFrame:

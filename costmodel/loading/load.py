@@ -147,7 +147,22 @@ def hardware_file(data: Any, where: str) -> HardwareFile:
     try:
         return HardwareFile.model_validate(data)
     except ValidationError as e:
+        key = _near_base(e)
+        if key is not None:  # every field then reads as missing: name the key instead
+            raise CostmodelError(f"{where}: {key}: Extra inputs are not permitted; did you mean "
+                                 "base? (`base: ID` inherits every field from a bundled id or "
+                                 "a YAML path)") from None
         raise CostmodelError(f"{where}: {one_line(e)}{_hardware_fix(e)}") from None
+
+
+def _near_base(e: ValidationError) -> str | None:
+    """An unknown top-level key that reads as a misspelt `base:` (Base, bsae, bases)."""
+    for err in e.errors():
+        loc = err["loc"]
+        if err["type"] == "extra_forbidden" and len(loc) == 1 and difflib.get_close_matches(
+                str(loc[0]).lower(), ["base"], n=1, cutoff=0.7):
+            return str(loc[0])
+    return None
 
 
 def _hardware_fix(e: ValidationError) -> str:
@@ -157,18 +172,23 @@ def _hardware_fix(e: ValidationError) -> str:
     loc = [str(x) for x in err["loc"]]
     if err["type"] == "missing":
         add = ("a sources: mapping, a line per figure saying where it comes from"
-               if loc == ["sources"] else f"{loc[0]}: and its source under sources:"
+               if loc == ["sources"] else f"{loc[0]}:" if loc[0] in _UNSOURCED
+               else f"{loc[0]}: and its source under sources:"
                if len(loc) == 1 else f"{'.'.join(loc)}")
         return f"; add {add} (`costmodel hardware show h100-sxm` prints a complete profile)"
     if loc == ["interconnect", "kind"]:
         return ("; the kind sets only the default link latency: another GPU-to-GPU link (AMD "
                 "Infinity Fabric, ...) is nvlink with its own bandwidth_GBps and latency_us")
-    return _extra_key_fix(e, HardwareFile)
+    return _extra_key_fix(e, HardwareFile, ("base",))
 
 
-def _extra_key_fix(e: ValidationError, root: Any) -> str:
+_UNSOURCED = ("id", "name", "category")  # required keys that are not figures: no source
+
+
+def _extra_key_fix(e: ValidationError, root: Any, top: tuple[str, ...] = ()) -> str:
     """'; did you mean ...?' for a key the file's schema (`root`, a pydantic model) does not
-    know: its nearest valid keys, or all of them."""
+    know: its nearest valid keys, or all of them (with `top`, keys read before validation,
+    at the top level)."""
     err = e.errors()[0]
     loc = [str(x) for x in err["loc"]]
     if err["type"] != "extra_forbidden":
@@ -179,7 +199,7 @@ def _extra_key_fix(e: ValidationError, root: Any) -> str:
         model = next((a for a in (ann, *get_args(ann)) if hasattr(a, "model_fields")), None)
         if model is None:
             return ""
-    keys = list(model.model_fields)
+    keys = [*model.model_fields, *(top if len(loc) == 1 else ())]
     near = difflib.get_close_matches(loc[-1], keys, n=3, cutoff=0.6)
     return (f"; did you mean {', '.join(near)}?" if near else
             f"; valid keys here: {', '.join(keys)}")

@@ -124,8 +124,10 @@ def _points(sweep_df: pd.DataFrame) -> pd.DataFrame:
     """One row per point: per-point columns, FLOPs summed over the point's stages."""
     key = [*POINT_KEYS, *(c for c in INPUT_KEYS if c in sweep_df), "visual_tokens"]
     flops = sweep_df.groupby(key, sort=False, observed=True)["flops"].sum().rename("flops")
-    per_point = sweep_df.drop_duplicates(key)[
-        [*key, "ttft_s", "tpot_s", "total_memory_bytes"]].set_index(key)
+    mem = "per_gpu_total_memory_bytes" if "per_gpu_total_memory_bytes" in sweep_df else (
+        "total_memory_bytes")  # the most loaded GPU under --tp/--pp/--ep: what capacity bounds
+    per_point = sweep_df.drop_duplicates(key)[[*key, "ttft_s", "tpot_s", mem]].rename(
+        columns={mem: "total_memory_bytes"}).set_index(key)
     return per_point.join(flops).reset_index()
 
 

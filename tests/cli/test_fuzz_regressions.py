@@ -140,7 +140,10 @@ def test_energy_without_any_power_figure_is_refused(capsys):
     printed a table of n/a with exit 0); a mix keeps its table and says what n/a means."""
     code, out, err = run(["energy", "llava-1.5-7b", "-H", "llm-viewer-a100"], capsys)
     assert code == 2 and out == "" and "\n" not in err.strip()
-    assert err.startswith("error: --hardware: llm-viewer-a100 give no power figure (tdp_W)")
+    assert err.startswith("error: --hardware: llm-viewer-a100 gives no power figure (tdp_W)")
+    code, _, err = run(["energy", "llava-1.5-7b", "-H", "llm-viewer-a100,llm-viewer-h100"], capsys)
+    assert code == 2 and err.startswith("error: --hardware: llm-viewer-a100, llm-viewer-h100 "
+                                        "give no power figure (tdp_W)")
     code, out, _ = run(["energy", "llava-1.5-7b", "-H", "llm-viewer-a100,a100-80gb"], capsys)
     assert code == 0 and "n/a: the profile gives no power figure" in out
     code, out, _ = run(["energy", "llava-1.5-7b", "-H", "llm-viewer-a100", "--set",

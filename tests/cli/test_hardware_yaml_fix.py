@@ -31,3 +31,22 @@ def test_hand_written_yaml_names_the_fix(text, needle, tmp_path, capsys):
         code, out, err = run(cmd, capsys)
         assert code == 2 and out == "" and err.count("\n") == 1, err
         assert err.startswith(f"error: {path}: ") and needle in err, err
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("bsae: h100-sxm\nmemory_GB: 96\n", "bsae: Extra inputs are not permitted; did you mean "
+                                        "base? (`base: ID` inherits every field"),
+    ("Base: h100-sxm\nmemory_GB: 96\n", "Base: Extra inputs are not permitted; did you mean "
+                                        "base?"),
+    ("base: h100-sxm\nhbm: 1\n", "sources, notes, base"),
+    (NEW.replace("id: b200\n", ""), "id: Field required (+1 more); add id: (`costmodel hardware"),
+])
+def test_a_misspelt_base_is_named(text, needle, tmp_path, capsys):
+    """A misspelt `base:` left every field missing and the line said 'id: Field required (+6
+    more); add id: and its source under sources:' (id, name and category take no source);
+    `base` is among the valid top-level keys listed."""
+    path = tmp_path / "mine.yaml"
+    path.write_text(text)
+    code, out, err = run(["hardware", "show", str(path)], capsys)
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert err.startswith(f"error: {path}: ") and needle in err, err

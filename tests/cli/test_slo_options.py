@@ -60,3 +60,13 @@ def test_both_headers_name_the_slo_alike():
               for cmd in ("plan", "capacity")}
     for line in firsts.values():
         assert "SLO TTFT <= 300 ms, TPOT <= any; batch searched 1..4" in line
+
+
+def test_plan_target_batch_help_gives_its_bound():
+    """plan's --batch refuses 65537 as every other --batch does, and its help now says so (it
+    read '[default: 1; x>=1]' and the refusal came from the Workload, worded as pydantic's)."""
+    code, out, _ = invoke(["plan", "--help"])
+    text = " ".join(out.split())
+    assert code == 0 and "Target batch for the scaling answer. [default: 1; 1<=x<=65536]" in text
+    code, out, err = invoke(["plan", *BASE, "--ttft", "1", "--batch", "65537"])
+    assert code == 2 and out == "" and err.count("\n") == 1 and "--batch" in err

@@ -11,6 +11,7 @@ import pytest
 
 from costmodel.cli.parsing import parse_grid
 from costmodel.errors import CostmodelError
+from costmodel.units import si
 from tests.helpers import run
 
 CONFIG = "llava-1.5-7b"  # zoo id (costmodel/zoo_configs)
@@ -131,3 +132,29 @@ def test_cli_sweep_what_if_set_is_estimates(capsys):
     code, out, _ = run(["sweep", CONFIG, "-H", "h100-sxm", "--visual-tokens", "64", *sets],
                        capsys)
     assert out.rstrip().splitlines()[-1] == "[changed] h100-sxm*: memory_bandwidth_GBps 3350 -> 6700"
+
+
+def test_sweep_under_tp_shows_the_per_gpu_footprint(capsys):
+    """Under --tp the sweep's `fits` is per GPU, as estimate's; the table's memory column is
+    the per-GPU footprint (it showed LLaVA-1.5-13B's whole 27.4 GB beside 'yes' on a 24 GB
+    L4), and CSV / JSON carry per_gpu_total_memory_bytes equal to estimate's; on one GPU it
+    is the total."""
+    model = "llava-1.5-13b"
+    args = ["sweep", model, "-H", "l4", "--visual-tokens", "576", "--tp", "2"]
+    code, out, _ = run([*args, "-f", "csv"], capsys)
+    df = pd.read_csv(io.StringIO(out))
+    _, est, _ = run(["estimate", model, "-H", "l4", "--visual-tokens", "576", "--tp", "2",
+                     "-f", "json"], capsys)
+    mem = json.loads(est)["memory"]
+    assert code == 0 and df.per_gpu_total_memory_bytes.tolist() == pytest.approx(
+        [mem["per_gpu_total_memory_bytes"]] * 4, rel=1e-12)
+    assert mem["per_gpu_total_memory_bytes"] < 24e9 < mem["total_memory_bytes"]
+    code, out, _ = run(args, capsys)
+    rows = [ln.split() for ln in out.splitlines() if ln.startswith(model)]
+    gb = si(mem["per_gpu_total_memory_bytes"], "B").split()
+    assert code == 0 and len(rows) == 4 and all(r[-3:-1] == gb for r in rows), out
+    assert "; 2 GPUs (tp x pp x ep): memory per GPU" in out
+    code, out, _ = run(["sweep", CONFIG, "-H", "l4", "--visual-tokens", "576", "-f", "csv"],
+                       capsys)
+    df = pd.read_csv(io.StringIO(out))
+    assert (df.per_gpu_total_memory_bytes == df.total_memory_bytes).all()

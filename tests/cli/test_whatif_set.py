@@ -54,3 +54,34 @@ def test_compare_compression_names_the_what_if(capsys):
                         "--set", "memory_GB=40"], capsys)
     assert code == 0 and out.splitlines()[0].endswith(
         "(h100-sxm*) [changed: memory_GB 80 -> 40] | compression: select@projector keep 0.1")
+
+
+def test_two_what_ifs_of_one_base_sharing_an_id_say_how_to_tell_them_apart(capsys, tmp_path):
+    """Two `base: h100-sxm` YAMLs without an `id:` both derive the id h100-sxm*, as does
+    `-H h100-sxm,child.yaml --set ...`: still refused in one line (their rows would share a
+    name), but naming the fix, an `id:` in the YAML (it said 'h100-sxm* appears twice; give
+    each device once', though each was given once); a bundled device listed twice keeps its
+    line."""
+    fast, big = tmp_path / "fast.yaml", tmp_path / "big.yaml"
+    fast.write_text("base: h100-sxm\nmemory_bandwidth_GBps: 6700\n", encoding="utf-8")
+    big.write_text("base: h100-sxm\nmemory_GB: 160\n", encoding="utf-8")
+    for args in (["-H", f"{fast},{big}"], ["-H", f"h100-sxm,{fast}", "--set", "tdp_W=x1"]):
+        code, out, err = run(["compare", MODEL, *args], capsys)
+        assert code == 2 and out == "" and err.count("\n") == 1, err
+        assert err.startswith("error: --hardware: h100-sxm* comes twice: a device listed "
+                              "twice, or two profiles deriving that id"), err
+        assert "its own `id:`" in err
+    code, _, err = run(["compare", MODEL, "-H", "l4,l4"], capsys)
+    assert err == "error: --hardware: l4 appears twice; give each device once\n"
+
+
+def test_hardware_show_lists_what_a_base_yaml_changes(capsys, tmp_path):
+    """`hardware show child.yaml` (base: h100-sxm) lists derived.changes as `--set` does and
+    as compare's [changed] line does for the same file (it listed them only with --set); a
+    bundled profile has none to list."""
+    child = tmp_path / "child.yaml"
+    child.write_text("base: h100-sxm\nid: h100-more\nmemory_GB: 96\n", encoding="utf-8")
+    code, out, _ = run(["hardware", "show", str(child), "-f", "json"], capsys)
+    assert code == 0 and json.loads(out)["derived"]["changes"] == "memory_GB 80 -> 96"
+    code, out, _ = run(["hardware", "show", "h100-sxm", "-f", "json"], capsys)
+    assert code == 0 and "changes" not in json.loads(out)["derived"]
