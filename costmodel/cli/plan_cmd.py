@@ -189,12 +189,13 @@ def batching_command(
 def _device_table(hid: str, rows: list[dict[str, Any]], grid: np.ndarray, turn: float,
                   lin: float) -> str:
     show = _shown(grid, [turn, lin])
-    t = table([[str(r["batch"]), seconds(r["tpot_s"]), f"{r['decode_tokens_per_s']:.1f}",
+    t = table([[str(r["batch"]), seconds(r["ttft_s"]), seconds(r["tpot_s"]),
+                f"{r['decode_tokens_per_s']:.1f}",
                 f"{100 * r['decode_compute_share']:.0f}%",
                 f"{100 * r['decode_linear_compute_share']:.0f}%", si(r["per_gpu_total_memory_bytes"], "B"),
                 "yes" if r["fits"] else "NO"] for r in (rows[i] for i in show)],
-              ["batch", "TPOT", "decode tok/s", "compute-bound", "linears c-b", "memory", "fits"],
-              right={0, 1, 2, 3, 4, 5})
+              ["batch", "TTFT", "TPOT", "decode tok/s", "compute-bound", "linears c-b", "memory",
+               "fits"], right={0, 1, 2, 3, 4, 5, 6})
 
     def at(x: float) -> str:
         return f"batch {x:g}" if np.isfinite(x) else "-"
