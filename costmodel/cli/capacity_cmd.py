@@ -95,7 +95,8 @@ def capacity_command(
     note = ("max-load batch: requests in flight when they queue without end (weights + KV "
             "cache of every whole sequence + one request's activations fit); output tok/s "
             "there: that batch x output tokens / its end-to-end latency (in-flight batching "
-            "priced as a static batch)\nreq/s/GPU: max over batches b meeting the SLO of b / "
-            "end-to-end latency(b) / GPUs; 'at batch' is that b (TTFT, TPOT at it)")
+            f"priced as a static batch); both tok/s for {fc.replica_text(w.parallel.gpus)}"
+            "\nreq/s/GPU: max over batches b meeting the SLO of b / end-to-end latency(b) / "
+            "GPUs, per GPU; 'at batch' is that b (TTFT, TPOT at it)")
     fc.emit(recs, fmt, "\n".join([head, "", t, "", note, *fc.changed_lines(profiles)]),
             res["baseline"].fleet.engine, w)

@@ -190,6 +190,12 @@ def gpus_note(gpus: int, memory: bool = True, joules: bool = True) -> str:
     return "" if gpus == 1 else f"; {gpus} GPUs (tp x pp x ep): {what} per GPU{total}"
 
 
+def replica_text(gpus: int) -> str:
+    """Whose throughput a tokens/s column is: the replica's GPUs (tp x pp x ep) together."""
+    return ("the replica's 1 GPU" if gpus == 1
+            else f"the whole replica: all {gpus} GPUs (tp x pp x ep) together, not per GPU")
+
+
 def device_fields(h: HardwareProfile) -> dict[str, str]:
     """A record's device: its id and its what-if changes ('key old -> new; ...', '' for none)."""
     return {"hardware": h.id, "hardware_changes": "; ".join(h.changes)}

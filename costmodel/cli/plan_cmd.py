@@ -40,7 +40,7 @@ def plan_records(res: Any, slo: Slo) -> list[dict[str, Any]]:
     return recs
 
 
-def plan_table(recs: list[dict[str, Any]], head: str) -> str:
+def plan_table(recs: list[dict[str, Any]], head: str, gpus: int = 1) -> str:
     rows = []
     for r in recs:
         b = r["largest_batch"]
@@ -61,6 +61,9 @@ def plan_table(recs: list[dict[str, Any]], head: str) -> str:
                       "limited by: at the first failing batch (max batch + 1, or 1 when not met); "
                       "host: the engine's launches, longer than the device's work, set most "
                       f"of that latency (scaling the device does not shorten them){link}",
+                      "tokens/s: at max batch, batch x output tokens / end-to-end latency (the "
+                      f"batch's TTFT + decode), for {fc.replica_text(gpus)} (capacity's "
+                      "req/s/GPU divides by the GPUs)",
                       "scale: smallest factor on peak FLOP/s, on bandwidth, or on both that meets "
                       "the latency SLO at the target batch (re-evaluated, 1% steps; - = none up "
                       "to 1000x); memory: footprint / capacity"]
@@ -109,7 +112,7 @@ def plan_command(
     head = (f"{spec.name}: {captions.request_text(spec, w)}; {fc.slo_text(slo)}; batch "
             f"searched 1..{max_batch}; scaling "
             f"for batch {batch}{fc.run_text(res.fleet.engine, w)}")
-    fc.emit(recs, fmt, plan_table(recs, head), res.fleet.engine, w)
+    fc.emit(recs, fmt, plan_table(recs, head, w.parallel.gpus), res.fleet.engine, w)
 
 
 def parse_batches(text: str) -> np.ndarray:

@@ -25,3 +25,19 @@ def test_batching_table_shows_ttft_and_microbatches_change_it(capsys):
     assert ttft in out
     code, out4, _ = run(args + ["--microbatches", "4"], capsys)
     assert code == 0 and out4 != out
+
+
+def test_plan_explains_tokens_per_s_for_the_replica_and_capacity_says_per_gpu(capsys):
+    """plan's tokens/s is batch x output tokens / end-to-end latency at the max batch, for
+    the whole replica (every GPU of --tp x --pp x --ep); capacity's req/s/GPU is per GPU and
+    its output tok/s for the replica: the notes say which is which."""
+    slo = ["--ttft", "1", "--tpot", "0.1", "--visual-tokens", "576", "--max-batch", "16"]
+    code, out, _ = run(["plan", MODEL, "-H", "h100-sxm", "--tp", "2", *slo], capsys)
+    assert code == 0
+    note = next(x for x in out.splitlines() if x.startswith("tokens/s:"))
+    assert "batch x output tokens / end-to-end latency" in note and "all 2 GPUs" in note
+    code, out, _ = run(["plan", MODEL, "-H", "h100-sxm", *slo], capsys)
+    assert "tokens/s: " in out and "the replica's 1 GPU" in out
+    code, out, _ = run(["capacity", MODEL, "-H", "h100-sxm", "--tp", "2", *slo], capsys)
+    assert code == 0
+    assert "output tok/s there: " in out and "all 2 GPUs" in out and "per GPU" in out
