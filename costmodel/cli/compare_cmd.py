@@ -19,6 +19,7 @@ from costmodel.cli.output import Format, table
 from costmodel.cli.plot_cmd import output_format, plots, save
 from costmodel.core.evaluate import STAGES
 from costmodel.errors import CostmodelError
+from costmodel.specs.hardware import HardwareProfile
 from costmodel.units import DType, count, seconds, si
 
 ENERGY_NOTE = ("energy is an ESTIMATE: power (TDP or power mode) x latency per stage, as if the "
@@ -203,6 +204,16 @@ def compare(
     fc.emit(recs, fmt, compare_table(recs, head, w.parallel.gpus), f.engine, w)
 
 
+def _modes_note(profiles: list[HardwareProfile], power_mode: str | None) -> str:
+    """The energy note's power-mode caveat, where it applies: a --power-mode given, or a
+    device that lists power modes (power_modes_W); '' otherwise."""
+    if power_mode is None and not any(h.power_modes_W for h in profiles):
+        return ""
+    pick = "" if power_mode else " (TDP here; --power-mode picks a mode)"
+    return (f"; power modes cap clocks, which this latency (at the profile's peaks) does not "
+            f"model{pick}")
+
+
 def energy_cmd(
     model: str = fc.MODEL, hardware: str | None = fc.HARDWARE,
     visual_tokens: int | None = fc.VISUAL,
@@ -250,7 +261,6 @@ def energy_cmd(
             f"{fc.run_text(f.engine, w)}")
     na = [] if np.isfinite(watts).all() else ["n/a: the profile gives no power figure (tdp_W); "
                                               "--set tdp_W=WATTS supplies one"]
-    fc.emit(recs, fmt, "\n".join([head, "", t, "", ENERGY_NOTE + "; power modes cap clocks, "
-                                  "which this latency (at the profile's peaks) does not model"
+    fc.emit(recs, fmt, "\n".join([head, "", t, "", ENERGY_NOTE + _modes_note(profiles, power_mode)
                                   + fc.gpus_note(w.parallel.gpus, memory=False),
                                   *na, *fc.changed_lines(profiles)]), f.engine, w)

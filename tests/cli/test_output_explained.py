@@ -41,3 +41,16 @@ def test_plan_explains_tokens_per_s_for_the_replica_and_capacity_says_per_gpu(ca
     code, out, _ = run(["capacity", MODEL, "-H", "h100-sxm", "--tp", "2", *slo], capsys)
     assert code == 0
     assert "output tok/s there: " in out and "all 2 GPUs" in out and "per GPU" in out
+
+
+def test_energy_power_mode_note_only_where_modes_apply(capsys):
+    """'power modes cap clocks ...' is printed with --power-mode, or for a device that lists
+    power modes; not for a TDP-only device without --power-mode."""
+    cap = "power modes cap clocks"
+    code, out, _ = run(["energy", MODEL, "-H", "h100-sxm"], capsys)
+    assert code == 0 and "ESTIMATE" in out and cap not in out
+    code, out, _ = run(["energy", MODEL, "-H", "jetson-agx-orin-64gb"], capsys)
+    assert code == 0 and cap in out and "--power-mode" in out
+    code, out, _ = run(["energy", MODEL, "-H", "jetson-agx-orin-64gb", "--power-mode", "15W"],
+                       capsys)
+    assert code == 0 and cap in out
