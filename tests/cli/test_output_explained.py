@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from costmodel.units import seconds
 from tests.helpers import LLAVA_7B_DIR as MODEL
 from tests.helpers import run
@@ -54,3 +56,18 @@ def test_energy_power_mode_note_only_where_modes_apply(capsys):
     code, out, _ = run(["energy", MODEL, "-H", "jetson-agx-orin-64gb", "--power-mode", "15W"],
                        capsys)
     assert code == 0 and cap in out
+
+
+@pytest.mark.parametrize("args, cause", [
+    (["-H", "h100-sxm", "--set", "peak_tflops.bf16=null"], "--set peak_tflops.bf16=null removed"),
+    (["-H", "t4"], "the t4 profile has no bf16 peak"),
+])
+def test_estimate_default_dtype_missing_names_the_cause(args, cause, capsys):
+    """Without --dtype on the command line, a device lacking the default bf16 peak is not
+    blamed on --dtype: the line names the cause (a --set that removed it, or the profile) and
+    the fix (--dtype fp16), in one line, exit 2; with --dtype bf16 given, the --dtype wording."""
+    code, out, err = run(["estimate", MODEL, *args], capsys)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert not err.startswith("error: --dtype:") and cause in err and "--dtype fp16" in err
+    code, out, err = run(["estimate", MODEL, *args, "--dtype", "bf16"], capsys)
+    assert code == 2 and err.startswith("error: --dtype: ") and "has no bf16 peak" in err
