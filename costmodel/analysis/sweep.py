@@ -35,6 +35,7 @@ from costmodel.core.evaluate import STAGES, Evaluation, evaluate
 from costmodel.core.ops import Arr
 from costmodel.core.video import sampled_frame_arrays
 from costmodel.errors import CostmodelError
+from costmodel.specs.compression import AnyCompression, CompressionPlan
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Workload
@@ -148,7 +149,6 @@ def _frame(parts: list[dict[str, Arr]], names: list[str], hw_names: list[str],
     block = np.concatenate([p["block"] for p in parts], axis=1) if len(parts) > 1 else (
         parts[0]["block"])
     rows = block.shape[1]
-    label = w.compression.label if w.compression else "none"
     head = pd.DataFrame({
         "model": pd.Categorical.from_codes(cat("model"), pd.Index(names)),
         "hardware": pd.Categorical.from_codes(cat("hardware"), pd.Index(hw_names)),
@@ -157,13 +157,27 @@ def _frame(parts: list[dict[str, Arr]], names: list[str], hw_names: list[str],
            for c in DISPLAY if c in parts[0]},
         "text_tokens": np.full(rows, w.text_tokens),
         "output_tokens": np.full(rows, w.output_tokens),
-        "compression": pd.Categorical.from_codes(np.zeros(rows, dtype=int), pd.Index([label])),
+        "compression": compression_column(w.compression, cat("visual_tokens")),
         "engine": pd.Categorical.from_codes(np.zeros(rows, dtype=int), pd.Index([engine])),
         "stage": pd.Categorical.from_codes(cat("stage"), pd.Index(list(STAGES))),
     })
     nums = pd.DataFrame(block.T, columns=list(FLOAT_COLUMNS), copy=False)
     nums["fits"] = cat("fits")
     return pd.concat([head, nums], axis=1)
+
+
+def compression_column(comp: AnyCompression | None, visual: Arr) -> pd.Categorical:
+    """Each row's compression label: the compression's, with ' (capped at N)' where a kept
+    count (keep_tokens of a stage; not a video method's per-frame count) is above the row's N
+    visual tokens, which then keeps all N (counts are capped at N: docs/methodology.md)."""
+    label = comp.label if comp else "none"
+    stages = comp.stages if isinstance(comp, CompressionPlan) else (comp,) if comp else ()
+    counts = [c.keep_tokens for c in stages if c.keep_tokens is not None and not c.is_video]
+    capped = visual < max(counts) if counts else np.zeros(len(visual), dtype=bool)
+    below = np.unique(visual[capped]).astype(int)
+    codes = np.where(capped, 1 + np.searchsorted(below, visual), 0)
+    names = [label, *(f"{label} (capped at {n})" for n in below)]
+    return pd.Categorical.from_codes(codes, pd.Index(names))
 
 
 CHUNK = 200_000  # points per evaluation when a sweep reports progress

@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 
     from costmodel.specs.hardware import HardwareProfile
 
+CAPPED = " (capped at "  # a compression label's suffix where a kept count is capped
+
 # The columns naming a point's visual input, as the table heads them.
 AXIS_HEADS = {"image_size": "size", "images": "images", "video_fps": "fps",
               "video_seconds": "seconds", "video_frames": "frames"}
@@ -67,7 +69,7 @@ def render(df: pd.DataFrame, gpus: int = 1) -> str:
             "FLOPs", "bytes", "latency", "TTFT", "TPOT", "e2e", "memory", "fits"]
     stage = head.index("stage")
     return (table(rows, head, right=set(range(2, len(head) - 1)) - {stage}) + "\n\n" + _note(df)
-            + gpus_note(gpus, joules=False))
+            + gpus_note(gpus, joules=False) + _capped_note(df))
 
 
 def _cell(value: object) -> str:
@@ -80,7 +82,26 @@ def _note(df: pd.DataFrame) -> str:
         return ", ".join(dict.fromkeys(str(v) for v in df[col])) if col in df.columns else "none"
 
     return (f"latency, TTFT, TPOT, e2e: expected on engine {listed('engine')} (the roofline "
-            f"bound: bound_* columns of -f csv/json) | compression: {listed('compression')}")
+            f"bound: bound_* columns of -f csv/json) | compression: "
+            + ", ".join(dict.fromkeys(_base_label(x) for x in listed("compression").split(", "))))
+
+
+def _base_label(label: str) -> str:
+    """A compression label less its ' (capped at N)' (analysis/sweep.compression_column)."""
+    return label.split(CAPPED)[0]
+
+
+def _capped_note(df: pd.DataFrame) -> str:
+    """'\ncapped: ...' naming the points whose kept count is above their visual tokens (their
+    rows' compression reads '... (capped at N)' in -f csv/json); '' when none."""
+    labels = dict.fromkeys(str(v) for v in df["compression"]) if "compression" in df else {}
+    capped = [x for x in labels if CAPPED in x]
+    if not capped:
+        return ""
+    at = ", ".join(x.split(CAPPED)[1].rstrip(")") for x in capped)
+    return (f"\ncapped: at visual {at} the kept count of {_base_label(capped[0])} is above the "
+            "visual tokens: those points keep all of them (a count is capped at the tokens "
+            "present; their compression reads '(capped at N)' in -f csv/json)")
 
 
 def sweep(

@@ -71,3 +71,29 @@ def test_estimate_default_dtype_missing_names_the_cause(args, cause, capsys):
     assert not err.startswith("error: --dtype:") and cause in err and "--dtype fp16" in err
     code, out, err = run(["estimate", MODEL, *args, "--dtype", "bf16"], capsys)
     assert code == 2 and err.startswith("error: --dtype: ") and "has no bf16 peak" in err
+
+
+SWEEP_CAPPED = ["sweep", "llava-1.5-7b", "-H", "a100-80gb", "--visual-tokens", "64,576",
+                "--keep", "288"]
+
+
+def test_sweep_labels_the_points_where_a_kept_count_is_capped(capsys):
+    """--keep 288 over 64 and 576 visual tokens keeps all 64 at the first point (counts are
+    capped at N): that point's rows say so in text (a note line), CSV and JSON alike, and the
+    Python sweep labels them the same; the uncapped point keeps its plain label."""
+    code, out, _ = run(SWEEP_CAPPED, capsys)
+    assert code == 0
+    note = next(x for x in out.splitlines() if x.startswith("capped:"))
+    assert "288" in note and "visual 64" in note and "576" not in note
+    capped, plain = "select@projector keep 288 (capped at 64)", "select@projector keep 288"
+    _, js, _ = run([*SWEEP_CAPPED, "-f", "json"], capsys)
+    labels = {r["visual_tokens"]: r["compression"] for r in json.loads(js)}
+    assert labels == {64: capped, 576: plain}
+    _, csv, _ = run([*SWEEP_CAPPED, "-f", "csv"], capsys)
+    assert sum(capped in x for x in csv.splitlines()) == 4  # the 4 stages of the 64 point
+    from costmodel.specs.compression import Compression
+    from costmodel.sweep import sweep
+    df = sweep("llava-1.5-7b", "a100-80gb", visual_tokens=[64, 576],
+               compression=Compression(where="projector", keep_tokens=288))
+    got = dict(zip(df["visual_tokens"], df["compression"].astype(str), strict=False))
+    assert got == {64: capped, 576: plain}
