@@ -18,7 +18,7 @@ batch energy / batch; per output token = per request / output tokens.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,8 +26,8 @@ import numpy as np
 from costmodel.analysis.prepare import prepare
 from costmodel.core.engine_traffic import KV_CONCAT, REPEAT_KV
 from costmodel.core.evaluate import STAGES, Evaluation, evaluate
-from costmodel.core.metrics import compute_share
-from costmodel.core.ops import Arr, Op
+from costmodel.core.metrics import compute_share, latency_share
+from costmodel.core.ops import Arr
 from costmodel.core.pricing import OpCost
 from costmodel.errors import CostmodelError
 from costmodel.specs.engine import Engine
@@ -91,31 +91,18 @@ def unlike_devices(profiles: Sequence[HardwareProfile], engine: Engine) -> list[
     return bare if len(bare) < len(profiles) else []
 
 
-def _share(costs: Sequence[OpCost], stages: Sequence[str], like: Arr,
-           pick: Callable[[Op], bool]) -> Arr:
-    """Share (0..1) of the latency of `stages` in the operators `pick` takes, latency-weighted
-    as core.metrics.compute_share."""
-    part = np.zeros_like(like, dtype=float)
-    total = np.zeros_like(like, dtype=float)
-    for c in costs:
-        if c.op.stage in stages:
-            total = total + c.latency_s
-            part = part + (c.latency_s if pick(c.op) else 0.0)
-    return np.divide(part, total, out=np.zeros_like(total), where=total > 0)
-
-
 def comm_share(costs: Sequence[OpCost], stages: Sequence[str], like: Arr) -> Arr:
     """Share (0..1) of the latency of `stages` in interconnect operators (op class 'comm':
     tensor-parallel all-reduces / all-gathers, expert all-to-alls); 0 on one GPU."""
-    return _share(costs, stages, like, lambda op: op.op_class == "comm")
+    return latency_share(costs, stages, like, lambda c: c.op.op_class == "comm")
 
 
 def host_share(costs: Sequence[OpCost], stages: Sequence[str], like: Arr) -> Arr:
     """Share (0..1) of the latency of `stages` in the engine's host time: its fixed prefill
     and per-step times and the launches the device does not hide (op class 'overhead' but
     the KV-cache copies of core/engine_traffic.py, which are memory traffic)."""
-    return _share(costs, stages, like, lambda op: op.op_class == "overhead"
-                  and op.name not in ENGINE_COPIES)
+    return latency_share(costs, stages, like, lambda c: c.op.op_class == "overhead"
+                         and c.op.name not in ENGINE_COPIES)
 
 
 def resource(ev: Evaluation, stages: Sequence[str]) -> Arr:

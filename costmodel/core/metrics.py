@@ -6,8 +6,9 @@ per-operator bound label. Formula: docs/methodology.md, section "The evaluation 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -125,16 +126,24 @@ def bound_label(compute_s: Arr | float, memory_s: Arr | float, op_class: str) ->
     return np.where(compute_s >= memory_s, "compute", "memory")
 
 
-def compute_share(costs: Sequence, stages: Sequence[str], like: Arr,
+def latency_share(costs: Sequence, stages: Sequence[str], like: Arr,
+                  pick: Callable[[Any], Arr | bool],
                   classes: Sequence[str] | None = None) -> Arr:
-    """Share (0..1) of the latency of `stages` (optionally only op classes `classes`) spent in
-    compute-bound operators (is_compute_bound), latency-weighted, totals over all instances
-    and decode steps. `costs` are core.evaluate.OpCost records."""
-    comp = np.zeros_like(like, dtype=float)
+    """Share (0..1) of the latency of `stages` (optionally only op classes `classes`) in the
+    operators `pick` takes (a bool, or a per-point mask, of an OpCost), latency-weighted,
+    totals over all instances and decode steps. `costs` are core.evaluate.OpCost records."""
+    part = np.zeros_like(like, dtype=float)
     total = np.zeros_like(like, dtype=float)
     for c in costs:
         if c.op.stage in stages and (classes is None or c.op.op_class in classes):
             total = total + c.latency_s
-            comp = comp + np.where(is_compute_bound(c.compute_s, c.memory_s, c.op.op_class),
-                                   c.latency_s, 0.0)
-    return np.divide(comp, total, out=np.zeros_like(total), where=total > 0)
+            part = part + np.where(pick(c), c.latency_s, 0.0)
+    return np.divide(part, total, out=np.zeros_like(total), where=total > 0)
+
+
+def compute_share(costs: Sequence, stages: Sequence[str], like: Arr,
+                  classes: Sequence[str] | None = None) -> Arr:
+    """Share (0..1) of the latency of `stages` (optionally only op classes `classes`) spent in
+    compute-bound operators (is_compute_bound): latency_share."""
+    return latency_share(costs, stages, like, lambda c: is_compute_bound(
+        c.compute_s, c.memory_s, c.op.op_class), classes)
