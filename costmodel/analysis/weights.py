@@ -67,7 +67,7 @@ def resolve_weights(spec: ModelSpec, w: Workload, engine: Engine | None = None) 
 def _on_model(spec: ModelSpec, parts: tuple[WeightPart, ...]) -> tuple[WeightPart, ...]:
     """Quantised parts as this model has them: 'vision' only with a vision encoder; a tied
     table named once stays out (it is stored once, as embed)."""
-    parts = parts if spec.is_vlm else tuple(p for p in parts if p != "vision")
+    parts = tuple(p for p in parts if p in spec.weight_part_ids)
     if spec.llm.tie_embeddings and _split_tie(parts):
         parts = tuple(p for p in parts if p != "lm_head")
     return parts
