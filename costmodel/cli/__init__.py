@@ -166,8 +166,11 @@ def _main(argv: list[str] | None) -> None:
 
         from costmodel.cli.repeats import refuse_repeats
 
-        refuse_repeats(typer.main.get_command(app), sys.argv[1:] if argv is None else argv)
-        app(args=argv, standalone_mode=False)
+        # the click command built once (typer's app() builds it again, ~25 ms a call); the
+        # app's pretty_exceptions_enable=False leaves typer's except hook nothing to add
+        command = typer.main.get_command(app)
+        refuse_repeats(command, sys.argv[1:] if argv is None else argv)
+        command(args=argv, standalone_mode=False)
     except typer.Exit as e:
         raise SystemExit(e.exit_code) from None
     except typer.Abort:
