@@ -246,9 +246,9 @@ class CompressionComparison:
 def _unfit(e: Estimate) -> str:
     """', does not fit (28.8 GB of 24 GB)' where the run's memory exceeds the device's (as
     Estimate's repr says it), else nothing."""
-    m = e.memory
-    need = m.total_memory_bytes if m.gpus == 1 else m.per_gpu_total_memory_bytes
-    return "" if m.fits else f", does not fit ({si(need, 'B')} of {si(m.capacity_bytes, 'B')})"
+    m = e.memory  # the most loaded GPU's footprint, as `fits` reads it (the whole model on 1)
+    return "" if m.fits else (f", does not fit ({si(m.per_gpu_total_memory_bytes, 'B')} of "
+                              f"{si(m.capacity_bytes, 'B')})")
 
 
 def _saved(base: float, new: float) -> str:

@@ -60,7 +60,7 @@ def fit_lines(labels: Sequence[str], ests: Sequence[Estimate]) -> list[str]:
     --tp/--pp/--ep) against one GPU's capacity; none when all fit."""
     if all(e.memory.fits for e in ests):
         return []
-    parts = [f"{label} {si(m.total_memory_bytes if m.gpus == 1 else m.per_gpu_total_memory_bytes, 'B')} "
+    parts = [f"{label} {si(m.per_gpu_total_memory_bytes, 'B')} "  # the whole model on 1 GPU
              + ("fits" if m.fits else "DOES NOT FIT")
              for label, m in ((lb, e.memory) for lb, e in zip(labels, ests, strict=True))]
     gpu = " per GPU" if ests[0].memory.gpus > 1 else ""
