@@ -106,8 +106,7 @@ def request_text(spec: Any, w: Any) -> str:
     several-device tables' first line."""
     f = workload_fields(w, "", spec=spec)
     video = f" ({video_text(spec, w)})" if w.has_video else ""
-    seen = spec.vision is not None or spec.cross_vision is not None
-    visual = f"{count(visual_tokens(spec, w))} visual{video} + " if seen else ""
+    visual = f"{count(visual_tokens(spec, w))} visual{video} + " if spec.is_vlm else ""
     return f"{visual}{f['text']} text -> {f['output']} output tokens"
 
 
