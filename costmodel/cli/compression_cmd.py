@@ -30,6 +30,7 @@ from costmodel.cli.compression_options import (
     SCHEDULE,
     SPARSE_DECODE,
 )
+from costmodel.cli.default_dtype import refuse_default_dtype
 from costmodel.cli.options import (
     BATCH,
     CONVENTION,
@@ -195,5 +196,6 @@ def compare_compression(
                                   sparse_decode=sparse_decode)
     base_w = workload_from_values(locals())
     spec, hw = load_model(model), load_hardware(hardware, tuple(sets))
+    refuse_default_dtype(hw, base_w.act_dtype, "compare-compression")
     # the Python API's steps (costmodel.compare_compression), so both give the same documents
     _write(fmt, compare_scenarios(spec, hw, base_w, keeps, comps), plot)

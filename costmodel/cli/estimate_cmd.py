@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -13,6 +12,7 @@ from costmodel.analysis.estimate import estimate as run_estimate
 from costmodel.analysis.refusals import refuse_unused
 from costmodel.cli import captions
 from costmodel.cli import compression_options as co
+from costmodel.cli.default_dtype import refuse_default_dtype
 from costmodel.cli.options import (
     BATCH,
     CONVENTION,
@@ -43,9 +43,7 @@ from costmodel.cli.options import (
     workload_from_values,
 )
 from costmodel.cli.output import Format, dumps, frame_csv, table
-from costmodel.errors import CostmodelError
 from costmodel.loading.load import load_hardware, load_model
-from costmodel.specs.hardware import HardwareProfile
 from costmodel.units import DType, count, seconds, si
 
 
@@ -96,7 +94,7 @@ def estimate(
     spec, hw = load_model(model), load_hardware(hardware, tuple(sets))
     refuse_unused(spec, w)
     co.refuse_count_above(spec, w)
-    refuse_default_dtype(hw, w.act_dtype)
+    refuse_default_dtype(hw, w.act_dtype, "estimate")
     est = run_estimate(spec, hw, w)
     if fmt is Format.json:
         doc = est.to_dict()
@@ -107,33 +105,6 @@ def estimate(
         typer.echo(frame_csv(est.to_frame()) if per_op else stage_csv(est), nl=False)
     else:
         typer.echo(render(est, per_op))
-
-
-def _dtype_given() -> bool:
-    """Whether --dtype was on the command line (True outside a click context: a direct call).
-    Newer typer vendors click: its context is found through typer.Context's own base class."""
-    pkg = typer.Context.__mro__[1].__module__.rsplit(".", 1)[0]  # click or typer._click
-    ctx = importlib.import_module(f"{pkg}.globals").get_current_context(silent=True)
-    src = ctx.get_parameter_source("dtype") if ctx is not None else None
-    return src is None or src.name != "DEFAULT"
-
-
-def refuse_default_dtype(hw: HardwareProfile, dtype: DType) -> None:
-    """Without --dtype, a device lacking the default dtype's peak is refused naming the cause:
-    a --set (or a YAML over a base) that removed it, or the profile without it; and the fix.
-    With --dtype given the evaluation's UnsupportedDtype ('--dtype: ...') stands."""
-    if hw.supports(dtype) or _dtype_given():
-        return
-    have = [d.value for d in hw.peak_flops_per_s_by_dtype]
-    pick = "fp16" if "fp16" in have else (have[0] if have else "")
-    gone = [c.split(" ")[0] for c in hw.changes
-            if c.startswith(f"peak_tflops.{dtype.value} ") and c.endswith("-> null")]
-    cause = (f"--set {gone[0]}=null removed {hw.id}'s {dtype.value} peak" if gone
-             else f"the {hw.id} profile has no {dtype.value} peak")
-    raise CostmodelError(f"{cause}, and estimate computes in {dtype.value} unless --dtype says "
-                         f"otherwise (the device has {', '.join(have) or 'no peak'}); give "
-                         f"--dtype {pick} (or another of those)"
-                         + (", or drop that --set" if gone else ""))
 
 
 def stage_csv(est: Estimate) -> str:

@@ -17,6 +17,7 @@ import numpy as np
 from costmodel.analysis.refusals import refuse_unused
 from costmodel.cli import captions, feedback
 from costmodel.cli import compression_options as co
+from costmodel.cli.default_dtype import refuse_default_dtype
 from costmodel.cli.options import workload_from_values
 from costmodel.cli.parsing import (
     MAX_POINTS,
@@ -82,6 +83,8 @@ def run_sweep(values: dict[str, Any]) -> SweepRun:
     specs = [load_model(m) for m in models]
     _refuse_unused(specs, axes, w, values["images"] is not None)
     hws = [load_hardware(h, tuple(values.get("sets") or ())) for h in devices]
+    for hw in hws:
+        refuse_default_dtype(hw, w.act_dtype, "sweep")
     from costmodel.analysis.sweep import sweep_over  # pandas only when the command runs
 
     with feedback.progress(f"sweep: {n:,} points",

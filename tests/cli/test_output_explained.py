@@ -58,18 +58,28 @@ def test_energy_power_mode_note_only_where_modes_apply(capsys):
     assert code == 0 and cap in out
 
 
+COMMANDS = {  # each command that prices one workload on a device given by -H, with its axis
+    "estimate": ["estimate", MODEL],
+    "sweep": ["sweep", MODEL, "--visual-tokens", "64,576"],
+    "compare-compression": ["compare-compression", MODEL, "--keep", "0.1"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
 @pytest.mark.parametrize("args, cause", [
     (["-H", "h100-sxm", "--set", "peak_tflops.bf16=null"], "--set peak_tflops.bf16=null removed"),
     (["-H", "t4"], "the t4 profile has no bf16 peak"),
 ])
-def test_estimate_default_dtype_missing_names_the_cause(args, cause, capsys):
+def test_default_dtype_missing_names_the_cause(command, args, cause, capsys):
     """Without --dtype on the command line, a device lacking the default bf16 peak is not
-    blamed on --dtype: the line names the cause (a --set that removed it, or the profile) and
-    the fix (--dtype fp16), in one line, exit 2; with --dtype bf16 given, the --dtype wording."""
-    code, out, err = run(["estimate", MODEL, *args], capsys)
+    blamed on --dtype: the line names the cause (a --set that removed it, or the profile),
+    the command and the fix (--dtype fp16), in one line, exit 2; with --dtype bf16 given, the
+    --dtype wording."""
+    code, out, err = run([*COMMANDS[command], *args], capsys)
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
     assert not err.startswith("error: --dtype:") and cause in err and "--dtype fp16" in err
-    code, out, err = run(["estimate", MODEL, *args, "--dtype", "bf16"], capsys)
+    assert f"{command} computes in bf16" in err
+    code, out, err = run([*COMMANDS[command], *args, "--dtype", "bf16"], capsys)
     assert code == 2 and err.startswith("error: --dtype: ") and "has no bf16 peak" in err
 
 
