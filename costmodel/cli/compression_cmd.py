@@ -113,7 +113,8 @@ def render(base: Estimate, comp: Estimate, label: str, rows: list[dict[str, Any]
               right={2, 3, 4})
     fit = fit_lines(["baseline", "compressed"], [base, comp])
     more = _paper_text(paper_rows(base, comp), method_ops(comp))
-    return "\n".join(head + ["", t, *fit] + (["", *more] if more else []))
+    host = [base.host_note] if base.host_note else []  # a Jetson's own host CPU, as estimate
+    return "\n".join(head + ["", t, *fit, *host] + (["", *more] if more else []))
 
 
 def _write(fmt: Format, result: CompressionComparison, plot: Path | None) -> None:

@@ -1,7 +1,8 @@
 """The host CPU (analysis/host_cpu.py; docs/methodology.md, "The host CPU"): a profile's
 `host_cpu` describes a module's own host (the Jetsons), changes no figure, and makes the
-estimate say that the engine's host figures come from data-centre servers, applied unscaled.
-Expected strings are written out by hand from the engine YAMLs and the units' formatting."""
+estimate (and compare-compression) say that the engine's host figures come from data-centre
+servers, applied unscaled. Expected strings are written out by hand from the engine YAMLs and
+the units' formatting."""
 
 from __future__ import annotations
 
@@ -88,3 +89,15 @@ def test_estimate_prints_the_note_on_a_jetson_only():
         load_hardware("jetson-agx-orin-64gb"), load_engine("hf-eager"))
     code, out, _ = run(["estimate", "llava-1.5-7b", "-H", "a100-80gb", "--engine", "hf-eager"])
     assert code == 0 and "host time:" not in out
+
+
+def test_compare_compression_prints_the_note_on_a_jetson_only():
+    """compare-compression's text prices the same device and engine as estimate: the same note
+    on a Jetson with an engine charging host time, none on a discrete GPU or the bound."""
+    note = host_note(load_hardware("jetson-agx-orin-64gb"), load_engine("hf-eager"))
+    args = ["compare-compression", "llava-1.5-7b", "--keep", "0.1"]
+    code, out, _ = run([*args, "-H", "jetson-agx-orin-64gb", "--engine", "hf-eager"])
+    assert code == 0 and out.splitlines().count(note) == 1
+    for hw, engine in (("a100-80gb", "hf-eager"), ("jetson-agx-orin-64gb", "ideal")):
+        code, out, _ = run([*args, "-H", hw, "--engine", engine])
+        assert code == 0 and "host time:" not in out
