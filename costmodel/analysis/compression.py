@@ -37,8 +37,8 @@ from costmodel.analysis.refusals import refuse_unused
 from costmodel.core.compression.formulas import (
     PAPER_FORMULAS,
     average_visual_tokens,
-    llm_visual_tokens,
     paper_flops_ratio,
+    visual_token_counts,
 )
 from costmodel.errors import CostmodelError
 from costmodel.specs.compression import AnyCompression, CompressionPlan
@@ -97,12 +97,13 @@ def context(base: Estimate, new: Estimate) -> dict[str, Any]:
     LLM's first layer under the compression (a projector keep's kept count), and
     average_visual_tokens their mean over the LLM's layers (FastV, schedules)."""
     w, pts = new.workload, base.prepared.points
-    entering = float(np.ravel(llm_visual_tokens(base.model, pts, w.compression))[0])
+    first, mean = visual_token_counts(base.model, pts, w.compression)
+    entering = float(np.ravel(first)[0])
     return {"model": base.model.name, "hardware": base.hardware.id,
             "device": base.hardware.name, "compression": compression_text(w),
             "visual_tokens": base.plan.llm_tokens,
             "llm_visual_tokens": int(entering) if entering.is_integer() else entering,
-            "average_visual_tokens": average_visual(base, w.compression),
+            "average_visual_tokens": float(np.ravel(mean)[0]),
             "text_tokens": w.text_tokens,
             "output_tokens": w.output_tokens, "batch": w.batch,
             "dtype": dtype_text(w, base.model), "engine": new.prepared.engine.id}

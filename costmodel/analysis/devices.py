@@ -105,29 +105,32 @@ def host_share(costs: Sequence[OpCost], stages: Sequence[str], like: Arr) -> Arr
                          and c.op.name not in ENGINE_COPIES)
 
 
-def resource(ev: Evaluation, stages: Sequence[str]) -> Arr:
+def resource(ev: Evaluation, stages: Sequence[str], compute: Arr | None = None) -> Arr:
     """'compute', 'comm' or 'memory' per point for `stages`: which of the compute-bound
     operators, the interconnect operators and the memory-bound rest holds the largest share
     of their latency (ties: compute, then comm); 'comm' too where the interconnect operators
     hold more than the compute-bound and the memory-bound operators each, the engine's host
     time (host_share, in the rest) counting for neither (vllm --tp 8 decode on h100-sxm: link
     36%, host 33%, memory-bound 30% was 'memory'). On one GPU (no interconnect operators)
-    this is 'compute' when the compute-bound share is >= 0.5, else 'memory'."""
-    c = compute_share(ev.op_costs, stages, ev.ttft_s)
+    this is 'compute' when the compute-bound share is >= 0.5, else 'memory'. `compute`: the
+    compute-bound share of `stages` where the caller has it already (Estimate.at)."""
+    c = compute_share(ev.op_costs, stages, ev.ttft_s) if compute is None else compute
     k = comm_share(ev.op_costs, stages, ev.ttft_s)
     m = 1.0 - c - k
     link = (k > c) & (k >= m - host_share(ev.op_costs, stages, ev.ttft_s))
     return np.where((c >= k) & (c >= m), "compute", np.where(link, "comm", "memory"))
 
 
-def stage_bounds(ev: Evaluation) -> dict[str, Arr]:
+def stage_bounds(ev: Evaluation, compute: dict[str, Arr] | None = None) -> dict[str, Arr]:
     """'compute', 'comm', 'memory' or 'host' per stage ('-' where the stage takes no time):
     'host' where the engine's launches overlap the device and take longer
     (StageTotals.host_bound), else the resource holding most of the stage's latency
-    (`resource`: compute-bound operators, interconnect operators, memory-bound operators)."""
+    (`resource`: compute-bound operators, interconnect operators, memory-bound operators).
+    `compute`: each stage's compute-bound share where the caller has them already."""
     out = {}
     for s in STAGES:
-        side = np.where(ev.stages[s].host_bound, "host", resource(ev, (s,)))
+        c = None if compute is None else compute[s]
+        side = np.where(ev.stages[s].host_bound, "host", resource(ev, (s,), c))
         out[s] = np.where(ev.stages[s].latency_s > 0, side, "-")
     return out
 

@@ -248,7 +248,7 @@ def _stage_results(ev: Evaluation, shape: tuple[int, int], d: int,
 
     like, b = np.zeros(shape), ev.bound
     share = {s: compute_share(ev.op_costs, (s,), like) for s in STAGES}
-    by = {s: str(np.broadcast_to(v, shape)[d, k]) for s, v in stage_bounds(ev).items()}
+    by = {s: str(np.broadcast_to(v, shape)[d, k]) for s, v in stage_bounds(ev, share).items()}
     return {s: StageResult(f(t.flops), f(t.useful_flops), f(t.weight_bytes), f(t.act_bytes),
                            f(t.kv_bytes), f(t.latency_s), f(share[s]), f(b.stage_latency_s[s]),
                            f(t.device_s), f(t.launch_s), bool(f(t.host_bound)), by[s])

@@ -47,18 +47,20 @@ def visual_per_layer(m: LLMSpec, pts: Points) -> list[Arr]:
     return out
 
 
-def llm_visual_tokens(spec: ModelSpec, pts: Points, comp: AnyCompression | None) -> Arr:
-    """Visual tokens entering the LLM's first layer under `comp` (a projector-level keep's
-    kept count; the request's where the compression acts inside the LLM, FastV at layer K)."""
-    return np.asarray(visual_per_layer(spec.llm, compress_points(spec, pts, comp))[0],
-                      dtype=float)
+def visual_token_counts(spec: ModelSpec, pts: Points,
+                        comp: AnyCompression | None) -> tuple[Arr, Arr]:
+    """(entering, average) from one compress_points: the visual tokens entering the LLM's
+    first layer under `comp` (a projector-level keep's kept count; the request's where the
+    compression acts inside the LLM, FastV at layer K), and the sum over LLM layers of the
+    visual tokens the layer sees / layers (PyramidDrop's 'average tokens', PyramidDrop
+    issue #22)."""
+    seen = visual_per_layer(spec.llm, compress_points(spec, pts, comp))
+    return np.asarray(seen[0], dtype=float), np.asarray(sum(seen), dtype=float) / len(seen)
 
 
 def average_visual_tokens(spec: ModelSpec, pts: Points, comp: AnyCompression | None) -> Arr:
-    """sum over LLM layers of the visual tokens the layer sees / layers (PyramidDrop's
-    'average tokens', PyramidDrop issue #22)."""
-    seen = visual_per_layer(spec.llm, compress_points(spec, pts, comp))
-    return np.asarray(sum(seen), dtype=float) / len(seen)
+    """Average visual tokens per LLM layer under `comp` (visual_token_counts)."""
+    return visual_token_counts(spec, pts, comp)[1]
 
 
 def paper_flops_ratio(f: PaperFormula, spec: ModelSpec, pts: Points,
