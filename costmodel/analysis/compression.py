@@ -36,7 +36,6 @@ from costmodel.analysis.labels import compression_text, dtype_text
 from costmodel.analysis.refusals import refuse_unused
 from costmodel.core.compression.formulas import (
     PAPER_FORMULAS,
-    average_visual_tokens,
     paper_flops_ratio,
     visual_token_counts,
 )
@@ -96,23 +95,29 @@ def context(base: Estimate, new: Estimate) -> dict[str, Any]:
     its figure with them): visual_tokens the request's; llm_visual_tokens those entering the
     LLM's first layer under the compression (a projector keep's kept count), and
     average_visual_tokens their mean over the LLM's layers (FastV, schedules)."""
-    w, pts = new.workload, base.prepared.points
-    first, mean = visual_token_counts(base.model, pts, w.compression)
-    entering = float(np.ravel(first)[0])
+    w = new.workload
+    entering, mean = visual_counts(base, w.compression)
     return {"model": base.model.name, "hardware": base.hardware.id,
             "device": base.hardware.name, "compression": compression_text(w),
             "visual_tokens": base.plan.llm_tokens,
             "llm_visual_tokens": int(entering) if entering.is_integer() else entering,
-            "average_visual_tokens": float(np.ravel(mean)[0]),
+            "average_visual_tokens": mean,
             "text_tokens": w.text_tokens,
             "output_tokens": w.output_tokens, "batch": w.batch,
             "dtype": dtype_text(w, base.model), "engine": new.prepared.engine.id}
 
 
+def visual_counts(base: Estimate, comp: AnyCompression | None) -> tuple[float, float]:
+    """(entering, average) visual tokens under `comp` on the baseline's first point, from one
+    compress_points (core.compression.formulas.visual_token_counts)."""
+    first, mean = visual_token_counts(base.model, base.prepared.points, comp)
+    return float(np.ravel(first)[0]), float(np.ravel(mean)[0])
+
+
 def average_visual(base: Estimate, comp: AnyCompression | None) -> float:
     """Average visual tokens per LLM layer (sum over layers / layers) under `comp`, on the
     baseline's points: the 'average visual tokens per LLM layer' line of one scenario."""
-    return float(np.ravel(average_visual_tokens(base.model, base.prepared.points, comp))[0])
+    return visual_counts(base, comp)[1]
 
 
 def compresses_visual(comp: AnyCompression | None) -> bool:

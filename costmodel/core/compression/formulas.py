@@ -58,10 +58,6 @@ def visual_token_counts(spec: ModelSpec, pts: Points,
     return np.asarray(seen[0], dtype=float), np.asarray(sum(seen), dtype=float) / len(seen)
 
 
-def average_visual_tokens(spec: ModelSpec, pts: Points, comp: AnyCompression | None) -> Arr:
-    """Average visual tokens per LLM layer under `comp` (visual_token_counts)."""
-    return visual_token_counts(spec, pts, comp)[1]
-
 
 def paper_flops_ratio(f: PaperFormula, spec: ModelSpec, pts: Points,
                       comp: AnyCompression | None) -> Arr:
