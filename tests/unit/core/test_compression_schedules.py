@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from costmodel.analysis.estimate import estimate
 from costmodel.core.compression.formulas import (
     PAPER_FORMULAS,
-    average_visual_tokens,
     paper_flops_ratio,
+    visual_token_counts,
 )
 from costmodel.errors import CostmodelError
 from costmodel.specs.compression import Compression, CompressionPlan
@@ -65,7 +65,7 @@ def test_pyramiddrop_preset_is_the_schedule(gpu):
 def test_average_tokens_and_paper_ratios_by_hand(gpu):
     comp = Compression(where="llm_layer", schedule=PDROP)
     pts = _est(gpu, comp).prepared.points
-    assert float(np.ravel(average_visual_tokens(LLAVA15_7B, pts, comp))[0]) == 270.0
+    assert float(np.ravel(visual_token_counts(LLAVA15_7B, pts, comp)[1])[0]) == 270.0
     d, m = 4096, 11008
 
     def ratio(f):
