@@ -181,14 +181,15 @@ def keep_number(keep: str | None) -> float | int | None:
 def curve_records(keeps: Sequence[str | None], frames: Sequence[list[dict[str, Any]]],
                   contexts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """compare-compression's CSV records of every scenario one after another: the savings
-    frame, its context columns and, after `compression`, `keep` (the value as a number: a
-    ratio up to 1, a token count above; keep_number) and `keep_label` (the text as given)."""
-    out = []
+    frame, its context columns and, after `compression` where any keep was given (one or
+    several), `keep` (the value as a number: a ratio up to 1, a token count above;
+    keep_number) and `keep_label` (the text as given)."""
+    out, any_keep = [], any(k is not None for k in keeps)
     for k, rows, ctx in zip(keeps, frames, contexts, strict=True):
         cols: dict[str, Any] = {}
         for name, value in ctx.items():
             cols[name] = value
-            if name == "compression":
+            if name == "compression" and any_keep:
                 cols["keep"], cols["keep_label"] = keep_number(k), k
         out += [{**r, **cols} for r in rows]
     return out
@@ -200,7 +201,8 @@ class CompressionComparison:
     `keeps`: each scenario's keep as given (text; None where keep= was not given). to_dict():
     `compare-compression --format json` (one scenario: its document; several: `scenarios`);
     records() / frame(): `--format csv` (the savings frame of each scenario, its context
-    columns, and with several `keep`, a number, and `keep_label`, the text as given);
+    columns, and where keep= was given, one or several, `keep`, a number, and `keep_label`,
+    the text as given);
     savings(i): scenario i's savings rows."""
 
     baseline: Estimate
@@ -213,10 +215,7 @@ class CompressionComparison:
 
     def records(self) -> list[dict[str, Any]]:
         """The rows of `--format csv`, as dicts (savings_pct None where the baseline is 0)."""
-        base = self.baseline
-        if len(self.compressed) == 1:
-            new = self.compressed[0]
-            return [{**r, **context(base, new)} for r in compare_rows(base, new)]
+        base = self.baseline  # one keep or several: the same columns
         return curve_records(self.keeps, [compare_rows(base, n) for n in self.compressed],
                              [context(base, n) for n in self.compressed])
 

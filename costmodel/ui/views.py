@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from costmodel.analysis.compression import compare_rows, context
+from costmodel.analysis.compression import CompressionComparison, compare_rows
 from costmodel.analysis.estimate import Estimate
 from costmodel.analysis.prepare import video_text
 from costmodel.cli.captions import device_text
@@ -192,8 +192,8 @@ def export_csv(query: dict[str, str]) -> str:
         return stage_csv(base)
     from costmodel.cli.output import records_csv
 
-    ctx = context(base, comp[0])  # the same columns as `compare-compression -f csv`
-    return records_csv([{**r, **ctx} for r in compare_rows(base, comp[0])])
+    keeps = (state["keep"] or None,)  # the text as given, as the CLI's --keep
+    return records_csv(CompressionComparison(base, (comp[0],), keeps).records())
 
 
 def export_json(query: dict[str, str]) -> str:

@@ -66,12 +66,16 @@ def test_json_and_csv_are_the_apis(args, fields):
 
 
 def test_one_scenario_and_several_shapes():
-    """One keep: the one-scenario document and no keep column; a list: `scenarios`, one per
-    value in the order given, and after `compression` `keep`, a number (a count an int, a
-    ratio a float: a column to plot against), and `keep_label`, the text as given."""
+    """One keep: the one-scenario document; a list: `scenarios`, one per value in the order
+    given. Either way the frame has, after `compression`, `keep`, a number (a count an int, a
+    ratio a float: a column to plot against), and `keep_label`, the text as given, so frames
+    of separate runs concatenate; no keep given (a KV-cache policy alone): neither column."""
     one = costmodel.compare_compression("llava-1.5-7b", "a100-80gb", keep=0.1)
     assert one.keeps == ("0.1",) and "scenarios" not in one.to_dict()
-    assert "keep" not in one.frame() and len(one.frame()) == len(one.savings())
+    assert len(one.frame()) == len(one.savings())
+    assert set(one.frame().keep) == {0.1} and set(one.frame().keep_label) == {"0.1"}
+    kv = costmodel.compare_compression("llava-1.5-7b", "a100-80gb", kv_keep=0.5)
+    assert "keep" not in kv.frame() and "keep_label" not in kv.frame()
     several = costmodel.compare_compression("llava-1.5-7b", "a100-80gb", keep=[64, 0.5])
     doc = several.to_dict()
     assert [s["compression"] for s in doc["scenarios"]] == ["select@projector keep 64",
