@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from costmodel.analysis.host_cpu import devices_host_note
 from costmodel.analysis.prepare import prepare
 from costmodel.core.engine_traffic import KV_CONCAT, REPEAT_KV
 from costmodel.core.evaluate import STAGES, Evaluation, evaluate
@@ -50,6 +51,7 @@ class Fleet:
     batch: Arr  # (1, columns) or (1, 1)
     ev: Evaluation
     engine: str = ""  # the engine of the expected latencies
+    host_note: str = ""  # analysis/host_cpu.devices_host_note: a Jetson's host time
 
     @property
     def capacity_bytes(self) -> Arr:
@@ -66,7 +68,7 @@ def evaluate_fleet(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Work
     prep = prepare(spec, profiles, w, columns=cols, auto_dtype=auto_dtype,
                    compute_scale=compute_scale, bandwidth_scale=bandwidth_scale)
     return Fleet(tuple(profiles), prep.dtypes, prep.workload, prep.points.batch, evaluate(spec, prep),
-                 prep.engine.id)
+                 prep.engine.id, devices_host_note(profiles, prep.engine))
 
 
 def datasheet_only(h: HardwareProfile) -> bool:

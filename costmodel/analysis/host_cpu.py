@@ -12,6 +12,8 @@ unscaled and the estimate says so in one line (`host_note`). Pure: no I/O, no pr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from costmodel.specs.engine import Engine
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.units import seconds
@@ -32,10 +34,19 @@ def host_terms(engine: Engine) -> list[str]:
 def host_note(hardware: HardwareProfile, engine: Engine) -> str:
     """One line where the device names its own host CPU and the engine charges host time: the
     figures are the data-centre servers', applied unscaled; "" otherwise."""
+    return devices_host_note([hardware], engine)
+
+
+def devices_host_note(profiles: Sequence[HardwareProfile], engine: Engine) -> str:
+    """host_note over several devices (a table of compare, plan, sweep, ...): one line naming
+    every host CPU among them, once each; "" where none names one or the engine charges none."""
     terms = host_terms(engine)
-    if hardware.host_cpu is None or not terms:
+    cpus = list(dict.fromkeys(h.host_cpu for h in profiles if h.host_cpu is not None))
+    if not cpus or not terms:
         return ""
+    whose, cpu = (("this device's host", "this CPU") if len(cpus) == 1 else
+                  ("these devices' hosts", "these CPUs"))
     return (f"host time: {engine.id}'s figures ({', '.join(terms)}) come from data-centre GPU "
-            f"servers (fitted on their published runs, or assumed), not from this device's host "
-            f"({hardware.host_cpu}); applied unscaled (no sourced figure for this CPU), so the "
+            f"servers (fitted on their published runs, or assumed), not from {whose} "
+            f"({'; '.join(cpus)}); applied unscaled (no sourced figure for {cpu}), so the "
             "host time may be understated")

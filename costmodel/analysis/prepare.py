@@ -244,6 +244,11 @@ def frame_column(spec: ModelSpec, w: Workload, columns: Mapping[str, Arr], k: in
     return sampled_frame_arrays(spec, s, f), s
 
 
+def workload_engine(w: Workload) -> Engine:
+    """The engine a workload is priced on: its own, else its convention's default."""
+    return load_engine(w.engine or conventions.get(w.convention).default_engine)
+
+
 def prepare(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Workload,
             columns: Mapping[str, Arr] | None = None, auto_dtype: bool = False,
             compute_scale: Arr | float = 1.0, bandwidth_scale: Arr | float = 1.0) -> Prepared:
@@ -257,7 +262,7 @@ def prepare(spec: ModelSpec, profiles: Sequence[HardwareProfile], w: Workload,
     arrays broadcast against [D, K]."""
     columns = {k: np.asarray(v).reshape(-1) for k, v in (columns or {}).items()}
     conv = conventions.get(w.convention)
-    engine = load_engine(w.engine or conv.default_engine)
+    engine = workload_engine(w)
     w = resolve_weights(spec, w, engine)
     conv.check(w, engine)
     _check_figures(engine, profiles)

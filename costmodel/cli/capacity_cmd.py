@@ -99,4 +99,4 @@ def capacity_command(
             "\nreq/s/GPU: max over batches b meeting the SLO of b / end-to-end latency(b) / "
             "GPUs, per GPU; 'at batch' is that b (TTFT, TPOT at it)")
     fc.emit(recs, fmt, "\n".join([head, "", t, "", note, *fc.changed_lines(profiles)]),
-            res["baseline"].fleet.engine, w)
+            res["baseline"].fleet.engine, w, [res["baseline"].fleet.host_note])

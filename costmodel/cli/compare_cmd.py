@@ -160,7 +160,8 @@ def _compare_engines(values: dict[str, Any], engines: list[str], rank_by: RankBy
         for line in gaps:
             warnings.warn(line, UserWarning, stacklevel=2)
     text = compare_table(recs, head, w.parallel.gpus, engine=True)
-    fc.emit(recs, fmt, "\n".join([text, *gaps]), runs.engines[0], w)
+    notes = [f.host_note for f in runs.fleets if f.host_note]  # a Jetson's host, per engine
+    fc.emit(recs, fmt, "\n".join([text, *notes, *gaps]), runs.engines[0], w)
 
 
 def compare(
@@ -201,7 +202,7 @@ def compare(
             f"{rank_by.value} (devices that do not fit last){fc.run_text(f.engine, w)}")
     if plot_path is not None:
         save(plots().compare_figure(recs, compare_caption(spec, f)), plot_path, "--plot")
-    fc.emit(recs, fmt, compare_table(recs, head, w.parallel.gpus), f.engine, w)
+    fc.emit(recs, fmt, compare_table(recs, head, w.parallel.gpus), f.engine, w, [f.host_note])
 
 
 def _modes_note(profiles: list[HardwareProfile], power_mode: str | None) -> str:
@@ -263,4 +264,4 @@ def energy_cmd(
                                               "--set tdp_W=WATTS supplies one"]
     fc.emit(recs, fmt, "\n".join([head, "", t, "", ENERGY_NOTE + _modes_note(profiles, power_mode)
                                   + fc.gpus_note(w.parallel.gpus, memory=False),
-                                  *na, *fc.changed_lines(profiles)]), f.engine, w)
+                                  *na, *fc.changed_lines(profiles)]), f.engine, w, [f.host_note])

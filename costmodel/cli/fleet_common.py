@@ -213,8 +213,9 @@ def label(h: HardwareProfile) -> str:
 
 
 def emit(records: list[dict[str, Any]], fmt: Format, table_text: str, engine: str,
-         w: Workload) -> None:
-    """Print records as JSON / CSV, or the ready-made table. Each JSON / CSV record carries the
+         w: Workload, notes: Sequence[str] = ()) -> None:
+    """Print records as JSON / CSV, or the ready-made table and then the non-empty `notes`
+    (the fleets' host_note: a Jetson's host time, as estimate says it). Each JSON / CSV record carries the
     engine of its expected latencies and the compression ('none' without one), as the table's
     first line names them; a record's own field of that name (capacity's per-scenario
     compression) is kept."""
@@ -225,7 +226,7 @@ def emit(records: list[dict[str, Any]], fmt: Format, table_text: str, engine: st
     elif fmt is Format.csv:
         typer.echo(records_csv(records), nl=False)
     else:
-        typer.echo(table_text)
+        typer.echo("\n".join([table_text, *(n for n in notes if n)]))
 
 
 def num(x: Any) -> float:

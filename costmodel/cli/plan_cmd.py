@@ -112,7 +112,8 @@ def plan_command(
     head = (f"{spec.name}: {captions.request_text(spec, w)}; {fc.slo_text(slo)}; batch "
             f"searched 1..{max_batch}; scaling "
             f"for batch {batch}{fc.run_text(res.fleet.engine, w)}")
-    fc.emit(recs, fmt, plan_table(recs, head, w.parallel.gpus), res.fleet.engine, w)
+    fc.emit(recs, fmt, plan_table(recs, head, w.parallel.gpus), res.fleet.engine, w,
+            [res.fleet.host_note])
 
 
 def parse_batches(text: str) -> np.ndarray:
@@ -186,7 +187,7 @@ def batching_command(
             "operators (all / linear layers only); '-' = not within the batches given"
             f"{fc.gpus_note(w.parallel.gpus, joules=False)}")
     fc.emit(recs, fmt, "\n\n".join([head, *parts, "\n".join([note, *fc.changed_lines(profiles)])]),
-            res.fleet.engine, w)
+            res.fleet.engine, w, [res.fleet.host_note])
 
 
 def _device_table(hid: str, rows: list[dict[str, Any]], grid: np.ndarray, turn: float,

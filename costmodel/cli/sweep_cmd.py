@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from costmodel.analysis.host_cpu import devices_host_note
+from costmodel.analysis.prepare import workload_engine
 from costmodel.cli import compression_options as co
 from costmodel.cli import feedback
 from costmodel.cli.fleet_common import changed_lines, device_fields, gpus_note
@@ -167,11 +169,14 @@ def sweep(
     run = run_sweep(locals())
     if plot is not None:
         draw(run, plot, "--plot")
-    _echo(_what_if(run.frame, run.hardware), fmt, run.hardware, run.axes.workload.parallel.gpus)
+    w = run.axes.workload
+    note = devices_host_note(run.hardware, workload_engine(w))  # a Jetson's host, as estimate's
+    _echo(_what_if(run.frame, run.hardware), fmt, run.hardware, w.parallel.gpus, [note])
 
 
-def _echo(df: pd.DataFrame, fmt: Format, hws: list[HardwareProfile], gpus: int) -> None:
-    """The frame as JSON, CSV or the text table (with the what-if lines)."""
+def _echo(df: pd.DataFrame, fmt: Format, hws: list[HardwareProfile], gpus: int,
+          notes: Iterable[str] = ()) -> None:
+    """The frame as JSON, CSV or the text table (with the what-if lines and `notes`)."""
     if fmt is Format.json:
         text = [c for c in ("model", "hardware", "compression", "stage", "image_size")
                 if c in df.columns]
@@ -179,7 +184,7 @@ def _echo(df: pd.DataFrame, fmt: Format, hws: list[HardwareProfile], gpus: int) 
     elif fmt is Format.csv:
         typer.echo(frame_csv(df), nl=False)
     else:
-        typer.echo("\n".join([render(df, gpus), *changed_lines(hws)]))
+        typer.echo("\n".join([render(df, gpus), *changed_lines(hws), *(n for n in notes if n)]))
 
 
 def _what_if(df: pd.DataFrame, hws: list[HardwareProfile]) -> pd.DataFrame:

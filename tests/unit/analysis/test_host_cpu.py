@@ -1,6 +1,7 @@
 """The host CPU (analysis/host_cpu.py; docs/methodology.md, "The host CPU"): a profile's
 `host_cpu` describes a module's own host (the Jetsons), changes no figure, and makes the
-estimate (and compare-compression) say that the engine's host figures come from data-centre
+estimate (compare-compression, and the tables over devices: compare, sweep, plan, energy,
+capacity, batching) say that the engine's host figures come from data-centre
 servers, applied unscaled. Expected strings are written out by hand from the engine YAMLs and
 the units' formatting."""
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from costmodel.analysis.estimate import estimate
-from costmodel.analysis.host_cpu import host_note, host_terms
+from costmodel.analysis.host_cpu import devices_host_note, host_note, host_terms
 from costmodel.loading.load import hardware_ids, load_engine, load_hardware
 from costmodel.specs.engine import Engine
 from costmodel.specs.hardware import HardwareFile, HardwareProfile
@@ -101,3 +102,47 @@ def test_compare_compression_prints_the_note_on_a_jetson_only():
     for hw, engine in (("a100-80gb", "hf-eager"), ("jetson-agx-orin-64gb", "ideal")):
         code, out, _ = run([*args, "-H", hw, "--engine", engine])
         assert code == 0 and "host time:" not in out
+
+
+def test_the_note_over_several_devices_by_hand():
+    """One line per engine however many devices: each host CPU once, in the order given; a
+    discrete GPU among them adds nothing; none without a host CPU or with the bound."""
+    orin, nano, a100 = (load_hardware(h) for h in ("jetson-agx-orin-64gb",
+                                                   "jetson-orin-nano-8gb", "a100-80gb"))
+    vllm = load_engine("vllm")
+    assert devices_host_note([a100, orin, orin], vllm) == host_note(orin, vllm)
+    assert devices_host_note([orin, a100, nano], vllm) == (
+        "host time: vllm's figures (10 us per kernel launch, 1.67 ms per decode step) come from "
+        "data-centre GPU servers (fitted on their published runs, or assumed), not from these "
+        "devices' hosts (12-core Arm Cortex-A78AE v8.2 (64-bit), up to 2.2 GHz; 6-core Arm "
+        "Cortex-A78AE v8.2 (64-bit), up to 1.5 GHz); applied unscaled (no sourced figure for "
+        "these CPUs), so the host time may be understated")
+    assert devices_host_note([a100], vllm) == "" == devices_host_note([orin], load_engine("ideal"))
+
+
+FLEET_COMMANDS = [["compare"], ["energy"], ["capacity"], ["batching", "--batch", "1,4"],
+                  ["plan", "--ttft", "1", "--tpot", "0.2"],
+                  ["sweep", "--visual-tokens", "144,576"]]
+
+
+@pytest.mark.parametrize("cmd", FLEET_COMMANDS, ids=[c[0] for c in FLEET_COMMANDS])
+def test_the_tables_over_devices_end_with_the_note(cmd):
+    """A table with a Jetson among its devices ends with the note of the devices (once, its
+    last line), as estimate ends with it; none over discrete GPUs, and none in JSON."""
+    note = devices_host_note([load_hardware("jetson-agx-orin-64gb")], load_engine("hf-eager"))
+    args = [cmd[0], "llava-1.5-7b", *cmd[1:], "--engine", "hf-eager"]
+    code, out, _ = run([*args, "-H", "a100-80gb,jetson-agx-orin-64gb"])
+    assert code == 0 and out.rstrip("\n").splitlines()[-1] == note and out.count("host time:") == 1
+    code, out, _ = run([*args, "-H", "a100-80gb,h100-sxm"])
+    assert code == 0 and "host time:" not in out
+    code, out, _ = run([*args, "-H", "jetson-agx-orin-64gb", "-f", "json"])
+    assert code == 0 and "host time:" not in out
+
+
+def test_compare_over_engines_says_each_engines_note():
+    code, out, _ = run(["compare", "llava-1.5-7b", "-H", "jetson-agx-orin-64gb,a100-80gb",
+                        "--engine", "vllm,ideal,llama.cpp"])
+    orin = load_hardware("jetson-agx-orin-64gb")
+    notes = [n for n in out.splitlines() if n.startswith("host time:")]
+    assert code == 0 and notes == [host_note(orin, load_engine("vllm")),
+                                   host_note(orin, load_engine("llama.cpp"))]
