@@ -29,6 +29,9 @@ ZOO: dict[str, ZooEntry] = {
                               "Qwen2.5-VL 3B: windowed RMSNorm/SwiGLU ViT, 2x2 patch merger"),
     "qwen2.5-vl-7b": ZooEntry("qwen2.5-vl-7b.json", "Qwen/Qwen2.5-VL-7B-Instruct", "vlm",
                               "Qwen2.5-VL 7B: windowed RMSNorm/SwiGLU ViT, 2x2 patch merger"),
+    "qwen2.5-vl-72b": ZooEntry("qwen2.5-vl-72b.json", "Qwen/Qwen2.5-VL-72B-Instruct", "vlm",
+                               "Qwen2.5-VL 72B: the 7B's ViT (MLP 3456) + Qwen2.5-72B LLM, "
+                               "80 layers, GQA (8 KV heads)"),
     "qwen3-vl-8b": ZooEntry("qwen3-vl-8b.json", "Qwen/Qwen3-VL-8B-Instruct", "vlm",
                             "Qwen3-VL 8B (dense): patch 16, DeepStack, Qwen3 LLM (q/k norm)"),
     "qwen3-vl-30b-a3b": ZooEntry("qwen3-vl-30b-a3b.json", "Qwen/Qwen3-VL-30B-A3B-Instruct", "vlm",
