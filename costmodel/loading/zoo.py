@@ -52,6 +52,9 @@ ZOO: dict[str, ZooEntry] = {
                            "SigLIP 896 px + 4x4 avg-pool (256 tokens); 5 sliding (1024) : 1 full"),
     "gemma-3-12b": ZooEntry("gemma-3-12b.json", "google/gemma-3-12b-it", "vlm",
                             "SigLIP 896 px + 4x4 avg-pool (256 tokens); 5 sliding (1024) : 1 full"),
+    "gemma-3-27b": ZooEntry("gemma-3-27b.json", "google/gemma-3-27b-it", "vlm",
+                            "SigLIP 896 px + 4x4 avg-pool (256 tokens); 5 sliding (1024) : 1 full; "
+                            "62 layers, head_dim 128"),
     "smolvlm-500m": ZooEntry("smolvlm-500m.json", "HuggingFaceTB/SmolVLM-500M-Instruct", "vlm",
                              "Idefics3: SigLIP-B/16 512 px + SmolLM2-360M; image split into 512 px "
                              "tiles + global image, pixel shuffle 4 -> 64 tokens per tile"),

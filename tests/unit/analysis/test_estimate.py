@@ -99,6 +99,16 @@ def test_qwen25_vl_72b_needs_more_than_one_80gb_gpu():
     assert 0 < four.ttft_s < one.ttft_s
 
 
+def test_gemma3_27b_kv_cache_caps_sliding_layers():
+    # 256 visual + 2000 text = 2256 prompt tokens, 1 output: the 10 full layers (5, 11, ..., 59)
+    # hold all 2256, the 52 sliding layers their window of 1024; 8,192 B a token a layer in bf16
+    # (2 x 16 KV heads x 128 x 2 B). Weights 2 B x 27,432,406,640 fit an 80 GB GPU, not a 24 GB L4.
+    e = costmodel.estimate("gemma-3-27b", "h100-sxm", text_tokens=2000, output_tokens=1)
+    assert e.memory.kv_cache_bytes == 8_192 * (10 * 2256 + 52 * 1024)
+    assert e.memory.weights_bytes == 2 * 27_432_406_640 and e.memory.fits
+    assert not costmodel.estimate("gemma-3-27b", "l4").memory.fits
+
+
 def test_weight_only_int4_uses_activation_peak(llava, gpu):
     bf = estimate(llava, gpu, visual_tokens=576, engine="torch-eager")
     w4 = estimate(llava, gpu, visual_tokens=576, weight_dtype="int4", engine="torch-eager")
