@@ -29,6 +29,9 @@ ZOO: dict[str, ZooEntry] = {
                               "Qwen2.5-VL 3B: windowed RMSNorm/SwiGLU ViT, 2x2 patch merger"),
     "qwen2.5-vl-7b": ZooEntry("qwen2.5-vl-7b.json", "Qwen/Qwen2.5-VL-7B-Instruct", "vlm",
                               "Qwen2.5-VL 7B: windowed RMSNorm/SwiGLU ViT, 2x2 patch merger"),
+    "qwen2.5-vl-72b": ZooEntry("qwen2.5-vl-72b.json", "Qwen/Qwen2.5-VL-72B-Instruct", "vlm",
+                               "Qwen2.5-VL 72B: the 7B's ViT (MLP 3456) + Qwen2.5-72B LLM, "
+                               "80 layers, GQA (8 KV heads)"),
     "qwen3-vl-8b": ZooEntry("qwen3-vl-8b.json", "Qwen/Qwen3-VL-8B-Instruct", "vlm",
                             "Qwen3-VL 8B (dense): patch 16, DeepStack, Qwen3 LLM (q/k norm)"),
     "qwen3-vl-30b-a3b": ZooEntry("qwen3-vl-30b-a3b.json", "Qwen/Qwen3-VL-30B-A3B-Instruct", "vlm",
@@ -49,6 +52,9 @@ ZOO: dict[str, ZooEntry] = {
                            "SigLIP 896 px + 4x4 avg-pool (256 tokens); 5 sliding (1024) : 1 full"),
     "gemma-3-12b": ZooEntry("gemma-3-12b.json", "google/gemma-3-12b-it", "vlm",
                             "SigLIP 896 px + 4x4 avg-pool (256 tokens); 5 sliding (1024) : 1 full"),
+    "gemma-3-27b": ZooEntry("gemma-3-27b.json", "google/gemma-3-27b-it", "vlm",
+                            "SigLIP 896 px + 4x4 avg-pool (256 tokens); 5 sliding (1024) : 1 full; "
+                            "62 layers, head_dim 128"),
     "smolvlm-500m": ZooEntry("smolvlm-500m.json", "HuggingFaceTB/SmolVLM-500M-Instruct", "vlm",
                              "Idefics3: SigLIP-B/16 512 px + SmolLM2-360M; image split into 512 px "
                              "tiles + global image, pixel shuffle 4 -> 64 tokens per tile"),

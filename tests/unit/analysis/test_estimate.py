@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import costmodel
 from costmodel.analysis.estimate import estimate
 from costmodel.analysis.prepare import prepare
 from costmodel.core.pricing import static_cost
@@ -84,6 +85,28 @@ def test_fits_false_is_a_result_not_a_crash(llava, gpu):
     e = estimate(llava, gpu, batch=256, visual_tokens=2880, output_tokens=2048)
     assert not e.memory.fits
     assert e.memory.total_memory_bytes > gpu.memory_bytes
+
+
+def test_qwen25_vl_72b_needs_more_than_one_80gb_gpu():
+    # bf16 weights 2 B x 73,410,777,344 = 146.8 GB > 80 GB: a result (fits False), not a crash;
+    # tp 4 splits the LLM's layers: 37.8 GB a GPU. KV cache: 327,680 B a token (2 x 80 layers x
+    # 8 KV heads x 128 x 2 B) x (576 visual + 64 text + 127 decoded tokens kept).
+    one = costmodel.estimate("qwen2.5-vl-72b", "h100-sxm")
+    four = costmodel.estimate("qwen2.5-vl-72b", "h100-sxm", parallel={"tp": 4})
+    assert one.memory.weights_bytes == 2 * 73_410_777_344 and not one.memory.fits
+    assert one.memory.kv_cache_bytes == 327_680 * (576 + 64 + 127)
+    assert four.memory.fits and four.memory.per_gpu_total_memory_bytes < 40e9
+    assert 0 < four.ttft_s < one.ttft_s
+
+
+def test_gemma3_27b_kv_cache_caps_sliding_layers():
+    # 256 visual + 2000 text = 2256 prompt tokens, 1 output: the 10 full layers (5, 11, ..., 59)
+    # hold all 2256, the 52 sliding layers their window of 1024; 8,192 B a token a layer in bf16
+    # (2 x 16 KV heads x 128 x 2 B). Weights 2 B x 27,432,406,640 fit an 80 GB GPU, not a 24 GB L4.
+    e = costmodel.estimate("gemma-3-27b", "h100-sxm", text_tokens=2000, output_tokens=1)
+    assert e.memory.kv_cache_bytes == 8_192 * (10 * 2256 + 52 * 1024)
+    assert e.memory.weights_bytes == 2 * 27_432_406_640 and e.memory.fits
+    assert not costmodel.estimate("gemma-3-27b", "l4").memory.fits
 
 
 def test_weight_only_int4_uses_activation_peak(llava, gpu):

@@ -36,6 +36,10 @@ PUBLISHED = {
     # / 2: 8,600,158,944 B for 4B); equal to Gemma3ForConditionalGeneration on meta (SOURCES.md).
     "gemma-3-4b": 4_300_079_472,
     "gemma-3-12b": 12_187_325_040,
+    # gemma-3-27b-it: the count a public model table gives for unsloth/gemma-3-27b-it (a copy of
+    # google's), a llama.cpp n_params and keras-hub's medgemma_instruct_27b (same architecture);
+    # equal to Gemma3ForConditionalGeneration on meta (SOURCES.md); config RECONSTRUCTED (minimal)
+    "gemma-3-27b": 27_432_406_640,
     # mixture of experts: safetensors index total_size / 2 (bf16), SOURCES.md section 8
     "mixtral-8x7b": 46_702_792_704,  # 93,405,585,408 / 2
     "qwen3-30b-a3b": 30_532_122_624,  # 61,064,245,248 / 2
@@ -44,6 +48,11 @@ PUBLISHED = {
     "qwen2.5-vl-3b": 3_754_622_976,
     "qwen2.5-vl-7b": 8_292_166_656,
     "qwen3-vl-8b": 8_767_123_696,
+    # hand: Qwen2_5_VLForConditionalGeneration on meta (transformers 5.23) = the LLM's
+    # 72,706,203,648 (Qwen2.5-72B-Instruct's published safetensors total; same 80-layer shape and
+    # vocab) + vision tower and merger 704,573,696; the Hub shows "73.4B params"
+    # (mlx-community/Qwen2.5-VL-72B-Instruct-bf16, a bf16 conversion); config RECONSTRUCTED
+    "qwen2.5-vl-72b": 73_410_777_344,
     # Qwen3-VL-30B-A3B-Instruct: the sum of its 882 bf16 safetensors tensors (a model report of
     # the checkpoint) = Fireworks' paramCount for the model (SOURCES.md).
     "qwen3-vl-30b-a3b": 31_070_754_032,
@@ -124,3 +133,37 @@ def test_gemma3_components():
     assert g.llm.head_dim == 256 and g.llm.sliding_window == 1024 and g.llm.tie_embeddings
     assert [i for i in range(34) if g.llm.window(i) is None] == [5, 11, 17, 23, 29]
     assert plan_images(g, 1, 1024, 768).llm_tokens == 256
+
+
+def test_qwen25_vl_72b_by_hand():
+    # Published shape (SOURCES.md): LLM = Qwen2.5-72B (8192 hidden, 29568 MLP, 80 layers, 64
+    # heads, 8 KV heads, head 128, vocab 152064, lm_head untied, q/k/v biases); ViT as the 7B's
+    # but MLP 3456 (not 3420), merger 5120 -> 5120 -> 8192.
+    m = load_model("qwen2.5-vl-72b")
+    llm, c = m.llm, m.param_counts()
+    assert not llm.tie_embeddings and llm.qkv_bias and llm.kv_dim == 8 * 128
+    h, f, v, kv = 8192, 29568, 152064, 1024
+    layer = h * (h + 2 * kv) + (h + 2 * kv) + h * h + 3 * h * f + 2 * h
+    assert c["llm"] == 80 * layer + 2 * v * h + h == 72_706_203_648
+    merger = 1280 + 5120 * 5120 + 5120 + 5120 * 8192 + 8192
+    assert c["projector"] == merger == 68_172_032
+    block = 2 * 1280 + 1280 * 3840 + 3840 + 1280 * 1280 + 1280 + 3 * 1280 * 3456 + 2 * 3456 + 1280
+    assert c["vision"] == 3 * 2 * 14 * 14 * 1280 + 32 * block == 636_401_664
+    # KV cache per token, bf16: 2 (K, V) x 80 layers x 8 KV heads x 128 x 2 B
+    assert 2 * llm.num_layers * llm.kv_dim * 2 == 2 * 80 * 8 * 128 * 2 == 327_680
+
+
+def test_gemma3_27b_by_hand():
+    # text_config (SOURCES.md): hidden 5376, MLP 21504, 62 layers, 32 heads, 16 KV heads,
+    # head_dim 128 (not the 256 default), vocab 262,208, lm_head tied; q/k RMSNorm [128] and four
+    # RMSNorms a layer. Vision and projector as the 4B/12B but projected to 5376.
+    g = load_model("gemma-3-27b")
+    c = g.param_counts()
+    h, f, q, kv, d = 5376, 21504, 32 * 128, 16 * 128, 128
+    layer = h * q + 2 * h * kv + q * h + 3 * h * f + 4 * h + 2 * d
+    assert c["llm"] == 62 * layer + 262_208 * h + h == 27_009_346_304
+    assert c["projector"] == 1152 * h + 1152 == 6_194_304 and c["vision"] == 416_866_032
+    assert g.llm.tie_embeddings and g.llm.head_dim == 128 and g.llm.sliding_window == 1024
+    assert [i for i in range(62) if g.llm.window(i) is None] == list(range(5, 62, 6))
+    # KV per token of a full-attention layer, bf16: 2 x 16 KV heads x 128 x 2 B = 8,192 B
+    assert 2 * g.llm.kv_dim * 2 == 8_192

@@ -38,7 +38,7 @@ from tests.flops import (  # noqa: E402
 from tests.helpers import zoo_config  # noqa: E402
 
 
-@pytest.mark.parametrize("mid", ["qwen2.5-vl-3b", "qwen2.5-vl-7b", "qwen3-vl-8b"])
+@pytest.mark.parametrize("mid", ["qwen2.5-vl-3b", "qwen2.5-vl-7b", "qwen2.5-vl-72b", "qwen3-vl-8b"])
 def test_param_counts_equal_transformers_on_meta(mid):
     config_cls, model_cls = qwen_vl_classes(mid)
     with torch.device("meta"):
