@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import warnings
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import typer
 
-from costmodel.analysis.devices import Fleet, energy, evaluate_fleet, power_W, stage_bounds
+from costmodel.analysis.device_ranking import RankBy, ranked_records
+from costmodel.analysis.devices import Fleet, energy, evaluate_fleet, power_W
 from costmodel.analysis.engine_fleets import EngineFleets, evaluate_engines
 from costmodel.cli import captions, feedback
 from costmodel.cli import fleet_common as fc
@@ -24,53 +24,6 @@ from costmodel.units import DType, count, seconds, si
 
 ENERGY_NOTE = ("energy is an ESTIMATE: power (TDP or power mode) x latency per stage, as if the "
                "device drew that power throughout; measured power is usually lower")
-
-
-class RankBy(str, Enum):
-    e2e = "e2e"
-    ttft = "ttft"
-    tpot = "tpot"
-    throughput = "throughput"
-    energy = "energy"
-
-
-def compare_records(f: Fleet, power_mode: str | None) -> list[dict[str, Any]]:
-    ev, bounds = f.ev, stage_bounds(f.ev)
-    en = energy(f, power_W(f.profiles, power_mode))
-    recs = []
-    for d, h in enumerate(f.profiles):
-        recs.append({
-            **fc.device_fields(h),
-            "math_dtype": f.dtypes[d].value, "engine": f.engine, "batch": f.workload.batch,
-            "ttft_s": float(ev.ttft_s[d, 0]), "tpot_s": float(ev.tpot_s[d, 0]),
-            "e2e_latency_s": float(ev.e2e_latency_s[d, 0]),
-            "tokens_per_s": float(ev.tokens_per_s[d, 0]),
-            "bound_ttft_s": float(ev.bound.ttft_s[d, 0]),
-            "bound_tpot_s": float(ev.bound.tpot_s[d, 0]),
-            "bound_e2e_latency_s": float(ev.bound.e2e_latency_s[d, 0]),
-            "total_memory_bytes": float(ev.total_memory_bytes[d, 0]),
-            "per_gpu_total_memory_bytes": float(ev.per_gpu_total_memory_bytes[d, 0]),
-            "capacity_bytes": h.memory_bytes,
-            "fits": bool(ev.fits[d, 0]),
-            **{f"{s}_bound_by": str(bounds[s][d, 0]) for s in STAGES},
-            "power_W": float(en.power_W[d, 0]),
-            "energy_per_request_J": float(en.request_J[d, 0]),
-            "energy_per_output_token_J": float(en.output_token_J[d, 0]),
-        })
-    return recs
-
-
-def _rank(recs: list[dict[str, Any]], by: RankBy) -> list[dict[str, Any]]:
-    key = {"e2e": "e2e_latency_s", "ttft": "ttft_s", "tpot": "tpot_s",
-           "throughput": "tokens_per_s", "energy": "energy_per_request_J"}[by.value]
-    sign = -1.0 if by is RankBy.throughput else 1.0
-
-    def order(r: dict[str, Any]) -> tuple[bool, float]:
-        v = r[key]
-        return (not r["fits"], sign * v if np.isfinite(v) else np.inf)
-
-    ranked = sorted(recs, key=order)
-    return [{"rank": i + 1, **r} for i, r in enumerate(ranked)]
 
 
 def _joules(x: float) -> str:
@@ -148,8 +101,7 @@ def _compare_engines(values: dict[str, Any], engines: list[str], rank_by: RankBy
     spec, w = fc.model_and_workload(values, engine=engines[0])
     runs = evaluate_engines(spec, w, engines, lambda we: fc.devices(values["hardware"],
                             values["sets"], we), auto_dtype=values["dtype"] is None)
-    recs = _rank([r for f in runs.fleets for r in compare_records(f, values["power_mode"])],
-                 rank_by)
+    recs = ranked_records(runs.fleets, rank_by, values["power_mode"])
     head = (f"{spec.name}: batch {w.batch}, {captions.request_text(spec, w)} | ranked by "
             f"{rank_by.value} (pairs that do not fit last){fc.engines_text(runs.engines, w)}")
     if plot_path is not None:
@@ -197,7 +149,7 @@ def compare(
         return _compare_engines(locals(), [str(e) for e in engines], rank_by, plot_path, fmt)
     spec, profiles, w = fc.setup(locals())
     f = evaluate_fleet(spec, profiles, w, auto_dtype=dtype is None)
-    recs = _rank(compare_records(f, power_mode), rank_by)
+    recs = ranked_records([f], rank_by, power_mode)
     head = (f"{spec.name}: batch {w.batch}, {captions.request_text(spec, w)} | ranked by "
             f"{rank_by.value} (devices that do not fit last){fc.run_text(f.engine, w)}")
     if plot_path is not None:

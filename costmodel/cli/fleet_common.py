@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import typer
 
-from costmodel import conventions
 from costmodel.analysis.arguments import once
-from costmodel.analysis.devices import unlike_devices
+from costmodel.analysis.device_ranking import default_devices, run_columns, warn_unlike
+from costmodel.analysis.device_ranking import device_fields as device_fields  # for the commands
 from costmodel.analysis.plan import Slo
+from costmodel.analysis.prepare import workload_engine
 from costmodel.analysis.refusals import refuse_unused
 from costmodel.cli import compression_options as co
 from costmodel.cli.options import BATCH as BATCH
@@ -45,9 +45,8 @@ from costmodel.cli.options import SECONDS as SECONDS
 from costmodel.cli.options import VIDEO_FRAMES as VIDEO_FRAMES
 from costmodel.cli.output import Format, dumps, records_csv
 from costmodel.cli.parsing import id_list
-from costmodel.errors import CostmodelError, UnlikeDevicesWarning
-from costmodel.loading.load import hardware_ids, load_engine, load_hardware, load_model
-from costmodel.specs.engine import Engine
+from costmodel.errors import CostmodelError
+from costmodel.loading.load import load_hardware, load_model
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Workload
@@ -103,36 +102,15 @@ def slo_text(slo: Slo) -> str:
 
 def devices(text: str | None, sets: list[str], w: Workload) -> list[HardwareProfile]:
     """The listed devices (one listed twice is refused, as sweep refuses it); or, when none
-    are given, every bundled profile that can run the workload like for like: on an engine
-    that runs measured kernels not the datasheet-only
-    copies (LLM-Viewer's, for its convention), with --tp/--pp/--ep > 1 not the devices without
-    a GPU-to-GPU link. A list that mixes datasheet-only and calibrated devices on such an
-    engine gives one warning (analysis.devices.unlike_devices)."""
-    engine = load_engine(w.engine or conventions.get(w.convention).default_engine)
-    if text is not None:
-        profiles = [load_hardware(n, tuple(sets)) for n in id_list(text, "--hardware")]
-        once("--hardware", [h.id for h in profiles], "device")
-        _warn_unlike(profiles, engine)
-        return profiles
-    every = [load_hardware(n, tuple(sets)) for n in hardware_ids()]
-    bare = set(unlike_devices(every, engine))
-    keep = [h for h in every if h.id not in bare]
-    if w.parallel.gpus > 1:
-        keep = [h for h in keep if h.interconnect_bytes_per_s is not None]
-    return keep
-
-
-def _warn_unlike(profiles: list[HardwareProfile], engine: Engine) -> None:
-    bare = unlike_devices(profiles, engine)
-    if bare:
-        warnings.warn(f"--hardware: {', '.join(bare)} carr{'ies' if len(bare) == 1 else 'y'} "
-                      f"no fitted kernel figures, so {'its' if len(bare) == 1 else 'their'} "
-                      f"expected latencies on {engine.id} are the datasheet roofline plus the "
-                      "engine's host time, while the others run below their peaks: not like "
-                      "for like; give a profile of your own `base: <the nearest bundled "
-                      "device>` to take that device's figures (docs/methodology.md, 'A device "
-                      "not bundled'), or compare the bounds (--engine ideal)",
-                      UnlikeDevicesWarning, stacklevel=2)
+    are given, every bundled profile that can run the workload like for like
+    (analysis.device_ranking.default_devices). A list that mixes datasheet-only and calibrated
+    devices on an engine that runs measured kernels gives one warning (warn_unlike)."""
+    if text is None:
+        return default_devices(w, sets)
+    profiles = [load_hardware(n, tuple(sets)) for n in id_list(text, "--hardware")]
+    once("--hardware", [h.id for h in profiles], "device")
+    warn_unlike(profiles, workload_engine(w))
+    return profiles
 
 
 def setup(values: Mapping[str, Any], **override: Any,
@@ -196,11 +174,6 @@ def replica_text(gpus: int) -> str:
             else f"the whole replica: all {gpus} GPUs (tp x pp x ep) together, not per GPU")
 
 
-def device_fields(h: HardwareProfile) -> dict[str, str]:
-    """A record's device: its id and its what-if changes ('key old -> new; ...', '' for none)."""
-    return {"hardware": h.id, "hardware_changes": "; ".join(h.changes)}
-
-
 def changed_lines(profiles: list[HardwareProfile]) -> list[str]:
     """'[changed] ID: key old -> new; ...' per what-if device (--set, or a YAML over a base),
     for the end of a table; JSON and CSV carry the same as `hardware_changes`."""
@@ -219,8 +192,7 @@ def emit(records: list[dict[str, Any]], fmt: Format, table_text: str, engine: st
     engine of its expected latencies and the compression ('none' without one), as the table's
     first line names them; a record's own field of that name (capacity's per-scenario
     compression) is kept."""
-    run = {"engine": engine, "compression": w.compression.label if w.compression else "none"}
-    records = [{**r, **{k: v for k, v in run.items() if k not in r}} for r in records]
+    records = run_columns(records, engine, w)
     if fmt is Format.json:
         typer.echo(dumps(records))
     elif fmt is Format.csv:

@@ -1,0 +1,278 @@
+"""Devices (and engines) ranked for one workload: the records of `costmodel compare` and its
+Python API, `costmodel.compare(...)` -> DeviceComparison.
+
+The CLI command builds its rows with `compare_records` and `rank` over the same Fleets
+(analysis/devices.evaluate_fleet, analysis/engine_fleets.evaluate_engines) and the same
+default device list (`default_devices`), and prints `run_columns` of them: `--format json` is
+`DeviceComparison.records()`, `--format csv` the same rows (`frame()` as a DataFrame), so the
+notebook and the command cannot disagree (tests/cli/test_compare_api.py). Base units
+throughout (seconds, bytes, watts, joules). Pure: no I/O, no printing (warnings aside).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from costmodel.analysis.arguments import (
+    ModelArg,
+    hardware_arg,
+    listed,
+    model_arg,
+    nonempty,
+    once,
+    workload_arg,
+)
+from costmodel.analysis.compression_options import refuse_count_above
+from costmodel.analysis.devices import (
+    Fleet,
+    energy,
+    evaluate_fleet,
+    power_W,
+    stage_bounds,
+    unlike_devices,
+)
+from costmodel.analysis.engine_fleets import evaluate_engines
+from costmodel.analysis.prepare import workload_engine
+from costmodel.analysis.refusals import refuse_unused
+from costmodel.core.evaluate import STAGES
+from costmodel.errors import CostmodelError, UnlikeDevicesWarning
+from costmodel.loading.load import hardware_ids, load_hardware
+from costmodel.specs.engine import Engine
+from costmodel.specs.hardware import HardwareProfile
+from costmodel.specs.model import ModelSpec
+from costmodel.specs.workload import Workload
+from costmodel.units import seconds
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+class RankBy(str, Enum):
+    """What `compare` ranks by (--rank-by): the record field of each, RANK_FIELDS."""
+
+    e2e = "e2e"
+    ttft = "ttft"
+    tpot = "tpot"
+    throughput = "throughput"
+    energy = "energy"
+
+
+RANK_FIELDS = {"e2e": "e2e_latency_s", "ttft": "ttft_s", "tpot": "tpot_s",
+               "throughput": "tokens_per_s", "energy": "energy_per_request_J"}
+
+
+def device_fields(h: HardwareProfile) -> dict[str, str]:
+    """A record's device: its id and its what-if changes ('key old -> new; ...', '' for none)."""
+    return {"hardware": h.id, "hardware_changes": "; ".join(h.changes)}
+
+
+def compare_records(f: Fleet, power_mode: str | None) -> list[dict[str, Any]]:
+    """One record per device of the fleet (its first column): latencies on the engine and at
+    the bound, memory against one GPU's capacity, the bound of each stage, and the energy
+    estimate at TDP or `power_mode` (a mode no device lists is refused: power_W)."""
+    ev, bounds = f.ev, stage_bounds(f.ev)
+    en = energy(f, power_W(f.profiles, power_mode))
+    recs = []
+    for d, h in enumerate(f.profiles):
+        recs.append({
+            **device_fields(h),
+            "math_dtype": f.dtypes[d].value, "engine": f.engine, "batch": f.workload.batch,
+            "ttft_s": float(ev.ttft_s[d, 0]), "tpot_s": float(ev.tpot_s[d, 0]),
+            "e2e_latency_s": float(ev.e2e_latency_s[d, 0]),
+            "tokens_per_s": float(ev.tokens_per_s[d, 0]),
+            "bound_ttft_s": float(ev.bound.ttft_s[d, 0]),
+            "bound_tpot_s": float(ev.bound.tpot_s[d, 0]),
+            "bound_e2e_latency_s": float(ev.bound.e2e_latency_s[d, 0]),
+            "total_memory_bytes": float(ev.total_memory_bytes[d, 0]),
+            "per_gpu_total_memory_bytes": float(ev.per_gpu_total_memory_bytes[d, 0]),
+            "capacity_bytes": h.memory_bytes,
+            "fits": bool(ev.fits[d, 0]),
+            **{f"{s}_bound_by": str(bounds[s][d, 0]) for s in STAGES},
+            "power_W": float(en.power_W[d, 0]),
+            "energy_per_request_J": float(en.request_J[d, 0]),
+            "energy_per_output_token_J": float(en.output_token_J[d, 0]),
+        })
+    return recs
+
+
+def rank(recs: list[dict[str, Any]], by: RankBy) -> list[dict[str, Any]]:
+    """The records best first by `by` (throughput: highest first, the others lowest), those
+    that do not fit last, a NaN value after the numbers; each led by its `rank` (1, 2, ...)."""
+    key = RANK_FIELDS[by.value]
+    sign = -1.0 if by is RankBy.throughput else 1.0
+
+    def order(r: dict[str, Any]) -> tuple[bool, float]:
+        v = r[key]
+        return (not r["fits"], sign * v if np.isfinite(v) else np.inf)
+
+    ranked = sorted(recs, key=order)
+    return [{"rank": i + 1, **r} for i, r in enumerate(ranked)]
+
+
+def ranked_records(fleets: Sequence[Fleet], by: RankBy,
+                   power_mode: str | None) -> list[dict[str, Any]]:
+    """Every (device, engine) pair of the fleets (one per engine) in one ranking."""
+    return rank([r for f in fleets for r in compare_records(f, power_mode)], by)
+
+
+def run_columns(records: list[dict[str, Any]], engine: str, w: Workload) -> list[dict[str, Any]]:
+    """Each record with the engine of its expected latencies and the compression ('none'
+    without one) added after its own fields, as every device table's JSON / CSV carries them;
+    a record's own field of that name (capacity's per-scenario compression) is kept."""
+    run = {"engine": engine, "compression": w.compression.label if w.compression else "none"}
+    return [{**r, **{k: v for k, v in run.items() if k not in r}} for r in records]
+
+
+def default_devices(w: Workload, sets: Sequence[str] = ()) -> list[HardwareProfile]:
+    """Every bundled profile (with the what-if `sets`) that runs the workload like for like:
+    on an engine that runs measured kernels not the datasheet-only copies (LLM-Viewer's, for
+    its convention; analysis.devices.unlike_devices), with tp/pp/ep > 1 not the devices
+    without a GPU-to-GPU link."""
+    every = [load_hardware(n, tuple(sets)) for n in hardware_ids()]
+    bare = set(unlike_devices(every, workload_engine(w)))
+    keep = [h for h in every if h.id not in bare]
+    if w.parallel.gpus > 1:
+        keep = [h for h in keep if h.interconnect_bytes_per_s is not None]
+    return keep
+
+
+def warn_unlike(profiles: Sequence[HardwareProfile], engine: Engine,
+                name: str = "--hardware") -> None:
+    """One UnlikeDevicesWarning for a list that mixes datasheet-only and calibrated devices
+    on an engine that runs measured kernels (`name`: the argument, as the caller spells it)."""
+    bare = unlike_devices(profiles, engine)
+    if bare:
+        warnings.warn(f"{name}: {', '.join(bare)} carr{'ies' if len(bare) == 1 else 'y'} "
+                      f"no fitted kernel figures, so {'its' if len(bare) == 1 else 'their'} "
+                      f"expected latencies on {engine.id} are the datasheet roofline plus the "
+                      "engine's host time, while the others run below their peaks: not like "
+                      "for like; give a profile of your own `base: <the nearest bundled "
+                      "device>` to take that device's figures (docs/methodology.md, 'A device "
+                      "not bundled'), or compare the bounds (--engine ideal)",
+                      UnlikeDevicesWarning, stacklevel=2)
+
+
+@dataclass(frozen=True)
+class DeviceComparison:
+    """Devices (and engines) ranked for one workload: `costmodel compare`. records(): the
+    rows of `--format json` (dicts, ranked, base units; JSON-ready but NaN, which the CLI
+    writes as null); frame(): the same rows as a DataFrame (the values of `--format csv`).
+    fleets: one evaluation per engine priced; refused: each engine given that refuses the
+    workload, with its one-line reason (compare over several engines)."""
+
+    model: ModelSpec
+    workload: Workload
+    rank_by: RankBy
+    fleets: tuple[Fleet, ...]
+    rows: tuple[dict[str, Any], ...]
+    refused: dict[str, str]
+
+    def records(self) -> list[dict[str, Any]]:
+        """The ranked rows of `--format json` / `--format csv`, as dicts."""
+        return run_columns([dict(r) for r in self.rows], self.fleets[0].engine, self.workload)
+
+    def frame(self) -> pd.DataFrame:
+        """records() as a DataFrame (`pd.read_csv` of `--format csv` holds the same values;
+        it reads whole byte counts back as ints and an empty hardware_changes as NaN)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.records())
+
+    def __repr__(self) -> str:
+        best = self.rows[0]
+        engines = ", ".join(f.engine for f in self.fleets)
+        unfit = sum(not r["fits"] for r in self.rows)
+        metric = "" if self.rank_by is RankBy.e2e else \
+            f", {self.rank_by.value} {_value(self.rank_by, best)}"
+        return (f"<DeviceComparison {self.model.name}: {len(self.rows)} pairs on {engines}, "
+                f"ranked by {self.rank_by.value} | best {best['hardware']} on "
+                f"{best['engine']}: e2e {seconds(best['e2e_latency_s'])}{metric}"
+                f"{'' if best['fits'] else ' (does not fit)'}"
+                f"{f' | {unfit} do not fit' if unfit else ''}>")
+
+
+def _value(by: RankBy, r: dict[str, Any]) -> str:
+    v = r[RANK_FIELDS[by.value]]
+    if by is RankBy.throughput:
+        return f"{v:.1f} tokens/s"
+    return f"{v:.3g} J" if by is RankBy.energy else seconds(v)
+
+
+def _rank_by(value: Any) -> RankBy:
+    try:
+        return RankBy(value)
+    except ValueError:
+        raise CostmodelError(f"rank_by: {value!r} is not one of "
+                             f"{', '.join(b.value for b in RankBy)}") from None
+
+
+def _engines(engine: Any) -> list[str | None]:
+    """engine= as a list: [None] (the workload's own), one id or path, or several."""
+    if engine is None or isinstance(engine, str | os.PathLike):
+        return [None if engine is None else os.fspath(engine)]
+    if not isinstance(engine, Sequence):
+        raise CostmodelError(f"engine: got {type(engine).__name__}; give an id such as 'vllm', "
+                             "a YAML path, or a list of them")
+    out = nonempty("engine", list(engine))
+    for e in out:
+        if not isinstance(e, str | os.PathLike):
+            raise CostmodelError(f"engine: got {type(e).__name__} in the list; give ids such "
+                                 "as 'vllm' or YAML paths")
+    return [os.fspath(e) for e in out]
+
+
+def _devices(hardware: Any) -> Callable[[Workload], list[HardwareProfile]]:
+    """The devices of each engine's workload: those given (one warning where they are not
+    like for like) or, for None, the CLI's default list (default_devices)."""
+    if hardware is None:
+        return default_devices
+    profiles = [hardware_arg(h) for h in nonempty("hardware", listed(hardware))]
+    once("hardware", [h.id for h in profiles], "device")
+
+    def given(w: Workload) -> list[HardwareProfile]:
+        warn_unlike(profiles, workload_engine(w), "hardware")
+        return profiles
+
+    return given
+
+
+def _evaluate(spec: ModelSpec, w: Workload, engines: list[str | None],
+              devices: Callable[[Workload], list[HardwareProfile]],
+              auto: bool) -> tuple[tuple[Fleet, ...], dict[str, str]]:
+    """One fleet (one engine, as `compare` prices it) or one per engine (`--engine a,b`)."""
+    if len(engines) == 1:
+        return (evaluate_fleet(spec, devices(w), w, auto_dtype=auto),), {}
+    runs = evaluate_engines(spec, w, [str(e) for e in engines], devices, auto_dtype=auto)
+    for e, why in runs.refused.items():
+        warnings.warn(f"not ranked on {e}: {why}", UserWarning, stacklevel=3)
+    return runs.fleets, runs.refused
+
+
+def compare(model: ModelArg, hardware: Any = None, workload: Workload | None = None, *,
+            engine: Any = None, rank_by: RankBy | str = "e2e", power_mode: str | None = None,
+            **fields: Any) -> DeviceComparison:
+    """`costmodel compare` from Python: the devices ranked for one workload. hardware: an id,
+    a YAML path, a HardwareProfile or a list of them (None: the CLI's default list, every
+    bundled device that runs the workload like for like); engine: an id or YAML path, or a
+    list of them (every (device, engine) pair in one ranking, as `--engine a,b`); rank_by:
+    'e2e', 'ttft', 'tpot', 'throughput' or 'energy'; power_mode: the mode the energy is priced
+    at (e.g. '30W'; default TDP). Model, workload and keyword fields as `costmodel.estimate`;
+    without act_dtype each device computes in bf16 where it has it, else fp16, as the CLI
+    without --dtype. Bad input raises CostmodelError: the CLI's line."""
+    by, engines = _rank_by(rank_by), _engines(engine)
+    auto = "act_dtype" not in fields and "act_dtype" not in getattr(workload, "model_fields_set",
+                                                                     ())
+    w = workload_arg(workload, {**fields, **({"engine": engines[0]} if engines[0] else {})})
+    spec = model_arg(model)
+    refuse_unused(spec, w)
+    refuse_count_above(spec, w)
+    fleets, refused = _evaluate(spec, w, engines, _devices(hardware), auto)
+    rows = ranked_records(fleets, by, power_mode)
+    return DeviceComparison(spec, w, by, fleets, tuple(rows), refused)
