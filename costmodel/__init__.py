@@ -8,6 +8,9 @@ Public API (docs/python-api.md):
     compare_compression(model, hardware, keep=..., at=..., method=..., kv_keep=..., ...,
         **workload_fields) -> CompressionComparison (.frame(): `compare-compression --format
         csv`, .to_dict(): its JSON)
+    compare(model, hardware=None, workload=None, engine=..., rank_by="e2e", power_mode=None,
+        **workload_fields) -> DeviceComparison (devices, and engines given as a list, ranked:
+        `compare`; .records(): its `--format json` rows, .frame(): its `--format csv`)
     costmodel.sweep.sweep(specs, hardware, visual_tokens, batch, ...) -> DataFrame (or an axis
         of images=, image_sizes=, video_frames=, video_seconds= with video_fps=)
     Compression, CompressionPlan, KVCompression: a workload's token compression (compression=...)
@@ -15,6 +18,7 @@ Bad input raises CostmodelError (a ValueError) with one line naming the field an
 """
 
 from costmodel.analysis.compression import CompressionComparison, compare_compression
+from costmodel.analysis.device_ranking import DeviceComparison, compare
 from costmodel.analysis.estimate import Estimate, estimate
 from costmodel.errors import CostmodelError, UnknownName
 from costmodel.loading.load import hardware_ids, load_hardware, load_model, model_ids
@@ -26,8 +30,8 @@ from costmodel.units import DType
 
 __all__ = [
     "Compression", "CompressionComparison", "CompressionPlan", "CostmodelError", "DType",
-    "Estimate", "HardwareProfile", "KVCompression", "LLMSpec", "ModelSpec", "ProjectorSpec",
-    "UnknownName", "VisionSpec", "Workload", "compare_compression", "estimate", "hardware_ids",
-    "load_hardware", "load_model", "model_ids",
+    "DeviceComparison", "Estimate", "HardwareProfile", "KVCompression", "LLMSpec", "ModelSpec",
+    "ProjectorSpec", "UnknownName", "VisionSpec", "Workload", "compare", "compare_compression",
+    "estimate", "hardware_ids", "load_hardware", "load_model", "model_ids",
 ]
 __version__ = "0.1.0"

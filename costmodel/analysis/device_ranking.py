@@ -186,16 +186,17 @@ class DeviceComparison:
         return pd.DataFrame(self.records())
 
     def __repr__(self) -> str:
-        best = self.rows[0]
-        engines = ", ".join(f.engine for f in self.fleets)
-        unfit = sum(not r["fits"] for r in self.rows)
+        best, n, unfit = self.rows[0], len(self.rows), sum(not r["fits"] for r in self.rows)
+        several = len(self.fleets) > 1
+        what = f"{n} (device, engine) pairs" if several else f"{n} device{'s' * (n != 1)}"
+        on = f" on {best['engine']}" if several else ""
         metric = "" if self.rank_by is RankBy.e2e else \
             f", {self.rank_by.value} {_value(self.rank_by, best)}"
-        return (f"<DeviceComparison {self.model.name}: {len(self.rows)} pairs on {engines}, "
-                f"ranked by {self.rank_by.value} | best {best['hardware']} on "
-                f"{best['engine']}: e2e {seconds(best['e2e_latency_s'])}{metric}"
-                f"{'' if best['fits'] else ' (does not fit)'}"
-                f"{f' | {unfit} do not fit' if unfit else ''}>")
+        tail = f" | {unfit} {'does' if unfit == 1 else 'do'} not fit" if unfit else ""
+        return (f"<DeviceComparison {self.model.name}, {what} on "
+                f"{', '.join(f.engine for f in self.fleets)}, ranked by {self.rank_by.value} | "
+                f"best {best['hardware']}{on}: e2e {seconds(best['e2e_latency_s'])}{metric}"
+                f"{'' if best['fits'] else ' (does not fit)'}{tail}>")
 
 
 def _value(by: RankBy, r: dict[str, Any]) -> str:

@@ -1,0 +1,153 @@
+"""`costmodel compare ... --format json|csv` and the Python API `costmodel.compare(...)` give
+the same rows for the same workload, byte for byte (`records()` through the CLI's JSON and CSV
+writers), in the same ranked order; a one-device comparison is `costmodel.estimate`; a bad
+argument is the CLI's one line."""
+
+from __future__ import annotations
+
+import io
+import json
+import shlex
+import warnings
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import costmodel
+from costmodel.cli import app
+from costmodel.cli.options import as_option
+from costmodel.cli.output import dumps, records_csv
+from tests.helpers import run
+
+runner = CliRunner()
+KEEP = costmodel.Compression(where="projector", keep_ratio=0.25)
+HW3 = ["a100-80gb", "h100-sxm", "jetson-agx-orin-64gb"]
+CASES = [  # (CLI arguments after `compare`, costmodel.compare's arguments after the model)
+    ("llava-1.5-7b", {}),
+    ("llava-1.5-7b --engine vllm,trtllm,ideal", {"engine": ["vllm", "trtllm", "ideal"]}),
+    ("llava-1.5-7b -H a100-80gb,h100-sxm,jetson-agx-orin-64gb --rank-by ttft",
+     {"hardware": HW3, "rank_by": "ttft"}),
+    ("llava-1.5-7b --tp 2", {"parallel": {"tp": 2}}),
+    ("llava-1.5-7b --keep 0.25", {"compression": KEEP}),
+    ("llava-1.5-7b -H a100-80gb,l4 --dtype fp16 --batch 8 --rank-by throughput",
+     {"hardware": ["a100-80gb", "l4"], "act_dtype": "fp16", "batch": 8,
+      "rank_by": "throughput"}),
+    ("llava-1.5-7b -H jetson-agx-orin-64gb,jetson-orin-nx-16gb --power-mode 15W --rank-by "
+     "energy", {"hardware": ["jetson-agx-orin-64gb", "jetson-orin-nx-16gb"],
+                "power_mode": "15W", "rank_by": "energy"}),
+    ("qwen2.5-vl-7b -H a100-80gb,h100-sxm --video-frames 16 --engine vllm,ideal --rank-by tpot",
+     {"hardware": ["a100-80gb", "h100-sxm"], "video_frames": 16, "engine": ["vllm", "ideal"],
+      "rank_by": "tpot"}),
+    ("llava-1.5-7b -H a100-80gb,v100 --set memory_bandwidth_GBps=x1.5 --engine vllm,ideal",
+     {"hardware": [costmodel.load_hardware(h, sets=["memory_bandwidth_GBps=x1.5"])
+                   for h in ("a100-80gb", "v100")], "engine": ["vllm", "ideal"]}),
+]
+
+
+def _cli(args: str, fmt: str) -> str:
+    res = runner.invoke(app, ["compare", *shlex.split(args), "--format", fmt])
+    assert res.exit_code == 0, res.output
+    return res.stdout
+
+
+def _api(args: str, fields: dict) -> costmodel.DeviceComparison:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the CLI's warnings go to its stderr
+        return costmodel.compare(shlex.split(args)[0], **fields)
+
+
+@pytest.mark.parametrize(("args", "fields"), CASES, ids=[a for a, _ in CASES])
+def test_json_and_csv_are_the_apis(args, fields):
+    cmp = _api(args, fields)
+    text = _cli(args, "json")
+    assert text == dumps(cmp.records()) + "\n"
+    assert json.loads(text) == json.loads(dumps(cmp.records()))
+    csv = _cli(args, "csv")
+    assert csv == records_csv(cmp.records())
+    # read back: the same values (whole byte counts come back as ints, '' as NaN)
+    read = pd.read_csv(io.StringIO(csv))
+    read["hardware_changes"] = ["" if pd.isna(v) else v for v in read["hardware_changes"]]
+    pd.testing.assert_frame_equal(read, cmp.frame(), check_dtype=False, check_exact=True)
+
+
+def test_ranked_best_first_unfit_last():
+    """rank 1, 2, ... in order of the metric, throughput highest first; a device the model
+    does not fit ranks after every one it fits, however fast."""
+    hw = ["a100-80gb", "l4", "h100-sxm", "jetson-orin-nano-8gb"]
+    by_e2e = costmodel.compare("llava-1.5-7b", hw).records()
+    assert [r["rank"] for r in by_e2e] == [1, 2, 3, 4]
+    assert by_e2e[-1]["hardware"] == "jetson-orin-nano-8gb" and not by_e2e[-1]["fits"]
+    fit = [r["e2e_latency_s"] for r in by_e2e if r["fits"]]
+    assert fit == sorted(fit) and fit[0] < fit[-1]
+    tput = costmodel.compare("llava-1.5-7b", hw, rank_by="throughput", batch=8).records()
+    rates = [r["tokens_per_s"] for r in tput if r["fits"]]
+    assert rates == sorted(rates, reverse=True) and rates[0] > rates[-1]
+    assert not tput[-1]["fits"]
+
+
+def test_one_device_is_estimate():
+    """A device on its own ranks as `estimate` prices it (bf16 on an A100: the auto dtype is
+    the Workload's default), on the engine given and with what-if changes."""
+    hw = costmodel.load_hardware("a100-80gb", sets=["memory_bandwidth_GBps=x1.5"])
+    for engine in (None, "vllm"):
+        (rec,) = costmodel.compare("llava-1.5-7b", hw, engine=engine, batch=4).records()
+        est = costmodel.estimate("llava-1.5-7b", hw, batch=4,
+                                 **({"engine": engine} if engine else {}))
+        assert rec["ttft_s"] == pytest.approx(est.ttft_s, abs=1e-12, rel=1e-12)
+        assert rec["e2e_latency_s"] == pytest.approx(est.e2e_latency_s, abs=1e-12, rel=1e-12)
+        assert rec["engine"] == est.prepared.engine.id and rec["math_dtype"] == "bf16"
+        assert rec["hardware"] == "a100-80gb*" and "memory_bandwidth_GBps" in \
+            rec["hardware_changes"]
+
+
+def test_auto_dtype_unless_given():
+    """Without act_dtype each device computes in bf16 where it has it, else fp16 (V100), as
+    the CLI without --dtype; act_dtype given (a keyword or a Workload's field) is used."""
+    auto = costmodel.compare("llava-1.5-7b", ["a100-80gb", "v100"]).records()
+    assert {r["hardware"]: r["math_dtype"] for r in auto} == {"a100-80gb": "bf16",
+                                                               "v100": "fp16"}
+    w = costmodel.Workload(act_dtype="fp16")
+    for given in (costmodel.compare("llava-1.5-7b", ["a100-80gb", "v100"], act_dtype="fp16"),
+                  costmodel.compare("llava-1.5-7b", ["a100-80gb", "v100"], w)):
+        assert {r["math_dtype"] for r in given.records()} == {"fp16"}
+
+
+def test_repr_is_one_line():
+    cmp = costmodel.compare("llava-1.5-7b", ["a100-80gb", "h100-sxm"], engine=["vllm", "ideal"])
+    text = repr(cmp)
+    assert "\n" not in text and text.startswith("<DeviceComparison llava-1.5-7b, 4 (device, ")
+    assert "best h100-sxm on ideal: e2e" in text
+
+
+@pytest.mark.parametrize(("cli", "fields"), [
+    ("-H nosuch", {"hardware": "nosuch"}),
+    ("-H a100-80gb --power-mode 30W", {"hardware": "a100-80gb", "power_mode": "30W"}),
+    ("--keep 1000", {"compression": costmodel.Compression(where="projector",
+                                                          keep_tokens=1000)}),
+    ("--engine vllm,vllm", {"engine": ["vllm", "vllm"]}),
+])
+def test_refusals_are_the_clis_line(cli, fields, capsys):
+    """The same checks, done once (analysis/device_ranking.py and below): the same line, the
+    argument named as Python spells it (as estimate's), the CLI's option where it is one."""
+    code, out, err = run(["compare", "llava-1.5-7b", *shlex.split(cli)], capsys)
+    assert code == 2 and out == ""
+    with pytest.raises(costmodel.CostmodelError) as e:
+        costmodel.compare("llava-1.5-7b", **fields)
+    assert err == f"error: {as_option(str(e.value))}\n"  # 'hardware:' is the CLI's '--hardware:'
+    assert str(e.value).split(":")[0] in ("hardware", "engine", "--power-mode", "--keep")
+
+
+@pytest.mark.parametrize(("fields", "said"), [
+    ({"rank_by": "speed"}, "rank_by: 'speed' is not one of e2e, ttft, tpot, throughput"),
+    ({"engine": []}, "engine: an empty list"),
+    ({"engine": [3]}, "engine: got int in the list"),
+    ({"hardware": []}, "hardware: an empty list"),
+    ({"hardware": ["l4", "l4"]}, "hardware: l4 appears twice; give each device once"),
+    ({"tp": 2}, "tp: not a Workload field; from Python use parallel={'tp': 2}"),
+    ({"dtype": "fp16"}, "dtype: not a Workload field; from Python use act_dtype='bf16'"),
+])
+def test_python_arguments_refused_in_one_line(fields, said):
+    with pytest.raises(costmodel.CostmodelError) as e:
+        costmodel.compare("llava-1.5-7b", **fields)
+    assert str(e.value).startswith(said) and "\n" not in str(e.value), str(e.value)
