@@ -151,3 +151,25 @@ def test_python_arguments_refused_in_one_line(fields, said):
     with pytest.raises(costmodel.CostmodelError) as e:
         costmodel.compare("llava-1.5-7b", **fields)
     assert str(e.value).startswith(said) and "\n" not in str(e.value), str(e.value)
+
+
+def test_an_engine_the_workload_refuses_is_left_out_with_a_warning(capsys):
+    """LLM-Viewer's convention prices only the bound: vllm in a list is left out, warned with
+    the line `compare --engine vllm` alone refuses with, and kept in `refused`; the rows are
+    the CLI's; every engine refusing raises the first one's line."""
+    args = ["compare", "llava-1.5-7b", "-H", "a100-80gb", "--convention", "llm-viewer"]
+    code, _, alone = run(args + ["--engine", "vllm"], capsys)
+    assert code == 2
+    with pytest.warns(UserWarning) as said:
+        cmp = costmodel.compare("llava-1.5-7b", "a100-80gb", convention="llm-viewer",
+                                engine=["vllm", "ideal"])
+    why = cmp.refused["vllm"]
+    assert alone == f"error: {as_option(why)}\n" and list(cmp.refused) == ["vllm"]
+    assert [str(w.message) for w in said] == [f"not ranked on vllm: {why}"]
+    assert [r["engine"] for r in cmp.records()] == ["ideal"]
+    code, out, _ = run(args + ["--engine", "vllm,ideal", "-f", "json"], capsys)
+    assert code == 0 and out == dumps(cmp.records()) + "\n"
+    with pytest.raises(costmodel.CostmodelError) as e:
+        costmodel.compare("llava-1.5-7b", "a100-80gb", convention="llm-viewer",
+                          engine=["vllm", "trtllm"])
+    assert alone == f"error: {as_option(str(e.value))}\n"
