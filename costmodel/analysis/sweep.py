@@ -167,17 +167,35 @@ def _frame(parts: list[dict[str, Arr]], names: list[str], hw_names: list[str],
 
 
 def compression_column(comp: AnyCompression | None, visual: Arr) -> pd.Categorical:
-    """Each row's compression label: the compression's, with ' (capped at N)' where a kept
-    count (keep_tokens of a stage; not a video method's per-frame count) is above the row's N
-    visual tokens, which then keeps all N (counts are capped at N: docs/methodology.md)."""
+    """Each row's compression label: the compression's, with ' (capped at N)' where a count
+    it keeps is above the N tokens there are, which are then all kept (counts are capped:
+    docs/methodology.md): a stage's kept count (keep_tokens; not a video method's per-frame
+    count) above the row's visual tokens, or a schedule's count above the visual tokens that
+    reach the LLM (`estimate` refuses both: analysis/compression_options.check_kept_count)."""
     label = comp.label if comp else "none"
-    stages = comp.stages if isinstance(comp, CompressionPlan) else (comp,) if comp else ()
-    counts = [c.keep_tokens for c in stages if c.keep_tokens is not None and not c.is_video]
-    capped = visual < max(counts) if counts else np.zeros(len(visual), dtype=bool)
-    below = np.unique(visual[capped]).astype(int)
-    codes = np.where(capped, 1 + np.searchsorted(below, visual), 0)
+    cap = capped_at(comp, np.asarray(visual, dtype=float))
+    below = np.unique(cap[np.isfinite(cap)]).astype(int)
+    codes = np.where(np.isfinite(cap), 1 + np.searchsorted(below, np.nan_to_num(cap)), 0)
     names = [label, *(f"{label} (capped at {n})" for n in below)]
     return pd.Categorical.from_codes(codes, pd.Index(names))
+
+
+def capped_at(comp: AnyCompression | None, visual: Arr) -> Arr:
+    """Per row, the token count a kept count of `comp` is capped at (NaN where none is): the
+    visual tokens under a stage's keep_tokens above them; else the visual tokens reaching the
+    LLM (after the stages before it; floor(r x N) for a ratio) under a schedule count above
+    them."""
+    stages = comp.stages if isinstance(comp, CompressionPlan) else (comp,) if comp else ()
+    counts = [c.keep_tokens for c in stages if c.keep_tokens is not None and not c.is_video]
+    cap = np.where(visual < max(counts, default=-np.inf), visual, np.nan)
+    reach = visual
+    for c in stages:
+        if c.where != "llm_layer" and not c.is_video:
+            kept = c.keep_tokens if c.keep_tokens is not None else np.floor(
+                (c.keep_ratio or 1.0) * visual)
+            reach = np.minimum(reach, kept)
+    sched = [t for c in stages for _, t in c.schedule or () if t > 1]
+    return np.where(np.isnan(cap) & (reach < max(sched, default=-np.inf)), reach, cap)
 
 
 CHUNK = 200_000  # points per evaluation when a sweep reports progress

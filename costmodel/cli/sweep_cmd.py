@@ -94,16 +94,20 @@ def _base_label(label: str) -> str:
 
 
 def _capped_note(df: pd.DataFrame) -> str:
-    """'\ncapped: ...' naming the points whose kept count is above their visual tokens (their
-    rows' compression reads '... (capped at N)' in -f csv/json); '' when none."""
-    labels = dict.fromkeys(str(v) for v in df["compression"]) if "compression" in df else {}
-    capped = [x for x in labels if CAPPED in x]
-    if not capped:
+    """'\ncapped: ...' naming the points where a count the compression keeps is above the
+    tokens there are (analysis/sweep.capped_at; their rows' compression reads '... (capped at
+    N)' in -f csv/json); '' when none."""
+    if "compression" not in df:
         return ""
-    at = ", ".join(x.split(CAPPED)[1].rstrip(")") for x in capped)
-    return (f"\ncapped: at visual {at} the kept count of {_base_label(capped[0])} is above the "
-            "visual tokens: those points keep all of them (a count is capped at the tokens "
-            "present; their compression reads '(capped at N)' in -f csv/json)")
+    label = df["compression"].astype(str)
+    capped = df.loc[label.str.contains(CAPPED, regex=False), "visual_tokens"]
+    if capped.empty:
+        return ""
+    at = ", ".join(count(v) for v in sorted(set(capped)))
+    return (f"\ncapped: at visual {at} a count {_base_label(label[capped.index[0]])} keeps is "
+            "above the tokens there are (the visual tokens; for a schedule, those reaching the "
+            "LLM): those points keep all of them (their compression reads '(capped at N)' in "
+            "-f csv/json)")
 
 
 def sweep(

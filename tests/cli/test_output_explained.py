@@ -107,3 +107,34 @@ def test_sweep_labels_the_points_where_a_kept_count_is_capped(capsys):
                compression=Compression(where="projector", keep_tokens=288))
     got = dict(zip(df["visual_tokens"], df["compression"].astype(str), strict=False))
     assert got == {64: capped, 576: plain}
+
+
+def test_sweep_labels_a_schedule_capped_at_the_tokens_reaching_the_llm(capsys):
+    """A schedule count above the visual tokens reaching the LLM keeps them all (estimate
+    refuses it; a sweep caps it): --schedule 0:576,8:100 over 32 and 576 tokens keeps all 32
+    at every layer, so that point is labelled '(capped at 32)' and its prefill FLOPs are the
+    uncompressed point's; the 576 point stays plain. After a projector keep of 64, the
+    schedule's 100 is above the 64 reaching the LLM whatever the visual tokens."""
+    import numpy as np
+
+    from costmodel.analysis.sweep import capped_at
+    from costmodel.specs.compression import Compression, CompressionPlan
+    from costmodel.sweep import sweep
+
+    args = ["sweep", "llava-1.5-7b", "-H", "a100-80gb", "--visual-tokens", "32,576",
+            "--schedule", "0:576,8:100"]
+    code, out, _ = run(args, capsys)
+    note = next(x for x in out.splitlines() if x.startswith("capped:"))
+    assert code == 0 and note.startswith("capped: at visual 32 a count prune@L")
+    _, js, _ = run([*args, "-f", "json"], capsys)
+    rows = [r for r in json.loads(js) if r["stage"] == "prefill"]
+    _, plain_js, _ = run(args[:6] + ["-f", "json"], capsys)
+    plain = {r["visual_tokens"]: r["flops"] for r in json.loads(plain_js) if r["stage"] == "prefill"}
+    assert [(r["visual_tokens"], r["compression"]) for r in rows] == [
+        (32, "prune@L 0:576,8:100 (capped at 32)"), (576, "prune@L 0:576,8:100")]
+    assert rows[0]["flops"] == plain[32] and rows[1]["flops"] < plain[576]
+    plan = CompressionPlan(stages=(Compression(where="projector", keep_tokens=64),
+                                   Compression(where="llm_layer", schedule=((0, 100), (8, 50)))))
+    assert np.array_equal(capped_at(plan, np.array([32.0, 64.0, 576.0])), [32.0, 64.0, 64.0])
+    df = sweep("llava-1.5-7b", "a100-80gb", visual_tokens=[576], compression=plan)
+    assert set(df["compression"].astype(str)) == {f"{plan.label} (capped at 64)"}
