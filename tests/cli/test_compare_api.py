@@ -46,7 +46,9 @@ CASES = [  # (CLI arguments after `compare`, costmodel.compare's arguments after
 
 
 def _cli(args: str, fmt: str) -> str:
-    res = runner.invoke(app, ["compare", *shlex.split(args), "--format", fmt])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # its stderr lines (not ranked on ...): as _api's
+        res = runner.invoke(app, ["compare", *shlex.split(args), "--format", fmt])
     assert res.exit_code == 0, res.output
     return res.stdout
 
