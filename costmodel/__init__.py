@@ -15,6 +15,11 @@ Public API (docs/python-api.md):
         engine=None, **workload_fields) -> DevicePlan (per device against a latency SLO: the
         largest batch meeting it, what limits it, the scaling that meets it: `plan`;
         .records(): its `--format json` rows, .frame(): its `--format csv`)
+    batching(model, hardware=None, workload=None, batches=range(1, 257), engine=None,
+        **workload_fields) -> BatchingStudy (decode versus batch: `batching`)
+    capacity(model, hardware=None, workload=None, ttft_s=None, tpot_s=None, max_batch=1024,
+        engine=None, **workload_fields) -> ServingCapacity (`capacity`; both with .records()
+        and .frame() as plan's)
     costmodel.sweep.sweep(specs, hardware, visual_tokens, batch, ...) -> DataFrame (or an axis
         of images=, image_sizes=, video_frames=, video_seconds= with video_fps=)
     Compression, CompressionPlan, KVCompression: a workload's token compression (compression=...)
@@ -25,6 +30,7 @@ from costmodel.analysis.compression import CompressionComparison, compare_compre
 from costmodel.analysis.device_ranking import DeviceComparison, compare
 from costmodel.analysis.estimate import Estimate, estimate
 from costmodel.analysis.planning import DevicePlan, plan
+from costmodel.analysis.serving import BatchingStudy, ServingCapacity, batching, capacity
 from costmodel.errors import CostmodelError, UnknownName
 from costmodel.loading.load import hardware_ids, load_hardware, load_model, model_ids
 from costmodel.specs.compression import Compression, CompressionPlan, KVCompression
@@ -34,10 +40,10 @@ from costmodel.specs.workload import Workload
 from costmodel.units import DType
 
 __all__ = [
-    "Compression", "CompressionComparison", "CompressionPlan", "CostmodelError", "DType",
-    "DeviceComparison", "DevicePlan", "Estimate", "HardwareProfile", "KVCompression", "LLMSpec",
-    "ModelSpec", "ProjectorSpec", "UnknownName", "VisionSpec", "Workload", "compare",
-    "compare_compression", "estimate", "hardware_ids", "load_hardware", "load_model",
-    "model_ids", "plan",
+    "BatchingStudy", "Compression", "CompressionComparison", "CompressionPlan", "CostmodelError",
+    "DType", "DeviceComparison", "DevicePlan", "Estimate", "HardwareProfile", "KVCompression",
+    "LLMSpec", "ModelSpec", "ProjectorSpec", "ServingCapacity", "UnknownName", "VisionSpec",
+    "Workload", "batching", "capacity", "compare", "compare_compression", "estimate",
+    "hardware_ids", "load_hardware", "load_model", "model_ids", "plan",
 ]
 __version__ = "0.1.0"

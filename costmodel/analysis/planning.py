@@ -164,12 +164,29 @@ class DevicePlan:
                 f"({top['tokens_per_s_at_largest']:.1f} tokens/s)>")
 
 
-def _searched(max_batch: Any) -> int:
+def max_batch_arg(max_batch: Any) -> int:
     """max_batch: a whole number in 1..MAX_BATCH, the CLI's --max-batch range."""
     top = whole("max_batch", max_batch, 1, MAX_BATCH)
     if top is None:
         raise CostmodelError(f"max_batch: None is not a whole number in 1..{MAX_BATCH}")
     return top
+
+
+def model_and_workload(model: ModelArg, workload: Workload | None, engine: Any,
+                       fields: dict[str, Any]) -> tuple[ModelSpec, Workload, bool]:
+    """The model, the workload (engine: an id or YAML path, None: the workload's) and whether
+    the dtype is each device's own (auto_dtype), with the CLI's set-up refusals."""
+    auto = auto_dtype(workload, fields)
+    if engine is not None:
+        if not isinstance(engine, str | os.PathLike):
+            raise CostmodelError(f"engine: got {type(engine).__name__}; give an id such as "
+                                 "'vllm' or a YAML path")
+        fields = {**fields, "engine": os.fspath(engine)}
+    w = workload_arg(workload, fields)
+    spec = model_arg(model)
+    refuse_unused(spec, w)
+    refuse_count_above(spec, w)
+    return spec, w, auto
 
 
 def plan(model: ModelArg, hardware: Any = None, workload: Workload | None = None, *,
@@ -183,15 +200,9 @@ def plan(model: ModelArg, hardware: Any = None, workload: Workload | None = None
     path. Model, workload and keyword fields as `costmodel.estimate`; without act_dtype each
     device computes in bf16 where it has it, else fp16, as the CLI without --dtype. Bad input
     raises CostmodelError: the CLI's line (the arguments spelled as here)."""
-    auto = auto_dtype(workload, fields)
-    if engine is not None:
-        fields = {**fields, "engine": os.fspath(engine)}
-    w = workload_arg(workload, fields)
+    spec, w, auto = model_and_workload(model, workload, engine, fields)
     slo = slo_of(ttft_s, tpot_s, w.output_tokens, required=True)
-    top = _searched(max_batch)
+    top = max_batch_arg(max_batch)
     refuse_split(w.parallel.microbatches, top)
-    spec = model_arg(model)
-    refuse_unused(spec, w)
-    refuse_count_above(spec, w)
     res = plan_fleet(spec, devices_for(hardware)(w), w, slo, max_batch=top, auto_dtype=auto)
     return DevicePlan(spec, w, slo, top, res, tuple(plan_records(res, slo)))

@@ -9,6 +9,7 @@ import typer
 
 from costmodel.analysis.plan import batching, plan
 from costmodel.analysis.planning import CLI, plan_records, refuse_split
+from costmodel.analysis.serving import batching_records
 from costmodel.cli import captions
 from costmodel.cli import fleet_common as fc
 from costmodel.cli.output import Format, table
@@ -135,25 +136,11 @@ def batching_command(
     grid = parse_batches(batch)
     spec, profiles, w = fc.setup(locals(), batch=int(grid[0]))  # the grid's checked in prepare
     res = batching(spec, profiles, w, grid, auto_dtype=dtype is None)
-    ev, recs, parts = res.fleet.ev, [], []
+    recs, parts = batching_records(res), []
     for d, h in enumerate(profiles):
-        turn, lin = float(res.turns_compute[d]), float(res.linears_compute[d])
-        rows = []
-        for k in range(len(grid)):
-            rec = {**fc.device_fields(h),
-                   "batch": int(grid[k]), "tpot_s": float(ev.tpot_s[d, k]),
-                   "ttft_s": float(ev.ttft_s[d, k]),
-                   "decode_tokens_per_s": float(res.decode_tokens_per_s[d, k]),
-                   "decode_compute_share": float(res.decode_share[d, k]),
-                   "decode_linear_compute_share": float(res.linear_share[d, k]),
-                   "total_memory_bytes": float(ev.total_memory_bytes[d, k]),
-                   "per_gpu_total_memory_bytes": float(ev.per_gpu_total_memory_bytes[d, k]),
-                   "fits": bool(ev.fits[d, k]),
-                   "decode_turns_compute_at": turn if np.isfinite(turn) else None,
-                   "decode_linears_compute_at": lin if np.isfinite(lin) else None}
-            recs.append(rec)
-            rows.append(rec)
-        parts.append(_device_table(h.id, rows, grid, turn, lin))
+        rows = recs[d * len(grid):(d + 1) * len(grid)]  # each device's batches, in order
+        parts.append(_device_table(h.id, rows, grid, float(res.turns_compute[d]),
+                                   float(res.linears_compute[d])))
     head = (f"{spec.name}: decode versus batch ({captions.request_text(spec, w)})"
             f"{fc.run_text(res.fleet.engine, w)}")
     note = ("compute-bound at: smallest batch where >= half the decode latency is in compute-bound "
