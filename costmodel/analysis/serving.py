@@ -107,9 +107,13 @@ class BatchingStudy(_Rows):
     result: Batching
 
     def __repr__(self) -> str:
-        grid, devs = self.result.batches, self.result.fleet.profiles
-        turns = [f"{h.id} " + (f"{t:g}" if np.isfinite(t) else "-")
-                 for h, t in zip(devs, self.result.turns_compute, strict=True)]
+        grid, devs, res = self.result.batches, self.result.fleet.profiles, self.result
+
+        def at(x: float) -> str:
+            return f"{x:g}" if np.isfinite(x) else "-"
+
+        turns = [f"{h.id} {at(t)} (linears {at(lin)})" for h, t, lin in
+                 zip(devs, res.turns_compute, res.linears_compute, strict=True)]
         more = f", and {len(turns) - 3} more" if len(turns) > 3 else ""
         return (f"<BatchingStudy {self.model.name}, {len(devs)} device"
                 f"{'s' * (len(devs) != 1)} on {self.engine}, {len(grid)} batches "

@@ -110,8 +110,12 @@ def test_capacitys_slo_batch_is_estimate_there():
 
 def test_reprs_are_one_line():
     b = costmodel.batching("llava-1.5-7b", ["a100-80gb", "h100-sxm"], batches=range(1, 33))
-    assert repr(b).startswith("<BatchingStudy llava-1.5-7b, 2 devices on hf-eager, 32 batches "
-                              "1..32 | decode compute-bound at: a100-80gb ")
+    assert repr(b) == ("<BatchingStudy llava-1.5-7b, 2 devices on hf-eager, 32 batches 1..32 | "
+                       "decode compute-bound at: a100-80gb - (linears -), h100-sxm - "
+                       "(linears -)>")  # the A100's linears turn at batch 162 (vllm)
+    b = costmodel.batching("llava-1.5-7b", "a100-80gb", batches=[1, 256], engine="vllm")
+    assert repr(b).endswith("2 batches 1..256 | decode compute-bound at: a100-80gb - "
+                            "(linears 256)>")
     c = costmodel.capacity("llava-1.5-7b", ["a100-80gb", "h100-sxm"], compression=KEEP,
                            tpot_s=0.05, max_batch=64)
     text = repr(c)
