@@ -11,6 +11,15 @@ Public API (docs/python-api.md):
     compare(model, hardware=None, workload=None, engine=..., rank_by="e2e", power_mode=None,
         **workload_fields) -> DeviceComparison (devices, and engines given as a list, ranked:
         `compare`; .records(): its `--format json` rows, .frame(): its `--format csv`)
+    plan(model, hardware=None, workload=None, ttft_s=..., tpot_s=..., max_batch=1024,
+        engine=None, **workload_fields) -> DevicePlan (per device against a latency SLO: the
+        largest batch meeting it, what limits it, the scaling that meets it: `plan`;
+        .records(): its `--format json` rows, .frame(): its `--format csv`)
+    batching(model, hardware=None, workload=None, batches=range(1, 257), engine=None,
+        **workload_fields) -> BatchingStudy (decode versus batch: `batching`)
+    capacity(model, hardware=None, workload=None, ttft_s=None, tpot_s=None, max_batch=1024,
+        engine=None, **workload_fields) -> ServingCapacity (`capacity`; both with .records()
+        and .frame() as plan's)
     costmodel.sweep.sweep(specs, hardware, visual_tokens, batch, ...) -> DataFrame (or an axis
         of images=, image_sizes=, video_frames=, video_seconds= with video_fps=)
     Compression, CompressionPlan, KVCompression: a workload's token compression (compression=...)
@@ -20,6 +29,8 @@ Bad input raises CostmodelError (a ValueError) with one line naming the field an
 from costmodel.analysis.compression import CompressionComparison, compare_compression
 from costmodel.analysis.device_ranking import DeviceComparison, compare
 from costmodel.analysis.estimate import Estimate, estimate
+from costmodel.analysis.planning import DevicePlan, plan
+from costmodel.analysis.serving import BatchingStudy, ServingCapacity, batching, capacity
 from costmodel.errors import CostmodelError, UnknownName
 from costmodel.loading.load import hardware_ids, load_hardware, load_model, model_ids
 from costmodel.specs.compression import Compression, CompressionPlan, KVCompression
@@ -29,9 +40,10 @@ from costmodel.specs.workload import Workload
 from costmodel.units import DType
 
 __all__ = [
-    "Compression", "CompressionComparison", "CompressionPlan", "CostmodelError", "DType",
-    "DeviceComparison", "Estimate", "HardwareProfile", "KVCompression", "LLMSpec", "ModelSpec",
-    "ProjectorSpec", "UnknownName", "VisionSpec", "Workload", "compare", "compare_compression",
-    "estimate", "hardware_ids", "load_hardware", "load_model", "model_ids",
+    "BatchingStudy", "Compression", "CompressionComparison", "CompressionPlan", "CostmodelError",
+    "DType", "DeviceComparison", "DevicePlan", "Estimate", "HardwareProfile", "KVCompression",
+    "LLMSpec", "ModelSpec", "ProjectorSpec", "ServingCapacity", "UnknownName", "VisionSpec",
+    "Workload", "batching", "capacity", "compare", "compare_compression", "estimate",
+    "hardware_ids", "load_hardware", "load_model", "model_ids", "plan",
 ]
 __version__ = "0.1.0"

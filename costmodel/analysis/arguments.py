@@ -175,7 +175,7 @@ def _schedule_text(schedule: Any) -> str | None:
                     for a, b in schedule)
 
 
-def _whole(name: str, value: Any, lo: int, hi: int) -> int | None:
+def whole(name: str, value: Any, lo: int, hi: int) -> int | None:
     """An integer option in lo..hi (the CLI's typer range), or None."""
     if value is None:
         return None
@@ -232,6 +232,6 @@ def compression_keywords(*, keep: Any, at: Any, method: Any, schedule: Any, kv_k
             "kv_keep": _text("kv_keep", kv_keep, number), "kv_policy": kv_policy,
             "sparse_decode": _text("sparse_decode", sparse_decode, "K or 'K:LAYERS', e.g. 2048 "
                                    "or '2048:2,16'"),
-            "cluster_iters": _whole("cluster_iters", cluster_iters, 1, 1000),
-            "merge_per_layer": _whole("merge_per_layer", merge_per_layer, 0, MAX_TOKENS),
+            "cluster_iters": whole("cluster_iters", cluster_iters, 1, 1000),
+            "merge_per_layer": whole("merge_per_layer", merge_per_layer, 0, MAX_TOKENS),
             "overhead": overhead}

@@ -229,7 +229,7 @@ def _engines(engine: Any) -> list[str | None]:
     return [os.fspath(e) for e in out]
 
 
-def _devices(hardware: Any) -> Callable[[Workload], list[HardwareProfile]]:
+def devices_for(hardware: Any) -> Callable[[Workload], list[HardwareProfile]]:
     """The devices of each engine's workload: those given (one warning where they are not
     like for like) or, for None, the CLI's default list (default_devices)."""
     if hardware is None:
@@ -242,6 +242,13 @@ def _devices(hardware: Any) -> Callable[[Workload], list[HardwareProfile]]:
         return profiles
 
     return given
+
+
+def auto_dtype(workload: Workload | None, fields: dict[str, Any]) -> bool:
+    """Each device computes in bf16 where it has it, else fp16 (the CLI without --dtype):
+    act_dtype given neither as a keyword nor as a field the Workload was built with."""
+    return "act_dtype" not in fields and "act_dtype" not in getattr(workload,
+                                                                    "model_fields_set", ())
 
 
 def _evaluate(spec: ModelSpec, w: Workload, engines: list[str | None],
@@ -268,12 +275,11 @@ def compare(model: ModelArg, hardware: Any = None, workload: Workload | None = N
     without act_dtype each device computes in bf16 where it has it, else fp16, as the CLI
     without --dtype. Bad input raises CostmodelError: the CLI's line."""
     by, engines = _rank_by(rank_by), _engines(engine)
-    auto = "act_dtype" not in fields and "act_dtype" not in getattr(workload, "model_fields_set",
-                                                                     ())
+    auto = auto_dtype(workload, fields)
     w = workload_arg(workload, {**fields, **({"engine": engines[0]} if engines[0] else {})})
     spec = model_arg(model)
     refuse_unused(spec, w)
     refuse_count_above(spec, w)
-    fleets, refused = _evaluate(spec, w, engines, _devices(hardware), auto)
+    fleets, refused = _evaluate(spec, w, engines, devices_for(hardware), auto)
     rows = ranked_records(fleets, by, power_mode)
     return DeviceComparison(spec, w, by, fleets, tuple(rows), refused)

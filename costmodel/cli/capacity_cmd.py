@@ -4,37 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import typer
 
-from costmodel.analysis.plan import Capacity, capacity
+from costmodel.analysis.plan import capacity
+from costmodel.analysis.serving import capacity_records
 from costmodel.cli import captions
 from costmodel.cli import fleet_common as fc
 from costmodel.cli.output import Format, table
 from costmodel.units import DType, seconds
-
-
-def _num(x: float) -> float | None:
-    return float(x) if np.isfinite(x) else None
-
-
-def capacity_records(res: dict[str, Capacity], labels: dict[str, str]) -> list[dict[str, Any]]:
-    recs = []
-    for name, c in res.items():
-        for d, h in enumerate(c.fleet.profiles):
-            recs.append({
-                **fc.device_fields(h),
-                "scenario": name, "compression": labels[name],
-                "max_batch_in_memory": int(c.max_fit[d]),
-                "decode_tokens_per_s_at_max_batch": _num(c.decode_tokens_per_s[d]),
-                "max_load_batch": int(c.max_load_batch[d]),
-                "output_tokens_per_s_at_max_load": _num(c.output_tokens_per_s[d]),
-                "largest_batch_meeting_slo": int(c.slo_batch[d]),
-                "requests_per_s_per_gpu": float(c.requests_per_s[d]),
-                "batch_at_requests_per_s": (None if np.isnan(c.best_batch[d])
-                                            else int(c.best_batch[d])),
-                "ttft_s": _num(c.ttft_s[d]), "tpot_s": _num(c.tpot_s[d])})
-    return sorted(recs, key=lambda r: r["hardware"])
 
 
 def _rate(x: float | None) -> str:
@@ -82,8 +59,7 @@ def capacity_command(
     slo = fc.slo_from_options(ttft, tpot, output_tokens, required=False)
     spec, profiles, w = fc.setup(locals(), batch=1)
     res = capacity(spec, profiles, w, slo, max_batch=max_batch, auto_dtype=dtype is None)
-    labels = {"baseline": "none", "compressed": w.compression.label if w.compression else ""}
-    recs = capacity_records(res, labels)
+    recs = capacity_records(res, w)
     head = (f"{spec.name}: {captions.request_text(spec, w)}; serving capacity, static "
             f"batching; {fc.slo_text(slo)}; "
             f"batch searched 1..{max_batch}"

@@ -12,6 +12,8 @@ from costmodel.analysis.arguments import once
 from costmodel.analysis.device_ranking import default_devices, run_columns, warn_unlike
 from costmodel.analysis.device_ranking import device_fields as device_fields  # for the commands
 from costmodel.analysis.plan import Slo
+from costmodel.analysis.planning import CLI, slo_of
+from costmodel.analysis.planning import slo_text as slo_text  # for the commands
 from costmodel.analysis.prepare import workload_engine
 from costmodel.analysis.refusals import refuse_unused
 from costmodel.cli import compression_options as co
@@ -45,12 +47,10 @@ from costmodel.cli.options import SECONDS as SECONDS
 from costmodel.cli.options import VIDEO_FRAMES as VIDEO_FRAMES
 from costmodel.cli.output import Format, dumps, records_csv
 from costmodel.cli.parsing import id_list
-from costmodel.errors import CostmodelError
 from costmodel.loading.load import load_hardware, load_model
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Workload
-from costmodel.units import seconds
 
 MODEL = typer.Argument(..., help=MODEL_HELP)
 HARDWARE = typer.Option(None, "--hardware", "-H",
@@ -76,28 +76,9 @@ __all__ = ["CONVENTION", "ENGINE", "EP", "FLASH", "LOGITS", "MICROBATCHES", "OVE
 
 def slo_from_options(ttft: float | None, tpot: float | None, output_tokens: int, *,
                      required: bool) -> Slo:
-    """The SLO of `plan` and `capacity` from --ttft / --tpot (seconds; an absent one is no
-    limit, inf). Each given value must be a positive finite number of seconds (inf is what
-    leaving the option out means, so it is refused, as nan, 0 and negatives are); a TPOT SLO
-    needs a token after the first; `required`: at least one of the two must be given."""
-    for name, v, example in (("--ttft", ttft, "0.3"), ("--tpot", tpot, "0.05")):
-        if v is not None and not (np.isfinite(v) and v > 0):
-            raise CostmodelError(f"{name}: {v} is not a positive finite number of seconds, "
-                                 f"e.g. {example}")
-    if required and ttft is None and tpot is None:
-        raise CostmodelError("--ttft/--tpot: give at least one SLO, e.g. --ttft 0.3 --tpot 0.05")
-    if tpot is not None and output_tokens < 2:  # TPOT is the time per token after the first
-        raise CostmodelError("--tpot: with --output-tokens 1 no token follows the first; give "
-                             "--output-tokens 2 or more, or drop --tpot")
-    return Slo(np.inf if ttft is None else ttft, np.inf if tpot is None else tpot)
-
-
-def slo_text(slo: Slo) -> str:
-    """'SLO TTFT <= 300 ms, TPOT <= any' for a table's first line (inf: 'any')."""
-    def one(x: float) -> str:
-        return seconds(x) if np.isfinite(x) else "any"
-
-    return f"SLO TTFT <= {one(slo.ttft_s)}, TPOT <= {one(slo.tpot_s)}"
+    """The SLO of `plan` and `capacity` from --ttft / --tpot (seconds): analysis.planning's
+    slo_of, its refusals naming the options."""
+    return slo_of(ttft, tpot, output_tokens, required=required, names=CLI)
 
 
 def devices(text: str | None, sets: list[str], w: Workload) -> list[HardwareProfile]:

@@ -7,37 +7,15 @@ from typing import Any
 import numpy as np
 import typer
 
-from costmodel.analysis.plan import Slo, batching, plan
+from costmodel.analysis.plan import batching, plan
+from costmodel.analysis.planning import CLI, plan_records, refuse_split
+from costmodel.analysis.serving import batching_records
 from costmodel.cli import captions
 from costmodel.cli import fleet_common as fc
 from costmodel.cli.output import Format, table
 from costmodel.errors import CostmodelError
 from costmodel.specs.workload import MAX_BATCH
 from costmodel.units import DType, seconds, si
-
-
-def plan_records(res: Any, slo: Slo) -> list[dict[str, Any]]:
-    ev, recs = res.fleet.ev, []
-    for d, h in enumerate(res.fleet.profiles):
-        b = int(res.largest[d])
-        k = max(b - 1, 0)
-        at = {"ttft_s": float(ev.ttft_s[d, k]), "tpot_s": float(ev.tpot_s[d, k]),
-              "tokens_per_s": float(ev.tokens_per_s[d, k]),
-              "total_memory_bytes": float(ev.total_memory_bytes[d, k]),
-              "per_gpu_total_memory_bytes": float(ev.per_gpu_total_memory_bytes[d, k])} if b else {
-            "ttft_s": None, "tpot_s": None, "tokens_per_s": None, "total_memory_bytes": None,
-            "per_gpu_total_memory_bytes": None}
-        recs.append({
-            **fc.device_fields(h),
-            "slo_ttft_s": slo.ttft_s if np.isfinite(slo.ttft_s) else None,
-            "slo_tpot_s": slo.tpot_s if np.isfinite(slo.tpot_s) else None,
-            "met_at_batch_1": b > 0, "largest_batch": b, **{f"{x}_at_largest": v
-                                                             for x, v in at.items()},
-            "limiting": res.limit[d], "target_batch": res.target_batch,
-            **{f"scale_{r}_to_meet": float(res.scale[r][d])
-               for r in ("compute", "bandwidth", "both", "capacity")},
-        })
-    return recs
 
 
 def plan_table(recs: list[dict[str, Any]], head: str, gpus: int = 1) -> str:
@@ -101,11 +79,7 @@ def plan_command(
     """Per device: is the SLO met, the largest batch that meets it and fits, what limits it,
     and what scaling of compute, bandwidth or memory would meet it."""
     slo = fc.slo_from_options(ttft, tpot, output_tokens, required=True)
-    if (microbatches or 1) > 1:  # the search runs batch 1, 2, 3, ...: M divides none but some
-        raise CostmodelError(f"--microbatches: plan searches every batch 1..{max_batch}, and "
-                             f"{microbatches} microbatches do not divide them all; drop "
-                             "--microbatches, or price that split with batching --batch "
-                             "(multiples of it)")
+    refuse_split(microbatches, max_batch, CLI)
     spec, profiles, w = fc.setup(locals())
     res = plan(spec, profiles, w, slo, max_batch=max_batch, auto_dtype=dtype is None)
     recs = plan_records(res, slo)
@@ -162,25 +136,11 @@ def batching_command(
     grid = parse_batches(batch)
     spec, profiles, w = fc.setup(locals(), batch=int(grid[0]))  # the grid's checked in prepare
     res = batching(spec, profiles, w, grid, auto_dtype=dtype is None)
-    ev, recs, parts = res.fleet.ev, [], []
+    recs, parts = batching_records(res), []
     for d, h in enumerate(profiles):
-        turn, lin = float(res.turns_compute[d]), float(res.linears_compute[d])
-        rows = []
-        for k in range(len(grid)):
-            rec = {**fc.device_fields(h),
-                   "batch": int(grid[k]), "tpot_s": float(ev.tpot_s[d, k]),
-                   "ttft_s": float(ev.ttft_s[d, k]),
-                   "decode_tokens_per_s": float(res.decode_tokens_per_s[d, k]),
-                   "decode_compute_share": float(res.decode_share[d, k]),
-                   "decode_linear_compute_share": float(res.linear_share[d, k]),
-                   "total_memory_bytes": float(ev.total_memory_bytes[d, k]),
-                   "per_gpu_total_memory_bytes": float(ev.per_gpu_total_memory_bytes[d, k]),
-                   "fits": bool(ev.fits[d, k]),
-                   "decode_turns_compute_at": turn if np.isfinite(turn) else None,
-                   "decode_linears_compute_at": lin if np.isfinite(lin) else None}
-            recs.append(rec)
-            rows.append(rec)
-        parts.append(_device_table(h.id, rows, grid, turn, lin))
+        rows = recs[d * len(grid):(d + 1) * len(grid)]  # each device's batches, in order
+        parts.append(_device_table(h.id, rows, grid, float(res.turns_compute[d]),
+                                   float(res.linears_compute[d])))
     head = (f"{spec.name}: decode versus batch ({captions.request_text(spec, w)})"
             f"{fc.run_text(res.fleet.engine, w)}")
     note = ("compute-bound at: smallest batch where >= half the decode latency is in compute-bound "
