@@ -150,3 +150,46 @@ def printed_sweep_points(rows, x: str) -> list[set[tuple[object, float]]]:
     xs = pts[x].astype(str) if x == "image_size" else pts[x].astype(float)
     return [{(xv, float(f"{v / scale:.12g}")) for xv, v in zip(xs, pts[col], strict=True)}
             for col, scale in SWEEP_PANELS.items()]
+
+
+def api_call(command: str, args: str, fields: dict):
+    """costmodel.<command>(the model of `args`, **fields), its warnings silenced (the CLI
+    writes them to stderr): the Python side of a CLI-equals-API test."""
+    import shlex
+    import warnings
+
+    import costmodel
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return getattr(costmodel, command)(shlex.split(args)[0], **fields)
+
+
+def cli_is_records(command: str, args: str, records: list[dict]):
+    """Assert that `costmodel <command> <args>` prints `records` as its -f json (byte for byte
+    through the CLI's JSON writer) and -f csv (through its CSV writer); return that CSV read
+    back (pandas; an empty hardware_changes as '', as the records hold it)."""
+    import shlex
+    import warnings
+
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from costmodel.cli import app
+    from costmodel.cli.output import dumps, records_csv
+
+    def printed(fmt: str) -> str:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # its stderr lines
+            res = CliRunner().invoke(app, [command, *shlex.split(args), "--format", fmt])
+        assert res.exit_code == 0, res.output
+        return res.stdout
+
+    text = printed("json")
+    assert text == dumps(records) + "\n"
+    assert json.loads(text) == json.loads(dumps(records))
+    csv = printed("csv")
+    assert csv == records_csv(records)
+    read = pd.read_csv(io.StringIO(csv))
+    read["hardware_changes"] = ["" if pd.isna(v) else v for v in read["hardware_changes"]]
+    return read

@@ -5,22 +5,16 @@ argument is the CLI's one line."""
 
 from __future__ import annotations
 
-import io
-import json
 import shlex
-import warnings
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
 import costmodel
-from costmodel.cli import app
 from costmodel.cli.options import as_option
-from costmodel.cli.output import dumps, records_csv
-from tests.helpers import run
+from costmodel.cli.output import dumps
+from tests.helpers import api_call, cli_is_records, run
 
-runner = CliRunner()
 KEEP = costmodel.Compression(where="projector", keep_ratio=0.25)
 HW3 = ["a100-80gb", "h100-sxm", "jetson-agx-orin-64gb"]
 CASES = [  # (CLI arguments after `compare`, costmodel.compare's arguments after the model)
@@ -45,31 +39,10 @@ CASES = [  # (CLI arguments after `compare`, costmodel.compare's arguments after
 ]
 
 
-def _cli(args: str, fmt: str) -> str:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # its stderr lines (not ranked on ...): as _api's
-        res = runner.invoke(app, ["compare", *shlex.split(args), "--format", fmt])
-    assert res.exit_code == 0, res.output
-    return res.stdout
-
-
-def _api(args: str, fields: dict) -> costmodel.DeviceComparison:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the CLI's warnings go to its stderr
-        return costmodel.compare(shlex.split(args)[0], **fields)
-
-
 @pytest.mark.parametrize(("args", "fields"), CASES, ids=[a for a, _ in CASES])
 def test_json_and_csv_are_the_apis(args, fields):
-    cmp = _api(args, fields)
-    text = _cli(args, "json")
-    assert text == dumps(cmp.records()) + "\n"
-    assert json.loads(text) == json.loads(dumps(cmp.records()))
-    csv = _cli(args, "csv")
-    assert csv == records_csv(cmp.records())
-    # read back: the same values (whole byte counts come back as ints, '' as NaN)
-    read = pd.read_csv(io.StringIO(csv))
-    read["hardware_changes"] = ["" if pd.isna(v) else v for v in read["hardware_changes"]]
+    cmp = api_call("compare", args, fields)
+    read = cli_is_records("compare", args, cmp.records())  # whole byte counts come back ints
     pd.testing.assert_frame_equal(read, cmp.frame(), check_dtype=False, check_exact=True)
 
 

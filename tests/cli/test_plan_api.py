@@ -6,23 +6,16 @@ SLO's arguments spelled as each side names them)."""
 
 from __future__ import annotations
 
-import io
-import json
 import shlex
-import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
 import costmodel
-from costmodel.cli import app
 from costmodel.cli.options import as_option
-from costmodel.cli.output import dumps, records_csv
-from tests.helpers import run
+from tests.helpers import api_call, cli_is_records, run
 
-runner = CliRunner()
 KEEP = costmodel.Compression(where="projector", keep_ratio=0.25)
 KV = costmodel.CompressionPlan(kv=costmodel.KVCompression(keep_ratio=0.25))
 BW = ["memory_bandwidth_GBps=x1.5"]
@@ -47,29 +40,11 @@ CASES = [  # (CLI arguments after `plan`, costmodel.plan's arguments after the m
 ]
 
 
-def _cli(args: str, fmt: str) -> str:
-    res = runner.invoke(app, ["plan", *shlex.split(args), "--format", fmt])
-    assert res.exit_code == 0, res.output
-    return res.stdout
-
-
-def _api(args: str, fields: dict) -> costmodel.DevicePlan:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the CLI's warnings go to its stderr
-        return costmodel.plan(shlex.split(args)[0], **fields)
-
-
 @pytest.mark.parametrize(("args", "fields"), CASES, ids=[a for a, _ in CASES])
 def test_json_and_csv_are_the_apis(args, fields):
-    p = _api(args, fields)
-    text = _cli(args, "json")
-    assert text == dumps(p.records()) + "\n"
-    assert json.loads(text) == json.loads(dumps(p.records()))
-    csv = _cli(args, "csv")
-    assert csv == records_csv(p.records())
-    # read back: an empty cell (None; inf: no scaling up to 1000x meets it) comes back as NaN
-    read = pd.read_csv(io.StringIO(csv))
-    read["hardware_changes"] = ["" if pd.isna(v) else v for v in read["hardware_changes"]]
+    p = api_call("plan", args, fields)
+    read = cli_is_records("plan", args, p.records())
+    # an empty cell (None; inf: no scaling up to 1000x meets it) comes back as NaN
     frame = p.frame().fillna(np.nan).infer_objects().replace([np.inf], np.nan)
     pd.testing.assert_frame_equal(read, frame, check_dtype=False, check_exact=True)
 
