@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 import typer
 
+from costmodel.analysis.device_energy import CLI_SUPPLY, energy_records, refuse_no_power
 from costmodel.analysis.device_ranking import RankBy, ranked_records
-from costmodel.analysis.devices import Fleet, energy, evaluate_fleet, power_W
+from costmodel.analysis.devices import Fleet, evaluate_fleet, power_W
 from costmodel.analysis.engine_fleets import EngineFleets, evaluate_engines
 from costmodel.cli import captions, feedback
 from costmodel.cli import fleet_common as fc
@@ -18,7 +19,6 @@ from costmodel.cli.options import QUIET, as_option
 from costmodel.cli.output import Format, table
 from costmodel.cli.plot_cmd import output_format, plots, save
 from costmodel.core.evaluate import STAGES
-from costmodel.errors import CostmodelError
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.units import DType, count, seconds, si
 
@@ -190,20 +190,9 @@ def energy_cmd(
     """Estimated joules per request and per output token, split by stage (power x time)."""
     spec, profiles, w = fc.setup(locals())
     watts = power_W(profiles, power_mode)
-    if not np.isfinite(watts).any():  # nothing to report: refuse before any work
-        verb = "gives" if len(profiles) == 1 else "give"
-        raise CostmodelError(f"--hardware: {', '.join(h.id for h in profiles)} {verb} no power "
-                             "figure (tdp_W); add `tdp_W:` with its source to the profile, or "
-                             "--set tdp_W=WATTS")
+    refuse_no_power(profiles, watts, "--hardware", CLI_SUPPLY)  # before any work
     f = evaluate_fleet(spec, profiles, w, auto_dtype=dtype is None)
-    en = energy(f, watts)
-    recs: list[dict[str, Any]] = [{**fc.device_fields(h),
-             "power_W": float(en.power_W[d, 0]), "gpus": w.parallel.gpus,
-             "power_source": f"power mode {power_mode}" if power_mode else "TDP",
-             **{f"{s}_J": float(en.stage_J[s][d, 0]) for s in STAGES},
-             "per_request_J": float(en.request_J[d, 0]),
-             "per_output_token_J": float(en.output_token_J[d, 0]), "method": "estimate"}
-            for d, h in enumerate(profiles)]
+    recs = energy_records(f, watts, power_mode)
     rows = [[r["hardware"], "n/a" if not np.isfinite(r["power_W"]) else f"{r['power_W']:g} W",
              *[_joules(r[f"{s}_J"]) for s in STAGES], _joules(r["per_request_J"]),
              _joules(r["per_output_token_J"])] for r in recs]
