@@ -20,6 +20,10 @@ Public API (docs/python-api.md):
     capacity(model, hardware=None, workload=None, ttft_s=None, tpot_s=None, max_batch=1024,
         engine=None, **workload_fields) -> ServingCapacity (`capacity`; both with .records()
         and .frame() as plan's)
+    energy(model, hardware=None, workload=None, engine=None, power_mode=None,
+        **workload_fields) -> EnergyEstimate (per device, estimated joules per request, per
+        stage, and per output token at TDP or the power mode: `energy`; .records(): its
+        `--format json` rows, .frame(): its `--format csv`)
     costmodel.sweep.sweep(specs, hardware, visual_tokens, batch, ...) -> DataFrame (or an axis
         of images=, image_sizes=, video_frames=, video_seconds= with video_fps=)
     Compression, CompressionPlan, KVCompression: a workload's token compression (compression=...)
@@ -27,6 +31,7 @@ Bad input raises CostmodelError (a ValueError) with one line naming the field an
 """
 
 from costmodel.analysis.compression import CompressionComparison, compare_compression
+from costmodel.analysis.device_energy import EnergyEstimate, energy
 from costmodel.analysis.device_ranking import DeviceComparison, compare
 from costmodel.analysis.estimate import Estimate, estimate
 from costmodel.analysis.planning import DevicePlan, plan
@@ -41,9 +46,9 @@ from costmodel.units import DType
 
 __all__ = [
     "BatchingStudy", "Compression", "CompressionComparison", "CompressionPlan", "CostmodelError",
-    "DType", "DeviceComparison", "DevicePlan", "Estimate", "HardwareProfile", "KVCompression",
-    "LLMSpec", "ModelSpec", "ProjectorSpec", "ServingCapacity", "UnknownName", "VisionSpec",
-    "Workload", "batching", "capacity", "compare", "compare_compression", "estimate",
-    "hardware_ids", "load_hardware", "load_model", "model_ids", "plan",
+    "DType", "DeviceComparison", "DevicePlan", "EnergyEstimate", "Estimate", "HardwareProfile",
+    "KVCompression", "LLMSpec", "ModelSpec", "ProjectorSpec", "ServingCapacity", "UnknownName",
+    "VisionSpec", "Workload", "batching", "capacity", "compare", "compare_compression", "energy",
+    "estimate", "hardware_ids", "load_hardware", "load_model", "model_ids", "plan",
 ]
 __version__ = "0.1.0"
