@@ -31,11 +31,14 @@ CASES = [  # (command, CLI arguments after it, the API's arguments after the mod
     ("batching", "llava-1.5-7b --batch 1:16 --dtype fp16 --engine vllm",
      {"batches": range(1, 17), "act_dtype": "fp16", "engine": "vllm"}),
     ("capacity", "llava-1.5-7b --ttft 0.5 --tpot 0.05", {"ttft_s": 0.5, "tpot_s": 0.05}),
-    ("capacity", "llava-1.5-7b --keep 0.25 --ttft 0.5", {"compression": KEEP, "ttft_s": 0.5}),
+    # two devices where the default list is not what is tested (each device searches 1..1024)
+    ("capacity", "llava-1.5-7b -H a100-80gb,h100-sxm --keep 0.25 --ttft 0.5",
+     {"hardware": ["a100-80gb", "h100-sxm"], "compression": KEEP, "ttft_s": 0.5}),
     ("capacity", "llava-1.5-7b -H a100-80gb,h100-sxm --kv-keep 0.25 --tpot 0.05 "
      "--max-batch 256", {"hardware": ["a100-80gb", "h100-sxm"], "compression": KV,
                          "tpot_s": 0.05, "max_batch": 256}),
-    ("capacity", "llava-1.5-7b --tp 2 --tpot 0.05", {"parallel": {"tp": 2}, "tpot_s": 0.05}),
+    ("capacity", "llava-1.5-7b -H a100-80gb,h100-sxm --tp 2 --tpot 0.05",
+     {"hardware": ["a100-80gb", "h100-sxm"], "parallel": {"tp": 2}, "tpot_s": 0.05}),
     ("capacity", "llava-1.5-7b -H jetson-agx-orin-64gb,l4 --max-batch 64",
      {"hardware": ["jetson-agx-orin-64gb", "l4"], "max_batch": 64}),
     ("capacity", "qwen2.5-vl-7b -H h100-sxm --video-frames 8 --engine vllm --ttft 1 "
