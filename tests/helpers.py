@@ -193,3 +193,20 @@ def cli_is_records(command: str, args: str, records: list[dict]):
     read = pd.read_csv(io.StringIO(csv))
     read["hardware_changes"] = ["" if pd.isna(v) else v for v in read["hardware_changes"]]
     return read
+
+
+def refused_alike(command: str, cli: str, fields: dict, capsys, call: str | None = None) -> str:
+    """`costmodel <command> llava-1.5-7b <cli>` exits 2 with one line, and costmodel.<call or
+    command>("llava-1.5-7b", **fields) raises that line (the argument as Python spells it:
+    'hardware:' is the CLI's '--hardware:'); returns the API's message."""
+    import shlex
+
+    import costmodel
+    from costmodel.cli.options import as_option
+
+    code, out, err = run([command, "llava-1.5-7b", *shlex.split(cli)], capsys)
+    assert code == 2 and out == ""
+    with pytest.raises(costmodel.CostmodelError) as e:
+        getattr(costmodel, call or command)("llava-1.5-7b", **fields)
+    assert err == f"error: {as_option(str(e.value))}\n"
+    return str(e.value)

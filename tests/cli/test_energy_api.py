@@ -14,7 +14,7 @@ import pytest
 import costmodel
 from costmodel.cli.options import as_option
 from costmodel.core.evaluate import STAGES
-from tests.helpers import api_call, cli_is_records, run
+from tests.helpers import api_call, cli_is_records, refused_alike, run
 
 KEEP = costmodel.Compression(where="projector", keep_ratio=0.25)
 KV = costmodel.CompressionPlan(kv=costmodel.KVCompression(keep_ratio=0.25))
@@ -105,11 +105,7 @@ def test_repr_is_one_line():
                                                           keep_tokens=1000)}),
 ])
 def test_refusals_are_the_clis_line(cli, fields, capsys):
-    code, out, err = run(["energy", "llava-1.5-7b", *shlex.split(cli)], capsys)
-    assert code == 2 and out == ""
-    with pytest.raises(costmodel.CostmodelError) as e:
-        costmodel.energy("llava-1.5-7b", **fields)
-    assert err == f"error: {as_option(str(e.value))}\n"
+    refused_alike("energy", cli, fields, capsys)
 
 
 @pytest.mark.parametrize(("cli", "hardware"), [

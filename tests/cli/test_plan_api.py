@@ -13,8 +13,7 @@ import pandas as pd
 import pytest
 
 import costmodel
-from costmodel.cli.options import as_option
-from tests.helpers import api_call, cli_is_records, run
+from tests.helpers import api_call, cli_is_records, refused_alike, run
 
 KEEP = costmodel.Compression(where="projector", keep_ratio=0.25)
 KV = costmodel.CompressionPlan(kv=costmodel.KVCompression(keep_ratio=0.25))
@@ -102,11 +101,7 @@ def test_repr_is_one_line():
         where="projector", keep_tokens=1000), "ttft_s": 0.3}),
 ])
 def test_refusals_are_the_clis_line(cli, fields, capsys):
-    code, out, err = run(["plan", "llava-1.5-7b", *shlex.split(cli)], capsys)
-    assert code == 2 and out == ""
-    with pytest.raises(costmodel.CostmodelError) as e:
-        costmodel.plan("llava-1.5-7b", **fields)
-    assert err == f"error: {as_option(str(e.value))}\n"
+    refused_alike("plan", cli, fields, capsys)
 
 
 @pytest.mark.parametrize(("cli", "fields", "python"), [
