@@ -39,6 +39,9 @@ ZOO: dict[str, ZooEntry] = {
     "llava-onevision-0.5b": ZooEntry("llava-onevision-0.5b.json",
                                      "llava-hf/llava-onevision-qwen2-0.5b-ov-hf", "vlm",
                                      "edge-sized: SigLIP-so400m + Qwen2-0.5B"),
+    "llava-onevision-7b": ZooEntry("llava-onevision-7b.json",
+                                   "llava-hf/llava-onevision-qwen2-7b-ov-hf", "vlm",
+                                   "SigLIP-so400m + Qwen2-7B; GQA (4 KV heads), untied lm_head"),
     "internvl3-2b": ZooEntry("internvl3-2b.json", "OpenGVLab/InternVL3-2B-hf", "vlm",
                              "InternViT-300M + Qwen2.5-1.5B; 448 px tiles (1-12 + thumbnail), "
                              "256 tokens per tile"),

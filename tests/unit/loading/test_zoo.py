@@ -23,6 +23,10 @@ PUBLISHED = {
     "llava-1.5-13b": 13_351_494_656,  # hand
     "llava-next-vicuna-7b": 7_063_431_168,  # hand: llava-1.5-7b + image_newline (4096)
     "llava-onevision-0.5b": 893_675_552,  # hand
+    # hand: LlavaOnevisionForConditionalGeneration on meta; the Hub's "8.03B" and the four fp16
+    # shards (4.91 + 4.99 + 4.93 + 1.23 GB = 16.06 GB = 2 B x 8.03e9) agree but give no exact
+    # integer; config RECONSTRUCTED, vocab 152128 from the converter's resize (SOURCES.md)
+    "llava-onevision-7b": 8_030_807_584,
     # hand: InternVLForConditionalGeneration on meta with the separate lm_head the -hf
     # checkpoints store (top-level tie_word_embeddings false): the tied build 1,855,986,176 /
     # 7,400,774,144 + 151674 x h; x 2 B = 4.178 GB, the 4.18 GB bf16 model.safetensors of
@@ -167,3 +171,24 @@ def test_gemma3_27b_by_hand():
     assert [i for i in range(62) if g.llm.window(i) is None] == list(range(5, 62, 6))
     # KV per token of a full-attention layer, bf16: 2 x 16 KV heads x 128 x 2 B = 8,192 B
     assert 2 * g.llm.kv_dim * 2 == 8_192
+
+
+def test_llava_onevision_7b_by_hand():
+    # SOURCES.md (llava-onevision-7b.json): LLM = Qwen2-7B-Instruct (3584 hidden, 18944 MLP, 28
+    # layers, 28 heads, 4 KV heads, head 128, q/k/v biases, lm_head untied), vocab 152064 + 2
+    # (<image>, <video>) padded to a multiple of 64 = 152128; the 0.5B's SigLIP tower unchanged;
+    # projector 1152 -> 3584 -> 3584 plus the image_newline vector.
+    m, small = load_model("llava-onevision-7b"), load_model("llava-onevision-0.5b")
+    llm, c = m.llm, m.param_counts()
+    assert not llm.tie_embeddings and llm.qkv_bias and llm.kv_dim == 4 * 128
+    h, f, v, kv = 3584, 18944, 152128, 512
+    layer = h * (h + 2 * kv) + (h + 2 * kv) + h * h + 3 * h * f + 2 * h
+    assert c["llm"] == 28 * layer + 2 * v * h + h == 7_616_075_264
+    assert c["projector"] == 1152 * h + h + h * h + h + h == 16_984_576
+    assert c["vision"] == small.param_counts()["vision"]
+    # KV cache per token, bf16: 2 (K, V) x 28 layers x 4 KV heads x 128 x 2 B
+    assert 2 * llm.num_layers * llm.kv_dim * 2 == 2 * 28 * 4 * 128 * 2 == 57_344
+    # same tower, grid and anyres_max_9 as the 0.5B: 384x384 -> 729 + 27 x 27 + 27 = 1485 tokens
+    for hw in [(384, 384), (672, 672), (1920, 1080)]:
+        assert plan_images(m, 1, *hw).llm_tokens == plan_images(small, 1, *hw).llm_tokens
+    assert plan_images(m, 1, 384, 384).llm_tokens == 1485
