@@ -48,6 +48,39 @@ FIGURE_MODULES = {"cli/test_figures.py", "cli/test_plot_cmd.py"}
 TESTS = Path(__file__).resolve().parent
 
 
+MARKERS = ("slow", "gpu", "browser", "xcheck", "figures")  # pyproject's [tool.pytest] markers
+
+
+def _never_selected(config: pytest.Config, marker: str) -> bool:
+    """Whether the -m expression deselects every test carrying `marker`, whatever other
+    markers it carries (so `-m slow` still collects an xcheck module's slow tests)."""
+    if not config.option.markexpr:
+        return False
+    from itertools import combinations
+
+    from _pytest.mark.expression import Expression
+
+    expr = Expression.compile(config.option.markexpr)
+    others = [m for m in MARKERS if m != marker]
+    return not any(expr.evaluate(lambda name, names={marker, *extra}, **_: name in names)
+                   for r in range(len(others) + 1) for extra in combinations(others, r))
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """The default run does not import the xcheck and figures modules it would deselect
+    whole (transformers alone costs ~2 s a worker); a path given on the command line is
+    collected as always (pytest does not ask this of its arguments)."""
+    try:
+        where = collection_path.resolve().relative_to(TESTS).as_posix()
+    except ValueError:
+        return None
+    if where in XCHECK_MODULES and _never_selected(config, "xcheck"):
+        return True
+    if where in FIGURE_MODULES and _never_selected(config, "figures"):
+        return True
+    return None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         where = Path(str(item.fspath)).resolve().relative_to(TESTS).as_posix()

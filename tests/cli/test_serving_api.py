@@ -27,7 +27,8 @@ CASES = [  # (command, CLI arguments after it, the API's arguments after the mod
                         "batches": np.arange(1, 33)}),
     ("batching", "llava-1.5-7b --batch 1:16 --dtype fp16 --engine vllm",
      {"batches": range(1, 17), "act_dtype": "fp16", "engine": "vllm"}),
-    ("capacity", "llava-1.5-7b --ttft 0.5 --tpot 0.05", {"ttft_s": 0.5, "tpot_s": 0.05}),
+    ("capacity", "llava-1.5-7b --ttft 0.5 --tpot 0.05 --max-batch 128",
+     {"ttft_s": 0.5, "tpot_s": 0.05, "max_batch": 128}),
     # two devices where the default list is not what is tested (each device searches 1..1024)
     ("capacity", "llava-1.5-7b -H a100-80gb,h100-sxm --keep 0.25 --ttft 0.5",
      {"hardware": ["a100-80gb", "h100-sxm"], "compression": KEEP, "ttft_s": 0.5}),
