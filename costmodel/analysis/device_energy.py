@@ -21,20 +21,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from costmodel.analysis.arguments import ModelArg
-from costmodel.analysis.device_ranking import device_fields, devices_for, run_columns
+from costmodel.analysis.device_ranking import Rows, device_fields, devices_for, model_and_workload
 from costmodel.analysis.devices import Fleet, evaluate_fleet, power_W
 from costmodel.analysis.devices import energy as fleet_energy
-from costmodel.analysis.planning import model_and_workload
 from costmodel.core.evaluate import STAGES
 from costmodel.core.ops import Arr
 from costmodel.errors import CostmodelError
 from costmodel.specs.hardware import HardwareProfile
-from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Workload
 from costmodel.units import si
 
 if TYPE_CHECKING:
-    import pandas as pd
+    pass
 
 PYTHON_SUPPLY = "load_hardware(ID, sets=['tdp_W=WATTS'])"  # how Python supplies a power figure
 CLI_SUPPLY = "--set tdp_W=WATTS"
@@ -67,28 +65,14 @@ def energy_records(f: Fleet, watts: Arr, power_mode: str | None) -> list[dict[st
 
 
 @dataclass(frozen=True)
-class EnergyEstimate:
+class EnergyEstimate(Rows):
     """Per device, estimated joules per request, split by stage, and per output token, as if
     the device drew its TDP (or the power mode's budget) throughout: `costmodel energy` (an
-    upper-bound style estimate; measured power is usually lower). records(): the rows of
-    `--format json` (dicts, base units; NaN where a device gives no power figure, which the CLI
-    writes as null); frame(): the same rows as a DataFrame."""
+    upper-bound style estimate; measured power is usually lower; records(): NaN where a device
+    gives no power figure, which the CLI writes as null)."""
 
-    model: ModelSpec
-    workload: Workload
     power_mode: str | None
     fleet: Fleet
-    rows: tuple[dict[str, Any], ...]
-
-    def records(self) -> list[dict[str, Any]]:
-        """The rows of `--format json` / `--format csv`, as dicts."""
-        return run_columns([dict(r) for r in self.rows], self.fleet.engine, self.workload)
-
-    def frame(self) -> pd.DataFrame:
-        """records() as a DataFrame (`pd.read_csv` of `--format csv` holds the same values)."""
-        import pandas as pd
-
-        return pd.DataFrame(self.records())
 
     def __repr__(self) -> str:
         n = len(self.rows)
@@ -98,7 +82,7 @@ class EnergyEstimate:
         tail = f" | {gaps} without a power figure" if gaps else ""
         power = f"power mode {self.power_mode}" if self.power_mode else "TDP"
         return (f"<EnergyEstimate {self.model.name}, {n} device{'s' * (n != 1)} on "
-                f"{self.fleet.engine} at {power} | least per request: {least['hardware']} "
+                f"{self.engine} at {power} | least per request: {least['hardware']} "
                 f"{si(least['per_request_J'], 'J')} "
                 f"({si(least['per_output_token_J'], 'J')} per output token){tail}>")
 
@@ -126,4 +110,5 @@ def energy(model: ModelArg, hardware: Any = None, workload: Workload | None = No
     watts = power_W(profiles, mode)
     refuse_no_power(profiles, watts)
     f = evaluate_fleet(spec, profiles, w, auto_dtype=auto)
-    return EnergyEstimate(spec, w, mode, f, tuple(energy_records(f, watts, mode)))
+    return EnergyEstimate(model=spec, workload=w, engine=f.engine,
+                          rows=tuple(energy_records(f, watts, mode)), power_mode=mode, fleet=f)

@@ -160,30 +160,40 @@ def warn_unlike(profiles: Sequence[HardwareProfile], engine: Engine,
 
 
 @dataclass(frozen=True)
-class DeviceComparison:
-    """Devices (and engines) ranked for one workload: `costmodel compare`. records(): the
-    rows of `--format json` (dicts, ranked, base units; JSON-ready but NaN, which the CLI
-    writes as null); frame(): the same rows as a DataFrame (the values of `--format csv`).
-    fleets: one evaluation per engine priced; refused: each engine given that refuses the
-    workload, with its one-line reason (compare over several engines)."""
+class Rows:
+    """A fleet command's result from Python (compare, plan, batching, capacity, energy): the
+    model, the workload as priced, the engine of its expected latencies and the rows the
+    command prints. records(): the rows of `--format json` (dicts, base units; None / NaN
+    where the CLI writes null), with the engine and compression columns (run_columns);
+    frame(): the same rows as a DataFrame."""
 
     model: ModelSpec
     workload: Workload
-    rank_by: RankBy
-    fleets: tuple[Fleet, ...]
+    engine: str
     rows: tuple[dict[str, Any], ...]
-    refused: dict[str, str]
 
     def records(self) -> list[dict[str, Any]]:
-        """The ranked rows of `--format json` / `--format csv`, as dicts."""
-        return run_columns([dict(r) for r in self.rows], self.fleets[0].engine, self.workload)
+        """The rows of `--format json` / `--format csv`, as dicts."""
+        return run_columns([dict(r) for r in self.rows], self.engine, self.workload)
 
     def frame(self) -> pd.DataFrame:
         """records() as a DataFrame (`pd.read_csv` of `--format csv` holds the same values;
-        it reads whole byte counts back as ints and an empty hardware_changes as NaN)."""
+        it reads whole byte counts back as ints and an empty cell as NaN)."""
         import pandas as pd
 
         return pd.DataFrame(self.records())
+
+
+@dataclass(frozen=True)
+class DeviceComparison(Rows):
+    """Devices (and engines) ranked for one workload: `costmodel compare` (rows ranked best
+    first; engine: the first engine's). fleets: one evaluation per engine priced; refused:
+    each engine given that refuses the workload, with its one-line reason (compare over
+    several engines)."""
+
+    rank_by: RankBy
+    fleets: tuple[Fleet, ...]
+    refused: dict[str, str]
 
     def __repr__(self) -> str:
         best, n, unfit = self.rows[0], len(self.rows), sum(not r["fits"] for r in self.rows)
@@ -263,6 +273,24 @@ def _evaluate(spec: ModelSpec, w: Workload, engines: list[str | None],
     return runs.fleets, runs.refused
 
 
+def model_and_workload(model: ModelArg, workload: Workload | None, engine: Any,
+                       fields: dict[str, Any]) -> tuple[ModelSpec, Workload, bool]:
+    """The model, the workload (engine: an id or YAML path, None: the workload's) and whether
+    the dtype is each device's own (auto_dtype), with the CLI's set-up refusals: the set-up of
+    every fleet command's Python API."""
+    auto = auto_dtype(workload, fields)
+    if engine is not None:
+        if not isinstance(engine, str | os.PathLike):
+            raise CostmodelError(f"engine: got {type(engine).__name__}; give an id such as "
+                                 "'vllm' or a YAML path")
+        fields = {**fields, "engine": os.fspath(engine)}
+    w = workload_arg(workload, fields)
+    spec = model_arg(model)
+    refuse_unused(spec, w)
+    refuse_count_above(spec, w)
+    return spec, w, auto
+
+
 def compare(model: ModelArg, hardware: Any = None, workload: Workload | None = None, *,
             engine: Any = None, rank_by: RankBy | str = "e2e", power_mode: str | None = None,
             **fields: Any) -> DeviceComparison:
@@ -275,11 +303,8 @@ def compare(model: ModelArg, hardware: Any = None, workload: Workload | None = N
     without act_dtype each device computes in bf16 where it has it, else fp16, as the CLI
     without --dtype. Bad input raises CostmodelError: the CLI's line."""
     by, engines = _rank_by(rank_by), _engines(engine)
-    auto = auto_dtype(workload, fields)
-    w = workload_arg(workload, {**fields, **({"engine": engines[0]} if engines[0] else {})})
-    spec = model_arg(model)
-    refuse_unused(spec, w)
-    refuse_count_above(spec, w)
+    spec, w, auto = model_and_workload(model, workload, engines[0], fields)
     fleets, refused = _evaluate(spec, w, engines, devices_for(hardware), auto)
     rows = ranked_records(fleets, by, power_mode)
-    return DeviceComparison(spec, w, by, fleets, tuple(rows), refused)
+    return DeviceComparison(model=spec, workload=w, engine=fleets[0].engine, rows=tuple(rows),
+                            rank_by=by, fleets=fleets, refused=refused)

@@ -18,19 +18,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from costmodel.analysis.arguments import ModelArg, model_arg, whole, workload_arg
-from costmodel.analysis.compression_options import refuse_count_above
-from costmodel.analysis.device_ranking import auto_dtype, device_fields, devices_for, run_columns
+from costmodel.analysis.arguments import ModelArg, whole
+from costmodel.analysis.device_ranking import Rows, device_fields, devices_for, model_and_workload
 from costmodel.analysis.plan import PlanResult, Slo
 from costmodel.analysis.plan import plan as plan_fleet
-from costmodel.analysis.refusals import refuse_unused
 from costmodel.errors import CostmodelError
-from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import MAX_BATCH, Workload
 from costmodel.units import seconds
 
 if TYPE_CHECKING:
-    import pandas as pd
+    pass
 
 
 @dataclass(frozen=True)
@@ -127,35 +124,20 @@ def plan_records(res: PlanResult, slo: Slo) -> list[dict[str, Any]]:
 
 
 @dataclass(frozen=True)
-class DevicePlan:
+class DevicePlan(Rows):
     """Per device, against a latency SLO: is it met, the largest batch that meets it and fits,
     what limits it, and what scaling of compute, bandwidth or memory would meet it at the
-    target batch (the workload's batch): `costmodel plan`. records(): the rows of `--format
-    json` (dicts, base units; None where not met, inf where no scaling up to 1000x meets it,
-    which the CLI writes as null); frame(): the same rows as a DataFrame."""
+    target batch (the workload's batch): `costmodel plan` (records(): None where not met, inf
+    where no scaling up to 1000x meets it, which the CLI writes as null)."""
 
-    model: ModelSpec
-    workload: Workload
     slo: Slo
     max_batch: int
     result: PlanResult
-    rows: tuple[dict[str, Any], ...]
-
-    def records(self) -> list[dict[str, Any]]:
-        """The rows of `--format json` / `--format csv`, as dicts."""
-        return run_columns([dict(r) for r in self.rows], self.result.fleet.engine,
-                           self.workload)
-
-    def frame(self) -> pd.DataFrame:
-        """records() as a DataFrame (`pd.read_csv` of `--format csv` holds the same values)."""
-        import pandas as pd
-
-        return pd.DataFrame(self.records())
 
     def __repr__(self) -> str:
         n, met = len(self.rows), [r for r in self.rows if r["met_at_batch_1"]]
         head = (f"<DevicePlan {self.model.name}, {slo_text(self.slo)}, batch searched "
-                f"1..{self.max_batch}, {n} device{'s' * (n != 1)} on {self.result.fleet.engine}")
+                f"1..{self.max_batch}, {n} device{'s' * (n != 1)} on {self.engine}")
         if not met:
             return f"{head} | none meets it>"
         top = max(met, key=lambda r: r["largest_batch"])
@@ -170,23 +152,6 @@ def max_batch_arg(max_batch: Any) -> int:
     if top is None:
         raise CostmodelError(f"max_batch: None is not a whole number in 1..{MAX_BATCH}")
     return top
-
-
-def model_and_workload(model: ModelArg, workload: Workload | None, engine: Any,
-                       fields: dict[str, Any]) -> tuple[ModelSpec, Workload, bool]:
-    """The model, the workload (engine: an id or YAML path, None: the workload's) and whether
-    the dtype is each device's own (auto_dtype), with the CLI's set-up refusals."""
-    auto = auto_dtype(workload, fields)
-    if engine is not None:
-        if not isinstance(engine, str | os.PathLike):
-            raise CostmodelError(f"engine: got {type(engine).__name__}; give an id such as "
-                                 "'vllm' or a YAML path")
-        fields = {**fields, "engine": os.fspath(engine)}
-    w = workload_arg(workload, fields)
-    spec = model_arg(model)
-    refuse_unused(spec, w)
-    refuse_count_above(spec, w)
-    return spec, w, auto
 
 
 def plan(model: ModelArg, hardware: Any = None, workload: Workload | None = None, *,
@@ -205,4 +170,5 @@ def plan(model: ModelArg, hardware: Any = None, workload: Workload | None = None
     top = max_batch_arg(max_batch)
     refuse_split(w.parallel.microbatches, top)
     res = plan_fleet(spec, devices_for(hardware)(w), w, slo, max_batch=top, auto_dtype=auto)
-    return DevicePlan(spec, w, slo, top, res, tuple(plan_records(res, slo)))
+    return DevicePlan(model=spec, workload=w, engine=res.fleet.engine,
+                      rows=tuple(plan_records(res, slo)), slo=slo, max_batch=top, result=res)

@@ -17,17 +17,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from costmodel.analysis.arguments import ModelArg, grid_values
-from costmodel.analysis.device_ranking import device_fields, devices_for, run_columns
+from costmodel.analysis.device_ranking import Rows, device_fields, devices_for, model_and_workload
 from costmodel.analysis.plan import Batching, Capacity, Slo
 from costmodel.analysis.plan import batching as batching_fleet
 from costmodel.analysis.plan import capacity as capacity_fleets
-from costmodel.analysis.planning import max_batch_arg, model_and_workload, slo_of, slo_text
+from costmodel.analysis.planning import max_batch_arg, slo_of, slo_text
 from costmodel.errors import CostmodelError
-from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import MAX_BATCH, Workload
 
 if TYPE_CHECKING:
-    import pandas as pd
+    pass
 
 
 def _num(x: float) -> float | None:
@@ -79,28 +78,8 @@ def capacity_records(res: dict[str, Capacity], w: Workload) -> list[dict[str, An
     return sorted(recs, key=lambda r: r["hardware"])
 
 
-@dataclass(frozen=True)
-class _Rows:
-    """A study's rows: records() the CLI's `--format json` rows, frame() them as a DataFrame."""
-
-    model: ModelSpec
-    workload: Workload
-    engine: str
-    rows: tuple[dict[str, Any], ...]
-
-    def records(self) -> list[dict[str, Any]]:
-        """The rows of `--format json` / `--format csv`, as dicts (None / NaN: the CLI's null)."""
-        return run_columns([dict(r) for r in self.rows], self.engine, self.workload)
-
-    def frame(self) -> pd.DataFrame:
-        """records() as a DataFrame (`pd.read_csv` of `--format csv` holds the same values)."""
-        import pandas as pd
-
-        return pd.DataFrame(self.records())
-
-
 @dataclass(frozen=True, repr=False)
-class BatchingStudy(_Rows):
+class BatchingStudy(Rows):
     """Decode throughput, TPOT and compute-bound shares versus batch per device, and the batch
     where decode turns compute-bound: `costmodel batching` (one row per device and batch)."""
 
@@ -122,7 +101,7 @@ class BatchingStudy(_Rows):
 
 
 @dataclass(frozen=True, repr=False)
-class ServingCapacity(_Rows):
+class ServingCapacity(Rows):
     """Per device, without and with the workload's compression: the largest batch that fits,
     decode throughput there, the max-load batch, and requests/s per GPU meeting the SLO
     (static batching): `costmodel capacity`."""
