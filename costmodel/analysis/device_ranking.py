@@ -143,6 +143,20 @@ def default_devices(w: Workload, sets: Sequence[str] = ()) -> list[HardwareProfi
     return keep
 
 
+def missing_devices(fleets: Sequence[Fleet]) -> dict[str, tuple[str, ...]]:
+    """Per engine, the devices another engine of `fleets` ranks that it leaves out (the
+    default list drops the datasheet-only profiles on an engine that runs measured kernels);
+    engines with no gap are absent."""
+    every = list(dict.fromkeys(h.id for f in fleets for h in f.profiles))
+    gaps = {}
+    for f in fleets:
+        have = {h.id for h in f.profiles}
+        gap = tuple(d for d in every if d not in have)
+        if gap:
+            gaps[f.engine] = gap
+    return gaps
+
+
 def warn_unlike(profiles: Sequence[HardwareProfile], engine: Engine,
                 name: str = "--hardware") -> None:
     """One UnlikeDevicesWarning for a list that mixes datasheet-only and calibrated devices
@@ -189,11 +203,16 @@ class DeviceComparison(Rows):
     """Devices (and engines) ranked for one workload: `costmodel compare` (rows ranked best
     first; engine: the first engine's). fleets: one evaluation per engine priced; refused:
     each engine given that refuses the workload, with its one-line reason (compare over
-    several engines)."""
+    several engines); missing(): the devices each engine leaves out that another ranks."""
 
     rank_by: RankBy
     fleets: tuple[Fleet, ...]
     refused: dict[str, str]
+
+    def missing(self) -> dict[str, tuple[str, ...]]:
+        """Per engine, the devices another engine ranks that it does not (the CLI's "not
+        ranked on ENGINE: ..." lines); {} with one engine or no gap."""
+        return missing_devices(self.fleets)
 
     def __repr__(self) -> str:
         best, n, unfit = self.rows[0], len(self.rows), sum(not r["fits"] for r in self.rows)

@@ -10,7 +10,7 @@ import numpy as np
 import typer
 
 from costmodel.analysis.device_energy import CLI_SUPPLY, energy_records, refuse_no_power
-from costmodel.analysis.device_ranking import RankBy, ranked_records
+from costmodel.analysis.device_ranking import RankBy, missing_devices, ranked_records
 from costmodel.analysis.devices import Fleet, evaluate_fleet, power_W
 from costmodel.analysis.engine_fleets import EngineFleets, evaluate_engines
 from costmodel.cli import captions, feedback
@@ -82,13 +82,9 @@ def not_ranked(runs: EngineFleets) -> list[str]:
     engine ranks that another leaves out (the default list drops the datasheet-only profiles
     on an engine with measured kernels: fleet_common.devices)."""
     lines = [f"not ranked on {e}: {as_option(why)}" for e, why in runs.refused.items()]
-    every = list(dict.fromkeys(h.id for f in runs.fleets for h in f.profiles))
     missing: dict[tuple[str, ...], list[str]] = {}
-    for f in runs.fleets:
-        have = {h.id for h in f.profiles}
-        gap = tuple(d for d in every if d not in have)
-        if gap:
-            missing.setdefault(gap, []).append(f.engine)
+    for engine, gap in missing_devices(runs.fleets).items():
+        missing.setdefault(gap, []).append(engine)
     return lines + [f"not ranked on {', '.join(engines)}: {', '.join(gap)} (datasheet peaks "
                     "only: the default device list leaves them out on an engine that runs "
                     "measured kernels; -H lists them)" for gap, engines in missing.items()]

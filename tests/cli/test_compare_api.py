@@ -142,3 +142,18 @@ def test_an_engine_the_workload_refuses_is_left_out_with_a_warning(capsys):
         costmodel.compare("llava-1.5-7b", "a100-80gb", convention="llm-viewer",
                           engine=["vllm", "trtllm"])
     assert alone == f"error: {as_option(str(e.value))}\n"
+
+
+def test_missing_devices_are_the_clis_not_ranked_line(capsys):
+    """missing(): the devices one engine ranks that another leaves out, as the table's last
+    line names them (the default list drops LLM-Viewer's datasheet copies on vllm, not on
+    ideal); {} with one engine."""
+    cmp = costmodel.compare("llava-1.5-7b", engine=["vllm", "ideal"])
+    gaps = cmp.missing()
+    ranked = {e: {r["hardware"] for r in cmp.records() if r["engine"] == e} for e in gaps}
+    assert list(gaps) == ["vllm"] and gaps["vllm"] and not ranked["vllm"] & set(gaps["vllm"])
+    assert set(gaps["vllm"]) <= {r["hardware"] for r in cmp.records() if r["engine"] == "ideal"}
+    code, out, _ = run(["compare", "llava-1.5-7b", "--engine", "vllm,ideal"], capsys)
+    assert code == 0 and out.rstrip().splitlines()[-1].startswith(
+        f"not ranked on vllm: {', '.join(gaps['vllm'])} (datasheet peaks only")
+    assert costmodel.compare("llava-1.5-7b", ["a100-80gb", "h100-sxm"]).missing() == {}
