@@ -91,12 +91,16 @@ def decode_cost(a: Op, b: Op, r: Rates, overlap: str, n: Arr, span: Arr,
     k = a.count if k is None else k
     launch = r.launch_for(a) if launch is None else launch
 
-    def series(x: Arr, y: Arr) -> Arr:
-        return k * (n * x + (y - x) / span * n * (n - 1) / 2.0)
+    def by_slope(x: Arr, slope: Arr) -> Arr:  # sum over the n steps of x + slope * j
+        return k * (n * x + slope * n * (n - 1) / 2.0)
 
+    def series(x: Arr, y: Arr) -> Arr:
+        return by_slope(x, (y - x) / span)
+
+    compute_slope, memory_slope = (tb.compute_s - ta.compute_s) / span, (
+        tb.memory_s - ta.memory_s) / span
     if overlap == "roofline":
-        core = sum_linear_max(ta.compute_s, (tb.compute_s - ta.compute_s) / span,
-                              ta.memory_s, (tb.memory_s - ta.memory_s) / span, n)
+        core = sum_linear_max(ta.compute_s, compute_slope, ta.memory_s, memory_slope, n)
         lat = k * (core + n * launch)
     else:
         lat = series(ta.compute_s + ta.memory_s, tb.compute_s + tb.memory_s) + k * n * launch
@@ -106,8 +110,8 @@ def decode_cost(a: Op, b: Op, r: Rates, overlap: str, n: Arr, span: Arr,
         series(a.weight_bytes, b.weight_bytes),
         series(a.act_read_bytes + a.act_write_bytes, b.act_read_bytes + b.act_write_bytes),
         series(a.kv_read_bytes + a.kv_write_bytes, b.kv_read_bytes + b.kv_write_bytes),
-        series(ta.compute_s, tb.compute_s), series(ta.memory_s, tb.memory_s), lat + comm, comm,
-        k * n * launch,
+        by_slope(ta.compute_s, compute_slope), by_slope(ta.memory_s, memory_slope), lat + comm,
+        comm, k * n * launch,
     )
 
 

@@ -289,16 +289,14 @@ def sum_linear_max(a1: Arr, b1: Arr, a2: Arr, b2: Arr, n: Arr) -> Arr:
     sum max(x, y) = sum y + sum max(x - y, 0), and x - y = c + e*j changes sign at most once.
     """
     n = np.asarray(n, dtype=float)
-    c, e = a1 - a2, b1 - b2
+    c, e = a1 - a2, b1 - b2 + 0.0  # + 0.0: -0.0 -> +0.0, so that -c / e takes c's sign
     total_y = _series(a2, b2, 0.0, n)
     with np.errstate(divide="ignore", invalid="ignore"):
-        root = np.where(e != 0, -c / np.where(e != 0, e, 1.0), 0.0)
-    # e > 0: positive for j > root; e < 0: positive for j < root; e == 0: all or none.
-    lo = np.where(e > 0, np.clip(np.floor(root) + 1, 0, n), 0.0)
-    hi = np.where(e < 0, np.clip(np.ceil(root), 0, n), n)
-    flat_pos = (e == 0) & (c > 0)
-    lo = np.where((e == 0), 0.0, lo)
-    hi = np.where((e == 0), np.where(flat_pos, n, 0.0), hi)
+        root = -c / e  # e == 0: -inf (c > 0: every j), +inf (c < 0: none), NaN (c == 0: zeros)
+    # e >= 0: positive for j > root; e < 0: positive for j < root. fmax / fmin take 0 for NaN.
+    rising = e >= 0
+    lo = np.where(rising, np.fmin(np.fmax(np.floor(root) + 1, 0.0), n), 0.0)
+    hi = np.where(rising, n, np.fmin(np.fmax(np.ceil(root), 0.0), n))
     pos = _series(c, e, lo, np.maximum(hi, lo))
     return total_y + pos
 
