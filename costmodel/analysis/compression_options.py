@@ -9,17 +9,21 @@ fix). A comma list of --keep values is `keep_values`.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from pydantic import ValidationError
 
+from costmodel.core.compression.points import kept_counts
+from costmodel.core.inputs import Points
+from costmodel.core.ops import Arr
 from costmodel.errors import CostmodelError, one_line
 from costmodel.specs.compression import (
     AnyCompression,
     Compression,
     CompressionPlan,
     KVCompression,
+    as_plan,
     check_schedule,
 )
 from costmodel.specs.compression_methods import METHODS, MethodInfo
@@ -270,34 +274,42 @@ def refuse_count_above(spec: ModelSpec, w: Workload) -> None:
     from costmodel.analysis.prepare import points
 
     if w.compression is not None:
-        check_kept_count(w.compression, float(points(spec, w, {}, 1).visual[0, 0]), spec.name)
+        check_kept_count(w.compression, spec, points(spec, w, {}, 1))
 
 
-def check_kept_count(comp: AnyCompression, visual_tokens: float, model: str) -> None:
-    """A kept count above the visual tokens there are is refused (a sweep caps it instead), in
-    a plan's stages too (--keep with --kv-keep or --sparse-decode builds a CompressionPlan)."""
-    stages = comp.stages if isinstance(comp, CompressionPlan) else (comp,)
-    reach = visual_tokens  # visual tokens that reach the LLM after the stages before it
-    for c in stages:
-        if c.keep_tokens is not None and c.keep_tokens > visual_tokens:
-            raise CostmodelError(f"--keep: {c.keep_tokens} tokens kept, but {model} has "
-                                 f"{count_text(visual_tokens)} visual tokens here; keep fewer "
-                                 "or give a ratio")
-        if c.where != "llm_layer":
-            reach = min(reach, c.keep_tokens if c.keep_tokens is not None
-                        else math.floor((c.keep_ratio or 1.0) * visual_tokens))
-    _check_schedule_counts(stages, reach, " (after --keep)" if reach < visual_tokens else "")
+def check_kept_count(comp: AnyCompression, spec: ModelSpec, pts: Points) -> None:
+    """A kept count above the visual tokens entering its stage at the request `pts` (one
+    point) is refused, in a plan's stages too: a keep_tokens above the tokens there are, a
+    schedule count above those reaching the LLM. The core would cap it to them, silently; a
+    sweep labels those points '(capped at N)' by the same rule (core/compression/points.
+    kept_counts)."""
+    request = _one(pts.visual)
+    for c, count, entering in kept_counts(spec, pts, comp):
+        n = _one(entering)
+        if count <= n:
+            continue
+        if c.schedule is None:
+            raise CostmodelError(f"--keep: {count} tokens kept, but {spec.name} has "
+                                 f"{count_text(n)} visual tokens here; keep fewer or give a "
+                                 "ratio")
+        after = f" (after {_before_llm(comp)})" if n < request else ""
+        raise CostmodelError(f"--schedule: keeps {count_text(count)} tokens, but "
+                             f"{count_text(n)} visual tokens reach the LLM{after}; give "
+                             f"counts up to {count_text(n)} or ratios")
 
 
-def _check_schedule_counts(stages: Sequence[Compression], reach: float, after: str) -> None:
-    """A schedule count above the visual tokens reaching the LLM would be capped to them,
-    silently: refused (a ratio is of those tokens and always fits)."""
-    for c in stages:
-        counts = [t for _, t in c.schedule or () if t > 1]
-        if counts and max(counts) > reach:
-            raise CostmodelError(f"--schedule: keeps {count_text(max(counts))} tokens, but "
-                                 f"{count_text(reach)} visual tokens reach the LLM{after}; give "
-                                 f"counts up to {count_text(reach)} or ratios")
+def _one(x: Arr) -> float:
+    return float(np.asarray(x, dtype=float).reshape(-1)[0])
+
+
+def _before_llm(comp: AnyCompression) -> str:
+    """The option of the last stage before the LLM: --method for a video method (its merge
+    and per-frame keep), --merge-per-layer for ToMe's r, else --keep."""
+    plan = as_plan(comp)
+    assert plan is not None
+    c = [s for s in plan.ordered if s.where != "llm_layer"][-1]
+    return (f"--method {c.method}" if c.is_video else "--merge-per-layer"
+            if c.merge_per_layer is not None else "--keep")
 
 
 def keep_values(keep: str | None) -> list[str | None]:

@@ -31,11 +31,13 @@ from costmodel.analysis.arguments import (
 )
 from costmodel.analysis.prepare import image_size, prepare
 from costmodel.analysis.sweep_axes import DISPLAY, Axes, resolve
+from costmodel.core.compression.points import capped_at
 from costmodel.core.evaluate import STAGES, Evaluation, evaluate
+from costmodel.core.inputs import Points
 from costmodel.core.ops import Arr
 from costmodel.core.video import sampled_frame_arrays
 from costmodel.errors import CostmodelError
-from costmodel.specs.compression import AnyCompression, CompressionPlan
+from costmodel.specs.compression import AnyCompression
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Workload
@@ -63,18 +65,24 @@ def evaluate_axes(spec: ModelSpec, profiles: Sequence[HardwareProfile], axes: Ax
     hardware-major. Returns it, the grid columns and the engine id."""
     cols = axes.columns(batch)
     prep = prepare(spec, profiles, axes.workload, columns=cols)
-    return evaluate(spec, prep), _grid(spec, axes, prep.points.visual, cols, len(profiles)), (
+    return evaluate(spec, prep), _grid(spec, axes, prep.points, cols, len(profiles)), (
         prep.engine.id)
 
 
-def _grid(spec: ModelSpec, axes: Axes, visual: Arr, cols: dict[str, Arr], n_hw: int,
+def _grid(spec: ModelSpec, axes: Axes, pts: Points, cols: dict[str, Arr], n_hw: int,
           first: int = 0) -> dict[str, Arr]:
     """Grid columns of n_hw devices (indices from `first`) over the flattened points: the
-    visual tokens each point gives and the columns naming its visual input (DISPLAY)."""
+    visual tokens each point gives, the tokens a count of the compression is capped at there
+    (core/compression/points.capped_at; NaN where none is) and the columns naming its visual
+    input (DISPLAY)."""
     bat = cols["batch"]
-    vis = np.broadcast_to(np.asarray(visual, dtype=float).reshape(-1), bat.shape)
+
+    def flat(x: Arr) -> Arr:
+        return np.tile(np.broadcast_to(np.asarray(x, dtype=float).reshape(-1), bat.shape), n_hw)
+
     grid = {"hw_idx": np.repeat(np.arange(first, first + n_hw), bat.size),
-            "visual_tokens": np.tile(vis, n_hw), "batch": np.tile(bat, n_hw)}
+            "visual_tokens": flat(pts.visual), "batch": np.tile(bat, n_hw),
+            "capped_at": flat(capped_at(spec, pts, axes.workload.compression))}
     for name, values in _display(spec, axes, cols).items():
         grid[name] = np.tile(values, n_hw)
     return grid
@@ -136,6 +144,7 @@ def _columns(ev: Evaluation, grid: dict[str, Arr], n_hw: int, model_idx: int) ->
     return {**extra, "model": np.full(n * k, model_idx), "hardware": np.repeat(grid["hw_idx"], k),
             "batch": np.repeat(grid["batch"].astype(int), k),
             "visual_tokens": np.repeat(grid["visual_tokens"].astype(int), k),
+            "capped_at": np.repeat(grid["capped_at"], k),
             "stage": np.tile(np.arange(k), n), "fits": np.repeat(_flat(ev.fits, shape), k),
             "block": block.reshape(len(FLOAT_COLUMNS), n * k)}
 
@@ -157,7 +166,7 @@ def _frame(parts: list[dict[str, Arr]], names: list[str], hw_names: list[str],
            for c in DISPLAY if c in parts[0]},
         "text_tokens": np.full(rows, w.text_tokens),
         "output_tokens": np.full(rows, w.output_tokens),
-        "compression": compression_column(w.compression, cat("visual_tokens")),
+        "compression": compression_column(w.compression, cat("capped_at")),
         "engine": pd.Categorical.from_codes(np.zeros(rows, dtype=int), pd.Index([engine])),
         "stage": pd.Categorical.from_codes(cat("stage"), pd.Index(list(STAGES))),
     })
@@ -166,36 +175,19 @@ def _frame(parts: list[dict[str, Arr]], names: list[str], hw_names: list[str],
     return pd.concat([head, nums], axis=1)
 
 
-def compression_column(comp: AnyCompression | None, visual: Arr) -> pd.Categorical:
+def compression_column(comp: AnyCompression | None, cap: Arr) -> pd.Categorical:
     """Each row's compression label: the compression's, with ' (capped at N)' where a count
-    it keeps is above the N tokens there are, which are then all kept (counts are capped:
-    docs/methodology.md): a stage's kept count (keep_tokens; not a video method's per-frame
-    count) above the row's visual tokens, or a schedule's count above the visual tokens that
-    reach the LLM (`estimate` refuses both: analysis/compression_options.check_kept_count)."""
+    it keeps is above the N visual tokens entering its stage, which are then all kept (`cap`,
+    per row: core/compression/points.capped_at, NaN where none is): a stage's keep_tokens,
+    or a schedule's count above the visual tokens reaching the LLM (after the stages before
+    it, a video method's merge included). `estimate` refuses the same counts
+    (analysis/compression_options.check_kept_count, by the same rule)."""
     label = comp.label if comp else "none"
-    cap = capped_at(comp, np.asarray(visual, dtype=float))
+    cap = np.asarray(cap, dtype=float)
     below = np.unique(cap[np.isfinite(cap)]).astype(int)
     codes = np.where(np.isfinite(cap), 1 + np.searchsorted(below, np.nan_to_num(cap)), 0)
     names = [label, *(f"{label} (capped at {n})" for n in below)]
     return pd.Categorical.from_codes(codes, pd.Index(names))
-
-
-def capped_at(comp: AnyCompression | None, visual: Arr) -> Arr:
-    """Per row, the token count a kept count of `comp` is capped at (NaN where none is): the
-    visual tokens under a stage's keep_tokens above them; else the visual tokens reaching the
-    LLM (after the stages before it; floor(r x N) for a ratio) under a schedule count above
-    them."""
-    stages = comp.stages if isinstance(comp, CompressionPlan) else (comp,) if comp else ()
-    counts = [c.keep_tokens for c in stages if c.keep_tokens is not None and not c.is_video]
-    cap = np.where(visual < max(counts, default=-np.inf), visual, np.nan)
-    reach = visual
-    for c in stages:
-        if c.where != "llm_layer" and not c.is_video:
-            kept = c.keep_tokens if c.keep_tokens is not None else np.floor(
-                (c.keep_ratio or 1.0) * visual)
-            reach = np.minimum(reach, kept)
-    sched = [t for c in stages for _, t in c.schedule or () if t > 1]
-    return np.where(np.isnan(cap) & (reach < max(sched, default=-np.inf)), reach, cap)
 
 
 CHUNK = 200_000  # points per evaluation when a sweep reports progress
@@ -216,7 +208,7 @@ def _chunked(parts: list[dict[str, Arr]], spec: ModelSpec, hardware: Sequence[Ha
         for lo in range(0, size, CHUNK):
             part = {k: v[lo:lo + CHUNK] for k, v in cols.items()}
             prep = prepare(spec, [h], axes.workload, columns=part)
-            grid = _grid(spec, axes, prep.points.visual, part, 1, first=d)
+            grid = _grid(spec, axes, prep.points, part, 1, first=d)
             parts.append(_columns(evaluate(spec, prep), grid, 1, model_idx))
             engine, done = prep.engine.id, done + part["batch"].size
             progress(done, total)

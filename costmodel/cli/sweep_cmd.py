@@ -95,7 +95,7 @@ def _base_label(label: str) -> str:
 
 def _capped_note(df: pd.DataFrame) -> str:
     """'\ncapped: ...' naming the points where a count the compression keeps is above the
-    tokens there are (analysis/sweep.capped_at; their rows' compression reads '... (capped at
+    tokens there are (core/compression/points.capped_at; their rows' compression reads '... (capped at
     N)' in -f csv/json); '' when none."""
     if "compression" not in df:
         return ""

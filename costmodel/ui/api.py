@@ -25,7 +25,7 @@ from costmodel.analysis.estimate import Estimate
 from costmodel.analysis.estimate import estimate as run_estimate
 from costmodel.analysis.refusals import refuse_unused
 from costmodel.cli import ClickException, UsageError, _click_line
-from costmodel.cli.compression_options import check_kept_count, compression_from_options
+from costmodel.cli.compression_options import compression_from_options, refuse_count_above
 from costmodel.cli.options import as_option, workload_from_values
 from costmodel.core.evaluate import Evaluation
 from costmodel.errors import CostmodelError, one_line
@@ -154,8 +154,9 @@ def compressed(i: Inputs, base: Estimate) -> tuple[Estimate, list[str]] | None:
     comp = i.compression
     if comp is None:
         return None
-    check_kept_count(comp, base.plan.llm_tokens, i.spec.name)
-    return estimate(i, i.workload.model_copy(update={"compression": comp}))
+    w = i.workload.model_copy(update={"compression": comp})
+    refuse_count_above(i.spec, w)
+    return estimate(i, w)
 
 
 def sweep_grid(visual_tokens: float) -> str:

@@ -117,7 +117,9 @@ def test_a_keep_list_outside_compare_compression_points_there(cmd, capsys):
 @pytest.mark.parametrize(("extra", "said"), [
     (["--keep", "0.1", "--schedule", "0:576,8:288"], "576 tokens, but 57 visual tokens reach "
                                                      "the LLM (after --keep)"),
-    (["--schedule", "0:1000,8:288"], "1000 tokens, but 576 visual tokens reach the LLM;")])
+    (["--schedule", "0:1000,8:288"], "1000 tokens, but 576 visual tokens reach the LLM;"),
+    (["--at", "vit", "--keep", "0.5", "--schedule", "0:301"],
+     "301 tokens, but 300 visual tokens reach the LLM (after --keep)")])
 def test_a_schedule_count_above_the_tokens_reaching_the_llm_is_refused(extra, said, capsys):
     # capped to the tokens there are, the schedule did nothing: TTFT equal to --keep 0.1 alone
     for cmd in (["estimate"], ["compare-compression"]):
@@ -133,6 +135,29 @@ def test_a_schedule_within_the_tokens_still_runs(capsys):
     _, half, _ = run(["estimate", *BASE, "--keep", "0.5", "-f", "json"], capsys)
     pre = [json.loads(x)["stages"]["prefill"]["flops"] for x in (out, half)]
     assert pre[0] < pre[1]
+
+
+def test_a_schedule_after_tome_is_held_to_the_tokens_tome_leaves(capsys):
+    """ToMe keeping 0.5 of LLaVA-1.5's 576 patches merges r = floor(576 x 0.5 / 23) = 12 a
+    layer over 23 executed layers: 576 - 12 x 23 = 300 tokens reach the LLM (the core's
+    count), not floor(0.5 x 576) = 288, which the refusal counted before (0:290 was refused,
+    0:301 ran capped). 0:300 keeps them all: priced as ToMe alone; 0:290 prunes further."""
+    from costmodel.analysis.arguments import model_arg
+    from costmodel.analysis.prepare import points
+    from costmodel.core.compression.formulas import visual_token_counts
+    from costmodel.specs.workload import Workload
+
+    spec = model_arg("llava-1.5-7b")
+    tome = Compression(where="vit", keep_ratio=0.5)
+    assert visual_token_counts(spec, points(spec, Workload(), {}, 1), tome)[0].item() == 300
+
+    def prefill(*extra):
+        code, out, err = run(["estimate", *BASE, "--at", "vit", "--keep", "0.5", *extra,
+                              "-f", "json"], capsys)
+        assert code == 0, err
+        return json.loads(out)["stages"]["prefill"]["flops"]
+
+    assert prefill("--schedule", "0:300") == prefill() > prefill("--schedule", "0:290")
 
 
 def test_estimate_and_sweep_take_the_method_knobs(capsys):

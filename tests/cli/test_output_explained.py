@@ -117,8 +117,11 @@ def test_sweep_labels_a_schedule_capped_at_the_tokens_reaching_the_llm(capsys):
     schedule's 100 is above the 64 reaching the LLM whatever the visual tokens."""
     import numpy as np
 
-    from costmodel.analysis.sweep import capped_at
+    from costmodel.analysis.arguments import model_arg
+    from costmodel.analysis.prepare import points
+    from costmodel.core.compression.points import capped_at
     from costmodel.specs.compression import Compression, CompressionPlan
+    from costmodel.specs.workload import Workload
     from costmodel.sweep import sweep
 
     args = ["sweep", "llava-1.5-7b", "-H", "a100-80gb", "--visual-tokens", "32,576",
@@ -135,6 +138,49 @@ def test_sweep_labels_a_schedule_capped_at_the_tokens_reaching_the_llm(capsys):
     assert rows[0]["flops"] == plain[32] and rows[1]["flops"] < plain[576]
     plan = CompressionPlan(stages=(Compression(where="projector", keep_tokens=64),
                                    Compression(where="llm_layer", schedule=((0, 100), (8, 50)))))
-    assert np.array_equal(capped_at(plan, np.array([32.0, 64.0, 576.0])), [32.0, 64.0, 64.0])
+    spec = model_arg("llava-1.5-7b")
+    pts = points(spec, Workload(), {"visual_tokens": np.array([32.0, 64.0, 576.0])}, 3)
+    assert np.array_equal(capped_at(spec, pts, plan), [[32.0, 64.0, 64.0]])
     df = sweep("llava-1.5-7b", "a100-80gb", visual_tokens=[576], compression=plan)
     assert set(df["compression"].astype(str)) == {f"{plan.label} (capped at 64)"}
+
+
+def test_a_schedule_after_a_video_method_is_capped_and_refused_at_the_cores_count(capsys):
+    """dycoke:0.5 over 2, 4 and 8 OneVision frames (393, 785 and 1,569 visual tokens, 196 a
+    frame + 1 newline) leaves 2 x 196 - 98 + 1 = 295, 4 x 196 - 3 x 98 + 1 = 491 and
+    8 x 196 - 7 x 98 + 1 = 883 for the LLM (core/compression/video.py), the count the core
+    reports entering the LLM. A schedule count of 600 is above the first two: the sweep labels
+    exactly those points '(capped at N)' with the core's N, estimate refuses exactly those,
+    naming N, and a capped point is priced as N uncompressed tokens (prefill sees the LLM
+    only). Before, the sweep skipped the video stage (393 'capped at 393', 785 unlabelled) and
+    estimate counted floor(1.0 x N) (both ran, keeping 295 and 491 silently)."""
+    from costmodel.analysis.estimate import estimate
+    from costmodel.analysis.prepare import points
+    from costmodel.core.compression.formulas import visual_token_counts
+    from costmodel.loading.load import load_model
+    from costmodel.specs.compression import Compression, CompressionPlan
+    from costmodel.specs.workload import Workload
+
+    args = ["llava-onevision-0.5b", "-H", "a100-80gb", "--method", "dycoke:0.5",
+            "--schedule", "0:600"]
+    code, js, err = run(["sweep", *args, "--video-frames", "2,4,8", "-f", "json"], capsys)
+    assert code == 0, err
+    rows = {r["video_frames"]: r for r in json.loads(js) if r["stage"] == "prefill"}
+    label = "dycoke@projector keep 1/frame merge 0.5 + prune@L 0:600"
+    assert {f: r["compression"] for f, r in rows.items()} == {
+        2: f"{label} (capped at 295)", 4: f"{label} (capped at 491)", 8: label}
+    spec = load_model("llava-onevision-0.5b")
+    dycoke = Compression(method="dycoke", temporal_merge=0.5)
+    plan = CompressionPlan(stages=(dycoke, Compression(where="llm_layer", schedule=((0, 600),))))
+    for frames, reach in ((2, 295), (4, 491), (8, 883)):
+        pts = points(spec, Workload(video_frames=frames), {}, 1)
+        assert visual_token_counts(spec, pts, dycoke)[0].item() == reach
+        code, _, err = run(["estimate", *args, "--video-frames", str(frames)], capsys)
+        assert (code, err) == ((2, f"error: --schedule: keeps 600 tokens, but {reach} visual "
+                                   f"tokens reach the LLM (after --method dycoke); give counts "
+                                   f"up to {reach} or ratios\n") if reach < 600 else (0, ""))
+    plain = estimate(spec, "a100-80gb", Workload(visual_tokens=295)).stages["prefill"].flops
+    alone = estimate(spec, "a100-80gb", Workload(video_frames=8, compression=dycoke))
+    assert rows[2]["flops"] == plain
+    assert rows[8]["flops"] == estimate(spec, "a100-80gb", Workload(
+        video_frames=8, compression=plan)).stages["prefill"].flops < alone.stages["prefill"].flops

@@ -123,6 +123,42 @@ def apply_stage(spec: ModelSpec, pts: Points, comp: Compression) -> Points:
     return _vit(spec, pts, comp)
 
 
+def stage_count(c: Compression) -> int | None:
+    """The largest visual-token count stage c keeps: keep_tokens, or a schedule's largest count
+    (entries > 1); None where it keeps ratios only."""
+    if c.keep_tokens is not None:
+        return c.keep_tokens
+    return max((int(t) for _, t in c.schedule or () if t > 1), default=None)
+
+
+def kept_counts(spec: ModelSpec, pts: Points,
+                comp: AnyCompression | None) -> list[tuple[Compression, int, Arr]]:
+    """Per stage of `comp` keeping a count (stage_count), in compress_points' order: (stage,
+    count, the visual tokens entering the stage per point). An llm_layer stage is entered by
+    the visual tokens reaching the LLM (after the vit, encoder, projector and video stages,
+    before any in-LLM pruning). A count above them keeps them all: kept_of and llm_stages
+    take the min, so that point is priced as with no count."""
+    if spec.cross_vision is not None:
+        check_compression(comp)
+    plan, out = as_plan(comp), []
+    for c in plan.ordered if plan is not None else ():
+        count = stage_count(c)
+        if count is not None:
+            out.append((c, count, np.asarray(pts.visual, dtype=float)))
+        if c.where != "llm_layer":  # the one llm_layer stage comes last and keeps the visual
+            pts = apply_stage(spec, pts, c)
+    return out
+
+
+def capped_at(spec: ModelSpec, pts: Points, comp: AnyCompression | None) -> Arr:
+    """Per point, the visual tokens a count of `comp` is capped at (NaN where none is): those
+    entering the first stage whose count is above them (kept_counts)."""
+    cap = np.full(np.shape(pts.visual), np.nan)
+    for _, count, entering in kept_counts(spec, pts, comp):
+        cap = np.where(np.isnan(cap) & (entering < count), entering, cap)
+    return cap
+
+
 def compress_points(spec: ModelSpec, pts: Points, comp: AnyCompression | None) -> Points:
     """The points every operator after the compression sees: the stages in order (vit,
     encoder, projector, llm_layer), then KV-cache compression (core/compression/kv.py)."""

@@ -238,3 +238,30 @@ def test_a_ratio_of_one_is_no_stage_only_inside_the_llm(llava, gpu):
     n, d = 576.0, 4096
     assert float(np.ravel(_op(sel, "compress/select").flops)[0]) == pytest.approx(
         2 * n * d + n * math.log2(n), rel=1e-12)  # 4.72 MFLOP
+
+
+def test_each_count_is_held_to_the_tokens_entering_its_stage(llava, gpu):
+    """core/compression/points.kept_counts, the rule the sweep's '(capped at N)' and estimate's
+    refusal share: an encoder keep of 0.5 leaves 50 of 100 and 288 of 576 visual tokens, so a
+    projector keep of 200 after it is capped at 50 at the first point only, and a schedule
+    count of 250 is above what reaches the LLM at both (50; 200), the tokens compress_points
+    hands the LLM. The refusal names the stage's count, not the request's 576."""
+    from costmodel.analysis.prepare import points
+    from costmodel.core.compression.formulas import visual_token_counts
+    from costmodel.core.compression.points import capped_at, kept_counts
+    from costmodel.specs.compression import CompressionPlan
+
+    plan = CompressionPlan(stages=(
+        Compression(where="encoder", keep_ratio=0.5), Compression(where="projector",
+                                                                  keep_tokens=200),
+        Compression(where="llm_layer", schedule=((0, 250), (8, 100)))))
+    pts = points(llava, Workload(), {"visual_tokens": np.array([100.0, 576.0])}, 2)
+    got = [(c.where, n, e.tolist()) for c, n, e in kept_counts(llava, pts, plan)]
+    assert got == [("projector", 200, [[50.0, 288.0]]), ("llm_layer", 250, [[50.0, 200.0]])]
+    assert capped_at(llava, pts, plan).tolist() == [[50.0, 200.0]]
+    no_schedule = CompressionPlan(stages=plan.stages[:2])
+    assert visual_token_counts(llava, pts, no_schedule)[0].tolist() == [[50.0, 200.0]]
+    with pytest.raises(CostmodelError, match="--keep: 200 tokens kept, but .* has 50 visual"):
+        estimate(llava, gpu, Workload(visual_tokens=100, compression=plan))
+    with pytest.raises(CostmodelError, match="keeps 250 tokens, but 200 visual tokens reach"):
+        estimate(llava, gpu, Workload(visual_tokens=576, compression=plan))
