@@ -71,7 +71,8 @@ def cached_config(repo_id: str, cache_dir: Path | None = None, zoo_id: str = "")
             f"cache (searched {where}/"
             f"snapshots/<refs/{REVISION}>/; set HF_HUB_CACHE or HF_HOME to use another cache); "
             f"fetch it with `hf download {repo_id} config.json` (huggingface_hub < 1.0: "
-            "`huggingface-cli download`; costmodel never downloads)" + (f" or use the bundled zoo id '{zoo_id}'" if zoo_id else ""))
+            "`huggingface-cli download`; costmodel never downloads)"
+            + (f" or use the bundled zoo id '{zoo_id}'" if zoo_id else ""))
     return path
 
 
