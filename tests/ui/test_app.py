@@ -142,6 +142,12 @@ BAD = [
 ]
 
 
+def test_ui_doc_counts_the_bad_inputs():
+    """docs/ui.md, "How it works", says how many bad inputs this file checks."""
+    text = " ".join((Path(__file__).parents[2] / "docs" / "ui.md").read_text().split())
+    assert f"the CSV and {len(BAD)} bad inputs)" in text
+
+
 @pytest.mark.parametrize(("state", "field"), BAD, ids=lambda x: str(x))
 def test_bad_input_gets_the_cli_line_by_field(client, capsys, state, field):
     status, doc = view(client, state)
