@@ -70,8 +70,9 @@ def cached_config(repo_id: str, cache_dir: Path | None = None, zoo_id: str = "")
             f"MODEL: '{repo_id}' is no local path and has no config.json in the Hugging Face "
             f"cache (searched {where}/"
             f"snapshots/<refs/{REVISION}>/; set HF_HUB_CACHE or HF_HOME to use another cache); "
-            f"fetch it with `huggingface-cli download {repo_id} config.json` (costmodel never "
-            "downloads)" + (f" or use the bundled zoo id '{zoo_id}'" if zoo_id else ""))
+            f"fetch it with `hf download {repo_id} config.json` (huggingface_hub < 1.0: "
+            "`huggingface-cli download`; costmodel never downloads)"
+            + (f" or use the bundled zoo id '{zoo_id}'" if zoo_id else ""))
     return path
 
 

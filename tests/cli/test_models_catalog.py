@@ -126,7 +126,7 @@ def test_show_text_model_and_table_format():
 @pytest.mark.parametrize("args, needle", [
     (["models", "show", "qwen2-vl-7b", "--image-size", "12"], "--image-size"),
     (["models", "show", "no-such-model"], "NAME: unknown"),
-    (["models", "show", "someorg/absent-model"], "huggingface-cli download someorg/absent-model"),
+    (["models", "show", "someorg/absent-model"], "hf download someorg/absent-model"),
 ])
 def test_show_bad_input_one_line_exit_2(args, needle, capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))

@@ -143,6 +143,27 @@ def test_tutorial_qwen_engine_figures():
             f"{100 * (1 - k.bound.ttft_s / b.bound.ttft_s):.1f}% at the bound") in text
 
 
+
+def test_tutorial_fused_engines_sit_between():
+    """Section 8: on vllm and trtllm keep 0.1 saves a TTFT share between hf-eager's and the
+    bound's, and a TPOT share within 2x of the bound's (hf-eager's is 0.0%)."""
+    import costmodel
+
+    def saved(engine):
+        c = costmodel.compare_compression("llava-1.5-7b", "a100-80gb", keep=0.1, engine=engine)
+        b, k = c.baseline, c.compressed[0]
+        return (1 - k.ttft_s / b.ttft_s, 1 - k.tpot_s / b.tpot_s,
+                1 - k.bound.ttft_s / b.bound.ttft_s, 1 - k.bound.tpot_s / b.bound.tpot_s)
+
+    eager_ttft, eager_tpot, bound_ttft, bound_tpot = saved("hf-eager")
+    assert round(100 * eager_tpot, 1) == 0.0
+    for engine in ("vllm", "trtllm"):
+        ttft, tpot, _, _ = saved(engine)
+        assert eager_ttft < ttft < bound_ttft, engine
+        assert bound_tpot / 2 < tpot < 2 * bound_tpot, engine
+    text = " ".join((DOCS / "tutorial-token-compression.md").read_text().split())
+    assert "save a TTFT share between the two" in text and "TPOT saving of the bound's order" in text
+
 def _pair(a: str, b: str) -> str:
     """'30.5 ms', '8.72 ms' -> '30.5 -> 8.72 ms' (the two in one unit, as the tutorial writes)."""
     assert a.split()[1] == b.split()[1], (a, b)

@@ -142,6 +142,22 @@ BAD = [
 ]
 
 
+def test_ui_doc_counts_the_bad_inputs():
+    """docs/ui.md, "How it works", says how many bad inputs this file checks."""
+    text = " ".join((Path(__file__).parents[2] / "docs" / "ui.md").read_text().split())
+    assert f"the CSV and {len(BAD)} bad inputs)" in text
+
+
+def test_ui_doc_operator_counts():
+    """docs/ui.md, "Speed": how many operators one evaluate call prices, small and large."""
+    import costmodel
+
+    text = " ".join((Path(__file__).parents[2] / "docs" / "ui.md").read_text().split())
+    small = len(costmodel.estimate("llava-1.5-7b", "a100-80gb").evaluation.op_costs)
+    large = len(costmodel.estimate("llama-3.2-11b-vision", "a100-80gb").evaluation.op_costs)
+    assert f"operators ({small} for LLaVA-1.5-7B; {large} for Llama-3.2-11B-Vision," in text
+
+
 @pytest.mark.parametrize(("state", "field"), BAD, ids=lambda x: str(x))
 def test_bad_input_gets_the_cli_line_by_field(client, capsys, state, field):
     status, doc = view(client, state)

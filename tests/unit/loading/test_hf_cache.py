@@ -120,7 +120,7 @@ def test_missing_entry_is_one_line_naming_the_path_and_the_fix(cache, how):
     msg = str(e.value)
     assert "\n" not in msg
     assert str(cache / "models--Qwen--Qwen2-VL-7B-Instruct") in msg
-    assert f"huggingface-cli download {REPO} config.json" in msg
+    assert f"`hf download {REPO} config.json`" in msg
     assert "'qwen2-vl-7b'" in msg  # the bundled zoo id of the same repo
 
 
@@ -181,4 +181,4 @@ def test_cli_missing_cache_entry_exit_2(cache, capsys):
     # through the console entry point, which owns the one-line error and exit code 2
     code, out, err = run(["estimate", "someorg/some-model", "-H", "h100-sxm"], capsys)
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
-    assert "models--someorg--some-model" in err and "huggingface-cli download" in err
+    assert "models--someorg--some-model" in err and "`hf download someorg/some-model config.json`" in err
