@@ -12,7 +12,7 @@ from typing import Any
 import typer
 
 from costmodel.cli import feedback
-from costmodel.cli.options import QUIET
+from costmodel.cli.options import QUIET, need_torch
 from costmodel.cli.output import Format, check_output, dumps, table, write_text
 from costmodel.errors import CostmodelError
 from costmodel.specs.hardware import HardwareFile, HardwareProfile
@@ -52,6 +52,8 @@ def calibrate(
     from costmodel.calibration.profile_writer import profile_text
 
     check_output(output, "--output", (".yaml", ".yml"))  # bad paths fail before measuring
+    if from_vidur is None:
+        need_torch("calibrate --device")
     hw = _base(base)
     if from_vidur is not None:
         f, info = _from_vidur(from_vidur, hw, new_id)

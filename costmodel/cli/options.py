@@ -4,6 +4,7 @@ function that builds a Workload from them (`workload_from_options`)."""
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Mapping
 from typing import Any
 
@@ -153,6 +154,15 @@ OPTION_OF = {
     # the Python API's arguments (an unknown id: errors.UnknownName)
     "model": "MODEL", "hardware": "--hardware",
 }
+
+
+def need_torch(command: str) -> None:
+    """Refuse, before any work, a command that runs torch where torch is not installed (a
+    plain `pip install costmodel` leaves it out: it is the validate extra)."""
+    if importlib.util.find_spec("torch") is None:
+        raise CostmodelError(f"{command}: needs torch, which is not installed; pip install "
+                             "torch==2.13.0 'costmodel[validate]' (pin torch: an unpinned one "
+                             "pulls GBs of CUDA packages)")
 
 
 def as_option(message: str) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from costmodel.cli import feedback
-from costmodel.cli.options import FORMAT, QUIET, TEXT_TOKENS
+from costmodel.cli.options import FORMAT, QUIET, TEXT_TOKENS, need_torch
 from costmodel.cli.output import Format, check_output, dumps, table, write_text
 from costmodel.errors import CostmodelError
 from costmodel.specs.workload import MAX_BATCH, MAX_TOKENS
@@ -76,13 +76,11 @@ def profile(
     check_output(out, "--output", (".csv",))  # bad paths fail before any measuring
     if kernels is not None:
         check_output(kernels, "--kernels", (".csv",))
+    need_torch("profile")
     spec = _spec(model, tiny)
-    try:
-        import torch
+    import torch
 
-        from costmodel.reference import timing as prof
-    except ImportError:
-        raise CostmodelError('profile: needs torch; pip install "costmodel[validate]"') from None
+    from costmodel.reference import timing as prof
     dtype = dtype or ("bf16" if device == "cuda" else "fp32")
     if dtype not in prof.DTYPES:
         raise CostmodelError(f"--dtype: '{dtype}' is not one of {', '.join(prof.DTYPES)}")
