@@ -74,10 +74,11 @@ def reprice(costs: list[OpCost], r: Rates) -> list[OpCost]:
     refs: dict[str, OpCost] = {}
     groups: dict[tuple[str, str], list[int]] = {}
     for i, c in enumerate(costs):
-        if not is_packed_attention(c.op):
+        layer = window_layer(c.op)  # by name: a kind with no window at every point stays in
+        # its layer's group (its first kind carries the launch at every point, as alone)
+        if layer is None and not is_packed_attention(c.op):
             continue
         part = c.op.name.rsplit("/", 1)[1]  # flash | qk | softmax | pv
-        layer = window_layer(c.op)
         if layer is not None:
             groups.setdefault((layer, part), []).append(i)
         else:
@@ -85,6 +86,8 @@ def reprice(costs: list[OpCost], r: Rates) -> list[OpCost]:
     out, width = list(costs), points_width(costs)
     seen: dict[bytes, Arr] = {}  # visited shares by (S, L) over the points: the runs share them
     for (layer, part), idx in groups.items():
+        if not any(is_packed_attention(costs[i].op) for i in idx):
+            continue  # no window at any point (no visual tokens): nothing to price
         if part not in refs:
             raise CostmodelError(
                 f"{layer}: engine {r.engine.id if r.engine else '?'} runs windowed ViT layers as "

@@ -168,3 +168,22 @@ def test_a_sweep_is_its_estimates_bit_for_bit():
         e = estimate(spec, hw, w.model_copy(update={"visual_tokens": int(v)}))
         for r in rows.itertuples():
             assert r.latency_s == e.stages[r.stage].latency_s, (v, r.stage)
+
+
+def test_a_kind_without_windows_at_one_point_keeps_its_launch_where_it_was():
+    """At 1 visual token a windowed layer has no full window, only the right-edge one; beside
+    16 tokens (full windows there) the layer's launch stays on its first kind at that point,
+    as in the one-point estimate (grouped by name, not by the grid: the launch used to move
+    to win_right alone and the vision time differed in its last bit, found by
+    test_zoo_properties' sweep-equals-estimate property)."""
+    from costmodel.analysis.estimate import estimate
+    from costmodel.analysis.sweep import sweep
+
+    w = {"text_tokens": 7, "output_tokens": 2, "engine": "llama.cpp"}
+    df = sweep("qwen2.5-vl-3b", ["jetson-agx-orin-64gb"], [1, 16], [1], **w)
+    one = estimate("qwen2.5-vl-3b", "jetson-agx-orin-64gb", visual_tokens=1, **w)
+    row = df[(df.visual_tokens == 1) & (df.stage == "vision")].latency_s.iloc[0]
+    assert row == one.stages["vision"].latency_s
+    ops = _attn(one)
+    full, right = ops["vision/L0-6/attn/win_full/flash"], ops["vision/L0-6/attn/win_right/flash"]
+    assert full[0] == 0.0 and full[1] > 0.0 and right[0] > 0.0 and right[1] == 0.0
