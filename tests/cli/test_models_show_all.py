@@ -92,3 +92,33 @@ def test_internvl_worked_example(size, tokens, steps, capsys):
                        capsys)
     ex = json.loads(out)["tokens"]["example"]
     assert code == 0 and ex["tokens"] == tokens and ex["steps"] == steps
+
+
+@pytest.mark.parametrize("mid", sorted(model_ids()))
+def test_show_says_whether_the_config_is_reconstructed(mid, capsys):
+    """The zoo's config status (ZooEntry.config, = SOURCES.md: tests/unit/loading/
+    test_zoo_sources.py) in the text and the JSON; a copied file is not called reconstructed."""
+    from costmodel.loading.zoo import ZOO
+
+    reconstructed = ZOO[mid].config == "reconstructed"
+    code, out, _ = run(["models", "show", mid, "-f", "json"], capsys)
+    assert code == 0 and json.loads(out)["config"].startswith(
+        "RECONSTRUCTED, not a copy" if reconstructed else "verbatim copy of the Hub file")
+    code, out, _ = run(["models", "show", mid], capsys)
+    line = next(ln for ln in out.splitlines() if ln.startswith("config: "))
+    assert code == 0 and ("RECONSTRUCTED" in line) == reconstructed
+
+
+def test_reconstructed_and_copied_by_name(capsys):
+    for mid, word in (("llava-onevision-7b", "RECONSTRUCTED"), ("qwen2.5-vl-72b", "RECONSTRUCTED"),
+                      ("gemma-3-27b", "RECONSTRUCTED"), ("llava-1.5-7b", "verbatim")):
+        code, out, _ = run(["models", "show", mid, "-f", "json"], capsys)
+        assert code == 0 and json.loads(out)["config"].split()[0].strip(",") == word
+
+
+def test_a_local_config_has_no_zoo_status(capsys):
+    from costmodel.loading.load import _PKG
+
+    code, out, _ = run(["models", "show", str(_PKG / "zoo_configs" / "qwen2-vl-2b.json"), "-f",
+                        "json"], capsys)
+    assert code == 0 and "config" not in json.loads(out)
