@@ -87,3 +87,14 @@ def test_group_help_ends_with_an_example_of_each_command(group, capsys):
         line = next(x for x in EXAMPLES[sub] if f"{x} ".startswith(f"costmodel {sub} "))
         assert f"    {line}\n" in tail
 
+
+@pytest.mark.parametrize("command", ["estimate", "sweep", "compare", "compare-compression"])
+def test_fixed_choice_options_show_their_choices(command, capsys):
+    """--overlap, --logits and --convention take one of a fixed set: the help shows it, as it
+    shows an enum's (--dtype <fp32|...>), not <str>."""
+    code, out, _ = run([command, "--help"], capsys)
+    assert code == 0
+    for shown in ("--overlap <roofline|serial>", "--logits <last|all>",
+                  "--convention <costmodel|llm-viewer>"):
+        assert shown in out
+    assert "--overlap <str>" not in out and "--convention <str>" not in out
