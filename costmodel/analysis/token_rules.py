@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 from costmodel.analysis import prepare
 from costmodel.core import mllama_tiles
+from costmodel.core import tiles as internvl_tiles
 from costmodel.core import visual_tokens as vt
 from costmodel.core.idefics3_tokens import resize_longest, split_grid, text_tokens
 from costmodel.specs.mllama import MllamaVisionSpec
@@ -40,7 +41,9 @@ def _fields(spec: ModelSpec) -> dict[str, Any]:
             "cls": (" + 1 CLS (kept: 'full' features)" if v.feature_keeps_cls
                     else ", CLS dropped" if v.cls_token else ""),
             "newline": " + 1 newline per row" if ts.newline_token else "",
-            "cap": f", capped (anyres_max_{ts.anyres_max_patches})" if ts.anyres_max_patches else ""}
+            "cap": f", capped (anyres_max_{ts.anyres_max_patches})" if ts.anyres_max_patches else "",
+            "min_tiles": ts.min_tiles, "max_tiles": ts.max_tiles,
+            "per_tile": v.patches_per_image // (m * m), "text": ts.image_text_tokens}
 
 
 def _fixed_steps(spec: ModelSpec, width: int, height: int) -> list[str]:
@@ -91,6 +94,16 @@ def _splits_steps(spec: ModelSpec, width: int, height: int) -> list[str]:
             f"{passes} x {per} <image> tokens + {text_tokens(rows, cols)} wrapper text tokens"]
 
 
+def _tiles_steps(spec: ModelSpec, width: int, height: int) -> list[str]:
+    f, ts = _fields(spec), spec.token_scheme
+    cols, rows = internvl_tiles.optimal_grid(width, height, f["image"], ts.min_tiles,
+                                             ts.max_tiles)
+    n = internvl_tiles.tile_count(width, height, f["image"], ts.min_tiles, ts.max_tiles)
+    grid = (f"closest grid {cols}x{rows} (columns x rows) of {f['image']} px tiles"
+            + (f" + 1 thumbnail = {n} encoder passes" if n > 1 else ": 1 encoder pass"))
+    return [grid, f"{n} x {f['per_tile']} tokens + {f['text']} text tokens (<img>, </img>)"]
+
+
 RULES: dict[str, Rule] = {
     "fixed": Rule("resize to {image}x{image} px -> ({image}/{patch})^2 = {side}^2 patches{cls}",
                   _fixed_steps),
@@ -101,6 +114,10 @@ RULES: dict[str, Rule] = {
     "splits": Rule("longest edge resized, cut into {image} px tiles + 1 global image; "
                    "({image}/{patch})^2 / {merge2} tokens per pass + wrapper text tokens",
                    _splits_steps),
+    "tiles": Rule("closest-aspect grid of {min_tiles}-{max_tiles} tiles of {image} px + 1 "
+                  "thumbnail when more than one; ({image}/{patch})^2 patches{cls}, pixel shuffle "
+                  "/ {merge2} = {per_tile} tokens a tile; + {text} text tokens an image",
+                  _tiles_steps),
 }
 
 

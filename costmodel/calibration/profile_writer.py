@@ -17,12 +17,20 @@ if TYPE_CHECKING:
     from costmodel.core.roofline import Rates
 
 
+# The base's fitted kernel figures (and sm_count, which only their kernel model reads): where a
+# device has them they replace the curves' times (core/roofline.op_times, "fitted kernel figures
+# win"), so a calibrated profile that kept them would not be priced by its own fit.
+KERNEL_FIGURES = ("sm_count", "kernel_efficiency", "decode_kernel_by_engine",
+                  "attention_kernel_by_engine", "flop_per_exp")
+
+
 def calibrated_file(base: HardwareFile, new_id: str, curves: dict[str, Any], launch_us: float,
                     source: str, note: str,
                     overrides: dict[str, Any] | None = None) -> HardwareFile:
-    """`base` with efficiency curves and launch overhead replaced (scalar efficiencies reset to
-    1, so the curves alone carry the fit) and the fit's provenance in `sources`."""
-    data = base.model_dump(mode="json")
+    """`base`'s datasheet figures with efficiency curves and launch overhead replaced (scalar
+    efficiencies reset to 1 and KERNEL_FIGURES dropped with their sources, so the curves alone
+    carry the fit) and the fit's provenance in `sources`."""
+    data = {k: v for k, v in base.model_dump(mode="json").items() if k not in KERNEL_FIGURES}
     data.update(overrides or {})
     data["id"] = new_id
     if not data["name"].endswith(" (calibrated)"):  # a calibrated base keeps one suffix
@@ -31,7 +39,8 @@ def calibrated_file(base: HardwareFile, new_id: str, curves: dict[str, Any], lau
     data["efficiency_curves"] = curves
     data["kernel_launch_overhead_us"] = round(float(launch_us), 3)
     # the base's efficiency source described the scalars just reset to 1: dropped with them
-    kept = {k: v for k, v in data["sources"].items() if k != "efficiency"}
+    kept = {k: v for k, v in data["sources"].items()
+            if k != "efficiency" and k not in KERNEL_FIGURES}
     data["sources"] = {**kept, "efficiency_curves": source, "kernel_launch_overhead_us": source}
     data["notes"] = note
     try:

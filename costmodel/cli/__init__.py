@@ -63,19 +63,22 @@ def _register() -> None:
         ui_cmd,
         validate_cmd,
     )
-    from costmodel.cli.examples import epilog
+    from costmodel.cli.examples import epilog, group_epilog
 
     def command(name: str) -> Any:
         return app.command(name, epilog=epilog(name))
 
+    def group(sub: typer.Typer, name: str) -> None:
+        app.add_typer(sub, name=name, epilog=group_epilog(name))
+
     command("estimate")(estimate_cmd.estimate)
     command("sweep")(sweep_cmd.sweep)
     command("compare-compression")(compression_cmd.compare_compression)
-    app.add_typer(catalog.models_app, name="models")
-    app.add_typer(catalog.hardware_app, name="hardware")
-    app.add_typer(engines_cmd.engines_app, name="engines")
+    group(catalog.models_app, "models")
+    group(catalog.hardware_app, "hardware")
+    group(engines_cmd.engines_app, "engines")
     del plot_sweep_cmd  # imported for its `plot sweep` command on plot_cmd.plot_app
-    app.add_typer(plot_cmd.plot_app, name="plot")
+    group(plot_cmd.plot_app, "plot")
     command("compare")(compare_cmd.compare)
     command("energy")(compare_cmd.energy_cmd)
     command("plan")(plan_cmd.plan_command)

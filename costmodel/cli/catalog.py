@@ -76,10 +76,19 @@ def models_show(name: str, fmt: Format = typer.Option(Format.table, "--format", 
     vtext = video_text_rule(spec) if spec.is_vlm else None
     if vtext:
         tokens["video_text_tokens"] = vtext
-    doc = {"name": spec.name, "source": spec.source, "params": spec.param_counts(),
+    config = {"config": _config_status(name.lower())} if name.lower() in ZOO else {}
+    doc = {"name": spec.name, "source": spec.source, **config, "params": spec.param_counts(),
            "tokens": tokens, "kv_cache_per_token": _kv_per_token(spec),
            **spec.model_dump(exclude={"name", "source"}, by_alias=True)}
     _emit({str(k): _plain(v) for k, v in doc.items()}, fmt)
+
+
+def _config_status(mid: str) -> str:
+    """Whether a zoo model's config.json is the Hub file or reconstructed (ZooEntry.config)."""
+    if ZOO[mid].config == "reconstructed":
+        return ("RECONSTRUCTED, not a copy of the Hub file (costmodel/zoo_configs/SOURCES.md "
+                "says which fields, from what)")
+    return "verbatim copy of the Hub file (costmodel/zoo_configs/SOURCES.md)"
 
 
 def _kv_per_token(spec: ModelSpec) -> dict[str, Any]:

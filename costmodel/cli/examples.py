@@ -1,6 +1,7 @@
 """Examples shown at the end of every command's --help (one registry, keyed by the command as
-typed after `costmodel`). tests/cli/test_examples.py checks that every command has some and
-runs each one that finishes in seconds on a CPU (in a scratch folder: they may write files)."""
+typed after `costmodel`; a group's --help shows one of each of its commands).
+tests/cli/test_examples.py checks that every command has some and runs each one that finishes
+in seconds on a CPU (in a scratch folder: they may write files)."""
 
 from __future__ import annotations
 
@@ -71,3 +72,11 @@ def epilog(command: str) -> str:
     """The examples of `command` as a help epilog; click keeps the lines of a paragraph that
     starts with a \\b line as they are (no rewrapping)."""
     return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in EXAMPLES[command])
+
+
+def group_epilog(group: str) -> str:
+    """A command group's epilog (`costmodel models -h`): the first example of each of its
+    commands that runs that command."""
+    lines = [next(x for x in xs if f"{x} ".startswith(f"costmodel {c} "))
+             for c, xs in EXAMPLES.items() if c.startswith(f"{group} ")]
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)

@@ -5,7 +5,7 @@ function that builds a Workload from them (`workload_from_options`)."""
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import typer
@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from costmodel.cli.output import Format
 from costmodel.cli.parsing import parse_image_size
+from costmodel.conventions import CONVENTIONS
 from costmodel.errors import CostmodelError, one_line
 from costmodel.specs.workload import (
     MAX_BATCH,
@@ -93,19 +94,27 @@ FLASH = typer.Option(None, "--flash-attention/--no-flash-attention",
                      "--convention llm-viewer (LLM-Viewer's default).")
 
 
-OVERLAP = typer.Option("roofline", help="roofline = max(compute, memory); serial = sum.")
+CHOICES = {"overlap": ("--overlap", ("roofline", "serial")), "logits": ("--logits", ("last", "all"))}
+
+
+def one_of(choices: Iterable[str]) -> str:
+    """The help's metavar of a str option with fixed choices, as typer shows an enum's."""
+    return "<" + "|".join(choices) + ">"
+
+
+OVERLAP = typer.Option("roofline", metavar=one_of(CHOICES["overlap"][1]),
+                       help="roofline = max(compute, memory); serial = sum.")
 
 
 FORMAT = typer.Option(Format.table, "--format", "-f", help="table, json or csv.")
 
 
-LOGITS = typer.Option("last", help="lm_head over the 'last' prompt token or 'all'.")
+LOGITS = typer.Option("last", metavar=one_of(CHOICES["logits"][1]),
+                      help="lm_head over the 'last' prompt token or 'all'.")
 
 
-CHOICES = {"overlap": ("--overlap", ("roofline", "serial")), "logits": ("--logits", ("last", "all"))}
-
-
-CONVENTION = typer.Option("costmodel", help="costmodel or llm-viewer (LLM-Viewer's count).")
+CONVENTION = typer.Option("costmodel", metavar=one_of(CONVENTIONS),
+                          help="costmodel or llm-viewer (LLM-Viewer's count).")
 
 
 ENGINE = typer.Option(None, "--engine", help="Inference engine of the expected latency: ideal, "

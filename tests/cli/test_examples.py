@@ -66,3 +66,35 @@ def test_example_runs(command, line, tmp_path, monkeypatch, capsys):
     code, out, err = run(shlex.split(args)[1:], capsys)
     assert code == 0, f"{line}: {err}"
     assert out or "wrote" in err
+
+
+GROUPS = sorted({c.split()[0] for c in EXAMPLES if " " in c})
+
+
+def test_the_groups_are_the_commands_with_subcommands():
+    groups = [n for n, c in typer.main.get_command(app).commands.items()  # type: ignore[attr-defined]
+              if hasattr(c, "commands")]
+    assert sorted(groups) == GROUPS == ["engines", "hardware", "models", "plot"]
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_group_help_ends_with_an_example_of_each_command(group, capsys):
+    code, out, _ = run([group, "--help"], capsys)
+    assert code == 0
+    tail = out[out.index("Examples:"):]
+    subs = [c for c in EXAMPLES if c.startswith(f"{group} ")]
+    for sub in subs:  # the first example that runs the subcommand itself, one line
+        line = next(x for x in EXAMPLES[sub] if f"{x} ".startswith(f"costmodel {sub} "))
+        assert f"    {line}\n" in tail
+
+
+@pytest.mark.parametrize("command", ["estimate", "sweep", "compare", "compare-compression"])
+def test_fixed_choice_options_show_their_choices(command, capsys):
+    """--overlap, --logits and --convention take one of a fixed set: the help shows it, as it
+    shows an enum's (--dtype <fp32|...>), not <str>."""
+    code, out, _ = run([command, "--help"], capsys)
+    assert code == 0
+    for shown in ("--overlap <roofline|serial>", "--logits <last|all>",
+                  "--convention <costmodel|llm-viewer>"):
+        assert shown in out
+    assert "--overlap <str>" not in out and "--convention <str>" not in out

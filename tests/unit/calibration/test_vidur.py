@@ -66,17 +66,43 @@ def test_fit_reproduces_its_own_data(path, hw_id):
     assert med["64-511"] <= 10.0 and med["512-4096"] <= 10.0
 
 
-@pytest.mark.parametrize("path, base, shipped", [
-    (L2_A100, "a100-80gb", "a100-80gb-vidur"), (L2_H100, "h100-sxm", "h100-sxm-vidur")])
-def test_shipped_profiles_are_the_fit(path, base, shipped):
-    """The shipped curves are exactly what `calibrate --from-vidur` fits (no hand edits)."""
-    fitted = vidur.fit_curves(vidur.load(path), load_hardware(base))
-    f = hardware_file(read_yaml(ROOT / "hardware_profiles" / f"{shipped}.yaml"),
-                      shipped)
-    assert f.efficiency_curves.model_dump(exclude_none=True) == fitted
+def _regenerate_commands() -> list[list[str]]:
+    """The commands docs/validation.md gives to regenerate the shipped Vidur profiles."""
+    from tests.helpers import DOCS
+
+    text = (DOCS / "validation.md").read_text().split("Regenerate with", 1)[1]
+    block = text.split("```", 2)[1]
+    return [line.split()[1:] for line in block.splitlines() if line.startswith("costmodel ")]
+
+
+def test_docs_regenerate_both_shipped_profiles():
+    outputs = [c[c.index("-o") + 1] for c in _regenerate_commands()]
+    assert outputs == ["hardware_profiles/a100-80gb-vidur.yaml",
+                       "hardware_profiles/h100-sxm-vidur.yaml"]
+
+
+@pytest.mark.parametrize("args", _regenerate_commands(), ids=lambda a: a[a.index("--base") + 1])
+def test_shipped_profiles_are_the_fit(args, tmp_path, capsys):
+    """The docs' regenerate command writes the shipped file byte for byte (no hand edits, no
+    figure the fit does not set): the datasheet figures of --base, the fitted curves, and none
+    of the base's kernel figures, which would replace the curves' times."""
+    from costmodel.calibration.profile_writer import KERNEL_FIGURES
+    from tests.helpers import run
+
+    shipped = ROOT / args[args.index("-o") + 1]
+    out = tmp_path / shipped.name
+    args = [*args[:args.index("-o")], "-o", str(out)]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(ROOT)  # the docs' paths are relative to the repository
+        code, _, err = run([*args, "-q"], capsys)
+    assert code == 0, err
+    assert out.read_text() == shipped.read_text()
+    f = hardware_file(read_yaml(shipped), shipped.stem)
+    assert not any(getattr(f, k) for k in KERNEL_FIGURES)
     assert "Vidur" in f.sources["efficiency_curves"]
-    p = HardwareProfile.from_file(f)
-    assert p.peak_flops_per_s_by_dtype == load_hardware(base).peak_flops_per_s_by_dtype
+    base = load_hardware(args[args.index("--base") + 1])
+    assert HardwareProfile.from_file(f).peak_flops_per_s_by_dtype == base.peak_flops_per_s_by_dtype
+    assert base.sm_count is not None  # the base has kernel figures: the check above can fail
 
 
 def test_validation_doc_results_tables(held_out):
