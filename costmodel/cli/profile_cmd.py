@@ -9,23 +9,19 @@ from pathlib import Path
 import typer
 
 from costmodel.cli import feedback
-from costmodel.cli.options import FORMAT, QUIET, TEXT_TOKENS
+from costmodel.cli.options import FORMAT, MAX_TIMED_CALLS, QUIET, TEXT_TOKENS, check_threads
 from costmodel.cli.output import Format, check_output, dumps, table, write_text
+from costmodel.cli.parsing import parse_grid
 from costmodel.errors import CostmodelError
 from costmodel.specs.workload import MAX_BATCH, MAX_TOKENS
 
 
 def parse_ints(text: str, option: str) -> list[int]:
-    """'64,576' -> [64, 576] (each >= 0, or >= 1 for --batch; bounded as everywhere)."""
+    """'64,576' -> [64, 576]: the one grid grammar (cli/parsing.parse_grid: lists and
+    start:stop[:step], sorted, each once; an empty item refused), each >= 0, or >= 1 for
+    --batch, bounded as everywhere."""
     low, high = (1, MAX_BATCH) if option == "--batch" else (0, MAX_TOKENS)
-    try:
-        vals = [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        vals = []
-    if not vals or min(vals) < low or max(vals) > high:
-        raise CostmodelError(f"{option}: '{text[:40]}' is not a comma-separated list of "
-                             f"integers in {low}..{high}, e.g. 64,576")
-    return vals
+    return [int(v) for v in parse_grid(text, option, low, high)]
 
 
 def write_csv_atomic(path: Path, rows: list[dict], columns: tuple[str, ...],
@@ -56,8 +52,9 @@ def profile(
     text_tokens: int = TEXT_TOKENS,
     dtype: str | None = typer.Option(None, help="fp32, bf16 or fp16 (default: fp32 on cpu, "
                                                    "bf16 on cuda)."),
-    warmup: int = typer.Option(2, min=0, help="Untimed calls before timing."),
-    repeats: int = typer.Option(10, min=1, help="Timed calls per point."),
+    warmup: int = typer.Option(2, min=0, max=MAX_TIMED_CALLS, help="Untimed calls before "
+                               "timing."),
+    repeats: int = typer.Option(10, min=1, max=MAX_TIMED_CALLS, help="Timed calls per point."),
     cuda_graphs: bool = typer.Option(True, help="Also time decode replayed from a CUDA graph."),
     threads: int | None = typer.Option(None, min=1, help="torch.set_num_threads (CPU; default: "
                                        "torch's). Use the same as for `calibrate`."),
@@ -72,6 +69,7 @@ def profile(
     feedback.also_quiet(quiet)
     if device not in ("cpu", "cuda"):
         raise CostmodelError(f"--device: '{device}' is not cpu or cuda")
+    check_threads(threads)
     vis, batches = parse_ints(visual_tokens, "--visual-tokens"), parse_ints(batch, "--batch")
     check_output(out, "--output", (".csv",))  # bad paths fail before any measuring
     if kernels is not None:

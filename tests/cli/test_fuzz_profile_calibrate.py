@@ -1,0 +1,78 @@
+"""Reproducers from a fuzz pass over profile and calibrate options: each case failed before its
+fix (a traceback, a crash, a run that never ends, or an option silently dropped). All are
+refused before any measuring, so these run no torch."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import DATA, run
+
+PROF = ["profile", "--tiny", "--repeats", "1", "--warmup", "0"]
+VIDUR = ["calibrate", "--from-vidur", str(DATA / "vidur" / "a100_Llama-2-7b-hf_mlp.csv"),
+         "--base", "a100-80gb"]
+
+
+def _refused(args: list[str], capsys: pytest.CaptureFixture[str], start: str) -> str:
+    code, out, err = run(args, capsys)
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert err.startswith(f"error: {start}"), err
+    return err
+
+
+@pytest.mark.parametrize("cmd", [PROF, ["calibrate", "--device", "cpu", "--quick"]])
+@pytest.mark.parametrize("threads", [10**30, 100_000])
+def test_threads_above_the_cpus_refused(cmd, threads, tmp_path: Path, capsys) -> None:
+    """--threads 10**30 was a ValueError traceback from torch.set_num_threads (overflow) and
+    --threads 100000 a segmentation fault in profile; nothing is written."""
+    out = tmp_path / ("p.csv" if cmd[0] == "profile" else "p.yaml")
+    err = _refused([*cmd, "--threads", str(threads), "-o", str(out)], capsys, "--threads: ")
+    assert f"{threads} is more than this machine's {os.cpu_count()} CPUs" in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("args", [["--warmup", str(10**30), "--repeats", "1"],
+                                  ["--warmup", "0", "--repeats", str(10**30)]])
+def test_timed_calls_bounded(args: list[str], capsys) -> None:
+    """--warmup / --repeats 10**30 ran until killed (no upper bound)."""
+    option = args[0] if args[1] != "0" else args[2]
+    _refused(["profile", "--tiny", *args], capsys, f"Invalid value for '{option}'")
+
+
+@pytest.mark.parametrize("option, value, bad", [("--batch", "1,,2", "''"),
+                                               ("--visual-tokens", "4,,8", "''"),
+                                               ("--visual-tokens", "4,x", "'x'")])
+def test_profile_lists_use_the_grid_grammar(option, value, bad, tmp_path: Path, capsys) -> None:
+    """profile dropped an empty list item ('1,,2' ran batches 1 and 2) where every other
+    command refuses it; it now parses lists as sweep does (cli/parsing.parse_grid)."""
+    out = tmp_path / "p.csv"
+    err = _refused([*PROF, option, value, "-o", str(out)], capsys, f"{option}: {bad} is not")
+    assert "e.g. 0:2880:64 or 1,8" in err and not out.exists()
+
+
+def test_profile_list_parse_is_sorted_and_unique() -> None:
+    from costmodel.cli.profile_cmd import parse_ints
+
+    assert parse_ints("576,64,64", "--visual-tokens") == [64, 576]
+    assert parse_ints("1:4", "--batch") == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("extra, option", [(["--threads", "1"], "--threads"),
+                                           (["--quick"], "--quick"),
+                                           (["--thorough"], "--thorough")])
+def test_from_vidur_refuses_the_run_options(extra, option, tmp_path: Path, capsys) -> None:
+    """--from-vidur fits a file: --threads, --quick and --thorough were accepted and ignored."""
+    out = tmp_path / "c.yaml"
+    err = _refused([*VIDUR, *extra, "-o", str(out)], capsys, f"{option}: --from-vidur fits")
+    assert f"drop {option}" in err and not out.exists()
+
+
+@pytest.mark.parametrize("new_id", ["", "  "])
+def test_calibrate_empty_id_refused(new_id: str, tmp_path: Path, capsys) -> None:
+    """--id '' wrote the default id a100-80gb-vidur, --id ' ' a profile whose id is blank."""
+    out = tmp_path / "c.yaml"
+    _refused([*VIDUR, "--id", new_id, "-o", str(out)], capsys, f"--id: '{new_id}' is empty")
+    assert not out.exists()
