@@ -198,12 +198,13 @@ def capped_at(comp: AnyCompression | None, visual: Arr) -> Arr:
     return np.where(np.isnan(cap) & (reach < max(sched, default=-np.inf)), reach, cap)
 
 
-CHUNK = 200_000  # points per evaluation when a sweep reports progress
+CHUNK = 50_000  # points per evaluation of a large sweep (one go took ~25 KB a point: 1M
+# points of llava-1.5-7b on one device passed 23 GB and were killed; in chunks it stays bounded)
 
 
 def _chunked(parts: list[dict[str, Arr]], spec: ModelSpec, hardware: Sequence[HardwareProfile],
              grid_axes: tuple[Axes, Arr], model_idx: int,
-             report: tuple[Callable[[int, int], None], int]) -> str:
+             report: tuple[Callable[[int, int], None] | None, int]) -> str:
     """Append one model's rows to `parts`, one device and CHUNK grid points at a time
     (hardware-major, points in grid order: the rows `evaluate_axes` gives in one go)."""
     axes, bat = grid_axes
@@ -219,7 +220,8 @@ def _chunked(parts: list[dict[str, Arr]], spec: ModelSpec, hardware: Sequence[Ha
             grid = _grid(spec, axes, prep.points.visual, part, 1, first=d)
             parts.append(_columns(evaluate(spec, prep), grid, 1, model_idx))
             engine, done = prep.engine.id, done + part["batch"].size
-            progress(done, total)
+            if progress is not None:
+                progress(done, total)
     return engine
 
 
@@ -267,7 +269,7 @@ def sweep_over(model_list: list[ModelSpec], profiles: list[HardwareProfile], axe
         axes.check(spec)
     parts, engine = [], ""
     for i, spec in enumerate(model_list):
-        if progress is None:
+        if progress is None and len(profiles) * axes.points * len(bat) <= CHUNK:
             ev, grid, engine = evaluate_axes(spec, profiles, axes, bat)
             parts.append(_columns(ev, grid, len(profiles), i))
         else:

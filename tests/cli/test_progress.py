@@ -54,11 +54,18 @@ def test_small_sweep_never_draws(monkeypatch):
 
 
 def test_chunked_sweep_gives_the_same_frame(monkeypatch):
-    monkeypatch.setattr(sweep_mod, "CHUNK", 7)
     specs = [load_model("llava-1.5-7b"), load_model("qwen2-vl-2b")]
     hws = [load_hardware("a100-80gb"), load_hardware("l4")]
     seen: list[tuple[int, int]] = []
-    whole = sweep_mod.sweep(specs, hws, np.arange(0, 640, 64), [1, 8])
+    whole = sweep_mod.sweep(specs, hws, np.arange(0, 640, 64), [1, 8])  # in one go
+    monkeypatch.setattr(sweep_mod, "CHUNK", 7)
+    # over CHUNK points a sweep is chunked with or without progress (in one go a 1M-point
+    # sweep passed 23 GB and was killed)
+    pd.testing.assert_frame_equal(whole, sweep_mod.sweep(specs, hws, np.arange(0, 640, 64),
+                                                         [1, 8]))
+    monkeypatch.setattr(sweep_mod, "evaluate_axes", None)  # the one-go path is not taken
+    pd.testing.assert_frame_equal(whole, sweep_mod.sweep(specs, hws, np.arange(0, 640, 64),
+                                                         [1, 8]))
     parts = sweep_mod.sweep(specs, hws, np.arange(0, 640, 64), [1, 8],
                             progress=lambda d, n: seen.append((d, n)))
     pd.testing.assert_frame_equal(whole, parts)
