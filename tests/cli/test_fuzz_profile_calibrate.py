@@ -76,3 +76,27 @@ def test_calibrate_empty_id_refused(new_id: str, tmp_path: Path, capsys) -> None
     out = tmp_path / "c.yaml"
     _refused([*VIDUR, "--id", new_id, "-o", str(out)], capsys, f"--id: '{new_id}' is empty")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("name", ["config.json", "my.json"])
+def test_a_config_error_names_the_file_once(name: str, tmp_path: Path, capsys) -> None:
+    """A bad field in a config.json said 'error: config.json: config.json: ...'."""
+    import json
+
+    from tests.helpers import zoo_config
+
+    cfg = zoo_config("llava-1.5-7b")
+    cfg["text_config"]["hidden_size"] = "big"
+    (tmp_path / name).write_text(json.dumps(cfg), encoding="utf-8")
+    code, out, err = run(["estimate", str(tmp_path / name), "-H", "a100-80gb"], capsys)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith(f"error: {name}: text_config.hidden_size: 'big' is not a whole "
+                          "number"), err
+
+
+def test_kernels_directory_is_not_called_missing(tmp_path: Path, capsys) -> None:
+    """validate --kernels DIR said 'no such file; check the path' of a folder that exists."""
+    code, out, err = run(["validate", "--kernels", str(tmp_path), "-H", "a100-80gb"], capsys)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith(f"error: --kernels: {tmp_path}: a directory; give the kernel table "
+                          "files in it"), err
