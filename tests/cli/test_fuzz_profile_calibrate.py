@@ -100,3 +100,26 @@ def test_kernels_directory_is_not_called_missing(tmp_path: Path, capsys) -> None
     assert code == 2 and out == "" and err.count("\n") == 1
     assert err.startswith(f"error: --kernels: {tmp_path}: a directory; give the kernel table "
                           "files in it"), err
+
+
+@pytest.mark.parametrize("item, key", [("memory_bandwidth_GBps=1e300", "memory_bandwidth_GBps"),
+                                       ("memory_GB=1e300", "memory_GB"),
+                                       ("peak_tflops.bf16=1e300", "peak_tflops.bf16")])
+def test_a_figure_infinite_in_base_units_is_refused(item: str, key: str, capsys) -> None:
+    """--set memory_bandwidth_GBps=1e300 was inf B/s (memory time 0: bound TPOT 44 us) and
+    memory_GB=1e300 'of inf PB: fits', both accepted."""
+    code, out, err = run(["estimate", "llava-1.5-7b", "-H", "a100-80gb", "--set", item], capsys)
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert f"{key}: 1e+300 is above 1e+290 (infinite in base units)" in err
+
+
+@pytest.mark.parametrize("item", ["memory_bandwidth_GBps=1e-300", "memory_bandwidth_GBps=1e280"])
+def test_a_roof_no_chart_can_draw_is_refused(item: str, tmp_path: Path, capsys) -> None:
+    """plot roofline --set memory_bandwidth_GBps=1e-300 (ridge 3e305 FLOP/byte) was an
+    OverflowError traceback from matplotlib's log ticks; 1e280 a zero in the roof's grid."""
+    out = tmp_path / "r.png"
+    code, stdout, err = run(["plot", "roofline", "llava-1.5-7b", "-H", "a100-80gb", "--set",
+                             item, "-o", str(out)], capsys)
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith("error: --hardware: a100-80gb*'s roof (") and "60-decade" in err
+    assert not out.exists()
