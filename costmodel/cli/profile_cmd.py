@@ -15,6 +15,8 @@ from costmodel.cli.parsing import parse_grid
 from costmodel.errors import CostmodelError
 from costmodel.specs.workload import MAX_BATCH, MAX_TOKENS
 
+MAX_PROFILE_POINTS = 1000  # (visual tokens, batch) points one run times: hours on a CPU
+
 
 def parse_ints(text: str, option: str) -> list[int]:
     """'64,576' -> [64, 576]: the one grid grammar (cli/parsing.parse_grid: lists and
@@ -71,6 +73,10 @@ def profile(
         raise CostmodelError(f"--device: '{device}' is not cpu or cuda")
     check_threads(threads)
     vis, batches = parse_ints(visual_tokens, "--visual-tokens"), parse_ints(batch, "--batch")
+    if len(vis) * len(batches) > MAX_PROFILE_POINTS:
+        raise CostmodelError(f"--visual-tokens, --batch: {len(vis) * len(batches)} points to "
+                             f"time; at most {MAX_PROFILE_POINTS} (each is timed --repeats "
+                             "times), e.g. --visual-tokens 64:576:64")
     check_output(out, "--output", (".csv",))  # bad paths fail before any measuring
     if kernels is not None:
         check_output(kernels, "--kernels", (".csv",))

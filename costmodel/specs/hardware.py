@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from costmodel.errors import CostmodelError
-from costmodel.specs.base import FROZEN, FileModel
+from costmodel.specs.base import FROZEN, FileModel, NonBlank
 from costmodel.units import GIGA, MEBI, MICRO, TERA, DType, si
 
 # A figure in its key's units is scaled by at most TERA to base units: above this it becomes
@@ -227,8 +227,8 @@ class EfficiencyCurvesFile(FileModel):
 class HardwareFile(FileModel):
     """A hardware profile exactly as written in YAML (units in the keys)."""
 
-    id: str = Field(min_length=1)
-    name: str = Field(min_length=1)
+    id: NonBlank
+    name: NonBlank
     category: Literal["datacenter", "workstation", "consumer", "edge"]
     memory_GB: PositiveFloat
     memory_bandwidth_GBps: PositiveFloat

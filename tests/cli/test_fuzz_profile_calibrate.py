@@ -123,3 +123,31 @@ def test_a_roof_no_chart_can_draw_is_refused(item: str, tmp_path: Path, capsys) 
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
     assert err.startswith("error: --hardware: a100-80gb*'s roof (") and "60-decade" in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("option, key, value", [("-H", "id", "' '"), ("-H", "name", "''"),
+                                                ("--engine", "id", "' '")])
+def test_a_blank_id_or_name_in_a_file_is_refused(option, key, value, tmp_path: Path,
+                                                 capsys) -> None:
+    """A hardware YAML with id: ' ' was a device named blank ('kernel_efficiency:   has
+    none'); an engine YAML alike."""
+    from tests.helpers import MY_GPU_YAML, ROOT
+
+    src = MY_GPU_YAML if option == "-H" else ROOT / "costmodel" / "engines" / "vllm.yaml"
+    lines = [f"{key}: {value}" if ln.startswith(f"{key}:") else ln
+             for ln in src.read_text(encoding="utf-8").splitlines()]
+    path = tmp_path / "f.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    extra = ["-H", "a100-80gb", "--engine", str(path)] if option == "--engine" else [
+        "-H", str(path)]
+    code, out, err = run(["estimate", "llava-1.5-7b", *extra], capsys)
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert err.startswith(f"error: {path}: {key}: {value} is blank"), err
+
+
+def test_profile_points_bounded(tmp_path: Path, capsys) -> None:
+    """With ranges (the grid grammar) --visual-tokens 1:1000000 asked for 1M timed points."""
+    out = tmp_path / "p.csv"
+    _refused(["profile", "--tiny", "--visual-tokens", "1:1000000", "-o", str(out)], capsys,
+             "--visual-tokens, --batch: 1000000 points to time; at most 1000")
+    assert not out.exists()
