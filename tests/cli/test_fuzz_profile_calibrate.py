@@ -151,3 +151,9 @@ def test_profile_points_bounded(tmp_path: Path, capsys) -> None:
     _refused(["profile", "--tiny", "--visual-tokens", "1:1000000", "-o", str(out)], capsys,
              "--visual-tokens, --batch: 1000000 points to time; at most 1000")
     assert not out.exists()
+
+
+def test_ui_empty_host_refused(capsys) -> None:
+    """ui --host '' started the server on 0.0.0.0 (every interface), not this machine only."""
+    _refused(["ui", "--host", ""], capsys, "--host: '' is empty, which would listen on every "
+             "interface")
