@@ -157,3 +157,25 @@ def test_ui_empty_host_refused(capsys) -> None:
     """ui --host '' started the server on 0.0.0.0 (every interface), not this machine only."""
     _refused(["ui", "--host", ""], capsys, "--host: '' is empty, which would listen on every "
              "interface")
+
+
+@pytest.mark.parametrize("column, read", [("PP", "pp"), ("weight_grp", "weight_group"),
+                                          ("Split", "split")])
+def test_published_column_misspelt_is_refused(column: str, read: str, tmp_path: Path,
+                                              capsys) -> None:
+    """validate --published keeps other columns unread: a read column misspelt was silently
+    ignored (a 'PP' of 2 priced as pp 1). A free column ('notes', 'bogus') is still kept."""
+    import csv
+
+    from tests.helpers import ROOT
+
+    src = ROOT / "costmodel" / "calibration" / "data" / "published_runs.csv"
+    with src.open(newline="", encoding="utf-8") as f:
+        header, first = list(csv.reader(f))[:2]
+    for name, extra in (("bad.csv", column), ("ok.csv", "bogus")):
+        with (tmp_path / name).open("w", newline="", encoding="utf-8") as f:
+            csv.writer(f).writerows([header + [extra], first + ["1"]])
+    code, out, err = run(["validate", "--published", str(tmp_path / "bad.csv")], capsys)
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert err.startswith(f"error: bad.csv: column '{column}' is not read; did you mean {read}?")
+    assert run(["validate", "--published", str(tmp_path / "ok.csv")], capsys)[0] == 0
