@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -14,6 +15,7 @@ from costmodel.cli.output import Format, check_output, dumps, table, write_text
 from costmodel.cli.parsing import parse_grid
 from costmodel.errors import CostmodelError
 from costmodel.specs.workload import MAX_BATCH, MAX_TOKENS
+from costmodel.units import si
 
 MAX_PROFILE_POINTS = 1000  # (visual tokens, batch) points one run times: hours on a CPU
 
@@ -92,6 +94,7 @@ def profile(
         raise CostmodelError(f"--dtype: '{dtype}' is not one of {', '.join(prof.DTYPES)}")
     if device == "cuda" and not torch.cuda.is_available():
         raise CostmodelError("--device: cuda is not available here; use --device cpu")
+    _check_weights_fit(spec, device, dtype, torch)
     with feedback.progress("profile: points", len(vis) * len(batches)) as tick:
         rows = prof.as_dicts(prof.profile(spec, device, dtype, vis, batches, text_tokens, warmup,
                                           repeats, cuda_graphs, model or "tiny", threads, tick))
@@ -101,6 +104,31 @@ def profile(
         k = prof.kernel_times(spec, device, dtype, batches[0], vis[0], text_tokens)
         write_csv_atomic(kernels, k, ("stage", "kernel", "calls", "self_s"), "--kernels")
     _print(rows, fmt, prof.COLUMNS)
+
+
+def _free_bytes(device: str, torch: Any) -> float | None:
+    """Memory free for the model's weights: the GPU's free memory, or the host's MemAvailable
+    (/proc/meminfo); None where it cannot be read."""
+    if device == "cuda":
+        return float(torch.cuda.mem_get_info()[0])
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            kib = next(int(ln.split()[1]) for ln in f if ln.startswith("MemAvailable:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        return None
+    return kib * 1024.0
+
+
+def _check_weights_fit(spec: Any, device: str, dtype: str, torch: Any) -> None:
+    """The reference model is built whole (random weights) before any timing: one whose
+    weights exceed the free memory was built for minutes and then killed (llava-1.5-7b in
+    fp32 on a 23 GB host: 19 GB after 90 s). Refused before building."""
+    weights = spec.param_counts()["total"] * (4 if dtype == "fp32" else 2)
+    free = _free_bytes(device, torch)
+    if free is not None and weights > free:
+        raise CostmodelError(f"MODEL: {spec.name}'s weights take {si(weights, 'B')} in {dtype}, "
+                             f"more than the {si(free, 'B')} free on {device}; profile a "
+                             "smaller model (or --tiny), or another --dtype / --device")
 
 
 def _warn_noisy(rows: list[dict]) -> None:

@@ -179,3 +179,18 @@ def test_published_column_misspelt_is_refused(column: str, read: str, tmp_path: 
     assert code == 2 and out == "" and err.count("\n") == 1, err
     assert err.startswith(f"error: bad.csv: column '{column}' is not read; did you mean {read}?")
     assert run(["validate", "--published", str(tmp_path / "ok.csv")], capsys)[0] == 0
+
+
+def test_profile_refuses_a_model_whose_weights_do_not_fit(monkeypatch, tmp_path: Path,
+                                                          capsys) -> None:
+    """profile llava-1.5-7b on a 23 GB host built the 28 GB fp32 model for minutes until the
+    kernel killed it; now refused before building (here the free memory is set to 20 GB)."""
+    pytest.importorskip("torch")
+    from costmodel.cli import profile_cmd
+
+    monkeypatch.setattr(profile_cmd, "_free_bytes", lambda device, torch: 20e9)
+    out = tmp_path / "p.csv"
+    _refused(["profile", "llava-1.5-7b", "--visual-tokens", "4", "-o", str(out)], capsys,
+             "MODEL: llava-1.5-7b's weights take 28.3 GB in fp32, more than the 20 GB free on "
+             "cpu")
+    assert not out.exists()
