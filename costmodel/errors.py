@@ -13,7 +13,12 @@ class CostmodelError(ValueError):
 
 class ContextWarning(UserWarning):
     """A workload longer than the model's context (max_position_embeddings): the figures are
-    computed, but the model was not trained for that length. The CLI prints one line."""
+    computed, but the model was not trained for that length. The CLI prints one line.
+    positions: the longest sequence (a chunked sweep reports only its largest)."""
+
+    def __init__(self, message: str, positions: int = 0) -> None:
+        super().__init__(message)
+        self.positions = positions
 
 
 class UnlikeDevicesWarning(UserWarning):

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
+from costmodel.core.compression.formulas import visual_token_counts
 from costmodel.core.compression.points import kept_counts
 from costmodel.core.inputs import Points
 from costmodel.core.ops import Arr
@@ -59,7 +60,7 @@ def parse_keep(text: str, option: str = "--keep") -> tuple[float | None, int | N
         return x, None
     if x != int(x):
         raise CostmodelError(f"{option}: '{text}' is above 1, so it must be a whole token count")
-    return None, int(x)
+    return None, int(text) if text.strip().isdigit() else int(x)  # 10**30 as typed, not 1e30
 
 
 def parse_schedule(text: str) -> tuple[tuple[int, float], ...]:
@@ -274,7 +275,29 @@ def refuse_count_above(spec: ModelSpec, w: Workload) -> None:
     from costmodel.analysis.prepare import points
 
     if w.compression is not None:
-        check_kept_count(w.compression, spec, points(spec, w, {}, 1))
+        pts = points(spec, w, {}, 1)
+        check_kept_count(w.compression, spec, pts)
+        if isinstance(w.compression, CompressionPlan):
+            reach = _one(visual_token_counts(spec, pts, w.compression)[0])  # entering the LLM
+            _check_kv_counts(w.compression, reach + w.text_tokens, w.output_tokens)
+
+
+def _check_kv_counts(plan: CompressionPlan, prompt: float, output: int) -> None:
+    """A --kv-keep count above the prompt tokens the LLM sees evicts nothing (above the whole
+    sequence with sink_window:rolling, whose cache is capped while decoding), and a
+    --sparse-decode top-K above the longest context reads every key: each ran as the
+    uncompressed request under the compression's label. Refused, as a --keep count is."""
+    kv, longest = plan.kv, prompt + output - 1  # the last decode step's context
+    if kv is not None and kv.keep_tokens is not None:
+        limit, what = (longest, "the longest context") if kv.during_decode else (
+            prompt, "the prompt")
+        if kv.keep_tokens > limit:
+            raise CostmodelError(f"--kv-keep: {kv.keep_tokens} tokens kept, but {what} has "
+                                 f"{count_text(limit)} tokens here; keep fewer or give a ratio")
+    if plan.sparse_decode is not None and plan.sparse_decode > longest:
+        raise CostmodelError(f"--sparse-decode: top-{plan.sparse_decode} keys, but the longest "
+                             f"context has {count_text(longest)} tokens here, so every key "
+                             "would be read; give a smaller K")
 
 
 def check_kept_count(comp: AnyCompression, spec: ModelSpec, pts: Points) -> None:

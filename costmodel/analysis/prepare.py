@@ -140,9 +140,10 @@ def _check_model(spec: ModelSpec, w: Workload, pts: Points) -> None:
     longest = int(np.max(visual + pts.text + pts.output)) - 1
     limit = spec.llm.max_position_embeddings
     if limit is not None and longest > limit:
-        warnings.warn(f"{spec.name}: a sequence of {longest} positions (visual + text + output "
-                      f"tokens - 1) exceeds its max_position_embeddings {limit}; the figures "
-                      "extrapolate past the trained context", ContextWarning, stacklevel=3)
+        warnings.warn(ContextWarning(
+            f"{spec.name}: a sequence of {longest} positions (visual + text + output tokens - "
+            f"1) exceeds its max_position_embeddings {limit}; the figures extrapolate past the "
+            "trained context", longest), stacklevel=3)
 
 
 def _stages(w: Workload) -> tuple[Compression, ...]:

@@ -12,6 +12,7 @@ at that point (tested).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -36,7 +37,7 @@ from costmodel.core.evaluate import STAGES, Evaluation, evaluate
 from costmodel.core.inputs import Points
 from costmodel.core.ops import Arr
 from costmodel.core.video import sampled_frame_arrays
-from costmodel.errors import CostmodelError
+from costmodel.errors import ContextWarning, CostmodelError
 from costmodel.specs.compression import AnyCompression
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
@@ -190,12 +191,13 @@ def compression_column(comp: AnyCompression | None, cap: Arr) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, pd.Index(names))
 
 
-CHUNK = 200_000  # points per evaluation when a sweep reports progress
+CHUNK = 50_000  # points per evaluation of a large sweep (one go took ~25 KB a point: 1M
+# points of llava-1.5-7b on one device passed 23 GB and were killed; in chunks it stays bounded)
 
 
 def _chunked(parts: list[dict[str, Arr]], spec: ModelSpec, hardware: Sequence[HardwareProfile],
              grid_axes: tuple[Axes, Arr], model_idx: int,
-             report: tuple[Callable[[int, int], None], int]) -> str:
+             report: tuple[Callable[[int, int], None] | None, int]) -> str:
     """Append one model's rows to `parts`, one device and CHUNK grid points at a time
     (hardware-major, points in grid order: the rows `evaluate_axes` gives in one go)."""
     axes, bat = grid_axes
@@ -204,15 +206,31 @@ def _chunked(parts: list[dict[str, Arr]], spec: ModelSpec, hardware: Sequence[Ha
     size = cols["batch"].size
     total = n_models * len(hardware) * size
     done, engine = model_idx * len(hardware) * size, ""
-    for d, h in enumerate(hardware):
-        for lo in range(0, size, CHUNK):
-            part = {k: v[lo:lo + CHUNK] for k, v in cols.items()}
-            prep = prepare(spec, [h], axes.workload, columns=part)
-            grid = _grid(spec, axes, prep.points, part, 1, first=d)
-            parts.append(_columns(evaluate(spec, prep), grid, 1, model_idx))
-            engine, done = prep.engine.id, done + part["batch"].size
-            progress(done, total)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always", ContextWarning)
+        for d, h in enumerate(hardware):
+            for lo in range(0, size, CHUNK):
+                part = {k: v[lo:lo + CHUNK] for k, v in cols.items()}
+                prep = prepare(spec, [h], axes.workload, columns=part)
+                grid = _grid(spec, axes, prep.points, part, 1, first=d)
+                parts.append(_columns(evaluate(spec, prep), grid, 1, model_idx))
+                engine, done = prep.engine.id, done + part["batch"].size
+                if progress is not None:
+                    progress(done, total)
+    _warn_once(seen)
     return engine
+
+
+def _warn_once(seen: list[warnings.WarningMessage]) -> None:
+    """The chunks' warnings again, each once, and of the context warnings (one a chunk, each
+    with its chunk's longest sequence) only the longest: one line, as the sweep in one go."""
+    context = [w.message for w in seen if isinstance(w.message, ContextWarning)]
+    if context:
+        warnings.warn(max(context, key=lambda m: m.positions), stacklevel=3)
+    for text in dict.fromkeys(str(w.message) for w in seen
+                              if not isinstance(w.message, ContextWarning)):
+        other = next(w for w in seen if str(w.message) == text)
+        warnings.warn_explicit(other.message, other.category, other.filename, other.lineno)
 
 
 def sweep(specs: ModelArg | Sequence[ModelArg], hardware: HardwareArg | Sequence[HardwareArg],
@@ -259,7 +277,7 @@ def sweep_over(model_list: list[ModelSpec], profiles: list[HardwareProfile], axe
         axes.check(spec)
     parts, engine = [], ""
     for i, spec in enumerate(model_list):
-        if progress is None:
+        if progress is None and len(profiles) * axes.points * len(bat) <= CHUNK:
             ev, grid, engine = evaluate_axes(spec, profiles, axes, bat)
             parts.append(_columns(ev, grid, len(profiles), i))
         else:

@@ -1,6 +1,7 @@
 """End-to-end measurements published by the people who ran them, against the estimate.
 
-A CSV in this schema (one row per published figure; other columns are kept but not read):
+A CSV in this schema (one row per published figure; other columns are kept but not read,
+though one that is a read column misspelt, e.g. `PP`, is refused):
 `id,model,hardware,engine,weight_dtype,act_dtype,kv_dtype,batch,visual_tokens,text_tokens,
 output_tokens,tp,metric,value,source`, and optionally `pp` (pipeline stages, default 1),
 `split` (`fit` / `held-out`: which rows benchmarks/fit_engines.py fits the engines on), and

@@ -4,6 +4,7 @@ one line naming the file, row, id and column."""
 
 from __future__ import annotations
 
+import difflib
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -157,6 +158,19 @@ def _check_ids(path: Path, df: pd.DataFrame) -> None:
                    "its own id")
 
 
+READ = (*COLUMNS, "pp", "split", *QUANT_GROUP)  # every column read; others are kept, not read
+
+
+def _check_misspelt(path: Path, df: pd.DataFrame) -> None:
+    """Other columns are kept but not read; one that is a read column misspelt ('PP',
+    'weight_grp') would be silently ignored, its rows priced without it: refused."""
+    for col in (str(c) for c in df.columns if c not in READ):
+        close = difflib.get_close_matches(col.strip().lower(), READ, n=1, cutoff=0.8)
+        if close:
+            raise CostmodelError(f"{path.name}: column '{col}' is not read; did you mean "
+                                 f"{close[0]}? (rename it; other columns are kept, not read)")
+
+
 def read(path: str | Path) -> pd.DataFrame:
     """The CSV with every row checked (one-line CostmodelError naming row and column) and
     model / hardware / engine paths resolved; counts as int, value as float."""
@@ -168,6 +182,7 @@ def read(path: str | Path) -> pd.DataFrame:
     if missing:
         raise CostmodelError(f"{path.name}: no column {', '.join(missing)}; the header needs "
                              f"{','.join(COLUMNS)}")
+    _check_misspelt(path, df)
     if df.empty:
         raise CostmodelError(f"{path.name}: no rows; add at least one measurement")
     if "pp" not in df.columns:

@@ -12,7 +12,7 @@ from typing import Any
 import typer
 
 from costmodel.cli import feedback
-from costmodel.cli.options import QUIET, need_torch
+from costmodel.cli.options import QUIET, check_threads, need_torch
 from costmodel.cli.output import Format, check_output, dumps, table, write_text
 from costmodel.errors import CostmodelError
 from costmodel.specs.hardware import HardwareFile, HardwareProfile
@@ -49,6 +49,7 @@ def calibrate(
     feedback.also_quiet(quiet)
     if quick and thorough:
         raise CostmodelError("--quick, --thorough: give one of them (or neither: default sizes)")
+    _check_options(from_vidur, new_id, threads, quick, thorough)
     from costmodel.calibration.profile_writer import profile_text
 
     check_output(output, "--output", (".yaml", ".yml"))  # bad paths fail before measuring
@@ -63,6 +64,24 @@ def calibrate(
     write_text(output, profile_text(f), "--output")
     info["output"] = str(output)
     _show(f, info, fmt)
+
+
+def _check_options(from_vidur: Path | None, new_id: str | None, threads: int | None,
+                   quick: bool, thorough: bool) -> None:
+    """Before any work: --id names the profile (an empty one was replaced by the default id,
+    a blank one written), --threads fits the machine, and --from-vidur runs nothing, so the
+    run's options would be ignored."""
+    if new_id is not None and not new_id.strip():
+        raise CostmodelError(f"--id: '{new_id}' is empty; give the written profile an id, "
+                             "e.g. --id my-a100 (or leave --id out: the default id)")
+    check_threads(threads)
+    if from_vidur is None:
+        return
+    given = [o for o, v in (("--threads", threads is not None), ("--quick", quick),
+                            ("--thorough", thorough)) if v]
+    if given:
+        raise CostmodelError(f"{given[0]}: --from-vidur fits a file and runs no "
+                             f"microbenchmark; drop {given[0]}")
 
 
 def _base(base: str | None) -> HardwareProfile | None:

@@ -5,6 +5,7 @@ function that builds a Workload from them (`workload_from_options`)."""
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -137,6 +138,19 @@ EP = typer.Option(1, "--ep", min=1, max=MAX_GPUS,
 
 MICROBATCHES = typer.Option(None, min=1, max=MAX_BATCH,
                             help="Prefill microbatches for --pp (divide batch).")
+
+
+MAX_TIMED_CALLS = 10_000  # --warmup / --repeats of profile: beyond it a run does not end in a day
+
+
+def check_threads(threads: int | None) -> None:
+    """--threads of profile and calibrate: at most this machine's CPUs, before any work (torch
+    takes more, and crashed at 100000 and overflowed at 10**30; more threads than CPUs time
+    their contention, not the kernels)."""
+    cpus = os.cpu_count() or 1
+    if threads is not None and threads > cpus:
+        raise CostmodelError(f"--threads: {threads} is more than this machine's "
+                             f"{cpus} CPUs; give 1..{cpus} (or leave it out: torch's default)")
 
 
 QUIET = typer.Option(False, "--quiet", "-q", help="No 'wrote FILE' line and no progress bar "

@@ -5,27 +5,34 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from costmodel.cli import feedback
-from costmodel.cli.options import FORMAT, QUIET, TEXT_TOKENS, need_torch
+from costmodel.cli.options import (
+    FORMAT,
+    MAX_TIMED_CALLS,
+    QUIET,
+    TEXT_TOKENS,
+    check_threads,
+    need_torch,
+)
 from costmodel.cli.output import Format, check_output, dumps, table, write_text
+from costmodel.cli.parsing import parse_grid
 from costmodel.errors import CostmodelError
 from costmodel.specs.workload import MAX_BATCH, MAX_TOKENS
+from costmodel.units import si
+
+MAX_PROFILE_POINTS = 1000  # (visual tokens, batch) points one run times: hours on a CPU
 
 
 def parse_ints(text: str, option: str) -> list[int]:
-    """'64,576' -> [64, 576] (each >= 0, or >= 1 for --batch; bounded as everywhere)."""
+    """'64,576' -> [64, 576]: the one grid grammar (cli/parsing.parse_grid: lists and
+    start:stop[:step], sorted, each once; an empty item refused), each >= 0, or >= 1 for
+    --batch, bounded as everywhere."""
     low, high = (1, MAX_BATCH) if option == "--batch" else (0, MAX_TOKENS)
-    try:
-        vals = [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        vals = []
-    if not vals or min(vals) < low or max(vals) > high:
-        raise CostmodelError(f"{option}: '{text[:40]}' is not a comma-separated list of "
-                             f"integers in {low}..{high}, e.g. 64,576")
-    return vals
+    return [int(v) for v in parse_grid(text, option, low, high)]
 
 
 def write_csv_atomic(path: Path, rows: list[dict], columns: tuple[str, ...],
@@ -56,8 +63,9 @@ def profile(
     text_tokens: int = TEXT_TOKENS,
     dtype: str | None = typer.Option(None, help="fp32, bf16 or fp16 (default: fp32 on cpu, "
                                                    "bf16 on cuda)."),
-    warmup: int = typer.Option(2, min=0, help="Untimed calls before timing."),
-    repeats: int = typer.Option(10, min=1, help="Timed calls per point."),
+    warmup: int = typer.Option(2, min=0, max=MAX_TIMED_CALLS, help="Untimed calls before "
+                               "timing."),
+    repeats: int = typer.Option(10, min=1, max=MAX_TIMED_CALLS, help="Timed calls per point."),
     cuda_graphs: bool = typer.Option(True, help="Also time decode replayed from a CUDA graph."),
     threads: int | None = typer.Option(None, min=1, help="torch.set_num_threads (CPU; default: "
                                        "torch's). Use the same as for `calibrate`."),
@@ -72,7 +80,12 @@ def profile(
     feedback.also_quiet(quiet)
     if device not in ("cpu", "cuda"):
         raise CostmodelError(f"--device: '{device}' is not cpu or cuda")
+    check_threads(threads)
     vis, batches = parse_ints(visual_tokens, "--visual-tokens"), parse_ints(batch, "--batch")
+    if len(vis) * len(batches) > MAX_PROFILE_POINTS:
+        raise CostmodelError(f"--visual-tokens, --batch: {len(vis) * len(batches)} points to "
+                             f"time; at most {MAX_PROFILE_POINTS} (each is timed --repeats "
+                             "times), e.g. --visual-tokens 64:576:64")
     check_output(out, "--output", (".csv",))  # bad paths fail before any measuring
     if kernels is not None:
         check_output(kernels, "--kernels", (".csv",))
@@ -86,6 +99,7 @@ def profile(
         raise CostmodelError(f"--dtype: '{dtype}' is not one of {', '.join(prof.DTYPES)}")
     if device == "cuda" and not torch.cuda.is_available():
         raise CostmodelError("--device: cuda is not available here; use --device cpu")
+    _check_weights_fit(spec, device, dtype, torch)
     with feedback.progress("profile: points", len(vis) * len(batches)) as tick:
         rows = prof.as_dicts(prof.profile(spec, device, dtype, vis, batches, text_tokens, warmup,
                                           repeats, cuda_graphs, model or "tiny", threads, tick))
@@ -95,6 +109,31 @@ def profile(
         k = prof.kernel_times(spec, device, dtype, batches[0], vis[0], text_tokens)
         write_csv_atomic(kernels, k, ("stage", "kernel", "calls", "self_s"), "--kernels")
     _print(rows, fmt, prof.COLUMNS)
+
+
+def _free_bytes(device: str, torch: Any) -> float | None:
+    """Memory free for the model's weights: the GPU's free memory, or the host's MemAvailable
+    (/proc/meminfo); None where it cannot be read."""
+    if device == "cuda":
+        return float(torch.cuda.mem_get_info()[0])
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            kib = next(int(ln.split()[1]) for ln in f if ln.startswith("MemAvailable:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        return None
+    return kib * 1024.0
+
+
+def _check_weights_fit(spec: Any, device: str, dtype: str, torch: Any) -> None:
+    """The reference model is built whole (random weights) before any timing: one whose
+    weights exceed the free memory was built for minutes and then killed (llava-1.5-7b in
+    fp32 on a 23 GB host: 19 GB after 90 s). Refused before building."""
+    weights = spec.param_counts()["total"] * (4 if dtype == "fp32" else 2)
+    free = _free_bytes(device, torch)
+    if free is not None and weights > free:
+        raise CostmodelError(f"MODEL: {spec.name}'s weights take {si(weights, 'B')} in {dtype}, "
+                             f"more than the {si(free, 'B')} free on {device}; profile a "
+                             "smaller model (or --tiny), or another --dtype / --device")
 
 
 def _warn_noisy(rows: list[dict]) -> None:

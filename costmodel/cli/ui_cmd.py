@@ -27,6 +27,9 @@ def ui(
 ) -> None:
     """A local web page: model, device, workload and compression in, stage table, roofline,
     token sweep and savings out. Needs the extra: pip install "costmodel[ui]"."""
+    if not host.strip():  # the socket reads '' as every interface, not this machine only
+        raise CostmodelError(f"--host: '{host}' is empty, which would listen on every "
+                             "interface; give 127.0.0.1 (this machine) or 0.0.0.0 (all)")
     missing = missing_libraries()
     if missing:
         raise CostmodelError(f"ui: {', '.join(missing)} not installed; run: "

@@ -162,11 +162,16 @@ class _Replica:
     like: Arr
 
 
+HELD_POINTS = 4096  # the largest point array whose operators _held_ops keeps
+
+
 @dataclass(frozen=True, eq=False)
 class _OpsKey:
     """What the operators depend on: the (sharded) spec and the convention (by identity, held
     here so that their ids stay theirs), the points, precision, options and the result's
-    shape; not the device's rates. sig None: not held (points with per-layer ranges)."""
+    shape; not the device's rates. sig None: not held (points with per-layer ranges, or more
+    than HELD_POINTS points: ~14 KB of operators a point, so 16 held chunks of a large sweep
+    kept 14 GB for 1M points and were killed)."""
 
     gpu: ModelSpec
     base: Points
@@ -178,7 +183,7 @@ class _OpsKey:
         fields: list[object] = []
         for f in dataclasses.fields(Points):
             x = getattr(base, f.name)
-            if isinstance(x, np.ndarray):
+            if isinstance(x, np.ndarray) and x.size <= HELD_POINTS:
                 fields.append((x.shape, x.dtype.str, x.tobytes()))
             elif x is None or isinstance(x, bool):
                 fields.append(x)

@@ -17,6 +17,11 @@ MAX_WINDOW_LAYERS_DEFAULT = 28
 class ConfigError(ValueError):
     """A config.json this loader cannot turn into a spec (names the field)."""
 
+    def of_file(self, name: str) -> str:
+        """The message naming the file `name` once (the message itself says 'config.json: ';
+        prefixed as it was, a config.json said 'config.json: config.json: ...')."""
+        return f"{name}: {str(self).removeprefix('config.json: ')}"
+
 
 def _get(cfg: Cfg, defaults: Cfg, key: str, where: str = "") -> Any:
     """cfg[key], else the transformers default; a whole-number field must hold a whole

@@ -314,7 +314,7 @@ def spec_from_file(path: Path, name: str, source: str = "") -> ModelSpec:
     try:
         spec = spec_from_config(_read_json(path), name=name)
     except ConfigError as e:
-        raise CostmodelError(f"{path.name}: {e}") from None
+        raise CostmodelError(e.of_file(path.name)) from None
     except ValidationError as e:
         raise CostmodelError(f"{path.name}: {one_line(e)}") from None
     return spec.model_copy(update={"source": source or str(path)})

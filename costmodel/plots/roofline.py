@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from costmodel.errors import CostmodelError
 from costmodel.plots.common import STAGE_STYLE, STAGES, require, titled
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.units import GIGA, TERA, DType
@@ -24,6 +25,7 @@ def roofline_figure(op_df: pd.DataFrame, hardware: HardwareProfile,
     x = df.flops / df.bytes
     lo = min(x.min() if len(df) else ridge, ridge) / 3
     hi = max(x.max() if len(df) else ridge, ridge) * 5
+    _check_span(hardware, peak, bw, lo, hi)
     fig = Figure(figsize=(8, 5.5), layout="constrained")
     ax = fig.add_subplot()
     grid = np.geomspace(lo, hi, 200)
@@ -50,6 +52,23 @@ def roofline_figure(op_df: pd.DataFrame, hardware: HardwareProfile,
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     return titled(fig, title)
+
+
+MAX_DECADES = 60  # of arithmetic intensity on one chart (every real device and model: < 10)
+
+
+def _check_span(hardware: HardwareProfile, peak: float, bw: float, lo: float, hi: float) -> None:
+    """A roof no chart can draw (--set memory_bandwidth_GBps=1e-300: ridge 3e305 FLOP/byte,
+    matplotlib's log ticks overflowed; 1e300: a zero in the roof's grid) refused in one line
+    before any drawing."""
+    span = np.log10(hi) - np.log10(lo) if lo > 0 and hi > lo else np.inf
+    roof = (peak, bw, peak / bw, bw * hi)
+    if not (np.isfinite(span) and span <= MAX_DECADES and all(np.isfinite(roof))
+            and min(roof) > 0):
+        raise CostmodelError(f"hardware: {hardware.id}'s roof ({peak:.3g} FLOP/s, {bw:.3g} "
+                             f"B/s, ridge point {peak / bw:.3g} FLOP/byte) and the operators "
+                             f"span {lo:.3g}..{hi:.3g} FLOP/byte, beyond a {MAX_DECADES}-decade"
+                             " chart; check peak_tflops and memory_bandwidth_GBps (or --set)")
 
 
 def _label_top_ops(ax: Any, df: pd.DataFrame, n: int = 5) -> None:

@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from typing import Any, get_args
+from typing import Annotated, Any, get_args
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, model_validator
 
 from costmodel.errors import FieldError, field_error
 
@@ -14,6 +14,16 @@ from costmodel.errors import FieldError, field_error
 MAX_LAYERS = 4_096
 
 FROZEN = ConfigDict(frozen=True, extra="forbid")  # immutable; an unknown field is an error
+
+
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise ValueError(f"{text!r} is blank; write one (visible characters)")
+    return text
+
+
+# A file's id or name: at least one visible character (id: ' ' was a device named blank).
+NonBlank = Annotated[str, AfterValidator(_not_blank)]
 
 
 def _takes_bool(tp: Any) -> bool:

@@ -76,7 +76,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from costmodel.specs.base import FileModel
+from costmodel.specs.base import FileModel, NonBlank
 from costmodel.specs.quantization import WeightPart, ordered_parts
 from costmodel.units import MAX_GROUP_BYTES, MAX_WEIGHT_GROUP, MICRO
 
@@ -105,8 +105,8 @@ class Int4Format(FileModel):
 class EngineFile(FileModel):
     """One engine YAML file (human units)."""
 
-    id: str = Field(min_length=1)
-    name: str = Field(min_length=1)
+    id: NonBlank
+    name: NonBlank
     kernels: Literal["bound", "measured"]
     launch_per_kernel: bool
     host_overhead_per_kernel_us: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)

@@ -15,19 +15,30 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from costmodel.errors import CostmodelError
-from costmodel.specs.base import FROZEN, FileModel
+from costmodel.specs.base import FROZEN, FileModel, NonBlank
 from costmodel.units import GIGA, MEBI, MICRO, TERA, DType, si
+
+# A figure in its key's units is scaled by at most TERA to base units: above this it becomes
+# inf there (memory_bandwidth_GBps=1e300 was inf B/s, so memory time 0, and accepted).
+MAX_FIGURE = 1e290
 
 
 def _positive(x: float) -> float:
     if not (math.isfinite(x) and x > 0):
         raise ValueError(f"{x:g} must be a finite number > 0")
-    return x
+    return _not_huge(x)
 
 
 def _non_negative(x: float) -> float:
     if not (math.isfinite(x) and x >= 0):
         raise ValueError(f"{x:g} must be a finite number >= 0")
+    return _not_huge(x)
+
+
+def _not_huge(x: float) -> float:
+    if x > MAX_FIGURE:
+        raise ValueError(f"{x:g} is above {MAX_FIGURE:g} (infinite in base units); give the "
+                         "figure in the key's units")
     return x
 
 
@@ -216,8 +227,8 @@ class EfficiencyCurvesFile(FileModel):
 class HardwareFile(FileModel):
     """A hardware profile exactly as written in YAML (units in the keys)."""
 
-    id: str = Field(min_length=1)
-    name: str = Field(min_length=1)
+    id: NonBlank
+    name: NonBlank
     category: Literal["datacenter", "workstation", "consumer", "edge"]
     memory_GB: PositiveFloat
     memory_bandwidth_GBps: PositiveFloat

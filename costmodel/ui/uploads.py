@@ -51,7 +51,7 @@ def parse(raw: bytes, filename: str = "config.json") -> ModelSpec:
     try:
         spec = spec_from_config(cfg, name=_model_name(filename))
     except ConfigError as e:
-        raise CostmodelError(f"{label}: {e}") from None
+        raise CostmodelError(e.of_file(label)) from None
     except ValidationError as e:
         raise CostmodelError(f"{label}: {one_line(e)}") from None
     return spec.model_copy(update={"source": f"uploaded {label}"})

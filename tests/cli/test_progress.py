@@ -54,11 +54,18 @@ def test_small_sweep_never_draws(monkeypatch):
 
 
 def test_chunked_sweep_gives_the_same_frame(monkeypatch):
-    monkeypatch.setattr(sweep_mod, "CHUNK", 7)
     specs = [load_model("llava-1.5-7b"), load_model("qwen2-vl-2b")]
     hws = [load_hardware("a100-80gb"), load_hardware("l4")]
     seen: list[tuple[int, int]] = []
-    whole = sweep_mod.sweep(specs, hws, np.arange(0, 640, 64), [1, 8])
+    whole = sweep_mod.sweep(specs, hws, np.arange(0, 640, 64), [1, 8])  # in one go
+    monkeypatch.setattr(sweep_mod, "CHUNK", 7)
+    # over CHUNK points a sweep is chunked with or without progress (in one go a 1M-point
+    # sweep passed 23 GB and was killed)
+    pd.testing.assert_frame_equal(whole, sweep_mod.sweep(specs, hws, np.arange(0, 640, 64),
+                                                         [1, 8]))
+    monkeypatch.setattr(sweep_mod, "evaluate_axes", None)  # the one-go path is not taken
+    pd.testing.assert_frame_equal(whole, sweep_mod.sweep(specs, hws, np.arange(0, 640, 64),
+                                                         [1, 8]))
     parts = sweep_mod.sweep(specs, hws, np.arange(0, 640, 64), [1, 8],
                             progress=lambda d, n: seen.append((d, n)))
     pd.testing.assert_frame_equal(whole, parts)
@@ -91,3 +98,25 @@ def test_calibrate_bar(monkeypatch, tmp_path):
     drawn = CliRunner().invoke(app, args, env={"COSTMODEL_PROGRESS": "1"})
     assert "calibrate: group 4" in drawn.stderr and "4/4" in drawn.stderr
     assert not (tmp_path / "c.yaml").exists()
+
+
+def test_chunked_sweep_warns_once_as_in_one_go(monkeypatch):
+    """Chunked, a sweep past the model's context printed one 'warning:' line a chunk (20 for a
+    1M-point sweep), each with its chunk's longest sequence; now the one line of one go."""
+    import warnings
+
+    from costmodel.errors import ContextWarning
+
+    hws = [load_hardware("a100-80gb"), load_hardware("l4")]
+    grid = np.arange(0, 8000, 500)  # llava-1.5-7b: 4096 positions
+
+    def context_lines() -> list[str]:
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            sweep_mod.sweep("llava-1.5-7b", hws, grid, [1, 2])
+        return [str(w.message) for w in seen if w.category is ContextWarning]
+
+    whole = context_lines()
+    monkeypatch.setattr(sweep_mod, "CHUNK", 5)
+    assert len(whole) == 1 and "a sequence of 7691 positions" in whole[0]
+    assert context_lines() == whole

@@ -51,3 +51,16 @@ def test_the_cache_is_bounded():
         p = _prep("h100-sxm", batch=batch)
         ev._ops(SPEC, p.points, p)
     assert ev._held_ops.cache_info().currsize <= 16
+
+
+def test_a_large_grid_is_not_held():
+    """A sweep's chunks (50,000 points each) were held, ~14 KB of operators a point: a 1M-point
+    sweep of llava-1.5-7b passed 23 GB and was killed. Grids above HELD_POINTS build afresh."""
+    def prep(n: int):
+        return prepare(SPEC, [load_hardware("h100-sxm")], Workload(visual_tokens=576),
+                       columns={"visual_tokens": np.arange(n, dtype=float),
+                                "batch": np.ones(n)})
+
+    small, large = prep(ev.HELD_POINTS), prep(ev.HELD_POINTS + 1)
+    assert ev._ops(SPEC, small.points, small) is ev._ops(SPEC, small.points, small)
+    assert ev._ops(SPEC, large.points, large) is not ev._ops(SPEC, large.points, large)
