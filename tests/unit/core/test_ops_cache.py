@@ -58,7 +58,7 @@ def test_a_large_grid_is_not_held():
     sweep of llava-1.5-7b passed 23 GB and was killed. Grids above HELD_POINTS build afresh."""
     def prep(n: int):
         return prepare(SPEC, [load_hardware("h100-sxm")], Workload(visual_tokens=576),
-                       columns={"visual_tokens": np.arange(n, dtype=float),
+                       columns={"visual_tokens": np.arange(n, dtype=float) % 2048,
                                 "batch": np.ones(n)})
 
     small, large = prep(ev.HELD_POINTS), prep(ev.HELD_POINTS + 1)
