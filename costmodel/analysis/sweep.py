@@ -191,30 +191,35 @@ def compression_column(comp: AnyCompression | None, cap: Arr) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, pd.Index(names))
 
 
-CHUNK = 50_000  # points per evaluation of a large sweep (one go took ~25 KB a point: 1M
-# points of llava-1.5-7b on one device passed 23 GB and were killed; in chunks it stays bounded)
+CHUNK = 50_000  # (device, point) cells per evaluation: ~25 KB of operators a cell, and
+# numpy's temporaries above it slow each evaluation superlinearly on this 2-core VM (60,000
+# points of llava-1.5-7b on one device: 12.9 s in one go, 1.4 s as 50,000 + 10,000; 1M points
+# in one go passed 23 GB and were killed)
 
 
 def _chunked(parts: list[dict[str, Arr]], spec: ModelSpec, hardware: Sequence[HardwareProfile],
              grid_axes: tuple[Axes, Arr], model_idx: int,
              report: tuple[Callable[[int, int], None] | None, int]) -> str:
-    """Append one model's rows to `parts`, one device and CHUNK grid points at a time
-    (hardware-major, points in grid order: the rows `evaluate_axes` gives in one go)."""
+    """Append one model's rows to `parts` in evaluations of at most CHUNK cells: devices
+    together while their points fit, else one device and CHUNK points at a time
+    (hardware-major, points in grid order: the rows one evaluation of every device gives)."""
     axes, bat = grid_axes
     progress, n_models = report
     cols = axes.columns(bat)
     size = cols["batch"].size
+    per = max(1, CHUNK // size)  # devices per evaluation
     total = n_models * len(hardware) * size
     done, engine = model_idx * len(hardware) * size, ""
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always", ContextWarning)
-        for d, h in enumerate(hardware):
+        for d in range(0, len(hardware), per):
+            group = list(hardware[d:d + per])
             for lo in range(0, size, CHUNK):
                 part = {k: v[lo:lo + CHUNK] for k, v in cols.items()}
-                prep = prepare(spec, [h], axes.workload, columns=part)
-                grid = _grid(spec, axes, prep.points, part, 1, first=d)
-                parts.append(_columns(evaluate(spec, prep), grid, 1, model_idx))
-                engine, done = prep.engine.id, done + part["batch"].size
+                prep = prepare(spec, group, axes.workload, columns=part)
+                grid = _grid(spec, axes, prep.points, part, len(group), first=d)
+                parts.append(_columns(evaluate(spec, prep), grid, len(group), model_idx))
+                engine, done = prep.engine.id, done + len(group) * part["batch"].size
                 if progress is not None:
                     progress(done, total)
     _warn_once(seen)
@@ -252,10 +257,10 @@ def sweep(specs: ModelArg | Sequence[ModelArg], hardware: HardwareArg | Sequence
     processor samples. Beside visual_tokens, images=N is the count the tokens are spread
     over (dynamic-resolution models). The frame has a column per swept input (images,
     image_size 'WxH', video_seconds, video_fps, video_frames) beside the visual tokens each
-    point gives (costmodel/analysis/sweep_axes.py). A Python loop runs over models only,
-    unless `progress` is given: then each model is evaluated per device in chunks of CHUNK
-    points (the same rows in the same order) and `progress(points done, points)` is called
-    after each chunk.
+    point gives (costmodel/analysis/sweep_axes.py). A Python loop runs over models and
+    chunks of at most CHUNK (device, point) cells: every device at once while the grid
+    fits, else groups of devices or one device and CHUNK points at a time (the same rows in
+    the same order); `progress(points done, points)` is called after each chunk.
     """
     model_list = [model_arg(m) for m in nonempty("model", listed(specs))]
     profiles = [hardware_arg(h) for h in nonempty("hardware", listed(hardware))]
@@ -275,11 +280,8 @@ def sweep_over(model_list: list[ModelSpec], profiles: list[HardwareProfile], axe
     once("hardware", hw_ids, "device")
     for spec in model_list:
         axes.check(spec)
-    parts, engine = [], ""
+    parts: list[dict[str, Arr]] = []
+    engine = ""
     for i, spec in enumerate(model_list):
-        if progress is None and len(profiles) * axes.points * len(bat) <= CHUNK:
-            ev, grid, engine = evaluate_axes(spec, profiles, axes, bat)
-            parts.append(_columns(ev, grid, len(profiles), i))
-        else:
-            engine = _chunked(parts, spec, profiles, (axes, bat), i, (progress, len(model_list)))
+        engine = _chunked(parts, spec, profiles, (axes, bat), i, (progress, len(model_list)))
     return _frame(parts, names, hw_ids, axes.workload, engine)

@@ -63,14 +63,25 @@ def test_chunked_sweep_gives_the_same_frame(monkeypatch):
     # sweep passed 23 GB and was killed)
     pd.testing.assert_frame_equal(whole, sweep_mod.sweep(specs, hws, np.arange(0, 640, 64),
                                                          [1, 8]))
-    monkeypatch.setattr(sweep_mod, "evaluate_axes", None)  # the one-go path is not taken
-    pd.testing.assert_frame_equal(whole, sweep_mod.sweep(specs, hws, np.arange(0, 640, 64),
-                                                         [1, 8]))
     parts = sweep_mod.sweep(specs, hws, np.arange(0, 640, 64), [1, 8],
                             progress=lambda d, n: seen.append((d, n)))
     pd.testing.assert_frame_equal(whole, parts)
     assert seen[-1] == (80, 80) and len(seen) == 2 * 2 * 3  # models x devices x chunks
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+def test_devices_are_evaluated_together_while_their_points_fit(monkeypatch):
+    """20 points a device and CHUNK 45: devices in groups of 2 (then 1), the frame as in one
+    evaluation of every device; a progress call per group."""
+    spec = load_model("llava-1.5-7b")
+    hws = [load_hardware(h) for h in ("a100-80gb", "l4", "h100-sxm")]
+    whole = sweep_mod.sweep(spec, hws, np.arange(0, 640, 64), [1, 8])
+    monkeypatch.setattr(sweep_mod, "CHUNK", 45)
+    seen: list[tuple[int, int]] = []
+    parts = sweep_mod.sweep(spec, hws, np.arange(0, 640, 64), [1, 8],
+                            progress=lambda d, n: seen.append((d, n)))
+    pd.testing.assert_frame_equal(whole, parts)
+    assert seen == [(40, 60), (60, 60)]
 
 
 def test_profile_bar(monkeypatch, tmp_path):
