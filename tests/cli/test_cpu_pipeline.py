@@ -23,9 +23,15 @@ pytestmark = pytest.mark.slow  # CPU timing runs: `python -m pytest -q -m slow`
 
 @pytest.fixture(scope="module")
 def calibrated(tmp_path_factory):
+    """One retry where calibrate refuses its own run by the reference check (a machine busy
+    with something else: 'calibrate: ...; nothing written'), as a user would rerun it; any
+    other failure, or the same refusal twice, fails with calibrate's line."""
     out = tmp_path_factory.mktemp("cal") / "cpu.yaml"
-    code, _, _ = run(["calibrate", "--device", "cpu", "--quick", "--threads", "1", "-o", str(out)])
-    assert code == 0
+    args = ["calibrate", "--device", "cpu", "--quick", "--threads", "1", "-o", str(out)]
+    code, _, err = run(args)
+    if code == 2 and "nothing written" in err:
+        code, _, err = run(args)
+    assert code == 0, err
     return out
 
 
