@@ -39,6 +39,37 @@ if TYPE_CHECKING:
     from costmodel.specs.model import ModelSpec
     from costmodel.specs.workload import Workload
 
+# Peak host memory of a sweep command, measured on the 2-core VM (costmodel sweep llava-1.5-7b
+# -H a100-80gb --visual-tokens 1:N -f csv): 1.67 GB at 200,000 points, 6.4 GB at 1,000,000, so
+# about 6 KB a point (the frame, 4 rows a point, and its text) over ~0.5 GB (the interpreter
+# and one chunk's operators: analysis/sweep.CHUNK). An estimate, to refuse what cannot fit.
+BYTES_PER_POINT = 6_000.0
+BASE_BYTES = 0.5e9
+
+
+def available_bytes() -> float | None:
+    """The host memory a new allocation can take now (Linux MemAvailable; None elsewhere)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024.0
+    except OSError:
+        return None
+    return None
+
+
+def check_memory(n: int, option: str) -> None:
+    """A grid whose table would not fit in the host's memory is refused before any work (a
+    1M-point sweep takes ~6.4 GB; MAX_POINTS alone would let one need ~300 GB)."""
+    need, have = BASE_BYTES + BYTES_PER_POINT * n, available_bytes()
+    if have is not None and need > have:
+        raise CostmodelError(f"{option}: {n:,} points would take about {need / 1e9:.1f} GB "
+                             f"(~6 KB a point), more than the {have / 1e9:.1f} GB of memory "
+                             "available; use a coarser step, or fewer models, devices or "
+                             "batches")
+
+
 # The sweep's axes as the commands name them (analysis/sweep_axes.py writes its messages so).
 AXIS_OPTIONS = {"visual_tokens": "--visual-tokens", "images": "--images",
                 "image_sizes": "--image-size", "video_frames": "--video-frames",
@@ -80,6 +111,7 @@ def run_sweep(values: dict[str, Any]) -> SweepRun:
     if n > MAX_POINTS:
         raise CostmodelError(f"{AXIS_OPTIONS[axes.kind]}: {n} points exceed {MAX_POINTS}; use "
                              "a coarser step")
+    check_memory(n, AXIS_OPTIONS[axes.kind])
     specs = [load_model(m) for m in models]
     _refuse_unused(specs, axes, w, values["images"] is not None)
     hws = [load_hardware(h, tuple(values.get("sets") or ())) for h in devices]

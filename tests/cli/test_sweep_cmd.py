@@ -158,3 +158,21 @@ def test_sweep_under_tp_shows_the_per_gpu_footprint(capsys):
                        capsys)
     df = pd.read_csv(io.StringIO(out))
     assert (df.per_gpu_total_memory_bytes == df.total_memory_bytes).all()
+
+
+def test_a_grid_too_large_for_memory_is_refused_before_any_work(monkeypatch, capsys):
+    """~6 KB a point over 0.5 GB against the memory available: 100,001 points need ~1.1 GB,
+    so with 1 GB free the sweep is refused in one line (MAX_POINTS alone allows ~300 GB)."""
+    from costmodel.cli import sweep_run
+
+    monkeypatch.setattr(sweep_run, "available_bytes", lambda: 1.0e9)
+    code, out, err = run(["sweep", "llava-1.5-7b", "-H", "a100-80gb", "--visual-tokens",
+                          "0:100000", "-f", "csv"], capsys)
+    assert code == 2 and out == ""
+    assert err == ("error: --visual-tokens: 100,001 points would take about 1.1 GB (~6 KB a "
+                   "point), more than the 1.0 GB of memory available; use a coarser step, or "
+                   "fewer models, devices or batches\n")
+    monkeypatch.setattr(sweep_run, "available_bytes", lambda: None)  # unknown: not checked
+    code, _, _ = run(["sweep", "llava-1.5-7b", "-H", "a100-80gb", "--visual-tokens", "0:1000",
+                      "-f", "csv"], capsys)
+    assert code == 0
