@@ -5,6 +5,8 @@ Imports neither torch nor matplotlib. Errors: costmodel.errors.CostmodelError (o
 
 from __future__ import annotations
 
+import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +30,8 @@ def evaluate(files: list[Path], hardware: str, held_out_only: bool = False):  # 
         raise CostmodelError(f"kernel_efficiency: {hw.id} has none; add a `kernel_efficiency:` "
                              "block (see docs/validation.md) or use a100-80gb / h100-sxm")
     frame = kt.read_tables(files)
+    if "device" in frame:
+        warn_other_device(sorted(set(frame["device"].astype(str))), hw.id, hw.name)
     if held_out_only:
         frame = frame[kt.held_out(frame)].reset_index(drop=True)
     by_engine = {e: params_of(k) for e, k in hw.kernel_params_by_engine.items()}
@@ -37,6 +41,27 @@ def evaluate(files: list[Path], hardware: str, held_out_only: bool = False):  # 
     frame["abs_error"] = np.abs(pred - frame["measured_s"]) / frame["measured_s"]
     summary = kt.summarise(frame["label"].to_numpy(), pred, frame["measured_s"].to_numpy())
     return hw, frame, summary
+
+
+def gpu_models(name: str) -> set[str]:
+    """The model numbers in a device name ('NVIDIA A100-SXM4-80GB' -> {'A100'}, 'NVIDIA
+    GeForce RTX 4090' -> {'4090'}, 'NVIDIA L40S' -> {'L40S'}; none in 'Jetson AGX Orin'):
+    words of up to 3 letters, 2 to 4 digits and at most one letter (not SXM4 or 80GB)."""
+    return {w for w in re.split(r"[^A-Z0-9]+", name.upper())
+            if re.fullmatch(r"[A-Z]{0,3}\d{2,4}[A-Z]?", w)}
+
+
+def warn_other_device(devices: list[str], hw_id: str, hw_name: str) -> None:
+    """One warning where the tables' `device` column names a GPU model the profile's name does
+    not (an A100 table checked against -H h100-sxm): its errors are of a prediction for
+    another device. Names without a model number (a Jetson, a custom name) are not judged."""
+    mine = gpu_models(hw_name)
+    other = [d for d in devices if gpu_models(d) and mine and not gpu_models(d) & mine]
+    if other:
+        warnings.warn(f"--kernels: the tables were measured on {', '.join(other)}, and -H "
+                      f"{hw_id} is {hw_name}: their errors are those of a prediction for "
+                      "another device; give the profile of the device they ran on",
+                      UserWarning, stacklevel=2)
 
 
 def _pct(x: float) -> str:

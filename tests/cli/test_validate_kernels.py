@@ -88,3 +88,20 @@ def test_validate_kernels_does_not_import_torch_or_matplotlib():
     res = subprocess.run([sys.executable, "-c", code, files("a100")[0]], capture_output=True,
                          text=True, timeout=120)
     assert res.returncode == 0, res.stderr
+
+
+@pytest.mark.parametrize(("hw", "warned"), [("h100-sxm", True), ("a100-80gb", False),
+                                             ("jetson-agx-orin-64gb", False)])
+def test_a_table_of_another_gpu_is_said(capsys, tmp_path, hw, warned):
+    """The tables' `device` (NVIDIA A100-SXM4-80GB) names a GPU model the profile's name does
+    not: one warning line, the figures still printed; none for the A100 profile, and none for
+    a name without a model number (Jetson AGX Orin: not judged)."""
+    path = tmp_path / "g.csv"
+    path.write_text('"device","m","n","k","latency"\n"NVIDIA A100-SXM4-80GB",4096,4096,4096,'
+                    '0.25\n')
+    code, out, err = run(["validate", "--kernels", str(path), "-H", hw], capsys)
+    assert code == 0 and "gemm" in out
+    want = (f"warning: --kernels: the tables were measured on NVIDIA A100-SXM4-80GB, and -H {hw} "
+            "is NVIDIA H100 SXM5 80GB: their errors are those of a prediction for another "
+            "device; give the profile of the device they ran on\n") if warned else ""
+    assert err == want
