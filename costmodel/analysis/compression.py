@@ -274,9 +274,14 @@ def compare_scenarios(spec: ModelSpec, hw: HardwareProfile, base_w: Workload,
     """The baseline workload and one scenario per compression, each refused as `estimate`
     refuses it (and a kept count above the visual tokens) before any is evaluated."""
     scenarios = [base_w.model_copy(update={"compression": c}) for c in comps]
-    for w in scenarios:
-        refuse_unused(spec, w)
-        refuse_count_above(spec, w)  # a count above the visual tokens, before any work
+    for k, w in zip(keeps, scenarios, strict=True):
+        try:
+            refuse_unused(spec, w)
+            refuse_count_above(spec, w)  # a count above the visual tokens, before any work
+        except CostmodelError as e:
+            if len(keeps) < 2:
+                raise
+            raise CostmodelError(f"{e} (in the --keep {k} scenario)") from None
     base = point(spec, hw, base_w)
     return CompressionComparison(base, tuple(point(spec, hw, w) for w in scenarios),
                                  tuple(keeps))

@@ -37,3 +37,13 @@ def test_kv_counts_that_compress_nothing_are_refused(cmd, extra, message, capsys
 def test_kv_counts_up_to_the_tokens_run(extra, capsys) -> None:
     code, out, err = run(["estimate", *BASE, *extra], capsys)
     assert code == 0, err
+
+
+def test_a_keep_list_names_the_scenario_refused(capsys) -> None:
+    """compare-compression --keep 0.9,0.1 --kv-keep 400: the 0.9 scenario's prompt (518 + 64
+    tokens) holds 400, the 0.1 one's (57 + 64) does not: the line names that scenario."""
+    code, out, err = run(["compare-compression", *BASE, "--keep", "0.9,0.1", "--kv-keep", "400"],
+                         capsys)
+    assert code == 2 and out == ""
+    assert err == ("error: --kv-keep: 400 tokens kept, but the prompt has 121 tokens here; keep "
+                   "fewer or give a ratio (in the --keep 0.1 scenario)\n")
