@@ -279,7 +279,7 @@ def compare_scenarios(spec: ModelSpec, hw: HardwareProfile, base_w: Workload,
             refuse_unused(spec, w)
             refuse_count_above(spec, w)  # a count above the visual tokens, before any work
         except CostmodelError as e:
-            if len(keeps) < 2:
+            if len(keeps) < 2 or str(e).startswith("--keep:"):  # that line names its keep
                 raise
             raise CostmodelError(f"{e} (in the --keep {k} scenario)") from None
     base = point(spec, hw, base_w)
