@@ -251,41 +251,6 @@ def _piecewise(ops: _Ops, today: list[OpCost], r: Rates, overlap: str) -> list[O
     return out
 
 
-def _host_cost(name: str, stage: str, latency_s: Arr, like: Arr) -> OpCost:
-    """A fixed host time of the engine (no FLOPs, no bytes) as an operator row."""
-    z = np.zeros_like(like, dtype=float)
-    op = Op(name=name, stage=stage, op_class="overhead", matmul_flops=z, vector_flops=z,
-            useful_flops=z, weight_bytes=z, act_read_bytes=z, act_write_bytes=z)
-    return OpCost(op, z, z, z, z, z, z, z, latency_s + z)
-
-
-def _engine_costs(r: Rates, n_steps: Arr, like: Arr) -> dict[str, list[OpCost]]:
-    """The engine's per-prefill and per-decode-step host overheads (Engine, specs/engine.py)."""
-    e = r.engine
-    if e is None or e.kernels == "bound":
-        return {"prefill": [], "decode": []}
-    pre = [_host_cost("engine/prefill_overhead", "prefill", np.asarray(e.prefill_overhead_s),
-                      like)] if e.prefill_overhead_s else []
-    dec = [_host_cost("engine/step_overhead", "decode", n_steps * e.step_overhead_s,
-                      like)] if e.step_overhead_s else []
-    return {"prefill": pre, "decode": dec}
-
-
-def _step_overhead_s(r: Rates) -> float:
-    """The engine's fixed host time per decode step (0 for the bound)."""
-    e = r.engine
-    return 0.0 if e is None or e.kernels == "bound" else e.step_overhead_s
-
-
-def _overlaps(r: Rates) -> tuple[bool, bool]:
-    """(static stages, decode) priced as max(device, host) (core/host_overlap.py): an
-    `async` engine that launches kernels there."""
-    e = r.engine
-    on = (e is not None and e.host_overlap == "async" and e.kernels != "bound"
-          and e.launch_per_kernel)
-    return on, on and e is not None and not e.decode_cuda_graphs
-
-
 def _split(costs: list[OpCost], like: Arr) -> dict[str, tuple[Arr, Arr]]:
     """Per stage, (device_s, launch_s) of its operators (host_overlap.split)."""
     return {s: host_overlap.split([c for c in costs if c.op.stage == s], like) for s in STAGES}
@@ -308,14 +273,14 @@ def _price(ops: _Ops, overlap: str, r: Rates) -> _Replica:
     """Every operator priced at rates `r` (bound or the engine's), summed per stage."""
     like = ops.like
     n_steps = ops.pts.output - 1.0
-    host = _engine_costs(r, n_steps, like)
+    host = host_overlap.engine_costs(r, n_steps, like)
     costs = chunked.reprice(price_static(ops.pre_stack, r, overlap), ops.pts, r,
                             ops.multimodal)  # an engine's prefill chunks (core/chunked.py)
     costs = packed.reprice(costs, r)  # a packed ViT's attention per call (core/packed.py)
     costs = per_pass.reprice(costs, ops.passes, r)  # a ViT pass per graph (core/per_pass.py)
     dec_costs = _piecewise(ops, price_decode(ops.dec_stack, r, overlap, n_steps, ops.span), r,
                            overlap)
-    on_static, on_decode = _overlaps(r)
+    on_static, on_decode = host_overlap.overlaps(r)
     first = price_static(ops.dec_stack, r, overlap) if on_decode or np.any(n_steps <= 0) else []
     costs, dec_costs, first = _traffic(ops, r, n_steps, costs, dec_costs, first)
     parts = _split(costs + dec_costs, like)
@@ -336,7 +301,7 @@ def _price(ops: _Ops, overlap: str, r: Rates) -> _Replica:
     tpot = stages["decode"].latency_s / np.maximum(n_steps, 1.0)
     if np.any(n_steps <= 0):  # one output token: no decode step, TPOT = one step's latency
         step = host_overlap.one_step_s(first, like) if on_decode else _totals(first, like).latency_s
-        tpot = np.where(n_steps > 0, tpot, step + _step_overhead_s(r))
+        tpot = np.where(n_steps > 0, tpot, step + host_overlap.step_overhead_s(r))
     return _Replica(ops.pts, stages, tpot + 0 * like, n_steps + 0 * like, costs + dec_costs,
                     ops.activation_bytes + 0 * like, like)
 

@@ -1,6 +1,7 @@
 """An engine whose host launches kernels asynchronously (`host_overlap: async`): the host
 (Python, the framework's dispatch) queues kernels ahead of the device, so a stage takes the
-longer of the device's time and the host's launch time, not their sum.
+longer of the device's time and the host's launch time, not their sum. Also the engine's
+fixed host times (engine_costs: per prefill, per decode step) as operator rows, on any engine.
 
 Per stage (vision, projector, prefill: one pass each), in seconds:
 
@@ -34,7 +35,7 @@ import numpy as np
 
 from costmodel.core.ops import Arr, Op
 from costmodel.core.pricing import OpCost
-from costmodel.core.roofline import sum_linear_max
+from costmodel.core.roofline import Rates, sum_linear_max
 
 EXPOSED = "engine/host_exposed"
 
@@ -46,12 +47,44 @@ def split(costs: list[OpCost], like: Arr) -> tuple[Arr, Arr]:
     return sum((c.latency_s for c in costs), z) - host, host
 
 
-def exposed_row(stage: str, latency_s: Arr, like: Arr) -> OpCost:
-    """The host time not hidden behind the device (no FLOPs, no bytes) as an operator row."""
+def host_row(name: str, stage: str, latency_s: Arr, like: Arr) -> OpCost:
+    """A host time (no FLOPs, no bytes) as an operator row."""
     z = np.zeros_like(like, dtype=float)
-    op = Op(name=EXPOSED, stage=stage, op_class="overhead", matmul_flops=z, vector_flops=z,
+    op = Op(name=name, stage=stage, op_class="overhead", matmul_flops=z, vector_flops=z,
             useful_flops=z, weight_bytes=z, act_read_bytes=z, act_write_bytes=z)
-    return OpCost(op, z, z, z, z, z, z, z, np.maximum(latency_s, 0.0) + z)
+    return OpCost(op, z, z, z, z, z, z, z, latency_s + z)
+
+
+def exposed_row(stage: str, latency_s: Arr, like: Arr) -> OpCost:
+    """The host time not hidden behind the device as an operator row."""
+    return host_row(EXPOSED, stage, np.maximum(latency_s, 0.0), like)
+
+
+def engine_costs(r: Rates, n_steps: Arr, like: Arr) -> dict[str, list[OpCost]]:
+    """The engine's per-prefill and per-decode-step host overheads (Engine, specs/engine.py)."""
+    e = r.engine
+    if e is None or e.kernels == "bound":
+        return {"prefill": [], "decode": []}
+    pre = [host_row("engine/prefill_overhead", "prefill", np.asarray(e.prefill_overhead_s),
+                    like)] if e.prefill_overhead_s else []
+    dec = [host_row("engine/step_overhead", "decode", n_steps * e.step_overhead_s,
+                    like)] if e.step_overhead_s else []
+    return {"prefill": pre, "decode": dec}
+
+
+def step_overhead_s(r: Rates) -> float:
+    """The engine's fixed host time per decode step (0 for the bound)."""
+    e = r.engine
+    return 0.0 if e is None or e.kernels == "bound" else e.step_overhead_s
+
+
+def overlaps(r: Rates) -> tuple[bool, bool]:
+    """(static stages, decode) priced as max(device, host): an `async` engine that launches
+    kernels there."""
+    e = r.engine
+    on = (e is not None and e.host_overlap == "async" and e.kernels != "bound"
+          and e.launch_per_kernel)
+    return on, on and e is not None and not e.decode_cuda_graphs
 
 
 def _device_only(c: OpCost) -> OpCost:
