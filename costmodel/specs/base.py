@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, model_validator
@@ -24,6 +25,35 @@ def _not_blank(text: str) -> str:
 
 # A file's id or name: at least one visible character (id: ' ' was a device named blank).
 NonBlank = Annotated[str, AfterValidator(_not_blank)]
+
+
+# A figure in its key's units is scaled by at most TERA to base units: above this it becomes
+# inf there (memory_bandwidth_GBps=1e300 was inf B/s, so memory time 0, and accepted).
+MAX_FIGURE = 1e290
+
+
+def _positive(x: float) -> float:
+    if not (math.isfinite(x) and x > 0):
+        raise ValueError(f"{x:g} must be a finite number > 0")
+    return _not_huge(x)
+
+
+def _non_negative(x: float) -> float:
+    if not (math.isfinite(x) and x >= 0):
+        raise ValueError(f"{x:g} must be a finite number >= 0")
+    return _not_huge(x)
+
+
+def _not_huge(x: float) -> float:
+    if x > MAX_FIGURE:
+        raise ValueError(f"{x:g} is above {MAX_FIGURE:g} (infinite in base units); give the "
+                         "figure in the key's units")
+    return x
+
+
+# A figure (hardware YAML): finite and > 0 (inf, 1e400 and NaN refused alike); or >= 0.
+PositiveFloat = Annotated[float, AfterValidator(_positive)]
+NonNegativeFloat = Annotated[float, AfterValidator(_non_negative)]
 
 
 def _takes_bool(tp: Any) -> bool:

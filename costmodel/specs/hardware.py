@@ -9,42 +9,13 @@ This module never imports the model specs.
 
 from __future__ import annotations
 
-import math
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from costmodel.errors import CostmodelError
-from costmodel.specs.base import FROZEN, FileModel, NonBlank
+from costmodel.specs.base import FROZEN, FileModel, NonBlank, NonNegativeFloat, PositiveFloat
 from costmodel.units import GIGA, MEBI, MICRO, TERA, DType, si
-
-# A figure in its key's units is scaled by at most TERA to base units: above this it becomes
-# inf there (memory_bandwidth_GBps=1e300 was inf B/s, so memory time 0, and accepted).
-MAX_FIGURE = 1e290
-
-
-def _positive(x: float) -> float:
-    if not (math.isfinite(x) and x > 0):
-        raise ValueError(f"{x:g} must be a finite number > 0")
-    return _not_huge(x)
-
-
-def _non_negative(x: float) -> float:
-    if not (math.isfinite(x) and x >= 0):
-        raise ValueError(f"{x:g} must be a finite number >= 0")
-    return _not_huge(x)
-
-
-def _not_huge(x: float) -> float:
-    if x > MAX_FIGURE:
-        raise ValueError(f"{x:g} is above {MAX_FIGURE:g} (infinite in base units); give the "
-                         "figure in the key's units")
-    return x
-
-
-# A figure: finite and > 0 (inf, 1e400 and NaN refused with the same words); or >= 0.
-PositiveFloat = Annotated[float, AfterValidator(_positive)]
-NonNegativeFloat = Annotated[float, AfterValidator(_non_negative)]
 
 # Figures that must carry a source when present (keys of the YAML file).
 SOURCED_KEYS = (
