@@ -64,9 +64,15 @@ def evaluate_axes(spec: ModelSpec, profiles: Sequence[HardwareProfile], axes: Ax
     """One evaluation of one model over the grid: the flattened (axes x batch) grid is a row
     [1, P*B] of points, the devices a column [H, 1]; results [H, P*B], flattened
     hardware-major. Returns it, the grid columns and the engine id."""
-    cols = axes.columns(batch)
+    return _evaluate_part(spec, profiles, axes, axes.columns(batch))
+
+
+def _evaluate_part(spec: ModelSpec, profiles: Sequence[HardwareProfile], axes: Axes,
+                   cols: dict[str, Arr], first: int = 0) -> tuple[Evaluation, dict[str, Arr], str]:
+    """One evaluation of the devices (indices from `first`) over the grid columns `cols`:
+    it, its grid columns (_grid) and the engine id."""
     prep = prepare(spec, profiles, axes.workload, columns=cols)
-    return evaluate(spec, prep), _grid(spec, axes, prep.points, cols, len(profiles)), (
+    return evaluate(spec, prep), _grid(spec, axes, prep.points, cols, len(profiles), first), (
         prep.engine.id)
 
 
@@ -216,10 +222,9 @@ def _chunked(parts: list[dict[str, Arr]], spec: ModelSpec, hardware: Sequence[Ha
             group = list(hardware[d:d + per])
             for lo in range(0, size, CHUNK):
                 part = {k: v[lo:lo + CHUNK] for k, v in cols.items()}
-                prep = prepare(spec, group, axes.workload, columns=part)
-                grid = _grid(spec, axes, prep.points, part, len(group), first=d)
-                parts.append(_columns(evaluate(spec, prep), grid, len(group), model_idx))
-                engine, done = prep.engine.id, done + len(group) * part["batch"].size
+                ev, grid, engine = _evaluate_part(spec, group, axes, part, first=d)
+                parts.append(_columns(ev, grid, len(group), model_idx))
+                done += len(group) * part["batch"].size
                 if progress is not None:
                     progress(done, total)
     _warn_once(seen)

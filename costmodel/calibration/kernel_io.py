@@ -54,7 +54,7 @@ def _read_frame(path: str | Path) -> pd.DataFrame:
     p = Path(path)
     if p.is_dir():
         raise _fail(path, "a directory; give the kernel table files in it, e.g. "
-                    f"{Path(path) / '*_gemm_perf.csv.gz'}")
+                    f"{p / '*_gemm_perf.csv.gz'}")
     if not p.is_file():
         raise _fail(path, "no such file; check the path")
     if p.suffix == ".parquet":

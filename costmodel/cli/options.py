@@ -179,6 +179,17 @@ OPTION_OF = {
 }
 
 
+def available_bytes() -> float | None:
+    """The host memory a new allocation can take now (Linux MemAvailable; None where it
+    cannot be read): what sweep's table and profile's model are checked against."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            kib = next(int(ln.split()[1]) for ln in f if ln.startswith("MemAvailable:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        return None
+    return kib * 1024.0
+
+
 def need_torch(command: str) -> None:
     """Refuse, before any work, a command that runs torch where torch is not installed (a
     plain `pip install costmodel` leaves it out: it is the validate extra)."""

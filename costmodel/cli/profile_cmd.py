@@ -15,6 +15,7 @@ from costmodel.cli.options import (
     MAX_TIMED_CALLS,
     QUIET,
     TEXT_TOKENS,
+    available_bytes,
     check_threads,
     need_torch,
 )
@@ -112,16 +113,11 @@ def profile(
 
 
 def _free_bytes(device: str, torch: Any) -> float | None:
-    """Memory free for the model's weights: the GPU's free memory, or the host's MemAvailable
-    (/proc/meminfo); None where it cannot be read."""
+    """Memory free for the model's weights: the GPU's free memory, or the host's
+    (options.available_bytes); None where it cannot be read."""
     if device == "cuda":
         return float(torch.cuda.mem_get_info()[0])
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            kib = next(int(ln.split()[1]) for ln in f if ln.startswith("MemAvailable:"))
-    except (OSError, StopIteration, ValueError, IndexError):
-        return None
-    return kib * 1024.0
+    return available_bytes()
 
 
 def _check_weights_fit(spec: Any, device: str, dtype: str, torch: Any) -> None:

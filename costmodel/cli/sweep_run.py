@@ -18,7 +18,7 @@ from costmodel.analysis.refusals import refuse_unused
 from costmodel.cli import captions, feedback
 from costmodel.cli import compression_options as co
 from costmodel.cli.default_dtype import refuse_default_dtype
-from costmodel.cli.options import workload_from_values
+from costmodel.cli.options import available_bytes, workload_from_values
 from costmodel.cli.parsing import (
     MAX_POINTS,
     id_list,
@@ -45,18 +45,6 @@ if TYPE_CHECKING:
 # and one chunk's operators: analysis/sweep.CHUNK). An estimate, to refuse what cannot fit.
 BYTES_PER_POINT = 6_000.0
 BASE_BYTES = 0.5e9
-
-
-def available_bytes() -> float | None:
-    """The host memory a new allocation can take now (Linux MemAvailable; None elsewhere)."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return float(line.split()[1]) * 1024.0
-    except OSError:
-        return None
-    return None
 
 
 def check_memory(n: int, option: str) -> None:
