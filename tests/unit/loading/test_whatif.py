@@ -55,6 +55,24 @@ def test_bad_override_one_line(item, needle):
     assert needle in str(e.value) and "\n" not in str(e.value)
 
 
+def test_multiplier_scales_a_figure_the_yaml_leaves_at_its_default():
+    """h100-sxm.yaml gives no `efficiency:`; `hardware show` prints compute 1.0, and x0.8 was
+    refused as 'the profile has no value to multiply'."""
+    h = load_hardware("h100-sxm", ("efficiency.compute=x0.8", "efficiency.memory=*0.5"))
+    assert h.compute_efficiency == 0.8
+    assert h.changes == ("efficiency.compute 1 -> 0.8", "efficiency.memory 1 -> 0.5")
+
+
+@pytest.mark.parametrize("item", ["interconnect.latency_us=x2", "kernel_launch_overhead_us=x2"])
+def test_multiplier_of_a_zero_figure_is_refused_not_a_silent_no_op(item):
+    data, _, _ = hardware_data("h100-sxm")
+    with pytest.raises(CostmodelError) as e:
+        apply_overrides(data, (item,))
+    key = item.split("=")[0]
+    assert str(e.value) == (f"--set {key}: the profile's value is 0, which a multiplier leaves "
+                            f"at 0; give an absolute value, e.g. {key}=5")
+
+
 def test_override_is_revalidated():
     with pytest.raises(CostmodelError, match="memory_GB"):
         load_hardware("h100-sxm", ("memory_GB=-5",))
