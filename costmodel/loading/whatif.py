@@ -38,7 +38,7 @@ _NOT_FIGURES = ("id", "name", "sources", "notes", "base")
 _GROUPS: dict[str, type[BaseModel]] = {"peak_tflops": PeakTflops, "efficiency": EfficiencyFile,
                                        "interconnect": Interconnect}
 _SCALARS = ("memory_GB", "memory_bandwidth_GBps", "l2_cache_MB", "tdp_W",
-            "kernel_launch_overhead_us", "category", "name")
+            "kernel_launch_overhead_us", "sm_count", "category", "name")
 
 
 def settable_keys(data: dict[str, Any]) -> list[str]:

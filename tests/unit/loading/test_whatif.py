@@ -73,6 +73,21 @@ def test_multiplier_of_a_zero_figure_is_refused_not_a_silent_no_op(item):
                             f"at 0; give an absolute value, e.g. {key}=5")
 
 
+def test_sm_count_is_a_what_if_and_kernel_figures_need_it(tmp_path):
+    """sm_count (the kernel model's waves) was not a --set key; and a profile with
+    kernel_efficiency but no sm_count silently dropped to the bare roofline."""
+    h = load_hardware("h100-sxm", ("sm_count=148",))
+    assert h.sm_count == 148 and h.changes == ("sm_count 132 -> 148",)
+    assert h.kernel_params is not None
+    with pytest.raises(CostmodelError, match="kernel_efficiency: needs sm_count"):
+        load_hardware("h100-sxm", ("sm_count=null",))
+    f = tmp_path / "nosm.yaml"
+    f.write_text("base: h100-sxm\nid: nosm\nsm_count: null\n")
+    with pytest.raises(CostmodelError) as e:
+        load_hardware(str(f))
+    assert str(e.value).startswith(f"{f}: kernel_efficiency: needs sm_count")
+
+
 def test_override_is_revalidated():
     with pytest.raises(CostmodelError, match="memory_GB"):
         load_hardware("h100-sxm", ("memory_GB=-5",))
