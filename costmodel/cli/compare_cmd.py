@@ -201,4 +201,16 @@ def energy_cmd(
                                               "--set tdp_W=WATTS supplies one"]
     fc.emit(recs, fmt, "\n".join([head, "", t, "", ENERGY_NOTE + _modes_note(profiles, power_mode)
                                   + fc.gpus_note(w.parallel.gpus, memory=False),
-                                  *na, *fc.changed_lines(profiles)]), f.engine, w, [f.host_note])
+                                  *na, *_unfit(f), *fc.changed_lines(profiles)]),
+            f.engine, w, [f.host_note])
+
+
+def _unfit(f: Fleet) -> list[str]:
+    """The energy table's line naming the devices whose footprint does not fit (JSON/CSV
+    `fits`): their joules are priced all the same, for a run they cannot hold."""
+    gpu = " per GPU" if f.workload.parallel.gpus > 1 else ""
+    out = [f"{h.id} ({si(f.ev.per_gpu_total_memory_bytes[d, 0], 'B')} of "
+           f"{si(h.memory_bytes, 'B')}{gpu})" for d, h in enumerate(f.profiles)
+           if not f.ev.fits[d, 0]]
+    return [f"does not fit: {', '.join(out)}; the joules are of a run the device cannot hold"
+            ] if out else []
