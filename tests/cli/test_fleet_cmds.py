@@ -174,3 +174,15 @@ def test_methodology_device_not_bundled_example(tmp_path, capsys):
     code, out, err = run(["compare", MODEL, "-H", f"h100-sxm,{bare}", "--engine", "vllm"],
                          capsys)
     assert code == 0 and err.startswith("warning: --hardware: b200-like carries no fitted")
+
+
+@pytest.mark.parametrize("engines", [[], ["--engine", "vllm,ideal"]])
+def test_compare_says_the_power_mode_its_joules_are_at(engines, capsys):
+    """compare --power-mode 15W priced J/request at 15 W with no word of the mode (energy's
+    table says it and that a mode's lower clocks are not modelled)."""
+    args = ["compare", MODEL, "-H", "jetson-agx-orin-64gb", *engines]
+    code, out, _ = run([*args, "--power-mode", "15W"], capsys)
+    assert code == 0 and ("; J/request at power mode 15W; power modes cap clocks, which this "
+                          "latency (at the profile's peaks) does not model") in out
+    code, out, _ = run(args, capsys)
+    assert code == 0 and "J/request at power mode" not in out
