@@ -128,6 +128,9 @@ def test_yaml_inherits_from_relative_path_and_keeps_own_id(tmp_path):
     assert h.changes == ("memory_GB 80 -> 160",)
     h2 = load_hardware(p, ("tdp_W=x0.5",))  # overrides on an inherited file
     assert h2.tdp_W == 200 and h2.changes == ("memory_GB 80 -> 160", "tdp_W 400 -> 200")
+    # --set marks the what-if on a YAML's own id too (it stayed my-gpu-2x, while a YAML
+    # without base: became ID* and a base: child without an id h100-sxm*)
+    assert h2.id == "my-gpu-2x*"
 
 
 def test_inheritance_errors(tmp_path):
