@@ -102,7 +102,7 @@ def _compare_engines(values: dict[str, Any], engines: list[str], rank_by: RankBy
     engine column; the gaps (not_ranked) end the table, or go to stderr with -f json/csv."""
     spec, w = fc.model_and_workload(values, engine=engines[0])
     runs = evaluate_engines(spec, w, engines, lambda we: fc.devices(values["hardware"],
-                            values["sets"], we), auto_dtype=values["dtype"] is None)
+                            values["sets"], we, values["dtype"]), auto_dtype=values["dtype"] is None)
     recs = ranked_records(runs.fleets, rank_by, values["power_mode"])
     head = (f"{spec.name}: batch {w.batch}, {captions.request_text(spec, w)} | ranked by "
             f"{rank_by.value} (pairs that do not fit last){fc.engines_text(runs.engines, w)}")

@@ -186,3 +186,25 @@ def test_compare_says_the_power_mode_its_joules_are_at(engines, capsys):
                           "latency (at the profile's peaks) does not model") in out
     code, out, _ = run(args, capsys)
     assert code == 0 and "J/request at power mode" not in out
+
+
+def test_default_list_with_a_dtype_keeps_the_devices_that_have_it(capsys):
+    """compare --dtype fp8 with no -H was refused whole ('a10 has no fp8 peak ... leave
+    --dtype out', which cannot ask for fp8): the default list now leaves out the devices
+    without the peak, as it leaves out the linkless ones under --tp; the API's list is the
+    same; a list given with -H still refuses such a device."""
+    import costmodel
+    from costmodel.loading.load import hardware_ids, load_hardware
+
+    code, out, err = run(["compare", MODEL, "--dtype", "fp8", "-f", "json"], capsys)
+    assert code == 0, err
+    shown = {r["hardware"] for r in json.loads(out)}
+    assert {r["math_dtype"] for r in json.loads(out)} == {"fp8"}
+    have = {h for h in hardware_ids() if load_hardware(h).supports(costmodel.units.DType.fp8)}
+    assert "h100-sxm" in shown and "a10" not in shown and shown <= have
+    api = costmodel.compare(str(MODEL), act_dtype="fp8").records()
+    assert {r["hardware"] for r in api} == shown
+    code, _, err = run(["compare", MODEL, "-H", "a10,h100-sxm", "--dtype", "fp8"], capsys)
+    assert code == 2 and err.startswith("error: --dtype: a10 has no fp8 peak")
+    code, out, _ = run(["compare", MODEL, "--dtype", "fp16", "-f", "json"], capsys)
+    assert "t4" in {r["hardware"] for r in json.loads(out)}  # fp16 everywhere: nothing left out
