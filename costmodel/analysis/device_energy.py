@@ -108,7 +108,7 @@ def energy(model: ModelArg, hardware: Any = None, workload: Workload | None = No
     fp16, as the CLI without --dtype. Bad input raises CostmodelError: the CLI's line."""
     mode = _power_mode(power_mode)
     spec, w, auto = model_and_workload(model, workload, engine, fields)
-    profiles = devices_for(hardware, auto)(w)
+    profiles = devices_for(hardware, auto, mode)(w)
     watts = power_W(profiles, mode)
     refuse_no_power(profiles, watts)
     f = evaluate_fleet(spec, profiles, w, auto_dtype=auto)

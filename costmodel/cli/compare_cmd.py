@@ -101,8 +101,9 @@ def _compare_engines(values: dict[str, Any], engines: list[str], rank_by: RankBy
     """`compare --engine a,b,...`: every (device, engine) pair ranked in one table, with an
     engine column; the gaps (not_ranked) end the table, or go to stderr with -f json/csv."""
     spec, w = fc.model_and_workload(values, engine=engines[0])
-    runs = evaluate_engines(spec, w, engines, lambda we: fc.devices(values["hardware"],
-                            values["sets"], we, values["dtype"]), auto_dtype=values["dtype"] is None)
+    runs = evaluate_engines(spec, w, engines, lambda we: fc.devices(
+        values["hardware"], values["sets"], we, values["dtype"], values["power_mode"]),
+        auto_dtype=values["dtype"] is None)
     recs = ranked_records(runs.fleets, rank_by, values["power_mode"])
     head = (f"{spec.name}: batch {w.batch}, {captions.request_text(spec, w)} | ranked by "
             f"{rank_by.value} (pairs that do not fit last){fc.engines_text(runs.engines, w)}")

@@ -208,3 +208,22 @@ def test_default_list_with_a_dtype_keeps_the_devices_that_have_it(capsys):
     assert code == 2 and err.startswith("error: --dtype: a10 has no fp8 peak")
     code, out, _ = run(["compare", MODEL, "--dtype", "fp16", "-f", "json"], capsys)
     assert "t4" in {r["hardware"] for r in json.loads(out)}  # fp16 everywhere: nothing left out
+
+
+@pytest.mark.parametrize("cmd", ["energy", "compare"])
+def test_default_list_with_a_power_mode_keeps_the_devices_that_list_it(cmd, capsys):
+    """energy MODEL --power-mode 15W with no -H was refused whole ('a10 has no mode 15W ...
+    leave --power-mode out'): the default list keeps the devices with that mode (the three
+    Jetsons), as the API's; a mode no device lists still names one that lacks it."""
+    import costmodel
+    from costmodel.loading.load import hardware_ids, load_hardware
+
+    code, out, err = run([cmd, MODEL, "--power-mode", "15w", "-f", "json"], capsys)
+    assert code == 0, err
+    shown = {r["hardware"] for r in json.loads(out)}
+    modes = {h for h in hardware_ids() if "15W" in (load_hardware(h).power_modes_W or {})}
+    assert shown == modes and len(modes) == 3
+    api = getattr(costmodel, cmd)(str(MODEL), power_mode="15W").records()
+    assert {r["hardware"] for r in api} == shown
+    code, _, err = run([cmd, MODEL, "--power-mode", "99W"], capsys)
+    assert code == 2 and "has no mode '99W'" in err
