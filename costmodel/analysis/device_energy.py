@@ -53,14 +53,16 @@ def refuse_no_power(profiles: Sequence[HardwareProfile], watts: Arr, name: str =
 def energy_records(f: Fleet, watts: Arr, power_mode: str | None) -> list[dict[str, Any]]:
     """One record per device of the fleet, in its order: the power (per GPU; NaN where the
     profile gives none), the GPUs, each stage's joules per request, the request's and an
-    output token's (GPUs x power x latency: analysis/devices.energy)."""
+    output token's (GPUs x power x latency: analysis/devices.energy), and whether the
+    footprint fits every GPU (the joules of a run that does not fit are still priced)."""
     en = fleet_energy(f, watts)
     return [{**device_fields(h),
              "power_W": float(en.power_W[d, 0]), "gpus": f.workload.parallel.gpus,
              "power_source": f"power mode {power_mode}" if power_mode else "TDP",
              **{f"{s}_J": float(en.stage_J[s][d, 0]) for s in STAGES},
              "per_request_J": float(en.request_J[d, 0]),
-             "per_output_token_J": float(en.output_token_J[d, 0]), "method": "estimate"}
+             "per_output_token_J": float(en.output_token_J[d, 0]),
+             "fits": bool(f.ev.fits[d, 0]), "method": "estimate"}
             for d, h in enumerate(f.profiles)]
 
 
@@ -106,7 +108,7 @@ def energy(model: ModelArg, hardware: Any = None, workload: Workload | None = No
     fp16, as the CLI without --dtype. Bad input raises CostmodelError: the CLI's line."""
     mode = _power_mode(power_mode)
     spec, w, auto = model_and_workload(model, workload, engine, fields)
-    profiles = devices_for(hardware)(w)
+    profiles = devices_for(hardware, auto, mode)(w)
     watts = power_W(profiles, mode)
     refuse_no_power(profiles, watts)
     f = evaluate_fleet(spec, profiles, w, auto_dtype=auto)

@@ -34,6 +34,7 @@ from costmodel.analysis.devices import (
     Fleet,
     energy,
     evaluate_fleet,
+    has_mode,
     power_W,
     stage_bounds,
     unlike_devices,
@@ -48,7 +49,7 @@ from costmodel.specs.engine import Engine
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Workload
-from costmodel.units import seconds
+from costmodel.units import DType, seconds
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -130,16 +131,23 @@ def run_columns(records: list[dict[str, Any]], engine: str, w: Workload) -> list
     return [{**r, **{k: v for k, v in run.items() if k not in r}} for r in records]
 
 
-def default_devices(w: Workload, sets: Sequence[str] = ()) -> list[HardwareProfile]:
+def default_devices(w: Workload, sets: Sequence[str] = (), dtype: DType | None = None,
+                    power_mode: str | None = None) -> list[HardwareProfile]:
     """Every bundled profile (with the what-if `sets`) that runs the workload like for like:
     on an engine that runs measured kernels not the datasheet-only copies (LLM-Viewer's, for
     its convention; analysis.devices.unlike_devices), with tp/pp/ep > 1 not the devices
-    without a GPU-to-GPU link."""
+    without a GPU-to-GPU link, with a math `dtype` given (--dtype; None: each device's own)
+    not the devices without its peak, with a `power_mode` those without that mode (each
+    unless none has it: then the refusal names one)."""
     every = [load_hardware(n, tuple(sets)) for n in hardware_ids()]
     bare = set(unlike_devices(every, workload_engine(w)))
     keep = [h for h in every if h.id not in bare]
     if w.parallel.gpus > 1:
         keep = [h for h in keep if h.interconnect_bytes_per_s is not None]
+    if dtype is not None:
+        keep = [h for h in keep if h.supports(dtype)] or keep
+    if power_mode is not None:
+        keep = [h for h in keep if has_mode(h, power_mode)] or keep
     return keep
 
 
@@ -258,11 +266,15 @@ def _engines(engine: Any) -> list[str | None]:
     return [os.fspath(e) for e in out]
 
 
-def devices_for(hardware: Any) -> Callable[[Workload], list[HardwareProfile]]:
+def devices_for(hardware: Any, auto: bool = True, power_mode: str | None = None,
+                ) -> Callable[[Workload], list[HardwareProfile]]:
     """The devices of each engine's workload: those given (one warning where they are not
-    like for like) or, for None, the CLI's default list (default_devices)."""
+    like for like) or, for None, the CLI's default list (default_devices; auto: each device
+    computes in its own dtype, else in the workload's act_dtype, which a device must have;
+    power_mode: the mode a device must list)."""
     if hardware is None:
-        return default_devices
+        return lambda w: default_devices(w, dtype=None if auto else w.act_dtype,
+                                         power_mode=power_mode)
     profiles = [hardware_arg(h) for h in nonempty("hardware", listed(hardware))]
     once("hardware", [h.id for h in profiles], "device")
 
@@ -323,7 +335,7 @@ def compare(model: ModelArg, hardware: Any = None, workload: Workload | None = N
     without --dtype. Bad input raises CostmodelError: the CLI's line."""
     by, engines = _rank_by(rank_by), _engines(engine)
     spec, w, auto = model_and_workload(model, workload, engines[0], fields)
-    fleets, refused = _evaluate(spec, w, engines, devices_for(hardware), auto)
+    fleets, refused = _evaluate(spec, w, engines, devices_for(hardware, auto, power_mode), auto)
     rows = ranked_records(fleets, by, power_mode)
     return DeviceComparison(model=spec, workload=w, engine=fleets[0].engine, rows=tuple(rows),
                             rank_by=by, fleets=fleets, refused=refused)

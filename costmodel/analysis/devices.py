@@ -137,6 +137,11 @@ def stage_bounds(ev: Evaluation, compute: dict[str, Arr] | None = None) -> dict[
     return out
 
 
+def has_mode(h: HardwareProfile, mode: str) -> bool:
+    """The device lists the power mode (`--power-mode`; names match in any case)."""
+    return mode.lower() in {k.lower() for k in h.power_modes_W}
+
+
 def power_W(profiles: Sequence[HardwareProfile], mode: str | None = None) -> Arr:
     """(devices, 1) watts: TDP, or the named power mode's budget; NaN where unknown."""
     out = []
@@ -145,7 +150,7 @@ def power_W(profiles: Sequence[HardwareProfile], mode: str | None = None) -> Arr
             out.append(np.nan if h.tdp_W is None else h.tdp_W)
             continue
         modes = {k.lower(): v for k, v in h.power_modes_W.items()}
-        if mode.lower() not in modes:
+        if not has_mode(h, mode):
             have = ", ".join(h.power_modes_W) or "none"
             raise CostmodelError(f"--power-mode: {h.id} has no mode '{mode}' (modes: {have}); "
                                  "leave --power-mode out to use the TDP")

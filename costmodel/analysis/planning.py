@@ -169,6 +169,6 @@ def plan(model: ModelArg, hardware: Any = None, workload: Workload | None = None
     slo = slo_of(ttft_s, tpot_s, w.output_tokens, required=True)
     top = max_batch_arg(max_batch)
     refuse_split(w.parallel.microbatches, top)
-    res = plan_fleet(spec, devices_for(hardware)(w), w, slo, max_batch=top, auto_dtype=auto)
+    res = plan_fleet(spec, devices_for(hardware, auto)(w), w, slo, max_batch=top, auto_dtype=auto)
     return DevicePlan(model=spec, workload=w, engine=res.fleet.engine,
                       rows=tuple(plan_records(res, slo)), slo=slo, max_batch=top, result=res)

@@ -147,7 +147,7 @@ def batching(model: ModelArg, hardware: Any = None, workload: Workload | None = 
     _no_batch(fields, "batching", "batches=[1, 2, 4] or range(1, 257)")
     grid = batches_arg(batches)
     spec, w, auto = model_and_workload(model, workload, engine, {**fields, "batch": int(grid[0])})
-    res = batching_fleet(spec, devices_for(hardware)(w), w, grid, auto_dtype=auto)
+    res = batching_fleet(spec, devices_for(hardware, auto)(w), w, grid, auto_dtype=auto)
     return BatchingStudy(spec, w, res.fleet.engine, tuple(batching_records(res)), res)
 
 
@@ -164,7 +164,7 @@ def capacity(model: ModelArg, hardware: Any = None, workload: Workload | None = 
     spec, w, auto = model_and_workload(model, workload, engine, {**fields, "batch": 1})
     slo = slo_of(ttft_s, tpot_s, w.output_tokens, required=False)
     top = max_batch_arg(max_batch)
-    res = capacity_fleets(spec, devices_for(hardware)(w), w, slo, max_batch=top,
+    res = capacity_fleets(spec, devices_for(hardware, auto)(w), w, slo, max_batch=top,
                           auto_dtype=auto)
     return ServingCapacity(spec, w, res["baseline"].fleet.engine,
                            tuple(capacity_records(res, w)), slo, top, res)

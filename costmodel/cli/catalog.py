@@ -120,8 +120,8 @@ def hardware_list(fmt: Format = typer.Option(Format.table, "--format", "-f")) ->
         h = load_hardware(hid)
         dt = DType.bf16 if h.supports(DType.bf16) else DType.fp16
         recs.append({"id": hid, "name": h.name, "memory_bytes": h.memory_bytes,
-                     "memory_bandwidth_Bps": h.memory_bytes_per_s,
-                     "peak_flops": h.peak_flops_per_s(dt), "peak_dtype": dt.value,
+                     "memory_bytes_per_s": h.memory_bytes_per_s,
+                     "peak_flops_per_s": h.peak_flops_per_s(dt), "peak_dtype": dt.value,
                      "ridge_flops_per_byte": h.ridge_flops_per_byte})
     if fmt is Format.json:
         typer.echo(dumps(recs))
@@ -130,8 +130,8 @@ def hardware_list(fmt: Format = typer.Option(Format.table, "--format", "-f")) ->
         typer.echo(records_csv(recs), nl=False)
         return
     rows = [[r["id"], r["name"], f"{r['memory_bytes'] / 1e9:g} GB",
-             f"{r['memory_bandwidth_Bps'] / 1e9:g} GB/s",
-             f"{r['peak_flops'] / 1e12:g} TFLOP/s {r['peak_dtype']}",
+             f"{r['memory_bytes_per_s'] / 1e9:g} GB/s",
+             f"{r['peak_flops_per_s'] / 1e12:g} TFLOP/s {r['peak_dtype']}",
              f"{r['ridge_flops_per_byte']:.0f}"] for r in recs]
     typer.echo(table(rows, ["id", "name", "memory", "bandwidth", "dense peak", "ridge FLOP/B"],
                      right={2, 3, 4, 5}))

@@ -41,10 +41,10 @@ def _row(r: dict[str, Any], engine: bool) -> list[str]:
 
 
 def compare_table(recs: list[dict[str, Any]], head: str, gpus: int = 1,
-                  engine: bool = False) -> str:
+                  engine: bool = False, power_mode: str | None = None) -> str:
     """The ranked table; memory is the most loaded GPU's footprint (the whole model on one
     GPU), against one GPU's capacity, as `fits` reads it. engine: a column naming each row's
-    engine (compare over several engines)."""
+    engine (compare over several engines); power_mode: the --power-mode J/request is at."""
     heads = ["#", "device", *(["engine"] if engine else []), "dtype", "TTFT", "TPOT", "e2e",
              "tokens/s", "memory", "fits", "bound v/p/pf/d", "J/request"]
     shift = int(engine)
@@ -57,7 +57,13 @@ def compare_table(recs: list[dict[str, Any]], head: str, gpus: int = 1,
     return "\n".join([head, "", t, "", "bound: C = compute-bound, M = memory-bound (the kind "
                       "of operator holding most of the stage's latency), H = host-bound (the "
                       f"engine's launches, overlapping the device, take longer){link}",
-                      ENERGY_NOTE + fc.gpus_note(gpus)] + [f"[changed] {c}" for c in changed])
+                      ENERGY_NOTE + _mode_text(power_mode) + fc.gpus_note(gpus)]
+                     + [f"[changed] {c}" for c in changed])
+
+
+def _mode_text(power_mode: str | None) -> str:
+    return "" if power_mode is None else (f"; J/request at power mode {power_mode}"
+                                          + _modes_note([], power_mode))
 
 
 
@@ -95,8 +101,9 @@ def _compare_engines(values: dict[str, Any], engines: list[str], rank_by: RankBy
     """`compare --engine a,b,...`: every (device, engine) pair ranked in one table, with an
     engine column; the gaps (not_ranked) end the table, or go to stderr with -f json/csv."""
     spec, w = fc.model_and_workload(values, engine=engines[0])
-    runs = evaluate_engines(spec, w, engines, lambda we: fc.devices(values["hardware"],
-                            values["sets"], we), auto_dtype=values["dtype"] is None)
+    runs = evaluate_engines(spec, w, engines, lambda we: fc.devices(
+        values["hardware"], values["sets"], we, values["dtype"], values["power_mode"]),
+        auto_dtype=values["dtype"] is None)
     recs = ranked_records(runs.fleets, rank_by, values["power_mode"])
     head = (f"{spec.name}: batch {w.batch}, {captions.request_text(spec, w)} | ranked by "
             f"{rank_by.value} (pairs that do not fit last){fc.engines_text(runs.engines, w)}")
@@ -107,7 +114,8 @@ def _compare_engines(values: dict[str, Any], engines: list[str], rank_by: RankBy
     if fmt is not Format.table:
         for line in gaps:
             warnings.warn(line, UserWarning, stacklevel=2)
-    text = compare_table(recs, head, w.parallel.gpus, engine=True)
+    text = compare_table(recs, head, w.parallel.gpus, engine=True,
+                         power_mode=values["power_mode"])
     notes = [f.host_note for f in runs.fleets if f.host_note]  # a Jetson's host, per engine
     fc.emit(recs, fmt, "\n".join([text, *notes, *gaps]), runs.engines[0], w)
 
@@ -150,7 +158,8 @@ def compare(
             f"{rank_by.value} (devices that do not fit last){fc.run_text(f.engine, w)}")
     if plot_path is not None:
         save(plots().compare_figure(recs, compare_caption(spec, f)), plot_path, "--plot")
-    fc.emit(recs, fmt, compare_table(recs, head, w.parallel.gpus), f.engine, w, [f.host_note])
+    fc.emit(recs, fmt, compare_table(recs, head, w.parallel.gpus, power_mode=power_mode),
+            f.engine, w, [f.host_note])
 
 
 def _modes_note(profiles: list[HardwareProfile], power_mode: str | None) -> str:
@@ -201,4 +210,16 @@ def energy_cmd(
                                               "--set tdp_W=WATTS supplies one"]
     fc.emit(recs, fmt, "\n".join([head, "", t, "", ENERGY_NOTE + _modes_note(profiles, power_mode)
                                   + fc.gpus_note(w.parallel.gpus, memory=False),
-                                  *na, *fc.changed_lines(profiles)]), f.engine, w, [f.host_note])
+                                  *na, *_unfit(f), *fc.changed_lines(profiles)]),
+            f.engine, w, [f.host_note])
+
+
+def _unfit(f: Fleet) -> list[str]:
+    """The energy table's line naming the devices whose footprint does not fit (JSON/CSV
+    `fits`): their joules are priced all the same, for a run they cannot hold."""
+    gpu = " per GPU" if f.workload.parallel.gpus > 1 else ""
+    out = [f"{h.id} ({si(f.ev.per_gpu_total_memory_bytes[d, 0], 'B')} of "
+           f"{si(h.memory_bytes, 'B')}{gpu})" for d, h in enumerate(f.profiles)
+           if not f.ev.fits[d, 0]]
+    return [f"does not fit: {', '.join(out)}; the joules are of a run the device cannot hold"
+            ] if out else []

@@ -51,6 +51,7 @@ from costmodel.loading.load import load_hardware, load_model
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Workload
+from costmodel.units import DType
 
 MODEL = typer.Argument(..., help=MODEL_HELP)
 HARDWARE = typer.Option(None, "--hardware", "-H",
@@ -81,13 +82,15 @@ def slo_from_options(ttft: float | None, tpot: float | None, output_tokens: int,
     return slo_of(ttft, tpot, output_tokens, required=required, names=CLI)
 
 
-def devices(text: str | None, sets: list[str], w: Workload) -> list[HardwareProfile]:
+def devices(text: str | None, sets: list[str], w: Workload, dtype: DType | None = None,
+            power_mode: str | None = None) -> list[HardwareProfile]:
     """The listed devices (one listed twice is refused, as sweep refuses it); or, when none
     are given, every bundled profile that can run the workload like for like
-    (analysis.device_ranking.default_devices). A list that mixes datasheet-only and calibrated
+    (analysis.device_ranking.default_devices; with --dtype `dtype` or --power-mode
+    `power_mode`, those that have it). A list that mixes datasheet-only and calibrated
     devices on an engine that runs measured kernels gives one warning (warn_unlike)."""
     if text is None:
-        return default_devices(w, sets)
+        return default_devices(w, sets, dtype, power_mode)
     profiles = [load_hardware(n, tuple(sets)) for n in id_list(text, "--hardware")]
     once("--hardware", [h.id for h in profiles], "device")
     warn_unlike(profiles, workload_engine(w))
@@ -101,7 +104,7 @@ def setup(values: Mapping[str, Any], **override: Any,
     `override` replaces one (batching and capacity search the batch themselves)."""
     v = {**values, **override}
     spec, w = model_and_workload(v)
-    return spec, devices(v["hardware"], v["sets"], w), w
+    return spec, devices(v["hardware"], v["sets"], w, v.get("dtype"), v.get("power_mode")), w
 
 
 def model_and_workload(values: Mapping[str, Any], **override: Any,

@@ -289,7 +289,7 @@ def _load_hardware(name: str, sets: tuple[str, ...], option: str,
     if sets:
         base = base or hardware_file(data, where)
         data = whatif.apply_overrides(data, sets)
-        data["id"] = whatif.derived_id(base.id, {}) if data["id"] == base.id else data["id"]
+        data["id"] = whatif.derived_id(str(data["id"]), {})  # a YAML's own id too: b200 -> b200*
         where = f"{where} with --set"
     f = hardware_file(data, where)
     if base is None:

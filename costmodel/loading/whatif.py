@@ -38,7 +38,7 @@ _NOT_FIGURES = ("id", "name", "sources", "notes", "base")
 _GROUPS: dict[str, type[BaseModel]] = {"peak_tflops": PeakTflops, "efficiency": EfficiencyFile,
                                        "interconnect": Interconnect}
 _SCALARS = ("memory_GB", "memory_bandwidth_GBps", "l2_cache_MB", "tdp_W",
-            "kernel_launch_overhead_us", "category", "name")
+            "kernel_launch_overhead_us", "sm_count", "category", "name")
 
 
 def settable_keys(data: dict[str, Any]) -> list[str]:
@@ -106,8 +106,25 @@ def _new_value(key: str, old: Any, text: str) -> Any:
         if old is None:
             raise CostmodelError(f"--set {key}: the profile has no value to multiply; "
                                  "give an absolute value")
+        if float(old) == 0.0:
+            raise CostmodelError(f"--set {key}: the profile's value is 0, which a multiplier "
+                                 f"leaves at 0; give an absolute value, e.g. {key}=5")
         return _finite(float(old) * factor, text, key)
     return _number(t, key)
+
+
+def _default(top: str, sub: str | None) -> Any:
+    """The value a figure the mapping leaves out takes (the schema's default: efficiency 1,
+    a link's latency_us 0, ...), so `xF` scales the figure `hardware show` prints; None where
+    the figure has no default."""
+    group = _GROUPS.get(top)
+    if sub is not None:
+        field = group.model_fields.get(sub) if group is not None else None
+    else:
+        field = HardwareFile.model_fields.get(top)
+    if field is None or field.is_required() or isinstance(field.default, BaseModel):
+        return None
+    return field.default
 
 
 def _split(item: str) -> tuple[str, str]:
@@ -141,10 +158,11 @@ def apply_overrides(data: dict[str, Any], items: tuple[str, ...]) -> dict[str, A
         key, text = _split(item)
         for top, sub in _targets(out, key):
             if sub is None:
-                out[top] = _new_value(key, out.get(top), text)
+                out[top] = _new_value(key, out.get(top, _default(top, None)), text)
             else:
                 group = dict(out.get(top) or {})
-                group[sub] = _new_value(f"{top}.{sub}", group.get(sub), text)
+                group[sub] = _new_value(f"{top}.{sub}", group.get(sub, _default(top, sub)),
+                                        text)
                 out[top] = group
             if top in SOURCED_KEYS + DEFAULT_SOURCED:
                 out["sources"] = {**out.get("sources", {}), top: f"what-if override ({item})"}

@@ -234,6 +234,10 @@ class HardwareFile(FileModel):
         if missing:
             raise ValueError(f"sources: add a source for {', '.join(missing)} "
                              "(sources.<key>: where the figure comes from)")
+        if self.kernel_efficiency is not None and self.sm_count is None:
+            raise ValueError("kernel_efficiency: needs sm_count (the SMs its kernel waves are "
+                             "counted on; without it the figures are ignored); add sm_count: "
+                             "N with its source, or drop kernel_efficiency")
         for key in ("decode_kernel_by_engine", "attention_kernel_by_engine"):
             if getattr(self, key) and self.kernel_efficiency is None:
                 raise ValueError(f"{key}: needs kernel_efficiency (the device's figures it "

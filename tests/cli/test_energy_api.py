@@ -140,3 +140,18 @@ def test_python_arguments_refused_in_one_line(fields, said):
     with pytest.raises(costmodel.CostmodelError) as e:
         costmodel.energy("llava-1.5-7b", **fields)
     assert str(e.value).startswith(said) and "\n" not in str(e.value), str(e.value)
+
+
+def test_a_device_the_model_does_not_fit_is_said(capsys):
+    """energy priced LLaVA-1.5-7B (14.6 GB) on the 8 GB Orin Nano at 688 J/request with no
+    word that it does not fit (compare, plan, batching and capacity all say so): a `fits`
+    field in its records and a line under the table."""
+    args = ["energy", "llava-1.5-7b", "-H", "jetson-orin-nano-8gb,jetson-orin-nx-16gb"]
+    code, out, _ = run(args, capsys)
+    assert code == 0 and ("\ndoes not fit: jetson-orin-nano-8gb (14.6 GB of 8 GB); the joules "
+                          "are of a run the device cannot hold\n") in out
+    assert "jetson-orin-nx-16gb (" not in out  # 14.6 GB of 16 GB fits
+    rows = costmodel.energy("llava-1.5-7b", args[3].split(",")).records()
+    assert [r["fits"] for r in rows] == [False, True]
+    code, out, _ = run(["energy", "llava-1.5-7b", "-H", "h100-sxm"], capsys)
+    assert "does not fit" not in out

@@ -174,3 +174,56 @@ def test_methodology_device_not_bundled_example(tmp_path, capsys):
     code, out, err = run(["compare", MODEL, "-H", f"h100-sxm,{bare}", "--engine", "vllm"],
                          capsys)
     assert code == 0 and err.startswith("warning: --hardware: b200-like carries no fitted")
+
+
+@pytest.mark.parametrize("engines", [[], ["--engine", "vllm,ideal"]])
+def test_compare_says_the_power_mode_its_joules_are_at(engines, capsys):
+    """compare --power-mode 15W priced J/request at 15 W with no word of the mode (energy's
+    table says it and that a mode's lower clocks are not modelled)."""
+    args = ["compare", MODEL, "-H", "jetson-agx-orin-64gb", *engines]
+    code, out, _ = run([*args, "--power-mode", "15W"], capsys)
+    assert code == 0 and ("; J/request at power mode 15W; power modes cap clocks, which this "
+                          "latency (at the profile's peaks) does not model") in out
+    code, out, _ = run(args, capsys)
+    assert code == 0 and "J/request at power mode" not in out
+
+
+def test_default_list_with_a_dtype_keeps_the_devices_that_have_it(capsys):
+    """compare --dtype fp8 with no -H was refused whole ('a10 has no fp8 peak ... leave
+    --dtype out', which cannot ask for fp8): the default list now leaves out the devices
+    without the peak, as it leaves out the linkless ones under --tp; the API's list is the
+    same; a list given with -H still refuses such a device."""
+    import costmodel
+    from costmodel.loading.load import hardware_ids, load_hardware
+
+    code, out, err = run(["compare", MODEL, "--dtype", "fp8", "-f", "json"], capsys)
+    assert code == 0, err
+    shown = {r["hardware"] for r in json.loads(out)}
+    assert {r["math_dtype"] for r in json.loads(out)} == {"fp8"}
+    have = {h for h in hardware_ids() if load_hardware(h).supports(costmodel.units.DType.fp8)}
+    assert "h100-sxm" in shown and "a10" not in shown and shown <= have
+    api = costmodel.compare(str(MODEL), act_dtype="fp8").records()
+    assert {r["hardware"] for r in api} == shown
+    code, _, err = run(["compare", MODEL, "-H", "a10,h100-sxm", "--dtype", "fp8"], capsys)
+    assert code == 2 and err.startswith("error: --dtype: a10 has no fp8 peak")
+    code, out, _ = run(["compare", MODEL, "--dtype", "fp16", "-f", "json"], capsys)
+    assert "t4" in {r["hardware"] for r in json.loads(out)}  # fp16 everywhere: nothing left out
+
+
+@pytest.mark.parametrize("cmd", ["energy", "compare"])
+def test_default_list_with_a_power_mode_keeps_the_devices_that_list_it(cmd, capsys):
+    """energy MODEL --power-mode 15W with no -H was refused whole ('a10 has no mode 15W ...
+    leave --power-mode out'): the default list keeps the devices with that mode (the three
+    Jetsons), as the API's; a mode no device lists still names one that lacks it."""
+    import costmodel
+    from costmodel.loading.load import hardware_ids, load_hardware
+
+    code, out, err = run([cmd, MODEL, "--power-mode", "15w", "-f", "json"], capsys)
+    assert code == 0, err
+    shown = {r["hardware"] for r in json.loads(out)}
+    modes = {h for h in hardware_ids() if "15W" in (load_hardware(h).power_modes_W or {})}
+    assert shown == modes and len(modes) == 3
+    api = getattr(costmodel, cmd)(str(MODEL), power_mode="15W").records()
+    assert {r["hardware"] for r in api} == shown
+    code, _, err = run([cmd, MODEL, "--power-mode", "99W"], capsys)
+    assert code == 2 and "has no mode '99W'" in err

@@ -36,3 +36,16 @@ def test_csv_writers_agree_on_non_finite_and_whole_counts():
     text = "flops,latency_s\n1000000000,\n2.5,\n"
     assert records_csv(recs) == text
     assert frame_csv(pd.DataFrame(recs)) == text
+
+
+def test_hardware_list_rates_are_named_per_second(capsys):
+    """`peak_flops` (125000000000000, a rate named like a count, so the CSV writer wrote it
+    as one) and `memory_bandwidth_Bps` are `peak_flops_per_s` and `memory_bytes_per_s`, the
+    base-unit names of every other JSON / CSV (and of HardwareProfile)."""
+    code, js, _ = run(["hardware", "list", "-f", "json"], capsys)
+    a10 = next(r for r in json.loads(js) if r["id"] == "a10")
+    assert list(a10) == ["id", "name", "memory_bytes", "memory_bytes_per_s", "peak_flops_per_s",
+                         "peak_dtype", "ridge_flops_per_byte"]
+    assert (a10["memory_bytes_per_s"], a10["peak_flops_per_s"]) == (600e9, 125e12)
+    code, out, _ = run(["hardware", "list", "-f", "csv"], capsys)
+    assert "\na10,NVIDIA A10,24000000000,600000000000.0,125000000000000.0,bf16," in out

@@ -211,3 +211,18 @@ def test_sweep_axes_reading():
     text = _flat()
     assert (f"the ViT attends within each image: {four.flops['vision'] / 1e12:.2f} TFLOP for the "
             f"four small images, {one.flops['vision'] / 1e12:.2f} TFLOP for the large one") in text
+
+
+@pytest.mark.parametrize("cmd", [["compare"], ["plan", "--ttft", "1", "--max-batch", "4"],
+                                 ["batching", "--batch", "1,2"],
+                                 ["capacity", "--max-batch", "2"], ["energy"]])
+def test_device_command_keys_are_the_records(cmd, capsys):
+    """'The device commands' JSON and CSV' lists each command's record keys in order: the
+    CSV header the command writes (the JSON's keys), with --tp 2 and a compression too."""
+    text = DOC.read_text().split("<!-- device-command-keys -->", 1)[1].split("\n\n", 1)[0]
+    keys = {m.group(1): m.group(2).split(", ") for m in
+            re.finditer(r"^\| `([a-z]+)` \| ([A-Za-z0-9_, ]+) \|$", text, re.M)}
+    for extra in ([], ["--tp", "2", "--keep", "0.5"]):
+        code, out, _ = run([cmd[0], "llava-1.5-7b", "-H", "a100-80gb", *cmd[1:], *extra,
+                            "-f", "csv"], capsys)
+        assert code == 0 and out.splitlines()[0].split(",") == keys[cmd[0]]

@@ -55,6 +55,39 @@ def test_bad_override_one_line(item, needle):
     assert needle in str(e.value) and "\n" not in str(e.value)
 
 
+def test_multiplier_scales_a_figure_the_yaml_leaves_at_its_default():
+    """h100-sxm.yaml gives no `efficiency:`; `hardware show` prints compute 1.0, and x0.8 was
+    refused as 'the profile has no value to multiply'."""
+    h = load_hardware("h100-sxm", ("efficiency.compute=x0.8", "efficiency.memory=*0.5"))
+    assert h.compute_efficiency == 0.8
+    assert h.changes == ("efficiency.compute 1 -> 0.8", "efficiency.memory 1 -> 0.5")
+
+
+@pytest.mark.parametrize("item", ["interconnect.latency_us=x2", "kernel_launch_overhead_us=x2"])
+def test_multiplier_of_a_zero_figure_is_refused_not_a_silent_no_op(item):
+    data, _, _ = hardware_data("h100-sxm")
+    with pytest.raises(CostmodelError) as e:
+        apply_overrides(data, (item,))
+    key = item.split("=")[0]
+    assert str(e.value) == (f"--set {key}: the profile's value is 0, which a multiplier leaves "
+                            f"at 0; give an absolute value, e.g. {key}=5")
+
+
+def test_sm_count_is_a_what_if_and_kernel_figures_need_it(tmp_path):
+    """sm_count (the kernel model's waves) was not a --set key; and a profile with
+    kernel_efficiency but no sm_count silently dropped to the bare roofline."""
+    h = load_hardware("h100-sxm", ("sm_count=148",))
+    assert h.sm_count == 148 and h.changes == ("sm_count 132 -> 148",)
+    assert h.kernel_params is not None
+    with pytest.raises(CostmodelError, match="kernel_efficiency: needs sm_count"):
+        load_hardware("h100-sxm", ("sm_count=null",))
+    f = tmp_path / "nosm.yaml"
+    f.write_text("base: h100-sxm\nid: nosm\nsm_count: null\n")
+    with pytest.raises(CostmodelError) as e:
+        load_hardware(str(f))
+    assert str(e.value).startswith(f"{f}: kernel_efficiency: needs sm_count")
+
+
 def test_override_is_revalidated():
     with pytest.raises(CostmodelError, match="memory_GB"):
         load_hardware("h100-sxm", ("memory_GB=-5",))
@@ -95,6 +128,9 @@ def test_yaml_inherits_from_relative_path_and_keeps_own_id(tmp_path):
     assert h.changes == ("memory_GB 80 -> 160",)
     h2 = load_hardware(p, ("tdp_W=x0.5",))  # overrides on an inherited file
     assert h2.tdp_W == 200 and h2.changes == ("memory_GB 80 -> 160", "tdp_W 400 -> 200")
+    # --set marks the what-if on a YAML's own id too (it stayed my-gpu-2x, while a YAML
+    # without base: became ID* and a base: child without an id h100-sxm*)
+    assert h2.id == "my-gpu-2x*"
 
 
 def test_inheritance_errors(tmp_path):
