@@ -2,7 +2,8 @@
 
 Public API (docs/python-api.md):
     load_model(id_or_path) -> ModelSpec
-    load_hardware(id_or_path, sets=()) -> HardwareProfile (sets: what-if KEY=VALUE overrides)
+    load_hardware(id_or_path_or_profile, sets=()) -> HardwareProfile (sets: what-if KEY=VALUE
+        overrides, on a bundled id, a YAML path or a profile already loaded)
     estimate(model, hardware, workload=None, **workload_fields) -> Estimate
         (.to_frame(): per operator, .stage_frame(): per stage, .to_dict(): the CLI's JSON)
     compare_compression(model, hardware, keep=..., at=..., method=..., kv_keep=..., ...,

@@ -253,14 +253,32 @@ def hardware_data(name: str, near: Path | None = None, seen: tuple[Path, ...] = 
     return merged, where, base
 
 
-def load_hardware(name: str | os.PathLike[str], sets: str | Iterable[str] = (),
+def load_hardware(name: str | os.PathLike[str] | HardwareProfile, sets: str | Iterable[str] = (),
                   option: str = "--hardware") -> HardwareProfile:
-    """A bundled id (`a100-80gb`) or a path to a YAML profile (which may inherit with
-    `base: <id or path>`), with what-if overrides `sets` (KEY=VALUE, see costmodel.loading.whatif;
-    one string or several, e.g. ["memory_bandwidth_GBps=x1.5", "peak_tflops.bf16=x2"]).
-    `option` names the command-line option in error messages."""
+    """A bundled id (`a100-80gb`), a path to a YAML profile (which may inherit with
+    `base: <id or path>`) or a HardwareProfile already loaded, with what-if overrides `sets`
+    (KEY=VALUE, see costmodel.loading.whatif; one string or several, e.g.
+    ["memory_bandwidth_GBps=x1.5", "peak_tflops.bf16=x2"]). `option` names the command-line
+    option in error messages."""
     items = (sets,) if isinstance(sets, str) else tuple(sets)
+    if isinstance(name, HardwareProfile):
+        return _derive(name, items)
+    if not isinstance(name, str | os.PathLike):
+        raise CostmodelError(f"hardware: got {type(name).__name__}; give a bundled id such as "
+                             "'a100-80gb', a YAML path or a HardwareProfile")
     return _load_hardware(os.fspath(name), items, option, _chain_stamp(Path(os.fspath(name))))
+
+
+def _derive(profile: HardwareProfile, sets: tuple[str, ...]) -> HardwareProfile:
+    """A loaded profile with what-if overrides applied to the file it was built from (its
+    `source_file`, so a what-if of a what-if); its changes listed after the profile's own."""
+    if not sets:
+        return profile
+    base = profile.source_file
+    data = whatif.apply_overrides(base.model_dump(exclude_none=True), sets)
+    data["id"] = whatif.derived_id(base.id, {})
+    f = hardware_file(data, f"{profile.id} with --set")
+    return HardwareProfile.from_file(f, profile.changes + whatif.changes(base, f))
 
 
 # A YAML profile's resolved path -> the `base:` file it inherited from when last read.
@@ -326,6 +344,9 @@ def load_model(name: str | os.PathLike[str]) -> ModelSpec:
     (costmodel.loading.hf_cache). Resolution order: zoo id, then an existing local path, then
     a Hub id (docs/methodology.md). Cached by the name and, for a local file, its stamp
     (_stamp): a config.json edited in a notebook session is read again."""
+    if not isinstance(name, str | os.PathLike):
+        raise CostmodelError(f"model: got {type(name).__name__}; give a zoo id such as "
+                             "'llava-1.5-7b', a config.json path or a Hub id")
     name = os.fspath(name)
     path = Path(name) / "config.json" if _is(Path(name), "dir") else Path(name)
     return _load_model(name, _stamp(path))

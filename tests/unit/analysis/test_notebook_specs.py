@@ -1,0 +1,48 @@
+"""A notebook user's own device and model objects: `load_hardware` given a loaded profile
+derives a what-if from it, a model or device id of the wrong type is one CostmodelError line
+(was a TypeError from os.fspath)."""
+
+from __future__ import annotations
+
+import pytest
+
+import costmodel
+from costmodel import CostmodelError
+
+
+def test_load_hardware_derives_a_what_if_from_a_loaded_profile():
+    """load_hardware(profile, sets=[...]) raised 'TypeError: expected str, bytes or
+    os.PathLike object, not HardwareProfile'; it is the same what-if as from the id."""
+    h100 = costmodel.load_hardware("h100-sxm")
+    by_id = costmodel.load_hardware("h100-sxm", sets=["memory_bandwidth_GBps=6700"])
+    mine = costmodel.load_hardware(h100, sets=["memory_bandwidth_GBps=6700"])
+    assert mine.memory_bytes_per_s == 6700e9 == by_id.memory_bytes_per_s
+    assert (mine.id, mine.changes) == (by_id.id, by_id.changes) == (
+        "h100-sxm*", ("memory_bandwidth_GBps 3350 -> 6700",))
+    assert costmodel.load_hardware(h100) is h100  # no sets: the profile as given
+    e = costmodel.estimate("llava-1.5-7b", mine, engine="ideal")
+    assert e.tpot_s == costmodel.estimate("llava-1.5-7b", by_id, engine="ideal").tpot_s
+
+
+def test_a_what_if_of_a_what_if_lists_both_changes():
+    fast = costmodel.load_hardware("a100-80gb", sets=["memory_bandwidth_GBps=x2"])
+    both = costmodel.load_hardware(fast, sets="peak_tflops.bf16=x2")
+    assert both.id == "a100-80gb*"
+    assert both.memory_bytes_per_s == 2 * 2039e9
+    assert both.peak_flops_per_s(costmodel.DType.bf16) == 2 * 312e12
+    assert both.changes == ("memory_bandwidth_GBps 2039 -> 4078", "peak_tflops.bf16 312 -> 624")
+
+
+def test_a_bad_set_on_a_profile_names_it():
+    with pytest.raises(CostmodelError, match=r"^--set: unknown key 'mem_bw'"):
+        costmodel.load_hardware(costmodel.load_hardware("l4"), sets=["mem_bw=2"])
+
+
+@pytest.mark.parametrize(("call", "says"), [
+    (lambda: costmodel.load_hardware(3), r"^hardware: got int; give a bundled id"),
+    (lambda: costmodel.load_model(None), r"^model: got NoneType; give a zoo id"),
+    (lambda: costmodel.load_model(7), r"^model: got int; give a zoo id"),
+])
+def test_a_wrong_type_to_a_loader_is_one_line(call, says):
+    with pytest.raises(CostmodelError, match=says):
+        call()
