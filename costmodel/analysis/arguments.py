@@ -46,10 +46,24 @@ CLI_NAMES = {
 REPORT_NAMES = {"frame_size": "image_size=(W, H): the frame size of a video"}
 
 
+def checked(spec: Any, name: str) -> Any:
+    """A ModelSpec or HardwareProfile given as an object, validated again: one edited with
+    `model_copy(update=...)`, which pydantic does not validate, reached the core unchecked
+    (num_kv_heads=5 of 32 heads priced; num_layers='16' a TypeError from numpy; a negative
+    bandwidth a TPOT of 1e21 s). One line naming the field; else the validated copy, equal to
+    `spec` (a number given as text, num_layers='16', then an int)."""
+    try:
+        return type(spec).model_validate(spec.model_dump(by_alias=True, warnings=False))
+    except ValidationError as e:
+        raise CostmodelError(f"{one_line(e, name)} (model_copy(update=...) does not check "
+                             "the fields: fix the value)") from None
+
+
 def model_arg(model: Any) -> ModelSpec:
-    """A ModelSpec as given, or one loaded from a zoo id, config.json path or Hub id."""
+    """A ModelSpec as given (checked), or one loaded from a zoo id, config.json path or Hub
+    id."""
     if isinstance(model, ModelSpec):
-        return model
+        return checked(model, "model")
     if isinstance(model, str | os.PathLike):
         return load_model(os.fspath(model))
     raise CostmodelError(f"model: got {type(model).__name__}; give a zoo id such as "
@@ -57,9 +71,9 @@ def model_arg(model: Any) -> ModelSpec:
 
 
 def hardware_arg(hardware: Any) -> HardwareProfile:
-    """A HardwareProfile as given, or one loaded from a bundled id or a YAML path."""
+    """A HardwareProfile as given (checked), or one loaded from a bundled id or a YAML path."""
     if isinstance(hardware, HardwareProfile):
-        return hardware
+        return checked(hardware, "hardware")
     if isinstance(hardware, str | os.PathLike):
         return load_hardware(os.fspath(hardware))
     raise CostmodelError(f"hardware: got {type(hardware).__name__}; give a bundled id such as "

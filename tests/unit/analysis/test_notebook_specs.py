@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 import costmodel
+import costmodel.sweep
 from costmodel import CostmodelError
 
 
@@ -46,3 +47,48 @@ def test_a_bad_set_on_a_profile_names_it():
 def test_a_wrong_type_to_a_loader_is_one_line(call, says):
     with pytest.raises(CostmodelError, match=says):
         call()
+
+
+def _llm(**update):
+    spec = costmodel.load_model("llava-1.5-7b")
+    return spec.model_copy(update={"llm": spec.llm.model_copy(update=update)})
+
+
+@pytest.mark.parametrize(("spec", "says"), [
+    # priced before as if 5 KV heads could split 32 query heads
+    (lambda: _llm(num_kv_heads=5), r"^model\.llm: num_kv_heads: 5 does not divide num_heads 32"),
+    # an IndexError and a TypeError from inside the core before
+    (lambda: _llm(num_layers=0), r"^model\.llm\.num_layers: Input should be greater than 0"),
+    (lambda: _llm(num_layers=16.5), r"^model\.llm\.num_layers: Input should be a valid integer"),
+])
+def test_a_model_spec_edited_with_model_copy_is_checked(spec, says):
+    """pydantic's model_copy(update=...) does not validate: the API checks a spec it is given."""
+    for call in (lambda s: costmodel.estimate(s, "a100-80gb"),
+                 lambda s: costmodel.sweep.sweep(s, "a100-80gb", [64])):
+        with pytest.raises(CostmodelError, match=says) as e:
+            call(spec())
+        assert "model_copy(update=...) does not check the fields" in str(e.value)
+
+
+def test_a_hardware_profile_edited_with_model_copy_is_checked():
+    """A negative bandwidth gave a TPOT of 1e21 s, 0 a NaN and numpy's RuntimeWarnings."""
+    h100 = costmodel.load_hardware("h100-sxm")
+    for bad in (-1.0, 0.0, float("inf")):
+        hw = h100.model_copy(update={"memory_bytes_per_s": bad})
+        with pytest.raises(CostmodelError, match=r"^hardware\.memory_bytes_per_s: .* must be a "
+                                                 r"finite number > 0"):
+            costmodel.estimate("llava-1.5-7b", hw)
+
+
+def test_a_valid_edit_gives_the_numbers_of_the_same_what_if():
+    """An edit that is valid prices as the what-if does; a whole number given as text is read
+    as the number (pydantic's own reading) rather than failing inside numpy."""
+    h100 = costmodel.load_hardware("h100-sxm")
+    edited = h100.model_copy(update={"memory_bytes_per_s": 6700e9})
+    what_if = costmodel.load_hardware("h100-sxm", sets=["memory_bandwidth_GBps=6700"])
+    assert (costmodel.estimate("llava-1.5-7b", edited, engine="ideal").tpot_s
+            == costmodel.estimate("llava-1.5-7b", what_if, engine="ideal").tpot_s)
+    half = costmodel.estimate(_llm(num_layers="16"), "a100-80gb", engine="ideal")
+    assert half.model.llm.num_layers == 16
+    assert half.ttft_s == costmodel.estimate(_llm(num_layers=16), "a100-80gb",
+                                             engine="ideal").ttft_s
