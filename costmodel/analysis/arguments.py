@@ -12,6 +12,7 @@ import difflib
 import math
 import numbers
 import os
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,6 +27,20 @@ from costmodel.specs.workload import MAX_TOKENS, Workload
 
 ModelArg = ModelSpec | str | os.PathLike[str]
 HardwareArg = HardwareProfile | str | os.PathLike[str]
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # costmodel/
+
+
+def user_level() -> int:
+    """The `stacklevel` that a `warnings.warn` in the function calling this one needs to point
+    at the first frame outside the costmodel package: the user's line (a notebook cell, a
+    script), not a line of the library that is the same for every call. A fixed stacklevel
+    pointed inside the package (analysis/estimate.py) wherever the call came from."""
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    return level
+
 
 # CLI option (as a keyword) -> what sets it from Python.
 _KEEP = "compression=Compression(where='projector', keep_ratio=0.1)"

@@ -28,6 +28,7 @@ from costmodel.analysis.arguments import (
     model_arg,
     nonempty,
     once,
+    user_level,
     workload_arg,
 )
 from costmodel.analysis.prepare import image_size, prepare
@@ -236,7 +237,7 @@ def _warn_once(seen: list[warnings.WarningMessage]) -> None:
     with its chunk's longest sequence) only the longest: one line, as the sweep in one go."""
     context = [w.message for w in seen if isinstance(w.message, ContextWarning)]
     if context:
-        warnings.warn(max(context, key=lambda m: m.positions), stacklevel=3)
+        warnings.warn(max(context, key=lambda m: m.positions), stacklevel=user_level())
     for text in dict.fromkeys(str(w.message) for w in seen
                               if not isinstance(w.message, ContextWarning)):
         other = next(w for w in seen if str(w.message) == text)

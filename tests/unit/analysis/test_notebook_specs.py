@@ -1,8 +1,11 @@
 """A notebook user's own device and model objects: `load_hardware` given a loaded profile
 derives a what-if from it, a model or device id of the wrong type is one CostmodelError line
-(was a TypeError from os.fspath)."""
+(was a TypeError from os.fspath), a spec edited with model_copy is checked; and a warning
+names the user's line, not the library's."""
 
 from __future__ import annotations
+
+import warnings
 
 import pytest
 
@@ -92,3 +95,27 @@ def test_a_valid_edit_gives_the_numbers_of_the_same_what_if():
     assert half.model.llm.num_layers == 16
     assert half.ttft_s == costmodel.estimate(_llm(num_layers=16), "a100-80gb",
                                              engine="ideal").ttft_s
+
+
+def _warned_here(call) -> list[warnings.WarningMessage]:
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        call()
+    assert seen
+    return seen
+
+
+@pytest.mark.parametrize("call", [
+    lambda: costmodel.estimate("llava-1.5-7b", "a100-80gb", visual_tokens=5000),
+    lambda: costmodel.sweep.sweep("llava-1.5-7b", "a100-80gb", [64, 5000]),
+    lambda: costmodel.compare_compression("llava-1.5-7b", "a100-80gb", keep=0.5,
+                                          visual_tokens=5000),
+    lambda: costmodel.compare("llava-1.5-7b", ["a100-80gb", "llm-viewer-a100"],
+                                engine="vllm"),
+])
+def test_a_warning_points_at_the_callers_line(call):
+    """A ContextWarning (or compare's UnlikeDevicesWarning) named a line inside the package
+    (analysis/estimate.py:277 for every estimate), not the notebook cell that asked; Python's
+    'default' filter also shows a warning once per location."""
+    for w in _warned_here(call):
+        assert w.filename == __file__, (w.filename, str(w.message)[:80])
