@@ -119,3 +119,17 @@ def test_a_warning_points_at_the_callers_line(call):
     'default' filter also shows a warning once per location."""
     for w in _warned_here(call):
         assert w.filename == __file__, (w.filename, str(w.message)[:80])
+
+
+def test_a_sweep_keeps_the_workloads_batch_unless_given_one():
+    """sweep(..., workload=Workload(batch=4)) swept batch 1: the batch argument's default
+    (1,) replaced the workload's batch without a word."""
+    w = costmodel.Workload(batch=4, text_tokens=100)
+    df = costmodel.sweep.sweep("llava-1.5-7b", "a100-80gb", [64, 576], workload=w)
+    assert set(df.batch) == {4} and set(df.text_tokens) == {100}
+    row = df[(df.stage == "prefill") & (df.visual_tokens == 576)].iloc[0]
+    assert row.ttft_s == costmodel.estimate("llava-1.5-7b", "a100-80gb", w,
+                                            visual_tokens=576).ttft_s
+    assert set(costmodel.sweep.sweep("llava-1.5-7b", "a100-80gb", [64], batch=[2, 8],
+                                     workload=w).batch) == {2, 8}
+    assert set(costmodel.sweep.sweep("llava-1.5-7b", "a100-80gb", [64]).batch) == {1}
