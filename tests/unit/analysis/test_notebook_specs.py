@@ -8,6 +8,7 @@ from __future__ import annotations
 import warnings
 
 import pytest
+from pydantic import ValidationError
 
 import costmodel
 import costmodel.sweep
@@ -133,3 +134,41 @@ def test_a_sweep_keeps_the_workloads_batch_unless_given_one():
     assert set(costmodel.sweep.sweep("llava-1.5-7b", "a100-80gb", [64], batch=[2, 8],
                                      workload=w).batch) == {2, 8}
     assert set(costmodel.sweep.sweep("llava-1.5-7b", "a100-80gb", [64]).batch) == {1}
+
+
+@pytest.mark.parametrize(("build", "says"), [
+    (lambda: costmodel.LLMSpec(hidden_size=2048, num_layers=16, num_heads=16, num_kv_heads=5,
+                               intermediate_size=5632, vocab_size=32000),
+     r"^num_kv_heads: 5 does not divide num_heads 16$"),
+    (lambda: costmodel.ModelSpec(
+        name="mine", llm=costmodel.LLMSpec(hidden_size=2048, num_layers=16, num_heads=16,
+                                           num_kv_heads=4, intermediate_size=5632,
+                                           vocab_size=32000),
+        vision=costmodel.load_model("llava-1.5-7b").vision,
+        projector=costmodel.load_model("llava-1.5-7b").projector),
+     r"^projector\.output_dim: 4096 != llm\.hidden_size 2048$"),
+    (lambda: costmodel.ProjectorSpec(kind="mlp2x_gelu", input_dim=0, output_dim=8),
+     r"^input_dim: Input should be greater than 0$"),
+    (lambda: costmodel.VisionSpec(num_layers=2, hidden_size=64, num_heads=5,
+                                  intermediate_size=128, patch_size=14, image_size=336),
+     r"num_heads"),
+])
+def test_a_spec_built_by_hand_refuses_in_one_line(build, says):
+    """The specs costmodel exports printed pydantic's multi-line dump with a URL and were no
+    CostmodelError, unlike Workload and Compression."""
+    with pytest.raises(CostmodelError, match=says) as e:
+        build()
+    assert isinstance(e.value, ValidationError) and e.value.errors()
+    assert "\n" not in str(e.value) and "pydantic" not in str(e.value)
+
+
+def test_a_spec_built_by_hand_is_priced():
+    base = costmodel.load_model("llava-1.5-7b")
+    mine = costmodel.ModelSpec(
+        name="mine", llm=costmodel.LLMSpec(hidden_size=2048, num_layers=16, num_heads=16,
+                                           num_kv_heads=4, intermediate_size=5632,
+                                           vocab_size=32000),
+        vision=base.vision, projector=base.projector.model_copy(update={"output_dim": 2048}))
+    e = costmodel.estimate(mine, "a100-80gb")
+    # 2 (K, V) x 16 layers x 4 KV heads x 128 x 2 bytes x (576 + 64 + 127) tokens
+    assert e.memory.kv_cache_bytes == 2 * 16 * 4 * 128 * 2 * 767
