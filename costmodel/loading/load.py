@@ -46,9 +46,12 @@ def engine_ids() -> list[str]:
 
 
 def load_engine(name: str) -> Engine:
-    """A bundled engine id (`vllm`) or a path to an engine YAML (costmodel.specs.engine).
-    Cached like load_hardware: every prepare asks for its engine (the Engine is frozen)."""
-    return _load_engine(name, _stamp(Path(name)) if _looks_like_path(name) else None)
+    """A bundled engine id (`vllm`, any case, as hardware and model ids) or a path to an engine
+    YAML (costmodel.specs.engine). Cached like load_hardware: every prepare asks for its engine
+    (the Engine is frozen)."""
+    if _looks_like_path(name):
+        return _load_engine(name, _stamp(Path(name)))
+    return _load_engine(name.lower(), None)
 
 
 @lru_cache(maxsize=64)
@@ -347,6 +350,9 @@ def load_model(name: str | os.PathLike[str]) -> ModelSpec:
     if not isinstance(name, str | os.PathLike):
         raise CostmodelError(f"model: got {type(name).__name__}; give a zoo id such as "
                              "'llava-1.5-7b', a config.json path or a Hub id")
+    if isinstance(name, str) and not name.strip():  # Path('') is the working folder
+        raise CostmodelError("model: empty; give a zoo id such as 'llava-1.5-7b', a "
+                             "config.json path or a Hub id")
     name = os.fspath(name)
     path = Path(name) / "config.json" if _is(Path(name), "dir") else Path(name)
     return _load_model(name, _stamp(path))

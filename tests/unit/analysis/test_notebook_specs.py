@@ -172,3 +172,21 @@ def test_a_spec_built_by_hand_is_priced():
     e = costmodel.estimate(mine, "a100-80gb")
     # 2 (K, V) x 16 layers x 4 KV heads x 128 x 2 bytes x (576 + 64 + 127) tokens
     assert e.memory.kv_cache_bytes == 2 * 16 * 4 * 128 * 2 * 767
+
+
+def test_an_engine_id_is_read_in_any_case_as_device_and_model_ids_are():
+    """estimate('LLaVA-1.5-7B', 'A100-80GB') worked, engine='VLLM' did not ('unknown'), and
+    on a case-insensitive file system it would have: the id was a file name as given."""
+    upper = costmodel.estimate("LLaVA-1.5-7B", "A100-80GB", engine="VLLM")
+    lower = costmodel.estimate("llava-1.5-7b", "a100-80gb", engine="vllm")
+    assert upper.prepared.engine.id == "vllm" and upper.tpot_s == lower.tpot_s
+    with pytest.raises(CostmodelError, match=r"^engine: vllm appears twice"):
+        costmodel.compare("llava-1.5-7b", ["a100-80gb"], engine=["vllm", "VLLM"])
+
+
+def test_an_empty_model_name_is_refused_as_empty():
+    """'' read as the working folder: 'MODEL: the folder  holds no config.json' (or the
+    config.json that folder happened to hold)."""
+    for empty in ("", "  "):
+        with pytest.raises(CostmodelError, match=r"^model: empty; give a zoo id"):
+            costmodel.estimate(empty, "a100-80gb")
