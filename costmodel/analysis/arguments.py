@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from costmodel.errors import CostmodelError, one_line
-from costmodel.loading.load import load_hardware, load_model
+from costmodel.loading.load import extra_key_fix, load_hardware, load_model
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import MAX_TOKENS, Workload
@@ -167,8 +167,8 @@ def workload_arg(workload: Workload | None, fields: dict[str, Any]) -> Workload:
         if workload is None:
             return Workload(**fields)
         return Workload.model_validate({**workload.model_dump(), **fields}) if fields else workload
-    except ValidationError as e:
-        raise CostmodelError(one_line(e)) from None
+    except ValidationError as e:  # a nested key it does not know: parallel={'TP': 2}
+        raise CostmodelError(one_line(e) + extra_key_fix(e, Workload)) from None
 
 
 def _text(name: str, value: Any, example: str) -> str | None:

@@ -80,7 +80,7 @@ def _engine_fix(e: ValidationError) -> str:
         sourced = loc in ENGINE_SOURCED  # a figure needs its source; id, name, sources do not
         return (f"; add {loc}:{' and its source under sources:' if sourced else ''} "
                 "(`costmodel engines show vllm` prints a complete engine)")
-    return _extra_key_fix(e, EngineFile)
+    return extra_key_fix(e, EngineFile)
 
 
 def _looks_like_path(name: str) -> bool:
@@ -182,18 +182,20 @@ def _hardware_fix(e: ValidationError) -> str:
     if loc == ["interconnect", "kind"]:
         return ("; the kind sets only the default link latency: another GPU-to-GPU link (AMD "
                 "Infinity Fabric, ...) is nvlink with its own bandwidth_GBps and latency_us")
-    return _extra_key_fix(e, HardwareFile, ("base",))
+    return extra_key_fix(e, HardwareFile, ("base",))
 
 
 _UNSOURCED = ("id", "name", "category")  # required keys that are not figures: no source
 
 
-def _extra_key_fix(e: ValidationError, root: Any, top: tuple[str, ...] = ()) -> str:
-    """'; did you mean ...?' for a key the file's schema (`root`, a pydantic model) does not
-    know: its nearest valid keys, or all of them (with `top`, keys read before validation,
-    at the top level)."""
+def extra_key_fix(e: ValidationError, root: Any, top: tuple[str, ...] = ()) -> str:
+    """'; did you mean ...?' for a key the schema (`root`, a pydantic model: a file's, or the
+    Workload given from Python) does not know: its nearest valid keys (as written, else in any
+    case), or all of them (with `top`, keys read before validation, at the top level).
+    pydantic's tags of a validator or a union member in the location are skipped (a union:
+    its first model)."""
     err = e.errors()[0]
-    loc = [str(x) for x in err["loc"]]
+    loc = [str(x) for x in err["loc"] if not (isinstance(x, str) and "[" in x)]
     if err["type"] != "extra_forbidden":
         return ""
     model: Any = root
@@ -203,7 +205,9 @@ def _extra_key_fix(e: ValidationError, root: Any, top: tuple[str, ...] = ()) -> 
         if model is None:
             return ""
     keys = [*model.model_fields, *(top if len(loc) == 1 else ())]
-    near = difflib.get_close_matches(loc[-1], keys, n=3, cutoff=0.6)
+    lower = {k.lower(): k for k in keys}  # in any case where none is near as written ('TP')
+    near = difflib.get_close_matches(loc[-1], keys, n=3, cutoff=0.6) or [
+        lower[k] for k in difflib.get_close_matches(loc[-1].lower(), lower, n=3, cutoff=0.6)]
     return (f"; did you mean {', '.join(near)}?" if near else
             f"; valid keys here: {', '.join(keys)}")
 

@@ -190,3 +190,16 @@ def test_an_empty_model_name_is_refused_as_empty():
     for empty in ("", "  "):
         with pytest.raises(CostmodelError, match=r"^model: empty; give a zoo id"):
             costmodel.estimate(empty, "a100-80gb")
+
+
+@pytest.mark.parametrize(("fields", "says"), [
+    ({"parallel": {"TP": 2}}, r"^parallel\.TP: Extra inputs are not permitted; did you mean tp\?$"),
+    ({"parallel": {"mb": 2}},
+     r"^parallel\.mb: Extra inputs are not permitted; valid keys here: tp, pp, ep, microbatches$"),
+    ({"compression": {"where": "projector", "keep": 0.5}},
+     r"^compression\.keep: .*; valid keys here: where, keep_ratio, keep_tokens, layer"),
+])
+def test_a_nested_key_it_does_not_know_gets_the_valid_keys(fields, says):
+    """'parallel.TP: Extra inputs are not permitted' named the key but not the fix."""
+    with pytest.raises(CostmodelError, match=says):
+        costmodel.estimate("llava-1.5-7b", "a100-80gb", **fields)
