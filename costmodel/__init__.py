@@ -53,3 +53,17 @@ __all__ = [
     "estimate", "hardware_ids", "load_hardware", "load_model", "model_ids", "plan",
 ]
 __version__ = "0.1.0"
+
+# Submodules a notebook reaches as attributes after `import costmodel` alone
+# (costmodel.sweep.sweep, costmodel.plots.sweep_figure), imported on first use: `import
+# costmodel` imports neither pandas nor matplotlib.
+_LAZY = ("sweep", "plots")
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(f"costmodel.{name}")
+    raise AttributeError(f"module 'costmodel' has no attribute {name!r}")
+

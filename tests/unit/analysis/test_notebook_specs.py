@@ -5,6 +5,8 @@ names the user's line, not the library's."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import warnings
 
 import pytest
@@ -203,3 +205,17 @@ def test_a_nested_key_it_does_not_know_gets_the_valid_keys(fields, says):
     """'parallel.TP: Extra inputs are not permitted' named the key but not the fix."""
     with pytest.raises(CostmodelError, match=says):
         costmodel.estimate("llava-1.5-7b", "a100-80gb", **fields)
+
+
+def test_costmodel_sweep_is_reached_after_import_costmodel_alone():
+    """`import costmodel; costmodel.sweep.sweep(...)` (the public path the package docstring
+    and README name) was 'AttributeError: module costmodel has no attribute sweep' in a
+    fresh interpreter, unless costmodel.sweep had been imported; still no pandas at import."""
+    code = ("import sys, costmodel; assert 'pandas' not in sys.modules; "
+            "assert 'matplotlib' not in sys.modules; "
+            "df = costmodel.sweep.sweep('llava-1.5-7b', 'a100-80gb', [64]); "
+            "print(len(df), callable(costmodel.plots.sweep_figure))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=False)
+    assert out.returncode == 0, out.stderr[-400:]
+    assert out.stdout.split() == ["4", "True"]
