@@ -114,9 +114,17 @@ def grid_values(name: str, values: Any) -> np.ndarray:
         isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
         and float(v).is_integer() for v in items)
     if not ok:
-        raise CostmodelError(f"{name}: {str(values)[:40]} is not a whole number or a non-empty "
-                             f"list of them, e.g. [64, 576] or range(0, 2881, 64)")
+        shown = repr(values) if isinstance(values, str) else str(values)  # '8', not 8
+        example = _GRID_EXAMPLES.get(name.lstrip("-").replace("-", "_"),
+                                     "[64, 576] or range(0, 2881, 64)")
+        raise CostmodelError(f"{name}: {shown[:40]} is not a whole number or a non-empty "
+                             f"list of them, e.g. {example}")
     return np.asarray(items, dtype=float).reshape(-1)
+
+
+# grid_values' example per axis (the visual tokens' otherwise); a CLI name read as the field
+_GRID_EXAMPLES = {"batch": "8, [1, 8] or range(1, 65)", "batches": "[1, 8] or range(1, 257)",
+                  "images": "[1, 2, 4]", "video_frames": "[8, 16, 32]"}
 
 
 def nonempty(name: str, items: list[Any]) -> list[Any]:

@@ -219,3 +219,14 @@ def test_costmodel_sweep_is_reached_after_import_costmodel_alone():
                          check=False)
     assert out.returncode == 0, out.stderr[-400:]
     assert out.stdout.split() == ["4", "True"]
+
+
+@pytest.mark.parametrize(("kwargs", "says"), [
+    ({"batch": "8"}, r"^batch: '8' is not a whole number .*, e\.g\. 8, \[1, 8\] or range\(1, 65\)$"),
+    ({"batch": 2.5}, r"^batch: 2\.5 is not a whole number .*, e\.g\. 8, \[1, 8\]"),
+])
+def test_a_bad_batch_axis_reads_as_a_batch(kwargs, says):
+    """'batch: 8 is not a whole number ..., e.g. [64, 576] or range(0, 2881, 64)': the text '8'
+    printed as the number 8, and the example was the visual tokens'."""
+    with pytest.raises(CostmodelError, match=says):
+        costmodel.sweep.sweep("llava-1.5-7b", "a100-80gb", [64], **kwargs)
