@@ -1,7 +1,9 @@
-"""A notebook user's own device and model objects: `load_hardware` given a loaded profile
-derives a what-if from it, a model or device id of the wrong type is one CostmodelError line
-(was a TypeError from os.fspath), a spec edited with model_copy is checked; and a warning
-names the user's line, not the library's."""
+"""A token-compression researcher's notebook session with their own objects: `load_hardware`
+given a loaded profile derives a what-if from it; a model or device of the wrong type, an empty
+model name, a spec edited with model_copy or built by hand with a bad value, a nested key the
+Workload does not know and a bad sweep axis are one CostmodelError line naming the field and
+the fix; engine ids in any case; a warning names the user's line, not the library's; a sweep
+keeps the workload's batch; `costmodel.sweep` is reached after `import costmodel` alone."""
 
 from __future__ import annotations
 
