@@ -2,7 +2,8 @@
 
 Public API (docs/python-api.md):
     load_model(id_or_path) -> ModelSpec
-    load_hardware(id_or_path, sets=()) -> HardwareProfile (sets: what-if KEY=VALUE overrides)
+    load_hardware(id_or_path_or_profile, sets=()) -> HardwareProfile (sets: what-if KEY=VALUE
+        overrides, on a bundled id, a YAML path or a profile already loaded)
     estimate(model, hardware, workload=None, **workload_fields) -> Estimate
         (.to_frame(): per operator, .stage_frame(): per stage, .to_dict(): the CLI's JSON)
     compare_compression(model, hardware, keep=..., at=..., method=..., kv_keep=..., ...,
@@ -52,3 +53,17 @@ __all__ = [
     "estimate", "hardware_ids", "load_hardware", "load_model", "model_ids", "plan",
 ]
 __version__ = "0.1.0"
+
+# Submodules a notebook reaches as attributes after `import costmodel` alone
+# (costmodel.sweep.sweep, costmodel.plots.sweep_figure), imported on first use: `import
+# costmodel` imports neither pandas nor matplotlib.
+_LAZY = ("sweep", "plots")
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(f"costmodel.{name}")
+    raise AttributeError(f"module 'costmodel' has no attribute {name!r}")
+

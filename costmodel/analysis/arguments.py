@@ -12,6 +12,7 @@ import difflib
 import math
 import numbers
 import os
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,13 +20,27 @@ import numpy as np
 from pydantic import ValidationError
 
 from costmodel.errors import CostmodelError, one_line
-from costmodel.loading.load import load_hardware, load_model
+from costmodel.loading.load import extra_key_fix, load_hardware, load_model
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import MAX_TOKENS, Workload
 
 ModelArg = ModelSpec | str | os.PathLike[str]
 HardwareArg = HardwareProfile | str | os.PathLike[str]
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # costmodel/
+
+
+def user_level() -> int:
+    """The `stacklevel` that a `warnings.warn` in the function calling this one needs to point
+    at the first frame outside the costmodel package: the user's line (a notebook cell, a
+    script), not a line of the library that is the same for every call. A fixed stacklevel
+    pointed inside the package (analysis/estimate.py) wherever the call came from."""
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    return level
+
 
 # CLI option (as a keyword) -> what sets it from Python.
 _KEEP = "compression=Compression(where='projector', keep_ratio=0.1)"
@@ -46,10 +61,24 @@ CLI_NAMES = {
 REPORT_NAMES = {"frame_size": "image_size=(W, H): the frame size of a video"}
 
 
+def checked(spec: Any, name: str) -> Any:
+    """A ModelSpec or HardwareProfile given as an object, validated again: one edited with
+    `model_copy(update=...)`, which pydantic does not validate, reached the core unchecked
+    (num_kv_heads=5 of 32 heads priced; num_layers='16' a TypeError from numpy; a negative
+    bandwidth a TPOT of 1e21 s). One line naming the field; else the validated copy, equal to
+    `spec` (a number given as text, num_layers='16', then an int)."""
+    try:
+        return type(spec).model_validate(spec.model_dump(by_alias=True, warnings=False))
+    except ValidationError as e:
+        raise CostmodelError(f"{one_line(e, name)} (model_copy(update=...) does not check "
+                             "the fields: fix the value)") from None
+
+
 def model_arg(model: Any) -> ModelSpec:
-    """A ModelSpec as given, or one loaded from a zoo id, config.json path or Hub id."""
+    """A ModelSpec as given (checked), or one loaded from a zoo id, config.json path or Hub
+    id."""
     if isinstance(model, ModelSpec):
-        return model
+        return checked(model, "model")
     if isinstance(model, str | os.PathLike):
         return load_model(os.fspath(model))
     raise CostmodelError(f"model: got {type(model).__name__}; give a zoo id such as "
@@ -57,9 +86,9 @@ def model_arg(model: Any) -> ModelSpec:
 
 
 def hardware_arg(hardware: Any) -> HardwareProfile:
-    """A HardwareProfile as given, or one loaded from a bundled id or a YAML path."""
+    """A HardwareProfile as given (checked), or one loaded from a bundled id or a YAML path."""
     if isinstance(hardware, HardwareProfile):
-        return hardware
+        return checked(hardware, "hardware")
     if isinstance(hardware, str | os.PathLike):
         return load_hardware(os.fspath(hardware))
     raise CostmodelError(f"hardware: got {type(hardware).__name__}; give a bundled id such as "
@@ -85,9 +114,17 @@ def grid_values(name: str, values: Any) -> np.ndarray:
         isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
         and float(v).is_integer() for v in items)
     if not ok:
-        raise CostmodelError(f"{name}: {str(values)[:40]} is not a whole number or a non-empty "
-                             f"list of them, e.g. [64, 576] or range(0, 2881, 64)")
+        shown = repr(values) if isinstance(values, str) else str(values)  # '8', not 8
+        example = _GRID_EXAMPLES.get(name.lstrip("-").replace("-", "_"),
+                                     "[64, 576] or range(0, 2881, 64)")
+        raise CostmodelError(f"{name}: {shown[:40]} is not a whole number or a non-empty "
+                             f"list of them, e.g. {example}")
     return np.asarray(items, dtype=float).reshape(-1)
+
+
+# grid_values' example per axis (the visual tokens' otherwise); a CLI name read as the field
+_GRID_EXAMPLES = {"batch": "8, [1, 8] or range(1, 65)", "batches": "[1, 8] or range(1, 257)",
+                  "images": "[1, 2, 4]", "video_frames": "[8, 16, 32]"}
 
 
 def nonempty(name: str, items: list[Any]) -> list[Any]:
@@ -138,8 +175,8 @@ def workload_arg(workload: Workload | None, fields: dict[str, Any]) -> Workload:
         if workload is None:
             return Workload(**fields)
         return Workload.model_validate({**workload.model_dump(), **fields}) if fields else workload
-    except ValidationError as e:
-        raise CostmodelError(one_line(e)) from None
+    except ValidationError as e:  # a nested key it does not know: parallel={'TP': 2}
+        raise CostmodelError(one_line(e) + extra_key_fix(e, Workload)) from None
 
 
 def _text(name: str, value: Any, example: str) -> str | None:

@@ -27,6 +27,7 @@ from costmodel.analysis.arguments import (
     model_arg,
     nonempty,
     once,
+    user_level,
     workload_arg,
 )
 from costmodel.analysis.compression_options import refuse_count_above
@@ -178,7 +179,7 @@ def warn_unlike(profiles: Sequence[HardwareProfile], engine: Engine,
                       "for like; give a profile of your own `base: <the nearest bundled "
                       "device>` to take that device's figures (docs/methodology.md, 'A device "
                       "not bundled'), or compare the bounds (--engine ideal)",
-                      UnlikeDevicesWarning, stacklevel=2)
+                      UnlikeDevicesWarning, stacklevel=user_level())
 
 
 @dataclass(frozen=True)
@@ -300,7 +301,7 @@ def _evaluate(spec: ModelSpec, w: Workload, engines: list[str | None],
         return (evaluate_fleet(spec, devices(w), w, auto_dtype=auto),), {}
     runs = evaluate_engines(spec, w, [str(e) for e in engines], devices, auto_dtype=auto)
     for e, why in runs.refused.items():
-        warnings.warn(f"not ranked on {e}: {why}", UserWarning, stacklevel=3)
+        warnings.warn(f"not ranked on {e}: {why}", UserWarning, stacklevel=user_level())
     return runs.fleets, runs.refused
 
 

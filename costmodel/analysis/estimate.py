@@ -18,6 +18,7 @@ from costmodel.analysis.devices import stage_bounds
 from costmodel.analysis.host_cpu import host_note
 from costmodel.analysis.prepare import image_size, prepare, video_frames, video_text
 from costmodel.analysis.refusals import refuse_unused
+from costmodel.core.compression.formulas import visual_token_counts
 from costmodel.core.evaluate import STAGES, Evaluation, Prepared, evaluate
 from costmodel.core.metrics import compute_share
 from costmodel.core.ops import Arr
@@ -152,6 +153,29 @@ class Estimate:
                 f"expected TTFT {seconds(self.ttft_s)}, TPOT {seconds(self.tpot_s)}, e2e "
                 f"{seconds(self.e2e_latency_s)} | bound TTFT {seconds(self.bound.ttft_s)} | "
                 f"memory {si(m.total_memory_bytes, 'B')} ({'fits' if m.fits else 'does not fit'})>")
+
+    @property
+    def llm_visual_tokens(self) -> float:
+        """The visual tokens entering the LLM's first layer under the workload's compression:
+        a projector (or encoder, ViT) keep's kept count, floor(r x N); the request's where the
+        method acts inside the LLM (FastV at layer K). `plan.llm_tokens` is the request's
+        before any compression. compare_compression's `llm_visual_tokens` column."""
+        return self._visual_counts()[0]
+
+    @property
+    def average_visual_tokens(self) -> float:
+        """The visual tokens the LLM's layers see, summed over the layers / layers (a float:
+        FastV and schedules keep different counts per layer); compare_compression's column."""
+        return self._visual_counts()[1]
+
+    def _visual_counts(self) -> tuple[float, float]:
+        """(entering, average) at this point (core/compression/formulas.visual_token_counts)."""
+        first, mean = visual_token_counts(self.model, self.prepared.points,
+                                          self.workload.compression)
+        shape = (self.prepared.capacity_bytes.shape[0], self.prepared.points.batch.shape[-1])
+        d, k = divmod(self.index, shape[1])
+        entering = pick(first, d, k, shape)
+        return int(entering) if entering.is_integer() else entering, pick(mean, d, k, shape)
 
     @property
     def host_note(self) -> str:

@@ -23,6 +23,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from costmodel import conventions
+from costmodel.analysis.arguments import user_level
 from costmodel.analysis.weights import resolve_weights
 from costmodel.core.compression import kept
 from costmodel.core.evaluate import Prepared
@@ -143,7 +144,7 @@ def _check_model(spec: ModelSpec, w: Workload, pts: Points) -> None:
         warnings.warn(ContextWarning(
             f"{spec.name}: a sequence of {longest} positions (visual + text + output tokens - "
             f"1) exceeds its max_position_embeddings {limit}; the figures extrapolate past the "
-            "trained context", longest), stacklevel=3)
+            "trained context", longest), stacklevel=user_level())
 
 
 def _stages(w: Workload) -> tuple[Compression, ...]:

@@ -28,6 +28,7 @@ from costmodel.analysis.arguments import (
     model_arg,
     nonempty,
     once,
+    user_level,
     workload_arg,
 )
 from costmodel.analysis.prepare import image_size, prepare
@@ -236,7 +237,7 @@ def _warn_once(seen: list[warnings.WarningMessage]) -> None:
     with its chunk's longest sequence) only the longest: one line, as the sweep in one go."""
     context = [w.message for w in seen if isinstance(w.message, ContextWarning)]
     if context:
-        warnings.warn(max(context, key=lambda m: m.positions), stacklevel=3)
+        warnings.warn(max(context, key=lambda m: m.positions), stacklevel=user_level())
     for text in dict.fromkeys(str(w.message) for w in seen
                               if not isinstance(w.message, ContextWarning)):
         other = next(w for w in seen if str(w.message) == text)
@@ -244,7 +245,7 @@ def _warn_once(seen: list[warnings.WarningMessage]) -> None:
 
 
 def sweep(specs: ModelArg | Sequence[ModelArg], hardware: HardwareArg | Sequence[HardwareArg],
-          visual_tokens: Sequence[int] | Arr | None = None, batch: Sequence[int] | Arr = (1,),
+          visual_tokens: Sequence[int] | Arr | None = None, batch: Sequence[int] | Arr | None = None,
           workload: Workload | None = None, progress: Callable[[int, int], None] | None = None,
           video_frames: Sequence[int] | Arr | None = None, images: Sequence[int] | Arr | None = None,
           image_sizes: Sequence[Any] | None = None, video_seconds: Sequence[float] | Arr | None = None,
@@ -254,7 +255,8 @@ def sweep(specs: ModelArg | Sequence[ModelArg], hardware: HardwareArg | Sequence
     `specs` and `hardware`: one or a list each of specs, ids or file paths (as `estimate`).
     `workload` (and keyword fields such as text_tokens=64, output_tokens=128, act_dtype='bf16',
     compression=Compression(...), which replace those fields of `workload`) fixes everything
-    but the swept axes; its own batch and visual input are replaced by them. The axis (one):
+    but the swept axes; its own visual input is replaced by the axis, its batch by `batch`
+    where given (else the workload's batch, 1 by default, is the one batch). The axis (one):
     visual_tokens; or images=[1, 2, 4] per request (at image_size, else the model's size),
     image_sizes=[(448, 448), (896, 896)] beside them (or alone, at the workload's images);
     or a video per sample: video_frames=[8, 16] (frames of image_size), or
@@ -269,8 +271,9 @@ def sweep(specs: ModelArg | Sequence[ModelArg], hardware: HardwareArg | Sequence
     """
     model_list = [model_arg(m) for m in nonempty("model", listed(specs))]
     profiles = [hardware_arg(h) for h in nonempty("hardware", listed(hardware))]
-    bat = grid_values("batch", batch)
-    axes = resolve(workload_arg(workload, fields), visual_tokens=visual_tokens, images=images,
+    w = workload_arg(workload, fields)
+    bat = grid_values("batch", w.batch if batch is None else batch)
+    axes = resolve(w, visual_tokens=visual_tokens, images=images,
                    image_sizes=image_sizes, video_frames=video_frames,
                    video_seconds=video_seconds, video_fps=video_fps)
     return sweep_over(model_list, profiles, axes, bat, progress)

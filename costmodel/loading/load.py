@@ -46,9 +46,12 @@ def engine_ids() -> list[str]:
 
 
 def load_engine(name: str) -> Engine:
-    """A bundled engine id (`vllm`) or a path to an engine YAML (costmodel.specs.engine).
-    Cached like load_hardware: every prepare asks for its engine (the Engine is frozen)."""
-    return _load_engine(name, _stamp(Path(name)) if _looks_like_path(name) else None)
+    """A bundled engine id (`vllm`, any case, as hardware and model ids) or a path to an engine
+    YAML (costmodel.specs.engine). Cached like load_hardware: every prepare asks for its engine
+    (the Engine is frozen)."""
+    if _looks_like_path(name):
+        return _load_engine(name, _stamp(Path(name)))
+    return _load_engine(name.lower(), None)
 
 
 @lru_cache(maxsize=64)
@@ -77,7 +80,7 @@ def _engine_fix(e: ValidationError) -> str:
         sourced = loc in ENGINE_SOURCED  # a figure needs its source; id, name, sources do not
         return (f"; add {loc}:{' and its source under sources:' if sourced else ''} "
                 "(`costmodel engines show vllm` prints a complete engine)")
-    return _extra_key_fix(e, EngineFile)
+    return extra_key_fix(e, EngineFile)
 
 
 def _looks_like_path(name: str) -> bool:
@@ -179,18 +182,20 @@ def _hardware_fix(e: ValidationError) -> str:
     if loc == ["interconnect", "kind"]:
         return ("; the kind sets only the default link latency: another GPU-to-GPU link (AMD "
                 "Infinity Fabric, ...) is nvlink with its own bandwidth_GBps and latency_us")
-    return _extra_key_fix(e, HardwareFile, ("base",))
+    return extra_key_fix(e, HardwareFile, ("base",))
 
 
 _UNSOURCED = ("id", "name", "category")  # required keys that are not figures: no source
 
 
-def _extra_key_fix(e: ValidationError, root: Any, top: tuple[str, ...] = ()) -> str:
-    """'; did you mean ...?' for a key the file's schema (`root`, a pydantic model) does not
-    know: its nearest valid keys, or all of them (with `top`, keys read before validation,
-    at the top level)."""
+def extra_key_fix(e: ValidationError, root: Any, top: tuple[str, ...] = ()) -> str:
+    """'; did you mean ...?' for a key the schema (`root`, a pydantic model: a file's, or the
+    Workload given from Python) does not know: its nearest valid keys (as written, else in any
+    case), or all of them (with `top`, keys read before validation, at the top level).
+    pydantic's tags of a validator or a union member in the location are skipped (a union:
+    its first model)."""
     err = e.errors()[0]
-    loc = [str(x) for x in err["loc"]]
+    loc = [str(x) for x in err["loc"] if not (isinstance(x, str) and "[" in x)]
     if err["type"] != "extra_forbidden":
         return ""
     model: Any = root
@@ -200,7 +205,9 @@ def _extra_key_fix(e: ValidationError, root: Any, top: tuple[str, ...] = ()) -> 
         if model is None:
             return ""
     keys = [*model.model_fields, *(top if len(loc) == 1 else ())]
-    near = difflib.get_close_matches(loc[-1], keys, n=3, cutoff=0.6)
+    lower = {k.lower(): k for k in keys}  # in any case where none is near as written ('TP')
+    near = difflib.get_close_matches(loc[-1], keys, n=3, cutoff=0.6) or [
+        lower[k] for k in difflib.get_close_matches(loc[-1].lower(), lower, n=3, cutoff=0.6)]
     return (f"; did you mean {', '.join(near)}?" if near else
             f"; valid keys here: {', '.join(keys)}")
 
@@ -253,14 +260,32 @@ def hardware_data(name: str, near: Path | None = None, seen: tuple[Path, ...] = 
     return merged, where, base
 
 
-def load_hardware(name: str | os.PathLike[str], sets: str | Iterable[str] = (),
+def load_hardware(name: str | os.PathLike[str] | HardwareProfile, sets: str | Iterable[str] = (),
                   option: str = "--hardware") -> HardwareProfile:
-    """A bundled id (`a100-80gb`) or a path to a YAML profile (which may inherit with
-    `base: <id or path>`), with what-if overrides `sets` (KEY=VALUE, see costmodel.loading.whatif;
-    one string or several, e.g. ["memory_bandwidth_GBps=x1.5", "peak_tflops.bf16=x2"]).
-    `option` names the command-line option in error messages."""
+    """A bundled id (`a100-80gb`), a path to a YAML profile (which may inherit with
+    `base: <id or path>`) or a HardwareProfile already loaded, with what-if overrides `sets`
+    (KEY=VALUE, see costmodel.loading.whatif; one string or several, e.g.
+    ["memory_bandwidth_GBps=x1.5", "peak_tflops.bf16=x2"]). `option` names the command-line
+    option in error messages."""
     items = (sets,) if isinstance(sets, str) else tuple(sets)
+    if isinstance(name, HardwareProfile):
+        return _derive(name, items)
+    if not isinstance(name, str | os.PathLike):
+        raise CostmodelError(f"hardware: got {type(name).__name__}; give a bundled id such as "
+                             "'a100-80gb', a YAML path or a HardwareProfile")
     return _load_hardware(os.fspath(name), items, option, _chain_stamp(Path(os.fspath(name))))
+
+
+def _derive(profile: HardwareProfile, sets: tuple[str, ...]) -> HardwareProfile:
+    """A loaded profile with what-if overrides applied to the file it was built from (its
+    `source_file`, so a what-if of a what-if); its changes listed after the profile's own."""
+    if not sets:
+        return profile
+    base = profile.source_file
+    data = whatif.apply_overrides(base.model_dump(exclude_none=True), sets)
+    data["id"] = whatif.derived_id(base.id, {})
+    f = hardware_file(data, f"{profile.id} with --set")
+    return HardwareProfile.from_file(f, profile.changes + whatif.changes(base, f))
 
 
 # A YAML profile's resolved path -> the `base:` file it inherited from when last read.
@@ -326,6 +351,12 @@ def load_model(name: str | os.PathLike[str]) -> ModelSpec:
     (costmodel.loading.hf_cache). Resolution order: zoo id, then an existing local path, then
     a Hub id (docs/methodology.md). Cached by the name and, for a local file, its stamp
     (_stamp): a config.json edited in a notebook session is read again."""
+    if not isinstance(name, str | os.PathLike):
+        raise CostmodelError(f"model: got {type(name).__name__}; give a zoo id such as "
+                             "'llava-1.5-7b', a config.json path or a Hub id")
+    if isinstance(name, str) and not name.strip():  # Path('') is the working folder
+        raise CostmodelError("model: empty; give a zoo id such as 'llava-1.5-7b', a "
+                             "config.json path or a Hub id")
     name = os.fspath(name)
     path = Path(name) / "config.json" if _is(Path(name), "dir") else Path(name)
     return _load_model(name, _stamp(path))

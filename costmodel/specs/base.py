@@ -95,14 +95,11 @@ class FileModel(BaseModel):
         return data
 
 
-class InputModel(BaseModel):
-    """A model built from Python (Workload, Parallelism, Compression, KVCompression,
-    CompressionPlan): frozen, an unknown field refused, True / False refused where a number
-    goes (pydantic's lax mode reads True as 1: batch=True was a batch of 1), and a bad value
-    raised as costmodel.errors.FieldError: one line, a CostmodelError and still pydantic's
-    ValidationError. Nested in another model it fails as pydantic fails, with its location."""
-
-    model_config = FROZEN
+class OneLineModel(BaseModel):
+    """A model a user may build by hand (the specs costmodel exports: ModelSpec, LLMSpec,
+    VisionSpec, ProjectorSpec, TokenScheme; and every InputModel): a bad value given to the
+    constructor is costmodel.errors.FieldError, one line, a CostmodelError and still pydantic's
+    ValidationError (model_validate, which the loaders use, raises pydantic's own)."""
 
     def __init__(self, /, **data: Any) -> None:
         try:
@@ -111,6 +108,16 @@ class InputModel(BaseModel):
             raise
         except ValidationError as e:
             raise field_error(e) from None
+
+
+class InputModel(OneLineModel):
+    """A model built from Python (Workload, Parallelism, Compression, KVCompression,
+    CompressionPlan): frozen, an unknown field refused, True / False refused where a number
+    goes (pydantic's lax mode reads True as 1: batch=True was a batch of 1), and a bad value
+    raised as costmodel.errors.FieldError: one line, a CostmodelError and still pydantic's
+    ValidationError. Nested in another model it fails as pydantic fails, with its location."""
+
+    model_config = FROZEN
 
     @model_validator(mode="before")
     @classmethod

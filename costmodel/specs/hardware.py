@@ -248,25 +248,27 @@ class HardwareFile(FileModel):
 
 
 class HardwareProfile(BaseModel):
-    """A device in base units (bytes, bytes/s, FLOP/s, s). Build with `from_file`."""
+    """A device in base units (bytes, bytes/s, FLOP/s, s). Build with `from_file` (or
+    loading.load_hardware); the figures are checked again when a profile edited by hand
+    (model_copy) is given to the API (analysis/arguments.hardware_arg)."""
 
     model_config = FROZEN
     id: str
     name: str
     category: str
-    memory_bytes: float
-    memory_bytes_per_s: float
-    peak_flops_per_s_by_dtype: dict[DType, float]
+    memory_bytes: PositiveFloat
+    memory_bytes_per_s: PositiveFloat
+    peak_flops_per_s_by_dtype: dict[DType, PositiveFloat]
     l2_cache_bytes: float | None
     tdp_W: float | None
     interconnect_kind: str
-    interconnect_bytes_per_s: float | None
-    interconnect_latency_s: float
+    interconnect_bytes_per_s: PositiveFloat | None
+    interconnect_latency_s: NonNegativeFloat
     power_modes_W: dict[str, float]
-    compute_efficiency: float
-    memory_efficiency: float
-    attention_efficiency: float
-    kernel_launch_overhead_s: float
+    compute_efficiency: float = Field(gt=0.0, le=1.0)
+    memory_efficiency: float = Field(gt=0.0, le=1.0)
+    attention_efficiency: float = Field(gt=0.0, le=1.0)
+    kernel_launch_overhead_s: NonNegativeFloat
     sm_count: int | None = None
     # costmodel.core.efficiency.KernelParams as a dict in base units (s); None = not fitted
     kernel_params: dict[str, float] | None = None

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, NonNegativeInt, PositiveInt, model_validator
+from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
 
 from costmodel.specs.base import FROZEN as _FROZEN
-from costmodel.specs.base import MAX_LAYERS
+from costmodel.specs.base import MAX_LAYERS, OneLineModel
 from costmodel.specs.base import norm_params as _norm_params
 from costmodel.specs.mllama import MllamaVisionSpec
 from costmodel.specs.moe import MoESpec
@@ -22,7 +22,7 @@ from costmodel.specs.vision import MlpAct, ProjectorSpec, VisionSpec
 
 __all__ = ["LLMSpec", "MlpAct", "ModelSpec", "ProjectorSpec", "TokenScheme", "VisionSpec"]
 
-class LLMSpec(BaseModel):
+class LLMSpec(OneLineModel):
     """A decoder-only transformer (Llama / Mistral / Qwen2 family)."""
 
     model_config = _FROZEN
@@ -162,7 +162,7 @@ class LLMSpec(BaseModel):
         return self.num_params() - self.num_layers * skipped
 
 
-class TokenScheme(BaseModel):
+class TokenScheme(OneLineModel):
     """How images become visual tokens.
 
     fixed: every image is resized to the encoder's image_size; tokens = patches (CLS dropped,
@@ -216,7 +216,7 @@ class TokenScheme(BaseModel):
         return self
 
 
-class ModelSpec(BaseModel):
+class ModelSpec(OneLineModel):
     """A VLM (llm + vision + projector) or a text-only LLM (vision and projector None)."""
 
     model_config = _FROZEN

@@ -6,16 +6,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, PositiveInt, model_validator
+from pydantic import Field, PositiveInt, model_validator
 
 from costmodel.specs.base import FROZEN as _FROZEN
-from costmodel.specs.base import MAX_LAYERS
+from costmodel.specs.base import MAX_LAYERS, OneLineModel
 from costmodel.specs.base import norm_params as _norm_params
 
 MlpAct = Literal["gelu", "quick_gelu", "gelu_tanh"]  # the ViT MLP activation
 
 
-class VisionSpec(BaseModel):
+class VisionSpec(OneLineModel):
     """A ViT encoder (CLIP, SigLIP, Qwen2-VL's ViT)."""
 
     model_config = _FROZEN
@@ -151,7 +151,7 @@ class VisionSpec(BaseModel):
         return n + self.num_layers * self.layer_params()
 
 
-class ProjectorSpec(BaseModel):
+class ProjectorSpec(OneLineModel):
     """Vision -> LLM connector.
 
     linear: one Linear(in, out). mlp2x_gelu: Linear(in, out), GELU, Linear(out, out) (LLaVA-1.5).

@@ -286,7 +286,9 @@ class VisualPlan(BaseModel):
     # N x merge^2 / images patches a pass, which need not be whole (core/visual_tokens.py).
     seq_per_crop: float = Field(ge=0)
     projector_rows: int = Field(ge=0)  # patch features into the projector
-    llm_tokens: int = Field(ge=0)  # visual tokens entering the LLM
+    # the request's visual tokens into the LLM, before any token compression (what enters
+    # under one: Estimate.llm_visual_tokens)
+    llm_tokens: int = Field(ge=0)
     # Patch columns of each encoder pass (dynamic resolution); 0 = not known. Windowed ViT
     # attention (Qwen2.5-VL) depends on the grid, not only on seq_per_crop.
     grid_w: int = Field(default=0, ge=0)

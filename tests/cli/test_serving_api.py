@@ -126,7 +126,7 @@ def test_capacitys_slo_refusals_are_plans(capsys):
 @pytest.mark.parametrize(("call", "fields", "said"), [
     ("batching", {"batches": [0, 4]}, "batches: [0, 4] holds a batch outside 1..65536"),
     ("batching", {"batches": []}, "batches: [] is not a whole number or a non-empty list"),
-    ("batching", {"batches": "1:4"}, "batches: 1:4 is not a whole number or a non-empty list"),
+    ("batching", {"batches": "1:4"}, "batches: '1:4' is not a whole number or a non-empty list"),
     ("batching", {"batch": 8}, "batch: batching searches the batch itself; give batches="),
     ("capacity", {"batch": 8}, "batch: capacity searches the batch itself; give max_batch="),
     ("capacity", {"max_batch": 0}, "max_batch: 0 is not a whole number in 1..65536"),

@@ -122,7 +122,7 @@ def test_a_workload_takes_image_size_text():
     (dict(visual_tokens=[]), "visual_tokens: [] is not a whole number"),
     (dict(visual_tokens=[1.5]), "visual_tokens: [1.5]"),  # was truncated to 1
     (dict(visual_tokens=[float("nan")]), "visual_tokens: [nan]"),
-    (dict(visual_tokens="576"), "visual_tokens: 576 is not"),
+    (dict(visual_tokens="576"), "visual_tokens: '576' is not"),
     (dict(visual_tokens=[576], batch=()), "batch: () is not"),
     (dict(visual_tokens=None, video_frames=[]), "video_frames: []"),
 ])
