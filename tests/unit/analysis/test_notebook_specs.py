@@ -232,3 +232,15 @@ def test_a_bad_batch_axis_reads_as_a_batch(kwargs, says):
     printed as the number 8, and the example was the visual tokens'."""
     with pytest.raises(CostmodelError, match=says):
         costmodel.sweep.sweep("llava-1.5-7b", "a100-80gb", [64], **kwargs)
+
+
+def test_a_valid_spec_object_is_passed_on_as_it_is():
+    """The check hands on the caller's object where it changes nothing, so the core's caches
+    (keyed by the spec) hold across calls; a value it converts gives the converted copy."""
+    from costmodel.analysis.arguments import checked
+
+    spec, hw = costmodel.load_model("llava-1.5-7b"), costmodel.load_hardware("a100-80gb")
+    assert checked(spec, "model") is spec and checked(hw, "hardware") is hw
+    text = spec.model_copy(update={"llm": spec.llm.model_copy(update={"num_layers": "32"})})
+    assert checked(text, "model") is not text
+    assert checked(text, "model").llm.num_layers == 32
