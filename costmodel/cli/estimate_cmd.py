@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 
+from costmodel.analysis.devices import datasheet_only
 from costmodel.analysis.estimate import Estimate
 from costmodel.analysis.estimate import estimate as run_estimate
 from costmodel.analysis.refusals import refuse_unused
@@ -133,8 +134,21 @@ def _header(est: Estimate) -> list[str]:
         f"{attn} | {w.overlap} overlap{conv}",
         f"engine {e.id} ({e.name}): 'expected' is the latency on it; 'bound' is the roofline "
         "at the datasheet peaks",
+        *_datasheet_line(est),
     ] + ([f"compression: {w.compression.label} (the figures below are with it; "
           "compare-compression sets the baseline beside them)"] if w.compression else [])
+
+
+def _datasheet_line(est: Estimate) -> list[str]:
+    """The header's line for a device with datasheet figures only (analysis.devices.
+    datasheet_only) on an engine that runs measured kernels: its 'expected' is the bound plus
+    the engine's host costs, where a bundled device's kernels run below their peaks; [] else."""
+    e, hw = est.prepared.engine, est.hardware
+    if e.kernels != "measured" or not datasheet_only(hw):
+        return []
+    return [f"{hw.id} has datasheet figures only (no kernel figures): 'expected' is the bound "
+            f"plus {e.id}'s host costs; a YAML with base: <the nearest bundled device> takes "
+            "that device's (docs/methodology.md, 'A device not bundled')"]
 
 
 def render(est: Estimate, per_op: bool = False) -> str:
