@@ -30,6 +30,7 @@ from costmodel.analysis.arguments import (
     once,
     workload_arg,
 )
+from costmodel.analysis.pages import small_pages
 from costmodel.analysis.prepare import image_size, prepare
 from costmodel.analysis.sweep_axes import DISPLAY, Axes, resolve
 from costmodel.core.compression.points import capped_at
@@ -126,9 +127,11 @@ def _flat(x: Arr, shape: tuple[int, int]) -> Arr:
 FLOAT_COLUMNS = STAGE_COLUMNS + POINT_COLUMNS[:-1]  # every numeric column but `fits`
 
 
-def _columns(ev: Evaluation, grid: dict[str, Arr], n_hw: int, model_idx: int) -> dict[str, Arr]:
+def _columns(ev: Evaluation, grid: dict[str, Arr], n_hw: int, model_idx: int,
+             out: Arr) -> dict[str, Arr]:
     """One model's rows (point x stage, stage fastest) as plain arrays; the float columns
-    fill one 2-D block so the frame is built without copying column by column."""
+    fill `out`, their part ([FLOAT_COLUMNS, rows]) of the sweep's one 2-D block, so the frame
+    is built without copying column by column or block by block."""
     n, k = len(grid["batch"]), len(STAGES)
     shape = (n_hw, n // n_hw)
     per_point = {"ttft_s": ev.ttft_s, "tpot_s": ev.tpot_s, "e2e_latency_s": ev.e2e_latency_s,
@@ -138,7 +141,7 @@ def _columns(ev: Evaluation, grid: dict[str, Arr], n_hw: int, model_idx: int) ->
                  "weights_bytes": ev.weights_bytes, "activation_bytes": ev.activation_bytes,
                  "total_memory_bytes": ev.total_memory_bytes,
                  "per_gpu_total_memory_bytes": ev.per_gpu_total_memory_bytes}
-    block = np.empty((len(FLOAT_COLUMNS), n, k))
+    block = out.reshape(len(FLOAT_COLUMNS), n, k)  # a view: `out` is contiguous per column
     for i, c in enumerate(STAGE_COLUMNS):
         for j, s in enumerate(STAGES):
             src = ev.bound.stage_latency_s[s] if c == "bound_latency_s" else getattr(ev.stages[s], c)
@@ -152,18 +155,16 @@ def _columns(ev: Evaluation, grid: dict[str, Arr], n_hw: int, model_idx: int) ->
             "batch": np.repeat(grid["batch"].astype(int), k),
             "visual_tokens": np.repeat(grid["visual_tokens"].astype(int), k),
             "capped_at": np.repeat(grid["capped_at"], k),
-            "stage": np.tile(np.arange(k), n), "fits": np.repeat(_flat(ev.fits, shape), k),
-            "block": block.reshape(len(FLOAT_COLUMNS), n * k)}
+            "stage": np.tile(np.arange(k), n), "fits": np.repeat(_flat(ev.fits, shape), k)}
 
 
-def _frame(parts: list[dict[str, Arr]], names: list[str], hw_names: list[str],
+def _frame(parts: list[dict[str, Arr]], block: Arr, names: list[str], hw_names: list[str],
            w: Workload, engine: str) -> pd.DataFrame:
-    """The tidy frame from per-model column arrays."""
+    """The tidy frame from per-model column arrays and the float block ([FLOAT_COLUMNS,
+    rows], filled by _columns)."""
     def cat(key: str) -> Arr:
         return np.concatenate([p[key] for p in parts]) if len(parts) > 1 else parts[0][key]
 
-    block = np.concatenate([p["block"] for p in parts], axis=1) if len(parts) > 1 else (
-        parts[0]["block"])
     rows = block.shape[1]
     head = pd.DataFrame({
         "model": pd.Categorical.from_codes(cat("model"), pd.Index(names)),
@@ -203,16 +204,19 @@ CHUNK = 50_000  # (device, point) cells per evaluation: ~25 KB of operators a ce
 # in one go passed 23 GB and were killed)
 
 
-def _chunked(parts: list[dict[str, Arr]], spec: ModelSpec, hardware: Sequence[HardwareProfile],
-             grid_axes: tuple[Axes, Arr], model_idx: int,
+def _chunked(out: tuple[list[dict[str, Arr]], Arr], spec: ModelSpec,
+             hardware: Sequence[HardwareProfile], grid_axes: tuple[Axes, Arr], model_idx: int,
              report: tuple[Callable[[int, int], None] | None, int]) -> str:
-    """Append one model's rows to `parts` in evaluations of at most CHUNK cells: devices
-    together while their points fit, else one device and CHUNK points at a time
-    (hardware-major, points in grid order: the rows one evaluation of every device gives)."""
+    """Append one model's rows to `parts` and fill its columns of `block` (out = (parts,
+    block)) in evaluations of at most CHUNK cells: devices together while their points fit,
+    else one device and CHUNK points at a time (hardware-major, points in grid order: the
+    rows one evaluation of every device gives)."""
     axes, bat = grid_axes
     progress, n_models = report
+    parts, block = out
     cols = axes.columns(bat)
     size = cols["batch"].size
+    row = model_idx * len(hardware) * size * len(STAGES)  # the model's first row of `block`
     per = max(1, CHUNK // size)  # devices per evaluation
     total = n_models * len(hardware) * size
     done, engine = model_idx * len(hardware) * size, ""
@@ -223,7 +227,10 @@ def _chunked(parts: list[dict[str, Arr]], spec: ModelSpec, hardware: Sequence[Ha
             for lo in range(0, size, CHUNK):
                 part = {k: v[lo:lo + CHUNK] for k, v in cols.items()}
                 ev, grid, engine = _evaluate_part(spec, group, axes, part, first=d)
-                parts.append(_columns(ev, grid, len(group), model_idx))
+                rows = len(group) * part["batch"].size * len(STAGES)
+                parts.append(_columns(ev, grid, len(group), model_idx,
+                                      block[:, row:row + rows]))
+                row += rows
                 done += len(group) * part["batch"].size
                 if progress is not None:
                     progress(done, total)
@@ -286,7 +293,10 @@ def sweep_over(model_list: list[ModelSpec], profiles: list[HardwareProfile], axe
     for spec in model_list:
         axes.check(spec)
     parts: list[dict[str, Arr]] = []
-    engine = ""
-    for i, spec in enumerate(model_list):
-        engine = _chunked(parts, spec, profiles, (axes, bat), i, (progress, len(model_list)))
-    return _frame(parts, names, hw_ids, axes.workload, engine)
+    engine, size = "", axes.columns(bat)["batch"].size
+    with small_pages():  # no huge-page advice for the temporaries (analysis/pages.py)
+        block = np.empty((len(FLOAT_COLUMNS), len(model_list) * len(profiles) * size * len(STAGES)))
+        for i, spec in enumerate(model_list):
+            engine = _chunked((parts, block), spec, profiles, (axes, bat), i,
+                              (progress, len(model_list)))
+        return _frame(parts, block, names, hw_ids, axes.workload, engine)
