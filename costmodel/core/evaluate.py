@@ -120,13 +120,20 @@ class Evaluation:
 
 
 def _totals(costs: list[OpCost], like: Arr) -> StageTotals:
-    z = np.zeros_like(like, dtype=float)
-    return StageTotals(
-        flops=sum((c.flops for c in costs), z), useful_flops=sum((c.useful_flops for c in costs), z),
-        weight_bytes=sum((c.weight_bytes for c in costs), z),
-        act_bytes=sum((c.act_bytes for c in costs), z), kv_bytes=sum((c.kv_bytes for c in costs), z),
-        latency_s=sum((c.latency_s for c in costs), z),
-    )
+    return StageTotals(**{f: _sum([getattr(c, f) for c in costs], like) for f in (
+        "flops", "useful_flops", "weight_bytes", "act_bytes", "kv_bytes", "latency_s")})
+
+
+def _sum(xs: list[Arr], like: Arr) -> Arr:
+    """zeros shaped `like` + xs[0] + xs[1] + ..., in that order, in one array (each sum in
+    place; a term of a larger shape takes the plain sum from there)."""
+    total = np.zeros_like(like, dtype=float)
+    for x in xs:
+        if total.ndim and total.shape == np.broadcast_shapes(total.shape, np.shape(x)):
+            total += x
+        else:
+            total = total + x
+    return total
 
 
 @dataclass(frozen=True)
