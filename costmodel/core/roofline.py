@@ -308,6 +308,8 @@ def sum_linear_max(a1: Arr, b1: Arr, a2: Arr, b2: Arr, n: Arr) -> Arr:
     """
     n = np.asarray(n, dtype=float)
     shape = np.broadcast_shapes(*(np.shape(x) for x in (a1, b1, a2, b2, n)))
+    if not shape:  # scalars: the same sum over one-element arrays
+        return sum_linear_max(*(np.reshape(x, 1) for x in (a1, b1, a2, b2, n)))[0]
     c, e = np.empty(shape), np.empty(shape)
     np.subtract(a1, a2, out=c)
     np.subtract(b1, b2, out=e)

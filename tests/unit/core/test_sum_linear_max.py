@@ -65,3 +65,10 @@ def test_in_place_equals_the_plain_expressions_bit_for_bit():
     assert got.tobytes() == want.tobytes()
     for x, y in zip((a1, b1, a2, b2, n), before, strict=True):
         assert x.tobytes() == y.tobytes()
+
+
+def test_scalars_give_the_plain_expressions_sum():
+    """0-d inputs (host_overlap.decode_s passes them) take the same path over one element."""
+    args = [np.array(v) for v in (3.0, -1.0, 1.0, -0.0, 5.0)]
+    got = sum_linear_max(*args)
+    assert np.ndim(got) == 0 and float(got) == float(_plain(*args)) == 8.0
