@@ -38,7 +38,7 @@ from costmodel.core.pricing import (
     price_static,
     stack,
 )
-from costmodel.core.roofline import Rates
+from costmodel.core.roofline import Rates, in_place
 from costmodel.specs.engine import Engine
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Workload
@@ -125,14 +125,11 @@ def _totals(costs: list[OpCost], like: Arr) -> StageTotals:
 
 
 def _sum(xs: list[Arr], like: Arr) -> Arr:
-    """zeros shaped `like` + xs[0] + xs[1] + ..., in that order, in one array (each sum in
-    place; a term of a larger shape takes the plain sum from there)."""
+    """zeros shaped `like` + xs[0] + xs[1] + ..., in that order, each sum in place where it
+    can be (roofline.in_place)."""
     total = np.zeros_like(like, dtype=float)
     for x in xs:
-        if total.ndim and total.shape == np.broadcast_shapes(total.shape, np.shape(x)):
-            total += x
-        else:
-            total = total + x
+        total = in_place(np.add, total, x)
     return total
 
 

@@ -250,10 +250,18 @@ def in_place(ufunc: np.ufunc, fresh: Arr, y: Arr | float) -> Arr:
     of the result's shape, else a new array: the same numbers either way, one array fewer
     (a sweep's are megabytes each, and numpy's fresh ones are the kernel's page faults:
     benchmarks/RESULTS.md)."""
-    if (isinstance(fresh, np.ndarray) and fresh.dtype == np.float64 and fresh.ndim
-            and fresh.shape == np.broadcast_shapes(fresh.shape, np.shape(y))):
-        return ufunc(fresh, y, out=fresh)
+    if isinstance(fresh, np.ndarray) and fresh.size >= IN_PLACE_SIZE and (
+            fresh.dtype == np.float64):
+        try:
+            return ufunc(fresh, y, out=fresh)
+        except ValueError:  # the result is larger than `fresh` (numpy checks before writing)
+            pass
     return ufunc(fresh, y)
+
+
+# Elements from which in_place writes into its operand: below it (one estimate's arrays) the
+# plain ufunc, whose new array numpy's small-block cache serves as fast.
+IN_PLACE_SIZE = 4096
 
 
 def op_times(op: Op, r: Rates) -> OpTimes:
