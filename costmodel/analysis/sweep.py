@@ -198,10 +198,12 @@ def compression_column(comp: AnyCompression | None, cap: Arr) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, pd.Index(names))
 
 
-CHUNK = 50_000  # (device, point) cells per evaluation: ~25 KB of operators a cell, and
-# numpy's temporaries above it slow each evaluation superlinearly on this 2-core VM (60,000
-# points of llava-1.5-7b on one device: 12.9 s in one go, 1.4 s as 50,000 + 10,000; 1M points
-# in one go passed 23 GB and were killed)
+CHUNK = 50_000  # (device, point) cells per evaluation: ~25 KB of operators a cell (1M points
+# in one go passed 23 GB and were killed). The 12.9 s that 60,000 points of llava-1.5-7b on
+# one device took in one go (1.4 s as 50,000 + 10,000) were huge-page compaction, 2.4 s under
+# small_pages; larger chunks still fault more memory in (120,000 points: 2.9 GB peak in one
+# go, 1.6 GB in chunks) and the bench grid gains ~10% user time at 100,000 cells for 0.4 GB
+# more peak: benchmarks/RESULTS.md, 2026-12-04 21:45
 
 
 def _chunked(out: tuple[list[dict[str, Arr]], Arr], spec: ModelSpec,
