@@ -31,6 +31,7 @@ from costmodel.analysis.arguments import (
     user_level,
     workload_arg,
 )
+from costmodel.analysis.pages import small_pages
 from costmodel.analysis.prepare import image_size, prepare
 from costmodel.analysis.sweep_axes import DISPLAY, Axes, resolve
 from costmodel.core.compression.points import capped_at
@@ -127,9 +128,11 @@ def _flat(x: Arr, shape: tuple[int, int]) -> Arr:
 FLOAT_COLUMNS = STAGE_COLUMNS + POINT_COLUMNS[:-1]  # every numeric column but `fits`
 
 
-def _columns(ev: Evaluation, grid: dict[str, Arr], n_hw: int, model_idx: int) -> dict[str, Arr]:
+def _columns(ev: Evaluation, grid: dict[str, Arr], n_hw: int, model_idx: int,
+             out: Arr) -> dict[str, Arr]:
     """One model's rows (point x stage, stage fastest) as plain arrays; the float columns
-    fill one 2-D block so the frame is built without copying column by column."""
+    fill `out`, their part ([FLOAT_COLUMNS, rows]) of the sweep's one 2-D block, so the frame
+    is built without copying column by column or block by block."""
     n, k = len(grid["batch"]), len(STAGES)
     shape = (n_hw, n // n_hw)
     per_point = {"ttft_s": ev.ttft_s, "tpot_s": ev.tpot_s, "e2e_latency_s": ev.e2e_latency_s,
@@ -139,7 +142,7 @@ def _columns(ev: Evaluation, grid: dict[str, Arr], n_hw: int, model_idx: int) ->
                  "weights_bytes": ev.weights_bytes, "activation_bytes": ev.activation_bytes,
                  "total_memory_bytes": ev.total_memory_bytes,
                  "per_gpu_total_memory_bytes": ev.per_gpu_total_memory_bytes}
-    block = np.empty((len(FLOAT_COLUMNS), n, k))
+    block = out.reshape(len(FLOAT_COLUMNS), n, k)  # a view: `out` is contiguous per column
     for i, c in enumerate(STAGE_COLUMNS):
         for j, s in enumerate(STAGES):
             src = ev.bound.stage_latency_s[s] if c == "bound_latency_s" else getattr(ev.stages[s], c)
@@ -153,18 +156,16 @@ def _columns(ev: Evaluation, grid: dict[str, Arr], n_hw: int, model_idx: int) ->
             "batch": np.repeat(grid["batch"].astype(int), k),
             "visual_tokens": np.repeat(grid["visual_tokens"].astype(int), k),
             "capped_at": np.repeat(grid["capped_at"], k),
-            "stage": np.tile(np.arange(k), n), "fits": np.repeat(_flat(ev.fits, shape), k),
-            "block": block.reshape(len(FLOAT_COLUMNS), n * k)}
+            "stage": np.tile(np.arange(k), n), "fits": np.repeat(_flat(ev.fits, shape), k)}
 
 
-def _frame(parts: list[dict[str, Arr]], names: list[str], hw_names: list[str],
+def _frame(parts: list[dict[str, Arr]], block: Arr, names: list[str], hw_names: list[str],
            w: Workload, engine: str) -> pd.DataFrame:
-    """The tidy frame from per-model column arrays."""
+    """The tidy frame from per-model column arrays and the float block ([FLOAT_COLUMNS,
+    rows], filled by _columns)."""
     def cat(key: str) -> Arr:
         return np.concatenate([p[key] for p in parts]) if len(parts) > 1 else parts[0][key]
 
-    block = np.concatenate([p["block"] for p in parts], axis=1) if len(parts) > 1 else (
-        parts[0]["block"])
     rows = block.shape[1]
     head = pd.DataFrame({
         "model": pd.Categorical.from_codes(cat("model"), pd.Index(names)),
@@ -198,22 +199,27 @@ def compression_column(comp: AnyCompression | None, cap: Arr) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, pd.Index(names))
 
 
-CHUNK = 50_000  # (device, point) cells per evaluation: ~25 KB of operators a cell, and
-# numpy's temporaries above it slow each evaluation superlinearly on this 2-core VM (60,000
-# points of llava-1.5-7b on one device: 12.9 s in one go, 1.4 s as 50,000 + 10,000; 1M points
-# in one go passed 23 GB and were killed)
+CHUNK = 50_000  # (device, point) cells per evaluation: ~25 KB of operators a cell (1M points
+# in one go passed 23 GB and were killed). The 12.9 s that 60,000 points of llava-1.5-7b on
+# one device took in one go (1.4 s as 50,000 + 10,000) were huge-page compaction, 2.4 s under
+# small_pages; larger chunks still fault more memory in (120,000 points: 2.9 GB peak in one
+# go, 1.6 GB in chunks) and the bench grid gains ~10% user time at 100,000 cells for 0.4 GB
+# more peak: benchmarks/RESULTS.md, 2026-12-04 21:45
 
 
-def _chunked(parts: list[dict[str, Arr]], spec: ModelSpec, hardware: Sequence[HardwareProfile],
-             grid_axes: tuple[Axes, Arr], model_idx: int,
+def _chunked(out: tuple[list[dict[str, Arr]], Arr], spec: ModelSpec,
+             hardware: Sequence[HardwareProfile], grid_axes: tuple[Axes, Arr], model_idx: int,
              report: tuple[Callable[[int, int], None] | None, int]) -> str:
-    """Append one model's rows to `parts` in evaluations of at most CHUNK cells: devices
-    together while their points fit, else one device and CHUNK points at a time
-    (hardware-major, points in grid order: the rows one evaluation of every device gives)."""
+    """Append one model's rows to `parts` and fill its columns of `block` (out = (parts,
+    block)) in evaluations of at most CHUNK cells: devices together while their points fit,
+    else one device and CHUNK points at a time (hardware-major, points in grid order: the
+    rows one evaluation of every device gives)."""
     axes, bat = grid_axes
     progress, n_models = report
+    parts, block = out
     cols = axes.columns(bat)
     size = cols["batch"].size
+    row = model_idx * len(hardware) * size * len(STAGES)  # the model's first row of `block`
     per = max(1, CHUNK // size)  # devices per evaluation
     total = n_models * len(hardware) * size
     done, engine = model_idx * len(hardware) * size, ""
@@ -224,7 +230,10 @@ def _chunked(parts: list[dict[str, Arr]], spec: ModelSpec, hardware: Sequence[Ha
             for lo in range(0, size, CHUNK):
                 part = {k: v[lo:lo + CHUNK] for k, v in cols.items()}
                 ev, grid, engine = _evaluate_part(spec, group, axes, part, first=d)
-                parts.append(_columns(ev, grid, len(group), model_idx))
+                rows = len(group) * part["batch"].size * len(STAGES)
+                parts.append(_columns(ev, grid, len(group), model_idx,
+                                      block[:, row:row + rows]))
+                row += rows
                 done += len(group) * part["batch"].size
                 if progress is not None:
                     progress(done, total)
@@ -289,7 +298,10 @@ def sweep_over(model_list: list[ModelSpec], profiles: list[HardwareProfile], axe
     for spec in model_list:
         axes.check(spec)
     parts: list[dict[str, Arr]] = []
-    engine = ""
-    for i, spec in enumerate(model_list):
-        engine = _chunked(parts, spec, profiles, (axes, bat), i, (progress, len(model_list)))
-    return _frame(parts, names, hw_ids, axes.workload, engine)
+    engine, size = "", axes.columns(bat)["batch"].size
+    with small_pages():  # no huge-page advice for the temporaries (analysis/pages.py)
+        block = np.empty((len(FLOAT_COLUMNS), len(model_list) * len(profiles) * size * len(STAGES)))
+        for i, spec in enumerate(model_list):
+            engine = _chunked((parts, block), spec, profiles, (axes, bat), i,
+                              (progress, len(model_list)))
+        return _frame(parts, block, names, hw_ids, axes.workload, engine)

@@ -38,7 +38,7 @@ from costmodel.core.pricing import (
     price_static,
     stack,
 )
-from costmodel.core.roofline import Rates
+from costmodel.core.roofline import Rates, in_place
 from costmodel.specs.engine import Engine
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Workload
@@ -120,13 +120,17 @@ class Evaluation:
 
 
 def _totals(costs: list[OpCost], like: Arr) -> StageTotals:
-    z = np.zeros_like(like, dtype=float)
-    return StageTotals(
-        flops=sum((c.flops for c in costs), z), useful_flops=sum((c.useful_flops for c in costs), z),
-        weight_bytes=sum((c.weight_bytes for c in costs), z),
-        act_bytes=sum((c.act_bytes for c in costs), z), kv_bytes=sum((c.kv_bytes for c in costs), z),
-        latency_s=sum((c.latency_s for c in costs), z),
-    )
+    return StageTotals(**{f: _sum([getattr(c, f) for c in costs], like) for f in (
+        "flops", "useful_flops", "weight_bytes", "act_bytes", "kv_bytes", "latency_s")})
+
+
+def _sum(xs: list[Arr], like: Arr) -> Arr:
+    """zeros shaped `like` + xs[0] + xs[1] + ..., in that order, each sum in place where it
+    can be (roofline.in_place)."""
+    total = np.zeros_like(like, dtype=float)
+    for x in xs:
+        total = in_place(np.add, total, x)
+    return total
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from costmodel.core.ops import Arr, Op
-from costmodel.core.roofline import OpTimes, Rates, op_times, sum_linear_max
+from costmodel.core.roofline import OpTimes, Rates, in_place, op_times, sum_linear_max
 
 FIELDS = ("matmul_flops", "vector_flops", "useful_flops", "weight_bytes", "act_read_bytes",
           "act_write_bytes", "kv_read_bytes", "kv_write_bytes", "link_bytes")
@@ -72,10 +72,13 @@ def static_cost(op: Op, r: Rates, overlap: str, k: Arr | int | None = None,
     t = op_times(op, r) if times is None else times
     k = op.count if k is None else k
     launch = r.launch_for(op) if launch is None else launch
+    def times_k(fresh: Arr) -> Arr:  # k * fresh, into fresh where it can be
+        return in_place(np.multiply, fresh, k)
+
     return OpCost(op, k * op.flops, k * op.useful_flops, k * op.weight_bytes,
-                  k * (op.act_read_bytes + op.act_write_bytes),
-                  k * (op.kv_read_bytes + op.kv_write_bytes),
-                  k * t.compute_s, k * t.memory_s, k * t.latency_s(overlap, launch),
+                  times_k(op.act_read_bytes + op.act_write_bytes),
+                  times_k(op.kv_read_bytes + op.kv_write_bytes),
+                  k * t.compute_s, k * t.memory_s, times_k(t.latency_s(overlap, launch)),
                   k * t.comm_s, k * launch)
 
 
@@ -90,18 +93,19 @@ def decode_cost(a: Op, b: Op, r: Rates, overlap: str, n: Arr, span: Arr,
     ta, tb = (op_times(a, r), op_times(b, r)) if times is None else times
     k = a.count if k is None else k
     launch = r.launch_for(a) if launch is None else launch
+    less = n - 1
 
     def by_slope(x: Arr, slope: Arr) -> Arr:  # sum over the n steps of x + slope * j
-        return k * (n * x + slope * n * (n - 1) / 2.0)
+        return _by_slope(k, n, less, x, slope)
 
     def series(x: Arr, y: Arr) -> Arr:
-        return by_slope(x, (y - x) / span)
+        return by_slope(x, _slope(x, y, span))
 
-    compute_slope, memory_slope = (tb.compute_s - ta.compute_s) / span, (
-        tb.memory_s - ta.memory_s) / span
+    compute_slope, memory_slope = _slope(ta.compute_s, tb.compute_s, span), _slope(
+        ta.memory_s, tb.memory_s, span)
     if overlap == "roofline":
         core = sum_linear_max(ta.compute_s, compute_slope, ta.memory_s, memory_slope, n)
-        lat = k * (core + n * launch)
+        lat = in_place(np.multiply, in_place(np.add, core, n * launch), k)
     else:
         lat = series(ta.compute_s + ta.memory_s, tb.compute_s + tb.memory_s) + k * n * launch
     comm = series(ta.comm_s, tb.comm_s)
@@ -110,9 +114,23 @@ def decode_cost(a: Op, b: Op, r: Rates, overlap: str, n: Arr, span: Arr,
         series(a.weight_bytes, b.weight_bytes),
         series(a.act_read_bytes + a.act_write_bytes, b.act_read_bytes + b.act_write_bytes),
         series(a.kv_read_bytes + a.kv_write_bytes, b.kv_read_bytes + b.kv_write_bytes),
-        by_slope(ta.compute_s, compute_slope), by_slope(ta.memory_s, memory_slope), lat + comm,
-        comm, k * n * launch,
+        by_slope(ta.compute_s, compute_slope), by_slope(ta.memory_s, memory_slope),
+        in_place(np.add, lat, comm), comm, k * n * launch,
     )
+
+
+def _slope(x: Arr, y: Arr, span: Arr) -> Arr:
+    """(y - x) / span, the division in place."""
+    return in_place(np.divide, np.subtract(y, x), span)
+
+
+def _by_slope(k: Arr | int, n: Arr, less: Arr, x: Arr, slope: Arr) -> Arr:
+    """k * (n * x + slope * n * less / 2.0) (less = n - 1): the sum over n steps of
+    x + slope * j, those operations in that order, in place in the first product's array."""
+    out = in_place(np.multiply, np.multiply(slope, n), less)
+    out = in_place(np.divide, out, 2.0)
+    out = in_place(np.add, out, n * x)
+    return in_place(np.multiply, out, k)
 
 
 @dataclass(frozen=True)

@@ -237,13 +237,37 @@ class OpTimes:
     def latency_s(self, overlap: str, launch_s: Arr) -> Arr:
         core = np.maximum(self.compute_s, self.memory_s) if overlap == "roofline" else (
             self.compute_s + self.memory_s)
-        return core + self.comm_s + launch_s
+        shape = np.broadcast_shapes(np.shape(core), np.shape(self.comm_s), np.shape(launch_s))
+        if not isinstance(core, np.ndarray) or core.shape != shape:
+            return core + self.comm_s + launch_s
+        core += self.comm_s  # the same sums, in the array `core` is
+        core += launch_s
+        return core
+
+
+def in_place(ufunc: np.ufunc, fresh: Arr, y: Arr | float) -> Arr:
+    """ufunc(fresh, y), into `fresh` (an array no one else holds) where it is a float64 array
+    of the result's shape, else a new array: the same numbers either way, one array fewer
+    (a sweep's are megabytes each, and numpy's fresh ones are the kernel's page faults:
+    benchmarks/RESULTS.md)."""
+    if isinstance(fresh, np.ndarray) and fresh.size >= IN_PLACE_SIZE and (
+            fresh.dtype == np.float64):
+        try:
+            return ufunc(fresh, y, out=fresh)
+        except ValueError:  # the result is larger than `fresh` (numpy checks before writing)
+            pass
+    return ufunc(fresh, y)
+
+
+# Elements from which in_place writes into its operand: below it (one estimate's arrays) the
+# plain ufunc, whose new array numpy's small-block cache serves as fast.
+IN_PLACE_SIZE = 4096
 
 
 def op_times(op: Op, r: Rates) -> OpTimes:
     mm_rate = r.attention_flops_per_s if op.op_class == "attention" else r.matmul_flops_per_s
-    compute = op.matmul_flops / mm_rate + op.vector_flops / r.vector_flops_per_s
-    comm = op.link_bytes / r.link_bytes_per_s + op.link_hops * r.link_latency_s
+    compute = in_place(np.add, op.matmul_flops / mm_rate, op.vector_flops / r.vector_flops_per_s)
+    comm = in_place(np.add, op.link_bytes / r.link_bytes_per_s, op.link_hops * r.link_latency_s)
     memory = op.bytes / r.bytes_per_s
     cls = CURVE_OF_CLASS.get(op.op_class, "")
     curve, mem_curve = r.curves.get(cls), r.curves.get(cls + MEMORY_SUFFIX)
@@ -259,14 +283,14 @@ def op_times(op: Op, r: Rates) -> OpTimes:
         if by_width is not None and np.any(np.asarray(op.gemm_k) > 0):  # ... or, for a GEMM with its k,
             # the memory-bound curve over that input width
             eff = np.where(memory > compute, by_width(np.asarray(op.gemm_k), eff), eff)
-        compute, memory = compute / eff, memory / eff
+        compute, memory = in_place(np.divide, compute, eff), in_place(np.divide, memory, eff)
     if r.kernels is not None:  # fitted kernel figures win where a device has them
         e = r.engine
         fused = e is not None and op.op_class in e.fused_op_classes
         gemm = e is not None and op.fuse in e.fused_gemms  # one GEMM with its group
         f = r.kernels.factor(op, r.matmul_flops_per_s, r.bytes_per_s, np.maximum(compute, memory),
                              fused, gemm)
-        compute, memory = compute * f, memory * f
+        compute, memory = in_place(np.multiply, compute, f), in_place(np.multiply, memory, f)
     return OpTimes(compute_s=compute, memory_s=memory, comm_s=comm)
 
 
@@ -287,21 +311,47 @@ def sum_linear_max(a1: Arr, b1: Arr, a2: Arr, b2: Arr, n: Arr) -> Arr:
     Used to integrate decode latency while the KV cache grows: each operator's compute and
     memory time are affine in the step index, so their max is piecewise affine.
     sum max(x, y) = sum y + sum max(x - y, 0), and x - y = c + e*j changes sign at most once.
+    The same operations as the plain expressions, in the same order, in place in a few
+    buffers of the broadcast shape (a sweep's are megabytes each: benchmarks/RESULTS.md).
     """
     n = np.asarray(n, dtype=float)
-    c, e = a1 - a2, b1 - b2 + 0.0  # + 0.0: -0.0 -> +0.0, so that -c / e takes c's sign
+    shape = np.broadcast_shapes(*(np.shape(x) for x in (a1, b1, a2, b2, n)))
+    if not shape:  # scalars: the same sum over one-element arrays
+        return sum_linear_max(*(np.reshape(x, 1) for x in (a1, b1, a2, b2, n)))[0]
+    c, e = np.empty(shape), np.empty(shape)
+    np.subtract(a1, a2, out=c)
+    np.subtract(b1, b2, out=e)
+    e += 0.0  # -0.0 -> +0.0, so that -c / e takes c's sign
     total_y = _series(a2, b2, 0.0, n)
+    root = np.negative(c)
     with np.errstate(divide="ignore", invalid="ignore"):
-        root = -c / e  # e == 0: -inf (c > 0: every j), +inf (c < 0: none), NaN (c == 0: zeros)
+        root /= e  # e == 0: -inf (c > 0: every j), +inf (c < 0: none), NaN (c == 0: zeros)
     # e >= 0: positive for j > root; e < 0: positive for j < root. fmax / fmin take 0 for NaN.
     rising = e >= 0
-    lo = np.where(rising, np.fmin(np.fmax(np.floor(root) + 1, 0.0), n), 0.0)
-    hi = np.where(rising, n, np.fmin(np.fmax(np.ceil(root), 0.0), n))
-    pos = _series(c, e, lo, np.maximum(hi, lo))
-    return total_y + pos
+    lo = np.floor(root)
+    lo += 1
+    np.fmin(np.fmax(lo, 0.0, out=lo), n, out=lo)
+    np.copyto(lo, 0.0, where=~rising)
+    hi = np.ceil(root, out=root)
+    np.fmin(np.fmax(hi, 0.0, out=hi), n, out=hi)
+    np.copyto(hi, np.broadcast_to(n, shape), where=rising)
+    np.maximum(hi, lo, out=hi)
+    pos = _series(c, e, lo, hi)
+    return np.add(total_y, pos, out=pos)
 
 
 def _series(a: Arr, b: Arr, lo: Arr | float, hi: Arr) -> Arr:
-    """sum over j = lo..hi-1 of (a + b*j)."""
-    cnt = hi - lo
-    return cnt * a + b * (hi * (hi - 1) - np.asarray(lo) * (np.asarray(lo) - 1)) / 2.0
+    """sum over j = lo..hi-1 of (a + b*j): cnt * a + b * (hi * (hi - 1) - lo * (lo - 1)) / 2,
+    those operations in that order, in place in two buffers of the broadcast shape."""
+    lo = np.asarray(lo)
+    shape = np.broadcast_shapes(np.shape(a), np.shape(b), lo.shape, np.shape(hi))
+    out, tri = np.empty(shape), np.empty(shape)
+    np.subtract(hi, lo, out=out)
+    out *= a
+    np.subtract(hi, 1, out=tri)
+    np.multiply(hi, tri, out=tri)
+    tri -= lo * (lo - 1)
+    np.multiply(b, tri, out=tri)
+    tri /= 2.0
+    out += tri
+    return out
