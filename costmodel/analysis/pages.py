@@ -14,6 +14,7 @@ settings are untouched), and the results are the same numbers.
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -32,17 +33,27 @@ def _setter() -> Callable[[bool], bool] | None:
     return None
 
 
+_LOCK = threading.Lock()
+_held: list[bool] = []  # the setting before the outermost block; one entry per open block
+
+
 @contextmanager
 def small_pages() -> Iterator[None]:
-    """numpy's huge-page advice off inside the block, then as it was (it returns the previous
-    setting). Process-wide while it lasts: another thread's arrays then get small pages too,
-    which changes their speed only."""
+    """numpy's huge-page advice off inside the block, then as it was. Process-wide while any
+    block is open: another thread's arrays then get small pages too, which changes their speed
+    only. Blocks may nest or overlap across threads (two UI sweeps): the first to open turns
+    the advice off and the last to close puts the setting from before the first back."""
     switch = _setter()
     if switch is None:
         yield
         return
-    before = switch(False)
+    with _LOCK:
+        before = switch(False)
+        _held.append(bool(before) if not _held else _held[0])
     try:
         yield
     finally:
-        switch(bool(before))
+        with _LOCK:
+            first = _held.pop()
+            if not _held:
+                switch(first)

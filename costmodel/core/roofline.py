@@ -324,8 +324,9 @@ def sum_linear_max(a1: Arr, b1: Arr, a2: Arr, b2: Arr, n: Arr) -> Arr:
     e += 0.0  # -0.0 -> +0.0, so that -c / e takes c's sign
     total_y = _series(a2, b2, 0.0, n)
     root = np.negative(c)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        root /= e  # e == 0: -inf (c > 0: every j), +inf (c < 0: none), NaN (c == 0: zeros)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        root /= e  # e == 0: -inf (c > 0: every j), +inf (c < 0: none), NaN (c == 0: zeros);
+        # a subnormal e overflows to the same infinities, which count alike
     # e >= 0: positive for j > root; e < 0: positive for j < root. fmax / fmin take 0 for NaN.
     rising = e >= 0
     lo = np.floor(root)

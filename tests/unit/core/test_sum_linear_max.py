@@ -72,3 +72,17 @@ def test_scalars_give_the_plain_expressions_sum():
     args = [np.array(v) for v in (3.0, -1.0, 1.0, -0.0, 5.0)]
     got = sum_linear_max(*args)
     assert np.ndim(got) == 0 and float(got) == float(_plain(*args)) == 8.0
+
+
+def test_a_subnormal_slope_difference_counts_as_flat_without_a_warning():
+    """-c / e overflows for a subnormal e (hypothesis found it): the infinity it gives counts
+    every step (c > 0) or none (c < 0), as e == 0 does, and numpy's overflow warning is not
+    raised from inside the core."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        over = [np.array([v]) for v in (1.0, 5e-324, 0.0, 0.0, 10.0)]
+        under = [np.array([v]) for v in (-1.0, 5e-324, 0.0, 0.0, 10.0)]
+        assert sum_linear_max(*over)[0] == 10.0
+        assert sum_linear_max(*under)[0] == 0.0
