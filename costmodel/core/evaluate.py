@@ -38,7 +38,7 @@ from costmodel.core.pricing import (
     price_static,
     stack,
 )
-from costmodel.core.roofline import Rates, in_place
+from costmodel.core.roofline import IN_PLACE_SIZE, Rates, in_place
 from costmodel.specs.engine import Engine
 from costmodel.specs.model import ModelSpec
 from costmodel.specs.workload import Workload
@@ -120,13 +120,16 @@ class Evaluation:
 
 
 def _totals(costs: list[OpCost], like: Arr) -> StageTotals:
-    return StageTotals(**{f: _sum([getattr(c, f) for c in costs], like) for f in (
-        "flops", "useful_flops", "weight_bytes", "act_bytes", "kv_bytes", "latency_s")})
+    fields = ("flops", "useful_flops", "weight_bytes", "act_bytes", "kv_bytes", "latency_s")
+    z = np.zeros_like(like, dtype=float)
+    if z.size < IN_PLACE_SIZE:  # one estimate's: the plain sums from one shared zero
+        return StageTotals(**{f: sum((getattr(c, f) for c in costs), z) for f in fields})
+    return StageTotals(**{f: _sum([getattr(c, f) for c in costs], like) for f in fields})
 
 
 def _sum(xs: list[Arr], like: Arr) -> Arr:
     """zeros shaped `like` + xs[0] + xs[1] + ..., in that order, each sum in place where it
-    can be (roofline.in_place)."""
+    can be (roofline.in_place): a sweep's totals are megabytes each."""
     total = np.zeros_like(like, dtype=float)
     for x in xs:
         total = in_place(np.add, total, x)
