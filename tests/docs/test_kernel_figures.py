@@ -91,3 +91,24 @@ def test_targets_table_and_profile_sources(held_out):
         assert "held-out medians (bound >= 10 us): vLLM {}, TensorRT-LLM {} (".format(*dec) \
             in src["decode_kernel_by_engine"], hw
         assert f"both {med(hw, 'generation_attention')} (" in src["decode_kernel_by_engine"], hw
+
+
+def test_fp8_context_fmha_rule_figures(held_out, monkeypatch):
+    """"Prefill attention": TensorRT-LLM's H100 context rows with bf16 attention and an fp8 KV
+    cache, and all its context rows, held out (bound >= 10 us), without and with the rule."""
+    from costmodel.calibration import kernel_tables as kt
+    from costmodel.cli.kernels_cmd import evaluate
+
+    def figures(frame) -> str:  # noqa: ANN001
+        trt = frame[(frame["label"] == "context_attention") & (frame["engine"] == "trtllm")]
+        mixed = trt[(trt["attn_dtype"] == "bfloat16") & (trt["kv_cache_dtype"] == "fp8")]
+        return f"{100 * mixed['abs_error'].median():.1f}% / {100 * trt['abs_error'].median():.1f}%"
+
+    with_rule = figures(held_out["h100-sxm"])
+    monkeypatch.setattr(kt, "_in_kv_dtype", lambda engine: False)
+    _, frame, _ = evaluate(_files("h100-sxm"), "h100-sxm", held_out_only=True)
+    without = figures(frame.assign(engine=kt.engine_of(frame)))
+    (a, b), (c, d) = without.split(" / "), with_rule.split(" / ")
+    text = " ".join((DOCS / "validation.md").read_text().split())
+    assert (f"TensorRT-LLM's bf16-attention / fp8-KV rows {a} -> {c} (") in text
+    assert f"TensorRT-LLM {b} -> {d}, H100 context" in text

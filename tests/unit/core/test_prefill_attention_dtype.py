@@ -72,7 +72,7 @@ def test_kernel_table_rows_follow_the_engines_rule():
 def test_the_rule_meets_the_measured_fp8_cache_rows(monkeypatch):
     """Held-out H100 TensorRT-LLM 1.3 rows with an fp8 KV cache (tests/data/kernels, NOTE.md):
     with the rule its bf16-attention rows are predicted as well as its fp8/fp8 rows; without
-    it about 2x worse (full tables: 8.4% vs 23.0%, docs/validation.md)."""
+    it about 2x worse (full tables: 8.7% vs 23.0%, docs/validation.md)."""
     h100 = load_hardware("h100-sxm")
     f = kt.read_tables([str(KERNELS / "h100_sxm_trtllm_fp8kv_context_heldout.csv.gz")])
     by = {e: params_of(k) for e, k in h100.kernel_params_by_engine.items()}
