@@ -226,3 +226,20 @@ def test_device_command_keys_are_the_records(cmd, capsys):
         code, out, _ = run([cmd[0], "llava-1.5-7b", "-H", "a100-80gb", *cmd[1:], *extra,
                             "-f", "csv"], capsys)
         assert code == 0 and out.splitlines()[0].split(",") == keys[cmd[0]]
+
+
+def test_link_bound_decode_example():
+    """"Bound": vLLM's --tp 8 decode of LLaVA-1.5-7B on h100-sxm, the shares named there and
+    its letter (L, not M: the host's exposed time counts for neither side)."""
+    from costmodel.analysis.devices import comm_share, host_share, resource
+    from costmodel.core.metrics import compute_share
+
+    ev = costmodel.estimate("llava-1.5-7b", "h100-sxm", engine="vllm",
+                            parallel={"tp": 8}).evaluation
+    stages = ["decode"]
+    c, k, h = (float(np.ravel(f(ev.op_costs, stages, ev.ttft_s))[0])
+               for f in (compute_share, comm_share, host_share))
+    assert c == 0
+    assert (f"h100-sxm, link {100 * k:.0f}%, host {100 * h:.0f}%, memory-bound operators "
+            f"{100 * (1 - c - k - h):.0f}%, is L, not M") in _flat()
+    assert np.ravel(resource(ev, stages))[0] == "comm"

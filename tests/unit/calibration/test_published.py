@@ -322,3 +322,53 @@ def test_validation_doc_max_load_table(bundled):
     ratio = {c: np.median(h200.loc[[f"{i}-h200" for i in h100["id"]], c].to_numpy()
                           / h100[c].to_numpy()) for c in ("value", "predicted")}
     assert f"(measured {ratio['value']:.2f}x, predicted {ratio['predicted']:.2f}x" in text
+
+
+def test_validation_doc_named_rows_and_medians(bundled):
+    """docs/validation.md's prose figures of today's rows: the "Today" errors of the TensorRT-LLM
+    rows, the chunked-prefill table's "after" column, the int4 rows and "What is and is not
+    met" (medians, the bound's ratio, the rows it names)."""
+    frame, summary = bundled
+    text = " ".join(_validation_doc().split())
+    err = frame.set_index("id")["error"]
+
+    def signed(*ids: str) -> str:
+        return ", ".join(f"{100 * err[f'e2e-{i}']:+.1f}%" for i in ids)
+
+    def median(rows: pd.DataFrame, digits: int = 1) -> str:
+        return f"{100 * rows['error'].abs().median():.{digits}f}%"
+
+    assert (f"H100 70B {signed('0363', '0364', '0365', '0366')}; A100 70B e2e-0375..0377 "
+            f"{signed('0375', '0376', '0377')}; 7B e2e-0371..0374 "
+            f"{signed('0371', '0372', '0373', '0374')}; H100 first-token e2e-0379..0381 "
+            f"{signed('0379', '0380', '0381')}.") in text
+    assert f"now {signed('0197', '0199')} and {signed('0218')} (nothing refitted" in text
+    for a, b in (("0256", "0257"), ("0266", "0267"), ("0276", "0277"), ("0287", "0288")):
+        assert f"| {signed(a)} / {signed(b)} |" in text, a
+    chunked = frame[frame["id"].isin([f"e2e-{i}" for i in
+                                      ("0256", "0257", "0266", "0267", "0276", "0277", "0287",
+                                       "0288")])]
+    assert f"| the 8 rows over 32K, median | 9.2% | {median(chunked)} |" in text
+    vllm = frame[frame["engine"] == "vllm-0.6"]
+    held, fit = frame[frame["split"] == "held-out"], frame[frame["split"] == "fit"]
+    assert (f"{median(vllm, 2)} ({median(vllm[vllm['split'] == 'fit'])} / "
+            f"{median(vllm[vllm['split'] == 'held-out'])}) |") in text
+    assert (f"| all {len(frame)} rows / held out {len(held)} / fit {len(fit)} | 5.66% / 7.17% / "
+            f"4.04% | {median(frame, 2)} / {median(held, 2)} / {median(fit, 2)} |") in text
+    assert (f"**met**, {median(frame)} on {len(frame)} rows (held out: {median(held)} on "
+            f"{len(held)};") in text
+    bound = summary["bound"]["median_abs_error"]
+    assert (f"{bound / summary['median_abs_error']:.1f}x closer than the bound overall (median "
+            f"{median(frame)} vs {100 * bound:.1f}%;") in text
+    assert (f"e2e-0205 {signed('0205')}; Llama-3.1-405B int8, e2e-0221, {signed('0221')}: "
+            f"{frame.set_index('id').loc['e2e-0221', 'predicted']:.1f} tokens/s predicted") in text
+    worst = vllm[vllm["split"] == "held-out"]["error"].abs().idxmax()
+    assert frame.loc[worst, "id"] == "e2e-0237"
+    assert f"(e2e-0237 {signed('0237')}, the largest held-out vllm-0.6 error;" in text
+    long_hf = frame[frame["id"].isin([f"e2e-{i}" for i in ("0250", "0251", "0270", "0271",
+                                                            "0280", "0281")])]
+    assert f"are within {100 * long_hf['error'].abs().max():.1f}% since copy_fraction" in text
+    by = {e: median(rows[rows["split"] == "held-out"]) for e, rows in frame.groupby("engine")}
+    assert (f"held-out median is vllm-0.6 {by['vllm-0.6']} (8.0% as `vllm`, one pass), trtllm-0.6 "
+            f"{by['trtllm-0.6']}, torch-compile {by['torch-compile']} (9.6% before the 405B "
+            f"row), hf-eager {by['hf-eager']} (") in text

@@ -60,3 +60,24 @@ def test_every_gpu_profile_carries_an_efficiency_model():
         ok = h.kernel_params is not None or bool(h.efficiency_curves) or i.startswith(
             "llm-viewer-")
         assert ok, i
+
+
+def test_validation_doc_what_it_changes():
+    """docs/validation.md, "Devices without measured tables": today's expected TTFT and TPOT
+    of llava-1.5-7b on vllm (the right of each arrow) and the L40S's bound."""
+    import costmodel
+    from costmodel.units import seconds
+    from tests.helpers import DOCS
+
+    text = " ".join((DOCS / "validation.md").read_text().split())
+    line = text.split("- what it changes (llava-1.5-7b, batch 1, defaults, `--engine vllm`):", 1)[1]
+    line = line.split(" - ", 1)[0]
+    for name, hw in (("L40S", "l40s"), ("RTX 4090", "rtx-4090"),
+                     ("Jetson AGX Orin", "jetson-agx-orin-64gb"), ("L4", "l4")):
+        e = costmodel.estimate("llava-1.5-7b", hw, engine="vllm")
+        ttft, tpot = (seconds(x).split() for x in (e.ttft_s, e.tpot_s))
+        part = line.split(f"{name} ", 1)[1].split(";", 1)[0]
+        assert f"-> {ttft[0]} ms" in part and f"-> {tpot[0]} ms" in part, (name, part)
+        if hw == "l40s":
+            bound = (seconds(x).split()[0] for x in (e.bound.ttft_s, e.bound.tpot_s))
+            assert "(bound {} / {})".format(*bound) in part
