@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from costmodel.calibration.csvfile import exact_floats
 from costmodel.loading.load import hardware_file, read_yaml
 from costmodel.specs.hardware import HardwareProfile
 from costmodel.specs.model import LLMSpec, ModelSpec, ProjectorSpec, VisionSpec
@@ -190,7 +191,7 @@ def cli_is_records(command: str, args: str, records: list[dict]):
     assert json.loads(text) == json.loads(dumps(records))
     csv = printed("csv")
     assert csv == records_csv(records)
-    read = pd.read_csv(io.StringIO(csv))
+    read = pd.read_csv(io.StringIO(csv), **exact_floats())
     read["hardware_changes"] = ["" if pd.isna(v) else v for v in read["hardware_changes"]]
     return read
 

@@ -4,7 +4,7 @@ and the row and column of a bad cell."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -12,6 +12,16 @@ from costmodel.errors import CostmodelError
 
 if TYPE_CHECKING:
     import pandas as pd
+
+
+def exact_floats() -> dict[str, Any]:
+    """read_csv's keywords that read each float as the nearest double, as float() does: pandas
+    before 3.1 parses with a faster converter that can miss it by a bit (0.013886800000000001
+    read as 0.0138868); 3.1 reads exactly by default and deprecates `float_precision`."""
+    import pandas as pd
+
+    major, minor = (int(x) for x in pd.__version__.split(".")[:2])
+    return {} if (major, minor) >= (3, 1) else {"float_precision": "round_trip"}
 
 
 def read_csv(path: str | Path, option: str) -> pd.DataFrame:

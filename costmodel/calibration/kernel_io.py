@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from costmodel.calibration.csvfile import exact_floats
 from costmodel.errors import CostmodelError
 from costmodel.units import DType
 
@@ -64,7 +65,7 @@ def _read_frame(path: str | Path) -> pd.DataFrame:
             raise _fail(path, "reading parquet needs pyarrow; `pip install pyarrow` or give "
                         "a csv / csv.gz") from None
     try:
-        return pd.read_csv(p)
+        return pd.read_csv(p, **exact_floats())
     except (UnicodeDecodeError, gzip.BadGzipFile, zlib.error, EOFError):
         raise _fail(path, "not UTF-8 CSV text; give a csv, csv.gz or parquet kernel "
                     "table") from None

@@ -118,7 +118,10 @@ def _click_line(e: Exception) -> str:
         return f"{opts[0]}: {e.message}; {unit}" if unit else line  # type: ignore[attr-defined]
     if type(e).__name__ != "NoSuchOption":  # 'Option -o requires an argument': it has it
         return line
-    return line + NO_FILE_OPTION.get(getattr(e, "option_name", None) or "", "")
+    # worded here: click 8.4+ says "No such option '-o'.", click 8.1-8.3 and typer's own copy
+    # 'No such option: -o'
+    name = getattr(e, "option_name", None) or ""
+    return f"No such option: {name}{NO_FILE_OPTION[name]}" if name in NO_FILE_OPTION else line
 
 
 # A number option with a unit given what is not a number ('300ms', '2fps'): the unit it takes

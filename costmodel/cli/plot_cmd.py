@@ -149,9 +149,11 @@ def savings(
     feedback.also_quiet(quiet)
     import pandas as pd
 
+    from costmodel.calibration.csvfile import exact_floats
+
     output_format(output)
     try:
-        df = pd.read_csv(source)
+        df = pd.read_csv(source, **exact_floats())
     except (OSError, ValueError) as e:
         raise CostmodelError(f"--from: cannot read '{source}' as CSV ({e}); check the path"
                              ) from None

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 import costmodel
 from costmodel import Compression, CompressionPlan
+from costmodel.calibration.csvfile import exact_floats
 from costmodel.cli import app
 from costmodel.specs.compression import KVCompression
 
@@ -48,7 +49,7 @@ def _hardware(args: str) -> str:
 def test_json_and_csv_equal_the_api(args, fields):
     est = costmodel.estimate(args.split()[0], _hardware(args), **fields)
     assert json.loads(_cli(args, "json")) == json.loads(json.dumps(est.to_dict()))
-    csv = pd.read_csv(io.StringIO(_cli(args, "csv")), index_col="stage")
+    csv = pd.read_csv(io.StringIO(_cli(args, "csv")), index_col="stage", **exact_floats())
     # whole counts are written without '.0' (cli/output.py), so pandas reads them as ints
     pd.testing.assert_frame_equal(csv, est.stage_frame(), check_exact=True, check_dtype=False)
 

@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 import costmodel
+from costmodel.calibration.csvfile import exact_floats
 from costmodel.cli import app
 from costmodel.cli.output import dumps, records_csv
 from tests.helpers import run
@@ -61,7 +62,7 @@ def test_json_and_csv_are_the_apis(args, fields):
     csv = _cli(args, "csv")
     assert csv == records_csv(cmp.records())
     labels = {"keep_label": str} if "keep_label" in cmp.frame() else None  # "0.50" stays text
-    read = pd.read_csv(io.StringIO(csv), dtype=labels)
+    read = pd.read_csv(io.StringIO(csv), dtype=labels, **exact_floats())
     pd.testing.assert_frame_equal(read, cmp.frame(), check_exact=True)
 
 
