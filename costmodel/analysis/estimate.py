@@ -172,10 +172,14 @@ class Estimate:
         """(entering, average) at this point (core/compression/formulas.visual_token_counts)."""
         first, mean = visual_token_counts(self.model, self.prepared.points,
                                           self.workload.compression)
+        entering = self._at_point(first)
+        return int(entering) if entering.is_integer() else entering, self._at_point(mean)
+
+    def _at_point(self, x: Arr | float) -> float:
+        """x, an array over the evaluation's [devices, columns], at this estimate's point."""
         shape = (self.prepared.capacity_bytes.shape[0], self.prepared.points.batch.shape[-1])
         d, k = divmod(self.index, shape[1])
-        entering = pick(first, d, k, shape)
-        return int(entering) if entering.is_integer() else entering, pick(mean, d, k, shape)
+        return pick(x, d, k, shape)
 
     @property
     def host_note(self) -> str:
@@ -231,15 +235,13 @@ class Estimate:
 
     def _parallel_dict(self) -> dict[str, Any]:
         p, hw = self.evaluation.parallel, self.hardware
-        shape = (self.prepared.capacity_bytes.shape[0], self.prepared.points.batch.shape[-1])
-        d, k = divmod(self.index, shape[1])
         return {
             "tp": p.par.tp, "pp": p.par.pp, "ep": p.par.ep, "microbatches": p.par.m, "gpus": p.par.gpus,
             "interconnect": hw.interconnect_kind,
             "link_bytes_per_s": hw.interconnect_bytes_per_s,
             "link_latency_s": link_latency_s(hw),
             "stage_layers": [list(b) for b in p.stage_layers],
-            "comm_s": pick(p.comm_s, d, k, shape), "p2p_s": pick(p.p2p_s, d, k, shape),
+            "comm_s": self._at_point(p.comm_s), "p2p_s": self._at_point(p.p2p_s),
             "prefill_bubble_fraction": p.prefill_bubble_fraction,
         }
 

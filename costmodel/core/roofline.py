@@ -237,12 +237,7 @@ class OpTimes:
     def latency_s(self, overlap: str, launch_s: Arr) -> Arr:
         core = np.maximum(self.compute_s, self.memory_s) if overlap == "roofline" else (
             self.compute_s + self.memory_s)
-        shape = np.broadcast(core, self.comm_s, launch_s).shape
-        if not isinstance(core, np.ndarray) or core.shape != shape:
-            return core + self.comm_s + launch_s
-        core += self.comm_s  # the same sums, in the array `core` is
-        core += launch_s
-        return core
+        return in_place(np.add, in_place(np.add, core, self.comm_s), launch_s)  # core is fresh
 
 
 def in_place(ufunc: np.ufunc, fresh: Arr, y: Arr | float) -> Arr:
