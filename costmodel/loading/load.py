@@ -282,10 +282,16 @@ def _derive(profile: HardwareProfile, sets: tuple[str, ...]) -> HardwareProfile:
     if not sets:
         return profile
     base = profile.source_file
-    data = whatif.apply_overrides(base.model_dump(exclude_none=True), sets)
-    data["id"] = whatif.derived_id(base.id, {})
-    f = hardware_file(data, f"{profile.id} with --set")
+    f = _with_sets(base.model_dump(exclude_none=True), sets, profile.id)
     return HardwareProfile.from_file(f, profile.changes + whatif.changes(base, f))
+
+
+def _with_sets(data: dict[str, Any], sets: tuple[str, ...], where: str) -> HardwareFile:
+    """A profile file's mapping with the what-if overrides applied and its id starred (a
+    YAML's own id too: b200 -> b200*), checked as '<where> with --set'."""
+    data = whatif.apply_overrides(data, sets)
+    data["id"] = whatif.derived_id(str(data["id"]), {})
+    return hardware_file(data, f"{where} with --set")
 
 
 # A YAML profile's resolved path -> the `base:` file it inherited from when last read.
@@ -313,10 +319,9 @@ def _load_hardware(name: str, sets: tuple[str, ...], option: str,
     data, where, base = hardware_data(name, option=option)
     if sets:
         base = base or hardware_file(data, where)
-        data = whatif.apply_overrides(data, sets)
-        data["id"] = whatif.derived_id(str(data["id"]), {})  # a YAML's own id too: b200 -> b200*
-        where = f"{where} with --set"
-    f = hardware_file(data, where)
+        f = _with_sets(data, sets, where)
+    else:
+        f = hardware_file(data, where)
     if base is None:
         return HardwareProfile.from_file(f)
     return HardwareProfile.from_file(f, whatif.changes(base, f))
